@@ -1,0 +1,39 @@
+# One-command entry points. `make test` works on a fresh machine: it creates the
+# virtualenv, installs the project with its dev extras and system packages it
+# needs (when run as root), then runs ruff, mypy and the whole suite.
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: venv run test lint unit integration bench docs clean system-deps
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+system-deps:
+	@bash scripts/system-deps.sh
+
+run: venv
+	$(VENV)/bin/skewguard run
+
+lint: venv
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+test: system-deps venv lint
+	$(VENV)/bin/pytest -q
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+bench: system-deps venv
+	$(PY) -m bench
+
+clean:
+	rm -rf $(VENV) .skewguard .pytest_cache .mypy_cache .ruff_cache

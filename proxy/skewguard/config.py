@@ -1,0 +1,235 @@
+"""One settings object for the proxy, read from flags, environment and a TOML file.
+
+Precedence: command-line flag, then ``SKEWGUARD_<FLAG>`` in the environment, then
+the ``[run]`` table of ``--config FILE`` (TOML), then the default. Every option
+is declared once in ``OPTIONS``; the argparse flags, the environment names and
+the documentation all come from that table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from skewguard.identity import DEFAULT_PATTERN
+
+
+class ConfigError(ValueError):
+    """A setting has a value the proxy cannot use; the message names the setting."""
+
+
+def parse_hostport(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (IPv6 as ``[::1]:PORT``) → (host, port)."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit():
+        raise ConfigError(f"expected HOST:PORT, got {value!r}")
+    host = host.strip("[]") or "127.0.0.1"
+    number = int(port)
+    if not 0 <= number <= 65535:
+        raise ConfigError(f"port out of range in {value!r}")
+    return host, number
+
+
+def parse_duration(value: str) -> float:
+    """``90``, ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    text = value.strip().lower()
+    try:
+        if text and text[-1] in units:
+            return float(text[:-1]) * units[text[-1]]
+        return float(text)
+    except ValueError:
+        raise ConfigError(f"expected a duration like 30s, 15m, 24h; got {value!r}") from None
+
+
+@dataclass(frozen=True, slots=True)
+class Upstream:
+    """Where the proxy connects: from a ``postgresql://`` URL."""
+
+    host: str
+    port: int
+    sslmode: str
+    user: str | None
+    password: str | None
+    database: str | None
+    url: str
+
+    @property
+    def unix_socket(self) -> str | None:
+        """The socket path when ``host`` is a directory (libpq convention)."""
+        return f"{self.host}/.s.PGSQL.{self.port}" if self.host.startswith("/") else None
+
+
+SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
+def parse_upstream(url: str) -> Upstream:
+    parts = urlsplit(url)
+    if parts.scheme not in ("postgres", "postgresql"):
+        raise ConfigError(f"--upstream must be a postgresql:// URL, got {url!r}")
+    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
+    host = query.get("host") or unquote(parts.hostname or "") or "127.0.0.1"
+    try:
+        port = int(query.get("port") or parts.port or 5432)
+    except ValueError:
+        raise ConfigError(f"bad port in --upstream {url!r}") from None
+    sslmode = query.get("sslmode", "prefer")
+    if sslmode not in SSLMODES:
+        raise ConfigError(f"unknown sslmode {sslmode!r} in --upstream; use one of {SSLMODES}")
+    database = unquote(parts.path.lstrip("/")) or None
+    return Upstream(
+        host=host,
+        port=port,
+        sslmode=sslmode,
+        user=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+        database=database,
+        url=url,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    name: str  # a Settings field; the flag is --name-with-dashes
+    help: str
+    convert: Callable[[str], Any] = str
+    metavar: str | None = None
+
+    @property
+    def default(self) -> Any:
+        return Settings.__dataclass_fields__[self.name].default
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def env(self) -> str:
+        return "SKEWGUARD_" + self.name.upper()
+
+
+def _choice(*allowed: str) -> Callable[[str], str]:
+    def convert(value: str) -> str:
+        if value not in allowed:
+            raise ConfigError(f"expected one of {', '.join(allowed)}; got {value!r}")
+        return value
+
+    return convert
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option("listen", "address the proxy accepts clients on", metavar="HOST:PORT"),
+    Option(
+        "upstream",
+        "PostgreSQL to proxy to, as a postgresql:// URL (sslmode honoured); "
+        "without it an embedded PostgreSQL is started",
+        metavar="URL",
+    ),
+    Option("admin_listen", "address of /metrics and /healthz", metavar="HOST:PORT"),
+    Option(
+        "identity_pattern",
+        "regex with named groups app and version, matched on application_name",
+        metavar="REGEX",
+    ),
+    Option("tls_cert", "PEM certificate: terminate client TLS with it", metavar="FILE"),
+    Option("tls_key", "PEM private key for --tls-cert", metavar="FILE"),
+    Option("log_format", "log format: text or json", _choice("text", "json")),
+    Option("log_level", "log level", _choice("debug", "info", "warning", "error")),
+    Option(
+        "shutdown_grace",
+        "on SIGTERM, how long open connections may finish before they are closed",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "data_dir",
+        "data folder of the embedded PostgreSQL (used without --upstream)",
+        metavar="PATH",
+    ),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    listen: str = "127.0.0.1:6432"
+    upstream: str | None = None
+    admin_listen: str = "127.0.0.1:9632"
+    identity_pattern: str = DEFAULT_PATTERN
+    tls_cert: str | None = None
+    tls_key: str | None = None
+    log_format: str = "text"
+    log_level: str = "info"
+    shutdown_grace: float = 30.0
+    data_dir: str = ".skewguard/pgdata"
+
+    def __post_init__(self) -> None:
+        parse_hostport(self.listen)
+        parse_hostport(self.admin_listen)
+        if self.upstream is not None:
+            parse_upstream(self.upstream)
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ConfigError("--tls-cert and --tls-key must be given together")
+
+    @property
+    def listen_address(self) -> tuple[str, int]:
+        return parse_hostport(self.listen)
+
+    @property
+    def admin_address(self) -> tuple[str, int]:
+        return parse_hostport(self.admin_listen)
+
+
+assert [o.name for o in OPTIONS] == [f.name for f in fields(Settings)], (
+    "OPTIONS and Settings differ"
+)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Declare every option as a flag; values stay None unless given."""
+    parser.add_argument("--config", metavar="FILE", help="TOML file whose [run] table sets options")
+    for option in OPTIONS:
+        default = "" if option.default is None else f" (default: {option.default})"
+        parser.add_argument(
+            option.flag,
+            dest=option.name,
+            default=None,
+            metavar=option.metavar,
+            help=f"{option.help}{default}; env {option.env}",
+        )
+
+
+def load_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
+    """Merge flags, environment, TOML file and defaults into one Settings."""
+    env = os.environ if environ is None else environ
+    config_path = getattr(args, "config", None) or env.get("SKEWGUARD_CONFIG")
+    table: dict[str, Any] = {}
+    if config_path:
+        try:
+            table = tomllib.loads(Path(config_path).read_text()).get("run", {})
+        except (OSError, tomllib.TOMLDecodeError) as exc:
+            raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+    values: dict[str, Any] = {}
+    for option in OPTIONS:
+        raw = getattr(args, option.name, None)
+        source = option.flag
+        if raw is None and option.env in env:
+            raw, source = env[option.env], option.env
+        if raw is None and option.name in table:
+            raw, source = str(table[option.name]), f"{config_path}: {option.name}"
+        if raw is None:
+            values[option.name] = option.default
+            continue
+        try:
+            values[option.name] = option.convert(raw)
+        except ConfigError as exc:
+            raise ConfigError(f"{source}: {exc}") from None
+    try:
+        return Settings(**values)
+    except ConfigError as exc:
+        raise ConfigError(f"invalid settings: {exc}") from None

@@ -1,0 +1,201 @@
+"""Which app and version opened a connection (the identity contract).
+
+An identity comes from, in order: ``-c skewguard.app=… -c skewguard.version=…``
+in the startup ``options``; then ``application_name`` matched against the
+identity pattern (default ``app@version``). A later ``SET application_name``
+re-evaluates the pattern. Anything else is untagged.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pglast
+from pglast import ast, enums, visitors
+
+DEFAULT_PATTERN = r"^(?P<app>[^@\s]+)@(?P<version>\S+)$"
+UNTAGGED_LABEL = "(untagged)"
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """``app@version``, or untagged when both are empty."""
+
+    app: str = ""
+    version: str = ""
+
+    @property
+    def tagged(self) -> bool:
+        return bool(self.app)
+
+    @property
+    def labels(self) -> tuple[str, str]:
+        """Prometheus label values; untagged connections share one label pair."""
+        if not self.app:
+            return UNTAGGED_LABEL, UNTAGGED_LABEL
+        return self.app, self.version
+
+    def __str__(self) -> str:
+        return f"{self.app}@{self.version}" if self.app else UNTAGGED_LABEL
+
+
+UNTAGGED = Identity()
+
+
+def parse_options(options: str) -> dict[str, str]:
+    """Settings from a startup ``options`` string, as the backend reads them.
+
+    Accepts ``-c name=value``, ``-cname=value`` and ``--name=value``; a
+    backslash escapes the next character (so ``\\ `` is a literal space).
+    """
+    words: list[str] = []
+    current: list[str] = []
+    escaped = False
+    for ch in options:
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif ch == "\\":
+            escaped = True
+        elif ch.isspace():
+            if current:
+                words.append("".join(current))
+                current = []
+        else:
+            current.append(ch)
+    if current:
+        words.append("".join(current))
+    settings: dict[str, str] = {}
+    i = 0
+    while i < len(words):
+        word = words[i]
+        assignment: str | None = None
+        if word == "-c" and i + 1 < len(words):
+            assignment = words[i + 1]
+            i += 1
+        elif word.startswith("-c") or word.startswith("--"):
+            assignment = word[2:]
+        i += 1
+        if assignment and "=" in assignment:
+            name, value = assignment.split("=", 1)
+            settings[name.strip().lower().replace("-", "_")] = value
+    return settings
+
+
+class IdentityResolver:
+    """Turns startup parameters and application_name changes into identities."""
+
+    __slots__ = ("_pattern",)
+
+    def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
+        compiled = re.compile(pattern)
+        missing = {"app", "version"} - set(compiled.groupindex)
+        if missing:
+            raise ValueError(
+                f"identity pattern {pattern!r} lacks named group(s) {', '.join(sorted(missing))}"
+            )
+        self._pattern = compiled
+
+    def from_application_name(self, name: str) -> Identity:
+        match = self._pattern.match(name)
+        if not match or not match.group("app"):
+            return UNTAGGED
+        return Identity(match.group("app"), match.group("version") or "")
+
+    def from_startup(self, params: dict[str, str]) -> Identity:
+        options = parse_options(params.get("options", ""))
+        app = options.get("skewguard.app", "")
+        if app:
+            return Identity(app, options.get("skewguard.version", ""))
+        name = options.get("application_name", params.get("application_name", ""))
+        return self.from_application_name(name)
+
+
+_SNIFF = re.compile(rb"application_name|reset\s+all|discard\s+all", re.I)
+
+
+def may_change_application_name(sql: bytes) -> bool:
+    """Cheap test run on every statement; only a hit is parsed."""
+    return _SNIFF.search(sql) is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplicationNameChange:
+    """The session's application_name after a statement: a new value, or back to startup's."""
+
+    value: str = ""
+    reset: bool = False
+
+
+def application_name_change(sql: str) -> ApplicationNameChange | None:
+    """What a statement does to application_name, if anything (last change wins).
+
+    Understands SET/RESET application_name, SET ... TO DEFAULT, RESET ALL,
+    DISCARD ALL and ``set_config('application_name', '…', false)`` with literal
+    arguments. SET LOCAL and transaction-local set_config last only until the
+    transaction ends and leave the identity as it is.
+    """
+    try:
+        statements = pglast.parse_sql(sql)
+    except pglast.parser.ParseError:
+        return None
+    change: ApplicationNameChange | None = None
+    for raw in statements:
+        stmt = raw.stmt
+        if isinstance(stmt, ast.VariableSetStmt):
+            kind = enums.VariableSetKind
+            if stmt.kind == kind.VAR_RESET_ALL:
+                change = ApplicationNameChange(reset=True)
+            elif stmt.name != "application_name" or stmt.is_local:
+                continue
+            elif stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT):
+                change = ApplicationNameChange(reset=True)
+            elif stmt.kind == kind.VAR_SET_VALUE and stmt.args:
+                value = _constant(stmt.args[0])
+                if value is not None:
+                    change = ApplicationNameChange(value)
+        elif isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
+            change = ApplicationNameChange(reset=True)
+        else:
+            calls = _FuncCalls()
+            if stmt is not None:
+                calls(stmt)
+            for node in calls.found:
+                found = _set_config_call(node)
+                if found is not None:
+                    change = found
+    return change
+
+
+class _FuncCalls(visitors.Visitor):
+    def __init__(self) -> None:
+        self.found: list[Any] = []
+
+    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
+        self.found.append(node)
+
+
+def _constant(node: Any) -> str | None:
+    if isinstance(node, ast.A_Const) and not node.isnull:
+        val = node.val
+        if isinstance(val, ast.String):
+            return str(val.sval)
+        if isinstance(val, ast.Integer):
+            return str(val.ival)
+    return None
+
+
+def _set_config_call(call: Any) -> ApplicationNameChange | None:
+    names = [n.sval for n in call.funcname or ()]
+    if names[-1:] != ["set_config"] or len(call.args or ()) != 3:
+        return None
+    name, value, local = call.args
+    if _constant(name) != "application_name":
+        return None
+    new_value = _constant(value)
+    is_local = isinstance(local, ast.A_Const) and isinstance(local.val, ast.Boolean)
+    if new_value is None or not is_local or local.val.boolval:
+        return None
+    return ApplicationNameChange(new_value)

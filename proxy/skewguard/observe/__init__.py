@@ -1,0 +1,1 @@
+"""What the proxy tells operators: metrics, the admin HTTP API."""

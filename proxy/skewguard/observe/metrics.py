@@ -1,0 +1,76 @@
+"""Prometheus metrics of the proxy, on a registry of its own."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from prometheus_client import CollectorRegistry, Counter
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from skewguard.observe.traffic import TrafficBook
+
+LABELS = ("app", "version")
+
+
+class _TrafficCollector(Collector):
+    def __init__(self, book: TrafficBook) -> None:
+        self._book = book
+
+    def collect(self) -> Iterator[Metric]:
+        totals, open_now = self._book.snapshot()
+        opened = CounterMetricFamily(
+            "skewguard_client_connections", "Client connections opened, by identity", labels=LABELS
+        )
+        active = GaugeMetricFamily(
+            "skewguard_client_connections_active", "Client connections open now", labels=LABELS
+        )
+        queries = CounterMetricFamily(
+            "skewguard_queries",
+            "Statements sent (simple Query and Parse messages), by identity",
+            labels=LABELS,
+        )
+        traffic = CounterMetricFamily(
+            "skewguard_bytes",
+            "Bytes relayed, by identity and direction",
+            labels=(*LABELS, "direction"),
+        )
+        for identity, t in sorted(totals.items(), key=lambda item: item[0].labels):
+            labels = list(identity.labels)
+            opened.add_metric(labels, t.connections)
+            active.add_metric(labels, open_now.get(identity, 0))
+            queries.add_metric(labels, t.queries)
+            traffic.add_metric([*labels, "client_to_server"], t.bytes_in)
+            traffic.add_metric([*labels, "server_to_client"], t.bytes_out)
+        yield from (opened, active, queries, traffic)
+
+
+class ProxyMetrics:
+    """Everything /metrics shows; events that are rare enough use plain counters."""
+
+    def __init__(self, book: TrafficBook) -> None:
+        self.registry = CollectorRegistry()
+        self.registry.register(_TrafficCollector(book))
+        self.client_errors = Counter(
+            "skewguard_client_errors",
+            "Client connections ended by an error, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.upstream_errors = Counter(
+            "skewguard_upstream_errors",
+            "Failures reaching or talking to the upstream PostgreSQL, by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.cancel_requests = Counter(
+            "skewguard_cancel_requests",
+            "CancelRequests relayed to the upstream",
+            registry=self.registry,
+        )
+        self.tls_handshakes = Counter(
+            "skewguard_tls_handshakes",
+            "Client TLS sessions terminated, by kind (sslrequest or direct)",
+            ["kind"],
+            registry=self.registry,
+        )

@@ -1,0 +1,1 @@
+"""The asyncio shell: it only moves bytes between clients and PostgreSQL."""

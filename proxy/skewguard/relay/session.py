@@ -1,0 +1,377 @@
+"""One client connection and its upstream connection.
+
+The session parses the startup phase in both directions (so it can answer
+SSLRequest, terminate TLS, learn the identity and strip SCRAM channel binding
+that cannot work through a proxy), then becomes a relay: client bytes are
+framed only to look at Query, Parse and Close, and server bytes are a plain
+byte pipe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import ssl
+from enum import Enum, auto
+from typing import TYPE_CHECKING, cast
+
+from skewguard.identity import (
+    UNTAGGED,
+    Identity,
+    application_name_change,
+    may_change_application_name,
+)
+from skewguard.observe.traffic import TrafficStats
+from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
+from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
+from skewguard.wire import messages as m
+from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
+from skewguard.wire.framing import Message, MessageScanner, StartupFramer
+from skewguard.wire.prepared import PreparedStatements
+
+if TYPE_CHECKING:
+    from skewguard.relay.server import Proxy
+
+log = logging.getLogger("skewguard.session")
+
+CONNECTION_FAILURE = "08006"
+_CLIENT_MESSAGES = frozenset(b"QPC")
+
+
+class Phase(Enum):
+    STARTUP = auto()  # waiting for a startup packet (possibly inside TLS)
+    CONNECTING = auto()  # StartupMessage received, upstream being opened
+    AUTH = auto()  # upstream relaying authentication until ReadyForQuery
+    READY = auto()  # the hot path
+    RAW = auto()  # replication: relayed untouched in both directions
+    CLOSED = auto()
+
+
+class ClientSession(asyncio.Protocol):
+    """Relays one client connection to its own upstream connection."""
+
+    def __init__(self, proxy: Proxy) -> None:
+        self.proxy = proxy
+        self.phase = Phase.STARTUP
+        self.transport: asyncio.Transport | None = None
+        self.peer = "?"
+        self.params: dict[str, str] = {}
+        self.identity = UNTAGGED
+        self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
+        self.prepared = PreparedStatements()
+        self.backend_pid: int | None = None
+        self._tls: TlsEndpoint | None = None
+        self._tls_kind = ""
+        self._seen_first_bytes = False
+        self._ssl_negotiated = False
+        self._framer = StartupFramer()
+        self._scanner = MessageScanner(_CLIENT_MESSAGES)
+        self._backend_scanner = MessageScanner(None)
+        self._upstream: UpstreamLink | None = None
+        self._pending: list[bytes] = []  # client bytes received before the upstream is ready
+        self._replication = False
+
+    # ------------------------------------------------------------ client side
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
+        peer = self.transport.get_extra_info("peername")
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.proxy.sessions.add(self)
+
+    def data_received(self, data: bytes) -> None:
+        if self.phase is Phase.READY and self._tls is None:
+            self._relay_client(data)
+            return
+        try:
+            if self._tls is not None:
+                data = self._decrypt(data)
+            elif not self._seen_first_bytes:
+                self._seen_first_bytes = True
+                if data[:1] == bytes([m.TLS_HANDSHAKE_BYTE]) and self.proxy.tls_context is not None:
+                    self._start_tls("direct")
+                    data = self._decrypt(data)
+            if not data:
+                return
+            if self.phase is Phase.READY:
+                self._relay_client(data)
+            elif self.phase is Phase.STARTUP:
+                self._on_startup_bytes(data)
+            elif self.phase is Phase.AUTH or self.phase is Phase.CONNECTING:
+                self._scanner.feed(data)
+                self._write_upstream(data)
+            elif self.phase is Phase.RAW:
+                self._write_upstream(data)
+        except ProtocolViolation as exc:
+            self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+        except ssl.SSLError as exc:
+            self.fail_client(PROTOCOL_VIOLATION, f"TLS error: {exc.reason}", reason="tls")
+
+    def _relay_client(self, data: bytes) -> None:
+        """The hot path: inspect statements, forward the bytes unchanged."""
+        try:
+            for segment in self._scanner.feed(data):
+                if type(segment) is Message:
+                    self._on_client_message(segment)
+        except ProtocolViolation as exc:
+            self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+            return
+        self.stats.bytes_in += len(data)
+        self._write_upstream(data)
+
+    def _on_client_message(self, message: Message) -> None:
+        mtype = message.type
+        if mtype == 0x51:  # Query
+            sql = message.raw[5:-1]
+            self.stats.queries += 1
+            self.prepared.on_query(sql)
+            self._check_identity_change(sql)
+        elif mtype == 0x50:  # Parse
+            parse = m.decode_parse(message.body)
+            self.stats.queries += 1
+            self.prepared.on_parse(parse.name, parse.query)
+            self._check_identity_change(parse.query.encode())
+        else:  # Close
+            close = m.decode_close(message.body)
+            if close.kind == "S":
+                self.prepared.on_close(close.name)
+
+    def _check_identity_change(self, sql: bytes) -> None:
+        if not may_change_application_name(sql):
+            return
+        change = application_name_change(sql.decode("utf-8", "replace"))
+        if change is None:
+            return
+        resolver = self.proxy.resolver
+        if change.reset:
+            self._retag(resolver.from_startup(self.params))
+        else:
+            self._retag(resolver.from_application_name(change.value))
+
+    def _retag(self, identity: Identity) -> None:
+        if identity != self.identity:
+            log.info(
+                "identity change",
+                extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
+            )
+            self.identity = identity
+            self.proxy.traffic.retag(self.stats, identity)
+
+    def _decrypt(self, data: bytes) -> bytes:
+        assert self._tls is not None and self.transport is not None
+        was_done = self._tls.handshake_done
+        plain, out = self._tls.receive(data)
+        if out:
+            self.transport.write(out)
+        if not was_done and self._tls.handshake_done:
+            self.proxy.metrics.tls_handshakes.labels(self._tls_kind).inc()
+            if self._tls_kind == "direct" and self._tls.alpn != ALPN_POSTGRESQL:
+                raise ProtocolViolation(
+                    "direct SSL connection requires ALPN protocol negotiation of "
+                    f'"{ALPN_POSTGRESQL}"'
+                )
+        return plain
+
+    def _start_tls(self, kind: str) -> None:
+        assert self.proxy.tls_context is not None
+        self._tls = TlsEndpoint(self.proxy.tls_context, server_side=True)
+        self._tls_kind = kind
+        self._ssl_negotiated = True
+
+    def _on_startup_bytes(self, data: bytes) -> None:
+        got = self._framer.feed(data)
+        if got is None:
+            return
+        packet, rest = got
+        request = m.decode_startup_packet(packet)
+        if isinstance(request, m.SSLRequest | m.GSSENCRequest):
+            if rest:
+                raise ProtocolViolation("received unencrypted data after SSL request")
+            wants_tls = isinstance(request, m.SSLRequest)
+            if wants_tls and self._ssl_negotiated:
+                raise ProtocolViolation("SSLRequest received after TLS was established")
+            if wants_tls and self.proxy.tls_context is not None:
+                self._client_write_raw(b"S")
+                self._start_tls("sslrequest")
+            else:
+                self._client_write_raw(b"N")
+            return
+        if isinstance(request, m.CancelRequest):
+            self.proxy.relay_cancel(packet)
+            self.close()
+            return
+        self._on_startup_message(request, packet, rest)
+
+    def _on_startup_message(self, startup: m.StartupMessage, packet: bytes, rest: bytes) -> None:
+        self.params = startup.params
+        self.identity = self.proxy.resolver.from_startup(startup.params)
+        self.stats = self.proxy.traffic.open(self.identity)
+        self._replication = startup.replication
+        self.phase = Phase.CONNECTING
+        if rest:
+            self._scanner.feed(rest)
+            self._pending.append(rest)
+        self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
+        asyncio.get_running_loop().create_task(self._connect(self._upstream))
+
+    async def _connect(self, link: UpstreamLink) -> None:
+        target = self.proxy.upstream
+        try:
+            await connect_upstream(link)
+        except OSError as exc:
+            self.proxy.metrics.upstream_errors.labels("connect").inc()
+            self.fail_client(
+                CONNECTION_FAILURE,
+                f"skewguard: cannot reach the upstream PostgreSQL at {target.host}:{target.port}: "
+                f"{exc.strerror or exc}",
+                reason="upstream",
+            )
+            return
+        if self.phase is Phase.CLOSED:
+            link.abort()
+
+    # ------------------------------------------------------------ upstream side
+
+    def upstream_ready(self) -> None:
+        if self.phase is Phase.CONNECTING:
+            self.phase = Phase.AUTH
+        pending, self._pending = self._pending, []
+        for chunk in pending:
+            self._write_upstream(chunk)
+
+    def upstream_data(self, data: bytes) -> None:
+        if self.phase is Phase.READY or self.phase is Phase.RAW:
+            self.stats.bytes_out += len(data)
+            self._client_write(data)
+            return
+        try:
+            self._on_startup_reply(data)
+        except ProtocolViolation as exc:
+            self.proxy.metrics.upstream_errors.labels("protocol").inc()
+            self.fail_client(
+                exc.sqlstate,
+                f"skewguard: upstream protocol error: {exc.message}",
+                reason="upstream",
+            )
+
+    def _on_startup_reply(self, data: bytes) -> None:
+        """Authentication and parameters: parsed message by message until ReadyForQuery."""
+        out: list[bytes] = []
+        for segment in self._backend_scanner.feed(data):
+            assert type(segment) is Message
+            raw = segment.raw
+            mtype = segment.type
+            if mtype == 0x52 and m.decode_auth_code(segment.body) == m.AUTH_SASL:  # 'R'
+                raw = self._filter_sasl(segment)
+            elif mtype == 0x4B:  # 'K' BackendKeyData
+                self.backend_pid = m.decode_backend_key_data(segment.body).pid
+            elif mtype == 0x53:  # 'S' ParameterStatus
+                name, value = m.decode_parameter_status(segment.body)
+                if name == "application_name" and not self.identity.tagged:
+                    self._retag(self.proxy.resolver.from_application_name(value))
+            elif mtype == 0x5A and self.phase is Phase.AUTH:  # 'Z' ReadyForQuery
+                self.phase = Phase.RAW if self._replication else Phase.READY
+            out.append(raw)
+        payload = b"".join(out)
+        self.stats.bytes_out += len(payload)
+        self._client_write(payload)
+
+    def _filter_sasl(self, message: Message) -> bytes:
+        """Hide SCRAM channel binding when the client's TLS ends at the proxy.
+
+        The client would bind to the proxy's certificate, which the server can
+        never match, so only plain SCRAM-SHA-256 can succeed through the proxy.
+        """
+        if self._tls is None:
+            return message.raw
+        mechanisms = m.decode_sasl_mechanisms(message.body)
+        kept = [name for name in mechanisms if not name.endswith("-PLUS")]
+        if kept == mechanisms:
+            return message.raw
+        return m.encode_sasl_mechanisms(kept)
+
+    def upstream_failed(self, reason: str, message: str) -> None:
+        self.proxy.metrics.upstream_errors.labels(reason).inc()
+        self.fail_client(CONNECTION_FAILURE, f"skewguard: {message}", reason="upstream")
+
+    def upstream_closed(self) -> None:
+        self.close()
+
+    def upstream_pause(self) -> None:
+        if self.transport is not None:
+            self.transport.pause_reading()
+
+    def upstream_resume(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+
+    # ------------------------------------------------------------ flow control
+
+    def pause_writing(self) -> None:
+        if self._upstream is not None and self._upstream.transport is not None:
+            self._upstream.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        upstream = self._upstream
+        if upstream and upstream.transport and not upstream.transport.is_closing():
+            upstream.transport.resume_reading()
+
+    # ------------------------------------------------------------ writing and ending
+
+    def _write_upstream(self, data: bytes) -> None:
+        upstream = self._upstream
+        if upstream is not None and upstream.ready:
+            upstream.write(data)
+        else:
+            self._pending.append(data)
+
+    def _client_write(self, data: bytes) -> None:
+        if self._tls is not None:
+            data = self._tls.send(data)
+        self._client_write_raw(data)
+
+    def _client_write_raw(self, data: bytes) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.write(data)
+
+    def fail_client(self, sqlstate: str, message: str, *, reason: str) -> None:
+        """End this connection with an ErrorResponse; every other connection goes on."""
+        if self.phase is Phase.CLOSED:
+            return
+        self.proxy.metrics.client_errors.labels(reason).inc()
+        log.warning(
+            "connection ended: %s",
+            message,
+            extra={"peer": self.peer, "identity": str(self.identity), "sqlstate": sqlstate},
+        )
+        with contextlib.suppress(ssl.SSLError):
+            self._client_write(m.encode_error(sqlstate, message))
+        if self._upstream is not None:
+            self._upstream.abort()
+        self.close()
+
+    def close(self) -> None:
+        if self.phase is not Phase.CLOSED:
+            self.phase = Phase.CLOSED
+            if self.transport is not None:
+                self.transport.close()
+            if self._upstream is not None:
+                self._upstream.close()
+
+    def abort(self) -> None:
+        """Drop both legs at once (shutdown after the grace period)."""
+        self.phase = Phase.CLOSED
+        if self.transport is not None:
+            self.transport.abort()
+        if self._upstream is not None:
+            self._upstream.abort()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self.phase is not Phase.CLOSED:
+            self.phase = Phase.CLOSED
+            if self._upstream is not None:
+                self._upstream.close()
+        self.proxy.sessions.discard(self)
+        self.proxy.traffic.close(self.stats)

@@ -1,0 +1,174 @@
+"""Incremental framing of the two kinds of PostgreSQL packets.
+
+Startup-phase packets carry no type byte (length, then payload); every later
+message is a type byte, a length that counts itself, then the body. Both framers
+accept arbitrary chunks and validate lengths the way PostgreSQL does, so a
+hostile or broken peer is stopped before the proxy buffers anything large.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from skewguard.wire.errors import ProtocolViolation
+
+#: PostgreSQL's MAX_STARTUP_PACKET_LENGTH.
+MAX_STARTUP_PACKET = 10_000
+#: PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (1 GiB - 1); nothing legitimate is larger.
+MAX_MESSAGE = (1 << 30) - 1
+
+_INT32 = struct.Struct("!i")
+
+
+class StartupFramer:
+    """Collects one untyped startup-phase packet (StartupMessage, SSLRequest...)."""
+
+    __slots__ = ("_buf",)
+
+    def __init__(self) -> None:
+        self._buf = bytearray()
+
+    def feed(self, data: bytes) -> tuple[bytes, bytes] | None:
+        """Add bytes; return ``(packet, rest)`` once a whole packet is in, else None.
+
+        ``packet`` includes its length word; ``rest`` is whatever followed it.
+        """
+        self._buf += data
+        if len(self._buf) < 4:
+            return None
+        (length,) = _INT32.unpack_from(self._buf, 0)
+        if length < 8 or length > MAX_STARTUP_PACKET:
+            raise ProtocolViolation("invalid length of startup packet")
+        if len(self._buf) < length:
+            return None
+        packet = bytes(self._buf[:length])
+        rest = bytes(self._buf[length:])
+        self._buf.clear()
+        return packet, rest
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """One complete typed message: its type byte and its raw bytes (header included)."""
+
+    type: int
+    raw: bytes
+
+    @property
+    def body(self) -> bytes:
+        return self.raw[5:]
+
+
+#: An item the scanner hands back: bytes to pass through untouched, or a message to inspect.
+Segment = bytes | Message
+
+
+class MessageScanner:
+    """Splits a stream of typed messages, surfacing only the types asked for.
+
+    Bytes of every other message pass through as slices of the chunk they came
+    in, with no per-message copy: a run of uninteresting messages is one slice,
+    and the body of a large uninteresting message (COPY data, a big Bind) is
+    passed on as it arrives, never buffered. Interesting messages are held until
+    complete and returned whole, so the caller may inspect or replace them.
+    """
+
+    __slots__ = ("_header", "_held", "_held_need", "_interesting", "_skip")
+
+    def __init__(self, interesting: frozenset[int] | None) -> None:
+        """``interesting=None`` surfaces every message."""
+        self._interesting = interesting
+        self._skip = 0  # body bytes of an uninteresting message still to pass through
+        self._header = b""  # a partial 5-byte header carried from the previous chunk
+        self._held: bytearray | None = None  # a partial interesting message
+        self._held_need = 0
+
+    @property
+    def idle(self) -> bool:
+        """True when the stream sits on a message boundary."""
+        return not (self._skip or self._header or self._held is not None)
+
+    def feed(self, data: bytes) -> list[Segment]:
+        out: list[Segment] = []
+        pos = 0
+        end = len(data)
+        if self._held is not None:
+            take = min(self._held_need, end)
+            self._held += data[:take]
+            self._held_need -= take
+            pos = take
+            if self._held_need:
+                return out
+            raw = bytes(self._held)
+            self._held = None
+            out.append(Message(raw[0], raw))
+        start = pos  # beginning of the current pass-through run
+        if self._skip:
+            take = min(self._skip, end - pos)
+            self._skip -= take
+            pos += take
+        if self._header:
+            need = 5 - len(self._header)
+            head = self._header + data[pos : pos + need]
+            if len(head) < 5:
+                self._header = head
+                return out
+            self._header = b""
+            pos, start = self._begin(head, data, pos + need, out)
+        interesting = self._interesting
+        unpack = _INT32.unpack_from
+        while pos < end and not self._skip:
+            if end - pos < 5:
+                if pos > start:
+                    out.append(data[start:pos])
+                self._header = data[pos:]
+                return out
+            mtype = data[pos]
+            (length,) = unpack(data, pos + 1)
+            if length < 4 or length > MAX_MESSAGE:
+                raise ProtocolViolation(
+                    f"invalid message length {length} for message type {mtype:#04x}"
+                )
+            stop = pos + 1 + length
+            if interesting is not None and mtype not in interesting:
+                if stop <= end:
+                    pos = stop
+                else:
+                    self._skip = stop - end
+                    pos = end
+                continue
+            if pos > start:
+                out.append(data[start:pos])
+            if stop <= end:
+                out.append(Message(mtype, data[pos:stop]))
+                pos = start = stop
+            else:
+                self._held = bytearray(data[pos:])
+                self._held_need = stop - end
+                return out
+        if pos > start:
+            out.append(data[start:pos])
+        return out
+
+    def _begin(self, head: bytes, data: bytes, pos: int, out: list[Segment]) -> tuple[int, int]:
+        """Handle a message whose header straddled two chunks; return (pos, run start)."""
+        mtype = head[0]
+        (length,) = _INT32.unpack_from(head, 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise ProtocolViolation(
+                f"invalid message length {length} for message type {mtype:#04x}"
+            )
+        body_len = length - 4
+        avail = len(data) - pos
+        if self._interesting is not None and mtype not in self._interesting:
+            out.append(head)
+            take = min(body_len, avail)
+            self._skip = body_len - take
+            return pos + take, pos
+        if avail >= body_len:
+            out.append(Message(mtype, head + data[pos : pos + body_len]))
+            return pos + body_len, pos + body_len
+        self._held = bytearray(head + data[pos:])
+        self._held_need = body_len - avail
+        return len(data), len(data)

@@ -1,0 +1,82 @@
+"""Which SQL each prepared statement of a connection runs.
+
+PostgreSQL keeps one namespace per session for protocol-level (Parse) and
+SQL-level (PREPARE) statements. The unnamed statement is replaced by the next
+unnamed Parse and destroyed by any simple Query. Tracking this lets analysis
+know what a later Bind/Execute runs without looking at those messages.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pglast import split
+
+# DEALLOCATE [PREPARE] name | ALL, and DISCARD ALL; PREPARE name [(types)] AS stmt
+_DEALLOCATE = re.compile(
+    rb"^\s*deallocate\s+(?:prepare\s+)?(\"(?:[^\"]|\"\")+\"|\w+)\s*;?\s*$", re.I
+)
+_DISCARD_ALL = re.compile(rb"^\s*discard\s+all\s*;?\s*$", re.I)
+_PREPARE = re.compile(
+    rb"^\s*prepare\s+(\"(?:[^\"]|\"\")+\"|\w+)\s*(?:\([^)]*\))?\s+as\s+(.*)$", re.I | re.S
+)
+_SNIFF = re.compile(rb"deallocate|discard|prepare", re.I)
+
+
+def _ident(raw: bytes) -> str:
+    text = raw.decode("utf-8", "replace")
+    if text.startswith('"'):
+        return text[1:-1].replace('""', '"')
+    return text.lower()
+
+
+class PreparedStatements:
+    """Statement name → SQL text for one connection."""
+
+    __slots__ = ("_by_name",)
+
+    def __init__(self) -> None:
+        self._by_name: dict[str, str] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_name)
+
+    def get(self, name: str) -> str | None:
+        return self._by_name.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._by_name)
+
+    def on_parse(self, name: str, sql: str) -> None:
+        self._by_name[name] = sql
+
+    def on_close(self, name: str) -> None:
+        self._by_name.pop(name, None)
+
+    def on_query(self, sql: bytes) -> None:
+        """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
+        self._by_name.pop("", None)
+        if _SNIFF.search(sql) is None:
+            return
+        try:
+            statements = [
+                s.encode() for s in split(sql.decode("utf-8", "replace"), with_parser=False)
+            ]
+        except Exception:  # the scanner gave up: the server will reject it too
+            return
+        for statement in statements:
+            self._on_sql_statement(statement)
+
+    def _on_sql_statement(self, statement: bytes) -> None:
+        if match := _PREPARE.match(statement):
+            self._by_name[_ident(match.group(1))] = (
+                match.group(2).decode("utf-8", "replace").strip()
+            )
+        elif match := _DEALLOCATE.match(statement):
+            name = _ident(match.group(1))
+            if name == "all" and not match.group(1).startswith(b'"'):
+                self._by_name.clear()
+            else:
+                self._by_name.pop(name, None)
+        elif _DISCARD_ALL.match(statement):
+            self._by_name.clear()

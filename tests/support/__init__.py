@@ -1,0 +1,1 @@
+"""Test support: real PostgreSQL clusters and a real proxy process."""

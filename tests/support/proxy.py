@@ -1,0 +1,109 @@
+"""A real ``skewguard run`` process for tests to talk through."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from prometheus_client.parser import text_string_to_metric_families
+
+from skewguard.pgcluster import free_port
+
+
+@dataclass
+class ProxyProcess:
+    """``skewguard run`` in a subprocess, on free loopback ports."""
+
+    upstream: str
+    extra_args: Sequence[str] = ()
+    env: dict[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+    admin_port: int = field(default_factory=free_port)
+    logfile: Path | None = None
+    process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 20.0) -> ProxyProcess:
+        args = [
+            sys.executable, "-m", "skewguard", "run",
+            "--upstream", self.upstream,
+            "--listen", f"127.0.0.1:{self.port}",
+            "--admin-listen", f"127.0.0.1:{self.admin_port}",
+            "--shutdown-grace", "2s",
+            *self.extra_args,
+        ]  # fmt: skip
+        log = open(self.logfile, "ab") if self.logfile else subprocess.DEVNULL  # noqa: SIM115
+        self.process = subprocess.Popen(
+            args, stdout=log, stderr=log, env={**os.environ, **self.env}
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(
+                    f"proxy exited with {self.process.returncode}: {self.log_tail()}"
+                )
+            try:
+                with socket.create_connection(("127.0.0.1", self.admin_port), timeout=0.2):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"proxy did not start: {self.log_tail()}")
+
+    def log_tail(self) -> str:
+        if self.logfile and self.logfile.exists():
+            return self.logfile.read_text(errors="replace")[-4000:]
+        return ""
+
+    def url(self, user: str = "postgres", database: str = "postgres", **params: str) -> str:
+        query = "&".join(f"{k}={v}" for k, v in params.items())
+        base = f"postgresql://{user}@127.0.0.1:{self.port}/{database}"
+        return f"{base}?{query}" if query else base
+
+    def dsn(self, **params: str) -> str:
+        """A libpq keyword DSN (psycopg, psql) through the proxy."""
+        merged = {
+            "host": "127.0.0.1",
+            "port": str(self.port),
+            "user": "postgres",
+            "dbname": "postgres",
+            **params,
+        }
+        return " ".join(f"{k}='{v}'" for k, v in merged.items())
+
+    @property
+    def admin_url(self) -> str:
+        return f"http://127.0.0.1:{self.admin_port}"
+
+    def get(self, path: str) -> str:
+        with urllib.request.urlopen(self.admin_url + path, timeout=5) as response:
+            return str(response.read().decode())
+
+    def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+        """Samples from /metrics keyed by (name, sorted labels)."""
+        samples: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
+        for family in text_string_to_metric_families(self.get("/metrics")):
+            for sample in family.samples:
+                samples[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+        return samples
+
+    def stop(self, timeout: float = 15.0) -> int:
+        assert self.process is not None
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    @property
+    def alive(self) -> bool:
+        return self.process is not None and self.process.poll() is None
