@@ -7,10 +7,13 @@ import logging
 import signal
 from pathlib import Path
 
+from skewguard.catalogs import CatalogCache
 from skewguard.config import Settings
+from skewguard.learning import Learner
 from skewguard.observe.admin import AdminServer
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
+from skewguard.store import StateStore, open_store
 
 log = logging.getLogger("skewguard")
 
@@ -37,8 +40,14 @@ def start_embedded(data_dir: str) -> LocalCluster:
 async def serve(settings: Settings, upstream_url: str) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     proxy = Proxy(settings, upstream_url)
+    store: StateStore | None = None
+    learner_task: asyncio.Task[None] | None = None
+    if settings.analysis == "on":
+        store = open_store(settings.state)
+        proxy.learner = Learner(store, CatalogCache(proxy.upstream), proxy.metrics)
+        learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
     await proxy.start()
-    admin = AdminServer(proxy, *settings.admin_address)
+    admin = AdminServer(proxy, store, *settings.admin_address)
     await admin.start()
     host, port = proxy.address
     print(
@@ -56,3 +65,7 @@ async def serve(settings: Settings, upstream_url: str) -> None:
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)
     await admin.stop()
+    if learner_task is not None and proxy.learner is not None and store is not None:
+        learner_task.cancel()
+        await proxy.learner.flush()  # what was learned since the last flush is kept
+        store.close()

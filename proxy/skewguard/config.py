@@ -9,6 +9,7 @@ the documentation all come from that table.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from skewguard.identity import DEFAULT_PATTERN
+from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
 
 class ConfigError(ValueError):
@@ -40,12 +41,14 @@ def parse_duration(value: str) -> float:
     """``90``, ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
     text = value.strip().lower()
+    number, scale = (text[:-1], units[text[-1]]) if text and text[-1] in units else (text, 1)
     try:
-        if text and text[-1] in units:
-            return float(text[:-1]) * units[text[-1]]
-        return float(text)
+        seconds = float(number) * scale
     except ValueError:
-        raise ConfigError(f"expected a duration like 30s, 15m, 24h; got {value!r}") from None
+        seconds = math.nan
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"expected a duration like 30s, 15m, 24h; got {value!r}")
+    return seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +81,9 @@ def parse_upstream(url: str) -> Upstream:
     try:
         port = int(query.get("port") or parts.port or 5432)
     except ValueError:
-        raise ConfigError(f"bad port in --upstream {url!r}") from None
+        port = -1
+    if not 0 < port <= 65535:
+        raise ConfigError(f"bad port in --upstream {url!r}")
     sslmode = query.get("sslmode", "prefer")
     if sslmode not in SSLMODES:
         raise ConfigError(f"unknown sslmode {sslmode!r} in --upstream; use one of {SSLMODES}")
@@ -114,6 +119,23 @@ class Option:
         return "SKEWGUARD_" + self.name.upper()
 
 
+def _validated(check: Callable[[str], object]) -> Callable[[str], str]:
+    """A converter that keeps the text but rejects it early, so errors name their source."""
+
+    def convert(value: str) -> str:
+        check(value)
+        return value
+
+    return convert
+
+
+def _check_pattern(value: str) -> None:
+    try:
+        IdentityResolver(value)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
         if value not in allowed:
@@ -124,17 +146,29 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option("listen", "address the proxy accepts clients on", metavar="HOST:PORT"),
+    Option(
+        "listen",
+        "address the proxy accepts clients on",
+        _validated(parse_hostport),
+        metavar="HOST:PORT",
+    ),
     Option(
         "upstream",
         "PostgreSQL to proxy to, as a postgresql:// URL (sslmode honoured); "
         "without it an embedded PostgreSQL is started",
+        _validated(parse_upstream),
         metavar="URL",
     ),
-    Option("admin_listen", "address of /metrics and /healthz", metavar="HOST:PORT"),
+    Option(
+        "admin_listen",
+        "address of /metrics and /healthz",
+        _validated(parse_hostport),
+        metavar="HOST:PORT",
+    ),
     Option(
         "identity_pattern",
         "regex with named groups app and version, matched on application_name",
+        _validated(_check_pattern),
         metavar="REGEX",
     ),
     Option("tls_cert", "PEM certificate: terminate client TLS with it", metavar="FILE"),
@@ -152,6 +186,12 @@ OPTIONS: tuple[Option, ...] = (
         "data folder of the embedded PostgreSQL (used without --upstream)",
         metavar="PATH",
     ),
+    Option("state", "SQLite file where footprints persist", metavar="PATH"),
+    Option(
+        "analysis",
+        "learn each version's footprint from its traffic: on, or off (relay only)",
+        _choice("on", "off"),
+    ),
 )
 
 
@@ -167,12 +207,23 @@ class Settings:
     log_level: str = "info"
     shutdown_grace: float = 30.0
     data_dir: str = ".skewguard/pgdata"
+    state: str = "skewguard.db"
+    analysis: str = "on"
 
     def __post_init__(self) -> None:
-        parse_hostport(self.listen)
-        parse_hostport(self.admin_listen)
-        if self.upstream is not None:
-            parse_upstream(self.upstream)
+        checks: list[tuple[str, Callable[[str], object], str | None]] = [
+            ("--listen", parse_hostport, self.listen),
+            ("--admin-listen", parse_hostport, self.admin_listen),
+            ("--upstream", parse_upstream, self.upstream),
+            ("--identity-pattern", _check_pattern, self.identity_pattern),
+        ]
+        for flag, check, value in checks:
+            if value is None:
+                continue
+            try:
+                check(value)
+            except ConfigError as exc:
+                raise ConfigError(f"{flag}: {exc}") from None
         if (self.tls_cert is None) != (self.tls_key is None):
             raise ConfigError("--tls-cert and --tls-key must be given together")
 
@@ -214,6 +265,12 @@ def load_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = 
             table = tomllib.loads(Path(config_path).read_text()).get("run", {})
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+        if not isinstance(table, dict):
+            raise ConfigError(f"{config_path}: [run] must be a table")
+        table = {str(key).replace("-", "_"): value for key, value in table.items()}
+        unknown = sorted(set(table) - {option.name for option in OPTIONS})
+        if unknown:
+            raise ConfigError(f"{config_path}: unknown setting(s) in [run]: {', '.join(unknown)}")
     values: dict[str, Any] = {}
     for option in OPTIONS:
         raw = getattr(args, option.name, None)

@@ -1,9 +1,10 @@
 """Which app and version opened a connection (the identity contract).
 
 An identity comes from, in order: ``-c skewguard.app=… -c skewguard.version=…``
-in the startup ``options``; then ``application_name`` matched against the
-identity pattern (default ``app@version``). A later ``SET application_name``
-re-evaluates the pattern. Anything else is untagged.
+in the startup ``options``; then the session's ``application_name`` (the startup
+parameter, else ``-c application_name=…`` in ``options``, as the server itself
+resolves it) matched against the identity pattern (default ``app@version``). A
+later ``SET application_name`` re-evaluates the pattern. Anything else is untagged.
 """
 
 from __future__ import annotations
@@ -43,6 +44,9 @@ class Identity:
 
 UNTAGGED = Identity()
 
+#: The characters C's isspace() accepts: the backend splits ``options`` on these only.
+_C_SPACE = frozenset(" \t\n\v\f\r")
+
 
 def parse_options(options: str) -> dict[str, str]:
     """Settings from a startup ``options`` string, as the backend reads them.
@@ -59,7 +63,7 @@ def parse_options(options: str) -> dict[str, str]:
             escaped = False
         elif ch == "\\":
             escaped = True
-        elif ch.isspace():
+        elif ch in _C_SPACE:
             if current:
                 words.append("".join(current))
                 current = []
@@ -90,7 +94,10 @@ class IdentityResolver:
     __slots__ = ("_pattern",)
 
     def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
-        compiled = re.compile(pattern)
+        try:
+            compiled = re.compile(pattern)
+        except re.error as exc:
+            raise ValueError(f"identity pattern {pattern!r} is not a valid regex: {exc}") from None
         missing = {"app", "version"} - set(compiled.groupindex)
         if missing:
             raise ValueError(
@@ -109,16 +116,11 @@ class IdentityResolver:
         app = options.get("skewguard.app", "")
         if app:
             return Identity(app, options.get("skewguard.version", ""))
-        name = options.get("application_name", params.get("application_name", ""))
-        return self.from_application_name(name)
-
-
-_SNIFF = re.compile(rb"application_name|reset\s+all|discard\s+all", re.I)
-
-
-def may_change_application_name(sql: bytes) -> bool:
-    """Cheap test run on every statement; only a hit is parsed."""
-    return _SNIFF.search(sql) is not None
+        # The backend applies ``options`` first, then the other startup parameters,
+        # so an explicit application_name parameter wins over -c application_name.
+        if "application_name" in params:
+            return self.from_application_name(params["application_name"])
+        return self.from_application_name(options.get("application_name", ""))
 
 
 @dataclass(frozen=True, slots=True)

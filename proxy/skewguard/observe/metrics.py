@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter
+from prometheus_client import CollectorRegistry, Counter, Gauge
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
@@ -27,7 +27,7 @@ class _TrafficCollector(Collector):
         )
         queries = CounterMetricFamily(
             "skewguard_queries",
-            "Statements sent (simple Query and Parse messages), by identity",
+            "Statements run: simple Query messages and extended-protocol Binds, by identity",
             labels=LABELS,
         )
         traffic = CounterMetricFamily(
@@ -72,5 +72,34 @@ class ProxyMetrics:
             "skewguard_tls_handshakes",
             "Client TLS sessions terminated, by kind (sslrequest or direct)",
             ["kind"],
+            registry=self.registry,
+        )
+        self.statements_analyzed = Counter(
+            "skewguard_statements_analyzed",
+            "Distinct statement texts parsed and resolved (analysis cache misses)",
+            registry=self.registry,
+        )
+        self.analysis_failures = Counter(
+            "skewguard_analysis_failures",
+            "Statements that could not be analysed (they are forwarded all the same), by reason",
+            ["reason"],
+            registry=self.registry,
+        )
+        self.missing_references = Counter(
+            "skewguard_missing_references",
+            "Statements referring to a relation, column, function or enum label the schema "
+            "lacks (new code running before its migration), by identity",
+            LABELS,
+            registry=self.registry,
+        )
+        self.state_up = Gauge(
+            "skewguard_state_up",
+            "1 when the last write to the state store succeeded, 0 when it failed",
+            registry=self.registry,
+        )
+        self.state_up.set(1)
+        self.state_errors = Counter(
+            "skewguard_state_write_errors",
+            "Failed writes to the state store (batches are kept and retried)",
             registry=self.registry,
         )

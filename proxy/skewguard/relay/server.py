@@ -9,6 +9,7 @@ import time
 
 from skewguard.config import Settings, Upstream, parse_upstream
 from skewguard.identity import IdentityResolver
+from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
 from skewguard.relay.session import ClientSession
@@ -55,6 +56,7 @@ class Proxy:
         self.traffic = TrafficBook()
         self.metrics = ProxyMetrics(self.traffic)
         self.sessions: set[ClientSession] = set()
+        self.learner: Learner | None = None  # set by the app when analysis is on
         self.tls_context: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)

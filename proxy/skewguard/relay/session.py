@@ -12,19 +12,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import ssl
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
 
-from skewguard.identity import (
-    UNTAGGED,
-    Identity,
-    application_name_change,
-    may_change_application_name,
-)
+from skewguard.footprint import VersionKey
+from skewguard.identity import UNTAGGED, Identity, application_name_change
+from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
+from skewguard.search_path import search_path_change, startup_path
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import Message, MessageScanner, StartupFramer
@@ -36,7 +35,9 @@ if TYPE_CHECKING:
 log = logging.getLogger("skewguard.session")
 
 CONNECTION_FAILURE = "08006"
-_CLIENT_MESSAGES = frozenset(b"QPC")
+_CLIENT_MESSAGES = frozenset(b"QPCB")
+#: Statements that may change application_name or search_path; only these are parsed.
+_SETTINGS_SNIFF = re.compile(rb"application_name|search_path|reset\s+all|discard\s+all", re.I)
 
 
 class Phase(Enum):
@@ -57,6 +58,8 @@ class ClientSession(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.peer = "?"
         self.params: dict[str, str] = {}
+        self.database = ""
+        self.statement_log: StatementLog | None = None  # None: not learning (yet)
         self.identity = UNTAGGED
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
@@ -123,41 +126,70 @@ class ClientSession(asyncio.Protocol):
 
     def _on_client_message(self, message: Message) -> None:
         mtype = message.type
-        if mtype == 0x51:  # Query
-            sql = message.raw[5:-1]
+        if mtype == 0x42:  # Bind: one execution of a prepared statement
             self.stats.queries += 1
-            self.prepared.on_query(sql)
-            self._check_identity_change(sql)
+            name = m.decode_bind_statement(message.body)
+            if name and self.statement_log is not None:
+                sql = self.prepared.get(name)
+                if sql is not None:
+                    self._record(sql)
+        elif mtype == 0x51:  # Query
+            raw = message.raw[5:-1]
+            self.stats.queries += 1
+            self.prepared.on_query(raw)
+            sql = raw.decode("utf-8", "replace")
+            self._record(sql)
+            if _SETTINGS_SNIFF.search(raw) is not None:
+                self._follow_settings(sql)
         elif mtype == 0x50:  # Parse
             parse = m.decode_parse(message.body)
-            self.stats.queries += 1
             self.prepared.on_parse(parse.name, parse.query)
-            self._check_identity_change(parse.query.encode())
+            self._record(parse.query)
+            if _SETTINGS_SNIFF.search(message.raw) is not None:
+                self._follow_settings(parse.query)
         else:  # Close
             close = m.decode_close(message.body)
             if close.kind == "S":
                 self.prepared.on_close(close.name)
 
-    def _check_identity_change(self, sql: bytes) -> None:
-        if not may_change_application_name(sql):
-            return
-        change = application_name_change(sql.decode("utf-8", "replace"))
-        if change is None:
-            return
-        resolver = self.proxy.resolver
-        if change.reset:
-            self._retag(resolver.from_startup(self.params))
-        else:
-            self._retag(resolver.from_application_name(change.value))
+    def _record(self, sql: str) -> None:
+        """Count the statement for footprint learning (analysed later, off this path)."""
+        statement_log = self.statement_log
+        if statement_log is not None:
+            counts = statement_log.counts
+            counts[sql] = counts.get(sql, 0) + 1
+
+    def _follow_settings(self, sql: str) -> None:
+        """A statement that may change application_name or search_path: parse and apply it."""
+        change = application_name_change(sql)
+        if change is not None:
+            resolver = self.proxy.resolver
+            if change.reset:
+                self._retag(resolver.from_startup(self.params))
+            else:
+                self._retag(resolver.from_application_name(change.value))
+        path = search_path_change(sql, startup_path(self.params))
+        current = self.statement_log
+        if path is not None and current is not None and path != current.search_path:
+            self._rotate_log(self.identity, path)
 
     def _retag(self, identity: Identity) -> None:
-        if identity != self.identity:
-            log.info(
-                "identity change",
-                extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
-            )
-            self.identity = identity
-            self.proxy.traffic.retag(self.stats, identity)
+        if identity == self.identity:
+            return
+        log.info(
+            "identity change",
+            extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
+        )
+        self.identity = identity
+        self.proxy.traffic.retag(self.stats, identity)
+        if self.statement_log is not None:
+            self._rotate_log(identity, self.statement_log.search_path)
+
+    def _rotate_log(self, identity: Identity, search_path: tuple[str, ...]) -> None:
+        learner = self.proxy.learner
+        if learner is not None and self.statement_log is not None:
+            key = VersionKey.of(self.database, identity)
+            self.statement_log = learner.rotate(self.statement_log, key, search_path)
 
     def _decrypt(self, data: bytes) -> bytes:
         assert self._tls is not None and self.transport is not None
@@ -209,6 +241,12 @@ class ClientSession(asyncio.Protocol):
         self.identity = self.proxy.resolver.from_startup(startup.params)
         self.stats = self.proxy.traffic.open(self.identity)
         self._replication = startup.replication
+        user = startup.params.get("user", "")
+        self.database = startup.params.get("database") or user
+        learner = self.proxy.learner
+        if learner is not None and not self._replication:
+            key = VersionKey.of(self.database, self.identity)
+            self.statement_log = learner.open(key, user, startup_path(startup.params))
         self.phase = Phase.CONNECTING
         if rest:
             self._scanner.feed(rest)
@@ -375,3 +413,6 @@ class ClientSession(asyncio.Protocol):
                 self._upstream.close()
         self.proxy.sessions.discard(self)
         self.proxy.traffic.close(self.stats)
+        if self.statement_log is not None and self.proxy.learner is not None:
+            self.proxy.learner.close(self.statement_log)
+            self.statement_log = None

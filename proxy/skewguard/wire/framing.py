@@ -13,10 +13,12 @@ from dataclasses import dataclass
 
 from skewguard.wire.errors import ProtocolViolation
 
-#: PostgreSQL's MAX_STARTUP_PACKET_LENGTH.
+#: PostgreSQL's MAX_STARTUP_PACKET_LENGTH: the most a startup packet may carry after
+#: its length word (so the whole packet is at most 10004 bytes).
 MAX_STARTUP_PACKET = 10_000
-#: PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (1 GiB - 1); nothing legitimate is larger.
-MAX_MESSAGE = (1 << 30) - 1
+#: PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1 = 1 GiB - 2), compared with
+#: the length word (which counts itself); nothing legitimate is larger.
+MAX_MESSAGE = (1 << 30) - 2
 
 _INT32 = struct.Struct("!i")
 
@@ -38,7 +40,7 @@ class StartupFramer:
         if len(self._buf) < 4:
             return None
         (length,) = _INT32.unpack_from(self._buf, 0)
-        if length < 8 or length > MAX_STARTUP_PACKET:
+        if length < 8 or length - 4 > MAX_STARTUP_PACKET:
             raise ProtocolViolation("invalid length of startup packet")
         if len(self._buf) < length:
             return None

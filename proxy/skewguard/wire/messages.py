@@ -74,8 +74,10 @@ StartupPacket = SSLRequest | GSSENCRequest | CancelRequest | StartupMessage
 
 def decode_startup_packet(packet: bytes) -> StartupPacket:
     """Classify a complete startup packet (length word included)."""
-    (code,) = _I32.unpack_from(packet, 4)
     length = len(packet)
+    if length < 8:
+        raise ProtocolViolation("invalid length of startup packet")
+    (code,) = _I32.unpack_from(packet, 4)
     if code == SSL_REQUEST_CODE:
         if length != 8:
             raise ProtocolViolation("invalid length of SSLRequest")
@@ -137,6 +139,12 @@ def decode_parse(body: bytes) -> Parse:
     name, pos = _cstring(body, 0)
     query, _ = _cstring(body, pos)
     return Parse(name, query)
+
+
+def decode_bind_statement(body: bytes) -> str:
+    """Bind ('B'): the name of the prepared statement it executes."""
+    _, pos = _cstring(body, 0)
+    return _cstring(body, pos)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -277,6 +285,7 @@ __all__ = [
     "StartupPacket",
     "decode_auth_code",
     "decode_backend_key_data",
+    "decode_bind_statement",
     "decode_close",
     "decode_error_fields",
     "decode_negotiate_protocol_version",

@@ -12,22 +12,25 @@ import re
 
 from pglast import split
 
+# An identifier: quoted, or plain (letters incl. any non-ASCII byte, digits, _ and $).
+_NAME = rb"(\"(?:[^\"]|\"\")+\"|[A-Za-z_\x80-\xff][\w$\x80-\xff]*)"
+# Comments and blanks a statement may start with (one level of /* */ is enough here).
+_LEADING = re.compile(rb"(?:\s|--[^\n]*(?:\n|$)|/\*(?:[^*]|\*(?!/))*\*/)*")
 # DEALLOCATE [PREPARE] name | ALL, and DISCARD ALL; PREPARE name [(types)] AS stmt
-_DEALLOCATE = re.compile(
-    rb"^\s*deallocate\s+(?:prepare\s+)?(\"(?:[^\"]|\"\")+\"|\w+)\s*;?\s*$", re.I
-)
-_DISCARD_ALL = re.compile(rb"^\s*discard\s+all\s*;?\s*$", re.I)
+_DEALLOCATE = re.compile(rb"deallocate\s+(?:prepare\s+)?" + _NAME + rb"\s*;?\s*$", re.I)
+_DISCARD_ALL = re.compile(rb"discard\s+all\s*;?\s*$", re.I)
+# Parameter types may carry typmods: PREPARE p (numeric(10, 2), varchar(20)) AS ...
 _PREPARE = re.compile(
-    rb"^\s*prepare\s+(\"(?:[^\"]|\"\")+\"|\w+)\s*(?:\([^)]*\))?\s+as\s+(.*)$", re.I | re.S
+    rb"prepare\s+" + _NAME + rb"(?:\s*\((?:[^()]|\([^()]*\))*\)\s*|\s+)as\s+(.*)$", re.I | re.S
 )
 _SNIFF = re.compile(rb"deallocate|discard|prepare", re.I)
 
 
 def _ident(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    if text.startswith('"'):
-        return text[1:-1].replace('""', '"')
-    return text.lower()
+    if raw.startswith(b'"'):
+        return raw[1:-1].replace(b'""', b'"').decode("utf-8", "replace")
+    # PostgreSQL folds only ASCII letters of an unquoted name.
+    return raw.lower().decode("utf-8", "replace")
 
 
 class PreparedStatements:
@@ -68,6 +71,8 @@ class PreparedStatements:
             self._on_sql_statement(statement)
 
     def _on_sql_statement(self, statement: bytes) -> None:
+        if lead := _LEADING.match(statement):
+            statement = statement[lead.end() :]
         if match := _PREPARE.match(statement):
             self._by_name[_ident(match.group(1))] = (
                 match.group(2).decode("utf-8", "replace").strip()

@@ -1,0 +1,87 @@
+"""Which statements are DDL, so the caller can route them to the DDL engine.
+
+An allowlist, not a denylist: anything not known to leave the schema alone
+(DML, transaction control, SET/SHOW, cursors, maintenance) counts as DDL, so a
+new kind of statement is checked rather than waved through.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pglast import ast
+
+_NOT_DDL: tuple[type, ...] = (
+    ast.InsertStmt,
+    ast.UpdateStmt,
+    ast.DeleteStmt,
+    ast.MergeStmt,
+    ast.CopyStmt,
+    ast.TruncateStmt,
+    ast.ExecuteStmt,
+    ast.DeallocateStmt,
+    ast.FetchStmt,
+    ast.ClosePortalStmt,
+    ast.TransactionStmt,
+    ast.VariableSetStmt,
+    ast.VariableShowStmt,
+    ast.DiscardStmt,
+    ast.ListenStmt,
+    ast.UnlistenStmt,
+    ast.NotifyStmt,
+    ast.LockStmt,
+    ast.CallStmt,
+    ast.ConstraintsSetStmt,
+    ast.CheckPointStmt,
+    ast.VacuumStmt,
+    ast.RefreshMatViewStmt,
+    ast.ClusterStmt,
+    ast.ReindexStmt,
+    ast.LoadStmt,
+)
+
+_REPLICATION = re.compile(
+    r"\s*(IDENTIFY_SYSTEM|START_REPLICATION|BASE_BACKUP|CREATE_REPLICATION_SLOT"
+    r"|DROP_REPLICATION_SLOT|ALTER_REPLICATION_SLOT|READ_REPLICATION_SLOT"
+    r"|TIMELINE_HISTORY|UPLOAD_MANIFEST)\b",
+    re.IGNORECASE,
+)
+
+_LEADING_COMMENTS = re.compile(r"(\s+|--[^\n]*(\n|$)|/\*.*?\*/)*", re.DOTALL)
+_DDL_WORDS = frozenset(
+    {
+        "create",
+        "alter",
+        "drop",
+        "rename",
+        "comment",
+        "grant",
+        "revoke",
+        "do",
+        "security",
+        "import",
+        "reassign",
+    }
+)
+
+
+def is_ddl(stmt: Any) -> bool:
+    """True unless the statement is known not to change the schema."""
+    if isinstance(stmt, ast.SelectStmt):
+        return stmt.intoClause is not None
+    if isinstance(stmt, ast.ExplainStmt | ast.PrepareStmt | ast.DeclareCursorStmt):
+        return is_ddl(stmt.query)
+    return not isinstance(stmt, _NOT_DDL)
+
+
+def is_replication_command(sql: str) -> bool:
+    """A walsender command (only valid on a replication connection)."""
+    return _REPLICATION.match(sql) is not None
+
+
+def looks_like_ddl(sql: str) -> bool:
+    """Best guess for text that does not parse: does it start with a DDL keyword?"""
+    rest = sql[_LEADING_COMMENTS.match(sql).end() :]  # type: ignore[union-attr]
+    word = re.match(r"[A-Za-z_]+", rest)
+    return word is not None and word.group(0).lower() in _DDL_WORDS

@@ -1,0 +1,447 @@
+"""An immutable snapshot of one database's schema, for name resolution.
+
+The analyzer resolves every name a query uses against a snapshot, never against
+the live server, so analysis stays pure and cacheable. The snapshot is built
+from plain rows (:func:`build_catalog`) so the row-to-snapshot conversion is
+unit-tested; :func:`load_catalog` only runs the queries.
+
+Type names are ``format_type()`` output read with ``search_path=pg_catalog``:
+built-in types are unqualified (``character varying``), user types are
+schema-qualified (``public.mood``), so the text does not depend on the session.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    import asyncpg
+
+_PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
+
+
+def ident(name: str) -> str:
+    """Render one identifier for a key: bare when plain lower-case, else double-quoted.
+
+    Unlike PostgreSQL's quote_ident, keywords are not quoted: keys are not SQL,
+    they only need to be unambiguous.
+    """
+    if _PLAIN_IDENT.fullmatch(name):
+        return name
+    return '"' + name.replace('"', '""') + '"'
+
+
+def qualified(schema: str, name: str) -> str:
+    """``schema.name`` with each part rendered by :func:`ident`."""
+    return f"{ident(schema)}.{ident(name)}"
+
+
+class RelKind(StrEnum):
+    """The relkinds a query can name."""
+
+    TABLE = "table"
+    VIEW = "view"
+    MATVIEW = "matview"
+    PARTITIONED = "partitioned"
+    FOREIGN = "foreign"
+    SEQUENCE = "sequence"
+
+
+_RELKINDS = {
+    "r": RelKind.TABLE,
+    "v": RelKind.VIEW,
+    "m": RelKind.MATVIEW,
+    "p": RelKind.PARTITIONED,
+    "f": RelKind.FOREIGN,
+    "S": RelKind.SEQUENCE,
+}
+
+
+class FuncKind(StrEnum):
+    """pg_proc.prokind, spelled out."""
+
+    FUNCTION = "function"
+    PROCEDURE = "procedure"
+    AGGREGATE = "aggregate"
+    WINDOW = "window"
+
+
+_FUNCKINDS = {
+    "f": FuncKind.FUNCTION,
+    "p": FuncKind.PROCEDURE,
+    "a": FuncKind.AGGREGATE,
+    "w": FuncKind.WINDOW,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    """One attribute of a relation, as a writer needs to know it."""
+
+    name: str
+    type_name: str  # format_type(atttypid, atttypmod), e.g. "character varying(255)"
+    base_type: str  # format_type(atttypid, NULL), e.g. "character varying"
+    not_null: bool = False
+    has_default: bool = False  # a DEFAULT or an identity: an INSERT may omit it
+    default: str | None = None  # pg_get_expr of the default, when there is one
+    default_sequences: tuple[str, ...] = ()  # qualified sequences the default/identity uses
+    identity: str = ""  # "" | "a" (ALWAYS) | "d" (BY DEFAULT)
+    generated: str = ""  # "" | "s" (stored) | "v" (virtual, PG18)
+
+
+@dataclass(frozen=True, slots=True)
+class Relation:
+    """A table, view, materialized view, partitioned/foreign table or sequence."""
+
+    schema: str
+    name: str
+    kind: RelKind
+    columns: tuple[Column, ...] = ()
+    _by_name: dict[str, Column] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self._by_name.update((c.name, c) for c in self.columns)
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema, self.name)
+
+    @property
+    def column_names(self) -> tuple[str, ...]:
+        return tuple(c.name for c in self.columns)
+
+    def column(self, name: str) -> Column | None:
+        return self._by_name.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Function:
+    """One overload of a function, procedure or aggregate."""
+
+    schema: str
+    name: str
+    arg_types: tuple[str, ...]  # input argument types, format_type(oid, NULL)
+    return_type: str
+    kind: FuncKind = FuncKind.FUNCTION
+    n_defaults: int = 0
+    variadic: bool = False
+    returns_set: bool = False
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema, self.name)
+
+    @property
+    def signature(self) -> str:
+        """``public.f(integer,text)``: the identity of this overload."""
+        return f"{self.qname}({','.join(self.arg_types)})"
+
+    def accepts_arity(self, n: int) -> bool:
+        """Whether a call with ``n`` arguments can reach this overload."""
+        declared = len(self.arg_types)
+        if self.variadic:
+            return n >= declared - 1 - self.n_defaults
+        return declared - self.n_defaults <= n <= declared
+
+
+@dataclass(frozen=True, slots=True)
+class EnumType:
+    """An enum type and its labels in sort order."""
+
+    schema: str
+    name: str
+    type_name: str  # format_type text, e.g. "public.mood"
+    labels: tuple[str, ...]
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema, self.name)
+
+
+@dataclass(frozen=True)
+class CatalogSnapshot:
+    """Everything the analyzer resolves names against; immutable, lookups built once."""
+
+    schemas: frozenset[str] = frozenset()
+    relations: tuple[Relation, ...] = ()
+    functions: tuple[Function, ...] = ()
+    enums: tuple[EnumType, ...] = ()
+    builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
+    builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
+    _relations: dict[tuple[str, str], Relation] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+    _functions: dict[tuple[str, str], tuple[Function, ...]] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+    _enums_by_type: dict[str, EnumType] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+    _enums_by_name: dict[tuple[str, str], EnumType] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
+
+    def __post_init__(self) -> None:
+        self._relations.update(((r.schema, r.name), r) for r in self.relations)
+        grouped: dict[tuple[str, str], list[Function]] = {}
+        for f in self.functions:
+            grouped.setdefault((f.schema, f.name), []).append(f)
+        self._functions.update((k, tuple(v)) for k, v in grouped.items())
+        self._enums_by_type.update((e.type_name, e) for e in self.enums)
+        self._enums_by_name.update(((e.schema, e.name), e) for e in self.enums)
+
+    def relation(self, schema: str, name: str) -> Relation | None:
+        """The relation ``schema.name``, or None."""
+        return self._relations.get((schema, name))
+
+    def find_relation(self, name: str, search_path: Sequence[str]) -> Relation | None:
+        """Resolve an unqualified relation name: the first schema on the path wins."""
+        for schema in search_path:
+            rel = self._relations.get((schema, name))
+            if rel is not None:
+                return rel
+        return None
+
+    def functions_named(self, schema: str, name: str) -> tuple[Function, ...]:
+        """Every overload of ``schema.name`` (empty when there is none)."""
+        return self._functions.get((schema, name), ())
+
+    def enum_for_type(self, type_name: str) -> EnumType | None:
+        """The enum whose format_type text is ``type_name`` (a column's base_type)."""
+        return self._enums_by_type.get(type_name)
+
+    def enum(self, schema: str, name: str) -> EnumType | None:
+        return self._enums_by_name.get((schema, name))
+
+    def find_enum(self, name: str, search_path: Sequence[str]) -> EnumType | None:
+        for schema in search_path:
+            e = self._enums_by_name.get((schema, name))
+            if e is not None:
+                return e
+        return None
+
+
+# --- rows -> snapshot ---------------------------------------------------------
+
+
+class Row(Protocol):
+    """A result row by column name: an asyncpg Record or a plain dict."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def _text_tuple(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    return tuple(str(v) for v in value)
+
+
+def build_catalog(
+    *,
+    schemas: Iterable[Row],
+    columns: Iterable[Row],
+    functions: Iterable[Row] = (),
+    enums: Iterable[Row] = (),
+    builtins: Row | None = None,
+) -> CatalogSnapshot:
+    """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
+
+    ``columns`` has one row per (relation, column) in attnum order; a relation
+    without columns comes as one row whose ``column`` is None. Keys are those
+    the SQL in this module selects.
+    """
+    schema_names = frozenset(str(r["schema"]) for r in schemas)
+
+    rel_order: list[tuple[str, str]] = []
+    rel_kind: dict[tuple[str, str], RelKind] = {}
+    rel_cols: dict[tuple[str, str], list[Column]] = {}
+    for r in columns:
+        key = (str(r["schema"]), str(r["relation"]))
+        if key not in rel_kind:
+            rel_order.append(key)
+            rel_kind[key] = _RELKINDS[str(r["relkind"])]
+            rel_cols[key] = []
+        if r["column"] is None:
+            continue
+        seq_schemas = _text_tuple(r["default_seq_schemas"])
+        seq_names = _text_tuple(r["default_seq_names"])
+        generated = str(r["generated"] or "")
+        identity = str(r["identity"] or "")
+        raw_has_default = bool(r["has_default"])
+        rel_cols[key].append(
+            Column(
+                name=str(r["column"]),
+                type_name=str(r["type_name"]),
+                base_type=str(r["base_type"]),
+                not_null=bool(r["not_null"]),
+                has_default=(raw_has_default and not generated) or bool(identity),
+                default=None if generated else r["default_expr"],
+                default_sequences=tuple(
+                    sorted(qualified(s, n) for s, n in zip(seq_schemas, seq_names, strict=True))
+                ),
+                identity=identity,
+                generated=generated,
+            )
+        )
+    relations = tuple(
+        Relation(schema=k[0], name=k[1], kind=rel_kind[k], columns=tuple(rel_cols[k]))
+        for k in rel_order
+    )
+
+    funcs = tuple(
+        Function(
+            schema=str(r["schema"]),
+            name=str(r["name"]),
+            arg_types=_text_tuple(r["arg_types"]),
+            return_type=str(r["return_type"]),
+            kind=_FUNCKINDS.get(str(r["kind"] or "f"), FuncKind.FUNCTION),
+            n_defaults=int(r["n_defaults"] or 0),
+            variadic=bool(r["variadic"]),
+            returns_set=bool(r["returns_set"]),
+        )
+        for r in functions
+    )
+    enum_types = tuple(
+        EnumType(
+            schema=str(r["schema"]),
+            name=str(r["name"]),
+            type_name=str(r["type_name"]),
+            labels=_text_tuple(r["labels"]),
+        )
+        for r in enums
+    )
+    return CatalogSnapshot(
+        schemas=schema_names,
+        relations=relations,
+        functions=funcs,
+        enums=enum_types,
+        builtin_functions=frozenset(_text_tuple(builtins["functions"] if builtins else None)),
+        builtin_relations=frozenset(_text_tuple(builtins["relations"] if builtins else None)),
+    )
+
+
+# --- the loader ---------------------------------------------------------------
+
+# Schemas the application owns: everything but the system ones and temp/toast.
+_USER_NSP = (
+    "n.nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+    " AND n.nspname !~ '^pg_(toast_)?temp_'"
+)
+
+SCHEMAS_SQL = f"""
+SELECT n.nspname::text AS schema
+FROM pg_catalog.pg_namespace n
+WHERE {_USER_NSP}
+ORDER BY 1
+"""
+
+# One row per column; sequences a default uses come from pg_depend: a DEFAULT
+# nextval('s') depends on s (pg_attrdef -> pg_class), an identity column's
+# sequence depends internally on the column (deptype 'i').
+COLUMNS_SQL = f"""
+SELECT n.nspname::text AS schema,
+       c.relname::text AS relation,
+       c.relkind::text AS relkind,
+       a.attname::text AS column,
+       a.attnum AS attnum,
+       pg_catalog.format_type(a.atttypid, a.atttypmod) AS type_name,
+       pg_catalog.format_type(a.atttypid, NULL) AS base_type,
+       a.attnotnull AS not_null,
+       a.atthasdef AS has_default,
+       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       a.attidentity::text AS identity,
+       a.attgenerated::text AS generated,
+       seq.schemas AS default_seq_schemas,
+       seq.names AS default_seq_names
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_attribute a
+       ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN LATERAL (
+    SELECT array_agg(sn.nspname::text ORDER BY sn.nspname, s.relname) AS schemas,
+           array_agg(s.relname::text ORDER BY sn.nspname, s.relname) AS names
+    FROM pg_catalog.pg_class s
+    JOIN pg_catalog.pg_namespace sn ON sn.oid = s.relnamespace
+    WHERE s.relkind = 'S'
+      AND s.oid IN (
+          SELECT dep.refobjid FROM pg_catalog.pg_depend dep
+          WHERE dep.classid = 'pg_catalog.pg_attrdef'::regclass
+            AND dep.objid = d.oid
+            AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+          UNION
+          SELECT dep.objid FROM pg_catalog.pg_depend dep
+          WHERE dep.classid = 'pg_catalog.pg_class'::regclass
+            AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+            AND dep.refobjid = c.oid
+            AND dep.refobjsubid = a.attnum
+            AND dep.deptype = 'i')
+) seq ON a.attnum IS NOT NULL
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+ORDER BY n.nspname, c.relname, a.attnum
+"""
+
+FUNCTIONS_SQL = f"""
+SELECT n.nspname::text AS schema,
+       p.proname::text AS name,
+       ARRAY(SELECT pg_catalog.format_type(u.t, NULL)
+             FROM unnest(p.proargtypes) WITH ORDINALITY AS u(t, ord)
+             ORDER BY u.ord) AS arg_types,
+       pg_catalog.format_type(p.prorettype, NULL) AS return_type,
+       p.prokind::text AS kind,
+       p.pronargdefaults::int AS n_defaults,
+       p.provariadic <> 0 AS variadic,
+       p.proretset AS returns_set
+FROM pg_catalog.pg_proc p
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE {_USER_NSP}
+ORDER BY 1, 2, 3
+"""
+
+ENUMS_SQL = f"""
+SELECT n.nspname::text AS schema,
+       t.typname::text AS name,
+       pg_catalog.format_type(t.oid, NULL) AS type_name,
+       array_agg(e.enumlabel::text ORDER BY e.enumsortorder) AS labels
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
+WHERE {_USER_NSP}
+GROUP BY n.nspname, t.typname, t.oid
+ORDER BY 1, 2
+"""
+
+BUILTINS_SQL = """
+SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
+             WHERE p.pronamespace = 'pg_catalog'::regnamespace) AS functions,
+       ARRAY(SELECT c.relname::text FROM pg_catalog.pg_class c
+             WHERE c.relnamespace = 'pg_catalog'::regnamespace
+               AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')) AS relations
+"""
+
+
+async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
+    """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+).
+
+    Runs in one transaction (a savepoint if one is open) with a local
+    ``search_path=pg_catalog``, so type names come out schema-qualified for
+    user types whatever the connection's own search_path is.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
+        schemas = await conn.fetch(SCHEMAS_SQL)
+        columns = await conn.fetch(COLUMNS_SQL)
+        functions = await conn.fetch(FUNCTIONS_SQL)
+        enums = await conn.fetch(ENUMS_SQL)
+        builtins = await conn.fetchrow(BUILTINS_SQL)
+    return build_catalog(
+        schemas=schemas, columns=columns, functions=functions, enums=enums, builtins=builtins
+    )

@@ -1,0 +1,99 @@
+"""Catalog snapshots per database, read through asyncpg side connections.
+
+The side connection goes straight to the upstream with the service credentials
+of the upstream URL (the client's own user when the URL names none), never
+through the proxy. A snapshot is reused until it is older than ``max_age`` or a
+caller asks for a fresher one; a failed load keeps the last good snapshot.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+import time
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+
+from skewguard.catalog import CatalogSnapshot, load_catalog
+from skewguard.config import Upstream
+from skewguard.relay.tls import upstream_context
+
+log = logging.getLogger("skewguard.catalog")
+
+
+@dataclass(slots=True)
+class _Entry:
+    snapshot: CatalogSnapshot
+    loaded_at: float
+
+
+class CatalogCache:
+    def __init__(self, upstream: Upstream, *, max_age: float = 30.0) -> None:
+        self._upstream = upstream
+        self._max_age = max_age
+        self._entries: dict[str, _Entry] = {}
+        self._locks: dict[str, asyncio.Lock] = {}
+        self.failures = 0
+
+    def _ssl(self) -> ssl.SSLContext | Literal[False, "prefer"]:
+        mode = self._upstream.sslmode
+        if mode in ("disable", "allow") or self._upstream.unix_socket:
+            return False
+        if mode == "prefer":
+            return "prefer"
+        return upstream_context(mode)
+
+    async def get(
+        self, database: str, user: str, *, newer_than: float | None = None
+    ) -> tuple[CatalogSnapshot | None, bool]:
+        """(snapshot or None, whether it changed since the previous load)."""
+        lock = self._locks.setdefault(database, asyncio.Lock())
+        async with lock:
+            entry = self._entries.get(database)
+            now = time.monotonic()
+            fresh_enough = entry is not None and now - entry.loaded_at < self._max_age
+            if (
+                entry is not None
+                and fresh_enough
+                and (newer_than is None or entry.loaded_at > newer_than)
+            ):
+                return entry.snapshot, False
+            snapshot = await self._load(database, user)
+            if snapshot is None:
+                return (entry.snapshot if entry else None), False
+            changed = entry is not None and entry.snapshot != snapshot
+            self._entries[database] = _Entry(snapshot, time.monotonic())
+            return snapshot, changed
+
+    def loaded_at(self, database: str) -> float | None:
+        entry = self._entries.get(database)
+        return entry.loaded_at if entry else None
+
+    async def _load(self, database: str, user: str) -> CatalogSnapshot | None:
+        target = self._upstream
+        try:
+            conn = await asyncpg.connect(
+                host=target.host,
+                port=target.port,
+                user=target.user or user,
+                password=target.password,
+                database=database,
+                ssl=self._ssl(),
+                timeout=10,
+                server_settings={"application_name": "skewguard-catalog"},
+            )
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            self.failures += 1
+            log.warning("cannot read the catalog of %s: %s", database, exc)
+            return None
+        try:
+            return await load_catalog(conn)
+        except (OSError, asyncpg.PostgresError) as exc:
+            self.failures += 1
+            log.warning("cannot read the catalog of %s: %s", database, exc)
+            return None
+        finally:
+            await conn.close()

@@ -1,0 +1,76 @@
+"""Footprint evidence: what a (database, app, version) uses, with counts and times.
+
+Pure data. The learner accumulates a ``FootprintBatch`` from the statements it
+analysed since the last flush; a store merges batches into what it keeps
+(counts add, first is the earliest, last the latest, the first sample stays).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from skewguard.analysis import Facet
+from skewguard.identity import Identity
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class VersionKey:
+    """One footprint owner; an untagged client has empty app and version."""
+
+    database: str
+    app: str
+    version: str
+
+    @classmethod
+    def of(cls, database: str, identity: Identity) -> VersionKey:
+        return cls(database, identity.app, identity.version)
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.app, self.version)
+
+    def __str__(self) -> str:
+        return f"{self.identity}/{self.database}"
+
+
+@dataclass(slots=True)
+class Evidence:
+    """How often and when a facet was seen, and one statement that used it."""
+
+    count: int
+    first_seen: float
+    last_seen: float
+    sample: str
+
+
+#: Samples longer than this are cut: evidence, not an archive of queries.
+SAMPLE_LIMIT = 2000
+
+
+@dataclass(slots=True)
+class FootprintBatch:
+    """Evidence gathered since the last flush, plus when each version was last seen."""
+
+    facets: dict[VersionKey, dict[Facet, Evidence]] = field(default_factory=dict)
+    seen: dict[VersionKey, tuple[float, float]] = field(default_factory=dict)  # first, last
+
+    def __bool__(self) -> bool:
+        return bool(self.facets or self.seen)
+
+    def saw_version(self, key: VersionKey, when: float) -> None:
+        first, last = self.seen.get(key, (when, when))
+        self.seen[key] = (min(first, when), max(last, when))
+
+    def record(
+        self, key: VersionKey, facets: frozenset[Facet], count: int, when: float, sample: str
+    ) -> None:
+        """``count`` uses of a statement with these facets, last at ``when``."""
+        self.saw_version(key, when)
+        owned = self.facets.setdefault(key, {})
+        for facet in facets:
+            evidence = owned.get(facet)
+            if evidence is None:
+                owned[facet] = Evidence(count, when, when, sample[:SAMPLE_LIMIT])
+            else:
+                evidence.count += count
+                evidence.last_seen = max(evidence.last_seen, when)

@@ -1,0 +1,223 @@
+"""From observed statements to stored footprints, off the hot path.
+
+Each session appends to its own ``StatementLog`` (a dict of text → count: the
+only work per statement on the relay). Once a second the learner swaps every
+log's counts out, turns each distinct text into facets — through an exact-text
+cache, then a literal-insensitive cache, then pglast — and writes the evidence
+to the state store in a worker thread. Distinct texts, not raw queries, wait
+here, so nothing is dropped under load; a store outage keeps batches in memory
+and retries them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable
+
+from skewguard.analysis import Facet, FacetKind, analyze
+from skewguard.catalog import CatalogSnapshot
+from skewguard.catalogs import CatalogCache
+from skewguard.footprint import FootprintBatch, VersionKey
+from skewguard.observe.metrics import ProxyMetrics
+from skewguard.shapes import literal_key
+from skewguard.store import StateStore
+
+log = logging.getLogger("skewguard.learning")
+
+MISSING_KINDS = frozenset(
+    {
+        FacetKind.MISSING_RELATION,
+        FacetKind.MISSING_COLUMN,
+        FacetKind.MISSING_FUNCTION,
+        FacetKind.MISSING_ENUM_LABEL,
+    }
+)
+#: Exact-text cache entries kept per database before the cache is reset.
+EXACT_CACHE_LIMIT = 50_000
+#: Unwritten batches kept while the store is down (one per flush interval).
+PENDING_BATCH_LIMIT = 3_600
+#: A text with missing objects is re-checked against a catalog at least this fresh.
+MISSING_RECHECK_SECONDS = 1.0
+
+_SENSITIVE = object()  # literal key whose facets depend on the literals' values
+
+
+class StatementLog:
+    """What one session ran since the last flush, under one identity and search_path."""
+
+    __slots__ = ("counts", "key", "search_path", "user")
+
+    def __init__(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> None:
+        self.key = key
+        self.user = user
+        self.search_path = search_path
+        self.counts: dict[str, int] = {}
+
+
+class _DatabaseCache:
+    """Analysis results for one database; reset whenever its catalog changes."""
+
+    def __init__(self) -> None:
+        self.exact: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
+        self.by_literal: dict[tuple[tuple[str, ...], str], frozenset[Facet] | object] = {}
+
+    def clear(self) -> None:
+        self.exact.clear()
+        self.by_literal.clear()
+
+
+class Learner:
+    def __init__(
+        self,
+        store: StateStore,
+        catalogs: CatalogCache,
+        metrics: ProxyMetrics,
+        *,
+        interval: float = 1.0,
+    ) -> None:
+        self._store = store
+        self._catalogs = catalogs
+        self._metrics = metrics
+        self._interval = interval
+        self._live: set[StatementLog] = set()
+        self._done: list[tuple[StatementLog, float]] = []
+        self._caches: dict[str, _DatabaseCache] = {}
+        self._unwritten: list[FootprintBatch] = []
+        self._flush_lock = asyncio.Lock()
+
+    # ------------------------------------------------------------ called by sessions
+
+    def open(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> StatementLog:
+        statement_log = StatementLog(key, user, search_path)
+        self._live.add(statement_log)
+        return statement_log
+
+    def rotate(
+        self, old: StatementLog, key: VersionKey, search_path: tuple[str, ...]
+    ) -> StatementLog:
+        """The session changed identity or search_path: later statements go to a new log."""
+        self.close(old)
+        return self.open(key, old.user, search_path)
+
+    def close(self, statement_log: StatementLog) -> None:
+        if statement_log in self._live:
+            self._live.discard(statement_log)
+            self._done.append((statement_log, time.time()))
+
+    # ------------------------------------------------------------ the background side
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.flush()
+            except Exception:  # the learner must outlive any single bad batch
+                log.exception("footprint flush failed")
+
+    async def flush(self) -> None:
+        """Analyse everything observed so far and write it to the store."""
+        async with self._flush_lock:
+            now = time.time()
+            work: list[tuple[StatementLog, dict[str, int], float]] = []
+            batch = FootprintBatch()
+            for live in list(self._live):
+                batch.saw_version(live.key, now)
+                if live.counts:
+                    counts, live.counts = live.counts, {}
+                    work.append((live, counts, now))
+            done, self._done = self._done, []
+            for closed, when in done:
+                batch.saw_version(closed.key, when)
+                if closed.counts:
+                    work.append((closed, closed.counts, when))
+            for statement_log, counts, when in work:
+                await self._learn(batch, statement_log, counts, when)
+            if batch:
+                self._unwritten.append(batch)
+            await self._write()
+
+    async def _learn(
+        self, batch: FootprintBatch, slog: StatementLog, counts: dict[str, int], when: float
+    ) -> None:
+        key = slog.key
+        for sql, count in counts.items():
+            facets = await self._facets(key.database, slog.user, slog.search_path, sql, count)
+            if facets is None:
+                continue
+            batch.record(key, facets, count, when, sql)
+            if _has_missing(facets):
+                self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+
+    async def _facets(
+        self, database: str, user: str, path: tuple[str, ...], sql: str, count: int
+    ) -> frozenset[Facet] | None:
+        cache = self._caches.setdefault(database, _DatabaseCache())
+        exact = cache.exact.get((path, sql))
+        if exact is not None:
+            return exact
+        lkey = (path, literal_key(sql))
+        shared = cache.by_literal.get(lkey)
+        if isinstance(shared, frozenset):
+            return shared
+        catalog = await self._catalog(database, user)
+        if catalog is None:
+            self._metrics.analysis_failures.labels("catalog").inc(count)
+            return None
+        result = analyze(sql, search_path=path, catalog=catalog, user=user)
+        self._metrics.statements_analyzed.inc()
+        if result.error is not None:
+            self._metrics.analysis_failures.labels(result.error).inc(count)
+        elif _has_missing(result.facets):
+            # New code, or a catalog that is behind: decide on a fresh snapshot.
+            fresh = await self._catalog(database, user, recheck=True)
+            if fresh is not None and fresh is not catalog:
+                result = analyze(sql, search_path=path, catalog=fresh, user=user)
+                catalog = fresh
+        facets = result.facets
+        if shared is None and result.error is None:
+            generic = analyze(lkey[1], search_path=path, catalog=catalog, user=user)
+            cache.by_literal[lkey] = facets if generic.facets == facets else _SENSITIVE
+        if len(cache.exact) >= EXACT_CACHE_LIMIT:
+            cache.exact.clear()
+        cache.exact[(path, sql)] = facets
+        await asyncio.sleep(0)  # let the relay run between analyses
+        return facets
+
+    async def _catalog(
+        self, database: str, user: str, *, recheck: bool = False
+    ) -> CatalogSnapshot | None:
+        newer_than = None
+        if recheck:
+            loaded = self._catalogs.loaded_at(database)
+            if loaded is not None and time.monotonic() - loaded < MISSING_RECHECK_SECONDS:
+                return None  # already fresh: the object really is missing
+            newer_than = loaded
+        snapshot, changed = await self._catalogs.get(database, user, newer_than=newer_than)
+        if changed:
+            self._caches.setdefault(database, _DatabaseCache()).clear()
+        return snapshot
+
+    async def _write(self) -> None:
+        while self._unwritten:
+            batch = self._unwritten[0]
+            try:
+                await asyncio.to_thread(self._store.write, batch)
+            except Exception as exc:
+                self._metrics.state_up.set(0)
+                self._metrics.state_errors.inc()
+                log.warning("state store write failed (will retry): %s", exc)
+                if len(self._unwritten) > PENDING_BATCH_LIMIT:
+                    self._unwritten.pop(0)
+                    log.error("state store down too long: dropped the oldest footprint batch")
+                return
+            self._unwritten.pop(0)
+            self._metrics.state_up.set(1)
+
+    def live_keys(self) -> Iterable[VersionKey]:
+        return (slog.key for slog in self._live)
+
+
+def _has_missing(facets: frozenset[Facet]) -> bool:
+    return any(f.kind in MISSING_KINDS for f in facets)

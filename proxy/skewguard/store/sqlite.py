@@ -1,0 +1,113 @@
+"""State in one SQLite file: the default for a single proxy."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from pathlib import Path
+
+from skewguard.analysis import Facet
+from skewguard.footprint import Evidence, FootprintBatch, VersionKey
+from skewguard.store.base import StoredVersion
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS versions (
+    database   TEXT NOT NULL,
+    app        TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen  REAL NOT NULL,
+    PRIMARY KEY (database, app, version)
+);
+CREATE TABLE IF NOT EXISTS facets (
+    database   TEXT NOT NULL,
+    app        TEXT NOT NULL,
+    version    TEXT NOT NULL,
+    facet      TEXT NOT NULL,
+    count      INTEGER NOT NULL,
+    first_seen REAL NOT NULL,
+    last_seen  REAL NOT NULL,
+    sample     TEXT NOT NULL,
+    PRIMARY KEY (database, app, version, facet)
+);
+"""
+
+_UPSERT_VERSION = """
+INSERT INTO versions (database, app, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (database, app, version) DO UPDATE SET
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)
+"""
+
+_UPSERT_FACET = """
+INSERT INTO facets (database, app, version, facet, count, first_seen, last_seen, sample)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+ON CONFLICT (database, app, version, facet) DO UPDATE SET
+    count = count + excluded.count,
+    first_seen = min(first_seen, excluded.first_seen),
+    last_seen = max(last_seen, excluded.last_seen)
+"""
+
+
+class SqliteStore:
+    """One connection, used from one worker thread at a time (guarded by a lock)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        if self.path.parent != Path():
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        try:
+            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except sqlite3.Error as exc:
+            raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
+
+    def write(self, batch: FootprintBatch) -> None:
+        versions = [
+            (k.database, k.app, k.version, first, last) for k, (first, last) in batch.seen.items()
+        ]
+        facets = [
+            (k.database, k.app, k.version, facet.key, e.count, e.first_seen, e.last_seen, e.sample)
+            for k, owned in batch.facets.items()
+            for facet, e in owned.items()
+        ]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(_UPSERT_VERSION, versions)
+                self._db.executemany(_UPSERT_FACET, facets)
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT database, app, version, first_seen, last_seen FROM versions "
+                "ORDER BY database, app, version"
+            ).fetchall()
+            facet_rows = (
+                self._db.execute(
+                    "SELECT database, app, version, facet, count, first_seen, last_seen, sample "
+                    "FROM facets ORDER BY facet"
+                ).fetchall()
+                if with_facets
+                else []
+            )
+        stored = {
+            VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
+            for db, app, ver, first, last in rows
+        }
+        for db, app, ver, key, count, first, last, sample in facet_rows:
+            version = stored.get(VersionKey(db, app, ver))
+            if version is not None:
+                version.facets[Facet.from_key(key)] = Evidence(count, first, last, sample)
+        return list(stored.values())
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
