@@ -147,8 +147,8 @@ class Function:
     def accepts_arity(self, n: int) -> bool:
         """Whether a call with ``n`` arguments can reach this overload."""
         declared = len(self.arg_types)
-        if self.variadic:
-            return n >= declared - 1 - self.n_defaults
+        if self.variadic:  # at least one variadic element, unless it has a default
+            return n >= declared - self.n_defaults
         return declared - self.n_defaults <= n <= declared
 
 

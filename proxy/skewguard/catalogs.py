@@ -3,7 +3,9 @@
 The side connection goes straight to the upstream with the service credentials
 of the upstream URL (the client's own user when the URL names none), never
 through the proxy. A snapshot is reused until it is older than ``max_age`` or a
-caller asks for a fresher one; a failed load keeps the last good snapshot.
+caller needs one read after a given moment; a failed load keeps the last good
+snapshot. Times are wall-clock (``time.time()``), comparable with when a
+statement was observed.
 """
 
 from __future__ import annotations
@@ -49,28 +51,24 @@ class CatalogCache:
     async def get(
         self, database: str, user: str, *, newer_than: float | None = None
     ) -> tuple[CatalogSnapshot | None, bool]:
-        """(snapshot or None, whether it changed since the previous load)."""
+        """(snapshot or None, whether it changed since the previous load).
+
+        ``newer_than``: reload unless the snapshot was read at or after that time.
+        """
         lock = self._locks.setdefault(database, asyncio.Lock())
         async with lock:
             entry = self._entries.get(database)
-            now = time.monotonic()
-            fresh_enough = entry is not None and now - entry.loaded_at < self._max_age
-            if (
-                entry is not None
-                and fresh_enough
-                and (newer_than is None or entry.loaded_at > newer_than)
-            ):
-                return entry.snapshot, False
+            if entry is not None:
+                young = time.time() - entry.loaded_at < self._max_age
+                if young and (newer_than is None or entry.loaded_at >= newer_than):
+                    return entry.snapshot, False
+            started = time.time()
             snapshot = await self._load(database, user)
             if snapshot is None:
                 return (entry.snapshot if entry else None), False
             changed = entry is not None and entry.snapshot != snapshot
-            self._entries[database] = _Entry(snapshot, time.monotonic())
+            self._entries[database] = _Entry(snapshot, started)
             return snapshot, changed
-
-    def loaded_at(self, database: str) -> float | None:
-        entry = self._entries.get(database)
-        return entry.loaded_at if entry else None
 
     async def _load(self, database: str, user: str) -> CatalogSnapshot | None:
         target = self._upstream

@@ -12,6 +12,7 @@ from skewguard import __version__, logs
 from skewguard.app import serve, start_embedded
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.pgcluster import ClusterError
+from skewguard.versions_cli import versions_command
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -23,6 +24,17 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the proxy")
     add_arguments(run)
+    versions = commands.add_parser("versions", help="app versions seen and their footprints")
+    versions.add_argument("action", nargs="?", default="list", choices=["list"])
+    source = versions.add_mutually_exclusive_group()
+    source.add_argument(
+        "--state", help="read this SQLite state file (default: $SKEWGUARD_STATE or skewguard.db)"
+    )
+    source.add_argument(
+        "--admin", metavar="URL", help="ask a running proxy, e.g. http://127.0.0.1:9632"
+    )
+    versions.add_argument("--json", action="store_true", help="print JSON")
+    versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     return parser
 
 
@@ -53,4 +65,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command == "versions":
+        return versions_command(args)
     return 2

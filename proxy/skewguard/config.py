@@ -79,7 +79,8 @@ def parse_upstream(url: str) -> Upstream:
     query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
     host = query.get("host") or unquote(parts.hostname or "") or "127.0.0.1"
     try:
-        port = int(query.get("port") or parts.port or 5432)
+        explicit = query.get("port") or parts.port
+        port = 5432 if explicit is None else int(explicit)
     except ValueError:
         port = -1
     if not 0 < port <= 65535:

@@ -38,8 +38,6 @@ MISSING_KINDS = frozenset(
 EXACT_CACHE_LIMIT = 50_000
 #: Unwritten batches kept while the store is down (one per flush interval).
 PENDING_BATCH_LIMIT = 3_600
-#: A text with missing objects is re-checked against a catalog at least this fresh.
-MISSING_RECHECK_SECONDS = 1.0
 
 _SENSITIVE = object()  # literal key whose facets depend on the literals' values
 
@@ -143,7 +141,7 @@ class Learner:
     ) -> None:
         key = slog.key
         for sql, count in counts.items():
-            facets = await self._facets(key.database, slog.user, slog.search_path, sql, count)
+            facets = await self._facets(key.database, slog, sql, count, when)
             if facets is None:
                 continue
             batch.record(key, facets, count, when, sql)
@@ -151,8 +149,9 @@ class Learner:
                 self._metrics.missing_references.labels(*key.identity.labels).inc(count)
 
     async def _facets(
-        self, database: str, user: str, path: tuple[str, ...], sql: str, count: int
+        self, database: str, slog: StatementLog, sql: str, count: int, when: float
     ) -> frozenset[Facet] | None:
+        user, path = slog.user, slog.search_path
         cache = self._caches.setdefault(database, _DatabaseCache())
         exact = cache.exact.get((path, sql))
         if exact is not None:
@@ -170,8 +169,9 @@ class Learner:
         if result.error is not None:
             self._metrics.analysis_failures.labels(result.error).inc(count)
         elif _has_missing(result.facets):
-            # New code, or a catalog that is behind: decide on a fresh snapshot.
-            fresh = await self._catalog(database, user, recheck=True)
+            # New code, or a catalog read before the schema changed: decide on a
+            # snapshot read after the statement ran.
+            fresh = await self._catalog(database, user, read_after=when)
             if fresh is not None and fresh is not catalog:
                 result = analyze(sql, search_path=path, catalog=fresh, user=user)
                 catalog = fresh
@@ -186,15 +186,9 @@ class Learner:
         return facets
 
     async def _catalog(
-        self, database: str, user: str, *, recheck: bool = False
+        self, database: str, user: str, *, read_after: float | None = None
     ) -> CatalogSnapshot | None:
-        newer_than = None
-        if recheck:
-            loaded = self._catalogs.loaded_at(database)
-            if loaded is not None and time.monotonic() - loaded < MISSING_RECHECK_SECONDS:
-                return None  # already fresh: the object really is missing
-            newer_than = loaded
-        snapshot, changed = await self._catalogs.get(database, user, newer_than=newer_than)
+        snapshot, changed = await self._catalogs.get(database, user, newer_than=read_after)
         if changed:
             self._caches.setdefault(database, _DatabaseCache()).clear()
         return snapshot

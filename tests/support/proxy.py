@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -28,15 +31,19 @@ class ProxyProcess:
     port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
     logfile: Path | None = None
+    state: Path | None = None  # the SQLite state file; a fresh temporary one when None
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> ProxyProcess:
+        if self.state is None:
+            self.state = Path(tempfile.mkdtemp(prefix="skewguard-state-")) / "state.db"
         args = [
             sys.executable, "-m", "skewguard", "run",
             "--upstream", self.upstream,
             "--listen", f"127.0.0.1:{self.port}",
             "--admin-listen", f"127.0.0.1:{self.admin_port}",
             "--shutdown-grace", "2s",
+            "--state", str(self.state),
             *self.extra_args,
         ]  # fmt: skip
         log = open(self.logfile, "ab") if self.logfile else subprocess.DEVNULL  # noqa: SIM115
@@ -84,6 +91,16 @@ class ProxyProcess:
     def get(self, path: str) -> str:
         with urllib.request.urlopen(self.admin_url + path, timeout=5) as response:
             return str(response.read().decode())
+
+    def versions(self) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """/api/versions keyed by (database, app, version)."""
+        rows = json.loads(self.get("/api/versions"))["versions"]
+        return {(r["database"], r["app"], r["version"]): r for r in rows}
+
+    def footprint(self, database: str, app: str, version: str) -> set[str]:
+        """The facet keys learned for one version."""
+        row = self.versions().get((database, app, version))
+        return {f["facet"] for f in row["facets"]} if row else set()
 
     def metrics(self) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
         """Samples from /metrics keyed by (name, sorted labels)."""

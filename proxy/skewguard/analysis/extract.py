@@ -9,157 +9,31 @@ reported as missing.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from typing import Any
 
 from pglast import ast, enums
 from pglast.stream import RawStream
 
-from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
-from skewguard.analysis.scope import Columns, Hit, Lookup, RangeItem, Scope, lookup_in_item
-from skewguard.analysis.types import (
-    UNKNOWN,
-    compatible,
-    const_type,
-    enum_of_type,
-    type_text,
+from skewguard.analysis.facets import FacetKind, ident
+from skewguard.analysis.query import (
+    QueryWalker,
+    SelectOut,
+    figure_colname,
+    is_star,
+    ref_fields,
+    str_fields,
+    string_literal,
 )
-from skewguard.catalog import (
-    SYSTEM_SCHEMAS,
-    CatalogSnapshot,
-    Column,
-    Function,
-    Relation,
-    RelKind,
-)
+from skewguard.analysis.scope import RangeItem, Scope
+from skewguard.analysis.types import type_text
+from skewguard.catalog import Column
 
-_SEQUENCE_FUNCTIONS = frozenset({"nextval", "currval", "setval"})
-_VIEW_KINDS = (RelKind.VIEW, RelKind.MATVIEW)
-_COMPARISON_OPS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">="})
 _F = FacetKind
 
 
-def _str_fields(nodes: Iterable[Any] | None) -> list[str]:
-    return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
-
-
-def _ref_fields(node: Any) -> tuple[Any, ...]:
-    """The fields of a ColumnRef, or () for anything else."""
-    if isinstance(node, ast.ColumnRef):
-        return tuple(node.fields or ())
-    return ()
-
-
-def _is_star(node: Any) -> bool:
-    fields = _ref_fields(node)
-    return bool(fields) and isinstance(fields[-1], ast.A_Star)
-
-
-def _bare_name(node: Any) -> str | None:
-    """``name`` for a one-field ColumnRef, else None."""
-    fields = _ref_fields(node)
-    if len(fields) == 1 and isinstance(fields[0], ast.String):
-        return str(fields[0].sval)
-    return None
-
-
-def _string_literal(node: Any) -> str | None:
-    """The text of a string literal, also through a cast (``'x'::mood``)."""
-    if isinstance(node, ast.TypeCast):
-        node = node.arg
-    if isinstance(node, ast.A_Const) and not node.isnull and isinstance(node.val, ast.String):
-        return str(node.val.sval)
-    return None
-
-
-def split_qualified_name(text: str) -> list[str]:
-    """Split ``schema."Name"`` as regclass input does (unquoted parts fold to lower case)."""
-    parts: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        if text[i] == '"':
-            j = i + 1
-            buf = []
-            while j < n:
-                if text[j] == '"':
-                    if j + 1 < n and text[j + 1] == '"':
-                        buf.append('"')
-                        j += 2
-                        continue
-                    break
-                buf.append(text[j])
-                j += 1
-            parts.append("".join(buf))
-            i = j + 1
-        else:
-            j = text.find(".", i)
-            if j < 0:
-                j = n
-            parts.append(text[i:j].strip().lower())
-            i = j
-        if i < n and text[i] == ".":
-            i += 1
-    return parts
-
-
-@dataclass(slots=True)
-class SelectOut:
-    """What a query level exposes upward: its output columns and star sources."""
-
-    columns: Columns | None = None  # None when a star expanded something opaque
-    arity: int | None = None
-    star_sources: list[str] = field(default_factory=list)  # qnames expanded by a star
-
-
-@dataclass(slots=True)
-class _Resolved:
-    """A relation name resolved for a FROM item or DML target."""
-
-    relation: Relation | None = None
-    qname: str | None = None
-    missing: bool = False
-    opaque: bool = False  # system catalog or created by this text: no facets
-
-
-class Extractor:
+class Extractor(QueryWalker):
     """Collects facets for the statements of one text."""
-
-    def __init__(
-        self, catalog: CatalogSnapshot, search_path: Sequence[str], user: str | None = None
-    ) -> None:
-        self.catalog = catalog
-        self.user = user
-        self.initial_path = tuple(search_path)
-        self.facets: set[Facet] = set()
-        self.created: set[tuple[str | None, str]] = set()
-        self.search_path_set: tuple[str, ...] | None = None
-        self.search_path_reset = False
-        self._params: tuple[str, ...] = ()
-        self._set_path(self.initial_path)
-
-    # --- bookkeeping -------------------------------------------------------
-
-    def _add(self, kind: FacetKind, subject: str) -> None:
-        self.facets.add(Facet(kind, subject))
-
-    def _set_path(self, path: Sequence[str]) -> None:
-        """Compute the effective path: $user expanded, pg_catalog implicitly first."""
-        effective: list[str] = []
-        for schema in path:
-            if schema == "$user":
-                if self.user is not None:
-                    effective.append(self.user)
-            elif not schema.startswith("pg_temp"):
-                effective.append(schema)
-        if "pg_catalog" not in effective:
-            effective.insert(0, "pg_catalog")
-        self.path = tuple(effective)
-        self.user_path = tuple(s for s in effective if s != "pg_catalog")
-        self.creation_schema = next(
-            (s for s in self.user_path if s in self.catalog.schemas),
-            self.user_path[0] if self.user_path else "public",
-        )
 
     # --- statements --------------------------------------------------------
 
@@ -203,16 +77,17 @@ class Extractor:
                 self._target(rv, write=False)
         elif isinstance(node, ast.VariableSetStmt):
             self._variable_set(node)
+        elif isinstance(node, ast.DiscardStmt) and node.target == enums.DiscardMode.DISCARD_ALL:
+            self._reset_search_path()
         elif isinstance(node, ast.CreateStmt | ast.ViewStmt):
             rel = node.relation if isinstance(node, ast.CreateStmt) else node.view
             self._note_created(rel)
         return SelectOut()
 
-    def _note_created(self, rv: Any) -> None:
-        if isinstance(rv, ast.RangeVar):
-            self.created.add((rv.schemaname, str(rv.relname)))
-
     def _variable_set(self, node: Any) -> None:
+        if node.kind == enums.VariableSetKind.VAR_RESET_ALL:
+            self._reset_search_path()
+            return
         if (node.name or "").lower() != "search_path":
             return
         if node.kind == enums.VariableSetKind.VAR_SET_VALUE:
@@ -226,507 +101,13 @@ class Extractor:
             self._set_path(values)
         elif node.kind in (enums.VariableSetKind.VAR_SET_DEFAULT, enums.VariableSetKind.VAR_RESET):
             self._add(_F.SEARCH_PATH, "default")
-            self.search_path_set = None
-            self.search_path_reset = True
-            self._set_path(self.initial_path)
+            self._reset_search_path()
 
-    # --- relation names ----------------------------------------------------
-
-    def _resolve_name(self, schema: str | None, name: str) -> _Resolved:
-        if schema is not None:
-            if schema in SYSTEM_SCHEMAS or schema.startswith(("pg_temp", "pg_toast")):
-                return _Resolved(opaque=True)
-            if (schema, name) in self.created:
-                return _Resolved(opaque=True)
-            rel = self.catalog.relation(schema, name)
-            if rel is not None:
-                return _Resolved(relation=rel, qname=rel.qname)
-            return _Resolved(qname=qualified(schema, name), missing=True)
-        if (None, name) in self.created:
-            return _Resolved(opaque=True)
-        for s in self.path:
-            if s == "pg_catalog":
-                if name in self.catalog.builtin_relations:
-                    return _Resolved(opaque=True)
-                continue
-            rel = self.catalog.relation(s, name)
-            if rel is not None:
-                return _Resolved(relation=rel, qname=rel.qname)
-        return _Resolved(qname=qualified(self.creation_schema, name), missing=True)
-
-    def _relation_item(self, rv: Any, res: _Resolved) -> RangeItem:
-        alias = rv.alias.aliasname if rv.alias is not None else rv.relname
-        colnames = _str_fields(rv.alias.colnames) if rv.alias is not None else []
-        if res.relation is not None:
-            colmap = None
-            if colnames:
-                real = res.relation.column_names
-                colmap = {colnames[i] if i < len(colnames) else c: c for i, c in enumerate(real)}
-            return RangeItem(alias, relation=res.relation, qname=res.qname, colmap=colmap)
-        return RangeItem(alias, qname=res.qname, opaque=True, missing=res.missing)
-
-    def _note_relation(self, res: _Resolved, kind: FacetKind) -> None:
-        if res.qname is None:
-            return
-        self._add(kind, res.qname)
-        if res.missing:
-            self._add(_F.MISSING_RELATION, res.qname)
-        elif (
-            kind is _F.RELATION_READ
-            and res.relation is not None
-            and res.relation.kind in _VIEW_KINDS
-        ):
-            self._add(_F.VIEW_READ, res.qname)
-
-    def _target(self, rv: Any, *, write: bool) -> RangeItem:
-        """A DML target (or LOCK/TRUNCATE): written, never a CTE."""
-        res = self._resolve_name(rv.schemaname, rv.relname)
-        self._note_relation(res, _F.RELATION_WRITE if write else _F.RELATION_READ)
-        return self._relation_item(rv, res)
-
-    # --- SELECT ------------------------------------------------------------
-
-    def _with(self, with_clause: Any, scope: Scope) -> None:
-        recursive = bool(with_clause.recursive)
-        for cte in with_clause.ctes or ():
-            name = cte.ctename
-            aliases = _str_fields(cte.aliascolnames)
-            query = cte.ctequery
-            if (
-                recursive
-                and isinstance(query, ast.SelectStmt)
-                and query.op != enums.SetOperation.SETOP_NONE
-            ):
-                left = self.select(query.larg, scope)
-                scope.ctes[name] = _rename(left.columns, aliases)
-                self.select(query.rarg, scope)
-                continue
-            if recursive:
-                scope.ctes[name] = {a: UNKNOWN for a in aliases} if aliases else None
-            out = self.statement(query, scope)
-            scope.ctes[name] = _rename(out.columns, aliases)
-
-    def select(self, node: Any, parent: Scope | None) -> SelectOut:
-        """A SELECT/VALUES/set operation at a new query level below ``parent``."""
-        scope = Scope(parent=parent)
-        if node.withClause is not None:
-            self._with(node.withClause, scope)
-        if node.op != enums.SetOperation.SETOP_NONE:
-            left = self.select(node.larg, scope)
-            right = self.select(node.rarg, scope)
-            out = SelectOut(left.columns, left.arity, left.star_sources + right.star_sources)
-            self._tail(node, Scope(parent=scope, items=[RangeItem(None, columns=out.columns)]))
-            return out
-        if node.valuesLists:
-            row_scope = Scope(parent=scope)
-            width = 0
-            for row in node.valuesLists:
-                width = len(row)
-                for expr in row:
-                    self.expr(expr, row_scope)
-            self._tail(node, row_scope)
-            cols = {f"column{i + 1}": UNKNOWN for i in range(width)}
-            return SelectOut(cols, width)
-        for item in node.fromClause or ():
-            self.from_item(item, scope)
-        out = self.target_list(node.targetList, scope)
-        self.expr(node.whereClause, scope)
-        outputs = out.columns.keys() if out.columns is not None else ()
-        for g in node.groupClause or ():
-            self._group_expr(g, scope, outputs)
-        self.expr(node.havingClause, scope)
-        for w in node.windowClause or ():
-            self.expr(w, scope)
-        for d in node.distinctClause or ():
-            if d is not None:
-                self._sort_expr(d, scope, outputs)
-        for s in node.sortClause or ():
-            self._sort_expr(s.node, scope, outputs)
-        self._tail(node, scope, sort=False)
-        return out
-
-    def _tail(self, node: Any, scope: Scope, *, sort: bool = True) -> None:
-        """ORDER BY (on a set operation or VALUES: output columns only), LIMIT, OFFSET."""
-        if sort:
-            for s in node.sortClause or ():
-                self.expr(s.node, scope)
-        self.expr(node.limitCount, scope)
-        self.expr(node.limitOffset, scope)
-
-    def _sort_expr(self, node: Any, scope: Scope, outputs: Iterable[str]) -> None:
-        """ORDER BY / DISTINCT ON: a bare name that is an output column is not a table column."""
-        name = _bare_name(node)
-        if name is not None and name in outputs:
-            return
-        self.expr(node, scope)
-
-    def _group_expr(self, node: Any, scope: Scope, outputs: Iterable[str]) -> None:
-        """GROUP BY: input columns win over output names (the reverse of ORDER BY)."""
-        if isinstance(node, ast.GroupingSet):
-            for c in node.content or ():
-                self._group_expr(c, scope, outputs)
-            return
-        name = _bare_name(node)
-        if name is not None and name in outputs and not scope.lookup(name).found:
-            return
-        self.expr(node, scope)
-
-    def target_list(self, targets: Any, scope: Scope) -> SelectOut:
-        """A select list or RETURNING list: records stars, returns the output columns."""
-        cols: Columns | None = {}
-        arity: int | None = 0
-        stars: list[str] = []
-        for i, target in enumerate(targets or ()):
-            val = target.val
-            if _is_star(val):
-                expanded = self._star(val, scope, stars)
-                if expanded is None or cols is None:
-                    cols = None
-                    arity = None
-                else:
-                    for k, v in expanded.items():
-                        cols.setdefault(k, v)
-                    if arity is not None:
-                        arity += len(expanded)
-                continue
-            typ = self.expr(val, scope)
-            if arity is not None:
-                arity += 1
-            if cols is not None:
-                cols.setdefault(target.name or _figure_colname(val, i), typ)
-        return SelectOut(cols, arity, stars)
-
-    def _star(self, ref: Any, scope: Scope, stars: list[str]) -> Columns | None:
-        """``*`` or ``t.*``: record select_star per base relation, return its columns."""
-        qual = _str_fields(ref.fields[:-1])
-        if qual:
-            item = self._qualified_item(qual, scope)
-            items = [item] if item is not None else []
-            if item is None:
-                return None
-        else:
-            items = list(scope.items)
-        cols: Columns | None = {}
-        for item in items:
-            for leaf in item.leaves():
-                if leaf.qname is not None:
-                    self._add(_F.SELECT_STAR, leaf.qname)
-                    stars.append(leaf.qname)
-            expanded = item.visible_columns()
-            if expanded is None or cols is None:
-                cols = None
-            else:
-                for k, v in expanded.items():
-                    cols.setdefault(k, v)
-        return cols
-
-    # --- FROM --------------------------------------------------------------
-
-    def from_item(self, node: Any, scope: Scope) -> None:
-        """Add one FROM item (recursing into joins) to ``scope.items``."""
-        if isinstance(node, ast.RangeVar):
-            scope.items.append(self._from_rangevar(node, scope))
-        elif isinstance(node, ast.RangeSubselect):
-            inner_parent = scope if node.lateral else Scope(parent=scope.parent, ctes=scope.ctes)
-            out = self.select(node.subquery, inner_parent)
-            alias = node.alias.aliasname if node.alias is not None else None
-            colnames = _str_fields(node.alias.colnames) if node.alias is not None else []
-            scope.items.append(RangeItem(alias, columns=_rename(out.columns, colnames)))
-        elif isinstance(node, ast.RangeFunction):
-            for pair in node.functions or ():
-                self.expr(pair[0], scope)
-                for coldef in pair[1] or ():
-                    self.expr(coldef, scope)
-            scope.items.append(self._function_item(node))
-        elif isinstance(node, ast.RangeTableSample):
-            self.from_item(node.relation, scope)
-            for arg in node.args or ():
-                self.expr(arg, scope)
-            self.expr(node.repeatable, scope)
-        elif isinstance(node, ast.JoinExpr):
-            self._join(node, scope)
-        elif node is not None:
-            # JSON_TABLE, XMLTABLE, ...: read their input expressions; columns unknown.
-            alias = getattr(node, "alias", None)
-            self._walk_children(node, scope)
-            scope.items.append(
-                RangeItem(alias.aliasname if alias is not None else None, opaque=True)
-            )
-
-    def _from_rangevar(self, rv: Any, scope: Scope) -> RangeItem:
-        if rv.schemaname is None:
-            found, cols = scope.find_cte(rv.relname)
-            if found:
-                alias = rv.alias.aliasname if rv.alias is not None else rv.relname
-                colnames = _str_fields(rv.alias.colnames) if rv.alias is not None else []
-                renamed = _rename(cols, colnames)
-                return RangeItem(alias, columns=renamed, opaque=renamed is None)
-        res = self._resolve_name(rv.schemaname, rv.relname)
-        self._note_relation(res, _F.RELATION_READ)
-        return self._relation_item(rv, res)
-
-    def _function_item(self, node: Any) -> RangeItem:
-        alias = node.alias.aliasname if node.alias is not None else None
-        names = _str_fields(node.alias.colnames) if node.alias is not None else []
-        if not names and node.coldeflist:
-            names = [c.colname for c in node.coldeflist]
-        if not names:
-            return RangeItem(alias, opaque=True)
-        return RangeItem(alias, columns={n: UNKNOWN for n in names})
-
-    def _join(self, node: Any, scope: Scope) -> None:
-        start = len(scope.items)
-        self.from_item(node.larg, scope)
-        mid = len(scope.items)
-        self.from_item(node.rarg, scope)
-        left, right = scope.items[start:mid], scope.items[mid:]
-        using = _str_fields(node.usingClause)
-        if node.isNatural:
-            lcols = _merged_columns(left)
-            rcols = _merged_columns(right)
-            if lcols is not None and rcols is not None:
-                using = [c for c in lcols if c in rcols]
-        for name in using:
-            for side in (left, right):
-                self._record_lookup(name, _lookup_items(side, name), read=True)
-        self.expr(node.quals, scope)
-        if node.alias is not None:
-            joined = RangeItem(node.alias.aliasname, children=tuple(scope.items[start:]))
-            del scope.items[start:]
-            scope.items.append(joined)
-        elif node.join_using_alias is not None:
-            cols = _merged_columns(left) or {}
-            scope.items.append(
-                RangeItem(
-                    node.join_using_alias.aliasname,
-                    columns={n: cols.get(n, UNKNOWN) for n in using},
-                )
-            )
-
-    # --- column references -------------------------------------------------
-
-    def _qualified_item(self, qual: list[str], scope: Scope) -> RangeItem | None:
-        if len(qual) == 1:
-            return scope.find_item(qual[0])
-        return scope.find_relation_item(qual[-2], qual[-1])
-
-    def column_ref(self, ref: Any, scope: Scope) -> str:
-        """Resolve a ColumnRef, record what it reads; returns its type text."""
-        fields = _str_fields(ref.fields)
-        if len(fields) != len(ref.fields) or not fields:
-            return UNKNOWN
-        return self.column_name(fields, scope)
-
-    def column_name(self, fields: list[str], scope: Scope, *, write: bool = False) -> str:
-        """Resolve ``[[schema.]table.]column``, record it; returns its type text."""
-        name = fields[-1]
-        if len(fields) == 1:
-            lookup = scope.lookup(name)
-            if not lookup.found:
-                item = scope.find_item(name)
-                if item is not None:  # a whole-row reference: depends on every column
-                    for leaf in item.leaves():
-                        if leaf.qname is not None:
-                            self._add(_F.SELECT_STAR, leaf.qname)
-                    return UNKNOWN
-                self._missing_unqualified(name, scope, write=write)
-                return UNKNOWN
-            return self._record_lookup(name, lookup, read=not write)
-        item = self._qualified_item(fields[:-1], scope)
-        if item is None and len(fields) == 3:  # alias.column.field (composite field access)
-            return self.column_name(fields[:2], scope, write=write)
-        if item is None:
-            return UNKNOWN
-        lookup = Lookup()
-        lookup_in_item(item, name, lookup)
-        if not lookup.found:
-            for leaf in item.leaves():
-                if leaf.relation is not None:
-                    self._missing_column(leaf, name, write=write)
-            return UNKNOWN
-        return self._record_lookup(name, lookup, read=not write)
-
-    def _record_lookup(self, name: str, lookup: Lookup, *, read: bool) -> str:
-        kind = _F.COLUMN_READ if read else _F.COLUMN_WRITE
-        for hit in lookup.hits:
-            subject = hit.item.column_subject(hit.name) if hit.column is not None else None
-            if subject is not None:
-                self._add(kind, subject)
-        if not lookup.hits:
-            for item in lookup.maybe:
-                if item.missing and item.qname is not None:
-                    self._add(kind, f"{item.qname}.{ident(name)}")
-        if len(lookup.hits) == 1 and not lookup.maybe:
-            return lookup.hits[0].type_name
-        return UNKNOWN
-
-    def _missing_unqualified(self, name: str, scope: Scope, *, write: bool) -> None:
-        for item in scope.innermost_items():
-            for leaf in item.leaves():
-                if leaf.relation is not None:
-                    self._missing_column(leaf, name, write=write)
-
-    def _missing_column(self, item: RangeItem, name: str, *, write: bool) -> None:
-        subject = item.column_subject(name)
-        if subject is None:
-            return
-        self._add(_F.MISSING_COLUMN, subject)
-        self._add(_F.COLUMN_WRITE if write else _F.COLUMN_READ, subject)
-
-    # --- expressions -------------------------------------------------------
-
-    def expr(self, node: Any, scope: Scope) -> str:
-        """Walk an expression, recording what it uses; returns its type when knowable."""
-        if node is None:
-            return UNKNOWN
-        if isinstance(node, tuple | list):
-            for n in node:
-                self.expr(n, scope)
-            return UNKNOWN
-        if isinstance(node, ast.ColumnRef):
-            return self.column_ref(node, scope)
-        if isinstance(node, ast.A_Const):
-            return const_type(node)
-        if isinstance(node, ast.ParamRef):
-            n = int(node.number or 0)
-            return self._params[n - 1] if 0 < n <= len(self._params) else UNKNOWN
-        if isinstance(node, ast.TypeCast):
-            return self._type_cast(node, scope)
-        if isinstance(node, ast.FuncCall):
-            return self.func_call(node, scope)
-        if isinstance(node, ast.SubLink):
-            self.expr(node.testexpr, scope)
-            self.statement(node.subselect, scope)
-            return UNKNOWN
-        if isinstance(node, ast.A_Expr):
-            return self._a_expr(node, scope)
-        if isinstance(node, ast.NamedArgExpr):
-            return self.expr(node.arg, scope)
-        if isinstance(node, ast.SelectStmt):
-            self.select(node, scope)
-            return UNKNOWN
-        if isinstance(node, ast.Node):
-            self._walk_children(node, scope)
-        return UNKNOWN
-
-    def _type_cast(self, node: Any, scope: Scope) -> str:
-        self.expr(node.arg, scope)
-        label = _string_literal(node.arg)
-        if label is not None:
-            enum = enum_of_type(node.typeName, self.catalog, self.user_path)
-            if enum is not None:
-                self._enum_label(enum, label, write=False)
-        return type_text(node.typeName, self.catalog, self.user_path)
-
-    def _walk_children(self, node: Any, scope: Scope) -> None:
-        for attr in type(node).__slots__:
-            value = getattr(node, attr, None)
-            if isinstance(value, ast.Node | tuple):
-                self.expr(value, scope)
-
-    def _a_expr(self, node: Any, scope: Scope) -> str:
-        ltype = self.expr(node.lexpr, scope)
-        rtype = self.expr(node.rexpr, scope)
-        op = _str_fields(node.name)
-        kind = node.kind
-        if kind == enums.A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple):
-            self._compare_labels(ltype, node.rexpr)
-        elif (
-            kind in (enums.A_Expr_Kind.AEXPR_OP, enums.A_Expr_Kind.AEXPR_OP_ANY)
-            and op
-            and op[-1] in _COMPARISON_OPS
-        ):
-            rhs = node.rexpr.elements if isinstance(node.rexpr, ast.A_ArrayExpr) else node.rexpr
-            self._compare_labels(ltype, rhs)
-            self._compare_labels(rtype, node.lexpr)
-            if kind == enums.A_Expr_Kind.AEXPR_OP and op[-1] in _COMPARISON_OPS:
-                return "boolean"
-        return UNKNOWN
-
-    def _compare_labels(self, typ: str, values: Any) -> None:
-        enum = self.catalog.enum_for_type(typ)
-        if enum is None:
-            return
-        for value in values if isinstance(values, tuple | list) else (values,):
-            label = _string_literal(value)
-            if label is not None:
-                self._enum_label(enum.type_name, label, write=False)
-
-    def _enum_label(self, type_name: str, label: str, *, write: bool) -> None:
-        enum = self.catalog.enum_for_type(type_name)
-        if enum is None:
-            return
-        subject = f"{type_name}:{label}"
-        self._add(_F.ENUM_LABEL_WRITE if write else _F.ENUM_LABEL_READ, subject)
-        if label not in enum.labels:
-            self._add(_F.MISSING_ENUM_LABEL, subject)
-
-    # --- functions ---------------------------------------------------------
-
-    def func_call(self, node: Any, scope: Scope) -> str:
-        """Record a function call with its call-site argument types; returns its type."""
-        names = _str_fields(node.funcname)
-        arg_types: list[str] = []
-        for arg in node.args or ():
-            typ = self.expr(arg, scope)
-            if isinstance(arg, ast.NamedArgExpr):
-                arg_types.append(f"{arg.name}=>{typ}")
-            else:
-                arg_types.append(typ)
-        self.expr(node.agg_order, scope)
-        self.expr(node.agg_filter, scope)
-        self.expr(node.over, scope)
-        if node.agg_star:
-            arg_types = ["*"]
-        name = names[-1]
-        schema = names[-2] if len(names) > 1 else None
-        if name in _SEQUENCE_FUNCTIONS and schema in (None, "pg_catalog") and node.args:
-            self._sequence_literal(node.args[0])
-        return self._resolve_function(schema, name, arg_types)
-
-    def _resolve_function(self, schema: str | None, name: str, arg_types: list[str]) -> str:
-        if schema is not None:
-            if schema in SYSTEM_SCHEMAS:
-                return UNKNOWN
-            candidates = self.catalog.functions_named(schema, name)
-        else:
-            candidates = ()
-            for s in self.path:
-                if s == "pg_catalog":
-                    if name in self.catalog.builtin_functions:
-                        return UNKNOWN
-                    continue
-                candidates = self.catalog.functions_named(s, name)
-                if candidates:
-                    schema = s
-                    break
-        call = f"{qualified(schema or self.creation_schema, name)}({','.join(arg_types)})"
-        self._add(_F.FUNCTION_CALL, call)
-        if arg_types == ["*"]:
-            arg_types = []
-        reachable = [f for f in candidates if f.accepts_arity(len(arg_types))]
-        if not reachable:
-            self._add(_F.MISSING_FUNCTION, call)
-            return UNKNOWN
-        chosen = _best_overloads(reachable, arg_types)
-        for f in chosen:
-            self._add(_F.FUNCTION, f.signature)
-        return chosen[0].return_type if len(chosen) == 1 else UNKNOWN
-
-    def _sequence_literal(self, arg: Any) -> None:
-        text = _string_literal(arg)
-        if text is None:
-            return
-        parts = split_qualified_name(text)
-        if not parts or len(parts) > 3:
-            return
-        schema = parts[-2] if len(parts) > 1 else None
-        res = self._resolve_name(schema, parts[-1])
-        if res.qname is None:
-            return
-        self._add(_F.SEQUENCE, res.qname)
-        if res.missing:
-            self._add(_F.MISSING_RELATION, res.qname)
+    def _reset_search_path(self) -> None:
+        """RESET search_path / RESET ALL / DISCARD ALL: back to the server's default."""
+        self.search_path_set = None
+        self.search_path_reset = True
+        self._set_path(self.initial_path)
 
     # --- writes ------------------------------------------------------------
 
@@ -739,7 +120,7 @@ class Extractor:
         self.expr(value, scope)
         if column is None:
             return
-        label = _string_literal(value)
+        label = string_literal(value)
         if label is not None and self.catalog.enum_for_type(column.base_type) is not None:
             self._enum_label(column.base_type, label, write=True)
 
@@ -824,10 +205,10 @@ class Extractor:
             ],
         )
         out = SelectOut(columns={}, arity=0)
-        for i, entry in enumerate(clause.exprs or ()):
+        for entry in clause.exprs or ():
             val = entry.val
-            use = scope if len(_ref_fields(val)) == 1 else aliased
-            if _is_star(val):
+            use = scope if len(ref_fields(val)) == 1 else aliased
+            if is_star(val):
                 expanded = self._star(val, use, out.star_sources)
                 if expanded is None or out.columns is None:
                     out.columns, out.arity = None, None
@@ -837,7 +218,7 @@ class Extractor:
                 continue
             typ = self.expr(val, use)
             if out.columns is not None:
-                out.columns.setdefault(entry.name or _figure_colname(val, i), typ)
+                out.columns.setdefault(entry.name or figure_colname(val), typ)
                 out.arity = (out.arity or 0) + 1
         return out
 
@@ -860,6 +241,7 @@ class Extractor:
         else:
             out = self.select(sel, scope)
             self._insert_rows(target, cols, None, scope, out.arity)
+            self._selected_labels(target, cols, sel)
             for source in dict.fromkeys(out.star_sources):
                 if target.qname is not None:
                     self._add(_F.INSERT_SELECT_STAR, f"{target.qname}<{source}")
@@ -868,6 +250,21 @@ class Extractor:
             self._on_conflict(conflict, target, scope)
         target_scope = Scope(parent=scope, items=[target])
         return self._returning(node.returningClause, target, target_scope)
+
+    def _selected_labels(self, target: RangeItem, cols: list[str] | None, sel: Any) -> None:
+        """Enum labels written by ``INSERT ... SELECT 'label', ...`` (plain SELECT only)."""
+        rel = target.relation
+        if rel is None or sel.op != enums.SetOperation.SETOP_NONE:
+            return
+        targets = list(sel.targetList or ())
+        if any(is_star(t.val) for t in targets):
+            return
+        names = cols if cols is not None else list(rel.column_names)
+        for entry, name in zip(targets, names, strict=False):
+            label = string_literal(entry.val)
+            col = rel.column(name)
+            if label is not None and col is not None:
+                self._enum_label(col.base_type, label, write=True)
 
     def _on_conflict(self, clause: Any, target: RangeItem, scope: Scope) -> None:
         target_scope = Scope(parent=scope, items=[target])
@@ -975,7 +372,7 @@ class Extractor:
             return
         write = bool(node.is_from)
         target = self._target(node.relation, write=write)
-        cols = _str_fields(node.attlist)
+        cols = str_fields(node.attlist)
         if target.qname is not None:
             subject = target.qname
             if cols:
@@ -995,77 +392,4 @@ class Extractor:
         self.expr(node.whereClause, Scope(items=[target]))
 
 
-# --- helpers -----------------------------------------------------------------
-
-
-def _rename(cols: Columns | None, aliases: list[str]) -> Columns | None:
-    """Apply an alias column list to the first output columns."""
-    if cols is None or not aliases:
-        return cols
-    items = list(cols.items())
-    renamed: Columns = {}
-    for i, (name, typ) in enumerate(items):
-        renamed[aliases[i] if i < len(aliases) else name] = typ
-    for extra in aliases[len(items) :]:
-        renamed[extra] = UNKNOWN
-    return renamed
-
-
-def _merged_columns(items: list[RangeItem]) -> Columns | None:
-    merged: Columns = {}
-    for item in items:
-        cols = item.visible_columns()
-        if cols is None:
-            return None
-        for k, v in cols.items():
-            merged.setdefault(k, v)
-    return merged
-
-
-def _lookup_items(items: list[RangeItem], name: str) -> Lookup:
-    result = Lookup()
-    for item in items:
-        lookup_in_item(item, name, result)
-    return result
-
-
-def _figure_colname(node: Any, index: int = 0) -> str:
-    """The output name PostgreSQL would give an unnamed select-list entry (roughly)."""
-    fields = _ref_fields(node)
-    if fields:
-        return str(fields[-1].sval) if isinstance(fields[-1], ast.String) else "?column?"
-    if isinstance(node, ast.FuncCall):
-        names = _str_fields(node.funcname)
-        return names[-1] if names else "?column?"
-    if isinstance(node, ast.TypeCast):
-        inner = _figure_colname(node.arg, index)
-        if inner != "?column?":
-            return inner
-        names = _str_fields(getattr(node.typeName, "names", None))
-        return names[-1] if names else "?column?"
-    if isinstance(node, ast.CoalesceExpr):
-        return "coalesce"
-    if isinstance(node, ast.CaseExpr):
-        return "case"
-    return "?column?"
-
-
-def _best_overloads(candidates: list[Function], arg_types: list[str]) -> list[Function]:
-    """Narrow arity-matched overloads by the argument types known at the call site."""
-    positional = [t for t in arg_types if "=>" not in t]
-    exact = [
-        f
-        for f in candidates
-        if all(t in (UNKNOWN, d) for t, d in zip(positional, f.arg_types, strict=False))
-    ]
-    if exact and len(exact) < len(candidates):
-        return exact
-    fitting = [
-        f
-        for f in candidates
-        if all(compatible(t, d) for t, d in zip(positional, f.arg_types, strict=False))
-    ]
-    return fitting or candidates
-
-
-__all__ = ["Extractor", "Hit", "SelectOut", "split_qualified_name"]
+__all__ = ["Extractor"]

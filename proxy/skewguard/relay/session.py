@@ -394,6 +394,8 @@ class ClientSession(asyncio.Protocol):
         if self.phase is not Phase.CLOSED:
             self.phase = Phase.CLOSED
             if self.transport is not None:
+                if self._tls is not None:
+                    self._client_write_raw(self._tls.close_notify())
                 self.transport.close()
             if self._upstream is not None:
                 self._upstream.close()

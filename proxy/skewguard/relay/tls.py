@@ -9,6 +9,7 @@ No bytes are ever read past the point where TLS starts.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 from pathlib import Path
 
@@ -58,6 +59,17 @@ class TlsEndpoint:
     def send(self, plaintext: bytes) -> bytes:
         """Encrypt bytes for the peer."""
         self._obj.write(plaintext)
+        return self._out.read()
+
+    def close_notify(self) -> bytes:
+        """Begin a TLS shutdown; return the close_notify alert to send (b"" if none).
+
+        Peers such as libpq's cancel connection treat an EOF without it as an error.
+        """
+        if not self.handshake_done:
+            return b""
+        with contextlib.suppress(ssl.SSLError):  # incl. want-read: the peer's is not awaited
+            self._obj.unwrap()
         return self._out.read()
 
     @property

@@ -1,0 +1,86 @@
+"""``skewguard versions``: what each app version uses, from the state file or a proxy."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from skewguard.registry import version_report
+from skewguard.store import open_store
+
+
+def _fetch(admin: str, with_facets: bool) -> list[dict[str, Any]]:
+    url = admin.rstrip("/") + "/api/versions" + ("" if with_facets else "?facets=0")
+    with urllib.request.urlopen(url, timeout=10) as response:
+        rows: list[dict[str, Any]] = json.load(response)["versions"]
+    return rows
+
+
+def _when(timestamp: float | None) -> str:
+    if timestamp is None:
+        return "-"
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(timestamp))
+
+
+def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
+    header = ("DATABASE", "APP", "VERSION", "LIVE", "FIRST SEEN", "LAST SEEN", "FACETS")
+    lines = [header]
+    for row in rows:
+        facets = row.get("facets")
+        lines.append(
+            (
+                row["database"],
+                row["app"],
+                row["version"],
+                str(row["live_connections"]),
+                _when(row["first_seen"]),
+                _when(row["last_seen"]),
+                str(len(facets)) if facets is not None else "-",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    out = [
+        "  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
+        for line in lines
+    ]
+    if with_facets:
+        for row in rows:
+            out.append(f"\n{row['app']}@{row['version']} on {row['database']}:")
+            for facet in row.get("facets", []):
+                out.append(
+                    f"  {facet['facet']}  x{facet['count']}  last {_when(facet['last_seen'])}"
+                )
+    return "\n".join(out)
+
+
+def versions_command(args: argparse.Namespace) -> int:
+    try:
+        if args.admin:
+            rows = _fetch(args.admin, args.facets or args.json)
+        else:
+            path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
+            if not os.path.exists(path):
+                print(
+                    f"skewguard: no state file at {path} (use --state or --admin)", file=sys.stderr
+                )
+                return 2
+            store = open_store(path)
+            try:
+                stored = store.versions(with_facets=args.facets or args.json)
+            finally:
+                store.close()
+            rows = version_report(stored, (), with_facets=args.facets or args.json)
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        print(f"skewguard: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps({"versions": rows}, indent=2))
+    else:
+        print(_table(rows, args.facets))
+    return 0
