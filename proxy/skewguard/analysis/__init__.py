@@ -26,6 +26,7 @@ class Analysis:
     facets: frozenset[Facet] = frozenset()
     has_ddl: bool = False  # route to the DDL engine (a guess by keyword when error is set)
     error: str | None = None  # "empty", "syntax", "replication-command", "too-deep", "internal"
+    detail: str | None = None  # for "internal": the exception, for a bug report
     fingerprint: str | None = None  # pglast fingerprint (a secondary cache key)
     statements: tuple[str, ...] = ()  # parse node names, e.g. ("SelectStmt", "VariableSetStmt")
     search_path: tuple[str, ...] | None = None  # the last SET search_path value in the text
@@ -78,7 +79,8 @@ def analyze(
         return Analysis(error="too-deep", has_ddl=has_ddl, fingerprint=fp, statements=kinds)
     except Exception as exc:  # a bug here must not break the caller's traffic
         return Analysis(
-            error=f"internal: {type(exc).__name__}",
+            error="internal",
+            detail=f"{type(exc).__name__}: {exc}",
             has_ddl=has_ddl,
             fingerprint=fp,
             statements=kinds,

@@ -198,7 +198,6 @@ class Extractor(QueryWalker):
                     alias,
                     relation=target.relation,
                     qname=target.qname,
-                    opaque=target.opaque,
                     missing=target.missing,
                 )
                 for alias in (old, new)
@@ -288,7 +287,6 @@ class Extractor(QueryWalker):
                 "excluded",
                 relation=target.relation,
                 qname=target.qname,
-                opaque=target.opaque,
                 missing=target.missing,
             )
             update_scope = Scope(parent=scope, items=[target, excluded])

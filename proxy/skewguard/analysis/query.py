@@ -110,12 +110,14 @@ class SelectOut:
 
 @dataclass(slots=True)
 class _Resolved:
-    """A relation name resolved for a FROM item or DML target."""
+    """A relation name resolved for a FROM item or DML target.
+
+    No qname means no facets: a system catalog, or a relation the text created.
+    """
 
     relation: Relation | None = None
     qname: str | None = None
     missing: bool = False
-    opaque: bool = False  # system catalog or created by this text: no facets
 
 
 class QueryWalker:
@@ -170,19 +172,19 @@ class QueryWalker:
     def _resolve_name(self, schema: str | None, name: str) -> _Resolved:
         if schema is not None:
             if schema in SYSTEM_SCHEMAS or schema.startswith(("pg_temp", "pg_toast")):
-                return _Resolved(opaque=True)
+                return _Resolved()
             if (schema, name) in self.created:
-                return _Resolved(opaque=True)
+                return _Resolved()
             rel = self.catalog.relation(schema, name)
             if rel is not None:
                 return _Resolved(relation=rel, qname=rel.qname)
             return _Resolved(qname=qualified(schema, name), missing=True)
         if (None, name) in self.created:
-            return _Resolved(opaque=True)
+            return _Resolved()
         for s in self.path:
             if s == "pg_catalog":
                 if name in self.catalog.builtin_relations:
-                    return _Resolved(opaque=True)
+                    return _Resolved()
                 continue
             rel = self.catalog.relation(s, name)
             if rel is not None:
@@ -198,7 +200,7 @@ class QueryWalker:
                 real = res.relation.column_names
                 colmap = {colnames[i] if i < len(colnames) else c: c for i, c in enumerate(real)}
             return RangeItem(alias, relation=res.relation, qname=res.qname, colmap=colmap)
-        return RangeItem(alias, qname=res.qname, opaque=True, missing=res.missing)
+        return RangeItem(alias, qname=res.qname, missing=res.missing)
 
     def _note_relation(self, res: _Resolved, kind: FacetKind) -> None:
         if res.qname is None:
@@ -266,7 +268,9 @@ class QueryWalker:
             self.from_item(item, scope)
         out = self.target_list(node.targetList, scope)
         self.expr(node.whereClause, scope)
-        outputs = out.columns.keys() if out.columns is not None else ()
+        outputs = {t.name or figure_colname(t.val) for t in node.targetList or ()}
+        if out.columns is not None:
+            outputs.update(out.columns)
         for g in node.groupClause or ():
             self._group_expr(g, scope, outputs)
         self.expr(node.havingClause, scope)
@@ -384,9 +388,7 @@ class QueryWalker:
             # JSON_TABLE, XMLTABLE, ...: read their input expressions; columns unknown.
             alias = getattr(node, "alias", None)
             self._walk_children(node, scope)
-            scope.items.append(
-                RangeItem(alias.aliasname if alias is not None else None, opaque=True)
-            )
+            scope.items.append(RangeItem(alias.aliasname if alias is not None else None))
 
     def _from_rangevar(self, rv: Any, scope: Scope) -> RangeItem:
         if rv.schemaname is None:
@@ -395,7 +397,7 @@ class QueryWalker:
                 alias = rv.alias.aliasname if rv.alias is not None else rv.relname
                 colnames = str_fields(rv.alias.colnames) if rv.alias is not None else []
                 renamed = _rename(cols, colnames)
-                return RangeItem(alias, columns=renamed, opaque=renamed is None)
+                return RangeItem(alias, columns=renamed)
         res = self._resolve_name(rv.schemaname, rv.relname)
         self._note_relation(res, _F.RELATION_READ)
         return self._relation_item(rv, res)
@@ -406,7 +408,7 @@ class QueryWalker:
         if not names and node.coldeflist:
             names = [c.colname for c in node.coldeflist]
         if not names:
-            return RangeItem(alias, opaque=True)
+            return RangeItem(alias)
         return RangeItem(alias, columns={n: UNKNOWN for n in names})
 
     def _join(self, node: Any, scope: Scope) -> None:

@@ -21,10 +21,11 @@ Columns = dict[str, str]
 class RangeItem:
     """One FROM item (or DML target) as seen by name resolution.
 
-    Exactly one of these describes its columns: ``relation`` (a catalog
+    At most one of these describes its columns: ``relation`` (a catalog
     relation), ``columns`` (a CTE or derived table), ``children`` (an aliased
-    JOIN), or ``opaque`` (columns unknown: a missing relation, one created by
-    the same text, a system catalog, a set-returning function).
+    JOIN). With none, the columns are unknown (a missing relation, one created
+    by the same text, a system catalog, a set-returning function): any name
+    may come from it, and only a missing relation's columns are recorded.
     """
 
     alias: str | None
@@ -33,7 +34,6 @@ class RangeItem:
     columns: Columns | None = None
     colmap: dict[str, str] | None = None  # alias column list: visible -> real name
     children: tuple[RangeItem, ...] = ()
-    opaque: bool = False
     missing: bool = False  # qname is a relation the catalog lacks
 
     def visible_columns(self) -> Columns | None:
@@ -121,9 +121,6 @@ class Scope:
     parent: Scope | None = None
     items: list[RangeItem] = field(default_factory=list)
     ctes: dict[str, Columns | None] = field(default_factory=dict)
-
-    def child(self) -> Scope:
-        return Scope(parent=self)
 
     def find_cte(self, name: str) -> tuple[bool, Columns | None]:
         """(found, columns) for a CTE visible from here."""

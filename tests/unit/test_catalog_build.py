@@ -1,0 +1,260 @@
+"""CatalogSnapshot: rows -> snapshot conversion (the loader's) and the lookup helpers."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import pytest
+from pglast import ast, parse_sql
+
+from skewguard import catalog as cat
+from skewguard.catalog import (
+    CatalogSnapshot,
+    Column,
+    FuncKind,
+    Function,
+    RelKind,
+    build_catalog,
+)
+
+
+def column_row(relation: str, column: str | None, **over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "schema": "public",
+        "relation": relation,
+        "relkind": "r",
+        "column": column,
+        "attnum": 1,
+        "type_name": "integer",
+        "base_type": "integer",
+        "not_null": False,
+        "has_default": False,
+        "default_expr": None,
+        "identity": "",
+        "generated": "",
+        "default_seq_schemas": None,
+        "default_seq_names": None,
+    }
+    row.update(over)
+    return row
+
+
+def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
+    row: dict[str, Any] = {
+        "schema": "public",
+        "name": name,
+        "arg_types": args,
+        "return_type": "integer",
+        "kind": "f",
+        "n_defaults": 0,
+        "variadic": False,
+        "returns_set": False,
+    }
+    row.update(over)
+    return row
+
+
+SCHEMA_ROWS = [{"schema": "public"}, {"schema": "app"}]
+COLUMN_ROWS = [
+    column_row(
+        "t",
+        "id",
+        attnum=1,
+        type_name="bigint",
+        base_type="bigint",
+        not_null=True,
+        has_default=True,
+        default_expr="nextval('t_id_seq'::regclass)",
+        default_seq_schemas=["public"],
+        default_seq_names=["t_id_seq"],
+    ),
+    column_row(
+        "t",
+        "code",
+        attnum=2,
+        type_name="character varying(20)",
+        base_type="character varying",
+    ),
+    column_row(
+        "t",
+        "ident",
+        attnum=3,
+        identity="a",
+        default_seq_schemas=["app", "public"],
+        default_seq_names=["z_seq", "Weird Seq"],
+    ),
+    column_row("t", "twice", attnum=4, has_default=True, default_expr="(id * 2)", generated="s"),
+    column_row("t", "mood", attnum=5, type_name="app.mood", base_type="app.mood"),
+    column_row("v", "id", relkind="v"),
+    column_row("mv", "n", relkind="m"),
+    column_row("p", "k", relkind="p"),
+    column_row("f", "k", relkind="f"),
+    column_row("t_id_seq", "last_value", relkind="S"),
+    column_row("bare", None),
+    column_row("t", "only_in_app", schema="app"),
+]
+FUNCTION_ROWS = [
+    function_row("f", ["bigint"]),
+    function_row("f", ["bigint", "text"]),
+    function_row("g", ["integer", "integer"], n_defaults=1, returns_set=True),
+    function_row("v", ["integer", "text[]"], variadic=True),
+    function_row("p", ["bigint"], kind="p", return_type="void"),
+    function_row("agg", ["integer"], kind="a"),
+    function_row("w", [], kind="w"),
+]
+ENUM_ROWS = [
+    {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
+]
+BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
+
+
+@pytest.fixture(scope="module")
+def snap() -> CatalogSnapshot:
+    return build_catalog(
+        schemas=SCHEMA_ROWS,
+        columns=COLUMN_ROWS,
+        functions=FUNCTION_ROWS,
+        enums=ENUM_ROWS,
+        builtins=BUILTIN_ROW,
+    )
+
+
+def test_schemas_and_relation_kinds(snap: CatalogSnapshot) -> None:
+    assert snap.schemas == {"public", "app"}
+    kinds = {(r.schema, r.name): r.kind for r in snap.relations}
+    assert kinds == {
+        ("public", "t"): RelKind.TABLE,
+        ("public", "v"): RelKind.VIEW,
+        ("public", "mv"): RelKind.MATVIEW,
+        ("public", "p"): RelKind.PARTITIONED,
+        ("public", "f"): RelKind.FOREIGN,
+        ("public", "t_id_seq"): RelKind.SEQUENCE,
+        ("public", "bare"): RelKind.TABLE,
+        ("app", "t"): RelKind.TABLE,
+    }
+
+
+def test_columns_in_attnum_order_with_defaults(snap: CatalogSnapshot) -> None:
+    t = snap.relation("public", "t")
+    assert t is not None
+    assert t.qname == "public.t"
+    assert t.column_names == ("id", "code", "ident", "twice", "mood")
+    assert t.column("id") == Column(
+        name="id",
+        type_name="bigint",
+        base_type="bigint",
+        not_null=True,
+        has_default=True,
+        default="nextval('t_id_seq'::regclass)",
+        default_sequences=("public.t_id_seq",),
+    )
+    code = t.column("code")
+    assert code is not None
+    assert (code.type_name, code.base_type, code.has_default) == (
+        "character varying(20)",
+        "character varying",
+        False,
+    )
+    ident = t.column("ident")
+    assert ident is not None
+    # An identity column may be omitted; its sequences are qualified and sorted.
+    assert ident.has_default and ident.identity == "a"
+    assert ident.default_sequences == ("app.z_seq", 'public."Weird Seq"')
+    twice = t.column("twice")
+    assert twice is not None
+    # A generated column has a pg_attrdef row but no default an INSERT could use.
+    assert not twice.has_default and twice.default is None and twice.generated == "s"
+    assert t.column("nope") is None
+
+
+def test_relation_without_columns(snap: CatalogSnapshot) -> None:
+    bare = snap.relation("public", "bare")
+    assert bare is not None and bare.columns == ()
+
+
+def test_find_relation_follows_the_path(snap: CatalogSnapshot) -> None:
+    app_t = snap.find_relation("t", ["app", "public"])
+    assert app_t is not None and app_t.schema == "app"
+    pub_t = snap.find_relation("t", ["nosuch", "public"])
+    assert pub_t is not None and pub_t.schema == "public"
+    assert snap.find_relation("v", ["app"]) is None
+    assert snap.relation("app", "v") is None
+
+
+def test_functions(snap: CatalogSnapshot) -> None:
+    fs = snap.functions_named("public", "f")
+    assert [f.signature for f in fs] == ["public.f(bigint)", "public.f(bigint,text)"]
+    assert snap.functions_named("app", "f") == ()
+    (g,) = snap.functions_named("public", "g")
+    assert g.returns_set and g.n_defaults == 1
+    assert [g.accepts_arity(n) for n in range(4)] == [False, True, True, False]
+    (v,) = snap.functions_named("public", "v")
+    assert [v.accepts_arity(n) for n in range(5)] == [False, False, True, True, True]
+    kinds = {f.name: f.kind for f in snap.functions}
+    assert kinds["p"] is FuncKind.PROCEDURE
+    assert kinds["agg"] is FuncKind.AGGREGATE
+    assert kinds["w"] is FuncKind.WINDOW
+    assert kinds["f"] is FuncKind.FUNCTION
+    (w,) = snap.functions_named("public", "w")
+    assert w.signature == "public.w()" and w.accepts_arity(0) and not w.accepts_arity(1)
+
+
+def test_enums(snap: CatalogSnapshot) -> None:
+    mood = snap.enum("app", "mood")
+    assert mood is not None
+    assert mood.labels == ("sad", "ok", "happy")
+    assert snap.enum_for_type("app.mood") is mood
+    assert snap.find_enum("mood", ["public", "app"]) is mood
+    assert snap.find_enum("mood", ["public"]) is None
+
+
+def test_builtins(snap: CatalogSnapshot) -> None:
+    assert snap.builtin_functions == {"lower", "count"}
+    assert snap.builtin_relations == {"pg_class"}
+    empty = build_catalog(schemas=[], columns=[])
+    assert empty.builtin_functions == frozenset() and empty.relations == ()
+
+
+def test_snapshot_is_immutable_and_hashable(snap: CatalogSnapshot) -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        snap.schemas = frozenset()  # type: ignore[misc]
+    assert hash(snap) == hash(snap)
+    same = build_catalog(
+        schemas=SCHEMA_ROWS,
+        columns=COLUMN_ROWS,
+        functions=FUNCTION_ROWS,
+        enums=ENUM_ROWS,
+        builtins=BUILTIN_ROW,
+    )
+    assert same == snap
+
+
+def test_snapshot_built_directly_has_lookups() -> None:
+    f = Function("s", "fn", ("integer",), "integer")
+    direct = CatalogSnapshot(schemas=frozenset({"s"}), functions=(f,))
+    assert direct.functions_named("s", "fn") == (f,)
+
+
+def _selected_names(sql: str) -> set[str]:
+    (raw,) = parse_sql(sql)
+    stmt = raw.stmt
+    assert isinstance(stmt, ast.SelectStmt)
+    return {t.name for t in stmt.targetList or ()}
+
+
+@pytest.mark.parametrize(
+    ("sql", "row"),
+    [
+        (cat.SCHEMAS_SQL, SCHEMA_ROWS[0]),
+        (cat.COLUMNS_SQL, COLUMN_ROWS[0]),
+        (cat.FUNCTIONS_SQL, FUNCTION_ROWS[0]),
+        (cat.ENUMS_SQL, ENUM_ROWS[0]),
+        (cat.BUILTINS_SQL, BUILTIN_ROW),
+    ],
+)
+def test_loader_sql_selects_exactly_the_keys_build_catalog_reads(
+    sql: str, row: dict[str, Any]
+) -> None:
+    # The loader's rows feed build_catalog unchanged: the aliases must match the keys.
+    assert _selected_names(sql) == set(row)
