@@ -33,7 +33,8 @@ unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
 bench: system-deps venv
-	$(PY) -m bench
+	$(PY) -m pip install -q -e '.[dev,bench]'
+	$(PY) -m bench $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .skewguard .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Benchmarks: skewguard against direct PostgreSQL and pgbouncer (``python -m bench``)."""

@@ -1,0 +1,294 @@
+"""``python -m bench``: skewguard vs direct PostgreSQL vs pgbouncer, in one run.
+
+Starts a throwaway PostgreSQL, pgbouncer (session pooling) and skewguard on
+loopback, initialises pgbench data, then runs every cell against every target,
+round by round (target order rotating) so that drift hits all targets alike.
+Then the connection-scale test and the analysis micro-benchmark. Prints a
+table, writes ``<out>/latest.json`` and ``<out>/latest.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import analysis, report, scale
+from bench.pgbench import Cell, RunResult, initialise, run_cell
+from bench.targets import (
+    HOST,
+    Endpoint,
+    PgBouncer,
+    pgbouncer_binary,
+    raise_nofile_limit,
+    server_version,
+    skewguard_endpoint,
+    start_postgres,
+    start_skewguard,
+    tool_path,
+)
+
+DEFAULT_OUT = Path(__file__).resolve().parent / "results"
+
+
+def full_cells() -> list[Cell]:
+    cells = [
+        Cell("select", mode, clients)
+        for clients in (1, 8, 64)
+        for mode in ("simple", "extended", "prepared")
+    ]
+    return [*cells, Cell("tpcb", "prepared", 8)]
+
+
+def quick_cells() -> list[Cell]:
+    return [
+        Cell("select", "prepared", 1),
+        Cell("select", "simple", 8),
+        Cell("select", "prepared", 8),
+        Cell("tpcb", "prepared", 8),
+    ]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description="skewguard vs direct PostgreSQL vs pgbouncer (pgbench cells, "
+        "connection scale, analysis micro-benchmark)",
+    )
+    parser.add_argument(
+        "--duration", type=float, default=None, help="seconds per cell and target (default 10)"
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=None, help="rounds over all cells (default 2)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="smoke run: 3 s cells, 1 round, 4 cells, 500 scale connections",
+    )
+    parser.add_argument("--skip-scale", action="store_true", help="skip the connection-scale test")
+    parser.add_argument(
+        "--connections", type=int, default=None, help="scale-test connections (default 2000)"
+    )
+    parser.add_argument(
+        "--scale", type=int, default=None, help="pgbench scale factor (default 10; quick 2)"
+    )
+    parser.add_argument(
+        "--out", type=Path, default=DEFAULT_OUT, help=f"results directory (default {DEFAULT_OUT})"
+    )
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.duration = args.duration if args.duration is not None else (3.0 if quick else 10.0)
+    args.rounds = args.rounds if args.rounds is not None else 1 if quick else 2
+    args.connections = args.connections or (500 if quick else 2000)
+    args.scale = args.scale or (2 if quick else 10)
+    return args
+
+
+def machine_info(pg_version: str, pgbench: str, pgbouncer: PgBouncer | None) -> dict[str, Any]:
+    cpu_model = "?"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    mem_kib = 0
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                mem_kib = int(line.split()[1])
+    except OSError:
+        pass
+    commit = subprocess.run(
+        ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    pgbench_version = subprocess.run(
+        [pgbench, "--version"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+    return {
+        "nproc": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "memory_gib": round(mem_kib / 1024 / 1024, 1),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+        "postgresql": pg_version,
+        "pgbench": pgbench_version,
+        "pgbouncer": pgbouncer.version() if pgbouncer else None,
+        "git_commit": commit or None,
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def say(message: str) -> None:
+    print(message, flush=True)
+
+
+def run_matrix(
+    pgbench: str,
+    cells: list[Cell],
+    endpoints: list[Endpoint],
+    duration: float,
+    rounds: int,
+    logdir: Path,
+) -> dict[str, dict[str, list[RunResult]]]:
+    """Every cell on every target, round by round; the target order rotates each time."""
+    runs: dict[str, dict[str, list[RunResult]]] = {
+        c.name: {e.name: [] for e in endpoints} for c in cells
+    }
+    total = len(cells) * len(endpoints) * rounds
+    done = 0
+    for rnd in range(rounds):
+        for index, cell in enumerate(cells):
+            shift = (rnd + index) % len(endpoints)
+            for target in endpoints[shift:] + endpoints[:shift]:
+                result = run_cell(pgbench, cell, target, duration, logdir, f"r{rnd}")
+                runs[cell.name][target.name].append(result)
+                done += 1
+                lat = sorted(result.latencies_us)
+                p50 = lat[len(lat) // 2] if lat else 0
+                note = f"  ABORTED: {result.error[-200:]}" if result.aborted else ""
+                say(
+                    f"  [{done:>3}/{total}] round {rnd + 1} {cell.name:<16} {target.name:<9} "
+                    f"{result.tps:>9.0f} tps  p50 {p50:>6} µs  failed {result.failed}{note}"
+                )
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started = time.monotonic()
+    load_at_start = [round(x, 2) for x in os.getloadavg()]
+    cells = quick_cells() if args.quick else full_cells()
+    nofile = raise_nofile_limit()
+    workdir = Path(tempfile.mkdtemp(prefix="skewguard-bench-"))
+    os.chmod(workdir, 0o711)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    skipped: dict[str, str] = {}
+    cluster = None
+    bouncer: PgBouncer | None = None
+    proxy = None
+    try:
+        cluster = start_postgres(workdir, max_connections=args.connections + 200)
+        pgbench = tool_path(cluster.install, "pgbench")
+        direct = Endpoint("direct", HOST, cluster.port)
+        pg_version = server_version(cluster)
+        say(
+            f"PostgreSQL {pg_version} on {HOST}:{cluster.port} "
+            f"(max_connections {args.connections + 200}); open-file limit {nofile}"
+        )
+        say(f"initialising pgbench data (scale {args.scale}) ...")
+        initialise(pgbench, direct, args.scale)
+
+        endpoints = [direct]
+        binary = pgbouncer_binary()
+        if binary is None:
+            skipped["pgbouncer"] = (
+                "pgbouncer is not installed (apt-get install pgbouncer, or `make system-deps` "
+                "as root): every pgbouncer cell and ratio is skipped"
+            )
+        else:
+            bouncer = PgBouncer(binary, cluster.port, workdir / "pgbouncer")
+            try:
+                endpoints.append(bouncer.start())
+                say(f"{bouncer.version()} (session pooling) on {HOST}:{bouncer.port}")
+            except (RuntimeError, OSError) as exc:
+                skipped["pgbouncer"] = f"pgbouncer could not start ({exc}): its cells are skipped"
+                bouncer = None
+        if "pgbouncer" in skipped:
+            say(f"SKIPPING pgbouncer: {skipped['pgbouncer']}")
+
+        proxy = start_skewguard(cluster.port, out / "skewguard-bench.log")
+        endpoints.append(skewguard_endpoint(proxy))
+        say(f"skewguard on {HOST}:{proxy.port} (pid {proxy.process.pid if proxy.process else '?'})")
+
+        machine = machine_info(pg_version, pgbench, bouncer)
+        say(
+            f"machine: {machine['nproc']} CPU {machine['cpu_model']}, "
+            f"{machine['memory_gib']} GiB, kernel {machine['kernel']}"
+        )
+        say(
+            f"{len(cells)} cells x {len(endpoints)} targets x {args.rounds} rounds "
+            f"x {args.duration:g} s"
+        )
+
+        logdir = workdir / "pgbench-logs"
+        for target in endpoints:  # warm caches and connections once per target
+            run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")
+        runs = run_matrix(pgbench, cells, endpoints, args.duration, args.rounds, logdir)
+
+        proxy_code = proxy.stop()
+        if proxy_code != 0:
+            say(f"warning: the benchmark proxy exited with {proxy_code}: {proxy.log_tail()}")
+        proxy = None
+        if bouncer is not None:
+            bouncer.stop()
+
+        results: dict[str, Any] = {
+            "machine": machine,
+            "config": {
+                "duration_s": args.duration,
+                "rounds": args.rounds,
+                "quick": args.quick,
+                "pgbench_scale": args.scale,
+                "scale_connections": None if args.skip_scale else args.connections,
+            },
+            "targets": [e.name for e in endpoints],
+            "skipped": skipped,
+            # other work on the machine (a test suite, a build) skews every figure
+            "load_average_at_start": load_at_start,
+            "cells": [report.summarize_cell(c, runs[c.name]) for c in cells],
+            "scale": [],
+        }
+
+        if args.skip_scale:
+            say("skipping the connection-scale test (--skip-scale)")
+        else:
+            say(f"connection scale: {args.connections} idle connections through a fresh proxy ...")
+            proxy = start_skewguard(cluster.port, out / "skewguard-scale.log")
+            held = scale.hold_connections(
+                skewguard_endpoint(proxy), args.connections, measure_rss=True
+            )
+            results["scale"].append(held.to_json())
+            proxy.stop()
+            proxy = None
+            say(f"  ... and {args.connections} straight to PostgreSQL, for the open-time baseline")
+            baseline = scale.hold_connections(direct, args.connections, measure_rss=False)
+            results["scale"].append(baseline.to_json())
+
+        say("analysis micro-benchmark ...")
+        results["analysis"] = analysis.run(direct)
+
+        results["goals"] = report.check_goals(results)
+        results["elapsed_s"] = round(time.monotonic() - started, 1)
+        say("")
+        say(report.format_table(results))
+        report.write_json(results, out / "latest.json")
+        png_problem = report.write_png(results, out / "latest.png")
+        say("")
+        say(f"wrote {out / 'latest.json'}")
+        say(f"chart not written: {png_problem}" if png_problem else f"wrote {out / 'latest.png'}")
+        say(f"total {results['elapsed_s']:.0f} s")
+        return 0
+    finally:
+        if proxy is not None:
+            proxy.stop()
+        if bouncer is not None:
+            bouncer.stop()
+        if cluster is not None:
+            cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,165 @@
+"""One pgbench run against one target, and what it measured.
+
+Throughput and failures come from pgbench's summary; latency percentiles come
+from its per-transaction log (``-l``): one line per transaction, the third
+field being the transaction's latency in microseconds (or ``failed`` /
+``skipped``).
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.targets import DATABASE, USER, Endpoint, cpu_seconds
+
+MODES = ("simple", "extended", "prepared")
+
+
+@dataclass(frozen=True, slots=True)
+class Cell:
+    """One benchmark configuration, run against every target."""
+
+    script: str  # "select" (pgbench -S) or "tpcb" (the default TPC-B-like script)
+    mode: str  # pgbench --protocol
+    clients: int
+
+    @property
+    def name(self) -> str:
+        kind = "S" if self.script == "select" else "tpcb"
+        return f"{kind}-{self.mode}-c{self.clients}"
+
+    @property
+    def threads(self) -> int:
+        return min(self.clients, 2)
+
+
+@dataclass(slots=True)
+class RunResult:
+    """What one pgbench invocation reported."""
+
+    tps: float
+    transactions: int
+    failed: int
+    latencies_us: list[int] = field(default_factory=list)
+    aborted: bool = False
+    error: str = ""
+    server_cpu_s: float | None = None  # CPU used by the target's own process (pooler/proxy)
+
+
+_TPS = re.compile(r"^tps = ([\d.]+) \(without initial connection time\)", re.M)
+_PROCESSED = re.compile(r"number of transactions actually processed: (\d+)")
+_FAILED = re.compile(r"number of failed transactions: (\d+)")
+
+
+def pgbench_command(
+    pgbench: str, cell: Cell, target: Endpoint, duration: float, log_prefix: Path | None
+) -> list[str]:
+    args = [
+        pgbench,
+        "-n",  # no vacuum before each run: the interleaving keeps drift fair
+        "-M",
+        cell.mode,
+        "-c",
+        str(cell.clients),
+        "-j",
+        str(cell.threads),
+        "-T",
+        str(max(1, round(duration))),
+        "-h",
+        target.host,
+        "-p",
+        str(target.port),
+        "-U",
+        USER,
+    ]
+    if cell.script == "select":
+        args.append("-S")
+    if log_prefix is not None:
+        args += ["-l", f"--log-prefix={log_prefix}"]
+    return [*args, DATABASE]
+
+
+def run_cell(
+    pgbench: str, cell: Cell, target: Endpoint, duration: float, logdir: Path, tag: str
+) -> RunResult:
+    """Run pgbench once; read its summary and per-transaction log, then delete the log."""
+    logdir.mkdir(parents=True, exist_ok=True)
+    prefix = logdir / f"{tag}-{cell.name}-{target.name}"
+    command = pgbench_command(pgbench, cell, target, duration, prefix)
+    cpu_before = cpu_seconds(target.pid) if target.pid else None
+    done = subprocess.run(
+        command, capture_output=True, text=True, check=False, timeout=duration + 120
+    )
+    cpu_used = (
+        cpu_seconds(target.pid) - cpu_before if target.pid and cpu_before is not None else None
+    )
+    out = done.stdout + done.stderr
+    tps = _TPS.search(out)
+    processed = _PROCESSED.search(out)
+    failed = _FAILED.search(out)
+    latencies, log_failed = _read_logs(prefix)
+    aborted = done.returncode != 0 or "aborted" in done.stderr.lower()
+    return RunResult(
+        tps=float(tps.group(1)) if tps else 0.0,
+        transactions=int(processed.group(1)) if processed else len(latencies),
+        failed=int(failed.group(1)) if failed else log_failed,
+        latencies_us=latencies,
+        aborted=aborted,
+        error=done.stderr.strip()[-600:] if aborted else "",
+        server_cpu_s=cpu_used,
+    )
+
+
+def _read_logs(prefix: Path) -> tuple[list[int], int]:
+    """Latencies (µs) and failed-transaction count from every thread's log file."""
+    latencies: list[int] = []
+    failed = 0
+    for path in sorted(prefix.parent.glob(prefix.name + ".*")):
+        with path.open() as log:
+            for line in log:
+                fields = line.split(maxsplit=3)
+                if len(fields) < 3:
+                    continue
+                value = fields[2]
+                if value.isdigit():
+                    latencies.append(int(value))
+                elif value == "failed":
+                    failed += 1
+        path.unlink()
+    return latencies, failed
+
+
+def initialise(pgbench: str, target: Endpoint, scale: int) -> None:
+    """``pgbench -i`` (tables, data, vacuum, primary keys) straight into PostgreSQL."""
+    done = subprocess.run(
+        [
+            pgbench,
+            "-i",
+            "-q",
+            "-s",
+            str(scale),
+            "-h",
+            target.host,
+            "-p",
+            str(target.port),
+            "-U",
+            USER,
+            DATABASE,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"pgbench -i failed:\n{done.stderr[-2000:]}")
+
+
+def percentile(sorted_values: list[int], fraction: float) -> float:
+    """Nearest-rank percentile of an already sorted list (NaN when empty)."""
+    if not sorted_values:
+        return float("nan")
+    rank = max(0, min(len(sorted_values) - 1, int(fraction * len(sorted_values) + 0.5) - 1))
+    return float(sorted_values[rank])
