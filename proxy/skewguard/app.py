@@ -9,6 +9,7 @@ from pathlib import Path
 
 from skewguard.catalogs import CatalogCache
 from skewguard.config import Settings
+from skewguard.guard import Guard
 from skewguard.learning import Learner
 from skewguard.observe.admin import AdminServer
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
@@ -44,7 +45,9 @@ async def serve(settings: Settings, upstream_url: str) -> None:
     learner_task: asyncio.Task[None] | None = None
     if settings.analysis == "on":
         store = open_store(settings.state)
-        proxy.learner = Learner(store, CatalogCache(proxy.upstream), proxy.metrics)
+        catalogs = CatalogCache(proxy.upstream)
+        proxy.learner = Learner(store, catalogs, proxy.metrics)
+        proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
     await proxy.start()
     admin = AdminServer(proxy, store, *settings.admin_address)

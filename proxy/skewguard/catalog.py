@@ -96,6 +96,58 @@ class Column:
 
 
 @dataclass(frozen=True, slots=True)
+class Policy:
+    """One row-level security policy of a table."""
+
+    name: str
+    command: str = "*"  # "*" (ALL), "r" SELECT, "a" INSERT, "w" UPDATE, "d" DELETE
+    roles: tuple[str, ...] = ("public",)
+    permissive: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Constraint:
+    """A table constraint: p(rimary), u(nique), f(oreign key), c(heck), x (exclusion)."""
+
+    schema: str
+    table: str
+    name: str
+    type: str
+    columns: tuple[str, ...] = ()
+    validated: bool = True
+    definition: str = ""  # pg_get_constraintdef
+    ref_table: str = ""  # foreign keys: the qualified referenced table
+    ref_columns: tuple[str, ...] = ()
+
+    @property
+    def qtable(self) -> str:
+        return qualified(self.schema, self.table)
+
+
+@dataclass(frozen=True, slots=True)
+class Index:
+    """An index; ``keys`` are column names, or expression text for expression keys."""
+
+    schema: str
+    name: str
+    table: str
+    keys: tuple[str, ...] = ()
+    unique: bool = False
+    primary: bool = False
+    predicate: str | None = None
+    constraint: str = ""  # the constraint that owns it (pkey/unique/exclusion), if any
+    valid: bool = True
+
+    @property
+    def qtable(self) -> str:
+        return qualified(self.schema, self.table)
+
+    @property
+    def qname(self) -> str:
+        return qualified(self.schema, self.name)
+
+
+@dataclass(frozen=True, slots=True)
 class Relation:
     """A table, view, materialized view, partitioned/foreign table or sequence."""
 
@@ -103,6 +155,15 @@ class Relation:
     name: str
     kind: RelKind
     columns: tuple[Column, ...] = ()
+    owner: str = ""
+    acl: tuple[str, ...] | None = None  # aclitem texts; None = the default (owner only)
+    rls: bool = False  # relrowsecurity
+    rls_forced: bool = False  # relforcerowsecurity
+    policies: tuple[Policy, ...] = ()
+    rows: float = -1.0  # reltuples (-1: never analyzed)
+    pages: int = 0  # relpages
+    updatable: bool = True  # a view that accepts INSERT (auto-updatable or with rules/triggers)
+    depends: tuple[str, ...] = ()  # views: facet keys of what the view reads (pg_depend)
     _by_name: dict[str, Column] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -174,6 +235,9 @@ class CatalogSnapshot:
     relations: tuple[Relation, ...] = ()
     functions: tuple[Function, ...] = ()
     enums: tuple[EnumType, ...] = ()
+    constraints: tuple[Constraint, ...] = ()
+    indexes: tuple[Index, ...] = ()
+    schema_acls: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # (schema, aclitems)
     builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
     builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
     _relations: dict[tuple[str, str], Relation] = field(
@@ -197,6 +261,18 @@ class CatalogSnapshot:
         self._functions.update((k, tuple(v)) for k, v in grouped.items())
         self._enums_by_type.update((e.type_name, e) for e in self.enums)
         self._enums_by_name.update(((e.schema, e.name), e) for e in self.enums)
+
+    def constraints_of(self, schema: str, table: str) -> tuple[Constraint, ...]:
+        return tuple(c for c in self.constraints if c.schema == schema and c.table == table)
+
+    def indexes_of(self, schema: str, table: str) -> tuple[Index, ...]:
+        return tuple(i for i in self.indexes if i.schema == schema and i.table == table)
+
+    def schema_acl(self, schema: str) -> tuple[str, ...] | None:
+        for name, acl in self.schema_acls:
+            if name == schema:
+                return acl
+        return None
 
     def relation(self, schema: str, name: str) -> Relation | None:
         """The relation ``schema.name``, or None."""
@@ -244,6 +320,17 @@ def _text_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
+def _get(row: Row, key: str, default: Any = None) -> Any:
+    try:
+        return row[key]
+    except (KeyError, IndexError):
+        return default
+
+
+def _acl(value: Any) -> tuple[str, ...] | None:
+    return None if value is None else _text_tuple(value)
+
+
 def build_catalog(
     *,
     schemas: Iterable[Row],
@@ -251,14 +338,58 @@ def build_catalog(
     functions: Iterable[Row] = (),
     enums: Iterable[Row] = (),
     builtins: Row | None = None,
+    relations: Iterable[Row] = (),
+    constraints: Iterable[Row] = (),
+    indexes: Iterable[Row] = (),
+    view_deps: Iterable[Row] = (),
+    policies: Iterable[Row] = (),
 ) -> CatalogSnapshot:
     """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
 
     ``columns`` has one row per (relation, column) in attnum order; a relation
     without columns comes as one row whose ``column`` is None. Keys are those
-    the SQL in this module selects.
+    the SQL in this module selects. ``relations`` (owner, ACL, RLS, size,
+    updatability), ``view_deps`` and ``policies`` add to the relations that
+    ``columns`` lists.
     """
-    schema_names = frozenset(str(r["schema"]) for r in schemas)
+    schema_rows = list(schemas)
+    schema_names = frozenset(str(r["schema"]) for r in schema_rows)
+    schema_acls = tuple(
+        (str(r["schema"]), _acl(_get(r, "acl"))) for r in schema_rows if _get(r, "acl") is not None
+    )
+    info: dict[tuple[str, str], dict[str, Any]] = {}
+    for r in relations:
+        info[(str(r["schema"]), str(r["relation"]))] = {
+            "owner": str(r["owner"] or ""),
+            "acl": _acl(r["acl"]),
+            "rls": bool(r["rls"]),
+            "rls_forced": bool(r["rls_forced"]),
+            "rows": float(r["reltuples"] if r["reltuples"] is not None else -1.0),
+            "pages": int(r["relpages"] or 0),
+            "updatable": bool(r["updatable"]),
+        }
+    deps: dict[tuple[str, str], set[str]] = {}
+    for r in view_deps:
+        key = (str(r["schema"]), str(r["relation"]))
+        ref = qualified(str(r["ref_schema"]), str(r["ref_name"]))
+        if r["ref_kind"] == "function":
+            deps.setdefault(key, set()).add(
+                f"function:{ref}({','.join(_text_tuple(r['ref_args']))})"
+            )
+        elif r["ref_column"] is not None:
+            deps.setdefault(key, set()).add(f"column_read:{ref}.{ident(str(r['ref_column']))}")
+        else:
+            deps.setdefault(key, set()).add(f"relation_read:{ref}")
+    pols: dict[tuple[str, str], list[Policy]] = {}
+    for r in policies:
+        pols.setdefault((str(r["schema"]), str(r["relation"])), []).append(
+            Policy(
+                name=str(r["name"]),
+                command=str(r["command"]),
+                roles=_text_tuple(r["roles"]) or ("public",),
+                permissive=bool(r["permissive"]),
+            )
+        )
 
     rel_order: list[tuple[str, str]] = []
     rel_kind: dict[tuple[str, str], RelKind] = {}
@@ -291,9 +422,49 @@ def build_catalog(
                 generated=generated,
             )
         )
-    relations = tuple(
-        Relation(schema=k[0], name=k[1], kind=rel_kind[k], columns=tuple(rel_cols[k]))
+    rels = tuple(
+        Relation(
+            schema=k[0],
+            name=k[1],
+            kind=rel_kind[k],
+            columns=tuple(rel_cols[k]),
+            policies=tuple(pols.get(k, ())),
+            depends=tuple(sorted(deps.get(k, ()))),
+            **info.get(k, {}),
+        )
         for k in rel_order
+    )
+    cons = tuple(
+        Constraint(
+            schema=str(r["schema"]),
+            table=str(r["relation"]),
+            name=str(r["name"]),
+            type=str(r["type"]),
+            columns=_text_tuple(r["columns"]),
+            validated=bool(r["validated"]),
+            definition=str(r["definition"] or ""),
+            ref_table=(
+                qualified(str(r["ref_schema"]), str(r["ref_relation"]))
+                if r["ref_relation"] is not None
+                else ""
+            ),
+            ref_columns=_text_tuple(r["ref_columns"]),
+        )
+        for r in constraints
+    )
+    idxs = tuple(
+        Index(
+            schema=str(r["schema"]),
+            name=str(r["name"]),
+            table=str(r["relation"]),
+            keys=_text_tuple(r["keys"]),
+            unique=bool(r["unique"]),
+            primary=bool(r["primary"]),
+            predicate=r["predicate"],
+            constraint=str(r["constraint"] or ""),
+            valid=bool(r["valid"]),
+        )
+        for r in indexes
     )
 
     funcs = tuple(
@@ -320,7 +491,10 @@ def build_catalog(
     )
     return CatalogSnapshot(
         schemas=schema_names,
-        relations=relations,
+        relations=rels,
+        constraints=cons,
+        indexes=idxs,
+        schema_acls=schema_acls,
         functions=funcs,
         enums=enum_types,
         builtin_functions=frozenset(_text_tuple(builtins["functions"] if builtins else None)),
@@ -337,7 +511,7 @@ _USER_NSP = (
 )
 
 SCHEMAS_SQL = f"""
-SELECT n.nspname::text AS schema
+SELECT n.nspname::text AS schema, n.nspacl::text[] AS acl
 FROM pg_catalog.pg_namespace n
 WHERE {_USER_NSP}
 ORDER BY 1
@@ -419,6 +593,120 @@ GROUP BY n.nspname, t.typname, t.oid
 ORDER BY 1, 2
 """
 
+# Per relation: owner, privileges, row-level security, size, whether a view takes INSERT.
+RELATIONS_SQL = f"""
+SELECT n.nspname::text AS schema,
+       c.relname::text AS relation,
+       pg_catalog.pg_get_userbyid(c.relowner)::text AS owner,
+       c.relacl::text[] AS acl,
+       c.relrowsecurity AS rls,
+       c.relforcerowsecurity AS rls_forced,
+       c.reltuples::float8 AS reltuples,
+       c.relpages::int AS relpages,
+       (c.relkind <> 'v' OR (pg_catalog.pg_relation_is_updatable(c.oid, true) & 8) = 8)
+           AS updatable
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+ORDER BY 1, 2
+"""
+
+CONSTRAINTS_SQL = f"""
+SELECT n.nspname::text AS schema,
+       c.relname::text AS relation,
+       k.conname::text AS name,
+       k.contype::text AS type,
+       ARRAY(SELECT a.attname::text FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num
+             ORDER BY u.ord) AS columns,
+       k.convalidated AS validated,
+       pg_catalog.pg_get_constraintdef(k.oid) AS definition,
+       rn.nspname::text AS ref_schema,
+       r.relname::text AS ref_relation,
+       ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord)
+             JOIN pg_catalog.pg_attribute a ON a.attrelid = k.confrelid AND a.attnum = u.num
+             ORDER BY u.ord) AS ref_columns
+FROM pg_catalog.pg_constraint k
+JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP}
+ORDER BY 1, 2, 3
+"""
+
+# Key columns by name; expression keys as pg_get_indexdef prints them.
+INDEXES_SQL = f"""
+SELECT n.nspname::text AS schema,
+       ic.relname::text AS name,
+       c.relname::text AS relation,
+       ARRAY(SELECT CASE WHEN i.indkey[k] <> 0
+                         THEN (SELECT a.attname::text FROM pg_catalog.pg_attribute a
+                               WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k])
+                         ELSE pg_catalog.pg_get_indexdef(i.indexrelid, k + 1, true) END
+             FROM generate_series(0, i.indnkeyatts - 1) AS k ORDER BY k) AS keys,
+       i.indisunique AS unique,
+       i.indisprimary AS primary,
+       pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       k.conname::text AS constraint,
+       i.indisvalid AS valid
+FROM pg_catalog.pg_index i
+JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
+JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
+     AND k.contype IN ('p', 'u', 'x')
+WHERE {_USER_NSP}
+ORDER BY 1, 2
+"""
+
+# What each view/materialized view reads (pg_rewrite -> pg_depend): relations,
+# columns (refobjsubid) and functions.
+VIEW_DEPS_SQL = f"""
+SELECT DISTINCT n.nspname::text AS schema,
+       v.relname::text AS relation,
+       CASE WHEN d.refclassid = 'pg_catalog.pg_proc'::regclass
+            THEN 'function' ELSE 'relation' END AS ref_kind,
+       COALESCE(rn.nspname, pn.nspname)::text AS ref_schema,
+       COALESCE(r.relname, p.proname)::text AS ref_name,
+       a.attname::text AS ref_column,
+       CASE WHEN p.oid IS NOT NULL THEN
+           ARRAY(SELECT pg_catalog.format_type(u.t, NULL)
+                 FROM unnest(p.proargtypes) WITH ORDINALITY AS u(t, ord) ORDER BY u.ord)
+       END AS ref_args
+FROM pg_catalog.pg_depend d
+JOIN pg_catalog.pg_rewrite w ON d.classid = 'pg_catalog.pg_rewrite'::regclass AND w.oid = d.objid
+JOIN pg_catalog.pg_class v ON v.oid = w.ev_class
+JOIN pg_catalog.pg_namespace n ON n.oid = v.relnamespace
+LEFT JOIN pg_catalog.pg_class r
+       ON d.refclassid = 'pg_catalog.pg_class'::regclass AND r.oid = d.refobjid
+LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
+LEFT JOIN pg_catalog.pg_attribute a
+       ON a.attrelid = r.oid AND a.attnum = d.refobjsubid AND d.refobjsubid > 0
+LEFT JOIN pg_catalog.pg_proc p
+       ON d.refclassid = 'pg_catalog.pg_proc'::regclass AND p.oid = d.refobjid
+LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+WHERE (r.oid IS NOT NULL AND r.oid <> v.oid OR p.oid IS NOT NULL)
+  AND COALESCE(rn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema')
+  AND {_USER_NSP}
+ORDER BY 1, 2, 3, 4, 5, 6
+"""
+
+POLICIES_SQL = f"""
+SELECT n.nspname::text AS schema,
+       c.relname::text AS relation,
+       p.polname::text AS name,
+       p.polcmd::text AS command,
+       ARRAY(SELECT CASE WHEN r = 0 THEN 'public' ELSE pg_catalog.pg_get_userbyid(r)::text END
+             FROM unnest(p.polroles) AS r) AS roles,
+       p.polpermissive AS permissive
+FROM pg_catalog.pg_policy p
+JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_NSP}
+ORDER BY 1, 2, 3
+"""
+
 BUILTINS_SQL = """
 SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace) AS functions,
@@ -442,6 +730,20 @@ async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
         functions = await conn.fetch(FUNCTIONS_SQL)
         enums = await conn.fetch(ENUMS_SQL)
         builtins = await conn.fetchrow(BUILTINS_SQL)
+        relations = await conn.fetch(RELATIONS_SQL)
+        constraints = await conn.fetch(CONSTRAINTS_SQL)
+        indexes = await conn.fetch(INDEXES_SQL)
+        view_deps = await conn.fetch(VIEW_DEPS_SQL)
+        policies = await conn.fetch(POLICIES_SQL)
     return build_catalog(
-        schemas=schemas, columns=columns, functions=functions, enums=enums, builtins=builtins
+        schemas=schemas,
+        columns=columns,
+        functions=functions,
+        enums=enums,
+        builtins=builtins,
+        relations=relations,
+        constraints=constraints,
+        indexes=indexes,
+        view_deps=view_deps,
+        policies=policies,
     )

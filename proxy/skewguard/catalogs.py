@@ -34,15 +34,15 @@ class _Entry:
 
 class CatalogCache:
     def __init__(self, upstream: Upstream, *, max_age: float = 30.0) -> None:
-        self._upstream = upstream
+        self.upstream = upstream
         self._max_age = max_age
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
         self.failures = 0
 
-    def _ssl(self) -> ssl.SSLContext | Literal[False, "prefer"]:
-        mode = self._upstream.sslmode
-        if mode in ("disable", "allow") or self._upstream.unix_socket:
+    def ssl_option(self) -> ssl.SSLContext | Literal[False, "prefer"]:
+        mode = self.upstream.sslmode
+        if mode in ("disable", "allow") or self.upstream.unix_socket:
             return False
         if mode == "prefer":
             return "prefer"
@@ -71,7 +71,7 @@ class CatalogCache:
             return snapshot, changed
 
     async def _load(self, database: str, user: str) -> CatalogSnapshot | None:
-        target = self._upstream
+        target = self.upstream
         try:
             conn = await asyncpg.connect(
                 host=target.host,
@@ -79,7 +79,7 @@ class CatalogCache:
                 user=target.user or user,
                 password=target.password,
                 database=database,
-                ssl=self._ssl(),
+                ssl=self.ssl_option(),
                 timeout=10,
                 server_settings={"application_name": "skewguard-catalog"},
             )

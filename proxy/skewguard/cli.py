@@ -10,6 +10,7 @@ import uvloop
 
 from skewguard import __version__, logs
 from skewguard.app import serve, start_embedded
+from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.pgcluster import ClusterError
 from skewguard.versions_cli import versions_command
@@ -25,7 +26,10 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the proxy")
     add_arguments(run)
     versions = commands.add_parser("versions", help="app versions seen and their footprints")
-    versions.add_argument("action", nargs="?", default="list", choices=["list"])
+    versions.add_argument(
+        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "retire"]
+    )
+    versions.add_argument("name", nargs="?", metavar="APP@VERSION", help="for pin/unpin/retire")
     source = versions.add_mutually_exclusive_group()
     source.add_argument(
         "--state", help="read this SQLite state file (default: $SKEWGUARD_STATE or skewguard.db)"
@@ -35,6 +39,8 @@ def _parser() -> argparse.ArgumentParser:
     )
     versions.add_argument("--json", action="store_true", help="print JSON")
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
+    check = commands.add_parser("check", help="would these migrations break a protected version?")
+    add_check_arguments(check)
     return parser
 
 
@@ -67,4 +73,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _run(args)
     if args.command == "versions":
         return versions_command(args)
+    if args.command == "check":
+        return check_command(args)
     return 2

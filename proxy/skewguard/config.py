@@ -146,6 +146,10 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return convert
 
 
+def _roles(value: str) -> tuple[str, ...]:
+    return tuple(role.strip() for role in value.split(",") if role.strip())
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "listen",
@@ -193,6 +197,29 @@ OPTIONS: tuple[Option, ...] = (
         "learn each version's footprint from its traffic: on, or off (relay only)",
         _choice("on", "off"),
     ),
+    Option(
+        "mode",
+        "enforce: block DDL that breaks a protected version; warn: let it through and alert; "
+        "observe: learn only",
+        _choice("enforce", "warn", "observe"),
+    ),
+    Option(
+        "retain",
+        "versions seen within this window stay protected after their last connection",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "override_roles",
+        "roles whose /* skewguard:allow reason=... */ or SET skewguard.allow is honoured",
+        _roles,
+        metavar="ROLE,...",
+    ),
+    Option(
+        "unparseable_ddl",
+        "what to do with DDL the parser cannot read: allow (counted and logged) or block",
+        _choice("allow", "block"),
+    ),
 )
 
 
@@ -210,6 +237,10 @@ class Settings:
     data_dir: str = ".skewguard/pgdata"
     state: str = "skewguard.db"
     analysis: str = "on"
+    mode: str = "enforce"
+    retain: float = 24 * 3600.0
+    override_roles: tuple[str, ...] = ()
+    unparseable_ddl: str = "allow"
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Callable[[str], object], str | None]] = [

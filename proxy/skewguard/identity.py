@@ -11,10 +11,6 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any
-
-import pglast
-from pglast import ast, enums, visitors
 
 DEFAULT_PATTERN = r"^(?P<app>[^@\s]+)@(?P<version>\S+)$"
 UNTAGGED_LABEL = "(untagged)"
@@ -121,83 +117,3 @@ class IdentityResolver:
         if "application_name" in params:
             return self.from_application_name(params["application_name"])
         return self.from_application_name(options.get("application_name", ""))
-
-
-@dataclass(frozen=True, slots=True)
-class ApplicationNameChange:
-    """The session's application_name after a statement: a new value, or back to startup's."""
-
-    value: str = ""
-    reset: bool = False
-
-
-def application_name_change(sql: str) -> ApplicationNameChange | None:
-    """What a statement does to application_name, if anything (last change wins).
-
-    Understands SET/RESET application_name, SET ... TO DEFAULT, RESET ALL,
-    DISCARD ALL and ``set_config('application_name', '…', false)`` with literal
-    arguments. SET LOCAL and transaction-local set_config last only until the
-    transaction ends and leave the identity as it is.
-    """
-    try:
-        statements = pglast.parse_sql(sql)
-    except pglast.parser.ParseError:
-        return None
-    change: ApplicationNameChange | None = None
-    for raw in statements:
-        stmt = raw.stmt
-        if isinstance(stmt, ast.VariableSetStmt):
-            kind = enums.VariableSetKind
-            if stmt.kind == kind.VAR_RESET_ALL:
-                change = ApplicationNameChange(reset=True)
-            elif stmt.name != "application_name" or stmt.is_local:
-                continue
-            elif stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT):
-                change = ApplicationNameChange(reset=True)
-            elif stmt.kind == kind.VAR_SET_VALUE and stmt.args:
-                value = _constant(stmt.args[0])
-                if value is not None:
-                    change = ApplicationNameChange(value)
-        elif isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
-            change = ApplicationNameChange(reset=True)
-        else:
-            calls = _FuncCalls()
-            if stmt is not None:
-                calls(stmt)
-            for node in calls.found:
-                found = _set_config_call(node)
-                if found is not None:
-                    change = found
-    return change
-
-
-class _FuncCalls(visitors.Visitor):
-    def __init__(self) -> None:
-        self.found: list[Any] = []
-
-    def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
-        self.found.append(node)
-
-
-def _constant(node: Any) -> str | None:
-    if isinstance(node, ast.A_Const) and not node.isnull:
-        val = node.val
-        if isinstance(val, ast.String):
-            return str(val.sval)
-        if isinstance(val, ast.Integer):
-            return str(val.ival)
-    return None
-
-
-def _set_config_call(call: Any) -> ApplicationNameChange | None:
-    names = [n.sval for n in call.funcname or ()]
-    if names[-1:] != ["set_config"] or len(call.args or ()) != 3:
-        return None
-    name, value, local = call.args
-    if _constant(name) != "application_name":
-        return None
-    new_value = _constant(value)
-    is_local = isinstance(local, ast.A_Const) and isinstance(local.val, ast.Boolean)
-    if new_value is None or not is_local or local.val.boolval:
-        return None
-    return ApplicationNameChange(new_value)

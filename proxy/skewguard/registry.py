@@ -3,24 +3,34 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from enum import StrEnum
 from typing import Any
 
 from skewguard.footprint import VersionKey
 from skewguard.identity import UNTAGGED_LABEL
-from skewguard.store import StoredVersion
+from skewguard.store import Lifecycle, StoredVersion
 
 
 def version_report(
-    stored: Iterable[StoredVersion], live: Iterable[VersionKey], *, with_facets: bool = True
+    stored: Iterable[StoredVersion],
+    live: Iterable[VersionKey],
+    *,
+    with_facets: bool = True,
+    protections: Mapping[VersionKey, Protection] | None = None,
+    lifecycle: Mapping[tuple[str, str], Lifecycle] | None = None,
 ) -> list[dict[str, Any]]:
     """JSON-ready rows, one per (database, app, version), untagged clients included."""
+    protections = protections or {}
+    lifecycle = lifecycle or {}
     live_counts = Counter(live)
     rows: list[dict[str, Any]] = []
     seen: set[VersionKey] = set()
     for version in stored:
         seen.add(version.key)
         row = _row(version.key, live_counts[version.key], version.first_seen, version.last_seen)
+        row["protected"] = protections.get(version.key)
+        row["lifecycle"] = lifecycle.get((version.key.app, version.key.version))
         if with_facets:
             row["facets"] = [
                 {
@@ -38,6 +48,8 @@ def version_report(
     for key, count in sorted(live_counts.items()):
         if key not in seen:  # connected since the last flush
             row = _row(key, count, None, None)
+            row["protected"] = protections.get(key)
+            row["lifecycle"] = lifecycle.get((key.app, key.version))
             if with_facets:
                 row["facets"] = []
             rows.append(row)
@@ -54,3 +66,51 @@ def _row(key: VersionKey, live: int, first: float | None, last: float | None) ->
         "first_seen": first,
         "last_seen": last,
     }
+
+
+class Protection(StrEnum):
+    """Why a version is protected (the first that applies, in this order)."""
+
+    PINNED = "pinned"
+    LIVE = "live"
+    RECENT = "recent"  # seen within --retain
+    ROLLBACK_TARGET = "rollback-target"  # the newest non-live version of its app
+
+
+def protected_versions(
+    stored: Iterable[StoredVersion],
+    live: Iterable[VersionKey],
+    lifecycle: Mapping[tuple[str, str], Lifecycle],
+    *,
+    retain: float,
+    now: float,
+) -> dict[VersionKey, Protection]:
+    """live + seen within ``retain`` + each app's rollback target + pinned, minus retired.
+
+    Per database; untagged clients protect nothing. The rollback target of an
+    app is its most recently seen version that has no live connection.
+    """
+    live_set = {key for key in live if key.app}
+    last_seen: dict[VersionKey, float] = {v.key: v.last_seen for v in stored if v.key.app}
+    for key in live_set:
+        last_seen.setdefault(key, now)
+    protected: dict[VersionKey, Protection] = {}
+    newest_idle: dict[tuple[str, str], VersionKey] = {}
+    for key, seen in last_seen.items():
+        state = lifecycle.get((key.app, key.version))
+        if state is Lifecycle.RETIRED:
+            continue
+        if state is Lifecycle.PINNED:
+            protected[key] = Protection.PINNED
+        elif key in live_set:
+            protected[key] = Protection.LIVE
+        elif now - seen <= retain:
+            protected[key] = Protection.RECENT
+        if key not in live_set:
+            app = (key.database, key.app)
+            best = newest_idle.get(app)
+            if best is None or last_seen[best] < seen:
+                newest_idle[app] = key
+    for key in newest_idle.values():
+        protected.setdefault(key, Protection.ROLLBACK_TARGET)
+    return protected

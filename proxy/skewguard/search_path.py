@@ -9,9 +9,6 @@ assumed.
 
 from __future__ import annotations
 
-import pglast
-from pglast import ast, enums
-
 from skewguard.identity import parse_options
 
 DEFAULT = ("$user", "public")
@@ -35,33 +32,3 @@ def startup_path(params: dict[str, str]) -> tuple[str, ...]:
     """The session's initial search_path from its startup packet."""
     value = parse_options(params.get("options", "")).get("search_path")
     return parse_path(value) if value is not None else DEFAULT
-
-
-def search_path_change(sql: str, reset_to: tuple[str, ...]) -> tuple[str, ...] | None:
-    """The search_path after ``sql`` runs, or None when it does not change it."""
-    try:
-        statements = pglast.parse_sql(sql)
-    except pglast.parser.ParseError:
-        return None
-    result: tuple[str, ...] | None = None
-    kind = enums.VariableSetKind
-    for raw in statements:
-        stmt = raw.stmt
-        if isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
-            result = reset_to
-        elif not isinstance(stmt, ast.VariableSetStmt) or stmt.is_local:
-            continue
-        elif stmt.kind == kind.VAR_RESET_ALL:
-            result = reset_to
-        elif stmt.name != "search_path":
-            continue
-        elif stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT):
-            result = reset_to
-        elif stmt.kind == kind.VAR_SET_VALUE:
-            names = []
-            for arg in stmt.args or ():
-                if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String):
-                    names.append(str(arg.val.sval))
-            # SET search_path TO a, "B" arrives as separate constants, already case-folded
-            result = tuple(names)
-    return result

@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from skewguard.registry import version_report
-from skewguard.store import open_store
+from skewguard.store import Lifecycle, open_store
 
 
 def _fetch(admin: str, with_facets: bool) -> list[dict[str, Any]]:
@@ -59,7 +59,33 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
     return "\n".join(out)
 
 
+def _lifecycle(args: argparse.Namespace) -> int:
+    app, sep, version = (args.name or "").partition("@")
+    if not sep or not app or not version:
+        print(f"skewguard versions {args.action}: give APP@VERSION", file=sys.stderr)
+        return 2
+    try:
+        if args.admin:
+            url = f"{args.admin.rstrip('/')}/api/versions/{args.name}/{args.action}"
+            request = urllib.request.Request(url, data=b"", method="POST")
+            urllib.request.urlopen(request, timeout=10).close()
+        else:
+            store = open_store(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
+            states = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
+            try:
+                store.set_lifecycle(app, version, states[args.action])
+            finally:
+                store.close()
+    except (OSError, ValueError, urllib.error.URLError) as exc:
+        print(f"skewguard: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.name}: {args.action} done")
+    return 0
+
+
 def versions_command(args: argparse.Namespace) -> int:
+    if args.action != "list":
+        return _lifecycle(args)
     try:
         if args.admin:
             rows = _fetch(args.admin, args.facets or args.json)

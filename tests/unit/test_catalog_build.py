@@ -55,7 +55,10 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
     return row
 
 
-SCHEMA_ROWS = [{"schema": "public"}, {"schema": "app"}]
+SCHEMA_ROWS = [
+    {"schema": "public", "acl": ["postgres=UC/postgres", "=U/postgres"]},
+    {"schema": "app", "acl": None},
+]
 COLUMN_ROWS = [
     column_row(
         "t",
@@ -107,6 +110,110 @@ ENUM_ROWS = [
     {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
 ]
 BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
+RELATION_ROWS = [
+    {
+        "schema": "public",
+        "relation": "t",
+        "owner": "owner",
+        "acl": ["owner=arwdDxt/owner", "app=r/owner"],
+        "rls": True,
+        "rls_forced": False,
+        "reltuples": 1000.0,
+        "relpages": 10,
+        "updatable": True,
+    },
+    {
+        "schema": "public",
+        "relation": "v",
+        "owner": "owner",
+        "acl": None,
+        "rls": False,
+        "rls_forced": False,
+        "reltuples": -1.0,
+        "relpages": 0,
+        "updatable": False,
+    },
+]
+CONSTRAINT_ROWS = [
+    {
+        "schema": "public",
+        "relation": "t",
+        "name": "t_pkey",
+        "type": "p",
+        "columns": ["id"],
+        "validated": True,
+        "definition": "PRIMARY KEY (id)",
+        "ref_schema": None,
+        "ref_relation": None,
+        "ref_columns": [],
+    },
+    {
+        "schema": "public",
+        "relation": "t",
+        "name": "t_code_fkey",
+        "type": "f",
+        "columns": ["code"],
+        "validated": False,
+        "definition": "FOREIGN KEY (code) REFERENCES app.t(only_in_app) NOT VALID",
+        "ref_schema": "app",
+        "ref_relation": "t",
+        "ref_columns": ["only_in_app"],
+    },
+]
+INDEX_ROWS = [
+    {
+        "schema": "public",
+        "name": "t_pkey",
+        "relation": "t",
+        "keys": ["id"],
+        "unique": True,
+        "primary": True,
+        "predicate": None,
+        "constraint": "t_pkey",
+        "valid": True,
+    },
+    {
+        "schema": "public",
+        "name": "t_lower_code",
+        "relation": "t",
+        "keys": ["lower((code)::text)"],
+        "unique": True,
+        "primary": False,
+        "predicate": "(id > 0)",
+        "constraint": None,
+        "valid": True,
+    },
+]
+VIEW_DEP_ROWS = [
+    {
+        "schema": "public",
+        "relation": "v",
+        "ref_kind": "relation",
+        "ref_schema": "public",
+        "ref_name": "t",
+        "ref_column": "id",
+        "ref_args": None,
+    },
+    {
+        "schema": "public",
+        "relation": "v",
+        "ref_kind": "function",
+        "ref_schema": "public",
+        "ref_name": "f",
+        "ref_column": None,
+        "ref_args": ["bigint"],
+    },
+]
+POLICY_ROWS = [
+    {
+        "schema": "public",
+        "relation": "t",
+        "name": "own_rows",
+        "command": "r",
+        "roles": ["app"],
+        "permissive": True,
+    }
+]
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +224,42 @@ def snap() -> CatalogSnapshot:
         functions=FUNCTION_ROWS,
         enums=ENUM_ROWS,
         builtins=BUILTIN_ROW,
+        relations=RELATION_ROWS,
+        constraints=CONSTRAINT_ROWS,
+        indexes=INDEX_ROWS,
+        view_deps=VIEW_DEP_ROWS,
+        policies=POLICY_ROWS,
     )
+
+
+def test_relation_details(snap: CatalogSnapshot) -> None:
+    t = snap.relation("public", "t")
+    assert t is not None
+    assert (t.owner, t.acl, t.rls, t.rows, t.pages) == (
+        "owner",
+        ("owner=arwdDxt/owner", "app=r/owner"),
+        True,
+        1000.0,
+        10,
+    )
+    assert t.policies == (cat.Policy("own_rows", "r", ("app",), True),)
+    v = snap.relation("public", "v")
+    assert v is not None and not v.updatable and v.acl is None
+    assert v.depends == ("column_read:public.t.id", "function:public.f(bigint)")
+    bare = snap.relation("public", "bare")
+    assert bare is not None and bare.updatable and bare.rows == -1.0
+    assert snap.schema_acl("public") == ("postgres=UC/postgres", "=U/postgres")
+    assert snap.schema_acl("app") is None
+
+
+def test_constraints_and_indexes(snap: CatalogSnapshot) -> None:
+    pkey, fkey = sorted(snap.constraints_of("public", "t"), key=lambda c: c.type, reverse=True)
+    assert (pkey.name, pkey.type, pkey.columns, pkey.qtable) == ("t_pkey", "p", ("id",), "public.t")
+    assert (fkey.validated, fkey.ref_table, fkey.ref_columns) == (False, "app.t", ("only_in_app",))
+    idx = {i.name: i for i in snap.indexes_of("public", "t")}
+    assert idx["t_pkey"].primary and idx["t_pkey"].constraint == "t_pkey"
+    assert idx["t_lower_code"].predicate == "(id > 0)" and idx["t_lower_code"].constraint == ""
+    assert idx["t_lower_code"].qname == "public.t_lower_code"
 
 
 def test_schemas_and_relation_kinds(snap: CatalogSnapshot) -> None:
@@ -226,6 +368,11 @@ def test_snapshot_is_immutable_and_hashable(snap: CatalogSnapshot) -> None:
         functions=FUNCTION_ROWS,
         enums=ENUM_ROWS,
         builtins=BUILTIN_ROW,
+        relations=RELATION_ROWS,
+        constraints=CONSTRAINT_ROWS,
+        indexes=INDEX_ROWS,
+        view_deps=VIEW_DEP_ROWS,
+        policies=POLICY_ROWS,
     )
     assert same == snap
 
@@ -251,6 +398,11 @@ def _selected_names(sql: str) -> set[str]:
         (cat.FUNCTIONS_SQL, FUNCTION_ROWS[0]),
         (cat.ENUMS_SQL, ENUM_ROWS[0]),
         (cat.BUILTINS_SQL, BUILTIN_ROW),
+        (cat.RELATIONS_SQL, RELATION_ROWS[0]),
+        (cat.CONSTRAINTS_SQL, CONSTRAINT_ROWS[0]),
+        (cat.INDEXES_SQL, INDEX_ROWS[0]),
+        (cat.VIEW_DEPS_SQL, VIEW_DEP_ROWS[0]),
+        (cat.POLICIES_SQL, POLICY_ROWS[0]),
     ],
 )
 def test_loader_sql_selects_exactly_the_keys_build_catalog_reads(

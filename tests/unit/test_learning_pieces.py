@@ -10,8 +10,9 @@ from skewguard.analysis import Facet, FacetKind
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.identity import Identity
 from skewguard.registry import version_report
-from skewguard.search_path import DEFAULT, parse_path, search_path_change, startup_path
+from skewguard.search_path import DEFAULT, parse_path, startup_path
 from skewguard.shapes import literal_key
+from skewguard.statements import read_script
 from skewguard.store import SqliteStore, open_store
 
 
@@ -55,7 +56,7 @@ def test_literal_key_is_shared_by_texts_differing_in_literals() -> None:
     ],
 )
 def test_search_path_change(sql: str, path: tuple[str, ...] | None) -> None:
-    assert search_path_change(sql, ("startup",)) == path
+    assert read_script(sql).search_path(("startup",)) == path
 
 
 def test_startup_search_path() -> None:

@@ -103,3 +103,15 @@ class ProxyMetrics:
             "Failed writes to the state store (batches are kept and retried)",
             registry=self.registry,
         )
+        self.ddl_decisions = Counter(
+            "skewguard_ddl_decisions",
+            "DDL decisions by outcome (allow, warn, block) and rule (none when no finding)",
+            ["decision", "rule"],
+            registry=self.registry,
+        )
+        self.protected_versions = Gauge(
+            "skewguard_protected_versions",
+            "Versions protected from breaking DDL, by why (live, recent, rollback-target, pinned)",
+            ["protection"],
+            registry=self.registry,
+        )

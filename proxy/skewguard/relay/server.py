@@ -8,6 +8,7 @@ import ssl
 import time
 
 from skewguard.config import Settings, Upstream, parse_upstream
+from skewguard.guard import Guard
 from skewguard.identity import IdentityResolver
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
@@ -57,6 +58,7 @@ class Proxy:
         self.metrics = ProxyMetrics(self.traffic)
         self.sessions: set[ClientSession] = set()
         self.learner: Learner | None = None  # set by the app when analysis is on
+        self.guard: Guard | None = None  # likewise
         self.tls_context: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)

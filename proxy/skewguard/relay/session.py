@@ -12,21 +12,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import re
 import ssl
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
 
 from skewguard.footprint import VersionKey
-from skewguard.identity import UNTAGGED, Identity, application_name_change
+from skewguard.guard import Requester
+from skewguard.identity import UNTAGGED, Identity
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
+from skewguard.relay.gate import TransactionGate
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
-from skewguard.search_path import search_path_change, startup_path
+from skewguard.search_path import startup_path
+from skewguard.statements import Script, needs_reading, read_script
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
-from skewguard.wire.framing import Message, MessageScanner, StartupFramer
+from skewguard.wire.framing import Message, MessageScanner, Segment, StartupFramer
 from skewguard.wire.prepared import PreparedStatements
 
 if TYPE_CHECKING:
@@ -36,8 +38,6 @@ log = logging.getLogger("skewguard.session")
 
 CONNECTION_FAILURE = "08006"
 _CLIENT_MESSAGES = frozenset(b"QPCB")
-#: Statements that may change application_name or search_path; only these are parsed.
-_SETTINGS_SNIFF = re.compile(rb"application_name|search_path|reset\s+all|discard\s+all", re.I)
 
 
 class Phase(Enum):
@@ -74,6 +74,12 @@ class ClientSession(asyncio.Protocol):
         self._upstream: UpstreamLink | None = None
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
         self._replication = False
+        self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
+        self._held: list[Segment] | None = None  # scanned client input waiting on a decision
+        self._held_raw: list[bytes] = []  # client input received while waiting
+        self._session_override: str | None = None  # SET skewguard.allow = '…'
+        self._lock_timeout_set = False
+        self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet seen
 
     # ------------------------------------------------------------ client side
 
@@ -103,6 +109,8 @@ class ClientSession(asyncio.Protocol):
             elif self.phase is Phase.STARTUP:
                 self._on_startup_bytes(data)
             elif self.phase is Phase.AUTH or self.phase is Phase.CONNECTING:
+                if self._sasl_pending and data[:1] == b"p":
+                    self._check_channel_binding(data)
                 self._scanner.feed(data)
                 self._write_upstream(data)
             elif self.phase is Phase.RAW:
@@ -113,18 +121,41 @@ class ClientSession(asyncio.Protocol):
             self.fail_client(PROTOCOL_VIOLATION, f"TLS error: {exc.reason}", reason="tls")
 
     def _relay_client(self, data: bytes) -> None:
-        """The hot path: inspect statements, forward the bytes unchanged."""
+        """The hot path: inspect statements, forward them; DDL waits for the guard."""
+        self.stats.bytes_in += len(data)
+        if self._held is not None:
+            self._held_raw.append(data)
+            return
         try:
-            for segment in self._scanner.feed(data):
-                if type(segment) is Message:
-                    self._on_client_message(segment)
+            segments = self._scanner.feed(data)
         except ProtocolViolation as exc:
             self.fail_client(exc.sqlstate, exc.message, reason="protocol")
             return
-        self.stats.bytes_in += len(data)
-        self._write_upstream(data)
+        self._forward(segments)
 
-    def _on_client_message(self, message: Message) -> None:
+    def _forward(self, segments: list[Segment]) -> None:
+        """Write segments upstream in order, stopping at a message the guard must judge."""
+        out: list[bytes] = []
+        for index, segment in enumerate(segments):
+            if type(segment) is Message:
+                try:
+                    script = self._on_client_message(segment)
+                except ProtocolViolation as exc:
+                    self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+                    return
+                if script is not None:
+                    if out:
+                        self._write_upstream(b"".join(out))
+                    self._hold(segment, script, segments[index + 1 :])
+                    return
+                out.append(segment.raw)
+            else:
+                out.append(cast(bytes, segment))
+        if out:
+            self._write_upstream(out[0] if len(out) == 1 else b"".join(out))
+
+    def _on_client_message(self, message: Message) -> Script | None:
+        """Track one statement message; return its script when the guard must judge it."""
         mtype = message.type
         if mtype == 0x42:  # Bind: one execution of a prepared statement
             self.stats.queries += 1
@@ -133,24 +164,34 @@ class ClientSession(asyncio.Protocol):
                 sql = self.prepared.get(name)
                 if sql is not None:
                     self._record(sql)
-        elif mtype == 0x51:  # Query
+            return None
+        if mtype == 0x51:  # Query
             raw = message.raw[5:-1]
             self.stats.queries += 1
             self.prepared.on_query(raw)
             sql = raw.decode("utf-8", "replace")
-            self._record(sql)
-            if _SETTINGS_SNIFF.search(raw) is not None:
-                self._follow_settings(sql)
         elif mtype == 0x50:  # Parse
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(parse.name, parse.query)
-            self._record(parse.query)
-            if _SETTINGS_SNIFF.search(message.raw) is not None:
-                self._follow_settings(parse.query)
+            sql = parse.query
+            raw = message.raw
         else:  # Close
             close = m.decode_close(message.body)
             if close.kind == "S":
                 self.prepared.on_close(close.name)
+            return None
+        self._record(sql)
+        if not needs_reading(raw):
+            return None
+        script = read_script(sql)
+        self._apply_settings(script)
+        gate = self._gate
+        if gate is None:
+            return None
+        if gate.must_decide(script):
+            return script
+        gate.follow(script)
+        return None
 
     def _record(self, sql: str) -> None:
         """Count the statement for footprint learning (analysed later, off this path)."""
@@ -159,19 +200,80 @@ class ClientSession(asyncio.Protocol):
             counts = statement_log.counts
             counts[sql] = counts.get(sql, 0) + 1
 
-    def _follow_settings(self, sql: str) -> None:
-        """A statement that may change application_name or search_path: parse and apply it."""
-        change = application_name_change(sql)
+    def _apply_settings(self, script: Script) -> None:
+        """Follow what a statement does to identity, search_path, overrides and lock_timeout."""
+        change = script.application_name
         if change is not None:
             resolver = self.proxy.resolver
             if change.reset:
                 self._retag(resolver.from_startup(self.params))
             else:
                 self._retag(resolver.from_application_name(change.value))
-        path = search_path_change(sql, startup_path(self.params))
+        path = script.search_path(startup_path(self.params))
         current = self.statement_log
         if path is not None and current is not None and path != current.search_path:
             self._rotate_log(self.identity, path)
+        for statement in script.statements:
+            if statement.override is not None:
+                self._session_override = statement.override or None
+            if statement.lock_timeout is not None:
+                self._lock_timeout_set = statement.lock_timeout
+
+    def _requester(self) -> Requester:
+        log_ = self.statement_log
+        return Requester(
+            database=self.database,
+            user=self.params.get("user", ""),
+            identity=self.identity,
+            peer=self.peer,
+            search_path=log_.search_path if log_ else startup_path(self.params),
+            session_override=self._session_override,
+            lock_timeout_set=self._lock_timeout_set,
+        )
+
+    def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
+        """Stop forwarding until the guard decides on ``message``; keep order."""
+        self._held = rest
+        self._held_raw = []
+        if self.transport is not None:
+            self.transport.pause_reading()
+        asyncio.get_running_loop().create_task(self._decide(message, script))
+
+    async def _decide(self, message: Message, script: Script) -> None:
+        assert self._gate is not None
+        simple = message.type == 0x51
+        sql = message.raw[5:-1].decode("utf-8", "replace") if simple else ""
+        if not simple:
+            sql = m.decode_parse(message.body).query
+        replacement: str | None = None
+        try:
+            replacement = await self._gate.decide(script, sql, simple=simple)
+        except Exception:  # a guard failure must never break the application's traffic
+            self.proxy.metrics.analysis_failures.labels("guard-error").inc()
+            log.exception("DDL guard failed; statement forwarded unchecked")
+        if self.phase is Phase.CLOSED:
+            return
+        if replacement is None:
+            self._write_upstream(message.raw)
+        elif simple:
+            self._write_upstream(m.frame(b"Q", replacement.encode() + b"\x00"))
+        else:
+            self._write_upstream(m.replace_parse_query(message.body, replacement))
+        held, chunks = self._held or [], self._held_raw
+        self._held, self._held_raw = None, []
+        self._forward(held)
+        for chunk in chunks:
+            if self._held is not None:
+                self._held_raw.append(chunk)
+                continue
+            try:
+                segments = self._scanner.feed(chunk)
+            except ProtocolViolation as exc:
+                self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+                return
+            self._forward(segments)
+        if self._held is None and self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -247,6 +349,8 @@ class ClientSession(asyncio.Protocol):
         if learner is not None and not self._replication:
             key = VersionKey.of(self.database, self.identity)
             self.statement_log = learner.open(key, user, startup_path(startup.params))
+        if self.proxy.guard is not None and not self._replication:
+            self._gate = TransactionGate(self.proxy.guard, self._requester)
         self.phase = Phase.CONNECTING
         if rest:
             self._scanner.feed(rest)
@@ -303,6 +407,7 @@ class ClientSession(asyncio.Protocol):
             mtype = segment.type
             if mtype == 0x52 and m.decode_auth_code(segment.body) == m.AUTH_SASL:  # 'R'
                 raw = self._filter_sasl(segment)
+                self._sasl_pending = True
             elif mtype == 0x4B:  # 'K' BackendKeyData
                 self.backend_pid = m.decode_backend_key_data(segment.body).pid
             elif mtype == 0x53:  # 'S' ParameterStatus
@@ -316,14 +421,33 @@ class ClientSession(asyncio.Protocol):
         self.stats.bytes_out += len(payload)
         self._client_write(payload)
 
-    def _filter_sasl(self, message: Message) -> bytes:
-        """Hide SCRAM channel binding when the client's TLS ends at the proxy.
+    def _check_channel_binding(self, data: bytes) -> None:
+        """Explain the one SCRAM case that cannot work through the proxy.
 
-        The client would bind to the proxy's certificate, which the server can
-        never match, so only plain SCRAM-SHA-256 can succeed through the proxy.
+        A TLS client offered only SCRAM-SHA-256 answers "y" (it could bind but
+        the server seems unable); an upstream on TLS rejects that as a downgrade
+        attack, with a message that points nowhere near the proxy.
         """
-        if self._tls is None:
-            return message.raw
+        self._sasl_pending = False
+        upstream = self._upstream
+        if self._tls is None or upstream is None or not upstream.tls or len(data) < 5:
+            return
+        end = 1 + int.from_bytes(data[1:5], "big")
+        if len(data) >= end and m.sasl_initial_gs2_flag(data[5:end]) == "y":  # whole message
+            raise ProtocolViolation(
+                "skewguard: SCRAM channel binding cannot cross the proxy when both the client "
+                "connection and the proxy's connection to PostgreSQL use TLS; connect with "
+                "channel_binding=disable, or use sslmode=disable without TLS to the proxy"
+            )
+
+    def _filter_sasl(self, message: Message) -> bytes:
+        """Hide SCRAM channel binding: the client's TLS (if any) never reaches the server.
+
+        A TLS client would bind to the proxy's certificate, which the server can
+        never match; a plaintext client that is offered -PLUS gives up at once
+        (libpq: "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL
+        connection"). So only plain SCRAM-SHA-256 is offered.
+        """
         mechanisms = m.decode_sasl_mechanisms(message.body)
         kept = [name for name in mechanisms if not name.endswith("-PLUS")]
         if kept == mechanisms:

@@ -1,9 +1,9 @@
 """Where footprints, versions and decisions persist (SQLite by default)."""
 
-from skewguard.store.base import StateStore, StoredVersion
+from skewguard.store.base import Lifecycle, StateStore, StoredVersion
 from skewguard.store.sqlite import SqliteStore
 
-__all__ = ["SqliteStore", "StateStore", "StoredVersion", "open_store"]
+__all__ = ["Lifecycle", "SqliteStore", "StateStore", "StoredVersion", "open_store"]
 
 
 def open_store(location: str) -> StateStore:

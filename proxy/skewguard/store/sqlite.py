@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
+import time
 from pathlib import Path
+from typing import Any
 
 from skewguard.analysis import Facet
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
-from skewguard.store.base import StoredVersion
+from skewguard.store.base import Lifecycle, StoredVersion
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -29,6 +32,19 @@ CREATE TABLE IF NOT EXISTS facets (
     last_seen  REAL NOT NULL,
     sample     TEXT NOT NULL,
     PRIMARY KEY (database, app, version, facet)
+);
+CREATE TABLE IF NOT EXISTS lifecycle (
+    app     TEXT NOT NULL,
+    version TEXT NOT NULL,
+    state   TEXT NOT NULL,
+    at      REAL NOT NULL,
+    PRIMARY KEY (app, version)
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id       INTEGER PRIMARY KEY AUTOINCREMENT,
+    at       REAL NOT NULL,
+    decision TEXT NOT NULL,
+    body     TEXT NOT NULL
 );
 """
 
@@ -107,6 +123,39 @@ class SqliteStore:
             if version is not None:
                 version.facets[Facet.from_key(key)] = Evidence(count, first, last, sample)
         return list(stored.values())
+
+    def lifecycle(self) -> dict[tuple[str, str], Lifecycle]:
+        with self._lock:
+            rows = self._db.execute("SELECT app, version, state FROM lifecycle").fetchall()
+        return {(app, version): Lifecycle(state) for app, version, state in rows}
+
+    def set_lifecycle(self, app: str, version: str, state: Lifecycle | None) -> None:
+        with self._lock:
+            if state is None:
+                self._db.execute(
+                    "DELETE FROM lifecycle WHERE app = ? AND version = ?", (app, version)
+                )
+            else:
+                self._db.execute(
+                    "INSERT INTO lifecycle (app, version, state, at) VALUES (?, ?, ?, ?) "
+                    "ON CONFLICT (app, version) DO UPDATE "
+                    "SET state = excluded.state, at = excluded.at",
+                    (app, version, state.value, time.time()),
+                )
+
+    def record_decision(self, decision: dict[str, Any]) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO decisions (at, decision, body) VALUES (?, ?, ?)",
+                (decision["at"], decision["decision"], json.dumps(decision, default=str)),
+            )
+
+    def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT id, body FROM decisions ORDER BY id DESC LIMIT ?", (limit,)
+            ).fetchall()
+        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
 
     def close(self) -> None:
         with self._lock:

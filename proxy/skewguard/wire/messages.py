@@ -141,6 +141,15 @@ def decode_parse(body: bytes) -> Parse:
     return Parse(name, query)
 
 
+def replace_parse_query(body: bytes, query: str) -> bytes:
+    """A Parse message like ``body``'s (same name, same parameter types) running ``query``."""
+    name_end = body.find(b"\x00")
+    query_end = body.find(b"\x00", name_end + 1)
+    if name_end < 0 or query_end < 0:
+        raise ProtocolViolation("invalid Parse message")
+    return frame(b"P", body[: name_end + 1] + query.encode() + body[query_end:])
+
+
 def decode_bind_statement(body: bytes) -> str:
     """Bind ('B'): the name of the prepared statement it executes."""
     _, pos = _cstring(body, 0)
@@ -179,6 +188,19 @@ def decode_sasl_mechanisms(body: bytes) -> list[str]:
 def encode_sasl_mechanisms(mechanisms: list[str]) -> bytes:
     body = _I32.pack(AUTH_SASL) + b"".join(m.encode() + b"\x00" for m in mechanisms) + b"\x00"
     return frame(b"R", body)
+
+
+def sasl_initial_gs2_flag(body: bytes) -> str | None:
+    """SASLInitialResponse ('p'): the SCRAM GS2 channel-binding flag ('n', 'y' or 'p').
+
+    'y' means "I could bind, but the server does not offer binding"; a server
+    that has TLS on the connection rejects it as a downgrade.
+    """
+    _, pos = _cstring(body, 0)
+    if len(body) < pos + 5:
+        return None
+    (length,) = _I32.unpack_from(body, pos)
+    return chr(body[pos + 4]) if length > 0 else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,4 +322,6 @@ __all__ = [
     "encode_ssl_request",
     "encode_startup_message",
     "frame",
+    "replace_parse_query",
+    "sasl_initial_gs2_flag",
 ]

@@ -1,0 +1,25 @@
+"""The DDL engine (pure): DDL text -> typed changes -> findings against footprints.
+
+``Overlay`` applies DDL to a transaction-local model of a catalog snapshot
+(savepoints included) and reports the net changes other sessions would see at
+COMMIT; ``evaluate`` runs the rules of :mod:`skewguard.rules` on them.
+"""
+
+from __future__ import annotations
+
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.evaluate import evaluate, probes_needed
+from skewguard.ddl.findings import Finding, SessionFacts, Severity
+from skewguard.ddl.overlay import DdlParseError, Overlay
+
+__all__ = [
+    "Change",
+    "DdlParseError",
+    "Finding",
+    "Kind",
+    "Overlay",
+    "SessionFacts",
+    "Severity",
+    "evaluate",
+    "probes_needed",
+]

@@ -1,0 +1,507 @@
+"""Diff two catalog models into typed changes, as other versions see them.
+
+Names are what versions use, so the diff is by name first: a name that
+disappears is a drop or a rename (told apart by identity, for the message),
+unless something recreates it — ``ALTER TABLE users RENAME TO people; CREATE
+VIEW users AS SELECT * FROM people`` leaves ``public.users`` and its columns in
+place, and only a :data:`Kind.REPLACE_RELATION` (table became view) remains.
+"""
+
+from __future__ import annotations
+
+from skewguard.catalog import Column, Constraint, Index, Relation, RelKind, ident, qualified
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.model import Model
+from skewguard.ddl.types import classify_type_change
+
+_DROP_KIND = {
+    RelKind.TABLE: Kind.DROP_TABLE,
+    RelKind.PARTITIONED: Kind.DROP_TABLE,
+    RelKind.FOREIGN: Kind.DROP_TABLE,
+    RelKind.VIEW: Kind.DROP_VIEW,
+    RelKind.MATVIEW: Kind.DROP_MATVIEW,
+    RelKind.SEQUENCE: Kind.DROP_SEQUENCE,
+}
+
+
+def _flags(*names: str, **conds: bool) -> frozenset[str]:
+    return frozenset(names) | frozenset(k for k, v in conds.items() if v)
+
+
+def _col_subject(rel: Relation, name: str) -> str:
+    return f"{rel.qname}.{ident(name)}"
+
+
+def diff(before: Model, after: Model) -> list[Change]:
+    """Every change from ``before`` to ``after`` (objects created in between are ignored)."""
+    out: list[Change] = []
+    renamed_schemas = _schemas(before, after, out)
+    for oid, rel in sorted(before.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):
+        _relation(before, after, oid, rel, renamed_schemas, out)
+    _constraints(before, after, out)
+    _indexes(before, after, out)
+    _functions(before, after, out, renamed_schemas)
+    _enums(before, after, out, renamed_schemas)
+    out.extend(
+        after.lints[len(before.lints) :]
+        if after.lints[: len(before.lints)] == before.lints
+        else after.lints
+    )
+    return list(dict.fromkeys(out))
+
+
+def _via(after: Model, key: tuple[str, int]) -> str:
+    return after.via.get(key, "")
+
+
+def _schemas(before: Model, after: Model, out: list[Change]) -> dict[str, str]:
+    renamed: dict[str, str] = {}
+    by_oid = {oid: name for name, oid in after.schemas.items()}
+    for name, oid in sorted(before.schemas.items()):
+        if name in after.schemas:
+            _schema_acl(before, after, name, oid, out)
+            continue
+        if oid in by_oid:
+            renamed[name] = by_oid[oid]
+            out.append(Change(Kind.RENAME_SCHEMA, ident(name), new=ident(by_oid[oid])))
+        else:
+            out.append(Change(Kind.DROP_SCHEMA, ident(name)))
+    return renamed
+
+
+def _privs(acl: tuple[str, ...] | None, owner: str, default: str) -> dict[str, set[str]]:
+    if acl is None:
+        return {owner: set(default)}
+    out: dict[str, set[str]] = {}
+    for item in acl:
+        who, _, rest = item.partition("=")
+        out.setdefault(who or "public", set()).update(rest.partition("/")[0].replace("*", ""))
+    return out
+
+
+def _revokes(
+    subject: str,
+    old: dict[str, set[str]],
+    new: dict[str, set[str]],
+    out: list[Change],
+    relation: str = "",
+) -> None:
+    for role, privs in sorted(old.items()):
+        lost = privs - new.get(role, set())
+        if lost:
+            out.append(
+                Change(
+                    Kind.REVOKE, subject, detail="".join(sorted(lost)), new=role, relation=relation
+                )
+            )
+
+
+def _schema_acl(before: Model, after: Model, name: str, oid: int, out: list[Change]) -> None:
+    a_oid = after.schemas[name]
+    old, new = before.schema_acls.get(oid), after.schema_acls.get(a_oid)
+    if old != new:
+        _revokes(ident(name), _privs(old, "owner", "UC"), _privs(new, "owner", "UC"), out)
+
+
+def _relation(
+    before: Model,
+    after: Model,
+    oid: int,
+    rel: Relation,
+    renamed_schemas: dict[str, str],
+    out: list[Change],
+) -> None:
+    same = after.rel_oid(rel.schema, rel.name)
+    if same is None:
+        moved = after.rels.get(oid)
+        if moved is not None and moved.kind == rel.kind:
+            if renamed_schemas.get(rel.schema) == moved.schema and moved.name == rel.name:
+                return  # covered by RenameSchema
+            kind = Kind.SET_SCHEMA if moved.schema != rel.schema else Kind.RENAME_RELATION
+            out.append(
+                Change(kind, rel.qname, detail=rel.kind.value, new=moved.qname, relation=rel.qname)
+            )
+        else:
+            out.append(
+                Change(
+                    _DROP_KIND[rel.kind],
+                    rel.qname,
+                    detail=rel.kind.value,
+                    relation=rel.qname,
+                    via=_via(after, ("rel", oid)),
+                    flags=_flags(cascade=bool(_via(after, ("rel", oid)))),
+                )
+            )
+        return
+    new = after.rels[same]
+    if new.kind != rel.kind:
+        out.append(
+            Change(
+                Kind.REPLACE_RELATION,
+                rel.qname,
+                old=rel.kind.value,
+                new=new.kind.value,
+                relation=rel.qname,
+                flags=_flags(updatable=new.updatable),
+            )
+        )
+    if rel.kind == RelKind.SEQUENCE:
+        return
+    _columns(before, after, oid, rel, same, new, out)
+    if new.rls and not rel.rls:
+        out.append(
+            Change(
+                Kind.ENABLE_RLS,
+                rel.qname,
+                relation=rel.qname,
+                detail=f"{len(new.policies)} policies",
+                columns=tuple(sorted({r for p in new.policies for r in p.roles})),
+            )
+        )
+    if new.rls_forced and not rel.rls_forced:
+        out.append(Change(Kind.FORCE_RLS, rel.qname, relation=rel.qname))
+    if new.rls:
+        kept = {p.name for p in new.policies}
+        for p in rel.policies:
+            if p.name not in kept:
+                out.append(
+                    Change(
+                        Kind.DROP_POLICY,
+                        f"{rel.qname}.{ident(p.name)}",
+                        relation=rel.qname,
+                        columns=p.roles,
+                    )
+                )
+    if rel.acl != new.acl:
+        family = "arwdDxt"
+        _revokes(
+            rel.qname,
+            _privs(rel.acl, rel.owner or "owner", family),
+            _privs(new.acl, new.owner or rel.owner or "owner", family),
+            out,
+            relation=rel.qname,
+        )
+
+
+def _columns(
+    before: Model,
+    after: Model,
+    oid: int,
+    rel: Relation,
+    new_oid: int,
+    new: Relation,
+    out: list[Change],
+) -> None:
+    same_object = oid == new_oid
+    ids_before = before.attids.get(oid, {})
+    for col in rel.columns:
+        subject = _col_subject(rel, col.name)
+        now = new.column(col.name)
+        if now is None:
+            renamed = None
+            if same_object:
+                renamed = after.col_name(new_oid, ids_before.get(col.name, -1))
+            if renamed is not None:
+                out.append(
+                    Change(
+                        Kind.RENAME_COLUMN, subject, relation=rel.qname, old=col.name, new=renamed
+                    )
+                )
+            else:
+                via = _via(after, ("rel", oid)) or _via(
+                    after, ("col", ids_before.get(col.name, -1))
+                )
+                out.append(
+                    Change(
+                        Kind.DROP_COLUMN,
+                        subject,
+                        relation=rel.qname,
+                        old=col.type_name,
+                        via=via if via != subject else "",
+                    )
+                )
+            continue
+        _column(after, rel, col, new_oid, new, now, subject, out)
+    old_names = set(rel.column_names)
+    for col in new.columns:
+        if col.name in old_names:
+            continue
+        if (
+            same_object
+            and col.name in after.attids.get(new_oid, {})
+            and any(after.attids[new_oid][col.name] == i for i in ids_before.values())
+        ):
+            continue  # a renamed column: reported above
+        volatile = (new_oid, col.name) in after.volatile_defaults
+        out.append(
+            Change(
+                Kind.ADD_COLUMN,
+                _col_subject(rel, col.name),
+                relation=rel.qname,
+                new=col.type_name,
+                flags=_flags(
+                    not_null=col.not_null,
+                    has_default=col.has_default,
+                    volatile_default=volatile,
+                    generated=bool(col.generated),
+                ),
+            )
+        )
+
+
+def _column(
+    after: Model,
+    rel: Relation,
+    col: Column,
+    new_oid: int,
+    new: Relation,
+    now: Column,
+    subject: str,
+    out: list[Change],
+) -> None:
+    approx = new_oid in after.approx_types
+    differs = now.base_type != col.base_type if approx else now.type_name != col.type_name
+    if differs and "unknown" not in (now.base_type, col.base_type):
+        tc = classify_type_change(col.type_name, now.type_name)
+        out.append(
+            Change(
+                Kind.ALTER_COLUMN_TYPE,
+                subject,
+                relation=rel.qname,
+                old=col.type_name,
+                new=now.type_name,
+                flags=_flags(binary_coercible=tc.binary_coercible, widening=tc.widening),
+            )
+        )
+    is_table = new.kind in (RelKind.TABLE, RelKind.PARTITIONED, RelKind.FOREIGN)
+    if is_table and now.not_null and not col.not_null:
+        out.append(
+            Change(
+                Kind.SET_NOT_NULL,
+                subject,
+                relation=rel.qname,
+                flags=_flags(has_default=now.has_default),
+            )
+        )
+    base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's
+    if col.has_default and not now.has_default and not base_default:
+        attid = after.attids.get(new_oid, {}).get(now.name, -1)
+        via = _via(after, ("default", attid))
+        out.append(
+            Change(
+                Kind.DROP_DEFAULT,
+                subject,
+                relation=rel.qname,
+                old=col.default or "",
+                via=via,
+                flags=_flags(
+                    not_null=now.not_null or (not is_table and col.not_null), cascade=bool(via)
+                ),
+            )
+        )
+
+
+def _cons_by_name(m: Model) -> dict[tuple[str, str], tuple[int, Constraint]]:
+    out = {}
+    for oid, c in m.cons.items():
+        t = m.rels[m.con_rel[oid]]
+        out[(t.qname, c.name)] = (oid, c)
+    return out
+
+
+def _constraints(before: Model, after: Model, out: list[Change]) -> None:
+    old = _cons_by_name(before)
+    new = _cons_by_name(after)
+    new_oids = {oid: key for key, (oid, _) in new.items()}
+    for (table, name), (oid, c) in sorted(old.items()):
+        if (table, name) in new:
+            continue
+        subject = f"{table}.{ident(name)}"
+        if oid in new_oids and new_oids[oid][1] == name:
+            continue  # moved with its table (rename / SET SCHEMA): reported there
+        if oid in new_oids and new_oids[oid][0] == table:
+            out.append(
+                Change(
+                    Kind.RENAME_CONSTRAINT,
+                    subject,
+                    relation=table,
+                    old=name,
+                    new=new_oids[oid][1],
+                    detail=c.type,
+                    columns=c.columns,
+                )
+            )
+        elif (
+            table in {before.rel_qname(r) for r in before.rels}
+            and after.rel_oid(*_split(table)) is not None
+        ):
+            out.append(
+                Change(
+                    Kind.DROP_CONSTRAINT,
+                    subject,
+                    relation=table,
+                    detail=c.type,
+                    columns=c.columns,
+                    via=_via(after, ("con", oid)),
+                )
+            )
+    existing = {before.rel_qname(r) for r in before.rels}
+    old_oids = {oid for oid, _ in old.values()}
+    for (table, name), (oid, c) in sorted(new.items()):
+        if oid in old_oids or table not in existing or (table, name) in old:
+            continue
+        if after.con_rel[oid] not in before.rels:
+            continue  # on a table created in this transaction
+        out.append(
+            Change(
+                Kind.ADD_CONSTRAINT,
+                f"{table}.{ident(name)}",
+                relation=table,
+                detail=c.type,
+                columns=c.columns,
+                new=c.definition,
+                old=c.ref_table,
+                flags=_flags(validated=c.validated),
+            )
+        )
+
+
+def _split(qname: str) -> tuple[str, str]:
+    from skewguard.analysis.query import split_qualified_name
+
+    parts = split_qualified_name(qname)
+    return parts[0], parts[1]
+
+
+def _idx_by_name(m: Model) -> dict[str, tuple[int, Index]]:
+    out = {}
+    for oid, i in m.idxs.items():
+        t = m.rels[m.idx_rel[oid]]
+        out[qualified(t.schema, i.name)] = (oid, i)
+    return out
+
+
+def _indexes(before: Model, after: Model, out: list[Change]) -> None:
+    old = _idx_by_name(before)
+    new = _idx_by_name(after)
+    new_oids = {oid: key for key, (oid, _) in new.items()}
+    for qn, (oid, i) in sorted(old.items()):
+        if qn in new:
+            continue
+        table = before.rel_qname(before.idx_rel[oid])
+        flags = _flags(
+            unique=i.unique, primary=i.primary, concurrently=("drop", oid) in after.concurrent
+        )
+        if oid in new_oids and new[new_oids[oid]][1].name == i.name:
+            continue  # moved with its table
+        if oid in new_oids:
+            out.append(
+                Change(
+                    Kind.RENAME_INDEX,
+                    qn,
+                    relation=table,
+                    old=i.name,
+                    new=new[new_oids[oid]][1].name,
+                    columns=i.keys,
+                    flags=flags,
+                )
+            )
+        else:
+            out.append(
+                Change(
+                    Kind.DROP_INDEX,
+                    qn,
+                    relation=table,
+                    columns=i.keys,
+                    flags=flags,
+                    detail=i.predicate or "",
+                    via=_via(after, ("idx", oid)),
+                )
+            )
+    old_oids = {oid for oid, _ in old.values()}
+    for qn, (oid, i) in sorted(new.items()):
+        if oid in old_oids or after.idx_rel[oid] not in before.rels:
+            continue
+        table = after.rel_qname(after.idx_rel[oid])
+        out.append(
+            Change(
+                Kind.CREATE_INDEX,
+                qn,
+                relation=table,
+                columns=i.keys,
+                detail=i.predicate or "",
+                flags=_flags(
+                    unique=i.unique,
+                    primary=i.primary,
+                    constraint=bool(i.constraint),
+                    concurrently=("create", oid) in after.concurrent,
+                ),
+            )
+        )
+
+
+def _functions(
+    before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]
+) -> None:
+    new_sigs = {f.signature: oid for oid, f in after.funcs.items()}
+    old_sigs = {f.signature for f in before.funcs.values()}
+    for oid, f in sorted(before.funcs.items(), key=lambda kv: kv[1].signature):
+        if f.signature in new_sigs:
+            continue
+        moved = after.funcs.get(oid)
+        if moved is not None and renamed_schemas.get(f.schema) == moved.schema:
+            continue
+        out.append(
+            Change(
+                Kind.DROP_FUNCTION,
+                f.signature,
+                detail=f.kind.value,
+                new=moved.signature if moved is not None else "",
+                via=_via(after, ("fn", oid)),
+            )
+        )
+    for sig, oid in sorted(new_sigs.items()):
+        if sig in old_sigs or oid in before.funcs:
+            continue
+        f = after.funcs[oid]
+        out.append(Change(Kind.CREATE_FUNCTION, sig, detail=f.kind.value, columns=f.arg_types))
+
+
+def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]) -> None:
+    for oid, e in sorted(before.enums.items(), key=lambda kv: kv[1].type_name):
+        now_oid = after.enum_oid(e.schema, e.name)
+        if now_oid is None:
+            moved = after.enums.get(oid)
+            if moved is not None and renamed_schemas.get(e.schema) == moved.schema:
+                continue
+            out.append(
+                Change(
+                    Kind.DROP_TYPE,
+                    e.type_name,
+                    detail="enum",
+                    new=moved.type_name if moved is not None else "",
+                    columns=e.labels,
+                    via=_via(after, ("type", oid)),
+                )
+            )
+            continue
+        now = after.enums[now_oid]
+        ids_now = after.label_ids.get(now_oid, {}) if now_oid == oid else {}
+        by_id = {i: label for label, i in ids_now.items()}
+        for label in e.labels:
+            if label in now.labels:
+                continue
+            renamed = by_id.get(before.label_ids.get(oid, {}).get(label, -1))
+            if renamed is not None:
+                out.append(
+                    Change(Kind.ENUM_RENAME_VALUE, f"{e.type_name}:{label}", old=label, new=renamed)
+                )
+            else:
+                out.append(Change(Kind.ENUM_DROP_VALUE, f"{e.type_name}:{label}", old=label))
+        renamed_to = {by_id.get(before.label_ids.get(oid, {}).get(label, -1)) for label in e.labels}
+        for label in now.labels:
+            if label not in e.labels and label not in renamed_to:
+                out.append(Change(Kind.ENUM_ADD_VALUE, f"{e.type_name}:{label}", new=label))
+
+
+__all__ = ["diff"]

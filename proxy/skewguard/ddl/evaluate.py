@@ -1,0 +1,88 @@
+"""Check changes against protected versions' footprints: changes -> findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from skewguard.analysis.facets import Facet
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Finding, SessionFacts, Severity
+from skewguard.footprint import Evidence, VersionKey
+
+
+def evaluate(
+    changes: Sequence[Change],
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
+    *,
+    catalog_before: CatalogSnapshot,
+    catalog_after: CatalogSnapshot,
+    probes: Mapping[str, bool | None] = {},
+    severities: Mapping[str, Severity] = {},
+    session: SessionFacts | None = None,
+) -> list[Finding]:
+    """Every finding of every rule for ``changes``; ``severities`` overrides by id or name."""
+    from skewguard.rules import CHECKS, RULES
+    from skewguard.rules.base import Context
+
+    ctx = Context(footprints, catalog_before, catalog_after, probes, session)
+    findings: list[Finding] = []
+    seen: set[tuple[str, Change, VersionKey | None, str]] = set()
+    for rule in RULES:
+        check = CHECKS[rule.id]
+        override = severities.get(rule.id) or severities.get(rule.name)
+        once = "*" in rule.covers
+        for change in changes:
+            if not once and change.kind not in rule.covers:
+                continue
+            fired = False
+            for hit in check(ctx, change):
+                key = (rule.id, change, hit.version, hit.message)
+                if key in seen:
+                    continue
+                seen.add(key)
+                fired = True
+                severity = override if override is not None else hit.severity
+                if override is not None and hit.severity is not rule.severity:
+                    # a rule that graded this hit below its default keeps the grade
+                    severity = max(override, hit.severity, key=_rank)
+                findings.append(
+                    Finding(
+                        rule.id,
+                        rule.name,
+                        Severity(severity),
+                        change,
+                        hit.version,
+                        hit.facet,
+                        hit.evidence,
+                        hit.message,
+                        rule.recipe,
+                    )
+                )
+            if once and fired:
+                break
+    findings.sort(key=lambda f: (_rank(f.severity), f.rule, str(f.change), f.version or _NONE))
+    return findings
+
+
+_NONE = VersionKey("", "", "")
+
+
+def _rank(severity: Severity) -> int:
+    return {Severity.BREAK: 0, Severity.RISK: 1, Severity.INFO: 2}[Severity(severity)]
+
+
+def probes_needed(changes: Sequence[Change]) -> list[str]:
+    """SQL the shell runs (bounded time) to test existing rows; True = violating rows exist."""
+    from skewguard.rules.constraints import probe_sql
+
+    out: list[str] = []
+    for change in changes:
+        if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
+            sql = probe_sql(change)
+            if sql is not None and sql not in out:
+                out.append(sql)
+    return out
+
+
+__all__ = ["evaluate", "probes_needed"]

@@ -1,0 +1,233 @@
+"""A mutable model of a catalog snapshot, with object identities.
+
+The overlay applies DDL to a :class:`Model`; the diff compares two models.
+Every object gets a synthetic oid (and every column and enum label an id), so
+a rename is told apart from a drop and a create. Catalog objects themselves
+stay the frozen dataclasses of :mod:`skewguard.catalog`, replaced on change.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import (
+    CatalogSnapshot,
+    Constraint,
+    EnumType,
+    Function,
+    Index,
+    Relation,
+    ident,
+    qualified,
+)
+from skewguard.ddl.changes import Change
+
+# A view dependency: ("rel", rel oid, 0) | ("col", rel oid, attid) | ("fn", fn oid, 0)
+Dep = tuple[str, int, int]
+
+
+@dataclass
+class Model:
+    """Everything the overlay changes; cheap to copy (the objects are immutable)."""
+
+    builtin_functions: frozenset[str] = frozenset()
+    builtin_relations: frozenset[str] = frozenset()
+    schemas: dict[str, int] = field(default_factory=dict)  # name -> oid
+    schema_acls: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
+    rels: dict[int, Relation] = field(default_factory=dict)
+    relidx: dict[tuple[str, str], int] = field(default_factory=dict)
+    attids: dict[int, dict[str, int]] = field(default_factory=dict)  # rel -> column -> id
+    cons: dict[int, Constraint] = field(default_factory=dict)
+    con_rel: dict[int, int] = field(default_factory=dict)
+    idxs: dict[int, Index] = field(default_factory=dict)
+    idx_rel: dict[int, int] = field(default_factory=dict)
+    funcs: dict[int, Function] = field(default_factory=dict)
+    enums: dict[int, EnumType] = field(default_factory=dict)
+    label_ids: dict[int, dict[str, int]] = field(default_factory=dict)
+    deps: dict[int, set[Dep]] = field(default_factory=dict)  # view -> what it reads
+    approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
+    via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
+    concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
+    volatile_defaults: set[tuple[int, str]] = field(default_factory=set)
+    lints: list[Change] = field(default_factory=list)
+    next_oid: int = 1
+
+    # --- identity -----------------------------------------------------------
+
+    def new_oid(self) -> int:
+        self.next_oid += 1
+        return self.next_oid
+
+    def copy(self) -> Model:
+        return dataclasses.replace(
+            self,
+            schemas=dict(self.schemas),
+            schema_acls=dict(self.schema_acls),
+            rels=dict(self.rels),
+            relidx=dict(self.relidx),
+            attids={k: dict(v) for k, v in self.attids.items()},
+            cons=dict(self.cons),
+            con_rel=dict(self.con_rel),
+            idxs=dict(self.idxs),
+            idx_rel=dict(self.idx_rel),
+            funcs=dict(self.funcs),
+            enums=dict(self.enums),
+            label_ids={k: dict(v) for k, v in self.label_ids.items()},
+            deps={k: set(v) for k, v in self.deps.items()},
+            approx_types=set(self.approx_types),
+            via=dict(self.via),
+            concurrent=set(self.concurrent),
+            volatile_defaults=set(self.volatile_defaults),
+            lints=list(self.lints),
+        )
+
+    # --- relations ----------------------------------------------------------
+
+    def put_rel(self, oid: int, rel: Relation) -> None:
+        old = self.rels.get(oid)
+        if old is not None and self.relidx.get((old.schema, old.name)) == oid:
+            del self.relidx[(old.schema, old.name)]
+        self.rels[oid] = rel
+        self.relidx[(rel.schema, rel.name)] = oid
+        ids = self.attids.setdefault(oid, {})
+        for col in rel.columns:
+            if col.name not in ids:
+                ids[col.name] = self.new_oid()
+        for gone in set(ids) - set(rel.column_names):
+            del ids[gone]
+
+    def del_rel(self, oid: int) -> None:
+        rel = self.rels.pop(oid)
+        self.relidx.pop((rel.schema, rel.name), None)
+        self.attids.pop(oid, None)
+        self.deps.pop(oid, None)
+        self.approx_types.discard(oid)
+
+    def rel_oid(self, schema: str, name: str) -> int | None:
+        return self.relidx.get((schema, name))
+
+    def col_name(self, rel: int, attid: int) -> str | None:
+        for name, i in self.attids.get(rel, {}).items():
+            if i == attid:
+                return name
+        return None
+
+    def enum_oid(self, schema: str, name: str) -> int | None:
+        for oid, e in self.enums.items():
+            if (e.schema, e.name) == (schema, name):
+                return oid
+        return None
+
+    def cons_of(self, rel: int) -> list[int]:
+        return [c for c, r in self.con_rel.items() if r == rel]
+
+    def idxs_of(self, rel: int) -> list[int]:
+        return [i for i, r in self.idx_rel.items() if r == rel]
+
+    # --- conversion ---------------------------------------------------------
+
+    @classmethod
+    def from_catalog(cls, cat: CatalogSnapshot) -> Model:
+        m = cls(builtin_functions=cat.builtin_functions, builtin_relations=cat.builtin_relations)
+        for s in sorted(cat.schemas):
+            m.schemas[s] = m.new_oid()
+        for s, acl in cat.schema_acls:
+            if s in m.schemas:
+                m.schema_acls[m.schemas[s]] = acl
+        for s in {r.schema for r in cat.relations} - set(m.schemas):
+            m.schemas[s] = m.new_oid()
+        for rel in cat.relations:
+            m.put_rel(m.new_oid(), rel)
+        for f in cat.functions:
+            m.funcs[m.new_oid()] = f
+        for e in cat.enums:
+            oid = m.new_oid()
+            m.enums[oid] = e
+            m.label_ids[oid] = {label: m.new_oid() for label in e.labels}
+        for c in cat.constraints:
+            rel_oid = m.rel_oid(c.schema, c.table)
+            if rel_oid is not None:
+                oid = m.new_oid()
+                m.cons[oid] = c
+                m.con_rel[oid] = rel_oid
+        for i in cat.indexes:
+            rel_oid = m.rel_oid(i.schema, i.table)
+            if rel_oid is not None:
+                oid = m.new_oid()
+                m.idxs[oid] = i
+                m.idx_rel[oid] = rel_oid
+        by_sig = {f.signature: oid for oid, f in m.funcs.items()}
+        for oid, rel in list(m.rels.items()):
+            for key in rel.depends:
+                dep = m._parse_dep(key, by_sig)
+                if dep is not None:
+                    m.deps.setdefault(oid, set()).add(dep)
+        return m
+
+    def _parse_dep(self, key: str, by_sig: dict[str, int]) -> Dep | None:
+        kind, _, subject = key.partition(":")
+        if kind == "function":
+            oid = by_sig.get(subject)
+            return ("fn", oid, 0) if oid is not None else None
+        parts = split_qualified_name(subject)
+        if kind == "relation_read" and len(parts) == 2:
+            rel = self.rel_oid(parts[0], parts[1])
+            return ("rel", rel, 0) if rel is not None else None
+        if kind == "column_read" and len(parts) == 3:
+            rel = self.rel_oid(parts[0], parts[1])
+            if rel is None:
+                return None
+            attid = self.attids.get(rel, {}).get(parts[2])
+            return ("col", rel, attid) if attid is not None else None
+        return None
+
+    def dep_key(self, dep: Dep) -> str | None:
+        kind, oid, attid = dep
+        if kind == "fn":
+            f = self.funcs.get(oid)
+            return f"function:{f.signature}" if f is not None else None
+        rel = self.rels.get(oid)
+        if rel is None:
+            return None
+        if kind == "rel":
+            return f"relation_read:{rel.qname}"
+        name = self.col_name(oid, attid)
+        return f"column_read:{rel.qname}.{ident(name)}" if name is not None else None
+
+    def to_catalog(self) -> CatalogSnapshot:
+        rels = []
+        for oid, rel in self.rels.items():
+            keys = sorted(k for d in self.deps.get(oid, ()) if (k := self.dep_key(d)) is not None)
+            rels.append(dataclasses.replace(rel, depends=tuple(keys)))
+        rels.sort(key=lambda r: (r.schema, r.name))
+        cons = []
+        for oid, c in self.cons.items():
+            t = self.rels[self.con_rel[oid]]
+            cons.append(dataclasses.replace(c, schema=t.schema, table=t.name))
+        idxs = []
+        for oid, i in self.idxs.items():
+            t = self.rels[self.idx_rel[oid]]
+            idxs.append(dataclasses.replace(i, schema=t.schema, table=t.name))
+        names = {oid: s for s, oid in self.schemas.items()}
+        return CatalogSnapshot(
+            schemas=frozenset(self.schemas),
+            relations=tuple(rels),
+            functions=tuple(sorted(self.funcs.values(), key=lambda f: f.signature)),
+            enums=tuple(sorted(self.enums.values(), key=lambda e: e.qname)),
+            constraints=tuple(sorted(cons, key=lambda c: (c.schema, c.table, c.name))),
+            indexes=tuple(sorted(idxs, key=lambda i: (i.schema, i.name))),
+            schema_acls=tuple(
+                sorted((names[o], acl) for o, acl in self.schema_acls.items() if o in names)
+            ),
+            builtin_functions=self.builtin_functions,
+            builtin_relations=self.builtin_relations,
+        )
+
+    def rel_qname(self, oid: int) -> str:
+        rel = self.rels[oid]
+        return qualified(rel.schema, rel.name)
+
+
+__all__ = ["Dep", "Model"]

@@ -1,0 +1,1526 @@
+"""Apply DDL to a transaction-local model of the catalog.
+
+:class:`Overlay` parses each text with pglast and applies its statements to a
+:class:`~skewguard.ddl.model.Model`: tables, columns (types, defaults, NOT
+NULL, identity), constraints, indexes, views (output columns and what they
+read, computed like the analyzer does), sequences, enums, functions, schemas,
+row-level security and privileges. DROP ... CASCADE removes the dependents
+PostgreSQL would remove; a statement PostgreSQL would reject (a RESTRICT drop
+with dependents, a type change under a view) leaves the model unchanged.
+Savepoints copy the model. Nothing here does I/O.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from pglast import ast, enums, parse_sql
+from pglast.stream import RawStream
+
+from skewguard.analysis.extract import Extractor
+from skewguard.analysis.facets import FacetKind
+from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import (
+    CatalogSnapshot,
+    Column,
+    Constraint,
+    EnumType,
+    FuncKind,
+    Function,
+    Index,
+    Policy,
+    Relation,
+    RelKind,
+    qualified,
+)
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.diff import diff
+from skewguard.ddl.model import Dep, Model
+from skewguard.ddl.types import format_type, serial_kind
+
+_O = enums.ObjectType
+_AT = enums.AlterTableType
+_C = enums.ConstrType
+
+_REL_OBJECTS = {
+    _O.OBJECT_TABLE: RelKind.TABLE,
+    _O.OBJECT_VIEW: RelKind.VIEW,
+    _O.OBJECT_MATVIEW: RelKind.MATVIEW,
+    _O.OBJECT_SEQUENCE: RelKind.SEQUENCE,
+    _O.OBJECT_FOREIGN_TABLE: RelKind.FOREIGN,
+}
+_FUNC_OBJECTS = (_O.OBJECT_FUNCTION, _O.OBJECT_PROCEDURE, _O.OBJECT_ROUTINE, _O.OBJECT_AGGREGATE)
+_VOLATILE = frozenset(
+    {
+        "random",
+        "clock_timestamp",
+        "gen_random_uuid",
+        "uuid_generate_v4",
+        "uuid_generate_v1",
+        "nextval",
+        "timeofday",
+        "txid_current",
+        "uuidv4",
+        "uuidv7",
+        "random_normal",
+    }
+)
+_AGGREGATES = frozenset(
+    {
+        "count",
+        "sum",
+        "avg",
+        "min",
+        "max",
+        "array_agg",
+        "string_agg",
+        "bool_and",
+        "bool_or",
+        "json_agg",
+        "jsonb_agg",
+        "json_object_agg",
+        "jsonb_object_agg",
+        "every",
+    }
+)
+_PRIVS = {
+    "select": "r",
+    "insert": "a",
+    "update": "w",
+    "delete": "d",
+    "truncate": "D",
+    "references": "x",
+    "trigger": "t",
+    "usage": "U",
+    "create": "C",
+    "execute": "X",
+    "maintain": "m",
+    "temporary": "T",
+    "connect": "c",
+}
+_ALL_PRIVS = {"table": "arwdDxt", "sequence": "rwU", "schema": "UC"}
+_SEQUENCE_COLUMNS = (
+    Column("last_value", "bigint", "bigint", not_null=True),
+    Column("log_cnt", "bigint", "bigint", not_null=True),
+    Column("is_called", "boolean", "boolean", not_null=True),
+)
+# Statements that change nothing a client version can observe.
+_HARMLESS = (
+    ast.CommentStmt,
+    ast.AlterOwnerStmt,
+    ast.SecLabelStmt,
+    ast.CreateStatsStmt,
+    ast.AlterSeqStmt,
+    ast.CreateExtensionStmt,
+    ast.AlterDefaultPrivilegesStmt,
+    ast.CreateRoleStmt,
+    ast.AlterRoleStmt,
+    ast.AlterRoleSetStmt,
+    ast.DropRoleStmt,
+    ast.GrantRoleStmt,
+    ast.TransactionStmt,
+    ast.VariableShowStmt,
+    ast.AlterTableSpaceOptionsStmt,
+    ast.CreateTableSpaceStmt,
+    ast.AlterStatsStmt,
+    ast.CreatedbStmt,
+)
+
+
+class DdlParseError(ValueError):
+    """The DDL text does not parse."""
+
+
+class _Fail(Exception):
+    """PostgreSQL would reject the statement: it changes nothing."""
+
+
+def _deparse(node: Any) -> str:
+    try:
+        return str(RawStream()(node))
+    except Exception:
+        return "?"
+
+
+def _names(nodes: Iterable[Any] | None) -> list[str]:
+    return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
+
+
+def _column_refs(node: Any) -> list[str]:
+    """Names of the columns an expression refers to (last field), in order."""
+    found: list[str] = []
+
+    def walk(n: Any) -> None:
+        if isinstance(n, ast.ColumnRef):
+            fields = _names(n.fields)
+            if fields and fields[-1] not in found:
+                found.append(fields[-1])
+            return
+        if isinstance(n, tuple | list):
+            for x in n:
+                walk(x)
+        elif isinstance(n, ast.Node):
+            for attr in getattr(type(n), "__slots__", ()):
+                walk(getattr(n, attr, None))
+
+    walk(node)
+    return found
+
+
+def _has_call(node: Any, names: frozenset[str]) -> bool:
+    if isinstance(node, ast.FuncCall):
+        fn = _names(node.funcname)
+        if fn and fn[-1] in names:
+            return True
+    if isinstance(node, tuple | list):
+        return any(_has_call(x, names) for x in node)
+    if isinstance(node, ast.Node):
+        return any(
+            _has_call(getattr(node, a, None), names) for a in getattr(type(node), "__slots__", ())
+        )
+    return False
+
+
+class Overlay:
+    """A transaction-local view of the catalog, changed by the DDL applied to it."""
+
+    def __init__(
+        self,
+        catalog: CatalogSnapshot,
+        *,
+        search_path: Sequence[str] = ("public",),
+        user: str | None = None,
+    ) -> None:
+        self._initial = Model.from_catalog(catalog)
+        self._state = self._initial.copy()
+        self._user = user
+        self._path: tuple[str, ...] = tuple(search_path)
+        self._savepoints: list[tuple[str, Model, tuple[str, ...]]] = []
+        self._snapshot: CatalogSnapshot | None = catalog
+
+    # --- public API ---------------------------------------------------------
+
+    def apply(self, sql: str) -> list[Change]:
+        """Apply every statement of ``sql``; returns the changes this text made."""
+        try:
+            raw = parse_sql(sql)
+        except Exception as exc:
+            raise DdlParseError(str(exc)) from exc
+        before = self._state.copy()
+        for r in raw or ():
+            self.apply_statement(r.stmt)
+        return diff(before, self._state)
+
+    def apply_statement(self, stmt: Any) -> None:
+        """Apply one parsed statement (all or nothing, as PostgreSQL does)."""
+        work = self._state.copy()
+        saved_path = self._path
+        try:
+            self._statement(work, stmt)
+        except _Fail:
+            self._path = saved_path
+            return
+        self._state = work
+        self._snapshot = None
+
+    def savepoint(self, name: str) -> None:
+        self._savepoints.append((name, self._state.copy(), self._path))
+
+    def rollback_to(self, name: str) -> None:
+        """ROLLBACK TO SAVEPOINT: the savepoint stays, later changes go."""
+        for i in range(len(self._savepoints) - 1, -1, -1):
+            if self._savepoints[i][0] == name:
+                _, state, path = self._savepoints[i]
+                del self._savepoints[i + 1 :]
+                self._state = state.copy()
+                self._path = path
+                self._snapshot = None
+                return
+        raise KeyError(f"no savepoint {name!r}")
+
+    def release(self, name: str) -> None:
+        for i in range(len(self._savepoints) - 1, -1, -1):
+            if self._savepoints[i][0] == name:
+                del self._savepoints[i:]
+                return
+        raise KeyError(f"no savepoint {name!r}")
+
+    def net_changes(self) -> list[Change]:
+        """What other sessions would see at COMMIT."""
+        return diff(self._initial, self._state)
+
+    @property
+    def catalog(self) -> CatalogSnapshot:
+        if self._snapshot is None:
+            self._snapshot = self._state.to_catalog()
+        return self._snapshot
+
+    @property
+    def search_path(self) -> tuple[str, ...]:
+        return self._path
+
+    # --- names --------------------------------------------------------------
+
+    def _user_path(self) -> list[str]:
+        out: list[str] = []
+        for s in self._path:
+            if s == "$user":
+                if self._user is not None:
+                    out.append(self._user)
+            elif s != "pg_catalog" and not s.startswith("pg_temp"):
+                out.append(s)
+        return out
+
+    def _creation_schema(self, m: Model, schema: str | None) -> str:
+        if schema is not None:
+            if schema not in m.schemas:
+                raise _Fail
+            return schema
+        for s in self._user_path():
+            if s in m.schemas:
+                return s
+        raise _Fail
+
+    def _find_rel(self, m: Model, schema: str | None, name: str) -> int | None:
+        if schema is not None:
+            return m.rel_oid(schema, name)
+        for s in self._user_path():
+            oid = m.rel_oid(s, name)
+            if oid is not None:
+                return oid
+        return None
+
+    def _rv(self, m: Model, rv: Any, missing_ok: bool = False) -> int | None:
+        oid = self._find_rel(m, rv.schemaname, str(rv.relname))
+        if oid is None and not missing_ok:
+            raise _Fail
+        return oid
+
+    def _by_names(self, m: Model, names: list[str], missing_ok: bool) -> int | None:
+        schema = names[-2] if len(names) > 1 else None
+        oid = self._find_rel(m, schema, names[-1])
+        if oid is None and not missing_ok:
+            raise _Fail
+        return oid
+
+    def _find_index(self, m: Model, names: list[str]) -> int | None:
+        schema = names[-2] if len(names) > 1 else None
+        schemas = [schema] if schema else self._user_path()
+        for s in schemas:
+            for oid, i in m.idxs.items():
+                t = m.rels[m.idx_rel[oid]]
+                if i.name == names[-1] and t.schema == s:
+                    return oid
+        return None
+
+    def _find_enum(self, m: Model, names: list[str]) -> int | None:
+        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        for s in schemas:
+            oid = m.enum_oid(s, names[-1])
+            if oid is not None:
+                return oid
+        return None
+
+    def _catalog_of(self, m: Model) -> CatalogSnapshot:
+        return m.to_catalog()
+
+    def _type(self, m: Model, tn: Any) -> tuple[str, str]:
+        return format_type(tn, self._catalog_of(m), self._user_path())
+
+    # --- dispatch -----------------------------------------------------------
+
+    def _statement(self, m: Model, node: Any) -> None:
+        handler = getattr(self, "_" + type(node).__name__, None)
+        if handler is not None:
+            handler(m, node)
+            return
+        if isinstance(node, _HARMLESS):
+            return
+        from skewguard.analysis.classify import is_ddl
+
+        if is_ddl(node):
+            m.lints.append(Change(Kind.UNMODELED, type(node).__name__, detail=_deparse(node)[:200]))
+
+    def _VariableSetStmt(self, m: Model, node: Any) -> None:
+        if (node.name or "").lower() != "search_path":
+            return
+        if node.kind == enums.VariableSetKind.VAR_SET_VALUE:
+            values = [
+                str(a.val.sval)
+                for a in node.args or ()
+                if isinstance(a, ast.A_Const) and isinstance(a.val, ast.String)
+            ]
+            self._path = tuple(values)
+
+    def _CreateSchemaStmt(self, m: Model, node: Any) -> None:
+        name = node.schemaname or (node.authrole.rolename if node.authrole else None)
+        if name is None:
+            raise _Fail
+        if name in m.schemas:
+            if node.if_not_exists:
+                return
+            raise _Fail
+        m.schemas[name] = m.new_oid()
+        saved = self._path
+        self._path = (name,)
+        try:
+            for elt in node.schemaElts or ():
+                self._statement(m, elt)
+        finally:
+            self._path = saved
+
+    # --- tables -------------------------------------------------------------
+
+    def _CreateStmt(self, m: Model, node: Any) -> None:
+        rv = node.relation
+        if rv.relpersistence == "t":
+            return  # temporary: invisible to every other session
+        schema = self._creation_schema(m, rv.schemaname)
+        name = str(rv.relname)
+        if m.rel_oid(schema, name) is not None:
+            if node.if_not_exists:
+                return
+            raise _Fail
+        kind = RelKind.PARTITIONED if node.partspec is not None else RelKind.TABLE
+        oid = m.new_oid()
+        m.put_rel(oid, Relation(schema, name, kind, rows=0.0))
+        pending: list[tuple[Any, list[str]]] = []
+        for elt in node.tableElts or ():
+            if isinstance(elt, ast.ColumnDef):
+                pending.extend(self._add_column(m, oid, elt))
+            elif isinstance(elt, ast.Constraint):
+                pending.append((elt, []))
+            elif isinstance(elt, ast.TableLikeClause):
+                src = self._rv(m, elt.relation)
+                assert src is not None
+                for col in m.rels[src].columns:
+                    bare = dataclasses.replace(
+                        col, has_default=False, default=None, default_sequences=(), identity=""
+                    )
+                    self._put_columns(m, oid, [*m.rels[oid].columns, bare])
+        for parent in node.inhRelations or ():
+            src = self._rv(m, parent)
+            assert src is not None
+            cols = list(m.rels[oid].columns)
+            have = {c.name for c in cols}
+            self._put_columns(m, oid, [c for c in m.rels[src].columns if c.name not in have] + cols)
+        for con, con_cols in pending:
+            self._add_constraint(m, oid, con, con_cols)
+
+    def _put_columns(self, m: Model, oid: int, columns: list[Column]) -> None:
+        m.put_rel(oid, dataclasses.replace(m.rels[oid], columns=tuple(columns)))
+
+    def _set_column(self, m: Model, oid: int, name: str, **changes: Any) -> None:
+        rel = m.rels[oid]
+        cols = [dataclasses.replace(c, **changes) if c.name == name else c for c in rel.columns]
+        self._put_columns(m, oid, cols)
+
+    def _create_sequence(self, m: Model, schema: str, name: str) -> str:
+        base, n = name, 0
+        while m.rel_oid(schema, name) is not None:
+            n += 1
+            name = f"{base}{n}"
+        m.put_rel(m.new_oid(), Relation(schema, name, RelKind.SEQUENCE, _SEQUENCE_COLUMNS))
+        return name
+
+    def _add_column(
+        self, m: Model, oid: int, cd: Any, *, if_not_exists: bool = False
+    ) -> list[tuple[Any, list[str]]]:
+        """Add a ColumnDef; returns its constraints still to add (after all columns)."""
+        rel = m.rels[oid]
+        name = str(cd.colname)
+        if rel.column(name) is not None:
+            if if_not_exists:
+                return []
+            raise _Fail
+        type_name, base = self._type(m, cd.typeName)
+        col = Column(name, type_name, base, not_null=bool(cd.is_not_null))
+        pending: list[tuple[Any, list[str]]] = []
+        serial = serial_kind(cd.typeName)
+        if serial is not None:
+            seq = self._create_sequence(m, rel.schema, f"{rel.name}_{name}_seq")
+            col = dataclasses.replace(
+                col,
+                not_null=True,
+                has_default=True,
+                default=f"nextval('{qualified(rel.schema, seq)}'::regclass)",
+                default_sequences=(qualified(rel.schema, seq),),
+            )
+            m.volatile_defaults.add((oid, name))
+        for con in cd.constraints or ():
+            t = con.contype
+            if t == _C.CONSTR_NOTNULL:
+                col = dataclasses.replace(col, not_null=True)
+            elif t == _C.CONSTR_NULL:
+                col = dataclasses.replace(col, not_null=False)
+            elif t == _C.CONSTR_DEFAULT:
+                col = self._with_default(m, col, con.raw_expr)
+                if _has_call(con.raw_expr, _VOLATILE):
+                    m.volatile_defaults.add((oid, name))
+            elif t == _C.CONSTR_IDENTITY:
+                seq = self._create_sequence(m, rel.schema, f"{rel.name}_{name}_seq")
+                col = dataclasses.replace(
+                    col,
+                    not_null=True,
+                    has_default=True,
+                    identity="a" if con.generated_when == "a" else "d",
+                    default_sequences=(qualified(rel.schema, seq),),
+                )
+                m.volatile_defaults.add((oid, name))
+            elif t == _C.CONSTR_GENERATED:
+                col = dataclasses.replace(col, generated="s", has_default=False)
+                m.volatile_defaults.add((oid, name))
+            elif t == _C.CONSTR_PRIMARY:
+                col = dataclasses.replace(col, not_null=True)
+                pending.append((con, [name]))
+            else:
+                pending.append((con, [name]))
+        self._put_columns(m, oid, [*m.rels[oid].columns, col])
+        return pending
+
+    def _with_default(self, m: Model, col: Column, expr: Any) -> Column:
+        if expr is None or (isinstance(expr, ast.A_Const) and expr.isnull):
+            return dataclasses.replace(
+                col,
+                has_default=bool(col.identity),
+                default=None,
+                default_sequences=col.default_sequences if col.identity else (),
+            )
+        seqs: list[str] = []
+        self._default_sequences(m, expr, seqs)
+        return dataclasses.replace(
+            col, has_default=True, default=_deparse(expr), default_sequences=tuple(sorted(seqs))
+        )
+
+    def _default_sequences(self, m: Model, node: Any, out: list[str]) -> None:
+        if isinstance(node, ast.FuncCall):
+            fn = _names(node.funcname)
+            if fn and fn[-1] == "nextval" and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.TypeCast):
+                    arg = arg.arg
+                if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String):
+                    parts = split_qualified_name(str(arg.val.sval))
+                    oid = self._by_names(m, parts, True) if parts else None
+                    if oid is not None:
+                        out.append(m.rel_qname(oid))
+        if isinstance(node, tuple | list):
+            for x in node:
+                self._default_sequences(m, x, out)
+        elif isinstance(node, ast.Node):
+            for a in getattr(type(node), "__slots__", ()):
+                self._default_sequences(m, getattr(node, a, None), out)
+
+    def _constraint_name(self, m: Model, oid: int, kind: str, cols: list[str]) -> str:
+        rel = m.rels[oid]
+        suffix = {"p": "pkey", "u": "key", "f": "fkey", "c": "check", "x": "excl"}[kind]
+        base = (
+            f"{rel.name}_pkey"
+            if kind == "p"
+            else "_".join([rel.name, *cols[: 1 if kind == "c" else None], suffix])
+        )
+        taken = {c.name for c in m.cons.values() if c.schema == rel.schema} | {
+            i.name for i in m.idxs.values() if i.schema == rel.schema
+        }
+        name, n = base, 0
+        while name in taken:
+            n += 1
+            name = f"{base}{n}"
+        return name
+
+    def _add_constraint(self, m: Model, oid: int, con: Any, col_cols: list[str]) -> None:
+        t = con.contype
+        kinds = {
+            _C.CONSTR_PRIMARY: "p",
+            _C.CONSTR_UNIQUE: "u",
+            _C.CONSTR_FOREIGN: "f",
+            _C.CONSTR_CHECK: "c",
+            _C.CONSTR_EXCLUSION: "x",
+        }
+        if t == _C.CONSTR_NOTNULL:  # PG18: ALTER TABLE ADD CONSTRAINT n NOT NULL col
+            for name in _names(con.keys) or col_cols:
+                self._set_column(m, oid, name, not_null=True)
+            return
+        if t == _C.CONSTR_DEFAULT:
+            return
+        kind = kinds.get(t)
+        if kind is None:
+            return
+        rel = m.rels[oid]
+        if kind == "c":
+            cols = col_cols or _column_refs(con.raw_expr)
+            definition = f"CHECK ({_deparse(con.raw_expr)})"
+        elif kind == "f":
+            cols = _names(con.fk_attrs) or col_cols
+            definition = "FOREIGN KEY"
+        elif kind == "x":
+            cols = [str(e[0].name) for e in con.exclusions or () if e[0].name]
+            definition = "EXCLUDE"
+        else:
+            cols = _names(con.keys) or col_cols
+            definition = ("PRIMARY KEY" if kind == "p" else "UNIQUE") + f" ({', '.join(cols)})"
+        if con.indexname:  # ADD CONSTRAINT ... USING INDEX
+            idx = self._find_index(m, [rel.schema, str(con.indexname)])
+            if idx is None:
+                raise _Fail
+            cols = list(m.idxs[idx].keys)
+        name = con.conname or self._constraint_name(m, oid, kind, cols)
+        if any(c.name == name for i, c in m.cons.items() if m.con_rel[i] == oid):
+            raise _Fail
+        ref_table = ""
+        ref_cols: tuple[str, ...] = ()
+        if kind == "f":
+            ref = self._rv(m, con.pktable)
+            assert ref is not None
+            ref_table = m.rel_qname(ref)
+            ref_cols = tuple(_names(con.pk_attrs)) or next(
+                (c.columns for i, c in m.cons.items() if m.con_rel[i] == ref and c.type == "p"),
+                (),
+            )
+        if kind == "f":
+            definition = (
+                f"FOREIGN KEY ({', '.join(cols)}) REFERENCES {ref_table}({', '.join(ref_cols)})"
+            )
+        new = Constraint(
+            rel.schema,
+            rel.name,
+            name,
+            kind,
+            tuple(cols),
+            validated=not con.skip_validation,
+            definition=definition,
+            ref_table=ref_table,
+            ref_columns=tuple(ref_cols),
+        )
+        c_oid = m.new_oid()
+        m.cons[c_oid] = new
+        m.con_rel[c_oid] = oid
+        if kind == "p":
+            for c in cols:
+                self._set_column(m, oid, c, not_null=True)
+        if kind in ("p", "u", "x"):
+            if con.indexname:
+                idx = self._find_index(m, [rel.schema, str(con.indexname)])
+                assert idx is not None
+                m.idxs[idx] = dataclasses.replace(m.idxs[idx], name=name, constraint=name)
+            else:
+                i_oid = m.new_oid()
+                m.idxs[i_oid] = Index(
+                    rel.schema,
+                    name,
+                    rel.name,
+                    tuple(cols),
+                    unique=kind != "x",
+                    primary=kind == "p",
+                    constraint=name,
+                )
+                m.idx_rel[i_oid] = oid
+
+    def _AlterTableStmt(self, m: Model, node: Any) -> None:
+        if node.objtype == _O.OBJECT_INDEX:
+            return
+        oid = self._rv(m, node.relation, bool(node.missing_ok))
+        if oid is None:
+            return
+        pending: list[tuple[Any, list[str]]] = []
+        for cmd in node.cmds or ():
+            self._alter_cmd(m, oid, cmd, pending)
+        for con, con_cols in pending:
+            self._add_constraint(m, oid, con, con_cols)
+
+    def _alter_cmd(
+        self, m: Model, oid: int, cmd: Any, pending: list[tuple[Any, list[str]]]
+    ) -> None:
+        st = cmd.subtype
+        rel = m.rels[oid]
+        name = cmd.name
+        if st == _AT.AT_AddColumn:
+            pending.extend(self._add_column(m, oid, cmd.def_, if_not_exists=bool(cmd.missing_ok)))
+            return
+        if st in (_AT.AT_AddConstraint,):
+            self._add_constraint(m, oid, cmd.def_, [])
+            return
+        if st == _AT.AT_DropConstraint:
+            self._drop_constraint(
+                m,
+                oid,
+                str(name),
+                bool(cmd.missing_ok),
+                cmd.behavior == enums.DropBehavior.DROP_CASCADE,
+            )
+            return
+        if st == _AT.AT_ValidateConstraint:
+            for i, c in m.cons.items():
+                if m.con_rel[i] == oid and c.name == name:
+                    m.cons[i] = dataclasses.replace(c, validated=True)
+            return
+        if st == _AT.AT_EnableRowSecurity:
+            m.put_rel(oid, dataclasses.replace(rel, rls=True))
+            return
+        if st == _AT.AT_DisableRowSecurity:
+            m.put_rel(oid, dataclasses.replace(rel, rls=False))
+            return
+        if st == _AT.AT_ForceRowSecurity:
+            m.put_rel(oid, dataclasses.replace(rel, rls_forced=True))
+            return
+        if st == _AT.AT_NoForceRowSecurity:
+            m.put_rel(oid, dataclasses.replace(rel, rls_forced=False))
+            return
+        if name is None:
+            return
+        col = rel.column(str(name))
+        if st == _AT.AT_DropColumn:
+            if col is None:
+                if cmd.missing_ok:
+                    return
+                raise _Fail
+            cascade = cmd.behavior == enums.DropBehavior.DROP_CASCADE
+            self._drop_column(m, oid, col.name, cascade, f"{rel.qname}.{col.name}")
+            return
+        if col is None:
+            raise _Fail
+        if st == _AT.AT_AlterColumnType:
+            attid = m.attids[oid][col.name]
+            if any(("col", oid, attid) in deps for deps in m.deps.values()):
+                raise _Fail  # cannot alter type of a column used by a view or rule
+            type_name, base = self._type(m, cmd.def_.typeName)
+            self._set_column(m, oid, col.name, type_name=type_name, base_type=base)
+        elif st == _AT.AT_SetNotNull:
+            self._set_column(m, oid, col.name, not_null=True)
+        elif st == _AT.AT_DropNotNull:
+            self._set_column(m, oid, col.name, not_null=False)
+        elif st == _AT.AT_ColumnDefault:
+            new = self._with_default(m, col, cmd.def_)
+            self._set_column(
+                m,
+                oid,
+                col.name,
+                has_default=new.has_default,
+                default=new.default,
+                default_sequences=new.default_sequences,
+            )
+        elif st == _AT.AT_AddIdentity:
+            self._set_column(m, oid, col.name, identity="d", has_default=True, not_null=True)
+        elif st == _AT.AT_DropIdentity:
+            self._set_column(
+                m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
+            )
+
+    # --- drops and their CASCADE closure -------------------------------------
+
+    def _dependents(self, m: Model, pred: Any) -> list[int]:
+        return [v for v, deps in m.deps.items() if v in m.rels and any(pred(d) for d in deps)]
+
+    def _drop_rel(self, m: Model, oid: int, cascade: bool, cause: str) -> None:
+        if oid not in m.rels:
+            return
+        rel = m.rels[oid]
+        views = [v for v in self._dependents(m, lambda d: d[0] != "fn" and d[1] == oid) if v != oid]
+        fks = [i for i, c in m.cons.items() if c.ref_table == rel.qname and m.con_rel[i] != oid]
+        users = [
+            (r, c.name)
+            for r, other in m.rels.items()
+            if r != oid
+            for c in other.columns
+            if rel.kind == RelKind.SEQUENCE and rel.qname in c.default_sequences
+        ]
+        if (views or fks or users) and not cascade:
+            raise _Fail
+        for v in views:
+            m.via.setdefault(("rel", v), cause)
+            self._drop_rel(m, v, True, cause)
+        for i in fks:
+            m.via.setdefault(("con", i), cause)
+            m.cons.pop(i, None)
+            m.con_rel.pop(i, None)
+        for r, cname in users:
+            m.via.setdefault(("default", m.attids[r][cname]), cause)
+            self._set_column(m, r, cname, has_default=False, default=None, default_sequences=())
+        for i in m.cons_of(oid):
+            del m.cons[i], m.con_rel[i]
+        for i in m.idxs_of(oid):
+            del m.idxs[i], m.idx_rel[i]
+        owned = {s for c in rel.columns for s in c.default_sequences}
+        m.del_rel(oid)
+        for seq in owned:  # serial/identity sequences go with their table
+            parts = split_qualified_name(seq)
+            s_oid = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
+            if s_oid is not None and m.rels[s_oid].name.startswith(rel.name + "_"):
+                still_used = any(
+                    seq in c.default_sequences for r in m.rels.values() for c in r.columns
+                )
+                if not still_used:
+                    m.via.setdefault(("rel", s_oid), cause)
+                    m.del_rel(s_oid)
+
+    def _drop_column(self, m: Model, oid: int, name: str, cascade: bool, cause: str) -> None:
+        rel = m.rels[oid]
+        attid = m.attids[oid][name]
+        views = self._dependents(m, lambda d: d[0] == "col" and d[1] == oid and d[2] == attid)
+        fks = [
+            i
+            for i, c in m.cons.items()
+            if c.ref_table == rel.qname and name in c.ref_columns and m.con_rel[i] != oid
+        ]
+        if (views or fks) and not cascade:
+            raise _Fail
+        for v in views:
+            m.via.setdefault(("rel", v), cause)
+            self._drop_rel(m, v, True, cause)
+        for i in fks:
+            m.via.setdefault(("con", i), cause)
+            del m.cons[i], m.con_rel[i]
+        for i in m.cons_of(oid):
+            if name in m.cons[i].columns:
+                m.via.setdefault(("con", i), cause)
+                del m.cons[i], m.con_rel[i]
+        for i in m.idxs_of(oid):
+            idx = m.idxs[i]
+            if name in idx.keys or any(name in _expr_names(k) for k in idx.keys):
+                m.via.setdefault(("idx", i), cause)
+                del m.idxs[i], m.idx_rel[i]
+        self._put_columns(m, oid, [c for c in m.rels[oid].columns if c.name != name])
+
+    def _drop_constraint(
+        self, m: Model, oid: int, name: str, missing_ok: bool, cascade: bool
+    ) -> None:
+        for i, c in list(m.cons.items()):
+            if m.con_rel[i] == oid and c.name == name:
+                if c.type in ("p", "u"):
+                    rel = m.rels[oid]
+                    fks = [
+                        j
+                        for j, f in m.cons.items()
+                        if f.ref_table == rel.qname and set(f.ref_columns) == set(c.columns)
+                    ]
+                    if fks and not cascade:
+                        raise _Fail
+                    for j in fks:
+                        m.via.setdefault(("con", j), f"{rel.qname}.{name}")
+                        del m.cons[j], m.con_rel[j]
+                del m.cons[i], m.con_rel[i]
+                for j in m.idxs_of(oid):
+                    if m.idxs[j].constraint == name:
+                        del m.idxs[j], m.idx_rel[j]
+                return
+        if not missing_ok:
+            raise _Fail
+
+    def _drop_function(self, m: Model, oid: int, cascade: bool, cause: str) -> None:
+        views = self._dependents(m, lambda d: d == ("fn", oid, 0))
+        if views and not cascade:
+            raise _Fail
+        for v in views:
+            m.via.setdefault(("rel", v), cause)
+            self._drop_rel(m, v, True, cause)
+        m.funcs.pop(oid, None)
+
+    def _drop_enum(self, m: Model, oid: int, cascade: bool, cause: str) -> None:
+        e = m.enums[oid]
+        types = (e.type_name, e.type_name + "[]")
+        cols = [
+            (r, c.name) for r, rel in m.rels.items() for c in rel.columns if c.base_type in types
+        ]
+        funcs = [
+            f
+            for f, fn in m.funcs.items()
+            if any(a in types for a in fn.arg_types) or fn.return_type in types
+        ]
+        if (cols or funcs) and not cascade:
+            raise _Fail
+        for r, name in cols:
+            if r in m.rels and m.rels[r].kind in (RelKind.VIEW, RelKind.MATVIEW):
+                m.via.setdefault(("rel", r), cause)
+                self._drop_rel(m, r, True, cause)
+            elif r in m.rels and m.rels[r].column(name) is not None:
+                m.via.setdefault(("col", m.attids[r][name]), cause)
+                self._drop_column(m, r, name, True, cause)
+        for f in funcs:
+            m.via.setdefault(("fn", f), cause)
+            self._drop_function(m, f, True, cause)
+        del m.enums[oid]
+        m.label_ids.pop(oid, None)
+
+    def _drop_schema(self, m: Model, name: str, cascade: bool) -> None:
+        rels = [o for o, r in m.rels.items() if r.schema == name]
+        funcs = [o for o, f in m.funcs.items() if f.schema == name]
+        enums_ = [o for o, e in m.enums.items() if e.schema == name]
+        if (rels or funcs or enums_) and not cascade:
+            raise _Fail
+        for o in rels:
+            if o in m.rels:
+                m.via.setdefault(("rel", o), name)
+                self._drop_rel(m, o, True, name)
+        for o in enums_:
+            m.via.setdefault(("type", o), name)
+            self._drop_enum(m, o, True, name)
+        for o in funcs:
+            if o in m.funcs:
+                m.via.setdefault(("fn", o), name)
+                self._drop_function(m, o, True, name)
+        m.schema_acls.pop(m.schemas.pop(name), None)
+
+    def _DropStmt(self, m: Model, node: Any) -> None:
+        cascade = node.behavior == enums.DropBehavior.DROP_CASCADE
+        missing_ok = bool(node.missing_ok)
+        t = node.removeType
+        for obj in node.objects or ():
+            if t in _REL_OBJECTS:
+                names = _names(obj)
+                oid = self._by_names(m, names, missing_ok)
+                if oid is not None:
+                    self._drop_rel(m, oid, cascade, m.rel_qname(oid))
+            elif t == _O.OBJECT_INDEX:
+                oid = self._find_index(m, _names(obj))
+                if oid is None:
+                    if missing_ok:
+                        continue
+                    raise _Fail
+                if m.idxs[oid].constraint:
+                    raise _Fail  # the index backs a constraint
+                if node.concurrent:
+                    m.concurrent.add(("drop", oid))
+                del m.idxs[oid], m.idx_rel[oid]
+            elif t == _O.OBJECT_SCHEMA:
+                name = str(obj.sval)
+                if name not in m.schemas:
+                    if missing_ok:
+                        continue
+                    raise _Fail
+                self._drop_schema(m, name, cascade)
+            elif t in _FUNC_OBJECTS:
+                for oid in self._functions_of(m, obj, missing_ok):
+                    self._drop_function(m, oid, cascade, m.funcs[oid].signature)
+            elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
+                names = _names(obj.names) if isinstance(obj, ast.TypeName) else _names(obj)
+                oid = self._find_enum(m, names)
+                if oid is not None:
+                    self._drop_enum(m, oid, cascade, m.enums[oid].type_name)
+                elif t == _O.OBJECT_DOMAIN or len(names) >= 1:
+                    self._drop_opaque_type(m, names, cascade)
+            elif t == _O.OBJECT_POLICY:
+                names = _names(obj)
+                rel_oid = self._by_names(m, names[:-1], missing_ok)
+                if rel_oid is None:
+                    continue
+                rel = m.rels[rel_oid]
+                kept = tuple(p for p in rel.policies if p.name != names[-1])
+                if len(kept) == len(rel.policies) and not missing_ok:
+                    raise _Fail
+                m.put_rel(rel_oid, dataclasses.replace(rel, policies=kept))
+            else:
+                m.lints.append(Change(Kind.UNMODELED, "DropStmt", detail=_deparse(node)[:200]))
+                return
+
+    def _drop_opaque_type(self, m: Model, names: list[str], cascade: bool) -> None:
+        """A type the snapshot does not list (domain, composite): drop columns using it."""
+        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        for s in schemas:
+            qn = qualified(s, names[-1])
+            cols = [
+                (r, c.name)
+                for r, rel in m.rels.items()
+                for c in rel.columns
+                if c.base_type in (qn, qn + "[]")
+            ]
+            if cols:
+                if not cascade:
+                    raise _Fail
+                for r, name in cols:
+                    if r in m.rels and m.rels[r].column(name) is not None:
+                        self._drop_column(m, r, name, True, qn)
+                return
+
+    def _functions_of(self, m: Model, owa: Any, missing_ok: bool) -> list[int]:
+        names = _names(owa.objname)
+        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        cat = self._catalog_of(m)
+        for s in schemas:
+            found = [o for o, f in m.funcs.items() if f.schema == s and f.name == names[-1]]
+            if not found:
+                continue
+            if owa.args_unspecified:
+                return found
+            wanted = self._arg_types(cat, owa.objfuncargs or (), owa.objargs or ())
+            exact = [o for o in found if m.funcs[o].arg_types == wanted]
+            if exact:
+                return exact
+        if missing_ok:
+            return []
+        raise _Fail
+
+    def _arg_types(self, cat: CatalogSnapshot, params: Any, types: Any) -> tuple[str, ...]:
+        out: list[str] = []
+        if params:
+            for p in params:
+                if p.mode in (
+                    enums.FunctionParameterMode.FUNC_PARAM_OUT,
+                    enums.FunctionParameterMode.FUNC_PARAM_TABLE,
+                ):
+                    continue
+                out.append(format_type(p.argType, cat, self._user_path())[1])
+            return tuple(out)
+        return tuple(format_type(t, cat, self._user_path())[1] for t in types)
+
+    # --- renames and moves --------------------------------------------------
+
+    def _RenameStmt(self, m: Model, node: Any) -> None:
+        t = node.renameType
+        new = str(node.newname)
+        if t in _REL_OBJECTS or t == _O.OBJECT_INDEX:
+            oid = self._rv(m, node.relation, True)
+            if oid is not None and t != _O.OBJECT_INDEX:
+                rel = m.rels[oid]
+                if m.rel_oid(rel.schema, new) is not None:
+                    raise _Fail
+                m.put_rel(oid, dataclasses.replace(rel, name=new))
+                return
+            names = [n for n in (node.relation.schemaname, node.relation.relname) if n]
+            idx = self._find_index(m, [str(n) for n in names])
+            if idx is None:
+                if oid is not None:  # ALTER INDEX on a table name: PostgreSQL renames it
+                    rel = m.rels[oid]
+                    m.put_rel(oid, dataclasses.replace(rel, name=new))
+                    return
+                if node.missing_ok:
+                    return
+                raise _Fail
+            old = m.idxs[idx]
+            m.idxs[idx] = dataclasses.replace(
+                old, name=new, constraint=new if old.constraint else ""
+            )
+            for i, c in m.cons.items():  # renaming a constraint's index renames it
+                if m.con_rel[i] == m.idx_rel[idx] and c.name == old.constraint and old.constraint:
+                    m.cons[i] = dataclasses.replace(c, name=new)
+        elif t == _O.OBJECT_COLUMN:
+            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            if oid is None:
+                return
+            old_name = str(node.subname)
+            rel = m.rels[oid]
+            if rel.column(old_name) is None or rel.column(new) is not None:
+                raise _Fail
+            ids = m.attids[oid]
+            ids[new] = ids.pop(old_name)
+            cols = [
+                dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns
+            ]
+            m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
+            for i in m.cons_of(oid):
+                c = m.cons[i]
+                m.cons[i] = dataclasses.replace(
+                    c, columns=tuple(new if x == old_name else x for x in c.columns)
+                )
+            for i in m.idxs_of(oid):
+                ix = m.idxs[i]
+                m.idxs[i] = dataclasses.replace(
+                    ix, keys=tuple(new if x == old_name else x for x in ix.keys)
+                )
+            for i, c in m.cons.items():
+                if c.ref_table == rel.qname:
+                    m.cons[i] = dataclasses.replace(
+                        c, ref_columns=tuple(new if x == old_name else x for x in c.ref_columns)
+                    )
+        elif t in (_O.OBJECT_TABCONSTRAINT, _O.OBJECT_DOMCONSTRAINT):
+            if node.relation is None:
+                return
+            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            if oid is None:
+                return
+            for i in m.cons_of(oid):
+                c = m.cons[i]
+                if c.name == node.subname:
+                    m.cons[i] = dataclasses.replace(c, name=new)
+                    for j in m.idxs_of(oid):
+                        if m.idxs[j].constraint == c.name:
+                            m.idxs[j] = dataclasses.replace(m.idxs[j], name=new, constraint=new)
+                    return
+            raise _Fail
+        elif t == _O.OBJECT_SCHEMA:
+            old_schema = str(node.subname)
+            if old_schema not in m.schemas or new in m.schemas:
+                raise _Fail
+            m.schemas[new] = m.schemas.pop(old_schema)
+            self._move_schema_objects(m, old_schema, new)
+        elif t in _FUNC_OBJECTS:
+            for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
+                m.funcs[oid] = dataclasses.replace(m.funcs[oid], name=new)
+        elif t == _O.OBJECT_TYPE:
+            names = _names(node.object)
+            e_oid = self._find_enum(m, names)
+            if e_oid is not None:
+                e = m.enums[e_oid]
+                self._retype_enum(m, e_oid, dataclasses.replace(e, name=new))
+        elif t == _O.OBJECT_POLICY:
+            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            if oid is not None:
+                rel = m.rels[oid]
+                pols = tuple(
+                    dataclasses.replace(p, name=new) if p.name == node.subname else p
+                    for p in rel.policies
+                )
+                m.put_rel(oid, dataclasses.replace(rel, policies=pols))
+
+    def _retype_enum(self, m: Model, oid: int, new: EnumType) -> None:
+        """Rename/move an enum: its type text changes in every column and function."""
+        old_t = m.enums[oid].type_name
+        new_t = qualified(new.schema, new.name)
+        m.enums[oid] = dataclasses.replace(new, type_name=new_t)
+
+        def sub(text: str) -> str:
+            if text == old_t:
+                return new_t
+            if text == old_t + "[]":
+                return new_t + "[]"
+            return text
+
+        for r, rel in list(m.rels.items()):
+            if any(sub(c.base_type) != c.base_type for c in rel.columns):
+                cols = [
+                    dataclasses.replace(c, base_type=sub(c.base_type), type_name=sub(c.type_name))
+                    for c in rel.columns
+                ]
+                m.put_rel(r, dataclasses.replace(rel, columns=tuple(cols)))
+        for f, fn in list(m.funcs.items()):
+            m.funcs[f] = dataclasses.replace(
+                fn, arg_types=tuple(sub(a) for a in fn.arg_types), return_type=sub(fn.return_type)
+            )
+
+    def _move_schema_objects(self, m: Model, old: str, new: str) -> None:
+        for oid, rel in list(m.rels.items()):
+            if rel.schema == old:
+                m.put_rel(oid, dataclasses.replace(rel, schema=new))
+        for oid, f in list(m.funcs.items()):
+            if f.schema == old:
+                m.funcs[oid] = dataclasses.replace(f, schema=new)
+        for oid, e in list(m.enums.items()):
+            if e.schema == old:
+                self._retype_enum(m, oid, dataclasses.replace(e, schema=new))
+
+    def _AlterObjectSchemaStmt(self, m: Model, node: Any) -> None:
+        new = str(node.newschema)
+        if new not in m.schemas:
+            raise _Fail
+        t = node.objectType
+        if t in _REL_OBJECTS:
+            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            if oid is None:
+                return
+            rel = m.rels[oid]
+            if m.rel_oid(new, rel.name) is not None:
+                raise _Fail
+            m.put_rel(oid, dataclasses.replace(rel, schema=new))
+            for seq in {s for c in rel.columns for s in c.default_sequences}:
+                parts = split_qualified_name(seq)  # owned sequences move along
+                s_oid = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
+                if s_oid is not None and m.rels[s_oid].name.startswith(rel.name + "_"):
+                    m.put_rel(s_oid, dataclasses.replace(m.rels[s_oid], schema=new))
+                    moved = qualified(new, m.rels[s_oid].name)
+                    cols = [
+                        dataclasses.replace(
+                            c,
+                            default_sequences=tuple(
+                                moved if x == seq else x for x in c.default_sequences
+                            ),
+                        )
+                        for c in m.rels[oid].columns
+                    ]
+                    self._put_columns(m, oid, cols)
+        elif t in _FUNC_OBJECTS:
+            for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
+                m.funcs[oid] = dataclasses.replace(m.funcs[oid], schema=new)
+        elif t == _O.OBJECT_TYPE:
+            e_oid = self._find_enum(m, _names(node.object))
+            if e_oid is not None:
+                self._retype_enum(m, e_oid, dataclasses.replace(m.enums[e_oid], schema=new))
+
+    # --- indexes, sequences, views ------------------------------------------
+
+    def _IndexStmt(self, m: Model, node: Any) -> None:
+        oid = self._rv(m, node.relation)
+        assert oid is not None
+        rel = m.rels[oid]
+        keys: list[str] = []
+        for elem in node.indexParams or ():
+            keys.append(str(elem.name) if elem.name else _deparse(elem.expr))
+        name = node.idxname
+        if name is None:
+            base = "_".join([rel.name, *(k if k.isidentifier() else "expr" for k in keys), "idx"])
+            taken = {i.name for i in m.idxs.values() if i.schema == rel.schema} | {
+                r.name for r in m.rels.values() if r.schema == rel.schema
+            }
+            name, n = base, 0
+            while name in taken:
+                n += 1
+                name = f"{base}{n}"
+        elif any(i.name == name and i.schema == rel.schema for i in m.idxs.values()):
+            if node.if_not_exists:
+                return
+            raise _Fail
+        i_oid = m.new_oid()
+        m.idxs[i_oid] = Index(
+            rel.schema,
+            str(name),
+            rel.name,
+            tuple(keys),
+            unique=bool(node.unique),
+            primary=bool(node.primary),
+            predicate=_deparse(node.whereClause) if node.whereClause is not None else None,
+        )
+        m.idx_rel[i_oid] = oid
+        if node.concurrent:
+            m.concurrent.add(("create", i_oid))
+
+    def _CreateSeqStmt(self, m: Model, node: Any) -> None:
+        rv = node.sequence
+        if rv.relpersistence == "t":
+            return
+        schema = self._creation_schema(m, rv.schemaname)
+        if m.rel_oid(schema, str(rv.relname)) is not None:
+            if node.if_not_exists:
+                return
+            raise _Fail
+        m.put_rel(
+            m.new_oid(), Relation(schema, str(rv.relname), RelKind.SEQUENCE, _SEQUENCE_COLUMNS)
+        )
+
+    def _ViewStmt(self, m: Model, node: Any) -> None:
+        rv = node.view
+        if rv.relpersistence == "t":
+            return
+        schema = self._creation_schema(m, rv.schemaname)
+        name = str(rv.relname)
+        existing = m.rel_oid(schema, name)
+        if existing is not None and not node.replace:
+            raise _Fail
+        self._define_view(m, existing, schema, name, RelKind.VIEW, node.query, _names(node.aliases))
+
+    def _CreateTableAsStmt(self, m: Model, node: Any) -> None:
+        into = node.into
+        rv = into.rel
+        if rv.relpersistence == "t":
+            return
+        schema = self._creation_schema(m, rv.schemaname)
+        name = str(rv.relname)
+        if m.rel_oid(schema, name) is not None:
+            if node.if_not_exists:
+                return
+            raise _Fail
+        kind = RelKind.MATVIEW if node.objtype == _O.OBJECT_MATVIEW else RelKind.TABLE
+        self._define_view(m, None, schema, name, kind, node.query, _names(into.colNames))
+
+    def _define_view(
+        self,
+        m: Model,
+        oid: int | None,
+        schema: str,
+        name: str,
+        kind: RelKind,
+        query: Any,
+        aliases: list[str],
+    ) -> None:
+        cat = self._catalog_of(m)
+        extractor = Extractor(cat, self._path, self._user)
+        out = extractor.statement(query)
+        exact = self._exact_columns(m, query)
+        columns: list[Column] = []
+        approx = exact is None
+        if exact is not None:
+            columns = exact
+        elif out.columns is not None:
+            columns = [Column(n, t, t) for n, t in out.columns.items()]
+        for i, alias in enumerate(aliases[: len(columns)]):
+            columns[i] = dataclasses.replace(columns[i], name=alias)
+        plain = [
+            dataclasses.replace(
+                c,
+                not_null=False,
+                has_default=False,
+                default=None,
+                default_sequences=(),
+                identity="",
+                generated="",
+            )
+            for c in columns
+        ]
+        rel = Relation(
+            schema,
+            name,
+            kind,
+            tuple(plain),
+            updatable=_updatable(query),
+            rows=0.0 if kind != RelKind.VIEW else -1.0,
+        )
+        if oid is None:
+            oid = m.new_oid()
+        m.put_rel(oid, rel)
+        if approx:
+            m.approx_types.add(oid)
+        else:
+            m.approx_types.discard(oid)
+        if kind == RelKind.TABLE:
+            return
+        deps: set[Dep] = set()
+        by_sig = {f.signature: o for o, f in m.funcs.items()}
+        for facet in extractor.facets:
+            if facet.kind in (FacetKind.COLUMN_READ, FacetKind.RELATION_READ, FacetKind.FUNCTION):
+                dep = m._parse_dep(facet.key, by_sig)
+                if dep is not None:
+                    deps.add(dep)
+            elif facet.kind == FacetKind.SELECT_STAR:
+                parts = split_qualified_name(facet.subject)
+                r = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
+                if r is not None:
+                    deps.update(("col", r, a) for a in m.attids[r].values())
+        deps.discard(("rel", oid, 0))
+        with_columns = {d[1] for d in deps if d[0] == "col"}
+        m.deps[oid] = {d for d in deps if not (d[0] == "rel" and d[1] in with_columns)}
+
+    def _exact_columns(self, m: Model, query: Any) -> list[Column] | None:
+        """Output columns with exact types for a plain select of columns and stars."""
+        if not isinstance(query, ast.SelectStmt) or query.op != enums.SetOperation.SETOP_NONE:
+            return None
+        if query.valuesLists or query.withClause is not None:
+            return None
+        items: list[tuple[str, Relation, dict[str, str] | None]] = []
+
+        def add(node: Any) -> bool:
+            if isinstance(node, ast.RangeVar):
+                oid = self._find_rel(m, node.schemaname, str(node.relname))
+                if oid is None:
+                    return False
+                rel = m.rels[oid]
+                alias = str(node.alias.aliasname) if node.alias is not None else rel.name
+                if node.alias is not None and node.alias.colnames:
+                    return False
+                items.append((alias, rel, None))
+                return True
+            if (
+                isinstance(node, ast.JoinExpr)
+                and node.alias is None
+                and not node.usingClause
+                and not node.isNatural
+            ):
+                return add(node.larg) and add(node.rarg)
+            return False
+
+        if not all(add(f) for f in query.fromClause or ()):
+            return None
+        cols: list[Column] = []
+        for target in query.targetList or ():
+            val = target.val
+            if not isinstance(val, ast.ColumnRef):
+                return None
+            fields = val.fields or ()
+            if isinstance(fields[-1], ast.A_Star):
+                qual = _names(fields[:-1])
+                chosen = [it for it in items if not qual or it[0] == qual[-1]]
+                if not chosen:
+                    return None
+                for _, rel, _ in chosen:
+                    cols.extend(rel.columns)
+                continue
+            names = _names(fields)
+            if len(names) != len(fields):
+                return None
+            cands = [
+                rel.column(names[-1])
+                for alias, rel, _ in items
+                if len(names) == 1 or alias == names[-2]
+            ]
+            found = [c for c in cands if c is not None]
+            if len(found) != 1:
+                return None
+            cols.append(dataclasses.replace(found[0], name=target.name or found[0].name))
+        return cols
+
+    # --- types and functions ------------------------------------------------
+
+    def _CreateEnumStmt(self, m: Model, node: Any) -> None:
+        names = _names(node.typeName)
+        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        if m.enum_oid(schema, names[-1]) is not None:
+            raise _Fail
+        labels = tuple(str(v.sval) for v in node.vals or ())
+        oid = m.new_oid()
+        m.enums[oid] = EnumType(schema, names[-1], qualified(schema, names[-1]), labels)
+        m.label_ids[oid] = {label: m.new_oid() for label in labels}
+
+    def _AlterEnumStmt(self, m: Model, node: Any) -> None:
+        oid = self._find_enum(m, _names(node.typeName))
+        if oid is None:
+            raise _Fail
+        e = m.enums[oid]
+        labels = list(e.labels)
+        if node.oldVal:
+            if node.oldVal not in labels or node.newVal in labels:
+                raise _Fail
+            labels[labels.index(node.oldVal)] = node.newVal
+            ids = m.label_ids[oid]
+            ids[node.newVal] = ids.pop(node.oldVal)
+        else:
+            if node.newVal in labels:
+                if node.skipIfNewValExists:
+                    return
+                raise _Fail
+            pos = len(labels)
+            if node.newValNeighbor and node.newValNeighbor in labels:
+                pos = labels.index(node.newValNeighbor) + (1 if node.newValIsAfter else 0)
+            labels.insert(pos, node.newVal)
+            m.label_ids[oid][node.newVal] = m.new_oid()
+        m.enums[oid] = dataclasses.replace(e, labels=tuple(labels))
+
+    def _CreateFunctionStmt(self, m: Model, node: Any) -> None:
+        names = _names(node.funcname)
+        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        cat = self._catalog_of(m)
+        params = node.parameters or ()
+        args = self._arg_types(cat, params, ())
+        modes = enums.FunctionParameterMode
+        n_defaults = sum(1 for p in params if p.defexpr is not None)
+        variadic = any(p.mode == modes.FUNC_PARAM_VARIADIC for p in params)
+        if node.returnType is not None:
+            ret = format_type(node.returnType, cat, self._user_path())[1]
+            setof = bool(node.returnType.setof)
+        else:
+            ret, setof = ("void" if node.is_procedure else "record"), False
+        fn = Function(
+            schema,
+            names[-1],
+            args,
+            ret,
+            kind=FuncKind.PROCEDURE if node.is_procedure else FuncKind.FUNCTION,
+            n_defaults=n_defaults,
+            variadic=variadic,
+            returns_set=setof,
+        )
+        for oid, f in m.funcs.items():
+            if f.signature == fn.signature:
+                if not node.replace:
+                    raise _Fail
+                m.funcs[oid] = fn
+                return
+        m.funcs[m.new_oid()] = fn
+
+    # --- security -----------------------------------------------------------
+
+    def _CreatePolicyStmt(self, m: Model, node: Any) -> None:
+        oid = self._rv(m, node.table)
+        assert oid is not None
+        rel = m.rels[oid]
+        cmd = {"all": "*", "select": "r", "insert": "a", "update": "w", "delete": "d"}
+        roles = tuple(
+            "public" if r.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC else str(r.rolename)
+            for r in node.roles or ()
+        ) or ("public",)
+        pol = Policy(
+            str(node.policy_name),
+            cmd.get(str(node.cmd_name or "all"), "*"),
+            roles,
+            bool(node.permissive),
+        )
+        m.put_rel(oid, dataclasses.replace(rel, policies=(*rel.policies, pol)))
+
+    def _GrantStmt(self, m: Model, node: Any) -> None:
+        t = node.objtype
+        targets: list[tuple[str, int]] = []
+        if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
+            schemas = {str(s.sval) for s in node.objects or ()}
+            want = RelKind.SEQUENCE if t == _O.OBJECT_SEQUENCE else None
+            for oid, rel in m.rels.items():
+                if rel.schema in schemas and (
+                    (rel.kind == want) if want else rel.kind != RelKind.SEQUENCE
+                ):
+                    targets.append(("rel", oid))
+        elif t in (_O.OBJECT_TABLE, _O.OBJECT_SEQUENCE):
+            for rv in node.objects or ():
+                r_oid = self._rv(m, rv)
+                assert r_oid is not None
+                targets.append(("rel", r_oid))
+        elif t == _O.OBJECT_SCHEMA:
+            for s in node.objects or ():
+                if str(s.sval) not in m.schemas:
+                    raise _Fail
+                targets.append(("schema", m.schemas[str(s.sval)]))
+        else:
+            return
+        grantees = [
+            "" if g.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC else str(g.rolename)
+            for g in node.grantees or ()
+        ]
+        for what, oid in targets:
+            if what == "rel":
+                rel = m.rels[oid]
+                family = "sequence" if rel.kind == RelKind.SEQUENCE else "table"
+                privs = self._privs(node.privileges, family)
+                acl = _edit_acl(rel.acl, rel.owner or "owner", grantees, privs, node.is_grant)
+                m.put_rel(oid, dataclasses.replace(rel, acl=acl))
+            else:
+                privs = self._privs(node.privileges, "schema")
+                owner = "owner"
+                m.schema_acls[oid] = _edit_acl(
+                    m.schema_acls.get(oid), owner, grantees, privs, node.is_grant
+                )
+
+    @staticmethod
+    def _privs(privileges: Any, family: str) -> str:
+        if not privileges:
+            return _ALL_PRIVS[family]
+        return "".join(_PRIVS.get(str(p.priv_name).lower(), "") for p in privileges)
+
+
+_WORD = re.compile(r'"([^"]+)"|\b([a-z_][a-z0-9_$]*)\b')
+
+
+def _expr_names(key: str) -> list[str]:
+    """Identifier-looking words of an index expression key."""
+    return [a or b for a, b in _WORD.findall(key)]
+
+
+def _updatable(query: Any) -> bool:
+    """Whether PostgreSQL would make a view over ``query`` automatically updatable."""
+    if not isinstance(query, ast.SelectStmt) or query.op != enums.SetOperation.SETOP_NONE:
+        return False
+    if (
+        query.distinctClause
+        or query.groupClause
+        or query.havingClause
+        or query.limitCount
+        or query.limitOffset
+        or query.withClause
+        or query.windowClause
+        or query.valuesLists
+    ):
+        return False
+    froms = query.fromClause or ()
+    if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
+        return False
+    return not _has_call(query.targetList, _AGGREGATES)
+
+
+def _edit_acl(
+    acl: tuple[str, ...] | None, owner: str, grantees: list[str], privs: str, grant: bool
+) -> tuple[str, ...]:
+    """GRANT/REVOKE ``privs`` for ``grantees`` on an ACL (None = owner has everything)."""
+    items: dict[str, tuple[str, str]] = {}  # grantee -> (privs, grantor)
+    if acl is None:
+        items[owner] = ("arwdDxt", owner)
+    else:
+        for item in acl:
+            who, _, rest = item.partition("=")
+            p, _, grantor = rest.partition("/")
+            items[who] = (p, grantor)
+    for g in grantees:
+        have, grantor = items.get(g, ("", owner))
+        if grant:
+            have += "".join(c for c in privs if c not in have)
+        else:
+            have = "".join(c for c in have if c.replace("*", "") not in privs)
+        items[g] = (have, grantor)
+    return tuple(f"{who}={p}/{grantor}" for who, (p, grantor) in items.items() if p)
+
+
+__all__ = ["DdlParseError", "Overlay"]

@@ -1,0 +1,251 @@
+"""The DDL guard: judges schema changes against protected versions' footprints.
+
+The async shell around the pure engine (``ddl``), the protected set
+(``registry``) and the policy (``policy``): it drains pending analysis so no
+footprint is missed, reads a fresh catalog, runs the engine's bounded probes on
+existing rows, decides, counts and audits. The relay and the admin API's
+``/api/check`` both come through here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import asyncpg
+
+from skewguard.catalog import CatalogSnapshot
+from skewguard.catalogs import CatalogCache
+from skewguard.config import Settings
+from skewguard.ddl import DdlParseError, Overlay, SessionFacts, evaluate, probes_needed
+from skewguard.footprint import VersionKey
+from skewguard.identity import Identity
+from skewguard.learning import Learner
+from skewguard.observe.metrics import ProxyMetrics
+from skewguard.policy import (
+    Action,
+    Decision,
+    Mode,
+    decide,
+    override_in_comment,
+    unparseable_decision,
+)
+from skewguard.registry import Protection, protected_versions
+from skewguard.store import StateStore
+
+log = logging.getLogger("skewguard.guard")
+
+#: How long a probe of existing rows may run before its answer counts as unknown.
+PROBE_TIMEOUT_MS = 2000
+
+
+@dataclass
+class PendingChange:
+    """The schema change a transaction (or one statement) has made so far."""
+
+    overlay: Overlay
+    before: CatalogSnapshot
+    texts: list[str] = field(default_factory=list)
+
+    def apply(self, sql: str) -> None:
+        """Raises DdlParseError for text the parser cannot read."""
+        self.overlay.apply(sql)
+        self.texts.append(sql)
+
+
+@dataclass(frozen=True)
+class Requester:
+    """Who sent the DDL (audited, and checked for override rights)."""
+
+    database: str
+    user: str
+    identity: Identity
+    peer: str
+    search_path: tuple[str, ...]
+    session_override: str | None = None  # SET skewguard.allow = '…'
+    comment_override: str | None = None  # /* skewguard:allow reason="…" */ in the statement
+    lock_timeout_set: bool = False
+
+
+class Guard:
+    def __init__(
+        self,
+        settings: Settings,
+        store: StateStore,
+        catalogs: CatalogCache,
+        learner: Learner | None,
+        metrics: ProxyMetrics,
+        live: Iterable[VersionKey] | None = None,
+    ) -> None:
+        self._settings = settings
+        self._store = store
+        self._catalogs = catalogs
+        self._learner = learner
+        self._metrics = metrics
+        self._live = live
+
+    def _live_keys(self) -> list[VersionKey]:
+        if self._learner is not None:
+            return list(self._learner.live_keys())
+        return list(self._live or ())
+
+    async def begin(self, requester: Requester) -> PendingChange | None:
+        """Start tracking a change on a catalog read now; None when it cannot be read."""
+        catalog, _ = await self._catalogs.get(
+            requester.database, requester.user, newer_than=time.time()
+        )
+        if catalog is None:
+            return None
+        overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
+        return PendingChange(overlay, catalog)
+
+    async def protections(self, database: str) -> dict[VersionKey, Protection]:
+        stored = await asyncio.to_thread(self._store.versions, with_facets=False)
+        lifecycle = await asyncio.to_thread(self._store.lifecycle)
+        everything = protected_versions(
+            stored, self._live_keys(), lifecycle, retain=self._settings.retain, now=time.time()
+        )
+        counts: dict[str, int] = {}
+        for protection in everything.values():
+            counts[protection.value] = counts.get(protection.value, 0) + 1
+        for protection in Protection:
+            self._metrics.protected_versions.labels(protection.value).set(
+                counts.get(protection.value, 0)
+            )
+        return {k: v for k, v in everything.items() if k.database == database}
+
+    async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
+        """Decide on the net change a transaction (or statement) would commit."""
+        overlay, texts = pending.overlay, pending.texts
+        if self._learner is not None:
+            await self._learner.flush()  # every query seen so far is in the footprints
+        protections = await self.protections(requester.database)
+        stored = await asyncio.to_thread(self._store.versions)
+        footprints = {v.key: v.facets for v in stored if v.key in protections}
+        changes = overlay.net_changes()
+        probes = await self._probe(requester, probes_needed(changes))
+        findings = evaluate(
+            changes,
+            footprints,
+            catalog_before=pending.before,
+            catalog_after=overlay.catalog,
+            probes=probes,
+            session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),
+        )
+        decision = decide(
+            findings,
+            changes,
+            mode=Mode(self._settings.mode),
+            protections=protections,
+            override=self._override(requester),
+        )
+        await self._audit(requester, texts, decision, source=source)
+        return decision
+
+    async def judge_unparseable(
+        self, requester: Requester, texts: Sequence[str], *, source: str
+    ) -> Decision:
+        self._metrics.analysis_failures.labels("unparseable-ddl").inc()
+        decision = unparseable_decision(self._settings.unparseable_ddl == "block")
+        log.warning("unparseable DDL: %s", decision.note, extra={"sql": texts[0][:200]})
+        await self._audit(requester, texts, decision, source=source)
+        return decision
+
+    async def check(self, requester: Requester, sql: str) -> Decision:
+        """Judge a migration ahead of time (nothing is executed)."""
+        pending = await self.begin(requester)
+        if pending is None:
+            raise ConnectionError(f"cannot read the catalog of database {requester.database}")
+        requester = replace(requester, comment_override=override_in_comment(sql))
+        try:
+            pending.apply(sql)
+        except DdlParseError:
+            return await self.judge_unparseable(requester, [sql], source="check")
+        return await self.judge(requester, pending, source="check")
+
+    def _override(self, requester: Requester) -> str | None:
+        reason = requester.comment_override
+        if reason is None:
+            reason = requester.session_override
+        if reason is None:
+            return None
+        if requester.user not in self._settings.override_roles:
+            log.warning(
+                "override refused: role %s is not in --override-roles",
+                requester.user,
+                extra={"reason": reason},
+            )
+            return None
+        return reason
+
+    async def _probe(self, requester: Requester, queries: list[str]) -> dict[str, bool | None]:
+        if not queries:
+            return {}
+        results: dict[str, bool | None] = dict.fromkeys(queries)
+        upstream = self._catalogs.upstream
+        try:
+            conn = await asyncpg.connect(
+                host=upstream.host,
+                port=upstream.port,
+                user=upstream.user or requester.user,
+                password=upstream.password,
+                database=requester.database,
+                ssl=self._catalogs.ssl_option(),
+                timeout=10,
+                server_settings={
+                    "application_name": "skewguard-probe",
+                    "statement_timeout": str(PROBE_TIMEOUT_MS),
+                },
+            )
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            log.warning("cannot probe existing rows: %s", exc)
+            return results
+        try:
+            for query in queries:
+                try:
+                    results[query] = bool(await conn.fetchval(query))
+                except asyncpg.PostgresError as exc:
+                    log.info("probe gave no answer (%s): %s", exc, query)
+        finally:
+            await conn.close()
+        return results
+
+    async def _audit(
+        self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
+    ) -> None:
+        rules = sorted({f.rule for f in decision.findings}) or ["none"]
+        if source != "check":
+            for rule in rules:
+                self._metrics.ddl_decisions.labels(decision.action.value, rule).inc()
+        entry: dict[str, Any] = {
+            "at": time.time(),
+            "source": source,
+            "decision": decision.action.value,
+            "note": decision.note,
+            "database": requester.database,
+            "role": requester.user,
+            "client": str(requester.identity),
+            "peer": requester.peer,
+            "statements": list(texts),
+            "changes": [c.to_dict() for c in decision.changes],
+            "findings": [f.to_dict() for f in decision.findings],
+            "override_reason": decision.override,
+            "error": list(decision.error) if decision.error else None,
+        }
+        try:
+            await asyncio.to_thread(self._store.record_decision, entry)
+        except Exception as exc:  # the decision stands; the audit failure is loud
+            self._metrics.state_errors.inc()
+            log.error("could not audit a DDL decision: %s", exc, extra={"entry": entry})
+        level = logging.WARNING if decision.action is not Action.ALLOW else logging.INFO
+        log.log(
+            level,
+            "DDL %s: %s",
+            decision.action.value,
+            decision.note,
+            extra={"database": requester.database, "client": str(requester.identity)},
+        )

@@ -1,0 +1,155 @@
+"""From findings to a decision, and from a block to the error PostgreSQL will raise.
+
+Pure. The mode and an operator's override turn findings into allow, warn or
+block. A block is carried out by PostgreSQL itself: the statement is replaced
+by a ``DO`` block that raises SQLSTATE 55006 with our message, detail and hint,
+so ordering, pipelining and transaction state stay exactly PostgreSQL's.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from skewguard.ddl import Change, Finding, Severity
+from skewguard.footprint import VersionKey
+from skewguard.registry import Protection
+
+OBJECT_IN_USE = "55006"
+_OVERRIDE_COMMENT = re.compile(r"/\*\s*skewguard:allow\s+reason\s*=\s*\"([^\"]*)\"\s*\*/", re.I)
+#: Samples quoted in an error are cut to this many characters.
+SAMPLE_IN_ERROR = 160
+
+
+class Mode(StrEnum):
+    ENFORCE = "enforce"
+    WARN = "warn"
+    OBSERVE = "observe"
+
+
+class Action(StrEnum):
+    ALLOW = "allow"
+    WARN = "warn"
+    BLOCK = "block"
+
+
+def override_in_comment(sql: str) -> str | None:
+    """The reason of a ``/* skewguard:allow reason="…" */`` comment, if any."""
+    match = _OVERRIDE_COMMENT.search(sql)
+    return match.group(1) if match else None
+
+
+@dataclass(frozen=True)
+class Decision:
+    action: Action
+    findings: tuple[Finding, ...] = ()
+    changes: tuple[Change, ...] = ()
+    override: str | None = None  # the reason, when an override turned a block into a warn
+    note: str = ""  # why, in a few words
+    error: tuple[str, str, str] | None = None  # message, detail, hint when blocked
+
+    @property
+    def breaking(self) -> tuple[Finding, ...]:
+        return tuple(f for f in self.findings if f.severity is Severity.BREAK)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "decision": self.action.value,
+            "breaking": bool(self.breaking),
+            "note": self.note,
+            "override_reason": self.override,
+            "changes": [c.to_dict() for c in self.changes],
+            "findings": [f.to_dict() for f in self.findings],
+            "error": dict(zip(("message", "detail", "hint"), self.error, strict=True))
+            if self.error
+            else None,
+        }
+
+
+def decide(
+    findings: Sequence[Finding],
+    changes: Sequence[Change],
+    *,
+    mode: Mode,
+    protections: Mapping[VersionKey, Protection],
+    override: str | None = None,
+) -> Decision:
+    """Block on a ``break`` finding in enforce mode unless overridden; warn otherwise."""
+    breaking = [f for f in findings if f.severity is Severity.BREAK]
+    found, changed = tuple(findings), tuple(changes)
+    if not breaking:
+        return Decision(Action.ALLOW, found, changed, note="breaks no protected version")
+    if mode is Mode.OBSERVE:
+        return Decision(Action.ALLOW, found, changed, note="observe mode")
+    if override is not None:
+        return Decision(Action.WARN, found, changed, override=override, note="overridden")
+    if mode is Mode.WARN:
+        return Decision(Action.WARN, found, changed, note="warn mode")
+    return Decision(
+        Action.BLOCK,
+        found,
+        changed,
+        note="breaks protected versions",
+        error=render_error(breaking, protections),
+    )
+
+
+def unparseable_decision(block: bool) -> Decision:
+    """DDL pglast cannot read: the policy (--unparseable-ddl) decides."""
+    if not block:
+        return Decision(Action.ALLOW, note="unparseable DDL allowed (--unparseable-ddl allow)")
+    message = "skewguard: this DDL could not be parsed, and --unparseable-ddl is block"
+    hint = "Check the statement's syntax, or ask an operator to override with a reason."
+    return Decision(Action.BLOCK, note="unparseable DDL", error=(message, "", hint))
+
+
+def _when(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
+
+
+def render_error(
+    breaking: Sequence[Finding], protections: Mapping[VersionKey, Protection]
+) -> tuple[str, str, str]:
+    """The contract's error: message naming the versions, DETAIL with evidence, HINT."""
+    versions = sorted({f.version for f in breaking if f.version is not None})
+    names = ", ".join(f"{v.app}@{v.version}" for v in versions)
+    changes = sorted({str(f.change) for f in breaking})
+    message = (
+        f"skewguard: {'; '.join(changes)} would break "
+        f"{len(versions)} protected version{'s' if len(versions) != 1 else ''} ({names})"
+    )
+    lines = []
+    for finding in sorted(breaking, key=lambda f: (f.version or VersionKey("", "", ""), f.rule)):
+        version = finding.version
+        who = f"{version.app}@{version.version}" if version else "-"
+        why = protections.get(version, "") if version else ""
+        line = f"{who} ({why}) [{finding.rule} {finding.name}]: {finding.message}"
+        evidence = finding.evidence
+        if evidence is not None:
+            sample = " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
+            line += (
+                f"; seen {evidence.count} times, last {_when(evidence.last_seen)}; e.g. {sample}"
+            )
+        lines.append(line)
+    hints = list(dict.fromkeys(f.hint for f in breaking if f.hint))
+    return message, "\n".join(lines), "\n".join(hints)
+
+
+def raise_statement(message: str, detail: str, hint: str) -> str:
+    """A statement that makes PostgreSQL raise this error itself (SQLSTATE 55006)."""
+    texts = (message, detail, hint)
+    while True:
+        tag = "sg" + secrets.token_hex(4)
+        outer = "skewguard_" + tag
+        if not any(f"${tag}$" in text or f"${outer}$" in text for text in texts):
+            break
+    quoted = [f"${tag}${text}${tag}$" for text in texts]
+    return (
+        f"DO ${outer}$ BEGIN RAISE EXCEPTION USING ERRCODE = '{OBJECT_IN_USE}', "
+        f"MESSAGE = {quoted[0]}, DETAIL = {quoted[1]}, HINT = {quoted[2]}; END ${outer}$"
+    )

@@ -1,0 +1,43 @@
+"""Wording shared by the rule modules."""
+
+from __future__ import annotations
+
+from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.footprint import VersionKey
+
+_VERBS = {
+    FacetKind.RELATION_READ: "reads",
+    FacetKind.RELATION_WRITE: "writes",
+    FacetKind.VIEW_READ: "reads the view",
+    FacetKind.COLUMN_READ: "reads",
+    FacetKind.COLUMN_WRITE: "writes",
+    FacetKind.INSERT_SHAPE: "inserts",
+    FacetKind.INSERT_POSITIONAL: "inserts without a column list into",
+    FacetKind.INSERT_SELECT_STAR: "runs INSERT ... SELECT * for",
+    FacetKind.SELECT_STAR: "selects * from",
+    FacetKind.COPY_IN: "runs COPY FROM into",
+    FacetKind.COPY_OUT: "runs COPY TO from",
+    FacetKind.CONFLICT_COLUMNS: "uses ON CONFLICT",
+    FacetKind.CONFLICT_CONSTRAINT: "uses ON CONFLICT ON CONSTRAINT",
+    FacetKind.FUNCTION_CALL: "calls",
+    FacetKind.FUNCTION: "calls",
+    FacetKind.SEQUENCE: "uses the sequence",
+    FacetKind.ENUM_LABEL_WRITE: "writes the label",
+    FacetKind.ENUM_LABEL_READ: "compares with the label",
+}
+
+
+def who(version: VersionKey) -> str:
+    return f"{version.app}@{version.version}" if version.app else f"untagged/{version.database}"
+
+
+def uses(facet: Facet) -> str:
+    return f"{_VERBS.get(facet.kind, facet.kind.value)} {facet.subject}"
+
+
+def breaks(what: str, version: VersionKey, facet: Facet) -> str:
+    return f"{what} breaks {who(version)}: it {uses(facet)}"
+
+
+def risks(what: str, version: VersionKey, facet: Facet, why: str) -> str:
+    return f"{what} may break {who(version)}: it {uses(facet)} ({why})"

@@ -1,0 +1,179 @@
+"""Rule metadata and the context rule checks run in.
+
+A rule check is a function ``(ctx, change) -> Iterable[Hit]``; a hit names the
+version, facet and evidence (or none, for lints) and its severity.
+:func:`skewguard.ddl.evaluate` turns hits into findings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+
+from skewguard.analysis import analyze
+from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import CatalogSnapshot, Relation
+from skewguard.ddl.findings import SessionFacts, Severity
+from skewguard.footprint import Evidence, VersionKey
+
+
+@dataclass(frozen=True)
+class Example:
+    """A scenario that doubles as a test and as documentation.
+
+    ``usage_sql`` is the version's traffic (run before and after the
+    migration, simple protocol); ``breaks`` is what PostgreSQL does to it.
+    """
+
+    schema_sql: str
+    usage_sql: str
+    migration_sql: str
+    breaks: bool
+    note: str = ""
+    probe: bool | None = None  # what the shell's probe answers here (after the usage ran)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str
+    breaks: str
+    recipe: str
+    examples: tuple[Example, ...] = ()
+    covers: tuple[str, ...] = ()  # change kinds
+
+
+@dataclass(frozen=True)
+class Hit:
+    severity: Severity
+    message: str
+    version: VersionKey | None = None
+    facet: Facet | None = None
+    evidence: Evidence | None = None
+
+
+def extra_kind(value: str) -> FacetKind | None:
+    """A facet kind the shell may record (``role``, ``prepared_result``), if defined."""
+    try:
+        return FacetKind(value)
+    except ValueError:
+        return None
+
+
+ROLE = extra_kind("role")  # subject: the role a version connects as
+PREPARED_RESULT = extra_kind("prepared_result")  # subject: schema.table.column | schema.table.*
+
+
+@dataclass
+class Context:
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
+    before: CatalogSnapshot
+    after: CatalogSnapshot
+    probes: Mapping[str, bool | None]
+    session: SessionFacts | None
+    _by_kind: dict[FacetKind, list[tuple[VersionKey, Facet, Evidence]]] = field(
+        default_factory=dict
+    )
+    _reanalysis: dict[tuple[str, int], frozenset[Facet]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for version, facets in self.footprints.items():
+            for facet, ev in facets.items():
+                self._by_kind.setdefault(facet.kind, []).append((version, facet, ev))
+
+    def uses(
+        self, kinds: Iterable[FacetKind], match: Callable[[str], bool]
+    ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
+        for kind in kinds:
+            for version, facet, ev in self._by_kind.get(kind, ()):
+                if match(facet.subject):
+                    yield version, facet, ev
+
+    def exact(
+        self, kinds: Iterable[FacetKind], subject: str
+    ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
+        return self.uses(kinds, lambda s: s == subject)
+
+    def roles(self, version: VersionKey) -> set[str]:
+        if ROLE is None:
+            return set()
+        return {f.subject for f in self.footprints.get(version, {}) if f.kind is ROLE}
+
+    def reanalyze(self, sample: str, after: bool) -> frozenset[Facet]:
+        """The facets of ``sample`` resolved against the catalog before or after."""
+        key = (sample, int(after))
+        if key not in self._reanalysis:
+            cat = self.after if after else self.before
+            path = ("public", *sorted(cat.schemas - {"public"}))
+            self._reanalysis[key] = analyze(sample, search_path=path, catalog=cat).facets
+        return self._reanalysis[key]
+
+
+def first_per_version(
+    hits: Iterable[tuple[VersionKey, Facet, Evidence]],
+) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
+    """One (the most used) facet per version: one finding per version is enough."""
+    best: dict[VersionKey, tuple[VersionKey, Facet, Evidence]] = {}
+    for hit in hits:
+        cur = best.get(hit[0])
+        if cur is None or (hit[2].count, hit[1]) > (cur[2].count, cur[1]):
+            best[hit[0]] = hit
+    return iter(sorted(best.values(), key=lambda h: h[0]))
+
+
+def relation_of(cat: CatalogSnapshot, qname: str) -> Relation | None:
+    parts = split_qualified_name(qname)
+    return cat.relation(parts[0], parts[1]) if len(parts) == 2 else None
+
+
+def table_of_subject(subject: str) -> str:
+    """``public.users`` from ``public.users.email``, ``public.users(email)``, ``.../3``."""
+    for sep in ("(", "/", "<"):
+        if sep in subject:
+            return subject.split(sep, 1)[0]
+    parts = split_qualified_name(subject)
+    if len(parts) >= 3:
+        from skewguard.catalog import qualified
+
+        return qualified(parts[0], parts[1])
+    return subject
+
+
+def shape_columns(subject: str) -> list[str] | None:
+    """The column names of ``public.t(a,b)`` (rendered with ident), or None."""
+    if "(" not in subject or not subject.endswith(")"):
+        return None
+    inner = subject[subject.index("(") + 1 : -1]
+    if not inner:
+        return []
+    out: list[str] = []
+    cur, quoted = "", False
+    for ch in inner:
+        if ch == '"':
+            quoted = not quoted
+        if ch == "," and not quoted:
+            out.append(cur)
+            cur = ""
+        else:
+            cur += ch
+    out.append(cur)
+    return out
+
+
+__all__ = [
+    "PREPARED_RESULT",
+    "ROLE",
+    "Context",
+    "Example",
+    "Hit",
+    "Rule",
+    "extra_kind",
+    "first_per_version",
+    "relation_of",
+    "shape_columns",
+    "table_of_subject",
+]

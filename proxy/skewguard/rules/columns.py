@@ -1,0 +1,396 @@
+"""Column changes: types, NOT NULL, defaults, new columns against star and positional use.
+
+Verified against PostgreSQL 15 and 18 (see tests/integration/test_rule_examples.py):
+
+- any change of a column's type or typmod, even ``varchar(50)`` -> ``varchar(120)``,
+  makes a *named prepared statement* returning it fail with 0A000 "cached plan
+  must not change result type"; the simple protocol and unnamed statements
+  replan silently;
+- ``ADD COLUMN`` breaks ``COPY t FROM`` without a column list ("missing data
+  for column") and ``INSERT INTO x SELECT * FROM t`` ("INSERT has more
+  expressions than target columns"), and a named prepared ``SELECT *``; a plain
+  ``SELECT *`` and a positional ``INSERT ... VALUES`` survive a nullable or
+  defaulted new column;
+- a new column can make an unqualified name in a join ambiguous (42702).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from skewguard.analysis.facets import Facet
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.catalog import ident
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules._text import breaks, risks
+from skewguard.rules.base import (
+    PREPARED_RESULT,
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    shape_columns,
+)
+
+Use = tuple[VersionKey, Facet, Evidence]
+
+
+def _column_name(change: Change) -> str:
+    return change.subject[len(change.relation) + 1 :]
+
+
+def omitting_inserts(ctx: Context, change: Change) -> Iterator[Use]:
+    """Inserts into the change's table that do not supply its column."""
+    table, col = change.relation, _column_name(change)
+    rel = ctx.before.relation(*_split(table))
+    position = -1
+    if rel is not None:
+        names = [ident(n) for n in rel.column_names]
+        position = names.index(col) if col in names else len(names)
+    for use in ctx.uses((F.INSERT_SHAPE,), lambda s: s.startswith(table + "(")):
+        cols = shape_columns(use[1].subject) or []
+        if col not in cols:
+            yield use
+    for use in ctx.uses((F.INSERT_POSITIONAL,), lambda s: s.startswith(table + "/")):
+        if int(use[1].subject.rsplit("/", 1)[1]) <= position:
+            yield use
+    for use in ctx.uses((F.COPY_IN,), lambda s: s.startswith(table + "(")):
+        if col not in (shape_columns(use[1].subject) or []):
+            yield use
+
+
+def _split(qname: str) -> tuple[str, str]:
+    from skewguard.analysis.query import split_qualified_name
+
+    parts = split_qualified_name(qname)
+    return (parts[0], parts[1]) if len(parts) == 2 else ("", qname)
+
+
+TYPE_CHANGE = Rule(
+    id="SG110",
+    name="column-type-change",
+    severity=Severity.BREAK,
+    summary="ALTER COLUMN ... TYPE of a column a version writes or reads",
+    doc="Narrowing (varchar(50) -> varchar(20), numeric scale down) and cross-type changes "
+    "(text -> integer) make writers fail on values the old type accepted. Every type or "
+    "typmod change, widening included, breaks a version holding a named prepared statement "
+    "that returns the column (0A000 cached plan must not change result type): with the "
+    "shell's prepared_result facet that is a break, without it a risk for readers.",
+    breaks="Writers of the column on narrowing or cross-type changes; named prepared "
+    "statements returning the column on any change.",
+    recipe="Add a new column of the new type, write both, backfill, switch readers, retire "
+    "the old versions, drop the old column. Widening in place is safe for writers.",
+    covers=(Kind.ALTER_COLUMN_TYPE,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, code varchar(20))",
+            "INSERT INTO t (id, code) VALUES (1, 'abcdefghijklmnopq')",
+            "ALTER TABLE t ALTER COLUMN code TYPE varchar(50)",
+            False,
+            "widening: writers are fine",
+        ),
+        Example(
+            "CREATE TABLE t (id int, code text)",
+            "INSERT INTO t (id, code) VALUES (1, 'abc')",
+            "ALTER TABLE t ALTER COLUMN code TYPE integer USING 0",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, code varchar(50))",
+            "INSERT INTO t (id, code) VALUES (1, 'abcdefgh')",
+            "ALTER TABLE t ALTER COLUMN code TYPE varchar(5) USING left(code, 5)",
+            True,
+            "narrowing",
+        ),
+        Example(
+            "CREATE TABLE t (id int, code varchar(20))",
+            "SELECT code FROM t",
+            "ALTER TABLE t ALTER COLUMN code TYPE varchar(50)",
+            False,
+            "simple protocol; a named prepared statement would break (risk)",
+        ),
+    ),
+)
+
+
+def check_type_change(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"ALTER COLUMN {change.subject} TYPE {change.new} (was {change.old})"
+    broken: set[VersionKey] = set()
+    if not change.has("widening"):
+        writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
+        for v, f, ev in first_per_version(writers):
+            broken.add(v)
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    if PREPARED_RESULT is not None:
+        star = f"{change.relation}.*"
+        prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
+        for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+            broken.add(v)
+            yield Hit(
+                Severity.BREAK,
+                breaks(what, v, f) + " in a named prepared statement "
+                "(cached plan must not change result type)",
+                v,
+                f,
+                ev,
+            )
+    readers = list(ctx.exact((F.COLUMN_READ,), change.subject))
+    readers += list(ctx.exact((F.SELECT_STAR,), change.relation))
+    why = "a named prepared statement returning it fails with 0A000"
+    if not change.has("widening"):
+        why = "comparisons and result handling see another type; " + why
+    for v, f, ev in first_per_version(u for u in readers if u[0] not in broken):
+        yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+SET_NOT_NULL = Rule(
+    id="SG111",
+    name="not-null-without-default",
+    severity=Severity.BREAK,
+    summary="SET NOT NULL, ADD COLUMN ... NOT NULL without default, DROP DEFAULT on a NOT "
+    "NULL column, against versions whose inserts omit the column",
+    doc="An INSERT that omits a NOT NULL column without a default fails with 23502. A column "
+    "supplied by a bound parameter counts as supplied (it may still be NULL: risk, not "
+    "decided here). A dropped default on a nullable column makes omitting inserts store NULL "
+    "(risk). DROP SEQUENCE ... CASCADE drops the defaults that use it.",
+    breaks="INSERTs (column list, positional, COPY with a list) that omit the column.",
+    recipe="Give the column a default first (or make every protected version supply it), "
+    "then SET NOT NULL; to drop a default, first ship code that always supplies the column.",
+    covers=(Kind.SET_NOT_NULL, Kind.DROP_DEFAULT, Kind.ADD_COLUMN),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "INSERT INTO t (id) VALUES (1); DELETE FROM t",
+            "ALTER TABLE t ALTER COLUMN note SET NOT NULL",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "INSERT INTO t (id, note) VALUES (1, 'x')",
+            "ALTER TABLE t ALTER COLUMN note SET NOT NULL",
+            False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, n int NOT NULL DEFAULT 0)",
+            "INSERT INTO t (id) VALUES (1)",
+            "ALTER TABLE t ALTER COLUMN n DROP DEFAULT",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int)",
+            "INSERT INTO t (id) VALUES (1)",
+            "ALTER TABLE t ADD COLUMN n int NOT NULL DEFAULT 0",
+            False,
+        ),
+        Example(
+            "CREATE TABLE t (id int)",
+            "INSERT INTO t (id) VALUES (1); DELETE FROM t",
+            "ALTER TABLE t ADD COLUMN n int NOT NULL DEFAULT 0; ALTER TABLE t ALTER n DROP DEFAULT",
+            True,
+            "net effect of the transaction: NOT NULL without a default",
+        ),
+        Example(
+            "CREATE TABLE t (id serial PRIMARY KEY, note text)",
+            "INSERT INTO t (note) VALUES ('x')",
+            "DROP SEQUENCE t_id_seq CASCADE",
+            True,
+            "the CASCADE drops the default of t.id",
+        ),
+    ),
+)
+
+
+def check_not_null(ctx: Context, change: Change) -> Iterator[Hit]:
+    if change.kind == Kind.ADD_COLUMN:
+        if not change.has("not_null") or change.has("has_default") or change.has("generated"):
+            return
+        what = f"ADD COLUMN {change.subject} NOT NULL without a default"
+        table = change.relation
+        inserts = ctx.uses(
+            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.INSERT_SELECT_STAR),
+            lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table,
+        )
+        for v, f, ev in first_per_version(inserts):
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        return
+    if change.kind == Kind.SET_NOT_NULL:
+        if change.has("has_default"):
+            return
+        what = f"SET NOT NULL on {change.subject} (no default)"
+        severity = Severity.BREAK
+    else:
+        what = f"DROP DEFAULT on {change.subject}" + (
+            f" (CASCADE from {change.via})" if change.via else ""
+        )
+        severity = Severity.BREAK if change.has("not_null") else Severity.RISK
+    for v, f, ev in first_per_version(omitting_inserts(ctx, change)):
+        if severity is Severity.BREAK:
+            yield Hit(severity, breaks(what, v, f), v, f, ev)
+        else:
+            yield Hit(severity, risks(what, v, f, "it now inserts NULL there"), v, f, ev)
+
+
+ADD_COLUMN_SHAPE = Rule(
+    id="SG112",
+    name="add-column-vs-row-shape",
+    severity=Severity.BREAK,
+    summary="ADD COLUMN against COPY FROM without a column list, INSERT ... SELECT * from "
+    "the table, and named prepared SELECT *",
+    doc="COPY FROM without a column list expects every column: data without the new one "
+    "fails (missing data for column). INSERT INTO x SELECT * FROM t gets one value too many "
+    "when t gains a column. A named prepared SELECT * / RETURNING * fails with 0A000 (break "
+    "with the shell's prepared_result facet, else risk). A plain SELECT * and a positional "
+    "INSERT ... VALUES survive a nullable or defaulted new column.",
+    breaks="COPY t FROM without columns; INSERT INTO x SELECT * FROM t; prepared SELECT *.",
+    recipe="List columns explicitly in COPY and INSERT ... SELECT before adding columns.",
+    covers=(Kind.ADD_COLUMN,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "COPY t FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
+            "ALTER TABLE t ADD COLUMN extra int",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text); CREATE TABLE archive (id int, note text)",
+            "INSERT INTO archive SELECT * FROM t",
+            "ALTER TABLE t ADD COLUMN extra int",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text); CREATE TABLE archive (id int, note text)",
+            "INSERT INTO archive SELECT * FROM t",
+            "ALTER TABLE archive ADD COLUMN extra int",
+            False,
+            "the target gaining a column is fine",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "SELECT * FROM t",
+            "ALTER TABLE t ADD COLUMN extra int",
+            False,
+            "simple protocol; a named prepared SELECT * would break (risk)",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "INSERT INTO t VALUES (1, 'x')",
+            "ALTER TABLE t ADD COLUMN extra int DEFAULT 0",
+            False,
+        ),
+    ),
+)
+
+
+def check_add_column_shape(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"ADD COLUMN {change.subject}"
+    table = change.relation
+    hits = list(ctx.exact((F.COPY_IN,), table))
+    hits += list(ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table)))
+    broken: set[VersionKey] = set()
+    for v, f, ev in first_per_version(hits):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    if PREPARED_RESULT is not None:
+        prepared = ctx.exact((PREPARED_RESULT,), f"{table}.*")
+        for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+            broken.add(v)
+            yield Hit(
+                Severity.BREAK, breaks(what, v, f) + " in a named prepared statement", v, f, ev
+            )
+    stars = list(ctx.exact((F.SELECT_STAR, F.COPY_OUT), table))
+    for v, f, ev in first_per_version(u for u in stars if u[0] not in broken):
+        yield Hit(
+            Severity.RISK,
+            risks(
+                what,
+                v,
+                f,
+                "a named prepared statement returning * "
+                "fails with 0A000; consumers see one more column",
+            ),
+            v,
+            f,
+            ev,
+        )
+
+
+AMBIGUOUS = Rule(
+    id="SG113",
+    name="column-becomes-ambiguous",
+    severity=Severity.BREAK,
+    summary="A new or renamed column makes an unqualified name in a version's query "
+    "ambiguous (or captures it)",
+    doc="Each sample query of a version touching the table is resolved again against the "
+    "catalog after the change; a reference that now also resolves to the new column is "
+    "ambiguous in a join (42702) or silently captured in a correlated subquery.",
+    breaks="Unqualified column references in joins and correlated subqueries.",
+    recipe="Qualify column references in every protected version before adding the column, "
+    "or pick a column name no joined table uses.",
+    covers=(Kind.ADD_COLUMN, Kind.RENAME_COLUMN),
+    examples=(
+        Example(
+            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
+            "SELECT name FROM a JOIN b ON b.a_id = a.id",
+            "ALTER TABLE b ADD COLUMN name text",
+            True,
+        ),
+        Example(
+            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
+            "SELECT a.name FROM a JOIN b ON b.a_id = a.id",
+            "ALTER TABLE b ADD COLUMN name text",
+            False,
+        ),
+    ),
+)
+
+
+def check_ambiguous(ctx: Context, change: Change) -> Iterator[Hit]:
+    table = change.relation
+    new_subject = (
+        change.subject if change.kind == Kind.ADD_COLUMN else (f"{table}.{ident(change.new)}")
+    )
+    what = (
+        f"ADD COLUMN {change.subject}"
+        if change.kind == Kind.ADD_COLUMN
+        else f"RENAME COLUMN {change.subject} to {change.new}"
+    )
+    seen: set[tuple[VersionKey, str]] = set()
+    users = ctx.exact((F.RELATION_READ, F.RELATION_WRITE), table)
+    flagged: set[VersionKey] = set()
+    for v, f, ev in sorted(users, key=lambda u: (u[0], u[1])):
+        if v in flagged or (v, ev.sample) in seen:
+            continue
+        seen.add((v, ev.sample))
+        after = ctx.reanalyze(ev.sample, after=True)
+        kinds = (F.COLUMN_READ, F.COLUMN_WRITE)
+        hit = [x for x in after if x.kind in kinds and x.subject == new_subject]
+        if not hit:
+            continue
+        before = ctx.reanalyze(ev.sample, after=False)
+        if any(x.kind in kinds and x.subject == new_subject for x in before):
+            continue  # it already meant that column (new code ahead of its migration)
+        names = {x.subject for x in after if x.kind in kinds} - {new_subject}
+        bare = new_subject.rsplit(".", 1)[1]
+        if not any(n.rsplit(".", 1)[-1] == bare for n in names):
+            continue  # not ambiguous with another table's column: e.g. a rename target
+        flagged.add(v)
+        yield Hit(
+            Severity.BREAK,
+            f"{what} breaks {v.app}@{v.version}: its query's reference "
+            f"to {bare} becomes ambiguous (sample: {ev.sample[:120]})",
+            v,
+            f,
+            ev,
+        )
+
+
+CHECKS = {
+    TYPE_CHANGE.id: check_type_change,
+    SET_NOT_NULL.id: check_not_null,
+    ADD_COLUMN_SHAPE.id: check_add_column_shape,
+    AMBIGUOUS.id: check_ambiguous,
+}
+RULES = (TYPE_CHANGE, SET_NOT_NULL, ADD_COLUMN_SHAPE, AMBIGUOUS)

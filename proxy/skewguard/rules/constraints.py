@@ -1,0 +1,232 @@
+"""New constraints against writers, and ON CONFLICT arbiters that go away.
+
+A new CHECK / UNIQUE / FOREIGN KEY (validated or NOT VALID) makes writers fail
+when they produce values it rejects. Whether they do is not in the footprint;
+the shell runs the probe from :func:`probe_sql` (bounded time) and passes the
+answer: existing violating rows mean the writers produce such values (break),
+otherwise it is a risk.
+
+``INSERT ... ON CONFLICT (cols)`` needs a unique index on exactly those columns
+(any name); ``ON CONFLICT ON CONSTRAINT name`` needs that constraint by name.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import ident
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules._text import breaks, risks
+from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, shape_columns
+
+
+def quote_ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def quote_qname(qname: str) -> str:
+    return ".".join(quote_ident(p) for p in split_qualified_name(qname))
+
+
+def _unquote(col: str) -> str:
+    return split_qualified_name(col)[0] if col.startswith('"') else col
+
+
+def probe_sql(change: Change) -> str | None:
+    """SQL answering "do existing rows violate this new constraint?" (True = yes)."""
+    table = quote_qname(change.relation)
+    cols = [quote_ident(c) for c in change.columns]
+    kind = change.detail
+    if change.kind == Kind.CREATE_INDEX:
+        if not change.has("unique") or change.has("constraint") or not cols:
+            return None
+        if not all(re.fullmatch(r"[a-z_][a-z0-9_$]*", c) for c in change.columns):
+            return None  # expression keys: no probe
+        kind = "u"
+    if kind == "c" and change.new.startswith("CHECK (") and change.new.endswith(")"):
+        expr = change.new[len("CHECK (") : -1]
+        return f"SELECT EXISTS (SELECT 1 FROM {table} WHERE NOT ({expr}))"
+    if kind in ("u", "p") and cols:
+        not_null = " AND ".join(f"{c} IS NOT NULL" for c in cols)
+        dup = (
+            f"SELECT 1 FROM {table} WHERE {not_null} GROUP BY {', '.join(cols)} HAVING count(*) > 1"
+        )
+        if kind == "p":
+            nulls = " OR ".join(f"{c} IS NULL" for c in cols)
+            return f"SELECT EXISTS ({dup}) OR EXISTS (SELECT 1 FROM {table} WHERE {nulls})"
+        return f"SELECT EXISTS ({dup})"
+    if kind == "f" and cols:
+        m = re.search(r"REFERENCES (.+)\((.*)\)$", change.new)
+        if m is None:
+            return None
+        ref = quote_qname(m.group(1))
+        ref_cols = [quote_ident(_unquote(c.strip())) for c in m.group(2).split(",")]
+        not_null = " AND ".join(f"c.{c} IS NOT NULL" for c in cols)
+        match = " AND ".join(f"p.{r} = c.{c}" for r, c in zip(ref_cols, cols, strict=False))
+        return (
+            f"SELECT EXISTS (SELECT 1 FROM {table} c WHERE {not_null} AND NOT EXISTS "
+            f"(SELECT 1 FROM {ref} p WHERE {match}))"
+        )
+    return None
+
+
+NEW_CONSTRAINT = Rule(
+    id="SG114",
+    name="constraint-vs-writers",
+    severity=Severity.BREAK,
+    summary="ADD CHECK / UNIQUE / PRIMARY KEY / FOREIGN KEY (NOT VALID or not), CREATE UNIQUE "
+    "INDEX, against versions writing the columns",
+    doc="NOT VALID skips existing rows but every new write is checked. The shell probes "
+    "existing rows (probes_needed): violating rows exist -> the writers produce such values "
+    "-> break; no violations or no answer -> risk.",
+    breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
+    recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
+    "fix old rows, VALIDATE CONSTRAINT.",
+    covers=(Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "INSERT INTO t (id, price) VALUES (1, 0)",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
+            True,
+            "the probe finds rows with price = 0",
+            probe=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "INSERT INTO t (id, price) VALUES (1, 5)",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
+            False,
+            "risk only: no existing row violates it",
+            probe=False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text)",
+            "INSERT INTO t (id, email) VALUES (1, 'same')",
+            "CREATE UNIQUE INDEX t_email ON t (email) WHERE id < 0",
+            False,
+        ),
+    ),
+)
+
+
+def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
+    probe = probe_sql(change)
+    if change.kind == Kind.CREATE_INDEX and probe is None:
+        return
+    if change.kind == Kind.CREATE_INDEX and change.detail:
+        return  # a partial unique index: too specific to judge
+    if change.detail == "x":
+        return
+    what = (
+        f"ADD CONSTRAINT {change.subject}"
+        if change.kind == Kind.ADD_CONSTRAINT
+        else (f"CREATE UNIQUE INDEX {change.subject}")
+    )
+    subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
+    writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
+    violated = ctx.probes.get(probe) if probe is not None else None
+    for v, f, ev in first_per_version(writers):
+        if violated:
+            yield Hit(
+                Severity.BREAK, breaks(what, v, f) + " and existing rows violate it", v, f, ev
+            )
+        else:
+            why = "no existing row violates it" if violated is False else "rows not probed"
+            yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+ARBITER = Rule(
+    id="SG115",
+    name="on-conflict-arbiter-removed",
+    severity=Severity.BREAK,
+    summary="DROP or RENAME of the index or constraint a version's ON CONFLICT relies on",
+    doc="ON CONFLICT (cols) needs a unique index on exactly those columns (its name does not "
+    "matter: renaming it is safe, dropping it is not unless another one covers the same "
+    "columns); ON CONFLICT ON CONSTRAINT name needs the constraint by name (42704 / 42P10).",
+    breaks="INSERT ... ON CONFLICT whose arbiter is gone.",
+    recipe="Create the replacement unique index (CONCURRENTLY) first, move versions to it, "
+    "then drop the old one. Do not rename constraints named in ON CONFLICT ON CONSTRAINT.",
+    covers=(Kind.DROP_INDEX, Kind.RENAME_INDEX, Kind.DROP_CONSTRAINT, Kind.RENAME_CONSTRAINT),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_email ON t (email)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) DO NOTHING",
+            "DROP INDEX t_email",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_email ON t (email)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) DO NOTHING",
+            "ALTER INDEX t_email RENAME TO t_email_uq",
+            False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text CONSTRAINT t_email_key UNIQUE)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT ON CONSTRAINT t_email_key "
+            "DO NOTHING",
+            "ALTER TABLE t RENAME CONSTRAINT t_email_key TO t_email_uq",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_email ON t (email)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) DO NOTHING",
+            "CREATE UNIQUE INDEX t_email2 ON t (email); DROP INDEX t_email",
+            False,
+            "another unique index on the same columns takes over",
+        ),
+    ),
+)
+
+
+def _arbiter_exists(ctx: Context, table: str, cols: set[str]) -> bool:
+    parts = split_qualified_name(table)
+    if len(parts) != 2:
+        return False
+    for idx in ctx.after.indexes_of(parts[0], parts[1]):
+        if idx.unique and idx.predicate is None and {ident(k) for k in idx.keys} == cols:
+            return True
+    return False
+
+
+def check_arbiter(ctx: Context, change: Change) -> Iterator[Hit]:
+    table = change.relation
+    verb = "RENAME" if change.kind in (Kind.RENAME_INDEX, Kind.RENAME_CONSTRAINT) else "DROP"
+    noun = "INDEX" if change.kind in (Kind.DROP_INDEX, Kind.RENAME_INDEX) else "CONSTRAINT"
+    what = f"{verb} {noun} {change.subject}" + (
+        f" (CASCADE from {change.via})" if change.via else ""
+    )
+    if noun == "CONSTRAINT":
+        parts = split_qualified_name(table)
+        old_name = change.old or split_qualified_name(change.subject)[-1]
+        still = len(parts) == 2 and any(
+            c.name == old_name for c in ctx.after.constraints_of(parts[0], parts[1])
+        )
+        if not still:
+            subject = f"{table}.{ident(old_name)}"
+            for v, f, ev in first_per_version(ctx.exact((F.CONFLICT_CONSTRAINT,), subject)):
+                yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    if verb == "RENAME" or (
+        change.kind == Kind.DROP_CONSTRAINT and change.detail not in ("p", "u")
+    ):
+        return
+    cols = {ident(c) for c in change.columns}
+    uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: s.startswith(table + "("))
+    matching = [u for u in uses if set(shape_columns(u[1].subject) or ()) == cols]
+    if matching and not _arbiter_exists(ctx, table, cols):
+        for v, f, ev in first_per_version(matching):
+            yield Hit(
+                Severity.BREAK,
+                breaks(what, v, f) + " and no other unique index covers those columns",
+                v,
+                f,
+                ev,
+            )
+
+
+CHECKS = {NEW_CONSTRAINT.id: check_new_constraint, ARBITER.id: check_arbiter}
+RULES = (NEW_CONSTRAINT, ARBITER)

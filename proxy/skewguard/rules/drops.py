@@ -1,0 +1,285 @@
+"""Dropping what a version uses: relations, columns, functions, types, schemas.
+
+The CASCADE closure comes from the overlay: ``DROP TABLE t CASCADE`` also
+drops the views on ``t`` (each reported as its own change, ``via`` the table),
+``DROP COLUMN c CASCADE`` the views reading ``c``, ``DROP SEQUENCE s CASCADE``
+the defaults using ``s`` (see SG113), ``DROP TYPE`` the columns of that type.
+A drop without CASCADE that PostgreSQL would refuse changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules._text import breaks, risks
+from skewguard.rules.base import (
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    relation_of,
+)
+
+REL_USE = (F.RELATION_READ, F.RELATION_WRITE, F.SEQUENCE)
+
+DROP_RELATION = Rule(
+    id="SG101",
+    name="drop-relation-in-use",
+    severity=Severity.BREAK,
+    summary="DROP TABLE / VIEW / MATERIALIZED VIEW / SEQUENCE of a relation a version uses",
+    doc="A dropped relation (directly or through CASCADE) fails every statement that names it.",
+    breaks="Any read or write of the relation; nextval/currval of the sequence.",
+    recipe="Stop using the relation in every protected version first (deploy, let the old "
+    "version retire), then drop it. To retire a table gradually, rename it and leave a view "
+    "with the old name.",
+    covers=(Kind.DROP_TABLE, Kind.DROP_VIEW, Kind.DROP_MATVIEW, Kind.DROP_SEQUENCE),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, note text); CREATE VIEW v AS SELECT id FROM t",
+            "SELECT id FROM v",
+            "DROP TABLE t CASCADE",
+            True,
+            "the view goes with the table",
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE TABLE old_t (id int)",
+            "SELECT id FROM t",
+            "DROP TABLE old_t",
+            False,
+        ),
+        Example(
+            "CREATE SEQUENCE s",
+            "SELECT nextval('s')",
+            "DROP SEQUENCE s",
+            True,
+        ),
+    ),
+)
+
+
+def check_drop_relation(ctx: Context, change: Change) -> Iterator[Hit]:
+    verb = {
+        Kind.DROP_TABLE: "DROP TABLE",
+        Kind.DROP_VIEW: "DROP VIEW",
+        Kind.DROP_MATVIEW: "DROP MATERIALIZED VIEW",
+        Kind.DROP_SEQUENCE: "DROP SEQUENCE",
+    }[change.kind]
+    what = f"{verb} {change.subject}" + (f" (CASCADE from {change.via})" if change.via else "")
+    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+DROP_COLUMN = Rule(
+    id="SG102",
+    name="drop-column-in-use",
+    severity=Severity.BREAK,
+    summary="DROP COLUMN of a column a version reads or writes",
+    doc="PostgreSQL raises 42703 (undefined column) for every statement naming the column. "
+    "A positional INSERT (no column list) that supplied the column now has more values than "
+    "columns; COPY FROM without a column list gets extra data. A plain SELECT * survives, but "
+    "the application may read the column from the result (risk).",
+    breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
+    "column list, INSERT ... SELECT * between the tables.",
+    recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
+    "the ORM), wait until every version that used it is retired, then drop it.",
+    covers=(Kind.DROP_COLUMN,),
+    examples=(
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "SELECT id, email FROM users",
+            "ALTER TABLE users DROP COLUMN email",
+            True,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "SELECT id, name FROM users",
+            "ALTER TABLE users DROP COLUMN email",
+            False,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "INSERT INTO users VALUES (1, 'a@b', 'n')",
+            "ALTER TABLE users DROP COLUMN name",
+            True,
+            "positional INSERT: more expressions than target columns",
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "INSERT INTO users VALUES (1, 'a@b')",
+            "ALTER TABLE users DROP COLUMN name",
+            False,
+            "the positional INSERT never reached the dropped column",
+        ),
+    ),
+)
+
+
+def check_drop_column(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"DROP COLUMN {change.subject}" + (f" (CASCADE from {change.via})" if change.via else "")
+    table = change.relation
+    rel = relation_of(ctx.before, table)
+    position = (
+        rel.column_names.index(change.subject[len(table) + 1 :].strip('"'))
+        if (rel is not None and change.subject[len(table) + 1 :].strip('"') in rel.column_names)
+        else 0
+    )
+    hits = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
+    hits += [h for h in ctx.exact((F.COPY_IN,), table)]
+    hits += [
+        h
+        for h in ctx.uses((F.INSERT_POSITIONAL,), lambda s: s.startswith(table + "/"))
+        if int(h[1].subject.rsplit("/", 1)[1]) > position
+    ]
+    hits += list(
+        ctx.uses(
+            (F.INSERT_SELECT_STAR,), lambda s: s.startswith(table + "<") or s.endswith("<" + table)
+        )
+    )
+    broken = set()
+    for v, f, ev in first_per_version(hits):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    stars = ctx.exact((F.SELECT_STAR, F.COPY_OUT), table)
+    for v, f, ev in first_per_version(h for h in stars if h[0] not in broken):
+        yield Hit(Severity.RISK, risks(what, v, f, "the result loses the column"), v, f, ev)
+
+
+DROP_FUNCTION = Rule(
+    id="SG103",
+    name="drop-function-in-use",
+    severity=Severity.BREAK,
+    summary="DROP FUNCTION / PROCEDURE (or a signature change) of an overload a version calls",
+    doc="A call that reached the dropped overload fails with 42883 unless another overload "
+    "still accepts it (then it is a risk: the call now reaches different code). Changing a "
+    "signature is a drop plus a create.",
+    breaks="Calls that resolved to the dropped overload.",
+    recipe="Add the new overload first, move every version to it, drop the old one last.",
+    covers=(Kind.DROP_FUNCTION,),
+    examples=(
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
+            "SELECT price(3)",
+            "DROP FUNCTION price(int)",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2';"
+            " CREATE FUNCTION tax(n int) RETURNS int LANGUAGE sql AS 'SELECT n'",
+            "SELECT price(3)",
+            "DROP FUNCTION tax(int)",
+            False,
+        ),
+    ),
+)
+
+
+def check_drop_function(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"DROP FUNCTION {change.subject}"
+    if change.new:
+        what = f"moving/renaming {change.subject} to {change.new}"
+    for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
+        after = ctx.reanalyze(ev.sample, after=True)
+        name = change.subject.split("(", 1)[0]
+        still = any(
+            x.kind is F.FUNCTION and x.subject.split("(", 1)[0] == name for x in after
+        ) and not any(
+            x.kind is F.MISSING_FUNCTION and x.subject.startswith(name + "(") for x in after
+        )
+        if still:
+            yield Hit(
+                Severity.RISK, risks(what, v, f, "another overload now takes the call"), v, f, ev
+            )
+        else:
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+DROP_TYPE = Rule(
+    id="SG104",
+    name="drop-type-in-use",
+    severity=Severity.BREAK,
+    summary="DROP TYPE of an enum a version writes, compares with or passes to functions",
+    doc="Dropping an enum (with CASCADE: its columns too, reported by SG102) breaks statements "
+    "that cast to it or use its labels.",
+    breaks="Label literals written or compared; calls whose argument types include the type.",
+    recipe="Migrate columns to the replacement type first (add column, backfill, switch "
+    "versions), drop the old type when no protected version uses it.",
+    covers=(Kind.DROP_TYPE,),
+    examples=(
+        Example(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (m mood)",
+            "SELECT count(*) FROM p WHERE m = 'ok'",
+            "DROP TYPE mood CASCADE",
+            True,
+        ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE t (id int)",
+            "SELECT id FROM t",
+            "DROP TYPE mood",
+            False,
+        ),
+    ),
+)
+
+
+def check_drop_type(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = (
+        f"DROP TYPE {change.subject}"
+        if not change.new
+        else (f"moving/renaming type {change.subject} to {change.new}")
+    )
+    prefix = change.subject + ":"
+    hits = ctx.uses((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), lambda s: s.startswith(prefix))
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+DROP_SCHEMA = Rule(
+    id="SG105",
+    name="drop-schema-in-use",
+    severity=Severity.BREAK,
+    summary="DROP SCHEMA ... CASCADE of a schema whose objects a version uses",
+    doc="Everything in the schema goes; each dropped object is also reported by its own rule.",
+    breaks="Any use of a relation, function or sequence in the schema.",
+    recipe="Move the objects out (or stop using them) before dropping the schema.",
+    covers=(Kind.DROP_SCHEMA,),
+    examples=(
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
+            "SELECT id FROM billing.inv",
+            "DROP SCHEMA billing CASCADE",
+            True,
+        ),
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int); CREATE TABLE t (id int)",
+            "SELECT id FROM t",
+            "DROP SCHEMA billing CASCADE",
+            False,
+        ),
+    ),
+)
+
+
+def in_schema(schema: str) -> Callable[[str], bool]:
+    prefix = schema + "."
+    return lambda s: s.startswith(prefix)
+
+
+def check_drop_schema(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"DROP SCHEMA {change.subject}"
+    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+CHECKS = {
+    DROP_RELATION.id: check_drop_relation,
+    DROP_COLUMN.id: check_drop_column,
+    DROP_FUNCTION.id: check_drop_function,
+    DROP_TYPE.id: check_drop_type,
+    DROP_SCHEMA.id: check_drop_schema,
+}
+RULES = (DROP_RELATION, DROP_COLUMN, DROP_FUNCTION, DROP_TYPE, DROP_SCHEMA)

@@ -1,0 +1,198 @@
+"""Enum labels and function overloads.
+
+Verified against PostgreSQL: with ``f(integer)`` in place, a new ``f(bigint)``
+keeps ``f(1)`` working but makes ``f('1')`` and ``f(1::smallint)`` ambiguous
+(42725); a new ``f(integer, integer DEFAULT 0)`` makes even ``f(1)`` ambiguous;
+a new ``f(text)`` keeps ``f('1')`` (unknown literals prefer the string
+category).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.types import UNKNOWN, compatible
+from skewguard.catalog import CatalogSnapshot, Function
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules._text import breaks
+from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+
+ENUM_LABEL = Rule(
+    id="SG116",
+    name="enum-label-removed",
+    severity=Severity.BREAK,
+    summary="ALTER TYPE ... RENAME VALUE, or an enum recreated without a label, against "
+    "versions writing or comparing with the label",
+    doc="A label literal that is no longer in the enum fails with 22P02 (invalid input value "
+    "for enum).",
+    breaks="Writes of the old label; comparisons and casts with it.",
+    recipe="Add the new label (ADD VALUE), ship code writing and accepting both, migrate rows, "
+    "retire the old versions; PostgreSQL cannot drop a label, so keep it unused.",
+    covers=(Kind.ENUM_RENAME_VALUE, Kind.ENUM_DROP_VALUE),
+    examples=(
+        Example(
+            "CREATE TYPE status AS ENUM ('new', 'done'); CREATE TABLE job (s status)",
+            "INSERT INTO job (s) VALUES ('done')",
+            "ALTER TYPE status RENAME VALUE 'done' TO 'finished'",
+            True,
+        ),
+        Example(
+            "CREATE TYPE status AS ENUM ('new', 'done'); CREATE TABLE job (s status)",
+            "INSERT INTO job (s) VALUES ('new')",
+            "ALTER TYPE status RENAME VALUE 'done' TO 'finished'",
+            False,
+        ),
+    ),
+)
+
+
+def check_enum_label(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = (
+        f"RENAME VALUE {change.subject} to '{change.new}'"
+        if change.kind == Kind.ENUM_RENAME_VALUE
+        else f"removing {change.subject}"
+    )
+    hits = ctx.exact((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), change.subject)
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+ENUM_ADD = Rule(
+    id="SG117",
+    name="enum-value-added",
+    severity=Severity.INFO,
+    summary="ALTER TYPE ... ADD VALUE",
+    doc="Safe for old versions unless they meet rows with the new label and cannot map it.",
+    breaks="Nothing in PostgreSQL; application code with an exhaustive mapping of labels.",
+    recipe="Ship readers that tolerate the label before writers that produce it.",
+    covers=(Kind.ENUM_ADD_VALUE,),
+    examples=(
+        Example(
+            "CREATE TYPE status AS ENUM ('new', 'done'); CREATE TABLE job (s status)",
+            "INSERT INTO job (s) VALUES ('done')",
+            "ALTER TYPE status ADD VALUE 'failed'",
+            False,
+        ),
+    ),
+)
+
+
+def check_enum_add(ctx: Context, change: Change) -> Iterator[Hit]:
+    yield Hit(
+        Severity.INFO,
+        f"ADD VALUE {change.subject}: old versions may read rows with a label they do not know",
+    )
+
+
+OVERLOAD = Rule(
+    id="SG118",
+    name="function-call-becomes-ambiguous",
+    severity=Severity.BREAK,
+    summary="CREATE FUNCTION of a new overload that makes an existing call ambiguous",
+    doc="Calls are resolved again with the new overload, following PostgreSQL's rules in "
+    "short: candidates that accept the call-site types, then the most exact matches, then "
+    "string-category types for unknown literals. Two or more left -> 42725.",
+    breaks="Calls with untyped literals or parameters, or types needing a cast, that several "
+    "overloads accept; calls matched by an overload with defaults and one without.",
+    recipe="Give the new function another name, or cast arguments in every protected version "
+    "first.",
+    covers=(Kind.CREATE_FUNCTION,),
+    examples=(
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f('1')",
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            False,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            True,
+        ),
+    ),
+)
+
+_STRING = ("text", "character varying", "character", "name")
+
+
+def _parse_call(subject: str) -> tuple[str, list[str]] | None:
+    name, _, rest = subject.partition("(")
+    if not rest.endswith(")"):
+        return None
+    inner = rest[:-1]
+    args = inner.split(",") if inner else []
+    if any("=>" in a or a == "*" for a in args):
+        return None
+    return name, args
+
+
+def ambiguous(candidates: Sequence[Function], args: list[str]) -> bool:
+    """Whether PostgreSQL would find the call not unique (approximately)."""
+    fits = [
+        f
+        for f in candidates
+        if f.accepts_arity(len(args))
+        and all(compatible(a, d) for a, d in zip(args, f.arg_types, strict=False))
+    ]
+    if len(fits) <= 1:
+        return False
+
+    def exact(f: Function) -> int:
+        return sum(1 for a, d in zip(args, f.arg_types, strict=False) if a == d)
+
+    best = max(exact(f) for f in fits)
+    fits = [f for f in fits if exact(f) == best]
+    if len(fits) <= 1:
+        return False
+    unknown = [i for i, a in enumerate(args) if a == UNKNOWN]
+    if unknown:
+        stringy = [
+            f
+            for f in fits
+            if all(f.arg_types[i] in _STRING for i in unknown if i < len(f.arg_types))
+        ]
+        if len(stringy) == 1:
+            return False
+    return True
+
+
+def _overloads(cat: CatalogSnapshot, qname: str) -> tuple[Function, ...]:
+    parts = split_qualified_name(qname)
+    return cat.functions_named(parts[0], parts[1]) if len(parts) == 2 else ()
+
+
+def check_overload(ctx: Context, change: Change) -> Iterator[Hit]:
+    qname = change.subject.split("(", 1)[0]
+    what = f"CREATE FUNCTION {change.subject}"
+    after = _overloads(ctx.after, qname)
+    before = _overloads(ctx.before, qname)
+    if not before:
+        return
+    calls = ctx.uses((F.FUNCTION_CALL,), lambda s: s.startswith(qname + "("))
+    hits = []
+    for use in calls:
+        parsed = _parse_call(use[1].subject)
+        if parsed is None:
+            continue
+        if ambiguous(after, parsed[1]) and not ambiguous(before, parsed[1]):
+            hits.append(use)
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f) + " (the call becomes ambiguous)", v, f, ev)
+
+
+CHECKS = {
+    ENUM_LABEL.id: check_enum_label,
+    ENUM_ADD.id: check_enum_add,
+    OVERLOAD.id: check_overload,
+}
+RULES = (ENUM_LABEL, ENUM_ADD, OVERLOAD)

@@ -1,0 +1,156 @@
+"""Lock-safety lints: statements that hold strong locks for long on busy tables.
+
+Not tied to a version and never a break by default: they do not change what
+works, only how long other sessions wait. "Non-empty" comes from the
+snapshot's reltuples/relpages; tables created in the same transaction are
+never flagged.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules.base import Context, Example, Hit, Rule, relation_of
+
+
+def non_empty(ctx: Context, qname: str) -> bool:
+    rel = relation_of(ctx.before, qname)
+    return rel is not None and (rel.rows > 0 or rel.pages > 0)
+
+
+INDEX_LOCK = Rule(
+    id="SG201",
+    name="index-without-concurrently",
+    severity=Severity.RISK,
+    summary="CREATE INDEX / DROP INDEX without CONCURRENTLY on a non-empty table",
+    doc="A plain CREATE INDEX blocks writes (SHARE lock) for the whole build; DROP INDEX takes "
+    "ACCESS EXCLUSIVE. A UNIQUE/PRIMARY KEY constraint added with ALTER TABLE builds its index "
+    "the same way.",
+    breaks="Nothing fails; writers wait for the build.",
+    recipe="CREATE INDEX CONCURRENTLY (outside a transaction), then ADD CONSTRAINT ... USING "
+    "INDEX if a constraint is needed; DROP INDEX CONCURRENTLY.",
+    covers=(Kind.CREATE_INDEX, Kind.DROP_INDEX),
+)
+
+
+def check_index_lock(ctx: Context, change: Change) -> Iterator[Hit]:
+    if change.has("concurrently") or not non_empty(ctx, change.relation) or change.via:
+        return
+    verb = "CREATE" if change.kind == Kind.CREATE_INDEX else "DROP"
+    yield Hit(
+        Severity.RISK,
+        f"{verb} INDEX {change.subject} without CONCURRENTLY locks "
+        f"{change.relation} for the whole operation",
+    )
+
+
+REWRITE = Rule(
+    id="SG202",
+    name="table-rewrite",
+    severity=Severity.RISK,
+    summary="ALTER TABLE that rewrites a non-empty table under ACCESS EXCLUSIVE",
+    doc="A type change that is not binary-coercible, or ADD COLUMN with a volatile default "
+    "(random(), clock_timestamp(), serial, identity, stored generated), rewrites every row "
+    "while blocking reads and writes.",
+    breaks="Nothing fails; every session touching the table waits.",
+    recipe="Add a nullable column, backfill in batches, then switch (expand/contract).",
+    covers=(Kind.ALTER_COLUMN_TYPE, Kind.ADD_COLUMN),
+)
+
+
+def check_rewrite(ctx: Context, change: Change) -> Iterator[Hit]:
+    if not non_empty(ctx, change.relation):
+        return
+    if change.kind == Kind.ALTER_COLUMN_TYPE and not change.has("binary_coercible"):
+        yield Hit(
+            Severity.RISK,
+            f"ALTER COLUMN {change.subject} TYPE {change.new} rewrites {change.relation}",
+        )
+    elif change.kind == Kind.ADD_COLUMN and change.has("volatile_default"):
+        yield Hit(
+            Severity.RISK,
+            f"ADD COLUMN {change.subject} with a volatile default rewrites {change.relation}",
+        )
+
+
+VALIDATION = Rule(
+    id="SG203",
+    name="validation-under-lock",
+    severity=Severity.RISK,
+    summary="ADD FOREIGN KEY / CHECK without NOT VALID, or SET NOT NULL, on a non-empty table",
+    doc="Validating existing rows scans the whole table while holding a lock that blocks "
+    "writes (and, for SET NOT NULL, reads).",
+    breaks="Nothing fails; sessions wait for the scan.",
+    recipe="ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT (weaker lock). For NOT NULL: "
+    "a CHECK (col IS NOT NULL) NOT VALID, VALIDATE, then SET NOT NULL uses it (PG12+).",
+    covers=(Kind.ADD_CONSTRAINT, Kind.SET_NOT_NULL),
+)
+
+
+def check_validation(ctx: Context, change: Change) -> Iterator[Hit]:
+    if not non_empty(ctx, change.relation):
+        return
+    if (
+        change.kind == Kind.ADD_CONSTRAINT
+        and change.detail in ("c", "f")
+        and change.has("validated")
+    ):
+        yield Hit(
+            Severity.RISK,
+            f"ADD CONSTRAINT {change.subject} validates every row of "
+            f"{change.relation} under lock; use NOT VALID + VALIDATE",
+        )
+    elif change.kind == Kind.SET_NOT_NULL:
+        yield Hit(
+            Severity.RISK,
+            f"SET NOT NULL on {change.subject} scans {change.relation} under ACCESS EXCLUSIVE",
+        )
+
+
+LOCK_TIMEOUT = Rule(
+    id="SG204",
+    name="missing-lock-timeout",
+    severity=Severity.RISK,
+    summary="DDL on an existing table without a lock_timeout",
+    doc="DDL waiting for its lock queues every later statement on the table behind it; a "
+    "lock_timeout makes it give up instead. Needs the shell's session facts.",
+    breaks="Nothing fails; a lock queue can stall the application.",
+    recipe="SET lock_timeout = '2s' (and retry) before DDL.",
+    covers=("*",),
+)
+
+
+def check_lock_timeout(ctx: Context, change: Change) -> Iterator[Hit]:
+    if ctx.session is None or ctx.session.lock_timeout_set:
+        return
+    if change.relation and relation_of(ctx.before, change.relation) is not None:
+        yield Hit(Severity.RISK, f"{change} waits for its lock without a lock_timeout")
+
+
+UNMODELED = Rule(
+    id="SG199",
+    name="unmodeled-ddl",
+    severity=Severity.INFO,
+    summary="A DDL statement the engine does not model (DO blocks, triggers, rules, ...)",
+    doc="Its effect is unknown to skewguard; review it by hand.",
+    breaks="Unknown.",
+    recipe="Prefer plain DDL statements the engine can check.",
+    covers=(Kind.UNMODELED,),
+    examples=(Example("CREATE TABLE t (id int)", "SELECT id FROM t", "DO $$ BEGIN END $$", False),),
+)
+
+
+def check_unmodeled(ctx: Context, change: Change) -> Iterator[Hit]:
+    yield Hit(Severity.INFO, f"{change.subject} is not modelled: {change.detail[:80]}")
+
+
+CHECKS = {
+    INDEX_LOCK.id: check_index_lock,
+    REWRITE.id: check_rewrite,
+    VALIDATION.id: check_validation,
+    LOCK_TIMEOUT.id: check_lock_timeout,
+    UNMODELED.id: check_unmodeled,
+}
+RULES = (UNMODELED, INDEX_LOCK, REWRITE, VALIDATION, LOCK_TIMEOUT)

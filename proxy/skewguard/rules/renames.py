@@ -1,0 +1,176 @@
+"""Renames and moves: to other versions the old name disappears.
+
+A rename is judged on the net effect of the transaction: ``ALTER TABLE users
+RENAME TO people; CREATE VIEW users AS SELECT * FROM people`` keeps the name
+``public.users`` (with the same columns), so readers and simple writers are
+unaffected; only SG109 looks at what a view cannot do that a table could.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules._text import breaks
+from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.drops import REL_USE, in_schema
+
+RENAME_RELATION = Rule(
+    id="SG106",
+    name="rename-relation-in-use",
+    severity=Severity.BREAK,
+    summary="RENAME or SET SCHEMA of a table, view or sequence a version uses",
+    doc="Statements naming the old name fail with 42P01 (undefined table).",
+    breaks="Any use of the old name.",
+    recipe="Rename and, in the same transaction, create a view with the old name "
+    "(CREATE VIEW old AS SELECT * FROM new): simple views are updatable. Drop the view once "
+    "no protected version uses the old name.",
+    covers=(Kind.RENAME_RELATION, Kind.SET_SCHEMA),
+    examples=(
+        Example(
+            "CREATE TABLE users (id int, email text)",
+            "SELECT email FROM users",
+            "ALTER TABLE users RENAME TO people",
+            True,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text)",
+            "SELECT email FROM users; INSERT INTO users (id, email) VALUES (1, 'x')",
+            "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
+            False,
+            "the old name stays as an updatable view",
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text); CREATE SCHEMA archive",
+            "SELECT email FROM users",
+            "ALTER TABLE users SET SCHEMA archive",
+            True,
+        ),
+    ),
+)
+
+
+def check_rename_relation(ctx: Context, change: Change) -> Iterator[Hit]:
+    verb = "SET SCHEMA" if change.kind == Kind.SET_SCHEMA else "RENAME"
+    what = f"{verb} {change.subject} to {change.new}"
+    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+RENAME_COLUMN = Rule(
+    id="SG107",
+    name="rename-column-in-use",
+    severity=Severity.BREAK,
+    summary="RENAME COLUMN of a column a version reads or writes",
+    doc="Statements naming the old column fail with 42703.",
+    breaks="Reads and writes of the old column name (including ON CONFLICT targets and COPY "
+    "column lists).",
+    recipe="Add the new column, write both (trigger or application), backfill, move reads, "
+    "retire the old versions, then drop the old column. Or rename the table and keep a view "
+    "that exposes both names.",
+    covers=(Kind.RENAME_COLUMN,),
+    examples=(
+        Example(
+            "CREATE TABLE users (id int, name text)",
+            "UPDATE users SET name = 'x' WHERE id = 1",
+            "ALTER TABLE users RENAME COLUMN name TO full_name",
+            True,
+        ),
+        Example(
+            "CREATE TABLE users (id int, name text, nick text)",
+            "SELECT name FROM users",
+            "ALTER TABLE users RENAME COLUMN nick TO handle",
+            False,
+        ),
+    ),
+)
+
+
+def check_rename_column(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"RENAME COLUMN {change.subject} to {change.new}"
+    for v, f, ev in first_per_version(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+RENAME_SCHEMA = Rule(
+    id="SG108",
+    name="rename-schema-in-use",
+    severity=Severity.BREAK,
+    summary="ALTER SCHEMA ... RENAME of a schema whose objects a version names",
+    doc="Qualified names with the old schema fail; unqualified names resolve through "
+    "search_path, which still names the old schema.",
+    breaks="Any use of an object in the schema.",
+    recipe="Create the new schema and move objects one by one behind views, or keep the old "
+    "schema name.",
+    covers=(Kind.RENAME_SCHEMA,),
+    examples=(
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
+            "SELECT id FROM billing.inv",
+            "ALTER SCHEMA billing RENAME TO invoicing",
+            True,
+        ),
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int); CREATE TABLE t (id int)",
+            "SELECT id FROM t",
+            "ALTER SCHEMA billing RENAME TO invoicing",
+            False,
+        ),
+    ),
+)
+
+
+def check_rename_schema(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"RENAME SCHEMA {change.subject} to {change.new}"
+    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+REPLACE_RELATION = Rule(
+    id="SG109",
+    name="table-replaced-by-view",
+    severity=Severity.BREAK,
+    summary="A table name now names a view (or another relation kind)",
+    doc="An automatically updatable view takes SELECT, INSERT (with the table's defaults), "
+    "UPDATE, DELETE and ON CONFLICT, but not COPY FROM or TRUNCATE; a view that is not "
+    "updatable takes no writes at all.",
+    breaks="COPY FROM into the name; any write when the view is not updatable.",
+    recipe="Keep the view simple (one table, plain columns) so it stays updatable, and move "
+    "COPY/TRUNCATE users to the new table name before the rename.",
+    covers=(Kind.REPLACE_RELATION,),
+    examples=(
+        Example(
+            "CREATE TABLE users (id int, email text)",
+            "COPY users FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
+            "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
+            True,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text)",
+            "UPDATE users SET email = 'y' WHERE id = 1",
+            "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
+            False,
+        ),
+    ),
+)
+
+
+def check_replace_relation(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = f"replacing {change.old} {change.subject} with a {change.new}"
+    hits = list(ctx.exact((F.COPY_IN,), change.subject))
+    if not change.has("updatable"):
+        hits += list(ctx.exact((F.RELATION_WRITE,), change.subject))
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+CHECKS = {
+    RENAME_RELATION.id: check_rename_relation,
+    RENAME_COLUMN.id: check_rename_column,
+    RENAME_SCHEMA.id: check_rename_schema,
+    REPLACE_RELATION.id: check_replace_relation,
+}
+RULES = (RENAME_RELATION, RENAME_COLUMN, RENAME_SCHEMA, REPLACE_RELATION)

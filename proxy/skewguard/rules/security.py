@@ -1,0 +1,164 @@
+"""Row-level security and privileges, against the roles versions connect as.
+
+The footprint must carry the role: the shell records a facet of kind ``role``
+(subject: the role name) per version. Without it these rules can only say
+"risk" for every version using the object.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from skewguard.analysis.facets import FacetKind as F
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Severity
+from skewguard.rules._text import breaks, risks
+from skewguard.rules.base import ROLE, Context, Example, Hit, Rule, first_per_version, relation_of
+from skewguard.rules.drops import in_schema
+
+RLS = Rule(
+    id="SG119",
+    name="row-level-security-enabled",
+    severity=Severity.BREAK,
+    summary="ENABLE ROW LEVEL SECURITY on a table used by versions whose role no policy admits",
+    doc="With RLS enabled and no policy for a role, that role sees no rows and cannot write "
+    "(42501 new row violates row-level security policy); the owner is exempt unless FORCE. "
+    "Superusers and BYPASSRLS roles are exempt.",
+    breaks="Reads (silently empty) and writes of roles that are not the owner and have no policy.",
+    recipe="Create the policies first (CREATE POLICY ... USING (true) for the app role), then "
+    "enable RLS, then tighten the policies.",
+    covers=(Kind.ENABLE_RLS, Kind.FORCE_RLS),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (id) VALUES (1); RESET ROLE",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
+            True,
+            "the app role has no policy",
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE TABLE u (id int)",
+            "SELECT id FROM u",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
+            False,
+        ),
+    ),
+)
+
+
+def check_rls(ctx: Context, change: Change) -> Iterator[Hit]:
+    what = (
+        "ENABLE ROW LEVEL SECURITY on "
+        if change.kind == Kind.ENABLE_RLS
+        else "FORCE ROW LEVEL SECURITY on "
+    ) + change.subject
+    rel = relation_of(ctx.after, change.subject)
+    if rel is None:
+        return
+    uses = ctx.exact((F.RELATION_READ, F.RELATION_WRITE), change.subject)
+    for v, f, ev in first_per_version(uses):
+        roles = ctx.roles(v)
+        if not roles:
+            yield Hit(
+                Severity.RISK,
+                risks(what, v, f, f"{len(rel.policies)} policies; the version's role is unknown"),
+                v,
+                f,
+                ev,
+            )
+            continue
+        for role in sorted(roles):
+            if role == rel.owner and not rel.rls_forced:
+                continue
+            admitted = [p for p in rel.policies if set(p.roles) & {role, "public"}]
+            if admitted:
+                yield Hit(
+                    Severity.RISK,
+                    risks(
+                        what,
+                        v,
+                        f,
+                        f"policies {', '.join(p.name for p in admitted)} filter role {role}",
+                    ),
+                    v,
+                    f,
+                    ev,
+                )
+            else:
+                yield Hit(
+                    Severity.BREAK,
+                    breaks(what, v, f) + f" as role {role}, which no policy admits",
+                    v,
+                    f,
+                    ev,
+                )
+            break
+
+
+REVOKE = Rule(
+    id="SG120",
+    name="privilege-revoked",
+    severity=Severity.BREAK,
+    summary="REVOKE of a privilege a version's role uses",
+    doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
+    "needed to read, INSERT to insert, UPDATE/DELETE/TRUNCATE to change rows, USAGE on a "
+    "schema to name anything in it. Role membership is not modelled: a role that has the "
+    "privilege through another role is reported as a risk only when it has no direct grant.",
+    breaks="Statements of the role that need the revoked privilege.",
+    recipe="Move every protected version to a role that keeps the privilege first.",
+    covers=(Kind.REVOKE,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
+            "REVOKE INSERT ON t FROM sg_app",
+            False,
+        ),
+    ),
+)
+
+_NEEDS = {
+    "r": (F.RELATION_READ,),
+    "a": (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN),
+    "w": (F.RELATION_WRITE,),
+    "d": (F.RELATION_WRITE,),
+    "D": (F.RELATION_WRITE,),
+}
+
+
+def check_revoke(ctx: Context, change: Change) -> Iterator[Hit]:
+    role = change.new
+    what = f"REVOKE {change.detail} ON {change.subject} FROM {role}"
+    if change.relation:
+        kinds = tuple({k for p in change.detail for k in _NEEDS.get(p, ())})
+        table = change.subject
+        uses = ctx.uses(kinds, lambda s: s == table or s.startswith((table + "(", table + "/")))
+    elif "U" in change.detail:
+        kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE)
+        uses = ctx.uses(kinds, in_schema(change.subject))
+    else:
+        return
+    for v, f, ev in first_per_version(uses):
+        roles = ctx.roles(v)
+        if ROLE is None or not roles:
+            yield Hit(Severity.RISK, risks(what, v, f, "the version's role is unknown"), v, f, ev)
+        elif role in roles:
+            yield Hit(Severity.BREAK, breaks(what, v, f) + f" as role {role}", v, f, ev)
+        elif role == "public":
+            yield Hit(
+                Severity.RISK,
+                risks(what, v, f, f"roles {', '.join(sorted(roles))} may have relied on PUBLIC"),
+                v,
+                f,
+                ev,
+            )
+
+
+CHECKS = {RLS.id: check_rls, REVOKE.id: check_revoke}
+RULES = (RLS, REVOKE)

@@ -1,0 +1,242 @@
+"""End to end: DDL through the proxy is blocked exactly when it breaks a protected version."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg import errors
+
+from skewguard.pgcluster import LocalCluster
+from tests.support.clients import direct, unique
+from tests.support.proxy import ProxyProcess
+
+SCHEMA = """
+CREATE TABLE users (id serial PRIMARY KEY, email text, name text);
+INSERT INTO users (email, name) VALUES ('a@x', 'Ann');
+"""
+
+
+@dataclass
+class Deploy:
+    cluster: LocalCluster
+    database: str
+    proxy: ProxyProcess
+
+    def url(self, app: str | None = None, user: str = "postgres") -> str:
+        params = {"application_name": app} if app else {}
+        return self.proxy.url(user=user, database=self.database, **params)
+
+    def columns(self) -> set[str]:
+        with direct(self.cluster, dbname=self.database) as conn:
+            rows = conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
+            ).fetchall()
+        return {r[0] for r in rows}
+
+
+def _deploy(cluster: LocalCluster, workdir: Path, *extra: str) -> Iterator[Deploy]:
+    database = unique("guard")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(SCHEMA)
+        conn.execute(
+            "DO $$ BEGIN CREATE ROLE migrator LOGIN; "
+            "EXCEPTION WHEN duplicate_object THEN NULL; END $$"
+        )
+        conn.execute(f"GRANT ALL ON DATABASE {database} TO migrator")
+        conn.execute("GRANT ALL ON ALL TABLES IN SCHEMA public TO migrator")
+    proxy = ProxyProcess(
+        upstream=cluster.url(database=database),
+        state=workdir / "state.db",
+        logfile=workdir / "proxy.log",
+        extra_args=["--override-roles", "postgres", *extra],
+    ).start()
+    yield Deploy(cluster, database, proxy)
+    proxy.stop()
+
+
+@pytest.fixture
+def deploy(cluster: LocalCluster, tmp_path: Path) -> Iterator[Deploy]:
+    yield from _deploy(cluster, tmp_path)
+
+
+def _learn(deploy: Deploy, app: str, sql: str) -> psycopg.Connection[tuple[object, ...]]:
+    conn = psycopg.connect(deploy.url(app), autocommit=True)
+    conn.execute(sql).fetchall()
+    return conn
+
+
+DROP_EMAIL = "ALTER TABLE users DROP COLUMN email"
+
+
+def test_drop_column_blocked_while_v1_runs_then_allowed_after_retire(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users WHERE id = 1")
+    v2 = _learn(deploy, "orders@2", "SELECT name FROM users WHERE id = 1")
+    proc = subprocess.run(
+        ["psql", "-X", "-v", "VERBOSITY=verbose", "-d", deploy.url(), "-c", DROP_EMAIL],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode != 0
+    assert "55006" in proc.stderr and "skewguard:" in proc.stderr
+    assert "orders@1" in proc.stderr and "orders@2" not in proc.stderr
+    assert "HINT:" in proc.stderr
+    assert "email" in deploy.columns()
+
+    # retire v1: nothing protected uses email any more (v2 is live and does not)
+    v1.close()
+    subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "retire", "orders@1",
+         "--admin", deploy.proxy.admin_url],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        conn.execute(DROP_EMAIL)
+    assert "email" not in deploy.columns()
+    v2.close()
+    decisions = json.loads(deploy.proxy.get("/api/decisions"))["decisions"]
+    assert [d["decision"] for d in decisions[:2]] == ["allow", "block"]
+    assert decisions[1]["statements"] == [DROP_EMAIL]
+
+
+def test_rollback_target_stays_protected_after_its_last_connection(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    for deploy in _deploy(cluster, tmp_path, "--retain", "0s"):  # only live or rollback target
+        v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+        v1.close()
+        v2 = _learn(deploy, "orders@2", "SELECT name FROM users")
+        with (
+            psycopg.connect(deploy.url(), autocommit=True) as conn,
+            pytest.raises(errors.ObjectInUse) as blocked,
+        ):
+            conn.execute(DROP_EMAIL)
+        assert "orders@1 (rollback-target)" in (blocked.value.diag.message_detail or "")
+        v2.close()
+
+
+def test_extended_protocol_pipeline_rolls_back_earlier_statements(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+    # autocommit: the pipeline's statements share one implicit transaction up to Sync
+    with (
+        psycopg.connect(deploy.url(), autocommit=True) as conn,
+        pytest.raises(errors.ObjectInUse),
+        conn.pipeline(),
+    ):
+        conn.execute("INSERT INTO users (name) VALUES (%s)", ("before",))
+        conn.execute(DROP_EMAIL)
+        conn.execute("INSERT INTO users (name) VALUES (%s)", ("after",))
+    # a transaction: the DDL is judged when COMMIT arrives in the pipeline
+    with psycopg.connect(deploy.url()) as conn:
+        with pytest.raises(errors.ObjectInUse), conn.pipeline():
+            conn.execute("INSERT INTO users (name) VALUES (%s)", ("in-tx",))
+            conn.execute(DROP_EMAIL)
+            conn.commit()
+        conn.rollback()
+    with direct(deploy.cluster, dbname=deploy.database) as conn:
+        names = {r[0] for r in conn.execute("SELECT name FROM users").fetchall()}
+    assert names == {"Ann"}
+    assert "email" in deploy.columns()
+    v1.close()
+
+
+def test_explicit_transaction_is_judged_at_commit_and_releases_locks(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute(DROP_EMAIL)  # forwarded: other sessions see nothing until COMMIT
+        with pytest.raises(errors.ObjectInUse):
+            conn.execute("COMMIT")
+        # the transaction is over and its locks are gone: v1 can read at once
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+    v1.execute("SET statement_timeout = '5s'")
+    assert v1.execute("SELECT email FROM users").fetchall() == [("a@x",)]
+    assert "email" in deploy.columns()
+    v1.close()
+
+
+def test_rename_then_compat_view_in_one_transaction_is_safe(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email, name FROM users")
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        conn.execute("BEGIN")
+        conn.execute("ALTER TABLE users RENAME TO people")
+        conn.execute("CREATE VIEW users AS SELECT * FROM people")
+        conn.execute("COMMIT")
+    assert v1.execute("SELECT email, name FROM users").fetchall() == [("a@x", "Ann")]
+    v1.close()
+
+
+def test_override_for_listed_role_only(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+    comment = '/* skewguard:allow reason="INC-42 hotfix" */ '
+    with (
+        psycopg.connect(deploy.url(user="migrator"), autocommit=True) as conn,
+        pytest.raises(errors.ObjectInUse),
+    ):
+        conn.execute(comment + DROP_EMAIL)
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        conn.execute(comment + DROP_EMAIL)
+    assert "email" not in deploy.columns()
+    decisions = json.loads(deploy.proxy.get("/api/decisions"))["decisions"]
+    assert decisions[0]["decision"] == "warn"
+    assert decisions[0]["override_reason"] == "INC-42 hotfix"
+    assert decisions[1]["decision"] == "block" and decisions[1]["role"] == "migrator"
+    v1.close()
+
+
+@pytest.mark.parametrize("mode", ["warn", "observe"])
+def test_warn_and_observe_modes_let_it_through(
+    cluster: LocalCluster, tmp_path: Path, mode: str
+) -> None:
+    for deploy in _deploy(cluster, tmp_path, "--mode", mode):
+        v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+        with psycopg.connect(deploy.url(), autocommit=True) as conn:
+            conn.execute(DROP_EMAIL)
+        assert "email" not in deploy.columns()
+        decision = json.loads(deploy.proxy.get("/api/decisions"))["decisions"][0]
+        assert decision["decision"] == ("warn" if mode == "warn" else "allow")
+        assert any(f["severity"] == "break" for f in decision["findings"])
+        v1.close()
+
+
+def test_check_command_agrees_with_the_live_proxy(deploy: Deploy, tmp_path: Path) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users")
+    breaking = tmp_path / "breaking.sql"
+    breaking.write_text(DROP_EMAIL + ";\n")
+    safe = tmp_path / "safe.sql"
+    safe.write_text("ALTER TABLE users ADD COLUMN nickname text;\n")
+    deploy.proxy.versions()  # flush what was learned into the state file
+    for source in (
+        ["--admin", deploy.proxy.admin_url],
+        [
+            "--state",
+            str(deploy.proxy.state),
+            "--upstream",
+            deploy.cluster.url(database=deploy.database),
+        ],
+    ):
+        results = []
+        for path in (breaking, safe):
+            proc = subprocess.run(
+                [sys.executable, "-m", "skewguard", "check", str(path), *source,
+                 "--format", "json"],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            results.append(proc.returncode)
+            if path == breaking:
+                finding = json.loads(proc.stdout)[str(path)]["findings"][0]
+                assert "orders@1" in json.dumps(finding)
+        assert results == [1, 0], source
+    with (
+        psycopg.connect(deploy.url(), autocommit=True) as conn,
+        pytest.raises(errors.ObjectInUse),
+    ):
+        conn.execute(DROP_EMAIL)
+    v1.close()

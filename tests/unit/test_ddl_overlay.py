@@ -1,0 +1,246 @@
+"""Overlay + diff: typed net changes of DDL texts (savepoints, renames, CASCADE)."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl import Change, DdlParseError, Kind, Overlay, SessionFacts, evaluate
+from skewguard.ddl.types import classify_type_change
+
+SCHEMA = """
+CREATE TABLE users (id serial PRIMARY KEY, email varchar(50) NOT NULL, name text,
+                    n int DEFAULT 0);
+CREATE UNIQUE INDEX users_email_idx ON users (email);
+CREATE VIEW active AS SELECT id, email FROM users WHERE n > 0;
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE TABLE orders (id int, user_id int REFERENCES users (id));
+"""
+
+
+@pytest.fixture(scope="module")
+def base() -> CatalogSnapshot:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(SCHEMA)
+    return overlay.catalog
+
+
+def net(base: CatalogSnapshot, sql: str) -> list[str]:
+    overlay = Overlay(base)
+    overlay.apply(sql)
+    return [str(c) for c in overlay.net_changes()]
+
+
+def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
+    users = base.relation("public", "users")
+    assert users is not None
+    assert [(c.name, c.type_name, c.not_null, c.has_default) for c in users.columns] == [
+        ("id", "integer", True, True),
+        ("email", "character varying(50)", True, False),
+        ("name", "text", False, False),
+        ("n", "integer", False, True),
+    ]
+    assert users.column("id").default_sequences == ("public.users_id_seq",)  # type: ignore[union-attr]
+    active = base.relation("public", "active")
+    assert active is not None and active.column_names == ("id", "email")
+    assert active.column("email").type_name == "character varying(50)"  # type: ignore[union-attr]
+    assert "column_read:public.users.n" in active.depends
+    assert {c.name for c in base.constraints} == {"users_pkey", "orders_user_id_fkey"}
+    assert {i.name for i in base.indexes} == {"users_pkey", "users_email_idx"}
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("ALTER TABLE users DROP COLUMN name", ["DropColumn(public.users.name)"]),
+        # RESTRICT with a dependent view: PostgreSQL refuses, nothing changes.
+        ("ALTER TABLE users DROP COLUMN email", []),
+        (
+            "ALTER TABLE users DROP COLUMN email CASCADE",
+            [
+                "DropView(public.active)",
+                "DropColumn(public.users.email)",
+                "DropIndex(public.users_email_idx)",
+            ],
+        ),
+        (
+            "DROP TABLE users CASCADE",
+            [
+                "DropView(public.active)",
+                "DropTable(public.users)",
+                "DropSequence(public.users_id_seq)",
+                "DropConstraint(public.orders.orders_user_id_fkey)",
+                "DropIndex(public.users_email_idx)",
+                "DropIndex(public.users_pkey)",
+            ],
+        ),
+        ("DROP TABLE users", []),
+        (
+            "DROP SEQUENCE users_id_seq CASCADE",
+            ["DropDefault(public.users.id)", "DropSequence(public.users_id_seq)"],
+        ),
+        # rename + a view with the old name: net-safe except that it is a view now
+        (
+            "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
+            ["ReplaceRelation(public.users)"],
+        ),
+        ("ALTER TABLE users RENAME TO people", ["RenameRelation(public.users)"]),
+        ("ALTER TABLE users RENAME COLUMN name TO full_name", ["RenameColumn(public.users.name)"]),
+        ("ALTER TABLE users RENAME name TO x; ALTER TABLE users RENAME x TO name", []),
+        ("ALTER TABLE users ALTER name TYPE varchar(20)", ["AlterColumnType(public.users.name)"]),
+        # a column under a view cannot change type
+        ("ALTER TABLE users ALTER email TYPE varchar(120)", []),
+        (
+            "ALTER TABLE users ADD COLUMN x int NOT NULL DEFAULT 0;"
+            " ALTER TABLE users ALTER x DROP DEFAULT",
+            ["AddColumn(public.users.x)"],
+        ),
+        ("ALTER TABLE users ALTER n DROP DEFAULT", ["DropDefault(public.users.n)"]),
+        ("ALTER TABLE users ALTER name SET NOT NULL", ["SetNotNull(public.users.name)"]),
+        (
+            "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'; ALTER TYPE mood ADD VALUE 'happy'",
+            ["EnumRenameValue(public.mood:ok)", "EnumAddValue(public.mood:happy)"],
+        ),
+        ("ALTER INDEX users_email_idx RENAME TO e", ["RenameIndex(public.users_email_idx)"]),
+        (
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2';"
+            " DROP FUNCTION f(int)",
+            ["DropFunction(public.f(integer))", "CreateFunction(public.f(bigint))"],
+        ),
+        ("CREATE SCHEMA s; ALTER TABLE orders SET SCHEMA s", ["SetSchema(public.orders)"]),
+        ("ALTER SCHEMA public RENAME TO p2", ["RenameSchema(public)"]),
+        ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", ["EnableRowLevelSecurity(public.users)"]),
+        ("GRANT SELECT ON users TO app; REVOKE SELECT ON users FROM app", []),
+        ("CREATE TEMP TABLE scratch (id int); DROP TABLE scratch", []),
+        ("CREATE TABLE fresh (id int); ALTER TABLE fresh DROP COLUMN id", []),
+        ("DO $$ BEGIN END $$", ["Unmodeled(DoStmt)"]),
+        ("SELECT 1; INSERT INTO users (email) VALUES ('x')", []),
+    ],
+)
+def test_net_changes(base: CatalogSnapshot, sql: str, expected: list[str]) -> None:
+    assert net(base, sql) == expected
+
+
+def test_savepoints(base: CatalogSnapshot) -> None:
+    o = Overlay(base)
+    o.apply("ALTER TABLE users DROP COLUMN name")
+    o.savepoint("a")
+    o.apply("ALTER TABLE users RENAME COLUMN n TO m")
+    o.savepoint("b")
+    o.apply("DROP VIEW active")
+    o.rollback_to("a")
+    assert [str(c) for c in o.net_changes()] == ["DropColumn(public.users.name)"]
+    o.apply("DROP VIEW active")
+    o.rollback_to("a")  # the savepoint survives a rollback to it
+    assert [str(c) for c in o.net_changes()] == ["DropColumn(public.users.name)"]
+    o.release("a")
+    with pytest.raises(KeyError):
+        o.rollback_to("a")
+    with pytest.raises(KeyError):
+        o.release("b")
+
+
+def test_apply_returns_the_text_own_changes(base: CatalogSnapshot) -> None:
+    o = Overlay(base)
+    assert [str(c) for c in o.apply("ALTER TABLE users DROP COLUMN name")] == [
+        "DropColumn(public.users.name)"
+    ]
+    assert [str(c) for c in o.apply("ALTER TABLE orders DROP COLUMN user_id")] == [
+        "DropColumn(public.orders.user_id)",
+        "DropConstraint(public.orders.orders_user_id_fkey)",
+    ]
+    assert len(o.net_changes()) == 3
+    assert o.catalog.relation("public", "users").column_names == ("id", "email", "n")  # type: ignore[union-attr]
+
+
+def test_search_path_in_text(base: CatalogSnapshot) -> None:
+    o = Overlay(base, search_path=("nowhere",))
+    assert o.apply("DROP TABLE IF EXISTS orders") == []
+    assert [str(c) for c in o.apply("SET search_path = public; DROP TABLE orders")] == [
+        "DropTable(public.orders)"
+    ]
+
+
+def test_parse_error(base: CatalogSnapshot) -> None:
+    with pytest.raises(DdlParseError):
+        Overlay(base).apply("ALTER TABLE users DROP COLUMN")
+
+
+def test_change_is_hashable_and_serializable() -> None:
+    c = Change(
+        Kind.DROP_COLUMN,
+        "public.users.email",
+        relation="public.users",
+        flags=frozenset({"cascade"}),
+    )
+    assert str(c) == "DropColumn(public.users.email)"
+    assert hash(c) == hash(
+        Change(
+            Kind.DROP_COLUMN,
+            "public.users.email",
+            relation="public.users",
+            flags=frozenset({"cascade"}),
+        )
+    )
+    assert c.to_dict() == {
+        "kind": "DropColumn",
+        "subject": "public.users.email",
+        "relation": "public.users",
+        "flags": ["cascade"],
+    }
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "coercible", "widening"),
+    [
+        ("character varying(50)", "character varying(120)", True, True),
+        ("character varying(120)", "character varying(50)", False, False),
+        ("character varying(50)", "text", True, True),
+        ("text", "character varying(10)", False, False),
+        ("numeric(10,2)", "numeric(12,2)", True, True),
+        ("numeric(10,2)", "numeric(10,4)", False, False),
+        ("integer", "bigint", False, True),
+        ("text", "integer", False, False),
+    ],
+)
+def test_type_change_classes(old: str, new: str, coercible: bool, widening: bool) -> None:
+    tc = classify_type_change(old, new)
+    assert (tc.binary_coercible, tc.widening) == (coercible, widening)
+
+
+def test_lock_lints_on_non_empty_table() -> None:
+    import dataclasses
+
+    base = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    base.apply("CREATE TABLE big (id int, v text)")
+    cat = base.catalog
+    big = dataclasses.replace(cat.relations[0], rows=1e6, pages=1000)
+    cat = dataclasses.replace(cat, relations=(big,))
+    o = Overlay(cat)
+    o.apply(
+        "CREATE INDEX ON big (v); ALTER TABLE big ALTER v TYPE integer USING 0;"
+        " ALTER TABLE big ADD CONSTRAINT c CHECK (id > 0)"
+    )
+    findings = evaluate(
+        o.net_changes(),
+        {},
+        catalog_before=cat,
+        catalog_after=o.catalog,
+        session=SessionFacts(lock_timeout_set=False),
+    )
+    rules = sorted({f.rule for f in findings})
+    assert rules == ["SG201", "SG202", "SG203", "SG204"]
+    assert all(f.version is None and f.severity == "risk" for f in findings)
+    o2 = Overlay(cat)
+    o2.apply("CREATE INDEX CONCURRENTLY ON big (v)")
+    assert (
+        evaluate(
+            o2.net_changes(),
+            {},
+            catalog_before=cat,
+            catalog_after=o2.catalog,
+            session=SessionFacts(lock_timeout_set=True),
+        )
+        == []
+    )

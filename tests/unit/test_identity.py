@@ -1,0 +1,165 @@
+"""The identity contract: app@version from startup parameters and later SETs."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.identity import UNTAGGED, Identity, IdentityResolver, parse_options
+from skewguard.statements import ApplicationNameChange, read_script
+
+DEFAULT = IdentityResolver()
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("orders@1.4.2", Identity("orders", "1.4.2")),
+        ("orders@v2-rc.1+build.7", Identity("orders", "v2-rc.1+build.7")),
+        ("a@b@c", Identity("a", "b@c")),  # the app stops at the first @
+        ("orders@", UNTAGGED),
+        ("@1.0", UNTAGGED),
+        ("orders", UNTAGGED),
+        ("", UNTAGGED),
+        ("psql", UNTAGGED),
+        ("my app@1.0", UNTAGGED),
+        ("orders@1.0 beta", UNTAGGED),
+    ],
+)
+def test_default_pattern(name: str, expected: Identity) -> None:
+    assert DEFAULT.from_application_name(name) == expected
+
+
+def test_custom_pattern_with_optional_version() -> None:
+    resolver = IdentityResolver(r"^(?P<app>[a-z]+)(?:/(?P<version>\S+))?$")
+    assert resolver.from_application_name("billing/7") == Identity("billing", "7")
+    assert resolver.from_application_name("billing") == Identity("billing", "")
+    assert resolver.from_application_name("Billing/7") == UNTAGGED
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        (r"^(?P<app>.+)$", "lacks named group(s) version"),
+        (r"^(.+)@(.+)$", "lacks named group(s) app, version"),
+        (r"^(?P<app>[a-z+@(?P<version>.*)$", "not a valid regex"),
+        (r"(", "not a valid regex"),
+    ],
+)
+def test_invalid_pattern(pattern: str, words: str) -> None:
+    with pytest.raises(ValueError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        IdentityResolver(pattern)
+
+
+def test_identity_labels_and_str() -> None:
+    assert str(Identity("a", "1")) == "a@1"
+    assert Identity("a", "1").labels == ("a", "1")
+    assert Identity("a", "1").tagged
+    assert not UNTAGGED.tagged
+    assert str(UNTAGGED) == "(untagged)"
+    assert UNTAGGED.labels == ("(untagged)", "(untagged)")
+
+
+# ---------------------------------------------------------------- options
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ("-c skewguard.app=orders", {"skewguard.app": "orders"}),
+        ("-cskewguard.app=orders", {"skewguard.app": "orders"}),
+        ("--skewguard.app=orders", {"skewguard.app": "orders"}),
+        (
+            "-c skewguard.app=orders -cskewguard.version=1.2 --search-path=x",
+            {"skewguard.app": "orders", "skewguard.version": "1.2", "search_path": "x"},
+        ),
+        ("-c application_name=my\\ app@1", {"application_name": "my app@1"}),
+        ("-c a=back\\\\slash", {"a": "back\\slash"}),
+        ("-c a=x\\=y", {"a": "x=y"}),
+        ("-c a=b=c", {"a": "b=c"}),
+        ("  -c   a=1  \t -c\nb=2 ", {"a": "1", "b": "2"}),
+        ("-c A-B=1", {"a_b": "1"}),
+        ("-c a=1 -c a=2", {"a": "2"}),
+        ("-c a=", {"a": ""}),
+        ("-c noequals", {}),
+        ("-c", {}),
+        ("-B 100 -c a=1", {"a": "1"}),
+        ("", {}),
+        ("-c a=x\xa0y", {"a": "x\xa0y"}),  # only C isspace() splits
+    ],
+)
+def test_parse_options(options: str, expected: dict[str, str]) -> None:
+    assert parse_options(options) == expected
+
+
+# ---------------------------------------------------------------- precedence
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"application_name": "orders@1.2"}, Identity("orders", "1.2")),
+        ({"options": "-c skewguard.app=orders -c skewguard.version=9"}, Identity("orders", "9")),
+        ({"options": "-c skewguard.app=orders"}, Identity("orders", "")),
+        ({"options": "-c skewguard.version=9"}, UNTAGGED),
+        (
+            {
+                "application_name": "web@1",
+                "options": "-c skewguard.app=orders -c skewguard.version=9",
+            },
+            Identity("orders", "9"),
+        ),
+        ({"options": "-c application_name=web@2"}, Identity("web", "2")),
+        ({"options": "--application-name=web@2"}, Identity("web", "2")),
+        # The server applies options first and the startup parameter last.
+        (
+            {"application_name": "web@1", "options": "-c application_name=web@2"},
+            Identity("web", "1"),
+        ),
+        ({"application_name": "", "options": "-c application_name=web@2"}, UNTAGGED),
+        ({"application_name": "psql"}, UNTAGGED),
+        ({}, UNTAGGED),
+    ],
+)
+def test_from_startup(params: dict[str, str], expected: Identity) -> None:
+    assert DEFAULT.from_startup(params) == expected
+
+
+# ---------------------------------------------------------------- SET and friends
+
+SET = ApplicationNameChange
+RESET = ApplicationNameChange(reset=True)
+
+
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("SET application_name = 'orders@2'", SET("orders@2")),
+        ("set application_name to 'orders@2'", SET("orders@2")),
+        ("SET SESSION application_name = 'orders@2'", SET("orders@2")),
+        ("SET \"application_name\" = 'x@1'", SET("x@1")),
+        ("SET application_name = orders", SET("orders")),
+        ("SET application_name = 42", SET("42")),
+        ("SET application_name TO DEFAULT", RESET),
+        ("RESET application_name", RESET),
+        ("RESET ALL", RESET),
+        ("DISCARD ALL", RESET),
+        ("SET LOCAL application_name = 'x@1'", None),
+        ("SET search_path = public", None),
+        ("RESET search_path", None),
+        ("DISCARD PLANS", None),
+        ("select set_config('application_name', 'x@1', false)", SET("x@1")),
+        ("SELECT pg_catalog.set_config('application_name', 'x@1', false)", SET("x@1")),
+        ("select set_config('application_name', 'x@1', true)", None),
+        ("select set_config('application_name', $1, false)", None),
+        ("select set_config('search_path', 'x', false)", None),
+        ("select 1 from t where set_config('application_name', 'y@2', false) <> ''", SET("y@2")),
+        ("SET application_name = 'a@1'; SET application_name = 'b@2'", SET("b@2")),
+        ("SET application_name = 'a@1'; RESET application_name", RESET),
+        ("RESET ALL; SET application_name = 'a@1'", SET("a@1")),
+        ("SET application_name = 'a@1'; SET LOCAL application_name = 'b@2'", SET("a@1")),
+        ("select 'application_name'", None),
+        ("SET application_name = ", None),  # does not parse: left alone
+    ],
+)
+def test_application_name_change(sql: str, expected: ApplicationNameChange | None) -> None:
+    assert read_script(sql).application_name == expected

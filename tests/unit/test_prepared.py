@@ -1,0 +1,132 @@
+"""PreparedStatements follows PostgreSQL's one namespace of prepared statements."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.wire.prepared import PreparedStatements
+
+# Each step: ("parse", name, sql) | ("close", name) | ("query", sql); then the expected map.
+Step = tuple[str, ...]
+
+CASES: list[tuple[str, list[Step], dict[str, str]]] = [
+    ("named parse", [("parse", "s1", "select 1")], {"s1": "select 1"}),
+    (
+        "unnamed replaced by next unnamed parse",
+        [("parse", "", "select 1"), ("parse", "", "select 2")],
+        {"": "select 2"},
+    ),
+    (
+        "simple query drops unnamed, keeps named",
+        [("parse", "", "select 1"), ("parse", "a", "select 2"), ("query", "select 3")],
+        {"a": "select 2"},
+    ),
+    (
+        "close statement",
+        [("parse", "a", "select 1"), ("parse", "b", "select 2"), ("close", "a")],
+        {"b": "select 2"},
+    ),
+    ("close unknown is harmless", [("close", "nope")], {}),
+    ("close unnamed", [("parse", "", "select 1"), ("close", "")], {}),
+    ("sql prepare", [("query", "PREPARE q1 AS select 1")], {"q1": "select 1"}),
+    ("sql prepare folds case", [("query", "prepare Q1 as select 1")], {"q1": "select 1"}),
+    (
+        "sql prepare with types and typmods",
+        [("query", "PREPARE q (int, numeric(10, 2), varchar(3)) AS select $1, $2, $3")],
+        {"q": "select $1, $2, $3"},
+    ),
+    (
+        "quoted name keeps case and doubled quotes",
+        [("query", 'PREPARE "My ""Q""" AS select 1')],
+        {'My "Q"': "select 1"},
+    ),
+    (
+        "semicolon inside a string",
+        [("query", "PREPARE p AS select 'a;b'; PREPARE r AS select ';'")],
+        {"p": "select 'a;b'", "r": "select ';'"},
+    ),
+    (
+        "leading comments",
+        [("query", "/* app */ PREPARE p AS select 1; -- c\nPREPARE r AS select 2")],
+        {"p": "select 1", "r": "select 2"},
+    ),
+    (
+        "multi-line body",
+        [("query", "PREPARE p AS\n  select 1\n  from t")],
+        {"p": "select 1\n  from t"},
+    ),
+    (
+        "deallocate",
+        [("parse", "a", "select 1"), ("query", "PREPARE b AS select 2"), ("query", "DEALLOCATE a")],
+        {"b": "select 2"},
+    ),
+    (
+        "deallocate prepare, case folded",
+        [("query", "PREPARE b AS select 2"), ("query", "deallocate prepare B;")],
+        {},
+    ),
+    (
+        "deallocate quoted",
+        [("parse", "Mixed", "select 1"), ("query", 'DEALLOCATE "Mixed"')],
+        {},
+    ),
+    (
+        "deallocate all",
+        [("parse", "a", "select 1"), ("parse", "b", "select 2"), ("query", "DEALLOCATE ALL")],
+        {},
+    ),
+    (
+        "deallocate prepare all",
+        [("parse", "a", "select 1"), ("query", "deallocate prepare all")],
+        {},
+    ),
+    (
+        'deallocate "all" is a name',
+        [("parse", "a", "select 1"), ("parse", "all", "select 2"), ("query", 'DEALLOCATE "all"')],
+        {"a": "select 1"},
+    ),
+    (
+        "discard all",
+        [("parse", "a", "select 1"), ("query", "DISCARD ALL")],
+        {},
+    ),
+    (
+        "discard plans does not drop statements (handled by the server)",
+        [("parse", "a", "select 1"), ("query", "DISCARD PLANS")],
+        {"a": "select 1"},
+    ),
+    (
+        "the word in a string is not a statement",
+        [("parse", "a", "select 1"), ("query", "select 'DEALLOCATE a; DISCARD ALL'")],
+        {"a": "select 1"},
+    ),
+    (
+        "prepare then deallocate in one query",
+        [("query", "PREPARE x AS select 1; DEALLOCATE x; PREPARE y AS select 2")],
+        {"y": "select 2"},
+    ),
+    (
+        "unparseable text is ignored",
+        [("parse", "a", "select 1"), ("query", "prepare p as select 'unterminated")],
+        {"a": "select 1"},
+    ),
+]
+
+
+@pytest.mark.parametrize(("steps", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_prepared_statements(steps: list[Step], expected: dict[str, str]) -> None:
+    prepared = PreparedStatements()
+    for step in steps:
+        if step[0] == "parse":
+            prepared.on_parse(step[1], step[2])
+        elif step[0] == "close":
+            prepared.on_close(step[1])
+        else:
+            prepared.on_query(step[1].encode())
+    assert {name: prepared.get(name) for name in prepared.names()} == expected
+    assert len(prepared) == len(expected)
+    assert prepared.names() == sorted(expected)
+
+
+def test_get_unknown() -> None:
+    assert PreparedStatements().get("x") is None

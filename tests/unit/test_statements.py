@@ -1,0 +1,115 @@
+"""What statements do to the session: the hot-path sniff and the parsed effects."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.statements import ApplicationNameChange, Kind, needs_reading, read_script
+
+
+@pytest.mark.parametrize(
+    ("sql", "hit"),
+    [
+        (b"SELECT abalance FROM pgbench_accounts WHERE aid = 1;", False),
+        (b"  /* app */ INSERT INTO t VALUES (1)", False),
+        (b"-- note\nupdate t set a = 1", False),
+        (b"WITH x AS (SELECT 1) SELECT * FROM x", False),
+        (b"select comment from posts", False),
+        (b"SELECT case when a then 1 end FROM t", False),
+        (b"ALTER TABLE users DROP COLUMN email", True),
+        (b'/* skewguard:allow reason="x" */ DROP TABLE t', True),
+        (b"create index on t (a)", True),
+        (b"BEGIN", True),
+        (b"commit", True),
+        (b"SELECT 1; DROP TABLE t", True),
+        (b"SET application_name = 'a@1'", True),
+        (b"select set_config('application_name', 'a@1', false)", True),
+        (b"SELECT * FROM t WHERE search_path = 1", True),
+        (b"", True),
+    ],
+)
+def test_needs_reading(sql: bytes, hit: bool) -> None:
+    assert needs_reading(sql) is hit
+
+
+def test_kinds_and_texts_in_order() -> None:
+    script = read_script(
+        "BEGIN; ALTER TABLE t ADD COLUMN x int; SAVEPOINT s1; DROP TABLE u; "
+        "ROLLBACK TO SAVEPOINT s1; RELEASE s1; COMMIT"
+    )
+    assert [(s.kind, s.savepoint) for s in script.statements] == [
+        (Kind.BEGIN, ""),
+        (Kind.DDL, ""),
+        (Kind.SAVEPOINT, "s1"),
+        (Kind.DDL, ""),
+        (Kind.ROLLBACK_TO, "s1"),
+        (Kind.RELEASE, "s1"),
+        (Kind.COMMIT, ""),
+    ]
+    assert script.statements[1].text == "ALTER TABLE t ADD COLUMN x int"
+    assert script.has_ddl and script.has_transaction_control
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind"),
+    [
+        ("START TRANSACTION ISOLATION LEVEL SERIALIZABLE", Kind.BEGIN),
+        ("END", Kind.COMMIT),
+        ("PREPARE TRANSACTION 'x'", Kind.COMMIT),
+        ("ABORT", Kind.ROLLBACK),
+        ("SELECT 1", Kind.OTHER),
+        ("TRUNCATE t", Kind.OTHER),
+        ("GRANT SELECT ON t TO r", Kind.DDL),
+        ("CREATE TABLE t AS SELECT 1", Kind.DDL),
+        ("DO $$ BEGIN END $$", Kind.DDL),
+    ],
+)
+def test_statement_kind(sql: str, kind: Kind) -> None:
+    assert [s.kind for s in read_script(sql).statements] == [kind]
+
+
+@pytest.mark.parametrize(
+    ("sql", "change"),
+    [
+        ("SET application_name = 'shop@2'", ApplicationNameChange("shop@2")),
+        ("SET SESSION application_name TO 'shop@3'", ApplicationNameChange("shop@3")),
+        ("RESET application_name", ApplicationNameChange(reset=True)),
+        ("SET application_name TO DEFAULT", ApplicationNameChange(reset=True)),
+        ("RESET ALL", ApplicationNameChange(reset=True)),
+        ("DISCARD ALL", ApplicationNameChange(reset=True)),
+        ("SET LOCAL application_name = 'tx@1'", None),
+        ("SELECT set_config('application_name', 'f@1', false)", ApplicationNameChange("f@1")),
+        ("SELECT set_config('application_name', 'f@1', true)", None),
+        (
+            "SET application_name = 'a@1'; SET application_name = 'b@2'",
+            ApplicationNameChange("b@2"),
+        ),
+        ("SELECT 1", None),
+    ],
+)
+def test_application_name_change(sql: str, change: ApplicationNameChange | None) -> None:
+    assert read_script(sql).application_name == change
+
+
+@pytest.mark.parametrize(
+    ("sql", "override", "lock_timeout"),
+    [
+        ("SET skewguard.allow = 'hotfix INC-1'", "hotfix INC-1", None),
+        ("RESET skewguard.allow", "", None),
+        ("SET lock_timeout = '2s'", None, True),
+        ("SET lock_timeout = 0", None, False),
+        ("RESET lock_timeout", None, False),
+        ("SET LOCAL lock_timeout = '1s'", None, True),
+    ],
+)
+def test_override_and_lock_timeout(
+    sql: str, override: str | None, lock_timeout: bool | None
+) -> None:
+    (statement,) = read_script(sql).statements
+    assert (statement.override, statement.lock_timeout) == (override, lock_timeout)
+
+
+def test_unparseable_text_keeps_a_guess() -> None:
+    script = read_script("ALTER TABEL users DROP COLUMN email")
+    assert script.error is not None and script.looks_like_ddl
+    assert not read_script("SELEC 1").looks_like_ddl
