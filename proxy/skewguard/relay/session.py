@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+from collections.abc import Callable
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
 
@@ -79,6 +80,10 @@ class ClientSession(asyncio.Protocol):
         self._held_raw: list[bytes] = []  # client input received while waiting
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
+        # Bound transport.write of each side once its leg is a plain byte pipe (None before
+        # that, with TLS, and from the moment that side closes).
+        self._send_client: Callable[[bytes], object] | None = None
+        self._send_upstream: Callable[[bytes], object] | None = None
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet seen
 
     # ------------------------------------------------------------ client side
@@ -384,6 +389,11 @@ class ClientSession(asyncio.Protocol):
             self._write_upstream(chunk)
 
     def upstream_data(self, data: bytes) -> None:
+        send = self._send_client
+        if send is not None:  # the byte pipe: no per-message work on the result path
+            self.stats.bytes_out += len(data)
+            send(data)
+            return
         if self.phase is Phase.READY or self.phase is Phase.RAW:
             self.stats.bytes_out += len(data)
             self._client_write(data)
@@ -416,6 +426,8 @@ class ClientSession(asyncio.Protocol):
                     self._retag(self.proxy.resolver.from_application_name(value))
             elif mtype == 0x5A and self.phase is Phase.AUTH:  # 'Z' ReadyForQuery
                 self.phase = Phase.RAW if self._replication else Phase.READY
+                if self._tls is None and self.transport is not None:
+                    self._send_client = self.transport.write
             out.append(raw)
         payload = b"".join(out)
         self.stats.bytes_out += len(payload)
@@ -455,6 +467,7 @@ class ClientSession(asyncio.Protocol):
         return m.encode_sasl_mechanisms(kept)
 
     def upstream_failed(self, reason: str, message: str) -> None:
+        self._send_upstream = None
         self.proxy.metrics.upstream_errors.labels(reason).inc()
         self.fail_client(CONNECTION_FAILURE, f"skewguard: {message}", reason="upstream")
 
@@ -483,9 +496,14 @@ class ClientSession(asyncio.Protocol):
     # ------------------------------------------------------------ writing and ending
 
     def _write_upstream(self, data: bytes) -> None:
+        send = self._send_upstream
+        if send is not None:
+            send(data)
+            return
         upstream = self._upstream
         if upstream is not None and upstream.ready:
             upstream.write(data)
+            self._send_upstream = upstream.direct_writer()
         else:
             self._pending.append(data)
 
@@ -515,6 +533,7 @@ class ClientSession(asyncio.Protocol):
         self.close()
 
     def close(self) -> None:
+        self._send_client = self._send_upstream = None
         if self.phase is not Phase.CLOSED:
             self.phase = Phase.CLOSED
             if self.transport is not None:
@@ -526,6 +545,7 @@ class ClientSession(asyncio.Protocol):
 
     def abort(self) -> None:
         """Drop both legs at once (shutdown after the grace period)."""
+        self._send_client = self._send_upstream = None
         self.phase = Phase.CLOSED
         if self.transport is not None:
             self.transport.abort()
@@ -533,6 +553,7 @@ class ClientSession(asyncio.Protocol):
             self._upstream.abort()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._send_client = self._send_upstream = None
         if self.phase is not Phase.CLOSED:
             self.phase = Phase.CLOSED
             if self._upstream is not None:
