@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Iterable
 
-from skewguard.analysis import Facet, FacetKind, analyze
+from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import FootprintBatch, VersionKey
@@ -39,19 +40,23 @@ EXACT_CACHE_LIMIT = 50_000
 #: Unwritten batches kept while the store is down (one per flush interval).
 PENDING_BATCH_LIMIT = 3_600
 
-_SENSITIVE = object()  # literal key whose facets depend on the literals' values
+_SENSITIVE = object()
+_PREPARE = re.compile(
+    r"\s*(?:/\*.*?\*/\s*)*prepare\s", re.I | re.S
+)  # literal key whose facets depend on the literals' values
 
 
 class StatementLog:
     """What one session ran since the last flush, under one identity and search_path."""
 
-    __slots__ = ("counts", "key", "search_path", "user")
+    __slots__ = ("counts", "key", "named", "search_path", "user")
 
     def __init__(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> None:
         self.key = key
         self.user = user
         self.search_path = search_path
         self.counts: dict[str, int] = {}
+        self.named: set[str] = set()  # texts prepared as named statements (their result matters)
 
 
 class _DatabaseCache:
@@ -60,10 +65,12 @@ class _DatabaseCache:
     def __init__(self) -> None:
         self.exact: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
         self.by_literal: dict[tuple[tuple[str, ...], str], frozenset[Facet] | object] = {}
+        self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
 
     def clear(self) -> None:
         self.exact.clear()
         self.by_literal.clear()
+        self.results.clear()
 
 
 class Learner:
@@ -118,28 +125,37 @@ class Learner:
         """Analyse everything observed so far and write it to the store."""
         async with self._flush_lock:
             now = time.time()
-            work: list[tuple[StatementLog, dict[str, int], float]] = []
+            work: list[tuple[StatementLog, dict[str, int], set[str], float]] = []
             batch = FootprintBatch()
             for live in list(self._live):
-                batch.saw_version(live.key, now)
-                if live.counts:
-                    counts, live.counts = live.counts, {}
-                    work.append((live, counts, now))
+                counts, live.counts = live.counts, {}
+                named, live.named = live.named, set()
+                work.append((live, counts, named, now))
             done, self._done = self._done, []
             for closed, when in done:
-                batch.saw_version(closed.key, when)
-                if closed.counts:
-                    work.append((closed, closed.counts, when))
-            for statement_log, counts, when in work:
-                await self._learn(batch, statement_log, counts, when)
+                work.append((closed, closed.counts, closed.named, when))
+            for statement_log, counts, named, when in work:
+                await self._learn(batch, statement_log, counts, named, when)
             if batch:
                 self._unwritten.append(batch)
             await self._write()
 
     async def _learn(
-        self, batch: FootprintBatch, slog: StatementLog, counts: dict[str, int], when: float
+        self,
+        batch: FootprintBatch,
+        slog: StatementLog,
+        counts: dict[str, int],
+        named: set[str],
+        when: float,
     ) -> None:
         key = slog.key
+        # The role a version connects as: REVOKE and row-level security are judged by it.
+        role = frozenset({Facet(FacetKind.ROLE, slog.user)})
+        batch.record(key, role, sum(counts.values()), when, f"connected as {slog.user}")
+        for sql in named:  # named prepared statements break when their result type changes
+            result = await self._result_facets(key.database, slog, sql, prepared_only=False)
+            if result:
+                batch.record(key, result, counts.get(sql, 1), when, sql)
         for sql, count in counts.items():
             facets = await self._facets(key.database, slog, sql, count, when)
             if facets is None:
@@ -147,6 +163,32 @@ class Learner:
             batch.record(key, facets, count, when, sql)
             if _has_missing(facets):
                 self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+            if _PREPARE.match(sql):  # SQL-level PREPARE: a named statement too
+                result = await self._result_facets(key.database, slog, sql, prepared_only=True)
+                if result:
+                    batch.record(key, result, count, when, sql)
+
+    async def _result_facets(
+        self, database: str, slog: StatementLog, sql: str, *, prepared_only: bool
+    ) -> frozenset[Facet]:
+        cache = self._caches.setdefault(database, _DatabaseCache())
+        found = cache.results.get((slog.search_path, sql))
+        if found is not None:
+            return found
+        catalog = await self._catalog(database, slog.user)
+        if catalog is None:
+            return frozenset()
+        found = result_facets(
+            sql,
+            search_path=slog.search_path,
+            catalog=catalog,
+            user=slog.user,
+            prepared_only=prepared_only,
+        )
+        if len(cache.results) >= EXACT_CACHE_LIMIT:
+            cache.results.clear()
+        cache.results[(slog.search_path, sql)] = found
+        return found
 
     async def _facets(
         self, database: str, slog: StatementLog, sql: str, count: int, when: float

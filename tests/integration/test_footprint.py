@@ -82,12 +82,15 @@ def _v2_traffic(shop: Shop) -> None:
 
 
 V1 = {
+    "role:postgres",
     "relation_read:public.users",
     "column_read:public.users.email",
     "column_read:public.users.id",
     "column_read:public.users.name",
+    "prepared_result:public.users.name",  # asyncpg's named statement returns it
 }
 V2 = {
+    "role:postgres",
     "relation_write:public.orders",
     "column_write:public.orders.user_id",
     "column_write:public.orders.total",

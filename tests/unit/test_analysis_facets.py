@@ -57,6 +57,8 @@ def test_kind_values_are_stable() -> None:
         "missing_column",
         "missing_function",
         "missing_enum_label",
+        "prepared_result",
+        "role",
     }
 
 

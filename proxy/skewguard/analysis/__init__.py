@@ -2,21 +2,24 @@
 
 No I/O here. :func:`analyze` never raises for bad input: a text that does not
 parse comes back with ``error`` set and no facets, and is forwarded as usual.
+:func:`result_facets` gives the ``prepared_result`` facets of a statement the
+caller knows to be prepared (it never raises either).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from pglast import parse_sql, parser
+from pglast import ast, parse_sql, parser
 
 from skewguard.analysis.classify import is_ddl, is_replication_command, looks_like_ddl
 from skewguard.analysis.extract import Extractor
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
 
-__all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint"]
+__all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,3 +96,71 @@ def analyze(
         search_path=extractor.search_path_set,
         search_path_reset=extractor.search_path_reset,
     )
+
+
+def result_facets(
+    sql: str,
+    *,
+    search_path: Sequence[str] = ("public",),
+    catalog: CatalogSnapshot,
+    user: str | None = None,
+    prepared_only: bool = False,
+) -> frozenset[Facet]:
+    """The ``prepared_result`` facets of the statement(s) in ``sql``.
+
+    For a named prepared statement PostgreSQL checks, at every EXECUTE after an
+    invalidation, that the re-analyzed statement returns the same row type
+    (else 0A000 "cached plan must not change result type"). This gives what that
+    row type depends on:
+
+    - ``schema.table.column`` for each output column that is a bare column
+      reference (``email``, ``u.email``, ``x AS y``), also through subqueries in
+      FROM, CTEs, a scalar ``(SELECT col ...)`` and both sides of UNION /
+      INTERSECT / EXCEPT (the common type is resolved from both sides);
+    - ``schema.table.*`` for each ``*`` / ``t.*`` (also through derived tables
+      and CTEs) over a table or view: any column added, dropped, renamed or
+      retyped changes the row type.
+
+    Columns used only in WHERE / JOIN / GROUP BY / ORDER BY are not part of the
+    result. Nor are computed expressions (``lower(email)``, ``email::text``,
+    ``count(*)``, ``coalesce(a, b)``): their type is the function's or cast's,
+    which a column change almost never alters (exception, not recorded:
+    ``a + b`` where ``a`` goes int -> bigint resolves another operator). Nor are
+    whole-row references (``SELECT u FROM users u``): the row type keeps its OID.
+    A view's columns are the view's subjects (``public.v.email``, ``public.v.*``):
+    PostgreSQL refuses to retype a base column a view uses, and a view's own
+    column list is fixed when it is created. Only relations in ``catalog`` count
+    (no system catalogs, nothing the text creates, no missing relations).
+
+    Statements: SELECT (not SELECT INTO), VALUES, INSERT / UPDATE / DELETE /
+    MERGE ... RETURNING, and ``PREPARE name AS <statement>`` (its statement).
+    With ``prepared_only`` only PREPARE statements count: for a simple-protocol
+    text, where nothing else is kept prepared. ``search_path`` and ``user`` are
+    as for :func:`analyze` (a ``SET search_path`` in the text applies to the
+    statements after it). A text that does not parse gives no facets.
+    """
+    try:
+        raw = parse_sql(sql)
+    except Exception:
+        return frozenset()
+    extractor = Extractor(catalog, search_path, user)
+    subjects: set[str] = set()
+    try:
+        for r in raw or ():
+            stmt = r.stmt
+            out = extractor.statement(stmt)  # always: it carries search_path forward
+            if prepared_only and not isinstance(stmt, ast.PrepareStmt):
+                continue
+            if _returns_rows(stmt):
+                subjects |= out.lineage.result
+    except Exception:  # RecursionError, or a bug: no facets, never a failure
+        return frozenset()
+    return frozenset(Facet(FacetKind.PREPARED_RESULT, s) for s in subjects)
+
+
+def _returns_rows(stmt: Any) -> bool:
+    if isinstance(stmt, ast.PrepareStmt):
+        return _returns_rows(stmt.query)
+    if isinstance(stmt, ast.SelectStmt):
+        return stmt.intoClause is None
+    return isinstance(stmt, ast.InsertStmt | ast.UpdateStmt | ast.DeleteStmt | ast.MergeStmt)

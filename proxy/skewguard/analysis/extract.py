@@ -25,7 +25,7 @@ from skewguard.analysis.query import (
     str_fields,
     string_literal,
 )
-from skewguard.analysis.scope import RangeItem, Scope
+from skewguard.analysis.scope import Lineage, RangeItem, Scope
 from skewguard.analysis.types import type_text
 from skewguard.catalog import Column
 
@@ -59,7 +59,7 @@ class Extractor(QueryWalker):
                 type_text(t, self.catalog, self.user_path) for t in node.argtypes or ()
             )
             try:
-                self.statement(node.query)
+                return self.statement(node.query)  # its result is the prepared statement's
             finally:
                 self._params = saved
         elif isinstance(node, ast.ExplainStmt | ast.DeclareCursorStmt):
@@ -204,21 +204,27 @@ class Extractor(QueryWalker):
             ],
         )
         out = SelectOut(columns={}, arity=0)
+        lineage: dict[str, frozenset[str]] = {}
+        result: set[str] = set()
         for entry in clause.exprs or ():
             val = entry.val
             use = scope if len(ref_fields(val)) == 1 else aliased
             if is_star(val):
-                expanded = self._star(val, use, out.star_sources)
+                expanded = self._star(val, use, out.star_sources, lineage, result)
                 if expanded is None or out.columns is None:
                     out.columns, out.arity = None, None
                 else:
                     out.columns.update(expanded)
                     out.arity = (out.arity or 0) + len(expanded)
                 continue
-            typ = self.expr(val, use)
+            typ, subjects = self.result_expr(val, use)
+            name = entry.name or figure_colname(val)
+            lineage.setdefault(name, subjects)
+            result |= subjects
             if out.columns is not None:
-                out.columns.setdefault(entry.name or figure_colname(val), typ)
+                out.columns.setdefault(name, typ)
                 out.arity = (out.arity or 0) + 1
+        out.lineage = Lineage(lineage, frozenset(result))
         return out
 
     def insert(self, node: Any, parent: Scope | None) -> SelectOut:
@@ -345,8 +351,12 @@ class Extractor(QueryWalker):
         self.from_item(node.sourceRelation, scope)
         self.expr(node.joinCondition, scope)
         # WHEN NOT MATCHED [BY TARGET] sees only the source; BY SOURCE only the target.
-        source_only = Scope(parent=parent, items=scope.items[1:], ctes=scope.ctes)
-        target_only = Scope(parent=parent, items=[target], ctes=scope.ctes)
+        source_only = Scope(
+            parent=parent, items=scope.items[1:], ctes=scope.ctes, cte_lineage=scope.cte_lineage
+        )
+        target_only = Scope(
+            parent=parent, items=[target], ctes=scope.ctes, cte_lineage=scope.cte_lineage
+        )
         for when in node.mergeWhenClauses or ():
             kind = when.matchKind
             if kind == enums.MergeMatchKind.MERGE_WHEN_NOT_MATCHED_BY_TARGET:

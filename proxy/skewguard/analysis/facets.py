@@ -44,6 +44,16 @@ class FacetKind(StrEnum):
     MISSING_COLUMN = "missing_column"  # public.users.new_column
     MISSING_FUNCTION = "missing_function"  # public.new_fn(integer) (call-site types)
     MISSING_ENUM_LABEL = "missing_enum_label"  # public.mood:new_label
+    PREPARED_RESULT = "prepared_result"  # public.users.email or public.users.*: see below
+    ROLE = "role"  # app_rw: a role the version runs as (recorded by the shell, not analyze)
+
+
+# PREPARED_RESULT: a table/view column a named prepared statement returns as a bare
+# reference (also through subqueries, CTEs and set operations), or ``schema.table.*``
+# for a star over it. Any change of such a column's type/typmod/collation, or of the
+# starred relation's column list, fails the next EXECUTE with 0A000 ("cached plan
+# must not change result type"). Computed by skewguard.analysis.result_facets; record
+# it only for statements that are really prepared (named Parse, SQL PREPARE).
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -14,7 +14,7 @@ from typing import Any
 from pglast import ast, enums
 
 from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
-from skewguard.analysis.scope import Columns, Lookup, RangeItem, Scope, lookup_in_item
+from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
     UNKNOWN,
     compatible,
@@ -106,6 +106,7 @@ class SelectOut:
     columns: Columns | None = None  # None when a star expanded something opaque
     arity: int | None = None
     star_sources: list[str] = field(default_factory=list)  # qnames expanded by a star
+    lineage: Lineage = field(default_factory=Lineage)  # catalog columns returned unchanged
 
 
 @dataclass(slots=True)
@@ -236,12 +237,17 @@ class QueryWalker:
             ):
                 left = self.select(query.larg, scope)
                 scope.ctes[name] = _rename(left.columns, aliases)
-                self.select(query.rarg, scope)
+                scope.cte_lineage[name] = _rename_lineage(left.lineage, aliases)
+                right = self.select(query.rarg, scope)
+                scope.cte_lineage[name] = _rename_lineage(
+                    _union_lineage(left.lineage, right.lineage), aliases
+                )
                 continue
             if recursive:
                 scope.ctes[name] = {a: UNKNOWN for a in aliases} if aliases else None
             out = self.statement(query, scope)
             scope.ctes[name] = _rename(out.columns, aliases)
+            scope.cte_lineage[name] = _rename_lineage(out.lineage, aliases)
 
     def select(self, node: Any, parent: Scope | None) -> SelectOut:
         """A SELECT/VALUES/set operation at a new query level below ``parent``."""
@@ -251,7 +257,12 @@ class QueryWalker:
         if node.op != enums.SetOperation.SETOP_NONE:
             left = self.select(node.larg, scope)
             right = self.select(node.rarg, scope)
-            out = SelectOut(left.columns, left.arity, left.star_sources + right.star_sources)
+            out = SelectOut(
+                left.columns,
+                left.arity,
+                left.star_sources + right.star_sources,
+                _union_lineage(left.lineage, right.lineage),
+            )
             self._tail(node, Scope(parent=scope, items=[RangeItem(None, columns=out.columns)]))
             return out
         if node.valuesLists:
@@ -311,14 +322,16 @@ class QueryWalker:
         self.expr(node, scope)
 
     def target_list(self, targets: Any, scope: Scope) -> SelectOut:
-        """A select list or RETURNING list: records stars, returns the output columns."""
+        """A select list: records stars, returns the output columns and their lineage."""
         cols: Columns | None = {}
         arity: int | None = 0
         stars: list[str] = []
+        lineage: dict[str, frozenset[str]] = {}
+        result: set[str] = set()
         for target in targets or ():
             val = target.val
             if is_star(val):
-                expanded = self._star(val, scope, stars)
+                expanded = self._star(val, scope, stars, lineage, result)
                 if expanded is None or cols is None:
                     cols = None
                     arity = None
@@ -328,15 +341,29 @@ class QueryWalker:
                     if arity is not None:
                         arity += len(expanded)
                 continue
-            typ = self.expr(val, scope)
+            typ, subjects = self.result_expr(val, scope)
+            name = target.name or figure_colname(val)
+            lineage.setdefault(name, subjects)
+            result |= subjects
             if arity is not None:
                 arity += 1
             if cols is not None:
-                cols.setdefault(target.name or figure_colname(val), typ)
-        return SelectOut(cols, arity, stars)
+                cols.setdefault(name, typ)
+        return SelectOut(cols, arity, stars, Lineage(lineage, frozenset(result)))
 
-    def _star(self, ref: Any, scope: Scope, stars: list[str]) -> Columns | None:
-        """``*`` or ``t.*``: record select_star per base relation, return its columns."""
+    def _star(
+        self,
+        ref: Any,
+        scope: Scope,
+        stars: list[str],
+        lineage: dict[str, frozenset[str]],
+        result: set[str],
+    ) -> Columns | None:
+        """``*`` or ``t.*``: record select_star per base relation, return its columns.
+
+        Adds the expanded columns' lineage to ``lineage`` and ``schema.table.*`` (or
+        a derived table's result subjects) to ``result``.
+        """
         qual = str_fields(ref.fields[:-1])
         if qual:
             item = self._qualified_item(qual, scope)
@@ -351,6 +378,9 @@ class QueryWalker:
                 if leaf.qname is not None:
                     self._add(_F.SELECT_STAR, leaf.qname)
                     stars.append(leaf.qname)
+            result |= item.star_result()
+            for k, subjects in item.visible_lineage().items():
+                lineage.setdefault(k, subjects)
             expanded = item.visible_columns()
             if expanded is None or cols is None:
                 cols = None
@@ -359,6 +389,52 @@ class QueryWalker:
                     cols.setdefault(k, v)
         return cols
 
+    # --- result columns ----------------------------------------------------
+
+    def result_expr(self, node: Any, scope: Scope) -> tuple[str, frozenset[str]]:
+        """Walk an output expression: its type, and the catalog columns it returns as is.
+
+        Only a bare column reference (``email``, ``u.email``, through derived
+        tables) and a scalar subquery returning one pass a column's type through
+        unchanged; any other expression (a cast, a function, an operator) has a
+        type of its own, which a column change rarely alters: not recorded.
+        """
+        if (
+            isinstance(node, ast.SubLink)
+            and node.subLinkType == enums.SubLinkType.EXPR_SUBLINK
+            and isinstance(node.subselect, ast.SelectStmt)
+        ):
+            out = self.select(node.subselect, scope)
+            return UNKNOWN, out.lineage.result
+        typ = self.expr(node, scope)
+        if isinstance(node, ast.ColumnRef):
+            return typ, self._bare_lineage(node, scope)
+        return typ, frozenset()
+
+    def _bare_lineage(self, ref: Any, scope: Scope) -> frozenset[str]:
+        """The catalog columns a column reference returns (none for a whole-row ref)."""
+        fields = str_fields(ref.fields)
+        if len(fields) != len(ref.fields) or not fields:
+            return frozenset()
+        name = fields[-1]
+        if len(fields) == 1:
+            lookup = scope.lookup(name)
+        else:
+            item = self._qualified_item(fields[:-1], scope)
+            if item is None:  # alias.column.field, or unknown: not a bare column
+                return frozenset()
+            lookup = Lookup()
+            lookup_in_item(item, name, lookup)
+        out: set[str] = set()
+        for hit in lookup.hits:
+            if hit.column is not None:
+                subject = hit.item.column_subject(hit.name)
+                if subject is not None:
+                    out.add(subject)
+            elif hit.item.lineage is not None:
+                out |= hit.item.lineage.columns.get(hit.name, frozenset())
+        return frozenset(out)
+
     # --- FROM --------------------------------------------------------------
 
     def from_item(self, node: Any, scope: Scope) -> None:
@@ -366,11 +442,21 @@ class QueryWalker:
         if isinstance(node, ast.RangeVar):
             scope.items.append(self._from_rangevar(node, scope))
         elif isinstance(node, ast.RangeSubselect):
-            inner_parent = scope if node.lateral else Scope(parent=scope.parent, ctes=scope.ctes)
+            inner_parent = (
+                scope
+                if node.lateral
+                else Scope(parent=scope.parent, ctes=scope.ctes, cte_lineage=scope.cte_lineage)
+            )
             out = self.select(node.subquery, inner_parent)
             alias = node.alias.aliasname if node.alias is not None else None
             colnames = str_fields(node.alias.colnames) if node.alias is not None else []
-            scope.items.append(RangeItem(alias, columns=_rename(out.columns, colnames)))
+            scope.items.append(
+                RangeItem(
+                    alias,
+                    columns=_rename(out.columns, colnames),
+                    lineage=_rename_lineage(out.lineage, colnames),
+                )
+            )
         elif isinstance(node, ast.RangeFunction):
             for pair in node.functions or ():
                 self.expr(pair[0], scope)
@@ -397,7 +483,10 @@ class QueryWalker:
                 alias = rv.alias.aliasname if rv.alias is not None else rv.relname
                 colnames = str_fields(rv.alias.colnames) if rv.alias is not None else []
                 renamed = _rename(cols, colnames)
-                return RangeItem(alias, columns=renamed)
+                lineage = scope.find_cte_lineage(rv.relname)
+                if lineage is not None:
+                    lineage = _rename_lineage(lineage, colnames)
+                return RangeItem(alias, columns=renamed, lineage=lineage)
         res = self._resolve_name(rv.schemaname, rv.relname)
         self._note_relation(res, _F.RELATION_READ)
         return self._relation_item(rv, res)
@@ -433,10 +522,12 @@ class QueryWalker:
             scope.items.append(joined)
         elif node.join_using_alias is not None:
             cols = _merged_columns(left) or {}
+            merged = {n: _lineage_of(left, n) | _lineage_of(right, n) for n in using}
             scope.items.append(
                 RangeItem(
                     node.join_using_alias.aliasname,
                     columns={n: cols.get(n, UNKNOWN) for n in using},
+                    lineage=Lineage(merged, frozenset().union(*merged.values())),
                 )
             )
 
@@ -684,6 +775,38 @@ def _rename(cols: Columns | None, aliases: list[str]) -> Columns | None:
     for extra in aliases[len(items) :]:
         renamed[extra] = UNKNOWN
     return renamed
+
+
+def _rename_lineage(lineage: Lineage, aliases: list[str]) -> Lineage:
+    """Apply an alias column list to the first output columns (as :func:`_rename`)."""
+    if not aliases:
+        return lineage
+    renamed: dict[str, frozenset[str]] = {}
+    items = list(lineage.columns.items())
+    for i, (name, subjects) in enumerate(items):
+        renamed[aliases[i] if i < len(aliases) else name] = subjects
+    for extra in aliases[len(items) :]:
+        renamed[extra] = frozenset()
+    return Lineage(renamed, lineage.result)
+
+
+def _union_lineage(left: Lineage, right: Lineage) -> Lineage:
+    """A set operation: both sides' columns decide each output column's type."""
+    rights = list(right.columns.values())
+    columns = {
+        name: subjects | (rights[i] if i < len(rights) else frozenset())
+        for i, (name, subjects) in enumerate(left.columns.items())
+    }
+    return Lineage(columns, left.result | right.result)
+
+
+def _lineage_of(items: list[RangeItem], name: str) -> frozenset[str]:
+    """The result subjects of column ``name`` in the first of ``items`` that has it."""
+    for item in items:
+        lineage = item.visible_lineage()
+        if name in lineage:
+            return lineage[name]
+    return frozenset()
 
 
 def _merged_columns(items: list[RangeItem]) -> Columns | None:

@@ -8,13 +8,25 @@ a footprint should over-approximate, never miss a use.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from skewguard.catalog import Column, Relation, ident
 
 # Output columns of a derived table / CTE: visible name -> type text.
 Columns = dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Lineage:
+    """Which catalog columns reach a query level's output unchanged (for result facets).
+
+    Subjects are ``schema.table.column`` (a bare column reference, possibly through
+    a derived table) or ``schema.table.*`` (a star over a table or view).
+    """
+
+    columns: Mapping[str, frozenset[str]] = field(default_factory=dict)  # by output name
+    result: frozenset[str] = frozenset()  # every output column's subjects (what * yields)
 
 
 @dataclass(eq=False, slots=True)
@@ -35,6 +47,7 @@ class RangeItem:
     colmap: dict[str, str] | None = None  # alias column list: visible -> real name
     children: tuple[RangeItem, ...] = ()
     missing: bool = False  # qname is a relation the catalog lacks
+    lineage: Lineage | None = None  # for ``columns``: where they come from
 
     def visible_columns(self) -> Columns | None:
         """Visible column name -> type, in order; None when unknown."""
@@ -58,6 +71,35 @@ class RangeItem:
         if self.columns is not None:
             return dict(self.columns)
         return None
+
+    def visible_lineage(self) -> dict[str, frozenset[str]]:
+        """Visible column name -> result subjects of a bare reference to it."""
+        if self.children:
+            merged: dict[str, frozenset[str]] = {}
+            for child in self.children:
+                for name, subjects in child.visible_lineage().items():
+                    merged.setdefault(name, subjects)
+            return merged
+        if self.relation is not None:
+            names = self.colmap or {c.name: c.name for c in self.relation.columns}
+            return {
+                vis: frozenset({subject})
+                for vis, real in names.items()
+                if (subject := self.column_subject(real)) is not None
+            }
+        if self.lineage is not None:
+            return dict(self.lineage.columns)
+        return {}
+
+    def star_result(self) -> frozenset[str]:
+        """The result subjects of ``*`` over this item: ``schema.table.*`` per relation."""
+        out: set[str] = set()
+        for leaf in self.leaves():
+            if leaf.relation is not None and leaf.qname is not None:
+                out.add(f"{leaf.qname}.*")
+            elif leaf.lineage is not None:
+                out |= leaf.lineage.result
+        return frozenset(out)
 
     def leaves(self) -> Iterator[RangeItem]:
         if self.children:
@@ -121,6 +163,7 @@ class Scope:
     parent: Scope | None = None
     items: list[RangeItem] = field(default_factory=list)
     ctes: dict[str, Columns | None] = field(default_factory=dict)
+    cte_lineage: dict[str, Lineage] = field(default_factory=dict)
 
     def find_cte(self, name: str) -> tuple[bool, Columns | None]:
         """(found, columns) for a CTE visible from here."""
@@ -130,6 +173,15 @@ class Scope:
                 return True, scope.ctes[name]
             scope = scope.parent
         return False, None
+
+    def find_cte_lineage(self, name: str) -> Lineage | None:
+        """The lineage of the CTE :meth:`find_cte` finds (None while unknown)."""
+        scope: Scope | None = self
+        while scope is not None:
+            if name in scope.ctes:
+                return scope.cte_lineage.get(name)
+            scope = scope.parent
+        return None
 
     def find_item(self, alias: str) -> RangeItem | None:
         """The innermost item named ``alias`` (joins with an alias hide their children)."""

@@ -180,6 +180,8 @@ class ClientSession(asyncio.Protocol):
             self.prepared.on_parse(parse.name, parse.query)
             sql = parse.query
             raw = message.raw
+            if parse.name and self.statement_log is not None:
+                self.statement_log.named.add(sql)
         else:  # Close
             close = m.decode_close(message.body)
             if close.kind == "S":

@@ -56,16 +56,9 @@ class Hit:
     evidence: Evidence | None = None
 
 
-def extra_kind(value: str) -> FacetKind | None:
-    """A facet kind the shell may record (``role``, ``prepared_result``), if defined."""
-    try:
-        return FacetKind(value)
-    except ValueError:
-        return None
-
-
-ROLE = extra_kind("role")  # subject: the role a version connects as
-PREPARED_RESULT = extra_kind("prepared_result")  # subject: schema.table.column | schema.table.*
+ROLE = FacetKind.ROLE  # subject: the role a version connects as (recorded by the shell)
+# subject: schema.table.column | schema.table.* returned by a named prepared statement
+PREPARED_RESULT = FacetKind.PREPARED_RESULT
 
 
 @dataclass
@@ -99,8 +92,7 @@ class Context:
         return self.uses(kinds, lambda s: s == subject)
 
     def roles(self, version: VersionKey) -> set[str]:
-        if ROLE is None:
-            return set()
+        """The roles ``version`` was seen running as (empty: unknown)."""
         return {f.subject for f in self.footprints.get(version, {}) if f.kind is ROLE}
 
     def reanalyze(self, sample: str, after: bool) -> frozenset[Facet]:
@@ -171,7 +163,6 @@ __all__ = [
     "Example",
     "Hit",
     "Rule",
-    "extra_kind",
     "first_per_version",
     "relation_of",
     "shape_columns",

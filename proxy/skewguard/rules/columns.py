@@ -124,19 +124,18 @@ def check_type_change(ctx: Context, change: Change) -> Iterator[Hit]:
         for v, f, ev in first_per_version(writers):
             broken.add(v)
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-    if PREPARED_RESULT is not None:
-        star = f"{change.relation}.*"
-        prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
-        for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
-            broken.add(v)
-            yield Hit(
-                Severity.BREAK,
-                breaks(what, v, f) + " in a named prepared statement "
-                "(cached plan must not change result type)",
-                v,
-                f,
-                ev,
-            )
+    star = f"{change.relation}.*"
+    prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
+    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+        broken.add(v)
+        yield Hit(
+            Severity.BREAK,
+            breaks(what, v, f) + " in a named prepared statement "
+            "(cached plan must not change result type)",
+            v,
+            f,
+            ev,
+        )
     readers = list(ctx.exact((F.COLUMN_READ,), change.subject))
     readers += list(ctx.exact((F.SELECT_STAR,), change.relation))
     why = "a named prepared statement returning it fails with 0A000"
@@ -293,13 +292,10 @@ def check_add_column_shape(ctx: Context, change: Change) -> Iterator[Hit]:
     for v, f, ev in first_per_version(hits):
         broken.add(v)
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-    if PREPARED_RESULT is not None:
-        prepared = ctx.exact((PREPARED_RESULT,), f"{table}.*")
-        for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
-            broken.add(v)
-            yield Hit(
-                Severity.BREAK, breaks(what, v, f) + " in a named prepared statement", v, f, ev
-            )
+    prepared = ctx.exact((PREPARED_RESULT,), f"{table}.*")
+    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f) + " in a named prepared statement", v, f, ev)
     stars = list(ctx.exact((F.SELECT_STAR, F.COPY_OUT), table))
     for v, f, ev in first_per_version(u for u in stars if u[0] not in broken):
         yield Hit(

@@ -139,6 +139,8 @@ def check_drop_column(ctx: Context, change: Change) -> Iterator[Hit]:
             (F.INSERT_SELECT_STAR,), lambda s: s.startswith(table + "<") or s.endswith("<" + table)
         )
     )
+    # a held named statement whose result is the table's star: its row type changes (0A000)
+    hits += list(ctx.exact((F.PREPARED_RESULT,), f"{table}.*"))
     broken = set()
     for v, f, ev in first_per_version(hits):
         broken.add(v)

@@ -90,7 +90,10 @@ RENAME_COLUMN = Rule(
 
 def check_rename_column(ctx: Context, change: Change) -> Iterator[Hit]:
     what = f"RENAME COLUMN {change.subject} to {change.new}"
-    for v, f, ev in first_per_version(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject)):
+    uses = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
+    # a held named statement returning the table's star sees its row type change (0A000)
+    uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
+    for v, f, ev in first_per_version(uses):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 

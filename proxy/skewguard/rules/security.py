@@ -13,7 +13,7 @@ from skewguard.analysis.facets import FacetKind as F
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
-from skewguard.rules.base import ROLE, Context, Example, Hit, Rule, first_per_version, relation_of
+from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, relation_of
 from skewguard.rules.drops import in_schema
 
 RLS = Rule(
@@ -146,7 +146,7 @@ def check_revoke(ctx: Context, change: Change) -> Iterator[Hit]:
         return
     for v, f, ev in first_per_version(uses):
         roles = ctx.roles(v)
-        if ROLE is None or not roles:
+        if not roles:
             yield Hit(Severity.RISK, risks(what, v, f, "the version's role is unknown"), v, f, ev)
         elif role in roles:
             yield Hit(Severity.BREAK, breaks(what, v, f) + f" as role {role}", v, f, ev)

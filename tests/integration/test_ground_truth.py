@@ -1,0 +1,162 @@
+"""Ground truth by experiment: PostgreSQL decides whether a migration breaks a version.
+
+For every case, the experiment runs each version's statements straight against
+PostgreSQL on live connections, applies the migration, and re-runs them on the
+same and on fresh connections (tests/support/groundtruth.py). The proxy then sees
+the same traffic (the versions stay connected, so they are live and protected)
+and the same migration from an untagged client. It must block exactly the
+migrations that broke something, naming exactly the broken versions, and let
+every other migration through unchanged. A false block is as much a bug as a
+missed break.
+
+The family runs on the newest PostgreSQL available only. Experiments run in a
+small thread pool as soon as the module starts, each in its own database; the
+proxy side runs at the same time, case by case through one proxy, one fresh
+database per case. The tests then compare the two outcomes.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pytest
+
+from skewguard.pgcluster import LocalCluster
+from tests.support.clusters import available_installs
+from tests.support.groundtruth import (
+    Case,
+    CaseInvalid,
+    ExperimentResult,
+    ProxyVerdict,
+    drop_leftover_databases,
+    drop_roles,
+    ensure_roles,
+    proxy_verdict,
+    run_experiment,
+)
+from tests.support.groundtruth_cases import CASES
+from tests.support.proxy import ProxyProcess
+
+NEWEST = max((install.major for install in available_installs()), default=0)
+ROLES = set().union(*(case.roles for case in CASES))
+IDS = [case.id for case in CASES]
+
+
+def _mode_args() -> list[str]:
+    """``--mode enforce`` when this build of ``skewguard run`` has the flag."""
+    helptext = subprocess.run(
+        [sys.executable, "-m", "skewguard", "run", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    return ["--mode", "enforce"] if "--mode" in helptext else []
+
+
+@dataclass(repr=False)
+class Judge:
+    """Experiments (three at a time) and proxy verdicts (one case at a time, in
+    order, through the one proxy) run in the background from the start; the tests
+    compare their outcomes."""
+
+    cluster: LocalCluster
+    proxy: ProxyProcess
+    experiments: dict[str, Future[ExperimentResult | CaseInvalid]]
+    verdicts: dict[str, Future[ProxyVerdict]]
+
+    def __repr__(self) -> str:
+        return f"Judge(pg{self.cluster.install.major}, proxy :{self.proxy.port})"
+
+    def experiment(self, case: Case) -> ExperimentResult:
+        outcome = self.experiments[case.id].result(timeout=100)
+        if isinstance(outcome, CaseInvalid):
+            pytest.fail(f"invalid case: {outcome}")
+        return outcome
+
+    def verdict(self, case: Case) -> ProxyVerdict:
+        return self.verdicts[case.id].result(timeout=100)
+
+
+def _experiment(cluster: LocalCluster, case: Case) -> ExperimentResult | CaseInvalid:
+    try:
+        return run_experiment(cluster, case)
+    except CaseInvalid as invalid:
+        return invalid
+
+
+@pytest.fixture(scope="module")
+def judge(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
+    if cluster.install.major != NEWEST:
+        pytest.skip(f"ground truth runs on the newest PostgreSQL only ({NEWEST})")
+    ensure_roles(cluster, ROLES)
+    workdir = tmp_path_factory.mktemp("groundtruth")
+    proxy = ProxyProcess(
+        upstream=cluster.url(sslmode="disable"),
+        extra_args=_mode_args(),
+        state=workdir / "state.db",
+        logfile=workdir / "proxy.log",
+    ).start()
+    experiments = ThreadPoolExecutor(max_workers=3, thread_name_prefix="gt-experiment")
+    verdicts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-proxy")
+    judge = Judge(
+        cluster,
+        proxy,
+        {case.id: experiments.submit(_experiment, cluster, case) for case in CASES},
+        {case.id: verdicts.submit(proxy_verdict, cluster, proxy, case) for case in CASES},
+    )
+    try:
+        yield judge
+    finally:
+        experiments.shutdown(wait=True, cancel_futures=True)
+        verdicts.shutdown(wait=True, cancel_futures=True)
+        proxy.stop()
+        leftovers = drop_leftover_databases(cluster)
+        drop_roles(cluster, ROLES)
+        assert not leftovers, f"databases left behind: {leftovers}"
+
+
+def test_the_cases_are_well_formed() -> None:
+    assert len(CASES) >= 40
+    assert len(set(IDS)) == len(IDS)
+    safe = [case for case in CASES if case.safe]
+    assert 0.4 <= len(safe) / len(CASES) <= 0.6, "about half the cases must be safe"
+    for case in CASES:
+        assert case.breaks <= set(case.versions), case.id
+        assert set(case.users) <= set(case.versions), case.id
+        assert all(case.versions.values()), case.id
+        assert case.id.startswith("safe-" if case.safe else "break-"), case.id
+        assert case.safe or not case.expect_safe_for_linter, case.id
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_postgres_breaks_what_the_case_was_designed_to_break(judge: Judge, case: Case) -> None:
+    """The experiment alone: checks the cases, never the proxy."""
+    result = judge.experiment(case)
+    assert result.broken == case.breaks, f"{case.note}\n{result.explain()}"
+    assert result.before != result.after, "the migration must change the schema"
+
+
+@pytest.mark.parametrize("case", CASES, ids=IDS)
+def test_the_proxy_agrees_with_postgres(judge: Judge, case: Case) -> None:
+    """Blocked exactly when PostgreSQL broke something, naming exactly what it broke."""
+    truth = judge.experiment(case)
+    verdict = judge.verdict(case)
+    assert judge.proxy.alive, f"the proxy died: {judge.proxy.log_tail()}"
+    story = f"{case.note}\n{truth.explain()}\n{verdict.explain()}"
+    blocked, error = verdict.blocked, verdict.error
+    if error is not None and not blocked:
+        pytest.fail(f"the migration failed through the proxy but not directly:\n{story}")
+    if truth.broken:
+        assert blocked, f"missed break:\n{story}"
+        assert error is not None
+        assert (error.diag.message_primary or "").startswith("skewguard:"), story
+        named = set(verdict.named)
+        assert named == set(truth.broken), f"the block names the wrong versions:\n{story}"
+    else:
+        assert not blocked, f"false block:\n{story}"
+        applied = verdict.after == truth.after
+        assert applied, f"the allowed migration must be applied as is:\n{story}"

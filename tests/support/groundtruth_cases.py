@@ -1,0 +1,775 @@
+"""The ground-truth cases: schema, per-version traffic, migration, and the designed outcome.
+
+Roughly half are changes a text-only migration linter flags but that break no
+running version; the rest break exactly the versions in ``breaks``. Every version
+re-runs its statements after the migration (on the same connections and on fresh
+ones), so the statements are written to be repeatable: no fixed primary keys in
+plain inserts, upserts where a unique key is written.
+"""
+
+from __future__ import annotations
+
+from tests.support.groundtruth import Case, Q, apg, copy_in, extended, prepared, simple
+
+V1, V2, V3 = "app@1", "app@2", "app@3"
+
+USERS = """
+CREATE TABLE users (
+  id serial PRIMARY KEY, email text NOT NULL, name varchar(50), legacy text,
+  status text NOT NULL DEFAULT 'new'
+);
+INSERT INTO users (email, name, legacy) VALUES ('ann', 'Ann', 'x'), ('bob', 'Bob', 'y');
+"""
+
+ORDERS = (
+    USERS
+    + """
+CREATE TABLE orders (id serial PRIMARY KEY, user_id int, total numeric(10, 2), qty int);
+INSERT INTO orders (user_id, total, qty) VALUES (1, 10.5, 1), (2, 3, 2);
+"""
+)
+
+EVENTS = """
+CREATE TABLE events (id serial PRIMARY KEY, kind text);
+CREATE TABLE events_archive (id int, kind text);
+INSERT INTO events (kind) VALUES ('boot'), ('tick');
+"""
+
+MOODS = """
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE moods (id serial PRIMARY KEY, m mood NOT NULL);
+INSERT INTO moods (m) VALUES ('happy');
+"""
+
+SCORE = (
+    USERS
+    + """
+CREATE FUNCTION score(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a * 2';
+CREATE FUNCTION old_score(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a';
+"""
+)
+
+UNIQUE_EMAIL = """
+CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, name text,
+                    CONSTRAINT users_email_key UNIQUE (email));
+INSERT INTO users (email, name) VALUES ('ann', 'Ann');
+"""
+
+UPSERT_COLUMNS = extended(
+    "INSERT INTO users (email, name) VALUES (%s, %s)"
+    " ON CONFLICT (email) DO UPDATE SET name = excluded.name",
+    "ann",
+    "Ann",
+)
+UPSERT_CONSTRAINT = simple(
+    "INSERT INTO users (email, name) VALUES ('bob', 'Bob')"
+    " ON CONFLICT ON CONSTRAINT users_email_key DO NOTHING"
+)
+
+
+def _reader(*columns: str) -> list[str | Q]:
+    cols = ", ".join(columns)
+    return [
+        simple(f"SELECT {cols} FROM users WHERE id = 1"),
+        extended(f"SELECT {cols} FROM users WHERE id = %s", 2),
+        apg(f"SELECT {cols} FROM users WHERE id = $1", 1),
+    ]
+
+
+SAFE: list[Case] = [
+    Case(
+        id="safe-drop-column-nobody-uses",
+        schema_sql=USERS,
+        versions={
+            V1: _reader("id", "email", "name"),
+            V2: [
+                extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy"),
+                prepared("UPDATE users SET name = %s WHERE id = %s", "Ann", 1),
+            ],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        expect_safe_for_linter=True,
+        note="held prepared statements that do not return the column survive the drop",
+    ),
+    Case(
+        id="safe-drop-column-vs-simple-select-star",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT * FROM users"), extended("SELECT * FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        expect_safe_for_linter=True,
+        note="SELECT * re-planned on every execution (simple or unnamed statement) is fine",
+    ),
+    Case(
+        id="safe-rename-table-behind-view",
+        schema_sql=USERS,
+        versions={
+            V1: _reader("id", "email"),
+            V2: [
+                extended("INSERT INTO users (email) VALUES (%s)", "cy"),
+                simple("UPDATE users SET name = 'Ann' WHERE id = 1"),
+            ],
+        },
+        migration_sql="""
+BEGIN;
+ALTER TABLE users RENAME TO accounts;
+CREATE VIEW users AS SELECT * FROM accounts;
+COMMIT;
+""",
+        expect_safe_for_linter=True,
+        note="an auto-updatable view keeps the old name readable and writable, defaults included",
+    ),
+    Case(
+        id="safe-add-column-not-null-with-default",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy"),
+                prepared("INSERT INTO users (email) VALUES (%s)", "dee"),
+            ],
+            V2: [apg("INSERT INTO users (email) VALUES ($1) RETURNING id", "eve")],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN active boolean NOT NULL DEFAULT true",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-widen-varchar-unnamed-statements",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("SELECT name FROM users WHERE id = 1"),
+                extended("SELECT id, name FROM users WHERE id = %s", 1),
+            ],
+            V2: [extended("UPDATE users SET name = %s WHERE id = %s", "Ann", 1)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE varchar(120)",
+        expect_safe_for_linter=True,
+        note="no held statement returns the column, so the new typmod is invisible",
+    ),
+    Case(
+        id="safe-varchar-to-text-unnamed-statements",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("SELECT name FROM users"),
+                extended("SELECT name FROM users WHERE id = %s", 2),
+            ],
+            V2: [
+                extended("UPDATE users SET name = %s WHERE id = %s", "Bob", 2),
+                prepared("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy"),
+            ],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE text",
+        expect_safe_for_linter=True,
+        note="a held INSERT has no result row, so its re-plan against text is invisible",
+    ),
+    Case(
+        id="safe-set-not-null-every-writer-supplies",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: [simple("INSERT INTO users (email, name) VALUES ('dee', 'Dee')")],
+            V3: [simple("SELECT id, name FROM users")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name SET NOT NULL",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-check-not-valid-writers-comply",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 3),
+                prepared("UPDATE orders SET qty = %s WHERE id = %s", 4, 1),
+            ],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        migration_sql="ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-drop-index-not-an-arbiter",
+        schema_sql=USERS + "CREATE INDEX users_email_idx ON users (email);",
+        versions={
+            V1: [extended("SELECT id FROM users WHERE email = %s", "ann")],
+            V2: [
+                extended(
+                    "INSERT INTO users (id, email) VALUES (%s, %s)"
+                    " ON CONFLICT (id) DO UPDATE SET email = excluded.email",
+                    1,
+                    "ann",
+                )
+            ],
+        },
+        migration_sql="DROP INDEX users_email_idx",
+        expect_safe_for_linter=True,
+        note="the upsert's arbiter is the primary key, not the dropped index",
+    ),
+    Case(
+        id="safe-create-index",
+        schema_sql=USERS,
+        versions={
+            V1: _reader("id", "name"),
+            V2: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+        },
+        migration_sql="CREATE INDEX users_name_idx ON users (name)",
+        expect_safe_for_linter=True,
+        note="linters flag it for locking (no CONCURRENTLY), not for compatibility",
+    ),
+    Case(
+        id="safe-add-nullable-column-vs-select-star-unnamed",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT * FROM users"), extended("SELECT * FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT u.* FROM users u WHERE u.id = 2")],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN nickname text",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-enum-add-value",
+        schema_sql=MOODS,
+        versions={
+            V1: [
+                simple("INSERT INTO moods (m) VALUES ('sad')"),
+                extended("INSERT INTO moods (m) VALUES (%s)", "happy"),
+            ],
+            V2: [apg("SELECT id, m FROM moods WHERE m = $1", "happy")],
+        },
+        migration_sql="ALTER TYPE mood ADD VALUE 'meh'",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-function-overload-other-arity",
+        schema_sql=SCORE,
+        versions={
+            V1: [simple("SELECT score(1)"), extended("SELECT score(%s)", 2)],
+            V2: [apg("SELECT score($1)", 3)],
+        },
+        migration_sql=(
+            "CREATE FUNCTION score(a int, b int) RETURNS int LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT a * b'"
+        ),
+        note="no existing call can resolve to the two-argument overload",
+    ),
+    Case(
+        id="safe-drop-default-on-nullable-column",
+        schema_sql=USERS + "ALTER TABLE users ALTER COLUMN legacy SET DEFAULT 'n/a';",
+        versions={V1: [extended("INSERT INTO users (email) VALUES (%s)", "cy")]},
+        migration_sql="ALTER TABLE users ALTER COLUMN legacy DROP DEFAULT",
+        note="omitted values become NULL instead of 'n/a': different, but no error",
+    ),
+    Case(
+        id="safe-add-column-vs-positional-insert",
+        schema_sql=EVENTS,
+        versions={
+            V1: [
+                simple("INSERT INTO events VALUES (DEFAULT, 'boot')"),
+                extended("INSERT INTO events VALUES (DEFAULT, %s)", "tick"),
+            ],
+        },
+        migration_sql="ALTER TABLE events ADD COLUMN at timestamptz DEFAULT now()",
+        expect_safe_for_linter=True,
+        note="a positional INSERT may give fewer values than columns: the rest get defaults",
+    ),
+    Case(
+        id="safe-add-column-to-insert-select-star-target",
+        schema_sql=EVENTS,
+        versions={V1: [simple("INSERT INTO events_archive SELECT * FROM events")]},
+        migration_sql="ALTER TABLE events_archive ADD COLUMN archived_at timestamptz",
+        expect_safe_for_linter=True,
+        note="the target gaining a column only leaves it NULL",
+    ),
+    Case(
+        id="safe-rename-column-nobody-uses",
+        schema_sql=USERS,
+        versions={
+            V1: _reader("id", "email"),
+            V2: [extended("UPDATE users SET name = %s WHERE id = %s", "Ann", 1)],
+        },
+        migration_sql="ALTER TABLE users RENAME COLUMN legacy TO legacy_note",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-drop-table-nobody-uses",
+        schema_sql=USERS + "CREATE TABLE old_audit (id int, what text);",
+        versions={V1: _reader("id", "email")},
+        migration_sql="DROP TABLE old_audit",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-drop-view-nobody-uses",
+        schema_sql=USERS + "CREATE VIEW named_users AS SELECT id, name FROM users;",
+        versions={V1: _reader("id", "name")},
+        migration_sql="DROP VIEW named_users",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-drop-function-nobody-calls",
+        schema_sql=SCORE,
+        versions={V1: [simple("SELECT score(1)"), apg("SELECT score($1)", 2)]},
+        migration_sql="DROP FUNCTION old_score(int)",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-rename-arbiter-index-inferred-by-columns",
+        schema_sql=UNIQUE_EMAIL,
+        versions={V1: [UPSERT_COLUMNS]},
+        migration_sql="ALTER INDEX users_email_key RENAME TO users_email_uniq",
+        expect_safe_for_linter=True,
+        note="ON CONFLICT (email) infers its arbiter by columns, whatever its name",
+    ),
+    Case(
+        id="safe-replace-arbiter-index-in-one-transaction",
+        schema_sql=UNIQUE_EMAIL,
+        versions={V1: [UPSERT_COLUMNS]},
+        migration_sql="""
+BEGIN;
+CREATE UNIQUE INDEX users_email_uniq ON users (email);
+ALTER TABLE users DROP CONSTRAINT users_email_key;
+COMMIT;
+""",
+        expect_safe_for_linter=True,
+        note="net effect of the transaction: the upsert still has an arbiter",
+    ),
+    Case(
+        id="safe-widen-int-vs-held-insert",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                prepared("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 2),
+                apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 2, 5),
+            ],
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE bigint",
+        expect_safe_for_linter=True,
+        note="named prepared statements without a result row re-plan silently",
+    ),
+    Case(
+        id="safe-add-column-vs-held-explicit-columns",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                prepared("SELECT id, email FROM users WHERE id = %s", 1),
+                apg("INSERT INTO users (email) VALUES ($1) RETURNING id", "cy"),
+            ],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN nickname text",
+        expect_safe_for_linter=True,
+    ),
+    Case(
+        id="safe-copy-with-column-list-add-column",
+        schema_sql=EVENTS,
+        versions={V1: [copy_in("COPY events (kind) FROM STDIN", ("boot",), ("tick",))]},
+        migration_sql="ALTER TABLE events ADD COLUMN source text",
+        note="COPY with a column list leaves the new column to its default",
+    ),
+    Case(
+        id="safe-enable-rls-owner-connects",
+        schema_sql=EVENTS,
+        versions={
+            V1: [extended("INSERT INTO events (kind) VALUES (%s)", "tick")],
+            V2: [simple("SELECT kind FROM events")],
+        },
+        migration_sql="ALTER TABLE events ENABLE ROW LEVEL SECURITY",
+        note="the table owner (and superusers) bypass row level security unless FORCEd",
+    ),
+    Case(
+        id="safe-revoke-from-public-role-keeps-grant",
+        schema_sql=USERS + "GRANT SELECT ON users TO PUBLIC; GRANT SELECT ON users TO gt_reporter;",
+        versions={V1: _reader("id", "email")},
+        users={V1: "gt_reporter"},
+        migration_sql="REVOKE SELECT ON users FROM PUBLIC",
+        note="the role keeps its own grant",
+    ),
+]
+
+BREAKING: list[Case] = [
+    Case(
+        id="break-drop-column-read",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("SELECT email FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT id, name FROM users")],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN email",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-column-two-apps",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT legacy FROM users WHERE id = 1")],
+            "billing@3": [prepared("UPDATE users SET legacy = %s WHERE id = %s", "z", 2)],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1, "billing@3"}),
+    ),
+    Case(
+        id="break-rename-column-written",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("UPDATE users SET name = 'Ann' WHERE id = 1")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER TABLE users RENAME COLUMN name TO full_name",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-table-read",
+        schema_sql=USERS + "CREATE TABLE audit (id serial, what text);",
+        versions={
+            V1: [apg("SELECT id, what FROM audit WHERE id > $1", 0)],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="DROP TABLE audit",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-view-read",
+        schema_sql=USERS + "CREATE VIEW named_users AS SELECT id, name FROM users;",
+        versions={
+            V1: [extended("SELECT name FROM named_users WHERE id = %s", 1)],
+            V2: [simple("SELECT name FROM users")],
+        },
+        migration_sql="DROP VIEW named_users",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-set-not-null-omitted-by-inserter",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email) VALUES (%s)", "cy")],
+            V2: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "dee", "Dee")],
+        },
+        migration_sql="""
+UPDATE users SET name = '' WHERE name IS NULL;
+ALTER TABLE users ALTER COLUMN name SET NOT NULL;
+""",
+        breaks=frozenset({V1}),
+        note="backfill then SET NOT NULL: the migration succeeds, the omitting inserter fails",
+    ),
+    Case(
+        id="break-add-column-not-null-no-default",
+        schema_sql="CREATE TABLE jobs (id serial PRIMARY KEY, payload text);",
+        versions={
+            V1: [extended("INSERT INTO jobs (payload) VALUES (%s)", "send-mail")],
+            "worker@1": [simple("DELETE FROM jobs RETURNING id, payload")],
+        },
+        migration_sql="ALTER TABLE jobs ADD COLUMN priority int NOT NULL",
+        breaks=frozenset({V1}),
+        note="the worker drains the queue, so the ADD succeeds on an empty table",
+    ),
+    Case(
+        id="break-drop-default-not-null-omitted",
+        schema_sql=USERS,
+        versions={
+            V1: [prepared("INSERT INTO users (email) VALUES (%s)", "cy")],
+            V2: [extended("INSERT INTO users (email, status) VALUES (%s, %s)", "dee", "new")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN status DROP DEFAULT",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-widen-varchar-vs-asyncpg-held-select",
+        schema_sql=USERS,
+        versions={
+            V1: [apg("SELECT name FROM users WHERE id = $1", 1)],
+            V2: [
+                simple("SELECT name FROM users"),
+                extended("SELECT name FROM users WHERE id = %s", 1),
+            ],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE varchar(120)",
+        breaks=frozenset({V1}),
+        note="cached plan must not change result type: the typmod is part of the row type",
+    ),
+    Case(
+        id="break-int-to-bigint-vs-psycopg-held-select",
+        schema_sql=ORDERS,
+        versions={
+            V1: [prepared("SELECT id, qty FROM orders WHERE id = %s", 1)],
+            V2: [extended("SELECT qty FROM orders WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE bigint",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-narrow-type-vs-long-writer",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("UPDATE users SET name = 'Annabelle-Marie' WHERE id = 1")],
+            V2: [
+                extended("UPDATE users SET email = %s WHERE id = %s", "bob", 2),
+                simple("SELECT name FROM users"),
+            ],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE varchar(10) USING left(name, 10)",
+        breaks=frozenset({V1}),
+        note="the reader of the column is fine; only the writer of long values breaks",
+    ),
+    Case(
+        id="break-drop-arbiter-constraint",
+        schema_sql=UNIQUE_EMAIL,
+        versions={V1: [UPSERT_COLUMNS], V2: [simple("SELECT email FROM users")]},
+        migration_sql="ALTER TABLE users DROP CONSTRAINT users_email_key",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-arbiter-named-on-constraint",
+        schema_sql=UNIQUE_EMAIL,
+        versions={V1: [UPSERT_CONSTRAINT], V2: [UPSERT_COLUMNS]},
+        migration_sql="ALTER TABLE users RENAME CONSTRAINT users_email_key TO users_email_uniq",
+        breaks=frozenset({V1}),
+        note="ON CONFLICT ON CONSTRAINT names the arbiter; ON CONFLICT (email) does not",
+    ),
+    Case(
+        id="break-enum-rename-value-written",
+        schema_sql=MOODS,
+        versions={
+            V1: [simple("INSERT INTO moods (m) VALUES ('sad')")],
+            V2: [
+                extended("INSERT INTO moods (m) VALUES (%s)", "happy"),
+                simple("SELECT m FROM moods"),
+            ],
+        },
+        migration_sql="ALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy'",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-function-called",
+        schema_sql=SCORE,
+        versions={V1: [extended("SELECT old_score(%s)", 1)], V2: [simple("SELECT score(1)")]},
+        migration_sql="DROP FUNCTION old_score(int)",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-overload-makes-call-ambiguous",
+        schema_sql=USERS + "CREATE FUNCTION bump(a int, b int DEFAULT 1) RETURNS int"
+        " LANGUAGE sql IMMUTABLE AS 'SELECT a + b';",
+        versions={V1: [simple("SELECT bump(1)")], V2: [simple("SELECT bump(1, 2)")]},
+        migration_sql=(
+            "CREATE FUNCTION bump(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a + 1'"
+        ),
+        breaks=frozenset({V1}),
+        note="bump(1) now matches bump(int) and bump(int, int DEFAULT 1)",
+    ),
+    Case(
+        id="break-drop-sequence-behind-default",
+        schema_sql="""
+CREATE SEQUENCE ticket_seq;
+CREATE TABLE tickets (id int PRIMARY KEY DEFAULT nextval('ticket_seq'), title text);
+""",
+        versions={
+            V1: [extended("INSERT INTO tickets (title) VALUES (%s)", "help")],
+            V2: [simple("SELECT id, title FROM tickets")],
+        },
+        migration_sql="DROP SEQUENCE ticket_seq CASCADE",
+        breaks=frozenset({V1}),
+        note="CASCADE silently drops the column default; the insert then violates NOT NULL",
+    ),
+    Case(
+        id="break-add-column-to-insert-select-star-source",
+        schema_sql=EVENTS,
+        versions={
+            V1: [simple("INSERT INTO events_archive SELECT * FROM events")],
+            V2: [simple("SELECT * FROM events")],
+        },
+        migration_sql="ALTER TABLE events ADD COLUMN source text",
+        breaks=frozenset({V1}),
+        note="INSERT has more expressions than target columns",
+    ),
+    Case(
+        id="break-drop-column-vs-positional-insert",
+        schema_sql=EVENTS + "ALTER TABLE events ADD COLUMN legacy text;",
+        versions={
+            V1: [simple("INSERT INTO events VALUES (DEFAULT, 'boot', 'x')")],
+            V2: [extended("INSERT INTO events (kind) VALUES (%s)", "tick")],
+        },
+        migration_sql="ALTER TABLE events DROP COLUMN legacy",
+        breaks=frozenset({V1}),
+        note="nobody names the column, but a full positional VALUES list covers it",
+    ),
+    Case(
+        id="break-add-column-vs-copy-without-columns",
+        schema_sql=EVENTS,
+        versions={
+            V1: [copy_in("COPY events FROM STDIN", (100, "boot"), (101, "tick"))],
+            V2: [copy_in("COPY events_archive (kind) FROM STDIN", ("boot",))],
+        },
+        migration_sql="ALTER TABLE events ADD COLUMN source text",
+        breaks=frozenset({V1}),
+        note="COPY without a column list expects every column: missing data for column",
+    ),
+    Case(
+        id="break-add-column-makes-join-ambiguous",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("SELECT o.id, total FROM orders o JOIN users u ON u.id = o.user_id")],
+            V2: [
+                extended(
+                    "SELECT u.email, o.total FROM orders o JOIN users u ON u.id = o.user_id"
+                    " WHERE o.id = %s",
+                    1,
+                )
+            ],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN total numeric",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-table-cascade-drops-view",
+        schema_sql=ORDERS
+        + "CREATE TABLE old_users (id int, email text);"
+        + "CREATE VIEW old_emails AS SELECT email FROM old_users;",
+        versions={
+            V1: [simple("SELECT email FROM old_emails")],
+            V2: [extended("SELECT total FROM orders WHERE id = %s", 1)],
+        },
+        migration_sql="DROP TABLE old_users CASCADE",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-table",
+        schema_sql=ORDERS,
+        versions={
+            V1: [apg("SELECT id, email FROM users WHERE id = $1", 1)],
+            V2: [simple("SELECT total FROM orders")],
+        },
+        migration_sql="ALTER TABLE users RENAME TO accounts",
+        breaks=frozenset({V1}),
+        note="even a held prepared statement is re-analysed from its text, by name",
+    ),
+    Case(
+        id="break-rename-table-behind-narrower-view",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("SELECT name FROM users WHERE id = %s", 1)],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="""
+BEGIN;
+ALTER TABLE users RENAME TO accounts;
+CREATE VIEW users AS SELECT id, email FROM accounts;
+COMMIT;
+""",
+        breaks=frozenset({V1}),
+        note="net effect of the transaction: the old name survives without the name column",
+    ),
+    Case(
+        id="break-set-schema",
+        schema_sql=ORDERS + "CREATE SCHEMA archive;",
+        versions={
+            V1: [extended("SELECT total FROM orders WHERE id = %s", 1)],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER TABLE orders SET SCHEMA archive",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-schema",
+        schema_sql=USERS
+        + "CREATE SCHEMA reporting; CREATE TABLE reporting.daily (day date, n int);",
+        versions={
+            V1: [simple("SELECT day, n FROM reporting.daily")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER SCHEMA reporting RENAME TO reports",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-schema-cascade",
+        schema_sql=USERS
+        + "CREATE SCHEMA reporting; CREATE TABLE reporting.daily (day date, n int);",
+        versions={
+            V1: [extended("SELECT n FROM reporting.daily WHERE n > %s", 0)],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="DROP SCHEMA reporting CASCADE",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-revoke-select-from-role",
+        schema_sql=USERS + "GRANT SELECT ON users TO gt_reader;",
+        versions={
+            V1: [
+                simple("SELECT id, email FROM users"),
+                apg("SELECT name FROM users WHERE id = $1", 1),
+            ],
+            V2: [simple("SELECT id, email FROM users")],
+        },
+        users={V1: "gt_reader"},
+        migration_sql="REVOKE SELECT ON users FROM gt_reader",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-enable-rls-non-owner-writer",
+        schema_sql=EVENTS
+        + "GRANT SELECT, INSERT ON events TO gt_writer;"
+        + "GRANT USAGE ON SEQUENCE events_id_seq TO gt_writer;",
+        versions={
+            V1: [extended("INSERT INTO events (kind) VALUES (%s)", "tick")],
+            V2: [
+                simple("SELECT kind FROM events"),
+                simple("INSERT INTO events (kind) VALUES ('x')"),
+            ],
+        },
+        users={V1: "gt_writer"},
+        migration_sql="ALTER TABLE events ENABLE ROW LEVEL SECURITY",
+        breaks=frozenset({V1}),
+        note="no policy: the non-owner's insert violates row-level security; the owner is exempt",
+    ),
+    Case(
+        id="break-drop-unused-column-vs-held-select-star",
+        schema_sql=USERS,
+        versions={
+            V1: [prepared("SELECT * FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT * FROM users"), extended("SELECT * FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1}),
+        note="nobody names the column, but a held SELECT * changes its result type",
+    ),
+    Case(
+        id="break-add-column-vs-asyncpg-held-select-star",
+        schema_sql=USERS,
+        versions={
+            V1: [apg("SELECT * FROM users WHERE id = $1", 1)],
+            V2: [simple("SELECT * FROM users")],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN nickname text",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-check-violated-by-writer",
+        schema_sql=ORDERS,
+        versions={
+            V1: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 0)],
+            V2: [extended("INSERT INTO orders (user_id, total) VALUES (%s, %s)", 1, 5)],
+        },
+        migration_sql="ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID",
+        breaks=frozenset({V1}),
+        note="NOT VALID skips the rows already there, not the writer's next row;"
+        " a NULL qty passes the check",
+    ),
+    Case(
+        id="break-foreign-key-vs-orphan-writer",
+        schema_sql=ORDERS,
+        versions={
+            V1: [prepared("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 999, 1)],
+            V2: [
+                extended("INSERT INTO orders (total, qty) VALUES (%s, %s)", 7, 1),
+                simple("SELECT user_id FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk"
+            " FOREIGN KEY (user_id) REFERENCES users NOT VALID"
+        ),
+        breaks=frozenset({V1}),
+    ),
+]
+
+CASES: list[Case] = SAFE + BREAKING
