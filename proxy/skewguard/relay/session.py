@@ -128,7 +128,10 @@ class ClientSession(asyncio.Protocol):
     def _relay_client(self, data: bytes) -> None:
         """The hot path: inspect statements, forward them; DDL waits for the guard."""
         self.stats.bytes_in += len(data)
-        if self._held is not None:
+        self._scan_and_forward(data)
+
+    def _scan_and_forward(self, data: bytes) -> None:
+        if self._held is not None:  # a decision is pending: keep the order
             self._held_raw.append(data)
             return
         try:
@@ -270,15 +273,9 @@ class ClientSession(asyncio.Protocol):
         self._held, self._held_raw = None, []
         self._forward(held)
         for chunk in chunks:
-            if self._held is not None:
-                self._held_raw.append(chunk)
-                continue
-            try:
-                segments = self._scanner.feed(chunk)
-            except ProtocolViolation as exc:
-                self.fail_client(exc.sqlstate, exc.message, reason="protocol")
-                return
-            self._forward(segments)
+            if self.transport is None or self.transport.is_closing():
+                return  # the connection ended meanwhile (a protocol error, or the client left)
+            self._scan_and_forward(chunk)
         if self._held is None and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
 
