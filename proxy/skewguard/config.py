@@ -146,6 +146,18 @@ def _choice(*allowed: str) -> Callable[[str], str]:
     return convert
 
 
+def _severities(value: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        rule, sep, severity = item.partition("=")
+        if not sep or severity.strip() not in ("break", "risk", "info"):
+            raise ConfigError(f"expected RULE=break|risk|info[,...]; got {item.strip()!r}")
+        pairs.append((rule.strip(), severity.strip()))
+    return tuple(pairs)
+
+
 def _roles(value: str) -> tuple[str, ...]:
     return tuple(role.strip() for role in value.split(",") if role.strip())
 
@@ -220,6 +232,18 @@ OPTIONS: tuple[Option, ...] = (
         "what to do with DDL the parser cannot read: allow (counted and logged) or block",
         _choice("allow", "block"),
     ),
+    Option(
+        "rule_severity",
+        "change rules' severities, by id or name, e.g. SG201=break,column-type-change=risk",
+        _severities,
+        metavar="RULE=SEVERITY,...",
+    ),
+    Option(
+        "startup_timeout",
+        "how long a new client may take to send its startup packet",
+        parse_duration,
+        metavar="DURATION",
+    ),
 )
 
 
@@ -241,6 +265,8 @@ class Settings:
     retain: float = 24 * 3600.0
     override_roles: tuple[str, ...] = ()
     unparseable_ddl: str = "allow"
+    rule_severity: tuple[tuple[str, str], ...] = ()
+    startup_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Callable[[str], object], str | None]] = [

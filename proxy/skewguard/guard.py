@@ -20,8 +20,15 @@ import asyncpg
 
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
-from skewguard.config import Settings
-from skewguard.ddl import DdlParseError, Overlay, SessionFacts, evaluate, probes_needed
+from skewguard.config import ConfigError, Settings
+from skewguard.ddl import (
+    DdlParseError,
+    Overlay,
+    SessionFacts,
+    Severity,
+    evaluate,
+    probes_needed,
+)
 from skewguard.footprint import VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
@@ -35,6 +42,7 @@ from skewguard.policy import (
     unparseable_decision,
 )
 from skewguard.registry import Protection, protected_versions
+from skewguard.rules import RULES
 from skewguard.store import StateStore
 
 log = logging.getLogger("skewguard.guard")
@@ -81,6 +89,11 @@ class Guard:
         metrics: ProxyMetrics,
         live: Iterable[VersionKey] | None = None,
     ) -> None:
+        known = {name for rule in RULES for name in (rule.id, rule.name)}
+        unknown = sorted({rule for rule, _ in settings.rule_severity} - known)
+        if unknown:
+            raise ConfigError(f"--rule-severity names unknown rules: {', '.join(unknown)}")
+        self._severities = {rule: Severity(level) for rule, level in settings.rule_severity}
         self._settings = settings
         self._store = store
         self._catalogs = catalogs
@@ -134,6 +147,7 @@ class Guard:
             catalog_before=pending.before,
             catalog_after=overlay.catalog,
             probes=probes,
+            severities=self._severities,
             session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),
         )
         decision = decide(

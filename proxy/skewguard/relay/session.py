@@ -94,6 +94,29 @@ class ClientSession(asyncio.Protocol):
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
         self.proxy.sessions.add(self)
+        self._startup_timer = asyncio.get_running_loop().call_later(
+            self.proxy.settings.startup_timeout, self._startup_timed_out
+        )
+
+    def _startup_timed_out(self) -> None:
+        """Like authentication_timeout, for a client that never sends its StartupMessage."""
+        if self.phase is Phase.STARTUP:
+            message = "skewguard: no startup packet received in time"
+            self.fail_client(PROTOCOL_VIOLATION, message, reason="timeout")
+
+    def eof_received(self) -> bool:
+        """The client shut down its sending side: pass that on and keep the reply path open."""
+        upstream = self._upstream
+        transport = upstream.transport if upstream is not None else None
+        if (
+            self.phase is Phase.READY
+            and self._tls is None
+            and transport
+            and transport.can_write_eof()
+        ):
+            transport.write_eof()
+            return True
+        return False
 
     def data_received(self, data: bytes) -> None:
         if self.phase is Phase.READY and self._tls is None:
@@ -343,6 +366,7 @@ class ClientSession(asyncio.Protocol):
         self._on_startup_message(request, packet, rest)
 
     def _on_startup_message(self, startup: m.StartupMessage, packet: bytes, rest: bytes) -> None:
+        self._startup_timer.cancel()
         self.params = startup.params
         self.identity = self.proxy.resolver.from_startup(startup.params)
         self.stats = self.proxy.traffic.open(self.identity)
@@ -553,6 +577,7 @@ class ClientSession(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._send_client = self._send_upstream = None
+        self._startup_timer.cancel()
         if self.phase is not Phase.CLOSED:
             self.phase = Phase.CLOSED
             if self._upstream is not None:

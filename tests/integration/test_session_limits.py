@@ -1,0 +1,79 @@
+"""Limits a demanding operator expects: silent clients time out, half-closed clients get
+their answer, and rule severities follow the configuration."""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from skewguard.pgcluster import LocalCluster
+from tests.support.clients import direct, unique
+from tests.support.proxy import ProxyProcess
+from tests.support.rawclient import RawClient, query
+
+
+@pytest.fixture
+def strict_proxy(cluster: LocalCluster, tmp_path: Path) -> Iterator[ProxyProcess]:
+    proxy = ProxyProcess(
+        upstream=cluster.url(),
+        extra_args=["--startup-timeout", "1s", "--rule-severity", "drop-column-in-use=risk"],
+        logfile=tmp_path / "proxy.log",
+    ).start()
+    yield proxy
+    proxy.stop()
+
+
+def test_silent_client_is_dropped_after_the_startup_timeout(strict_proxy: ProxyProcess) -> None:
+    with RawClient("127.0.0.1", strict_proxy.port) as client:
+        started = time.monotonic()
+        error = client.read_message()
+        assert error.type == "E"
+        assert error.fields()["C"] == "08P01" and "startup packet" in error.fields()["M"]
+        assert client.read_to_eof() == b""  # then closed
+        assert time.monotonic() - started < 8
+    assert strict_proxy.alive
+
+
+def test_half_closed_client_still_gets_its_reply(strict_proxy: ProxyProcess) -> None:
+    with RawClient("127.0.0.1", strict_proxy.port) as client:
+        assert client.startup({"user": "postgres", "database": "postgres"})[-1].type == "Z"
+        client.send(query("SELECT 40 + 2"))
+        client.sock.shutdown(socket.SHUT_WR)
+        replies = client.read_ready()
+    row = next(r for r in replies if r.type == "D")
+    assert row.body.endswith(b"42")
+
+
+def test_rule_severity_configuration_turns_a_block_into_a_risk(
+    strict_proxy: ProxyProcess, cluster: LocalCluster
+) -> None:
+    database = unique("sev")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("CREATE TABLE t (id int, note text)")
+    url = strict_proxy.url(database=database)
+    with psycopg.connect(url + "?application_name=app@1", autocommit=True) as v1:
+        v1.execute("SELECT note FROM t").fetchall()
+        with psycopg.connect(url, autocommit=True) as migrator:
+            migrator.execute("ALTER TABLE t DROP COLUMN note")  # a risk now: not blocked
+    with direct(cluster, dbname=database) as conn:
+        columns = conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0 "
+            "AND NOT attisdropped"
+        ).fetchall()
+    assert columns == [("id",)]
+
+
+def test_unknown_rule_in_configuration_is_refused(cluster: LocalCluster, tmp_path: Path) -> None:
+    proxy = ProxyProcess(
+        upstream=cluster.url(), extra_args=["--rule-severity", "SG999=risk"],
+        logfile=tmp_path / "proxy.log",
+    )  # fmt: skip
+    with pytest.raises(RuntimeError, match="unknown rules: SG999"):
+        proxy.start()
