@@ -3,8 +3,8 @@
 The session parses the startup phase in both directions (so it can answer
 SSLRequest, terminate TLS, learn the identity and strip SCRAM channel binding
 that cannot work through a proxy), then becomes a relay: client bytes are
-framed only to look at Query, Parse and Close, and server bytes are a plain
-byte pipe.
+framed only to look at Query, Parse, Bind and Close (a DDL statement waits
+there for the guard's decision), and server bytes are a plain byte pipe.
 """
 
 from __future__ import annotations
@@ -80,6 +80,7 @@ class ClientSession(asyncio.Protocol):
         self._held_raw: list[bytes] = []  # client input received while waiting
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
+        self._eof_after_decision = False
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
         self._send_client: Callable[[bytes], object] | None = None
@@ -114,7 +115,10 @@ class ClientSession(asyncio.Protocol):
             and transport
             and transport.can_write_eof()
         ):
-            transport.write_eof()
+            if self._held is not None:
+                self._eof_after_decision = True  # what the guard holds goes first
+            else:
+                transport.write_eof()
             return True
         return False
 
@@ -205,7 +209,7 @@ class ClientSession(asyncio.Protocol):
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(parse.name, parse.query)
             sql = parse.query
-            raw = message.raw
+            raw = sql.encode()
             if parse.name and self.statement_log is not None:
                 self.statement_log.named.add(sql)
         else:  # Close
@@ -301,6 +305,8 @@ class ClientSession(asyncio.Protocol):
             self._scan_and_forward(chunk)
         if self._held is None and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
+            if self._eof_after_decision and self._upstream and self._upstream.transport:
+                self._upstream.transport.write_eof()
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
