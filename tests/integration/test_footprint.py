@@ -47,8 +47,9 @@ def shop(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     proxy = ProxyProcess(
         upstream=cluster.url(), state=workdir / "state.db", logfile=workdir / "proxy.log"
     ).start()
-    yield Shop(proxy, database, cluster)
-    proxy.stop()
+    shop = Shop(proxy, database, cluster)
+    yield shop
+    shop.proxy.stop()  # the restart test swaps in a new process
 
 
 def _v1_traffic(shop: Shop) -> None:
