@@ -11,9 +11,16 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support.clusters import Certificates, available_installs, start_cluster
-from tests.support.proxy import ProxyProcess
+from tests.support.proxy import ProxyProcess, kill_leftovers
 
 INSTALLS = available_installs()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_leftover_proxies() -> Iterator[None]:
+    """Whatever a test forgot to stop is killed when the session ends."""
+    yield
+    kill_leftovers()
 
 
 @pytest.fixture(scope="session")

@@ -20,6 +20,17 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from skewguard.pgcluster import free_port
 
+#: Every proxy process a test started, so none outlives the test session.
+STARTED: list[subprocess.Popen[bytes]] = []
+
+
+def kill_leftovers() -> None:
+    for process in STARTED:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    STARTED.clear()
+
 
 @dataclass
 class ProxyProcess:
@@ -50,6 +61,7 @@ class ProxyProcess:
         self.process = subprocess.Popen(
             args, stdout=log, stderr=log, env={**os.environ, **self.env}
         )
+        STARTED.append(self.process)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
