@@ -71,9 +71,10 @@ async def _local(args: argparse.Namespace, texts: list[tuple[str, str]]) -> list
 
 def _render(name: str, result: dict[str, Any]) -> str:
     verdict = "BREAKS protected versions" if result["breaking"] else "safe"
-    lines = [f"{name}: {verdict} ({result['note']})"]
+    lines = [f"{name}: {verdict}"]
     for finding in result["findings"]:
-        version = finding.get("version") or "-"
+        owner = finding.get("version")
+        version = f"{owner['app']}@{owner['version']}" if owner else "-"
         lines.append(
             f"  [{finding['severity']}] {finding['rule']} {finding['name']} {version}: "
             f"{finding['message']}"

@@ -12,6 +12,7 @@ from skewguard import __version__, logs
 from skewguard.app import serve, start_embedded
 from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
+from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.pgcluster import ClusterError
 from skewguard.versions_cli import versions_command
 
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     check = commands.add_parser("check", help="would these migrations break a protected version?")
     add_check_arguments(check)
+    demo = commands.add_parser(
+        "demo", help="a narrated walkthrough on a throwaway embedded PostgreSQL"
+    )
+    add_demo_arguments(demo)
     return parser
 
 
@@ -75,4 +80,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return versions_command(args)
     if args.command == "check":
         return check_command(args)
+    if args.command == "demo":
+        return demo_command(args)
     return 2
