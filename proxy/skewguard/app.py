@@ -14,7 +14,7 @@ from skewguard.learning import Learner
 from skewguard.observe.admin import AdminServer
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
-from skewguard.store import StateStore, open_store
+from skewguard.store import StateStore, default_proxy_id, open_store
 
 log = logging.getLogger("skewguard")
 
@@ -46,7 +46,8 @@ async def serve(settings: Settings, upstream_url: str) -> None:
     if settings.analysis == "on":
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
-        proxy.learner = Learner(store, catalogs, proxy.metrics)
+        proxy_id = settings.proxy_id or default_proxy_id(settings.listen_address[1])
+        proxy.learner = Learner(store, catalogs, proxy.metrics, proxy_id=proxy_id)
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
     await proxy.start()

@@ -203,7 +203,23 @@ OPTIONS: tuple[Option, ...] = (
         "data folder of the embedded PostgreSQL (used without --upstream)",
         metavar="PATH",
     ),
-    Option("state", "SQLite file where footprints persist", metavar="PATH"),
+    Option(
+        "state",
+        "where footprints, lifecycle and decisions persist: a SQLite file, or a "
+        "postgresql:// URL whose skewguard schema every proxy shares",
+        metavar="PATH|URL",
+    ),
+    Option(
+        "proxy_id",
+        "this proxy's name in shared-state heartbeats (default: hostname:pid:listen-port)",
+        metavar="ID",
+    ),
+    Option(
+        "heartbeat_window",
+        "another proxy's live versions count as live while its last heartbeat is this recent",
+        parse_duration,
+        metavar="DURATION",
+    ),
     Option(
         "analysis",
         "learn each version's footprint from its traffic: on, or off (relay only)",
@@ -260,6 +276,8 @@ class Settings:
     shutdown_grace: float = 30.0
     data_dir: str = ".skewguard/pgdata"
     state: str = "skewguard.db"
+    proxy_id: str | None = None
+    heartbeat_window: float = 10.0
     analysis: str = "on"
     mode: str = "enforce"
     retain: float = 24 * 3600.0

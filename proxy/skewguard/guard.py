@@ -101,10 +101,19 @@ class Guard:
         self._metrics = metrics
         self._live = live
 
-    def _live_keys(self) -> list[VersionKey]:
-        if self._learner is not None:
-            return list(self._learner.live_keys())
-        return list(self._live or ())
+    async def _live_keys(self) -> set[VersionKey]:
+        """Versions with an open connection here or through any proxy sharing the store."""
+        local = set(self._learner.live_keys() if self._learner is not None else self._live or ())
+        proxy_id = self._learner.proxy_id if self._learner is not None else ""
+        try:
+            elsewhere = await asyncio.to_thread(
+                self._store.live_elsewhere, proxy_id, self._settings.heartbeat_window
+            )
+        except Exception as exc:  # they stay protected as recent / rollback target
+            self._metrics.state_errors.inc()
+            log.warning("cannot read other proxies' live versions: %s", exc)
+            return local
+        return local | set(elsewhere)
 
     async def begin(self, requester: Requester) -> PendingChange | None:
         """Start tracking a change on a catalog read now; None when it cannot be read."""
@@ -120,7 +129,11 @@ class Guard:
         stored = await asyncio.to_thread(self._store.versions, with_facets=False)
         lifecycle = await asyncio.to_thread(self._store.lifecycle)
         everything = protected_versions(
-            stored, self._live_keys(), lifecycle, retain=self._settings.retain, now=time.time()
+            stored,
+            await self._live_keys(),
+            lifecycle,
+            retain=self._settings.retain,
+            now=time.time(),
         )
         counts: dict[str, int] = {}
         for protection in everything.values():
@@ -231,7 +244,8 @@ class Guard:
     async def _audit(
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
     ) -> None:
-        rules = sorted({f.rule for f in decision.findings}) or ["none"]
+        # counted under the rules that make it a break (the alerts group by them)
+        rules = sorted({f.rule for f in decision.breaking}) or ["none"]
         if source != "check":
             for rule in rules:
                 self._metrics.ddl_decisions.labels(decision.action.value, rule).inc()

@@ -15,6 +15,7 @@ import asyncio
 import logging
 import re
 import time
+from collections import Counter
 from collections.abc import Iterable
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
@@ -81,8 +82,10 @@ class Learner:
         metrics: ProxyMetrics,
         *,
         interval: float = 1.0,
+        proxy_id: str = "",
     ) -> None:
         self._store = store
+        self.proxy_id = proxy_id  # the name of this proxy's heartbeats (none when empty)
         self._catalogs = catalogs
         self._metrics = metrics
         self._interval = interval
@@ -138,7 +141,8 @@ class Learner:
                 await self._learn(batch, statement_log, counts, named, when)
             if batch:
                 self._unwritten.append(batch)
-            await self._write()
+            if await self._write():
+                await self._heartbeat()
 
     async def _learn(
         self,
@@ -235,7 +239,8 @@ class Learner:
             self._caches.setdefault(database, _DatabaseCache()).clear()
         return snapshot
 
-    async def _write(self) -> None:
+    async def _write(self) -> bool:
+        """Write pending batches in order; False (and the rest kept) when the store fails."""
         while self._unwritten:
             batch = self._unwritten[0]
             try:
@@ -247,9 +252,24 @@ class Learner:
                 if len(self._unwritten) > PENDING_BATCH_LIMIT:
                     self._unwritten.pop(0)
                     log.error("state store down too long: dropped the oldest footprint batch")
-                return
+                return False
             self._unwritten.pop(0)
             self._metrics.state_up.set(1)
+        return True
+
+    async def _heartbeat(self) -> None:
+        """Tell proxies sharing the store which versions are live here; failures only count."""
+        if not self.proxy_id:
+            return
+        live = Counter(self.live_keys())
+        try:
+            await asyncio.to_thread(self._store.heartbeat, self.proxy_id, live)
+        except Exception as exc:
+            self._metrics.state_up.set(0)
+            self._metrics.state_errors.inc()
+            log.warning("state store heartbeat failed (will retry): %s", exc)
+            return
+        self._metrics.state_up.set(1)
 
     def live_keys(self) -> Iterable[VersionKey]:
         return (slog.key for slog in self._live)

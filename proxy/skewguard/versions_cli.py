@@ -12,7 +12,7 @@ import urllib.request
 from typing import Any
 
 from skewguard.registry import version_report
-from skewguard.store import Lifecycle, open_store
+from skewguard.store import Lifecycle, is_postgres_url, open_store
 
 
 def _fetch(admin: str, with_facets: bool) -> list[dict[str, Any]]:
@@ -91,7 +91,7 @@ def versions_command(args: argparse.Namespace) -> int:
             rows = _fetch(args.admin, args.facets or args.json)
         else:
             path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
-            if not os.path.exists(path):
+            if not is_postgres_url(path) and not os.path.exists(path):
                 print(
                     f"skewguard: no state file at {path} (use --state or --admin)", file=sys.stderr
                 )

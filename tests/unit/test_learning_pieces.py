@@ -108,11 +108,6 @@ def test_sqlite_store_merges_batches_and_persists(tmp_path: Path) -> None:
     assert shop.facets[WRITE].count == 1
 
 
-def test_open_store_refuses_postgres_url_clearly() -> None:
-    with pytest.raises(ValueError, match="not available yet"):
-        open_store("postgresql://localhost/state")
-
-
 def test_version_report_adds_live_connections_and_untagged(tmp_path: Path) -> None:
     store = open_store(str(tmp_path / "s.db"))
     batch = FootprintBatch()

@@ -1,15 +1,30 @@
-"""Where footprints, versions and decisions persist (SQLite by default)."""
+"""Where footprints, versions and decisions persist: SQLite (default) or a shared PostgreSQL."""
 
-from skewguard.store.base import Lifecycle, StateStore, StoredVersion
+from skewguard.store.base import (
+    Lifecycle,
+    StateStore,
+    StateStoreError,
+    StoredVersion,
+    default_proxy_id,
+)
+from skewguard.store.postgres import PostgresStore, is_postgres_url
 from skewguard.store.sqlite import SqliteStore
 
-__all__ = ["Lifecycle", "SqliteStore", "StateStore", "StoredVersion", "open_store"]
+__all__ = [
+    "Lifecycle",
+    "PostgresStore",
+    "SqliteStore",
+    "StateStore",
+    "StateStoreError",
+    "StoredVersion",
+    "default_proxy_id",
+    "is_postgres_url",
+    "open_store",
+]
 
 
 def open_store(location: str) -> StateStore:
-    """A store for ``--state``: a SQLite file path (a postgresql:// URL is not yet supported)."""
-    if location.startswith(("postgres://", "postgresql://")):
-        raise ValueError(
-            "--state postgresql://… (shared state) is not available yet; use a SQLite file path"
-        )
+    """A store for ``--state``: a SQLite file path, or a postgresql:// URL (shared state)."""
+    if is_postgres_url(location):
+        return PostgresStore(location)
     return SqliteStore(location)

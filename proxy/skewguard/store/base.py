@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -25,8 +28,21 @@ class Lifecycle(StrEnum):
     RETIRED = "retired"  # never protected again (it will not run or be rolled back to)
 
 
+class StateStoreError(ConnectionError):
+    """The state store could not be reached or written; the call may be retried later."""
+
+
+def default_proxy_id(listen_port: int) -> str:
+    """``hostname:pid:port``: unique per running proxy, readable in the heartbeat table."""
+    return f"{socket.gethostname()}:{os.getpid()}:{listen_port}"
+
+
 class StateStore(Protocol):
-    """Blocking calls; the proxy runs them in a worker thread, never on the event loop."""
+    """Blocking calls; the proxy runs them in a worker thread, never on the event loop.
+
+    A call that cannot reach the store raises (``StateStoreError`` for the shared
+    backend); the next call tries again, so callers keep what they could not write.
+    """
 
     def write(self, batch: FootprintBatch) -> None: ...
 
@@ -42,5 +58,11 @@ class StateStore(Protocol):
 
     def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
         """The newest audited decisions first."""
+
+    def heartbeat(self, proxy_id: str, live: Mapping[VersionKey, int]) -> None:
+        """This proxy is alive with these live connection counts per version (replaces its last)."""
+
+    def live_elsewhere(self, proxy_id: str, within: float) -> dict[VersionKey, int]:
+        """Live counts reported by other proxies whose last heartbeat is under ``within`` s old."""
 
     def close(self) -> None: ...

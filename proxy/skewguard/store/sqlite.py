@@ -6,6 +6,7 @@ import json
 import sqlite3
 import threading
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,22 @@ CREATE TABLE IF NOT EXISTS decisions (
     decision TEXT NOT NULL,
     body     TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS proxies (
+    proxy_id TEXT PRIMARY KEY,
+    beat_at  REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS proxy_live (
+    proxy_id    TEXT NOT NULL REFERENCES proxies ON DELETE CASCADE,
+    database    TEXT NOT NULL,
+    app         TEXT NOT NULL,
+    version     TEXT NOT NULL,
+    connections INTEGER NOT NULL,
+    PRIMARY KEY (proxy_id, database, app, version)
+);
 """
+
+#: A proxy silent for this long is forgotten (its rows are deleted by the next heartbeat).
+FORGET_PROXY_AFTER = 86_400.0
 
 _UPSERT_VERSION = """
 INSERT INTO versions (database, app, version, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)
@@ -77,6 +93,7 @@ class SqliteStore:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA foreign_keys=ON")
             self._db.executescript(SCHEMA)
         except sqlite3.Error as exc:
             raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
@@ -156,6 +173,42 @@ class SqliteStore:
                 "SELECT id, body FROM decisions ORDER BY id DESC LIMIT ?", (limit,)
             ).fetchall()
         return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+
+    def heartbeat(self, proxy_id: str, live: Mapping[VersionKey, int]) -> None:
+        now = time.time()
+        rows = [(proxy_id, k.database, k.app, k.version, n) for k, n in live.items() if n > 0]
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.execute(
+                    "DELETE FROM proxies WHERE beat_at < ?", (now - FORGET_PROXY_AFTER,)
+                )
+                self._db.execute(
+                    "INSERT INTO proxies (proxy_id, beat_at) VALUES (?, ?) "
+                    "ON CONFLICT (proxy_id) DO UPDATE SET beat_at = excluded.beat_at",
+                    (proxy_id, now),
+                )
+                self._db.execute("DELETE FROM proxy_live WHERE proxy_id = ?", (proxy_id,))
+                self._db.executemany(
+                    "INSERT INTO proxy_live (proxy_id, database, app, version, connections) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    rows,
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def live_elsewhere(self, proxy_id: str, within: float) -> dict[VersionKey, int]:
+        with self._lock:
+            rows = self._db.execute(
+                "SELECT l.database, l.app, l.version, sum(l.connections) "
+                "FROM proxy_live l JOIN proxies p USING (proxy_id) "
+                "WHERE p.proxy_id <> ? AND p.beat_at > ? "
+                "GROUP BY l.database, l.app, l.version",
+                (proxy_id, time.time() - within),
+            ).fetchall()
+        return {VersionKey(db, app, ver): int(n) for db, app, ver, n in rows}
 
     def close(self) -> None:
         with self._lock:

@@ -1,0 +1,390 @@
+"""State in a ``skewguard`` schema of a PostgreSQL database, shared by every proxy.
+
+Same blocking interface and merge semantics as ``SqliteStore`` (counts add,
+first_seen is the earliest, last_seen the latest, the first sample stays), with
+``INSERT … ON CONFLICT`` so any number of proxies can write at once. Rows are
+written in key order, so two proxies merging the same versions cannot deadlock.
+
+The schema is created on first use and versioned: ``skewguard.schema_version``
+holds one row per applied step of ``MIGRATIONS``; a later release appends steps
+and every proxy applies the missing ones (under an advisory lock) when it
+connects. A store whose schema is newer than this release is refused.
+
+One synchronous psycopg connection, guarded by a lock (the proxy calls from
+worker threads). A lost connection is dropped and the next call reconnects;
+the failed call raises ``StateStoreError`` so the caller keeps its data and
+retries. Reads retry once on a fresh connection when a reused one turns out
+dead; writes never retry by themselves (a lost COMMIT would count twice).
+
+Heartbeat times are the database server's clock, so proxies on hosts with
+skewed clocks still agree on which heartbeats are fresh.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg.rows import TupleRow
+
+from skewguard.analysis import Facet
+from skewguard.footprint import Evidence, FootprintBatch, VersionKey
+from skewguard.store.base import Lifecycle, StateStoreError, StoredVersion
+
+log = logging.getLogger("skewguard.store")
+
+T = TypeVar("T")
+Connection = psycopg.Connection[TupleRow]
+
+SCHEMA = "skewguard"
+
+#: Connection settings used unless the URL sets them: fail fast, notice dead peers.
+CONNECT_DEFAULTS = {
+    "application_name": "skewguard-state",
+    "connect_timeout": "5",
+    "keepalives": "1",
+    "keepalives_idle": "10",
+    "keepalives_interval": "5",
+    "keepalives_count": "3",
+}
+
+#: A proxy silent for this long is forgotten (deleted with its live counts).
+FORGET_PROXY_AFTER = 86_400.0
+#: How often one store instance sweeps forgotten proxies (seconds).
+SWEEP_EVERY = 60.0
+
+#: Step N (1-based) brings the schema from version N-1 to N. Append; never edit a step.
+MIGRATIONS: tuple[str, ...] = (
+    """
+    CREATE TABLE skewguard.versions (
+        database   text NOT NULL,
+        app        text NOT NULL,
+        version    text NOT NULL,
+        first_seen double precision NOT NULL,
+        last_seen  double precision NOT NULL,
+        PRIMARY KEY (database, app, version)
+    );
+    CREATE TABLE skewguard.facets (
+        database   text NOT NULL,
+        app        text NOT NULL,
+        version    text NOT NULL,
+        facet      text NOT NULL,
+        count      bigint NOT NULL,
+        first_seen double precision NOT NULL,
+        last_seen  double precision NOT NULL,
+        sample     text NOT NULL,
+        PRIMARY KEY (database, app, version, facet)
+    );
+    CREATE TABLE skewguard.lifecycle (
+        app     text NOT NULL,
+        version text NOT NULL,
+        state   text NOT NULL CHECK (state IN ('pinned', 'retired')),
+        at      double precision NOT NULL,
+        PRIMARY KEY (app, version)
+    );
+    CREATE TABLE skewguard.decisions (
+        id       bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        at       double precision NOT NULL,
+        decision text NOT NULL,
+        body     json NOT NULL
+    );
+    CREATE TABLE skewguard.proxies (
+        proxy_id   text PRIMARY KEY,
+        started_at timestamptz NOT NULL DEFAULT now(),
+        beat_at    timestamptz NOT NULL
+    );
+    CREATE TABLE skewguard.proxy_live (
+        proxy_id    text NOT NULL REFERENCES skewguard.proxies ON DELETE CASCADE,
+        database    text NOT NULL,
+        app         text NOT NULL,
+        version     text NOT NULL,
+        connections integer NOT NULL,
+        PRIMARY KEY (proxy_id, database, app, version)
+    );
+    """,
+)
+
+_SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('skewguard.schema'))"
+
+_UPSERT_VERSION = """
+INSERT INTO skewguard.versions AS v (database, app, version, first_seen, last_seen)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT (database, app, version) DO UPDATE SET
+    first_seen = least(v.first_seen, excluded.first_seen),
+    last_seen = greatest(v.last_seen, excluded.last_seen)
+"""
+
+_UPSERT_FACET = """
+INSERT INTO skewguard.facets AS f
+    (database, app, version, facet, count, first_seen, last_seen, sample)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (database, app, version, facet) DO UPDATE SET
+    count = f.count + excluded.count,
+    first_seen = least(f.first_seen, excluded.first_seen),
+    last_seen = greatest(f.last_seen, excluded.last_seen)
+"""
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgres://", "postgresql://"))
+
+
+class PostgresStore:
+    """The shared backend for ``--state postgresql://…``."""
+
+    def __init__(self, url: str, *, connect: bool = True) -> None:
+        try:
+            params = conninfo_to_dict(url)
+        except psycopg.Error as exc:
+            raise ValueError(f"bad --state URL: {exc}") from None
+        for key, value in CONNECT_DEFAULTS.items():
+            params.setdefault(key, value)
+        self._conninfo = make_conninfo("", **params)
+        host = params.get("host") or "localhost"
+        port = params.get("port") or 5432
+        self.where = f"postgresql://{host}:{port}/{params.get('dbname') or ''}"
+        self._lock = threading.Lock()
+        self._conn: Connection | None = None
+        self._swept = 0.0
+        if connect:
+            try:
+                with self._lock:
+                    self._connection()
+            except StateStoreError as exc:  # not fatal: every call reconnects
+                log.warning("state store not reachable yet (will retry): %s", exc)
+
+    # ------------------------------------------------------------ connection handling
+
+    def _connection(self) -> Connection:
+        if self._conn is not None and not self._conn.closed:
+            return self._conn
+        self._conn = None
+        try:
+            conn = psycopg.connect(self._conninfo, autocommit=True, prepare_threshold=None)
+        except psycopg.Error as exc:
+            raise StateStoreError(f"state store {self.where}: {_oneline(exc)}") from exc
+        try:
+            _migrate(conn)
+        except BaseException as exc:
+            conn.close()
+            if isinstance(exc, psycopg.Error):
+                raise StateStoreError(
+                    f"state store {self.where}: cannot prepare schema {SCHEMA}: {_oneline(exc)}"
+                ) from exc
+            raise
+        self._conn = conn
+        return conn
+
+    def _call(self, work: Callable[[Connection], T], *, idempotent: bool) -> T:
+        with self._lock:
+            reused = self._conn is not None and not self._conn.closed
+            conn = self._connection()
+            try:
+                return work(conn)
+            except psycopg.Error as exc:
+                lost = conn.closed
+                if lost:
+                    self._conn = None
+                if not (lost and reused and idempotent):
+                    raise StateStoreError(f"state store {self.where}: {_oneline(exc)}") from exc
+                log.info("state store connection lost; reconnecting: %s", _oneline(exc))
+            conn = self._connection()  # a read on a connection found dead: once more
+            try:
+                return work(conn)
+            except psycopg.Error as exc:
+                if conn.closed:
+                    self._conn = None
+                raise StateStoreError(f"state store {self.where}: {_oneline(exc)}") from exc
+
+    # ------------------------------------------------------------ footprints
+
+    def write(self, batch: FootprintBatch) -> None:
+        versions = sorted(
+            (k.database, k.app, k.version, first, last) for k, (first, last) in batch.seen.items()
+        )
+        facets = sorted(
+            (k.database, k.app, k.version, facet.key, e.count, e.first_seen, e.last_seen, e.sample)
+            for k, owned in batch.facets.items()
+            for facet, e in owned.items()
+        )
+
+        def work(conn: Connection) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                if versions:
+                    cur.executemany(_UPSERT_VERSION, versions)
+                if facets:
+                    cur.executemany(_UPSERT_FACET, facets)
+
+        self._call(work, idempotent=False)
+
+    def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
+        def work(conn: Connection) -> tuple[list[TupleRow], list[TupleRow]]:
+            with conn.transaction(), conn.cursor() as cur:
+                rows = cur.execute(
+                    "SELECT database, app, version, first_seen, last_seen "
+                    "FROM skewguard.versions ORDER BY database, app, version"
+                ).fetchall()
+                facet_rows = (
+                    cur.execute(
+                        "SELECT database, app, version, facet, count, first_seen, last_seen, "
+                        "sample FROM skewguard.facets ORDER BY facet"
+                    ).fetchall()
+                    if with_facets
+                    else []
+                )
+            return rows, facet_rows
+
+        rows, facet_rows = self._call(work, idempotent=True)
+        stored = {
+            VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
+            for db, app, ver, first, last in rows
+        }
+        for db, app, ver, key, count, first, last, sample in facet_rows:
+            version = stored.get(VersionKey(db, app, ver))
+            if version is not None:
+                version.facets[Facet.from_key(key)] = Evidence(int(count), first, last, sample)
+        return list(stored.values())
+
+    # ------------------------------------------------------------ lifecycle and audit
+
+    def lifecycle(self) -> dict[tuple[str, str], Lifecycle]:
+        def work(conn: Connection) -> list[TupleRow]:
+            return conn.execute("SELECT app, version, state FROM skewguard.lifecycle").fetchall()
+
+        rows = self._call(work, idempotent=True)
+        return {(app, version): Lifecycle(state) for app, version, state in rows}
+
+    def set_lifecycle(self, app: str, version: str, state: Lifecycle | None) -> None:
+        def work(conn: Connection) -> None:
+            if state is None:
+                conn.execute(
+                    "DELETE FROM skewguard.lifecycle WHERE app = %s AND version = %s",
+                    (app, version),
+                )
+            else:
+                conn.execute(
+                    "INSERT INTO skewguard.lifecycle (app, version, state, at) "
+                    "VALUES (%s, %s, %s, %s) ON CONFLICT (app, version) DO UPDATE "
+                    "SET state = excluded.state, at = excluded.at",
+                    (app, version, state.value, time.time()),
+                )
+
+        self._call(work, idempotent=True)  # setting a state twice is the same as once
+
+    def record_decision(self, decision: dict[str, Any]) -> None:
+        body = json.dumps(decision, default=str)
+
+        def work(conn: Connection) -> None:
+            conn.execute(
+                "INSERT INTO skewguard.decisions (at, decision, body) VALUES (%s, %s, %s::json)",
+                (decision["at"], decision["decision"], body),
+            )
+
+        self._call(work, idempotent=False)
+
+    def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
+        def work(conn: Connection) -> list[TupleRow]:
+            return conn.execute(
+                "SELECT id, body::text FROM skewguard.decisions ORDER BY id DESC LIMIT %s",
+                (limit,),
+            ).fetchall()
+
+        rows = self._call(work, idempotent=True)
+        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+
+    # ------------------------------------------------------------ heartbeats
+
+    def heartbeat(self, proxy_id: str, live: Mapping[VersionKey, int]) -> None:
+        rows = sorted((proxy_id, k.database, k.app, k.version, n) for k, n in live.items() if n > 0)
+        now = time.monotonic()
+        sweep = now - self._swept >= SWEEP_EVERY
+
+        def work(conn: Connection) -> None:
+            with conn.transaction(), conn.cursor() as cur:
+                if sweep:
+                    cur.execute(
+                        "DELETE FROM skewguard.proxies "
+                        "WHERE beat_at < now() - make_interval(secs => %s)",
+                        (FORGET_PROXY_AFTER,),
+                    )
+                cur.execute(
+                    "INSERT INTO skewguard.proxies (proxy_id, beat_at) VALUES (%s, now()) "
+                    "ON CONFLICT (proxy_id) DO UPDATE SET beat_at = excluded.beat_at",
+                    (proxy_id,),
+                )
+                cur.execute("DELETE FROM skewguard.proxy_live WHERE proxy_id = %s", (proxy_id,))
+                if rows:
+                    cur.executemany(
+                        "INSERT INTO skewguard.proxy_live "
+                        "(proxy_id, database, app, version, connections) "
+                        "VALUES (%s, %s, %s, %s, %s)",
+                        rows,
+                    )
+
+        self._call(work, idempotent=True)  # the same heartbeat twice is one heartbeat
+        if sweep:
+            self._swept = now
+
+    def live_elsewhere(self, proxy_id: str, within: float) -> dict[VersionKey, int]:
+        def work(conn: Connection) -> list[TupleRow]:
+            return conn.execute(
+                "SELECT l.database, l.app, l.version, sum(l.connections) "
+                "FROM skewguard.proxy_live l JOIN skewguard.proxies p USING (proxy_id) "
+                "WHERE p.proxy_id <> %s AND p.beat_at > now() - make_interval(secs => %s) "
+                "GROUP BY l.database, l.app, l.version",
+                (proxy_id, float(within)),
+            ).fetchall()
+
+        rows = self._call(work, idempotent=True)
+        return {VersionKey(db, app, ver): int(n) for db, app, ver, n in rows}
+
+    def close(self) -> None:
+        with self._lock:
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+
+def _migrate(conn: Connection) -> None:
+    """Create the schema, or bring it up to ``len(MIGRATIONS)``; one proxy at a time."""
+    target = len(MIGRATIONS)
+    if _schema_version(conn) == target:  # the usual case: nothing to lock or create
+        return
+    with conn.transaction():
+        conn.execute(_SCHEMA_LOCK)
+        current = _schema_version(conn)  # again: another proxy may have done it meanwhile
+        if current is None:
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {SCHEMA}")
+            conn.execute(
+                f"CREATE TABLE {SCHEMA}.schema_version ("
+                "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            current = 0
+        if current > target:
+            raise psycopg.errors.FeatureNotSupported(
+                f"schema {SCHEMA} is at version {current}, newer than this skewguard "
+                f"understands ({target}); upgrade skewguard"
+            )
+        for number in range(current + 1, target + 1):
+            conn.execute(MIGRATIONS[number - 1])
+            conn.execute(f"INSERT INTO {SCHEMA}.schema_version (version) VALUES (%s)", (number,))
+            log.info("state schema %s migrated to version %d", SCHEMA, number)
+
+
+def _schema_version(conn: Connection) -> int | None:
+    """The applied version, or None when the schema (or its version table) is missing."""
+    exists = conn.execute(f"SELECT to_regclass('{SCHEMA}.schema_version') IS NOT NULL").fetchone()
+    if not exists or not exists[0]:
+        return None
+    row = conn.execute(f"SELECT coalesce(max(version), 0) FROM {SCHEMA}.schema_version").fetchone()
+    return int(row[0]) if row else 0
+
+
+def _oneline(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__

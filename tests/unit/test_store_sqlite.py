@@ -1,0 +1,85 @@
+"""The SQLite store's heartbeats: live versions shared by proxies on one host."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from skewguard.footprint import VersionKey
+from skewguard.store import SqliteStore, StateStore, default_proxy_id, open_store
+
+V1 = VersionKey("shop", "orders", "1")
+V2 = VersionKey("shop", "orders", "2")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> SqliteStore:
+    return SqliteStore(str(tmp_path / "state.db"))
+
+
+def test_sqlite_store_is_a_state_store(store: SqliteStore) -> None:
+    typed: StateStore = store  # mypy checks the protocol; this checks it at runtime too
+    assert callable(typed.heartbeat) and callable(typed.live_elsewhere)
+
+
+def test_live_elsewhere_sums_other_proxies_and_skips_its_own(store: SqliteStore) -> None:
+    store.heartbeat("a", {V1: 2})
+    store.heartbeat("b", {V1: 1, V2: 3})
+    store.heartbeat("c", {V2: 0})  # nothing live there
+    assert store.live_elsewhere("c", 10) == {V1: 3, V2: 3}
+    assert store.live_elsewhere("a", 10) == {V1: 1, V2: 3}
+    assert store.live_elsewhere("", 10) == {V1: 3, V2: 3}  # e.g. `skewguard check`
+
+
+def test_a_heartbeat_replaces_the_last_one(store: SqliteStore) -> None:
+    store.heartbeat("a", {V1: 2, V2: 1})
+    store.heartbeat("a", {V2: 1})
+    assert store.live_elsewhere("b", 10) == {V2: 1}
+    store.heartbeat("a", {})  # a proxy shutting down: nothing live any more
+    assert store.live_elsewhere("b", 10) == {}
+
+
+def test_a_silent_proxy_stops_counting_after_the_window(store: SqliteStore) -> None:
+    store.heartbeat("a", {V1: 1})
+    assert store.live_elsewhere("b", 0.5) == {V1: 1}
+    time.sleep(0.6)
+    assert store.live_elsewhere("b", 0.5) == {}
+    assert store.live_elsewhere("b", 60) == {V1: 1}  # a wider window still sees it
+
+
+def test_two_stores_on_one_file_see_each_other(tmp_path: Path) -> None:
+    path = str(tmp_path / "shared.db")
+    a, b = open_store(path), open_store(path)
+    try:
+        a.heartbeat("a", {V1: 1})
+        b.heartbeat("b", {V2: 1})
+        assert b.live_elsewhere("b", 10) == {V1: 1}
+        assert a.live_elsewhere("a", 10) == {V2: 1}
+    finally:
+        a.close()
+        b.close()
+
+
+def test_heartbeat_tables_are_added_to_an_existing_state_file(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.execute(
+        "CREATE TABLE versions (database TEXT NOT NULL, app TEXT NOT NULL, version TEXT NOT NULL,"
+        " first_seen REAL NOT NULL, last_seen REAL NOT NULL, PRIMARY KEY (database, app, version))"
+    )
+    old.execute("INSERT INTO versions VALUES ('shop', 'orders', '1', 1.0, 2.0)")
+    old.commit()
+    old.close()
+    store = SqliteStore(str(path))
+    store.heartbeat("a", {V1: 1})
+    assert [v.key for v in store.versions()] == [V1]
+    assert store.live_elsewhere("b", 10) == {V1: 1}
+    store.close()
+
+
+def test_default_proxy_id_names_host_pid_and_port() -> None:
+    host, pid, port = default_proxy_id(6432).rsplit(":", 2)
+    assert host and pid.isdigit() and port == "6432"
