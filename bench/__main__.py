@@ -1,10 +1,12 @@
 """``python -m bench``: skewguard vs direct PostgreSQL vs pgbouncer, in one run.
 
-Starts a throwaway PostgreSQL, pgbouncer (session pooling) and skewguard on
-loopback, initialises pgbench data, then runs every cell against every target,
-round by round (target order rotating) so that drift hits all targets alike.
-Then the connection-scale test and the analysis micro-benchmark. Prints a
-table, writes ``<out>/latest.json`` and ``<out>/latest.png``.
+Starts a throwaway PostgreSQL, pgbouncer (session pooling), skewguard and a
+second skewguard with ``--analysis off`` on loopback, initialises pgbench data,
+then runs every cell against every target, round by round (target order
+rotating) so that drift hits all targets alike. Then the connection-scale test,
+the analysis micro-benchmark and the micro-benchmarks of what analysis costs
+(``bench.micro``). Prints the tables, writes ``<out>/latest.json`` and
+``<out>/latest.png``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, report, scale
+from bench import analysis, micro, report, scale
 from bench.pgbench import Cell, RunResult, initialise, run_cell
 from bench.targets import (
     HOST,
@@ -60,11 +62,11 @@ def quick_cells() -> list[Cell]:
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench",
-        description="skewguard vs direct PostgreSQL vs pgbouncer (pgbench cells, "
-        "connection scale, analysis micro-benchmark)",
+        description="skewguard vs skewguard --analysis off vs direct PostgreSQL vs pgbouncer "
+        "(pgbench cells, connection scale, analysis micro-benchmarks)",
     )
     parser.add_argument(
-        "--duration", type=float, default=None, help="seconds per cell and target (default 10)"
+        "--duration", type=float, default=None, help="seconds per cell and target (default 8)"
     )
     parser.add_argument(
         "--rounds", type=int, default=None, help="rounds over all cells (default 2)"
@@ -76,6 +78,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--skip-scale", action="store_true", help="skip the connection-scale test")
     parser.add_argument(
+        "--skip-micro", action="store_true", help="skip the analysis micro-benchmarks (bench.micro)"
+    )
+    parser.add_argument(
+        "--micro-versions",
+        type=int,
+        default=None,
+        help="tagged connections (versions) in the skewguard RSS test (default 50; quick 10)",
+    )
+    parser.add_argument(
         "--connections", type=int, default=None, help="scale-test connections (default 2000)"
     )
     parser.add_argument(
@@ -86,10 +97,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = parser.parse_args(argv)
     quick = args.quick
-    args.duration = args.duration if args.duration is not None else (3.0 if quick else 10.0)
+    args.duration = args.duration if args.duration is not None else (3.0 if quick else 8.0)
     args.rounds = args.rounds if args.rounds is not None else 1 if quick else 2
     args.connections = args.connections or (500 if quick else 2000)
     args.scale = args.scale or (2 if quick else 10)
+    args.micro_versions = args.micro_versions or (10 if quick else micro.VERSIONS)
     return args
 
 
@@ -158,7 +170,7 @@ def run_matrix(
                 p50 = lat[len(lat) // 2] if lat else 0
                 note = f"  ABORTED: {result.error[-200:]}" if result.aborted else ""
                 say(
-                    f"  [{done:>3}/{total}] round {rnd + 1} {cell.name:<16} {target.name:<9} "
+                    f"  [{done:>3}/{total}] round {rnd + 1} {cell.name:<16} {target.name:<20} "
                     f"{result.tps:>9.0f} tps  p50 {p50:>6} µs  failed {result.failed}{note}"
                 )
     return runs
@@ -178,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     cluster = None
     bouncer: PgBouncer | None = None
     proxy = None
+    proxy_off = None
     try:
         cluster = start_postgres(workdir, max_connections=args.connections + 200)
         pgbench = tool_path(cluster.install, "pgbench")
@@ -211,6 +224,14 @@ def main(argv: list[str] | None = None) -> int:
         proxy = start_skewguard(cluster.port, out / "skewguard-bench.log")
         endpoints.append(skewguard_endpoint(proxy))
         say(f"skewguard on {HOST}:{proxy.port} (pid {proxy.process.pid if proxy.process else '?'})")
+        proxy_off = start_skewguard(
+            cluster.port, out / "skewguard-noanalysis-bench.log", analysis=False
+        )
+        endpoints.append(skewguard_endpoint(proxy_off, "skewguard-noanalysis"))
+        say(
+            f"skewguard --analysis off on {HOST}:{proxy_off.port} "
+            f"(pid {proxy_off.process.pid if proxy_off.process else '?'})"
+        )
 
         machine = machine_info(pg_version, pgbench, bouncer)
         say(
@@ -227,10 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")
         runs = run_matrix(pgbench, cells, endpoints, args.duration, args.rounds, logdir)
 
-        proxy_code = proxy.stop()
-        if proxy_code != 0:
-            say(f"warning: the benchmark proxy exited with {proxy_code}: {proxy.log_tail()}")
-        proxy = None
+        for running in (proxy, proxy_off):
+            code = running.stop()
+            if code != 0:
+                say(f"warning: a benchmark proxy exited with {code}: {running.log_tail()}")
+        proxy = proxy_off = None
         if bouncer is not None:
             bouncer.stop()
 
@@ -242,6 +264,7 @@ def main(argv: list[str] | None = None) -> int:
                 "quick": args.quick,
                 "pgbench_scale": args.scale,
                 "scale_connections": None if args.skip_scale else args.connections,
+                "micro_versions": None if args.skip_micro else args.micro_versions,
             },
             "targets": [e.name for e in endpoints],
             "skipped": skipped,
@@ -268,6 +291,17 @@ def main(argv: list[str] | None = None) -> int:
 
         say("analysis micro-benchmark ...")
         results["analysis"] = analysis.run(direct)
+        if args.skip_micro:
+            say("skipping the analysis micro-benchmarks (--skip-micro)")
+        else:
+            say("analysis micro-benchmarks (hot path, learner, DDL decision, memory) ...")
+            results["micro"] = micro.run(
+                direct,
+                workdir / "micro",
+                process_versions=args.micro_versions,
+                logfile=out / "skewguard-micro.log",
+                say=say,
+            )
 
         results["goals"] = report.check_goals(results)
         results["elapsed_s"] = round(time.monotonic() - started, 1)
@@ -283,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         if proxy is not None:
             proxy.stop()
+        if proxy_off is not None:
+            proxy_off.stop()
         if bouncer is not None:
             bouncer.stop()
         if cluster is not None:

@@ -10,7 +10,13 @@ from typing import Any
 
 from bench.pgbench import Cell, RunResult, percentile
 
-TARGET_ORDER = ("direct", "pgbouncer", "skewguard")
+TARGET_ORDER = ("direct", "pgbouncer", "skewguard", "skewguard-noanalysis")
+#: Column labels of each target in the printed tables.
+SHORT = {"direct": "dir", "pgbouncer": "pgb", "skewguard": "sg", "skewguard-noanalysis": "sg0"}
+#: The issue's target for what analysis may cost: TPS with it >= this x TPS without it.
+ANALYSIS_TPS_TARGET = 0.97
+#: ... and per simple Query on the relay, for a statement already counted (ns).
+HOT_PATH_TARGET_NS = 2000
 
 
 def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, Any]:
@@ -34,13 +40,27 @@ def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, An
         }
     ratios: dict[str, float | None] = {}
     sg = targets.get("skewguard")
-    for base in ("direct", "pgbouncer"):
+    for base, label in (
+        ("direct", "direct"),
+        ("pgbouncer", "pgbouncer"),
+        ("skewguard-noanalysis", "noanalysis"),  # what analysis costs: on / off
+    ):
         other = targets.get(base)
-        ratios[f"tps_vs_{base}"] = (
+        ratios[f"tps_vs_{label}"] = (
             sg["tps"] / other["tps"] if sg and other and other["tps"] else None
         )
-        ratios[f"p50_added_us_vs_{base}"] = sg["p50_us"] - other["p50_us"] if sg and other else None
-        ratios[f"p99_added_us_vs_{base}"] = sg["p99_us"] - other["p99_us"] if sg and other else None
+        ratios[f"p50_added_us_vs_{label}"] = (
+            sg["p50_us"] - other["p50_us"] if sg and other else None
+        )
+        ratios[f"p99_added_us_vs_{label}"] = (
+            sg["p99_us"] - other["p99_us"] if sg and other else None
+        )
+    off = targets.get("skewguard-noanalysis")
+    sg_cpu = sg["process_cpu_us_per_txn"] if sg else None
+    off_cpu = off["process_cpu_us_per_txn"] if off else None
+    ratios["cpu_added_us_vs_noanalysis"] = (
+        sg_cpu - off_cpu if sg_cpu is not None and off_cpu is not None else None
+    )
     return {
         "cell": cell.name,
         "script": cell.script,
@@ -101,6 +121,35 @@ def check_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
 
+    vs_off = [
+        (c["cell"], c["ratios"].get("tps_vs_noanalysis"))
+        for c in cells
+        if c["ratios"].get("tps_vs_noanalysis") is not None
+    ]
+    worst = min(vs_off, key=lambda x: x[1]) if vs_off else None
+    goals.append(
+        {
+            "goal": f"TPS analysis on >= {ANALYSIS_TPS_TARGET}x analysis off in every cell",
+            "met": all(r >= ANALYSIS_TPS_TARGET for _, r in vs_off) if vs_off else None,
+            "detail": (
+                f"{min(r for _, r in vs_off):.2f}-{max(r for _, r in vs_off):.2f}x, "
+                f"worst {worst[0]}"
+                if worst
+                else "skewguard-noanalysis not measured"
+            ),
+        }
+    )
+
+    hot = results.get("micro", {}).get("hot_path", {})
+    hot_ns = hot.get("ns_per_statement") if hot.get("status") == "ok" else None
+    goals.append(
+        {
+            "goal": f"hot-path cost <= {HOT_PATH_TARGET_NS / 1000:g} us per statement (cache hit)",
+            "met": hot_ns <= HOT_PATH_TARGET_NS if hot_ns is not None else None,
+            "detail": f"{hot_ns:.0f} ns" if hot_ns is not None else "not measured",
+        }
+    )
+
     proxy_scale = next((s for s in results.get("scale", []) if s["target"] == "skewguard"), None)
     per_conn = proxy_scale["rss_per_connection_kib"] if proxy_scale else None
     goals.append(
@@ -139,16 +188,14 @@ def _num(value: float | None, fmt: str) -> str:
 
 
 def format_table(results: dict[str, Any]) -> str:
-    """The per-cell table and the goal check, as plain text."""
+    """The per-cell tables, the scale and micro-benchmark figures and the goal check."""
     names = [t for t in TARGET_ORDER if t in results["targets"]]
-    short = {"direct": "dir", "pgbouncer": "pgb", "skewguard": "sg"}
+    proxies = [n for n in names if n != "direct"]
     head = (
         f"{'cell':<18}"
-        + "".join(f"{'TPS ' + short[t]:>10}" for t in names)
-        + f"{'sg/dir':>8}{'sg/pgb':>8}"
-        + "".join(f"{'p50 ' + short[t]:>9}" for t in names)
-        + "".join(f"{'p99 ' + short[t]:>9}" for t in names)
-        + f"{'cpu pgb':>8}{'cpu sg':>8}"
+        + "".join(f"{'TPS ' + SHORT[t]:>10}" for t in names)
+        + f"{'sg/dir':>8}{'sg/pgb':>8}{'sg/sg0':>8}"
+        + "".join(f"{'cpu ' + SHORT[t]:>9}" for t in proxies)
         + f"{'failed':>8}"
     )
     lines = [head, "-" * len(head)]
@@ -162,18 +209,30 @@ def format_table(results: dict[str, Any]) -> str:
             + "".join(f"{_num(t[n]['tps'] if n in t else None, '.0f'):>10}" for n in names)
             + f"{_num(ratios['tps_vs_direct'], '.2f'):>8}"
             + f"{_num(ratios['tps_vs_pgbouncer'], '.2f'):>8}"
-            + "".join(f"{_num(t[n]['p50_us'] if n in t else None, '.0f'):>9}" for n in names)
-            + "".join(f"{_num(t[n]['p99_us'] if n in t else None, '.0f'):>9}" for n in names)
+            + f"{_num(ratios.get('tps_vs_noanalysis'), '.2f'):>8}"
             + "".join(
-                f"{_num(t[n]['process_cpu_us_per_txn'] if n in t else None, '.1f'):>8}"
-                for n in ("pgbouncer", "skewguard")
+                f"{_num(t[n]['process_cpu_us_per_txn'] if n in t else None, '.1f'):>9}"
+                for n in proxies
             )
             + f"{failed:>8}"
             + (f"  ({aborted} aborted runs)" if aborted else "")
         )
+    head = (
+        f"{'cell':<18}"
+        + "".join(f"{'p50 ' + SHORT[t]:>9}" for t in names)
+        + "".join(f"{'p99 ' + SHORT[t]:>9}" for t in names)
+    )
+    lines += ["", head, "-" * len(head)]
+    for cell in results["cells"]:
+        t = cell["targets"]
+        lines.append(
+            f"{cell['cell']:<18}"
+            + "".join(f"{_num(t[n]['p50_us'] if n in t else None, '.0f'):>9}" for n in names)
+            + "".join(f"{_num(t[n]['p99_us'] if n in t else None, '.0f'):>9}" for n in names)
+        )
     lines.append(
-        "latencies in µs (pgbench per-transaction log); TPS mean over rounds; "
-        "cpu = CPU µs the pgbouncer / skewguard process spent per transaction"
+        "sg = skewguard, sg0 = skewguard --analysis off; TPS mean over rounds; latencies in µs "
+        "(pgbench per-transaction log); cpu = CPU µs the proxy process spent per transaction"
     )
     load = (results.get("load_average_at_start") or [0.0])[0]
     nproc = results.get("machine", {}).get("nproc") or 1
@@ -209,12 +268,113 @@ def format_table(results: dict[str, Any]) -> str:
         )
     elif analysis:
         lines.append(f"analysis: {analysis.get('status')}: {analysis.get('reason')}")
+    if results.get("micro"):
+        lines.append("")
+        lines += format_micro(results["micro"])
     lines.append("")
     lines.append("goals (reported, not asserted):")
     for goal in results.get("goals", []):
         mark = {True: "MET", False: "NOT MET", None: "n/a"}[goal["met"]]
         lines.append(f"  [{mark:>7}] {goal['goal']}: {goal['detail']}")
     return "\n".join(lines)
+
+
+def format_micro(micro: dict[str, Any]) -> list[str]:
+    """The analysis micro-benchmarks (bench.micro), a few lines each."""
+    lines = ["micro-benchmarks (bench.micro):"]
+
+    def failed(part: str, label: str) -> bool:
+        got = micro.get(part)
+        if got is None:
+            return True
+        if got.get("status") != "ok":
+            lines.append(f"  {label}: {got.get('status')}: {got.get('reason')}")
+            return True
+        return False
+
+    if not failed("hot_path", "hot path"):
+        hot = micro["hot_path"]
+        parts = hot["components_ns"]
+        lines.append(
+            f"  hot path, repeated pgbench -S Query: {hot['ns_per_statement']:.0f} ns/statement"
+            f" (scanner+decode {parts['scanner_feed_and_decode']:.0f},"
+            f" count {parts['counts_update']:.0f}, needs_reading {parts['needs_reading']:.0f})"
+        )
+        session = hot.get("session", {})
+        if session.get("status") == "ok":
+            on, off = session["analysis_on"], session["analysis_off"]
+            lines.append(
+                f"  ClientSession.data_received per Query: repeated {on['repeated_ns']:.0f} ns"
+                f" (off {off['repeated_ns']:.0f}, learning adds"
+                f" {session['added_by_learning_repeated_ns']:+.0f}); distinct aid"
+                f" {on['distinct_ns']:.0f} ns (off {off['distinct_ns']:.0f}, learning adds"
+                f" {session['added_by_learning_distinct_ns']:+.0f})"
+            )
+        elif session:
+            lines.append(f"  ClientSession: {session.get('status')}: {session.get('reason')}")
+    if not failed("learner", "learner"):
+        lrn = micro["learner"]
+        lines.append(
+            f"  learner per distinct text ({lrn['texts']} shapes): miss"
+            f" {lrn['miss_us_median']:.0f} µs median (mean {lrn['miss_us_mean']:.0f},"
+            f" p99 {lrn['miss_us_p99']:.0f}; literal_key + 2 x analyze), exact hit"
+            f" {lrn['exact_hit_ns']:.0f} ns, literal-key hit {lrn['literal_hit_ns']:.0f} ns"
+            + (f"; {len(lrn['problems'])} texts with problems" if lrn["problems"] else "")
+        )
+        flush = lrn.get("flush", {})
+        if flush.get("status") == "ok":
+            lines.append(
+                f"  Learner.flush per text: miss {flush['miss_us']:.0f} µs, exact hit"
+                f" {flush['exact_hit_us']:.1f} µs, literal-key hit {flush['literal_hit_us']:.1f} µs"
+            )
+        elif flush:
+            lines.append(f"  Learner.flush: {flush.get('status')}: {flush.get('reason')}")
+    if not failed("ddl_decision", "DDL decision"):
+        ddl = micro["ddl_decision"]
+        for label in ("breaking", "safe"):
+            d = ddl[label]
+            lines.append(
+                f"  DDL decision, {ddl['versions']} protected versions"
+                f" (~{ddl['facets_per_version_mean']:.0f} facets each), {label}: {d['decision']}"
+                f" in {d['ms_median']:.1f} ms median (p90 {d['ms_p90']:.1f}, max"
+                f" {d['ms_max']:.1f}; {d['findings']} findings:"
+                f" {', '.join(d.get('finding_rules', [])) or 'none'}) [{d['sql']}]"
+            )
+        lines.append(
+            f"  (each decision starts with a fresh catalog read:"
+            f" {ddl['catalog_read_ms_median']:.1f} ms median)"
+        )
+    if not failed("memory", "footprint memory"):
+        mem = micro["memory"]
+        lines.append(
+            f"  footprint state, {mem['versions']} versions x {mem['shapes']} shapes"
+            f" (~{mem['facets_per_version_mean']:.0f} facets/version, {mem['facet_rows']} rows):"
+            f" SQLite {mem['sqlite_kib'] / 1024:.1f} MiB; heap: learner caches"
+            f" {mem['learner_caches_kib'] / 1024:.1f} MiB + one batch"
+            f" {mem['batch_kib'] / 1024:.1f} MiB"
+        )
+    if not failed("memory_process", "skewguard RSS"):
+        proc = micro["memory_process"]
+        extra = proc.get("extrapolated_50_versions_added_kib")
+        lines.append(
+            f"  skewguard RSS, {proc['versions']} tagged connections x {proc['shapes']} statements"
+            f" ({proc['statements_run']} ran, {proc['statement_errors']} errors,"
+            f" {proc['run_seconds']:.0f} s; {proc['versions_learned']} versions learned):"
+            f" {proc['rss_before_kib'] / 1024:.1f} -> {proc['rss_after_kib'] / 1024:.1f} MiB"
+            f" (+{proc['rss_added_kib'] / 1024:.1f} MiB)"
+            + (
+                f", linear extrapolation to 50 versions +{extra / 1024:.1f} MiB (an upper bound:"
+                " the analysis caches are shared by all versions)"
+                if extra
+                else ""
+            )
+            + (
+                f"; state file {proc['state_file_kib'] / 1024:.1f} MiB"
+                if proc.get("state_file_kib") is not None
+                else ""
+            )
+        )
+    return lines
 
 
 def write_json(results: dict[str, Any], path: Path) -> None:
@@ -244,7 +404,12 @@ def write_png(results: dict[str, Any], path: Path) -> str | None:
     names = [t for t in TARGET_ORDER if t in results["targets"]]
     cells = results["cells"]
     labels = [c["cell"] for c in cells]
-    colors = {"direct": "#4c72b0", "pgbouncer": "#dd8452", "skewguard": "#55a868"}
+    colors = {
+        "direct": "#4c72b0",
+        "pgbouncer": "#dd8452",
+        "skewguard": "#55a868",
+        "skewguard-noanalysis": "#8172b3",
+    }
     width = 0.8 / max(1, len(names))
     fig, (ax_tps, ax_p99) = plt.subplots(2, 1, figsize=(max(8, 1.1 * len(cells)), 8))
     for i, name in enumerate(names):

@@ -38,7 +38,7 @@ USER = "postgres"
 class Endpoint:
     """Where one benchmark target accepts PostgreSQL clients."""
 
-    name: str  # "direct", "pgbouncer" or "skewguard"
+    name: str  # "direct", "pgbouncer", "skewguard" or "skewguard-noanalysis"
     host: str
     port: int
     pid: int | None = None  # the process serving clients (for RSS and profiling)
@@ -215,17 +215,19 @@ def _unprivileged_account() -> pwd.struct_passwd | None:
     raise RuntimeError("running as root and no 'postgres' or 'skewguard' account for pgbouncer")
 
 
-def start_skewguard(upstream_port: int, logfile: Path) -> ProxyProcess:
-    """``skewguard run`` in front of the cluster, quiet logs, plain TCP upstream."""
+def start_skewguard(upstream_port: int, logfile: Path, *, analysis: bool = True) -> ProxyProcess:
+    """``skewguard run`` in front of the cluster, quiet logs, plain TCP upstream.
+
+    ``analysis=False`` runs it with ``--analysis off``: relay only, no learning, no guard.
+    """
     upstream = f"postgresql://{USER}@{HOST}:{upstream_port}/{DATABASE}?sslmode=disable"
-    return ProxyProcess(
-        upstream=upstream, extra_args=["--log-level", "warning"], logfile=logfile
-    ).start()
+    args = ["--log-level", "warning", "--analysis", "on" if analysis else "off"]
+    return ProxyProcess(upstream=upstream, extra_args=args, logfile=logfile).start()
 
 
-def skewguard_endpoint(proxy: ProxyProcess) -> Endpoint:
+def skewguard_endpoint(proxy: ProxyProcess, name: str = "skewguard") -> Endpoint:
     assert proxy.process is not None
-    return Endpoint("skewguard", HOST, proxy.port, proxy.process.pid)
+    return Endpoint(name, HOST, proxy.port, proxy.process.pid)
 
 
 def rss_kib(pid: int) -> int:

@@ -27,7 +27,6 @@ _PLAIN_STARTS = frozenset(
     b"analyse deallocate".split()
 )
 _FIRST_WORD = re.compile(rb"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
-_SETTING_WORDS = re.compile(rb"application_name|search_path|skewguard|lock_timeout", re.I)
 
 
 def needs_reading(sql: bytes) -> bool:
@@ -37,7 +36,9 @@ def needs_reading(sql: bytes) -> bool:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
-    return _SETTING_WORDS.search(sql) is not None
+    # Settings change through SET/RESET/DISCARD (caught by the first word) or, inside a
+    # query, through set_config(); mixed-case spellings of set_config are not looked for.
+    return b"_config" in sql or b"_CONFIG" in sql
 
 
 class Kind(Enum):

@@ -24,7 +24,8 @@ from skewguard.statements import ApplicationNameChange, Kind, needs_reading, rea
         (b"SELECT 1; DROP TABLE t", True),
         (b"SET application_name = 'a@1'", True),
         (b"select set_config('application_name', 'a@1', false)", True),
-        (b"SELECT * FROM t WHERE search_path = 1", True),
+        (b"SELECT * FROM t WHERE search_path = 1", False),
+        (b"SELECT SET_CONFIG('search_path', 'app', false)", True),
         (b"", True),
     ],
 )
