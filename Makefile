@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: venv run test lint unit integration bench docs clean system-deps
+.PHONY: venv run test lint unit bench docs clean system-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -35,6 +35,9 @@ unit: venv
 bench: system-deps venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)
+
+docs: venv
+	$(PY) -m skewguard.rules.docs > docs/rules.md
 
 clean:
 	rm -rf $(VENV) .skewguard .pytest_cache .mypy_cache .ruff_cache

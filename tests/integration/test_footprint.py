@@ -206,3 +206,21 @@ def test_versions_command_reads_state_and_admin(shop: Shop) -> None:
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert any(line.split()[:3] == [shop.database, "shop", "2"] for line in table.splitlines())
+
+
+def test_a_kill_after_a_flush_loses_nothing(shop: Shop) -> None:
+    with psycopg.connect(shop.url("shop@9"), autocommit=True) as conn:
+        conn.execute("SELECT name FROM users WHERE id = 1").fetchall()
+    before = shop.proxy.footprint(shop.database, "shop", "9")  # the API flushes first
+    assert "column_read:public.users.name" in before
+    assert shop.proxy.process is not None
+    shop.proxy.process.kill()  # SIGKILL: no shutdown flush
+    shop.proxy.process.wait()
+    shop.proxy = ProxyProcess(
+        upstream=shop.proxy.upstream,
+        state=shop.proxy.state,
+        logfile=shop.proxy.logfile,
+        port=shop.proxy.port,
+        admin_port=shop.proxy.admin_port,
+    ).start()
+    assert shop.proxy.footprint(shop.database, "shop", "9") == before
