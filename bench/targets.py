@@ -10,7 +10,6 @@ account; skewguard runs as a subprocess through the test suite's
 from __future__ import annotations
 
 import os
-import pwd
 import resource
 import shutil
 import signal
@@ -25,6 +24,7 @@ from skewguard.pgcluster import (
     PgInstall,
     embedded_install,
     free_port,
+    service_account,
     system_installs,
 )
 from tests.support.proxy import ProxyProcess
@@ -129,7 +129,7 @@ class PgBouncer:
         self.port = free_port(HOST)
         self.logfile = workdir / "pgbouncer.log"
         self.process: subprocess.Popen[bytes] | None = None
-        self.account = _unprivileged_account()
+        self.account = service_account()  # pgbouncer refuses root too
 
     def version(self) -> str:
         out = subprocess.run(
@@ -201,18 +201,6 @@ class PgBouncer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def _unprivileged_account() -> pwd.struct_passwd | None:
-    """pgbouncer, like PostgreSQL, will not run as root: use the server's account."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", "skewguard"):
-        try:
-            return pwd.getpwnam(name)
-        except KeyError:
-            continue
-    raise RuntimeError("running as root and no 'postgres' or 'skewguard' account for pgbouncer")
 
 
 def start_skewguard(upstream_port: int, logfile: Path, *, analysis: bool = True) -> ProxyProcess:

@@ -94,7 +94,7 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def _service_account() -> pwd.struct_passwd | None:
+def service_account() -> pwd.struct_passwd | None:
     """Who runs the server: None when we are not root, else an unprivileged account."""
     if os.geteuid() != 0:
         return None
@@ -127,7 +127,7 @@ class LocalCluster:
         self.host = host
         self.port = port or free_port(host)
         self.superuser = superuser
-        self.account = _service_account()
+        self.account = service_account()
         self.socket_dir = self.datadir / "sockets"
         self.logfile = self.datadir / "server.log"
 
