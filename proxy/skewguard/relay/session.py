@@ -155,6 +155,19 @@ class ClientSession(asyncio.Protocol):
     def _relay_client(self, data: bytes) -> None:
         """The hot path: inspect statements, forward them; DDL waits for the guard."""
         self.stats.bytes_in += len(data)
+        if (
+            data[0] == 0x51  # the commonest read: exactly one whole simple Query
+            and self._held is None
+            and self._scanner.idle
+            and int.from_bytes(data[1:5]) == len(data) - 1
+        ):
+            query = Message(0x51, data)
+            script = self._on_client_message(query)
+            if script is None:
+                self._write_upstream(data)
+            else:
+                self._hold(query, script, [])
+            return
         self._scan_and_forward(data)
 
     def _scan_and_forward(self, data: bytes) -> None:
