@@ -17,6 +17,7 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable
+from typing import Any
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.catalog import CatalogSnapshot
@@ -160,17 +161,34 @@ class Learner:
             result = await self._result_facets(key.database, slog, sql, prepared_only=False)
             if result:
                 batch.record(key, result, counts.get(sql, 1), when, sql)
+        cache = self._caches.setdefault(key.database, _DatabaseCache())
+        path = slog.search_path
+        # Texts that share one analysis (the same cached facet set) are recorded once,
+        # with their counts summed: inlined literals cost a cache lookup each, no more.
+        groups: dict[int, list[Any]] = {}
         for sql, count in counts.items():
-            facets = await self._facets(key.database, slog, sql, count, when)
+            facets = cache.exact.get((path, sql))
             if facets is None:
-                continue
-            batch.record(key, facets, count, when, sql)
-            if _has_missing(facets):
-                self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+                shared = cache.by_literal.get((path, literal_key(sql)))
+                if isinstance(shared, frozenset):
+                    facets = shared
+                else:
+                    facets = await self._facets(key.database, slog, sql, count, when)
+                    if facets is None:
+                        continue
+            group = groups.get(id(facets))
+            if group is None:
+                groups[id(facets)] = [facets, count, sql]
+            else:
+                group[1] += count
             if _PREPARE.match(sql):  # SQL-level PREPARE: a named statement too
                 result = await self._result_facets(key.database, slog, sql, prepared_only=True)
                 if result:
                     batch.record(key, result, count, when, sql)
+        for facets, count, sample in groups.values():
+            batch.record(key, facets, count, when, sample)
+            if _has_missing(facets):
+                self._metrics.missing_references.labels(*key.identity.labels).inc(count)
 
     async def _result_facets(
         self, database: str, slog: StatementLog, sql: str, *, prepared_only: bool
@@ -197,15 +215,11 @@ class Learner:
     async def _facets(
         self, database: str, slog: StatementLog, sql: str, count: int, when: float
     ) -> frozenset[Facet] | None:
+        """Analyse one text the caches do not answer (the caller tried them first)."""
         user, path = slog.user, slog.search_path
         cache = self._caches.setdefault(database, _DatabaseCache())
-        exact = cache.exact.get((path, sql))
-        if exact is not None:
-            return exact
         lkey = (path, literal_key(sql))
         shared = cache.by_literal.get(lkey)
-        if isinstance(shared, frozenset):
-            return shared
         catalog = await self._catalog(database, user)
         if catalog is None:
             self._metrics.analysis_failures.labels("catalog").inc(count)
