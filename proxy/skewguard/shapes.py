@@ -28,14 +28,17 @@ def _placeholder(match: re.Match[str]) -> str:
     return "''"
 
 
-# Texts without quotes or dollar signs (the common inlined-number case) take two
-# plain substitutions instead of the general pattern and its Python callback.
-_DECIMAL = re.compile(r"(?<![\w$.])(?:\d+\.\d*(?:[eE][+-]?\d+)?|\d+[eE][+-]?\d+)(?![\w.])")
-_INTEGER = re.compile(r"(?<![\w$.])\d+(?![\w.])")
+# Texts without quotes or dollar signs (the common inlined-number case) need only
+# the number pattern: one pass, the callback runs per number found.
+_NUMBER = re.compile(r"(?<![\w$.])\d+(\.\d*)?([eE][+-]?\d+)?(?![\w.])")
+
+
+def _number(match: re.Match[str]) -> str:
+    return "0" if match.group(1) is None and match.group(2) is None else "0.0"
 
 
 def literal_key(sql: str) -> str:
     """``sql`` with every literal replaced by a placeholder of its kind."""
     if "'" in sql or "$" in sql:
         return _LITERALS.sub(_placeholder, sql)
-    return _INTEGER.sub("0", _DECIMAL.sub("0.0", sql))
+    return _NUMBER.sub(_number, sql)

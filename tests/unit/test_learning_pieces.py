@@ -26,6 +26,9 @@ from skewguard.store import SqliteStore, open_store
         ("SELECT $$a 1$$, $tag$b$tag$", "SELECT '', ''"),
         ('SELECT "col1" FROM "t1"', 'SELECT "col1" FROM "t1"'),
         ("SELECT x::varchar(20) FROM t", "SELECT x::varchar(0) FROM t"),
+        ("SELECT 1.5, 2e10, x1, t2.c3, 4.5e-3, b = 1.", "SELECT 0.0, 0.0, x1, t2.c3, 0.0, b = 0.0"),
+        ("SELECT 1.5, 2e10, x1 FROM t WHERE s = 'x1'", "SELECT 0.0, 0.0, x1 FROM t WHERE s = ''"),
+        ("select x.1, 1e5x", "select x.1, 1e5x"),
     ],
 )
 def test_literal_key(sql: str, key: str) -> None:
