@@ -173,13 +173,7 @@ def test_search_path_change_resolves_to_the_new_schema(shop: Shop) -> None:
 def test_footprints_survive_a_restart(shop: Shop, tmp_path: Path) -> None:
     before = shop.proxy.versions()
     assert shop.proxy.stop() == 0
-    restarted = ProxyProcess(
-        upstream=shop.proxy.upstream,
-        state=shop.proxy.state,
-        logfile=shop.proxy.logfile,
-        port=shop.proxy.port,
-        admin_port=shop.proxy.admin_port,
-    ).start()
+    restarted = shop.proxy.restarted()
     shop.proxy = restarted
     after = restarted.versions()
     for key in [(shop.database, "shop", "1"), (shop.database, "shop", "2")]:
@@ -216,11 +210,5 @@ def test_a_kill_after_a_flush_loses_nothing(shop: Shop) -> None:
     assert shop.proxy.process is not None
     shop.proxy.process.kill()  # SIGKILL: no shutdown flush
     shop.proxy.process.wait()
-    shop.proxy = ProxyProcess(
-        upstream=shop.proxy.upstream,
-        state=shop.proxy.state,
-        logfile=shop.proxy.logfile,
-        port=shop.proxy.port,
-        admin_port=shop.proxy.admin_port,
-    ).start()
+    shop.proxy = shop.proxy.restarted()
     assert shop.proxy.footprint(shop.database, "shop", "9") == before

@@ -133,6 +133,18 @@ class ProxyProcess:
                 self.process.wait()
         return self.process.returncode
 
+    def restarted(self) -> ProxyProcess:
+        """A new process with the same ports, state and options (this one must be gone)."""
+        return ProxyProcess(
+            upstream=self.upstream,
+            extra_args=self.extra_args,
+            env=self.env,
+            port=self.port,
+            admin_port=self.admin_port,
+            logfile=self.logfile,
+            state=self.state,
+        ).start()
+
     @property
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None

@@ -525,11 +525,7 @@ class Overlay:
         taken = {c.name for c in m.cons.values() if c.schema == rel.schema} | {
             i.name for i in m.idxs.values() if i.schema == rel.schema
         }
-        name, n = base, 0
-        while name in taken:
-            n += 1
-            name = f"{base}{n}"
-        return name
+        return _unique_name(base, taken)
 
     def _add_constraint(self, m: Model, oid: int, con: Any, col_cols: list[str]) -> None:
         t = con.contype
@@ -1152,10 +1148,7 @@ class Overlay:
             taken = {i.name for i in m.idxs.values() if i.schema == rel.schema} | {
                 r.name for r in m.rels.values() if r.schema == rel.schema
             }
-            name, n = base, 0
-            while name in taken:
-                n += 1
-                name = f"{base}{n}"
+            name = _unique_name(base, taken)
         elif any(i.name == name and i.schema == rel.schema for i in m.idxs.values()):
             if node.if_not_exists:
                 return
@@ -1524,3 +1517,12 @@ def _edit_acl(
 
 
 __all__ = ["DdlParseError", "Overlay"]
+
+
+def _unique_name(base: str, taken: set[str]) -> str:
+    """PostgreSQL's choice for a generated name: ``base``, else ``base1``, ``base2``..."""
+    name, n = base, 0
+    while name in taken:
+        n += 1
+        name = f"{base}{n}"
+    return name

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -19,6 +19,22 @@ class StoredVersion:
     first_seen: float
     last_seen: float
     facets: dict[Facet, Evidence] = field(default_factory=dict)
+
+
+def assemble_versions(
+    rows: Iterable[Sequence[Any]], facet_rows: Iterable[Sequence[Any]]
+) -> list[StoredVersion]:
+    """StoredVersions from ``(database, app, version, first, last)`` rows and
+    ``(database, app, version, facet, count, first, last, sample)`` rows (every backend)."""
+    stored = {
+        VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
+        for db, app, ver, first, last in rows
+    }
+    for db, app, ver, key, count, first, last, sample in facet_rows:
+        version = stored.get(VersionKey(db, app, ver))
+        if version is not None:
+            version.facets[Facet.from_key(key)] = Evidence(int(count), first, last, sample)
+    return list(stored.values())
 
 
 class Lifecycle(StrEnum):

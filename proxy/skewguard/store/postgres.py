@@ -33,9 +33,8 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
-from skewguard.analysis import Facet
-from skewguard.footprint import Evidence, FootprintBatch, VersionKey
-from skewguard.store.base import Lifecycle, StateStoreError, StoredVersion
+from skewguard.footprint import FootprintBatch, VersionKey
+from skewguard.store.base import Lifecycle, StateStoreError, StoredVersion, assemble_versions
 
 log = logging.getLogger("skewguard.store")
 
@@ -241,15 +240,7 @@ class PostgresStore:
             return rows, facet_rows
 
         rows, facet_rows = self._call(work, idempotent=True)
-        stored = {
-            VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
-            for db, app, ver, first, last in rows
-        }
-        for db, app, ver, key, count, first, last, sample in facet_rows:
-            version = stored.get(VersionKey(db, app, ver))
-            if version is not None:
-                version.facets[Facet.from_key(key)] = Evidence(int(count), first, last, sample)
-        return list(stored.values())
+        return assemble_versions(rows, facet_rows)
 
     # ------------------------------------------------------------ lifecycle and audit
 

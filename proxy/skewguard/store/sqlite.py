@@ -10,9 +10,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from skewguard.analysis import Facet
-from skewguard.footprint import Evidence, FootprintBatch, VersionKey
-from skewguard.store.base import Lifecycle, StoredVersion
+from skewguard.footprint import FootprintBatch, VersionKey
+from skewguard.store.base import Lifecycle, StoredVersion, assemble_versions
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -131,15 +130,7 @@ class SqliteStore:
                 if with_facets
                 else []
             )
-        stored = {
-            VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
-            for db, app, ver, first, last in rows
-        }
-        for db, app, ver, key, count, first, last, sample in facet_rows:
-            version = stored.get(VersionKey(db, app, ver))
-            if version is not None:
-                version.facets[Facet.from_key(key)] = Evidence(count, first, last, sample)
-        return list(stored.values())
+        return assemble_versions(rows, facet_rows)
 
     def lifecycle(self) -> dict[tuple[str, str], Lifecycle]:
         with self._lock:
