@@ -143,7 +143,20 @@ def _choice(*allowed: str) -> Callable[[str], str]:
             raise ConfigError(f"expected one of {', '.join(allowed)}; got {value!r}")
         return value
 
+    convert.__doc__ = "{" + "|".join(allowed) + "}"  # shown as the flag's metavar
     return convert
+
+
+def _shown(value: Any) -> str:
+    """A default as a user would type it: 24h rather than 86400.0, none rather than ()."""
+    if isinstance(value, float):
+        for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
+            if value >= seconds and value % seconds == 0:
+                return f"{int(value // seconds)}{unit}"
+        return f"{value:g}s"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value) or "none"
+    return str(value)
 
 
 def _severities(value: str) -> tuple[tuple[str, str], ...]:
@@ -178,7 +191,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "admin_listen",
-        "address of /metrics and /healthz",
+        "address of the admin HTTP server: /metrics, /healthz, /api/*, the status page",
         _validated(parse_hostport),
         metavar="HOST:PORT",
     ),
@@ -321,12 +334,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare every option as a flag; values stay None unless given."""
     parser.add_argument("--config", metavar="FILE", help="TOML file whose [run] table sets options")
     for option in OPTIONS:
-        default = "" if option.default is None else f" (default: {option.default})"
+        default = "" if option.default is None else f" (default: {_shown(option.default)})"
         parser.add_argument(
             option.flag,
             dest=option.name,
             default=None,
-            metavar=option.metavar,
+            metavar=option.metavar or option.convert.__doc__,
             help=f"{option.help}{default}; env {option.env}",
         )
 
