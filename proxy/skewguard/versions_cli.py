@@ -11,7 +11,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from skewguard.registry import version_report
+from skewguard.config import parse_duration
+from skewguard.registry import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
 
 
@@ -29,7 +30,16 @@ def _when(timestamp: float | None) -> str:
 
 
 def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
-    header = ("DATABASE", "APP", "VERSION", "LIVE", "FIRST SEEN", "LAST SEEN", "FACETS")
+    header = (
+        "DATABASE",
+        "APP",
+        "VERSION",
+        "LIVE",
+        "PROTECTED",
+        "FIRST SEEN",
+        "LAST SEEN",
+        "FACETS",
+    )
     lines = [header]
     for row in rows:
         facets = row.get("facets")
@@ -39,6 +49,7 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
                 row["app"],
                 row["version"],
                 str(row["live_connections"]),
+                row.get("protected") or row.get("lifecycle") or "-",
                 _when(row["first_seen"]),
                 _when(row["last_seen"]),
                 str(len(facets)) if facets is not None else "-",
@@ -99,9 +110,19 @@ def versions_command(args: argparse.Namespace) -> int:
             store = open_store(path)
             try:
                 stored = store.versions(with_facets=args.facets or args.json)
+                lifecycle = store.lifecycle()
             finally:
                 store.close()
-            rows = version_report(stored, (), with_facets=args.facets or args.json)
+            # Without a running proxy nothing is known to be live; the rest of the rule holds.
+            retain = parse_duration(os.environ.get("SKEWGUARD_RETAIN", "24h"))
+            protections = protected_versions(stored, (), lifecycle, retain=retain, now=time.time())
+            rows = version_report(
+                stored,
+                (),
+                with_facets=args.facets or args.json,
+                protections=protections,
+                lifecycle=lifecycle,
+            )
     except (OSError, ValueError, urllib.error.URLError) as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2
