@@ -38,7 +38,6 @@ class CatalogCache:
         self._max_age = max_age
         self._entries: dict[str, _Entry] = {}
         self._locks: dict[str, asyncio.Lock] = {}
-        self.failures = 0
 
     def ssl_option(self) -> ssl.SSLContext | Literal[False, "prefer"]:
         mode = self.upstream.sslmode
@@ -84,13 +83,11 @@ class CatalogCache:
                 server_settings={"application_name": "skewguard-catalog"},
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            self.failures += 1
             log.warning("cannot read the catalog of %s: %s", database, exc)
             return None
         try:
             return await load_catalog(conn)
         except (OSError, asyncpg.PostgresError) as exc:
-            self.failures += 1
             log.warning("cannot read the catalog of %s: %s", database, exc)
             return None
         finally:

@@ -81,6 +81,7 @@ class ClientSession(asyncio.Protocol):
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
         self._eof_after_decision = False
+        self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
         self._send_client: Callable[[bytes], object] | None = None
@@ -287,7 +288,7 @@ class ClientSession(asyncio.Protocol):
         self._held_raw = []
         if self.transport is not None:
             self.transport.pause_reading()
-        asyncio.get_running_loop().create_task(self._decide(message, script))
+        self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
 
     async def _decide(self, message: Message, script: Script) -> None:
         assert self._gate is not None
@@ -403,7 +404,7 @@ class ClientSession(asyncio.Protocol):
             self._scanner.feed(rest)
             self._pending.append(rest)
         self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
-        asyncio.get_running_loop().create_task(self._connect(self._upstream))
+        self._task = asyncio.get_running_loop().create_task(self._connect(self._upstream))
 
     async def _connect(self, link: UpstreamLink) -> None:
         target = self.proxy.upstream
