@@ -104,6 +104,9 @@ def test_drop_column_blocked_while_v1_runs_then_allowed_after_retire(deploy: Dep
     decisions = json.loads(deploy.proxy.get("/api/decisions"))["decisions"]
     assert [d["decision"] for d in decisions[:2]] == ["allow", "block"]
     assert decisions[1]["statements"] == [DROP_EMAIL]
+    page = deploy.proxy.get("/")  # the status page shows the versions and the decisions
+    assert "<td>orders</td><td>1</td>" in page and "retired" in page
+    assert "<td>block</td>" in page and "DROP COLUMN email" in page
 
 
 def test_rollback_target_stays_protected_after_its_last_connection(
