@@ -383,6 +383,8 @@ def test_two_proxies_share_live_versions_footprints_and_lifecycle(
         # v1 runs through A only; B knows it is live and what it reads
         assert _protection(b, app_database, "orders", "1") == "live"
         assert _protection(a, app_database, "orders", "2") == "live"
+        # and counts the connection that runs through A
+        assert b.versions()[(app_database, "orders", "1")]["live_connections"] == 1
         diag = _blocked(b, app_database, DROP_EMAIL)
         assert diag.message_primary and diag.message_primary.startswith("skewguard:")
         assert "orders@1" in diag.message_primary and "orders@2" not in diag.message_primary

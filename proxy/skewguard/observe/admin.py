@@ -43,9 +43,18 @@ def build_app(proxy: Proxy, store: StateStore | None) -> web.Application:
         if proxy.guard is not None:
             for database in {v.key.database for v in stored}:
                 protections.update(await proxy.guard.protections(database))
+        live = list(proxy.learner.live_keys())
+        try:  # connections through the other proxies that share the state
+            elsewhere = await asyncio.to_thread(
+                state.live_elsewhere, proxy.learner.proxy_id, proxy.settings.heartbeat_window
+            )
+        except Exception:  # the store is down: report this proxy's own connections
+            elsewhere = {}
+        for key, count in elsewhere.items():
+            live.extend([key] * count)
         return version_report(
             stored,
-            proxy.learner.live_keys(),
+            live,
             with_facets=with_facets,
             protections=protections,
             lifecycle=lifecycle,
