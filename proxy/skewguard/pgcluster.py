@@ -88,10 +88,19 @@ def system_installs() -> list[PgInstall]:
     return found
 
 
+_HANDED_OUT: set[int] = set()
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as sock:
-        sock.bind((host, 0))
-        return int(sock.getsockname()[1])
+    """A port nothing listens on now, and never the same one twice in this process:
+    the kernel may offer a just-released port again before its first taker binds it."""
+    while True:
+        with socket.socket() as sock:
+            sock.bind((host, 0))
+            port = int(sock.getsockname()[1])
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
 
 
 def service_account() -> pwd.struct_passwd | None:

@@ -20,6 +20,11 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from skewguard.pgcluster import free_port
 
+
+class PortTaken(RuntimeError):
+    """The proxy could not bind a port chosen for it."""
+
+
 #: Every proxy process a test started, so none outlives the test session.
 STARTED: list[subprocess.Popen[bytes]] = []
 
@@ -46,6 +51,15 @@ class ProxyProcess:
     process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 20.0) -> ProxyProcess:
+        try:
+            return self._start(timeout)
+        except PortTaken:
+            # A port picked as free was taken (by an ephemeral client port) before the
+            # proxy bound it: pick two new ones, once.
+            self.port, self.admin_port = free_port(), free_port()
+            return self._start(timeout)
+
+    def _start(self, timeout: float) -> ProxyProcess:
         if self.state is None:
             self.state = Path(tempfile.mkdtemp(prefix="skewguard-state-")) / "state.db"
         args = [
@@ -65,9 +79,11 @@ class ProxyProcess:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                raise RuntimeError(
-                    f"proxy exited with {self.process.returncode}: {self.log_tail()}"
-                )
+                tail = self.log_tail()
+                last_line = tail.strip().rsplit("\n", 1)[-1]
+                if "address already in use" in last_line:
+                    raise PortTaken(tail)
+                raise RuntimeError(f"proxy exited with {self.process.returncode}: {tail}")
             try:
                 with socket.create_connection(("127.0.0.1", self.admin_port), timeout=0.2):
                     return self
