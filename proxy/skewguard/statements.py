@@ -24,7 +24,7 @@ from skewguard.analysis.classify import is_ddl, looks_like_ddl
 _PLAIN_STARTS = frozenset(
     b"select insert update delete with values table fetch move execute copy show listen "
     b"notify unlisten lock call merge explain declare close checkpoint vacuum analyze "
-    b"analyse deallocate".split()
+    b"analyse".split()
 )
 _FIRST_WORD = re.compile(rb"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
 

@@ -320,34 +320,31 @@ class Extractor(QueryWalker):
                 self._write_value(val, col if not t.indirection else None, scope)
 
     def update(self, node: Any, parent: Scope | None) -> SelectOut:
-        scope = Scope(parent=parent)
-        if node.withClause is not None:
-            self._with(node.withClause, scope)
-        target = self._target(node.relation, write=True)
-        scope.items.append(target)
+        scope, target = self._dml_scope(node, parent)
         for item in node.fromClause or ():
             self.from_item(item, scope)
         self._set_list(node.targetList, target, scope)
         self.expr(node.whereClause, scope)
         return self._returning(node.returningClause, target, scope)
 
-    def delete(self, node: Any, parent: Scope | None) -> SelectOut:
+    def _dml_scope(self, node: Any, parent: Scope | None) -> tuple[Scope, RangeItem]:
+        """The scope an UPDATE/DELETE/MERGE starts with: its WITH clause, then its target."""
         scope = Scope(parent=parent)
         if node.withClause is not None:
             self._with(node.withClause, scope)
         target = self._target(node.relation, write=True)
         scope.items.append(target)
+        return scope, target
+
+    def delete(self, node: Any, parent: Scope | None) -> SelectOut:
+        scope, target = self._dml_scope(node, parent)
         for item in node.usingClause or ():
             self.from_item(item, scope)
         self.expr(node.whereClause, scope)
         return self._returning(node.returningClause, target, scope)
 
     def merge(self, node: Any, parent: Scope | None) -> SelectOut:
-        scope = Scope(parent=parent)
-        if node.withClause is not None:
-            self._with(node.withClause, scope)
-        target = self._target(node.relation, write=True)
-        scope.items.append(target)
+        scope, target = self._dml_scope(node, parent)
         self.from_item(node.sourceRelation, scope)
         self.expr(node.joinCondition, scope)
         # WHEN NOT MATCHED [BY TARGET] sees only the source; BY SOURCE only the target.

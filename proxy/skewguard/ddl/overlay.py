@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from pglast import ast, enums, parse_sql
@@ -51,6 +51,13 @@ _REL_OBJECTS = {
     _O.OBJECT_MATVIEW: RelKind.MATVIEW,
     _O.OBJECT_SEQUENCE: RelKind.SEQUENCE,
     _O.OBJECT_FOREIGN_TABLE: RelKind.FOREIGN,
+}
+# ALTER TABLE ... ENABLE/DISABLE/FORCE/NO FORCE ROW LEVEL SECURITY
+_ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
+    _AT.AT_EnableRowSecurity: lambda r: dataclasses.replace(r, rls=True),
+    _AT.AT_DisableRowSecurity: lambda r: dataclasses.replace(r, rls=False),
+    _AT.AT_ForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=True),
+    _AT.AT_NoForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=False),
 }
 _FUNC_OBJECTS = (_O.OBJECT_FUNCTION, _O.OBJECT_PROCEDURE, _O.OBJECT_ROUTINE, _O.OBJECT_AGGREGATE)
 _VOLATILE = frozenset(
@@ -653,17 +660,8 @@ class Overlay:
                 if m.con_rel[i] == oid and c.name == name:
                     m.cons[i] = dataclasses.replace(c, validated=True)
             return
-        if st == _AT.AT_EnableRowSecurity:
-            m.put_rel(oid, dataclasses.replace(rel, rls=True))
-            return
-        if st == _AT.AT_DisableRowSecurity:
-            m.put_rel(oid, dataclasses.replace(rel, rls=False))
-            return
-        if st == _AT.AT_ForceRowSecurity:
-            m.put_rel(oid, dataclasses.replace(rel, rls_forced=True))
-            return
-        if st == _AT.AT_NoForceRowSecurity:
-            m.put_rel(oid, dataclasses.replace(rel, rls_forced=False))
+        if st in _ROW_SECURITY:
+            m.put_rel(oid, _ROW_SECURITY[st](rel))
             return
         if name is None:
             return

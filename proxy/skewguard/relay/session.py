@@ -217,13 +217,18 @@ class ClientSession(asyncio.Protocol):
         if mtype == 0x51:  # Query
             raw = message.raw[5:-1]
             self.stats.queries += 1
-            self.prepared.on_query(raw)
+            reading = needs_reading(raw)
+            # PREPARE / DEALLOCATE / DISCARD start a statement with a word the sniff reads
+            if reading:
+                self.prepared.on_query(raw)
+            else:
+                self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
         elif mtype == 0x50:  # Parse
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(parse.name, parse.query)
             sql = parse.query
-            raw = sql.encode()
+            reading = needs_reading(sql.encode())
             if parse.name and self.statement_log is not None:
                 self.statement_log.named.add(sql)
         else:  # Close
@@ -232,7 +237,7 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.on_close(close.name)
             return None
         self._record(sql)
-        if not needs_reading(raw):
+        if not reading:
             return None
         script = read_script(sql)
         self._apply_settings(script)

@@ -56,9 +56,13 @@ class PreparedStatements:
     def on_close(self, name: str) -> None:
         self._by_name.pop(name, None)
 
+    def forget_unnamed(self) -> None:
+        """Any simple Query destroys the unnamed statement."""
+        self._by_name.pop("", None)
+
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
-        self._by_name.pop("", None)
+        self.forget_unnamed()
         if _SNIFF.search(sql) is None:
             return
         try:
