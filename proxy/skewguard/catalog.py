@@ -520,6 +520,11 @@ ORDER BY 1
 # One row per column; sequences a default uses come from pg_depend: a DEFAULT
 # nextval('s') depends on s (pg_attrdef -> pg_class), an identity column's
 # sequence depends internally on the column (deptype 'i').
+# Lock-free: a default is deparsed without its table (pg_get_expr(adbin, 0));
+# with the table's oid pg_get_expr opens the table (AccessShareLock) and waits
+# behind a migration's ACCESS EXCLUSIVE. A DEFAULT cannot reference columns;
+# an expression that does (a generated column's) is left NULL, and
+# build_catalog keeps no default for generated columns anyway.
 COLUMNS_SQL = f"""
 SELECT n.nspname::text AS schema,
        c.relname::text AS relation,
@@ -530,7 +535,8 @@ SELECT n.nspname::text AS schema,
        pg_catalog.format_type(a.atttypid, NULL) AS base_type,
        a.attnotnull AS not_null,
        a.atthasdef AS has_default,
-       pg_catalog.pg_get_expr(d.adbin, d.adrelid) AS default_expr,
+       CASE WHEN d.adbin::text NOT LIKE '%{{VAR %'
+            THEN pg_catalog.pg_get_expr(d.adbin, 0) END AS default_expr,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        seq.schemas AS default_seq_schemas,
@@ -635,7 +641,46 @@ WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP}
 ORDER BY 1, 2, 3
 """
 
-# Key columns by name; expression keys as pg_get_indexdef prints them.
+
+def _node_columns(tree: str, table: str) -> str:
+    """SQL: ``(elem, columns)`` of the Vars in a stored node tree, without opening a table.
+
+    ``tree`` is a pg_node_tree expression (one node, or a list of nodes such as
+    pg_index.indexprs), ``table`` the oid expression its Vars refer to. One row
+    per top-level node that references columns (``elem`` counts from 1), with
+    the quoted column names in order of first use. The node text is scanned for
+    braces (backslash-escaped ones skipped) and ``{VAR :varno 1 :varattno n``;
+    the names come from pg_attribute.
+    """
+    pattern = r"E'\\\\.|[{]VAR :varno [0-9]+ :varattno ([0-9]+)|([{}])'"
+    return f"""
+        SELECT v.elem, string_agg(pg_catalog.quote_ident(a.attname::text), ', '
+                                  ORDER BY v.first) AS columns
+        FROM (SELECT u.elem, u.attnum, min(u.ord) AS first
+              FROM (SELECT sum(s.start) OVER (ORDER BY s.ord) AS elem, s.attnum, s.ord
+                    FROM (SELECT t.ord, t.attnum,
+                                 CASE WHEN t.delta = 1 AND COALESCE(sum(t.delta) OVER (
+                                          ORDER BY t.ord ROWS BETWEEN UNBOUNDED PRECEDING
+                                          AND 1 PRECEDING), 0) = 0
+                                      THEN 1 ELSE 0 END AS start
+                          FROM (SELECT m.ord, m.tok[1]::int AS attnum,
+                                       CASE WHEN m.tok[1] IS NOT NULL OR m.tok[2] = '{{' THEN 1
+                                            WHEN m.tok[2] = '}}' THEN -1 ELSE 0 END AS delta
+                                FROM pg_catalog.regexp_matches({tree}::text, {pattern}, 'g')
+                                     WITH ORDINALITY AS m(tok, ord)) t) s) u
+              WHERE u.attnum IS NOT NULL
+              GROUP BY u.elem, u.attnum) v
+        JOIN pg_catalog.pg_attribute a
+          ON a.attrelid = {table} AND a.attnum = v.attnum AND NOT a.attisdropped
+        GROUP BY v.elem"""
+
+
+# Key columns by name. Lock-free: pg_get_indexdef and pg_get_expr with the
+# table's oid open the table (AccessShareLock) and wait behind a migration's
+# ACCESS EXCLUSIVE, so expressions are not deparsed against the table. An
+# expression key reads EXPRESSION(a, b) and a partial index's predicate
+# PREDICATE(a, b): the columns they reference, from the stored node trees. A
+# predicate without column references is deparsed (no table needed).
 INDEXES_SQL = f"""
 SELECT n.nspname::text AS schema,
        ic.relname::text AS name,
@@ -643,11 +688,15 @@ SELECT n.nspname::text AS schema,
        ARRAY(SELECT CASE WHEN i.indkey[k] <> 0
                          THEN (SELECT a.attname::text FROM pg_catalog.pg_attribute a
                                WHERE a.attrelid = i.indrelid AND a.attnum = i.indkey[k])
-                         ELSE pg_catalog.pg_get_indexdef(i.indexrelid, k + 1, true) END
+                         ELSE 'EXPRESSION(' || COALESCE(ex.columns ->> (
+                                  SELECT count(*) FROM generate_series(0, k) AS j
+                                  WHERE i.indkey[j] = 0)::text, '') || ')' END
              FROM generate_series(0, i.indnkeyatts - 1) AS k ORDER BY k) AS keys,
        i.indisunique AS unique,
        i.indisprimary AS primary,
-       pg_catalog.pg_get_expr(i.indpred, i.indrelid) AS predicate,
+       CASE WHEN i.indpred IS NULL THEN NULL
+            WHEN i.indpred::text NOT LIKE '%{{VAR %' THEN pg_catalog.pg_get_expr(i.indpred, 0)
+            ELSE 'PREDICATE(' || COALESCE(pr.columns, '') || ')' END AS predicate,
        k.conname::text AS constraint,
        i.indisvalid AS valid
 FROM pg_catalog.pg_index i
@@ -656,6 +705,14 @@ JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_constraint k ON k.conindid = i.indexrelid AND k.conrelid = i.indrelid
      AND k.contype IN ('p', 'u', 'x')
+LEFT JOIN LATERAL (
+    SELECT jsonb_object_agg(e.elem, e.columns) AS columns
+    FROM ({_node_columns("i.indexprs", "i.indrelid")}) e
+) ex ON i.indexprs IS NOT NULL
+LEFT JOIN LATERAL (
+    SELECT string_agg(p.columns, ', ' ORDER BY p.elem) AS columns
+    FROM ({_node_columns("i.indpred", "i.indrelid")}) p
+) pr ON i.indpred IS NOT NULL
 WHERE {_USER_NSP}
 ORDER BY 1, 2
 """

@@ -1,11 +1,19 @@
-"""Catalog snapshots per database, read through asyncpg side connections.
+"""Catalog snapshots per database, read through bounded side connections.
 
 The side connection goes straight to the upstream with the service credentials
 of the upstream URL (the client's own user when the URL names none), never
-through the proxy. A snapshot is reused until it is older than ``max_age`` or a
-caller needs one read after a given moment; a failed load keeps the last good
-snapshot. Times are wall-clock (``time.time()``), comparable with when a
-statement was observed.
+through the proxy (``side_connection.connect_side``: lock and statement
+timeouts, ``jit=off``). A snapshot is reused until it is older than
+``max_age`` or a caller needs one read after a given moment; a failed load
+keeps the last good snapshot. Times are wall-clock (``time.time()``),
+comparable with when a statement was observed.
+
+Loads of one database run one at a time (a per-database lock) and are shared:
+a caller joins the load in progress when it started late enough, else the one
+queued behind it, so a burst of callers costs at most two loads. A caller with
+a ``timeout`` stops waiting and gets the last good snapshot; the load goes on
+for the others. A snapshot equal to the previous one is not replaced, so
+``is`` tells a consumer whether the schema changed.
 """
 
 from __future__ import annotations
@@ -14,16 +22,19 @@ import asyncio
 import logging
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
-
-import asyncpg
 
 from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.config import Upstream
-from skewguard.relay.tls import upstream_context
+from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side, ssl_option
 
 log = logging.getLogger("skewguard.catalog")
+
+#: A failed load is not retried for this long (callers get the last good snapshot).
+RETRY_AFTER = 1.0
+
+_Result = tuple[CatalogSnapshot | None, bool]
 
 
 @dataclass(slots=True)
@@ -32,63 +43,144 @@ class _Entry:
     loaded_at: float
 
 
+@dataclass(slots=True)
+class _Slot:
+    """One database: its last good snapshot and the loads in progress or queued."""
+
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    entry: _Entry | None = None
+    running: asyncio.Task[_Result] | None = None
+    running_since: float = 0.0  # wall-clock start of the running load
+    queued: asyncio.Task[_Result] | None = None  # starts when the running one ends
+    failed_at: float | None = None  # start of the last load that failed
+
+    def last_good(self) -> _Result:
+        return (self.entry.snapshot if self.entry else None), False
+
+
 class CatalogCache:
-    def __init__(self, upstream: Upstream, *, max_age: float = 30.0) -> None:
+    def __init__(
+        self,
+        upstream: Upstream,
+        *,
+        max_age: float = 30.0,
+        lock_timeout_ms: int = 1000,
+        statement_timeout_ms: int = 30_000,
+        connect_timeout: float = 10.0,
+    ) -> None:
         self.upstream = upstream
         self._max_age = max_age
-        self._entries: dict[str, _Entry] = {}
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._lock_timeout_ms = lock_timeout_ms
+        self._statement_timeout_ms = statement_timeout_ms
+        self._connect_timeout = connect_timeout
+        self._slots: dict[str, _Slot] = {}
 
     def ssl_option(self) -> ssl.SSLContext | Literal[False, "prefer"]:
-        mode = self.upstream.sslmode
-        if mode in ("disable", "allow") or self.upstream.unix_socket:
-            return False
-        if mode == "prefer":
-            return "prefer"
-        return upstream_context(mode)
+        """Kept for callers not yet on ``side_connection.connect_side``."""
+        return ssl_option(self.upstream)
+
+    def cached(self, database: str) -> CatalogSnapshot | None:
+        """The last good snapshot, whatever its age (no load)."""
+        slot = self._slots.get(database)
+        return slot.entry.snapshot if slot and slot.entry else None
 
     async def get(
-        self, database: str, user: str, *, newer_than: float | None = None
+        self,
+        database: str,
+        user: str,
+        *,
+        newer_than: float | None = None,
+        timeout: float | None = None,
     ) -> tuple[CatalogSnapshot | None, bool]:
         """(snapshot or None, whether it changed since the previous load).
 
-        ``newer_than``: reload unless the snapshot was read at or after that time.
+        ``newer_than``: reload unless the snapshot was read at or after that
+        time. ``timeout``: seconds to wait at most, for the per-database lock
+        and the load together; past it, the last good snapshot (or None) comes
+        back and the load carries on for other callers.
         """
-        lock = self._locks.setdefault(database, asyncio.Lock())
-        async with lock:
-            entry = self._entries.get(database)
-            if entry is not None:
-                young = time.time() - entry.loaded_at < self._max_age
-                if young and (newer_than is None or entry.loaded_at >= newer_than):
-                    return entry.snapshot, False
-            started = time.time()
-            snapshot = await self._load(database, user)
+        slot = self._slots.setdefault(database, _Slot())
+        entry = slot.entry
+        now = time.time()
+        if entry is not None:
+            young = now - entry.loaded_at < self._max_age
+            if young and (newer_than is None or entry.loaded_at >= newer_than):
+                return entry.snapshot, False
+        if slot.failed_at is not None and slot.running is None:
+            # a load that failed recently (after the moment asked for) is the best there is
+            recent = now - slot.failed_at < RETRY_AFTER
+            if recent and (newer_than is None or slot.failed_at >= newer_than):
+                return slot.last_good()
+        task = self._join(slot, database, user, newer_than)
+        if timeout is None:
+            return await asyncio.shield(task)
+        try:
+            async with asyncio.timeout(max(timeout, 0.0)):
+                return await asyncio.shield(task)
+        except TimeoutError:
+            if task.done() and not task.cancelled() and task.exception() is None:
+                return task.result()
+            log.info("catalog of %s not read within %.1fs: using the last one", database, timeout)
+            return slot.last_good()
+
+    def _join(
+        self, slot: _Slot, database: str, user: str, newer_than: float | None
+    ) -> asyncio.Task[_Result]:
+        running = slot.running
+        if running is not None and (newer_than is None or slot.running_since >= newer_than):
+            return running
+        if slot.queued is None:
+            slot.queued = asyncio.ensure_future(self._run(slot, database, user))
+            slot.queued.add_done_callback(_retrieve)
+        return slot.queued
+
+    async def _run(self, slot: _Slot, database: str, user: str) -> _Result:
+        async with slot.lock:
+            me = slot.queued
+            slot.queued = None  # later callers queue a new load behind this one
+            slot.running, slot.running_since = me, time.time()
+            started = slot.running_since
+            try:
+                snapshot = await self._load(database, user)
+            finally:
+                slot.running = None
             if snapshot is None:
-                return (entry.snapshot if entry else None), False
-            changed = entry is not None and entry.snapshot != snapshot
-            self._entries[database] = _Entry(snapshot, started)
-            return snapshot, changed
+                slot.failed_at = started
+                return slot.last_good()
+            slot.failed_at = None
+            entry = slot.entry
+            if entry is not None and entry.snapshot == snapshot:
+                entry.loaded_at = started  # the same schema: keep the object
+                return entry.snapshot, False
+            slot.entry = _Entry(snapshot, started)
+            return snapshot, entry is not None
 
     async def _load(self, database: str, user: str) -> CatalogSnapshot | None:
-        target = self.upstream
         try:
-            conn = await asyncpg.connect(
-                host=target.host,
-                port=target.port,
-                user=target.user or user,
-                password=target.password,
+            conn = await connect_side(
+                self.upstream,
                 database=database,
-                ssl=self.ssl_option(),
-                timeout=10,
-                server_settings={"application_name": "skewguard-catalog"},
+                user=user,
+                application_name="skewguard-catalog",
+                lock_timeout_ms=self._lock_timeout_ms,
+                statement_timeout_ms=self._statement_timeout_ms,
+                connect_timeout=self._connect_timeout,
             )
-        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+        except SIDE_ERRORS as exc:
             log.warning("cannot read the catalog of %s: %s", database, exc)
             return None
         try:
-            return await load_catalog(conn)
-        except (OSError, asyncpg.PostgresError) as exc:
+            # the server bounds each statement; this bounds a server that stopped answering
+            async with asyncio.timeout(self._statement_timeout_ms / 1000 + self._connect_timeout):
+                return await load_catalog(conn)
+        except SIDE_ERRORS as exc:
             log.warning("cannot read the catalog of %s: %s", database, exc)
             return None
         finally:
-            await conn.close()
+            await close_side(conn)
+
+
+def _retrieve(task: asyncio.Task[_Result]) -> None:
+    """A load nobody waits for any more must not log 'exception never retrieved'."""
+    if not task.cancelled() and task.exception() is not None:
+        log.error("catalog load failed", exc_info=task.exception())
