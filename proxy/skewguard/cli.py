@@ -10,6 +10,7 @@ import uvloop
 
 from skewguard import __version__, logs
 from skewguard.app import serve, start_embedded
+from skewguard.backstop import add_backstop_arguments, backstop_command
 from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.demo import add_demo_arguments, demo_command
@@ -46,6 +47,11 @@ def _parser() -> argparse.ArgumentParser:
         "demo", help="a narrated walkthrough on a throwaway embedded PostgreSQL"
     )
     add_demo_arguments(demo)
+    backstop = commands.add_parser(
+        "backstop",
+        help="event triggers in each guarded database refusing DDL the proxy did not pass",
+    )
+    add_backstop_arguments(backstop)
     return parser
 
 
@@ -82,4 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_command(args)
     if args.command == "demo":
         return demo_command(args)
+    if args.command == "backstop":
+        return backstop_command(args)
     return 2
