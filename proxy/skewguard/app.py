@@ -7,6 +7,7 @@ import logging
 import signal
 from pathlib import Path
 
+from skewguard.backstop import PassBook, protected_objects
 from skewguard.catalogs import CatalogCache
 from skewguard.config import Settings
 from skewguard.guard import Guard
@@ -17,6 +18,9 @@ from skewguard.relay.server import Proxy
 from skewguard.store import StateStore, default_proxy_id, open_store
 
 log = logging.getLogger("skewguard")
+
+#: How often the protected set of each database with the backstop is rewritten.
+BACKSTOP_SYNC_INTERVAL = 5.0
 
 
 def start_embedded(data_dir: str) -> LocalCluster:
@@ -38,11 +42,42 @@ def start_embedded(data_dir: str) -> LocalCluster:
     return cluster
 
 
+async def sync_backstop_once(book: PassBook, guard: Guard, store: StateStore) -> int:
+    """Write each backstopped database's protected objects; returns how many databases."""
+    summary = await asyncio.to_thread(store.versions, with_facets=False)
+    databases = [db for db in sorted({v.key.database for v in summary}) if db]
+    installed = [db for db in databases if await book.installed(db)]
+    if not installed:
+        return 0
+    stored = await asyncio.to_thread(store.versions)
+    for database in installed:
+        protections = await guard.protections(database)
+        footprints = {v.key: v.facets for v in stored if v.key in protections}
+        await book.sync_protected(database, protected_objects(footprints))
+    return len(installed)
+
+
+async def sync_backstop(
+    book: PassBook, guard: Guard, store: StateStore, interval: float = BACKSTOP_SYNC_INTERVAL
+) -> None:
+    """Every ``interval`` seconds, off the hot path; errors are counted and logged, never raised."""
+    while True:
+        try:
+            await sync_backstop_once(book, guard, store)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            book.errors.labels("sync").inc()
+            log.warning("backstop sync failed: %s", exc)
+        await asyncio.sleep(interval)
+
+
 async def serve(settings: Settings, upstream_url: str) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully."""
     proxy = Proxy(settings, upstream_url)
     store: StateStore | None = None
     learner_task: asyncio.Task[None] | None = None
+    backstop_task: asyncio.Task[None] | None = None
     if settings.analysis == "on":
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
@@ -50,6 +85,11 @@ async def serve(settings: Settings, upstream_url: str) -> None:
         proxy.learner = Learner(store, catalogs, proxy.metrics, proxy_id=proxy_id)
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
+        proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
+        proxy.guard.passes = proxy.backstop
+        backstop_task = asyncio.get_running_loop().create_task(
+            sync_backstop(proxy.backstop, proxy.guard, store)
+        )
     await proxy.start()
     admin = AdminServer(proxy, store, *settings.admin_address)
     await admin.start()
@@ -69,6 +109,9 @@ async def serve(settings: Settings, upstream_url: str) -> None:
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)
     await admin.stop()
+    if backstop_task is not None and proxy.backstop is not None:
+        backstop_task.cancel()
+        await proxy.backstop.close()
     if learner_task is not None and proxy.learner is not None and store is not None:
         learner_task.cancel()
         await proxy.learner.flush()  # what was learned since the last flush is kept

@@ -431,6 +431,7 @@ GRANT SELECT ON {schema}.refusals, {schema}.last_refusal TO {role};
 GRANT_PASS_SQL = f"SELECT {SCHEMA}.grant_pass($1::integer, $2::text)"
 SET_PROTECTED_SQL = f"SELECT {SCHEMA}.set_protected($1::text::jsonb)"
 INSTALLED_SQL = f"SELECT to_regnamespace('{SCHEMA}') IS NOT NULL"
+INSTALLED_FUNCTION_SQL = f"SELECT to_regprocedure('{SCHEMA}.set_protected(jsonb)') IS NOT NULL"
 
 # ---------------------------------------------------------------------------
 # Footprints -> protected objects (pure)
@@ -750,6 +751,15 @@ class PassBook:
     def absent(self, database: str) -> bool:
         """True while the backstop is believed missing in ``database``."""
         return self._absent_until.get(database, 0.0) > time.monotonic()
+
+    async def installed(self, database: str) -> bool:
+        """Whether ``database`` has the backstop (a cheap query; "no" is remembered a while)."""
+        if self.absent(database):
+            return False
+        found = await self._call("sync", database, INSTALLED_FUNCTION_SQL, (), timeout=2.0)
+        if found is False:
+            self._absent_until[database] = time.monotonic() + ABSENT_TTL
+        return bool(found)
 
     async def grant(self, database: str, backend_pid: int, query_text: str) -> None:
         """Let ``query_text`` through the backstop on backend ``backend_pid``.

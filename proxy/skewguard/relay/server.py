@@ -7,6 +7,7 @@ import logging
 import ssl
 import time
 
+from skewguard.backstop import PassBook
 from skewguard.config import Settings, Upstream, parse_upstream
 from skewguard.guard import Guard
 from skewguard.identity import IdentityResolver
@@ -59,6 +60,7 @@ class Proxy:
         self.sessions: set[ClientSession] = set()
         self.learner: Learner | None = None  # set by the app when analysis is on
         self.guard: Guard | None = None  # likewise
+        self.backstop: PassBook | None = None  # likewise: passes for the database-side backstop
         self.tls_context: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)
