@@ -262,6 +262,25 @@ OPTIONS: tuple[Option, ...] = (
         _choice("allow", "block"),
     ),
     Option(
+        "decision_timeout",
+        "how long the guard may take to judge one DDL statement or COMMIT; past it the "
+        "statement is treated as one the guard cannot judge",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "on_guard_error",
+        "when the guard cannot judge (deadline, catalog or state unreachable, a change it "
+        "cannot model): block (enforce mode refuses with 55006) or allow (audited)",
+        _choice("block", "allow"),
+    ),
+    Option(
+        "opaque_ddl",
+        "DDL the proxy can see but not read (DO blocks, CALL of procedures) in a database "
+        "with protected versions: block, warn or allow (always audited)",
+        _choice("block", "warn", "allow"),
+    ),
+    Option(
         "rule_severity",
         "change rules' severities, by id or name, e.g. SG201=break,column-type-change=risk",
         _severities,
@@ -296,6 +315,9 @@ class Settings:
     retain: float = 24 * 3600.0
     override_roles: tuple[str, ...] = ()
     unparseable_ddl: str = "allow"
+    decision_timeout: float = 5.0
+    on_guard_error: str = "block"
+    opaque_ddl: str = "block"
     rule_severity: tuple[tuple[str, str], ...] = ()
     startup_timeout: float = 60.0
 

@@ -10,11 +10,12 @@ existing rows, decides, counts and audits. The relay and the admin API's
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -38,17 +39,29 @@ from skewguard.policy import (
     Decision,
     Mode,
     decide,
+    opaque_decision,
+    overridden,
     override_in_comment,
+    unjudged_decision,
     unparseable_decision,
 )
 from skewguard.registry import Protection, protected_versions
 from skewguard.rules import RULES
+from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
 
 log = logging.getLogger("skewguard.guard")
 
 #: How long a probe of existing rows may run before its answer counts as unknown.
 PROBE_TIMEOUT_MS = 2000
+#: How long a probe may wait for a lock (a transaction's own migration may hold it).
+PROBE_LOCK_TIMEOUT_MS = 500
+
+
+class PassGranter(Protocol):
+    """The database-side backstop's pass book (skewguard.backstop.PassBook)."""
+
+    async def grant(self, database: str, backend_pid: int, query_text: str) -> None: ...
 
 
 @dataclass
@@ -77,6 +90,8 @@ class Requester:
     session_override: str | None = None  # SET skewguard.allow = '…'
     comment_override: str | None = None  # /* skewguard:allow reason="…" */ in the statement
     lock_timeout_set: bool = False
+    backend_pid: int | None = None  # the client's backend (for the backstop's passes)
+    search_path_known: bool = True  # False after a search_path change the proxy cannot read
 
 
 class Guard:
@@ -100,6 +115,8 @@ class Guard:
         self._learner = learner
         self._metrics = metrics
         self._live = live
+        self.passes: PassGranter | None = None  # the database-side backstop, when installed
+        self._audits: set[asyncio.Task[None]] = set()
 
     async def _live_keys(self) -> set[VersionKey]:
         """Versions with an open connection here or through any proxy sharing the store."""
@@ -148,12 +165,23 @@ class Guard:
         """Decide on the net change a transaction (or statement) would commit."""
         overlay, texts = pending.overlay, pending.texts
         if self._learner is not None:
-            await self._learner.flush()  # every query seen so far is in the footprints
+            # every query seen so far is in the footprints; a deadline that expires
+            # meanwhile stops this wait, never the flush (nothing learned is lost)
+            await asyncio.shield(self._learner.flush())
         protections = await self.protections(requester.database)
         stored = await asyncio.to_thread(self._store.versions)
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         changes = overlay.net_changes()
         probes = await self._probe(requester, probes_needed(changes))
+        unanswered = sorted(query for query, answer in probes.items() if answer is None)
+        if unanswered:
+            return await self.unjudged(
+                requester,
+                texts,
+                "probe",
+                f"existing rows could not be checked in time ({len(unanswered)} probe(s); "
+                "a lock held by this or another transaction?)",
+            )
         findings = evaluate(
             changes,
             footprints,
@@ -172,6 +200,55 @@ class Guard:
         )
         await self._audit(requester, texts, decision, source=source)
         return decision
+
+    async def judge_opaque(self, requester: Requester, text: str) -> Decision:
+        """A DO block or CALL: the proxy cannot read what DDL it runs (--opaque-ddl)."""
+        what = "a DO block" if text.lstrip()[:2].lower() == "do" else "a procedure call"
+        protections = await self.protections(requester.database)
+        if not protections:
+            decision = Decision(Action.ALLOW, note=f"opaque DDL ({what}); no protected version")
+        else:
+            decision = opaque_decision(
+                what, mode=Mode(self._settings.mode), policy=self._settings.opaque_ddl
+            )
+            reason = self._override(requester)
+            if reason is not None:
+                decision = overridden(decision, reason)
+            self._metrics.unjudged.labels("opaque", decision.action.value).inc()
+        await self._audit(requester, [text], decision, source="proxy")
+        return decision
+
+    async def unjudged(
+        self, requester: Requester, texts: Sequence[str], reason: str, why: str
+    ) -> Decision:
+        """The guard cannot judge: the --on-guard-error policy answers, counted and audited.
+
+        The audit is written in the background: the store may be what failed.
+        """
+        decision = unjudged_decision(
+            reason, why, mode=Mode(self._settings.mode), on_error=self._settings.on_guard_error
+        )
+        override = self._override(requester)
+        if override is not None:
+            decision = overridden(decision, override)
+        self._metrics.unjudged.labels(reason, decision.action.value).inc()
+        log.warning("cannot judge DDL: %s", decision.note, extra={"sql": texts[0][:200]})
+        task = asyncio.get_running_loop().create_task(
+            self._audit(requester, texts, decision, source="proxy")
+        )
+        self._audits.add(task)
+        task.add_done_callback(self._audits.discard)
+        return decision
+
+    async def grant_pass(self, requester: Requester, sql: str) -> None:
+        """Tell the database-side backstop this text was judged (no-op without one)."""
+        if self.passes is None or requester.backend_pid is None:
+            return
+        try:
+            await self.passes.grant(requester.database, requester.backend_pid, sql)
+        except Exception as exc:  # the backstop then refuses the DDL itself: safe
+            self._metrics.state_errors.inc()
+            log.warning("could not grant the backstop pass: %s", exc)
 
     async def judge_unparseable(
         self, requester: Requester, texts: Sequence[str], *, source: str
@@ -210,25 +287,22 @@ class Guard:
         return reason
 
     async def _probe(self, requester: Requester, queries: list[str]) -> dict[str, bool | None]:
+        """Answers about existing rows, None where the probe could not answer in time."""
         if not queries:
             return {}
         results: dict[str, bool | None] = dict.fromkeys(queries)
         upstream = self._catalogs.upstream
         try:
-            conn = await asyncpg.connect(
-                host=upstream.host,
-                port=upstream.port,
-                user=upstream.user or requester.user,
-                password=upstream.password,
+            conn = await connect_side(
+                upstream,
                 database=requester.database,
-                ssl=self._catalogs.ssl_option(),
-                timeout=10,
-                server_settings={
-                    "application_name": "skewguard-probe",
-                    "statement_timeout": str(PROBE_TIMEOUT_MS),
-                },
+                user=upstream.user or requester.user,
+                application_name="skewguard-probe",
+                lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
+                statement_timeout_ms=PROBE_TIMEOUT_MS,
+                connect_timeout=PROBE_TIMEOUT_MS / 1000,
             )
-        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+        except SIDE_ERRORS as exc:
             log.warning("cannot probe existing rows: %s", exc)
             return results
         try:
@@ -237,8 +311,11 @@ class Guard:
                     results[query] = bool(await conn.fetchval(query))
                 except asyncpg.PostgresError as exc:
                     log.info("probe gave no answer (%s): %s", exc, query)
+        except SIDE_ERRORS as exc:
+            log.warning("probe connection failed: %s", exc)
         finally:
-            await conn.close()
+            with contextlib.suppress(*SIDE_ERRORS):
+                await conn.close(timeout=1)
         return results
 
     async def _audit(

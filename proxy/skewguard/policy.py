@@ -12,7 +12,7 @@ import re
 import secrets
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
 
@@ -52,6 +52,7 @@ class Decision:
     override: str | None = None  # the reason, when an override turned a block into a warn
     note: str = ""  # why, in a few words
     error: tuple[str, str, str] | None = None  # message, detail, hint when blocked
+    unjudged: str | None = None  # why the guard could not judge (a reason label), if so
 
     @property
     def breaking(self) -> tuple[Finding, ...]:
@@ -63,6 +64,7 @@ class Decision:
             "breaking": bool(self.breaking),
             "note": self.note,
             "override_reason": self.override,
+            "unjudged": self.unjudged,
             "changes": [c.to_dict() for c in self.changes],
             "findings": [f.to_dict() for f in self.findings],
             "error": dict(zip(("message", "detail", "hint"), self.error, strict=True))
@@ -108,6 +110,73 @@ def unparseable_decision(block: bool) -> Decision:
     return Decision(Action.BLOCK, note="unparseable DDL", error=(message, "", hint))
 
 
+def unjudged_decision(reason: str, why: str, *, mode: Mode, on_error: str) -> Decision:
+    """The guard could not judge in time or at all: enforce refuses unless told to allow.
+
+    ``reason`` is a short label (deadline, catalog, state, unmodelled, opaque,
+    guard-error); ``why`` says it for a human.
+    """
+    note = f"cannot judge ({reason}): {why}"
+    if mode is Mode.OBSERVE or on_error == "allow":
+        return Decision(Action.ALLOW, note=note, unjudged=reason)
+    if mode is Mode.WARN:
+        return Decision(Action.WARN, note=note, unjudged=reason)
+    message = f"skewguard: cannot judge this statement: {why}"
+    detail = (
+        "The guard refuses what it cannot check while protected versions may depend on it; "
+        "nothing of this statement ran."
+    )
+    hint = (
+        "Retry the statement; if it keeps failing, an operator can override with "
+        '/* skewguard:allow reason="..." */ (roles in --override-roles), or run skewguard '
+        "with --on-guard-error allow."
+    )
+    return Decision(Action.BLOCK, note=note, error=(message, detail, hint), unjudged=reason)
+
+
+def opaque_decision(what: str, *, mode: Mode, policy: str) -> Decision:
+    """Code the proxy can see but not read (a DO block, a CALL) where versions are protected."""
+    note = f"opaque DDL ({what}), --opaque-ddl {policy}"
+    if mode is Mode.OBSERVE or policy == "allow":
+        return Decision(Action.ALLOW, note=note, unjudged="opaque")
+    if mode is Mode.WARN or policy == "warn":
+        return Decision(Action.WARN, note=note, unjudged="opaque")
+    message = f"skewguard: cannot judge this statement: {what} runs code the proxy cannot read"
+    detail = (
+        "It may change the schema that protected versions use, and skewguard cannot see "
+        "what it would change (--opaque-ddl block)."
+    )
+    hint = (
+        "Send the DDL itself as plain statements, or have an operator override with "
+        '/* skewguard:allow reason="..." */ (roles in --override-roles).'
+    )
+    return Decision(Action.BLOCK, note=note, error=(message, detail, hint), unjudged="opaque")
+
+
+def overridden(decision: Decision, reason: str) -> Decision:
+    """An operator's override turns a block into an audited warning."""
+    if decision.action is not Action.BLOCK:
+        return decision
+    return replace(decision, action=Action.WARN, override=reason, error=None, note="overridden")
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """How a blocked statement is answered: PostgreSQL itself raises this error."""
+
+    message: str
+    detail: str
+    hint: str
+    sqlstate: str = OBJECT_IN_USE
+    rollback_first: bool = False  # end the open transaction first (simple protocol only)
+
+    @property
+    def statement(self) -> str:
+        """The SQL that raises it (after a ROLLBACK when ``rollback_first``)."""
+        raising = raise_statement(self.message, self.detail, self.hint, sqlstate=self.sqlstate)
+        return f"ROLLBACK; {raising}" if self.rollback_first else raising
+
+
 def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
@@ -140,8 +209,10 @@ def render_error(
     return message, "\n".join(lines), "\n".join(hints)
 
 
-def raise_statement(message: str, detail: str, hint: str) -> str:
-    """A statement that makes PostgreSQL raise this error itself (SQLSTATE 55006)."""
+def raise_statement(message: str, detail: str, hint: str, *, sqlstate: str = OBJECT_IN_USE) -> str:
+    """A statement that makes PostgreSQL raise this error itself (SQLSTATE 55006 by default)."""
+    if len(sqlstate) != 5 or not sqlstate.isalnum():
+        raise ValueError(f"not a SQLSTATE: {sqlstate!r}")
     texts = (message, detail, hint)
     while True:
         tag = "sg" + secrets.token_hex(4)
@@ -150,6 +221,6 @@ def raise_statement(message: str, detail: str, hint: str) -> str:
             break
     quoted = [f"${tag}${text}${tag}$" for text in texts]
     return (
-        f"DO ${outer}$ BEGIN RAISE EXCEPTION USING ERRCODE = '{OBJECT_IN_USE}', "
+        f"DO ${outer}$ BEGIN RAISE EXCEPTION USING ERRCODE = '{sqlstate}', "
         f"MESSAGE = {quoted[0]}, DETAIL = {quoted[1]}, HINT = {quoted[2]}; END ${outer}$"
     )

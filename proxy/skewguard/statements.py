@@ -19,26 +19,30 @@ import pglast
 from pglast import ast, enums, visitors
 
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
+from skewguard.sql_start import first_word
 
 # First word of a statement that is never DDL or transaction control.
 _PLAIN_STARTS = frozenset(
     b"select insert update delete with values table fetch move execute copy show listen "
-    b"notify unlisten lock call merge explain declare close checkpoint vacuum analyze "
+    b"notify unlisten lock merge explain declare close checkpoint vacuum analyze "
     b"analyse".split()
 )
-_FIRST_WORD = re.compile(rb"\s*(?:(?:--[^\n]*(?:\n|$)|/\*.*?\*/)\s*)*([A-Za-z]+)", re.S)
+# Texts that may change a setting from inside a query (set_config, in any spelling or
+# quoting) or hide a word from a byte search (U&"..." escapes): always read.
+_SETTING_OR_ESCAPE = re.compile(rb"_config|u&", re.I)
 
 
 def needs_reading(sql: bytes) -> bool:
-    """The hot-path test: False for a plain single DML/query statement."""
-    match = _FIRST_WORD.match(sql)
-    if match is None or match.group(1).lower() not in _PLAIN_STARTS:
+    """The hot-path test: False only for a text that is surely one plain DML/query statement.
+
+    Conservative by construction: a false "read it" costs one parse, a false
+    "plain" would let DDL past the guard.
+    """
+    if first_word(sql) not in _PLAIN_STARTS:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
-    # Settings change through SET/RESET/DISCARD (caught by the first word) or, inside a
-    # query, through set_config(); mixed-case spellings of set_config are not looked for.
-    return b"_config" in sql or b"_CONFIG" in sql
+    return _SETTING_OR_ESCAPE.search(sql) is not None
 
 
 class Kind(Enum):
@@ -49,11 +53,14 @@ class Kind(Enum):
     ROLLBACK_TO = auto()
     RELEASE = auto()
     DDL = auto()
+    OPAQUE = auto()  # runs code that may run DDL the proxy cannot read (DO, CALL)
     OTHER = auto()
 
 
 #: ``Statement.search_path`` / ``override`` value meaning "back to the session default".
 RESET = ("<reset>",)
+#: ``Statement.search_path`` value meaning "changed to something the proxy cannot read".
+UNKNOWN = ("<unknown>",)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +78,7 @@ class Statement:
     savepoint: str = ""
     application_name: ApplicationNameChange | None = None
     search_path: tuple[str, ...] | None = None  # RESET for back to the startup value
+    local: bool = False  # the search_path change lasts until the transaction ends
     override: str | None = None  # SET skewguard.allow = '…'; "" for RESET
     lock_timeout: bool | None = None  # True: set to non-zero; False: set to 0 or reset
 
@@ -87,10 +95,17 @@ class Script:
         return changes[-1] if changes else None
 
     def search_path(self, reset_to: tuple[str, ...]) -> tuple[str, ...] | None:
-        paths = [s.search_path for s in self.statements if s.search_path is not None]
+        """The session-wide search_path after this text (None: unchanged)."""
+        paths = [s.search_path for s in self.statements if s.search_path and not s.local]
         if not paths:
             return None
         return reset_to if paths[-1] == RESET else paths[-1]
+
+    @property
+    def local_search_path(self) -> tuple[str, ...] | None:
+        """The search_path set for the rest of the transaction only (SET LOCAL)."""
+        paths = [s.search_path for s in self.statements if s.search_path and s.local]
+        return paths[-1] if paths else None
 
     @property
     def has_ddl(self) -> bool:
@@ -112,8 +127,68 @@ def read_script(sql: str) -> Script:
         start = raw.stmt_location or 0
         end = start + raw.stmt_len if raw.stmt_len else len(encoded)
         text = encoded[start:end].decode("utf-8", "replace").strip()
-        statements.append(_statement(raw.stmt, text))
+        if isinstance(raw.stmt, ast.DoStmt):
+            statements.extend(_do_statements(raw.stmt, text))
+        else:
+            statements.append(_statement(raw.stmt, text))
     return Script(tuple(statements))
+
+
+#: PL/pgSQL statements that run SQL the proxy cannot read from the block's text, or
+#: end transactions the gate follows.
+_OPAQUE_PLPGSQL = frozenset(
+    {
+        "PLpgSQL_stmt_dynexecute",
+        "PLpgSQL_stmt_dynfors",
+        "PLpgSQL_stmt_call",
+        "PLpgSQL_stmt_commit",
+        "PLpgSQL_stmt_rollback",
+    }
+)
+
+
+def _do_statements(stmt: Any, text: str) -> list[Statement]:
+    """A DO block: its static SQL is read like any other; dynamic SQL makes it opaque.
+
+    Every static DDL statement in the block counts as run (a conservative reading
+    of IF branches); a block in another language, or with EXECUTE of a string,
+    is opaque.
+    """
+    language = next(
+        (_constant(d.arg) for d in stmt.args or () if getattr(d, "defname", "") == "language"),
+        "plpgsql",
+    )
+    if (language or "").lower() != "plpgsql":
+        return [Statement(Kind.OPAQUE, text)]
+    try:
+        tree = pglast.parse_plpgsql(text)
+    except Exception:  # pglast's PL/pgSQL parser raises plain errors
+        return [Statement(Kind.OPAQUE, text)]
+    embedded: list[str] = []
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, dict):
+            if _OPAQUE_PLPGSQL.intersection(node):
+                return [Statement(Kind.OPAQUE, text)]
+            execsql = node.get("PLpgSQL_stmt_execsql")
+            if execsql is not None:
+                embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
+            pending.extend(reversed(list(node.values())))
+    found = []
+    for sql in embedded:
+        try:
+            inner = pglast.parse_sql(sql)
+        except pglast.parser.ParseError:
+            return [Statement(Kind.OPAQUE, text)]
+        for raw in inner:
+            if isinstance(raw.stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt):
+                return [Statement(Kind.OPAQUE, text)]
+            if is_ddl(raw.stmt):
+                found.append(Statement(Kind.DDL, sql))
+    return found or [Statement(Kind.OTHER, text)]
 
 
 _TXN = enums.TransactionStmtKind
@@ -140,14 +215,21 @@ def _statement(stmt: Any, text: str) -> Statement:
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
             search_path=RESET, override="", lock_timeout=False,
         )  # fmt: skip
+    if isinstance(stmt, ast.DoStmt | ast.CallStmt):
+        return Statement(Kind.OPAQUE, text)
     if is_ddl(stmt):
         return Statement(Kind.DDL, text)
     calls = _FuncCalls()
     calls(stmt)
     change = None
+    path: tuple[str, ...] | None = None
+    local = False
     for call in calls.found:
         change = _set_config(call) or change
-    return Statement(Kind.OTHER, text, application_name=change)
+        found = _set_config_path(call)
+        if found is not None:
+            path, local = found
+    return Statement(Kind.OTHER, text, application_name=change, search_path=path, local=local)
 
 
 def _set_statement(stmt: Any, text: str) -> Statement:
@@ -160,20 +242,21 @@ def _set_statement(stmt: Any, text: str) -> Statement:
     reset = stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT)
     values = [_constant(arg) for arg in stmt.args or ()] if stmt.kind == kind.VAR_SET_VALUE else []
     name = stmt.name or ""
-    if stmt.is_local and name != "lock_timeout":  # SET LOCAL lock_timeout guards the DDL after it
-        return Statement(Kind.OTHER, text)
+    if stmt.is_local and name not in ("lock_timeout", "search_path"):
+        return Statement(Kind.OTHER, text)  # SET LOCAL of these matters to the DDL after it
     if name == "application_name":
         if reset:
             return Statement(Kind.OTHER, text, application_name=ApplicationNameChange(reset=True))
         if values and values[0] is not None:
             return Statement(Kind.OTHER, text, application_name=ApplicationNameChange(values[0]))
     elif name == "search_path":
+        local = bool(stmt.is_local)
         if reset:
-            return Statement(Kind.OTHER, text, search_path=RESET)
+            return Statement(Kind.OTHER, text, search_path=RESET, local=local)
         if values and all(v is not None for v in values):
-            return Statement(
-                Kind.OTHER, text, search_path=tuple(v for v in values if v is not None)
-            )
+            path = tuple(v for v in values if v is not None)
+            return Statement(Kind.OTHER, text, search_path=path, local=local)
+        return Statement(Kind.OTHER, text, search_path=UNKNOWN, local=local)
     elif name == "skewguard.allow":
         reason = "" if reset else (values[0] if values else None)
         return Statement(Kind.OTHER, text, override=reason)
@@ -199,6 +282,31 @@ def _constant(node: Any) -> str | None:
         if isinstance(val, ast.Integer):
             return str(val.ival)
     return None
+
+
+def _set_config_path(call: Any) -> tuple[tuple[str, ...], bool] | None:
+    """``set_config('search_path', …, is_local)``: (path or UNKNOWN, is_local), else None.
+
+    Any call of set_config whose setting name is not a literal may be this one.
+    """
+    names = [n.sval for n in call.funcname or ()]
+    if names[-1:] != ["set_config"]:
+        return None
+    args = list(call.args or ())
+    if len(args) != 3:
+        return None
+    name, value, local = args
+    setting = _constant(name)
+    if setting is not None and setting.lower() != "search_path":
+        return None
+    if not (isinstance(local, ast.A_Const) and isinstance(local.val, ast.Boolean)):
+        return UNKNOWN, False  # perhaps session-wide: the session's path is unknown from now
+    is_local = bool(local.val.boolval)
+    text = _constant(value) if setting is not None else None
+    if text is None or '"' in text:
+        return UNKNOWN, is_local
+    # PostgreSQL splits the value into identifiers and folds the unquoted ones
+    return tuple(p.strip().lower() for p in text.split(",") if p.strip()), is_local
 
 
 def _set_config(call: Any) -> ApplicationNameChange | None:

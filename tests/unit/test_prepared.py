@@ -120,7 +120,7 @@ def test_prepared_statements(steps: list[Step], expected: dict[str, str]) -> Non
         if step[0] == "parse":
             prepared.on_parse(step[1], step[2])
         elif step[0] == "close":
-            prepared.on_close(step[1])
+            prepared.on_close("S", step[1])
         else:
             prepared.on_query(step[1].encode())
     assert {name: prepared.get(name) for name in prepared.names()} == expected

@@ -62,7 +62,8 @@ def test_kinds_and_texts_in_order() -> None:
         ("TRUNCATE t", Kind.OTHER),
         ("GRANT SELECT ON t TO r", Kind.DDL),
         ("CREATE TABLE t AS SELECT 1", Kind.DDL),
-        ("DO $$ BEGIN END $$", Kind.DDL),
+        ("DO $$ BEGIN EXECUTE $q$DROP TABLE t$q$; END $$", Kind.OPAQUE),
+        ("DO $$ BEGIN END $$", Kind.OTHER),
     ],
 )
 def test_statement_kind(sql: str, kind: Kind) -> None:

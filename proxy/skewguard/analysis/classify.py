@@ -12,6 +12,8 @@ from typing import Any
 
 from pglast import ast
 
+from skewguard.sql_start import first_word
+
 _NOT_DDL: tuple[type, ...] = (
     ast.InsertStmt,
     ast.UpdateStmt,
@@ -48,22 +50,13 @@ _REPLICATION = re.compile(
     re.IGNORECASE,
 )
 
-_LEADING_COMMENTS = re.compile(r"(\s+|--[^\n]*(\n|$)|/\*.*?\*/)*", re.DOTALL)
+# First words that start DDL (or code that may run DDL); a text the parser cannot read
+# is held for the guard when it starts with one, or with anything the scanner would
+# not read as a plain word.
 _DDL_WORDS = frozenset(
-    {
-        "create",
-        "alter",
-        "drop",
-        "rename",
-        "comment",
-        "grant",
-        "revoke",
-        "do",
-        "security",
-        "import",
-        "reassign",
-    }
-)
+    {"create", "alter", "drop", "rename", "comment", "grant", "revoke", "do", "call",
+     "security", "import", "reassign", "refresh", "cluster", "reindex"}
+)  # fmt: skip
 
 
 def is_ddl(stmt: Any) -> bool:
@@ -81,7 +74,6 @@ def is_replication_command(sql: str) -> bool:
 
 
 def looks_like_ddl(sql: str) -> bool:
-    """Best guess for text that does not parse: does it start with a DDL keyword?"""
-    rest = sql[_LEADING_COMMENTS.match(sql).end() :]  # type: ignore[union-attr]
-    word = re.match(r"[A-Za-z_]+", rest)
-    return word is not None and word.group(0).lower() in _DDL_WORDS
+    """For text that does not parse: could it be DDL, judging by its first word?"""
+    word = first_word(sql.encode("utf-8", "replace"))
+    return word is None or word.decode() in _DDL_WORDS

@@ -45,6 +45,18 @@ class _TrafficCollector(Collector):
         yield from (opened, active, queries, traffic)
 
 
+#: Why the guard could not judge a statement (label values of skewguard_unjudged_statements).
+UNJUDGED_REASONS = (
+    "deadline",
+    "catalog",
+    "state",
+    "probe",
+    "unmodelled",
+    "opaque",
+    "guard-error",
+)
+
+
 class ProxyMetrics:
     """Everything /metrics shows; events that are rare enough use plain counters."""
 
@@ -109,6 +121,16 @@ class ProxyMetrics:
             ["decision", "rule"],
             registry=self.registry,
         )
+        self.unjudged = Counter(
+            "skewguard_unjudged_statements",
+            "Statements the guard could not judge (deadline, catalog, state, probe, "
+            "unmodelled, opaque, guard-error), by reason and what was done (block, warn, allow)",
+            ["reason", "decision"],
+            registry=self.registry,
+        )
+        for reason in UNJUDGED_REASONS:  # present at 0 so the first increase() is seen
+            for outcome in ("block", "warn", "allow"):
+                self.unjudged.labels(reason, outcome)
         self.protected_versions = Gauge(
             "skewguard_protected_versions",
             "Versions protected from breaking DDL, by why (live, recent, rollback-target, pinned)",

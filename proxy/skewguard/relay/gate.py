@@ -4,21 +4,38 @@ Other sessions see a transaction's schema changes only at COMMIT, so DDL inside
 an explicit transaction is applied to an overlay and forwarded, and the
 decision is taken on the net change when COMMIT arrives. A statement outside a
 transaction block (or a multi-statement Query, an implicit transaction) is
-decided on its own. The gate answers with the text to send instead, or None.
+decided on its own. The session calls the gate when PostgreSQL would execute
+a text (a Query, or the Execute of a portal), never when it is only parsed,
+and corrects the gate's idea of the transaction with the status PostgreSQL
+reports in ReadyForQuery.
+
+``decide`` answers with a Refusal to carry out, or None to forward the text as
+sent. It never raises and never takes longer than the decision deadline: what
+the guard cannot judge is answered by the ``--on-guard-error`` policy.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
 
-from skewguard.ddl import DdlParseError
+from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
-from skewguard.policy import Action, Decision, override_in_comment, raise_statement
+from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.statements import Kind, Script
 
 log = logging.getLogger("skewguard.gate")
+
+
+class _Unjudged(Exception):
+    """The guard cannot judge the text: (reason label, why)."""
+
+    def __init__(self, reason: str, why: str) -> None:
+        super().__init__(why)
+        self.reason = reason
+        self.why = why
 
 
 class TransactionGate:
@@ -29,11 +46,16 @@ class TransactionGate:
         self._pending: PendingChange | None = None
         self._savepoints: list[str] = []  # set since the pending change began
 
+    @property
+    def pending(self) -> bool:
+        """A transaction with schema changes not yet judged is open."""
+        return self._pending is not None
+
     def must_decide(self, script: Script) -> bool:
         """Whether this text needs the guard (so its message waits for the decision)."""
         if script.error is not None:
             return script.looks_like_ddl
-        if script.has_ddl:
+        if any(s.kind is Kind.DDL or s.kind is Kind.OPAQUE for s in script.statements):
             return True
         return self._pending is not None and any(s.kind is Kind.COMMIT for s in script.statements)
 
@@ -42,62 +64,105 @@ class TransactionGate:
         for statement in script.statements:
             self._control(statement.kind, statement.savepoint)
 
-    async def decide(self, script: Script, sql: str, *, simple: bool) -> str | None:
-        """Replacement text when ``sql`` is blocked, else None (forward it as sent)."""
+    def observed_status(self, status: str) -> None:
+        """PostgreSQL reported the transaction status at a sync point: it is the truth."""
+        if status == "I":
+            if self._pending is not None:
+                log.warning("a transaction with unjudged schema changes ended unseen; dropped")
+            self.in_block = False
+            self._pending = None
+            self._savepoints.clear()
+        else:
+            self.in_block = True
+
+    async def decide(
+        self, script: Script, sql: str, *, simple: bool, deadline: float
+    ) -> Refusal | None:
+        """A Refusal when ``sql`` must not run, else None; within ``deadline`` seconds."""
         requester = replace(self._requester(), comment_override=override_in_comment(sql))
-        if script.error is not None:
-            decision = await self._guard.judge_unparseable(requester, [sql], source="proxy")
-            return self._replacement(decision, rollback_first=False)
         was_in_block = self.in_block
+        try:
+            async with asyncio.timeout(deadline):
+                decision = await self._decide(requester, script, sql)
+        except TimeoutError:
+            decision = await self._unjudged(
+                requester, sql, "deadline", f"no decision within {deadline:g} s"
+            )
+        except _Unjudged as exc:
+            decision = await self._unjudged(requester, sql, exc.reason, exc.why)
+        except Exception as exc:  # a guard failure is answered, never forwarded silently
+            log.exception("DDL guard failed")
+            decision = await self._unjudged(
+                requester, sql, "guard-error", f"internal error ({type(exc).__name__})"
+            )
+        if decision is None or decision.action is not Action.BLOCK or decision.error is None:
+            if decision is not None and decision.unjudged is not None:
+                self._pending = None  # a net change that cannot be judged is not tracked
+            if script.has_ddl:
+                await self._guard.grant_pass(requester, sql)
+            return None
+        return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+
+    async def _decide(self, requester: Requester, script: Script, sql: str) -> Decision | None:
+        if script.error is not None:
+            return await self._guard.judge_unparseable(requester, [sql], source="proxy")
         for statement in script.statements:
             kind = statement.kind
             if kind is Kind.DDL:
-                if self._pending is None:
-                    self._pending = await self._guard.begin(requester)
-                    self._savepoints.clear()
-                    if self._pending is None:
-                        log.warning("catalog unreachable: DDL let through unchecked")
-                        continue
-                try:
-                    self._pending.apply(statement.text)
-                except DdlParseError:
-                    decision = await self._guard.judge_unparseable(
-                        requester, [statement.text], source="proxy"
-                    )
-                    if decision.action is Action.BLOCK:
-                        return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+                decision = await self._apply(requester, statement.text)
+                if decision is not None:
+                    return decision
+            elif kind is Kind.OPAQUE:
+                decision = await self._guard.judge_opaque(requester, statement.text)
+                if decision.action is Action.BLOCK:
+                    return decision
             elif kind is Kind.COMMIT and self._pending is not None:
                 pending, self._pending = self._pending, None
                 self.in_block = False
                 decision = await self._guard.judge(requester, pending, source="proxy")
                 if decision.action is Action.BLOCK:
-                    return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+                    return decision
             else:
                 self._control(kind, statement.savepoint)
         if not self.in_block and self._pending is not None:  # an implicit transaction ends
             pending, self._pending = self._pending, None
-            decision = await self._guard.judge(requester, pending, source="proxy")
-            if decision.action is Action.BLOCK:
-                return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+            return await self._guard.judge(requester, pending, source="proxy")
         return None
 
-    def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> str:
+    async def _apply(self, requester: Requester, text: str) -> Decision | None:
+        """Add one DDL statement to the transaction's change; a Decision only to refuse."""
+        if not requester.search_path_known:
+            raise _Unjudged(
+                "unmodelled", "the session's search_path was set in a way the proxy cannot read"
+            )
+        if self._pending is None:
+            self._pending = await self._guard.begin(requester)
+            self._savepoints.clear()
+            if self._pending is None:
+                raise _Unjudged("catalog", "the catalog of the database cannot be read")
+        try:
+            self._pending.apply(text)
+        except DdlParseError:
+            decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
+            return decision if decision.action is Action.BLOCK else None
+        except CannotModel as exc:
+            raise _Unjudged("unmodelled", str(exc)) from exc
+        return None
+
+    async def _unjudged(self, requester: Requester, sql: str, reason: str, why: str) -> Decision:
+        return await self._guard.unjudged(requester, [sql], reason, why)
+
+    def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> Refusal:
         # Through the simple protocol, end the open transaction first so its locks
         # are released before the client hears why; through the extended protocol
         # the transaction stays aborted until the client's ROLLBACK, as on any error.
-        rollback_first = simple and was_in_block
+        assert decision.error is not None
+        rollback_first = simple and (was_in_block or self.in_block)
         self._pending = None
         self._savepoints.clear()
         if rollback_first:
             self.in_block = False
-        return self._replacement(decision, rollback_first=rollback_first) or ""
-
-    @staticmethod
-    def _replacement(decision: Decision, *, rollback_first: bool) -> str | None:
-        if decision.action is not Action.BLOCK or decision.error is None:
-            return None
-        statement = raise_statement(*decision.error)
-        return f"ROLLBACK; {statement}" if rollback_first else statement
+        return Refusal(*decision.error, rollback_first=rollback_first)
 
     def _control(self, kind: Kind, savepoint: str) -> None:
         pending = self._pending

@@ -22,15 +22,17 @@ from skewguard.guard import Requester
 from skewguard.identity import UNTAGGED, Identity
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
+from skewguard.policy import Refusal
 from skewguard.relay.gate import TransactionGate
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.search_path import startup_path
-from skewguard.statements import Script, needs_reading, read_script
+from skewguard.statements import UNKNOWN, Kind, Script, needs_reading, read_script
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
-from skewguard.wire.framing import Message, MessageScanner, Segment, StartupFramer
+from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
 from skewguard.wire.prepared import PreparedStatements
+from skewguard.wire.replies import ReplyStream
 
 if TYPE_CHECKING:
     from skewguard.relay.server import Proxy
@@ -38,7 +40,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("skewguard.session")
 
 CONNECTION_FAILURE = "08006"
-_CLIENT_MESSAGES = frozenset(b"QPCB")
+QUERY_CANCELED = "57014"
+ADMIN_SHUTDOWN = "57P01"
+#: Query, Parse, Close, Bind, Execute, Sync, FunctionCall: what the relay looks at.
+_CLIENT_MESSAGES = frozenset(b"QPCBESF")
+#: Client bytes buffered while a statement waits for a decision, or before
+#: authentication ends, before the proxy stops reading (backpressure, as a full
+#: socket buffer would give).
+HOLD_LIMIT = 1 << 20
+_AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 
 
 class Phase(Enum):
@@ -78,9 +88,19 @@ class ClientSession(asyncio.Protocol):
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
         self._held_raw: list[bytes] = []  # client input received while waiting
+        self._held_bytes = 0
+        self._replies = ReplyStream()  # ReadyForQuery in the server's stream
+        self._syncs = 0  # Query, Sync and FunctionCall messages sent upstream: each gets a Z
+        self._control_since_sync = False  # transaction control followed since the last one
+        self._sync_waiter: asyncio.Future[None] | None = None
+        self._cancel_requested = False
+        self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
+        self._early: list[bytes] = []  # client messages held until authentication ends
+        self._early_bytes = 0
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
-        self._eof_after_decision = False
+        self._local_path: tuple[str, ...] | None = None  # SET LOCAL search_path
+        self._path_known = True
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -110,16 +130,18 @@ class ClientSession(asyncio.Protocol):
         """The client shut down its sending side: pass that on and keep the reply path open."""
         upstream = self._upstream
         transport = upstream.transport if upstream is not None else None
+        if self._held is not None:
+            # The client left while its statement waits: nothing it sent is run after
+            # it has gone; closing the upstream connection makes PostgreSQL roll back.
+            self._abandon_held("client closed the connection while its statement was held")
+            return False
         if (
             self.phase is Phase.READY
             and self._tls is None
             and transport
             and transport.can_write_eof()
         ):
-            if self._held is not None:
-                self._eof_after_decision = True  # what the guard holds goes first
-            else:
-                transport.write_eof()
+            transport.write_eof()
             return True
         return False
 
@@ -142,10 +164,7 @@ class ClientSession(asyncio.Protocol):
             elif self.phase is Phase.STARTUP:
                 self._on_startup_bytes(data)
             elif self.phase is Phase.AUTH or self.phase is Phase.CONNECTING:
-                if self._sasl_pending and data[:1] == b"p":
-                    self._check_channel_binding(data)
-                self._scanner.feed(data)
-                self._write_upstream(data)
+                self._on_auth_bytes(data)
             elif self.phase is Phase.RAW:
                 self._write_upstream(data)
         except ProtocolViolation as exc:
@@ -158,6 +177,7 @@ class ClientSession(asyncio.Protocol):
         self.stats.bytes_in += len(data)
         if (
             data[0] == 0x51  # the commonest read: exactly one whole simple Query
+            and len(data) > 5  # its whole header is here
             and self._held is None
             and self._scanner.idle
             and int.from_bytes(data[1:5]) == len(data) - 1
@@ -174,6 +194,9 @@ class ClientSession(asyncio.Protocol):
     def _scan_and_forward(self, data: bytes) -> None:
         if self._held is not None:  # a decision is pending: keep the order
             self._held_raw.append(data)
+            self._held_bytes += len(data)
+            if self._held_bytes > HOLD_LIMIT and self.transport is not None:
+                self.transport.pause_reading()
             return
         try:
             segments = self._scanner.feed(data)
@@ -204,17 +227,32 @@ class ClientSession(asyncio.Protocol):
             self._write_upstream(out[0] if len(out) == 1 else b"".join(out))
 
     def _on_client_message(self, message: Message) -> Script | None:
-        """Track one statement message; return its script when the guard must judge it."""
+        """Track one message; return its script when the guard must judge it first.
+
+        Statements are followed when PostgreSQL runs them: a Query at once, a
+        prepared statement at the Execute of its portal (never at Parse, which
+        runs nothing; named statements outlive transactions).
+        """
         mtype = message.type
+        if mtype == 0x45:  # Execute
+            sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
+            if sql is None or not needs_reading(sql.encode()):
+                return None
+            return self._on_statement(read_script(sql))
         if mtype == 0x42:  # Bind: one execution of a prepared statement
             self.stats.queries += 1
-            name = m.decode_bind_statement(message.body)
-            if name and self.statement_log is not None:
-                sql = self.prepared.get(name)
-                if sql is not None:
-                    self._record(sql)
+            portal, name = m.decode_bind_target(message.body)
+            sql = self.prepared.on_bind(portal, name)
+            if name and sql is not None and self.statement_log is not None:
+                self._record(sql)
+            return None
+        if mtype == 0x53 or mtype == 0x46:  # Sync, FunctionCall: each ends with a Z
+            self._syncs += 1
+            self._control_since_sync = False
             return None
         if mtype == 0x51:  # Query
+            self._syncs += 1
+            self._control_since_sync = False
             raw = message.raw[5:-1]
             self.stats.queries += 1
             reading = needs_reading(raw)
@@ -224,29 +262,30 @@ class ClientSession(asyncio.Protocol):
             else:
                 self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
-        elif mtype == 0x50:  # Parse
+            self._record(sql)
+            return self._on_statement(read_script(sql)) if reading else None
+        if mtype == 0x50:  # Parse: nothing runs yet
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(parse.name, parse.query)
-            sql = parse.query
-            reading = needs_reading(sql.encode())
             if parse.name and self.statement_log is not None:
-                self.statement_log.named.add(sql)
-        else:  # Close
-            close = m.decode_close(message.body)
-            if close.kind == "S":
-                self.prepared.on_close(close.name)
+                self.statement_log.named.add(parse.query)
+            self._record(parse.query)
             return None
-        self._record(sql)
-        if not reading:
-            return None
-        script = read_script(sql)
+        close = m.decode_close(message.body)  # Close
+        self.prepared.on_close(close.kind, close.name)
+        return None
+
+    def _on_statement(self, script: Script) -> Script | None:
+        """A text PostgreSQL is about to run: settings, transaction control, the gate."""
         self._apply_settings(script)
         gate = self._gate
         if gate is None:
             return None
         if gate.must_decide(script):
             return script
-        gate.follow(script)
+        if script.has_transaction_control:
+            self._control_since_sync = True
+            gate.follow(script)
         return None
 
     def _record(self, sql: str) -> None:
@@ -266,9 +305,17 @@ class ClientSession(asyncio.Protocol):
             else:
                 self._retag(resolver.from_application_name(change.value))
         path = script.search_path(startup_path(self.params))
+        if path is not None:
+            self._path_known = path != UNKNOWN
         current = self.statement_log
-        if path is not None and current is not None and path != current.search_path:
+        if path not in (None, UNKNOWN) and current is not None and path != current.search_path:
+            assert path is not None
             self._rotate_log(self.identity, path)
+        local = script.local_search_path
+        if local is not None:
+            self._local_path = local
+        if any(s.kind in (Kind.COMMIT, Kind.ROLLBACK) for s in script.statements):
+            self._local_path = None
         for statement in script.statements:
             if statement.override is not None:
                 self._session_override = statement.override or None
@@ -277,46 +324,62 @@ class ClientSession(asyncio.Protocol):
 
     def _requester(self) -> Requester:
         log_ = self.statement_log
+        path = log_.search_path if log_ else startup_path(self.params)
+        local = self._local_path
+        if local is not None and local != UNKNOWN:
+            path = startup_path(self.params) if local == ("<reset>",) else local
         return Requester(
             database=self.database,
             user=self.params.get("user", ""),
             identity=self.identity,
             peer=self.peer,
-            search_path=log_.search_path if log_ else startup_path(self.params),
+            search_path=path,
             session_override=self._session_override,
             lock_timeout_set=self._lock_timeout_set,
+            backend_pid=self.backend_pid,
+            search_path_known=self._path_known and local != UNKNOWN,
         )
 
     def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
-        """Stop forwarding until the guard decides on ``message``; keep order."""
+        """Stop forwarding until the guard decides on ``message``; keep order.
+
+        Reading goes on (up to HOLD_LIMIT) so a client that leaves meanwhile is
+        noticed at once.
+        """
         self._held = rest
         self._held_raw = []
-        if self.transport is not None:
-            self.transport.pause_reading()
+        self._held_bytes = 0
+        self._cancel_requested = False
+        if message.type == 0x51:
+            self._syncs -= 1  # counted again when it (or its refusal) is sent
         self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
 
     async def _decide(self, message: Message, script: Script) -> None:
         assert self._gate is not None
         simple = message.type == 0x51
-        sql = message.raw[5:-1].decode("utf-8", "replace") if simple else ""
-        if not simple:
-            sql = m.decode_parse(message.body).query
-        replacement: str | None = None
+        if simple:
+            sql = message.raw[5:-1].decode("utf-8", "replace")
+        else:
+            sql = self.prepared.portal_sql(m.decode_execute_portal(message.body)) or ""
+        deadline = self.proxy.settings.decision_timeout
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        refusal: Refusal | None
         try:
-            replacement = await self._gate.decide(script, sql, simple=simple)
-        except Exception:  # a guard failure must never break the application's traffic
-            self.proxy.metrics.analysis_failures.labels("guard-error").inc()
-            log.exception("DDL guard failed; statement forwarded unchecked")
+            await self._until_answered(deadline)
+            remaining = max(0.0, deadline - (loop.time() - started))
+            refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
+        except asyncio.CancelledError:
+            if not self._cancel_requested or self.phase is Phase.CLOSED:
+                raise
+            refusal = Refusal(
+                "canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED
+            )
         if self.phase is Phase.CLOSED:
             return
-        if replacement is None:
-            self._write_upstream(message.raw)
-        elif simple:
-            self._write_upstream(m.frame(b"Q", replacement.encode() + b"\x00"))
-        else:
-            self._write_upstream(m.replace_parse_query(message.body, replacement))
+        self._carry_out(message, refusal)
         held, chunks = self._held or [], self._held_raw
-        self._held, self._held_raw = None, []
+        self._held, self._held_raw, self._held_bytes = None, [], 0
         self._forward(held)
         for chunk in chunks:
             if self.transport is None or self.transport.is_closing():
@@ -324,8 +387,71 @@ class ClientSession(asyncio.Protocol):
             self._scan_and_forward(chunk)
         if self._held is None and self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
-            if self._eof_after_decision and self._upstream and self._upstream.transport:
-                self._upstream.transport.write_eof()
+
+    async def _until_answered(self, timeout: float) -> None:
+        """Wait until PostgreSQL has answered everything sent before the held statement.
+
+        Then the transaction status it reported is the truth the gate starts from.
+        """
+        if self._replies.ready < self._syncs:
+            self._sync_waiter = asyncio.get_running_loop().create_future()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._sync_waiter), timeout)
+            except TimeoutError:
+                return  # the gate's own deadline answers "cannot judge"
+            finally:
+                self._sync_waiter = None
+        if self._gate is not None and not self._control_since_sync:
+            self._gate.observed_status(chr(self._replies.status))
+
+    def _carry_out(self, message: Message, refusal: Refusal | None) -> None:
+        """Forward the held message, or what makes PostgreSQL refuse it in its place."""
+        if message.type == 0x51:
+            self._syncs += 1
+        if refusal is None:
+            self._write_upstream(message.raw)
+        elif message.type == 0x51:
+            self._write_upstream(m.frame(b"Q", refusal.statement.encode() + b"\x00"))
+        else:
+            # An Execute: run the raising statement in its place. Its ParseComplete and
+            # BindComplete are taken out of the reply so the client sees only the error.
+            self._replies.arm_block(self._syncs - self._replies.ready, refusal.message)
+            self._send_client = None
+            injected = m.encode_parse("", refusal.statement) + m.encode_bind("", "")
+            self._write_upstream(injected + m.encode_execute(""))
+
+    def cancel_held(self) -> bool:
+        """A CancelRequest for this session: a held statement fails with 57014, unrun."""
+        task = self._task
+        if self._held is None or task is None or task.done():
+            return False
+        self._cancel_requested = True
+        task.cancel()
+        return True
+
+    def _abandon_held(self, why: str) -> None:
+        """Drop a held statement and both connections (the client is gone or must go)."""
+        log.info("held statement dropped: %s", why, extra={"peer": self.peer})
+        task = self._task
+        self._held, self._held_raw = None, []
+        if task is not None and not task.done():
+            task.cancel()
+        if self._upstream is not None:
+            self._upstream.abort()
+        self.close()
+
+    def shut_down(self) -> bool:
+        """Proxy shutdown: a session whose statement is held ends now, like PostgreSQL's 57P01.
+
+        Returns whether it did; other sessions get the grace period.
+        """
+        if self._held is None or self.phase is Phase.CLOSED:
+            return False
+        with contextlib.suppress(ssl.SSLError):
+            shutdown = "terminating connection due to administrator command"
+            self._client_write(m.encode_error(ADMIN_SHUTDOWN, shutdown))
+        self._abandon_held("proxy shutting down")
+        return True
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -390,6 +516,53 @@ class ClientSession(asyncio.Protocol):
             return
         self._on_startup_message(request, packet, rest)
 
+    def _on_auth_bytes(self, data: bytes) -> None:
+        """Authentication: relay password/SASL/GSS responses; hold anything else until ready.
+
+        PostgreSQL reads a message sent before authentication ends only after it
+        ends, so holding it and handing it to the gate then keeps its meaning,
+        and nothing reaches the server before the proxy can judge it.
+        """
+        if self._early:  # something is held already: all that follows waits behind it
+            self._hold_early(data)
+            return
+        buf = self._auth_buf
+        buf += data
+        pos = 0
+        while len(buf) - pos >= 5 and buf[pos] == _AUTH_RESPONSE:
+            length = int.from_bytes(buf[pos + 1 : pos + 5], "big", signed=True)
+            if length < 4 or length > MAX_MESSAGE:
+                raise ProtocolViolation(f"invalid message length {length} for message type 0x70")
+            stop = pos + 1 + length
+            if len(buf) < stop:
+                break
+            raw = bytes(buf[pos:stop])
+            if self._sasl_pending:
+                self._check_channel_binding(raw)
+            self._write_upstream(raw)
+            pos = stop
+        del buf[:pos]
+        if buf and buf[0] != _AUTH_RESPONSE:
+            rest = bytes(buf)
+            buf.clear()
+            self._hold_early(rest)
+
+    def _hold_early(self, data: bytes) -> None:
+        self._early.append(data)
+        self._early_bytes += len(data)
+        if self._early_bytes > HOLD_LIMIT and self.transport is not None:
+            self.transport.pause_reading()
+
+    def _release_early(self) -> None:
+        """Authentication ended: what the client sent meanwhile goes through the gate."""
+        early = b"".join(self._early) + bytes(self._auth_buf)
+        self._early, self._early_bytes = [], 0
+        self._auth_buf.clear()
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.resume_reading()
+        if early:
+            self._relay_client(early)
+
     def _on_startup_message(self, startup: m.StartupMessage, packet: bytes, rest: bytes) -> None:
         self._startup_timer.cancel()
         self.params = startup.params
@@ -406,8 +579,7 @@ class ClientSession(asyncio.Protocol):
             self._gate = TransactionGate(self.proxy.guard, self._requester)
         self.phase = Phase.CONNECTING
         if rest:
-            self._scanner.feed(rest)
-            self._pending.append(rest)
+            self._on_auth_bytes(rest)
         self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
         self._task = asyncio.get_running_loop().create_task(self._connect(self._upstream))
 
@@ -437,16 +609,31 @@ class ClientSession(asyncio.Protocol):
             self._write_upstream(chunk)
 
     def upstream_data(self, data: bytes) -> None:
-        send = self._send_client
-        if send is not None:  # the byte pipe: no per-message work on the result path
-            self.stats.bytes_out += len(data)
-            send(data)
-            return
-        if self.phase is Phase.READY or self.phase is Phase.RAW:
-            self.stats.bytes_out += len(data)
-            self._client_write(data)
-            return
         try:
+            send = self._send_client
+            if send is not None:  # the byte pipe: only ReadyForQuery is counted
+                self.stats.bytes_out += len(data)
+                replies = self._replies
+                replies.feed(data)
+                send(data)
+                if replies.ready == self._syncs:
+                    self._at_sync_point()
+                return
+            if self.phase is Phase.READY:
+                self.stats.bytes_out += len(data)
+                replies = self._replies
+                data = replies.feed(data)
+                if data:
+                    self._client_write(data)
+                if not replies.filtering and self._tls is None and self.transport is not None:
+                    self._send_client = self.transport.write
+                if replies.ready == self._syncs:
+                    self._at_sync_point()
+                return
+            if self.phase is Phase.RAW:
+                self.stats.bytes_out += len(data)
+                self._client_write(data)
+                return
             self._on_startup_reply(data)
         except ProtocolViolation as exc:
             self.proxy.metrics.upstream_errors.labels("protocol").inc()
@@ -455,6 +642,19 @@ class ClientSession(asyncio.Protocol):
                 f"skewguard: upstream protocol error: {exc.message}",
                 reason="upstream",
             )
+
+    def _at_sync_point(self) -> None:
+        """PostgreSQL has answered everything sent so far: its status is the truth."""
+        waiter = self._sync_waiter
+        if waiter is not None:
+            if not waiter.done():
+                waiter.set_result(None)
+            return
+        if self._replies.status == 0x49:  # 'I': any SET LOCAL is over
+            self._local_path = None
+        gate = self._gate
+        if gate is not None and self._held is None and not self._control_since_sync:
+            gate.observed_status(chr(self._replies.status))
 
     def _on_startup_reply(self, data: bytes) -> None:
         """Authentication and parameters: parsed message by message until ReadyForQuery."""
@@ -480,6 +680,8 @@ class ClientSession(asyncio.Protocol):
         payload = b"".join(out)
         self.stats.bytes_out += len(payload)
         self._client_write(payload)
+        if self.phase is Phase.READY and (self._early or self._auth_buf):
+            self._release_early()
 
     def _check_channel_binding(self, data: bytes) -> None:
         """Explain the one SCRAM case that cannot work through the proxy.
@@ -603,6 +805,10 @@ class ClientSession(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._send_client = self._send_upstream = None
         self._startup_timer.cancel()
+        task = self._task
+        if self._held is not None and task is not None and not task.done():
+            task.cancel()  # the client is gone: its held statement never runs
+            self._held, self._held_raw = None, []
         if self.phase is not Phase.CLOSED:
             self.phase = Phase.CLOSED
             if self._upstream is not None:

@@ -156,6 +156,32 @@ def decode_bind_statement(body: bytes) -> str:
     return _cstring(body, pos)[0]
 
 
+def decode_bind_target(body: bytes) -> tuple[str, str]:
+    """Bind ('B'): (portal, prepared statement) it binds."""
+    portal, pos = _cstring(body, 0)
+    return portal, _cstring(body, pos)[0]
+
+
+def decode_execute_portal(body: bytes) -> str:
+    """Execute ('E'): the portal it runs."""
+    return _cstring(body, 0)[0]
+
+
+def encode_parse(name: str, query: str) -> bytes:
+    """Parse ('P') with no declared parameter types."""
+    return frame(b"P", name.encode() + b"\x00" + query.encode() + b"\x00\x00\x00")
+
+
+def encode_bind(portal: str, statement: str) -> bytes:
+    """Bind ('B') without parameters, every result column in text."""
+    return frame(b"B", portal.encode() + b"\x00" + statement.encode() + b"\x00" + b"\x00" * 6)
+
+
+def encode_execute(portal: str) -> bytes:
+    """Execute ('E') of every row of ``portal``."""
+    return frame(b"E", portal.encode() + b"\x00" + b"\x00" * 4)
+
+
 @dataclass(frozen=True, slots=True)
 class Close:
     kind: str  # "S" statement or "P" portal

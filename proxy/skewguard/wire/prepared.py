@@ -12,6 +12,8 @@ import re
 
 from pglast import split
 
+from skewguard.wire.errors import ProtocolViolation
+
 # An identifier: quoted, or plain (letters incl. any non-ASCII byte, digits, _ and $).
 _NAME = rb"(\"(?:[^\"]|\"\")+\"|[A-Za-z_\x80-\xff][\w$\x80-\xff]*)"
 # Comments and blanks a statement may start with (one level of /* */ is enough here).
@@ -33,13 +35,23 @@ def _ident(raw: bytes) -> str:
     return raw.lower().decode("utf-8", "replace")
 
 
-class PreparedStatements:
-    """Statement name → SQL text for one connection."""
+#: Portals one connection may hold open through the proxy (PostgreSQL keeps them
+#: until the transaction ends; the proxy must know what each one runs).
+MAX_PORTALS = 10_000
 
-    __slots__ = ("_by_name",)
+
+class PreparedStatements:
+    """Statement name → SQL text, and portal → SQL text, for one connection.
+
+    A portal runs the text its statement had when it was bound, even if the
+    statement is closed or re-parsed later, so portals keep the text itself.
+    """
+
+    __slots__ = ("_by_name", "_portals")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
+        self._portals: dict[str, str | None] = {}
 
     def __len__(self) -> int:
         return len(self._by_name)
@@ -53,12 +65,31 @@ class PreparedStatements:
     def on_parse(self, name: str, sql: str) -> None:
         self._by_name[name] = sql
 
-    def on_close(self, name: str) -> None:
-        self._by_name.pop(name, None)
+    def on_close(self, kind: str, name: str) -> None:
+        """Close of a statement ('S') or a portal ('P')."""
+        if kind == "P":
+            self._portals.pop(name, None)
+        else:
+            self._by_name.pop(name, None)
+
+    def on_bind(self, portal: str, name: str) -> str | None:
+        """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
+        if portal not in self._portals and len(self._portals) >= MAX_PORTALS:
+            raise ProtocolViolation(
+                f"skewguard: more than {MAX_PORTALS} open portals on one connection"
+            )
+        sql = self._by_name.get(name)
+        self._portals[portal] = sql
+        return sql
+
+    def portal_sql(self, portal: str) -> str | None:
+        """The text an Execute of ``portal`` runs, when known."""
+        return self._portals.get(portal)
 
     def forget_unnamed(self) -> None:
-        """Any simple Query destroys the unnamed statement."""
+        """Any simple Query destroys the unnamed statement and the unnamed portal."""
         self._by_name.pop("", None)
+        self._portals.pop("", None)
 
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""

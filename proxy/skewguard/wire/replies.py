@@ -1,0 +1,179 @@
+"""The server's side of a relayed connection: where its replies end, and a block's filter.
+
+PostgreSQL ends every reply to a Query, Sync or FunctionCall with exactly one
+ReadyForQuery carrying the transaction status (``I`` idle, ``T`` in a block,
+``E`` in a failed block). Counting them against what the client sent tells
+the proxy, as a fact from PostgreSQL rather than an inference, whether the
+backend has answered everything and in which transaction state it is.
+
+The stream is walked header to header and never copied, except while a block
+is being carried out at an Execute: the proxy then sends its own Parse, Bind
+and Execute of a statement that raises the error, and the ParseComplete and
+BindComplete they produce are taken out of the stream before the client sees
+them, so the client reads exactly what PostgreSQL would send for a failing
+Execute.
+"""
+
+from __future__ import annotations
+
+import struct
+
+from skewguard.wire import messages as m
+from skewguard.wire.errors import ProtocolViolation
+from skewguard.wire.framing import MAX_MESSAGE
+
+_INT32 = struct.Struct("!i")
+READY_FOR_QUERY = 0x5A  # 'Z'
+PARSE_COMPLETE = 0x31  # '1'
+BIND_COMPLETE = 0x32  # '2'
+ERROR_RESPONSE = 0x45  # 'E'
+
+
+class ReplyStream:
+    """Tracks ReadyForQuery in the server's byte stream; filters a block's extra replies."""
+
+    __slots__ = ("_carry", "_filter", "_skip", "ready", "status")
+
+    def __init__(self) -> None:
+        self.ready = 0  # ReadyForQuery messages seen
+        self.status = ord("I")  # the transaction status of the last one
+        self._skip = 0  # bytes of the current message still to come
+        self._carry = b""  # a message header (plus status byte) split across chunks
+        self._filter: _BlockFilter | None = None
+
+    @property
+    def filtering(self) -> bool:
+        return self._filter is not None
+
+    def arm_block(self, after_ready: int, marker: str) -> None:
+        """Drop the ParseComplete/BindComplete just before the error whose message is ``marker``.
+
+        ``after_ready``: ReadyForQuery messages still due before the injected
+        messages are answered (replies to what the client sent earlier).
+        """
+        self._filter = _BlockFilter(after_ready, marker)
+
+    def feed(self, data: bytes) -> bytes:
+        """Account for a chunk from the server; return the bytes to pass to the client."""
+        block = self._filter
+        if block is None:
+            self._walk(data)
+            return data
+        done = b""
+        if self._skip:  # the rest of a message that began before the block was armed
+            take = min(self._skip, len(data))
+            done, data = data[:take], data[take:]
+            self._skip -= take
+            if self._skip or not data:
+                return done
+        if self._carry:
+            data, self._carry = self._carry + data, b""
+        return done + self._feed_filtering(block, data)
+
+    def _walk(self, data: bytes) -> None:
+        """Move over ``data``'s messages, counting ReadyForQuery."""
+        pos = 0
+        end = len(data)
+        if self._carry:
+            carry = self._carry
+            need = (6 if carry[0] == READY_FOR_QUERY else 5) - len(carry)
+            head = carry + data[:need]
+            if len(head) < 5 or (head[0] == READY_FOR_QUERY and len(head) < 6):
+                self._carry = head
+                return
+            self._carry = b""
+            length = self._length(head, 0)
+            if head[0] == READY_FOR_QUERY:
+                self.ready += 1
+                self.status = head[5]
+            pos = 1 + length - len(carry)
+        else:
+            pos = self._skip
+        self._skip = 0
+        while pos < end:
+            left = end - pos
+            if left < 5 or (left < 6 and data[pos] == READY_FOR_QUERY):
+                self._carry = data[pos:]
+                return
+            length = self._length(data, pos)
+            if data[pos] == READY_FOR_QUERY:
+                self.ready += 1
+                self.status = data[pos + 5]
+            pos += 1 + length
+        self._skip = pos - end
+
+    @staticmethod
+    def _length(buf: bytes, pos: int) -> int:
+        (length,) = _INT32.unpack_from(buf, pos + 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise ProtocolViolation(f"invalid message length {length} from the server")
+        return int(length)
+
+    def _feed_filtering(self, block: _BlockFilter, data: bytes) -> bytes:
+        block.buffer += data
+        buffer = bytes(block.buffer)
+        out: list[bytes] = []
+        pos = 0
+        while True:
+            if len(buffer) - pos < 5:
+                break
+            (length,) = _INT32.unpack_from(buffer, pos + 1)
+            stop = pos + 1 + length
+            if length < 4 or stop > len(buffer):
+                if length < 4:
+                    raise ProtocolViolation(f"invalid message length {length} from the server")
+                break
+            out.append(block.on_message(buffer[pos:stop], self))
+            pos = stop
+            if block.done:
+                self._filter = None
+                rest = buffer[stop:]
+                block.buffer.clear()
+                out.append(block.release())
+                out.append(self.feed(rest) if rest else b"")
+                return b"".join(out)
+        del block.buffer[:pos]
+        return b"".join(out)
+
+
+class _BlockFilter:
+    __slots__ = ("after_ready", "buffer", "done", "held", "marker")
+
+    def __init__(self, after_ready: int, marker: str) -> None:
+        self.after_ready = after_ready
+        self.marker = marker
+        self.buffer = bytearray()
+        self.held: list[bytes] = []  # a trailing run of ParseComplete/BindComplete
+        self.done = False
+
+    def release(self) -> bytes:
+        held, self.held = self.held, []
+        return b"".join(held)
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        """What to pass for one whole message; may hold it back for a moment."""
+        mtype = raw[0]
+        if mtype == READY_FOR_QUERY:
+            stream.ready += 1
+            stream.status = raw[5]
+            if self.after_ready > 0:
+                self.after_ready -= 1
+                return self.release() + raw
+            self.done = True  # the injected messages were skipped (an earlier error)
+            return self.release() + raw
+        if self.after_ready > 0:
+            return raw
+        if mtype in (PARSE_COMPLETE, BIND_COMPLETE):
+            self.held.append(raw)
+            return self.held.pop(0) if len(self.held) > 2 else b""
+        if (
+            mtype == ERROR_RESPONSE
+            and len(self.held) == 2
+            and self.held[0][0] == PARSE_COMPLETE
+            and self.held[1][0] == BIND_COMPLETE
+            and m.decode_error_fields(raw[5:]).get(m.FIELD_MESSAGE, "") == self.marker
+        ):
+            self.held = []
+            self.done = True
+            return raw
+        return self.release() + raw
