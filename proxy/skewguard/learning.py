@@ -7,6 +7,11 @@ cache, then a literal-insensitive cache, then pglast — and writes the evidence
 to the state store in a worker thread. Distinct texts, not raw queries, wait
 here, so nothing is dropped under load; a store outage keeps batches in memory
 and retries them.
+
+Analysis runs per database under that database's lock, so a DDL decision can
+drain its own database before a deadline (``flush_for_decision``) without
+waiting for another database's work, and judge on what is stored plus what is
+learned but not yet written (``unwritten_footprints``).
 """
 
 from __future__ import annotations
@@ -17,15 +22,16 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
-from skewguard.footprint import FootprintBatch, VersionKey
+from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.shapes import literal_key
-from skewguard.store import StateStore
+from skewguard.store import StateStore, StoredVersion
 
 log = logging.getLogger("skewguard.learning")
 
@@ -61,6 +67,21 @@ class StatementLog:
         self.named: set[str] = set()  # texts prepared as named statements (their result matters)
 
 
+@dataclass(slots=True)
+class _Work:
+    """Texts taken from one log for analysis, observed last at ``when``."""
+
+    slog: StatementLog
+    counts: dict[str, int]
+    named: set[str]
+    when: float
+    live: bool  # taken from a live log (else from a closed one)
+
+
+class _OutOfTime(Exception):
+    """The deadline passed, or no catalog could be read before it."""
+
+
 class _DatabaseCache:
     """Analysis results for one database; reset whenever its catalog changes."""
 
@@ -94,7 +115,12 @@ class Learner:
         self._done: list[tuple[StatementLog, float]] = []
         self._caches: dict[str, _DatabaseCache] = {}
         self._unwritten: list[FootprintBatch] = []
-        self._flush_lock = asyncio.Lock()
+        self._flush_lock = asyncio.Lock()  # one full flush at a time
+        self._db_locks: dict[str, asyncio.Lock] = {}  # analysis of one database at a time
+        self._write_lock = asyncio.Lock()
+        self._writer: asyncio.Task[bool] | None = None  # a write a decision stopped waiting for
+        self._building: dict[int, FootprintBatch] = {}  # being analysed into, not yet queued
+        self._seen: dict[str, CatalogSnapshot] = {}  # the snapshot each database's caches hold
 
     # ------------------------------------------------------------ called by sessions
 
@@ -128,76 +154,217 @@ class Learner:
     async def flush(self) -> None:
         """Analyse everything observed so far and write it to the store."""
         async with self._flush_lock:
-            now = time.time()
-            work: list[tuple[StatementLog, dict[str, int], set[str], float]] = []
-            batch = FootprintBatch()
-            for live in list(self._live):
-                counts, live.counts = live.counts, {}
-                named, live.named = live.named, set()
-                work.append((live, counts, named, now))
-            done, self._done = self._done, []
-            for closed, when in done:
-                work.append((closed, closed.counts, closed.named, when))
-            for statement_log, counts, named, when in work:
-                await self._learn(batch, statement_log, counts, named, when)
-            if batch:
-                self._unwritten.append(batch)
+            for database in self._pending_databases():
+                async with self._db_lock(database):
+                    await self._flush_database(database, None)
             if await self._write():
                 await self._heartbeat()
 
+    async def flush_for_decision(self, database: str, deadline: float) -> bool:
+        """Analyse what ``database``'s sessions ran so far, before ``deadline``.
+
+        ``deadline`` is a ``time.monotonic()`` moment. True when every statement
+        observed for the database before the call is in the footprints a
+        decision can see: the store plus :meth:`unwritten_footprints` (a write
+        is tried before the deadline, and carries on after it). False when the
+        deadline came first: what was analysed is kept, the rest waits for the
+        next flush. Never waits on another database's analysis.
+        """
+        lock = self._db_lock(database)
+        try:
+            async with asyncio.timeout(_remaining(deadline)):
+                await lock.acquire()
+        except TimeoutError:
+            return False
+        try:
+            complete = await self._flush_database(database, deadline)
+        finally:
+            lock.release()
+        await self._write_before(deadline)
+        return complete
+
+    def unwritten_footprints(self, database: str | None = None) -> list[StoredVersion]:
+        """Footprints learned but not yet in the store, shaped like ``StateStore.versions()``.
+
+        Batches waiting for the store (down, read-only, full) and those being
+        analysed into right now, merged per version as a store would (counts
+        add, first/last widen, the first sample stays); copies, safe to keep.
+        Only ``database``'s versions when given. Read this before the store:
+        a batch leaves this list only after the store has it.
+        """
+        merged: dict[VersionKey, StoredVersion] = {}
+        for batch in [*self._unwritten, *self._building.values()]:
+            for key, (first, last) in batch.seen.items():
+                if database is not None and key.database != database:
+                    continue
+                version = merged.get(key)
+                if version is None:
+                    merged[key] = StoredVersion(key, first, last)
+                else:
+                    version.first_seen = min(version.first_seen, first)
+                    version.last_seen = max(version.last_seen, last)
+            for key, facets in batch.facets.items():
+                if database is not None and key.database != database:
+                    continue
+                if key not in merged:  # facets without a sighting: only hand-made batches
+                    times = [e.first_seen for e in facets.values()] or [0.0]
+                    merged[key] = StoredVersion(key, min(times), max(times))
+                owned = merged[key].facets
+                for facet, ev in facets.items():
+                    have = owned.get(facet)
+                    if have is None:
+                        owned[facet] = Evidence(ev.count, ev.first_seen, ev.last_seen, ev.sample)
+                    else:
+                        have.count += ev.count
+                        have.first_seen = min(have.first_seen, ev.first_seen)
+                        have.last_seen = max(have.last_seen, ev.last_seen)
+        return sorted(merged.values(), key=lambda v: v.key)
+
+    def _db_lock(self, database: str) -> asyncio.Lock:
+        return self._db_locks.setdefault(database, asyncio.Lock())
+
+    def _pending_databases(self) -> list[str]:
+        found = {slog.key.database for slog in self._live}
+        found.update(slog.key.database for slog, _ in self._done)
+        return sorted(found)
+
+    def _take(self, database: str) -> list[_Work]:
+        """Swap out what ``database``'s logs hold (every live log: its version is seen)."""
+        now = time.time()
+        work: list[_Work] = []
+        for live in list(self._live):
+            if live.key.database == database:
+                counts, live.counts = live.counts, {}
+                named, live.named = live.named, set()
+                work.append(_Work(live, counts, named, now, True))
+        kept: list[tuple[StatementLog, float]] = []
+        for closed, when in self._done:
+            if closed.key.database == database:
+                counts, closed.counts = closed.counts, {}
+                named, closed.named = closed.named, set()
+                work.append(_Work(closed, counts, named, when, False))
+            else:
+                kept.append((closed, when))
+        self._done = kept
+        return work
+
+    def _put_back(self, work: _Work) -> None:
+        """Texts not analysed go back where the next flush takes them."""
+        slog = work.slog
+        for sql, count in work.counts.items():
+            slog.counts[sql] = slog.counts.get(sql, 0) + count
+        slog.named |= work.named
+        if slog not in self._live and all(slog is not s for s, _ in self._done):
+            self._done.append((slog, work.when))  # closed meanwhile, or taken from _done
+
+    async def _flush_database(self, database: str, deadline: float | None) -> bool:
+        """Analyse ``database``'s logs into a queued batch (caller holds its lock).
+
+        With a deadline, False when it passed first; the texts not analysed are
+        put back. Without one, everything is analysed (a text whose catalog
+        cannot be read is counted as an analysis failure and dropped).
+        """
+        work = self._take(database)
+        batch = FootprintBatch()
+        self._building[id(batch)] = batch
+        complete = True
+        try:
+            while work:
+                item = work[0]
+                if not complete:
+                    self._put_back(work.pop(0))
+                    continue
+                left = await self._learn(batch, item, deadline)
+                work.pop(0)
+                if left is not None:
+                    complete = False
+                    self._put_back(left)
+        except asyncio.CancelledError:
+            for item in work:
+                self._put_back(item)
+            raise
+        finally:
+            del self._building[id(batch)]
+            if batch:
+                self._unwritten.append(batch)
+        return complete
+
     async def _learn(
-        self,
-        batch: FootprintBatch,
-        slog: StatementLog,
-        counts: dict[str, int],
-        named: set[str],
-        when: float,
-    ) -> None:
+        self, batch: FootprintBatch, work: _Work, deadline: float | None
+    ) -> _Work | None:
+        """Analyse one log's texts into ``batch``; what the deadline left, or None."""
+        slog, counts, when = work.slog, work.counts, work.when
         key = slog.key
-        # The role a version connects as: REVOKE and row-level security are judged by it.
-        role = frozenset({Facet(FacetKind.ROLE, slog.user)})
-        batch.record(key, role, sum(counts.values()), when, f"connected as {slog.user}")
-        for sql in named:  # named prepared statements break when their result type changes
-            result = await self._result_facets(key.database, slog, sql, prepared_only=False)
-            if result:
-                batch.record(key, result, counts.get(sql, 1), when, sql)
         cache = self._caches.setdefault(key.database, _DatabaseCache())
         path = slog.search_path
+        named = sorted(work.named)
+        items = list(counts.items())
+        named_done = items_done = analysed = 0
         # Texts that share one analysis (the same cached facet set) are recorded once,
         # with their counts summed: inlined literals cost a cache lookup each, no more.
         groups: dict[int, list[Any]] = {}
-        for sql, count in counts.items():
-            facets = cache.exact.get((path, sql))
-            if facets is None:
-                shared = cache.by_literal.get((path, literal_key(sql)))
-                if isinstance(shared, frozenset):
-                    facets = shared
-                else:
-                    facets = await self._facets(key.database, slog, sql, count, when)
-                    if facets is None:
-                        continue
-            group = groups.get(id(facets))
-            if group is None:
-                groups[id(facets)] = [facets, count, sql]
-            else:
-                group[1] += count
-            if _PREPARE.match(sql):  # SQL-level PREPARE: a named statement too
-                result = await self._result_facets(key.database, slog, sql, prepared_only=True)
+        try:
+            for sql in named:  # named prepared statements break when their result type changes
+                _check(deadline)
+                result = await self._result_facets(
+                    key.database, slog, sql, prepared_only=False, deadline=deadline
+                )
                 if result:
-                    batch.record(key, result, count, when, sql)
-        for facets, count, sample in groups.values():
-            batch.record(key, facets, count, when, sample)
-            if _has_missing(facets):
-                self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+                    batch.record(key, result, counts.get(sql, 1), when, sql)
+                named_done += 1
+            for sql, count in items:
+                _check(deadline)
+                facets = cache.exact.get((path, sql))
+                if facets is None:
+                    shared = cache.by_literal.get((path, literal_key(sql)))
+                    if isinstance(shared, frozenset):
+                        facets = shared
+                    else:
+                        facets = await self._facets(key.database, slog, sql, count, when, deadline)
+                prepared: frozenset[Facet] = frozenset()
+                if facets is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
+                    prepared = await self._result_facets(
+                        key.database, slog, sql, prepared_only=True, deadline=deadline
+                    )
+                items_done += 1
+                analysed += count
+                if facets is None:
+                    continue
+                group = groups.get(id(facets))
+                if group is None:
+                    groups[id(facets)] = [facets, count, sql]
+                else:
+                    group[1] += count
+                if prepared:
+                    batch.record(key, prepared, count, when, sql)
+        except _OutOfTime:
+            pass
+        finally:
+            # The role a version connects as: REVOKE and row-level security are judged by it.
+            role = frozenset({Facet(FacetKind.ROLE, slog.user)})
+            batch.record(key, role, analysed, when, f"connected as {slog.user}")
+            for facets, count, sample in groups.values():
+                batch.record(key, facets, count, when, sample)
+                if _has_missing(facets):
+                    self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+        if named_done == len(named) and items_done == len(items):
+            return None
+        return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)
 
     async def _result_facets(
-        self, database: str, slog: StatementLog, sql: str, *, prepared_only: bool
+        self,
+        database: str,
+        slog: StatementLog,
+        sql: str,
+        *,
+        prepared_only: bool,
+        deadline: float | None = None,
     ) -> frozenset[Facet]:
         cache = self._caches.setdefault(database, _DatabaseCache())
         found = cache.results.get((slog.search_path, sql))
         if found is not None:
             return found
-        catalog = await self._catalog(database, slog.user)
+        catalog = await self._catalog(database, slog.user, deadline=deadline)
         if catalog is None:
             return frozenset()
         found = result_facets(
@@ -213,14 +380,20 @@ class Learner:
         return found
 
     async def _facets(
-        self, database: str, slog: StatementLog, sql: str, count: int, when: float
+        self,
+        database: str,
+        slog: StatementLog,
+        sql: str,
+        count: int,
+        when: float,
+        deadline: float | None = None,
     ) -> frozenset[Facet] | None:
         """Analyse one text the caches do not answer (the caller tried them first)."""
         user, path = slog.user, slog.search_path
         cache = self._caches.setdefault(database, _DatabaseCache())
         lkey = (path, literal_key(sql))
         shared = cache.by_literal.get(lkey)
-        catalog = await self._catalog(database, user)
+        catalog = await self._catalog(database, user, deadline=deadline)
         if catalog is None:
             self._metrics.analysis_failures.labels("catalog").inc(count)
             return None
@@ -231,7 +404,7 @@ class Learner:
         elif _has_missing(result.facets):
             # New code, or a catalog read before the schema changed: decide on a
             # snapshot read after the statement ran.
-            fresh = await self._catalog(database, user, read_after=when)
+            fresh = await self._catalog(database, user, read_after=when, deadline=deadline)
             if fresh is not None and fresh is not catalog:
                 result = analyze(sql, search_path=path, catalog=fresh, user=user)
                 catalog = fresh
@@ -246,30 +419,62 @@ class Learner:
         return facets
 
     async def _catalog(
-        self, database: str, user: str, *, read_after: float | None = None
+        self,
+        database: str,
+        user: str,
+        *,
+        read_after: float | None = None,
+        deadline: float | None = None,
     ) -> CatalogSnapshot | None:
-        snapshot, changed = await self._catalogs.get(database, user, newer_than=read_after)
-        if changed:
+        """A snapshot; with a deadline, the last good one when a read would pass it.
+
+        Raises ``_OutOfTime`` under a deadline when there is no snapshot at all.
+        """
+        timeout = None if deadline is None else _remaining(deadline)
+        snapshot, _ = await self._catalogs.get(
+            database, user, newer_than=read_after, timeout=timeout
+        )
+        if snapshot is None:
+            if deadline is not None:
+                raise _OutOfTime
+            return None
+        if snapshot is not self._seen.get(database):
+            # the cache keeps an unchanged schema's snapshot object: a new one is a new schema
+            self._seen[database] = snapshot
             self._caches.setdefault(database, _DatabaseCache()).clear()
         return snapshot
 
+    async def _write_before(self, deadline: float) -> None:
+        """Write what is queued, waiting until ``deadline`` at most (the write goes on)."""
+        if not self._unwritten:
+            return
+        writer = self._writer
+        if writer is None or writer.done():
+            writer = self._writer = asyncio.ensure_future(self._write())
+        try:
+            async with asyncio.timeout(_remaining(deadline)):
+                await asyncio.shield(writer)
+        except TimeoutError:
+            log.info("footprints not written before the decision's deadline (kept queued)")
+
     async def _write(self) -> bool:
         """Write pending batches in order; False (and the rest kept) when the store fails."""
-        while self._unwritten:
-            batch = self._unwritten[0]
-            try:
-                await asyncio.to_thread(self._store.write, batch)
-            except Exception as exc:
-                self._metrics.state_up.set(0)
-                self._metrics.state_errors.inc()
-                log.warning("state store write failed (will retry): %s", exc)
-                if len(self._unwritten) > PENDING_BATCH_LIMIT:
-                    self._unwritten.pop(0)
-                    log.error("state store down too long: dropped the oldest footprint batch")
-                return False
-            self._unwritten.pop(0)
-            self._metrics.state_up.set(1)
-        return True
+        async with self._write_lock:
+            while self._unwritten:
+                batch = self._unwritten[0]
+                try:
+                    await asyncio.to_thread(self._store.write, batch)
+                except Exception as exc:
+                    self._metrics.state_up.set(0)
+                    self._metrics.state_errors.inc()
+                    log.warning("state store write failed (will retry): %s", exc)
+                    if len(self._unwritten) > PENDING_BATCH_LIMIT:
+                        self._unwritten.pop(0)
+                        log.error("state store down too long: dropped the oldest footprint batch")
+                    return False
+                self._unwritten.pop(0)
+                self._metrics.state_up.set(1)
+            return True
 
     async def _heartbeat(self) -> None:
         """Tell proxies sharing the store which versions are live here; failures only count."""
@@ -287,6 +492,15 @@ class Learner:
 
     def live_keys(self) -> Iterable[VersionKey]:
         return (slog.key for slog in self._live)
+
+
+def _remaining(deadline: float) -> float:
+    return max(0.0, deadline - time.monotonic())
+
+
+def _check(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() >= deadline:
+        raise _OutOfTime
 
 
 def _has_missing(facets: frozenset[Facet]) -> bool:

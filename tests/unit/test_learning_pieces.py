@@ -1,19 +1,30 @@
-"""Pure pieces of footprint learning: literal keys, search_path, batches, the SQLite store."""
+"""Pieces of footprint learning: literal keys, search_path, batches, the SQLite store,
+bounded catalog reads and decision-time flushing (the last against the suite's clusters)."""
 
 from __future__ import annotations
 
+import asyncio
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
+import asyncpg
 import pytest
 
 from skewguard.analysis import Facet, FacetKind
+from skewguard.catalogs import CatalogCache
+from skewguard.config import Upstream, parse_upstream
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.identity import Identity
+from skewguard.learning import Learner, StatementLog
+from skewguard.observe.metrics import ProxyMetrics
+from skewguard.observe.traffic import TrafficBook
+from skewguard.pgcluster import LocalCluster, free_port
 from skewguard.registry import version_report
 from skewguard.search_path import DEFAULT, parse_path, startup_path
 from skewguard.shapes import literal_key
 from skewguard.statements import read_script
-from skewguard.store import SqliteStore, open_store
+from skewguard.store import SqliteStore, StateStore, open_store
 
 
 @pytest.mark.parametrize(
@@ -124,3 +135,225 @@ def test_version_report_adds_live_connections_and_untagged(tmp_path: Path) -> No
     assert by_app[("shop", "1")]["facets"][0]["facet"] == READ.key
     untagged = by_app[("(untagged)", "(untagged)")]
     assert (untagged["live_connections"], untagged["tagged"], untagged["facets"]) == (1, False, [])
+
+
+# --- bounded catalog reads and decision-time flushing (issue #8) ---------------------
+#
+# Real servers only: the PostgreSQL cluster of the suite, and a TCP listener that
+# accepts and never answers (a server that hangs), standing in for a slow load.
+
+
+class SilentServer:
+    """Accepts connections and never answers; closing it resets them."""
+
+    def __init__(self) -> None:
+        self.accepted = 0
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> SilentServer:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def _accept(self, _reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.accepted += 1
+        self._writers.append(writer)
+
+    def upstream(self) -> Upstream:
+        return parse_upstream(f"postgresql://nobody@127.0.0.1:{self.port}/x?sslmode=disable")
+
+    async def __aexit__(self, *_: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for writer in self._writers:
+            writer.transport.abort()
+        await self._server.wait_closed()
+
+
+SCHEMA = "sglearn"
+
+
+@pytest.fixture
+async def real_upstream(cluster: LocalCluster) -> AsyncIterator[Upstream]:
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(
+            f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};"
+            f"CREATE TABLE {SCHEMA}.t (id int, email text)"
+        )
+        yield parse_upstream(cluster.url(sslmode="disable"))
+        await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+    finally:
+        await conn.close()
+
+
+def _learner(catalogs: CatalogCache, store: StateStore) -> Learner:
+    return Learner(store, catalogs, ProxyMetrics(TrafficBook()))
+
+
+def _stopped_store(tmp_path: Path) -> SqliteStore:
+    store = SqliteStore(str(tmp_path / "stopped.db"))
+    store.close()  # every write now fails, as a stopped/read-only/full store's would
+    return store
+
+
+def _observe(learner: Learner, key: VersionKey, user: str, *texts: str) -> StatementLog:
+    slog = learner.open(key, user, (SCHEMA,))
+    for sql in texts:
+        slog.counts[sql] = slog.counts.get(sql, 0) + 1
+    return slog
+
+
+EMAIL = Facet(FacetKind.COLUMN_READ, f"{SCHEMA}.t.email")
+
+
+async def test_catalog_get_stops_waiting_and_shares_the_load(real_upstream: Upstream) -> None:
+    cache = CatalogCache(real_upstream, connect_timeout=30)
+    user = real_upstream.user or ""
+    first, _ = await cache.get("postgres", user)
+    assert first is not None and first.relation(SCHEMA, "t") is not None
+    async with SilentServer() as silent:
+        cache.upstream = silent.upstream()  # every load from now on hangs
+        started, wall = time.monotonic(), time.time()
+        got, changed = await cache.get("postgres", user, newer_than=wall, timeout=0.3)
+        assert got is first and not changed  # the last good snapshot, not a wait
+        assert time.monotonic() - started < 10
+        # a patient caller joins the load in progress instead of starting another
+        patient = asyncio.ensure_future(cache.get("postgres", user, newer_than=wall))
+        await asyncio.sleep(0.3)
+        assert not patient.done() and silent.accepted == 1
+        # another database has its own lock: it does not wait behind this load
+        other, _ = await cache.get("template1", user, timeout=0.3)
+        assert other is None
+    # the server went away: the shared load fails and everybody gets the last good one
+    got, _ = await asyncio.wait_for(patient, 10)
+    assert got is first
+
+
+async def test_catalog_get_without_a_server_returns_none_fast() -> None:
+    upstream = parse_upstream(f"postgresql://nobody@127.0.0.1:{free_port()}/x?sslmode=disable")
+    cache = CatalogCache(upstream)
+    got, changed = await asyncio.wait_for(cache.get("x", "nobody", timeout=5), 10)
+    assert got is None and not changed
+
+
+async def test_flush_for_decision_keeps_what_a_stopped_store_refused(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    learner = _learner(CatalogCache(real_upstream), _stopped_store(tmp_path))
+    user = real_upstream.user or ""
+    key = VersionKey("postgres", "shop", "1")
+    other = VersionKey("elsewhere", "shop", "1")
+    _observe(learner, key, user, "SELECT email FROM t WHERE id = 1", "SELECT email FROM t")
+    waiting = _observe(learner, other, user, "SELECT 1")
+
+    done = await learner.flush_for_decision("postgres", time.monotonic() + 20)
+
+    assert done
+    unwritten = learner.unwritten_footprints("postgres")
+    assert [v.key for v in unwritten] == [key]
+    facets = unwritten[0].facets
+    assert facets[EMAIL].count == 2
+    assert Facet(FacetKind.ROLE, user) in facets
+    assert waiting.counts == {"SELECT 1": 1}  # another database's texts are not touched
+    assert learner.unwritten_footprints("elsewhere") == []
+    # a copy: the caller may keep it while the learner goes on
+    facets[EMAIL].count = 1000
+    assert learner.unwritten_footprints("postgres")[0].facets[EMAIL].count == 2
+
+
+async def test_unwritten_footprints_merge_like_the_store(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    learner = _learner(CatalogCache(real_upstream), _stopped_store(tmp_path))
+    user = real_upstream.user or ""
+    key = VersionKey("postgres", "shop", "1")
+    slog = _observe(learner, key, user, "SELECT email FROM t")
+    assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+    slog.counts["SELECT email, id FROM t"] = 3
+    assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+
+    [version] = learner.unwritten_footprints()
+    reference = SqliteStore(str(tmp_path / "reference.db"))
+    try:
+        for batch in learner._unwritten:  # what the store would hold once it is back
+            reference.write(batch)
+        [stored] = reference.versions()
+    finally:
+        reference.close()
+    assert version.key == stored.key
+    assert (version.first_seen, version.last_seen) == (stored.first_seen, stored.last_seen)
+    assert {
+        f: (e.count, e.first_seen, e.last_seen, e.sample) for f, e in version.facets.items()
+    } == {f: (e.count, e.first_seen, e.last_seen, e.sample) for f, e in stored.facets.items()}
+    assert version.facets[EMAIL].count == 4
+
+
+async def test_flush_for_decision_writes_to_a_working_store(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        learner = _learner(CatalogCache(real_upstream), store)
+        key = VersionKey("postgres", "shop", "2")
+        _observe(learner, key, real_upstream.user or "", "SELECT email FROM t")
+        assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+        assert learner.unwritten_footprints() == []
+        [stored] = store.versions()
+        assert stored.key == key and EMAIL in stored.facets
+    finally:
+        store.close()
+
+
+async def test_a_passed_deadline_puts_the_texts_back(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    learner = _learner(CatalogCache(real_upstream), _stopped_store(tmp_path))
+    key = VersionKey("postgres", "shop", "1")
+    slog = _observe(learner, key, real_upstream.user or "", "SELECT email FROM t")
+    slog.named.add("SELECT email FROM t")
+
+    assert not await learner.flush_for_decision("postgres", time.monotonic() - 1)
+    assert slog.counts == {"SELECT email FROM t": 1} and slog.named == {"SELECT email FROM t"}
+
+    learner.close(slog)  # a closed session's texts are kept for the next flush too
+    assert not await learner.flush_for_decision("postgres", time.monotonic() - 1)
+    assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+    assert learner.unwritten_footprints("postgres")[0].facets[EMAIL].count == 1
+    assert slog.counts == {}
+
+
+async def test_no_catalog_before_the_deadline_is_not_a_finished_flush(tmp_path: Path) -> None:
+    async with SilentServer() as silent:
+        learner = _learner(
+            CatalogCache(silent.upstream(), connect_timeout=30), _stopped_store(tmp_path)
+        )
+        slog = _observe(learner, VersionKey("x", "shop", "1"), "nobody", "SELECT email FROM t")
+        started = time.monotonic()
+        assert not await learner.flush_for_decision("x", started + 0.5)
+        assert time.monotonic() - started < 10
+        assert slog.counts == {"SELECT email FROM t": 1}  # kept for the next flush
+
+
+async def test_a_decision_does_not_wait_for_another_databases_flush(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    cache = CatalogCache(real_upstream, connect_timeout=30)
+    user = real_upstream.user or ""
+    assert (await cache.get("postgres", user))[0] is not None  # read while the server answers
+    learner = _learner(cache, _stopped_store(tmp_path))
+    _observe(learner, VersionKey("a_slow", "shop", "1"), user, "SELECT 1 FROM t")
+    _observe(learner, VersionKey("postgres", "shop", "1"), user, "SELECT email FROM t")
+    async with SilentServer() as silent:
+        cache.upstream = silent.upstream()  # a_slow's catalog now hangs
+        background = asyncio.ensure_future(learner.flush())
+        await asyncio.sleep(0.3)
+        assert not background.done()  # stuck on a_slow, before it reached postgres
+        started = time.monotonic()
+        assert await learner.flush_for_decision("postgres", started + 8)
+        assert time.monotonic() - started < 10
+        assert not background.done()
+        assert EMAIL in learner.unwritten_footprints("postgres")[0].facets
+    await asyncio.wait_for(background, 10)  # the silent server went away: the flush ends
