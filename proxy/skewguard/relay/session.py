@@ -27,7 +27,7 @@ from skewguard.relay.gate import TransactionGate
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.search_path import startup_path
-from skewguard.statements import UNKNOWN, Kind, Script, needs_reading, read_script
+from skewguard.statements import UNKNOWN, Script, needs_reading, read_script
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
@@ -100,6 +100,7 @@ class ClientSession(asyncio.Protocol):
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
         self._local_path: tuple[str, ...] | None = None  # SET LOCAL search_path
+        self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
@@ -238,7 +239,7 @@ class ClientSession(asyncio.Protocol):
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
             if sql is None or not needs_reading(sql.encode()):
                 return None
-            return self._on_statement(read_script(sql))
+            return self._on_statement(read_script(sql), self._syncs + 1)
         if mtype == 0x42:  # Bind: one execution of a prepared statement
             self.stats.queries += 1
             portal, name = m.decode_bind_target(message.body)
@@ -263,7 +264,7 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
             self._record(sql)
-            return self._on_statement(read_script(sql)) if reading else None
+            return self._on_statement(read_script(sql), self._syncs) if reading else None
         if mtype == 0x50:  # Parse: nothing runs yet
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(parse.name, parse.query)
@@ -275,9 +276,14 @@ class ClientSession(asyncio.Protocol):
         self.prepared.on_close(close.kind, close.name)
         return None
 
-    def _on_statement(self, script: Script) -> Script | None:
-        """A text PostgreSQL is about to run: settings, transaction control, the gate."""
+    def _on_statement(self, script: Script, ready_index: int) -> Script | None:
+        """A text PostgreSQL is about to run: settings, transaction control, the gate.
+
+        ``ready_index``: the ReadyForQuery that will end the text's reply.
+        """
         self._apply_settings(script)
+        if script.local_search_path is not None:
+            self._local_path_ready = ready_index
         gate = self._gate
         if gate is None:
             return None
@@ -314,8 +320,6 @@ class ClientSession(asyncio.Protocol):
         local = script.local_search_path
         if local is not None:
             self._local_path = local
-        if any(s.kind in (Kind.COMMIT, Kind.ROLLBACK) for s in script.statements):
-            self._local_path = None
         for statement in script.statements:
             if statement.override is not None:
                 self._session_override = statement.override or None
@@ -645,13 +649,14 @@ class ClientSession(asyncio.Protocol):
 
     def _at_sync_point(self) -> None:
         """PostgreSQL has answered everything sent so far: its status is the truth."""
+        replies = self._replies
+        if replies.status == 0x49 and replies.ready >= self._local_path_ready:
+            self._local_path = None  # the transaction of the SET LOCAL is over
         waiter = self._sync_waiter
         if waiter is not None:
             if not waiter.done():
                 waiter.set_result(None)
             return
-        if self._replies.status == 0x49:  # 'I': any SET LOCAL is over
-            self._local_path = None
         gate = self._gate
         if gate is not None and self._held is None and not self._control_since_sync:
             gate.observed_status(chr(self._replies.status))

@@ -66,8 +66,30 @@ class ReplyStream:
             self._skip -= take
             if self._skip or not data:
                 return done
-        if self._carry:
-            data, self._carry = self._carry + data, b""
+        if self._carry:  # a header begun before the block was armed: its bytes are sent
+            carry = self._carry
+            need = (6 if carry[0] == READY_FOR_QUERY else 5) - len(carry)
+            if len(data) < need:
+                self._carry += data
+                return done + data
+            head = carry + data[:need]
+            self._carry = b""
+            length = self._length(head, 0)
+            if head[0] == READY_FOR_QUERY:
+                done += block.on_message(head, self)[len(carry) :]
+                data = data[need:]
+            else:
+                remaining = 1 + length - len(carry)
+                take = min(remaining, len(data))
+                done, data = done + data[:take], data[take:]
+                self._skip = remaining - take
+                if self._skip:
+                    return done
+            if block.done:
+                self._filter = None
+                return done + (self.feed(data) if data else b"")
+            if not data:
+                return done
         return done + self._feed_filtering(block, data)
 
     def _walk(self, data: bytes) -> None:

@@ -1,0 +1,79 @@
+"""ReplyStream: ReadyForQuery counted on every chunking; a block's extra replies filtered."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.wire import messages as m
+from skewguard.wire.replies import ReplyStream
+
+PARSE_COMPLETE = m.frame(b"1", b"")
+BIND_COMPLETE = m.frame(b"2", b"")
+ROW = m.frame(b"D", b"\x00\x01\x00\x00\x00\x03abc")
+DONE = m.frame(b"C", b"SELECT 1\x00")
+
+
+def ready(status: bytes) -> bytes:
+    return m.frame(b"Z", status)
+
+
+STREAM = PARSE_COMPLETE + BIND_COMPLETE + ROW * 3 + DONE + ready(b"T") + DONE + ready(b"I")
+
+
+def _chunks(data: bytes, size: int) -> list[bytes]:
+    return [data[i : i + size] for i in range(0, len(data), size)]
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 6, 7, 11, 64])
+def test_ready_counted_on_every_chunking(size: int) -> None:
+    stream = ReplyStream()
+    out = b"".join(stream.feed(chunk) for chunk in _chunks(STREAM, size))
+    assert out == STREAM
+    assert stream.ready == 2
+    assert chr(stream.status) == "I"
+
+
+OURS = m.encode_error("55006", "skewguard: no", severity="ERROR")
+
+
+@pytest.mark.parametrize("size", [1, 4, 9, 1000])
+def test_block_filter_drops_only_the_injected_completions(size: int) -> None:
+    earlier = PARSE_COMPLETE + BIND_COMPLETE + DONE + ready(b"I")  # a reply still due
+    client_own = PARSE_COMPLETE + BIND_COMPLETE  # the client's Parse/Bind of the DDL
+    injected = PARSE_COMPLETE + BIND_COMPLETE + OURS + ready(b"I")
+    stream = ReplyStream()
+    stream.arm_block(1, "skewguard: no")
+    out = b"".join(stream.feed(chunk) for chunk in _chunks(earlier + client_own + injected, size))
+    assert out == earlier + client_own + OURS + ready(b"I")
+    assert not stream.filtering
+    assert stream.ready == 2
+
+
+def test_block_filter_ends_at_ready_when_postgresql_skipped_the_injection() -> None:
+    failed = m.encode_error("22012", "division by zero", severity="ERROR") + ready(b"I")
+    stream = ReplyStream()
+    stream.arm_block(0, "skewguard: no")
+    assert stream.feed(PARSE_COMPLETE + failed + ROW) == PARSE_COMPLETE + failed + ROW
+    assert not stream.filtering
+
+
+def test_armed_in_the_middle_of_a_message() -> None:
+    stream = ReplyStream()
+    first = stream.feed(ROW[:4])
+    stream.arm_block(0, "skewguard: no")
+    rest = ROW[4:] + PARSE_COMPLETE + BIND_COMPLETE + OURS + ready(b"I")
+    assert first + stream.feed(rest) == ROW + OURS + ready(b"I")
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 4, 5, 6, 8])
+def test_armed_after_any_partial_message(cut: int) -> None:
+    before = ROW + ready(b"T")
+    stream = ReplyStream()
+    first = stream.feed(before[:cut])
+    stream.arm_block(0 if cut > len(ROW) + 5 else 1, "skewguard: no")
+    rest = before[cut:] + PARSE_COMPLETE + BIND_COMPLETE + OURS + ready(b"I")
+    out = first
+    for chunk in _chunks(rest, 3):
+        out += stream.feed(chunk)
+    assert out == before + OURS + ready(b"I")
+    assert stream.ready == 2
