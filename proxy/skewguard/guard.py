@@ -49,13 +49,20 @@ from skewguard.registry import Protection, protected_versions
 from skewguard.rules import RULES
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
+from skewguard.store.base import StoredVersion
 
 log = logging.getLogger("skewguard.guard")
 
 #: How long a probe of existing rows may run before its answer counts as unknown.
 PROBE_TIMEOUT_MS = 2000
+#: Share of --decision-timeout that analysing not-yet-analysed queries may take.
+ANALYSIS_SHARE = 0.5
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
+
+
+class StateUnreadable(Exception):
+    """The state store could not be read for a decision."""
 
 
 class PassGranter(Protocol):
@@ -142,9 +149,35 @@ class Guard:
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog)
 
+    async def _versions(self, database: str, *, with_facets: bool) -> list[StoredVersion]:
+        """The store's versions plus what is learned but not yet written (a store that
+        cannot be written must not make a version invisible). Raises StateUnreadable."""
+        try:
+            stored = await asyncio.to_thread(self._store.versions, with_facets=with_facets)
+        except Exception as exc:
+            self._metrics.state_errors.inc()
+            raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
+        if self._learner is None:
+            return stored
+        by_key = {v.key: v for v in stored}
+        for fresh in self._learner.unwritten_footprints(database):
+            known = by_key.get(fresh.key)
+            if known is None:
+                by_key[fresh.key] = fresh
+                continue
+            known.first_seen = min(known.first_seen, fresh.first_seen)
+            known.last_seen = max(known.last_seen, fresh.last_seen)
+            if with_facets:
+                known.facets = {**fresh.facets, **known.facets}
+        return list(by_key.values())
+
     async def protections(self, database: str) -> dict[VersionKey, Protection]:
-        stored = await asyncio.to_thread(self._store.versions, with_facets=False)
-        lifecycle = await asyncio.to_thread(self._store.lifecycle)
+        stored = await self._versions(database, with_facets=False)
+        try:
+            lifecycle = await asyncio.to_thread(self._store.lifecycle)
+        except Exception as exc:
+            self._metrics.state_errors.inc()
+            raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
         everything = protected_versions(
             stored,
             await self._live_keys(),
@@ -165,11 +198,23 @@ class Guard:
         """Decide on the net change a transaction (or statement) would commit."""
         overlay, texts = pending.overlay, pending.texts
         if self._learner is not None:
-            # every query seen so far is in the footprints; a deadline that expires
-            # meanwhile stops this wait, never the flush (nothing learned is lost)
-            await asyncio.shield(self._learner.flush())
-        protections = await self.protections(requester.database)
-        stored = await asyncio.to_thread(self._store.versions)
+            # every query seen so far must be in the footprints the decision reads
+            budget = self._settings.decision_timeout * ANALYSIS_SHARE
+            complete = await self._learner.flush_for_decision(
+                requester.database, time.monotonic() + budget
+            )
+            if not complete:
+                return await self.unjudged(
+                    requester,
+                    texts,
+                    "deadline",
+                    f"the analysis of recent queries did not finish within {budget:.1f} s",
+                )
+        try:
+            protections = await self.protections(requester.database)
+            stored = await self._versions(requester.database, with_facets=True)
+        except StateUnreadable as exc:
+            return await self.unjudged(requester, texts, "state", str(exc))
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         changes = overlay.net_changes()
         probes = await self._probe(requester, probes_needed(changes))
@@ -204,7 +249,10 @@ class Guard:
     async def judge_opaque(self, requester: Requester, text: str) -> Decision:
         """A DO block or CALL: the proxy cannot read what DDL it runs (--opaque-ddl)."""
         what = "a DO block" if text.lstrip()[:2].lower() == "do" else "a procedure call"
-        protections = await self.protections(requester.database)
+        try:
+            protections = await self.protections(requester.database)
+        except StateUnreadable as exc:
+            return await self.unjudged(requester, [text], "state", str(exc))
         if not protections:
             decision = Decision(Action.ALLOW, note=f"opaque DDL ({what}); no protected version")
         else:

@@ -104,6 +104,8 @@ class Proxy:
         """Stop accepting; give open connections ``grace`` seconds, then close them."""
         if self._server is not None:
             self._server.close()
+        for session in list(self.sessions):
+            session.shut_down()  # a held statement never runs after shutdown began (57P01)
         deadline = time.monotonic() + grace
         if self.sessions:
             log.info("waiting for %d connection(s) to finish", len(self.sessions))
