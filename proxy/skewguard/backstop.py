@@ -384,13 +384,13 @@ BEGIN
   IF touched IS NULL THEN
     RETURN;
   END IF;
+  -- objects that are gone were judged by on_sql_drop (every drop fires it)
   SELECT jsonb_agg(jsonb_build_object(
            'object_type', p.object_type, 'identity', p.identity, 'versions', p.versions))
     INTO hits
     FROM {SCHEMA}.protected p
-   WHERE p.related && touched
-     AND NOT coalesce({SCHEMA}.signature(p.classid, p.objid, p.objsubid) @> p.signature,
-                      false);
+    CROSS JOIN LATERAL {SCHEMA}.signature(p.classid, p.objid, p.objsubid) current_sig
+   WHERE p.related && touched AND current_sig IS NOT NULL AND NOT current_sig @> p.signature;
   PERFORM {SCHEMA}.judge(tg_tag, 'change', hits);
 END $$;
 
@@ -725,6 +725,8 @@ class PassBook:
         sync_timeout: float = 10.0,
     ) -> None:
         self.upstream = upstream
+        self.registry = registry if registry is not None else CollectorRegistry()
+        registry = self.registry
         self._user = upstream.user or getpass.getuser()
         self._grant_timeout = grant_timeout
         self._sync_timeout = sync_timeout
