@@ -106,6 +106,40 @@ class Policy:
 
 
 @dataclass(frozen=True, slots=True)
+class RewriteRule:
+    """A rule of a table or view (CREATE RULE), other than a view's own ``_RETURN``."""
+
+    name: str
+    event: str  # "select" | "insert" | "update" | "delete"
+    instead: bool = False  # DO INSTEAD (else DO ALSO)
+    nothing: bool = False  # DO INSTEAD NOTHING
+    conditional: bool = False  # WHERE ...
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Dependency:
+    """One pg_depend edge the overlay follows when a function, collation or extension goes.
+
+    ``kind`` says what depends and what the drop does to it (see
+    :class:`skewguard.ddl.model.Holder`): ``default`` (the column loses its
+    default), ``column`` (goes), ``constraint``, ``index``, ``policy``,
+    ``trigger``, ``relation`` (go), ``function`` (goes; ``name`` is its
+    signature), ``type`` (goes with its columns; ``name`` is its type text).
+    ``relation`` is the qualified table for the kinds that have one.
+    ``ref_kind`` is ``function`` (``ref`` a signature), ``collation`` (a
+    qualified name) or ``extension`` (its name); ``auto`` edges go without CASCADE.
+    """
+
+    kind: str
+    relation: str
+    name: str
+    ref_kind: str
+    ref: str
+    auto: bool = False
+
+
+@dataclass(frozen=True, slots=True)
 class Constraint:
     """A table constraint: p(rimary), u(nique), f(oreign key), c(heck), x (exclusion)."""
 
@@ -164,6 +198,9 @@ class Relation:
     pages: int = 0  # relpages
     updatable: bool = True  # a view that accepts INSERT (auto-updatable or with rules/triggers)
     depends: tuple[str, ...] = ()  # views: facet keys of what the view reads (pg_depend)
+    rules: tuple[RewriteRule, ...] = ()
+    parents: tuple[str, ...] = ()  # pg_inherits: qualified parents, in order
+    partition: bool = False  # a partition of its (single) parent
     _by_name: dict[str, Column] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -238,6 +275,8 @@ class CatalogSnapshot:
     constraints: tuple[Constraint, ...] = ()
     indexes: tuple[Index, ...] = ()
     schema_acls: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # (schema, aclitems)
+    dependencies: tuple[Dependency, ...] = ()
+    extensions: frozenset[str] | None = None  # None: not read (members unknown)
     builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
     builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
     _relations: dict[tuple[str, str], Relation] = field(
@@ -343,14 +382,19 @@ def build_catalog(
     indexes: Iterable[Row] = (),
     view_deps: Iterable[Row] = (),
     policies: Iterable[Row] = (),
+    dependencies: Iterable[Row] = (),
+    inherits: Iterable[Row] = (),
+    rules: Iterable[Row] = (),
+    extensions: Row | None = None,
 ) -> CatalogSnapshot:
     """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
 
     ``columns`` has one row per (relation, column) in attnum order; a relation
     without columns comes as one row whose ``column`` is None. Keys are those
     the SQL in this module selects. ``relations`` (owner, ACL, RLS, size,
-    updatability), ``view_deps`` and ``policies`` add to the relations that
-    ``columns`` lists.
+    updatability), ``view_deps``, ``policies``, ``inherits`` and ``rules`` add
+    to the relations that ``columns`` lists; ``dependencies`` are the pg_depend
+    edges a drop follows; ``extensions`` (one row, ``names``) when read.
     """
     schema_rows = list(schemas)
     schema_names = frozenset(str(r["schema"]) for r in schema_rows)
@@ -391,6 +435,7 @@ def build_catalog(
             )
         )
 
+    extra = _relation_extras(inherits, rules)
     rel_order: list[tuple[str, str]] = []
     rel_kind: dict[tuple[str, str], RelKind] = {}
     rel_cols: dict[tuple[str, str], list[Column]] = {}
@@ -431,6 +476,7 @@ def build_catalog(
             policies=tuple(pols.get(k, ())),
             depends=tuple(sorted(deps.get(k, ()))),
             **info.get(k, {}),
+            **extra.get(k, {}),
         )
         for k in rel_order
     )
@@ -499,7 +545,54 @@ def build_catalog(
         enums=enum_types,
         builtin_functions=frozenset(_text_tuple(builtins["functions"] if builtins else None)),
         builtin_relations=frozenset(_text_tuple(builtins["relations"] if builtins else None)),
+        dependencies=tuple(sorted({_dependency(r) for r in dependencies}, key=_dependency_key)),
+        extensions=frozenset(_text_tuple(extensions["names"])) if extensions else None,
     )
+
+
+def _relation_extras(inherits: Iterable[Row], rules: Iterable[Row]) -> dict[Any, dict[str, Any]]:
+    """Per (schema, relation): ``parents``, ``partition`` and ``rules`` for Relation."""
+    extra: dict[Any, dict[str, Any]] = {}
+    for r in inherits:
+        entry = extra.setdefault((str(r["schema"]), str(r["relation"])), {})
+        parent = qualified(str(r["parent_schema"]), str(r["parent"]))
+        entry["parents"] = (*entry.get("parents", ()), parent)
+        entry["partition"] = bool(r["partition"])
+    for r in rules:
+        entry = extra.setdefault((str(r["schema"]), str(r["relation"])), {})
+        rule = RewriteRule(
+            name=str(r["name"]),
+            event=str(r["event"]),
+            instead=bool(r["instead"]),
+            nothing=bool(r["nothing"]),
+            conditional=bool(r["conditional"]),
+            enabled=bool(r["enabled"]),
+        )
+        entry["rules"] = (*entry.get("rules", ()), rule)
+    return extra
+
+
+def _dependency(r: Row) -> Dependency:
+    kind = str(r["kind"])
+    if kind == "function":
+        name = f"{qualified(str(r['schema']), str(r['name']))}({','.join(_text_tuple(r['args']))})"
+        relation = ""
+    else:
+        name = str(r["name"])
+        relation = qualified(str(r["schema"]), str(r["relation"])) if r["relation"] else ""
+    ref_kind = str(r["ref_kind"])
+    if ref_kind == "function":
+        qname = qualified(str(r["ref_schema"]), str(r["ref_name"]))
+        ref = f"{qname}({','.join(_text_tuple(r['ref_args']))})"
+    elif ref_kind == "collation":
+        ref = qualified(str(r["ref_schema"]), str(r["ref_name"]))
+    else:
+        ref = str(r["ref_name"])
+    return Dependency(kind, relation, name, ref_kind, ref, bool(r["auto"]))
+
+
+def _dependency_key(d: Dependency) -> tuple[str, ...]:
+    return (d.ref_kind, d.ref, d.kind, d.relation, d.name)
 
 
 # --- the loader ---------------------------------------------------------------
@@ -764,6 +857,143 @@ WHERE {_USER_NSP}
 ORDER BY 1, 2, 3
 """
 
+# What goes when a function, collation or extension is dropped (pg_depend; views
+# are VIEW_DEPS_SQL). One small SELECT per kind of dependent, over the edges whose
+# referenced object is a function, a collation or an extension.
+DEPENDENCIES_SQL = f"""
+WITH ref AS (
+    SELECT d.classid, d.objid, d.objsubid, d.deptype <> 'n' AS auto,
+           CASE d.refclassid WHEN 'pg_catalog.pg_proc'::regclass THEN 'function'
+                             WHEN 'pg_catalog.pg_collation'::regclass THEN 'collation'
+                             ELSE 'extension' END AS ref_kind,
+           COALESCE(pn.nspname, cn.nspname)::text AS ref_schema,
+           COALESCE(p.proname, co.collname, e.extname)::text AS ref_name,
+           CASE WHEN p.oid IS NOT NULL THEN
+               ARRAY(SELECT pg_catalog.format_type(u.t, NULL)
+                     FROM unnest(p.proargtypes) WITH ORDINALITY AS u(t, ord) ORDER BY u.ord)
+           END AS ref_args
+    FROM pg_catalog.pg_depend d
+    LEFT JOIN pg_catalog.pg_proc p
+           ON d.refclassid = 'pg_catalog.pg_proc'::regclass AND p.oid = d.refobjid
+    LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
+    LEFT JOIN pg_catalog.pg_collation co
+           ON d.refclassid = 'pg_catalog.pg_collation'::regclass AND co.oid = d.refobjid
+    LEFT JOIN pg_catalog.pg_namespace cn ON cn.oid = co.collnamespace
+    LEFT JOIN pg_catalog.pg_extension e
+           ON d.refclassid = 'pg_catalog.pg_extension'::regclass AND e.oid = d.refobjid
+    WHERE d.refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,
+                           'pg_catalog.pg_extension'::regclass)
+      AND d.deptype IN ('n', 'a', 'e')
+      AND COALESCE(pn.nspname, cn.nspname, '') NOT IN ('pg_catalog', 'information_schema')
+)
+SELECT CASE WHEN a.attgenerated <> '' THEN 'column' ELSE 'default' END AS kind,
+       n.nspname::text AS schema, c.relname::text AS relation, a.attname::text AS name,
+       NULL::text[] AS args,
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_attrdef ad ON ref.classid = 'pg_catalog.pg_attrdef'::regclass
+     AND ad.oid = ref.objid
+JOIN pg_catalog.pg_class c ON c.oid = ad.adrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = ad.adrelid AND a.attnum = ad.adnum
+WHERE {_USER_NSP}
+UNION ALL
+SELECT CASE WHEN ref.objsubid > 0 THEN 'column'
+            WHEN c.relkind IN ('i', 'I') THEN 'index' ELSE 'relation' END,
+       n.nspname::text, COALESCE(t.relname, c.relname)::text,
+       COALESCE(a.attname, c.relname)::text, NULL::text[],
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_class c ON ref.classid = 'pg_catalog.pg_class'::regclass
+     AND c.oid = ref.objid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+LEFT JOIN pg_catalog.pg_attribute a
+       ON ref.objsubid > 0 AND a.attrelid = c.oid AND a.attnum = ref.objsubid
+LEFT JOIN pg_catalog.pg_index i ON c.relkind IN ('i', 'I') AND i.indexrelid = c.oid
+LEFT JOIN pg_catalog.pg_class t ON t.oid = i.indrelid
+WHERE {_USER_NSP}
+UNION ALL
+SELECT 'constraint', n.nspname::text, c.relname::text, k.conname::text, NULL::text[],
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_constraint k ON ref.classid = 'pg_catalog.pg_constraint'::regclass
+     AND k.oid = ref.objid
+JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_NSP}
+UNION ALL
+SELECT 'policy', n.nspname::text, c.relname::text, po.polname::text, NULL::text[],
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_policy po ON ref.classid = 'pg_catalog.pg_policy'::regclass
+     AND po.oid = ref.objid
+JOIN pg_catalog.pg_class c ON c.oid = po.polrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_NSP}
+UNION ALL
+SELECT 'trigger', n.nspname::text, c.relname::text, tg.tgname::text, NULL::text[],
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_trigger tg ON ref.classid = 'pg_catalog.pg_trigger'::regclass
+     AND tg.oid = ref.objid AND NOT tg.tgisinternal
+JOIN pg_catalog.pg_class c ON c.oid = tg.tgrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE {_USER_NSP}
+UNION ALL
+SELECT 'function', n.nspname::text, '', p.proname::text,
+       ARRAY(SELECT pg_catalog.format_type(u.t, NULL)
+             FROM unnest(p.proargtypes) WITH ORDINALITY AS u(t, ord) ORDER BY u.ord),
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_proc p ON ref.classid = 'pg_catalog.pg_proc'::regclass AND p.oid = ref.objid
+JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
+WHERE {_USER_NSP}
+UNION ALL
+SELECT 'type', n.nspname::text, '', pg_catalog.format_type(ty.oid, NULL), NULL::text[],
+       ref.auto, ref.ref_kind, ref.ref_schema, ref.ref_name, ref.ref_args
+FROM ref
+JOIN pg_catalog.pg_type ty ON ref.classid = 'pg_catalog.pg_type'::regclass
+     AND ty.oid = ref.objid AND ty.typcategory <> 'A'
+JOIN pg_catalog.pg_namespace n ON n.oid = ty.typnamespace
+WHERE {_USER_NSP}
+"""
+
+# Children of inheritance parents and partitioned tables, in inhseqno order.
+INHERITS_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS relation,
+       pn.nspname::text AS parent_schema, p.relname::text AS parent,
+       c.relispartition AS partition
+FROM pg_catalog.pg_inherits i
+JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
+JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
+WHERE c.relkind IN ('r', 'p', 'f') AND {_USER_NSP}
+ORDER BY 1, 2, i.inhseqno
+"""
+
+# Rules of tables and views other than a view's own _RETURN rule.
+RULES_SQL = f"""
+SELECT n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text AS name,
+       CASE r.ev_type WHEN '1' THEN 'select' WHEN '2' THEN 'update'
+                      WHEN '3' THEN 'insert' ELSE 'delete' END AS event,
+       r.is_instead AS instead,
+       (r.is_instead
+        AND pg_catalog.pg_get_ruledef(r.oid) ~ 'DO INSTEAD[[:space:]]+NOTHING;?[[:space:]]*$')
+           AS nothing,
+       (r.ev_qual::text <> '<>') AS conditional,
+       r.ev_enabled <> 'D' AS enabled
+FROM pg_catalog.pg_rewrite r
+JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+WHERE r.rulename <> '_RETURN' AND {_USER_NSP}
+ORDER BY 1, 2, 3
+"""
+
+EXTENSIONS_SQL = """
+SELECT ARRAY(SELECT e.extname::text FROM pg_catalog.pg_extension e ORDER BY 1) AS names
+"""
+
 BUILTINS_SQL = """
 SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace) AS functions,
@@ -792,6 +1022,10 @@ async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
         indexes = await conn.fetch(INDEXES_SQL)
         view_deps = await conn.fetch(VIEW_DEPS_SQL)
         policies = await conn.fetch(POLICIES_SQL)
+        dependencies = await conn.fetch(DEPENDENCIES_SQL)
+        inherits = await conn.fetch(INHERITS_SQL)
+        rules = await conn.fetch(RULES_SQL)
+        extensions = await conn.fetchrow(EXTENSIONS_SQL)
     return build_catalog(
         schemas=schemas,
         columns=columns,
@@ -803,4 +1037,8 @@ async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
         indexes=indexes,
         view_deps=view_deps,
         policies=policies,
+        dependencies=dependencies,
+        inherits=inherits,
+        rules=rules,
+        extensions=extensions,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Change, DdlParseError, Kind, Overlay, SessionFacts, evaluate
+from skewguard.ddl import CannotModel, Change, DdlParseError, Kind, Overlay, SessionFacts, evaluate
 from skewguard.ddl.types import classify_type_change
 
 SCHEMA = """
@@ -114,7 +114,6 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
         ("GRANT SELECT ON users TO app; REVOKE SELECT ON users FROM app", []),
         ("CREATE TEMP TABLE scratch (id int); DROP TABLE scratch", []),
         ("CREATE TABLE fresh (id int); ALTER TABLE fresh DROP COLUMN id", []),
-        ("DO $$ BEGIN END $$", ["Unmodeled(DoStmt)"]),
         ("SELECT 1; INSERT INTO users (email) VALUES ('x')", []),
     ],
 )
@@ -160,6 +159,17 @@ def test_search_path_in_text(base: CatalogSnapshot) -> None:
     assert [str(c) for c in o.apply("SET search_path = public; DROP TABLE orders")] == [
         "DropTable(public.orders)"
     ]
+
+
+def test_cannot_model_leaves_the_overlay_unchanged(base: CatalogSnapshot) -> None:
+    o = Overlay(base)
+    with pytest.raises(CannotModel) as caught:
+        o.apply("ALTER TABLE users DROP COLUMN name; DO $$ BEGIN END $$; DROP TABLE orders")
+    assert caught.value.reason == "DO block: what the code does is not modelled"
+    assert caught.value.statement.startswith("DO ")
+    assert not caught.value.internal
+    # the statement before it stays applied; it and the rest do not
+    assert [str(c) for c in o.net_changes()] == ["DropColumn(public.users.name)"]
 
 
 def test_parse_error(base: CatalogSnapshot) -> None:

@@ -3,16 +3,21 @@
 ``Overlay`` applies DDL to a transaction-local model of a catalog snapshot
 (savepoints included) and reports the net changes other sessions would see at
 COMMIT; ``evaluate`` runs the rules of :mod:`skewguard.rules` on them.
+``Overlay.apply`` raises ``CannotModel`` for a statement whose effect on
+existing objects the model cannot follow, ``DdlParseError`` for text that does
+not parse; nothing else escapes it.
 """
 
 from __future__ import annotations
 
 from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.errors import CannotModel, DdlParseError
 from skewguard.ddl.evaluate import evaluate, probes_needed
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
-from skewguard.ddl.overlay import DdlParseError, Overlay
+from skewguard.ddl.overlay import Overlay
 
 __all__ = [
+    "CannotModel",
     "Change",
     "DdlParseError",
     "Finding",

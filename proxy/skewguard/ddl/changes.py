@@ -46,7 +46,7 @@ class Kind:
     FORCE_RLS = "ForceRowLevelSecurity"
     DROP_POLICY = "DropPolicy"
     REVOKE = "Revoke"
-    UNMODELED = "Unmodeled"  # a statement the engine does not model (DO, ...)
+    CREATE_RULE = "CreateRule"  # a rule now rewrites INSERT/UPDATE/DELETE on a relation
 
 
 @dataclass(frozen=True, slots=True, order=True)

@@ -42,11 +42,6 @@ def diff(before: Model, after: Model) -> list[Change]:
     _indexes(before, after, out)
     _functions(before, after, out, renamed_schemas)
     _enums(before, after, out, renamed_schemas)
-    out.extend(
-        after.lints[len(before.lints) :]
-        if after.lints[: len(before.lints)] == before.lints
-        else after.lints
-    )
     return list(dict.fromkeys(out))
 
 
@@ -172,6 +167,7 @@ def _relation(
                         columns=p.roles,
                     )
                 )
+    _rules(rel, new, out)
     if rel.acl != new.acl:
         family = "arwdDxt"
         _revokes(
@@ -180,6 +176,23 @@ def _relation(
             _privs(new.acl, new.owner or rel.owner or "owner", family),
             out,
             relation=rel.qname,
+        )
+
+
+def _rules(rel: Relation, new: Relation, out: list[Change]) -> None:
+    """Rules that now rewrite a statement on the relation (new, re-enabled or changed)."""
+    old = {r.name: r for r in rel.rules if r.enabled}
+    for r in new.rules:
+        if not r.enabled or old.get(r.name) == r:
+            continue
+        out.append(
+            Change(
+                Kind.CREATE_RULE,
+                f"{rel.qname}.{ident(r.name)}",
+                relation=rel.qname,
+                detail=r.event,
+                flags=_flags(instead=r.instead, nothing=r.nothing, conditional=r.conditional),
+            )
         )
 
 

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from enum import StrEnum
 
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
     CatalogSnapshot,
     Constraint,
+    Dependency,
     EnumType,
     Function,
     Index,
@@ -22,10 +24,56 @@ from skewguard.catalog import (
     ident,
     qualified,
 )
-from skewguard.ddl.changes import Change
 
 # A view dependency: ("rel", rel oid, 0) | ("col", rel oid, attid) | ("fn", fn oid, 0)
 Dep = tuple[str, int, int]
+
+
+class Holder(StrEnum):
+    """What depends on a function, collation or extension, and what its drop does to it."""
+
+    DEFAULT = "default"  # a column default: the default goes, the column stays
+    COLUMN = "column"  # a generated column, or a column with the collation: the column goes
+    CONSTRAINT = "constraint"  # a CHECK constraint using the function goes
+    INDEX = "index"  # an expression or partial index using the function goes
+    POLICY = "policy"  # a row-level security policy using the function goes
+    TRIGGER = "trigger"  # a trigger executing the function goes
+    FUNCTION = "function"  # a function (extension member, or a SQL body calling it) goes
+    RELATION = "relation"  # a relation (extension member) goes
+    TYPE = "type"  # a type (extension member) goes, with the columns of that type
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Dependent:
+    """One object that goes (or loses its default) when what it references is dropped.
+
+    ``oid`` is the relation (default, column, policy, trigger, relation), the
+    constraint, index or function; ``sub`` the column's attid; ``name`` the
+    policy or trigger name, or the type text.
+    """
+
+    holder: Holder
+    oid: int = 0
+    sub: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Referenced:
+    """A function (by oid), collation (qualified name) or extension (name)."""
+
+    kind: str  # "function" | "collation" | "extension"
+    oid: int = 0
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class Edge:
+    """``dependent`` depends on ``referenced``; ``auto``: it goes without CASCADE."""
+
+    dependent: Dependent
+    referenced: Referenced
+    auto: bool = False
 
 
 @dataclass
@@ -47,11 +95,17 @@ class Model:
     enums: dict[int, EnumType] = field(default_factory=dict)
     label_ids: dict[int, dict[str, int]] = field(default_factory=dict)
     deps: dict[int, set[Dep]] = field(default_factory=dict)  # view -> what it reads
+    edges: set[Edge] = field(default_factory=set)  # pg_depend, beyond views
+    parents: dict[int, tuple[int, ...]] = field(default_factory=dict)  # pg_inherits
+    partitions: set[int] = field(default_factory=set)  # children that are partitions
+    extensions: set[str] = field(default_factory=set)  # with their members in ``edges``
+    extensions_known: bool = False  # the snapshot listed its extensions and their members
+    opaque_extensions: set[str] = field(default_factory=set)  # created here: members unknown
+    types: set[str] = field(default_factory=set)  # domains/composites created here, qualified
     approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
     volatile_defaults: set[tuple[int, str]] = field(default_factory=set)
-    lints: list[Change] = field(default_factory=list)
     next_oid: int = 1
 
     # --- identity -----------------------------------------------------------
@@ -76,11 +130,16 @@ class Model:
             enums=dict(self.enums),
             label_ids={k: dict(v) for k, v in self.label_ids.items()},
             deps={k: set(v) for k, v in self.deps.items()},
+            edges=set(self.edges),
+            parents=dict(self.parents),
+            partitions=set(self.partitions),
+            extensions=set(self.extensions),
+            opaque_extensions=set(self.opaque_extensions),
+            types=set(self.types),
             approx_types=set(self.approx_types),
             via=dict(self.via),
             concurrent=set(self.concurrent),
             volatile_defaults=set(self.volatile_defaults),
-            lints=list(self.lints),
         )
 
     # --- relations ----------------------------------------------------------
@@ -164,7 +223,93 @@ class Model:
                 dep = m._parse_dep(key, by_sig)
                 if dep is not None:
                     m.deps.setdefault(oid, set()).add(dep)
+            parents = [m._rel_by_qname(p) for p in rel.parents]
+            if parents and all(p is not None for p in parents):
+                m.parents[oid] = tuple(p for p in parents if p is not None)
+                if rel.partition:
+                    m.partitions.add(oid)
+        for d in cat.dependencies:
+            edge = m._edge(d, by_sig)
+            if edge is not None:
+                m.edges.add(edge)
+        if cat.extensions is not None:
+            m.extensions = set(cat.extensions)
+            m.extensions_known = True
         return m
+
+    def _rel_by_qname(self, qname: str) -> int | None:
+        parts = split_qualified_name(qname)
+        return self.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
+
+    def _edge(self, d: Dependency, by_sig: dict[str, int]) -> Edge | None:
+        if d.ref_kind == "function":
+            fn = by_sig.get(d.ref)
+            if fn is None:
+                return None
+            ref = Referenced("function", fn)
+        else:
+            ref = Referenced(d.ref_kind, name=d.ref)
+        dependent = self._dependent(d, by_sig)
+        return Edge(dependent, ref, d.auto) if dependent is not None else None
+
+    def _dependent(self, d: Dependency, by_sig: dict[str, int]) -> Dependent | None:
+        holder = Holder(d.kind)
+        if holder is Holder.FUNCTION:
+            fn = by_sig.get(d.name)
+            return Dependent(holder, fn) if fn is not None else None
+        if holder is Holder.TYPE:
+            return Dependent(holder, name=d.name)
+        rel = self._rel_by_qname(d.relation)
+        if rel is None:
+            return None
+        if holder in (Holder.DEFAULT, Holder.COLUMN):
+            attid = self.attids.get(rel, {}).get(d.name)
+            return Dependent(holder, rel, attid) if attid is not None else None
+        if holder is Holder.CONSTRAINT:
+            con = next((c for c in self.cons_of(rel) if self.cons[c].name == d.name), None)
+            return Dependent(holder, con) if con is not None else None
+        if holder is Holder.INDEX:
+            idx = next((i for i in self.idxs_of(rel) if self.idxs[i].name == d.name), None)
+            return Dependent(holder, idx) if idx is not None else None
+        if holder is Holder.RELATION:
+            return Dependent(holder, rel)
+        return Dependent(holder, rel, name=d.name)  # policy, trigger
+
+    def _dependency(self, e: Edge) -> Dependency | None:
+        """The snapshot row of an edge (None when an end is gone)."""
+        dep, ref = e.dependent, e.referenced
+        if ref.kind == "function":
+            fn = self.funcs.get(ref.oid)
+            if fn is None:
+                return None
+            target = fn.signature
+        else:
+            target = ref.name
+        relation, name = "", dep.name
+        h = dep.holder
+        if h is Holder.FUNCTION:
+            if dep.oid not in self.funcs:
+                return None
+            name = self.funcs[dep.oid].signature
+        elif h in (Holder.DEFAULT, Holder.COLUMN):
+            col = self.col_name(dep.oid, dep.sub) if dep.oid in self.rels else None
+            if col is None:
+                return None
+            relation, name = self.rel_qname(dep.oid), col
+        elif h is Holder.CONSTRAINT:
+            if dep.oid not in self.cons:
+                return None
+            relation, name = self.rel_qname(self.con_rel[dep.oid]), self.cons[dep.oid].name
+        elif h is Holder.INDEX:
+            if dep.oid not in self.idxs:
+                return None
+            relation, name = self.rel_qname(self.idx_rel[dep.oid]), self.idxs[dep.oid].name
+        elif h is not Holder.TYPE:
+            if dep.oid not in self.rels:
+                return None
+            relation = self.rel_qname(dep.oid)
+            name = name or self.rels[dep.oid].name
+        return Dependency(h.value, relation, name, ref.kind, target, e.auto)
 
     def _parse_dep(self, key: str, by_sig: dict[str, int]) -> Dep | None:
         kind, _, subject = key.partition(":")
@@ -200,7 +345,15 @@ class Model:
         rels = []
         for oid, rel in self.rels.items():
             keys = sorted(k for d in self.deps.get(oid, ()) if (k := self.dep_key(d)) is not None)
-            rels.append(dataclasses.replace(rel, depends=tuple(keys)))
+            parents = tuple(self.rel_qname(p) for p in self.parents.get(oid, ()) if p in self.rels)
+            rels.append(
+                dataclasses.replace(
+                    rel,
+                    depends=tuple(keys),
+                    parents=parents,
+                    partition=bool(parents) and oid in self.partitions,
+                )
+            )
         rels.sort(key=lambda r: (r.schema, r.name))
         cons = []
         for oid, c in self.cons.items():
@@ -223,6 +376,13 @@ class Model:
             ),
             builtin_functions=self.builtin_functions,
             builtin_relations=self.builtin_relations,
+            dependencies=tuple(
+                sorted(
+                    {d for e in self.edges if (d := self._dependency(e)) is not None},
+                    key=lambda d: (d.ref_kind, d.ref, d.kind, d.relation, d.name),
+                )
+            ),
+            extensions=frozenset(self.extensions) if self.extensions_known else None,
         )
 
     def rel_qname(self, oid: int) -> str:
@@ -230,4 +390,4 @@ class Model:
         return qualified(rel.schema, rel.name)
 
 
-__all__ = ["Dep", "Model"]
+__all__ = ["Dep", "Dependent", "Edge", "Holder", "Model", "Referenced"]

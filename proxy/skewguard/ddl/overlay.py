@@ -20,6 +20,7 @@ from typing import Any
 from pglast import ast, enums, parse_sql
 from pglast.stream import RawStream
 
+from skewguard.analysis.classify import is_ddl
 from skewguard.analysis.extract import Extractor
 from skewguard.analysis.facets import FacetKind
 from skewguard.analysis.query import split_qualified_name
@@ -34,11 +35,14 @@ from skewguard.catalog import (
     Policy,
     Relation,
     RelKind,
+    RewriteRule,
     qualified,
 )
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
-from skewguard.ddl.model import Dep, Model
+from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
+from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
+from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope
 from skewguard.ddl.types import format_type, serial_kind
 
 _O = enums.ObjectType
@@ -114,35 +118,9 @@ _SEQUENCE_COLUMNS = (
     Column("log_cnt", "bigint", "bigint", not_null=True),
     Column("is_called", "boolean", "boolean", not_null=True),
 )
-# Statements that change nothing a client version can observe.
-_HARMLESS = (
-    ast.CommentStmt,
-    ast.AlterOwnerStmt,
-    ast.SecLabelStmt,
-    ast.CreateStatsStmt,
-    ast.AlterSeqStmt,
-    ast.CreateExtensionStmt,
-    ast.AlterDefaultPrivilegesStmt,
-    ast.CreateRoleStmt,
-    ast.AlterRoleStmt,
-    ast.AlterRoleSetStmt,
-    ast.DropRoleStmt,
-    ast.GrantRoleStmt,
-    ast.TransactionStmt,
-    ast.VariableShowStmt,
-    ast.AlterTableSpaceOptionsStmt,
-    ast.CreateTableSpaceStmt,
-    ast.AlterStatsStmt,
-    ast.CreatedbStmt,
-)
 
 
-class DdlParseError(ValueError):
-    """The DDL text does not parse."""
-
-
-class _Fail(Exception):
-    """PostgreSQL would reject the statement: it changes nothing."""
+_Fail = Rejected
 
 
 def _deparse(node: Any) -> str:
@@ -211,7 +189,14 @@ class Overlay:
     # --- public API ---------------------------------------------------------
 
     def apply(self, sql: str) -> list[Change]:
-        """Apply every statement of ``sql``; returns the changes this text made."""
+        """Apply every statement of ``sql``; returns the changes this text made.
+
+        Raises :class:`DdlParseError` when the text does not parse and
+        :class:`CannotModel` at the first statement whose effect on existing
+        objects the model cannot follow; the statements before it stay applied,
+        that one and the rest are not (the caller decides what to do with the
+        text). Nothing else escapes.
+        """
         try:
             raw = parse_sql(sql)
         except Exception as exc:
@@ -222,14 +207,29 @@ class Overlay:
         return diff(before, self._state)
 
     def apply_statement(self, stmt: Any) -> None:
-        """Apply one parsed statement (all or nothing, as PostgreSQL does)."""
+        """Apply one parsed statement (all or nothing, as PostgreSQL does).
+
+        Raises :class:`CannotModel` (the model is then unchanged).
+        """
         work = self._state.copy()
         saved_path = self._path
         try:
             self._statement(work, stmt)
-        except _Fail:
+        except Rejected:
             self._path = saved_path
             return
+        except CannotModel as exc:
+            self._path = saved_path
+            if not exc.statement:
+                exc.statement = _deparse(stmt)[:200]
+            raise
+        except Exception as exc:  # a defect here must not pass for "harmless"
+            self._path = saved_path
+            raise CannotModel(
+                f"{type(stmt).__name__}: internal error {type(exc).__name__}: {exc}",
+                statement=_deparse(stmt)[:200],
+                internal=True,
+            ) from exc
         self._state = work
         self._snapshot = None
 
@@ -335,21 +335,52 @@ class Overlay:
         return m.to_catalog()
 
     def _type(self, m: Model, tn: Any) -> tuple[str, str]:
-        return format_type(tn, self._catalog_of(m), self._user_path())
+        full, base = format_type(tn, self._catalog_of(m), self._user_path())
+        plain = base.removesuffix("[]")
+        if "." not in plain and m.types:  # a domain/composite created through the overlay
+            names = _names(tn.names)
+            schemas = [names[-2]] if len(names) > 1 else self._user_path()
+            for s in schemas:
+                q = qualified(s, plain)
+                if q in m.types:
+                    return full.replace(plain, q, 1), base.replace(plain, q, 1)
+        return full, base
+
+    def _define_type(self, m: Model, names: list[str]) -> None:
+        """CREATE DOMAIN / TYPE: remember the name, so columns of it read as the catalog's."""
+        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        m.types.add(qualified(schema, names[-1]))
+
+    def _CreateDomainStmt(self, m: Model, node: Any) -> None:
+        self._define_type(m, _names(node.domainname))
+
+    def _CompositeTypeStmt(self, m: Model, node: Any) -> None:
+        rv = node.typevar
+        self._define_type(m, [n for n in (rv.schemaname, rv.relname) if n])
+
+    def _CreateRangeStmt(self, m: Model, node: Any) -> None:
+        self._define_type(m, _names(node.typeName))
+
+    def _DefineStmt(self, m: Model, node: Any) -> None:
+        if node.kind == _O.OBJECT_TYPE:
+            self._define_type(m, _names(node.defnames))
 
     # --- dispatch -----------------------------------------------------------
 
     def _statement(self, m: Model, node: Any) -> None:
-        handler = getattr(self, "_" + type(node).__name__, None)
+        handler = _HANDLERS.get(type(node))
         if handler is not None:
-            handler(m, node)
+            handler(self, m, node)
             return
-        if isinstance(node, _HARMLESS):
+        if type(node) in HARMLESS:
             return
-        from skewguard.analysis.classify import is_ddl
-
-        if is_ddl(node):
-            m.lints.append(Change(Kind.UNMODELED, type(node).__name__, detail=_deparse(node)[:200]))
+        judge = JUDGES.get(type(node))
+        if judge is not None:
+            judge(Scope(m, self._initial, self._user_path()), node)
+            return
+        if not is_ddl(node):
+            return  # DML, SHOW, ...: no schema change
+        raise CannotModel(f"{type(node).__name__}: not modelled")
 
     def _VariableSetStmt(self, m: Model, node: Any) -> None:
         if (node.name or "").lower() != "search_path":
@@ -395,8 +426,11 @@ class Overlay:
         oid = m.new_oid()
         m.put_rel(oid, Relation(schema, name, kind, rows=0.0))
         pending: list[tuple[Any, list[str]]] = []
+        options: list[Any] = []  # "col WITH OPTIONS ...": on a column of the type or parent
         for elt in node.tableElts or ():
-            if isinstance(elt, ast.ColumnDef):
+            if isinstance(elt, ast.ColumnDef) and elt.typeName is None:
+                options.append(elt)
+            elif isinstance(elt, ast.ColumnDef):
                 pending.extend(self._add_column(m, oid, elt))
             elif isinstance(elt, ast.Constraint):
                 pending.append((elt, []))
@@ -408,14 +442,83 @@ class Overlay:
                         col, has_default=False, default=None, default_sequences=(), identity=""
                     )
                     self._put_columns(m, oid, [*m.rels[oid].columns, bare])
+        parents: list[int] = []
         for parent in node.inhRelations or ():
             src = self._rv(m, parent)
             assert src is not None
+            parents.append(src)
+            inherited = [
+                dataclasses.replace(c, identity="", generated="") if node.partbound is None else c
+                for c in m.rels[src].columns
+            ]
             cols = list(m.rels[oid].columns)
             have = {c.name for c in cols}
-            self._put_columns(m, oid, [c for c in m.rels[src].columns if c.name not in have] + cols)
+            self._put_columns(m, oid, [c for c in inherited if c.name not in have] + cols)
+        if parents:
+            m.parents[oid] = tuple(parents)
+            if node.partbound is not None:
+                m.partitions.add(oid)
+        for cd in options:
+            if m.rels[oid].column(str(cd.colname)) is None and node.ofTypename is None:
+                raise _Fail
+            pending.extend(self._column_options(m, oid, cd))
         for con, con_cols in pending:
             self._add_constraint(m, oid, con, con_cols)
+
+    def _column_options(self, m: Model, oid: int, cd: Any) -> list[tuple[Any, list[str]]]:
+        """``col WITH OPTIONS NOT NULL DEFAULT ...`` on a column the table already has
+        (from its parent); on a typed table whose type is not modelled, nothing."""
+        name = str(cd.colname)
+        col = m.rels[oid].column(name)
+        pending: list[tuple[Any, list[str]]] = []
+        for con in cd.constraints or ():
+            if col is None:
+                break
+            if con.contype == _C.CONSTR_NOTNULL:
+                col = dataclasses.replace(col, not_null=True)
+            elif con.contype == _C.CONSTR_DEFAULT:
+                col = self._with_default(m, col, con.raw_expr)
+            elif con.contype in (_C.CONSTR_CHECK, _C.CONSTR_UNIQUE, _C.CONSTR_PRIMARY):
+                pending.append((con, [name]))
+        if col is not None:
+            self._put_columns(m, oid, [col if c.name == name else c for c in m.rels[oid].columns])
+        return pending
+
+    def _CreateForeignTableStmt(self, m: Model, node: Any) -> None:
+        self._CreateStmt(m, node.base)
+        rv = node.base.relation
+        oid = self._find_rel(m, rv.schemaname, str(rv.relname))
+        if oid is not None and m.rels[oid].kind == RelKind.TABLE:
+            m.put_rel(oid, dataclasses.replace(m.rels[oid], kind=RelKind.FOREIGN))
+
+    def _CreateExtensionStmt(self, m: Model, node: Any) -> None:
+        name = str(node.extname)
+        if name in m.extensions or name in m.opaque_extensions:
+            if node.if_not_exists:
+                return
+            raise _Fail
+        m.opaque_extensions.add(name)
+
+    def _RuleStmt(self, m: Model, node: Any) -> None:
+        oid = self._rv(m, node.relation)
+        assert oid is not None
+        rel = m.rels[oid]
+        event = _RULE_EVENTS.get(node.event)
+        if event is None or event == "select":
+            if self._scope(m).existing(oid):
+                raise CannotModel(f"CREATE RULE ... ON SELECT TO {rel.qname}: not modelled")
+            return
+        rule = RewriteRule(
+            str(node.rulename),
+            event,
+            instead=bool(node.instead),
+            nothing=bool(node.instead) and not node.actions,
+            conditional=node.whereClause is not None,
+        )
+        if any(r.name == rule.name for r in rel.rules) and not node.replace:
+            raise _Fail
+        rules = (*(r for r in rel.rules if r.name != rule.name), rule)
+        m.put_rel(oid, dataclasses.replace(rel, rules=rules))
 
     def _put_columns(self, m: Model, oid: int, columns: list[Column]) -> None:
         m.put_rel(oid, dataclasses.replace(m.rels[oid], columns=tuple(columns)))
@@ -443,6 +546,9 @@ class Overlay:
             if if_not_exists:
                 return []
             raise _Fail
+        if cd.typeName is None:
+            raise _Fail  # "WITH OPTIONS" outside CREATE TABLE OF / PARTITION OF
+        exprs: list[tuple[Holder, Any]] = []
         type_name, base = self._type(m, cd.typeName)
         col = Column(name, type_name, base, not_null=bool(cd.is_not_null))
         pending: list[tuple[Any, list[str]]] = []
@@ -467,6 +573,7 @@ class Overlay:
                 col = self._with_default(m, col, con.raw_expr)
                 if _has_call(con.raw_expr, _VOLATILE):
                     m.volatile_defaults.add((oid, name))
+                exprs.append((Holder.DEFAULT, con.raw_expr))
             elif t == _C.CONSTR_IDENTITY:
                 seq = self._create_sequence(m, rel.schema, f"{rel.name}_{name}_seq")
                 col = dataclasses.replace(
@@ -480,13 +587,48 @@ class Overlay:
             elif t == _C.CONSTR_GENERATED:
                 col = dataclasses.replace(col, generated="s", has_default=False)
                 m.volatile_defaults.add((oid, name))
+                exprs.append((Holder.COLUMN, con.raw_expr))
             elif t == _C.CONSTR_PRIMARY:
                 col = dataclasses.replace(col, not_null=True)
                 pending.append((con, [name]))
             else:
                 pending.append((con, [name]))
         self._put_columns(m, oid, [*m.rels[oid].columns, col])
+        attid = m.attids[oid][name]
+        for holder, expr in exprs:
+            self._record(m, Dependent(holder, oid, attid), expr)
+        if cd.collClause is not None:
+            coll = _names(cd.collClause.collname)
+            if len(coll) > 1 or coll[-1] not in _BUILTIN_COLLATIONS:
+                path = self._user_path()
+                schema = coll[-2] if len(coll) > 1 else (path[0] if path else "public")
+                ref = Referenced("collation", name=qualified(schema, coll[-1]))
+                m.edges.add(Edge(Dependent(Holder.COLUMN, oid, attid), ref))
         return pending
+
+    def _record(self, m: Model, dependent: Dependent, expr: Any) -> None:
+        """Edges from ``dependent`` to the functions ``expr`` calls (as pg_depend has them)."""
+        for fn in self._called(m, expr):
+            m.edges.add(Edge(dependent, Referenced("function", fn)))
+
+    def _called(self, m: Model, node: Any) -> set[int]:
+        found: set[int] = set()
+        if isinstance(node, ast.FuncCall):
+            names = _names(node.funcname)
+            schemas = [names[-2]] if len(names) > 1 else self._user_path()
+            n_args = len(node.args or ())
+            found.update(
+                o
+                for o, f in m.funcs.items()
+                if f.name == names[-1] and f.schema in schemas and f.accepts_arity(n_args)
+            )
+        if isinstance(node, tuple | list):
+            for x in node:
+                found |= self._called(m, x)
+        elif isinstance(node, ast.Node):
+            for a in getattr(type(node), "__slots__", ()):
+                found |= self._called(m, getattr(node, a, None))
+        return found
 
     def _with_default(self, m: Model, col: Column, expr: Any) -> Column:
         if expr is None or (isinstance(expr, ast.A_Const) and expr.isnull):
@@ -601,6 +743,8 @@ class Overlay:
         c_oid = m.new_oid()
         m.cons[c_oid] = new
         m.con_rel[c_oid] = oid
+        if kind == "c":
+            self._record(m, Dependent(Holder.CONSTRAINT, c_oid), con.raw_expr)
         if kind == "p":
             for c in cols:
                 self._set_column(m, oid, c, not_null=True)
@@ -624,15 +768,57 @@ class Overlay:
 
     def _AlterTableStmt(self, m: Model, node: Any) -> None:
         if node.objtype == _O.OBJECT_INDEX:
+            return  # tablespace, storage options, statistics, ATTACH PARTITION of an index
+        if node.objtype == _O.OBJECT_TYPE:  # ALTER TYPE composite ADD/DROP/ALTER ATTRIBUTE
+            rv = node.relation
+            names = [str(rv.schemaname), str(rv.relname)] if rv.schemaname else [str(rv.relname)]
+            if self._scope(m).type_used(names):
+                raise CannotModel(
+                    f"ALTER TYPE {rv.relname}: attributes of composite types "
+                    "used by columns are not modelled"
+                )
             return
         oid = self._rv(m, node.relation, bool(node.missing_ok))
         if oid is None:
             return
+        recurse = bool(node.relation.inh) and self._descendants(m, oid)
         pending: list[tuple[Any, list[str]]] = []
         for cmd in node.cmds or ():
             self._alter_cmd(m, oid, cmd, pending)
+            if recurse and _recurses(cmd):
+                for child in self._descendants(m, oid):
+                    self._alter_child(m, child, cmd)
         for con, con_cols in pending:
             self._add_constraint(m, oid, con, con_cols)
+
+    def _scope(self, m: Model) -> Scope:
+        return Scope(m, self._initial, self._user_path())
+
+    def _descendants(self, m: Model, oid: int) -> list[int]:
+        """Inheritance children and partitions, recursively (pg_inherits)."""
+        out: list[int] = []
+        todo = [oid]
+        while todo:
+            cur = todo.pop()
+            for child, parents in m.parents.items():
+                if cur in parents and child not in out and child in m.rels:
+                    out.append(child)
+                    todo.append(child)
+        return out
+
+    def _alter_child(self, m: Model, child: int, cmd: Any) -> None:
+        """A column change of a parent, as PostgreSQL passes it down to a child."""
+        rel = m.rels[child]
+        exists = cmd.name is not None and rel.column(str(cmd.name)) is not None
+        if cmd.subtype == _AT.AT_AddColumn:
+            if rel.column(str(cmd.def_.colname)) is None:
+                self._add_column(m, child, cmd.def_)
+        elif cmd.subtype == _AT.AT_AddConstraint:
+            name = cmd.def_.conname
+            if not any(m.cons[c].name == name for c in m.cons_of(child)):
+                self._add_constraint(m, child, cmd.def_, [])
+        elif exists:
+            self._alter_cmd(m, child, cmd, [])
 
     def _alter_cmd(
         self, m: Model, oid: int, cmd: Any, pending: list[tuple[Any, list[str]]]
@@ -663,7 +849,8 @@ class Overlay:
         if st in _ROW_SECURITY:
             m.put_rel(oid, _ROW_SECURITY[st](rel))
             return
-        if name is None:
+        if st not in _AT_MODELLED:
+            self._alter_other(m, oid, cmd)
             return
         col = rel.column(str(name))
         if st == _AT.AT_DropColumn:
@@ -688,6 +875,10 @@ class Overlay:
             self._set_column(m, oid, col.name, not_null=False)
         elif st == _AT.AT_ColumnDefault:
             new = self._with_default(m, col, cmd.def_)
+            attid = m.attids[oid][col.name]
+            m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
+            if cmd.def_ is not None:
+                self._record(m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
             self._set_column(
                 m,
                 oid,
@@ -697,11 +888,94 @@ class Overlay:
                 default_sequences=new.default_sequences,
             )
         elif st == _AT.AT_AddIdentity:
-            self._set_column(m, oid, col.name, identity="d", has_default=True, not_null=True)
+            always = cmd.def_ is not None and cmd.def_.generated_when == "a"
+            if always and self._scope(m).existing(oid):
+                raise CannotModel(
+                    f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
+                    "writers supplying the column are not modelled"
+                )
+            self._set_column(
+                m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
+            )
+        elif st == _AT.AT_SetIdentity:
+            always = any(
+                str(o.defname) == "generated" and _int_or_str(o.arg) in ("a", 1, "1")
+                for o in cmd.def_ or ()
+            )
+            if always and col.identity != "a" and self._scope(m).existing(oid):
+                raise CannotModel(
+                    f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
+                    "writers supplying the column are not modelled"
+                )
         elif st == _AT.AT_DropIdentity:
             self._set_column(
                 m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
             )
+
+    def _alter_other(self, m: Model, oid: int, cmd: Any) -> None:
+        """ALTER TABLE subcommands that do not change columns or constraints."""
+        st = cmd.subtype
+        rel = m.rels[oid]
+        existing = self._scope(m).existing(oid)
+        if st in _AT_HARMLESS:
+            return
+        if st in _AT_TRIGGERS:
+            if existing:
+                raise CannotModel(
+                    f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled"
+                )
+            return
+        if st in _AT_RULES:
+            enabled = st != _AT.AT_DisableRule
+            rules = tuple(
+                dataclasses.replace(r, enabled=enabled) if r.name == cmd.name else r
+                for r in rel.rules
+            )
+            m.put_rel(oid, dataclasses.replace(rel, rules=rules))
+        elif st == _AT.AT_ChangeOwner:
+            owner = _role_name(cmd.newowner)
+            old = rel.owner or "owner"
+            acl = (
+                None
+                if rel.acl is None
+                else tuple(
+                    (owner if i.partition("=")[0] == old else i.partition("=")[0])
+                    + "="
+                    + i.partition("=")[2].replace("/" + old, "/" + owner)
+                    for i in rel.acl
+                )
+            )
+            m.put_rel(oid, dataclasses.replace(rel, owner=owner, acl=acl))
+        elif st in (_AT.AT_SetRelOptions, _AT.AT_ResetRelOptions, _AT.AT_ReplaceRelOptions):
+            names = {str(o.defname) for o in cmd.def_ or ()}
+            if existing and names & {"check_option", "security_invoker"}:
+                raise CannotModel(
+                    f"ALTER VIEW {rel.qname} SET ({', '.join(sorted(names))}): "
+                    "what the view then refuses is not modelled"
+                )
+        elif st == _AT.AT_AddInherit:
+            parent = self._rv(m, cmd.def_)
+            assert parent is not None
+            m.parents[oid] = (*m.parents.get(oid, ()), parent)
+        elif st == _AT.AT_DropInherit:
+            parent = self._rv(m, cmd.def_)
+            m.parents[oid] = tuple(p for p in m.parents.get(oid, ()) if p != parent)
+        elif st == _AT.AT_AttachPartition:
+            child = self._rv(m, cmd.def_.name)
+            assert child is not None
+            m.parents[child] = (oid,)
+            m.partitions.add(child)
+        elif st in (_AT.AT_DetachPartition, _AT.AT_DetachPartitionFinalize):
+            if existing:
+                raise CannotModel(
+                    f"DETACH PARTITION from {rel.qname}: writes routed to the partition "
+                    "would fail; not modelled"
+                )
+            child = self._rv(m, cmd.def_.name)
+            m.parents.pop(child or -1, None)
+            m.partitions.discard(child or -1)
+        else:
+            raise CannotModel(f"ALTER TABLE subcommand {st.name}: not modelled")
 
     # --- drops and their CASCADE closure -------------------------------------
 
@@ -721,8 +995,15 @@ class Overlay:
             for c in other.columns
             if rel.kind == RelKind.SEQUENCE and rel.qname in c.default_sequences
         ]
-        if (views or fks or users) and not cascade:
+        children = [c for c, parents in m.parents.items() if oid in parents and c in m.rels]
+        inherited = [c for c in children if c not in m.partitions]
+        if (views or fks or users or inherited) and not cascade:
             raise _Fail
+        for c in children:  # partitions always go with their table; children with CASCADE
+            m.via.setdefault(("rel", c), cause)
+            self._drop_rel(m, c, True, cause)
+        m.parents.pop(oid, None)
+        m.partitions.discard(oid)
         for v in views:
             m.via.setdefault(("rel", v), cause)
             self._drop_rel(m, v, True, cause)
@@ -811,6 +1092,124 @@ class Overlay:
             m.via.setdefault(("rel", v), cause)
             self._drop_rel(m, v, True, cause)
         m.funcs.pop(oid, None)
+        self._drop_dependents(m, Referenced("function", oid), cascade, cause)
+
+    def _drop_dependents(self, m: Model, ref: Referenced, cascade: bool, cause: str) -> None:
+        """What pg_depend says goes with ``ref`` (defaults, generated columns, CHECKs...)."""
+        hit = sorted(e for e in m.edges if e.referenced == ref)
+        if not cascade and any(not e.auto for e in hit):
+            raise _Fail
+        m.edges.difference_update(hit)
+        for e in hit:
+            self._drop_dependent(m, e.dependent, cause)
+
+    def _drop_dependent(self, m: Model, dep: Dependent, cause: str) -> None:
+        h = dep.holder
+        on_rel = (Holder.DEFAULT, Holder.COLUMN, Holder.POLICY, Holder.TRIGGER, Holder.RELATION)
+        rel = m.rels.get(dep.oid) if h in on_rel else None
+        if h is Holder.DEFAULT and rel is not None:
+            name = m.col_name(dep.oid, dep.sub)
+            col = rel.column(name) if name is not None else None
+            if col is not None and not col.identity:
+                m.via.setdefault(("default", dep.sub), cause)
+                self._set_column(
+                    m, dep.oid, col.name, has_default=False, default=None, default_sequences=()
+                )
+        elif h is Holder.COLUMN and rel is not None:
+            name = m.col_name(dep.oid, dep.sub)
+            if name is not None:
+                m.via.setdefault(("col", dep.sub), cause)
+                self._drop_column(m, dep.oid, name, True, cause)
+        elif h is Holder.CONSTRAINT and dep.oid in m.cons:
+            m.via.setdefault(("con", dep.oid), cause)
+            del m.cons[dep.oid], m.con_rel[dep.oid]
+        elif h is Holder.INDEX and dep.oid in m.idxs:
+            m.via.setdefault(("idx", dep.oid), cause)
+            owner = m.idxs[dep.oid].constraint
+            table = m.idx_rel[dep.oid]
+            del m.idxs[dep.oid], m.idx_rel[dep.oid]
+            for c in m.cons_of(table):
+                if owner and m.cons[c].name == owner:
+                    del m.cons[c], m.con_rel[c]
+        elif h is Holder.POLICY and rel is not None:
+            kept = tuple(p for p in rel.policies if p.name != dep.name)
+            m.put_rel(dep.oid, dataclasses.replace(rel, policies=kept))
+        elif h is Holder.TRIGGER and rel is not None and self._scope(m).existing(dep.oid):
+            raise CannotModel(
+                f"CASCADE to trigger {dep.name} on {rel.qname}: what the trigger did "
+                "is not modelled"
+            )
+        elif h is Holder.FUNCTION and dep.oid in m.funcs:
+            m.via.setdefault(("fn", dep.oid), cause)
+            self._drop_function(m, dep.oid, True, cause)
+        elif h is Holder.RELATION and rel is not None:
+            m.via.setdefault(("rel", dep.oid), cause)
+            self._drop_rel(m, dep.oid, True, cause)
+        elif h is Holder.TYPE:
+            parts = split_qualified_name(dep.name)
+            e_oid = self._find_enum(m, parts)
+            if e_oid is not None:
+                m.via.setdefault(("type", e_oid), cause)
+                self._drop_enum(m, e_oid, True, cause)
+            else:
+                self._drop_opaque_type(m, parts, True)
+
+    def _drop_collation(self, m: Model, names: list[str], cascade: bool) -> None:
+        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        for s in schemas:
+            ref = Referenced("collation", name=qualified(s, names[-1]))
+            if any(e.referenced == ref for e in m.edges):
+                self._drop_dependents(m, ref, cascade, ref.name)
+                return
+
+    def _drop_extension(self, m: Model, name: str, cascade: bool, missing_ok: bool) -> None:
+        if name in m.opaque_extensions:  # created in this transaction
+            m.opaque_extensions.discard(name)
+            return
+        if not m.extensions_known:
+            raise CannotModel(f"DROP EXTENSION {name}: its members are not in the catalog snapshot")
+        if name not in m.extensions:
+            if missing_ok:
+                return
+            raise _Fail
+        ref = Referenced("extension", name=name)
+        members = sorted(e for e in m.edges if e.referenced == ref)
+        m.edges.difference_update(members)
+        for e in members:  # members go with it; what depends on them needs CASCADE
+            dep = e.dependent
+            if dep.holder is Holder.FUNCTION and dep.oid in m.funcs:
+                m.via.setdefault(("fn", dep.oid), name)
+                self._drop_function(m, dep.oid, cascade, name)
+            elif dep.holder is Holder.RELATION and dep.oid in m.rels:
+                m.via.setdefault(("rel", dep.oid), name)
+                self._drop_rel(m, dep.oid, cascade, name)
+            elif dep.holder is Holder.TYPE:
+                parts = split_qualified_name(dep.name)
+                e_oid = self._find_enum(m, parts)
+                if e_oid is not None:
+                    m.via.setdefault(("type", e_oid), name)
+                    self._drop_enum(m, e_oid, cascade, name)
+                else:
+                    self._drop_opaque_type(m, parts, cascade)
+        m.extensions.discard(name)
+
+    def _drop_rule(self, m: Model, names: list[str], missing_ok: bool) -> None:
+        oid = self._by_names(m, names[:-1], missing_ok)
+        if oid is None:
+            return
+        rel = m.rels[oid]
+        rule = next((r for r in rel.rules if r.name == names[-1]), None)
+        if rule is None:
+            if missing_ok:
+                return
+            raise _Fail
+        if rel.kind == RelKind.VIEW and rule.instead and self._scope(m).existing(oid):
+            raise CannotModel(
+                f"DROP RULE {rule.name} ON {rel.qname}: whether the view still takes "
+                "writes is not modelled"
+            )
+        kept = tuple(r for r in rel.rules if r.name != rule.name)
+        m.put_rel(oid, dataclasses.replace(rel, rules=kept))
 
     def _drop_enum(self, m: Model, oid: int, cascade: bool, cause: str) -> None:
         e = m.enums[oid]
@@ -905,9 +1304,25 @@ class Overlay:
                 if len(kept) == len(rel.policies) and not missing_ok:
                     raise _Fail
                 m.put_rel(rel_oid, dataclasses.replace(rel, policies=kept))
+            elif t == _O.OBJECT_RULE:
+                self._drop_rule(m, _names(obj), missing_ok)
+            elif t == _O.OBJECT_TRIGGER:
+                names = _names(obj)
+                rel_oid = self._by_names(m, names[:-1], missing_ok)
+                if self._scope(m).existing(rel_oid):
+                    raise CannotModel(
+                        f"DROP TRIGGER {names[-1]} ON {m.rel_qname(rel_oid or 0)}: "
+                        "what the trigger did is not modelled"
+                    )
+            elif t == _O.OBJECT_EXTENSION:
+                self._drop_extension(m, str(obj.sval), cascade, missing_ok)
+            elif t == _O.OBJECT_COLLATION:
+                self._drop_collation(m, _names(obj), cascade)
+            elif t in _DROP_HARMLESS or (t in _DROP_HARMLESS_UNLESS_CASCADE and not cascade):
+                continue
             else:
-                m.lints.append(Change(Kind.UNMODELED, "DropStmt", detail=_deparse(node)[:200]))
-                return
+                what = _kind_word(t) + (" ... CASCADE" if cascade else "")
+                raise CannotModel(f"DROP {what}: what depends on it is not modelled")
 
     def _drop_opaque_type(self, m: Model, names: list[str], cascade: bool) -> None:
         """A type the snapshot does not list (domain, composite): drop columns using it."""
@@ -925,6 +1340,7 @@ class Overlay:
                     raise _Fail
                 for r, name in cols:
                     if r in m.rels and m.rels[r].column(name) is not None:
+                        m.via.setdefault(("col", m.attids[r][name]), qn)
                         self._drop_column(m, r, name, True, qn)
                 return
 
@@ -1042,13 +1458,33 @@ class Overlay:
         elif t in _FUNC_OBJECTS:
             for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
                 m.funcs[oid] = dataclasses.replace(m.funcs[oid], name=new)
-        elif t == _O.OBJECT_TYPE:
-            names = _names(node.object)
-            e_oid = self._find_enum(m, names)
+        elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN, _O.OBJECT_ATTRIBUTE):
+            names = _names(node.object) if node.object is not None else []
+            if t == _O.OBJECT_ATTRIBUTE and node.relation is not None:
+                names = [n for n in (node.relation.schemaname, node.relation.relname) if n]
+            e_oid = self._find_enum(m, names) if t == _O.OBJECT_TYPE else None
             if e_oid is not None:
                 e = m.enums[e_oid]
                 self._retype_enum(m, e_oid, dataclasses.replace(e, name=new))
-        elif t == _O.OBJECT_POLICY:
+            elif self._scope(m).type_used(names):
+                raise CannotModel(
+                    f"ALTER {_kind_word(t)} {'.'.join(names)} RENAME: types used by "
+                    "columns are followed only for enums"
+                )
+        elif t == _O.OBJECT_RULE:
+            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            if oid is not None:
+                rel = m.rels[oid]
+                rules = tuple(
+                    dataclasses.replace(r, name=new) if r.name == node.subname else r
+                    for r in rel.rules
+                )
+                m.put_rel(oid, dataclasses.replace(rel, rules=rules))
+        elif t in _RENAME_HARMLESS:
+            return
+        elif t not in (_O.OBJECT_POLICY,):
+            raise CannotModel(f"ALTER {_kind_word(t)} ... RENAME: not modelled")
+        if t == _O.OBJECT_POLICY:
             oid = self._rv(m, node.relation, bool(node.missing_ok))
             if oid is not None:
                 rel = m.rels[oid]
@@ -1126,10 +1562,20 @@ class Overlay:
         elif t in _FUNC_OBJECTS:
             for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
                 m.funcs[oid] = dataclasses.replace(m.funcs[oid], schema=new)
-        elif t == _O.OBJECT_TYPE:
-            e_oid = self._find_enum(m, _names(node.object))
+        elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
+            names = _names(
+                node.object.names if isinstance(node.object, ast.TypeName) else node.object
+            )
+            e_oid = self._find_enum(m, names) if t == _O.OBJECT_TYPE else None
             if e_oid is not None:
                 self._retype_enum(m, e_oid, dataclasses.replace(m.enums[e_oid], schema=new))
+            elif self._scope(m).type_used(names):
+                raise CannotModel(
+                    f"ALTER {_kind_word(t)} {'.'.join(names)} SET SCHEMA: types used by "
+                    "columns are followed only for enums"
+                )
+        elif t not in _SET_SCHEMA_HARMLESS:
+            raise CannotModel(f"ALTER {_kind_word(t)} ... SET SCHEMA: not modelled")
 
     # --- indexes, sequences, views ------------------------------------------
 
@@ -1162,6 +1608,8 @@ class Overlay:
             predicate=_deparse(node.whereClause) if node.whereClause is not None else None,
         )
         m.idx_rel[i_oid] = oid
+        exprs = [e.expr for e in node.indexParams or () if e.expr is not None]
+        self._record(m, Dependent(Holder.INDEX, i_oid), [exprs, node.whereClause])
         if node.concurrent:
             m.concurrent.add(("create", i_oid))
 
@@ -1413,10 +1861,28 @@ class Overlay:
             roles,
             bool(node.permissive),
         )
+        if not pol.permissive and rel.rls and self._scope(m).existing(oid):
+            raise CannotModel(
+                f"CREATE POLICY {pol.name} AS RESTRICTIVE ON {rel.qname}: "
+                "which rows it refuses is not modelled"
+            )
+        if any(p.name == pol.name for p in rel.policies):
+            raise _Fail
         m.put_rel(oid, dataclasses.replace(rel, policies=(*rel.policies, pol)))
+        self._record(m, Dependent(Holder.POLICY, oid, name=pol.name), [node.qual, node.with_check])
 
     def _GrantStmt(self, m: Model, node: Any) -> None:
         t = node.objtype
+        if t not in (_O.OBJECT_TABLE, _O.OBJECT_SEQUENCE, _O.OBJECT_SCHEMA):
+            if node.is_grant or node.grant_option or t in _REVOKE_HARMLESS:
+                return
+            raise CannotModel(f"REVOKE on {_kind_word(t)}: its privileges are not modelled")
+        if not node.is_grant and node.grant_option:
+            return  # REVOKE GRANT OPTION FOR: the privilege itself stays
+        if any(p.cols for p in node.privileges or ()):
+            if node.is_grant:
+                return
+            raise CannotModel("REVOKE of column privileges: column ACLs are not modelled")
         targets: list[tuple[str, int]] = []
         if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
             schemas = {str(s.sval) for s in node.objects or ()}
@@ -1514,7 +1980,191 @@ def _edit_acl(
     return tuple(f"{who}={p}/{grantor}" for who, (p, grantor) in items.items() if p)
 
 
-__all__ = ["DdlParseError", "Overlay"]
+_HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
+    ast.VariableSetStmt: Overlay._VariableSetStmt,
+    ast.CreateSchemaStmt: Overlay._CreateSchemaStmt,
+    ast.CreateStmt: Overlay._CreateStmt,
+    ast.AlterTableStmt: Overlay._AlterTableStmt,
+    ast.DropStmt: Overlay._DropStmt,
+    ast.RenameStmt: Overlay._RenameStmt,
+    ast.AlterObjectSchemaStmt: Overlay._AlterObjectSchemaStmt,
+    ast.IndexStmt: Overlay._IndexStmt,
+    ast.CreateSeqStmt: Overlay._CreateSeqStmt,
+    ast.ViewStmt: Overlay._ViewStmt,
+    ast.CreateTableAsStmt: Overlay._CreateTableAsStmt,
+    ast.CreateEnumStmt: Overlay._CreateEnumStmt,
+    ast.AlterEnumStmt: Overlay._AlterEnumStmt,
+    ast.CreateFunctionStmt: Overlay._CreateFunctionStmt,
+    ast.CreatePolicyStmt: Overlay._CreatePolicyStmt,
+    ast.GrantStmt: Overlay._GrantStmt,
+    ast.CreateForeignTableStmt: Overlay._CreateForeignTableStmt,
+    ast.CreateExtensionStmt: Overlay._CreateExtensionStmt,
+    ast.RuleStmt: Overlay._RuleStmt,
+    ast.CreateDomainStmt: Overlay._CreateDomainStmt,
+    ast.CompositeTypeStmt: Overlay._CompositeTypeStmt,
+    ast.CreateRangeStmt: Overlay._CreateRangeStmt,
+    ast.DefineStmt: Overlay._DefineStmt,
+}
+
+__all__ = ["CannotModel", "DdlParseError", "Overlay"]
+
+
+_RULE_EVENTS = {
+    enums.CmdType.CMD_SELECT: "select",
+    enums.CmdType.CMD_INSERT: "insert",
+    enums.CmdType.CMD_UPDATE: "update",
+    enums.CmdType.CMD_DELETE: "delete",
+}
+_BUILTIN_COLLATIONS = frozenset({"C", "POSIX", "default", "ucs_basic", "unicode"})
+_REVOKE_HARMLESS = frozenset({_O.OBJECT_TABLESPACE, _O.OBJECT_PARAMETER_ACL})
+# Objects no client statement names, whose RENAME changes nothing a version sees.
+_RENAME_HARMLESS = frozenset(
+    {
+        _O.OBJECT_TRIGGER,
+        _O.OBJECT_EVENT_TRIGGER,
+        _O.OBJECT_PUBLICATION,
+        _O.OBJECT_SUBSCRIPTION,
+        _O.OBJECT_STATISTIC_EXT,
+        _O.OBJECT_TABLESPACE,
+        _O.OBJECT_FDW,
+        _O.OBJECT_FOREIGN_SERVER,
+        _O.OBJECT_OPCLASS,
+        _O.OBJECT_OPFAMILY,
+        _O.OBJECT_LANGUAGE,
+        _O.OBJECT_CONVERSION,
+        _O.OBJECT_TSPARSER,
+        _O.OBJECT_TSTEMPLATE,
+        _O.OBJECT_DOMCONSTRAINT,
+    }
+)
+_SET_SCHEMA_HARMLESS = frozenset(
+    {
+        _O.OBJECT_OPERATOR,
+        _O.OBJECT_OPCLASS,
+        _O.OBJECT_OPFAMILY,
+        _O.OBJECT_CONVERSION,
+        _O.OBJECT_STATISTIC_EXT,
+        _O.OBJECT_TSPARSER,
+        _O.OBJECT_TSTEMPLATE,
+    }
+)
+# DROP of objects nothing a version runs depends on, CASCADE or not.
+_DROP_HARMLESS = frozenset(
+    {
+        _O.OBJECT_PUBLICATION,
+        _O.OBJECT_EVENT_TRIGGER,
+        _O.OBJECT_STATISTIC_EXT,
+        _O.OBJECT_TRANSFORM,
+    }
+)
+# Harmless alone; with CASCADE they take indexes, foreign tables or functions along.
+_DROP_HARMLESS_UNLESS_CASCADE = frozenset(
+    {
+        _O.OBJECT_OPCLASS,
+        _O.OBJECT_OPFAMILY,
+        _O.OBJECT_FDW,
+        _O.OBJECT_FOREIGN_SERVER,
+        _O.OBJECT_LANGUAGE,
+        _O.OBJECT_ACCESS_METHOD,
+        _O.OBJECT_CONVERSION,
+        _O.OBJECT_TSPARSER,
+        _O.OBJECT_TSTEMPLATE,
+    }
+)
+
+
+def _kind_word(t: Any) -> str:
+    """``OBJECT_FOREIGN_SERVER`` -> ``FOREIGN SERVER``."""
+    return str(t.name).removeprefix("OBJECT_").replace("_", " ")
+
+
+_AT_MODELLED = frozenset(
+    {
+        _AT.AT_AddColumn,
+        _AT.AT_AddConstraint,
+        _AT.AT_DropConstraint,
+        _AT.AT_ValidateConstraint,
+        _AT.AT_DropColumn,
+        _AT.AT_AlterColumnType,
+        _AT.AT_SetNotNull,
+        _AT.AT_DropNotNull,
+        _AT.AT_ColumnDefault,
+        _AT.AT_AddIdentity,
+        _AT.AT_SetIdentity,
+        _AT.AT_DropIdentity,
+    }
+)
+# Subcommands that change nothing a client statement can observe.
+_AT_HARMLESS = frozenset(
+    {
+        _AT.AT_SetStatistics,
+        _AT.AT_SetOptions,
+        _AT.AT_ResetOptions,
+        _AT.AT_SetStorage,
+        _AT.AT_SetCompression,
+        _AT.AT_AlterColumnGenericOptions,
+        _AT.AT_SetExpression,  # a generated column computes differently
+        _AT.AT_DropExpression,  # a generated column becomes a plain one
+        _AT.AT_ClusterOn,
+        _AT.AT_DropCluster,
+        _AT.AT_SetLogged,
+        _AT.AT_SetUnLogged,
+        _AT.AT_DropOids,
+        _AT.AT_SetAccessMethod,
+        _AT.AT_SetTableSpace,
+        _AT.AT_AddOf,
+        _AT.AT_DropOf,
+        _AT.AT_ReplicaIdentity,
+        _AT.AT_GenericOptions,
+        _AT.AT_AlterConstraint,
+    }
+)
+_AT_TRIGGERS = frozenset(
+    {
+        _AT.AT_EnableTrig,
+        _AT.AT_EnableAlwaysTrig,
+        _AT.AT_EnableReplicaTrig,
+        _AT.AT_DisableTrig,
+        _AT.AT_EnableTrigAll,
+        _AT.AT_DisableTrigAll,
+        _AT.AT_EnableTrigUser,
+        _AT.AT_DisableTrigUser,
+    }
+)
+_AT_RULES = frozenset(
+    {_AT.AT_EnableRule, _AT.AT_EnableAlwaysRule, _AT.AT_EnableReplicaRule, _AT.AT_DisableRule}
+)
+# Subcommands a parent passes down to its children (unless ALTER TABLE ONLY).
+_AT_RECURSIVE = frozenset(
+    {
+        _AT.AT_AddColumn,
+        _AT.AT_DropColumn,
+        _AT.AT_AlterColumnType,
+        _AT.AT_SetNotNull,
+        _AT.AT_DropNotNull,
+        _AT.AT_ColumnDefault,
+    }
+)
+
+
+def _recurses(cmd: Any) -> bool:
+    if cmd.subtype in _AT_RECURSIVE:
+        return True
+    return bool(cmd.subtype == _AT.AT_AddConstraint and cmd.def_.contype == _C.CONSTR_CHECK)
+
+
+def _int_or_str(arg: Any) -> Any:
+    if isinstance(arg, ast.Integer):
+        return arg.ival
+    if isinstance(arg, ast.String):
+        return arg.sval
+    return None
+
+
+def _role_name(spec: Any) -> str:
+    if spec is None or spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
+        return ""
+    return str(spec.rolename or spec.roletype.name.removeprefix("ROLESPEC_").lower())
 
 
 def _unique_name(base: str, taken: set[str]) -> str:

@@ -10,12 +10,21 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from skewguard.ddl.changes import Change
-from skewguard.rules import columns, constraints, drops, enums_functions, locks, renames, security
+from skewguard.rules import (
+    columns,
+    constraints,
+    drops,
+    enums_functions,
+    locks,
+    renames,
+    rewrite,
+    security,
+)
 from skewguard.rules.base import Context, Example, Hit, Rule
 
 Check = Callable[[Context, Change], Iterable[Hit]]
 
-_MODULES = (drops, renames, columns, constraints, enums_functions, security, locks)
+_MODULES = (drops, renames, columns, constraints, enums_functions, security, rewrite, locks)
 
 RULES: tuple[Rule, ...] = tuple(sorted((r for m in _MODULES for r in m.RULES), key=lambda r: r.id))
 CHECKS: dict[str, Check] = {k: v for m in _MODULES for k, v in m.CHECKS.items()}

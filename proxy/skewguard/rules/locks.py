@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
-from skewguard.rules.base import Context, Example, Hit, Rule, relation_of
+from skewguard.rules.base import Context, Hit, Rule, relation_of
 
 
 def non_empty(ctx: Context, qname: str) -> bool:
@@ -129,28 +129,10 @@ def check_lock_timeout(ctx: Context, change: Change) -> Iterator[Hit]:
         yield Hit(Severity.RISK, f"{change} waits for its lock without a lock_timeout")
 
 
-UNMODELED = Rule(
-    id="SG199",
-    name="unmodeled-ddl",
-    severity=Severity.INFO,
-    summary="A DDL statement the engine does not model (DO blocks, triggers, rules, ...)",
-    doc="Its effect is unknown to skewguard; review it by hand.",
-    breaks="Unknown.",
-    recipe="Prefer plain DDL statements the engine can check.",
-    covers=(Kind.UNMODELED,),
-    examples=(Example("CREATE TABLE t (id int)", "SELECT id FROM t", "DO $$ BEGIN END $$", False),),
-)
-
-
-def check_unmodeled(ctx: Context, change: Change) -> Iterator[Hit]:
-    yield Hit(Severity.INFO, f"{change.subject} is not modelled: {change.detail[:80]}")
-
-
 CHECKS = {
     INDEX_LOCK.id: check_index_lock,
     REWRITE.id: check_rewrite,
     VALIDATION.id: check_validation,
     LOCK_TIMEOUT.id: check_lock_timeout,
-    UNMODELED.id: check_unmodeled,
 }
-RULES = (UNMODELED, INDEX_LOCK, REWRITE, VALIDATION, LOCK_TIMEOUT)
+RULES = (INDEX_LOCK, REWRITE, VALIDATION, LOCK_TIMEOUT)

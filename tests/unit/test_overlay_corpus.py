@@ -1,0 +1,696 @@
+"""Fuzz-style: a large corpus of real DDL through the Overlay; only CannotModel escapes.
+
+The corpus is every schema and migration text elsewhere in the suite (rule
+examples, ground-truth cases) plus a broad hand-written list of DDL shapes:
+every ALTER TABLE subcommand, CREATE TABLE OF / PARTITION OF / LIKE /
+INHERITS, DROP ... CASCADE of every object kind, DROP/REASSIGN OWNED, rules,
+types, domains, extensions, comments, grants, security labels... Each
+statement is applied to a fresh Overlay over a small catalog, then all of them
+in turn to one Overlay. The contract: ``apply`` either models the statement
+(and the diff and snapshot still build) or raises ``CannotModel`` for a
+reason other than a defect of its own; unparsable text raises
+``DdlParseError``.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+import pglast
+import pytest
+
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl import CannotModel, DdlParseError, Overlay
+from skewguard.rules import RULES
+from tests.support.groundtruth_cases import CASES
+
+SCHEMA = """
+CREATE SCHEMA app;
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TYPE pair AS (a int, b text);
+CREATE FUNCTION f() RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT 1';
+CREATE FUNCTION g(x int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT x';
+CREATE FUNCTION trg() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END';
+CREATE TABLE t (id serial PRIMARY KEY, a int NOT NULL DEFAULT f(), b text, m mood,
+                p posint, q pair, c int CHECK (g(c) > 0),
+                gen int GENERATED ALWAYS AS (g(id)) STORED);
+CREATE UNIQUE INDEX t_b_key ON t (b);
+CREATE INDEX t_g_idx ON t (g(a)) WHERE b IS NOT NULL;
+CREATE TABLE r (id int PRIMARY KEY, t_id int REFERENCES t (id), note text);
+CREATE VIEW v AS SELECT id, b FROM t;
+CREATE VIEW vf AS SELECT g(id) AS x FROM t;
+CREATE MATERIALIZED VIEW mv AS SELECT id, a FROM t;
+CREATE SEQUENCE s;
+CREATE TABLE p (k int, x text) PARTITION BY RANGE (k);
+CREATE TABLE p1 PARTITION OF p FOR VALUES FROM (0) TO (10);
+CREATE TABLE base (id int, note text);
+CREATE TABLE child (extra int) INHERITS (base);
+CREATE TABLE app.items (id int, name text);
+CREATE POLICY pol ON t USING (g(id) > 0);
+ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+GRANT SELECT, INSERT ON t TO app_role;
+"""
+
+OBJECT_DROPS = [
+    "TABLE t",
+    "TABLE p",
+    "TABLE p1",
+    "TABLE base",
+    "TABLE child",
+    "TABLE app.items",
+    "TABLE nope",
+    "VIEW v",
+    "VIEW vf",
+    "MATERIALIZED VIEW mv",
+    "SEQUENCE s",
+    "SEQUENCE t_id_seq",
+    "INDEX t_b_key",
+    "INDEX t_g_idx",
+    "INDEX t_pkey",
+    "INDEX CONCURRENTLY t_b_key",
+    "FUNCTION f()",
+    "FUNCTION g(int)",
+    "FUNCTION g",
+    "FUNCTION trg()",
+    "FUNCTION nope(int)",
+    "PROCEDURE pr(int)",
+    "ROUTINE g(int)",
+    "AGGREGATE agg(int)",
+    "TYPE mood",
+    "TYPE pair",
+    "TYPE nope",
+    "DOMAIN posint",
+    "SCHEMA app",
+    "SCHEMA public",
+    "SCHEMA nope",
+    "POLICY pol ON t",
+    "POLICY nope ON t",
+    "TRIGGER tr ON t",
+    "RULE ru ON t",
+    "EXTENSION citext",
+    "EXTENSION plpgsql",
+    "COLLATION mycoll",
+    "CONVERSION myconv",
+    "OPERATOR === (int, int)",
+    "OPERATOR CLASS oc USING btree",
+    "OPERATOR FAMILY ofam USING btree",
+    "CAST (text AS pair)",
+    "TEXT SEARCH CONFIGURATION tsc",
+    "TEXT SEARCH DICTIONARY tsd",
+    "TEXT SEARCH PARSER tsp",
+    "TEXT SEARCH TEMPLATE tst",
+    "FOREIGN DATA WRAPPER fdw",
+    "SERVER srv",
+    "FOREIGN TABLE ft",
+    "LANGUAGE plperl",
+    "ACCESS METHOD am",
+    "PUBLICATION pub",
+    "EVENT TRIGGER et",
+    "STATISTICS st",
+    "TRANSFORM FOR int LANGUAGE plpgsql",
+]
+
+ALTER_TABLE_COMMANDS = [
+    "ADD COLUMN z int",
+    "ADD COLUMN IF NOT EXISTS b text",
+    "ADD COLUMN z int NOT NULL",
+    "ADD COLUMN z int NOT NULL DEFAULT 0",
+    "ADD COLUMN z int DEFAULT f()",
+    "ADD COLUMN z timestamptz DEFAULT now()",
+    "ADD COLUMN z int GENERATED ALWAYS AS (id * 2) STORED",
+    "ADD COLUMN z int GENERATED ALWAYS AS IDENTITY",
+    "ADD COLUMN z serial",
+    "ADD COLUMN z int REFERENCES r (id)",
+    "ADD COLUMN z int UNIQUE",
+    "ADD COLUMN z int CHECK (z > 0)",
+    'ADD COLUMN z text COLLATE "C"',
+    "ADD COLUMN z mood",
+    "ADD COLUMN z posint",
+    "ADD COLUMN z nope_type",
+    "DROP COLUMN b",
+    "DROP COLUMN b CASCADE",
+    "DROP COLUMN IF EXISTS nope",
+    "DROP COLUMN nope",
+    "DROP COLUMN id CASCADE",
+    "DROP COLUMN gen",
+    "ALTER COLUMN b TYPE varchar(10)",
+    "ALTER COLUMN a TYPE bigint",
+    "ALTER COLUMN a TYPE text USING a::text",
+    'ALTER COLUMN b SET DATA TYPE text COLLATE "C"',
+    "ALTER COLUMN a SET DEFAULT 1",
+    "ALTER COLUMN a DROP DEFAULT",
+    "ALTER COLUMN b SET NOT NULL",
+    "ALTER COLUMN a DROP NOT NULL",
+    "ALTER COLUMN gen SET EXPRESSION AS (id * 3)",
+    "ALTER COLUMN gen DROP EXPRESSION",
+    "ALTER COLUMN gen DROP EXPRESSION IF EXISTS",
+    "ALTER COLUMN a ADD GENERATED ALWAYS AS IDENTITY",
+    "ALTER COLUMN a ADD GENERATED BY DEFAULT AS IDENTITY",
+    "ALTER COLUMN id SET GENERATED ALWAYS",
+    "ALTER COLUMN id SET GENERATED BY DEFAULT",
+    "ALTER COLUMN id RESTART WITH 10",
+    "ALTER COLUMN id DROP IDENTITY IF EXISTS",
+    "ALTER COLUMN b SET STATISTICS 100",
+    "ALTER COLUMN b SET (n_distinct = 10)",
+    "ALTER COLUMN b RESET (n_distinct)",
+    "ALTER COLUMN b SET STORAGE EXTERNAL",
+    "ALTER COLUMN b SET COMPRESSION pglz",
+    "ALTER COLUMN b OPTIONS (ADD x 'y')",
+    "ADD CONSTRAINT c1 CHECK (a > 0)",
+    "ADD CONSTRAINT c1 CHECK (a > 0) NOT VALID",
+    "ADD CONSTRAINT c1 UNIQUE (a)",
+    "ADD CONSTRAINT c1 UNIQUE USING INDEX t_b_key",
+    "ADD CONSTRAINT c1 PRIMARY KEY (a)",
+    "ADD CONSTRAINT c1 FOREIGN KEY (a) REFERENCES r (id)",
+    "ADD CONSTRAINT c1 FOREIGN KEY (a) REFERENCES r (id) NOT VALID",
+    "ADD CONSTRAINT c1 EXCLUDE USING gist (a WITH =)",
+    "ADD CONSTRAINT c1 NOT NULL b",
+    "ADD CHECK (a > 0)",
+    "ADD UNIQUE (a, b)",
+    "ALTER CONSTRAINT t_pkey DEFERRABLE",
+    "VALIDATE CONSTRAINT t_c_check",
+    "DROP CONSTRAINT t_c_check",
+    "DROP CONSTRAINT t_pkey",
+    "DROP CONSTRAINT t_pkey CASCADE",
+    "DROP CONSTRAINT IF EXISTS nope",
+    "DROP CONSTRAINT nope",
+    "OWNER TO someone",
+    "CLUSTER ON t_b_key",
+    "SET WITHOUT CLUSTER",
+    "SET LOGGED",
+    "SET UNLOGGED",
+    "SET WITHOUT OIDS",
+    "SET ACCESS METHOD heap",
+    "SET TABLESPACE pg_default",
+    "SET (fillfactor = 70)",
+    "RESET (fillfactor)",
+    "ENABLE TRIGGER tr",
+    "ENABLE ALWAYS TRIGGER tr",
+    "ENABLE REPLICA TRIGGER tr",
+    "DISABLE TRIGGER tr",
+    "ENABLE TRIGGER ALL",
+    "DISABLE TRIGGER ALL",
+    "ENABLE TRIGGER USER",
+    "DISABLE TRIGGER USER",
+    "ENABLE RULE ru",
+    "ENABLE ALWAYS RULE ru",
+    "ENABLE REPLICA RULE ru",
+    "DISABLE RULE ru",
+    "INHERIT base",
+    "NO INHERIT base",
+    "OF pair",
+    "NOT OF",
+    "REPLICA IDENTITY FULL",
+    "REPLICA IDENTITY NOTHING",
+    "REPLICA IDENTITY USING INDEX t_b_key",
+    "ENABLE ROW LEVEL SECURITY",
+    "DISABLE ROW LEVEL SECURITY",
+    "FORCE ROW LEVEL SECURITY",
+    "NO FORCE ROW LEVEL SECURITY",
+    "OPTIONS (ADD x 'y')",
+    "ADD COLUMN z int, DROP COLUMN b",
+    "RENAME COLUMN b TO bb",
+    "RENAME b TO bb",
+    "RENAME CONSTRAINT t_c_check TO cc",
+    "RENAME TO tt",
+    "SET SCHEMA app",
+]
+
+ALTER_TARGETS = ["t", "ONLY t", "IF EXISTS nope", "p", "p1", "base", "child", "r", "app.items"]
+
+PARTITION_COMMANDS = [
+    "ALTER TABLE p ATTACH PARTITION p2 FOR VALUES FROM (10) TO (20)",
+    "ALTER TABLE p ATTACH PARTITION r DEFAULT",
+    "ALTER TABLE p DETACH PARTITION p1",
+    "ALTER TABLE p DETACH PARTITION p1 CONCURRENTLY",
+    "ALTER TABLE p DETACH PARTITION p1 FINALIZE",
+    "ALTER INDEX t_b_key ATTACH PARTITION other_idx",
+]
+
+CREATES = [
+    "CREATE TABLE n (id int)",
+    "CREATE TABLE IF NOT EXISTS t (id int)",
+    "CREATE TABLE t (id int)",
+    "CREATE TABLE n OF pair",
+    "CREATE TABLE n OF pair (a WITH OPTIONS NOT NULL)",
+    "CREATE TABLE n OF pair (a WITH OPTIONS DEFAULT 1, PRIMARY KEY (a))",
+    "CREATE TABLE n OF nope",
+    "CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20)",
+    "CREATE TABLE p2 PARTITION OF p (x WITH OPTIONS NOT NULL) FOR VALUES FROM (10) TO (20)",
+    "CREATE TABLE p2 PARTITION OF p (k WITH OPTIONS DEFAULT 15, CHECK (k > 10))"
+    " FOR VALUES FROM (10) TO (20)",
+    "CREATE TABLE pd PARTITION OF p DEFAULT",
+    "CREATE TABLE p2 PARTITION OF p FOR VALUES FROM (10) TO (20) PARTITION BY LIST (x)",
+    "CREATE TABLE p2 PARTITION OF nope FOR VALUES FROM (10) TO (20)",
+    "CREATE TABLE h (a int, b int) PARTITION BY HASH (a)",
+    "CREATE TABLE h0 PARTITION OF p FOR VALUES WITH (MODULUS 2, REMAINDER 0)",
+    "CREATE TABLE n (LIKE t)",
+    "CREATE TABLE n (LIKE t INCLUDING ALL)",
+    "CREATE TABLE n (LIKE t INCLUDING DEFAULTS INCLUDING CONSTRAINTS EXCLUDING INDEXES)",
+    "CREATE TABLE n (LIKE nope)",
+    "CREATE TABLE n (extra int) INHERITS (base)",
+    "CREATE TABLE n (id int, more int) INHERITS (base, child)",
+    "CREATE TABLE n () INHERITS (nope)",
+    "CREATE UNLOGGED TABLE n (id int)",
+    "CREATE TEMP TABLE n (id int)",
+    "CREATE TABLE n (id int) WITH (fillfactor = 70) TABLESPACE pg_default",
+    "CREATE TABLE n (id int, CONSTRAINT c EXCLUDE USING gist (id WITH =))",
+    'CREATE TABLE n (id int GENERATED BY DEFAULT AS IDENTITY (START 10), v text COLLATE "C")',
+    "CREATE TABLE n (a int[], b int[3][3], c text ARRAY, d pair, e mood[], f posint)",
+    "CREATE TABLE n (a int DEFAULT nextval('s'), b int DEFAULT f(), c int DEFAULT g(1))",
+    "CREATE TABLE n (a int REFERENCES t ON DELETE CASCADE, b int REFERENCES nope)",
+    "CREATE TABLE n AS SELECT * FROM t",
+    "CREATE TABLE n AS SELECT 1 AS x WITH NO DATA",
+    "CREATE TABLE IF NOT EXISTS t AS SELECT 1",
+    "SELECT id INTO n FROM t",
+    "CREATE MATERIALIZED VIEW n AS SELECT * FROM v",
+    "CREATE VIEW n AS SELECT * FROM t",
+    "CREATE VIEW n (x, y) AS SELECT id, b FROM t",
+    "CREATE OR REPLACE VIEW v AS SELECT id, b, a FROM t",
+    "CREATE OR REPLACE VIEW v AS SELECT id FROM t",
+    "CREATE VIEW n AS SELECT g(id), f() FROM t JOIN r USING (id)",
+    "CREATE RECURSIVE VIEW n (x) AS VALUES (1) UNION ALL SELECT x + 1 FROM n WHERE x < 3",
+    "CREATE VIEW n WITH (security_invoker = true) AS SELECT id FROM t WITH CHECK OPTION",
+    "CREATE TEMP VIEW n AS SELECT 1",
+    "CREATE INDEX ON t (a)",
+    "CREATE INDEX CONCURRENTLY n ON t (lower(b)) WHERE a > 0",
+    "CREATE UNIQUE INDEX IF NOT EXISTS t_b_key ON t (b)",
+    "CREATE INDEX n ON t USING gin (b gin_trgm_ops)",
+    "CREATE INDEX n ON t (a) INCLUDE (b) NULLS NOT DISTINCT",
+    "CREATE INDEX n ON ONLY p (k)",
+    "CREATE INDEX n ON nope (a)",
+    "CREATE SEQUENCE n START 1 OWNED BY t.a",
+    "CREATE SEQUENCE IF NOT EXISTS s",
+    "CREATE TYPE n AS ENUM ()",
+    "CREATE TYPE n AS (x int)",
+    "CREATE TYPE n AS RANGE (subtype = int)",
+    "CREATE TYPE n",
+    "CREATE TYPE n (INPUT = f, OUTPUT = f)",
+    "CREATE DOMAIN n AS text NOT NULL DEFAULT 'x' CHECK (VALUE <> '')",
+    "CREATE FUNCTION n(a int DEFAULT 1, VARIADIC b int[] DEFAULT '{}') RETURNS SETOF int"
+    " LANGUAGE sql AS 'SELECT 1'",
+    "CREATE FUNCTION n(OUT a int, INOUT b int) LANGUAGE sql AS 'SELECT 1, 2'",
+    "CREATE FUNCTION n() RETURNS TABLE (a int) LANGUAGE sql AS 'SELECT 1'",
+    "CREATE FUNCTION n() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT g(1); END",
+    "CREATE OR REPLACE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2'",
+    "CREATE OR REPLACE FUNCTION g(x bigint) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    "CREATE FUNCTION f() RETURNS int LANGUAGE sql AS 'SELECT 2'",
+    "CREATE FUNCTION n(t) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+    "CREATE FUNCTION n(nope) RETURNS nope LANGUAGE sql AS 'SELECT 1'",
+    "CREATE PROCEDURE pr(a int) LANGUAGE sql AS 'SELECT 1'",
+    "CREATE AGGREGATE agg(int) (SFUNC = int4pl, STYPE = int)",
+    "CREATE OPERATOR === (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+    "CREATE OPERATOR CLASS oc FOR TYPE int USING btree AS OPERATOR 1 <",
+    "CREATE OPERATOR FAMILY ofam USING btree",
+    "CREATE CAST (text AS pair) WITH INOUT",
+    "CREATE COLLATION mycoll (provider = libc, locale = 'C')",
+    'CREATE COLLATION n FROM "C"',
+    "CREATE CONVERSION myconv FOR 'LATIN1' TO 'UTF8' FROM iso8859_1_to_utf8",
+    "CREATE TEXT SEARCH CONFIGURATION tsc (COPY = english)",
+    "CREATE TEXT SEARCH DICTIONARY tsd (TEMPLATE = simple)",
+    "CREATE EXTENSION IF NOT EXISTS citext",
+    "CREATE EXTENSION hstore SCHEMA app VERSION '1.8' CASCADE",
+    "CREATE SCHEMA n",
+    "CREATE SCHEMA IF NOT EXISTS app",
+    "CREATE SCHEMA app",
+    "CREATE SCHEMA AUTHORIZATION someone",
+    "CREATE SCHEMA n CREATE TABLE x (id int) CREATE VIEW y AS SELECT id FROM x",
+    "CREATE POLICY n ON t FOR SELECT TO app_role USING (true)",
+    "CREATE POLICY n ON t AS RESTRICTIVE FOR INSERT WITH CHECK (a > 0)",
+    "CREATE POLICY n ON nope USING (true)",
+    "CREATE TRIGGER tr BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION trg()",
+    "CREATE OR REPLACE TRIGGER tr AFTER UPDATE OF b ON t FOR EACH STATEMENT EXECUTE FUNCTION trg()",
+    "CREATE CONSTRAINT TRIGGER tr AFTER INSERT ON t DEFERRABLE FOR EACH ROW EXECUTE FUNCTION trg()",
+    "CREATE TRIGGER tr BEFORE INSERT ON nope FOR EACH ROW EXECUTE FUNCTION trg()",
+    "CREATE TABLE n (id int); CREATE TRIGGER tr BEFORE INSERT ON n"
+    " FOR EACH ROW EXECUTE FUNCTION trg()",
+    "CREATE EVENT TRIGGER et ON ddl_command_start EXECUTE FUNCTION trg()",
+    "CREATE RULE ru AS ON INSERT TO t DO INSTEAD NOTHING",
+    "CREATE RULE ru AS ON INSERT TO t DO INSTEAD INSERT INTO r VALUES (new.id)",
+    "CREATE RULE ru AS ON UPDATE TO t WHERE old.a > 0 DO ALSO NOTHING",
+    "CREATE OR REPLACE RULE ru AS ON DELETE TO t DO ALSO (INSERT INTO r VALUES (1);"
+    " INSERT INTO r VALUES (2))",
+    "CREATE RULE ru AS ON INSERT TO v DO INSTEAD INSERT INTO t (b) VALUES (new.b)",
+    'CREATE RULE "_RETURN" AS ON SELECT TO n DO INSTEAD SELECT 1',
+    "CREATE RULE ru AS ON INSERT TO nope DO INSTEAD NOTHING",
+    "CREATE TABLE n (id int); CREATE RULE ru AS ON INSERT TO n DO INSTEAD NOTHING",
+    "CREATE STATISTICS st ON a, b FROM t",
+    "CREATE PUBLICATION pub FOR TABLE t",
+    "CREATE PUBLICATION pub FOR TABLE base",
+    "CREATE PUBLICATION pub FOR ALL TABLES",
+    "CREATE PUBLICATION pub FOR TABLES IN SCHEMA app",
+    "CREATE PUBLICATION pub FOR TABLE base WITH (publish = 'insert')",
+    "CREATE SUBSCRIPTION sub CONNECTION 'host=x' PUBLICATION pub WITH (connect = false)",
+    "CREATE FOREIGN DATA WRAPPER fdw",
+    "CREATE SERVER srv FOREIGN DATA WRAPPER fdw",
+    "CREATE USER MAPPING FOR CURRENT_USER SERVER srv",
+    "CREATE FOREIGN TABLE ft (id int) SERVER srv",
+    "CREATE FOREIGN TABLE ft PARTITION OF p FOR VALUES FROM (50) TO (60) SERVER srv",
+    "IMPORT FOREIGN SCHEMA remote FROM SERVER srv INTO app",
+    "CREATE ACCESS METHOD am TYPE TABLE HANDLER heap_tableam_handler",
+    "CREATE LANGUAGE plperl",
+    "CREATE TRANSFORM FOR int LANGUAGE plpgsql (FROM SQL WITH FUNCTION f())",
+    "CREATE TABLESPACE ts LOCATION '/tmp'",
+    "CREATE DATABASE n",
+    "CREATE ROLE n LOGIN",
+    "CREATE USER n",
+    "CREATE GROUP n",
+]
+
+ALTERS = [
+    "ALTER TYPE mood ADD VALUE 'happy'",
+    "ALTER TYPE mood ADD VALUE IF NOT EXISTS 'ok'",
+    "ALTER TYPE mood ADD VALUE 'meh' BEFORE 'ok'",
+    "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'",
+    "ALTER TYPE mood RENAME VALUE 'nope' TO 'fine'",
+    "ALTER TYPE mood RENAME TO feeling",
+    "ALTER TYPE mood SET SCHEMA app",
+    "ALTER TYPE mood OWNER TO someone",
+    "ALTER TYPE pair ADD ATTRIBUTE c int",
+    "ALTER TYPE pair DROP ATTRIBUTE b",
+    "ALTER TYPE pair DROP ATTRIBUTE IF EXISTS z CASCADE",
+    "ALTER TYPE pair ALTER ATTRIBUTE a TYPE bigint",
+    "ALTER TYPE pair RENAME ATTRIBUTE a TO aa",
+    "ALTER TYPE pair RENAME TO couple",
+    "ALTER TYPE pair SET SCHEMA app",
+    "ALTER TYPE posint SET (STORAGE = plain)",
+    "ALTER DOMAIN posint SET DEFAULT 1",
+    "ALTER DOMAIN posint DROP DEFAULT",
+    "ALTER DOMAIN posint SET NOT NULL",
+    "ALTER DOMAIN posint DROP NOT NULL",
+    "ALTER DOMAIN posint ADD CONSTRAINT big CHECK (VALUE > 10)",
+    "ALTER DOMAIN posint ADD CONSTRAINT big CHECK (VALUE > 10) NOT VALID",
+    "ALTER DOMAIN posint DROP CONSTRAINT posint_check",
+    "ALTER DOMAIN posint DROP CONSTRAINT IF EXISTS nope CASCADE",
+    "ALTER DOMAIN posint VALIDATE CONSTRAINT posint_check",
+    "ALTER DOMAIN posint RENAME CONSTRAINT posint_check TO c",
+    "ALTER DOMAIN posint RENAME TO pos",
+    "ALTER DOMAIN posint SET SCHEMA app",
+    "ALTER DOMAIN posint OWNER TO someone",
+    "ALTER FUNCTION g(int) RENAME TO h",
+    "ALTER FUNCTION g(int) SET SCHEMA app",
+    "ALTER FUNCTION g(int) OWNER TO someone",
+    "ALTER FUNCTION g(int) IMMUTABLE STRICT SECURITY DEFINER",
+    "ALTER FUNCTION g(int) SET search_path = app",
+    "ALTER FUNCTION g(int) DEPENDS ON EXTENSION citext",
+    "ALTER FUNCTION nope(int) RENAME TO h",
+    "ALTER PROCEDURE pr(int) RENAME TO pr2",
+    "ALTER ROUTINE g(int) COST 10",
+    "ALTER AGGREGATE agg(int) RENAME TO agg2",
+    "ALTER SEQUENCE s RESTART WITH 10",
+    "ALTER SEQUENCE s OWNED BY t.a",
+    "ALTER SEQUENCE s AS smallint MAXVALUE 100",
+    "ALTER SEQUENCE s RENAME TO s2",
+    "ALTER SEQUENCE s SET SCHEMA app",
+    "ALTER SEQUENCE IF EXISTS nope RESTART",
+    "ALTER VIEW v RENAME TO v2",
+    "ALTER VIEW v RENAME COLUMN b TO bb",
+    "ALTER VIEW v ALTER COLUMN b SET DEFAULT 'x'",
+    "ALTER VIEW v SET (security_barrier = true)",
+    "ALTER VIEW v SET (check_option = local)",
+    "ALTER VIEW v SET (security_invoker = true)",
+    "ALTER VIEW v OWNER TO someone",
+    "ALTER VIEW v SET SCHEMA app",
+    "ALTER MATERIALIZED VIEW mv RENAME TO mv2",
+    "ALTER MATERIALIZED VIEW mv RENAME COLUMN a TO aa",
+    "ALTER MATERIALIZED VIEW mv SET TABLESPACE pg_default",
+    "ALTER MATERIALIZED VIEW mv SET ACCESS METHOD heap",
+    "ALTER MATERIALIZED VIEW ALL IN TABLESPACE pg_default SET TABLESPACE ts",
+    "ALTER TABLE ALL IN TABLESPACE pg_default SET TABLESPACE ts",
+    "ALTER INDEX t_b_key RENAME TO n",
+    "ALTER INDEX t_b_key SET TABLESPACE pg_default",
+    "ALTER INDEX t_b_key SET (fillfactor = 70)",
+    "ALTER INDEX t_g_idx ALTER COLUMN 1 SET STATISTICS 100",
+    "ALTER INDEX IF EXISTS nope RENAME TO n",
+    "ALTER INDEX t_b_key DEPENDS ON EXTENSION citext",
+    "ALTER SCHEMA app RENAME TO app2",
+    "ALTER SCHEMA app OWNER TO someone",
+    "ALTER POLICY pol ON t RENAME TO pol2",
+    "ALTER POLICY pol ON t TO app_role",
+    "ALTER POLICY pol ON t USING (true)",
+    "ALTER POLICY pol ON t WITH CHECK (false)",
+    "ALTER EXTENSION citext UPDATE",
+    "ALTER EXTENSION citext UPDATE TO '1.6'",
+    "ALTER EXTENSION citext SET SCHEMA app",
+    "ALTER EXTENSION citext ADD FUNCTION f()",
+    "ALTER EXTENSION citext DROP FUNCTION f()",
+    "ALTER TRIGGER tr ON t RENAME TO tr2",
+    "ALTER TRIGGER tr ON t DEPENDS ON EXTENSION citext",
+    "ALTER RULE ru ON t RENAME TO ru2",
+    "ALTER EVENT TRIGGER et DISABLE",
+    "ALTER EVENT TRIGGER et RENAME TO et2",
+    "ALTER COLLATION mycoll REFRESH VERSION",
+    "ALTER COLLATION mycoll RENAME TO c2",
+    "ALTER COLLATION mycoll SET SCHEMA app",
+    "ALTER CONVERSION myconv RENAME TO c2",
+    "ALTER OPERATOR === (int, int) SET SCHEMA app",
+    "ALTER OPERATOR === (int, int) SET (RESTRICT = eqsel)",
+    "ALTER OPERATOR CLASS oc USING btree RENAME TO oc2",
+    "ALTER OPERATOR FAMILY ofam USING btree ADD OPERATOR 1 < (int, int)",
+    "ALTER TEXT SEARCH CONFIGURATION tsc ADD MAPPING FOR word WITH simple",
+    "ALTER TEXT SEARCH CONFIGURATION tsc RENAME TO tsc2",
+    "ALTER TEXT SEARCH DICTIONARY tsd (StopWords = english)",
+    "ALTER FOREIGN DATA WRAPPER fdw OPTIONS (ADD x 'y')",
+    "ALTER SERVER srv OPTIONS (SET host 'x')",
+    "ALTER SERVER srv RENAME TO srv2",
+    "ALTER USER MAPPING FOR CURRENT_USER SERVER srv OPTIONS (ADD user 'x')",
+    "ALTER FOREIGN TABLE ft ADD COLUMN z int",
+    "ALTER FOREIGN TABLE ft OPTIONS (ADD x 'y')",
+    "ALTER PUBLICATION pub ADD TABLE t",
+    "ALTER PUBLICATION pub ADD TABLE base",
+    "ALTER PUBLICATION pub SET TABLE r",
+    "ALTER PUBLICATION pub DROP TABLE t",
+    "ALTER PUBLICATION pub SET (publish = 'insert')",
+    "ALTER PUBLICATION pub SET (publish = 'insert, update')",
+    "ALTER PUBLICATION pub ADD TABLES IN SCHEMA app",
+    "ALTER PUBLICATION pub OWNER TO someone",
+    "ALTER SUBSCRIPTION sub DISABLE",
+    "ALTER STATISTICS st SET STATISTICS 100",
+    "ALTER STATISTICS st RENAME TO st2",
+    "ALTER LANGUAGE plpgsql OWNER TO someone",
+    "ALTER LARGE OBJECT 1234 OWNER TO someone",
+    "ALTER TABLESPACE ts SET (random_page_cost = 1)",
+    "ALTER TABLESPACE ts RENAME TO ts2",
+    "ALTER DATABASE n RENAME TO m",
+    "ALTER DATABASE n OWNER TO someone",
+    "ALTER DATABASE n SET search_path = app",
+    "ALTER DATABASE n SET work_mem = '64MB'",
+    "ALTER DATABASE n RESET ALL",
+    "ALTER DATABASE n WITH ALLOW_CONNECTIONS false",
+    "ALTER DATABASE n CONNECTION LIMIT 5",
+    "ALTER DATABASE n SET TABLESPACE ts",
+    "ALTER DATABASE n REFRESH COLLATION VERSION",
+    "ALTER ROLE someone PASSWORD 'x'",
+    "ALTER ROLE someone NOLOGIN",
+    "ALTER ROLE someone LOGIN CREATEDB",
+    "ALTER ROLE someone NOSUPERUSER",
+    "ALTER ROLE someone VALID UNTIL '2030-01-01'",
+    "ALTER ROLE someone CONNECTION LIMIT 3",
+    "ALTER ROLE someone RENAME TO other",
+    "ALTER ROLE someone SET search_path = app",
+    "ALTER ROLE someone SET statement_timeout = '1s'",
+    "ALTER ROLE someone IN DATABASE n SET work_mem = '1MB'",
+    "ALTER ROLE someone RESET ALL",
+    "ALTER ROLE ALL SET log_statement = 'all'",
+    "ALTER GROUP grp ADD USER someone",
+    "ALTER GROUP grp DROP USER someone",
+    "ALTER USER someone WITH PASSWORD NULL",
+    "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO app_role",
+    "ALTER DEFAULT PRIVILEGES IN SCHEMA app REVOKE ALL ON FUNCTIONS FROM PUBLIC",
+    "ALTER SYSTEM SET work_mem = '64MB'",
+    "ALTER SYSTEM RESET ALL",
+]
+
+MISC = [
+    "DO $$ BEGIN END $$",
+    "DO LANGUAGE plpgsql $$ BEGIN EXECUTE 'DROP TABLE t'; END $$",
+    "DROP OWNED BY someone",
+    "DROP OWNED BY someone CASCADE",
+    "REASSIGN OWNED BY someone TO other",
+    "DROP ROLE someone",
+    "DROP ROLE IF EXISTS someone, other",
+    "DROP USER someone",
+    "DROP GROUP grp",
+    "DROP DATABASE n",
+    "DROP DATABASE IF EXISTS n WITH (FORCE)",
+    "DROP TABLESPACE ts",
+    "DROP SUBSCRIPTION sub",
+    "DROP USER MAPPING FOR CURRENT_USER SERVER srv",
+    "DROP TABLE t, r CASCADE",
+    "DROP TABLE t, nope",
+    "DROP VIEW v, vf",
+    "COMMENT ON TABLE t IS 'x'",
+    "COMMENT ON COLUMN t.b IS NULL",
+    "COMMENT ON FUNCTION g(int) IS 'x'",
+    "COMMENT ON CONSTRAINT t_pkey ON t IS 'x'",
+    "COMMENT ON EXTENSION plpgsql IS 'x'",
+    "SECURITY LABEL FOR selinux ON TABLE t IS 'x'",
+    "SECURITY LABEL ON COLUMN t.b IS NULL",
+    "GRANT SELECT ON t TO app_role",
+    "GRANT ALL ON ALL TABLES IN SCHEMA public TO app_role",
+    "GRANT ALL ON ALL SEQUENCES IN SCHEMA public TO app_role",
+    "GRANT ALL ON ALL FUNCTIONS IN SCHEMA public TO app_role",
+    "GRANT SELECT (b), UPDATE (a, b) ON t TO app_role",
+    "GRANT USAGE ON SCHEMA app TO app_role WITH GRANT OPTION",
+    "GRANT USAGE, SELECT ON SEQUENCE s TO app_role",
+    "GRANT EXECUTE ON FUNCTION g(int) TO app_role",
+    "GRANT USAGE ON TYPE mood TO app_role",
+    "GRANT USAGE ON DOMAIN posint TO app_role",
+    "GRANT CONNECT, TEMP ON DATABASE n TO app_role",
+    "GRANT USAGE ON LANGUAGE plpgsql TO app_role",
+    "GRANT USAGE ON FOREIGN DATA WRAPPER fdw TO app_role",
+    "GRANT USAGE ON FOREIGN SERVER srv TO app_role",
+    "GRANT CREATE ON TABLESPACE ts TO app_role",
+    "GRANT SELECT ON LARGE OBJECT 1234 TO app_role",
+    "GRANT SET ON PARAMETER work_mem TO app_role",
+    "GRANT app_role TO someone",
+    "GRANT app_role TO someone WITH ADMIN OPTION",
+    "REVOKE SELECT ON t FROM app_role",
+    "REVOKE ALL ON t FROM PUBLIC",
+    "REVOKE INSERT ON t FROM app_role CASCADE",
+    "REVOKE GRANT OPTION FOR SELECT ON t FROM app_role",
+    "REVOKE SELECT (b) ON t FROM app_role",
+    "REVOKE ALL ON ALL TABLES IN SCHEMA public FROM app_role",
+    "REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM PUBLIC",
+    "REVOKE USAGE ON SCHEMA public FROM PUBLIC",
+    "REVOKE CREATE ON SCHEMA public FROM PUBLIC",
+    "REVOKE USAGE ON SEQUENCE s FROM app_role",
+    "REVOKE EXECUTE ON FUNCTION g(int) FROM PUBLIC",
+    "REVOKE EXECUTE ON PROCEDURE pr(int) FROM PUBLIC",
+    "REVOKE USAGE ON TYPE mood FROM PUBLIC",
+    "REVOKE USAGE ON DOMAIN posint FROM PUBLIC",
+    "REVOKE CONNECT ON DATABASE n FROM PUBLIC",
+    "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC",
+    "REVOKE USAGE ON FOREIGN SERVER srv FROM app_role",
+    "REVOKE USAGE ON FOREIGN DATA WRAPPER fdw FROM app_role",
+    "REVOKE CREATE ON TABLESPACE ts FROM app_role",
+    "REVOKE SELECT ON LARGE OBJECT 1234 FROM app_role",
+    "REVOKE SET ON PARAMETER work_mem FROM app_role",
+    "REVOKE SELECT ON nope FROM app_role",
+    "REVOKE app_role FROM someone",
+    "REVOKE ADMIN OPTION FOR app_role FROM someone",
+    "SET search_path = app",
+    "SET search_path TO DEFAULT",
+    "RESET search_path",
+    "SET LOCAL lock_timeout = '1s'",
+    "SET ROLE someone",
+    "SHOW search_path",
+    "BEGIN",
+    "COMMIT",
+    "SAVEPOINT a",
+    "EXPLAIN ANALYZE CREATE TABLE n AS SELECT 1",
+    "PREPARE q AS SELECT 1",
+    "INSERT INTO t (b) VALUES ('x')",
+    "UPDATE t SET b = 'y'",
+    "DELETE FROM t",
+    "TRUNCATE t",
+    "COPY t FROM STDIN",
+    "LOCK TABLE t IN ACCESS EXCLUSIVE MODE",
+    "VACUUM t",
+    "ANALYZE t",
+    "CLUSTER t USING t_b_key",
+    "REINDEX TABLE t",
+    "REFRESH MATERIALIZED VIEW CONCURRENTLY mv",
+    "CHECKPOINT",
+    "LISTEN ch",
+    "NOTIFY ch",
+    "CALL pr(1)",
+    "SELECT 1",
+    "DISCARD ALL",
+    "LOAD 'auto_explain'",
+    "RENAME TABLE t TO n",
+]
+
+
+def _hand_written() -> list[str]:
+    out: list[str] = []
+    for obj, (if_exists, behavior) in itertools.product(
+        OBJECT_DROPS, [("", ""), ("", " CASCADE"), ("IF EXISTS ", " RESTRICT")]
+    ):
+        kind, _, rest = obj.partition(" ")
+        if kind in ("MATERIALIZED", "FOREIGN", "TEXT", "ACCESS", "EVENT", "OPERATOR"):
+            words = obj.split(" ")
+            n = {"MATERIALIZED": 2, "FOREIGN": 2, "ACCESS": 2, "EVENT": 2, "TEXT": 3}.get(kind, 1)
+            if kind == "OPERATOR" and words[1] in ("CLASS", "FAMILY"):
+                n = 2
+            if kind == "FOREIGN" and words[1] == "DATA":
+                n = 3
+            kind, rest = " ".join(words[:n]), " ".join(words[n:])
+        if rest.startswith("CONCURRENTLY "):
+            kind, rest = kind + " CONCURRENTLY", rest.removeprefix("CONCURRENTLY ")
+        out.append(f"DROP {kind} {if_exists}{rest}{behavior}")
+    for target, cmd in itertools.product(ALTER_TARGETS, ALTER_TABLE_COMMANDS):
+        out.append(f"ALTER TABLE {target} {cmd}")
+    return out + PARTITION_COMMANDS + CREATES + ALTERS + MISC
+
+
+def _from_the_suite() -> list[str]:
+    texts: list[str] = []
+    for rule in RULES:
+        for ex in rule.examples:
+            texts += [ex.schema_sql, ex.migration_sql]
+    for case in CASES:
+        texts += [case.schema_sql, case.migration_sql]
+    return texts
+
+
+def _statements(texts: list[str]) -> list[str]:
+    out: list[str] = []
+    for text in texts:
+        try:
+            out += [s.strip() for s in pglast.split(text) if s.strip()]
+        except Exception:
+            out.append(text)
+    return list(dict.fromkeys(out))
+
+
+CORPUS = _statements(_hand_written() + _from_the_suite())
+
+
+@pytest.fixture(scope="module")
+def base() -> CatalogSnapshot:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(SCHEMA)
+    return overlay.catalog
+
+
+def _apply(overlay: Overlay, sql: str) -> str:
+    """'ok', 'parse' or 'cannot'; any other exception (or an internal error) fails."""
+    try:
+        overlay.apply(sql)
+    except DdlParseError:
+        return "parse"
+    except CannotModel as exc:
+        assert exc.reason, sql
+        assert not exc.internal, f"{sql!r}: {exc}"
+        return "cannot"
+    overlay.net_changes()
+    assert overlay.catalog is not None
+    return "ok"
+
+
+def test_the_corpus_is_large() -> None:
+    assert len(CORPUS) >= 600
+
+
+def test_the_base_catalog_holds_what_the_corpus_aims_at(base: CatalogSnapshot) -> None:
+    names = {r.name for r in base.relations}
+    assert {"t", "r", "v", "vf", "mv", "s", "p", "p1", "base", "child", "items"} <= names
+    assert base.relation("public", "p1").parents == ("public.p",)  # type: ignore[union-attr]
+    assert {d.kind for d in base.dependencies} >= {"default", "column", "constraint", "index"}
+
+
+def test_each_statement_is_modelled_or_cannot_be(base: CatalogSnapshot) -> None:
+    outcomes = {sql: _apply(Overlay(base), sql) for sql in CORPUS}
+    assert "cannot" in outcomes.values() and "ok" in outcomes.values()
+    assert outcomes["DO $$ BEGIN END $$"] == "cannot"
+    assert outcomes["DROP OWNED BY someone"] == "cannot"
+    assert outcomes["REASSIGN OWNED BY someone TO other"] == "cannot"
+    assert outcomes["COMMENT ON TABLE t IS 'x'"] == "ok"
+
+
+def test_the_corpus_in_one_transaction(base: CatalogSnapshot) -> None:
+    overlay = Overlay(base)
+    for sql in CORPUS:
+        _apply(overlay, sql)
