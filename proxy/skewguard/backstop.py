@@ -685,8 +685,10 @@ async def status(conn: asyncpg.Connection) -> dict[str, Any]:
 # The proxy's side: passes and the protected set
 # ---------------------------------------------------------------------------
 
-#: How long "not installed in this database" is believed before asking again.
+#: How long "not installed in this database" is believed before a pass tries again.
 ABSENT_TTL = 5.0
+#: How often the periodic sync asks again whether a database without the backstop got it.
+RECHECK_ABSENT = 15.0
 
 
 @dataclass(slots=True)
@@ -732,6 +734,7 @@ class PassBook:
         self._sync_timeout = sync_timeout
         self._links: dict[tuple[str, str], _Link] = {}
         self._absent_until: dict[str, float] = {}
+        self._checked_absent: dict[str, float] = {}
         self.errors = Counter(
             "skewguard_backstop_errors",
             "Backstop calls that failed (a pass not written, a protected set not synced), "
@@ -755,13 +758,27 @@ class PassBook:
         return self._absent_until.get(database, 0.0) > time.monotonic()
 
     async def installed(self, database: str) -> bool:
-        """Whether ``database`` has the backstop (a cheap query; "no" is remembered a while)."""
+        """Whether ``database`` has the backstop (a cheap query; "no" is remembered a while).
+
+        A database without it is asked again after :data:`RECHECK_ABSENT` seconds,
+        and no connection to it is kept meanwhile.
+        """
         if self.absent(database):
+            return False
+        if time.monotonic() - self._checked_absent.get(database, -RECHECK_ABSENT) < RECHECK_ABSENT:
             return False
         found = await self._call("sync", database, INSTALLED_FUNCTION_SQL, (), timeout=2.0)
         if found is False:
-            self._absent_until[database] = time.monotonic() + ABSENT_TTL
+            await self._mark_absent(database)
+            self._checked_absent[database] = time.monotonic()
         return bool(found)
+
+    async def _mark_absent(self, database: str) -> None:
+        self._absent_until[database] = time.monotonic() + ABSENT_TTL
+        for (_, name), link in list(self._links.items()):
+            if name == database:  # no idle connection to a database without the backstop
+                async with link.lock:
+                    await self._drop(link)
 
     async def grant(self, database: str, backend_pid: int, query_text: str) -> None:
         """Let ``query_text`` through the backstop on backend ``backend_pid``.
@@ -833,6 +850,7 @@ class PassBook:
             except SIDE_ERRORS as exc:
                 if _absent(exc):
                     self._absent_until[database] = time.monotonic() + ABSENT_TTL
+                    await self._drop(link)
                     return None
                 self.errors.labels(operation).inc()
                 log.warning("backstop %s in %s failed: %s", operation, database, exc)

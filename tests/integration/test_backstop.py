@@ -326,6 +326,13 @@ async def test_without_the_backstop_the_book_does_nothing(
         await book.sync_protected(database, EMAIL)
         conn.execute("ALTER TABLE users DROP COLUMN email")
     assert metric(book, "skewguard_backstop_passes_total") == 0
+    with direct(cluster) as conn:  # no idle side connection is kept to such a database
+        (idle,) = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = %s "
+            "AND application_name LIKE 'skewguard-backstop%%'",
+            (database,),
+        ).fetchone() or (None,)
+    assert idle == 0
 
 
 # -- audit mode, other object kinds ----------------------------------------------------
