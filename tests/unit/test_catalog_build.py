@@ -410,3 +410,131 @@ def test_loader_sql_selects_exactly_the_keys_build_catalog_reads(
 ) -> None:
     # The loader's rows feed build_catalog unchanged: the aliases must match the keys.
     assert _selected_names(sql) == set(row)
+
+
+# --- dependencies, inheritance, rules, extensions ------------------------------
+
+DEPENDENCY_ROWS: list[dict[str, Any]] = [
+    {
+        "kind": "default",
+        "schema": "public",
+        "relation": "codes",
+        "name": "code",
+        "args": None,
+        "auto": False,
+        "ref_kind": "function",
+        "ref_schema": "public",
+        "ref_name": "next_code",
+        "ref_args": [],
+    },
+    {
+        "kind": "function",
+        "schema": "public",
+        "relation": "",
+        "name": "citext_eq",
+        "args": ["public.citext", "public.citext"],
+        "auto": True,
+        "ref_kind": "extension",
+        "ref_schema": None,
+        "ref_name": "citext",
+        "ref_args": None,
+    },
+    {
+        "kind": "column",
+        "schema": "public",
+        "relation": "codes",
+        "name": "note",
+        "args": None,
+        "auto": False,
+        "ref_kind": "collation",
+        "ref_schema": "public",
+        "ref_name": "nocase",
+        "ref_args": None,
+    },
+]
+INHERITS_ROWS = [
+    {
+        "schema": "public",
+        "relation": "m_1",
+        "parent_schema": "public",
+        "parent": "m",
+        "partition": True,
+    }
+]
+RULE_ROWS = [
+    {
+        "schema": "public",
+        "relation": "m",
+        "name": "mute",
+        "event": "insert",
+        "instead": True,
+        "nothing": True,
+        "conditional": False,
+        "enabled": True,
+    }
+]
+
+
+def test_dependencies_inheritance_rules_and_extensions() -> None:
+    snap = build_catalog(
+        schemas=[{"schema": "public", "acl": None}],
+        columns=[
+            column_row("codes", "code"),
+            column_row("m", "day", relkind="p"),
+            column_row("m_1", "day"),
+        ],
+        dependencies=DEPENDENCY_ROWS,
+        inherits=INHERITS_ROWS,
+        rules=RULE_ROWS,
+        extensions={"names": ["citext", "plpgsql"]},
+    )
+    assert snap.dependencies == (
+        cat.Dependency("column", "public.codes", "note", "collation", "public.nocase"),
+        cat.Dependency(
+            "function",
+            "",
+            "public.citext_eq(public.citext,public.citext)",
+            "extension",
+            "citext",
+            auto=True,
+        ),
+        cat.Dependency("default", "public.codes", "code", "function", "public.next_code()"),
+    )
+    m_1 = snap.relation("public", "m_1")
+    assert m_1 is not None and m_1.parents == ("public.m",) and m_1.partition
+    m = snap.relation("public", "m")
+    assert m is not None and m.rules == (cat.RewriteRule("mute", "insert", True, True),)
+    assert snap.extensions == frozenset({"citext", "plpgsql"})
+    assert build_catalog(schemas=[], columns=[]).extensions is None  # not read: unknown
+
+
+@pytest.mark.parametrize(
+    ("sql", "row"),
+    [
+        (cat.INHERITS_SQL, INHERITS_ROWS[0]),
+        (cat.RULES_SQL, RULE_ROWS[0]),
+        (cat.EXTENSIONS_SQL, {"names": []}),
+    ],
+)
+def test_new_loader_sql_selects_the_keys_build_catalog_reads(sql: str, row: dict[str, Any]) -> None:
+    assert _selected_names(sql) == set(row)
+
+
+def test_dependencies_sql_branches_select_the_keys_build_catalog_reads() -> None:
+    (raw,) = parse_sql(cat.DEPENDENCIES_SQL)
+    stmt = raw.stmt
+    branches: list[Any] = []
+
+    def collect(node: Any) -> None:
+        if node.op == 0 or node.larg is None:  # a plain SELECT
+            branches.append(node)
+        else:
+            collect(node.larg)
+            collect(node.rarg)
+
+    collect(stmt)
+    assert len(branches) == 7
+    # a UNION takes its column names from the first branch; the CTE's come as ref.<name>
+    names = {t.name or t.val.fields[-1].sval for t in branches[0].targetList}
+    assert names == set(DEPENDENCY_ROWS[0])
+    assert all(len(b.targetList) == len(branches[0].targetList) for b in branches)

@@ -1410,30 +1410,11 @@ class Overlay:
             if oid is None:
                 return
             old_name = str(node.subname)
-            rel = m.rels[oid]
-            if rel.column(old_name) is None or rel.column(new) is not None:
-                raise _Fail
-            ids = m.attids[oid]
-            ids[new] = ids.pop(old_name)
-            cols = [
-                dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns
-            ]
-            m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
-            for i in m.cons_of(oid):
-                c = m.cons[i]
-                m.cons[i] = dataclasses.replace(
-                    c, columns=tuple(new if x == old_name else x for x in c.columns)
-                )
-            for i in m.idxs_of(oid):
-                ix = m.idxs[i]
-                m.idxs[i] = dataclasses.replace(
-                    ix, keys=tuple(new if x == old_name else x for x in ix.keys)
-                )
-            for i, c in m.cons.items():
-                if c.ref_table == rel.qname:
-                    m.cons[i] = dataclasses.replace(
-                        c, ref_columns=tuple(new if x == old_name else x for x in c.ref_columns)
-                    )
+            self._rename_column(m, oid, old_name, new)
+            if node.relation.inh:  # unless ONLY: inherited columns are renamed too
+                for child in self._descendants(m, oid):
+                    if m.rels[child].column(old_name) is not None:
+                        self._rename_column(m, child, old_name, new)
         elif t in (_O.OBJECT_TABCONSTRAINT, _O.OBJECT_DOMCONSTRAINT):
             if node.relation is None:
                 return
@@ -1493,6 +1474,30 @@ class Overlay:
                     for p in rel.policies
                 )
                 m.put_rel(oid, dataclasses.replace(rel, policies=pols))
+
+    def _rename_column(self, m: Model, oid: int, old_name: str, new: str) -> None:
+        rel = m.rels[oid]
+        if rel.column(old_name) is None or rel.column(new) is not None:
+            raise _Fail
+        ids = m.attids[oid]
+        ids[new] = ids.pop(old_name)
+        cols = [dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns]
+        m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
+        for i in m.cons_of(oid):
+            c = m.cons[i]
+            m.cons[i] = dataclasses.replace(
+                c, columns=tuple(new if x == old_name else x for x in c.columns)
+            )
+        for i in m.idxs_of(oid):
+            ix = m.idxs[i]
+            m.idxs[i] = dataclasses.replace(
+                ix, keys=tuple(new if x == old_name else x for x in ix.keys)
+            )
+        for i, c in m.cons.items():
+            if c.ref_table == rel.qname:
+                m.cons[i] = dataclasses.replace(
+                    c, ref_columns=tuple(new if x == old_name else x for x in c.ref_columns)
+                )
 
     def _retype_enum(self, m: Model, oid: int, new: EnumType) -> None:
         """Rename/move an enum: its type text changes in every column and function."""
