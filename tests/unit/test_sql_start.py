@@ -53,7 +53,7 @@ def test_skip_blanks_stops_at_the_statement() -> None:
         b"/*/**/SELECT*/ALTER TABLE users DROP COLUMN email",
         b"-- x\rALTER TABLE users DROP COLUMN email",
         b"SELECT Set_Config('search_path', 'public', false)",
-        b'SELECT "set_config"(\'search_path\', \'public\', false)',
+        b"SELECT \"set_config\"('search_path', 'public', false)",
         b"SELECT U&\"set\\005fconfig\"('search_path', 'public', false)",
         b"CALL do_migration()",
         b"select 1 /* ; */",

@@ -24,9 +24,19 @@ from dataclasses import replace
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
-from skewguard.statements import Kind, Script
+from skewguard.sql_start import first_word
+from skewguard.statements import Kind, Script, Statement
 
 log = logging.getLogger("skewguard.gate")
+
+
+def _judged_whole(statement: Statement) -> bool:
+    """DDL, transaction control or a SET: nothing in it runs code the guard did not read."""
+    if statement.kind is Kind.OPAQUE:
+        return False
+    if statement.kind is not Kind.OTHER:
+        return True
+    return first_word(statement.text.encode()) in (b"set", b"reset")
 
 
 class _Unjudged(Exception):
@@ -98,7 +108,8 @@ class TransactionGate:
         if decision is None or decision.action is not Action.BLOCK or decision.error is None:
             if decision is not None and decision.unjudged is not None:
                 self._pending = None  # a net change that cannot be judged is not tracked
-            if script.has_ddl:
+            if script.has_ddl and all(map(_judged_whole, script.statements)):
+                # a pass covers the whole text: only for texts judged as a whole
                 await self._guard.grant_pass(requester, sql)
             return None
         return self._blocked(decision, simple=simple, was_in_block=was_in_block)
