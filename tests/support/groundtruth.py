@@ -337,6 +337,9 @@ FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 
 UNION ALL
 SELECT 'policy', schemaname, tablename || '.' || policyname, qual FROM pg_policies
 WHERE schemaname IN (SELECT nspname FROM ns)
+UNION ALL
+SELECT 'rule', schemaname, tablename || '.' || rulename, definition FROM pg_rules
+WHERE schemaname IN (SELECT nspname FROM ns)
 ORDER BY 1, 2, 3, 4
 """
 

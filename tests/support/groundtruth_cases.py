@@ -772,4 +772,154 @@ COMMIT;
     ),
 ]
 
-CASES: list[Case] = SAFE + BREAKING
+# CASCADE closures (pg_depend, pg_inherits) and rewrite rules: a break and a harmless
+# variant of each, so the engine neither misses the closure nor blocks on its edge.
+CODES = """
+CREATE FUNCTION next_code() RETURNS text LANGUAGE sql VOLATILE AS 'SELECT md5(random()::text)';
+CREATE TABLE codes (id serial PRIMARY KEY, code text NOT NULL DEFAULT next_code(), note text);
+CREATE TABLE tags (id serial PRIMARY KEY, tag text DEFAULT next_code(), note text);
+INSERT INTO codes (note) VALUES ('a');
+INSERT INTO tags (note) VALUES ('a');
+"""
+
+ITEMS = """
+CREATE FUNCTION twice(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n * 2';
+CREATE TABLE items (id serial PRIMARY KEY, n int, n2 int GENERATED ALWAYS AS (twice(n)) STORED);
+INSERT INTO items (n) VALUES (1), (2);
+"""
+
+STOCK = """
+CREATE DOMAIN posint AS int CHECK (VALUE > 0);
+CREATE TYPE dims AS (w int, h int);
+CREATE TABLE stock (id serial PRIMARY KEY, qty posint, size dims, note text);
+INSERT INTO stock (qty, size, note) VALUES (1, ROW(1, 2), 'a');
+"""
+
+MEASURES = """
+CREATE TABLE measures (day int, v int) PARTITION BY RANGE (day);
+CREATE TABLE measures_1 PARTITION OF measures FOR VALUES FROM (0) TO (100);
+CREATE TABLE samples (day int, v int) PARTITION BY RANGE (day);
+CREATE TABLE samples_1 PARTITION OF samples FOR VALUES FROM (0) TO (100);
+INSERT INTO measures VALUES (1, 10);
+INSERT INTO samples VALUES (1, 10);
+"""
+
+AUDIT = """
+CREATE TABLE audit (id serial PRIMARY KEY, msg text);
+INSERT INTO audit (msg) VALUES ('boot');
+"""
+
+CASCADE_SAFE: list[Case] = [
+    Case(
+        id="safe-drop-function-cascade-nullable-default",
+        schema_sql=CODES,
+        versions={
+            V1: [extended("INSERT INTO tags (note) VALUES (%s)", "x")],
+            V2: [simple("SELECT id, tag FROM tags")],
+        },
+        migration_sql="ALTER TABLE codes ALTER code DROP DEFAULT;"
+        " ALTER TABLE codes ALTER code SET DEFAULT 'none';"
+        " DROP FUNCTION next_code() CASCADE",
+        note="the cascade only takes the default of a nullable column: inserts store NULL",
+    ),
+    Case(
+        id="safe-drop-function-cascade-generated-unread",
+        schema_sql=ITEMS,
+        versions={
+            V1: [simple("SELECT id, n FROM items")],
+            V2: [extended("INSERT INTO items (n) VALUES (%s)", 3)],
+        },
+        migration_sql="DROP FUNCTION twice(int) CASCADE",
+        note="the generated column goes, but no version names it",
+    ),
+    Case(
+        id="safe-drop-type-cascade-unread-column",
+        schema_sql=STOCK,
+        versions={
+            V1: [simple("SELECT id, note FROM stock")],
+            V2: [extended("INSERT INTO stock (qty, note) VALUES (%s, %s)", 2, "b")],
+        },
+        migration_sql="DROP TYPE dims CASCADE",
+        note="the column of the type goes; nobody reads or writes it",
+    ),
+    Case(
+        id="safe-drop-partitioned-parent-unused",
+        schema_sql=MEASURES,
+        versions={
+            V1: [simple("SELECT day, v FROM measures_1")],
+            V2: [extended("INSERT INTO measures (day, v) VALUES (%s, %s)", 2, 3)],
+        },
+        migration_sql="DROP TABLE samples",
+        note="its partitions go with it; the versions use another table",
+    ),
+    Case(
+        id="safe-rule-on-event-nobody-runs",
+        schema_sql=AUDIT,
+        versions={
+            V1: [simple("INSERT INTO audit (msg) VALUES ('x') RETURNING id")],
+            V2: [simple("SELECT id, msg FROM audit")],
+        },
+        migration_sql="CREATE RULE audit_keep AS ON DELETE TO audit DO INSTEAD NOTHING",
+        note="no version deletes from the table",
+    ),
+]
+
+CASCADE_BREAKING: list[Case] = [
+    Case(
+        id="break-drop-function-cascade-not-null-default",
+        schema_sql=CODES,
+        versions={
+            V1: [extended("INSERT INTO codes (note) VALUES (%s)", "x")],
+            V2: [simple("SELECT id, code FROM codes")],
+        },
+        migration_sql="DROP FUNCTION next_code() CASCADE",
+        breaks=frozenset({V1}),
+        note="the cascade drops the default of NOT NULL codes.code: 23502 for V1",
+    ),
+    Case(
+        id="break-drop-function-cascade-generated-read",
+        schema_sql=ITEMS,
+        versions={
+            V1: [simple("SELECT id, n2 FROM items")],
+            V2: [simple("SELECT id, n FROM items")],
+        },
+        migration_sql="DROP FUNCTION twice(int) CASCADE",
+        breaks=frozenset({V1}),
+        note="the generated column goes with the function it calls",
+    ),
+    Case(
+        id="break-drop-domain-cascade-read-column",
+        schema_sql=STOCK,
+        versions={
+            V1: [extended("SELECT id, qty FROM stock WHERE id = %s", 1)],
+            V2: [simple("SELECT id, note FROM stock")],
+        },
+        migration_sql="DROP DOMAIN posint CASCADE",
+        breaks=frozenset({V1}),
+        note="DROP DOMAIN ... CASCADE drops the columns of that domain",
+    ),
+    Case(
+        id="break-drop-partitioned-parent-partition-read",
+        schema_sql=MEASURES,
+        versions={
+            V1: [simple("SELECT day, v FROM measures_1")],
+            V2: [simple("SELECT day, v FROM samples")],
+        },
+        migration_sql="DROP TABLE measures",
+        breaks=frozenset({V1}),
+        note="dropping a partitioned table drops its partitions, no CASCADE needed",
+    ),
+    Case(
+        id="break-rule-instead-nothing-on-written-table",
+        schema_sql=AUDIT,
+        versions={
+            V1: [simple("INSERT INTO audit (msg) VALUES ('x') RETURNING id")],
+            V2: [simple("SELECT id, msg FROM audit")],
+        },
+        migration_sql="CREATE RULE audit_mute AS ON INSERT TO audit DO INSTEAD NOTHING",
+        breaks=frozenset({V1}),
+        note="INSERT ... RETURNING on a table with a DO INSTEAD NOTHING rule fails (0A000)",
+    ),
+]
+
+CASES: list[Case] = SAFE + BREAKING + CASCADE_SAFE + CASCADE_BREAKING
