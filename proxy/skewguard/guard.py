@@ -264,6 +264,18 @@ class Guard:
 
         The audit is written in the background: the store may be what failed.
         """
+        if reason == "unmodelled" and requester.database:
+            try:
+                protections = await self.protections(requester.database)
+            except StateUnreadable as exc:
+                reason, why = "state", str(exc)
+            else:
+                if not protections:  # nothing to protect: an unmodelled change breaks no one
+                    decision = Decision(
+                        Action.ALLOW, note=f"unmodelled ({why}); no protected version"
+                    )
+                    await self._audit(requester, texts, decision, source="proxy")
+                    return decision
         decision = unjudged_decision(
             reason, why, mode=Mode(self._settings.mode), on_error=self._settings.on_guard_error
         )
