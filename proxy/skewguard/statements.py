@@ -284,16 +284,22 @@ def _constant(node: Any) -> str | None:
     return None
 
 
+def _set_config_args(call: Any) -> tuple[Any, Any, Any] | None:
+    """(setting, value, is_local) argument nodes of a ``set_config`` call, else None."""
+    names = [n.sval for n in call.funcname or ()]
+    args = tuple(call.args or ())
+    if names[-1:] != ["set_config"] or len(args) != 3:
+        return None
+    return args[0], args[1], args[2]
+
+
 def _set_config_path(call: Any) -> tuple[tuple[str, ...], bool] | None:
     """``set_config('search_path', …, is_local)``: (path or UNKNOWN, is_local), else None.
 
     Any call of set_config whose setting name is not a literal may be this one.
     """
-    names = [n.sval for n in call.funcname or ()]
-    if names[-1:] != ["set_config"]:
-        return None
-    args = list(call.args or ())
-    if len(args) != 3:
+    args = _set_config_args(call)
+    if args is None:
         return None
     name, value, local = args
     setting = _constant(name)
@@ -311,10 +317,10 @@ def _set_config_path(call: Any) -> tuple[tuple[str, ...], bool] | None:
 
 def _set_config(call: Any) -> ApplicationNameChange | None:
     """``set_config('application_name', '…', false)`` with literal arguments."""
-    names = [n.sval for n in call.funcname or ()]
-    if names[-1:] != ["set_config"] or len(call.args or ()) != 3:
+    args = _set_config_args(call)
+    if args is None:
         return None
-    name, value, local = call.args
+    name, value, local = args
     if _constant(name) != "application_name":
         return None
     new_value = _constant(value)

@@ -118,7 +118,7 @@ def test_prepared_statements(steps: list[Step], expected: dict[str, str]) -> Non
     prepared = PreparedStatements()
     for step in steps:
         if step[0] == "parse":
-            prepared.on_parse(step[1], step[2])
+            prepared.on_parse(step[1], step[2], to_read=False)
         elif step[0] == "close":
             prepared.on_close("S", step[1])
         else:
@@ -130,3 +130,17 @@ def test_prepared_statements(steps: list[Step], expected: dict[str, str]) -> Non
 
 def test_get_unknown() -> None:
     assert PreparedStatements().get("x") is None
+
+
+def test_portals_carry_only_texts_to_read() -> None:
+    prepared = PreparedStatements()
+    prepared.on_parse("ddl", "ALTER TABLE t DROP COLUMN c", to_read=True)
+    prepared.on_parse("", "SELECT 1", to_read=False)
+    assert prepared.on_bind("p", "ddl") == "ALTER TABLE t DROP COLUMN c"
+    assert prepared.on_bind("", "") == "SELECT 1"
+    prepared.on_close("S", "ddl")  # a portal outlives its statement
+    assert prepared.portal_sql("p") == "ALTER TABLE t DROP COLUMN c"
+    assert prepared.portal_sql("") is None  # plain: nothing to read at Execute
+    prepared.forget_unnamed()
+    prepared.on_close("P", "p")
+    assert prepared.portal_sql("p") is None

@@ -95,15 +95,15 @@ class TransactionGate:
             async with asyncio.timeout(deadline):
                 decision = await self._decide(requester, script, sql)
         except TimeoutError:
-            decision = await self._unjudged(
-                requester, sql, "deadline", f"no decision within {deadline:g} s"
+            decision = await self._guard.unjudged(
+                requester, [sql], "deadline", f"no decision within {deadline:g} s"
             )
         except _Unjudged as exc:
-            decision = await self._unjudged(requester, sql, exc.reason, exc.why)
+            decision = await self._guard.unjudged(requester, [sql], exc.reason, exc.why)
         except Exception as exc:  # a guard failure is answered, never forwarded silently
             log.exception("DDL guard failed")
-            decision = await self._unjudged(
-                requester, sql, "guard-error", f"internal error ({type(exc).__name__})"
+            decision = await self._guard.unjudged(
+                requester, [sql], "guard-error", f"internal error ({type(exc).__name__})"
             )
         if decision is None or decision.action is not Action.BLOCK or decision.error is None:
             if decision is not None and decision.unjudged is not None:
@@ -159,9 +159,6 @@ class TransactionGate:
         except CannotModel as exc:
             raise _Unjudged("unmodelled", str(exc)) from exc
         return None
-
-    async def _unjudged(self, requester: Requester, sql: str, reason: str, why: str) -> Decision:
-        return await self._guard.unjudged(requester, [sql], reason, why)
 
     def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> Refusal:
         # Through the simple protocol, end the open transaction first so its locks

@@ -27,7 +27,7 @@ from skewguard.relay.gate import TransactionGate
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.search_path import startup_path
-from skewguard.statements import UNKNOWN, Script, needs_reading, read_script
+from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
@@ -237,7 +237,7 @@ class ClientSession(asyncio.Protocol):
         mtype = message.type
         if mtype == 0x45:  # Execute
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
-            if sql is None or not needs_reading(sql.encode()):
+            if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
                 return None
             return self._on_statement(read_script(sql), self._syncs + 1)
         if mtype == 0x42:  # Bind: one execution of a prepared statement
@@ -267,7 +267,9 @@ class ClientSession(asyncio.Protocol):
             return self._on_statement(read_script(sql), self._syncs) if reading else None
         if mtype == 0x50:  # Parse: nothing runs yet
             parse = m.decode_parse(message.body)
-            self.prepared.on_parse(parse.name, parse.query)
+            self.prepared.on_parse(
+                parse.name, parse.query, to_read=needs_reading(parse.query.encode())
+            )
             if parse.name and self.statement_log is not None:
                 self.statement_log.named.add(parse.query)
             self._record(parse.query)
@@ -331,7 +333,7 @@ class ClientSession(asyncio.Protocol):
         path = log_.search_path if log_ else startup_path(self.params)
         local = self._local_path
         if local is not None and local != UNKNOWN:
-            path = startup_path(self.params) if local == ("<reset>",) else local
+            path = startup_path(self.params) if local == RESET else local
         return Requester(
             database=self.database,
             user=self.params.get("user", ""),

@@ -41,16 +41,20 @@ MAX_PORTALS = 10_000
 
 
 class PreparedStatements:
-    """Statement name → SQL text, and portal → SQL text, for one connection.
+    """Statement name → SQL text, and which portals run a text to read at Execute.
 
-    A portal runs the text its statement had when it was bound, even if the
-    statement is closed or re-parsed later, so portals keep the text itself.
+    Whether a statement's text must be read (it may be DDL, transaction control
+    or a setting change) is decided once, at Parse; a portal keeps the text its
+    statement had when it was bound, even if the statement is closed or
+    re-parsed later, and only when that text must be read, so an Execute of a
+    plain statement costs one dict lookup.
     """
 
-    __slots__ = ("_by_name", "_portals")
+    __slots__ = ("_by_name", "_portals", "_to_read")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
+        self._to_read: set[str] = set()  # statements whose text is read at Execute
         self._portals: dict[str, str | None] = {}
 
     def __len__(self) -> int:
@@ -62,8 +66,12 @@ class PreparedStatements:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
-    def on_parse(self, name: str, sql: str) -> None:
+    def on_parse(self, name: str, sql: str, *, to_read: bool) -> None:
         self._by_name[name] = sql
+        if to_read:
+            self._to_read.add(name)
+        else:
+            self._to_read.discard(name)
 
     def on_close(self, kind: str, name: str) -> None:
         """Close of a statement ('S') or a portal ('P')."""
@@ -71,6 +79,7 @@ class PreparedStatements:
             self._portals.pop(name, None)
         else:
             self._by_name.pop(name, None)
+            self._to_read.discard(name)
 
     def on_bind(self, portal: str, name: str) -> str | None:
         """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
@@ -79,16 +88,17 @@ class PreparedStatements:
                 f"skewguard: more than {MAX_PORTALS} open portals on one connection"
             )
         sql = self._by_name.get(name)
-        self._portals[portal] = sql
+        self._portals[portal] = sql if name in self._to_read else None
         return sql
 
     def portal_sql(self, portal: str) -> str | None:
-        """The text an Execute of ``portal`` runs, when known."""
+        """The text an Execute of ``portal`` runs, when it must be read (else None)."""
         return self._portals.get(portal)
 
     def forget_unnamed(self) -> None:
         """Any simple Query destroys the unnamed statement and the unnamed portal."""
         self._by_name.pop("", None)
+        self._to_read.discard("")
         self._portals.pop("", None)
 
     def on_query(self, sql: bytes) -> None:
@@ -109,14 +119,21 @@ class PreparedStatements:
         if lead := _LEADING.match(statement):
             statement = statement[lead.end() :]
         if match := _PREPARE.match(statement):
-            self._by_name[_ident(match.group(1))] = (
-                match.group(2).decode("utf-8", "replace").strip()
+            # SQL-level PREPARE is rare: its text is read at every Execute
+            self.on_parse(
+                _ident(match.group(1)),
+                match.group(2).decode("utf-8", "replace").strip(),
+                to_read=True,
             )
         elif match := _DEALLOCATE.match(statement):
             name = _ident(match.group(1))
             if name == "all" and not match.group(1).startswith(b'"'):
-                self._by_name.clear()
+                self._forget_all()
             else:
-                self._by_name.pop(name, None)
+                self.on_close("S", name)
         elif _DISCARD_ALL.match(statement):
-            self._by_name.clear()
+            self._forget_all()
+
+    def _forget_all(self) -> None:
+        self._by_name.clear()
+        self._to_read.clear()
