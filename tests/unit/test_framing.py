@@ -235,3 +235,25 @@ def test_startup_framer_is_reusable_after_a_packet() -> None:
     packet = _startup_packet(12)
     assert framer.feed(packet[:6]) is None
     assert framer.feed(packet[6:]) == (packet, b"")
+
+
+def test_startup_framer_stops_at_a_bad_length_and_reads_nothing_more() -> None:
+    framer = StartupFramer()
+    with pytest.raises(ProtocolViolation):
+        framer.feed(struct.pack("!i", 3))
+    assert framer.finished
+    assert framer.feed(_startup_packet(12)) is None
+
+
+def test_startup_framer_finish_drops_the_rest() -> None:
+    framer = StartupFramer()
+    packet = _startup_packet(16)
+    assert framer.feed(packet[:5]) is None
+    framer.finish()
+    assert framer.feed(packet[5:]) is None
+    assert framer.feed(packet) is None
+
+
+def test_startup_framer_negotiation_flags_start_clear() -> None:
+    framer = StartupFramer()
+    assert (framer.ssl_done, framer.gss_done, framer.finished) == (False, False, False)

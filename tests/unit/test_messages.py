@@ -89,45 +89,145 @@ def test_decode_startup_packet(packet: bytes, expected: m.StartupPacket) -> None
     assert m.decode_startup_packet(packet) == expected
 
 
-def test_startup_replication_flag() -> None:
-    for value, expected in [
-        ("", False),
-        ("false", False),
-        ("0", False),
-        ("off", False),
-        ("no", False),
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
         ("true", True),
+        ("TRUE", True),
+        ("t", True),
+        ("tr", True),
+        ("yes", True),
+        ("y", True),
+        ("on", True),
+        ("ON", True),
+        ("1", True),
+        ("false", False),
+        ("f", False),
+        ("FA", False),
+        ("no", False),
+        ("n", False),
+        ("off", False),
+        ("of", False),
+        ("OFF", False),
+        ("0", False),
+        ("o", None),  # ambiguous
+        ("onn", None),
+        ("offf", None),
+        ("truee", None),
+        ("10", None),
+        ("", None),
+        (" true", None),
+        ("bogus", None),
+        ("tru\u00e9", None),
+    ],
+)
+def test_parse_bool_is_postgres_parse_bool(value: str, expected: bool | None) -> None:
+    assert m.parse_bool(value) is expected
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (None, False),
         ("database", True),
+        ("true", True),
         ("on", True),
         ("1", True),
-    ]:
-        params = {"user": "u"} | ({"replication": value} if value else {})
-        assert m.StartupMessage(3, 0, params).replication is expected, value
+        ("y", True),
+        ("false", False),
+        ("f", False),  # PostgreSQL starts a normal backend: the proxy must guard it
+        ("OFF", False),
+        ("0", False),
+        ("DATABASE", False),  # not "database" (case matters) and not a boolean: refused
+        ("bogus", False),
+        ("", False),
+    ],
+)
+def test_startup_replication_flag_follows_postgres(value: str | None, expected: bool) -> None:
+    params = {"user": "u"} | ({"replication": value} if value is not None else {})
+    assert m.StartupMessage(3, 0, params).replication is expected
 
 
-MALFORMED = [
-    pytest.param(struct.pack("!ii", 12, m.SSL_REQUEST_CODE) + b"xxxx", "SSLRequest", id="ssl-long"),
-    pytest.param(
-        struct.pack("!ii", 12, m.GSSENC_REQUEST_CODE) + b"xxxx", "GSSENCRequest", id="gss-long"
-    ),
-    pytest.param(rc.cancel_request(1, b"abc"), "CancelRequest", id="cancel-key-3"),
-    pytest.param(rc.cancel_request(1, b""), "CancelRequest", id="cancel-no-key"),
-    pytest.param(rc.cancel_request(1, bytes(257)), "CancelRequest", id="cancel-key-257"),
-    pytest.param(_packet(3 << 16, b""), "terminator", id="no-terminator"),
-    pytest.param(_packet(3 << 16, b"user"), "terminator", id="unterminated-name"),
-    pytest.param(_packet(3 << 16, b"user\x00"), "terminator", id="name-without-value"),
-    pytest.param(_packet(3 << 16, b"user\x00bob"), "terminator", id="unterminated-value"),
-    pytest.param(_packet(3 << 16, b"user\x00bob\x00"), "terminator", id="missing-final-nul"),
-    pytest.param(_packet(3 << 16, b"user\x00bob\x00\x00junk"), "last byte", id="trailing-junk"),
-    pytest.param(_packet(3 << 16, b"\x00\x00"), "last byte", id="double-terminator"),
-    pytest.param(b"\x00\x00\x00\x04", "length", id="too-short"),
+def test_acceptable_startup_messages() -> None:
+    assert m.StartupMessage(3, 0, {"user": "u"}).acceptable
+    assert m.StartupMessage(3, 9999, {"user": "u"}).acceptable  # negotiated down by the server
+    assert not m.StartupMessage(2, 0, {"user": "u"}).acceptable
+    assert not m.StartupMessage(4, 0, {"user": "u"}).acceptable
+    assert not m.StartupMessage(3, 0, {"user": "u"}, layout_ok=False).acceptable
+
+
+#: Layouts as PostgreSQL's ProcessStartupPacket reads them: (body after the code, the
+#: parameters it takes, whether it accepts the layout).
+LAYOUTS = [
+    pytest.param(b"", {}, False, id="no-terminator"),
+    pytest.param(b"\x00", {}, True, id="terminator-only"),
+    pytest.param(b"user", {}, False, id="unterminated-name"),
+    pytest.param(b"user\x00", {}, False, id="name-without-value"),
+    pytest.param(b"user\x00bob", {"user": "bob"}, False, id="unterminated-value"),
+    pytest.param(b"user\x00bob\x00", {"user": "bob"}, False, id="missing-final-nul"),
+    pytest.param(b"user\x00bob\x00\x00", {"user": "bob"}, True, id="well-formed"),
+    pytest.param(b"user\x00bob\x00\x00junk", {"user": "bob"}, False, id="trailing-junk"),
+    pytest.param(b"\x00\x00", {}, False, id="double-terminator"),
+    # The scan stops on the last byte whatever it is, so a non-NUL last byte passes.
+    pytest.param(b"user\x00bob\x00x", {"user": "bob"}, True, id="last-byte-not-nul"),
+    pytest.param(b"user\x00bob\x00xy", {"user": "bob"}, False, id="two-stray-bytes"),
+    pytest.param(b"user\x00\x00\x00", {"user": ""}, True, id="empty-value"),
+    pytest.param(b"a\x00\x00b\x00c\x00\x00", {"a": "", "b": "c"}, True, id="empty-then-more"),
 ]
 
 
-@pytest.mark.parametrize(("packet", "words"), MALFORMED)
-def test_malformed_startup_packets(packet: bytes, words: str) -> None:
-    with pytest.raises(ProtocolViolation, match=words) as info:
-        m.decode_startup_packet(packet)
+@pytest.mark.parametrize(("body", "params", "layout_ok"), LAYOUTS)
+def test_startup_layout_as_postgres_reads_it(
+    body: bytes, params: dict[str, str], layout_ok: bool
+) -> None:
+    decoded = m.decode_startup_packet(_packet(3 << 16, body))
+    assert decoded == m.StartupMessage(3, 0, params, layout_ok=layout_ok)
+
+
+@pytest.mark.parametrize(
+    ("packet", "expected"),
+    [
+        pytest.param(
+            struct.pack("!ii", 12, m.SSL_REQUEST_CODE) + b"xxxx", m.SSLRequest(), id="ssl-long"
+        ),
+        pytest.param(
+            struct.pack("!ii", 12, m.GSSENC_REQUEST_CODE) + b"xxxx",
+            m.GSSENCRequest(),
+            id="gss-long",
+        ),
+        pytest.param(
+            _packet(m.CANCEL_REQUEST_CODE, b""), m.CancelRequest(0, b""), id="cancel-bare"
+        ),
+        pytest.param(rc.cancel_request(1, b""), m.CancelRequest(1, b""), id="cancel-no-key"),
+        pytest.param(rc.cancel_request(1, b"abc"), m.CancelRequest(1, b"abc"), id="cancel-key-3"),
+        pytest.param(
+            rc.cancel_request(1, bytes(257)), m.CancelRequest(1, bytes(257)), id="cancel-key-257"
+        ),
+        pytest.param(
+            struct.pack("!iI", 9, 0xFFFF0001) + b"\x00",
+            m.StartupMessage(0xFFFF, 1, {}),
+            id="code-with-high-bit",
+        ),
+    ],
+)
+def test_odd_startup_packets_are_classified_by_code(
+    packet: bytes, expected: m.StartupPacket
+) -> None:
+    """PostgreSQL reads the code alone for the special requests; the rest is ignored."""
+    assert m.decode_startup_packet(packet) == expected
+
+
+@pytest.mark.parametrize(
+    ("key_length", "deliverable"),
+    [(0, False), (3, False), (4, True), (32, True), (256, True), (257, False)],
+)
+def test_cancel_keys_postgres_can_use(key_length: int, deliverable: bool) -> None:
+    assert m.CancelRequest(1, bytes(key_length)).deliverable is deliverable
+
+
+def test_shorter_than_a_code_is_refused() -> None:
+    with pytest.raises(ProtocolViolation, match="length") as info:
+        m.decode_startup_packet(b"\x00\x00\x00\x04")
     assert info.value.sqlstate == "08P01"
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import ssl
 import time
+from collections.abc import Callable, Coroutine
 
 from skewguard.backstop import PassBook
 from skewguard.config import Settings, Upstream, parse_upstream
@@ -16,22 +18,36 @@ from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
-from skewguard.relay.upstream import UpstreamLink, connect_upstream
+from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
+from skewguard.wire import messages as m
+from skewguard.wire.errors import ProtocolViolation
+from skewguard.wire.framing import Message, MessageScanner
+from skewguard.wire.messages import CancelRequest
 
 log = logging.getLogger("skewguard.proxy")
 
 
-class _CancelRelay:
-    """Forwards one CancelRequest on a fresh upstream connection, byte for byte."""
+#: How long PostgreSQL gets to take a cancel (or answer a probe) and close the connection.
+UPSTREAM_EXCHANGE_TIMEOUT = 10.0
+
+#: What PostgreSQL says to a startup packet whose protocol major it does not speak
+#: (ProcessStartupPacket; the same text in 15 and 18), with ERRCODE_FEATURE_NOT_SUPPORTED.
+UNSUPPORTED_PROTOCOL = "unsupported frontend protocol {}.{}: server supports 3.0 to 3.{}"
+FEATURE_NOT_SUPPORTED = "0A000"
+
+
+class _Exchange:
+    """Sends one packet on a fresh upstream connection; keeps the answer until PostgreSQL closes."""
 
     def __init__(self) -> None:
-        self.done = asyncio.get_running_loop().create_future()
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self.received = bytearray()
 
     def upstream_ready(self) -> None:
         pass  # the link has sent the packet; PostgreSQL closes the connection itself
 
     def upstream_data(self, data: bytes) -> None:
-        pass
+        self.received += data
 
     def upstream_failed(self, reason: str, message: str) -> None:
         if not self.done.done():
@@ -65,7 +81,7 @@ class Proxy:
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)
         self._server: asyncio.Server | None = None
-        self._cancels: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[None]] = set()  # cancels and probes under way
 
     @property
     def address(self) -> tuple[str, int]:
@@ -82,23 +98,118 @@ class Proxy:
         )
         log.info("listening", extra={"address": f"{self.address[0]}:{self.address[1]}"})
 
-    def relay_cancel(self, packet: bytes) -> None:
-        task = asyncio.get_running_loop().create_task(self._relay_cancel(packet))
-        self._cancels.add(task)
-        task.add_done_callback(self._cancels.discard)
+    def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
 
-    async def _relay_cancel(self, packet: bytes) -> None:
-        self.metrics.cancel_requests.inc()
-        relay = _CancelRelay()
-        link = UpstreamLink(relay, self.upstream, packet)
+    async def _exchange(self, packet: bytes) -> bytes:
+        """Send ``packet`` on a fresh upstream connection; return all PostgreSQL sent back.
+
+        Returns once PostgreSQL has closed the connection; raises OSError,
+        ConnectionError or TimeoutError when it cannot be reached or does not close.
+        """
+        exchange = _Exchange()
+        link = UpstreamLink(exchange, self.upstream, packet)
         try:
             await connect_upstream(link)
-            await asyncio.wait_for(relay.done, timeout=10)
+            await asyncio.wait_for(exchange.done, timeout=UPSTREAM_EXCHANGE_TIMEOUT)
+        finally:
+            link.close()
+        return bytes(exchange.received)
+
+    def relay_cancel(
+        self, request: CancelRequest, packet: bytes, then: Callable[[], object]
+    ) -> None:
+        """Deliver a CancelRequest as PostgreSQL would, then call ``then``.
+
+        PostgreSQL closes a cancel connection only after it has signalled the
+        backend, and libpq and asyncpg wait for that close before they send the
+        next statement; so the client's cancel connection may close (``then``)
+        only once PostgreSQL has closed the proxy's, or that failed or timed out.
+        Closing it earlier lets the next statement overtake the cancel, which
+        then kills that statement instead.
+        """
+        task = self._spawn(self._relay_cancel(request, packet))
+        task.add_done_callback(lambda _: then())
+
+    async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
+        self.metrics.cancel_requests.inc()
+        try:
+            await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
             self.metrics.upstream_errors.labels("cancel").inc()
             log.warning("cancel request not delivered: %s", exc)
-        finally:
-            link.close()
+        # A statement the guard holds has not reached PostgreSQL: the proxy fails it
+        # itself. Only now, so that the client, once told, cannot send a statement
+        # the cancel just forwarded might still reach.
+        session = self._session_of(request)
+        if session is not None:
+            session.cancel_held()
+
+    def _session_of(self, request: CancelRequest) -> ClientSession | None:
+        """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""
+        for session in self.sessions:
+            key = session.backend_key
+            if (
+                session.backend_pid == request.pid
+                and key is not None
+                and hmac.compare_digest(key, request.key)
+            ):
+                return session
+        return None
+
+    def refusal_link(
+        self,
+        packet: bytes,
+        send: Callable[[bytes], None],
+        finish: Callable[[], None],
+        fail: Callable[[str, str], None],
+    ) -> UpstreamLink:
+        """A link (not yet connected) that shows the client PostgreSQL's refusal of ``packet``."""
+        return UpstreamLink(StartupRefusal(send, finish, fail), self.upstream, packet)
+
+    def answer_unsupported_protocol(
+        self,
+        code: int,
+        send: Callable[[bytes], None],
+        finish: Callable[[], None],
+        fail: Callable[[str, str], None],
+    ) -> None:
+        """Refuse a packet PostgreSQL reads as an unknown protocol version, in its words.
+
+        A second SSLRequest or GSSENCRequest (codes 1234.5679, 1234.5680) falls
+        through in ProcessStartupPacket to the protocol check. Its message names
+        the newest version the server speaks, which the proxy asks the upstream
+        for: it answers NegotiateProtocolVersion to a request for 3.9999.
+        """
+        self._spawn(self._answer_unsupported_protocol(code, send, finish, fail))
+
+    async def _answer_unsupported_protocol(
+        self,
+        code: int,
+        send: Callable[[bytes], None],
+        finish: Callable[[], None],
+        fail: Callable[[str, str], None],
+    ) -> None:
+        try:
+            newest = await self._newest_minor()
+        except (OSError, ConnectionError, TimeoutError, ProtocolViolation) as exc:
+            fail("connect", f"cannot ask the upstream PostgreSQL for its protocol range: {exc}")
+            return
+        major, minor = (code >> 16) & 0xFFFF, code & 0xFFFF
+        message = UNSUPPORTED_PROTOCOL.format(major, minor, newest)
+        send(m.encode_error(FEATURE_NOT_SUPPORTED, message))
+        finish()
+
+    async def _newest_minor(self) -> int:
+        """The newest 3.x minor version the upstream speaks."""
+        probe = m.encode_startup_message({}, minor=m.GREASE_MINOR)
+        for segment in MessageScanner(None).feed(await self._exchange(probe)):
+            if isinstance(segment, Message) and segment.type == 0x76:  # 'v'
+                return m.decode_negotiate_protocol_version(segment.body).newest_minor
+        raise ConnectionError("the upstream did not answer with NegotiateProtocolVersion")
 
     async def stop(self, grace: float) -> None:
         """Stop accepting; give open connections ``grace`` seconds, then close them."""
@@ -115,5 +226,5 @@ class Proxy:
             session.abort()
         if self._server is not None:
             await self._server.wait_closed()
-        for task in list(self._cancels):
+        for task in list(self._tasks):
             task.cancel()

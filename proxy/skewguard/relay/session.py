@@ -75,6 +75,7 @@ class ClientSession(asyncio.Protocol):
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
         self.backend_pid: int | None = None
+        self.backend_key: bytes | None = None  # BackendKeyData's secret, for cancels
         self._tls: TlsEndpoint | None = None
         self._tls_kind = ""
         self._seen_first_bytes = False
@@ -122,10 +123,14 @@ class ClientSession(asyncio.Protocol):
         )
 
     def _startup_timed_out(self) -> None:
-        """Like authentication_timeout, for a client that never sends its StartupMessage."""
+        """Like authentication_timeout, for a client that never sends its StartupMessage.
+
+        PostgreSQL's backend just exits then (StartupPacketTimeoutHandler): no reply.
+        """
         if self.phase is Phase.STARTUP:
-            message = "skewguard: no startup packet received in time"
-            self.fail_client(PROTOCOL_VIOLATION, message, reason="timeout")
+            self.proxy.metrics.client_errors.labels("timeout").inc()
+            log.warning("connection ended: no startup packet in time", extra={"peer": self.peer})
+            self.close()
 
     def eof_received(self) -> bool:
         """The client shut down its sending side: pass that on and keep the reply path open."""
@@ -499,28 +504,84 @@ class ClientSession(asyncio.Protocol):
         self._ssl_negotiated = True
 
     def _on_startup_bytes(self, data: bytes) -> None:
-        got = self._framer.feed(data)
+        """The startup phase, answered as PostgreSQL's ProcessStartupPacket answers it.
+
+        What PostgreSQL drops without a word (a bad length, an unusable cancel)
+        ends the connection without a word; a StartupMessage PostgreSQL is sure to
+        refuse goes to it as it is, so the client reads PostgreSQL's own refusal.
+        """
+        framer = self._framer
+        try:
+            got = framer.feed(data)
+        except ProtocolViolation as exc:
+            # PostgreSQL only logs an invalid length (COMMERROR) and hangs up.
+            self.proxy.metrics.client_errors.labels("protocol").inc()
+            log.warning("connection ended: %s", exc.message, extra={"peer": self.peer})
+            self.close()
+            return
         if got is None:
             return
         packet, rest = got
         request = m.decode_startup_packet(packet)
-        if isinstance(request, m.SSLRequest | m.GSSENCRequest):
-            if rest:
-                raise ProtocolViolation("received unencrypted data after SSL request")
-            wants_tls = isinstance(request, m.SSLRequest)
-            if wants_tls and self._ssl_negotiated:
-                raise ProtocolViolation("SSLRequest received after TLS was established")
-            if wants_tls and self.proxy.tls_context is not None:
-                self._client_write_raw(b"S")
-                self._start_tls("sslrequest")
-            else:
-                self._client_write_raw(b"N")
-            return
         if isinstance(request, m.CancelRequest):
-            self.proxy.relay_cancel(packet)
-            self.close()
+            framer.finish()
+            self._startup_timer.cancel()  # the relay has its own deadline
+            if request.deliverable:
+                # The client's cancel connection closes once PostgreSQL closed the proxy's.
+                self.proxy.relay_cancel(request, packet, then=self.close)
+            else:  # PostgreSQL ignores it (a bad length is logged) and hangs up
+                log.info("cancel request with a %d-byte key ignored", len(request.key))
+                self.close()
             return
-        self._on_startup_message(request, packet, rest)
+        if isinstance(request, m.StartupMessage):
+            if request.acceptable:
+                self._on_startup_message(request, packet, rest)
+                return
+            # Another protocol major, or a layout PostgreSQL rejects: its refusal, verbatim.
+            framer.finish()
+            link = self.proxy.refusal_link(
+                packet, self._client_write, self.close, self.upstream_failed
+            )
+            self._upstream = link
+            self._task = asyncio.get_running_loop().create_task(self._connect(link))
+            return
+        wants_ssl = isinstance(request, m.SSLRequest)
+        if framer.ssl_done if wants_ssl else framer.gss_done:
+            # Asked again: PostgreSQL reads the packet as a StartupMessage of protocol
+            # 1234.5679 (or 1234.5680) and refuses that version.
+            framer.finish()
+            code = int.from_bytes(packet[4:8], "big")
+            self.proxy.answer_unsupported_protocol(
+                code, self._client_write, self.close, self.upstream_failed
+            )
+            return
+        # 'N' also inside direct TLS, as PostgreSQL answers when SSL is in use already.
+        if wants_ssl and self.proxy.tls_context is not None and self._tls is None:
+            framer.ssl_done = framer.gss_done = True  # once TLS is on, GSS is settled too
+            self._client_write_raw(b"S")
+            self._start_tls("sslrequest")
+            if rest:
+                # PostgreSQL 17+ hands bytes that came with the request to the TLS
+                # handshake, where plaintext fails (16 and older wait for a handshake).
+                plain = self._decrypt(rest)
+                if plain:
+                    self._on_startup_bytes(plain)
+            return
+        self._client_write(b"N")  # (the proxy never offers GSSAPI encryption)
+        if wants_ssl:
+            framer.ssl_done = True
+            unencrypted = "received unencrypted data after SSL request"
+        else:
+            framer.gss_done = True
+            unencrypted = "received unencrypted data after GSSAPI encryption request"
+        if rest:  # bytes that came with the request, before its answer could be read
+            self.proxy.metrics.client_errors.labels("protocol").inc()
+            log.warning("connection ended: %s", unencrypted, extra={"peer": self.peer})
+            error = m.encode_error(
+                PROTOCOL_VIOLATION, unencrypted, detail=m.UNENCRYPTED_DATA_DETAIL
+            )
+            self._client_write(error)
+            self.close()
 
     def _on_auth_bytes(self, data: bytes) -> None:
         """Authentication: relay password/SASL/GSS responses; hold anything else until ready.
@@ -674,7 +735,8 @@ class ClientSession(asyncio.Protocol):
                 raw = self._filter_sasl(segment)
                 self._sasl_pending = True
             elif mtype == 0x4B:  # 'K' BackendKeyData
-                self.backend_pid = m.decode_backend_key_data(segment.body).pid
+                key_data = m.decode_backend_key_data(segment.body)
+                self.backend_pid, self.backend_key = key_data.pid, key_data.key
             elif mtype == 0x53:  # 'S' ParameterStatus
                 name, value = m.decode_parameter_status(segment.body)
                 if name == "application_name" and not self.identity.tagged:

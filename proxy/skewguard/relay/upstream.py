@@ -27,6 +27,56 @@ class UpstreamOwner(Protocol):
     def upstream_resume(self) -> None: ...
 
 
+class StartupRefusal:
+    """Passes PostgreSQL's own refusal of a startup packet back to the client, as bytes.
+
+    A StartupMessage of another protocol major, or with a layout PostgreSQL
+    rejects, goes upstream verbatim: only the server knows its own words (the
+    protocol range it supports; for 1.x and 2.x, an error in the version-2
+    format the proxy does not parse). An answer that does not start with an
+    ErrorResponse means the server accepted what the proxy cannot follow, so
+    the connection is failed instead of relayed unguarded.
+    """
+
+    def __init__(
+        self,
+        send: Callable[[bytes], None],
+        finish: Callable[[], None],
+        fail: Callable[[str, str], None],
+    ) -> None:
+        self._send = send  # to the client (through its TLS, if any)
+        self._finish = finish  # PostgreSQL closed: close the client the same way
+        self._fail = fail  # (reason, message): fail the client connection
+        self._checked = False
+        self._refused = False
+
+    def upstream_ready(self) -> None:
+        pass
+
+    def upstream_data(self, data: bytes) -> None:
+        if self._refused:
+            return
+        if not self._checked:
+            self._checked = True
+            if data[:1] != b"E":
+                self._refused = True
+                self._fail("protocol", "the server accepted a startup packet the proxy cannot read")
+                return
+        self._send(data)
+
+    def upstream_failed(self, reason: str, message: str) -> None:
+        self._fail(reason, message)
+
+    def upstream_closed(self) -> None:
+        self._finish()
+
+    def upstream_pause(self) -> None:
+        pass
+
+    def upstream_resume(self) -> None:
+        pass
+
+
 class UpstreamLink(asyncio.Protocol):
     """Negotiates TLS as libpq would for the sslmode, sends the first packet, then relays."""
 

@@ -24,23 +24,40 @@ _INT32 = struct.Struct("!i")
 
 
 class StartupFramer:
-    """Collects one untyped startup-phase packet (StartupMessage, SSLRequest...)."""
+    """Collects the untyped startup-phase packets (StartupMessage, SSLRequest...) one by one.
 
-    __slots__ = ("_buf",)
+    It also carries what PostgreSQL's ProcessStartupPacket carries from one
+    packet to the next (ssl_done, gss_done): whether an SSLRequest or a
+    GSSENCRequest was answered already; a second one is not honoured. Both stay
+    set once set (PostgreSQL since the fix for alternating requests recursing
+    without bound). After the packet that ends the startup phase PostgreSQL reads
+    nothing more: ``finish``.
+    """
+
+    __slots__ = ("_buf", "finished", "gss_done", "ssl_done")
 
     def __init__(self) -> None:
         self._buf = bytearray()
+        self.ssl_done = False
+        self.gss_done = False
+        self.finished = False
 
     def feed(self, data: bytes) -> tuple[bytes, bytes] | None:
         """Add bytes; return ``(packet, rest)`` once a whole packet is in, else None.
 
-        ``packet`` includes its length word; ``rest`` is whatever followed it.
+        ``packet`` includes its length word; ``rest`` is whatever followed it. A
+        length PostgreSQL refuses raises ProtocolViolation as soon as the length
+        word is in, before anything is buffered (PostgreSQL then hangs up without
+        a reply: the caller must not answer).
         """
+        if self.finished:
+            return None
         self._buf += data
         if len(self._buf) < 4:
             return None
         (length,) = _INT32.unpack_from(self._buf, 0)
         if length < 8 or length - 4 > MAX_STARTUP_PACKET:
+            self.finish()
             raise ProtocolViolation("invalid length of startup packet")
         if len(self._buf) < length:
             return None
@@ -48,6 +65,11 @@ class StartupFramer:
         rest = bytes(self._buf[length:])
         self._buf.clear()
         return packet, rest
+
+    def finish(self) -> None:
+        """The startup phase is over: drop what is buffered and ignore what comes."""
+        self.finished = True
+        self._buf.clear()
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,6 +16,16 @@ PROTOCOL_3_0 = 3 << 16
 SSL_REQUEST_CODE = 80877103
 GSSENC_REQUEST_CODE = 80877104
 CANCEL_REQUEST_CODE = 80877102
+#: PostgreSQL's DETAIL when bytes came behind an SSLRequest or GSSENCRequest.
+UNENCRYPTED_DATA_DETAIL = (
+    "This could be either a client-software bug or evidence of an attempted "
+    "man-in-the-middle attack."
+)
+#: The longest cancel key protocol 3.2 allows.
+MAX_CANCEL_KEY = 256
+#: PG_PROTOCOL_GREASE's minor (3.9999): a version no server will ever support, so
+#: asking for it makes any server answer NegotiateProtocolVersion with its newest.
+GREASE_MINOR = 9999
 #: PostgreSQL 17+ direct SSL: the first byte of a TLS ClientHello record.
 TLS_HANDSHAKE_BYTE = 0x16
 
@@ -49,60 +59,124 @@ class GSSENCRequest:
 
 @dataclass(frozen=True, slots=True)
 class CancelRequest:
-    """Carries the backend pid and a secret key of 4 to 256 bytes (protocol 3.2)."""
+    """Carries the backend pid and the secret key, as many bytes as the packet holds."""
 
     pid: int
     key: bytes
 
+    @property
+    def deliverable(self) -> bool:
+        """A key of 4 to 256 bytes (protocol 3.2); PostgreSQL ignores any other packet."""
+        return 4 <= len(self.key) <= MAX_CANCEL_KEY
+
 
 @dataclass(frozen=True, slots=True)
 class StartupMessage:
-    """Protocol version and parameters; ``_pq_.`` protocol options included as sent."""
+    """Protocol version and parameters; ``_pq_.`` protocol options included as sent.
+
+    ``params`` are what PostgreSQL's ProcessStartupPacket reads from the same
+    bytes; ``layout_ok`` is False when it would refuse their layout.
+    """
 
     major: int
     minor: int
     params: dict[str, str] = field(default_factory=dict)
+    layout_ok: bool = True
 
     @property
     def replication(self) -> bool:
-        value = self.params.get("replication", "").lower()
-        return value not in ("", "false", "off", "no", "0")
+        """Whether PostgreSQL starts a walsender: "database", or a boolean that parses true.
+
+        A value it cannot parse makes it refuse the connection; here that counts as
+        False, so the proxy never mistakes a normal session for an unguarded pipe.
+        """
+        value = self.params.get("replication")
+        if value is None:
+            return False
+        return value == "database" or parse_bool(value) is True
+
+    @property
+    def acceptable(self) -> bool:
+        """False when every PostgreSQL from 14 on refuses it before authentication.
+
+        Another protocol major (2.0 gets a version-2 error the proxy does not
+        parse) or a layout PostgreSQL rejects.
+        """
+        return self.major == 3 and self.layout_ok
 
 
 StartupPacket = SSLRequest | GSSENCRequest | CancelRequest | StartupMessage
 
 
+def parse_bool(value: str) -> bool | None:
+    """PostgreSQL's parse_bool: any unique prefix of true/false/yes/no, on/off, 1/0.
+
+    None when PostgreSQL would not accept the value. Case folding is ASCII only,
+    as in pg_strncasecmp.
+    """
+    if not value or not value.isascii():
+        return None
+    word = value.lower()
+    first = word[0]
+    if first == "t" and "true".startswith(word):
+        return True
+    if first == "f" and "false".startswith(word):
+        return False
+    if first == "y" and "yes".startswith(word):
+        return True
+    if first == "n" and "no".startswith(word):
+        return False
+    if first == "o":  # "o" alone is ambiguous: at least two letters
+        if word == "on":
+            return True
+        if len(word) >= 2 and "off".startswith(word):
+            return False
+    if word in ("1", "0"):
+        return word == "1"
+    return None
+
+
 def decode_startup_packet(packet: bytes) -> StartupPacket:
-    """Classify a complete startup packet (length word included)."""
+    """Classify a complete startup packet (length word included), as PostgreSQL does.
+
+    PostgreSQL looks only at the code for SSLRequest and GSSENCRequest (so extra
+    bytes are ignored), and reads a StartupMessage with its own loop: a NUL sits
+    after the buffer, a name without a value ends the scan, and the scan must stop
+    on the last byte. The decoder never refuses a StartupMessage; ``layout_ok``
+    says whether PostgreSQL would.
+    """
     length = len(packet)
     if length < 8:
         raise ProtocolViolation("invalid length of startup packet")
     (code,) = _I32.unpack_from(packet, 4)
-    if code == SSL_REQUEST_CODE:
-        if length != 8:
-            raise ProtocolViolation("invalid length of SSLRequest")
-        return SSLRequest()
-    if code == GSSENC_REQUEST_CODE:
-        if length != 8:
-            raise ProtocolViolation("invalid length of GSSENCRequest")
-        return GSSENCRequest()
     if code == CANCEL_REQUEST_CODE:
-        if not 16 <= length <= 12 + 256:
-            raise ProtocolViolation("invalid length of CancelRequest")
+        if length < 12:
+            return CancelRequest(0, b"")
         (pid,) = _I32.unpack_from(packet, 8)
         return CancelRequest(pid, packet[12:])
-    major, minor = code >> 16, code & 0xFFFF
+    if code == SSL_REQUEST_CODE:
+        return SSLRequest()
+    if code == GSSENC_REQUEST_CODE:
+        return GSSENCRequest()
+    major, minor = (code >> 16) & 0xFFFF, code & 0xFFFF
+    # ProcessStartupPacket's buffer: the packet after its length word, plus a NUL.
+    buf = packet[4:] + b"\x00"
+    size = length - 4
     params: dict[str, str] = {}
-    pos = 8
-    while pos < length and packet[pos] != 0:
-        key, pos = _cstring(packet, pos)
-        if pos >= length:
-            raise ProtocolViolation("invalid startup packet layout: expected terminator")
-        value, pos = _cstring(packet, pos)
-        params[key] = value
-    if pos != length - 1:
-        raise ProtocolViolation("invalid startup packet layout: expected terminator as last byte")
-    return StartupMessage(major, minor, params)
+    offset = 4
+    while offset < size:
+        name_end = buf.index(b"\x00", offset)
+        if name_end == offset:
+            break  # the terminator
+        value_at = name_end + 1
+        if value_at >= size:
+            break  # a name without a value: the layout check below refuses it
+        value_end = buf.index(b"\x00", value_at)
+        params[buf[offset:name_end].decode("utf-8", "replace")] = buf[value_at:value_end].decode(
+            "utf-8", "replace"
+        )
+        offset = value_end + 1
+    return StartupMessage(major, minor, params, layout_ok=offset == size - 1)
 
 
 def encode_startup_message(params: dict[str, str], *, minor: int = 0) -> bytes:
@@ -320,8 +394,11 @@ def decode_ready_status(body: bytes) -> str:
 __all__ = [
     "AUTH_OK",
     "AUTH_SASL",
+    "GREASE_MINOR",
+    "MAX_CANCEL_KEY",
     "PROTOCOL_3_0",
     "TLS_HANDSHAKE_BYTE",
+    "UNENCRYPTED_DATA_DETAIL",
     "BackendKeyData",
     "CancelRequest",
     "Close",
@@ -348,6 +425,7 @@ __all__ = [
     "encode_ssl_request",
     "encode_startup_message",
     "frame",
+    "parse_bool",
     "replace_parse_query",
     "sasl_initial_gs2_flag",
 ]
