@@ -31,11 +31,9 @@ def strict_proxy(cluster: LocalCluster, tmp_path: Path) -> Iterator[ProxyProcess
 def test_silent_client_is_dropped_after_the_startup_timeout(strict_proxy: ProxyProcess) -> None:
     with RawClient("127.0.0.1", strict_proxy.port) as client:
         started = time.monotonic()
-        error = client.read_message()
-        assert error.type == "E"
-        assert error.fields()["C"] == "08P01" and "startup packet" in error.fields()["M"]
-        assert client.read_to_eof() == b""  # then closed
-        assert time.monotonic() - started < 8
+        assert client.read_to_eof() == b""  # closed without a word, as PostgreSQL does
+        waited = time.monotonic() - started
+        assert 0.8 < waited < 8, waited
     assert strict_proxy.alive
 
 
