@@ -133,3 +133,29 @@ def test_names_that_do_not_match_are_untagged(proxy: ProxyProcess, name: str) ->
     assert after[2] == before[2] + 1
     apps = {dict(labels)["app"] for metric, labels in proxy.metrics() if metric.endswith("_active")}
     assert not apps & {name, "sp ace", "sp", ""}
+
+
+def _versions_named(proxy: ProxyProcess, app: str) -> list[tuple[str, str, str]]:
+    return [key for key in proxy.versions() if key[1] == app]
+
+
+@pytest.mark.parametrize("how", ["unknown-role", "wrong-password"])
+def test_a_failed_login_counts_no_identity(how: str, proxy: ProxyProcess) -> None:
+    """Versions, series and live counts start when PostgreSQL accepts the session."""
+    from tests.support.clusters import MD5_USER
+
+    app = unique("evil")
+    if how == "unknown-role":
+        url = proxy.url(user="nosuchrole", application_name=f"{app}@123")
+    else:
+        url = proxy.url(user=MD5_USER, application_name=f"{app}@123", password="wrong")
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(url, connect_timeout=10).close()
+    # A good login after it, so the proxy has surely handled the failed one.
+    good = unique("good")
+    with psycopg.connect(proxy.url(application_name=f"{good}@1"), autocommit=True) as conn:
+        conn.execute("select 1")
+    wait_for(lambda: any(key[1] == good for key in proxy.versions()))
+    assert counts(proxy, app, "123") == (0, 0, 0)
+    assert not any(labels and ("app", app) in labels for _, labels in proxy.metrics())
+    assert _versions_named(proxy, app) == []

@@ -464,6 +464,21 @@ class ClientSession(asyncio.Protocol):
         self._abandon_held("proxy shutting down")
         return True
 
+    def _count_identity(self) -> None:
+        """PostgreSQL accepted the session: only now does its identity count.
+
+        A failed login (unknown role, wrong password) creates no version, no
+        metric series and no live connection of the name it claimed.
+        """
+        stats = self.stats
+        self.stats = self.proxy.traffic.open(self.identity)
+        self.stats.bytes_in, self.stats.bytes_out = stats.bytes_in, stats.bytes_out
+        learner = self.proxy.learner
+        if learner is not None and not self._replication:
+            key = VersionKey.of(self.database, self.identity)
+            user = self.params.get("user", "")
+            self.statement_log = learner.open(key, user, startup_path(self.params))
+
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
             return
@@ -472,6 +487,8 @@ class ClientSession(asyncio.Protocol):
             extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
         )
         self.identity = identity
+        if self.phase not in (Phase.READY, Phase.RAW):
+            return  # not counted yet: _count_identity opens it under the final name
         self.proxy.traffic.retag(self.stats, identity)
         if self.statement_log is not None:
             self._rotate_log(identity, self.statement_log.search_path)
@@ -634,14 +651,9 @@ class ClientSession(asyncio.Protocol):
         self._startup_timer.cancel()
         self.params = startup.params
         self.identity = self.proxy.resolver.from_startup(startup.params)
-        self.stats = self.proxy.traffic.open(self.identity)
         self._replication = startup.replication
         user = startup.params.get("user", "")
         self.database = startup.params.get("database") or user
-        learner = self.proxy.learner
-        if learner is not None and not self._replication:
-            key = VersionKey.of(self.database, self.identity)
-            self.statement_log = learner.open(key, user, startup_path(startup.params))
         if self.proxy.guard is not None and not self._replication:
             self._gate = TransactionGate(self.proxy.guard, self._requester)
         self.phase = Phase.CONNECTING
@@ -743,6 +755,7 @@ class ClientSession(asyncio.Protocol):
                     self._retag(self.proxy.resolver.from_application_name(value))
             elif mtype == 0x5A and self.phase is Phase.AUTH:  # 'Z' ReadyForQuery
                 self.phase = Phase.RAW if self._replication else Phase.READY
+                self._count_identity()
                 if self._tls is None and self.transport is not None:
                     self._send_client = self.transport.write
             out.append(raw)
