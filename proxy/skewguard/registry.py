@@ -88,12 +88,22 @@ def protected_versions(
     """live + seen within ``retain`` + each app's rollback target + pinned, minus retired.
 
     Per database; untagged clients protect nothing. The rollback target of an
-    app is its most recently seen version that has no live connection.
+    app ("N-1") is its most recently seen version with no live connection that
+    appeared *before* every live version of the app: a newcomer that connects
+    once and leaves (anyone who can log in can claim ``shop@999``) is newer than
+    what runs, so it can never displace the real rollback target. With nothing
+    of the app live, the most recently seen version is the target.
     """
     live_set = {key for key in live if key.app}
     last_seen: dict[VersionKey, float] = {v.key: v.last_seen for v in stored if v.key.app}
+    first_seen: dict[VersionKey, float] = {v.key: v.first_seen for v in stored if v.key.app}
     for key in live_set:
         last_seen.setdefault(key, now)
+        first_seen.setdefault(key, now)
+    oldest_live: dict[tuple[str, str], float] = {}
+    for key in live_set:
+        app = (key.database, key.app)
+        oldest_live[app] = min(oldest_live.get(app, first_seen[key]), first_seen[key])
     protected: dict[VersionKey, Protection] = {}
     newest_idle: dict[tuple[str, str], VersionKey] = {}
     for key, seen in last_seen.items():
@@ -106,8 +116,8 @@ def protected_versions(
             protected[key] = Protection.LIVE
         elif now - seen <= retain:
             protected[key] = Protection.RECENT
-        if key not in live_set:
-            app = (key.database, key.app)
+        app = (key.database, key.app)
+        if key not in live_set and first_seen[key] < oldest_live.get(app, float("inf")):
             best = newest_idle.get(app)
             if best is None or last_seen[best] < seen:
                 newest_idle[app] = key

@@ -1,0 +1,66 @@
+"""Which versions are protected, and why: the rollback target cannot be displaced by a newcomer."""
+
+from __future__ import annotations
+
+from skewguard.footprint import VersionKey
+from skewguard.registry import Protection, protected_versions
+from skewguard.store import Lifecycle, StoredVersion
+
+DAY = 24 * 3600.0
+NOW = 100 * DAY
+
+
+def _stored(version: str, first: float, last: float, app: str = "shop") -> StoredVersion:
+    return StoredVersion(VersionKey("db", app, version), first, last)
+
+
+def _protect(
+    stored: list[StoredVersion],
+    live: list[str],
+    lifecycle: dict[tuple[str, str], Lifecycle] | None = None,
+) -> dict[str, Protection]:
+    keys = [VersionKey("db", "shop", v) for v in live]
+    got = protected_versions(stored, keys, lifecycle or {}, retain=DAY, now=NOW)
+    return {key.version: why for key, why in got.items()}
+
+
+def test_the_previous_deploy_is_the_rollback_target() -> None:
+    stored = [_stored("1", NOW - 30 * DAY, NOW - 5 * DAY), _stored("2", NOW - 5 * DAY, NOW)]
+    assert _protect(stored, ["2"]) == {"1": Protection.ROLLBACK_TARGET, "2": Protection.LIVE}
+
+
+def test_a_newcomer_that_connected_once_does_not_displace_it() -> None:
+    stored = [
+        _stored("1", NOW - 30 * DAY, NOW - 5 * DAY),
+        _stored("2", NOW - 5 * DAY, NOW),
+        _stored("999", NOW - 2 * DAY, NOW - 2 * DAY + 1),  # after 2 went live, then gone
+    ]
+    got = _protect(stored, ["2"])
+    assert got["1"] is Protection.ROLLBACK_TARGET
+    assert "999" not in got  # older than --retain, never ran before the live version
+
+
+def test_an_abandoned_canary_stays_recent_but_is_no_rollback_target() -> None:
+    stored = [_stored("1", NOW - 30 * DAY, NOW), _stored("2", NOW - 3600, NOW - 60)]
+    assert _protect(stored, ["1"]) == {"1": Protection.LIVE, "2": Protection.RECENT}
+
+
+def test_with_nothing_live_the_most_recently_seen_is_the_target() -> None:
+    stored = [
+        _stored("1", NOW - 30 * DAY, NOW - 20 * DAY),
+        _stored("2", NOW - 20 * DAY, NOW - 9 * DAY),
+    ]
+    assert _protect(stored, []) == {"2": Protection.ROLLBACK_TARGET}
+
+
+def test_pinned_and_retired_win() -> None:
+    stored = [_stored("1", NOW - 30 * DAY, NOW - 20 * DAY), _stored("2", NOW - 20 * DAY, NOW)]
+    lifecycle = {("shop", "1"): Lifecycle.RETIRED, ("shop", "3"): Lifecycle.PINNED}
+    stored.append(_stored("3", NOW - 40 * DAY, NOW - 39 * DAY))
+    got = _protect(stored, ["2"], lifecycle)
+    assert got == {"2": Protection.LIVE, "3": Protection.PINNED}
+
+
+def test_untagged_clients_protect_nothing() -> None:
+    stored = [_stored("", NOW - DAY, NOW, app="")]
+    assert protected_versions(stored, [], {}, retain=DAY, now=NOW) == {}
