@@ -496,7 +496,11 @@ class Demo:
             "skewguard_ddl_decisions_total{",
             "skewguard_protected_versions{",
         )
-        lines = [line for line in metrics.splitlines() if line.startswith(wanted)]
+        lines = [
+            line
+            for line in metrics.splitlines()
+            if line.startswith(wanted) and float(line.rsplit(" ", 1)[1]) > 0
+        ]
         print(f"  $ curl -s {self.admin_url}/metrics | grep ...", flush=True)
         self.show("\n".join(lines))
         for rule in ("SG102", "SG106"):  # the DROP COLUMN and the bare RENAME
@@ -512,7 +516,8 @@ class Demo:
         self.say(
             "Every decision is audited, with the versions, evidence and recipe; `check` "
             "verdicts too (source check), though only DDL that reached the proxy is counted "
-            "in skewguard_ddl_decisions_total (once per rule with a finding)."
+            "in skewguard_ddl_decisions_total (once per rule with a finding; every rule's "
+            "block/warn series exists from the start at 0, so the first block alerts)."
         )
         page = self.get("/")
         self.expect("<td>shop</td>" in page, "the status page does not list the app shop")

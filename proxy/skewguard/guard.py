@@ -121,6 +121,9 @@ class Guard:
         self._catalogs = catalogs
         self._learner = learner
         self._metrics = metrics
+        for rule in RULES:  # present at 0, so the first block/warn is an increase() alerts see
+            for outcome in (Action.BLOCK, Action.WARN):
+                metrics.ddl_decisions.labels(outcome.value, rule.id)
         self._live = live
         self.passes: PassGranter | None = None  # the database-side backstop, when installed
         self._audits: set[asyncio.Task[None]] = set()

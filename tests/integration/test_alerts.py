@@ -8,6 +8,11 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import psycopg
+import pytest
+
+from skewguard.pgcluster import LocalCluster
+from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
@@ -36,3 +41,38 @@ def test_alerts_use_exported_metrics(proxy: ProxyProcess) -> None:
     exported |= set(re.findall(r"^# HELP (skewguard_[a-z_]+)", proxy.get("/metrics"), re.M))
     exported |= {name + "_total" for name in exported}
     assert used <= exported, f"alerts refer to metrics the proxy does not export: {used - exported}"
+
+
+def test_the_first_block_after_a_start_is_an_increase(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """Every rule's block series exists at 0 before any DDL, so increase() sees the first one."""
+    from skewguard.rules import RULES as GUARD_RULES
+
+    database = unique("firstblock")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("CREATE TABLE users (id int, email text)")
+    proxy = ProxyProcess(upstream=cluster.url(), logfile=tmp_path / "proxy.log").start()
+    try:
+        blocks = ("skewguard_ddl_decisions_total", "block")
+        before = {
+            dict(labels)["rule"]: value
+            for (name, labels), value in proxy.metrics().items()
+            if (name, dict(labels).get("decision")) == blocks
+        }
+        assert before == {rule.id: 0.0 for rule in GUARD_RULES}
+        url = proxy.url(database=database)
+        with psycopg.connect(url + "?application_name=shop@1", autocommit=True) as app:
+            app.execute("SELECT email FROM users").fetchall()
+            with (
+                psycopg.connect(url, autocommit=True) as migrator,
+                pytest.raises(psycopg.errors.ObjectInUse),
+            ):
+                migrator.execute("ALTER TABLE users DROP COLUMN email")
+        after = proxy.metrics()
+        key = ("skewguard_ddl_decisions_total", (("decision", "block"), ("rule", "SG102")))
+        assert after[key] == 1.0
+    finally:
+        proxy.stop()
