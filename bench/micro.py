@@ -355,11 +355,13 @@ async def _decisions(target: Endpoint, store: SqliteStore, repeats: int) -> dict
         reads.append((time.perf_counter_ns() - started) / 1e6)
     out["catalog_read_ms_median"] = statistics.median(reads)
     for label, sql in (("breaking", BREAKING), ("safe", SAFE)):
-        decision = await guard.check(requester, sql)  # warm-up (imports, first connection)
+        decision = (
+            await guard.check(requester, sql)
+        ).decision  # warm-up (imports, first connection)
         samples = []
         for _ in range(repeats):
             started = time.perf_counter_ns()
-            decision = await guard.check(requester, sql)
+            decision = (await guard.check(requester, sql)).decision
             samples.append((time.perf_counter_ns() - started) / 1e6)
         samples.sort()
         out[label] = {

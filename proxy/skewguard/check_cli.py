@@ -1,20 +1,29 @@
-"""``skewguard check FILE…``: the guard's verdict on migrations, before they run.
+"""``skewguard check PATH…``: the guard's verdict on a migration, before it runs.
 
 Against a running proxy (``--admin URL``, which knows the live versions), or
 straight from a state file and the database (``--state PATH --upstream URL``).
-Exit 0: safe; 1: would break a protected version; 2: usage or connection error.
+Files and directories (their ``*.sql`` files, sorted as migration tools order
+them) are applied in sequence, as one migration. Exit 0: safe; 1: would break
+a protected version; 2: anything check cannot read or judge — a syntax error,
+a psql meta-command it cannot follow, a statement PostgreSQL would reject in
+that database, a connection error — so CI never passes by accident.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import json
 import sys
 import urllib.error
 import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from pglast import parse_sql
+from pglast.parser import ParseError
 
 from skewguard.catalogs import CatalogCache
 from skewguard.config import ConfigError, Settings, parse_upstream
@@ -27,14 +36,114 @@ from skewguard.store import open_store
 
 SAFE, BREAKING, ERROR = 0, 1, 2
 
+#: psql meta-commands that change nothing in the database: skipped with a warning.
+HARMLESS_META = frozenset(
+    {"set", "unset", "echo", "qecho", "warn", "timing", "pset", "x", "a", "t", "encoding", "o"}
+)
+
 
 def add_check_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", help="migration SQL files ('-': stdin)")
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="PATH",
+        help="migration SQL files or directories of *.sql files, applied in order ('-': stdin)",
+    )
     parser.add_argument("--admin", metavar="URL", help="a running proxy's admin URL")
     parser.add_argument("--state", metavar="PATH", help="state file (with --upstream)")
     parser.add_argument("--upstream", metavar="URL", help="the database (with --state)")
-    parser.add_argument("--database", help="database the migration runs in")
-    parser.add_argument("--format", choices=["text", "json"], default="text")
+    parser.add_argument(
+        "--database", help="database the migration runs in (default: the upstream URL's)"
+    )
+    parser.add_argument("--format", choices=["text", "json", "github"], default="text")
+    parser.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="--format json"
+    )
+
+
+@dataclass(frozen=True)
+class Where:
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass
+class Migration:
+    """The files of one migration, joined into one text whose offsets map back to file:line."""
+
+    text: str = ""
+    starts: list[int] = field(default_factory=list)
+    sources: list[tuple[str, str]] = field(default_factory=list)  # (name, text as read)
+    warnings: list[tuple[Where, str]] = field(default_factory=list)
+    errors: list[tuple[Where, str]] = field(default_factory=list)
+
+    def add(self, name: str, text: str) -> None:
+        cleaned = self._without_meta_commands(name, text)
+        try:
+            parse_sql(cleaned)
+        except ParseError as exc:
+            message, location = exc.args[0], exc.args[1] if len(exc.args) > 1 else 0
+            self.errors.append((_where(name, text, int(location)), str(message)))
+        self.starts.append(len(self.text))
+        self.sources.append((name, text))
+        self.text += cleaned + "\n;\n"  # a file's last statement never runs into the next file
+
+    def where(self, offset: int) -> Where:
+        index = bisect.bisect_right(self.starts, offset) - 1
+        name, text = self.sources[index]
+        return _where(name, text, offset - self.starts[index])
+
+    def _without_meta_commands(self, name: str, text: str) -> str:
+        """Blank out psql meta-command lines (offsets stay), warning or failing on each."""
+        lines = text.splitlines(keepends=True)
+        offset = 0
+        for index, line in enumerate(lines):
+            stripped = line.lstrip()
+            if stripped.startswith("\\"):
+                command = stripped[1:].split(None, 1)[0] if stripped[1:].strip() else ""
+                where = _where(name, text, offset + len(line) - len(stripped))
+                if command in HARMLESS_META:
+                    self.warnings.append((where, f"psql meta-command \\{command} skipped"))
+                else:
+                    self.errors.append(
+                        (
+                            where,
+                            f"psql meta-command \\{command} cannot be followed by check "
+                            "(it may change the database, the connection or the SQL run); "
+                            "pass the SQL it runs to check instead",
+                        )
+                    )
+                lines[index] = "".join(c if c in "\r\n" else " " for c in line)
+            offset += len(line)
+        return "".join(lines)
+
+
+def _where(name: str, text: str, offset: int) -> Where:
+    line = text.count("\n", 0, offset) + 1
+    column = offset - (text.rfind("\n", 0, offset) + 1) + 1
+    return Where(name, line, column)
+
+
+def _inputs(paths: list[str]) -> list[tuple[str, str]]:
+    """(name, text) of every file, directories expanded to their sorted *.sql files."""
+    out: list[tuple[str, str]] = []
+    for name in paths:
+        if name == "-":
+            out.append(("<stdin>", sys.stdin.read()))
+            continue
+        path = Path(name)
+        if path.is_dir():
+            files = sorted(path.rglob("*.sql"), key=lambda p: p.relative_to(path).as_posix())
+            if not files:
+                raise ValueError(f"{name}: no *.sql files in this directory")
+            out.extend((str(f), f.read_text()) for f in files)
+        else:
+            out.append((name, path.read_text()))
+    return out
 
 
 def _post(admin: str, sql: str, database: str | None) -> dict[str, Any]:
@@ -45,12 +154,20 @@ def _post(admin: str, sql: str, database: str | None) -> dict[str, Any]:
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=60) as response:
-        result: dict[str, Any] = json.load(response)
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            result: dict[str, Any] = json.load(response)
+    except urllib.error.HTTPError as exc:
+        detail = exc.read().decode(errors="replace").strip()[:500]
+        raise ConnectionError(f"{admin}: HTTP {exc.code} {exc.reason}: {detail}") from None
+    except urllib.error.URLError as exc:
+        raise ConnectionError(
+            f"cannot reach the proxy's admin API at {admin}: {exc.reason}"
+        ) from None
     return result
 
 
-async def _local(args: argparse.Namespace, texts: list[tuple[str, str]]) -> list[dict[str, Any]]:
+async def _local(args: argparse.Namespace, sql: str) -> dict[str, Any]:
     upstream = parse_upstream(args.upstream)
     settings = Settings(state=args.state, upstream=args.upstream, mode="enforce")
     store = open_store(args.state)
@@ -64,23 +181,85 @@ async def _local(args: argparse.Namespace, texts: list[tuple[str, str]]) -> list
         search_path=DEFAULT,
     )
     try:
-        return [(await guard.check(requester, sql)).to_dict() for _, sql in texts]
+        return (await guard.check(requester, sql)).to_dict()
     finally:
         store.close()
 
 
-def _render(name: str, result: dict[str, Any]) -> str:
-    verdict = "BREAKS protected versions" if result["breaking"] else "safe"
-    lines = [f"{name}: {verdict}"]
+def _located(migration: Migration, result: dict[str, Any]) -> dict[str, Any]:
+    """The result with file/line/column for findings and errors (offsets are the joined text's)."""
     for finding in result["findings"]:
+        offset = finding.pop("offset", None)
+        where = migration.where(offset) if offset is not None else None
+        finding["where"] = str(where) if where else None
+    errors: list[dict[str, Any]] = [{"where": str(w), "message": m} for w, m in migration.errors]
+    for rejected in result.get("rejected", []):
+        where = migration.where(rejected["offset"])
+        message = rejected["message"] + "; is --database the right database?"
+        errors.append({"where": str(where), "message": message})
+    if result.get("unjudged"):
+        errors.append({"where": None, "message": f"the guard cannot judge: {result['note']}"})
+    return {
+        "verdict": _verdict(result, errors),
+        "database": result.get("database"),
+        "decision": result["decision"],
+        "breaking": result["breaking"],
+        "files": [name for name, _ in migration.sources],
+        "findings": result["findings"],
+        "errors": errors,
+        "warnings": [{"where": str(w), "message": m} for w, m in migration.warnings],
+    }
+
+
+def _verdict(result: dict[str, Any], errors: list[dict[str, Any]]) -> str:
+    if errors:
+        return "error"
+    return "breaking" if result["breaking"] else "safe"
+
+
+def _render_text(report: dict[str, Any]) -> str:
+    heading = {
+        "safe": "safe",
+        "breaking": "BREAKS protected versions",
+        "error": "ERROR: cannot be judged (see below)",
+    }[report["verdict"]]
+    lines = [f"{', '.join(report['files'])} (database {report['database']}): {heading}"]
+    for item in report["errors"]:
+        lines.append(f"{item['where'] or '-'}: error: {item['message']}")
+    for item in report["warnings"]:
+        lines.append(f"{item['where']}: warning: {item['message']}")
+    for finding in report["findings"]:
         owner = finding.get("version")
         version = f"{owner['app']}@{owner['version']}" if owner else "-"
         lines.append(
-            f"  [{finding['severity']}] {finding['rule']} {finding['name']} {version}: "
-            f"{finding['message']}"
+            f"{finding['where'] or '-'}: [{finding['severity']}] {finding['rule']} "
+            f"{finding['name']} {version}: {finding['message']}"
         )
         if finding.get("hint"):
             lines.append(f"      hint: {finding['hint']}")
+    return "\n".join(lines)
+
+
+def _github(where: str | None) -> str:
+    if not where:
+        return ""
+    file, line, column = where.rsplit(":", 2)
+    return f" file={file},line={line},col={column}"
+
+
+def _render_github(report: dict[str, Any]) -> str:
+    """GitHub Actions workflow commands: each error and finding becomes an annotation."""
+    lines = [f"::error{_github(e['where'])}::{e['message']}" for e in report["errors"]]
+    lines += [f"::warning{_github(w['where'])}::{w['message']}" for w in report["warnings"]]
+    for finding in report["findings"]:
+        level = "error" if finding["severity"] == "break" else "warning"
+        owner = finding.get("version")
+        version = f" ({owner['app']}@{owner['version']})" if owner else ""
+        lines.append(
+            f"::{level}{_github(finding['where'])}::{finding['rule']} {finding['name']}"
+            f"{version}: {finding['message']}"
+        )
+    lines.append(f"skewguard check: {report['verdict']}")
     return "\n".join(lines)
 
 
@@ -91,20 +270,25 @@ def check_command(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return ERROR
+    migration = Migration()
     try:
-        texts = [
-            (name, sys.stdin.read() if name == "-" else Path(name).read_text())
-            for name in args.files
-        ]
-        if args.admin:
-            results = [_post(args.admin, sql, args.database) for _, sql in texts]
+        for name, text in _inputs(args.files):
+            migration.add(name, text)
+        if migration.errors:  # never judge what was not read whole
+            result: dict[str, Any] = {"decision": "-", "breaking": False, "findings": []}
+            result["database"] = args.database
+        elif args.admin:
+            result = _post(args.admin, migration.text, args.database)
         else:
-            results = asyncio.run(_local(args, texts))
-    except (OSError, ValueError, ConfigError, ConnectionError, urllib.error.URLError) as exc:
+            result = asyncio.run(_local(args, migration.text))
+    except (OSError, ValueError, ConfigError, ConnectionError) as exc:
         print(f"skewguard check: {exc}", file=sys.stderr)
         return ERROR
+    report = _located(migration, result)
     if args.format == "json":
-        print(json.dumps({name: r for (name, _), r in zip(texts, results, strict=True)}, indent=2))
+        print(json.dumps(report, indent=2))
+    elif args.format == "github":
+        print(_render_github(report))
     else:
-        print("\n".join(_render(name, r) for (name, _), r in zip(texts, results, strict=True)))
-    return BREAKING if any(r["breaking"] for r in results) else SAFE
+        print(_render_text(report))
+    return {"safe": SAFE, "breaking": BREAKING, "error": ERROR}[report["verdict"]]

@@ -21,8 +21,10 @@ import asyncpg
 
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
+from skewguard.checking import AppliedMigration, CheckReport, apply_in_sequence
 from skewguard.config import ConfigError, Settings
 from skewguard.ddl import (
+    CannotModel,
     DdlParseError,
     Overlay,
     SessionFacts,
@@ -313,17 +315,23 @@ class Guard:
         await self._audit(requester, texts, decision, source=source)
         return decision
 
-    async def check(self, requester: Requester, sql: str) -> Decision:
-        """Judge a migration ahead of time (nothing is executed)."""
+    async def check(self, requester: Requester, sql: str) -> CheckReport:
+        """Judge a migration ahead of time (nothing is executed), statement by statement."""
         pending = await self.begin(requester)
         if pending is None:
             raise ConnectionError(f"cannot read the catalog of database {requester.database}")
         requester = replace(requester, comment_override=override_in_comment(sql))
+        applied = AppliedMigration()
         try:
-            pending.apply(sql)
+            applied = apply_in_sequence(pending.overlay, sql)
         except DdlParseError:
-            return await self.judge_unparseable(requester, [sql], source="check")
-        return await self.judge(requester, pending, source="check")
+            decision = await self.judge_unparseable(requester, [sql], source="check")
+        except CannotModel as exc:
+            decision = await self.unjudged(requester, [sql], "unmodelled", str(exc))
+        else:
+            pending.texts.append(sql)
+            decision = await self.judge(requester, pending, source="check")
+        return CheckReport(decision, applied, requester.database)
 
     def _override(self, requester: Requester) -> str | None:
         reason = requester.comment_override

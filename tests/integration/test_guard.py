@@ -234,8 +234,9 @@ def test_check_command_agrees_with_the_live_proxy(deploy: Deploy, tmp_path: Path
             )  # fmt: skip
             results.append(proc.returncode)
             if path == breaking:
-                finding = json.loads(proc.stdout)[str(path)]["findings"][0]
+                finding = json.loads(proc.stdout)["findings"][0]
                 assert "orders@1" in json.dumps(finding)
+                assert finding["where"] == f"{path}:1:1"
         assert results == [1, 0], source
     with (
         psycopg.connect(deploy.url(), autocommit=True) as conn,

@@ -206,10 +206,11 @@ class Overlay:
             self.apply_statement(r.stmt)
         return diff(before, self._state)
 
-    def apply_statement(self, stmt: Any) -> None:
+    def apply_statement(self, stmt: Any) -> bool:
         """Apply one parsed statement (all or nothing, as PostgreSQL does).
 
-        Raises :class:`CannotModel` (the model is then unchanged).
+        False when PostgreSQL would reject it (nothing changes); raises
+        :class:`CannotModel` (the model is then unchanged).
         """
         work = self._state.copy()
         saved_path = self._path
@@ -217,7 +218,7 @@ class Overlay:
             self._statement(work, stmt)
         except Rejected:
             self._path = saved_path
-            return
+            return False
         except CannotModel as exc:
             self._path = saved_path
             if not exc.statement:
@@ -232,6 +233,7 @@ class Overlay:
             ) from exc
         self._state = work
         self._snapshot = None
+        return True
 
     def savepoint(self, name: str) -> None:
         self._savepoints.append((name, self._state.copy(), self._path))

@@ -1,0 +1,82 @@
+"""A migration judged ahead of time, statement by statement, with where each finding comes from.
+
+``skewguard check`` (and ``POST /api/check``) apply a whole migration — several
+files, in order — to one overlay. Each statement is applied on its own so that
+a finding can point at the statement whose change it is about, and so that a
+statement PostgreSQL would reject (it names a relation that does not exist in
+this database, or creates one that exists) is reported instead of silently
+changing nothing. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from pglast import parse_sql
+
+from skewguard.ddl import DdlParseError
+from skewguard.ddl.changes import Change
+from skewguard.ddl.overlay import Overlay
+from skewguard.policy import Decision
+
+
+@dataclass
+class AppliedMigration:
+    """Where each statement starts, which ones PostgreSQL would reject, and what each changed."""
+
+    rejected: list[int] = field(default_factory=list)  # character offsets of statements
+    origins: dict[Change, int] = field(default_factory=dict)  # change -> its statement's offset
+
+
+def apply_in_sequence(overlay: Overlay, sql: str) -> AppliedMigration:
+    """Apply ``sql`` one statement at a time; raises DdlParseError and CannotModel like apply."""
+    try:
+        raw = parse_sql(sql)
+    except Exception as exc:
+        raise DdlParseError(str(exc)) from exc
+    applied = AppliedMigration()
+    seen = set(overlay.net_changes())
+    for statement in raw or ():
+        offset = int(statement.stmt_location or 0)
+        if not overlay.apply_statement(statement.stmt):
+            applied.rejected.append(offset)
+            continue
+        now = overlay.net_changes()
+        for change in now:
+            if change not in seen:
+                applied.origins[change] = offset
+        seen = set(now)
+    return applied
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """The decision on a checked migration, with each finding's statement offset."""
+
+    decision: Decision
+    applied: AppliedMigration
+    database: str
+
+    @property
+    def breaking(self) -> bool:
+        return bool(self.decision.breaking)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = self.decision.to_dict()
+        for finding, entry in zip(self.decision.findings, out["findings"], strict=True):
+            entry["offset"] = self.applied.origins.get(finding.change)
+        out["database"] = self.database
+        out["rejected"] = [
+            {
+                "offset": offset,
+                "message": "PostgreSQL would reject this statement in database "
+                f"{self.database}: an object it names does not exist there (or one it "
+                "creates exists already)",
+            }
+            for offset in self.applied.rejected
+        ]
+        return out
+
+
+__all__ = ["AppliedMigration", "CheckReport", "apply_in_sequence"]
