@@ -201,6 +201,20 @@ OPTIONS: tuple[Option, ...] = (
         _validated(_check_pattern),
         metavar="REGEX",
     ),
+    Option(
+        "migrator_apps",
+        "app names whose connections run migrations: tracked as untagged, never a "
+        "protected version (e.g. migrator@2.0.0)",
+        _roles,
+        metavar="APP,...",
+    ),
+    Option(
+        "migrator_roles",
+        "PostgreSQL roles whose connections run migrations, whatever they are tagged: "
+        "tracked as untagged, never a protected version",
+        _roles,
+        metavar="ROLE,...",
+    ),
     Option("tls_cert", "PEM certificate: terminate client TLS with it", metavar="FILE"),
     Option("tls_key", "PEM private key for --tls-cert", metavar="FILE"),
     Option("log_format", "log format: text or json", _choice("text", "json")),
@@ -301,6 +315,8 @@ class Settings:
     upstream: str | None = None
     admin_listen: str = "127.0.0.1:9632"
     identity_pattern: str = DEFAULT_PATTERN
+    migrator_apps: tuple[str, ...] = ("migrator",)
+    migrator_roles: tuple[str, ...] = ()
     tls_cert: str | None = None
     tls_key: str | None = None
     log_format: str = "text"

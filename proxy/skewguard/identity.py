@@ -10,6 +10,7 @@ later ``SET application_name`` re-evaluates the pattern. Anything else is untagg
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 DEFAULT_PATTERN = r"^(?P<app>[^@\s]+)@(?P<version>\S+)$"
@@ -85,11 +86,25 @@ def parse_options(options: str) -> dict[str, str]:
 
 
 class IdentityResolver:
-    """Turns startup parameters and application_name changes into identities."""
+    """Turns startup parameters and application_name changes into identities.
 
-    __slots__ = ("_pattern",)
+    Migration runners are not versions: a connection of a role in
+    ``migrator_roles``, or tagged with an app in ``migrator_apps``, resolves to
+    untagged (tracked, protecting nothing), so ``migrator@2.0.0`` or a DBA's
+    session never becomes a version whose footprint blocks the next migration.
+    """
 
-    def __init__(self, pattern: str = DEFAULT_PATTERN) -> None:
+    __slots__ = ("_migrator_apps", "_migrator_roles", "_pattern")
+
+    def __init__(
+        self,
+        pattern: str = DEFAULT_PATTERN,
+        *,
+        migrator_apps: Iterable[str] = (),
+        migrator_roles: Iterable[str] = (),
+    ) -> None:
+        self._migrator_apps = frozenset(migrator_apps)
+        self._migrator_roles = frozenset(migrator_roles)
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
@@ -101,19 +116,27 @@ class IdentityResolver:
             )
         self._pattern = compiled
 
-    def from_application_name(self, name: str) -> Identity:
+    def from_application_name(self, name: str, *, user: str = "") -> Identity:
         match = self._pattern.match(name)
         if not match or not match.group("app"):
             return UNTAGGED
-        return Identity(match.group("app"), match.group("version") or "")
+        return self._unless_migrator(
+            Identity(match.group("app"), match.group("version") or ""), user
+        )
 
     def from_startup(self, params: dict[str, str]) -> Identity:
         options = parse_options(params.get("options", ""))
+        user = params.get("user", "")
         app = options.get("skewguard.app", "")
         if app:
-            return Identity(app, options.get("skewguard.version", ""))
+            return self._unless_migrator(Identity(app, options.get("skewguard.version", "")), user)
         # The backend applies ``options`` first, then the other startup parameters,
         # so an explicit application_name parameter wins over -c application_name.
         if "application_name" in params:
-            return self.from_application_name(params["application_name"])
-        return self.from_application_name(options.get("application_name", ""))
+            return self.from_application_name(params["application_name"], user=user)
+        return self.from_application_name(options.get("application_name", ""), user=user)
+
+    def _unless_migrator(self, identity: Identity, user: str) -> Identity:
+        if identity.app in self._migrator_apps or user in self._migrator_roles:
+            return UNTAGGED
+        return identity

@@ -244,3 +244,12 @@ def test_check_command_agrees_with_the_live_proxy(deploy: Deploy, tmp_path: Path
     ):
         conn.execute(DROP_EMAIL)
     v1.close()
+
+
+def test_a_migration_runner_is_never_a_protected_version(deploy: Deploy) -> None:
+    """migrator@2.0.0 (--migrator-apps default) reads email, then drops it: nothing blocks."""
+    runner = _learn(deploy, "migrator@2.0.0", "SELECT email FROM users WHERE id = 1")
+    runner.execute(DROP_EMAIL)
+    runner.close()
+    assert "email" not in deploy.columns()
+    assert not any(key[1] == "migrator" for key in deploy.proxy.versions())

@@ -163,3 +163,23 @@ RESET = ApplicationNameChange(reset=True)
 )
 def test_application_name_change(sql: str, expected: ApplicationNameChange | None) -> None:
     assert read_script(sql).application_name == expected
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"user": "app", "application_name": "migrator@2.0.0"}, UNTAGGED),
+        ({"user": "app", "options": "-c skewguard.app=migrator"}, UNTAGGED),
+        ({"user": "deployer", "application_name": "shop@3"}, UNTAGGED),
+        ({"user": "app", "application_name": "shop@3"}, Identity("shop", "3")),
+    ],
+)
+def test_migration_runners_are_never_versions(params: dict[str, str], expected: Identity) -> None:
+    resolver = IdentityResolver(migrator_apps=["migrator"], migrator_roles=["deployer"])
+    assert resolver.from_startup(params) == expected
+
+
+def test_a_migrator_role_stays_untagged_after_set_application_name() -> None:
+    resolver = IdentityResolver(migrator_roles=["deployer"])
+    assert resolver.from_application_name("shop@3", user="deployer") == UNTAGGED
+    assert resolver.from_application_name("shop@3", user="app") == Identity("shop", "3")

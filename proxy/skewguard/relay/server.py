@@ -70,7 +70,11 @@ class Proxy:
     def __init__(self, settings: Settings, upstream_url: str) -> None:
         self.settings = settings
         self.upstream: Upstream = parse_upstream(upstream_url)
-        self.resolver = IdentityResolver(settings.identity_pattern)
+        self.resolver = IdentityResolver(
+            settings.identity_pattern,
+            migrator_apps=settings.migrator_apps,
+            migrator_roles=settings.migrator_roles,
+        )
         self.traffic = TrafficBook()
         self.metrics = ProxyMetrics(self.traffic)
         self.sessions: set[ClientSession] = set()

@@ -316,7 +316,7 @@ class ClientSession(asyncio.Protocol):
             if change.reset:
                 self._retag(resolver.from_startup(self.params))
             else:
-                self._retag(resolver.from_application_name(change.value))
+                self._retag(resolver.from_application_name(change.value, user=self._user))
         path = script.search_path(startup_path(self.params))
         if path is not None:
             self._path_known = path != UNKNOWN
@@ -333,6 +333,10 @@ class ClientSession(asyncio.Protocol):
             if statement.lock_timeout is not None:
                 self._lock_timeout_set = statement.lock_timeout
 
+    @property
+    def _user(self) -> str:
+        return self.params.get("user", "")
+
     def _requester(self) -> Requester:
         log_ = self.statement_log
         path = log_.search_path if log_ else startup_path(self.params)
@@ -341,7 +345,7 @@ class ClientSession(asyncio.Protocol):
             path = startup_path(self.params) if local == RESET else local
         return Requester(
             database=self.database,
-            user=self.params.get("user", ""),
+            user=self._user,
             identity=self.identity,
             peer=self.peer,
             search_path=path,
@@ -752,7 +756,7 @@ class ClientSession(asyncio.Protocol):
             elif mtype == 0x53:  # 'S' ParameterStatus
                 name, value = m.decode_parameter_status(segment.body)
                 if name == "application_name" and not self.identity.tagged:
-                    self._retag(self.proxy.resolver.from_application_name(value))
+                    self._retag(self.proxy.resolver.from_application_name(value, user=self._user))
             elif mtype == 0x5A and self.phase is Phase.AUTH:  # 'Z' ReadyForQuery
                 self.phase = Phase.RAW if self._replication else Phase.READY
                 self._count_identity()
