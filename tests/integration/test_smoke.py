@@ -29,10 +29,20 @@ def test_a_second_run_on_the_same_data_dir_says_why_it_cannot_start(tmp_path: Pa
             [sys.executable, "-m", "skewguard", "run", "--data-dir", str(tmp_path / "pgdata"),
              "--state", str(tmp_path / "s.db"), "--listen", "127.0.0.1:0",
              "--admin-listen", "127.0.0.1:0"],
-            capture_output=True, text=True, timeout=60, check=False,
+            capture_output=True, text=True, timeout=180, check=False,
         )  # fmt: skip
     finally:
         cluster.stop()
     assert proc.returncode == 2, proc.stdout + proc.stderr
     assert "is already running (pid" in proc.stderr
     assert "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_build_and_process_metrics(proxy: ProxyProcess) -> None:
+    from skewguard import __version__
+
+    metrics = proxy.metrics()
+    build = [labels for name, labels in metrics if name == "skewguard_build_info"]
+    assert build and ("version", __version__) in build[0]
+    assert metrics[("process_resident_memory_bytes", ())] > 0
+    assert metrics[("process_open_fds", ())] > 0

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+import platform
 from collections.abc import Iterator
 
-from prometheus_client import CollectorRegistry, Counter, Gauge
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Info,
+    PlatformCollector,
+    ProcessCollector,
+)
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from skewguard import __version__
 from skewguard.observe.traffic import TrafficBook
 
 LABELS = ("app", "version")
@@ -63,6 +72,11 @@ class ProxyMetrics:
     def __init__(self, book: TrafficBook) -> None:
         self.registry = CollectorRegistry()
         self.registry.register(_TrafficCollector(book))
+        ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, open fds
+        PlatformCollector(registry=self.registry)
+        Info("skewguard_build", "The running skewguard", registry=self.registry).info(
+            {"version": __version__, "python": platform.python_version()}
+        )
         self.client_errors = Counter(
             "skewguard_client_errors",
             "Client connections ended by an error, by reason",
