@@ -15,6 +15,7 @@ from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.pgcluster import ClusterError
+from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
 
 
@@ -43,6 +44,10 @@ def _parser() -> argparse.ArgumentParser:
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     check = commands.add_parser("check", help="would these migrations break a protected version?")
     add_check_arguments(check)
+    ready = commands.add_parser(
+        "ready", help="does the current schema have everything APP@VERSION uses?"
+    )
+    add_ready_arguments(ready)
     demo = commands.add_parser(
         "demo", help="a narrated walkthrough on a throwaway embedded PostgreSQL"
     )
@@ -86,6 +91,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return versions_command(args)
     if args.command == "check":
         return check_command(args)
+    if args.command == "ready":
+        return ready_command(args)
     if args.command == "demo":
         return demo_command(args)
     if args.command == "backstop":
