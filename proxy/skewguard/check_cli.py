@@ -16,6 +16,7 @@ import asyncio
 import bisect
 import json
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
@@ -26,7 +27,7 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, Settings, parse_upstream
+from skewguard.config import ConfigError, Settings, parse_duration, parse_upstream
 from skewguard.guard import Guard, Requester
 from skewguard.identity import Identity
 from skewguard.observe.metrics import ProxyMetrics
@@ -58,6 +59,26 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", choices=["text", "json", "github"], default="text")
     parser.add_argument(
         "--json", action="store_const", const="json", dest="format", help="--format json"
+    )
+    parser.add_argument(
+        "--wait-safe",
+        action="store_true",
+        help="for a contract step: wait until no protected version would break, then exit 0 "
+        "(progress on stderr); exit 1 at --timeout",
+    )
+    parser.add_argument(
+        "--timeout",
+        type=parse_duration,
+        default=3600.0,
+        metavar="DURATION",
+        help="how long --wait-safe waits (default 1h)",
+    )
+    parser.add_argument(
+        "--interval",
+        type=parse_duration,
+        default=1.0,
+        metavar="DURATION",
+        help="how often --wait-safe asks again (default 1s)",
     )
 
 
@@ -263,6 +284,25 @@ def _render_github(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _judge(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
+    if migration.errors:  # never judge what was not read whole
+        return {"decision": "-", "breaking": False, "findings": [], "database": args.database}
+    if args.admin:
+        return _post(args.admin, migration.text, args.database)
+    return asyncio.run(_local(args, migration.text))
+
+
+def _holders(report: dict[str, Any]) -> str:
+    """The versions a breaking report names, e.g. ``shop@1 (3 findings)``."""
+    counts: dict[str, int] = {}
+    for finding in report["findings"]:
+        owner = finding.get("version")
+        if finding["severity"] == "break" and owner:
+            name = f"{owner['app']}@{owner['version']}"
+            counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} ({c} finding{'s' * (c > 1)})" for n, c in sorted(counts.items()))
+
+
 def check_command(args: argparse.Namespace) -> int:
     if bool(args.admin) == bool(args.state and args.upstream):
         print(
@@ -271,20 +311,27 @@ def check_command(args: argparse.Namespace) -> int:
         )
         return ERROR
     migration = Migration()
+    deadline = time.monotonic() + args.timeout
     try:
         for name, text in _inputs(args.files):
             migration.add(name, text)
-        if migration.errors:  # never judge what was not read whole
-            result: dict[str, Any] = {"decision": "-", "breaking": False, "findings": []}
-            result["database"] = args.database
-        elif args.admin:
-            result = _post(args.admin, migration.text, args.database)
-        else:
-            result = asyncio.run(_local(args, migration.text))
+        while True:
+            report = _located(migration, _judge(args, migration))
+            if not args.wait_safe or report["verdict"] != "breaking":
+                break
+            holders = _holders(report)
+            if time.monotonic() + args.interval > deadline:
+                print(
+                    f"skewguard check: still unsafe after {args.timeout:g}s; held back by "
+                    f"{holders}",
+                    file=sys.stderr,
+                )
+                break
+            print(f"skewguard check: waiting; held back by {holders}", file=sys.stderr)
+            time.sleep(args.interval)
     except (OSError, ValueError, ConfigError, ConnectionError) as exc:
         print(f"skewguard check: {exc}", file=sys.stderr)
         return ERROR
-    report = _located(migration, result)
     if args.format == "json":
         print(json.dumps(report, indent=2))
     elif args.format == "github":

@@ -156,3 +156,56 @@ def test_an_unreachable_proxy_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "cannot reach the proxy's admin API at http://127.0.0.1:9" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_wait_safe_returns_once_the_last_holder_is_retired(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    import time
+
+    database = unique("waitsafe")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text)")
+    proxy = ProxyProcess(
+        upstream=cluster.url(database=database),
+        state=tmp_path / "state.db",
+        logfile=tmp_path / "proxy.log",
+    ).start()
+    try:
+        with psycopg.connect(
+            proxy.url(database=database, application_name="shop@1"), autocommit=True
+        ) as app:
+            app.execute("SELECT email FROM users").fetchall()
+        proxy.versions()
+        path = _write(tmp_path / "contract.sql", "ALTER TABLE users DROP COLUMN email;\n")
+        command = [sys.executable, "-m", "skewguard", "check", str(path), "--admin",
+                   proxy.admin_url, "--wait-safe"]  # fmt: skip
+        timed_out = subprocess.run(
+            [*command, "--timeout", "2s"], capture_output=True, text=True, check=False
+        )
+        assert timed_out.returncode == 1
+        assert "still unsafe after 2s; held back by shop@1" in timed_out.stderr
+
+        waiting = subprocess.Popen(
+            [*command, "--timeout", "60s"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        time.sleep(2)
+        assert waiting.poll() is None  # still waiting for shop@1
+        subprocess.run(
+            [sys.executable, "-m", "skewguard", "versions", "retire", "shop@1",
+             "--admin", proxy.admin_url],
+            check=True, capture_output=True,
+        )  # fmt: skip
+        retired_at = time.monotonic()
+        out, err = waiting.communicate(timeout=30)
+        assert waiting.returncode == 0, out + err
+        assert time.monotonic() - retired_at < 10
+        assert "waiting; held back by shop@1" in err
+        assert ": safe" in out
+    finally:
+        proxy.stop()
