@@ -14,6 +14,7 @@ from skewguard.backstop import add_backstop_arguments, backstop_command
 from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.demo import add_demo_arguments, demo_command
+from skewguard.footprints_cli import add_footprints_arguments, footprints_command
 from skewguard.pgcluster import ClusterError
 from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
@@ -48,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
         "ready", help="does the current schema have everything APP@VERSION uses?"
     )
     add_ready_arguments(ready)
+    footprints = commands.add_parser(
+        "footprints", help="export a version's footprint, or import one as an expected version"
+    )
+    add_footprints_arguments(footprints)
     demo = commands.add_parser(
         "demo", help="a narrated walkthrough on a throwaway embedded PostgreSQL"
     )
@@ -93,6 +98,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return check_command(args)
     if args.command == "ready":
         return ready_command(args)
+    if args.command == "footprints":
+        return footprints_command(args)
     if args.command == "demo":
         return demo_command(args)
     if args.command == "backstop":
