@@ -147,8 +147,9 @@ def footprints_command(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"skewguard footprints {args.action}: {exc}", file=sys.stderr)
         return 2
+    name = f"{key.app}@{key.version}"
     print(
-        f"{key.app}@{key.version}: {len(batch.facets[key])} facets imported into database {key.database}; "
-        f"pinned (expected) until `skewguard versions retire {key.app}@{key.version}`"
+        f"{name}: {len(batch.facets[key])} facets imported into database {key.database}; "
+        f"pinned (expected) until `skewguard versions retire {name}`"
     )
     return 0
