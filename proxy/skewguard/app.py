@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 from skewguard.backstop import PassBook, protected_objects
 from skewguard.catalogs import CatalogCache
-from skewguard.config import Settings
+from skewguard.config import ConfigError, Settings, reloaded
 from skewguard.guard import Guard
 from skewguard.learning import Learner
 from skewguard.observe.admin import AdminServer
@@ -79,8 +80,26 @@ async def sync_backstop(
         await asyncio.sleep(interval)
 
 
-async def serve(settings: Settings, upstream_url: str) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully."""
+def reload_settings(proxy: Proxy, load: Callable[[], Settings]) -> None:
+    """SIGHUP: take over what can change at run time; say what needs a restart."""
+    try:
+        settings, taken, ignored = reloaded(proxy.settings, load())
+        if proxy.guard is not None:
+            proxy.guard.reconfigure(settings)
+    except ConfigError as exc:
+        log.error("SIGHUP: configuration not reloaded: %s", exc)
+        return
+    proxy.reconfigure(settings)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    log.info("SIGHUP: configuration reloaded: %s", ", ".join(taken) or "nothing changed")
+    if ignored:
+        log.warning("SIGHUP: these settings change only on restart: %s", ", ".join(ignored))
+
+
+async def serve(
+    settings: Settings, upstream_url: str, load: Callable[[], Settings] | None = None
+) -> None:
+    """Run until SIGTERM or SIGINT, then shut down gracefully; SIGHUP reloads via ``load``."""
     proxy = Proxy(settings, upstream_url)
     store: StateStore | None = None
     learner_task: asyncio.Task[None] | None = None
@@ -112,6 +131,7 @@ async def serve(settings: Settings, upstream_url: str) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    loop.add_signal_handler(signal.SIGHUP, reload_settings, proxy, load or (lambda: settings))
     await stop.wait()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)

@@ -78,7 +78,7 @@ def _run(args: argparse.Namespace) -> int:
         if upstream is None:
             cluster = start_embedded(settings.data_dir)
             upstream = cluster.url()
-        uvloop.run(serve(settings, upstream))
+        uvloop.run(serve(settings, upstream, lambda: load_settings(args)))
     except (ClusterError, ConfigError, OSError, ValueError) as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2

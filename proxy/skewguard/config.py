@@ -13,7 +13,7 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -380,6 +380,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             metavar=option.metavar or option.convert.__doc__,
             help=f"{option.help}{default}; env {option.env}",
         )
+
+
+#: Settings a running proxy takes over on SIGHUP; the others need a restart.
+RELOADABLE: frozenset[str] = frozenset(
+    {
+        "mode",
+        "retain",
+        "override_roles",
+        "unparseable_ddl",
+        "decision_timeout",
+        "on_guard_error",
+        "opaque_ddl",
+        "rule_severity",
+        "migrator_apps",
+        "migrator_roles",
+        "log_level",
+        "startup_timeout",
+        "heartbeat_window",
+    }
+)
+
+
+def reloaded(current: Settings, fresh: Settings) -> tuple[Settings, list[str], list[str]]:
+    """(settings after a reload, names taken over, changed names that need a restart)."""
+    names = [f.name for f in fields(Settings)]
+    changed = [n for n in names if getattr(current, n) != getattr(fresh, n)]
+    taken = [name for name in changed if name in RELOADABLE]
+    updated = replace(current, **{name: getattr(fresh, name) for name in taken})
+    return updated, taken, [name for name in changed if name not in RELOADABLE]
 
 
 def load_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:

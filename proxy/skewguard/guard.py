@@ -87,6 +87,14 @@ class PendingChange:
         self.texts.append(sql)
 
 
+def _severities(settings: Settings) -> dict[str, Severity]:
+    known = {name for rule in RULES for name in (rule.id, rule.name)}
+    unknown = sorted({rule for rule, _ in settings.rule_severity} - known)
+    if unknown:
+        raise ConfigError(f"--rule-severity names unknown rules: {', '.join(unknown)}")
+    return {rule: Severity(level) for rule, level in settings.rule_severity}
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who sent the DDL (audited, and checked for override rights)."""
@@ -113,11 +121,7 @@ class Guard:
         metrics: ProxyMetrics,
         live: Iterable[VersionKey] | None = None,
     ) -> None:
-        known = {name for rule in RULES for name in (rule.id, rule.name)}
-        unknown = sorted({rule for rule, _ in settings.rule_severity} - known)
-        if unknown:
-            raise ConfigError(f"--rule-severity names unknown rules: {', '.join(unknown)}")
-        self._severities = {rule: Severity(level) for rule, level in settings.rule_severity}
+        self._severities = _severities(settings)
         self._settings = settings
         self._store = store
         self._catalogs = catalogs
@@ -198,6 +202,11 @@ class Guard:
                 counts.get(protection.value, 0)
             )
         return {k: v for k, v in everything.items() if k.database == database}
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Take over reloaded settings (SIGHUP); ConfigError leaves the current ones."""
+        self._severities = _severities(settings)
+        self._settings = settings
 
     async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
         """Decide on the net change a transaction (or statement) would commit."""

@@ -245,3 +245,17 @@ def test_every_libpq_sslmode_is_accepted(sslmode: str) -> None:
 def test_parse_upstream_rejects(url: str, words: str) -> None:
     with pytest.raises(ConfigError, match=words):
         parse_upstream(url)
+
+
+def test_reloaded_takes_runtime_settings_and_names_the_rest() -> None:
+    from skewguard.config import Settings, reloaded
+
+    current = Settings(mode="enforce", listen="127.0.0.1:6432")
+    fresh = Settings(mode="warn", listen="127.0.0.1:7000", override_roles=("dba",))
+    updated, taken, ignored = reloaded(current, fresh)
+    assert (updated.mode, updated.override_roles, updated.listen) == (
+        "warn",
+        ("dba",),
+        "127.0.0.1:6432",
+    )
+    assert sorted(taken) == ["mode", "override_roles"] and ignored == ["listen"]

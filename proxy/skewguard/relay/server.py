@@ -64,17 +64,21 @@ class _Exchange:
         pass
 
 
+def _resolver(settings: Settings) -> IdentityResolver:
+    return IdentityResolver(
+        settings.identity_pattern,
+        migrator_apps=settings.migrator_apps,
+        migrator_roles=settings.migrator_roles,
+    )
+
+
 class Proxy:
     """Everything the sessions share: settings, identity rules, metrics, the live set."""
 
     def __init__(self, settings: Settings, upstream_url: str) -> None:
         self.settings = settings
         self.upstream: Upstream = parse_upstream(upstream_url)
-        self.resolver = IdentityResolver(
-            settings.identity_pattern,
-            migrator_apps=settings.migrator_apps,
-            migrator_roles=settings.migrator_roles,
-        )
+        self.resolver = _resolver(settings)
         self.traffic = TrafficBook()
         self.metrics = ProxyMetrics(self.traffic)
         self.sessions: set[ClientSession] = set()
@@ -93,6 +97,11 @@ class Proxy:
         assert self._server is not None
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Take over reloaded settings (SIGHUP): identity rules apply to new sessions."""
+        self.settings = settings
+        self.resolver = _resolver(settings)
 
     async def start(self) -> None:
         host, port = self.settings.listen_address
