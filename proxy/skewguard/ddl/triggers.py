@@ -40,6 +40,8 @@ _CLAUSES = (
     "lockingClause",
     "withClause",
 )
+_RETURN = re.compile(r"\breturn\b", re.IGNORECASE)
+_RETURN_NEW = re.compile(r"\breturn\s+new\s*;", re.IGNORECASE)
 _ASSIGN = re.compile(r"^\s*new\s*\.\s*(?:\"[^\"]+\"|[\w$]+)\s*:?=(.*)$", re.IGNORECASE | re.DOTALL)
 
 
@@ -77,7 +79,7 @@ def row_filler(language: str, body: str) -> RowFiller | None:
     reader = _Reader(function.get("datums", []))
     top = function.get("action", {}).get("PLpgSQL_stmt_block", {})
     statements = top.get("body", [])
-    if top.get("exceptions") or not statements or not _returns_new(statements[-1]):
+    if top.get("exceptions") or not statements or not _returns_new(statements[-1], body):
         return None
     if not reader.statements(statements[:-1]):
         return None
@@ -93,9 +95,13 @@ def condition_filler(node: Any) -> RowFiller | None:
     return RowFiller((), frozenset(reads), frozenset(compared))
 
 
-def _returns_new(statement: dict[str, Any]) -> bool:
+def _returns_new(statement: dict[str, Any], body: str) -> bool:
+    """The statement is the body's only RETURN, and it returns NEW (the parse tree does
+    not tell a returned NEW from OLD: the text does)."""
     ret = statement.get("PLpgSQL_stmt_return")
-    return ret is not None and "expr" not in ret and ret.get("retvarno", 0) == 0
+    if ret is None or "expr" in ret:
+        return False
+    return len(_RETURN.findall(body)) == 1 and _RETURN_NEW.search(body) is not None
 
 
 class _Reader:
