@@ -53,6 +53,8 @@ _WRITES = frozenset(
         _F.SEQUENCE,  # nextval writes the sequence
     }
 )
+# Preferred as evidence: they say the version uses the relation as a whole.
+_WHOLE = frozenset({_F.RELATION_READ, _F.RELATION_WRITE, _F.VIEW_READ})
 _KINDS = {Use.READS: _READS, Use.WRITES: _WRITES, Use.ANY: _READS | _WRITES}
 
 
@@ -119,7 +121,7 @@ def _role_touched(affects: Affects, facets: Iterable[Facet]) -> bool:
 
 def _first_hit(affects: Affects, facets: Iterable[Facet]) -> Facet | None:
     kinds = _KINDS[affects.use]
-    for facet in sorted(facets):
+    for facet in sorted(facets, key=lambda f: (f.kind not in _WHOLE, f)):
         if facet.kind in kinds and _relation_hit(affects, _relation_subjects(facet)):
             return facet
         if facet.kind is _F.INSERT_SELECT_STAR:
