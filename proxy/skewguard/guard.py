@@ -299,9 +299,9 @@ class Guard:
             protections=protections,
             override=self._override(requester),
         )
-        if pending.unmodelled:  # allowed only because no protected version uses their reach
+        if pending.unmodelled:  # audited: no protected version uses what they affect
             untouched = "; ".join(
-                f"{e.reason} ({e.affects.describe() if e.affects else '?'})"
+                f"{e.reason} ({e.affects.describe() if e.affects else 'unknown reach'})"
                 for e in pending.unmodelled
             )
             decision = replace(

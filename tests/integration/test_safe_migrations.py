@@ -11,6 +11,9 @@ reason that names the table and only the writing version.
 
 from __future__ import annotations
 
+import asyncio
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,13 +22,18 @@ import pytest
 from skewguard.pgcluster import LocalCluster
 from tests.support.groundtruth import (
     Case,
+    Endpoint,
     Q,
+    VersionClients,
     apg,
+    create_database,
+    drop_database,
     extended,
     prepared,
     proxy_verdict,
     run_experiment,
     simple,
+    wait_learned,
 )
 from tests.support.groundtruth_cases import DUAL_WRITE, REJECT_INSERTS, USERS
 from tests.support.proxy import ProxyProcess
@@ -186,3 +194,37 @@ def test_a_trigger_it_cannot_read_on_a_written_table_is_refused_naming_the_table
     assert verdict.named == {APP}, verdict.explain()  # the reader cannot notice a trigger
     detail = verdict.error.diag.message_detail or ""
     assert "relation_write:public.users" in detail, detail
+
+
+def test_check_refuses_what_the_proxy_would_and_passes_the_rest(
+    cluster: LocalCluster, proxy: ProxyProcess, tmp_path: Path
+) -> None:
+    """``skewguard check`` asks the live proxy: the trigger on the written table would
+    be refused (exit 1), the one on a table nobody writes would not (exit 0)."""
+    database = create_database(cluster, REFUSED_TRIGGER, "gt_pxy")
+    loop = asyncio.new_event_loop()
+    live = VersionClients(loop, Endpoint("127.0.0.1", proxy.port), database, APP)
+    try:
+        assert live.run(REFUSED_TRIGGER.queries(APP)) == []
+        assert wait_learned(proxy, database, [APP])
+        verdicts = {}
+        for table in ("users", "orders"):
+            path = tmp_path / f"{table}.sql"
+            path.write_text(
+                REJECT_INSERTS + f"CREATE TRIGGER frozen BEFORE INSERT ON {table} "
+                "FOR EACH ROW EXECUTE FUNCTION reject_insert();\n"
+            )
+            proc = subprocess.run(
+                [sys.executable, "-m", "skewguard", "check", str(path),
+                 "--admin", proxy.admin_url, "--database", database],
+                capture_output=True, text=True, check=False,
+            )  # fmt: skip
+            verdicts[table] = (proc.returncode, proc.stdout)
+        code, out = verdicts["users"]
+        assert code == 1 and "REFUSED" in out and "writers of public.users" in out, out
+        code, out = verdicts["orders"]
+        assert code == 0 and "safe" in out, out
+    finally:
+        live.close()
+        loop.close()
+        drop_database(cluster, database)

@@ -1005,6 +1005,21 @@ SCOPE_BREAKING: list[Case] = [
         breaks=frozenset({V1}),
         note="copying name into a UNIQUE column fails V1's second insert of the same name",
     ),
+    Case(
+        id="break-drop-column-next-to-a-harmless-unmodelled-trigger",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("SELECT email FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT id, what FROM audit")],
+        },
+        migration_sql="BEGIN;\n"
+        + REJECT_INSERTS
+        + "CREATE TRIGGER audit_frozen BEFORE INSERT ON audit "
+        "FOR EACH ROW EXECUTE FUNCTION reject_insert();\n"
+        "ALTER TABLE users DROP COLUMN email;\nCOMMIT;",
+        breaks=frozenset({V1}),
+        note="the trigger reaches nobody; the rest of the transaction is still judged at COMMIT",
+    ),
 ]
 
 CASES: list[Case] = SAFE + BREAKING + CASCADE_SAFE + CASCADE_BREAKING + SCOPE_SAFE + SCOPE_BREAKING
