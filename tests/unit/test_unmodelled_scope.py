@@ -26,6 +26,8 @@ CREATE TABLE orders (id int, user_id int REFERENCES users (id));
 CREATE TABLE audit (id int, at text);
 CREATE FUNCTION old_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE FUNCTION score(a int) RETURNS int LANGUAGE sql AS 'SELECT a';
+CREATE TYPE mood AS ENUM ('ok');
+CREATE TABLE moods (id int, m mood);
 """
 
 SYNC = """
@@ -232,6 +234,7 @@ def test_a_trigger_reaches_the_writers_of_its_table_and_what_writes_through_it(
         ("REVOKE UPDATE (at) ON audit FROM PUBLIC", Use.WRITES, {"public.audit"}),
         ("ALTER VIEW active SET (check_option = local)", Use.WRITES, {"public.active"}),
         ("ALTER VIEW active SET (security_invoker = true)", Use.ANY, {"public.active"}),
+        ("REVOKE USAGE ON TYPE mood FROM PUBLIC", Use.ANY, {"public.moods"}),
     ],
 )
 def test_statements_on_one_relation_reach_it(
@@ -277,6 +280,7 @@ def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) ->
         "REVOKE app_rw FROM app",
         "DROP ROLE app",
         "ALTER EXTENSION citext UPDATE",
+        "ALTER SYSTEM SET statement_timeout = '1s'",
         # a second subcommand's effect would be lost with it: unknown
         "ALTER TABLE audit DISABLE TRIGGER ALL, ADD COLUMN z int",
     ],
@@ -294,6 +298,7 @@ def test_statements_whose_reach_is_unknown(base: CatalogSnapshot, sql: str) -> N
         "ALTER TABLE users REPLICA IDENTITY DEFAULT",  # it has a primary key
         "ALTER TABLE users SET (fillfactor = 70)",
         "ALTER TABLE users SET UNLOGGED",
+        "ALTER SYSTEM SET work_mem = '64MB'",
         "COMMENT ON TABLE users IS 'x'",
         "CREATE STATISTICS s ON email, name FROM users",
         "GRANT SELECT ON users TO PUBLIC",

@@ -243,7 +243,6 @@ HARMLESS: frozenset[type] = frozenset(
         ast.AlterTableMoveAllStmt,
         ast.CreatedbStmt,
         ast.AlterDatabaseRefreshCollStmt,
-        ast.AlterSystemStmt,  # takes effect at the next reload, outside any migration
         ast.AlterTypeStmt,
         ast.AlterCollationStmt,
         ast.AlterObjectDependsStmt,
@@ -355,6 +354,11 @@ def _alter_role(scope: Scope, node: Any) -> None:
         if name == "rolemembers" and node.action == -1:
             # the members' own members lose the privileges too: membership is not modelled
             raise CannotModel("ALTER GROUP ... DROP USER: role membership is not modelled")
+
+
+def _alter_system(scope: Scope, node: Any) -> None:
+    # takes effect at the next configuration reload, for every session of every database
+    _setting(node.setstmt, "ALTER SYSTEM", None)
 
 
 def _alter_database(scope: Scope, node: Any) -> None:
@@ -583,6 +587,7 @@ def _alter_sequence(scope: Scope, node: Any) -> None:
 JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.AlterRoleSetStmt: _alter_role_set,
     ast.AlterDatabaseSetStmt: _alter_database_set,
+    ast.AlterSystemStmt: _alter_system,
     ast.AlterRoleStmt: _alter_role,
     ast.AlterDatabaseStmt: _alter_database,
     ast.GrantRoleStmt: _grant_role,

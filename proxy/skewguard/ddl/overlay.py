@@ -1964,7 +1964,7 @@ class Overlay:
                 return
             raise CannotModel(
                 f"REVOKE on {_kind_word(t)}: its privileges are not modelled",
-                affects=self._revoked_functions(m, node) if t in _FUNC_OBJECTS else None,
+                affects=self._revoked_reach(m, node),
             )
         if not node.is_grant and node.grant_option:
             return  # REVOKE GRANT OPTION FOR: the privilege itself stays
@@ -2018,9 +2018,15 @@ class Overlay:
                     m.schema_acls.get(oid), owner, grantees, privs, node.is_grant
                 )
 
-    def _revoked_functions(self, m: Model, node: Any) -> Affects | None:
-        """The callers of the functions a REVOKE names (None: some cannot be found)."""
+    def _revoked_reach(self, m: Model, node: Any) -> Affects | None:
+        """What a REVOKE on functions or types reaches: their callers, the relations with
+        columns of the type (None: unknown, or nothing found)."""
         scope = self._scope(m)
+        if node.objtype in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
+            typed = [scope.type_reach(_names(t), Use.ANY) for t in node.objects or ()]
+            return functools.reduce(Affects.merge, typed) if typed else None
+        if node.objtype not in _FUNC_OBJECTS:
+            return None
         names: set[tuple[str, ...]]
         if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
             schemas = {str(s.sval) for s in node.objects or ()}
