@@ -829,15 +829,7 @@ class Overlay:
 
     def _descendants(self, m: Model, oid: int) -> list[int]:
         """Inheritance children and partitions, recursively (pg_inherits)."""
-        out: list[int] = []
-        todo = [oid]
-        while todo:
-            cur = todo.pop()
-            for child, parents in m.parents.items():
-                if cur in parents and child not in out and child in m.rels:
-                    out.append(child)
-                    todo.append(child)
-        return out
+        return self._scope(m).descendants(oid)
 
     def _alter_child(self, m: Model, child: int, cmd: Any) -> None:
         """A column change of a parent, as PostgreSQL passes it down to a child."""
