@@ -26,6 +26,8 @@ CREATE TABLE orders (id int, user_id int REFERENCES users (id));
 CREATE TABLE audit (id int, at text);
 CREATE FUNCTION old_trigger() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
 CREATE FUNCTION score(a int) RETURNS int LANGUAGE sql AS 'SELECT a';
+CREATE TABLE m (day date, v int) PARTITION BY RANGE (day);
+CREATE TABLE m_1 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
 CREATE TYPE mood AS ENUM ('ok');
 CREATE TABLE moods (id int, m mood);
 """
@@ -235,6 +237,9 @@ def test_a_trigger_reaches_the_writers_of_its_table_and_what_writes_through_it(
         ("ALTER VIEW active SET (check_option = local)", Use.WRITES, {"public.active"}),
         ("ALTER VIEW active SET (security_invoker = true)", Use.ANY, {"public.active"}),
         ("REVOKE USAGE ON TYPE mood FROM PUBLIC", Use.ANY, {"public.moods"}),
+        # rows reach a partition through its parent, and a parent's trigger is cloned
+        ("DROP TRIGGER t ON m_1", Use.WRITES, {"public.m", "public.m_1"}),
+        ("DROP TRIGGER t ON m", Use.WRITES, {"public.m", "public.m_1"}),
     ],
 )
 def test_statements_on_one_relation_reach_it(

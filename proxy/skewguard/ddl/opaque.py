@@ -97,7 +97,8 @@ class Scope:
         """What a statement acting on the relations ``oids`` can affect, for ``use``.
 
         Besides the relations themselves: the views over them (recursively), their
-        inheritance/partition ancestors (a statement on the parent reaches them),
+        inheritance/partition ancestors and descendants (rows are routed to a
+        partition through its parent; a parent's triggers are cloned to them),
         for writes the tables their foreign keys reference (ON DELETE/UPDATE
         actions write them), relations with triggers or write rules (the code
         they run may reach them), and every user function that is not an
@@ -113,8 +114,10 @@ class Scope:
         grown = True
         while grown:
             before = len(rels)
-            for child in list(rels):
-                rels.update(p for p in m.parents.get(child, ()) if p in m.rels)
+            for child, parents in m.parents.items():  # rows routed either way
+                if child in m.rels and (child in rels or rels.intersection(parents)):
+                    rels.add(child)
+                    rels.update(p for p in parents if p in m.rels)
             for view, deps in m.deps.items():
                 if view in m.rels and any(
                     (d[0] == "fn" and d[1] in fns) or (d[0] != "fn" and d[1] in rels) for d in deps
