@@ -12,6 +12,7 @@ reason that names the table and only the writing version.
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -224,6 +225,11 @@ def test_check_refuses_what_the_proxy_would_and_passes_the_rest(
         assert code == 1 and "REFUSED" in out and "writers of public.users" in out, out
         code, out = verdicts["orders"]
         assert code == 0 and "safe" in out, out
+        notes = [d["note"] for d in json.loads(proxy.get("/api/decisions"))["decisions"]]
+        assert any(
+            "unmodelled, used by no protected version" in n and "writers of public.orders" in n
+            for n in notes
+        ), notes  # allowed, and the audit says why
     finally:
         live.close()
         loop.close()

@@ -977,6 +977,17 @@ SCOPE_SAFE: list[Case] = [
         + "UPDATE users SET full_name = name;\nCOMMIT;",
         note="expand step of a column rename: the trigger only copies name into a new column",
     ),
+    Case(
+        id="safe-sequence-restart-of-table-nobody-writes",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: [simple("SELECT id, what FROM audit")],
+        },
+        migration_sql="ALTER SEQUENCE audit_id_seq RESTART WITH 1 MAXVALUE 10;\n"
+        "ALTER TABLE audit ADD COLUMN at text;",
+        note="only inserts into audit use its sequence, and no version inserts there",
+    ),
 ]
 
 SCOPE_BREAKING: list[Case] = [
@@ -1019,6 +1030,31 @@ SCOPE_BREAKING: list[Case] = [
         "ALTER TABLE users DROP COLUMN email;\nCOMMIT;",
         breaks=frozenset({V1}),
         note="the trigger reaches nobody; the rest of the transaction is still judged at COMMIT",
+    ),
+    Case(
+        id="break-sequence-maxvalue-reached-by-inserter",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER SEQUENCE users_id_seq MAXVALUE 3;\n"
+        "ALTER TABLE users ADD COLUMN note text;",
+        breaks=frozenset({V1}),
+        note="the next id is past the new MAXVALUE: 2200H for the inserter",
+    ),
+    Case(
+        id="break-function-search-path-called",
+        schema_sql=USERS + "CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql STABLE "
+        "AS 'SELECT count(*) FROM users';",
+        versions={
+            V1: [simple("SELECT user_count()")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER FUNCTION user_count() SET search_path = pg_catalog;\n"
+        "ALTER TABLE users ADD COLUMN note text;",
+        breaks=frozenset({V1}),
+        note="the body's unqualified users no longer resolves: 42P01 for the caller",
     ),
 ]
 

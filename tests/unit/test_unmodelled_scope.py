@@ -15,6 +15,7 @@ from skewguard.ddl import CannotModel, Overlay
 from skewguard.ddl.affects import Affects, Use, touching
 from skewguard.ddl.triggers import row_filler
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.policy import Action, Mode, unjudged_decision
 
 SCHEMA = """
 CREATE TABLE users (id serial PRIMARY KEY, email varchar(50) NOT NULL, name varchar(50),
@@ -376,3 +377,20 @@ def test_touching_through_functions_insert_select_and_roles() -> None:
     assert set(touching(role, footprints)) == {V1, V3}
     schema = Affects(Use.ANY, "schema public", schemas=frozenset({"public"}))
     assert set(touching(schema, footprints)) == {V1, V2, V3}
+
+
+def test_a_scoped_refusal_names_the_versions_and_says_when_it_can_run() -> None:
+    decision = unjudged_decision(
+        "unmodelled",
+        "CREATE TRIGGER t on public.users: not modelled (it can affect writers of public.users)",
+        mode=Mode.ENFORCE,
+        on_error="block",
+        users=["app@2 (relation_write:public.users)"],
+    )
+    assert decision.action is Action.BLOCK and decision.error is not None
+    message, detail, hint = decision.error
+    assert message.startswith("skewguard: cannot judge this statement: CREATE TRIGGER t")
+    assert detail.endswith("using what it affects: app@2 (relation_write:public.users).")
+    assert "once they are retired" in hint
+    unscoped = unjudged_decision("unmodelled", "DO block", mode=Mode.ENFORCE, on_error="block")
+    assert unscoped.error is not None and "Protected versions" not in unscoped.error[1]
