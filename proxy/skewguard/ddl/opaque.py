@@ -25,6 +25,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import RelKind, qualified
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
@@ -126,7 +127,8 @@ class Scope:
             if use is not Use.READS:
                 for c_oid, con in m.cons.items():
                     if con.type == "f" and m.con_rel.get(c_oid) in rels:
-                        parent = m._rel_by_qname(con.ref_table)
+                        parts = split_qualified_name(con.ref_table)
+                        parent = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
                         if parent is not None:
                             rels.add(parent)
             grown = len(rels) > before
