@@ -112,6 +112,14 @@ def test_anything_else_in_the_body_is_not(body: str) -> None:
     assert row_filler("plpgsql", f"BEGIN {body} END") is None
 
 
+@pytest.mark.parametrize(
+    "declare", ["n int := pg_sleep(1);", "n int NOT NULL;", "n int DEFAULT 1 / 0;"]
+)
+def test_a_variable_initialised_on_entry_is_code(declare: str) -> None:
+    assert row_filler("plpgsql", f"DECLARE {declare} BEGIN RETURN NEW; END") is None
+    assert row_filler("plpgsql", "DECLARE n int; BEGIN RETURN NEW; END") is not None
+
+
 def test_a_body_that_only_returns_new_fills_nothing() -> None:
     filler = row_filler("plpgsql", "BEGIN RETURN NEW; END")
     assert filler is not None and filler.assignments == ()

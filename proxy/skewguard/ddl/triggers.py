@@ -6,8 +6,9 @@ cannot make a writer's statement fail when every value it assigns already has
 the target column's type (or becomes ``text``), cannot be NULL where the target
 is NOT NULL, and lands in a column no constraint or unique index checks: the
 row is then accepted exactly when it was accepted before. Anything else in the
-body (SQL, RAISE, EXECUTE, a function call, a cast, RETURN of anything but NEW)
-makes the function a :class:`None` here, and the trigger stays unmodelled.
+body (SQL, RAISE, EXECUTE, a function call, a cast, a variable initialised on
+entry, RETURN of anything but NEW) makes :func:`row_filler` answer None, and the
+trigger stays unmodelled.
 """
 
 from __future__ import annotations
@@ -76,7 +77,10 @@ def row_filler(language: str, body: str) -> RowFiller | None:
         function = pglast.parse_plpgsql(sql)[0]["PLpgSQL_function"]
     except Exception:
         return None
-    reader = _Reader(function.get("datums", []))
+    datums = function.get("datums", [])
+    if any(_runs_on_entry(d) for d in datums):
+        return None
+    reader = _Reader(datums)
     top = function.get("action", {}).get("PLpgSQL_stmt_block", {})
     statements = top.get("body", [])
     if top.get("exceptions") or not statements or not _returns_new(statements[-1], body):
@@ -84,6 +88,12 @@ def row_filler(language: str, body: str) -> RowFiller | None:
     if not reader.statements(statements[:-1]):
         return None
     return RowFiller(tuple(reader.assignments), frozenset(reader.reads), frozenset(reader.compared))
+
+
+def _runs_on_entry(datum: dict[str, Any]) -> bool:
+    """A declared variable whose initialisation runs code (or fails: NOT NULL)."""
+    var = datum.get("PLpgSQL_var", {})
+    return "default_val" in var or bool(var.get("notnull"))
 
 
 def condition_filler(node: Any) -> RowFiller | None:
