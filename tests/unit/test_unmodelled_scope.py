@@ -11,6 +11,7 @@ import pytest
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
+from skewguard.checking import apply_in_sequence
 from skewguard.ddl import CannotModel, Overlay
 from skewguard.ddl.affects import Affects, Use, touching
 from skewguard.ddl.triggers import row_filler
@@ -345,6 +346,20 @@ def test_apply_goes_on_past_a_statement_with_a_known_reach(base: CatalogSnapshot
     ]
     with pytest.raises(CannotModel):  # unknown reach: still raised
         overlay.apply("DROP OWNED BY app", on_unmodelled=seen.append)
+
+
+def test_check_applies_in_sequence_past_a_statement_with_a_known_reach(
+    base: CatalogSnapshot,
+) -> None:
+    overlay = Overlay(base)
+    seen: list[CannotModel] = []
+    applied = apply_in_sequence(
+        overlay,
+        "DROP TRIGGER t ON audit;\nALTER TABLE users DROP COLUMN qty;",
+        on_unmodelled=seen.append,
+    )
+    assert len(seen) == 1 and applied.rejected == []
+    assert [str(c) for c in applied.origins] == ["DropColumn(public.users.qty)"]
 
 
 # --- footprints touched ----------------------------------------------------------------
