@@ -10,12 +10,13 @@ changing nothing. Pure: no I/O.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parse_sql
 
-from skewguard.ddl import DdlParseError
+from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.ddl.changes import Change
 from skewguard.ddl.overlay import Overlay
 from skewguard.policy import Decision
@@ -29,8 +30,12 @@ class AppliedMigration:
     origins: dict[Change, int] = field(default_factory=dict)  # change -> its statement's offset
 
 
-def apply_in_sequence(overlay: Overlay, sql: str) -> AppliedMigration:
-    """Apply ``sql`` one statement at a time; raises DdlParseError and CannotModel like apply."""
+def apply_in_sequence(
+    overlay: Overlay, sql: str, on_unmodelled: Callable[[CannotModel], None] | None = None
+) -> AppliedMigration:
+    """Apply ``sql`` one statement at a time; raises DdlParseError and CannotModel like
+    :meth:`Overlay.apply` (``on_unmodelled`` too: it gets the unmodelled statements whose
+    reach is known, and the rest is applied)."""
     try:
         raw = parse_sql(sql)
     except Exception as exc:
@@ -39,7 +44,7 @@ def apply_in_sequence(overlay: Overlay, sql: str) -> AppliedMigration:
     seen = set(overlay.net_changes())
     for statement in raw or ():
         offset = int(statement.stmt_location or 0)
-        if not overlay.apply_statement(statement.stmt):
+        if not overlay.apply_statement(statement.stmt, on_unmodelled):
             applied.rejected.append(offset)
             continue
         now = overlay.net_changes()

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from skewguard.analysis.facets import Facet
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.checking import AppliedMigration, CheckReport, apply_in_sequence
@@ -32,7 +33,8 @@ from skewguard.ddl import (
     evaluate,
     probes_needed,
 )
-from skewguard.footprint import VersionKey
+from skewguard.ddl.affects import touching
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
@@ -73,18 +75,32 @@ class PassGranter(Protocol):
     async def grant(self, database: str, backend_pid: int, query_text: str) -> None: ...
 
 
+Footprints = dict[VersionKey, dict[Facet, Evidence]]
+
+
 @dataclass
 class PendingChange:
-    """The schema change a transaction (or one statement) has made so far."""
+    """The schema change a transaction (or one statement) has made so far.
+
+    ``unmodelled``: statements the overlay could not model but whose reach is
+    known; they are judged by who uses what they affect.
+    """
 
     overlay: Overlay
     before: CatalogSnapshot
     texts: list[str] = field(default_factory=list)
+    unmodelled: list[CannotModel] = field(default_factory=list)
 
-    def apply(self, sql: str) -> None:
-        """Raises DdlParseError for text the parser cannot read."""
-        self.overlay.apply(sql)
+    def apply(self, sql: str) -> list[CannotModel]:
+        """The statements of ``sql`` with a known reach the overlay could not model.
+
+        Raises DdlParseError for text the parser cannot read, CannotModel for a
+        statement whose reach is unknown."""
+        found: list[CannotModel] = []
+        self.overlay.apply(sql, on_unmodelled=found.append)
         self.texts.append(sql)
+        self.unmodelled.extend(found)
+        return found
 
 
 def _severities(settings: Settings) -> dict[str, Severity]:
@@ -208,11 +224,12 @@ class Guard:
         self._severities = _severities(settings)
         self._settings = settings
 
-    async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
-        """Decide on the net change a transaction (or statement) would commit."""
-        overlay, texts = pending.overlay, pending.texts
+    async def _footprints(
+        self, requester: Requester, texts: Sequence[str]
+    ) -> tuple[dict[VersionKey, Protection], Footprints] | Decision:
+        """The protected versions and their footprints, with every query seen so far
+        analysed; the unjudged Decision when that cannot be had."""
         if self._learner is not None:
-            # every query seen so far must be in the footprints the decision reads
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
             complete = await self._learner.flush_for_decision(
                 requester.database, time.monotonic() + budget
@@ -229,7 +246,50 @@ class Guard:
             stored = await self._versions(requester.database, with_facets=True)
         except StateUnreadable as exc:
             return await self.unjudged(requester, texts, "state", str(exc))
-        footprints = {v.key: v.facets for v in stored if v.key in protections}
+        return protections, {v.key: v.facets for v in stored if v.key in protections}
+
+    async def judge_unmodelled(
+        self, requester: Requester, texts: Sequence[str], unmodelled: Sequence[CannotModel]
+    ) -> Decision | None:
+        """Statements the overlay could not model, with a known reach: the unjudged
+        Decision when a protected version uses what they affect, else None."""
+        found = await self._footprints(requester, texts)
+        if isinstance(found, Decision):
+            return found
+        return await self._unmodelled_refusal(requester, texts, unmodelled, found[1])
+
+    async def _unmodelled_refusal(
+        self,
+        requester: Requester,
+        texts: Sequence[str],
+        unmodelled: Sequence[CannotModel],
+        footprints: Footprints,
+    ) -> Decision | None:
+        reasons: list[str] = []
+        users: dict[VersionKey, str] = {}
+        for exc in unmodelled:
+            hits = touching(exc.affects, footprints)
+            if not hits:
+                continue
+            reach = exc.affects.describe() if exc.affects is not None else "every version"
+            reasons.append(f"{exc.reason} (it can affect {reach})")
+            for version, facet in hits.items():
+                users.setdefault(version, str(facet) if facet else "its role")
+        if not reasons:
+            return None
+        named = [f"{v.app}@{v.version} ({evidence})" for v, evidence in sorted(users.items())]
+        return await self.unjudged(requester, texts, "unmodelled", "; ".join(reasons), users=named)
+
+    async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
+        """Decide on the net change a transaction (or statement) would commit."""
+        overlay, texts = pending.overlay, pending.texts
+        found = await self._footprints(requester, texts)
+        if isinstance(found, Decision):
+            return found
+        protections, footprints = found
+        refusal = await self._unmodelled_refusal(requester, texts, pending.unmodelled, footprints)
+        if refusal is not None:
+            return refusal
         changes = overlay.net_changes()
         probes = await self._probe(requester, probes_needed(changes))
         findings = evaluate(
@@ -248,6 +308,15 @@ class Guard:
             protections=protections,
             override=self._override(requester),
         )
+        if pending.unmodelled:  # audited: no protected version uses what they affect
+            untouched = "; ".join(
+                f"{e.reason} ({e.affects.describe() if e.affects else 'unknown reach'})"
+                for e in pending.unmodelled
+            )
+            decision = replace(
+                decision,
+                note=f"{decision.note}; unmodelled, used by no protected version: {untouched}",
+            )
         await self._audit(requester, texts, decision, source=source)
         return decision
 
@@ -272,13 +341,22 @@ class Guard:
         return decision
 
     async def unjudged(
-        self, requester: Requester, texts: Sequence[str], reason: str, why: str
+        self,
+        requester: Requester,
+        texts: Sequence[str],
+        reason: str,
+        why: str,
+        *,
+        users: Sequence[str] = (),
     ) -> Decision:
         """The guard cannot judge: the --on-guard-error policy answers, counted and audited.
 
+        ``users`` names the protected versions known to use what an unmodelled
+        statement affects; without them, an unmodelled statement is refused only
+        where some version is protected (its reach is unknown: it may be any).
         The audit is written in the background: the store may be what failed.
         """
-        if reason == "unmodelled" and requester.database:
+        if reason == "unmodelled" and not users and requester.database:
             try:
                 protections = await self.protections(requester.database)
             except StateUnreadable as exc:
@@ -291,7 +369,11 @@ class Guard:
                     await self._audit(requester, texts, decision, source="proxy")
                     return decision
         decision = unjudged_decision(
-            reason, why, mode=Mode(self._settings.mode), on_error=self._settings.on_guard_error
+            reason,
+            why,
+            mode=Mode(self._settings.mode),
+            on_error=self._settings.on_guard_error,
+            users=users,
         )
         override = self._override(requester)
         if override is not None:
@@ -332,7 +414,9 @@ class Guard:
         requester = replace(requester, comment_override=override_in_comment(sql))
         applied = AppliedMigration()
         try:
-            applied = apply_in_sequence(pending.overlay, sql)
+            applied = apply_in_sequence(
+                pending.overlay, sql, on_unmodelled=pending.unmodelled.append
+            )
         except DdlParseError:
             decision = await self.judge_unparseable(requester, [sql], source="check")
         except CannotModel as exc:

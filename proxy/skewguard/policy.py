@@ -110,11 +110,14 @@ def unparseable_decision(block: bool) -> Decision:
     return Decision(Action.BLOCK, note="unparseable DDL", error=(message, "", hint))
 
 
-def unjudged_decision(reason: str, why: str, *, mode: Mode, on_error: str) -> Decision:
+def unjudged_decision(
+    reason: str, why: str, *, mode: Mode, on_error: str, users: Sequence[str] = ()
+) -> Decision:
     """The guard could not judge in time or at all: enforce refuses unless told to allow.
 
     ``reason`` is a short label (deadline, catalog, state, unmodelled, opaque,
-    guard-error); ``why`` says it for a human.
+    guard-error); ``why`` says it for a human; ``users`` names the protected
+    versions known to use what the statement affects (with their evidence).
     """
     note = f"cannot judge ({reason}): {why}"
     if mode is Mode.OBSERVE or on_error == "allow":
@@ -131,6 +134,13 @@ def unjudged_decision(reason: str, why: str, *, mode: Mode, on_error: str) -> De
         '/* skewguard:allow reason="..." */ (roles in --override-roles), or run skewguard '
         "with --on-guard-error allow."
     )
+    if users:
+        detail += " Protected versions using what it affects: " + "; ".join(users) + "."
+        hint = (
+            "Only the versions named can notice it: run it once they are retired, or have "
+            'an operator override with /* skewguard:allow reason="..." */ '
+            "(roles in --override-roles)."
+        )
     return Decision(Action.BLOCK, note=note, error=(message, detail, hint), unjudged=reason)
 
 

@@ -922,4 +922,140 @@ CASCADE_BREAKING: list[Case] = [
     ),
 ]
 
-CASES: list[Case] = SAFE + BREAKING + CASCADE_SAFE + CASCADE_BREAKING
+# ---------------------------------------------------------------------------- unmodelled reach
+# (helper "scope") Statements the overlay cannot model are judged by what they can
+# affect: a trigger on a table breaks at most that table's writers.
+
+AUDITED = (
+    USERS
+    + """
+CREATE TABLE audit (id serial PRIMARY KEY, what text);
+"""
+)
+
+REJECT_INSERTS = """
+CREATE FUNCTION reject_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'no more inserts'; END $$;
+"""
+
+DUAL_WRITE = """
+CREATE FUNCTION users_full_name() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'INSERT' OR NEW.name IS DISTINCT FROM OLD.name THEN
+    NEW.{column} := NEW.name;
+  END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER users_full_name BEFORE INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION users_full_name();
+"""
+
+SCOPE_SAFE: list[Case] = [
+    Case(
+        id="safe-trigger-on-table-nobody-writes",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: [simple("SELECT id, what FROM audit")],
+        },
+        migration_sql=REJECT_INSERTS + "CREATE TRIGGER audit_frozen BEFORE INSERT ON audit "
+        "FOR EACH ROW EXECUTE FUNCTION reject_insert();",
+        note="the trigger refuses inserts into audit, which V2 only reads",
+    ),
+    Case(
+        id="safe-dual-write-trigger-on-written-table",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy"),
+                prepared("UPDATE users SET name = %s WHERE id = %s", "Ann", 1),
+            ],
+            V2: _reader("id", "email", "name"),
+        },
+        migration_sql="BEGIN;\nALTER TABLE users ADD COLUMN full_name text;\n"
+        + DUAL_WRITE.format(column="full_name")
+        + "UPDATE users SET full_name = name;\nCOMMIT;",
+        note="expand step of a column rename: the trigger only copies name into a new column",
+    ),
+    Case(
+        id="safe-sequence-restart-of-table-nobody-writes",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: [simple("SELECT id, what FROM audit")],
+        },
+        migration_sql="ALTER SEQUENCE audit_id_seq RESTART WITH 1 MAXVALUE 10;\n"
+        "ALTER TABLE audit ADD COLUMN at text;",
+        note="only inserts into audit use its sequence, and no version inserts there",
+    ),
+]
+
+SCOPE_BREAKING: list[Case] = [
+    Case(
+        id="break-trigger-on-written-table",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql=REJECT_INSERTS + "CREATE TRIGGER users_frozen BEFORE INSERT ON users "
+        "FOR EACH ROW EXECUTE FUNCTION reject_insert();",
+        breaks=frozenset({V1}),
+        note="the guard cannot read the trigger: it refuses for the writers of users only",
+    ),
+    Case(
+        id="break-dual-write-into-unique-column",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="BEGIN;\nALTER TABLE users ADD COLUMN handle text UNIQUE;\n"
+        + DUAL_WRITE.format(column="handle")
+        + "COMMIT;",
+        breaks=frozenset({V1}),
+        note="copying name into a UNIQUE column fails V1's second insert of the same name",
+    ),
+    Case(
+        id="break-drop-column-next-to-a-harmless-unmodelled-trigger",
+        schema_sql=AUDITED,
+        versions={
+            V1: [extended("SELECT email FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT id, what FROM audit")],
+        },
+        migration_sql="BEGIN;\n"
+        + REJECT_INSERTS
+        + "CREATE TRIGGER audit_frozen BEFORE INSERT ON audit "
+        "FOR EACH ROW EXECUTE FUNCTION reject_insert();\n"
+        "ALTER TABLE users DROP COLUMN email;\nCOMMIT;",
+        breaks=frozenset({V1}),
+        note="the trigger reaches nobody; the rest of the transaction is still judged at COMMIT",
+    ),
+    Case(
+        id="break-sequence-maxvalue-reached-by-inserter",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER SEQUENCE users_id_seq MAXVALUE 3;\n"
+        "ALTER TABLE users ADD COLUMN note text;",
+        breaks=frozenset({V1}),
+        note="the next id is past the new MAXVALUE: 2200H for the inserter",
+    ),
+    Case(
+        id="break-function-search-path-called",
+        schema_sql=USERS + "CREATE FUNCTION user_count() RETURNS bigint LANGUAGE sql STABLE "
+        "AS 'SELECT count(*) FROM users';",
+        versions={
+            V1: [simple("SELECT user_count()")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER FUNCTION user_count() SET search_path = pg_catalog;\n"
+        "ALTER TABLE users ADD COLUMN note text;",
+        breaks=frozenset({V1}),
+        note="the body's unqualified users no longer resolves: 42P01 for the caller",
+    ),
+]
+
+CASES: list[Case] = SAFE + BREAKING + CASCADE_SAFE + CASCADE_BREAKING + SCOPE_SAFE + SCOPE_BREAKING

@@ -9,7 +9,8 @@ statement type is listed here, in one of two tables:
   the statement is harmless and raises :class:`CannotModel` with the reason
   when it changes existing objects in a way the model does not follow
   (``DO``, ``DROP OWNED BY``, a trigger on an existing table, ``REVOKE`` of a
-  role membership...).
+  role membership...), with what it can affect where that is known
+  (:meth:`Scope.reach`): a trigger on ``t`` can only break writers of ``t``.
 
 A statement type in neither table that is DDL raises :class:`CannotModel` too
 (an allowlist: a new kind of statement is never waved through).
@@ -17,15 +18,19 @@ A statement type in neither table that is DDL raises :class:`CannotModel` too
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import dataclasses
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
 
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import RelKind, qualified
+from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
-from skewguard.ddl.model import Model
+from skewguard.ddl.model import Holder, Model
+from skewguard.ddl.triggers import RowFiller, condition_filler, harm
 
 _O = enums.ObjectType
 
@@ -33,11 +38,14 @@ _O = enums.ObjectType
 @dataclass(frozen=True)
 class Scope:
     """What a judge may look at: the working model, the one the transaction
-    started from (objects in it exist for other sessions) and the search path."""
+    started from (objects in it exist for other sessions), the search path and
+    the trigger functions created in this transaction that only fill NEW's
+    fields (by signature)."""
 
     model: Model
     initial: Model
     path: Sequence[str]
+    fillers: Mapping[str, RowFiller] = field(default_factory=dict)
 
     def rel(self, rv: Any) -> int | None:
         if rv is None:
@@ -55,14 +63,160 @@ class Scope:
 
     def type_used(self, names: Sequence[str]) -> bool:
         """Some existing column has the type ``names`` (or an array of it)."""
-        schemas = [names[-2]] if len(names) > 1 else list(self.path)
-        wanted = {t for s in schemas for q in [qualified(s, names[-1])] for t in (q, q + "[]")}
-        return any(
-            c.base_type in wanted
+        return bool(self._type_users(names))
+
+    def _type_users(self, names: Sequence[str]) -> list[int]:
+        """Existing relations with a column of type ``names`` (or an array of it)."""
+        wanted = self._type_names(names)
+        return [
+            oid
             for oid, rel in self.model.rels.items()
-            if self.existing(oid)
-            for c in rel.columns
+            if self.existing(oid) and any(c.base_type in wanted for c in rel.columns)
+        ]
+
+    def _type_names(self, names: Sequence[str]) -> set[str]:
+        schemas = [names[-2]] if len(names) > 1 else list(self.path)
+        return {t for s in schemas for q in [qualified(s, names[-1])] for t in (q, q + "[]")}
+
+    def type_reach(self, names: Sequence[str], use: Use) -> Affects:
+        """What a change of the type ``names`` can affect: the relations with a column
+        of it and the functions taking or returning it."""
+        wanted = self._type_names(names)
+        fns = {
+            f.signature for f in self.model.funcs.values() if wanted & {*f.arg_types, f.return_type}
+        }
+        return self.reach(self._type_users(names), use, ".".join(names), functions=fns)
+
+    def reach(
+        self,
+        oids: Iterable[int],
+        use: Use,
+        target: str = "",
+        *,
+        functions: Iterable[str] = (),
+    ) -> Affects:
+        """What a statement acting on the relations ``oids`` can affect, for ``use``.
+
+        Besides the relations themselves: the views over them (recursively), their
+        inheritance/partition ancestors and descendants (rows are routed to a
+        partition through its parent; a parent's triggers are cloned to them),
+        for writes the tables their foreign keys reference (ON DELETE/UPDATE
+        actions write them), relations with triggers or write rules (the code
+        they run may reach them), and every user function that is not an
+        extension member (its body may). Relations are named as other sessions
+        know them and as this transaction does.
+        """
+        m = self.model
+        rels = {o for o in oids if o in m.rels}
+        if not target:
+            target = ", ".join(sorted(self._names(rels))) or "nothing"
+        fns = self._user_functions()
+        rels |= self._code_holders()
+        grown = True
+        while grown:
+            before = len(rels)
+            for child, parents in m.parents.items():  # rows routed either way
+                if child in m.rels and (child in rels or rels.intersection(parents)):
+                    rels.add(child)
+                    rels.update(p for p in parents if p in m.rels)
+            for view, deps in m.deps.items():
+                if view in m.rels and any(
+                    (d[0] == "fn" and d[1] in fns) or (d[0] != "fn" and d[1] in rels) for d in deps
+                ):
+                    rels.add(view)
+            if use is not Use.READS:
+                for c_oid, con in m.cons.items():
+                    if con.type == "f" and m.con_rel.get(c_oid) in rels:
+                        parts = split_qualified_name(con.ref_table)
+                        parent = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
+                        if parent is not None:
+                            rels.add(parent)
+            grown = len(rels) > before
+        return Affects(
+            use,
+            target,
+            relations=frozenset(self._names(rels)),
+            functions=frozenset({m.funcs[f].signature for f in fns} | set(functions)),
         )
+
+    def descendants(self, oid: int) -> list[int]:
+        """Inheritance children and partitions, recursively."""
+        out: list[int] = []
+        todo = [oid]
+        while todo:
+            cur = todo.pop()
+            for child, parents in self.model.parents.items():
+                if cur in parents and child not in out and child in self.model.rels:
+                    out.append(child)
+                    todo.append(child)
+        return out
+
+    def functions_named(self, names: Sequence[str]) -> list[int]:
+        """Every overload of the first schema (on the path) that has a function ``names``."""
+        schemas = [names[-2]] if len(names) > 1 else list(self.path)
+        for s in schemas:
+            found = [
+                o for o, f in self.model.funcs.items() if f.schema == s and f.name == names[-1]
+            ]
+            if found:
+                return found
+        return []
+
+    def trigger_function(self, names: Sequence[str]) -> str:
+        """The signature EXECUTE FUNCTION ``names`` resolves to (trigger functions take
+        no declared arguments)."""
+        for oid in self.functions_named(names):
+            if not self.model.funcs[oid].arg_types:
+                return self.model.funcs[oid].signature
+        return ""
+
+    def function_reach(self, names: Sequence[str]) -> Affects | None:
+        """What a change to the existing functions ``names`` can affect: their callers,
+        and users of the relations whose defaults, checks, indexes, policies, triggers
+        or views run them. None when no such function exists for other sessions."""
+        m = self.model
+        fns = [o for o in self.functions_named(names) if o in self.initial.funcs]
+        if not fns:
+            return None
+        rels: set[int] = set()
+        for e in m.edges:
+            if e.referenced.kind != "function" or e.referenced.oid not in fns:
+                continue
+            dep = e.dependent
+            if dep.holder is Holder.CONSTRAINT:
+                rels.add(m.con_rel.get(dep.oid, 0))
+            elif dep.holder is Holder.INDEX:
+                rels.add(m.idx_rel.get(dep.oid, 0))
+            elif dep.holder is not Holder.FUNCTION:
+                rels.add(dep.oid)
+        rels.update(
+            v for v, deps in m.deps.items() if any(d[0] == "fn" and d[1] in fns for d in deps)
+        )
+        signatures = {m.funcs[o].signature for o in fns}
+        return self.reach(rels, Use.ANY, ", ".join(sorted(signatures)), functions=signatures)
+
+    def _names(self, oids: Iterable[int]) -> set[str]:
+        out: set[str] = set()
+        for oid in oids:
+            for model in (self.model, self.initial):
+                if oid in model.rels:
+                    out.add(model.rel_qname(oid))
+        return out
+
+    def _user_functions(self) -> set[int]:
+        members = {
+            e.dependent.oid
+            for e in self.model.edges
+            if e.referenced.kind == "extension" and e.dependent.holder is Holder.FUNCTION
+        }
+        return set(self.model.funcs) - members
+
+    def _code_holders(self) -> set[int]:
+        """Relations whose writes run user code: triggers, and rules other than ON SELECT."""
+        m = self.model
+        out = {e.dependent.oid for e in m.edges if e.dependent.holder is Holder.TRIGGER}
+        out.update(o for o, r in m.rels.items() if any(x.event != "select" for x in r.rules))
+        return {o for o in out if o in m.rels}
 
 
 def names_of(nodes: Any) -> list[str]:
@@ -83,7 +237,6 @@ HARMLESS: frozenset[type] = frozenset(
         ast.SecLabelStmt,
         ast.CreateStatsStmt,
         ast.AlterStatsStmt,
-        ast.AlterSeqStmt,
         ast.AlterExtensionContentsStmt,
         ast.AlterDefaultPrivilegesStmt,
         ast.CreateRoleStmt,
@@ -95,10 +248,8 @@ HARMLESS: frozenset[type] = frozenset(
         ast.AlterTableMoveAllStmt,
         ast.CreatedbStmt,
         ast.AlterDatabaseRefreshCollStmt,
-        ast.AlterSystemStmt,  # takes effect at the next reload, outside any migration
         ast.AlterTypeStmt,
         ast.AlterCollationStmt,
-        ast.AlterFunctionStmt,
         ast.AlterObjectDependsStmt,
         ast.AlterOperatorStmt,
         ast.AlterOpFamilyStmt,
@@ -130,7 +281,7 @@ HARMLESS: frozenset[type] = frozenset(
     }
 )
 
-# Settings whose per-role / per-database default cannot make a client's statement fail.
+# Settings whose per-role / per-database / per-function value cannot make a statement fail.
 _SAFE_SETTINGS = frozenset(
     {
         "application_name",
@@ -150,24 +301,44 @@ _SAFE_SETTINGS = frozenset(
 _SAFE_SETTING_PREFIXES = ("log_", "track_", "enable_", "cpu_", "parallel_", "auto_explain.")
 
 
-def _setting(stmt: Any, what: str) -> None:
+def _safe_setting(name: str) -> bool:
+    return name in _SAFE_SETTINGS or name.startswith(_SAFE_SETTING_PREFIXES)
+
+
+def _role_reach(spec: Any) -> Affects | None:
+    """Versions connecting as the named role; None (everyone) for ALL / CURRENT_USER..."""
+    if spec is None or spec.roletype != enums.RoleSpecType.ROLESPEC_CSTRING:
+        return None
+    name = str(spec.rolename)
+    return Affects(Use.ANY, f"role {name}", roles=frozenset({name}))
+
+
+def _setting(stmt: Any, what: str, affects: Affects | None) -> None:
     name = str(stmt.name or "").lower()
     if stmt.kind == enums.VariableSetKind.VAR_RESET_ALL:
-        raise CannotModel(f"{what} RESET ALL: the defaults it restores are not modelled")
-    if name in _SAFE_SETTINGS or name.startswith(_SAFE_SETTING_PREFIXES):
+        raise CannotModel(
+            f"{what} RESET ALL: the defaults it restores are not modelled", affects=affects
+        )
+    if _safe_setting(name):
         return
-    raise CannotModel(f"{what} SET {name}: new sessions' behaviour under it is not modelled")
+    raise CannotModel(
+        f"{what} SET {name}: new sessions' behaviour under it is not modelled", affects=affects
+    )
 
 
 def _alter_role_set(scope: Scope, node: Any) -> None:
-    _setting(node.setstmt, "ALTER ROLE")
+    # a setting of one role applies to sessions that log in as it (members do not
+    # inherit it); IN DATABASE names a database whose versions are not judged here
+    affects = _role_reach(node.role) if node.database is None else None
+    _setting(node.setstmt, "ALTER ROLE", affects)
 
 
 def _alter_database_set(scope: Scope, node: Any) -> None:
-    _setting(node.setstmt, "ALTER DATABASE")
+    _setting(node.setstmt, "ALTER DATABASE", None)
 
 
-# Role attributes whose loss can stop a version from connecting or reading.
+# Role attributes whose loss can stop a version from connecting or reading; none of
+# them is inherited by the role's members, so only sessions of the role itself notice.
 _ROLE_LOSSES = frozenset({"canlogin", "superuser", "inherit", "bypassrls"})
 _ROLE_LIMITS = frozenset({"connectionlimit", "validUntil"})
 
@@ -176,11 +347,23 @@ def _alter_role(scope: Scope, node: Any) -> None:
     for opt in node.options or ():
         name = str(opt.defname)
         if name in _ROLE_LOSSES and not _truthy(opt.arg):
-            raise CannotModel(f"ALTER ROLE ... NO{name.upper()}: roles are not modelled")
+            raise CannotModel(
+                f"ALTER ROLE ... NO{name.upper()}: roles are not modelled",
+                affects=_role_reach(node.role),
+            )
         if name in _ROLE_LIMITS:
-            raise CannotModel(f"ALTER ROLE ... {name}: connection limits are not modelled")
+            raise CannotModel(
+                f"ALTER ROLE ... {name}: connection limits are not modelled",
+                affects=_role_reach(node.role),
+            )
         if name == "rolemembers" and node.action == -1:
+            # the members' own members lose the privileges too: membership is not modelled
             raise CannotModel("ALTER GROUP ... DROP USER: role membership is not modelled")
+
+
+def _alter_system(scope: Scope, node: Any) -> None:
+    # takes effect at the next configuration reload, for every session of every database
+    _setting(node.setstmt, "ALTER SYSTEM", None)
 
 
 def _alter_database(scope: Scope, node: Any) -> None:
@@ -195,6 +378,7 @@ def _grant_role(scope: Scope, node: Any) -> None:
         return
     if node.opt and all(str(o.defname) == "admin" for o in node.opt):
         return  # REVOKE ADMIN OPTION FOR: the membership stays
+    # the grantee's own members lose the privileges too: membership is not modelled
     raise CannotModel("REVOKE of a role membership: role membership is not modelled")
 
 
@@ -205,15 +389,44 @@ def _unmodellable(reason: str) -> Callable[[Scope, Any], None]:
     return judge
 
 
+_T = enums.pg_trigger
+
+
 def _create_trigger(scope: Scope, node: Any) -> None:
     oid = scope.rel(node.relation)
     if oid is None:
         raise Rejected
-    if scope.existing(oid):
-        rel = scope.model.rels[oid]
+    if not scope.existing(oid):
+        return
+    rel = scope.model.rels[oid]
+    why = _trigger_harm(scope, node, oid)
+    if why is not None:
+        # INSTEAD OF triggers (views) fire on writes too: writers are what can notice
         raise CannotModel(
-            f"CREATE TRIGGER on {rel.qname}: what the trigger does to statements is not modelled"
+            f"CREATE TRIGGER {node.trigname} on {rel.qname}: {why}",
+            affects=scope.reach([oid], Use.WRITES, rel.qname),
         )
+
+
+def _trigger_harm(scope: Scope, node: Any, oid: int) -> str | None:
+    """Why the trigger may change what writers see; None for a row filler that cannot."""
+    unknown = "what its function does to writes is not modelled"
+    fires = int(node.events or 0)
+    before_row = node.timing == _T.TRIGGER_TYPE_BEFORE and node.row and not node.isconstraint
+    if not before_row or fires & (_T.TRIGGER_TYPE_DELETE | _T.TRIGGER_TYPE_TRUNCATE):
+        return unknown
+    filler = scope.fillers.get(scope.trigger_function(names_of(node.funcname)))
+    if filler is None:
+        return unknown + " (only a function created in the same transaction is read)"
+    m = scope.model
+    family = [oid, *scope.descendants(oid)]
+    constraints = [c for c_oid, c in m.cons.items() if m.con_rel.get(c_oid) in family]
+    indexes = [i for i_oid, i in m.idxs.items() if m.idx_rel.get(i_oid) in family]
+    why = harm(filler, m.rels[oid], constraints, indexes)
+    if why is None and node.whenClause is not None:
+        when = condition_filler(node.whenClause)
+        why = "its WHEN clause is not modelled" if when is None else harm(when, m.rels[oid], (), ())
+    return None if why is None else f"its function {why}"
 
 
 def _alter_domain(scope: Scope, node: Any) -> None:
@@ -223,7 +436,8 @@ def _alter_domain(scope: Scope, node: Any) -> None:
     if narrowing and scope.type_used(names):
         raise CannotModel(
             f"ALTER DOMAIN {'.'.join(names)}: constraints and defaults of domains "
-            "used by columns are not modelled"
+            "used by columns are not modelled",
+            affects=scope.type_reach(names, Use.WRITES),
         )
 
 
@@ -235,7 +449,8 @@ def _alter_policy(scope: Scope, node: Any) -> None:
     if scope.existing(oid) and rel.rls and (node.roles or node.with_check is not None):
         raise CannotModel(
             f"ALTER POLICY {node.policy_name} ON {rel.qname}: "
-            "changed roles or WITH CHECK of a policy are not modelled"
+            "changed roles or WITH CHECK of a policy are not modelled",
+            affects=scope.reach([oid], Use.ANY, rel.qname),
         )
 
 
@@ -266,16 +481,21 @@ def _published_tables(scope: Scope, node: Any, everything: bool) -> list[int]:
     return out
 
 
-def _check_replica_identity(scope: Scope, tables: list[int], what: str) -> None:
+def _without_key(scope: Scope, tables: Iterable[int]) -> list[int]:
+    """Existing tables without a primary key: UPDATE/DELETE on them fail once published."""
     m = scope.model
-    for oid in tables:
-        if not scope.existing(oid):
-            continue
-        if not any(m.con_rel[c] == oid and m.cons[c].type == "p" for c in m.cons):
-            raise CannotModel(
-                f"{what}: UPDATE/DELETE on {m.rels[oid].qname} (no primary key) would fail "
-                "unless it has a replica identity; replica identity is not modelled"
-            )
+    keyed = {m.con_rel[c] for c, con in m.cons.items() if con.type == "p"}
+    return [o for o in tables if scope.existing(o) and o not in keyed]
+
+
+def _check_replica_identity(scope: Scope, tables: list[int], what: str) -> None:
+    for oid in _without_key(scope, tables):
+        qname = scope.model.rels[oid].qname
+        raise CannotModel(
+            f"{what}: UPDATE/DELETE on {qname} (no primary key) would fail "
+            "unless it has a replica identity; replica identity is not modelled",
+            affects=scope.reach(_without_key(scope, tables), Use.WRITES, qname),
+        )
 
 
 def _create_publication(scope: Scope, node: Any) -> None:
@@ -286,22 +506,93 @@ def _create_publication(scope: Scope, node: Any) -> None:
 
 def _alter_publication(scope: Scope, node: Any) -> None:
     if node.options and _publishes_changes(node.options):
-        raise CannotModel("ALTER PUBLICATION SET (publish): published tables are not modelled")
+        tables = [o for o, r in scope.model.rels.items() if r.kind == RelKind.TABLE]
+        if _without_key(scope, tables):
+            raise CannotModel(
+                "ALTER PUBLICATION SET (publish): published tables are not modelled",
+                affects=scope.reach(_without_key(scope, tables), Use.WRITES),
+            )
+        return
     if node.action != enums.AlterPublicationAction.AP_DropObjects:
         tables = _published_tables(scope, node, bool(node.for_all_tables))
         _check_replica_identity(scope, tables, "ALTER PUBLICATION")
 
 
 def _alter_owner(scope: Scope, node: Any) -> None:
+    m = scope.model
     if node.objectType == _O.OBJECT_SCHEMA:
+        name = str(node.object.sval)
+        inside = [o for o, r in m.rels.items() if r.schema == name]
+        affects = scope.reach(inside, Use.ANY, f"schema {name}")
         raise CannotModel(
-            "ALTER SCHEMA ... OWNER TO: the old owner's implicit privileges are not modelled"
+            "ALTER SCHEMA ... OWNER TO: the old owner's implicit privileges are not modelled",
+            affects=dataclasses.replace(affects, schemas=frozenset({name})),
         )
+    if node.objectType in (_O.OBJECT_FUNCTION, _O.OBJECT_PROCEDURE, _O.OBJECT_ROUTINE):
+        names = names_of(node.object.objname)
+        reach = scope.function_reach(names)
+        if reach is not None:
+            raise CannotModel(
+                f"ALTER FUNCTION {'.'.join(names)} OWNER TO: a SECURITY DEFINER function "
+                "would run as the new owner; not modelled",
+                affects=reach,
+            )
+
+
+# ALTER FUNCTION actions that change nothing a caller can notice fail on.
+_FUNCTION_HARMLESS = frozenset({"volatility", "leakproof", "cost", "rows", "support", "parallel"})
+
+
+def _alter_function(scope: Scope, node: Any) -> None:
+    for action in node.actions or ():
+        name = str(action.defname)
+        if name in _FUNCTION_HARMLESS:
+            continue
+        if name == "set" and _safe_setting(str(action.arg.name or "").lower()):
+            continue
+        names = names_of(node.func.objname)
+        reach = scope.function_reach(names)
+        if reach is None:
+            return
+        raise CannotModel(
+            f"ALTER FUNCTION {'.'.join(names)} {name.upper()}: what its callers then get "
+            "is not modelled",
+            affects=reach,
+        )
+
+
+# ALTER SEQUENCE options after which nextval still succeeds and stays unique.
+_SEQUENCE_HARMLESS = frozenset({"start", "cache", "owned_by", "sequence_name"})
+
+
+def _alter_sequence(scope: Scope, node: Any) -> None:
+    oid = scope.rel(node.sequence)
+    if oid is None:
+        if node.missing_ok:
+            return
+        raise Rejected
+    risky = [
+        str(o.defname)
+        for o in node.options or ()
+        if str(o.defname) not in _SEQUENCE_HARMLESS
+        and not (str(o.defname) == "cycle" and _truthy(o.arg))
+    ]
+    if not risky or not scope.existing(oid):
+        return
+    m = scope.model
+    qname = m.rel_qname(oid)
+    users = [o for o, r in m.rels.items() if any(qname in c.default_sequences for c in r.columns)]
+    raise CannotModel(
+        f"ALTER SEQUENCE {qname} {', '.join(risky).upper()}: whether nextval still "
+        "succeeds with values not yet used is not modelled",
+        affects=scope.reach([oid, *users], Use.WRITES, qname),
+    )
 
 
 JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.AlterRoleSetStmt: _alter_role_set,
     ast.AlterDatabaseSetStmt: _alter_database_set,
+    ast.AlterSystemStmt: _alter_system,
     ast.AlterRoleStmt: _alter_role,
     ast.AlterDatabaseStmt: _alter_database,
     ast.GrantRoleStmt: _grant_role,
@@ -311,10 +602,15 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.CreatePublicationStmt: _create_publication,
     ast.AlterPublicationStmt: _alter_publication,
     ast.AlterOwnerStmt: _alter_owner,
+    ast.AlterFunctionStmt: _alter_function,
+    ast.AlterSeqStmt: _alter_sequence,
+    # What these reach is unknown: any version may notice.
     ast.DoStmt: _unmodellable("DO block: what the code does is not modelled"),
     ast.DropOwnedStmt: _unmodellable("DROP OWNED BY: ownership closure not modelled"),
     ast.ReassignOwnedStmt: _unmodellable("REASSIGN OWNED: ownership closure not modelled"),
-    ast.DropRoleStmt: _unmodellable("DROP ROLE: the versions connecting as it are not modelled"),
+    ast.DropRoleStmt: _unmodellable(
+        "DROP ROLE: the versions connecting as it or as its members are not modelled"
+    ),
     ast.DropdbStmt: _unmodellable("DROP DATABASE: other databases are not modelled"),
     ast.DropUserMappingStmt: _unmodellable("DROP USER MAPPING: foreign access is not modelled"),
     ast.AlterExtensionStmt: _unmodellable(

@@ -13,6 +13,7 @@ Savepoints copy the model. Nothing here does I/O.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
@@ -38,11 +39,13 @@ from skewguard.catalog import (
     RewriteRule,
     qualified,
 )
+from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
 from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
 from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope
+from skewguard.ddl.triggers import RowFiller, row_filler
 from skewguard.ddl.types import format_type, serial_kind
 
 _O = enums.ObjectType
@@ -183,19 +186,25 @@ class Overlay:
         self._state = self._initial.copy()
         self._user = user
         self._path: tuple[str, ...] = tuple(search_path)
-        self._savepoints: list[tuple[str, Model, tuple[str, ...]]] = []
+        self._savepoints: list[tuple[str, Model, tuple[str, ...], dict[str, RowFiller]]] = []
         self._snapshot: CatalogSnapshot | None = catalog
+        self._fillers: dict[str, RowFiller] = {}  # trigger functions created here, by signature
 
     # --- public API ---------------------------------------------------------
 
-    def apply(self, sql: str) -> list[Change]:
+    def apply(
+        self, sql: str, on_unmodelled: Callable[[CannotModel], None] | None = None
+    ) -> list[Change]:
         """Apply every statement of ``sql``; returns the changes this text made.
 
         Raises :class:`DdlParseError` when the text does not parse and
         :class:`CannotModel` at the first statement whose effect on existing
         objects the model cannot follow; the statements before it stay applied,
         that one and the rest are not (the caller decides what to do with the
-        text). Nothing else escapes.
+        text). With ``on_unmodelled``, a statement whose reach is known
+        (``CannotModel.affects``) is handed to it instead and the rest applied:
+        such a statement changes nothing else the model follows. Nothing else
+        escapes.
         """
         try:
             raw = parse_sql(sql)
@@ -203,15 +212,27 @@ class Overlay:
             raise DdlParseError(str(exc)) from exc
         before = self._state.copy()
         for r in raw or ():
-            self.apply_statement(r.stmt)
+            self.apply_statement(r.stmt, on_unmodelled)
         return diff(before, self._state)
 
-    def apply_statement(self, stmt: Any) -> bool:
+    def apply_statement(
+        self, stmt: Any, on_unmodelled: Callable[[CannotModel], None] | None = None
+    ) -> bool:
         """Apply one parsed statement (all or nothing, as PostgreSQL does).
 
         False when PostgreSQL would reject it (nothing changes); raises
-        :class:`CannotModel` (the model is then unchanged).
+        :class:`CannotModel` (the model is then unchanged), or hands it to
+        ``on_unmodelled`` when its reach is known.
         """
+        try:
+            return self._apply_statement(stmt)
+        except CannotModel as exc:
+            if on_unmodelled is None or exc.affects is None:
+                raise
+            on_unmodelled(exc)
+            return True
+
+    def _apply_statement(self, stmt: Any) -> bool:
         work = self._state.copy()
         saved_path = self._path
         try:
@@ -236,16 +257,17 @@ class Overlay:
         return True
 
     def savepoint(self, name: str) -> None:
-        self._savepoints.append((name, self._state.copy(), self._path))
+        self._savepoints.append((name, self._state.copy(), self._path, dict(self._fillers)))
 
     def rollback_to(self, name: str) -> None:
         """ROLLBACK TO SAVEPOINT: the savepoint stays, later changes go."""
         for i in range(len(self._savepoints) - 1, -1, -1):
             if self._savepoints[i][0] == name:
-                _, state, path = self._savepoints[i]
+                _, state, path, fillers = self._savepoints[i]
                 del self._savepoints[i + 1 :]
                 self._state = state.copy()
                 self._path = path
+                self._fillers = dict(fillers)
                 self._snapshot = None
                 return
         raise KeyError(f"no savepoint {name!r}")
@@ -378,7 +400,7 @@ class Overlay:
             return
         judge = JUDGES.get(type(node))
         if judge is not None:
-            judge(Scope(m, self._initial, self._user_path()), node)
+            judge(self._scope(m), node)
             return
         if not is_ddl(node):
             return  # DML, SHOW, ...: no schema change
@@ -508,7 +530,10 @@ class Overlay:
         event = _RULE_EVENTS.get(node.event)
         if event is None or event == "select":
             if self._scope(m).existing(oid):
-                raise CannotModel(f"CREATE RULE ... ON SELECT TO {rel.qname}: not modelled")
+                raise CannotModel(
+                    f"CREATE RULE ... ON SELECT TO {rel.qname}: not modelled",
+                    affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
+                )
             return
         rule = RewriteRule(
             str(node.rulename),
@@ -777,7 +802,8 @@ class Overlay:
             if self._scope(m).type_used(names):
                 raise CannotModel(
                     f"ALTER TYPE {rv.relname}: attributes of composite types "
-                    "used by columns are not modelled"
+                    "used by columns are not modelled",
+                    affects=self._scope(m).type_reach(names, Use.ANY),
                 )
             return
         oid = self._rv(m, node.relation, bool(node.missing_ok))
@@ -786,7 +812,12 @@ class Overlay:
         recurse = bool(node.relation.inh) and self._descendants(m, oid)
         pending: list[tuple[Any, list[str]]] = []
         for cmd in node.cmds or ():
-            self._alter_cmd(m, oid, cmd, pending)
+            try:
+                self._alter_cmd(m, oid, cmd, pending)
+            except CannotModel as exc:
+                if len(node.cmds) > 1:  # the other subcommands' effects would go unjudged
+                    raise CannotModel(f"{exc.reason} (with other subcommands)") from exc
+                raise
             if recurse and _recurses(cmd):
                 for child in self._descendants(m, oid):
                     self._alter_child(m, child, cmd)
@@ -794,19 +825,11 @@ class Overlay:
             self._add_constraint(m, oid, con, con_cols)
 
     def _scope(self, m: Model) -> Scope:
-        return Scope(m, self._initial, self._user_path())
+        return Scope(m, self._initial, self._user_path(), self._fillers)
 
     def _descendants(self, m: Model, oid: int) -> list[int]:
         """Inheritance children and partitions, recursively (pg_inherits)."""
-        out: list[int] = []
-        todo = [oid]
-        while todo:
-            cur = todo.pop()
-            for child, parents in m.parents.items():
-                if cur in parents and child not in out and child in m.rels:
-                    out.append(child)
-                    todo.append(child)
-        return out
+        return self._scope(m).descendants(oid)
 
     def _alter_child(self, m: Model, child: int, cmd: Any) -> None:
         """A column change of a parent, as PostgreSQL passes it down to a child."""
@@ -894,7 +917,8 @@ class Overlay:
             if always and self._scope(m).existing(oid):
                 raise CannotModel(
                     f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
-                    "writers supplying the column are not modelled"
+                    "writers supplying the column are not modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             self._set_column(
                 m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
@@ -907,7 +931,8 @@ class Overlay:
             if always and col.identity != "a" and self._scope(m).existing(oid):
                 raise CannotModel(
                     f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
-                    "writers supplying the column are not modelled"
+                    "writers supplying the column are not modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
         elif st == _AT.AT_DropIdentity:
             self._set_column(
@@ -924,7 +949,18 @@ class Overlay:
         if st in _AT_TRIGGERS:
             if existing:
                 raise CannotModel(
-                    f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled"
+                    f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                )
+            return
+        if st == _AT.AT_ReplicaIdentity:
+            keyed = any(m.cons[c].type == "p" for c in m.cons_of(oid))
+            kind = cmd.def_.identity_type  # d(efault), n(othing), f(ull), i(ndex)
+            if existing and (kind == "n" or (kind == "d" and not keyed)):
+                raise CannotModel(
+                    f"REPLICA IDENTITY on {rel.qname}: UPDATE/DELETE fail if it is published; "
+                    "publications are not modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             return
         if st in _AT_RULES:
@@ -951,9 +987,12 @@ class Overlay:
         elif st in (_AT.AT_SetRelOptions, _AT.AT_ResetRelOptions, _AT.AT_ReplaceRelOptions):
             names = {str(o.defname) for o in cmd.def_ or ()}
             if existing and names & {"check_option", "security_invoker"}:
+                # CHECK OPTION refuses writes; security_invoker checks readers' privileges too
+                use = Use.ANY if "security_invoker" in names else Use.WRITES
                 raise CannotModel(
                     f"ALTER VIEW {rel.qname} SET ({', '.join(sorted(names))}): "
-                    "what the view then refuses is not modelled"
+                    "what the view then refuses is not modelled",
+                    affects=self._scope(m).reach([oid], use, rel.qname),
                 )
         elif st == _AT.AT_AddInherit:
             parent = self._rv(m, cmd.def_)
@@ -971,13 +1010,17 @@ class Overlay:
             if existing:
                 raise CannotModel(
                     f"DETACH PARTITION from {rel.qname}: writes routed to the partition "
-                    "would fail; not modelled"
+                    "would fail; not modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             child = self._rv(m, cmd.def_.name)
             m.parents.pop(child or -1, None)
             m.partitions.discard(child or -1)
         else:
-            raise CannotModel(f"ALTER TABLE subcommand {st.name}: not modelled")
+            raise CannotModel(
+                f"ALTER TABLE subcommand {st.name}: not modelled",
+                affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
+            )
 
     # --- drops and their CASCADE closure -------------------------------------
 
@@ -1208,7 +1251,8 @@ class Overlay:
         if rel.kind == RelKind.VIEW and rule.instead and self._scope(m).existing(oid):
             raise CannotModel(
                 f"DROP RULE {rule.name} ON {rel.qname}: whether the view still takes "
-                "writes is not modelled"
+                "writes is not modelled",
+                affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
             )
         kept = tuple(r for r in rel.rules if r.name != rule.name)
         m.put_rel(oid, dataclasses.replace(rel, rules=kept))
@@ -1311,10 +1355,12 @@ class Overlay:
             elif t == _O.OBJECT_TRIGGER:
                 names = _names(obj)
                 rel_oid = self._by_names(m, names[:-1], missing_ok)
-                if self._scope(m).existing(rel_oid):
+                if rel_oid is not None and self._scope(m).existing(rel_oid):
+                    qname = m.rel_qname(rel_oid)
                     raise CannotModel(
-                        f"DROP TRIGGER {names[-1]} ON {m.rel_qname(rel_oid or 0)}: "
-                        "what the trigger did is not modelled"
+                        f"DROP TRIGGER {names[-1]} ON {qname}: what the trigger did "
+                        "is not modelled",
+                        affects=self._scope(m).reach([rel_oid], Use.WRITES, qname),
                     )
             elif t == _O.OBJECT_EXTENSION:
                 self._drop_extension(m, str(obj.sval), cascade, missing_ok)
@@ -1452,7 +1498,8 @@ class Overlay:
             elif self._scope(m).type_used(names):
                 raise CannotModel(
                     f"ALTER {_kind_word(t)} {'.'.join(names)} RENAME: types used by "
-                    "columns are followed only for enums"
+                    "columns are followed only for enums",
+                    affects=self._scope(m).type_reach(names, Use.ANY),
                 )
         elif t == _O.OBJECT_RULE:
             oid = self._rv(m, node.relation, bool(node.missing_ok))
@@ -1465,6 +1512,12 @@ class Overlay:
                 m.put_rel(oid, dataclasses.replace(rel, rules=rules))
         elif t in _RENAME_HARMLESS:
             return
+        elif t == _O.OBJECT_ROLE:  # sessions logging in under the old name fail
+            role = str(node.subname)
+            raise CannotModel(
+                "ALTER ROLE ... RENAME: roles are not modelled",
+                affects=Affects(Use.ANY, f"role {role}", roles=frozenset({role})),
+            )
         elif t not in (_O.OBJECT_POLICY,):
             raise CannotModel(f"ALTER {_kind_word(t)} ... RENAME: not modelled")
         if t == _O.OBJECT_POLICY:
@@ -1579,7 +1632,8 @@ class Overlay:
             elif self._scope(m).type_used(names):
                 raise CannotModel(
                     f"ALTER {_kind_word(t)} {'.'.join(names)} SET SCHEMA: types used by "
-                    "columns are followed only for enums"
+                    "columns are followed only for enums",
+                    affects=self._scope(m).type_reach(names, Use.ANY),
                 )
         elif t not in _SET_SCHEMA_HARMLESS:
             raise CannotModel(f"ALTER {_kind_word(t)} ... SET SCHEMA: not modelled")
@@ -1848,8 +1902,24 @@ class Overlay:
                 if not node.replace:
                     raise _Fail
                 m.funcs[oid] = fn
+                self._remember_filler(fn, node)
                 return
         m.funcs[m.new_oid()] = fn
+        self._remember_filler(fn, node)
+
+    def _remember_filler(self, fn: Function, node: Any) -> None:
+        """Keep a trigger function's body when it only fills NEW's fields (CREATE TRIGGER
+        with it is then judged harmless where that holds)."""
+        options = {str(o.defname): o.arg for o in node.options or ()}
+        body = options.get("as")
+        language = options.get("language")
+        filler = None
+        if fn.return_type == "trigger" and isinstance(language, ast.String) and body:
+            filler = row_filler(str(language.sval), str(body[0].sval))
+        if filler is None:
+            self._fillers.pop(fn.signature, None)
+        else:
+            self._fillers[fn.signature] = filler
 
     # --- security -----------------------------------------------------------
 
@@ -1871,7 +1941,8 @@ class Overlay:
         if not pol.permissive and rel.rls and self._scope(m).existing(oid):
             raise CannotModel(
                 f"CREATE POLICY {pol.name} AS RESTRICTIVE ON {rel.qname}: "
-                "which rows it refuses is not modelled"
+                "which rows it refuses is not modelled",
+                affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
             )
         if any(p.name == pol.name for p in rel.policies):
             raise _Fail
@@ -1883,13 +1954,23 @@ class Overlay:
         if t not in (_O.OBJECT_TABLE, _O.OBJECT_SEQUENCE, _O.OBJECT_SCHEMA):
             if node.is_grant or node.grant_option or t in _REVOKE_HARMLESS:
                 return
-            raise CannotModel(f"REVOKE on {_kind_word(t)}: its privileges are not modelled")
+            raise CannotModel(
+                f"REVOKE on {_kind_word(t)}: its privileges are not modelled",
+                affects=self._revoked_reach(m, node),
+            )
         if not node.is_grant and node.grant_option:
             return  # REVOKE GRANT OPTION FOR: the privilege itself stays
         if any(p.cols for p in node.privileges or ()):
             if node.is_grant:
                 return
-            raise CannotModel("REVOKE of column privileges: column ACLs are not modelled")
+            kinds = {str(p.priv_name).lower() for p in node.privileges or ()}
+            use = Use.READS if kinds == {"select"} else Use.ANY
+            use = Use.WRITES if kinds <= {"insert", "update"} else use
+            oids = [self._rv(m, rv, True) for rv in node.objects or ()]
+            raise CannotModel(
+                "REVOKE of column privileges: column ACLs are not modelled",
+                affects=self._scope(m).reach([o for o in oids if o is not None], use),
+            )
         targets: list[tuple[str, int]] = []
         if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
             schemas = {str(s.sval) for s in node.objects or ()}
@@ -1928,6 +2009,27 @@ class Overlay:
                 m.schema_acls[oid] = _edit_acl(
                     m.schema_acls.get(oid), owner, grantees, privs, node.is_grant
                 )
+
+    def _revoked_reach(self, m: Model, node: Any) -> Affects | None:
+        """What a REVOKE on functions or types reaches: their callers, the relations with
+        columns of the type (None: unknown, or nothing found)."""
+        scope = self._scope(m)
+        if node.objtype in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
+            typed = [scope.type_reach(_names(t), Use.ANY) for t in node.objects or ()]
+            return functools.reduce(Affects.merge, typed) if typed else None
+        if node.objtype not in _FUNC_OBJECTS:
+            return None
+        names: set[tuple[str, ...]]
+        if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
+            schemas = {str(s.sval) for s in node.objects or ()}
+            names = {(f.schema, f.name) for f in m.funcs.values() if f.schema in schemas}
+        else:
+            names = {tuple(_names(owa.objname)) for owa in node.objects or ()}
+        reaches = [scope.function_reach(list(n)) for n in sorted(names)]
+        known = [r for r in reaches if r is not None]
+        if not known:
+            return None
+        return functools.reduce(Affects.merge, known)
 
     @staticmethod
     def _privs(privileges: Any, family: str) -> str:
@@ -2121,7 +2223,6 @@ _AT_HARMLESS = frozenset(
         _AT.AT_SetTableSpace,
         _AT.AT_AddOf,
         _AT.AT_DropOf,
-        _AT.AT_ReplicaIdentity,
         _AT.AT_GenericOptions,
         _AT.AT_AlterConstraint,
     }

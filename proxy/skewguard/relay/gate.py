@@ -152,12 +152,16 @@ class TransactionGate:
             if self._pending is None:
                 raise _Unjudged("catalog", "the catalog of the database cannot be read")
         try:
-            self._pending.apply(text)
+            unmodelled = self._pending.apply(text)
         except DdlParseError:
             decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
             return decision if decision.action is Action.BLOCK else None
-        except CannotModel as exc:
+        except CannotModel as exc:  # its reach is unknown: any version may notice
             raise _Unjudged("unmodelled", str(exc)) from exc
+        if unmodelled and self.in_block:
+            # forwarded now and judged again at COMMIT; refused now if already in use
+            refusal = await self._guard.judge_unmodelled(requester, [text], unmodelled)
+            return refusal if refusal is not None and refusal.action is Action.BLOCK else None
         return None
 
     def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> Refusal:
