@@ -14,6 +14,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
 
@@ -24,6 +25,7 @@ from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
 from skewguard.policy import Refusal
 from skewguard.relay.gate import TransactionGate
+from skewguard.relay.own_queries import bracketed
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.search_path import startup_path
@@ -32,7 +34,7 @@ from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
 from skewguard.wire.prepared import PreparedStatements
-from skewguard.wire.replies import ReplyStream
+from skewguard.wire.replies import QueryResult, ReplyStream
 
 if TYPE_CHECKING:
     from skewguard.relay.server import Proxy
@@ -48,6 +50,8 @@ _CLIENT_MESSAGES = frozenset(b"QPCBESF")
 #: authentication ends, before the proxy stops reading (backpressure, as a full
 #: socket buffer would give).
 HOLD_LIMIT = 1 << 20
+#: How much longer than its statement_timeout the proxy's own query may take to answer.
+_OWN_QUERY_SLACK = 1.0
 _AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 
 
@@ -88,11 +92,14 @@ class ClientSession(asyncio.Protocol):
         self._replication = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
+        self._held_is_query = False  # what waits is a simple Query (not an Execute)
         self._held_raw: list[bytes] = []  # client input received while waiting
         self._held_bytes = 0
         self._replies = ReplyStream()  # ReadyForQuery in the server's stream
         self._syncs = 0  # Query, Sync and FunctionCall messages sent upstream: each gets a Z
         self._control_since_sync = False  # transaction control followed since the last one
+        self._unsynced = False  # extended-protocol messages sent since the last of those
+        self._own_waiter: asyncio.Future[None] | None = None  # the proxy's own query under way
         self._sync_waiter: asyncio.Future[None] | None = None
         self._cancel_requested = False
         self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
@@ -228,6 +235,7 @@ class ClientSession(asyncio.Protocol):
                     return
                 out.append(segment.raw)
             else:
+                self._unsynced = True  # Describe, Flush, COPY data...: not a sync point
                 out.append(cast(bytes, segment))
         if out:
             self._write_upstream(out[0] if len(out) == 1 else b"".join(out))
@@ -240,6 +248,7 @@ class ClientSession(asyncio.Protocol):
         runs nothing; named statements outlive transactions).
         """
         mtype = message.type
+        self._unsynced = mtype != 0x51 and mtype != 0x53 and mtype != 0x46
         if mtype == 0x45:  # Execute
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
             if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
@@ -353,6 +362,7 @@ class ClientSession(asyncio.Protocol):
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
             search_path_known=self._path_known and local != UNKNOWN,
+            own_connection=self if self._can_query_own() else None,
         )
 
     def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
@@ -362,6 +372,7 @@ class ClientSession(asyncio.Protocol):
         noticed at once.
         """
         self._held = rest
+        self._held_is_query = message.type == 0x51
         self._held_raw = []
         self._held_bytes = 0
         self._cancel_requested = False
@@ -419,14 +430,85 @@ class ClientSession(asyncio.Protocol):
         if self._gate is not None and not self._control_since_sync:
             self._gate.observed_status(chr(self._replies.status))
 
+    def _can_query_own(self) -> bool:
+        """A simple Query is held and PostgreSQL has answered all the client sent before it.
+
+        Then nothing of the client's is under way at the server (no unsynced
+        extended-protocol messages, whose implicit transaction or unnamed
+        portal a query of the proxy's would end).
+        """
+        held = self._held is not None and self._held_is_query
+        return (
+            held
+            and self.phase is Phase.READY
+            and not self._unsynced
+            and self._replies.ready == self._syncs
+            and not self._replies.filtering
+        )
+
+    async def query_in_transaction(
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+    ) -> list[tuple[str | None, ...]] | None:
+        """Run the proxy's ``sql`` on this backend, in the client's transaction, unseen.
+
+        Its rows (text), or None when it gives no answer: an error, a timeout,
+        a failed transaction, or a connection that cannot take it now. The
+        client's transaction is left as it was (see own_queries).
+        """
+        if not self._can_query_own():
+            return None
+        status = self._replies.status
+        plan = bracketed(
+            chr(status),
+            sql,
+            statement_timeout_ms=statement_timeout_ms,
+            lock_timeout_ms=lock_timeout_ms,
+        )
+        if plan is None:
+            return None
+        capture = self._replies.arm_capture(plan.replies)
+        self._send_client = None  # replies go through the capture until it is done
+        self._syncs += plan.replies
+        waiter = self._own_waiter = asyncio.get_running_loop().create_future()
+        self._write_upstream(plan.wire)
+        try:
+            async with asyncio.timeout(statement_timeout_ms / 1000 + _OWN_QUERY_SLACK):
+                await waiter
+        except TimeoutError:
+            log.warning("the proxy's own query got no answer in time", extra={"peer": self.peer})
+            return None
+        finally:
+            self._own_waiter = None
+        if capture.statuses[-1] != status:
+            log.error(
+                "the proxy's own query changed the transaction status from %s to %s",
+                chr(status),
+                chr(capture.statuses[-1]),
+                extra={"peer": self.peer, "errors": [r.error for r in capture.results]},
+            )
+        answer: QueryResult = capture.results[plan.query_index]
+        if answer.error is not None:
+            log.info("the proxy's own query failed (%s)", answer.error, extra={"sql": sql[:200]})
+            return None
+        return answer.rows
+
     def _carry_out(self, message: Message, refusal: Refusal | None) -> None:
         """Forward the held message, or what makes PostgreSQL refuse it in its place."""
+        # Ending the transaction first is the proxy's own query when it can be: the
+        # client then reads only the error, as from a COMMIT that fails.
+        own_rollback = refusal is not None and refusal.rollback_first and self._can_query_own()
         if message.type == 0x51:
             self._syncs += 1
         if refusal is None:
             self._write_upstream(message.raw)
+        elif own_rollback:
+            self._replies.arm_capture(1)
+            self._send_client = None
+            self._syncs += 1
+            raising = replace(refusal, rollback_first=False).statement
+            self._write_upstream(m.encode_query("ROLLBACK") + m.encode_query(raising))
         elif message.type == 0x51:
-            self._write_upstream(m.frame(b"Q", refusal.statement.encode() + b"\x00"))
+            self._write_upstream(m.encode_query(refusal.statement))
         else:
             # An Execute: run the raising statement in its place. Its ParseComplete and
             # BindComplete are taken out of the reply so the client sees only the error.
@@ -436,9 +518,16 @@ class ClientSession(asyncio.Protocol):
             self._write_upstream(injected + m.encode_execute(""))
 
     def cancel_held(self) -> bool:
-        """A CancelRequest for this session: a held statement fails with 57014, unrun."""
+        """A CancelRequest for this session: a held statement fails with 57014, unrun.
+
+        Only when nothing the client sent before it is still running at the
+        server: then the cancel PostgreSQL received was for that, as it would
+        be without the proxy, and the held statement runs after it.
+        """
         task = self._task
         if self._held is None or task is None or task.done():
+            return False
+        if self._replies.ready < self._syncs and not self._replies.capturing:
             return False
         self._cancel_requested = True
         task.cancel()
@@ -731,6 +820,11 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        own = self._own_waiter
+        if own is not None:  # the proxy's own query is answered (the client's all were)
+            if not own.done():
+                own.set_result(None)
+            return
         waiter = self._sync_waiter
         if waiter is not None:
             if not waiter.done():
