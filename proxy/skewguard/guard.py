@@ -411,6 +411,11 @@ class Guard:
                 await conn.close(timeout=1)
         return results
 
+    async def settle(self, timeout: float) -> None:
+        """Let audits written in the background finish (before the store closes)."""
+        if self._audits:
+            await asyncio.wait(set(self._audits), timeout=timeout)
+
     async def _audit(
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
     ) -> None:

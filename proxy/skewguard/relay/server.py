@@ -30,6 +30,9 @@ log = logging.getLogger("skewguard.proxy")
 #: How long PostgreSQL gets to take a cancel (or answer a probe) and close the connection.
 UPSTREAM_EXCHANGE_TIMEOUT = 10.0
 
+#: How long shutdown waits for cancelled decisions to end.
+DECISIONS_END_TIMEOUT = 2.0
+
 #: What PostgreSQL says to a startup packet whose protocol major it does not speak
 #: (ProcessStartupPacket; the same text in 15 and 18), with ERRCODE_FEATURE_NOT_SUPPORTED.
 UNSUPPORTED_PROTOCOL = "unsupported frontend protocol {}.{}: server supports 3.0 to 3.{}"
@@ -216,19 +219,30 @@ class Proxy:
         raise ConnectionError("the upstream did not answer with NegotiateProtocolVersion")
 
     async def stop(self, grace: float) -> None:
-        """Stop accepting; give open connections ``grace`` seconds, then close them."""
+        """Stop accepting; give open connections ``grace`` seconds, then close them.
+
+        Returns once no decision of a session is still running.
+        """
         if self._server is not None:
             self._server.close()
+        deciding = self._decisions()
         for session in list(self.sessions):
             session.shut_down()  # a held statement never runs after shutdown began (57P01)
         deadline = time.monotonic() + grace
+        await asyncio.sleep(0)  # the sessions just ended are gone
         if self.sessions:
             log.info("waiting for %d connection(s) to finish", len(self.sessions))
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        deciding |= self._decisions()
         for session in list(self.sessions):
             session.abort()
         if self._server is not None:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+        if deciding:  # cancelled: over before anything they use (the store) is closed
+            await asyncio.wait(deciding, timeout=DECISIONS_END_TIMEOUT)
+
+    def _decisions(self) -> set[asyncio.Task[None]]:
+        return {task for session in self.sessions if (task := session.deciding) is not None}

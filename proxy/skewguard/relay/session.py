@@ -973,8 +973,18 @@ class ClientSession(asyncio.Protocol):
             if self._upstream is not None:
                 self._upstream.close()
 
+    @property
+    def deciding(self) -> asyncio.Task[None] | None:
+        """The decision on a held statement, while it runs."""
+        task = self._task
+        return task if self._held is not None and task is not None and not task.done() else None
+
     def abort(self) -> None:
-        """Drop both legs at once (shutdown after the grace period)."""
+        """Drop both legs at once (shutdown after the grace period); no decision goes on."""
+        task = self.deciding
+        self._held, self._held_raw = None, []
+        if task is not None:
+            task.cancel()
         self._send_client = self._send_upstream = None
         self.phase = Phase.CLOSED
         if self.transport is not None:
