@@ -116,6 +116,7 @@ class ClientSession(asyncio.Protocol):
         self._send_client: Callable[[bytes], object] | None = None
         self._send_upstream: Callable[[bytes], object] | None = None
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet seen
+        self._client_eof = False  # the client half-closed during authentication
 
     # ------------------------------------------------------------ client side
 
@@ -148,6 +149,11 @@ class ClientSession(asyncio.Protocol):
             # it has gone; closing the upstream connection makes PostgreSQL roll back.
             self._abandon_held("client closed the connection while its statement was held")
             return False
+        if self._tls is None and (self.phase is Phase.CONNECTING or self.phase is Phase.AUTH):
+            # PostgreSQL answers the StartupMessage and only then reads the EOF.
+            self._client_eof = True
+            self._eof_upstream()
+            return True
         if (
             self.phase is Phase.READY
             and self._tls is None
@@ -779,6 +785,8 @@ class ClientSession(asyncio.Protocol):
         pending, self._pending = self._pending, []
         for chunk in pending:
             self._write_upstream(chunk)
+        if self._client_eof:
+            self._eof_upstream()
 
     def upstream_data(self, data: bytes) -> None:
         try:
@@ -862,6 +870,20 @@ class ClientSession(asyncio.Protocol):
         self._client_write(payload)
         if self.phase is Phase.READY and (self._early or self._auth_buf):
             self._release_early()
+        if self._client_eof:
+            self._eof_upstream()
+
+    def _eof_upstream(self) -> None:
+        """Pass a client's EOF during authentication on once nothing it sent is held."""
+        upstream = self._upstream
+        if self._early or self._auth_buf or upstream is None or not upstream.ready:
+            return
+        transport = upstream.transport
+        if transport is not None and transport.can_write_eof():
+            transport.write_eof()
+            self._client_eof = False
+        elif self.phase is Phase.READY:  # a TLS upstream: end as PostgreSQL would on the EOF
+            self.close()
 
     def _check_channel_binding(self, data: bytes) -> None:
         """Explain the one SCRAM case that cannot work through the proxy.
