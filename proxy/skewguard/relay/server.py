@@ -16,6 +16,7 @@ from skewguard.identity import IdentityResolver
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
+from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
 from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
@@ -73,6 +74,7 @@ class Proxy:
     def __init__(self, settings: Settings, upstream_url: str) -> None:
         self.settings = settings
         self.upstream: Upstream = parse_upstream(upstream_url)
+        self.fast_path = FastPathFunctions(self.upstream)
         self.resolver = IdentityResolver(
             settings.identity_pattern,
             migrator_apps=settings.migrator_apps,

@@ -55,6 +55,10 @@ _OWN_QUERY_SLACK = 1.0
 _AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 
 
+#: What a held FunctionCall carries in place of a text (it is judged by its OID).
+_FUNCTION_CALL = Script()
+
+
 class Phase(Enum):
     STARTUP = auto()  # waiting for a startup packet (possibly inside TLS)
     CONNECTING = auto()  # StartupMessage received, upstream being opened
@@ -267,10 +271,19 @@ class ClientSession(asyncio.Protocol):
             if name and sql is not None and self.statement_log is not None:
                 self._record(sql)
             return None
-        if mtype == 0x53 or mtype == 0x46:  # Sync, FunctionCall: each ends with a Z
+        if mtype == 0x53:  # Sync: ends with a Z
             self._syncs += 1
             self._control_since_sync = False
             return None
+        if mtype == 0x46:  # FunctionCall: ends with a Z; a function named by OID runs
+            self._syncs += 1
+            self._control_since_sync = False
+            self.stats.queries += 1
+            gate = self._gate
+            oid = m.decode_function_call_oid(message.body)
+            if gate is None or self.proxy.fast_path.known(self.database, oid):
+                return None
+            return _FUNCTION_CALL
         if mtype == 0x51:  # Query
             self._syncs += 1
             self._control_since_sync = False
@@ -382,7 +395,7 @@ class ClientSession(asyncio.Protocol):
         self._held_raw = []
         self._held_bytes = 0
         self._cancel_requested = False
-        if message.type == 0x51:
+        if message.type == 0x51 or message.type == 0x46:
             self._syncs -= 1  # counted again when it (or its refusal) is sent
         self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
 
@@ -391,8 +404,10 @@ class ClientSession(asyncio.Protocol):
         simple = message.type == 0x51
         if simple:
             sql = message.raw[5:-1].decode("utf-8", "replace")
-        else:
+        elif message.type == 0x45:
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body)) or ""
+        else:  # a FunctionCall: judged by its OID
+            sql = ""
         deadline = self.proxy.settings.decision_timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -400,7 +415,12 @@ class ClientSession(asyncio.Protocol):
         try:
             await self._until_answered(deadline)
             remaining = max(0.0, deadline - (loop.time() - started))
-            refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
+            if message.type == 0x46:
+                oid = m.decode_function_call_oid(message.body)
+                fast_path = self.proxy.fast_path
+                refusal = await self._gate.decide_call(oid, fast_path, deadline=remaining)
+            else:
+                refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
                 raise
@@ -503,7 +523,7 @@ class ClientSession(asyncio.Protocol):
         # Ending the transaction first is the proxy's own query when it can be: the
         # client then reads only the error, as from a COMMIT that fails.
         own_rollback = refusal is not None and refusal.rollback_first and self._can_query_own()
-        if message.type == 0x51:
+        if message.type == 0x51 or message.type == 0x46:
             self._syncs += 1
         if refusal is None:
             self._write_upstream(message.raw)
@@ -513,7 +533,8 @@ class ClientSession(asyncio.Protocol):
             self._syncs += 1
             raising = replace(refusal, rollback_first=False).statement
             self._write_upstream(m.encode_query("ROLLBACK") + m.encode_query(raising))
-        elif message.type == 0x51:
+        elif message.type == 0x51 or message.type == 0x46:
+            # a refused FunctionCall: the raising Query answers with the same E, Z
             self._write_upstream(m.encode_query(refusal.statement))
         else:
             # An Execute: run the raising statement in its place. Its ParseComplete and

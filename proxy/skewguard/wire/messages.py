@@ -406,6 +406,13 @@ def decode_data_row(body: bytes) -> tuple[str | None, ...]:
     return tuple(values)
 
 
+def decode_function_call_oid(body: bytes) -> int:
+    """FunctionCall ('F'): the OID of the function it calls."""
+    if len(body) < 4:
+        raise ProtocolViolation("invalid FunctionCall message")
+    return int(_I32.unpack_from(body, 0)[0]) & 0xFFFFFFFF
+
+
 def encode_query(sql: str) -> bytes:
     """Query ('Q') of ``sql``."""
     return frame(b"Q", sql.encode() + b"\x00")
@@ -441,6 +448,7 @@ __all__ = [
     "decode_close",
     "decode_data_row",
     "decode_error_fields",
+    "decode_function_call_oid",
     "decode_negotiate_protocol_version",
     "decode_parameter_status",
     "decode_parse",
