@@ -13,6 +13,8 @@ guard's read of the protected versions waits on that lock.
 from __future__ import annotations
 
 import signal
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +31,10 @@ from tests.support.proxy import ProxyProcess
 pytestmark = pytest.mark.integration
 
 
+class Client(rc.RawClient):
+    backend_key: tuple[int, bytes] = (0, b"")
+
+
 @dataclass
 class Site:
     cluster: LocalCluster
@@ -36,13 +42,12 @@ class Site:
     proxy: ProxyProcess
     logfile: Path
 
-    def client(self, app: str = "") -> rc.RawClient:
-        client = rc.RawClient("127.0.0.1", self.proxy.port)
-        params = {"user": "postgres", "database": self.database}
-        if app:
-            params["application_name"] = app
-        replies = client.startup(params)
+    def client(self) -> Client:
+        client = Client("127.0.0.1", self.proxy.port)
+        replies = client.startup({"user": "postgres", "database": self.database})
         assert replies[-1].type == "Z", replies
+        key_data = next(r for r in replies if r.type == "K")
+        client.backend_key = struct.unpack_from("!i", key_data.body)[0], key_data.body[4:]
         return client
 
     def backends(self, application_name: str) -> int:
@@ -150,3 +155,28 @@ def test_a_client_killed_while_held_takes_its_backend_and_locks_with_it(site: Si
     with direct(site.cluster, dbname=site.database) as conn:
         conn.execute("SET lock_timeout = '1s'")
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)  # no lock left
+
+
+def test_a_cancel_fails_the_held_statement_itself(site: Site) -> None:
+    app = unique("cancelled")
+    client = site.client()
+    locker = _park(site, client, app)
+    try:
+        pid, key = client.backend_key
+        with socket.create_connection(("127.0.0.1", site.proxy.port), timeout=10) as cancel:
+            cancel.sendall(rc.cancel_request(pid, key))
+            cancel.settimeout(10)
+            assert cancel.recv(1) == b""
+        replies = client.read_ready()
+        assert rc.error_code(replies) == "57014"
+        assert replies[-1].body == b"E"  # as a statement cancelled in a block leaves it
+        client.send(rc.query("ROLLBACK"))
+        assert rc.error_code(client.read_ready()) is None
+    finally:
+        locker.close()
+        client.close()
+    with direct(site.cluster, dbname=site.database) as conn:
+        columns = conn.execute(
+            "SELECT attname FROM pg_attribute WHERE attrelid = 't'::regclass AND attnum > 0"
+        ).fetchall()
+    assert ("extra",) not in columns

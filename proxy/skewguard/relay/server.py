@@ -145,6 +145,8 @@ class Proxy:
 
     async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
         self.metrics.cancel_requests.inc()
+        session = self._session_of(request)
+        held = session.held_cancel_target() if session is not None else None
         try:
             await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
@@ -153,9 +155,8 @@ class Proxy:
         # A statement the guard holds has not reached PostgreSQL: the proxy fails it
         # itself. Only now, so that the client, once told, cannot send a statement
         # the cancel just forwarded might still reach.
-        session = self._session_of(request)
-        if session is not None:
-            session.cancel_held()
+        if session is not None and held is not None:
+            session.cancel_held(held)
 
     def _session_of(self, request: CancelRequest) -> ClientSession | None:
         """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""

@@ -544,20 +544,26 @@ class ClientSession(asyncio.Protocol):
             injected = m.encode_parse("", refusal.statement) + m.encode_bind("", "")
             self._write_upstream(injected + m.encode_execute(""))
 
-    def cancel_held(self) -> bool:
-        """A CancelRequest for this session: a held statement fails with 57014, unrun.
+    def held_cancel_target(self) -> asyncio.Task[None] | None:
+        """The held statement's decision, if a CancelRequest arriving now is for it.
 
-        Only when nothing the client sent before it is still running at the
-        server: then the cancel PostgreSQL received was for that, as it would
-        be without the proxy, and the held statement runs after it.
+        It is when nothing the client sent before it is running at the server.
+        Otherwise the cancel is for what runs there, as it would be without the
+        proxy (PostgreSQL gets it), and the held statement runs after it. Read
+        when the cancel arrives: once PostgreSQL has taken it, the cancelled
+        statement's answer may already be in.
         """
-        task = self._task
-        if self._held is None or task is None or task.done():
-            return False
-        if self._replies.ready < self._syncs and not self._replies.capturing:
+        task = self.deciding
+        if task is None or (self._replies.ready < self._syncs and not self._replies.capturing):
+            return None
+        return task
+
+    def cancel_held(self, target: asyncio.Task[None]) -> bool:
+        """Fail the held statement with 57014, unrun, if ``target`` still decides on it."""
+        if target is not self.deciding:
             return False
         self._cancel_requested = True
-        task.cancel()
+        target.cancel()
         return True
 
     def _abandon_held(self, why: str) -> None:
