@@ -61,7 +61,7 @@ OWN = (
     m.frame(b"C", b"SAVEPOINT\x00") + m.frame(b"Z", b"T")
     + m.frame(b"1", b"") + m.frame(b"2", b"") + _row(b"t", None) + NOTIFY
     + m.frame(b"C", b"SELECT 1\x00") + m.frame(b"Z", b"T")
-    + m.encode_error("25P02", "aborted") + m.frame(b"Z", b"T")
+    + m.encode_error("25P02", "aborted", severity="ERROR") + m.frame(b"Z", b"T")
 )  # fmt: skip
 CLIENT_AFTER = m.frame(b"C", b"COMMIT\x00") + m.frame(b"Z", b"I")
 
@@ -80,3 +80,11 @@ def test_capture_keeps_the_proxys_replies_and_passes_the_rest(size: int) -> None
     assert [r.error for r in capture.results] == [None, None, "25P02"]
     assert capture.statuses == [ord("T")] * 3
     assert stream.ready == 5 and chr(stream.status) == "I"
+
+
+def test_an_error_that_ends_the_connection_reaches_the_client() -> None:
+    stream = ReplyStream()
+    capture = stream.arm_capture(1)
+    fatal = m.encode_error("57P01", "terminating connection", severity="FATAL")
+    assert stream.feed(fatal) == fatal
+    assert capture.results == [] and not capture.done

@@ -17,7 +17,7 @@ The proxy also runs queries of its own on the connection (``arm_capture``),
 only when PostgreSQL has answered everything the client sent: every reply up
 to their ReadyForQuery messages is then the proxy's, kept for it and never
 passed on, except a NotificationResponse or ParameterStatus, which belong to
-the session rather than to a query.
+the session rather than to a query, and an error that ends the connection.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ ERROR_RESPONSE = 0x45  # 'E'
 DATA_ROW = 0x44  # 'D'
 #: Asynchronous messages of the session, passed on even during a capture.
 _SESSION_MESSAGES = frozenset(b"AS")  # NotificationResponse, ParameterStatus
+_SESSION_ENDING = frozenset({"FATAL", "PANIC"})
 
 
 class ReplyStream:
@@ -220,7 +221,10 @@ class Capture:
         elif mtype == DATA_ROW:
             self._current.rows.append(m.decode_data_row(raw[5:]))
         elif mtype == ERROR_RESPONSE:
-            self._current.error = m.decode_error_fields(raw[5:]).get(m.FIELD_CODE, "")
+            fields = m.decode_error_fields(raw[5:])
+            self._current.error = fields.get(m.FIELD_CODE, "")
+            if fields.get(m.FIELD_SEVERITY_V) in _SESSION_ENDING:
+                return raw  # the connection ends: the client must read why
         elif mtype in _SESSION_MESSAGES:
             return raw
         return b""
