@@ -278,10 +278,10 @@ class ClientSession(asyncio.Protocol):
         if mtype == 0x46:  # FunctionCall: ends with a Z; a function named by OID runs
             self._syncs += 1
             self._control_since_sync = False
-            self.stats.queries += 1
-            gate = self._gate
+            if self._gate is None:
+                return None
             oid = m.decode_function_call_oid(message.body)
-            if gate is None or self.proxy.fast_path.known(self.database, oid):
+            if self.proxy.fast_path.known(self.database, oid):
                 return None
             return _FUNCTION_CALL
         if mtype == 0x51:  # Query
