@@ -22,6 +22,8 @@ log = logging.getLogger("skewguard")
 
 #: How often the protected set of each database with the backstop is rewritten.
 BACKSTOP_SYNC_INTERVAL = 5.0
+#: How long shutdown waits for the last audits and learned footprints to be written.
+FINAL_WRITE_TIMEOUT = 10.0
 
 
 def start_embedded(data_dir: str) -> LocalCluster:
@@ -134,12 +136,22 @@ async def serve(
     loop.add_signal_handler(signal.SIGHUP, reload_settings, proxy, load or (lambda: settings))
     await stop.wait()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
-    await proxy.stop(settings.shutdown_grace)
+    await proxy.stop(settings.shutdown_grace)  # no decision runs after this
     await admin.stop()
     if backstop_task is not None and proxy.backstop is not None:
         backstop_task.cancel()
         await proxy.backstop.close()
-    if learner_task is not None and proxy.learner is not None and store is not None:
+    if learner_task is not None:
         learner_task.cancel()
-        await proxy.learner.flush()  # what was learned since the last flush is kept
-        store.close()
+    if proxy.guard is not None:
+        await proxy.guard.settle(FINAL_WRITE_TIMEOUT)
+    if proxy.learner is not None and store is not None:
+        try:  # what was learned since the last flush is kept
+            await asyncio.wait_for(proxy.learner.flush(), FINAL_WRITE_TIMEOUT)
+        except TimeoutError:
+            log.error(
+                "the state store did not take the last learned footprints within %g s",
+                FINAL_WRITE_TIMEOUT,
+            )
+    if store is not None:
+        store.close()  # last: nothing uses it any more

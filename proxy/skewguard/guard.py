@@ -111,6 +111,16 @@ def _severities(settings: Settings) -> dict[str, Severity]:
     return {rule: Severity(level) for rule, level in settings.rule_severity}
 
 
+class MigratingConnection(Protocol):
+    """The requesting client's own backend, inside its transaction (the relay's session)."""
+
+    async def query_in_transaction(
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+    ) -> list[tuple[str | None, ...]] | None:
+        """Rows (text values) of ``sql`` run there unseen by the client; None: no answer."""
+        ...
+
+
 @dataclass(frozen=True)
 class Requester:
     """Who sent the DDL (audited, and checked for override rights)."""
@@ -125,6 +135,9 @@ class Requester:
     lock_timeout_set: bool = False
     backend_pid: int | None = None  # the client's backend (for the backstop's passes)
     search_path_known: bool = True  # False after a search_path change the proxy cannot read
+    #: Where probes see what the transaction sees without waiting on its locks (None:
+    #: not a relayed session, or not at a point where the proxy may query it).
+    own_connection: MigratingConnection | None = field(default=None, compare=False, repr=False)
 
 
 class Guard:
@@ -444,12 +457,25 @@ class Guard:
     async def _probe(self, requester: Requester, queries: list[str]) -> dict[str, bool | None]:
         """Answers about existing rows, None where the probe could not answer in time.
 
-        Inside the migrating transaction the probe waits on that transaction's own
-        lock and gives no answer (the finding stays a risk): running probes on the
-        migrating connection itself is the way to a real answer there.
+        On the migrating connection when the relay offers it: the probe then sees
+        the transaction's own changes and never waits on its locks. Otherwise on
+        a side connection, where inside a migrating transaction it waits on that
+        transaction's lock and gives no answer (the finding stays a risk).
         """
         if not queries:
             return {}
+        own = requester.own_connection
+        if own is not None:
+            return {
+                query: _truth(
+                    await own.query_in_transaction(
+                        query,
+                        statement_timeout_ms=PROBE_TIMEOUT_MS,
+                        lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
+                    )
+                )
+                for query in queries
+            }
         results: dict[str, bool | None] = dict.fromkeys(queries)
         upstream = self._catalogs.upstream
         try:
@@ -477,6 +503,11 @@ class Guard:
             with contextlib.suppress(*SIDE_ERRORS):
                 await conn.close(timeout=1)
         return results
+
+    async def settle(self, timeout: float) -> None:
+        """Let audits written in the background finish (before the store closes)."""
+        if self._audits:
+            await asyncio.wait(set(self._audits), timeout=timeout)
 
     async def _audit(
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
@@ -514,3 +545,10 @@ class Guard:
             decision.note,
             extra={"database": requester.database, "client": str(requester.identity)},
         )
+
+
+def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:
+    """A probe's one boolean (text 't'/'f'), None when it gave none."""
+    if not rows or not rows[0] or rows[0][0] is None:
+        return None
+    return rows[0][0] == "t"

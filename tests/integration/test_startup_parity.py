@@ -356,25 +356,7 @@ def twin(
     assert running.stop() == 0, running.log_tail()
 
 
-#: Differences that come from outside the startup phase's own code, each with its reason.
-KNOWN_GAPS = {
-    "startup-then-eof": (
-        "PostgreSQL answers a StartupMessage whose client half-closed right after it; "
-        "the proxy's ClientSession.eof_received closes the client before the answer"
-    ),
-}
-
-
-def _case_params() -> list[object]:
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=KNOWN_GAPS[name]))
-        if name in KNOWN_GAPS
-        else name
-        for name in CASES
-    ]
-
-
-@pytest.mark.parametrize("name", _case_params())
+@pytest.mark.parametrize("name", list(CASES))
 def test_startup_phase_parity(name: str, cluster: LocalCluster, twin: ProxyProcess) -> None:
     script = CASES[name]
     major = cluster.install.major

@@ -405,3 +405,14 @@ def test_ready_status(status: bytes, char: str) -> None:
 def test_ready_status_malformed(body: bytes) -> None:
     with pytest.raises(ProtocolViolation):
         m.decode_ready_status(body)
+
+
+def test_function_call_oid_and_data_rows_decode() -> None:
+    call = m.frame(b"F", (4294967295).to_bytes(4, "big") + b"\x00\x00\x00\x00\x00\x00")
+    assert m.decode_function_call_oid(call[5:]) == 4294967295  # an OID is unsigned
+    with pytest.raises(ProtocolViolation):
+        m.decode_function_call_oid(b"\x00\x01")
+    row = b"\x00\x02" + b"\x00\x00\x00\x01t" + b"\xff\xff\xff\xff"
+    assert m.decode_data_row(row) == ("t", None)
+    with pytest.raises(ProtocolViolation):
+        m.decode_data_row(b"\x00\x01\x00\x00\x00\x09t")

@@ -24,6 +24,7 @@ from dataclasses import replace
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
+from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.sql_start import first_word
 from skewguard.statements import Kind, Script, Statement
 
@@ -113,6 +114,30 @@ class TransactionGate:
                 await self._guard.grant_pass(requester, sql)
             return None
         return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+
+    async def decide_call(
+        self, oid: int, functions: FastPathFunctions, *, deadline: float
+    ) -> Refusal | None:
+        """A FunctionCall: large-object functions pass, any other is opaque code."""
+        requester = self._requester()
+        text = f"fast-path call of function {oid}"
+        try:
+            async with asyncio.timeout(deadline):
+                if await functions.is_large_object(requester.database, requester.user, oid):
+                    return None
+                decision = await self._guard.judge_opaque(requester, text)
+        except TimeoutError:
+            decision = await self._guard.unjudged(
+                requester, [text], "deadline", f"no decision within {deadline:g} s"
+            )
+        except Exception as exc:  # a guard failure is answered, never forwarded silently
+            log.exception("DDL guard failed")
+            decision = await self._guard.unjudged(
+                requester, [text], "guard-error", f"internal error ({type(exc).__name__})"
+            )
+        if decision.action is not Action.BLOCK or decision.error is None:
+            return None
+        return Refusal(*decision.error)  # fails like the call: the transaction is aborted
 
     async def _decide(self, requester: Requester, script: Script, sql: str) -> Decision | None:
         if script.error is not None:

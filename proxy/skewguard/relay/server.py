@@ -16,6 +16,7 @@ from skewguard.identity import IdentityResolver
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
+from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
 from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
@@ -29,6 +30,9 @@ log = logging.getLogger("skewguard.proxy")
 
 #: How long PostgreSQL gets to take a cancel (or answer a probe) and close the connection.
 UPSTREAM_EXCHANGE_TIMEOUT = 10.0
+
+#: How long shutdown waits for cancelled decisions to end.
+DECISIONS_END_TIMEOUT = 2.0
 
 #: What PostgreSQL says to a startup packet whose protocol major it does not speak
 #: (ProcessStartupPacket; the same text in 15 and 18), with ERRCODE_FEATURE_NOT_SUPPORTED.
@@ -78,6 +82,7 @@ class Proxy:
     def __init__(self, settings: Settings, upstream_url: str) -> None:
         self.settings = settings
         self.upstream: Upstream = parse_upstream(upstream_url)
+        self.fast_path = FastPathFunctions(self.upstream)
         self.resolver = _resolver(settings)
         self.traffic = TrafficBook()
         self.metrics = ProxyMetrics(self.traffic)
@@ -149,6 +154,8 @@ class Proxy:
 
     async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
         self.metrics.cancel_requests.inc()
+        session = self._session_of(request)
+        held = session.held_cancel_target() if session is not None else None
         try:
             await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
@@ -157,9 +164,8 @@ class Proxy:
         # A statement the guard holds has not reached PostgreSQL: the proxy fails it
         # itself. Only now, so that the client, once told, cannot send a statement
         # the cancel just forwarded might still reach.
-        session = self._session_of(request)
-        if session is not None:
-            session.cancel_held()
+        if session is not None and held is not None:
+            session.cancel_held(held)
 
     def _session_of(self, request: CancelRequest) -> ClientSession | None:
         """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""
@@ -225,19 +231,30 @@ class Proxy:
         raise ConnectionError("the upstream did not answer with NegotiateProtocolVersion")
 
     async def stop(self, grace: float) -> None:
-        """Stop accepting; give open connections ``grace`` seconds, then close them."""
+        """Stop accepting; give open connections ``grace`` seconds, then close them.
+
+        Returns once no decision of a session is still running.
+        """
         if self._server is not None:
             self._server.close()
+        deciding = self._decisions()
         for session in list(self.sessions):
             session.shut_down()  # a held statement never runs after shutdown began (57P01)
         deadline = time.monotonic() + grace
+        await asyncio.sleep(0)  # the sessions just ended are gone
         if self.sessions:
             log.info("waiting for %d connection(s) to finish", len(self.sessions))
         while self.sessions and time.monotonic() < deadline:
             await asyncio.sleep(0.05)
+        deciding |= self._decisions()
         for session in list(self.sessions):
             session.abort()
         if self._server is not None:
             await self._server.wait_closed()
         for task in list(self._tasks):
             task.cancel()
+        if deciding:  # cancelled: over before anything they use (the store) is closed
+            await asyncio.wait(deciding, timeout=DECISIONS_END_TIMEOUT)
+
+    def _decisions(self) -> set[asyncio.Task[None]]:
+        return {task for session in self.sessions if (task := session.deciding) is not None}

@@ -14,6 +14,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
 
@@ -24,6 +25,7 @@ from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
 from skewguard.policy import Refusal
 from skewguard.relay.gate import TransactionGate
+from skewguard.relay.own_queries import bracketed
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.search_path import startup_path
@@ -32,7 +34,7 @@ from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
 from skewguard.wire.prepared import PreparedStatements
-from skewguard.wire.replies import ReplyStream
+from skewguard.wire.replies import QueryResult, ReplyStream
 
 if TYPE_CHECKING:
     from skewguard.relay.server import Proxy
@@ -48,7 +50,13 @@ _CLIENT_MESSAGES = frozenset(b"QPCBESF")
 #: authentication ends, before the proxy stops reading (backpressure, as a full
 #: socket buffer would give).
 HOLD_LIMIT = 1 << 20
+#: How much longer than its statement_timeout the proxy's own query may take to answer.
+_OWN_QUERY_SLACK = 1.0
 _AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
+
+
+#: What a held FunctionCall carries in place of a text (it is judged by its OID).
+_FUNCTION_CALL = Script()
 
 
 class Phase(Enum):
@@ -88,11 +96,14 @@ class ClientSession(asyncio.Protocol):
         self._replication = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
+        self._held_is_query = False  # what waits is a simple Query (not an Execute)
         self._held_raw: list[bytes] = []  # client input received while waiting
         self._held_bytes = 0
         self._replies = ReplyStream()  # ReadyForQuery in the server's stream
         self._syncs = 0  # Query, Sync and FunctionCall messages sent upstream: each gets a Z
         self._control_since_sync = False  # transaction control followed since the last one
+        self._unsynced = False  # extended-protocol messages sent since the last of those
+        self._own_waiter: asyncio.Future[None] | None = None  # the proxy's own query under way
         self._sync_waiter: asyncio.Future[None] | None = None
         self._cancel_requested = False
         self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
@@ -109,6 +120,7 @@ class ClientSession(asyncio.Protocol):
         self._send_client: Callable[[bytes], object] | None = None
         self._send_upstream: Callable[[bytes], object] | None = None
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet seen
+        self._client_eof = False  # the client half-closed during authentication
 
     # ------------------------------------------------------------ client side
 
@@ -141,6 +153,11 @@ class ClientSession(asyncio.Protocol):
             # it has gone; closing the upstream connection makes PostgreSQL roll back.
             self._abandon_held("client closed the connection while its statement was held")
             return False
+        if self._tls is None and (self.phase is Phase.CONNECTING or self.phase is Phase.AUTH):
+            # PostgreSQL answers the StartupMessage and only then reads the EOF.
+            self._client_eof = True
+            self._eof_upstream()
+            return True
         if (
             self.phase is Phase.READY
             and self._tls is None
@@ -228,6 +245,7 @@ class ClientSession(asyncio.Protocol):
                     return
                 out.append(segment.raw)
             else:
+                self._unsynced = True  # Describe, Flush, COPY data...: not a sync point
                 out.append(cast(bytes, segment))
         if out:
             self._write_upstream(out[0] if len(out) == 1 else b"".join(out))
@@ -240,6 +258,7 @@ class ClientSession(asyncio.Protocol):
         runs nothing; named statements outlive transactions).
         """
         mtype = message.type
+        self._unsynced = mtype != 0x51 and mtype != 0x53 and mtype != 0x46
         if mtype == 0x45:  # Execute
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
             if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
@@ -252,10 +271,19 @@ class ClientSession(asyncio.Protocol):
             if name and sql is not None and self.statement_log is not None:
                 self._record(sql)
             return None
-        if mtype == 0x53 or mtype == 0x46:  # Sync, FunctionCall: each ends with a Z
+        if mtype == 0x53:  # Sync: ends with a Z
             self._syncs += 1
             self._control_since_sync = False
             return None
+        if mtype == 0x46:  # FunctionCall: ends with a Z; a function named by OID runs
+            self._syncs += 1
+            self._control_since_sync = False
+            if self._gate is None:
+                return None
+            oid = m.decode_function_call_oid(message.body)
+            if self.proxy.fast_path.known(self.database, oid):
+                return None
+            return _FUNCTION_CALL
         if mtype == 0x51:  # Query
             self._syncs += 1
             self._control_since_sync = False
@@ -353,6 +381,7 @@ class ClientSession(asyncio.Protocol):
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
             search_path_known=self._path_known and local != UNKNOWN,
+            own_connection=self if self._can_query_own() else None,
         )
 
     def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
@@ -362,10 +391,11 @@ class ClientSession(asyncio.Protocol):
         noticed at once.
         """
         self._held = rest
+        self._held_is_query = message.type == 0x51
         self._held_raw = []
         self._held_bytes = 0
         self._cancel_requested = False
-        if message.type == 0x51:
+        if message.type == 0x51 or message.type == 0x46:
             self._syncs -= 1  # counted again when it (or its refusal) is sent
         self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
 
@@ -374,8 +404,10 @@ class ClientSession(asyncio.Protocol):
         simple = message.type == 0x51
         if simple:
             sql = message.raw[5:-1].decode("utf-8", "replace")
-        else:
+        elif message.type == 0x45:
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body)) or ""
+        else:  # a FunctionCall: judged by its OID
+            sql = ""
         deadline = self.proxy.settings.decision_timeout
         loop = asyncio.get_running_loop()
         started = loop.time()
@@ -383,7 +415,12 @@ class ClientSession(asyncio.Protocol):
         try:
             await self._until_answered(deadline)
             remaining = max(0.0, deadline - (loop.time() - started))
-            refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
+            if message.type == 0x46:
+                oid = m.decode_function_call_oid(message.body)
+                fast_path = self.proxy.fast_path
+                refusal = await self._gate.decide_call(oid, fast_path, deadline=remaining)
+            else:
+                refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
                 raise
@@ -419,14 +456,86 @@ class ClientSession(asyncio.Protocol):
         if self._gate is not None and not self._control_since_sync:
             self._gate.observed_status(chr(self._replies.status))
 
+    def _can_query_own(self) -> bool:
+        """A simple Query is held and PostgreSQL has answered all the client sent before it.
+
+        Then nothing of the client's is under way at the server (no unsynced
+        extended-protocol messages, whose implicit transaction or unnamed
+        portal a query of the proxy's would end).
+        """
+        held = self._held is not None and self._held_is_query
+        return (
+            held
+            and self.phase is Phase.READY
+            and not self._unsynced
+            and self._replies.ready == self._syncs
+            and not self._replies.filtering
+        )
+
+    async def query_in_transaction(
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+    ) -> list[tuple[str | None, ...]] | None:
+        """Run the proxy's ``sql`` on this backend, in the client's transaction, unseen.
+
+        Its rows (text), or None when it gives no answer: an error, a timeout,
+        a failed transaction, or a connection that cannot take it now. The
+        client's transaction is left as it was (see own_queries).
+        """
+        if not self._can_query_own():
+            return None
+        status = self._replies.status
+        plan = bracketed(
+            chr(status),
+            sql,
+            statement_timeout_ms=statement_timeout_ms,
+            lock_timeout_ms=lock_timeout_ms,
+        )
+        if plan is None:
+            return None
+        capture = self._replies.arm_capture(plan.replies)
+        self._send_client = None  # replies go through the capture until it is done
+        self._syncs += plan.replies
+        waiter = self._own_waiter = asyncio.get_running_loop().create_future()
+        self._write_upstream(plan.wire)
+        try:
+            async with asyncio.timeout(statement_timeout_ms / 1000 + _OWN_QUERY_SLACK):
+                await waiter
+        except TimeoutError:
+            log.warning("the proxy's own query got no answer in time", extra={"peer": self.peer})
+            return None
+        finally:
+            self._own_waiter = None
+        if capture.statuses[-1] != status:
+            log.error(
+                "the proxy's own query changed the transaction status from %s to %s",
+                chr(status),
+                chr(capture.statuses[-1]),
+                extra={"peer": self.peer, "errors": [r.error for r in capture.results]},
+            )
+        answer: QueryResult = capture.results[plan.query_index]
+        if answer.error is not None:
+            log.info("the proxy's own query failed (%s)", answer.error, extra={"sql": sql[:200]})
+            return None
+        return answer.rows
+
     def _carry_out(self, message: Message, refusal: Refusal | None) -> None:
         """Forward the held message, or what makes PostgreSQL refuse it in its place."""
-        if message.type == 0x51:
+        # Ending the transaction first is the proxy's own query when it can be: the
+        # client then reads only the error, as from a COMMIT that fails.
+        own_rollback = refusal is not None and refusal.rollback_first and self._can_query_own()
+        if message.type == 0x51 or message.type == 0x46:
             self._syncs += 1
         if refusal is None:
             self._write_upstream(message.raw)
-        elif message.type == 0x51:
-            self._write_upstream(m.frame(b"Q", refusal.statement.encode() + b"\x00"))
+        elif own_rollback:
+            self._replies.arm_capture(1)
+            self._send_client = None
+            self._syncs += 1
+            raising = replace(refusal, rollback_first=False).statement
+            self._write_upstream(m.encode_query("ROLLBACK") + m.encode_query(raising))
+        elif message.type == 0x51 or message.type == 0x46:
+            # a refused FunctionCall: the raising Query answers with the same E, Z
+            self._write_upstream(m.encode_query(refusal.statement))
         else:
             # An Execute: run the raising statement in its place. Its ParseComplete and
             # BindComplete are taken out of the reply so the client sees only the error.
@@ -435,13 +544,26 @@ class ClientSession(asyncio.Protocol):
             injected = m.encode_parse("", refusal.statement) + m.encode_bind("", "")
             self._write_upstream(injected + m.encode_execute(""))
 
-    def cancel_held(self) -> bool:
-        """A CancelRequest for this session: a held statement fails with 57014, unrun."""
-        task = self._task
-        if self._held is None or task is None or task.done():
+    def held_cancel_target(self) -> asyncio.Task[None] | None:
+        """The held statement's decision, if a CancelRequest arriving now is for it.
+
+        It is when nothing the client sent before it is running at the server.
+        Otherwise the cancel is for what runs there, as it would be without the
+        proxy (PostgreSQL gets it), and the held statement runs after it. Read
+        when the cancel arrives: once PostgreSQL has taken it, the cancelled
+        statement's answer may already be in.
+        """
+        task = self.deciding
+        if task is None or (self._replies.ready < self._syncs and not self._replies.capturing):
+            return None
+        return task
+
+    def cancel_held(self, target: asyncio.Task[None]) -> bool:
+        """Fail the held statement with 57014, unrun, if ``target`` still decides on it."""
+        if target is not self.deciding:
             return False
         self._cancel_requested = True
-        task.cancel()
+        target.cancel()
         return True
 
     def _abandon_held(self, why: str) -> None:
@@ -690,6 +812,8 @@ class ClientSession(asyncio.Protocol):
         pending, self._pending = self._pending, []
         for chunk in pending:
             self._write_upstream(chunk)
+        if self._client_eof:
+            self._eof_upstream()
 
     def upstream_data(self, data: bytes) -> None:
         try:
@@ -731,6 +855,11 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        own = self._own_waiter
+        if own is not None:  # the proxy's own query is answered (the client's all were)
+            if not own.done():
+                own.set_result(None)
+            return
         waiter = self._sync_waiter
         if waiter is not None:
             if not waiter.done():
@@ -768,6 +897,20 @@ class ClientSession(asyncio.Protocol):
         self._client_write(payload)
         if self.phase is Phase.READY and (self._early or self._auth_buf):
             self._release_early()
+        if self._client_eof:
+            self._eof_upstream()
+
+    def _eof_upstream(self) -> None:
+        """Pass a client's EOF during authentication on once nothing it sent is held."""
+        upstream = self._upstream
+        if self._early or self._auth_buf or upstream is None or not upstream.ready:
+            return
+        transport = upstream.transport
+        if transport is not None and transport.can_write_eof():
+            transport.write_eof()
+            self._client_eof = False
+        elif self.phase is Phase.READY:  # a TLS upstream: end as PostgreSQL would on the EOF
+            self.close()
 
     def _check_channel_binding(self, data: bytes) -> None:
         """Explain the one SCRAM case that cannot work through the proxy.
@@ -879,8 +1022,18 @@ class ClientSession(asyncio.Protocol):
             if self._upstream is not None:
                 self._upstream.close()
 
+    @property
+    def deciding(self) -> asyncio.Task[None] | None:
+        """The decision on a held statement, while it runs."""
+        task = self._task
+        return task if self._held is not None and task is not None and not task.done() else None
+
     def abort(self) -> None:
-        """Drop both legs at once (shutdown after the grace period)."""
+        """Drop both legs at once (shutdown after the grace period); no decision goes on."""
+        task = self.deciding
+        self._held, self._held_raw = None, []
+        if task is not None:
+            task.cancel()
         self._send_client = self._send_upstream = None
         self.phase = Phase.CLOSED
         if self.transport is not None:

@@ -384,6 +384,40 @@ def decode_error_fields(body: bytes) -> dict[str, str]:
     return fields
 
 
+def decode_data_row(body: bytes) -> tuple[str | None, ...]:
+    """DataRow ('D') in text format: each column's value, None for NULL."""
+    if len(body) < 2:
+        raise ProtocolViolation("invalid DataRow message")
+    (count,) = _I16.unpack_from(body, 0)
+    pos = 2
+    values: list[str | None] = []
+    for _ in range(count):
+        if len(body) < pos + 4:
+            raise ProtocolViolation("invalid DataRow message")
+        (length,) = _I32.unpack_from(body, pos)
+        pos += 4
+        if length < 0:
+            values.append(None)
+            continue
+        if len(body) < pos + length:
+            raise ProtocolViolation("invalid DataRow message")
+        values.append(body[pos : pos + length].decode("utf-8", "replace"))
+        pos += length
+    return tuple(values)
+
+
+def decode_function_call_oid(body: bytes) -> int:
+    """FunctionCall ('F'): the OID of the function it calls."""
+    if len(body) < 4:
+        raise ProtocolViolation("invalid FunctionCall message")
+    return int(_I32.unpack_from(body, 0)[0]) & 0xFFFFFFFF
+
+
+def encode_query(sql: str) -> bytes:
+    """Query ('Q') of ``sql``."""
+    return frame(b"Q", sql.encode() + b"\x00")
+
+
 def decode_ready_status(body: bytes) -> str:
     """ReadyForQuery ('Z'): 'I' idle, 'T' in transaction, 'E' failed transaction."""
     if len(body) != 1:
@@ -412,7 +446,9 @@ __all__ = [
     "decode_backend_key_data",
     "decode_bind_statement",
     "decode_close",
+    "decode_data_row",
     "decode_error_fields",
+    "decode_function_call_oid",
     "decode_negotiate_protocol_version",
     "decode_parameter_status",
     "decode_parse",
@@ -421,6 +457,7 @@ __all__ = [
     "decode_sasl_mechanisms",
     "decode_startup_packet",
     "encode_error",
+    "encode_query",
     "encode_sasl_mechanisms",
     "encode_ssl_request",
     "encode_startup_message",

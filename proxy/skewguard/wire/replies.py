@@ -12,11 +12,18 @@ and Execute of a statement that raises the error, and the ParseComplete and
 BindComplete they produce are taken out of the stream before the client sees
 them, so the client reads exactly what PostgreSQL would send for a failing
 Execute.
+
+The proxy also runs queries of its own on the connection (``arm_capture``),
+only when PostgreSQL has answered everything the client sent: every reply up
+to their ReadyForQuery messages is then the proxy's, kept for it and never
+passed on, except a NotificationResponse or ParameterStatus, which belong to
+the session rather than to a query, and an error that ends the connection.
 """
 
 from __future__ import annotations
 
 import struct
+from dataclasses import dataclass, field
 
 from skewguard.wire import messages as m
 from skewguard.wire.errors import ProtocolViolation
@@ -27,6 +34,10 @@ READY_FOR_QUERY = 0x5A  # 'Z'
 PARSE_COMPLETE = 0x31  # '1'
 BIND_COMPLETE = 0x32  # '2'
 ERROR_RESPONSE = 0x45  # 'E'
+DATA_ROW = 0x44  # 'D'
+#: Asynchronous messages of the session, passed on even during a capture.
+_SESSION_MESSAGES = frozenset(b"AS")  # NotificationResponse, ParameterStatus
+_SESSION_ENDING = frozenset({"FATAL", "PANIC"})
 
 
 class ReplyStream:
@@ -39,11 +50,16 @@ class ReplyStream:
         self.status = ord("I")  # the transaction status of the last one
         self._skip = 0  # bytes of the current message still to come
         self._carry = b""  # a message header (plus status byte) split across chunks
-        self._filter: _BlockFilter | None = None
+        self._filter: _BlockFilter | Capture | None = None
 
     @property
     def filtering(self) -> bool:
         return self._filter is not None
+
+    @property
+    def capturing(self) -> bool:
+        """The proxy's own queries are still being answered."""
+        return isinstance(self._filter, Capture)
 
     def arm_block(self, after_ready: int, marker: str) -> None:
         """Drop the ParseComplete/BindComplete just before the error whose message is ``marker``.
@@ -52,6 +68,16 @@ class ReplyStream:
         messages are answered (replies to what the client sent earlier).
         """
         self._filter = _BlockFilter(after_ready, marker)
+
+    def arm_capture(self, queries: int) -> Capture:
+        """Keep the replies to the proxy's next ``queries`` Query messages from the client.
+
+        Armed only when every earlier ReadyForQuery has been seen, so what comes
+        next answers the proxy's own messages.
+        """
+        capture = Capture(queries)
+        self._filter = capture
+        return capture
 
     def feed(self, data: bytes) -> bytes:
         """Account for a chunk from the server; return the bytes to pass to the client."""
@@ -131,7 +157,7 @@ class ReplyStream:
             raise ProtocolViolation(f"invalid message length {length} from the server")
         return int(length)
 
-    def _feed_filtering(self, block: _BlockFilter, data: bytes) -> bytes:
+    def _feed_filtering(self, block: _BlockFilter | Capture, data: bytes) -> bytes:
         block.buffer += data
         buffer = bytes(block.buffer)
         out: list[bytes] = []
@@ -156,6 +182,52 @@ class ReplyStream:
                 return b"".join(out)
         del block.buffer[:pos]
         return b"".join(out)
+
+
+@dataclass
+class QueryResult:
+    """What one of the proxy's own Query messages returned (text values)."""
+
+    rows: list[tuple[str | None, ...]] = field(default_factory=list)
+    error: str | None = None  # the SQLSTATE of its ErrorResponse
+
+
+class Capture:
+    """The replies to the proxy's own Query messages, one QueryResult per ReadyForQuery."""
+
+    __slots__ = ("_current", "_due", "buffer", "done", "results", "statuses")
+
+    def __init__(self, queries: int) -> None:
+        self._due = queries
+        self._current = QueryResult()
+        self.buffer = bytearray()
+        self.results: list[QueryResult] = []
+        self.statuses: list[int] = []  # the transaction status after each
+        self.done = False
+
+    def release(self) -> bytes:
+        return b""
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        mtype = raw[0]
+        if mtype == READY_FOR_QUERY:
+            stream.ready += 1
+            stream.status = raw[5]
+            self.results.append(self._current)
+            self.statuses.append(raw[5])
+            self._current = QueryResult()
+            self._due -= 1
+            self.done = self._due == 0
+        elif mtype == DATA_ROW:
+            self._current.rows.append(m.decode_data_row(raw[5:]))
+        elif mtype == ERROR_RESPONSE:
+            fields = m.decode_error_fields(raw[5:])
+            self._current.error = fields.get(m.FIELD_CODE, "")
+            if fields.get(m.FIELD_SEVERITY_V) in _SESSION_ENDING:
+                return raw  # the connection ends: the client must read why
+        elif mtype in _SESSION_MESSAGES:
+            return raw
+        return b""
 
 
 class _BlockFilter:
