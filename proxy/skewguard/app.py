@@ -89,7 +89,13 @@ async def serve(settings: Settings, upstream_url: str) -> None:
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
         proxy_id = settings.proxy_id or default_proxy_id(settings.listen_address[1])
-        proxy.learner = Learner(store, catalogs, proxy.metrics, proxy_id=proxy_id)
+        proxy.learner = Learner(
+            store,
+            catalogs,
+            proxy.metrics,
+            proxy_id=proxy_id,
+            keep_literals=settings.keep_literals,
+        )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
