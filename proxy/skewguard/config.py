@@ -477,6 +477,25 @@ def admin_tokens(settings: Settings, environ: Mapping[str, str] | None = None) -
     )
 
 
+def client_admin_token(path: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token a CLI command sends to a proxy's admin API.
+
+    The write token (``path``, else the files and variables ``skewguard run``
+    reads), else the read token, which is enough for reads; None without any.
+    """
+    env = os.environ if environ is None else environ
+    write_file = path or env.get(_env_of("admin_token_file"))
+    token = read_admin_token(write_file, ADMIN_TOKEN_ENV, env)
+    if token is None:
+        read_file = env.get(_env_of("admin_read_token_file"))
+        token = read_admin_token(read_file, ADMIN_READ_TOKEN_ENV, env)
+    return token
+
+
+def _env_of(name: str) -> str:
+    return next(option.env for option in OPTIONS if option.name == name)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare every option as a flag; values stay None unless given."""
     parser.add_argument("--config", metavar="FILE", help="TOML file whose [run] table sets options")

@@ -57,6 +57,8 @@ def sample_shape(sql: str) -> str:
             parts.append(" ")
         parts.append(_PLACEHOLDERS.get(token.name) or text[token.start : token.end + 1])
         end = token.end + 1
+    if not parts:
+        return UNREADABLE
     if cut:
         parts.append(" ...")
     return "".join(parts)
