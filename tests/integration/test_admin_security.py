@@ -18,7 +18,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from skewguard.store import SqliteStore
+from skewguard.store import PostgresStore, SqliteStore
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -293,3 +293,20 @@ def test_retiring_a_live_version_needs_force(guarded: ProxyProcess, database: st
         assert cli.returncode == 0, cli.stderr
     rows = http(guarded, "GET", "/api/versions?facets=0", token=READ).body["versions"]
     assert {(r["app"], r["version"]): r["lifecycle"] for r in rows}[("shop", "1")] == "retired"
+
+
+def test_the_shared_store_pages_and_prunes_decisions(cluster: LocalCluster, database: str) -> None:
+    store = PostgresStore(cluster.url(database=database, sslmode="disable"))
+    try:
+        now = time.time()
+        for n in range(10):  # two old, eight recent
+            store.record_decision({"at": now - (100 if n < 2 else 0), "decision": "allow", "n": n})
+        newest = store.decisions(3)
+        assert [d["n"] for d in newest] == [9, 8, 7]
+        assert [d["n"] for d in store.decisions(3, before=newest[-1]["id"])] == [6, 5, 4]
+        assert store.prune_decisions(now - 50, keep=0) == 2
+        assert store.prune_decisions(0, keep=5) == 3
+        assert [d["n"] for d in store.decisions(100)] == [9, 8, 7, 6, 5]
+        assert [i for i, _ in store.decision_texts(2)] == [d["id"] for d in store.decisions(2)]
+    finally:
+        store.close()

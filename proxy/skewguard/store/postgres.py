@@ -280,6 +280,9 @@ class PostgresStore:
         self._call(work, idempotent=False)
 
     def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]
+
+    def decision_texts(self, limit: int = 100, before: int | None = None) -> list[tuple[int, str]]:
         def work(conn: Connection) -> list[TupleRow]:
             return conn.execute(
                 "SELECT id, body::text FROM skewguard.decisions WHERE id < %s "
@@ -288,7 +291,7 @@ class PostgresStore:
             ).fetchall()
 
         rows = self._call(work, idempotent=True)
-        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+        return [(int(row_id), str(body)) for row_id, body in rows]
 
     def prune_decisions(self, older_than: float, keep: int) -> int:
         def work(conn: Connection) -> int:

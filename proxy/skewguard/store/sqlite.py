@@ -159,12 +159,15 @@ class SqliteStore:
             )
 
     def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]
+
+    def decision_texts(self, limit: int = 100, before: int | None = None) -> list[tuple[int, str]]:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, body FROM decisions WHERE id < ? ORDER BY id DESC LIMIT ?",
                 (before if before is not None else 2**63 - 1, limit),
             ).fetchall()
-        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+        return [(int(row_id), str(body)) for row_id, body in rows]
 
     def prune_decisions(self, older_than: float, keep: int) -> int:
         with self._lock:
