@@ -25,8 +25,9 @@ _PLACEHOLDERS = {
     "XCONST": "X'0'",
 }
 _COMMENTS = frozenset({"C_COMMENT", "SQL_COMMENT"})
-#: Only this much of a statement is scanned: a sample is short evidence, not the text.
-SCAN_LIMIT = 64 * 1024
+#: Only this much of a statement is scanned (a few ms at worst, on the learner's turn of
+#: the event loop): a sample is short evidence, kept to footprint.SAMPLE_LIMIT characters.
+SCAN_LIMIT = 8 * 1024
 #: What stands for text the lexer cannot read at all.
 UNREADABLE = "(statement not shown: it could not be read as SQL)"
 
