@@ -60,3 +60,20 @@ def _reason(exc: urllib.error.HTTPError) -> str:
         return str(json.loads(exc.read())["error"])
     except (ValueError, KeyError, TypeError, OSError):
         return str(exc.reason)
+
+
+def fetch_versions(
+    admin: str, *, token_file: str | None, with_facets: bool = True
+) -> list[dict[str, Any]]:
+    """Every row of the proxy's /api/versions, page after page."""
+    rows: list[dict[str, Any]] = []
+    offset: int | None = 0
+    while offset is not None:
+        page = call(
+            admin,
+            f"/api/versions?facets={int(with_facets)}&offset={offset}",
+            token_file=token_file,
+        )
+        rows.extend(page["versions"])
+        offset = page.get("next_offset")
+    return rows

@@ -11,25 +11,10 @@ import urllib.error
 import urllib.parse
 from typing import Any
 
-from skewguard.admin_client import call
+from skewguard.admin_client import call, fetch_versions
 from skewguard.config import parse_duration
 from skewguard.registry import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
-
-
-def _fetch(args: argparse.Namespace, with_facets: bool) -> list[dict[str, Any]]:
-    """Every page of the proxy's /api/versions."""
-    rows: list[dict[str, Any]] = []
-    offset: int | None = 0
-    while offset is not None:
-        page = call(
-            args.admin,
-            f"/api/versions?facets={int(with_facets)}&offset={offset}",
-            token_file=args.admin_token_file,
-        )
-        rows.extend(page["versions"])
-        offset = page.get("next_offset")
-    return rows
 
 
 def _when(timestamp: float | None) -> str:
@@ -111,7 +96,9 @@ def versions_command(args: argparse.Namespace) -> int:
         return _lifecycle(args)
     try:
         if args.admin:
-            rows = _fetch(args, args.facets or args.json)
+            rows = fetch_versions(
+                args.admin, token_file=args.admin_token_file, with_facets=args.facets or args.json
+            )
         else:
             path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
             if not is_postgres_url(path) and not os.path.exists(path):
