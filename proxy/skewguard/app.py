@@ -5,14 +5,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
 from skewguard.backstop import PassBook, protected_objects
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, Settings, reloaded
+from skewguard.config import ConfigError, Settings, admin_tokens, reloaded
 from skewguard.guard import Guard
 from skewguard.learning import Learner
+from skewguard.observe.access import AccessPolicy, loopback_listener
 from skewguard.observe.admin import AdminServer
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
@@ -24,6 +26,8 @@ log = logging.getLogger("skewguard")
 BACKSTOP_SYNC_INTERVAL = 5.0
 #: How long shutdown waits for the last audits and learned footprints to be written.
 FINAL_WRITE_TIMEOUT = 10.0
+#: How often audited decisions past --audit-retention / --audit-max-rows are deleted.
+AUDIT_PRUNE_INTERVAL = 600.0
 
 
 def start_embedded(data_dir: str) -> LocalCluster:
@@ -98,19 +102,53 @@ def reload_settings(proxy: Proxy, load: Callable[[], Settings]) -> None:
         log.warning("SIGHUP: these settings change only on restart: %s", ", ".join(ignored))
 
 
+async def prune_audit(
+    store: StateStore, settings: Settings, interval: float = AUDIT_PRUNE_INTERVAL
+) -> None:
+    """Every ``interval`` seconds (first at start), off the event loop; errors are logged."""
+    while True:
+        cutoff = time.time() - settings.audit_retention if settings.audit_retention else 0.0
+        try:
+            gone = await asyncio.to_thread(store.prune_decisions, cutoff, settings.audit_max_rows)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            log.warning("pruning audited decisions failed (will retry): %s", exc)
+        else:
+            if gone:
+                log.info("pruned %d audited decision(s)", gone)
+        await asyncio.sleep(interval)
+
+
+def admin_policy(settings: Settings) -> AccessPolicy:
+    """Who may use the admin API (reads the token files: a bad one stops the start)."""
+    policy = AccessPolicy(admin_tokens(settings), loopback_listener(settings.admin_address[0]))
+    if policy.warning is not None:
+        log.warning("%s; see docs/operations.md, Admin API security", policy.warning)
+    return policy
+
+
 async def serve(
     settings: Settings, upstream_url: str, load: Callable[[], Settings] | None = None
 ) -> None:
     """Run until SIGTERM or SIGINT, then shut down gracefully; SIGHUP reloads via ``load``."""
+    policy = admin_policy(settings)
     proxy = Proxy(settings, upstream_url)
     store: StateStore | None = None
     learner_task: asyncio.Task[None] | None = None
     backstop_task: asyncio.Task[None] | None = None
+    prune_task: asyncio.Task[None] | None = None
     if settings.analysis == "on":
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
         proxy_id = settings.proxy_id or default_proxy_id(settings.listen_address[1])
-        proxy.learner = Learner(store, catalogs, proxy.metrics, proxy_id=proxy_id)
+        proxy.learner = Learner(
+            store,
+            catalogs,
+            proxy.metrics,
+            proxy_id=proxy_id,
+            keep_literals=settings.keep_literals,
+        )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
@@ -118,8 +156,9 @@ async def serve(
         backstop_task = asyncio.get_running_loop().create_task(
             sync_backstop(proxy.backstop, proxy.guard, store)
         )
+        prune_task = asyncio.get_running_loop().create_task(prune_audit(store, settings))
     await proxy.start()
-    admin = AdminServer(proxy, store, *settings.admin_address)
+    admin = AdminServer(proxy, store, policy, *settings.admin_address)
     await admin.start()
     host, port = proxy.address
     print(
@@ -138,6 +177,8 @@ async def serve(
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)  # no decision runs after this
     await admin.stop()
+    if prune_task is not None:
+        prune_task.cancel()
     if backstop_task is not None and proxy.backstop is not None:
         backstop_task.cancel()
         await proxy.backstop.close()

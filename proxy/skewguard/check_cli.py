@@ -17,8 +17,6 @@ import bisect
 import json
 import sys
 import time
-import urllib.error
-import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ from typing import Any
 from pglast import parse_sql
 from pglast.parser import ParseError
 
+from skewguard.admin_client import add_token_argument, call
 from skewguard.catalogs import CatalogCache
 from skewguard.config import ConfigError, Settings, parse_duration, parse_upstream
 from skewguard.guard import Guard, Requester
@@ -80,6 +79,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how often --wait-safe asks again (default 1s)",
     )
+    add_token_argument(parser)
 
 
 @dataclass(frozen=True)
@@ -167,25 +167,14 @@ def _inputs(paths: list[str]) -> list[tuple[str, str]]:
     return out
 
 
-def _post(admin: str, sql: str, database: str | None) -> dict[str, Any]:
-    body = json.dumps({"sql": sql, "database": database}).encode()
-    request = urllib.request.Request(
-        admin.rstrip("/") + "/api/check",
-        data=body,
-        headers={"Content-Type": "application/json"},
-        method="POST",
+def _post(args: argparse.Namespace, sql: str) -> dict[str, Any]:
+    return call(
+        args.admin,
+        "/api/check",
+        token_file=args.admin_token_file,
+        body={"sql": sql, "database": args.database},
+        timeout=60,
     )
-    try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            result: dict[str, Any] = json.load(response)
-    except urllib.error.HTTPError as exc:
-        detail = exc.read().decode(errors="replace").strip()[:500]
-        raise ConnectionError(f"{admin}: HTTP {exc.code} {exc.reason}: {detail}") from None
-    except urllib.error.URLError as exc:
-        raise ConnectionError(
-            f"cannot reach the proxy's admin API at {admin}: {exc.reason}"
-        ) from None
-    return result
 
 
 async def _local(args: argparse.Namespace, sql: str) -> dict[str, Any]:
@@ -288,7 +277,7 @@ def _judge(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
     if migration.errors:  # never judge what was not read whole
         return {"decision": "-", "breaking": False, "findings": [], "database": args.database}
     if args.admin:
-        return _post(args.admin, migration.text, args.database)
+        return _post(args, migration.text)
     return asyncio.run(_local(args, migration.text))
 
 

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import uvloop
 
 from skewguard import __version__, logs
+from skewguard.admin_client import add_token_argument
 from skewguard.app import serve, start_embedded
 from skewguard.backstop import add_backstop_arguments, backstop_command
 from skewguard.check_cli import add_check_arguments, check_command
@@ -41,6 +42,10 @@ def _parser() -> argparse.ArgumentParser:
     source.add_argument(
         "--admin", metavar="URL", help="ask a running proxy, e.g. http://127.0.0.1:9632"
     )
+    versions.add_argument(
+        "--force", action="store_true", help="retire even a version that is live right now"
+    )
+    add_token_argument(versions)
     versions.add_argument("--json", action="store_true", help="print JSON")
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     check = commands.add_parser("check", help="would these migrations break a protected version?")

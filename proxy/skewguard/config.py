@@ -13,7 +13,7 @@ import math
 import os
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -149,6 +149,8 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 def _shown(value: Any) -> str:
     """A default as a user would type it: 24h rather than 86400.0, none rather than ()."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
     if isinstance(value, float):
         for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
             if value >= seconds and value % seconds == 0:
@@ -175,6 +177,31 @@ def _roles(value: str) -> tuple[str, ...]:
     return tuple(role.strip() for role in value.split(",") if role.strip())
 
 
+def _switch(value: str) -> bool:
+    """on|off"""
+    text = value.strip().lower()
+    if text in ("on", "true", "yes", "1"):
+        return True
+    if text in ("off", "false", "no", "0"):
+        return False
+    raise ConfigError(f"expected on or off; got {value!r}")
+
+
+def _count(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ConfigError(f"expected a whole number >= 0; got {value!r}")
+    return number
+
+
+#: Environment variables holding the admin tokens themselves (the files take precedence).
+ADMIN_TOKEN_ENV = "SKEWGUARD_ADMIN_TOKEN"
+ADMIN_READ_TOKEN_ENV = "SKEWGUARD_ADMIN_READ_TOKEN"
+
+
 OPTIONS: tuple[Option, ...] = (
     Option(
         "listen",
@@ -194,6 +221,37 @@ OPTIONS: tuple[Option, ...] = (
         "address of the admin HTTP server: /metrics, /healthz, /api/*, the status page",
         _validated(parse_hostport),
         metavar="HOST:PORT",
+    ),
+    Option(
+        "admin_token_file",
+        "file holding the bearer token that admin API changes (pin, unpin, retire, check) "
+        f"need; it also grants reads. Or put the token itself in {ADMIN_TOKEN_ENV}. Without "
+        "one, changes are refused unless the admin listener is loopback-only",
+        metavar="FILE",
+    ),
+    Option(
+        "admin_read_token_file",
+        "file holding a bearer token that admin API reads (/api/*, /metrics, the status page) "
+        f"then need; or {ADMIN_READ_TOKEN_ENV}. Without one, reads are open",
+        metavar="FILE",
+    ),
+    Option(
+        "audit_retention",
+        "audited DDL decisions older than this are deleted (0: kept whatever their age)",
+        parse_duration,
+        metavar="DURATION",
+    ),
+    Option(
+        "audit_max_rows",
+        "at most this many audited DDL decisions are kept, the oldest go first (0: no cap)",
+        _count,
+        metavar="N",
+    ),
+    Option(
+        "keep_literals",
+        "keep literal values in stored query samples, the audit and the API (default: "
+        "samples keep the statement's shape, values replaced by placeholders)",
+        _switch,
     ),
     Option(
         "identity_pattern",
@@ -314,6 +372,11 @@ class Settings:
     listen: str = "127.0.0.1:6432"
     upstream: str | None = None
     admin_listen: str = "127.0.0.1:9632"
+    admin_token_file: str | None = None
+    admin_read_token_file: str | None = None
+    audit_retention: float = 30 * 86400.0
+    audit_max_rows: int = 100_000
+    keep_literals: bool = False
     identity_pattern: str = DEFAULT_PATTERN
     migrator_apps: tuple[str, ...] = ("migrator",)
     migrator_roles: tuple[str, ...] = ()
@@ -368,17 +431,84 @@ assert [o.name for o in OPTIONS] == [f.name for f in fields(Settings)], (
 )
 
 
+#: Shorter tokens are refused: the admin port may be reachable by anyone.
+MIN_TOKEN_LENGTH = 16
+
+
+def read_admin_token(
+    path: str | None, env_name: str, environ: Mapping[str, str] | None = None
+) -> str | None:
+    """The token in file ``path``, else in the environment variable ``env_name``; None if neither.
+
+    Surrounding whitespace (a file's trailing newline) is not part of the token.
+    """
+    env = os.environ if environ is None else environ
+    source = env_name
+    if path:
+        source = path
+        try:
+            token = Path(path).read_text().strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"cannot read admin token file {path}: {exc}") from None
+    else:
+        token = env.get(env_name, "").strip()
+        if not token:
+            return None
+    if len(token) < MIN_TOKEN_LENGTH or not token.isprintable():
+        raise ConfigError(
+            f"{source}: an admin token must be at least {MIN_TOKEN_LENGTH} printable characters"
+        )
+    return token
+
+
+@dataclass(frozen=True, slots=True)
+class AdminTokens:
+    """Bearer tokens of the admin API: ``write`` grants everything, ``read`` only reads."""
+
+    write: str | None = field(default=None, repr=False)
+    read: str | None = field(default=None, repr=False)
+
+
+def admin_tokens(settings: Settings, environ: Mapping[str, str] | None = None) -> AdminTokens:
+    """The tokens --admin-token-file / --admin-read-token-file (or their env) configure."""
+    return AdminTokens(
+        write=read_admin_token(settings.admin_token_file, ADMIN_TOKEN_ENV, environ),
+        read=read_admin_token(settings.admin_read_token_file, ADMIN_READ_TOKEN_ENV, environ),
+    )
+
+
+def client_admin_token(path: str | None, environ: Mapping[str, str] | None = None) -> str | None:
+    """The token a CLI command sends to a proxy's admin API.
+
+    The write token (``path``, else the files and variables ``skewguard run``
+    reads), else the read token, which is enough for reads; None without any.
+    """
+    env = os.environ if environ is None else environ
+    write_file = path or env.get(_env_of("admin_token_file"))
+    token = read_admin_token(write_file, ADMIN_TOKEN_ENV, env)
+    if token is None:
+        read_file = env.get(_env_of("admin_read_token_file"))
+        token = read_admin_token(read_file, ADMIN_READ_TOKEN_ENV, env)
+    return token
+
+
+def _env_of(name: str) -> str:
+    return next(option.env for option in OPTIONS if option.name == name)
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Declare every option as a flag; values stay None unless given."""
     parser.add_argument("--config", metavar="FILE", help="TOML file whose [run] table sets options")
     for option in OPTIONS:
         default = "" if option.default is None else f" (default: {_shown(option.default)})"
+        switch = {"nargs": "?", "const": "on"} if option.convert is _switch else {}
         parser.add_argument(
             option.flag,
             dest=option.name,
             default=None,
             metavar=option.metavar or option.convert.__doc__,
             help=f"{option.help}{default}; env {option.env}",
+            **switch,  # type: ignore[arg-type]
         )
 
 

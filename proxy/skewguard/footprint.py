@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from skewguard.analysis import Facet
 from skewguard.identity import Identity
+from skewguard.samples import sample_shape
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -49,8 +50,12 @@ SAMPLE_LIMIT = 2000
 
 @dataclass(slots=True)
 class FootprintBatch:
-    """Evidence gathered since the last flush, plus when each version was last seen."""
+    """Evidence gathered since the last flush, plus when each version was last seen.
 
+    Samples keep only the statement's shape unless ``keep_literals`` (--keep-literals).
+    """
+
+    keep_literals: bool = False
     facets: dict[VersionKey, dict[Facet, Evidence]] = field(default_factory=dict)
     seen: dict[VersionKey, tuple[float, float]] = field(default_factory=dict)  # first, last
 
@@ -67,10 +72,13 @@ class FootprintBatch:
         """``count`` uses of a statement with these facets, last at ``when``."""
         self.saw_version(key, when)
         owned = self.facets.setdefault(key, {})
+        shown: str | None = None
         for facet in facets:
             evidence = owned.get(facet)
             if evidence is None:
-                owned[facet] = Evidence(count, when, when, sample[:SAMPLE_LIMIT])
+                if shown is None:
+                    shown = (sample if self.keep_literals else sample_shape(sample))[:SAMPLE_LIMIT]
+                owned[facet] = Evidence(count, when, when, shown)
             else:
                 evidence.count += count
                 evidence.last_seen = max(evidence.last_seen, when)

@@ -15,11 +15,10 @@ import json
 import os
 import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 from typing import Any
 
+from skewguard.admin_client import add_token_argument, fetch_versions
 from skewguard.analysis import Facet
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.store import Lifecycle, open_store
@@ -36,6 +35,7 @@ def add_footprints_arguments(parser: argparse.ArgumentParser) -> None:
     source = export.add_mutually_exclusive_group()
     source.add_argument("--admin", metavar="URL", help="read it from a running proxy")
     source.add_argument("--state", metavar="PATH|URL", help="read it from the state")
+    add_token_argument(export)
     load = actions.add_parser(
         "import", help="add an exported footprint to the state, pinned (expected)"
     )
@@ -48,13 +48,8 @@ def _state(args: argparse.Namespace) -> str:
     return str(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
 
 
-def _facets_from_admin(admin: str, key: VersionKey) -> list[dict[str, Any]]:
-    try:
-        with urllib.request.urlopen(admin.rstrip("/") + "/api/versions", timeout=30) as response:
-            rows: list[dict[str, Any]] = json.load(response)["versions"]
-    except urllib.error.URLError as exc:
-        raise ValueError(f"cannot reach the proxy's admin API at {admin}: {exc.reason}") from None
-    for row in rows:
+def _facets_from_admin(admin: str, key: VersionKey, token_file: str | None) -> list[dict[str, Any]]:
+    for row in fetch_versions(admin, token_file=token_file):
         if (row["database"], row["app"], row["version"]) == (key.database, key.app, key.version):
             return [
                 {k: f[k] for k in ("facet", "count", "first_seen", "last_seen")}
@@ -131,7 +126,7 @@ def footprints_command(args: argparse.Namespace) -> int:
                 raise ValueError("give APP@VERSION")
             key = VersionKey(args.database, app, version)
             if args.admin:
-                facets = _facets_from_admin(args.admin, key)
+                facets = _facets_from_admin(args.admin, key, args.admin_token_file)
             else:
                 facets = _facets_from_state(_state(args), key)
             print(json.dumps(export_document(key, facets), indent=2))

@@ -51,6 +51,7 @@ from skewguard.policy import (
 )
 from skewguard.registry import Protection, protected_versions
 from skewguard.rules import RULES
+from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
 from skewguard.store.base import StoredVersion
@@ -320,6 +321,7 @@ class Guard:
             mode=Mode(self._settings.mode),
             protections=protections,
             override=self._override(requester),
+            samples=requester.user in self._settings.override_roles,
         )
         if pending.unmodelled:  # audited: no protected version uses what they affect
             untouched = "; ".join(
@@ -392,7 +394,9 @@ class Guard:
         if override is not None:
             decision = overridden(decision, override)
         self._metrics.unjudged.labels(reason, decision.action.value).inc()
-        log.warning("cannot judge DDL: %s", decision.note, extra={"sql": texts[0][:200]})
+        log.warning(
+            "cannot judge DDL: %s", decision.note, extra={"sql": self._shown(texts[0][:200])}
+        )
         task = asyncio.get_running_loop().create_task(
             self._audit(requester, texts, decision, source="proxy")
         )
@@ -415,7 +419,9 @@ class Guard:
     ) -> Decision:
         self._metrics.analysis_failures.labels("unparseable-ddl").inc()
         decision = unparseable_decision(self._settings.unparseable_ddl == "block")
-        log.warning("unparseable DDL: %s", decision.note, extra={"sql": texts[0][:200]})
+        log.warning(
+            "unparseable DDL: %s", decision.note, extra={"sql": self._shown(texts[0][:200])}
+        )
         await self._audit(requester, texts, decision, source=source)
         return decision
 
@@ -438,6 +444,10 @@ class Guard:
             pending.texts.append(sql)
             decision = await self.judge(requester, pending, source="check")
         return CheckReport(decision, applied, requester.database)
+
+    def _shown(self, sql: str) -> str:
+        """A statement as the audit and the log may show it: its shape (--keep-literals: as is)."""
+        return sql if self._settings.keep_literals else sample_shape(sql)
 
     def _override(self, requester: Requester) -> str | None:
         reason = requester.comment_override
@@ -526,7 +536,7 @@ class Guard:
             "role": requester.user,
             "client": str(requester.identity),
             "peer": requester.peer,
-            "statements": list(texts),
+            "statements": [self._shown(text) for text in texts],
             "changes": [c.to_dict() for c in decision.changes],
             "findings": [f.to_dict() for f in decision.findings],
             "override_reason": decision.override,

@@ -105,12 +105,14 @@ class Learner:
         *,
         interval: float = 1.0,
         proxy_id: str = "",
+        keep_literals: bool = False,
     ) -> None:
         self._store = store
         self.proxy_id = proxy_id  # the name of this proxy's heartbeats (none when empty)
         self._catalogs = catalogs
         self._metrics = metrics
         self._interval = interval
+        self._keep_literals = keep_literals  # samples with their literal values (--keep-literals)
         self._live: set[StatementLog] = set()
         self._done: list[tuple[StatementLog, float]] = []
         self._caches: dict[str, _DatabaseCache] = {}
@@ -265,7 +267,7 @@ class Learner:
         cannot be read is counted as an analysis failure and dropped).
         """
         work = self._take(database)
-        batch = FootprintBatch()
+        batch = FootprintBatch(keep_literals=self._keep_literals)
         self._building[id(batch)] = batch
         complete = True
         try:

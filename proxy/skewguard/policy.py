@@ -80,8 +80,13 @@ def decide(
     mode: Mode,
     protections: Mapping[VersionKey, Protection],
     override: str | None = None,
+    samples: bool = False,
 ) -> Decision:
-    """Block on a ``break`` finding in enforce mode unless overridden; warn otherwise."""
+    """Block on a ``break`` finding in enforce mode unless overridden; warn otherwise.
+
+    ``samples``: the error's DETAIL quotes each finding's sample statement (for the
+    roles in --override-roles; anyone else learns versions, rules and objects only).
+    """
     breaking = [f for f in findings if f.severity is Severity.BREAK]
     found, changed = tuple(findings), tuple(changes)
     if not breaking:
@@ -97,7 +102,7 @@ def decide(
         found,
         changed,
         note="breaks protected versions",
-        error=render_error(breaking, protections),
+        error=render_error(breaking, protections, samples=samples),
     )
 
 
@@ -192,9 +197,16 @@ def _when(timestamp: float) -> str:
 
 
 def render_error(
-    breaking: Sequence[Finding], protections: Mapping[VersionKey, Protection]
+    breaking: Sequence[Finding],
+    protections: Mapping[VersionKey, Protection],
+    *,
+    samples: bool = False,
 ) -> tuple[str, str, str]:
-    """The contract's error: message naming the versions, DETAIL with evidence, HINT."""
+    """The contract's error: message naming the versions, DETAIL with evidence, HINT.
+
+    The guard answers before PostgreSQL checks privileges, so the DETAIL quotes a
+    sample statement only when ``samples`` (the requester is an override role).
+    """
     versions = sorted({f.version for f in breaking if f.version is not None})
     names = ", ".join(f"{v.app}@{v.version}" for v in versions)
     changes = sorted({str(f.change) for f in breaking})
@@ -210,10 +222,9 @@ def render_error(
         line = f"{who} ({why}) [{finding.rule} {finding.name}]: {finding.message}"
         evidence = finding.evidence
         if evidence is not None:
-            sample = " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
-            line += (
-                f"; seen {evidence.count} times, last {_when(evidence.last_seen)}; e.g. {sample}"
-            )
+            line += f"; seen {evidence.count} times, last {_when(evidence.last_seen)}"
+            if samples:
+                line += "; e.g. " + " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
         lines.append(line)
     hints = list(dict.fromkeys(f.hint for f in breaking if f.hint))
     return message, "\n".join(lines), "\n".join(hints)

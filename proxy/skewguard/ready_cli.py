@@ -14,10 +14,8 @@ import asyncio
 import json
 import os
 import sys
-import urllib.error
-import urllib.request
-from typing import Any
 
+from skewguard.admin_client import AdminError, add_token_argument, fetch_versions
 from skewguard.analysis import Facet
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
@@ -46,19 +44,20 @@ def add_ready_arguments(parser: argparse.ArgumentParser) -> None:
         help="read the footprint from the state (default: $SKEWGUARD_STATE or skewguard.db)",
     )
     parser.add_argument("--json", action="store_true", help="print JSON")
+    add_token_argument(parser)
 
 
 class CannotTell(Exception):
     """Why readiness cannot be decided (exit 2)."""
 
 
-def _from_admin(admin: str, database: str, app: str, version: str) -> dict[Facet, Evidence]:
-    url = admin.rstrip("/") + "/api/versions"
+def _from_admin(
+    args: argparse.Namespace, database: str, app: str, version: str
+) -> dict[Facet, Evidence]:
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
-            rows: list[dict[str, Any]] = json.load(response)["versions"]
-    except urllib.error.URLError as exc:
-        raise CannotTell(f"cannot reach the proxy's admin API at {admin}: {exc.reason}") from None
+        rows = fetch_versions(args.admin, token_file=args.admin_token_file)
+    except AdminError as exc:
+        raise CannotTell(str(exc)) from None
     for row in rows:
         if (row["database"], row["app"], row["version"]) == (database, app, version):
             return {
@@ -102,7 +101,7 @@ def ready_command(args: argparse.Namespace) -> int:
         upstream = parse_upstream(args.upstream)
         database = args.database or upstream.database or upstream.user or "postgres"
         if args.admin:
-            facets = _from_admin(args.admin, database, app, version)
+            facets = _from_admin(args, database, app, version)
         else:
             state = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
             facets = _from_state(state, database, app, version)

@@ -8,19 +8,13 @@ import os
 import sys
 import time
 import urllib.error
-import urllib.request
+import urllib.parse
 from typing import Any
 
+from skewguard.admin_client import call, fetch_versions
 from skewguard.config import parse_duration
 from skewguard.registry import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
-
-
-def _fetch(admin: str, with_facets: bool) -> list[dict[str, Any]]:
-    url = admin.rstrip("/") + "/api/versions" + ("" if with_facets else "?facets=0")
-    with urllib.request.urlopen(url, timeout=10) as response:
-        rows: list[dict[str, Any]] = json.load(response)["versions"]
-    return rows
 
 
 def _when(timestamp: float | None) -> str:
@@ -77,9 +71,12 @@ def _lifecycle(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.admin:
-            url = f"{args.admin.rstrip('/')}/api/versions/{args.name}/{args.action}"
-            request = urllib.request.Request(url, data=b"", method="POST")
-            urllib.request.urlopen(request, timeout=10).close()
+            call(
+                args.admin,
+                f"/api/versions/{urllib.parse.quote(args.name)}/{args.action}",
+                token_file=args.admin_token_file,
+                body={"force": True} if args.force else {},
+            )
         else:
             store = open_store(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
             states = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
@@ -99,7 +96,9 @@ def versions_command(args: argparse.Namespace) -> int:
         return _lifecycle(args)
     try:
         if args.admin:
-            rows = _fetch(args.admin, args.facets or args.json)
+            rows = fetch_versions(
+                args.admin, token_file=args.admin_token_file, with_facets=args.facets or args.json
+            )
         else:
             path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
             if not is_postgres_url(path) and not os.path.exists(path):

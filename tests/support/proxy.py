@@ -46,6 +46,7 @@ class ProxyProcess:
     env: dict[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
     admin_port: int = field(default_factory=free_port)
+    admin_host: str = "127.0.0.1"  # where the admin server listens; tests reach it on 127.0.0.1
     logfile: Path | None = None
     state: Path | None = None  # the SQLite state file; a fresh temporary one when None
     process: subprocess.Popen[bytes] | None = None
@@ -66,7 +67,7 @@ class ProxyProcess:
             sys.executable, "-m", "skewguard", "run",
             "--upstream", self.upstream,
             "--listen", f"127.0.0.1:{self.port}",
-            "--admin-listen", f"127.0.0.1:{self.admin_port}",
+            "--admin-listen", f"{self.admin_host}:{self.admin_port}",
             "--shutdown-grace", "2s",
             "--state", str(self.state),
             *self.extra_args,
@@ -157,6 +158,7 @@ class ProxyProcess:
             env=self.env,
             port=self.port,
             admin_port=self.admin_port,
+            admin_host=self.admin_host,
             logfile=self.logfile,
             state=self.state,
         ).start()

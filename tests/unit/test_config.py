@@ -9,9 +9,12 @@ import pytest
 
 from skewguard.config import (
     OPTIONS,
+    AdminTokens,
     ConfigError,
     Settings,
     add_arguments,
+    admin_tokens,
+    client_admin_token,
     load_settings,
     parse_duration,
     parse_hostport,
@@ -259,3 +262,45 @@ def test_reloaded_takes_runtime_settings_and_names_the_rest() -> None:
         "127.0.0.1:6432",
     )
     assert sorted(taken) == ["mode", "override_roles"] and ignored == ["listen"]
+
+
+def test_admin_tokens_from_files_and_environment(tmp_path: Path) -> None:
+    write = tmp_path / "write"
+    write.write_text("w" * 20 + "\n")  # the trailing newline is not part of the token
+    settings = load_settings(_args("--admin-token-file", str(write)), {})
+    env = {"SKEWGUARD_ADMIN_TOKEN": "e" * 20, "SKEWGUARD_ADMIN_READ_TOKEN": "r" * 20}
+    assert admin_tokens(settings, env) == AdminTokens(write="w" * 20, read="r" * 20)
+    assert admin_tokens(Settings(), env) == AdminTokens(write="e" * 20, read="r" * 20)
+    assert admin_tokens(Settings(), {}) == AdminTokens()
+    assert "w" * 20 not in repr(admin_tokens(settings, env))
+
+
+def test_bad_admin_tokens_stop_the_start(tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("abc")
+    with pytest.raises(ConfigError, match="at least 16"):
+        admin_tokens(Settings(admin_token_file=str(short)), {})
+    with pytest.raises(ConfigError, match="cannot read admin token file"):
+        admin_tokens(Settings(admin_read_token_file=str(tmp_path / "missing")), {})
+    with pytest.raises(ConfigError, match="SKEWGUARD_ADMIN_TOKEN"):
+        admin_tokens(Settings(), {"SKEWGUARD_ADMIN_TOKEN": "short"})
+
+
+def test_client_token_prefers_write_then_read(tmp_path: Path) -> None:
+    read = tmp_path / "read"
+    read.write_text("r" * 20)
+    assert client_admin_token(None, {"SKEWGUARD_ADMIN_READ_TOKEN_FILE": str(read)}) == "r" * 20
+    env = {"SKEWGUARD_ADMIN_TOKEN": "w" * 20, "SKEWGUARD_ADMIN_READ_TOKEN": "r" * 20}
+    assert client_admin_token(None, env) == "w" * 20
+    assert client_admin_token(None, {}) is None
+
+
+def test_keep_literals_is_a_switch_and_audit_bounds_parse() -> None:
+    assert load_settings(_args("--keep-literals"), {}).keep_literals is True
+    assert load_settings(_args(), {"SKEWGUARD_KEEP_LITERALS": "off"}).keep_literals is False
+    with pytest.raises(ConfigError, match="SKEWGUARD_KEEP_LITERALS"):
+        load_settings(_args(), {"SKEWGUARD_KEEP_LITERALS": "maybe"})
+    settings = load_settings(_args("--audit-retention", "7d", "--audit-max-rows", "500"), {})
+    assert (settings.audit_retention, settings.audit_max_rows) == (7 * 86400, 500)
+    with pytest.raises(ConfigError, match="--audit-max-rows"):
+        load_settings(_args("--audit-max-rows", "-1"), {})

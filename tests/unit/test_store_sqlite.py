@@ -83,3 +83,16 @@ def test_heartbeat_tables_are_added_to_an_existing_state_file(tmp_path: Path) ->
 def test_default_proxy_id_names_host_pid_and_port() -> None:
     host, pid, port = default_proxy_id(6432).rsplit(":", 2)
     assert host and pid.isdigit() and port == "6432"
+
+
+def test_decisions_page_by_id_and_prune_by_age_and_count(store: SqliteStore) -> None:
+    now = time.time()
+    for n in range(10):  # two old, eight recent
+        store.record_decision({"at": now - (100 if n < 2 else 0), "decision": "allow", "n": n})
+    newest = store.decisions(3)
+    assert [d["n"] for d in newest] == [9, 8, 7]
+    assert [d["n"] for d in store.decisions(3, before=newest[-1]["id"])] == [6, 5, 4]
+    assert store.prune_decisions(now - 50, keep=0) == 2  # by age
+    assert store.prune_decisions(0, keep=5) == 3  # by count: the newest five stay
+    assert [d["n"] for d in store.decisions(100)] == [9, 8, 7, 6, 5]
+    assert store.prune_decisions(0, keep=0) == 0  # no bound: nothing goes

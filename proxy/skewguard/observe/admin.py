@@ -1,124 +1,330 @@
-"""The admin HTTP server: /metrics, /healthz, the JSON API and the status page."""
+"""The admin HTTP server: /metrics, /healthz, the JSON API and the status page.
+
+Everything that can reach the admin port is treated as hostile: every request
+passes ``AccessPolicy`` first (tokens, the loopback rule, cross-site checks),
+bodies and pages are bounded, and answers that can be large are built and
+encoded in a worker thread, row by row, so the event loop relaying client
+traffic never waits on one long encode.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import html
+import json
+import logging
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, NoReturn
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from skewguard.footprint import VersionKey
 from skewguard.guard import Requester
 from skewguard.identity import Identity
+from skewguard.observe.access import AccessPolicy
 from skewguard.registry import version_report
 from skewguard.relay.server import Proxy
 from skewguard.search_path import DEFAULT
 from skewguard.store import Lifecycle, StateStore
 
+log = logging.getLogger("skewguard.admin")
+
 _LIFECYCLE_ACTIONS = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
+#: Largest request body: a lifecycle change is a few bytes; a migration to check may be long.
+MAX_BODY = 64 * 1024
+MAX_CHECK_BODY = 1024 * 1024
+#: Largest page of /api/decisions and /api/versions (``?limit=``), and the default.
+MAX_DECISIONS = 1000
+MAX_VERSIONS = 500
+DEFAULT_DECISIONS = 100
+#: Heavy answers (store reads, encoding) built at once; the rest wait their turn, so one
+#: worker thread at most competes with the event loop for the GIL.
+HEAVY_AT_ONCE = 1
 
 
-def build_app(proxy: Proxy, store: StateStore | None) -> web.Application:
-    def need_state() -> StateStore:
-        if store is None or proxy.learner is None:
-            raise web.HTTPServiceUnavailable(text="footprint learning is off (--analysis off)")
-        return store
+@dataclass(slots=True)
+class _Context:
+    proxy: Proxy
+    store: StateStore | None
+    policy: AccessPolicy
+    heavy: asyncio.Semaphore
 
-    async def metrics(_: web.Request) -> web.Response:
-        body = generate_latest(proxy.metrics.registry)
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    async def healthz(_: web.Request) -> web.Response:
-        return web.json_response({"status": "ok", "connections": len(proxy.sessions)})
+_CONTEXT = web.AppKey("context", _Context)
 
-    async def version_rows(with_facets: bool) -> list[dict[str, Any]]:
-        state = need_state()
-        assert proxy.learner is not None
-        await proxy.learner.flush()
-        stored = await asyncio.to_thread(state.versions, with_facets=with_facets)
-        lifecycle = await asyncio.to_thread(state.lifecycle)
-        protections = {}
-        if proxy.guard is not None:
-            for database in {v.key.database for v in stored}:
-                protections.update(await proxy.guard.protections(database))
-        live = list(proxy.learner.live_keys())
-        try:  # connections through the other proxies that share the state
-            elsewhere = await asyncio.to_thread(
-                state.live_elsewhere, proxy.learner.proxy_id, proxy.settings.heartbeat_window
+
+class _Refused(Exception):
+    """Ends a request with a JSON ``{"error": message}`` answer (see ``_answer_errors``)."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _fail(status: int, message: str) -> NoReturn:
+    raise _Refused(status, message)
+
+
+def _context(request: web.Request) -> _Context:
+    return request.app[_CONTEXT]
+
+
+def _state(request: web.Request) -> StateStore:
+    context = _context(request)
+    if context.store is None or context.proxy.learner is None:
+        _fail(503, "footprint learning is off (--analysis off)")
+    return context.store
+
+
+@web.middleware
+async def _answer_errors(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except _Refused as exc:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+        return web.json_response({"error": exc.message}, status=exc.status, headers=headers)
+
+
+@web.middleware
+async def _guard_access(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    refusal = _context(request).policy.check(
+        request.method,
+        request.path,
+        host=request.headers.get("Host"),
+        origin=request.headers.get("Origin"),
+        content_type=request.headers.get("Content-Type"),
+        authorization=request.headers.get("Authorization"),
+    )
+    if refusal is not None:
+        _fail(refusal.status, refusal.message)
+    return await handler(request)
+
+
+async def _json_response(build: Callable[[], Any], request: web.Request) -> web.Response:
+    """Build and encode an answer in a worker thread, a bounded number at a time."""
+    async with _context(request).heavy:
+        body = await asyncio.to_thread(lambda: _encode(build()))
+    return web.Response(body=body, content_type="application/json")
+
+
+def _encode(value: Any) -> bytes:
+    """JSON, one list item per encoder call: the GIL is let go between items."""
+    if isinstance(value, dict):
+        parts = [
+            json.dumps(key) + ":" + _encode(item).decode()
+            if isinstance(item, list)
+            else json.dumps(key) + ":" + json.dumps(item, default=str)
+            for key, item in value.items()
+        ]
+        return ("{" + ",".join(parts) + "}").encode()
+    if isinstance(value, list):
+        return ("[" + ",".join(json.dumps(item, default=str) for item in value) + "]").encode()
+    return json.dumps(value, default=str).encode()
+
+
+def _int_param(request: web.Request, name: str, default: int | None, top: int) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        _fail(400, f"{name} must be an integer")
+    if value < 0:
+        _fail(400, f"{name} must not be negative")
+    return min(value, top)
+
+
+async def _read_json(request: web.Request, limit: int) -> dict[str, Any]:
+    """The request's JSON object (an empty body is ``{}``); 413 past ``limit`` bytes."""
+    if request.content_length is not None and request.content_length > limit:
+        _fail(413, f"request body over {limit} bytes")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        _fail(413, f"request body over {limit} bytes")
+    if not raw.strip():
+        return {}
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        _fail(400, "the body is not valid JSON")
+    if not isinstance(body, dict):
+        _fail(400, "the body must be a JSON object")
+    return body
+
+
+async def _live(proxy: Proxy, state: StateStore) -> list[VersionKey]:
+    """One key per open connection, through this proxy and every proxy sharing the state."""
+    assert proxy.learner is not None
+    live = list(proxy.learner.live_keys())
+    try:
+        elsewhere = await asyncio.to_thread(
+            state.live_elsewhere, proxy.learner.proxy_id, proxy.settings.heartbeat_window
+        )
+    except Exception:  # the store is down: report this proxy's own connections
+        elsewhere = {}
+    for key, count in elsewhere.items():
+        live.extend([key] * count)
+    return live
+
+
+async def _version_rows(request: web.Request, with_facets: bool) -> list[dict[str, Any]]:
+    proxy, state = _context(request).proxy, _state(request)
+    assert proxy.learner is not None
+    await proxy.learner.flush()
+    stored = await asyncio.to_thread(state.versions, with_facets=with_facets)
+    lifecycle = await asyncio.to_thread(state.lifecycle)
+    protections = {}
+    if proxy.guard is not None:
+        for database in {v.key.database for v in stored}:
+            protections.update(await proxy.guard.protections(database))
+    live = await _live(proxy, state)
+    return await asyncio.to_thread(
+        version_report,
+        stored,
+        live,
+        with_facets=with_facets,
+        protections=protections,
+        lifecycle=lifecycle,
+    )
+
+
+async def metrics(request: web.Request) -> web.Response:
+    registry = _context(request).proxy.metrics.registry
+    body = await asyncio.to_thread(generate_latest, registry)
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok", "connections": len(_context(request).proxy.sessions)})
+
+
+async def versions(request: web.Request) -> web.Response:
+    """Versions with live connections, protection and footprints; ``?facets=0`` omits them.
+
+    Paged: ``?limit=`` (at most ``MAX_VERSIONS``) and ``?offset=``; ``next_offset``
+    is where the next page starts, null after the last.
+    """
+    with_facets = request.query.get("facets", "1") not in ("0", "false", "no")
+    limit = _int_param(request, "limit", MAX_VERSIONS, MAX_VERSIONS) or 1
+    offset = _int_param(request, "offset", 0, 2**31) or 0
+    rows = await _version_rows(request, with_facets)
+    more = offset + limit < len(rows)
+    return await _json_response(
+        lambda: {
+            "versions": rows[offset : offset + limit],
+            "next_offset": offset + limit if more else None,
+        },
+        request,
+    )
+
+
+async def lifecycle(request: web.Request) -> web.Response:
+    """POST /api/versions/APP@VERSION/{pin,unpin,retire}; retiring a live version needs force."""
+    state = _state(request)
+    name, action = request.match_info["name"], request.match_info["action"]
+    app, sep, version = name.partition("@")
+    if not sep or not app or not version or action not in _LIFECYCLE_ACTIONS:
+        _fail(400, "use /api/versions/APP@VERSION/pin|unpin|retire")
+    body = await _read_json(request, MAX_BODY)
+    force = body.get("force") is True or request.query.get("force") in ("1", "true", "yes")
+    if action == "retire" and not force:
+        live = sum(1 for key in await _live(_context(request).proxy, state) if _owned(key, name))
+        if live:
+            _fail(
+                409,
+                f"{name} is live now ({live} open connection{'s' if live != 1 else ''}): "
+                "retiring it ends its protection at once, and DDL that breaks it would pass. "
+                'Retire it once it has stopped, or send {"force": true} (or ?force=true).',
             )
-        except Exception:  # the store is down: report this proxy's own connections
-            elsewhere = {}
-        for key, count in elsewhere.items():
-            live.extend([key] * count)
-        return version_report(
-            stored,
-            live,
-            with_facets=with_facets,
-            protections=protections,
-            lifecycle=lifecycle,
-        )
+    await asyncio.to_thread(state.set_lifecycle, app, version, _LIFECYCLE_ACTIONS[action])
+    log.info("version %s: %s", name, action, extra={"peer": request.remote, "forced": force})
+    return web.json_response({"app": app, "version": version, "action": action})
 
-    async def versions(request: web.Request) -> web.Response:
-        """Versions with live connections, protection and footprints; ``?facets=0`` omits them."""
-        with_facets = request.query.get("facets", "1") not in ("0", "false", "no")
-        return web.json_response({"versions": await version_rows(with_facets)})
 
-    async def lifecycle(request: web.Request) -> web.Response:
-        """POST /api/versions/APP@VERSION/{pin,unpin,retire}."""
-        state = need_state()
-        name, action = request.match_info["name"], request.match_info["action"]
-        app, sep, version = name.partition("@")
-        if not sep or not app or not version or action not in _LIFECYCLE_ACTIONS:
-            raise web.HTTPBadRequest(text="use /api/versions/APP@VERSION/pin|unpin|retire")
-        await asyncio.to_thread(state.set_lifecycle, app, version, _LIFECYCLE_ACTIONS[action])
-        return web.json_response({"app": app, "version": version, "action": action})
+def _owned(key: VersionKey, name: str) -> bool:
+    return f"{key.app}@{key.version}" == name
 
-    async def decisions(request: web.Request) -> web.Response:
-        state = need_state()
-        try:
-            limit = max(1, min(int(request.query.get("limit", "100")), 10_000))
-        except ValueError:
-            raise web.HTTPBadRequest(text="limit must be an integer") from None
-        rows = await asyncio.to_thread(state.decisions, limit)
-        return web.json_response({"decisions": rows})
 
-    async def check(request: web.Request) -> web.Response:
-        """POST SQL (text/plain, or JSON {"sql", "database", "user"}) → the decision JSON."""
-        need_state()
-        if proxy.guard is None:
-            raise web.HTTPServiceUnavailable(text="the DDL guard is off")
-        if request.content_type == "application/json":
-            body = await request.json()
-            sql = str(body.get("sql", ""))
-            database = str(body.get("database") or "")
-            user = str(body.get("user") or "")
-        else:
-            sql = await request.text()
-            database = request.query.get("database", "")
-            user = request.query.get("user", "")
-        upstream = proxy.upstream
-        user = user or upstream.user or "postgres"
-        requester = Requester(
-            database=database or upstream.database or user,
-            user=user,
-            identity=Identity(),
-            peer=request.remote or "?",
-            search_path=DEFAULT,
-        )
-        try:
-            decision = await proxy.guard.check(requester, sql)
-        except ConnectionError as exc:
-            raise web.HTTPBadGateway(text=str(exc)) from None
-        return web.json_response(decision.to_dict())
+async def decisions(request: web.Request) -> web.Response:
+    """The newest audited decisions first: ``?limit=`` (at most ``MAX_DECISIONS``) and
+    ``?before=ID`` for the page after; ``next_before`` is that ID, null after the last."""
+    state = _state(request)
+    limit = _int_param(request, "limit", DEFAULT_DECISIONS, MAX_DECISIONS) or 1
+    before = _int_param(request, "before", None, 2**62)
+    async with _context(request).heavy:
+        rows = await asyncio.to_thread(state.decision_texts, limit, before)
+        body = await asyncio.to_thread(_decisions_page, rows, limit)
+    return web.Response(body=body, content_type="application/json")
 
-    async def status(_: web.Request) -> web.Response:
-        rows = await version_rows(False) if store is not None and proxy.learner else []
-        recent = await asyncio.to_thread(store.decisions, 20) if store is not None else []
-        return web.Response(text=_status_page(rows, recent), content_type="text/html")
 
-    app = web.Application()
+def _decisions_page(rows: Sequence[tuple[int, str]], limit: int) -> bytes:
+    """The page's JSON from the stored texts, spliced rather than parsed and encoded again."""
+    items = []
+    for row_id, text in rows:
+        if text.startswith('{"'):  # an object with keys, as record_decision writes it
+            items.append(b'{"id":%d,' % row_id + text[1:].encode())
+        else:  # anything else takes the long way
+            items.append(json.dumps({"id": row_id, **json.loads(text)}).encode())
+    after = rows[-1][0] if len(rows) == limit else None
+    return (
+        b'{"decisions":[' + b",".join(items) + b'],"next_before":%s}' % (json.dumps(after).encode())
+    )
+
+
+async def check(request: web.Request) -> web.Response:
+    """POST JSON ``{"sql", "database", "user"}`` → the decision JSON (nothing is executed)."""
+    proxy = _context(request).proxy
+    _state(request)
+    if proxy.guard is None:
+        _fail(503, "the DDL guard is off")
+    body = await _read_json(request, MAX_CHECK_BODY)
+    sql = body.get("sql")
+    if not isinstance(sql, str) or not sql.strip():
+        _fail(400, 'send {"sql": "...", "database": "...", "user": "..."}')
+    database = str(body.get("database") or request.query.get("database", ""))
+    user = str(body.get("user") or request.query.get("user", ""))
+    upstream = proxy.upstream
+    user = user or upstream.user or "postgres"
+    requester = Requester(
+        database=database or upstream.database or user,
+        user=user,
+        identity=Identity(),
+        peer=request.remote or "?",
+        search_path=DEFAULT,
+    )
+    try:
+        decision = await proxy.guard.check(requester, sql)
+    except ConnectionError as exc:
+        _fail(502, str(exc))
+    return await _json_response(decision.to_dict, request)
+
+
+async def status(request: web.Request) -> web.Response:
+    context = _context(request)
+    rows: list[dict[str, Any]] = []
+    recent: list[dict[str, Any]] = []
+    if context.store is not None and context.proxy.learner is not None:
+        rows = await _version_rows(request, False)
+        recent = await asyncio.to_thread(context.store.decisions, 20)
+    async with context.heavy:
+        page = await asyncio.to_thread(_status_page, rows, recent)
+    return web.Response(text=page, content_type="text/html")
+
+
+def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> web.Application:
+    app = web.Application(
+        middlewares=[_answer_errors, _guard_access], client_max_size=MAX_CHECK_BODY
+    )
+    app[_CONTEXT] = _Context(proxy, store, policy, asyncio.Semaphore(HEAVY_AT_ONCE))
     app.router.add_get("/", status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
@@ -129,7 +335,7 @@ def build_app(proxy: Proxy, store: StateStore | None) -> web.Application:
     return app
 
 
-def _status_page(rows: list[dict[str, Any]], recent: list[dict[str, Any]]) -> str:
+def _status_page(rows: Sequence[dict[str, Any]], recent: Sequence[dict[str, Any]]) -> str:
     def cell(value: Any) -> str:
         if isinstance(value, float):
             value = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
@@ -161,8 +367,10 @@ def _status_page(rows: list[dict[str, Any]], recent: list[dict[str, Any]]) -> st
 class AdminServer:
     """Runs the admin app on the proxy's event loop."""
 
-    def __init__(self, proxy: Proxy, store: StateStore | None, host: str, port: int) -> None:
-        self._runner = web.AppRunner(build_app(proxy, store), access_log=None)
+    def __init__(
+        self, proxy: Proxy, store: StateStore | None, policy: AccessPolicy, host: str, port: int
+    ) -> None:
+        self._runner = web.AppRunner(build_app(proxy, store, policy), access_log=None)
         self._host = host
         self._port = port
         self._site: web.TCPSite | None = None

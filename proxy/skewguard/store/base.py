@@ -72,8 +72,15 @@ class StateStore(Protocol):
     def record_decision(self, decision: dict[str, Any]) -> None:
         """Append one audited DDL decision (JSON-ready)."""
 
-    def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
-        """The newest audited decisions first."""
+    def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        """The newest audited decisions first; with ``before``, those with a smaller id."""
+
+    def decision_texts(self, limit: int = 100, before: int | None = None) -> list[tuple[int, str]]:
+        """Like ``decisions``, as stored: (id, JSON text), for answers that need no parse."""
+
+    def prune_decisions(self, older_than: float, keep: int) -> int:
+        """Delete decisions audited before ``older_than`` (epoch seconds; 0: none by age)
+        and all but the newest ``keep`` (0: no cap); returns how many went."""
 
     def heartbeat(self, proxy_id: str, live: Mapping[VersionKey, int]) -> None:
         """This proxy is alive with these live connection counts per version (replaces its last)."""

@@ -279,15 +279,35 @@ class PostgresStore:
 
         self._call(work, idempotent=False)
 
-    def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
+    def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]
+
+    def decision_texts(self, limit: int = 100, before: int | None = None) -> list[tuple[int, str]]:
         def work(conn: Connection) -> list[TupleRow]:
             return conn.execute(
-                "SELECT id, body::text FROM skewguard.decisions ORDER BY id DESC LIMIT %s",
-                (limit,),
+                "SELECT id, body::text FROM skewguard.decisions WHERE id < %s "
+                "ORDER BY id DESC LIMIT %s",
+                (before if before is not None else 2**63 - 1, limit),
             ).fetchall()
 
         rows = self._call(work, idempotent=True)
-        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+        return [(int(row_id), str(body)) for row_id, body in rows]
+
+    def prune_decisions(self, older_than: float, keep: int) -> int:
+        def work(conn: Connection) -> int:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("DELETE FROM skewguard.decisions WHERE at < %s", (older_than,))
+                gone = cur.rowcount
+                if keep > 0:
+                    cur.execute(
+                        "DELETE FROM skewguard.decisions WHERE id <= (SELECT id FROM "
+                        "skewguard.decisions ORDER BY id DESC LIMIT 1 OFFSET %s)",
+                        (keep,),
+                    )
+                    gone += cur.rowcount
+            return gone
+
+        return self._call(work, idempotent=True)  # deleting twice deletes nothing more
 
     # ------------------------------------------------------------ heartbeats
 

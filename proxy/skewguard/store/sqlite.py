@@ -158,12 +158,27 @@ class SqliteStore:
                 (decision["at"], decision["decision"], json.dumps(decision, default=str)),
             )
 
-    def decisions(self, limit: int = 100) -> list[dict[str, Any]]:
+    def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
+        return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]
+
+    def decision_texts(self, limit: int = 100, before: int | None = None) -> list[tuple[int, str]]:
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, body FROM decisions ORDER BY id DESC LIMIT ?", (limit,)
+                "SELECT id, body FROM decisions WHERE id < ? ORDER BY id DESC LIMIT ?",
+                (before if before is not None else 2**63 - 1, limit),
             ).fetchall()
-        return [{"id": row_id, **json.loads(body)} for row_id, body in rows]
+        return [(int(row_id), str(body)) for row_id, body in rows]
+
+    def prune_decisions(self, older_than: float, keep: int) -> int:
+        with self._lock:
+            gone = self._db.execute("DELETE FROM decisions WHERE at < ?", (older_than,)).rowcount
+            if keep > 0:
+                gone += self._db.execute(
+                    "DELETE FROM decisions WHERE id <= "
+                    "(SELECT id FROM decisions ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                    (keep,),
+                ).rowcount
+        return gone
 
     def heartbeat(self, proxy_id: str, live: Mapping[VersionKey, int]) -> None:
         now = time.time()
