@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
+from skewguard.analysis.facets import VALUE_LIMIT, VALUE_TEXT_LIMIT, value_subject
+from skewguard.analysis.values import Slot, Written, slots_of, values_of
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.shapes import literal_key
+from skewguard.shapes import literal_key, marked_key
 from skewguard.store import StateStore, StoredVersion
 
 log = logging.getLogger("skewguard.learning")
@@ -82,12 +84,20 @@ class _OutOfTime(Exception):
     """The deadline passed, or no catalog could be read before it."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Learned:
+    """One text's facets, and where the constants it writes come from (values.py)."""
+
+    facets: frozenset[Facet]
+    slots: tuple[Slot, ...] = ()
+
+
 class _DatabaseCache:
     """Analysis results for one database; reset whenever its catalog changes."""
 
     def __init__(self) -> None:
-        self.exact: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
-        self.by_literal: dict[tuple[tuple[str, ...], str], frozenset[Facet] | object] = {}
+        self.exact: dict[tuple[tuple[str, ...], str], _Learned] = {}
+        self.by_literal: dict[tuple[tuple[str, ...], str], _Learned | object] = {}
         self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
 
     def clear(self) -> None:
@@ -121,6 +131,8 @@ class Learner:
         self._writer: asyncio.Task[bool] | None = None  # a write a decision stopped waiting for
         self._building: dict[int, FootprintBatch] = {}  # being analysed into, not yet queued
         self._seen: dict[str, CatalogSnapshot] = {}  # the snapshot each database's caches hold
+        # constants kept per version and column (VALUE_LIMIT each; the rest is WRITE_OTHER)
+        self._values: dict[VersionKey, dict[str, set[str]]] = {}
 
     # ------------------------------------------------------------ called by sessions
 
@@ -314,22 +326,26 @@ class Learner:
                 named_done += 1
             for sql, count in items:
                 _check(deadline)
-                facets = cache.exact.get((path, sql))
-                if facets is None:
+                learned = cache.exact.get((path, sql))
+                if learned is None:
                     shared = cache.by_literal.get((path, literal_key(sql)))
-                    if isinstance(shared, frozenset):
-                        facets = shared
+                    if isinstance(shared, _Learned):
+                        learned = shared
                     else:
-                        facets = await self._facets(key.database, slog, sql, count, when, deadline)
+                        learned = await self._facets(key.database, slog, sql, count, when, deadline)
                 prepared: frozenset[Facet] = frozenset()
-                if facets is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
+                if learned is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
                     prepared = await self._result_facets(
                         key.database, slog, sql, prepared_only=True, deadline=deadline
                     )
                 items_done += 1
                 analysed += count
-                if facets is None:
+                if learned is None:
                     continue
+                if learned.slots:
+                    values = self._bounded(key, values_of(sql, learned.slots))
+                    batch.record(key, values, count, when, literal_key(sql))
+                facets = learned.facets
                 group = groups.get(id(facets))
                 if group is None:
                     groups[id(facets)] = [facets, count, sql]
@@ -350,6 +366,21 @@ class Learner:
         if named_done == len(named) and items_done == len(items):
             return None
         return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)
+
+    def _bounded(self, key: VersionKey, values: list[Written]) -> frozenset[Facet]:
+        """WRITE_VALUE facets for the first VALUE_LIMIT constants of each column, else OTHER."""
+        kept = self._values.setdefault(key, {})
+        out: set[Facet] = set()
+        for column, value in values:
+            known = kept.setdefault(column, set())
+            keep = value is not None and len(value) <= VALUE_TEXT_LIMIT
+            if keep and (value in known or len(known) < VALUE_LIMIT):
+                assert value is not None
+                known.add(value)
+                out.add(Facet(FacetKind.WRITE_VALUE, value_subject(column, value)))
+            else:
+                out.add(Facet(FacetKind.WRITE_OTHER, column))
+        return frozenset(out)
 
     async def _result_facets(
         self,
@@ -387,7 +418,7 @@ class Learner:
         count: int,
         when: float,
         deadline: float | None = None,
-    ) -> frozenset[Facet] | None:
+    ) -> _Learned | None:
         """Analyse one text the caches do not answer (the caller tried them first)."""
         user, path = slog.user, slog.search_path
         cache = self._caches.setdefault(database, _DatabaseCache())
@@ -408,15 +439,21 @@ class Learner:
             if fresh is not None and fresh is not catalog:
                 result = analyze(sql, search_path=path, catalog=fresh, user=user)
                 catalog = fresh
-        facets = result.facets
+        # Constants written: fixed in this text, unless the marked shape says where they are.
+        learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:
-            generic = analyze(lkey[1], search_path=path, catalog=catalog, user=user)
-            cache.by_literal[lkey] = facets if generic.facets == facets else _SENSITIVE
+            generic = analyze(marked_key(sql), search_path=path, catalog=catalog, user=user)
+            slots = slots_of(generic.values)
+            if generic.facets == result.facets and values_of(sql, slots) == list(result.values):
+                learned = _Learned(result.facets, slots)
+                cache.by_literal[lkey] = learned
+            else:
+                cache.by_literal[lkey] = _SENSITIVE
         if len(cache.exact) >= EXACT_CACHE_LIMIT:
             cache.exact.clear()
-        cache.exact[(path, sql)] = facets
+        cache.exact[(path, sql)] = learned
         await asyncio.sleep(0)  # let the relay run between analyses
-        return facets
+        return learned
 
     async def _catalog(
         self,
