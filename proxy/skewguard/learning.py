@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
-from skewguard.analysis.facets import VALUE_LIMIT, VALUE_TEXT_LIMIT, value_subject
-from skewguard.analysis.values import Slot, Written, slots_of, values_of
+from skewguard.analysis.facets import VALUE_LIMIT
+from skewguard.analysis.values import Slot, Written, slots_of, value_facets, values_of
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
@@ -368,19 +368,17 @@ class Learner:
         return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)
 
     def _bounded(self, key: VersionKey, values: list[Written]) -> frozenset[Facet]:
-        """WRITE_VALUE facets for the first VALUE_LIMIT constants of each column, else OTHER."""
+        """The value facets of ``values``, past VALUE_LIMIT constants per column as OTHER."""
         kept = self._values.setdefault(key, {})
-        out: set[Facet] = set()
+        bounded: list[Written] = []
         for column, value in values:
             known = kept.setdefault(column, set())
-            keep = value is not None and len(value) <= VALUE_TEXT_LIMIT
-            if keep and (value in known or len(known) < VALUE_LIMIT):
-                assert value is not None
+            if value is not None and (value in known or len(known) < VALUE_LIMIT):
                 known.add(value)
-                out.add(Facet(FacetKind.WRITE_VALUE, value_subject(column, value)))
+                bounded.append((column, value))
             else:
-                out.add(Facet(FacetKind.WRITE_OTHER, column))
-        return frozenset(out)
+                bounded.append((column, None))
+        return value_facets(bounded)
 
     async def _result_facets(
         self,

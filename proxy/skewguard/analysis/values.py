@@ -17,6 +17,7 @@ from typing import Any
 
 from pglast import ast
 
+from skewguard.analysis.facets import VALUE_TEXT_LIMIT, Facet, FacetKind, value_subject
 from skewguard.shapes import MARK_BASE, MARK_CHAR, literal_texts
 
 #: One write: the column subject and the encoded value, None for "not a known constant".
@@ -100,4 +101,15 @@ def _decode(literal: str, negative: bool) -> str | None:
     return None  # E'', B'', X'', N'', U&'': not decoded here
 
 
-__all__ = ["Slot", "Written", "encode_const", "slots_of", "values_of"]
+def value_facets(written: Sequence[Written]) -> frozenset[Facet]:
+    """WRITE_VALUE facets of the known constants (not too long), WRITE_OTHER for the rest."""
+    out: set[Facet] = set()
+    for column, value in written:
+        if value is None or len(value) > VALUE_TEXT_LIMIT:
+            out.add(Facet(FacetKind.WRITE_OTHER, column))
+        else:
+            out.add(Facet(FacetKind.WRITE_VALUE, value_subject(column, value)))
+    return frozenset(out)
+
+
+__all__ = ["Slot", "Written", "encode_const", "slots_of", "value_facets", "values_of"]

@@ -72,16 +72,24 @@ def _rank(severity: Severity) -> int:
     return {Severity.BREAK: 0, Severity.RISK: 1, Severity.INFO: 2}[Severity(severity)]
 
 
-def probes_needed(changes: Sequence[Change]) -> list[str]:
-    """SQL the shell runs (bounded time) to test existing rows; True = violating rows exist."""
-    from skewguard.rules.constraints import probe_sql
+def probes_needed(
+    changes: Sequence[Change],
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]] = {},
+) -> list[str]:
+    """SQL the shell runs (bounded time); True = violations exist.
+
+    Probes of existing rows for new constraints, and, given the protected
+    versions' ``footprints``, of the constants each version writes against a
+    new CHECK (no table read).
+    """
+    from skewguard.rules.constraints import probe_sql, value_probes
 
     out: list[str] = []
     for change in changes:
         if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
-            sql = probe_sql(change)
-            if sql is not None and sql not in out:
-                out.append(sql)
+            for sql in (probe_sql(change), *value_probes(change, footprints).values()):
+                if sql is not None and sql not in out:
+                    out.append(sql)
     return out
 
 

@@ -1,10 +1,15 @@
 """New constraints against writers, and ON CONFLICT arbiters that go away.
 
 A new CHECK / UNIQUE / FOREIGN KEY (validated or NOT VALID) makes writers fail
-when they produce values it rejects. Whether they do is not in the footprint;
-the shell runs the probe from :func:`probe_sql` (bounded time) and passes the
-answer: existing violating rows mean the writers produce such values (break),
-otherwise it is a risk.
+when they produce values it rejects. Where a version's footprint holds the
+constants it writes, a one-column CHECK is evaluated on them by PostgreSQL
+(:func:`value_probes`): a constant it rejects is a break, and a version whose
+every write of the column is a constant it accepts is not named. A version
+whose INSERTs all absorb duplicates (ON CONFLICT on the new key, or without a
+target) and that never updates the key is not broken by a new UNIQUE.
+Otherwise the shell runs the probe of existing rows from :func:`probe_sql`
+(bounded time): violating rows mean the writers produce such values (break),
+else it is a risk.
 
 ``INSERT ... ON CONFLICT (cols)`` needs a unique index on exactly those columns
 (any name); ``ON CONFLICT ON CONSTRAINT name`` needs that constraint by name.
@@ -12,16 +17,20 @@ otherwise it is a risk.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import ident
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, shape_columns
+from skewguard.rules.values import column_values
 
 
 def quote_ident(name: str) -> str:
@@ -74,15 +83,94 @@ def probe_sql(change: Change) -> str | None:
     return None
 
 
+def _check_expression(change: Change) -> str | None:
+    """The expression of a new CHECK constraint, or None for any other change."""
+    if change.kind != Kind.ADD_CONSTRAINT or change.detail != "c":
+        return None
+    if not (change.new.startswith("CHECK (") and change.new.endswith(")")):
+        return None
+    return change.new[len("CHECK (") : -1]
+
+
+def check_probe_sql(table: str, expression: str, column: str, values: Iterable[str]) -> str:
+    """SQL answering "does one of these constants of ``column`` fail CHECK (expression)?".
+
+    The constants become rows of the table's row type, each through the column
+    type's input function as an untyped literal is, and PostgreSQL evaluates the
+    expression on them (True: one row makes it false; NULL passes, as in a
+    CHECK). No table is read or locked.
+    """
+    rows = [{column: None if v == "null" else v.partition(":")[2]} for v in sorted(values)]
+    payload = json.dumps(rows, ensure_ascii=False).replace("\\", "\\\\").replace("'", "''")
+    alias = quote_ident(split_qualified_name(table)[-1])
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::{quote_qname(table)}, "
+        f"E'{payload}'::jsonb) AS {alias} WHERE NOT ({expression}))"
+    )
+
+
+def value_probes(
+    change: Change, footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
+) -> dict[VersionKey, str]:
+    """For a one-column CHECK: the probe of each version's known constants of the column."""
+    expression = _check_expression(change)
+    if expression is None or len(change.columns) != 1:
+        return {}
+    name = change.columns[0]
+    column = f"{change.relation}.{ident(name)}"
+    out: dict[VersionKey, str] = {}
+    for version, facets in footprints.items():
+        values, _ = column_values(facets, column)
+        if values:
+            out[version] = check_probe_sql(change.relation, expression, name, values)
+    return out
+
+
+def _absorbs_duplicates(facets: Mapping[Facet, Evidence], change: Change) -> bool:
+    """Every INSERT of the version into the table skips or updates on a duplicate key.
+
+    ``ON CONFLICT (cols)`` arbitrates on every unique index over exactly those
+    columns (so also the new one); ``ON CONFLICT DO NOTHING`` without a target on
+    any. An UPDATE or COPY of the key can still make a duplicate.
+    """
+    unique = change.detail == "u" or (change.kind == Kind.CREATE_INDEX and change.has("unique"))
+    if not unique or not change.columns:
+        return False
+    table = change.relation
+    key = ",".join(sorted(ident(c) for c in change.columns))
+    accepted = {"nothing", f"nothing({key})", f"update({key})"}
+    keys = {f"{table}.{ident(c)}" for c in change.columns}
+    handled = inserts = 0
+    for facet, evidence in facets.items():
+        kind, subject = facet.kind, facet.subject
+        if kind is F.INSERT_CONFLICT and subject.startswith(table + "|"):
+            if subject[len(table) + 1 :] not in accepted:
+                return False
+            handled += evidence.count
+        elif (kind is F.INSERT_SHAPE and subject.startswith(table + "(")) or (
+            kind is F.INSERT_POSITIONAL and subject.startswith(table + "/")
+        ):
+            inserts += evidence.count
+        elif (kind is F.COPY_IN and subject.split("(", 1)[0] == table) or (
+            kind is F.COLUMN_UPDATE and subject in keys
+        ):
+            return False
+    return handled > 0 and handled >= inserts
+
+
 NEW_CONSTRAINT = Rule(
     id="SG114",
     name="constraint-vs-writers",
     severity=Severity.BREAK,
     summary="ADD CHECK / UNIQUE / PRIMARY KEY / FOREIGN KEY (NOT VALID or not), CREATE UNIQUE "
     "INDEX, against versions writing the columns",
-    doc="NOT VALID skips existing rows but every new write is checked. The shell probes "
-    "existing rows (probes_needed): violating rows exist -> the writers produce such values "
-    "-> break; no violations or no answer -> risk.",
+    doc="NOT VALID skips existing rows but every new write is checked. A one-column CHECK is "
+    "evaluated by PostgreSQL on the constants each version writes to the column: one it "
+    "rejects -> break; every write a constant it accepts -> the version is not named. A "
+    "version whose INSERTs into the table all carry ON CONFLICT on the new key (or DO NOTHING "
+    "without a target) and that never updates or copies into the key is not named for a new "
+    "UNIQUE. For the rest the shell probes existing rows (probes_needed): violating rows "
+    "exist -> the writers produce such values -> break; no violations or no answer -> risk.",
     breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
     "fix old rows, VALIDATE CONSTRAINT.",
@@ -93,7 +181,7 @@ NEW_CONSTRAINT = Rule(
             "INSERT INTO t (id, price) VALUES (1, 0)",
             "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
             True,
-            "the probe finds rows with price = 0",
+            "the version writes price = 0, which the check rejects",
             probe=True,
         ),
         Example(
@@ -101,7 +189,23 @@ NEW_CONSTRAINT = Rule(
             "INSERT INTO t (id, price) VALUES (1, 5)",
             "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
             False,
-            "risk only: no existing row violates it",
+            "its only constant, 5, passes: the version is not named",
+            probe=False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "UPDATE t SET price = price + 1",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
+            False,
+            "an expression: risk only, no existing row violates it",
+            probe=False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT DO NOTHING",
+            "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email)",
+            False,
+            "every insert skips duplicates: the version is not named",
             probe=False,
         ),
         Example(
@@ -130,7 +234,17 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
     subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
     writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
     violated = ctx.probes.get(probe) if probe is not None else None
+    own_probes = value_probes(change, ctx.footprints)
     for v, f, ev in first_per_version(writers):
+        facets = ctx.footprints.get(v, {})
+        own = ctx.probes.get(own_probes[v]) if v in own_probes else None
+        if own:
+            yield Hit(Severity.BREAK, breaks(what, v, f) + " with a constant it rejects", v, f, ev)
+            continue
+        if own is False and column_values(facets, f.subject)[1]:
+            continue  # every write of the column is a constant the check accepts
+        if _absorbs_duplicates(facets, change):
+            continue
         if violated:
             yield Hit(
                 Severity.BREAK, breaks(what, v, f) + " and existing rows violate it", v, f, ev
