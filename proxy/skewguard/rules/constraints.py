@@ -92,37 +92,70 @@ def _check_expression(change: Change) -> str | None:
     return change.new[len("CHECK (") : -1]
 
 
-def check_probe_sql(table: str, expression: str, column: str, values: Iterable[str]) -> str:
-    """SQL answering "does one of these constants of ``column`` fail CHECK (expression)?".
+def _rows(table: str, column: str, values: Iterable[str]) -> str:
+    """Constants of ``column`` as rows of the table's row type (no table is read).
 
-    The constants become rows of the table's row type, each through the column
-    type's input function as an untyped literal is, and PostgreSQL evaluates the
-    expression on them (True: one row makes it false; NULL passes, as in a
-    CHECK). No table is read or locked.
+    Each goes through the column type's input function, as an untyped literal does.
     """
     rows = [{column: None if v == "null" else v.partition(":")[2]} for v in sorted(values)]
     payload = json.dumps(rows, ensure_ascii=False).replace("\\", "\\\\").replace("'", "''")
+    return f"jsonb_populate_recordset(NULL::{quote_qname(table)}, E'{payload}'::jsonb)"
+
+
+def check_probe_sql(table: str, expression: str, column: str, values: Iterable[str]) -> str:
+    """SQL answering: does one of these constants of ``column`` fail CHECK (expression)?
+
+    True when one makes the expression false (NULL passes, as in a CHECK).
+    """
     alias = quote_ident(split_qualified_name(table)[-1])
+    rows = _rows(table, column, values)
+    return f"SELECT EXISTS (SELECT 1 FROM {rows} AS {alias} WHERE NOT ({expression}))"
+
+
+def taken_probe_sql(table: str, column: str, values: Iterable[str]) -> str:
+    """SQL answering: is one of these constants of ``column`` in the table already?"""
+    col = quote_ident(column)
+    rows = _rows(table, column, values)
     return (
-        f"SELECT EXISTS (SELECT 1 FROM jsonb_populate_recordset(NULL::{quote_qname(table)}, "
-        f"E'{payload}'::jsonb) AS {alias} WHERE NOT ({expression}))"
+        f"SELECT EXISTS (SELECT 1 FROM {quote_qname(table)} AS sg_t "
+        f"JOIN {rows} AS sg_v ON sg_t.{col} = sg_v.{col})"
+    )
+
+
+def _unique(change: Change) -> bool:
+    return change.detail in ("u", "p") or (
+        change.kind == Kind.CREATE_INDEX and change.has("unique") and not change.detail
     )
 
 
 def value_probes(
     change: Change, footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
 ) -> dict[VersionKey, str]:
-    """For a one-column CHECK: the probe of each version's known constants of the column."""
+    """Probes of each version's known constants of a new one-column CHECK or UNIQUE.
+
+    CHECK: does PostgreSQL reject one of them (no table read). UNIQUE, for a
+    version that inserts without absorbing duplicates and never updates the key:
+    is one of its constants in the table already (its next insert of it fails).
+    """
     expression = _check_expression(change)
-    if expression is None or len(change.columns) != 1:
+    unique = _unique(change)
+    if (expression is None and not unique) or len(change.columns) != 1:
         return {}
     name = change.columns[0]
     column = f"{change.relation}.{ident(name)}"
     out: dict[VersionKey, str] = {}
     for version, facets in footprints.items():
         values, _ = column_values(facets, column)
-        if values:
+        if expression is not None and values:
             out[version] = check_probe_sql(change.relation, expression, name, values)
+            continue
+        values -= {"null"}
+        if (
+            values
+            and Facet(F.COLUMN_UPDATE, column) not in facets
+            and not _absorbs_duplicates(facets, change)
+        ):
+            out[version] = taken_probe_sql(change.relation, name, values)
     return out
 
 
@@ -133,9 +166,8 @@ def _absorbs_duplicates(facets: Mapping[Facet, Evidence], change: Change) -> boo
     columns (so also the new one); ``ON CONFLICT DO NOTHING`` without a target on
     any. An UPDATE or COPY of the key can still make a duplicate.
     """
-    unique = change.detail == "u" or (change.kind == Kind.CREATE_INDEX and change.has("unique"))
-    if not unique or not change.columns:
-        return False
+    if not _unique(change) or change.detail == "p" or not change.columns:
+        return False  # a primary key also refuses NULLs
     table = change.relation
     key = ",".join(sorted(ident(c) for c in change.columns))
     accepted = {"nothing", f"nothing({key})", f"update({key})"}
@@ -239,9 +271,10 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
         facets = ctx.footprints.get(v, {})
         own = ctx.probes.get(own_probes[v]) if v in own_probes else None
         if own:
-            yield Hit(Severity.BREAK, breaks(what, v, f) + " with a constant it rejects", v, f, ev)
+            how = "a constant it rejects" if change.detail == "c" else "a value already there"
+            yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)
             continue
-        if own is False and column_values(facets, f.subject)[1]:
+        if own is False and change.detail == "c" and column_values(facets, f.subject)[1]:
             continue  # every write of the column is a constant the check accepts
         if _absorbs_duplicates(facets, change):
             continue
