@@ -222,7 +222,7 @@ class Guard:
             return await self.unjudged(requester, texts, "state", str(exc))
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         changes = overlay.net_changes()
-        probes = await self._probe(requester, probes_needed(changes, footprints))
+        probes = await self._probe(requester, probes_needed(changes, footprints, overlay.catalog))
         findings = evaluate(
             changes,
             footprints,

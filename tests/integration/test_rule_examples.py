@@ -85,7 +85,7 @@ def test_example_matches_postgres(database: str, ex: Example) -> None:
             analysis = analyze(ex.usage_sql, catalog=overlay.catalog)
             facets = analysis.facets | value_facets(analysis.values)
             footprint = {VERSION: {f: Evidence(1, 0.0, 0.0, "") for f in facets}}
-            for probe in probes_needed(after.net_changes(), footprint):
+            for probe in probes_needed(after.net_changes(), footprint, after.catalog):
                 row = conn.execute(probe.encode()).fetchone()
                 assert row is not None
                 if ex.probe is not None:

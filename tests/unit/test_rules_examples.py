@@ -58,7 +58,7 @@ def run_example(ex: Example) -> list[Finding]:
     overlay = Overlay(before)
     overlay.apply(ex.migration_sql)
     changes = overlay.net_changes()
-    probes = {sql: ex.probe for sql in probes_needed(changes, footprint)}
+    probes = {sql: ex.probe for sql in probes_needed(changes, footprint, overlay.catalog)}
     return evaluate(
         changes, footprint, catalog_before=before, catalog_after=overlay.catalog, probes=probes
     )

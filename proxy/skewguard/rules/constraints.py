@@ -24,12 +24,20 @@ from collections.abc import Iterable, Iterator, Mapping
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import ident
+from skewguard.catalog import CatalogSnapshot, Column, ident
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, shape_columns
+from skewguard.rules.base import (
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    relation_of,
+    shape_columns,
+)
 from skewguard.rules.values import column_values
 
 
@@ -92,33 +100,37 @@ def _check_expression(change: Change) -> str | None:
     return change.new[len("CHECK (") : -1]
 
 
-def _rows(table: str, column: str, values: Iterable[str]) -> str:
-    """Constants of ``column`` as rows of the table's row type (no table is read).
+def _rows(column: Column, values: Iterable[str], alias: str) -> str:
+    """Constants as rows of one column of the column's type, named ``alias``.
 
-    Each goes through the column type's input function, as an untyped literal does.
+    Each goes through the type's input function, as an untyped literal does. The
+    column type is spelled out: naming the table's row type would wait for a lock
+    the migration holds.
     """
-    rows = [{column: None if v == "null" else v.partition(":")[2]} for v in sorted(values)]
+    rows = [{column.name: None if v == "null" else v.partition(":")[2]} for v in sorted(values)]
     payload = json.dumps(rows, ensure_ascii=False).replace("\\", "\\\\").replace("'", "''")
-    return f"jsonb_populate_recordset(NULL::{quote_qname(table)}, E'{payload}'::jsonb)"
+    return (
+        f"jsonb_to_recordset(E'{payload}'::jsonb) AS {alias}"
+        f"({quote_ident(column.name)} {column.type_name})"
+    )
 
 
-def check_probe_sql(table: str, expression: str, column: str, values: Iterable[str]) -> str:
+def check_probe_sql(table: str, expression: str, column: Column, values: Iterable[str]) -> str:
     """SQL answering: does one of these constants of ``column`` fail CHECK (expression)?
 
-    True when one makes the expression false (NULL passes, as in a CHECK).
+    True when one makes the expression false (NULL passes, as in a CHECK). No
+    table is read.
     """
-    alias = quote_ident(split_qualified_name(table)[-1])
-    rows = _rows(table, column, values)
-    return f"SELECT EXISTS (SELECT 1 FROM {rows} AS {alias} WHERE NOT ({expression}))"
+    rows = _rows(column, values, quote_ident(split_qualified_name(table)[-1]))
+    return f"SELECT EXISTS (SELECT 1 FROM {rows} WHERE NOT ({expression}))"
 
 
-def taken_probe_sql(table: str, column: str, values: Iterable[str]) -> str:
+def taken_probe_sql(table: str, column: Column, values: Iterable[str]) -> str:
     """SQL answering: is one of these constants of ``column`` in the table already?"""
-    col = quote_ident(column)
-    rows = _rows(table, column, values)
+    col = quote_ident(column.name)
     return (
         f"SELECT EXISTS (SELECT 1 FROM {quote_qname(table)} AS sg_t "
-        f"JOIN {rows} AS sg_v ON sg_t.{col} = sg_v.{col})"
+        f"JOIN {_rows(column, values, 'sg_v')} ON sg_t.{col} = sg_v.{col})"
     )
 
 
@@ -129,7 +141,9 @@ def _unique(change: Change) -> bool:
 
 
 def value_probes(
-    change: Change, footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
+    change: Change,
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
+    catalog: CatalogSnapshot | None,
 ) -> dict[VersionKey, str]:
     """Probes of each version's known constants of a new one-column CHECK or UNIQUE.
 
@@ -141,13 +155,16 @@ def value_probes(
     unique = _unique(change)
     if (expression is None and not unique) or len(change.columns) != 1:
         return {}
-    name = change.columns[0]
-    column = f"{change.relation}.{ident(name)}"
+    rel = relation_of(catalog, change.relation) if catalog is not None else None
+    typed = rel.column(change.columns[0]) if rel is not None else None
+    if typed is None:
+        return {}
+    column = f"{change.relation}.{ident(typed.name)}"
     out: dict[VersionKey, str] = {}
     for version, facets in footprints.items():
         values, _ = column_values(facets, column)
         if expression is not None and values:
-            out[version] = check_probe_sql(change.relation, expression, name, values)
+            out[version] = check_probe_sql(change.relation, expression, typed, values)
             continue
         values -= {"null"}
         if (
@@ -155,7 +172,7 @@ def value_probes(
             and Facet(F.COLUMN_UPDATE, column) not in facets
             and not _absorbs_duplicates(facets, change)
         ):
-            out[version] = taken_probe_sql(change.relation, name, values)
+            out[version] = taken_probe_sql(change.relation, typed, values)
     return out
 
 
@@ -266,7 +283,7 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
     subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
     writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
     violated = ctx.probes.get(probe) if probe is not None else None
-    own_probes = value_probes(change, ctx.footprints)
+    own_probes = value_probes(change, ctx.footprints, ctx.after)
     for v, f, ev in first_per_version(writers):
         facets = ctx.footprints.get(v, {})
         own = ctx.probes.get(own_probes[v]) if v in own_probes else None
