@@ -51,6 +51,7 @@ EXACT_CACHE_LIMIT = 50_000
 PENDING_BATCH_LIMIT = 3_600
 
 _SENSITIVE = object()
+_OTHER = "other"  # the key of a column's WRITE_OTHER facet among its kept constants
 _PREPARE = re.compile(
     r"\s*(?:/\*.*?\*/\s*)*prepare\s", re.I | re.S
 )  # literal key whose facets depend on the literals' values
@@ -132,7 +133,7 @@ class Learner:
         self._building: dict[int, FootprintBatch] = {}  # being analysed into, not yet queued
         self._seen: dict[str, CatalogSnapshot] = {}  # the snapshot each database's caches hold
         # constants kept per version and column (VALUE_LIMIT each; the rest is WRITE_OTHER)
-        self._values: dict[VersionKey, dict[str, set[str]]] = {}
+        self._values: dict[VersionKey, dict[str, dict[str, Facet]]] = {}
 
     # ------------------------------------------------------------ called by sessions
 
@@ -315,6 +316,7 @@ class Learner:
         # Texts that share one analysis (the same cached facet set) are recorded once,
         # with their counts summed: inlined literals cost a cache lookup each, no more.
         groups: dict[int, list[Any]] = {}
+        valued: dict[frozenset[Facet], list[Any]] = {}  # value facets: [count, sample]
         try:
             for sql in named:  # named prepared statements break when their result type changes
                 _check(deadline)
@@ -326,9 +328,11 @@ class Learner:
                 named_done += 1
             for sql, count in items:
                 _check(deadline)
+                lkey: str | None = None  # computed once, when needed
                 learned = cache.exact.get((path, sql))
                 if learned is None:
-                    shared = cache.by_literal.get((path, literal_key(sql)))
+                    lkey = literal_key(sql)
+                    shared = cache.by_literal.get((path, lkey))
                     if isinstance(shared, _Learned):
                         learned = shared
                     else:
@@ -343,8 +347,7 @@ class Learner:
                 if learned is None:
                     continue
                 if learned.slots:
-                    values = self._bounded(key, values_of(sql, learned.slots))
-                    batch.record(key, values, count, when, literal_key(sql))
+                    self._note_values(valued, key, sql, learned.slots, count, lkey)
                 facets = learned.facets
                 group = groups.get(id(facets))
                 if group is None:
@@ -359,6 +362,8 @@ class Learner:
             # The role a version connects as: REVOKE and row-level security are judged by it.
             role = frozenset({Facet(FacetKind.ROLE, slog.user)})
             batch.record(key, role, analysed, when, f"connected as {slog.user}")
+            for values, (count, sample) in valued.items():
+                batch.record(key, values, count, when, sample)
             for facets, count, sample in groups.values():
                 batch.record(key, facets, count, when, sample)
                 if _has_missing(facets):
@@ -367,18 +372,51 @@ class Learner:
             return None
         return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)
 
+    def _note_values(
+        self,
+        valued: dict[frozenset[Facet], list[Any]],
+        key: VersionKey,
+        sql: str,
+        slots: tuple[Slot, ...],
+        count: int,
+        lkey: str | None,
+    ) -> None:
+        """Add the value facets of one text to ``valued`` (summed per distinct set)."""
+        if self._settled(key, slots):
+            return
+        values = self._bounded(key, values_of(sql, slots))
+        entry = valued.get(values)
+        if entry is None:  # its sample is the text without its literals
+            valued[values] = [count, lkey if lkey is not None else literal_key(sql)]
+        else:
+            entry[0] += count
+
+    def _settled(self, key: VersionKey, slots: tuple[Slot, ...]) -> bool:
+        """Every column the slots write already counts as "writes other values" here.
+
+        Such a column's constants no longer change a decision (it is not
+        complete, and its kept constants are all there are), so the text's
+        values need not be read.
+        """
+        kept = self._values.get(key)
+        return kept is not None and all(_OTHER in kept.get(s.column, ()) for s in slots)
+
     def _bounded(self, key: VersionKey, values: list[Written]) -> frozenset[Facet]:
         """The value facets of ``values``, past VALUE_LIMIT constants per column as OTHER."""
         kept = self._values.setdefault(key, {})
-        bounded: list[Written] = []
+        out: set[Facet] = set()
         for column, value in values:
-            known = kept.setdefault(column, set())
-            if value is not None and (value in known or len(known) < VALUE_LIMIT):
-                known.add(value)
-                bounded.append((column, value))
-            else:
-                bounded.append((column, None))
-        return value_facets(bounded)
+            known = kept.setdefault(column, {})
+            facet = known.get(value) if value is not None else None
+            if facet is None:
+                if value is not None and len(known) - (_OTHER in known) < VALUE_LIMIT:
+                    [facet] = value_facets([(column, value)])
+                    if facet.kind is FacetKind.WRITE_VALUE:
+                        known[value] = facet
+                else:
+                    facet = known[_OTHER] = Facet(FacetKind.WRITE_OTHER, column)
+            out.add(facet)
+        return frozenset(out)
 
     async def _result_facets(
         self,
