@@ -10,7 +10,7 @@ from skewguard.analysis import FacetKind, analyze
 from skewguard.analysis.values import Slot, slots_of, value_facets, values_of
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay
-from skewguard.shapes import literal_key, marked_key
+from skewguard.shapes import literal_key, literal_texts, marked_key
 
 SCHEMA = """
 CREATE TABLE t (id int, qty int, note text, tags int[], flag boolean, d date);
@@ -148,3 +148,19 @@ def test_value_facets_keep_constants_and_mark_the_rest() -> None:
     }
     long = value_facets([("public.t.note", "s:" + "x" * 300)])
     assert {f.key for f in long} == {"write_other:public.t.note"}
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO t (id, note) VALUES (1, 'a') -- it's 2\n",
+        "INSERT INTO \"t 2\" (id, \"x'y\") VALUES (3, $q$it's$q$) /* 4 '5' /* 6 */ */",
+        "UPDATE t SET note = E'a\\'b', qty = 1.5e3, id = -7 WHERE x1 = $1",
+        "SELECT 1",
+    ],
+)
+def test_marked_key_marks_exactly_what_literal_key_replaces(sql: str) -> None:
+    assert literal_key(marked_key(sql)) == literal_key(sql)
+    assert len(literal_texts(sql)) == marked_key(sql).count("\ue000") + sum(
+        1 for text in literal_texts(sql) if text[0].isdigit()
+    )
