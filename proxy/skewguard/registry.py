@@ -7,7 +7,6 @@ from collections.abc import Iterable, Mapping
 from enum import StrEnum
 from typing import Any
 
-from skewguard.analysis.facets import FacetKind
 from skewguard.footprint import VersionKey
 from skewguard.identity import UNTAGGED_LABEL
 from skewguard.store import Lifecycle, StoredVersion
@@ -44,7 +43,7 @@ def version_report(
                     "sample": e.sample,
                 }
                 for facet, e in sorted(version.facets.items())
-                if facet.kind is not FacetKind.WRITE_VALUE  # literal values stay inside
+                if not facet.holds_literal
             ]
         rows.append(row)
     for key, count in sorted(live_counts.items()):

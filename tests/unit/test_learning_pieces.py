@@ -4,6 +4,9 @@ bounded catalog reads and decision-time flushing (the last against the suite's c
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -387,3 +390,24 @@ async def test_constants_are_read_per_text_and_kept_bounded(
         assert not [f for f in row["facets"] if f["kind"] == FacetKind.WRITE_VALUE.value]
     finally:
         store.close()
+
+
+def test_written_constants_are_never_exported(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(str(path))
+    key = VersionKey("shop", "shop", "2")
+    batch = FootprintBatch()
+    written = {
+        Facet(FacetKind.COLUMN_WRITE, "public.t.note"),
+        Facet(FacetKind.WRITE_VALUE, "public.t.note|s:marker-77"),
+    }
+    batch.record(key, frozenset(written), 1, 100.0, "UPDATE t SET note = ''")
+    store.write(batch)
+    store.close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "skewguard", "footprints", "export", "shop@2",
+         "--database", "shop", "--state", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    exported = {f["facet"] for f in json.loads(proc.stdout)["facets"]}
+    assert exported == {"column_write:public.t.note"}

@@ -112,6 +112,11 @@ class Facet:
         """The storage form, ``kind:subject``."""
         return f"{self.kind.value}:{self.subject}"
 
+    @property
+    def holds_literal(self) -> bool:
+        """A written constant: kept in the store, never shown or exported."""
+        return self.kind is FacetKind.WRITE_VALUE
+
     @classmethod
     def from_key(cls, key: str) -> Self:
         """Inverse of :attr:`key`. Raises ValueError on an unknown kind."""
