@@ -71,6 +71,7 @@ def _facets_from_state(path: str, key: VersionKey) -> list[dict[str, Any]]:
                         "last_seen": e.last_seen,
                     }
                     for facet, e in sorted(stored.facets.items())
+                    if not facet.holds_literal
                 ]
     finally:
         store.close()

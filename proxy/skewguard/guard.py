@@ -305,7 +305,7 @@ class Guard:
         if refusal is not None:
             return refusal
         changes = overlay.net_changes()
-        probes = await self._probe(requester, probes_needed(changes))
+        probes = await self._probe(requester, probes_needed(changes, footprints, overlay.catalog))
         findings = evaluate(
             changes,
             footprints,
@@ -506,7 +506,8 @@ class Guard:
                 try:
                     results[query] = bool(await conn.fetchval(query))
                 except asyncpg.PostgresError as exc:
-                    log.info("probe gave no answer (%s): %s", exc, query)
+                    # neither the text nor the message: a probe may carry written values
+                    log.info("probe gave no answer (SQLSTATE %s)", exc.sqlstate)
         except SIDE_ERRORS as exc:
             log.warning("probe connection failed: %s", exc)
         finally:

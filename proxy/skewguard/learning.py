@@ -26,11 +26,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
+from skewguard.analysis.facets import VALUE_LIMIT
+from skewguard.analysis.values import Slot, Written, slots_of, value_facets, values_of
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.shapes import literal_key
+from skewguard.shapes import literal_key, marked_key
 from skewguard.store import StateStore, StoredVersion
 
 log = logging.getLogger("skewguard.learning")
@@ -49,6 +51,7 @@ EXACT_CACHE_LIMIT = 50_000
 PENDING_BATCH_LIMIT = 3_600
 
 _SENSITIVE = object()
+_OTHER = "other"  # the key of a column's WRITE_OTHER facet among its kept constants
 _PREPARE = re.compile(
     r"\s*(?:/\*.*?\*/\s*)*prepare\s", re.I | re.S
 )  # literal key whose facets depend on the literals' values
@@ -82,12 +85,20 @@ class _OutOfTime(Exception):
     """The deadline passed, or no catalog could be read before it."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Learned:
+    """One text's facets, and where the constants it writes come from (values.py)."""
+
+    facets: frozenset[Facet]
+    slots: tuple[Slot, ...] = ()
+
+
 class _DatabaseCache:
     """Analysis results for one database; reset whenever its catalog changes."""
 
     def __init__(self) -> None:
-        self.exact: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
-        self.by_literal: dict[tuple[tuple[str, ...], str], frozenset[Facet] | object] = {}
+        self.exact: dict[tuple[tuple[str, ...], str], _Learned] = {}
+        self.by_literal: dict[tuple[tuple[str, ...], str], _Learned | object] = {}
         self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
 
     def clear(self) -> None:
@@ -123,6 +134,8 @@ class Learner:
         self._writer: asyncio.Task[bool] | None = None  # a write a decision stopped waiting for
         self._building: dict[int, FootprintBatch] = {}  # being analysed into, not yet queued
         self._seen: dict[str, CatalogSnapshot] = {}  # the snapshot each database's caches hold
+        # constants kept per version and column (VALUE_LIMIT each; the rest is WRITE_OTHER)
+        self._values: dict[VersionKey, dict[str, dict[str, Facet]]] = {}
 
     # ------------------------------------------------------------ called by sessions
 
@@ -305,6 +318,7 @@ class Learner:
         # Texts that share one analysis (the same cached facet set) are recorded once,
         # with their counts summed: inlined literals cost a cache lookup each, no more.
         groups: dict[int, list[Any]] = {}
+        valued: dict[frozenset[Facet], list[Any]] = {}  # value facets: [count, sample]
         try:
             for sql in named:  # named prepared statements break when their result type changes
                 _check(deadline)
@@ -316,22 +330,27 @@ class Learner:
                 named_done += 1
             for sql, count in items:
                 _check(deadline)
-                facets = cache.exact.get((path, sql))
-                if facets is None:
-                    shared = cache.by_literal.get((path, literal_key(sql)))
-                    if isinstance(shared, frozenset):
-                        facets = shared
+                lkey: str | None = None  # computed once, when needed
+                learned = cache.exact.get((path, sql))
+                if learned is None:
+                    lkey = literal_key(sql)
+                    shared = cache.by_literal.get((path, lkey))
+                    if isinstance(shared, _Learned):
+                        learned = shared
                     else:
-                        facets = await self._facets(key.database, slog, sql, count, when, deadline)
+                        learned = await self._facets(key.database, slog, sql, count, when, deadline)
                 prepared: frozenset[Facet] = frozenset()
-                if facets is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
+                if learned is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
                     prepared = await self._result_facets(
                         key.database, slog, sql, prepared_only=True, deadline=deadline
                     )
                 items_done += 1
                 analysed += count
-                if facets is None:
+                if learned is None:
                     continue
+                if learned.slots:
+                    self._note_values(valued, key, sql, learned.slots, count, lkey)
+                facets = learned.facets
                 group = groups.get(id(facets))
                 if group is None:
                     groups[id(facets)] = [facets, count, sql]
@@ -345,6 +364,8 @@ class Learner:
             # The role a version connects as: REVOKE and row-level security are judged by it.
             role = frozenset({Facet(FacetKind.ROLE, slog.user)})
             batch.record(key, role, analysed, when, f"connected as {slog.user}")
+            for values, (count, sample) in valued.items():
+                batch.record(key, values, count, when, sample)
             for facets, count, sample in groups.values():
                 batch.record(key, facets, count, when, sample)
                 if _has_missing(facets):
@@ -352,6 +373,52 @@ class Learner:
         if named_done == len(named) and items_done == len(items):
             return None
         return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)
+
+    def _note_values(
+        self,
+        valued: dict[frozenset[Facet], list[Any]],
+        key: VersionKey,
+        sql: str,
+        slots: tuple[Slot, ...],
+        count: int,
+        lkey: str | None,
+    ) -> None:
+        """Add the value facets of one text to ``valued`` (summed per distinct set)."""
+        if self._settled(key, slots):
+            return
+        values = self._bounded(key, values_of(sql, slots))
+        entry = valued.get(values)
+        if entry is None:  # its sample is the text without its literals
+            valued[values] = [count, lkey if lkey is not None else literal_key(sql)]
+        else:
+            entry[0] += count
+
+    def _settled(self, key: VersionKey, slots: tuple[Slot, ...]) -> bool:
+        """Every column the slots write already counts as "writes other values" here.
+
+        Such a column's constants no longer change a decision (it is not
+        complete, and its kept constants are all there are), so the text's
+        values need not be read.
+        """
+        kept = self._values.get(key)
+        return kept is not None and all(_OTHER in kept.get(s.column, ()) for s in slots)
+
+    def _bounded(self, key: VersionKey, values: list[Written]) -> frozenset[Facet]:
+        """The value facets of ``values``, past VALUE_LIMIT constants per column as OTHER."""
+        kept = self._values.setdefault(key, {})
+        out: set[Facet] = set()
+        for column, value in values:
+            known = kept.setdefault(column, {})
+            facet = known.get(value) if value is not None else None
+            if facet is None:
+                if value is not None and len(known) - (_OTHER in known) < VALUE_LIMIT:
+                    [facet] = value_facets([(column, value)])
+                    if facet.kind is FacetKind.WRITE_VALUE:
+                        known[value] = facet
+                else:
+                    facet = known[_OTHER] = Facet(FacetKind.WRITE_OTHER, column)
+            out.add(facet)
+        return frozenset(out)
 
     async def _result_facets(
         self,
@@ -389,7 +456,7 @@ class Learner:
         count: int,
         when: float,
         deadline: float | None = None,
-    ) -> frozenset[Facet] | None:
+    ) -> _Learned | None:
         """Analyse one text the caches do not answer (the caller tried them first)."""
         user, path = slog.user, slog.search_path
         cache = self._caches.setdefault(database, _DatabaseCache())
@@ -410,15 +477,21 @@ class Learner:
             if fresh is not None and fresh is not catalog:
                 result = analyze(sql, search_path=path, catalog=fresh, user=user)
                 catalog = fresh
-        facets = result.facets
+        # Constants written: fixed in this text, unless the marked shape says where they are.
+        learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:
-            generic = analyze(lkey[1], search_path=path, catalog=catalog, user=user)
-            cache.by_literal[lkey] = facets if generic.facets == facets else _SENSITIVE
+            generic = analyze(marked_key(sql), search_path=path, catalog=catalog, user=user)
+            slots = slots_of(generic.values)
+            if generic.facets == result.facets and values_of(sql, slots) == list(result.values):
+                learned = _Learned(result.facets, slots)
+                cache.by_literal[lkey] = learned
+            else:
+                cache.by_literal[lkey] = _SENSITIVE
         if len(cache.exact) >= EXACT_CACHE_LIMIT:
             cache.exact.clear()
-        cache.exact[(path, sql)] = facets
+        cache.exact[(path, sql)] = learned
         await asyncio.sleep(0)  # let the relay run between analyses
-        return facets
+        return learned
 
     async def _catalog(
         self,

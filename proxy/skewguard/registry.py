@@ -43,6 +43,7 @@ def version_report(
                     "sample": e.sample,
                 }
                 for facet, e in sorted(version.facets.items())
+                if not facet.holds_literal
             ]
         rows.append(row)
     for key, count in sorted(live_counts.items()):

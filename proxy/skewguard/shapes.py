@@ -18,6 +18,7 @@ character: ~140 bytes per byte of a 100 MB literal).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterable, Iterator
 
 #: Where a token the key cares about may start.
 _INTERESTING = re.compile(r"""['"$0-9]|--|/\*""")
@@ -82,8 +83,36 @@ def literal_key(sql: str) -> str:
     """``sql`` with every literal replaced by a placeholder of its kind."""
     if _QUOTES_OR_COMMENTS.search(sql) is None:
         return _BARE_NUMBER.sub(_number, sql)
+    return _rewrite(sql, _scan(sql), lambda _, text: _placeholder(text))
+
+
+def _placeholder(literal: str) -> str:
+    if not literal[0].isdigit():
+        return "''"
+    return "0.0" if ("." in literal or "e" in literal or "E" in literal) else "0"
+
+
+def _rewrite(sql: str, spans: Iterable[tuple[int, int]], replace: Callable[[int, str], str]) -> str:
+    """``sql`` with the k-th literal span replaced by ``replace(k, literal)``."""
     out: list[str] = []
     copied = 0  # sql[:copied] is in out
+    for ordinal, (start, end) in enumerate(spans):
+        out.append(sql[copied:start])
+        out.append(replace(ordinal, sql[start:end]))
+        copied = end
+    out.append(sql[copied:])
+    return "".join(out)
+
+
+def _spans(sql: str) -> Iterator[tuple[int, int]]:
+    """Where the literals :func:`literal_key` replaces are, in order."""
+    if _QUOTES_OR_COMMENTS.search(sql) is None:
+        return (m.span() for m in _BARE_NUMBER.finditer(sql))
+    return _scan(sql)
+
+
+def _scan(sql: str) -> Iterator[tuple[int, int]]:
+    """The literal spans of a text with quotes or comments, read as PostgreSQL does."""
     pos = 0
     while (found := _INTERESTING.search(sql, pos)) is not None:
         start = found.start()
@@ -101,9 +130,7 @@ def literal_key(sql: str) -> str:
             backslashes = prefix == start - 1 and before in "eE"
             pos = _string_end(sql, start, backslashes=backslashes)
             if prefix >= 0:
-                out.append(sql[copied:prefix])
-                out.append("''")
-                copied = pos
+                yield prefix, pos
         elif ch == '"':
             close = start
             while True:  # "" is a quote inside a quoted identifier
@@ -121,9 +148,7 @@ def literal_key(sql: str) -> str:
             else:
                 close = sql.find(tag.group(), tag.end())
                 pos = len(sql) if close < 0 else close + len(tag.group())
-                out.append(sql[copied:start])
-                out.append("''")
-                copied = pos
+                yield start, pos
         else:
             number = _NUMBER.match(sql, start)
             assert number is not None  # a digit starts every match of _NUMBER
@@ -134,9 +159,33 @@ def literal_key(sql: str) -> str:
                 while pos < len(sql) and _is_word_char(sql[pos]):
                     pos += 1
                 continue
-            text = number.group()
-            out.append(sql[copied:start])
-            out.append("0.0" if ("." in text or "e" in text or "E" in text) else "0")
-            copied = pos
-    out.append(sql[copied:])
-    return "".join(out)
+            yield start, pos
+
+
+#: First number a marker uses: an int4, so a marked text parses to the same node types.
+MARK_BASE = 1_000_000
+#: A private-use character no application string starts with, then the literal's ordinal.
+MARK_CHAR = "\ue000"
+
+
+def literal_texts(sql: str) -> list[str]:
+    """Every literal :func:`literal_key` replaces, in order, as written."""
+    return [sql[start:end] for start, end in _spans(sql)]
+
+
+def marked_key(sql: str) -> str:
+    """``sql`` with the k-th literal replaced by a marker that says k.
+
+    Numbers become ``MARK_BASE + k`` (with ``.5`` for non-integers) and strings
+    ``'<MARK_CHAR>k'``: a marked text has the literal-insensitive shape of
+    :func:`literal_key`, and where a literal lands in its analysis says which
+    literal of any text of that shape it is.
+    """
+
+    def mark(ordinal: int, literal: str) -> str:
+        if not literal[0].isdigit():
+            return f"'{MARK_CHAR}{ordinal}'"
+        fraction = "." in literal or "e" in literal or "E" in literal
+        return f"{MARK_BASE + ordinal}{'.5' if fraction else ''}"
+
+    return _rewrite(sql, _spans(sql), mark)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -106,6 +107,12 @@ V2 = {
     "column_read:public.orders.total",
     "column_read:public.orders.user_id",
     "column_read:public.users.email",
+    # how each write is made: parameters, an UPDATE, an INSERT without ON CONFLICT; the
+    # constant 'sad' written to status is kept in the store and never listed
+    "write_other:public.orders.user_id",
+    "write_other:public.orders.total",
+    "column_update:public.users.status",
+    "insert_conflict:public.orders|none",
 }
 
 
@@ -212,3 +219,21 @@ def test_a_kill_after_a_flush_loses_nothing(shop: Shop) -> None:
     shop.proxy.process.wait()
     shop.proxy = shop.proxy.restarted()
     assert shop.proxy.footprint(shop.database, "shop", "9") == before
+
+
+def test_written_constants_are_stored_but_never_listed(shop: Shop) -> None:
+    marker = "marker-5f3a"
+    with psycopg.connect(shop.url("shop@7"), cursor_factory=psycopg.ClientCursor) as conn:
+        conn.execute(f"UPDATE users SET name = '{marker}' WHERE id = 0")
+    listed = json.dumps(shop.proxy.versions()[(shop.database, "shop", "7")])
+    assert "column_update:public.users.name" in listed
+    with sqlite3.connect(shop.proxy.state) as db:
+        stored = {row[0]: row[1] for row in db.execute(
+            "SELECT facet, sample FROM facets WHERE app = 'shop' AND version = '7'"
+        )}  # fmt: skip
+    assert stored[f"write_value:public.users.name|s:{marker}"] == (
+        "UPDATE users SET name = '' WHERE id = 0"
+    )
+    assert "write_value" not in listed
+    # the only place it shows is the other facets' sample: the statement as sent
+    assert marker not in listed.replace(stored["column_update:public.users.name"], "")

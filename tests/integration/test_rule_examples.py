@@ -1,8 +1,9 @@
 """Every rule example against a real PostgreSQL: does the version's query really break?
 
 For each example: a fresh database, the schema, the version's query (must
-work), the probes the engine asks for (compared with the example's expected
-answer), the migration (must work), the query again. ``breaks`` must be what
+work), the probes the engine asks for, of existing rows and of the constants
+the query writes (compared with the example's expected answer), the migration
+(must work), the query again. ``breaks`` must be what
 PostgreSQL does.
 """
 
@@ -14,8 +15,11 @@ from collections.abc import Iterator
 import psycopg
 import pytest
 
+from skewguard.analysis import analyze
+from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay, probes_needed
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.pgcluster import LocalCluster
 from skewguard.rules import RULES
 from skewguard.rules.base import Example
@@ -26,6 +30,7 @@ CASES = [
     pytest.param(ex, id=f"{rule.id}-{i}") for rule in RULES for i, ex in enumerate(rule.examples)
 ]
 _counter = itertools.count()
+VERSION = VersionKey("db", "app", "1.0")
 
 
 def _run(conn: psycopg.Connection[tuple[object, ...]], sql: str) -> str | None:
@@ -77,7 +82,10 @@ def test_example_matches_postgres(database: str, ex: Example) -> None:
             overlay.apply(ex.schema_sql)
             after = Overlay(overlay.catalog)
             after.apply(ex.migration_sql)
-            for probe in probes_needed(after.net_changes()):
+            analysis = analyze(ex.usage_sql, catalog=overlay.catalog)
+            facets = analysis.facets | value_facets(analysis.values)
+            footprint = {VERSION: {f: Evidence(1, 0.0, 0.0, "") for f in facets}}
+            for probe in probes_needed(after.net_changes(), footprint, after.catalog):
                 row = conn.execute(probe.encode()).fetchone()
                 assert row is not None
                 if ex.probe is not None:

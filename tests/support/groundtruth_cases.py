@@ -1058,4 +1058,161 @@ SCOPE_BREAKING: list[Case] = [
     ),
 ]
 
-CASES: list[Case] = SAFE + BREAKING + CASCADE_SAFE + CASCADE_BREAKING + SCOPE_SAFE + SCOPE_BREAKING
+# Values: whether a version breaks depends on the values it writes, which PostgreSQL judges.
+# Each break has a harmless look-alike, so the guard neither misses the value that fails
+# nor names the version whose values pass.
+NOTES = """
+CREATE TABLE notes (id serial PRIMARY KEY, title varchar(100));
+INSERT INTO notes (title) VALUES ('first'), ('second');
+"""
+
+CHECK_QTY = "ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID"
+
+VALUES_SAFE: list[Case] = [
+    Case(
+        id="safe-check-writer-constants-pass-though-old-rows-fail",
+        schema_sql=ORDERS + "INSERT INTO orders (user_id, qty) VALUES (1, 0);",
+        versions={
+            V1: [simple("INSERT INTO orders (user_id, qty) VALUES (1, 3)")],
+            V2: [simple("UPDATE orders SET qty = 5 WHERE id = 1")],
+            V3: [simple("SELECT qty FROM orders")],
+        },
+        migration_sql=CHECK_QTY,
+        note="NOT VALID leaves the old row with qty = 0; every value the versions write passes",
+    ),
+    Case(
+        id="safe-unique-every-insert-skips-duplicates",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email, name) VALUES ('carl', 'Carl') ON CONFLICT DO NOTHING"
+                )
+            ],
+            V2: [simple("SELECT email FROM users WHERE id = 1")],
+        },
+        migration_sql="CREATE UNIQUE INDEX users_email_uniq ON users (email)",
+        note="'carl' is in the table when the index is made; the next insert of it is skipped",
+    ),
+    Case(
+        id="safe-narrow-varchar-100-to-20-values-fit",
+        schema_sql=NOTES,
+        versions={
+            V1: [simple("INSERT INTO notes (title) VALUES ('a short title')")],
+            V2: [simple("UPDATE notes SET title = 'renamed' WHERE id = 1")],
+        },
+        migration_sql="ALTER TABLE notes ALTER COLUMN title TYPE varchar(20)",
+    ),
+    Case(
+        id="safe-int-to-smallint-values-fit",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("INSERT INTO orders (user_id, qty) VALUES (1, 12)")],
+            V2: [simple("UPDATE orders SET qty = -3 WHERE id = 2")],
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE smallint",
+    ),
+    Case(
+        id="safe-check-in-transaction-writer-constants-pass",
+        schema_sql=ORDERS + "INSERT INTO orders (user_id, qty) VALUES (1, 0);",
+        versions={
+            V1: [simple("UPDATE orders SET qty = 4 WHERE id = 2")],
+            V2: [simple("INSERT INTO orders (user_id, qty) VALUES (2, 1), (3, NULL)")],
+        },
+        migration_sql=f"BEGIN; {CHECK_QTY}; COMMIT",
+        note="NULL passes a CHECK",
+    ),
+]
+
+VALUES_BREAKING: list[Case] = [
+    Case(
+        id="break-check-rejects-one-versions-constant",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("INSERT INTO orders (user_id, qty) VALUES (1, 0)")],
+            V2: [simple("INSERT INTO orders (user_id, qty) VALUES (2, 7)")],
+            V3: [simple("SELECT qty FROM orders")],
+        },
+        migration_sql=CHECK_QTY,
+        breaks=frozenset({V1}),
+        note="V1's row makes the old rows violate the check, but only V1 writes a failing value",
+    ),
+    Case(
+        id="break-unique-vs-plain-constant-insert",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email, name) VALUES ('carl', 'Carl') ON CONFLICT DO NOTHING"
+                )
+            ],
+            V2: [simple("INSERT INTO users (email, name) VALUES ('dave', 'Dave')")],
+        },
+        migration_sql="ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email)",
+        breaks=frozenset({V2}),
+        note="V2's next 'dave' is a duplicate (23505); V1's is skipped",
+    ),
+    Case(
+        id="break-unique-vs-upsert-on-another-key",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email, name) VALUES ('fred', 'Fred')"
+                    " ON CONFLICT (id) DO NOTHING"
+                )
+            ],
+            V2: [
+                simple(
+                    "INSERT INTO users (email, name) VALUES ('gwen', 'Gwen') ON CONFLICT DO NOTHING"
+                )
+            ],
+        },
+        migration_sql="CREATE UNIQUE INDEX users_email_uniq ON users (email)",
+        breaks=frozenset({V1}),
+        note="ON CONFLICT (id) arbitrates only on id: a duplicate email still fails",
+    ),
+    Case(
+        id="break-narrow-varchar-100-to-20-long-value",
+        schema_sql=NOTES,
+        versions={
+            V1: [simple("INSERT INTO notes (title) VALUES ('a title longer than twenty')")],
+            V2: [simple("INSERT INTO notes (title) VALUES ('short')")],
+        },
+        migration_sql="ALTER TABLE notes ALTER COLUMN title TYPE varchar(20) USING left(title, 20)",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-int-to-smallint-constant-and-parameter",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("INSERT INTO orders (user_id, qty) VALUES (1, 40000)")],
+            V2: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 50000)],
+            V3: [simple("INSERT INTO orders (user_id, qty) VALUES (2, 9)")],
+        },
+        migration_sql=("ALTER TABLE orders ALTER COLUMN qty TYPE smallint USING least(qty, 32767)"),
+        breaks=frozenset({V1, V2}),
+        note="a parameter's value is not learned: V2 is named as a writer of the column",
+    ),
+    Case(
+        id="break-check-in-transaction-rejects-update-literal",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("UPDATE orders SET qty = 0 WHERE id = 2")],
+            V2: [simple("INSERT INTO orders (user_id, qty) VALUES (2, 4)")],
+        },
+        migration_sql=f"BEGIN; {CHECK_QTY}; COMMIT",
+        breaks=frozenset({V1}),
+    ),
+]
+
+CASES: list[Case] = (
+    SAFE
+    + BREAKING
+    + CASCADE_SAFE
+    + CASCADE_BREAKING
+    + SCOPE_SAFE
+    + SCOPE_BREAKING
+    + VALUES_SAFE
+    + VALUES_BREAKING
+)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from skewguard.analysis import Facet, FacetKind
-from skewguard.analysis.facets import ident, qualified
+from skewguard.analysis.facets import ident, qualified, split_value_subject, value_subject
 
 SUBJECTS = [
     "public.users",
@@ -18,6 +18,8 @@ SUBJECTS = [
     "public.f(integer,b=>unknown)",
     "public.user_status:with:colons",
     "public.archive<public.orders",
+    'public.t.qty|s:it\'s|"x": y',
+    "public.t|nothing(email)",
     "",
 ]
 
@@ -59,6 +61,10 @@ def test_kind_values_are_stable() -> None:
         "missing_enum_label",
         "prepared_result",
         "role",
+        "write_value",
+        "write_other",
+        "column_update",
+        "insert_conflict",
     }
 
 
@@ -102,3 +108,16 @@ def test_ident(name: str, rendered: str) -> None:
 def test_qualified() -> None:
     assert qualified("public", "users") == "public.users"
     assert qualified("My Schema", "t") == '"My Schema".t'
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("public.t.qty", "n:5"),
+        ('public."a|b"."c|d"', "s:x|y"),
+        ("public.t.note", "s:"),
+        ("public.t.note", "null"),
+    ],
+)
+def test_value_subject_round_trip(column: str, value: str) -> None:
+    assert split_value_subject(value_subject(column, value)) == (column, value)

@@ -4,6 +4,9 @@ bounded catalog reads and decision-time flushing (the last against the suite's c
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,6 +15,7 @@ import asyncpg
 import pytest
 
 from skewguard.analysis import Facet, FacetKind
+from skewguard.analysis.facets import VALUE_LIMIT, split_value_subject
 from skewguard.catalogs import CatalogCache
 from skewguard.config import Upstream, parse_upstream
 from skewguard.footprint import FootprintBatch, VersionKey
@@ -357,3 +361,53 @@ async def test_a_decision_does_not_wait_for_another_databases_flush(
         assert not background.done()
         assert EMAIL in learner.unwritten_footprints("postgres")[0].facets
     await asyncio.wait_for(background, 10)  # the silent server went away: the flush ends
+
+
+async def test_constants_are_read_per_text_and_kept_bounded(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        learner = _learner(CatalogCache(real_upstream), store)
+        key = VersionKey("postgres", "shop", "3")
+        # 40 texts of one literal shape: one analysis, each text's own constants
+        texts = [f"INSERT INTO t (id, email) VALUES ({i}, 'mail-{i % 20}')" for i in range(40)]
+        _observe(learner, key, real_upstream.user or "", *texts)
+        assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+        [stored] = store.versions()
+        values = [f for f in stored.facets if f.kind is FacetKind.WRITE_VALUE]
+        by_column: dict[str, set[str]] = {}
+        for facet in values:
+            column, value = split_value_subject(facet.subject)
+            by_column.setdefault(column, set()).add(value)
+        assert {len(v) for v in by_column.values()} == {VALUE_LIMIT}
+        assert by_column[f"{SCHEMA}.t.id"] <= {f"n:{i}" for i in range(40)}
+        assert by_column[f"{SCHEMA}.t.email"] <= {f"s:mail-{i}" for i in range(20)}
+        for column in ("id", "email"):  # past the limit: "writes other values"
+            assert Facet(FacetKind.WRITE_OTHER, f"{SCHEMA}.t.{column}") in stored.facets
+        assert all("mail-" not in stored.facets[f].sample for f in values)
+        [row] = version_report(store.versions(), ())
+        assert not [f for f in row["facets"] if f["kind"] == FacetKind.WRITE_VALUE.value]
+    finally:
+        store.close()
+
+
+def test_written_constants_are_never_exported(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    store = SqliteStore(str(path))
+    key = VersionKey("shop", "shop", "2")
+    batch = FootprintBatch()
+    written = {
+        Facet(FacetKind.COLUMN_WRITE, "public.t.note"),
+        Facet(FacetKind.WRITE_VALUE, "public.t.note|s:marker-77"),
+    }
+    batch.record(key, frozenset(written), 1, 100.0, "UPDATE t SET note = ''")
+    store.write(batch)
+    store.close()
+    proc = subprocess.run(
+        [sys.executable, "-m", "skewguard", "footprints", "export", "shop@2",
+         "--database", "shop", "--state", str(path)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    exported = {f["facet"] for f in json.loads(proc.stdout)["facets"]}
+    assert exported == {"column_write:public.t.note"}

@@ -3,8 +3,9 @@
 The example schema is applied with the Overlay onto an empty snapshot (which
 tests the overlay too); the version's footprint is what analyze() records for
 the example's query against it, plus what the shell adds: the role it runs as
-(here: ``SET ROLE x`` in the usage) and the prepared_result facets of what it
-keeps prepared (here: its SQL PREPAREs; the usage runs on the simple protocol).
+(here: ``SET ROLE x`` in the usage), the prepared_result facets of what it
+keeps prepared (here: its SQL PREPAREs; the usage runs on the simple protocol)
+and the constants it writes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 import pytest
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
+from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Finding, Overlay, Severity, evaluate, probes_needed
 from skewguard.footprint import Evidence, VersionKey
@@ -48,14 +50,15 @@ def run_example(ex: Example) -> list[Finding]:
     schema = Overlay(empty_catalog())
     schema.apply(ex.schema_sql)
     before = schema.catalog
-    facets = set(analyze(ex.usage_sql, catalog=before).facets)
+    analysis = analyze(ex.usage_sql, catalog=before)
+    facets = set(analysis.facets | value_facets(analysis.values))
     facets |= result_facets(ex.usage_sql, catalog=before, prepared_only=True)
     facets |= {Facet(FacetKind.ROLE, r) for r in re.findall(r"(?i)\bSET ROLE (\w+)", ex.usage_sql)}
     footprint = {VERSION: {f: Evidence(1, 0.0, 0.0, ex.usage_sql) for f in facets}}
     overlay = Overlay(before)
     overlay.apply(ex.migration_sql)
     changes = overlay.net_changes()
-    probes = {sql: ex.probe for sql in probes_needed(changes)}
+    probes = {sql: ex.probe for sql in probes_needed(changes, footprint, overlay.catalog)}
     return evaluate(
         changes, footprint, catalog_before=before, catalog_after=overlay.catalog, probes=probes
     )

@@ -17,6 +17,7 @@ from pglast import ast, parse_sql, parser
 from skewguard.analysis.classify import is_ddl, is_replication_command, looks_like_ddl
 from skewguard.analysis.extract import Extractor
 from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.analysis.values import Written
 from skewguard.catalog import CatalogSnapshot
 
 __all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
@@ -34,6 +35,7 @@ class Analysis:
     statements: tuple[str, ...] = ()  # parse node names, e.g. ("SelectStmt", "VariableSetStmt")
     search_path: tuple[str, ...] | None = None  # the last SET search_path value in the text
     search_path_reset: bool = False  # the text RESETs search_path (or SETs it to DEFAULT)
+    values: tuple[Written, ...] = ()  # constants written, apart from facets: see values.py
 
     def of_kind(self, kind: FacetKind) -> frozenset[str]:
         """The subjects of every facet of ``kind``."""
@@ -95,6 +97,7 @@ def analyze(
         statements=kinds,
         search_path=extractor.search_path_set,
         search_path_reset=extractor.search_path_reset,
+        values=tuple(extractor.values),
     )
 
 

@@ -27,6 +27,7 @@ from skewguard.analysis.query import (
 )
 from skewguard.analysis.scope import Lineage, RangeItem, Scope
 from skewguard.analysis.types import type_text
+from skewguard.analysis.values import encode_const
 from skewguard.catalog import Column
 
 _F = FacetKind
@@ -111,35 +112,47 @@ class Extractor(QueryWalker):
 
     # --- writes ------------------------------------------------------------
 
-    def _write_value(self, value: Any, column: Column | None, scope: Scope) -> None:
-        """An expression stored into ``column``: enum labels written, DEFAULT's sequences."""
+    def _write_value(self, value: Any, written: _Target, scope: Scope) -> None:
+        """An expression stored into a column: its value, enum labels, DEFAULT's sequences."""
+        subject, column = written
         if isinstance(value, ast.SetToDefault):
+            self._written(subject, None)
             if column is not None:
                 self._default_used(column)
             return
         self.expr(value, scope)
+        self._written(subject, encode_const(value))
         if column is None:
             return
         label = string_literal(value)
         if label is not None and self.catalog.enum_for_type(column.base_type) is not None:
             self._enum_label(column.base_type, label, write=True)
 
+    def _written(self, subject: str | None, value: str | None) -> None:
+        """A column gets a known constant (kept apart, for the learner) or something else."""
+        if subject is None:
+            return
+        if value is None:
+            self._add(_F.WRITE_OTHER, subject)
+        else:
+            self.values.append((subject, value))
+
     def _default_used(self, column: Column) -> None:
         for seq in column.default_sequences:
             self._add(_F.SEQUENCE, seq)
 
-    def _write_column(self, target: RangeItem, name: str) -> Column | None:
-        """Record a column written by name on a DML target; returns its catalog entry."""
+    def _write_column(self, target: RangeItem, name: str) -> _Target:
+        """Record a column written by name on a DML target: its subject and catalog entry."""
         subject = target.column_subject(name)
         if subject is None:
-            return None
+            return None, None
         self._add(_F.COLUMN_WRITE, subject)
         if target.relation is None:
-            return None
+            return subject, None
         col = target.relation.column(name)
         if col is None:
             self._add(_F.MISSING_COLUMN, subject)
-        return col
+        return subject, col
 
     def _insert_rows(
         self,
@@ -170,9 +183,12 @@ class Extractor(QueryWalker):
         if target.qname is not None and (rel is not None or cols):
             shape = ",".join(sorted(ident(c) for c in set(cols)))
             self._add(_F.INSERT_SHAPE, f"{target.qname}({shape})")
+        if rows is None:
+            for subject, _ in columns:  # from a query: values not known
+                self._written(subject, None)
         for row in rows or ():
-            for value, col in zip(row, columns, strict=False):
-                self._write_value(value, col, scope)
+            for value, written in zip(row, columns, strict=False):
+                self._write_value(value, written, scope)
             for value in row[len(columns) :]:
                 self.expr(value, scope)
         if rel is not None:
@@ -253,6 +269,8 @@ class Extractor(QueryWalker):
         conflict = node.onConflictClause
         if conflict is not None:
             self._on_conflict(conflict, target, scope)
+        if target.qname is not None:
+            self._add(_F.INSERT_CONFLICT, f"{target.qname}|{_conflict_handling(conflict)}")
         target_scope = Scope(parent=scope, items=[target])
         return self._returning(node.returningClause, target, target_scope)
 
@@ -303,7 +321,9 @@ class Extractor(QueryWalker):
         """UPDATE SET / ON CONFLICT DO UPDATE SET / MERGE UPDATE SET."""
         walked_sources: set[int] = set()
         for t in targets or ():
-            col = self._write_column(target, t.name)
+            written = self._write_column(target, t.name)
+            if written[0] is not None:
+                self._add(_F.COLUMN_UPDATE, written[0])
             val = t.val
             for ind in t.indirection or ():
                 if isinstance(ind, ast.A_Indices):
@@ -312,12 +332,17 @@ class Extractor(QueryWalker):
                 source = val.source
                 if isinstance(source, ast.RowExpr):
                     args: tuple[Any, ...] = tuple(source.args or ())
-                    self._write_value(args[int(val.colno or 1) - 1], col, scope)
-                elif id(source) not in walked_sources:
+                    self._write_value(args[int(val.colno or 1) - 1], written, scope)
+                    continue
+                if id(source) not in walked_sources:
                     walked_sources.add(id(source))
                     self.expr(source, scope)
+                self._written(written[0], None)
+            elif t.indirection:  # an element or field of the column: not its whole value
+                self.expr(val, scope)
+                self._written(written[0], None)
             else:
-                self._write_value(val, col if not t.indirection else None, scope)
+                self._write_value(val, written, scope)
 
     def update(self, node: Any, parent: Scope | None) -> SelectOut:
         scope, target = self._dml_scope(node, parent)
@@ -369,6 +394,8 @@ class Extractor(QueryWalker):
                 cols = [t.name for t in when.targetList] if when.targetList else None
                 rows = [when.values] if when.values else None
                 self._insert_rows(target, cols, rows, when_scope, None if rows else 0)
+                if target.qname is not None:
+                    self._add(_F.INSERT_CONFLICT, f"{target.qname}|none")
         return self._returning(node.returningClause, target, scope)
 
     def copy(self, node: Any) -> None:
@@ -385,7 +412,7 @@ class Extractor(QueryWalker):
             self._add(_F.COPY_IN if write else _F.COPY_OUT, subject)
         if write:
             for c in cols:
-                self._write_column(target, c)
+                self._written(self._write_column(target, c)[0], None)
             if cols and target.relation is not None:
                 for col in target.relation.columns:
                     if col.name not in cols:
@@ -395,6 +422,25 @@ class Extractor(QueryWalker):
             for c in cols:
                 self.column_name([c], scope)
         self.expr(node.whereClause, Scope(items=[target]))
+
+
+_Target = tuple[str | None, Column | None]  # a written column's subject and catalog entry
+
+
+def _conflict_handling(clause: Any) -> str:
+    """The INSERT_CONFLICT form of an ON CONFLICT clause (None: ``none``)."""
+    if clause is None:
+        return "none"
+    action = "update" if clause.action == enums.OnConflictAction.ONCONFLICT_UPDATE else "nothing"
+    infer = clause.infer
+    if infer is None:
+        return action
+    if infer.conname:
+        return f"{action}@{ident(infer.conname)}"
+    if infer.whereClause is not None:
+        return f"{action}(partial)"  # arbiters chosen by a predicate: not matched by columns
+    keys = sorted(ident(e.name) if e.name else RawStream()(e.expr) for e in infer.indexElems or ())
+    return f"{action}({','.join(keys)})"
 
 
 __all__ = ["Extractor"]

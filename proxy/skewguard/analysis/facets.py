@@ -13,7 +13,16 @@ from typing import Self
 
 from skewguard.catalog import ident, qualified
 
-__all__ = ["Facet", "FacetKind", "ident", "qualified"]
+__all__ = [
+    "VALUE_LIMIT",
+    "VALUE_TEXT_LIMIT",
+    "Facet",
+    "FacetKind",
+    "ident",
+    "qualified",
+    "split_value_subject",
+    "value_subject",
+]
 
 
 class FacetKind(StrEnum):
@@ -46,6 +55,10 @@ class FacetKind(StrEnum):
     MISSING_ENUM_LABEL = "missing_enum_label"  # public.mood:new_label
     PREPARED_RESULT = "prepared_result"  # public.users.email or public.users.*: see below
     ROLE = "role"  # app_rw: a role the version runs as (recorded by the shell, not analyze)
+    WRITE_VALUE = "write_value"  # public.t.qty|n:5: a constant written (see below)
+    WRITE_OTHER = "write_other"  # public.t.qty: written from a parameter, expression or query
+    COLUMN_UPDATE = "column_update"  # public.t.qty: UPDATE SET / DO UPDATE SET / MERGE UPDATE
+    INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
 
 
 # PREPARED_RESULT: a table/view column a named prepared statement returns as a bare
@@ -54,6 +67,37 @@ class FacetKind(StrEnum):
 # starred relation's column list, fails the next EXECUTE with 0A000 ("cached plan
 # must not change result type"). Computed by skewguard.analysis.result_facets; record
 # it only for statements that are really prepared (named Parse, SQL PREPARE).
+
+# WRITE_VALUE: ``column|value`` where value is ``n:<number as written>``, ``s:<string>``,
+# ``b:true``/``b:false`` or ``null``. These hold literal values: the store keeps them,
+# nothing shows them (API, logs, error DETAIL). Every write of a column by a statement
+# records a WRITE_VALUE or a WRITE_OTHER, so a version whose column_write count is
+# covered by them, with no WRITE_OTHER, is known to write only those values.
+#
+# INSERT_CONFLICT: ``table|none``, ``table|nothing``, ``table|nothing(a,b)``,
+# ``table|update(a,b)`` or ``table|nothing@constraint`` / ``table|update@constraint``:
+# the conflict handling of each INSERT (MERGE inserts record ``none``).
+
+#: Distinct constants kept per version and column; past it a write counts as WRITE_OTHER.
+VALUE_LIMIT = 16
+#: Longer constants are not kept (they count as WRITE_OTHER).
+VALUE_TEXT_LIMIT = 256
+
+
+def value_subject(column: str, value: str) -> str:
+    """The WRITE_VALUE subject of ``value`` (encoded as above) written to ``column``."""
+    return f"{column}|{value}"
+
+
+def split_value_subject(subject: str) -> tuple[str, str]:
+    """``(column, value)`` of a WRITE_VALUE subject (the first ``|`` outside quotes)."""
+    quoted = False
+    for i, ch in enumerate(subject):
+        if ch == '"':
+            quoted = not quoted
+        elif ch == "|" and not quoted:
+            return subject[:i], subject[i + 1 :]
+    return subject, ""
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -67,6 +111,11 @@ class Facet:
     def key(self) -> str:
         """The storage form, ``kind:subject``."""
         return f"{self.kind.value}:{self.subject}"
+
+    @property
+    def holds_literal(self) -> bool:
+        """A written constant: kept in the store, never shown or exported."""
+        return self.kind is FacetKind.WRITE_VALUE
 
     @classmethod
     def from_key(cls, key: str) -> Self:

@@ -22,6 +22,7 @@ from skewguard.analysis.types import (
     enum_of_type,
     type_text,
 )
+from skewguard.analysis.values import Written
 from skewguard.catalog import (
     SYSTEM_SCHEMAS,
     CatalogSnapshot,
@@ -131,6 +132,7 @@ class QueryWalker:
         self.user = user
         self.initial_path = tuple(search_path)
         self.facets: set[Facet] = set()
+        self.values: list[Written] = []  # constants written: (column subject, encoded value)
         self.created: set[tuple[str | None, str]] = set()
         self.search_path_set: tuple[str, ...] | None = None
         self.search_path_reset = False

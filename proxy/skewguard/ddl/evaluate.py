@@ -72,16 +72,26 @@ def _rank(severity: Severity) -> int:
     return {Severity.BREAK: 0, Severity.RISK: 1, Severity.INFO: 2}[Severity(severity)]
 
 
-def probes_needed(changes: Sequence[Change]) -> list[str]:
-    """SQL the shell runs (bounded time) to test existing rows; True = violating rows exist."""
-    from skewguard.rules.constraints import probe_sql
+def probes_needed(
+    changes: Sequence[Change],
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]] = {},
+    catalog_after: CatalogSnapshot | None = None,
+) -> list[str]:
+    """SQL the shell runs (bounded time); True = violations exist.
+
+    Probes of existing rows for new constraints; given the protected versions'
+    ``footprints`` and the catalog after the change, also of the constants each
+    version writes: against a new CHECK (no table read) or a new UNIQUE.
+    """
+    from skewguard.rules.constraints import probe_sql, value_probes
 
     out: list[str] = []
     for change in changes:
         if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
-            sql = probe_sql(change)
-            if sql is not None and sql not in out:
-                out.append(sql)
+            own = value_probes(change, footprints, catalog_after).values()
+            for sql in (probe_sql(change), *own):
+                if sql is not None and sql not in out:
+                    out.append(sql)
     return out
 
 

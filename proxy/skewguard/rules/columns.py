@@ -16,7 +16,7 @@ Verified against PostgreSQL 15 and 18 (see tests/integration/test_rule_examples.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
@@ -34,6 +34,7 @@ from skewguard.rules.base import (
     first_per_version,
     shape_columns,
 )
+from skewguard.rules.values import column_values, fits
 
 Use = tuple[VersionKey, Facet, Evidence]
 
@@ -75,7 +76,9 @@ TYPE_CHANGE = Rule(
     severity=Severity.BREAK,
     summary="ALTER COLUMN ... TYPE of a column a version writes or reads",
     doc="Narrowing (varchar(50) -> varchar(20), numeric scale down) and cross-type changes "
-    "(text -> integer) make writers fail on values the old type accepted. Every type or "
+    "(text -> integer) make writers fail on values the old type accepted. A version whose "
+    "every write of the column is a constant that fits the new type (string lengths, integer "
+    "ranges) is not named. Every type or "
     "typmod change, widening included, breaks a version holding a named prepared statement "
     "that returns the column (0A000 cached plan must not change result type): with the "
     "shell's prepared_result facet that is a break, without it a risk for readers.",
@@ -106,6 +109,27 @@ TYPE_CHANGE = Rule(
             "narrowing",
         ),
         Example(
+            "CREATE TABLE t (id int, code varchar(100))",
+            "INSERT INTO t (id, code) VALUES (1, 'short'), (2, NULL)",
+            "ALTER TABLE t ALTER COLUMN code TYPE varchar(20)",
+            False,
+            "narrowing, but every value the version writes fits",
+        ),
+        Example(
+            "CREATE TABLE t (id int, qty int)",
+            "INSERT INTO t (id, qty) VALUES (1, 100000)",
+            "ALTER TABLE t ALTER COLUMN qty TYPE smallint USING 1",
+            True,
+            "100000 is out of smallint's range",
+        ),
+        Example(
+            "CREATE TABLE t (id int, qty int)",
+            "UPDATE t SET qty = -12 WHERE id = 1",
+            "ALTER TABLE t ALTER COLUMN qty TYPE smallint",
+            False,
+            "-12 fits smallint",
+        ),
+        Example(
             "CREATE TABLE t (id int, code varchar(20))",
             "SELECT code FROM t",
             "ALTER TABLE t ALTER COLUMN code TYPE varchar(50)",
@@ -122,6 +146,8 @@ def check_type_change(ctx: Context, change: Change) -> Iterator[Hit]:
     if not change.has("widening"):
         writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
         for v, f, ev in first_per_version(writers):
+            if _constants_fit(ctx.footprints.get(v, {}), change):
+                continue
             broken.add(v)
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
     star = f"{change.relation}.*"
@@ -143,6 +169,12 @@ def check_type_change(ctx: Context, change: Change) -> Iterator[Hit]:
         why = "comparisons and result handling see another type; " + why
     for v, f, ev in first_per_version(u for u in readers if u[0] not in broken):
         yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+def _constants_fit(facets: Mapping[Facet, Evidence], change: Change) -> bool:
+    """Every write of the column is a constant known to fit the new type."""
+    values, complete = column_values(facets, change.subject)
+    return complete and all(fits(v, change.new) for v in values)
 
 
 SET_NOT_NULL = Rule(

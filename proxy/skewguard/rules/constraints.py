@@ -1,10 +1,15 @@
 """New constraints against writers, and ON CONFLICT arbiters that go away.
 
 A new CHECK / UNIQUE / FOREIGN KEY (validated or NOT VALID) makes writers fail
-when they produce values it rejects. Whether they do is not in the footprint;
-the shell runs the probe from :func:`probe_sql` (bounded time) and passes the
-answer: existing violating rows mean the writers produce such values (break),
-otherwise it is a risk.
+when they produce values it rejects. Where a version's footprint holds the
+constants it writes, a one-column CHECK is evaluated on them by PostgreSQL
+(:func:`value_probes`): a constant it rejects is a break, and a version whose
+every write of the column is a constant it accepts is not named. A version
+whose INSERTs all absorb duplicates (ON CONFLICT on the new key, or without a
+target) and that never updates the key is not broken by a new UNIQUE.
+Otherwise the shell runs the probe of existing rows from :func:`probe_sql`
+(bounded time): violating rows mean the writers produce such values (break),
+else it is a risk.
 
 ``INSERT ... ON CONFLICT (cols)`` needs a unique index on exactly those columns
 (any name); ``ON CONFLICT ON CONSTRAINT name`` needs that constraint by name.
@@ -12,16 +17,28 @@ otherwise it is a risk.
 
 from __future__ import annotations
 
+import json
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import ident
+from skewguard.catalog import CatalogSnapshot, Column, ident
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, shape_columns
+from skewguard.rules.base import (
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    relation_of,
+    shape_columns,
+)
+from skewguard.rules.values import column_values
 
 
 def quote_ident(name: str) -> str:
@@ -74,15 +91,135 @@ def probe_sql(change: Change) -> str | None:
     return None
 
 
+def _check_expression(change: Change) -> str | None:
+    """The expression of a new CHECK constraint, or None for any other change."""
+    if change.kind != Kind.ADD_CONSTRAINT or change.detail != "c":
+        return None
+    if not (change.new.startswith("CHECK (") and change.new.endswith(")")):
+        return None
+    return change.new[len("CHECK (") : -1]
+
+
+def _rows(column: Column, values: Iterable[str], alias: str) -> str:
+    """Constants as rows of one column of the column's type, named ``alias``.
+
+    Each goes through the type's input function, as an untyped literal does. The
+    column type is spelled out: naming the table's row type would wait for a lock
+    the migration holds.
+    """
+    rows = [{column.name: None if v == "null" else v.partition(":")[2]} for v in sorted(values)]
+    payload = json.dumps(rows, ensure_ascii=False).replace("\\", "\\\\").replace("'", "''")
+    return (
+        f"jsonb_to_recordset(E'{payload}'::jsonb) AS {alias}"
+        f"({quote_ident(column.name)} {column.type_name})"
+    )
+
+
+def check_probe_sql(table: str, expression: str, column: Column, values: Iterable[str]) -> str:
+    """SQL answering: does one of these constants of ``column`` fail CHECK (expression)?
+
+    True when one makes the expression false (NULL passes, as in a CHECK). No
+    table is read.
+    """
+    rows = _rows(column, values, quote_ident(split_qualified_name(table)[-1]))
+    return f"SELECT EXISTS (SELECT 1 FROM {rows} WHERE NOT ({expression}))"
+
+
+def taken_probe_sql(table: str, column: Column, values: Iterable[str]) -> str:
+    """SQL answering: is one of these constants of ``column`` in the table already?"""
+    col = quote_ident(column.name)
+    return (
+        f"SELECT EXISTS (SELECT 1 FROM {quote_qname(table)} AS sg_t "
+        f"JOIN {_rows(column, values, 'sg_v')} ON sg_t.{col} = sg_v.{col})"
+    )
+
+
+def _unique(change: Change) -> bool:
+    return change.detail in ("u", "p") or (
+        change.kind == Kind.CREATE_INDEX and change.has("unique") and not change.detail
+    )
+
+
+def value_probes(
+    change: Change,
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
+    catalog: CatalogSnapshot | None,
+) -> dict[VersionKey, str]:
+    """Probes of each version's known constants of a new one-column CHECK or UNIQUE.
+
+    CHECK: does PostgreSQL reject one of them (no table read). UNIQUE, for a
+    version that inserts without absorbing duplicates and never updates the key:
+    is one of its constants in the table already (its next insert of it fails).
+    """
+    expression = _check_expression(change)
+    unique = _unique(change)
+    if (expression is None and not unique) or len(change.columns) != 1:
+        return {}
+    rel = relation_of(catalog, change.relation) if catalog is not None else None
+    typed = rel.column(change.columns[0]) if rel is not None else None
+    if typed is None:
+        return {}
+    column = f"{change.relation}.{ident(typed.name)}"
+    out: dict[VersionKey, str] = {}
+    for version, facets in footprints.items():
+        values, _ = column_values(facets, column)
+        if expression is not None and values:
+            out[version] = check_probe_sql(change.relation, expression, typed, values)
+            continue
+        values -= {"null"}
+        if (
+            values
+            and Facet(F.COLUMN_UPDATE, column) not in facets
+            and not _absorbs_duplicates(facets, change)
+        ):
+            out[version] = taken_probe_sql(change.relation, typed, values)
+    return out
+
+
+def _absorbs_duplicates(facets: Mapping[Facet, Evidence], change: Change) -> bool:
+    """Every INSERT of the version into the table skips or updates on a duplicate key.
+
+    ``ON CONFLICT (cols)`` arbitrates on every unique index over exactly those
+    columns (so also the new one); ``ON CONFLICT DO NOTHING`` without a target on
+    any. An UPDATE or COPY of the key can still make a duplicate.
+    """
+    if not _unique(change) or change.detail == "p" or not change.columns:
+        return False  # a primary key also refuses NULLs
+    table = change.relation
+    key = ",".join(sorted(ident(c) for c in change.columns))
+    accepted = {"nothing", f"nothing({key})", f"update({key})"}
+    keys = {f"{table}.{ident(c)}" for c in change.columns}
+    handled = inserts = 0
+    for facet, evidence in facets.items():
+        kind, subject = facet.kind, facet.subject
+        if kind is F.INSERT_CONFLICT and subject.startswith(table + "|"):
+            if subject[len(table) + 1 :] not in accepted:
+                return False
+            handled += evidence.count
+        elif (kind is F.INSERT_SHAPE and subject.startswith(table + "(")) or (
+            kind is F.INSERT_POSITIONAL and subject.startswith(table + "/")
+        ):
+            inserts += evidence.count
+        elif (kind is F.COPY_IN and subject.split("(", 1)[0] == table) or (
+            kind is F.COLUMN_UPDATE and subject in keys
+        ):
+            return False
+    return handled > 0 and handled >= inserts
+
+
 NEW_CONSTRAINT = Rule(
     id="SG114",
     name="constraint-vs-writers",
     severity=Severity.BREAK,
     summary="ADD CHECK / UNIQUE / PRIMARY KEY / FOREIGN KEY (NOT VALID or not), CREATE UNIQUE "
     "INDEX, against versions writing the columns",
-    doc="NOT VALID skips existing rows but every new write is checked. The shell probes "
-    "existing rows (probes_needed): violating rows exist -> the writers produce such values "
-    "-> break; no violations or no answer -> risk.",
+    doc="NOT VALID skips existing rows but every new write is checked. A one-column CHECK is "
+    "evaluated by PostgreSQL on the constants each version writes to the column: one it "
+    "rejects -> break; every write a constant it accepts -> the version is not named. A "
+    "version whose INSERTs into the table all carry ON CONFLICT on the new key (or DO NOTHING "
+    "without a target) and that never updates or copies into the key is not named for a new "
+    "UNIQUE. For the rest the shell probes existing rows (probes_needed): violating rows "
+    "exist -> the writers produce such values -> break; no violations or no answer -> risk.",
     breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
     "fix old rows, VALIDATE CONSTRAINT.",
@@ -93,7 +230,7 @@ NEW_CONSTRAINT = Rule(
             "INSERT INTO t (id, price) VALUES (1, 0)",
             "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
             True,
-            "the probe finds rows with price = 0",
+            "the version writes price = 0, which the check rejects",
             probe=True,
         ),
         Example(
@@ -101,7 +238,23 @@ NEW_CONSTRAINT = Rule(
             "INSERT INTO t (id, price) VALUES (1, 5)",
             "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
             False,
-            "risk only: no existing row violates it",
+            "its only constant, 5, passes: the version is not named",
+            probe=False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "UPDATE t SET price = price + 1",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
+            False,
+            "an expression: risk only, no existing row violates it",
+            probe=False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT DO NOTHING",
+            "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email)",
+            False,
+            "every insert skips duplicates: the version is not named",
             probe=False,
         ),
         Example(
@@ -130,7 +283,18 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
     subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
     writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
     violated = ctx.probes.get(probe) if probe is not None else None
+    own_probes = value_probes(change, ctx.footprints, ctx.after)
     for v, f, ev in first_per_version(writers):
+        facets = ctx.footprints.get(v, {})
+        own = ctx.probes.get(own_probes[v]) if v in own_probes else None
+        if own:
+            how = "a constant it rejects" if change.detail == "c" else "a value already there"
+            yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)
+            continue
+        if own is False and change.detail == "c" and column_values(facets, f.subject)[1]:
+            continue  # every write of the column is a constant the check accepts
+        if _absorbs_duplicates(facets, change):
+            continue
         if violated:
             yield Hit(
                 Severity.BREAK, breaks(what, v, f) + " and existing rows violate it", v, f, ev

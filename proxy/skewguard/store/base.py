@@ -32,8 +32,13 @@ def assemble_versions(
     }
     for db, app, ver, key, count, first, last, sample in facet_rows:
         version = stored.get(VersionKey(db, app, ver))
-        if version is not None:
-            version.facets[Facet.from_key(key)] = Evidence(int(count), first, last, sample)
+        if version is None:
+            continue
+        try:
+            facet = Facet.from_key(key)
+        except ValueError:  # written by a newer proxy sharing the store: not ours to judge
+            continue
+        version.facets[facet] = Evidence(int(count), first, last, sample)
     return list(stored.values())
 
 

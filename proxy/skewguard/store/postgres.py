@@ -107,6 +107,12 @@ MIGRATIONS: tuple[str, ...] = (
         PRIMARY KEY (proxy_id, database, app, version)
     );
     """,
+    # 2: facets may hold written constants (write_value); a proxy that predates them
+    # refuses this store at connect instead of failing to read it at a decision.
+    """
+    COMMENT ON COLUMN skewguard.facets.facet IS
+        'kind:subject; write_value subjects hold literal values an application wrote';
+    """,
 )
 
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('skewguard.schema'))"

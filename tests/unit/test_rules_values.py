@@ -1,0 +1,174 @@
+"""Rules that judge by the values versions write: only the versions whose values break
+are named (the probes' answers are given here; test_rule_examples.py runs them on
+PostgreSQL)."""
+
+from __future__ import annotations
+
+import pytest
+
+from skewguard.analysis import Facet, FacetKind, analyze
+from skewguard.analysis.values import value_facets
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl import Finding, Overlay, Severity, evaluate, probes_needed
+from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.constraints import value_probes
+from skewguard.rules.values import column_values, fits
+
+SCHEMA = "CREATE TABLE t (id serial, qty int, email text, title varchar(100))"
+V1, V2, V3 = (VersionKey("db", "app", v) for v in ("1", "2", "3"))
+
+
+def _before() -> CatalogSnapshot:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(SCHEMA)
+    return overlay.catalog
+
+
+BEFORE = _before()
+
+
+def footprint(*texts: str) -> dict[Facet, Evidence]:
+    """What the learner records for one run of each text."""
+    out: dict[Facet, Evidence] = {}
+    for sql in texts:
+        result = analyze(sql, catalog=BEFORE)
+        for facet in result.facets | value_facets(result.values):
+            have = out.get(facet)
+            out[facet] = Evidence((have.count if have else 0) + 1, 0.0, 0.0, sql)
+    return out
+
+
+def judge(
+    migration: str, versions: dict[VersionKey, dict[Facet, Evidence]], answer: object
+) -> list[Finding]:
+    """Evaluate with every probe answered by ``answer(sql)``."""
+    overlay = Overlay(BEFORE)
+    overlay.apply(migration)
+    changes = overlay.net_changes()
+    sqls = probes_needed(changes, versions, overlay.catalog)
+    probes = {sql: answer(sql) for sql in sqls}  # type: ignore[operator]
+    return evaluate(
+        changes, versions, catalog_before=BEFORE, catalog_after=overlay.catalog, probes=probes
+    )
+
+
+def named(findings: list[Finding]) -> dict[VersionKey, Severity]:
+    return {f.version: f.severity for f in findings if f.version is not None}
+
+
+CHECK = "ALTER TABLE t ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID"
+
+
+def test_a_check_names_only_the_version_whose_constant_fails() -> None:
+    versions = {
+        V1: footprint("INSERT INTO t (qty) VALUES (0)"),
+        V2: footprint("INSERT INTO t (qty) VALUES (5)", "UPDATE t SET qty = 7 WHERE id = 1"),
+        V3: footprint("UPDATE t SET qty = $1 WHERE id = $2"),
+    }
+    # PostgreSQL's answers: V1's constants fail; existing rows fail too (V1 wrote one)
+    findings = judge(CHECK, versions, lambda sql: "jsonb_to_recordset" not in sql or '"0"' in sql)
+    assert named(findings) == {V1: Severity.BREAK, V3: Severity.BREAK}
+
+
+def test_findings_never_carry_a_written_constant() -> None:
+    versions = {V1: footprint("INSERT INTO t (qty, title) VALUES (-424242, 'marker-xyzzy')")}
+    check = "ALTER TABLE t ADD CONSTRAINT c CHECK (qty > 0); ALTER TABLE t ALTER title TYPE char(3)"
+    findings = judge(check, versions, lambda sql: True)
+    assert {f.rule for f in findings if f.severity is Severity.BREAK} == {"SG110", "SG114"}
+    for f in findings:
+        assert f.facet is None or f.facet.kind is not FacetKind.WRITE_VALUE
+        text = f"{f.message} {f.to_dict().get('facet')}"
+        assert "424242" not in text and "xyzzy" not in text
+
+
+def test_a_check_leaves_a_parameter_writer_a_risk_without_violating_rows() -> None:
+    versions = {V1: footprint("INSERT INTO t (qty) VALUES ($1)")}
+    assert named(judge(CHECK, versions, lambda sql: False)) == {V1: Severity.RISK}
+
+
+def test_a_check_on_two_columns_is_not_evaluated_on_constants() -> None:
+    overlay = Overlay(BEFORE)
+    overlay.apply("ALTER TABLE t ADD CONSTRAINT c CHECK (qty > id)")
+    [change] = overlay.net_changes()
+    versions = {V1: footprint("INSERT INTO t (id, qty) VALUES (1, 2)")}
+    assert value_probes(change, versions, overlay.catalog) == {}
+
+
+def test_constants_learned_before_values_were_kept_are_not_complete() -> None:
+    facets = footprint("INSERT INTO t (qty) VALUES (5)")
+    write = Facet(FacetKind.COLUMN_WRITE, "public.t.qty")
+    assert column_values(facets, "public.t.qty") == (frozenset({"n:5"}), True)
+    facets[write] = Evidence(3, 0.0, 0.0, "")  # two writes seen before values were kept
+    assert column_values(facets, "public.t.qty") == (frozenset({"n:5"}), False)
+
+
+UNIQUE = "ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email)"
+
+
+def test_a_unique_spares_versions_whose_inserts_absorb_duplicates() -> None:
+    versions = {
+        V1: footprint("INSERT INTO t (email) VALUES ('a') ON CONFLICT DO NOTHING"),
+        V2: footprint(
+            "INSERT INTO t (email) VALUES ('b') ON CONFLICT (email) DO UPDATE SET qty = 1"
+        ),
+        V3: footprint("INSERT INTO t (email) VALUES ('c') ON CONFLICT (id) DO NOTHING"),
+    }
+    assert named(judge(UNIQUE, versions, lambda sql: False)) == {V3: Severity.RISK}
+
+
+def test_a_unique_breaks_a_version_inserting_a_constant_already_there() -> None:
+    versions = {
+        V1: footprint("INSERT INTO t (email) VALUES ('c')"),
+        V2: footprint("INSERT INTO t (email) VALUES ('d')", "INSERT INTO t (email) VALUES ($1)"),
+    }
+    taken = "JOIN jsonb_to_recordset"
+    findings = judge(UNIQUE, versions, lambda sql: taken in sql and '"c"' in sql)
+    assert named(findings) == {V1: Severity.BREAK, V2: Severity.RISK}
+
+
+def test_a_unique_is_not_absorbed_when_the_key_is_updated() -> None:
+    versions = {
+        V1: footprint(
+            "INSERT INTO t (email) VALUES ('a') ON CONFLICT DO NOTHING",
+            "UPDATE t SET email = 'z' WHERE id = 1",
+        )
+    }
+    assert named(judge(UNIQUE, versions, lambda sql: False)) == {V1: Severity.RISK}
+
+
+@pytest.mark.parametrize(
+    ("migration", "writes", "broken"),
+    [
+        ("ALTER TABLE t ALTER title TYPE varchar(20)", "UPDATE t SET title = 'short'", False),
+        ("ALTER TABLE t ALTER title TYPE varchar(5)", "UPDATE t SET title = 'longer'", True),
+        ("ALTER TABLE t ALTER title TYPE varchar(5)", "UPDATE t SET title = $1", True),
+        ("ALTER TABLE t ALTER qty TYPE smallint", "INSERT INTO t (qty) VALUES (-32768)", False),
+        ("ALTER TABLE t ALTER qty TYPE smallint", "INSERT INTO t (qty) VALUES (32768)", True),
+        ("ALTER TABLE t ALTER email TYPE integer USING 0", "UPDATE t SET email = '12'", False),
+        ("ALTER TABLE t ALTER email TYPE integer USING 0", "UPDATE t SET email = 'x'", True),
+    ],
+)
+def test_a_retype_names_only_writers_whose_values_do_not_fit(
+    migration: str, writes: str, broken: bool
+) -> None:
+    findings = judge(migration, {V1: footprint(writes)}, lambda sql: None)
+    assert (named(findings).get(V1) is Severity.BREAK) == broken
+
+
+@pytest.mark.parametrize(
+    ("value", "type_name", "fit"),
+    [
+        ("null", "smallint", True),
+        ("n:32767", "smallint", True),
+        ("n:-2147483649", "integer", False),
+        ("s: 42 ", "bigint", True),
+        ("n:1.5", "integer", None),
+        ("s:abc  ", "character varying(3)", True),
+        ("s:abcd", "character(3)", False),
+        ("s:anything", "text", True),
+        ("n:5", "character varying(3)", None),
+        ("s:2024-01-01", "date", None),
+    ],
+)
+def test_fits(value: str, type_name: str, fit: bool | None) -> None:
+    assert fits(value, type_name) is fit
