@@ -51,6 +51,10 @@ CONNECT_DEFAULTS = {
     "keepalives_idle": "10",
     "keepalives_interval": "5",
     "keepalives_count": "3",
+    # a stalled state database (a lock, an overloaded server) fails a call in bounded
+    # time instead of holding a worker thread, a decision or the shutdown forever
+    "options": "-c statement_timeout=15s -c lock_timeout=5s"
+    " -c idle_in_transaction_session_timeout=60s",
 }
 
 #: A proxy silent for this long is forgotten (deleted with its live counts).
