@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import psycopg
+import pytest
 
-from skewguard.pgcluster import LocalCluster, system_installs
+from skewguard.pgcluster import LocalCluster, free_port, system_installs
 from tests.support.proxy import ProxyProcess
 
 
@@ -46,3 +50,20 @@ def test_build_and_process_metrics(proxy: ProxyProcess) -> None:
     assert build and ("version", __version__) in build[0]
     assert metrics[("process_resident_memory_bytes", ())] > 0
     assert metrics[("process_open_fds", ())] > 0
+
+
+def test_readyz_follows_the_upstream(proxy: ProxyProcess, tmp_path: Path) -> None:
+    assert json.loads(proxy.get("/readyz")) == {"status": "ready"}
+    orphan = ProxyProcess(
+        upstream=f"postgresql://postgres@127.0.0.1:{free_port()}/postgres",
+        logfile=tmp_path / "orphan.log",
+    ).start()
+    try:
+        assert json.loads(orphan.get("/healthz"))["status"] == "ok"  # alive ...
+        with pytest.raises(urllib.error.HTTPError) as unready:  # ... but not ready
+            urllib.request.urlopen(orphan.admin_url + "/readyz", timeout=10)
+        assert unready.value.code == 503
+        body = json.loads(unready.value.read())
+        assert body["status"] == "unavailable" and "upstream" in body["problems"]
+    finally:
+        orphan.stop()

@@ -28,6 +28,7 @@ from skewguard.observe.access import AccessPolicy
 from skewguard.registry import version_report
 from skewguard.relay.server import Proxy
 from skewguard.search_path import DEFAULT
+from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side
 from skewguard.store import Lifecycle, StateStore
 
 log = logging.getLogger("skewguard.admin")
@@ -207,6 +208,42 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "connections": len(_context(request).proxy.sessions)})
 
 
+#: How long /readyz waits for the upstream and for the state store.
+READY_TIMEOUT = 3.0
+
+
+async def readyz(request: web.Request) -> web.Response:
+    """Readiness: 503 while the upstream PostgreSQL or the state store cannot be reached."""
+    context = _context(request)
+    upstream = context.proxy.upstream
+    problems: dict[str, str] = {}
+    try:
+        conn = await connect_side(
+            upstream,
+            database=upstream.database or upstream.user or "postgres",
+            user=upstream.user or "postgres",
+            application_name="skewguard-ready",
+            lock_timeout_ms=int(READY_TIMEOUT * 1000),
+            statement_timeout_ms=int(READY_TIMEOUT * 1000),
+            connect_timeout=READY_TIMEOUT,
+        )
+        try:
+            await conn.fetchval("SELECT 1")
+        finally:
+            await close_side(conn)
+    except SIDE_ERRORS as exc:
+        problems["upstream"] = f"{type(exc).__name__}: {exc}"[:300]
+    if context.store is not None:
+        try:
+            async with asyncio.timeout(READY_TIMEOUT):
+                await asyncio.to_thread(context.store.lifecycle)
+        except Exception as exc:  # any failure of the store is "not ready"
+            problems["state"] = f"{type(exc).__name__}: {exc}"[:300]
+    if problems:
+        return web.json_response({"status": "unavailable", "problems": problems}, status=503)
+    return web.json_response({"status": "ready"})
+
+
 async def versions(request: web.Request) -> web.Response:
     """Versions with live connections, protection and footprints; ``?facets=0`` omits them.
 
@@ -328,6 +365,7 @@ def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> w
     app.router.add_get("/", status)
     app.router.add_get("/metrics", metrics)
     app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
     app.router.add_get("/api/versions", versions)
     app.router.add_post("/api/versions/{name}/{action}", lifecycle)
     app.router.add_get("/api/decisions", decisions)
