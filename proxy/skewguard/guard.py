@@ -136,6 +136,9 @@ class Requester:
     lock_timeout_set: bool = False
     backend_pid: int | None = None  # the client's backend (for the backstop's passes)
     search_path_known: bool = True  # False after a search_path change the proxy cannot read
+    # ... made by statements PostgreSQL has already run (not by the held text itself):
+    # the migrating backend can then be asked for the path in effect
+    search_path_askable: bool = False
     #: Where probes see what the transaction sees without waiting on its locks (None:
     #: not a relayed session, or not at a point where the proxy may query it).
     own_connection: MigratingConnection | None = field(default=None, compare=False, repr=False)

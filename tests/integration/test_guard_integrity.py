@@ -210,6 +210,25 @@ def test_search_path_set_inside_a_query(guarded: Guarded, setting: str) -> None:
         _assert_held(guarded, _outcome(client))
 
 
+def test_an_unreadable_search_path_is_asked_of_the_backend(guarded: Guarded) -> None:
+    """After a change the proxy cannot read has run, PostgreSQL itself says which path is in
+    effect: the break is judged as one (not "cannot judge"), a harmless change passes."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query("SELECT pg_catalog.set_config('search_path', 'pub' || 'lic', false)"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(f"CREATE TABLE {table} (a int, b int)"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(f"ALTER TABLE {table} DROP COLUMN b"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(DROP))
+        replies = client.read_until("Z", "E")
+        error = replies[-1].fields()
+        client.read_ready()
+    assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+    assert guarded.email_exists()
+
+
 def test_set_local_search_path_in_the_migration(guarded: Guarded) -> None:
     with guarded.ready_client() as client:
         client.send(rc.query("SET search_path = archive"))

@@ -49,6 +49,12 @@ class _Unjudged(Exception):
         self.why = why
 
 
+#: The schemas the backend resolves unqualified names in, in order (existing ones only).
+SEARCH_PATH_SQL = (
+    "SELECT s.name FROM unnest(current_schemas(false)) WITH ORDINALITY AS s(name, n) ORDER BY n"
+)
+
+
 class TransactionGate:
     def __init__(self, guard: Guard, requester: Callable[[], Requester]) -> None:
         self._guard = guard
@@ -168,9 +174,7 @@ class TransactionGate:
     async def _apply(self, requester: Requester, text: str) -> Decision | None:
         """Add one DDL statement to the transaction's change; a Decision only to refuse."""
         if not requester.search_path_known:
-            raise _Unjudged(
-                "unmodelled", "the session's search_path was set in a way the proxy cannot read"
-            )
+            requester = await self._ask_search_path(requester)
         if self._pending is None:
             self._pending = await self._guard.begin(requester)
             self._savepoints.clear()
@@ -188,6 +192,28 @@ class TransactionGate:
             refusal = await self._guard.judge_unmodelled(requester, [text], unmodelled)
             return refusal if refusal is not None and refusal.action is Action.BLOCK else None
         return None
+
+    async def _ask_search_path(self, requester: Requester) -> Requester:
+        """The path in effect, from the migrating backend itself (PostgreSQL's fact, not a
+        model of every way to set it); unjudged when it cannot be asked or disagrees with
+        the transaction's model so far."""
+        own = requester.own_connection
+        rows = None
+        if own is not None and requester.search_path_askable:
+            rows = await own.query_in_transaction(
+                SEARCH_PATH_SQL, statement_timeout_ms=1000, lock_timeout_ms=1000
+            )
+        if rows is None or any(row[0] is None for row in rows):
+            raise _Unjudged(
+                "unmodelled", "the session's search_path was set in a way the proxy cannot read"
+            )
+        path = tuple(str(row[0]) for row in rows)
+        if self._pending is not None and tuple(self._pending.overlay.search_path) != path:
+            raise _Unjudged(
+                "unmodelled",
+                "the search_path changed inside the transaction in a way the proxy cannot follow",
+            )
+        return replace(requester, search_path=path, search_path_known=True)
 
     def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> Refusal:
         # Through the simple protocol, end the open transaction first so its locks

@@ -114,6 +114,7 @@ class ClientSession(asyncio.Protocol):
         self._local_path: tuple[str, ...] | None = None  # SET LOCAL search_path
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
+        self._path_unknown_here = False
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -348,6 +349,8 @@ class ClientSession(asyncio.Protocol):
         path = script.search_path(startup_path(self.params))
         if path is not None:
             self._path_known = path != UNKNOWN
+        # an unreadable change in this very text has not run yet: the backend cannot tell
+        self._path_unknown_here = UNKNOWN in (path, script.local_search_path)
         current = self.statement_log
         if path not in (None, UNKNOWN) and current is not None and path != current.search_path:
             assert path is not None
@@ -381,6 +384,7 @@ class ClientSession(asyncio.Protocol):
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
             search_path_known=self._path_known and local != UNKNOWN,
+            search_path_askable=not self._path_unknown_here,
             own_connection=self if self._can_query_own() else None,
         )
 
