@@ -359,6 +359,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="RULE=SEVERITY,...",
     ),
     Option(
+        "max_client_conn",
+        "client connections served at once; beyond it a client gets PostgreSQL's 53300 "
+        "'sorry, too many clients already' (0: what the open-file limit allows)",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "startup_timeout",
         "how long a new client may take to send its startup packet",
         parse_duration,
@@ -398,6 +405,7 @@ class Settings:
     on_guard_error: str = "block"
     opaque_ddl: str = "block"
     rule_severity: tuple[tuple[str, str], ...] = ()
+    max_client_conn: int = 0
     startup_timeout: float = 60.0
 
     def __post_init__(self) -> None:
@@ -528,6 +536,7 @@ RELOADABLE: frozenset[str] = frozenset(
         "log_level",
         "startup_timeout",
         "heartbeat_window",
+        "max_client_conn",
     }
 )
 

@@ -75,3 +75,37 @@ def test_unknown_rule_in_configuration_is_refused(cluster: LocalCluster, tmp_pat
     )  # fmt: skip
     with pytest.raises(RuntimeError, match="unknown rules: SG999"):
         proxy.start()
+
+
+def test_max_client_conn_answers_like_postgres(cluster: LocalCluster, tmp_path: Path) -> None:
+    """Past the cap: PostgreSQL's 53300 at once; the connections already open keep working."""
+    proxy = ProxyProcess(
+        upstream=cluster.url(),
+        extra_args=["--max-client-conn", "3"],
+        logfile=tmp_path / "proxy.log",
+    ).start()
+    try:
+        open_ = [psycopg.connect(proxy.url(), autocommit=True) for _ in range(3)]
+        with pytest.raises(psycopg.OperationalError) as refused:
+            psycopg.connect(proxy.url(), connect_timeout=10)
+        assert "sorry, too many clients already" in str(refused.value)
+        for conn in open_:
+            assert conn.execute("select 1").fetchone() == (1,)
+        open_.pop().close()
+        deadline = time.monotonic() + 10
+        while True:  # the closed one is counted out as soon as the proxy sees it go
+            try:
+                with psycopg.connect(proxy.url(), autocommit=True) as again:
+                    assert again.execute("select 2").fetchone() == (2,)
+                break
+            except psycopg.OperationalError:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+        for conn in open_:
+            conn.close()
+        refusals = proxy.metrics()[
+            ("skewguard_client_errors_total", (("reason", "too_many_clients"),))
+        ]
+        assert refusals >= 1
+    finally:
+        proxy.stop()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import resource
 import ssl
 import time
 from collections.abc import Callable, Coroutine
@@ -68,6 +69,25 @@ class _Exchange:
         pass
 
 
+#: File descriptors kept for everything but client connections (listeners, the state
+#: store, side connections, logs).
+FD_RESERVE = 64
+
+
+def raise_fd_limit() -> int:
+    """Raise the soft RLIMIT_NOFILE to the hard limit (as pgbouncer does); the result."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (OSError, ValueError) as exc:
+            log.warning("cannot raise the open-file limit from %d to %d: %s", soft, hard, exc)
+    return soft
+
+
 def _resolver(settings: Settings) -> IdentityResolver:
     return IdentityResolver(
         settings.identity_pattern,
@@ -84,9 +104,12 @@ class Proxy:
         self.upstream: Upstream = parse_upstream(upstream_url)
         self.fast_path = FastPathFunctions(self.upstream)
         self.resolver = _resolver(settings)
+        self._fd_limit = raise_fd_limit()
+        self._refusal_logged = 0.0
         self.traffic = TrafficBook()
         self.metrics = ProxyMetrics(self.traffic)
         self.sessions: set[ClientSession] = set()
+        self.admitted: set[ClientSession] = set()  # past their StartupMessage: the cap counts these
         self.learner: Learner | None = None  # set by the app when analysis is on
         self.guard: Guard | None = None  # likewise
         self.backstop: PassBook | None = None  # likewise: passes for the database-side backstop
@@ -102,6 +125,26 @@ class Proxy:
         assert self._server is not None
         host, port = self._server.sockets[0].getsockname()[:2]
         return host, port
+
+    @property
+    def max_client_conn(self) -> int:
+        """How many client connections are served at once (--max-client-conn, or what the
+        process's file descriptors allow: two per client, some for everything else)."""
+        if self.settings.max_client_conn:
+            return self.settings.max_client_conn
+        return max(16, (self._fd_limit - FD_RESERVE) // 2)
+
+    def refuse_connection(self, peer: str) -> None:
+        """Count a connection refused at the cap; log at most once per second."""
+        self.metrics.client_errors.labels("too_many_clients").inc()
+        now = time.monotonic()
+        if now - self._refusal_logged > 1.0:
+            self._refusal_logged = now
+            log.warning(
+                "client refused: %d connections, the --max-client-conn limit",
+                len(self.sessions),
+                extra={"peer": peer},
+            )
 
     def reconfigure(self, settings: Settings) -> None:
         """Take over reloaded settings (SIGHUP): identity rules apply to new sessions."""

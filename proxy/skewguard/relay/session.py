@@ -44,6 +44,7 @@ log = logging.getLogger("skewguard.session")
 CONNECTION_FAILURE = "08006"
 QUERY_CANCELED = "57014"
 ADMIN_SHUTDOWN = "57P01"
+TOO_MANY_CONNECTIONS = "53300"
 #: Query, Parse, Close, Bind, Execute, Sync, FunctionCall: what the relay looks at.
 _CLIENT_MESSAGES = frozenset(b"QPCBESF")
 #: Client bytes buffered while a statement waits for a decision, or before
@@ -130,10 +131,15 @@ class ClientSession(asyncio.Protocol):
         self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         peer = self.transport.get_extra_info("peername")
         self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
-        self.proxy.sessions.add(self)
         self._startup_timer = asyncio.get_running_loop().call_later(
             self.proxy.settings.startup_timeout, self._startup_timed_out
         )
+        if len(self.proxy.sessions) >= 2 * self.proxy.max_client_conn:
+            # a flood of sockets that never start: dropped before they cost anything
+            self.proxy.refuse_connection(self.peer)
+            self.close()
+            return
+        self.proxy.sessions.add(self)
 
     def _startup_timed_out(self) -> None:
         """Like authentication_timeout, for a client that never sends its StartupMessage.
@@ -779,6 +785,15 @@ class ClientSession(asyncio.Protocol):
 
     def _on_startup_message(self, startup: m.StartupMessage, packet: bytes, rest: bytes) -> None:
         self._startup_timer.cancel()
+        if len(self.proxy.admitted) >= self.proxy.max_client_conn:
+            # PostgreSQL's answer once max_connections is reached (after TLS, as there)
+            self.proxy.refuse_connection(self.peer)
+            self._client_write(
+                m.encode_error(TOO_MANY_CONNECTIONS, "sorry, too many clients already")
+            )
+            self.close()
+            return
+        self.proxy.admitted.add(self)
         self.params = startup.params
         self.identity = self.proxy.resolver.from_startup(startup.params)
         self._replication = startup.replication
@@ -1057,6 +1072,7 @@ class ClientSession(asyncio.Protocol):
             if self._upstream is not None:
                 self._upstream.close()
         self.proxy.sessions.discard(self)
+        self.proxy.admitted.discard(self)
         self.proxy.traffic.close(self.stats)
         if self.statement_log is not None and self.proxy.learner is not None:
             self.proxy.learner.close(self.statement_log)
