@@ -359,6 +359,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="RULE=SEVERITY,...",
     ),
     Option(
+        "max_analysed_statement",
+        "statements longer than this many characters are relayed but not learned from "
+        '(counted in skewguard_analysis_failures_total{reason="too-long"})',
+        _count,
+        metavar="N",
+    ),
+    Option(
         "max_client_conn",
         "client connections served at once; beyond it a client gets PostgreSQL's 53300 "
         "'sorry, too many clients already' (0: what the open-file limit allows)",
@@ -405,6 +412,7 @@ class Settings:
     on_guard_error: str = "block"
     opaque_ddl: str = "block"
     rule_severity: tuple[tuple[str, str], ...] = ()
+    max_analysed_statement: int = 1 << 20
     max_client_conn: int = 0
     startup_timeout: float = 60.0
 
@@ -537,6 +545,7 @@ RELOADABLE: frozenset[str] = frozenset(
         "startup_timeout",
         "heartbeat_window",
         "max_client_conn",
+        "max_analysed_statement",
     }
 )
 

@@ -17,13 +17,14 @@ learned but not yet written (``unwritten_footprints``).
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import re
 import time
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.analysis.facets import VALUE_LIMIT
@@ -49,6 +50,9 @@ MISSING_KINDS = frozenset(
 EXACT_CACHE_LIMIT = 50_000
 #: Unwritten batches kept while the store is down (one per flush interval).
 PENDING_BATCH_LIMIT = 3_600
+#: Analysis results kept per database and kind (exact text, literal shape, result
+#: columns): each entry is about 1 KB, so ~50 MB per database at most.
+CACHE_LIMIT = 50_000
 
 _SENSITIVE = object()
 _OTHER = "other"  # the key of a column's WRITE_OTHER facet among its kept constants
@@ -93,13 +97,35 @@ class _Learned:
     slots: tuple[Slot, ...] = ()
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class _Bounded(dict[K, V]):
+    """A dict of at most ``limit`` entries: past it, the oldest eighth goes (insertion order).
+
+    Distinct statement shapes are the attacker's to choose; the analysis they save is
+    redone at worst, so forgetting the oldest is safe.
+    """
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key: K, value: V) -> None:
+        if key not in self and len(self) >= self.limit:
+            for old in list(itertools.islice(iter(self), max(1, self.limit // 8))):
+                del self[old]
+        super().__setitem__(key, value)
+
+
 class _DatabaseCache:
     """Analysis results for one database; reset whenever its catalog changes."""
 
-    def __init__(self) -> None:
-        self.exact: dict[tuple[tuple[str, ...], str], _Learned] = {}
-        self.by_literal: dict[tuple[tuple[str, ...], str], _Learned | object] = {}
-        self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = {}
+    def __init__(self, limit: int = CACHE_LIMIT) -> None:
+        self.exact: dict[tuple[tuple[str, ...], str], _Learned] = _Bounded(limit)
+        self.by_literal: dict[tuple[tuple[str, ...], str], _Learned | object] = _Bounded(limit)
+        self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = _Bounded(limit)
 
     def clear(self) -> None:
         self.exact.clear()

@@ -236,3 +236,17 @@ def test_written_constants_are_stored_but_never_listed(shop: Shop) -> None:
     )
     assert "write_value" not in listed
     assert marker not in listed  # samples keep the statement's shape, never its values
+
+
+def test_a_huge_statement_is_answered_but_not_learned(shop: Shop) -> None:
+    """Past --max-analysed-statement (1 MiB): relayed untouched, counted, not analysed."""
+    big = "x" * (3 << 20)
+    with psycopg.connect(shop.url("shop@11"), autocommit=True) as conn:
+        row = conn.execute(f"SELECT length('{big}'), name FROM users WHERE id = 1").fetchone()
+        assert row is not None and row[0] == len(big)
+        conn.execute("SELECT email FROM users WHERE id = 1").fetchall()
+    facets = shop.proxy.footprint(shop.database, "shop", "11")
+    assert "column_read:public.users.email" in facets  # the small one is learned
+    assert "column_read:public.users.name" not in facets  # the huge one is not
+    too_long = ("skewguard_analysis_failures_total", (("reason", "too-long"),))
+    assert shop.proxy.metrics()[too_long] >= 1

@@ -411,3 +411,15 @@ def test_written_constants_are_never_exported(tmp_path: Path) -> None:
     )  # fmt: skip
     exported = {f["facet"] for f in json.loads(proc.stdout)["facets"]}
     assert exported == {"column_write:public.t.note"}
+
+
+def test_analysis_caches_are_bounded() -> None:
+    from skewguard.learning import _Bounded
+
+    cache: _Bounded[int, int] = _Bounded(16)
+    for i in range(1000):
+        cache[i] = i
+    assert len(cache) <= 16
+    assert 999 in cache and 0 not in cache  # the newest stay, the oldest went
+    cache[999] = -1  # replacing a key evicts nothing
+    assert cache[999] == -1 and len(cache) <= 16

@@ -340,6 +340,10 @@ class ClientSession(asyncio.Protocol):
         """Count the statement for footprint learning (analysed later, off this path)."""
         statement_log = self.statement_log
         if statement_log is not None:
+            if len(sql) > self.proxy.settings.max_analysed_statement:
+                # relayed untouched: a 100 MB literal is not worth a parse (nor the memory)
+                self.proxy.metrics.analysis_failures.labels("too-long").inc()
+                return
             counts = statement_log.counts
             counts[sql] = counts.get(sql, 0) + 1
 
