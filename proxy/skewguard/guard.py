@@ -325,6 +325,7 @@ class Guard:
             protections=protections,
             override=self._override(requester),
             samples=requester.user in self._settings.override_roles,
+            refused_override=self._refused_override(requester),
         )
         if pending.unmodelled:  # audited: no protected version uses what they affect
             untouched = "; ".join(
@@ -451,6 +452,13 @@ class Guard:
     def _shown(self, sql: str) -> str:
         """A statement as the audit and the log may show it: its shape (--keep-literals: as is)."""
         return sql if self._settings.keep_literals else sample_shape(sql)
+
+    def _refused_override(self, requester: Requester) -> str | None:
+        """The role, when the requester asked for an override it may not use."""
+        asked = requester.comment_override or requester.session_override
+        if asked and requester.user not in self._settings.override_roles:
+            return requester.user
+        return None
 
     def _override(self, requester: Requester) -> str | None:
         reason = requester.comment_override

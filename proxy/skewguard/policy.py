@@ -81,6 +81,7 @@ def decide(
     protections: Mapping[VersionKey, Protection],
     override: str | None = None,
     samples: bool = False,
+    refused_override: str | None = None,
 ) -> Decision:
     """Block on a ``break`` finding in enforce mode unless overridden; warn otherwise.
 
@@ -102,7 +103,9 @@ def decide(
         found,
         changed,
         note="breaks protected versions",
-        error=render_error(breaking, protections, samples=samples),
+        error=render_error(
+            breaking, protections, samples=samples, refused_override=refused_override
+        ),
     )
 
 
@@ -184,11 +187,20 @@ class Refusal:
     hint: str
     sqlstate: str = OBJECT_IN_USE
     rollback_first: bool = False  # end the open transaction first (simple protocol only)
+    refused: str = ""  # the client's text, named in a comment for PostgreSQL's own log
 
     @property
     def statement(self) -> str:
-        """The SQL that raises it (after a ROLLBACK when ``rollback_first``)."""
+        """The SQL that raises it (after a ROLLBACK when ``rollback_first``).
+
+        PostgreSQL logs the statement that failed, which is this one: a leading
+        comment names the client's refused text there, so the server log shows
+        what was refused (made inert: it can never close the comment).
+        """
         raising = raise_statement(self.message, self.detail, self.hint, sqlstate=self.sqlstate)
+        if self.refused:
+            inert = self.refused[:REFUSED_IN_LOG].replace("/*", "/ *").replace("*/", "* /")
+            raising = f"/* skewguard refused: {inert} */ {raising}"
         return f"ROLLBACK; {raising}" if self.rollback_first else raising
 
 
@@ -196,38 +208,73 @@ def _when(timestamp: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(timestamp))
 
 
+#: Characters of a refused statement quoted in PostgreSQL's log.
+REFUSED_IN_LOG = 500
+#: DETAIL lines at most (one per version); the versions past it are named on the last
+#: line, their evidence is in the audit (GET /api/decisions).
+DETAIL_LINES = 6
+#: Versions named in the headline at most.
+HEADLINE_VERSIONS = 3
+
+
 def render_error(
     breaking: Sequence[Finding],
     protections: Mapping[VersionKey, Protection],
     *,
     samples: bool = False,
+    refused_override: str | None = None,
 ) -> tuple[str, str, str]:
-    """The contract's error: message naming the versions, DETAIL with evidence, HINT.
+    """The contract's error: a plain-words headline naming the versions, DETAIL with
+    the evidence (capped), HINT with the recipe and the ways forward.
 
     The guard answers before PostgreSQL checks privileges, so the DETAIL quotes a
     sample statement only when ``samples`` (the requester is an override role).
+    ``refused_override``: the role whose override was not honoured (said in the HINT).
     """
     versions = sorted({f.version for f in breaking if f.version is not None})
-    names = ", ".join(f"{v.app}@{v.version}" for v in versions)
-    changes = sorted({str(f.change) for f in breaking})
-    message = (
-        f"skewguard: {'; '.join(changes)} would break "
-        f"{len(versions)} protected version{'s' if len(versions) != 1 else ''} ({names})"
-    )
+    named = [f"{v.app}@{v.version} ({protections.get(v, 'protected')})" for v in versions]
+    if len(named) > HEADLINE_VERSIONS:
+        named = [*named[:HEADLINE_VERSIONS], f"{len(named) - HEADLINE_VERSIONS} more"]
+    changes = list(dict.fromkeys(f.change.describe() for f in sorted(breaking, key=_order)))
+    message = f"skewguard: {'; '.join(changes)} would break {', '.join(named)}"
     lines = []
-    for finding in sorted(breaking, key=lambda f: (f.version or VersionKey("", "", ""), f.rule)):
-        version = finding.version
+    by_version: dict[VersionKey | None, list[Finding]] = {}
+    for finding in sorted(breaking, key=_order):
+        by_version.setdefault(finding.version, []).append(finding)
+    for version, found in by_version.items():
         who = f"{version.app}@{version.version}" if version else "-"
-        why = protections.get(version, "") if version else ""
-        line = f"{who} ({why}) [{finding.rule} {finding.name}]: {finding.message}"
-        evidence = finding.evidence
-        if evidence is not None:
-            line += f"; seen {evidence.count} times, last {_when(evidence.last_seen)}"
-            if samples:
-                line += "; e.g. " + " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
-        lines.append(line)
+        why = f" ({protections.get(version, 'protected')})" if version else ""
+        parts = []
+        for finding in found:
+            part = f"{finding.rule} {finding.name}: {finding.message}"
+            evidence = finding.evidence
+            if evidence is not None:
+                part += f" (seen {evidence.count} times, last {_when(evidence.last_seen)}"
+                if samples:
+                    part += "; e.g. " + " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
+                part += ")"
+            parts.append(part)
+        lines.append(f"{who}{why}: " + "; ".join(parts))
+    if len(lines) > DETAIL_LINES:  # every version is still named
+        rest = [f"{v.app}@{v.version}" for v in list(by_version)[DETAIL_LINES - 1 :] if v]
+        lines = [*lines[: DETAIL_LINES - 1], f"... and {', '.join(rest)} (GET /api/decisions)"]
     hints = list(dict.fromkeys(f.hint for f in breaking if f.hint))
+    example = next((f"{v.app}@{v.version}" for v in versions), "APP@VERSION")
+    hints.append(
+        "Ways forward: follow the recipe; or wait until no protected version uses it "
+        "(skewguard check --wait-safe waits for that); or retire a version that will never "
+        f"run again (skewguard versions retire {example}); or, from a role allowed to "
+        'override, add /* skewguard:allow reason="..." */ (docs/troubleshooting.md).'
+    )
+    if refused_override is not None:
+        hints.append(
+            f"Your override was not honoured: role {refused_override} is not in --override-roles."
+        )
     return message, "\n".join(lines), "\n".join(hints)
+
+
+def _order(finding: Finding) -> tuple[VersionKey, str]:
+    return (finding.version or VersionKey("", "", ""), finding.rule)
 
 
 def raise_statement(message: str, detail: str, hint: str, *, sqlstate: str = OBJECT_IN_USE) -> str:

@@ -126,7 +126,7 @@ def test_a_function_called_by_oid_is_opaque_code_and_refused(site: Site) -> None
     assert "email" in site.columns()
     decisions = json.loads(site.proxy.get("/api/decisions"))["decisions"]
     assert [d["decision"] for d in decisions[:2]] == ["block", "block"]
-    assert decisions[1]["statements"] == [f"fast-path call of function {site.function_oid()}"]
+    assert decisions[1]["statements"] == [f'fast-path call of function "{site.function_oid()}"']
 
 
 def test_without_a_protected_version_a_function_call_runs(site: Site) -> None:

@@ -253,3 +253,41 @@ def test_a_migration_runner_is_never_a_protected_version(deploy: Deploy) -> None
     runner.close()
     assert "email" not in deploy.columns()
     assert not any(key[1] == "migrator" for key in deploy.proxy.versions())
+
+
+def test_the_refusal_reads_well_in_psql_and_in_postgres_log(deploy: Deploy) -> None:
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users WHERE id = 1")
+    refused = "ALTER TABLE users /* the contract step */ DROP COLUMN email"
+    proc = subprocess.run(
+        ["psql", "-X", "-d", deploy.url(), "-c", refused],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    v1.close()
+    assert proc.returncode != 0
+    first = proc.stderr.splitlines()[0]
+    assert first == (
+        "ERROR:  skewguard: dropping column public.users.email would break orders@1 (live)"
+    ), proc.stderr
+    assert "skewguard versions retire orders@1" in proc.stderr
+    assert "CONTEXT" not in proc.stderr and "PL/pgSQL" not in proc.stderr
+    assert "email" in deploy.columns()
+    log = deploy.cluster.logfile.read_text()
+    assert "skewguard refused: ALTER TABLE users / * the contract step * / DROP COLUMN" in log
+
+
+@pytest.mark.parametrize("how", ["simple", "extended", "transaction"])
+def test_the_refusal_carries_no_plpgsql_context(deploy: Deploy, how: str) -> None:
+    """Whichever way the refusal is carried out, the client reads no CONTEXT line."""
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users WHERE id = 1")
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        with pytest.raises(errors.ObjectInUse) as blocked:
+            if how == "transaction":
+                with conn.transaction():
+                    conn.execute(DROP_EMAIL)
+            else:
+                conn.execute(DROP_EMAIL, prepare=how == "extended")
+        assert blocked.value.diag.context is None, blocked.value.diag.context
+        assert (blocked.value.diag.message_primary or "").startswith("skewguard: dropping column")
+        assert conn.execute("SELECT 1").fetchone() == (1,)  # the session goes on
+    v1.close()
+    assert "email" in deploy.columns()

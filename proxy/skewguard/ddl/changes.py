@@ -77,6 +77,13 @@ class Change:
     def __str__(self) -> str:
         return f"{self.kind}({self.subject})"
 
+    def describe(self) -> str:
+        """The change in plain words, for people (``dropping column public.users.email``)."""
+        phrase = _PHRASES.get(self.kind)
+        if phrase is None:
+            return str(self)
+        return phrase.format(subject=self.subject, new=self.new or "?", old=self.old or "?")
+
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"kind": self.kind, "subject": self.subject}
         if self.detail:
@@ -93,3 +100,39 @@ class Change:
 
 
 __all__ = ["Change", "Kind"]
+
+
+_PHRASES: dict[str, str] = {
+    Kind.DROP_SCHEMA: "dropping schema {subject}",
+    Kind.RENAME_SCHEMA: "renaming schema {subject} to {new}",
+    Kind.DROP_TABLE: "dropping table {subject}",
+    Kind.DROP_VIEW: "dropping view {subject}",
+    Kind.DROP_MATVIEW: "dropping materialized view {subject}",
+    Kind.DROP_SEQUENCE: "dropping sequence {subject}",
+    Kind.RENAME_RELATION: "renaming {subject} to {new}",
+    Kind.SET_SCHEMA: "moving {subject} to {new}",
+    Kind.REPLACE_RELATION: "replacing {subject} with another kind of relation",
+    Kind.ADD_COLUMN: "adding column {subject}",
+    Kind.DROP_COLUMN: "dropping column {subject}",
+    Kind.RENAME_COLUMN: "renaming column {subject} to {new}",
+    Kind.ALTER_COLUMN_TYPE: "changing the type of column {subject} to {new}",
+    Kind.SET_NOT_NULL: "making column {subject} NOT NULL",
+    Kind.DROP_DEFAULT: "dropping the default of column {subject}",
+    Kind.ADD_CONSTRAINT: "adding constraint {subject}",
+    Kind.DROP_CONSTRAINT: "dropping constraint {subject}",
+    Kind.RENAME_CONSTRAINT: "renaming constraint {subject} to {new}",
+    Kind.CREATE_INDEX: "creating index {subject}",
+    Kind.DROP_INDEX: "dropping index {subject}",
+    Kind.RENAME_INDEX: "renaming index {subject} to {new}",
+    Kind.DROP_FUNCTION: "dropping function {subject}",
+    Kind.CREATE_FUNCTION: "creating function {subject}",
+    Kind.DROP_TYPE: "dropping type {subject}",
+    Kind.ENUM_ADD_VALUE: "adding enum value {subject}",
+    Kind.ENUM_RENAME_VALUE: "renaming enum value {subject} to {new}",
+    Kind.ENUM_DROP_VALUE: "dropping enum value {subject}",
+    Kind.ENABLE_RLS: "enabling row-level security on {subject}",
+    Kind.FORCE_RLS: "forcing row-level security on {subject}",
+    Kind.DROP_POLICY: "dropping policy {subject}",
+    Kind.REVOKE: "revoking privileges on {subject}",
+    Kind.CREATE_RULE: "creating a rule on {subject}",
+}

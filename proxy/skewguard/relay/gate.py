@@ -119,14 +119,16 @@ class TransactionGate:
                 # a pass covers the whole text: only for texts judged as a whole
                 await self._guard.grant_pass(requester, sql)
             return None
-        return self._blocked(decision, simple=simple, was_in_block=was_in_block)
+        return replace(
+            self._blocked(decision, simple=simple, was_in_block=was_in_block), refused=sql
+        )
 
     async def decide_call(
         self, oid: int, functions: FastPathFunctions, *, deadline: float
     ) -> Refusal | None:
         """A FunctionCall: large-object functions pass, any other is opaque code."""
         requester = self._requester()
-        text = f"fast-path call of function {oid}"
+        text = f'fast-path call of function "{oid}"'  # an OID, not a literal: kept in the audit
         try:
             async with asyncio.timeout(deadline):
                 if await functions.is_large_object(requester.database, requester.user, oid):

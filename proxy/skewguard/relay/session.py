@@ -546,9 +546,12 @@ class ClientSession(asyncio.Protocol):
             self._send_client = None
             self._syncs += 1
             raising = replace(refusal, rollback_first=False).statement
+            self._replies.arm_refusal(0, refusal.message, queued=True)
             self._write_upstream(m.encode_query("ROLLBACK") + m.encode_query(raising))
         elif message.type == 0x51 or message.type == 0x46:
             # a refused FunctionCall: the raising Query answers with the same E, Z
+            self._replies.arm_refusal(self._syncs - 1 - self._replies.ready, refusal.message)
+            self._send_client = None
             self._write_upstream(m.encode_query(refusal.statement))
         else:
             # An Execute: run the raising statement in its place. Its ParseComplete and

@@ -43,14 +43,15 @@ _SESSION_ENDING = frozenset({"FATAL", "PANIC"})
 class ReplyStream:
     """Tracks ReadyForQuery in the server's byte stream; filters a block's extra replies."""
 
-    __slots__ = ("_carry", "_filter", "_skip", "ready", "status")
+    __slots__ = ("_carry", "_filter", "_queued", "_skip", "ready", "status")
 
     def __init__(self) -> None:
         self.ready = 0  # ReadyForQuery messages seen
         self.status = ord("I")  # the transaction status of the last one
         self._skip = 0  # bytes of the current message still to come
         self._carry = b""  # a message header (plus status byte) split across chunks
-        self._filter: _BlockFilter | Capture | None = None
+        self._filter: _Filter | None = None
+        self._queued: _Filter | None = None  # armed once the current filter is done
 
     @property
     def filtering(self) -> bool:
@@ -68,6 +69,19 @@ class ReplyStream:
         messages are answered (replies to what the client sent earlier).
         """
         self._filter = _BlockFilter(after_ready, marker)
+
+    def arm_refusal(self, after_ready: int, marker: str, *, queued: bool = False) -> None:
+        """Pass the refusal's ErrorResponse (message ``marker``) without its CONTEXT.
+
+        PostgreSQL adds "PL/pgSQL function inline_code_block line 1 at RAISE" to the
+        error the proxy's DO block raises; the client should read the refusal only.
+        ``queued``: start once the current filter (a capture) is done.
+        """
+        stripper = _ContextStripper(after_ready, marker)
+        if queued and self._filter is not None:
+            self._queued = stripper
+        else:
+            self._filter = stripper
 
     def arm_capture(self, queries: int) -> Capture:
         """Keep the replies to the proxy's next ``queries`` Query messages from the client.
@@ -112,7 +126,7 @@ class ReplyStream:
                 if self._skip:
                     return done
             if block.done:
-                self._filter = None
+                self._filter, self._queued = self._queued, None
                 return done + (self.feed(data) if data else b"")
             if not data:
                 return done
@@ -157,7 +171,7 @@ class ReplyStream:
             raise ProtocolViolation(f"invalid message length {length} from the server")
         return int(length)
 
-    def _feed_filtering(self, block: _BlockFilter | Capture, data: bytes) -> bytes:
+    def _feed_filtering(self, block: _Filter, data: bytes) -> bytes:
         block.buffer += data
         buffer = bytes(block.buffer)
         out: list[bytes] = []
@@ -174,7 +188,7 @@ class ReplyStream:
             out.append(block.on_message(buffer[pos:stop], self))
             pos = stop
             if block.done:
-                self._filter = None
+                self._filter, self._queued = self._queued, None
                 rest = buffer[stop:]
                 block.buffer.clear()
                 out.append(block.release())
@@ -269,5 +283,50 @@ class _BlockFilter:
         ):
             self.held = []
             self.done = True
-            return raw
+            return without_context(raw)
         return self.release() + raw
+
+
+class _ContextStripper:
+    """Passes everything; the refusal's ErrorResponse loses its CONTEXT ('W') field."""
+
+    __slots__ = ("after_ready", "buffer", "done", "marker")
+
+    def __init__(self, after_ready: int, marker: str) -> None:
+        self.after_ready = after_ready
+        self.marker = marker
+        self.buffer = bytearray()
+        self.done = False
+
+    def release(self) -> bytes:
+        return b""
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        mtype = raw[0]
+        if mtype == READY_FOR_QUERY:
+            stream.ready += 1
+            stream.status = raw[5]
+            if self.after_ready > 0:
+                self.after_ready -= 1
+            else:
+                self.done = True  # the refusal's reply ended (without it: an earlier error)
+            return raw
+        if (
+            mtype == ERROR_RESPONSE
+            and self.after_ready == 0
+            and m.decode_error_fields(raw[5:]).get(m.FIELD_MESSAGE, "") == self.marker
+        ):
+            return without_context(raw)
+        return raw
+
+
+def without_context(raw: bytes) -> bytes:
+    """An ErrorResponse without its CONTEXT ('W') field, otherwise as it was."""
+    fields = m.decode_error_fields(raw[5:])
+    fields.pop("W", None)
+    body = b"".join(code.encode() + text.encode() + b"\0" for code, text in fields.items())
+    body += b"\0"
+    return raw[:1] + _INT32.pack(4 + len(body)) + body
+
+
+_Filter = _BlockFilter | Capture | _ContextStripper
