@@ -359,6 +359,13 @@ OPTIONS: tuple[Option, ...] = (
         metavar="RULE=SEVERITY,...",
     ),
     Option(
+        "max_tracked_versions",
+        "distinct app@version label pairs in per-identity metrics; later ones share the "
+        "(other) labels",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "max_analysed_statement",
         "statements longer than this many characters are relayed but not learned from "
         '(counted in skewguard_analysis_failures_total{reason="too-long"})',
@@ -412,6 +419,7 @@ class Settings:
     on_guard_error: str = "block"
     opaque_ddl: str = "block"
     rule_severity: tuple[tuple[str, str], ...] = ()
+    max_tracked_versions: int = 1000
     max_analysed_statement: int = 1 << 20
     max_client_conn: int = 0
     startup_timeout: float = 60.0

@@ -395,7 +395,9 @@ class Learner:
             for facets, count, sample in groups.values():
                 batch.record(key, facets, count, when, sample)
                 if _has_missing(facets):
-                    self._metrics.missing_references.labels(*key.identity.labels).inc(count)
+                    self._metrics.missing_references.labels(
+                        *self._metrics.identity_labels(key.identity)
+                    ).inc(count)
         if named_done == len(named) and items_done == len(items):
             return None
         return _Work(slog, dict(items[items_done:]), set(named[named_done:]), when, work.live)

@@ -17,17 +17,56 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from skewguard import __version__
-from skewguard.observe.traffic import TrafficBook
+from skewguard.identity import Identity
+from skewguard.observe.traffic import Totals, TrafficBook
 
 LABELS = ("app", "version")
+#: The label pair of identities past --max-tracked-versions.
+OTHER_LABELS = ("(other)", "(other)")
+
+
+class IdentityLabels:
+    """Label values per identity, at most ``limit`` distinct tagged ones.
+
+    Any role that can log in may tag itself with a new app@version on every
+    connection; each would be a new series in every per-identity metric. Past the
+    limit, new identities share the ``(other)`` labels (counted in ``folded``).
+    """
+
+    def __init__(self, limit: int = 1000) -> None:
+        self.limit = limit
+        self._kept: set[Identity] = set()
+        self.folded = 0  # label lookups that fell to (other)
+
+    def __call__(self, identity: Identity) -> tuple[str, str]:
+        if not identity.tagged or identity in self._kept:
+            return identity.labels
+        if len(self._kept) < self.limit:
+            self._kept.add(identity)
+            return identity.labels
+        self.folded += 1
+        return OTHER_LABELS
 
 
 class _TrafficCollector(Collector):
-    def __init__(self, book: TrafficBook) -> None:
+    def __init__(self, book: TrafficBook, labels: IdentityLabels) -> None:
         self._book = book
+        self._labels = labels
 
     def collect(self) -> Iterator[Metric]:
-        totals, open_now = self._book.snapshot()
+        by_identity, open_by_identity = self._book.snapshot()
+        totals: dict[tuple[str, str], Totals] = {}
+        open_now: dict[tuple[str, str], int] = {}
+        for identity, t in by_identity.items():
+            key = self._labels(identity)
+            sum_ = totals.setdefault(key, Totals())
+            sum_.connections += t.connections
+            sum_.queries += t.queries
+            sum_.bytes_in += t.bytes_in
+            sum_.bytes_out += t.bytes_out
+        for identity, n in open_by_identity.items():
+            key = self._labels(identity)
+            open_now[key] = open_now.get(key, 0) + n
         opened = CounterMetricFamily(
             "skewguard_client_connections", "Client connections opened, by identity", labels=LABELS
         )
@@ -44,10 +83,10 @@ class _TrafficCollector(Collector):
             "Bytes relayed, by identity and direction",
             labels=(*LABELS, "direction"),
         )
-        for identity, t in sorted(totals.items(), key=lambda item: item[0].labels):
-            labels = list(identity.labels)
+        for key, t in sorted(totals.items()):
+            labels = list(key)
             opened.add_metric(labels, t.connections)
-            active.add_metric(labels, open_now.get(identity, 0))
+            active.add_metric(labels, open_now.get(key, 0))
             queries.add_metric(labels, t.queries)
             traffic.add_metric([*labels, "client_to_server"], t.bytes_in)
             traffic.add_metric([*labels, "server_to_client"], t.bytes_out)
@@ -69,9 +108,10 @@ UNJUDGED_REASONS = (
 class ProxyMetrics:
     """Everything /metrics shows; events that are rare enough use plain counters."""
 
-    def __init__(self, book: TrafficBook) -> None:
+    def __init__(self, book: TrafficBook, *, max_tracked_versions: int = 1000) -> None:
         self.registry = CollectorRegistry()
-        self.registry.register(_TrafficCollector(book))
+        self.identity_labels = IdentityLabels(max_tracked_versions)
+        self.registry.register(_TrafficCollector(book, self.identity_labels))
         ProcessCollector(registry=self.registry)  # process_cpu_seconds_total, RSS, open fds
         PlatformCollector(registry=self.registry)
         Info("skewguard_build", "The running skewguard", registry=self.registry).info(

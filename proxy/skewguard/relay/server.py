@@ -107,7 +107,9 @@ class Proxy:
         self._fd_limit = raise_fd_limit()
         self._refusal_logged = 0.0
         self.traffic = TrafficBook()
-        self.metrics = ProxyMetrics(self.traffic)
+        self.metrics = ProxyMetrics(
+            self.traffic, max_tracked_versions=settings.max_tracked_versions
+        )
         self.sessions: set[ClientSession] = set()
         self.admitted: set[ClientSession] = set()  # past their StartupMessage: the cap counts these
         self.learner: Learner | None = None  # set by the app when analysis is on
