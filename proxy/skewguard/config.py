@@ -173,6 +173,18 @@ def _severities(value: str) -> tuple[tuple[str, str], ...]:
     return tuple(pairs)
 
 
+def _pairs(value: str) -> tuple[tuple[str, str], ...]:
+    pairs = []
+    for item in value.split(","):
+        if not item.strip():
+            continue
+        app, sep, role = item.partition("=")
+        if not sep or not app.strip() or not role.strip():
+            raise ConfigError(f"expected APP=ROLE[,...]; got {item.strip()!r}")
+        pairs.append((app.strip(), role.strip()))
+    return tuple(pairs)
+
+
 def _roles(value: str) -> tuple[str, ...]:
     return tuple(role.strip() for role in value.split(",") if role.strip())
 
@@ -265,6 +277,13 @@ OPTIONS: tuple[Option, ...] = (
         "protected version (e.g. migrator@2.0.0)",
         _roles,
         metavar="APP,...",
+    ),
+    Option(
+        "app_role",
+        "bind apps to PostgreSQL roles, e.g. orders=orders_rw,shop=shop_rw: a tag of a bound "
+        "app from any other role is tracked as untagged and protects nothing",
+        _pairs,
+        metavar="APP=ROLE,...",
     ),
     Option(
         "migrator_roles",
@@ -400,6 +419,7 @@ class Settings:
     keep_literals: bool = False
     identity_pattern: str = DEFAULT_PATTERN
     migrator_apps: tuple[str, ...] = ("migrator",)
+    app_role: tuple[tuple[str, str], ...] = ()
     migrator_roles: tuple[str, ...] = ()
     tls_cert: str | None = None
     tls_key: str | None = None
@@ -549,6 +569,7 @@ RELOADABLE: frozenset[str] = frozenset(
         "rule_severity",
         "migrator_apps",
         "migrator_roles",
+        "app_role",
         "log_level",
         "startup_timeout",
         "heartbeat_window",

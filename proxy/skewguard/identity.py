@@ -92,9 +92,11 @@ class IdentityResolver:
     ``migrator_roles``, or tagged with an app in ``migrator_apps``, resolves to
     untagged (tracked, protecting nothing), so ``migrator@2.0.0`` or a DBA's
     session never becomes a version whose footprint blocks the next migration.
+    An app bound to roles (``app_roles``) is untagged from any other role, so a
+    role that can merely log in cannot pose as ``shop@999``.
     """
 
-    __slots__ = ("_migrator_apps", "_migrator_roles", "_pattern")
+    __slots__ = ("_app_roles", "_migrator_apps", "_migrator_roles", "_pattern")
 
     def __init__(
         self,
@@ -102,9 +104,14 @@ class IdentityResolver:
         *,
         migrator_apps: Iterable[str] = (),
         migrator_roles: Iterable[str] = (),
+        app_roles: Iterable[tuple[str, str]] = (),
     ) -> None:
         self._migrator_apps = frozenset(migrator_apps)
         self._migrator_roles = frozenset(migrator_roles)
+        # an app bound to roles: its tag counts only from them (--app-role)
+        self._app_roles: dict[str, frozenset[str]] = {}
+        for app, role in app_roles:
+            self._app_roles[app] = self._app_roles.get(app, frozenset()) | {role}
         try:
             compiled = re.compile(pattern)
         except re.error as exc:
@@ -139,4 +146,7 @@ class IdentityResolver:
     def _unless_migrator(self, identity: Identity, user: str) -> Identity:
         if identity.app in self._migrator_apps or user in self._migrator_roles:
             return UNTAGGED
+        bound = self._app_roles.get(identity.app)
+        if bound is not None and user not in bound:
+            return UNTAGGED  # another role claiming the app's name: tracked, protects nothing
         return identity

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import asyncpg
 import psycopg
 import pytest
 
+from skewguard.pgcluster import LocalCluster
 from tests.support.clients import psql, tool_env, unique, wait_for
+from tests.support.clusters import MD5_PASSWORD, MD5_USER
 from tests.support.proxy import ProxyProcess
 
 UNTAGGED = "(untagged)"
@@ -142,8 +145,6 @@ def _versions_named(proxy: ProxyProcess, app: str) -> list[tuple[str, str, str]]
 @pytest.mark.parametrize("how", ["unknown-role", "wrong-password"])
 def test_a_failed_login_counts_no_identity(how: str, proxy: ProxyProcess) -> None:
     """Versions, series and live counts start when PostgreSQL accepts the session."""
-    from tests.support.clusters import MD5_USER
-
     app = unique("evil")
     if how == "unknown-role":
         url = proxy.url(user="nosuchrole", application_name=f"{app}@123")
@@ -159,3 +160,23 @@ def test_a_failed_login_counts_no_identity(how: str, proxy: ProxyProcess) -> Non
     assert counts(proxy, app, "123") == (0, 0, 0)
     assert not any(labels and ("app", app) in labels for _, labels in proxy.metrics())
     assert _versions_named(proxy, app) == []
+
+
+def test_app_role_binds_a_tag_to_its_role(cluster: LocalCluster, tmp_path: Path) -> None:
+    """--app-role shop=md5user: shop@999 from another role protects nothing."""
+    proxy = ProxyProcess(
+        upstream=cluster.url(),
+        extra_args=["--app-role", f"shop={MD5_USER}"],
+        logfile=tmp_path / "proxy.log",
+    ).start()
+    try:
+        with psycopg.connect(proxy.url(application_name="shop@999"), autocommit=True) as c:
+            c.execute("select 1")
+        url = proxy.url(user=MD5_USER, application_name="shop@1", password=MD5_PASSWORD)
+        with psycopg.connect(url, autocommit=True) as c:
+            c.execute("select 1")
+        seen = {(key[1], key[2]) for key in proxy.versions()}
+        assert ("shop", "1") in seen
+        assert ("shop", "999") not in seen
+    finally:
+        proxy.stop()

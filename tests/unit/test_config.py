@@ -304,3 +304,10 @@ def test_keep_literals_is_a_switch_and_audit_bounds_parse() -> None:
     assert (settings.audit_retention, settings.audit_max_rows) == (7 * 86400, 500)
     with pytest.raises(ConfigError, match="--audit-max-rows"):
         load_settings(_args("--audit-max-rows", "-1"), {})
+
+
+def test_app_role_pairs() -> None:
+    settings = load_settings(_args("--app-role", "orders=orders_rw, shop=shop_rw"), {})
+    assert settings.app_role == (("orders", "orders_rw"), ("shop", "shop_rw"))
+    with pytest.raises(ConfigError, match="APP=ROLE"):
+        load_settings(_args("--app-role", "orders"), {})

@@ -183,3 +183,13 @@ def test_a_migrator_role_stays_untagged_after_set_application_name() -> None:
     resolver = IdentityResolver(migrator_roles=["deployer"])
     assert resolver.from_application_name("shop@3", user="deployer") == UNTAGGED
     assert resolver.from_application_name("shop@3", user="app") == Identity("shop", "3")
+
+
+def test_an_app_bound_to_roles_is_untagged_from_any_other_role() -> None:
+    resolver = IdentityResolver(app_roles=[("shop", "shop_rw"), ("shop", "shop_admin")])
+    assert resolver.from_startup({"user": "shop_rw", "application_name": "shop@1"}) == Identity(
+        "shop", "1"
+    )
+    assert resolver.from_startup({"user": "shop_admin", "application_name": "shop@2"}).tagged
+    assert resolver.from_startup({"user": "intruder", "application_name": "shop@999"}) == UNTAGGED
+    assert resolver.from_startup({"user": "intruder", "application_name": "blog@1"}).tagged

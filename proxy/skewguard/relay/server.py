@@ -93,6 +93,7 @@ def _resolver(settings: Settings) -> IdentityResolver:
         settings.identity_pattern,
         migrator_apps=settings.migrator_apps,
         migrator_roles=settings.migrator_roles,
+        app_roles=settings.app_role,
     )
 
 
