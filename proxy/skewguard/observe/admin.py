@@ -10,10 +10,8 @@ traffic never waits on one long encode.
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NoReturn
@@ -21,9 +19,11 @@ from typing import Any, NoReturn
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from skewguard import __version__
 from skewguard.footprint import VersionKey
 from skewguard.guard import Requester
 from skewguard.identity import Identity
+from skewguard.observe import status_page
 from skewguard.observe.access import AccessPolicy
 from skewguard.registry import version_report
 from skewguard.relay.server import Proxy
@@ -350,10 +350,18 @@ async def status(request: web.Request) -> web.Response:
     rows: list[dict[str, Any]] = []
     recent: list[dict[str, Any]] = []
     if context.store is not None and context.proxy.learner is not None:
-        rows = await _version_rows(request, False)
+        rows = await _version_rows(request, True)
         recent = await asyncio.to_thread(context.store.decisions, 20)
+    proxy = context.proxy
+    health = status_page.Health(
+        mode=proxy.settings.mode,
+        analysis=proxy.settings.analysis,
+        state_ok=proxy.metrics.registry.get_sample_value("skewguard_state_up") != 0,
+        connections=len(proxy.sessions),
+        version=__version__,
+    )
     async with context.heavy:
-        page = await asyncio.to_thread(_status_page, rows, recent)
+        page = await asyncio.to_thread(status_page.render, health, rows, recent)
     return web.Response(text=page, content_type="text/html")
 
 
@@ -371,35 +379,6 @@ def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> w
     app.router.add_get("/api/decisions", decisions)
     app.router.add_post("/api/check", check)
     return app
-
-
-def _status_page(rows: Sequence[dict[str, Any]], recent: Sequence[dict[str, Any]]) -> str:
-    def cell(value: Any) -> str:
-        if isinstance(value, float):
-            value = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(value))
-        return f"<td>{html.escape(str(value if value is not None else '-'))}</td>"
-
-    version_lines = "".join(
-        "<tr>" + "".join(cell(r[k]) for k in
-                         ("database", "app", "version", "live_connections", "protected",
-                          "lifecycle", "last_seen")) + "</tr>"
-        for r in rows
-    )  # fmt: skip
-    decision_lines = "".join(
-        "<tr>" + "".join(cell(d.get(k)) for k in ("at", "decision", "database", "client", "note"))
-        + cell("; ".join(d.get("statements", []))[:300]) + "</tr>"
-        for d in recent
-    )  # fmt: skip
-    return (
-        "<!doctype html><html><head><meta charset='utf-8'><title>skewguard</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{padding:4px 10px;"
-        "border-bottom:1px solid #ddd;text-align:left}</style></head><body>"
-        "<h1>skewguard</h1><h2>Versions</h2><table><tr><th>database</th><th>app</th>"
-        "<th>version</th><th>live</th><th>protected</th><th>lifecycle</th><th>last seen (UTC)</th>"
-        f"</tr>{version_lines}</table><h2>Recent DDL decisions</h2><table><tr><th>at (UTC)</th>"
-        "<th>decision</th><th>database</th><th>client</th><th>why</th><th>statements</th></tr>"
-        f"{decision_lines}</table></body></html>"
-    )
 
 
 class AdminServer:
