@@ -16,9 +16,10 @@ from skewguard.guard import Guard
 from skewguard.learning import Learner
 from skewguard.observe.access import AccessPolicy, loopback_listener
 from skewguard.observe.admin import AdminServer
+from skewguard.peers import PeerFlush
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
-from skewguard.store import StateStore, default_proxy_id, open_store
+from skewguard.store import StateStore, default_proxy_id, is_postgres_url, open_store
 
 log = logging.getLogger("skewguard")
 
@@ -150,6 +151,10 @@ async def serve(
             keep_literals=settings.keep_literals,
         )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
+        if is_postgres_url(settings.state):  # sidecars sharing the state: one truth
+            peers = PeerFlush(settings.state, proxy_id, proxy.learner.flush_for_decision)
+            await peers.start()
+            proxy.guard.peers = peers
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
         proxy.guard.passes = proxy.backstop
@@ -194,5 +199,7 @@ async def serve(
                 "the state store did not take the last learned footprints within %g s",
                 FINAL_WRITE_TIMEOUT,
             )
+    if proxy.guard is not None and proxy.guard.peers is not None:
+        await proxy.guard.peers.close()
     if store is not None:
         store.close()  # last: nothing uses it any more

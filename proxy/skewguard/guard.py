@@ -38,6 +38,7 @@ from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
+from skewguard.peers import PeerFlush
 from skewguard.policy import (
     Action,
     Decision,
@@ -62,6 +63,9 @@ log = logging.getLogger("skewguard.guard")
 PROBE_TIMEOUT_MS = 2000
 #: Share of --decision-timeout that analysing not-yet-analysed queries may take.
 ANALYSIS_SHARE = 0.5
+#: Share of --decision-timeout the peers sharing the state get to write what they learned.
+PEER_SHARE = 0.3
+
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
 
@@ -165,6 +169,7 @@ class Guard:
                 metrics.ddl_decisions.labels(outcome.value, rule.id)
         self._live = live
         self.passes: PassGranter | None = None  # the database-side backstop, when installed
+        self.peers: PeerFlush | None = None  # proxies sharing a PostgreSQL state store
         self._audits: set[asyncio.Task[None]] = set()
 
     async def _live_keys(self) -> set[VersionKey]:
@@ -248,9 +253,16 @@ class Guard:
         analysed; the unjudged Decision when that cannot be had."""
         if self._learner is not None:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
-            complete = await self._learner.flush_for_decision(
-                requester.database, time.monotonic() + budget
-            )
+            own = self._learner.flush_for_decision(requester.database, time.monotonic() + budget)
+            if self.peers is not None:  # what the proxies sharing the state saw counts too
+                asked = self.peers.ask(
+                    requester.database,
+                    within=self._settings.heartbeat_window,
+                    budget=self._settings.decision_timeout * PEER_SHARE,
+                )
+                complete, _ = await asyncio.gather(own, asked)
+            else:
+                complete = await own
             if not complete:
                 return await self.unjudged(
                     requester,

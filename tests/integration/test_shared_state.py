@@ -508,3 +508,24 @@ def test_proxy_keeps_relaying_while_the_state_database_is_gone(
         proxy.stop()
         _drop_database(cluster, state_db)
     assert proxy.process is not None and proxy.process.returncode == 0, proxy.log_tail()
+
+
+def test_a_version_seen_at_a_moment_ago_is_protected_at_b(
+    cluster: LocalCluster, app_database: str, state_url: str, tmp_path: Path
+) -> None:
+    """B's decision makes A write what it learned first (NOTIFY on the state database)."""
+    a = _proxy(cluster, app_database, state_url, tmp_path / "a.log")
+    b = _proxy(cluster, app_database, state_url, tmp_path / "b.log")
+    try:
+        time.sleep(1.5)  # both have heartbeat: each knows the other as a peer
+        with psycopg.connect(
+            a.url(database=app_database, application_name="orders@7"), autocommit=True
+        ) as v7:
+            v7.execute("SELECT email FROM users").fetchall()
+            diag = _blocked(b, app_database, DROP_EMAIL)  # at once: A has not flushed yet
+        assert diag.message_detail and "orders@7" in diag.message_detail
+        assert "email" in _columns(cluster, app_database)
+    finally:
+        for proxy in (a, b):
+            if proxy.alive:
+                proxy.stop()
