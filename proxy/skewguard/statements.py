@@ -88,6 +88,7 @@ class Script:
     statements: tuple[Statement, ...] = ()
     error: str | None = None  # set when pglast cannot parse the text
     looks_like_ddl: bool = False  # for an unparseable text: a guess from its first word
+    too_large: bool = False  # longer than the proxy reads: what it does is unknown
 
     @property
     def application_name(self) -> ApplicationNameChange | None:
@@ -96,6 +97,8 @@ class Script:
 
     def search_path(self, reset_to: tuple[str, ...]) -> tuple[str, ...] | None:
         """The session-wide search_path after this text (None: unchanged)."""
+        if self.too_large:
+            return UNKNOWN  # it may have set one: the backend is asked when it matters
         paths = [s.search_path for s in self.statements if s.search_path and not s.local]
         if not paths:
             return None
@@ -116,7 +119,11 @@ class Script:
         return any(s.kind not in (Kind.DDL, Kind.OTHER) for s in self.statements)
 
 
-def read_script(sql: str) -> Script:
+def read_script(sql: str, *, limit: int | None = None) -> Script:
+    """What ``sql`` does to the session; a text longer than ``limit`` is not parsed
+    (a 100 MB text would hold the event loop for seconds)."""
+    if limit is not None and len(sql) > limit:
+        return Script(error="too large to read", looks_like_ddl=looks_like_ddl(sql), too_large=True)
     try:
         raw_statements = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:

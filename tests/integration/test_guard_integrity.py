@@ -262,3 +262,21 @@ def test_harmless_ddl_still_passes(guarded: Guarded) -> None:
         assert _outcome(client) == "ok"
         client.send(rc.query(f"BEGIN; SET LOCAL search_path = public; DROP TABLE {table}; COMMIT"))
         assert _outcome(client) == "ok"
+
+
+def test_a_text_too_large_to_read_is_not_waved_through(guarded: Guarded) -> None:
+    """Past --max-analysed-statement the proxy does not parse: DDL there cannot be judged,
+    and a huge text that may set search_path makes the backend the judge of the path."""
+    pad = "x" * (1 << 20)
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"{DROP} /* {pad} */"))
+        replies = client.read_until("Z", "E")
+        error = replies[-1].fields()
+        client.read_ready()
+        assert error["C"] == "55006" and "cannot judge" in error["M"], error
+        client.send(rc.query("SET search_path = archive"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(f"SELECT set_config('search_path', 'public', false), '{pad}'"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(DROP))  # public.users, as PostgreSQL now resolves it
+        _assert_held(guarded, _outcome(client))

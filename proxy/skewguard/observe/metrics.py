@@ -102,6 +102,7 @@ UNJUDGED_REASONS = (
     "unmodelled",
     "opaque",
     "guard-error",
+    "too-large",
 )
 
 

@@ -148,6 +148,11 @@ class TransactionGate:
         return Refusal(*decision.error)  # fails like the call: the transaction is aborted
 
     async def _decide(self, requester: Requester, script: Script, sql: str) -> Decision | None:
+        if script.too_large:
+            raise _Unjudged(
+                "too-large",
+                f"the statement is longer than --max-analysed-statement ({len(sql)} characters)",
+            )
         if script.error is not None:
             return await self._guard.judge_unparseable(requester, [sql], source="proxy")
         for statement in script.statements:

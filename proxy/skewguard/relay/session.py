@@ -270,7 +270,7 @@ class ClientSession(asyncio.Protocol):
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
             if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
                 return None
-            return self._on_statement(read_script(sql), self._syncs + 1)
+            return self._on_statement(self._read(sql), self._syncs + 1)
         if mtype == 0x42:  # Bind: one execution of a prepared statement
             self.stats.queries += 1
             portal, name = m.decode_bind_target(message.body)
@@ -304,7 +304,7 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
             self._record(sql)
-            return self._on_statement(read_script(sql), self._syncs) if reading else None
+            return self._on_statement(self._read(sql), self._syncs) if reading else None
         if mtype == 0x50:  # Parse: nothing runs yet
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(
@@ -335,6 +335,9 @@ class ClientSession(asyncio.Protocol):
             self._control_since_sync = True
             gate.follow(script)
         return None
+
+    def _read(self, sql: str) -> Script:
+        return read_script(sql, limit=self.proxy.settings.max_analysed_statement)
 
     def _record(self, sql: str) -> None:
         """Count the statement for footprint learning (analysed later, off this path)."""
