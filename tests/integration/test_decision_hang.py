@@ -23,8 +23,9 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
+from tests.support.clients import direct
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import proxied_database
 
 pytestmark = pytest.mark.integration
 
@@ -60,22 +61,8 @@ class Site:
 
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    database = unique("hang")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute(SCHEMA)
-    proxy = ProxyProcess(
-        upstream=cluster.url(database=database, sslmode="disable"),
-        state=tmp_path / "state.db",
-        logfile=tmp_path / "proxy.log",
-    ).start()
-    try:
+    with proxied_database(cluster, tmp_path, "hang", SCHEMA) as (database, proxy):
         yield Site(cluster, database, proxy)
-    finally:
-        proxy.stop()
-        with direct(cluster) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 @dataclass

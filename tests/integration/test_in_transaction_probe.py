@@ -25,6 +25,7 @@ from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import proxied_database
 
 pytestmark = pytest.mark.integration
 
@@ -58,22 +59,8 @@ class Site:
 
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    database = unique("probe")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute(SCHEMA)
-    proxy = ProxyProcess(
-        upstream=cluster.url(database=database, sslmode="disable"),
-        state=tmp_path / "state.db",
-        logfile=tmp_path / "proxy.log",
-    ).start()
-    try:
+    with proxied_database(cluster, tmp_path, "probe", SCHEMA) as (database, proxy):
         yield Site(cluster, database, proxy)
-    finally:
-        proxy.stop()
-        with direct(cluster) as conn:
-            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")
 
 
 @pytest.fixture
