@@ -12,16 +12,22 @@ schema-qualified (``public.mood``), so the text does not depend on the session.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from skewguard.catalog_marker import CatalogMarker, read_marker
 
 if TYPE_CHECKING:
     import asyncpg
 
 _PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+T = TypeVar("T")
 
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
@@ -291,6 +297,9 @@ class CatalogSnapshot:
     _enums_by_name: dict[tuple[str, str], EnumType] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
+    _derived: dict[str, Any] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._relations.update(((r.schema, r.name), r) for r in self.relations)
@@ -300,6 +309,16 @@ class CatalogSnapshot:
         self._functions.update((k, tuple(v)) for k, v in grouped.items())
         self._enums_by_type.update((e.type_name, e) for e in self.enums)
         self._enums_by_name.update(((e.schema, e.name), e) for e in self.enums)
+
+    def derived(self, key: str, build: Callable[[CatalogSnapshot], T]) -> T:
+        """``build(self)``, computed once per snapshot (what consumers derive from it)."""
+        if key not in self._derived:
+            self._derived[key] = build(self)
+        value: T = self._derived[key]
+        return value
+
+    def has_derived(self, key: str) -> bool:
+        return key in self._derived
 
     def constraints_of(self, schema: str, table: str) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.schema == schema and c.table == table)
@@ -1004,41 +1023,51 @@ SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
 
 
 async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
-    """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+).
+    """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+)."""
+    snapshot, _ = await load_catalog_marked(conn)
+    return snapshot
 
-    Runs in one transaction (a savepoint if one is open) with a local
-    ``search_path=pg_catalog``, so type names come out schema-qualified for
-    user types whatever the connection's own search_path is.
+
+async def load_catalog_marked(conn: asyncpg.Connection) -> tuple[CatalogSnapshot, CatalogMarker]:
+    """A snapshot and the marker that later tells whether it is still current.
+
+    Every query runs in one repeatable-read transaction (a savepoint of the
+    caller's when one is open), so the snapshot and its marker describe one
+    moment, with a local ``search_path=pg_catalog``: type names come out
+    schema-qualified for user types whatever the connection's own search_path
+    is. The rows are turned into a snapshot in a worker thread: on a large
+    catalog that takes longer than the event loop may be held.
     """
-    async with conn.transaction():
-        await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-        schemas = await conn.fetch(SCHEMAS_SQL)
-        columns = await conn.fetch(COLUMNS_SQL)
-        functions = await conn.fetch(FUNCTIONS_SQL)
-        enums = await conn.fetch(ENUMS_SQL)
-        builtins = await conn.fetchrow(BUILTINS_SQL)
-        relations = await conn.fetch(RELATIONS_SQL)
-        constraints = await conn.fetch(CONSTRAINTS_SQL)
-        indexes = await conn.fetch(INDEXES_SQL)
-        view_deps = await conn.fetch(VIEW_DEPS_SQL)
-        policies = await conn.fetch(POLICIES_SQL)
-        dependencies = await conn.fetch(DEPENDENCIES_SQL)
-        inherits = await conn.fetch(INHERITS_SQL)
-        rules = await conn.fetch(RULES_SQL)
-        extensions = await conn.fetchrow(EXTENSIONS_SQL)
-    return build_catalog(
-        schemas=schemas,
-        columns=columns,
-        functions=functions,
-        enums=enums,
-        builtins=builtins,
-        relations=relations,
-        constraints=constraints,
-        indexes=indexes,
-        view_deps=view_deps,
-        policies=policies,
-        dependencies=dependencies,
-        inherits=inherits,
-        rules=rules,
-        extensions=extensions,
+    fresh = not conn.is_in_transaction()
+    transaction = (
+        conn.transaction(isolation="repeatable_read", readonly=True)
+        if fresh
+        else conn.transaction()
     )
+    async with transaction:
+        await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
+        marker = await read_marker(conn)
+        rows: dict[str, Any] = {}
+        for name, sql in _QUERIES:
+            rows[name] = await conn.fetch(sql)
+        for name, sql in _SINGLE_ROWS:
+            rows[name] = await conn.fetchrow(sql)
+    snapshot = await asyncio.to_thread(functools.partial(build_catalog, **rows))
+    return snapshot, marker
+
+
+_QUERIES = (
+    ("schemas", SCHEMAS_SQL),
+    ("columns", COLUMNS_SQL),
+    ("functions", FUNCTIONS_SQL),
+    ("enums", ENUMS_SQL),
+    ("relations", RELATIONS_SQL),
+    ("constraints", CONSTRAINTS_SQL),
+    ("indexes", INDEXES_SQL),
+    ("view_deps", VIEW_DEPS_SQL),
+    ("policies", POLICIES_SQL),
+    ("dependencies", DEPENDENCIES_SQL),
+    ("inherits", INHERITS_SQL),
+    ("rules", RULES_SQL),
+)
+_SINGLE_ROWS = (("builtins", BUILTINS_SQL), ("extensions", EXTENSIONS_SQL))

@@ -188,6 +188,15 @@ class Model:
     # --- conversion ---------------------------------------------------------
 
     @classmethod
+    def of(cls, cat: CatalogSnapshot) -> Model:
+        """The model of ``cat``, built once per snapshot and shared: ``copy()`` it to change it."""
+        return cat.derived("model", cls.from_catalog)
+
+    def types_catalog(self) -> CatalogSnapshot:
+        """A snapshot with only the enums: all that rendering a written type needs."""
+        return CatalogSnapshot(enums=tuple(self.enums.values()))
+
+    @classmethod
     def from_catalog(cls, cat: CatalogSnapshot) -> Model:
         m = cls(builtin_functions=cat.builtin_functions, builtin_relations=cat.builtin_relations)
         for s in sorted(cat.schemas):

@@ -182,7 +182,7 @@ class Overlay:
         search_path: Sequence[str] = ("public",),
         user: str | None = None,
     ) -> None:
-        self._initial = Model.from_catalog(catalog)
+        self._initial = Model.of(catalog)  # shared with every overlay of this snapshot
         self._state = self._initial.copy()
         self._user = user
         self._path: tuple[str, ...] = tuple(search_path)
@@ -359,7 +359,7 @@ class Overlay:
         return m.to_catalog()
 
     def _type(self, m: Model, tn: Any) -> tuple[str, str]:
-        full, base = format_type(tn, self._catalog_of(m), self._user_path())
+        full, base = format_type(tn, m.types_catalog(), self._user_path())
         plain = base.removesuffix("[]")
         if "." not in plain and m.types:  # a domain/composite created through the overlay
             names = _names(tn.names)

@@ -1,0 +1,160 @@
+"""The catalog cache keeps a snapshot while the catalog is unchanged, and never past a change.
+
+Every schema change committed by anyone (here: straight to PostgreSQL, as DDL
+bypassing the proxy would be) must be in the next snapshot asked for "as of
+now"; a snapshot is kept (the same object) when only data changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from skewguard.catalog import CatalogSnapshot
+from skewguard.catalogs import CatalogCache
+from skewguard.config import parse_upstream
+from skewguard.pgcluster import LocalCluster
+from tests.support.clients import unique
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def schema(cluster: LocalCluster) -> AsyncIterator[str]:
+    name = unique("sgcache")
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(
+            f"CREATE SCHEMA {name};"
+            f"CREATE TABLE {name}.t (id int PRIMARY KEY, email text, n int DEFAULT 0);"
+            f"CREATE INDEX t_email ON {name}.t (email);"
+            f"CREATE TABLE {name}.u (id int REFERENCES {name}.t, note text);"
+            f"ALTER TABLE {name}.t ADD CONSTRAINT n_positive CHECK (n >= 0);"
+        )
+        yield name
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        await conn.close()
+
+
+@pytest.fixture
+async def cache(cluster: LocalCluster) -> AsyncIterator[CatalogCache]:
+    kept = CatalogCache(parse_upstream(cluster.url(sslmode="disable")))
+    yield kept
+    await kept.close()
+
+
+async def _now(cache: CatalogCache, cluster: LocalCluster) -> CatalogSnapshot:
+    snapshot, _ = await cache.get("postgres", cluster.superuser, newer_than=time.time())
+    assert snapshot is not None
+    return snapshot
+
+
+async def _direct(cluster: LocalCluster, sql: str) -> None:
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_an_unchanged_catalog_is_kept_across_data_writes(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    assert await _now(cache, cluster) is first  # nothing happened at all
+    await _direct(
+        cluster, f"INSERT INTO {schema}.t VALUES (1, 'a', 1); UPDATE {schema}.t SET n = 2"
+    )
+    assert await _now(cache, cluster) is first  # transactions ended, the catalog is the same
+
+
+def _columns(snapshot: CatalogSnapshot, schema: str, table: str) -> dict[str, object]:
+    rel = snapshot.relation(schema, table)
+    assert rel is not None
+    return {c.name: c for c in rel.columns}
+
+
+# (DDL run straight against PostgreSQL, what the next snapshot must show)
+CHANGES = [
+    ("ALTER TABLE {s}.t ADD COLUMN added int", lambda c, s: "added" in _columns(c, s, "t")),
+    ("ALTER TABLE {s}.t RENAME COLUMN email TO mail", lambda c, s: "mail" in _columns(c, s, "t")),
+    (
+        "ALTER TABLE {s}.t ALTER COLUMN n SET NOT NULL",
+        lambda c, s: _columns(c, s, "t")["n"].not_null,  # type: ignore[attr-defined]
+    ),
+    (
+        "ALTER TABLE {s}.t ALTER COLUMN n DROP DEFAULT",
+        lambda c, s: not _columns(c, s, "t")["n"].has_default,  # type: ignore[attr-defined]
+    ),
+    ("ALTER TABLE {s}.t DROP COLUMN email", lambda c, s: "email" not in _columns(c, s, "t")),
+    ("DROP INDEX {s}.t_email", lambda c, s: not any(i.name == "t_email" for i in c.indexes)),
+    (
+        "ALTER TABLE {s}.u DROP CONSTRAINT u_id_fkey",
+        lambda c, s: not c.constraints_of(s, "u"),
+    ),
+    (
+        "ALTER TABLE {s}.t DROP CONSTRAINT n_positive",
+        lambda c, s: all(k.name != "n_positive" for k in c.constraints_of(s, "t")),
+    ),
+    ("DROP TABLE {s}.u", lambda c, s: c.relation(s, "u") is None),
+    ("ALTER TABLE {s}.u RENAME TO w", lambda c, s: c.relation(s, "w") is not None),
+    ("CREATE VIEW {s}.v AS SELECT id FROM {s}.t", lambda c, s: c.relation(s, "v") is not None),
+    (
+        "CREATE FUNCTION {s}.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        lambda c, s: bool(c.functions_named(s, "f")),
+    ),
+    ("CREATE TYPE {s}.mood AS ENUM ('ok')", lambda c, s: c.enum(s, "mood") is not None),
+    ("GRANT SELECT ON {s}.t TO PUBLIC", lambda c, s: c.relation(s, "t").acl is not None),  # type: ignore[union-attr]
+    ("ALTER SCHEMA {s} RENAME TO {s}_x", lambda c, s: f"{s}_x" in c.schemas),
+]
+
+
+@pytest.mark.parametrize("ddl, seen", CHANGES, ids=[d.split(" {s}")[0] for d, _ in CHANGES])
+async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
+    cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, seen: object
+) -> None:
+    before = await _now(cache, cluster)
+    assert not seen(before, schema)  # type: ignore[operator]
+    await _direct(cluster, ddl.format(s=schema))
+    after = await _now(cache, cluster)
+    assert seen(after, schema)  # type: ignore[operator]
+    if "RENAME TO" in ddl and "SCHEMA" in ddl:
+        await _direct(cluster, f"ALTER SCHEMA {schema}_x RENAME TO {schema}")
+
+
+async def test_uncommitted_ddl_is_not_seen_and_its_commit_is(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    migration = await asyncpg.connect(cluster.url())
+    try:
+        tx = migration.transaction()
+        await tx.start()
+        await migration.execute(f"ALTER TABLE {schema}.u ADD COLUMN later int")
+        during = await _now(cache, cluster)
+        assert "later" not in _columns(during, schema, "u")
+        assert during is first
+        await tx.commit()
+    finally:
+        await migration.close()
+    assert "later" in _columns(await _now(cache, cluster), schema, "u")
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    await _now(cache, cluster)
+    killer = await asyncpg.connect(cluster.url())
+    try:
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'skewguard-catalog' AND datname = 'postgres'"
+        )
+        await killer.execute(f"ALTER TABLE {schema}.t ADD COLUMN after_kill int")
+    finally:
+        await killer.close()
+    assert "after_kill" in _columns(await _now(cache, cluster), schema, "t")
