@@ -20,8 +20,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from skewguard.catalog_marker import CatalogMarker, read_marker
-
 if TYPE_CHECKING:
     import asyncpg
 
@@ -638,7 +636,8 @@ ORDER BY 1
 # an expression that does (a generated column's) is left NULL, and
 # build_catalog keeps no default for generated columns anyway.
 COLUMNS_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT c.oid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        c.relkind::text AS relkind,
        a.attname::text AS column,
@@ -677,7 +676,7 @@ LEFT JOIN LATERAL (
             AND dep.refobjsubid = a.attnum
             AND dep.deptype = 'i')
 ) seq ON a.attnum IS NOT NULL
-WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY n.nspname, c.relname, a.attnum
 """
 
@@ -725,12 +724,14 @@ SELECT n.nspname::text AS schema,
            AS updatable
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY 1, 2
 """
 
 CONSTRAINTS_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT k.oid AS oid,
+       k.conrelid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        k.conname::text AS name,
        k.contype::text AS type,
@@ -749,8 +750,8 @@ JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 
@@ -794,7 +795,9 @@ def _node_columns(tree: str, table: str) -> str:
 # PREDICATE(a, b): the columns they reference, from the stored node trees. A
 # predicate without column references is deparsed (no table needed).
 INDEXES_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT i.indexrelid AS oid,
+       i.indrelid AS relid,
+       n.nspname::text AS schema,
        ic.relname::text AS name,
        c.relname::text AS relation,
        ARRAY(SELECT CASE WHEN i.indkey[k] <> 0
@@ -825,8 +828,8 @@ LEFT JOIN LATERAL (
     SELECT string_agg(p.columns, ', ' ORDER BY p.elem) AS columns
     FROM ({_node_columns("i.indpred", "i.indrelid")}) p
 ) pr ON i.indpred IS NOT NULL
-WHERE {_USER_NSP}
-ORDER BY 1, 2
+WHERE {_USER_NSP} /*only*/
+ORDER BY 3, 4
 """
 
 # What each view/materialized view reads (pg_rewrite -> pg_depend): relations,
@@ -857,12 +860,14 @@ LEFT JOIN pg_catalog.pg_proc p
 LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE (r.oid IS NOT NULL AND r.oid <> v.oid OR p.oid IS NOT NULL)
   AND COALESCE(rn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema')
-  AND {_USER_NSP}
+  AND {_USER_NSP} /*only*/
 ORDER BY 1, 2, 3, 4, 5, 6
 """
 
 POLICIES_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT p.oid AS oid,
+       p.polrelid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        p.polname::text AS name,
        p.polcmd::text AS command,
@@ -872,8 +877,8 @@ SELECT n.nspname::text AS schema,
 FROM pg_catalog.pg_policy p
 JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 # What goes when a function, collation or extension is dropped (pg_depend; views
@@ -987,13 +992,15 @@ JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'p', 'f') AND {_USER_NSP} /*only*/
 ORDER BY 1, 2, i.inhseqno
 """
 
 # Rules of tables and views other than a view's own _RETURN rule.
 RULES_SQL = f"""
-SELECT n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text AS name,
+SELECT r.oid AS oid,
+       r.ev_class AS relid,
+       n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text AS name,
        CASE r.ev_type WHEN '1' THEN 'select' WHEN '2' THEN 'update'
                       WHEN '3' THEN 'insert' ELSE 'delete' END AS event,
        r.is_instead AS instead,
@@ -1005,8 +1012,8 @@ SELECT n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text 
 FROM pg_catalog.pg_rewrite r
 JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE r.rulename <> '_RETURN' AND {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE r.rulename <> '_RETURN' AND {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 EXTENSIONS_SQL = """
@@ -1022,52 +1029,42 @@ SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
 """
 
 
+#: Every query of a whole snapshot, by build_catalog's argument name.
+QUERIES = {
+    "schemas": SCHEMAS_SQL,
+    "columns": COLUMNS_SQL,
+    "functions": FUNCTIONS_SQL,
+    "enums": ENUMS_SQL,
+    "relations": RELATIONS_SQL,
+    "constraints": CONSTRAINTS_SQL,
+    "indexes": INDEXES_SQL,
+    "view_deps": VIEW_DEPS_SQL,
+    "policies": POLICIES_SQL,
+    "dependencies": DEPENDENCIES_SQL,
+    "inherits": INHERITS_SQL,
+    "rules": RULES_SQL,
+}
+ONE_ROW_QUERIES = {"builtins": BUILTINS_SQL, "extensions": EXTENSIONS_SQL}
+
+
+async def fetch_rows(conn: asyncpg.Connection) -> dict[str, Any]:
+    """The rows of every query, by build_catalog's argument name (in the caller's transaction)."""
+    rows: dict[str, Any] = {name: await conn.fetch(sql) for name, sql in QUERIES.items()}
+    rows.update({name: await conn.fetchrow(sql) for name, sql in ONE_ROW_QUERIES.items()})
+    return rows
+
+
 async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
-    """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+)."""
-    snapshot, _ = await load_catalog_marked(conn)
-    return snapshot
+    """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+).
 
-
-async def load_catalog_marked(conn: asyncpg.Connection) -> tuple[CatalogSnapshot, CatalogMarker]:
-    """A snapshot and the marker that later tells whether it is still current.
-
-    Every query runs in one repeatable-read transaction (a savepoint of the
-    caller's when one is open), so the snapshot and its marker describe one
-    moment, with a local ``search_path=pg_catalog``: type names come out
-    schema-qualified for user types whatever the connection's own search_path
-    is. The rows are turned into a snapshot in a worker thread: on a large
-    catalog that takes longer than the event loop may be held.
+    Runs in one repeatable-read transaction (a savepoint if one is open) with a
+    local ``search_path=pg_catalog``, so type names come out schema-qualified
+    for user types whatever the connection's own search_path is. The rows
+    become a snapshot in a worker thread: on a large catalog that takes longer
+    than the event loop may be held. (``catalog_refresh`` keeps one current.)
     """
     fresh = not conn.is_in_transaction()
-    transaction = (
-        conn.transaction(isolation="repeatable_read", readonly=True)
-        if fresh
-        else conn.transaction()
-    )
-    async with transaction:
+    async with conn.transaction(isolation="repeatable_read" if fresh else None, readonly=fresh):
         await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-        marker = await read_marker(conn)
-        rows: dict[str, Any] = {}
-        for name, sql in _QUERIES:
-            rows[name] = await conn.fetch(sql)
-        for name, sql in _SINGLE_ROWS:
-            rows[name] = await conn.fetchrow(sql)
-    snapshot = await asyncio.to_thread(functools.partial(build_catalog, **rows))
-    return snapshot, marker
-
-
-_QUERIES = (
-    ("schemas", SCHEMAS_SQL),
-    ("columns", COLUMNS_SQL),
-    ("functions", FUNCTIONS_SQL),
-    ("enums", ENUMS_SQL),
-    ("relations", RELATIONS_SQL),
-    ("constraints", CONSTRAINTS_SQL),
-    ("indexes", INDEXES_SQL),
-    ("view_deps", VIEW_DEPS_SQL),
-    ("policies", POLICIES_SQL),
-    ("dependencies", DEPENDENCIES_SQL),
-    ("inherits", INHERITS_SQL),
-    ("rules", RULES_SQL),
-)
-_SINGLE_ROWS = (("builtins", BUILTINS_SQL), ("extensions", EXTENSIONS_SQL))
+        rows = await fetch_rows(conn)
+    return await asyncio.to_thread(functools.partial(build_catalog, **rows))

@@ -1,4 +1,4 @@
-"""Whether a database's catalog changed since a snapshot of it was read, cheaply.
+"""Whether a database's catalog changed since a snapshot of it was read, and where.
 
 PostgreSQL keeps no counter of schema changes that a client can read, but every
 committed change leaves a trace a plain query can see: a new row version
@@ -7,18 +7,18 @@ catalog's row count. A :class:`CatalogMarker` is taken in the same (repeatable
 read) transaction as the snapshot: the transaction snapshot's horizon and the
 row count of every catalog the snapshot is built from.
 
-The check is one statement on the side connection and stops at the first of:
+Asking "still current?" costs, in order:
 
-1. *quiet*: no transaction ended since the marker (``pg_current_snapshot()``
-   has the same ``xmax`` and every transaction then in progress still is):
-   nothing can have been committed. A few microseconds on the server.
-2. *untouched*: some transactions ended, but no catalog row is newer than the
-   marker (``xmin`` at or past its ``xmax``, or one of its in-progress
-   transactions) and no catalog lost a row. One scan of each catalog: about
-   a millisecond per 1,000 relations.
+1. *quiet* (:data:`SNAP_SQL`): no transaction ended since the marker
+   (``pg_current_snapshot()`` has the same ``xmax`` and every transaction then
+   in progress still is): nothing can have been committed. Microseconds.
+2. *untouched* (:data:`STATS_SQL`): some transactions ended; per catalog, the
+   rows now, the rows newer than the marker (``xmin`` at or past its ``xmax``,
+   or one of its in-progress transactions) and the relations those new rows
+   belong to. No new row and no lost row: unchanged. One scan of each
+   catalog, about a millisecond per 1,000 relations.
 
-Either way the catalog is as read and the marker moves forward; else it must be
-read again. Changes that rewrite no row are not seen: ``reltuples``/``relpages``
+Changes that rewrite no catalog row are not seen: ``reltuples``/``relpages``
 (updated in place by VACUUM and ANALYZE, only used by the lock lints) and a
 renamed role (owner and ACL texts come from the shared ``pg_authid``, which
 only a superuser can read).
@@ -26,31 +26,40 @@ only a superuser can read).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-if TYPE_CHECKING:
-    import asyncpg
 
-#: Every catalog a snapshot (skewguard.catalog.load_catalog) reads.
-CATALOGS = (
-    "pg_namespace",
-    "pg_class",
-    "pg_attribute",
-    "pg_attrdef",
-    "pg_constraint",
-    "pg_index",
-    "pg_proc",
-    "pg_type",
-    "pg_enum",
-    "pg_depend",
-    "pg_rewrite",
-    "pg_policy",
-    "pg_inherits",
-    "pg_trigger",
-    "pg_extension",
-    "pg_collation",
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One catalog a snapshot reads: its rows (``where``), and which relations a row is of."""
+
+    name: str
+    table: str
+    where: str = "true"
+    keys: tuple[str, ...] = ()  # columns holding the oid of the relation a row belongs to
+
+
+#: Every catalog a snapshot (skewguard.catalog) reads. Types: only those that are
+#: not a relation's row type nor an array (those change with their relation or element).
+SOURCES = (
+    Source("namespace", "pg_namespace"),
+    Source("class", "pg_class", keys=("oid",)),
+    Source("attribute", "pg_attribute", keys=("attrelid",)),
+    Source("attrdef", "pg_attrdef", keys=("adrelid",)),
+    Source("constraint", "pg_constraint", keys=("conrelid", "confrelid")),
+    Source("index", "pg_index", keys=("indrelid",)),
+    Source("proc", "pg_proc"),
+    Source("type", "pg_type", "typrelid = 0 AND typcategory <> 'A'"),
+    Source("enum", "pg_enum"),
+    Source("depend", "pg_depend"),
+    Source("rewrite", "pg_rewrite", keys=("ev_class",)),
+    Source("policy", "pg_policy", keys=("polrelid",)),
+    Source("inherits", "pg_inherits", keys=("inhrelid", "inhparent")),
+    Source("trigger", "pg_trigger", keys=("tgrelid",)),
+    Source("extension", "pg_extension"),
+    Source("collation", "pg_collation"),
 )
 
 _XID_SPACE = 1 << 32  # xmin is the low 32 bits of a transaction's xid8
@@ -62,82 +71,81 @@ class CatalogMarker:
 
     xmax: int  # pg_snapshot_xmax: every transaction from here on was invisible
     xip: frozenset[int]  # in progress then (invisible too)
-    counts: tuple[int, ...]  # rows per catalog, in CATALOGS order
+    counts: tuple[int, ...]  # rows per source, in SOURCES order
 
 
-def _snapshot_columns() -> str:
-    return (
-        "pg_catalog.pg_snapshot_xmax(s.snap)::text AS xmax,"
-        " ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(s.snap) AS x) AS xip"
-    )
+@dataclass(frozen=True, slots=True)
+class SourceStats:
+    """One source now: its rows, those newer than the marker, and their relations."""
+
+    count: int
+    new: int
+    keys: frozenset[int]
 
 
-#: Run inside the snapshot's transaction: its horizon and the catalogs' row counts.
-MARK_SQL = f"""
-SELECT {_snapshot_columns()},
-       ARRAY[{", ".join(f"(SELECT count(*) FROM pg_catalog.{c})" for c in CATALOGS)}] AS counts
+#: The transaction snapshot's horizon (run inside the snapshot's transaction).
+SNAP_SQL = """
+SELECT pg_catalog.pg_snapshot_xmax(s.snap)::text AS xmax,
+       ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(s.snap) AS x) AS xip
 FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) s
 """
 
-# $1 the marker's xmax (xid8 text), $2 its in-progress xids (xid8 texts), $3 and $4
-# the same as 32-bit xids (what xmin holds). A row is new when its xmin is at or
-# past the marker's xmax (age() compares in the circular xid space) or was in
-# progress then. The CASE skips the scans when no transaction has ended.
-_NEW_ROW = "pg_catalog.age(xmin) <= p.age OR xmin = ANY (p.xip)"
-CHECK_SQL = f"""
-WITH s AS (SELECT pg_catalog.pg_current_snapshot() AS snap),
-     now AS (SELECT {_snapshot_columns()} FROM s),
-     p AS (SELECT pg_catalog.age($3::text::xid) AS age, $4::text[]::xid[] AS xip)
-SELECT now.xmax, now.xip,
-       CASE WHEN now.xmax = $1 AND $2::text[] <@ now.xip THEN NULL ELSE ARRAY[{
-    ", ".join(
-        f"(SELECT count(*)::text || ':' || (count(*) FILTER (WHERE {_NEW_ROW}))::text"
-        f" FROM pg_catalog.{c}, p)"
-        for c in CATALOGS
+# $1 the marker's xmax and $2 its in-progress xids as 32-bit xids (what xmin holds).
+# age() compares in the circular xid space: a row is new when its xmin is at or
+# past the marker's xmax, or was in progress then.
+_NEW_ROW = "(pg_catalog.age(xmin) <= p.age OR xmin = ANY (p.xip))"
+
+
+_NO_KEYS = "'{}'::oid[]"
+
+
+def _stats_select(index: int, source: Source) -> str:
+    keys = " || ".join(
+        f"COALESCE(array_agg(DISTINCT {k}) FILTER (WHERE {_NEW_ROW}), '{{}}')" for k in source.keys
     )
-}] END AS stats
-FROM now
-"""
+    return (
+        f"SELECT {index} AS source, count(*) AS count,"
+        f" count(*) FILTER (WHERE {_NEW_ROW}) AS new,"
+        f" {keys or _NO_KEYS} AS keys"
+        f" FROM pg_catalog.{source.table}, p WHERE {source.where}"
+    )
 
 
-def _xids(values: Sequence[Any]) -> frozenset[int]:
+STATS_SQL = (
+    "WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age, $2::text[]::xid[] AS xip)\n"
+    + "\nUNION ALL\n".join(_stats_select(i, s) for i, s in enumerate(SOURCES))
+    + "\nORDER BY 1"
+)
+
+
+def _xids(values: Iterable[Any]) -> frozenset[int]:
     return frozenset(int(v) for v in values)
 
 
-def marker_from(row: Any) -> CatalogMarker:
-    """The marker from MARK_SQL's row."""
-    return CatalogMarker(int(row["xmax"]), _xids(row["xip"]), tuple(int(c) for c in row["counts"]))
+def horizon(row: Any) -> tuple[int, frozenset[int]]:
+    """(xmax, xip) from SNAP_SQL's row."""
+    return int(row["xmax"]), _xids(row["xip"])
 
 
-def check_args(marker: CatalogMarker) -> tuple[str, list[str], str, list[str]]:
-    """CHECK_SQL's parameters for ``marker``."""
-    xip = sorted(marker.xip)
-    return (
-        str(marker.xmax),
-        [str(x) for x in xip],
-        str(marker.xmax % _XID_SPACE),
-        [str(x % _XID_SPACE) for x in xip],
+def quiet(marker: CatalogMarker, xmax: int, xip: frozenset[int]) -> bool:
+    """No transaction ended since ``marker``: nothing can have been committed."""
+    return xmax == marker.xmax and marker.xip <= xip
+
+
+def stats_args(xmax: int, xip: frozenset[int]) -> tuple[str, list[str]]:
+    """STATS_SQL's parameters for rows newer than the horizon (xmax, xip)."""
+    return str(xmax % _XID_SPACE), [str(x % _XID_SPACE) for x in sorted(xip)]
+
+
+def parse_stats(rows: Sequence[Any]) -> tuple[SourceStats, ...]:
+    """STATS_SQL's rows, one per source in SOURCES order."""
+    assert len(rows) == len(SOURCES)
+    return tuple(
+        SourceStats(int(r["count"]), int(r["new"]), frozenset(int(k) for k in r["keys"]))
+        for r in rows
     )
 
 
-def advanced(marker: CatalogMarker, row: Any) -> CatalogMarker | None:
-    """The marker moved to now when CHECK_SQL's row shows no change, else None."""
-    now = CatalogMarker(int(row["xmax"]), _xids(row["xip"]), marker.counts)
-    stats = row["stats"]
-    if stats is None:  # quiet: no transaction ended
-        return now
-    for before, stat in zip(marker.counts, stats, strict=True):
-        count, _, new = str(stat).partition(":")
-        if int(count) != before or int(new) != 0:
-            return None
-    return now
-
-
-async def read_marker(conn: asyncpg.Connection) -> CatalogMarker:
-    """The marker of the transaction open on ``conn`` (repeatable read)."""
-    return marker_from(await conn.fetchrow(MARK_SQL))
-
-
-async def unchanged_since(conn: asyncpg.Connection, marker: CatalogMarker) -> CatalogMarker | None:
-    """The advanced marker when nothing a snapshot reads changed since ``marker``, else None."""
-    return advanced(marker, await conn.fetchrow(CHECK_SQL, *check_args(marker)))
+def untouched(marker: CatalogMarker, stats: Sequence[SourceStats]) -> bool:
+    """No catalog has a row newer than the marker or fewer rows than then."""
+    return all(s.new == 0 and s.count == c for s, c in zip(stats, marker.counts, strict=True))

@@ -30,8 +30,8 @@ from typing import Literal
 
 import asyncpg
 
-from skewguard.catalog import CatalogSnapshot, load_catalog_marked
-from skewguard.catalog_marker import CatalogMarker, unchanged_since
+from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog_refresh import Current, load, refresh
 from skewguard.config import Upstream
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side, ssl_option
 
@@ -60,7 +60,7 @@ class _Slot:
     queued: asyncio.Task[_Result] | None = None  # starts when the running one ends
     failed_at: float | None = None  # start of the last load that failed
     conn: asyncpg.Connection | None = None  # kept open between loads
-    marker: CatalogMarker | None = None  # of the snapshot in ``entry``
+    current: Current | None = None  # the snapshot in ``entry``, its marker and book
 
     def last_good(self) -> _Result:
         return (self.entry.snapshot if self.entry else None), False
@@ -200,18 +200,14 @@ class CatalogCache:
         return None
 
     async def _current(self, slot: _Slot, conn: asyncpg.Connection) -> CatalogSnapshot:
-        if slot.entry is not None and slot.marker is not None:
-            moved = await unchanged_since(conn, slot.marker)
-            if moved is not None:
-                slot.marker = moved
-                return slot.entry.snapshot
-        snapshot, slot.marker = await load_catalog_marked(conn)
-        return snapshot
+        kept = slot.current
+        slot.current = await (load(conn) if kept is None else refresh(conn, kept))
+        return slot.current.snapshot
 
 
 async def _drop(slot: _Slot) -> None:
-    """Forget the slot's connection (closed politely when it answers) and its marker."""
-    conn, slot.conn, slot.marker = slot.conn, None, None
+    """Forget the slot's connection (closed politely when it answers)."""
+    conn, slot.conn = slot.conn, None
     if conn is not None:
         await close_side(conn)
 

@@ -2,7 +2,8 @@
 
 Every schema change committed by anyone (here: straight to PostgreSQL, as DDL
 bypassing the proxy would be) must be in the next snapshot asked for "as of
-now"; a snapshot is kept (the same object) when only data changed.
+now", and that snapshot, refreshed from what changed, must equal a whole new
+read; a snapshot is kept (the same object) when only data changed.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from collections.abc import AsyncIterator
 import asyncpg
 import pytest
 
-from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.catalogs import CatalogCache
 from skewguard.config import parse_upstream
 from skewguard.pgcluster import LocalCluster
+from skewguard.side_connection import close_side, connect_side
 from tests.support.clients import unique
 
 pytestmark = pytest.mark.integration
@@ -33,6 +35,16 @@ async def schema(cluster: LocalCluster) -> AsyncIterator[str]:
             f"CREATE INDEX t_email ON {name}.t (email);"
             f"CREATE TABLE {name}.u (id int REFERENCES {name}.t, note text);"
             f"ALTER TABLE {name}.t ADD CONSTRAINT n_positive CHECK (n >= 0);"
+            f"CREATE SEQUENCE {name}.s;"
+            f"CREATE TABLE {name}.q (id int DEFAULT nextval('{name}.s'), k int);"
+            f"CREATE VIEW {name}.tv AS SELECT id, email FROM {name}.t;"
+            f"CREATE TABLE {name}.child (extra int) INHERITS ({name}.t);"
+            f"CREATE FUNCTION {name}.g() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+            f"CREATE TYPE {name}.color AS ENUM ('red');"
+            f"CREATE TABLE {name}.painted (c {name}.color);"
+            f"ALTER TABLE {name}.q ENABLE ROW LEVEL SECURITY;"
+            f"CREATE POLICY p ON {name}.q USING (k > 0);"
+            f"CREATE RULE r AS ON DELETE TO {name}.q DO INSTEAD NOTHING;"
         )
         yield name
     finally:
@@ -90,7 +102,10 @@ CHANGES = [
         "ALTER TABLE {s}.t ALTER COLUMN n DROP DEFAULT",
         lambda c, s: not _columns(c, s, "t")["n"].has_default,  # type: ignore[attr-defined]
     ),
-    ("ALTER TABLE {s}.t DROP COLUMN email", lambda c, s: "email" not in _columns(c, s, "t")),
+    (
+        "ALTER TABLE {s}.t DROP COLUMN email CASCADE",
+        lambda c, s: "email" not in _columns(c, s, "t") and c.relation(s, "tv") is None,
+    ),
     ("DROP INDEX {s}.t_email", lambda c, s: not any(i.name == "t_email" for i in c.indexes)),
     (
         "ALTER TABLE {s}.u DROP CONSTRAINT u_id_fkey",
@@ -113,6 +128,73 @@ CHANGES = [
 ]
 
 
+def _normal(snapshot: CatalogSnapshot) -> tuple[object, ...]:
+    """Everything a snapshot holds, order aside."""
+    return (
+        snapshot.schemas,
+        set(snapshot.schema_acls),
+        set(snapshot.relations),
+        set(snapshot.functions),
+        set(snapshot.enums),
+        set(snapshot.constraints),
+        set(snapshot.indexes),
+        set(snapshot.dependencies),
+        snapshot.extensions,
+        snapshot.builtin_functions,
+        snapshot.builtin_relations,
+    )
+
+
+async def _whole(cluster: LocalCluster) -> CatalogSnapshot:
+    side = await connect_side(
+        parse_upstream(cluster.url(sslmode="disable")),
+        database="postgres",
+        user=cluster.superuser,
+        application_name="skewguard-test",
+        lock_timeout_ms=1000,
+        statement_timeout_ms=10_000,
+        connect_timeout=10,
+    )
+    try:
+        return await load_catalog(side)
+    finally:
+        await close_side(side)
+
+
+# What changes names inside other relations' entries, the refresh must follow
+# (DDL, a relation that must show it, and how).
+FOLLOWED = [
+    ("ALTER TABLE {s}.t RENAME TO tt", "u", lambda r: r is not None),
+    ("ALTER TABLE {s}.t RENAME COLUMN email TO mail", "tv", lambda r: "mail" in str(r.depends)),
+    ("ALTER SEQUENCE {s}.s RENAME TO s2", "q", lambda r: "s2" in str(r.columns[0])),
+    ("ALTER TABLE {s}.t RENAME TO parent", "child", lambda r: "parent" in str(r.parents)),
+    ("ALTER INDEX {s}.t_email RENAME TO t_mail", "t", lambda r: r is not None),
+    ("DROP POLICY p ON {s}.q", "q", lambda r: not r.policies),
+    ("DROP RULE r ON {s}.q", "q", lambda r: not r.rules),
+    ("ALTER FUNCTION {s}.g() RENAME TO h", "t", lambda r: r is not None),
+    ("ALTER TYPE {s}.color RENAME TO colour", "painted", lambda r: "colour" in str(r.columns)),
+    ("ALTER TYPE {s}.color ADD VALUE 'blue'", "painted", lambda r: r is not None),
+    ("CREATE SCHEMA {s}_new", "t", lambda r: r is not None),
+    ("COMMENT ON TABLE {s}.t IS 'no change for a snapshot'", "t", lambda r: r is not None),
+    ("ALTER TABLE {s}.u ALTER COLUMN note TYPE varchar(10)", "u", lambda r: "10" in str(r.columns)),
+]
+
+
+@pytest.mark.parametrize("ddl, name, check", FOLLOWED, ids=[d for d, _, _ in FOLLOWED])
+async def test_a_refreshed_snapshot_equals_a_whole_read(
+    cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, name: str, check: object
+) -> None:
+    await _now(cache, cluster)
+    await _direct(cluster, ddl.format(s=schema))
+    refreshed = await _now(cache, cluster)
+    assert _normal(refreshed) == _normal(await _whole(cluster))
+    moved = "parent" if "RENAME TO parent" in ddl else "tt" if "RENAME TO tt" in ddl else None
+    rel = refreshed.relation(schema, name if name != "t" or moved is None else moved)
+    assert check(rel)  # type: ignore[operator]
+    if "SCHEMA" in ddl:
+        await _direct(cluster, f"DROP SCHEMA {schema}_new")
+
+
 @pytest.mark.parametrize("ddl, seen", CHANGES, ids=[d.split(" {s}")[0] for d, _ in CHANGES])
 async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
     cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, seen: object
@@ -122,6 +204,7 @@ async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
     await _direct(cluster, ddl.format(s=schema))
     after = await _now(cache, cluster)
     assert seen(after, schema)  # type: ignore[operator]
+    assert _normal(after) == _normal(await _whole(cluster))
     if "RENAME TO" in ddl and "SCHEMA" in ddl:
         await _direct(cluster, f"ALTER SCHEMA {schema}_x RENAME TO {schema}")
 
