@@ -728,6 +728,30 @@ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY 1, 2
 """
 
+# Lock-free: pg_get_constraintdef of a CHECK or EXCLUDE constraint opens the table
+# (AccessShareLock) and waits behind a migration's ACCESS EXCLUSIVE; those of PRIMARY
+# KEY, UNIQUE and FOREIGN KEY constraints do not. So a CHECK reads
+# CHECK (EXPRESSION(a, b)), the columns it uses, unless it uses none (then it is
+# deparsed, no table needed), and an EXCLUDE is spelled from its catalog rows.
+_KEY_NAMES = """(SELECT string_agg(pg_catalog.quote_ident(a.attname::text), ', ' ORDER BY u.ord)
+     FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord)
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num)"""
+_CHECK_DEF = f"""'CHECK (' || CASE WHEN k.conbin::text NOT LIKE '%{{VAR %'
+                             THEN pg_catalog.pg_get_expr(k.conbin, 0)
+                             ELSE 'EXPRESSION(' || COALESCE({_KEY_NAMES}, '') || ')' END
+            || ')' || CASE WHEN k.connoinherit THEN ' NO INHERIT' ELSE '' END
+            || CASE WHEN k.convalidated THEN '' ELSE ' NOT VALID' END"""
+_EXCLUDE_DEF = """'EXCLUDE USING ' || (SELECT am.amname FROM pg_catalog.pg_class ic
+                                   JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+                                   WHERE ic.oid = k.conindid)
+            || ' (' || (SELECT string_agg(
+                           COALESCE(pg_catalog.quote_ident(a.attname::text), 'EXPRESSION()')
+                           || ' WITH ' || o.oprname, ', ' ORDER BY u.ord)
+                        FROM unnest(k.conkey, k.conexclop) WITH ORDINALITY AS u(num, op, ord)
+                        JOIN pg_catalog.pg_operator o ON o.oid = u.op
+                        LEFT JOIN pg_catalog.pg_attribute a
+                               ON a.attrelid = k.conrelid AND a.attnum = u.num) || ')'"""
+
 CONSTRAINTS_SQL = f"""
 SELECT k.oid AS oid,
        k.conrelid AS relid,
@@ -739,7 +763,9 @@ SELECT k.oid AS oid,
              JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num
              ORDER BY u.ord) AS columns,
        k.convalidated AS validated,
-       pg_catalog.pg_get_constraintdef(k.oid) AS definition,
+       CASE k.contype WHEN 'c' THEN {_CHECK_DEF}
+                      WHEN 'x' THEN {_EXCLUDE_DEF}
+                      ELSE pg_catalog.pg_get_constraintdef(k.oid) END AS definition,
        rn.nspname::text AS ref_schema,
        r.relname::text AS ref_relation,
        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord)

@@ -1,39 +1,60 @@
-"""The marker's verdicts from the check query's row (pure)."""
+"""The marker's and the refresh plan's verdicts from catalog statistics (pure)."""
 
 from __future__ import annotations
 
-from skewguard.catalog_marker import CATALOGS, CatalogMarker, advanced, check_args
+from skewguard.catalog_marker import (
+    SOURCES,
+    CatalogMarker,
+    SourceStats,
+    quiet,
+    stats_args,
+    untouched,
+)
+from skewguard.catalog_refresh import plan_refresh
 
 MARKER = CatalogMarker(
-    xmax=(1 << 32) + 5, xip=frozenset({(1 << 32) + 3}), counts=(7,) * len(CATALOGS)
+    xmax=(1 << 32) + 5, xip=frozenset({(1 << 32) + 3}), counts=(7,) * len(SOURCES)
 )
+SAME = tuple(SourceStats(7, 0, frozenset()) for _ in SOURCES)
 
 
-def _row(xmax: int, xip: list[int], stats: list[str] | None) -> dict[str, object]:
-    return {"xmax": str(xmax), "xip": [str(x) for x in xip], "stats": stats}
+def _with(name: str, stats: SourceStats) -> tuple[SourceStats, ...]:
+    return tuple(stats if s.name == name else st for s, st in zip(SOURCES, SAME, strict=True))
 
 
-def test_quiet_moves_the_marker_forward() -> None:
-    moved = advanced(MARKER, _row(MARKER.xmax, sorted(MARKER.xip), None))
-    assert moved == MARKER
-
-
-def test_ended_transactions_without_catalog_rows_move_it() -> None:
-    moved = advanced(MARKER, _row(MARKER.xmax + 9, [], ["7:0"] * len(CATALOGS)))
-    assert moved == CatalogMarker(MARKER.xmax + 9, frozenset(), MARKER.counts)
+def test_quiet_only_while_no_transaction_ended() -> None:
+    assert quiet(MARKER, MARKER.xmax, MARKER.xip | {MARKER.xmax + 1})
+    assert not quiet(MARKER, MARKER.xmax + 1, MARKER.xip)
+    assert not quiet(MARKER, MARKER.xmax, frozenset())  # the one in progress then ended
 
 
 def test_a_new_row_or_a_lost_row_in_any_catalog_is_a_change() -> None:
-    for i in range(len(CATALOGS)):
-        new = ["7:0"] * len(CATALOGS)
-        new[i] = "7:1"
-        assert advanced(MARKER, _row(MARKER.xmax + 1, [], new)) is None
-        lost = ["7:0"] * len(CATALOGS)
-        lost[i] = "6:0"
-        assert advanced(MARKER, _row(MARKER.xmax + 1, [], lost)) is None
+    assert untouched(MARKER, SAME)
+    for source in SOURCES:
+        assert not untouched(MARKER, _with(source.name, SourceStats(7, 1, frozenset())))
+        assert not untouched(MARKER, _with(source.name, SourceStats(6, 0, frozenset())))
 
 
 def test_xmin_is_compared_in_the_32_bit_space() -> None:
-    xmax, xip, xmax32, xip32 = check_args(MARKER)
-    assert (xmax, xip) == (str((1 << 32) + 5), [str((1 << 32) + 3)])
-    assert (xmax32, xip32) == ("5", ["3"])
+    assert stats_args(MARKER.xmax, MARKER.xip) == ("5", ["3"])
+
+
+def test_new_relation_rows_are_read_again_alone() -> None:
+    plan = plan_refresh(MARKER, _with("attribute", SourceStats(9, 2, frozenset({42}))))
+    assert not plan.full and plan.changed == {42} and not plan.reread
+
+
+def test_lost_rows_are_looked_for_where_they_went() -> None:
+    plan = plan_refresh(MARKER, _with("index", SourceStats(6, 0, frozenset())))
+    assert not plan.full and plan.lost == {"index"}
+
+
+def test_a_grown_catalog_of_names_is_read_whole_an_altered_one_is_a_full_read() -> None:
+    grown = plan_refresh(MARKER, _with("proc", SourceStats(8, 1, frozenset())))
+    assert not grown.full and grown.reread == {"functions"}
+    renamed = plan_refresh(MARKER, _with("proc", SourceStats(7, 1, frozenset())))
+    assert renamed.full  # a function renamed: defaults and views name it
+    assert plan_refresh(MARKER, _with("namespace", SourceStats(6, 0, frozenset()))).full
+    assert plan_refresh(MARKER, _with("extension", SourceStats(8, 1, frozenset()))).full
+    enum = plan_refresh(MARKER, _with("enum", SourceStats(8, 1, frozenset())))
+    assert not enum.full and enum.reread == {"enums"}

@@ -107,6 +107,9 @@ class Model:
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
     volatile_defaults: set[tuple[int, str]] = field(default_factory=set)
     next_oid: int = 1
+    # the snapshot this model (or the model it was copied from) is Model.of: what
+    # to_catalog() reuses for the objects that did not change since
+    origin: CatalogSnapshot | None = field(default=None, repr=False, compare=False)
 
     # --- identity -----------------------------------------------------------
 
@@ -190,7 +193,29 @@ class Model:
     @classmethod
     def of(cls, cat: CatalogSnapshot) -> Model:
         """The model of ``cat``, built once per snapshot and shared: ``copy()`` it to change it."""
-        return cat.derived("model", cls.from_catalog)
+        return cat.derived("model", cls._origin_of)
+
+    @classmethod
+    def _origin_of(cls, cat: CatalogSnapshot) -> Model:
+        m = cls.from_catalog(cat)
+        m.origin = cat
+        return m
+
+    def restricted(self, rels: set[int]) -> Model:
+        """A view of this model with only the relations ``rels`` (and their constraints and
+        indexes); everything else is shared, not copied: read it, never change it."""
+        kept = {oid: self.rels[oid] for oid in rels if oid in self.rels}
+        cons = {c: self.cons[c] for c, r in self.con_rel.items() if r in kept}
+        idxs = {i: self.idxs[i] for i, r in self.idx_rel.items() if r in kept}
+        return dataclasses.replace(
+            self,
+            rels=kept,
+            relidx={(r.schema, r.name): oid for oid, r in kept.items()},
+            cons=cons,
+            con_rel={c: self.con_rel[c] for c in cons},
+            idxs=idxs,
+            idx_rel={i: self.idx_rel[i] for i in idxs},
+        )
 
     def types_catalog(self) -> CatalogSnapshot:
         """A snapshot with only the enums: all that rendering a written type needs."""
@@ -351,8 +376,14 @@ class Model:
         return f"column_read:{rel.qname}.{ident(name)}" if name is not None else None
 
     def to_catalog(self) -> CatalogSnapshot:
+        """The snapshot of this model; the objects unchanged since ``origin`` are its own."""
+        base = self.origin.derived("model", Model._origin_of) if self.origin else None
+        dirty = self._changed_since(base) if base is not None else None
         rels = []
         for oid, rel in self.rels.items():
+            if dirty is not None and oid not in dirty:
+                rels.append(rel)
+                continue
             keys = sorted(k for d in self.deps.get(oid, ()) if (k := self.dep_key(d)) is not None)
             parents = tuple(self.rel_qname(p) for p in self.parents.get(oid, ()) if p in self.rels)
             rels.append(
@@ -366,11 +397,19 @@ class Model:
         rels.sort(key=lambda r: (r.schema, r.name))
         cons = []
         for oid, c in self.cons.items():
-            t = self.rels[self.con_rel[oid]]
+            owner = self.con_rel[oid]
+            if dirty is not None and owner not in dirty:
+                cons.append(c)
+                continue
+            t = self.rels[owner]
             cons.append(dataclasses.replace(c, schema=t.schema, table=t.name))
         idxs = []
         for oid, i in self.idxs.items():
-            t = self.rels[self.idx_rel[oid]]
+            owner = self.idx_rel[oid]
+            if dirty is not None and owner not in dirty:
+                idxs.append(i)
+                continue
+            t = self.rels[owner]
             idxs.append(dataclasses.replace(i, schema=t.schema, table=t.name))
         names = {oid: s for s, oid in self.schemas.items()}
         return CatalogSnapshot(
@@ -394,9 +433,49 @@ class Model:
             extensions=frozenset(self.extensions) if self.extensions_known else None,
         )
 
+    def _changed_since(self, base: Model) -> set[int]:
+        """Relations whose snapshot entry (or a constraint's or index's) may differ from
+        ``base``'s: changed ones, and those whose dependencies or parents name a changed one."""
+        dirty = changed_relations(base, self)
+        for oid in self.deps.keys() | base.deps.keys() | self.parents.keys() | base.parents.keys():
+            deps, parents = self.deps.get(oid, set()), self.parents.get(oid, ())
+            if (
+                deps != base.deps.get(oid, set())
+                or parents != base.parents.get(oid, ())
+                or (oid in self.partitions) != (oid in base.partitions)
+                or any(p in dirty for p in parents)
+                or any(
+                    self.funcs.get(target) is not base.funcs.get(target)
+                    if kind == "fn"
+                    else target in dirty
+                    for kind, target, _ in deps
+                )
+            ):
+                dirty.add(oid)
+        return dirty
+
     def rel_qname(self, oid: int) -> str:
         rel = self.rels[oid]
         return qualified(rel.schema, rel.name)
 
 
-__all__ = ["Dep", "Dependent", "Edge", "Holder", "Model", "Referenced"]
+def changed_relations(a: Model, b: Model) -> set[int]:
+    """Relations that differ between ``a`` and ``b`` (objects are replaced on change, so
+    identity tells): replaced, created, dropped, or owning a constraint or index that is."""
+    out = {oid for oid, rel in a.rels.items() if b.rels.get(oid) is not rel}
+    out.update(b.rels.keys() - a.rels.keys())
+    for x, y in ((a, b), (b, a)):
+        out.update(
+            r
+            for c, r in x.con_rel.items()
+            if y.cons.get(c) is not x.cons[c] or y.con_rel.get(c) != r
+        )
+        out.update(
+            r
+            for i, r in x.idx_rel.items()
+            if y.idxs.get(i) is not x.idxs[i] or y.idx_rel.get(i) != r
+        )
+    return out
+
+
+__all__ = ["Dep", "Dependent", "Edge", "Holder", "Model", "Referenced", "changed_relations"]
