@@ -328,12 +328,13 @@ class Guard:
         if refusal is not None:
             return refusal
         changes = overlay.net_changes()
-        probes = await self._probe(requester, probes_needed(changes, footprints, overlay.catalog))
+        after = await asyncio.to_thread(lambda: overlay.catalog)  # O(catalog): off the loop
+        probes = await self._probe(requester, probes_needed(changes, footprints, after))
         findings = evaluate(
             changes,
             footprints,
             catalog_before=pending.before,
-            catalog_after=overlay.catalog,
+            catalog_after=after,
             probes=probes,
             severities=self._severities,
             session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),

@@ -9,8 +9,11 @@ stay the frozen dataclasses of :mod:`skewguard.catalog`, replaced on change.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
@@ -76,6 +79,57 @@ class Edge:
     auto: bool = False
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Tracked(dict[K, V]):
+    """A dict that remembers the keys set or deleted since its model was read from a snapshot.
+
+    What a change touched is then found without looking at what it did not:
+    copies carry the record along, so two models of one snapshot tell their
+    differences by the keys either touched.
+    """
+
+    __slots__ = ("touched",)
+
+    def __init__(self, data: Iterable[tuple[K, V]] | dict[K, V] = (), touched: Iterable[K] = ()):
+        super().__init__(data)
+        self.touched: set[K] = set(touched)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self.touched.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self.touched.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: K, *default: Any) -> Any:
+        self.touched.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        self.touched.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def popitem(self) -> tuple[K, V]:
+        key, value = super().popitem()
+        self.touched.add(key)
+        return key, value
+
+    def clear(self) -> None:
+        self.touched.update(self)
+        super().clear()
+
+    def copy(self) -> Tracked[K, V]:
+        return Tracked(self, self.touched)
+
+
 @dataclass
 class Model:
     """Everything the overlay changes; cheap to copy (the objects are immutable)."""
@@ -84,13 +138,13 @@ class Model:
     builtin_relations: frozenset[str] = frozenset()
     schemas: dict[str, int] = field(default_factory=dict)  # name -> oid
     schema_acls: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
-    rels: dict[int, Relation] = field(default_factory=dict)
+    rels: Tracked[int, Relation] = field(default_factory=Tracked)
     relidx: dict[tuple[str, str], int] = field(default_factory=dict)
     attids: dict[int, dict[str, int]] = field(default_factory=dict)  # rel -> column -> id
-    cons: dict[int, Constraint] = field(default_factory=dict)
-    con_rel: dict[int, int] = field(default_factory=dict)
-    idxs: dict[int, Index] = field(default_factory=dict)
-    idx_rel: dict[int, int] = field(default_factory=dict)
+    cons: Tracked[int, Constraint] = field(default_factory=Tracked)
+    con_rel: Tracked[int, int] = field(default_factory=Tracked)
+    idxs: Tracked[int, Index] = field(default_factory=Tracked)
+    idx_rel: Tracked[int, int] = field(default_factory=Tracked)
     funcs: dict[int, Function] = field(default_factory=dict)
     enums: dict[int, EnumType] = field(default_factory=dict)
     label_ids: dict[int, dict[str, int]] = field(default_factory=dict)
@@ -110,6 +164,8 @@ class Model:
     # the snapshot this model (or the model it was copied from) is Model.of: what
     # to_catalog() reuses for the objects that did not change since
     origin: CatalogSnapshot | None = field(default=None, repr=False, compare=False)
+    # shared by every copy of one from_catalog() result: their Tracked records compare
+    lineage: object = field(default_factory=object, repr=False, compare=False)
 
     # --- identity -----------------------------------------------------------
 
@@ -122,13 +178,13 @@ class Model:
             self,
             schemas=dict(self.schemas),
             schema_acls=dict(self.schema_acls),
-            rels=dict(self.rels),
+            rels=self.rels.copy(),
             relidx=dict(self.relidx),
-            attids={k: dict(v) for k, v in self.attids.items()},
-            cons=dict(self.cons),
-            con_rel=dict(self.con_rel),
-            idxs=dict(self.idxs),
-            idx_rel=dict(self.idx_rel),
+            attids=dict(self.attids),  # the per-relation dicts are replaced, never changed
+            cons=self.cons.copy(),
+            con_rel=self.con_rel.copy(),
+            idxs=self.idxs.copy(),
+            idx_rel=self.idx_rel.copy(),
             funcs=dict(self.funcs),
             enums=dict(self.enums),
             label_ids={k: dict(v) for k, v in self.label_ids.items()},
@@ -153,12 +209,13 @@ class Model:
             del self.relidx[(old.schema, old.name)]
         self.rels[oid] = rel
         self.relidx[(rel.schema, rel.name)] = oid
-        ids = self.attids.setdefault(oid, {})
+        ids = dict(self.attids.get(oid, {}))  # copies share the old one
         for col in rel.columns:
             if col.name not in ids:
                 ids[col.name] = self.new_oid()
         for gone in set(ids) - set(rel.column_names):
             del ids[gone]
+        self.attids[oid] = ids
 
     def del_rel(self, oid: int) -> None:
         rel = self.rels.pop(oid)
@@ -201,20 +258,20 @@ class Model:
         m.origin = cat
         return m
 
-    def restricted(self, rels: set[int]) -> Model:
-        """A view of this model with only the relations ``rels`` (and their constraints and
-        indexes); everything else is shared, not copied: read it, never change it."""
-        kept = {oid: self.rels[oid] for oid in rels if oid in self.rels}
-        cons = {c: self.cons[c] for c, r in self.con_rel.items() if r in kept}
-        idxs = {i: self.idxs[i] for i, r in self.idx_rel.items() if r in kept}
+    def restricted(self, changed: Changed) -> Model:
+        """A view of this model with only the relations, constraints and indexes in
+        ``changed``; everything else is shared, not copied: read it, never change it."""
+        kept = Tracked((oid, self.rels[oid]) for oid in changed.rels if oid in self.rels)
+        cons = [c for c in changed.cons if c in self.cons and self.con_rel[c] in kept]
+        idxs = [i for i in changed.idxs if i in self.idxs and self.idx_rel[i] in kept]
         return dataclasses.replace(
             self,
             rels=kept,
             relidx={(r.schema, r.name): oid for oid, r in kept.items()},
-            cons=cons,
-            con_rel={c: self.con_rel[c] for c in cons},
-            idxs=idxs,
-            idx_rel={i: self.idx_rel[i] for i in idxs},
+            cons=Tracked((c, self.cons[c]) for c in cons),
+            con_rel=Tracked((c, self.con_rel[c]) for c in cons),
+            idxs=Tracked((i, self.idxs[i]) for i in idxs),
+            idx_rel=Tracked((i, self.idx_rel[i]) for i in idxs),
         )
 
     def types_catalog(self) -> CatalogSnapshot:
@@ -269,6 +326,8 @@ class Model:
         if cat.extensions is not None:
             m.extensions = set(cat.extensions)
             m.extensions_known = True
+        for tracked in (m.rels, m.cons, m.con_rel, m.idxs, m.idx_rel):
+            tracked.touched.clear()  # what copies change is recorded from here
         return m
 
     def _rel_by_qname(self, qname: str) -> int | None:
@@ -394,7 +453,7 @@ class Model:
                     partition=bool(parents) and oid in self.partitions,
                 )
             )
-        rels.sort(key=lambda r: (r.schema, r.name))
+        rels.sort(key=attrgetter("schema", "name"))
         cons = []
         for oid, c in self.cons.items():
             owner = self.con_rel[oid]
@@ -417,8 +476,8 @@ class Model:
             relations=tuple(rels),
             functions=tuple(sorted(self.funcs.values(), key=lambda f: f.signature)),
             enums=tuple(sorted(self.enums.values(), key=lambda e: e.qname)),
-            constraints=tuple(sorted(cons, key=lambda c: (c.schema, c.table, c.name))),
-            indexes=tuple(sorted(idxs, key=lambda i: (i.schema, i.name))),
+            constraints=tuple(sorted(cons, key=attrgetter("schema", "table", "name"))),
+            indexes=tuple(sorted(idxs, key=attrgetter("schema", "name"))),
             schema_acls=tuple(
                 sorted((names[o], acl) for o, acl in self.schema_acls.items() if o in names)
             ),
@@ -436,7 +495,7 @@ class Model:
     def _changed_since(self, base: Model) -> set[int]:
         """Relations whose snapshot entry (or a constraint's or index's) may differ from
         ``base``'s: changed ones, and those whose dependencies or parents name a changed one."""
-        dirty = changed_relations(base, self)
+        dirty = changes(base, self).rels
         for oid in self.deps.keys() | base.deps.keys() | self.parents.keys() | base.parents.keys():
             deps, parents = self.deps.get(oid, set()), self.parents.get(oid, ())
             if (
@@ -459,23 +518,33 @@ class Model:
         return qualified(rel.schema, rel.name)
 
 
-def changed_relations(a: Model, b: Model) -> set[int]:
-    """Relations that differ between ``a`` and ``b`` (objects are replaced on change, so
-    identity tells): replaced, created, dropped, or owning a constraint or index that is."""
-    out = {oid for oid, rel in a.rels.items() if b.rels.get(oid) is not rel}
-    out.update(b.rels.keys() - a.rels.keys())
-    for x, y in ((a, b), (b, a)):
-        out.update(
-            r
-            for c, r in x.con_rel.items()
-            if y.cons.get(c) is not x.cons[c] or y.con_rel.get(c) != r
-        )
-        out.update(
-            r
-            for i, r in x.idx_rel.items()
-            if y.idxs.get(i) is not x.idxs[i] or y.idx_rel.get(i) != r
-        )
-    return out
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """What differs between two models: relations (also those owning a changed constraint
+    or index), and the constraints and indexes that may have."""
+
+    rels: set[int]
+    cons: set[int]
+    idxs: set[int]
 
 
-__all__ = ["Dep", "Dependent", "Edge", "Holder", "Model", "Referenced", "changed_relations"]
+def changes(a: Model, b: Model) -> Changed:
+    """What differs between ``a`` and ``b``. Objects are replaced on change, so identity
+    tells; two copies of one snapshot's model only compare the keys either touched."""
+    related = a.lineage is b.lineage
+    rel_keys = a.rels.touched | b.rels.touched if related else a.rels.keys() | b.rels.keys()
+    rels = {oid for oid in rel_keys if a.rels.get(oid) is not b.rels.get(oid)}
+    found = []
+    for objects, owner in (("cons", "con_rel"), ("idxs", "idx_rel")):
+        xa, xb = getattr(a, objects), getattr(b, objects)
+        oa, ob = getattr(a, owner), getattr(b, owner)
+        keys = (
+            xa.touched | xb.touched | oa.touched | ob.touched if related else xa.keys() | xb.keys()
+        )
+        differ = {k for k in keys if xa.get(k) is not xb.get(k) or oa.get(k) != ob.get(k)}
+        rels.update(r for k in differ for r in (oa.get(k), ob.get(k)) if r is not None)
+        found.append(differ)
+    return Changed(rels, found[0], found[1])
+
+
+__all__ = ["Changed", "Dep", "Dependent", "Edge", "Holder", "Model", "Referenced", "changes"]

@@ -1534,8 +1534,9 @@ class Overlay:
         rel = m.rels[oid]
         if rel.column(old_name) is None or rel.column(new) is not None:
             raise _Fail
-        ids = m.attids[oid]
+        ids = dict(m.attids[oid])  # copies of the model share the old one
         ids[new] = ids.pop(old_name)
+        m.attids[oid] = ids
         cols = [dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns]
         m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
         for i in m.cons_of(oid):
