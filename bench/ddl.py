@@ -38,6 +38,7 @@ from typing import Any
 
 import asyncpg
 
+from bench import report
 from bench.targets import HOST, USER, start_postgres, start_skewguard
 
 VERSIONS = 10
@@ -247,33 +248,6 @@ def run(
     return results
 
 
-def format_ddl(results: dict[str, Any]) -> list[str]:
-    """The DDL figures, proxy and direct side by side."""
-    lines = ["DDL through skewguard (enforce, 10 protected versions) vs direct:"]
-    for name in ("small", "large"):
-        part = results.get(name, {})
-        if part.get("status") != "ok":
-            lines.append(f"  {name}: {part.get('reason', 'not run')}")
-            continue
-        d, s = part["direct"], part["skewguard"]
-        lines.append(
-            f"  per statement, {part['relations']:>6} relations: "
-            f"p50 {d['p50_ms']:>7.2f} -> {s['p50_ms']:>7.2f} ms (+{part['added_p50_ms']:.2f}), "
-            f"p95 {d['p95_ms']:>7.2f} -> {s['p95_ms']:>7.2f} ms (+{part['added_p95_ms']:.2f}) "
-            f"[{s['statements']} statements each]"
-        )
-    part = results.get("replay", {})
-    if part.get("status") == "ok":
-        lines.append(
-            f"  replay, {part['tables']} tables, {part['statements']} statements: "
-            f"direct {part['direct_s']:.2f} s, skewguard {part['skewguard_s']:.2f} s "
-            f"= {part['ratio']:.2f}x"
-        )
-    else:
-        lines.append(f"  replay: {part.get('reason', 'not run')}")
-    return lines
-
-
 def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     """The issue's DDL targets (#8), reported, not asserted."""
     out = []
@@ -312,10 +286,8 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
-    print("\n".join(format_ddl(results)))
-    for goal in goals(results):
-        state = "n/a" if goal["met"] is None else "MET" if goal["met"] else "NOT MET"
-        print(f"  [{state:>7}] {goal['goal']}: {goal['detail']}")
+    print("\n".join(report.format_ddl(results)))
+    print(report.format_goals(goals(results)))
     if args.json:
         args.json.write_text(json.dumps(results, indent=2) + "\n")
     return 0
