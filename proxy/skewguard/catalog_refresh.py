@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
@@ -197,15 +198,29 @@ async def _whole(conn: asyncpg.Connection, marker: CatalogMarker) -> Current:
     return await asyncio.to_thread(_built, await cat.fetch_rows(conn), marker)
 
 
+# the horizon, and search_path=pg_catalog for the transaction: type names come out
+# schema-qualified for user types whatever the connection's own search_path is
+_BEGIN_SQL = SNAP_SQL.replace(
+    "SELECT ", "SELECT pg_catalog.set_config('search_path', 'pg_catalog', true) AS path, ", 1
+)
+
+
 async def _begin(conn: asyncpg.Connection) -> tuple[int, frozenset[int]]:
-    await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-    return horizon(await conn.fetchrow(SNAP_SQL))
+    return horizon(await conn.fetchrow(_BEGIN_SQL))
 
 
 async def _stats(
     conn: asyncpg.Connection, xmax: int, xip: frozenset[int]
 ) -> tuple[SourceStats, ...]:
     return parse_stats(await conn.fetch(STATS_SQL, *stats_args(xmax, xip)))
+
+
+def _as_json(queries: dict[str, str]) -> str:
+    """One statement whose row holds each query's rows as a JSON array (one round trip)."""
+    return "SELECT " + ", ".join(
+        f"(SELECT COALESCE(json_agg(q), '[]') FROM ({sql}) q)::text AS {name}"
+        for name, sql in queries.items()
+    )
 
 
 async def load(conn: asyncpg.Connection) -> Current:
@@ -221,11 +236,15 @@ async def load(conn: asyncpg.Connection) -> Current:
 
 
 async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
-    """``current`` itself (with a moved marker) when nothing it holds changed, else the new one."""
+    """``current`` itself (with a moved marker) when nothing it holds changed, else the new one.
+
+    Few round trips: on a busy server each one waits for a CPU.
+    """
+    xmax, xip = horizon(await conn.fetchrow(SNAP_SQL))
+    if quiet(current.marker, xmax, xip):
+        return replace(current, marker=replace(current.marker, xmax=xmax, xip=xip))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         xmax, xip = await _begin(conn)
-        if quiet(current.marker, xmax, xip):
-            return replace(current, marker=replace(current.marker, xmax=xmax, xip=xip))
         stats = await _stats(conn, current.marker.xmax, current.marker.xip)
         marker = CatalogMarker(xmax, xip, tuple(s.count for s in stats))
         if untouched(current.marker, stats):
@@ -244,13 +263,15 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
         if found["composite"]:
             return await _whole(conn, marker)
         touched = [int(o) for o in found["touched"]]
-        rows: dict[str, Any] = {
-            name: await conn.fetch(sql, touched) for name, sql in _TARGETED.items()
+        queries = {
+            **_TARGETED,
+            "dependencies": cat.DEPENDENCIES_SQL,
+            **{part: cat.QUERIES[part] for part in plan.reread},
         }
-        rows["dependencies"] = await conn.fetch(cat.DEPENDENCIES_SQL)
-        for part in plan.reread:
-            rows[part] = await conn.fetch(cat.QUERIES[part])
+        row = await conn.fetchrow(_as_json(queries), touched)
+        assert row is not None
     gone = {*touched, *(int(o) for o in found["dropped"])}
+    rows = {name: json.loads(row[name]) for name in queries}
     return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker))
 
 
