@@ -318,6 +318,10 @@ class CatalogSnapshot:
     def has_derived(self, key: str) -> bool:
         return key in self._derived
 
+    def take_derived(self, key: str) -> Any:
+        """Remove and return what is stored under ``key`` (None when nothing is)."""
+        return self._derived.pop(key, None)
+
     def constraints_of(self, schema: str, table: str) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.schema == schema and c.table == table)
 
@@ -359,6 +363,17 @@ class CatalogSnapshot:
             if e is not None:
                 return e
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """How a snapshot was made from the one before (``catalog_refresh``), so what a
+    consumer derived from that one can be updated instead of rebuilt."""
+
+    previous: CatalogSnapshot
+    replaced: frozenset[tuple[str, str]]  # (schema, name) of relations gone or read again
+    part: CatalogSnapshot  # what was read again: those relations, their constraints, indexes
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
 
 
 # --- rows -> snapshot ---------------------------------------------------------

@@ -43,6 +43,7 @@ class Source:
 
 #: Every catalog a snapshot (skewguard.catalog) reads. Types: only those that are
 #: not a relation's row type nor an array (those change with their relation or element).
+#: Dependencies: only those on functions, collations and extensions (DEPENDENCIES_SQL).
 SOURCES = (
     Source("namespace", "pg_namespace"),
     Source("class", "pg_class", keys=("oid",)),
@@ -53,7 +54,12 @@ SOURCES = (
     Source("proc", "pg_proc"),
     Source("type", "pg_type", "typrelid = 0 AND typcategory <> 'A'"),
     Source("enum", "pg_enum"),
-    Source("depend", "pg_depend"),
+    Source(
+        "depend",
+        "pg_depend",
+        "refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,"
+        " 'pg_catalog.pg_extension'::regclass)",
+    ),
     Source("rewrite", "pg_rewrite", keys=("ev_class",)),
     Source("policy", "pg_policy", keys=("polrelid",)),
     Source("inherits", "pg_inherits", keys=("inhrelid", "inhparent")),

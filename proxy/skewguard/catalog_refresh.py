@@ -7,7 +7,8 @@ one scan of the catalogs while nothing in them changed, and otherwise reads
 again only the relations that changed and those whose snapshot entry names
 them: views reading them, inheritance children, tables with a foreign key to
 them or a default taking a sequence of theirs, an identity's table. Schemas,
-functions and enums are read whole when their catalog grew; a schema,
+functions, enums and the dependencies on functions, collations and extensions
+are read whole when their catalog changed (schemas and functions: only grew); a schema,
 function or type that was renamed, altered or dropped, an extension, a
 collation or a composite type changed: everything is read again (their names
 are inside other relations' entries). Every read of one refresh runs in one
@@ -25,7 +26,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from skewguard import catalog as cat
-from skewguard.catalog import CatalogSnapshot, build_catalog
+from skewguard.catalog import CatalogSnapshot, Patch, build_catalog
 from skewguard.catalog_marker import (
     SNAP_SQL,
     SOURCES,
@@ -70,7 +71,7 @@ class Plan:
     """What a refresh reads, from the catalogs' statistics since the marker."""
 
     full: bool  # read everything
-    reread: frozenset[str]  # of "schemas", "functions", "enums": read whole
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
     changed: frozenset[int]  # oids of relations (or their indexes) with new rows
     lost: frozenset[str]  # sources (and "class") that may have lost rows
 
@@ -98,6 +99,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("schemas", ("namespace",)),
             ("functions", ("proc",)),
             ("enums", ("type", "enum")),
+            ("dependencies", ("depend",)),
         )
         if any(changed(n) for n in names)
     }
@@ -263,11 +265,7 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
         if found["composite"]:
             return await _whole(conn, marker)
         touched = [int(o) for o in found["touched"]]
-        queries = {
-            **_TARGETED,
-            "dependencies": cat.DEPENDENCIES_SQL,
-            **{part: cat.QUERIES[part] for part in plan.reread},
-        }
+        queries = {**_TARGETED, **{part: cat.QUERIES[part] for part in plan.reread}}
         row = await conn.fetchrow(_as_json(queries), touched)
         assert row is not None
     gone = {*touched, *(int(o) for o in found["dropped"])}
@@ -309,12 +307,19 @@ def _patched(
             key=lambda i: (i.schema, i.name),
         ),
         schema_acls=part.schema_acls if "schemas" in rows else old.schema_acls,
-        dependencies=part.dependencies,
+        dependencies=part.dependencies if "dependencies" in rows else old.dependencies,
         extensions=old.extensions,
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
     )
+    if old.has_derived("model"):  # its consumers can update what they derived from it
+        snapshot.derived(
+            "patch", lambda _: Patch(old, frozenset(names), part, frozenset(rows) & _WHOLE_PARTS)
+        )
     return Current(snapshot, marker, _book(rows, current.book, gone))
+
+
+_WHOLE_PARTS = frozenset({"schemas", "functions", "enums"})
 
 
 def _sorted(kept: Iterable[Any], new: Iterable[Any], *, key: Any) -> tuple[Any, ...]:

@@ -17,6 +17,7 @@ import pytest
 from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.catalogs import CatalogCache
 from skewguard.config import parse_upstream
+from skewguard.ddl.model import Model
 from skewguard.pgcluster import LocalCluster
 from skewguard.side_connection import close_side, connect_side
 from tests.support.clients import unique
@@ -145,6 +146,14 @@ def _normal(snapshot: CatalogSnapshot) -> tuple[object, ...]:
     )
 
 
+def _model_matches(snapshot: CatalogSnapshot) -> None:
+    """The overlay's model of a refreshed snapshot (updated from the previous one's by the
+    refresh's patch) holds what the snapshot holds."""
+    model = Model.of(snapshot).copy()
+    model.origin = None  # convert everything back, reusing nothing
+    assert _normal(model.to_catalog()) == _normal(snapshot)
+
+
 async def _whole(cluster: LocalCluster) -> CatalogSnapshot:
     side = await connect_side(
         parse_upstream(cluster.url(sslmode="disable")),
@@ -184,10 +193,11 @@ FOLLOWED = [
 async def test_a_refreshed_snapshot_equals_a_whole_read(
     cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, name: str, check: object
 ) -> None:
-    await _now(cache, cluster)
+    Model.of(await _now(cache, cluster))
     await _direct(cluster, ddl.format(s=schema))
     refreshed = await _now(cache, cluster)
     assert _normal(refreshed) == _normal(await _whole(cluster))
+    _model_matches(refreshed)
     moved = "parent" if "RENAME TO parent" in ddl else "tt" if "RENAME TO tt" in ddl else None
     rel = refreshed.relation(schema, name if name != "t" or moved is None else moved)
     assert check(rel)  # type: ignore[operator]
@@ -200,11 +210,13 @@ async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
     cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, seen: object
 ) -> None:
     before = await _now(cache, cluster)
+    Model.of(before)
     assert not seen(before, schema)  # type: ignore[operator]
     await _direct(cluster, ddl.format(s=schema))
     after = await _now(cache, cluster)
     assert seen(after, schema)  # type: ignore[operator]
     assert _normal(after) == _normal(await _whole(cluster))
+    _model_matches(after)
     if "RENAME TO" in ddl and "SCHEMA" in ddl:
         await _direct(cluster, f"ALTER SCHEMA {schema}_x RENAME TO {schema}")
 

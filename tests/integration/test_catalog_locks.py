@@ -86,6 +86,7 @@ async def test_side_connections_are_bounded_and_run_without_jit(cluster: LocalCl
     side = await _side(cluster, lock_timeout_ms=250)
     try:
         assert await side.fetchval("SHOW jit") == "off"
+        assert await side.fetchval("SHOW plan_cache_mode") == "force_generic_plan"
         assert await side.fetchval("SHOW lock_timeout") == "250ms"
         assert await side.fetchval("SHOW statement_timeout") == "5s"
         assert await side.fetchval("SHOW idle_in_transaction_session_timeout") != "0"

@@ -23,6 +23,7 @@ from skewguard.catalog import (
     EnumType,
     Function,
     Index,
+    Patch,
     Relation,
     ident,
     qualified,
@@ -254,9 +255,107 @@ class Model:
 
     @classmethod
     def _origin_of(cls, cat: CatalogSnapshot) -> Model:
-        m = cls.from_catalog(cat)
+        patch: Patch | None = cat.take_derived("patch")
+        if patch is not None and patch.previous.has_derived("model"):
+            m = patch.previous.derived("model", cls._origin_of)._patched(cat, patch)
+        else:
+            m = cls.from_catalog(cat)
         m.origin = cat
         return m
+
+    def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
+        """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
+        m = dataclasses.replace(self.copy(), origin=None, lineage=object())
+        owned: dict[int, list[tuple[str, int]]] = {}
+        if patch.replaced:
+            for c, r in m.con_rel.items():
+                owned.setdefault(r, []).append(("con", c))
+            for i, r in m.idx_rel.items():
+                owned.setdefault(r, []).append(("idx", i))
+        for schema, name in patch.replaced:
+            oid = m.rel_oid(schema, name)
+            if oid is None:
+                continue
+            for kind, x in owned.get(oid, ()):
+                objects, owner = (m.cons, m.con_rel) if kind == "con" else (m.idxs, m.idx_rel)
+                del objects[x], owner[x]
+            m.del_rel(oid)
+            m.parents.pop(oid, None)
+            m.partitions.discard(oid)
+        if "schemas" in patch.reread:  # only grown (else the refresh read everything)
+            for s in sorted(cat.schemas - m.schemas.keys()):
+                m.schemas[s] = m.new_oid()
+            m.schema_acls = {m.schemas[s]: acl for s, acl in cat.schema_acls if s in m.schemas}
+        if "functions" in patch.reread:  # only grown
+            known = {f.signature for f in m.funcs.values()}
+            for f in cat.functions:
+                if f.signature not in known:
+                    m.funcs[m.new_oid()] = f
+        if "enums" in patch.reread:
+            m._set_enums(cat.enums)
+        for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
+            m.schemas[s] = m.new_oid()
+        for rel in patch.part.relations:
+            m.put_rel(m.new_oid(), rel)
+        m._add_owned(patch.part)
+        by_sig = {f.signature: oid for oid, f in m.funcs.items()}
+        for rel in patch.part.relations:
+            oid = m.rel_oid(rel.schema, rel.name)
+            if oid is not None:
+                m._link(oid, rel, by_sig)
+        m.edges = {e for d in cat.dependencies if (e := m._edge(d, by_sig)) is not None}
+        m._settle()
+        return m
+
+    def _set_enums(self, enums: Iterable[EnumType]) -> None:
+        """The enums are ``enums``: the same (schema, name) keeps its oid and label ids."""
+        by_name = {(e.schema, e.name): oid for oid, e in self.enums.items()}
+        now: dict[int, EnumType] = {}
+        for e in enums:
+            oid = by_name.get((e.schema, e.name))
+            if oid is None:
+                oid = self.new_oid()
+            ids = {k: v for k, v in self.label_ids.get(oid, {}).items() if k in e.labels}
+            for label in e.labels:
+                if label not in ids:
+                    ids[label] = self.new_oid()
+            now[oid] = e
+            self.label_ids[oid] = ids
+        for gone in self.enums.keys() - now.keys():
+            self.label_ids.pop(gone, None)
+        self.enums = now
+
+    def _add_owned(self, cat: CatalogSnapshot) -> None:
+        """``cat``'s constraints and indexes, on the relations of this model they name."""
+        for c in cat.constraints:
+            rel_oid = self.rel_oid(c.schema, c.table)
+            if rel_oid is not None:
+                oid = self.new_oid()
+                self.cons[oid] = c
+                self.con_rel[oid] = rel_oid
+        for i in cat.indexes:
+            rel_oid = self.rel_oid(i.schema, i.table)
+            if rel_oid is not None:
+                oid = self.new_oid()
+                self.idxs[oid] = i
+                self.idx_rel[oid] = rel_oid
+
+    def _link(self, oid: int, rel: Relation, by_sig: dict[str, int]) -> None:
+        """A relation's view dependencies and inheritance parents, from its snapshot entry."""
+        for key in rel.depends:
+            dep = self._parse_dep(key, by_sig)
+            if dep is not None:
+                self.deps.setdefault(oid, set()).add(dep)
+        parents = [self._rel_by_qname(p) for p in rel.parents]
+        if parents and all(p is not None for p in parents):
+            self.parents[oid] = tuple(p for p in parents if p is not None)
+            if rel.partition:
+                self.partitions.add(oid)
+
+    def _settle(self) -> None:
+        """What copies change is recorded from here."""
+        for tracked in (self.rels, self.cons, self.con_rel, self.idxs, self.idx_rel):
+            tracked.touched.clear()
 
     def restricted(self, changed: Changed) -> Model:
         """A view of this model with only the relations, constraints and indexes in
@@ -296,29 +395,10 @@ class Model:
             oid = m.new_oid()
             m.enums[oid] = e
             m.label_ids[oid] = {label: m.new_oid() for label in e.labels}
-        for c in cat.constraints:
-            rel_oid = m.rel_oid(c.schema, c.table)
-            if rel_oid is not None:
-                oid = m.new_oid()
-                m.cons[oid] = c
-                m.con_rel[oid] = rel_oid
-        for i in cat.indexes:
-            rel_oid = m.rel_oid(i.schema, i.table)
-            if rel_oid is not None:
-                oid = m.new_oid()
-                m.idxs[oid] = i
-                m.idx_rel[oid] = rel_oid
+        m._add_owned(cat)
         by_sig = {f.signature: oid for oid, f in m.funcs.items()}
         for oid, rel in list(m.rels.items()):
-            for key in rel.depends:
-                dep = m._parse_dep(key, by_sig)
-                if dep is not None:
-                    m.deps.setdefault(oid, set()).add(dep)
-            parents = [m._rel_by_qname(p) for p in rel.parents]
-            if parents and all(p is not None for p in parents):
-                m.parents[oid] = tuple(p for p in parents if p is not None)
-                if rel.partition:
-                    m.partitions.add(oid)
+            m._link(oid, rel, by_sig)
         for d in cat.dependencies:
             edge = m._edge(d, by_sig)
             if edge is not None:
@@ -326,8 +406,7 @@ class Model:
         if cat.extensions is not None:
             m.extensions = set(cat.extensions)
             m.extensions_known = True
-        for tracked in (m.rels, m.cons, m.con_rel, m.idxs, m.idx_rel):
-            tracked.touched.clear()  # what copies change is recorded from here
+        m._settle()
         return m
 
     def _rel_by_qname(self, qname: str) -> int | None:
