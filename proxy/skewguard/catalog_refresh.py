@@ -270,6 +270,9 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
         assert row is not None
     gone = {*touched, *(int(o) for o in found["dropped"])}
     rows = {name: json.loads(row[name]) for name in queries}
+    if not plan.reread and not gone & current.book.rels.keys() and not any(rows.values()):
+        # only relations the snapshot does not hold (temporary tables, say) changed
+        return replace(current, marker=marker)
     return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker))
 
 

@@ -253,3 +253,11 @@ async def test_a_kept_connection_the_server_closed_is_replaced(
     finally:
         await killer.close()
     assert "after_kill" in _columns(await _now(cache, cluster), schema, "t")
+
+
+async def test_temporary_tables_leave_the_snapshot_as_it_was(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    await _direct(cluster, "CREATE TEMP TABLE scratch (a int); INSERT INTO scratch VALUES (1)")
+    assert await _now(cache, cluster) is first
