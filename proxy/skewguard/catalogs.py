@@ -15,8 +15,9 @@ Loads of one database run one at a time (a per-database lock) and are shared:
 a caller joins the load in progress when it started late enough, else the one
 queued behind it, so a burst of callers costs at most two loads. A caller with
 a ``timeout`` stops waiting and gets the last good snapshot; the load goes on
-for the others. A snapshot equal to the previous one is not replaced, so
-``is`` tells a consumer whether the schema changed.
+for the others. A refresh that finds nothing changed returns the snapshot
+itself, so ``is`` tells a consumer whether the schema changed (without
+comparing two large snapshots on the event loop).
 """
 
 from __future__ import annotations
@@ -163,8 +164,8 @@ class CatalogCache:
                 return slot.last_good()
             slot.failed_at = None
             entry = slot.entry
-            if entry is not None and (entry.snapshot is snapshot or entry.snapshot == snapshot):
-                entry.loaded_at = started  # the same schema: keep the object
+            if entry is not None and entry.snapshot is snapshot:
+                entry.loaded_at = started  # the same schema: the same object
                 return entry.snapshot, False
             slot.entry = _Entry(snapshot, started)
             return snapshot, entry is not None
