@@ -103,7 +103,9 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
         )
         if any(changed(n) for n in names)
     }
-    keys = frozenset(k for s, st in zip(SOURCES, stats, strict=True) if s.keys for k in st.keys)
+    keys = frozenset(
+        k for s, st in zip(SOURCES, stats, strict=True) if s.keys for k in st.keys if k != 0
+    )  # 0: no relation (a constraint that is not a foreign key has confrelid 0)
     lost = frozenset(n for n in ("class", *(o[0] for o in _OWNED)) if changed(n))
     return Plan(full, frozenset(reread), keys, lost)
 
@@ -119,7 +121,7 @@ def _anti(table: str, column: str, first: int) -> str:
 # oids) per _OWNED source; the last, the book's relations. Returns the relations
 # to read again (with what names them), and those that are gone.
 EXPAND_SQL = f"""
-WITH raw AS (SELECT DISTINCT unnest($1::oid[]) AS oid),
+WITH raw AS (SELECT DISTINCT r.oid FROM unnest($1::oid[]) AS r(oid) WHERE r.oid <> 0),
 gone AS ({" UNION ".join(_anti(t, c, 2 + 2 * i) for i, (_, t, c) in enumerate(_OWNED))}),
 base AS (
     SELECT COALESCE(i.indrelid, r.oid) AS oid

@@ -58,3 +58,8 @@ def test_a_grown_catalog_of_names_is_read_whole_an_altered_one_is_a_full_read() 
     assert plan_refresh(MARKER, _with("extension", SourceStats(8, 1, frozenset()))).full
     enum = plan_refresh(MARKER, _with("enum", SourceStats(8, 1, frozenset())))
     assert not enum.full and enum.reread == {"enums"}
+
+
+def test_no_relation_is_not_a_changed_relation() -> None:
+    plan = plan_refresh(MARKER, _with("constraint", SourceStats(8, 1, frozenset({0, 42}))))
+    assert plan.changed == {42}  # a new CHECK: conrelid 42, confrelid 0
