@@ -45,7 +45,12 @@ class Source:
 #: not a relation's row type nor an array (those change with their relation or element).
 #: Dependencies: only those on functions, collations and extensions (DEPENDENCIES_SQL).
 SOURCES = (
-    Source("namespace", "pg_namespace"),
+    Source(  # the schemas a snapshot lists: temporary ones come and go with sessions
+        "namespace",
+        "pg_namespace",
+        "nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
+        " AND nspname !~ '^pg_(toast_)?temp_'",
+    ),
     Source("class", "pg_class", keys=("oid",)),
     Source("attribute", "pg_attribute", keys=("attrelid",)),
     Source("attrdef", "pg_attrdef", keys=("adrelid",)),
