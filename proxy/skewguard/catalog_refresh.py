@@ -209,14 +209,12 @@ _BEGIN_SQL = SNAP_SQL.replace(
 )
 
 
-async def _begin(conn: asyncpg.Connection) -> tuple[int, frozenset[int]]:
+async def _begin(conn: asyncpg.Connection) -> tuple[int, int, frozenset[int]]:
     return horizon(await conn.fetchrow(_BEGIN_SQL))
 
 
-async def _stats(
-    conn: asyncpg.Connection, xmax: int, xip: frozenset[int]
-) -> tuple[SourceStats, ...]:
-    return parse_stats(await conn.fetch(STATS_SQL, *stats_args(xmax, xip)))
+async def _stats(conn: asyncpg.Connection, xmin: int) -> tuple[SourceStats, ...]:
+    return parse_stats(await conn.fetch(STATS_SQL, *stats_args(xmin)))
 
 
 def _as_json(queries: dict[str, str]) -> str:
@@ -234,9 +232,10 @@ async def load(conn: asyncpg.Connection) -> Current:
     takes longer than the event loop may be held.
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmax, xip = await _begin(conn)
-        stats = await _stats(conn, xmax, xip)
-        return await _whole(conn, CatalogMarker(xmax, xip, tuple(s.count for s in stats)))
+        xmin, xmax, xip = await _begin(conn)
+        stats = await _stats(conn, xmin)
+        counts = tuple(s.count for s in stats)
+        return await _whole(conn, CatalogMarker(xmin, xmax, xip, counts))
 
 
 async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
@@ -244,13 +243,13 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
 
     Few round trips: on a busy server each one waits for a CPU.
     """
-    xmax, xip = horizon(await conn.fetchrow(SNAP_SQL))
+    xmin, xmax, xip = horizon(await conn.fetchrow(SNAP_SQL))
     if quiet(current.marker, xmax, xip):
-        return replace(current, marker=replace(current.marker, xmax=xmax, xip=xip))
+        return replace(current, marker=replace(current.marker, xmin=xmin, xmax=xmax, xip=xip))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmax, xip = await _begin(conn)
-        stats = await _stats(conn, current.marker.xmax, current.marker.xip)
-        marker = CatalogMarker(xmax, xip, tuple(s.count for s in stats))
+        xmin, xmax, xip = await _begin(conn)
+        stats = await _stats(conn, current.marker.xmin)
+        marker = CatalogMarker(xmin, xmax, xip, tuple(s.count for s in stats))
         if untouched(current.marker, stats):
             return replace(current, marker=marker)
         plan = plan_refresh(current.marker, stats)

@@ -261,3 +261,25 @@ async def test_temporary_tables_leave_the_snapshot_as_it_was(
     first = await _now(cache, cluster)
     await _direct(cluster, "CREATE TEMP TABLE scratch (a int); INSERT INTO scratch VALUES (1)")
     assert await _now(cache, cluster) is first
+
+
+async def test_a_savepoints_change_committed_after_the_read_is_seen(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    # the rename is written by a subtransaction, whose id no snapshot lists, of a
+    # transaction still open when the snapshot was read; it changes no row count
+    migration = await asyncpg.connect(cluster.url())
+    try:
+        tx = migration.transaction()
+        await tx.start()
+        await migration.execute("SELECT pg_catalog.txid_current()")
+        async with migration.transaction():  # a savepoint
+            await migration.execute(f"ALTER TABLE {schema}.t RENAME COLUMN email TO mail")
+        await _direct(cluster, "SELECT pg_catalog.txid_current()")  # a later xid ends first
+        during = await _now(cache, cluster)
+        assert "email" in _columns(during, schema, "t")
+        await tx.commit()
+    finally:
+        await migration.close()
+    after = await _now(cache, cluster)
+    assert "mail" in _columns(after, schema, "t") and "email" not in _columns(after, schema, "t")
