@@ -5,8 +5,9 @@ second skewguard with ``--analysis off`` on loopback, initialises pgbench data,
 then runs every cell against every target, round by round (target order
 rotating) so that drift hits all targets alike. Then the connection-scale test,
 the analysis micro-benchmark and the micro-benchmarks of what analysis costs
-(``bench.micro``). Prints the tables, writes ``<out>/latest.json`` and
-``<out>/latest.png``.
+(``bench.micro``), and what the guard adds to DDL (``bench.ddl``). Prints the
+tables, writes ``<out>/latest.json`` and ``<out>/latest.png``. ``--only ddl``
+runs the DDL benchmark alone.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, micro, report, scale
+from bench import analysis, ddl, micro, report, scale
 from bench.pgbench import Cell, RunResult, initialise, run_cell
 from bench.targets import (
     HOST,
@@ -79,6 +80,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-scale", action="store_true", help="skip the connection-scale test")
     parser.add_argument(
         "--skip-micro", action="store_true", help="skip the analysis micro-benchmarks (bench.micro)"
+    )
+    parser.add_argument(
+        "--skip-ddl", action="store_true", help="skip the DDL latency and replay benchmark"
+    )
+    parser.add_argument(
+        "--only",
+        choices=["ddl"],
+        default=None,
+        help="run only this part (ddl: DDL latency and replay, proxy vs direct; bench.ddl)",
     )
     parser.add_argument(
         "--micro-versions",
@@ -176,8 +186,32 @@ def run_matrix(
     return runs
 
 
+def only_ddl(args: argparse.Namespace) -> int:
+    """``--only ddl``: the DDL benchmark on its own cluster, printed and written."""
+    started = time.monotonic()
+    workdir = Path(tempfile.mkdtemp(prefix="skewguard-bench-"))
+    os.chmod(workdir, 0o711)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    cluster = start_postgres(workdir, max_connections=200)
+    try:
+        say(f"PostgreSQL {server_version(cluster)} on {HOST}:{cluster.port}; DDL benchmark ...")
+        results = ddl.run(cluster.port, out / "skewguard-ddl.log", quick=args.quick, say=say)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    say("")
+    say("\n".join(report.format_ddl(results)))
+    say(report.format_goals(ddl.goals(results)))
+    report.write_json({"ddl": results, "goals": ddl.goals(results)}, out / "latest-ddl.json")
+    say(f"wrote {out / 'latest-ddl.json'}; total {time.monotonic() - started:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.only == "ddl":
+        return only_ddl(args)
     started = time.monotonic()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     cells = quick_cells() if args.quick else full_cells()
@@ -303,7 +337,17 @@ def main(argv: list[str] | None = None) -> int:
                 say=say,
             )
 
+        if args.skip_ddl:
+            say("skipping the DDL benchmark (--skip-ddl)")
+        else:
+            say("DDL through the guard vs direct (latency per statement, replay) ...")
+            results["ddl"] = ddl.run(
+                cluster.port, out / "skewguard-ddl.log", quick=args.quick, say=say
+            )
+
         results["goals"] = report.check_goals(results)
+        if "ddl" in results:
+            results["goals"].extend(ddl.goals(results["ddl"]))
         results["elapsed_s"] = round(time.monotonic() - started, 1)
         say("")
         say(report.format_table(results))

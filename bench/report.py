@@ -271,12 +271,47 @@ def format_table(results: dict[str, Any]) -> str:
     if results.get("micro"):
         lines.append("")
         lines += format_micro(results["micro"])
+    if results.get("ddl"):
+        lines.append("")
+        lines += format_ddl(results["ddl"])
     lines.append("")
-    lines.append("goals (reported, not asserted):")
-    for goal in results.get("goals", []):
+    lines.append(format_goals(results.get("goals", [])))
+    return "\n".join(lines)
+
+
+def format_goals(goals: list[dict[str, Any]]) -> str:
+    lines = ["goals (reported, not asserted):"]
+    for goal in goals:
         mark = {True: "MET", False: "NOT MET", None: "n/a"}[goal["met"]]
         lines.append(f"  [{mark:>7}] {goal['goal']}: {goal['detail']}")
     return "\n".join(lines)
+
+
+def format_ddl(results: dict[str, Any]) -> list[str]:
+    """The DDL figures, proxy and direct side by side."""
+    lines = ["DDL through skewguard (enforce, 10 protected versions) vs direct:"]
+    for name in ("small", "large"):
+        part = results.get(name, {})
+        if part.get("status") != "ok":
+            lines.append(f"  {name}: {part.get('reason', 'not run')}")
+            continue
+        d, s = part["direct"], part["skewguard"]
+        lines.append(
+            f"  per statement, {part['relations']:>6} relations: "
+            f"p50 {d['p50_ms']:>7.2f} -> {s['p50_ms']:>7.2f} ms (+{part['added_p50_ms']:.2f}), "
+            f"p95 {d['p95_ms']:>7.2f} -> {s['p95_ms']:>7.2f} ms (+{part['added_p95_ms']:.2f}) "
+            f"[{s['statements']} statements each]"
+        )
+    part = results.get("replay", {})
+    if part.get("status") == "ok":
+        lines.append(
+            f"  replay, {part['tables']} tables, {part['statements']} statements: "
+            f"direct {part['direct_s']:.2f} s, skewguard {part['skewguard_s']:.2f} s "
+            f"= {part['ratio']:.2f}x"
+        )
+    else:
+        lines.append(f"  replay: {part.get('reason', 'not run')}")
+    return lines
 
 
 def format_micro(micro: dict[str, Any]) -> list[str]:

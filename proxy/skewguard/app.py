@@ -139,6 +139,7 @@ async def serve(
     learner_task: asyncio.Task[None] | None = None
     backstop_task: asyncio.Task[None] | None = None
     prune_task: asyncio.Task[None] | None = None
+    catalogs: CatalogCache | None = None
     if settings.analysis == "on":
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
@@ -203,3 +204,5 @@ async def serve(
         await proxy.guard.peers.close()
     if store is not None:
         store.close()  # last: nothing uses it any more
+    if catalogs is not None:
+        await catalogs.close()

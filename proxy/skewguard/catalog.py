@@ -12,16 +12,20 @@ schema-qualified (``public.mood``), so the text does not depend on the session.
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     import asyncpg
 
 _PLAIN_IDENT = re.compile(r"[a-z_][a-z0-9_$]*")
+
+T = TypeVar("T")
 
 SYSTEM_SCHEMAS = frozenset({"pg_catalog", "information_schema", "pg_toast"})
 
@@ -291,6 +295,9 @@ class CatalogSnapshot:
     _enums_by_name: dict[tuple[str, str], EnumType] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
+    _derived: dict[str, Any] = field(
+        init=False, repr=False, compare=False, hash=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         self._relations.update(((r.schema, r.name), r) for r in self.relations)
@@ -300,6 +307,20 @@ class CatalogSnapshot:
         self._functions.update((k, tuple(v)) for k, v in grouped.items())
         self._enums_by_type.update((e.type_name, e) for e in self.enums)
         self._enums_by_name.update(((e.schema, e.name), e) for e in self.enums)
+
+    def derived(self, key: str, build: Callable[[CatalogSnapshot], T]) -> T:
+        """``build(self)``, computed once per snapshot (what consumers derive from it)."""
+        if key not in self._derived:
+            self._derived[key] = build(self)
+        value: T = self._derived[key]
+        return value
+
+    def has_derived(self, key: str) -> bool:
+        return key in self._derived
+
+    def take_derived(self, key: str) -> Any:
+        """Remove and return what is stored under ``key`` (None when nothing is)."""
+        return self._derived.pop(key, None)
 
     def constraints_of(self, schema: str, table: str) -> tuple[Constraint, ...]:
         return tuple(c for c in self.constraints if c.schema == schema and c.table == table)
@@ -342,6 +363,17 @@ class CatalogSnapshot:
             if e is not None:
                 return e
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class Patch:
+    """How a snapshot was made from the one before (``catalog_refresh``), so what a
+    consumer derived from that one can be updated instead of rebuilt."""
+
+    previous: CatalogSnapshot
+    replaced: frozenset[tuple[str, str]]  # (schema, name) of relations gone or read again
+    part: CatalogSnapshot  # what was read again: those relations, their constraints, indexes
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
 
 
 # --- rows -> snapshot ---------------------------------------------------------
@@ -619,7 +651,8 @@ ORDER BY 1
 # an expression that does (a generated column's) is left NULL, and
 # build_catalog keeps no default for generated columns anyway.
 COLUMNS_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT c.oid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        c.relkind::text AS relkind,
        a.attname::text AS column,
@@ -658,7 +691,7 @@ LEFT JOIN LATERAL (
             AND dep.refobjsubid = a.attnum
             AND dep.deptype = 'i')
 ) seq ON a.attnum IS NOT NULL
-WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY n.nspname, c.relname, a.attnum
 """
 
@@ -706,12 +739,38 @@ SELECT n.nspname::text AS schema,
            AS updatable
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY 1, 2
 """
 
+# Lock-free: pg_get_constraintdef of a CHECK or EXCLUDE constraint opens the table
+# (AccessShareLock) and waits behind a migration's ACCESS EXCLUSIVE; those of PRIMARY
+# KEY, UNIQUE and FOREIGN KEY constraints do not. So a CHECK reads
+# CHECK (EXPRESSION(a, b)), the columns it uses, unless it uses none (then it is
+# deparsed, no table needed), and an EXCLUDE is spelled from its catalog rows.
+_KEY_NAMES = """(SELECT string_agg(pg_catalog.quote_ident(a.attname::text), ', ' ORDER BY u.ord)
+     FROM unnest(k.conkey) WITH ORDINALITY AS u(num, ord)
+     JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num)"""
+_CHECK_DEF = f"""'CHECK (' || CASE WHEN k.conbin::text NOT LIKE '%{{VAR %'
+                             THEN pg_catalog.pg_get_expr(k.conbin, 0)
+                             ELSE 'EXPRESSION(' || COALESCE({_KEY_NAMES}, '') || ')' END
+            || ')' || CASE WHEN k.connoinherit THEN ' NO INHERIT' ELSE '' END
+            || CASE WHEN k.convalidated THEN '' ELSE ' NOT VALID' END"""
+_EXCLUDE_DEF = """'EXCLUDE USING ' || (SELECT am.amname FROM pg_catalog.pg_class ic
+                                   JOIN pg_catalog.pg_am am ON am.oid = ic.relam
+                                   WHERE ic.oid = k.conindid)
+            || ' (' || (SELECT string_agg(
+                           COALESCE(pg_catalog.quote_ident(a.attname::text), 'EXPRESSION()')
+                           || ' WITH ' || o.oprname, ', ' ORDER BY u.ord)
+                        FROM unnest(k.conkey, k.conexclop) WITH ORDINALITY AS u(num, op, ord)
+                        JOIN pg_catalog.pg_operator o ON o.oid = u.op
+                        LEFT JOIN pg_catalog.pg_attribute a
+                               ON a.attrelid = k.conrelid AND a.attnum = u.num) || ')'"""
+
 CONSTRAINTS_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT k.oid AS oid,
+       k.conrelid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        k.conname::text AS name,
        k.contype::text AS type,
@@ -719,7 +778,9 @@ SELECT n.nspname::text AS schema,
              JOIN pg_catalog.pg_attribute a ON a.attrelid = k.conrelid AND a.attnum = u.num
              ORDER BY u.ord) AS columns,
        k.convalidated AS validated,
-       pg_catalog.pg_get_constraintdef(k.oid) AS definition,
+       CASE k.contype WHEN 'c' THEN {_CHECK_DEF}
+                      WHEN 'x' THEN {_EXCLUDE_DEF}
+                      ELSE pg_catalog.pg_get_constraintdef(k.oid) END AS definition,
        rn.nspname::text AS ref_schema,
        r.relname::text AS ref_relation,
        ARRAY(SELECT a.attname::text FROM unnest(k.confkey) WITH ORDINALITY AS u(num, ord)
@@ -730,8 +791,8 @@ JOIN pg_catalog.pg_class c ON c.oid = k.conrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 LEFT JOIN pg_catalog.pg_class r ON r.oid = k.confrelid
 LEFT JOIN pg_catalog.pg_namespace rn ON rn.oid = r.relnamespace
-WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE k.contype IN ('p', 'u', 'f', 'c', 'x') AND {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 
@@ -775,7 +836,9 @@ def _node_columns(tree: str, table: str) -> str:
 # PREDICATE(a, b): the columns they reference, from the stored node trees. A
 # predicate without column references is deparsed (no table needed).
 INDEXES_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT i.indexrelid AS oid,
+       i.indrelid AS relid,
+       n.nspname::text AS schema,
        ic.relname::text AS name,
        c.relname::text AS relation,
        ARRAY(SELECT CASE WHEN i.indkey[k] <> 0
@@ -806,8 +869,8 @@ LEFT JOIN LATERAL (
     SELECT string_agg(p.columns, ', ' ORDER BY p.elem) AS columns
     FROM ({_node_columns("i.indpred", "i.indrelid")}) p
 ) pr ON i.indpred IS NOT NULL
-WHERE {_USER_NSP}
-ORDER BY 1, 2
+WHERE {_USER_NSP} /*only*/
+ORDER BY 3, 4
 """
 
 # What each view/materialized view reads (pg_rewrite -> pg_depend): relations,
@@ -838,12 +901,14 @@ LEFT JOIN pg_catalog.pg_proc p
 LEFT JOIN pg_catalog.pg_namespace pn ON pn.oid = p.pronamespace
 WHERE (r.oid IS NOT NULL AND r.oid <> v.oid OR p.oid IS NOT NULL)
   AND COALESCE(rn.nspname, pn.nspname) NOT IN ('pg_catalog', 'information_schema')
-  AND {_USER_NSP}
+  AND {_USER_NSP} /*only*/
 ORDER BY 1, 2, 3, 4, 5, 6
 """
 
 POLICIES_SQL = f"""
-SELECT n.nspname::text AS schema,
+SELECT p.oid AS oid,
+       p.polrelid AS relid,
+       n.nspname::text AS schema,
        c.relname::text AS relation,
        p.polname::text AS name,
        p.polcmd::text AS command,
@@ -853,8 +918,8 @@ SELECT n.nspname::text AS schema,
 FROM pg_catalog.pg_policy p
 JOIN pg_catalog.pg_class c ON c.oid = p.polrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 # What goes when a function, collation or extension is dropped (pg_depend; views
@@ -968,13 +1033,15 @@ JOIN pg_catalog.pg_class c ON c.oid = i.inhrelid
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 JOIN pg_catalog.pg_class p ON p.oid = i.inhparent
 JOIN pg_catalog.pg_namespace pn ON pn.oid = p.relnamespace
-WHERE c.relkind IN ('r', 'p', 'f') AND {_USER_NSP}
+WHERE c.relkind IN ('r', 'p', 'f') AND {_USER_NSP} /*only*/
 ORDER BY 1, 2, i.inhseqno
 """
 
 # Rules of tables and views other than a view's own _RETURN rule.
 RULES_SQL = f"""
-SELECT n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text AS name,
+SELECT r.oid AS oid,
+       r.ev_class AS relid,
+       n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text AS name,
        CASE r.ev_type WHEN '1' THEN 'select' WHEN '2' THEN 'update'
                       WHEN '3' THEN 'insert' ELSE 'delete' END AS event,
        r.is_instead AS instead,
@@ -986,8 +1053,8 @@ SELECT n.nspname::text AS schema, c.relname::text AS relation, r.rulename::text 
 FROM pg_catalog.pg_rewrite r
 JOIN pg_catalog.pg_class c ON c.oid = r.ev_class
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-WHERE r.rulename <> '_RETURN' AND {_USER_NSP}
-ORDER BY 1, 2, 3
+WHERE r.rulename <> '_RETURN' AND {_USER_NSP} /*only*/
+ORDER BY 3, 4, 5
 """
 
 EXTENSIONS_SQL = """
@@ -1003,42 +1070,42 @@ SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
 """
 
 
+#: Every query of a whole snapshot, by build_catalog's argument name.
+QUERIES = {
+    "schemas": SCHEMAS_SQL,
+    "columns": COLUMNS_SQL,
+    "functions": FUNCTIONS_SQL,
+    "enums": ENUMS_SQL,
+    "relations": RELATIONS_SQL,
+    "constraints": CONSTRAINTS_SQL,
+    "indexes": INDEXES_SQL,
+    "view_deps": VIEW_DEPS_SQL,
+    "policies": POLICIES_SQL,
+    "dependencies": DEPENDENCIES_SQL,
+    "inherits": INHERITS_SQL,
+    "rules": RULES_SQL,
+}
+ONE_ROW_QUERIES = {"builtins": BUILTINS_SQL, "extensions": EXTENSIONS_SQL}
+
+
+async def fetch_rows(conn: asyncpg.Connection) -> dict[str, Any]:
+    """The rows of every query, by build_catalog's argument name (in the caller's transaction)."""
+    rows: dict[str, Any] = {name: await conn.fetch(sql) for name, sql in QUERIES.items()}
+    rows.update({name: await conn.fetchrow(sql) for name, sql in ONE_ROW_QUERIES.items()})
+    return rows
+
+
 async def load_catalog(conn: asyncpg.Connection) -> CatalogSnapshot:
     """Read a snapshot over ``conn`` (a side connection; PostgreSQL 15+).
 
-    Runs in one transaction (a savepoint if one is open) with a local
-    ``search_path=pg_catalog``, so type names come out schema-qualified for
-    user types whatever the connection's own search_path is.
+    Runs in one repeatable-read transaction (a savepoint if one is open) with a
+    local ``search_path=pg_catalog``, so type names come out schema-qualified
+    for user types whatever the connection's own search_path is. The rows
+    become a snapshot in a worker thread: on a large catalog that takes longer
+    than the event loop may be held. (``catalog_refresh`` keeps one current.)
     """
-    async with conn.transaction():
+    fresh = not conn.is_in_transaction()
+    async with conn.transaction(isolation="repeatable_read" if fresh else None, readonly=fresh):
         await conn.execute("SELECT pg_catalog.set_config('search_path', 'pg_catalog', true)")
-        schemas = await conn.fetch(SCHEMAS_SQL)
-        columns = await conn.fetch(COLUMNS_SQL)
-        functions = await conn.fetch(FUNCTIONS_SQL)
-        enums = await conn.fetch(ENUMS_SQL)
-        builtins = await conn.fetchrow(BUILTINS_SQL)
-        relations = await conn.fetch(RELATIONS_SQL)
-        constraints = await conn.fetch(CONSTRAINTS_SQL)
-        indexes = await conn.fetch(INDEXES_SQL)
-        view_deps = await conn.fetch(VIEW_DEPS_SQL)
-        policies = await conn.fetch(POLICIES_SQL)
-        dependencies = await conn.fetch(DEPENDENCIES_SQL)
-        inherits = await conn.fetch(INHERITS_SQL)
-        rules = await conn.fetch(RULES_SQL)
-        extensions = await conn.fetchrow(EXTENSIONS_SQL)
-    return build_catalog(
-        schemas=schemas,
-        columns=columns,
-        functions=functions,
-        enums=enums,
-        builtins=builtins,
-        relations=relations,
-        constraints=constraints,
-        indexes=indexes,
-        view_deps=view_deps,
-        policies=policies,
-        dependencies=dependencies,
-        inherits=inherits,
-        rules=rules,
-        extensions=extensions,
-    )
+        rows = await fetch_rows(conn)
+    return await asyncio.to_thread(functools.partial(build_catalog, **rows))

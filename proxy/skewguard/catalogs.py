@@ -1,19 +1,23 @@
-"""Catalog snapshots per database, read through bounded side connections.
+"""Catalog snapshots per database, kept current through bounded side connections.
 
-The side connection goes straight to the upstream with the service credentials
-of the upstream URL (the client's own user when the URL names none), never
-through the proxy (``side_connection.connect_side``: lock and statement
-timeouts, ``jit=off``). A snapshot is reused until it is older than
-``max_age`` or a caller needs one read after a given moment; a failed load
-keeps the last good snapshot. Times are wall-clock (``time.time()``),
-comparable with when a statement was observed.
+Each database has one side connection, kept open, straight to the upstream
+with the service credentials of the upstream URL (the client's own user when
+the URL names none), never through the proxy (``side_connection.connect_side``:
+lock and statement timeouts, ``jit=off``). A snapshot is reused until it is
+older than ``max_age`` or a caller needs one read after a given moment; then
+a cheap test (``catalog_marker``) says whether the catalog changed since it
+was read, and only then is it read again. A failed load keeps the last good
+snapshot. Times are wall-clock (``time.time()``), comparable with when a
+statement was observed: a snapshot found unchanged counts as read at the
+moment of the test.
 
 Loads of one database run one at a time (a per-database lock) and are shared:
 a caller joins the load in progress when it started late enough, else the one
 queued behind it, so a burst of callers costs at most two loads. A caller with
 a ``timeout`` stops waiting and gets the last good snapshot; the load goes on
-for the others. A snapshot equal to the previous one is not replaced, so
-``is`` tells a consumer whether the schema changed.
+for the others. A refresh that finds nothing changed returns the snapshot
+itself, so ``is`` tells a consumer whether the schema changed (without
+comparing two large snapshots on the event loop).
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ import time
 from dataclasses import dataclass, field
 from typing import Literal
 
-from skewguard.catalog import CatalogSnapshot, load_catalog
+import asyncpg
+
+from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog_refresh import Current, load, refresh
 from skewguard.config import Upstream
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side, ssl_option
 
@@ -53,6 +60,8 @@ class _Slot:
     running_since: float = 0.0  # wall-clock start of the running load
     queued: asyncio.Task[_Result] | None = None  # starts when the running one ends
     failed_at: float | None = None  # start of the last load that failed
+    conn: asyncpg.Connection | None = None  # kept open between loads
+    current: Current | None = None  # the snapshot in ``entry``, its marker and book
 
     def last_good(self) -> _Result:
         return (self.entry.snapshot if self.entry else None), False
@@ -78,6 +87,12 @@ class CatalogCache:
     def ssl_option(self) -> ssl.SSLContext | Literal[False, "prefer"]:
         """Kept for callers not yet on ``side_connection.connect_side``."""
         return ssl_option(self.upstream)
+
+    async def close(self) -> None:
+        """Close the kept side connections (a later load opens a new one)."""
+        for slot in self._slots.values():
+            async with slot.lock:
+                await _drop(slot)
 
     def cached(self, database: str) -> CatalogSnapshot | None:
         """The last good snapshot, whatever its age (no load)."""
@@ -141,7 +156,7 @@ class CatalogCache:
             slot.running, slot.running_since = me, time.time()
             started = slot.running_since
             try:
-                snapshot = await self._load(database, user)
+                snapshot = await self._refresh(slot, database, user)
             finally:
                 slot.running = None
             if snapshot is None:
@@ -149,35 +164,53 @@ class CatalogCache:
                 return slot.last_good()
             slot.failed_at = None
             entry = slot.entry
-            if entry is not None and entry.snapshot == snapshot:
-                entry.loaded_at = started  # the same schema: keep the object
+            if entry is not None and entry.snapshot is snapshot:
+                entry.loaded_at = started  # the same schema: the same object
                 return entry.snapshot, False
             slot.entry = _Entry(snapshot, started)
             return snapshot, entry is not None
 
-    async def _load(self, database: str, user: str) -> CatalogSnapshot | None:
-        try:
-            conn = await connect_side(
-                self.upstream,
-                database=database,
-                user=user,
-                application_name="skewguard-catalog",
-                lock_timeout_ms=self._lock_timeout_ms,
-                statement_timeout_ms=self._statement_timeout_ms,
-                connect_timeout=self._connect_timeout,
-            )
-        except SIDE_ERRORS as exc:
-            log.warning("cannot read the catalog of %s: %s", database, exc)
-            return None
-        try:
-            # the server bounds each statement; this bounds a server that stopped answering
-            async with asyncio.timeout(self._statement_timeout_ms / 1000 + self._connect_timeout):
-                return await load_catalog(conn)
-        except SIDE_ERRORS as exc:
-            log.warning("cannot read the catalog of %s: %s", database, exc)
-            return None
-        finally:
-            await close_side(conn)
+    async def _refresh(self, slot: _Slot, database: str, user: str) -> CatalogSnapshot | None:
+        """The current snapshot: the kept one when unchanged, else a new read; None on failure.
+
+        A kept connection the server has closed since (idle timeout, restart)
+        is replaced once.
+        """
+        for _ in range(2):
+            reused = slot.conn is not None
+            try:
+                if slot.conn is None:
+                    slot.conn = await connect_side(
+                        self.upstream,
+                        database=database,
+                        user=user,
+                        application_name="skewguard-catalog",
+                        lock_timeout_ms=self._lock_timeout_ms,
+                        statement_timeout_ms=self._statement_timeout_ms,
+                        connect_timeout=self._connect_timeout,
+                    )
+                # the server bounds each statement; this bounds a server that stopped answering
+                limit = self._statement_timeout_ms / 1000 + self._connect_timeout
+                async with asyncio.timeout(limit):
+                    return await self._current(slot, slot.conn)
+            except SIDE_ERRORS as exc:
+                await _drop(slot)
+                if not reused:
+                    log.warning("cannot read the catalog of %s: %s", database, exc)
+                    return None
+        return None
+
+    async def _current(self, slot: _Slot, conn: asyncpg.Connection) -> CatalogSnapshot:
+        kept = slot.current
+        slot.current = await (load(conn) if kept is None else refresh(conn, kept))
+        return slot.current.snapshot
+
+
+async def _drop(slot: _Slot) -> None:
+    """Forget the slot's connection (closed politely when it answers)."""
+    conn, slot.conn = slot.conn, None
+    if conn is not None:
+        await close_side(conn)
 
 
 def _retrieve(task: asyncio.Task[_Result]) -> None:

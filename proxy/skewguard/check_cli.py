@@ -181,7 +181,8 @@ async def _local(args: argparse.Namespace, sql: str) -> dict[str, Any]:
     upstream = parse_upstream(args.upstream)
     settings = Settings(state=args.state, upstream=args.upstream, mode="enforce")
     store = open_store(args.state)
-    guard = Guard(settings, store, CatalogCache(upstream), None, ProxyMetrics(TrafficBook()))
+    catalogs = CatalogCache(upstream)
+    guard = Guard(settings, store, catalogs, None, ProxyMetrics(TrafficBook()))
     user = upstream.user or "postgres"
     requester = Requester(
         database=args.database or upstream.database or user,
@@ -193,6 +194,7 @@ async def _local(args: argparse.Namespace, sql: str) -> dict[str, Any]:
     try:
         return (await guard.check(requester, sql)).to_dict()
     finally:
+        await catalogs.close()
         store.close()
 
 

@@ -34,6 +34,7 @@ from skewguard.ddl import (
     probes_needed,
 )
 from skewguard.ddl.affects import touching
+from skewguard.ddl.model import Model
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
@@ -187,12 +188,19 @@ class Guard:
         return local | set(elsewhere)
 
     async def begin(self, requester: Requester) -> PendingChange | None:
-        """Start tracking a change on a catalog read now; None when it cannot be read."""
+        """Start tracking a change on the catalog as it is now; None when it cannot be read.
+
+        "As it is now": the cache tests whether its snapshot is still current
+        (one cheap query) and reads the catalog again only when it is not. The
+        model of a new snapshot is built once, in a worker thread.
+        """
         catalog, _ = await self._catalogs.get(
             requester.database, requester.user, newer_than=time.time()
         )
         if catalog is None:
             return None
+        if not catalog.has_derived("model"):
+            await asyncio.to_thread(Model.of, catalog)
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog)
 
@@ -320,12 +328,13 @@ class Guard:
         if refusal is not None:
             return refusal
         changes = overlay.net_changes()
-        probes = await self._probe(requester, probes_needed(changes, footprints, overlay.catalog))
+        after = await asyncio.to_thread(lambda: overlay.catalog)  # O(catalog): off the loop
+        probes = await self._probe(requester, probes_needed(changes, footprints, after))
         findings = evaluate(
             changes,
             footprints,
             catalog_before=pending.before,
-            catalog_after=overlay.catalog,
+            catalog_after=after,
             probes=probes,
             severities=self._severities,
             session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),

@@ -83,7 +83,11 @@ def _from_state(path: str, database: str, app: str, version: str) -> dict[Facet,
 
 async def _catalog(url: str, database: str) -> CatalogSnapshot:
     upstream = parse_upstream(url)
-    snapshot, _ = await CatalogCache(upstream).get(database, upstream.user or "postgres")
+    catalogs = CatalogCache(upstream)
+    try:
+        snapshot, _ = await catalogs.get(database, upstream.user or "postgres")
+    finally:
+        await catalogs.close()  # the cache keeps its side connection open otherwise
     if snapshot is None:
         raise CannotTell(f"cannot read the schema of database {database} at {upstream.host}")
     return snapshot

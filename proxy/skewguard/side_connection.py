@@ -5,8 +5,11 @@ through the proxy, while a client's migration may hold locks. Every side
 connection is bounded on the server (``lock_timeout``, ``statement_timeout``,
 ``idle_in_transaction_session_timeout``) and runs with ``jit=off``: the
 catalog queries are short, and JIT compiling them costs far more than running
-them. ``SIDE_ERRORS`` is every way such a connection can fail, so a caller can
-fall back (last good snapshot, unknown probe answer) instead of escaping.
+them. For the same reason plans are generic (``plan_cache_mode``): a kept
+connection runs the same parameterised catalog statements again and again, and
+planning them anew each time costs more than running them. ``SIDE_ERRORS`` is
+every way such a connection can fail, so a caller can fall back (last good
+snapshot, unknown probe answer) instead of escaping.
 """
 
 from __future__ import annotations
@@ -63,6 +66,7 @@ def side_settings(
         "statement_timeout": str(statement_timeout_ms),
         "idle_in_transaction_session_timeout": str(idle),
         "jit": "off",
+        "plan_cache_mode": "force_generic_plan",
     }
 
 

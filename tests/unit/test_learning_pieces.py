@@ -219,7 +219,8 @@ async def test_catalog_get_stops_waiting_and_shares_the_load(real_upstream: Upst
     first, _ = await cache.get("postgres", user)
     assert first is not None and first.relation(SCHEMA, "t") is not None
     async with SilentServer() as silent:
-        cache.upstream = silent.upstream()  # every load from now on hangs
+        cache.upstream = silent.upstream()
+        await cache.close()  # the kept connection goes: every load from now on hangs
         started, wall = time.monotonic(), time.time()
         got, changed = await cache.get("postgres", user, newer_than=wall, timeout=0.3)
         assert got is first and not changed  # the last good snapshot, not a wait
@@ -351,7 +352,9 @@ async def test_a_decision_does_not_wait_for_another_databases_flush(
     _observe(learner, VersionKey("a_slow", "shop", "1"), user, "SELECT 1 FROM t")
     _observe(learner, VersionKey("postgres", "shop", "1"), user, "SELECT email FROM t")
     async with SilentServer() as silent:
-        cache.upstream = silent.upstream()  # a_slow's catalog now hangs
+        cache.upstream = (
+            silent.upstream()
+        )  # a_slow's catalog now hangs (postgres' connection is kept)
         background = asyncio.ensure_future(learner.flush())
         await asyncio.sleep(0.3)
         assert not background.done()  # stuck on a_slow, before it reached postgres

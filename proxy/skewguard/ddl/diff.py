@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from skewguard.catalog import Column, Constraint, Index, Relation, RelKind, ident, qualified
 from skewguard.ddl.changes import Change, Kind
-from skewguard.ddl.model import Model
+from skewguard.ddl.model import Model, changes
 from skewguard.ddl.types import classify_type_change
 
 _DROP_KIND = {
@@ -33,7 +33,13 @@ def _col_subject(rel: Relation, name: str) -> str:
 
 
 def diff(before: Model, after: Model) -> list[Change]:
-    """Every change from ``before`` to ``after`` (objects created in between are ignored)."""
+    """Every change from ``before`` to ``after`` (objects created in between are ignored).
+
+    Only what differs is compared (``changes``): the cost follows the change,
+    not the catalog.
+    """
+    changed = changes(before, after)
+    before, after = before.restricted(changed), after.restricted(changed)
     out: list[Change] = []
     renamed_schemas = _schemas(before, after, out)
     for oid, rel in sorted(before.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):

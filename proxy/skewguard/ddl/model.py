@@ -9,8 +9,11 @@ stay the frozen dataclasses of :mod:`skewguard.catalog`, replaced on change.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
+from operator import attrgetter
+from typing import Any, TypeVar
 
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
@@ -20,6 +23,7 @@ from skewguard.catalog import (
     EnumType,
     Function,
     Index,
+    Patch,
     Relation,
     ident,
     qualified,
@@ -76,6 +80,57 @@ class Edge:
     auto: bool = False
 
 
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Tracked(dict[K, V]):
+    """A dict that remembers the keys set or deleted since its model was read from a snapshot.
+
+    What a change touched is then found without looking at what it did not:
+    copies carry the record along, so two models of one snapshot tell their
+    differences by the keys either touched.
+    """
+
+    __slots__ = ("touched",)
+
+    def __init__(self, data: Iterable[tuple[K, V]] | dict[K, V] = (), touched: Iterable[K] = ()):
+        super().__init__(data)
+        self.touched: set[K] = set(touched)
+
+    def __setitem__(self, key: K, value: V) -> None:
+        self.touched.add(key)
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: K) -> None:
+        self.touched.add(key)
+        super().__delitem__(key)
+
+    def pop(self, key: K, *default: Any) -> Any:
+        self.touched.add(key)
+        return super().pop(key, *default)
+
+    def setdefault(self, key: K, default: Any = None) -> Any:
+        self.touched.add(key)
+        return super().setdefault(key, default)
+
+    def update(self, *args: Any, **kwargs: Any) -> None:
+        for key, value in dict(*args, **kwargs).items():
+            self[key] = value
+
+    def popitem(self) -> tuple[K, V]:
+        key, value = super().popitem()
+        self.touched.add(key)
+        return key, value
+
+    def clear(self) -> None:
+        self.touched.update(self)
+        super().clear()
+
+    def copy(self) -> Tracked[K, V]:
+        return Tracked(self, self.touched)
+
+
 @dataclass
 class Model:
     """Everything the overlay changes; cheap to copy (the objects are immutable)."""
@@ -84,13 +139,13 @@ class Model:
     builtin_relations: frozenset[str] = frozenset()
     schemas: dict[str, int] = field(default_factory=dict)  # name -> oid
     schema_acls: dict[int, tuple[str, ...] | None] = field(default_factory=dict)
-    rels: dict[int, Relation] = field(default_factory=dict)
+    rels: Tracked[int, Relation] = field(default_factory=Tracked)
     relidx: dict[tuple[str, str], int] = field(default_factory=dict)
     attids: dict[int, dict[str, int]] = field(default_factory=dict)  # rel -> column -> id
-    cons: dict[int, Constraint] = field(default_factory=dict)
-    con_rel: dict[int, int] = field(default_factory=dict)
-    idxs: dict[int, Index] = field(default_factory=dict)
-    idx_rel: dict[int, int] = field(default_factory=dict)
+    cons: Tracked[int, Constraint] = field(default_factory=Tracked)
+    con_rel: Tracked[int, int] = field(default_factory=Tracked)
+    idxs: Tracked[int, Index] = field(default_factory=Tracked)
+    idx_rel: Tracked[int, int] = field(default_factory=Tracked)
     funcs: dict[int, Function] = field(default_factory=dict)
     enums: dict[int, EnumType] = field(default_factory=dict)
     label_ids: dict[int, dict[str, int]] = field(default_factory=dict)
@@ -107,6 +162,11 @@ class Model:
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
     volatile_defaults: set[tuple[int, str]] = field(default_factory=set)
     next_oid: int = 1
+    # the snapshot this model (or the model it was copied from) is Model.of: what
+    # to_catalog() reuses for the objects that did not change since
+    origin: CatalogSnapshot | None = field(default=None, repr=False, compare=False)
+    # shared by every copy of one from_catalog() result: their Tracked records compare
+    lineage: object = field(default_factory=object, repr=False, compare=False)
 
     # --- identity -----------------------------------------------------------
 
@@ -119,13 +179,13 @@ class Model:
             self,
             schemas=dict(self.schemas),
             schema_acls=dict(self.schema_acls),
-            rels=dict(self.rels),
+            rels=self.rels.copy(),
             relidx=dict(self.relidx),
-            attids={k: dict(v) for k, v in self.attids.items()},
-            cons=dict(self.cons),
-            con_rel=dict(self.con_rel),
-            idxs=dict(self.idxs),
-            idx_rel=dict(self.idx_rel),
+            attids=dict(self.attids),  # the per-relation dicts are replaced, never changed
+            cons=self.cons.copy(),
+            con_rel=self.con_rel.copy(),
+            idxs=self.idxs.copy(),
+            idx_rel=self.idx_rel.copy(),
             funcs=dict(self.funcs),
             enums=dict(self.enums),
             label_ids={k: dict(v) for k, v in self.label_ids.items()},
@@ -150,12 +210,13 @@ class Model:
             del self.relidx[(old.schema, old.name)]
         self.rels[oid] = rel
         self.relidx[(rel.schema, rel.name)] = oid
-        ids = self.attids.setdefault(oid, {})
+        ids = dict(self.attids.get(oid, {}))  # copies share the old one
         for col in rel.columns:
             if col.name not in ids:
                 ids[col.name] = self.new_oid()
         for gone in set(ids) - set(rel.column_names):
             del ids[gone]
+        self.attids[oid] = ids
 
     def del_rel(self, oid: int) -> None:
         rel = self.rels.pop(oid)
@@ -188,6 +249,135 @@ class Model:
     # --- conversion ---------------------------------------------------------
 
     @classmethod
+    def of(cls, cat: CatalogSnapshot) -> Model:
+        """The model of ``cat``, built once per snapshot and shared: ``copy()`` it to change it."""
+        return cat.derived("model", cls._origin_of)
+
+    @classmethod
+    def _origin_of(cls, cat: CatalogSnapshot) -> Model:
+        patch: Patch | None = cat.take_derived("patch")
+        if patch is not None and patch.previous.has_derived("model"):
+            m = patch.previous.derived("model", cls._origin_of)._patched(cat, patch)
+        else:
+            m = cls.from_catalog(cat)
+        m.origin = cat
+        return m
+
+    def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
+        """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
+        m = dataclasses.replace(self.copy(), origin=None, lineage=object())
+        owned: dict[int, list[tuple[str, int]]] = {}
+        if patch.replaced:
+            for c, r in m.con_rel.items():
+                owned.setdefault(r, []).append(("con", c))
+            for i, r in m.idx_rel.items():
+                owned.setdefault(r, []).append(("idx", i))
+        for schema, name in patch.replaced:
+            oid = m.rel_oid(schema, name)
+            if oid is None:
+                continue
+            for kind, x in owned.get(oid, ()):
+                objects, owner = (m.cons, m.con_rel) if kind == "con" else (m.idxs, m.idx_rel)
+                del objects[x], owner[x]
+            m.del_rel(oid)
+            m.parents.pop(oid, None)
+            m.partitions.discard(oid)
+        if "schemas" in patch.reread:  # only grown (else the refresh read everything)
+            for s in sorted(cat.schemas - m.schemas.keys()):
+                m.schemas[s] = m.new_oid()
+            m.schema_acls = {m.schemas[s]: acl for s, acl in cat.schema_acls if s in m.schemas}
+        if "functions" in patch.reread:  # only grown
+            known = {f.signature for f in m.funcs.values()}
+            for f in cat.functions:
+                if f.signature not in known:
+                    m.funcs[m.new_oid()] = f
+        if "enums" in patch.reread:
+            m._set_enums(cat.enums)
+        for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
+            m.schemas[s] = m.new_oid()
+        for rel in patch.part.relations:
+            m.put_rel(m.new_oid(), rel)
+        m._add_owned(patch.part)
+        by_sig = {f.signature: oid for oid, f in m.funcs.items()}
+        for rel in patch.part.relations:
+            oid = m.rel_oid(rel.schema, rel.name)
+            if oid is not None:
+                m._link(oid, rel, by_sig)
+        m.edges = {e for d in cat.dependencies if (e := m._edge(d, by_sig)) is not None}
+        m._settle()
+        return m
+
+    def _set_enums(self, enums: Iterable[EnumType]) -> None:
+        """The enums are ``enums``: the same (schema, name) keeps its oid and label ids."""
+        by_name = {(e.schema, e.name): oid for oid, e in self.enums.items()}
+        now: dict[int, EnumType] = {}
+        for e in enums:
+            oid = by_name.get((e.schema, e.name))
+            if oid is None:
+                oid = self.new_oid()
+            ids = {k: v for k, v in self.label_ids.get(oid, {}).items() if k in e.labels}
+            for label in e.labels:
+                if label not in ids:
+                    ids[label] = self.new_oid()
+            now[oid] = e
+            self.label_ids[oid] = ids
+        for gone in self.enums.keys() - now.keys():
+            self.label_ids.pop(gone, None)
+        self.enums = now
+
+    def _add_owned(self, cat: CatalogSnapshot) -> None:
+        """``cat``'s constraints and indexes, on the relations of this model they name."""
+        for c in cat.constraints:
+            rel_oid = self.rel_oid(c.schema, c.table)
+            if rel_oid is not None:
+                oid = self.new_oid()
+                self.cons[oid] = c
+                self.con_rel[oid] = rel_oid
+        for i in cat.indexes:
+            rel_oid = self.rel_oid(i.schema, i.table)
+            if rel_oid is not None:
+                oid = self.new_oid()
+                self.idxs[oid] = i
+                self.idx_rel[oid] = rel_oid
+
+    def _link(self, oid: int, rel: Relation, by_sig: dict[str, int]) -> None:
+        """A relation's view dependencies and inheritance parents, from its snapshot entry."""
+        for key in rel.depends:
+            dep = self._parse_dep(key, by_sig)
+            if dep is not None:
+                self.deps.setdefault(oid, set()).add(dep)
+        parents = [self._rel_by_qname(p) for p in rel.parents]
+        if parents and all(p is not None for p in parents):
+            self.parents[oid] = tuple(p for p in parents if p is not None)
+            if rel.partition:
+                self.partitions.add(oid)
+
+    def _settle(self) -> None:
+        """What copies change is recorded from here."""
+        for tracked in (self.rels, self.cons, self.con_rel, self.idxs, self.idx_rel):
+            tracked.touched.clear()
+
+    def restricted(self, changed: Changed) -> Model:
+        """A view of this model with only the relations, constraints and indexes in
+        ``changed``; everything else is shared, not copied: read it, never change it."""
+        kept = Tracked((oid, self.rels[oid]) for oid in changed.rels if oid in self.rels)
+        cons = [c for c in changed.cons if c in self.cons and self.con_rel[c] in kept]
+        idxs = [i for i in changed.idxs if i in self.idxs and self.idx_rel[i] in kept]
+        return dataclasses.replace(
+            self,
+            rels=kept,
+            relidx={(r.schema, r.name): oid for oid, r in kept.items()},
+            cons=Tracked((c, self.cons[c]) for c in cons),
+            con_rel=Tracked((c, self.con_rel[c]) for c in cons),
+            idxs=Tracked((i, self.idxs[i]) for i in idxs),
+            idx_rel=Tracked((i, self.idx_rel[i]) for i in idxs),
+        )
+
+    def types_catalog(self) -> CatalogSnapshot:
+        """A snapshot with only the enums: all that rendering a written type needs."""
+        return CatalogSnapshot(enums=tuple(self.enums.values()))
+
+    @classmethod
     def from_catalog(cls, cat: CatalogSnapshot) -> Model:
         m = cls(builtin_functions=cat.builtin_functions, builtin_relations=cat.builtin_relations)
         for s in sorted(cat.schemas):
@@ -205,29 +395,10 @@ class Model:
             oid = m.new_oid()
             m.enums[oid] = e
             m.label_ids[oid] = {label: m.new_oid() for label in e.labels}
-        for c in cat.constraints:
-            rel_oid = m.rel_oid(c.schema, c.table)
-            if rel_oid is not None:
-                oid = m.new_oid()
-                m.cons[oid] = c
-                m.con_rel[oid] = rel_oid
-        for i in cat.indexes:
-            rel_oid = m.rel_oid(i.schema, i.table)
-            if rel_oid is not None:
-                oid = m.new_oid()
-                m.idxs[oid] = i
-                m.idx_rel[oid] = rel_oid
+        m._add_owned(cat)
         by_sig = {f.signature: oid for oid, f in m.funcs.items()}
         for oid, rel in list(m.rels.items()):
-            for key in rel.depends:
-                dep = m._parse_dep(key, by_sig)
-                if dep is not None:
-                    m.deps.setdefault(oid, set()).add(dep)
-            parents = [m._rel_by_qname(p) for p in rel.parents]
-            if parents and all(p is not None for p in parents):
-                m.parents[oid] = tuple(p for p in parents if p is not None)
-                if rel.partition:
-                    m.partitions.add(oid)
+            m._link(oid, rel, by_sig)
         for d in cat.dependencies:
             edge = m._edge(d, by_sig)
             if edge is not None:
@@ -235,6 +406,7 @@ class Model:
         if cat.extensions is not None:
             m.extensions = set(cat.extensions)
             m.extensions_known = True
+        m._settle()
         return m
 
     def _rel_by_qname(self, qname: str) -> int | None:
@@ -342,8 +514,14 @@ class Model:
         return f"column_read:{rel.qname}.{ident(name)}" if name is not None else None
 
     def to_catalog(self) -> CatalogSnapshot:
+        """The snapshot of this model; the objects unchanged since ``origin`` are its own."""
+        base = self.origin.derived("model", Model._origin_of) if self.origin else None
+        dirty = self._changed_since(base) if base is not None else None
         rels = []
         for oid, rel in self.rels.items():
+            if dirty is not None and oid not in dirty:
+                rels.append(rel)
+                continue
             keys = sorted(k for d in self.deps.get(oid, ()) if (k := self.dep_key(d)) is not None)
             parents = tuple(self.rel_qname(p) for p in self.parents.get(oid, ()) if p in self.rels)
             rels.append(
@@ -354,14 +532,22 @@ class Model:
                     partition=bool(parents) and oid in self.partitions,
                 )
             )
-        rels.sort(key=lambda r: (r.schema, r.name))
+        rels.sort(key=attrgetter("schema", "name"))
         cons = []
         for oid, c in self.cons.items():
-            t = self.rels[self.con_rel[oid]]
+            owner = self.con_rel[oid]
+            if dirty is not None and owner not in dirty:
+                cons.append(c)
+                continue
+            t = self.rels[owner]
             cons.append(dataclasses.replace(c, schema=t.schema, table=t.name))
         idxs = []
         for oid, i in self.idxs.items():
-            t = self.rels[self.idx_rel[oid]]
+            owner = self.idx_rel[oid]
+            if dirty is not None and owner not in dirty:
+                idxs.append(i)
+                continue
+            t = self.rels[owner]
             idxs.append(dataclasses.replace(i, schema=t.schema, table=t.name))
         names = {oid: s for s, oid in self.schemas.items()}
         return CatalogSnapshot(
@@ -369,8 +555,8 @@ class Model:
             relations=tuple(rels),
             functions=tuple(sorted(self.funcs.values(), key=lambda f: f.signature)),
             enums=tuple(sorted(self.enums.values(), key=lambda e: e.qname)),
-            constraints=tuple(sorted(cons, key=lambda c: (c.schema, c.table, c.name))),
-            indexes=tuple(sorted(idxs, key=lambda i: (i.schema, i.name))),
+            constraints=tuple(sorted(cons, key=attrgetter("schema", "table", "name"))),
+            indexes=tuple(sorted(idxs, key=attrgetter("schema", "name"))),
             schema_acls=tuple(
                 sorted((names[o], acl) for o, acl in self.schema_acls.items() if o in names)
             ),
@@ -385,9 +571,59 @@ class Model:
             extensions=frozenset(self.extensions) if self.extensions_known else None,
         )
 
+    def _changed_since(self, base: Model) -> set[int]:
+        """Relations whose snapshot entry (or a constraint's or index's) may differ from
+        ``base``'s: changed ones, and those whose dependencies or parents name a changed one."""
+        dirty = changes(base, self).rels
+        for oid in self.deps.keys() | base.deps.keys() | self.parents.keys() | base.parents.keys():
+            deps, parents = self.deps.get(oid, set()), self.parents.get(oid, ())
+            if (
+                deps != base.deps.get(oid, set())
+                or parents != base.parents.get(oid, ())
+                or (oid in self.partitions) != (oid in base.partitions)
+                or any(p in dirty for p in parents)
+                or any(
+                    self.funcs.get(target) is not base.funcs.get(target)
+                    if kind == "fn"
+                    else target in dirty
+                    for kind, target, _ in deps
+                )
+            ):
+                dirty.add(oid)
+        return dirty
+
     def rel_qname(self, oid: int) -> str:
         rel = self.rels[oid]
         return qualified(rel.schema, rel.name)
 
 
-__all__ = ["Dep", "Dependent", "Edge", "Holder", "Model", "Referenced"]
+@dataclass(frozen=True, slots=True)
+class Changed:
+    """What differs between two models: relations (also those owning a changed constraint
+    or index), and the constraints and indexes that may have."""
+
+    rels: set[int]
+    cons: set[int]
+    idxs: set[int]
+
+
+def changes(a: Model, b: Model) -> Changed:
+    """What differs between ``a`` and ``b``. Objects are replaced on change, so identity
+    tells; two copies of one snapshot's model only compare the keys either touched."""
+    related = a.lineage is b.lineage
+    rel_keys = a.rels.touched | b.rels.touched if related else a.rels.keys() | b.rels.keys()
+    rels = {oid for oid in rel_keys if a.rels.get(oid) is not b.rels.get(oid)}
+    found = []
+    for objects, owner in (("cons", "con_rel"), ("idxs", "idx_rel")):
+        xa, xb = getattr(a, objects), getattr(b, objects)
+        oa, ob = getattr(a, owner), getattr(b, owner)
+        keys = (
+            xa.touched | xb.touched | oa.touched | ob.touched if related else xa.keys() | xb.keys()
+        )
+        differ = {k for k in keys if xa.get(k) is not xb.get(k) or oa.get(k) != ob.get(k)}
+        rels.update(r for k in differ for r in (oa.get(k), ob.get(k)) if r is not None)
+        found.append(differ)
+    return Changed(rels, found[0], found[1])
+
+
+__all__ = ["Changed", "Dep", "Dependent", "Edge", "Holder", "Model", "Referenced", "changes"]

@@ -182,7 +182,7 @@ class Overlay:
         search_path: Sequence[str] = ("public",),
         user: str | None = None,
     ) -> None:
-        self._initial = Model.from_catalog(catalog)
+        self._initial = Model.of(catalog)  # shared with every overlay of this snapshot
         self._state = self._initial.copy()
         self._user = user
         self._path: tuple[str, ...] = tuple(search_path)
@@ -359,7 +359,7 @@ class Overlay:
         return m.to_catalog()
 
     def _type(self, m: Model, tn: Any) -> tuple[str, str]:
-        full, base = format_type(tn, self._catalog_of(m), self._user_path())
+        full, base = format_type(tn, m.types_catalog(), self._user_path())
         plain = base.removesuffix("[]")
         if "." not in plain and m.types:  # a domain/composite created through the overlay
             names = _names(tn.names)
@@ -1534,8 +1534,9 @@ class Overlay:
         rel = m.rels[oid]
         if rel.column(old_name) is None or rel.column(new) is not None:
             raise _Fail
-        ids = m.attids[oid]
+        ids = dict(m.attids[oid])  # copies of the model share the old one
         ids[new] = ids.pop(old_name)
+        m.attids[oid] = ids
         cols = [dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns]
         m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
         for i in m.cons_of(oid):

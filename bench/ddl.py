@@ -1,0 +1,297 @@
+"""What the guard adds to DDL: latency per statement and a migration replay, proxy vs direct.
+
+``python -m bench.ddl`` (or ``python -m bench --only ddl``) on a throwaway
+cluster, with a fresh ``skewguard run`` in enforce mode in front of it:
+
+- **latency per DDL statement**: in a database with a small schema (20 tables)
+  and in one with 10,000 relations (5,000 tables, each with its primary key
+  index), 10 tagged versions (``shop@1.N``) stay connected through the proxy
+  and read some of the tables, so they are protected. Then an untagged
+  connection sends a cycle of allowed statements (CREATE TABLE, ADD COLUMN to a
+  table the versions read, CREATE INDEX, DROP of the added column), one at a
+  time in autocommit, first straight to PostgreSQL and then through the proxy
+  (distinct object names); p50/p95 of each.
+- **replay**: a migration tool's session, one statement at a time: create ~500
+  tables (primary key, foreign key to the previous one, CHECK, default, an
+  index; a view on every fifth), then alter each (ADD COLUMN, ADD CHECK, a
+  unique index, SET DEFAULT, a replaced view). Run in a fresh database
+  directly and in another through the proxy (where 10 versions read a table of
+  their own); total wall time of each.
+
+Figures are reported, never asserted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import shutil
+import statistics
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from bench import report
+from bench.targets import HOST, USER, start_postgres, start_skewguard
+
+VERSIONS = 10
+SMALL_TABLES = 20
+LARGE_TABLES = 5000  # with their primary key indexes: 10,000 relations
+REPLAY_TABLES = 500
+STATEMENTS = 200  # per target and database in the latency test
+_BATCH = 200  # tables created per transaction (locks per transaction are bounded)
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))] if ordered else float("nan")
+
+
+async def _connect(port: int, database: str, app: str | None = None) -> asyncpg.Connection:
+    settings = {"application_name": app} if app else {}
+    return await asyncpg.connect(
+        host=HOST, port=port, user=USER, database=database, server_settings=settings
+    )
+
+
+async def _tables(conn: asyncpg.Connection, count: int) -> None:
+    for start in range(0, count, _BATCH):
+        async with conn.transaction():
+            await conn.execute(
+                "\n".join(
+                    f"CREATE TABLE t{i} (id int PRIMARY KEY, a int, b text);"
+                    for i in range(start, min(count, start + _BATCH))
+                )
+            )
+
+
+async def _protect(
+    proxy_port: int, admin: str, database: str, tables: list[str]
+) -> list[asyncpg.Connection]:
+    """VERSIONS tagged connections through the proxy, each reading columns of ``tables``."""
+    held = []
+    for n in range(VERSIONS):
+        conn = await _connect(proxy_port, database, f"shop@1.{n}")
+        for table in tables:
+            await conn.fetch(f"SELECT id, a FROM {table} WHERE id = {n}")
+        held.append(conn)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:  # until the proxy has learned them all
+        with urllib.request.urlopen(admin + "/api/versions", timeout=5) as response:
+            rows = json.load(response)["versions"]
+        learned = {r["version"] for r in rows if r["database"] == database and r["facets"]}
+        if len(learned) >= VERSIONS:
+            break
+        await asyncio.sleep(0.2)
+    return held
+
+
+def _cycle(tag: str, i: int) -> list[str]:
+    """Four allowed statements: what a migration does to new and to used tables."""
+    used = f"t{i % VERSIONS}"
+    return [
+        f"CREATE TABLE ddl_{tag}_{i} (id int PRIMARY KEY, v text)",
+        f"ALTER TABLE {used} ADD COLUMN x_{tag}_{i} int",
+        f"CREATE INDEX ix_{tag}_{i} ON ddl_{tag}_{i} (v)",
+        f"ALTER TABLE {used} DROP COLUMN x_{tag}_{i}",
+    ]
+
+
+async def _timed(conn: asyncpg.Connection, statements: list[str]) -> list[float]:
+    out = []
+    for sql in statements:
+        started = time.perf_counter()
+        await conn.execute(sql)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+async def latency(
+    pg_port: int, proxy_port: int, admin: str, database: str, tables: int, statements: int
+) -> dict[str, Any]:
+    """p50/p95 of allowed DDL statements, straight and through the proxy."""
+    setup = await _connect(pg_port, "postgres")
+    try:
+        await setup.execute(f"CREATE DATABASE {database}")
+    finally:
+        await setup.close()
+    conn = await _connect(pg_port, database)
+    try:
+        await _tables(conn, tables)
+        relations = await conn.fetchval(
+            "SELECT count(*) FROM pg_class WHERE relnamespace = 'public'::regnamespace"
+        )
+    finally:
+        await conn.close()
+    held = await _protect(proxy_port, admin, database, [f"t{n}" for n in range(VERSIONS)])
+    try:
+        results: dict[str, Any] = {"relations": relations, "versions": VERSIONS}
+        for target, port in (("direct", pg_port), ("skewguard", proxy_port)):
+            texts = [s for i in range(statements // 4) for s in _cycle(target[:3], i)]
+            migration = await _connect(port, database)
+            try:
+                await _timed(migration, _cycle(target[:3] + "w", 0))  # warm-up
+                times = await _timed(migration, texts)
+            finally:
+                await migration.close()
+            results[target] = {
+                "statements": len(times),
+                "p50_ms": round(_percentile(times, 0.5), 2),
+                "p95_ms": round(_percentile(times, 0.95), 2),
+                "mean_ms": round(statistics.fmean(times), 2),
+            }
+    finally:
+        for conn in held:
+            await conn.close()
+    results["added_p50_ms"] = round(results["skewguard"]["p50_ms"] - results["direct"]["p50_ms"], 2)
+    results["added_p95_ms"] = round(results["skewguard"]["p95_ms"] - results["direct"]["p95_ms"], 2)
+    return results
+
+
+def replay_script(tables: int) -> list[str]:
+    """A migration history: build ~``tables`` tables with their objects, then alter them."""
+    out: list[str] = []
+    for i in range(tables):
+        parent = f", parent bigint REFERENCES r{i - 1} (id)" if i else ""
+        out.append(
+            f"CREATE TABLE r{i} (id bigint PRIMARY KEY{parent}, name text NOT NULL,"
+            f" qty int CHECK (qty >= 0), created timestamptz DEFAULT now())"
+        )
+        out.append(f"CREATE INDEX r{i}_name ON r{i} (name)")
+        if i % 5 == 0:
+            out.append(f"CREATE VIEW v{i} AS SELECT id, name FROM r{i} WHERE qty > 0")
+    for i in range(tables):
+        out.append(f"ALTER TABLE r{i} ADD COLUMN note text")
+        out.append(f"ALTER TABLE r{i} ADD CONSTRAINT r{i}_name_len CHECK (length(name) < 200)")
+        out.append(f"CREATE UNIQUE INDEX r{i}_name_created ON r{i} (name, created)")
+        out.append(f"ALTER TABLE r{i} ALTER COLUMN note SET DEFAULT ''")
+        if i % 5 == 0:
+            out.append(
+                f"CREATE OR REPLACE VIEW v{i} AS SELECT id, name, note FROM r{i} WHERE qty > 0"
+            )
+    return out
+
+
+async def replay(pg_port: int, proxy_port: int, admin: str, tables: int) -> dict[str, Any]:
+    """The replay's wall time straight to PostgreSQL and through the proxy (fresh databases)."""
+    script = replay_script(tables)
+    results: dict[str, Any] = {"tables": tables, "statements": len(script)}
+    setup = await _connect(pg_port, "postgres")
+    try:
+        for target in ("direct", "skewguard"):
+            await setup.execute(f"CREATE DATABASE replay_{target}")
+    finally:
+        await setup.close()
+    for target, port in (("direct", pg_port), ("skewguard", proxy_port)):
+        database = f"replay_{target}"
+        base = await _connect(pg_port, database)
+        try:
+            await base.execute("CREATE TABLE app_users (id int PRIMARY KEY, a int, email text)")
+        finally:
+            await base.close()
+        held = await _protect(proxy_port, admin, database, ["app_users"])
+        try:
+            migration = await _connect(port, database)
+            try:
+                started = time.perf_counter()
+                await _timed(migration, script)
+                results[f"{target}_s"] = round(time.perf_counter() - started, 2)
+            finally:
+                await migration.close()
+        finally:
+            for conn in held:
+                await conn.close()
+    results["ratio"] = round(results["skewguard_s"] / results["direct_s"], 2)
+    return results
+
+
+def run(
+    pg_port: int, logfile: Path, *, quick: bool = False, say: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Every DDL benchmark against a fresh proxy; each part reports its own status."""
+    proxy = start_skewguard(pg_port, logfile)
+    assert proxy.process is not None
+    admin = proxy.admin_url
+    results: dict[str, Any] = {}
+    large = 1000 if quick else LARGE_TABLES
+    parts: list[tuple[str, Callable[[], Any]]] = [
+        (
+            "small",
+            lambda: latency(pg_port, proxy.port, admin, "ddl_small", SMALL_TABLES, STATEMENTS),
+        ),
+        (
+            "large",
+            lambda: latency(
+                pg_port, proxy.port, admin, "ddl_large", large, 40 if quick else STATEMENTS
+            ),
+        ),
+        ("replay", lambda: replay(pg_port, proxy.port, admin, 100 if quick else REPLAY_TABLES)),
+    ]
+    try:
+        for name, part in parts:
+            say(f"  DDL {name} ...")
+            try:
+                results[name] = {"status": "ok", **asyncio.run(part())}
+            except Exception as exc:  # one part failing must not hide the others
+                results[name] = {"status": "error", "reason": f"{type(exc).__name__}: {exc}"}
+    finally:
+        code = proxy.stop()
+        if code != 0:
+            say(f"warning: the DDL benchmark's proxy exited with {code}: {proxy.log_tail()}")
+    return results
+
+
+def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """The issue's DDL targets (#8), reported, not asserted."""
+    out = []
+    for name, limit in (("small", 5.0), ("large", 20.0)):
+        part = results.get(name, {})
+        ok = part.get("status") == "ok"
+        out.append(
+            {
+                "goal": f"added p50 per DDL <= {limit:g} ms ({name} schema)",
+                "met": part["added_p50_ms"] <= limit if ok else None,
+                "detail": f"+{part['added_p50_ms']:.2f} ms" if ok else "not measured",
+            }
+        )
+    part = results.get("replay", {})
+    ok = part.get("status") == "ok"
+    out.append(
+        {
+            "goal": "DDL replay through the proxy <= 1.3x direct",
+            "met": part["ratio"] <= 1.3 if ok else None,
+            "detail": f"{part['ratio']:.2f}x" if ok else "not measured",
+        }
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.ddl", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="1,000 tables, 100-table replay")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="skewguard-ddl-"))
+    os.chmod(workdir, 0o711)
+    cluster = start_postgres(workdir, max_connections=200)
+    try:
+        results = run(cluster.port, workdir / "skewguard-ddl.log", quick=args.quick)
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print("\n".join(report.format_ddl(results)))
+    print(report.format_goals(goals(results)))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

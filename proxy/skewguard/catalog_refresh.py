@@ -1,0 +1,330 @@
+"""Keeping one database's catalog snapshot current: read it whole once, then what changed.
+
+:func:`load` reads everything (``skewguard.catalog``'s queries) with a
+:class:`~skewguard.catalog_marker.CatalogMarker` and a :class:`Book` of object
+ids. :func:`refresh` then costs one statement while nothing was committed,
+one scan of the catalogs while nothing in them changed, and otherwise reads
+again only the relations that changed and those whose snapshot entry names
+them: views reading them, inheritance children, tables with a foreign key to
+them or a default taking a sequence of theirs, an identity's table. Schemas,
+functions, enums and the dependencies on functions, collations and extensions
+are read whole when their catalog changed (schemas and functions: only grew); a schema,
+function or type that was renamed, altered or dropped, an extension, a
+collation or a composite type changed: everything is read again (their names
+are inside other relations' entries). Every read of one refresh runs in one
+repeatable-read transaction, so the changes found and the rows read are of
+one moment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, Any
+
+from skewguard import catalog as cat
+from skewguard.catalog import CatalogSnapshot, Patch, build_catalog
+from skewguard.catalog_marker import (
+    SNAP_SQL,
+    SOURCES,
+    STATS_SQL,
+    CatalogMarker,
+    SourceStats,
+    horizon,
+    parse_stats,
+    quiet,
+    stats_args,
+    untouched,
+)
+
+if TYPE_CHECKING:
+    import asyncpg
+
+#: Objects inside relations whose disappearance leaves no row behind, by the
+#: source whose row count drops, and the catalog to look them up in.
+_OWNED = (("constraint", "pg_constraint k", "k.oid"), ("index", "pg_index i", "i.indexrelid"),
+          ("policy", "pg_policy po", "po.oid"), ("rewrite", "pg_rewrite w", "w.oid"))  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Book:
+    """The oids behind a snapshot's names: each relation's, and which relation owns what."""
+
+    rels: dict[int, tuple[str, str]]  # relation oid -> (schema, name)
+    owners: dict[str, dict[int, int]]  # _OWNED source -> object oid -> relation oid
+
+
+@dataclass(frozen=True, slots=True)
+class Current:
+    """A snapshot, the marker it was current at, and its book."""
+
+    snapshot: CatalogSnapshot
+    marker: CatalogMarker
+    book: Book
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What a refresh reads, from the catalogs' statistics since the marker."""
+
+    full: bool  # read everything
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
+    changed: frozenset[int]  # oids of relations (or their indexes) with new rows
+    lost: frozenset[str]  # sources (and "class") that may have lost rows
+
+
+def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
+    """Pure: decide from per-source statistics (see the module docstring)."""
+    by_name = {
+        s.name: (st, before) for s, st, before in zip(SOURCES, stats, marker.counts, strict=True)
+    }
+
+    def changed(name: str) -> bool:
+        st, before = by_name[name]
+        return st.new > 0 or st.count != before
+
+    def grew_only(name: str) -> bool:  # every new row is an insert and none went away
+        st, before = by_name[name]
+        return st.new == st.count - before
+
+    full = any(changed(n) for n in ("extension", "collation")) or any(
+        changed(n) and not grew_only(n) for n in ("namespace", "proc", "type")
+    )
+    reread = {
+        part
+        for part, names in (
+            ("schemas", ("namespace",)),
+            ("functions", ("proc",)),
+            ("enums", ("type", "enum")),
+            ("dependencies", ("depend",)),
+        )
+        if any(changed(n) for n in names)
+    }
+    keys = frozenset(
+        k for s, st in zip(SOURCES, stats, strict=True) if s.keys for k in st.keys if k != 0
+    )  # 0: no relation (a constraint that is not a foreign key has confrelid 0)
+    lost = frozenset(n for n in ("class", *(o[0] for o in _OWNED)) if changed(n))
+    return Plan(full, frozenset(reread), keys, lost)
+
+
+def _anti(table: str, column: str, first: int) -> str:
+    return (
+        f"SELECT s.owner AS oid FROM unnest(${first}::oid[], ${first + 1}::oid[]) AS s(oid, owner)"
+        f" WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.{table} WHERE {column} = s.oid)"
+    )
+
+
+# $1 relations (or their indexes) with new rows; $2.. pairs (object oids, owner
+# oids) per _OWNED source; the last, the book's relations. Returns the relations
+# to read again (with what names them), and those that are gone.
+EXPAND_SQL = f"""
+WITH raw AS (SELECT DISTINCT r.oid FROM unnest($1::oid[]) AS r(oid) WHERE r.oid <> 0),
+gone AS ({" UNION ".join(_anti(t, c, 2 + 2 * i) for i, (_, t, c) in enumerate(_OWNED))}),
+base AS (
+    SELECT COALESCE(i.indrelid, r.oid) AS oid
+    FROM (SELECT oid FROM raw UNION SELECT oid FROM gone) r
+    LEFT JOIN pg_catalog.pg_index i ON i.indexrelid = r.oid
+),
+touched AS (
+    SELECT oid FROM base
+    UNION
+    SELECT w.ev_class FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
+    WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass
+      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base)
+    UNION
+    SELECT h.inhrelid FROM pg_catalog.pg_inherits h WHERE h.inhparent IN (SELECT oid FROM base)
+    UNION
+    SELECT k.conrelid FROM pg_catalog.pg_constraint k
+    WHERE k.confrelid IN (SELECT oid FROM base) AND k.conrelid <> 0
+    UNION
+    SELECT ad.adrelid FROM pg_catalog.pg_depend d
+    JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
+    WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass
+      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base)
+    UNION
+    SELECT d.refobjid FROM pg_catalog.pg_depend d
+    WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid IN (SELECT oid FROM base)
+      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.deptype = 'i'
+)
+SELECT ARRAY(SELECT oid FROM touched WHERE oid IS NOT NULL) AS touched,
+       ARRAY(SELECT r.oid FROM unnest(${2 + 2 * len(_OWNED)}::oid[]) AS r(oid)
+             WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_class c WHERE c.oid = r.oid))
+           AS dropped,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_class c
+               WHERE c.oid IN (SELECT oid FROM raw) AND c.relkind = 'c') AS composite
+"""
+
+_FILTERED = {  # the relation-keyed queries, and the oid each row belongs to
+    "columns": "c.oid",
+    "relations": "c.oid",
+    "constraints": "k.conrelid",
+    "indexes": "i.indrelid",
+    "view_deps": "v.oid",
+    "policies": "c.oid",
+    "inherits": "c.oid",
+    "rules": "c.oid",
+}
+
+
+def _only(sql: str, column: str) -> str:
+    assert "/*only*/" in sql
+    return sql.replace("/*only*/", f"AND {column} = ANY ($1::oid[])")
+
+
+_TARGETED = {name: _only(cat.QUERIES[name], column) for name, column in _FILTERED.items()}
+_ROW_OWNERS = {"constraint": "constraints", "index": "indexes", "policy": "policies",
+               "rewrite": "rules"}  # fmt: skip
+
+
+def _book(rows: dict[str, Any], book: Book | None = None, gone: Iterable[int] = ()) -> Book:
+    """``book`` without the relations in ``gone`` (and what they own), plus ``rows``' objects."""
+    drop = set(gone)
+    rels = {o: n for o, n in (book.rels.items() if book else ()) if o not in drop}
+    rels.update((int(r["relid"]), (str(r["schema"]), str(r["relation"]))) for r in rows["columns"])
+    owners: dict[str, dict[int, int]] = {}
+    for source, name in _ROW_OWNERS.items():
+        kept = book.owners[source].items() if book else ()
+        owned = {o: rel for o, rel in kept if rel not in drop}
+        owned.update((int(r["oid"]), int(r["relid"])) for r in rows[name])
+        owners[source] = owned
+    return Book(rels, owners)
+
+
+def _built(rows: dict[str, Any], marker: CatalogMarker) -> Current:
+    return Current(build_catalog(**rows), marker, _book(rows))
+
+
+async def _whole(conn: asyncpg.Connection, marker: CatalogMarker) -> Current:
+    return await asyncio.to_thread(_built, await cat.fetch_rows(conn), marker)
+
+
+# the horizon, and search_path=pg_catalog for the transaction: type names come out
+# schema-qualified for user types whatever the connection's own search_path is
+_BEGIN_SQL = SNAP_SQL.replace(
+    "SELECT ", "SELECT pg_catalog.set_config('search_path', 'pg_catalog', true) AS path, ", 1
+)
+
+
+async def _begin(conn: asyncpg.Connection) -> tuple[int, int, frozenset[int]]:
+    return horizon(await conn.fetchrow(_BEGIN_SQL))
+
+
+async def _stats(conn: asyncpg.Connection, xmin: int) -> tuple[SourceStats, ...]:
+    return parse_stats(await conn.fetch(STATS_SQL, *stats_args(xmin)))
+
+
+def _as_json(queries: dict[str, str]) -> str:
+    """One statement whose row holds each query's rows as a JSON array (one round trip)."""
+    return "SELECT " + ", ".join(
+        f"(SELECT COALESCE(json_agg(q), '[]') FROM ({sql}) q)::text AS {name}"
+        for name, sql in queries.items()
+    )
+
+
+async def load(conn: asyncpg.Connection) -> Current:
+    """Read the whole catalog, its marker and its book in one repeatable-read transaction.
+
+    The rows become a snapshot in a worker thread: on a large catalog that
+    takes longer than the event loop may be held.
+    """
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        xmin, xmax, xip = await _begin(conn)
+        stats = await _stats(conn, xmin)
+        counts = tuple(s.count for s in stats)
+        return await _whole(conn, CatalogMarker(xmin, xmax, xip, counts))
+
+
+async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
+    """``current`` itself (with a moved marker) when nothing it holds changed, else the new one.
+
+    Few round trips: on a busy server each one waits for a CPU.
+    """
+    xmin, xmax, xip = horizon(await conn.fetchrow(SNAP_SQL))
+    if quiet(current.marker, xmax, xip):
+        return replace(current, marker=replace(current.marker, xmin=xmin, xmax=xmax, xip=xip))
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        xmin, xmax, xip = await _begin(conn)
+        stats = await _stats(conn, current.marker.xmin)
+        marker = CatalogMarker(xmin, xmax, xip, tuple(s.count for s in stats))
+        if untouched(current.marker, stats):
+            return replace(current, marker=marker)
+        plan = plan_refresh(current.marker, stats)
+        if plan.full:
+            return await _whole(conn, marker)
+        owned = [
+            part
+            for source, *_ in _OWNED
+            for part in _pairs(current.book.owners[source] if source in plan.lost else {})
+        ]
+        book_rels = list(current.book.rels) if "class" in plan.lost else []
+        found = await conn.fetchrow(EXPAND_SQL, list(plan.changed), *owned, book_rels)
+        assert found is not None
+        if found["composite"]:
+            return await _whole(conn, marker)
+        touched = [int(o) for o in found["touched"]]
+        queries = {**_TARGETED, **{part: cat.QUERIES[part] for part in plan.reread}}
+        row = await conn.fetchrow(_as_json(queries), touched)
+        assert row is not None
+    gone = {*touched, *(int(o) for o in found["dropped"])}
+    rows = {name: json.loads(row[name]) for name in queries}
+    if not plan.reread and not gone & current.book.rels.keys() and not any(rows.values()):
+        # only relations the snapshot does not hold (temporary tables, say) changed
+        return replace(current, marker=marker)
+    return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker))
+
+
+def _pairs(owned: dict[int, int]) -> tuple[list[int], list[int]]:
+    return list(owned), list(owned.values())
+
+
+def _patched(
+    current: Current, rows: dict[str, Any], gone: set[int], marker: CatalogMarker
+) -> Current:
+    """``current`` with the relations in ``gone`` replaced by what ``rows`` holds now."""
+    old = current.snapshot
+    names = {current.book.rels[o] for o in gone if o in current.book.rels}
+    part = build_catalog(
+        schemas=rows.get("schemas", ()),
+        **{k: v for k, v in rows.items() if k != "schemas"},
+    )
+    snapshot = CatalogSnapshot(
+        schemas=part.schemas if "schemas" in rows else old.schemas,
+        relations=_sorted(
+            (r for r in old.relations if (r.schema, r.name) not in names),
+            part.relations,
+            key=lambda r: (r.schema, r.name),
+        ),
+        functions=part.functions if "functions" in rows else old.functions,
+        enums=part.enums if "enums" in rows else old.enums,
+        constraints=_sorted(
+            (c for c in old.constraints if (c.schema, c.table) not in names),
+            part.constraints,
+            key=lambda c: (c.schema, c.table, c.name),
+        ),
+        indexes=_sorted(
+            (i for i in old.indexes if (i.schema, i.table) not in names),
+            part.indexes,
+            key=lambda i: (i.schema, i.name),
+        ),
+        schema_acls=part.schema_acls if "schemas" in rows else old.schema_acls,
+        dependencies=part.dependencies if "dependencies" in rows else old.dependencies,
+        extensions=old.extensions,
+        builtin_functions=old.builtin_functions,
+        builtin_relations=old.builtin_relations,
+    )
+    if old.has_derived("model"):  # its consumers can update what they derived from it
+        snapshot.derived(
+            "patch", lambda _: Patch(old, frozenset(names), part, frozenset(rows) & _WHOLE_PARTS)
+        )
+    return Current(snapshot, marker, _book(rows, current.book, gone))
+
+
+_WHOLE_PARTS = frozenset({"schemas", "functions", "enums"})
+
+
+def _sorted(kept: Iterable[Any], new: Iterable[Any], *, key: Any) -> tuple[Any, ...]:
+    return tuple(sorted([*kept, *new], key=key))

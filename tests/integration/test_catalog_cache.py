@@ -1,0 +1,285 @@
+"""The catalog cache keeps a snapshot while the catalog is unchanged, and never past a change.
+
+Every schema change committed by anyone (here: straight to PostgreSQL, as DDL
+bypassing the proxy would be) must be in the next snapshot asked for "as of
+now", and that snapshot, refreshed from what changed, must equal a whole new
+read; a snapshot is kept (the same object) when only data changed.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+
+import asyncpg
+import pytest
+
+from skewguard.catalog import CatalogSnapshot, load_catalog
+from skewguard.catalogs import CatalogCache
+from skewguard.config import parse_upstream
+from skewguard.ddl.model import Model
+from skewguard.pgcluster import LocalCluster
+from skewguard.side_connection import close_side, connect_side
+from tests.support.clients import unique
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+async def schema(cluster: LocalCluster) -> AsyncIterator[str]:
+    name = unique("sgcache")
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(
+            f"CREATE SCHEMA {name};"
+            f"CREATE TABLE {name}.t (id int PRIMARY KEY, email text, n int DEFAULT 0);"
+            f"CREATE INDEX t_email ON {name}.t (email);"
+            f"CREATE TABLE {name}.u (id int REFERENCES {name}.t, note text);"
+            f"ALTER TABLE {name}.t ADD CONSTRAINT n_positive CHECK (n >= 0);"
+            f"CREATE SEQUENCE {name}.s;"
+            f"CREATE TABLE {name}.q (id int DEFAULT nextval('{name}.s'), k int);"
+            f"CREATE VIEW {name}.tv AS SELECT id, email FROM {name}.t;"
+            f"CREATE TABLE {name}.child (extra int) INHERITS ({name}.t);"
+            f"CREATE FUNCTION {name}.g() RETURNS int LANGUAGE sql AS 'SELECT 1';"
+            f"CREATE TYPE {name}.color AS ENUM ('red');"
+            f"CREATE TABLE {name}.painted (c {name}.color);"
+            f"ALTER TABLE {name}.q ENABLE ROW LEVEL SECURITY;"
+            f"CREATE POLICY p ON {name}.q USING (k > 0);"
+            f"CREATE RULE r AS ON DELETE TO {name}.q DO INSTEAD NOTHING;"
+        )
+        yield name
+    finally:
+        await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
+        await conn.close()
+
+
+@pytest.fixture
+async def cache(cluster: LocalCluster) -> AsyncIterator[CatalogCache]:
+    kept = CatalogCache(parse_upstream(cluster.url(sslmode="disable")))
+    yield kept
+    await kept.close()
+
+
+async def _now(cache: CatalogCache, cluster: LocalCluster) -> CatalogSnapshot:
+    snapshot, _ = await cache.get("postgres", cluster.superuser, newer_than=time.time())
+    assert snapshot is not None
+    return snapshot
+
+
+async def _direct(cluster: LocalCluster, sql: str) -> None:
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(sql)
+    finally:
+        await conn.close()
+
+
+async def test_an_unchanged_catalog_is_kept_across_data_writes(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    assert await _now(cache, cluster) is first  # nothing happened at all
+    await _direct(
+        cluster, f"INSERT INTO {schema}.t VALUES (1, 'a', 1); UPDATE {schema}.t SET n = 2"
+    )
+    assert await _now(cache, cluster) is first  # transactions ended, the catalog is the same
+
+
+def _columns(snapshot: CatalogSnapshot, schema: str, table: str) -> dict[str, object]:
+    rel = snapshot.relation(schema, table)
+    assert rel is not None
+    return {c.name: c for c in rel.columns}
+
+
+# (DDL run straight against PostgreSQL, what the next snapshot must show)
+CHANGES = [
+    ("ALTER TABLE {s}.t ADD COLUMN added int", lambda c, s: "added" in _columns(c, s, "t")),
+    ("ALTER TABLE {s}.t RENAME COLUMN email TO mail", lambda c, s: "mail" in _columns(c, s, "t")),
+    (
+        "ALTER TABLE {s}.t ALTER COLUMN n SET NOT NULL",
+        lambda c, s: _columns(c, s, "t")["n"].not_null,  # type: ignore[attr-defined]
+    ),
+    (
+        "ALTER TABLE {s}.t ALTER COLUMN n DROP DEFAULT",
+        lambda c, s: not _columns(c, s, "t")["n"].has_default,  # type: ignore[attr-defined]
+    ),
+    (
+        "ALTER TABLE {s}.t DROP COLUMN email CASCADE",
+        lambda c, s: "email" not in _columns(c, s, "t") and c.relation(s, "tv") is None,
+    ),
+    ("DROP INDEX {s}.t_email", lambda c, s: not any(i.name == "t_email" for i in c.indexes)),
+    (
+        "ALTER TABLE {s}.u DROP CONSTRAINT u_id_fkey",
+        lambda c, s: not c.constraints_of(s, "u"),
+    ),
+    (
+        "ALTER TABLE {s}.t DROP CONSTRAINT n_positive",
+        lambda c, s: all(k.name != "n_positive" for k in c.constraints_of(s, "t")),
+    ),
+    ("DROP TABLE {s}.u", lambda c, s: c.relation(s, "u") is None),
+    ("ALTER TABLE {s}.u RENAME TO w", lambda c, s: c.relation(s, "w") is not None),
+    ("CREATE VIEW {s}.v AS SELECT id FROM {s}.t", lambda c, s: c.relation(s, "v") is not None),
+    (
+        "CREATE FUNCTION {s}.f() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+        lambda c, s: bool(c.functions_named(s, "f")),
+    ),
+    ("CREATE TYPE {s}.mood AS ENUM ('ok')", lambda c, s: c.enum(s, "mood") is not None),
+    ("GRANT SELECT ON {s}.t TO PUBLIC", lambda c, s: c.relation(s, "t").acl is not None),  # type: ignore[union-attr]
+    ("ALTER SCHEMA {s} RENAME TO {s}_x", lambda c, s: f"{s}_x" in c.schemas),
+]
+
+
+def _normal(snapshot: CatalogSnapshot) -> tuple[object, ...]:
+    """Everything a snapshot holds, order aside."""
+    return (
+        snapshot.schemas,
+        set(snapshot.schema_acls),
+        set(snapshot.relations),
+        set(snapshot.functions),
+        set(snapshot.enums),
+        set(snapshot.constraints),
+        set(snapshot.indexes),
+        set(snapshot.dependencies),
+        snapshot.extensions,
+        snapshot.builtin_functions,
+        snapshot.builtin_relations,
+    )
+
+
+def _model_matches(snapshot: CatalogSnapshot) -> None:
+    """The overlay's model of a refreshed snapshot (updated from the previous one's by the
+    refresh's patch) holds what the snapshot holds."""
+    model = Model.of(snapshot).copy()
+    model.origin = None  # convert everything back, reusing nothing
+    assert _normal(model.to_catalog()) == _normal(snapshot)
+
+
+async def _whole(cluster: LocalCluster) -> CatalogSnapshot:
+    side = await connect_side(
+        parse_upstream(cluster.url(sslmode="disable")),
+        database="postgres",
+        user=cluster.superuser,
+        application_name="skewguard-test",
+        lock_timeout_ms=1000,
+        statement_timeout_ms=10_000,
+        connect_timeout=10,
+    )
+    try:
+        return await load_catalog(side)
+    finally:
+        await close_side(side)
+
+
+# What changes names inside other relations' entries, the refresh must follow
+# (DDL, a relation that must show it, and how).
+FOLLOWED = [
+    ("ALTER TABLE {s}.t RENAME TO tt", "u", lambda r: r is not None),
+    ("ALTER TABLE {s}.t RENAME COLUMN email TO mail", "tv", lambda r: "mail" in str(r.depends)),
+    ("ALTER SEQUENCE {s}.s RENAME TO s2", "q", lambda r: "s2" in str(r.columns[0])),
+    ("ALTER TABLE {s}.t RENAME TO parent", "child", lambda r: "parent" in str(r.parents)),
+    ("ALTER INDEX {s}.t_email RENAME TO t_mail", "t", lambda r: r is not None),
+    ("DROP POLICY p ON {s}.q", "q", lambda r: not r.policies),
+    ("DROP RULE r ON {s}.q", "q", lambda r: not r.rules),
+    ("ALTER FUNCTION {s}.g() RENAME TO h", "t", lambda r: r is not None),
+    ("ALTER TYPE {s}.color RENAME TO colour", "painted", lambda r: "colour" in str(r.columns)),
+    ("ALTER TYPE {s}.color ADD VALUE 'blue'", "painted", lambda r: r is not None),
+    ("CREATE SCHEMA {s}_new", "t", lambda r: r is not None),
+    ("COMMENT ON TABLE {s}.t IS 'no change for a snapshot'", "t", lambda r: r is not None),
+    ("ALTER TABLE {s}.u ALTER COLUMN note TYPE varchar(10)", "u", lambda r: "10" in str(r.columns)),
+]
+
+
+@pytest.mark.parametrize("ddl, name, check", FOLLOWED, ids=[d for d, _, _ in FOLLOWED])
+async def test_a_refreshed_snapshot_equals_a_whole_read(
+    cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, name: str, check: object
+) -> None:
+    Model.of(await _now(cache, cluster))
+    await _direct(cluster, ddl.format(s=schema))
+    refreshed = await _now(cache, cluster)
+    assert _normal(refreshed) == _normal(await _whole(cluster))
+    _model_matches(refreshed)
+    moved = "parent" if "RENAME TO parent" in ddl else "tt" if "RENAME TO tt" in ddl else None
+    rel = refreshed.relation(schema, name if name != "t" or moved is None else moved)
+    assert check(rel)  # type: ignore[operator]
+    if "SCHEMA" in ddl:
+        await _direct(cluster, f"DROP SCHEMA {schema}_new")
+
+
+@pytest.mark.parametrize("ddl, seen", CHANGES, ids=[d.split(" {s}")[0] for d, _ in CHANGES])
+async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
+    cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, seen: object
+) -> None:
+    before = await _now(cache, cluster)
+    Model.of(before)
+    assert not seen(before, schema)  # type: ignore[operator]
+    await _direct(cluster, ddl.format(s=schema))
+    after = await _now(cache, cluster)
+    assert seen(after, schema)  # type: ignore[operator]
+    assert _normal(after) == _normal(await _whole(cluster))
+    _model_matches(after)
+    if "RENAME TO" in ddl and "SCHEMA" in ddl:
+        await _direct(cluster, f"ALTER SCHEMA {schema}_x RENAME TO {schema}")
+
+
+async def test_uncommitted_ddl_is_not_seen_and_its_commit_is(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    migration = await asyncpg.connect(cluster.url())
+    try:
+        tx = migration.transaction()
+        await tx.start()
+        await migration.execute(f"ALTER TABLE {schema}.u ADD COLUMN later int")
+        during = await _now(cache, cluster)
+        assert "later" not in _columns(during, schema, "u")
+        assert during is first
+        await tx.commit()
+    finally:
+        await migration.close()
+    assert "later" in _columns(await _now(cache, cluster), schema, "u")
+
+
+async def test_a_kept_connection_the_server_closed_is_replaced(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    await _now(cache, cluster)
+    killer = await asyncpg.connect(cluster.url())
+    try:
+        await killer.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE application_name = 'skewguard-catalog' AND datname = 'postgres'"
+        )
+        await killer.execute(f"ALTER TABLE {schema}.t ADD COLUMN after_kill int")
+    finally:
+        await killer.close()
+    assert "after_kill" in _columns(await _now(cache, cluster), schema, "t")
+
+
+async def test_temporary_tables_leave_the_snapshot_as_it_was(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    first = await _now(cache, cluster)
+    await _direct(cluster, "CREATE TEMP TABLE scratch (a int); INSERT INTO scratch VALUES (1)")
+    assert await _now(cache, cluster) is first
+
+
+async def test_a_savepoints_change_committed_after_the_read_is_seen(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    # the rename is written by a subtransaction, whose id no snapshot lists, of a
+    # transaction still open when the snapshot was read; it changes no row count
+    migration = await asyncpg.connect(cluster.url())
+    try:
+        tx = migration.transaction()
+        await tx.start()
+        await migration.execute("SELECT pg_catalog.txid_current()")
+        async with migration.transaction():  # a savepoint
+            await migration.execute(f"ALTER TABLE {schema}.t RENAME COLUMN email TO mail")
+        await _direct(cluster, "SELECT pg_catalog.txid_current()")  # a later xid ends first
+        during = await _now(cache, cluster)
+        assert "email" in _columns(during, schema, "t")
+        await tx.commit()
+    finally:
+        await migration.close()
+    after = await _now(cache, cluster)
+    assert "mail" in _columns(after, schema, "t") and "email" not in _columns(after, schema, "t")

@@ -1,0 +1,68 @@
+"""The marker's and the refresh plan's verdicts from catalog statistics (pure)."""
+
+from __future__ import annotations
+
+from skewguard.catalog_marker import (
+    SOURCES,
+    CatalogMarker,
+    SourceStats,
+    quiet,
+    stats_args,
+    untouched,
+)
+from skewguard.catalog_refresh import plan_refresh
+
+MARKER = CatalogMarker(
+    xmin=(1 << 32) + 3,
+    xmax=(1 << 32) + 5,
+    xip=frozenset({(1 << 32) + 3}),
+    counts=(7,) * len(SOURCES),
+)
+SAME = tuple(SourceStats(7, 0, frozenset()) for _ in SOURCES)
+
+
+def _with(name: str, stats: SourceStats) -> tuple[SourceStats, ...]:
+    return tuple(stats if s.name == name else st for s, st in zip(SOURCES, SAME, strict=True))
+
+
+def test_quiet_only_while_no_transaction_ended() -> None:
+    assert quiet(MARKER, MARKER.xmax, MARKER.xip | {MARKER.xmax + 1})
+    assert not quiet(MARKER, MARKER.xmax + 1, MARKER.xip)
+    assert not quiet(MARKER, MARKER.xmax, frozenset())  # the one in progress then ended
+
+
+def test_a_new_row_or_a_lost_row_in_any_catalog_is_a_change() -> None:
+    assert untouched(MARKER, SAME)
+    for source in SOURCES:
+        assert not untouched(MARKER, _with(source.name, SourceStats(7, 1, frozenset())))
+        assert not untouched(MARKER, _with(source.name, SourceStats(6, 0, frozenset())))
+
+
+def test_xmin_is_compared_in_the_32_bit_space() -> None:
+    assert stats_args(MARKER.xmin) == ("3",)
+
+
+def test_new_relation_rows_are_read_again_alone() -> None:
+    plan = plan_refresh(MARKER, _with("attribute", SourceStats(9, 2, frozenset({42}))))
+    assert not plan.full and plan.changed == {42} and not plan.reread
+
+
+def test_lost_rows_are_looked_for_where_they_went() -> None:
+    plan = plan_refresh(MARKER, _with("index", SourceStats(6, 0, frozenset())))
+    assert not plan.full and plan.lost == {"index"}
+
+
+def test_a_grown_catalog_of_names_is_read_whole_an_altered_one_is_a_full_read() -> None:
+    grown = plan_refresh(MARKER, _with("proc", SourceStats(8, 1, frozenset())))
+    assert not grown.full and grown.reread == {"functions"}
+    renamed = plan_refresh(MARKER, _with("proc", SourceStats(7, 1, frozenset())))
+    assert renamed.full  # a function renamed: defaults and views name it
+    assert plan_refresh(MARKER, _with("namespace", SourceStats(6, 0, frozenset()))).full
+    assert plan_refresh(MARKER, _with("extension", SourceStats(8, 1, frozenset()))).full
+    enum = plan_refresh(MARKER, _with("enum", SourceStats(8, 1, frozenset())))
+    assert not enum.full and enum.reread == {"enums"}
+
+
+def test_no_relation_is_not_a_changed_relation() -> None:
+    plan = plan_refresh(MARKER, _with("constraint", SourceStats(8, 1, frozenset({0, 42}))))
+    assert plan.changed == {42}  # a new CHECK: conrelid 42, confrelid 0
