@@ -71,9 +71,10 @@ def test_severity_override() -> None:
 def test_probe_decides_between_break_and_risk() -> None:
     before, after = setup("ALTER TABLE users ADD CONSTRAINT p CHECK (price > 0) NOT VALID")
     changes = after.net_changes()
-    (probe,) = probes_needed(changes)
-    assert probe == 'SELECT EXISTS (SELECT 1 FROM "public"."users" WHERE NOT (price > 0))'
     fps = footprint(before, old="INSERT INTO users (id, price) VALUES ($1, $2)")
+    (probe,) = probes_needed(changes, fps)
+    assert probe == 'SELECT EXISTS (SELECT 1 FROM "public"."users" WHERE NOT (price > 0))'
+    assert probes_needed(changes, footprint(before, old="SELECT price FROM users")) == []
     grades = []
     for answer in (True, False, None):
         (f,) = evaluate(
@@ -88,12 +89,13 @@ def test_probe_decides_between_break_and_risk() -> None:
 
 
 def test_unique_and_fk_probes() -> None:
-    _, after = setup(
+    before, after = setup(
         "CREATE TABLE acct (id int PRIMARY KEY);"
         " ALTER TABLE users ADD CONSTRAINT u UNIQUE (email),"
         " ADD CONSTRAINT fk FOREIGN KEY (id) REFERENCES acct (id) NOT VALID"
     )
-    probes = probes_needed(after.net_changes())
+    writer = footprint(before, old="INSERT INTO users (id, email) VALUES ($1, $2)")
+    probes = probes_needed(after.net_changes(), writer)
     assert any("HAVING count(*) > 1" in p for p in probes)
     assert any(
         'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p for p in probes

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from skewguard.analysis.facets import Facet
-from skewguard.catalog import CatalogSnapshot
+from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.catalog import CatalogSnapshot, ident
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
@@ -85,9 +85,19 @@ def probes_needed(
     """
     from skewguard.rules.constraints import probe_sql, value_probes
 
+    # only a protected version writing a constrained column can be broken by the rows
+    # or by its values: no such writer, no probe (and no connection for one)
+    written = {
+        facet.subject
+        for facets in footprints.values()
+        for facet in facets
+        if facet.kind is FacetKind.COLUMN_WRITE
+    }
     out: list[str] = []
     for change in changes:
         if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
+            if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
+                continue
             own = value_probes(change, footprints, catalog_after).values()
             for sql in (probe_sql(change), *own):
                 if sql is not None and sql not in out:
