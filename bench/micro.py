@@ -41,6 +41,7 @@ import time
 import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, cast
 
 import asyncpg
@@ -171,7 +172,8 @@ def _session_path(n: int, repeats: int) -> dict[str, Any]:
         sent[0] += 1
 
     def make(learning: bool) -> relay_session.ClientSession:
-        session = relay_session.ClientSession(cast(Any, None))  # the proxy is not touched
+        # only the proxy's settings are read on this path
+        session = relay_session.ClientSession(cast(Any, SimpleNamespace(settings=Settings())))
         session.phase = relay_session.Phase.READY
         session._send_upstream = sink
         if learning:
