@@ -10,7 +10,6 @@ search_path), whether it set lock_timeout, and an operator's
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from enum import Enum, auto
 from typing import Any
@@ -27,9 +26,6 @@ _PLAIN_STARTS = frozenset(
     b"notify unlisten lock merge explain declare close checkpoint vacuum analyze "
     b"analyse".split()
 )
-# Texts that may change a setting from inside a query (set_config, in any spelling or
-# quoting) or hide a word from a byte search (U&"..." escapes): always read.
-_SETTING_OR_ESCAPE = re.compile(rb"_config|u&", re.I)
 
 
 def needs_reading(sql: bytes) -> bool:
@@ -42,7 +38,11 @@ def needs_reading(sql: bytes) -> bool:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
-    return _SETTING_OR_ESCAPE.search(sql) is not None
+    # a setting changed from inside a query (set_config, in any spelling or quoting) or a
+    # word hidden from a byte search (U&"..." escapes): always read. Two substring tests
+    # on the lower-cased text cost a third of a case-insensitive regex search.
+    lowered = sql.lower()
+    return b"_config" in lowered or b"u&" in lowered
 
 
 class Kind(Enum):

@@ -130,3 +130,12 @@ def test_the_sniff_never_calls_consequential_text_harmless(
 def test_the_sniff_on_arbitrary_text(text: str) -> None:
     if _consequential(text):
         assert needs_reading(text.encode()), text
+
+
+@given(st.text(alphabet="abcxyzABC_$019é ", min_size=1, max_size=12))
+def test_the_leading_word_fast_path_reads_as_the_scanner(word: str) -> None:
+    """A word at offset 0 (regex path) reads as the same word after a blank (scanner path)."""
+    from skewguard.sql_start import first_word
+
+    text = word.encode()
+    assert first_word(text) == first_word(b" " + text)
