@@ -9,15 +9,22 @@
 # token its changes (pin, unpin, retire, check) are refused. See docs/operations.md.
 # State defaults to a SQLite file in /var/lib/skewguard (mount a volume to keep it),
 # or set SKEWGUARD_STATE=postgresql://… to share it between proxies.
-FROM python:3.11-slim
+FROM python:3.11.10-slim-bookworm
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md LICENSE ./
 COPY proxy ./proxy
 RUN pip install --no-cache-dir . \
- && mkdir -p /var/lib/skewguard && chown nobody:nogroup /var/lib/skewguard
-ENV SKEWGUARD_STATE=/var/lib/skewguard/skewguard.db
+ && mkdir -p /var/lib/skewguard && chown 65532:65532 /var/lib/skewguard
+# Everything is configurable through SKEWGUARD_* variables (or flags after the image
+# name): the entrypoint fixes nothing but the command.
+ENV SKEWGUARD_STATE=/var/lib/skewguard/skewguard.db \
+    SKEWGUARD_LISTEN=0.0.0.0:6432 \
+    SKEWGUARD_ADMIN_LISTEN=0.0.0.0:9632
 VOLUME /var/lib/skewguard
-USER nobody
+# A numeric, unprivileged user (Kubernetes runAsNonRoot checks the number).
+USER 65532:65532
 EXPOSE 6432 9632
 STOPSIGNAL SIGTERM
-ENTRYPOINT ["skewguard", "run", "--listen", "0.0.0.0:6432", "--admin-listen", "0.0.0.0:9632"]
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD ["python", "-c", "import os, urllib.request; port = os.environ.get('SKEWGUARD_ADMIN_LISTEN', '0.0.0.0:9632').rsplit(':', 1)[1]; urllib.request.urlopen(f'http://127.0.0.1:{port}/healthz', timeout=2)"]
+ENTRYPOINT ["skewguard", "run"]
