@@ -56,7 +56,7 @@ from skewguard.rules import RULES
 from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
-from skewguard.store.base import StoredVersion
+from skewguard.store.base import StoredVersion, with_unwritten
 
 log = logging.getLogger("skewguard.guard")
 
@@ -214,17 +214,8 @@ class Guard:
             raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
         if self._learner is None:
             return stored
-        by_key = {v.key: v for v in stored}
-        for fresh in self._learner.unwritten_footprints(database):
-            known = by_key.get(fresh.key)
-            if known is None:
-                by_key[fresh.key] = fresh
-                continue
-            known.first_seen = min(known.first_seen, fresh.first_seen)
-            known.last_seen = max(known.last_seen, fresh.last_seen)
-            if with_facets:
-                known.facets = {**fresh.facets, **known.facets}
-        return list(by_key.values())
+        fresh = self._learner.unwritten_footprints(database)
+        return with_unwritten(stored, fresh, with_facets=with_facets)
 
     async def protections(self, database: str) -> dict[VersionKey, Protection]:
         stored = await self._versions(database, with_facets=False)

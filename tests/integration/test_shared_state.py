@@ -494,6 +494,8 @@ def test_proxy_keeps_relaying_while_the_state_database_is_gone(
             assert _metric(proxy, "skewguard_state_write_errors_total") >= 1
             assert conn.execute("SELECT name FROM users").fetchall() == [("Ann",)]
             assert json.loads(proxy.get("/healthz"))["status"] == "ok"
+            # buffered while the store is down, and listed all the same
+            assert (app_database, "orders", "2") in proxy.versions()
 
             _create_database(cluster, state_db)  # back (empty): writes resume
             _wait("state_up 1", lambda: _metric(proxy, "skewguard_state_up") == 1)

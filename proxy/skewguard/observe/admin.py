@@ -10,6 +10,7 @@ traffic never waits on one long encode.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
@@ -21,15 +22,16 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from skewguard import __version__
 from skewguard.footprint import VersionKey
-from skewguard.guard import Requester
+from skewguard.guard import Requester, StateUnreadable
 from skewguard.identity import Identity
 from skewguard.observe import status_page
 from skewguard.observe.access import AccessPolicy
-from skewguard.registry import version_report
+from skewguard.registry import Protection, version_report
 from skewguard.relay.server import Proxy
 from skewguard.search_path import DEFAULT
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side
-from skewguard.store import Lifecycle, StateStore
+from skewguard.store import Lifecycle, StateStore, StoredVersion
+from skewguard.store.base import with_unwritten
 
 log = logging.getLogger("skewguard.admin")
 
@@ -181,12 +183,21 @@ async def _version_rows(request: web.Request, with_facets: bool) -> list[dict[st
     proxy, state = _context(request).proxy, _state(request)
     assert proxy.learner is not None
     await proxy.learner.flush()
-    stored = await asyncio.to_thread(state.versions, with_facets=with_facets)
-    lifecycle = await asyncio.to_thread(state.lifecycle)
-    protections = {}
+    # while the store is down, what is learned but unwritten stays listed
+    fresh = proxy.learner.unwritten_footprints()
+    stored: list[StoredVersion] = []
+    lifecycle: dict[tuple[str, str], Lifecycle] = {}
+    protections: dict[VersionKey, Protection] = {}
+    try:
+        stored = await asyncio.to_thread(state.versions, with_facets=with_facets)
+        lifecycle = await asyncio.to_thread(state.lifecycle)
+    except Exception as exc:  # the store's own error: listed from memory meanwhile
+        log.warning("state store unreadable, listing unwritten versions only: %s", exc)
+    stored = with_unwritten(stored, fresh, with_facets=with_facets)
     if proxy.guard is not None:
         for database in {v.key.database for v in stored}:
-            protections.update(await proxy.guard.protections(database))
+            with contextlib.suppress(StateUnreadable):
+                protections.update(await proxy.guard.protections(database))
     live = await _live(proxy, state)
     return await asyncio.to_thread(
         version_report,

@@ -42,6 +42,24 @@ def assemble_versions(
     return list(stored.values())
 
 
+def with_unwritten(
+    stored: Iterable[StoredVersion], fresh: Iterable[StoredVersion], *, with_facets: bool
+) -> list[StoredVersion]:
+    """The store's versions plus what is learned but not yet written: a store that
+    cannot be written (or read) must not make a version invisible."""
+    by_key = {v.key: v for v in stored}
+    for version in fresh:
+        known = by_key.get(version.key)
+        if known is None:
+            by_key[version.key] = version
+            continue
+        known.first_seen = min(known.first_seen, version.first_seen)
+        known.last_seen = max(known.last_seen, version.last_seen)
+        if with_facets:
+            known.facets = {**version.facets, **known.facets}
+    return list(by_key.values())
+
+
 class Lifecycle(StrEnum):
     """An operator's word on an app version, for every database it runs against."""
 
