@@ -59,6 +59,7 @@ from prometheus_client import CollectorRegistry, Counter
 from skewguard.analysis import Facet, FacetKind
 from skewguard.config import ConfigError, Upstream, parse_upstream
 from skewguard.footprint import VersionKey
+from skewguard.output import add_format_argument
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side
 
 log = logging.getLogger("skewguard.backstop")
@@ -901,7 +902,7 @@ def add_backstop_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="ROLE",
         help="install: also let this role (the proxy's upstream user) grant passes and sync",
     )
-    parser.add_argument("--json", action="store_true", help="status: print JSON")
+    add_format_argument(parser)
 
 
 def _describe(report: Mapping[str, Any]) -> str:
@@ -966,7 +967,7 @@ async def _backstop(args: argparse.Namespace, upstream: Upstream, databases: lis
             else:
                 report = await status(conn)
                 reports.append(report)
-                if not args.json:
+                if args.format != "json":
                     print(_describe(report))
         except BackstopError as exc:
             print(f"skewguard backstop {args.action}: {database}: {exc}", file=sys.stderr)
@@ -976,7 +977,7 @@ async def _backstop(args: argparse.Namespace, upstream: Upstream, databases: lis
             code = 2
         finally:
             await close_side(conn)
-    if args.action == "status" and args.json:
+    if args.action == "status" and args.format == "json":
         print(json.dumps({"databases": reports}, indent=2, default=str))
     return code
 

@@ -31,6 +31,7 @@ from skewguard.guard import Guard, Requester
 from skewguard.identity import Identity
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
+from skewguard.output import add_format_argument
 from skewguard.search_path import DEFAULT
 from skewguard.store import open_store
 
@@ -55,10 +56,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", help="database the migration runs in (default: the upstream URL's)"
     )
-    parser.add_argument("--format", choices=["text", "json", "github"], default="text")
-    parser.add_argument(
-        "--json", action="store_const", const="json", dest="format", help="--format json"
-    )
+    add_format_argument(parser, ("text", "json", "github"))
     parser.add_argument(
         "--wait-safe",
         action="store_true",

@@ -16,6 +16,7 @@ from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import ConfigError, add_arguments, load_settings
 from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.footprints_cli import add_footprints_arguments, footprints_command
+from skewguard.output import add_format_argument
 from skewguard.pgcluster import ClusterError
 from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
@@ -46,7 +47,7 @@ def _parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="retire even a version that is live right now"
     )
     add_token_argument(versions)
-    versions.add_argument("--json", action="store_true", help="print JSON")
+    add_format_argument(versions)
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     check = commands.add_parser("check", help="would these migrations break a protected version?")
     add_check_arguments(check)

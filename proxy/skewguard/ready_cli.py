@@ -21,6 +21,7 @@ from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.config import ConfigError, parse_upstream
 from skewguard.footprint import Evidence
+from skewguard.output import add_format_argument
 from skewguard.readiness import Gap, gaps
 from skewguard.store import open_store
 
@@ -43,7 +44,7 @@ def add_ready_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH|URL",
         help="read the footprint from the state (default: $SKEWGUARD_STATE or skewguard.db)",
     )
-    parser.add_argument("--json", action="store_true", help="print JSON")
+    add_format_argument(parser)
     add_token_argument(parser)
 
 
@@ -113,7 +114,7 @@ def ready_command(args: argparse.Namespace) -> int:
     except (CannotTell, ConfigError, OSError, ValueError) as exc:
         print(f"skewguard ready: {exc}", file=sys.stderr)
         return CANNOT_TELL
-    if args.json:
+    if args.format == "json":
         print(
             json.dumps(
                 {

@@ -97,7 +97,9 @@ def versions_command(args: argparse.Namespace) -> int:
     try:
         if args.admin:
             rows = fetch_versions(
-                args.admin, token_file=args.admin_token_file, with_facets=args.facets or args.json
+                args.admin,
+                token_file=args.admin_token_file,
+                with_facets=args.facets or args.format == "json",
             )
         else:
             path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
@@ -108,7 +110,7 @@ def versions_command(args: argparse.Namespace) -> int:
                 return 2
             store = open_store(path)
             try:
-                stored = store.versions(with_facets=args.facets or args.json)
+                stored = store.versions(with_facets=args.facets or args.format == "json")
                 lifecycle = store.lifecycle()
             finally:
                 store.close()
@@ -118,14 +120,14 @@ def versions_command(args: argparse.Namespace) -> int:
             rows = version_report(
                 stored,
                 (),
-                with_facets=args.facets or args.json,
+                with_facets=args.facets or args.format == "json",
                 protections=protections,
                 lifecycle=lifecycle,
             )
     except (OSError, ValueError, urllib.error.URLError) as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.format == "json":
         print(json.dumps({"versions": rows}, indent=2))
     else:
         print(_table(rows, args.facets))

@@ -250,3 +250,19 @@ def test_a_huge_statement_is_answered_but_not_learned(shop: Shop) -> None:
     assert "column_read:public.users.name" not in facets  # the huge one is not
     too_long = ("skewguard_analysis_failures_total", (("reason", "too-long"),))
     assert shop.proxy.metrics()[too_long] >= 1
+
+
+def test_every_command_takes_format_json(shop: Shop) -> None:
+    """One --format option across commands (--json is short for it)."""
+    shop.proxy.versions()
+    proc = subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "--admin", shop.proxy.admin_url,
+         "--format", "json"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "versions" in json.loads(proc.stdout)
+    bad = subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "--format", "yaml"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert bad.returncode == 2 and "invalid choice: 'yaml'" in bad.stderr
