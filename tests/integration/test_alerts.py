@@ -12,8 +12,8 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus"
 
@@ -49,11 +49,7 @@ def test_the_first_block_after_a_start_is_an_increase(
     """Every rule's block series exists at 0 before any DDL, so increase() sees the first one."""
     from skewguard.rules import RULES as GUARD_RULES
 
-    database = unique("firstblock")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE users (id int, email text)")
+    database = create_database(cluster, "firstblock", "CREATE TABLE users (id int, email text)")
     proxy = ProxyProcess(upstream=cluster.url(), logfile=tmp_path / "proxy.log").start()
     try:
         blocks = ("skewguard_ddl_decisions_total", "block")

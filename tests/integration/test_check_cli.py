@@ -14,8 +14,8 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +33,9 @@ class Shop:
 @pytest.fixture(scope="module")
 def shop(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
     """A proxy whose state knows shop@1, which reads users.email; the database is not postgres."""
-    database = unique("checkcli")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text, name text)")
+    database = create_database(
+        cluster, "checkcli", "CREATE TABLE users (id int PRIMARY KEY, email text, name text)"
+    )
     workdir = tmp_path_factory.mktemp("checkcli")
     proxy = ProxyProcess(
         upstream=cluster.url(),  # the URL's database is postgres: --database matters
@@ -163,11 +161,9 @@ def test_wait_safe_returns_once_the_last_holder_is_retired(
 ) -> None:
     import time
 
-    database = unique("waitsafe")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text)")
+    database = create_database(
+        cluster, "waitsafe", "CREATE TABLE users (id int PRIMARY KEY, email text)"
+    )
     proxy = ProxyProcess(
         upstream=cluster.url(database=database),
         state=tmp_path / "state.db",

@@ -11,8 +11,8 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -24,12 +24,9 @@ def _skewguard(*args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_export_import_protects_an_expected_version(cluster: LocalCluster, tmp_path: Path) -> None:
-    staging_db, production_db = unique("staging"), unique("prod")
-    for database in (staging_db, production_db):
-        with direct(cluster) as conn:
-            conn.execute(f"CREATE DATABASE {database}")
-        with direct(cluster, dbname=database) as conn:
-            conn.execute("CREATE TABLE users (id int PRIMARY KEY, email text, legacy text)")
+    schema = "CREATE TABLE users (id int PRIMARY KEY, email text, legacy text)"
+    staging_db = create_database(cluster, "staging", schema)
+    production_db = create_database(cluster, "prod", schema)
     staging = ProxyProcess(
         upstream=cluster.url(), state=tmp_path / "staging.db", logfile=tmp_path / "staging.log"
     ).start()

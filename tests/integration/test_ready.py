@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
+from tests.support.clients import direct
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -29,11 +30,9 @@ def _ready(
 
 
 def test_ready_before_and_after_the_migration(cluster: LocalCluster, tmp_path: Path) -> None:
-    database = unique("ready")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text)")
+    database = create_database(
+        cluster, "ready", "CREATE TABLE users (id serial PRIMARY KEY, email text)"
+    )
     proxy = ProxyProcess(
         upstream=cluster.url(), state=tmp_path / "state.db", logfile=tmp_path / "proxy.log"
     ).start()

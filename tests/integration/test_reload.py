@@ -10,8 +10,8 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -25,11 +25,9 @@ def _wait_in_log(proxy: ProxyProcess, text: str) -> None:
 
 
 def test_sighup_switches_the_mode(cluster: LocalCluster, tmp_path: Path) -> None:
-    database = unique("reload")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE users (id int, email text, note text)")
+    database = create_database(
+        cluster, "reload", "CREATE TABLE users (id int, email text, note text)"
+    )
     config = tmp_path / "skewguard.toml"
     config.write_text('[run]\nmode = "enforce"\n')
     proxy = ProxyProcess(

@@ -11,17 +11,23 @@ from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
 
+def create_database(cluster: LocalCluster, prefix: str, schema: str) -> str:
+    """A new database named ``prefix_…`` with ``schema`` applied straight to PostgreSQL."""
+    database = unique(prefix)
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(schema)
+    return database
+
+
 @contextmanager
 def proxied_database(
     cluster: LocalCluster, workdir: Path, prefix: str, schema: str, *extra_args: str
 ) -> Iterator[tuple[str, ProxyProcess]]:
     """(database, proxy): ``schema`` applied directly, a proxy with its own state in
     ``workdir``; both gone afterwards (the database dropped even with open sessions)."""
-    database = unique(prefix)
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute(schema)
+    database = create_database(cluster, prefix, schema)
     proxy = ProxyProcess(
         upstream=cluster.url(database=database, sslmode="disable"),
         state=workdir / "state.db",

@@ -206,27 +206,44 @@ class QueryResult:
     error: str | None = None  # the SQLSTATE of its ErrorResponse
 
 
-class Capture:
-    """The replies to the proxy's own Query messages, one QueryResult per ReadyForQuery."""
+class _Filter:
+    """Reads whole messages while armed: ``on_message`` says what the client gets."""
 
-    __slots__ = ("_current", "_due", "buffer", "done", "results", "statuses")
+    __slots__ = ("buffer", "done")
 
-    def __init__(self, queries: int) -> None:
-        self._due = queries
-        self._current = QueryResult()
-        self.buffer = bytearray()
-        self.results: list[QueryResult] = []
-        self.statuses: list[int] = []  # the transaction status after each
+    def __init__(self) -> None:
+        self.buffer = bytearray()  # the start of a message not yet whole
         self.done = False
 
     def release(self) -> bytes:
+        """What the filter still holds back, when it is done."""
         return b""
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        raise NotImplementedError
+
+    @staticmethod
+    def _count_ready(raw: bytes, stream: ReplyStream) -> None:
+        stream.ready += 1
+        stream.status = raw[5]
+
+
+class Capture(_Filter):
+    """The replies to the proxy's own Query messages, one QueryResult per ReadyForQuery."""
+
+    __slots__ = ("_current", "_due", "results", "statuses")
+
+    def __init__(self, queries: int) -> None:
+        super().__init__()
+        self._due = queries
+        self._current = QueryResult()
+        self.results: list[QueryResult] = []
+        self.statuses: list[int] = []  # the transaction status after each
 
     def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
         mtype = raw[0]
         if mtype == READY_FOR_QUERY:
-            stream.ready += 1
-            stream.status = raw[5]
+            self._count_ready(raw, stream)
             self.results.append(self._current)
             self.statuses.append(raw[5])
             self._current = QueryResult()
@@ -244,15 +261,37 @@ class Capture:
         return b""
 
 
-class _BlockFilter:
-    __slots__ = ("after_ready", "buffer", "done", "held", "marker")
+class _Refusal(_Filter):
+    """Finds the proxy's refusal (the ErrorResponse whose message is ``marker``) in the
+    reply due after ``after_ready`` more ReadyForQuery messages."""
+
+    __slots__ = ("after_ready", "marker")
 
     def __init__(self, after_ready: int, marker: str) -> None:
+        super().__init__()
         self.after_ready = after_ready
         self.marker = marker
-        self.buffer = bytearray()
+
+    def _reply_ended(self, raw: bytes, stream: ReplyStream) -> bool:
+        """Count a ReadyForQuery; True when it ends the refusal's reply."""
+        self._count_ready(raw, stream)
+        if self.after_ready > 0:
+            self.after_ready -= 1
+            return False
+        return True
+
+    def _is_refusal(self, raw: bytes) -> bool:
+        return m.decode_error_fields(raw[5:]).get(m.FIELD_MESSAGE, "") == self.marker
+
+
+class _BlockFilter(_Refusal):
+    """Takes the injected Parse/Bind's ParseComplete and BindComplete out before the refusal."""
+
+    __slots__ = ("held",)
+
+    def __init__(self, after_ready: int, marker: str) -> None:
+        super().__init__(after_ready, marker)
         self.held: list[bytes] = []  # a trailing run of ParseComplete/BindComplete
-        self.done = False
 
     def release(self) -> bytes:
         held, self.held = self.held, []
@@ -262,12 +301,8 @@ class _BlockFilter:
         """What to pass for one whole message; may hold it back for a moment."""
         mtype = raw[0]
         if mtype == READY_FOR_QUERY:
-            stream.ready += 1
-            stream.status = raw[5]
-            if self.after_ready > 0:
-                self.after_ready -= 1
-                return self.release() + raw
-            self.done = True  # the injected messages were skipped (an earlier error)
+            if self._reply_ended(raw, stream):
+                self.done = True  # the injected messages were skipped (an earlier error)
             return self.release() + raw
         if self.after_ready > 0:
             return raw
@@ -279,7 +314,7 @@ class _BlockFilter:
             and len(self.held) == 2
             and self.held[0][0] == PARSE_COMPLETE
             and self.held[1][0] == BIND_COMPLETE
-            and m.decode_error_fields(raw[5:]).get(m.FIELD_MESSAGE, "") == self.marker
+            and self._is_refusal(raw)
         ):
             self.held = []
             self.done = True
@@ -287,35 +322,17 @@ class _BlockFilter:
         return self.release() + raw
 
 
-class _ContextStripper:
+class _ContextStripper(_Refusal):
     """Passes everything; the refusal's ErrorResponse loses its CONTEXT ('W') field."""
 
-    __slots__ = ("after_ready", "buffer", "done", "marker")
-
-    def __init__(self, after_ready: int, marker: str) -> None:
-        self.after_ready = after_ready
-        self.marker = marker
-        self.buffer = bytearray()
-        self.done = False
-
-    def release(self) -> bytes:
-        return b""
+    __slots__ = ()
 
     def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
         mtype = raw[0]
         if mtype == READY_FOR_QUERY:
-            stream.ready += 1
-            stream.status = raw[5]
-            if self.after_ready > 0:
-                self.after_ready -= 1
-            else:
-                self.done = True  # the refusal's reply ended (without it: an earlier error)
-            return raw
-        if (
-            mtype == ERROR_RESPONSE
-            and self.after_ready == 0
-            and m.decode_error_fields(raw[5:]).get(m.FIELD_MESSAGE, "") == self.marker
-        ):
+            # the refusal's reply ended (without it: an earlier error ended the text)
+            self.done = self._reply_ended(raw, stream)
+        elif mtype == ERROR_RESPONSE and self.after_ready == 0 and self._is_refusal(raw):
             return without_context(raw)
         return raw
 
@@ -327,6 +344,3 @@ def without_context(raw: bytes) -> bytes:
     body = b"".join(code.encode() + text.encode() + b"\0" for code, text in fields.items())
     body += b"\0"
     return raw[:1] + _INT32.pack(4 + len(body)) + body
-
-
-_Filter = _BlockFilter | Capture | _ContextStripper
