@@ -35,6 +35,7 @@ from skewguard.ddl import (
 )
 from skewguard.ddl.affects import touching
 from skewguard.ddl.model import Model
+from skewguard.ddl.screen import Links, prepare, prepared, screen, used_names
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
@@ -172,6 +173,7 @@ class Guard:
         self.passes: PassGranter | None = None  # the database-side backstop, when installed
         self.peers: PeerFlush | None = None  # proxies sharing a PostgreSQL state store
         self._audits: set[asyncio.Task[None]] = set()
+        self._links: dict[str, Links] = {}  # per database: what the screen let through
 
     async def _live_keys(self) -> set[VersionKey]:
         """Versions with an open connection here or through any proxy sharing the store."""
@@ -204,6 +206,43 @@ class Guard:
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog)
 
+    async def screen(self, requester: Requester, text: str, node: Any) -> Decision | None:
+        """Allow a statement that provably reaches nothing a protected version uses,
+        without reading the catalog (``ddl/screen.py``); None: judge it the full way.
+
+        Also the unjudged Decision when the footprints cannot be had.
+        """
+        snapshot = self._catalogs.cached(requester.database)
+        if snapshot is None or node is None:
+            return None
+        found = await self._footprints(requester, [text])
+        if isinstance(found, Decision):
+            return found
+        footprints = found[1]
+        if footprints:
+            if not prepared(snapshot):
+                await asyncio.to_thread(prepare, snapshot)
+            links = self._links.get(requester.database, Links()).since(snapshot)
+            passed = screen(node, used_names(footprints.values()), snapshot, links)
+            if passed is None:
+                return None
+            links.add(passed)
+            self._links[requester.database] = links
+            note = "reaches nothing a protected version uses (screened, no catalog read)"
+        else:
+            note = "no protected version in this database"
+        decision = Decision(Action.ALLOW, note=note)
+        self._audit_later(requester, [text], decision)
+        return decision
+
+    def _audit_later(self, requester: Requester, texts: Sequence[str], decision: Decision) -> None:
+        """Audit in the background (shutdown waits for it: ``settle``)."""
+        task = asyncio.get_running_loop().create_task(
+            self._audit(requester, texts, decision, source="proxy")
+        )
+        self._audits.add(task)
+        task.add_done_callback(self._audits.discard)
+
     async def _versions(self, database: str, *, with_facets: bool) -> list[StoredVersion]:
         """The store's versions plus what is learned but not yet written (a store that
         cannot be written must not make a version invisible). Raises StateUnreadable."""
@@ -218,7 +257,12 @@ class Guard:
         return with_unwritten(stored, fresh, with_facets=with_facets)
 
     async def protections(self, database: str) -> dict[VersionKey, Protection]:
-        stored = await self._versions(database, with_facets=False)
+        return await self._protections(database, await self._versions(database, with_facets=False))
+
+    async def _protections(
+        self, database: str, stored: list[StoredVersion]
+    ) -> dict[VersionKey, Protection]:
+        """Which of ``stored`` (every database's versions) are protected, and why."""
         try:
             lifecycle = await asyncio.to_thread(self._store.lifecycle)
         except Exception as exc:
@@ -270,8 +314,8 @@ class Guard:
                     f"the analysis of recent queries did not finish within {budget:.1f} s",
                 )
         try:
-            protections = await self.protections(requester.database)
             stored = await self._versions(requester.database, with_facets=True)
+            protections = await self._protections(requester.database, stored)
         except StateUnreadable as exc:
             return await self.unjudged(requester, texts, "state", str(exc))
         return protections, {v.key: v.facets for v in stored if v.key in protections}
@@ -413,11 +457,7 @@ class Guard:
         log.warning(
             "cannot judge DDL: %s", decision.note, extra={"sql": self._shown(texts[0][:200])}
         )
-        task = asyncio.get_running_loop().create_task(
-            self._audit(requester, texts, decision, source="proxy")
-        )
-        self._audits.add(task)
-        task.add_done_callback(self._audits.discard)
+        self._audit_later(requester, texts, decision)
         return decision
 
     async def grant_pass(self, requester: Requester, sql: str) -> None:

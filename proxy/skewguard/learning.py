@@ -218,7 +218,7 @@ class Learner:
         except TimeoutError:
             return False
         try:
-            complete = await self._flush_database(database, deadline)
+            complete = await self._flush_database(database, deadline, texts_only=True)
         finally:
             lock.release()
         await self._write_before(deadline)
@@ -269,18 +269,26 @@ class Learner:
         found.update(slog.key.database for slog, _ in self._done)
         return sorted(found)
 
-    def _take(self, database: str) -> list[_Work]:
-        """Swap out what ``database``'s logs hold (every live log: its version is seen)."""
+    def _take(self, database: str, *, texts_only: bool = False) -> list[_Work]:
+        """Swap out what ``database``'s logs hold (every live log: its version is seen).
+
+        ``texts_only`` (for a decision): only logs with texts to analyse; that a
+        version was seen is the periodic flush's to record.
+        """
         now = time.time()
         work: list[_Work] = []
         for live in list(self._live):
+            if texts_only and not live.counts and not live.named:
+                continue
             if live.key.database == database:
                 counts, live.counts = live.counts, {}
                 named, live.named = live.named, set()
                 work.append(_Work(live, counts, named, now, True))
         kept: list[tuple[StatementLog, float]] = []
         for closed, when in self._done:
-            if closed.key.database == database:
+            if closed.key.database == database and (
+                closed.counts or closed.named or not texts_only
+            ):
                 counts, closed.counts = closed.counts, {}
                 named, closed.named = closed.named, set()
                 work.append(_Work(closed, counts, named, when, False))
@@ -298,14 +306,16 @@ class Learner:
         if slog not in self._live and all(slog is not s for s, _ in self._done):
             self._done.append((slog, work.when))  # closed meanwhile, or taken from _done
 
-    async def _flush_database(self, database: str, deadline: float | None) -> bool:
+    async def _flush_database(
+        self, database: str, deadline: float | None, *, texts_only: bool = False
+    ) -> bool:
         """Analyse ``database``'s logs into a queued batch (caller holds its lock).
 
         With a deadline, False when it passed first; the texts not analysed are
         put back. Without one, everything is analysed (a text whose catalog
         cannot be read is counted as an analysis failure and dropped).
         """
-        work = self._take(database)
+        work = self._take(database, texts_only=texts_only)
         batch = FootprintBatch(keep_literals=self._keep_literals)
         self._building[id(batch)] = batch
         complete = True

@@ -10,7 +10,7 @@ search_path), whether it set lock_timeout, and an operator's
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum, auto
 from typing import Any
 
@@ -81,6 +81,7 @@ class Statement:
     local: bool = False  # the search_path change lasts until the transaction ends
     override: str | None = None  # SET skewguard.allow = '…'; "" for RESET
     lock_timeout: bool | None = None  # True: set to non-zero; False: set to 0 or reset
+    node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,7 +195,7 @@ def _do_statements(stmt: Any, text: str) -> list[Statement]:
             if isinstance(raw.stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt):
                 return [Statement(Kind.OPAQUE, text)]
             if is_ddl(raw.stmt):
-                found.append(Statement(Kind.DDL, sql))
+                found.append(Statement(Kind.DDL, sql, node=raw.stmt))
     return found or [Statement(Kind.OTHER, text)]
 
 
@@ -225,7 +226,7 @@ def _statement(stmt: Any, text: str) -> Statement:
     if isinstance(stmt, ast.DoStmt | ast.CallStmt):
         return Statement(Kind.OPAQUE, text)
     if is_ddl(stmt):
-        return Statement(Kind.DDL, text)
+        return Statement(Kind.DDL, text, node=stmt)
     calls = _FuncCalls()
     calls(stmt)
     change = None

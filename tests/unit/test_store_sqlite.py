@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from skewguard.footprint import VersionKey
+from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.store import SqliteStore, StateStore, default_proxy_id, open_store
 
 V1 = VersionKey("shop", "orders", "1")
@@ -96,3 +97,28 @@ def test_decisions_page_by_id_and_prune_by_age_and_count(store: SqliteStore) -> 
     assert store.prune_decisions(0, keep=5) == 3  # by count: the newest five stay
     assert [d["n"] for d in store.decisions(100)] == [9, 8, 7, 6, 5]
     assert store.prune_decisions(0, keep=0) == 0  # no bound: nothing goes
+
+
+def _batch(key: VersionKey, subject: str) -> FootprintBatch:
+    batch = FootprintBatch()
+    batch.record(key, frozenset({Facet(FacetKind.RELATION_READ, subject)}), 1, time.time(), "q")
+    return batch
+
+
+def test_versions_are_read_again_after_any_write_here_or_elsewhere(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    """Versions are kept between reads, so a write from this store or from another
+    process (``skewguard footprints import`` on the same file) must show at once."""
+    store.write(_batch(V1, "public.a"))
+    first = store.versions()
+    assert [v.key for v in first] == [V1]
+    first[0].facets.clear()  # callers merge into what they get: never into the kept copy
+    assert len(store.versions()[0].facets) == 1
+    other = SqliteStore(str(tmp_path / "state.db"))
+    other.write(_batch(V2, "public.b"))
+    assert [v.key for v in store.versions()] == [V1, V2]
+    store.write(_batch(V1, "public.c"))
+    facets = {f.subject for f in store.versions()[0].facets}
+    assert {"public.a", "public.c"} <= facets
+    assert store.versions(with_facets=False)[0].facets == {}

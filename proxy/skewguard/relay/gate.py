@@ -62,6 +62,10 @@ class TransactionGate:
         self.in_block = False
         self._pending: PendingChange | None = None
         self._savepoints: list[str] = []  # set since the pending change began
+        # DDL already let through in the current implicit transaction (until PostgreSQL
+        # reports it ended): a later statement's overlay gets them applied first, as
+        # the side connection that reads the catalog cannot see them yet
+        self._earlier: list[str] = []
 
     @property
     def pending(self) -> bool:
@@ -89,6 +93,7 @@ class TransactionGate:
             self.in_block = False
             self._pending = None
             self._savepoints.clear()
+            self._earlier.clear()
         else:
             self.in_block = True
 
@@ -158,7 +163,7 @@ class TransactionGate:
         for statement in script.statements:
             kind = statement.kind
             if kind is Kind.DDL:
-                decision = await self._apply(requester, statement.text)
+                decision = await self._apply(requester, statement)
                 if decision is not None:
                     return decision
             elif kind is Kind.OPAQUE:
@@ -175,11 +180,28 @@ class TransactionGate:
                 self._control(kind, statement.savepoint)
         if not self.in_block and self._pending is not None:  # an implicit transaction ends
             pending, self._pending = self._pending, None
-            return await self._guard.judge(requester, pending, source="proxy")
+            decision = await self._guard.judge(requester, pending, source="proxy")
+            if decision.action is not Action.BLOCK:
+                # until its Sync, a pipeline's next Execute is in the same transaction,
+                # where side connections cannot see these changes yet
+                self._earlier.extend(pending.texts)
+            return decision
         return None
 
-    async def _apply(self, requester: Requester, text: str) -> Decision | None:
-        """Add one DDL statement to the transaction's change; a Decision only to refuse."""
+    async def _apply(self, requester: Requester, statement: Statement) -> Decision | None:
+        """Add one DDL statement to the transaction's change; a Decision only to refuse.
+
+        Outside a transaction block, a statement that provably reaches nothing a
+        protected version uses passes without reading the catalog (the screen).
+        Inside one, the guard judges at COMMIT what versions use by then, so every
+        statement goes into the overlay.
+        """
+        text = statement.text
+        if self._pending is None and not self.in_block:
+            screened = await self._guard.screen(requester, text, statement.node)
+            if screened is not None:
+                self._earlier.append(text)
+                return screened if screened.action is Action.BLOCK else None
         if not requester.search_path_known:
             requester = await self._ask_search_path(requester)
         if self._pending is None:
@@ -187,13 +209,26 @@ class TransactionGate:
             self._savepoints.clear()
             if self._pending is None:
                 raise _Unjudged("catalog", "the catalog of the database cannot be read")
+            earlier, self._earlier = self._earlier, []
+            for passed in earlier:  # they ran first in this implicit transaction
+                self._add(passed)
+        return await self._added(requester, text)
+
+    def _add(self, text: str) -> list[CannotModel]:
+        """The overlay takes ``text``; raises _Unjudged for a reach it cannot know."""
+        assert self._pending is not None
         try:
-            unmodelled = self._pending.apply(text)
+            return self._pending.apply(text)
+        except CannotModel as exc:  # its reach is unknown: any version may notice
+            raise _Unjudged("unmodelled", str(exc)) from exc
+
+    async def _added(self, requester: Requester, text: str) -> Decision | None:
+        assert self._pending is not None
+        try:
+            unmodelled = self._add(text)
         except DdlParseError:
             decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
             return decision if decision.action is Action.BLOCK else None
-        except CannotModel as exc:  # its reach is unknown: any version may notice
-            raise _Unjudged("unmodelled", str(exc)) from exc
         if unmodelled and self.in_block:
             # forwarded now and judged again at COMMIT; refused now if already in use
             refusal = await self._guard.judge_unmodelled(requester, [text], unmodelled)
@@ -230,6 +265,7 @@ class TransactionGate:
         rollback_first = simple and (was_in_block or self.in_block)
         self._pending = None
         self._savepoints.clear()
+        self._earlier.clear()
         if rollback_first:
             self.in_block = False
         return Refusal(*decision.error, rollback_first=rollback_first)
@@ -242,6 +278,7 @@ class TransactionGate:
             self.in_block = False
             self._pending = None
             self._savepoints.clear()
+            self._earlier.clear()
         elif pending is None:
             return
         elif kind is Kind.SAVEPOINT:

@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -88,6 +89,8 @@ class SqliteStore:
         if self.path.parent != Path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._writes = 0  # this connection's footprint writes (data_version counts others')
+        self._read: tuple[tuple[int, int], list[StoredVersion]] | None = None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -115,22 +118,26 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
+            self._writes += 1
 
     def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
+        """Every version (copies: callers merge into them). Read again only when the
+        file changed since: every decision asks, and the facets grow with the versions."""
         with self._lock:
-            rows = self._db.execute(
-                "SELECT database, app, version, first_seen, last_seen FROM versions "
-                "ORDER BY database, app, version"
-            ).fetchall()
-            facet_rows = (
-                self._db.execute(
+            (changed_elsewhere,) = self._db.execute("PRAGMA data_version").fetchone()
+            mark = (changed_elsewhere, self._writes)
+            if self._read is None or self._read[0] != mark:
+                rows = self._db.execute(
+                    "SELECT database, app, version, first_seen, last_seen FROM versions "
+                    "ORDER BY database, app, version"
+                ).fetchall()
+                facet_rows = self._db.execute(
                     "SELECT database, app, version, facet, count, first_seen, last_seen, sample "
                     "FROM facets ORDER BY facet"
                 ).fetchall()
-                if with_facets
-                else []
-            )
-        return assemble_versions(rows, facet_rows)
+                self._read = (mark, assemble_versions(rows, facet_rows))
+            kept = self._read[1]
+        return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept]
 
     def lifecycle(self) -> dict[tuple[str, str], Lifecycle]:
         with self._lock:
