@@ -52,6 +52,7 @@ bench: system-deps venv
 docs: venv
 	$(PY) -m skewguard.rules.docs > docs/rules.md
 	$(PY) -m skewguard.cli_docs > docs/cli.md
+	$(PY) -m skewguard.observe.api_docs > docs/http-api.md
 
 clean:
 	rm -rf $(VENV) .skewguard .pytest_cache .mypy_cache .ruff_cache
