@@ -875,7 +875,11 @@ class PassBook:
 
 
 def add_backstop_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("action", choices=["install", "status", "uninstall"])
+    parser.add_argument(
+        "action",
+        choices=["install", "status", "uninstall"],
+        help="install (or update) the event triggers, show their status, or remove them",
+    )
     parser.add_argument(
         "--upstream",
         metavar="URL",

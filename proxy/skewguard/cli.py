@@ -22,7 +22,8 @@ from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The whole command line; docs/cli.md is generated from it (skewguard.cli_docs)."""
     parser = argparse.ArgumentParser(
         prog="skewguard",
         description="PostgreSQL proxy that keeps every running app version working.",
@@ -33,7 +34,12 @@ def _parser() -> argparse.ArgumentParser:
     add_arguments(run)
     versions = commands.add_parser("versions", help="app versions seen and their footprints")
     versions.add_argument(
-        "action", nargs="?", default="list", choices=["list", "pin", "unpin", "retire"]
+        "action",
+        nargs="?",
+        default="list",
+        choices=["list", "pin", "unpin", "retire"],
+        help="list (the default); pin keeps a version protected, unpin undoes it, retire "
+        "ends its protection",
     )
     versions.add_argument("name", nargs="?", metavar="APP@VERSION", help="for pin/unpin/retire")
     source = versions.add_mutually_exclusive_group()
@@ -95,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
     if args.command == "versions":

@@ -30,7 +30,7 @@ FORMAT_VERSION = 1
 def add_footprints_arguments(parser: argparse.ArgumentParser) -> None:
     actions = parser.add_subparsers(dest="action", required=True)
     export = actions.add_parser("export", help="print one version's footprint as JSON")
-    export.add_argument("name", metavar="APP@VERSION")
+    export.add_argument("name", metavar="APP@VERSION", help="the version whose footprint to print")
     export.add_argument("--database", required=True, help="the database it was learned in")
     source = export.add_mutually_exclusive_group()
     source.add_argument("--admin", metavar="URL", help="read it from a running proxy")

@@ -9,9 +9,14 @@ from collections.abc import Sequence
 def add_format_argument(
     parser: argparse.ArgumentParser, formats: Sequence[str] = ("text", "json")
 ) -> None:
-    parser.add_argument("--format", choices=list(formats), default=formats[0])
     parser.add_argument(
-        "--json", action="store_const", const="json", dest="format", help="--format json"
+        "--format",
+        choices=list(formats),
+        default=formats[0],
+        help=f"output format (default: {formats[0]})",
+    )
+    parser.add_argument(
+        "--json", action="store_const", const="json", dest="format", help="short for --format json"
     )
 
 

@@ -210,12 +210,16 @@ async def _version_rows(request: web.Request, with_facets: bool) -> list[dict[st
 
 
 async def metrics(request: web.Request) -> web.Response:
+    """Prometheus text exposition of every skewguard metric (docs/operations.md lists them;
+    deploy/prometheus/alerts.yml uses them)."""
     registry = _context(request).proxy.metrics.registry
     body = await asyncio.to_thread(generate_latest, registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 
 async def healthz(request: web.Request) -> web.Response:
+    """Liveness: ``{"status": "ok", "connections": N}`` while the proxy runs, whatever the
+    upstream's state (restart on failure; readiness is /readyz)."""
     return web.json_response({"status": "ok", "connections": len(_context(request).proxy.sessions)})
 
 
@@ -224,7 +228,9 @@ READY_TIMEOUT = 3.0
 
 
 async def readyz(request: web.Request) -> web.Response:
-    """Readiness: 503 while the upstream PostgreSQL or the state store cannot be reached."""
+    """Readiness: ``{"status": "ready"}`` while the upstream PostgreSQL answers ``SELECT 1``
+    and the state store can be read (3 s each); otherwise 503 with
+    ``{"status": "unavailable", "problems": {"upstream"|"state": "…"}}``."""
     context = _context(request)
     upstream = context.proxy.upstream
     problems: dict[str, str] = {}
@@ -256,10 +262,17 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def versions(request: web.Request) -> web.Response:
-    """Versions with live connections, protection and footprints; ``?facets=0`` omits them.
+    """Every (database, app, version) seen, untagged clients as ``(untagged)``:
+    ``{"versions": [...], "next_offset": N|null}``.
 
-    Paged: ``?limit=`` (at most ``MAX_VERSIONS``) and ``?offset=``; ``next_offset``
-    is where the next page starts, null after the last.
+    Each row: ``database``, ``app``, ``version``, ``tagged``, ``live_connections``
+    (through every proxy sharing the state), ``first_seen``/``last_seen`` (epoch
+    seconds), ``protected`` (why: ``pinned``, ``live``, ``recent``, ``rollback-target``;
+    null when not), ``lifecycle`` (``pinned``, ``retired`` or null) and ``facets`` (what
+    it used: ``facet``, ``kind``, ``subject``, ``count``, ``first_seen``, ``last_seen``,
+    ``sample`` — the statement's shape unless --keep-literals). ``?facets=0`` leaves the
+    facets out. Paged: ``?limit=`` (default and most 500) and ``?offset=``;
+    ``next_offset`` is where the next page starts, null after the last.
     """
     with_facets = request.query.get("facets", "1") not in ("0", "false", "no")
     limit = _int_param(request, "limit", MAX_VERSIONS, MAX_VERSIONS) or 1
@@ -276,7 +289,13 @@ async def versions(request: web.Request) -> web.Response:
 
 
 async def lifecycle(request: web.Request) -> web.Response:
-    """POST /api/versions/APP@VERSION/{pin,unpin,retire}; retiring a live version needs force."""
+    """Pin (keep protected), unpin, or retire (stop protecting) ``APP@VERSION``:
+    ``{"app", "version", "action"}``.
+
+    Retiring a version with open connections ends its protection at once, so it
+    answers 409 unless the body is ``{"force": true}`` (or ``?force=true``). Not
+    checked against versions seen: a version may be pinned before it connects.
+    """
     state = _state(request)
     name, action = request.match_info["name"], request.match_info["action"]
     app, sep, version = name.partition("@")
@@ -303,8 +322,17 @@ def _owned(key: VersionKey, name: str) -> bool:
 
 
 async def decisions(request: web.Request) -> web.Response:
-    """The newest audited decisions first: ``?limit=`` (at most ``MAX_DECISIONS``) and
-    ``?before=ID`` for the page after; ``next_before`` is that ID, null after the last."""
+    """Audited DDL decisions, newest first: ``{"decisions": [...], "next_before": ID|null}``.
+
+    Each: ``id``, ``at`` (epoch seconds), ``source`` (``proxy``, or ``check`` for
+    /api/check and ``skewguard check``), ``decision`` (``allow``, ``warn``, ``block``),
+    ``note``, ``database``, ``role``, ``client`` (app@version), ``peer``,
+    ``statements`` (their shape unless --keep-literals), ``changes``, ``findings``
+    (``rule``, ``name``, ``severity``, ``change``, ``version``, ``facet``, ``evidence``,
+    ``message``, ``hint``), ``override_reason`` and ``error`` (the
+    refusal's message, detail and hint). ``?limit=`` (default 100, at most 1000) and
+    ``?before=ID`` for the next page, whose ID ``next_before`` gives.
+    """
     state = _state(request)
     limit = _int_param(request, "limit", DEFAULT_DECISIONS, MAX_DECISIONS) or 1
     before = _int_param(request, "before", None, 2**62)
@@ -329,7 +357,16 @@ def _decisions_page(rows: Sequence[tuple[int, str]], limit: int) -> bytes:
 
 
 async def check(request: web.Request) -> web.Response:
-    """POST JSON ``{"sql", "database", "user"}`` → the decision JSON (nothing is executed)."""
+    """Judge a migration ahead of time; nothing is executed. Body (at most 1 MiB):
+    ``{"sql": "…", "database": "…", "user": "…"}`` (database and user default to the
+    upstream URL's; also ``?database=``, ``?user=``).
+
+    Answers the decision against the protected versions right now: ``decision``,
+    ``breaking``, ``note``, ``unjudged``, ``changes``, ``findings`` (each with the
+    character ``offset`` of its statement in ``sql``), ``error``, ``database`` and
+    ``rejected`` (statements PostgreSQL would refuse in that database, with their offsets). 502
+    when the database's catalog cannot be read. Audited as a ``check`` decision.
+    """
     proxy = _context(request).proxy
     _state(request)
     if proxy.guard is None:
@@ -357,6 +394,9 @@ async def check(request: web.Request) -> web.Response:
 
 
 async def status(request: web.Request) -> web.Response:
+    """The status page (HTML, no external assets, refreshes every 10 s): mode and health,
+    protected versions and why, the columns each reads and writes, recent decisions with
+    blocks highlighted, ``skewguard check`` runs apart."""
     context = _context(request)
     rows: list[dict[str, Any]] = []
     recent: list[dict[str, Any]] = []
@@ -376,19 +416,32 @@ async def status(request: web.Request) -> web.Response:
     return web.Response(text=page, content_type="text/html")
 
 
+Handler = Callable[[web.Request], Awaitable[web.Response]]
+
+#: Every route, in the order docs/http-api.md lists them (generated from this table and
+#: the handlers' docstrings by ``python -m skewguard.observe.api_docs``).
+ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/", status),
+    ("GET", "/metrics", metrics),
+    ("GET", "/healthz", healthz),
+    ("GET", "/readyz", readyz),
+    ("GET", "/api/versions", versions),
+    ("POST", "/api/versions/{name}/{action}", lifecycle),
+    ("GET", "/api/decisions", decisions),
+    ("POST", "/api/check", check),
+)
+
+
 def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> web.Application:
     app = web.Application(
         middlewares=[_answer_errors, _guard_access], client_max_size=MAX_CHECK_BODY
     )
     app[_CONTEXT] = _Context(proxy, store, policy, asyncio.Semaphore(HEAVY_AT_ONCE))
-    app.router.add_get("/", status)
-    app.router.add_get("/metrics", metrics)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/readyz", readyz)
-    app.router.add_get("/api/versions", versions)
-    app.router.add_post("/api/versions/{name}/{action}", lifecycle)
-    app.router.add_get("/api/decisions", decisions)
-    app.router.add_post("/api/check", check)
+    for method, path, handler in ROUTES:
+        if method == "GET":
+            app.router.add_get(path, handler)  # and HEAD
+        else:
+            app.router.add_route(method, path, handler)
     return app
 
 
