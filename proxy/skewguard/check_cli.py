@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import bisect
 import json
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -147,6 +148,17 @@ def _where(name: str, text: str, offset: int) -> Where:
     return Where(name, line, column)
 
 
+_NUMBER = re.compile(r"(\d+)")
+
+
+def migration_order(file: Path, root: Path) -> tuple[tuple[int, int, str], ...]:
+    """Sort key: numbers compare as numbers, as Flyway orders ``V2__`` before ``V10__``,
+    and ``__`` ends a version (``V1__`` before ``V1_1__``); zero-padded and timestamped
+    names keep their text order."""
+    parts = _NUMBER.split(file.relative_to(root).as_posix().replace("__", "\0"))
+    return tuple((1, int(p), "") if p.isdigit() else (0, 0, p) for p in parts if p)
+
+
 def _inputs(paths: list[str]) -> list[tuple[str, str]]:
     """(name, text) of every file, directories expanded to their sorted *.sql files."""
     out: list[tuple[str, str]] = []
@@ -156,7 +168,7 @@ def _inputs(paths: list[str]) -> list[tuple[str, str]]:
             continue
         path = Path(name)
         if path.is_dir():
-            files = sorted(path.rglob("*.sql"), key=lambda p: p.relative_to(path).as_posix())
+            files = sorted(path.rglob("*.sql"), key=lambda p: migration_order(p, path))
             if not files:
                 raise ValueError(f"{name}: no *.sql files in this directory")
             out.extend((str(f), f.read_text()) for f in files)
