@@ -71,23 +71,34 @@ def _lifecycle(args: argparse.Namespace) -> int:
         return 2
     try:
         if args.admin:
-            call(
+            answer = call(
                 args.admin,
                 f"/api/versions/{urllib.parse.quote(args.name)}/{args.action}",
                 token_file=args.admin_token_file,
                 body={"force": True} if args.force else {},
             )
+            seen = bool(answer.get("seen", True))
         else:
             store = open_store(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
             states = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
             try:
                 store.set_lifecycle(app, version, states[args.action])
+                seen = any(
+                    (v.key.app, v.key.version) == (app, version)
+                    for v in store.versions(with_facets=False)
+                )
             finally:
                 store.close()
     except (OSError, ValueError, urllib.error.URLError) as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2
     print(f"{args.name}: {args.action} done")
+    if not seen:
+        print(
+            f"skewguard: note: {args.name} has not been seen in any database yet"
+            " (a typo? `skewguard versions list` shows the versions seen)",
+            file=sys.stderr,
+        )
     return 0
 
 

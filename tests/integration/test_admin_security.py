@@ -281,7 +281,8 @@ def test_retiring_a_live_version_needs_force(guarded: ProxyProcess, database: st
         refused = post(guarded, "/api/versions/shop@1/retire", token=WRITE)
         assert refused.status == 409
         assert "live now" in refused.body["error"] and "force" in refused.body["error"]
-        assert post(guarded, "/api/versions/shop@2/retire", token=WRITE).status == 200
+        never_seen = post(guarded, "/api/versions/shop@2/retire", token=WRITE)
+        assert never_seen.status == 200 and never_seen.body["seen"] is False
         cli = _cli("versions", "retire", "shop@1", "--admin", guarded.admin_url,
                    env={"SKEWGUARD_ADMIN_TOKEN": WRITE})  # fmt: skip
         assert cli.returncode == 2 and "409" in cli.stderr
@@ -291,6 +292,10 @@ def test_retiring_a_live_version_needs_force(guarded: ProxyProcess, database: st
         cli = _cli("versions", "retire", "shop@1", "--force", "--admin", guarded.admin_url,
                    env={"SKEWGUARD_ADMIN_TOKEN": WRITE})  # fmt: skip
         assert cli.returncode == 0, cli.stderr
+        assert "not been seen" not in cli.stderr
+        typo = _cli("versions", "retire", "shop@1.0", "--admin", guarded.admin_url,
+                    env={"SKEWGUARD_ADMIN_TOKEN": WRITE})  # fmt: skip
+        assert typo.returncode == 0 and "shop@1.0 has not been seen" in typo.stderr
     rows = http(guarded, "GET", "/api/versions?facets=0", token=READ).body["versions"]
     assert {(r["app"], r["version"]): r["lifecycle"] for r in rows}[("shop", "1")] == "retired"
 

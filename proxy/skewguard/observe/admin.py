@@ -294,7 +294,8 @@ async def lifecycle(request: web.Request) -> web.Response:
 
     Retiring a version with open connections ends its protection at once, so it
     answers 409 unless the body is ``{"force": true}`` (or ``?force=true``). Not
-    checked against versions seen: a version may be pinned before it connects.
+    refused for a version never seen (one may be pinned before it connects): the
+    answer's ``seen`` says whether any database has seen it, so a typo shows.
     """
     state = _state(request)
     name, action = request.match_info["name"], request.match_info["action"]
@@ -314,7 +315,20 @@ async def lifecycle(request: web.Request) -> web.Response:
             )
     await asyncio.to_thread(state.set_lifecycle, app, version, _LIFECYCLE_ACTIONS[action])
     log.info("version %s: %s", name, action, extra={"peer": request.remote, "forced": force})
-    return web.json_response({"app": app, "version": version, "action": action})
+    seen = any(_owned(row.key, name) for row in await _seen_versions(request))
+    return web.json_response({"app": app, "version": version, "action": action, "seen": seen})
+
+
+async def _seen_versions(request: web.Request) -> list[StoredVersion]:
+    """Every version stored or learned (without facets); the learned ones when the
+    store cannot be read."""
+    proxy, state = _context(request).proxy, _state(request)
+    fresh = proxy.learner.unwritten_footprints() if proxy.learner is not None else []
+    try:
+        stored = await asyncio.to_thread(state.versions, with_facets=False)
+    except Exception:  # the answer is a hint for a typo, not a decision
+        stored = []
+    return with_unwritten(stored, fresh, with_facets=False)
 
 
 def _owned(key: VersionKey, name: str) -> bool:
