@@ -16,7 +16,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import urlsplit
+
+import psycopg
+from psycopg.conninfo import conninfo_to_dict
 
 from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
@@ -62,6 +65,9 @@ class Upstream:
     password: str | None
     database: str | None
     url: str
+    sslrootcert: str | None = None  # a CA file, or "system" (libpq 16): the system store
+    sslcert: str | None = None  # a client certificate for PostgreSQL's ``cert`` auth
+    sslkey: str | None = None
 
     @property
     def unix_socket(self) -> str | None:
@@ -73,30 +79,48 @@ SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
 def parse_upstream(url: str) -> Upstream:
-    parts = urlsplit(url)
-    if parts.scheme not in ("postgres", "postgresql"):
-        raise ConfigError(f"--upstream must be a postgresql:// URL, got {url!r}")
-    query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
-    host = query.get("host") or unquote(parts.hostname or "") or "127.0.0.1"
+    """A ``postgresql://`` URL or a libpq keyword string (``host=db port=5432 ...``),
+    read by libpq's own parser (psycopg's ``conninfo_to_dict``); no PG* variables."""
+    if "://" in url and urlsplit(url).scheme not in ("postgres", "postgresql"):
+        raise ConfigError(f"--upstream must be a postgresql:// URL or libpq keywords, got {url!r}")
     try:
-        explicit = query.get("port") or parts.port
-        port = 5432 if explicit is None else int(explicit)
+        params = {k: str(v) for k, v in conninfo_to_dict(url).items()}
+    except psycopg.ProgrammingError as exc:
+        raise ConfigError(
+            f"--upstream must be a postgresql:// URL or libpq keywords (host=... port=...),"
+            f" got {url!r}: {str(exc).strip()}"
+        ) from None
+    if not params and "://" not in url:
+        raise ConfigError(f"--upstream must be a postgresql:// URL or libpq keywords, got {url!r}")
+    host = params.get("host") or params.get("hostaddr") or "127.0.0.1"
+    if "," in host:
+        raise ConfigError(f"--upstream names several hosts ({host}); give one")
+    try:
+        port = int(params.get("port") or 5432)
     except ValueError:
         port = -1
     if not 0 < port <= 65535:
         raise ConfigError(f"bad port in --upstream {url!r}")
-    sslmode = query.get("sslmode", "prefer")
+    sslmode = params.get("sslmode", "prefer")
     if sslmode not in SSLMODES:
         raise ConfigError(f"unknown sslmode {sslmode!r} in --upstream; use one of {SSLMODES}")
-    database = unquote(parts.path.lstrip("/")) or None
+    files = {name: params.get(name) or None for name in ("sslrootcert", "sslcert", "sslkey")}
+    for name, path in files.items():
+        if path is not None and path != "system" and not os.path.isfile(path):
+            raise ConfigError(f"{name} in --upstream: no such file {path!r}")
+    if files["sslrootcert"] == "system" and sslmode != "verify-full":
+        raise ConfigError("sslrootcert=system in --upstream needs sslmode=verify-full (as libpq)")
+    if (files["sslcert"] is None) != (files["sslkey"] is None):
+        raise ConfigError("--upstream needs both sslcert and sslkey for a client certificate")
     return Upstream(
         host=host,
         port=port,
         sslmode=sslmode,
-        user=unquote(parts.username) if parts.username else None,
-        password=unquote(parts.password) if parts.password else None,
-        database=database,
+        user=params.get("user") or None,
+        password=params.get("password") or None,
+        database=params.get("dbname") or None,
         url=url,
+        **files,
     )
 
 
@@ -223,7 +247,8 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "upstream",
-        "PostgreSQL to proxy to, as a postgresql:// URL (sslmode honoured); "
+        "PostgreSQL to proxy to: a postgresql:// URL or libpq keywords (sslmode, sslrootcert, "
+        "sslcert, sslkey honoured); "
         "without it an embedded PostgreSQL is started",
         _validated(parse_upstream),
         metavar="URL",

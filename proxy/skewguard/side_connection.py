@@ -50,7 +50,9 @@ def ssl_option(upstream: Upstream) -> ssl.SSLContext | Literal[False, "prefer"]:
         return False
     if mode == "prefer":
         return "prefer"
-    return upstream_context(mode)
+    return upstream_context(
+        mode, rootcert=upstream.sslrootcert, cert=upstream.sslcert, key=upstream.sslkey
+    )
 
 
 def side_settings(

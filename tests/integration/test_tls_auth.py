@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import psycopg
 import pytest
+import trustme
 
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import direct_dsn, mask_ports
@@ -154,3 +156,34 @@ def test_scram_channel_binding_client_tls_only(proxy: ProxyProcess) -> None:
         assert conn.execute("select current_user").fetchone() == (SCRAM_USER,)
     with pytest.raises(psycopg.OperationalError, match=NO_CHANNEL_BINDING):
         psycopg.connect(proxy.dsn(channel_binding="require", **auth))
+
+
+def test_upstream_verified_against_the_urls_root_certificate(
+    cluster: LocalCluster, certs: Certificates, tmp_path: Path
+) -> None:
+    """sslrootcert in --upstream, as libpq reads it: verify-full against that CA works;
+    without it (the system store) or with another CA under sslmode=require (which then
+    verifies as verify-ca), the upstream is refused; a missing file fails the start."""
+    if not cluster.install.supports_ssl:
+        pytest.skip("this PostgreSQL is built without SSL")
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+
+    def proxy(**params: str) -> ProxyProcess:
+        return ProxyProcess(upstream=cluster.url(**params), logfile=tmp_path / "proxy.log").start()
+
+    verified = proxy(sslmode="verify-full", sslrootcert=str(certs.ca))
+    try:
+        with psycopg.connect(verified.dsn(sslmode="disable"), autocommit=True) as conn:
+            assert conn.execute(UPSTREAM_SSL).fetchone() == (True,)
+    finally:
+        verified.stop()
+    for params in ({"sslmode": "verify-full"}, {"sslmode": "require", "sslrootcert": str(other)}):
+        refused = proxy(**params)
+        try:
+            with pytest.raises(psycopg.OperationalError, match="certificate verify failed"):
+                psycopg.connect(refused.dsn(sslmode="disable"), connect_timeout=10)
+        finally:
+            refused.stop()
+    with pytest.raises(RuntimeError, match="sslrootcert in --upstream: no such file"):
+        proxy(sslmode="verify-ca", sslrootcert=str(tmp_path / "missing.pem"))

@@ -311,3 +311,27 @@ def test_app_role_pairs() -> None:
     assert settings.app_role == (("orders", "orders_rw"), ("shop", "shop_rw"))
     with pytest.raises(ConfigError, match="APP=ROLE"):
         load_settings(_args("--app-role", "orders"), {})
+
+
+def test_upstream_accepts_libpq_keywords_as_libpq_reads_them() -> None:
+    upstream = parse_upstream("host=db.internal port=6543 dbname='my app' user=svc sslmode=require")
+    assert (upstream.host, upstream.port, upstream.database) == ("db.internal", 6543, "my app")
+    assert (upstream.user, upstream.sslmode) == ("svc", "require")
+    assert parse_upstream("host=/var/run/postgresql").unix_socket == (
+        "/var/run/postgresql/.s.PGSQL.5432"
+    )
+    with pytest.raises(ConfigError, match="several hosts"):
+        parse_upstream("postgresql://a,b/db")
+
+
+def test_upstream_tls_files_are_read_as_libpq_reads_them(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read here")
+    url = f"postgresql://u@db/app?sslmode=verify-ca&sslrootcert={ca}"
+    assert parse_upstream(url).sslrootcert == str(ca)
+    with pytest.raises(ConfigError, match="sslrootcert in --upstream: no such file"):
+        parse_upstream(f"postgresql://u@db/app?sslmode=verify-ca&sslrootcert={ca}.gone")
+    with pytest.raises(ConfigError, match="needs sslmode=verify-full"):
+        parse_upstream("postgresql://u@db/app?sslmode=require&sslrootcert=system")
+    with pytest.raises(ConfigError, match="both sslcert and sslkey"):
+        parse_upstream(f"postgresql://u@db/app?sslcert={ca}")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Coroutine
 
 from skewguard.backstop import PassBook
-from skewguard.config import Settings, Upstream, parse_upstream
+from skewguard.config import ConfigError, Settings, Upstream, parse_upstream
 from skewguard.guard import Guard
 from skewguard.identity import IdentityResolver
 from skewguard.learning import Learner
@@ -21,6 +21,7 @@ from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
 from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
+from skewguard.side_connection import ssl_option
 from skewguard.wire import messages as m
 from skewguard.wire.errors import ProtocolViolation
 from skewguard.wire.framing import Message, MessageScanner
@@ -103,6 +104,10 @@ class Proxy:
     def __init__(self, settings: Settings, upstream_url: str) -> None:
         self.settings = settings
         self.upstream: Upstream = parse_upstream(upstream_url)
+        try:  # a CA or key file that cannot be loaded fails the start, not each connection
+            ssl_option(self.upstream)
+        except (ssl.SSLError, OSError) as exc:
+            raise ConfigError(f"--upstream TLS files cannot be loaded: {exc}") from exc
         self.fast_path = FastPathFunctions(self.upstream)
         self.resolver = _resolver(settings)
         self._fd_limit = raise_fd_limit()

@@ -96,16 +96,32 @@ def server_context(cert: str, key: str) -> ssl.SSLContext:
     return context
 
 
-def upstream_context(sslmode: str) -> ssl.SSLContext:
-    """The context for the upstream leg; verification follows libpq's sslmode."""
+def upstream_context(
+    sslmode: str,
+    *,
+    rootcert: str | None = None,
+    cert: str | None = None,
+    key: str | None = None,
+) -> ssl.SSLContext:
+    """The context for the upstream leg; verification follows libpq's sslmode.
+
+    As libpq: ``sslrootcert`` names the CA file to verify against (``system``: the
+    system store), and with one, ``require`` verifies the chain as ``verify-ca``
+    does; ``sslcert``/``sslkey`` present a client certificate.
+    """
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.set_alpn_protocols([ALPN_POSTGRESQL])
-    if sslmode == "verify-full":
-        context.load_default_certs()
-    elif sslmode == "verify-ca":
-        context.check_hostname = False
-        context.load_default_certs()
+    if sslmode == "require" and rootcert not in (None, "system"):
+        sslmode = "verify-ca"
+    if sslmode in ("verify-full", "verify-ca"):
+        context.check_hostname = sslmode == "verify-full"
+        if rootcert is None or rootcert == "system":
+            context.load_default_certs()
+        else:
+            context.load_verify_locations(cafile=rootcert)
     else:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
+    if cert is not None and key is not None:
+        context.load_cert_chain(cert, key)
     return context

@@ -136,10 +136,16 @@ class UpstreamLink(asyncio.Protocol):
             return
         assert self.transport is not None
         if answer == b"S":
-            context = upstream_context(self.target.sslmode)
-            hostname = self.target.host if self.target.sslmode == "verify-full" else None
-            self._tls = TlsEndpoint(context, server_side=False, server_hostname=hostname)
+            target = self.target
+            hostname = target.host if target.sslmode == "verify-full" else None
             try:
+                context = upstream_context(
+                    target.sslmode,
+                    rootcert=target.sslrootcert,
+                    cert=target.sslcert,
+                    key=target.sslkey,
+                )
+                self._tls = TlsEndpoint(context, server_side=False, server_hostname=hostname)
                 self.transport.write(self._tls.start())
             except ssl.SSLError as exc:
                 self._fail("tls", f"TLS with the upstream failed: {exc}")
