@@ -249,7 +249,8 @@ def render_error(
             part = f"{finding.rule} {finding.name}: {finding.message}"
             evidence = finding.evidence
             if evidence is not None:
-                part += f" (seen {evidence.count} times, last {_when(evidence.last_seen)}"
+                plural = "s" if evidence.count != 1 else ""
+                part += f" (seen {evidence.count} time{plural}, last {_when(evidence.last_seen)}"
                 if samples:
                     part += "; e.g. " + " ".join(evidence.sample.split())[:SAMPLE_IN_ERROR]
                 part += ")"
