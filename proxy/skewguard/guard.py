@@ -98,13 +98,17 @@ class PendingChange:
     texts: list[str] = field(default_factory=list)
     unmodelled: list[CannotModel] = field(default_factory=list)
 
-    def apply(self, sql: str) -> list[CannotModel]:
+    def apply(self, sql: str, node: Any = None) -> list[CannotModel]:
         """The statements of ``sql`` with a known reach the overlay could not model.
 
+        ``node``: the one statement of ``sql`` already parsed (not parsed again).
         Raises DdlParseError for text the parser cannot read, CannotModel for a
         statement whose reach is unknown."""
         found: list[CannotModel] = []
-        self.overlay.apply(sql, on_unmodelled=found.append)
+        if node is not None:
+            self.overlay.apply_statement(node, on_unmodelled=found.append)
+        else:
+            self.overlay.apply(sql, on_unmodelled=found.append)
         self.texts.append(sql)
         self.unmodelled.extend(found)
         return found

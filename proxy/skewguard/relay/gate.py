@@ -20,6 +20,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
@@ -212,20 +213,20 @@ class TransactionGate:
             earlier, self._earlier = self._earlier, []
             for passed in earlier:  # they ran first in this implicit transaction
                 self._add(passed)
-        return await self._added(requester, text)
+        return await self._added(requester, text, statement.node)
 
-    def _add(self, text: str) -> list[CannotModel]:
+    def _add(self, text: str, node: Any = None) -> list[CannotModel]:
         """The overlay takes ``text``; raises _Unjudged for a reach it cannot know."""
         assert self._pending is not None
         try:
-            return self._pending.apply(text)
+            return self._pending.apply(text, node)
         except CannotModel as exc:  # its reach is unknown: any version may notice
             raise _Unjudged("unmodelled", str(exc)) from exc
 
-    async def _added(self, requester: Requester, text: str) -> Decision | None:
+    async def _added(self, requester: Requester, text: str, node: Any) -> Decision | None:
         assert self._pending is not None
         try:
-            unmodelled = self._add(text)
+            unmodelled = self._add(text, node)
         except DdlParseError:
             decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
             return decision if decision.action is Action.BLOCK else None
