@@ -27,7 +27,13 @@ from pglast.parser import ParseError
 
 from skewguard.admin_client import add_token_argument, call
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, Settings, parse_duration, parse_upstream
+from skewguard.config import (
+    ConfigError,
+    Settings,
+    add_client_config,
+    parse_duration,
+    parse_upstream,
+)
 from skewguard.guard import Guard, Requester
 from skewguard.identity import Identity
 from skewguard.observe.metrics import ProxyMetrics
@@ -57,6 +63,7 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--database", help="database the migration runs in (default: the upstream URL's)"
     )
+    add_client_config(parser)
     add_format_argument(parser, ("text", "json", "github"))
     parser.add_argument(
         "--wait-safe",

@@ -13,7 +13,13 @@ from skewguard.admin_client import add_token_argument
 from skewguard.app import serve, start_embedded
 from skewguard.backstop import add_backstop_arguments, backstop_command
 from skewguard.check_cli import add_check_arguments, check_command
-from skewguard.config import ConfigError, add_arguments, load_settings
+from skewguard.config import (
+    ConfigError,
+    add_arguments,
+    add_client_config,
+    fill_client_sources,
+    load_settings,
+)
 from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.footprints_cli import add_footprints_arguments, footprints_command
 from skewguard.output import add_format_argument
@@ -53,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="retire even a version that is live right now"
     )
     add_token_argument(versions)
+    add_client_config(versions)
     add_format_argument(versions)
     versions.add_argument("--facets", action="store_true", help="list each version's footprint")
     check = commands.add_parser("check", help="would these migrations break a protected version?")
@@ -100,10 +107,20 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+#: Commands that talk to a proxy or its state: flags, then SKEWGUARD_* variables, then --config.
+_CLIENT_COMMANDS = frozenset({"versions", "check", "ready", "footprints"})
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "run":
         return _run(args)
+    if args.command in _CLIENT_COMMANDS:
+        try:
+            fill_client_sources(args)
+        except ConfigError as exc:
+            print(f"skewguard: {exc}", file=sys.stderr)
+            return 2
     if args.command == "versions":
         return versions_command(args)
     if args.command == "check":

@@ -613,22 +613,85 @@ def reloaded(current: Settings, fresh: Settings) -> tuple[Settings, list[str], l
     return updated, taken, [name for name in changed if name not in RELOADABLE]
 
 
+def _run_table(config_path: str | None) -> dict[str, Any]:
+    """The ``[run]`` table of a TOML file (names with underscores); {} without a file."""
+    if not config_path:
+        return {}
+    try:
+        table = tomllib.loads(Path(config_path).read_text()).get("run", {})
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
+    if not isinstance(table, dict):
+        raise ConfigError(f"{config_path}: [run] must be a table")
+    table = {str(key).replace("-", "_"): value for key, value in table.items()}
+    unknown = sorted(set(table) - {option.name for option in OPTIONS})
+    if unknown:
+        raise ConfigError(f"{config_path}: unknown setting(s) in [run]: {', '.join(unknown)}")
+    return table
+
+
+#: Where the commands that talk to a proxy or its state (check, versions, ready,
+#: footprints) look for what a flag did not give: the variable, then ``--config``.
+CLIENT_SOURCES = (
+    ("admin", "SKEWGUARD_ADMIN"),
+    ("state", "SKEWGUARD_STATE"),
+    ("upstream", "SKEWGUARD_UPSTREAM"),
+    ("database", "SKEWGUARD_DATABASE"),
+)
+
+
+def add_client_config(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config",
+        metavar="FILE",
+        help="the proxy's TOML file: its [run] table's state, upstream and admin_listen "
+        "(as the admin URL) stand in for flags not given; flags, then SKEWGUARD_ADMIN, "
+        "SKEWGUARD_STATE, SKEWGUARD_UPSTREAM, SKEWGUARD_DATABASE, then the file",
+    )
+
+
+def fill_client_sources(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> None:
+    """Fill the connection flags a client command was not given (see CLIENT_SOURCES).
+
+    A source named on the command line is not joined by another: ``--state``
+    given, SKEWGUARD_ADMIN is not read (and ``--admin`` given, no state or
+    upstream is).
+    """
+    env = os.environ if environ is None else environ
+    table = _run_table(getattr(args, "config", None) or env.get("SKEWGUARD_CONFIG"))
+    listen = table.get("admin_listen")
+    from_file = {
+        "state": table.get("state"),
+        "upstream": table.get("upstream"),
+        "admin": _admin_url(str(listen)) if listen else None,
+    }
+    given = {name for name, _ in CLIENT_SOURCES if getattr(args, name, None)}
+    for name, variable in CLIENT_SOURCES:
+        if not hasattr(args, name) or name in given:
+            continue
+        if (name == "admin" and "state" in given) or (
+            name in ("state", "upstream") and "admin" in given
+        ):
+            continue
+        value = env.get(variable) or from_file.get(name)
+        if value:
+            setattr(args, name, str(value))
+
+
+def _admin_url(listen: str) -> str:
+    """``http://HOST:PORT`` for an ``admin_listen`` (a wildcard address: loopback)."""
+    host, _, port = listen.rpartition(":")
+    host = host.strip("[]")
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    return f"http://{'[' + host + ']' if ':' in host else host}:{port}"
+
+
 def load_settings(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> Settings:
     """Merge flags, environment, TOML file and defaults into one Settings."""
     env = os.environ if environ is None else environ
     config_path = getattr(args, "config", None) or env.get("SKEWGUARD_CONFIG")
-    table: dict[str, Any] = {}
-    if config_path:
-        try:
-            table = tomllib.loads(Path(config_path).read_text()).get("run", {})
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ConfigError(f"cannot read config file {config_path}: {exc}") from exc
-        if not isinstance(table, dict):
-            raise ConfigError(f"{config_path}: [run] must be a table")
-        table = {str(key).replace("-", "_"): value for key, value in table.items()}
-        unknown = sorted(set(table) - {option.name for option in OPTIONS})
-        if unknown:
-            raise ConfigError(f"{config_path}: unknown setting(s) in [run]: {', '.join(unknown)}")
+    table = _run_table(config_path)
     values: dict[str, Any] = {}
     for option in OPTIONS:
         raw = getattr(args, option.name, None)

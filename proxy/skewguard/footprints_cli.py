@@ -20,6 +20,7 @@ from typing import Any
 
 from skewguard.admin_client import add_token_argument, fetch_versions
 from skewguard.analysis import Facet
+from skewguard.config import add_client_config
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.store import Lifecycle, open_store
 
@@ -36,12 +37,14 @@ def add_footprints_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--admin", metavar="URL", help="read it from a running proxy")
     source.add_argument("--state", metavar="PATH|URL", help="read it from the state")
     add_token_argument(export)
+    add_client_config(export)
     load = actions.add_parser(
         "import", help="add an exported footprint to the state, pinned (expected)"
     )
     load.add_argument("file", help="a file written by `footprints export` ('-': stdin)")
     load.add_argument("--database", help="the database it is expected in (default: the file's)")
     load.add_argument("--state", metavar="PATH|URL", help="the state to write into")
+    add_client_config(load)
 
 
 def _state(args: argparse.Namespace) -> str:

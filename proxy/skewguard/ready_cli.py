@@ -19,7 +19,7 @@ from skewguard.admin_client import AdminError, add_token_argument, fetch_version
 from skewguard.analysis import Facet
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, parse_upstream
+from skewguard.config import ConfigError, add_client_config, parse_upstream
 from skewguard.footprint import Evidence
 from skewguard.output import add_format_argument
 from skewguard.readiness import Gap, gaps
@@ -33,7 +33,6 @@ def add_ready_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--upstream",
         metavar="URL",
-        default=os.environ.get("SKEWGUARD_UPSTREAM"),
         help="the database whose schema is checked (default: $SKEWGUARD_UPSTREAM)",
     )
     parser.add_argument("--database", help="database the version uses (default: the URL's)")
@@ -46,6 +45,7 @@ def add_ready_arguments(parser: argparse.ArgumentParser) -> None:
     )
     add_format_argument(parser)
     add_token_argument(parser)
+    add_client_config(parser)
 
 
 class CannotTell(Exception):

@@ -315,3 +315,24 @@ def test_the_shared_store_pages_and_prunes_decisions(cluster: LocalCluster, data
         assert [i for i, _ in store.decision_texts(2)] == [d["id"] for d in store.decisions(2)]
     finally:
         store.close()
+
+
+def test_client_commands_find_the_proxy_through_env_or_its_config(
+    guarded: ProxyProcess, database: str, tmp_path: Path
+) -> None:
+    """No --admin flag: SKEWGUARD_ADMIN, or the proxy's own TOML file (admin_listen)."""
+    with psycopg.connect(guarded.dsn(dbname=database, application_name="shop@1")) as conn:
+        conn.execute("SELECT email FROM users").fetchall()
+        env = {"SKEWGUARD_ADMIN": guarded.admin_url, "SKEWGUARD_ADMIN_TOKEN": READ}
+        by_env = _cli("versions", "--format", "json", env=env)
+        assert by_env.returncode == 0, by_env.stderr
+        listed = json.loads(by_env.stdout)["versions"]
+        assert ("shop", "1") in {(v["app"], v["version"]) for v in listed}
+        config = tmp_path / "skewguard.toml"
+        config.write_text(f'[run]\nadmin_listen = "0.0.0.0:{guarded.admin_port}"\n')
+        migration = tmp_path / "contract.sql"
+        migration.write_text("ALTER TABLE users DROP COLUMN email;\n")
+        by_file = _cli("check", "--config", str(config), "--database", database, str(migration),
+                       env={"SKEWGUARD_ADMIN_TOKEN": WRITE})  # fmt: skip
+        assert by_file.returncode == 1, by_file.stdout + by_file.stderr
+        assert "shop@1" in by_file.stdout

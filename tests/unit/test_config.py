@@ -15,6 +15,7 @@ from skewguard.config import (
     add_arguments,
     admin_tokens,
     client_admin_token,
+    fill_client_sources,
     load_settings,
     parse_duration,
     parse_hostport,
@@ -335,3 +336,32 @@ def test_upstream_tls_files_are_read_as_libpq_reads_them(tmp_path: Path) -> None
         parse_upstream("postgresql://u@db/app?sslmode=require&sslrootcert=system")
     with pytest.raises(ConfigError, match="both sslcert and sslkey"):
         parse_upstream(f"postgresql://u@db/app?sslcert={ca}")
+
+
+def _client_args(**given: str | None) -> argparse.Namespace:
+    fields = {"admin": None, "state": None, "upstream": None, "database": None, "config": None}
+    return argparse.Namespace(**{**fields, **given})
+
+
+def test_client_commands_read_flags_then_variables_then_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "skewguard.toml"
+    config.write_text(
+        '[run]\nadmin-listen = "0.0.0.0:9632"\nstate = "/var/lib/sg.db"\n'
+        'upstream = "postgresql://db/app"\n'
+    )
+    args = _client_args(config=str(config))
+    fill_client_sources(args, {})
+    assert (args.admin, args.state) == ("http://127.0.0.1:9632", "/var/lib/sg.db")
+    assert args.upstream == "postgresql://db/app"
+    args = _client_args(config=str(config))
+    fill_client_sources(args, {"SKEWGUARD_ADMIN": "http://proxy:9632", "SKEWGUARD_DATABASE": "x"})
+    assert (args.admin, args.database) == ("http://proxy:9632", "x")
+    args = _client_args(admin="http://flag:1", config=str(config))
+    fill_client_sources(args, {"SKEWGUARD_ADMIN": "http://env:2"})
+    assert (args.admin, args.state, args.upstream) == ("http://flag:1", None, None)
+    args = _client_args(state="/tmp/given.db")
+    fill_client_sources(args, {"SKEWGUARD_ADMIN": "http://env:2", "SKEWGUARD_UPSTREAM": "u"})
+    assert (args.admin, args.state, args.upstream) == (None, "/tmp/given.db", "u")
+    with pytest.raises(ConfigError, match="unknown setting"):
+        (tmp_path / "bad.toml").write_text('[run]\nadmin-url = "x"\n')
+        fill_client_sources(_client_args(config=str(tmp_path / "bad.toml")), {})
