@@ -105,6 +105,9 @@ def _lifecycle(args: argparse.Namespace) -> int:
 def versions_command(args: argparse.Namespace) -> int:
     if args.action != "list":
         return _lifecycle(args)
+    if args.name:
+        print(f"skewguard versions list: unexpected argument {args.name!r}", file=sys.stderr)
+        return 2
     try:
         if args.admin:
             rows = fetch_versions(
