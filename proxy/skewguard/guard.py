@@ -15,7 +15,7 @@ import logging
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 
@@ -83,6 +83,8 @@ class PassGranter(Protocol):
 
 
 Footprints = dict[VersionKey, dict[Facet, Evidence]]
+#: The footprints a decision judges on, or why they cannot be had (reason label, why).
+Gathered: TypeAlias = "tuple[dict[VersionKey, Protection], Footprints] | tuple[str, str]"
 
 
 @dataclass
@@ -97,6 +99,14 @@ class PendingChange:
     before: CatalogSnapshot
     texts: list[str] = field(default_factory=list)
     unmodelled: list[CannotModel] = field(default_factory=list)
+    #: The footprints read with the catalog (``Guard.begin(prefetch=True)``): for a
+    #: change judged at once, outside a transaction block; judged later, read again.
+    prefetched: asyncio.Task[Gathered] | None = field(default=None, repr=False)
+
+    def drop_prefetch(self) -> None:
+        if self.prefetched is not None:
+            self.prefetched.cancel()
+            self.prefetched = None
 
     def apply(self, sql: str, node: Any = None) -> list[CannotModel]:
         """The statements of ``sql`` with a known reach the overlay could not model.
@@ -193,22 +203,29 @@ class Guard:
             return local
         return local | set(elsewhere)
 
-    async def begin(self, requester: Requester) -> PendingChange | None:
+    async def begin(self, requester: Requester, *, prefetch: bool = False) -> PendingChange | None:
         """Start tracking a change on the catalog as it is now; None when it cannot be read.
 
         "As it is now": the cache tests whether its snapshot is still current
         (one cheap query) and reads the catalog again only when it is not. The
-        model of a new snapshot is built once, in a worker thread.
+        model of a new snapshot is built once, in a worker thread. ``prefetch``
+        (a change judged at once): the footprints are read meanwhile.
         """
+        prefetched = None
+        if prefetch:
+            prefetched = asyncio.ensure_future(self._gather(requester))
+            prefetched.add_done_callback(_retrieved)
         catalog, _ = await self._catalogs.get(
             requester.database, requester.user, newer_than=time.time()
         )
         if catalog is None:
+            if prefetched is not None:
+                prefetched.cancel()
             return None
         if not catalog.has_derived("model"):
             await asyncio.to_thread(Model.of, catalog)
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
-        return PendingChange(overlay, catalog)
+        return PendingChange(overlay, catalog, prefetched=prefetched)
 
     async def screen(self, requester: Requester, text: str, node: Any) -> Decision | None:
         """Allow a statement that provably reaches nothing a protected version uses,
@@ -294,10 +311,22 @@ class Guard:
         self._settings = settings
 
     async def _footprints(
-        self, requester: Requester, texts: Sequence[str]
+        self,
+        requester: Requester,
+        texts: Sequence[str],
+        gathered: asyncio.Task[Gathered] | None = None,
     ) -> tuple[dict[VersionKey, Protection], Footprints] | Decision:
         """The protected versions and their footprints, with every query seen so far
-        analysed; the unjudged Decision when that cannot be had."""
+        analysed (``gathered``: read already); the unjudged Decision when that cannot
+        be had."""
+        found = await (gathered or self._gather(requester))
+        if isinstance(found, tuple) and isinstance(found[0], str):
+            return await self.unjudged(requester, texts, found[0], found[1])
+        return found
+
+    async def _gather(self, requester: Requester) -> Gathered:
+        """What ``_footprints`` answers, or (reason, why) it cannot: no side effects,
+        so it may run ahead of the decision and be dropped."""
         if self._learner is not None:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
             own = self._learner.flush_for_decision(requester.database, time.monotonic() + budget)
@@ -311,17 +340,13 @@ class Guard:
             else:
                 complete = await own
             if not complete:
-                return await self.unjudged(
-                    requester,
-                    texts,
-                    "deadline",
-                    f"the analysis of recent queries did not finish within {budget:.1f} s",
-                )
+                why = f"the analysis of recent queries did not finish within {budget:.1f} s"
+                return "deadline", why
         try:
             stored = await self._versions(requester.database, with_facets=True)
             protections = await self._protections(requester.database, stored)
         except StateUnreadable as exc:
-            return await self.unjudged(requester, texts, "state", str(exc))
+            return "state", str(exc)
         return protections, {v.key: v.facets for v in stored if v.key in protections}
 
     async def judge_unmodelled(
@@ -359,7 +384,8 @@ class Guard:
     async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
         """Decide on the net change a transaction (or statement) would commit."""
         overlay, texts = pending.overlay, pending.texts
-        found = await self._footprints(requester, texts)
+        prefetched, pending.prefetched = pending.prefetched, None
+        found = await self._footprints(requester, texts, prefetched)
         if isinstance(found, Decision):
             return found
         protections, footprints = found
@@ -623,6 +649,12 @@ class Guard:
             decision.note,
             extra={"database": requester.database, "client": str(requester.identity)},
         )
+
+
+def _retrieved(task: asyncio.Task[Any]) -> None:
+    """A prefetch nobody awaited (the change was refused first) must not log its error."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:

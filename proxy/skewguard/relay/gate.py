@@ -187,6 +187,8 @@ class TransactionGate:
                 # where side connections cannot see these changes yet
                 self._earlier.extend(pending.texts)
             return decision
+        if self._pending is not None:  # judged at a later COMMIT: footprints read then
+            self._pending.drop_prefetch()
         return None
 
     async def _apply(self, requester: Requester, statement: Statement) -> Decision | None:
@@ -206,7 +208,8 @@ class TransactionGate:
         if not requester.search_path_known:
             requester = await self._ask_search_path(requester)
         if self._pending is None:
-            self._pending = await self._guard.begin(requester)
+            # judged at once outside a block: its footprints are read with the catalog
+            self._pending = await self._guard.begin(requester, prefetch=not self.in_block)
             self._savepoints.clear()
             if self._pending is None:
                 raise _Unjudged("catalog", "the catalog of the database cannot be read")
