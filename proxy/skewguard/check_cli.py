@@ -17,7 +17,7 @@ import bisect
 import json
 import re
 import sys
-import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from skewguard.observe.traffic import TrafficBook
 from skewguard.output import add_format_argument
 from skewguard.search_path import DEFAULT
 from skewguard.store import open_store
+from skewguard.waiting import breaking_versions, wait_until_safe
 
 SAFE, BREAKING, ERROR = 0, 1, 2
 
@@ -292,23 +293,45 @@ def _render_github(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _judge(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
+async def _judge(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
+    """The located report on the whole migration, from the proxy or from the state."""
     if migration.errors:  # never judge what was not read whole
-        return {"decision": "-", "breaking": False, "findings": [], "database": args.database}
-    if args.admin:
-        return _post(args, migration.text)
-    return asyncio.run(_local(args, migration.text))
+        result = {"decision": "-", "breaking": False, "findings": [], "database": args.database}
+    elif args.admin:
+        result = await asyncio.to_thread(_post, args, migration.text)
+    else:
+        result = await _local(args, migration.text)
+    return _located(migration, result)
 
 
-def _holders(report: dict[str, Any]) -> str:
-    """The versions a breaking report names, e.g. ``shop@1 (3 findings)``."""
-    counts: dict[str, int] = {}
-    for finding in report["findings"]:
-        owner = finding.get("version")
-        if finding["severity"] == "break" and owner:
-            name = f"{owner['app']}@{owner['version']}"
-            counts[name] = counts.get(name, 0) + 1
-    return ", ".join(f"{n} ({c} finding{'s' * (c > 1)})" for n, c in sorted(counts.items()))
+def _holders(report: dict[str, Any]) -> list[str] | None:
+    """The versions a breaking report is held back by; None when waiting cannot help."""
+    if report["verdict"] != "breaking":
+        return None
+    return list(breaking_versions(report["findings"]))
+
+
+def _waiting(held: Sequence[str]) -> None:
+    print(f"skewguard check: waiting; held back by {', '.join(held)}", file=sys.stderr)
+
+
+async def _report(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
+    if not args.wait_safe:
+        return await _judge(args, migration)
+    waited = await wait_until_safe(
+        lambda: _judge(args, migration),
+        _holders,
+        timeout=args.timeout,
+        interval=args.interval,
+        progress=_waiting,
+    )
+    if waited.timed_out:
+        print(
+            f"skewguard check: still unsafe after {args.timeout:g}s; held back by "
+            f"{', '.join(waited.held_back_by)}",
+            file=sys.stderr,
+        )
+    return {**waited.result, "wait": waited.summary()}
 
 
 def check_command(args: argparse.Namespace) -> int:
@@ -319,24 +342,10 @@ def check_command(args: argparse.Namespace) -> int:
         )
         return ERROR
     migration = Migration()
-    deadline = time.monotonic() + args.timeout
     try:
         for name, text in _inputs(args.files):
             migration.add(name, text)
-        while True:
-            report = _located(migration, _judge(args, migration))
-            if not args.wait_safe or report["verdict"] != "breaking":
-                break
-            holders = _holders(report)
-            if time.monotonic() + args.interval > deadline:
-                print(
-                    f"skewguard check: still unsafe after {args.timeout:g}s; held back by "
-                    f"{holders}",
-                    file=sys.stderr,
-                )
-                break
-            print(f"skewguard check: waiting; held back by {holders}", file=sys.stderr)
-            time.sleep(args.interval)
+        report = asyncio.run(_report(args, migration))
     except (OSError, ValueError, ConfigError, ConnectionError) as exc:
         print(f"skewguard check: {exc}", file=sys.stderr)
         return ERROR

@@ -15,12 +15,13 @@ import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from skewguard import __version__
+from skewguard.config import ConfigError, parse_duration
 from skewguard.footprint import VersionKey
 from skewguard.guard import Requester, StateUnreadable
 from skewguard.identity import Identity
@@ -32,8 +33,11 @@ from skewguard.search_path import DEFAULT
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side
 from skewguard.store import Lifecycle, StateStore, StoredVersion
 from skewguard.store.base import with_unwritten
+from skewguard.waiting import breaking_versions, wait_until_safe
 
 log = logging.getLogger("skewguard.admin")
+
+T = TypeVar("T")
 
 _LIFECYCLE_ACTIONS = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
 #: Largest request body: a lifecycle change is a few bytes; a migration to check may be long.
@@ -380,11 +384,19 @@ async def check(request: web.Request) -> web.Response:
     character ``offset`` of its statement in ``sql``), ``error``, ``database`` and
     ``rejected`` (statements PostgreSQL would refuse in that database, with their offsets). 502
     when the database's catalog cannot be read. Audited as a ``check`` decision.
+
+    ``?wait=DURATION`` (``30``, ``30s``, ``15m``; at most 1h) asks again every second
+    while protected versions would break, as ``check --wait-safe`` does, and answers
+    once it is safe or the time is up, with ``wait``: ``timed_out``, ``held_back_by``
+    (app@version), ``waited_seconds``, ``rounds``. A client that disconnects ends
+    its wait; each ask is audited.
     """
     proxy = _context(request).proxy
     _state(request)
-    if proxy.guard is None:
+    guard = proxy.guard
+    if guard is None:
         _fail(503, "the DDL guard is off")
+    wait = _wait_param(request)
     body = await _read_json(request, MAX_CHECK_BODY)
     sql = body.get("sql")
     if not isinstance(sql, str) or not sql.strip():
@@ -400,11 +412,63 @@ async def check(request: web.Request) -> web.Response:
         peer=request.remote or "?",
         search_path=DEFAULT,
     )
+
+    async def judge() -> dict[str, Any]:
+        try:
+            return (await guard.check(requester, sql)).to_dict()
+        except ConnectionError as exc:
+            _fail(502, str(exc))
+
+    if wait is None:
+        answer = await judge()
+    else:
+        waited = await _unless_gone(
+            request,
+            wait_until_safe(judge, _still_held, timeout=wait, interval=WAIT_INTERVAL),
+        )
+        answer = {**waited.result, "wait": waited.summary()}
+    return await _json_response(lambda: answer, request)
+
+
+#: Longest ``POST /api/check?wait=``, and how often a waiting check asks again.
+MAX_WAIT = 3600.0
+WAIT_INTERVAL = 1.0
+#: How often a waiting request looks whether its client is still there.
+GONE_POLL = 0.2
+
+
+def _wait_param(request: web.Request) -> float | None:
+    raw = request.query.get("wait")
+    if raw is None:
+        return None
     try:
-        decision = await proxy.guard.check(requester, sql)
-    except ConnectionError as exc:
-        _fail(502, str(exc))
-    return await _json_response(decision.to_dict, request)
+        seconds = parse_duration(raw)
+    except ConfigError:
+        _fail(400, "wait must be a duration such as 30, 30s, 15m")
+    if seconds > MAX_WAIT:
+        _fail(400, f"wait must be at most {MAX_WAIT:g}s; ask again for longer")
+    return seconds
+
+
+def _still_held(result: dict[str, Any]) -> list[str] | None:
+    if not result["breaking"]:
+        return None
+    return list(breaking_versions(result["findings"])) or None
+
+
+async def _unless_gone(request: web.Request, work: Awaitable[T]) -> T:
+    """``work``'s result; cancelled (and the request ended) once the client disconnects."""
+    task = asyncio.ensure_future(work)
+    while not task.done():
+        transport = request.transport
+        if transport is None or transport.is_closing():
+            task.cancel()
+            log.info("a waiting check ended: its client went away", extra={"peer": request.remote})
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            _fail(499, "the client closed the request")  # an answer nobody reads
+        await asyncio.wait({task}, timeout=GONE_POLL)
+    return task.result()
 
 
 async def status(request: web.Request) -> web.Response:
