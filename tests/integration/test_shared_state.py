@@ -27,7 +27,7 @@ from skewguard.store import (
     StoredVersion,
     open_store,
 )
-from skewguard.store.postgres import MIGRATIONS
+from skewguard.store.postgres import MIGRATIONS, StateSchemaTooNew
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -109,12 +109,101 @@ def test_schema_is_created_on_first_use_and_versioned(
         assert conn.execute("SELECT count(*) FROM skewguard.schema_version").fetchone() == (
             len(MIGRATIONS),
         )
-        # a later release migrated the schema further: this one must not write to it
+        # a later release migrated the schema further, in a way this one cannot follow
         conn.execute("INSERT INTO skewguard.schema_version (version) VALUES (999)")
-    newer = PostgresStore(state_url)
-    with pytest.raises(StateStoreError, match="newer than this skewguard"):
-        newer.versions()
-    newer.close()
+    with pytest.raises(StateSchemaTooNew, match="newer than this skewguard"):
+        PostgresStore(state_url)
+
+
+def _applied(cluster: LocalCluster, database: str) -> list[tuple[int, int | None]]:
+    with direct(cluster, dbname=database) as conn:
+        rows = conn.execute(
+            "SELECT version, oldest_reader FROM skewguard.schema_version ORDER BY version"
+        ).fetchall()
+    return [(int(v), r) for v, r in rows]
+
+
+def test_a_store_of_the_previous_release_is_upgraded_in_place(
+    state_url: str, cluster: LocalCluster
+) -> None:
+    database = state_url.rsplit("/", 1)[1].split("?")[0]
+    previous = len(MIGRATIONS) - 1
+    with direct(cluster, dbname=database) as conn:  # as the previous release left it
+        conn.execute("CREATE SCHEMA skewguard")
+        conn.execute(
+            "CREATE TABLE skewguard.schema_version ("
+            "version integer PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+        )
+        for number, step in enumerate(MIGRATIONS[:previous], start=1):
+            conn.execute(step.sql)
+            conn.execute("INSERT INTO skewguard.schema_version (version) VALUES (%s)", (number,))
+        conn.execute("INSERT INTO skewguard.versions VALUES ('shop', 'orders', '1', 10.0, 20.0)")
+        conn.execute(
+            "INSERT INTO skewguard.facets VALUES "
+            "('shop', 'orders', '1', %s, 3, 10.0, 20.0, 'select email from users')",
+            (READ.key,),
+        )
+    store = PostgresStore(state_url)
+    try:
+        (kept,) = store.versions()  # what the previous release learned is still there
+        assert kept.key == V1 and kept.facets[READ].count == 3
+        store.write(MERGE_SCENARIO[2])
+        assert store.versions()[0].facets[READ].count == 8
+    finally:
+        store.close()
+    applied = _applied(cluster, database)
+    assert [v for v, _ in applied] == list(range(1, len(MIGRATIONS) + 1))
+    assert applied[-1] == (len(MIGRATIONS), MIGRATIONS[-1].oldest_reader)
+
+
+def test_a_newer_release_shares_the_store_unless_a_step_forbids_it(
+    pg: PostgresStore, state_url: str, cluster: LocalCluster
+) -> None:
+    """skewguard's own rolling upgrade: the next release migrates the shared schema while
+    proxies of this release still use it."""
+    database = state_url.rsplit("/", 1)[1].split("?")[0]
+    pg.write(MERGE_SCENARIO[0])
+    known = len(MIGRATIONS)
+    with direct(cluster, dbname=database) as conn:  # the next release: an additive step
+        conn.execute("CREATE TABLE skewguard.later_things (id int)")
+        conn.execute(
+            "INSERT INTO skewguard.schema_version (version, oldest_reader) VALUES (%s, %s)",
+            (known + 1, known),
+        )
+    older = PostgresStore(state_url)  # a proxy of this release, (re)connecting now
+    try:
+        older.write(MERGE_SCENARIO[2])
+        assert _as_dict(older.versions())[V1].facets[READ].count == 7
+    finally:
+        older.close()
+    assert _applied(cluster, database)[-1] == (known + 1, known)  # nothing undone or redone
+    with direct(cluster, dbname=database) as conn:  # a step this release cannot follow
+        conn.execute(
+            "INSERT INTO skewguard.schema_version (version, oldest_reader) VALUES (%s, %s)",
+            (known + 2, known + 2),
+        )
+    with pytest.raises(StateSchemaTooNew) as refused:
+        PostgresStore(state_url)
+    assert f"it knows version {known}" in str(refused.value)
+    assert f"knows version {known + 2} or later): upgrade skewguard" in str(refused.value)
+
+
+def test_a_proxy_refuses_to_start_on_a_state_schema_it_does_not_know(
+    cluster: LocalCluster, state_url: str, tmp_path: Path
+) -> None:
+    database = state_url.rsplit("/", 1)[1].split("?")[0]
+    PostgresStore(state_url).close()
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("INSERT INTO skewguard.schema_version (version) VALUES (%s)", (100,))
+    proxy = ProxyProcess(
+        upstream=cluster.url(),
+        logfile=tmp_path / "proxy.log",
+        extra_args=["--state", state_url],
+    )
+    with pytest.raises(RuntimeError, match="proxy exited with 2") as failed:
+        proxy.start()
+    assert "schema skewguard is at version 100, newer than this skewguard" in str(failed.value)
+    assert "Traceback" not in str(failed.value)
 
 
 def _batch(

@@ -8,7 +8,12 @@ written in key order, so two proxies merging the same versions cannot deadlock.
 The schema is created on first use and versioned: ``skewguard.schema_version``
 holds one row per applied step of ``MIGRATIONS``; a later release appends steps
 and every proxy applies the missing ones (under an advisory lock) when it
-connects. A store whose schema is newer than this release is refused.
+connects. Each step also records the oldest schema version a proxy may know
+and still use the store (an added table or nullable column leaves older
+proxies working): during skewguard's own rolling upgrade, proxies of the
+previous release keep sharing the state unless a step says they cannot. A
+store that needs a newer skewguard is refused (``StateSchemaTooNew``), at start
+with a clear error rather than a proxy that runs without its state.
 
 One synchronous psycopg connection, guarded by a lock (the proxy calls from
 worker threads). A lost connection is dropped and the next call reconnects;
@@ -27,6 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -62,9 +68,25 @@ FORGET_PROXY_AFTER = 86_400.0
 #: How often one store instance sweeps forgotten proxies (seconds).
 SWEEP_EVERY = 60.0
 
+
+class StateSchemaTooNew(StateStoreError):
+    """The state schema was migrated by a newer skewguard that this one cannot follow."""
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One migration of the state schema."""
+
+    sql: str
+    #: The oldest schema version a proxy may know and still read and write the store once
+    #: this step is applied (None: only proxies that know this step).
+    oldest_reader: int | None = None
+
+
 #: Step N (1-based) brings the schema from version N-1 to N. Append; never edit a step.
-MIGRATIONS: tuple[str, ...] = (
-    """
+MIGRATIONS: tuple[Step, ...] = (
+    Step(
+        """
     CREATE TABLE skewguard.versions (
         database   text NOT NULL,
         app        text NOT NULL,
@@ -110,14 +132,29 @@ MIGRATIONS: tuple[str, ...] = (
         connections integer NOT NULL,
         PRIMARY KEY (proxy_id, database, app, version)
     );
-    """,
+    """
+    ),
     # 2: facets may hold written constants (write_value); a proxy that predates them
     # refuses this store at connect instead of failing to read it at a decision.
-    """
+    Step(
+        """
     COMMENT ON COLUMN skewguard.facets.facet IS
         'kind:subject; write_value subjects hold literal values an application wrote';
+    """
+    ),
+    # 3: each step says which older proxies may go on using the store (see Step).
+    Step(
+        """
+    ALTER TABLE skewguard.schema_version ADD COLUMN oldest_reader integer;
+    COMMENT ON COLUMN skewguard.schema_version.oldest_reader IS
+        'the oldest schema version a proxy may know and still use the store after this step '
+        '(NULL: only proxies that know this step)';
     """,
+        oldest_reader=2,
+    ),
 )
+#: The first step whose row records its oldest_reader (the step that adds the column).
+_READERS_RECORDED = 3
 
 _SCHEMA_LOCK = "SELECT pg_advisory_xact_lock(hashtext('skewguard.schema'))"
 
@@ -165,6 +202,8 @@ class PostgresStore:
             try:
                 with self._lock:
                     self._connection()
+            except StateSchemaTooNew:  # fatal: no retry can make this skewguard newer
+                raise
             except StateStoreError as exc:  # not fatal: every call reconnects
                 log.warning("state store not reachable yet (will retry): %s", exc)
 
@@ -179,7 +218,7 @@ class PostgresStore:
         except psycopg.Error as exc:
             raise StateStoreError(f"state store {self.where}: {_oneline(exc)}") from exc
         try:
-            _migrate(conn)
+            _migrate(conn, self.where)
         except BaseException as exc:
             conn.close()
             if isinstance(exc, psycopg.Error):
@@ -372,8 +411,12 @@ class PostgresStore:
                 self._conn = None
 
 
-def _migrate(conn: Connection) -> None:
-    """Create the schema, or bring it up to ``len(MIGRATIONS)``; one proxy at a time."""
+def _migrate(conn: Connection, where: str) -> None:
+    """Create the schema, or bring it up to ``len(MIGRATIONS)``; one proxy at a time.
+
+    A schema already past this release is used when every step beyond it says
+    proxies knowing ``len(MIGRATIONS)`` may still use it; otherwise refused.
+    """
     target = len(MIGRATIONS)
     if _schema_version(conn) == target:  # the usual case: nothing to lock or create
         return
@@ -388,14 +431,44 @@ def _migrate(conn: Connection) -> None:
             )
             current = 0
         if current > target:
-            raise psycopg.errors.FeatureNotSupported(
-                f"schema {SCHEMA} is at version {current}, newer than this skewguard "
-                f"understands ({target}); upgrade skewguard"
-            )
+            _check_readable(conn, current, target, where)
+            return
         for number in range(current + 1, target + 1):
-            conn.execute(MIGRATIONS[number - 1])
-            conn.execute(f"INSERT INTO {SCHEMA}.schema_version (version) VALUES (%s)", (number,))
+            step = MIGRATIONS[number - 1]
+            conn.execute(step.sql)
+            if number >= _READERS_RECORDED:
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.schema_version (version, oldest_reader) VALUES (%s, %s)",
+                    (number, step.oldest_reader),
+                )
+            else:
+                conn.execute(
+                    f"INSERT INTO {SCHEMA}.schema_version (version) VALUES (%s)", (number,)
+                )
             log.info("state schema %s migrated to version %d", SCHEMA, number)
+
+
+def _check_readable(conn: Connection, current: int, target: int, where: str) -> None:
+    """Raise ``StateSchemaTooNew`` unless every step past ``target`` lets this release in."""
+    row = conn.execute(
+        f"SELECT max(coalesce(oldest_reader, version)) FROM {SCHEMA}.schema_version "
+        "WHERE version > %s",
+        (target,),
+    ).fetchone()
+    needed = int(row[0]) if row and row[0] is not None else current
+    if needed > target:
+        raise StateSchemaTooNew(
+            f"state store {where}: schema {SCHEMA} is at version {current}, newer than this "
+            f"skewguard understands (it knows version {target}; the store needs a skewguard "
+            f"that knows version {needed} or later): upgrade skewguard"
+        )
+    log.info(
+        "state schema %s is at version %d, newer than this skewguard's %d; "
+        "its newer steps leave it usable by this release",
+        SCHEMA,
+        current,
+        target,
+    )
 
 
 def _schema_version(conn: Connection) -> int | None:
