@@ -60,6 +60,7 @@ from bench.targets import (
 )
 from skewguard import shapes
 from skewguard.analysis import Facet, analyze
+from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.catalogs import CatalogCache
 from skewguard.config import Settings, parse_upstream
@@ -105,21 +106,26 @@ def _guarded(part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 # ------------------------------------------------------------------ hot path
 
 
+def _backlog() -> Backlog:
+    """A learning backlog with the proxy's default bounds."""
+    return Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, shapes.literal_key)
+
+
 def hot_path(n: int = 200_000, repeats: int = 7) -> dict[str, Any]:
     """ns per simple Query message of the session-side work, for a repeated statement."""
     message = m.frame(b"Q", PGBENCH_SELECT.format(48213).encode() + b"\x00")
     interesting = relay_session._CLIENT_MESSAGES
-    slog = StatementLog(VersionKey(DATABASE, "bench", "1"), USER, SEARCH_PATH)
+    slog = StatementLog(VersionKey(DATABASE, "bench", "1"), USER, SEARCH_PATH, _backlog())
     scanner = MessageScanner(interesting)
 
     def everything() -> None:  # one message, as ClientSession does it, learning on
-        counts = slog.counts
+        add = slog.add
         for _ in range(n):
             segment = scanner.feed(message)[0]
             assert type(segment) is Message
             raw = segment.raw[5:-1]
             sql = raw.decode("utf-8", "replace")
-            counts[sql] = counts.get(sql, 0) + 1
+            add(sql)
             needs_reading(raw)
 
     def framing() -> None:
@@ -132,9 +138,9 @@ def hot_path(n: int = 200_000, repeats: int = 7) -> dict[str, Any]:
     sql = raw.decode()
 
     def counting() -> None:
-        counts = slog.counts
+        add = slog.add
         for _ in range(n):
-            counts[sql] = counts.get(sql, 0) + 1
+            add(sql)
 
     def sniffing() -> None:
         for _ in range(n):
@@ -178,7 +184,7 @@ def _session_path(n: int, repeats: int) -> dict[str, Any]:
         session._send_upstream = sink
         if learning:
             session.statement_log = StatementLog(
-                VersionKey(DATABASE, "bench", "1"), USER, SEARCH_PATH
+                VersionKey(DATABASE, "bench", "1"), USER, SEARCH_PATH, _backlog()
             )
         return session
 
@@ -194,7 +200,7 @@ def _session_path(n: int, repeats: int) -> dict[str, Any]:
 
         def fresh(session: relay_session.ClientSession = session) -> None:
             if session.statement_log is not None:
-                session.statement_log.counts = {}  # the learner swaps it out every second
+                session.statement_log.swap()  # the learner takes it every second
             receive = session.data_received
             for chunk in distinct:
                 receive(chunk)

@@ -150,6 +150,7 @@ async def serve(
             proxy.metrics,
             proxy_id=proxy_id,
             keep_literals=settings.keep_literals,
+            max_backlog=settings.max_learning_backlog,
         )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
         if is_postgres_url(settings.state):  # sidecars sharing the state: one truth

@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 import psycopg
 from psycopg.conninfo import conninfo_to_dict
 
+from skewguard.backlog import DEFAULT_MAX_TEXTS
 from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
 
@@ -417,6 +418,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "max_learning_backlog",
+        "distinct statement texts waiting to be learned, at most; past it the oldest texts "
+        "sharing a newer one's shape are folded into it, then the oldest dropped "
+        "(skewguard_learning_shed_texts_total)",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "max_client_conn",
         "client connections served at once; beyond it a client gets PostgreSQL's 53300 "
         "'sorry, too many clients already' (0: what the open-file limit allows)",
@@ -466,6 +475,7 @@ class Settings:
     rule_severity: tuple[tuple[str, str], ...] = ()
     max_tracked_versions: int = 1000
     max_analysed_statement: int = 1 << 20
+    max_learning_backlog: int = DEFAULT_MAX_TEXTS
     max_client_conn: int = 0
     startup_timeout: float = 60.0
 

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.analysis.facets import VALUE_LIMIT
 from skewguard.analysis.values import Slot, Written, slots_of, value_facets, values_of
+from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
@@ -64,14 +65,50 @@ _PREPARE = re.compile(
 class StatementLog:
     """What one session ran since the last flush, under one identity and search_path."""
 
-    __slots__ = ("counts", "key", "named", "search_path", "user")
+    __slots__ = ("backlog", "chars", "counts", "key", "named", "search_path", "user")
 
-    def __init__(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> None:
+    def __init__(
+        self, key: VersionKey, user: str, search_path: tuple[str, ...], backlog: Backlog
+    ) -> None:
         self.key = key
         self.user = user
         self.search_path = search_path
+        self.backlog = backlog  # shared by every log: the bound on what waits
         self.counts: dict[str, int] = {}
+        self.chars = 0  # characters of the texts in counts
         self.named: set[str] = set()  # texts prepared as named statements (their result matters)
+
+    def add(self, sql: str) -> None:
+        """Count one run of ``sql``; a new text past the backlog's bound sheds (never waits)."""
+        counts = self.counts
+        seen = counts.get(sql)
+        if seen is not None:
+            counts[sql] = seen + 1
+            return
+        counts[sql] = 1
+        self.chars += len(sql)
+        if self.backlog.added(len(sql)):
+            self.chars -= self.backlog.shed(counts)
+
+    def swap(self) -> tuple[dict[str, int], set[str]]:
+        """Hand over what was counted (the learner takes it), starting afresh."""
+        counts, named = self.counts, self.named
+        self.backlog.taken(len(counts), self.chars)
+        self.counts, self.named, self.chars = {}, set(), 0
+        return counts, named
+
+    def give_back(self, counts: dict[str, int], named: set[str]) -> None:
+        """Texts the learner did not analyse, to be taken again (counts add)."""
+        mine = self.counts
+        for sql, count in counts.items():
+            seen = mine.get(sql)
+            if seen is None:
+                self.chars += len(sql)
+                self.backlog.taken(-1, -len(sql))
+                mine[sql] = count
+            else:
+                mine[sql] = seen + count
+        self.named |= named
 
 
 @dataclass(slots=True)
@@ -143,8 +180,12 @@ class Learner:
         interval: float = 1.0,
         proxy_id: str = "",
         keep_literals: bool = False,
+        max_backlog: int = DEFAULT_MAX_TEXTS,
     ) -> None:
         self._store = store
+        # what waits in the sessions' logs: bounded, shed oldest duplicates first (backlog.py)
+        self.backlog = Backlog(max_backlog, MAX_CHARS, literal_key)
+        metrics.watch_backlog(self.backlog)
         self.proxy_id = proxy_id  # the name of this proxy's heartbeats (none when empty)
         self._catalogs = catalogs
         self._metrics = metrics
@@ -166,7 +207,7 @@ class Learner:
     # ------------------------------------------------------------ called by sessions
 
     def open(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> StatementLog:
-        statement_log = StatementLog(key, user, search_path)
+        statement_log = StatementLog(key, user, search_path, self.backlog)
         self._live.add(statement_log)
         return statement_log
 
@@ -281,16 +322,14 @@ class Learner:
             if texts_only and not live.counts and not live.named:
                 continue
             if live.key.database == database:
-                counts, live.counts = live.counts, {}
-                named, live.named = live.named, set()
+                counts, named = live.swap()
                 work.append(_Work(live, counts, named, now, True))
         kept: list[tuple[StatementLog, float]] = []
         for closed, when in self._done:
             if closed.key.database == database and (
                 closed.counts or closed.named or not texts_only
             ):
-                counts, closed.counts = closed.counts, {}
-                named, closed.named = closed.named, set()
+                counts, named = closed.swap()
                 work.append(_Work(closed, counts, named, when, False))
             else:
                 kept.append((closed, when))
@@ -300,9 +339,7 @@ class Learner:
     def _put_back(self, work: _Work) -> None:
         """Texts not analysed go back where the next flush takes them."""
         slog = work.slog
-        for sql, count in work.counts.items():
-            slog.counts[sql] = slog.counts.get(sql, 0) + count
-        slog.named |= work.named
+        slog.give_back(work.counts, work.named)
         if slog not in self._live and all(slog is not s for s, _ in self._done):
             self._done.append((slog, work.when))  # closed meanwhile, or taken from _done
 

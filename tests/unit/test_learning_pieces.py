@@ -206,7 +206,7 @@ def _stopped_store(tmp_path: Path) -> SqliteStore:
 def _observe(learner: Learner, key: VersionKey, user: str, *texts: str) -> StatementLog:
     slog = learner.open(key, user, (SCHEMA,))
     for sql in texts:
-        slog.counts[sql] = slog.counts.get(sql, 0) + 1
+        slog.add(sql)
     return slog
 
 

@@ -17,6 +17,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from skewguard import __version__
+from skewguard.backlog import Backlog
 from skewguard.identity import Identity
 from skewguard.observe.traffic import Totals, TrafficBook
 
@@ -91,6 +92,35 @@ class _TrafficCollector(Collector):
             traffic.add_metric([*labels, "client_to_server"], t.bytes_in)
             traffic.add_metric([*labels, "server_to_client"], t.bytes_out)
         yield from (opened, active, queries, traffic)
+
+
+class _BacklogCollector(Collector):
+    """What waits to be learned, and what was shed to keep it bounded (backlog.py)."""
+
+    def __init__(self, backlog: Backlog) -> None:
+        self._backlog = backlog
+
+    def collect(self) -> Iterator[Metric]:
+        backlog = self._backlog
+        yield GaugeMetricFamily(
+            "skewguard_learning_backlog_texts",
+            "Distinct statement texts waiting in the sessions' logs for the learner",
+            value=backlog.texts,
+        )
+        yield GaugeMetricFamily(
+            "skewguard_learning_backlog_chars",
+            "Characters of the distinct statement texts waiting for the learner",
+            value=backlog.chars,
+        )
+        shed = CounterMetricFamily(
+            "skewguard_learning_shed_texts",
+            "Texts shed from a full learning backlog: folded into a newer text of the same "
+            "shape (duplicate: the shape's evidence kept) or dropped unlearned (distinct)",
+            labels=("reason",),
+        )
+        shed.add_metric(["duplicate"], backlog.folded)
+        shed.add_metric(["distinct"], backlog.dropped)
+        yield shed
 
 
 #: Why the guard could not judge a statement (label values of skewguard_unjudged_statements).
@@ -192,3 +222,7 @@ class ProxyMetrics:
             ["protection"],
             registry=self.registry,
         )
+
+    def watch_backlog(self, backlog: Backlog) -> None:
+        """Show the learning backlog (the learner calls this once, at its start)."""
+        self.registry.register(_BacklogCollector(backlog))

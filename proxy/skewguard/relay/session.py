@@ -347,8 +347,7 @@ class ClientSession(asyncio.Protocol):
                 # relayed untouched: a 100 MB literal is not worth a parse (nor the memory)
                 self.proxy.metrics.analysis_failures.labels("too-long").inc()
                 return
-            counts = statement_log.counts
-            counts[sql] = counts.get(sql, 0) + 1
+            statement_log.add(sql)
 
     def _apply_settings(self, script: Script) -> None:
         """Follow what a statement does to identity, search_path, overrides and lock_timeout."""
