@@ -5,8 +5,9 @@ only work per statement on the relay). Once a second the learner swaps every
 log's counts out, turns each distinct text into facets — through an exact-text
 cache, then a literal-insensitive cache, then pglast — and writes the evidence
 to the state store in a worker thread. Distinct texts, not raw queries, wait
-here, so nothing is dropped under load; a store outage keeps batches in memory
-and retries them.
+here, so repeats cost nothing; the texts waiting are bounded (backlog.py: past
+the bound, older texts of a shape are folded into a newer one, then the oldest
+dropped, counted). A store outage keeps batches in memory and retries them.
 
 Analysis runs per database under that database's lock, so a DDL decision can
 drain its own database before a deadline (``flush_for_decision``) without
