@@ -236,6 +236,9 @@ class Function:
     n_defaults: int = 0
     variadic: bool = False
     returns_set: bool = False
+    #: The source of a PL/pgSQL trigger function (None for any other): a DROP TRIGGER
+    #: and a DROP COLUMN are judged by what the function does with the row.
+    trigger_body: str | None = None
 
     @property
     def qname(self) -> str:
@@ -555,6 +558,7 @@ def build_catalog(
             n_defaults=int(r["n_defaults"] or 0),
             variadic=bool(r["variadic"]),
             returns_set=bool(r["returns_set"]),
+            trigger_body=_get(r, "trigger_body"),
         )
         for r in functions
     )
@@ -705,7 +709,11 @@ SELECT n.nspname::text AS schema,
        p.prokind::text AS kind,
        p.pronargdefaults::int AS n_defaults,
        p.provariadic <> 0 AS variadic,
-       p.proretset AS returns_set
+       p.proretset AS returns_set,
+       CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
+                 AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l
+                                  WHERE l.lanname = 'plpgsql')
+            THEN p.prosrc END AS trigger_body
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE {_USER_NSP}

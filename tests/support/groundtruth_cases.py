@@ -950,6 +950,11 @@ CREATE TRIGGER users_full_name BEFORE INSERT OR UPDATE ON users
   FOR EACH ROW EXECUTE FUNCTION users_full_name();
 """
 
+DUAL_WRITTEN = (
+    USERS + "ALTER TABLE users ADD COLUMN full_name text;\n" + DUAL_WRITE.format(column="full_name")
+)
+DROP_DUAL_WRITE = "DROP TRIGGER users_full_name ON users;\nDROP FUNCTION users_full_name();"
+
 SCOPE_SAFE: list[Case] = [
     Case(
         id="safe-trigger-on-table-nobody-writes",
@@ -988,6 +993,19 @@ SCOPE_SAFE: list[Case] = [
         "ALTER TABLE audit ADD COLUMN at text;",
         note="only inserts into audit use its sequence, and no version inserts there",
     ),
+    Case(
+        id="safe-contract-drops-the-dual-write-trigger",
+        schema_sql=DUAL_WRITTEN,
+        versions={
+            V1: [
+                extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy"),
+                prepared("UPDATE users SET name = %s WHERE id = %s", "Ann", 1),
+            ],
+            V2: _reader("id", "email", "full_name"),
+        },
+        migration_sql=DROP_DUAL_WRITE,
+        note="the trigger only filled a nullable, unchecked column: writers work without it",
+    ),
 ]
 
 SCOPE_BREAKING: list[Case] = [
@@ -1002,6 +1020,32 @@ SCOPE_BREAKING: list[Case] = [
         "FOR EACH ROW EXECUTE FUNCTION reject_insert();",
         breaks=frozenset({V1}),
         note="the guard cannot read the trigger: it refuses for the writers of users only",
+    ),
+    Case(
+        id="break-drop-trigger-that-fills-a-not-null-column",
+        schema_sql=USERS
+        + "ALTER TABLE users ADD COLUMN full_name text;\n"
+        + DUAL_WRITE.format(column="full_name")
+        + "UPDATE users SET full_name = name;\n"
+        "ALTER TABLE users ALTER COLUMN full_name SET NOT NULL;",
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "cy", "Cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql=DROP_DUAL_WRITE,
+        breaks=frozenset({V1}),
+        note="V1's inserts leave full_name to the trigger; without it they violate NOT NULL",
+    ),
+    Case(
+        id="break-drop-column-a-trigger-function-reads",
+        schema_sql=DUAL_WRITTEN,
+        versions={
+            V1: [extended("INSERT INTO users (email) VALUES (%s)", "cy")],
+            V2: _reader("id", "email"),
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN name;",
+        breaks=frozenset({V1}),
+        note="no version uses name, but the trigger does: V1's inserts fail in it (42703)",
     ),
     Case(
         id="break-dual-write-into-unique-column",

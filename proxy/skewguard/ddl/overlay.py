@@ -45,7 +45,7 @@ from skewguard.ddl.diff import diff
 from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
 from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope
-from skewguard.ddl.triggers import RowFiller, row_filler
+from skewguard.ddl.triggers import RowFiller, loss_harm, names_column, row_filler
 from skewguard.ddl.types import format_type, serial_kind
 
 _O = enums.ObjectType
@@ -1079,6 +1079,7 @@ class Overlay:
     def _drop_column(self, m: Model, oid: int, name: str, cascade: bool, cause: str) -> None:
         rel = m.rels[oid]
         attid = m.attids[oid][name]
+        self._triggers_naming(m, oid, name, "DROP COLUMN")
         views = self._dependents(m, lambda d: d[0] == "col" and d[1] == oid and d[2] == attid)
         fks = [
             i
@@ -1356,12 +1357,7 @@ class Overlay:
                 names = _names(obj)
                 rel_oid = self._by_names(m, names[:-1], missing_ok)
                 if rel_oid is not None and self._scope(m).existing(rel_oid):
-                    qname = m.rel_qname(rel_oid)
-                    raise CannotModel(
-                        f"DROP TRIGGER {names[-1]} ON {qname}: what the trigger did "
-                        "is not modelled",
-                        affects=self._scope(m).reach([rel_oid], Use.WRITES, qname),
-                    )
+                    self._drop_existing_trigger(m, rel_oid, names[-1])
             elif t == _O.OBJECT_EXTENSION:
                 self._drop_extension(m, str(obj.sval), cascade, missing_ok)
             elif t == _O.OBJECT_COLLATION:
@@ -1371,6 +1367,63 @@ class Overlay:
             else:
                 what = _kind_word(t) + (" ... CASCADE" if cascade else "")
                 raise CannotModel(f"DROP {what}: what depends on it is not modelled")
+
+    def _triggers(self, m: Model, oid: int) -> dict[str, list[Edge]]:
+        """The triggers of relation ``oid`` that pg_depend ties to a user function, by name."""
+        out: dict[str, list[Edge]] = {}
+        for e in m.edges:
+            if e.dependent.holder is Holder.TRIGGER and e.dependent.oid == oid:
+                out.setdefault(e.dependent.name, []).append(e)
+        return out
+
+    def _trigger_body(self, m: Model, edges: Sequence[Edge]) -> str | None:
+        """The PL/pgSQL source of the one function a trigger executes, if known."""
+        bodies = [
+            fn.trigger_body
+            for e in edges
+            if e.referenced.kind == "function" and (fn := m.funcs.get(e.referenced.oid))
+        ]
+        return bodies[0] if len(bodies) == 1 else None
+
+    def _drop_existing_trigger(self, m: Model, oid: int, name: str) -> None:
+        """DROP TRIGGER on a table others write: modelled when the trigger only filled
+        NEW's fields and nothing checks what it filled (so no write can fail without it)."""
+        scope = self._scope(m)
+        rel, qname = m.rels[oid], m.rel_qname(oid)
+        triggers = self._triggers(m, oid)
+        body = self._trigger_body(m, triggers.get(name, ()))
+        filler = row_filler("plpgsql", body) if body is not None else None
+        family = [oid, *scope.descendants(oid)]
+        if filler is None:
+            why: str | None = "what the trigger did is not modelled"
+        elif len(triggers) > 1 or any(r.event != "select" for r in rel.rules) or rel.rls:
+            why = "other triggers, rules or policies of the table may read what it filled"
+        else:
+            constraints = [c for i, c in m.cons.items() if m.con_rel.get(i) in family]
+            indexes = [x for i, x in m.idxs.items() if m.idx_rel.get(i) in family]
+            why = loss_harm(filler, rel, constraints, indexes)
+        if why is not None:
+            raise CannotModel(
+                f"DROP TRIGGER {name} ON {qname}: {why}",
+                affects=scope.reach([oid], Use.WRITES, qname),
+            )
+        m.edges.difference_update(triggers[name])
+
+    def _triggers_naming(self, m: Model, oid: int, column: str, what: str) -> None:
+        """Refuse to model a DROP or RENAME of a column a trigger function of the table
+        names: PostgreSQL allows it, and the table's writers fail in the trigger."""
+        scope = self._scope(m)
+        if not scope.existing(oid):
+            return
+        for name, edges in sorted(self._triggers(m, oid).items()):
+            body = self._trigger_body(m, edges)
+            if body is not None and names_column(body, column):
+                qname = m.rel_qname(oid)
+                raise CannotModel(
+                    f"{what} {column} of {qname}: the function of trigger {name} names "
+                    "it, and would fail for the table's writers",
+                    affects=scope.reach([oid], Use.WRITES, qname),
+                )
 
     def _drop_opaque_type(self, m: Model, names: list[str], cascade: bool) -> None:
         """A type the snapshot does not list (domain, composite): drop columns using it."""
@@ -1534,6 +1587,7 @@ class Overlay:
         rel = m.rels[oid]
         if rel.column(old_name) is None or rel.column(new) is not None:
             raise _Fail
+        self._triggers_naming(m, oid, old_name, "RENAME COLUMN")
         ids = dict(m.attids[oid])  # copies of the model share the old one
         ids[new] = ids.pop(old_name)
         m.attids[oid] = ids

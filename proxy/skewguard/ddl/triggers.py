@@ -14,7 +14,7 @@ trigger stays unmodelled.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -236,6 +236,15 @@ def _is_tg_op(node: Any) -> bool:
     return len(fields) == 1 and isinstance(fields[0], ast.String) and fields[0].sval == "tg_op"
 
 
+def _checked(constraints: Sequence[Constraint], indexes: Sequence[Index]) -> Callable[[str], bool]:
+    """Whether a constraint or a unique index checks a column's values."""
+    checked = {c for con in constraints for c in con.columns}
+    unique = {k for i in indexes if i.unique for k in i.keys}
+    return lambda column: (
+        column in checked or any(column in re.findall(r"[\w$]+", k) for k in unique)
+    )
+
+
 def harm(
     filler: RowFiller,
     rel: Relation,
@@ -243,8 +252,7 @@ def harm(
     indexes: Sequence[Index],
 ) -> str | None:
     """Why the filler's assignments could make a write to ``rel`` fail; None: they cannot."""
-    checked = {c for con in constraints for c in con.columns}
-    unique = {k for i in indexes if i.unique for k in i.keys}
+    checked = _checked(constraints, indexes)
     for record, name in sorted(filler.reads):
         if rel.column(name) is None:
             return f"reads {record.upper()}.{name}, which {rel.qname} does not have"
@@ -257,12 +265,41 @@ def harm(
             return f"assigns NEW.{target}, which {rel.qname} does not have"
         if col.generated or col.identity:
             return f"assigns the generated/identity column {target}"
-        if target in checked or any(target in re.findall(r"[\w$]+", k) for k in unique):
+        if checked(target):
             return f"assigns {target}, which a constraint or unique index checks"
         why = _fits(col, value, rel)
         if why is not None:
             return f"assigns NEW.{target}: {why}"
     return None
+
+
+def loss_harm(
+    filler: RowFiller,
+    rel: Relation,
+    constraints: Sequence[Constraint],
+    indexes: Sequence[Index],
+) -> str | None:
+    """Why a write to ``rel`` could fail once the filler no longer runs (DROP TRIGGER);
+    None: it cannot. Without the filler a column keeps what the writer gave it, or
+    its default: only a NOT NULL, a constraint or a unique index can then refuse it."""
+    checked = _checked(constraints, indexes)
+    for target, _ in filler.assignments:
+        col = rel.column(target)
+        if col is None:
+            continue
+        if col.not_null:
+            return f"its function fills {target}, which is NOT NULL"
+        if checked(target):
+            return f"its function fills {target}, which a constraint or unique index checks"
+    return None
+
+
+def names_column(body: str, column: str) -> bool:
+    """The function source names ``column`` (as a word, in any case): a DROP or RENAME of
+    the column may make the function fail when it runs. PL/pgSQL bodies are compiled
+    at their first call in a session, not checked against the table."""
+    word = re.escape(column)
+    return re.search(rf'(?<![\w$"]){word}(?![\w$"])|"{word}"', body, re.IGNORECASE) is not None
 
 
 def _fits(target: Column, value: Value, rel: Relation) -> str | None:
@@ -287,4 +324,12 @@ def _same_type(a: Column | None, b: Column | None) -> bool:
     return a is not None and b is not None and a.type_name == b.type_name
 
 
-__all__ = ["RowFiller", "Value", "condition_filler", "harm", "row_filler"]
+__all__ = [
+    "RowFiller",
+    "Value",
+    "condition_filler",
+    "harm",
+    "loss_harm",
+    "names_column",
+    "row_filler",
+]
