@@ -50,6 +50,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "n_defaults": 0,
         "variadic": False,
         "returns_set": False,
+        "trigger_body": None,
     }
     row.update(over)
     return row

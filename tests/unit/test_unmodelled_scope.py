@@ -7,10 +7,12 @@ broken by it. Unknown reach (``DROP OWNED``, ``DO``) stays "every version".
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from skewguard.analysis.facets import Facet, FacetKind
-from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog import CatalogSnapshot, Dependency
 from skewguard.checking import apply_in_sequence
 from skewguard.ddl import CannotModel, Overlay
 from skewguard.ddl.affects import Affects, Use, touching
@@ -139,6 +141,75 @@ def test_a_dual_write_trigger_is_harmless(base: CatalogSnapshot) -> None:
         "FOR EACH ROW WHEN (NEW.full_name IS NULL) EXECUTE FUNCTION sync()"
     )
     assert [str(c) for c in overlay.net_changes()] == ["CreateFunction(public.sync())"]
+
+
+def with_trigger(base: CatalogSnapshot, body: str, table: str = "users") -> CatalogSnapshot:
+    """``base`` where ``table`` already has trigger ``fill`` running a function with ``body``
+    (as a snapshot read from PostgreSQL has it: the body, and the pg_depend edge)."""
+    overlay = Overlay(base)
+    overlay.apply(
+        "CREATE FUNCTION fill() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"{body} RETURN NEW; END $$"
+    )
+    edge = Dependency("trigger", f"public.{table}", "fill", "function", "public.fill()")
+    return dataclasses.replace(overlay.catalog, dependencies=(*overlay.catalog.dependencies, edge))
+
+
+def test_dropping_an_existing_filler_of_unchecked_columns_is_modelled(
+    base: CatalogSnapshot,
+) -> None:
+    overlay = Overlay(with_trigger(base, "NEW.full_name := NEW.name;"))
+    overlay.apply("DROP TRIGGER fill ON users; DROP FUNCTION fill()")
+    assert [str(c) for c in overlay.net_changes()] == ["DropFunction(public.fill())"]
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        ("NEW.nick := NEW.name;", "fills nick, which is NOT NULL"),
+        ("NEW.code := NEW.qty;", "fills code, which a constraint or unique index checks"),
+        ("RAISE EXCEPTION 'no';", "what the trigger did is not modelled"),
+    ],
+)
+def test_dropping_an_existing_trigger_writes_may_need_is_not_modelled(
+    base: CatalogSnapshot, body: str, why: str
+) -> None:
+    exc = unmodelled(with_trigger(base, body), "DROP TRIGGER fill ON users")
+    assert why in exc.reason
+    assert exc.affects is not None and exc.affects.relations
+
+
+def test_dropping_a_trigger_next_to_another_is_not_modelled(base: CatalogSnapshot) -> None:
+    snapshot = with_trigger(base, "NEW.full_name := NEW.name;")
+    other = Dependency("trigger", "public.users", "other", "function", "public.fill()")
+    snapshot = dataclasses.replace(snapshot, dependencies=(*snapshot.dependencies, other))
+    exc = unmodelled(snapshot, "DROP TRIGGER fill ON users")
+    assert "other triggers, rules or policies" in exc.reason
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER TABLE users DROP COLUMN name",
+        "ALTER TABLE users RENAME COLUMN name TO label",
+        "ALTER TABLE users DROP COLUMN full_name",
+    ],
+)
+def test_a_column_an_existing_trigger_function_names_is_not_dropped_silently(
+    base: CatalogSnapshot, sql: str
+) -> None:
+    exc = unmodelled(with_trigger(base, "NEW.full_name := NEW.name;"), sql)
+    assert "the function of trigger fill names it" in exc.reason
+
+
+def test_other_columns_and_a_dropped_trigger_leave_column_drops_alone(
+    base: CatalogSnapshot,
+) -> None:
+    snapshot = with_trigger(base, "NEW.full_name := NEW.name;")
+    Overlay(snapshot).apply("ALTER TABLE users DROP COLUMN qty")
+    Overlay(snapshot).apply(
+        "DROP TRIGGER fill ON users; DROP FUNCTION fill(); ALTER TABLE users DROP COLUMN name"
+    )
 
 
 @pytest.mark.parametrize(

@@ -1942,6 +1942,9 @@ class Overlay:
             setof = bool(node.returnType.setof)
         else:
             ret, setof = ("void" if node.is_procedure else "record"), False
+        options = {str(o.defname): o.arg for o in node.options or ()}
+        source, language = options.get("as"), options.get("language")
+        plpgsql = isinstance(language, ast.String) and str(language.sval).lower() == "plpgsql"
         fn = Function(
             schema,
             names[-1],
@@ -1951,26 +1954,22 @@ class Overlay:
             n_defaults=n_defaults,
             variadic=variadic,
             returns_set=setof,
+            trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
         )
         for oid, f in m.funcs.items():
             if f.signature == fn.signature:
                 if not node.replace:
                     raise _Fail
                 m.funcs[oid] = fn
-                self._remember_filler(fn, node)
+                self._remember_filler(fn)
                 return
         m.funcs[m.new_oid()] = fn
-        self._remember_filler(fn, node)
+        self._remember_filler(fn)
 
-    def _remember_filler(self, fn: Function, node: Any) -> None:
+    def _remember_filler(self, fn: Function) -> None:
         """Keep a trigger function's body when it only fills NEW's fields (CREATE TRIGGER
         with it is then judged harmless where that holds)."""
-        options = {str(o.defname): o.arg for o in node.options or ()}
-        body = options.get("as")
-        language = options.get("language")
-        filler = None
-        if fn.return_type == "trigger" and isinstance(language, ast.String) and body:
-            filler = row_filler(str(language.sval), str(body[0].sval))
+        filler = row_filler("plpgsql", fn.trigger_body) if fn.trigger_body else None
         if filler is None:
             self._fillers.pop(fn.signature, None)
         else:
