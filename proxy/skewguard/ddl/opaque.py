@@ -30,7 +30,7 @@ from skewguard.catalog import RelKind, qualified
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Holder, Model
-from skewguard.ddl.triggers import RowFiller, condition_filler, harm
+from skewguard.ddl.triggers import RowFiller, condition_filler, harm, row_filler
 
 _O = enums.ObjectType
 
@@ -415,10 +415,14 @@ def _trigger_harm(scope: Scope, node: Any, oid: int) -> str | None:
     before_row = node.timing == _T.TRIGGER_TYPE_BEFORE and node.row and not node.isconstraint
     if not before_row or fires & (_T.TRIGGER_TYPE_DELETE | _T.TRIGGER_TYPE_TRUNCATE):
         return unknown
-    filler = scope.fillers.get(scope.trigger_function(names_of(node.funcname)))
-    if filler is None:
-        return unknown + " (only a function created in the same transaction is read)"
     m = scope.model
+    signature = scope.trigger_function(names_of(node.funcname))
+    filler = scope.fillers.get(signature)
+    if filler is None:  # made before this transaction: its body as the catalog read it
+        body = next((f.trigger_body for f in m.funcs.values() if f.signature == signature), None)
+        filler = row_filler("plpgsql", body) if body else None
+    if filler is None:
+        return unknown + " (only PL/pgSQL functions that just fill NEW's fields are read)"
     family = [oid, *scope.descendants(oid)]
     constraints = [c for c_oid, c in m.cons.items() if m.con_rel.get(c_oid) in family]
     indexes = [i for i_oid, i in m.idxs.items() if m.idx_rel.get(i_oid) in family]
