@@ -1,4 +1,4 @@
-"""``POST /api/check?wait=DURATION``: the contract step's wait over HTTP, as ``check --wait-safe``."""
+"""``POST /api/check?wait=DURATION``: the contract step's wait over HTTP, like --wait-safe."""
 
 from __future__ import annotations
 

@@ -42,9 +42,11 @@ COMMIT;
 UPDATE users SET contact = email WHERE contact IS NULL;
 """
 CONTRACT = """
+BEGIN;
 DROP TRIGGER users_sync ON users;
 DROP FUNCTION users_sync();
 ALTER TABLE users DROP COLUMN email;
+COMMIT;
 """
 
 
@@ -154,7 +156,7 @@ def test_a_rolling_deploy_end_to_end(
             psycopg.connect(a.url(database=db), autocommit=True) as migrator,
             pytest.raises(errors.ObjectInUse) as blocked,
         ):
-            migrator.execute("ALTER TABLE users DROP COLUMN email")
+            migrator.execute(CONTRACT)
         assert blocked.value.diag.message_detail
         assert "shop@1 (live)" in blocked.value.diag.message_detail
 
@@ -168,7 +170,7 @@ def test_a_rolling_deploy_end_to_end(
         pods["b"].close()
         pods["b"] = _v2(b.url(database=db))
         opened.append(pods["b"])
-        time.sleep(3)
+        time.sleep(2)
         assert waiting.poll() is None
         versions = {(r["app"], r["version"]): r for r in a.versions().values()}
         assert versions[("shop", "1")]["protected"] in ("recent", "rollback-target")
