@@ -8,7 +8,7 @@ RUN_STAMP := $(VENV)/.run-installed-stamp
 # Flags for `make run`, e.g. make run ARGS='--mode warn --listen 127.0.0.1:7432'
 ARGS ?=
 
-.PHONY: venv run test lint unit bench docs clean system-deps
+.PHONY: venv run test lint unit bench soak docs clean system-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -47,6 +47,10 @@ unit: venv
 bench: system-deps venv
 	$(PY) -m pip install -q -e '.[dev,bench]'
 	$(PY) -m bench $(BENCH_ARGS)
+
+# A long mixed run watching the proxy's memory (bench/soak.py); SOAK_MINUTES=10 by default.
+soak: system-deps venv
+	$(PY) -m bench.soak
 
 # The generated references; tests/unit fails while one is stale.
 docs: venv
