@@ -71,6 +71,7 @@ class Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
     served: Counter[str] = field(default_factory=Counter)
     errors: Counter[str] = field(default_factory=Counter)
+    unjudged: Counter[str] = field(default_factory=Counter)  # refusals by reason
     decisions: Counter[str] = field(default_factory=Counter)
     decision_ms: list[float] = field(default_factory=list)
     query_ms: list[float] = field(default_factory=list)
@@ -103,7 +104,11 @@ def _app(proxy: ProxyProcess, tag: str, statements: list[str], stop: float, tall
 
 
 def _migrator(proxy: ProxyProcess, stop: float, tally: Tally) -> None:
-    """Allowed expand/contract of an unused column, and a blocked drop of a used one."""
+    """Allowed expand/contract of an unused column, and a blocked drop of a used one.
+
+    A refusal because the guard could not judge in time (55006 "cannot judge") is
+    counted apart: it is the guard saying so, not a wrong decision.
+    """
     n = 0
     with psycopg.connect(proxy.dsn(dbname=DATABASE), autocommit=True) as c:
         c.execute("SET lock_timeout = '2s'")
@@ -115,23 +120,37 @@ def _migrator(proxy: ProxyProcess, stop: float, tally: Tally) -> None:
                 ("ALTER TABLE users DROP COLUMN email", "block"),
             ]
             for sql, expected in steps:
-                started = time.perf_counter()
-                why = ""
-                try:
-                    c.execute(sql)
-                    outcome = "allow"
-                except errors.ObjectInUse as exc:
-                    outcome, why = "block", str(exc).splitlines()[0][:160]
-                except Exception as exc:
-                    tally.error("migrator", exc)
-                    continue
-                elapsed = (time.perf_counter() - started) * 1000
-                with tally.lock:
-                    tally.decisions[outcome] += 1
-                    tally.decision_ms.append(elapsed)
-                    if outcome != expected:
+                outcome, why = _decide(c, sql, tally)
+                if outcome is None:
+                    break
+                if outcome == "unjudged":
+                    with tally.lock:
+                        tally.unjudged[why] += 1
+                    break  # its column may not exist: start again
+                if outcome != expected:
+                    with tally.lock:
                         tally.errors[f"migrator: {sql!r}: {outcome} ({why}), not {expected}"] += 1
             time.sleep(3)
+
+
+def _decide(
+    conn: psycopg.Connection[tuple[object, ...]], sql: str, tally: Tally
+) -> tuple[str | None, str]:
+    """Run one DDL statement: its outcome (None: another error) and the refusal's message."""
+    started = time.perf_counter()
+    try:
+        conn.execute(sql)
+        outcome, why = "allow", ""
+    except errors.ObjectInUse as exc:
+        why = str(exc).splitlines()[0][:160]
+        outcome = "unjudged" if "cannot judge" in why else "block"
+    except Exception as exc:
+        tally.error("migrator", exc)
+        return None, ""
+    with tally.lock:
+        tally.decisions[outcome] += 1
+        tally.decision_ms.append((time.perf_counter() - started) * 1000)
+    return outcome, why
 
 
 def _storm(proxy: ProxyProcess, stop: float, tally: Tally) -> None:
@@ -254,6 +273,8 @@ def _report(
     print(f"  tagged reads/writes latency: {_quantiles(tally.query_ms)} (1 in 10 sampled)")
     decided = ", ".join(f"{k} {v}" for k, v in sorted(tally.decisions.items()))
     print(f"  DDL decisions: {decided}; round trip {_quantiles(tally.decision_ms)}")
+    for why, count in tally.unjudged.most_common(3):
+        print(f"    unjudged {count} x {why}")
     print(f"  learning backlog at the end: {backlog:g} texts; shed: {shed}")
     print(f"  versions known: {versions}")
     for note in tally.notes:
