@@ -35,7 +35,15 @@ from skewguard.ddl import (
 )
 from skewguard.ddl.affects import touching
 from skewguard.ddl.model import Model
-from skewguard.ddl.screen import Links, prepare, prepared, screen, used_names
+from skewguard.ddl.screen import (
+    Links,
+    change_names,
+    mentions,
+    prepare,
+    prepared,
+    reach,
+    used_names,
+)
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
@@ -83,8 +91,33 @@ class PassGranter(Protocol):
 
 
 Footprints = dict[VersionKey, dict[Facet, Evidence]]
-#: The footprints a decision judges on, or why they cannot be had (reason label, why).
-Gathered: TypeAlias = "tuple[dict[VersionKey, Protection], Footprints] | tuple[str, str]"
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """The protected versions and their footprints a decision judges on.
+
+    ``partial``: the analysis of recent queries ran out of its share of the
+    deadline; texts observed but not analysed yet are still queued (a decision
+    may go on when none of them names what the change touches).
+    """
+
+    protections: dict[VersionKey, Protection]
+    footprints: Footprints
+    partial: bool = False
+
+
+#: Gathered footprints, or why they cannot be had (reason label, why).
+GatherResult: TypeAlias = "Gathered | tuple[str, str]"
+
+
+@dataclass(frozen=True)
+class Screened:
+    """The screen's answer: a decision when it could decide, and what it read either
+    way (the full way judges on it rather than analysing recent queries again)."""
+
+    decision: Decision | None = None
+    gathered: GatherResult | None = None
 
 
 @dataclass
@@ -101,7 +134,7 @@ class PendingChange:
     unmodelled: list[CannotModel] = field(default_factory=list)
     #: The footprints read with the catalog (``Guard.begin(prefetch=True)``): for a
     #: change judged at once, outside a transaction block; judged later, read again.
-    prefetched: asyncio.Task[Gathered] | None = field(default=None, repr=False)
+    prefetched: asyncio.Future[GatherResult] | None = field(default=None, repr=False)
 
     def drop_prefetch(self) -> None:
         if self.prefetched is not None:
@@ -203,16 +236,26 @@ class Guard:
             return local
         return local | set(elsewhere)
 
-    async def begin(self, requester: Requester, *, prefetch: bool = False) -> PendingChange | None:
+    async def begin(
+        self,
+        requester: Requester,
+        *,
+        prefetch: bool = False,
+        gathered: GatherResult | None = None,
+    ) -> PendingChange | None:
         """Start tracking a change on the catalog as it is now; None when it cannot be read.
 
         "As it is now": the cache tests whether its snapshot is still current
         (one cheap query) and reads the catalog again only when it is not. The
         model of a new snapshot is built once, in a worker thread. ``prefetch``
-        (a change judged at once): the footprints are read meanwhile.
+        (a change judged at once): the footprints are read meanwhile, unless
+        ``gathered`` (read a moment ago by the screen) is given.
         """
-        prefetched = None
-        if prefetch:
+        prefetched: asyncio.Future[GatherResult] | None = None
+        if prefetch and gathered is not None:
+            prefetched = asyncio.get_running_loop().create_future()
+            prefetched.set_result(gathered)
+        elif prefetch:
             prefetched = asyncio.ensure_future(self._gather(requester))
             prefetched.add_done_callback(_retrieved)
         catalog, _ = await self._catalogs.get(
@@ -227,34 +270,34 @@ class Guard:
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog, prefetched=prefetched)
 
-    async def screen(self, requester: Requester, text: str, node: Any) -> Decision | None:
+    async def screen(self, requester: Requester, text: str, node: Any) -> Screened:
         """Allow a statement that provably reaches nothing a protected version uses,
-        without reading the catalog (``ddl/screen.py``); None: judge it the full way.
-
-        Also the unjudged Decision when the footprints cannot be had.
+        without reading the catalog (``ddl/screen.py``); without a decision, the full
+        way judges it.
         """
         snapshot = self._catalogs.cached(requester.database)
         if snapshot is None or node is None:
-            return None
-        found = await self._footprints(requester, [text])
-        if isinstance(found, Decision):
-            return found
-        footprints = found[1]
-        if footprints:
-            if not prepared(snapshot):
-                await asyncio.to_thread(prepare, snapshot)
-            links = self._links.get(requester.database, Links()).since(snapshot)
-            passed = screen(node, used_names(footprints.values()), snapshot, links)
-            if passed is None:
-                return None
-            links.add(passed)
+            return Screened()
+        if not prepared(snapshot):
+            await asyncio.to_thread(prepare, snapshot)
+        links = self._links.get(requester.database, Links()).since(snapshot)
+        reached = reach(node, snapshot, links)
+        found = await self._gather(requester)
+        if isinstance(found, tuple):  # the full way answers it (and says why)
+            return Screened(gathered=found)
+        if found.partial and (reached is None or self._mentioned(requester, reached.names)):
+            return Screened(gathered=found)
+        if found.footprints:
+            if reached is None or reached.names & used_names(found.footprints.values()):
+                return Screened(gathered=found)
+            links.add(reached.passed)
             self._links[requester.database] = links
             note = "reaches nothing a protected version uses (screened, no catalog read)"
         else:
             note = "no protected version in this database"
         decision = Decision(Action.ALLOW, note=note)
         self._audit_later(requester, [text], decision)
-        return decision
+        return Screened(decision)
 
     def _audit_later(self, requester: Requester, texts: Sequence[str], decision: Decision) -> None:
         """Audit in the background (shutdown waits for it: ``settle``)."""
@@ -314,19 +357,43 @@ class Guard:
         self,
         requester: Requester,
         texts: Sequence[str],
-        gathered: asyncio.Task[Gathered] | None = None,
+        gathered: asyncio.Future[GatherResult] | None = None,
+        names: frozenset[str] | None = None,
     ) -> tuple[dict[VersionKey, Protection], Footprints] | Decision:
         """The protected versions and their footprints, with every query seen so far
         analysed (``gathered``: read already); the unjudged Decision when that cannot
-        be had."""
+        be had. When the analysis ran out of time, the queries not analysed yet
+        count only if they name one of ``names`` (every name the change can touch;
+        None: unknown, so they all count).
+        """
         found = await (gathered or self._gather(requester))
-        if isinstance(found, tuple) and isinstance(found[0], str):
-            return await self.unjudged(requester, texts, found[0], found[1])
-        return found
+        if isinstance(found, tuple):
+            return await self.unjudged(requester, texts, *found)
+        if found.partial:
+            budget = self._settings.decision_timeout * ANALYSIS_SHARE
+            if names is None or self._mentioned(requester, names):
+                why = (
+                    f"the analysis of recent queries did not finish within {budget:.1f} s,"
+                    " and some not analysed yet may use what this change touches"
+                )
+                return await self.unjudged(requester, texts, "deadline", why)
+            log.info(
+                "decided before the analysis of recent queries finished (%.1f s): none of"
+                " those left names what the change touches",
+                budget,
+            )
+        return found.protections, found.footprints
 
-    async def _gather(self, requester: Requester) -> Gathered:
-        """What ``_footprints`` answers, or (reason, why) it cannot: no side effects,
+    def _mentioned(self, requester: Requester, names: frozenset[str]) -> bool:
+        """Whether a query not analysed yet names one of ``names`` (as a word)."""
+        if self._learner is None:
+            return False
+        return mentions(self._learner.unanalysed(requester.database), names)
+
+    async def _gather(self, requester: Requester) -> GatherResult:
+        """What ``_footprints`` judges on, or (reason, why) it cannot: no side effects,
         so it may run ahead of the decision and be dropped."""
+        complete = True
         if self._learner is not None:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
             own = self._learner.flush_for_decision(requester.database, time.monotonic() + budget)
@@ -339,15 +406,13 @@ class Guard:
                 complete, _ = await asyncio.gather(own, asked)
             else:
                 complete = await own
-            if not complete:
-                why = f"the analysis of recent queries did not finish within {budget:.1f} s"
-                return "deadline", why
         try:
             stored = await self._versions(requester.database, with_facets=True)
             protections = await self._protections(requester.database, stored)
         except StateUnreadable as exc:
             return "state", str(exc)
-        return protections, {v.key: v.facets for v in stored if v.key in protections}
+        footprints = {v.key: v.facets for v in stored if v.key in protections}
+        return Gathered(protections, footprints, partial=not complete)
 
     async def judge_unmodelled(
         self, requester: Requester, texts: Sequence[str], unmodelled: Sequence[CannotModel]
@@ -384,15 +449,16 @@ class Guard:
     async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
         """Decide on the net change a transaction (or statement) would commit."""
         overlay, texts = pending.overlay, pending.texts
+        changes = overlay.net_changes()
         prefetched, pending.prefetched = pending.prefetched, None
-        found = await self._footprints(requester, texts, prefetched)
+        names = change_names(changes, pending.unmodelled)
+        found = await self._footprints(requester, texts, prefetched, names)
         if isinstance(found, Decision):
             return found
         protections, footprints = found
         refusal = await self._unmodelled_refusal(requester, texts, pending.unmodelled, footprints)
         if refusal is not None:
             return refusal
-        changes = overlay.net_changes()
         after = await asyncio.to_thread(lambda: overlay.catalog)  # O(catalog): off the loop
         probes = await self._probe(requester, probes_needed(changes, footprints, after))
         findings = evaluate(
@@ -651,7 +717,7 @@ class Guard:
         )
 
 
-def _retrieved(task: asyncio.Task[Any]) -> None:
+def _retrieved(task: asyncio.Future[Any]) -> None:
     """A prefetch nobody awaited (the change was refused first) must not log its error."""
     if not task.cancelled():
         task.exception()

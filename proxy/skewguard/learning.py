@@ -18,16 +18,17 @@ learned but not yet written (``unwritten_footprints``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import logging
 import re
 import time
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from skewguard.analysis import Facet, FacetKind, analyze, result_facets
+from skewguard.analysis import Analysis, Facet, FacetKind, analyze, result_facets
 from skewguard.analysis.facets import VALUE_LIMIT
 from skewguard.analysis.values import Slot, Written, slots_of, value_facets, values_of
 from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
@@ -201,6 +202,7 @@ class Learner:
         self._write_lock = asyncio.Lock()
         self._writer: asyncio.Task[bool] | None = None  # a write a decision stopped waiting for
         self._building: dict[int, FootprintBatch] = {}  # being analysed into, not yet queued
+        self._in_flight: dict[int, tuple[str, list[_Work]]] = {}  # taken, not analysed yet
         self._seen: dict[str, CatalogSnapshot] = {}  # the snapshot each database's caches hold
         # constants kept per version and column (VALUE_LIMIT each; the rest is WRITE_OTHER)
         self._values: dict[VersionKey, dict[str, dict[str, Facet]]] = {}
@@ -259,12 +261,31 @@ class Learner:
                 await lock.acquire()
         except TimeoutError:
             return False
-        try:
-            complete = await self._flush_database(database, deadline, texts_only=True)
+        try:  # a long text's analysis must not carry the decision past its deadline
+            async with asyncio.timeout(_remaining(deadline)):
+                complete = await self._flush_database(database, deadline, texts_only=True)
+        except TimeoutError:  # what was not analysed went back to the logs
+            complete = False
         finally:
             lock.release()
         await self._write_before(deadline)
         return complete
+
+    def unanalysed(self, database: str) -> Iterator[str]:
+        """Texts ``database``'s tagged sessions ran that are not in its footprints yet:
+        still in their logs, or taken by an analysis under way (untagged sessions, the
+        migration's own among them, protect nothing)."""
+        logs = [*self._live, *(closed for closed, _ in self._done)]
+        for slog in logs:
+            if slog.key.database == database and slog.key.app:
+                yield from slog.counts
+                yield from slog.named
+        for owner, work in list(self._in_flight.values()):
+            if owner == database:
+                for item in work:
+                    if item.slog.key.app:
+                        yield from item.counts
+                        yield from item.named
 
     def unwritten_footprints(self, database: str | None = None) -> list[StoredVersion]:
         """Footprints learned but not yet in the store, shaped like ``StateStore.versions()``.
@@ -356,6 +377,7 @@ class Learner:
         work = self._take(database, texts_only=texts_only)
         batch = FootprintBatch(keep_literals=self._keep_literals)
         self._building[id(batch)] = batch
+        self._in_flight[id(work)] = (database, work)
         complete = True
         try:
             while work:
@@ -374,6 +396,7 @@ class Learner:
             raise
         finally:
             del self._building[id(batch)]
+            del self._in_flight[id(work)]
             if batch:
                 self._unwritten.append(batch)
         return complete
@@ -542,7 +565,7 @@ class Learner:
         if catalog is None:
             self._metrics.analysis_failures.labels("catalog").inc(count)
             return None
-        result = analyze(sql, search_path=path, catalog=catalog, user=user)
+        result = await _analysed(sql, path, catalog, user)
         self._metrics.statements_analyzed.inc()
         if result.error is not None:
             self._metrics.analysis_failures.labels(result.error).inc(count)
@@ -551,12 +574,12 @@ class Learner:
             # snapshot read after the statement ran.
             fresh = await self._catalog(database, user, read_after=when, deadline=deadline)
             if fresh is not None and fresh is not catalog:
-                result = analyze(sql, search_path=path, catalog=fresh, user=user)
+                result = await _analysed(sql, path, fresh, user)
                 catalog = fresh
         # Constants written: fixed in this text, unless the marked shape says where they are.
         learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:
-            generic = analyze(marked_key(sql), search_path=path, catalog=catalog, user=user)
+            generic = await _analysed(marked_key(sql), path, catalog, user)
             slots = slots_of(generic.values)
             if generic.facets == result.facets and values_of(sql, slots) == list(result.values):
                 learned = _Learned(result.facets, slots)
@@ -643,6 +666,22 @@ class Learner:
 
     def live_keys(self) -> Iterable[VersionKey]:
         return (slog.key for slog in self._live)
+
+
+#: Texts longer than this are analysed in a worker thread: a long text (a script of a
+#: hundred statements) would otherwise hold the event loop, and every session and
+#: decision with it, for tens of milliseconds.
+ANALYSE_IN_THREAD_CHARS = 1000
+
+
+async def _analysed(
+    sql: str, path: tuple[str, ...], catalog: CatalogSnapshot, user: str
+) -> Analysis:
+    if len(sql) <= ANALYSE_IN_THREAD_CHARS:
+        return analyze(sql, search_path=path, catalog=catalog, user=user)
+    return await asyncio.to_thread(
+        functools.partial(analyze, sql, search_path=path, catalog=catalog, user=user)
+    )
 
 
 def _remaining(deadline: float) -> float:

@@ -9,8 +9,8 @@ import pytest
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Overlay
-from skewguard.ddl.screen import Links, Passed, screen, used_names
+from skewguard.ddl import CannotModel, Overlay
+from skewguard.ddl.screen import Links, Passed, change_names, mentions, screen, used_names
 
 SCHEMA = """
 CREATE TABLE users (id int PRIMARY KEY, email text);
@@ -142,3 +142,19 @@ def test_links_carry_what_the_proxy_created_since_the_snapshot(snapshot: Catalog
     # a new snapshot holds them: the links start afresh
     assert links.since(snapshot) is links
     assert links.since(dataclasses.replace(snapshot)) is not links
+
+
+def test_mentions_finds_names_as_words_in_any_case() -> None:
+    texts = ['SELECT "Note" FROM public.events WHERE id = 1', "SELECT valid FROM t"]
+    assert mentions(texts, frozenset({"events"}))
+    assert mentions(texts, frozenset({"note"}))  # quoted or not, any case: a superset
+    assert not mentions(texts, frozenset({"id_x", "vali", "even"}))
+    assert not mentions(texts, frozenset())
+
+
+def test_change_names_cover_cascades_and_unknown_reach(snapshot: CatalogSnapshot) -> None:
+    overlay = Overlay(snapshot)
+    overlay.apply("ALTER TABLE plain DROP COLUMN id CASCADE")
+    names = change_names(overlay.net_changes(), [])
+    assert names is not None and {"plain", "id", "recent"} <= names
+    assert change_names([], [CannotModel("DO block")]) is None

@@ -38,6 +38,8 @@ from pglast import ast, enums
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl.changes import Change
+from skewguard.ddl.errors import CannotModel
 
 _AT = enums.AlterTableType
 #: ALTER TABLE subcommands whose reach is the table and what hangs from it.
@@ -81,6 +83,36 @@ def used_names(footprints: Iterable[Iterable[Facet]]) -> frozenset[str]:
         for facet in facets:
             names.update(_subject_names(facet.subject))
     return frozenset(names)
+
+
+def change_names(
+    changes: Iterable[Change], unmodelled: Iterable[CannotModel]
+) -> frozenset[str] | None:
+    """Every name the changes touch (subjects, their tables, new names, what cascaded
+    them) and what unmodelled statements reach; None when a reach is unknown."""
+    names: set[str] = set()
+    for change in changes:
+        for subject in (change.subject, change.relation, change.new, change.old, change.via):
+            if subject:
+                names.update(_subject_names(subject))
+    for exc in unmodelled:
+        if exc.affects is None:
+            return None
+        for subject in (*exc.affects.relations, *exc.affects.functions, *exc.affects.schemas):
+            names.update(_subject_names(subject))
+    return frozenset(names)
+
+
+def mentions(texts: Iterable[str], names: frozenset[str]) -> bool:
+    """Whether any text names one of ``names`` as a word, in any case (a superset of
+    what PostgreSQL would resolve to them: quoted or not, any schema)."""
+    if not names:
+        return False
+    word = re.compile(
+        r"(?<![\w$])(?:" + "|".join(map(re.escape, sorted(names))) + r")(?![\w$])",
+        re.IGNORECASE,
+    )
+    return any(word.search(text) for text in texts)
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -138,20 +170,37 @@ def prepared(snapshot: CatalogSnapshot) -> bool:
     return snapshot.has_derived("hanging") and snapshot.has_derived("function_names")
 
 
+@dataclass(frozen=True)
+class Reached:
+    """Every name a statement can change (its reach known from names alone), and what
+    it adds to the links when it passes."""
+
+    names: frozenset[str]
+    passed: Passed
+
+
+def reach(node: Any, snapshot: CatalogSnapshot | None, links: Links) -> Reached | None:
+    """What ``node`` can change, by name; None when names alone cannot tell."""
+    if snapshot is None or node is None:
+        return None
+    found = _Reach(snapshot, links)
+    check = _CHECKS.get(type(node))
+    if check is None:
+        return None
+    passed: Passed | None = check(node, found)
+    if passed is None or not found.ok:
+        return None
+    return Reached(frozenset(found.names), passed)
+
+
 def screen(
     node: Any, used: frozenset[str], snapshot: CatalogSnapshot | None, links: Links
 ) -> Passed | None:
     """A :class:`Passed` when ``node`` provably reaches nothing in ``used``, else None."""
-    if snapshot is None or node is None:
+    reached = reach(node, snapshot, links)
+    if reached is None or reached.names & used:
         return None
-    reach = _Reach(snapshot, links)
-    check = _CHECKS.get(type(node))
-    if check is None:
-        return None
-    passed: Passed | None = check(node, reach)
-    if passed is None or not reach.clear(used):
-        return None
-    return passed
+    return reached.passed
 
 
 class _Reach:
@@ -201,9 +250,6 @@ class _Reach:
             outside = schema not in (None, "pg_catalog") or name not in builtin
             if outside or (schema is None and name in shadowed):
                 self.ok = False
-
-    def clear(self, used: frozenset[str]) -> bool:
-        return self.ok and not (self.names & used)
 
 
 @dataclass(frozen=True)

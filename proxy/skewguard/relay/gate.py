@@ -200,16 +200,20 @@ class TransactionGate:
         statement goes into the overlay.
         """
         text = statement.text
+        gathered = None
         if self._pending is None and not self.in_block:
             screened = await self._guard.screen(requester, text, statement.node)
-            if screened is not None:
+            if screened.decision is not None:  # allowed on names alone
                 self._earlier.append(text)
-                return screened if screened.action is Action.BLOCK else None
+                return None
+            gathered = screened.gathered
         if not requester.search_path_known:
             requester = await self._ask_search_path(requester)
         if self._pending is None:
             # judged at once outside a block: its footprints are read with the catalog
-            self._pending = await self._guard.begin(requester, prefetch=not self.in_block)
+            self._pending = await self._guard.begin(
+                requester, prefetch=not self.in_block, gathered=gathered
+            )
             self._savepoints.clear()
             if self._pending is None:
                 raise _Unjudged("catalog", "the catalog of the database cannot be read")
