@@ -174,84 +174,130 @@ class Owner:
     search_path: tuple[str, ...]
 
 
+def vars_of(owner: Owner) -> tuple[str, str, str, str, tuple[str, ...]]:
+    return owner.database, owner.app, owner.version, owner.user, owner.search_path
+
+
 @dataclass(slots=True)
 class _Reservoir:
     samples: list[Sample] = field(default_factory=list)
+    kept: set[Sample] = field(default_factory=set)  # the same, for membership
     seen: int = 0
+    nulls: int = 0  # kept samples with a NULL
+
+
+#: A NULL parameter's length word (-1): a Bind without these bytes has no NULL.
+_NULL_LENGTH = b"\xff\xff\xff\xff"
 
 
 class SampleBook:
-    """The reservoirs of every shape, bounded by ``max_shapes`` and ``max_bytes``."""
+    """The reservoirs of every shape, bounded by ``max_shapes`` and ``max_bytes``.
+
+    Offers come from the relay, once per statement: a full shape's offer is
+    settled by one random draw before its values are read.
+    """
 
     def __init__(self, *, max_shapes: int, max_bytes: int, seed: int | None = None) -> None:
         self.max_shapes = max_shapes
         self.max_bytes = max_bytes
         self.bytes = 0
-        self._shapes: dict[ShapeKey, _Reservoir] = {}
-        self._shape_of: dict[str, str] = {}  # text -> shape (texts of bound statements repeat)
+        self._shapes: dict[tuple[Owner, str], _Reservoir] = {}
+        self._shape_of: dict[str, str] = {}  # text (or skeleton) -> shape
         self._random = random.Random(seed)
 
     def __len__(self) -> int:
         return len(self._shapes)
 
     def offer(self, owner: Owner, sample: Sample) -> None:
-        """Keep ``sample`` if its shape has room, or in place of a less useful one."""
-        if sample.size > SAMPLE_LIMIT:
+        """Keep a simple-protocol ``sample`` if its shape has room, or in place of one."""
+        reservoir = self._reservoir(owner, self._shape(sample.sql, bound=False), sample.size)
+        if reservoir is not None and self._wanted(reservoir, sample.has_null):
+            self._keep(reservoir, sample)
+
+    def offer_bound(self, owner: Owner, sql: str, types: bytes, bind: bytes) -> None:
+        """The same for a Bind message's body; its values are read only when wanted."""
+        size = len(sql) + len(types) + len(bind)
+        reservoir = self._reservoir(owner, self._shape(sql, bound=True), size)
+        if reservoir is None:
             return
-        o = owner
-        key = ShapeKey(o.database, o.app, o.version, o.user, o.search_path, self._shape(sample))
+        full = len(reservoir.samples) >= PER_SHAPE
+        if full and (reservoir.nulls or _NULL_LENGTH not in bind):  # no NULL to favour
+            if not self._wanted(reservoir, False):  # the draw, before reading anything
+                return
+            full = False  # drawn: read it
+        values = bind_values(bind)
+        if values is None:
+            return
+        sample = Sample.bound(sql, types, values)
+        if not full or self._wanted(reservoir, sample.has_null):
+            self._keep(reservoir, sample)
+
+    def _reservoir(self, owner: Owner, shape: str, size: int) -> _Reservoir | None:
+        if size > SAMPLE_LIMIT:
+            return None
+        key = (owner, shape)
         reservoir = self._shapes.get(key)
         if reservoir is None:
-            if len(self._shapes) >= self.max_shapes or self.bytes + sample.size > self.max_bytes:
-                return
+            if len(self._shapes) >= self.max_shapes or self.bytes + size > self.max_bytes:
+                return None
             reservoir = self._shapes[key] = _Reservoir()
         reservoir.seen += 1
+        return reservoir
+
+    def _wanted(self, reservoir: _Reservoir, has_null: bool) -> bool:
+        """Room, or the draw: a tuple with a NULL where none is kept always wins a slot,
+        else one in seen/PER_SHAPE does (reservoir sampling)."""
+        if len(reservoir.samples) < PER_SHAPE or (has_null and not reservoir.nulls):
+            return True
+        return self._random.randrange(reservoir.seen) < PER_SHAPE
+
+    def _keep(self, reservoir: _Reservoir, sample: Sample) -> None:
         kept = reservoir.samples
-        if sample in kept:
+        if sample in reservoir.kept:
             return
         if len(kept) < PER_SHAPE:
             if self.bytes + sample.size <= self.max_bytes:
                 kept.append(sample)
+                reservoir.kept.add(sample)
+                reservoir.nulls += sample.has_null
                 self.bytes += sample.size
             return
-        slot = self._slot(reservoir, sample)
-        if slot is not None and self.bytes - kept[slot].size + sample.size <= self.max_bytes:
-            self.bytes += sample.size - kept[slot].size
-            kept[slot] = sample
+        slot = self._random.randrange(len(kept))
+        old = kept[slot]
+        if old.has_null and reservoir.nulls == 1 and not sample.has_null:
+            return  # the shape's one NULL sample stays
+        if self.bytes - old.size + sample.size > self.max_bytes:
+            return
+        self.bytes += sample.size - old.size
+        reservoir.nulls += sample.has_null - old.has_null
+        reservoir.kept.discard(old)
+        reservoir.kept.add(sample)
+        kept[slot] = sample
 
-    def _slot(self, reservoir: _Reservoir, sample: Sample) -> int | None:
-        """Which kept sample a new one replaces: a NULL-less one for a tuple with NULLs
-        no kept sample has, else a uniformly random one with probability PER_SHAPE/seen."""
-        kept = reservoir.samples
-        if sample.has_null and not any(s.has_null for s in kept):
-            return self._random.randrange(len(kept))
-        pick = self._random.randrange(reservoir.seen)
-        if pick >= len(kept):
-            return None
-        if kept[pick].has_null and sum(s.has_null for s in kept) == 1:
-            return None  # the shape's one NULL sample stays
-        return pick
-
-    def _shape(self, sample: Sample) -> str:
-        """The sample's shape; PostgreSQL's lexer runs once per text with its literals
+    def _shape(self, sql: str, *, bound: bool) -> str:
+        """The text's shape; PostgreSQL's lexer runs once per text with its literals
         blanked by a regular expression (a literal text seldom repeats; its skeleton does)."""
-        shape = self._shape_of.get(sample.sql)  # the same text again: one hash lookup
+        shape = self._shape_of.get(sql)  # the same text again: one hash lookup
         if shape is not None:
             return shape
-        key = sample.sql if sample.values != _NO_PARAMETERS else _skeleton(sample.sql)
+        key = sql if bound else _skeleton(sql)
         shape = self._shape_of.get(key) if key is not None else None
         if shape is None:
-            shape = sample_shape(sample.sql)
+            shape = sample_shape(sql)
             if key is not None and len(self._shape_of) < 4 * self.max_shapes:
                 self._shape_of[key] = shape
         return shape
 
     def keys(self, database: str) -> list[ShapeKey]:
-        return [k for k in self._shapes if k.database == database]
+        return [ShapeKey(*vars_of(o), shape) for o, shape in self._shapes if o.database == database]
 
     def shapes(self, database: str) -> dict[ShapeKey, list[Sample]]:
         """Every shape of ``database`` with (a copy of) its samples."""
-        return {k: list(r.samples) for k, r in self._shapes.items() if k.database == database}
+        return {
+            ShapeKey(*vars_of(o), shape): list(r.samples)
+            for (o, shape), r in self._shapes.items()
+            if o.database == database
+        }
 
 
 class SessionSampler:
@@ -267,7 +313,9 @@ class SessionSampler:
     def __init__(self, book: SampleBook) -> None:
         self._book = book
         self._types: dict[str, bytes] = {}  # statement name -> parameter types from its Parse
-        self.waiting: list[tuple[int, int, Owner, Sample]] = []
+        #: (answered by ReadyForQuery n, errors seen then, owner, text, types or None
+        #: for a simple Query, the Bind body)
+        self.waiting: list[tuple[int, int, Owner, str, bytes | None, bytes]] = []
 
     def on_parse(self, name: str, sql: str, body: bytes) -> None:
         if sampleable(sql) and (name in self._types or len(self._types) < _NAMED_LIMIT):
@@ -279,27 +327,28 @@ class SessionSampler:
         self, owner: Owner, name: str, sql: str, body: bytes, ready: int, errors: int
     ) -> None:
         types = self._types.get(name)
-        if types is None or len(self.waiting) >= PER_SHAPE * 4:
-            return
-        values = bind_values(body)
-        if values is not None:
-            self.waiting.append((ready, errors, owner, Sample.bound(sql, types, values)))
+        if types is not None and len(self.waiting) < PER_SHAPE * 4:
+            self.waiting.append((ready, errors, owner, sql, types, body))
 
     def on_query(self, owner: Owner, sql: str, ready: int, errors: int) -> None:
         if len(self.waiting) < PER_SHAPE * 4 and sampleable(sql):
-            self.waiting.append((ready, errors, owner, Sample(sql)))
+            self.waiting.append((ready, errors, owner, sql, None, b""))
 
     def settle(self, ready: int, errors: int, *, certain: bool = True) -> None:
         """Keep the samples answered by ``ready`` ReadyForQuery messages without error.
 
         ``certain`` False: errors may have passed uncounted (a filter was armed)."""
-        keep: list[tuple[int, int, Owner, Sample]] = []
+        keep = []
         for entry in self.waiting:
-            due, seen, owner, sample = entry
+            due, seen, owner, sql, types, body = entry
             if due > ready:
                 keep.append(entry)
-            elif certain and seen == errors:
-                self._book.offer(owner, sample)
+            elif not certain or seen != errors:
+                continue
+            elif types is None:
+                self._book.offer(owner, Sample(sql))
+            else:
+                self._book.offer_bound(owner, sql, types, body)
         self.waiting = keep
 
 

@@ -134,3 +134,19 @@ def test_masked_hides_values_keeps_names_the_migration_wrote() -> None:
     assert masked("value too long for type character varying(20)", "") == (
         "value too long for type character varying(20)"
     )
+
+
+def test_a_bound_offer_is_read_only_when_drawn_and_keeps_a_null() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20, seed=3)
+    sql = "INSERT INTO t (a) VALUES ($1)"
+    for n in range(2000):
+        book.offer_bound(OWNER, sql, b"\x00\x00", _bind(str(n).encode()))
+    book.offer_bound(OWNER, sql, b"\x00\x00", b"\x00\x00\x00\x00\x00\x05")  # malformed: skipped
+    (samples,) = book.shapes("db").values()
+    assert len(samples) == PER_SHAPE == len(set(samples))
+    assert not any(s.has_null for s in samples)
+    assert any(int(s.values[8:]) > 100 for s in samples)  # later offers won draws
+    for _ in range(3):
+        book.offer_bound(OWNER, sql, b"\x00\x00", _bind(None))
+    (samples,) = book.shapes("db").values()
+    assert sum(s.has_null for s in samples) == 1

@@ -98,6 +98,7 @@ class ClientSession(asyncio.Protocol):
         self._replication = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._sampler: SessionSampler | None = None  # None: not sampling values for replay
+        self._owner: tuple[StatementLog, Owner] | None = None  # whose samples, per log
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
         self._held_is_query = False  # what waits is a simple Query (not an Execute)
         self._held_raw: list[bytes] = []  # client input received while waiting
@@ -366,8 +367,14 @@ class ClientSession(asyncio.Protocol):
         slog = self.statement_log
         if slog is None or not slog.key.app:
             return None
-        key = slog.key
-        return Owner(key.database, key.app, key.version, slog.user, slog.search_path)
+        owner = self._owner
+        if owner is None or owner[0] is not slog:  # a new log: a new identity or path
+            key = slog.key
+            owner = self._owner = (
+                slog,
+                Owner(key.database, key.app, key.version, slog.user, slog.search_path),
+            )
+        return owner[1]
 
     def _sample_bind(self, name: str, sql: str, body: bytes) -> None:
         owner = self._sample_owner()
