@@ -637,6 +637,8 @@ class Guard:
             return Verdict()
         budget = self._replay_budget(requester)
         if conn.own_status == "I":
+            if any(c.has("concurrently") for c in changes):
+                return Verdict()  # it cannot run in the proxy's trial transaction
             ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
             if ran is None:
                 return Verdict()
