@@ -17,6 +17,12 @@ cluster, with a fresh ``skewguard run`` in enforce mode in front of it:
   unique index, SET DEFAULT, a replaced view). Run in a fresh database
   directly and in another through the proxy (where 10 versions read a table of
   their own); total wall time of each.
+- **samples** (value replay, #14): 10 versions each send 20 distinct prepared
+  statements touching ``ledger`` (1, then 4 values each); an untagged
+  connection adds and drops a CHECK on ``ledger`` in autocommit (each sample
+  replayed before and after, in the proxy's trial transaction): p50 of the
+  ADD. And the COMMIT of ``BEGIN; ALTER TABLE unused ...; COMMIT``, which
+  nothing sampled touches: p50, proxy vs direct.
 
 Figures are reported, never asserted.
 """
@@ -212,6 +218,85 @@ async def replay(pg_port: int, proxy_port: int, admin: str, tables: int) -> dict
     return results
 
 
+SAMPLED_SHAPES = 20  # per version, in the value-replay benchmark
+DECISIONS = 40
+
+
+def _shapes(n: int) -> list[str]:
+    """SAMPLED_SHAPES distinct statements a version sends, each touching ``ledger``."""
+    out = []
+    for j in range(SAMPLED_SHAPES):
+        if j % 2 == 0:
+            out.append(
+                f"INSERT INTO ledger (amount, note) VALUES ($1, $2) RETURNING id AS v{n}_{j}"
+            )
+        else:
+            out.append(
+                f"UPDATE ledger SET amount = $1, note = $2 WHERE id = -1 RETURNING id AS v{n}_{j}"
+            )
+    return out
+
+
+async def value_replay(pg_port: int, proxy_port: int, admin: str, values: int) -> dict[str, Any]:
+    """Decision latency when 10 versions x 20 sampled shapes touch the changed table (each
+    statement replayed before and after the change), and what COMMIT costs when a
+    migration touches nothing they use (no replay)."""
+    database = f"ddl_samples_{values}"
+    setup = await _connect(pg_port, "postgres")
+    try:
+        await setup.execute(f"CREATE DATABASE {database}")
+    finally:
+        await setup.close()
+    base = await _connect(pg_port, database)
+    try:
+        await base.execute(
+            "CREATE TABLE ledger (id serial PRIMARY KEY, amount int, note text);"
+            "CREATE TABLE unused (id int PRIMARY KEY)"
+        )
+    finally:
+        await base.close()
+    held = []
+    for n in range(VERSIONS):
+        conn = await _connect(proxy_port, database, f"pay@1.{n}")
+        for sql in _shapes(n):
+            statement = await conn.prepare(sql)
+            for value in range(values):
+                await statement.fetch(value + 1, f"note {n} {value}")
+        held.append(conn)
+    await asyncio.sleep(1.5)  # learned and flushed
+    results: dict[str, Any] = {"versions": VERSIONS, "shapes": SAMPLED_SHAPES, "values": values}
+    try:
+        for target, port in (("direct", pg_port), ("skewguard", proxy_port)):
+            migration = await _connect(port, database)
+            try:
+                checks = []
+                for i in range(DECISIONS):
+                    checks += [
+                        f"ALTER TABLE ledger ADD CONSTRAINT c{i} CHECK (amount > -1) NOT VALID",
+                        f"ALTER TABLE ledger DROP CONSTRAINT c{i}",
+                    ]
+                times = (await _timed(migration, checks))[0::2]
+                commits = []
+                for i in range(DECISIONS):
+                    await migration.execute("BEGIN")
+                    await migration.execute(f"ALTER TABLE unused ADD COLUMN {target[:3]}{i} int")
+                    commits += await _timed(migration, ["COMMIT"])
+            finally:
+                await migration.close()
+            results[target] = {
+                "decision_p50_ms": round(_percentile(times, 0.5), 2),
+                "decision_p95_ms": round(_percentile(times, 0.95), 2),
+                "commit_p50_ms": round(_percentile(commits, 0.5), 2),
+            }
+    finally:
+        for conn in held:
+            await conn.close()
+    d, s = results["direct"], results["skewguard"]
+    results["added_decision_p50_ms"] = round(s["decision_p50_ms"] - d["decision_p50_ms"], 2)
+    results["added_commit_p50_ms"] = round(s["commit_p50_ms"] - d["commit_p50_ms"], 2)
+    return results
+
+
 def run(
     pg_port: int, logfile: Path, *, quick: bool = False, say: Callable[[str], None] = print
 ) -> dict[str, Any]:
@@ -233,6 +318,8 @@ def run(
             ),
         ),
         ("replay", lambda: replay(pg_port, proxy.port, admin, 100 if quick else REPLAY_TABLES)),
+        ("samples", lambda: value_replay(pg_port, proxy.port, admin, 1)),
+        ("samples_4", lambda: value_replay(pg_port, proxy.port, admin, 4)),
     ]
     try:
         for name, part in parts:
@@ -268,6 +355,22 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             "goal": "DDL replay through the proxy <= 1.3x direct",
             "met": part["ratio"] <= 1.3 if ok else None,
             "detail": f"{part['ratio']:.2f}x" if ok else "not measured",
+        }
+    )
+    part = results.get("samples", {})
+    ok = part.get("status") == "ok"
+    out.append(
+        {
+            "goal": "decision with value replay (10 versions x 20 shapes) p50 <= 50 ms (#14)",
+            "met": part["skewguard"]["decision_p50_ms"] <= 50 if ok else None,
+            "detail": f"{part['skewguard']['decision_p50_ms']:.2f} ms" if ok else "not measured",
+        }
+    )
+    out.append(
+        {
+            "goal": "COMMIT touching nothing used adds <= 5 ms (#14)",
+            "met": part["added_commit_p50_ms"] <= 5 if ok else None,
+            "detail": f"+{part['added_commit_p50_ms']:.2f} ms" if ok else "not measured",
         }
     )
     return out

@@ -311,6 +311,19 @@ def format_ddl(results: dict[str, Any]) -> list[str]:
         )
     else:
         lines.append(f"  replay: {part.get('reason', 'not run')}")
+    for name in ("samples", "samples_4"):
+        part = results.get(name, {})
+        if part.get("status") != "ok":
+            lines.append(f"  {name}: {part.get('reason', 'not run')}")
+            continue
+        d, s = part["direct"], part["skewguard"]
+        lines.append(
+            f"  value replay, {part['versions']} versions x {part['shapes']} shapes x "
+            f"{part['values']} values: decision p50 {d['decision_p50_ms']:.2f} -> "
+            f"{s['decision_p50_ms']:.2f} ms (p95 {s['decision_p95_ms']:.2f}); COMMIT touching "
+            f"nothing used p50 {d['commit_p50_ms']:.2f} -> {s['commit_p50_ms']:.2f} ms "
+            f"(+{part['added_commit_p50_ms']:.2f})"
+        )
     return lines
 
 

@@ -398,6 +398,25 @@ OPTIONS: tuple[Option, ...] = (
         _choice("block", "warn", "allow"),
     ),
     Option(
+        "replay",
+        "which of a protected version's sampled statements the guard replays, with the values "
+        "it sent, inside the migration before it commits (savepoints always rolled back; "
+        "sequences a replayed INSERT calls still advance): none, reads, writes or all",
+        _choice("none", "reads", "writes", "all"),
+    ),
+    Option(
+        "replay_max_shapes",
+        "statement shapes whose sampled values are kept in memory for replay (never stored)",
+        _count,
+        metavar="N",
+    ),
+    Option(
+        "replay_max_bytes",
+        "bytes of sampled statements and values kept in memory for replay",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "rule_severity",
         "change rules' severities, by id or name, e.g. SG201=break,column-type-change=risk",
         _severities,
@@ -472,6 +491,9 @@ class Settings:
     decision_timeout: float = 5.0
     on_guard_error: str = "block"
     opaque_ddl: str = "block"
+    replay: str = "all"
+    replay_max_shapes: int = 10_000
+    replay_max_bytes: int = 32 << 20
     rule_severity: tuple[tuple[str, str], ...] = ()
     max_tracked_versions: int = 1000
     max_analysed_statement: int = 1 << 20

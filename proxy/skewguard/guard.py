@@ -13,13 +13,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 
-from skewguard.analysis.facets import Facet
+from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.checking import AppliedMigration, CheckReport, apply_in_sequence
@@ -33,7 +33,9 @@ from skewguard.ddl import (
     evaluate,
     probes_needed,
 )
-from skewguard.ddl.affects import touching
+from skewguard.ddl.affects import Affects, Usage, Use, touching
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.findings import Finding
 from skewguard.ddl.model import Model
 from skewguard.ddl.screen import (
     Links,
@@ -61,6 +63,17 @@ from skewguard.policy import (
     unparseable_decision,
 )
 from skewguard.registry import Protection, protected_versions
+from skewguard.replay import Runs, Trial
+from skewguard.replay_samples import ReplayMode, SampleBook
+from skewguard.replaying import (
+    OVERTURNABLE,
+    MigratingConnection,
+    Replayer,
+    ReplayTimeout,
+    Verdict,
+    change_affects,
+    value_changes,
+)
 from skewguard.rules import RULES
 from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
@@ -75,6 +88,19 @@ PROBE_TIMEOUT_MS = 2000
 ANALYSIS_SHARE = 0.5
 #: Share of --decision-timeout the peers sharing the state get to write what they learned.
 PEER_SHARE = 0.3
+
+#: Share of --decision-timeout a replay pass may take, and what it leaves for the rest.
+REPLAY_SHARE = 0.4
+REPLAY_MARGIN = 0.3
+MIN_REPLAY_BUDGET = 0.05
+#: Facets a rule's overturnable break may rest on: writes, whose values replay ran.
+_OVERTURNABLE_FACETS = frozenset(
+    {
+        FacetKind.COLUMN_WRITE,
+        FacetKind.INSERT_SHAPE,
+        FacetKind.INSERT_POSITIONAL,
+    }
+)
 
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
@@ -141,6 +167,9 @@ class PendingChange:
             self.prefetched.cancel()
             self.prefetched = None
 
+    #: replayed samples' outcomes before the first DDL that reached them was forwarded
+    baseline: dict[Trial, Runs] = field(default_factory=dict)
+
     def apply(self, sql: str, node: Any = None) -> list[CannotModel]:
         """The statements of ``sql`` with a known reach the overlay could not model.
 
@@ -165,16 +194,6 @@ def _severities(settings: Settings) -> dict[str, Severity]:
     return {rule: Severity(level) for rule, level in settings.rule_severity}
 
 
-class MigratingConnection(Protocol):
-    """The requesting client's own backend, inside its transaction (the relay's session)."""
-
-    async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
-    ) -> list[tuple[str | None, ...]] | None:
-        """Rows (text values) of ``sql`` run there unseen by the client; None: no answer."""
-        ...
-
-
 @dataclass(frozen=True)
 class Requester:
     """Who sent the DDL (audited, and checked for override rights)."""
@@ -195,6 +214,7 @@ class Requester:
     #: Where probes see what the transaction sees without waiting on its locks (None:
     #: not a relayed session, or not at a point where the proxy may query it).
     own_connection: MigratingConnection | None = field(default=None, compare=False, repr=False)
+    decide_by: float | None = None  # time.monotonic() by which the decision must be taken
 
 
 class Guard:
@@ -221,6 +241,15 @@ class Guard:
         self.peers: PeerFlush | None = None  # proxies sharing a PostgreSQL state store
         self._audits: set[asyncio.Task[None]] = set()
         self._links: dict[str, Links] = {}  # per database: what the screen let through
+        mode = ReplayMode(settings.replay)
+        #: What protected versions really send, for replay (None: --replay none).
+        self.samples: SampleBook | None = None
+        self._replayer: Replayer | None = None
+        if mode is not ReplayMode.NONE:
+            self.samples = SampleBook(
+                max_shapes=settings.replay_max_shapes, max_bytes=settings.replay_max_bytes
+            )
+            self._replayer = Replayer(self.samples, mode, keep_literals=settings.keep_literals)
 
     async def _live_keys(self) -> set[VersionKey]:
         """Versions with an open connection here or through any proxy sharing the store."""
@@ -422,7 +451,11 @@ class Guard:
         found = await self._footprints(requester, texts)
         if isinstance(found, Decision):
             return found
-        return await self._unmodelled_refusal(requester, texts, unmodelled, found[1])
+        judged_later = None
+        if self.replays(requester):  # versions whose statements there are all sampled
+            assert self._replayer is not None
+            judged_later = Verdict(clean=self._replayer.sampled_shapes(requester.database))
+        return await self._unmodelled_refusal(requester, texts, unmodelled, found[1], judged_later)
 
     async def _unmodelled_refusal(
         self,
@@ -430,11 +463,22 @@ class Guard:
         texts: Sequence[str],
         unmodelled: Sequence[CannotModel],
         footprints: Footprints,
+        verdict: Verdict | None = None,
     ) -> Decision | None:
+        """The unjudged Decision when a protected version uses what an unmodelled statement
+        affects, unless replay judged that version (its break is a finding; a version
+        whose every statement there replayed clean is not affected)."""
         reasons: list[str] = []
         users: dict[VersionKey, str] = {}
         for exc in unmodelled:
             hits = touching(exc.affects, footprints)
+            if verdict is not None and exc.affects is not None:
+                hits = {
+                    v: f
+                    for v, f in hits.items()
+                    if v not in verdict.broken
+                    and not verdict.covers(v, _reaching(exc.affects, footprints[v]))
+                }
             if not hits:
                 continue
             reach = exc.affects.describe() if exc.affects is not None else "every version"
@@ -456,7 +500,14 @@ class Guard:
         if isinstance(found, Decision):
             return found
         protections, footprints = found
-        refusal = await self._unmodelled_refusal(requester, texts, pending.unmodelled, footprints)
+        changes = overlay.net_changes()
+        try:
+            verdict = await self._replay(requester, pending, changes, protections)
+        except ReplayTimeout as exc:
+            return await self.unjudged(requester, texts, "deadline", str(exc))
+        refusal = await self._unmodelled_refusal(
+            requester, texts, pending.unmodelled, footprints, verdict
+        )
         if refusal is not None:
             return refusal
         after = await asyncio.to_thread(lambda: overlay.catalog)  # O(catalog): off the loop
@@ -470,6 +521,7 @@ class Guard:
             severities=self._severities,
             session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),
         )
+        findings = _with_replay(findings, verdict, footprints)
         decision = decide(
             findings,
             changes,
@@ -576,6 +628,108 @@ class Guard:
         )
         await self._audit(requester, texts, decision, source=source)
         return decision
+
+    def replays(self, requester: Requester) -> bool:
+        """Whether this decision can ask PostgreSQL by replaying samples."""
+        return self._replayer is not None and requester.own_connection is not None
+
+    async def _trials(
+        self,
+        requester: Requester,
+        pending: PendingChange,
+        changes: Sequence[Change],
+        protected: Iterable[VersionKey] | None,
+    ) -> list[Trial]:
+        """The samples to replay: of ``protected`` versions (None: every sampled one),
+        reaching what the change affects through values."""
+        assert self._replayer is not None and requester.own_connection is not None
+        affects = change_affects(changes, pending.unmodelled)
+        if affects is not None and affects.empty:
+            return []
+        replayer, database = self._replayer, requester.database
+        if replayer.analysed(database):
+            trials = replayer.trials(database, protected, affects, pending.before)
+        else:  # statements not analysed yet: parsing is not for the event loop
+            trials = await asyncio.to_thread(
+                replayer.trials, database, protected, affects, pending.before
+            )
+        if not trials:
+            return []
+        conn = requester.own_connection
+        return await self._replayer.with_roles(conn, trials, requester.user)
+
+    async def baseline(self, requester: Requester, pending: PendingChange) -> None:
+        """Before a DDL statement of a transaction block is forwarded: replay the samples
+        it reaches that have no outcome yet (the database does not have the statement's
+        change yet). Raises ReplayTimeout."""
+        if not self.replays(requester):
+            return
+        assert self._replayer is not None and requester.own_connection is not None
+        changes = pending.overlay.net_changes()
+        # every sampled version: the protected set is read once, at the decision
+        found = await self._trials(requester, pending, changes, None)
+        trials = [t for t in found if t not in pending.baseline]
+        ran = await self._replayer.run(
+            requester.own_connection, trials, budget=self._replay_budget(requester)
+        )
+        if ran:
+            pending.baseline.update(zip(trials, ran[0], strict=True))
+
+    def _replay_budget(self, requester: Requester) -> float:
+        """A replay pass's time: its share of --decision-timeout, within what is left
+        of the decision's (ReplayTimeout when too little is left to replay at all)."""
+        budget = self._settings.decision_timeout * REPLAY_SHARE
+        if requester.decide_by is not None:
+            budget = min(budget, requester.decide_by - time.monotonic() - REPLAY_MARGIN)
+        if budget < MIN_REPLAY_BUDGET:
+            raise ReplayTimeout("no time was left to replay the versions' statements")
+        return budget
+
+    async def _replay(
+        self,
+        requester: Requester,
+        pending: PendingChange,
+        changes: Sequence[Change],
+        protections: Mapping[VersionKey, Protection],
+    ) -> Verdict:
+        """The protected versions' samples that reach the change, after it (before the
+        held COMMIT is forwarded) against their baseline; for a statement outside a
+        block, tried in the proxy's own transaction: before, the statement, after."""
+        if not self.replays(requester) or not protections:
+            return Verdict()
+        assert self._replayer is not None and requester.own_connection is not None
+        conn = requester.own_connection
+        trials = await self._trials(requester, pending, changes, protections)
+        if not trials:
+            return Verdict()
+        budget = self._replay_budget(requester)
+        if conn.own_status == "I":
+            if any(c.has("concurrently") for c in changes):
+                return Verdict()  # it cannot run in the proxy's trial transaction
+            ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
+            if ran is None:
+                return Verdict()
+            before: Mapping[Trial, Runs] = dict(zip(trials, ran[0], strict=True))
+            after = ran[1]
+        else:  # against the baseline (what has none: see replaying.WITHOUT_BASELINE)
+            ran = await self._replayer.run(conn, trials, budget=budget)
+            if ran is None:
+                return Verdict()
+            before, after = pending.baseline, ran[0]
+        judged = value_changes(changes)
+        change = (
+            judged[0]
+            if judged
+            else Change(Kind.UNMODELLED, "; ".join(e.reason for e in pending.unmodelled))
+        )
+        return self._replayer.verdict(
+            trials,
+            before,
+            after,
+            change=change,
+            known=" ".join(pending.texts),
+            show_values=requester.user in self._settings.override_roles,
+        )
 
     async def check(self, requester: Requester, sql: str) -> CheckReport:
         """Judge a migration ahead of time (nothing is executed), statement by statement."""
@@ -721,6 +875,41 @@ def _retrieved(task: asyncio.Future[Any]) -> None:
     """A prefetch nobody awaited (the change was refused first) must not log its error."""
     if not task.cancelled():
         task.exception()
+
+
+def _reaching(affects: Affects, facets: Mapping[Facet, Evidence]) -> list[tuple[Facet, Evidence]]:
+    """A version's facets that use what ``affects`` names in the affected way."""
+    return [(f, ev) for f, ev in facets.items() if Usage.of((f,)).reached_by(affects)]
+
+
+def _with_replay(
+    findings: Sequence[Finding], verdict: Verdict, footprints: Footprints
+) -> list[Finding]:
+    """The rules' findings with replay's: a value-dependent break a version's sampled
+    writes all survive is overturned (info); replay's own breaks are added."""
+    out: list[Finding] = []
+    for finding in findings:
+        version = finding.version
+        if (
+            finding.severity is Severity.BREAK
+            and finding.rule in OVERTURNABLE
+            and version is not None
+            and finding.facet is not None
+            and finding.facet.kind in _OVERTURNABLE_FACETS
+            and finding.change.relation
+        ):
+            writes = Affects(
+                Use.WRITES, finding.change.relation, frozenset({finding.change.relation})
+            )
+            if verdict.covers(version, _reaching(writes, footprints.get(version, {}))):
+                finding = replace(
+                    finding,
+                    severity=Severity.INFO,
+                    message=f"{finding.message}; overturned by replay: every sampled write of "
+                    "this version succeeds after the change",
+                )
+        out.append(finding)
+    return out + verdict.findings
 
 
 def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:

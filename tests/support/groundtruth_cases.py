@@ -1250,6 +1250,147 @@ VALUES_BREAKING: list[Case] = [
     ),
 ]
 
+#: A BEFORE trigger function that refuses non-positive quantities (its body raises: the
+#: overlay cannot tell for which rows, only replay can judge its trigger).
+NO_ZERO_QTY = """
+CREATE FUNCTION no_zero_qty() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.qty <= 0 THEN RAISE EXCEPTION 'qty must be positive'; END IF;
+  RETURN NEW;
+END $$;
+"""
+#: A BEFORE trigger that fills users.legacy when a writer leaves it out or sends NULL.
+FILL_LEGACY = """
+CREATE FUNCTION fill_legacy() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  NEW.legacy := coalesce(NEW.legacy, '-');
+  RETURN NEW;
+END $$;
+CREATE TRIGGER fill_legacy BEFORE INSERT OR UPDATE ON users
+  FOR EACH ROW EXECUTE FUNCTION fill_legacy();
+"""
+
+#: Breaks and look-alikes only values decide: what each version binds, PostgreSQL's
+#: answer to it replayed inside the migration (#14).
+REPLAY_SAFE: list[Case] = [
+    Case(
+        id="safe-check-every-bound-value-passes",
+        schema_sql=ORDERS,
+        versions={
+            V1: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 5)],
+            V2: [apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 2, 9)],
+        },
+        migration_sql=CHECK_QTY,
+    ),
+    Case(
+        id="safe-narrow-varchar-bound-values-fit",
+        schema_sql=NOTES,
+        versions={
+            V1: [extended("INSERT INTO notes (title) VALUES (%s)", "short")],
+            V2: [apg("UPDATE notes SET title = $1 WHERE id = $2", "renamed", 1)],
+        },
+        migration_sql="ALTER TABLE notes ALTER COLUMN title TYPE varchar(20)",
+        note="the rules cannot see bound values; replay runs them after the change",
+    ),
+    Case(
+        id="safe-int-to-smallint-bound-values-fit",
+        schema_sql=ORDERS,
+        versions={
+            V1: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 12)],
+            V2: [extended("UPDATE orders SET qty = %s WHERE id = %s", -3, 2)],
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE smallint",
+    ),
+    Case(
+        id="safe-set-not-null-a-trigger-fills",
+        schema_sql=USERS + FILL_LEGACY,
+        versions={
+            V1: [simple("INSERT INTO users (email, name) VALUES ('carl', 'Carl')")],
+            V2: [extended("INSERT INTO users (email, legacy) VALUES (%s, %s)", "dora", None)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN legacy SET NOT NULL",
+        note="an insert that omits legacy or sends NULL gets '-' from the trigger",
+    ),
+    Case(
+        id="safe-new-trigger-every-value-passes",
+        schema_sql=ORDERS,
+        versions={
+            V1: [apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 1, 3)],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        migration_sql=NO_ZERO_QTY + "CREATE TRIGGER no_zero_qty BEFORE INSERT ON orders "
+        "FOR EACH ROW EXECUTE FUNCTION no_zero_qty()",
+    ),
+]
+
+REPLAY_BREAKING: list[Case] = [
+    Case(
+        id="break-check-rejects-a-bound-value",
+        schema_sql=ORDERS,
+        versions={
+            V1: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 0)],
+            V2: [apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 2, 9)],
+        },
+        migration_sql=f"BEGIN; DELETE FROM orders WHERE qty <= 0; {CHECK_QTY}; COMMIT",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-unique-rejects-a-bound-duplicate",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "ann", "Ann 2")],
+            V2: [
+                extended(
+                    "INSERT INTO users (email, name) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                    "bob",
+                    "Bob 2",
+                )
+            ],
+        },
+        migration_sql="BEGIN; DELETE FROM users WHERE id > 2; "
+        "ALTER TABLE users ADD CONSTRAINT users_email_key UNIQUE (email); COMMIT",
+        breaks=frozenset({V1}),
+        note="the migration removes the duplicates first; V1 then inserts 'ann' again",
+    ),
+    Case(
+        id="break-new-trigger-raises-on-one-versions-values",
+        schema_sql=ORDERS,
+        versions={
+            V1: [apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 1, 0)],
+            V2: [apg("INSERT INTO orders (user_id, qty) VALUES ($1, $2)", 2, 4)],
+        },
+        migration_sql=NO_ZERO_QTY + "CREATE TRIGGER no_zero_qty BEFORE INSERT ON orders "
+        "FOR EACH ROW EXECUTE FUNCTION no_zero_qty()",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-transient-default-then-explicit-null",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, legacy) VALUES (%s, %s)", "eve", None)],
+            V2: [extended("INSERT INTO users (email, legacy) VALUES (%s, %s)", "fay", "f")],
+        },
+        migration_sql="BEGIN; ALTER TABLE users ALTER COLUMN legacy SET DEFAULT ''; "
+        "UPDATE users SET legacy = '' WHERE legacy IS NULL; "
+        "ALTER TABLE users ALTER COLUMN legacy SET NOT NULL; "
+        "ALTER TABLE users ALTER COLUMN legacy DROP DEFAULT; COMMIT",
+        breaks=frozenset({V1}),
+        note="Django's transient default: V1 binds NULL explicitly (23502)",
+    ),
+    Case(
+        id="break-change-column-null-where-a-version-binds-nil",
+        schema_sql=NOTES,
+        versions={
+            V1: [prepared("UPDATE notes SET title = %s WHERE id = %s", None, 2)],
+            V2: [prepared("UPDATE notes SET title = %s WHERE id = %s", "second", 2)],
+        },
+        migration_sql="BEGIN; UPDATE notes SET title = 'untitled' WHERE title IS NULL; "
+        "ALTER TABLE notes ALTER COLUMN title SET NOT NULL; COMMIT",
+        breaks=frozenset({V1}),
+        note="Rails change_column_null(:notes, :title, false, 'untitled')",
+    ),
+]
+
 CASES: list[Case] = (
     SAFE
     + BREAKING
@@ -1259,4 +1400,6 @@ CASES: list[Case] = (
     + SCOPE_BREAKING
     + VALUES_SAFE
     + VALUES_BREAKING
+    + REPLAY_SAFE
+    + REPLAY_BREAKING
 )

@@ -55,7 +55,6 @@ _WRITES = frozenset(
 )
 # Preferred as evidence: they say the version uses the relation as a whole.
 _WHOLE = frozenset({_F.RELATION_READ, _F.RELATION_WRITE, _F.VIEW_READ})
-_KINDS = {Use.READS: _READS, Use.WRITES: _WRITES, Use.ANY: _READS | _WRITES}
 
 
 @dataclass(frozen=True)
@@ -89,6 +88,11 @@ class Affects:
             self.roles | other.roles,
         )
 
+    @property
+    def empty(self) -> bool:
+        """It names nothing: no version can notice it."""
+        return not (self.relations or self.functions or self.schemas or self.roles)
+
     def describe(self) -> str:
         """``writers of public.users``: the use that can notice it, for messages."""
         who = {Use.READS: "readers", Use.WRITES: "writers", Use.ANY: "users"}[self.use]
@@ -112,6 +116,52 @@ def touching(
     return out
 
 
+@dataclass(frozen=True)
+class Usage:
+    """What statements use, by the kind of use: many reach tests at the speed of sets.
+
+    ``reads``/``writes``: relations (qualified names); ``functions``: signatures.
+    """
+
+    reads: frozenset[str] = frozenset()
+    writes: frozenset[str] = frozenset()
+    functions: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, facets: Iterable[Facet]) -> Usage:
+        reads: set[str] = set()
+        writes: set[str] = set()
+        functions: set[str] = set()
+        for facet in facets:
+            kind = facet.kind
+            if kind in _READS:
+                reads.add(_relation_of(facet))
+            elif kind in _WRITES:
+                writes.add(_relation_of(facet))
+            elif kind is _F.INSERT_SELECT_STAR:
+                target, _, source = facet.subject.partition("<")
+                writes.add(target)
+                reads.add(source)
+            elif kind is _F.FUNCTION:
+                functions.add(facet.subject)
+        return cls(frozenset(reads), frozenset(writes), frozenset(functions))
+
+    def reached_by(self, affects: Affects | None) -> bool:
+        """Whether this use can notice what ``affects`` names (None: anything)."""
+        if affects is None:
+            return True
+        relations = {
+            Use.READS: self.reads,
+            Use.WRITES: self.writes,
+            Use.ANY: self.reads | self.writes,
+        }[affects.use]
+        if relations & affects.relations or self.functions & affects.functions:
+            return True
+        return bool(affects.schemas) and any(
+            _schema_of(name) in affects.schemas for name in (*relations, *self.functions)
+        )
+
+
 def _role_touched(affects: Affects, facets: Iterable[Facet]) -> bool:
     if not affects.roles:
         return False
@@ -120,32 +170,16 @@ def _role_touched(affects: Affects, facets: Iterable[Facet]) -> bool:
 
 
 def _first_hit(affects: Affects, facets: Iterable[Facet]) -> Facet | None:
-    kinds = _KINDS[affects.use]
     for facet in sorted(facets, key=lambda f: (f.kind not in _WHOLE, f)):
-        if facet.kind in kinds and _relation_hit(affects, _relation_subjects(facet)):
-            return facet
-        if facet.kind is _F.INSERT_SELECT_STAR:
-            target, _, source = facet.subject.partition("<")
-            used = ([target] if affects.use is not Use.READS else []) + (
-                [source] if affects.use is not Use.WRITES else []
-            )
-            if _relation_hit(affects, used):
-                return facet
-        if facet.kind is _F.FUNCTION and (
-            facet.subject in affects.functions or _schema_of(facet.subject) in affects.schemas
-        ):
+        if Usage.of((facet,)).reached_by(affects):
             return facet
     return None
 
 
-def _relation_subjects(facet: Facet) -> list[str]:
+def _relation_of(facet: Facet) -> str:
     from skewguard.rules.base import table_of_subject  # rules import the ddl package
 
-    return [table_of_subject(facet.subject)]
-
-
-def _relation_hit(affects: Affects, relations: Iterable[str]) -> bool:
-    return any(r in affects.relations or _schema_of(r) in affects.schemas for r in relations)
+    return table_of_subject(facet.subject)
 
 
 def _schema_of(subject: str) -> str:
@@ -153,4 +187,4 @@ def _schema_of(subject: str) -> str:
     return parts[0] if len(parts) > 1 else ""
 
 
-__all__ = ["Affects", "Use", "touching"]
+__all__ = ["Affects", "Usage", "Use", "touching"]

@@ -47,6 +47,7 @@ class Kind:
     DROP_POLICY = "DropPolicy"
     REVOKE = "Revoke"
     CREATE_RULE = "CreateRule"  # a rule now rewrites INSERT/UPDATE/DELETE on a relation
+    UNMODELLED = "Unmodelled"  # statements the overlay could not model (judged by replay)
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -103,6 +104,7 @@ __all__ = ["Change", "Kind"]
 
 
 _PHRASES: dict[str, str] = {
+    Kind.UNMODELLED: "{subject}",
     Kind.DROP_SCHEMA: "dropping schema {subject}",
     Kind.RENAME_SCHEMA: "renaming schema {subject} to {new}",
     Kind.DROP_TABLE: "dropping table {subject}",

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
@@ -26,6 +27,7 @@ from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.relay.fast_path import FastPathFunctions
+from skewguard.replaying import ReplayTimeout
 from skewguard.sql_start import first_word
 from skewguard.statements import Kind, Script, Statement
 
@@ -102,7 +104,11 @@ class TransactionGate:
         self, script: Script, sql: str, *, simple: bool, deadline: float
     ) -> Refusal | None:
         """A Refusal when ``sql`` must not run, else None; within ``deadline`` seconds."""
-        requester = replace(self._requester(), comment_override=override_in_comment(sql))
+        requester = replace(
+            self._requester(),
+            comment_override=override_in_comment(sql),
+            decide_by=time.monotonic() + deadline,
+        )
         was_in_block = self.in_block
         try:
             async with asyncio.timeout(deadline):
@@ -237,8 +243,15 @@ class TransactionGate:
         except DdlParseError:
             decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
             return decision if decision.action is Action.BLOCK else None
-        if unmodelled and self.in_block:
+        if not self.in_block:
+            return None
+        try:  # the samples it reaches, replayed before it is forwarded
+            await self._guard.baseline(requester, self._pending)
+        except ReplayTimeout as exc:
+            raise _Unjudged("deadline", str(exc)) from exc
+        if unmodelled:
             # forwarded now and judged again at COMMIT; refused now if already in use
+            # by a version replay cannot judge
             refusal = await self._guard.judge_unmodelled(requester, [text], unmodelled)
             return refusal if refusal is not None and refusal.action is Action.BLOCK else None
         return None

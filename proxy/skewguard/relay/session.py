@@ -28,6 +28,7 @@ from skewguard.relay.gate import TransactionGate
 from skewguard.relay.own_queries import bracketed
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
+from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.search_path import startup_path
 from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
 from skewguard.wire import messages as m
@@ -96,6 +97,8 @@ class ClientSession(asyncio.Protocol):
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
         self._replication = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
+        self._sampler: SessionSampler | None = None  # None: not sampling values for replay
+        self._owner: tuple[StatementLog, Owner] | None = None  # whose samples, per log
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
         self._held_is_query = False  # what waits is a simple Query (not an Execute)
         self._held_raw: list[bytes] = []  # client input received while waiting
@@ -277,6 +280,8 @@ class ClientSession(asyncio.Protocol):
             sql = self.prepared.on_bind(portal, name)
             if name and sql is not None and self.statement_log is not None:
                 self._record(sql)
+            if self._sampler is not None and sql is not None:
+                self._sample_bind(name, sql, message.body)
             return None
         if mtype == 0x53:  # Sync: ends with a Z
             self._syncs += 1
@@ -304,7 +309,11 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
             self._record(sql)
-            return self._on_statement(self._read(sql), self._syncs) if reading else None
+            if reading:
+                return self._on_statement(self._read(sql), self._syncs)
+            if self._sampler is not None:
+                self._sample_query(sql)
+            return None
         if mtype == 0x50:  # Parse: nothing runs yet
             parse = m.decode_parse(message.body)
             self.prepared.on_parse(
@@ -313,6 +322,8 @@ class ClientSession(asyncio.Protocol):
             if parse.name and self.statement_log is not None:
                 self.statement_log.named.add(parse.query)
             self._record(parse.query)
+            if self._sampler is not None:
+                self._sampler.on_parse(parse.name, parse.query, message.body)
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
@@ -348,6 +359,33 @@ class ClientSession(asyncio.Protocol):
                 self.proxy.metrics.analysis_failures.labels("too-long").inc()
                 return
             statement_log.add(sql)
+
+    # ------------------------------------------------------------ replay samples
+
+    def _sample_owner(self) -> Owner | None:
+        """Who runs statements now (None: untagged, or not learning: nothing to protect)."""
+        slog = self.statement_log
+        if slog is None or not slog.key.app:
+            return None
+        owner = self._owner
+        if owner is None or owner[0] is not slog:  # a new log: a new identity or path
+            key = slog.key
+            owner = self._owner = (
+                slog,
+                Owner(key.database, key.app, key.version, slog.user, slog.search_path),
+            )
+        return owner[1]
+
+    def _sample_bind(self, name: str, sql: str, body: bytes) -> None:
+        owner = self._sample_owner()
+        if owner is not None and self._sampler is not None:
+            # answered by the next Sync's ReadyForQuery
+            self._sampler.on_bind(owner, name, sql, body, self._syncs + 1, self._replies.errors)
+
+    def _sample_query(self, sql: str) -> None:
+        owner = self._sample_owner()
+        if owner is not None and self._sampler is not None:
+            self._sampler.on_query(owner, sql, self._syncs, self._replies.errors)
 
     def _apply_settings(self, script: Script) -> None:
         """Follow what a statement does to identity, search_path, overrides and lock_timeout."""
@@ -499,22 +537,46 @@ class ClientSession(asyncio.Protocol):
         """
         if not self._can_query_own():
             return None
-        status = self._replies.status
         plan = bracketed(
-            chr(status),
+            chr(self._replies.status),
             sql,
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
         )
         if plan is None:
             return None
-        capture = self._replies.arm_capture(plan.replies)
+        results = await self.exchange(
+            plan.wire, plan.replies, timeout=statement_timeout_ms / 1000 + _OWN_QUERY_SLACK
+        )
+        if results is None:
+            return None
+        answer: QueryResult = results[plan.query_index]
+        if answer.error is not None:
+            log.info("the proxy's own query failed (%s)", answer.error, extra={"sql": sql[:200]})
+            return None
+        return answer.rows
+
+    @property
+    def own_status(self) -> str:
+        """The transaction status PostgreSQL last reported (I, T or E)."""
+        return chr(self._replies.status)
+
+    async def exchange(
+        self, wire: bytes, replies: int, *, timeout: float
+    ) -> list[QueryResult] | None:
+        """Send the proxy's own messages (``replies`` ReadyForQuery answers); their
+        results, unseen by the client, or None when they cannot run now or in time.
+        The messages must leave the transaction status as they found it."""
+        if not self._can_query_own():
+            return None
+        status = self._replies.status
+        capture = self._replies.arm_capture(replies)
         self._send_client = None  # replies go through the capture until it is done
-        self._syncs += plan.replies
+        self._syncs += replies
         waiter = self._own_waiter = asyncio.get_running_loop().create_future()
-        self._write_upstream(plan.wire)
+        self._write_upstream(wire)
         try:
-            async with asyncio.timeout(statement_timeout_ms / 1000 + _OWN_QUERY_SLACK):
+            async with asyncio.timeout(timeout):
                 await waiter
         except TimeoutError:
             log.warning("the proxy's own query got no answer in time", extra={"peer": self.peer})
@@ -528,11 +590,7 @@ class ClientSession(asyncio.Protocol):
                 chr(capture.statuses[-1]),
                 extra={"peer": self.peer, "errors": [r.error for r in capture.results]},
             )
-        answer: QueryResult = capture.results[plan.query_index]
-        if answer.error is not None:
-            log.info("the proxy's own query failed (%s)", answer.error, extra={"sql": sql[:200]})
-            return None
-        return answer.rows
+        return capture.results
 
     def _carry_out(self, message: Message, refusal: Refusal | None) -> None:
         """Forward the held message, or what makes PostgreSQL refuse it in its place."""
@@ -810,6 +868,8 @@ class ClientSession(asyncio.Protocol):
         self.database = startup.params.get("database") or user
         if self.proxy.guard is not None and not self._replication:
             self._gate = TransactionGate(self.proxy.guard, self._requester)
+            if self.proxy.guard.samples is not None:
+                self._sampler = SessionSampler(self.proxy.guard.samples)
         self.phase = Phase.CONNECTING
         if rest:
             self._on_auth_bytes(rest)
@@ -851,6 +911,8 @@ class ClientSession(asyncio.Protocol):
                 replies = self._replies
                 replies.feed(data)
                 send(data)
+                if self._sampler is not None and self._sampler.waiting:
+                    self._sampler.settle(replies.ready, replies.errors)
                 if replies.ready == self._syncs:
                     self._at_sync_point()
                 return
@@ -860,6 +922,9 @@ class ClientSession(asyncio.Protocol):
                 data = replies.feed(data)
                 if data:
                     self._client_write(data)
+                if self._sampler is not None and self._sampler.waiting:
+                    # a filter's replies are not counted: what it covered is not kept
+                    self._sampler.settle(replies.ready, replies.errors, certain=False)
                 if not replies.filtering and self._tls is None and self.transport is not None:
                     self._send_client = self.transport.write
                 if replies.ready == self._syncs:

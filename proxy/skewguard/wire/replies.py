@@ -43,11 +43,12 @@ _SESSION_ENDING = frozenset({"FATAL", "PANIC"})
 class ReplyStream:
     """Tracks ReadyForQuery in the server's byte stream; filters a block's extra replies."""
 
-    __slots__ = ("_carry", "_filter", "_queued", "_skip", "ready", "status")
+    __slots__ = ("_carry", "_filter", "_queued", "_skip", "errors", "ready", "status")
 
     def __init__(self) -> None:
         self.ready = 0  # ReadyForQuery messages seen
         self.status = ord("I")  # the transaction status of the last one
+        self.errors = 0  # ErrorResponse messages passed through (replay samples only successes)
         self._skip = 0  # bytes of the current message still to come
         self._carry = b""  # a message header (plus status byte) split across chunks
         self._filter: _Filter | None = None
@@ -148,6 +149,8 @@ class ReplyStream:
             if head[0] == READY_FOR_QUERY:
                 self.ready += 1
                 self.status = head[5]
+            elif head[0] == ERROR_RESPONSE:
+                self.errors += 1
             pos = 1 + length - len(carry)
         else:
             pos = self._skip
@@ -158,9 +161,12 @@ class ReplyStream:
                 self._carry = data[pos:]
                 return
             length = self._length(data, pos)
-            if data[pos] == READY_FOR_QUERY:
+            kind = data[pos]
+            if kind == READY_FOR_QUERY:
                 self.ready += 1
                 self.status = data[pos + 5]
+            elif kind == ERROR_RESPONSE:
+                self.errors += 1
             pos += 1 + length
         self._skip = pos - end
 
@@ -204,6 +210,7 @@ class QueryResult:
 
     rows: list[tuple[str | None, ...]] = field(default_factory=list)
     error: str | None = None  # the SQLSTATE of its ErrorResponse
+    message: str | None = None  # and its message
 
 
 class _Filter:
@@ -254,6 +261,7 @@ class Capture(_Filter):
         elif mtype == ERROR_RESPONSE:
             fields = m.decode_error_fields(raw[5:])
             self._current.error = fields.get(m.FIELD_CODE, "")
+            self._current.message = fields.get(m.FIELD_MESSAGE, "")
             if fields.get(m.FIELD_SEVERITY_V) in _SESSION_ENDING:
                 return raw  # the connection ends: the client must read why
         elif mtype in _SESSION_MESSAGES:

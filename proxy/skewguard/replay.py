@@ -1,0 +1,231 @@
+"""Differential replay: a version's own statements, with its own values, before and after.
+
+PostgreSQL is the judge of what a change breaks. For the values a version
+really sends (``replay_samples``), the guard runs each sampled statement on
+the migrating connection, inside the migration's transaction, once before the
+change is applied and once after it, each under a savepoint that is always
+rolled back. Succeeding before and failing after is a break, with
+PostgreSQL's SQLSTATE and message as the evidence; failing both times (a
+duplicate key because the sampled row exists) is no evidence either way.
+
+This module is pure: it builds the protocol messages of one replay pass and
+reads the captured replies. ``Replayer`` in ``replaying.py`` runs them.
+
+A pass, in the transaction status of the connection:
+
+- ``T`` (in the client's block): ``SAVEPOINT skewguard_replay; SET LOCAL
+  statement_timeout, lock_timeout`` … ``ROLLBACK TO``/``RELEASE``;
+- ``I`` (no block yet): ``BEGIN; SET LOCAL …`` … ``ROLLBACK``; with DDL
+  given (an autocommit statement), a trial: the pass, the DDL, the pass
+  again, then ``ROLLBACK`` — the real statement is forwarded only after.
+
+Each sample runs as: ``SAVEPOINT skewguard_replay_1; SET LOCAL search_path,
+ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
+planning, a write runs whole), for a write its Bind/Execute/Sync again (the
+same values sent twice); ``ROLLBACK TO``/``RELEASE``.
+Everything is written at once (one round trip); PostgreSQL runs it in order.
+"""
+
+from __future__ import annotations
+
+import re
+import struct
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from skewguard.replay_samples import Sample, ShapeKey, statement_class
+from skewguard.wire import messages as m
+from skewguard.wire.replies import QueryResult
+
+OUTER = "skewguard_replay"
+INNER = "skewguard_replay_1"
+#: SQLSTATEs that say the replay ran out of time or lock, or could not bind the values
+#: as the client did (binary values whose type the server inferred anew), not what the
+#: change does to the version.
+INCONCLUSIVE = frozenset({"57014", "55P03", "40P01", "25P02", "08P01", "22P03"})
+_SYNC = m.frame(b"S", b"")
+_EXECUTE_ONE_ROW = m.frame(b"E", b"\x00" + struct.pack("!i", 1))
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One sample to replay, as whom (None: as the migrating role)."""
+
+    key: ShapeKey
+    sample: Sample
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How one run of a sample ended; ``ok`` None: it gave no usable answer."""
+
+    ok: bool | None
+    sqlstate: str = ""
+    message: str = ""
+
+
+Runs = tuple[Outcome, ...]  # one sample's runs in one pass (a write runs twice)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The messages of a replay and where each answer is among the ReadyForQuery replies."""
+
+    wire: bytes
+    replies: int
+    #: per pass, per trial: the reply index of its setup and of each of its runs
+    slots: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...]
+    ddl: tuple[int, ...] = ()  # the reply indexes of the trial DDL statements
+
+
+def ident(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _setup(trial: Trial) -> str:
+    path = ", ".join(ident(s) for s in trial.key.search_path) or "''"
+    parts = [f"SAVEPOINT {INNER}", f"SET LOCAL search_path = {path}"]
+    if trial.role is not None:
+        parts.append(f"SET LOCAL ROLE {ident(trial.role)}")
+    return "; ".join(parts)
+
+
+def _runs(sample: Sample) -> list[bytes]:
+    """The sample's Parse/Bind/Execute/Sync; a write is bound and executed again
+    after it (a version sends the same values again: a new UNIQUE rejects only that)."""
+    parse = m.frame(b"P", b"\x00" + sample.sql.encode() + b"\x00" + sample.types)
+    bind = m.frame(b"B", b"\x00\x00" + sample.values + b"\x00\x00")
+    first = parse + bind + _EXECUTE_ONE_ROW + _SYNC
+    if statement_class(sample.sql) != "writes":
+        return [first]
+    return [first, bind + _EXECUTE_ONE_ROW + _SYNC]
+
+
+class _Builder:
+    def __init__(self) -> None:
+        self.wire: list[bytes] = []
+        self.replies = 0
+
+    def add(self, message: bytes) -> int:
+        """Append one message answered by one ReadyForQuery; its reply index."""
+        self.wire.append(message)
+        self.replies += 1
+        return self.replies - 1
+
+    def replay_pass(self, trials: Sequence[Trial]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        cleanup = m.encode_query(f"ROLLBACK TO SAVEPOINT {INNER}; RELEASE SAVEPOINT {INNER}")
+        slots = []
+        for trial in trials:
+            setup = self.add(m.encode_query(_setup(trial)))
+            runs = tuple(self.add(run) for run in _runs(trial.sample))
+            self.add(cleanup)
+            slots.append((setup, runs))
+        return tuple(slots)
+
+
+def plan(
+    status: str,
+    trials: Sequence[Trial],
+    *,
+    statement_timeout_ms: int,
+    lock_timeout_ms: int,
+    ddl: Sequence[str] = (),
+    ddl_timeout_ms: int = 0,
+) -> Plan | None:
+    """The replay of ``trials`` in transaction status ``status`` (None: it cannot run
+    there: a failed transaction, or a trial DDL inside a block). A trial DDL
+    statement runs under ``ddl_timeout_ms``."""
+    limits = (
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
+        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"
+    )
+    if status == "T" and not ddl:
+        begin = f"SAVEPOINT {OUTER}; {limits}"
+        end = f"ROLLBACK TO SAVEPOINT {OUTER}; RELEASE SAVEPOINT {OUTER}"
+    elif status == "I":
+        begin, end = f"BEGIN; {limits}", "ROLLBACK"
+    else:
+        return None
+    out = _Builder()
+    out.add(m.encode_query(begin))
+    slots = [out.replay_pass(trials)]
+    ddl_at: list[int] = []
+    if ddl:
+        for text in ddl:  # the statement's own time limit, then the replay's again
+            timed = f"SET LOCAL statement_timeout = {int(ddl_timeout_ms)};\n{text}"
+            ddl_at.append(out.add(m.encode_query(timed)))
+            back = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
+            ddl_at.append(out.add(m.encode_query(back)))
+        slots.append(out.replay_pass(trials))
+    out.add(m.encode_query(end))
+    return Plan(b"".join(out.wire), out.replies, tuple(slots), tuple(ddl_at))
+
+
+def _outcome(result: QueryResult) -> Outcome:
+    if result.error is None:
+        return Outcome(True)
+    if result.error in INCONCLUSIVE:
+        return Outcome(None, result.error, result.message or "")
+    return Outcome(False, result.error, result.message or "")
+
+
+def outcomes(plan_: Plan, results: Sequence[QueryResult]) -> list[list[Runs]]:
+    """Per pass, each trial's runs; a failed trial DDL makes the after pass unusable."""
+    ddl_failed = any(results[i].error is not None for i in plan_.ddl)
+    out: list[list[Runs]] = []
+    for number, slots in enumerate(plan_.slots):
+        row: list[Runs] = []
+        for setup, runs in slots:
+            if (number and ddl_failed) or results[setup].error is not None:
+                row.append(tuple(Outcome(None) for _ in runs))
+            else:
+                row.append(tuple(_outcome(results[i]) for i in runs))
+        out.append(row)
+    return out
+
+
+def broke(before: Runs, after: Runs) -> Outcome | None:
+    """The run that succeeded before the change and failed after it (PostgreSQL says
+    it breaks); None when there is none."""
+    for then, now in zip(before, after, strict=False):
+        if then.ok is True and now.ok is False:
+            return now
+    return None
+
+
+def clean(after: Runs) -> bool:
+    """Every run succeeded after the change: the version's statement still works."""
+    return all(o.ok is True for o in after)
+
+
+_QUOTED = re.compile(r'"([^"]*)"')
+_NUMBER = re.compile(r"(?<![\w(.$])-?\d+(?:\.\d+)?(?![\w)])")
+
+
+def masked(message: str, known: str) -> str:
+    """PostgreSQL's message with the values in it hidden: a quoted word or a number
+    is kept only when ``known`` (the migration's and the statement shape's text)
+    has it, so a name stays and a sampled value becomes ``?``."""
+
+    def quoted(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(1) in known else '"?"'
+
+    def number(match: re.Match[str]) -> str:
+        return match.group(0) if match.group(0) in known else "?"
+
+    return _NUMBER.sub(number, _QUOTED.sub(quoted, message))
+
+
+__all__ = [
+    "INCONCLUSIVE",
+    "Outcome",
+    "Plan",
+    "Runs",
+    "Trial",
+    "broke",
+    "clean",
+    "masked",
+    "outcomes",
+    "plan",
+]

@@ -1,0 +1,301 @@
+"""Runs differential replays for the guard and turns their outcomes into findings.
+
+Which samples: those of protected versions whose statement reaches what the
+change touches (``ddl.affects``: the changed relations, or an unmodelled
+statement's reach), in the classes ``--replay`` allows. Where: on the
+migrating connection only (``MigratingConnection.exchange``), so a replay sees
+the transaction's own changes and never waits on its locks. When: a baseline
+pass before the first DDL of a transaction block is forwarded, and a pass
+before the held COMMIT; an autocommit statement is tried in the proxy's own
+transaction (pass, the statement, pass, ROLLBACK) before it is forwarded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from skewguard.analysis import analyze
+from skewguard.analysis.facets import Facet
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl.affects import Affects, Usage, Use
+from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.errors import CannotModel
+from skewguard.ddl.findings import Finding, Severity
+from skewguard.footprint import Evidence, VersionKey
+from skewguard.replay import Outcome, Runs, Trial, broke, clean, masked, outcomes, plan
+from skewguard.replay_samples import ReplayMode, SampleBook, ShapeKey, statement_class
+from skewguard.samples import sample_shape
+from skewguard.wire.replies import QueryResult
+
+RULE = "replay"
+#: Per-statement limits of a replay (each is also bounded by the budget).
+STATEMENT_TIMEOUT_MS = 1000
+MIN_STATEMENT_TIMEOUT_MS = 20
+#: Which rule findings a clean replay may overturn: value-dependent writes only.
+OVERTURNABLE = frozenset({"SG110", "SG111"})
+_SLACK = 0.5
+#: Without a baseline pass (a DDL sent through the extended protocol in a block), the
+#: failures that are evidence: those a new constraint, type, trigger or rule causes
+#: whatever rows the statement meets (not a key that now exists, a temporary table...).
+WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
+
+
+class MigratingConnection(Protocol):
+    """The requesting client's own backend, inside its transaction (the relay's session)."""
+
+    @property
+    def own_status(self) -> str:
+        """The transaction status PostgreSQL last reported (I, T or E)."""
+        ...
+
+    async def exchange(
+        self, wire: bytes, replies: int, *, timeout: float
+    ) -> list[QueryResult] | None:
+        """The results of the proxy's own messages run there unseen; None: no answer."""
+        ...
+
+    async def query_in_transaction(
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+    ) -> list[tuple[str | None, ...]] | None:
+        """Rows (text values) of ``sql`` run there unseen by the client; None: no answer."""
+        ...
+
+
+class ReplayTimeout(Exception):
+    """The replay could not finish within its budget."""
+
+
+@dataclass
+class Verdict:
+    """What replay found: breaks per version, and which versions replayed clean."""
+
+    findings: list[Finding] = field(default_factory=list)
+    clean: dict[VersionKey, set[str]] = field(default_factory=dict)  # version -> shapes ok
+    broken: set[VersionKey] = field(default_factory=set)
+
+    def covers(self, version: VersionKey, facets: Iterable[tuple[Facet, Evidence]]) -> bool:
+        """Every statement shape that is evidence for ``facets`` replayed clean."""
+        shapes = self.clean.get(version)
+        if not shapes or version in self.broken:
+            return False
+        # evidence is a shape already, or (--keep-literals) the statement as sent
+        return all(ev.sample in shapes or sample_shape(ev.sample) in shapes for _, ev in facets)
+
+
+#: Changes whose effect depends on the values a version sends: replay judges them. The
+#: others (drops, renames...) break by name alone, and the rules judge them.
+VALUE_KINDS = frozenset(
+    {
+        Kind.ADD_COLUMN,  # NOT NULL, UNIQUE, CHECK, a default that fails
+        Kind.ALTER_COLUMN_TYPE,
+        Kind.SET_NOT_NULL,
+        Kind.DROP_DEFAULT,
+        Kind.ADD_CONSTRAINT,
+        Kind.CREATE_INDEX,  # unique, or on an expression that may fail
+        Kind.CREATE_RULE,
+        Kind.ENABLE_RLS,
+        Kind.FORCE_RLS,
+        Kind.DROP_POLICY,
+    }
+)
+
+
+def value_changes(changes: Sequence[Change]) -> list[Change]:
+    """The changes replay judges."""
+    return [c for c in changes if c.kind in VALUE_KINDS]
+
+
+def change_affects(changes: Sequence[Change], unmodelled: Sequence[CannotModel]) -> Affects | None:
+    """What the net change can affect through values: the relations of its
+    value-dependent changes, and the reach of what the overlay could not model."""
+    relations = frozenset(c.relation for c in value_changes(changes) if c.relation)
+    affects: Affects | None = Affects(Use.ANY, "the changed relations", relations)
+    for exc in unmodelled:
+        if exc.affects is None or affects is None:
+            return None
+        affects = affects.merge(exc.affects)
+    return affects
+
+
+class Replayer:
+    """Chooses the trials of a decision and runs them on the migrating connection."""
+
+    def __init__(self, book: SampleBook, mode: ReplayMode, *, keep_literals: bool) -> None:
+        self.book = book
+        self.mode = mode
+        self.keep_literals = keep_literals
+        self._usage: dict[ShapeKey, Usage] = {}
+
+    def analysed(self, database: str) -> bool:
+        """Whether every sampled shape of ``database`` is analysed (trials are then cheap)."""
+        return all(key in self._usage for key in self.book.keys(database))
+
+    def trials(
+        self,
+        database: str,
+        protected: Iterable[VersionKey] | None,
+        affects: Affects | None,
+        catalog: CatalogSnapshot,
+    ) -> list[Trial]:
+        """The samples of ``protected`` versions (None: all) that reach what the change
+        affects."""
+        if self.mode is ReplayMode.NONE:
+            return []
+        wanted = None if protected is None else {(v.app, v.version) for v in protected}
+        out: list[Trial] = []
+        for key, samples in self.book.shapes(database).items():
+            if wanted is not None and (key.app, key.version) not in wanted:
+                continue
+            kind = statement_class(samples[0].sql)
+            if self.mode is not ReplayMode.ALL and kind != self.mode.value:
+                continue  # (samples are never empty: a shape is made with its first)
+            if self._usage_of(key, samples[0].sql, catalog).reached_by(affects):
+                out += [Trial(key, sample) for sample in samples]
+        return out
+
+    def _usage_of(self, key: ShapeKey, sql: str, catalog: CatalogSnapshot) -> Usage:
+        """What the shape's statement uses (the same for every sample of it)."""
+        cached = self._usage.get(key)
+        if cached is None:
+            found = analyze(sql, search_path=key.search_path, catalog=catalog, user=key.user)
+            cached = self._usage[key] = Usage.of(found.facets)
+        return cached
+
+    def sampled_shapes(self, database: str) -> dict[VersionKey, set[str]]:
+        """Per version, the shapes a replay could run (those with samples)."""
+        out: dict[VersionKey, set[str]] = {}
+        for key, samples in self.book.shapes(database).items():
+            kind = statement_class(samples[0].sql) if samples else None
+            if kind is not None and self.mode in (ReplayMode.ALL, ReplayMode(kind)):
+                version = VersionKey(key.database, key.app, key.version)
+                out.setdefault(version, set()).add(key.shape)
+        return out
+
+    async def with_roles(
+        self, conn: MigratingConnection, trials: list[Trial], user: str
+    ) -> list[Trial]:
+        """Each trial as its version's role where the migrating role may SET ROLE to it."""
+        roles = sorted({t.key.user for t in trials if t.key.user and t.key.user != user})
+        if not roles:
+            return trials
+        listed = ", ".join("'" + r.replace("'", "''") + "'" for r in roles)
+        rows = await conn.query_in_transaction(
+            f"SELECT r FROM unnest(ARRAY[{listed}]::text[]) AS r "
+            "WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = r) AND pg_has_role("
+            "session_user, r, CASE WHEN current_setting('server_version_num')::int >= 160000 "
+            "THEN 'SET' ELSE 'MEMBER' END)",
+            statement_timeout_ms=STATEMENT_TIMEOUT_MS,
+            lock_timeout_ms=STATEMENT_TIMEOUT_MS,
+        )
+        allowed = {row[0] for row in rows or ()}
+        return [
+            Trial(t.key, t.sample, t.key.user if t.key.user in allowed else None) for t in trials
+        ]
+
+    async def run(
+        self,
+        conn: MigratingConnection,
+        trials: list[Trial],
+        *,
+        budget: float,
+        ddl: Sequence[str] = (),
+    ) -> list[list[Runs]] | None:
+        """One pass (or, with ``ddl``, a trial: before, the DDL, after); None when it
+        cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
+        if not trials:
+            return [[] for _ in range(2 if ddl else 1)]
+        steps = len(trials) * (2 if ddl else 1) + 1
+        per = int(budget * 1000 / steps)
+        per = max(MIN_STATEMENT_TIMEOUT_MS, min(STATEMENT_TIMEOUT_MS, per))
+        made = plan(
+            conn.own_status,
+            trials,
+            statement_timeout_ms=per,
+            lock_timeout_ms=per,
+            ddl=ddl,
+            ddl_timeout_ms=int(budget * 1000),
+        )
+        if made is None:
+            return None
+        started = time.monotonic()
+        try:
+            results = await conn.exchange(made.wire, made.replies, timeout=budget + _SLACK)
+        except asyncio.CancelledError:
+            raise
+        if results is None:
+            if time.monotonic() - started >= budget:
+                raise ReplayTimeout(f"the replay did not finish within {budget:.1f} s")
+            return None
+        return outcomes(made, results)
+
+    def verdict(
+        self,
+        trials: Sequence[Trial],
+        before: Mapping[Trial, Runs],
+        after: Sequence[Runs],
+        *,
+        change: Change,
+        known: str,
+        show_values: bool,
+    ) -> Verdict:
+        """Breaks (succeeded before, failed after) per version, and the clean shapes."""
+        found = Verdict()
+        first: dict[VersionKey, tuple[Trial, Outcome]] = {}
+        counts: dict[VersionKey, int] = {}
+        for trial, now in zip(trials, after, strict=True):
+            version = VersionKey(trial.key.database, trial.key.app, trial.key.version)
+            then = before.get(trial)
+            if then is None:  # no baseline: its first run succeeded when the version sent
+                # it; only a schema change's own failures count, not the rows it meets now
+                then, now = (Outcome(True),), now[:1]
+                if now[0].ok is False and now[0].sqlstate not in WITHOUT_BASELINE:
+                    continue
+            failed = broke(then, now)
+            if failed is not None:
+                found.broken.add(version)
+                first.setdefault(version, (trial, failed))
+                counts[version] = counts.get(version, 0) + 1
+            elif clean(now):
+                found.clean.setdefault(version, set()).add(trial.key.shape)
+        for version, (trial, failure) in sorted(first.items()):
+            text = failure.message
+            if not (show_values or self.keep_literals):
+                text = masked(text, known + " " + trial.key.shape)
+            as_whom = f" as {trial.role}" if trial.role else " as the migrating role"
+            message = (
+                f"{version.app}@{version.version}'s {trial.key.shape[:200]} succeeds before "
+                f"the change and fails after it{as_whom} ({counts[version]} of its sampled "
+                f"values): {failure.sqlstate} {text}"
+            )
+            now_ts = time.time()
+            found.findings.append(
+                Finding(
+                    RULE,
+                    "replayed-statement-fails",
+                    Severity.BREAK,
+                    change,
+                    version,
+                    None,
+                    Evidence(counts[version], now_ts, now_ts, trial.key.shape),
+                    message,
+                    "PostgreSQL rejected this version's own statement, with values it "
+                    "sends, after the change: make the change accept them (expand), ship "
+                    "code that no longer sends them, then contract.",
+                )
+            )
+        return found
+
+
+__all__ = [
+    "OVERTURNABLE",
+    "RULE",
+    "MigratingConnection",
+    "ReplayTimeout",
+    "Replayer",
+    "Verdict",
+    "change_affects",
+]

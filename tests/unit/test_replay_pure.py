@@ -1,0 +1,152 @@
+"""The pure halves of replay: the sample reservoir, the replay plan and its reading."""
+
+from __future__ import annotations
+
+import struct
+
+from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan
+from skewguard.replay_samples import (
+    PER_SHAPE,
+    Owner,
+    Sample,
+    SampleBook,
+    SessionSampler,
+    ShapeKey,
+    bind_values,
+    sampleable,
+)
+from skewguard.wire.replies import QueryResult
+
+OWNER = Owner("db", "shop", "1", "app", ("public",))
+
+
+def _bind(*values: bytes | None) -> bytes:
+    body = b"\x00\x00" + struct.pack("!h", 0) + struct.pack("!h", len(values))
+    for value in values:
+        body += struct.pack("!i", -1) if value is None else struct.pack("!i", len(value)) + value
+    return body + b"\x00\x00"
+
+
+def test_bind_values_keeps_formats_and_values_as_sent() -> None:
+    values = bind_values(_bind(b"5", None))
+    assert values is not None
+    assert Sample.bound("INSERT INTO t VALUES ($1, $2)", b"\x00\x00", values).has_null
+    assert bind_values(b"\x00\x00\x00\x00\x00\x01\x00\x00\x00\x09ab") is None  # cut short
+
+
+def test_reservoir_is_bounded_per_shape_keeps_distinct_and_a_null() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20, seed=1)
+    sql = "INSERT INTO t (a) VALUES ($1)"
+    for n in range(100):
+        book.offer(
+            OWNER, Sample.bound(sql, b"\x00\x00", bind_values(_bind(str(n).encode())) or b"")
+        )
+        book.offer(OWNER, Sample.bound(sql, b"\x00\x00", bind_values(_bind(b"1")) or b""))
+    book.offer(OWNER, Sample.bound(sql, b"\x00\x00", bind_values(_bind(None)) or b""))
+    (samples,) = book.shapes("db").values()
+    assert len(samples) == PER_SHAPE
+    assert len(set(samples)) == PER_SHAPE
+    assert any(s.has_null for s in samples)
+
+
+def test_reservoir_caps_shapes_and_bytes() -> None:
+    book = SampleBook(max_shapes=2, max_bytes=1 << 20)
+    for table in "abc":
+        book.offer(OWNER, Sample(f"SELECT 1 FROM {table}"))
+    assert len(book) == 2
+    small = SampleBook(max_shapes=10, max_bytes=30)
+    small.offer(OWNER, Sample("SELECT 1 FROM a WHERE x = 'long enough to pass the cap'"))
+    assert len(small) == 0
+
+
+def test_literal_statements_share_a_shape() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20)
+    book.offer(OWNER, Sample("UPDATE t SET a = 1 WHERE id = 2"))
+    book.offer(OWNER, Sample("UPDATE t SET a = 7 WHERE id = 9"))
+    ((key, samples),) = book.shapes("db").items()
+    assert key.shape == "UPDATE t SET a = 0 WHERE id = 0"
+    assert len(samples) == 2
+
+
+def test_only_reads_and_writes_without_outside_effects_are_sampled() -> None:
+    assert sampleable("insert into t values (1)")
+    assert sampleable("WITH x AS (SELECT 1) SELECT * FROM x")
+    assert not sampleable("SELECT pg_advisory_lock(1)")
+    assert not sampleable("CREATE TABLE t (a int)")
+    assert not sampleable("SET search_path = x")
+
+
+def test_a_sample_is_kept_only_when_answered_without_error() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20)
+    sampler = SessionSampler(book)
+    sampler.on_query(OWNER, "INSERT INTO t VALUES (1)", ready=1, errors=0)
+    sampler.on_query(OWNER, "INSERT INTO u VALUES (1)", ready=2, errors=0)
+    sampler.settle(1, 0)
+    assert len(book) == 1 and len(sampler.waiting) == 1
+    sampler.settle(2, 1)  # an ErrorResponse passed before its ReadyForQuery
+    assert len(book) == 1 and not sampler.waiting
+
+
+def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:
+    return Trial(ShapeKey("db", "shop", "1", "app", ("public",), sql), Sample(sql))
+
+
+def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> None:
+    trials = [_trial(), _trial("SELECT 1")]
+    inside = plan("T", trials, statement_timeout_ms=100, lock_timeout_ms=100)
+    assert inside is not None
+    # begin; the write: setup, two runs, cleanup; the read: setup, one run, cleanup; end
+    assert inside.replies == 1 + 4 + 3 + 1
+    assert inside.slots == (((1, (2, 3)), (5, (6,))),)
+    assert b"SAVEPOINT skewguard_replay" in inside.wire
+    trial = plan("I", trials, statement_timeout_ms=100, lock_timeout_ms=100, ddl=["ALTER TABLE t"])
+    assert trial is not None and trial.ddl == (8, 9)
+    assert trial.slots[1] == ((10, (11, 12)), (14, (15,)))
+    assert trial.wire.startswith(b"Q") and trial.wire.endswith(b"ROLLBACK\x00")
+    assert plan("E", trials, statement_timeout_ms=1, lock_timeout_ms=1) is None
+    assert plan("T", trials, statement_timeout_ms=1, lock_timeout_ms=1, ddl=["x"]) is None
+
+
+def test_outcomes_read_each_pass_and_a_failed_trial_ddl_spoils_the_after_pass() -> None:
+    made = plan("I", [_trial()], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert made is not None
+    ok, fail = QueryResult(), QueryResult(error="23505", message="duplicate key")
+    results = [ok] * made.replies
+    results[9] = fail  # the second run after the change
+    before, after = outcomes(made, results)
+    assert before == [(Outcome(True), Outcome(True))]
+    assert after == [(Outcome(True), Outcome(False, "23505", "duplicate key"))]
+    assert broke(before[0], after[0]) == Outcome(False, "23505", "duplicate key")
+    assert not clean(after[0])
+    results[5] = QueryResult(error="42P01", message="no table")  # the trial DDL failed
+    assert outcomes(made, results)[1] == [(Outcome(None), Outcome(None))]
+    failing = (Outcome(False, "23505"),)
+    assert broke(failing, failing) is None
+    assert outcomes(made, [*results[:2], QueryResult(error="08P01"), *results[3:]])[0] == [
+        (Outcome(None, "08P01", ""), Outcome(True))
+    ]
+
+
+def test_masked_hides_values_keeps_names_the_migration_wrote() -> None:
+    message = 'value "secret@example.com" violates check constraint "ledger_note" at 123'
+    shown = masked(message, "ALTER TABLE ledger ADD CONSTRAINT ledger_note CHECK (x)")
+    assert shown == 'value "?" violates check constraint "ledger_note" at ?'
+    assert masked("value too long for type character varying(20)", "") == (
+        "value too long for type character varying(20)"
+    )
+
+
+def test_a_bound_offer_is_read_only_when_drawn_and_keeps_a_null() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20, seed=3)
+    sql = "INSERT INTO t (a) VALUES ($1)"
+    for n in range(2000):
+        book.offer_bound(OWNER, sql, b"\x00\x00", _bind(str(n).encode()))
+    book.offer_bound(OWNER, sql, b"\x00\x00", b"\x00\x00\x00\x00\x00\x05")  # malformed: skipped
+    (samples,) = book.shapes("db").values()
+    assert len(samples) == PER_SHAPE == len(set(samples))
+    assert not any(s.has_null for s in samples)
+    assert any(int(s.values[8:]) > 100 for s in samples)  # later offers won draws
+    for _ in range(3):
+        book.offer_bound(OWNER, sql, b"\x00\x00", _bind(None))
+    (samples,) = book.shapes("db").values()
+    assert sum(s.has_null for s in samples) == 1
