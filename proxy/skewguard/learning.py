@@ -335,22 +335,21 @@ class Learner:
     def _take(self, database: str, *, texts_only: bool = False) -> list[_Work]:
         """Swap out what ``database``'s logs hold (every live log: its version is seen).
 
-        ``texts_only`` (for a decision): only logs with texts to analyse; that a
-        version was seen is the periodic flush's to record.
+        ``texts_only`` (for a decision): only tagged logs with texts to analyse;
+        that a version was seen, and what untagged sessions (which protect nothing,
+        the migration itself among them) ran, is the periodic flush's to record.
         """
         now = time.time()
         work: list[_Work] = []
         for live in list(self._live):
-            if texts_only and not live.counts and not live.named:
+            if texts_only and not _wanted(live):
                 continue
             if live.key.database == database:
                 counts, named = live.swap()
                 work.append(_Work(live, counts, named, now, True))
         kept: list[tuple[StatementLog, float]] = []
         for closed, when in self._done:
-            if closed.key.database == database and (
-                closed.counts or closed.named or not texts_only
-            ):
+            if closed.key.database == database and (not texts_only or _wanted(closed)):
                 counts, named = closed.swap()
                 work.append(_Work(closed, counts, named, when, False))
             else:
@@ -682,6 +681,11 @@ async def _analysed(
     return await asyncio.to_thread(
         functools.partial(analyze, sql, search_path=path, catalog=catalog, user=user)
     )
+
+
+def _wanted(slog: StatementLog) -> bool:
+    """A log a decision needs analysed: a tagged session's, with texts in it."""
+    return bool(slog.key.app) and bool(slog.counts or slog.named)
 
 
 def _remaining(deadline: float) -> float:
