@@ -1,7 +1,8 @@
 """``python -m bench``: skewguard vs direct PostgreSQL vs pgbouncer, in one run.
 
-Starts a throwaway PostgreSQL, pgbouncer (session pooling), skewguard and a
-second skewguard with ``--analysis off`` on loopback, initialises pgbench data,
+Starts a throwaway PostgreSQL, pgbouncer (session pooling), skewguard, a
+second skewguard with ``--analysis off`` and the bare relay (``bench.floor``,
+the floor of a Python relay) on loopback, initialises pgbench data,
 then runs every cell against every target, round by round (target order
 rotating) so that drift hits all targets alike. Then the connection-scale test,
 the analysis micro-benchmark and the micro-benchmarks of what analysis costs
@@ -29,7 +30,9 @@ from bench.pgbench import Cell, RunResult, initialise, run_cell
 from bench.targets import (
     HOST,
     Endpoint,
+    FloorRelay,
     PgBouncer,
+    baseline_source,
     pgbouncer_binary,
     raise_nofile_limit,
     server_version,
@@ -86,9 +89,28 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["ddl"],
+        choices=["ddl", "pgbench"],
         default=None,
-        help="run only this part (ddl: DDL latency and replay, proxy vs direct; bench.ddl)",
+        help="run only this part (ddl: DDL latency and replay, proxy vs direct; bench.ddl; "
+        "pgbench: the pgbench matrix, no scale test, micro-benchmarks or DDL)",
+    )
+    parser.add_argument(
+        "--cells",
+        default=None,
+        help="comma-separated cell names to run (e.g. S-prepared-c8,tpcb-prepared-c8)",
+    )
+    parser.add_argument(
+        "--targets",
+        default=None,
+        help="comma-separated targets to keep (default all: direct,pgbouncer,skewguard,"
+        "skewguard-noanalysis,floor, plus skewguard-baseline with --baseline)",
+    )
+    parser.add_argument(
+        "--baseline",
+        metavar="REF",
+        default=None,
+        help="also run skewguard as of git revision REF (target skewguard-baseline), "
+        "interleaved with the others: a change measured against its parent in one run",
     )
     parser.add_argument(
         "--micro-versions",
@@ -112,7 +134,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     args.connections = args.connections or (500 if quick else 2000)
     args.scale = args.scale or (2 if quick else 10)
     args.micro_versions = args.micro_versions or (10 if quick else micro.VERSIONS)
+    if args.only == "pgbench":
+        args.skip_scale = args.skip_micro = args.skip_ddl = True
     return args
+
+
+def select_cells(args: argparse.Namespace) -> list[Cell]:
+    cells = quick_cells() if args.quick else full_cells()
+    if args.cells is None:
+        return cells
+    wanted = args.cells.split(",")
+    every = {c.name: c for c in [*full_cells(), *quick_cells()]}
+    unknown = [name for name in wanted if name not in every]
+    if unknown:
+        raise SystemExit(f"unknown cells {unknown}; known: {', '.join(every)}")
+    return [every[name] for name in wanted]
 
 
 def machine_info(pg_version: str, pgbench: str, pgbouncer: PgBouncer | None) -> dict[str, Any]:
@@ -214,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
         return only_ddl(args)
     started = time.monotonic()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
-    cells = quick_cells() if args.quick else full_cells()
+    cells = select_cells(args)
     nofile = raise_nofile_limit()
     workdir = Path(tempfile.mkdtemp(prefix="skewguard-bench-"))
     os.chmod(workdir, 0o711)
@@ -225,6 +261,8 @@ def main(argv: list[str] | None = None) -> int:
     bouncer: PgBouncer | None = None
     proxy = None
     proxy_off = None
+    proxy_base = None
+    floor: FloorRelay | None = None
     try:
         cluster = start_postgres(workdir, max_connections=args.connections + 200)
         pgbench = tool_path(cluster.install, "pgbench")
@@ -266,6 +304,16 @@ def main(argv: list[str] | None = None) -> int:
             f"skewguard --analysis off on {HOST}:{proxy_off.port} "
             f"(pid {proxy_off.process.pid if proxy_off.process else '?'})"
         )
+        if args.baseline is not None:
+            source = baseline_source(args.baseline, workdir / "baseline")
+            proxy_base = start_skewguard(
+                cluster.port, out / "skewguard-baseline-bench.log", source=source
+            )
+            endpoints.append(skewguard_endpoint(proxy_base, "skewguard-baseline"))
+            say(f"skewguard as of {args.baseline} on {HOST}:{proxy_base.port}")
+        floor = FloorRelay(cluster.port)
+        endpoints.append(floor.start())
+        say(f"floor (bare uvloop relay, bench.floor) on {HOST}:{floor.port}")
 
         machine = machine_info(pg_version, pgbench, bouncer)
         say(
@@ -277,16 +325,19 @@ def main(argv: list[str] | None = None) -> int:
             f"x {args.duration:g} s"
         )
 
+        if args.targets is not None:
+            endpoints = [e for e in endpoints if e.name in args.targets.split(",")]
         logdir = workdir / "pgbench-logs"
         for target in endpoints:  # warm caches and connections once per target
             run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")
         runs = run_matrix(pgbench, cells, endpoints, args.duration, args.rounds, logdir)
 
-        for running in (proxy, proxy_off):
-            code = running.stop()
-            if code != 0:
+        for running in (proxy, proxy_off, proxy_base):
+            code = running.stop() if running is not None else 0
+            if code != 0 and running is not None:
                 say(f"warning: a benchmark proxy exited with {code}: {running.log_tail()}")
-        proxy = proxy_off = None
+        proxy = proxy_off = proxy_base = None
+        floor.stop()
         if bouncer is not None:
             bouncer.stop()
 
@@ -296,6 +347,7 @@ def main(argv: list[str] | None = None) -> int:
                 "duration_s": args.duration,
                 "rounds": args.rounds,
                 "quick": args.quick,
+                "baseline": args.baseline,
                 "pgbench_scale": args.scale,
                 "scale_connections": None if args.skip_scale else args.connections,
                 "micro_versions": None if args.skip_micro else args.micro_versions,
@@ -323,8 +375,11 @@ def main(argv: list[str] | None = None) -> int:
             baseline = scale.hold_connections(direct, args.connections, measure_rss=False)
             results["scale"].append(baseline.to_json())
 
-        say("analysis micro-benchmark ...")
-        results["analysis"] = analysis.run(direct)
+        if args.only == "pgbench":
+            say("skipping the analysis micro-benchmark (--only pgbench)")
+        else:
+            say("analysis micro-benchmark ...")
+            results["analysis"] = analysis.run(direct)
         if args.skip_micro:
             say("skipping the analysis micro-benchmarks (--skip-micro)")
         else:
@@ -363,6 +418,10 @@ def main(argv: list[str] | None = None) -> int:
             proxy.stop()
         if proxy_off is not None:
             proxy_off.stop()
+        if proxy_base is not None:
+            proxy_base.stop()
+        if floor is not None:
+            floor.stop()
         if bouncer is not None:
             bouncer.stop()
         if cluster is not None:

@@ -10,9 +10,25 @@ from typing import Any
 
 from bench.pgbench import Cell, RunResult, percentile
 
-TARGET_ORDER = ("direct", "pgbouncer", "skewguard", "skewguard-noanalysis")
+TARGET_ORDER = (
+    "direct",
+    "pgbouncer",
+    "skewguard",
+    "skewguard-noanalysis",
+    "skewguard-baseline",
+    "floor",
+)
 #: Column labels of each target in the printed tables.
-SHORT = {"direct": "dir", "pgbouncer": "pgb", "skewguard": "sg", "skewguard-noanalysis": "sg0"}
+SHORT = {
+    "direct": "dir",
+    "pgbouncer": "pgb",
+    "skewguard": "sg",
+    "skewguard-noanalysis": "sg0",
+    "skewguard-baseline": "sgB",
+    "floor": "flr",
+}
+#: The issue's first target: skewguard's CPU per transaction <= this x the bare relay's.
+FLOOR_CPU_TARGET = 1.1
 #: The issue's target for what analysis may cost: TPS with it >= this x TPS without it.
 ANALYSIS_TPS_TARGET = 0.97
 #: ... and per simple Query on the relay, for a statement already counted (ns).
@@ -61,6 +77,10 @@ def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, An
     ratios["cpu_added_us_vs_noanalysis"] = (
         sg_cpu - off_cpu if sg_cpu is not None and off_cpu is not None else None
     )
+    for base, label in (("floor", "floor"), ("pgbouncer", "pgbouncer")):
+        other = targets.get(base)
+        other_cpu = other["process_cpu_us_per_txn"] if other else None
+        ratios[f"cpu_vs_{label}"] = sg_cpu / other_cpu if sg_cpu and other_cpu else None
     return {
         "cell": cell.name,
         "script": cell.script,
@@ -140,6 +160,21 @@ def check_goals(results: dict[str, Any]) -> list[dict[str, Any]]:
         }
     )
 
+    for label, key, target in (
+        ("the bare relay's (floor)", "cpu_vs_floor", FLOOR_CPU_TARGET),
+        ("pgbouncer's", "cpu_vs_pgbouncer", 1.0),
+    ):
+        cpu = [(c["cell"], c["ratios"].get(key)) for c in cells]
+        cpu = [(n, r) for n, r in cpu if r is not None]
+        worst = max(cpu, key=lambda x: x[1]) if cpu else None
+        goals.append(
+            {
+                "goal": f"CPU per transaction <= {target:g}x {label} in every cell",
+                "met": all(r <= target for _, r in cpu) if cpu else None,
+                "detail": f"worst {worst[0]} {worst[1]:.2f}x" if worst else "not measured",
+            }
+        )
+
     hot = results.get("micro", {}).get("hot_path", {})
     hot_ns = hot.get("ns_per_statement") if hot.get("status") == "ok" else None
     goals.append(
@@ -196,6 +231,7 @@ def format_table(results: dict[str, Any]) -> str:
         + "".join(f"{'TPS ' + SHORT[t]:>10}" for t in names)
         + f"{'sg/dir':>8}{'sg/pgb':>8}{'sg/sg0':>8}"
         + "".join(f"{'cpu ' + SHORT[t]:>9}" for t in proxies)
+        + f"{'cpu sg/flr':>11}"
         + f"{'failed':>8}"
     )
     lines = [head, "-" * len(head)]
@@ -214,6 +250,7 @@ def format_table(results: dict[str, Any]) -> str:
                 f"{_num(t[n]['process_cpu_us_per_txn'] if n in t else None, '.1f'):>9}"
                 for n in proxies
             )
+            + f"{_num(ratios.get('cpu_vs_floor'), '.2f'):>11}"
             + f"{failed:>8}"
             + (f"  ({aborted} aborted runs)" if aborted else "")
         )
@@ -231,7 +268,8 @@ def format_table(results: dict[str, Any]) -> str:
             + "".join(f"{_num(t[n]['p99_us'] if n in t else None, '.0f'):>9}" for n in names)
         )
     lines.append(
-        "sg = skewguard, sg0 = skewguard --analysis off; TPS mean over rounds; latencies in µs "
+        "sg = skewguard, sg0 = skewguard --analysis off, sgB = skewguard at --baseline, "
+        "flr = bare uvloop relay (bench.floor); TPS mean over rounds; latencies in µs "
         "(pgbench per-transaction log); cpu = CPU µs the proxy process spent per transaction"
     )
     load = (results.get("load_average_at_start") or [0.0])[0]
@@ -457,6 +495,8 @@ def write_png(results: dict[str, Any], path: Path) -> str | None:
         "pgbouncer": "#dd8452",
         "skewguard": "#55a868",
         "skewguard-noanalysis": "#8172b3",
+        "skewguard-baseline": "#937860",
+        "floor": "#8c8c8c",
     }
     width = 0.8 / max(1, len(names))
     fig, (ax_tps, ax_p99) = plt.subplots(2, 1, figsize=(max(8, 1.1 * len(cells)), 8))

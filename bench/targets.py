@@ -15,6 +15,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,7 +39,7 @@ USER = "postgres"
 class Endpoint:
     """Where one benchmark target accepts PostgreSQL clients."""
 
-    name: str  # "direct", "pgbouncer", "skewguard" or "skewguard-noanalysis"
+    name: str  # "direct", "pgbouncer", "skewguard", "skewguard-noanalysis", "floor"...
     host: str
     port: int
     pid: int | None = None  # the process serving clients (for RSS and profiling)
@@ -203,14 +204,76 @@ class PgBouncer:
             self.process.wait()
 
 
-def start_skewguard(upstream_port: int, logfile: Path, *, analysis: bool = True) -> ProxyProcess:
+class FloorRelay:
+    """The bare relay (:mod:`bench.floor`) in front of the cluster, as a subprocess."""
+
+    def __init__(self, upstream_port: int) -> None:
+        self.port = free_port(HOST)
+        self.upstream_port = upstream_port
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 15.0) -> Endpoint:
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "bench.floor",
+                "--port",
+                str(self.port),
+                "--upstream-port",
+                str(self.upstream_port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            cwd=str(Path(__file__).resolve().parent.parent),
+        )
+        if not _wait_port(self.port, timeout, self.process):
+            self.stop()
+            raise RuntimeError("the floor relay did not start")
+        return Endpoint("floor", HOST, self.port, self.process.pid)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def baseline_source(ref: str, workdir: Path) -> Path:
+    """The ``proxy/`` tree of git revision ``ref``, extracted into ``workdir``.
+
+    Run with it first on ``PYTHONPATH``, ``skewguard run`` is that revision's
+    relay: the same run measures a change against its parent, interleaved.
+    """
+    root = Path(__file__).resolve().parent.parent
+    workdir.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(
+        ["git", "-C", str(root), "archive", ref, "proxy"], capture_output=True, check=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(workdir)], input=archive, check=True)
+    return workdir / "proxy"
+
+
+def start_skewguard(
+    upstream_port: int,
+    logfile: Path,
+    *,
+    analysis: bool = True,
+    source: Path | None = None,
+) -> ProxyProcess:
     """``skewguard run`` in front of the cluster, quiet logs, plain TCP upstream.
 
     ``analysis=False`` runs it with ``--analysis off``: relay only, no learning, no guard.
+    ``source``: a ``proxy/`` directory to import skewguard from instead of this checkout.
     """
     upstream = f"postgresql://{USER}@{HOST}:{upstream_port}/{DATABASE}?sslmode=disable"
     args = ["--log-level", "warning", "--analysis", "on" if analysis else "off"]
-    return ProxyProcess(upstream=upstream, extra_args=args, logfile=logfile).start()
+    env = {"PYTHONPATH": str(source)} if source is not None else {}
+    return ProxyProcess(upstream=upstream, extra_args=args, env=env, logfile=logfile).start()
 
 
 def skewguard_endpoint(proxy: ProxyProcess, name: str = "skewguard") -> Endpoint:
