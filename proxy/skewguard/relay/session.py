@@ -33,7 +33,14 @@ from skewguard.search_path import startup_path
 from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
-from skewguard.wire.framing import MAX_MESSAGE, Message, MessageScanner, Segment, StartupFramer
+from skewguard.wire.framing import (
+    MAX_MESSAGE,
+    Message,
+    MessageScanner,
+    Segment,
+    StartupFramer,
+    whole_messages,
+)
 from skewguard.wire.prepared import PreparedStatements
 from skewguard.wire.replies import QueryResult, ReplyStream
 
@@ -59,6 +66,42 @@ _AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 
 #: What a held FunctionCall carries in place of a text (it is judged by its OID).
 _FUNCTION_CALL = Script()
+
+
+class _ParseCache:
+    """Parse bodies seen lately -> (statement name, text, whether the text must be read).
+
+    Applications send the same few statements again and again (an unnamed
+    Parse per execution with the extended protocol), so each is decoded and
+    sniffed once; the same text object then also hashes once in the statement
+    counts. Shared by all connections, bounded in bytes.
+    """
+
+    __slots__ = ("_bytes", "_known")
+
+    MAX_BYTES = 4 << 20
+    MAX_ENTRY = 64 << 10  # a longer text is rare: not worth keeping
+
+    def __init__(self) -> None:
+        self._known: dict[bytes, tuple[str, str, bool]] = {}
+        self._bytes = 0
+
+    def read(self, body: bytes) -> tuple[str, str, bool]:
+        known = self._known.get(body)
+        if known is None:
+            parse = m.decode_parse(body)
+            known = (parse.name, parse.query, needs_reading(parse.query.encode()))
+            if len(body) > self.MAX_ENTRY:
+                return known
+            if self._bytes + 2 * len(body) > self.MAX_BYTES:
+                self._known.clear()  # a burst of distinct texts: start over, no ageing
+                self._bytes = 0
+            self._known[body] = known
+            self._bytes += 2 * len(body)  # the body and its decoded text
+        return known
+
+
+_PARSES = _ParseCache()
 
 
 class Phase(Enum):
@@ -208,21 +251,38 @@ class ClientSession(asyncio.Protocol):
     def _relay_client(self, data: bytes) -> None:
         """The hot path: inspect statements, forward them; DDL waits for the guard."""
         self.stats.bytes_in += len(data)
-        if (
-            data[0] == 0x51  # the commonest read: exactly one whole simple Query
-            and len(data) > 5  # its whole header is here
-            and self._held is None
-            and self._scanner.idle
-            and int.from_bytes(data[1:5]) == len(data) - 1
-        ):
-            query = Message(0x51, data)
-            script = self._on_client_message(query)
-            if script is None:
-                self._write_upstream(data)
-            else:
-                self._hold(query, script, [])
+        if self._held is not None or not self._scanner.idle:
+            self._scan_and_forward(data)
             return
-        self._scan_and_forward(data)
+        try:
+            found, whole = whole_messages(data, _CLIENT_MESSAGES)
+            tail = self._scanner.feed(data[whole:]) if whole < len(data) else None
+        except ProtocolViolation as exc:
+            self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+            return
+        end = 0
+        for place in found:
+            message = Message(data[place.start], data[place])
+            try:
+                script = self._on_client_message(message)
+            except ProtocolViolation as exc:
+                self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+                return
+            if script is not None:
+                if place.start:
+                    self._write_upstream(data[: place.start])
+                rest = MessageScanner(_CLIENT_MESSAGES).feed(data[place.stop : whole])
+                self._hold(message, script, rest + (tail or []))
+                return
+            end = place.stop
+        if end != whole:
+            self._unsynced = True  # the last whole message is a Describe, Flush, COPY data...
+        if tail is None:
+            self._write_upstream(data)  # the read as it came: one write, no copy
+            return
+        if whole:
+            self._write_upstream(data[:whole])
+        self._forward(tail)
 
     def _scan_and_forward(self, data: bytes) -> None:
         if self._held is not None:  # a decision is pending: keep the order
@@ -315,15 +375,13 @@ class ClientSession(asyncio.Protocol):
                 self._sample_query(sql)
             return None
         if mtype == 0x50:  # Parse: nothing runs yet
-            parse = m.decode_parse(message.body)
-            self.prepared.on_parse(
-                parse.name, parse.query, to_read=needs_reading(parse.query.encode())
-            )
-            if parse.name and self.statement_log is not None:
-                self.statement_log.named.add(parse.query)
-            self._record(parse.query)
+            name, query, to_read = _PARSES.read(message.body)
+            self.prepared.on_parse(name, query, to_read=to_read)
+            if name and self.statement_log is not None:
+                self.statement_log.named.add(query)
+            self._record(query)
             if self._sampler is not None:
-                self._sampler.on_parse(parse.name, parse.query, message.body)
+                self._sampler.on_parse(name, query, message.body)
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)

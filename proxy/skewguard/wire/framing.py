@@ -72,9 +72,13 @@ class StartupFramer:
         self._buf.clear()
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Message:
-    """One complete typed message: its type byte and its raw bytes (header included)."""
+    """One complete typed message: its type byte and its raw bytes (header included).
+
+    Not frozen: a frozen dataclass's ``__init__`` costs twice as much, and one
+    is built per message the relay reads.
+    """
 
     type: int
     raw: bytes
@@ -86,6 +90,36 @@ class Message:
 
 #: An item the scanner hands back: bytes to pass through untouched, or a message to inspect.
 Segment = bytes | Message
+
+
+def invalid_length(mtype: int, length: int) -> ProtocolViolation:
+    return ProtocolViolation(f"invalid message length {length} for message type {mtype:#04x}")
+
+
+def whole_messages(data: bytes, interesting: frozenset[int]) -> tuple[list[slice], int]:
+    """Where the ``interesting`` messages of a read are, and where its whole messages end.
+
+    For a read that starts on a message boundary: the commonest read holds
+    whole messages only, so they can be inspected in place and the read passed
+    on as it came, without the scanner's per-message copies. The part after
+    the returned end (a message cut by the read) is for a MessageScanner.
+    """
+    found: list[slice] = []
+    pos = 0
+    end = len(data)
+    unpack = _INT32.unpack_from
+    while end - pos >= 5:
+        mtype = data[pos]
+        (length,) = unpack(data, pos + 1)
+        if length < 4 or length > MAX_MESSAGE:
+            raise invalid_length(mtype, length)
+        stop = pos + 1 + length
+        if stop > end:
+            break
+        if mtype in interesting:
+            found.append(slice(pos, stop))
+        pos = stop
+    return found, pos
 
 
 class MessageScanner:
@@ -151,9 +185,7 @@ class MessageScanner:
             mtype = data[pos]
             (length,) = unpack(data, pos + 1)
             if length < 4 or length > MAX_MESSAGE:
-                raise ProtocolViolation(
-                    f"invalid message length {length} for message type {mtype:#04x}"
-                )
+                raise invalid_length(mtype, length)
             stop = pos + 1 + length
             if interesting is not None and mtype not in interesting:
                 if stop <= end:
@@ -180,9 +212,7 @@ class MessageScanner:
         mtype = head[0]
         (length,) = _INT32.unpack_from(head, 1)
         if length < 4 or length > MAX_MESSAGE:
-            raise ProtocolViolation(
-                f"invalid message length {length} for message type {mtype:#04x}"
-            )
+            raise invalid_length(mtype, length)
         body_len = length - 4
         avail = len(data) - pos
         if self._interesting is not None and mtype not in self._interesting:

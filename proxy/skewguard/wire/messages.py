@@ -39,6 +39,8 @@ _I16 = struct.Struct("!h")
 
 def _cstring(buf: bytes, pos: int) -> tuple[str, int]:
     end = buf.find(b"\x00", pos)
+    if end == pos:  # the unnamed statement or portal: the commonest name
+        return "", end + 1
     if end < 0:
         raise ProtocolViolation("missing string terminator in message")
     return buf[pos:end].decode("utf-8", "replace"), end + 1

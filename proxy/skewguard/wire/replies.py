@@ -155,12 +155,15 @@ class ReplyStream:
         else:
             pos = self._skip
         self._skip = 0
+        unpack = _INT32.unpack_from  # the length check inlined: this loop runs per message
         while pos < end:
             left = end - pos
             if left < 5 or (left < 6 and data[pos] == READY_FOR_QUERY):
                 self._carry = data[pos:]
                 return
-            length = self._length(data, pos)
+            (length,) = unpack(data, pos + 1)
+            if length < 4 or length > MAX_MESSAGE:
+                raise ProtocolViolation(f"invalid message length {length} from the server")
             kind = data[pos]
             if kind == READY_FOR_QUERY:
                 self.ready += 1
