@@ -315,6 +315,8 @@ def main(argv: list[str] | None = None) -> int:
         endpoints.append(floor.start())
         say(f"floor (bare uvloop relay, bench.floor) on {HOST}:{floor.port}")
 
+        if args.targets is not None:
+            endpoints = [e for e in endpoints if e.name in args.targets.split(",")]
         machine = machine_info(pg_version, pgbench, bouncer)
         say(
             f"machine: {machine['nproc']} CPU {machine['cpu_model']}, "
@@ -325,8 +327,6 @@ def main(argv: list[str] | None = None) -> int:
             f"x {args.duration:g} s"
         )
 
-        if args.targets is not None:
-            endpoints = [e for e in endpoints if e.name in args.targets.split(",")]
         logdir = workdir / "pgbench-logs"
         for target in endpoints:  # warm caches and connections once per target
             run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")

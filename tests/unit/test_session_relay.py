@@ -1,0 +1,148 @@
+"""The relay's client leg: every chunking forwards the same bytes and tracks the same state.
+
+A read of whole messages is inspected in place and forwarded as it came; a
+read that cuts a message goes through the MessageScanner. Both must give the
+bytes PostgreSQL would have received and the same view of the session (sync
+points, prepared statements and portals, statement counts), and a statement
+the guard must judge must split the stream exactly where it starts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from collections.abc import Iterator
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+
+from skewguard.config import Settings
+from skewguard.footprint import VersionKey
+from skewguard.learning import StatementLog
+from skewguard.relay.session import ClientSession, Phase
+from skewguard.statements import Script
+from skewguard.wire.framing import Message, Segment
+from tests.support import rawclient as rc
+
+PIPELINE = [
+    rc.parse("select $1::int", "s1"),
+    rc.bind(["7"], statement="s1"),
+    rc.describe("P"),
+    rc.execute(),
+    rc.sync(),
+    rc.parse("select 2"),
+    rc.bind([]),
+    rc.execute(),
+    rc.close("S", "s1"),
+    rc.flush(),
+]
+SIMPLE = [rc.query("select 1"), rc.query("select 2"), rc.query("prepare p as select 3")]
+COPY = [
+    rc.query("copy t from stdin"),
+    rc.copy_data(b"1\tone\n" * 50),
+    rc.copy_done(),
+    rc.bind([], statement="p"),
+    rc.execute(),
+    rc.sync(),
+]
+STREAMS = {"pipeline": PIPELINE, "simple": SIMPLE, "copy": COPY}
+#: A DDL statement in the middle of a pipelined read: the guard must judge it first.
+HELD = [rc.query("select 1"), rc.query("alter table t add column c int"), *PIPELINE]
+
+
+class _Gate:
+    """Judges DDL (what the real TransactionGate decides is tested elsewhere)."""
+
+    def must_decide(self, script: Script) -> bool:
+        return script.has_ddl
+
+    def follow(self, script: Script) -> None:
+        pass
+
+
+class _Session(ClientSession):
+    """A session on the hot path whose upstream is a list and whose holds are recorded."""
+
+    def __init__(self, *, gate: bool = False) -> None:
+        super().__init__(cast(Any, SimpleNamespace(settings=Settings())))
+        self.phase = Phase.READY
+        self.sent: list[bytes] = []
+        self._send_upstream = self.sent.append
+        self.statement_log = StatementLog(VersionKey("db", "app", "1"), "u", ("public",))
+        self._gate = cast(Any, _Gate()) if gate else None
+        self.held_message: Message | None = None
+
+    def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
+        self._held = rest
+        self.held_message = message
+
+    def state(self) -> tuple[object, ...]:
+        assert self.statement_log is not None
+        return (
+            self._syncs,
+            self._unsynced,
+            self.prepared.names(),
+            dict(self.prepared._portals),
+            dict(self.statement_log.counts),
+            self.stats.queries,
+            self.stats.bytes_in,
+        )
+
+
+def _chunkings(data: bytes) -> Iterator[list[bytes]]:
+    yield [data]
+    for cut in range(1, len(data)):
+        yield [data[:cut], data[cut:]]
+    yield [data[i : i + 1] for i in range(len(data))]
+    rng = random.Random(len(data))
+    for _ in range(30):
+        cuts = sorted(rng.sample(range(1, len(data)), rng.randint(2, 10)))
+        yield [data[a:b] for a, b in itertools.pairwise([0, *cuts, len(data)])]
+
+
+@pytest.mark.parametrize("name", sorted(STREAMS))
+def test_every_chunking_forwards_the_stream_and_tracks_the_same_state(name: str) -> None:
+    data = b"".join(STREAMS[name])
+    whole = _Session()
+    whole.data_received(data)
+    assert whole.sent == [data]  # one read of whole messages: one write, the read itself
+    assert whole.sent[0] is data
+    for chunks in _chunkings(data):
+        session = _Session()
+        for chunk in chunks:
+            session.data_received(chunk)
+        assert b"".join(session.sent) == data, [len(c) for c in chunks]
+        assert session.state() == whole.state(), [len(c) for c in chunks]
+
+
+def test_a_held_statement_splits_every_chunking_where_it_starts() -> None:
+    data = b"".join(HELD)
+    before = len(HELD[0])
+    held = HELD[1]
+    for chunks in _chunkings(data):
+        session = _Session(gate=True)
+        for chunk in chunks:
+            session.data_received(chunk)
+        assert session.held_message is not None, [len(c) for c in chunks]
+        assert session.held_message.raw == held
+        assert b"".join(session.sent) == data[:before], [len(c) for c in chunks]
+        # released as ClientSession._decide does once the guard allows it
+        rest, later = session._held, session._held_raw
+        assert rest is not None
+        session._held, session._held_raw = None, []
+        session._forward(rest)
+        for chunk in later:
+            session._scan_and_forward(chunk)
+        after = data[:before] + data[before + len(held) :]
+        assert b"".join(session.sent) == after, [len(c) for c in chunks]
+        assert session._scanner.idle
+
+
+def test_an_invalid_length_forwards_nothing_of_its_read() -> None:
+    session = _Session()
+    closed: list[str] = []
+    session.fail_client = lambda sqlstate, message, *, reason: closed.append(reason)  # type: ignore[method-assign]
+    session.data_received(rc.sync() + rc.query("select 1") + b"Q\x00\x00\x00\x02")
+    assert closed == ["protocol"]
+    assert session.sent == []
