@@ -262,6 +262,10 @@ class ClientSession(asyncio.Protocol):
             return
         end = 0
         for place in found:
+            if data[place.start] == 0x53:  # Sync: nothing in it to read, no Message built
+                self._on_sync()
+                end = place.stop
+                continue
             message = Message(data[place.start], data[place])
             try:
                 script = self._on_client_message(message)
@@ -343,9 +347,8 @@ class ClientSession(asyncio.Protocol):
             if self._sampler is not None and sql is not None:
                 self._sample_bind(name, sql, message.body)
             return None
-        if mtype == 0x53:  # Sync: ends with a Z
-            self._syncs += 1
-            self._control_since_sync = False
+        if mtype == 0x53:
+            self._on_sync()
             return None
         if mtype == 0x46:  # FunctionCall: ends with a Z; a function named by OID runs
             self._syncs += 1
@@ -386,6 +389,12 @@ class ClientSession(asyncio.Protocol):
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
         return None
+
+    def _on_sync(self) -> None:
+        """Sync: PostgreSQL answers everything before it with one ReadyForQuery."""
+        self._unsynced = False
+        self._syncs += 1
+        self._control_since_sync = False
 
     def _on_statement(self, script: Script, ready_index: int) -> Script | None:
         """A text PostgreSQL is about to run: settings, transaction control, the gate.
