@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.targets import DATABASE, USER, Endpoint, cpu_seconds
+from bench.targets import DATABASE, USER, Endpoint, cpu_times
 
 MODES = ("simple", "extended", "prepared")
 
@@ -47,6 +47,7 @@ class RunResult:
     aborted: bool = False
     error: str = ""
     server_cpu_s: float | None = None  # CPU used by the target's own process (pooler/proxy)
+    server_user_s: float | None = None  # the user-space part of it (the rest is the kernel's)
 
 
 _TPS = re.compile(r"^tps = ([\d.]+) \(without initial connection time\)", re.M)
@@ -89,13 +90,15 @@ def run_cell(
     logdir.mkdir(parents=True, exist_ok=True)
     prefix = logdir / f"{tag}-{cell.name}-{target.name}"
     command = pgbench_command(pgbench, cell, target, duration, prefix)
-    cpu_before = cpu_seconds(target.pid) if target.pid else None
+    cpu_before = cpu_times(target.pid) if target.pid else None
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=duration + 120
     )
-    cpu_used = (
-        cpu_seconds(target.pid) - cpu_before if target.pid and cpu_before is not None else None
-    )
+    cpu_used = user_used = None
+    if target.pid and cpu_before is not None:
+        user, system = cpu_times(target.pid)
+        user_used = user - cpu_before[0]
+        cpu_used = user_used + system - cpu_before[1]
     out = done.stdout + done.stderr
     tps = _TPS.search(out)
     processed = _PROCESSED.search(out)
@@ -110,6 +113,7 @@ def run_cell(
         aborted=aborted,
         error=done.stderr.strip()[-600:] if aborted else "",
         server_cpu_s=cpu_used,
+        server_user_s=user_used,
     )
 
 

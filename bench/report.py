@@ -41,6 +41,7 @@ def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, An
     for name, results in runs.items():
         latencies = sorted(v for r in results for v in r.latencies_us)
         cpu = [r.server_cpu_s for r in results if r.server_cpu_s is not None]
+        user = [r.server_user_s for r in results if r.server_user_s is not None]
         txns = sum(r.transactions for r in results)
         targets[name] = {
             "tps": statistics.fmean(r.tps for r in results) if results else 0.0,
@@ -53,6 +54,8 @@ def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, An
             "errors": [r.error for r in results if r.error],
             # CPU time of the pooler/proxy process per transaction (None for direct)
             "process_cpu_us_per_txn": sum(cpu) * 1e6 / txns if cpu and txns else None,
+            # ... of which in user space (the rest is the kernel's: sockets, epoll)
+            "process_user_us_per_txn": sum(user) * 1e6 / txns if user and txns else None,
         }
     ratios: dict[str, float | None] = {}
     sg = targets.get("skewguard")
@@ -254,6 +257,17 @@ def format_table(results: dict[str, Any]) -> str:
             + f"{failed:>8}"
             + (f"  ({aborted} aborted runs)" if aborted else "")
         )
+    head = f"{'cell':<18}" + "".join(f"{'usr ' + SHORT[t]:>9}" for t in proxies)
+    lines += ["", head, "-" * len(head)]
+    for cell in results["cells"]:
+        t = cell["targets"]
+        lines.append(
+            f"{cell['cell']:<18}"
+            + "".join(
+                f"{_num(t[n].get('process_user_us_per_txn') if n in t else None, '.1f'):>9}"
+                for n in proxies
+            )
+        )
     head = (
         f"{'cell':<18}"
         + "".join(f"{'p50 ' + SHORT[t]:>9}" for t in names)
@@ -270,7 +284,8 @@ def format_table(results: dict[str, Any]) -> str:
     lines.append(
         "sg = skewguard, sg0 = skewguard --analysis off, sgB = skewguard at --baseline, "
         "flr = bare uvloop relay (bench.floor); TPS mean over rounds; latencies in µs "
-        "(pgbench per-transaction log); cpu = CPU µs the proxy process spent per transaction"
+        "(pgbench per-transaction log); cpu = CPU µs the proxy process spent per transaction, "
+        "usr = the user-space part of it"
     )
     load = (results.get("load_average_at_start") or [0.0])[0]
     nproc = results.get("machine", {}).get("nproc") or 1

@@ -266,7 +266,7 @@ class ClientSession(asyncio.Protocol):
                 self._on_sync()
                 end = place.stop
                 continue
-            message = Message(data[place.start], data[place])
+            message = Message(data[place.start], data[place.start : place.stop])
             try:
                 script = self._on_client_message(message)
             except ProtocolViolation as exc:
