@@ -1,0 +1,101 @@
+"""``python -m bench.relay_path``: the relay's own Python work per pgbench -S transaction.
+
+One transaction's client read (simple Query; Parse/Bind/Describe/Execute/Sync
+for the extended protocol; Bind/Execute/Sync for a prepared statement) through
+``ClientSession.data_received`` and the server's reply through
+``upstream_data``, with both legs' writes replaced by no-ops and learning on:
+the user-space work skewguard adds to a bare relay, without sockets, the
+kernel or uvloop. CPU time of this thread, best of the repeats (the least
+disturbed by other work on the machine). Needs no PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import time
+from types import SimpleNamespace
+from typing import Any, cast
+
+from skewguard.config import Settings
+from skewguard.footprint import VersionKey
+from skewguard.learning import StatementLog
+from skewguard.relay import session as relay_session
+from tests.support import rawclient as rc
+
+SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = {};"
+_ROW = rc.message(b"D", b"\x00\x01\x00\x00\x00\x04" + b"1234")
+_DONE = rc.message(b"C", b"SELECT 1\x00") + rc.message(b"Z", b"I")
+_COLUMNS = rc.message(b"T", b"\x00\x01abalance\x00" + b"\x00" * 18)
+
+#: protocol -> (what pgbench -S sends per transaction, what PostgreSQL answers)
+TRANSACTIONS = {
+    "simple": (rc.query(SELECT.format(48213)), _COLUMNS + _ROW + _DONE),
+    "extended": (
+        rc.parse(SELECT.format("$1"))
+        + rc.bind(["48213"])
+        + rc.describe("P")
+        + rc.execute()
+        + rc.sync(),
+        rc.message(b"1") + rc.message(b"2") + _COLUMNS + _ROW + _DONE,
+    ),
+    "prepared": (
+        rc.bind(["48213"], statement="P0_1") + rc.execute() + rc.sync(),
+        rc.message(b"2") + _ROW + _DONE,
+    ),
+}
+
+
+def _session() -> relay_session.ClientSession:
+    # only the proxy's settings are read on this path
+    session = relay_session.ClientSession(cast(Any, SimpleNamespace(settings=Settings())))
+    session.phase = relay_session.Phase.READY
+    session._send_upstream = len
+    session._send_client = len
+    session.statement_log = StatementLog(VersionKey("bench", "bench", "1"), "postgres", ("public",))
+    session.data_received(rc.parse(SELECT.format("$1"), "P0_1") + rc.sync())
+    session.upstream_data(rc.message(b"1") + rc.message(b"Z", b"I"))
+    return session
+
+
+def per_transaction_ns(protocol: str, n: int = 50_000, repeats: int = 9) -> float:
+    request, reply = TRANSACTIONS[protocol]
+    session = _session()
+    receive, answer = session.data_received, session.upstream_data
+    best = float("inf")
+    gc.disable()
+    try:
+        for _ in range(repeats):
+            started = time.thread_time()
+            for _ in range(n):
+                receive(request)
+                answer(reply)
+            best = min(best, (time.thread_time() - started) / n * 1e9)
+    finally:
+        gc.enable()
+    if session._syncs != session._replies.ready:
+        raise RuntimeError(f"{protocol}: the session lost count of its sync points")
+    return best
+
+
+def run(n: int = 50_000, repeats: int = 9) -> dict[str, float]:
+    return {protocol: per_transaction_ns(protocol, n, repeats) for protocol in TRANSACTIONS}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.relay_path", description=__doc__)
+    parser.add_argument("-n", type=int, default=50_000, help="transactions per repeat")
+    parser.add_argument("--repeats", type=int, default=9)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args(argv)
+    result = run(args.n, args.repeats)
+    if args.json:
+        print(json.dumps(result))
+    else:
+        print("  ".join(f"{name} {ns:.0f} ns/txn" for name, ns in result.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
