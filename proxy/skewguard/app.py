@@ -143,7 +143,7 @@ async def serve(
     if settings.analysis == "on":
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
-        proxy_id = settings.proxy_id or default_proxy_id(settings.listen_address[1])
+        proxy_id = settings.proxy_id or default_proxy_id(settings.listen_port)
         proxy.learner = Learner(
             store,
             catalogs,
@@ -167,12 +167,20 @@ async def serve(
     await proxy.start()
     admin = AdminServer(proxy, store, policy, *settings.admin_address)
     await admin.start()
-    host, port = proxy.address
+    address = proxy.address
+    user, database = proxy.upstream.user or "postgres", proxy.upstream.database or "postgres"
+    if isinstance(address, str):  # libpq: host=<directory> port=<the name's suffix>
+        where = f"unix:{address}"
+        directory, _, port = address.rpartition("/.s.PGSQL.")
+        connect = f"host={directory} port={port} user={user} dbname={database} "
+        connect += "application_name=myapp@1.0.0"
+    else:
+        where = f"{address[0]}:{address[1]}"
+        connect = f"postgresql://{user}@{where}/{database}?application_name=myapp@1.0.0"
     print(
-        f"skewguard: proxy on {host}:{port} -> {proxy.upstream.host}:{proxy.upstream.port}; "
+        f"skewguard: proxy on {where} -> {proxy.upstream.host}:{proxy.upstream.port}; "
         f"admin on http://{settings.admin_listen}\n"
-        f"  connect: psql 'postgresql://{proxy.upstream.user or 'postgres'}@{host}:{port}/"
-        f"{proxy.upstream.database or 'postgres'}?application_name=myapp@1.0.0'",
+        f"  connect: psql '{connect}'",
         flush=True,
     )
     stop = asyncio.Event()

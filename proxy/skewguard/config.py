@@ -41,6 +41,20 @@ def parse_hostport(value: str) -> tuple[str, int]:
     return host, number
 
 
+#: ``--listen unix:/path/.s.PGSQL.6432``: libpq reaches it as host=/path port=6432.
+UNIX_LISTEN = "unix:"
+
+
+def parse_listen(value: str) -> tuple[str, int] | str:
+    """``HOST:PORT`` → (host, port); ``unix:/absolute/path`` → the socket's path."""
+    if value.startswith(UNIX_LISTEN):
+        path = value[len(UNIX_LISTEN) :]
+        if not path.startswith("/"):
+            raise ConfigError(f"expected unix:/absolute/path, got {value!r}")
+        return path
+    return parse_hostport(value)
+
+
 def parse_duration(value: str) -> float:
     """``90``, ``90s``, ``15m``, ``24h``, ``7d`` → seconds."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
@@ -242,9 +256,10 @@ ADMIN_READ_TOKEN_ENV = "SKEWGUARD_ADMIN_READ_TOKEN"
 OPTIONS: tuple[Option, ...] = (
     Option(
         "listen",
-        "address the proxy accepts clients on",
-        _validated(parse_hostport),
-        metavar="HOST:PORT",
+        "address the proxy accepts clients on: HOST:PORT, or unix:/dir/.s.PGSQL.PORT for "
+        "libpq's host=/dir port=PORT",
+        _validated(parse_listen),
+        metavar="HOST:PORT|unix:PATH",
     ),
     Option(
         "upstream",
@@ -503,7 +518,7 @@ class Settings:
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Callable[[str], object], str | None]] = [
-            ("--listen", parse_hostport, self.listen),
+            ("--listen", parse_listen, self.listen),
             ("--admin-listen", parse_hostport, self.admin_listen),
             ("--upstream", parse_upstream, self.upstream),
             ("--identity-pattern", _check_pattern, self.identity_pattern),
@@ -519,8 +534,18 @@ class Settings:
             raise ConfigError("--tls-cert and --tls-key must be given together")
 
     @property
-    def listen_address(self) -> tuple[str, int]:
-        return parse_hostport(self.listen)
+    def listen_address(self) -> tuple[str, int] | str:
+        """(host, port), or the path of a Unix-domain socket."""
+        return parse_listen(self.listen)
+
+    @property
+    def listen_port(self) -> int:
+        """The TCP port, or the one a ``.s.PGSQL.PORT`` socket name carries (else 0)."""
+        address = self.listen_address
+        if isinstance(address, tuple):
+            return address[1]
+        suffix = address.rpartition(".s.PGSQL.")[2]
+        return int(suffix) if suffix.isdigit() else 0
 
     @property
     def admin_address(self) -> tuple[str, int]:

@@ -19,6 +19,7 @@ from skewguard.config import (
     load_settings,
     parse_duration,
     parse_hostport,
+    parse_listen,
     parse_upstream,
 )
 from skewguard.identity import DEFAULT_PATTERN
@@ -183,6 +184,29 @@ def test_parse_hostport(text: str, expected: tuple[str, int]) -> None:
 def test_parse_hostport_rejects(text: str) -> None:
     with pytest.raises(ConfigError):
         parse_hostport(text)
+
+
+@pytest.mark.parametrize(
+    ("listen", "address", "port"),
+    [
+        ("127.0.0.1:6432", ("127.0.0.1", 6432), 6432),
+        ("unix:/run/sg/.s.PGSQL.6432", "/run/sg/.s.PGSQL.6432", 6432),
+        ("unix:/run/sg/proxy.sock", "/run/sg/proxy.sock", 0),
+    ],
+)
+def test_listen_on_tcp_or_a_unix_socket(
+    listen: str, address: tuple[str, int] | str, port: int
+) -> None:
+    assert parse_listen(listen) == address
+    settings = Settings(listen=listen)
+    assert settings.listen_address == address
+    assert settings.listen_port == port
+
+
+@pytest.mark.parametrize("text", ["unix:relative/.s.PGSQL.1", "unix:", "6432"])
+def test_parse_listen_rejects(text: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_listen(text)
 
 
 @pytest.mark.parametrize(

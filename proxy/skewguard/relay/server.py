@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import errno
 import hmac
 import logging
+import os
 import resource
+import socket
 import ssl
 import time
 from collections.abc import Callable, Coroutine
@@ -40,6 +44,21 @@ DECISIONS_END_TIMEOUT = 2.0
 #: (ProcessStartupPacket; the same text in 15 and 18), with ERRCODE_FEATURE_NOT_SUPPORTED.
 UNSUPPORTED_PROTOCOL = "unsupported frontend protocol {}.{}: server supports 3.0 to 3.{}"
 FEATURE_NOT_SUPPORTED = "0A000"
+
+
+def _refuse_live_socket(path: str) -> None:
+    """A socket file another process still serves is in use; a stale one is replaced.
+
+    (asyncio would unlink any socket file at the path, taking over a running proxy's.)
+    """
+    if not os.path.exists(path):
+        return
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except OSError:
+            return
+    raise OSError(errno.EADDRINUSE, f"address already in use: {path} (another process serves it)")
 
 
 class _Exchange:
@@ -128,11 +147,13 @@ class Proxy:
         self._tasks: set[asyncio.Task[None]] = set()  # cancels and probes under way
 
     @property
-    def address(self) -> tuple[str, int]:
-        """Where the proxy listens (the real port when 0 was asked for)."""
+    def address(self) -> tuple[str, int] | str:
+        """Where the proxy listens (the real port when 0 was asked for), or its socket's path."""
         assert self._server is not None
-        host, port = self._server.sockets[0].getsockname()[:2]
-        return host, port
+        name = self._server.sockets[0].getsockname()
+        if isinstance(name, str):
+            return name
+        return name[0], name[1]
 
     @property
     def max_client_conn(self) -> int:
@@ -160,12 +181,20 @@ class Proxy:
         self.resolver = _resolver(settings)
 
     async def start(self) -> None:
-        host, port = self.settings.listen_address
+        address = self.settings.listen_address
         loop = asyncio.get_running_loop()
+        if isinstance(address, str):
+            _refuse_live_socket(address)
+            self._server = await loop.create_unix_server(
+                lambda: ClientSession(self), address, backlog=4096
+            )
+            log.info("listening", extra={"address": f"unix:{address}"})
+            return
+        host, port = address
         self._server = await loop.create_server(
             lambda: ClientSession(self), host, port, reuse_address=True, backlog=4096
         )
-        log.info("listening", extra={"address": f"{self.address[0]}:{self.address[1]}"})
+        log.info("listening", extra={"address": f"{host}:{self.address[1]}"})
 
     def _spawn(self, work: Coroutine[object, object, None]) -> asyncio.Task[None]:
         task = asyncio.get_running_loop().create_task(work)
@@ -302,6 +331,10 @@ class Proxy:
             session.abort()
         if self._server is not None:
             await self._server.wait_closed()
+            address = self.settings.listen_address
+            if isinstance(address, str):
+                with contextlib.suppress(OSError):
+                    os.unlink(address)  # as PostgreSQL removes its socket when it stops
         for task in list(self._tasks):
             task.cancel()
         if deciding:  # cancelled: over before anything they use (the store) is closed

@@ -176,7 +176,7 @@ class ClientSession(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         self.transport.set_write_buffer_limits(HIGH_WATER, LOW_WATER)
         peer = self.transport.get_extra_info("peername")
-        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer)
+        self.peer = f"{peer[0]}:{peer[1]}" if isinstance(peer, tuple) else str(peer or "local")
         self._startup_timer = asyncio.get_running_loop().call_later(
             self.proxy.settings.startup_timeout, self._startup_timed_out
         )
