@@ -26,6 +26,7 @@ from skewguard.observe.traffic import TrafficStats
 from skewguard.policy import Refusal
 from skewguard.relay.gate import TransactionGate
 from skewguard.relay.own_queries import bracketed
+from skewguard.relay.recent import Recent
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.replay_samples import Owner, SessionSampler
@@ -68,40 +69,20 @@ _AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 _FUNCTION_CALL = Script()
 
 
-class _ParseCache:
-    """Parse bodies seen lately -> (statement name, text, whether the text must be read).
-
-    Applications send the same few statements again and again (an unnamed
-    Parse per execution with the extended protocol), so each is decoded and
-    sniffed once; the same text object then also hashes once in the statement
-    counts. Shared by all connections, bounded in bytes.
-    """
-
-    __slots__ = ("_bytes", "_known")
-
-    MAX_BYTES = 4 << 20
-    MAX_ENTRY = 64 << 10  # a longer text is rare: not worth keeping
-
-    def __init__(self) -> None:
-        self._known: dict[bytes, tuple[str, str, bool]] = {}
-        self._bytes = 0
-
-    def read(self, body: bytes) -> tuple[str, str, bool]:
-        known = self._known.get(body)
-        if known is None:
-            parse = m.decode_parse(body)
-            known = (parse.name, parse.query, needs_reading(parse.query.encode()))
-            if len(body) > self.MAX_ENTRY:
-                return known
-            if self._bytes + 2 * len(body) > self.MAX_BYTES:
-                self._known.clear()  # a burst of distinct texts: start over, no ageing
-                self._bytes = 0
-            self._known[body] = known
-            self._bytes += 2 * len(body)  # the body and its decoded text
-        return known
+#: Parse body -> (statement name, text, whether the text must be read).
+_PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
+#: A text that must be read -> what it does (BEGIN, COMMIT, SET ... come again and again).
+_SCRIPTS: Recent[str, Script] = Recent()
 
 
-_PARSES = _ParseCache()
+def _read_parse(body: bytes) -> tuple[str, str, bool]:
+    """Parse's statement name and text, and whether the text must be read."""
+    known = _PARSES.get(body)
+    if known is None:
+        parse = m.decode_parse(body)
+        known = (parse.name, parse.query, needs_reading(parse.query.encode()))
+        _PARSES.put(body, known)
+    return known
 
 
 class Phase(Enum):
@@ -378,7 +359,7 @@ class ClientSession(asyncio.Protocol):
                 self._sample_query(sql)
             return None
         if mtype == 0x50:  # Parse: nothing runs yet
-            name, query, to_read = _PARSES.read(message.body)
+            name, query, to_read = _read_parse(message.body)
             self.prepared.on_parse(name, query, to_read=to_read)
             if name and self.statement_log is not None:
                 self.statement_log.named.add(query)
@@ -415,7 +396,14 @@ class ClientSession(asyncio.Protocol):
         return None
 
     def _read(self, sql: str) -> Script:
-        return read_script(sql, limit=self.proxy.settings.max_analysed_statement)
+        limit = self.proxy.settings.max_analysed_statement
+        if len(sql) > limit:
+            return read_script(sql, limit=limit)  # not parsed: "too large"
+        script = _SCRIPTS.get(sql)
+        if script is None:
+            script = read_script(sql)
+            _SCRIPTS.put(sql, script)
+        return script
 
     def _record(self, sql: str) -> None:
         """Count the statement for footprint learning (analysed later, off this path)."""
