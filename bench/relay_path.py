@@ -1,8 +1,9 @@
 """``python -m bench.relay_path``: the relay's own Python work per pgbench -S transaction.
 
-One transaction's client read (simple Query; Parse/Bind/Describe/Execute/Sync
-for the extended protocol; Bind/Execute/Sync for a prepared statement) through
-``ClientSession.data_received`` and the server's reply through
+One transaction's client reads (simple Query; Parse/Bind/Describe/Execute/Sync
+for the extended protocol; Bind/Execute/Sync for a prepared statement; the
+seven prepared statements of pgbench's TPC-B-like script, BEGIN to END) through
+``ClientSession.data_received`` and the server's replies through
 ``upstream_data``, with both legs' writes replaced by no-ops and learning on:
 the user-space work skewguard adds to a bare relay, without sockets, the
 kernel or uvloop. CPU time of this thread, best of the repeats (the least
@@ -29,21 +30,45 @@ _ROW = rc.message(b"D", b"\x00\x01\x00\x00\x00\x04" + b"1234")
 _DONE = rc.message(b"C", b"SELECT 1\x00") + rc.message(b"Z", b"I")
 _COLUMNS = rc.message(b"T", b"\x00\x01abalance\x00" + b"\x00" * 18)
 
-#: protocol -> (what pgbench -S sends per transaction, what PostgreSQL answers)
-TRANSACTIONS = {
-    "simple": (rc.query(SELECT.format(48213)), _COLUMNS + _ROW + _DONE),
-    "extended": (
-        rc.parse(SELECT.format("$1"))
-        + rc.bind(["48213"])
-        + rc.describe("P")
-        + rc.execute()
-        + rc.sync(),
-        rc.message(b"1") + rc.message(b"2") + _COLUMNS + _ROW + _DONE,
-    ),
-    "prepared": (
-        rc.bind(["48213"], statement="P0_1") + rc.execute() + rc.sync(),
-        rc.message(b"2") + _ROW + _DONE,
-    ),
+#: The TPC-B-like script of pgbench, as prepared statements (pgbench -M prepared).
+TPCB = (
+    "BEGIN;",
+    "UPDATE pgbench_accounts SET abalance = abalance + $1 WHERE aid = $2;",
+    "SELECT abalance FROM pgbench_accounts WHERE aid = $1;",
+    "UPDATE pgbench_tellers SET tbalance = tbalance + $1 WHERE tid = $2;",
+    "UPDATE pgbench_branches SET bbalance = bbalance + $1 WHERE bid = $2;",
+    "INSERT INTO pgbench_history (tid, bid, aid, delta, mtime) "
+    "VALUES ($1, $2, $3, $4, CURRENT_TIMESTAMP);",
+    "END;",
+)
+_TPCB_STATUS = [b"T"] * 6 + [b"I"]
+
+#: protocol -> the (client read, server reply) pairs of one transaction
+TRANSACTIONS: dict[str, list[tuple[bytes, bytes]]] = {
+    "simple": [(rc.query(SELECT.format(48213)), _COLUMNS + _ROW + _DONE)],
+    "extended": [
+        (
+            rc.parse(SELECT.format("$1"))
+            + rc.bind(["48213"])
+            + rc.describe("P")
+            + rc.execute()
+            + rc.sync(),
+            rc.message(b"1") + rc.message(b"2") + _COLUMNS + _ROW + _DONE,
+        )
+    ],
+    "prepared": [
+        (
+            rc.bind(["48213"], statement="P0_1") + rc.execute() + rc.sync(),
+            rc.message(b"2") + _ROW + _DONE,
+        )
+    ],
+    "tpcb-prepared": [
+        (
+            rc.bind(["1", "2"], statement=f"T{i}") + rc.execute() + rc.sync(),
+            rc.message(b"2") + rc.message(b"C", b"UPDATE 1\x00") + rc.message(b"Z", status),
+        )
+        for i, status in enumerate(_TPCB_STATUS)
+    ],
 }
 
 
@@ -54,13 +79,15 @@ def _session() -> relay_session.ClientSession:
     session._send_upstream = len
     session._send_client = len
     session.statement_log = StatementLog(VersionKey("bench", "bench", "1"), "postgres", ("public",))
-    session.data_received(rc.parse(SELECT.format("$1"), "P0_1") + rc.sync())
-    session.upstream_data(rc.message(b"1") + rc.message(b"Z", b"I"))
+    prepare = [rc.parse(SELECT.format("$1"), "P0_1")]
+    prepare += [rc.parse(sql, f"T{i}") for i, sql in enumerate(TPCB)]
+    session.data_received(b"".join(prepare) + rc.sync())
+    session.upstream_data(rc.message(b"1") * len(prepare) + rc.message(b"Z", b"I"))
     return session
 
 
 def per_transaction_ns(protocol: str, n: int = 50_000, repeats: int = 9) -> float:
-    request, reply = TRANSACTIONS[protocol]
+    exchanges = TRANSACTIONS[protocol]
     session = _session()
     receive, answer = session.data_received, session.upstream_data
     best = float("inf")
@@ -69,8 +96,9 @@ def per_transaction_ns(protocol: str, n: int = 50_000, repeats: int = 9) -> floa
         for _ in range(repeats):
             started = time.thread_time()
             for _ in range(n):
-                receive(request)
-                answer(reply)
+                for request, reply in exchanges:
+                    receive(request)
+                    answer(reply)
             best = min(best, (time.thread_time() - started) / n * 1e9)
     finally:
         gc.enable()
