@@ -106,6 +106,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "skewguard-noanalysis,floor, plus skewguard-baseline with --baseline)",
     )
     parser.add_argument(
+        "--unix",
+        action="store_true",
+        help="also pgbouncer and skewguard on Unix-domain sockets (pgbouncer-unix, skewguard-unix)",
+    )
+    parser.add_argument(
         "--baseline",
         metavar="REF",
         default=None,
@@ -262,6 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     proxy = None
     proxy_off = None
     proxy_base = None
+    proxy_unix = None
     floor: FloorRelay | None = None
     try:
         cluster = start_postgres(workdir, max_connections=args.connections + 200)
@@ -311,6 +317,16 @@ def main(argv: list[str] | None = None) -> int:
             )
             endpoints.append(skewguard_endpoint(proxy_base, "skewguard-baseline"))
             say(f"skewguard as of {args.baseline} on {HOST}:{proxy_base.port}")
+        if args.unix:
+            sockets = workdir / "sockets"
+            sockets.mkdir()
+            proxy_unix = start_skewguard(
+                cluster.port, out / "skewguard-unix-bench.log", unix_dir=sockets
+            )
+            endpoints.append(skewguard_endpoint(proxy_unix, "skewguard-unix", sockets))
+            say(f"skewguard on unix:{sockets}/.s.PGSQL.{proxy_unix.port}")
+            if bouncer is not None:
+                endpoints.append(bouncer.unix_endpoint())
         floor = FloorRelay(cluster.port)
         endpoints.append(floor.start())
         say(f"floor (bare uvloop relay, bench.floor) on {HOST}:{floor.port}")
@@ -332,11 +348,11 @@ def main(argv: list[str] | None = None) -> int:
             run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")
         runs = run_matrix(pgbench, cells, endpoints, args.duration, args.rounds, logdir)
 
-        for running in (proxy, proxy_off, proxy_base):
+        for running in (proxy, proxy_off, proxy_base, proxy_unix):
             code = running.stop() if running is not None else 0
             if code != 0 and running is not None:
                 say(f"warning: a benchmark proxy exited with {code}: {running.log_tail()}")
-        proxy = proxy_off = proxy_base = None
+        proxy = proxy_off = proxy_base = proxy_unix = None
         floor.stop()
         if bouncer is not None:
             bouncer.stop()
@@ -348,6 +364,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rounds": args.rounds,
                 "quick": args.quick,
                 "baseline": args.baseline,
+                "unix": args.unix,
                 "pgbench_scale": args.scale,
                 "scale_connections": None if args.skip_scale else args.connections,
                 "micro_versions": None if args.skip_micro else args.micro_versions,
@@ -420,6 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             proxy_off.stop()
         if proxy_base is not None:
             proxy_base.stop()
+        if proxy_unix is not None:
+            proxy_unix.stop()
         if floor is not None:
             floor.stop()
         if bouncer is not None:

@@ -17,6 +17,8 @@ TARGET_ORDER = (
     "skewguard-noanalysis",
     "skewguard-baseline",
     "floor",
+    "pgbouncer-unix",
+    "skewguard-unix",
 )
 #: Column labels of each target in the printed tables.
 SHORT = {
@@ -26,6 +28,8 @@ SHORT = {
     "skewguard-noanalysis": "sg0",
     "skewguard-baseline": "sgB",
     "floor": "flr",
+    "pgbouncer-unix": "pgbU",
+    "skewguard-unix": "sgU",
 }
 #: The issue's first target: skewguard's CPU per transaction <= this x the bare relay's.
 FLOOR_CPU_TARGET = 1.1
@@ -283,7 +287,8 @@ def format_table(results: dict[str, Any]) -> str:
         )
     lines.append(
         "sg = skewguard, sg0 = skewguard --analysis off, sgB = skewguard at --baseline, "
-        "flr = bare uvloop relay (bench.floor); TPS mean over rounds; latencies in µs "
+        "flr = bare uvloop relay (bench.floor), U = on a Unix-domain socket; "
+        "TPS mean over rounds; latencies in µs "
         "(pgbench per-transaction log); cpu = CPU µs the proxy process spent per transaction, "
         "usr = the user-space part of it"
     )
@@ -512,6 +517,8 @@ def write_png(results: dict[str, Any], path: Path) -> str | None:
         "skewguard-noanalysis": "#8172b3",
         "skewguard-baseline": "#937860",
         "floor": "#8c8c8c",
+        "pgbouncer-unix": "#c44e52",
+        "skewguard-unix": "#64b5cd",
     }
     width = 0.8 / max(1, len(names))
     fig, (ax_tps, ax_p99) = plt.subplots(2, 1, figsize=(max(8, 1.1 * len(cells)), 8))

@@ -152,7 +152,7 @@ class PgBouncer:
                     "[pgbouncer]",
                     f"listen_addr = {HOST}",
                     f"listen_port = {self.port}",
-                    "unix_socket_dir =",
+                    f"unix_socket_dir = {self.workdir}",
                     "auth_type = trust",
                     f"auth_file = {userlist}",
                     "pool_mode = session",
@@ -187,6 +187,11 @@ class PgBouncer:
             self.stop()
             raise RuntimeError(f"pgbouncer did not start: {self.log_tail()}")
         return Endpoint("pgbouncer", HOST, self.port, self.process.pid)
+
+    def unix_endpoint(self) -> Endpoint:
+        """The same pgbouncer on its Unix-domain socket (libpq host=<dir>)."""
+        assert self.process is not None
+        return Endpoint("pgbouncer-unix", str(self.workdir), self.port, self.process.pid)
 
     def log_tail(self) -> str:
         if self.logfile.exists():
@@ -264,21 +269,29 @@ def start_skewguard(
     *,
     analysis: bool = True,
     source: Path | None = None,
+    unix_dir: Path | None = None,
 ) -> ProxyProcess:
     """``skewguard run`` in front of the cluster, quiet logs, plain TCP upstream.
 
     ``analysis=False`` runs it with ``--analysis off``: relay only, no learning, no guard.
     ``source``: a ``proxy/`` directory to import skewguard from instead of this checkout.
+    ``unix_dir``: listen on ``<unix_dir>/.s.PGSQL.<port>`` instead of TCP.
     """
     upstream = f"postgresql://{USER}@{HOST}:{upstream_port}/{DATABASE}?sslmode=disable"
     args = ["--log-level", "warning", "--analysis", "on" if analysis else "off"]
     env = {"PYTHONPATH": str(source)} if source is not None else {}
-    return ProxyProcess(upstream=upstream, extra_args=args, env=env, logfile=logfile).start()
+    proxy = ProxyProcess(upstream=upstream, extra_args=args, env=env, logfile=logfile)
+    if unix_dir is not None:
+        proxy.extra_args = [*args, "--listen", f"unix:{unix_dir}/.s.PGSQL.{proxy.port}"]
+    return proxy.start()
 
 
-def skewguard_endpoint(proxy: ProxyProcess, name: str = "skewguard") -> Endpoint:
+def skewguard_endpoint(
+    proxy: ProxyProcess, name: str = "skewguard", unix_dir: Path | None = None
+) -> Endpoint:
     assert proxy.process is not None
-    return Endpoint(name, HOST, proxy.port, proxy.process.pid)
+    host = str(unix_dir) if unix_dir is not None else HOST
+    return Endpoint(name, host, proxy.port, proxy.process.pid)
 
 
 def rss_kib(pid: int) -> int:
