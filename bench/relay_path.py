@@ -19,10 +19,12 @@ import time
 from types import SimpleNamespace
 from typing import Any, cast
 
+from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.config import Settings
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
 from skewguard.relay import session as relay_session
+from skewguard.shapes import literal_key
 from tests.support import rawclient as rc
 
 SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = {};"
@@ -78,7 +80,9 @@ def _session() -> relay_session.ClientSession:
     session.phase = relay_session.Phase.READY
     session._send_upstream = len
     session._send_client = len
-    session.statement_log = StatementLog(VersionKey("bench", "bench", "1"), "postgres", ("public",))
+    backlog = Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, literal_key)
+    key = VersionKey("bench", "bench", "1")
+    session.statement_log = StatementLog(key, "postgres", ("public",), backlog)
     prepare = [rc.parse(SELECT.format("$1"), "P0_1")]
     prepare += [rc.parse(sql, f"T{i}") for i, sql in enumerate(TPCB)]
     session.data_received(b"".join(prepare) + rc.sync())

@@ -17,10 +17,12 @@ from typing import Any, cast
 
 import pytest
 
+from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.config import Settings
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
 from skewguard.relay.session import ClientSession, Phase
+from skewguard.shapes import literal_key
 from skewguard.statements import Script
 from skewguard.wire.framing import Message, Segment
 from tests.support import rawclient as rc
@@ -69,7 +71,8 @@ class _Session(ClientSession):
         self.phase = Phase.READY
         self.sent: list[bytes] = []
         self._send_upstream = self.sent.append
-        self.statement_log = StatementLog(VersionKey("db", "app", "1"), "u", ("public",))
+        backlog = Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, literal_key)
+        self.statement_log = StatementLog(VersionKey("db", "app", "1"), "u", ("public",), backlog)
         self._gate = cast(Any, _Gate()) if gate else None
         self.held_message: Message | None = None
 
