@@ -308,24 +308,23 @@ async def lifecycle(request: web.Request) -> web.Response:
         _fail(400, "use /api/versions/APP@VERSION/pin|unpin|retire")
     body = await _read_json(request, MAX_BODY)
     force = body.get("force") is True or request.query.get("force") in ("1", "true", "yes")
-    if action == "retire" and not force:
-        live = sum(1 for key in await _live(_context(request).proxy, state) if _owned(key, name))
-        if live:
-            _fail(
-                409,
-                f"{name} is live now ({live} open connection{'s' if live != 1 else ''}): "
-                "retiring it ends its protection at once, and DDL that breaks it would pass. "
-                'Retire it once it has stopped, or send {"force": true} (or ?force=true).',
-            )
+    live = sum(1 for key in await _live(_context(request).proxy, state) if _owned(key, name))
+    if action == "retire" and not force and live:
+        _fail(
+            409,
+            f"{name} is live now ({live} open connection{'s' if live != 1 else ''}): "
+            "retiring it ends its protection at once, and DDL that breaks it would pass. "
+            'Retire it once it has stopped, or send {"force": true} (or ?force=true).',
+        )
     await asyncio.to_thread(state.set_lifecycle, app, version, _LIFECYCLE_ACTIONS[action])
     log.info("version %s: %s", name, action, extra={"peer": request.remote, "forced": force})
-    seen = any(_owned(row.key, name) for row in await _seen_versions(request))
+    seen = live > 0 or any(_owned(row.key, name) for row in await _seen_versions(request))
     return web.json_response({"app": app, "version": version, "action": action, "seen": seen})
 
 
 async def _seen_versions(request: web.Request) -> list[StoredVersion]:
     """Every version stored or learned (without facets); the learned ones when the
-    store cannot be read."""
+    store cannot be read (one connected a moment ago may be in neither: ask ``_live``)."""
     proxy, state = _context(request).proxy, _state(request)
     fresh = proxy.learner.unwritten_footprints() if proxy.learner is not None else []
     try:
