@@ -39,7 +39,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: system-deps venv lint
-	$(VENV)/bin/pytest -q
+	$(VENV)/bin/pytest -q --durations=15
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
