@@ -90,6 +90,9 @@ class Upstream:
         return f"{self.host}/.s.PGSQL.{self.port}" if self.host.startswith("/") else None
 
 
+#: The state file when nothing names one.
+DEFAULT_STATE = "skewguard.db"
+
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 
 
@@ -495,7 +498,7 @@ class Settings:
     log_level: str = "info"
     shutdown_grace: float = 30.0
     data_dir: str = ".skewguard/pgdata"
-    state: str = "skewguard.db"
+    state: str = DEFAULT_STATE
     proxy_id: str | None = None
     heartbeat_window: float = 10.0
     analysis: str = "on"

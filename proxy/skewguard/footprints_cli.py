@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
@@ -20,7 +19,7 @@ from typing import Any
 
 from skewguard.admin_client import add_token_argument, fetch_versions
 from skewguard.analysis import Facet
-from skewguard.config import add_client_config
+from skewguard.config import DEFAULT_STATE, add_client_config
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.store import Lifecycle, open_store
 
@@ -48,7 +47,7 @@ def add_footprints_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _state(args: argparse.Namespace) -> str:
-    return str(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
+    return str(args.state or DEFAULT_STATE)
 
 
 def _facets_from_admin(admin: str, key: VersionKey, token_file: str | None) -> list[dict[str, Any]]:

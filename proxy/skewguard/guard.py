@@ -317,7 +317,7 @@ class Guard:
         if found.partial and (reached is None or self._mentioned(requester, reached.names)):
             return Screened(gathered=found)
         if found.footprints:
-            if reached is None or reached.names & used_names(found.footprints.values()):
+            if reached is None or not reached.clear_of(used_names(found.footprints.values())):
                 return Screened(gathered=found)
             links.add(reached.passed)
             self._links[requester.database] = links

@@ -12,14 +12,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import sys
 
 from skewguard.admin_client import AdminError, add_token_argument, fetch_versions
 from skewguard.analysis import Facet
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, add_client_config, parse_upstream
+from skewguard.config import DEFAULT_STATE, ConfigError, add_client_config, parse_upstream
 from skewguard.footprint import Evidence
 from skewguard.output import add_format_argument
 from skewguard.readiness import Gap, gaps
@@ -108,7 +107,7 @@ def ready_command(args: argparse.Namespace) -> int:
         if args.admin:
             facets = _from_admin(args, database, app, version)
         else:
-            state = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
+            state = args.state or DEFAULT_STATE
             facets = _from_state(state, database, app, version)
         missing: list[Gap] = gaps(facets, asyncio.run(_catalog(args.upstream, database)))
     except (CannotTell, ConfigError, OSError, ValueError) as exc:

@@ -12,7 +12,7 @@ import urllib.parse
 from typing import Any
 
 from skewguard.admin_client import call, fetch_versions
-from skewguard.config import parse_duration
+from skewguard.config import DEFAULT_STATE, parse_duration
 from skewguard.registry import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
 
@@ -79,7 +79,7 @@ def _lifecycle(args: argparse.Namespace) -> int:
             )
             seen = bool(answer.get("seen", True))
         else:
-            store = open_store(args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db"))
+            store = open_store(args.state or DEFAULT_STATE)
             states = {"pin": Lifecycle.PINNED, "retire": Lifecycle.RETIRED, "unpin": None}
             try:
                 store.set_lifecycle(app, version, states[args.action])
@@ -116,7 +116,7 @@ def versions_command(args: argparse.Namespace) -> int:
                 with_facets=args.facets or args.format == "json",
             )
         else:
-            path = args.state or os.environ.get("SKEWGUARD_STATE", "skewguard.db")
+            path = args.state or DEFAULT_STATE
             if not is_postgres_url(path) and not os.path.exists(path):
                 print(
                     f"skewguard: no state file at {path} (use --state or --admin)", file=sys.stderr

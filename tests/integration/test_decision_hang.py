@@ -23,9 +23,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct
-from tests.support.proxy import ProxyProcess
-from tests.support.sites import proxied_database
+from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
 
@@ -41,28 +39,10 @@ INSERT INTO t (note) SELECT 'row ' || g FROM generate_series(1, 100) AS g;
 """
 
 
-@dataclass
-class Site:
-    cluster: LocalCluster
-    database: str
-    proxy: ProxyProcess
-
-    def via_proxy(self, app: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
-        params = {"application_name": app} if app else {}
-        conn = psycopg.connect(self.proxy.url(database=self.database, **params), autocommit=True)
-        conn.execute("SET statement_timeout = '60s'")  # a hang fails the test, not the suite
-        return conn
-
-    def direct(self) -> psycopg.Connection[tuple[object, ...]]:
-        conn = direct(self.cluster, dbname=self.database)
-        conn.execute("SET statement_timeout = '60s'")
-        return conn
-
-
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    with proxied_database(cluster, tmp_path, "hang", SCHEMA) as (database, proxy):
-        yield Site(cluster, database, proxy)
+    with proxied_site(cluster, tmp_path, "hang", SCHEMA, statement_timeout="60s") as found:
+        yield found
 
 
 @dataclass

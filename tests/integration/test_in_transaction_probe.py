@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -24,8 +23,7 @@ from psycopg import errors
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
 from tests.support.clients import direct, unique
-from tests.support.proxy import ProxyProcess
-from tests.support.sites import proxied_database
+from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
 
@@ -39,28 +37,10 @@ WRITE = "INSERT INTO items (id, qty, code) VALUES (%s, %s, %s)"
 FAST = 0.4
 
 
-@dataclass
-class Site:
-    cluster: LocalCluster
-    database: str
-    proxy: ProxyProcess
-
-    def via_proxy(self, app: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
-        params = {"application_name": app} if app else {}
-        return psycopg.connect(self.proxy.url(database=self.database, **params))
-
-    def direct(self) -> psycopg.Connection[tuple[object, ...]]:
-        return direct(self.cluster, dbname=self.database)
-
-    def last_decision(self) -> dict[str, object]:
-        decisions = json.loads(self.proxy.get("/api/decisions"))["decisions"]
-        return decisions[0]  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    with proxied_database(cluster, tmp_path, "probe", SCHEMA) as (database, proxy):
-        yield Site(cluster, database, proxy)
+    with proxied_site(cluster, tmp_path, "probe", SCHEMA, autocommit=False) as found:
+        yield found
 
 
 @pytest.fixture

@@ -14,7 +14,6 @@ import asyncio
 import json
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import asyncpg
@@ -24,9 +23,7 @@ from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct
-from tests.support.proxy import ProxyProcess
-from tests.support.sites import proxied_database
+from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
 
@@ -39,27 +36,10 @@ INSERT INTO codes VALUES (1, 'taken');
 MARKER = "zq-marker-7731"
 
 
-@dataclass
-class Site:
-    cluster: LocalCluster
-    database: str
-    proxy: ProxyProcess
-
-    def via_proxy(self, app: str | None = None) -> psycopg.Connection[tuple[object, ...]]:
-        params = {"application_name": app} if app else {}
-        return psycopg.connect(self.proxy.url(database=self.database, **params), autocommit=True)
-
-    def direct(self) -> psycopg.Connection[tuple[object, ...]]:
-        return direct(self.cluster, dbname=self.database)
-
-    def last_decision(self) -> dict[str, object]:
-        return json.loads(self.proxy.get("/api/decisions"))["decisions"][0]  # type: ignore[no-any-return]
-
-
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    with proxied_database(cluster, tmp_path, "replay", SCHEMA) as (database, proxy):
-        yield Site(cluster, database, proxy)
+    with proxied_site(cluster, tmp_path, "replay", SCHEMA) as found:
+        yield found
 
 
 def _bound_writes(site: Site, app: str, amounts: list[int], note: str = MARKER) -> None:
@@ -271,11 +251,7 @@ def test_check_rejecting_a_literal_in_an_update(site: Site) -> None:
 
 
 def test_replay_respects_the_deadline(cluster: LocalCluster, tmp_path: Path) -> None:
-    with proxied_database(cluster, tmp_path, "replay", SCHEMA, "--decision-timeout", "1s") as (
-        database,
-        proxy,
-    ):
-        site = Site(cluster, database, proxy)
+    with proxied_site(cluster, tmp_path, "replay", SCHEMA, "--decision-timeout", "1s") as site:
         with site.direct() as conn:
             conn.execute(
                 "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "

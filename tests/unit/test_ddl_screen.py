@@ -10,7 +10,7 @@ import pytest
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import CannotModel, Overlay
-from skewguard.ddl.screen import Links, Passed, change_names, mentions, screen, used_names
+from skewguard.ddl.screen import Links, Passed, change_names, mentions, reach, used_names
 
 SCHEMA = """
 CREATE TABLE users (id int PRIMARY KEY, email text);
@@ -45,7 +45,8 @@ def run(
     used: frozenset[str] = USERS_READER,
     links: Links | None = None,
 ) -> Passed | None:
-    return screen(pglast.parse_sql(sql)[0].stmt, used, snapshot, links or Links(snapshot))
+    reached = reach(pglast.parse_sql(sql)[0].stmt, snapshot, links or Links(snapshot))
+    return reached.passed if reached is not None and reached.clear_of(used) else None
 
 
 def test_used_names_are_every_part_of_every_subject() -> None:
@@ -117,10 +118,7 @@ def test_what_may_reach_a_used_name_goes_the_full_way(
 
 
 def test_no_snapshot_means_the_full_way() -> None:
-    assert (
-        screen(pglast.parse_sql("CREATE TABLE x (id int)")[0].stmt, frozenset(), None, Links())
-        is None
-    )
+    assert reach(pglast.parse_sql("CREATE TABLE x (id int)")[0].stmt, None, Links()) is None
 
 
 def test_links_carry_what_the_proxy_created_since_the_snapshot(snapshot: CatalogSnapshot) -> None:

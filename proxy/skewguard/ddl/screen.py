@@ -178,6 +178,10 @@ class Reached:
     names: frozenset[str]
     passed: Passed
 
+    def clear_of(self, used: frozenset[str]) -> bool:
+        """It reaches none of ``used``: it may pass on names alone."""
+        return not self.names & used
+
 
 def reach(node: Any, snapshot: CatalogSnapshot | None, links: Links) -> Reached | None:
     """What ``node`` can change, by name; None when names alone cannot tell."""
@@ -191,16 +195,6 @@ def reach(node: Any, snapshot: CatalogSnapshot | None, links: Links) -> Reached 
     if passed is None or not found.ok:
         return None
     return Reached(frozenset(found.names), passed)
-
-
-def screen(
-    node: Any, used: frozenset[str], snapshot: CatalogSnapshot | None, links: Links
-) -> Passed | None:
-    """A :class:`Passed` when ``node`` provably reaches nothing in ``used``, else None."""
-    reached = reach(node, snapshot, links)
-    if reached is None or reached.names & used:
-        return None
-    return reached.passed
 
 
 class _Reach:
