@@ -67,6 +67,15 @@ async def _connect(port: int, database: str, app: str | None = None) -> asyncpg.
     )
 
 
+async def _create_databases(pg_port: int, *names: str) -> None:
+    setup = await _connect(pg_port, "postgres")
+    try:
+        for name in names:
+            await setup.execute(f"CREATE DATABASE {name}")
+    finally:
+        await setup.close()
+
+
 async def _tables(conn: asyncpg.Connection, count: int) -> None:
     for start in range(0, count, _BATCH):
         async with conn.transaction():
@@ -123,11 +132,7 @@ async def latency(
     pg_port: int, proxy_port: int, admin: str, database: str, tables: int, statements: int
 ) -> dict[str, Any]:
     """p50/p95 of allowed DDL statements, straight and through the proxy."""
-    setup = await _connect(pg_port, "postgres")
-    try:
-        await setup.execute(f"CREATE DATABASE {database}")
-    finally:
-        await setup.close()
+    await _create_databases(pg_port, database)
     conn = await _connect(pg_port, database)
     try:
         await _tables(conn, tables)
@@ -189,12 +194,7 @@ async def replay(pg_port: int, proxy_port: int, admin: str, tables: int) -> dict
     """The replay's wall time straight to PostgreSQL and through the proxy (fresh databases)."""
     script = replay_script(tables)
     results: dict[str, Any] = {"tables": tables, "statements": len(script)}
-    setup = await _connect(pg_port, "postgres")
-    try:
-        for target in ("direct", "skewguard"):
-            await setup.execute(f"CREATE DATABASE replay_{target}")
-    finally:
-        await setup.close()
+    await _create_databases(pg_port, "replay_direct", "replay_skewguard")
     for target, port in (("direct", pg_port), ("skewguard", proxy_port)):
         database = f"replay_{target}"
         base = await _connect(pg_port, database)
@@ -242,11 +242,7 @@ async def value_replay(pg_port: int, proxy_port: int, admin: str, values: int) -
     statement replayed before and after the change), and what COMMIT costs when a
     migration touches nothing they use (no replay)."""
     database = f"ddl_samples_{values}"
-    setup = await _connect(pg_port, "postgres")
-    try:
-        await setup.execute(f"CREATE DATABASE {database}")
-    finally:
-        await setup.close()
+    await _create_databases(pg_port, database)
     base = await _connect(pg_port, database)
     try:
         await base.execute(

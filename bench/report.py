@@ -345,13 +345,21 @@ def format_goals(goals: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def _ran(results: dict[str, Any], name: str, lines: list[str]) -> dict[str, Any] | None:
+    """A part's figures; when it did not run, None and a line saying why."""
+    part: dict[str, Any] = results.get(name, {})
+    if part.get("status") == "ok":
+        return part
+    lines.append(f"  {name}: {part.get('reason', 'not run')}")
+    return None
+
+
 def format_ddl(results: dict[str, Any]) -> list[str]:
     """The DDL figures, proxy and direct side by side."""
     lines = ["DDL through skewguard (enforce, 10 protected versions) vs direct:"]
     for name in ("small", "large"):
-        part = results.get(name, {})
-        if part.get("status") != "ok":
-            lines.append(f"  {name}: {part.get('reason', 'not run')}")
+        part = _ran(results, name, lines)
+        if part is None:
             continue
         d, s = part["direct"], part["skewguard"]
         lines.append(
@@ -360,19 +368,16 @@ def format_ddl(results: dict[str, Any]) -> list[str]:
             f"p95 {d['p95_ms']:>7.2f} -> {s['p95_ms']:>7.2f} ms (+{part['added_p95_ms']:.2f}) "
             f"[{s['statements']} statements each]"
         )
-    part = results.get("replay", {})
-    if part.get("status") == "ok":
+    part = _ran(results, "replay", lines)
+    if part is not None:
         lines.append(
             f"  replay, {part['tables']} tables, {part['statements']} statements: "
             f"direct {part['direct_s']:.2f} s, skewguard {part['skewguard_s']:.2f} s "
             f"= {part['ratio']:.2f}x"
         )
-    else:
-        lines.append(f"  replay: {part.get('reason', 'not run')}")
     for name in ("samples", "samples_4"):
-        part = results.get(name, {})
-        if part.get("status") != "ok":
-            lines.append(f"  {name}: {part.get('reason', 'not run')}")
+        part = _ran(results, name, lines)
+        if part is None:
             continue
         d, s = part["direct"], part["skewguard"]
         lines.append(
