@@ -7,6 +7,8 @@ STAMP := $(VENV)/.installed-stamp
 RUN_STAMP := $(VENV)/.run-installed-stamp
 # Flags for `make run`, e.g. make run ARGS='--mode warn --listen 127.0.0.1:7432'
 ARGS ?=
+# Test processes: the suite mostly waits on PostgreSQL and sockets, so two overlap well.
+TEST_WORKERS ?= 2
 
 .PHONY: venv run test lint unit bench soak docs clean system-deps
 
@@ -39,7 +41,7 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: system-deps venv lint
-	$(VENV)/bin/pytest -q --durations=15
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
