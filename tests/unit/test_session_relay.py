@@ -67,7 +67,7 @@ class _Session(ClientSession):
     """A session on the hot path whose upstream is a list and whose holds are recorded."""
 
     def __init__(self, *, gate: bool = False) -> None:
-        super().__init__(cast(Any, SimpleNamespace(settings=Settings())))
+        super().__init__(cast(Any, SimpleNamespace(settings=Settings(), tls_context=None)))
         self.phase = Phase.READY
         self.sent: list[bytes] = []
         self._send_upstream = self.sent.append

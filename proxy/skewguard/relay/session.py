@@ -32,14 +32,13 @@ from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connec
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.search_path import startup_path
 from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
+from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
-    MAX_MESSAGE,
     Message,
     MessageScanner,
     Segment,
-    StartupFramer,
     whole_messages,
 )
 from skewguard.wire.prepared import PreparedStatements
@@ -56,13 +55,11 @@ ADMIN_SHUTDOWN = "57P01"
 TOO_MANY_CONNECTIONS = "53300"
 #: Query, Parse, Close, Bind, Execute, Sync, FunctionCall: what the relay looks at.
 _CLIENT_MESSAGES = frozenset(b"QPCBESF")
-#: Client bytes buffered while a statement waits for a decision, or before
-#: authentication ends, before the proxy stops reading (backpressure, as a full
-#: socket buffer would give).
-HOLD_LIMIT = 1 << 20
+#: Client bytes buffered while a statement waits for a decision before the proxy
+#: stops reading: the same bound as before authentication ends.
+HOLD_LIMIT = hs.HOLD_LIMIT
 #: How much longer than its statement_timeout the proxy's own query may take to answer.
 _OWN_QUERY_SLACK = 1.0
-_AUTH_RESPONSE = 0x70  # 'p': password, SASL and GSS responses
 
 
 #: What a held FunctionCall carries in place of a text (it is judged by its OID).
@@ -113,10 +110,8 @@ class ClientSession(asyncio.Protocol):
         self._tls: TlsEndpoint | None = None
         self._tls_kind = ""
         self._seen_first_bytes = False
-        self._ssl_negotiated = False
-        self._framer = StartupFramer()
+        self._handshake = hs.Handshake(tls_available=proxy.tls_context is not None)
         self._scanner = MessageScanner(_CLIENT_MESSAGES)
-        self._backend_scanner = MessageScanner(None)
         self._upstream: UpstreamLink | None = None
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
         self._replication = False
@@ -134,9 +129,6 @@ class ClientSession(asyncio.Protocol):
         self._own_waiter: asyncio.Future[None] | None = None  # the proxy's own query under way
         self._sync_waiter: asyncio.Future[None] | None = None
         self._cancel_requested = False
-        self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
-        self._early: list[bytes] = []  # client messages held until authentication ends
-        self._early_bytes = 0
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
         self._local_path: tuple[str, ...] | None = None  # SET LOCAL search_path
@@ -148,7 +140,6 @@ class ClientSession(asyncio.Protocol):
         # that, with TLS, and from the moment that side closes).
         self._send_client: Callable[[bytes], object] | None = None
         self._send_upstream: Callable[[bytes], object] | None = None
-        self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet seen
         self._client_eof = False  # the client half-closed during authentication
 
     # ------------------------------------------------------------ client side
@@ -776,136 +767,76 @@ class ClientSession(asyncio.Protocol):
         assert self.proxy.tls_context is not None
         self._tls = TlsEndpoint(self.proxy.tls_context, server_side=True)
         self._tls_kind = kind
-        self._ssl_negotiated = True
+        self._handshake.client_tls = True
 
     def _on_startup_bytes(self, data: bytes) -> None:
-        """The startup phase, answered as PostgreSQL's ProcessStartupPacket answers it.
-
-        What PostgreSQL drops without a word (a bad length, an unusable cancel)
-        ends the connection without a word; a StartupMessage PostgreSQL is sure to
-        refuse goes to it as it is, so the client reads PostgreSQL's own refusal.
-        """
-        framer = self._framer
-        try:
-            got = framer.feed(data)
-        except ProtocolViolation as exc:
-            # PostgreSQL only logs an invalid length (COMMERROR) and hangs up.
-            self.proxy.metrics.client_errors.labels("protocol").inc()
-            log.warning("connection ended: %s", exc.message, extra={"peer": self.peer})
-            self.close()
-            return
-        if got is None:
-            return
-        packet, rest = got
-        request = m.decode_startup_packet(packet)
-        if isinstance(request, m.CancelRequest):
-            framer.finish()
-            self._startup_timer.cancel()  # the relay has its own deadline
-            if request.deliverable:
-                # The client's cancel connection closes once PostgreSQL closed the proxy's.
-                self.proxy.relay_cancel(request, packet, then=self.close)
-            else:  # PostgreSQL ignores it (a bad length is logged) and hangs up
-                log.info("cancel request with a %d-byte key ignored", len(request.key))
-                self.close()
-            return
-        if isinstance(request, m.StartupMessage):
-            if request.acceptable:
-                self._on_startup_message(request, packet, rest)
-                return
-            # Another protocol major, or a layout PostgreSQL rejects: its refusal, verbatim.
-            framer.finish()
-            link = self.proxy.refusal_link(
-                packet, self._client_write, self.close, self.upstream_failed
-            )
-            self._upstream = link
-            self._task = asyncio.get_running_loop().create_task(self._connect(link))
-            return
-        wants_ssl = isinstance(request, m.SSLRequest)
-        if framer.ssl_done if wants_ssl else framer.gss_done:
-            # Asked again: PostgreSQL reads the packet as a StartupMessage of protocol
-            # 1234.5679 (or 1234.5680) and refuses that version.
-            framer.finish()
-            code = int.from_bytes(packet[4:8], "big")
-            self.proxy.answer_unsupported_protocol(
-                code, self._client_write, self.close, self.upstream_failed
-            )
-            return
-        # 'N' also inside direct TLS, as PostgreSQL answers when SSL is in use already.
-        if wants_ssl and self.proxy.tls_context is not None and self._tls is None:
-            framer.ssl_done = framer.gss_done = True  # once TLS is on, GSS is settled too
-            self._client_write_raw(b"S")
-            self._start_tls("sslrequest")
-            if rest:
-                # PostgreSQL 17+ hands bytes that came with the request to the TLS
-                # handshake, where plaintext fails (16 and older wait for a handshake).
-                plain = self._decrypt(rest)
-                if plain:
-                    self._on_startup_bytes(plain)
-            return
-        self._client_write(b"N")  # (the proxy never offers GSSAPI encryption)
-        if wants_ssl:
-            framer.ssl_done = True
-            unencrypted = "received unencrypted data after SSL request"
-        else:
-            framer.gss_done = True
-            unencrypted = "received unencrypted data after GSSAPI encryption request"
-        if rest:  # bytes that came with the request, before its answer could be read
-            self.proxy.metrics.client_errors.labels("protocol").inc()
-            log.warning("connection ended: %s", unencrypted, extra={"peer": self.peer})
-            error = m.encode_error(
-                PROTOCOL_VIOLATION, unencrypted, detail=m.UNENCRYPTED_DATA_DETAIL
-            )
-            self._client_write(error)
-            self.close()
+        self._perform(self._handshake.client_startup(data))
 
     def _on_auth_bytes(self, data: bytes) -> None:
-        """Authentication: relay password/SASL/GSS responses; hold anything else until ready.
+        self._perform(self._handshake.client_auth(data))
 
-        PostgreSQL reads a message sent before authentication ends only after it
-        ends, so holding it and handing it to the gate then keeps its meaning,
-        and nothing reaches the server before the proxy can judge it.
-        """
-        if self._early:  # something is held already: all that follows waits behind it
-            self._hold_early(data)
-            return
-        buf = self._auth_buf
-        buf += data
-        pos = 0
-        while len(buf) - pos >= 5 and buf[pos] == _AUTH_RESPONSE:
-            length = int.from_bytes(buf[pos + 1 : pos + 5], "big", signed=True)
-            if length < 4 or length > MAX_MESSAGE:
-                raise ProtocolViolation(f"invalid message length {length} for message type 0x70")
-            stop = pos + 1 + length
-            if len(buf) < stop:
-                break
-            raw = bytes(buf[pos:stop])
-            if self._sasl_pending:
-                self._check_channel_binding(raw)
-            self._write_upstream(raw)
-            pos = stop
-        del buf[:pos]
-        if buf and buf[0] != _AUTH_RESPONSE:
-            rest = bytes(buf)
-            buf.clear()
-            self._hold_early(rest)
-
-    def _hold_early(self, data: bytes) -> None:
-        self._early.append(data)
-        self._early_bytes += len(data)
-        if self._early_bytes > HOLD_LIMIT and self.transport is not None:
-            self.transport.pause_reading()
+    def _perform(self, actions: list[hs.Action]) -> None:
+        """Carry out what the handshake decided, in order; nothing after the connection ends."""
+        for action in actions:
+            if self.phase is Phase.CLOSED:
+                return
+            match action:
+                case hs.ToClient(data):
+                    self._client_write(data)
+                case hs.ToServer(data):
+                    self._write_upstream(data)
+                case hs.Start(startup, packet):
+                    self._on_startup_message(startup, packet)
+                case hs.StartTls(rest):
+                    self._start_tls("sslrequest")
+                    plain = self._decrypt(rest) if rest else b""
+                    if plain:
+                        self._on_startup_bytes(plain)
+                case hs.Cancel(request, packet):
+                    self._startup_timer.cancel()  # the relay has its own deadline
+                    # The client's cancel connection closes once PostgreSQL closed the proxy's.
+                    self.proxy.relay_cancel(request, packet, then=self.close)
+                case hs.Refused(packet):  # PostgreSQL's own refusal, verbatim
+                    link = self.proxy.refusal_link(
+                        packet, self._client_write, self.close, self.upstream_failed
+                    )
+                    self._upstream = link
+                    self._task = asyncio.get_running_loop().create_task(self._connect(link))
+                case hs.Unsupported(code):
+                    self.proxy.answer_unsupported_protocol(
+                        code, self._client_write, self.close, self.upstream_failed
+                    )
+                case hs.Hangup(why, counted):
+                    if counted is None:
+                        log.info("%s", why, extra={"peer": self.peer})
+                    else:
+                        self.proxy.metrics.client_errors.labels(counted).inc()
+                        log.warning("connection ended: %s", why, extra={"peer": self.peer})
+                    self.close()
+                case hs.PauseReading():
+                    if self.transport is not None:
+                        self.transport.pause_reading()
+                case hs.BackendKey(pid, key):
+                    self.backend_pid, self.backend_key = pid, key
+                case hs.ApplicationName(value):
+                    if not self.identity.tagged:
+                        identity = self.proxy.resolver.from_application_name(value, user=self._user)
+                        self._retag(identity)
+                case hs.Authenticated():
+                    self.phase = Phase.RAW if self._replication else Phase.READY
+                    self._count_identity()
+                    if self._tls is None and self.transport is not None:
+                        self._send_client = self.transport.write
 
     def _release_early(self) -> None:
         """Authentication ended: what the client sent meanwhile goes through the gate."""
-        early = b"".join(self._early) + bytes(self._auth_buf)
-        self._early, self._early_bytes = [], 0
-        self._auth_buf.clear()
+        early = self._handshake.take_held()
         if self.transport is not None and not self.transport.is_closing():
             self.transport.resume_reading()
         if early:
             self._relay_client(early)
 
-    def _on_startup_message(self, startup: m.StartupMessage, packet: bytes, rest: bytes) -> None:
+    def _on_startup_message(self, startup: m.StartupMessage, packet: bytes) -> None:
         self._startup_timer.cancel()
         if len(self.proxy.admitted) >= self.proxy.max_client_conn:
             # PostgreSQL's answer once max_connections is reached (after TLS, as there)
@@ -926,8 +857,6 @@ class ClientSession(asyncio.Protocol):
             if self.proxy.guard.samples is not None:
                 self._sampler = SessionSampler(self.proxy.guard.samples)
         self.phase = Phase.CONNECTING
-        if rest:
-            self._on_auth_bytes(rest)
         self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
         self._task = asyncio.get_running_loop().create_task(self._connect(self._upstream))
 
@@ -952,6 +881,8 @@ class ClientSession(asyncio.Protocol):
     def upstream_ready(self) -> None:
         if self.phase is Phase.CONNECTING:
             self.phase = Phase.AUTH
+        if self._upstream is not None:
+            self._handshake.server_tls = self._upstream.tls
         pending, self._pending = self._pending, []
         for chunk in pending:
             self._write_upstream(chunk)
@@ -1019,31 +950,10 @@ class ClientSession(asyncio.Protocol):
 
     def _on_startup_reply(self, data: bytes) -> None:
         """Authentication and parameters: parsed message by message until ReadyForQuery."""
-        out: list[bytes] = []
-        for segment in self._backend_scanner.feed(data):
-            assert type(segment) is Message
-            raw = segment.raw
-            mtype = segment.type
-            if mtype == 0x52 and m.decode_auth_code(segment.body) == m.AUTH_SASL:  # 'R'
-                raw = self._filter_sasl(segment)
-                self._sasl_pending = True
-            elif mtype == 0x4B:  # 'K' BackendKeyData
-                key_data = m.decode_backend_key_data(segment.body)
-                self.backend_pid, self.backend_key = key_data.pid, key_data.key
-            elif mtype == 0x53:  # 'S' ParameterStatus
-                name, value = m.decode_parameter_status(segment.body)
-                if name == "application_name" and not self.identity.tagged:
-                    self._retag(self.proxy.resolver.from_application_name(value, user=self._user))
-            elif mtype == 0x5A and self.phase is Phase.AUTH:  # 'Z' ReadyForQuery
-                self.phase = Phase.RAW if self._replication else Phase.READY
-                self._count_identity()
-                if self._tls is None and self.transport is not None:
-                    self._send_client = self.transport.write
-            out.append(raw)
-        payload = b"".join(out)
-        self.stats.bytes_out += len(payload)
-        self._client_write(payload)
-        if self.phase is Phase.READY and (self._early or self._auth_buf):
+        actions = self._handshake.server_bytes(data)
+        self.stats.bytes_out += len(cast(hs.ToClient, actions[-1]).data)
+        self._perform(actions)
+        if self.phase is Phase.READY and self._handshake.holding:
             self._release_early()
         if self._client_eof:
             self._eof_upstream()
@@ -1051,7 +961,7 @@ class ClientSession(asyncio.Protocol):
     def _eof_upstream(self) -> None:
         """Pass a client's EOF during authentication on once nothing it sent is held."""
         upstream = self._upstream
-        if self._early or self._auth_buf or upstream is None or not upstream.ready:
+        if self._handshake.holding or upstream is None or not upstream.ready:
             return
         transport = upstream.transport
         if transport is not None and transport.can_write_eof():
@@ -1059,39 +969,6 @@ class ClientSession(asyncio.Protocol):
             self._client_eof = False
         elif self.phase is Phase.READY:  # a TLS upstream: end as PostgreSQL would on the EOF
             self.close()
-
-    def _check_channel_binding(self, data: bytes) -> None:
-        """Explain the one SCRAM case that cannot work through the proxy.
-
-        A TLS client offered only SCRAM-SHA-256 answers "y" (it could bind but
-        the server seems unable); an upstream on TLS rejects that as a downgrade
-        attack, with a message that points nowhere near the proxy.
-        """
-        self._sasl_pending = False
-        upstream = self._upstream
-        if self._tls is None or upstream is None or not upstream.tls or len(data) < 5:
-            return
-        end = 1 + int.from_bytes(data[1:5], "big")
-        if len(data) >= end and m.sasl_initial_gs2_flag(data[5:end]) == "y":  # whole message
-            raise ProtocolViolation(
-                "skewguard: SCRAM channel binding cannot cross the proxy when both the client "
-                "connection and the proxy's connection to PostgreSQL use TLS; connect with "
-                "channel_binding=disable, or use sslmode=disable without TLS to the proxy"
-            )
-
-    def _filter_sasl(self, message: Message) -> bytes:
-        """Hide SCRAM channel binding: the client's TLS (if any) never reaches the server.
-
-        A TLS client would bind to the proxy's certificate, which the server can
-        never match; a plaintext client that is offered -PLUS gives up at once
-        (libpq: "server offered SCRAM-SHA-256-PLUS authentication over a non-SSL
-        connection"). So only plain SCRAM-SHA-256 is offered.
-        """
-        mechanisms = m.decode_sasl_mechanisms(message.body)
-        kept = [name for name in mechanisms if not name.endswith("-PLUS")]
-        if kept == mechanisms:
-            return message.raw
-        return m.encode_sasl_mechanisms(kept)
 
     def upstream_failed(self, reason: str, message: str) -> None:
         self._send_upstream = None
