@@ -46,6 +46,22 @@ def qualified(schema: str, name: str) -> str:
     return f"{ident(schema)}.{ident(name)}"
 
 
+def privileges_by_role(
+    acl: tuple[str, ...] | None, owner: str, default: str
+) -> dict[str, set[str]]:
+    """Who holds which privilege letters (``public`` for PUBLIC) in aclitem texts.
+
+    ``acl`` None is PostgreSQL's default: the owner holds ``default``.
+    """
+    if acl is None:
+        return {owner: set(default)}
+    out: dict[str, set[str]] = {}
+    for item in acl:
+        who, _, rest = item.partition("=")
+        out.setdefault(who or "public", set()).update(rest.partition("/")[0].replace("*", ""))
+    return out
+
+
 class RelKind(StrEnum):
     """The relkinds a query can name."""
 

@@ -309,7 +309,7 @@ FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
 UNION ALL
 SELECT 'column', ns.nspname, c.relname || '.' || a.attname,
        concat_ws(' ', format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                 pg_get_expr(d.adbin, d.adrelid))
+                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, ''))
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
 JOIN ns ON ns.oid = c.relnamespace

@@ -9,7 +9,16 @@ place, and only a :data:`Kind.REPLACE_RELATION` (table became view) remains.
 
 from __future__ import annotations
 
-from skewguard.catalog import Column, Constraint, Index, Relation, RelKind, ident, qualified
+from skewguard.catalog import (
+    Column,
+    Constraint,
+    Index,
+    Relation,
+    RelKind,
+    ident,
+    privileges_by_role,
+    qualified,
+)
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.model import Model, changes
 from skewguard.ddl.types import classify_type_change
@@ -70,16 +79,6 @@ def _schemas(before: Model, after: Model, out: list[Change]) -> dict[str, str]:
     return renamed
 
 
-def _privs(acl: tuple[str, ...] | None, owner: str, default: str) -> dict[str, set[str]]:
-    if acl is None:
-        return {owner: set(default)}
-    out: dict[str, set[str]] = {}
-    for item in acl:
-        who, _, rest = item.partition("=")
-        out.setdefault(who or "public", set()).update(rest.partition("/")[0].replace("*", ""))
-    return out
-
-
 def _revokes(
     subject: str,
     old: dict[str, set[str]],
@@ -101,7 +100,8 @@ def _schema_acl(before: Model, after: Model, name: str, oid: int, out: list[Chan
     a_oid = after.schemas[name]
     old, new = before.schema_acls.get(oid), after.schema_acls.get(a_oid)
     if old != new:
-        _revokes(ident(name), _privs(old, "owner", "UC"), _privs(new, "owner", "UC"), out)
+        held = privileges_by_role(old, "owner", "UC")
+        _revokes(ident(name), held, privileges_by_role(new, "owner", "UC"), out)
 
 
 def _relation(
@@ -147,6 +147,7 @@ def _relation(
             )
         )
     if rel.kind == RelKind.SEQUENCE:
+        _acl(rel, new, "rwU", out)
         return
     _columns(before, after, oid, rel, same, new, out)
     if new.rls and not rel.rls:
@@ -174,12 +175,16 @@ def _relation(
                     )
                 )
     _rules(rel, new, out)
+    _acl(rel, new, "arwdDxt", out)
+
+
+def _acl(rel: Relation, new: Relation, family: str, out: list[Change]) -> None:
+    """Privileges a role lost on the relation (``family``: what its owner holds by default)."""
     if rel.acl != new.acl:
-        family = "arwdDxt"
         _revokes(
             rel.qname,
-            _privs(rel.acl, rel.owner or "owner", family),
-            _privs(new.acl, new.owner or rel.owner or "owner", family),
+            privileges_by_role(rel.acl, rel.owner or "owner", family),
+            privileges_by_role(new.acl, new.owner or rel.owner or "owner", family),
             out,
             relation=rel.qname,
         )

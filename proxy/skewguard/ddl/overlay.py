@@ -924,16 +924,18 @@ class Overlay:
                 m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
             )
         elif st == _AT.AT_SetIdentity:
-            always = any(
-                str(o.defname) == "generated" and _int_or_str(o.arg) in ("a", 1, "1")
-                for o in cmd.def_ or ()
-            )
+            # SET GENERATED ALWAYS | BY DEFAULT: the grammar stores the attidentity
+            # character ('a' or 'd') as an Integer.
+            when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
+            always = ord("a") in when
             if always and col.identity != "a" and self._scope(m).existing(oid):
                 raise CannotModel(
                     f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
                     "writers supplying the column are not modelled",
                     affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
+            if when:
+                self._set_column(m, oid, col.name, identity="a" if always else "d")
         elif st == _AT.AT_DropIdentity:
             self._set_column(
                 m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.catalog import RelKind, privileges_by_role
 from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
@@ -102,7 +103,8 @@ REVOKE = Rule(
     summary="REVOKE of a privilege a version's role uses",
     doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
     "needed to read, INSERT to insert, UPDATE/DELETE/TRUNCATE to change rows, USAGE on a "
-    "schema to name anything in it. Role membership is not modelled: a role that has the "
+    "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
+    "(also through a column default). Role membership is not modelled: a role that has the "
     "privilege through another role is reported as a risk only when it has no direct grant.",
     breaks="Statements of the role that need the revoked privilege.",
     recipe="Move every protected version to a role that keeps the privilege first.",
@@ -120,6 +122,20 @@ REVOKE = Rule(
             "REVOKE INSERT ON t FROM sg_app",
             False,
         ),
+        Example(
+            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
+            " GRANT INSERT ON t TO sg_app; GRANT USAGE ON SEQUENCE t_id_seq TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
+            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
+            " GRANT INSERT ON t TO sg_app; GRANT USAGE, UPDATE ON SEQUENCE t_id_seq TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
+            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            False,
+        ),
     ),
 )
 
@@ -135,7 +151,12 @@ _NEEDS = {
 def check_revoke(ctx: Context, change: Change) -> Iterator[Hit]:
     role = change.new
     what = f"REVOKE {change.detail} ON {change.subject} FROM {role}"
-    if change.relation:
+    sequence = relation_of(ctx.before, change.subject) if change.relation else None
+    if sequence is not None and sequence.kind is RelKind.SEQUENCE:
+        if _can_take_numbers(ctx, change.subject, role):
+            return
+        uses = ctx.exact((F.SEQUENCE,), change.subject)  # nextval, also through a default
+    elif change.relation:
         kinds = tuple({k for p in change.detail for k in _NEEDS.get(p, ())})
         table = change.subject
         uses = ctx.uses(kinds, lambda s: s == table or s.startswith((table + "(", table + "/")))
@@ -158,6 +179,16 @@ def check_revoke(ctx: Context, change: Change) -> Iterator[Hit]:
                 f,
                 ev,
             )
+
+
+def _can_take_numbers(ctx: Context, sequence: str, role: str) -> bool:
+    """Whether ``role`` may still call nextval on ``sequence``: USAGE or UPDATE, its own or
+    PUBLIC's (the default of a column inserts rely on calls it too)."""
+    after = relation_of(ctx.after, sequence)
+    if after is None:
+        return False
+    held = privileges_by_role(after.acl, after.owner or "owner", "rwU")
+    return bool((held.get(role, set()) | held.get("public", set())) & {"U", "w"})
 
 
 CHECKS = {RLS.id: check_rls, REVOKE.id: check_revoke}
