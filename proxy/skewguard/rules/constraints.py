@@ -218,7 +218,8 @@ NEW_CONSTRAINT = Rule(
     "rejects -> break; every write a constant it accepts -> the version is not named. A "
     "version whose INSERTs into the table all carry ON CONFLICT on the new key (or DO NOTHING "
     "without a target) and that never updates or copies into the key is not named for a new "
-    "UNIQUE. For the rest the shell probes existing rows (probes_needed): violating rows "
+    "UNIQUE, nor for one on columns a valid unique index already covers (PRIMARY KEY USING "
+    "INDEX). For the rest the shell probes existing rows (probes_needed): violating rows "
     "exist -> the writers produce such values -> break; no violations or no answer -> risk.",
     breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
@@ -263,6 +264,14 @@ NEW_CONSTRAINT = Rule(
             "CREATE UNIQUE INDEX t_email ON t (email) WHERE id < 0",
             False,
         ),
+        Example(
+            "CREATE TABLE t (id int NOT NULL, v text); CREATE UNIQUE INDEX t_id ON t (id);"
+            " INSERT INTO t VALUES (1, 'a')",
+            "INSERT INTO t (id, v) VALUES (1, 'b') ON CONFLICT (id) DO UPDATE SET v = 'c'",
+            "ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id",
+            False,
+            "a unique index refused duplicates already: the key adds no new refusal",
+        ),
     ),
 )
 
@@ -273,7 +282,7 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
         return
     if change.kind == Kind.CREATE_INDEX and change.detail:
         return  # a partial unique index: too specific to judge
-    if change.detail == "x":
+    if change.detail == "x" or _unique_already(ctx.before, change):
         return
     what = (
         f"ADD CONSTRAINT {change.subject}"
@@ -302,6 +311,22 @@ def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
         else:
             why = "no existing row violates it" if violated is False else "rows not probed"
             yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+def _unique_already(cat: CatalogSnapshot, change: Change) -> bool:
+    """A new UNIQUE/PRIMARY KEY (or unique index) on columns that a valid, whole-table unique
+    index already kept unique: no write is refused that was not refused before (a primary
+    key's NOT NULL is a change of its own)."""
+    if change.detail not in ("u", "p", "") or not change.relation:
+        return False
+    parts = split_qualified_name(change.relation)
+    if len(parts) != 2:
+        return False
+    keys = set(change.columns)
+    return any(
+        i.unique and i.valid and i.predicate is None and set(i.keys) == keys
+        for i in cat.indexes_of(parts[0], parts[1])
+    )
 
 
 ARBITER = Rule(
