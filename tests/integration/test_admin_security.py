@@ -9,7 +9,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,7 @@ def http(
     path: str,
     *,
     body: bytes | None = None,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str | None] | None = None,
     token: str | None = None,
 ) -> Answer:
     """One raw HTTP/1.1 request (so Host and every header are exactly what the test says)."""
@@ -169,7 +169,7 @@ def test_the_write_token_allows_changes_and_nothing_else_does(
     plain = {"Content-Type": "text/plain"}
     sql = b"DROP TABLE users"
     assert http(guarded, "POST", "/api/check", body=sql, headers=plain, token=WRITE).status == 415
-    no_host = {"Host": None, **JSON}  # type: ignore[dict-item]
+    no_host: dict[str, str | None] = {"Host": None, **JSON}
     assert http(guarded, "POST", path, body=b"{}", headers=no_host, token=WRITE).status == 400
     # the CLI sends the token from the same file or variable
     token_file = tmp_path / "cli-token"

@@ -124,7 +124,10 @@ CHANGES = [
         lambda c, s: bool(c.functions_named(s, "f")),
     ),
     ("CREATE TYPE {s}.mood AS ENUM ('ok')", lambda c, s: c.enum(s, "mood") is not None),
-    ("GRANT SELECT ON {s}.t TO PUBLIC", lambda c, s: c.relation(s, "t").acl is not None),  # type: ignore[union-attr]
+    (
+        "GRANT SELECT ON {s}.t TO PUBLIC",
+        lambda c, s: getattr(c.relation(s, "t"), "acl", None) is not None,
+    ),
     ("ALTER SCHEMA {s} RENAME TO {s}_x", lambda c, s: f"{s}_x" in c.schemas),
 ]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import asyncpg
 import pytest
 
@@ -26,7 +28,7 @@ CREATE FUNCTION f(a int, b text DEFAULT 'x') RETURNS int LANGUAGE sql AS 'SELECT
 """
 
 
-def _shape(cat: CatalogSnapshot) -> dict[str, object]:
+def _shape(cat: CatalogSnapshot) -> dict[str, Any]:
     rels = {
         r.qname: [(c.name, c.type_name, c.not_null, c.has_default) for c in r.columns]
         for r in cat.relations

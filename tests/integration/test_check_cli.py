@@ -9,6 +9,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -51,7 +52,7 @@ def shop(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Ite
     proxy.stop()
 
 
-def _check(shop: Shop, *args: str) -> tuple[int, dict[str, object], str]:
+def _check(shop: Shop, *args: str) -> tuple[int, dict[str, Any], str]:
     proc = subprocess.run(
         [sys.executable, "-m", "skewguard", "check", *args, "--admin", shop.admin_url,
          "--database", shop.database, "--json"],
@@ -101,7 +102,7 @@ def test_a_typo_is_an_error_with_its_position(shop: Shop, tmp_path: Path) -> Non
     code, report, _ = _check(shop, str(path))
     assert code == 2
     assert report["verdict"] == "error"
-    (error,) = report["errors"]  # type: ignore[misc]
+    (error,) = report["errors"]
     assert error["where"] == f"{path}:2:32"
     assert 'syntax error at or near "email"' in error["message"]
 

@@ -227,6 +227,7 @@ def test_written_constants_are_stored_but_never_listed(shop: Shop) -> None:
         conn.execute(f"UPDATE users SET name = '{marker}' WHERE id = 0")
     listed = json.dumps(shop.proxy.versions()[(shop.database, "shop", "7")])
     assert "column_update:public.users.name" in listed
+    assert shop.proxy.state is not None
     with sqlite3.connect(shop.proxy.state) as db:
         stored = {row[0]: row[1] for row in db.execute(
             "SELECT facet, sample FROM facets WHERE app = 'shop' AND version = '7'"

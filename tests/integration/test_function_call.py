@@ -53,7 +53,7 @@ class Site:
         with direct(self.cluster, dbname=self.database) as conn:
             row = conn.execute("SELECT 'drop_email'::regproc::oid::int").fetchone()
         assert row is not None
-        return int(row[0])
+        return int(str(row[0]))
 
     def raw(self) -> rc.RawClient:
         client = rc.RawClient("127.0.0.1", self.proxy.port)

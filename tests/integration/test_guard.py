@@ -38,7 +38,7 @@ class Deploy:
             rows = conn.execute(
                 "SELECT column_name FROM information_schema.columns WHERE table_name = 'users'"
             ).fetchall()
-        return {r[0] for r in rows}
+        return {str(r[0]) for r in rows}
 
 
 def _deploy(cluster: LocalCluster, workdir: Path, *extra: str) -> Iterator[Deploy]:

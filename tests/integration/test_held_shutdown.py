@@ -57,7 +57,7 @@ class Site:
                 (application_name,),
             ).fetchone()
         assert row is not None
-        return int(row[0])
+        return int(str(row[0]))
 
 
 @pytest.fixture
@@ -109,7 +109,7 @@ def _waiting_on_store(site: Site) -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'skewguard-state'"
             " AND wait_event_type = 'Lock'"
         ).fetchone()
-    return row is not None and row[0] > 0
+    return row is not None and int(str(row[0])) > 0
 
 
 def test_sigterm_with_a_held_decision_exits_at_once_with_57p01(site: Site) -> None:

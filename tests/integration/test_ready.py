@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.integration
 
 def _ready(
     proxy: ProxyProcess, cluster: LocalCluster, database: str, name: str, *source: str
-) -> tuple[int, dict[str, object], str]:
+) -> tuple[int, dict[str, Any], str]:
     proc = subprocess.run(
         [sys.executable, "-m", "skewguard", "ready", name, "--upstream", cluster.url(),
          "--database", database, *source, "--json"],
@@ -51,7 +52,7 @@ def test_ready_before_and_after_the_migration(cluster: LocalCluster, tmp_path: P
         for source in (["--admin", proxy.admin_url], ["--state", str(tmp_path / "state.db")]):
             code, report, stderr = _ready(proxy, cluster, database, "shop@2", *source)
             assert code == 1, (report, stderr)
-            problems = [g["problem"] for g in report["gaps"]]  # type: ignore[attr-defined]
+            problems = [g["problem"] for g in report["gaps"]]
             assert problems == ["column public.users.nickname does not exist"], problems
             code, _, stderr = _ready(proxy, cluster, database, "shop@1", *source)
             assert code == 0, stderr
@@ -64,7 +65,7 @@ def test_ready_before_and_after_the_migration(cluster: LocalCluster, tmp_path: P
         assert code == 0, stderr
         code, report, _ = _ready(proxy, cluster, database, "shop@1", "--admin", proxy.admin_url)
         assert code == 1
-        (gap,) = report["gaps"]  # type: ignore[misc]
+        (gap,) = report["gaps"]
         assert "omit NOT NULL column(s) without a default: phone" in gap["problem"]
         with (
             psycopg.connect(url + "?application_name=shop@1", autocommit=True) as v1,

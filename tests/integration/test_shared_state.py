@@ -120,7 +120,7 @@ def _applied(cluster: LocalCluster, database: str) -> list[tuple[int, int | None
         rows = conn.execute(
             "SELECT version, oldest_reader FROM skewguard.schema_version ORDER BY version"
         ).fetchall()
-    return [(int(v), r) for v, r in rows]
+    return [(int(str(v)), None if r is None else int(str(r))) for v, r in rows]
 
 
 def test_a_store_of_the_previous_release_is_upgraded_in_place(

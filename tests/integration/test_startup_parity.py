@@ -445,4 +445,4 @@ def test_bytes_behind_an_accepted_ssl_request_go_to_the_tls_handshake(proxy: Pro
     how = conversation._read_into(data)
     conversation.sock.close()
     assert how in ("eof", "reset"), (how, bytes(data))
-    assert data[:1] in (b"", b"\x15"), bytes(data)  # at most a TLS alert record
+    assert bytes(data[:1]) in (b"", b"\x15"), bytes(data)  # at most a TLS alert record

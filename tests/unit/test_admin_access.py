@@ -20,13 +20,13 @@ HOST = "10.1.2.3:9632"
 
 def _change(policy: AccessPolicy, **headers: str | None) -> int | None:
     args: dict[str, str | None] = {"host": HOST, "content_type": JSON, **headers}
-    refusal = policy.check("POST", "/api/versions/shop@1/pin", **args)  # type: ignore[arg-type]
+    refusal = policy.check("POST", "/api/versions/shop@1/pin", **args)
     return refusal.status if refusal else None
 
 
 def _read(policy: AccessPolicy, path: str = "/api/versions", **headers: str | None) -> int | None:
     args: dict[str, str | None] = {"host": HOST, **headers}
-    refusal = policy.check("GET", path, **args)  # type: ignore[arg-type]
+    refusal = policy.check("GET", path, **args)
     return refusal.status if refusal else None
 
 

@@ -56,7 +56,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
     return row
 
 
-SCHEMA_ROWS = [
+SCHEMA_ROWS: list[dict[str, Any]] = [
     {"schema": "public", "acl": ["postgres=UC/postgres", "=U/postgres"]},
     {"schema": "app", "acl": None},
 ]
@@ -111,7 +111,7 @@ ENUM_ROWS = [
     {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
 ]
 BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
-RELATION_ROWS = [
+RELATION_ROWS: list[dict[str, Any]] = [
     {
         "schema": "public",
         "relation": "t",
@@ -185,7 +185,7 @@ INDEX_ROWS = [
         "valid": True,
     },
 ]
-VIEW_DEP_ROWS = [
+VIEW_DEP_ROWS: list[dict[str, Any]] = [
     {
         "schema": "public",
         "relation": "v",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import pytest
 
@@ -60,7 +61,7 @@ def test_cancelling_ends_the_wait() -> None:
 
 
 def test_breaking_versions_counts_breaks_by_version() -> None:
-    findings = [
+    findings: list[dict[str, Any]] = [
         {"severity": "break", "version": {"app": "shop", "version": "1"}},
         {"severity": "break", "version": {"app": "shop", "version": "1"}},
         {"severity": "risk", "version": {"app": "shop", "version": "2"}},
