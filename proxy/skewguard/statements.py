@@ -132,9 +132,7 @@ def read_script(sql: str, *, limit: int | None = None) -> Script:
     statements = []
     encoded = sql.encode()
     for raw in raw_statements:
-        start = raw.stmt_location or 0
-        end = start + raw.stmt_len if raw.stmt_len else len(encoded)
-        text = encoded[start:end].decode("utf-8", "replace").strip()
+        text = _text_of(raw, encoded)
         if isinstance(raw.stmt, ast.DoStmt):
             statements.extend(_do_statements(raw.stmt, text))
         else:
@@ -142,11 +140,17 @@ def read_script(sql: str, *, limit: int | None = None) -> Script:
     return Script(tuple(statements))
 
 
+def _text_of(raw: Any, encoded: bytes) -> str:
+    """One parsed statement's own text within the (UTF-8) text it was parsed from."""
+    start = raw.stmt_location or 0
+    end = start + raw.stmt_len if raw.stmt_len else len(encoded)
+    return encoded[start:end].decode("utf-8", "replace").strip()
+
+
 #: PL/pgSQL statements that run SQL the proxy cannot read from the block's text, or
-#: end transactions the gate follows.
+#: end transactions the gate follows (EXECUTE of a constant string is read).
 _OPAQUE_PLPGSQL = frozenset(
     {
-        "PLpgSQL_stmt_dynexecute",
         "PLpgSQL_stmt_dynfors",
         "PLpgSQL_stmt_call",
         "PLpgSQL_stmt_commit",
@@ -158,9 +162,9 @@ _OPAQUE_PLPGSQL = frozenset(
 def _do_statements(stmt: Any, text: str) -> list[Statement]:
     """A DO block: its static SQL is read like any other; dynamic SQL makes it opaque.
 
-    Every static DDL statement in the block counts as run (a conservative reading
-    of IF branches); a block in another language, or with EXECUTE of a string,
-    is opaque.
+    Every static DDL statement in the block, and every EXECUTE of a constant
+    string, counts as run (a conservative reading of IF branches); a block in
+    another language, or with EXECUTE of a computed string, is opaque.
     """
     language = next(
         (_constant(d.arg) for d in stmt.args or () if getattr(d, "defname", "") == "language"),
@@ -184,6 +188,12 @@ def _do_statements(stmt: Any, text: str) -> list[Statement]:
             execsql = node.get("PLpgSQL_stmt_execsql")
             if execsql is not None:
                 embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
+            dynexecute = node.get("PLpgSQL_stmt_dynexecute")
+            if dynexecute is not None:
+                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
+                if sql is None:
+                    return [Statement(Kind.OPAQUE, text)]
+                embedded.append(sql)
             pending.extend(reversed(list(node.values())))
     found = []
     for sql in embedded:
@@ -191,11 +201,12 @@ def _do_statements(stmt: Any, text: str) -> list[Statement]:
             inner = pglast.parse_sql(sql)
         except pglast.parser.ParseError:
             return [Statement(Kind.OPAQUE, text)]
+        encoded = sql.encode()
         for raw in inner:
             if isinstance(raw.stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt):
                 return [Statement(Kind.OPAQUE, text)]
             if is_ddl(raw.stmt):
-                found.append(Statement(Kind.DDL, sql, node=raw.stmt))
+                found.append(Statement(Kind.DDL, _text_of(raw, encoded), node=raw.stmt))
     return found or [Statement(Kind.OTHER, text)]
 
 
@@ -280,6 +291,24 @@ class _FuncCalls(visitors.Visitor):
 
     def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
         self.found.append(node)
+
+
+def _constant_string(expression: str) -> str | None:
+    """The value of a PL/pgSQL expression that is one string literal ('…', E'…', $$…$$),
+    as PostgreSQL reads it; None for anything computed."""
+    try:
+        (raw,) = pglast.parse_sql(f"SELECT {expression}")
+    except (pglast.parser.ParseError, ValueError):
+        return None
+    stmt = raw.stmt
+    if not isinstance(stmt, ast.SelectStmt) or stmt.fromClause or not stmt.targetList:
+        return None
+    if len(stmt.targetList) != 1:
+        return None
+    value = stmt.targetList[0].val
+    if isinstance(value, ast.A_Const) and isinstance(value.val, ast.String):
+        return str(value.val.sval)
+    return None
 
 
 def _constant(node: Any) -> str | None:

@@ -238,9 +238,25 @@ def test_set_local_search_path_in_the_migration(guarded: Guarded) -> None:
 
 
 def test_dynamic_sql_in_a_do_block_is_refused(guarded: Guarded) -> None:
+    """A computed EXECUTE cannot be read: refused as such (--opaque-ddl block)."""
     with guarded.ready_client() as client:
-        client.send(rc.query(f"DO $$ BEGIN EXECUTE '{DROP}'; END $$"))
+        client.send(rc.query(f"DO $$ BEGIN EXECUTE format('%s', '{DROP}'); END $$"))
         _assert_held(guarded, _outcome(client))
+
+
+def test_execute_of_a_constant_string_is_judged_as_its_sql(guarded: Guarded) -> None:
+    """EXECUTE 'literal' is read: the drop is refused for what it breaks, a harmless
+    statement passes (not refused as code the proxy cannot read)."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"DO $$ BEGIN EXECUTE $q${DROP}$q$; END $$"))
+        replies = client.read_until("Z", "E")
+        error = replies[-1].fields()
+        client.read_ready()
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+        assert guarded.email_exists()
+        client.send(rc.query(f"DO $$ BEGIN EXECUTE 'CREATE TABLE {table} (a int)'; END $$"))
+        assert _outcome(client) == "ok"
 
 
 def test_static_ddl_in_a_do_block_is_judged(guarded: Guarded) -> None:

@@ -62,12 +62,41 @@ def test_kinds_and_texts_in_order() -> None:
         ("TRUNCATE t", Kind.OTHER),
         ("GRANT SELECT ON t TO r", Kind.DDL),
         ("CREATE TABLE t AS SELECT 1", Kind.DDL),
-        ("DO $$ BEGIN EXECUTE $q$DROP TABLE t$q$; END $$", Kind.OPAQUE),
+        ("DO $$ BEGIN EXECUTE $q$DROP TABLE t$q$; END $$", Kind.DDL),
+        ("DO $$ BEGIN EXECUTE format('DROP TABLE %I', 't'); END $$", Kind.OPAQUE),
+        ("DO $$ BEGIN EXECUTE 'DROP TABLE ' || 't'; END $$", Kind.OPAQUE),
+        ("DO $$ DECLARE q text := 'DROP TABLE t'; BEGIN EXECUTE q; END $$", Kind.OPAQUE),
+        ("DO $$ BEGIN EXECUTE 'COMMIT'; END $$", Kind.OPAQUE),
         ("DO $$ BEGIN END $$", Kind.OTHER),
     ],
 )
 def test_statement_kind(sql: str, kind: Kind) -> None:
     assert [s.kind for s in read_script(sql).statements] == [kind]
+
+
+@pytest.mark.parametrize(
+    ("sql", "texts"),
+    [
+        (
+            "DO $$ BEGIN EXECUTE 'ALTER TABLE t DROP COLUMN c'; END $$",
+            ["ALTER TABLE t DROP COLUMN c"],
+        ),
+        ("DO $$ BEGIN EXECUTE 'DROP TABLE'; END $$", None),  # not SQL: opaque
+        (
+            "DO $$ BEGIN IF true THEN EXECUTE 'SELECT 1; DROP VIEW v'; END IF;"
+            " CREATE INDEX i ON t (c); END $$",
+            ["DROP VIEW v", "CREATE INDEX i ON t (c)"],
+        ),
+    ],
+)
+def test_execute_of_a_constant_string_is_read_as_sql(sql: str, texts: list[str] | None) -> None:
+    """EXECUTE 'literal' in a DO block: the literal as PostgreSQL reads it, one by one."""
+    statements = read_script(sql).statements
+    if texts is None:
+        assert [s.kind for s in statements] == [Kind.OPAQUE]
+    else:
+        assert [(s.kind, s.text) for s in statements] == [(Kind.DDL, t) for t in texts]
+        assert all(s.node is not None for s in statements)
 
 
 @pytest.mark.parametrize(
