@@ -10,7 +10,7 @@ search_path), whether it set lock_timeout, and an operator's
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum, auto
 from typing import Any
 
@@ -18,6 +18,7 @@ import pglast
 from pglast import ast, enums, visitors
 
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
+from skewguard.quoting import with_escape_strings
 from skewguard.sql_start import first_word
 
 # First word of a statement that is never DDL or transaction control.
@@ -90,6 +91,9 @@ class Script:
     error: str | None = None  # set when pglast cannot parse the text
     looks_like_ddl: bool = False  # for an unparseable text: a guess from its first word
     too_large: bool = False  # longer than the proxy reads: what it does is unknown
+    #: How a session with standard_conforming_strings off reads the text, when that
+    #: differs in what the proxy follows (None: the same either way).
+    if_not_standard: Script | None = None
 
     @property
     def application_name(self) -> ApplicationNameChange | None:
@@ -100,6 +104,12 @@ class Script:
         """The session-wide search_path after this text (None: unchanged)."""
         if self.too_large:
             return UNKNOWN  # it may have set one: the backend is asked when it matters
+        other = self.if_not_standard
+        if other is not None and other.search_path(reset_to) != self._path(reset_to):
+            return UNKNOWN  # set only in one of the two readings
+        return self._path(reset_to)
+
+    def _path(self, reset_to: tuple[str, ...]) -> tuple[str, ...] | None:
         paths = [s.search_path for s in self.statements if s.search_path and not s.local]
         if not paths:
             return None
@@ -122,9 +132,57 @@ class Script:
 
 def read_script(sql: str, *, limit: int | None = None) -> Script:
     """What ``sql`` does to the session; a text longer than ``limit`` is not parsed
-    (a 100 MB text would hold the event loop for seconds)."""
+    (a 100 MB text would hold the event loop for seconds).
+
+    A text with a backslash may read otherwise in a session with
+    standard_conforming_strings off (skewguard.quoting): when that reading differs
+    in anything the proxy follows, it comes along as ``if_not_standard``.
+    """
     if limit is not None and len(sql) > limit:
         return Script(error="too large to read", looks_like_ddl=looks_like_ddl(sql), too_large=True)
+    script = _read(sql, standard=True)
+    if "\\" not in sql:
+        return script
+    rewritten = with_escape_strings(sql)
+    if rewritten is None:
+        other = Script(error="unterminated quoting", looks_like_ddl=True)
+    else:
+        other = _read(rewritten, standard=False)
+    if _followed(script) == _followed(other):
+        return script
+    return replace(script, if_not_standard=other)
+
+
+def _followed(script: Script) -> tuple[object, ...]:
+    """What the proxy follows of a script: what it must judge, control and settings."""
+    if script.error is not None:
+        return ("error", script.looks_like_ddl)
+    return tuple(_fingerprint(s) for s in script.statements if _noted(s))
+
+
+def _noted(s: Statement) -> bool:
+    return (
+        s.kind is not Kind.OTHER
+        or bool(s.application_name or s.search_path or s.override is not None)
+        or s.lock_timeout is not None
+    )
+
+
+def _fingerprint(s: Statement) -> tuple[object, ...]:
+    """A statement as the proxy follows it (the DDL's parse tree, not its text)."""
+    return (
+        s.kind,
+        s.node,
+        s.savepoint,
+        s.application_name,
+        s.search_path,
+        s.local,
+        s.override,
+        s.lock_timeout,
+    )
+
+
+def _read(sql: str, *, standard: bool) -> Script:
     try:
         raw_statements = pglast.parse_sql(sql)
     except pglast.parser.ParseError as exc:
@@ -134,7 +192,7 @@ def read_script(sql: str, *, limit: int | None = None) -> Script:
     for raw in raw_statements:
         text = _text_of(raw, encoded)
         if isinstance(raw.stmt, ast.DoStmt):
-            statements.extend(_do_statements(raw.stmt, text))
+            statements.extend(_do_statements(raw.stmt, text, standard=standard))
         else:
             statements.append(_statement(raw.stmt, text))
     return Script(tuple(statements))
@@ -159,13 +217,17 @@ _OPAQUE_PLPGSQL = frozenset(
 )
 
 
-def _do_statements(stmt: Any, text: str) -> list[Statement]:
+def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[Statement]:
     """A DO block: its static SQL is read like any other; dynamic SQL makes it opaque.
 
     Every static DDL statement in the block, and every EXECUTE of a constant
     string, counts as run (a conservative reading of IF branches); a block in
-    another language, or with EXECUTE of a computed string, is opaque.
+    another language, or with EXECUTE of a computed string, is opaque. So is a
+    block with a backslash read for a session with standard_conforming_strings off
+    (``standard`` False): PL/pgSQL reads its literals with the session's setting.
     """
+    if not standard and "\\" in text:
+        return [Statement(Kind.OPAQUE, text)]
     language = next(
         (_constant(d.arg) for d in stmt.args or () if getattr(d, "defname", "") == "language"),
         "plpgsql",

@@ -237,6 +237,44 @@ def test_set_local_search_path_in_the_migration(guarded: Guarded) -> None:
         _assert_held(guarded, _outcome(client))
 
 
+#: One harmless SELECT of a string where backslashes are plain (standard_conforming_strings
+#: on); a SELECT, then the drop, then a comment where they escape (off).
+HIDDEN = f"SELECT 'x\\''; {DROP}; --'"
+
+
+def test_a_statement_hidden_from_standard_quoting_is_judged_as_the_session_reads_it(
+    guarded: Guarded,
+) -> None:
+    with guarded.ready_client() as client:
+        client.send(rc.query(HIDDEN))  # the setting is on: one SELECT, nothing dropped
+        assert _outcome(client) == "ok"
+        assert guarded.email_exists()
+        client.send(rc.query("SET standard_conforming_strings = off"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(HIDDEN))
+        replies = client.read_until("Z", "E")
+        error = replies[-1].fields()
+        client.read_ready()
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+        assert "shop@1" in error["D"], error
+        assert guarded.email_exists()
+
+
+def test_a_hidden_statement_sent_through_the_extended_protocol_cannot_be_judged(
+    guarded: Guarded,
+) -> None:
+    """A held Execute cannot ask the session's setting: refused as unjudgeable."""
+    ddl = "ALTER TABLE users ALTER COLUMN email SET DEFAULT 'a\\'b'"  # a syntax error if on
+    with guarded.ready_client() as client:
+        client.send(rc.query("SET standard_conforming_strings = off"))
+        assert _outcome(client) == "ok"
+        client.send(rc.parse(ddl) + rc.bind() + rc.execute() + rc.sync())
+        replies = client.read_until("Z", "E")
+        error = replies[-1].fields()
+        client.read_ready()
+        assert error["C"] == "55006" and "standard_conforming_strings" in error["M"], error
+
+
 def test_dynamic_sql_in_a_do_block_is_refused(guarded: Guarded) -> None:
     """A computed EXECUTE cannot be read: refused as such (--opaque-ddl block)."""
     with guarded.ready_client() as client:

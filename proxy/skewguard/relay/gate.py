@@ -43,6 +43,10 @@ def _judged_whole(statement: Statement) -> bool:
     return first_word(statement.text.encode()) in (b"set", b"reset")
 
 
+#: The setting that decides how a backslash in a plain '…' literal reads.
+STANDARD_STRINGS_SQL = "SELECT current_setting('standard_conforming_strings')"
+
+
 class _Unjudged(Exception):
     """The guard cannot judge the text: (reason label, why)."""
 
@@ -77,6 +81,8 @@ class TransactionGate:
 
     def must_decide(self, script: Script) -> bool:
         """Whether this text needs the guard (so its message waits for the decision)."""
+        if script.if_not_standard is not None:
+            return True  # which reading applies is asked first
         if script.error is not None:
             return script.looks_like_ddl
         if any(s.kind is Kind.DDL or s.kind is Kind.OPAQUE for s in script.statements):
@@ -112,6 +118,8 @@ class TransactionGate:
         was_in_block = self.in_block
         try:
             async with asyncio.timeout(deadline):
+                if script.if_not_standard is not None:
+                    script = await self._reading(requester, script)
                 decision = await self._decide(requester, script, sql)
         except TimeoutError:
             decision = await self._guard.unjudged(
@@ -255,6 +263,26 @@ class TransactionGate:
             refusal = await self._guard.judge_unmodelled(requester, [text], unmodelled)
             return refusal if refusal is not None and refusal.action is Action.BLOCK else None
         return None
+
+    async def _reading(self, requester: Requester, script: Script) -> Script:
+        """A text that reads otherwise with standard_conforming_strings off: the
+        migrating backend says which setting it parses the text with."""
+        own = requester.own_connection
+        rows = None
+        if own is not None:
+            rows = await own.query_in_transaction(
+                STANDARD_STRINGS_SQL, statement_timeout_ms=1000, lock_timeout_ms=1000
+            )
+        setting = rows[0][0] if rows else None
+        if setting == "on":
+            return replace(script, if_not_standard=None)
+        if setting == "off" and script.if_not_standard is not None:
+            return script.if_not_standard
+        raise _Unjudged(
+            "quoting",
+            "the text reads differently with standard_conforming_strings off, and the "
+            "session's setting could not be asked",
+        )
 
     async def _ask_search_path(self, requester: Requester) -> Requester:
         """The path in effect, from the migrating backend itself (PostgreSQL's fact, not a
