@@ -46,7 +46,7 @@ UNSUPPORTED_PROTOCOL = "unsupported frontend protocol {}.{}: server supports 3.0
 FEATURE_NOT_SUPPORTED = "0A000"
 
 
-def _refuse_live_socket(path: str) -> None:
+def refuse_live_socket(path: str) -> None:
     """A socket file another process still serves is in use; a stale one is replaced.
 
     (asyncio would unlink any socket file at the path, taking over a running proxy's.)
@@ -144,6 +144,7 @@ class Proxy:
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)
         self._server: asyncio.Server | None = None
+        self._inherited = False
         self._tasks: set[asyncio.Task[None]] = set()  # cancels and probes under way
 
     @property
@@ -180,11 +181,17 @@ class Proxy:
         self.settings = settings
         self.resolver = _resolver(settings)
 
-    async def start(self) -> None:
+    async def start(self, inherited: socket.socket | None = None) -> None:
+        """Listen on the address, or accept on ``inherited``, a socket the supervisor of
+        ``--workers`` listens on and keeps (it also removes a Unix socket's file)."""
         address = self.settings.listen_address
         loop = asyncio.get_running_loop()
+        if inherited is not None:
+            self._inherited = True
+            self._server = await loop.create_server(lambda: ClientSession(self), sock=inherited)
+            return
         if isinstance(address, str):
-            _refuse_live_socket(address)
+            refuse_live_socket(address)
             self._server = await loop.create_unix_server(
                 lambda: ClientSession(self), address, backlog=4096
             )
@@ -332,7 +339,7 @@ class Proxy:
         if self._server is not None:
             await self._server.wait_closed()
             address = self.settings.listen_address
-            if isinstance(address, str):
+            if isinstance(address, str) and not self._inherited:
                 with contextlib.suppress(OSError):
                     os.unlink(address)  # as PostgreSQL removes its socket when it stops
         for task in list(self._tasks):
