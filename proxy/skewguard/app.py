@@ -25,9 +25,10 @@ from skewguard.guard import Guard
 from skewguard.learning import Learner
 from skewguard.observe.access import AccessPolicy, loopback_listener
 from skewguard.observe.admin import AdminServer
-from skewguard.peers import LocalPeers, PeerFlush, Peers
+from skewguard.peers import PeerFlush
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
+from skewguard.siblings import Siblings
 from skewguard.store import StateStore, default_proxy_id, is_postgres_url, open_store
 
 log = logging.getLogger("skewguard")
@@ -200,15 +201,10 @@ async def serve(
             max_backlog=settings.max_learning_backlog,
         )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
-        flush = proxy.learner.flush_for_decision
-        peers: Peers | None = None
         if is_postgres_url(settings.state):  # sidecars (and workers) sharing the state
-            peers = shared = PeerFlush(settings.state, proxy_id, flush)
+            shared = PeerFlush(settings.state, proxy_id, proxy.learner.flush_for_decision)
             await shared.start()
-        elif slot is not None:  # the workers sharing a SQLite file
-            peers = local = LocalPeers(slot.run_dir, str(slot.index), flush)
-            await local.start()
-        proxy.guard.peers = peers
+            proxy.guard.peers = shared
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
         proxy.guard.passes = proxy.backstop
@@ -216,6 +212,12 @@ async def serve(
             sync_backstop(proxy.backstop, proxy.guard, store)
         )
         prune_task = asyncio.get_running_loop().create_task(prune_audit(store, settings))
+    if slot is not None:
+        flush = proxy.learner.flush_for_decision if proxy.learner is not None else None
+        proxy.siblings = Siblings(slot.run_dir, str(slot.index), flush, proxy.held_cancel)
+        await proxy.siblings.start()
+        if proxy.guard is not None and proxy.guard.peers is None:  # a SQLite store
+            proxy.guard.peers = proxy.siblings
     if proxy.learner is not None:
         await proxy.learner.heartbeat()  # a peer to ask before its first client
     if slot is None:
@@ -260,6 +262,8 @@ async def serve(
             )
     if proxy.guard is not None and proxy.guard.peers is not None:
         await proxy.guard.peers.close()
+    if proxy.siblings is not None:
+        await proxy.siblings.close()
     if store is not None:
         store.close()  # last: nothing uses it any more
     if catalogs is not None:

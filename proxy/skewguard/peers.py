@@ -11,22 +11,19 @@ answer in time does not block the decision (its versions stay protected by
 their heartbeats and what it wrote before); the miss is logged and counted.
 
 The workers of one ``--workers`` supervisor sharing a SQLite file ask each other
-the same way over Unix datagram sockets in the supervisor's private directory
-(``LocalPeers``); with a PostgreSQL store they are sidecars like any other.
+the same way over Unix datagram sockets (siblings.py); with a PostgreSQL store
+they are sidecars like any other.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import json
 import logging
-import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 from typing import Any, Protocol
 
 import asyncpg
@@ -191,113 +188,3 @@ class PeerFlush:
         missing.discard(peer)
         if not missing:
             done.set()
-
-
-#: Largest datagram between workers (a request names one database).
-DATAGRAM_MAX = 4096
-
-
-class LocalPeers:
-    """The workers of one supervisor, asking each other to flush before a decision.
-
-    Each worker binds ``peer-INDEX.sock`` in the supervisor's private directory;
-    a request goes to every other socket there. A socket nobody reads any more
-    (a worker that died, and is being restarted) refuses the datagram: that worker
-    has nothing left to write, so it is not waited for.
-    """
-
-    def __init__(
-        self, run_dir: str, name: str, flush: Callable[[str, float], Awaitable[bool]]
-    ) -> None:
-        self._dir = Path(run_dir)
-        self.name = name
-        self._flush = flush
-        self._sock: socket.socket | None = None
-        self._waiting: dict[str, tuple[set[str], asyncio.Event]] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    def _path(self, name: str) -> Path:
-        return self._dir / f"peer-{name}.sock"
-
-    async def start(self) -> None:
-        path = self._path(self.name)
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()  # this worker's predecessor's
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-        sock.setblocking(False)
-        sock.bind(str(path))
-        asyncio.get_running_loop().add_reader(sock.fileno(), self._readable)
-        self._sock = sock
-
-    async def close(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        if self._sock is not None:
-            asyncio.get_running_loop().remove_reader(self._sock.fileno())
-            self._sock.close()
-            self._sock = None
-
-    def _send(self, name: str, message: list[str]) -> bool:
-        """Whether ``name``'s socket took the datagram."""
-        if self._sock is None:
-            return False
-        try:
-            self._sock.sendto(json.dumps(message).encode(), str(self._path(name)))
-        except OSError as exc:
-            if exc.errno not in (errno.ECONNREFUSED, errno.ENOENT, errno.EAGAIN):
-                log.warning("cannot reach worker %s: %s", name, exc)
-            return False
-        return True
-
-    def _others(self) -> list[str]:
-        names = (p.name[len("peer-") : -len(".sock")] for p in self._dir.glob("peer-*.sock"))
-        return sorted(name for name in names if name != self.name)
-
-    async def ask(self, database: str, *, within: float, budget: float) -> set[str]:
-        """Ask every other worker to flush ``database``; those that had not in ``budget`` s."""
-        request = uuid.uuid4().hex
-        done = asyncio.Event()
-        waiting: set[str] = set()
-        self._waiting[request] = (waiting, done)
-        try:
-            for name in self._others():
-                if self._send(name, ["flush", request, self.name, database]):
-                    waiting.add(name)
-            if waiting:
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(budget):
-                        await done.wait()
-        finally:
-            del self._waiting[request]
-        if waiting:
-            log.info("workers did not flush in %.1fs: %s", budget, ", ".join(sorted(waiting)))
-        return set(waiting)
-
-    def _readable(self) -> None:
-        assert self._sock is not None
-        while True:
-            try:
-                data = self._sock.recv(DATAGRAM_MAX)
-            except (BlockingIOError, InterruptedError):
-                return
-            try:
-                kind, request, sender, *rest = (str(part) for part in json.loads(data))
-            except (ValueError, TypeError):
-                log.warning("ignored a malformed datagram from a worker")
-                continue
-            if kind == "flush" and rest:
-                task = asyncio.get_running_loop().create_task(
-                    self._answer(request, sender, rest[0])
-                )
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
-            elif kind == "flushed" and request in self._waiting:
-                waiting, done = self._waiting[request]
-                waiting.discard(sender)
-                if not waiting:
-                    done.set()
-
-    async def _answer(self, request: str, asker: str, database: str) -> None:
-        complete = await self._flush(database, time.monotonic() + PEER_FLUSH_BUDGET)
-        if complete:  # else the asker times out on us and says so
-            self._send(asker, ["flushed", request, self.name])

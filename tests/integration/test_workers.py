@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
+import struct
 import subprocess
 import sys
 import urllib.error
@@ -24,6 +26,7 @@ import pytest
 from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster, free_port
+from tests.support import rawclient as rc
 from tests.support.clients import direct, unique, wait_for
 from tests.support.proxy import ProxyProcess
 
@@ -258,3 +261,60 @@ def test_admin_refusals_come_back_as_they_are(cluster: LocalCluster, tmp_path: P
         assert json.loads(running.get("/readyz"))["status"] == "ready"  # probes stay open
     finally:
         assert running.stop(timeout=30) == 0, running.log_tail()
+
+
+def test_a_cancel_reaches_a_statement_held_by_another_worker(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The cancel connection lands on either worker: rounds until one crossed (1/2 each)."""
+    database = unique("held")
+    with direct(cluster) as admin:
+        admin.execute(f"create database {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("create table t (id int primary key)")
+    url = cluster.url(database=database, sslmode="disable")
+    running = start(cluster, tmp_path / "proxy.log", "--decision-timeout", "60s", state=url)
+    try:
+        for _ in range(12):
+            assert cancelled_while_held(running, database, cluster)
+            if "is for a statement held here" in running.log_tail():
+                break
+        else:
+            raise AssertionError("12 cancels all landed on their session's worker")
+    finally:
+        assert running.stop(timeout=30) == 0, running.log_tail()
+        with direct(cluster) as admin:
+            admin.execute(f"drop database {database} with (force)")
+
+
+def cancelled_while_held(running: ProxyProcess, database: str, cluster: LocalCluster) -> bool:
+    """A COMMIT held (the store's table locked) fails with 57014 on a CancelRequest."""
+    with rc.RawClient("127.0.0.1", running.port) as client:
+        replies = client.startup({"user": "postgres", "database": database})
+        key_data = next(r for r in replies if r.type == "K")
+        pid, key = struct.unpack_from("!i", key_data.body)[0], key_data.body[4:]
+        client.send(rc.query("BEGIN"), rc.query("ALTER TABLE t ADD COLUMN extra int"))
+        assert rc.error_code(client.read_ready(2)) is None
+        with direct(cluster, dbname=database) as locker:
+            locker.execute("BEGIN")
+            locker.execute("LOCK TABLE skewguard.versions IN ACCESS EXCLUSIVE MODE")
+            client.send(rc.query("COMMIT"))
+            wait_for(lambda: waiting_on_store(cluster, database) or None)
+            with socket.create_connection(("127.0.0.1", running.port), timeout=10) as cancel:
+                cancel.sendall(rc.cancel_request(pid, key))
+                cancel.settimeout(10)
+                assert cancel.recv(1) == b""
+            replies = client.read_ready()
+            locker.execute("ROLLBACK")
+        client.send(rc.query("ROLLBACK"))
+        client.read_ready()
+    return rc.error_code(replies) == "57014"
+
+
+def waiting_on_store(cluster: LocalCluster, database: str) -> bool:
+    with direct(cluster, dbname=database) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'skewguard-state'"
+            " AND wait_event_type = 'Lock' AND query ILIKE '%versions%'"
+        ).fetchone()
+    return row is not None and row[0] > 0

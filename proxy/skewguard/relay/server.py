@@ -25,6 +25,7 @@ from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
 from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
+from skewguard.siblings import Siblings
 from skewguard.side_connection import ssl_option
 from skewguard.wire import messages as m
 from skewguard.wire.errors import ProtocolViolation
@@ -140,6 +141,7 @@ class Proxy:
         self.learner: Learner | None = None  # set by the app when analysis is on
         self.guard: Guard | None = None  # likewise
         self.backstop: PassBook | None = None  # likewise: passes for the database-side backstop
+        self.siblings: Siblings | None = None  # the other workers of --workers, if any
         self.tls_context: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)
@@ -241,8 +243,10 @@ class Proxy:
 
     async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
         self.metrics.cancel_requests.inc()
-        session = self._session_of(request)
-        held = session.held_cancel_target() if session is not None else None
+        fail_held = self.held_cancel(request.pid, request.key)
+        elsewhere = None  # a session of another worker of --workers, perhaps
+        if self.siblings is not None and self._session_of(request) is None:
+            elsewhere = self.siblings.mark_cancel(request.pid, request.key)
         try:
             await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
@@ -251,8 +255,19 @@ class Proxy:
         # A statement the guard holds has not reached PostgreSQL: the proxy fails it
         # itself. Only now, so that the client, once told, cannot send a statement
         # the cancel just forwarded might still reach.
-        if session is not None and held is not None:
-            session.cancel_held(held)
+        if fail_held is not None:
+            fail_held()
+        elif elsewhere is not None and self.siblings is not None:
+            self.siblings.fire_cancel(elsewhere)
+
+    def held_cancel(self, pid: int, key: bytes) -> Callable[[], object] | None:
+        """What fails the held statement of the session with this backend key, when a
+        CancelRequest arriving now is for it (``ClientSession.held_cancel_target``)."""
+        session = self._session_of(CancelRequest(pid, key))
+        held = session.held_cancel_target() if session is not None else None
+        if session is None or held is None:
+            return None
+        return lambda: session.cancel_held(held)
 
     def _session_of(self, request: CancelRequest) -> ClientSession | None:
         """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""
