@@ -213,9 +213,10 @@ class PgBouncer:
 class FloorRelay:
     """The bare relay (:mod:`bench.floor`) in front of the cluster, as a subprocess."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, mode: str = "transport") -> None:
         self.port = free_port(HOST)
         self.upstream_port = upstream_port
+        self.mode = mode  # bench.floor --mode: transport, raw or splice
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> Endpoint:
@@ -228,6 +229,8 @@ class FloorRelay:
                 str(self.port),
                 "--upstream-port",
                 str(self.upstream_port),
+                "--mode",
+                self.mode,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -236,7 +239,8 @@ class FloorRelay:
         if not _wait_port(self.port, timeout, self.process):
             self.stop()
             raise RuntimeError("the floor relay did not start")
-        return Endpoint("floor", HOST, self.port, self.process.pid)
+        name = "floor" if self.mode == "transport" else f"floor-{self.mode}"
+        return Endpoint(name, HOST, self.port, self.process.pid)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
