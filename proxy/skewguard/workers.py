@@ -165,7 +165,10 @@ class Supervisor:
                 await asyncio.wait_for(self._stopping.wait(), delay)
             if self._stopping.is_set():
                 return
-            await self._spawn(worker)
+            try:
+                await self._spawn(worker)
+            except OSError as exc:  # tried again after the next delay
+                log.error("worker %d could not be started again: %s", worker.index, exc)
 
     async def run(self) -> int:
         try:
@@ -189,7 +192,12 @@ class Supervisor:
             self._close_listener()
             return 2
         fanout = FanOut(self.view, lambda: self.restarts, self.settings.workers)
-        await fanout.start(self.settings.admin_address)
+        try:
+            await fanout.start(self.settings.admin_address)
+        except OSError:
+            await self._stop_workers()
+            self._close_listener()
+            raise
         self._keepers = [asyncio.create_task(self._keep(w)) for w in self._workers]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -227,16 +235,16 @@ class Supervisor:
         self._stopping.set()
         self._signal_all(signal.SIGTERM)
         limit = self.settings.shutdown_grace + FINAL_WRITE_ALLOWANCE
-        status = 0
-        for worker in self._workers:
-            if worker.process is None:
-                continue
-            try:
-                code = await asyncio.wait_for(worker.process.wait(), limit)
-            except TimeoutError:
-                log.error("worker %d did not stop in %.0f s: killed", worker.index, limit)
-                worker.process.kill()
-                code = await worker.process.wait()
-            if code != 0:
-                status = 1
-        return status
+        codes = await asyncio.gather(*(self._ended(w, limit) for w in self._workers))
+        return 0 if all(code == 0 for code in codes) else 1
+
+    async def _ended(self, worker: _Worker, limit: float) -> int:
+        """The worker's exit status once it has ended (killed after ``limit`` seconds)."""
+        if worker.process is None:
+            return 0
+        try:
+            return await asyncio.wait_for(worker.process.wait(), limit)
+        except TimeoutError:
+            log.error("worker %d did not stop in %.0f s: killed", worker.index, limit)
+            worker.process.kill()
+            return await worker.process.wait()

@@ -14,6 +14,7 @@ import socket
 import struct
 import subprocess
 import sys
+import tempfile
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -318,3 +319,19 @@ def waiting_on_store(cluster: LocalCluster, database: str) -> bool:
             " AND wait_event_type = 'Lock' AND query ILIKE '%versions%'"
         ).fetchone()
     return row is not None and row[0] > 0
+
+
+def test_workers_on_a_unix_socket(cluster: LocalCluster, tmp_path: Path) -> None:
+    with tempfile.TemporaryDirectory(prefix="sg-") as directory:  # short: ~107-byte paths
+        path = Path(directory) / ".s.PGSQL.6544"
+        running = start(cluster, tmp_path / "proxy.log", "--listen", f"unix:{path}")
+        try:
+            dsn = f"host={directory} port=6544 user=postgres dbname=postgres"
+            conns = [psycopg.connect(dsn) for _ in range(16)]
+            assert all(conn.execute("select 1").fetchone() == (1,) for conn in conns)
+            assert sum(counts(running)) == 16
+            for conn in conns:
+                conn.close()
+        finally:
+            assert running.stop(timeout=30) == 0, running.log_tail()
+        assert not path.exists()  # removed once the proxy stopped
