@@ -335,3 +335,21 @@ def test_workers_on_a_unix_socket(cluster: LocalCluster, tmp_path: Path) -> None
         finally:
             assert running.stop(timeout=30) == 0, running.log_tail()
         assert not path.exists()  # removed once the proxy stopped
+
+
+def test_max_client_conn_is_shared_by_the_workers(cluster: LocalCluster, tmp_path: Path) -> None:
+    running = start(cluster, tmp_path / "proxy.log", "--max-client-conn", "4")
+    try:
+        with ExitStack() as stack:
+            served = refused = 0
+            for _ in range(8):
+                try:
+                    stack.enter_context(psycopg.connect(running.dsn(), autocommit=True))
+                    served += 1
+                except psycopg.OperationalError as exc:
+                    assert "too many clients" in str(exc)
+                    refused += 1
+            assert sum(counts(running)) == served <= 4  # two per worker at most
+            assert refused >= 4
+    finally:
+        assert running.stop(timeout=30) == 0, running.log_tail()

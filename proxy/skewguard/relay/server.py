@@ -161,9 +161,12 @@ class Proxy:
     @property
     def max_client_conn(self) -> int:
         """How many client connections are served at once (--max-client-conn, or what the
-        process's file descriptors allow: two per client, some for everything else)."""
+        process's file descriptors allow: two per client, some for everything else).
+
+        Each of ``--workers`` N serves a share of --max-client-conn (rounded down), so
+        that together they never serve more."""
         if self.settings.max_client_conn:
-            return self.settings.max_client_conn
+            return max(1, self.settings.max_client_conn // self.settings.workers)
         return max(16, (self._fd_limit - FD_RESERVE) // 2)
 
     def refuse_connection(self, peer: str) -> None:
