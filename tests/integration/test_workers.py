@@ -318,7 +318,7 @@ def waiting_on_store(cluster: LocalCluster, database: str) -> bool:
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'skewguard-state'"
             " AND wait_event_type = 'Lock' AND query ILIKE '%versions%'"
         ).fetchone()
-    return row is not None and row[0] > 0
+    return row is not None and row != (0,)
 
 
 def test_workers_on_a_unix_socket(cluster: LocalCluster, tmp_path: Path) -> None:
