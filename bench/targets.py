@@ -17,6 +17,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -212,9 +213,10 @@ class PgBouncer:
 class FloorRelay:
     """The bare relay (:mod:`bench.floor`) in front of the cluster, as a subprocess."""
 
-    def __init__(self, upstream_port: int) -> None:
+    def __init__(self, upstream_port: int, mode: str = "transport") -> None:
         self.port = free_port(HOST)
         self.upstream_port = upstream_port
+        self.mode = mode  # bench.floor --mode: transport, raw or splice
         self.process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 15.0) -> Endpoint:
@@ -227,6 +229,8 @@ class FloorRelay:
                 str(self.port),
                 "--upstream-port",
                 str(self.upstream_port),
+                "--mode",
+                self.mode,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -235,7 +239,8 @@ class FloorRelay:
         if not _wait_port(self.port, timeout, self.process):
             self.stop()
             raise RuntimeError("the floor relay did not start")
-        return Endpoint("floor", HOST, self.port, self.process.pid)
+        name = "floor" if self.mode == "transport" else f"floor-{self.mode}"
+        return Endpoint(name, HOST, self.port, self.process.pid)
 
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
@@ -270,15 +275,17 @@ def start_skewguard(
     analysis: bool = True,
     source: Path | None = None,
     unix_dir: Path | None = None,
+    extra: Sequence[str] = (),
 ) -> ProxyProcess:
     """``skewguard run`` in front of the cluster, quiet logs, plain TCP upstream.
 
     ``analysis=False`` runs it with ``--analysis off``: relay only, no learning, no guard.
     ``source``: a ``proxy/`` directory to import skewguard from instead of this checkout.
     ``unix_dir``: listen on ``<unix_dir>/.s.PGSQL.<port>`` instead of TCP.
+    ``extra``: more flags (``--workers 2``).
     """
     upstream = f"postgresql://{USER}@{HOST}:{upstream_port}/{DATABASE}?sslmode=disable"
-    args = ["--log-level", "warning", "--analysis", "on" if analysis else "off"]
+    args = ["--log-level", "warning", "--analysis", "on" if analysis else "off", *extra]
     env = {"PYTHONPATH": str(source)} if source is not None else {}
     proxy = ProxyProcess(upstream=upstream, extra_args=args, env=env, logfile=logfile)
     if unix_dir is not None:
@@ -302,12 +309,48 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
-def cpu_times(pid: int) -> tuple[float, float]:
-    """User and system CPU time a process has used so far (from /proc/PID/stat)."""
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on: the command name may hold spaces."""
     stat = Path(f"/proc/{pid}/stat").read_text()
-    fields = stat[stat.rindex(")") + 2 :].split()
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its descendants (a skewguard supervisor's workers, say)."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parents[int(entry.name)] = int(_stat_fields(int(entry.name))[1])
+            except (OSError, ValueError, IndexError):
+                continue  # gone meanwhile
+    tree = [pid]
+    for member in tree:
+        tree.extend(child for child, parent in parents.items() if parent == member)
+    return tree
+
+
+def cpu_times(pid: int) -> tuple[float, float]:
+    """User and system CPU time a process and its descendants have used so far
+    (from /proc/PID/stat; a descendant that exits meanwhile takes its share along)."""
     tick = os.sysconf("SC_CLK_TCK")
-    return int(fields[11]) / tick, int(fields[12]) / tick  # utime, stime (fields 14, 15)
+    user = system = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = _stat_fields(member)
+        except OSError:
+            continue
+        user += int(fields[11]) / tick  # utime, stime (fields 14, 15)
+        system += int(fields[12]) / tick
+    return user, system
+
+
+def pin(pid: int, cpus: set[int]) -> None:
+    """Every thread of ``pid`` and its descendants on ``cpus`` (as ``taskset -a -p``);
+    processes they start later inherit it."""
+    for member in process_tree(pid):
+        for task in Path(f"/proc/{member}/task").iterdir():
+            os.sched_setaffinity(int(task.name), cpus)
 
 
 def cpu_seconds(pid: int) -> float:

@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 from skewguard.backstop import PassBook, protected_objects
 from skewguard.catalogs import CatalogCache
-from skewguard.config import ConfigError, Settings, admin_tokens, reloaded
+from skewguard.config import (
+    ConfigError,
+    Settings,
+    Upstream,
+    WorkerSlot,
+    admin_tokens,
+    reloaded,
+)
 from skewguard.guard import Guard
 from skewguard.learning import Learner
 from skewguard.observe.access import AccessPolicy, loopback_listener
@@ -19,6 +28,7 @@ from skewguard.observe.admin import AdminServer
 from skewguard.peers import PeerFlush
 from skewguard.pgcluster import ClusterError, LocalCluster, embedded_install, system_installs
 from skewguard.relay.server import Proxy
+from skewguard.siblings import Siblings
 from skewguard.store import StateStore, default_proxy_id, is_postgres_url, open_store
 
 log = logging.getLogger("skewguard")
@@ -29,6 +39,8 @@ BACKSTOP_SYNC_INTERVAL = 5.0
 FINAL_WRITE_TIMEOUT = 10.0
 #: How often audited decisions past --audit-retention / --audit-max-rows are deleted.
 AUDIT_PRUNE_INTERVAL = 600.0
+#: How often a worker of --workers looks whether its supervisor is still there.
+ORPHAN_CHECK_INTERVAL = 1.0
 
 
 def start_embedded(data_dir: str) -> LocalCluster:
@@ -129,10 +141,44 @@ def admin_policy(settings: Settings) -> AccessPolicy:
     return policy
 
 
+def banner(address: tuple[str, int] | str, upstream: Upstream, admin_listen: str) -> str:
+    """What ``run`` prints once it serves: where, and a psql line that connects."""
+    user, database = upstream.user or "postgres", upstream.database or "postgres"
+    if isinstance(address, str):  # libpq: host=<directory> port=<the name's suffix>
+        where = f"unix:{address}"
+        directory, _, port = address.rpartition("/.s.PGSQL.")
+        connect = f"host={directory} port={port} user={user} dbname={database} "
+        connect += "application_name=myapp@1.0.0"
+    else:
+        where = f"{address[0]}:{address[1]}"
+        connect = f"postgresql://{user}@{where}/{database}?application_name=myapp@1.0.0"
+    return (
+        f"skewguard: proxy on {where} -> {upstream.host}:{upstream.port}; "
+        f"admin on http://{admin_listen}\n"
+        f"  connect: psql '{connect}'"
+    )
+
+
+async def stop_when_orphaned(stop: asyncio.Event) -> None:
+    """A worker whose supervisor is gone (killed) drains and ends like on SIGTERM."""
+    parent = os.getppid()
+    while os.getppid() == parent:
+        await asyncio.sleep(ORPHAN_CHECK_INTERVAL)
+    log.error("the supervisor (pid %d) is gone: stopping", parent)
+    stop.set()
+
+
 async def serve(
-    settings: Settings, upstream_url: str, load: Callable[[], Settings] | None = None
+    settings: Settings,
+    upstream_url: str,
+    load: Callable[[], Settings] | None = None,
+    slot: WorkerSlot | None = None,
 ) -> None:
-    """Run until SIGTERM or SIGINT, then shut down gracefully; SIGHUP reloads via ``load``."""
+    """Run until SIGTERM or SIGINT, then shut down gracefully; SIGHUP reloads via ``load``.
+
+    ``slot``: this process is one worker of ``--workers`` (workers.py): it accepts on
+    the socket its supervisor listens on and serves the admin API to it alone.
+    """
     policy = admin_policy(settings)
     proxy = Proxy(settings, upstream_url)
     store: StateStore | None = None
@@ -144,6 +190,8 @@ async def serve(
         store = open_store(settings.state)
         catalogs = CatalogCache(proxy.upstream)
         proxy_id = settings.proxy_id or default_proxy_id(settings.listen_port)
+        if slot is not None and settings.proxy_id:  # one heartbeat per worker
+            proxy_id = f"{settings.proxy_id}/{slot.index}"
         proxy.learner = Learner(
             store,
             catalogs,
@@ -153,10 +201,10 @@ async def serve(
             max_backlog=settings.max_learning_backlog,
         )
         proxy.guard = Guard(settings, store, catalogs, proxy.learner, proxy.metrics)
-        if is_postgres_url(settings.state):  # sidecars sharing the state: one truth
-            peers = PeerFlush(settings.state, proxy_id, proxy.learner.flush_for_decision)
-            await peers.start()
-            proxy.guard.peers = peers
+        if is_postgres_url(settings.state):  # sidecars (and workers) sharing the state
+            shared = PeerFlush(settings.state, proxy_id, proxy.learner.flush_for_decision)
+            await shared.start()
+            proxy.guard.peers = shared
         learner_task = asyncio.get_running_loop().create_task(proxy.learner.run())
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
         proxy.guard.passes = proxy.backstop
@@ -164,31 +212,34 @@ async def serve(
             sync_backstop(proxy.backstop, proxy.guard, store)
         )
         prune_task = asyncio.get_running_loop().create_task(prune_audit(store, settings))
-    await proxy.start()
-    admin = AdminServer(proxy, store, policy, *settings.admin_address)
-    await admin.start()
-    address = proxy.address
-    user, database = proxy.upstream.user or "postgres", proxy.upstream.database or "postgres"
-    if isinstance(address, str):  # libpq: host=<directory> port=<the name's suffix>
-        where = f"unix:{address}"
-        directory, _, port = address.rpartition("/.s.PGSQL.")
-        connect = f"host={directory} port={port} user={user} dbname={database} "
-        connect += "application_name=myapp@1.0.0"
+    if slot is not None:
+        flush = proxy.learner.flush_for_decision if proxy.learner is not None else None
+        proxy.siblings = Siblings(slot.run_dir, str(slot.index), flush, proxy.held_cancel)
+        await proxy.siblings.start()
+        if proxy.guard is not None and proxy.guard.peers is None:  # a SQLite store
+            proxy.guard.peers = proxy.siblings
+    if proxy.learner is not None:
+        await proxy.learner.heartbeat()  # a peer to ask before its first client
+    if slot is None:
+        await proxy.start()
+        admin = AdminServer(proxy, store, policy, settings.admin_address)
     else:
-        where = f"{address[0]}:{address[1]}"
-        connect = f"postgresql://{user}@{where}/{database}?application_name=myapp@1.0.0"
-    print(
-        f"skewguard: proxy on {where} -> {proxy.upstream.host}:{proxy.upstream.port}; "
-        f"admin on http://{settings.admin_listen}\n"
-        f"  connect: psql '{connect}'",
-        flush=True,
-    )
+        await proxy.start(socket.socket(fileno=slot.listen_fd))
+        admin = AdminServer(proxy, store, policy, slot.admin_path)
+    await admin.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_settings, proxy, load or (lambda: settings))
+    orphan_task = None
+    if slot is None:
+        print(banner(proxy.address, proxy.upstream, settings.admin_listen), flush=True)
+    else:
+        orphan_task = loop.create_task(stop_when_orphaned(stop))
     await stop.wait()
+    if orphan_task is not None:
+        orphan_task.cancel()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)  # no decision runs after this
     await admin.stop()
@@ -211,6 +262,8 @@ async def serve(
             )
     if proxy.guard is not None and proxy.guard.peers is not None:
         await proxy.guard.peers.close()
+    if proxy.siblings is not None:
+        await proxy.siblings.close()
     if store is not None:
         store.close()  # last: nothing uses it any more
     if catalogs is not None:

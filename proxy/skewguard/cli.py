@@ -19,6 +19,7 @@ from skewguard.config import (
     add_client_config,
     fill_client_sources,
     load_settings,
+    worker_slot,
 )
 from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.footprints_cli import add_footprints_arguments, footprints_command
@@ -26,6 +27,7 @@ from skewguard.output import add_format_argument
 from skewguard.pgcluster import ClusterError
 from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
+from skewguard.workers import Supervisor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,27 +86,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _run(args: argparse.Namespace) -> int:
+def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
     try:
         settings = load_settings(args)
     except ConfigError as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2
     logs.configure(settings.log_format, settings.log_level)
+    slot = worker_slot()
     cluster = None
+    status = 0
     try:
         upstream = settings.upstream
         if upstream is None:
             cluster = start_embedded(settings.data_dir)
             upstream = cluster.url()
-        uvloop.run(serve(settings, upstream, lambda: load_settings(args)))
+        if slot is None and settings.workers > 1:
+            status = uvloop.run(Supervisor(settings, upstream, argv).run())
+        else:
+            uvloop.run(serve(settings, upstream, lambda: load_settings(args), slot))
     except (ClusterError, ConfigError, OSError, ValueError) as exc:
         print(f"skewguard: {exc}", file=sys.stderr)
         return 2
     finally:
         if cluster is not None:
             cluster.stop()
-    return 0
+    return status
 
 
 #: Commands that talk to a proxy or its state: flags, then SKEWGUARD_* variables, then --config.
@@ -112,9 +119,10 @@ _CLIENT_COMMANDS = frozenset({"versions", "check", "ready", "footprints"})
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = build_parser().parse_args(argv)
     if args.command == "run":
-        return _run(args)
+        return _run(args, argv)
     if args.command in _CLIENT_COMMANDS:
         try:
             fill_client_sources(args)

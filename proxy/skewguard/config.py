@@ -251,6 +251,13 @@ def _count(value: str) -> int:
     return number
 
 
+def _positive(value: str) -> int:
+    number = _count(value)
+    if number < 1:
+        raise ConfigError(f"expected a whole number >= 1; got {value!r}")
+    return number
+
+
 #: Environment variables holding the admin tokens themselves (the files take precedence).
 ADMIN_TOKEN_ENV = "SKEWGUARD_ADMIN_TOKEN"
 ADMIN_READ_TOKEN_ENV = "SKEWGUARD_ADMIN_READ_TOKEN"
@@ -475,6 +482,13 @@ OPTIONS: tuple[Option, ...] = (
         parse_duration,
         metavar="DURATION",
     ),
+    Option(
+        "workers",
+        "event loops in their own processes sharing the listen address, under one supervisor "
+        "that restarts them and serves one admin endpoint for all (docs/operations.md, Sizing)",
+        _positive,
+        metavar="N",
+    ),
 )
 
 
@@ -518,6 +532,7 @@ class Settings:
     max_learning_backlog: int = DEFAULT_MAX_TEXTS
     max_client_conn: int = 0
     startup_timeout: float = 60.0
+    workers: int = 1
 
     def __post_init__(self) -> None:
         checks: list[tuple[str, Callable[[str], object], str | None]] = [
@@ -619,6 +634,40 @@ def client_admin_token(path: str | None, environ: Mapping[str, str] | None = Non
         read_file = env.get(_env_of("admin_read_token_file"))
         token = read_admin_token(read_file, ADMIN_READ_TOKEN_ENV, env)
     return token
+
+
+#: Set by the supervisor (``--workers`` > 1) in each worker it starts: ``INDEX:FD:DIR``.
+WORKER_ENV = "_SKEWGUARD_WORKER"
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSlot:
+    """What a worker process is told by its supervisor (never set by an operator)."""
+
+    index: int
+    listen_fd: int  # the listening socket, inherited: every worker accepts on it
+    run_dir: str  # the supervisor's private directory: each worker's admin and peer sockets
+
+    def environ(self) -> dict[str, str]:
+        return {WORKER_ENV: f"{self.index}:{self.listen_fd}:{self.run_dir}"}
+
+    @property
+    def admin_path(self) -> str:
+        """Where this worker serves the admin API to its supervisor."""
+        return admin_socket(self.run_dir, self.index)
+
+
+def admin_socket(run_dir: str, index: int) -> str:
+    return os.path.join(run_dir, f"admin-{index}.sock")
+
+
+def worker_slot(environ: Mapping[str, str] | None = None) -> WorkerSlot | None:
+    """This process's slot when a supervisor started it, else None."""
+    raw = (os.environ if environ is None else environ).get(WORKER_ENV)
+    if not raw:
+        return None
+    index, fd, run_dir = raw.split(":", 2)
+    return WorkerSlot(int(index), int(fd), run_dir)
 
 
 def _env_of(name: str) -> str:

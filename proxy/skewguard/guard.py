@@ -50,7 +50,7 @@ from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.peers import PeerFlush
+from skewguard.peers import Peers
 from skewguard.policy import (
     Action,
     Decision,
@@ -238,7 +238,7 @@ class Guard:
                 metrics.ddl_decisions.labels(outcome.value, rule.id)
         self._live = live
         self.passes: PassGranter | None = None  # the database-side backstop, when installed
-        self.peers: PeerFlush | None = None  # proxies sharing a PostgreSQL state store
+        self.peers: Peers | None = None  # proxies (or workers) sharing the state store
         self._audits: set[asyncio.Task[None]] = set()
         self._links: dict[str, Links] = {}  # per database: what the screen let through
         mode = ReplayMode(settings.replay)

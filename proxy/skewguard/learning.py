@@ -243,7 +243,7 @@ class Learner:
                 async with self._db_lock(database):
                     await self._flush_database(database, None)
             if await self._write():
-                await self._heartbeat()
+                await self.heartbeat()
 
     async def flush_for_decision(self, database: str, deadline: float) -> bool:
         """Analyse what ``database``'s sessions ran so far, before ``deadline``.
@@ -649,8 +649,11 @@ class Learner:
                 self._metrics.state_up.set(1)
             return True
 
-    async def _heartbeat(self) -> None:
-        """Tell proxies sharing the store which versions are live here; failures only count."""
+    async def heartbeat(self) -> None:
+        """Tell proxies sharing the store which versions are live here; failures only count.
+
+        Also how they know this proxy is a peer to ask before a decision (peers.py),
+        so it runs once before the proxy accepts its first client."""
         if not self.proxy_id:
             return
         live = Counter(self.live_keys())

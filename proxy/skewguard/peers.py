@@ -9,6 +9,10 @@ that database's pending statements, writes them and NOTIFYs
 a share of the decision's deadline, then reads the store. A peer that does not
 answer in time does not block the decision (its versions stay protected by
 their heartbeats and what it wrote before); the miss is logged and counted.
+
+The workers of one ``--workers`` supervisor sharing a SQLite file ask each other
+the same way over Unix datagram sockets (siblings.py); with a PostgreSQL store
+they are sidecars like any other.
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 from psycopg.conninfo import conninfo_to_dict
@@ -54,6 +58,15 @@ def asyncpg_params(conninfo: str) -> dict[str, Any]:
     if params.get("sslmode"):
         out["ssl"] = str(params["sslmode"])
     return out
+
+
+class Peers(Protocol):
+    """Who else learns for the same store, asked to write it before a decision."""
+
+    async def ask(self, database: str, *, within: float, budget: float) -> set[str]:
+        """The peers that had not flushed ``database`` within ``budget`` seconds."""
+
+    async def close(self) -> None: ...
 
 
 class PeerFlush:

@@ -523,20 +523,28 @@ def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> w
 
 
 class AdminServer:
-    """Runs the admin app on the proxy's event loop."""
+    """Runs the admin app on the proxy's event loop, on HOST:PORT or (a worker of
+    ``--workers``, which its supervisor asks) on a Unix socket's path."""
 
     def __init__(
-        self, proxy: Proxy, store: StateStore | None, policy: AccessPolicy, host: str, port: int
+        self,
+        proxy: Proxy,
+        store: StateStore | None,
+        policy: AccessPolicy,
+        address: tuple[str, int] | str,
     ) -> None:
         self._runner = web.AppRunner(build_app(proxy, store, policy), access_log=None)
-        self._host = host
-        self._port = port
-        self._site: web.TCPSite | None = None
+        self._address = address
 
     async def start(self) -> None:
         await self._runner.setup()
-        self._site = web.TCPSite(self._runner, self._host, self._port, reuse_address=True)
-        await self._site.start()
+        site: web.BaseSite
+        if isinstance(self._address, str):
+            site = web.UnixSite(self._runner, self._address)
+        else:
+            host, port = self._address
+            site = web.TCPSite(self._runner, host, port, reuse_address=True)
+        await site.start()
 
     async def stop(self) -> None:
         await self._runner.cleanup()

@@ -25,6 +25,7 @@ from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.relay.session import ClientSession
 from skewguard.relay.tls import server_context
 from skewguard.relay.upstream import StartupRefusal, UpstreamLink, connect_upstream
+from skewguard.siblings import Siblings
 from skewguard.side_connection import ssl_option
 from skewguard.wire import messages as m
 from skewguard.wire.errors import ProtocolViolation
@@ -46,7 +47,7 @@ UNSUPPORTED_PROTOCOL = "unsupported frontend protocol {}.{}: server supports 3.0
 FEATURE_NOT_SUPPORTED = "0A000"
 
 
-def _refuse_live_socket(path: str) -> None:
+def refuse_live_socket(path: str) -> None:
     """A socket file another process still serves is in use; a stale one is replaced.
 
     (asyncio would unlink any socket file at the path, taking over a running proxy's.)
@@ -140,10 +141,12 @@ class Proxy:
         self.learner: Learner | None = None  # set by the app when analysis is on
         self.guard: Guard | None = None  # likewise
         self.backstop: PassBook | None = None  # likewise: passes for the database-side backstop
+        self.siblings: Siblings | None = None  # the other workers of --workers, if any
         self.tls_context: ssl.SSLContext | None = None
         if settings.tls_cert and settings.tls_key:
             self.tls_context = server_context(settings.tls_cert, settings.tls_key)
         self._server: asyncio.Server | None = None
+        self._inherited = False
         self._tasks: set[asyncio.Task[None]] = set()  # cancels and probes under way
 
     @property
@@ -158,9 +161,12 @@ class Proxy:
     @property
     def max_client_conn(self) -> int:
         """How many client connections are served at once (--max-client-conn, or what the
-        process's file descriptors allow: two per client, some for everything else)."""
+        process's file descriptors allow: two per client, some for everything else).
+
+        Each of ``--workers`` N serves a share of --max-client-conn (rounded down), so
+        that together they never serve more."""
         if self.settings.max_client_conn:
-            return self.settings.max_client_conn
+            return max(1, self.settings.max_client_conn // self.settings.workers)
         return max(16, (self._fd_limit - FD_RESERVE) // 2)
 
     def refuse_connection(self, peer: str) -> None:
@@ -180,11 +186,17 @@ class Proxy:
         self.settings = settings
         self.resolver = _resolver(settings)
 
-    async def start(self) -> None:
+    async def start(self, inherited: socket.socket | None = None) -> None:
+        """Listen on the address, or accept on ``inherited``, a socket the supervisor of
+        ``--workers`` listens on and keeps (it also removes a Unix socket's file)."""
         address = self.settings.listen_address
         loop = asyncio.get_running_loop()
+        if inherited is not None:
+            self._inherited = True
+            self._server = await loop.create_server(lambda: ClientSession(self), sock=inherited)
+            return
         if isinstance(address, str):
-            _refuse_live_socket(address)
+            refuse_live_socket(address)
             self._server = await loop.create_unix_server(
                 lambda: ClientSession(self), address, backlog=4096
             )
@@ -234,8 +246,10 @@ class Proxy:
 
     async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
         self.metrics.cancel_requests.inc()
-        session = self._session_of(request)
-        held = session.held_cancel_target() if session is not None else None
+        fail_held = self.held_cancel(request.pid, request.key)
+        elsewhere = None  # a session of another worker of --workers, perhaps
+        if self.siblings is not None and self._session_of(request) is None:
+            elsewhere = self.siblings.mark_cancel(request.pid, request.key)
         try:
             await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
@@ -244,8 +258,19 @@ class Proxy:
         # A statement the guard holds has not reached PostgreSQL: the proxy fails it
         # itself. Only now, so that the client, once told, cannot send a statement
         # the cancel just forwarded might still reach.
-        if session is not None and held is not None:
-            session.cancel_held(held)
+        if fail_held is not None:
+            fail_held()
+        elif elsewhere is not None and self.siblings is not None:
+            self.siblings.fire_cancel(elsewhere)
+
+    def held_cancel(self, pid: int, key: bytes) -> Callable[[], object] | None:
+        """What fails the held statement of the session with this backend key, when a
+        CancelRequest arriving now is for it (``ClientSession.held_cancel_target``)."""
+        session = self._session_of(CancelRequest(pid, key))
+        held = session.held_cancel_target() if session is not None else None
+        if session is None or held is None:
+            return None
+        return lambda: session.cancel_held(held)
 
     def _session_of(self, request: CancelRequest) -> ClientSession | None:
         """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""
@@ -332,7 +357,7 @@ class Proxy:
         if self._server is not None:
             await self._server.wait_closed()
             address = self.settings.listen_address
-            if isinstance(address, str):
+            if isinstance(address, str) and not self._inherited:
                 with contextlib.suppress(OSError):
                     os.unlink(address)  # as PostgreSQL removes its socket when it stops
         for task in list(self._tasks):
