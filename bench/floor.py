@@ -121,21 +121,16 @@ class _RawPair:
 
     def _from_client(self) -> None:
         assert self.upstream is not None
-        try:
-            data = self.client.recv(CHUNK)
-        except BlockingIOError:
-            return
-        except OSError:
-            data = b""
-        if not data:
-            self.close()
-            return
-        _send_all(self.upstream, data)
+        self._pass(self.client, self.upstream)
 
     def _recv_down(self) -> None:
         assert self.upstream is not None
+        self._pass(self.upstream, self.client)
+
+    def _pass(self, source: socket.socket, target: socket.socket) -> None:
+        """One read from ``source`` written whole to ``target``; EOF or an error closes both."""
         try:
-            data = self.upstream.recv(CHUNK)
+            data = source.recv(CHUNK)
         except BlockingIOError:
             return
         except OSError:
@@ -143,7 +138,7 @@ class _RawPair:
         if not data:
             self.close()
             return
-        _send_all(self.client, data)
+        _send_all(target, data)
 
     def _splice_down(self) -> None:
         assert self.upstream is not None and self.pipe is not None
