@@ -91,13 +91,18 @@ def _setup(trial: Trial) -> str:
     return "; ".join(parts)
 
 
+def run_count(sample: Sample) -> int:
+    """How many times a pass runs ``sample``: a write twice (see ``_runs``)."""
+    return 2 if statement_class(sample.sql) == "writes" else 1
+
+
 def _runs(sample: Sample) -> list[bytes]:
     """The sample's Parse/Bind/Execute/Sync; a write is bound and executed again
     after it (a version sends the same values again: a new UNIQUE rejects only that)."""
     parse = m.frame(b"P", b"\x00" + sample.sql.encode() + b"\x00" + sample.types)
     bind = m.frame(b"B", b"\x00\x00" + sample.values + b"\x00\x00")
     first = parse + bind + _EXECUTE_ONE_ROW + _SYNC
-    if statement_class(sample.sql) != "writes":
+    if run_count(sample) == 1:
         return [first]
     return [first, bind + _EXECUTE_ONE_ROW + _SYNC]
 
@@ -228,4 +233,5 @@ __all__ = [
     "masked",
     "outcomes",
     "plan",
+    "run_count",
 ]

@@ -12,7 +12,6 @@ transaction (pass, the statement, pass, ROLLBACK) before it is forwarded.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,7 +25,17 @@ from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.errors import CannotModel
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
-from skewguard.replay import Outcome, Runs, Trial, broke, clean, masked, outcomes, plan
+from skewguard.replay import (
+    Outcome,
+    Runs,
+    Trial,
+    broke,
+    clean,
+    masked,
+    outcomes,
+    plan,
+    run_count,
+)
 from skewguard.replay_samples import ReplayMode, SampleBook, ShapeKey, statement_class
 from skewguard.samples import sample_shape
 from skewguard.wire.replies import QueryResult
@@ -44,8 +53,20 @@ _SLACK = 0.5
 WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
 
 
+class OwnQueryTimeout(Exception):
+    """The proxy's own messages on the migrating connection got no answer in time.
+
+    Their replies could still come at any moment and be taken for the client's,
+    so the relay has closed that connection to the server (PostgreSQL rolls the
+    transaction back); nothing more can be asked there.
+    """
+
+
 class MigratingConnection(Protocol):
-    """The requesting client's own backend, inside its transaction (the relay's session)."""
+    """The requesting client's own backend, inside its transaction (the relay's session).
+
+    Both queries raise OwnQueryTimeout when PostgreSQL does not answer in time.
+    """
 
     @property
     def own_status(self) -> str:
@@ -55,13 +76,15 @@ class MigratingConnection(Protocol):
     async def exchange(
         self, wire: bytes, replies: int, *, timeout: float
     ) -> list[QueryResult] | None:
-        """The results of the proxy's own messages run there unseen; None: no answer."""
+        """The results of the proxy's own messages run there unseen; None: they cannot
+        run now."""
         ...
 
     async def query_in_transaction(
         self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
     ) -> list[tuple[str | None, ...]] | None:
-        """Rows (text values) of ``sql`` run there unseen by the client; None: no answer."""
+        """Rows (text values) of ``sql`` run there unseen by the client; None: no answer
+        (an error, or it cannot run now)."""
         ...
 
 
@@ -208,7 +231,7 @@ class Replayer:
         cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
         if not trials:
             return [[] for _ in range(2 if ddl else 1)]
-        steps = len(trials) * (2 if ddl else 1) + 1
+        steps = sum(map(run_count, (t.sample for t in trials))) * (2 if ddl else 1) + 1
         per = int(budget * 1000 / steps)
         per = max(MIN_STATEMENT_TIMEOUT_MS, min(STATEMENT_TIMEOUT_MS, per))
         made = plan(
@@ -221,16 +244,11 @@ class Replayer:
         )
         if made is None:
             return None
-        started = time.monotonic()
         try:
             results = await conn.exchange(made.wire, made.replies, timeout=budget + _SLACK)
-        except asyncio.CancelledError:
-            raise
-        if results is None:
-            if time.monotonic() - started >= budget:
-                raise ReplayTimeout(f"the replay did not finish within {budget:.1f} s")
-            return None
-        return outcomes(made, results)
+        except OwnQueryTimeout as exc:
+            raise ReplayTimeout(f"the replay did not finish within {budget:.1f} s; {exc}") from exc
+        return None if results is None else outcomes(made, results)
 
     def verdict(
         self,
@@ -294,6 +312,7 @@ __all__ = [
     "OVERTURNABLE",
     "RULE",
     "MigratingConnection",
+    "OwnQueryTimeout",
     "ReplayTimeout",
     "Replayer",
     "Verdict",

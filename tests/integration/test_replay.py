@@ -270,3 +270,81 @@ def test_replay_respects_the_deadline(cluster: LocalCluster, tmp_path: Path) -> 
         took = time.monotonic() - started
         assert took < 2.5, took
         assert commit.get("C") == "55006", commit  # the guard could not tell: it says so
+
+
+#: A trigger the replay's statement_timeout cannot stop: it catches the cancel and
+#: sleeps on, so the proxy's own messages get no answer within their deadline.
+STUBBORN = (
+    "CREATE FUNCTION stubborn() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "BEGIN PERFORM pg_sleep(3); EXCEPTION WHEN query_canceled THEN PERFORM pg_sleep(3); END; "
+    "RETURN NEW; END $$"
+)
+CREATE_STUBBORN = (
+    "CREATE TRIGGER stubborn BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION stubborn()"
+)
+
+
+def _gone(site: Site) -> None:
+    """Wait until the migration's backend has ended (its locks on ledger are released),
+    then check that its trigger was never committed."""
+    deadline = time.monotonic() + 15
+    with site.direct() as conn:
+        while conn.execute(
+            "SELECT count(*) FROM pg_locks WHERE relation = 'ledger'::regclass"
+        ).fetchone() != (0,):
+            assert time.monotonic() < deadline, "the migration's backend still holds its locks"
+            time.sleep(0.1)
+        trigger = conn.execute("SELECT count(*) FROM pg_trigger WHERE tgname = 'stubborn'")
+        assert trigger.fetchone() == (0,)
+
+
+@pytest.fixture
+def stubborn_site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
+    args = ("--decision-timeout", "2s")
+    with proxied_site(cluster, tmp_path, "replay", SCHEMA, *args) as site:
+        with site.direct() as conn:
+            conn.execute(STUBBORN)
+            conn.commit()
+        _bound_writes(site, "pay@1", [5])
+        yield site
+
+
+def test_a_replay_without_answer_refuses_and_closes_the_connection(stubborn_site: Site) -> None:
+    site = stubborn_site
+    started = time.monotonic()
+    with site.via_proxy() as conn:
+        conn.autocommit = False
+        conn.execute(CREATE_STUBBORN)
+        with pytest.raises(errors.ObjectInUse) as caught:
+            conn.commit()
+        took = time.monotonic() - started
+        assert conn.broken
+    assert took < 2.5, took
+    message = str(caught.value.diag.message_primary)
+    assert "cannot judge" in message and "connection to the server is closed" in message
+    assert "nothing of this statement ran" in str(caught.value.diag.message_detail)
+    decision = site.last_decision()
+    assert decision["decision"] == "block"
+    assert "cannot judge (deadline)" in str(decision["note"])
+    _gone(site)
+
+
+def test_after_a_replay_without_answer_the_client_reads_only_the_refusal(
+    stubborn_site: Site,
+) -> None:
+    """Byte for byte: no reply to the proxy's own messages reaches the client."""
+    site = stubborn_site
+    with rc.RawClient("127.0.0.1", site.proxy.port) as client:
+        startup = client.startup({"user": "postgres", "database": site.database})
+        assert startup[-1].type == "Z"
+        client.send(rc.query("BEGIN"))
+        assert [r.type for r in client.read_ready()] == ["C", "Z"]
+        client.send(rc.query(CREATE_STUBBORN))
+        assert [r.type for r in client.read_ready()] == ["C", "Z"]
+        client.send(rc.query("COMMIT"))
+        replies = rc.messages_of(client.read_to_eof(timeout=5))
+    assert [r.type for r in replies] == ["E"]
+    fields = replies[0].fields()
+    assert fields["C"] == "55006" and fields["S"] == "FATAL"
+    assert "cannot judge" in fields["M"]
+    _gone(site)

@@ -145,7 +145,9 @@ def test_a_held_statement_splits_every_chunking_where_it_starts() -> None:
 def test_an_invalid_length_forwards_nothing_of_its_read() -> None:
     session = _Session()
     closed: list[str] = []
-    session.fail_client = lambda sqlstate, message, *, reason: closed.append(reason)  # type: ignore[method-assign]
+    session.fail_client = lambda sqlstate, message, *, reason, detail=None, hint=None: (  # type: ignore[method-assign]
+        closed.append(reason)
+    )
     session.data_received(rc.sync() + rc.query("select 1") + b"Q\x00\x00\x00\x02")
     assert closed == ["protocol"]
     assert session.sent == []

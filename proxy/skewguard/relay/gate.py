@@ -27,7 +27,7 @@ from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.relay.fast_path import FastPathFunctions
-from skewguard.replaying import ReplayTimeout
+from skewguard.replaying import OwnQueryTimeout, ReplayTimeout
 from skewguard.sql_start import first_word
 from skewguard.statements import Kind, Script, Statement
 
@@ -127,6 +127,8 @@ class TransactionGate:
             )
         except _Unjudged as exc:
             decision = await self._guard.unjudged(requester, [sql], exc.reason, exc.why)
+        except OwnQueryTimeout as exc:  # the relay has closed the server connection
+            decision = await self._guard.unjudged(requester, [sql], "deadline", str(exc))
         except Exception as exc:  # a guard failure is answered, never forwarded silently
             log.exception("DDL guard failed")
             decision = await self._guard.unjudged(

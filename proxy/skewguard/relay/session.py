@@ -23,13 +23,14 @@ from skewguard.guard import Requester
 from skewguard.identity import UNTAGGED, Identity
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
-from skewguard.policy import Refusal
+from skewguard.policy import Mode, Refusal, unjudged_decision
 from skewguard.relay.gate import TransactionGate
 from skewguard.relay.own_queries import bracketed
 from skewguard.relay.recent import Recent
 from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.replay_samples import Owner, SessionSampler
+from skewguard.replaying import OwnQueryTimeout
 from skewguard.search_path import startup_path
 from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
 from skewguard.wire import handshake as hs
@@ -127,6 +128,7 @@ class ClientSession(asyncio.Protocol):
         self._control_since_sync = False  # transaction control followed since the last one
         self._unsynced = False  # extended-protocol messages sent since the last of those
         self._own_waiter: asyncio.Future[None] | None = None  # the proxy's own query under way
+        self._own_lost = False  # it got no answer in time: the server connection is dropped
         self._sync_waiter: asyncio.Future[None] | None = None
         self._cancel_requested = False
         self._session_override: str | None = None  # SET skewguard.allow = '…'
@@ -529,6 +531,9 @@ class ClientSession(asyncio.Protocol):
             )
         if self.phase is Phase.CLOSED:
             return
+        if self._own_lost:
+            self._refuse_and_close(refusal)
+            return
         self._carry_out(message, refusal)
         held, chunks = self._held or [], self._held_raw
         self._held, self._held_raw, self._held_bytes = None, [], 0
@@ -567,6 +572,7 @@ class ClientSession(asyncio.Protocol):
         return (
             held
             and self.phase is Phase.READY
+            and not self._own_lost
             and not self._unsynced
             and self._replies.ready == self._syncs
             and not self._replies.filtering
@@ -577,8 +583,9 @@ class ClientSession(asyncio.Protocol):
     ) -> list[tuple[str | None, ...]] | None:
         """Run the proxy's ``sql`` on this backend, in the client's transaction, unseen.
 
-        Its rows (text), or None when it gives no answer: an error, a timeout,
-        a failed transaction, or a connection that cannot take it now. The
+        Its rows (text), or None when it gives no answer: an error, a failed
+        transaction, or a connection that cannot take it now; OwnQueryTimeout
+        when PostgreSQL does not answer in time (see ``exchange``). The
         client's transaction is left as it was (see own_queries).
         """
         if not self._can_query_own():
@@ -611,8 +618,15 @@ class ClientSession(asyncio.Protocol):
         self, wire: bytes, replies: int, *, timeout: float
     ) -> list[QueryResult] | None:
         """Send the proxy's own messages (``replies`` ReadyForQuery answers); their
-        results, unseen by the client, or None when they cannot run now or in time.
-        The messages must leave the transaction status as they found it."""
+        results, unseen by the client, or None when they cannot run now.
+        The messages must leave the transaction status as they found it.
+
+        Without an answer in ``timeout``, their replies may still come at any
+        time and be taken for the client's: the server connection is dropped at
+        once (PostgreSQL rolls the transaction back), the held statement's
+        decision is refused and the client's connection closed after it
+        (``_refuse_and_close``). Raises OwnQueryTimeout then.
+        """
         if not self._can_query_own():
             return None
         status = self._replies.status
@@ -625,8 +639,19 @@ class ClientSession(asyncio.Protocol):
             async with asyncio.timeout(timeout):
                 await waiter
         except TimeoutError:
-            log.warning("the proxy's own query got no answer in time", extra={"peer": self.peer})
-            return None
+            log.warning(
+                "the proxy's own query got no answer within %.1f s: the server connection "
+                "is closed",
+                timeout,
+                extra={"peer": self.peer, "identity": str(self.identity)},
+            )
+            self._own_lost = True
+            self._send_upstream = None
+            if self._upstream is not None:
+                self._upstream.abort()
+            raise OwnQueryTimeout(
+                "the connection to the server is closed (its transaction is rolled back)"
+            ) from None
         finally:
             self._own_waiter = None
         if capture.statuses[-1] != status:
@@ -637,6 +662,29 @@ class ClientSession(asyncio.Protocol):
                 extra={"peer": self.peer, "errors": [r.error for r in capture.results]},
             )
         return capture.results
+
+    def _refuse_and_close(self, refusal: Refusal | None) -> None:
+        """The held statement, after its server connection was dropped (see ``exchange``):
+        the client reads why, then its connection ends, as after a FATAL error. The
+        guard's refusal says it; where the guard allowed (warn mode, an override),
+        nothing ran either, and the client is told that it cannot be judged."""
+        if refusal is None:
+            decision = unjudged_decision(
+                "deadline",
+                "the proxy's own statements on this connection got no answer in time; "
+                "the connection to the server is closed (its transaction is rolled back)",
+                mode=Mode.ENFORCE,
+                on_error="block",
+            )
+            assert decision.error is not None
+            refusal = Refusal(*decision.error)
+        self.fail_client(
+            refusal.sqlstate,
+            refusal.message,
+            reason="own-query-timeout",
+            detail=refusal.detail,
+            hint=refusal.hint,
+        )
 
     def _carry_out(self, message: Message, refusal: Refusal | None) -> None:
         """Forward the held message, or what makes PostgreSQL refuse it in its place."""
@@ -976,6 +1024,8 @@ class ClientSession(asyncio.Protocol):
         self.fail_client(CONNECTION_FAILURE, f"skewguard: {message}", reason="upstream")
 
     def upstream_closed(self) -> None:
+        if self._own_lost and self.deciding is not None:
+            return  # dropped by exchange: the decision answers the client, then closes
         self.close()
 
     def upstream_pause(self) -> None:
@@ -1020,7 +1070,15 @@ class ClientSession(asyncio.Protocol):
         if self.transport is not None and not self.transport.is_closing():
             self.transport.write(data)
 
-    def fail_client(self, sqlstate: str, message: str, *, reason: str) -> None:
+    def fail_client(
+        self,
+        sqlstate: str,
+        message: str,
+        *,
+        reason: str,
+        detail: str | None = None,
+        hint: str | None = None,
+    ) -> None:
         """End this connection with an ErrorResponse; every other connection goes on."""
         if self.phase is Phase.CLOSED:
             return
@@ -1031,7 +1089,7 @@ class ClientSession(asyncio.Protocol):
             extra={"peer": self.peer, "identity": str(self.identity), "sqlstate": sqlstate},
         )
         with contextlib.suppress(ssl.SSLError):
-            self._client_write(m.encode_error(sqlstate, message))
+            self._client_write(m.encode_error(sqlstate, message, detail=detail, hint=hint))
         if self._upstream is not None:
             self._upstream.abort()
         self.close()
