@@ -249,7 +249,9 @@ class Guard:
             self.samples = SampleBook(
                 max_shapes=settings.replay_max_shapes, max_bytes=settings.replay_max_bytes
             )
-            self._replayer = Replayer(self.samples, mode, keep_literals=settings.keep_literals)
+            self._replayer = Replayer(
+                self.samples, mode, metrics, keep_literals=settings.keep_literals
+            )
 
     async def _live_keys(self) -> set[VersionKey]:
         """Versions with an open connection here or through any proxy sharing the store."""
@@ -521,7 +523,10 @@ class Guard:
             severities=self._severities,
             session=SessionFacts(lock_timeout_set=requester.lock_timeout_set),
         )
-        findings = _with_replay(findings, verdict, footprints)
+        judged = _with_replay(findings, verdict, footprints)  # the rules' own come first
+        pairs = zip(findings, judged, strict=False)
+        self._metrics.replay_overturned.inc(sum(a.severity is not b.severity for a, b in pairs))
+        findings = judged
         decision = decide(
             findings,
             changes,
@@ -682,6 +687,7 @@ class Guard:
         if requester.decide_by is not None:
             budget = min(budget, requester.decide_by - time.monotonic() - REPLAY_MARGIN)
         if budget < MIN_REPLAY_BUDGET:
+            self._metrics.replay_deadline.inc()
             raise ReplayTimeout("no time was left to replay the versions' statements")
         return budget
 

@@ -25,6 +25,7 @@ from skewguard.ddl.changes import Change, Kind
 from skewguard.ddl.errors import CannotModel
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.observe.metrics import ProxyMetrics
 from skewguard.replay import (
     Outcome,
     Runs,
@@ -147,9 +148,12 @@ def change_affects(changes: Sequence[Change], unmodelled: Sequence[CannotModel])
 class Replayer:
     """Chooses the trials of a decision and runs them on the migrating connection."""
 
-    def __init__(self, book: SampleBook, mode: ReplayMode, *, keep_literals: bool) -> None:
+    def __init__(
+        self, book: SampleBook, mode: ReplayMode, metrics: ProxyMetrics, *, keep_literals: bool
+    ) -> None:
         self.book = book
         self.mode = mode
+        self.metrics = metrics
         self.keep_literals = keep_literals
         self._usage: dict[ShapeKey, Usage] = {}
 
@@ -231,7 +235,8 @@ class Replayer:
         cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
         if not trials:
             return [[] for _ in range(2 if ddl else 1)]
-        steps = sum(map(run_count, (t.sample for t in trials))) * (2 if ddl else 1) + 1
+        runs = sum(map(run_count, (t.sample for t in trials))) * (2 if ddl else 1)
+        steps = runs + 1
         per = int(budget * 1000 / steps)
         per = max(MIN_STATEMENT_TIMEOUT_MS, min(STATEMENT_TIMEOUT_MS, per))
         made = plan(
@@ -244,11 +249,18 @@ class Replayer:
         )
         if made is None:
             return None
+        started = time.monotonic()
         try:
             results = await conn.exchange(made.wire, made.replies, timeout=budget + _SLACK)
         except OwnQueryTimeout as exc:
+            self.metrics.replay_deadline.inc()
             raise ReplayTimeout(f"the replay did not finish within {budget:.1f} s; {exc}") from exc
-        return None if results is None else outcomes(made, results)
+        if results is None:
+            return None
+        self.metrics.replay_passes.inc()
+        self.metrics.replay_statements.inc(runs)
+        self.metrics.replay_seconds.observe(time.monotonic() - started)
+        return outcomes(made, results)
 
     def verdict(
         self,
@@ -279,6 +291,7 @@ class Replayer:
                 counts[version] = counts.get(version, 0) + 1
             elif clean(now):
                 found.clean.setdefault(version, set()).add(trial.key.shape)
+        self.metrics.replay_breaks.inc(len(first))
         for version, (trial, failure) in sorted(first.items()):
             text = failure.message
             if not (show_values or self.keep_literals):

@@ -326,6 +326,7 @@ def test_a_replay_without_answer_refuses_and_closes_the_connection(stubborn_site
     decision = site.last_decision()
     assert decision["decision"] == "block"
     assert "cannot judge (deadline)" in str(decision["note"])
+    assert site.proxy.metrics()[("skewguard_replay_deadline_total", ())] == 1
     _gone(site)
 
 
@@ -348,3 +349,41 @@ def test_after_a_replay_without_answer_the_client_reads_only_the_refusal(
     assert fields["C"] == "55006" and fields["S"] == "FATAL"
     assert "cannot judge" in fields["M"]
     _gone(site)
+
+
+REPLAY_METRICS = (
+    "skewguard_replay_passes_total",
+    "skewguard_replay_statements_total",
+    "skewguard_replay_breaks_total",
+    "skewguard_replay_overturned_total",
+    "skewguard_replay_deadline_total",
+    "skewguard_replay_duration_seconds_count",
+)
+
+
+def _replay_metrics(site: Site) -> dict[str, float]:
+    samples = site.proxy.metrics()
+    return {name: samples.get((name, ()), -1) for name in REPLAY_METRICS}
+
+
+def test_replay_outcomes_are_counted_in_metrics(site: Site) -> None:
+    assert set(_replay_metrics(site).values()) == {0}  # present from the start
+    _bound_writes(site, "pay@1", [0], note="short")
+    _bound_writes(site, "pay@2", [5], note="short")
+    error = _migrate(
+        site, "ALTER TABLE ledger ADD CONSTRAINT positive CHECK (amount > 0)", block=False
+    )
+    assert isinstance(error, errors.ObjectInUse), error
+    after_block = _replay_metrics(site)
+    assert after_block["skewguard_replay_breaks_total"] == 1  # pay@1 only
+    assert after_block["skewguard_replay_passes_total"] == 1  # the autocommit trial
+    # two versions' INSERT and DELETE, each write run twice, before and after the change
+    assert after_block["skewguard_replay_statements_total"] == 16
+    assert after_block["skewguard_replay_duration_seconds_count"] == 1
+    assert (
+        _migrate(site, "ALTER TABLE ledger ALTER COLUMN note TYPE varchar(20)", block=False) is None
+    )
+    after_narrowing = _replay_metrics(site)
+    assert after_narrowing["skewguard_replay_overturned_total"] >= 1
+    assert after_narrowing["skewguard_replay_breaks_total"] == 1
+    assert after_narrowing["skewguard_replay_deadline_total"] == 0

@@ -9,6 +9,7 @@ from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
+    Histogram,
     Info,
     PlatformCollector,
     ProcessCollector,
@@ -216,6 +217,39 @@ class ProxyMetrics:
         for reason in UNJUDGED_REASONS:  # present at 0 so the first increase() is seen
             for outcome in ("block", "warn", "allow"):
                 self.unjudged.labels(reason, outcome)
+        self.replay_passes = Counter(
+            "skewguard_replay_passes",
+            "Replay passes run on a migrating connection (one round trip each: a baseline, "
+            "the pass before COMMIT, or an autocommit statement's trial)",
+            registry=self.registry,
+        )
+        self.replay_statements = Counter(
+            "skewguard_replay_statements",
+            "Runs of sampled statements in replay passes (a write runs twice per pass)",
+            registry=self.registry,
+        )
+        self.replay_breaks = Counter(
+            "skewguard_replay_breaks",
+            "Versions whose sampled statement succeeded before a change and failed after it",
+            registry=self.registry,
+        )
+        self.replay_overturned = Counter(
+            "skewguard_replay_overturned",
+            "Rule findings (SG110, SG111) overturned because every sampled write replayed clean",
+            registry=self.registry,
+        )
+        self.replay_deadline = Counter(
+            "skewguard_replay_deadline",
+            "Replays not run or not finished within the decision's deadline (the decision is "
+            "then 'cannot judge')",
+            registry=self.registry,
+        )
+        self.replay_seconds = Histogram(
+            "skewguard_replay_duration_seconds",
+            "Time of one replay pass, from sending it to its last answer",
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+            registry=self.registry,
+        )
         self.protected_versions = Gauge(
             "skewguard_protected_versions",
             "Versions protected from breaking DDL, by why (live, recent, rollback-target, pinned)",
