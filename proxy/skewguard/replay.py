@@ -24,6 +24,8 @@ ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
 planning, a write runs whole), for a write its Bind/Execute/Sync again (the
 same values sent twice); ``ROLLBACK TO``/``RELEASE``.
 Everything is written at once (one round trip); PostgreSQL runs it in order.
+While an Execute is held (``named``), every statement runs through the
+statement and portal ``own_queries.OWN`` instead of Queries and unnamed ones.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ import struct
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from skewguard.relay.own_queries import OWN, unit
 from skewguard.replay_samples import Sample, ShapeKey, statement_class
 from skewguard.wire import messages as m
 from skewguard.wire.replies import QueryResult
@@ -44,7 +47,7 @@ INNER = "skewguard_replay_1"
 #: change does to the version.
 INCONCLUSIVE = frozenset({"57014", "55P03", "40P01", "25P02", "08P01", "22P03"})
 _SYNC = m.frame(b"S", b"")
-_EXECUTE_ONE_ROW = m.frame(b"E", b"\x00" + struct.pack("!i", 1))
+_ONE_ROW = struct.pack("!i", 1)  # Execute's row limit: a read breaks at planning
 
 
 @dataclass(frozen=True)
@@ -83,12 +86,12 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _setup(trial: Trial) -> str:
+def _setup(trial: Trial) -> list[str]:
     path = ", ".join(ident(s) for s in trial.key.search_path) or "''"
     parts = [f"SAVEPOINT {INNER}", f"SET LOCAL search_path = {path}"]
     if trial.role is not None:
         parts.append(f"SET LOCAL ROLE {ident(trial.role)}")
-    return "; ".join(parts)
+    return parts
 
 
 def run_count(sample: Sample) -> int:
@@ -96,21 +99,26 @@ def run_count(sample: Sample) -> int:
     return 2 if statement_class(sample.sql) == "writes" else 1
 
 
-def _runs(sample: Sample) -> list[bytes]:
+def _runs(sample: Sample, *, named: bool) -> list[bytes]:
     """The sample's Parse/Bind/Execute/Sync; a write is bound and executed again
-    after it (a version sends the same values again: a new UNIQUE rejects only that)."""
-    parse = m.frame(b"P", b"\x00" + sample.sql.encode() + b"\x00" + sample.types)
-    bind = m.frame(b"B", b"\x00\x00" + sample.values + b"\x00\x00")
-    first = parse + bind + _EXECUTE_ONE_ROW + _SYNC
+    after it (a version sends the same values again: a new UNIQUE rejects only that).
+    ``named``: through the statement and portal ``OWN`` (see own_queries)."""
+    name = OWN.encode() + b"\x00" if named else b"\x00"
+    parse = m.frame(b"P", name + sample.sql.encode() + b"\x00" + sample.types)
+    bind = m.frame(b"B", name + name + sample.values + b"\x00\x00")
+    execute = m.frame(b"E", name + _ONE_ROW)
+    close = m.encode_close("P", OWN) if named else b""
+    first = (m.encode_close("S", OWN) if named else b"") + close + parse + bind + execute + _SYNC
     if run_count(sample) == 1:
         return [first]
-    return [first, bind + _EXECUTE_ONE_ROW + _SYNC]
+    return [first, close + bind + execute + _SYNC]
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, *, named: bool) -> None:
         self.wire: list[bytes] = []
         self.replies = 0
+        self.named = named
 
     def add(self, message: bytes) -> int:
         """Append one message answered by one ReadyForQuery; its reply index."""
@@ -118,12 +126,18 @@ class _Builder:
         self.replies += 1
         return self.replies - 1
 
+    def statements(self, *sqls: str) -> int:
+        """Append statements answered together by one ReadyForQuery; its reply index."""
+        return self.add(unit(sqls, named=self.named))
+
     def replay_pass(self, trials: Sequence[Trial]) -> tuple[tuple[int, tuple[int, ...]], ...]:
-        cleanup = m.encode_query(f"ROLLBACK TO SAVEPOINT {INNER}; RELEASE SAVEPOINT {INNER}")
+        cleanup = unit(
+            [f"ROLLBACK TO SAVEPOINT {INNER}", f"RELEASE SAVEPOINT {INNER}"], named=self.named
+        )
         slots = []
         for trial in trials:
-            setup = self.add(m.encode_query(_setup(trial)))
-            runs = tuple(self.add(run) for run in _runs(trial.sample))
+            setup = self.statements(*_setup(trial))
+            runs = tuple(self.add(run) for run in _runs(trial.sample, named=self.named))
             self.add(cleanup)
             slots.append((setup, runs))
         return tuple(slots)
@@ -137,23 +151,25 @@ def plan(
     lock_timeout_ms: int,
     ddl: Sequence[str] = (),
     ddl_timeout_ms: int = 0,
+    named: bool = False,
 ) -> Plan | None:
     """The replay of ``trials`` in transaction status ``status`` (None: it cannot run
     there: a failed transaction, or a trial DDL inside a block). A trial DDL
-    statement runs under ``ddl_timeout_ms``."""
-    limits = (
-        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
-        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}"
-    )
+    statement runs under ``ddl_timeout_ms``. ``named``: the client's unnamed
+    statement and portal are left alone (an Execute is held; see own_queries)."""
+    limits = [
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
+        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
+    ]
     if status == "T" and not ddl:
-        begin = f"SAVEPOINT {OUTER}; {limits}"
-        end = f"ROLLBACK TO SAVEPOINT {OUTER}; RELEASE SAVEPOINT {OUTER}"
-    elif status == "I":
-        begin, end = f"BEGIN; {limits}", "ROLLBACK"
+        begin = [f"SAVEPOINT {OUTER}", *limits]
+        end = [f"ROLLBACK TO SAVEPOINT {OUTER}", f"RELEASE SAVEPOINT {OUTER}"]
+    elif status == "I" and not (ddl and named):  # a trial runs the client's own text
+        begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    out = _Builder()
-    out.add(m.encode_query(begin))
+    out = _Builder(named=named)
+    out.statements(*begin)
     slots = [out.replay_pass(trials)]
     ddl_at: list[int] = []
     if ddl:
@@ -161,9 +177,9 @@ def plan(
             timed = f"SET LOCAL statement_timeout = {int(ddl_timeout_ms)};\n{text}"
             ddl_at.append(out.add(m.encode_query(timed)))
             back = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
-            ddl_at.append(out.add(m.encode_query(back)))
+            ddl_at.append(out.statements(back))
         slots.append(out.replay_pass(trials))
-    out.add(m.encode_query(end))
+    out.statements(*end)
     return Plan(b"".join(out.wire), out.replies, tuple(slots), tuple(ddl_at))
 
 

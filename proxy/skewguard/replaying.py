@@ -48,7 +48,7 @@ MIN_STATEMENT_TIMEOUT_MS = 20
 #: Which rule findings a clean replay may overturn: value-dependent writes only.
 OVERTURNABLE = frozenset({"SG110", "SG111"})
 _SLACK = 0.5
-#: Without a baseline pass (a DDL sent through the extended protocol in a block), the
+#: Without a baseline pass (one that could not run before the DDL was forwarded), the
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
 #: whatever rows the statement meets (not a key that now exists, a temporary table...).
 WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
@@ -72,6 +72,12 @@ class MigratingConnection(Protocol):
     @property
     def own_status(self) -> str:
         """The transaction status PostgreSQL last reported (I, T or E)."""
+        ...
+
+    @property
+    def keeps_unnamed(self) -> bool:
+        """Whether the client's unnamed statement and portal must outlive the proxy's
+        messages (``plan(named=...)``)."""
         ...
 
     async def exchange(
@@ -246,6 +252,7 @@ class Replayer:
             lock_timeout_ms=per,
             ddl=ddl,
             ddl_timeout_ms=int(budget * 1000),
+            named=conn.keeps_unnamed,
         )
         if made is None:
             return None

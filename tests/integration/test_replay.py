@@ -387,3 +387,123 @@ def test_replay_outcomes_are_counted_in_metrics(site: Site) -> None:
     assert after_narrowing["skewguard_replay_overturned_total"] >= 1
     assert after_narrowing["skewguard_replay_breaks_total"] == 1
     assert after_narrowing["skewguard_replay_deadline_total"] == 0
+
+
+UNIQUE_NOTE = "CREATE UNIQUE INDEX ledger_note ON ledger (note)"
+
+
+def _updates(site: Site, app: str) -> None:
+    """``app`` writes ledger without inserting: a UNIQUE on note cannot reject it."""
+    with site.via_proxy(app) as conn:
+        conn.execute("UPDATE ledger SET amount = %s WHERE id = %s", (3, -1))
+
+
+async def _asyncpg_block(site: Site, sql: str) -> asyncpg.PostgresError | None:
+    """``sql`` in a transaction block through asyncpg's extended protocol (a prepared
+    statement, then Bind/Execute/Sync), as SQLAlchemy's asyncpg dialect sends DDL."""
+    conn = await asyncpg.connect(site.proxy.url(database=site.database))
+    try:
+        async with conn.transaction():
+            await conn.fetch(sql)
+    except asyncpg.PostgresError as exc:
+        return exc
+    finally:
+        await conn.close()
+    return None
+
+
+def _psycopg_block(site: Site, sql: str) -> psycopg.Error | None:
+    """``sql`` in a transaction block through psycopg's extended protocol (a binary
+    cursor: Parse/Bind/Describe/Execute/Sync of the unnamed statement)."""
+    with site.via_proxy() as conn:
+        conn.autocommit = False
+        try:
+            conn.cursor(binary=True).execute(sql)
+            conn.commit()
+        except psycopg.Error as exc:
+            return exc
+    return None
+
+
+def _index_exists(site: Site) -> bool:
+    with site.direct() as conn:
+        found = conn.execute("SELECT to_regclass('ledger_note') IS NOT NULL").fetchone()
+    return found == (True,)
+
+
+@pytest.mark.parametrize("client", ["asyncpg", "psycopg"])
+def test_extended_protocol_ddl_in_a_block_gets_a_baseline(site: Site, client: str) -> None:
+    """A UNIQUE that rejects a row pay@1 inserts when it sends it again: without the
+    baseline before the DDL, the second run's 23505 is no evidence (a duplicate key
+    may be a row met now), and the break was missed."""
+    _bound_writes(site, "pay@1", [5])
+    _updates(site, "pay@2")
+    if client == "asyncpg":
+        error: Exception | None = asyncio.run(_asyncpg_block(site, UNIQUE_NOTE))
+        assert isinstance(error, asyncpg.exceptions.ObjectInUseError), error
+        message, detail = error.args[0], str(error.detail)
+    else:
+        error = _psycopg_block(site, UNIQUE_NOTE)
+        assert isinstance(error, errors.ObjectInUse), error
+        message, detail = str(error.diag.message_primary), str(error.diag.message_detail)
+    assert "pay@1" in message and "pay@2" not in message
+    assert "23505" in detail
+    assert not _index_exists(site)
+
+
+@pytest.mark.parametrize("client", ["asyncpg", "psycopg"])
+def test_extended_protocol_ddl_in_a_block_every_version_survives(site: Site, client: str) -> None:
+    _updates(site, "pay@2")
+    if client == "asyncpg":
+        assert asyncio.run(_asyncpg_block(site, UNIQUE_NOTE)) is None
+    else:
+        assert _psycopg_block(site, UNIQUE_NOTE) is None
+    assert _index_exists(site)
+
+
+def _exchanges(port: int, database: str, steps: list[bytes]) -> list[list[tuple[str, str]]]:
+    """Each step's replies up to its ReadyForQuery: (type, SQLSTATE or status)."""
+    out: list[list[tuple[str, str]]] = []
+    with rc.RawClient("127.0.0.1", port) as client:
+        assert client.startup({"user": "postgres", "database": database})[-1].type == "Z"
+        for step in steps:
+            client.send(step)
+            replies = client.read_ready()
+            out.append(
+                [
+                    (r.type, r.fields().get("C", "") if r.type == "E" else r.body[:1].decode())
+                    for r in replies
+                    if r.type in "E1Z2tnC"
+                ]
+            )
+    return out
+
+
+RUN_AGAIN = [
+    rc.parse(UNIQUE_NOTE) + rc.bind() + rc.describe() + rc.execute() + rc.sync(),
+    rc.bind() + rc.execute() + rc.sync(),
+]
+BIND_FAILS = [rc.parse(UNIQUE_NOTE) + rc.bind(["1"]) + rc.execute() + rc.sync()]
+
+
+@pytest.mark.parametrize(
+    ("steps", "replayed"),
+    [
+        # the unnamed statement outlives the baseline: bound and run again, it says the
+        # index exists (not that the statement does not)
+        (RUN_AGAIN, True),
+        # a Bind that fails: PostgreSQL skips the Execute up to the Sync, through the proxy too
+        (BIND_FAILS, False),
+    ],
+    ids=["run-again", "bind-fails"],
+)
+def test_a_settled_execute_answers_as_postgresql_does(
+    site: Site, steps: list[bytes], replayed: bool
+) -> None:
+    _updates(site, "pay@2")  # a protected version: the baseline runs
+    sequence = [rc.query("BEGIN"), *steps, rc.query("ROLLBACK")]
+    direct = _exchanges(site.cluster.port, site.database, sequence)
+    via_proxy = _exchanges(site.proxy.port, site.database, sequence)
+    assert via_proxy == direct
+    passes = site.proxy.metrics()[("skewguard_replay_passes_total", ())]
+    assert passes == (1 if replayed else 0)

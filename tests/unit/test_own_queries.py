@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from skewguard.relay import own_queries
 from skewguard.relay.own_queries import bracketed
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
@@ -38,6 +39,26 @@ def test_outside_a_block_the_query_runs_in_its_own_transaction_rolled_back() -> 
     sent = _sent("I")
     assert sent[0][1].startswith("BEGIN; SET LOCAL statement_timeout = 2000")
     assert sent[-1][1] == "ROLLBACK"
+
+
+def test_named_leaves_the_clients_unnamed_statement_and_portal_alone() -> None:
+    """While an Execute is held: no Query (it would drop them), every Parse, Bind and
+    Execute names the proxy's own statement and portal, closed first."""
+    plan = bracketed("T", "SELECT true", statement_timeout_ms=1, lock_timeout_ms=1, named=True)
+    assert plan is not None and plan.replies == 3 and plan.query_index == 1
+    messages = [s for s in MessageScanner(None).feed(plan.wire) if isinstance(s, Message)]
+    types = "".join(chr(s.type) for s in messages)
+    assert "Q" not in types and types.count("S") == 3
+    for segment in messages:
+        if segment.type == 0x50:
+            assert m.decode_parse(segment.body).name == own_queries.OWN
+        elif segment.type == 0x42:
+            assert m.decode_bind_target(segment.body) == (own_queries.OWN, own_queries.OWN)
+        elif segment.type == 0x45:
+            assert m.decode_execute_portal(segment.body) == own_queries.OWN
+    parses = [m.decode_parse(s.body).query for s in messages if s.type == 0x50]
+    assert parses[0] == "SAVEPOINT skewguard_probe" and "SELECT true" in parses
+    assert types.startswith("CCPBE")  # Close S, Close P: the name is free for the Parse
 
 
 def test_nothing_runs_in_a_failed_transaction() -> None:

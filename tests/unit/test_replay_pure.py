@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import struct
 
+from skewguard.relay.own_queries import OWN
 from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan
 from skewguard.replay_samples import (
     PER_SHAPE,
@@ -15,6 +16,8 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
+from skewguard.wire import messages as m
+from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
 
 OWNER = Owner("db", "shop", "1", "app", ("public",))
@@ -105,6 +108,22 @@ def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> No
     assert trial.wire.startswith(b"Q") and trial.wire.endswith(b"ROLLBACK\x00")
     assert plan("E", trials, statement_timeout_ms=1, lock_timeout_ms=1) is None
     assert plan("T", trials, statement_timeout_ms=1, lock_timeout_ms=1, ddl=["x"]) is None
+
+
+def test_named_plan_has_the_same_replies_and_never_names_the_unnamed() -> None:
+    trials = [_trial(), _trial("SELECT 1")]
+    simple = plan("T", trials, statement_timeout_ms=100, lock_timeout_ms=100)
+    named = plan("T", trials, statement_timeout_ms=100, lock_timeout_ms=100, named=True)
+    assert simple is not None and named is not None
+    assert (named.replies, named.slots) == (simple.replies, simple.slots)
+    messages = [s for s in MessageScanner(None).feed(named.wire) if isinstance(s, Message)]
+    assert not any(s.type == 0x51 for s in messages)  # a Query drops the unnamed ones
+    assert all(m.decode_parse(s.body).name == OWN for s in messages if s.type == 0x50)
+    assert all(m.decode_bind_target(s.body) == (OWN, OWN) for s in messages if s.type == 0x42)
+    assert sum(s.type == 0x53 for s in messages) == named.replies
+    # an autocommit trial runs the client's text as a Query: not while an Execute is held
+    limits = {"statement_timeout_ms": 1, "lock_timeout_ms": 1}
+    assert plan("I", trials, **limits, ddl=["x"], named=True) is None
 
 
 def test_outcomes_read_each_pass_and_a_failed_trial_ddl_spoils_the_after_pass() -> None:

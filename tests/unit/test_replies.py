@@ -77,3 +77,31 @@ def test_armed_after_any_partial_message(cut: int) -> None:
         out += stream.feed(chunk)
     assert out == before + OURS + ready(b"I")
     assert stream.ready == 2
+
+
+@pytest.mark.parametrize("size", [1, 3, 6, 1000])
+def test_settle_passes_the_clients_replies_and_keeps_the_proxys_ready(size: int) -> None:
+    described = m.frame(b"n", b"")  # NoData: the client's Describe of the DDL portal
+    stream = ReplyStream()
+    settle = stream.arm_settle()
+    out = b"".join(
+        stream.feed(c)
+        for c in _chunks(PARSE_COMPLETE + BIND_COMPLETE + described + ready(b"T") + DONE, size)
+    )
+    assert out == PARSE_COMPLETE + BIND_COMPLETE + described + DONE
+    assert not settle.failed and not stream.filtering
+    assert stream.ready == 1 and chr(stream.status) == "T"
+
+
+def test_settle_notes_a_failure_and_the_provoked_error_is_kept_back() -> None:
+    failed = m.encode_error("08P01", "bind message supplies 1 parameters", severity="ERROR")
+    stream = ReplyStream()
+    settle = stream.arm_settle()
+    assert stream.feed(PARSE_COMPLETE + failed + ready(b"E")) == PARSE_COMPLETE + failed
+    assert settle.failed and stream.errors == 1
+    stream.arm_drop_error()
+    provoked = m.encode_error("25P02", "current transaction is aborted", severity="ERROR")
+    # what PostgreSQL then sends: the provoked error, then (the client's messages skipped)
+    # the ReadyForQuery of the client's own Sync
+    assert stream.feed(provoked + ready(b"E")) == ready(b"E")
+    assert not stream.filtering and stream.ready == 2

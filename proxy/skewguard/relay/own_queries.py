@@ -11,20 +11,54 @@ statement is forwarded. They must leave no trace there. Each query runs:
 - outside one (``I``): in a read-only transaction of its own, rolled back;
 - in a failed transaction (``E``): not at all (PostgreSQL would refuse it).
 
-It is sent as one Parse/Bind/Execute/Sync of the unnamed statement, so
-PostgreSQL runs exactly one statement; the connection only carries the
-proxy's queries while a simple Query is held, which discards the unnamed
-statement and portal anyway.
+It is sent as one Parse/Bind/Execute/Sync, so PostgreSQL runs exactly one
+statement. While a simple Query is held (it discards the unnamed statement
+and portal anyway) the proxy's messages use both and simple Queries; while
+an Execute is held, the client's unnamed statement and portal must outlive
+them, so every statement of the proxy's runs through the statement and
+portal named ``OWN`` (``in_units(..., named=True)``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skewguard.wire import messages as m
 
 SAVEPOINT = "skewguard_probe"
+#: The statement and portal the proxy's own messages use while an Execute is held.
+OWN = "skewguard_own"
 _SYNC = m.frame(b"S", b"")
+_CLOSE_OWN = m.encode_close("S", OWN) + m.encode_close("P", OWN)
+
+
+def unit(statements: Sequence[str], *, named: bool) -> bytes:
+    """``statements`` run in order and answered by one ReadyForQuery, as one simple
+    Query would run them: one Query, or (``named``) each through the statement and
+    portal ``OWN``, then a Sync (an error skips the rest, as in a Query)."""
+    if not named:
+        return m.encode_query("; ".join(statements))
+    return (
+        b"".join(
+            _CLOSE_OWN + m.encode_parse(OWN, sql) + m.encode_bind(OWN, OWN) + m.encode_execute(OWN)
+            for sql in statements
+        )
+        + _SYNC
+    )
+
+
+def one_statement(sql: str, *, named: bool) -> bytes:
+    """Exactly one statement (a Parse never holds two), answered by one ReadyForQuery."""
+    name = OWN if named else ""
+    head = _CLOSE_OWN if named else b""
+    return (
+        head
+        + m.encode_parse(name, sql)
+        + m.encode_bind(name, name)
+        + m.encode_execute(name)
+        + _SYNC
+    )
 
 
 @dataclass(frozen=True)
@@ -37,20 +71,26 @@ class Bracketed:
 
 
 def bracketed(
-    status: str, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+    status: str,
+    sql: str,
+    *,
+    statement_timeout_ms: int,
+    lock_timeout_ms: int,
+    named: bool = False,
 ) -> Bracketed | None:
-    """The messages for ``sql`` in transaction status ``status``; None in a failed one."""
-    limits = (
-        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}; "
-        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}; "
-        "SET LOCAL transaction_read_only = on"
-    )
+    """The messages for ``sql`` in transaction status ``status``; None in a failed one.
+    ``named``: leave the unnamed statement and portal alone (see the module)."""
+    limits = [
+        f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
+        f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
+        "SET LOCAL transaction_read_only = on",
+    ]
     if status == "T":
-        begin = f"SAVEPOINT {SAVEPOINT}; {limits}"
-        end = f"ROLLBACK TO SAVEPOINT {SAVEPOINT}; RELEASE SAVEPOINT {SAVEPOINT}"
+        begin = [f"SAVEPOINT {SAVEPOINT}", *limits]
+        end = [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]
     elif status == "I":
-        begin, end = f"BEGIN; {limits}", "ROLLBACK"
+        begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    run = m.encode_parse("", sql) + m.encode_bind("", "") + m.encode_execute("") + _SYNC
-    return Bracketed(m.encode_query(begin) + run + m.encode_query(end), 3, 1)
+    wire = unit(begin, named=named) + one_statement(sql, named=named) + unit(end, named=named)
+    return Bracketed(wire, 3, 1)

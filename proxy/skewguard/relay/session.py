@@ -63,6 +63,11 @@ HOLD_LIMIT = hs.HOLD_LIMIT
 _OWN_QUERY_SLACK = 1.0
 
 
+_SYNC = m.frame(b"S", b"")
+#: An Execute that fails at once: PostgreSQL then skips messages up to the next Sync.
+_EXECUTE_NO_PORTAL = m.encode_execute("skewguard_no_portal")
+
+
 #: What a held FunctionCall carries in place of a text (it is judged by its OID).
 _FUNCTION_CALL = Script()
 
@@ -121,6 +126,7 @@ class ClientSession(asyncio.Protocol):
         self._owner: tuple[StatementLog, Owner] | None = None  # whose samples, per log
         self._held: list[Segment] | None = None  # scanned client input waiting on a decision
         self._held_is_query = False  # what waits is a simple Query (not an Execute)
+        self._held_settled = False  # a held Execute after which the proxy may query (_settle)
         self._held_raw: list[bytes] = []  # client input received while waiting
         self._held_bytes = 0
         self._replies = ReplyStream()  # ReadyForQuery in the server's stream
@@ -494,6 +500,7 @@ class ClientSession(asyncio.Protocol):
         """
         self._held = rest
         self._held_is_query = message.type == 0x51
+        self._held_settled = False
         self._held_raw = []
         self._held_bytes = 0
         self._cancel_requested = False
@@ -521,7 +528,10 @@ class ClientSession(asyncio.Protocol):
                 oid = m.decode_function_call_oid(message.body)
                 fast_path = self.proxy.fast_path
                 refusal = await self._gate.decide_call(oid, fast_path, deadline=remaining)
+            elif message.type == 0x45 and not await self._settle(remaining):
+                refusal = None  # PostgreSQL skips it: an earlier message of the client's failed
             else:
+                remaining = max(0.0, deadline - (loop.time() - started))
                 refusal = await self._gate.decide(script, sql, simple=simple, deadline=remaining)
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
@@ -561,14 +571,57 @@ class ClientSession(asyncio.Protocol):
         if self._gate is not None and not self._control_since_sync:
             self._gate.observed_status(chr(self._replies.status))
 
+    async def _settle(self, timeout: float) -> bool:
+        """Before a held Execute inside a transaction block: have PostgreSQL answer the
+        client's messages sent before it (its Parse, Bind...) with a Sync of the
+        proxy's, so the proxy may run its own statements there (the replay's
+        baseline), as after a held Query. Inside a block a Sync ends nothing; their
+        answers go to the client, the Sync's ReadyForQuery does not (``Settle``).
+
+        False when one of them failed: PostgreSQL would skip the Execute and what
+        follows up to the client's Sync, and skips them still (``arm_drop_error``).
+        """
+        gate = self._gate
+        if (
+            gate is None
+            or not gate.in_block
+            or self.phase is not Phase.READY
+            or self._replies.ready != self._syncs
+            or self._replies.filtering
+        ):
+            return True
+        if self._unsynced:
+            settle = self._replies.arm_settle()
+            self._send_client = None  # replies go through the filter until it is done
+            self._syncs += 1
+            waiter = self._own_waiter = asyncio.get_running_loop().create_future()
+            self._write_upstream(_SYNC)
+            try:
+                async with asyncio.timeout(timeout):
+                    await waiter
+            except TimeoutError:
+                self._lose_upstream(timeout)
+                return True  # the decision ends in _refuse_and_close
+            finally:
+                self._own_waiter = None
+            self._unsynced = False
+            if settle.failed:
+                self._replies.arm_drop_error()
+                self._send_client = None
+                self._write_upstream(_EXECUTE_NO_PORTAL)
+                return False
+        self._held_settled = self._replies.status == 0x54  # T: still in the block
+        return True
+
     def _can_query_own(self) -> bool:
-        """A simple Query is held and PostgreSQL has answered all the client sent before it.
+        """A simple Query (or a settled Execute) is held and PostgreSQL has answered all
+        the client sent before it.
 
         Then nothing of the client's is under way at the server (no unsynced
         extended-protocol messages, whose implicit transaction or unnamed
         portal a query of the proxy's would end).
         """
-        held = self._held is not None and self._held_is_query
+        held = self._held is not None and (self._held_is_query or self._held_settled)
         return (
             held
             and self.phase is Phase.READY
@@ -595,6 +648,7 @@ class ClientSession(asyncio.Protocol):
             sql,
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
+            named=self.keeps_unnamed,
         )
         if plan is None:
             return None
@@ -608,6 +662,12 @@ class ClientSession(asyncio.Protocol):
             log.info("the proxy's own query failed (%s)", answer.error, extra={"sql": sql[:200]})
             return None
         return answer.rows
+
+    @property
+    def keeps_unnamed(self) -> bool:
+        """The client's unnamed statement and portal must outlive the proxy's own
+        messages: an Execute is held (see own_queries)."""
+        return not self._held_is_query
 
     @property
     def own_status(self) -> str:
@@ -639,16 +699,7 @@ class ClientSession(asyncio.Protocol):
             async with asyncio.timeout(timeout):
                 await waiter
         except TimeoutError:
-            log.warning(
-                "the proxy's own query got no answer within %.1f s: the server connection "
-                "is closed",
-                timeout,
-                extra={"peer": self.peer, "identity": str(self.identity)},
-            )
-            self._own_lost = True
-            self._send_upstream = None
-            if self._upstream is not None:
-                self._upstream.abort()
+            self._lose_upstream(timeout)
             raise OwnQueryTimeout(
                 "the connection to the server is closed (its transaction is rolled back)"
             ) from None
@@ -662,6 +713,20 @@ class ClientSession(asyncio.Protocol):
                 extra={"peer": self.peer, "errors": [r.error for r in capture.results]},
             )
         return capture.results
+
+    def _lose_upstream(self, timeout: float) -> None:
+        """The proxy's own messages got no answer in ``timeout``: their replies could
+        come at any time and be taken for the client's, so the server connection
+        ends now (PostgreSQL rolls the transaction back)."""
+        log.warning(
+            "the proxy's own query got no answer within %.1f s: the server connection is closed",
+            timeout,
+            extra={"peer": self.peer, "identity": str(self.identity)},
+        )
+        self._own_lost = True
+        self._send_upstream = None
+        if self._upstream is not None:
+            self._upstream.abort()
 
     def _refuse_and_close(self, refusal: Refusal | None) -> None:
         """The held statement, after its server connection was dropped (see ``exchange``):

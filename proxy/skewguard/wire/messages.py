@@ -258,6 +258,11 @@ def encode_execute(portal: str) -> bytes:
     return frame(b"E", portal.encode() + b"\x00" + b"\x00" * 4)
 
 
+def encode_close(kind: str, name: str) -> bytes:
+    """Close ('C') of statement (``S``) or portal (``P``) ``name``; no error if it is absent."""
+    return frame(b"C", kind.encode() + name.encode() + b"\x00")
+
+
 @dataclass(frozen=True, slots=True)
 class Close:
     kind: str  # "S" statement or "P" portal

@@ -84,6 +84,17 @@ class ReplyStream:
         else:
             self._filter = stripper
 
+    def arm_settle(self) -> Settle:
+        """Pass the replies to what the client sent, but keep back the ReadyForQuery that
+        answers the proxy's own Sync after them (see ``Settle``)."""
+        settle = Settle()
+        self._filter = settle
+        return settle
+
+    def arm_drop_error(self) -> None:
+        """Keep back the next ErrorResponse: the one the proxy provoked (see ``Settle``)."""
+        self._filter = _DropError()
+
     def arm_capture(self, queries: int) -> Capture:
         """Keep the replies to the proxy's next ``queries`` Query messages from the client.
 
@@ -270,6 +281,48 @@ class Capture(_Filter):
         elif mtype in _SESSION_MESSAGES:
             return raw
         return b""
+
+
+class Settle(_Filter):
+    """The client's replies up to the proxy's own Sync, whose ReadyForQuery is kept.
+
+    A held Execute comes after Parse and Bind messages already sent; their
+    answers are the client's. After them, nothing is under way at the server and
+    the proxy's own statements may run there (inside a transaction block, where a
+    Sync ends nothing). ``failed``: one of those answers was an error, after which
+    PostgreSQL would have skipped the client's messages up to its own Sync; the
+    proxy then provokes an error of its own (kept back: ``arm_drop_error``) so
+    PostgreSQL skips them again.
+    """
+
+    __slots__ = ("failed",)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failed = False
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        mtype = raw[0]
+        if mtype == READY_FOR_QUERY:
+            self._count_ready(raw, stream)
+            self.done = True
+            return b""
+        if mtype == ERROR_RESPONSE:
+            stream.errors += 1
+            self.failed = True
+        return raw
+
+
+class _DropError(_Filter):
+    """Keeps back the next ErrorResponse (the proxy's own), passes what comes before it."""
+
+    __slots__ = ()
+
+    def on_message(self, raw: bytes, stream: ReplyStream) -> bytes:
+        if raw[0] == ERROR_RESPONSE:
+            self.done = True
+            return b""
+        return raw
 
 
 class _Refusal(_Filter):
