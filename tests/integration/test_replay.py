@@ -298,9 +298,11 @@ def _gone(site: Site) -> None:
         assert trigger.fetchone() == (0,)
 
 
-@pytest.fixture
-def stubborn_site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
-    args = ("--decision-timeout", "2s")
+@pytest.fixture(params=["enforce"])
+def stubborn_site(
+    cluster: LocalCluster, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Site]:
+    args = ("--decision-timeout", "2s", "--mode", request.param)
     with proxied_site(cluster, tmp_path, "replay", SCHEMA, *args) as site:
         with site.direct() as conn:
             conn.execute(STUBBORN)
@@ -507,3 +509,17 @@ def test_a_settled_execute_answers_as_postgresql_does(
     assert via_proxy == direct
     passes = site.proxy.metrics()[("skewguard_replay_passes_total", ())]
     assert passes == (1 if replayed else 0)
+
+
+@pytest.mark.parametrize("stubborn_site", ["warn"], indirect=True)
+def test_in_warn_mode_a_replay_without_answer_still_refuses(stubborn_site: Site) -> None:
+    """The guard would let it through, but the connection that would run it is gone."""
+    with stubborn_site.via_proxy() as conn:
+        conn.autocommit = False
+        conn.execute(CREATE_STUBBORN)
+        with pytest.raises(errors.ObjectInUse) as caught:
+            conn.commit()
+        assert conn.broken
+    assert "cannot judge" in str(caught.value.diag.message_primary)
+    assert stubborn_site.last_decision()["decision"] == "warn"
+    _gone(stubborn_site)
