@@ -255,6 +255,9 @@ class Learner:
         deadline came first: what was analysed is kept, the rest waits for the
         next flush. Never waits on another database's analysis.
         """
+        if not self._waiting(database):  # the common case: nothing to analyse, no await
+            await self._write_before(deadline)
+            return True
         lock = self._db_lock(database)
         try:
             async with asyncio.timeout(_remaining(deadline)):
@@ -270,6 +273,18 @@ class Learner:
             lock.release()
         await self._write_before(deadline)
         return complete
+
+    def _waiting(self, database: str) -> bool:
+        """Whether a tagged session's text for ``database`` waits for analysis (in its log,
+        or taken by an analysis under way)."""
+        if any(slog.key.database == database and _wanted(slog) for slog in self._live):
+            return True
+        if any(slog.key.database == database and _wanted(slog) for slog, _ in self._done):
+            return True
+        return any(
+            owner == database and any(item.slog.key.app for item in work)
+            for owner, work in self._in_flight.values()
+        )
 
     def unanalysed(self, database: str) -> Iterator[str]:
         """Texts ``database``'s tagged sessions ran that are not in its footprints yet:
