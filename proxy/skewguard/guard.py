@@ -465,7 +465,9 @@ class Guard:
         complete = True
         if self._learner is not None:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
-            own = self._learner.flush_for_decision(requester.database, time.monotonic() + budget)
+            own = self._learner.flush_for_decision(  # unwritten footprints count too
+                requester.database, time.monotonic() + budget, write=False
+            )
             if self.peers is not None:  # what the proxies sharing the state saw counts too
                 asked = self.peers.ask(
                     requester.database,
