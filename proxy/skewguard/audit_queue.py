@@ -3,10 +3,11 @@
 Writing one audit entry costs a worker-thread hop and a transaction of the state
 store, and shaping its statements (no literal values leave the proxy) costs a
 regex pass: together more than a screened decision itself. A decision hands over
-how to build its entry and goes on (or waits for it to be written, when its
-caller reads the audit back); one writer at a time takes everything queued,
-builds and writes it in one worker-thread call, so the order of the entries is
-the order of the decisions. An entry the store refuses
+how to build its entry and goes on; one writer at a time takes everything
+queued, builds and writes it in one worker-thread call, so the order of the
+entries is the order of the decisions. The writer lingers a moment for more
+(a migration's statements come one at a time), unless a caller waits for its
+entry to be written (a decision whose client may read the audit back). An entry the store refuses
 is logged with its content (the decision stands; the audit failure is loud).
 Shutdown waits for the queue (``settle``).
 """
@@ -14,6 +15,7 @@ Shutdown waits for the queue (``settle``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -25,6 +27,8 @@ log = logging.getLogger("skewguard.guard")
 
 #: Entries written in one store call at most (a burst is written in several).
 BATCH_LIMIT = 500
+#: How long the writer waits for more entries before it writes (nobody waiting).
+LINGER = 0.05
 
 #: Builds one audit entry (JSON-ready); called in a worker thread.
 Entry = Callable[[], dict[str, Any]]
@@ -36,13 +40,16 @@ class AuditQueue:
         self._metrics = metrics
         self._queued: list[tuple[Entry, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
+        self._now = asyncio.Event()  # someone waits: write without lingering
 
-    def add(self, entry: Entry) -> asyncio.Future[None]:
+    def add(self, entry: Entry, *, wait: bool = False) -> asyncio.Future[None]:
         """Queue ``entry`` (built in a worker thread, in order); the future is done once it
-        is written (or its failure logged)."""
+        is written (or its failure logged). ``wait``: the caller awaits it, write now."""
         loop = asyncio.get_running_loop()
         written: asyncio.Future[None] = loop.create_future()
         self._queued.append((entry, written))
+        if wait:
+            self._now.set()
         if self._writer is None or self._writer.done():
             self._writer = loop.create_task(self._write())
         return written
@@ -51,10 +58,15 @@ class AuditQueue:
         """Let what is queued be written (before the store closes)."""
         writer = self._writer
         if writer is not None and not writer.done():
+            self._now.set()
             await asyncio.wait({writer}, timeout=timeout)
 
     async def _write(self) -> None:
         while self._queued:
+            if not self._now.is_set():
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._now.wait(), LINGER)
+            self._now.clear()
             batch = self._queued[:BATCH_LIMIT]
             del self._queued[:BATCH_LIMIT]
             entries, failure = await asyncio.to_thread(self._record, [e for e, _ in batch])

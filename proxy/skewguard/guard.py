@@ -879,7 +879,7 @@ class Guard:
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
     ) -> None:
         """Audit ``decision`` and wait until it is written (readers of the audit may follow)."""
-        await self._audits.add(self._entry(requester, texts, decision, source=source))
+        await self._audits.add(self._entry(requester, texts, decision, source=source), wait=True)
 
     def _entry(
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
