@@ -121,6 +121,7 @@ class PassGranter(Protocol):
 
 
 Footprints = dict[VersionKey, dict[Facet, Evidence]]
+_Versions: TypeAlias = "tuple[list[StoredVersion], _StateRead]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -305,18 +306,21 @@ class Guard:
             return _StateRead(None, at, versions, lifecycle, {})
         return _StateRead(mark, at, versions, lifecycle, elsewhere)
 
-    def _versions(self, database: str, state: _StateRead) -> list[StoredVersion]:
+    async def _versions(self, database: str, *, facets: bool = True) -> _Versions:
         """The store's versions plus what is learned but not yet written (a store that
-        cannot be written must not make a version invisible). Read-only: a kept read
-        shares them."""
+        cannot be written must not make a version invisible), and the store's read.
+        Read-only: a kept read shares them. Raises StateUnreadable."""
+        # unwritten first: a batch leaves that list only once the store has it, so a
+        # write landing during the store's read is in one or the other
         fresh = self._learner.unwritten_footprints(database) if self._learner else None
+        state = await self._state(facets=facets)
         if not fresh:
-            return list(state.versions)
-        return with_unwritten([replace(v) for v in state.versions], fresh, with_facets=True)
+            return list(state.versions), state
+        merged = with_unwritten([replace(v) for v in state.versions], fresh, with_facets=True)
+        return merged, state
 
     async def protections(self, database: str) -> dict[VersionKey, Protection]:
-        state = await self._state(facets=False)
-        return self._protections(database, self._versions(database, state), state)
+        return self._protections(database, *await self._versions(database, facets=False))
 
     def _protections(
         self, database: str, stored: list[StoredVersion], state: _StateRead
@@ -478,10 +482,9 @@ class Guard:
             else:
                 complete = await own
         try:
-            state = await self._state()
+            stored, state = await self._versions(requester.database)
         except StateUnreadable as exc:
             return "state", str(exc)
-        stored = self._versions(requester.database, state)
         protections = self._protections(requester.database, stored, state)
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         return Gathered(protections, footprints, partial=not complete)
