@@ -371,10 +371,18 @@ async def value_replay(pg_port: int, proxy_port: int, admin: str, values: int) -
 
 
 def run(
-    pg_port: int, logfile: Path, *, quick: bool = False, say: Callable[[str], None] = print
+    pg_port: int,
+    logfile: Path,
+    *,
+    quick: bool = False,
+    say: Callable[[str], None] = print,
+    source: Path | None = None,
 ) -> dict[str, Any]:
-    """Every DDL benchmark against a fresh proxy; each part reports its own status."""
-    proxy = start_skewguard(pg_port, logfile)
+    """Every DDL benchmark against a fresh proxy; each part reports its own status.
+
+    ``source``: a ``proxy/`` directory to run skewguard from (another checkout: before/after).
+    """
+    proxy = start_skewguard(pg_port, logfile, source=source)
     assert proxy.process is not None
     admin, pid = proxy.admin_url, proxy.process.pid
     results: dict[str, Any] = {}
@@ -467,12 +475,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ddl", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1,000 tables, 100-table replay")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="run skewguard from this proxy/ directory (another checkout, for before/after)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="skewguard-ddl-"))
     os.chmod(workdir, 0o711)
     cluster = start_postgres(workdir, max_connections=200)
     try:
-        results = run(cluster.port, workdir / "skewguard-ddl.log", quick=args.quick)
+        results = run(
+            cluster.port, workdir / "skewguard-ddl.log", quick=args.quick, source=args.source
+        )
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)
