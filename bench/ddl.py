@@ -16,7 +16,10 @@ cluster, with a fresh ``skewguard run`` in enforce mode in front of it:
   index; a view on every fifth), then alter each (ADD COLUMN, ADD CHECK, a
   unique index, SET DEFAULT, a replaced view). Run in a fresh database
   directly and in another through the proxy (where 10 versions read a table of
-  their own); total wall time of each.
+  their own); total wall time of each, and the proxy's CPU per statement.
+- **reads during the replay**: ``pgbench -S`` (prepared, 4 clients) through the
+  proxy on other connections (the ``bench`` database), alone and while the
+  replay runs through the proxy in a third database: p99 of each.
 - **samples** (value replay, #14): 10 versions each send 20 distinct prepared
   statements touching ``ledger`` (1, then 4 values each); an untagged
   connection adds and drops a CHECK on ``ledger`` in autocommit (each sample
@@ -45,7 +48,17 @@ from typing import Any
 import asyncpg
 
 from bench import report
-from bench.targets import HOST, USER, start_postgres, start_skewguard
+from bench.pgbench import Cell, initialise, percentile, run_cell
+from bench.targets import (
+    HOST,
+    USER,
+    Endpoint,
+    cpu_seconds,
+    pick_install,
+    start_postgres,
+    start_skewguard,
+    tool_path,
+)
 
 VERSIONS = 10
 SMALL_TABLES = 20
@@ -190,8 +203,11 @@ def replay_script(tables: int) -> list[str]:
     return out
 
 
-async def replay(pg_port: int, proxy_port: int, admin: str, tables: int) -> dict[str, Any]:
-    """The replay's wall time straight to PostgreSQL and through the proxy (fresh databases)."""
+async def replay(
+    pg_port: int, proxy_port: int, admin: str, tables: int, proxy_pid: int
+) -> dict[str, Any]:
+    """The replay's wall time straight to PostgreSQL and through the proxy (fresh databases),
+    and the proxy's CPU time per statement (user and system, what the load cannot stretch)."""
     script = replay_script(tables)
     results: dict[str, Any] = {"tables": tables, "statements": len(script)}
     await _create_databases(pg_port, "replay_direct", "replay_skewguard")
@@ -206,15 +222,76 @@ async def replay(pg_port: int, proxy_port: int, admin: str, tables: int) -> dict
         try:
             migration = await _connect(port, database)
             try:
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), cpu_seconds(proxy_pid)
                 await _timed(migration, script)
                 results[f"{target}_s"] = round(time.perf_counter() - started, 2)
+                spent = (cpu_seconds(proxy_pid) - cpu) * 1000 / len(script)
+                results[f"{target}_proxy_cpu_ms"] = round(spent, 3)
             finally:
                 await migration.close()
         finally:
             for conn in held:
                 await conn.close()
     results["ratio"] = round(results["skewguard_s"] / results["direct_s"], 2)
+    return results
+
+
+READERS = Cell("select", "prepared", 4)  # other connections' reads during the replay
+
+
+async def reads_during_replay(
+    pg_port: int, proxy_port: int, admin: str, tables: int, proxy_pid: int, logdir: Path
+) -> dict[str, Any]:
+    """pgbench -S p99 through the proxy alone, then while the replay runs through it.
+
+    Both runs last as long as one replay takes through the proxy (timed first).
+    """
+    pgbench = tool_path(pick_install(), "pgbench")
+    initialise(pgbench, Endpoint("direct", HOST, pg_port), 1)
+    proxied = Endpoint("skewguard", HOST, proxy_port, proxy_pid)
+    script = replay_script(tables)
+    names = ("replay_reads_time", "replay_reads")
+    await _create_databases(pg_port, *names)
+    held = []
+    for database in names:
+        base = await _connect(pg_port, database)
+        try:
+            await base.execute("CREATE TABLE app_users (id int PRIMARY KEY, a int, email text)")
+        finally:
+            await base.close()
+        held += await _protect(proxy_port, admin, database, ["app_users"])
+    try:
+        migration = await _connect(proxy_port, names[0])
+        try:
+            started = time.perf_counter()
+            await _timed(migration, script)
+            seconds = max(2.0, time.perf_counter() - started)
+        finally:
+            await migration.close()
+        alone = await asyncio.to_thread(run_cell, pgbench, READERS, proxied, seconds, logdir, "a")
+        migration = await _connect(proxy_port, names[1])
+        try:
+            reads = asyncio.create_task(
+                asyncio.to_thread(run_cell, pgbench, READERS, proxied, seconds, logdir, "r")
+            )
+            await _timed(migration, script)
+            during = await reads
+        finally:
+            await migration.close()
+    finally:
+        for conn in held:
+            await conn.close()
+    results: dict[str, Any] = {"clients": READERS.clients, "seconds": round(seconds, 2)}
+    for name, run in (("alone", alone), ("during", during)):
+        if run.aborted:
+            raise RuntimeError(f"pgbench -S {name}: {run.error}")
+        ordered = sorted(run.latencies_us)
+        results[name] = {
+            "transactions": run.transactions,
+            "p50_ms": round(percentile(ordered, 0.5) / 1000, 3),
+            "p99_ms": round(percentile(ordered, 0.99) / 1000, 3),
+        }
+    results["p99_ratio"] = round(results["during"]["p99_ms"] / results["alone"]["p99_ms"], 2)
     return results
 
 
@@ -294,14 +371,23 @@ async def value_replay(pg_port: int, proxy_port: int, admin: str, values: int) -
 
 
 def run(
-    pg_port: int, logfile: Path, *, quick: bool = False, say: Callable[[str], None] = print
+    pg_port: int,
+    logfile: Path,
+    *,
+    quick: bool = False,
+    say: Callable[[str], None] = print,
+    source: Path | None = None,
 ) -> dict[str, Any]:
-    """Every DDL benchmark against a fresh proxy; each part reports its own status."""
-    proxy = start_skewguard(pg_port, logfile)
+    """Every DDL benchmark against a fresh proxy; each part reports its own status.
+
+    ``source``: a ``proxy/`` directory to run skewguard from (another checkout: before/after).
+    """
+    proxy = start_skewguard(pg_port, logfile, source=source)
     assert proxy.process is not None
-    admin = proxy.admin_url
+    admin, pid = proxy.admin_url, proxy.process.pid
     results: dict[str, Any] = {}
     large = 1000 if quick else LARGE_TABLES
+    replayed = 100 if quick else REPLAY_TABLES
     parts: list[tuple[str, Callable[[], Any]]] = [
         (
             "small",
@@ -313,7 +399,11 @@ def run(
                 pg_port, proxy.port, admin, "ddl_large", large, 40 if quick else STATEMENTS
             ),
         ),
-        ("replay", lambda: replay(pg_port, proxy.port, admin, 100 if quick else REPLAY_TABLES)),
+        ("replay", lambda: replay(pg_port, proxy.port, admin, replayed, pid)),
+        (
+            "reads",
+            lambda: reads_during_replay(pg_port, proxy.port, admin, replayed, pid, logfile.parent),
+        ),
         ("samples", lambda: value_replay(pg_port, proxy.port, admin, 1)),
         ("samples_4", lambda: value_replay(pg_port, proxy.port, admin, 4)),
     ]
@@ -353,6 +443,15 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             "detail": f"{part['ratio']:.2f}x" if ok else "not measured",
         }
     )
+    part = results.get("reads", {})
+    ok = part.get("status") == "ok"
+    out.append(
+        {
+            "goal": "pgbench -S p99 on other connections during the replay <= 1.2x without",
+            "met": part["p99_ratio"] <= 1.2 if ok else None,
+            "detail": f"{part['p99_ratio']:.2f}x" if ok else "not measured",
+        }
+    )
     part = results.get("samples", {})
     ok = part.get("status") == "ok"
     out.append(
@@ -376,12 +475,20 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ddl", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="1,000 tables, 100-table replay")
     parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    parser.add_argument(
+        "--source",
+        type=Path,
+        default=None,
+        help="run skewguard from this proxy/ directory (another checkout, for before/after)",
+    )
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="skewguard-ddl-"))
     os.chmod(workdir, 0o711)
     cluster = start_postgres(workdir, max_connections=200)
     try:
-        results = run(cluster.port, workdir / "skewguard-ddl.log", quick=args.quick)
+        results = run(
+            cluster.port, workdir / "skewguard-ddl.log", quick=args.quick, source=args.source
+        )
     finally:
         cluster.stop()
         shutil.rmtree(workdir, ignore_errors=True)

@@ -373,7 +373,16 @@ def format_ddl(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"  replay, {part['tables']} tables, {part['statements']} statements: "
             f"direct {part['direct_s']:.2f} s, skewguard {part['skewguard_s']:.2f} s "
-            f"= {part['ratio']:.2f}x"
+            f"= {part['ratio']:.2f}x; proxy CPU per statement "
+            f"{part.get('skewguard_proxy_cpu_ms', float('nan')):.3f} ms"
+        )
+    part = _ran(results, "reads", lines)
+    if part is not None:
+        a, d = part["alone"], part["during"]
+        lines.append(
+            f"  pgbench -S through the proxy ({part['clients']} clients, {part['seconds']} s): "
+            f"p50 {a['p50_ms']:.2f} -> {d['p50_ms']:.2f} ms, p99 {a['p99_ms']:.2f} -> "
+            f"{d['p99_ms']:.2f} ms during the replay = {part['p99_ratio']:.2f}x"
         )
     for name in ("samples", "samples_4"):
         part = _ran(results, name, lines)

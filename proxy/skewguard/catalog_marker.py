@@ -126,11 +126,24 @@ def _stats_select(index: int, source: Source) -> str:
     )
 
 
-STATS_SQL = (
-    "WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age)\n"
-    + "\nUNION ALL\n".join(_stats_select(i, s) for i, s in enumerate(SOURCES))
-    + "\nORDER BY 1"
-)
+_STATS = "\nUNION ALL\n".join(_stats_select(i, s) for i, s in enumerate(SOURCES))
+STATS_SQL = f"WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age)\n{_STATS}\nORDER BY 1"
+
+#: STATS_SQL with the transaction snapshot's horizon in every row (``horizon``
+#: reads any of them), as the first statement of a repeatable-read transaction:
+#: the marker and the statistics of one moment in one round trip. It also sets the
+#: transaction's search_path to pg_catalog, so the catalog queries that follow in
+#: it name user types schema-qualified whatever the connection's own path is.
+MARKED_STATS_SQL = f"""
+WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age,
+                  pg_catalog.set_config('search_path', 'pg_catalog', true) AS path,
+                  pg_catalog.pg_current_snapshot() AS snap),
+s AS ({_STATS})
+SELECT s.*, pg_catalog.pg_snapshot_xmin(p.snap)::text AS xmin,
+       pg_catalog.pg_snapshot_xmax(p.snap)::text AS xmax,
+       ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(p.snap) AS x) AS xip
+FROM s, p ORDER BY 1
+"""
 
 
 def _xids(values: Iterable[Any]) -> frozenset[int]:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from skewguard import catalog as cat
 from skewguard.catalog import CatalogSnapshot, Patch, build_catalog
 from skewguard.catalog_marker import (
+    MARKED_STATS_SQL,
     SNAP_SQL,
     SOURCES,
     STATS_SQL,
@@ -247,8 +248,9 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
     if quiet(current.marker, xmax, xip):
         return replace(current, marker=replace(current.marker, xmin=xmin, xmax=xmax, xip=xip))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmin, xmax, xip = await _begin(conn)
-        stats = await _stats(conn, current.marker.xmin)
+        counted = await conn.fetch(MARKED_STATS_SQL, *stats_args(current.marker.xmin))
+        xmin, xmax, xip = horizon(counted[0])
+        stats = parse_stats(counted)
         marker = CatalogMarker(xmin, xmax, xip, tuple(s.count for s in stats))
         if untouched(current.marker, stats):
             return replace(current, marker=marker)

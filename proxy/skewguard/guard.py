@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol, TypeAlias
 
 import asyncpg
 
 from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.audit_queue import AuditQueue, Entry
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.checking import AppliedMigration, CheckReport, apply_in_sequence
@@ -78,7 +79,7 @@ from skewguard.rules import RULES
 from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
-from skewguard.store.base import StoredVersion, with_unwritten
+from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
 
 log = logging.getLogger("skewguard.guard")
 
@@ -104,6 +105,9 @@ _OVERTURNABLE_FACETS = frozenset(
 
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
+#: How long a read of the state store serves decisions while the store reports no
+#: change: other proxies' heartbeats age out with time, not with a write.
+KEEP_STATE_READ = 1.0
 
 
 class StateUnreadable(Exception):
@@ -117,6 +121,18 @@ class PassGranter(Protocol):
 
 
 Footprints = dict[VersionKey, dict[Facet, Evidence]]
+_Versions: TypeAlias = "tuple[list[StoredVersion], _StateRead]"
+
+
+@dataclass(frozen=True, slots=True)
+class _StateRead:
+    """What the state store said for decisions, and its change mark just before."""
+
+    mark: Hashable | None  # None: not to be kept
+    at: float  # time.monotonic() of the read
+    versions: tuple[StoredVersion, ...]
+    lifecycle: Mapping[tuple[str, str], Lifecycle]
+    elsewhere: Mapping[VersionKey, int]  # live through other proxies sharing the store
 
 
 @dataclass(frozen=True)
@@ -239,7 +255,9 @@ class Guard:
         self._live = live
         self.passes: PassGranter | None = None  # the database-side backstop, when installed
         self.peers: Peers | None = None  # proxies (or workers) sharing the state store
-        self._audits: set[asyncio.Task[None]] = set()
+        self._audits = AuditQueue(store, metrics)
+        self._state_read: _StateRead | None = None  # the last read, kept while unchanged
+        self._used: tuple[tuple[dict[Facet, Evidence], ...], frozenset[str]] = ((), frozenset())
         self._links: dict[str, Links] = {}  # per database: what the screen let through
         mode = ReplayMode(settings.replay)
         #: What protected versions really send, for replay (None: --replay none).
@@ -253,19 +271,85 @@ class Guard:
                 self.samples, mode, metrics, keep_literals=settings.keep_literals
             )
 
-    async def _live_keys(self) -> set[VersionKey]:
-        """Versions with an open connection here or through any proxy sharing the store."""
-        local = set(self._learner.live_keys() if self._learner is not None else self._live or ())
+    async def _state(self, *, facets: bool = True) -> _StateRead:
+        """What the store says now: the kept read while the store reports no change
+        (no worker-thread hop), else a new one. Raises StateUnreadable."""
+        kept = self._state_read
+        if (
+            kept is not None
+            and kept.mark is not None
+            and time.monotonic() - kept.at < KEEP_STATE_READ
+            and self._store.change_mark() == kept.mark
+        ):
+            return kept
+        try:
+            read = await asyncio.to_thread(self._read_state, facets)
+        except Exception as exc:
+            self._metrics.state_errors.inc()
+            raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
+        if facets:
+            self._state_read = read
+        return read
+
+    def _read_state(self, facets: bool) -> _StateRead:
+        """One read of the store (in a worker thread); its mark is taken first, so a
+        change made while reading shows as a new mark next time."""
+        store = self._store
+        mark = store.change_mark()
+        at = time.monotonic()
+        versions = tuple(store.versions(with_facets=facets))
+        lifecycle = store.lifecycle()
         proxy_id = self._learner.proxy_id if self._learner is not None else ""
         try:
-            elsewhere = await asyncio.to_thread(
-                self._store.live_elsewhere, proxy_id, self._settings.heartbeat_window
-            )
+            elsewhere = store.live_elsewhere(proxy_id, self._settings.heartbeat_window)
         except Exception as exc:  # they stay protected as recent / rollback target
             self._metrics.state_errors.inc()
             log.warning("cannot read other proxies' live versions: %s", exc)
-            return local
-        return local | set(elsewhere)
+            return _StateRead(None, at, versions, lifecycle, {})
+        return _StateRead(mark, at, versions, lifecycle, elsewhere)
+
+    async def _versions(self, database: str, *, facets: bool = True) -> _Versions:
+        """The store's versions plus what is learned but not yet written (a store that
+        cannot be written must not make a version invisible), and the store's read.
+        Read-only: a kept read shares them. Raises StateUnreadable."""
+        # unwritten first: a batch leaves that list only once the store has it, so a
+        # write landing during the store's read is in one or the other
+        fresh = self._learner.unwritten_footprints(database) if self._learner else None
+        state = await self._state(facets=facets)
+        if not fresh:
+            return list(state.versions), state
+        merged = with_unwritten([replace(v) for v in state.versions], fresh, with_facets=True)
+        return merged, state
+
+    async def protections(self, database: str) -> dict[VersionKey, Protection]:
+        return self._protections(database, *await self._versions(database, facets=False))
+
+    def _protections(
+        self, database: str, stored: list[StoredVersion], state: _StateRead
+    ) -> dict[VersionKey, Protection]:
+        """Which of ``stored`` (every database's versions) are protected, and why."""
+        local = self._learner.live_keys() if self._learner is not None else self._live or ()
+        everything = protected_versions(
+            stored,
+            {*local, *state.elsewhere},
+            state.lifecycle,
+            retain=self._settings.retain,
+            now=time.time(),
+        )
+        counts: dict[str, int] = {}
+        for protection in everything.values():
+            counts[protection.value] = counts.get(protection.value, 0) + 1
+        for protection in Protection:
+            self._metrics.protected_versions.labels(protection.value).set(
+                counts.get(protection.value, 0)
+            )
+        return {k: v for k, v in everything.items() if k.database == database}
+
+    def reconfigure(self, settings: Settings) -> None:
+        """Take over reloaded settings (SIGHUP); ConfigError leaves the current ones."""
+        self._severities = _severities(settings)
+        self._settings = settings
+        self._state_read = None  # the heartbeat window may have changed
 
     async def begin(
         self,
@@ -319,7 +403,7 @@ class Guard:
         if found.partial and (reached is None or self._mentioned(requester, reached.names)):
             return Screened(gathered=found)
         if found.footprints:
-            if reached is None or not reached.clear_of(used_names(found.footprints.values())):
+            if reached is None or not reached.clear_of(self._used_names(found.footprints)):
                 return Screened(gathered=found)
             links.add(reached.passed)
             self._links[requester.database] = links
@@ -330,59 +414,19 @@ class Guard:
         self._audit_later(requester, [text], decision)
         return Screened(decision)
 
+    def _used_names(self, footprints: Footprints) -> frozenset[str]:
+        """``used_names`` of ``footprints``, kept while the same facet sets are protected
+        (a kept store read hands out the same ones; any merge makes new ones)."""
+        facets = tuple(footprints.values())
+        kept, names = self._used
+        if len(kept) != len(facets) or any(a is not b for a, b in zip(kept, facets, strict=True)):
+            names = used_names(facets)
+            self._used = (facets, names)
+        return names
+
     def _audit_later(self, requester: Requester, texts: Sequence[str], decision: Decision) -> None:
-        """Audit in the background (shutdown waits for it: ``settle``)."""
-        task = asyncio.get_running_loop().create_task(
-            self._audit(requester, texts, decision, source="proxy")
-        )
-        self._audits.add(task)
-        task.add_done_callback(self._audits.discard)
-
-    async def _versions(self, database: str, *, with_facets: bool) -> list[StoredVersion]:
-        """The store's versions plus what is learned but not yet written (a store that
-        cannot be written must not make a version invisible). Raises StateUnreadable."""
-        try:
-            stored = await asyncio.to_thread(self._store.versions, with_facets=with_facets)
-        except Exception as exc:
-            self._metrics.state_errors.inc()
-            raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
-        if self._learner is None:
-            return stored
-        fresh = self._learner.unwritten_footprints(database)
-        return with_unwritten(stored, fresh, with_facets=with_facets)
-
-    async def protections(self, database: str) -> dict[VersionKey, Protection]:
-        return await self._protections(database, await self._versions(database, with_facets=False))
-
-    async def _protections(
-        self, database: str, stored: list[StoredVersion]
-    ) -> dict[VersionKey, Protection]:
-        """Which of ``stored`` (every database's versions) are protected, and why."""
-        try:
-            lifecycle = await asyncio.to_thread(self._store.lifecycle)
-        except Exception as exc:
-            self._metrics.state_errors.inc()
-            raise StateUnreadable(f"the state store cannot be read ({exc})") from exc
-        everything = protected_versions(
-            stored,
-            await self._live_keys(),
-            lifecycle,
-            retain=self._settings.retain,
-            now=time.time(),
-        )
-        counts: dict[str, int] = {}
-        for protection in everything.values():
-            counts[protection.value] = counts.get(protection.value, 0) + 1
-        for protection in Protection:
-            self._metrics.protected_versions.labels(protection.value).set(
-                counts.get(protection.value, 0)
-            )
-        return {k: v for k, v in everything.items() if k.database == database}
-
-    def reconfigure(self, settings: Settings) -> None:
-        """Take over reloaded settings (SIGHUP); ConfigError leaves the current ones."""
-        self._severities = _severities(settings)
-        self._settings = settings
+        """Audit without waiting for the write (shutdown waits for it: ``settle``)."""
+        self._audits.add(self._entry(requester, texts, decision, source="proxy"))
 
     async def _footprints(
         self,
@@ -427,7 +471,9 @@ class Guard:
         complete = True
         if self._learner is not None:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
-            own = self._learner.flush_for_decision(requester.database, time.monotonic() + budget)
+            own = self._learner.flush_for_decision(  # unwritten footprints count too
+                requester.database, time.monotonic() + budget, write=False
+            )
             if self.peers is not None:  # what the proxies sharing the state saw counts too
                 asked = self.peers.ask(
                     requester.database,
@@ -438,10 +484,10 @@ class Guard:
             else:
                 complete = await own
         try:
-            stored = await self._versions(requester.database, with_facets=True)
-            protections = await self._protections(requester.database, stored)
+            stored, state = await self._versions(requester.database)
         except StateUnreadable as exc:
             return "state", str(exc)
+        protections = self._protections(requester.database, stored, state)
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         return Gathered(protections, footprints, partial=not complete)
 
@@ -836,37 +882,23 @@ class Guard:
 
     async def settle(self, timeout: float) -> None:
         """Let audits written in the background finish (before the store closes)."""
-        if self._audits:
-            await asyncio.wait(set(self._audits), timeout=timeout)
+        await self._audits.settle(timeout)
 
     async def _audit(
         self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
     ) -> None:
+        """Audit ``decision`` and wait until it is written (readers of the audit may follow)."""
+        await self._audits.add(self._entry(requester, texts, decision, source=source), wait=True)
+
+    def _entry(
+        self, requester: Requester, texts: Sequence[str], decision: Decision, *, source: str
+    ) -> Entry:
+        """How to build the audit entry of ``decision``; counted and logged now."""
         # counted under the rules that make it a break (the alerts group by them)
         rules = sorted({f.rule for f in decision.breaking}) or ["none"]
         if source != "check":
             for rule in rules:
                 self._metrics.ddl_decisions.labels(decision.action.value, rule).inc()
-        entry: dict[str, Any] = {
-            "at": time.time(),
-            "source": source,
-            "decision": decision.action.value,
-            "note": decision.note,
-            "database": requester.database,
-            "role": requester.user,
-            "client": str(requester.identity),
-            "peer": requester.peer,
-            "statements": [self._shown(text) for text in texts],
-            "changes": [c.to_dict() for c in decision.changes],
-            "findings": [f.to_dict() for f in decision.findings],
-            "override_reason": decision.override,
-            "error": list(decision.error) if decision.error else None,
-        }
-        try:
-            await asyncio.to_thread(self._store.record_decision, entry)
-        except Exception as exc:  # the decision stands; the audit failure is loud
-            self._metrics.state_errors.inc()
-            log.error("could not audit a DDL decision: %s", exc, extra={"entry": entry})
         level = logging.WARNING if decision.action is not Action.ALLOW else logging.INFO
         log.log(
             level,
@@ -875,6 +907,26 @@ class Guard:
             decision.note,
             extra={"database": requester.database, "client": str(requester.identity)},
         )
+        at, client, texts = time.time(), str(requester.identity), tuple(texts)
+
+        def build() -> dict[str, Any]:  # in the audit's worker thread
+            return {
+                "at": at,
+                "source": source,
+                "decision": decision.action.value,
+                "note": decision.note,
+                "database": requester.database,
+                "role": requester.user,
+                "client": client,
+                "peer": requester.peer,
+                "statements": [self._shown(text) for text in texts],
+                "changes": [c.to_dict() for c in decision.changes],
+                "findings": [f.to_dict() for f in decision.findings],
+                "override_reason": decision.override,
+                "error": list(decision.error) if decision.error else None,
+            }
+
+        return build
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:

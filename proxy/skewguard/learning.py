@@ -245,16 +245,24 @@ class Learner:
             if await self._write():
                 await self.heartbeat()
 
-    async def flush_for_decision(self, database: str, deadline: float) -> bool:
+    async def flush_for_decision(
+        self, database: str, deadline: float, *, write: bool = True
+    ) -> bool:
         """Analyse what ``database``'s sessions ran so far, before ``deadline``.
 
         ``deadline`` is a ``time.monotonic()`` moment. True when every statement
         observed for the database before the call is in the footprints a
-        decision can see: the store plus :meth:`unwritten_footprints` (a write
-        is tried before the deadline, and carries on after it). False when the
-        deadline came first: what was analysed is kept, the rest waits for the
-        next flush. Never waits on another database's analysis.
+        decision can see: the store plus :meth:`unwritten_footprints`. ``write``
+        (for a peer, which reads the store, not this memory): what is queued is
+        written too, waiting until the deadline at most (the write carries on
+        after it). False when the deadline came first: what was analysed is
+        kept, the rest waits for the next flush. Never waits on another
+        database's analysis.
         """
+        if not self._waiting(database):  # nothing to analyse: no lock, no await
+            if write:
+                await self._write_before(deadline)
+            return True
         lock = self._db_lock(database)
         try:
             async with asyncio.timeout(_remaining(deadline)):
@@ -268,8 +276,21 @@ class Learner:
             complete = False
         finally:
             lock.release()
-        await self._write_before(deadline)
+        if write:
+            await self._write_before(deadline)
         return complete
+
+    def _waiting(self, database: str) -> bool:
+        """Whether a tagged session's text for ``database`` waits for analysis (in its log,
+        or taken by an analysis under way)."""
+        if any(slog.key.database == database and _wanted(slog) for slog in self._live):
+            return True
+        if any(slog.key.database == database and _wanted(slog) for slog, _ in self._done):
+            return True
+        return any(
+            owner == database and any(item.slog.key.app for item in work)
+            for owner, work in self._in_flight.values()
+        )
 
     def unanalysed(self, database: str) -> Iterator[str]:
         """Texts ``database``'s tagged sessions ran that are not in its footprints yet:

@@ -13,6 +13,8 @@ import pytest
 from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster
+from skewguard.store import SqliteStore
+from skewguard.store.base import Lifecycle
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -119,3 +121,24 @@ def test_a_pipeline_before_its_sync_is_one_transaction(site: tuple[str, ProxyPro
         with migrator.cursor() as cur:
             cur.execute("SELECT to_regclass('pb') IS NULL, to_regclass('pa') IS NOT NULL")
             assert cur.fetchone() == (True, True)
+
+
+def test_a_lifecycle_change_by_another_process_is_seen_at_once(
+    site: tuple[str, ProxyProcess],
+) -> None:
+    """Decisions reuse the proxy's read of the state file while it reports no change; a
+    pin written by another process (``skewguard versions pin --state``) is a change."""
+    database, proxy = site
+    assert proxy.state is not None
+    _version(proxy, database, "SELECT email FROM users").close()  # seen, then gone
+    other = SqliteStore(str(proxy.state))  # another process's connection to the file
+    try:
+        other.set_lifecycle("shop", "1", Lifecycle.RETIRED)
+        with psycopg.connect(proxy.url(database=database), autocommit=True) as migrator:
+            migrator.execute("CREATE INDEX users_email ON users (email)")  # nothing protected
+            migrator.execute("ALTER TABLE users ADD COLUMN nick text")
+            other.set_lifecycle("shop", "1", Lifecycle.PINNED)
+            with pytest.raises(errors.ObjectInUse, match="shop@1"):
+                migrator.execute("ALTER TABLE users DROP COLUMN email")
+    finally:
+        other.close()

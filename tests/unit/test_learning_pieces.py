@@ -426,3 +426,36 @@ def test_analysis_caches_are_bounded() -> None:
     assert 999 in cache and 0 not in cache  # the newest stay, the oldest went
     cache[999] = -1  # replacing a key evicts nothing
     assert cache[999] == -1 and len(cache) <= 16
+
+
+async def test_a_decision_with_no_tagged_text_waiting_neither_locks_nor_writes(
+    tmp_path: Path,
+) -> None:
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        upstream = parse_upstream(f"postgresql://nobody@127.0.0.1:{free_port()}/x?sslmode=disable")
+        learner = _learner(CatalogCache(upstream), store)
+        untagged = _observe(learner, VersionKey("x", "", ""), "nobody", "CREATE TABLE n (id int)")
+        batch = FootprintBatch()
+        batch.record(VersionKey("x", "shop", "1"), frozenset({EMAIL}), 1, time.time(), "s")
+        learner._unwritten.append(batch)  # queued by the periodic flush, not written yet
+        lock = learner._db_lock("x")
+        await lock.acquire()  # a periodic flush of x's untagged texts holds the lock
+        try:
+            assert await asyncio.wait_for(
+                learner.flush_for_decision("x", time.monotonic() + 5, write=False), 0.5
+            )
+        finally:
+            lock.release()
+        assert untagged.counts == {"CREATE TABLE n (id int)": 1}  # left to the periodic flush
+        assert store.versions() == []  # the decision judged on the queued batch, unwritten
+        assert EMAIL in learner.unwritten_footprints("x")[0].facets
+        # a tagged text waiting: the decision takes the lock (here: waits past its deadline)
+        _observe(learner, VersionKey("x", "shop", "1"), "nobody", "SELECT email FROM t")
+        await lock.acquire()
+        try:
+            assert not await learner.flush_for_decision("x", time.monotonic() + 0.2, write=False)
+        finally:
+            lock.release()
+    finally:
+        store.close()

@@ -11,6 +11,7 @@ import pytest
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.store import SqliteStore, StateStore, default_proxy_id, open_store
+from skewguard.store.base import Lifecycle
 
 V1 = VersionKey("shop", "orders", "1")
 V2 = VersionKey("shop", "orders", "2")
@@ -122,3 +123,37 @@ def test_versions_are_read_again_after_any_write_here_or_elsewhere(
     facets = {f.subject for f in store.versions()[0].facets}
     assert {"public.a", "public.c"} <= facets
     assert store.versions(with_facets=False)[0].facets == {}
+
+
+def test_the_change_mark_moves_with_every_change_a_decision_reads(
+    store: SqliteStore, tmp_path: Path
+) -> None:
+    first = store.change_mark()
+    assert first is not None and store.change_mark() == first  # a read changes nothing
+    store.record_decisions([{"at": 1.0, "decision": "allow"}])
+    store.heartbeat("me", {V1: 1})  # this proxy's own beat: not what live_elsewhere reads
+    assert store.change_mark() == first
+    batch = FootprintBatch()
+    batch.record(V1, frozenset({Facet(FacetKind.RELATION_READ, "public.t")}), 1, time.time(), "s")
+    store.write(batch)
+    second = store.change_mark()
+    assert second != first
+    store.set_lifecycle("orders", "1", Lifecycle.PINNED)
+    third = store.change_mark()
+    assert third != second
+    other = SqliteStore(str(store.path))  # another process's connection: a CLI, a proxy
+    try:
+        other.heartbeat("b", {V2: 1})
+        assert store.change_mark() != third
+    finally:
+        other.close()
+
+
+def test_the_change_mark_never_waits_for_a_busy_connection(store: SqliteStore) -> None:
+    with store._lock:  # a worker thread is writing
+        assert store.change_mark() is None
+
+
+def test_decisions_are_recorded_in_order_in_one_call(store: SqliteStore) -> None:
+    store.record_decisions([{"at": 1.0, "decision": "allow", "n": n} for n in range(3)])
+    assert [d["n"] for d in store.decisions()] == [2, 1, 0]  # newest first

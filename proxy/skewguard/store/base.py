@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
@@ -92,8 +92,17 @@ class StateStore(Protocol):
     def set_lifecycle(self, app: str, version: str, state: Lifecycle | None) -> None:
         """Pin or retire ``app@version``; None clears either."""
 
+    def change_mark(self) -> Hashable | None:
+        """A token that differs whenever what ``versions``, ``lifecycle`` or
+        ``live_elsewhere`` answer may have changed (other proxies' heartbeats
+        aging out aside); None when the store cannot tell at once. Called on the
+        event loop: it never waits on I/O or on another thread."""
+
     def record_decision(self, decision: dict[str, Any]) -> None:
         """Append one audited DDL decision (JSON-ready)."""
+
+    def record_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
+        """Append audited DDL decisions in their order, in one transaction."""
 
     def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         """The newest audited decisions first; with ``before``, those with a smaller id."""

@@ -31,7 +31,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -318,15 +318,24 @@ class PostgresStore:
         self._call(work, idempotent=True)  # setting a state twice is the same as once
 
     def record_decision(self, decision: dict[str, Any]) -> None:
-        body = json.dumps(decision, default=str)
+        self.record_decisions([decision])
+
+    def record_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
+        rows = [(d["at"], d["decision"], json.dumps(d, default=str)) for d in decisions]
 
         def work(conn: Connection) -> None:
-            conn.execute(
-                "INSERT INTO skewguard.decisions (at, decision, body) VALUES (%s, %s, %s::json)",
-                (decision["at"], decision["decision"], body),
-            )
+            with conn.transaction(), conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO skewguard.decisions (at, decision, body)"
+                    " VALUES (%s, %s, %s::json)",
+                    rows,
+                )
 
         self._call(work, idempotent=False)
+
+    def change_mark(self) -> None:
+        """Other proxies write here unseen: every read asks the server."""
+        return None
 
     def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]

@@ -6,7 +6,7 @@ import json
 import sqlite3
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -89,7 +89,8 @@ class SqliteStore:
         if self.path.parent != Path():
             self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._writes = 0  # this connection's footprint writes (data_version counts others')
+        # this connection's writes of footprints and lifecycle (data_version counts others')
+        self._changes = 0
         self._read: tuple[tuple[int, int], list[StoredVersion]] | None = None
         try:
             self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
@@ -118,14 +119,14 @@ class SqliteStore:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
-            self._writes += 1
+            self._changes += 1
 
     def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
         """Every version (copies: callers merge into them). Read again only when the
         file changed since: every decision asks, and the facets grow with the versions."""
         with self._lock:
             (changed_elsewhere,) = self._db.execute("PRAGMA data_version").fetchone()
-            mark = (changed_elsewhere, self._writes)
+            mark = (changed_elsewhere, self._changes)
             if self._read is None or self._read[0] != mark:
                 rows = self._db.execute(
                     "SELECT database, app, version, first_seen, last_seen FROM versions "
@@ -138,6 +139,19 @@ class SqliteStore:
                 self._read = (mark, assemble_versions(rows, facet_rows))
             kept = self._read[1]
         return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept]
+
+    def change_mark(self) -> tuple[int, int] | None:
+        """``PRAGMA data_version`` (other connections' commits) and this connection's own
+        changes; None while a worker thread holds the connection (never waits)."""
+        if not self._lock.acquire(blocking=False):
+            return None
+        try:
+            (changed_elsewhere,) = self._db.execute("PRAGMA data_version").fetchone()
+        except sqlite3.Error:
+            return None
+        finally:
+            self._lock.release()
+        return changed_elsewhere, self._changes
 
     def lifecycle(self) -> dict[tuple[str, str], Lifecycle]:
         with self._lock:
@@ -157,13 +171,23 @@ class SqliteStore:
                     "SET state = excluded.state, at = excluded.at",
                     (app, version, state.value, time.time()),
                 )
+            self._changes += 1
 
     def record_decision(self, decision: dict[str, Any]) -> None:
+        self.record_decisions([decision])
+
+    def record_decisions(self, decisions: Sequence[dict[str, Any]]) -> None:
+        rows = [(d["at"], d["decision"], json.dumps(d, default=str)) for d in decisions]
         with self._lock:
-            self._db.execute(
-                "INSERT INTO decisions (at, decision, body) VALUES (?, ?, ?)",
-                (decision["at"], decision["decision"], json.dumps(decision, default=str)),
-            )
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                self._db.executemany(
+                    "INSERT INTO decisions (at, decision, body) VALUES (?, ?, ?)", rows
+                )
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
 
     def decisions(self, limit: int = 100, before: int | None = None) -> list[dict[str, Any]]:
         return [{"id": i, **json.loads(body)} for i, body in self.decision_texts(limit, before)]
