@@ -19,7 +19,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, tool_env
+from tests.support.clients import direct, tool_env, wait_for
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -62,11 +62,19 @@ def _app_reading_email(
 
 
 def _retire(proxy: ProxyProcess, name: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "skewguard", "versions", "retire", name,
-         "--admin", proxy.admin_url],
-        check=True, capture_output=True, env=tool_env(),
-    )  # fmt: skip
+    """Retire ``name`` once the proxy has seen its last connection close (until then it
+    is live, and retiring it is refused)."""
+
+    def retired() -> bool | None:
+        done = subprocess.run(
+            [sys.executable, "-m", "skewguard", "versions", "retire", name,
+             "--admin", proxy.admin_url],
+            capture_output=True, text=True, env=tool_env(),
+        )  # fmt: skip
+        assert done.returncode == 0 or "is live now" in done.stderr, done.stderr
+        return done.returncode == 0 or None
+
+    wait_for(retired, timeout=10.0, interval=0.1)
 
 
 def _assert_refusal_reads_well(output: str, table: str) -> None:

@@ -52,6 +52,10 @@ DEFAULT_DECISIONS = 100
 HEAVY_AT_ONCE = 1
 
 
+#: How long a reader of the audit waits for the decisions queued before it.
+AUDIT_SETTLE = 2.0
+
+
 @dataclass(slots=True)
 class _Context:
     proxy: Proxy
@@ -78,6 +82,14 @@ def _fail(status: int, message: str) -> NoReturn:
 
 def _context(request: web.Request) -> _Context:
     return request.app[_CONTEXT]
+
+
+async def _audits_written(request: web.Request) -> None:
+    """Decisions made so far are in the audit before it is read (it is written in the
+    background, a moment after each decision)."""
+    guard = _context(request).proxy.guard
+    if guard is not None:
+        await guard.settle(AUDIT_SETTLE)
 
 
 def _state(request: web.Request) -> StateStore:
@@ -353,6 +365,7 @@ async def decisions(request: web.Request) -> web.Response:
     state = _state(request)
     limit = _int_param(request, "limit", DEFAULT_DECISIONS, MAX_DECISIONS) or 1
     before = _int_param(request, "before", None, 2**62)
+    await _audits_written(request)
     async with _context(request).heavy:
         rows = await asyncio.to_thread(state.decision_texts, limit, before)
         body = await asyncio.to_thread(_decisions_page, rows, limit)
@@ -479,6 +492,7 @@ async def status(request: web.Request) -> web.Response:
     recent: list[dict[str, Any]] = []
     if context.store is not None and context.proxy.learner is not None:
         rows = await _version_rows(request, True)
+        await _audits_written(request)
         recent = await asyncio.to_thread(context.store.decisions, 20)
     proxy = context.proxy
     health = status_page.Health(
