@@ -35,7 +35,7 @@ from skewguard.ddl import (
     probes_needed,
 )
 from skewguard.ddl.affects import Affects, Usage, Use, touching
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import Change, IndexChange, Unmodelled
 from skewguard.ddl.findings import Finding
 from skewguard.ddl.model import Model
 from skewguard.ddl.screen import (
@@ -756,7 +756,7 @@ class Guard:
             return Verdict()
         budget = self._replay_budget(requester)
         if conn.own_status == "I":
-            if any(c.has("concurrently") for c in changes):
+            if any(isinstance(c, IndexChange) and c.concurrently for c in changes):
                 return Verdict()  # it cannot run in the proxy's trial transaction
             ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
             if ran is None:
@@ -770,9 +770,7 @@ class Guard:
             before, after = pending.baseline, ran[0]
         judged = value_changes(changes)
         change = (
-            judged[0]
-            if judged
-            else Change(Kind.UNMODELLED, "; ".join(e.reason for e in pending.unmodelled))
+            judged[0] if judged else Unmodelled("; ".join(e.reason for e in pending.unmodelled))
         )
         return self._replayer.verdict(
             trials,

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import CannotModel, Change, DdlParseError, Kind, Overlay, SessionFacts, evaluate
+from skewguard.catalog import CatalogSnapshot, RelKind
+from skewguard.ddl import CannotModel, DdlParseError, Overlay, SessionFacts, evaluate
+from skewguard.ddl.changes import AddConstraint, ConstraintType, DropColumn, DropView
 from skewguard.ddl.types import classify_type_change
 
 SCHEMA = """
@@ -178,27 +179,46 @@ def test_parse_error(base: CatalogSnapshot) -> None:
 
 
 def test_change_is_hashable_and_serializable() -> None:
-    c = Change(
-        Kind.DROP_COLUMN,
-        "public.users.email",
-        relation="public.users",
-        flags=frozenset({"cascade"}),
-    )
+    c = DropColumn("public.users.email", "text", relation="public.users")
     assert str(c) == "DropColumn(public.users.email)"
-    assert hash(c) == hash(
-        Change(
-            Kind.DROP_COLUMN,
-            "public.users.email",
-            relation="public.users",
-            flags=frozenset({"cascade"}),
-        )
-    )
+    assert hash(c) == hash(DropColumn("public.users.email", "text", relation="public.users"))
     assert c.to_dict() == {
         "kind": "DropColumn",
         "subject": "public.users.email",
         "relation": "public.users",
+        "old": "text",
+    }
+
+
+def test_typed_changes_keep_the_stored_json_shape() -> None:
+    """Audits, the API and the state store keep the shape one Change class wrote."""
+    view = DropView("public.v", RelKind.VIEW, relation="public.v", via="public.t")
+    assert view.to_dict() == {
+        "kind": "DropView",
+        "subject": "public.v",
+        "detail": "view",
+        "relation": "public.v",
+        "via": "public.t",
         "flags": ["cascade"],
     }
+    check = AddConstraint(
+        "public.t.t_n_check",
+        ConstraintType.CHECK,
+        ("n",),
+        "CHECK (n > 0)",
+        validated=False,
+        relation="public.t",
+    )
+    assert check.to_dict() == {
+        "kind": "AddConstraint",
+        "subject": "public.t.t_n_check",
+        "detail": "c",
+        "relation": "public.t",
+        "new": "CHECK (n > 0)",
+        "columns": ["n"],
+    }
+    assert check.describe() == "adding constraint public.t.t_n_check"
+    assert view != DropColumn("public.v", "", relation="public.v", via="public.t")
 
 
 @pytest.mark.parametrize(

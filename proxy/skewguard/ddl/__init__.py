@@ -10,7 +10,7 @@ not parse; nothing else escapes it.
 
 from __future__ import annotations
 
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel, DdlParseError
 from skewguard.ddl.evaluate import evaluate, probes_needed
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
@@ -21,7 +21,6 @@ __all__ = [
     "Change",
     "DdlParseError",
     "Finding",
-    "Kind",
     "Overlay",
     "SessionFacts",
     "Severity",

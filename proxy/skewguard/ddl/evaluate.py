@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot, ident
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import AddConstraint, Change, CreateIndex
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 
@@ -22,21 +22,18 @@ def evaluate(
     session: SessionFacts | None = None,
 ) -> list[Finding]:
     """Every finding of every rule for ``changes``; ``severities`` overrides by id or name."""
-    from skewguard.rules import CHECKS, RULES
+    from skewguard.rules import RULES
     from skewguard.rules.base import Context
 
     ctx = Context(footprints, catalog_before, catalog_after, probes, session)
     findings: list[Finding] = []
     seen: set[tuple[str, Change, VersionKey | None, str]] = set()
     for rule in RULES:
-        check = CHECKS[rule.id]
         override = severities.get(rule.id) or severities.get(rule.name)
-        once = "*" in rule.covers
+        once = rule.lint
         for change in changes:
-            if not once and change.kind not in rule.covers:
-                continue
             fired = False
-            for hit in check(ctx, change):
+            for hit in rule.hits(ctx, change):
                 key = (rule.id, change, hit.version, hit.message)
                 if key in seen:
                     continue
@@ -95,7 +92,7 @@ def probes_needed(
     }
     out: list[str] = []
     for change in changes:
-        if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
+        if isinstance(change, AddConstraint | CreateIndex):
             if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
                 continue
             own = value_probes(change, footprints, catalog_after).values()

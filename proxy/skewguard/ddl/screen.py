@@ -92,9 +92,8 @@ def change_names(
     them) and what unmodelled statements reach; None when a reach is unknown."""
     names: set[str] = set()
     for change in changes:
-        for subject in (change.subject, change.relation, change.new, change.old, change.via):
-            if subject:
-                names.update(_subject_names(subject))
+        for subject in change.names():
+            names.update(_subject_names(subject))
     for exc in unmodelled:
         if exc.affects is None:
             return None

@@ -1,7 +1,8 @@
 """Rule metadata and the context rule checks run in.
 
-A rule check is a function ``(ctx, change) -> Iterable[Hit]``; a hit names the
-version, facet and evidence (or none, for lints) and its severity.
+A rule's check is a function ``(ctx, change) -> Iterable[Hit]`` over the change
+types the rule covers; a hit names the version, facet and evidence (or none, for
+lints) and its severity.
 :func:`skewguard.ddl.evaluate` turns hits into findings.
 """
 
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot, Relation
+from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 
@@ -35,7 +38,22 @@ class Example:
 
 
 @dataclass(frozen=True)
-class Rule:
+class Hit:
+    severity: Severity
+    message: str
+    version: VersionKey | None = None
+    facet: Facet | None = None
+    evidence: Evidence | None = None
+
+
+C = TypeVar("C", bound=Change)
+
+
+@dataclass(frozen=True)
+class Rule(Generic[C]):
+    """One rule: what it is for people (docs, recipe, examples that run as tests) and
+    its check, which sees only the change types it ``covers``."""
+
     id: str
     name: str
     severity: Severity
@@ -43,17 +61,20 @@ class Rule:
     doc: str
     breaks: str
     recipe: str
+    covers: tuple[type[C], ...]
+    check: Callable[[Context, C], Iterable[Hit]]
     examples: tuple[Example, ...] = ()
-    covers: tuple[str, ...] = ()  # change kinds
 
+    @property
+    def lint(self) -> bool:
+        """It covers every change and speaks once per DDL (the first change it fires on)."""
+        return self.covers == (Change,)
 
-@dataclass(frozen=True)
-class Hit:
-    severity: Severity
-    message: str
-    version: VersionKey | None = None
-    facet: Facet | None = None
-    evidence: Evidence | None = None
+    def hits(self, ctx: Context, change: Change) -> Iterable[Hit]:
+        """The check's hits for ``change``; none for a change of a type it does not cover."""
+        if isinstance(change, self.covers):
+            return self.check(ctx, change)
+        return ()
 
 
 ROLE = FacetKind.ROLE  # subject: the role a version connects as (recorded by the shell)
