@@ -131,6 +131,14 @@ def unparseable_decision(block: bool) -> Decision:
     return Decision(Action.BLOCK, note="unparseable DDL", error=BlockError(message, "", hint))
 
 
+@dataclass(frozen=True, slots=True)
+class Unjudgeable:
+    """Why the guard cannot judge: a reason label (metrics, audit) and words for people."""
+
+    reason: str  # deadline, catalog, state, unmodelled, opaque, guard-error, too-large
+    why: str
+
+
 def unjudged_decision(
     reason: str, why: str, *, mode: Mode, on_error: str, users: Sequence[str] = ()
 ) -> Decision:
