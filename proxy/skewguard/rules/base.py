@@ -27,6 +27,9 @@ class Example:
 
     ``usage_sql`` is the version's traffic (run before and after the
     migration, simple protocol); ``breaks`` is what PostgreSQL does to it.
+    ``fires`` (lints, which nothing breaks): whether the rule reports the
+    migration when its tables hold rows and the session set no lock_timeout
+    unless the migration does.
     """
 
     schema_sql: str
@@ -35,6 +38,7 @@ class Example:
     breaks: bool
     note: str = ""
     probe: bool | None = None  # what the shell's probe answers here (after the usage ran)
+    fires: bool | None = None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from skewguard.ddl.changes import (
     SetNotNull,
 )
 from skewguard.ddl.findings import Severity
-from skewguard.rules.base import Context, Hit, Rule, relation_of
+from skewguard.rules.base import Context, Example, Hit, Rule, relation_of
 
 
 def non_empty(ctx: Context, qname: str) -> bool:
@@ -52,6 +52,24 @@ INDEX_LOCK: Rule[CreateIndex | DropIndex] = Rule(
     recipe="CREATE INDEX CONCURRENTLY (outside a transaction), then ADD CONSTRAINT ... USING "
     "INDEX if a constraint is needed; DROP INDEX CONCURRENTLY.",
     covers=(CreateIndex, DropIndex),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, email text)",
+            "INSERT INTO t (id, email) VALUES (1, 'a')",
+            "CREATE INDEX t_email ON t (email)",
+            False,
+            "writers wait for the build (reported)",
+            fires=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text)",
+            "INSERT INTO t (id, email) VALUES (1, 'a')",
+            "CREATE INDEX CONCURRENTLY t_email ON t (email)",
+            False,
+            "CONCURRENTLY: writers go on",
+            fires=False,
+        ),
+    ),
     check=check_index_lock,
 )
 
@@ -83,6 +101,24 @@ REWRITE: Rule[AlterColumnType | AddColumn] = Rule(
     breaks="Nothing fails; every session touching the table waits.",
     recipe="Add a nullable column, backfill in batches, then switch (expand/contract).",
     covers=(AlterColumnType, AddColumn),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, code int)",
+            "INSERT INTO t (id, code) VALUES (1, 2)",
+            "ALTER TABLE t ALTER COLUMN code TYPE bigint",
+            False,
+            "every row is rewritten under ACCESS EXCLUSIVE (reported)",
+            fires=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, code varchar(20))",
+            "INSERT INTO t (id, code) VALUES (1, 'x')",
+            "ALTER TABLE t ALTER COLUMN code TYPE varchar(50)",
+            False,
+            "binary-coercible: no rewrite",
+            fires=False,
+        ),
+    ),
     check=check_rewrite,
 )
 
@@ -116,6 +152,24 @@ VALIDATION: Rule[AddConstraint | SetNotNull] = Rule(
     recipe="ADD CONSTRAINT ... NOT VALID, then VALIDATE CONSTRAINT (weaker lock). For NOT NULL: "
     "a CHECK (col IS NOT NULL) NOT VALID, VALIDATE, then SET NOT NULL uses it (PG12+).",
     covers=(AddConstraint, SetNotNull),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "INSERT INTO t (id, price) VALUES (1, 5)",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0)",
+            False,
+            "every row is checked under lock (reported)",
+            fires=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, price int)",
+            "INSERT INTO t (id, price) VALUES (1, 5)",
+            "ALTER TABLE t ADD CONSTRAINT price_positive CHECK (price > 0) NOT VALID",
+            False,
+            "NOT VALID: no scan; VALIDATE CONSTRAINT later takes a weaker lock",
+            fires=False,
+        ),
+    ),
     check=check_validation,
 )
 
@@ -137,5 +191,23 @@ LOCK_TIMEOUT = Rule(
     breaks="Nothing fails; a lock queue can stall the application.",
     recipe="SET lock_timeout = '2s' (and retry) before DDL.",
     covers=(Change,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int)",
+            "SELECT id FROM t",
+            "ALTER TABLE t ADD COLUMN note text",
+            False,
+            "behind an open transaction on t it would queue every later statement (reported)",
+            fires=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int)",
+            "SELECT id FROM t",
+            "SET lock_timeout = '2s'; ALTER TABLE t ADD COLUMN note text",
+            False,
+            "gives up instead of queueing",
+            fires=False,
+        ),
+    ),
     check=check_lock_timeout,
 )
