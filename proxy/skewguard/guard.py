@@ -31,8 +31,6 @@ from skewguard.ddl import (
     Overlay,
     SessionFacts,
     Severity,
-    evaluate,
-    probes_needed,
 )
 from skewguard.ddl.affects import Affects, Usage, Use, touching
 from skewguard.ddl.changes import Change, IndexChange, Unmodelled
@@ -77,6 +75,7 @@ from skewguard.replaying import (
     value_changes,
 )
 from skewguard.rules import RULES
+from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 
 from skewguard.catalog import CatalogSnapshot, RelKind
-from skewguard.ddl import CannotModel, DdlParseError, Overlay, SessionFacts, evaluate
+from skewguard.ddl import CannotModel, DdlParseError, Overlay, SessionFacts
 from skewguard.ddl.changes import AddConstraint, ConstraintType, DropColumn, DropView
 from skewguard.ddl.types import classify_type_change
+from skewguard.rules.engine import evaluate
 
 SCHEMA = """
 CREATE TABLE users (id serial PRIMARY KEY, email varchar(50) NOT NULL, name text,

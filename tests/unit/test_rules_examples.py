@@ -18,10 +18,11 @@ import pytest
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
 from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Finding, Overlay, SessionFacts, Severity, evaluate, probes_needed
+from skewguard.ddl import Finding, Overlay, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules import RULES
 from skewguard.rules.base import Example, Rule
+from skewguard.rules.engine import evaluate, probes_needed
 
 BUILTINS = frozenset(
     {

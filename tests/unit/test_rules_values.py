@@ -9,9 +9,10 @@ import pytest
 from skewguard.analysis import Facet, FacetKind, analyze
 from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Finding, Overlay, Severity, evaluate, probes_needed
+from skewguard.ddl import Finding, Overlay, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules.constraints import value_probes
+from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.rules.values import column_values, fits
 
 SCHEMA = "CREATE TABLE t (id serial, qty int, email text, title varchar(100))"

@@ -1,8 +1,8 @@
-"""The DDL engine (pure): DDL text -> typed changes -> findings against footprints.
+"""The DDL model (pure): DDL text -> typed changes, as other sessions see them.
 
 ``Overlay`` applies DDL to a transaction-local model of a catalog snapshot
 (savepoints included) and reports the net changes other sessions would see at
-COMMIT; ``evaluate`` runs the rules of :mod:`skewguard.rules` on them.
+COMMIT; the rule engine (:mod:`skewguard.rules.engine`) judges them.
 ``Overlay.apply`` raises ``CannotModel`` for a statement whose effect on
 existing objects the model cannot follow, ``DdlParseError`` for text that does
 not parse; nothing else escapes it.
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel, DdlParseError
-from skewguard.ddl.evaluate import evaluate, probes_needed
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.ddl.overlay import Overlay
 
@@ -24,6 +23,4 @@ __all__ = [
     "Overlay",
     "SessionFacts",
     "Severity",
-    "evaluate",
-    "probes_needed",
 ]

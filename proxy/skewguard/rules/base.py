@@ -3,7 +3,7 @@
 A rule's check is a function ``(ctx, change) -> Iterable[Hit]`` over the change
 types the rule covers; a hit names the version, facet and evidence (or none, for
 lints) and its severity.
-:func:`skewguard.ddl.evaluate` turns hits into findings.
+:func:`skewguard.rules.engine.evaluate` turns hits into findings.
 """
 
 from __future__ import annotations
@@ -147,40 +147,6 @@ def relation_of(cat: CatalogSnapshot, qname: str) -> Relation | None:
     return cat.relation(parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def table_of_subject(subject: str) -> str:
-    """``public.users`` from ``public.users.email``, ``public.users(email)``, ``.../3``."""
-    for sep in ("(", "/", "<"):
-        if sep in subject:
-            return subject.split(sep, 1)[0]
-    parts = split_qualified_name(subject)
-    if len(parts) >= 3:
-        from skewguard.catalog import qualified
-
-        return qualified(parts[0], parts[1])
-    return subject
-
-
-def shape_columns(subject: str) -> list[str] | None:
-    """The column names of ``public.t(a,b)`` (rendered with ident), or None."""
-    if "(" not in subject or not subject.endswith(")"):
-        return None
-    inner = subject[subject.index("(") + 1 : -1]
-    if not inner:
-        return []
-    out: list[str] = []
-    cur, quoted = "", False
-    for ch in inner:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
-
-
 __all__ = [
     "PREPARED_RESULT",
     "ROLE",
@@ -190,6 +156,4 @@ __all__ = [
     "Rule",
     "first_per_version",
     "relation_of",
-    "shape_columns",
-    "table_of_subject",
 ]

@@ -20,6 +20,7 @@ from collections.abc import Iterator, Mapping
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import ident
 from skewguard.ddl.changes import (
     AddColumn,
@@ -39,7 +40,6 @@ from skewguard.rules.base import (
     Hit,
     Rule,
     first_per_version,
-    shape_columns,
 )
 from skewguard.rules.values import column_values, fits
 

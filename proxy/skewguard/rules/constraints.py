@@ -25,6 +25,7 @@ from typing import TypeGuard
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import CatalogSnapshot, Column, ident
 from skewguard.ddl.changes import (
     AddConstraint,
@@ -45,7 +46,6 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     relation_of,
-    shape_columns,
 )
 from skewguard.rules.values import column_values
 

@@ -1,4 +1,6 @@
-"""Check changes against protected versions' footprints: changes -> findings."""
+"""The rule engine: every rule of :data:`skewguard.rules.RULES` on the changes of a
+DDL text against the protected versions' footprints (changes -> findings), and the
+probes the shell runs for the rules that need rows or values."""
 
 from __future__ import annotations
 
@@ -9,6 +11,9 @@ from skewguard.catalog import CatalogSnapshot, ident
 from skewguard.ddl.changes import AddConstraint, Change, CreateIndex
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules import RULES
+from skewguard.rules.base import Context
+from skewguard.rules.constraints import probe_sql, value_probes
 
 
 def evaluate(
@@ -22,9 +27,6 @@ def evaluate(
     session: SessionFacts | None = None,
 ) -> list[Finding]:
     """Every finding of every rule for ``changes``; ``severities`` overrides by id or name."""
-    from skewguard.rules import RULES
-    from skewguard.rules.base import Context
-
     ctx = Context(footprints, catalog_before, catalog_after, probes, session)
     findings: list[Finding] = []
     seen: set[tuple[str, Change, VersionKey | None, str]] = set()
@@ -80,8 +82,6 @@ def probes_needed(
     ``footprints`` and the catalog after the change, also of the constants each
     version writes: against a new CHECK (no table read) or a new UNIQUE.
     """
-    from skewguard.rules.constraints import probe_sql, value_probes
-
     # only a protected version writing a constrained column can be broken by the rows
     # or by its values: no such writer, no probe (and no connection for one)
     written = {
