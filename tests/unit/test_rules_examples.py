@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -85,7 +86,7 @@ CASES = [
 
 
 @pytest.mark.parametrize(("rule", "ex"), CASES)
-def test_example(rule: Rule, ex: Example) -> None:
+def test_example(rule: Rule[Any], ex: Example) -> None:
     findings = run_example(ex)
     breaking = [f for f in findings if f.severity is Severity.BREAK]
     assert bool(breaking) == ex.breaks, [f.message for f in findings]
