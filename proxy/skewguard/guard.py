@@ -31,11 +31,9 @@ from skewguard.ddl import (
     Overlay,
     SessionFacts,
     Severity,
-    evaluate,
-    probes_needed,
 )
 from skewguard.ddl.affects import Affects, Usage, Use, touching
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import Change, IndexChange, Unmodelled
 from skewguard.ddl.findings import Finding
 from skewguard.ddl.model import Model
 from skewguard.ddl.screen import (
@@ -56,6 +54,7 @@ from skewguard.policy import (
     Action,
     Decision,
     Mode,
+    Unjudgeable,
     decide,
     opaque_decision,
     overridden,
@@ -76,6 +75,7 @@ from skewguard.replaying import (
     value_changes,
 )
 from skewguard.rules import RULES
+from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import sample_shape
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
@@ -149,8 +149,8 @@ class Gathered:
     partial: bool = False
 
 
-#: Gathered footprints, or why they cannot be had (reason label, why).
-GatherResult: TypeAlias = "Gathered | tuple[str, str]"
+#: Gathered footprints, or why they cannot be had.
+GatherResult: TypeAlias = "Gathered | Unjudgeable"
 
 
 @dataclass(frozen=True)
@@ -398,7 +398,7 @@ class Guard:
         links = self._links.get(requester.database, Links()).since(snapshot)
         reached = reach(node, snapshot, links)
         found = await self._gather(requester)
-        if isinstance(found, tuple):  # the full way answers it (and says why)
+        if isinstance(found, Unjudgeable):  # the full way answers it (and says why)
             return Screened(gathered=found)
         if found.partial and (reached is None or self._mentioned(requester, reached.names)):
             return Screened(gathered=found)
@@ -434,7 +434,7 @@ class Guard:
         texts: Sequence[str],
         gathered: asyncio.Future[GatherResult] | None = None,
         names: frozenset[str] | None = None,
-    ) -> tuple[dict[VersionKey, Protection], Footprints] | Decision:
+    ) -> Gathered | Decision:
         """The protected versions and their footprints, with every query seen so far
         analysed (``gathered``: read already); the unjudged Decision when that cannot
         be had. When the analysis ran out of time, the queries not analysed yet
@@ -442,8 +442,8 @@ class Guard:
         None: unknown, so they all count).
         """
         found = await (gathered or self._gather(requester))
-        if isinstance(found, tuple):
-            return await self.unjudged(requester, texts, *found)
+        if isinstance(found, Unjudgeable):
+            return await self.unjudged(requester, texts, found.reason, found.why)
         if found.partial:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
             if names is None or self._mentioned(requester, names):
@@ -457,7 +457,7 @@ class Guard:
                 " those left names what the change touches",
                 budget,
             )
-        return found.protections, found.footprints
+        return found
 
     def _mentioned(self, requester: Requester, names: frozenset[str]) -> bool:
         """Whether a query not analysed yet names one of ``names`` (as a word)."""
@@ -466,7 +466,7 @@ class Guard:
         return mentions(self._learner.unanalysed(requester.database), names)
 
     async def _gather(self, requester: Requester) -> GatherResult:
-        """What ``_footprints`` judges on, or (reason, why) it cannot: no side effects,
+        """What ``_footprints`` judges on, or why it cannot: no side effects,
         so it may run ahead of the decision and be dropped."""
         complete = True
         if self._learner is not None:
@@ -486,7 +486,7 @@ class Guard:
         try:
             stored, state = await self._versions(requester.database)
         except StateUnreadable as exc:
-            return "state", str(exc)
+            return Unjudgeable("state", str(exc))
         protections = self._protections(requester.database, stored, state)
         footprints = {v.key: v.facets for v in stored if v.key in protections}
         return Gathered(protections, footprints, partial=not complete)
@@ -503,7 +503,9 @@ class Guard:
         if self.replays(requester):  # versions whose statements there are all sampled
             assert self._replayer is not None
             judged_later = Verdict(clean=self._replayer.sampled_shapes(requester.database))
-        return await self._unmodelled_refusal(requester, texts, unmodelled, found[1], judged_later)
+        return await self._unmodelled_refusal(
+            requester, texts, unmodelled, found.footprints, judged_later
+        )
 
     async def _unmodelled_refusal(
         self,
@@ -547,7 +549,7 @@ class Guard:
         found = await self._footprints(requester, texts, prefetched, names)
         if isinstance(found, Decision):
             return found
-        protections, footprints = found
+        protections, footprints = found.protections, found.footprints
         changes = overlay.net_changes()
         try:
             verdict = await self._replay(requester, pending, changes, protections)
@@ -756,7 +758,7 @@ class Guard:
             return Verdict()
         budget = self._replay_budget(requester)
         if conn.own_status == "I":
-            if any(c.has("concurrently") for c in changes):
+            if any(isinstance(c, IndexChange) and c.concurrently for c in changes):
                 return Verdict()  # it cannot run in the proxy's trial transaction
             ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
             if ran is None:
@@ -770,9 +772,7 @@ class Guard:
             before, after = pending.baseline, ran[0]
         judged = value_changes(changes)
         change = (
-            judged[0]
-            if judged
-            else Change(Kind.UNMODELLED, "; ".join(e.reason for e in pending.unmodelled))
+            judged[0] if judged else Unmodelled("; ".join(e.reason for e in pending.unmodelled))
         )
         return self._replayer.verdict(
             trials,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from skewguard.ddl import Change, Finding, Severity
 from skewguard.footprint import VersionKey
@@ -44,6 +44,14 @@ def override_in_comment(sql: str) -> str | None:
     return match.group(1) if match else None
 
 
+class BlockError(NamedTuple):
+    """The error a blocked statement fails with (SQLSTATE 55006), as people read it."""
+
+    message: str
+    detail: str
+    hint: str
+
+
 @dataclass(frozen=True)
 class Decision:
     action: Action
@@ -51,7 +59,7 @@ class Decision:
     changes: tuple[Change, ...] = ()
     override: str | None = None  # the reason, when an override turned a block into a warn
     note: str = ""  # why, in a few words
-    error: tuple[str, str, str] | None = None  # message, detail, hint when blocked
+    error: BlockError | None = None  # when blocked
     unjudged: str | None = None  # why the guard could not judge (a reason label), if so
 
     @property
@@ -67,10 +75,15 @@ class Decision:
             "unjudged": self.unjudged,
             "changes": [c.to_dict() for c in self.changes],
             "findings": [f.to_dict() for f in self.findings],
-            "error": dict(zip(("message", "detail", "hint"), self.error, strict=True))
-            if self.error
-            else None,
+            "error": self.error._asdict() if self.error else None,
         }
+
+    def refusal(self, *, refused: str = "") -> Refusal | None:
+        """How the statement is refused (PostgreSQL raises the error in its place); None
+        when it is not blocked. ``refused``: the client's text, for PostgreSQL's log."""
+        if self.action is not Action.BLOCK or self.error is None:
+            return None
+        return Refusal(*self.error, refused=refused)
 
 
 def decide(
@@ -115,7 +128,15 @@ def unparseable_decision(block: bool) -> Decision:
         return Decision(Action.ALLOW, note="unparseable DDL allowed (--unparseable-ddl allow)")
     message = "skewguard: this DDL could not be parsed, and --unparseable-ddl is block"
     hint = "Check the statement's syntax, or ask an operator to override with a reason."
-    return Decision(Action.BLOCK, note="unparseable DDL", error=(message, "", hint))
+    return Decision(Action.BLOCK, note="unparseable DDL", error=BlockError(message, "", hint))
+
+
+@dataclass(frozen=True, slots=True)
+class Unjudgeable:
+    """Why the guard cannot judge: a reason label (metrics, audit) and words for people."""
+
+    reason: str  # deadline, catalog, state, unmodelled, opaque, guard-error, too-large
+    why: str
 
 
 def unjudged_decision(
@@ -149,7 +170,9 @@ def unjudged_decision(
             'an operator override with /* skewguard:allow reason="..." */ '
             "(roles in --override-roles)."
         )
-    return Decision(Action.BLOCK, note=note, error=(message, detail, hint), unjudged=reason)
+    return Decision(
+        Action.BLOCK, note=note, error=BlockError(message, detail, hint), unjudged=reason
+    )
 
 
 def opaque_decision(what: str, *, mode: Mode, policy: str) -> Decision:
@@ -168,7 +191,9 @@ def opaque_decision(what: str, *, mode: Mode, policy: str) -> Decision:
         "Send the DDL itself as plain statements, or have an operator override with "
         '/* skewguard:allow reason="..." */ (roles in --override-roles).'
     )
-    return Decision(Action.BLOCK, note=note, error=(message, detail, hint), unjudged="opaque")
+    return Decision(
+        Action.BLOCK, note=note, error=BlockError(message, detail, hint), unjudged="opaque"
+    )
 
 
 def overridden(decision: Decision, reason: str) -> Decision:
@@ -223,7 +248,7 @@ def render_error(
     *,
     samples: bool = False,
     refused_override: str | None = None,
-) -> tuple[str, str, str]:
+) -> BlockError:
     """The contract's error: a plain-words headline naming the versions, DETAIL with
     the evidence (capped), HINT with the recipe and the ways forward.
 
@@ -271,7 +296,7 @@ def render_error(
         hints.append(
             f"Your override was not honoured: role {refused_override} is not in --override-roles."
         )
-    return message, "\n".join(lines), "\n".join(hints)
+    return BlockError(message, "\n".join(lines), "\n".join(hints))
 
 
 def _order(finding: Finding) -> tuple[VersionKey, str]:

@@ -21,7 +21,19 @@ from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.affects import Affects, Usage, Use
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    AddColumn,
+    AddConstraint,
+    AlterColumnType,
+    Change,
+    CreateIndex,
+    CreateRule,
+    DropDefault,
+    DropPolicy,
+    EnableRowLevelSecurity,
+    ForceRowLevelSecurity,
+    SetNotNull,
+)
 from skewguard.ddl.errors import CannotModel
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
@@ -118,25 +130,23 @@ class Verdict:
 
 #: Changes whose effect depends on the values a version sends: replay judges them. The
 #: others (drops, renames...) break by name alone, and the rules judge them.
-VALUE_KINDS = frozenset(
-    {
-        Kind.ADD_COLUMN,  # NOT NULL, UNIQUE, CHECK, a default that fails
-        Kind.ALTER_COLUMN_TYPE,
-        Kind.SET_NOT_NULL,
-        Kind.DROP_DEFAULT,
-        Kind.ADD_CONSTRAINT,
-        Kind.CREATE_INDEX,  # unique, or on an expression that may fail
-        Kind.CREATE_RULE,
-        Kind.ENABLE_RLS,
-        Kind.FORCE_RLS,
-        Kind.DROP_POLICY,
-    }
+VALUE_KINDS: tuple[type[Change], ...] = (
+    AddColumn,  # NOT NULL, UNIQUE, CHECK, a default that fails
+    AlterColumnType,
+    SetNotNull,
+    DropDefault,
+    AddConstraint,
+    CreateIndex,  # unique, or on an expression that may fail
+    CreateRule,
+    EnableRowLevelSecurity,
+    ForceRowLevelSecurity,
+    DropPolicy,
 )
 
 
 def value_changes(changes: Sequence[Change]) -> list[Change]:
     """The changes replay judges."""
-    return [c for c in changes if c.kind in VALUE_KINDS]
+    return [c for c in changes if isinstance(c, VALUE_KINDS)]
 
 
 def change_affects(changes: Sequence[Change], unmodelled: Sequence[CannotModel]) -> Affects | None:

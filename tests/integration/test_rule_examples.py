@@ -18,11 +18,12 @@ import pytest
 from skewguard.analysis import analyze
 from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Overlay, probes_needed
+from skewguard.ddl import Overlay
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.pgcluster import LocalCluster
 from skewguard.rules import RULES
 from skewguard.rules.base import Example
+from skewguard.rules.engine import probes_needed
 
 pytestmark = pytest.mark.integration
 

@@ -13,6 +13,7 @@ from skewguard.catalog import (
     RelKind,
 )
 from skewguard.ddl import CannotModel, Change, Overlay
+from skewguard.ddl.changes import CreateRule, DropDefault
 
 SCHEMA = """
 CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT 1';
@@ -76,8 +77,9 @@ def test_drop_function_cascade_drops_the_default(base: CatalogSnapshot) -> None:
         "DropFunction(public.f())",
     ]
     code, tag = found[0], found[1]
-    assert code.via == "public.f()" and code.has("not_null") and code.has("cascade")
-    assert not tag.has("not_null")
+    assert isinstance(code, DropDefault) and isinstance(tag, DropDefault)
+    assert code.via == "public.f()" and code.not_null and code.cascade
+    assert not tag.not_null
 
 
 def test_drop_function_without_cascade_is_refused_by_postgres(base: CatalogSnapshot) -> None:
@@ -158,9 +160,10 @@ def test_the_cascade_through_a_partitioned_parent_names_its_cause(base: CatalogS
 def test_create_rule(base: CatalogSnapshot) -> None:
     (rule,) = changes(base, "CREATE RULE mute AS ON INSERT TO audit DO INSTEAD NOTHING")
     assert str(rule) == "CreateRule(public.audit.mute)"
-    assert rule.detail == "insert" and rule.has("instead") and rule.has("nothing")
-    also = changes(base, "CREATE RULE a AS ON UPDATE TO audit WHERE old.id > 0 DO ALSO NOTHING")
-    assert not also[0].has("instead") and also[0].has("conditional")
+    assert isinstance(rule, CreateRule)
+    assert rule.event == "insert" and rule.instead and rule.nothing
+    (also,) = changes(base, "CREATE RULE a AS ON UPDATE TO audit WHERE old.id > 0 DO ALSO NOTHING")
+    assert isinstance(also, CreateRule) and not also.instead and also.conditional
     # a rule on a table made in the same transaction: nobody else writes it
     assert (
         net(base, "CREATE TABLE n (id int); CREATE RULE r AS ON INSERT TO n DO INSTEAD NOTHING")

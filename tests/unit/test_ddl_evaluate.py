@@ -6,8 +6,9 @@ import json
 
 from skewguard.analysis import analyze
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Overlay, Severity, evaluate, probes_needed
+from skewguard.ddl import Overlay, Severity
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.engine import evaluate, probes_needed
 
 SCHEMA = "CREATE TABLE users (id int, email text, price int)"
 OLD = VersionKey("db", "orders", "1.4.2")

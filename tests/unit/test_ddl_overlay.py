@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import CannotModel, Change, DdlParseError, Kind, Overlay, SessionFacts, evaluate
+from skewguard.catalog import CatalogSnapshot, RelKind
+from skewguard.ddl import CannotModel, DdlParseError, Overlay, SessionFacts
+from skewguard.ddl.changes import AddConstraint, Change, ConstraintType, DropColumn, DropView
 from skewguard.ddl.types import classify_type_change
+from skewguard.rules.engine import evaluate
 
 SCHEMA = """
 CREATE TABLE users (id serial PRIMARY KEY, email varchar(50) NOT NULL, name text,
@@ -178,27 +180,48 @@ def test_parse_error(base: CatalogSnapshot) -> None:
 
 
 def test_change_is_hashable_and_serializable() -> None:
-    c = Change(
-        Kind.DROP_COLUMN,
-        "public.users.email",
-        relation="public.users",
-        flags=frozenset({"cascade"}),
-    )
+    c = DropColumn("public.users.email", "text", relation="public.users")
     assert str(c) == "DropColumn(public.users.email)"
-    assert hash(c) == hash(
-        Change(
-            Kind.DROP_COLUMN,
-            "public.users.email",
-            relation="public.users",
-            flags=frozenset({"cascade"}),
-        )
-    )
+    assert hash(c) == hash(DropColumn("public.users.email", "text", relation="public.users"))
     assert c.to_dict() == {
         "kind": "DropColumn",
         "subject": "public.users.email",
         "relation": "public.users",
+        "old": "text",
+    }
+
+
+def test_typed_changes_keep_the_stored_json_shape() -> None:
+    """Audits, the API and the state store keep the shape one Change class wrote."""
+    view = DropView("public.v", RelKind.VIEW, relation="public.v", via="public.t")
+    assert view.to_dict() == {
+        "kind": "DropView",
+        "subject": "public.v",
+        "detail": "view",
+        "relation": "public.v",
+        "via": "public.t",
         "flags": ["cascade"],
     }
+    check = AddConstraint(
+        "public.t.t_n_check",
+        ConstraintType.CHECK,
+        ("n",),
+        "CHECK (n > 0)",
+        validated=False,
+        relation="public.t",
+    )
+    assert check.to_dict() == {
+        "kind": "AddConstraint",
+        "subject": "public.t.t_n_check",
+        "detail": "c",
+        "relation": "public.t",
+        "new": "CHECK (n > 0)",
+        "columns": ["n"],
+    }
+    assert check.describe() == "adding constraint public.t.t_n_check"
+    # one kind is never equal to another with the same subject (hashable, deduplicated)
+    other: Change = DropColumn("public.v", "", relation="public.v", via="public.t")
+    assert len({view, other}) == 2
 
 
 @pytest.mark.parametrize(

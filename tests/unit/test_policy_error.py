@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import DropColumn
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.policy import render_error
 from skewguard.registry import Protection
 
-DROP = Change(Kind.DROP_COLUMN, "public.users.email", relation="public.users")
+DROP = DropColumn("public.users.email", "text", relation="public.users")
 
 
 def _finding(version: str, rule: str = "SG102") -> Finding:

@@ -9,9 +9,11 @@ import pytest
 from skewguard.analysis import Facet, FacetKind, analyze
 from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
-from skewguard.ddl import Finding, Overlay, Severity, evaluate, probes_needed
+from skewguard.ddl import Finding, Overlay, Severity
+from skewguard.ddl.changes import AddConstraint
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules.constraints import value_probes
+from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.rules.values import column_values, fits
 
 SCHEMA = "CREATE TABLE t (id serial, qty int, email text, title varchar(100))"
@@ -90,6 +92,7 @@ def test_a_check_on_two_columns_is_not_evaluated_on_constants() -> None:
     overlay = Overlay(BEFORE)
     overlay.apply("ALTER TABLE t ADD CONSTRAINT c CHECK (qty > id)")
     [change] = overlay.net_changes()
+    assert isinstance(change, AddConstraint)
     versions = {V1: footprint("INSERT INTO t (id, qty) VALUES (1, 2)")}
     assert value_probes(change, versions, overlay.catalog) == {}
 

@@ -1,8 +1,8 @@
-"""The DDL engine (pure): DDL text -> typed changes -> findings against footprints.
+"""The DDL model (pure): DDL text -> typed changes, as other sessions see them.
 
 ``Overlay`` applies DDL to a transaction-local model of a catalog snapshot
 (savepoints included) and reports the net changes other sessions would see at
-COMMIT; ``evaluate`` runs the rules of :mod:`skewguard.rules` on them.
+COMMIT; the rule engine (:mod:`skewguard.rules.engine`) judges them.
 ``Overlay.apply`` raises ``CannotModel`` for a statement whose effect on
 existing objects the model cannot follow, ``DdlParseError`` for text that does
 not parse; nothing else escapes it.
@@ -10,9 +10,8 @@ not parse; nothing else escapes it.
 
 from __future__ import annotations
 
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel, DdlParseError
-from skewguard.ddl.evaluate import evaluate, probes_needed
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.ddl.overlay import Overlay
 
@@ -21,10 +20,7 @@ __all__ = [
     "Change",
     "DdlParseError",
     "Finding",
-    "Kind",
     "Overlay",
     "SessionFacts",
     "Severity",
-    "evaluate",
-    "probes_needed",
 ]

@@ -17,6 +17,7 @@ from enum import StrEnum
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import table_of_subject
 from skewguard.footprint import Evidence, VersionKey
 
 _F = FacetKind
@@ -177,8 +178,6 @@ def _first_hit(affects: Affects, facets: Iterable[Facet]) -> Facet | None:
 
 
 def _relation_of(facet: Facet) -> str:
-    from skewguard.rules.base import table_of_subject  # rules import the ddl package
-
     return table_of_subject(facet.subject)
 
 

@@ -1,140 +1,562 @@
 """Typed schema changes: what a DDL text changes, as other sessions see it at COMMIT.
 
-One class for every kind keeps changes hashable and JSON-ready; ``kind`` says
-which fields mean something. Subjects are rendered like facet subjects
+One frozen dataclass per kind of change, holding only the facts that mean
+something for that kind; rules dispatch on the type, so a rule cannot read a
+field its kind does not have. Subjects are rendered like facet subjects
 (:func:`skewguard.catalog.qualified`, ``schema.table.column``) so rules compare
 them to footprints with plain string equality.
+
+``to_dict`` writes the shape the audit, the admin API and the state store have
+always stored (``kind``, ``subject`` and, when set, ``detail``, ``relation``,
+``old``, ``new``, ``via``, ``columns``, ``flags``): stored audits stay readable.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from enum import StrEnum
+from typing import Any, ClassVar, NamedTuple
+
+from skewguard.catalog import FuncKind, RelKind
 
 
-class Kind:
-    """The change kinds (``Change.kind`` values)."""
+class ConstraintType(StrEnum):
+    """pg_constraint.contype of the constraints the catalog follows."""
 
-    DROP_SCHEMA = "DropSchema"
-    RENAME_SCHEMA = "RenameSchema"
-    DROP_TABLE = "DropTable"
-    DROP_VIEW = "DropView"
-    DROP_MATVIEW = "DropMaterializedView"
-    DROP_SEQUENCE = "DropSequence"
-    RENAME_RELATION = "RenameRelation"  # the old name disappears (new in ``new``)
-    SET_SCHEMA = "SetSchema"  # the old qualified name disappears (new in ``new``)
-    REPLACE_RELATION = "ReplaceRelation"  # same name, now another kind (table -> view)
-    ADD_COLUMN = "AddColumn"
-    DROP_COLUMN = "DropColumn"
-    RENAME_COLUMN = "RenameColumn"
-    ALTER_COLUMN_TYPE = "AlterColumnType"
-    SET_NOT_NULL = "SetNotNull"
-    DROP_DEFAULT = "DropDefault"  # the column lost its default (or identity)
-    ADD_CONSTRAINT = "AddConstraint"
-    DROP_CONSTRAINT = "DropConstraint"
-    RENAME_CONSTRAINT = "RenameConstraint"
-    CREATE_INDEX = "CreateIndex"
-    DROP_INDEX = "DropIndex"
-    RENAME_INDEX = "RenameIndex"
-    DROP_FUNCTION = "DropFunction"
-    CREATE_FUNCTION = "CreateFunction"  # a new overload (may make calls ambiguous)
-    DROP_TYPE = "DropType"
-    ENUM_ADD_VALUE = "EnumAddValue"
-    ENUM_RENAME_VALUE = "EnumRenameValue"
-    ENUM_DROP_VALUE = "EnumDropValue"
-    ENABLE_RLS = "EnableRowLevelSecurity"
-    FORCE_RLS = "ForceRowLevelSecurity"
-    DROP_POLICY = "DropPolicy"
-    REVOKE = "Revoke"
-    CREATE_RULE = "CreateRule"  # a rule now rewrites INSERT/UPDATE/DELETE on a relation
-    UNMODELLED = "Unmodelled"  # statements the overlay could not model (judged by replay)
+    PRIMARY = "p"
+    UNIQUE = "u"
+    FOREIGN = "f"
+    CHECK = "c"
+    EXCLUSION = "x"
 
 
-@dataclass(frozen=True, slots=True, order=True)
-class Change:
-    """One typed schema change.
+class _Stored(NamedTuple):
+    """A change's kind-specific facts under their stored names (see ``to_dict``)."""
 
-    ``subject`` is the object the change is about (``public.users.email``);
-    ``relation`` its table when it has one; ``old``/``new`` the values before
-    and after (names, types); ``columns`` the columns involved (constraints,
-    indexes); ``flags`` extra facts (``cascade``, ``not_null``, ``has_default``,
-    ``validated``, ``concurrently``, ``binary_coercible``, ``widening``, ...);
-    ``via`` the subject of the change whose CASCADE brought this one.
-    """
-
-    kind: str
-    subject: str
     detail: str = ""
-    relation: str = ""
     old: str = ""
     new: str = ""
     columns: tuple[str, ...] = ()
-    flags: frozenset[str] = field(default_factory=frozenset)
-    via: str = ""
+    flags: tuple[tuple[str, bool], ...] = ()
 
-    def has(self, flag: str) -> bool:
-        return flag in self.flags
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """What every change has: its subject (``public.users.email``), the table it is on
+    when it has one, and the subject of the change whose CASCADE brought it."""
+
+    subject: str
+    relation: str = field(default="", kw_only=True)
+    via: str = field(default="", kw_only=True)
+
+    #: How people read it; ``{subject}`` and ``{new}`` (the stored ``new``) are filled in.
+    PHRASE: ClassVar[str] = "{subject}"
+
+    @property
+    def kind(self) -> str:
+        """The kind's name, as stored (``DropColumn``)."""
+        return type(self).__name__
 
     def __str__(self) -> str:
         return f"{self.kind}({self.subject})"
 
+    @property
+    def cascade_note(self) -> str:
+        """`` (CASCADE from public.t)`` when another drop's CASCADE brought it, else ``""``."""
+        return f" (CASCADE from {self.via})" if self.via else ""
+
     def describe(self) -> str:
         """The change in plain words, for people (``dropping column public.users.email``)."""
-        phrase = _PHRASES.get(self.kind)
-        if phrase is None:
-            return str(self)
-        return phrase.format(subject=self.subject, new=self.new or "?", old=self.old or "?")
+        return self.PHRASE.format(subject=self.subject, new=self._stored().new or "?")
+
+    def names(self) -> tuple[str, ...]:
+        """Every name the change mentions (subject, table, old and new names, via)."""
+        stored = self._stored()
+        return tuple(
+            n for n in (self.subject, self.relation, stored.new, stored.old, self.via) if n
+        )
 
     def to_dict(self) -> dict[str, Any]:
+        stored = self._stored()
         out: dict[str, Any] = {"kind": self.kind, "subject": self.subject}
-        if self.detail:
-            out["detail"] = self.detail
-        for name in ("relation", "old", "new", "via"):
-            value = getattr(self, name)
+        if stored.detail:
+            out["detail"] = stored.detail
+        for name, value in (
+            ("relation", self.relation),
+            ("old", stored.old),
+            ("new", stored.new),
+            ("via", self.via),
+        ):
             if value:
                 out[name] = value
-        if self.columns:
-            out["columns"] = list(self.columns)
-        if self.flags:
-            out["flags"] = sorted(self.flags)
+        if stored.columns:
+            out["columns"] = list(stored.columns)
+        flags = sorted(name for name, on in stored.flags if on)
+        if flags:
+            out["flags"] = flags
         return out
 
+    def _stored(self) -> _Stored:
+        return _Stored()
 
-__all__ = ["Change", "Kind"]
+
+@dataclass(frozen=True, slots=True)
+class Unmodelled(Change):
+    """Statements the overlay could not model (judged by replay); the subject says why."""
 
 
-_PHRASES: dict[str, str] = {
-    Kind.UNMODELLED: "{subject}",
-    Kind.DROP_SCHEMA: "dropping schema {subject}",
-    Kind.RENAME_SCHEMA: "renaming schema {subject} to {new}",
-    Kind.DROP_TABLE: "dropping table {subject}",
-    Kind.DROP_VIEW: "dropping view {subject}",
-    Kind.DROP_MATVIEW: "dropping materialized view {subject}",
-    Kind.DROP_SEQUENCE: "dropping sequence {subject}",
-    Kind.RENAME_RELATION: "renaming {subject} to {new}",
-    Kind.SET_SCHEMA: "moving {subject} to {new}",
-    Kind.REPLACE_RELATION: "replacing {subject} with another kind of relation",
-    Kind.ADD_COLUMN: "adding column {subject}",
-    Kind.DROP_COLUMN: "dropping column {subject}",
-    Kind.RENAME_COLUMN: "renaming column {subject} to {new}",
-    Kind.ALTER_COLUMN_TYPE: "changing the type of column {subject} to {new}",
-    Kind.SET_NOT_NULL: "making column {subject} NOT NULL",
-    Kind.DROP_DEFAULT: "dropping the default of column {subject}",
-    Kind.ADD_CONSTRAINT: "adding constraint {subject}",
-    Kind.DROP_CONSTRAINT: "dropping constraint {subject}",
-    Kind.RENAME_CONSTRAINT: "renaming constraint {subject} to {new}",
-    Kind.CREATE_INDEX: "creating index {subject}",
-    Kind.DROP_INDEX: "dropping index {subject}",
-    Kind.RENAME_INDEX: "renaming index {subject} to {new}",
-    Kind.DROP_FUNCTION: "dropping function {subject}",
-    Kind.CREATE_FUNCTION: "creating function {subject}",
-    Kind.DROP_TYPE: "dropping type {subject}",
-    Kind.ENUM_ADD_VALUE: "adding enum value {subject}",
-    Kind.ENUM_RENAME_VALUE: "renaming enum value {subject} to {new}",
-    Kind.ENUM_DROP_VALUE: "dropping enum value {subject}",
-    Kind.ENABLE_RLS: "enabling row-level security on {subject}",
-    Kind.FORCE_RLS: "forcing row-level security on {subject}",
-    Kind.DROP_POLICY: "dropping policy {subject}",
-    Kind.REVOKE: "revoking privileges on {subject}",
-    Kind.CREATE_RULE: "creating a rule on {subject}",
-}
+@dataclass(frozen=True, slots=True)
+class DropSchema(Change):
+    PHRASE: ClassVar[str] = "dropping schema {subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class RenameSchema(Change):
+    new_name: str  # rendered with ident
+
+    PHRASE: ClassVar[str] = "renaming schema {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(new=self.new_name)
+
+
+@dataclass(frozen=True, slots=True)
+class DropRelation(Change):
+    """A relation that goes (its ``relation`` is its own name); ``via`` set: by CASCADE."""
+
+    relkind: RelKind
+
+    #: The statement that drops it.
+    SQL: ClassVar[str] = "DROP TABLE"
+
+    @property
+    def cascade(self) -> bool:
+        return bool(self.via)
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.relkind.value, flags=(("cascade", self.cascade),))
+
+
+@dataclass(frozen=True, slots=True)
+class DropTable(DropRelation):
+    PHRASE: ClassVar[str] = "dropping table {subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class DropView(DropRelation):
+    PHRASE: ClassVar[str] = "dropping view {subject}"
+    SQL: ClassVar[str] = "DROP VIEW"
+
+
+@dataclass(frozen=True, slots=True)
+class DropMaterializedView(DropRelation):
+    PHRASE: ClassVar[str] = "dropping materialized view {subject}"
+    SQL: ClassVar[str] = "DROP MATERIALIZED VIEW"
+
+
+@dataclass(frozen=True, slots=True)
+class DropSequence(DropRelation):
+    PHRASE: ClassVar[str] = "dropping sequence {subject}"
+    SQL: ClassVar[str] = "DROP SEQUENCE"
+
+
+@dataclass(frozen=True, slots=True)
+class MoveRelation(Change):
+    """The relation's old qualified name disappears; ``new_name`` is where it went."""
+
+    relkind: RelKind
+    new_name: str
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.relkind.value, new=self.new_name)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameRelation(MoveRelation):
+    PHRASE: ClassVar[str] = "renaming {subject} to {new}"
+
+
+@dataclass(frozen=True, slots=True)
+class SetSchema(MoveRelation):
+    PHRASE: ClassVar[str] = "moving {subject} to {new}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplaceRelation(Change):
+    """The same name now names another kind of relation (a table became a view)."""
+
+    old_kind: RelKind
+    new_kind: RelKind
+    updatable: bool  # the new relation takes INSERT/UPDATE/DELETE
+
+    PHRASE: ClassVar[str] = "replacing {subject} with another kind of relation"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            old=self.old_kind.value,
+            new=self.new_kind.value,
+            flags=(("updatable", self.updatable),),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AddColumn(Change):
+    type_name: str
+    not_null: bool = False
+    has_default: bool = False
+    volatile_default: bool = False  # the table is rewritten to fill it
+    generated: bool = False
+
+    PHRASE: ClassVar[str] = "adding column {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            new=self.type_name,
+            flags=(
+                ("not_null", self.not_null),
+                ("has_default", self.has_default),
+                ("volatile_default", self.volatile_default),
+                ("generated", self.generated),
+            ),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DropColumn(Change):
+    type_name: str
+
+    PHRASE: ClassVar[str] = "dropping column {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(old=self.type_name)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameColumn(Change):
+    old_name: str  # bare column names, as in the catalog
+    new_name: str
+
+    PHRASE: ClassVar[str] = "renaming column {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(old=self.old_name, new=self.new_name)
+
+
+@dataclass(frozen=True, slots=True)
+class AlterColumnType(Change):
+    old_type: str
+    new_type: str
+    binary_coercible: bool  # no rewrite of the table
+    widening: bool  # every value of the old type fits the new one
+
+    PHRASE: ClassVar[str] = "changing the type of column {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            old=self.old_type,
+            new=self.new_type,
+            flags=(("binary_coercible", self.binary_coercible), ("widening", self.widening)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SetNotNull(Change):
+    has_default: bool
+
+    PHRASE: ClassVar[str] = "making column {subject} NOT NULL"
+
+    def _stored(self) -> _Stored:
+        return _Stored(flags=(("has_default", self.has_default),))
+
+
+@dataclass(frozen=True, slots=True)
+class DropDefault(Change):
+    """The column lost its default (or identity); ``via`` set: by CASCADE."""
+
+    default: str  # the expression it had
+    not_null: bool  # an INSERT omitting the column now fails
+
+    PHRASE: ClassVar[str] = "dropping the default of column {subject}"
+
+    @property
+    def cascade(self) -> bool:
+        return bool(self.via)
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            old=self.default, flags=(("not_null", self.not_null), ("cascade", self.cascade))
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class AddConstraint(Change):
+    contype: ConstraintType
+    columns: tuple[str, ...]
+    definition: str  # pg_get_constraintdef: ``CHECK (price > 0)``, ``FOREIGN KEY ...``
+    ref_table: str = ""  # foreign keys: the qualified referenced table
+    validated: bool = True  # False: NOT VALID
+
+    PHRASE: ClassVar[str] = "adding constraint {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            detail=self.contype.value,
+            old=self.ref_table,
+            new=self.definition,
+            columns=self.columns,
+            flags=(("validated", self.validated),),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DropConstraint(Change):
+    contype: ConstraintType
+    columns: tuple[str, ...]
+
+    PHRASE: ClassVar[str] = "dropping constraint {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.contype.value, columns=self.columns)
+
+
+@dataclass(frozen=True, slots=True)
+class RenameConstraint(Change):
+    contype: ConstraintType
+    columns: tuple[str, ...]
+    old_name: str
+    new_name: str
+
+    PHRASE: ClassVar[str] = "renaming constraint {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            detail=self.contype.value, old=self.old_name, new=self.new_name, columns=self.columns
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class IndexChange(Change):
+    """What every index change says about the index."""
+
+    columns: tuple[str, ...]  # the keys: column names, or expressions
+    unique: bool = False
+    primary: bool = False
+    concurrently: bool = False
+
+    def _flags(self) -> tuple[tuple[str, bool], ...]:
+        return (
+            ("unique", self.unique),
+            ("primary", self.primary),
+            ("concurrently", self.concurrently),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CreateIndex(IndexChange):
+    predicate: str = ""  # a partial index's WHERE
+    constraint: bool = False  # built for a constraint (reported as AddConstraint too)
+
+    PHRASE: ClassVar[str] = "creating index {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            detail=self.predicate,
+            columns=self.columns,
+            flags=(*self._flags(), ("constraint", self.constraint)),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DropIndex(IndexChange):
+    predicate: str = ""
+
+    PHRASE: ClassVar[str] = "dropping index {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.predicate, columns=self.columns, flags=self._flags())
+
+
+@dataclass(frozen=True, slots=True)
+class RenameIndex(IndexChange):
+    old_name: str = field(kw_only=True)
+    new_name: str = field(kw_only=True)
+
+    PHRASE: ClassVar[str] = "renaming index {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            old=self.old_name, new=self.new_name, columns=self.columns, flags=self._flags()
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DropFunction(Change):
+    """The signature disappears; ``moved_to``: its new signature (renamed or moved)."""
+
+    func_kind: FuncKind
+    moved_to: str = ""
+
+    PHRASE: ClassVar[str] = "dropping function {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.func_kind.value, new=self.moved_to)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateFunction(Change):
+    """A new overload (it may make calls ambiguous)."""
+
+    func_kind: FuncKind
+    arg_types: tuple[str, ...]
+
+    PHRASE: ClassVar[str] = "creating function {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.func_kind.value, columns=self.arg_types)
+
+
+@dataclass(frozen=True, slots=True)
+class DropType(Change):
+    """An enum type disappears; ``moved_to``: its new name (renamed or moved)."""
+
+    labels: tuple[str, ...]
+    moved_to: str = ""
+
+    PHRASE: ClassVar[str] = "dropping type {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail="enum", new=self.moved_to, columns=self.labels)
+
+
+@dataclass(frozen=True, slots=True)
+class EnumAddValue(Change):
+    label: str
+
+    PHRASE: ClassVar[str] = "adding enum value {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(new=self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class EnumRenameValue(Change):
+    old_label: str
+    new_label: str
+
+    PHRASE: ClassVar[str] = "renaming enum value {subject} to {new}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(old=self.old_label, new=self.new_label)
+
+
+@dataclass(frozen=True, slots=True)
+class EnumDropValue(Change):
+    label: str
+
+    PHRASE: ClassVar[str] = "dropping enum value {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(old=self.label)
+
+
+@dataclass(frozen=True, slots=True)
+class EnableRowLevelSecurity(Change):
+    policies: int
+    roles: tuple[str, ...]  # the roles the table's policies name
+
+    PHRASE: ClassVar[str] = "enabling row-level security on {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=f"{self.policies} policies", columns=self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class ForceRowLevelSecurity(Change):
+    PHRASE: ClassVar[str] = "forcing row-level security on {subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class DropPolicy(Change):
+    roles: tuple[str, ...]
+
+    PHRASE: ClassVar[str] = "dropping policy {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(columns=self.roles)
+
+
+@dataclass(frozen=True, slots=True)
+class Revoke(Change):
+    """Privileges a role lost on a relation (``relation`` set) or a schema."""
+
+    role: str
+    privileges: str  # aclitem letters: ``r`` SELECT, ``a`` INSERT, ``U`` USAGE ...
+
+    PHRASE: ClassVar[str] = "revoking privileges on {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.privileges, new=self.role)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateRule(Change):
+    """A rule now rewrites INSERT/UPDATE/DELETE on a relation."""
+
+    event: str  # insert, update, delete
+    instead: bool = False
+    nothing: bool = False
+    conditional: bool = False
+
+    PHRASE: ClassVar[str] = "creating a rule on {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            detail=self.event,
+            flags=(
+                ("instead", self.instead),
+                ("nothing", self.nothing),
+                ("conditional", self.conditional),
+            ),
+        )
+
+
+__all__ = [
+    "AddColumn",
+    "AddConstraint",
+    "AlterColumnType",
+    "Change",
+    "ConstraintType",
+    "CreateFunction",
+    "CreateIndex",
+    "CreateRule",
+    "DropColumn",
+    "DropConstraint",
+    "DropDefault",
+    "DropFunction",
+    "DropIndex",
+    "DropMaterializedView",
+    "DropPolicy",
+    "DropRelation",
+    "DropSchema",
+    "DropSequence",
+    "DropTable",
+    "DropType",
+    "DropView",
+    "EnableRowLevelSecurity",
+    "EnumAddValue",
+    "EnumDropValue",
+    "EnumRenameValue",
+    "ForceRowLevelSecurity",
+    "IndexChange",
+    "MoveRelation",
+    "RenameColumn",
+    "RenameConstraint",
+    "RenameIndex",
+    "RenameRelation",
+    "RenameSchema",
+    "ReplaceRelation",
+    "Revoke",
+    "SetNotNull",
+    "SetSchema",
+    "Unmodelled",
+]

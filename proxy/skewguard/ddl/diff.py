@@ -4,7 +4,7 @@ Names are what versions use, so the diff is by name first: a name that
 disappears is a drop or a rename (told apart by identity, for the message),
 unless something recreates it — ``ALTER TABLE users RENAME TO people; CREATE
 VIEW users AS SELECT * FROM people`` leaves ``public.users`` and its columns in
-place, and only a :data:`Kind.REPLACE_RELATION` (table became view) remains.
+place, and only a :class:`ReplaceRelation` (table became view) remains.
 """
 
 from __future__ import annotations
@@ -19,22 +19,54 @@ from skewguard.catalog import (
     privileges_by_role,
     qualified,
 )
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    AddColumn,
+    AddConstraint,
+    AlterColumnType,
+    Change,
+    ConstraintType,
+    CreateFunction,
+    CreateIndex,
+    CreateRule,
+    DropColumn,
+    DropConstraint,
+    DropDefault,
+    DropFunction,
+    DropIndex,
+    DropMaterializedView,
+    DropPolicy,
+    DropRelation,
+    DropSchema,
+    DropSequence,
+    DropTable,
+    DropType,
+    DropView,
+    EnableRowLevelSecurity,
+    EnumAddValue,
+    EnumDropValue,
+    EnumRenameValue,
+    ForceRowLevelSecurity,
+    RenameColumn,
+    RenameConstraint,
+    RenameIndex,
+    RenameRelation,
+    RenameSchema,
+    ReplaceRelation,
+    Revoke,
+    SetNotNull,
+    SetSchema,
+)
 from skewguard.ddl.model import Model, changes
 from skewguard.ddl.types import classify_type_change
 
-_DROP_KIND = {
-    RelKind.TABLE: Kind.DROP_TABLE,
-    RelKind.PARTITIONED: Kind.DROP_TABLE,
-    RelKind.FOREIGN: Kind.DROP_TABLE,
-    RelKind.VIEW: Kind.DROP_VIEW,
-    RelKind.MATVIEW: Kind.DROP_MATVIEW,
-    RelKind.SEQUENCE: Kind.DROP_SEQUENCE,
+_DROP_KIND: dict[RelKind, type[DropRelation]] = {
+    RelKind.TABLE: DropTable,
+    RelKind.PARTITIONED: DropTable,
+    RelKind.FOREIGN: DropTable,
+    RelKind.VIEW: DropView,
+    RelKind.MATVIEW: DropMaterializedView,
+    RelKind.SEQUENCE: DropSequence,
 }
-
-
-def _flags(*names: str, **conds: bool) -> frozenset[str]:
-    return frozenset(names) | frozenset(k for k, v in conds.items() if v)
 
 
 def _col_subject(rel: Relation, name: str) -> str:
@@ -73,9 +105,9 @@ def _schemas(before: Model, after: Model, out: list[Change]) -> dict[str, str]:
             continue
         if oid in by_oid:
             renamed[name] = by_oid[oid]
-            out.append(Change(Kind.RENAME_SCHEMA, ident(name), new=ident(by_oid[oid])))
+            out.append(RenameSchema(ident(name), ident(by_oid[oid])))
         else:
-            out.append(Change(Kind.DROP_SCHEMA, ident(name)))
+            out.append(DropSchema(ident(name)))
     return renamed
 
 
@@ -89,11 +121,7 @@ def _revokes(
     for role, privs in sorted(old.items()):
         lost = privs - new.get(role, set())
         if lost:
-            out.append(
-                Change(
-                    Kind.REVOKE, subject, detail="".join(sorted(lost)), new=role, relation=relation
-                )
-            )
+            out.append(Revoke(subject, role, "".join(sorted(lost)), relation=relation))
 
 
 def _schema_acl(before: Model, after: Model, name: str, oid: int, out: list[Change]) -> None:
@@ -118,62 +146,31 @@ def _relation(
         if moved is not None and moved.kind == rel.kind:
             if renamed_schemas.get(rel.schema) == moved.schema and moved.name == rel.name:
                 return  # covered by RenameSchema
-            kind = Kind.SET_SCHEMA if moved.schema != rel.schema else Kind.RENAME_RELATION
-            out.append(
-                Change(kind, rel.qname, detail=rel.kind.value, new=moved.qname, relation=rel.qname)
-            )
+            move = SetSchema if moved.schema != rel.schema else RenameRelation
+            out.append(move(rel.qname, rel.kind, moved.qname, relation=rel.qname))
         else:
-            out.append(
-                Change(
-                    _DROP_KIND[rel.kind],
-                    rel.qname,
-                    detail=rel.kind.value,
-                    relation=rel.qname,
-                    via=_via(after, ("rel", oid)),
-                    flags=_flags(cascade=bool(_via(after, ("rel", oid)))),
-                )
-            )
+            drop = _DROP_KIND[rel.kind]
+            out.append(drop(rel.qname, rel.kind, relation=rel.qname, via=_via(after, ("rel", oid))))
         return
     new = after.rels[same]
     if new.kind != rel.kind:
         out.append(
-            Change(
-                Kind.REPLACE_RELATION,
-                rel.qname,
-                old=rel.kind.value,
-                new=new.kind.value,
-                relation=rel.qname,
-                flags=_flags(updatable=new.updatable),
-            )
+            ReplaceRelation(rel.qname, rel.kind, new.kind, new.updatable, relation=rel.qname)
         )
     if rel.kind == RelKind.SEQUENCE:
         _acl(rel, new, "rwU", out)
         return
     _columns(before, after, oid, rel, same, new, out)
     if new.rls and not rel.rls:
-        out.append(
-            Change(
-                Kind.ENABLE_RLS,
-                rel.qname,
-                relation=rel.qname,
-                detail=f"{len(new.policies)} policies",
-                columns=tuple(sorted({r for p in new.policies for r in p.roles})),
-            )
-        )
+        roles = tuple(sorted({r for p in new.policies for r in p.roles}))
+        out.append(EnableRowLevelSecurity(rel.qname, len(new.policies), roles, relation=rel.qname))
     if new.rls_forced and not rel.rls_forced:
-        out.append(Change(Kind.FORCE_RLS, rel.qname, relation=rel.qname))
+        out.append(ForceRowLevelSecurity(rel.qname, relation=rel.qname))
     if new.rls:
         kept = {p.name for p in new.policies}
         for p in rel.policies:
             if p.name not in kept:
-                out.append(
-                    Change(
-                        Kind.DROP_POLICY,
-                        f"{rel.qname}.{ident(p.name)}",
-                        relation=rel.qname,
-                        columns=p.roles,
-                    )
-                )
+                out.append(DropPolicy(f"{rel.qname}.{ident(p.name)}", p.roles, relation=rel.qname))
     _rules(rel, new, out)
     _acl(rel, new, "arwdDxt", out)
 
@@ -197,12 +194,13 @@ def _rules(rel: Relation, new: Relation, out: list[Change]) -> None:
         if not r.enabled or old.get(r.name) == r:
             continue
         out.append(
-            Change(
-                Kind.CREATE_RULE,
+            CreateRule(
                 f"{rel.qname}.{ident(r.name)}",
+                r.event,
+                instead=r.instead,
+                nothing=r.nothing,
+                conditional=r.conditional,
                 relation=rel.qname,
-                detail=r.event,
-                flags=_flags(instead=r.instead, nothing=r.nothing, conditional=r.conditional),
             )
         )
 
@@ -226,21 +224,16 @@ def _columns(
             if same_object:
                 renamed = after.col_name(new_oid, ids_before.get(col.name, -1))
             if renamed is not None:
-                out.append(
-                    Change(
-                        Kind.RENAME_COLUMN, subject, relation=rel.qname, old=col.name, new=renamed
-                    )
-                )
+                out.append(RenameColumn(subject, col.name, renamed, relation=rel.qname))
             else:
                 via = _via(after, ("rel", oid)) or _via(
                     after, ("col", ids_before.get(col.name, -1))
                 )
                 out.append(
-                    Change(
-                        Kind.DROP_COLUMN,
+                    DropColumn(
                         subject,
+                        col.type_name,
                         relation=rel.qname,
-                        old=col.type_name,
                         via=via if via != subject else "",
                     )
                 )
@@ -258,17 +251,14 @@ def _columns(
             continue  # a renamed column: reported above
         volatile = (new_oid, col.name) in after.volatile_defaults
         out.append(
-            Change(
-                Kind.ADD_COLUMN,
+            AddColumn(
                 _col_subject(rel, col.name),
+                col.type_name,
+                not_null=col.not_null,
+                has_default=col.has_default,
+                volatile_default=volatile,
+                generated=bool(col.generated),
                 relation=rel.qname,
-                new=col.type_name,
-                flags=_flags(
-                    not_null=col.not_null,
-                    has_default=col.has_default,
-                    volatile_default=volatile,
-                    generated=bool(col.generated),
-                ),
             )
         )
 
@@ -288,39 +278,29 @@ def _column(
     if differs and "unknown" not in (now.base_type, col.base_type):
         tc = classify_type_change(col.type_name, now.type_name)
         out.append(
-            Change(
-                Kind.ALTER_COLUMN_TYPE,
+            AlterColumnType(
                 subject,
+                col.type_name,
+                now.type_name,
+                binary_coercible=tc.binary_coercible,
+                widening=tc.widening,
                 relation=rel.qname,
-                old=col.type_name,
-                new=now.type_name,
-                flags=_flags(binary_coercible=tc.binary_coercible, widening=tc.widening),
             )
         )
     is_table = new.kind in (RelKind.TABLE, RelKind.PARTITIONED, RelKind.FOREIGN)
     if is_table and now.not_null and not col.not_null:
-        out.append(
-            Change(
-                Kind.SET_NOT_NULL,
-                subject,
-                relation=rel.qname,
-                flags=_flags(has_default=now.has_default),
-            )
-        )
+        out.append(SetNotNull(subject, now.has_default, relation=rel.qname))
     base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's
     if col.has_default and not now.has_default and not base_default:
         attid = after.attids.get(new_oid, {}).get(now.name, -1)
         via = _via(after, ("default", attid))
         out.append(
-            Change(
-                Kind.DROP_DEFAULT,
+            DropDefault(
                 subject,
+                col.default or "",
+                not_null=now.not_null or (not is_table and col.not_null),
                 relation=rel.qname,
-                old=col.default or "",
                 via=via,
-                flags=_flags(
-                    not_null=now.not_null or (not is_table and col.not_null), cascade=bool(via)
-                ),
             )
         )
 
@@ -345,14 +325,13 @@ def _constraints(before: Model, after: Model, out: list[Change]) -> None:
             continue  # moved with its table (rename / SET SCHEMA): reported there
         if oid in new_oids and new_oids[oid][0] == table:
             out.append(
-                Change(
-                    Kind.RENAME_CONSTRAINT,
+                RenameConstraint(
                     subject,
+                    ConstraintType(c.type),
+                    c.columns,
+                    old_name=name,
+                    new_name=new_oids[oid][1],
                     relation=table,
-                    old=name,
-                    new=new_oids[oid][1],
-                    detail=c.type,
-                    columns=c.columns,
                 )
             )
         elif (
@@ -360,12 +339,11 @@ def _constraints(before: Model, after: Model, out: list[Change]) -> None:
             and after.rel_oid(*_split(table)) is not None
         ):
             out.append(
-                Change(
-                    Kind.DROP_CONSTRAINT,
+                DropConstraint(
                     subject,
+                    ConstraintType(c.type),
+                    c.columns,
                     relation=table,
-                    detail=c.type,
-                    columns=c.columns,
                     via=_via(after, ("con", oid)),
                 )
             )
@@ -377,15 +355,14 @@ def _constraints(before: Model, after: Model, out: list[Change]) -> None:
         if after.con_rel[oid] not in before.rels:
             continue  # on a table created in this transaction
         out.append(
-            Change(
-                Kind.ADD_CONSTRAINT,
+            AddConstraint(
                 f"{table}.{ident(name)}",
+                ConstraintType(c.type),
+                c.columns,
+                c.definition,
+                ref_table=c.ref_table,
+                validated=c.validated,
                 relation=table,
-                detail=c.type,
-                columns=c.columns,
-                new=c.definition,
-                old=c.ref_table,
-                flags=_flags(validated=c.validated),
             )
         )
 
@@ -413,32 +390,32 @@ def _indexes(before: Model, after: Model, out: list[Change]) -> None:
         if qn in new:
             continue
         table = before.rel_qname(before.idx_rel[oid])
-        flags = _flags(
-            unique=i.unique, primary=i.primary, concurrently=("drop", oid) in after.concurrent
-        )
+        concurrently = ("drop", oid) in after.concurrent
         if oid in new_oids and new[new_oids[oid]][1].name == i.name:
             continue  # moved with its table
         if oid in new_oids:
             out.append(
-                Change(
-                    Kind.RENAME_INDEX,
+                RenameIndex(
                     qn,
+                    i.keys,
+                    unique=i.unique,
+                    primary=i.primary,
+                    concurrently=concurrently,
+                    old_name=i.name,
+                    new_name=new[new_oids[oid]][1].name,
                     relation=table,
-                    old=i.name,
-                    new=new[new_oids[oid]][1].name,
-                    columns=i.keys,
-                    flags=flags,
                 )
             )
         else:
             out.append(
-                Change(
-                    Kind.DROP_INDEX,
+                DropIndex(
                     qn,
+                    i.keys,
+                    unique=i.unique,
+                    primary=i.primary,
+                    concurrently=concurrently,
+                    predicate=i.predicate or "",
                     relation=table,
-                    columns=i.keys,
-                    flags=flags,
-                    detail=i.predicate or "",
                     via=_via(after, ("idx", oid)),
                 )
             )
@@ -448,18 +425,15 @@ def _indexes(before: Model, after: Model, out: list[Change]) -> None:
             continue
         table = after.rel_qname(after.idx_rel[oid])
         out.append(
-            Change(
-                Kind.CREATE_INDEX,
+            CreateIndex(
                 qn,
+                i.keys,
+                unique=i.unique,
+                primary=i.primary,
+                concurrently=("create", oid) in after.concurrent,
+                predicate=i.predicate or "",
+                constraint=bool(i.constraint),
                 relation=table,
-                columns=i.keys,
-                detail=i.predicate or "",
-                flags=_flags(
-                    unique=i.unique,
-                    primary=i.primary,
-                    constraint=bool(i.constraint),
-                    concurrently=("create", oid) in after.concurrent,
-                ),
             )
         )
 
@@ -476,11 +450,10 @@ def _functions(
         if moved is not None and renamed_schemas.get(f.schema) == moved.schema:
             continue
         out.append(
-            Change(
-                Kind.DROP_FUNCTION,
+            DropFunction(
                 f.signature,
-                detail=f.kind.value,
-                new=moved.signature if moved is not None else "",
+                f.kind,
+                moved_to=moved.signature if moved is not None else "",
                 via=_via(after, ("fn", oid)),
             )
         )
@@ -488,7 +461,7 @@ def _functions(
         if sig in old_sigs or oid in before.funcs:
             continue
         f = after.funcs[oid]
-        out.append(Change(Kind.CREATE_FUNCTION, sig, detail=f.kind.value, columns=f.arg_types))
+        out.append(CreateFunction(sig, f.kind, f.arg_types))
 
 
 def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]) -> None:
@@ -499,12 +472,10 @@ def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict
             if moved is not None and renamed_schemas.get(e.schema) == moved.schema:
                 continue
             out.append(
-                Change(
-                    Kind.DROP_TYPE,
+                DropType(
                     e.type_name,
-                    detail="enum",
-                    new=moved.type_name if moved is not None else "",
-                    columns=e.labels,
+                    e.labels,
+                    moved_to=moved.type_name if moved is not None else "",
                     via=_via(after, ("type", oid)),
                 )
             )
@@ -517,15 +488,13 @@ def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict
                 continue
             renamed = by_id.get(before.label_ids.get(oid, {}).get(label, -1))
             if renamed is not None:
-                out.append(
-                    Change(Kind.ENUM_RENAME_VALUE, f"{e.type_name}:{label}", old=label, new=renamed)
-                )
+                out.append(EnumRenameValue(f"{e.type_name}:{label}", label, renamed))
             else:
-                out.append(Change(Kind.ENUM_DROP_VALUE, f"{e.type_name}:{label}", old=label))
+                out.append(EnumDropValue(f"{e.type_name}:{label}", label))
         renamed_to = {by_id.get(before.label_ids.get(oid, {}).get(label, -1)) for label in e.labels}
         for label in now.labels:
             if label not in e.labels and label not in renamed_to:
-                out.append(Change(Kind.ENUM_ADD_VALUE, f"{e.type_name}:{label}", new=label))
+                out.append(EnumAddValue(f"{e.type_name}:{label}", label))
 
 
 __all__ = ["diff"]

@@ -37,6 +37,7 @@ from pglast import ast, enums
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import table_of_subject
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel
@@ -92,9 +93,8 @@ def change_names(
     them) and what unmodelled statements reach; None when a reach is unknown."""
     names: set[str] = set()
     for change in changes:
-        for subject in (change.subject, change.relation, change.new, change.old, change.via):
-            if subject:
-                names.update(_subject_names(subject))
+        for subject in change.names():
+            names.update(_subject_names(subject))
     for exc in unmodelled:
         if exc.affects is None:
             return None
@@ -258,8 +258,6 @@ def _bare(qualified: str) -> str:
 
 
 def _hanging_index(snapshot: CatalogSnapshot) -> _HangingIndex:
-    from skewguard.rules.base import table_of_subject  # rules import the ddl package
-
     hanging: dict[str, set[str]] = {}
 
     def link(source: str, name: str) -> None:

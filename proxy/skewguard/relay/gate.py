@@ -134,16 +134,15 @@ class TransactionGate:
             decision = await self._guard.unjudged(
                 requester, [sql], "guard-error", f"internal error ({type(exc).__name__})"
             )
-        if decision is None or decision.action is not Action.BLOCK or decision.error is None:
+        refusal = decision.refusal(refused=sql) if decision is not None else None
+        if refusal is None:
             if decision is not None and decision.unjudged is not None:
                 self._pending = None  # a net change that cannot be judged is not tracked
             if script.has_ddl and all(map(_judged_whole, script.statements)):
                 # a pass covers the whole text: only for texts judged as a whole
                 await self._guard.grant_pass(requester, sql)
             return None
-        return replace(
-            self._blocked(decision, simple=simple, was_in_block=was_in_block), refused=sql
-        )
+        return replace(refusal, rollback_first=self._blocked(simple, was_in_block))
 
     async def decide_call(
         self, oid: int, functions: FastPathFunctions, *, deadline: float
@@ -165,9 +164,7 @@ class TransactionGate:
             decision = await self._guard.unjudged(
                 requester, [text], "guard-error", f"internal error ({type(exc).__name__})"
             )
-        if decision.action is not Action.BLOCK or decision.error is None:
-            return None
-        return Refusal(*decision.error)  # fails like the call: the transaction is aborted
+        return decision.refusal()  # fails like the call: the transaction is aborted
 
     async def _decide(self, requester: Requester, script: Script, sql: str) -> Decision | None:
         if script.too_large:
@@ -308,18 +305,20 @@ class TransactionGate:
             )
         return replace(requester, search_path=path, search_path_known=True)
 
-    def _blocked(self, decision: Decision, *, simple: bool, was_in_block: bool) -> Refusal:
-        # Through the simple protocol, end the open transaction first so its locks
-        # are released before the client hears why; through the extended protocol
-        # the transaction stays aborted until the client's ROLLBACK, as on any error.
-        assert decision.error is not None
+    def _blocked(self, simple: bool, was_in_block: bool) -> bool:
+        """Forget the refused transaction's change; whether to end it before the error.
+
+        Through the simple protocol, the open transaction ends first so its locks
+        are released before the client hears why; through the extended protocol
+        the transaction stays aborted until the client's ROLLBACK, as on any error.
+        """
         rollback_first = simple and (was_in_block or self.in_block)
         self._pending = None
         self._savepoints.clear()
         self._earlier.clear()
         if rollback_first:
             self.in_block = False
-        return Refusal(*decision.error, rollback_first=rollback_first)
+        return rollback_first
 
     def _control(self, kind: Kind, savepoint: str) -> None:
         pending = self._pending

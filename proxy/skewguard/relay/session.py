@@ -741,8 +741,8 @@ class ClientSession(asyncio.Protocol):
                 mode=Mode.ENFORCE,
                 on_error="block",
             )
-            assert decision.error is not None
-            refusal = Refusal(*decision.error)
+            refusal = decision.refusal()
+            assert refusal is not None
         self.fail_client(
             refusal.sqlstate,
             refusal.message,

@@ -1,19 +1,22 @@
 """Rule metadata and the context rule checks run in.
 
-A rule check is a function ``(ctx, change) -> Iterable[Hit]``; a hit names the
-version, facet and evidence (or none, for lints) and its severity.
-:func:`skewguard.ddl.evaluate` turns hits into findings.
+A rule's check is a function ``(ctx, change) -> Iterable[Hit]`` over the change
+types the rule covers; a hit names the version, facet and evidence (or none, for
+lints) and its severity.
+:func:`skewguard.rules.engine.evaluate` turns hits into findings.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot, Relation
+from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 
@@ -24,6 +27,9 @@ class Example:
 
     ``usage_sql`` is the version's traffic (run before and after the
     migration, simple protocol); ``breaks`` is what PostgreSQL does to it.
+    ``fires`` (lints, which nothing breaks): whether the rule reports the
+    migration when its tables hold rows and the session set no lock_timeout
+    unless the migration does.
     """
 
     schema_sql: str
@@ -32,19 +38,7 @@ class Example:
     breaks: bool
     note: str = ""
     probe: bool | None = None  # what the shell's probe answers here (after the usage ran)
-
-
-@dataclass(frozen=True)
-class Rule:
-    id: str
-    name: str
-    severity: Severity
-    summary: str
-    doc: str
-    breaks: str
-    recipe: str
-    examples: tuple[Example, ...] = ()
-    covers: tuple[str, ...] = ()  # change kinds
+    fires: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +48,37 @@ class Hit:
     version: VersionKey | None = None
     facet: Facet | None = None
     evidence: Evidence | None = None
+
+
+C = TypeVar("C", bound=Change)
+
+
+@dataclass(frozen=True)
+class Rule(Generic[C]):
+    """One rule: what it is for people (docs, recipe, examples that run as tests) and
+    its check, which sees only the change types it ``covers``."""
+
+    id: str
+    name: str
+    severity: Severity
+    summary: str
+    doc: str
+    breaks: str
+    recipe: str
+    covers: tuple[type[C], ...]
+    check: Callable[[Context, C], Iterable[Hit]]
+    examples: tuple[Example, ...] = ()
+
+    @property
+    def lint(self) -> bool:
+        """It covers every change and speaks once per DDL (the first change it fires on)."""
+        return self.covers == (Change,)
+
+    def hits(self, ctx: Context, change: Change) -> Iterable[Hit]:
+        """The check's hits for ``change``; none for a change of a type it does not cover."""
+        if isinstance(change, self.covers):
+            return self.check(ctx, change)
+        return ()
 
 
 ROLE = FacetKind.ROLE  # subject: the role a version connects as (recorded by the shell)
@@ -122,40 +147,6 @@ def relation_of(cat: CatalogSnapshot, qname: str) -> Relation | None:
     return cat.relation(parts[0], parts[1]) if len(parts) == 2 else None
 
 
-def table_of_subject(subject: str) -> str:
-    """``public.users`` from ``public.users.email``, ``public.users(email)``, ``.../3``."""
-    for sep in ("(", "/", "<"):
-        if sep in subject:
-            return subject.split(sep, 1)[0]
-    parts = split_qualified_name(subject)
-    if len(parts) >= 3:
-        from skewguard.catalog import qualified
-
-        return qualified(parts[0], parts[1])
-    return subject
-
-
-def shape_columns(subject: str) -> list[str] | None:
-    """The column names of ``public.t(a,b)`` (rendered with ident), or None."""
-    if "(" not in subject or not subject.endswith(")"):
-        return None
-    inner = subject[subject.index("(") + 1 : -1]
-    if not inner:
-        return []
-    out: list[str] = []
-    cur, quoted = "", False
-    for ch in inner:
-        if ch == '"':
-            quoted = not quoted
-        if ch == "," and not quoted:
-            out.append(cur)
-            cur = ""
-        else:
-            cur += ch
-    out.append(cur)
-    return out
-
-
 __all__ = [
     "PREPARED_RESULT",
     "ROLE",
@@ -165,6 +156,4 @@ __all__ = [
     "Rule",
     "first_per_version",
     "relation_of",
-    "shape_columns",
-    "table_of_subject",
 ]

@@ -20,8 +20,16 @@ from collections.abc import Iterator, Mapping
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import ident
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    AddColumn,
+    AlterColumnType,
+    Change,
+    DropDefault,
+    RenameColumn,
+    SetNotNull,
+)
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
@@ -32,7 +40,6 @@ from skewguard.rules.base import (
     Hit,
     Rule,
     first_per_version,
-    shape_columns,
 )
 from skewguard.rules.values import column_values, fits
 
@@ -70,6 +77,37 @@ def _split(qname: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("", qname)
 
 
+def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
+    what = f"ALTER COLUMN {change.subject} TYPE {change.new_type} (was {change.old_type})"
+    broken: set[VersionKey] = set()
+    if not change.widening:
+        writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
+        for v, f, ev in first_per_version(writers):
+            if _constants_fit(ctx.footprints.get(v, {}), change):
+                continue
+            broken.add(v)
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    star = f"{change.relation}.*"
+    prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
+    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+        broken.add(v)
+        yield Hit(
+            Severity.BREAK,
+            breaks(what, v, f) + " in a named prepared statement "
+            "(cached plan must not change result type)",
+            v,
+            f,
+            ev,
+        )
+    readers = list(ctx.exact((F.COLUMN_READ,), change.subject))
+    readers += list(ctx.exact((F.SELECT_STAR,), change.relation))
+    why = "a named prepared statement returning it fails with 0A000"
+    if not change.widening:
+        why = "comparisons and result handling see another type; " + why
+    for v, f, ev in first_per_version(u for u in readers if u[0] not in broken):
+        yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
 TYPE_CHANGE = Rule(
     id="SG110",
     name="column-type-change",
@@ -86,7 +124,7 @@ TYPE_CHANGE = Rule(
     "statements returning the column on any change.",
     recipe="Add a new column of the new type, write both, backfill, switch readers, retire "
     "the old versions, drop the old column. Widening in place is safe for writers.",
-    covers=(Kind.ALTER_COLUMN_TYPE,),
+    covers=(AlterColumnType,),
     examples=(
         Example(
             "CREATE TABLE t (id int, code varchar(20))",
@@ -137,47 +175,45 @@ TYPE_CHANGE = Rule(
             "simple protocol; a named prepared statement would break (risk)",
         ),
     ),
+    check=check_type_change,
 )
 
 
-def check_type_change(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"ALTER COLUMN {change.subject} TYPE {change.new} (was {change.old})"
-    broken: set[VersionKey] = set()
-    if not change.has("widening"):
-        writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
-        for v, f, ev in first_per_version(writers):
-            if _constants_fit(ctx.footprints.get(v, {}), change):
-                continue
-            broken.add(v)
-            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-    star = f"{change.relation}.*"
-    prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
-    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
-        broken.add(v)
-        yield Hit(
-            Severity.BREAK,
-            breaks(what, v, f) + " in a named prepared statement "
-            "(cached plan must not change result type)",
-            v,
-            f,
-            ev,
-        )
-    readers = list(ctx.exact((F.COLUMN_READ,), change.subject))
-    readers += list(ctx.exact((F.SELECT_STAR,), change.relation))
-    why = "a named prepared statement returning it fails with 0A000"
-    if not change.has("widening"):
-        why = "comparisons and result handling see another type; " + why
-    for v, f, ev in first_per_version(u for u in readers if u[0] not in broken):
-        yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
-
-
-def _constants_fit(facets: Mapping[Facet, Evidence], change: Change) -> bool:
+def _constants_fit(facets: Mapping[Facet, Evidence], change: AlterColumnType) -> bool:
     """Every write of the column is a constant known to fit the new type."""
     values, complete = column_values(facets, change.subject)
-    return complete and all(fits(v, change.new) for v in values)
+    return complete and all(fits(v, change.new_type) for v in values)
 
 
-SET_NOT_NULL = Rule(
+def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -> Iterator[Hit]:
+    if isinstance(change, AddColumn):
+        if not change.not_null or change.has_default or change.generated:
+            return
+        what = f"ADD COLUMN {change.subject} NOT NULL without a default"
+        table = change.relation
+        inserts = ctx.uses(
+            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.INSERT_SELECT_STAR),
+            lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table,
+        )
+        for v, f, ev in first_per_version(inserts):
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        return
+    if isinstance(change, SetNotNull):
+        if change.has_default:
+            return
+        what = f"SET NOT NULL on {change.subject} (no default)"
+        severity = Severity.BREAK
+    else:
+        what = f"DROP DEFAULT on {change.subject}{change.cascade_note}"
+        severity = Severity.BREAK if change.not_null else Severity.RISK
+    for v, f, ev in first_per_version(omitting_inserts(ctx, change)):
+        if severity is Severity.BREAK:
+            yield Hit(severity, breaks(what, v, f), v, f, ev)
+        else:
+            yield Hit(severity, risks(what, v, f, "it now inserts NULL there"), v, f, ev)
+
+
+SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
     id="SG111",
     name="not-null-without-default",
     severity=Severity.BREAK,
@@ -190,7 +226,7 @@ SET_NOT_NULL = Rule(
     breaks="INSERTs (column list, positional, COPY with a list) that omit the column.",
     recipe="Give the column a default first (or make every protected version supply it), "
     "then SET NOT NULL; to drop a default, first ship code that always supplies the column.",
-    covers=(Kind.SET_NOT_NULL, Kind.DROP_DEFAULT, Kind.ADD_COLUMN),
+    covers=(SetNotNull, DropDefault, AddColumn),
     examples=(
         Example(
             "CREATE TABLE t (id int, note text)",
@@ -231,37 +267,38 @@ SET_NOT_NULL = Rule(
             "the CASCADE drops the default of t.id",
         ),
     ),
+    check=check_not_null,
 )
 
 
-def check_not_null(ctx: Context, change: Change) -> Iterator[Hit]:
-    if change.kind == Kind.ADD_COLUMN:
-        if not change.has("not_null") or change.has("has_default") or change.has("generated"):
-            return
-        what = f"ADD COLUMN {change.subject} NOT NULL without a default"
-        table = change.relation
-        inserts = ctx.uses(
-            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.INSERT_SELECT_STAR),
-            lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table,
+def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
+    what = f"ADD COLUMN {change.subject}"
+    table = change.relation
+    hits = list(ctx.exact((F.COPY_IN,), table))
+    hits += list(ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table)))
+    broken: set[VersionKey] = set()
+    for v, f, ev in first_per_version(hits):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    prepared = ctx.exact((PREPARED_RESULT,), f"{table}.*")
+    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f) + " in a named prepared statement", v, f, ev)
+    stars = list(ctx.exact((F.SELECT_STAR, F.COPY_OUT), table))
+    for v, f, ev in first_per_version(u for u in stars if u[0] not in broken):
+        yield Hit(
+            Severity.RISK,
+            risks(
+                what,
+                v,
+                f,
+                "a named prepared statement returning * "
+                "fails with 0A000; consumers see one more column",
+            ),
+            v,
+            f,
+            ev,
         )
-        for v, f, ev in first_per_version(inserts):
-            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-        return
-    if change.kind == Kind.SET_NOT_NULL:
-        if change.has("has_default"):
-            return
-        what = f"SET NOT NULL on {change.subject} (no default)"
-        severity = Severity.BREAK
-    else:
-        what = f"DROP DEFAULT on {change.subject}" + (
-            f" (CASCADE from {change.via})" if change.via else ""
-        )
-        severity = Severity.BREAK if change.has("not_null") else Severity.RISK
-    for v, f, ev in first_per_version(omitting_inserts(ctx, change)):
-        if severity is Severity.BREAK:
-            yield Hit(severity, breaks(what, v, f), v, f, ev)
-        else:
-            yield Hit(severity, risks(what, v, f, "it now inserts NULL there"), v, f, ev)
 
 
 ADD_COLUMN_SHAPE = Rule(
@@ -277,7 +314,7 @@ ADD_COLUMN_SHAPE = Rule(
     "INSERT ... VALUES survive a nullable or defaulted new column.",
     breaks="COPY t FROM without columns; INSERT INTO x SELECT * FROM t; prepared SELECT *.",
     recipe="List columns explicitly in COPY and INSERT ... SELECT before adding columns.",
-    covers=(Kind.ADD_COLUMN,),
+    covers=(AddColumn,),
     examples=(
         Example(
             "CREATE TABLE t (id int, note text)",
@@ -312,79 +349,18 @@ ADD_COLUMN_SHAPE = Rule(
             False,
         ),
     ),
+    check=check_add_column_shape,
 )
 
 
-def check_add_column_shape(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"ADD COLUMN {change.subject}"
+def check_ambiguous(ctx: Context, change: AddColumn | RenameColumn) -> Iterator[Hit]:
     table = change.relation
-    hits = list(ctx.exact((F.COPY_IN,), table))
-    hits += list(ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table)))
-    broken: set[VersionKey] = set()
-    for v, f, ev in first_per_version(hits):
-        broken.add(v)
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-    prepared = ctx.exact((PREPARED_RESULT,), f"{table}.*")
-    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
-        broken.add(v)
-        yield Hit(Severity.BREAK, breaks(what, v, f) + " in a named prepared statement", v, f, ev)
-    stars = list(ctx.exact((F.SELECT_STAR, F.COPY_OUT), table))
-    for v, f, ev in first_per_version(u for u in stars if u[0] not in broken):
-        yield Hit(
-            Severity.RISK,
-            risks(
-                what,
-                v,
-                f,
-                "a named prepared statement returning * "
-                "fails with 0A000; consumers see one more column",
-            ),
-            v,
-            f,
-            ev,
-        )
-
-
-AMBIGUOUS = Rule(
-    id="SG113",
-    name="column-becomes-ambiguous",
-    severity=Severity.BREAK,
-    summary="A new or renamed column makes an unqualified name in a version's query "
-    "ambiguous (or captures it)",
-    doc="Each sample query of a version touching the table is resolved again against the "
-    "catalog after the change; a reference that now also resolves to the new column is "
-    "ambiguous in a join (42702) or silently captured in a correlated subquery.",
-    breaks="Unqualified column references in joins and correlated subqueries.",
-    recipe="Qualify column references in every protected version before adding the column, "
-    "or pick a column name no joined table uses.",
-    covers=(Kind.ADD_COLUMN, Kind.RENAME_COLUMN),
-    examples=(
-        Example(
-            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
-            "SELECT name FROM a JOIN b ON b.a_id = a.id",
-            "ALTER TABLE b ADD COLUMN name text",
-            True,
-        ),
-        Example(
-            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
-            "SELECT a.name FROM a JOIN b ON b.a_id = a.id",
-            "ALTER TABLE b ADD COLUMN name text",
-            False,
-        ),
-    ),
-)
-
-
-def check_ambiguous(ctx: Context, change: Change) -> Iterator[Hit]:
-    table = change.relation
-    new_subject = (
-        change.subject if change.kind == Kind.ADD_COLUMN else (f"{table}.{ident(change.new)}")
-    )
-    what = (
-        f"ADD COLUMN {change.subject}"
-        if change.kind == Kind.ADD_COLUMN
-        else f"RENAME COLUMN {change.subject} to {change.new}"
-    )
+    if isinstance(change, AddColumn):
+        new_subject = change.subject
+        what = f"ADD COLUMN {change.subject}"
+    else:
+        new_subject = f"{table}.{ident(change.new_name)}"
+        what = f"RENAME COLUMN {change.subject} to {change.new_name}"
     seen: set[tuple[VersionKey, str]] = set()
     users = ctx.exact((F.RELATION_READ, F.RELATION_WRITE), table)
     flagged: set[VersionKey] = set()
@@ -415,10 +391,32 @@ def check_ambiguous(ctx: Context, change: Change) -> Iterator[Hit]:
         )
 
 
-CHECKS = {
-    TYPE_CHANGE.id: check_type_change,
-    SET_NOT_NULL.id: check_not_null,
-    ADD_COLUMN_SHAPE.id: check_add_column_shape,
-    AMBIGUOUS.id: check_ambiguous,
-}
-RULES = (TYPE_CHANGE, SET_NOT_NULL, ADD_COLUMN_SHAPE, AMBIGUOUS)
+AMBIGUOUS: Rule[AddColumn | RenameColumn] = Rule(
+    id="SG113",
+    name="column-becomes-ambiguous",
+    severity=Severity.BREAK,
+    summary="A new or renamed column makes an unqualified name in a version's query "
+    "ambiguous (or captures it)",
+    doc="Each sample query of a version touching the table is resolved again against the "
+    "catalog after the change; a reference that now also resolves to the new column is "
+    "ambiguous in a join (42702) or silently captured in a correlated subquery.",
+    breaks="Unqualified column references in joins and correlated subqueries.",
+    recipe="Qualify column references in every protected version before adding the column, "
+    "or pick a column name no joined table uses.",
+    covers=(AddColumn, RenameColumn),
+    examples=(
+        Example(
+            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
+            "SELECT name FROM a JOIN b ON b.a_id = a.id",
+            "ALTER TABLE b ADD COLUMN name text",
+            True,
+        ),
+        Example(
+            "CREATE TABLE a (id int, name text); CREATE TABLE b (id int, a_id int)",
+            "SELECT a.name FROM a JOIN b ON b.a_id = a.id",
+            "ALTER TABLE b ADD COLUMN name text",
+            False,
+        ),
+    ),
+    check=check_ambiguous,
+)

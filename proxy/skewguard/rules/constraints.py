@@ -20,12 +20,22 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping
+from typing import TypeGuard
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import CatalogSnapshot, Column, ident
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    AddConstraint,
+    ConstraintType,
+    CreateIndex,
+    DropConstraint,
+    DropIndex,
+    RenameConstraint,
+    RenameIndex,
+)
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
@@ -36,7 +46,6 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     relation_of,
-    shape_columns,
 )
 from skewguard.rules.values import column_values
 
@@ -53,31 +62,32 @@ def _unquote(col: str) -> str:
     return split_qualified_name(col)[0] if col.startswith('"') else col
 
 
-def probe_sql(change: Change) -> str | None:
+def probe_sql(change: AddConstraint | CreateIndex) -> str | None:
     """SQL answering "do existing rows violate this new constraint?" (True = yes)."""
     table = quote_qname(change.relation)
     cols = [quote_ident(c) for c in change.columns]
-    kind = change.detail
-    if change.kind == Kind.CREATE_INDEX:
-        if not change.has("unique") or change.has("constraint") or not cols:
+    if isinstance(change, CreateIndex):
+        if not change.unique or change.constraint or not cols:
             return None
         if not all(re.fullmatch(r"[a-z_][a-z0-9_$]*", c) for c in change.columns):
             return None  # expression keys: no probe
-        kind = "u"
-    if kind == "c" and change.new.startswith("CHECK (") and change.new.endswith(")"):
-        expr = change.new[len("CHECK (") : -1]
+        kind, definition = ConstraintType.UNIQUE, ""
+    else:
+        kind, definition = change.contype, change.definition
+    expr = _check_expression(change)
+    if expr is not None:
         return f"SELECT EXISTS (SELECT 1 FROM {table} WHERE NOT ({expr}))"
-    if kind in ("u", "p") and cols:
+    if kind in (ConstraintType.UNIQUE, ConstraintType.PRIMARY) and cols:
         not_null = " AND ".join(f"{c} IS NOT NULL" for c in cols)
         dup = (
             f"SELECT 1 FROM {table} WHERE {not_null} GROUP BY {', '.join(cols)} HAVING count(*) > 1"
         )
-        if kind == "p":
+        if kind is ConstraintType.PRIMARY:
             nulls = " OR ".join(f"{c} IS NULL" for c in cols)
             return f"SELECT EXISTS ({dup}) OR EXISTS (SELECT 1 FROM {table} WHERE {nulls})"
         return f"SELECT EXISTS ({dup})"
-    if kind == "f" and cols:
-        m = re.search(r"REFERENCES (.+)\((.*)\)$", change.new)
+    if kind is ConstraintType.FOREIGN and cols:
+        m = re.search(r"REFERENCES (.+)\((.*)\)$", definition)
         if m is None:
             return None
         ref = quote_qname(m.group(1))
@@ -91,13 +101,18 @@ def probe_sql(change: Change) -> str | None:
     return None
 
 
-def _check_expression(change: Change) -> str | None:
+def _check_expression(change: AddConstraint | CreateIndex) -> str | None:
     """The expression of a new CHECK constraint, or None for any other change."""
-    if change.kind != Kind.ADD_CONSTRAINT or change.detail != "c":
+    if not _is_check(change):
         return None
-    if not (change.new.startswith("CHECK (") and change.new.endswith(")")):
+    definition = change.definition
+    if not (definition.startswith("CHECK (") and definition.endswith(")")):
         return None
-    return change.new[len("CHECK (") : -1]
+    return definition[len("CHECK (") : -1]
+
+
+def _is_check(change: AddConstraint | CreateIndex) -> TypeGuard[AddConstraint]:
+    return isinstance(change, AddConstraint) and change.contype is ConstraintType.CHECK
 
 
 def _rows(column: Column, values: Iterable[str], alias: str) -> str:
@@ -134,14 +149,14 @@ def taken_probe_sql(table: str, column: Column, values: Iterable[str]) -> str:
     )
 
 
-def _unique(change: Change) -> bool:
-    return change.detail in ("u", "p") or (
-        change.kind == Kind.CREATE_INDEX and change.has("unique") and not change.detail
-    )
+def _unique(change: AddConstraint | CreateIndex) -> bool:
+    if isinstance(change, CreateIndex):
+        return change.unique and not change.predicate
+    return change.contype in (ConstraintType.UNIQUE, ConstraintType.PRIMARY)
 
 
 def value_probes(
-    change: Change,
+    change: AddConstraint | CreateIndex,
     footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
     catalog: CatalogSnapshot | None,
 ) -> dict[VersionKey, str]:
@@ -176,14 +191,17 @@ def value_probes(
     return out
 
 
-def _absorbs_duplicates(facets: Mapping[Facet, Evidence], change: Change) -> bool:
+def _absorbs_duplicates(
+    facets: Mapping[Facet, Evidence], change: AddConstraint | CreateIndex
+) -> bool:
     """Every INSERT of the version into the table skips or updates on a duplicate key.
 
     ``ON CONFLICT (cols)`` arbitrates on every unique index over exactly those
     columns (so also the new one); ``ON CONFLICT DO NOTHING`` without a target on
     any. An UPDATE or COPY of the key can still make a duplicate.
     """
-    if not _unique(change) or change.detail == "p" or not change.columns:
+    primary = isinstance(change, AddConstraint) and change.contype is ConstraintType.PRIMARY
+    if not _unique(change) or primary or not change.columns:
         return False  # a primary key also refuses NULLs
     table = change.relation
     key = ",".join(sorted(ident(c) for c in change.columns))
@@ -207,7 +225,58 @@ def _absorbs_duplicates(facets: Mapping[Facet, Evidence], change: Change) -> boo
     return handled > 0 and handled >= inserts
 
 
-NEW_CONSTRAINT = Rule(
+def check_new_constraint(ctx: Context, change: AddConstraint | CreateIndex) -> Iterator[Hit]:
+    probe = probe_sql(change)
+    if isinstance(change, CreateIndex):
+        if probe is None or change.predicate:
+            return  # not unique, or a partial unique index: too specific to judge
+        what = f"CREATE UNIQUE INDEX {change.subject}"
+    elif change.contype is ConstraintType.EXCLUSION:
+        return
+    else:
+        what = f"ADD CONSTRAINT {change.subject}"
+    if _unique(change) and _unique_already(ctx.before, change):
+        return
+    check = _is_check(change)
+    subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
+    writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
+    violated = ctx.probes.get(probe) if probe is not None else None
+    own_probes = value_probes(change, ctx.footprints, ctx.after)
+    for v, f, ev in first_per_version(writers):
+        facets = ctx.footprints.get(v, {})
+        own = ctx.probes.get(own_probes[v]) if v in own_probes else None
+        if own:
+            how = "a constant it rejects" if check else "a value already there"
+            yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)
+            continue
+        if own is False and check and column_values(facets, f.subject)[1]:
+            continue  # every write of the column is a constant the check accepts
+        if _absorbs_duplicates(facets, change):
+            continue
+        if violated:
+            yield Hit(
+                Severity.BREAK, breaks(what, v, f) + " and existing rows violate it", v, f, ev
+            )
+        else:
+            why = "no existing row violates it" if violated is False else "rows not probed"
+            yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+def _unique_already(cat: CatalogSnapshot, change: AddConstraint | CreateIndex) -> bool:
+    """A new UNIQUE/PRIMARY KEY (or unique index) on columns that a valid, whole-table unique
+    index already kept unique: no write is refused that was not refused before (a primary
+    key's NOT NULL is a change of its own)."""
+    parts = split_qualified_name(change.relation)
+    if len(parts) != 2:
+        return False
+    keys = set(change.columns)
+    return any(
+        i.unique and i.valid and i.predicate is None and set(i.keys) == keys
+        for i in cat.indexes_of(parts[0], parts[1])
+    )
+
+
+NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
     id="SG114",
     name="constraint-vs-writers",
     severity=Severity.BREAK,
@@ -224,7 +293,7 @@ NEW_CONSTRAINT = Rule(
     breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
     "fix old rows, VALIDATE CONSTRAINT.",
-    covers=(Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX),
+    covers=(AddConstraint, CreateIndex),
     examples=(
         Example(
             "CREATE TABLE t (id int, price int)",
@@ -273,63 +342,62 @@ NEW_CONSTRAINT = Rule(
             "a unique index refused duplicates already: the key adds no new refusal",
         ),
     ),
+    check=check_new_constraint,
 )
 
 
-def check_new_constraint(ctx: Context, change: Change) -> Iterator[Hit]:
-    probe = probe_sql(change)
-    if change.kind == Kind.CREATE_INDEX and probe is None:
-        return
-    if change.kind == Kind.CREATE_INDEX and change.detail:
-        return  # a partial unique index: too specific to judge
-    if change.detail == "x" or _unique_already(ctx.before, change):
-        return
-    what = (
-        f"ADD CONSTRAINT {change.subject}"
-        if change.kind == Kind.ADD_CONSTRAINT
-        else (f"CREATE UNIQUE INDEX {change.subject}")
-    )
-    subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
-    writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
-    violated = ctx.probes.get(probe) if probe is not None else None
-    own_probes = value_probes(change, ctx.footprints, ctx.after)
-    for v, f, ev in first_per_version(writers):
-        facets = ctx.footprints.get(v, {})
-        own = ctx.probes.get(own_probes[v]) if v in own_probes else None
-        if own:
-            how = "a constant it rejects" if change.detail == "c" else "a value already there"
-            yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)
-            continue
-        if own is False and change.detail == "c" and column_values(facets, f.subject)[1]:
-            continue  # every write of the column is a constant the check accepts
-        if _absorbs_duplicates(facets, change):
-            continue
-        if violated:
-            yield Hit(
-                Severity.BREAK, breaks(what, v, f) + " and existing rows violate it", v, f, ev
-            )
-        else:
-            why = "no existing row violates it" if violated is False else "rows not probed"
-            yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
-
-
-def _unique_already(cat: CatalogSnapshot, change: Change) -> bool:
-    """A new UNIQUE/PRIMARY KEY (or unique index) on columns that a valid, whole-table unique
-    index already kept unique: no write is refused that was not refused before (a primary
-    key's NOT NULL is a change of its own)."""
-    if change.detail not in ("u", "p", "") or not change.relation:
-        return False
-    parts = split_qualified_name(change.relation)
+def _arbiter_exists(ctx: Context, table: str, cols: set[str]) -> bool:
+    parts = split_qualified_name(table)
     if len(parts) != 2:
         return False
-    keys = set(change.columns)
-    return any(
-        i.unique and i.valid and i.predicate is None and set(i.keys) == keys
-        for i in cat.indexes_of(parts[0], parts[1])
-    )
+    for idx in ctx.after.indexes_of(parts[0], parts[1]):
+        if idx.unique and idx.predicate is None and {ident(k) for k in idx.keys} == cols:
+            return True
+    return False
 
 
-ARBITER = Rule(
+def check_arbiter(
+    ctx: Context, change: DropIndex | RenameIndex | DropConstraint | RenameConstraint
+) -> Iterator[Hit]:
+    table = change.relation
+    renamed = isinstance(change, RenameIndex | RenameConstraint)
+    verb = "RENAME" if renamed else "DROP"
+    noun = "INDEX" if isinstance(change, DropIndex | RenameIndex) else "CONSTRAINT"
+    what = f"{verb} {noun} {change.subject}{change.cascade_note}"
+    if isinstance(change, DropConstraint | RenameConstraint):
+        parts = split_qualified_name(table)
+        old_name = (
+            change.old_name
+            if isinstance(change, RenameConstraint)
+            else split_qualified_name(change.subject)[-1]
+        )
+        still = len(parts) == 2 and any(
+            c.name == old_name for c in ctx.after.constraints_of(parts[0], parts[1])
+        )
+        if not still:
+            subject = f"{table}.{ident(old_name)}"
+            for v, f, ev in first_per_version(ctx.exact((F.CONFLICT_CONSTRAINT,), subject)):
+                yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    if renamed or (
+        isinstance(change, DropConstraint)
+        and change.contype not in (ConstraintType.PRIMARY, ConstraintType.UNIQUE)
+    ):
+        return
+    cols = {ident(c) for c in change.columns}
+    uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: s.startswith(table + "("))
+    matching = [u for u in uses if set(shape_columns(u[1].subject) or ()) == cols]
+    if matching and not _arbiter_exists(ctx, table, cols):
+        for v, f, ev in first_per_version(matching):
+            yield Hit(
+                Severity.BREAK,
+                breaks(what, v, f) + " and no other unique index covers those columns",
+                v,
+                f,
+                ev,
+            )
+
+
+ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rule(
     id="SG115",
     name="on-conflict-arbiter-removed",
     severity=Severity.BREAK,
@@ -340,7 +408,7 @@ ARBITER = Rule(
     breaks="INSERT ... ON CONFLICT whose arbiter is gone.",
     recipe="Create the replacement unique index (CONCURRENTLY) first, move versions to it, "
     "then drop the old one. Do not rename constraints named in ON CONFLICT ON CONSTRAINT.",
-    covers=(Kind.DROP_INDEX, Kind.RENAME_INDEX, Kind.DROP_CONSTRAINT, Kind.RENAME_CONSTRAINT),
+    covers=(DropIndex, RenameIndex, DropConstraint, RenameConstraint),
     examples=(
         Example(
             "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_email ON t (email)",
@@ -369,53 +437,5 @@ ARBITER = Rule(
             "another unique index on the same columns takes over",
         ),
     ),
+    check=check_arbiter,
 )
-
-
-def _arbiter_exists(ctx: Context, table: str, cols: set[str]) -> bool:
-    parts = split_qualified_name(table)
-    if len(parts) != 2:
-        return False
-    for idx in ctx.after.indexes_of(parts[0], parts[1]):
-        if idx.unique and idx.predicate is None and {ident(k) for k in idx.keys} == cols:
-            return True
-    return False
-
-
-def check_arbiter(ctx: Context, change: Change) -> Iterator[Hit]:
-    table = change.relation
-    verb = "RENAME" if change.kind in (Kind.RENAME_INDEX, Kind.RENAME_CONSTRAINT) else "DROP"
-    noun = "INDEX" if change.kind in (Kind.DROP_INDEX, Kind.RENAME_INDEX) else "CONSTRAINT"
-    what = f"{verb} {noun} {change.subject}" + (
-        f" (CASCADE from {change.via})" if change.via else ""
-    )
-    if noun == "CONSTRAINT":
-        parts = split_qualified_name(table)
-        old_name = change.old or split_qualified_name(change.subject)[-1]
-        still = len(parts) == 2 and any(
-            c.name == old_name for c in ctx.after.constraints_of(parts[0], parts[1])
-        )
-        if not still:
-            subject = f"{table}.{ident(old_name)}"
-            for v, f, ev in first_per_version(ctx.exact((F.CONFLICT_CONSTRAINT,), subject)):
-                yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-    if verb == "RENAME" or (
-        change.kind == Kind.DROP_CONSTRAINT and change.detail not in ("p", "u")
-    ):
-        return
-    cols = {ident(c) for c in change.columns}
-    uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: s.startswith(table + "("))
-    matching = [u for u in uses if set(shape_columns(u[1].subject) or ()) == cols]
-    if matching and not _arbiter_exists(ctx, table, cols):
-        for v, f, ev in first_per_version(matching):
-            yield Hit(
-                Severity.BREAK,
-                breaks(what, v, f) + " and no other unique index covers those columns",
-                v,
-                f,
-                ev,
-            )
-
-
-CHECKS = {NEW_CONSTRAINT.id: check_new_constraint, ARBITER.id: check_arbiter}
-RULES = (NEW_CONSTRAINT, ARBITER)

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from skewguard.rules import RULES
 from skewguard.rules.base import Rule
 
 
-def _rule(rule: Rule) -> list[str]:
+def _rule(rule: Rule[Any]) -> list[str]:
     out = [
         f"## {rule.id} `{rule.name}`",
         "",
         f"**Default severity:** {rule.severity.value}. **Covers:** "
-        + ", ".join(f"`{k}`" for k in rule.covers),
+        + ("`*`" if rule.lint else ", ".join(f"`{k.__name__}`" for k in rule.covers)),
         "",
         rule.summary + ".",
         "",

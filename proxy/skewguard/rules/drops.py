@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 
 from skewguard.analysis.facets import FacetKind as F
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import DropColumn, DropFunction, DropRelation, DropSchema, DropType
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import (
@@ -26,6 +26,13 @@ from skewguard.rules.base import (
 
 REL_USE = (F.RELATION_READ, F.RELATION_WRITE, F.SEQUENCE)
 
+
+def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
+    what = f"{change.SQL} {change.subject}{change.cascade_note}"
+    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
 DROP_RELATION = Rule(
     id="SG101",
     name="drop-relation-in-use",
@@ -36,7 +43,7 @@ DROP_RELATION = Rule(
     recipe="Stop using the relation in every protected version first (deploy, let the old "
     "version retire), then drop it. To retire a table gradually, rename it and leave a view "
     "with the old name.",
-    covers=(Kind.DROP_TABLE, Kind.DROP_VIEW, Kind.DROP_MATVIEW, Kind.DROP_SEQUENCE),
+    covers=(DropRelation,),
     examples=(
         Example(
             "CREATE TABLE t (id int, note text); CREATE VIEW v AS SELECT id FROM t",
@@ -58,68 +65,12 @@ DROP_RELATION = Rule(
             True,
         ),
     ),
+    check=check_drop_relation,
 )
 
 
-def check_drop_relation(ctx: Context, change: Change) -> Iterator[Hit]:
-    verb = {
-        Kind.DROP_TABLE: "DROP TABLE",
-        Kind.DROP_VIEW: "DROP VIEW",
-        Kind.DROP_MATVIEW: "DROP MATERIALIZED VIEW",
-        Kind.DROP_SEQUENCE: "DROP SEQUENCE",
-    }[change.kind]
-    what = f"{verb} {change.subject}" + (f" (CASCADE from {change.via})" if change.via else "")
-    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-
-
-DROP_COLUMN = Rule(
-    id="SG102",
-    name="drop-column-in-use",
-    severity=Severity.BREAK,
-    summary="DROP COLUMN of a column a version reads or writes",
-    doc="PostgreSQL raises 42703 (undefined column) for every statement naming the column. "
-    "A positional INSERT (no column list) that supplied the column now has more values than "
-    "columns; COPY FROM without a column list gets extra data. A plain SELECT * survives, but "
-    "the application may read the column from the result (risk).",
-    breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
-    "column list, INSERT ... SELECT * between the tables.",
-    recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
-    "the ORM), wait until every version that used it is retired, then drop it.",
-    covers=(Kind.DROP_COLUMN,),
-    examples=(
-        Example(
-            "CREATE TABLE users (id int, email text, name text)",
-            "SELECT id, email FROM users",
-            "ALTER TABLE users DROP COLUMN email",
-            True,
-        ),
-        Example(
-            "CREATE TABLE users (id int, email text, name text)",
-            "SELECT id, name FROM users",
-            "ALTER TABLE users DROP COLUMN email",
-            False,
-        ),
-        Example(
-            "CREATE TABLE users (id int, email text, name text)",
-            "INSERT INTO users VALUES (1, 'a@b', 'n')",
-            "ALTER TABLE users DROP COLUMN name",
-            True,
-            "positional INSERT: more expressions than target columns",
-        ),
-        Example(
-            "CREATE TABLE users (id int, email text, name text)",
-            "INSERT INTO users VALUES (1, 'a@b')",
-            "ALTER TABLE users DROP COLUMN name",
-            False,
-            "the positional INSERT never reached the dropped column",
-        ),
-    ),
-)
-
-
-def check_drop_column(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"DROP COLUMN {change.subject}" + (f" (CASCADE from {change.via})" if change.via else "")
+def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
+    what = f"DROP COLUMN {change.subject}{change.cascade_note}"
     table = change.relation
     rel = relation_of(ctx.before, table)
     position = (
@@ -150,39 +101,56 @@ def check_drop_column(ctx: Context, change: Change) -> Iterator[Hit]:
         yield Hit(Severity.RISK, risks(what, v, f, "the result loses the column"), v, f, ev)
 
 
-DROP_FUNCTION = Rule(
-    id="SG103",
-    name="drop-function-in-use",
+DROP_COLUMN = Rule(
+    id="SG102",
+    name="drop-column-in-use",
     severity=Severity.BREAK,
-    summary="DROP FUNCTION / PROCEDURE (or a signature change) of an overload a version calls",
-    doc="A call that reached the dropped overload fails with 42883 unless another overload "
-    "still accepts it (then it is a risk: the call now reaches different code). Changing a "
-    "signature is a drop plus a create.",
-    breaks="Calls that resolved to the dropped overload.",
-    recipe="Add the new overload first, move every version to it, drop the old one last.",
-    covers=(Kind.DROP_FUNCTION,),
+    summary="DROP COLUMN of a column a version reads or writes",
+    doc="PostgreSQL raises 42703 (undefined column) for every statement naming the column. "
+    "A positional INSERT (no column list) that supplied the column now has more values than "
+    "columns; COPY FROM without a column list gets extra data. A plain SELECT * survives, but "
+    "the application may read the column from the result (risk).",
+    breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
+    "column list, INSERT ... SELECT * between the tables.",
+    recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
+    "the ORM), wait until every version that used it is retired, then drop it.",
+    covers=(DropColumn,),
     examples=(
         Example(
-            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
-            "SELECT price(3)",
-            "DROP FUNCTION price(int)",
+            "CREATE TABLE users (id int, email text, name text)",
+            "SELECT id, email FROM users",
+            "ALTER TABLE users DROP COLUMN email",
             True,
         ),
         Example(
-            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2';"
-            " CREATE FUNCTION tax(n int) RETURNS int LANGUAGE sql AS 'SELECT n'",
-            "SELECT price(3)",
-            "DROP FUNCTION tax(int)",
+            "CREATE TABLE users (id int, email text, name text)",
+            "SELECT id, name FROM users",
+            "ALTER TABLE users DROP COLUMN email",
             False,
         ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "INSERT INTO users VALUES (1, 'a@b', 'n')",
+            "ALTER TABLE users DROP COLUMN name",
+            True,
+            "positional INSERT: more expressions than target columns",
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text)",
+            "INSERT INTO users VALUES (1, 'a@b')",
+            "ALTER TABLE users DROP COLUMN name",
+            False,
+            "the positional INSERT never reached the dropped column",
+        ),
     ),
+    check=check_drop_column,
 )
 
 
-def check_drop_function(ctx: Context, change: Change) -> Iterator[Hit]:
+def check_drop_function(ctx: Context, change: DropFunction) -> Iterator[Hit]:
     what = f"DROP FUNCTION {change.subject}"
-    if change.new:
-        what = f"moving/renaming {change.subject} to {change.new}"
+    if change.moved_to:
+        what = f"moving/renaming {change.subject} to {change.moved_to}"
     for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
         after = ctx.reanalyze(ev.sample, after=True)
         name = change.subject.split("(", 1)[0]
@@ -199,6 +167,48 @@ def check_drop_function(ctx: Context, change: Change) -> Iterator[Hit]:
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
+DROP_FUNCTION = Rule(
+    id="SG103",
+    name="drop-function-in-use",
+    severity=Severity.BREAK,
+    summary="DROP FUNCTION / PROCEDURE (or a signature change) of an overload a version calls",
+    doc="A call that reached the dropped overload fails with 42883 unless another overload "
+    "still accepts it (then it is a risk: the call now reaches different code). Changing a "
+    "signature is a drop plus a create.",
+    breaks="Calls that resolved to the dropped overload.",
+    recipe="Add the new overload first, move every version to it, drop the old one last.",
+    covers=(DropFunction,),
+    examples=(
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
+            "SELECT price(3)",
+            "DROP FUNCTION price(int)",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2';"
+            " CREATE FUNCTION tax(n int) RETURNS int LANGUAGE sql AS 'SELECT n'",
+            "SELECT price(3)",
+            "DROP FUNCTION tax(int)",
+            False,
+        ),
+    ),
+    check=check_drop_function,
+)
+
+
+def check_drop_type(ctx: Context, change: DropType) -> Iterator[Hit]:
+    what = (
+        f"DROP TYPE {change.subject}"
+        if not change.moved_to
+        else (f"moving/renaming type {change.subject} to {change.moved_to}")
+    )
+    prefix = change.subject + ":"
+    hits = ctx.uses((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), lambda s: s.startswith(prefix))
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
 DROP_TYPE = Rule(
     id="SG104",
     name="drop-type-in-use",
@@ -209,7 +219,7 @@ DROP_TYPE = Rule(
     breaks="Label literals written or compared; calls whose argument types include the type.",
     recipe="Migrate columns to the replacement type first (add column, backfill, switch "
     "versions), drop the old type when no protected version uses it.",
-    covers=(Kind.DROP_TYPE,),
+    covers=(DropType,),
     examples=(
         Example(
             "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (m mood)",
@@ -224,18 +234,19 @@ DROP_TYPE = Rule(
             False,
         ),
     ),
+    check=check_drop_type,
 )
 
 
-def check_drop_type(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = (
-        f"DROP TYPE {change.subject}"
-        if not change.new
-        else (f"moving/renaming type {change.subject} to {change.new}")
-    )
-    prefix = change.subject + ":"
-    hits = ctx.uses((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), lambda s: s.startswith(prefix))
-    for v, f, ev in first_per_version(hits):
+def in_schema(schema: str) -> Callable[[str], bool]:
+    prefix = schema + "."
+    return lambda s: s.startswith(prefix)
+
+
+def check_drop_schema(ctx: Context, change: DropSchema) -> Iterator[Hit]:
+    what = f"DROP SCHEMA {change.subject}"
+    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -247,7 +258,7 @@ DROP_SCHEMA = Rule(
     doc="Everything in the schema goes; each dropped object is also reported by its own rule.",
     breaks="Any use of a relation, function or sequence in the schema.",
     recipe="Move the objects out (or stop using them) before dropping the schema.",
-    covers=(Kind.DROP_SCHEMA,),
+    covers=(DropSchema,),
     examples=(
         Example(
             "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
@@ -262,26 +273,5 @@ DROP_SCHEMA = Rule(
             False,
         ),
     ),
+    check=check_drop_schema,
 )
-
-
-def in_schema(schema: str) -> Callable[[str], bool]:
-    prefix = schema + "."
-    return lambda s: s.startswith(prefix)
-
-
-def check_drop_schema(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"DROP SCHEMA {change.subject}"
-    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
-    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-
-
-CHECKS = {
-    DROP_RELATION.id: check_drop_relation,
-    DROP_COLUMN.id: check_drop_column,
-    DROP_FUNCTION.id: check_drop_function,
-    DROP_TYPE.id: check_drop_type,
-    DROP_SCHEMA.id: check_drop_schema,
-}
-RULES = (DROP_RELATION, DROP_COLUMN, DROP_FUNCTION, DROP_TYPE, DROP_SCHEMA)

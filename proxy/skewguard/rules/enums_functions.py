@@ -15,12 +15,29 @@ from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.types import UNKNOWN, compatible
 from skewguard.catalog import CatalogSnapshot, Function
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    CreateFunction,
+    EnumAddValue,
+    EnumDropValue,
+    EnumRenameValue,
+)
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
 
-ENUM_LABEL = Rule(
+
+def check_enum_label(ctx: Context, change: EnumRenameValue | EnumDropValue) -> Iterator[Hit]:
+    what = (
+        f"RENAME VALUE {change.subject} to '{change.new_label}'"
+        if isinstance(change, EnumRenameValue)
+        else f"removing {change.subject}"
+    )
+    hits = ctx.exact((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), change.subject)
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+ENUM_LABEL: Rule[EnumRenameValue | EnumDropValue] = Rule(
     id="SG116",
     name="enum-label-removed",
     severity=Severity.BREAK,
@@ -31,7 +48,7 @@ ENUM_LABEL = Rule(
     breaks="Writes of the old label; comparisons and casts with it.",
     recipe="Add the new label (ADD VALUE), ship code writing and accepting both, migrate rows, "
     "retire the old versions; PostgreSQL cannot drop a label, so keep it unused.",
-    covers=(Kind.ENUM_RENAME_VALUE, Kind.ENUM_DROP_VALUE),
+    covers=(EnumRenameValue, EnumDropValue),
     examples=(
         Example(
             "CREATE TYPE status AS ENUM ('new', 'done'); CREATE TABLE job (s status)",
@@ -46,18 +63,15 @@ ENUM_LABEL = Rule(
             False,
         ),
     ),
+    check=check_enum_label,
 )
 
 
-def check_enum_label(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = (
-        f"RENAME VALUE {change.subject} to '{change.new}'"
-        if change.kind == Kind.ENUM_RENAME_VALUE
-        else f"removing {change.subject}"
+def check_enum_add(ctx: Context, change: EnumAddValue) -> Iterator[Hit]:
+    yield Hit(
+        Severity.INFO,
+        f"ADD VALUE {change.subject}: old versions may read rows with a label they do not know",
     )
-    hits = ctx.exact((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), change.subject)
-    for v, f, ev in first_per_version(hits):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
 ENUM_ADD = Rule(
@@ -68,7 +82,7 @@ ENUM_ADD = Rule(
     doc="Safe for old versions unless they meet rows with the new label and cannot map it.",
     breaks="Nothing in PostgreSQL; application code with an exhaustive mapping of labels.",
     recipe="Ship readers that tolerate the label before writers that produce it.",
-    covers=(Kind.ENUM_ADD_VALUE,),
+    covers=(EnumAddValue,),
     examples=(
         Example(
             "CREATE TYPE status AS ENUM ('new', 'done'); CREATE TABLE job (s status)",
@@ -77,50 +91,9 @@ ENUM_ADD = Rule(
             False,
         ),
     ),
+    check=check_enum_add,
 )
 
-
-def check_enum_add(ctx: Context, change: Change) -> Iterator[Hit]:
-    yield Hit(
-        Severity.INFO,
-        f"ADD VALUE {change.subject}: old versions may read rows with a label they do not know",
-    )
-
-
-OVERLOAD = Rule(
-    id="SG118",
-    name="function-call-becomes-ambiguous",
-    severity=Severity.BREAK,
-    summary="CREATE FUNCTION of a new overload that makes an existing call ambiguous",
-    doc="Calls are resolved again with the new overload, following PostgreSQL's rules in "
-    "short: candidates that accept the call-site types, then the most exact matches, then "
-    "string-category types for unknown literals. Two or more left -> 42725.",
-    breaks="Calls with untyped literals or parameters, or types needing a cast, that several "
-    "overloads accept; calls matched by an overload with defaults and one without.",
-    recipe="Give the new function another name, or cast arguments in every protected version "
-    "first.",
-    covers=(Kind.CREATE_FUNCTION,),
-    examples=(
-        Example(
-            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
-            "SELECT f('1')",
-            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
-            True,
-        ),
-        Example(
-            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
-            "SELECT f(1)",
-            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
-            False,
-        ),
-        Example(
-            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
-            "SELECT f(1)",
-            "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT 2'",
-            True,
-        ),
-    ),
-)
 
 _STRING = ("text", "character varying", "character", "name")
 
@@ -171,7 +144,7 @@ def _overloads(cat: CatalogSnapshot, qname: str) -> tuple[Function, ...]:
     return cat.functions_named(parts[0], parts[1]) if len(parts) == 2 else ()
 
 
-def check_overload(ctx: Context, change: Change) -> Iterator[Hit]:
+def check_overload(ctx: Context, change: CreateFunction) -> Iterator[Hit]:
     qname = change.subject.split("(", 1)[0]
     what = f"CREATE FUNCTION {change.subject}"
     after = _overloads(ctx.after, qname)
@@ -190,9 +163,38 @@ def check_overload(ctx: Context, change: Change) -> Iterator[Hit]:
         yield Hit(Severity.BREAK, breaks(what, v, f) + " (the call becomes ambiguous)", v, f, ev)
 
 
-CHECKS = {
-    ENUM_LABEL.id: check_enum_label,
-    ENUM_ADD.id: check_enum_add,
-    OVERLOAD.id: check_overload,
-}
-RULES = (ENUM_LABEL, ENUM_ADD, OVERLOAD)
+OVERLOAD = Rule(
+    id="SG118",
+    name="function-call-becomes-ambiguous",
+    severity=Severity.BREAK,
+    summary="CREATE FUNCTION of a new overload that makes an existing call ambiguous",
+    doc="Calls are resolved again with the new overload, following PostgreSQL's rules in "
+    "short: candidates that accept the call-site types, then the most exact matches, then "
+    "string-category types for unknown literals. Two or more left -> 42725.",
+    breaks="Calls with untyped literals or parameters, or types needing a cast, that several "
+    "overloads accept; calls matched by an overload with defaults and one without.",
+    recipe="Give the new function another name, or cast arguments in every protected version "
+    "first.",
+    covers=(CreateFunction,),
+    examples=(
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f('1')",
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            False,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            True,
+        ),
+    ),
+    check=check_overload,
+)

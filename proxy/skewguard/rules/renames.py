@@ -11,11 +11,26 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from skewguard.analysis.facets import FacetKind as F
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import (
+    MoveRelation,
+    RenameColumn,
+    RenameRelation,
+    RenameSchema,
+    ReplaceRelation,
+    SetSchema,
+)
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
 from skewguard.rules.drops import REL_USE, in_schema
+
+
+def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
+    verb = "SET SCHEMA" if isinstance(change, SetSchema) else "RENAME"
+    what = f"{verb} {change.subject} to {change.new_name}"
+    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
 
 RENAME_RELATION = Rule(
     id="SG106",
@@ -27,7 +42,7 @@ RENAME_RELATION = Rule(
     recipe="Rename and, in the same transaction, create a view with the old name "
     "(CREATE VIEW old AS SELECT * FROM new): simple views are updatable. Drop the view once "
     "no protected version uses the old name.",
-    covers=(Kind.RENAME_RELATION, Kind.SET_SCHEMA),
+    covers=(RenameRelation, SetSchema),
     examples=(
         Example(
             "CREATE TABLE users (id int, email text)",
@@ -49,13 +64,16 @@ RENAME_RELATION = Rule(
             True,
         ),
     ),
+    check=check_rename_relation,
 )
 
 
-def check_rename_relation(ctx: Context, change: Change) -> Iterator[Hit]:
-    verb = "SET SCHEMA" if change.kind == Kind.SET_SCHEMA else "RENAME"
-    what = f"{verb} {change.subject} to {change.new}"
-    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+def check_rename_column(ctx: Context, change: RenameColumn) -> Iterator[Hit]:
+    what = f"RENAME COLUMN {change.subject} to {change.new_name}"
+    uses = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
+    # a held named statement returning the table's star sees its row type change (0A000)
+    uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
+    for v, f, ev in first_per_version(uses):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -70,7 +88,7 @@ RENAME_COLUMN = Rule(
     recipe="Add the new column, write both (trigger or application), backfill, move reads, "
     "retire the old versions, then drop the old column. Or rename the table and keep a view "
     "that exposes both names.",
-    covers=(Kind.RENAME_COLUMN,),
+    covers=(RenameColumn,),
     examples=(
         Example(
             "CREATE TABLE users (id int, name text)",
@@ -85,15 +103,14 @@ RENAME_COLUMN = Rule(
             False,
         ),
     ),
+    check=check_rename_column,
 )
 
 
-def check_rename_column(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"RENAME COLUMN {change.subject} to {change.new}"
-    uses = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
-    # a held named statement returning the table's star sees its row type change (0A000)
-    uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
-    for v, f, ev in first_per_version(uses):
+def check_rename_schema(ctx: Context, change: RenameSchema) -> Iterator[Hit]:
+    what = f"RENAME SCHEMA {change.subject} to {change.new_name}"
+    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -107,7 +124,7 @@ RENAME_SCHEMA = Rule(
     breaks="Any use of an object in the schema.",
     recipe="Create the new schema and move objects one by one behind views, or keep the old "
     "schema name.",
-    covers=(Kind.RENAME_SCHEMA,),
+    covers=(RenameSchema,),
     examples=(
         Example(
             "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
@@ -122,13 +139,16 @@ RENAME_SCHEMA = Rule(
             False,
         ),
     ),
+    check=check_rename_schema,
 )
 
 
-def check_rename_schema(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"RENAME SCHEMA {change.subject} to {change.new}"
-    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
-    for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
+def check_replace_relation(ctx: Context, change: ReplaceRelation) -> Iterator[Hit]:
+    what = f"replacing {change.old_kind} {change.subject} with a {change.new_kind}"
+    hits = list(ctx.exact((F.COPY_IN,), change.subject))
+    if not change.updatable:
+        hits += list(ctx.exact((F.RELATION_WRITE,), change.subject))
+    for v, f, ev in first_per_version(hits):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -143,7 +163,7 @@ REPLACE_RELATION = Rule(
     breaks="COPY FROM into the name; any write when the view is not updatable.",
     recipe="Keep the view simple (one table, plain columns) so it stays updatable, and move "
     "COPY/TRUNCATE users to the new table name before the rename.",
-    covers=(Kind.REPLACE_RELATION,),
+    covers=(ReplaceRelation,),
     examples=(
         Example(
             "CREATE TABLE users (id int, email text)",
@@ -158,22 +178,5 @@ REPLACE_RELATION = Rule(
             False,
         ),
     ),
+    check=check_replace_relation,
 )
-
-
-def check_replace_relation(ctx: Context, change: Change) -> Iterator[Hit]:
-    what = f"replacing {change.old} {change.subject} with a {change.new}"
-    hits = list(ctx.exact((F.COPY_IN,), change.subject))
-    if not change.has("updatable"):
-        hits += list(ctx.exact((F.RELATION_WRITE,), change.subject))
-    for v, f, ev in first_per_version(hits):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-
-
-CHECKS = {
-    RENAME_RELATION.id: check_rename_relation,
-    RENAME_COLUMN.id: check_rename_column,
-    RENAME_SCHEMA.id: check_rename_schema,
-    REPLACE_RELATION.id: check_replace_relation,
-}
-RULES = (RENAME_RELATION, RENAME_COLUMN, RENAME_SCHEMA, REPLACE_RELATION)

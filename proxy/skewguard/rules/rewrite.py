@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import CreateRule
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
@@ -21,39 +21,6 @@ from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
 
 INSERTS = (F.INSERT_SHAPE, F.INSERT_POSITIONAL)
 _NOT_UPDATES = (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.INSERT_SELECT_STAR, F.COPY_IN)
-
-INSTEAD_RULE = Rule(
-    id="SG121",
-    name="rule-rewrites-writes",
-    severity=Severity.BREAK,
-    summary="CREATE RULE ... DO INSTEAD on a table a version writes (ALSO or conditional: risk)",
-    doc="An unconditional DO INSTEAD rule replaces every INSERT, UPDATE or DELETE of its event "
-    "on the table: DO INSTEAD NOTHING makes the writes vanish without an error, INSERT ... "
-    "RETURNING fails (0A000) unless the rule has a RETURNING clause, INSERT ... ON CONFLICT "
-    "fails (0A000) with any INSERT or UPDATE rule. A DO ALSO or conditional rule adds "
-    "statements to each write that may fail or change what it does (risk).",
-    breaks="INSERT (with or without RETURNING / ON CONFLICT), UPDATE or DELETE of the rule's "
-    "event on the table; COPY FROM is not rewritten.",
-    recipe="Do not redirect writes under running versions: add the new write path as a new "
-    "table or function, move the versions to it, and retire the old path after they are gone.",
-    covers=(Kind.CREATE_RULE,),
-    examples=(
-        Example(
-            "CREATE TABLE t (id serial PRIMARY KEY, note text)",
-            "INSERT INTO t (note) VALUES ('x') RETURNING id",
-            "CREATE RULE t_ignore AS ON INSERT TO t DO INSTEAD NOTHING",
-            True,
-            "cannot perform INSERT RETURNING on relation t",
-        ),
-        Example(
-            "CREATE TABLE t (id serial PRIMARY KEY, note text)",
-            "INSERT INTO t (note) VALUES ('x') RETURNING id",
-            "CREATE RULE t_keep AS ON DELETE TO t DO INSTEAD NOTHING",
-            False,
-            "the version never deletes",
-        ),
-    ),
-)
 
 
 def _writers(ctx: Context, table: str, event: str) -> list[tuple[VersionKey, Facet, Evidence]]:
@@ -71,13 +38,13 @@ def _writers(ctx: Context, table: str, event: str) -> list[tuple[VersionKey, Fac
     return out
 
 
-def check_instead_rule(ctx: Context, change: Change) -> Iterator[Hit]:
-    event = change.detail
-    kind = "DO INSTEAD NOTHING" if change.has("nothing") else "DO INSTEAD"
-    if not change.has("instead"):
+def check_instead_rule(ctx: Context, change: CreateRule) -> Iterator[Hit]:
+    event = change.event
+    kind = "DO INSTEAD NOTHING" if change.nothing else "DO INSTEAD"
+    if not change.instead:
         kind = "DO ALSO"
     what = f"CREATE RULE {change.subject} ON {event.upper()} {kind}"
-    sure = change.has("instead") and not change.has("conditional")
+    sure = change.instead and not change.conditional
     for v, f, ev in first_per_version(_writers(ctx, change.relation, event)):
         if sure:
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
@@ -86,5 +53,36 @@ def check_instead_rule(ctx: Context, change: Change) -> Iterator[Hit]:
             yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
 
 
-CHECKS = {INSTEAD_RULE.id: check_instead_rule}
-RULES = (INSTEAD_RULE,)
+INSTEAD_RULE = Rule(
+    id="SG121",
+    name="rule-rewrites-writes",
+    severity=Severity.BREAK,
+    summary="CREATE RULE ... DO INSTEAD on a table a version writes (ALSO or conditional: risk)",
+    doc="An unconditional DO INSTEAD rule replaces every INSERT, UPDATE or DELETE of its event "
+    "on the table: DO INSTEAD NOTHING makes the writes vanish without an error, INSERT ... "
+    "RETURNING fails (0A000) unless the rule has a RETURNING clause, INSERT ... ON CONFLICT "
+    "fails (0A000) with any INSERT or UPDATE rule. A DO ALSO or conditional rule adds "
+    "statements to each write that may fail or change what it does (risk).",
+    breaks="INSERT (with or without RETURNING / ON CONFLICT), UPDATE or DELETE of the rule's "
+    "event on the table; COPY FROM is not rewritten.",
+    recipe="Do not redirect writes under running versions: add the new write path as a new "
+    "table or function, move the versions to it, and retire the old path after they are gone.",
+    covers=(CreateRule,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id serial PRIMARY KEY, note text)",
+            "INSERT INTO t (note) VALUES ('x') RETURNING id",
+            "CREATE RULE t_ignore AS ON INSERT TO t DO INSTEAD NOTHING",
+            True,
+            "cannot perform INSERT RETURNING on relation t",
+        ),
+        Example(
+            "CREATE TABLE t (id serial PRIMARY KEY, note text)",
+            "INSERT INTO t (note) VALUES ('x') RETURNING id",
+            "CREATE RULE t_keep AS ON DELETE TO t DO INSTEAD NOTHING",
+            False,
+            "the version never deletes",
+        ),
+    ),
+    check=check_instead_rule,
+)

@@ -11,46 +11,19 @@ from collections.abc import Iterator
 
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.catalog import RelKind, privileges_by_role
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import EnableRowLevelSecurity, ForceRowLevelSecurity, Revoke
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, relation_of
 from skewguard.rules.drops import in_schema
 
-RLS = Rule(
-    id="SG119",
-    name="row-level-security-enabled",
-    severity=Severity.BREAK,
-    summary="ENABLE ROW LEVEL SECURITY on a table used by versions whose role no policy admits",
-    doc="With RLS enabled and no policy for a role, that role sees no rows and cannot write "
-    "(42501 new row violates row-level security policy); the owner is exempt unless FORCE. "
-    "Superusers and BYPASSRLS roles are exempt.",
-    breaks="Reads (silently empty) and writes of roles that are not the owner and have no policy.",
-    recipe="Create the policies first (CREATE POLICY ... USING (true) for the app role), then "
-    "enable RLS, then tighten the policies.",
-    covers=(Kind.ENABLE_RLS, Kind.FORCE_RLS),
-    examples=(
-        Example(
-            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
-            "SET ROLE sg_app; INSERT INTO t (id) VALUES (1); RESET ROLE",
-            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
-            True,
-            "the app role has no policy",
-        ),
-        Example(
-            "CREATE TABLE t (id int); CREATE TABLE u (id int)",
-            "SELECT id FROM u",
-            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
-            False,
-        ),
-    ),
-)
 
-
-def check_rls(ctx: Context, change: Change) -> Iterator[Hit]:
+def check_rls(
+    ctx: Context, change: EnableRowLevelSecurity | ForceRowLevelSecurity
+) -> Iterator[Hit]:
     what = (
         "ENABLE ROW LEVEL SECURITY on "
-        if change.kind == Kind.ENABLE_RLS
+        if isinstance(change, EnableRowLevelSecurity)
         else "FORCE ROW LEVEL SECURITY on "
     ) + change.subject
     rel = relation_of(ctx.after, change.subject)
@@ -96,48 +69,36 @@ def check_rls(ctx: Context, change: Change) -> Iterator[Hit]:
             break
 
 
-REVOKE = Rule(
-    id="SG120",
-    name="privilege-revoked",
+RLS: Rule[EnableRowLevelSecurity | ForceRowLevelSecurity] = Rule(
+    id="SG119",
+    name="row-level-security-enabled",
     severity=Severity.BREAK,
-    summary="REVOKE of a privilege a version's role uses",
-    doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
-    "needed to read, INSERT to insert, UPDATE/DELETE/TRUNCATE to change rows, USAGE on a "
-    "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
-    "(also through a column default). Role membership is not modelled: a role that has the "
-    "privilege through another role is reported as a risk only when it has no direct grant.",
-    breaks="Statements of the role that need the revoked privilege.",
-    recipe="Move every protected version to a role that keeps the privilege first.",
-    covers=(Kind.REVOKE,),
+    summary="ENABLE ROW LEVEL SECURITY on a table used by versions whose role no policy admits",
+    doc="With RLS enabled and no policy for a role, that role sees no rows and cannot write "
+    "(42501 new row violates row-level security policy); the owner is exempt unless FORCE. "
+    "Superusers and BYPASSRLS roles are exempt.",
+    breaks="Reads (silently empty) and writes of roles that are not the owner and have no policy.",
+    recipe="Create the policies first (CREATE POLICY ... USING (true) for the app role), then "
+    "enable RLS, then tighten the policies.",
+    covers=(EnableRowLevelSecurity, ForceRowLevelSecurity),
     examples=(
         Example(
-            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT ON t TO sg_app",
-            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
-            "REVOKE SELECT ON t FROM sg_app",
-            True,
-        ),
-        Example(
             "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
-            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
-            "REVOKE INSERT ON t FROM sg_app",
-            False,
-        ),
-        Example(
-            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
-            " GRANT INSERT ON t TO sg_app; GRANT USAGE ON SEQUENCE t_id_seq TO sg_app",
-            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
-            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            "SET ROLE sg_app; INSERT INTO t (id) VALUES (1); RESET ROLE",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
             True,
+            "the app role has no policy",
         ),
         Example(
-            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
-            " GRANT INSERT ON t TO sg_app; GRANT USAGE, UPDATE ON SEQUENCE t_id_seq TO sg_app",
-            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
-            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            "CREATE TABLE t (id int); CREATE TABLE u (id int)",
+            "SELECT id FROM u",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
             False,
         ),
     ),
+    check=check_rls,
 )
+
 
 _NEEDS = {
     "r": (F.RELATION_READ,),
@@ -148,19 +109,19 @@ _NEEDS = {
 }
 
 
-def check_revoke(ctx: Context, change: Change) -> Iterator[Hit]:
-    role = change.new
-    what = f"REVOKE {change.detail} ON {change.subject} FROM {role}"
+def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
+    role = change.role
+    what = f"REVOKE {change.privileges} ON {change.subject} FROM {role}"
     sequence = relation_of(ctx.before, change.subject) if change.relation else None
     if sequence is not None and sequence.kind is RelKind.SEQUENCE:
         if _can_take_numbers(ctx, change.subject, role):
             return
         uses = ctx.exact((F.SEQUENCE,), change.subject)  # nextval, also through a default
     elif change.relation:
-        kinds = tuple({k for p in change.detail for k in _NEEDS.get(p, ())})
+        kinds = tuple({k for p in change.privileges for k in _NEEDS.get(p, ())})
         table = change.subject
         uses = ctx.uses(kinds, lambda s: s == table or s.startswith((table + "(", table + "/")))
-    elif "U" in change.detail:
+    elif "U" in change.privileges:
         kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE)
         uses = ctx.uses(kinds, in_schema(change.subject))
     else:
@@ -191,5 +152,46 @@ def _can_take_numbers(ctx: Context, sequence: str, role: str) -> bool:
     return bool((held.get(role, set()) | held.get("public", set())) & {"U", "w"})
 
 
-CHECKS = {RLS.id: check_rls, REVOKE.id: check_revoke}
-RULES = (RLS, REVOKE)
+REVOKE = Rule(
+    id="SG120",
+    name="privilege-revoked",
+    severity=Severity.BREAK,
+    summary="REVOKE of a privilege a version's role uses",
+    doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
+    "needed to read, INSERT to insert, UPDATE/DELETE/TRUNCATE to change rows, USAGE on a "
+    "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
+    "(also through a column default). Role membership is not modelled: a role that has the "
+    "privilege through another role is reported as a risk only when it has no direct grant.",
+    breaks="Statements of the role that need the revoked privilege.",
+    recipe="Move every protected version to a role that keeps the privilege first.",
+    covers=(Revoke,),
+    examples=(
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
+            "REVOKE INSERT ON t FROM sg_app",
+            False,
+        ),
+        Example(
+            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
+            " GRANT INSERT ON t TO sg_app; GRANT USAGE ON SEQUENCE t_id_seq TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
+            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"
+            " GRANT INSERT ON t TO sg_app; GRANT USAGE, UPDATE ON SEQUENCE t_id_seq TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (v) VALUES ('a'); RESET ROLE",
+            "REVOKE USAGE ON SEQUENCE t_id_seq FROM sg_app",
+            False,
+        ),
+    ),
+    check=check_revoke,
+)

@@ -1,4 +1,6 @@
-"""Check changes against protected versions' footprints: changes -> findings."""
+"""The rule engine: every rule of :data:`skewguard.rules.RULES` on the changes of a
+DDL text against the protected versions' footprints (changes -> findings), and the
+probes the shell runs for the rules that need rows or values."""
 
 from __future__ import annotations
 
@@ -6,9 +8,12 @@ from collections.abc import Mapping, Sequence
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot, ident
-from skewguard.ddl.changes import Change, Kind
+from skewguard.ddl.changes import AddConstraint, Change, CreateIndex
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules import RULES
+from skewguard.rules.base import Context
+from skewguard.rules.constraints import probe_sql, value_probes
 
 
 def evaluate(
@@ -22,21 +27,15 @@ def evaluate(
     session: SessionFacts | None = None,
 ) -> list[Finding]:
     """Every finding of every rule for ``changes``; ``severities`` overrides by id or name."""
-    from skewguard.rules import CHECKS, RULES
-    from skewguard.rules.base import Context
-
     ctx = Context(footprints, catalog_before, catalog_after, probes, session)
     findings: list[Finding] = []
     seen: set[tuple[str, Change, VersionKey | None, str]] = set()
     for rule in RULES:
-        check = CHECKS[rule.id]
         override = severities.get(rule.id) or severities.get(rule.name)
-        once = "*" in rule.covers
+        once = rule.lint
         for change in changes:
-            if not once and change.kind not in rule.covers:
-                continue
             fired = False
-            for hit in check(ctx, change):
+            for hit in rule.hits(ctx, change):
                 key = (rule.id, change, hit.version, hit.message)
                 if key in seen:
                     continue
@@ -83,8 +82,6 @@ def probes_needed(
     ``footprints`` and the catalog after the change, also of the constants each
     version writes: against a new CHECK (no table read) or a new UNIQUE.
     """
-    from skewguard.rules.constraints import probe_sql, value_probes
-
     # only a protected version writing a constrained column can be broken by the rows
     # or by its values: no such writer, no probe (and no connection for one)
     written = {
@@ -95,7 +92,7 @@ def probes_needed(
     }
     out: list[str] = []
     for change in changes:
-        if change.kind in (Kind.ADD_CONSTRAINT, Kind.CREATE_INDEX):
+        if isinstance(change, AddConstraint | CreateIndex):
             if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
                 continue
             own = value_probes(change, footprints, catalog_after).values()
