@@ -1454,6 +1454,19 @@ PROBED_BREAKING: list[Case] = [
         breaks=frozenset({V1}),
         note="the serial default calls nextval: 42501 for the inserting role only",
     ),
+    Case(
+        id="break-name-taken-by-a-generated-column-vs-its-writer",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT name FROM users WHERE id = 1")],
+            V2: [extended("UPDATE users SET name = %s WHERE id = %s", "z", 1)],
+        },
+        migration_sql="BEGIN; ALTER TABLE users RENAME COLUMN name TO full_name; "
+        "ALTER TABLE users ADD COLUMN name varchar(50) GENERATED ALWAYS AS (full_name) STORED; "
+        "COMMIT",
+        breaks=frozenset({V2}),
+        note="428C9 for the writer; the reader sees the same name",
+    ),
 ]
 
 CASES: list[Case] = (

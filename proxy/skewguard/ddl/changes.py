@@ -270,6 +270,14 @@ class SetNotNull(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class SetGenerated(Change):
+    """The column is now generated (dropped and added again, or its name taken by a new
+    generated column): a value written to it is refused (428C9)."""
+
+    PHRASE: ClassVar[str] = "making column {subject} a generated column"
+
+
+@dataclass(frozen=True, slots=True)
 class DropDefault(Change):
     """The column lost its default (or identity); ``via`` set: by CASCADE."""
 
@@ -556,6 +564,7 @@ __all__ = [
     "RenameSchema",
     "ReplaceRelation",
     "Revoke",
+    "SetGenerated",
     "SetNotNull",
     "SetSchema",
     "Unmodelled",

@@ -53,6 +53,7 @@ from skewguard.ddl.changes import (
     RenameSchema,
     ReplaceRelation,
     Revoke,
+    SetGenerated,
     SetNotNull,
     SetSchema,
 )
@@ -290,6 +291,8 @@ def _column(
     is_table = new.kind in (RelKind.TABLE, RelKind.PARTITIONED, RelKind.FOREIGN)
     if is_table and now.not_null and not col.not_null:
         out.append(SetNotNull(subject, now.has_default, relation=rel.qname))
+    if is_table and now.generated and not col.generated:
+        out.append(SetGenerated(subject, relation=rel.qname))
     base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's
     if col.has_default and not now.has_default and not base_default:
         attid = after.attids.get(new_oid, {}).get(now.name, -1)

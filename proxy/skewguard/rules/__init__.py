@@ -45,6 +45,7 @@ RULES: tuple[Rule[Any], ...] = (
     security.RLS,  # SG119
     security.REVOKE,  # SG120
     rewrite.INSTEAD_RULE,  # SG121
+    columns.NOW_GENERATED,  # SG122
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

@@ -28,6 +28,7 @@ from skewguard.ddl.changes import (
     Change,
     DropDefault,
     RenameColumn,
+    SetGenerated,
     SetNotNull,
 )
 from skewguard.ddl.findings import Severity
@@ -419,4 +420,44 @@ AMBIGUOUS: Rule[AddColumn | RenameColumn] = Rule(
         ),
     ),
     check=check_ambiguous,
+)
+
+
+def check_now_generated(ctx: Context, change: SetGenerated) -> Iterator[Hit]:
+    what = f"making {change.subject} a generated column"
+    for v, f, ev in first_per_version(ctx.exact((F.COLUMN_WRITE,), change.subject)):
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+NOW_GENERATED: Rule[SetGenerated] = Rule(
+    id="SG122",
+    name="column-now-generated",
+    severity=Severity.BREAK,
+    summary="A column a version writes becomes a generated column",
+    doc="Dropping a column and adding a generated one of the same name, or renaming a column "
+    "away and adding a generated column under its old name, in one transaction: readers see "
+    "the same name, but a value written to a generated column is refused (428C9: cannot "
+    "insert a non-DEFAULT value / can only be updated to DEFAULT).",
+    breaks="INSERT, UPDATE and COPY that write the column.",
+    recipe="Stop writing the column in a release (fill it with a trigger meanwhile), retire "
+    "the versions that wrote it, then make it generated.",
+    covers=(SetGenerated,),
+    check=check_now_generated,
+    examples=(
+        Example(
+            "CREATE TABLE t (a int, b int)",
+            "UPDATE t SET b = 1",
+            "ALTER TABLE t DROP COLUMN b;"
+            " ALTER TABLE t ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED",
+            True,
+        ),
+        Example(
+            "CREATE TABLE t (a int, b int)",
+            "SELECT b FROM t",
+            "ALTER TABLE t DROP COLUMN b;"
+            " ALTER TABLE t ADD COLUMN b int GENERATED ALWAYS AS (a * 2) STORED",
+            False,
+            "reading it still works",
+        ),
+    ),
 )
