@@ -1467,6 +1467,19 @@ PROBED_BREAKING: list[Case] = [
         breaks=frozenset({V2}),
         note="428C9 for the writer; the reader sees the same name",
     ),
+    Case(
+        id="break-function-redefined-without-a-default-a-version-leaves-out",
+        schema_sql=USERS + "CREATE FUNCTION bonus(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql"
+        " AS 'SELECT a + b';",
+        versions={
+            V1: [simple("SELECT bonus(1)")],
+            V2: [extended("SELECT bonus(%s, %s)", 1, 2)],
+        },
+        migration_sql="BEGIN; DROP FUNCTION bonus(int, int); CREATE FUNCTION bonus(a int, b int)"
+        " RETURNS int LANGUAGE sql AS 'SELECT a + b'; COMMIT",
+        breaks=frozenset({V1}),
+        note="42883 for the call that relied on the default; the full call still resolves",
+    ),
 ]
 
 CASES: list[Case] = (

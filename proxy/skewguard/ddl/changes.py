@@ -411,6 +411,25 @@ class DropFunction(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplaceFunction(Change):
+    """The same signature defined again (dropped and created in one transaction): fewer
+    argument defaults, or another result type, fail calls that relied on the old one."""
+
+    old_result: str
+    new_result: str
+    fewer_defaults: bool
+
+    PHRASE: ClassVar[str] = "redefining function {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(
+            old=self.old_result,
+            new=self.new_result,
+            flags=(("fewer_defaults", self.fewer_defaults),),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class CreateFunction(Change):
     """A new overload (it may make calls ambiguous)."""
 
@@ -562,6 +581,7 @@ __all__ = [
     "RenameIndex",
     "RenameRelation",
     "RenameSchema",
+    "ReplaceFunction",
     "ReplaceRelation",
     "Revoke",
     "SetGenerated",

@@ -51,6 +51,7 @@ from skewguard.ddl.changes import (
     RenameIndex,
     RenameRelation,
     RenameSchema,
+    ReplaceFunction,
     ReplaceRelation,
     Revoke,
     SetGenerated,
@@ -448,6 +449,10 @@ def _functions(
     old_sigs = {f.signature for f in before.funcs.values()}
     for oid, f in sorted(before.funcs.items(), key=lambda kv: kv[1].signature):
         if f.signature in new_sigs:
+            now = after.funcs[new_sigs[f.signature]]
+            fewer = now.n_defaults < f.n_defaults
+            if fewer or now.return_type != f.return_type:
+                out.append(ReplaceFunction(f.signature, f.return_type, now.return_type, fewer))
             continue
         moved = after.funcs.get(oid)
         if moved is not None and renamed_schemas.get(f.schema) == moved.schema:

@@ -46,6 +46,7 @@ RULES: tuple[Rule[Any], ...] = (
     security.REVOKE,  # SG120
     rewrite.INSTEAD_RULE,  # SG121
     columns.NOW_GENERATED,  # SG122
+    enums_functions.REPLACED_FUNCTION,  # SG123
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

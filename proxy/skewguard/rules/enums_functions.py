@@ -20,6 +20,7 @@ from skewguard.ddl.changes import (
     EnumAddValue,
     EnumDropValue,
     EnumRenameValue,
+    ReplaceFunction,
 )
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
@@ -197,4 +198,58 @@ OVERLOAD = Rule(
         ),
     ),
     check=check_overload,
+)
+
+
+def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[Hit]:
+    what = f"redefining {change.subject}"
+    name = change.subject.split("(", 1)[0]
+    for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
+        if change.old_result != change.new_result:
+            why = f" (its result type changes from {change.old_result} to {change.new_result})"
+            yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+            continue
+        after = ctx.reanalyze(ev.sample, after=True)
+        if any(x.kind is F.MISSING_FUNCTION and x.subject.startswith(name + "(") for x in after):
+            why = " (the call leaves out an argument that no longer has a default)"
+            yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+
+
+REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
+    id="SG123",
+    name="function-redefined",
+    severity=Severity.BREAK,
+    summary="A function dropped and created again with the same arguments, but fewer "
+    "defaults or another result type",
+    doc="In one transaction the signature never disappears, yet a call that left out a "
+    "defaulted argument now fails with 42883, and a caller of the old result type (an "
+    "operator, a column of RETURNS TABLE) fails or reads another shape.",
+    breaks="Calls relying on a removed default; every caller when the result type changes.",
+    recipe="Keep the defaults and the result type; add a new function (or overload) for the "
+    "new behaviour and move versions to it first.",
+    covers=(ReplaceFunction,),
+    check=check_replaced_function,
+    examples=(
+        Example(
+            "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
+            "SELECT f(1)",
+            "DROP FUNCTION f(int, int);"
+            " CREATE FUNCTION f(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
+            "SELECT f(1, 2)",
+            "DROP FUNCTION f(int, int);"
+            " CREATE FUNCTION f(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
+            False,
+            "the call passes every argument",
+        ),
+        Example(
+            "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT g() + 1",
+            "DROP FUNCTION g(); CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $$SELECT '1'$$",
+            True,
+        ),
+    ),
 )
