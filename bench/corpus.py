@@ -5,7 +5,7 @@ filled by :func:`create_tables`) give enough columns for thousands of distinct
 shapes: point reads with different column lists, filtered and ordered reads,
 aggregates, joins, inserts, upserts, updates and deletes, every literal inlined
 the way an application that does not use parameters sends them. Two statements
-of the corpus never share a literal-insensitive key (``skewguard.shapes.
+of the corpus never share a literal-insensitive key (``skewguard.literal_keys.
 literal_key``), so each is a distinct shape for the learner, not only a distinct
 text. Every statement is cheap to run (the 1M-row pgbench_accounts is only read
 and written by primary key, pgbench_history only inserted into) so the corpus
@@ -19,7 +19,7 @@ import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from skewguard.shapes import literal_key
+from skewguard.literal_keys import literal_key
 
 #: The extra tables, created in the bench database next to pgbench's.
 EXTRA_TABLES_SQL = """

@@ -58,7 +58,7 @@ from bench.targets import (
     skewguard_endpoint,
     start_skewguard,
 )
-from skewguard import shapes
+from skewguard import literal_keys
 from skewguard.analysis import Facet, analyze
 from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.catalog import CatalogSnapshot, load_catalog
@@ -108,7 +108,7 @@ def _guarded(part: Callable[[], dict[str, Any]]) -> dict[str, Any]:
 
 def _backlog() -> Backlog:
     """A learning backlog with the proxy's default bounds."""
-    return Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, shapes.literal_key)
+    return Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, literal_keys.literal_key)
 
 
 def hot_path(n: int = 200_000, repeats: int = 7) -> dict[str, Any]:
@@ -243,7 +243,7 @@ def _learner_style(
 
     def miss(sql: str) -> None:
         assert exact.get((path, sql)) is None
-        lkey = (path, shapes.literal_key(sql))
+        lkey = (path, literal_keys.literal_key(sql))
         assert by_literal.get(lkey) is None
         result = analyze(sql, search_path=path, catalog=catalog, user=USER)
         generic = analyze(lkey[1], search_path=path, catalog=catalog, user=USER)
@@ -263,7 +263,7 @@ def _learner_style(
     def literal_hits() -> None:
         for sql in variants:
             if exact.get((path, sql)) is None:
-                by_literal.get((path, shapes.literal_key(sql)))
+                by_literal.get((path, literal_keys.literal_key(sql)))
 
     shared = sum(1 for v in by_literal.values() if isinstance(v, frozenset))
     return {

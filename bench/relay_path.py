@@ -23,8 +23,8 @@ from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.config import Settings
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
+from skewguard.literal_keys import literal_key
 from skewguard.relay import session as relay_session
-from skewguard.shapes import literal_key
 from tests.support import rawclient as rc
 
 SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = {};"

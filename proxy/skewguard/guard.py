@@ -62,7 +62,7 @@ from skewguard.policy import (
     unjudged_decision,
     unparseable_decision,
 )
-from skewguard.registry import Protection, protected_versions
+from skewguard.protection import Protection, protected_versions
 from skewguard.replay import Runs, Trial
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (

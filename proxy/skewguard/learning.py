@@ -35,8 +35,8 @@ from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
+from skewguard.literal_keys import literal_key, marked_key
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.shapes import literal_key, marked_key
 from skewguard.store import StateStore, StoredVersion
 
 log = logging.getLogger("skewguard.learning")

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from skewguard.ddl import Change, Finding, Severity
 from skewguard.footprint import VersionKey
-from skewguard.registry import Protection
+from skewguard.protection import Protection
 
 OBJECT_IN_USE = "55006"
 _OVERRIDE_COMMENT = re.compile(r"/\*\s*skewguard:allow\s+reason\s*=\s*\"([^\"]*)\"\s*\*/", re.I)

@@ -13,7 +13,7 @@ from typing import Any
 
 from skewguard.admin_client import call, fetch_versions
 from skewguard.config import DEFAULT_STATE, parse_duration
-from skewguard.registry import protected_versions, version_report
+from skewguard.protection import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
 
 

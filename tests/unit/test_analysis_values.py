@@ -10,7 +10,7 @@ from skewguard.analysis import FacetKind, analyze
 from skewguard.analysis.values import Slot, slots_of, value_facets, values_of
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay
-from skewguard.shapes import literal_key, literal_texts, marked_key
+from skewguard.literal_keys import literal_key, literal_texts, marked_key
 
 SCHEMA = """
 CREATE TABLE t (id int, qty int, note text, tags int[], flag boolean, d date);

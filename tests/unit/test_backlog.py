@@ -7,7 +7,7 @@ import pytest
 from skewguard.backlog import ROOM_TEXTS, SHED_WINDOW, Backlog
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
-from skewguard.shapes import literal_key
+from skewguard.literal_keys import literal_key
 
 KEY = VersionKey("shop", "orders", "1")
 

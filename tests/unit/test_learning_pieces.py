@@ -21,12 +21,12 @@ from skewguard.config import Upstream, parse_upstream
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner, StatementLog
+from skewguard.literal_keys import literal_key
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
 from skewguard.pgcluster import LocalCluster, free_port
-from skewguard.registry import version_report
+from skewguard.protection import version_report
 from skewguard.search_path import DEFAULT, parse_path, startup_path
-from skewguard.shapes import literal_key
 from skewguard.statements import read_script
 from skewguard.store import SqliteStore, StateStore, open_store
 

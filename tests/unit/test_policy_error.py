@@ -6,7 +6,7 @@ from skewguard.ddl.changes import DropColumn
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.policy import render_error
-from skewguard.registry import Protection
+from skewguard.protection import Protection
 
 DROP = DropColumn("public.users.email", "text", relation="public.users")
 

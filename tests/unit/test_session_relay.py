@@ -21,8 +21,8 @@ from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.config import Settings
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
+from skewguard.literal_keys import literal_key
 from skewguard.relay.session import ClientSession, Phase
-from skewguard.shapes import literal_key
 from skewguard.statements import Script
 from skewguard.wire.framing import Message, Segment
 from tests.support import rawclient as rc

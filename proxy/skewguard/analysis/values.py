@@ -2,8 +2,8 @@
 
 The extractor reports each constant written to a column as an encoded value
 (see ``FacetKind.WRITE_VALUE``). Texts that differ only in their literals share
-one analysis (``skewguard.shapes``); to read their values without a parse, the
-shape is analysed once with *marked* literals (:func:`skewguard.shapes.marked_key`):
+one analysis (``skewguard.literal_keys``); to read their values without a parse, the
+shape is analysed once with *marked* literals (:func:`skewguard.literal_keys.marked_key`):
 each value that comes back as a marker is a :class:`Slot` naming the literal's
 ordinal, and :func:`values_of` reads any text of the shape through the slots
 with one regex pass.
@@ -18,7 +18,7 @@ from typing import Any
 from pglast import ast
 
 from skewguard.analysis.facets import VALUE_TEXT_LIMIT, Facet, FacetKind, value_subject
-from skewguard.shapes import MARK_BASE, MARK_CHAR, literal_texts
+from skewguard.literal_keys import MARK_BASE, MARK_CHAR, literal_texts
 
 #: One write: the column subject and the encoded value, None for "not a known constant".
 Written = tuple[str, str | None]

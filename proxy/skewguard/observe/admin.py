@@ -27,7 +27,7 @@ from skewguard.guard import Requester, StateUnreadable
 from skewguard.identity import Identity
 from skewguard.observe import status_page
 from skewguard.observe.access import AccessPolicy
-from skewguard.registry import Protection, version_report
+from skewguard.protection import Protection, version_report
 from skewguard.relay.server import Proxy
 from skewguard.search_path import DEFAULT
 from skewguard.side_connection import SIDE_ERRORS, close_side, connect_side

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from skewguard.footprint import VersionKey
-from skewguard.registry import Protection, protected_versions
+from skewguard.protection import Protection, protected_versions
 from skewguard.store import Lifecycle, StoredVersion
 
 DAY = 24 * 3600.0

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pglast.parser import fingerprint
 
-from skewguard.shapes import literal_key
+from skewguard.literal_keys import literal_key
 
 
 @pytest.mark.parametrize(
