@@ -327,7 +327,8 @@ SELECT 'view', schemaname, viewname, definition FROM pg_views
 WHERE schemaname IN (SELECT nspname FROM ns)
 UNION ALL
 SELECT 'function', ns.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
-       concat_ws(' ', pg_get_function_result(p.oid), p.proacl::text)
+       concat_ws(' ', pg_get_function_result(p.oid), pg_get_function_arguments(p.oid),
+                 p.proacl::text)
 FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
 UNION ALL
 SELECT 'type', ns.nspname, t.typname,
