@@ -96,6 +96,15 @@ def _outcome(client: rc.RawClient) -> str:
         return errors[0] if errors else "closed"
 
 
+def _error(client: rc.RawClient) -> dict[str, str]:
+    """The fields of the ErrorResponse the client reads next (then its ReadyForQuery)."""
+    replies = client.read_until("Z", "E")
+    assert replies[-1].type == "E", replies
+    error = replies[-1].fields()
+    client.read_ready()
+    return error
+
+
 def _assert_held(guarded: Guarded, outcome: str) -> None:
     assert guarded.email_exists(), f"the column was dropped (client saw {outcome})"
     assert outcome in ("55006", "08P01", "closed"), outcome
@@ -222,9 +231,7 @@ def test_an_unreadable_search_path_is_asked_of_the_backend(guarded: Guarded) -> 
         client.send(rc.query(f"ALTER TABLE {table} DROP COLUMN b"))
         assert _outcome(client) == "ok"
         client.send(rc.query(DROP))
-        replies = client.read_until("Z", "E")
-        error = replies[-1].fields()
-        client.read_ready()
+        error = _error(client)
     assert error["C"] == "55006" and "cannot judge" not in error["M"], error
     assert guarded.email_exists()
 
@@ -252,9 +259,7 @@ def test_a_statement_hidden_from_standard_quoting_is_judged_as_the_session_reads
         client.send(rc.query("SET standard_conforming_strings = off"))
         assert _outcome(client) == "ok"
         client.send(rc.query(HIDDEN))
-        replies = client.read_until("Z", "E")
-        error = replies[-1].fields()
-        client.read_ready()
+        error = _error(client)
         assert error["C"] == "55006" and "cannot judge" not in error["M"], error
         assert "shop@1" in error["D"], error
         assert guarded.email_exists()
@@ -269,9 +274,7 @@ def test_a_hidden_statement_sent_through_the_extended_protocol_cannot_be_judged(
         client.send(rc.query("SET standard_conforming_strings = off"))
         assert _outcome(client) == "ok"
         client.send(rc.parse(ddl) + rc.bind() + rc.execute() + rc.sync())
-        replies = client.read_until("Z", "E")
-        error = replies[-1].fields()
-        client.read_ready()
+        error = _error(client)
         assert error["C"] == "55006" and "standard_conforming_strings" in error["M"], error
 
 
@@ -288,9 +291,7 @@ def test_execute_of_a_constant_string_is_judged_as_its_sql(guarded: Guarded) -> 
     table = unique("t")
     with guarded.ready_client() as client:
         client.send(rc.query(f"DO $$ BEGIN EXECUTE $q${DROP}$q$; END $$"))
-        replies = client.read_until("Z", "E")
-        error = replies[-1].fields()
-        client.read_ready()
+        error = _error(client)
         assert error["C"] == "55006" and "cannot judge" not in error["M"], error
         assert guarded.email_exists()
         client.send(rc.query(f"DO $$ BEGIN EXECUTE 'CREATE TABLE {table} (a int)'; END $$"))
@@ -324,9 +325,7 @@ def test_a_text_too_large_to_read_is_not_waved_through(guarded: Guarded) -> None
     pad = "x" * (1 << 20)
     with guarded.ready_client() as client:
         client.send(rc.query(f"{DROP} /* {pad} */"))
-        replies = client.read_until("Z", "E")
-        error = replies[-1].fields()
-        client.read_ready()
+        error = _error(client)
         assert error["C"] == "55006" and "cannot judge" in error["M"], error
         client.send(rc.query("SET search_path = archive"))
         assert _outcome(client) == "ok"

@@ -266,12 +266,7 @@ class TransactionGate:
     async def _reading(self, requester: Requester, script: Script) -> Script:
         """A text that reads otherwise with standard_conforming_strings off: the
         migrating backend says which setting it parses the text with."""
-        own = requester.own_connection
-        rows = None
-        if own is not None:
-            rows = await own.query_in_transaction(
-                STANDARD_STRINGS_SQL, statement_timeout_ms=1000, lock_timeout_ms=1000
-            )
+        rows = await _ask(requester, STANDARD_STRINGS_SQL)
         setting = rows[0][0] if rows else None
         if setting == "on":
             return replace(script, if_not_standard=None)
@@ -287,12 +282,7 @@ class TransactionGate:
         """The path in effect, from the migrating backend itself (PostgreSQL's fact, not a
         model of every way to set it); unjudged when it cannot be asked or disagrees with
         the transaction's model so far."""
-        own = requester.own_connection
-        rows = None
-        if own is not None and requester.search_path_askable:
-            rows = await own.query_in_transaction(
-                SEARCH_PATH_SQL, statement_timeout_ms=1000, lock_timeout_ms=1000
-            )
+        rows = await _ask(requester, SEARCH_PATH_SQL) if requester.search_path_askable else None
         if rows is None or any(row[0] is None for row in rows):
             raise _Unjudged(
                 "unmodelled", "the session's search_path was set in a way the proxy cannot read"
@@ -344,3 +334,12 @@ class TransactionGate:
         elif kind is Kind.RELEASE:
             pending.overlay.release(savepoint)
             del self._savepoints[self._savepoints.index(savepoint) :]
+
+
+async def _ask(requester: Requester, sql: str) -> list[tuple[str | None, ...]] | None:
+    """Rows of the proxy's ``sql`` on the migrating backend, in its transaction (None: it
+    cannot be asked there now, or gave no answer)."""
+    own = requester.own_connection
+    if own is None:
+        return None
+    return await own.query_in_transaction(sql, statement_timeout_ms=1000, lock_timeout_ms=1000)

@@ -1063,9 +1063,10 @@ class ClientSession(asyncio.Protocol):
 
     def _on_startup_reply(self, data: bytes) -> None:
         """Authentication and parameters: parsed message by message until ReadyForQuery."""
-        actions = self._handshake.server_bytes(data)
-        self.stats.bytes_out += len(cast(hs.ToClient, actions[-1]).data)
-        self._perform(actions)
+        said, payload = self._handshake.server_bytes(data)
+        self.stats.bytes_out += len(payload)
+        self._perform(said)
+        self._client_write(payload)
         if self.phase is Phase.READY and self._handshake.holding:
             self._release_early()
         if self._client_eof:

@@ -286,11 +286,11 @@ class Handshake:
 
     # ------------------------------------------------------------ server -> proxy
 
-    def server_bytes(self, data: bytes) -> list[Action]:
+    def server_bytes(self, data: bytes) -> tuple[list[Action], bytes]:
         """Authentication and parameters, message by message, up to the first ReadyForQuery.
 
-        What the messages said comes first, then the bytes for the client as one
-        ToClient (also when empty). Raises ProtocolViolation for a malformed message.
+        What the messages said, and the bytes for the client (to be written after
+        those actions). Raises ProtocolViolation for a malformed message.
         """
         out: list[bytes] = []
         said: list[Action] = []
@@ -312,8 +312,7 @@ class Handshake:
                 self.authenticated = True
                 said.append(Authenticated())
             out.append(raw)
-        said.append(ToClient(b"".join(out)))
-        return said
+        return said, b"".join(out)
 
 
 def _without_channel_binding(message: Message) -> bytes:
