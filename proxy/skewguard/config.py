@@ -645,7 +645,7 @@ class WorkerSlot:
     """What a worker process is told by its supervisor (never set by an operator)."""
 
     index: int
-    listen_fd: int  # the listening socket, inherited: every worker accepts on it
+    listen_fd: int  # its listening socket, inherited (its own on TCP, shared on a Unix socket)
     run_dir: str  # the supervisor's private directory: each worker's admin and peer sockets
 
     def environ(self) -> dict[str, str]:

@@ -1,10 +1,14 @@
 """``run --workers N``: N proxy processes, one event loop each, under one supervisor.
 
-The supervisor listens on the client address itself and every worker inherits
-that one socket, so the kernel hands each new connection to a worker that is
-waiting in accept, and a connection that arrives while a worker restarts waits
-in the queue instead of being refused (with SO_REUSEPORT, connections queued on
-a dying worker's own socket are reset). It restarts a worker that dies (with
+The supervisor opens the listening sockets itself and keeps them. On TCP each
+worker inherits its own SO_REUSEPORT socket, so the kernel spreads new
+connections over the workers by their addresses; one socket that every worker
+accepts on would go mostly to whichever worker woke last (an idle app's pool
+opened one connection after another landed on one worker). A connection that
+arrives while a worker restarts waits in that worker's queue, which the
+supervisor still holds, and the new worker accepts it. A Unix-domain address
+(which SO_REUSEPORT does not spread) is one socket shared by every worker. It
+restarts a worker that dies (with
 backoff), forwards SIGTERM/SIGINT (each worker drains as a lone proxy does) and
 SIGHUP, and serves the one admin endpoint (observe/fanout.py), which asks the
 workers over their private Unix sockets.
@@ -53,23 +57,40 @@ def restart_delay(quick_deaths: int) -> float:
     return float(min(MAX_RESTART_DELAY, RESTART_DELAY * 2 ** max(0, quick_deaths - 1)))
 
 
-def listen_socket(settings: Settings) -> socket.socket:
-    """The client listening socket every worker inherits."""
+def listen_sockets(settings: Settings) -> list[socket.socket]:
+    """One listening socket per worker (TCP), or one shared by all (Unix domain)."""
     address = settings.listen_address
     if isinstance(address, str):
         refuse_live_socket(address)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(address)  # stale: no process serves it
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        sock.bind(address)
-    else:
-        host, port = address
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((host, port))
+        shared = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        shared.bind(address)
+        return [_listening(shared)] * settings.workers
+    host, port = address
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    socks: list[socket.socket] = []
+    try:
+        for _ in range(settings.workers):
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            socks.append(sock)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            sock.bind((host, port))
+            port = sock.getsockname()[1]  # port 0: the others join the one it was given
+            _listening(sock)
+    except OSError:
+        for sock in socks:
+            sock.close()
+        raise
+    return socks
+
+
+def _listening(sock: socket.socket) -> socket.socket:
+    """Listening, and not inheritable: a worker gets only its own through ``pass_fds``
+    (uvloop's spawn leaves every inheritable descriptor open in the child, so a worker
+    would keep its siblings' sockets listening after they closed them)."""
     sock.listen(4096)
-    sock.set_inheritable(True)
     return sock
 
 
@@ -90,7 +111,7 @@ class Supervisor:
         self._argv = list(argv)  # this command's own arguments: each worker runs them
         self._workers = [_Worker(i) for i in range(settings.workers)]
         self._run_dir = tempfile.mkdtemp(prefix="skewguard-workers-")  # mode 0700
-        self._sock: socket.socket | None = None
+        self._socks: list[socket.socket] = []  # worker i accepts on self._socks[i]
         self._stopping = asyncio.Event()
         self._keepers: list[asyncio.Task[None]] = []
         self.restarts = 0
@@ -108,11 +129,11 @@ class Supervisor:
         ]
 
     async def _spawn(self, worker: _Worker) -> asyncio.subprocess.Process:
-        assert self._sock is not None
+        listen_fd = self._socks[worker.index].fileno()
         path = admin_socket(self._run_dir, worker.index)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(path)  # a dead predecessor's: its existence means "ready"
-        slot = WorkerSlot(worker.index, self._sock.fileno(), self._run_dir)
+        slot = WorkerSlot(worker.index, listen_fd, self._run_dir)
         env = {**os.environ, **slot.environ(), "SKEWGUARD_UPSTREAM": self._upstream_url}
         worker.process = await asyncio.create_subprocess_exec(
             sys.executable,
@@ -120,7 +141,7 @@ class Supervisor:
             "skewguard",
             *self._argv,
             env=env,
-            pass_fds=(self._sock.fileno(),),
+            pass_fds=(listen_fd,),
         )
         worker.started = time.monotonic()
         log.info("worker %d started", worker.index, extra={"pid": worker.process.pid})
@@ -177,7 +198,7 @@ class Supervisor:
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
     async def _run(self) -> int:
-        self._sock = listen_socket(self.settings)
+        self._socks = listen_sockets(self.settings)
         for worker in self._workers:
             await self._spawn(worker)
         started = await asyncio.gather(
@@ -203,7 +224,7 @@ class Supervisor:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, self._stopping.set)
         loop.add_signal_handler(signal.SIGHUP, self._signal_all, signal.SIGHUP)
-        name = self._sock.getsockname()
+        name = self._socks[0].getsockname()
         address = name if isinstance(name, str) else (name[0], name[1])
         print(banner(address, parse_upstream(self._upstream_url), self.settings.admin_listen))
         print(f"  {self.settings.workers} workers", flush=True)
@@ -222,10 +243,12 @@ class Supervisor:
                 worker.process.send_signal(sig)
 
     def _close_listener(self) -> None:
-        if self._sock is None:
+        if not self._socks:
             return
         address = self.settings.listen_address
-        self._sock.close()
+        for sock in self._socks:
+            sock.close()
+        self._socks = []
         if isinstance(address, str):
             with contextlib.suppress(OSError):
                 os.unlink(address)

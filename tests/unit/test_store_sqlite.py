@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.store import SqliteStore, StateStore, default_proxy_id, open_store
+from skewguard.store import sqlite as sqlite_store
 from skewguard.store.base import Lifecycle
 
 V1 = VersionKey("shop", "orders", "1")
@@ -157,3 +159,40 @@ def test_the_change_mark_never_waits_for_a_busy_connection(store: SqliteStore) -
 def test_decisions_are_recorded_in_order_in_one_call(store: SqliteStore) -> None:
     store.record_decisions([{"at": 1.0, "decision": "allow", "n": n} for n in range(3)])
     assert [d["n"] for d in store.decisions()] == [2, 1, 0]  # newest first
+
+
+def _hold_exclusively(path: Path) -> sqlite3.Connection:
+    """Another process in the middle of preparing the file: nothing else may read it."""
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE IF NOT EXISTS first (x int)")
+    holder.execute("BEGIN EXCLUSIVE")
+    return holder
+
+
+def test_a_state_file_held_by_another_process_opens_once_it_is_let_go(tmp_path: Path) -> None:
+    path = tmp_path / "state.db"
+    holder = _hold_exclusively(path)
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        store = SqliteStore(str(path))
+    finally:
+        release.join()
+        holder.close()
+    store.write(FootprintBatch(seen={V1: (1.0, 2.0)}, facets={}))
+    assert [v.key for v in store.versions()] == [V1]
+    (mode,) = sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()
+    assert mode == "wal"
+
+
+def test_a_state_file_held_too_long_is_a_clear_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sqlite_store, "OPEN_TIMEOUT", 0.2)
+    path = tmp_path / "state.db"
+    holder = _hold_exclusively(path)
+    try:
+        with pytest.raises(ValueError, match=f"cannot open state file {path}: database is locked"):
+            SqliteStore(str(path))
+    finally:
+        holder.close()

@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS proxy_live (
 );
 """
 
+#: How long opening the file may wait for another process that holds it.
+OPEN_TIMEOUT = 10.0
+
 #: A proxy silent for this long is forgotten (its rows are deleted by the next heartbeat).
 FORGET_PROXY_AFTER = 86_400.0
 
@@ -92,14 +95,36 @@ class SqliteStore:
         # this connection's writes of footprints and lifecycle (data_version counts others')
         self._changes = 0
         self._read: tuple[tuple[int, int], list[StoredVersion]] | None = None
-        try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("PRAGMA foreign_keys=ON")
-            self._db.executescript(SCHEMA)
-        except sqlite3.Error as exc:
-            raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
+        self._db = self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect and prepare the file. Another process preparing it at the same moment
+        (the workers of one ``run --workers N``, a CLI command) can make SQLite answer
+        "locked" at once, without its busy wait: that is tried again until OPEN_TIMEOUT."""
+        deadline = time.monotonic() + OPEN_TIMEOUT
+        while True:
+            db: sqlite3.Connection | None = None
+            try:
+                db = sqlite3.connect(
+                    self.path, timeout=OPEN_TIMEOUT, check_same_thread=False, isolation_level=None
+                )
+                (mode,) = db.execute("PRAGMA journal_mode").fetchone()
+                if str(mode).lower() != "wal":
+                    db.execute("PRAGMA journal_mode=WAL")
+                db.execute("PRAGMA synchronous=NORMAL")
+                db.execute("PRAGMA foreign_keys=ON")
+                db.executescript(SCHEMA)
+                return db
+            except sqlite3.OperationalError as exc:
+                if db is not None:
+                    db.close()
+                if not _is_busy(exc) or time.monotonic() >= deadline:
+                    raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
+                time.sleep(0.05)
+            except sqlite3.Error as exc:
+                if db is not None:
+                    db.close()
+                raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
 
     def write(self, batch: FootprintBatch) -> None:
         versions = [
@@ -250,3 +275,11 @@ class SqliteStore:
     def close(self) -> None:
         with self._lock:
             self._db.close()
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    """SQLITE_BUSY or SQLITE_LOCKED: another connection holds the file for now."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code is not None:
+        return code & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return "locked" in str(exc) or "busy" in str(exc)
