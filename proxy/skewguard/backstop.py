@@ -455,7 +455,9 @@ _RELATION_KINDS = frozenset(
 _COLUMN_KINDS = frozenset(
     {FacetKind.COLUMN_READ, FacetKind.COLUMN_WRITE, FacetKind.PREPARED_RESULT}
 )
-_ENUM_KINDS = frozenset({FacetKind.ENUM_LABEL_READ, FacetKind.ENUM_LABEL_WRITE})
+_ENUM_KINDS = frozenset(
+    {FacetKind.ENUM_LABEL_READ, FacetKind.ENUM_LABEL_WRITE, FacetKind.TYPE_NAMED}
+)
 
 
 def split_name(text: str, separators: str = ".") -> list[str]:
@@ -550,11 +552,11 @@ def protected_objects(
             elif kind is FacetKind.FUNCTION:
                 add("function", subject, version)
                 add("schema", split_name(subject.partition("(")[0])[0], version)
-            elif kind is FacetKind.SEQUENCE:
+            elif kind in (FacetKind.SEQUENCE, FacetKind.SEQUENCE_DEFAULT):
                 add("sequence", subject, version)
                 add("schema", split_name(subject)[0], version)
             elif kind in _ENUM_KINDS:
-                type_name = split_name(subject, ":")[0]
+                type_name = subject if kind is FacetKind.TYPE_NAMED else split_name(subject, ":")[0]
                 add("type", type_name, version)
                 add("schema", split_name(type_name)[0], version)
             elif kind is FacetKind.CONFLICT_CONSTRAINT and len(split_name(subject)) == 3:

@@ -50,6 +50,7 @@ class _Schema:
         }
         self.signatures = {f.signature for f in catalog.functions}
         self.labels = {f"{e.type_name}:{label}" for e in catalog.enums for label in e.labels}
+        self.enums = {e.type_name for e in catalog.enums}
         self.constraints = {
             f"{qualified(c.schema, c.table)}.{ident(c.name)}" for c in catalog.constraints
         }
@@ -88,6 +89,7 @@ def _problem(facet: Facet, schema: _Schema) -> str | None:
         _F.SELECT_STAR,
         _F.MISSING_RELATION,
         _F.SEQUENCE,
+        _F.SEQUENCE_DEFAULT,
     ):
         rel = schema.relations.get(subject)
         if rel is None:
@@ -132,6 +134,8 @@ def _problem(facet: Facet, schema: _Schema) -> str | None:
         if subject in schema.labels:
             return None
         return f"enum label {subject.replace(':', ' ', 1)} does not exist"
+    if kind is _F.TYPE_NAMED:
+        return None if subject in schema.enums else f"type {subject} does not exist"
     return None  # call-site types, search_path, roles, prepared result types: not checked here
 
 

@@ -21,8 +21,10 @@ A pass, in the transaction status of the connection:
 
 Each sample runs as: ``SAVEPOINT skewguard_replay_1; SET LOCAL search_path,
 ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
-planning, a write runs whole), for a write its Bind/Execute/Sync again (the
-same values sent twice); ``ROLLBACK TO``/``RELEASE``.
+planning, a write runs whole); a write is bound and executed again (``repeat``:
+the version sends the same values again, and a new UNIQUE rejects only that)
+unless the version also deletes from a table it writes there (what it inserts
+may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``.
 Everything is written at once (one round trip); PostgreSQL runs it in order.
 While an Execute is held (``named``), every statement runs through the
 statement and portal ``own_queries.OWN`` instead of Queries and unnamed ones.
@@ -36,7 +38,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skewguard.relay.own_queries import OWN, unit
-from skewguard.replay_samples import Sample, ShapeKey, statement_class
+from skewguard.replay_samples import Sample, ShapeKey
 from skewguard.wire import messages as m
 from skewguard.wire.replies import QueryResult
 
@@ -57,6 +59,7 @@ class Trial:
     key: ShapeKey
     sample: Sample
     role: str | None = None
+    repeat: bool = False  # run twice in a pass (see the module's docstring)
 
 
 @dataclass(frozen=True)
@@ -68,7 +71,7 @@ class Outcome:
     message: str = ""
 
 
-Runs = tuple[Outcome, ...]  # one sample's runs in one pass (a write runs twice)
+Runs = tuple[Outcome, ...]  # one sample's runs in one pass (two when it repeats)
 
 
 @dataclass(frozen=True)
@@ -94,24 +97,17 @@ def _setup(trial: Trial) -> list[str]:
     return parts
 
 
-def run_count(sample: Sample) -> int:
-    """How many times a pass runs ``sample``: a write twice (see ``_runs``)."""
-    return 2 if statement_class(sample.sql) == "writes" else 1
-
-
-def _runs(sample: Sample, *, named: bool) -> list[bytes]:
-    """The sample's Parse/Bind/Execute/Sync; a write is bound and executed again
-    after it (a version sends the same values again: a new UNIQUE rejects only that).
-    ``named``: through the statement and portal ``OWN`` (see own_queries)."""
+def _runs(trial: Trial, *, named: bool) -> list[bytes]:
+    """The sample's Parse/Bind/Execute/Sync, and its Bind/Execute/Sync again when the
+    trial repeats. ``named``: through the statement and portal ``OWN`` (see own_queries)."""
+    sample = trial.sample
     name = OWN.encode() + b"\x00" if named else b"\x00"
     parse = m.frame(b"P", name + sample.sql.encode() + b"\x00" + sample.types)
     bind = m.frame(b"B", name + name + sample.values + b"\x00\x00")
     execute = m.frame(b"E", name + _ONE_ROW)
     close = m.encode_close("P", OWN) if named else b""
     first = (m.encode_close("S", OWN) if named else b"") + close + parse + bind + execute + _SYNC
-    if run_count(sample) == 1:
-        return [first]
-    return [first, close + bind + execute + _SYNC]
+    return [first, close + bind + execute + _SYNC] if trial.repeat else [first]
 
 
 class _Builder:
@@ -137,7 +133,7 @@ class _Builder:
         slots = []
         for trial in trials:
             setup = self.statements(*_setup(trial))
-            runs = tuple(self.add(run) for run in _runs(trial.sample, named=self.named))
+            runs = tuple(self.add(run) for run in _runs(trial, named=self.named))
             self.add(cleanup)
             slots.append((setup, runs))
         return tuple(slots)
@@ -249,5 +245,4 @@ __all__ = [
     "masked",
     "outcomes",
     "plan",
-    "run_count",
 ]

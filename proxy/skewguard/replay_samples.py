@@ -162,6 +162,10 @@ class ShapeKey:
     search_path: tuple[str, ...]
     shape: str  # samples.sample_shape of the text: what may be shown
 
+    @property
+    def app_version(self) -> tuple[str, str]:
+        return self.app, self.version
+
 
 @dataclass(frozen=True, slots=True)
 class Owner:

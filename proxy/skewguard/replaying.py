@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from skewguard.analysis import analyze
@@ -47,10 +47,10 @@ from skewguard.replay import (
     masked,
     outcomes,
     plan,
-    run_count,
 )
-from skewguard.replay_samples import ReplayMode, SampleBook, ShapeKey, statement_class
+from skewguard.replay_samples import ReplayMode, Sample, SampleBook, ShapeKey, statement_class
 from skewguard.samples import sample_shape
+from skewguard.sql_start import first_word
 from skewguard.wire.replies import QueryResult
 
 RULE = "replay"
@@ -58,7 +58,7 @@ RULE = "replay"
 STATEMENT_TIMEOUT_MS = 1000
 MIN_STATEMENT_TIMEOUT_MS = 20
 #: Which rule findings a clean replay may overturn: value-dependent writes only.
-OVERTURNABLE = frozenset({"SG110", "SG111"})
+OVERTURNABLE = frozenset({"SG110", "SG111", "SG114"})
 _SLACK = 0.5
 #: Without a baseline pass (one that could not run before the DDL was forwarded), the
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
@@ -189,15 +189,33 @@ class Replayer:
         if self.mode is ReplayMode.NONE:
             return []
         wanted = None if protected is None else {(v.app, v.version) for v in protected}
+        shapes = {
+            key: samples
+            for key, samples in self.book.shapes(database).items()
+            if wanted is None or (key.app, key.version) in wanted
+        }
+        deleting = self._deleting(shapes, catalog)
         out: list[Trial] = []
-        for key, samples in self.book.shapes(database).items():
-            if wanted is not None and (key.app, key.version) not in wanted:
-                continue
+        for key, samples in shapes.items():
             kind = statement_class(samples[0].sql)
             if self.mode is not ReplayMode.ALL and kind != self.mode.value:
                 continue  # (samples are never empty: a shape is made with its first)
-            if self._usage_of(key, samples[0].sql, catalog).reached_by(affects):
-                out += [Trial(key, sample) for sample in samples]
+            usage = self._usage_of(key, samples[0].sql, catalog)
+            if usage.reached_by(affects):
+                deleted = deleting.get(key.app_version, set())
+                repeat = kind == "writes" and not usage.writes & deleted
+                out += [Trial(key, sample, repeat=repeat) for sample in samples]
+        return out
+
+    def _deleting(
+        self, shapes: Mapping[ShapeKey, Sequence[Sample]], catalog: CatalogSnapshot
+    ) -> dict[tuple[str, str], set[str]]:
+        """Per version (app, version), the tables one of its sampled DELETEs writes."""
+        out: dict[tuple[str, str], set[str]] = {}
+        for key, samples in shapes.items():
+            if first_word(samples[0].sql.encode()) == b"delete":
+                usage = self._usage_of(key, samples[0].sql, catalog)
+                out.setdefault(key.app_version, set()).update(usage.writes)
         return out
 
     def _usage_of(self, key: ShapeKey, sql: str, catalog: CatalogSnapshot) -> Usage:
@@ -235,9 +253,7 @@ class Replayer:
             lock_timeout_ms=STATEMENT_TIMEOUT_MS,
         )
         allowed = {row[0] for row in rows or ()}
-        return [
-            Trial(t.key, t.sample, t.key.user if t.key.user in allowed else None) for t in trials
-        ]
+        return [replace(t, role=t.key.user if t.key.user in allowed else None) for t in trials]
 
     async def run(
         self,
@@ -251,7 +267,7 @@ class Replayer:
         cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
         if not trials:
             return [[] for _ in range(2 if ddl else 1)]
-        runs = sum(map(run_count, (t.sample for t in trials))) * (2 if ddl else 1)
+        runs = sum(2 if t.repeat else 1 for t in trials) * (2 if ddl else 1)
         steps = runs + 1
         per = int(budget * 1000 / steps)
         per = max(MIN_STATEMENT_TIMEOUT_MS, min(STATEMENT_TIMEOUT_MS, per))

@@ -1426,9 +1426,76 @@ PROBED_SAFE: list[Case] = [
         "tickets_id",
         note="the index refused duplicates already; the key refuses nothing new",
     ),
+    Case(
+        id="safe-enum-type-renamed-under-label-writers",
+        schema_sql=MOODS,
+        versions={
+            V1: [
+                simple("INSERT INTO moods (m) VALUES ('happy')"),
+                extended("SELECT id FROM moods WHERE m = %s", "sad"),
+            ]
+        },
+        migration_sql="ALTER TYPE mood RENAME TO feeling",
+        note="the column holds its type by oid: label literals still resolve",
+    ),
+    Case(
+        id="safe-sequence-renamed-under-default-writers",
+        schema_sql=USERS,
+        versions={V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "e", "n")]},
+        migration_sql="ALTER SEQUENCE users_id_seq RENAME TO users_id_seq2",
+        note="the id default holds its sequence by oid",
+    ),
+    Case(
+        id="safe-unique-vs-a-writer-that-deletes-what-it-inserts",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("INSERT INTO users (email) VALUES ('zed')"),
+                simple("DELETE FROM users WHERE email = 'zed'"),
+            ]
+        },
+        migration_sql="CREATE UNIQUE INDEX users_email_u ON users (email)",
+        note="'zed' is gone when V1 inserts it again",
+    ),
 ]
 
 PROBED_BREAKING: list[Case] = [
+    Case(
+        id="break-enum-type-renamed-under-a-cast",
+        schema_sql=MOODS,
+        versions={
+            V1: [simple("INSERT INTO moods (m) VALUES ('happy')")],
+            V2: [simple("SELECT count(*) FROM moods WHERE m = 'sad'::mood")],
+        },
+        migration_sql="ALTER TYPE mood RENAME TO feeling",
+        breaks=frozenset({V2}),
+        note="42704: the cast names the type",
+    ),
+    Case(
+        id="break-sequence-renamed-under-nextval-by-name",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("INSERT INTO users (email, name) VALUES (%s, %s)", "e", "n")],
+            V2: [simple("SELECT nextval('users_id_seq')")],
+        },
+        migration_sql="ALTER SEQUENCE users_id_seq RENAME TO users_id_seq2",
+        breaks=frozenset({V2}),
+        note="42P01: the name in the text is looked up at every call",
+    ),
+    Case(
+        id="break-foreign-key-not-valid-vs-an-orphan-writer",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                extended("INSERT INTO orders (user_id, total, qty) VALUES (%s, %s, %s)", 999, 1, 1)
+            ],
+            V2: [simple("INSERT INTO orders (user_id, total, qty) VALUES (1, 1, 1)")],
+        },
+        migration_sql="ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id)"
+        " REFERENCES users (id) NOT VALID",
+        breaks=frozenset({V1}),
+        note="23503 for V1's next row; V2 writes a user that exists (replay overturns SG114)",
+    ),
     Case(
         id="break-identity-set-always-vs-explicit-writer",
         schema_sql=IDENTITY,

@@ -51,7 +51,7 @@ class ProxyProcess:
     state: Path | None = None  # the SQLite state file; a fresh temporary one when None
     process: subprocess.Popen[bytes] | None = None
 
-    def start(self, timeout: float = 20.0) -> ProxyProcess:
+    def start(self, timeout: float = 60.0) -> ProxyProcess:
         try:
             return self._start(timeout)
         except PortTaken:

@@ -206,8 +206,8 @@ def keys(sql: str, search_path: tuple[str, ...] = ("public",)) -> set[str]:
 # Abbreviations used by the expected sets below.
 USERS = "relation_read:public.users"
 ORDERS = "relation_read:public.orders"
-USERS_SEQ = "sequence:public.users_id_seq"
-ORDERS_SEQ = "sequence:public.orders_id_seq"
+USERS_SEQ = "sequence_default:public.users_id_seq"  # nextval through the id's default
+ORDERS_SEQ = "sequence_default:public.orders_id_seq"
 W_USERS = "relation_write:public.users"
 W_ORDERS = "relation_write:public.orders"
 ACTIVE = "relation_read:public.active_users"
@@ -563,6 +563,7 @@ VIEW_ENUM_CASES: list[Case] = [
             *ur("status"),
             "enum_label_read:public.user_status:deleted",
             "enum_label_read:public.user_status:suspended",
+            "type_named:public.user_status",
         },
     ),
     (
@@ -572,6 +573,7 @@ VIEW_ENUM_CASES: list[Case] = [
             "enum_label_read:public.user_status:deleted",
             "enum_label_read:public.user_status:nope",
             "missing_enum_label:public.user_status:nope",
+            "type_named:public.user_status",
         },
     ),
     (
@@ -685,7 +687,11 @@ FUNCTION_CASES: list[Case] = [
         "sequences by literal name",
         "select nextval('users_id_seq'), currval('billing.invoice_no_seq'::regclass), "
         "setval('\"orders_id_seq\"', 5)",
-        {USERS_SEQ, ORDERS_SEQ, "sequence:billing.invoice_no_seq"},
+        {
+            "sequence:public.users_id_seq",
+            "sequence:public.orders_id_seq",
+            "sequence:billing.invoice_no_seq",
+        },
     ),
     (
         "missing sequence",
@@ -731,6 +737,7 @@ INSERT_CASES: list[Case] = [
             "insert_shape:public.users(email,status)",
             "enum_label_write:public.user_status:active",
             "enum_label_read:public.user_status:active",
+            "type_named:public.user_status",
         },
     ),
     (

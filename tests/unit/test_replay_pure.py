@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import struct
+from dataclasses import replace
 
 from skewguard.relay.own_queries import OWN
 from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan
@@ -91,7 +92,8 @@ def test_a_sample_is_kept_only_when_answered_without_error() -> None:
 
 
 def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:
-    return Trial(ShapeKey("db", "shop", "1", "app", ("public",), sql), Sample(sql))
+    key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
+    return Trial(key, Sample(sql), repeat=sql.startswith("INSERT"))
 
 
 def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> None:
@@ -108,6 +110,14 @@ def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> No
     assert trial.wire.startswith(b"Q") and trial.wire.endswith(b"ROLLBACK\x00")
     assert plan("E", trials, statement_timeout_ms=1, lock_timeout_ms=1) is None
     assert plan("T", trials, statement_timeout_ms=1, lock_timeout_ms=1, ddl=["x"]) is None
+
+
+def test_a_write_that_does_not_repeat_runs_once() -> None:
+    once = replace(_trial(), repeat=False)
+    inside = plan("T", [once], statement_timeout_ms=100, lock_timeout_ms=100)
+    assert inside is not None
+    assert inside.slots == (((1, (2,)),),)  # begin; setup, one run, cleanup; end
+    assert inside.replies == 1 + 3 + 1
 
 
 def test_named_plan_has_the_same_replies_and_never_names_the_unnamed() -> None:

@@ -139,7 +139,7 @@ class Extractor(QueryWalker):
 
     def _default_used(self, column: Column) -> None:
         for seq in column.default_sequences:
-            self._add(_F.SEQUENCE, seq)
+            self._add(_F.SEQUENCE_DEFAULT, seq)
 
     def _write_column(self, target: RangeItem, name: str) -> _Target:
         """Record a column written by name on a DML target: its subject and catalog entry."""

@@ -45,9 +45,11 @@ class FacetKind(StrEnum):
     CONFLICT_CONSTRAINT = "conflict_constraint"  # public.users.users_email_key
     FUNCTION_CALL = "function_call"  # public.f(integer,unknown): argument types at the call site
     FUNCTION = "function"  # public.f(integer,text): the declared overload(s) the call can reach
-    SEQUENCE = "sequence"  # public.users_id_seq: nextval/currval/setval, or via a default
+    SEQUENCE = "sequence"  # public.users_id_seq: named in nextval/currval/setval('...')
+    SEQUENCE_DEFAULT = "sequence_default"  # public.users_id_seq: nextval through a default
     ENUM_LABEL_WRITE = "enum_label_write"  # public.mood:happy
     ENUM_LABEL_READ = "enum_label_read"  # public.mood:happy (compared against, or cast)
+    TYPE_NAMED = "type_named"  # public.mood: an enum named in the text ('x'::mood, CAST)
     SEARCH_PATH = "search_path"  # app,public (or "default" for RESET/SET ... DEFAULT)
     MISSING_RELATION = "missing_relation"  # public.new_table
     MISSING_COLUMN = "missing_column"  # public.users.new_column
@@ -60,6 +62,10 @@ class FacetKind(StrEnum):
     COLUMN_UPDATE = "column_update"  # public.t.qty: UPDATE SET / DO UPDATE SET / MERGE UPDATE
     INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
 
+
+# SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its
+# sequence, and a column its type, by oid, so only a name in the statement's text
+# breaks when the sequence or type is renamed or moved; dropping either breaks all.
 
 # PREPARED_RESULT: a table/view column a named prepared statement returns as a bare
 # reference (also through subqueries, CTEs and set operations), or ``schema.table.*``

@@ -19,6 +19,7 @@ from skewguard.analysis.types import (
     UNKNOWN,
     compatible,
     const_type,
+    enum_named,
     enum_of_type,
     type_text,
 )
@@ -646,6 +647,9 @@ class QueryWalker:
             enum = enum_of_type(node.typeName, self.catalog, self.user_path)
             if enum is not None:
                 self._enum_label(enum, label, write=False)
+        named = enum_named(node.typeName, self.catalog, self.user_path)
+        if named is not None:
+            self._add(_F.TYPE_NAMED, named)
         return type_text(node.typeName, self.catalog, self.user_path)
 
     def _walk_children(self, node: Any, scope: Scope) -> None:

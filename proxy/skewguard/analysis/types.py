@@ -76,6 +76,13 @@ def enum_of_type(
     """The enum's type text if ``type_name`` names a known enum (not an array of one)."""
     if type_name.arrayBounds:
         return None
+    return enum_named(type_name, catalog, search_path)
+
+
+def enum_named(
+    type_name: ast.TypeName, catalog: CatalogSnapshot, search_path: Sequence[str]
+) -> str | None:
+    """The enum's type text if ``type_name`` names a known enum, or an array of one."""
     names = _names(type_name)
     if len(names) == 2:
         e = catalog.enum(names[0], names[1])

@@ -52,6 +52,7 @@ _WRITES = frozenset(
         _F.CONFLICT_COLUMNS,
         _F.CONFLICT_CONSTRAINT,
         _F.SEQUENCE,  # nextval writes the sequence
+        _F.SEQUENCE_DEFAULT,
     }
 )
 # Preferred as evidence: they say the version uses the relation as a whole.

@@ -94,6 +94,14 @@ def diff(before: Model, after: Model) -> list[Change]:
     return list(dict.fromkeys(out))
 
 
+def _renamed(type_name: str, renamed_types: dict[str, str]) -> str:
+    """``type_name`` (or an array of it) under its new name when its enum was renamed."""
+    base = type_name.removesuffix("[]")
+    if base not in renamed_types:
+        return type_name
+    return renamed_types[base] + type_name[len(base) :]
+
+
 def _via(after: Model, key: tuple[str, int]) -> str:
     return after.via.get(key, "")
 
@@ -218,6 +226,11 @@ def _columns(
 ) -> None:
     same_object = oid == new_oid
     ids_before = before.attids.get(oid, {})
+    renamed_types = {  # enums renamed or moved: a column holds its type by oid
+        e.type_name: after.enums[e_oid].type_name
+        for e_oid, e in before.enums.items()
+        if e_oid in after.enums and after.enums[e_oid].type_name != e.type_name
+    }
     for col in rel.columns:
         subject = _col_subject(rel, col.name)
         now = new.column(col.name)
@@ -240,7 +253,7 @@ def _columns(
                     )
                 )
             continue
-        _column(after, rel, col, new_oid, new, now, subject, out)
+        _column(after, rel, col, new_oid, new, now, subject, renamed_types, out)
     old_names = set(rel.column_names)
     for col in new.columns:
         if col.name in old_names:
@@ -273,10 +286,13 @@ def _column(
     new: Relation,
     now: Column,
     subject: str,
+    renamed_types: dict[str, str],
     out: list[Change],
 ) -> None:
     approx = new_oid in after.approx_types
     differs = now.base_type != col.base_type if approx else now.type_name != col.type_name
+    if differs and _renamed(col.type_name, renamed_types) == now.type_name:
+        differs = False  # the same enum under its new name
     if differs and "unknown" not in (now.base_type, col.base_type):
         tc = classify_type_change(col.type_name, now.type_name)
         out.append(

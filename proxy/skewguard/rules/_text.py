@@ -22,6 +22,8 @@ _VERBS = {
     FacetKind.FUNCTION_CALL: "calls",
     FacetKind.FUNCTION: "calls",
     FacetKind.SEQUENCE: "uses the sequence",
+    FacetKind.SEQUENCE_DEFAULT: "uses the sequence through a column default",
+    FacetKind.TYPE_NAMED: "names the type",
     FacetKind.ENUM_LABEL_WRITE: "writes the label",
     FacetKind.ENUM_LABEL_READ: "compares with the label",
 }

@@ -10,6 +10,7 @@ A drop without CASCADE that PostgreSQL would refuse changes nothing.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from itertools import chain
 
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.ddl.changes import DropColumn, DropFunction, DropRelation, DropSchema, DropType
@@ -24,7 +25,10 @@ from skewguard.rules.base import (
     relation_of,
 )
 
-REL_USE = (F.RELATION_READ, F.RELATION_WRITE, F.SEQUENCE)
+#: Uses that name the relation in the statement's text: a rename or move breaks them.
+REL_NAMED = (F.RELATION_READ, F.RELATION_WRITE, F.SEQUENCE)
+#: Every use: a drop breaks them (a column default's sequence too).
+REL_USE = (*REL_NAMED, F.SEQUENCE_DEFAULT)
 
 
 def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
@@ -203,8 +207,14 @@ def check_drop_type(ctx: Context, change: DropType) -> Iterator[Hit]:
         if not change.moved_to
         else (f"moving/renaming type {change.subject} to {change.moved_to}")
     )
-    prefix = change.subject + ":"
-    hits = ctx.uses((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), lambda s: s.startswith(prefix))
+    if change.moved_to:  # columns keep the type by oid: only its name in a text breaks
+        hits = ctx.exact((F.TYPE_NAMED,), change.subject)
+    else:
+        prefix = change.subject + ":"
+        hits = chain(
+            ctx.uses((F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ), lambda s: s.startswith(prefix)),
+            ctx.exact((F.TYPE_NAMED,), change.subject),
+        )
     for v, f, ev in first_per_version(hits):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
@@ -215,7 +225,8 @@ DROP_TYPE = Rule(
     severity=Severity.BREAK,
     summary="DROP TYPE of an enum a version writes, compares with or passes to functions",
     doc="Dropping an enum (with CASCADE: its columns too, reported by SG102) breaks statements "
-    "that cast to it or use its labels.",
+    "that cast to it or use its labels. Renaming or moving it breaks only statements that name "
+    "it (a cast): columns hold their type by oid.",
     breaks="Label literals written or compared; calls whose argument types include the type.",
     recipe="Migrate columns to the replacement type first (add column, backfill, switch "
     "versions), drop the old type when no protected version uses it.",
@@ -233,6 +244,20 @@ DROP_TYPE = Rule(
             "DROP TYPE mood",
             False,
         ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (m mood)",
+            "INSERT INTO p (m) VALUES ('ok'); SELECT count(*) FROM p WHERE m = 'sad'",
+            "ALTER TYPE mood RENAME TO feeling",
+            False,
+            "the column keeps its type by oid: labels still work",
+        ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE p (m mood)",
+            "SELECT count(*) FROM p WHERE m = 'sad'::mood",
+            "ALTER TYPE mood RENAME TO feeling",
+            True,
+            "the statement names the type",
+        ),
     ),
     check=check_drop_type,
 )
@@ -245,7 +270,7 @@ def in_schema(schema: str) -> Callable[[str], bool]:
 
 def check_drop_schema(ctx: Context, change: DropSchema) -> Iterator[Hit]:
     what = f"DROP SCHEMA {change.subject}"
-    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    kinds = (*REL_USE, F.FUNCTION, F.ENUM_LABEL_WRITE, F.ENUM_LABEL_READ, F.TYPE_NAMED)
     for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 

@@ -22,13 +22,13 @@ from skewguard.ddl.changes import (
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
-from skewguard.rules.drops import REL_USE, in_schema
+from skewguard.rules.drops import REL_NAMED, in_schema
 
 
 def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
     verb = "SET SCHEMA" if isinstance(change, SetSchema) else "RENAME"
     what = f"{verb} {change.subject} to {change.new_name}"
-    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+    for v, f, ev in first_per_version(ctx.exact(REL_NAMED, change.subject)):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -37,7 +37,8 @@ RENAME_RELATION = Rule(
     name="rename-relation-in-use",
     severity=Severity.BREAK,
     summary="RENAME or SET SCHEMA of a table, view or sequence a version uses",
-    doc="Statements naming the old name fail with 42P01 (undefined table).",
+    doc="Statements naming the old name fail with 42P01 (undefined table). A column default "
+    "holds its sequence by oid: inserts through it survive a renamed sequence.",
     breaks="Any use of the old name.",
     recipe="Rename and, in the same transaction, create a view with the old name "
     "(CREATE VIEW old AS SELECT * FROM new): simple views are updatable. Drop the view once "
@@ -62,6 +63,20 @@ RENAME_RELATION = Rule(
             "SELECT email FROM users",
             "ALTER TABLE users SET SCHEMA archive",
             True,
+        ),
+        Example(
+            "CREATE TABLE t (id serial, note text)",
+            "INSERT INTO t (note) VALUES ('x')",
+            "ALTER SEQUENCE t_id_seq RENAME TO t_id_seq2",
+            False,
+            "the default holds the sequence by oid",
+        ),
+        Example(
+            "CREATE TABLE t (id serial, note text)",
+            "SELECT nextval('t_id_seq')",
+            "ALTER SEQUENCE t_id_seq RENAME TO t_id_seq2",
+            True,
+            "the name in the text is looked up at every call",
         ),
     ),
     check=check_rename_relation,
@@ -109,7 +124,7 @@ RENAME_COLUMN = Rule(
 
 def check_rename_schema(ctx: Context, change: RenameSchema) -> Iterator[Hit]:
     what = f"RENAME SCHEMA {change.subject} to {change.new_name}"
-    kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE, F.ENUM_LABEL_WRITE)
+    kinds = (*REL_NAMED, F.FUNCTION, F.TYPE_NAMED)
     for v, f, ev in first_per_version(ctx.uses(kinds, in_schema(change.subject))):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 

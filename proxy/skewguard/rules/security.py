@@ -116,7 +116,7 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
     if sequence is not None and sequence.kind is RelKind.SEQUENCE:
         if _can_take_numbers(ctx, change.subject, role):
             return
-        uses = ctx.exact((F.SEQUENCE,), change.subject)  # nextval, also through a default
+        uses = ctx.exact((F.SEQUENCE, F.SEQUENCE_DEFAULT), change.subject)
     elif change.relation:
         kinds = tuple({k for p in change.privileges for k in _NEEDS.get(p, ())})
         table = change.subject
