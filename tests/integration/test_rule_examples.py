@@ -49,7 +49,7 @@ DO $$ BEGIN
     DROP OWNED BY sg_app; DROP ROLE sg_app;
   END IF;
 END $$;
-DROP SCHEMA IF EXISTS public, billing, invoicing, archive CASCADE;
+DROP SCHEMA IF EXISTS public, billing, invoicing, archive, app CASCADE;
 CREATE SCHEMA public;
 GRANT USAGE ON SCHEMA public TO PUBLIC;
 """

@@ -1457,9 +1457,27 @@ PROBED_SAFE: list[Case] = [
         migration_sql="CREATE UNIQUE INDEX users_email_u ON users (email)",
         note="'zed' is gone when V1 inserts it again",
     ),
+    Case(
+        id="safe-new-table-in-a-schema-later-in-the-search-path",
+        schema_sql=USERS + "CREATE SCHEMA app;",
+        versions={V1: [simple("SET search_path = public, app"), simple("SELECT email FROM users")]},
+        migration_sql="CREATE TABLE app.users (id int)",
+        note="public comes first: the bare name still finds public.users",
+    ),
 ]
 
 PROBED_BREAKING: list[Case] = [
+    Case(
+        id="break-new-table-shadows-a-bare-name-in-the-search-path",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SET search_path = app, public"), simple("SELECT email FROM users")],
+            V2: [simple("SELECT email FROM public.users")],
+        },
+        migration_sql="BEGIN; CREATE SCHEMA app; CREATE TABLE app.users (id int); COMMIT",
+        breaks=frozenset({V1}),
+        note="42703: V1's bare users now finds app.users; V2 names its schema",
+    ),
     Case(
         id="break-enum-type-renamed-under-a-cast",
         schema_sql=MOODS,

@@ -115,7 +115,10 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
         ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", ["EnableRowLevelSecurity(public.users)"]),
         ("GRANT SELECT ON users TO app; REVOKE SELECT ON users FROM app", []),
         ("CREATE TEMP TABLE scratch (id int); DROP TABLE scratch", []),
-        ("CREATE TABLE fresh (id int); ALTER TABLE fresh DROP COLUMN id", []),
+        (
+            "CREATE TABLE fresh (id int); ALTER TABLE fresh DROP COLUMN id",
+            ["CreateRelation(public.fresh)"],
+        ),
         ("SELECT 1; INSERT INTO users (email) VALUES ('x')", []),
     ],
 )

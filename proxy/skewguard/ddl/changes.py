@@ -172,6 +172,18 @@ class MoveRelation(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class CreateRelation(Change):
+    """A new table, view or sequence: its name may take over a bare name versions use."""
+
+    relkind: RelKind
+
+    PHRASE: ClassVar[str] = "creating {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.relkind.value)
+
+
+@dataclass(frozen=True, slots=True)
 class RenameRelation(MoveRelation):
     PHRASE: ClassVar[str] = "renaming {subject} to {new}"
 

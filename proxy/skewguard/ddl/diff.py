@@ -27,6 +27,7 @@ from skewguard.ddl.changes import (
     ConstraintType,
     CreateFunction,
     CreateIndex,
+    CreateRelation,
     CreateRule,
     DropColumn,
     DropConstraint,
@@ -87,6 +88,9 @@ def diff(before: Model, after: Model) -> list[Change]:
     renamed_schemas = _schemas(before, after, out)
     for oid, rel in sorted(before.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):
         _relation(before, after, oid, rel, renamed_schemas, out)
+    for oid, rel in sorted(after.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):
+        if oid not in before.rels and before.rel_oid(rel.schema, rel.name) is None:
+            out.append(CreateRelation(rel.qname, rel.kind))
     _constraints(before, after, out)
     _indexes(before, after, out)
     _functions(before, after, out, renamed_schemas)

@@ -47,6 +47,7 @@ RULES: tuple[Rule[Any], ...] = (
     rewrite.INSTEAD_RULE,  # SG121
     columns.NOW_GENERATED,  # SG122
     enums_functions.REPLACED_FUNCTION,  # SG123
+    renames.SHADOWED,  # SG124
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

@@ -96,7 +96,9 @@ class Context:
     _by_kind: dict[FacetKind, list[tuple[VersionKey, Facet, Evidence]]] = field(
         default_factory=dict
     )
-    _reanalysis: dict[tuple[str, int], frozenset[Facet]] = field(default_factory=dict)
+    _reanalysis: dict[tuple[str, int, tuple[str, ...] | None], frozenset[Facet]] = field(
+        default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         for version, facets in self.footprints.items():
@@ -120,14 +122,25 @@ class Context:
         """The roles ``version`` was seen running as (empty: unknown)."""
         return {f.subject for f in self.footprints.get(version, {}) if f.kind is ROLE}
 
-    def reanalyze(self, sample: str, after: bool) -> frozenset[Facet]:
-        """The facets of ``sample`` resolved against the catalog before or after."""
-        key = (sample, int(after))
+    def reanalyze(
+        self, sample: str, after: bool, search_path: tuple[str, ...] | None = None
+    ) -> frozenset[Facet]:
+        """The facets of ``sample`` resolved against the catalog before or after, through
+        ``search_path`` (None: public, then every schema)."""
+        key = (sample, int(after), search_path)
         if key not in self._reanalysis:
             cat = self.after if after else self.before
-            path = ("public", *sorted(cat.schemas - {"public"}))
+            path = search_path or ("public", *sorted(cat.schemas - {"public"}))
             self._reanalysis[key] = analyze(sample, search_path=path, catalog=cat).facets
         return self._reanalysis[key]
+
+    def search_paths(self, version: VersionKey) -> list[tuple[str, ...]]:
+        """The search paths ``version`` set (``SET search_path``), as schema lists."""
+        return [
+            tuple(split_qualified_name(part)[0] for part in f.subject.split(","))
+            for f in self.footprints.get(version, {})
+            if f.kind is FacetKind.SEARCH_PATH and f.subject != "default"
+        ]
 
 
 def first_per_version(

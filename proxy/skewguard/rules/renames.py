@@ -10,8 +10,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
 from skewguard.ddl.changes import (
+    CreateRelation,
     MoveRelation,
     RenameColumn,
     RenameRelation,
@@ -194,4 +197,69 @@ REPLACE_RELATION = Rule(
         ),
     ),
     check=check_replace_relation,
+)
+
+
+def _earlier(path: tuple[str, ...], schema: str, than: str) -> bool:
+    """``schema`` comes before ``than`` in ``path`` (or ``than`` is not in it at all)."""
+    if schema not in path:
+        return False
+    return than not in path or path.index(schema) < path.index(than)
+
+
+def check_shadowing(ctx: Context, change: CreateRelation | MoveRelation) -> Iterator[Hit]:
+    new = change.subject if isinstance(change, CreateRelation) else change.new_name
+    parts = split_qualified_name(new)
+    if len(parts) != 2:
+        return
+    schema, name = parts
+    what = f"a new {new}" if isinstance(change, CreateRelation) else f"moving to {new}"
+    hits = ctx.uses(REL_NAMED, lambda s: s.endswith("." + name) and not s.startswith(schema + "."))
+    seen: set[tuple[str, str, str]] = set()
+    for v, f, ev in hits:
+        old = split_qualified_name(f.subject)
+        if len(old) != 2 or old[1] != name or (v.app, v.version, f.subject) in seen:
+            continue
+        seen.add((v.app, v.version, f.subject))
+        for path in ctx.search_paths(v):
+            if not _earlier(path, schema, old[0]):
+                continue
+            now = ctx.reanalyze(ev.sample, after=True, search_path=path)
+            if Facet(f.kind, f.subject) not in now:
+                why = f" (with search_path {', '.join(path)} the bare name now finds {new})"
+                yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+                break
+
+
+SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
+    id="SG124",
+    name="relation-shadowed",
+    severity=Severity.BREAK,
+    summary="A new relation (or one moved) takes over a bare name a version resolves through "
+    "its search_path",
+    doc="A version that sets search_path to schemas in order finds a bare table name in the "
+    "first schema that has it. A relation created (or moved) in an earlier schema than the one "
+    "the version uses now answers instead: its columns differ (42703) or its rows do. Found by "
+    "resolving the version's own statement again with its search_path.",
+    breaks="Statements naming the relation without a schema, in sessions whose search_path "
+    "lists the new relation's schema first.",
+    recipe="Give the new relation another name, or create it in a schema after the one the "
+    "versions use; qualify names in the application.",
+    covers=(CreateRelation, MoveRelation),
+    examples=(
+        Example(
+            "CREATE TABLE users (id int, email text); CREATE SCHEMA app",
+            "SET search_path = app, public; SELECT email FROM users",
+            "CREATE TABLE app.users (id int)",
+            True,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text); CREATE SCHEMA app",
+            "SET search_path = public, app; SELECT email FROM users",
+            "CREATE TABLE app.users (id int)",
+            False,
+            "public comes first: the bare name still finds public.users",
+        ),
+    ),
+    check=check_shadowing,
 )
