@@ -25,7 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import analysis, ddl, micro, report, scale
+from bench import analysis, compiled, ddl, micro, report, scale
 from bench.pgbench import Cell, RunResult, initialise, run_cell
 from bench.targets import (
     HOST,
@@ -103,7 +103,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--targets",
         default=None,
         help="comma-separated targets to keep (default all: direct,pgbouncer,skewguard,"
-        "skewguard-noanalysis,floor, plus skewguard-baseline with --baseline)",
+        "skewguard-noanalysis,floor, plus skewguard-baseline with --baseline and "
+        "skewguard-mypyc with --mypyc)",
     )
     parser.add_argument(
         "--unix",
@@ -116,6 +117,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=None,
         help="also run skewguard as of git revision REF (target skewguard-baseline), "
         "interleaved with the others: a change measured against its parent in one run",
+    )
+    parser.add_argument(
+        "--mypyc",
+        action="store_true",
+        help="also run skewguard with its hot modules compiled by mypyc (target skewguard-mypyc; "
+        "bench.compiled), interleaved with the others",
     )
     parser.add_argument(
         "--micro-versions",
@@ -267,6 +274,7 @@ def main(argv: list[str] | None = None) -> int:
     proxy = None
     proxy_off = None
     proxy_base = None
+    proxy_mypyc = None
     proxy_unix = None
     floor: FloorRelay | None = None
     try:
@@ -317,6 +325,15 @@ def main(argv: list[str] | None = None) -> int:
             )
             endpoints.append(skewguard_endpoint(proxy_base, "skewguard-baseline"))
             say(f"skewguard as of {args.baseline} on {HOST}:{proxy_base.port}")
+        if args.mypyc:
+            say("compiling the hot modules with mypyc (bench.compiled) ...")
+            proxy_mypyc = start_skewguard(
+                cluster.port,
+                out / "skewguard-mypyc-bench.log",
+                source=compiled.build(workdir / "mypyc"),
+            )
+            endpoints.append(skewguard_endpoint(proxy_mypyc, "skewguard-mypyc"))
+            say(f"skewguard compiled by mypyc on {HOST}:{proxy_mypyc.port}")
         if args.unix:
             sockets = workdir / "sockets"
             sockets.mkdir()
@@ -348,11 +365,11 @@ def main(argv: list[str] | None = None) -> int:
             run_cell(pgbench, Cell("select", "prepared", 8), target, 2, logdir, "warmup")
         runs = run_matrix(pgbench, cells, endpoints, args.duration, args.rounds, logdir)
 
-        for running in (proxy, proxy_off, proxy_base, proxy_unix):
+        for running in (proxy, proxy_off, proxy_base, proxy_mypyc, proxy_unix):
             code = running.stop() if running is not None else 0
             if code != 0 and running is not None:
                 say(f"warning: a benchmark proxy exited with {code}: {running.log_tail()}")
-        proxy = proxy_off = proxy_base = proxy_unix = None
+        proxy = proxy_off = proxy_base = proxy_mypyc = proxy_unix = None
         floor.stop()
         if bouncer is not None:
             bouncer.stop()
@@ -364,6 +381,7 @@ def main(argv: list[str] | None = None) -> int:
                 "rounds": args.rounds,
                 "quick": args.quick,
                 "baseline": args.baseline,
+                "mypyc": args.mypyc,
                 "unix": args.unix,
                 "pgbench_scale": args.scale,
                 "scale_connections": None if args.skip_scale else args.connections,
@@ -437,6 +455,8 @@ def main(argv: list[str] | None = None) -> int:
             proxy_off.stop()
         if proxy_base is not None:
             proxy_base.stop()
+        if proxy_mypyc is not None:
+            proxy_mypyc.stop()
         if proxy_unix is not None:
             proxy_unix.stop()
         if floor is not None:

@@ -75,8 +75,9 @@ TRANSACTIONS: dict[str, list[tuple[bytes, bytes]]] = {
 
 
 def _session() -> relay_session.ClientSession:
-    # only the proxy's settings are read on this path
-    session = relay_session.ClientSession(cast(Any, SimpleNamespace(settings=Settings())))
+    # only the proxy's settings and whether it has TLS are read on this path
+    proxy = SimpleNamespace(settings=Settings(), tls_context=None)
+    session = relay_session.ClientSession(cast(Any, proxy))
     session.phase = relay_session.Phase.READY
     session._send_upstream = len
     session._send_client = len

@@ -16,6 +16,7 @@ TARGET_ORDER = (
     "skewguard",
     "skewguard-noanalysis",
     "skewguard-baseline",
+    "skewguard-mypyc",
     "floor",
     "pgbouncer-unix",
     "skewguard-unix",
@@ -27,6 +28,7 @@ SHORT = {
     "skewguard": "sg",
     "skewguard-noanalysis": "sg0",
     "skewguard-baseline": "sgB",
+    "skewguard-mypyc": "sgC",
     "floor": "flr",
     "pgbouncer-unix": "pgbU",
     "skewguard-unix": "sgU",
@@ -60,6 +62,12 @@ def summarize_cell(cell: Cell, runs: dict[str, list[RunResult]]) -> dict[str, An
             "process_cpu_us_per_txn": sum(cpu) * 1e6 / txns if cpu and txns else None,
             # ... of which in user space (the rest is the kernel's: sockets, epoll)
             "process_user_us_per_txn": sum(user) * 1e6 / txns if user and txns else None,
+            # ... per round: how far one round strays from the pooled figure
+            "process_cpu_us_rounds": [
+                round(r.server_cpu_s * 1e6 / r.transactions, 1)
+                for r in results
+                if r.server_cpu_s is not None and r.transactions
+            ],
         }
     ratios: dict[str, float | None] = {}
     sg = targets.get("skewguard")
@@ -530,6 +538,7 @@ def write_png(results: dict[str, Any], path: Path) -> str | None:
         "skewguard": "#55a868",
         "skewguard-noanalysis": "#8172b3",
         "skewguard-baseline": "#937860",
+        "skewguard-mypyc": "#da8bc3",
         "floor": "#8c8c8c",
         "pgbouncer-unix": "#c44e52",
         "skewguard-unix": "#64b5cd",
