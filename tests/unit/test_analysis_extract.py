@@ -1525,3 +1525,16 @@ def test_an_extractor_bug_is_reported_not_raised(monkeypatch: pytest.MonkeyPatch
     assert result.facets == frozenset()
     assert result.has_ddl  # routing still works
     assert result.statements == ("SelectStmt", "DropStmt")
+
+
+def test_a_text_read_otherwise_without_standard_strings_uses_what_either_reading_uses() -> None:
+    # standard: one unterminated literal (a syntax error); off: a column read after "x'"
+    assert "column_read:public.users.email" in {
+        f.key for f in run("SELECT 'x\\'', email FROM users").facets
+    }
+    # standard: reads name; off: one string literal. Either way name counts as read.
+    both = {f.key for f in run("SELECT 'a\\' || name FROM users --'").facets}
+    assert "column_read:public.users.name" in both
+    # a backslash that reads the same both ways: the same facets as before
+    plain = run("SELECT email FROM users WHERE name = E'a\\\\b'")
+    assert plain.error is None and "column_read:public.users.email" in {f.key for f in plain.facets}

@@ -9,7 +9,7 @@ caller knows to be prepared (it never raises either).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from pglast import ast, parse_sql, parser
@@ -19,6 +19,7 @@ from skewguard.analysis.extract import Extractor
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.values import Written
 from skewguard.catalog import CatalogSnapshot
+from skewguard.quoting import with_escape_strings
 
 __all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
 
@@ -62,7 +63,30 @@ def analyze(
     ``search_path`` is the session's at the time of the query (``$user`` is
     replaced by ``user`` when given, else skipped); a ``SET search_path`` in the
     text applies to the statements after it.
+
+    A text with a backslash may read otherwise in a session with
+    ``standard_conforming_strings`` off (skewguard.quoting), which the proxy does
+    not follow per session: it is read both ways and uses what either reading uses.
     """
+    standard = _analyze(sql, search_path, catalog, user)
+    other = with_escape_strings(sql) if "\\" in sql else None
+    if other is None or other == sql:
+        return standard
+    escaped = _analyze(other, search_path, catalog, user)
+    if escaped.error is not None:
+        return standard
+    if standard.error is not None:
+        return escaped
+    return replace(
+        standard,
+        facets=standard.facets | escaped.facets,
+        has_ddl=standard.has_ddl or escaped.has_ddl,
+    )
+
+
+def _analyze(
+    sql: str, search_path: Sequence[str], catalog: CatalogSnapshot, user: str | None
+) -> Analysis:
     try:
         raw = parse_sql(sql)
     except RecursionError:
