@@ -1468,6 +1468,40 @@ PROBED_SAFE: list[Case] = [
 
 PROBED_BREAKING: list[Case] = [
     Case(
+        id="break-check-vs-a-value-asyncpg-binds",
+        schema_sql=ORDERS,
+        versions={
+            V1: [apg("INSERT INTO orders (user_id, total, qty) VALUES ($1, $2, $3)", 1, 1, -5)],
+            V2: [apg("INSERT INTO orders (user_id, total, qty) VALUES ($1, $2, $3)", 1, 1, 5)],
+        },
+        migration_sql=CHECK_QTY,
+        breaks=frozenset({V1}),
+        note="23514 for V1's bound -5 (binary, prepared); V2's 5 passes",
+    ),
+    Case(
+        id="break-check-vs-a-copy-writer",
+        schema_sql=ORDERS,
+        versions={
+            V1: [copy_in("COPY orders (user_id, total, qty) FROM STDIN", (1, 1, -1))],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        migration_sql=CHECK_QTY,
+        breaks=frozenset({V1}),
+        note="23514: COPY rows are checked too",
+    ),
+    Case(
+        id="break-partial-unique-vs-a-duplicate-in-its-slice",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("INSERT INTO users (email, status) VALUES ('ann', 'new')")],
+            V2: [simple("INSERT INTO users (email, status) VALUES ('ann', 'old')")],
+        },
+        migration_sql="BEGIN; DELETE FROM users WHERE id > 2; CREATE UNIQUE INDEX users_new_email"
+        " ON users (email) WHERE status = 'new'; COMMIT",
+        breaks=frozenset({V1}),
+        note="23505 for V1's 'ann' with status new; V2's rows are outside the index",
+    ),
+    Case(
         id="break-new-table-shadows-a-bare-name-in-the-search-path",
         schema_sql=USERS,
         versions={
