@@ -118,9 +118,24 @@ def _anti(table: str, column: str, first: int) -> str:
     )
 
 
+def _referencing(catalog: str) -> str:
+    """SQL: ``(relation, objid)`` of the ``catalog`` objects that depend on a relation
+    in ``base``, through pg_depend's index on what is referenced (OFFSET 0 keeps the
+    planner on it: with the depender's index, the scan grows with the catalog)."""
+    return f"""SELECT b.oid AS relation, d.objid FROM base b
+    CROSS JOIN LATERAL (
+        SELECT d.objid FROM pg_catalog.pg_depend d
+        WHERE d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid = b.oid
+          AND d.classid = 'pg_catalog.{catalog}'::regclass
+        OFFSET 0) d"""
+
+
 # $1 relations (or their indexes) with new rows; $2.. pairs (object oids, owner
 # oids) per _OWNED source; the last, the book's relations. Returns the relations
-# to read again (with what names them), and those that are gone.
+# to read again (with what names them), and those that are gone. Every edge is
+# followed through an index; tables with a foreign key to a relation are found
+# through pg_depend (a foreign key depends on each column it references), as
+# pg_constraint has no index on confrelid.
 EXPAND_SQL = f"""
 WITH raw AS (SELECT DISTINCT r.oid FROM unnest($1::oid[]) AS r(oid) WHERE r.oid <> 0),
 gone AS ({" UNION ".join(_anti(t, c, 2 + 2 * i) for i, (_, t, c) in enumerate(_OWNED))}),
@@ -132,20 +147,17 @@ base AS (
 touched AS (
     SELECT oid FROM base
     UNION
-    SELECT w.ev_class FROM pg_catalog.pg_depend d
-    JOIN pg_catalog.pg_rewrite w ON w.oid = d.objid
-    WHERE d.classid = 'pg_catalog.pg_rewrite'::regclass
-      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base)
+    SELECT w.ev_class FROM ({_referencing("pg_rewrite")}) r
+    JOIN pg_catalog.pg_rewrite w ON w.oid = r.objid
     UNION
     SELECT h.inhrelid FROM pg_catalog.pg_inherits h WHERE h.inhparent IN (SELECT oid FROM base)
     UNION
-    SELECT k.conrelid FROM pg_catalog.pg_constraint k
-    WHERE k.confrelid IN (SELECT oid FROM base) AND k.conrelid <> 0
+    SELECT k.conrelid FROM ({_referencing("pg_constraint")}) r
+    JOIN pg_catalog.pg_constraint k ON k.oid = r.objid
+    WHERE k.confrelid = r.relation AND k.conrelid <> 0
     UNION
-    SELECT ad.adrelid FROM pg_catalog.pg_depend d
-    JOIN pg_catalog.pg_attrdef ad ON ad.oid = d.objid
-    WHERE d.classid = 'pg_catalog.pg_attrdef'::regclass
-      AND d.refclassid = 'pg_catalog.pg_class'::regclass AND d.refobjid IN (SELECT oid FROM base)
+    SELECT ad.adrelid FROM ({_referencing("pg_attrdef")}) r
+    JOIN pg_catalog.pg_attrdef ad ON ad.oid = r.objid
     UNION
     SELECT d.refobjid FROM pg_catalog.pg_depend d
     WHERE d.classid = 'pg_catalog.pg_class'::regclass AND d.objid IN (SELECT oid FROM base)
