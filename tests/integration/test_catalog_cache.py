@@ -12,12 +12,14 @@ import time
 from collections.abc import AsyncIterator
 
 import asyncpg
+import pglast
 import pytest
 
 from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.catalogs import CatalogCache
 from skewguard.config import parse_upstream
 from skewguard.ddl.model import Model
+from skewguard.ddl.screen import REBUILD_AFTER, Links, prepare, reach
 from skewguard.pgcluster import LocalCluster
 from skewguard.side_connection import close_side, connect_side
 from tests.support.clients import unique
@@ -315,3 +317,22 @@ async def test_patches_over_patches_equal_a_whole_read_and_keep_their_order(
         assert constraints == sorted(constraints), ddl
         assert indexes == sorted(indexes), ddl
     assert refreshed.relation(schema, "ab") is not None and refreshed.relation(schema, "zz") is None
+
+
+async def test_the_screens_index_grows_with_each_refresh_and_is_rebuilt_now_and_then(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    # as Guard.begin derives: the screen's index first, then the model (which takes
+    # the refresh's patch both grow from)
+    snapshot = await _now(cache, cluster)
+    prepare(snapshot)
+    Model.of(snapshot)
+    alter = pglast.parse_sql(f"ALTER TABLE {schema}.t ADD COLUMN z int")[0].stmt
+    for n in range(1, REBUILD_AFTER + 2):
+        await _direct(cluster, f"CREATE VIEW {schema}.seen_{n} AS SELECT id FROM {schema}.t")
+        snapshot = await _now(cache, cluster)
+        prepare(snapshot)
+        Model.of(snapshot)
+        reached = reach(alter, snapshot, Links(snapshot))
+        assert reached is not None and f"seen_{n}" in reached.names  # a new view on t
+        assert snapshot.peek_derived("hanging").grown == n % (REBUILD_AFTER + 1)
