@@ -410,8 +410,10 @@ def run(
     quick: bool = False,
     say: Callable[[str], None] = print,
     source: Path | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Every DDL benchmark against a fresh proxy; each part reports its own status.
+    """Every DDL benchmark (``only``: those named) against a fresh proxy; each part
+    reports its own status.
 
     ``source``: a ``proxy/`` directory to run skewguard from (another checkout: before/after).
     """
@@ -448,6 +450,8 @@ def run(
     ]
     try:
         for name, part in parts:
+            if only is not None and name not in only:
+                continue
             say(f"  DDL {name} ...")
             try:
                 results[name] = {"status": "ok", **asyncio.run(part())}
@@ -520,13 +524,23 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run skewguard from this proxy/ directory (another checkout, for before/after)",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated parts: small, large, replay, reads, samples, samples_4",
+    )
     args = parser.parse_args(argv)
+    only = frozenset(args.only.split(",")) if args.only else None
     workdir = Path(tempfile.mkdtemp(prefix="skewguard-ddl-"))
     os.chmod(workdir, 0o711)
     cluster = start_postgres(workdir, max_connections=200)
     try:
         results = run(
-            cluster.port, workdir / "skewguard-ddl.log", quick=args.quick, source=args.source
+            cluster.port,
+            workdir / "skewguard-ddl.log",
+            quick=args.quick,
+            source=args.source,
+            only=only,
         )
     finally:
         cluster.stop()
