@@ -141,10 +141,36 @@ async def _timed(conn: asyncpg.Connection, statements: list[str]) -> list[float]
     return out
 
 
+async def _catalog_backends(pg_port: int, database: str) -> list[int]:
+    """The server processes of the proxy's catalog side connections to ``database``."""
+    conn = await _connect(pg_port, "postgres")
+    try:
+        rows = await conn.fetch(
+            "SELECT pid FROM pg_stat_activity"
+            " WHERE application_name = 'skewguard-catalog' AND datname = $1",
+            database,
+        )
+    finally:
+        await conn.close()
+    return [int(r["pid"]) for r in rows]
+
+
+def _cpu(pids: list[int]) -> float:
+    return sum(cpu_seconds(pid) for pid in pids)
+
+
 async def latency(
-    pg_port: int, proxy_port: int, admin: str, database: str, tables: int, statements: int
+    pg_port: int,
+    proxy_port: int,
+    admin: str,
+    database: str,
+    tables: int,
+    statements: int,
+    proxy_pid: int,
 ) -> dict[str, Any]:
-    """p50/p95 of allowed DDL statements, straight and through the proxy."""
+    """p50/p95 of allowed DDL statements, straight and through the proxy; and the CPU
+    per statement of the proxy and of its catalog connection's server process (what
+    the load on the machine cannot stretch)."""
     await _create_databases(pg_port, database)
     conn = await _connect(pg_port, database)
     try:
@@ -162,7 +188,11 @@ async def latency(
             migration = await _connect(port, database)
             try:
                 await _timed(migration, _cycle(target[:3] + "w", 0))  # warm-up
+                backends = await _catalog_backends(pg_port, database)
+                proxy_cpu, catalog_cpu = cpu_seconds(proxy_pid), _cpu(backends)
                 times = await _timed(migration, texts)
+                proxy_cpu = cpu_seconds(proxy_pid) - proxy_cpu
+                catalog_cpu = _cpu(backends) - catalog_cpu
             finally:
                 await migration.close()
             results[target] = {
@@ -171,6 +201,9 @@ async def latency(
                 "p95_ms": round(_percentile(times, 0.95), 2),
                 "mean_ms": round(statistics.fmean(times), 2),
             }
+            if target == "skewguard":
+                results[target]["proxy_cpu_ms"] = round(proxy_cpu * 1000 / len(times), 3)
+                results[target]["catalog_cpu_ms"] = round(catalog_cpu * 1000 / len(times), 3)
     finally:
         for conn in held:
             await conn.close()
@@ -377,8 +410,10 @@ def run(
     quick: bool = False,
     say: Callable[[str], None] = print,
     source: Path | None = None,
+    only: frozenset[str] | None = None,
 ) -> dict[str, Any]:
-    """Every DDL benchmark against a fresh proxy; each part reports its own status.
+    """Every DDL benchmark (``only``: those named) against a fresh proxy; each part
+    reports its own status.
 
     ``source``: a ``proxy/`` directory to run skewguard from (another checkout: before/after).
     """
@@ -391,12 +426,18 @@ def run(
     parts: list[tuple[str, Callable[[], Any]]] = [
         (
             "small",
-            lambda: latency(pg_port, proxy.port, admin, "ddl_small", SMALL_TABLES, STATEMENTS),
+            lambda: latency(pg_port, proxy.port, admin, "ddl_small", SMALL_TABLES, STATEMENTS, pid),
         ),
         (
             "large",
             lambda: latency(
-                pg_port, proxy.port, admin, "ddl_large", large, 40 if quick else STATEMENTS
+                pg_port,
+                proxy.port,
+                admin,
+                "ddl_large",
+                large,
+                40 if quick else STATEMENTS,
+                pid,
             ),
         ),
         ("replay", lambda: replay(pg_port, proxy.port, admin, replayed, pid)),
@@ -409,6 +450,8 @@ def run(
     ]
     try:
         for name, part in parts:
+            if only is not None and name not in only:
+                continue
             say(f"  DDL {name} ...")
             try:
                 results[name] = {"status": "ok", **asyncio.run(part())}
@@ -481,13 +524,23 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="run skewguard from this proxy/ directory (another checkout, for before/after)",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="comma-separated parts: small, large, replay, reads, samples, samples_4",
+    )
     args = parser.parse_args(argv)
+    only = frozenset(args.only.split(",")) if args.only else None
     workdir = Path(tempfile.mkdtemp(prefix="skewguard-ddl-"))
     os.chmod(workdir, 0o711)
     cluster = start_postgres(workdir, max_connections=200)
     try:
         results = run(
-            cluster.port, workdir / "skewguard-ddl.log", quick=args.quick, source=args.source
+            cluster.port,
+            workdir / "skewguard-ddl.log",
+            quick=args.quick,
+            source=args.source,
+            only=only,
         )
     finally:
         cluster.stop()

@@ -374,7 +374,9 @@ def format_ddl(results: dict[str, Any]) -> list[str]:
             f"  per statement, {part['relations']:>6} relations: "
             f"p50 {d['p50_ms']:>7.2f} -> {s['p50_ms']:>7.2f} ms (+{part['added_p50_ms']:.2f}), "
             f"p95 {d['p95_ms']:>7.2f} -> {s['p95_ms']:>7.2f} ms (+{part['added_p95_ms']:.2f}) "
-            f"[{s['statements']} statements each]"
+            f"[{s['statements']} statements each]; CPU per statement: proxy "
+            f"{s.get('proxy_cpu_ms', float('nan')):.2f} ms, its catalog backend "
+            f"{s.get('catalog_cpu_ms', float('nan')):.2f} ms"
         )
     part = _ran(results, "replay", lines)
     if part is not None:

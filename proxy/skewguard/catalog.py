@@ -337,6 +337,10 @@ class CatalogSnapshot:
     def has_derived(self, key: str) -> bool:
         return key in self._derived
 
+    def peek_derived(self, key: str) -> Any:
+        """What is stored under ``key`` (None when nothing is), left in place."""
+        return self._derived.get(key)
+
     def take_derived(self, key: str) -> Any:
         """Remove and return what is stored under ``key`` (None when nothing is)."""
         return self._derived.pop(key, None)

@@ -381,7 +381,7 @@ class Guard:
                 prefetched.cancel()
             return None
         if not catalog.has_derived("model"):
-            await asyncio.to_thread(Model.of, catalog)
+            await asyncio.to_thread(_derive, catalog)
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog, prefetched=prefetched)
 
@@ -927,6 +927,13 @@ class Guard:
             }
 
         return build
+
+
+def _derive(catalog: CatalogSnapshot) -> None:
+    """What decisions derive from a new snapshot (in a worker thread): the screen's
+    index first, as the model takes the refresh's patch both are grown from."""
+    prepare(catalog)
+    Model.of(catalog)
 
 
 def _retrieved(task: asyncio.Future[Any]) -> None:

@@ -12,12 +12,14 @@ import time
 from collections.abc import AsyncIterator
 
 import asyncpg
+import pglast
 import pytest
 
 from skewguard.catalog import CatalogSnapshot, load_catalog
 from skewguard.catalogs import CatalogCache
 from skewguard.config import parse_upstream
 from skewguard.ddl.model import Model
+from skewguard.ddl.screen import REBUILD_AFTER, Links, prepare, reach
 from skewguard.pgcluster import LocalCluster
 from skewguard.side_connection import close_side, connect_side
 from tests.support.clients import unique
@@ -286,3 +288,51 @@ async def test_a_savepoints_change_committed_after_the_read_is_seen(
         await migration.close()
     after = await _now(cache, cluster)
     assert "mail" in _columns(after, schema, "t") and "email" not in _columns(after, schema, "t")
+
+
+async def test_patches_over_patches_equal_a_whole_read_and_keep_their_order(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    # the first refresh after a whole read sorts; the later ones splice into that order
+    Model.of(await _now(cache, cluster))
+    for ddl in (
+        "ALTER TABLE {s}.t ADD COLUMN a1 int",
+        "CREATE TABLE {s}.aa (id int PRIMARY KEY)",
+        "CREATE TABLE {s}.zz (id int PRIMARY KEY REFERENCES {s}.aa, CHECK (id > 0))",
+        "ALTER TABLE {s}.zz ADD CONSTRAINT a_first UNIQUE (id)",
+        "CREATE INDEX a_index ON {s}.zz (id)",
+        "ALTER TABLE {s}.aa RENAME TO ab",
+        "ALTER TABLE {s}.t DROP CONSTRAINT n_positive",
+        "DROP TABLE {s}.zz",
+        "ALTER TABLE {s}.t DROP COLUMN a1",
+    ):
+        await _direct(cluster, ddl.format(s=schema))
+        refreshed = await _now(cache, cluster)
+        assert _normal(refreshed) == _normal(await _whole(cluster)), ddl
+        _model_matches(refreshed)
+        relations = [(r.schema, r.name) for r in refreshed.relations]
+        constraints = [(c.schema, c.table, c.name) for c in refreshed.constraints]
+        indexes = [(i.schema, i.name) for i in refreshed.indexes]
+        assert relations == sorted(relations), ddl
+        assert constraints == sorted(constraints), ddl
+        assert indexes == sorted(indexes), ddl
+    assert refreshed.relation(schema, "ab") is not None and refreshed.relation(schema, "zz") is None
+
+
+async def test_the_screens_index_grows_with_each_refresh_and_is_rebuilt_now_and_then(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    # as Guard.begin derives: the screen's index first, then the model (which takes
+    # the refresh's patch both grow from)
+    snapshot = await _now(cache, cluster)
+    prepare(snapshot)
+    Model.of(snapshot)
+    alter = pglast.parse_sql(f"ALTER TABLE {schema}.t ADD COLUMN z int")[0].stmt
+    for n in range(1, REBUILD_AFTER + 2):
+        await _direct(cluster, f"CREATE VIEW {schema}.seen_{n} AS SELECT id FROM {schema}.t")
+        snapshot = await _now(cache, cluster)
+        prepare(snapshot)
+        Model.of(snapshot)
+        reached = reach(alter, snapshot, Links(snapshot))
+        assert reached is not None and f"seen_{n}" in reached.names  # a new view on t
+        assert snapshot.peek_derived("hanging").grown == n % (REBUILD_AFTER + 1)

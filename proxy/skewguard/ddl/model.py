@@ -266,19 +266,12 @@ class Model:
     def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
         """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
         m = dataclasses.replace(self.copy(), origin=None, lineage=object())
-        owned: dict[int, list[tuple[str, int]]] = {}
-        if patch.replaced:
-            for c, r in m.con_rel.items():
-                owned.setdefault(r, []).append(("con", c))
-            for i, r in m.idx_rel.items():
-                owned.setdefault(r, []).append(("idx", i))
-        for schema, name in patch.replaced:
-            oid = m.rel_oid(schema, name)
-            if oid is None:
-                continue
-            for kind, x in owned.get(oid, ()):
-                objects, owner = (m.cons, m.con_rel) if kind == "con" else (m.idxs, m.idx_rel)
-                del objects[x], owner[x]
+        replaced = {oid for s, n in patch.replaced if (oid := m.rel_oid(s, n)) is not None}
+        if replaced:  # one pass over what relations own, with no allocation per entry
+            for objects, owner in ((m.cons, m.con_rel), (m.idxs, m.idx_rel)):
+                for x in [x for x, r in owner.items() if r in replaced]:
+                    del objects[x], owner[x]
+        for oid in replaced:
             m.del_rel(oid)
             m.parents.pop(oid, None)
             m.partitions.discard(oid)

@@ -38,7 +38,7 @@ from pglast import ast, enums
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.subjects import table_of_subject
-from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog import CatalogSnapshot, Patch
 from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel
 
@@ -161,7 +161,8 @@ class Passed:
 
 
 def prepare(snapshot: CatalogSnapshot) -> None:
-    """Build what the screen derives from a snapshot (O(catalog): call it off the loop)."""
+    """Build what the screen derives from a snapshot (up to O(catalog): call it off the
+    loop, and before the model takes the snapshot's patch: see ``_hanging_index``)."""
     snapshot.derived("hanging", _hanging_index)
     snapshot.derived("function_names", _function_names)
 
@@ -250,6 +251,13 @@ class _Reach:
 class _HangingIndex:
     known: frozenset[str]
     hanging: Mapping[str, frozenset[str]]
+    grown: int = 0  # refreshes added on top of the last whole build
+
+
+#: Refreshes a hanging index grows by before it is built whole again. A grown index
+#: keeps the links and names of what a refresh replaced (a superset: a reach can
+#: only widen, so the screen lets less through, never more); a whole build drops them.
+REBUILD_AFTER = 32
 
 
 def _bare(qualified: str) -> str:
@@ -258,6 +266,23 @@ def _bare(qualified: str) -> str:
 
 
 def _hanging_index(snapshot: CatalogSnapshot) -> _HangingIndex:
+    """The index of ``snapshot``: grown from the one before it by what its refresh read
+    (``catalog.Patch``: O(change)), else built from everything (O(catalog))."""
+    patch: Patch | None = snapshot.peek_derived("patch")  # the model takes it after
+    if patch is not None and patch.previous.has_derived("hanging"):
+        before = patch.previous.derived("hanging", _hanging_index)
+        if before.grown < REBUILD_AFTER:
+            known, hanging = _links(patch.part)
+            grown = dict(before.hanging)
+            for source, names in hanging.items():
+                grown[source] = grown.get(source, frozenset()) | names
+            return _HangingIndex(before.known | known, grown, before.grown + 1)
+    known, hanging = _links(snapshot)
+    return _HangingIndex(known, hanging)
+
+
+def _links(snapshot: CatalogSnapshot) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The relation and index names of ``snapshot``, and what hangs from each name."""
     hanging: dict[str, set[str]] = {}
 
     def link(source: str, name: str) -> None:
@@ -280,7 +305,7 @@ def _hanging_index(snapshot: CatalogSnapshot) -> _HangingIndex:
     for index in snapshot.indexes:
         known.add(index.name)
         link(index.table, index.name)
-    return _HangingIndex(frozenset(known), {k: frozenset(v) for k, v in hanging.items()})
+    return frozenset(known), {k: frozenset(v) for k, v in hanging.items()}
 
 
 def _function_names(snapshot: CatalogSnapshot) -> frozenset[str]:
