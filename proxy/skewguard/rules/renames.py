@@ -214,11 +214,12 @@ def check_shadowing(ctx: Context, change: CreateRelation | MoveRelation) -> Iter
         return
     schema, name = parts
     what = f"a new {new}" if isinstance(change, CreateRelation) else f"moving to {new}"
-    hits = ctx.uses(REL_NAMED, lambda s: s.endswith("." + name) and not s.startswith(schema + "."))
     seen: set[tuple[str, str, str]] = set()
-    for v, f, ev in hits:
+    for v, f, ev in ctx.uses(REL_NAMED, lambda s: s.endswith(name) or s.endswith('"')):
         old = split_qualified_name(f.subject)
-        if len(old) != 2 or old[1] != name or (v.app, v.version, f.subject) in seen:
+        if len(old) != 2 or old[1] != name or old[0] == schema:
+            continue
+        if (v.app, v.version, f.subject) in seen:
             continue
         seen.add((v.app, v.version, f.subject))
         for path in ctx.search_paths(v):
@@ -259,6 +260,13 @@ SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
             "CREATE TABLE app.users (id int)",
             False,
             "public comes first: the bare name still finds public.users",
+        ),
+        Example(
+            'CREATE TABLE "Users" (id int, email text); CREATE SCHEMA app',
+            'SET search_path = app, public; SELECT email FROM "Users"',
+            'CREATE TABLE app."Users" (id int)',
+            True,
+            "a quoted name is shadowed the same way",
         ),
     ),
     check=check_shadowing,
