@@ -97,7 +97,7 @@ V2 = {
     "column_write:public.orders.user_id",
     "column_write:public.orders.total",
     "insert_shape:public.orders(total,user_id)",
-    "sequence:public.orders_id_seq",
+    "sequence_default:public.orders_id_seq",
     "relation_write:public.users",
     "column_write:public.users.status",
     "column_read:public.users.id",

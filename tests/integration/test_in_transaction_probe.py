@@ -7,6 +7,10 @@ breaks missed, every such COMMIT slower). On the migrating connection the
 probe sees what the transaction sees (its own DELETE of the violating rows)
 and waits on nothing; the client never sees it, its transaction is left as it
 was, and an error in the probe does not abort it.
+
+Replay is off here (``--replay none``): the probes are what a decision has when
+no sampled value can be replayed. With replay on, a writer whose sampled values
+all pass the new constraint is not named (the last test).
 """
 
 from __future__ import annotations
@@ -39,6 +43,14 @@ FAST = 0.4
 
 @pytest.fixture
 def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
+    with proxied_site(
+        cluster, tmp_path, "probe", SCHEMA, "--replay", "none", autocommit=False
+    ) as found:
+        yield found
+
+
+@pytest.fixture
+def replaying_site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
     with proxied_site(cluster, tmp_path, "probe", SCHEMA, autocommit=False) as found:
         yield found
 
@@ -199,3 +211,21 @@ def test_replies_are_byte_identical_to_direct(site: Site, split: bool) -> None:
     # in the failed transaction nothing ran: no answer
     assert all("rows not probed" in t for t in answers["items_code_key"])
     assert all(answers.values())
+
+
+def test_with_replay_a_writer_whose_values_pass_is_not_named(replaying_site: Site) -> None:
+    """The rows still violate, but shop@1's own insert (qty = 1) replays clean after the
+    change, as running it again on PostgreSQL shows: the constraint is allowed."""
+    site = replaying_site
+    with site.via_proxy("shop@1") as writer:
+        writer.autocommit = True
+        writer.execute(WRITE, (100, 1, "z"))
+        writer.execute("DELETE FROM items WHERE id = 100")
+        with site.via_proxy() as conn:
+            conn.execute("ALTER TABLE items ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID")
+            conn.commit()
+        writer.execute(WRITE, (100, 1, "z"))  # still works
+    assert "qty_positive" in _constraints(site)
+    decision = site.last_decision()
+    assert decision["decision"] == "allow"
+    assert any("overturned by replay" in text for text in _finding_messages(decision))
