@@ -47,6 +47,7 @@ from skewguard.replay import (
     masked,
     outcomes,
     plan,
+    refused,
 )
 from skewguard.replay_samples import ReplayMode, Sample, SampleBook, ShapeKey, statement_class
 from skewguard.samples import sample_shape
@@ -111,6 +112,15 @@ class ReplayTimeout(Exception):
     """The replay could not finish within its budget."""
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A replay's outcomes per pass, and the trial DDL statement PostgreSQL refused (the
+    change did not apply: the after pass tells nothing)."""
+
+    passes: list[list[Runs]]
+    refused: Outcome | None = None
+
+
 @dataclass
 class Verdict:
     """What replay found: breaks per version, and which versions replayed clean."""
@@ -118,6 +128,7 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     clean: dict[VersionKey, set[str]] = field(default_factory=dict)  # version -> shapes ok
     broken: set[VersionKey] = field(default_factory=set)
+    refused: str | None = None  # the trial DDL's failure as shown (SQLSTATE, masked message)
 
     def covers(self, version: VersionKey, facets: Iterable[tuple[Facet, Evidence]]) -> bool:
         """Every statement shape that is evidence for ``facets`` replayed clean."""
@@ -262,11 +273,11 @@ class Replayer:
         *,
         budget: float,
         ddl: Sequence[str] = (),
-    ) -> list[list[Runs]] | None:
+    ) -> Ran | None:
         """One pass (or, with ``ddl``, a trial: before, the DDL, after); None when it
         cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
         if not trials:
-            return [[] for _ in range(2 if ddl else 1)]
+            return Ran([[] for _ in range(2 if ddl else 1)])
         runs = sum(2 if t.repeat else 1 for t in trials) * (2 if ddl else 1)
         steps = runs + 1
         per = int(budget * 1000 / steps)
@@ -293,7 +304,7 @@ class Replayer:
         self.metrics.replay_passes.inc()
         self.metrics.replay_statements.inc(runs)
         self.metrics.replay_seconds.observe(time.monotonic() - started)
-        return outcomes(made, results)
+        return Ran(outcomes(made, results), refused(made, results))
 
     def verdict(
         self,
@@ -359,6 +370,7 @@ __all__ = [
     "RULE",
     "MigratingConnection",
     "OwnQueryTimeout",
+    "Ran",
     "ReplayTimeout",
     "Replayer",
     "Verdict",
