@@ -188,6 +188,10 @@ class ScratchConnection:
             self._lose(_LOST)
             self.abort()
             raise OwnQueryTimeout(_LOST) from None
+        except asyncio.CancelledError:  # its replies are due still: nothing may follow
+            self._lose(_LOST)
+            self.abort()
+            raise
         finally:
             self._waiter = self._capture = None
         return capture.results
