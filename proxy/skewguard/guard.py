@@ -109,6 +109,8 @@ _OVERTURNABLE_FACETS = frozenset(
     }
 )
 
+#: lock_timeout's SQLSTATE: a trial's DDL waited on a lock another session holds.
+LOCK_NOT_AVAILABLE = "55P03"
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
 #: How long a read of the state store serves decisions while the store reports no
@@ -566,11 +568,7 @@ class Guard:
         except ReplayTimeout as exc:
             return await self.unjudged(requester, texts, "deadline", str(exc))
         if verdict.refused is not None and source == "check":  # live: PostgreSQL answers
-            why = (
-                "the migration fails in the scratch transaction (rolled back) where its "
-                f"versions' statements are replayed: {verdict.refused}"
-            )
-            return await self.unjudged(requester, texts, "replay", why)
+            return await self.unjudged(requester, texts, "replay", verdict.refused)
         refusal = await self._unmodelled_refusal(
             requester, texts, pending.unmodelled, footprints, verdict
         )
@@ -802,12 +800,16 @@ class Guard:
         )
 
     def _refusal_shown(self, failure: Outcome, pending: PendingChange) -> str:
-        """PostgreSQL's refusal of a trial DDL statement, its values hidden (unless
-        --keep-literals)."""
+        """Why a trial could not apply the change: PostgreSQL's refusal, its values
+        hidden (unless --keep-literals)."""
         text = failure.message
         if not self._settings.keep_literals:
             text = masked(text, " ".join(pending.texts))
-        return f"{failure.sqlstate} {text}"
+        where = "the migration fails in the scratch transaction (rolled back) where the "
+        where += "versions' statements are replayed"
+        if failure.sqlstate == LOCK_NOT_AVAILABLE:
+            where += ": it could not take its locks in time (another session holds one)"
+        return f"{where}: {failure.sqlstate} {text}"
 
     async def check(self, requester: Requester, sql: str, *, replay: bool = False) -> CheckReport:
         """Judge a migration ahead of time, statement by statement. Nothing is executed,

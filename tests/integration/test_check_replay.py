@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -81,6 +83,18 @@ def _check(site: Site, tmp_path: Path, sql: str, *args: str) -> tuple[int, dict[
     )  # fmt: skip
     report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     return proc.returncode, report, proc.stdout + proc.stderr
+
+
+def _post_check(site: Site, sql: str, query: str) -> dict[str, Any]:
+    request = urllib.request.Request(
+        site.proxy.admin_url + "/api/check" + query,
+        data=json.dumps({"sql": sql, "database": site.database}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer: dict[str, Any] = json.load(response)
+    return answer
 
 
 def _trace(site: Site) -> tuple[Any, ...]:
@@ -167,6 +181,7 @@ def test_a_lock_held_elsewhere_cannot_be_judged_in_time(site: Site, tmp_path: Pa
         assert code == 2, output
         message = " ".join(e["message"] for e in report["errors"])
         assert "cannot judge" in message and "55P03" in message, message
+        assert "could not take its locks" in message
         assert took < 8, took  # the default --decision-timeout is 5 s; the CLI starts too
         with site.direct() as conn:
             others = conn.execute(
@@ -200,3 +215,61 @@ def test_replay_needs_the_running_proxy(tmp_path: Path) -> None:
     )  # fmt: skip
     assert proc.returncode == 2
     assert "--replay needs --admin" in proc.stderr
+
+
+def test_replays_past_the_deadline_cannot_be_judged(cluster: LocalCluster, tmp_path: Path) -> None:
+    """A new trigger (which the rules cannot model: replay must judge it) slows every
+    replayed INSERT: the check answers within its --decision-timeout that it cannot
+    judge, and its scratch backend goes."""
+    with proxied_site(cluster, tmp_path, "checkreplay", SCHEMA, "--decision-timeout", "1s") as site:
+        with site.direct() as conn:
+            conn.execute(
+                "CREATE FUNCTION slow() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                "PERFORM pg_sleep(0.3); RETURN NEW; END $$"
+            )
+        _writes(site, "psycopg", "pay@1", list(range(1, 17)))
+        before = _trace(site)
+        trigger = "CREATE TRIGGER slow BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION slow()"
+        started = time.monotonic()
+        answer = _post_check(site, trigger, "?replay=1")  # the API: no CLI start-up to time
+        took = time.monotonic() - started
+        assert answer["unjudged"] and "cannot judge" in answer["note"], answer
+        assert took < 2, took
+        deadline = time.monotonic() + 10
+        while _trace(site) != before:  # a dropped backend ends once its statement does
+            assert time.monotonic() < deadline, _trace(site)
+            time.sleep(0.1)
+        with site.direct() as conn:
+            assert conn.execute(
+                "SELECT count(*) FROM pg_trigger WHERE tgname = 'slow'"
+            ).fetchone() == (0,)
+
+
+def test_a_trigger_every_version_survives_is_judged_by_replay(site: Site) -> None:
+    """The rules cannot read what a new trigger does: plain check cannot judge it,
+    check --replay asks PostgreSQL and allows it (pay@1's values all pass it)."""
+    with site.direct() as conn:
+        conn.execute(
+            "CREATE FUNCTION no_big() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF NEW.amount > 1000 THEN RAISE EXCEPTION 'amount too big'; END IF; "
+            "RETURN NEW; END $$"
+        )
+    _writes(site, "asyncpg", "pay@1", [5, 7])
+    trigger = "CREATE TRIGGER no_big BEFORE INSERT ON ledger FOR EACH ROW EXECUTE FUNCTION no_big()"
+    assert _post_check(site, trigger, "")["unjudged"] == "unmodelled"
+    answer = _post_check(site, trigger, "?replay=1")
+    assert answer["decision"] == "allow" and not answer["unjudged"], answer
+    _writes(site, "psycopg", "pay@2", [5000])
+    answer = _post_check(site, trigger, "?replay=1")
+    assert answer["decision"] == "block", answer
+    (found,) = [f for f in answer["findings"] if f["rule"] == "replay"]
+    assert found["version"]["app"] == "pay" and found["version"]["version"] == "2"
+    assert "P0001" in found["message"] and "amount too big" in found["message"]
+
+
+def test_replay_off_in_the_proxy_is_said(cluster: LocalCluster, tmp_path: Path) -> None:
+    with proxied_site(cluster, tmp_path, "checkreplay", SCHEMA, "--replay", "none") as site:
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            _post_check(site, POSITIVE, "?replay=1")
+        assert refused.value.code == 400
+        assert "--replay none" in refused.value.read().decode()
