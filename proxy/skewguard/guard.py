@@ -68,7 +68,7 @@ from skewguard.policy import (
     unparseable_decision,
 )
 from skewguard.protection import Protection, protected_versions
-from skewguard.replay import Outcome, Runs, Trial, masked
+from skewguard.replay import Runs, Trial
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
     OVERTURNABLE,
@@ -77,6 +77,7 @@ from skewguard.replaying import (
     ReplayTimeout,
     Verdict,
     change_affects,
+    not_applied,
     value_changes,
 )
 from skewguard.rules import RULES
@@ -109,8 +110,6 @@ _OVERTURNABLE_FACETS = frozenset(
     }
 )
 
-#: lock_timeout's SQLSTATE: a trial's DDL waited on a lock another session holds.
-LOCK_NOT_AVAILABLE = "55P03"
 #: How long a probe may wait for a lock (a transaction's own migration may hold it).
 PROBE_LOCK_TIMEOUT_MS = 500
 #: How long a read of the state store serves decisions while the store reports no
@@ -778,7 +777,9 @@ class Guard:
             if ran is None:
                 return Verdict()
             if ran.refused is not None:  # the change did not apply: nothing to compare
-                return Verdict(refused=self._refusal_shown(ran.refused, pending))
+                known = " ".join(pending.texts)
+                why = not_applied(ran.refused, known, show_values=self._settings.keep_literals)
+                return Verdict(refused=why)
             before: Mapping[Trial, Runs] = dict(zip(trials, ran.passes[0], strict=True))
             after = ran.passes[1]
         else:  # against the baseline (what has none: see replaying.WITHOUT_BASELINE)
@@ -798,18 +799,6 @@ class Guard:
             known=" ".join(pending.texts),
             show_values=requester.user in self._settings.override_roles,
         )
-
-    def _refusal_shown(self, failure: Outcome, pending: PendingChange) -> str:
-        """Why a trial could not apply the change: PostgreSQL's refusal, its values
-        hidden (unless --keep-literals)."""
-        text = failure.message
-        if not self._settings.keep_literals:
-            text = masked(text, " ".join(pending.texts))
-        where = "the migration fails in the scratch transaction (rolled back) where the "
-        where += "versions' statements are replayed"
-        if failure.sqlstate == LOCK_NOT_AVAILABLE:
-            where += ": it could not take its locks in time (another session holds one)"
-        return f"{where}: {failure.sqlstate} {text}"
 
     async def check(self, requester: Requester, sql: str, *, replay: bool = False) -> CheckReport:
         """Judge a migration ahead of time, statement by statement. Nothing is executed,

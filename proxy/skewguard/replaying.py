@@ -65,6 +65,8 @@ _SLACK = 0.5
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
 #: whatever rows the statement meets (not a key that now exists, a temporary table...).
 WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
+#: lock_timeout's SQLSTATE: a trial's DDL waited on a lock another session holds.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class OwnQueryTimeout(Exception):
@@ -153,6 +155,17 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
 )
+
+
+def not_applied(failure: Outcome, known: str, *, show_values: bool) -> str:
+    """Why a trial could not apply the change (``Verdict.refused``): PostgreSQL's
+    refusal, the values in its message hidden unless ``show_values``."""
+    text = failure.message if show_values else masked(failure.message, known)
+    why = "the migration fails in the scratch transaction (rolled back) where the versions' "
+    why += "statements are replayed"
+    if failure.sqlstate == LOCK_NOT_AVAILABLE:
+        why += ": it could not take its locks in time (another session holds one)"
+    return f"{why}: {failure.sqlstate} {text}"
 
 
 def value_changes(changes: Sequence[Change]) -> list[Change]:
@@ -375,4 +388,5 @@ __all__ = [
     "Replayer",
     "Verdict",
     "change_affects",
+    "not_applied",
 ]

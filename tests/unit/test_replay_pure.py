@@ -18,6 +18,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
+from skewguard.replaying import not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -188,3 +189,15 @@ def test_a_bound_offer_is_read_only_when_drawn_and_keeps_a_null() -> None:
 def test_a_trial_runs_each_statement_alone_and_no_transaction_control() -> None:
     sql = "BEGIN;\nALTER TABLE t ADD c int; -- why\nSAVEPOINT a;\nCREATE INDEX ON t (c)\n;COMMIT"
     assert trial_statements(sql) == ["ALTER TABLE t ADD c int", "CREATE INDEX ON t (c)\n"]
+
+
+def test_a_trial_ddl_refused_says_why_without_values() -> None:
+    known = "ALTER TABLE ledger ADD CONSTRAINT positive CHECK (amount > 0)"
+    why = not_applied(
+        Outcome(False, "23505", 'could not create unique index "zz_key" near "secret"'),
+        known,
+        show_values=False,
+    )
+    assert why.endswith('23505 could not create unique index "?" near "?"')
+    locked = not_applied(Outcome(False, "55P03", "lock timeout"), known, show_values=False)
+    assert "another session holds one" in locked
