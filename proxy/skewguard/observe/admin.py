@@ -387,7 +387,8 @@ def _decisions_page(rows: Sequence[tuple[int, str]], limit: int) -> bytes:
 
 
 async def check(request: web.Request) -> web.Response:
-    """Judge a migration ahead of time; nothing is executed. Body (at most 1 MiB):
+    """Judge a migration ahead of time; nothing is executed (with ``?replay=1``: only in a
+    transaction that is always rolled back). Body (at most 1 MiB):
     ``{"sql": "…", "database": "…", "user": "…"}`` (database and user default to the
     upstream URL's; also ``?database=``, ``?user=``).
 
