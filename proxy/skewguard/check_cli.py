@@ -86,6 +86,13 @@ def add_check_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="DURATION",
         help="how often --wait-safe asks again (default 1s)",
     )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="with --admin: also replay the protected versions' sampled statements before "
+        "and after the migration in a scratch transaction the proxy always rolls back "
+        "(it takes the migration's locks for a moment, within lock_timeout)",
+    )
     add_token_argument(parser)
 
 
@@ -188,7 +195,7 @@ def _inputs(paths: list[str]) -> list[tuple[str, str]]:
 def _post(args: argparse.Namespace, sql: str) -> dict[str, Any]:
     return call(
         args.admin,
-        "/api/check",
+        "/api/check?replay=1" if args.replay else "/api/check",
         token_file=args.admin_token_file,
         body={"sql": sql, "database": args.database},
         timeout=60,
@@ -338,6 +345,13 @@ def check_command(args: argparse.Namespace) -> int:
     if bool(args.admin) == bool(args.state and args.upstream):
         print(
             "skewguard check: give --admin URL, or --state PATH with --upstream URL",
+            file=sys.stderr,
+        )
+        return ERROR
+    if args.replay and not args.admin:
+        print(
+            "skewguard check: --replay needs --admin: the sampled values live only in the "
+            "running proxy's memory",
             file=sys.stderr,
         )
         return ERROR

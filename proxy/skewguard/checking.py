@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import parse_sql
+from pglast.ast import TransactionStmt
 
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.ddl.changes import Change
@@ -55,6 +56,25 @@ def apply_in_sequence(
     return applied
 
 
+def trial_statements(sql: str) -> list[str]:
+    """The statements of ``sql`` as ``check --replay`` runs them in its scratch
+    transaction: one text each, without transaction control (a COMMIT there would
+    commit the trial; BEGIN and SAVEPOINTs change nothing it judges). Raises
+    DdlParseError."""
+    try:
+        raw = parse_sql(sql)
+    except Exception as exc:
+        raise DdlParseError(str(exc)) from exc
+    out: list[str] = []
+    for statement in raw or ():
+        if isinstance(statement.stmt, TransactionStmt):
+            continue
+        start = int(statement.stmt_location or 0)
+        length = int(statement.stmt_len or 0)
+        out.append(sql[start : start + length] if length else sql[start:])
+    return out
+
+
 @dataclass(frozen=True)
 class CheckReport:
     """The decision on a checked migration, with each finding's statement offset."""
@@ -84,4 +104,4 @@ class CheckReport:
         return out
 
 
-__all__ = ["AppliedMigration", "CheckReport", "apply_in_sequence"]
+__all__ = ["AppliedMigration", "CheckReport", "apply_in_sequence", "trial_statements"]

@@ -23,7 +23,12 @@ from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.audit_queue import AuditQueue, Entry
 from skewguard.catalog import CatalogSnapshot
 from skewguard.catalogs import CatalogCache
-from skewguard.checking import AppliedMigration, CheckReport, apply_in_sequence
+from skewguard.checking import (
+    AppliedMigration,
+    CheckReport,
+    apply_in_sequence,
+    trial_statements,
+)
 from skewguard.config import ConfigError, Settings
 from skewguard.ddl import (
     CannotModel,
@@ -72,11 +77,13 @@ from skewguard.replaying import (
     ReplayTimeout,
     Verdict,
     change_affects,
+    not_applied,
     value_changes,
 )
 from skewguard.rules import RULES
 from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import sample_shape
+from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
 from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
@@ -112,6 +119,10 @@ KEEP_STATE_READ = 1.0
 
 class StateUnreadable(Exception):
     """The state store could not be read for a decision."""
+
+
+class ReplayUnavailable(Exception):
+    """``check --replay`` was asked of a proxy that samples nothing (--replay none)."""
 
 
 class PassGranter(Protocol):
@@ -555,6 +566,8 @@ class Guard:
             verdict = await self._replay(requester, pending, changes, protections)
         except ReplayTimeout as exc:
             return await self.unjudged(requester, texts, "deadline", str(exc))
+        if verdict.refused is not None and source == "check":  # live: PostgreSQL answers
+            return await self.unjudged(requester, texts, "replay", verdict.refused)
         refusal = await self._unmodelled_refusal(
             requester, texts, pending.unmodelled, footprints, verdict
         )
@@ -726,7 +739,7 @@ class Guard:
             requester.own_connection, trials, budget=self._replay_budget(requester)
         )
         if ran:
-            pending.baseline.update(zip(trials, ran[0], strict=True))
+            pending.baseline.update(zip(trials, ran.passes[0], strict=True))
 
     def _replay_budget(self, requester: Requester) -> float:
         """A replay pass's time: its share of --decision-timeout, within what is left
@@ -763,13 +776,17 @@ class Guard:
             ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
             if ran is None:
                 return Verdict()
-            before: Mapping[Trial, Runs] = dict(zip(trials, ran[0], strict=True))
-            after = ran[1]
+            if ran.refused is not None:  # the change did not apply: nothing to compare
+                known = " ".join(pending.texts)
+                why = not_applied(ran.refused, known, show_values=self._settings.keep_literals)
+                return Verdict(refused=why)
+            before: Mapping[Trial, Runs] = dict(zip(trials, ran.passes[0], strict=True))
+            after = ran.passes[1]
         else:  # against the baseline (what has none: see replaying.WITHOUT_BASELINE)
             ran = await self._replayer.run(conn, trials, budget=budget)
             if ran is None:
                 return Verdict()
-            before, after = pending.baseline, ran[0]
+            before, after = pending.baseline, ran.passes[0]
         judged = value_changes(changes)
         change = (
             judged[0] if judged else Unmodelled("; ".join(e.reason for e in pending.unmodelled))
@@ -783,8 +800,13 @@ class Guard:
             show_values=requester.user in self._settings.override_roles,
         )
 
-    async def check(self, requester: Requester, sql: str) -> CheckReport:
-        """Judge a migration ahead of time (nothing is executed), statement by statement."""
+    async def check(self, requester: Requester, sql: str, *, replay: bool = False) -> CheckReport:
+        """Judge a migration ahead of time, statement by statement. Nothing is executed,
+        except with ``replay``: then the protected versions' samples it reaches are
+        replayed before and after it in a scratch transaction, always rolled back."""
+        if replay and self._replayer is None:
+            raise ReplayUnavailable("replay is off in this proxy (--replay none)")
+        started = time.monotonic()
         pending = await self.begin(requester)
         if pending is None:
             raise ConnectionError(f"cannot read the catalog of database {requester.database}")
@@ -794,14 +816,37 @@ class Guard:
             applied = apply_in_sequence(
                 pending.overlay, sql, on_unmodelled=pending.unmodelled.append
             )
+            trial = trial_statements(sql) if replay else []
         except DdlParseError:
             decision = await self.judge_unparseable(requester, [sql], source="check")
         except CannotModel as exc:
             decision = await self.unjudged(requester, [sql], "unmodelled", str(exc))
         else:
-            pending.texts.append(sql)
-            decision = await self.judge(requester, pending, source="check")
+            if not replay:
+                pending.texts.append(sql)
+                decision = await self.judge(requester, pending, source="check")
+            else:
+                pending.texts.extend(trial)
+                decision = await self._check_replayed(requester, pending, started)
         return CheckReport(decision, applied, requester.database)
+
+    async def _check_replayed(
+        self, requester: Requester, pending: PendingChange, started: float
+    ) -> Decision:
+        """``check`` judged with replay, on a scratch connection of its own in place of a
+        migrating client's, within the decision's deadline."""
+        decide_by = started + self._settings.decision_timeout
+        upstream = self._catalogs.upstream
+        async with scratch_connection(
+            upstream,
+            database=requester.database,
+            user=requester.user,
+            lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
+            statement_timeout_ms=PROBE_TIMEOUT_MS,
+            connect_timeout=max(MIN_REPLAY_BUDGET, decide_by - time.monotonic()),
+        ) as conn:
+            requester = replace(requester, own_connection=conn, decide_by=decide_by)
+            return await self.judge(requester, pending, source="check")
 
     def _shown(self, sql: str) -> str:
         """A statement as the audit and the log may show it: its shape (--keep-literals: as is)."""

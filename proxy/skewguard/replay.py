@@ -202,6 +202,16 @@ def outcomes(plan_: Plan, results: Sequence[QueryResult]) -> list[list[Runs]]:
     return out
 
 
+def refused(plan_: Plan, results: Sequence[QueryResult]) -> Outcome | None:
+    """The trial DDL statement PostgreSQL refused, first of all (those after it fail
+    only because the transaction is aborted); None when the change applied."""
+    for index in plan_.ddl:
+        result = results[index]
+        if result.error is not None:
+            return Outcome(False, result.error, result.message or "")
+    return None
+
+
 def broke(before: Runs, after: Runs) -> Outcome | None:
     """The run that succeeded before the change and failed after it (PostgreSQL says
     it breaks); None when there is none."""
@@ -245,4 +255,5 @@ __all__ = [
     "masked",
     "outcomes",
     "plan",
+    "refused",
 ]

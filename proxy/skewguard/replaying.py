@@ -47,6 +47,7 @@ from skewguard.replay import (
     masked,
     outcomes,
     plan,
+    refused,
 )
 from skewguard.replay_samples import ReplayMode, Sample, SampleBook, ShapeKey, statement_class
 from skewguard.samples import sample_shape
@@ -64,6 +65,8 @@ _SLACK = 0.5
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
 #: whatever rows the statement meets (not a key that now exists, a temporary table...).
 WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
+#: lock_timeout's SQLSTATE: a trial's DDL waited on a lock another session holds.
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 class OwnQueryTimeout(Exception):
@@ -111,6 +114,15 @@ class ReplayTimeout(Exception):
     """The replay could not finish within its budget."""
 
 
+@dataclass(frozen=True)
+class Ran:
+    """A replay's outcomes per pass, and the trial DDL statement PostgreSQL refused (the
+    change did not apply: the after pass tells nothing)."""
+
+    passes: list[list[Runs]]
+    refused: Outcome | None = None
+
+
 @dataclass
 class Verdict:
     """What replay found: breaks per version, and which versions replayed clean."""
@@ -118,6 +130,7 @@ class Verdict:
     findings: list[Finding] = field(default_factory=list)
     clean: dict[VersionKey, set[str]] = field(default_factory=dict)  # version -> shapes ok
     broken: set[VersionKey] = field(default_factory=set)
+    refused: str | None = None  # the trial DDL's failure as shown (SQLSTATE, masked message)
 
     def covers(self, version: VersionKey, facets: Iterable[tuple[Facet, Evidence]]) -> bool:
         """Every statement shape that is evidence for ``facets`` replayed clean."""
@@ -142,6 +155,17 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
 )
+
+
+def not_applied(failure: Outcome, known: str, *, show_values: bool) -> str:
+    """Why a trial could not apply the change (``Verdict.refused``): PostgreSQL's
+    refusal, the values in its message hidden unless ``show_values``."""
+    text = failure.message if show_values else masked(failure.message, known)
+    why = "the migration fails in the scratch transaction (rolled back) where the versions' "
+    why += "statements are replayed"
+    if failure.sqlstate == LOCK_NOT_AVAILABLE:
+        why += ": it could not take its locks in time (another session holds one)"
+    return f"{why}: {failure.sqlstate} {text}"
 
 
 def value_changes(changes: Sequence[Change]) -> list[Change]:
@@ -262,11 +286,11 @@ class Replayer:
         *,
         budget: float,
         ddl: Sequence[str] = (),
-    ) -> list[list[Runs]] | None:
+    ) -> Ran | None:
         """One pass (or, with ``ddl``, a trial: before, the DDL, after); None when it
         cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
         if not trials:
-            return [[] for _ in range(2 if ddl else 1)]
+            return Ran([[] for _ in range(2 if ddl else 1)])
         runs = sum(2 if t.repeat else 1 for t in trials) * (2 if ddl else 1)
         steps = runs + 1
         per = int(budget * 1000 / steps)
@@ -293,7 +317,7 @@ class Replayer:
         self.metrics.replay_passes.inc()
         self.metrics.replay_statements.inc(runs)
         self.metrics.replay_seconds.observe(time.monotonic() - started)
-        return outcomes(made, results)
+        return Ran(outcomes(made, results), refused(made, results))
 
     def verdict(
         self,
@@ -359,8 +383,10 @@ __all__ = [
     "RULE",
     "MigratingConnection",
     "OwnQueryTimeout",
+    "Ran",
     "ReplayTimeout",
     "Replayer",
     "Verdict",
     "change_affects",
+    "not_applied",
 ]

@@ -5,8 +5,9 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
+from skewguard.checking import trial_statements
 from skewguard.relay.own_queries import OWN
-from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan
+from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan, refused
 from skewguard.replay_samples import (
     PER_SHAPE,
     Owner,
@@ -17,6 +18,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
+from skewguard.replaying import not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -147,8 +149,11 @@ def test_outcomes_read_each_pass_and_a_failed_trial_ddl_spoils_the_after_pass() 
     assert after == [(Outcome(True), Outcome(False, "23505", "duplicate key"))]
     assert broke(before[0], after[0]) == Outcome(False, "23505", "duplicate key")
     assert not clean(after[0])
+    assert refused(made, results) is None
     results[5] = QueryResult(error="42P01", message="no table")  # the trial DDL failed
+    results[6] = QueryResult(error="25P02", message="aborted")  # ... and so what follows
     assert outcomes(made, results)[1] == [(Outcome(None), Outcome(None))]
+    assert refused(made, results) == Outcome(False, "42P01", "no table")
     failing = (Outcome(False, "23505"),)
     assert broke(failing, failing) is None
     assert outcomes(made, [*results[:2], QueryResult(error="08P01"), *results[3:]])[0] == [
@@ -179,3 +184,20 @@ def test_a_bound_offer_is_read_only_when_drawn_and_keeps_a_null() -> None:
         book.offer_bound(OWNER, sql, b"\x00\x00", _bind(None))
     (samples,) = book.shapes("db").values()
     assert sum(s.has_null for s in samples) == 1
+
+
+def test_a_trial_runs_each_statement_alone_and_no_transaction_control() -> None:
+    sql = "BEGIN;\nALTER TABLE t ADD c int; -- why\nSAVEPOINT a;\nCREATE INDEX ON t (c)\n;COMMIT"
+    assert trial_statements(sql) == ["ALTER TABLE t ADD c int", "CREATE INDEX ON t (c)\n"]
+
+
+def test_a_trial_ddl_refused_says_why_without_values() -> None:
+    known = "ALTER TABLE ledger ADD CONSTRAINT positive CHECK (amount > 0)"
+    why = not_applied(
+        Outcome(False, "23505", 'could not create unique index "zz_key" near "secret"'),
+        known,
+        show_values=False,
+    )
+    assert why.endswith('23505 could not create unique index "?" near "?"')
+    locked = not_applied(Outcome(False, "55P03", "lock timeout"), known, show_values=False)
+    assert "another session holds one" in locked

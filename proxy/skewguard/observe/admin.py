@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from skewguard import __version__
 from skewguard.config import ConfigError, parse_duration
 from skewguard.footprint import VersionKey
-from skewguard.guard import Requester, StateUnreadable
+from skewguard.guard import ReplayUnavailable, Requester, StateUnreadable
 from skewguard.identity import Identity
 from skewguard.observe import status_page
 from skewguard.observe.access import AccessPolicy
@@ -387,7 +387,8 @@ def _decisions_page(rows: Sequence[tuple[int, str]], limit: int) -> bytes:
 
 
 async def check(request: web.Request) -> web.Response:
-    """Judge a migration ahead of time; nothing is executed. Body (at most 1 MiB):
+    """Judge a migration ahead of time; nothing is executed (with ``?replay=1``: only in a
+    transaction that is always rolled back). Body (at most 1 MiB):
     ``{"sql": "…", "database": "…", "user": "…"}`` (database and user default to the
     upstream URL's; also ``?database=``, ``?user=``).
 
@@ -402,6 +403,16 @@ async def check(request: web.Request) -> web.Response:
     once it is safe or the time is up, with ``wait``: ``timed_out``, ``held_back_by``
     (app@version), ``waited_seconds``, ``rounds``. A client that disconnects ends
     its wait; each ask is audited.
+
+    ``?replay=1`` (or ``"replay": true``) also asks PostgreSQL: on a connection of its
+    own to the database, the proxy begins a scratch transaction, replays the protected
+    versions' sampled statements the migration reaches, applies the migration's
+    statements, replays them again and rolls back, always; a statement that succeeds
+    before and fails after is a ``replay`` finding with PostgreSQL's SQLSTATE. This
+    takes the migration's locks for a moment (within ``lock_timeout``): a migration
+    that cannot take them, or that PostgreSQL refuses there, is ``unjudged``
+    (``replay``) with PostgreSQL's error. 400 when the proxy samples nothing
+    (``--replay none``).
     """
     proxy = _context(request).proxy
     _state(request)
@@ -414,6 +425,7 @@ async def check(request: web.Request) -> web.Response:
     if not isinstance(sql, str) or not sql.strip():
         _fail(400, 'send {"sql": "...", "database": "...", "user": "..."}')
     database = str(body.get("database") or request.query.get("database", ""))
+    replay = body.get("replay") is True or request.query.get("replay") in ("1", "true")
     user = str(body.get("user") or request.query.get("user", ""))
     upstream = proxy.upstream
     user = user or upstream.user or "postgres"
@@ -427,9 +439,11 @@ async def check(request: web.Request) -> web.Response:
 
     async def judge() -> dict[str, Any]:
         try:
-            return (await guard.check(requester, sql)).to_dict()
+            return (await guard.check(requester, sql, replay=replay)).to_dict()
         except ConnectionError as exc:
             _fail(502, str(exc))
+        except ReplayUnavailable as exc:
+            _fail(400, str(exc))
 
     if wait is None:
         answer = await judge()
