@@ -126,7 +126,7 @@ class ScratchConnection:
         elif code == auth.AUTH_MD5:
             self._send(auth.md5_response(self._user, password, body[4:8]))
         elif code == m.AUTH_SASL and auth.SCRAM in m.decode_sasl_mechanisms(body):
-            scram = auth.ScramClient(password)
+            scram = auth.ScramClient(self._user, password)
             self._send(scram.first())
         elif code == auth.AUTH_SASL_CONTINUE and scram is not None:
             self._send(scram.final(auth.sasl_data(body)))

@@ -11,7 +11,7 @@ import pytest
 
 from skewguard.wire.auth import AuthFailed, ScramClient, md5_response
 
-SERVER_FIRST = b"r=abcdefSERVER,s=" + base64.b64encode(b"salt-bytes") + b",i=4096"
+SERVER_FIRST = b"r=abcdefSERVER,s=" + base64.b64encode(b"sixteen-byte-slt") + b",i=4096"
 
 
 def _body(message: bytes) -> bytes:
@@ -27,15 +27,15 @@ def test_md5_answers_as_libpq_does() -> None:
 
 
 def test_scram_proof_is_what_a_server_holding_the_password_checks() -> None:
-    client = ScramClient("pencil", nonce="abcdef")
-    assert _body(client.first()).endswith(b"n,,n=,r=abcdef")
+    client = ScramClient("alice", "pencil", nonce="abcdef")
+    assert _body(client.first()).endswith(b"n,,n=alice,r=abcdef")
     final = _body(client.final(SERVER_FIRST)).decode()
     without_proof, proof = final.rsplit(",p=", 1)
     assert without_proof == "c=biws,r=abcdefSERVER"
     # the server's side of RFC 5802: ClientKey = proof XOR HMAC(H(ClientKey), AuthMessage)
-    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", b"salt-bytes", 4096)
+    salted = hashlib.pbkdf2_hmac("sha256", b"pencil", b"sixteen-byte-slt", 4096)
     stored = hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest()
-    message = f"n=,r=abcdef,{SERVER_FIRST.decode()},{without_proof}".encode()
+    message = f"n=alice,r=abcdef,{SERVER_FIRST.decode()},{without_proof}".encode()
     signature = hmac.new(stored, message, "sha256").digest()
     key = bytes(a ^ b for a, b in zip(base64.b64decode(proof), signature, strict=True))
     assert hashlib.sha256(key).digest() == stored
@@ -44,7 +44,8 @@ def test_scram_proof_is_what_a_server_holding_the_password_checks() -> None:
 
 
 def test_scram_refuses_a_server_that_proves_nothing() -> None:
-    client = ScramClient("pencil", nonce="abcdef")
+    client = ScramClient("alice", "pencil", nonce="abcdef")
+    client.first()
     client.final(SERVER_FIRST)
     with pytest.raises(AuthFailed):
         client.verify(b"v=" + base64.b64encode(b"\x00" * 32))
@@ -52,4 +53,6 @@ def test_scram_refuses_a_server_that_proves_nothing() -> None:
 
 def test_scram_refuses_a_challenge_not_extending_its_nonce() -> None:
     with pytest.raises(AuthFailed):
-        ScramClient("pencil", nonce="abcdef").final(b"r=other,s=c2FsdA==,i=4096")
+        client = ScramClient("alice", "pencil", nonce="abcdef")
+        client.first()
+        client.final(b"r=other,s=c2l4dGVlbi1ieXRlLXNsdA==,i=4096")
