@@ -196,6 +196,7 @@ class PendingChange:
 
     #: replayed samples' outcomes before the first DDL that reached them was forwarded
     baseline: dict[Trial, Runs] = field(default_factory=dict)
+    kept: frozenset[str] = frozenset()  # binary-bound samples prepared before the change
 
     def apply(self, sql: str, node: Any = None) -> list[CannotModel]:
         """The statements of ``sql`` with a known reach the overlay could not model.
@@ -736,10 +737,15 @@ class Guard:
         found = await self._trials(requester, pending, changes, None)
         trials = [t for t in found if t not in pending.baseline]
         ran = await self._replayer.run(
-            requester.own_connection, trials, budget=self._replay_budget(requester)
+            requester.own_connection,
+            trials,
+            budget=self._replay_budget(requester),
+            keep=True,
+            prepared=pending.kept,
         )
         if ran:
             pending.baseline.update(zip(trials, ran.passes[0], strict=True))
+            pending.kept = ran.kept
 
     def _replay_budget(self, requester: Requester) -> float:
         """A replay pass's time: its share of --decision-timeout, within what is left
@@ -783,9 +789,10 @@ class Guard:
             before: Mapping[Trial, Runs] = dict(zip(trials, ran.passes[0], strict=True))
             after = ran.passes[1]
         else:  # against the baseline (what has none: see replaying.WITHOUT_BASELINE)
-            ran = await self._replayer.run(conn, trials, budget=budget)
+            ran = await self._replayer.run(conn, trials, budget=budget, prepared=pending.kept)
             if ran is None:
                 return Verdict()
+            pending.kept = frozenset()  # closed at the end of that pass
             before, after = pending.baseline, ran.passes[0]
         judged = value_changes(changes)
         change = (

@@ -32,13 +32,14 @@ statement and portal ``own_queries.OWN`` instead of Queries and unnamed ones.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import struct
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from skewguard.relay.own_queries import OWN, unit
-from skewguard.replay_samples import Sample, ShapeKey
+from skewguard.replay_samples import Sample, ShapeKey, statement_class
 from skewguard.wire import messages as m
 from skewguard.wire.replies import QueryResult
 
@@ -47,8 +48,10 @@ INNER = "skewguard_replay_1"
 #: SQLSTATEs that say the replay ran out of time or lock, or could not bind the values
 #: as the client did (binary values whose type the server inferred anew), not what the
 #: change does to the version.
-INCONCLUSIVE = frozenset({"57014", "55P03", "40P01", "25P02", "08P01", "22P03"})
+INCONCLUSIVE = frozenset({"57014", "55P03", "40P01", "25P02", "08P01", "22P03", "26000"})
 _SYNC = m.frame(b"S", b"")
+#: Statements a trial prepares before its DDL and binds again after it (``KEPT`` + n).
+KEPT = "skewguard_kept_"
 _ONE_ROW = struct.pack("!i", 1)  # Execute's row limit: a read breaks at planning
 
 
@@ -83,6 +86,8 @@ class Plan:
     #: per pass, per trial: the reply index of its setup and of each of its runs
     slots: tuple[tuple[tuple[int, tuple[int, ...]], ...], ...]
     ddl: tuple[int, ...] = ()  # the reply indexes of the trial DDL statements
+    kept: frozenset[str] = frozenset()  # statements left prepared on the connection
+    rebound: frozenset[int] = frozenset()  # reply indexes of runs binding a kept statement
 
 
 def ident(name: str) -> str:
@@ -97,16 +102,45 @@ def _setup(trial: Trial) -> list[str]:
     return parts
 
 
-def _runs(trial: Trial, *, named: bool) -> list[bytes]:
+def kept_name(sample: Sample) -> str:
+    """The name a binary-bound sample's statement is kept under (by its text and types)."""
+    digest = hashlib.blake2s(sample.sql.encode() + b"\x00" + sample.types, digest_size=8)
+    return KEPT + digest.hexdigest()
+
+
+def binary_parameters(values: bytes) -> bool:
+    """Whether a Bind's parameters (``Sample.values``: formats, then values) include one
+    sent in binary. Its bytes are laid out for the type PostgreSQL inferred when the
+    version prepared the statement; a fresh Parse after a narrowing infers another
+    (``int4`` → ``int2``) and refuses them (22P03), which the version never sees."""
+    if len(values) < 2:
+        return False
+    (count,) = struct.unpack_from("!h", values, 0)
+    if count <= 0 or len(values) < 2 + 2 * count:
+        return False
+    return 1 in struct.unpack_from(f"!{count}h", values, 2)
+
+
+def _runs(
+    trial: Trial, *, named: bool, kept: str | None = None, again: bool = False
+) -> list[bytes]:
     """The sample's Parse/Bind/Execute/Sync, and its Bind/Execute/Sync again when the
-    trial repeats. ``named``: through the statement and portal ``OWN`` (see own_queries)."""
+    trial repeats. ``named``: through the statement and portal ``OWN`` (see own_queries).
+    ``kept``: the statement is prepared under that name and kept, as the version's own
+    prepared statement is kept across the change; ``again``: it was, so it is only bound."""
     sample = trial.sample
-    name = OWN.encode() + b"\x00" if named else b"\x00"
-    parse = m.frame(b"P", name + sample.sql.encode() + b"\x00" + sample.types)
-    bind = m.frame(b"B", name + name + sample.values + b"\x00\x00")
-    execute = m.frame(b"E", name + _ONE_ROW)
+    portal = OWN.encode() + b"\x00" if named else b"\x00"
+    statement = kept.encode() + b"\x00" if kept is not None else portal
+    parse = m.frame(b"P", statement + sample.sql.encode() + b"\x00" + sample.types)
+    bind = m.frame(b"B", portal + statement + sample.values + b"\x00\x00")
+    execute = m.frame(b"E", portal + _ONE_ROW)
     close = m.encode_close("P", OWN) if named else b""
-    first = (m.encode_close("S", OWN) if named else b"") + close + parse + bind + execute + _SYNC
+    if again:
+        first = close + bind + execute + _SYNC
+    else:
+        own = kept if kept is not None else OWN if named else None
+        fresh = m.encode_close("S", own) if own is not None else b""
+        first = fresh + close + parse + bind + execute + _SYNC
     return [first, close + bind + execute + _SYNC] if trial.repeat else [first]
 
 
@@ -115,6 +149,7 @@ class _Builder:
         self.wire: list[bytes] = []
         self.replies = 0
         self.named = named
+        self.rebound: set[int] = set()
 
     def add(self, message: bytes) -> int:
         """Append one message answered by one ReadyForQuery; its reply index."""
@@ -126,14 +161,25 @@ class _Builder:
         """Append statements answered together by one ReadyForQuery; its reply index."""
         return self.add(unit(sqls, named=self.named))
 
-    def replay_pass(self, trials: Sequence[Trial]) -> tuple[tuple[int, tuple[int, ...]], ...]:
+    def replay_pass(
+        self, trials: Sequence[Trial], kept: Mapping[int, str], prepared: set[str]
+    ) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """One pass; a statement in ``kept`` is prepared under its name unless it is in
+        ``prepared`` already (then only bound), and counts as prepared from then on."""
         cleanup = unit(
             [f"ROLLBACK TO SAVEPOINT {INNER}", f"RELEASE SAVEPOINT {INNER}"], named=self.named
         )
         slots = []
-        for trial in trials:
+        for number, trial in enumerate(trials):
             setup = self.statements(*_setup(trial))
-            runs = tuple(self.add(run) for run in _runs(trial, named=self.named))
+            name = kept.get(number)
+            again = name in prepared
+            if name is not None:
+                prepared.add(name)
+            made = _runs(trial, named=self.named, kept=name, again=again)
+            runs = tuple(self.add(run) for run in made)
+            if again:
+                self.rebound.update(runs)
             self.add(cleanup)
             slots.append((setup, runs))
         return tuple(slots)
@@ -148,11 +194,18 @@ def plan(
     ddl: Sequence[str] = (),
     ddl_timeout_ms: int = 0,
     named: bool = False,
+    keep: bool = False,
+    prepared: frozenset[str] = frozenset(),
 ) -> Plan | None:
     """The replay of ``trials`` in transaction status ``status`` (None: it cannot run
     there: a failed transaction, or a trial DDL inside a block). A trial DDL
     statement runs under ``ddl_timeout_ms``. ``named``: the client's unnamed
-    statement and portal are left alone (an Execute is held; see own_queries)."""
+    statement and portal are left alone (an Execute is held; see own_queries).
+
+    A sample bound in binary keeps what the version keeps, its statement prepared
+    before the change: a trial prepares it before its DDL and binds it again after;
+    in a block, the pass before a DDL (``keep``) prepares it and leaves it prepared
+    (``Plan.kept``), and the pass at COMMIT binds those (``prepared``) and closes them."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
@@ -164,9 +217,17 @@ def plan(
         begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
+    kept = {
+        number: kept_name(trial.sample)
+        for number, trial in enumerate(trials)
+        if statement_class(trial.sample.sql) == "writes"
+        and binary_parameters(trial.sample.values)
+        and (ddl or keep or kept_name(trial.sample) in prepared)
+    }
+    done = set(prepared)  # prepared statements outlive every rollback
     out = _Builder(named=named)
     out.statements(*begin)
-    slots = [out.replay_pass(trials)]
+    slots = [out.replay_pass(trials, kept, done)]
     ddl_at: list[int] = []
     if ddl:
         for text in ddl:  # the statement's own time limit, then the replay's again
@@ -174,15 +235,22 @@ def plan(
             ddl_at.append(out.add(m.encode_query(timed)))
             back = f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}"
             ddl_at.append(out.statements(back))
-        slots.append(out.replay_pass(trials))
+        slots.append(out.replay_pass(trials, kept, done))
     out.statements(*end)
-    return Plan(b"".join(out.wire), out.replies, tuple(slots), tuple(ddl_at))
+    left = frozenset(done) if keep and not ddl else frozenset()
+    if done and not left:
+        out.add(b"".join(m.encode_close("S", name) for name in sorted(done)) + _SYNC)
+    return Plan(
+        b"".join(out.wire), out.replies, tuple(slots), tuple(ddl_at), left, frozenset(out.rebound)
+    )
 
 
-def _outcome(result: QueryResult) -> Outcome:
+def _outcome(result: QueryResult, *, rebound: bool = False) -> Outcome:
+    """``rebound``: a kept statement bound again, whose result type the change may have
+    changed (0A000): what a version that re-prepares never meets, and the rules judge."""
     if result.error is None:
         return Outcome(True)
-    if result.error in INCONCLUSIVE:
+    if result.error in INCONCLUSIVE or (rebound and result.error == "0A000"):
         return Outcome(None, result.error, result.message or "")
     return Outcome(False, result.error, result.message or "")
 
@@ -197,7 +265,7 @@ def outcomes(plan_: Plan, results: Sequence[QueryResult]) -> list[list[Runs]]:
             if (number and ddl_failed) or results[setup].error is not None:
                 row.append(tuple(Outcome(None) for _ in runs))
             else:
-                row.append(tuple(_outcome(results[i]) for i in runs))
+                row.append(tuple(_outcome(results[i], rebound=i in plan_.rebound) for i in runs))
         out.append(row)
     return out
 
@@ -246,12 +314,15 @@ def masked(message: str, known: str) -> str:
 
 __all__ = [
     "INCONCLUSIVE",
+    "KEPT",
     "Outcome",
     "Plan",
     "Runs",
     "Trial",
+    "binary_parameters",
     "broke",
     "clean",
+    "kept_name",
     "masked",
     "outcomes",
     "plan",

@@ -121,6 +121,7 @@ class Ran:
 
     passes: list[list[Runs]]
     refused: Outcome | None = None
+    kept: frozenset[str] = frozenset()  # statements left prepared (replay.plan's keep)
 
 
 @dataclass
@@ -286,9 +287,12 @@ class Replayer:
         *,
         budget: float,
         ddl: Sequence[str] = (),
+        keep: bool = False,
+        prepared: frozenset[str] = frozenset(),
     ) -> Ran | None:
         """One pass (or, with ``ddl``, a trial: before, the DDL, after); None when it
-        cannot run here. Raises ReplayTimeout when it does not finish within ``budget``."""
+        cannot run here. Raises ReplayTimeout when it does not finish within ``budget``.
+        ``keep``/``prepared``: binary-bound statements kept across a block (replay.plan)."""
         if not trials:
             return Ran([[] for _ in range(2 if ddl else 1)])
         runs = sum(2 if t.repeat else 1 for t in trials) * (2 if ddl else 1)
@@ -303,6 +307,8 @@ class Replayer:
             ddl=ddl,
             ddl_timeout_ms=int(budget * 1000),
             named=conn.keeps_unnamed,
+            keep=keep,
+            prepared=prepared,
         )
         if made is None:
             return None
@@ -317,7 +323,7 @@ class Replayer:
         self.metrics.replay_passes.inc()
         self.metrics.replay_statements.inc(runs)
         self.metrics.replay_seconds.observe(time.monotonic() - started)
-        return Ran(outcomes(made, results), refused(made, results))
+        return Ran(outcomes(made, results), refused(made, results), made.kept)
 
     def verdict(
         self,

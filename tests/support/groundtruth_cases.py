@@ -1458,6 +1458,18 @@ PROBED_SAFE: list[Case] = [
         note="'zed' is gone when V1 inserts it again",
     ),
     Case(
+        id="safe-int-narrowed-under-asyncpg-binds-that-fit",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                apg("SELECT id FROM orders WHERE qty = $1", 3),
+                apg("UPDATE orders SET qty = $1 WHERE id = $2", 4, 1),
+            ]
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE smallint",
+        note="the prepared statements keep their int4 parameters; every value fits",
+    ),
+    Case(
         id="safe-new-table-in-a-schema-later-in-the-search-path",
         schema_sql=USERS + "CREATE SCHEMA app;",
         versions={V1: [simple("SET search_path = public, app"), simple("SELECT email FROM users")]},
@@ -1467,6 +1479,18 @@ PROBED_SAFE: list[Case] = [
 ]
 
 PROBED_BREAKING: list[Case] = [
+    Case(
+        id="break-int-narrowed-in-a-block-under-an-asyncpg-bind-that-does-not-fit",
+        schema_sql=ORDERS,
+        versions={
+            V1: [apg("INSERT INTO orders (user_id, total, qty) VALUES ($1, $2, $3)", 1, 1, 100000)],
+            V2: [apg("INSERT INTO orders (user_id, total, qty) VALUES ($1, $2, $3)", 1, 1, 5)],
+        },
+        migration_sql="BEGIN; DELETE FROM orders WHERE qty > 30000;"
+        " ALTER TABLE orders ALTER COLUMN qty TYPE smallint; COMMIT",
+        breaks=frozenset({V1}),
+        note="22003 for V1's 100000; V2's prepared statement keeps binding an int4 that fits",
+    ),
     Case(
         id="break-check-vs-a-value-asyncpg-binds",
         schema_sql=ORDERS,

@@ -7,7 +7,19 @@ from dataclasses import replace
 
 from skewguard.checking import trial_statements
 from skewguard.relay.own_queries import OWN
-from skewguard.replay import Outcome, Trial, broke, clean, masked, outcomes, plan, refused
+from skewguard.replay import (
+    KEPT,
+    Outcome,
+    Trial,
+    binary_parameters,
+    broke,
+    clean,
+    kept_name,
+    masked,
+    outcomes,
+    plan,
+    refused,
+)
 from skewguard.replay_samples import (
     PER_SHAPE,
     Owner,
@@ -134,8 +146,8 @@ def test_named_plan_has_the_same_replies_and_never_names_the_unnamed() -> None:
     assert all(m.decode_bind_target(s.body) == (OWN, OWN) for s in messages if s.type == 0x42)
     assert sum(s.type == 0x53 for s in messages) == named.replies
     # an autocommit trial runs the client's text as a Query: not while an Execute is held
-    limits = {"statement_timeout_ms": 1, "lock_timeout_ms": 1}
-    assert plan("I", trials, **limits, ddl=["x"], named=True) is None
+    held = plan("I", trials, statement_timeout_ms=1, lock_timeout_ms=1, ddl=["x"], named=True)
+    assert held is None
 
 
 def test_outcomes_read_each_pass_and_a_failed_trial_ddl_spoils_the_after_pass() -> None:
@@ -201,3 +213,39 @@ def test_a_trial_ddl_refused_says_why_without_values() -> None:
     assert why.endswith('23505 could not create unique index "?" near "?"')
     locked = not_applied(Outcome(False, "55P03", "lock timeout"), known, show_values=False)
     assert "another session holds one" in locked
+
+
+def test_a_binary_bound_trial_keeps_its_statement_across_the_ddl() -> None:
+    values = struct.pack("!hhhi", 1, 1, 1, 4) + struct.pack("!i", 3)  # one int4, binary
+    sql = "INSERT INTO t (n) VALUES ($1)"
+    key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
+    binary = Trial(key, Sample.bound(sql, b"\x00\x00", values))
+    assert binary_parameters(binary.sample.values)
+    assert not binary_parameters(struct.pack("!hh", 1, 0) + struct.pack("!hi", 1, 1) + b"3")
+    made = plan("I", [binary], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert made is not None
+    messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
+    parses = [m.decode_parse(s.body).name for s in messages if s.type == 0x50]
+    name = kept_name(binary.sample)
+    assert name.startswith(KEPT)
+    assert parses == [name]  # prepared once, before the DDL, and bound again after it
+    assert sum(s.type == 0x42 for s in messages) == 2
+    assert messages[-2].type == 0x43 and messages[-1].type == 0x53  # closed at the end
+    assert sum(s.type == 0x53 for s in messages) == made.replies - sum(
+        s.type == 0x51 for s in messages
+    )
+    # a pass without keep or prepared statements keeps nothing
+    inside = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1)
+    assert inside is not None and KEPT.encode() not in inside.wire
+    # in a block: the pass before the DDL prepares it and leaves it; the one at COMMIT
+    # binds it (no Parse) and closes it
+    before = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1, keep=True)
+    assert before is not None and before.kept == {name}
+    first = [s for s in MessageScanner(None).feed(before.wire) if isinstance(s, Message)]
+    assert [m.decode_parse(s.body).name for s in first if s.type == 0x50] == [name]
+    assert not any(s.type == 0x43 and name.encode() in s.body for s in first[-3:])
+    final = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1, prepared=before.kept)
+    assert final is not None and not final.kept
+    last = [s for s in MessageScanner(None).feed(final.wire) if isinstance(s, Message)]
+    assert not any(s.type == 0x50 for s in last)
+    assert last[-2].type == 0x43 and name.encode() in last[-2].body
