@@ -304,7 +304,8 @@ WITH ns AS (
 SELECT 'schema', nspname, '', '' FROM ns
 UNION ALL
 SELECT 'relation', ns.nspname, c.relname,
-       concat_ws(' ', c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text)
+       concat_ws(' ', c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text,
+                 pg_get_userbyid(c.relowner))
 FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
 UNION ALL
 SELECT 'column', ns.nspname, c.relname || '.' || a.attname,

@@ -1480,6 +1480,15 @@ PROBED_SAFE: list[Case] = [
 
 PROBED_BREAKING: list[Case] = [
     Case(
+        id="break-new-owner-takes-the-old-owners-privileges",
+        schema_sql="CREATE TABLE t (id int, v text); ALTER TABLE t OWNER TO app_rw;",
+        versions={V1: [simple("SELECT v FROM t")], V2: [simple("SELECT v FROM t")]},
+        migration_sql="ALTER TABLE t OWNER TO postgres",
+        breaks=frozenset({V1}),
+        note="42501 for V1, which ran as the old owner; V2 runs as a superuser",
+        users={V1: "app_rw"},
+    ),
+    Case(
         id="break-int-narrowed-in-a-block-under-an-asyncpg-bind-that-does-not-fit",
         schema_sql=ORDERS,
         versions={

@@ -190,8 +190,9 @@ def _relation(
 
 
 def _acl(rel: Relation, new: Relation, family: str, out: list[Change]) -> None:
-    """Privileges a role lost on the relation (``family``: what its owner holds by default)."""
-    if rel.acl != new.acl:
+    """Privileges a role lost on the relation (``family``: what its owner holds by default;
+    a new owner takes them from the old one, ``ALTER TABLE … OWNER TO``)."""
+    if rel.acl != new.acl or (rel.owner and new.owner and rel.owner != new.owner):
         _revokes(
             rel.qname,
             privileges_by_role(rel.acl, rel.owner or "owner", family),
