@@ -217,13 +217,12 @@ def plan(
         begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    kept = {
+    binary = {
         number: kept_name(trial.sample)
         for number, trial in enumerate(trials)
-        if statement_class(trial.sample.sql) == "writes"
-        and binary_parameters(trial.sample.values)
-        and (ddl or keep or kept_name(trial.sample) in prepared)
+        if statement_class(trial.sample.sql) == "writes" and binary_parameters(trial.sample.values)
     }
+    kept = {n: name for n, name in binary.items() if ddl or keep or name in prepared}
     done = set(prepared)  # prepared statements outlive every rollback
     out = _Builder(named=named)
     out.statements(*begin)

@@ -19,10 +19,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import asyncpg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support.ledger import bound_writes, prepared_writes
 from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
@@ -39,38 +39,11 @@ def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
         yield found
 
 
-def _psycopg_writes(site: Site, app: str, amounts: list[int]) -> None:
-    """``app`` inserts and deletes rows with values bound on the server (psycopg)."""
-    with site.via_proxy(app) as conn:
-        for amount in amounts:
-            row = conn.execute(
-                "INSERT INTO ledger (amount, note) VALUES (%s, %s) RETURNING id", (amount, MARKER)
-            ).fetchone()
-            assert row is not None
-            conn.execute("DELETE FROM ledger WHERE id = %s", (row[0],))
-
-
-async def _asyncpg_writes(site: Site, app: str, amounts: list[int]) -> None:
-    """The same through asyncpg prepared statements (binary parameters)."""
-    conn = await asyncpg.connect(
-        site.proxy.url(database=site.database), server_settings={"application_name": app}
-    )
-    try:
-        insert = await conn.prepare(
-            "INSERT INTO ledger (amount, note) VALUES ($1, $2) RETURNING id"
-        )
-        delete = await conn.prepare("DELETE FROM ledger WHERE id = $1")
-        for amount in amounts:
-            await delete.fetch(await insert.fetchval(amount, MARKER))
-    finally:
-        await conn.close()
-
-
 def _writes(site: Site, client: str, app: str, amounts: list[int]) -> None:
     if client == "asyncpg":
-        asyncio.run(_asyncpg_writes(site, app, amounts))
+        asyncio.run(prepared_writes(site, app, amounts, MARKER))
     else:
-        _psycopg_writes(site, app, amounts)
+        bound_writes(site, app, amounts, MARKER)
 
 
 def _check(site: Site, tmp_path: Path, sql: str, *args: str) -> tuple[int, dict[str, Any], str]:
@@ -145,7 +118,7 @@ def test_a_bound_value_a_new_check_rejects_is_named_with_its_sqlstate(
 
 def test_a_look_alike_every_sampled_value_fits_is_allowed(site: Site, tmp_path: Path) -> None:
     _writes(site, "psycopg", "pay@2", [5, 7])
-    asyncio.run(_asyncpg_writes(site, "pay@3", [9]))
+    asyncio.run(prepared_writes(site, "pay@3", [9], MARKER))
     before = _trace(site)
     code, report, output = _check(site, tmp_path, POSITIVE, "--replay")
     assert code == 0, output

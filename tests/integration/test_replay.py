@@ -23,6 +23,7 @@ from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
+from tests.support.ledger import bound_writes, prepared_writes
 from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
@@ -45,16 +46,7 @@ def site(cluster: LocalCluster, tmp_path: Path) -> Iterator[Site]:
 def _bound_writes(
     site: Site, app: str, amounts: list[int], note: str = MARKER, *, keep: bool = False
 ) -> None:
-    """``app`` inserts rows with bound values (server-side binding) and, unless ``keep``,
-    deletes each again."""
-    with site.via_proxy(app) as conn:
-        for amount in amounts:
-            row = conn.execute(
-                "INSERT INTO ledger (amount, note) VALUES (%s, %s) RETURNING id", (amount, note)
-            ).fetchone()
-            assert row is not None
-            if not keep:
-                conn.execute("DELETE FROM ledger WHERE id = %s", (row[0],))
+    bound_writes(site, app, amounts, note, keep=keep)
 
 
 def _migrate(site: Site, *statements: str, block: bool) -> psycopg.Error | None:
@@ -146,22 +138,6 @@ def _simple(site: Site, app: str | None, *sqls: str) -> list[dict[str, str]]:
     return out
 
 
-async def _prepared_writes(site: Site, app: str, amounts: list[int], note: str) -> None:
-    """``app`` writes through asyncpg prepared statements (binary parameters)."""
-    conn = await asyncpg.connect(
-        site.proxy.url(database=site.database), server_settings={"application_name": app}
-    )
-    try:
-        insert = await conn.prepare(
-            "INSERT INTO ledger (amount, note) VALUES ($1, $2) RETURNING id"
-        )
-        delete = await conn.prepare("DELETE FROM ledger WHERE id = $1")
-        for amount in amounts:
-            await delete.fetch(await insert.fetchval(amount, note))
-    finally:
-        await conn.close()
-
-
 def test_new_trigger_raising_on_one_versions_values_names_only_it(site: Site) -> None:
     with site.direct() as conn:
         conn.execute(
@@ -170,8 +146,8 @@ def test_new_trigger_raising_on_one_versions_values_names_only_it(site: Site) ->
             "RETURN NEW; END $$"
         )
         conn.commit()
-    asyncio.run(_prepared_writes(site, "pay@1", [5, 5000], MARKER))
-    asyncio.run(_prepared_writes(site, "pay@2", [5, 7], MARKER))
+    asyncio.run(prepared_writes(site, "pay@1", [5, 5000], MARKER))
+    asyncio.run(prepared_writes(site, "pay@2", [5, 7], MARKER))
     begin, create, commit = _simple(
         site,
         None,
@@ -198,7 +174,7 @@ def test_new_trigger_every_version_survives_is_allowed(site: Site) -> None:
             "RETURN NEW; END $$"
         )
         conn.commit()
-    asyncio.run(_prepared_writes(site, "pay@2", [5, 7], MARKER))
+    asyncio.run(prepared_writes(site, "pay@2", [5, 7], MARKER))
     results = _simple(
         site,
         None,

@@ -23,6 +23,7 @@ from skewguard.ddl.changes import (
     SetSchema,
 )
 from skewguard.ddl.findings import Severity
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
 from skewguard.rules.drops import REL_NAMED, in_schema
@@ -214,22 +215,26 @@ def check_shadowing(ctx: Context, change: CreateRelation | MoveRelation) -> Iter
         return
     schema, name = parts
     what = f"a new {new}" if isinstance(change, CreateRelation) else f"moving to {new}"
-    seen: set[tuple[str, str, str]] = set()
-    for v, f, ev in ctx.uses(REL_NAMED, lambda s: s.endswith(name) or s.endswith('"')):
+    for v, f, ev in first_per_version(_shadowed(ctx, schema, name)):
+        yield Hit(
+            Severity.BREAK, breaks(what, v, f) + f" (its bare name now finds {new})", v, f, ev
+        )
+
+
+def _shadowed(ctx: Context, schema: str, name: str) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
+    """Uses of a relation ``name`` elsewhere that, resolved again through a search_path of
+    the version listing ``schema`` first, no longer find it."""
+    # a cheap test first: the subject's last part may be ``name``, quoted or not
+    for v, f, ev in ctx.uses(REL_NAMED, lambda s: s.endswith((name, '"'))):
         old = split_qualified_name(f.subject)
         if len(old) != 2 or old[1] != name or old[0] == schema:
             continue
-        if (v.app, v.version, f.subject) in seen:
-            continue
-        seen.add((v.app, v.version, f.subject))
         for path in ctx.search_paths(v):
-            if not _earlier(path, schema, old[0]):
-                continue
-            now = ctx.reanalyze(ev.sample, after=True, search_path=path)
-            if Facet(f.kind, f.subject) not in now:
-                why = f" (with search_path {', '.join(path)} the bare name now finds {new})"
-                yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
-                break
+            if _earlier(path, schema, old[0]):
+                now = ctx.reanalyze(ev.sample, after=True, search_path=path)
+                if Facet(f.kind, f.subject) not in now:
+                    yield v, f, ev
+                    break
 
 
 SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
