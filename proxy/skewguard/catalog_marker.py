@@ -3,21 +3,29 @@
 PostgreSQL keeps no counter of schema changes that a client can read, but every
 committed change leaves a trace a plain query can see: a new row version
 carries the writing transaction's id (``xmin``), a deleted row lowers its
-catalog's row count. A :class:`CatalogMarker` is taken in the same (repeatable
-read) transaction as the snapshot: the transaction snapshot's horizon and the
-row count of every catalog the snapshot is built from.
+catalog's row count. A :class:`CatalogMarker` is taken with the snapshot (in
+its repeatable-read transaction, or before the statements of a refresh): the
+statement snapshot's horizon and the row count of every catalog the snapshot is
+built from.
 
-Asking "still current?" costs, in order:
+Asking "still current?" is one statement (:func:`stats_sql`), whose answer is,
+in order:
 
-1. *quiet* (:data:`SNAP_SQL`): no transaction ended since the marker
-   (``pg_current_snapshot()`` has the same ``xmax`` and every transaction then
-   in progress still is): nothing can have been committed. Microseconds.
-2. *untouched* (:data:`STATS_SQL`): some transactions ended; per catalog, the
+1. *quiet*: no transaction ended since the marker (``pg_current_snapshot()``
+   has the same ``xmax`` and every transaction then in progress still is):
+   nothing can have been committed, and no catalog is scanned. Microseconds.
+2. *untouched*: some transactions ended; per catalog, the
    rows now, the rows possibly newer than the marker (``xmin`` at or past the
    marker snapshot's ``xmin``: a transaction in progress then or later, or one
    of its subtransactions, whose ids the snapshot does not list) and the
    relations those rows belong to. No new row and no lost row: unchanged. One scan of each
    catalog, about a millisecond per 1,000 relations.
+
+Only the rows of objects created after initdb are counted (object ids from
+``FirstNormalObjectId`` on): those are the ones a user can create, alter or drop
+in the schemas a snapshot lists. While a catalog holds few of them, they are
+read through its object-id index instead of a scan of every built-in row too
+(on a small schema the built-in rows are most of the work).
 
 Changes that rewrite no catalog row are not seen: ``reltuples``/``relpages``
 (updated in place by VACUUM and ANALYZE, only used by the lock lints) and a
@@ -27,6 +35,7 @@ only a superuser can read).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -40,6 +49,10 @@ class Source:
     table: str
     where: str = "true"
     keys: tuple[str, ...] = ()  # columns holding the oid of the relation a row belongs to
+    #: the indexed column holding the oid of the object a row is of: only rows of
+    #: objects created after initdb count (None: every row, the catalog is tiny or
+    #: its built-in rows can change: the public schema, an extension)
+    created: str | None = None
 
 
 #: Every catalog a snapshot (skewguard.catalog) reads. Types: only those that are
@@ -52,24 +65,24 @@ SOURCES = (
         "nspname NOT IN ('pg_catalog', 'information_schema', 'pg_toast')"
         " AND nspname !~ '^pg_(toast_)?temp_'",
     ),
-    Source("class", "pg_class", keys=("oid",)),
-    Source("attribute", "pg_attribute", keys=("attrelid",)),
-    Source("attrdef", "pg_attrdef", keys=("adrelid",)),
-    Source("constraint", "pg_constraint", keys=("conrelid", "confrelid")),
-    Source("index", "pg_index", keys=("indrelid",)),
-    Source("proc", "pg_proc"),
-    Source("type", "pg_type", "typrelid = 0 AND typcategory <> 'A'"),
-    Source("enum", "pg_enum"),
+    Source("class", "pg_class", keys=("oid",), created="oid"),
+    Source("attribute", "pg_attribute", keys=("attrelid",), created="attrelid"),
+    Source("attrdef", "pg_attrdef", keys=("adrelid",), created="oid"),
+    Source("constraint", "pg_constraint", keys=("conrelid", "confrelid"), created="oid"),
+    Source("index", "pg_index", keys=("indrelid",), created="indexrelid"),
+    Source("proc", "pg_proc", created="oid"),
+    Source("type", "pg_type", "typrelid = 0 AND typcategory <> 'A'", created="oid"),
+    Source("enum", "pg_enum", created="oid"),
     Source(
         "depend",
         "pg_depend",
         "refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,"
         " 'pg_catalog.pg_extension'::regclass)",
     ),
-    Source("rewrite", "pg_rewrite", keys=("ev_class",)),
-    Source("policy", "pg_policy", keys=("polrelid",)),
-    Source("inherits", "pg_inherits", keys=("inhrelid", "inhparent")),
-    Source("trigger", "pg_trigger", keys=("tgrelid",)),
+    Source("rewrite", "pg_rewrite", keys=("ev_class",), created="oid"),
+    Source("policy", "pg_policy", keys=("polrelid",), created="oid"),
+    Source("inherits", "pg_inherits", keys=("inhrelid", "inhparent"), created="inhrelid"),
+    Source("trigger", "pg_trigger", keys=("tgrelid",), created="oid"),
     Source("extension", "pg_extension"),
     Source("collation", "pg_collation"),
 )
@@ -96,25 +109,32 @@ class SourceStats:
     keys: frozenset[int]
 
 
-#: The transaction snapshot's horizon (run inside the snapshot's transaction).
-SNAP_SQL = """
-SELECT pg_catalog.pg_snapshot_xmin(s.snap)::text AS xmin,
-       pg_catalog.pg_snapshot_xmax(s.snap)::text AS xmax,
-       ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(s.snap) AS x) AS xip
-FROM (SELECT pg_catalog.pg_current_snapshot() AS snap) s
-"""
-
 # $1 the marker's xmin as a 32-bit xid (what xmin holds). age() compares in the
 # circular xid space: a row may be new when its xmin is at or past the marker's
 # xmin (a few rows committed just before the marker count too: that only costs
 # reading their relations again).
 _NEW_ROW = "pg_catalog.age(xmin) <= p.age"
 
-
 _NO_KEYS = "'{}'::oid[]"
 
+#: FirstNormalObjectId: every object created after initdb has an oid from here on.
+_CREATED_FROM = 16384
 
-def _stats_select(index: int, source: Source) -> str:
+#: A source with fewer counted rows than this is read through its object-id index;
+#: with more, a scan of every row costs less than fetching each one through the index.
+INDEXED_BELOW = 1000
+
+
+def _counted(source: Source, indexed: bool) -> str:
+    """The rows of ``source`` that count: those of objects created after initdb,
+    through the index or (the cast keeps the planner off it) in a scan."""
+    if source.created is None:
+        return source.where
+    column = source.created if indexed else f"{source.created}::pg_catalog.int8"
+    return f"{column} >= {_CREATED_FROM} AND {source.where}"
+
+
+def _stats_select(index: int, source: Source, indexed: bool) -> str:
     keys = " || ".join(
         f"COALESCE(array_agg(DISTINCT {k}) FILTER (WHERE {_NEW_ROW}), '{{}}')" for k in source.keys
     )
@@ -122,27 +142,44 @@ def _stats_select(index: int, source: Source) -> str:
         f"SELECT {index} AS source, count(*) AS count,"
         f" count(*) FILTER (WHERE {_NEW_ROW}) AS new,"
         f" {keys or _NO_KEYS} AS keys"
-        f" FROM pg_catalog.{source.table}, p WHERE {source.where}"
+        f" FROM pg_catalog.{source.table}, p WHERE {_counted(source, indexed)}"
+        " AND NOT (SELECT quiet FROM q)"  # a one-time filter: no scan at all when quiet
     )
 
 
-_STATS = "\nUNION ALL\n".join(_stats_select(i, s) for i, s in enumerate(SOURCES))
-STATS_SQL = f"WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age)\n{_STATS}\nORDER BY 1"
+def indexed_sources(counts: Sequence[int]) -> frozenset[str]:
+    """The sources worth reading through their index, from a marker's row counts."""
+    return frozenset(
+        s.name for s, c in zip(SOURCES, counts, strict=True) if s.created and c < INDEXED_BELOW
+    )
 
-#: STATS_SQL with the transaction snapshot's horizon in every row (``horizon``
-#: reads any of them), as the first statement of a repeatable-read transaction:
-#: the marker and the statistics of one moment in one round trip. It also sets the
-#: transaction's search_path to pg_catalog, so the catalog queries that follow in
-#: it name user types schema-qualified whatever the connection's own path is.
-MARKED_STATS_SQL = f"""
+
+@functools.cache
+def stats_sql(indexed: frozenset[str] = frozenset()) -> str:
+    """Per source in SOURCES order: its counted rows now, those possibly newer than
+    the marker and the relations they belong to; in every row, the statement
+    snapshot's horizon (``horizon`` reads any of them) and whether no transaction
+    ended since the marker (``quiet``: then nothing is scanned and the counts are
+    meaningless). The marker and the statistics of one moment in one round trip.
+
+    $1 the marker's xmin (``stats_args``), $2 its xmax, $3 its in-progress xids;
+    ``indexed``: the sources read through their object-id index. It also sets the
+    session's search_path to pg_catalog, so the catalog queries that follow on the
+    connection name user types schema-qualified.
+    """
+    selects = "\nUNION ALL\n".join(
+        _stats_select(i, s, s.name in indexed) for i, s in enumerate(SOURCES)
+    )
+    return f"""
 WITH p AS (SELECT pg_catalog.age($1::text::xid) AS age,
-                  pg_catalog.set_config('search_path', 'pg_catalog', true) AS path,
+                  pg_catalog.set_config('search_path', 'pg_catalog', false) AS path,
                   pg_catalog.pg_current_snapshot() AS snap),
-s AS ({_STATS})
-SELECT s.*, pg_catalog.pg_snapshot_xmin(p.snap)::text AS xmin,
-       pg_catalog.pg_snapshot_xmax(p.snap)::text AS xmax,
-       ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(p.snap) AS x) AS xip
-FROM s, p ORDER BY 1
+h AS (SELECT ARRAY(SELECT x::text FROM pg_catalog.pg_snapshot_xip(p.snap) AS x) AS xip,
+             pg_catalog.pg_snapshot_xmax(p.snap)::text AS xmax FROM p),
+q AS (SELECT h.xmax = $2 AND $3::text[] <@ h.xip AS quiet FROM h),
+s AS ({selects})
+SELECT s.*, pg_catalog.pg_snapshot_xmin(p.snap)::text AS xmin, h.xmax, h.xip, q.quiet
+FROM s, p, h, q ORDER BY 1
 """
 
 
@@ -151,22 +188,31 @@ def _xids(values: Iterable[Any]) -> frozenset[int]:
 
 
 def horizon(row: Any) -> tuple[int, int, frozenset[int]]:
-    """(xmin, xmax, xip) from SNAP_SQL's row."""
+    """(xmin, xmax, xip) from any of ``stats_sql``'s rows."""
     return int(row["xmin"]), int(row["xmax"]), _xids(row["xip"])
 
 
-def quiet(marker: CatalogMarker, xmax: int, xip: frozenset[int]) -> bool:
-    """No transaction ended since ``marker``: nothing can have been committed."""
-    return xmax == marker.xmax and marker.xip <= xip
+def stats_args(marker: CatalogMarker | None) -> tuple[str, str, list[str]]:
+    """``stats_sql``'s parameters: rows possibly newer than ``marker``'s snapshot
+    (every row without one), and its horizon for ``quiet`` (never without one)."""
+    if marker is None:
+        return ("0", "", [])  # age() of xid 0 (invalid) exceeds every row's
+    return (
+        str(marker.xmin % _XID_SPACE),
+        str(marker.xmax),
+        sorted(str(x) for x in marker.xip),
+    )
 
 
-def stats_args(xmin: int) -> tuple[str]:
-    """STATS_SQL's parameter for rows possibly newer than a snapshot with this xmin."""
-    return (str(xmin % _XID_SPACE),)
+def quiet(row: Any) -> bool:
+    """From any of ``stats_sql``'s rows: no transaction ended since the marker (no
+    transaction entered the horizon, and every one in progress then still is),
+    so nothing can have been committed."""
+    return bool(row["quiet"])
 
 
 def parse_stats(rows: Sequence[Any]) -> tuple[SourceStats, ...]:
-    """STATS_SQL's rows, one per source in SOURCES order."""
+    """``stats_sql``'s rows, one per source in SOURCES order."""
     assert len(rows) == len(SOURCES)
     return tuple(
         SourceStats(int(r["count"]), int(r["new"]), frozenset(int(k) for k in r["keys"]))

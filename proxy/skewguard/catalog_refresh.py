@@ -11,9 +11,10 @@ functions, enums and the dependencies on functions, collations and extensions
 are read whole when their catalog changed (schemas and functions: only grew); a schema,
 function or type that was renamed, altered or dropped, an extension, a
 collation or a composite type changed: everything is read again (their names
-are inside other relations' entries). Every read of one refresh runs in one
-repeatable-read transaction, so the changes found and the rows read are of
-one moment.
+are inside other relations' entries). A whole read runs in one repeatable-read
+transaction; a refresh's statements do not (one round trip each, no BEGIN or
+COMMIT): each reads a moment at or after its statistics, whose marker it
+keeps, so whatever changed in between is found again by the next refresh.
 """
 
 from __future__ import annotations
@@ -36,16 +37,15 @@ from skewguard.catalog import (
     build_catalog,
 )
 from skewguard.catalog_marker import (
-    MARKED_STATS_SQL,
-    SNAP_SQL,
     SOURCES,
-    STATS_SQL,
     CatalogMarker,
     SourceStats,
     horizon,
+    indexed_sources,
     parse_stats,
     quiet,
     stats_args,
+    stats_sql,
     untouched,
 )
 
@@ -230,19 +230,16 @@ async def _whole(conn: asyncpg.Connection, marker: CatalogMarker) -> Current:
     return await asyncio.to_thread(_built, await cat.fetch_rows(conn), marker)
 
 
-# the horizon, and search_path=pg_catalog for the transaction: type names come out
-# schema-qualified for user types whatever the connection's own search_path is
-_BEGIN_SQL = SNAP_SQL.replace(
-    "SELECT ", "SELECT pg_catalog.set_config('search_path', 'pg_catalog', true) AS path, ", 1
-)
-
-
-async def _begin(conn: asyncpg.Connection) -> tuple[int, int, frozenset[int]]:
-    return horizon(await conn.fetchrow(_BEGIN_SQL))
-
-
-async def _stats(conn: asyncpg.Connection, xmin: int) -> tuple[SourceStats, ...]:
-    return parse_stats(await conn.fetch(STATS_SQL, *stats_args(xmin)))
+async def _counted(
+    conn: asyncpg.Connection, marker: CatalogMarker | None
+) -> tuple[CatalogMarker, tuple[SourceStats, ...], bool]:
+    """The marker now, the statistics since ``marker`` and whether it was quiet (one
+    statement; it sets the connection's search_path to pg_catalog)."""
+    indexed = indexed_sources(marker.counts) if marker is not None else frozenset()
+    rows = await conn.fetch(stats_sql(indexed), *stats_args(marker))
+    stats = parse_stats(rows)
+    xmin, xmax, xip = horizon(rows[0])
+    return CatalogMarker(xmin, xmax, xip, tuple(s.count for s in stats)), stats, quiet(rows[0])
 
 
 def _as_json(queries: dict[str, str]) -> str:
@@ -260,44 +257,38 @@ async def load(conn: asyncpg.Connection) -> Current:
     takes longer than the event loop may be held.
     """
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        xmin, xmax, xip = await _begin(conn)
-        stats = await _stats(conn, xmin)
-        counts = tuple(s.count for s in stats)
-        return await _whole(conn, CatalogMarker(xmin, xmax, xip, counts))
+        marker, _, _ = await _counted(conn, None)
+        return await _whole(conn, marker)
 
 
 async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
     """``current`` itself (with a moved marker) when nothing it holds changed, else the new one.
 
-    Few round trips: on a busy server each one waits for a CPU.
+    Few round trips: on a busy server each one waits for a CPU (see the module
+    docstring for why its statements need no shared transaction).
     """
-    xmin, xmax, xip = horizon(await conn.fetchrow(SNAP_SQL))
-    if quiet(current.marker, xmax, xip):
-        return replace(current, marker=replace(current.marker, xmin=xmin, xmax=xmax, xip=xip))
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        counted = await conn.fetch(MARKED_STATS_SQL, *stats_args(current.marker.xmin))
-        xmin, xmax, xip = horizon(counted[0])
-        stats = parse_stats(counted)
-        marker = CatalogMarker(xmin, xmax, xip, tuple(s.count for s in stats))
-        if untouched(current.marker, stats):
-            return replace(current, marker=marker)
-        plan = plan_refresh(current.marker, stats)
-        if plan.full:
-            return await _whole(conn, marker)
-        owned = [
-            part
-            for source, *_ in _OWNED
-            for part in _pairs(current.book.owners[source] if source in plan.lost else {})
-        ]
-        book_rels = list(current.book.rels) if "class" in plan.lost else []
-        found = await conn.fetchrow(EXPAND_SQL, list(plan.changed), *owned, book_rels)
-        assert found is not None
-        if found["composite"]:
-            return await _whole(conn, marker)
-        touched = [int(o) for o in found["touched"]]
-        queries = {**_TARGETED, **{part: cat.QUERIES[part] for part in plan.reread}}
-        row = await conn.fetchrow(_as_json(queries), touched)
-        assert row is not None
+    marker, stats, was_quiet = await _counted(conn, current.marker)
+    if was_quiet:
+        return replace(current, marker=replace(marker, counts=current.marker.counts))
+    if untouched(current.marker, stats):
+        return replace(current, marker=marker)
+    plan = plan_refresh(current.marker, stats)
+    if plan.full:
+        return await load(conn)
+    owned = [
+        part
+        for source, *_ in _OWNED
+        for part in _pairs(current.book.owners[source] if source in plan.lost else {})
+    ]
+    book_rels = list(current.book.rels) if "class" in plan.lost else []
+    found = await conn.fetchrow(EXPAND_SQL, list(plan.changed), *owned, book_rels)
+    assert found is not None
+    if found["composite"]:
+        return await load(conn)
+    touched = [int(o) for o in found["touched"]]
+    queries = {**_TARGETED, **{part: cat.QUERIES[part] for part in plan.reread}}
+    row = await conn.fetchrow(_as_json(queries), touched)
+    assert row is not None
     gone = {*touched, *(int(o) for o in found["dropped"])}
     rows = {name: json.loads(row[name]) for name in queries}
     if not plan.reread and not gone & current.book.rels.keys() and not any(rows.values()):

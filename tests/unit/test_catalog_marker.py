@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from skewguard.catalog_marker import (
+    INDEXED_BELOW,
     SOURCES,
     CatalogMarker,
     SourceStats,
-    quiet,
+    indexed_sources,
     stats_args,
+    stats_sql,
     untouched,
 )
 from skewguard.catalog_refresh import plan_refresh
@@ -25,12 +27,6 @@ def _with(name: str, stats: SourceStats) -> tuple[SourceStats, ...]:
     return tuple(stats if s.name == name else st for s, st in zip(SOURCES, SAME, strict=True))
 
 
-def test_quiet_only_while_no_transaction_ended() -> None:
-    assert quiet(MARKER, MARKER.xmax, MARKER.xip | {MARKER.xmax + 1})
-    assert not quiet(MARKER, MARKER.xmax + 1, MARKER.xip)
-    assert not quiet(MARKER, MARKER.xmax, frozenset())  # the one in progress then ended
-
-
 def test_a_new_row_or_a_lost_row_in_any_catalog_is_a_change() -> None:
     assert untouched(MARKER, SAME)
     for source in SOURCES:
@@ -39,7 +35,16 @@ def test_a_new_row_or_a_lost_row_in_any_catalog_is_a_change() -> None:
 
 
 def test_xmin_is_compared_in_the_32_bit_space() -> None:
-    assert stats_args(MARKER.xmin) == ("3",)
+    assert stats_args(MARKER) == ("3", str((1 << 32) + 5), [str((1 << 32) + 3)])
+
+
+def test_few_counted_rows_are_read_through_the_index() -> None:
+    counts = tuple(INDEXED_BELOW if s.name == "attribute" else 7 for s in SOURCES)
+    marker = CatalogMarker(1, 2, frozenset(), counts)
+    indexed = indexed_sources(marker.counts)
+    assert "class" in indexed and "attribute" not in indexed
+    assert "namespace" not in indexed  # every row counts: the public schema is built in
+    assert stats_sql(indexed) != stats_sql(frozenset())
 
 
 def test_new_relation_rows_are_read_again_alone() -> None:
