@@ -36,7 +36,7 @@ only a superuser can read).
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,6 +107,8 @@ class SourceStats:
     count: int
     new: int
     keys: frozenset[int]
+    #: the objects (``Source.created``) of the rows newer than the marker
+    made: frozenset[int] = frozenset()
 
 
 # $1 the marker's xmin as a 32-bit xid (what xmin holds). age() compares in the
@@ -135,15 +137,22 @@ def _counted(source: Source, indexed: bool) -> str:
 
 
 def _stats_select(index: int, source: Source, indexed: bool) -> str:
-    keys = " || ".join(
-        f"COALESCE(array_agg(DISTINCT {k}) FILTER (WHERE {_NEW_ROW}), '{{}}')" for k in source.keys
-    )
+    """One source's row of ``stats_sql``: whether a row is new is computed once per
+    row (a projection fenced by OFFSET 0, not once per aggregate that filters on it)."""
+    columns = dict.fromkeys((*source.keys, *([source.created] if source.created else [])))
+
+    def newly(column: str) -> str:
+        return f"COALESCE(array_agg(DISTINCT r.{column}) FILTER (WHERE r.new), '{{}}')"
+
+    keys = " || ".join(newly(k) for k in source.keys) or _NO_KEYS
+    made = newly(source.created) if source.created else _NO_KEYS
     return (
-        f"SELECT {index} AS source, count(*) AS count,"
-        f" count(*) FILTER (WHERE {_NEW_ROW}) AS new,"
-        f" {keys or _NO_KEYS} AS keys"
+        f"SELECT {index} AS source, count(*) AS count, count(*) FILTER (WHERE r.new) AS new,"
+        f" {keys} AS keys, {made} AS made"
+        f" FROM (SELECT {''.join(f'{c}, ' for c in columns)}{_NEW_ROW} AS new"
         f" FROM pg_catalog.{source.table}, p WHERE {_counted(source, indexed)}"
         " AND NOT (SELECT quiet FROM q)"  # a one-time filter: no scan at all when quiet
+        " OFFSET 0) r"
     )
 
 
@@ -215,9 +224,29 @@ def parse_stats(rows: Sequence[Any]) -> tuple[SourceStats, ...]:
     """``stats_sql``'s rows, one per source in SOURCES order."""
     assert len(rows) == len(SOURCES)
     return tuple(
-        SourceStats(int(r["count"]), int(r["new"]), frozenset(int(k) for k in r["keys"]))
+        SourceStats(
+            int(r["count"]),
+            int(r["new"]),
+            frozenset(int(k) for k in r["keys"]),
+            frozenset(int(k) for k in r["made"]),
+        )
         for r in rows
     )
+
+
+def none_lost(
+    stats: SourceStats, before: int, known: Container[int], unproven: frozenset[int]
+) -> bool:
+    """Proof that no row of a source was deleted since the marker, from its objects
+    that existed then (``known``, less those only read after it: ``unproven``).
+
+    Every row inserted since is among the new rows' objects (``made``) and was not
+    known then, so at most ``len(made - known)`` rows came in; the count grew by
+    that much only if none went away. Fewer (an update of an object not known,
+    say): no proof, so the objects are looked up one by one.
+    """
+    inserted = [o for o in stats.made if o not in known or o in unproven]
+    return stats.count - before == len(inserted)
 
 
 def untouched(marker: CatalogMarker, stats: Sequence[SourceStats]) -> bool:

@@ -24,7 +24,7 @@ import bisect
 import functools
 import json
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from skewguard import catalog as cat
@@ -42,6 +42,7 @@ from skewguard.catalog_marker import (
     SourceStats,
     horizon,
     indexed_sources,
+    none_lost,
     parse_stats,
     quiet,
     stats_args,
@@ -66,6 +67,13 @@ class Book:
 
     rels: dict[int, tuple[str, str]]  # relation oid -> (schema, name)
     owners: dict[str, dict[int, int]]  # _OWNED source -> object oid -> relation oid
+    #: per source ("class" and _OWNED's), the objects read after the marker that
+    #: may not have existed at it (a refresh's reads follow its statistics)
+    unproven: dict[str, frozenset[int]] = field(default_factory=dict)
+
+    def known(self, source: str) -> dict[int, Any]:
+        """The objects of ``source`` the book holds (keys)."""
+        return self.rels if source == "class" else self.owners[source]
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +214,15 @@ _ROW_OWNERS = {"constraint": "constraints", "index": "indexes", "policy": "polic
                "rewrite": "rules"}  # fmt: skip
 
 
-def _book(rows: dict[str, Any], book: Book | None = None, gone: Iterable[int] = ()) -> Book:
-    """``book`` without the relations in ``gone`` (and what they own), plus ``rows``' objects."""
+def _book(
+    rows: dict[str, Any],
+    book: Book | None = None,
+    gone: Iterable[int] = (),
+    stats: Sequence[SourceStats] = (),
+) -> Book:
+    """``book`` without the relations in ``gone`` (and what they own), plus ``rows``'
+    objects; ``stats``: those of the refresh that read ``rows`` after them (what was
+    made since the marker, or known at it, existed then; the rest is unproven)."""
     drop = set(gone)
     rels = dict(book.rels) if book else {}
     for oid in drop:
@@ -219,7 +234,18 @@ def _book(rows: dict[str, Any], book: Book | None = None, gone: Iterable[int] = 
         owned = {o: rel for o, rel in kept if rel not in drop}
         owned.update((int(r["oid"]), int(r["relid"])) for r in rows[name])
         owners[source] = owned
-    return Book(rels, owners)
+    unproven: dict[str, frozenset[int]] = {}
+    if book is not None and stats:
+        made = {s.name: st.made for s, st in zip(SOURCES, stats, strict=True)}
+        for source, name in (("class", "columns"), *_ROW_OWNERS.items()):
+            column = "relid" if source == "class" else "oid"
+            was, known = book.unproven.get(source, frozenset()), book.known(source)
+            unproven[source] = frozenset(
+                o
+                for o in (int(r[column]) for r in rows[name])
+                if o not in made[source] and (o not in known or o in was)
+            )
+    return Book(rels, owners, unproven)
 
 
 def _built(rows: dict[str, Any], marker: CatalogMarker) -> Current:
@@ -275,12 +301,13 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
     plan = plan_refresh(current.marker, stats)
     if plan.full:
         return await load(conn)
+    lost = _unproven_losses(current, stats, plan.lost)
     owned = [
         part
         for source, *_ in _OWNED
-        for part in _pairs(current.book.owners[source] if source in plan.lost else {})
+        for part in _pairs(current.book.owners[source] if source in lost else {})
     ]
-    book_rels = list(current.book.rels) if "class" in plan.lost else []
+    book_rels = list(current.book.rels) if "class" in lost else []
     found = await conn.fetchrow(EXPAND_SQL, list(plan.changed), *owned, book_rels)
     assert found is not None
     if found["composite"]:
@@ -294,7 +321,28 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
     if not plan.reread and not gone & current.book.rels.keys() and not any(rows.values()):
         # only relations the snapshot does not hold (temporary tables, say) changed
         return replace(current, marker=marker)
-    return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker))
+    return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker, stats))
+
+
+def _unproven_losses(
+    current: Current, stats: Sequence[SourceStats], lost: frozenset[str]
+) -> frozenset[str]:
+    """The sources of ``lost`` whose objects must be looked up one by one: those
+    without a proof that none went away (on a large catalog, the lookup of every
+    relation is most of a refresh)."""
+    names = [s.name for s in SOURCES]
+    then = dict(zip(names, current.marker.counts, strict=True))
+    now = dict(zip(names, stats, strict=True))
+    return frozenset(
+        source
+        for source in lost
+        if not none_lost(
+            now[source],
+            then[source],
+            current.book.known(source),
+            current.book.unproven.get(source, frozenset()),
+        )
+    )
 
 
 def _pairs(owned: dict[int, int]) -> tuple[list[int], list[int]]:
@@ -302,7 +350,11 @@ def _pairs(owned: dict[int, int]) -> tuple[list[int], list[int]]:
 
 
 def _patched(
-    current: Current, rows: dict[str, Any], gone: set[int], marker: CatalogMarker
+    current: Current,
+    rows: dict[str, Any],
+    gone: set[int],
+    marker: CatalogMarker,
+    stats: Sequence[SourceStats],
 ) -> Current:
     """``current`` with the relations in ``gone`` replaced by what ``rows`` holds now."""
     old = current.snapshot
@@ -344,7 +396,7 @@ def _patched(
         snapshot.derived(
             "patch", lambda _: Patch(old, frozenset(names), part, frozenset(rows) & _WHOLE_PARTS)
         )
-    return Current(snapshot, marker, _book(rows, current.book, gone), ordered=True)
+    return Current(snapshot, marker, _book(rows, current.book, gone, stats), ordered=True)
 
 
 _WHOLE_PARTS = frozenset({"schemas", "functions", "enums"})

@@ -8,6 +8,7 @@ from skewguard.catalog_marker import (
     CatalogMarker,
     SourceStats,
     indexed_sources,
+    none_lost,
     stats_args,
     stats_sql,
     untouched,
@@ -71,3 +72,16 @@ def test_a_grown_catalog_of_names_is_read_whole_an_altered_one_is_a_full_read() 
 def test_no_relation_is_not_a_changed_relation() -> None:
     plan = plan_refresh(MARKER, _with("constraint", SourceStats(8, 1, frozenset({0, 42}))))
     assert plan.changed == {42}  # a new CHECK: conrelid 42, confrelid 0
+
+
+def test_no_row_went_away_when_the_count_grew_by_every_object_made_since() -> None:
+    known = {10: "t", 11: "u"}
+    altered = SourceStats(7, 1, frozenset({10}), frozenset({10}))  # t's row rewritten
+    assert none_lost(altered, 7, known, frozenset())
+    created = SourceStats(8, 2, frozenset({10, 12}), frozenset({10, 12}))  # and v made
+    assert none_lost(created, 7, known, frozenset())
+    # v made and u dropped: the count is that of an update alone
+    swapped = SourceStats(7, 1, frozenset({12}), frozenset({12}))
+    assert not none_lost(swapped, 7, known, frozenset())
+    # t was read after the marker: it may be the one made, so no proof
+    assert not none_lost(altered, 7, known, frozenset({10}))
