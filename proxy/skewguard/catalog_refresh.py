@@ -49,6 +49,7 @@ from skewguard.catalog_marker import (
     stats_sql,
     untouched,
 )
+from skewguard.offload import sized
 
 if TYPE_CHECKING:
     import asyncpg
@@ -321,7 +322,8 @@ async def refresh(conn: asyncpg.Connection, current: Current) -> Current:
     if not plan.reread and not gone & current.book.rels.keys() and not any(rows.values()):
         # only relations the snapshot does not hold (temporary tables, say) changed
         return replace(current, marker=marker)
-    return await asyncio.to_thread(functools.partial(_patched, current, rows, gone, marker, stats))
+    size = len(current.snapshot.relations)
+    return await sized(size, functools.partial(_patched, current, rows, gone, marker, stats))
 
 
 def _unproven_losses(

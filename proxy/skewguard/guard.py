@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -54,6 +55,7 @@ from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
+from skewguard.offload import sized
 from skewguard.peers import Peers
 from skewguard.policy import (
     Action,
@@ -393,7 +395,7 @@ class Guard:
                 prefetched.cancel()
             return None
         if not catalog.has_derived("model"):
-            await asyncio.to_thread(_derive, catalog)
+            await sized(len(catalog.relations), functools.partial(_derive, catalog))
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog, prefetched=prefetched)
 
@@ -406,7 +408,7 @@ class Guard:
         if snapshot is None or node is None:
             return Screened()
         if not prepared(snapshot):
-            await asyncio.to_thread(prepare, snapshot)
+            await sized(len(snapshot.relations), functools.partial(prepare, snapshot))
         links = self._links.get(requester.database, Links()).since(snapshot)
         reached = reach(node, snapshot, links)
         found = await self._gather(requester)
@@ -574,7 +576,7 @@ class Guard:
         )
         if refusal is not None:
             return refusal
-        after = await asyncio.to_thread(lambda: overlay.catalog)  # O(catalog): off the loop
+        after = await sized(len(pending.before.relations), lambda: overlay.catalog)
         probes = await self._probe(requester, probes_needed(changes, footprints, after))
         findings = evaluate(
             changes,
