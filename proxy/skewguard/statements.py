@@ -126,6 +126,13 @@ class Script:
         return any(s.kind is Kind.DDL for s in self.statements)
 
     @property
+    def only_ddl(self) -> bool:
+        """Schema changes and transaction control alone: what a migration sends, which
+        the guard judges and learning has no use for when nothing it sends is protected."""
+        plain = (Kind.OTHER, Kind.OPAQUE)
+        return self.has_ddl and all(s.kind not in plain for s in self.statements)
+
+    @property
     def has_transaction_control(self) -> bool:
         return any(s.kind not in (Kind.DDL, Kind.OTHER) for s in self.statements)
 

@@ -253,6 +253,33 @@ def test_a_huge_statement_is_answered_but_not_learned(shop: Shop) -> None:
     assert shop.proxy.metrics()[too_long] >= 1
 
 
+def test_an_untagged_sessions_schema_changes_are_not_analysed(shop: Shop) -> None:
+    """A migration (untagged) sends each statement once: the guard judges its schema
+    changes, and analysing them for footprints would only take the relay's CPU (an
+    untagged session protects nothing). Its queries are still learned."""
+    analysed = ("skewguard_statements_analyzed_total", ())
+    shop.proxy.versions()  # whatever was waiting is analysed now
+    before = shop.proxy.metrics()[analysed]
+
+    async def migrate() -> None:  # simple protocol
+        conn = await asyncpg.connect(shop.url(""))
+        try:
+            for i in range(10):
+                await conn.execute(f"CREATE TABLE mig_simple_{i} (id int)")
+            await conn.execute("BEGIN; ALTER TABLE mig_simple_0 ADD COLUMN c int; COMMIT")
+        finally:
+            await conn.close()
+
+    asyncio.run(migrate())
+    with psycopg.connect(shop.url(""), autocommit=True) as conn:  # extended protocol
+        for i in range(10):
+            conn.execute(f"CREATE TABLE mig_extended_{i} (id int)")
+        conn.execute("SELECT name FROM users WHERE id = 1 AND true").fetchall()
+    untagged = shop.proxy.footprint(shop.database, "(untagged)", "(untagged)")
+    assert "column_read:public.users.name" in untagged
+    assert 1 <= shop.proxy.metrics()[analysed] - before < 10
+
+
 def test_every_command_takes_format_json(shop: Shop) -> None:
     """One --format option across commands (--json is short for it)."""
     shop.proxy.versions()

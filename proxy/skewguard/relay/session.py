@@ -351,9 +351,11 @@ class ClientSession(asyncio.Protocol):
             else:
                 self.prepared.forget_unnamed()
             sql = raw.decode("utf-8", "replace")
-            self._record(sql)
             if reading:
-                return self._on_statement(self._read(sql), self._syncs)
+                script = self._read(sql)
+                self._record(sql, script)
+                return self._on_statement(script, self._syncs)
+            self._record(sql)
             if self._sampler is not None:
                 self._sample_query(sql)
             return None
@@ -362,7 +364,7 @@ class ClientSession(asyncio.Protocol):
             self.prepared.on_parse(name, query, to_read=to_read)
             if name and self.statement_log is not None:
                 self.statement_log.named.add(query)
-            self._record(query)
+            self._record(query, self._read(query) if to_read and self._untagged_log() else None)
             if self._sampler is not None:
                 self._sampler.on_parse(name, query, message.body)
             return None
@@ -404,10 +406,20 @@ class ClientSession(asyncio.Protocol):
             _SCRIPTS.put(sql, script)
         return script
 
-    def _record(self, sql: str) -> None:
-        """Count the statement for footprint learning (analysed later, off this path)."""
+    def _untagged_log(self) -> bool:
+        return self.statement_log is not None and not self.statement_log.key.app
+
+    def _record(self, sql: str, script: Script | None = None) -> None:
+        """Count the statement for footprint learning (analysed later, off this path).
+
+        An untagged session's schema changes are not: it protects nothing, and in a
+        migration every statement is a new text whose analysis would take the CPU
+        the relay and the guard need (``script``: the text read already).
+        """
         statement_log = self.statement_log
         if statement_log is not None:
+            if script is not None and script.only_ddl and not statement_log.key.app:
+                return
             if len(sql) > self.proxy.settings.max_analysed_statement:
                 # relayed untouched: a 100 MB literal is not worth a parse (nor the memory)
                 self.proxy.metrics.analysis_failures.labels("too-long").inc()
