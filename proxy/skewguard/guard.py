@@ -75,6 +75,7 @@ from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
     OVERTURNABLE,
     MigratingConnection,
+    Ran,
     Replayer,
     ReplayTimeout,
     Verdict,
@@ -175,6 +176,21 @@ class Screened:
     gathered: GatherResult | None = None
 
 
+@dataclass(frozen=True)
+class Speculation:
+    """A statement's replay started on the snapshot at hand while the catalog is
+    refreshed: the texts it tried, and the trials it picked with their outcome."""
+
+    texts: tuple[str, ...]
+    run: asyncio.Task[tuple[list[Trial], Ran | None]]
+
+    async def settled(self) -> None:
+        """Wait for it to finish (its replies are the proxy's own: nothing of the
+        client's may follow them before); its failure is the replay's to report."""
+        with contextlib.suppress(Exception):
+            await asyncio.shield(self.run)
+
+
 @dataclass
 class PendingChange:
     """The schema change a transaction (or one statement) has made so far.
@@ -196,6 +212,8 @@ class PendingChange:
             self.prefetched.cancel()
             self.prefetched = None
 
+    #: the replay of a change judged at once, started before the catalog was current
+    speculation: Speculation | None = field(default=None, repr=False)
     #: replayed samples' outcomes before the first DDL that reached them was forwarded
     baseline: dict[Trial, Runs] = field(default_factory=dict)
     kept: frozenset[str] = frozenset()  # binary-bound samples prepared before the change
@@ -398,6 +416,70 @@ class Guard:
             await sized(len(catalog.relations), functools.partial(_derive, catalog))
         overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
         return PendingChange(overlay, catalog, prefetched=prefetched)
+
+    def speculate(
+        self, requester: Requester, texts: Sequence[str], node: Any, gathered: GatherResult | None
+    ) -> Speculation | None:
+        """Start replaying a change judged at once (outside a block) on the snapshot at
+        hand, on the migrating connection, while ``begin`` makes the catalog current on
+        the side connection: ``judge`` takes the outcome when the current catalog picks
+        the same trials for the same texts, and replays anew otherwise. None when there
+        is nothing to start (no replay, nothing protected, no modelled snapshot yet).
+        ``node``: the last text's statement, parsed."""
+        if not self.replays(requester) or not isinstance(gathered, Gathered):
+            return None
+        snapshot = self._catalogs.cached(requester.database)
+        if not gathered.protections or snapshot is None or not snapshot.has_derived("model"):
+            return None
+        overlay = Overlay(snapshot, search_path=requester.search_path, user=requester.user)
+        pending = PendingChange(overlay, snapshot)
+        try:
+            for text in texts[:-1]:
+                pending.apply(text)
+            if pending.apply(texts[-1], node):
+                return None  # an unmodelled reach: the current catalog decides
+        except (CannotModel, DdlParseError):
+            return None
+        run = asyncio.ensure_future(self._speculative(requester, pending, gathered.protections))
+        run.add_done_callback(_retrieved)
+        return Speculation(tuple(texts), run)
+
+    async def _speculative(
+        self,
+        requester: Requester,
+        pending: PendingChange,
+        protections: Mapping[VersionKey, Protection],
+    ) -> tuple[list[Trial], Ran | None]:
+        assert self._replayer is not None and requester.own_connection is not None
+        changes = pending.overlay.net_changes()
+        trials = await self._trials(requester, pending, changes, protections)
+        if not trials or any(isinstance(c, IndexChange) and c.concurrently for c in changes):
+            return trials, None
+        conn, budget = requester.own_connection, self._replay_budget(requester)
+        return trials, await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
+
+    async def _speculated(
+        self, pending: PendingChange, trials: list[Trial]
+    ) -> tuple[bool, Ran | None]:
+        """(True, its outcome) when the speculation tried these trials with these texts;
+        (False, None) when the replay must run anew. Raises its ReplayTimeout when it
+        is the one that counts."""
+        speculation, pending.speculation = pending.speculation, None
+        if speculation is None:
+            return False, None
+        try:
+            tried, ran = await asyncio.shield(speculation.run)
+        except ReplayTimeout:
+            if speculation.texts == tuple(pending.texts):
+                raise
+            return False, None
+        except Exception:  # replayed anew, which reports what is wrong
+            return False, None
+        if tried != trials or speculation.texts != tuple(pending.texts):
+            self._metrics.replay_speculation.labels("redone").inc()
+            return False, None
+        self._metrics.replay_speculation.labels("taken").inc()
+        return True, ran
 
     async def screen(self, requester: Requester, text: str, node: Any) -> Screened:
         """Allow a statement that provably reaches nothing a protected version uses,
@@ -774,6 +856,8 @@ class Guard:
             return Verdict()
         assert self._replayer is not None and requester.own_connection is not None
         conn = requester.own_connection
+        if pending.speculation is not None:  # one exchange at a time on the connection
+            await pending.speculation.settled()
         trials = await self._trials(requester, pending, changes, protections)
         if not trials:
             return Verdict()
@@ -781,7 +865,9 @@ class Guard:
         if conn.own_status == "I":
             if any(isinstance(c, IndexChange) and c.concurrently for c in changes):
                 return Verdict()  # it cannot run in the proxy's trial transaction
-            ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
+            taken, ran = await self._speculated(pending, trials)
+            if not taken:
+                ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
             if ran is None:
                 return Verdict()
             if ran.refused is not None:  # the change did not apply: nothing to compare

@@ -239,6 +239,15 @@ class ProxyMetrics:
             "replayed clean",
             registry=self.registry,
         )
+        self.replay_speculation = Counter(
+            "skewguard_replay_speculation",
+            "Trials of an autocommit statement started while the catalog was refreshed: "
+            "taken, or redone because the current catalog picked other trials",
+            ["outcome"],
+            registry=self.registry,
+        )
+        for outcome in ("taken", "redone"):
+            self.replay_speculation.labels(outcome)
         self.replay_deadline = Counter(
             "skewguard_replay_deadline",
             "Replays not run or not finished within the decision's deadline (the decision is "

@@ -24,7 +24,7 @@ from dataclasses import replace
 from typing import Any
 
 from skewguard.ddl import CannotModel, DdlParseError
-from skewguard.guard import Guard, PendingChange, Requester
+from skewguard.guard import Guard, PendingChange, Requester, Speculation
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.replaying import OwnQueryTimeout, ReplayTimeout
@@ -73,6 +73,7 @@ class TransactionGate:
         # reports it ended): a later statement's overlay gets them applied first, as
         # the side connection that reads the catalog cannot see them yet
         self._earlier: list[str] = []
+        self._speculation: Speculation | None = None  # a replay out during a decision
 
     @property
     def pending(self) -> bool:
@@ -120,7 +121,12 @@ class TransactionGate:
             async with asyncio.timeout(deadline):
                 if script.if_not_standard is not None:
                     script = await self._reading(requester, script)
-                decision = await self._decide(requester, script, sql)
+                try:
+                    decision = await self._decide(requester, script, sql)
+                finally:  # nothing of the client's is sent while the proxy's own is out
+                    speculation, self._speculation = self._speculation, None
+                    if speculation is not None:
+                        await speculation.settled()
         except TimeoutError:
             decision = await self._guard.unjudged(
                 requester, [sql], "deadline", f"no decision within {deadline:g} s"
@@ -223,6 +229,11 @@ class TransactionGate:
         if not requester.search_path_known:
             requester = await self._ask_search_path(requester)
         if self._pending is None:
+            if not self.in_block:  # its replay starts while the catalog is made current
+                texts = [*self._earlier, text]
+                self._speculation = self._guard.speculate(
+                    requester, texts, statement.node, gathered
+                )
             # judged at once outside a block: its footprints are read with the catalog
             self._pending = await self._guard.begin(
                 requester, prefetch=not self.in_block, gathered=gathered
@@ -230,6 +241,7 @@ class TransactionGate:
             self._savepoints.clear()
             if self._pending is None:
                 raise _Unjudged("catalog", "the catalog of the database cannot be read")
+            self._pending.speculation = self._speculation
             earlier, self._earlier = self._earlier, []
             for passed in earlier:  # they ran first in this implicit transaction
                 self._add(passed)
