@@ -440,6 +440,9 @@ class Guard:
                 return None  # an unmodelled reach: the current catalog decides
         except (CannotModel, DdlParseError):
             return None
+        except Exception:  # only a head start: the decision itself meets (and says) it
+            log.debug("no speculative replay", exc_info=True)
+            return None
         run = asyncio.ensure_future(self._speculative(requester, pending, gathered.protections))
         run.add_done_callback(_retrieved)
         return Speculation(tuple(texts), run)
