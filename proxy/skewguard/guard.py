@@ -55,7 +55,7 @@ from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.offload import sized
+from skewguard.offload import INLINE_BELOW, sized
 from skewguard.peers import Peers
 from skewguard.policy import (
     Action,
@@ -424,13 +424,18 @@ class Guard:
         hand, on the migrating connection, while ``begin`` makes the catalog current on
         the side connection: ``judge`` takes the outcome when the current catalog picks
         the same trials for the same texts, and replays anew otherwise. None when there
-        is nothing to start (no replay, nothing protected, no modelled snapshot yet).
+        is nothing to start (no replay, nothing protected, no snapshot, or a large one
+        not modelled yet).
         ``node``: the last text's statement, parsed."""
         if not self.replays(requester) or not isinstance(gathered, Gathered):
             return None
         snapshot = self._catalogs.cached(requester.database)
-        if not gathered.protections or snapshot is None or not snapshot.has_derived("model"):
+        if not gathered.protections or snapshot is None:
             return None
+        if not snapshot.has_derived("model"):  # read for learning: modelled here if small
+            if len(snapshot.relations) >= INLINE_BELOW:
+                return None
+            _derive(snapshot)
         overlay = Overlay(snapshot, search_path=requester.search_path, user=requester.user)
         pending = PendingChange(overlay, snapshot)
         try:
