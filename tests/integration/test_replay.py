@@ -369,8 +369,7 @@ def test_replay_outcomes_are_counted_in_metrics(site: Site) -> None:
     assert after_narrowing["skewguard_replay_overturned_total"] >= 1
     assert after_narrowing["skewguard_replay_breaks_total"] == 1
     assert after_narrowing["skewguard_replay_deadline_total"] == 0
-    # the second trial started while the catalog was refreshed and was taken as it ran
-    # (the first decision of a fresh proxy has no snapshot at hand to start from)
+    # a trial started while the catalog was refreshed and was taken as it ran
     speculation = {
         outcome: site.proxy.metrics()[
             ("skewguard_replay_speculation_total", (("outcome", outcome),))
