@@ -21,12 +21,15 @@ from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.quoting import with_escape_strings
 from skewguard.sql_start import first_word
 
-# First word of a statement that is never DDL or transaction control.
+# First word of a statement that is never DDL or transaction control (EXPLAIN ANALYZE runs
+# what it explains: always read).
 _PLAIN_STARTS = frozenset(
     b"select insert update delete with values table fetch move execute copy show listen "
-    b"notify unlisten lock merge explain declare close checkpoint vacuum analyze "
-    b"analyse".split()
+    b"notify unlisten lock merge declare close checkpoint vacuum analyze analyse".split()
 )
+# A keyword that makes a plain statement create a table (SELECT ... INTO) or run a shell
+# command (COPY ... PROGRAM); no quoting can spell a keyword otherwise.
+_HIDDEN_EFFECTS = {b"select": b"into", b"with": b"into", b"copy": b"program"}
 
 
 def needs_reading(sql: bytes) -> bool:
@@ -35,7 +38,8 @@ def needs_reading(sql: bytes) -> bool:
     Conservative by construction: a false "read it" costs one parse, a false
     "plain" would let DDL past the guard.
     """
-    if first_word(sql) not in _PLAIN_STARTS:
+    word = first_word(sql)
+    if word not in _PLAIN_STARTS:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
@@ -43,7 +47,10 @@ def needs_reading(sql: bytes) -> bool:
     # word hidden from a byte search (U&"..." escapes): always read. Two substring tests
     # on the lower-cased text cost a third of a case-insensitive regex search.
     lowered = sql.lower()
-    return b"_config" in lowered or b"u&" in lowered
+    if b"_config" in lowered or b"u&" in lowered:
+        return True
+    effect = _HIDDEN_EFFECTS.get(word or b"")
+    return effect is not None and effect in lowered
 
 
 class Kind(Enum):
@@ -82,6 +89,8 @@ class Statement:
     local: bool = False  # the search_path change lasts until the transaction ends
     override: str | None = None  # SET skewguard.allow = '…'; "" for RESET
     lock_timeout: bool | None = None  # True: set to non-zero; False: set to 0 or reset
+    #: current_user may change (SET ROLE, SESSION AUTHORIZATION...): "$user" moves with it
+    role: bool = False
     node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
@@ -120,6 +129,12 @@ class Script:
         """The search_path set for the rest of the transaction only (SET LOCAL)."""
         paths = [s.search_path for s in self.statements if s.search_path and s.local]
         return paths[-1] if paths else None
+
+    @property
+    def moves_role(self) -> bool:
+        """The text may change current_user, which a "$user" in search_path names."""
+        other = self.if_not_standard
+        return any(s.role for s in self.statements) or (other is not None and other.moves_role)
 
     @property
     def has_ddl(self) -> bool:
@@ -172,6 +187,7 @@ def _noted(s: Statement) -> bool:
         s.kind is not Kind.OTHER
         or bool(s.application_name or s.search_path or s.override is not None)
         or s.lock_timeout is not None
+        or s.role
     )
 
 
@@ -186,6 +202,7 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
         s.local,
         s.override,
         s.lock_timeout,
+        s.role,
     )
 
 
@@ -301,10 +318,12 @@ def _statement(stmt: Any, text: str) -> Statement:
     if isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False,
+            search_path=RESET, override="", lock_timeout=False, role=True,
         )  # fmt: skip
     if isinstance(stmt, ast.DoStmt | ast.CallStmt):
         return Statement(Kind.OPAQUE, text)
+    if isinstance(stmt, ast.CopyStmt) and stmt.is_program:
+        return Statement(Kind.OPAQUE, text)  # a shell command may connect and run anything
     if is_ddl(stmt):
         return Statement(Kind.DDL, text, node=stmt)
     calls = _FuncCalls()
@@ -312,12 +331,16 @@ def _statement(stmt: Any, text: str) -> Statement:
     change = None
     path: tuple[str, ...] | None = None
     local = False
+    role = False
     for call in calls.found:
         change = _set_config(call) or change
         found = _set_config_path(call)
         if found is not None:
             path, local = found
-    return Statement(Kind.OTHER, text, application_name=change, search_path=path, local=local)
+        role = role or _set_config_role(call)
+    return Statement(
+        Kind.OTHER, text, application_name=change, search_path=path, local=local, role=role
+    )
 
 
 def _set_statement(stmt: Any, text: str) -> Statement:
@@ -325,11 +348,13 @@ def _set_statement(stmt: Any, text: str) -> Statement:
     if stmt.kind == kind.VAR_RESET_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False,
+            search_path=RESET, override="", lock_timeout=False, role=True,
         )  # fmt: skip
     reset = stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT)
     values = [_constant(arg) for arg in stmt.args or ()] if stmt.kind == kind.VAR_SET_VALUE else []
     name = stmt.name or ""
+    if name in ROLE_SETTINGS:  # also SET LOCAL: "$user" is another schema until COMMIT
+        return Statement(Kind.OTHER, text, role=True)
     if stmt.is_local and name not in ("lock_timeout", "search_path"):
         return Statement(Kind.OTHER, text)  # SET LOCAL of these matters to the DDL after it
     if name == "application_name":
@@ -419,6 +444,20 @@ def _set_config_path(call: Any) -> tuple[tuple[str, ...], bool] | None:
         return UNKNOWN, is_local
     # PostgreSQL splits the value into identifiers and folds the unquoted ones
     return tuple(p.strip().lower() for p in text.split(",") if p.strip()), is_local
+
+
+#: Settings that change current_user (SET ROLE, SET SESSION AUTHORIZATION).
+ROLE_SETTINGS = frozenset({"role", "session_authorization"})
+
+
+def _set_config_role(call: Any) -> bool:
+    """``set_config`` of role or session_authorization, or of a setting named by an
+    expression (which may be either)."""
+    args = _set_config_args(call)
+    if args is None:
+        return False
+    setting = _constant(args[0])
+    return setting is None or setting.lower() in ROLE_SETTINGS
 
 
 def _set_config(call: Any) -> ApplicationNameChange | None:

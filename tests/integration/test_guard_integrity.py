@@ -8,6 +8,7 @@ must have seen the 55006 refusal or a protocol error.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -333,3 +334,89 @@ def test_a_text_too_large_to_read_is_not_waved_through(guarded: Guarded) -> None
         assert _outcome(client) == "ok"
         client.send(rc.query(DROP))  # public.users, as PostgreSQL now resolves it
         _assert_held(guarded, _outcome(client))
+
+
+def test_a_search_path_startup_parameter_wins_over_options(guarded: Guarded) -> None:
+    """PostgreSQL applies ``options`` first and the other startup parameters after (names
+    case-insensitive): ``users`` is public.users here, not archive.users."""
+    for name in ("search_path", "SEARCH_PATH"):
+        with guarded.client() as client:
+            params = {**guarded.startup(), "options": "-c search_path=archive", name: "public"}
+            assert client.startup(params)[-1].type == "Z"
+            client.send(rc.query(DROP))
+            _assert_held(guarded, _outcome(client))
+
+
+@pytest.mark.parametrize(
+    ("change", "options"),
+    [
+        ("SET ROLE postgres", ""),
+        ("SET SESSION AUTHORIZATION postgres", ""),
+        ("SELECT set_config('role', 'postgres', false)", ""),
+        ("", "-c role=postgres"),
+    ],
+)
+def test_a_role_change_moves_the_user_schema_of_the_search_path(
+    guarded: Guarded, change: str, options: str
+) -> None:
+    """ "$user" is current_user: logged in as a role whose schema holds an unused
+    ``users``, then turned into postgres, ``users`` is public.users again."""
+    role = unique("r")
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+        conn.execute(f"CREATE SCHEMA {role} CREATE TABLE users (id int, email text)")
+    try:
+        with guarded.client() as client:
+            params = {**guarded.startup(), "user": role, "options": options}
+            assert client.startup(params)[-1].type == "Z"
+            if change:
+                client.send(rc.query(change))
+                assert _outcome(client) == "ok"
+            client.send(rc.query(DROP))
+            _assert_held(guarded, _outcome(client))
+            if options:
+                return  # RESET ROLE goes back to the startup option's role
+            client.send(rc.query("RESET SESSION AUTHORIZATION"), rc.query("RESET ROLE"))
+            assert _outcome(client) == _outcome(client) == "ok"
+            client.send(rc.query(DROP))
+            assert _outcome(client) == "ok"  # asked: "$user" is the role again, its own table
+    finally:
+        with direct(guarded.cluster, dbname=guarded.database) as conn:
+            conn.execute(f"DROP SCHEMA {role} CASCADE")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_shell_command_run_by_copy_is_opaque(guarded: Guarded) -> None:
+    """COPY ... PROGRAM runs a command as the server's OS user (it may connect and run any
+    DDL): refused like a DO block the proxy cannot read."""
+    with guarded.ready_client() as client:
+        client.send(rc.query("COPY (SELECT 1) TO PROGRAM 'cat >/dev/null'"))
+        assert _outcome(client) == "55006"
+        client.send(rc.query("COPY (SELECT 1) TO STDOUT"))
+        replies = client.read_ready()
+        assert rc.error_code(replies) is None, replies
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id INTO {t} FROM users",
+        "WITH x AS (SELECT id FROM users) SELECT * INTO {t} FROM x",
+        "EXPLAIN ANALYZE CREATE TABLE {t} AS SELECT id FROM users",
+    ],
+)
+def test_a_table_created_by_a_query_is_judged(guarded: Guarded, sql: str) -> None:
+    """SELECT INTO and EXPLAIN ANALYZE of CREATE TABLE AS create a table: the guard
+    judges (and audits) it as the CREATE TABLE AS it is."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query(sql.format(t=table)))
+        assert _outcome(client) == "ok"
+    deadline = time.monotonic() + 5  # audits are written in the background
+    while True:
+        decisions = json.loads(guarded.proxy.get("/api/decisions?limit=20"))["decisions"]
+        judged = [d for d in decisions if any(table in s for s in d["statements"])]
+        if judged or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert judged and judged[0]["changes"][0]["kind"] == "CreateRelation", judged

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from skewguard.footprint import VersionKey
 from skewguard.guard import Requester
-from skewguard.identity import UNTAGGED, Identity
+from skewguard.identity import UNTAGGED, Identity, startup_settings
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
 from skewguard.policy import Mode, Refusal, unjudged_decision
@@ -32,7 +32,14 @@ from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connec
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.replaying import OwnQueryTimeout
 from skewguard.search_path import startup_path
-from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
+from skewguard.statements import (
+    RESET,
+    ROLE_SETTINGS,
+    UNKNOWN,
+    Script,
+    needs_reading,
+    read_script,
+)
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
@@ -143,6 +150,8 @@ class ClientSession(asyncio.Protocol):
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
         self._path_unknown_here = False
+        # current_user may not be the login user: a "$user" in the path is not known
+        self._role_moved = False
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -467,6 +476,8 @@ class ClientSession(asyncio.Protocol):
             self._path_known = path != UNKNOWN
         # an unreadable change in this very text has not run yet: the backend cannot tell
         self._path_unknown_here = UNKNOWN in (path, script.local_search_path)
+        if script.moves_role:
+            self._role_moved = self._path_unknown_here = True
         current = self.statement_log
         if path not in (None, UNKNOWN) and current is not None and path != current.search_path:
             assert path is not None
@@ -499,7 +510,9 @@ class ClientSession(asyncio.Protocol):
             session_override=self._session_override,
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
-            search_path_known=self._path_known and local != UNKNOWN,
+            search_path_known=(
+                self._path_known and local != UNKNOWN and not (self._role_moved and "$user" in path)
+            ),
             search_path_askable=not self._path_unknown_here,
             own_connection=self if self._can_query_own() else None,
         )
@@ -974,6 +987,7 @@ class ClientSession(asyncio.Protocol):
         self.proxy.admitted.add(self)
         self.params = startup.params
         self.identity = self.proxy.resolver.from_startup(startup.params)
+        self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(startup.params))
         self._replication = startup.replication
         user = startup.params.get("user", "")
         self.database = startup.params.get("database") or user
