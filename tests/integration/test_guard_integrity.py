@@ -420,3 +420,19 @@ def test_a_table_created_by_a_query_is_judged(guarded: Guarded, sql: str) -> Non
             break
         time.sleep(0.1)
     assert judged and judged[0]["changes"][0]["kind"] == "CreateRelation", judged
+
+
+def test_sql_on_a_logical_replication_connection_is_judged(guarded: Guarded) -> None:
+    """replication=database starts a walsender that also runs SQL sent as a simple Query:
+    DDL there goes through the guard, and replication itself still streams."""
+    slot = unique("slot")
+    with guarded.client() as client:
+        assert client.startup({**guarded.startup(), "replication": "database"})[-1].type == "Z"
+        client.send(rc.query(DROP))
+        _assert_held(guarded, _outcome(client))
+        client.send(rc.query("IDENTIFY_SYSTEM"))
+        assert [r.type for r in client.read_ready()] == ["T", "D", "C", "Z"]
+        client.send(rc.query(f"CREATE_REPLICATION_SLOT {slot} TEMPORARY LOGICAL test_decoding"))
+        assert rc.error_code(client.read_ready()) is None
+        client.send(rc.query(f"START_REPLICATION SLOT {slot} LOGICAL 0/0"))
+        assert client.read_message().type == "W"  # CopyBothResponse: streaming

@@ -127,7 +127,10 @@ class ClientSession(asyncio.Protocol):
         self._scanner = MessageScanner(_CLIENT_MESSAGES)
         self._upstream: UpstreamLink | None = None
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
-        self._replication = False
+        self._replication = False  # a walsender: physical ones are a byte pipe
+        # replication=database: a logical walsender also runs SQL from a simple Query,
+        # so its text goes through the gate like any other session's
+        self._sql_walsender = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._sampler: SessionSampler | None = None  # None: not sampling values for replay
         self._owner: tuple[StatementLog, Owner] | None = None  # whose samples, per log
@@ -650,6 +653,7 @@ class ClientSession(asyncio.Protocol):
         return (
             held
             and self.phase is Phase.READY
+            and not self._replication  # a walsender refuses the extended protocol
             and not self._own_lost
             and not self._unsynced
             and self._replies.ready == self._syncs
@@ -961,7 +965,8 @@ class ClientSession(asyncio.Protocol):
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
                         self._retag(identity)
                 case hs.Authenticated():
-                    self.phase = Phase.RAW if self._replication else Phase.READY
+                    raw = self._replication and not self._sql_walsender
+                    self.phase = Phase.RAW if raw else Phase.READY
                     self._count_identity()
                     if self._tls is None and self.transport is not None:
                         self._send_client = self.transport.write
@@ -989,11 +994,12 @@ class ClientSession(asyncio.Protocol):
         self.identity = self.proxy.resolver.from_startup(startup.params)
         self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(startup.params))
         self._replication = startup.replication
+        self._sql_walsender = startup.params.get("replication") == "database"
         user = startup.params.get("user", "")
         self.database = startup.params.get("database") or user
-        if self.proxy.guard is not None and not self._replication:
+        if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(self.proxy.guard, self._requester)
-            if self.proxy.guard.samples is not None:
+            if self.proxy.guard.samples is not None and not self._replication:
                 self._sampler = SessionSampler(self.proxy.guard.samples)
         self.phase = Phase.CONNECTING
         self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
