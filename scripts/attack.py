@@ -396,6 +396,35 @@ def _b18(ctx: Ctx) -> object:
         return outcome(c)
 
 
+@guard("SET client_encoding SJIS answered first, then the hiding text")
+def _b16b(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("SET client_encoding = 'Shift_JIS'"))
+        first = outcome(c)
+        c.send(rc.message(b"Q", text + b"\x00"))
+        return first + outcome(c)
+
+
+@guard("SET client_encoding SJIS fails in an aborted block; UTF-8 text SJIS would misread")
+def _b16c(ctx: Ctx) -> object:
+    hiding = "ROLLBACK; SELECT E'\u3041\\' , ' ; " + DROP + "; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN"), rc.query("SELECT 1/0"), rc.query("SET client_encoding = SJIS"))
+        c.send(rc.query(hiding))
+        return outcome(c, count=4)
+
+
+@guard("SET LOCAL client_encoding undone by COMMIT, pipelined text after")
+def _b16d(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN; SET LOCAL client_encoding = 'SJIS'"))
+        first = outcome(c)
+        c.send(rc.query("COMMIT"), rc.message(b"Q", text + b"\x00"))
+        return first + outcome(c, count=2)
+
+
 @guard("SJIS trailing 0x5C through Parse")
 def _b19(ctx: Ctx) -> object:
     text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"

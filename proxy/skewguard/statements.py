@@ -20,6 +20,7 @@ from pglast import ast, enums, visitors
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.quoting import with_escape_strings
 from skewguard.sql_start import first_word
+from skewguard.wire.encodings import ANY
 
 # First word of a statement that is never DDL or transaction control (EXPLAIN ANALYZE runs
 # what it explains: always read).
@@ -91,6 +92,8 @@ class Statement:
     lock_timeout: bool | None = None  # True: set to non-zero; False: set to 0 or reset
     #: current_user may change (SET ROLE, SESSION AUTHORIZATION...): "$user" moves with it
     role: bool = False
+    #: client_encoding set to this value (encodings.ANY: reset, computed or local)
+    client_encoding: str | None = None
     node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
@@ -100,6 +103,8 @@ class Script:
     error: str | None = None  # set when pglast cannot parse the text
     looks_like_ddl: bool = False  # for an unparseable text: a guess from its first word
     too_large: bool = False  # longer than the proxy reads: what it does is unknown
+    #: reads otherwise in a client encoding the session may be using (cannot be judged)
+    ambiguous: bool = False
     #: How a session with standard_conforming_strings off reads the text, when that
     #: differs in what the proxy follows (None: the same either way).
     if_not_standard: Script | None = None
@@ -135,6 +140,11 @@ class Script:
         """The text may change current_user, which a "$user" in search_path names."""
         other = self.if_not_standard
         return any(s.role for s in self.statements) or (other is not None and other.moves_role)
+
+    @property
+    def client_encodings(self) -> list[str]:
+        """The client_encoding values this text may leave the session with."""
+        return [s.client_encoding for s in self.statements if s.client_encoding is not None]
 
     @property
     def has_ddl(self) -> bool:
@@ -175,6 +185,11 @@ def read_script(sql: str, *, limit: int | None = None) -> Script:
     return replace(script, if_not_standard=other)
 
 
+def same_effect(one: Script, other: Script) -> bool:
+    """Two readings of a text do the same to what the proxy follows."""
+    return _followed(one) == _followed(other)
+
+
 def _followed(script: Script) -> tuple[object, ...]:
     """What the proxy follows of a script: what it must judge, control and settings."""
     if script.error is not None:
@@ -188,6 +203,7 @@ def _noted(s: Statement) -> bool:
         or bool(s.application_name or s.search_path or s.override is not None)
         or s.lock_timeout is not None
         or s.role
+        or s.client_encoding is not None
     )
 
 
@@ -203,6 +219,7 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
         s.override,
         s.lock_timeout,
         s.role,
+        s.client_encoding,
     )
 
 
@@ -318,7 +335,7 @@ def _statement(stmt: Any, text: str) -> Statement:
     if isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False, role=True,
+            search_path=RESET, override="", lock_timeout=False, role=True, client_encoding=ANY,
         )  # fmt: skip
     if isinstance(stmt, ast.DoStmt | ast.CallStmt):
         return Statement(Kind.OPAQUE, text)
@@ -332,15 +349,18 @@ def _statement(stmt: Any, text: str) -> Statement:
     path: tuple[str, ...] | None = None
     local = False
     role = False
+    encoding: str | None = None
     for call in calls.found:
         change = _set_config(call) or change
         found = _set_config_path(call)
         if found is not None:
             path, local = found
         role = role or _set_config_role(call)
+        encoding = _set_config_encoding(call) or encoding
     return Statement(
-        Kind.OTHER, text, application_name=change, search_path=path, local=local, role=role
-    )
+        Kind.OTHER, text, application_name=change, search_path=path, local=local, role=role,
+        client_encoding=encoding,
+    )  # fmt: skip
 
 
 def _set_statement(stmt: Any, text: str) -> Statement:
@@ -348,13 +368,16 @@ def _set_statement(stmt: Any, text: str) -> Statement:
     if stmt.kind == kind.VAR_RESET_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False, role=True,
+            search_path=RESET, override="", lock_timeout=False, role=True, client_encoding=ANY,
         )  # fmt: skip
     reset = stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT)
     values = [_constant(arg) for arg in stmt.args or ()] if stmt.kind == kind.VAR_SET_VALUE else []
     name = stmt.name or ""
     if name in ROLE_SETTINGS:  # also SET LOCAL: "$user" is another schema until COMMIT
         return Statement(Kind.OTHER, text, role=True)
+    if name == "client_encoding":  # SET NAMES too; a LOCAL value ends with the transaction
+        value = values[0] if values and not reset and not stmt.is_local else None
+        return Statement(Kind.OTHER, text, client_encoding=value or ANY)
     if stmt.is_local and name not in ("lock_timeout", "search_path"):
         return Statement(Kind.OTHER, text)  # SET LOCAL of these matters to the DDL after it
     if name == "application_name":
@@ -458,6 +481,25 @@ def _set_config_role(call: Any) -> bool:
         return False
     setting = _constant(args[0])
     return setting is None or setting.lower() in ROLE_SETTINGS
+
+
+def _set_config_encoding(call: Any) -> str | None:
+    """``set_config('client_encoding', '…', false)``: the value; ANY when the setting or
+    the value is computed, or the change is local; None for other settings."""
+    args = _set_config_args(call)
+    if args is None:
+        return None
+    name, value, local = args
+    setting = _constant(name)
+    if setting is not None and setting.lower() != "client_encoding":
+        return None
+    session_wide = (
+        isinstance(local, ast.A_Const)
+        and isinstance(local.val, ast.Boolean)
+        and not local.val.boolval
+    )
+    new_value = _constant(value) if setting is not None and session_wide else None
+    return new_value or ANY
 
 
 def _set_config(call: Any) -> ApplicationNameChange | None:

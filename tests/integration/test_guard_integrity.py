@@ -436,3 +436,40 @@ def test_sql_on_a_logical_replication_connection_is_judged(guarded: Guarded) -> 
         assert rc.error_code(client.read_ready()) is None
         client.send(rc.query(f"START_REPLICATION SLOT {slot} LOGICAL 0/0"))
         assert client.read_message().type == "W"  # CopyBothResponse: streaming
+
+
+#: 0x95 0x5C is one SJIS character: read as UTF-8, a backslash escapes the quote after it and
+#: the whole rest is one string; PostgreSQL (client_encoding SJIS) runs a SELECT, then the drop.
+SJIS_HIDDEN = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+
+
+def test_a_statement_hidden_by_a_multibyte_client_encoding_is_judged(guarded: Guarded) -> None:
+    with guarded.client() as client:
+        params = {**guarded.startup(), "client_encoding": "SJIS"}
+        assert client.startup(params)[-1].type == "Z"
+        client.send(rc.message(b"Q", SJIS_HIDDEN + b"\x00"))
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+        assert guarded.email_exists()
+        client.send(rc.message(b"Q", b"SELECT E'\x95\\'\x00"))  # the same string: harmless
+        replies = client.read_ready()
+        assert [r.type for r in replies] == ["T", "D", "C", "Z"], replies
+        assert replies[1].body.endswith(b"\x95\\")
+
+
+def test_a_text_sent_while_the_client_encoding_changes_is_not_waved_through(
+    guarded: Guarded,
+) -> None:
+    """Pipelined behind SET client_encoding (which may fail), a text that reads otherwise
+    in the new encoding cannot be judged; once PostgreSQL has answered, it is judged."""
+    with guarded.ready_client() as client:
+        client.send(
+            rc.query("SET client_encoding = 'GBK'"), rc.message(b"Q", SJIS_HIDDEN + b"\x00")
+        )
+        assert _outcome(client) == "ok"
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" in error["M"], error
+        client.send(rc.message(b"Q", SJIS_HIDDEN + b"\x00"))
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+    assert guarded.email_exists()

@@ -82,8 +82,8 @@ class TransactionGate:
 
     def must_decide(self, script: Script) -> bool:
         """Whether this text needs the guard (so its message waits for the decision)."""
-        if script.if_not_standard is not None:
-            return True  # which reading applies is asked first
+        if script.if_not_standard is not None or script.ambiguous:
+            return True  # which reading applies is asked first, or cannot be known
         if script.error is not None:
             return script.looks_like_ddl
         if any(s.kind is Kind.DDL or s.kind is Kind.OPAQUE for s in script.statements):
@@ -177,6 +177,11 @@ class TransactionGate:
             raise _Unjudged(
                 "too-large",
                 f"the statement is longer than --max-analysed-statement ({len(sql)} characters)",
+            )
+        if script.ambiguous:
+            raise _Unjudged(
+                "quoting",
+                "the text reads otherwise in a client_encoding the session may be switching to",
             )
         if script.error is not None:
             return await self._guard.judge_unparseable(requester, [sql], source="proxy")

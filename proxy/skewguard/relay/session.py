@@ -39,9 +39,11 @@ from skewguard.statements import (
     Script,
     needs_reading,
     read_script,
+    same_effect,
 )
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
+from skewguard.wire.encodings import ANY, decode, hiding, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
     Message,
@@ -85,8 +87,13 @@ _PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
 _SCRIPTS: Recent[str, Script] = Recent()
 
 
-def _read_parse(body: bytes) -> tuple[str, str, bool]:
+def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
     """Parse's statement name and text, and whether the text must be read."""
+    if encoding is not None:  # a session whose characters may hold a backslash: uncached
+        m.decode_parse(body)  # the message's layout is checked as for any Parse
+        name, _, rest = body.partition(b"\x00")
+        query = rest.partition(b"\x00")[0]
+        return decode(name, encoding), decode(query, encoding), needs_reading(query)
     known = _PARSES.get(body)
     if known is None:
         parse = m.decode_parse(body)
@@ -155,6 +162,13 @@ class ClientSession(asyncio.Protocol):
         self._path_unknown_here = False
         # current_user may not be the login user: a "$user" in the path is not known
         self._role_moved = False
+        # client_encoding values texts sent but not yet answered may have set, and the
+        # ReadyForQuery that answers the last of them: until then a text is read each way
+        self._encodings_in_flight: set[str] = set()
+        self._encodings_until = 0
+        self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
+        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
+        self._query_sql = ""  # the last Query's text, as read
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -362,9 +376,14 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.on_query(raw)
             else:
                 self.prepared.forget_unnamed()
-            sql = raw.decode("utf-8", "replace")
+            encodings = self._encodings()
+            sql = self._query_sql = decode(raw, encodings[0])
             if reading:
                 script = self._read(sql)
+                if len(encodings) > 1 and not all(
+                    same_effect(script, self._read(other)) for other in readings(raw, encodings)[1:]
+                ):
+                    script = replace(script, ambiguous=True)
                 self._record(sql, script)
                 return self._on_statement(script, self._syncs)
             self._record(sql)
@@ -372,7 +391,7 @@ class ClientSession(asyncio.Protocol):
                 self._sample_query(sql)
             return None
         if mtype == 0x50:  # Parse: nothing runs yet
-            name, query, to_read = _read_parse(message.body)
+            name, query, to_read = _read_parse(message.body, self._encodings()[0])
             self.prepared.on_parse(name, query, to_read=to_read)
             if name and self.statement_log is not None:
                 self.statement_log.named.add(query)
@@ -396,6 +415,11 @@ class ClientSession(asyncio.Protocol):
         ``ready_index``: the ReadyForQuery that will end the text's reply.
         """
         self._apply_settings(script)
+        changes = script.client_encodings
+        if changes or (self._encoding_set and script.has_transaction_control):
+            self._encoding_set = True
+            self._encodings_in_flight.update(changes or [ANY])
+            self._encodings_until = max(self._encodings_until, ready_index)
         if script.local_search_path is not None:
             self._local_path_ready = ready_index
         gate = self._gate
@@ -407,6 +431,23 @@ class ClientSession(asyncio.Protocol):
             self._control_since_sync = True
             gate.follow(script)
         return None
+
+    def _encodings(self) -> tuple[str | None, ...]:
+        """The client encodings the next text may be read in by the server, as
+        wire.encodings names them (None: ASCII-safe), the likeliest first: the one
+        PostgreSQL last reported, then any a text not yet answered may have set."""
+        replies = self._replies
+        if replies.client_encoding != self._reported[0]:
+            self._reported = (replies.client_encoding, hiding(replies.client_encoding))
+        reported = self._reported[1]
+        if self._encodings_in_flight and replies.ready >= self._encodings_until:
+            self._encodings_in_flight.clear()
+        if not replies.encoding_known:
+            return (reported, ANY)
+        if not self._encodings_in_flight:
+            return (reported,)
+        others = (ANY if value == ANY else hiding(value) for value in self._encodings_in_flight)
+        return (reported, *others)
 
     def _read(self, sql: str) -> Script:
         limit = self.proxy.settings.max_analysed_statement
@@ -534,13 +575,15 @@ class ClientSession(asyncio.Protocol):
         self._cancel_requested = False
         if message.type == 0x51 or message.type == 0x46:
             self._syncs -= 1  # counted again when it (or its refusal) is sent
-        self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
+        text = self._query_sql if message.type == 0x51 else ""
+        self._task = asyncio.get_running_loop().create_task(self._decide(message, script, text))
 
-    async def _decide(self, message: Message, script: Script) -> None:
+    async def _decide(self, message: Message, script: Script, text: str) -> None:
+        """``text``: a held Query's text, as it was read."""
         assert self._gate is not None
         simple = message.type == 0x51
         if simple:
-            sql = message.raw[5:-1].decode("utf-8", "replace")
+            sql = text
         elif message.type == 0x45:
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body)) or ""
         else:  # a FunctionCall: judged by its OID
@@ -960,6 +1003,8 @@ class ClientSession(asyncio.Protocol):
                         self.transport.pause_reading()
                 case hs.BackendKey(pid, key):
                     self.backend_pid, self.backend_key = pid, key
+                case hs.ClientEncoding(value):
+                    self._replies.client_encoding = value
                 case hs.ApplicationName(value):
                     if not self.identity.tagged:
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
