@@ -85,7 +85,7 @@ from skewguard.replaying import (
 )
 from skewguard.rules import RULES
 from skewguard.rules.engine import evaluate, probes_needed
-from skewguard.samples import sample_shape
+from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.store import StateStore
@@ -950,6 +950,16 @@ class Guard:
         """A statement as the audit and the log may show it: its shape (--keep-literals: as is)."""
         return sql if self._settings.keep_literals else sample_shape(sql)
 
+    def _shown_change(self, change: dict[str, Any]) -> dict[str, Any]:
+        """A change as the audit may show it: expressions as shapes (--keep-literals: as is)."""
+        return change if self._settings.keep_literals else change_shape(change)
+
+    def _shown_finding(self, finding: dict[str, Any]) -> dict[str, Any]:
+        change = finding.get("change")
+        if not isinstance(change, dict):
+            return finding
+        return {**finding, "change": self._shown_change(change)}
+
     def _refused_override(self, requester: Requester) -> str | None:
         """The role, when the requester asked for an override it may not use."""
         asked = requester.comment_override or requester.session_override
@@ -1063,8 +1073,8 @@ class Guard:
                 "client": client,
                 "peer": requester.peer,
                 "statements": [self._shown(text) for text in texts],
-                "changes": [c.to_dict() for c in decision.changes],
-                "findings": [f.to_dict() for f in decision.findings],
+                "changes": [self._shown_change(c.to_dict()) for c in decision.changes],
+                "findings": [self._shown_finding(f.to_dict()) for f in decision.findings],
                 "override_reason": decision.override,
                 "error": list(decision.error) if decision.error else None,
             }
