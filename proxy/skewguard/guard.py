@@ -88,6 +88,7 @@ from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
+from skewguard.sql_start import first_word
 from skewguard.store import StateStore
 from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
 
@@ -698,8 +699,9 @@ class Guard:
         return decision
 
     async def judge_opaque(self, requester: Requester, text: str) -> Decision:
-        """A DO block or CALL: the proxy cannot read what DDL it runs (--opaque-ddl)."""
-        what = "a DO block" if text.lstrip()[:2].lower() == "do" else "a procedure call"
+        """Code whose DDL the proxy cannot read (--opaque-ddl): a DO block, a CALL, a
+        COPY ... PROGRAM, a function that may run DDL when called, a fast-path call."""
+        what = _OPAQUE_WHAT.get(first_word(text.encode()) or b"", "a procedure call")
         try:
             protections = await self.protections(requester.database)
         except StateUnreadable as exc:
@@ -1080,6 +1082,14 @@ class Guard:
             }
 
         return build
+
+
+#: What an opaque text is, by its first word, for the refusal's message.
+_OPAQUE_WHAT = {
+    b"do": "a DO block",
+    b"copy": "a shell command of COPY ... PROGRAM",
+    b"create": "a function that may run DDL when it is called",
+}
 
 
 def _derive(catalog: CatalogSnapshot) -> None:

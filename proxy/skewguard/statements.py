@@ -94,6 +94,8 @@ class Statement:
     role: bool = False
     #: client_encoding set to this value (encodings.ANY: reset, computed or local)
     client_encoding: str | None = None
+    #: DDL that stores code which may run DDL later, unseen (a function): opaque too
+    runs_code: bool = False
     node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
@@ -235,7 +237,7 @@ def _read(sql: str, *, standard: bool) -> Script:
         if isinstance(raw.stmt, ast.DoStmt):
             statements.extend(_do_statements(raw.stmt, text, standard=standard))
         else:
-            statements.append(_statement(raw.stmt, text))
+            statements.append(_statement(raw.stmt, text, standard=standard))
     return Script(tuple(statements))
 
 
@@ -269,35 +271,10 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
     """
     if not standard and "\\" in text:
         return [Statement(Kind.OPAQUE, text)]
-    language = next(
-        (_constant(d.arg) for d in stmt.args or () if getattr(d, "defname", "") == "language"),
-        "plpgsql",
-    )
-    if (language or "").lower() != "plpgsql":
+    language = _option(stmt.args, "language") or "plpgsql"
+    embedded = _plpgsql_sql(text) if language.lower() == "plpgsql" else None
+    if embedded is None:
         return [Statement(Kind.OPAQUE, text)]
-    try:
-        tree = pglast.parse_plpgsql(text)
-    except Exception:  # pglast's PL/pgSQL parser raises plain errors
-        return [Statement(Kind.OPAQUE, text)]
-    embedded: list[str] = []
-    pending: list[Any] = [tree]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(reversed(node))
-        elif isinstance(node, dict):
-            if _OPAQUE_PLPGSQL.intersection(node):
-                return [Statement(Kind.OPAQUE, text)]
-            execsql = node.get("PLpgSQL_stmt_execsql")
-            if execsql is not None:
-                embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
-            dynexecute = node.get("PLpgSQL_stmt_dynexecute")
-            if dynexecute is not None:
-                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
-                if sql is None:
-                    return [Statement(Kind.OPAQUE, text)]
-                embedded.append(sql)
-            pending.extend(reversed(list(node.values())))
     found = []
     for sql in embedded:
         try:
@@ -313,6 +290,95 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
     return found or [Statement(Kind.OTHER, text)]
 
 
+def _option(options: Any, name: str) -> str | None:
+    """A DO or CREATE FUNCTION option's word (LANGUAGE plpgsql: a String node)."""
+    for option in options or ():
+        if getattr(option, "defname", "") == name:
+            arg = option.arg
+            return str(arg.sval) if isinstance(arg, ast.String) else _constant(arg) or "?"
+    return None
+
+
+def _plpgsql_sql(text: str) -> list[str] | None:
+    """The SQL a PL/pgSQL block or function (``text``: the DO or CREATE FUNCTION
+    statement) runs: its static statements and EXECUTE of constant strings; None when
+    it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT)."""
+    try:
+        tree = pglast.parse_plpgsql(text)
+    except Exception:  # pglast's PL/pgSQL parser raises plain errors
+        return None
+    embedded: list[str] = []
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, dict):
+            if _OPAQUE_PLPGSQL.intersection(node):
+                return None
+            execsql = node.get("PLpgSQL_stmt_execsql")
+            if execsql is not None:
+                embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
+            dynexecute = node.get("PLpgSQL_stmt_dynexecute")
+            if dynexecute is not None:
+                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
+                if sql is None:
+                    return None
+                embedded.append(sql)
+            pending.extend(reversed(list(node.values())))
+    return embedded
+
+
+def _runs_ddl_later(stmt: Any, text: str, *, standard: bool) -> bool:
+    """A function whose code may run DDL whenever it is called (from a SELECT, a trigger,
+    a rule, a view, an event trigger), where the proxy sees only the call: code in a
+    language other than SQL and PL/pgSQL, DDL or unreadable SQL in its body."""
+    if stmt.is_procedure:
+        return False  # only CALL runs it, which is opaque code itself
+    language = (_option(stmt.options, "language") or "sql").lower()
+    if language == "plpgsql":
+        if not standard and "\\" in text:
+            return True  # PL/pgSQL reads its literals with the session's setting
+        bodies = _plpgsql_sql(text)
+        if bodies is None:
+            return True
+    elif language == "sql":
+        if stmt.sql_body is not None:  # BEGIN ATOMIC / RETURN: parsed with the statement
+            return any(
+                _runs_ddl(node)
+                for node in _atomic_statements(stmt.sql_body)
+                if not isinstance(node, ast.ReturnStmt)  # RETURN expression
+            )
+        body = next((d.arg for d in stmt.options or () if d.defname == "as"), None)
+        bodies = [str(v.sval) for v in body or () if isinstance(v, ast.String)]
+    else:
+        return True
+    for body in bodies:
+        try:
+            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(body)):
+                return True
+        except pglast.parser.ParseError:
+            return True
+    return False
+
+
+def _atomic_statements(body: Any) -> list[Any]:
+    """The statements of a BEGIN ATOMIC (a list of lists) or RETURN (one node) body."""
+    out: list[Any] = []
+    pending = [body]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list | tuple):
+            pending.extend(node)
+        elif node is not None:
+            out.append(node)
+    return out
+
+
+def _runs_ddl(stmt: Any) -> bool:
+    return isinstance(stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt) or is_ddl(stmt)
+
+
 _TXN = enums.TransactionStmtKind
 _TXN_KINDS = {
     _TXN.TRANS_STMT_BEGIN: Kind.BEGIN,
@@ -326,7 +392,7 @@ _TXN_KINDS = {
 }
 
 
-def _statement(stmt: Any, text: str) -> Statement:
+def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
     if isinstance(stmt, ast.TransactionStmt):
         kind = Kind.OTHER if stmt.kind is None else _TXN_KINDS.get(stmt.kind, Kind.OTHER)
         return Statement(kind, text, savepoint=stmt.savepoint_name or "")
@@ -341,6 +407,8 @@ def _statement(stmt: Any, text: str) -> Statement:
         return Statement(Kind.OPAQUE, text)
     if isinstance(stmt, ast.CopyStmt) and stmt.is_program:
         return Statement(Kind.OPAQUE, text)  # a shell command may connect and run anything
+    if isinstance(stmt, ast.CreateFunctionStmt) and _runs_ddl_later(stmt, text, standard=standard):
+        return Statement(Kind.DDL, text, node=stmt, runs_code=True)
     if is_ddl(stmt):
         return Statement(Kind.DDL, text, node=stmt)
     calls = _FuncCalls()

@@ -473,3 +473,45 @@ def test_a_text_sent_while_the_client_encoding_changes_is_not_waved_through(
         error = _error(client)
         assert error["C"] == "55006" and "cannot judge" not in error["M"], error
     assert guarded.email_exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"LANGUAGE plpgsql AS $$ BEGIN {DROP}; END $$",
+        f"LANGUAGE sql AS $$ {DROP} $$",
+        f"LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('%s', '{DROP}'); END $$",
+    ],
+)
+def test_a_function_that_may_run_ddl_later_is_opaque_code(guarded: Guarded, body: str) -> None:
+    """Called from a SELECT, a trigger, a rule or a view, its DDL never reaches the proxy
+    as text: the function is refused when it is created (--opaque-ddl block)."""
+    function = unique("f")
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"CREATE FUNCTION {function}() RETURNS void {body}"))
+        error = _error(client)
+        assert error["C"] == "55006" and "may run DDL" in error["M"], error
+        client.send(rc.query(f"SELECT {function}()"))
+        assert _outcome(client) == "42883"  # it does not exist
+    assert guarded.email_exists()
+
+
+def test_a_function_without_ddl_is_created(guarded: Guarded) -> None:
+    function, table = unique("f"), unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"CREATE TABLE {table} (a int, b int)"))
+        assert _outcome(client) == "ok"
+        client.send(
+            rc.query(
+                f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN NEW.b := NEW.a; RETURN NEW; END $$"
+            )
+        )
+        assert _outcome(client) == "ok"
+        client.send(
+            rc.query(
+                f"CREATE TRIGGER {function} BEFORE INSERT ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
+        )
+        assert _outcome(client) == "ok"

@@ -178,3 +178,41 @@ def test_unparseable_text_keeps_a_guess() -> None:
 def test_role_changes_are_followed(sql: str, moves: bool) -> None:
     """current_user names the "$user" schema of search_path: the relay must know it moved."""
     assert read_script(sql).moves_role is moves
+
+
+DROP_IN = "ALTER TABLE users DROP COLUMN email"
+
+
+@pytest.mark.parametrize(
+    ("sql", "runs_code"),
+    [
+        (f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN {DROP_IN}; END $$", True),
+        (f"CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ {DROP_IN} $$", True),
+        (f"CREATE FUNCTION f() RETURNS void AS '{DROP_IN}' LANGUAGE SQL", True),
+        (
+            "CREATE FUNCTION f(t text) RETURNS void LANGUAGE plpgsql AS "
+            "$$ BEGIN EXECUTE format('SELECT 1 FROM %I', t); END $$",
+            True,  # a computed EXECUTE: what it runs is unknown
+        ),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE c AS 'lib', 'sym'", True),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS $$ return 1 $$", True),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$", False),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 1", False),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END", False),
+        (
+            "CREATE FUNCTION fill() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.b := NEW.a; RETURN NEW; END $$",
+            False,  # a dual-write trigger: no DDL
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS "
+            "$$ BEGIN EXECUTE 'SELECT 1'; END $$",
+            False,  # a constant EXECUTE is read
+        ),
+        (f"CREATE PROCEDURE p() LANGUAGE sql AS $$ {DROP_IN} $$", False),  # CALL is opaque
+    ],
+)
+def test_a_function_that_may_run_ddl_when_called_is_opaque(sql: str, runs_code: bool) -> None:
+    """The proxy sees only the call (a SELECT, a trigger, a rule, a view) of such code."""
+    (statement,) = read_script(sql).statements
+    assert statement.kind is Kind.DDL and statement.runs_code is runs_code

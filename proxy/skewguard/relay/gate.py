@@ -36,7 +36,7 @@ log = logging.getLogger("skewguard.gate")
 
 def _judged_whole(statement: Statement) -> bool:
     """DDL, transaction control or a SET: nothing in it runs code the guard did not read."""
-    if statement.kind is Kind.OPAQUE:
+    if statement.kind is Kind.OPAQUE or statement.runs_code:
         return False
     if statement.kind is not Kind.OTHER:
         return True
@@ -188,6 +188,10 @@ class TransactionGate:
         for statement in script.statements:
             kind = statement.kind
             if kind is Kind.DDL:
+                if statement.runs_code:  # code that may run DDL when called: opaque too
+                    opaque = await self._guard.judge_opaque(requester, statement.text)
+                    if opaque.action is Action.BLOCK:
+                        return opaque
                 decision = await self._apply(requester, statement)
                 if decision is not None:
                     return decision
