@@ -685,6 +685,32 @@ def _d16(ctx: Ctx) -> object:
     return q(ctx, "WITH x AS (SELECT id FROM public.users) SELECT * INTO postgres.users FROM x")
 
 
+@guard("plain CREATE TABLE in the $user schema shadowing users")
+def _d16b(ctx: Ctx) -> object:
+    return q(ctx, "CREATE TABLE postgres.users (id int)")
+
+
+@guard("CREATE VIEW in the $user schema shadowing users")
+def _d16c(ctx: Ctx) -> object:
+    return q(ctx, "CREATE VIEW postgres.users AS SELECT id FROM public.users")
+
+
+@guard("SET SCHEMA moves a table into the $user schema")
+def _d16d(ctx: Ctx) -> object:
+    t = ctx.unique("t")
+    return q(
+        ctx,
+        f"CREATE TABLE {t} (id int)",
+        f"ALTER TABLE {t} SET SCHEMA postgres",
+        f"ALTER TABLE postgres.{t} RENAME TO users",
+    )
+
+
+@guard("ALTER ROLE RENAME so that $user names another schema")
+def _d16e(ctx: Ctx) -> object:
+    return q(ctx, "ALTER ROLE archive RENAME TO archive2")
+
+
 @guard("DDL through dblink-free loopback: ALTER SYSTEM then reload")
 def _d17(ctx: Ctx) -> object:
     return q(ctx, "ALTER SYSTEM SET search_path = archive", "SELECT pg_reload_conf()")
@@ -1069,6 +1095,42 @@ def _g11(ctx: Ctx) -> object:
     return count
 
 
+@other("status page: markup in a claimed app@version is escaped")
+def _g13(ctx: Ctx) -> object:
+    tag = "<svg/onload=alert(1)>@<b>1</b>"
+    with ctx.raw(application_name=tag) as c:
+        c.send(rc.query("SELECT email FROM users"))
+        outcome(c)
+        time.sleep(1.5)
+        page = ctx.proxy.get("/")
+    assert "<svg/onload" not in page and "<b>1</b>" not in page, "markup reached the page"
+    return "escaped"
+
+
+@other("admin: cross-origin reads get no CORS grant")
+def _g14(ctx: Ctx) -> object:
+    conn = http.client.HTTPConnection("127.0.0.1", ctx.proxy.admin_port, timeout=10)
+    conn.request("GET", "/api/versions", headers={"Origin": "http://evil.example"})
+    response = conn.getresponse()
+    response.read()
+    grant = response.getheader("Access-Control-Allow-Origin")
+    conn.close()
+    assert grant is None, grant
+    return response.status
+
+
+@other("metrics: label values with quotes and braces stay one sample")
+def _g15(ctx: Ctx) -> object:
+    tag = 'a"}evil{x="1@1'
+    with ctx.raw(application_name=tag) as c:
+        c.send(rc.query("SELECT 1"))
+        outcome(c)
+    text = ctx.proxy.get("/metrics")
+    assert "\nevil" not in text and 'evil{x="1"}' not in text
+    ctx.proxy.metrics()  # still parses
+    return "parsed"
+
+
 @other("no literal: failing statement's literal in logs, API, metrics, decisions")
 def _g12(ctx: Ctx) -> object:
     with ctx.raw(application_name="shop@1") as c:
@@ -1131,7 +1193,7 @@ def run(ctx: Ctx, only: str) -> int:
             continue
         ctx.restore()
         with ctx.direct() as conn:
-            conn.execute("DROP TABLE IF EXISTS postgres.users")
+            conn.execute("DROP SCHEMA IF EXISTS postgres CASCADE; CREATE SCHEMA postgres")
         try:
             seen = fn(ctx)
         except Exception as exc:

@@ -515,3 +515,24 @@ def test_a_function_without_ddl_is_created(guarded: Guarded) -> None:
             )
         )
         assert _outcome(client) == "ok"
+
+
+def test_a_table_in_the_schema_named_after_the_role_shadows_the_default_path(
+    guarded: Guarded,
+) -> None:
+    """shop@1 resolves ``users`` through the default ``"$user", public`` as postgres: a
+    new postgres.users would be found first (PostgreSQL skips "$user" only while that
+    schema does not exist). Refused; a name no version uses there is not."""
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        conn.execute("CREATE SCHEMA postgres")
+    try:
+        with guarded.ready_client() as client:
+            client.send(rc.query("CREATE TABLE postgres.users (id int)"))
+            error = _error(client)
+            assert error["C"] == "55006" and "shop@1" in error["D"], error
+            client.send(rc.query(f"CREATE TABLE postgres.{unique('t')} (id int)"))
+            assert _outcome(client) == "ok"
+    finally:
+        with direct(guarded.cluster, dbname=guarded.database) as conn:
+            conn.execute("DROP SCHEMA postgres CASCADE")
+    guarded.live.execute("SELECT email FROM users WHERE id = 1").fetchall()
