@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.wire.prepared import PreparedStatements
+from skewguard.wire.errors import ProtocolViolation
+from skewguard.wire.prepared import MAX_STATEMENT_CHARS, MAX_STATEMENTS, PreparedStatements
 
 # Each step: ("parse", name, sql) | ("close", name) | ("query", sql); then the expected map.
 Step = tuple[str, ...]
@@ -144,3 +145,28 @@ def test_portals_carry_only_texts_to_read() -> None:
     prepared.forget_unnamed()
     prepared.on_close("P", "p")
     assert prepared.portal_sql("p") is None
+
+
+def test_statements_are_bounded_per_connection() -> None:
+    """Forgetting a statement would let its Execute pass unread: past the bound, the
+    connection ends (a protocol violation) instead of growing the shared memory."""
+    prepared = PreparedStatements()
+    for n in range(MAX_STATEMENTS):
+        prepared.on_parse(f"s{n}", "SELECT 1", to_read=False)
+    prepared.on_parse("s0", "SELECT 2", to_read=False)  # a known name is replaced
+    with pytest.raises(ProtocolViolation):
+        prepared.on_parse("one more", "SELECT 1", to_read=False)
+    prepared.on_close("S", "s1")
+    prepared.on_parse("one more", "SELECT 1", to_read=False)
+
+
+def test_statement_texts_are_bounded_per_connection() -> None:
+    prepared = PreparedStatements()
+    big = "SELECT '" + "x" * (MAX_STATEMENT_CHARS // 2) + "'"
+    prepared.on_parse("a", big, to_read=False)
+    with pytest.raises(ProtocolViolation):
+        prepared.on_parse("b", big, to_read=False)
+    prepared.on_query(b"DEALLOCATE ALL")
+    prepared.on_parse("b", big, to_read=False)
+    for _ in range(3):  # the unnamed statement, replaced again and again, counts once
+        prepared.on_parse("", big[:1000], to_read=False)

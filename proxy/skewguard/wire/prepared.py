@@ -38,6 +38,11 @@ def _ident(raw: bytes) -> str:
 #: Portals one connection may hold open through the proxy (PostgreSQL keeps them
 #: until the transaction ends; the proxy must know what each one runs).
 MAX_PORTALS = 10_000
+#: Named statements, and characters of their texts, one connection may hold through the
+#: proxy: it must know what each one runs (forgetting one would let its Execute pass
+#: unread), and one client must not fill the memory every other connection shares.
+MAX_STATEMENTS = 100_000
+MAX_STATEMENT_CHARS = 64 << 20
 
 
 class PreparedStatements:
@@ -50,10 +55,11 @@ class PreparedStatements:
     plain statement costs one dict lookup.
     """
 
-    __slots__ = ("_by_name", "_portals", "_to_read")
+    __slots__ = ("_by_name", "_chars", "_portals", "_to_read")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
+        self._chars = 0  # of the texts in _by_name
         self._to_read: set[str] = set()  # statements whose text is read at Execute
         self._portals: dict[str, str | None] = {}
 
@@ -67,7 +73,19 @@ class PreparedStatements:
         return sorted(self._by_name)
 
     def on_parse(self, name: str, sql: str, *, to_read: bool) -> None:
+        old = self._by_name.get(name)
+        chars = self._chars + len(sql) - (len(old) if old is not None else 0)
+        if old is None and len(self._by_name) >= MAX_STATEMENTS:
+            raise ProtocolViolation(
+                f"skewguard: more than {MAX_STATEMENTS} prepared statements on one connection"
+            )
+        if chars > MAX_STATEMENT_CHARS:
+            raise ProtocolViolation(
+                f"skewguard: prepared statements of one connection over {MAX_STATEMENT_CHARS} "
+                "characters"
+            )
         self._by_name[name] = sql
+        self._chars = chars
         if to_read:
             self._to_read.add(name)
         else:
@@ -78,7 +96,7 @@ class PreparedStatements:
         if kind == "P":
             self._portals.pop(name, None)
         else:
-            self._by_name.pop(name, None)
+            self._drop(name)
             self._to_read.discard(name)
 
     def on_bind(self, portal: str, name: str) -> str | None:
@@ -97,9 +115,14 @@ class PreparedStatements:
 
     def forget_unnamed(self) -> None:
         """Any simple Query destroys the unnamed statement and the unnamed portal."""
-        self._by_name.pop("", None)
+        self._drop("")
         self._to_read.discard("")
         self._portals.pop("", None)
+
+    def _drop(self, name: str) -> None:
+        old = self._by_name.pop(name, None)
+        if old is not None:
+            self._chars -= len(old)
 
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
@@ -136,4 +159,5 @@ class PreparedStatements:
 
     def _forget_all(self) -> None:
         self._by_name.clear()
+        self._chars = 0
         self._to_read.clear()
