@@ -536,3 +536,26 @@ def test_a_table_in_the_schema_named_after_the_role_shadows_the_default_path(
         with direct(guarded.cluster, dbname=guarded.database) as conn:
             conn.execute("DROP SCHEMA postgres CASCADE")
     guarded.live.execute("SELECT email FROM users WHERE id = 1").fetchall()
+
+
+def test_a_padded_database_name_is_judged_as_the_database_it_reaches(guarded: Guarded) -> None:
+    """PostgreSQL cuts a startup database name to 63 bytes: a padded name reaches the
+    same database, whose protected versions must be the ones the guard consults."""
+    database = unique("d").ljust(63, "x")
+    with direct(guarded.cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    try:
+        with direct(guarded.cluster, dbname=database) as conn:
+            conn.execute("CREATE TABLE users (id int, email text)")
+        url = guarded.proxy.url(database=database, application_name="shop@1")
+        with psycopg.connect(url, autocommit=True) as live:
+            live.execute("SELECT email FROM users").fetchall()
+            with guarded.client() as client:
+                params = {**guarded.startup(), "database": database + "padding"}
+                assert client.startup(params)[-1].type == "Z"
+                client.send(rc.query(DROP))
+                error = _error(client)
+                assert error["C"] == "55006" and "shop@1" in error["D"], error
+    finally:
+        with direct(guarded.cluster) as conn:
+            conn.execute(f"DROP DATABASE {database} WITH (FORCE)")

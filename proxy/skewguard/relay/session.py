@@ -1035,13 +1035,12 @@ class ClientSession(asyncio.Protocol):
             self.close()
             return
         self.proxy.admitted.add(self)
-        self.params = startup.params
-        self.identity = self.proxy.resolver.from_startup(startup.params)
-        self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(startup.params))
+        self.params = startup.session_params
+        self.identity = self.proxy.resolver.from_startup(self.params)
+        self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(self.params))
         self._replication = startup.replication
         self._sql_walsender = startup.params.get("replication") == "database"
-        user = startup.params.get("user", "")
-        self.database = startup.params.get("database") or user
+        self.database = self.params["database"]
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(self.proxy.guard, self._requester)
             if self.proxy.guard.samples is not None and not self._replication:
