@@ -269,6 +269,54 @@ def _a11(ctx: Ctx) -> object:
         return outcome(c, count=2)
 
 
+@guard("named statement re-parsed without Close: PostgreSQL keeps the first (42P05)")
+def _a11b(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "dup") + rc.sync())
+        first = outcome(c)
+        c.send(rc.parse("SELECT 1", "dup") + rc.sync())
+        second = outcome(c)
+        c.send(rc.bind(statement="dup") + rc.execute() + rc.sync())
+        return first + second + outcome(c)
+
+
+@guard("SQL PREPARE over a protocol statement of the same name")
+def _a11c(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "dup2") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query("PREPARE dup2 AS SELECT 1"))
+        second = outcome(c)
+        c.send(rc.bind(statement="dup2") + rc.execute() + rc.sync())
+        return first + second + outcome(c)
+
+
+@guard("padded database name cut to 63 bytes by PostgreSQL")
+def _a11d(ctx: Ctx) -> object:
+    name = ctx.db.ljust(63, "x")
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={ctx.cluster.port} user=postgres dbname={name} sslmode=disable",
+            autocommit=True,
+        ) as conn:
+            conn.execute("CREATE TABLE users (id int, email text)")
+        with psycopg.connect(
+            ctx.proxy.url(database=name, application_name="shop@1"), autocommit=True
+        ) as live:
+            live.execute("SELECT email FROM users").fetchall()
+            with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+                c.startup(ctx.params(database=name + "pad"))
+                c.send(rc.query(DROP))
+                seen = outcome(c)
+            live.execute("SELECT email FROM users").fetchall()
+            return seen
+    finally:
+        with ctx.direct() as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
 @guard("Bind names a statement with odd case and quoting")
 def _a12(ctx: Ctx) -> object:
     with ctx.raw() as c:

@@ -559,3 +559,22 @@ def test_a_padded_database_name_is_judged_as_the_database_it_reaches(guarded: Gu
     finally:
         with direct(guarded.cluster) as conn:
             conn.execute(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("again", ["protocol", "sql"])
+def test_a_statement_name_parsed_again_runs_the_text_postgresql_kept(
+    guarded: Guarded, again: str
+) -> None:
+    """A second Parse (or PREPARE) of a held name fails with 42P05 and PostgreSQL keeps
+    the first text: a Bind of the name runs the drop, not the SELECT sent after it."""
+    name = unique("s")
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, name) + rc.sync())
+        assert _outcome(client) == "ok"
+        if again == "protocol":
+            client.send(rc.parse("SELECT 1", name) + rc.sync())
+        else:
+            client.send(rc.query(f"PREPARE {name} AS SELECT 1"))
+        assert _outcome(client) == "42P05"
+        client.send(rc.bind(statement=name) + rc.execute() + rc.sync())
+        _assert_held(guarded, _outcome(client))

@@ -170,3 +170,22 @@ def test_statement_texts_are_bounded_per_connection() -> None:
     prepared.on_parse("b", big, to_read=False)
     for _ in range(3):  # the unnamed statement, replaced again and again, counts once
         prepared.on_parse("", big[:1000], to_read=False)
+
+
+def test_a_name_parsed_again_stands_for_every_text() -> None:
+    """PostgreSQL keeps the first statement of a name (the second Parse fails, 42P05) unless
+    the first failed: the proxy cannot tell which, so the name runs both texts."""
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    prepared.on_bind("p", "s")
+    assert prepared.portal_sql("p") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_parse("s", "SELECT 1", to_read=False)  # no text twice
+    prepared.on_parse("s", "SELECT '", to_read=True)  # never held: it does not parse
+    assert prepared.get("s") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_close("S", "s")
+    prepared.on_parse("s", "SELECT 2", to_read=False)  # closed first: only the new text
+    assert prepared.get("s") == "SELECT 2"
+    prepared.on_parse("", "SELECT 3", to_read=False)
+    prepared.on_parse("", "SELECT 4", to_read=False)  # the unnamed one is replaced
+    assert prepared.get("") == "SELECT 4"

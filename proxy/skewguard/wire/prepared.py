@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from pglast import split
+from pglast import parse_sql, split
+from pglast.parser import ParseError
 
 from skewguard.wire.errors import ProtocolViolation
 
@@ -45,6 +46,21 @@ MAX_STATEMENTS = 100_000
 MAX_STATEMENT_CHARS = 64 << 20
 
 
+def _either(texts: tuple[str, ...]) -> str:
+    """One text standing for those a statement name may hold: each statement that parses
+    alone (so none can swallow another)."""
+    parsed = [text for text in texts if _parses(text)]
+    return "\n;\n".join(parsed) if parsed else texts[-1]
+
+
+def _parses(sql: str) -> bool:
+    try:
+        parse_sql(sql)
+    except ParseError:
+        return False
+    return True
+
+
 class PreparedStatements:
     """Statement name → SQL text, and which portals run a text to read at Execute.
 
@@ -55,10 +71,11 @@ class PreparedStatements:
     plain statement costs one dict lookup.
     """
 
-    __slots__ = ("_by_name", "_chars", "_portals", "_to_read")
+    __slots__ = ("_by_name", "_chars", "_portals", "_texts", "_to_read")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
+        self._texts: dict[str, tuple[str, ...]] = {}  # a name parsed again: every text
         self._chars = 0  # of the texts in _by_name
         self._to_read: set[str] = set()  # statements whose text is read at Execute
         self._portals: dict[str, str | None] = {}
@@ -73,8 +90,23 @@ class PreparedStatements:
         return sorted(self._by_name)
 
     def on_parse(self, name: str, sql: str, *, to_read: bool) -> None:
+        """A Parse (or SQL PREPARE) of ``name``.
+
+        PostgreSQL refuses a second statement of a name it holds (42P05) and keeps
+        the first; when the first failed, it holds the second. Which one it holds is
+        not known here, so a name parsed again without a Close runs either text:
+        the name stands for both, and both are read (a text that does not parse
+        alone is one PostgreSQL never held).
+        """
         old = self._by_name.get(name)
-        chars = self._chars + len(sql) - (len(old) if old is not None else 0)
+        before = self._cost(name)
+        texts: tuple[str, ...] = ()
+        if name and old is not None and old != sql:
+            texts = self._texts.get(name, (old,))
+            if sql not in texts:
+                texts = (*texts, sql)
+            sql, to_read = _either(texts), True
+        chars = self._chars - before + len(sql) + sum(map(len, texts))
         if old is None and len(self._by_name) >= MAX_STATEMENTS:
             raise ProtocolViolation(
                 f"skewguard: more than {MAX_STATEMENTS} prepared statements on one connection"
@@ -85,6 +117,8 @@ class PreparedStatements:
                 "characters"
             )
         self._by_name[name] = sql
+        if texts:
+            self._texts[name] = texts
         self._chars = chars
         if to_read:
             self._to_read.add(name)
@@ -119,10 +153,15 @@ class PreparedStatements:
         self._to_read.discard("")
         self._portals.pop("", None)
 
+    def _cost(self, name: str) -> int:
+        """Characters kept for ``name``: its text, and every text of a name parsed again."""
+        text = self._by_name.get(name)
+        return (len(text) if text else 0) + sum(map(len, self._texts.get(name, ())))
+
     def _drop(self, name: str) -> None:
-        old = self._by_name.pop(name, None)
-        if old is not None:
-            self._chars -= len(old)
+        self._chars -= self._cost(name)
+        self._texts.pop(name, None)
+        self._by_name.pop(name, None)
 
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
@@ -159,5 +198,6 @@ class PreparedStatements:
 
     def _forget_all(self) -> None:
         self._by_name.clear()
+        self._texts.clear()
         self._chars = 0
         self._to_read.clear()
