@@ -317,6 +317,42 @@ def _a11d(ctx: Ctx) -> object:
             conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
 
 
+@guard("SET search_path skipped by PostgreSQL after an extended-protocol error")
+def _a11e(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.bind(statement="nope") + rc.query("SET search_path = archive") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query(DROP))
+        return first + outcome(c)
+
+
+@guard("Close skipped after an error, then the name parsed again")
+def _a11f(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "ghost") + rc.sync())
+        first = outcome(c)
+        c.send(rc.bind(statement="nope") + rc.close("S", "ghost") + rc.sync())
+        second = outcome(c)
+        c.send(rc.parse("SELECT 1", "ghost") + rc.sync())
+        third = outcome(c)
+        c.send(rc.bind(statement="ghost") + rc.execute() + rc.sync())
+        return first + second + third + outcome(c)
+
+
+@guard("DEALLOCATE refused in an aborted block, then the name parsed again")
+def _a11g(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "ghost2") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query("BEGIN"), rc.query("SELECT 1/0"), rc.query("DEALLOCATE ghost2"))
+        c.send(rc.query("ROLLBACK"))
+        rest = outcome(c, count=4)
+        c.send(rc.parse("SELECT 1", "ghost2") + rc.sync())
+        rest += outcome(c)
+        c.send(rc.bind(statement="ghost2") + rc.execute() + rc.sync())
+        return first + rest + outcome(c)
+
+
 @guard("Bind names a statement with odd case and quoting")
 def _a12(ctx: Ctx) -> object:
     with ctx.raw() as c:

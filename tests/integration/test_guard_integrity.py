@@ -578,3 +578,39 @@ def test_a_statement_name_parsed_again_runs_the_text_postgresql_kept(
         assert _outcome(client) == "42P05"
         client.send(rc.bind(statement=name) + rc.execute() + rc.sync())
         _assert_held(guarded, _outcome(client))
+
+
+@pytest.mark.parametrize("closing", ["close after an error", "deallocate in a failed block"])
+def test_a_close_postgresql_skipped_leaves_the_statement_held(
+    guarded: Guarded, closing: str
+) -> None:
+    """After an error PostgreSQL skips messages up to the Sync, and refuses DEALLOCATE in a
+    failed block: the statement stays, a new Parse of its name fails (42P05), and a Bind
+    runs the drop."""
+    name = unique("s")
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, name) + rc.sync())
+        assert _outcome(client) == "ok"
+        if closing == "close after an error":
+            client.send(rc.bind(statement="no such") + rc.close("S", name) + rc.sync())
+            assert _outcome(client) == "26000"
+        else:
+            client.send(rc.query("BEGIN; SELECT 1/0"), rc.query(f"DEALLOCATE {name}"))
+            assert _outcome(client) == "22012" and _outcome(client) == "25P02"
+            client.send(rc.query("ROLLBACK"))
+            assert _outcome(client) == "ok"
+        client.send(rc.parse("SELECT 1", name) + rc.sync())
+        assert _outcome(client) == "42P05"
+        client.send(rc.bind(statement=name) + rc.execute() + rc.sync())
+        _assert_held(guarded, _outcome(client))
+
+
+def test_a_statement_closed_and_parsed_again_runs_its_new_text(guarded: Guarded) -> None:
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, "again") + rc.sync())
+        assert _outcome(client) == "ok"
+        client.send(rc.close("S", "again") + rc.sync())
+        assert _outcome(client) == "ok"
+        client.send(rc.parse("SELECT 41 + 1", "again") + rc.bind(statement="again"))
+        client.send(rc.execute() + rc.sync())
+        assert [r.type for r in client.read_ready()] == ["1", "2", "D", "C", "Z"]

@@ -167,6 +167,7 @@ def test_statement_texts_are_bounded_per_connection() -> None:
     with pytest.raises(ProtocolViolation):
         prepared.on_parse("b", big, to_read=False)
     prepared.on_query(b"DEALLOCATE ALL")
+    prepared.settle(ran=True)  # PostgreSQL answered it without an error
     prepared.on_parse("b", big, to_read=False)
     for _ in range(3):  # the unnamed statement, replaced again and again, counts once
         prepared.on_parse("", big[:1000], to_read=False)
@@ -184,8 +185,28 @@ def test_a_name_parsed_again_stands_for_every_text() -> None:
     prepared.on_parse("s", "SELECT '", to_read=True)  # never held: it does not parse
     assert prepared.get("s") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
     prepared.on_close("S", "s")
+    prepared.settle(ran=True)
     prepared.on_parse("s", "SELECT 2", to_read=False)  # closed first: only the new text
     assert prepared.get("s") == "SELECT 2"
     prepared.on_parse("", "SELECT 3", to_read=False)
     prepared.on_parse("", "SELECT 4", to_read=False)  # the unnamed one is replaced
     assert prepared.get("") == "SELECT 4"
+
+
+def test_a_close_postgresql_may_have_skipped_leaves_the_text_held() -> None:
+    """After an error PostgreSQL skips a Close up to the Sync (and refuses a DEALLOCATE in
+    a failed block): until it answered without an error, the name may still run its text."""
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    prepared.on_close("S", "s")
+    assert prepared.unsettled == {"s"}
+    prepared.settle(ran=False)  # an error came: the Close may not have run
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    assert prepared.get("s") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_query(b"DEALLOCATE s")
+    prepared.settle(ran=True)
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    assert prepared.get("s") == "SELECT 1"
+    prepared.on_close("S", "s")
+    prepared.on_parse("s", "SELECT 1", to_read=False)  # the same text again: nothing to add
+    assert prepared.get("s") == "SELECT 1"

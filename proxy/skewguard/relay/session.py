@@ -169,6 +169,10 @@ class ClientSession(asyncio.Protocol):
         self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
         self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
         self._query_sql = ""  # the last Query's text, as read
+        # closes of prepared statements not yet answered: the errors passed when the first
+        # was sent, and the ReadyForQuery that answers the last one
+        self._closes_from: int | None = None
+        self._closes_until = 0
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -374,6 +378,7 @@ class ClientSession(asyncio.Protocol):
             # PREPARE / DEALLOCATE / DISCARD start a statement with a word the sniff reads
             if reading:
                 self.prepared.on_query(raw)
+                self._closing(self._syncs)
             else:
                 self.prepared.forget_unnamed()
             encodings = self._encodings()
@@ -401,7 +406,15 @@ class ClientSession(asyncio.Protocol):
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
+        self._closing(self._syncs + 1)
         return None
+
+    def _closing(self, ready_index: int) -> None:
+        """Note closes of prepared statements answered by ReadyForQuery ``ready_index``."""
+        if self.prepared.unsettled:
+            if self._closes_from is None:
+                self._closes_from = self._replies.errors
+            self._closes_until = max(self._closes_until, ready_index)
 
     def _on_sync(self) -> None:
         """Sync: PostgreSQL answers everything before it with one ReadyForQuery."""
@@ -1123,6 +1136,10 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        if self._closes_from is not None and replies.ready >= self._closes_until:
+            # no error since the first close was sent: PostgreSQL ran every one of them
+            self.prepared.settle(ran=replies.errors == self._closes_from)
+            self._closes_from = None
         own = self._own_waiter
         if own is not None:  # the proxy's own query is answered (the client's all were)
             if not own.done():

@@ -71,12 +71,17 @@ class PreparedStatements:
     plain statement costs one dict lookup.
     """
 
-    __slots__ = ("_by_name", "_chars", "_portals", "_texts", "_to_read")
+    __slots__ = ("_by_name", "_chars", "_ghosts", "_portals", "_texts", "_to_read", "unsettled")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
         self._texts: dict[str, tuple[str, ...]] = {}  # a name parsed again: every text
-        self._chars = 0  # of the texts in _by_name
+        # texts of closed names PostgreSQL may still hold: it skips a Close (or refuses a
+        # DEALLOCATE) after an error, and then keeps the statement
+        self._ghosts: dict[str, tuple[str, ...]] = {}
+        #: names closed since the last ``settle``
+        self.unsettled: set[str] = set()
+        self._chars = 0  # of every text kept
         self._to_read: set[str] = set()  # statements whose text is read at Execute
         self._portals: dict[str, str | None] = {}
 
@@ -101,10 +106,9 @@ class PreparedStatements:
         old = self._by_name.get(name)
         before = self._cost(name)
         texts: tuple[str, ...] = ()
-        if name and old is not None and old != sql:
-            texts = self._texts.get(name, (old,))
-            if sql not in texts:
-                texts = (*texts, sql)
+        held = self._texts.get(name, (old,) if old is not None else ()) + self._ghosts.pop(name, ())
+        if name and any(text != sql for text in held):
+            texts = tuple(dict.fromkeys((*held, sql)))
             sql, to_read = _either(texts), True
         chars = self._chars - before + len(sql) + sum(map(len, texts))
         if old is None and len(self._by_name) >= MAX_STATEMENTS:
@@ -130,8 +134,7 @@ class PreparedStatements:
         if kind == "P":
             self._portals.pop(name, None)
         else:
-            self._drop(name)
-            self._to_read.discard(name)
+            self._close(name)
 
     def on_bind(self, portal: str, name: str) -> str | None:
         """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
@@ -153,15 +156,43 @@ class PreparedStatements:
         self._to_read.discard("")
         self._portals.pop("", None)
 
+    def settle(self, *, ran: bool) -> None:
+        """PostgreSQL answered the closes since the last settle: ``ran`` when no error
+        came since the first of them (then each one closed what it named)."""
+        if ran:
+            for name in self.unsettled:
+                self._chars -= sum(map(len, self._ghosts.pop(name, ())))
+        self.unsettled.clear()
+
+    def _close(self, name: str) -> None:
+        """A named statement's texts become ghosts until PostgreSQL is known to have
+        closed it; the unnamed one is simply gone (any Parse replaces it)."""
+        if not name:
+            self._drop(name)
+            return
+        before = self._cost(name)
+        texts = self._texts.pop(name, None)
+        text = self._by_name.pop(name, None)
+        self._to_read.discard(name)
+        if text is not None:
+            parts = texts or (text,)
+            self._ghosts[name] = tuple(dict.fromkeys((*self._ghosts.get(name, ()), *parts)))
+        self._chars += self._cost(name) - before
+        self.unsettled.add(name)
+
     def _cost(self, name: str) -> int:
-        """Characters kept for ``name``: its text, and every text of a name parsed again."""
+        """Characters kept for ``name``: its text, every text of a name parsed again, and
+        the texts it may still hold after a Close."""
         text = self._by_name.get(name)
-        return (len(text) if text else 0) + sum(map(len, self._texts.get(name, ())))
+        kept = (*self._texts.get(name, ()), *self._ghosts.get(name, ()))
+        return (len(text) if text else 0) + sum(map(len, kept))
 
     def _drop(self, name: str) -> None:
         self._chars -= self._cost(name)
         self._texts.pop(name, None)
+        self._ghosts.pop(name, None)
         self._by_name.pop(name, None)
+        self._to_read.discard(name)
 
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
@@ -197,7 +228,5 @@ class PreparedStatements:
             self._forget_all()
 
     def _forget_all(self) -> None:
-        self._by_name.clear()
-        self._texts.clear()
-        self._chars = 0
-        self._to_read.clear()
+        for name in list(self._by_name):
+            self._close(name)
