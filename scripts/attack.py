@@ -326,6 +326,41 @@ def _a11e(ctx: Ctx) -> object:
         return first + outcome(c)
 
 
+@guard("SET search_path after an error in the same text never runs")
+def _a11h(ctx: Ctx) -> object:
+    return q(ctx, "SELECT 1/0; SET search_path = archive", DROP)
+
+
+@guard("SET search_path in a failed block, then ROLLBACK")
+def _a11i(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", "SELECT 1/0", "SET search_path = archive", "ROLLBACK", DROP)
+
+
+@guard("SET search_path in a block rolled back")
+def _a11j(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", "SET search_path = archive", "ROLLBACK", DROP)
+
+
+@guard("SET search_path in a savepoint rolled back")
+def _a11k(ctx: Ctx) -> object:
+    return q(
+        ctx, "BEGIN", "SAVEPOINT a", "SET search_path = archive", "ROLLBACK TO a", "COMMIT", DROP
+    )
+
+
+@guard("SET LOCAL search_path undone by ROLLBACK TO, DROP in the same block")
+def _a11l(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "BEGIN",
+        "SAVEPOINT a",
+        "SET LOCAL search_path = archive",
+        "ROLLBACK TO a",
+        DROP,
+        "COMMIT",
+    )
+
+
 @guard("Close skipped after an error, then the name parsed again")
 def _a11f(ctx: Ctx) -> object:
     with ctx.raw() as c:

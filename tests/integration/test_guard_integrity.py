@@ -614,3 +614,50 @@ def test_a_statement_closed_and_parsed_again_runs_its_new_text(guarded: Guarded)
         client.send(rc.parse("SELECT 41 + 1", "again") + rc.bind(statement="again"))
         client.send(rc.execute() + rc.sync())
         assert [r.type for r in client.read_ready()] == ["1", "2", "D", "C", "Z"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["SELECT 1/0; SET search_path = archive"],  # never runs
+        ["BEGIN", "SET search_path = archive", "ROLLBACK"],  # undone with its transaction
+        ["BEGIN", "SELECT 1/0", "SET search_path = archive", "ROLLBACK"],
+        ["BEGIN", "SAVEPOINT a", "SET search_path = archive", "ROLLBACK TO a", "COMMIT"],
+    ],
+)
+def test_a_search_path_postgresql_never_kept_is_not_followed(
+    guarded: Guarded, texts: list[str]
+) -> None:
+    """The path is the session's once it stuck: here ``users`` is still public.users."""
+    with guarded.ready_client() as client:
+        client.send(*(rc.query(text) for text in texts))
+        client.read_ready(len(texts))
+        client.send(rc.query(DROP))
+        _assert_held(guarded, _outcome(client))
+
+
+def test_a_local_search_path_undone_by_a_savepoint_is_not_followed(guarded: Guarded) -> None:
+    with guarded.ready_client() as client:
+        texts = ["BEGIN", "SAVEPOINT a", "SET LOCAL search_path = archive", "ROLLBACK TO a"]
+        client.send(*(rc.query(text) for text in texts))
+        client.read_ready(len(texts))
+        client.send(rc.query(DROP))
+        outcome = _outcome(client)
+        client.send(rc.query("COMMIT"))
+        _assert_held(guarded, outcome if outcome != "ok" else _outcome(client))
+
+
+def test_a_search_path_that_stuck_is_followed_without_asking(guarded: Guarded) -> None:
+    """No false block: after SET (or a committed one), a change of archive.users passes."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query("BEGIN; SET search_path = archive; COMMIT"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(f"CREATE TABLE {table} (a int, b int)"))
+        assert _outcome(client) == "ok"
+        data = rc.parse(f"ALTER TABLE {table} DROP COLUMN b") + rc.bind() + rc.execute()
+        client.send(data + rc.sync())  # an Execute cannot ask: the path must be known
+        assert _outcome(client) == "ok"
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        row = conn.execute(f"SELECT to_regclass('archive.{table}') IS NOT NULL").fetchone()
+    assert row == (True,)

@@ -36,6 +36,7 @@ from skewguard.statements import (
     RESET,
     ROLE_SETTINGS,
     UNKNOWN,
+    Kind,
     Script,
     needs_reading,
     read_script,
@@ -100,6 +101,10 @@ def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
         known = (parse.name, parse.query, needs_reading(parse.query.encode()))
         _PARSES.put(body, known)
     return known
+
+
+#: Transaction control that undoes the settings made since a savepoint or BEGIN.
+_UNDOING = frozenset({Kind.ROLLBACK, Kind.ROLLBACK_TO})
 
 
 class Phase(Enum):
@@ -169,6 +174,10 @@ class ClientSession(asyncio.Protocol):
         self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
         self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
         self._query_sql = ""  # the last Query's text, as read
+        # a session-wide search_path change not yet known to have stuck: the errors passed
+        # when it was sent, and the ReadyForQuery that answers it
+        self._path_from: int | None = None
+        self._path_until = 0
         # closes of prepared statements not yet answered: the errors passed when the first
         # was sent, and the ReadyForQuery that answers the last one
         self._closes_from: int | None = None
@@ -427,7 +436,7 @@ class ClientSession(asyncio.Protocol):
 
         ``ready_index``: the ReadyForQuery that will end the text's reply.
         """
-        self._apply_settings(script)
+        self._apply_settings(script, ready_index)
         changes = script.client_encodings
         if changes or (self._encoding_set and script.has_transaction_control):
             self._encoding_set = True
@@ -519,8 +528,11 @@ class ClientSession(asyncio.Protocol):
         if owner is not None and self._sampler is not None:
             self._sampler.on_query(owner, sql, self._syncs, self._replies.errors)
 
-    def _apply_settings(self, script: Script) -> None:
-        """Follow what a statement does to identity, search_path, overrides and lock_timeout."""
+    def _apply_settings(self, script: Script, ready_index: int) -> None:
+        """Follow what a statement does to identity, search_path, overrides and lock_timeout.
+
+        ``ready_index``: the ReadyForQuery that will end the text's reply.
+        """
         change = script.application_name
         if change is not None:
             resolver = self.proxy.resolver
@@ -531,6 +543,16 @@ class ClientSession(asyncio.Protocol):
         path = script.search_path(startup_path(self.params))
         if path is not None:
             self._path_known = path != UNKNOWN
+            # PostgreSQL skips a SET after an error and undoes it with its transaction or
+            # savepoint: the path is the session's once it stuck (_at_sync_point)
+            if self._path_from is None:
+                self._path_from = self._replies.errors
+            self._path_until = max(self._path_until, ready_index)
+        if any(s.kind in _UNDOING for s in script.statements):
+            if self._path_from is not None:
+                self._path_known, self._path_from = False, None
+            if self._local_path is not None:
+                self._local_path = UNKNOWN
         # an unreadable change in this very text has not run yet: the backend cannot tell
         self._path_unknown_here = UNKNOWN in (path, script.local_search_path)
         if script.moves_role:
@@ -1136,6 +1158,11 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        if self._path_from is not None and replies.ready >= self._path_until:
+            if replies.errors != self._path_from:  # perhaps never run: PostgreSQL says
+                self._path_known, self._path_from = False, None
+            elif replies.status == 0x49:  # committed, or run outside a transaction
+                self._path_from = None
         if self._closes_from is not None and replies.ready >= self._closes_until:
             # no error since the first close was sent: PostgreSQL ran every one of them
             self.prepared.settle(ran=replies.errors == self._closes_from)
