@@ -85,9 +85,10 @@ from skewguard.replaying import (
 )
 from skewguard.rules import RULES
 from skewguard.rules.engine import evaluate, probes_needed
-from skewguard.samples import sample_shape
+from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
+from skewguard.sql_start import first_word
 from skewguard.store import StateStore
 from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
 
@@ -703,8 +704,9 @@ class Guard:
         return decision
 
     async def judge_opaque(self, requester: Requester, text: str) -> Decision:
-        """A DO block or CALL: the proxy cannot read what DDL it runs (--opaque-ddl)."""
-        what = "a DO block" if text.lstrip()[:2].lower() == "do" else "a procedure call"
+        """Code whose DDL the proxy cannot read (--opaque-ddl): a DO block, a CALL, a
+        COPY ... PROGRAM, a function that may run DDL when called, a fast-path call."""
+        what = _OPAQUE_WHAT.get(first_word(text.encode()) or b"", "a procedure call")
         try:
             protections = await self.protections(requester.database)
         except StateUnreadable as exc:
@@ -955,6 +957,16 @@ class Guard:
         """A statement as the audit and the log may show it: its shape (--keep-literals: as is)."""
         return sql if self._settings.keep_literals else sample_shape(sql)
 
+    def _shown_change(self, change: dict[str, Any]) -> dict[str, Any]:
+        """A change as the audit may show it: expressions as shapes (--keep-literals: as is)."""
+        return change if self._settings.keep_literals else change_shape(change)
+
+    def _shown_finding(self, finding: dict[str, Any]) -> dict[str, Any]:
+        change = finding.get("change")
+        if not isinstance(change, dict):
+            return finding
+        return {**finding, "change": self._shown_change(change)}
+
     def _refused_override(self, requester: Requester) -> str | None:
         """The role, when the requester asked for an override it may not use."""
         asked = requester.comment_override or requester.session_override
@@ -1068,13 +1080,21 @@ class Guard:
                 "client": client,
                 "peer": requester.peer,
                 "statements": [self._shown(text) for text in texts],
-                "changes": [c.to_dict() for c in decision.changes],
-                "findings": [f.to_dict() for f in decision.findings],
+                "changes": [self._shown_change(c.to_dict()) for c in decision.changes],
+                "findings": [self._shown_finding(f.to_dict()) for f in decision.findings],
                 "override_reason": decision.override,
                 "error": list(decision.error) if decision.error else None,
             }
 
         return build
+
+
+#: What an opaque text is, by its first word, for the refusal's message.
+_OPAQUE_WHAT = {
+    b"do": "a DO block",
+    b"copy": "a shell command of COPY ... PROGRAM",
+    b"create": "a function that may run DDL when it is called",
+}
 
 
 def _derive(catalog: CatalogSnapshot) -> None:

@@ -85,6 +85,21 @@ def parse_options(options: str) -> dict[str, str]:
     return settings
 
 
+#: Startup packet keys PostgreSQL reads itself rather than as settings.
+_NOT_SETTINGS = frozenset({"user", "database", "options", "replication"})
+
+
+def startup_settings(params: dict[str, str]) -> dict[str, str]:
+    """The settings a StartupMessage gives the session, as the backend applies them:
+    ``options`` first, then every other parameter (names are case-insensitive), so a
+    ``search_path`` parameter wins over ``-c search_path`` in ``options``."""
+    settings = parse_options(params.get("options", ""))
+    for name, value in params.items():
+        if name not in _NOT_SETTINGS and not name.startswith("_pq_."):
+            settings[name.lower()] = value
+    return settings
+
+
 class IdentityResolver:
     """Turns startup parameters and application_name changes into identities.
 

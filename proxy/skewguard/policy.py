@@ -225,6 +225,8 @@ class Refusal:
         raising = raise_statement(self.message, self.detail, self.hint, sqlstate=self.sqlstate)
         if self.refused:
             inert = self.refused[:REFUSED_IN_LOG].replace("/*", "/ *").replace("*/", "* /")
+            # ASCII only: PostgreSQL reads it in the client's encoding, which may not be ours
+            inert = inert.encode("ascii", "backslashreplace").decode()
             raising = f"/* skewguard refused: {inert} */ {raising}"
         return f"ROLLBACK; {raising}" if self.rollback_first else raising
 
@@ -303,6 +305,19 @@ def _order(finding: Finding) -> tuple[VersionKey, str]:
     return (finding.version or VersionKey("", "", ""), finding.rule)
 
 
+def _escaped(text: str) -> str:
+    """``text`` as an ASCII-only E'' literal: the statement replaces the client's text in
+    its own client_encoding, in which non-ASCII bytes of ours could read as anything."""
+    out = []
+    for ch in text:
+        if ch.isascii():
+            out.append("\\\\" if ch == "\\" else "''" if ch == "'" else ch)
+        else:
+            code = ord(ch)
+            out.append(f"\\u{code:04x}" if code <= 0xFFFF else f"\\U{code:08x}")
+    return "E'" + "".join(out) + "'"
+
+
 def raise_statement(message: str, detail: str, hint: str, *, sqlstate: str = OBJECT_IN_USE) -> str:
     """A statement that makes PostgreSQL raise this error itself (SQLSTATE 55006 by default)."""
     if len(sqlstate) != 5 or not sqlstate.isalnum():
@@ -313,7 +328,7 @@ def raise_statement(message: str, detail: str, hint: str, *, sqlstate: str = OBJ
         outer = "skewguard_" + tag
         if not any(f"${tag}$" in text or f"${outer}$" in text for text in texts):
             break
-    quoted = [f"${tag}${text}${tag}$" for text in texts]
+    quoted = [f"${tag}${text}${tag}$" if text.isascii() else _escaped(text) for text in texts]
     return (
         f"DO ${outer}$ BEGIN RAISE EXCEPTION USING ERRCODE = '{sqlstate}', "
         f"MESSAGE = {quoted[0]}, DETAIL = {quoted[1]}, HINT = {quoted[2]}; END ${outer}$"

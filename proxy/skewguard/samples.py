@@ -13,6 +13,8 @@ sample again rely on.
 
 from __future__ import annotations
 
+from typing import Any
+
 from pglast.parser import ParseError, scan
 
 #: Placeholders by PostgreSQL lexer token; a placeholder keeps the literal's type class.
@@ -63,3 +65,28 @@ def sample_shape(sql: str) -> str:
     if cut:
         parts.append(" ...")
     return "".join(parts)
+
+
+#: Where a change's stored form (``Change.to_dict``) holds an SQL expression of the
+#: migration's, which may hold literal values: a constraint's definition, a dropped
+#: default, an index's predicate and expression keys.
+_EXPRESSIONS = {
+    "AddConstraint": ("new",),
+    "DropDefault": ("old",),
+    "CreateIndex": ("detail", "columns"),
+    "DropIndex": ("detail", "columns"),
+}
+
+
+def change_shape(change: dict[str, Any]) -> dict[str, Any]:
+    """A stored change with its expressions as shapes (literals as placeholders)."""
+    keys = [k for k in _EXPRESSIONS.get(change.get("kind", ""), ()) if change.get(k)]
+    if not keys:
+        return change
+    shaped = dict(change)
+    for key in keys:
+        value = shaped[key]
+        shaped[key] = (
+            [sample_shape(v) for v in value] if isinstance(value, list) else sample_shape(value)
+        )
+    return shaped

@@ -2,14 +2,14 @@
 
 Analysis resolves unqualified names per session, so the relay follows
 ``SET search_path`` (and RESET/DISCARD ALL) as statements pass. Values set in
-the startup ``options`` are honoured; per-role or per-database defaults set with
-ALTER ROLE/DATABASE are not seen and the server default ``"$user", public`` is
-assumed.
+the startup packet (``options`` or a ``search_path`` parameter) are honoured;
+per-role or per-database defaults set with ALTER ROLE/DATABASE are not seen and
+the server default ``"$user", public`` is assumed.
 """
 
 from __future__ import annotations
 
-from skewguard.identity import parse_options
+from skewguard.identity import startup_settings
 
 DEFAULT = ("$user", "public")
 
@@ -30,5 +30,5 @@ def parse_path(text: str) -> tuple[str, ...]:
 
 def startup_path(params: dict[str, str]) -> tuple[str, ...]:
     """The session's initial search_path from its startup packet."""
-    value = parse_options(params.get("options", "")).get("search_path")
+    value = startup_settings(params).get("search_path")
     return parse_path(value) if value is not None else DEFAULT

@@ -20,13 +20,17 @@ from pglast import ast, enums, visitors
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.quoting import with_escape_strings
 from skewguard.sql_start import first_word
+from skewguard.wire.encodings import ANY
 
-# First word of a statement that is never DDL or transaction control.
+# First word of a statement that is never DDL or transaction control (EXPLAIN ANALYZE runs
+# what it explains: always read).
 _PLAIN_STARTS = frozenset(
     b"select insert update delete with values table fetch move execute copy show listen "
-    b"notify unlisten lock merge explain declare close checkpoint vacuum analyze "
-    b"analyse".split()
+    b"notify unlisten lock merge declare close checkpoint vacuum analyze analyse".split()
 )
+# A keyword that makes a plain statement create a table (SELECT ... INTO) or run a shell
+# command (COPY ... PROGRAM); no quoting can spell a keyword otherwise.
+_HIDDEN_EFFECTS = {b"select": b"into", b"with": b"into", b"copy": b"program"}
 
 
 def needs_reading(sql: bytes) -> bool:
@@ -35,7 +39,8 @@ def needs_reading(sql: bytes) -> bool:
     Conservative by construction: a false "read it" costs one parse, a false
     "plain" would let DDL past the guard.
     """
-    if first_word(sql) not in _PLAIN_STARTS:
+    word = first_word(sql)
+    if word not in _PLAIN_STARTS:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
@@ -43,7 +48,10 @@ def needs_reading(sql: bytes) -> bool:
     # word hidden from a byte search (U&"..." escapes): always read. Two substring tests
     # on the lower-cased text cost a third of a case-insensitive regex search.
     lowered = sql.lower()
-    return b"_config" in lowered or b"u&" in lowered
+    if b"_config" in lowered or b"u&" in lowered:
+        return True
+    effect = _HIDDEN_EFFECTS.get(word or b"")
+    return effect is not None and effect in lowered
 
 
 class Kind(Enum):
@@ -82,6 +90,12 @@ class Statement:
     local: bool = False  # the search_path change lasts until the transaction ends
     override: str | None = None  # SET skewguard.allow = '…'; "" for RESET
     lock_timeout: bool | None = None  # True: set to non-zero; False: set to 0 or reset
+    #: current_user may change (SET ROLE, SESSION AUTHORIZATION...): "$user" moves with it
+    role: bool = False
+    #: client_encoding set to this value (encodings.ANY: reset, computed or local)
+    client_encoding: str | None = None
+    #: DDL that stores code which may run DDL later, unseen (a function): opaque too
+    runs_code: bool = False
     node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
@@ -91,6 +105,8 @@ class Script:
     error: str | None = None  # set when pglast cannot parse the text
     looks_like_ddl: bool = False  # for an unparseable text: a guess from its first word
     too_large: bool = False  # longer than the proxy reads: what it does is unknown
+    #: reads otherwise in a client encoding the session may be using (cannot be judged)
+    ambiguous: bool = False
     #: How a session with standard_conforming_strings off reads the text, when that
     #: differs in what the proxy follows (None: the same either way).
     if_not_standard: Script | None = None
@@ -120,6 +136,17 @@ class Script:
         """The search_path set for the rest of the transaction only (SET LOCAL)."""
         paths = [s.search_path for s in self.statements if s.search_path and s.local]
         return paths[-1] if paths else None
+
+    @property
+    def moves_role(self) -> bool:
+        """The text may change current_user, which a "$user" in search_path names."""
+        other = self.if_not_standard
+        return any(s.role for s in self.statements) or (other is not None and other.moves_role)
+
+    @property
+    def client_encodings(self) -> list[str]:
+        """The client_encoding values this text may leave the session with."""
+        return [s.client_encoding for s in self.statements if s.client_encoding is not None]
 
     @property
     def has_ddl(self) -> bool:
@@ -160,6 +187,11 @@ def read_script(sql: str, *, limit: int | None = None) -> Script:
     return replace(script, if_not_standard=other)
 
 
+def same_effect(one: Script, other: Script) -> bool:
+    """Two readings of a text do the same to what the proxy follows."""
+    return _followed(one) == _followed(other)
+
+
 def _followed(script: Script) -> tuple[object, ...]:
     """What the proxy follows of a script: what it must judge, control and settings."""
     if script.error is not None:
@@ -172,6 +204,8 @@ def _noted(s: Statement) -> bool:
         s.kind is not Kind.OTHER
         or bool(s.application_name or s.search_path or s.override is not None)
         or s.lock_timeout is not None
+        or s.role
+        or s.client_encoding is not None
     )
 
 
@@ -186,6 +220,8 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
         s.local,
         s.override,
         s.lock_timeout,
+        s.role,
+        s.client_encoding,
     )
 
 
@@ -201,7 +237,7 @@ def _read(sql: str, *, standard: bool) -> Script:
         if isinstance(raw.stmt, ast.DoStmt):
             statements.extend(_do_statements(raw.stmt, text, standard=standard))
         else:
-            statements.append(_statement(raw.stmt, text))
+            statements.append(_statement(raw.stmt, text, standard=standard))
     return Script(tuple(statements))
 
 
@@ -235,35 +271,10 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
     """
     if not standard and "\\" in text:
         return [Statement(Kind.OPAQUE, text)]
-    language = next(
-        (_constant(d.arg) for d in stmt.args or () if getattr(d, "defname", "") == "language"),
-        "plpgsql",
-    )
-    if (language or "").lower() != "plpgsql":
+    language = _option(stmt.args, "language") or "plpgsql"
+    embedded = _plpgsql_sql(text) if language.lower() == "plpgsql" else None
+    if embedded is None:
         return [Statement(Kind.OPAQUE, text)]
-    try:
-        tree = pglast.parse_plpgsql(text)
-    except Exception:  # pglast's PL/pgSQL parser raises plain errors
-        return [Statement(Kind.OPAQUE, text)]
-    embedded: list[str] = []
-    pending: list[Any] = [tree]
-    while pending:
-        node = pending.pop()
-        if isinstance(node, list):
-            pending.extend(reversed(node))
-        elif isinstance(node, dict):
-            if _OPAQUE_PLPGSQL.intersection(node):
-                return [Statement(Kind.OPAQUE, text)]
-            execsql = node.get("PLpgSQL_stmt_execsql")
-            if execsql is not None:
-                embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
-            dynexecute = node.get("PLpgSQL_stmt_dynexecute")
-            if dynexecute is not None:
-                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
-                if sql is None:
-                    return [Statement(Kind.OPAQUE, text)]
-                embedded.append(sql)
-            pending.extend(reversed(list(node.values())))
     found = []
     for sql in embedded:
         try:
@@ -279,6 +290,95 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
     return found or [Statement(Kind.OTHER, text)]
 
 
+def _option(options: Any, name: str) -> str | None:
+    """A DO or CREATE FUNCTION option's word (LANGUAGE plpgsql: a String node)."""
+    for option in options or ():
+        if getattr(option, "defname", "") == name:
+            arg = option.arg
+            return str(arg.sval) if isinstance(arg, ast.String) else _constant(arg) or "?"
+    return None
+
+
+def _plpgsql_sql(text: str) -> list[str] | None:
+    """The SQL a PL/pgSQL block or function (``text``: the DO or CREATE FUNCTION
+    statement) runs: its static statements and EXECUTE of constant strings; None when
+    it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT)."""
+    try:
+        tree = pglast.parse_plpgsql(text)
+    except Exception:  # pglast's PL/pgSQL parser raises plain errors
+        return None
+    embedded: list[str] = []
+    pending: list[Any] = [tree]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(reversed(node))
+        elif isinstance(node, dict):
+            if _OPAQUE_PLPGSQL.intersection(node):
+                return None
+            execsql = node.get("PLpgSQL_stmt_execsql")
+            if execsql is not None:
+                embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
+            dynexecute = node.get("PLpgSQL_stmt_dynexecute")
+            if dynexecute is not None:
+                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
+                if sql is None:
+                    return None
+                embedded.append(sql)
+            pending.extend(reversed(list(node.values())))
+    return embedded
+
+
+def _runs_ddl_later(stmt: Any, text: str, *, standard: bool) -> bool:
+    """A function whose code may run DDL whenever it is called (from a SELECT, a trigger,
+    a rule, a view, an event trigger), where the proxy sees only the call: code in a
+    language other than SQL and PL/pgSQL, DDL or unreadable SQL in its body."""
+    if stmt.is_procedure:
+        return False  # only CALL runs it, which is opaque code itself
+    language = (_option(stmt.options, "language") or "sql").lower()
+    if language == "plpgsql":
+        if not standard and "\\" in text:
+            return True  # PL/pgSQL reads its literals with the session's setting
+        bodies = _plpgsql_sql(text)
+        if bodies is None:
+            return True
+    elif language == "sql":
+        if stmt.sql_body is not None:  # BEGIN ATOMIC / RETURN: parsed with the statement
+            return any(
+                _runs_ddl(node)
+                for node in _atomic_statements(stmt.sql_body)
+                if not isinstance(node, ast.ReturnStmt)  # RETURN expression
+            )
+        body = next((d.arg for d in stmt.options or () if d.defname == "as"), None)
+        bodies = [str(v.sval) for v in body or () if isinstance(v, ast.String)]
+    else:
+        return True
+    for body in bodies:
+        try:
+            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(body)):
+                return True
+        except pglast.parser.ParseError:
+            return True
+    return False
+
+
+def _atomic_statements(body: Any) -> list[Any]:
+    """The statements of a BEGIN ATOMIC (a list of lists) or RETURN (one node) body."""
+    out: list[Any] = []
+    pending = [body]
+    while pending:
+        node = pending.pop()
+        if isinstance(node, list | tuple):
+            pending.extend(node)
+        elif node is not None:
+            out.append(node)
+    return out
+
+
+def _runs_ddl(stmt: Any) -> bool:
+    return isinstance(stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt) or is_ddl(stmt)
+
+
 _TXN = enums.TransactionStmtKind
 _TXN_KINDS = {
     _TXN.TRANS_STMT_BEGIN: Kind.BEGIN,
@@ -292,7 +392,7 @@ _TXN_KINDS = {
 }
 
 
-def _statement(stmt: Any, text: str) -> Statement:
+def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
     if isinstance(stmt, ast.TransactionStmt):
         kind = Kind.OTHER if stmt.kind is None else _TXN_KINDS.get(stmt.kind, Kind.OTHER)
         return Statement(kind, text, savepoint=stmt.savepoint_name or "")
@@ -301,10 +401,14 @@ def _statement(stmt: Any, text: str) -> Statement:
     if isinstance(stmt, ast.DiscardStmt) and stmt.target == enums.DiscardMode.DISCARD_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False,
+            search_path=RESET, override="", lock_timeout=False, role=True, client_encoding=ANY,
         )  # fmt: skip
     if isinstance(stmt, ast.DoStmt | ast.CallStmt):
         return Statement(Kind.OPAQUE, text)
+    if isinstance(stmt, ast.CopyStmt) and stmt.is_program:
+        return Statement(Kind.OPAQUE, text)  # a shell command may connect and run anything
+    if isinstance(stmt, ast.CreateFunctionStmt) and _runs_ddl_later(stmt, text, standard=standard):
+        return Statement(Kind.DDL, text, node=stmt, runs_code=True)
     if is_ddl(stmt):
         return Statement(Kind.DDL, text, node=stmt)
     calls = _FuncCalls()
@@ -312,12 +416,19 @@ def _statement(stmt: Any, text: str) -> Statement:
     change = None
     path: tuple[str, ...] | None = None
     local = False
+    role = False
+    encoding: str | None = None
     for call in calls.found:
         change = _set_config(call) or change
         found = _set_config_path(call)
         if found is not None:
             path, local = found
-    return Statement(Kind.OTHER, text, application_name=change, search_path=path, local=local)
+        role = role or _set_config_role(call)
+        encoding = _set_config_encoding(call) or encoding
+    return Statement(
+        Kind.OTHER, text, application_name=change, search_path=path, local=local, role=role,
+        client_encoding=encoding,
+    )  # fmt: skip
 
 
 def _set_statement(stmt: Any, text: str) -> Statement:
@@ -325,11 +436,16 @@ def _set_statement(stmt: Any, text: str) -> Statement:
     if stmt.kind == kind.VAR_RESET_ALL:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
-            search_path=RESET, override="", lock_timeout=False,
+            search_path=RESET, override="", lock_timeout=False, role=True, client_encoding=ANY,
         )  # fmt: skip
     reset = stmt.kind in (kind.VAR_RESET, kind.VAR_SET_DEFAULT)
     values = [_constant(arg) for arg in stmt.args or ()] if stmt.kind == kind.VAR_SET_VALUE else []
     name = stmt.name or ""
+    if name in ROLE_SETTINGS:  # also SET LOCAL: "$user" is another schema until COMMIT
+        return Statement(Kind.OTHER, text, role=True)
+    if name == "client_encoding":  # SET NAMES too; a LOCAL value ends with the transaction
+        value = values[0] if values and not reset and not stmt.is_local else None
+        return Statement(Kind.OTHER, text, client_encoding=value or ANY)
     if stmt.is_local and name not in ("lock_timeout", "search_path"):
         return Statement(Kind.OTHER, text)  # SET LOCAL of these matters to the DDL after it
     if name == "application_name":
@@ -419,6 +535,39 @@ def _set_config_path(call: Any) -> tuple[tuple[str, ...], bool] | None:
         return UNKNOWN, is_local
     # PostgreSQL splits the value into identifiers and folds the unquoted ones
     return tuple(p.strip().lower() for p in text.split(",") if p.strip()), is_local
+
+
+#: Settings that change current_user (SET ROLE, SET SESSION AUTHORIZATION).
+ROLE_SETTINGS = frozenset({"role", "session_authorization"})
+
+
+def _set_config_role(call: Any) -> bool:
+    """``set_config`` of role or session_authorization, or of a setting named by an
+    expression (which may be either)."""
+    args = _set_config_args(call)
+    if args is None:
+        return False
+    setting = _constant(args[0])
+    return setting is None or setting.lower() in ROLE_SETTINGS
+
+
+def _set_config_encoding(call: Any) -> str | None:
+    """``set_config('client_encoding', '…', false)``: the value; ANY when the setting or
+    the value is computed, or the change is local; None for other settings."""
+    args = _set_config_args(call)
+    if args is None:
+        return None
+    name, value, local = args
+    setting = _constant(name)
+    if setting is not None and setting.lower() != "client_encoding":
+        return None
+    session_wide = (
+        isinstance(local, ast.A_Const)
+        and isinstance(local.val, ast.Boolean)
+        and not local.val.boolval
+    )
+    new_value = _constant(value) if setting is not None and session_wide else None
+    return new_value or ANY
 
 
 def _set_config(call: Any) -> ApplicationNameChange | None:

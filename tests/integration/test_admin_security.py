@@ -229,6 +229,8 @@ def test_bodies_and_pages_are_bounded(cluster: LocalCluster, database: str, tmp_
         big = json.dumps({"force": False, "pad": "x" * 70_000}).encode()
         pin = "/api/versions/shop@1/pin"
         assert http(proxy, "POST", pin, body=big, headers=JSON).status == 413
+        bomb = b"[" * 50_000 + b"]" * 50_000  # nested past Python's recursion limit
+        assert http(proxy, "POST", "/api/check", body=bomb, headers=JSON).status == 400
         page = http(proxy, "GET", "/api/decisions?limit=100000").body
         assert len(page["decisions"]) == 1000 and page["next_before"] is not None
         rest = http(proxy, "GET", f"/api/decisions?limit=1000&before={page['next_before']}")

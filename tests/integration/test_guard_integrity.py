@@ -8,6 +8,7 @@ must have seen the 55006 refusal or a protocol error.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -333,3 +334,330 @@ def test_a_text_too_large_to_read_is_not_waved_through(guarded: Guarded) -> None
         assert _outcome(client) == "ok"
         client.send(rc.query(DROP))  # public.users, as PostgreSQL now resolves it
         _assert_held(guarded, _outcome(client))
+
+
+def test_a_search_path_startup_parameter_wins_over_options(guarded: Guarded) -> None:
+    """PostgreSQL applies ``options`` first and the other startup parameters after (names
+    case-insensitive): ``users`` is public.users here, not archive.users."""
+    for name in ("search_path", "SEARCH_PATH"):
+        with guarded.client() as client:
+            params = {**guarded.startup(), "options": "-c search_path=archive", name: "public"}
+            assert client.startup(params)[-1].type == "Z"
+            client.send(rc.query(DROP))
+            _assert_held(guarded, _outcome(client))
+
+
+@pytest.mark.parametrize(
+    ("change", "options"),
+    [
+        ("SET ROLE postgres", ""),
+        ("SET SESSION AUTHORIZATION postgres", ""),
+        ("SELECT set_config('role', 'postgres', false)", ""),
+        ("", "-c role=postgres"),
+    ],
+)
+def test_a_role_change_moves_the_user_schema_of_the_search_path(
+    guarded: Guarded, change: str, options: str
+) -> None:
+    """ "$user" is current_user: logged in as a role whose schema holds an unused
+    ``users``, then turned into postgres, ``users`` is public.users again."""
+    role = unique("r")
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+        conn.execute(f"CREATE SCHEMA {role} CREATE TABLE users (id int, email text)")
+    try:
+        with guarded.client() as client:
+            params = {**guarded.startup(), "user": role, "options": options}
+            assert client.startup(params)[-1].type == "Z"
+            if change:
+                client.send(rc.query(change))
+                assert _outcome(client) == "ok"
+            client.send(rc.query(DROP))
+            _assert_held(guarded, _outcome(client))
+            if options:
+                return  # RESET ROLE goes back to the startup option's role
+            client.send(rc.query("RESET SESSION AUTHORIZATION"), rc.query("RESET ROLE"))
+            assert _outcome(client) == _outcome(client) == "ok"
+            client.send(rc.query(DROP))
+            assert _outcome(client) == "ok"  # asked: "$user" is the role again, its own table
+    finally:
+        with direct(guarded.cluster, dbname=guarded.database) as conn:
+            conn.execute(f"DROP SCHEMA {role} CASCADE")
+            conn.execute(f"DROP ROLE {role}")
+
+
+def test_a_shell_command_run_by_copy_is_opaque(guarded: Guarded) -> None:
+    """COPY ... PROGRAM runs a command as the server's OS user (it may connect and run any
+    DDL): refused like a DO block the proxy cannot read."""
+    with guarded.ready_client() as client:
+        client.send(rc.query("COPY (SELECT 1) TO PROGRAM 'cat >/dev/null'"))
+        assert _outcome(client) == "55006"
+        client.send(rc.query("COPY (SELECT 1) TO STDOUT"))
+        replies = client.read_ready()
+        assert rc.error_code(replies) is None, replies
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT id INTO {t} FROM users",
+        "WITH x AS (SELECT id FROM users) SELECT * INTO {t} FROM x",
+        "EXPLAIN ANALYZE CREATE TABLE {t} AS SELECT id FROM users",
+    ],
+)
+def test_a_table_created_by_a_query_is_judged(guarded: Guarded, sql: str) -> None:
+    """SELECT INTO and EXPLAIN ANALYZE of CREATE TABLE AS create a table: the guard
+    judges (and audits) it as the CREATE TABLE AS it is."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query(sql.format(t=table)))
+        assert _outcome(client) == "ok"
+    deadline = time.monotonic() + 5  # audits are written in the background
+    while True:
+        decisions = json.loads(guarded.proxy.get("/api/decisions?limit=20"))["decisions"]
+        judged = [d for d in decisions if any(table in s for s in d["statements"])]
+        if judged or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert judged and judged[0]["changes"][0]["kind"] == "CreateRelation", judged
+
+
+def test_sql_on_a_logical_replication_connection_is_judged(guarded: Guarded) -> None:
+    """replication=database starts a walsender that also runs SQL sent as a simple Query:
+    DDL there goes through the guard, and replication itself still streams."""
+    slot = unique("slot")
+    with guarded.client() as client:
+        assert client.startup({**guarded.startup(), "replication": "database"})[-1].type == "Z"
+        client.send(rc.query(DROP))
+        _assert_held(guarded, _outcome(client))
+        client.send(rc.query("IDENTIFY_SYSTEM"))
+        assert [r.type for r in client.read_ready()] == ["T", "D", "C", "Z"]
+        client.send(rc.query(f"CREATE_REPLICATION_SLOT {slot} TEMPORARY LOGICAL test_decoding"))
+        assert rc.error_code(client.read_ready()) is None
+        client.send(rc.query(f"START_REPLICATION SLOT {slot} LOGICAL 0/0"))
+        assert client.read_message().type == "W"  # CopyBothResponse: streaming
+
+
+#: 0x95 0x5C is one SJIS character: read as UTF-8, a backslash escapes the quote after it and
+#: the whole rest is one string; PostgreSQL (client_encoding SJIS) runs a SELECT, then the drop.
+SJIS_HIDDEN = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+
+
+def test_a_statement_hidden_by_a_multibyte_client_encoding_is_judged(guarded: Guarded) -> None:
+    with guarded.client() as client:
+        params = {**guarded.startup(), "client_encoding": "SJIS"}
+        assert client.startup(params)[-1].type == "Z"
+        client.send(rc.message(b"Q", SJIS_HIDDEN + b"\x00"))
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+        assert guarded.email_exists()
+        client.send(rc.message(b"Q", b"SELECT E'\x95\\'\x00"))  # the same string: harmless
+        replies = client.read_ready()
+        assert [r.type for r in replies] == ["T", "D", "C", "Z"], replies
+        assert replies[1].body.endswith(b"\x95\\")
+
+
+def test_a_text_sent_while_the_client_encoding_changes_is_not_waved_through(
+    guarded: Guarded,
+) -> None:
+    """Pipelined behind SET client_encoding (which may fail), a text that reads otherwise
+    in the new encoding cannot be judged; once PostgreSQL has answered, it is judged."""
+    with guarded.ready_client() as client:
+        client.send(
+            rc.query("SET client_encoding = 'GBK'"), rc.message(b"Q", SJIS_HIDDEN + b"\x00")
+        )
+        assert _outcome(client) == "ok"
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" in error["M"], error
+        client.send(rc.message(b"Q", SJIS_HIDDEN + b"\x00"))
+        error = _error(client)
+        assert error["C"] == "55006" and "cannot judge" not in error["M"], error
+    assert guarded.email_exists()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        f"LANGUAGE plpgsql AS $$ BEGIN {DROP}; END $$",
+        f"LANGUAGE sql AS $$ {DROP} $$",
+        f"LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('%s', '{DROP}'); END $$",
+    ],
+)
+def test_a_function_that_may_run_ddl_later_is_opaque_code(guarded: Guarded, body: str) -> None:
+    """Called from a SELECT, a trigger, a rule or a view, its DDL never reaches the proxy
+    as text: the function is refused when it is created (--opaque-ddl block)."""
+    function = unique("f")
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"CREATE FUNCTION {function}() RETURNS void {body}"))
+        error = _error(client)
+        assert error["C"] == "55006" and "may run DDL" in error["M"], error
+        client.send(rc.query(f"SELECT {function}()"))
+        assert _outcome(client) == "42883"  # it does not exist
+    assert guarded.email_exists()
+
+
+def test_a_function_without_ddl_is_created(guarded: Guarded) -> None:
+    function, table = unique("f"), unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query(f"CREATE TABLE {table} (a int, b int)"))
+        assert _outcome(client) == "ok"
+        client.send(
+            rc.query(
+                f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS "
+                "$$ BEGIN NEW.b := NEW.a; RETURN NEW; END $$"
+            )
+        )
+        assert _outcome(client) == "ok"
+        client.send(
+            rc.query(
+                f"CREATE TRIGGER {function} BEFORE INSERT ON {table} "
+                f"FOR EACH ROW EXECUTE FUNCTION {function}()"
+            )
+        )
+        assert _outcome(client) == "ok"
+
+
+def test_a_table_in_the_schema_named_after_the_role_shadows_the_default_path(
+    guarded: Guarded,
+) -> None:
+    """shop@1 resolves ``users`` through the default ``"$user", public`` as postgres: a
+    new postgres.users would be found first (PostgreSQL skips "$user" only while that
+    schema does not exist). Refused; a name no version uses there is not."""
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        conn.execute("CREATE SCHEMA postgres")
+    try:
+        with guarded.ready_client() as client:
+            client.send(rc.query("CREATE TABLE postgres.users (id int)"))
+            error = _error(client)
+            assert error["C"] == "55006" and "shop@1" in error["D"], error
+            client.send(rc.query(f"CREATE TABLE postgres.{unique('t')} (id int)"))
+            assert _outcome(client) == "ok"
+    finally:
+        with direct(guarded.cluster, dbname=guarded.database) as conn:
+            conn.execute("DROP SCHEMA postgres CASCADE")
+    guarded.live.execute("SELECT email FROM users WHERE id = 1").fetchall()
+
+
+def test_a_padded_database_name_is_judged_as_the_database_it_reaches(guarded: Guarded) -> None:
+    """PostgreSQL cuts a startup database name to 63 bytes: a padded name reaches the
+    same database, whose protected versions must be the ones the guard consults."""
+    database = unique("d").ljust(63, "x")
+    with direct(guarded.cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    try:
+        with direct(guarded.cluster, dbname=database) as conn:
+            conn.execute("CREATE TABLE users (id int, email text)")
+        url = guarded.proxy.url(database=database, application_name="shop@1")
+        with psycopg.connect(url, autocommit=True) as live:
+            live.execute("SELECT email FROM users").fetchall()
+            with guarded.client() as client:
+                params = {**guarded.startup(), "database": database + "padding"}
+                assert client.startup(params)[-1].type == "Z"
+                client.send(rc.query(DROP))
+                error = _error(client)
+                assert error["C"] == "55006" and "shop@1" in error["D"], error
+    finally:
+        with direct(guarded.cluster) as conn:
+            conn.execute(f"DROP DATABASE {database} WITH (FORCE)")
+
+
+@pytest.mark.parametrize("again", ["protocol", "sql"])
+def test_a_statement_name_parsed_again_runs_the_text_postgresql_kept(
+    guarded: Guarded, again: str
+) -> None:
+    """A second Parse (or PREPARE) of a held name fails with 42P05 and PostgreSQL keeps
+    the first text: a Bind of the name runs the drop, not the SELECT sent after it."""
+    name = unique("s")
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, name) + rc.sync())
+        assert _outcome(client) == "ok"
+        if again == "protocol":
+            client.send(rc.parse("SELECT 1", name) + rc.sync())
+        else:
+            client.send(rc.query(f"PREPARE {name} AS SELECT 1"))
+        assert _outcome(client) == "42P05"
+        client.send(rc.bind(statement=name) + rc.execute() + rc.sync())
+        _assert_held(guarded, _outcome(client))
+
+
+@pytest.mark.parametrize("closing", ["close after an error", "deallocate in a failed block"])
+def test_a_close_postgresql_skipped_leaves_the_statement_held(
+    guarded: Guarded, closing: str
+) -> None:
+    """After an error PostgreSQL skips messages up to the Sync, and refuses DEALLOCATE in a
+    failed block: the statement stays, a new Parse of its name fails (42P05), and a Bind
+    runs the drop."""
+    name = unique("s")
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, name) + rc.sync())
+        assert _outcome(client) == "ok"
+        if closing == "close after an error":
+            client.send(rc.bind(statement="no such") + rc.close("S", name) + rc.sync())
+            assert _outcome(client) == "26000"
+        else:
+            client.send(rc.query("BEGIN; SELECT 1/0"), rc.query(f"DEALLOCATE {name}"))
+            assert _outcome(client) == "22012" and _outcome(client) == "25P02"
+            client.send(rc.query("ROLLBACK"))
+            assert _outcome(client) == "ok"
+        client.send(rc.parse("SELECT 1", name) + rc.sync())
+        assert _outcome(client) == "42P05"
+        client.send(rc.bind(statement=name) + rc.execute() + rc.sync())
+        _assert_held(guarded, _outcome(client))
+
+
+def test_a_statement_closed_and_parsed_again_runs_its_new_text(guarded: Guarded) -> None:
+    with guarded.ready_client() as client:
+        client.send(rc.parse(DROP, "again") + rc.sync())
+        assert _outcome(client) == "ok"
+        client.send(rc.close("S", "again") + rc.sync())
+        assert _outcome(client) == "ok"
+        client.send(rc.parse("SELECT 41 + 1", "again") + rc.bind(statement="again"))
+        client.send(rc.execute() + rc.sync())
+        assert [r.type for r in client.read_ready()] == ["1", "2", "D", "C", "Z"]
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["SELECT 1/0; SET search_path = archive"],  # never runs
+        ["BEGIN", "SET search_path = archive", "ROLLBACK"],  # undone with its transaction
+        ["BEGIN", "SELECT 1/0", "SET search_path = archive", "ROLLBACK"],
+        ["BEGIN", "SAVEPOINT a", "SET search_path = archive", "ROLLBACK TO a", "COMMIT"],
+    ],
+)
+def test_a_search_path_postgresql_never_kept_is_not_followed(
+    guarded: Guarded, texts: list[str]
+) -> None:
+    """The path is the session's once it stuck: here ``users`` is still public.users."""
+    with guarded.ready_client() as client:
+        client.send(*(rc.query(text) for text in texts))
+        client.read_ready(len(texts))
+        client.send(rc.query(DROP))
+        _assert_held(guarded, _outcome(client))
+
+
+def test_a_local_search_path_undone_by_a_savepoint_is_not_followed(guarded: Guarded) -> None:
+    with guarded.ready_client() as client:
+        texts = ["BEGIN", "SAVEPOINT a", "SET LOCAL search_path = archive", "ROLLBACK TO a"]
+        client.send(*(rc.query(text) for text in texts))
+        client.read_ready(len(texts))
+        client.send(rc.query(DROP))
+        outcome = _outcome(client)
+        client.send(rc.query("COMMIT"))
+        _assert_held(guarded, outcome if outcome != "ok" else _outcome(client))
+
+
+def test_a_search_path_that_stuck_is_followed_without_asking(guarded: Guarded) -> None:
+    """No false block: after SET (or a committed one), a change of archive.users passes."""
+    table = unique("t")
+    with guarded.ready_client() as client:
+        client.send(rc.query("BEGIN; SET search_path = archive; COMMIT"))
+        assert _outcome(client) == "ok"
+        client.send(rc.query(f"CREATE TABLE {table} (a int, b int)"))
+        assert _outcome(client) == "ok"
+        data = rc.parse(f"ALTER TABLE {table} DROP COLUMN b") + rc.bind() + rc.execute()
+        client.send(data + rc.sync())  # an Execute cannot ask: the path must be known
+        assert _outcome(client) == "ok"
+    with direct(guarded.cluster, dbname=guarded.database) as conn:
+        row = conn.execute(f"SELECT to_regclass('archive.{table}') IS NOT NULL").fetchone()
+    assert row == (True,)

@@ -120,6 +120,13 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
             ["CreateRelation(public.fresh)"],
         ),
         ("SELECT 1; INSERT INTO users (email) VALUES ('x')", []),
+        # a table created by running a query, as CREATE TABLE AS creates it
+        ("CREATE SCHEMA s; SELECT id INTO s.users FROM users", ["CreateRelation(s.users)"]),
+        (
+            "CREATE SCHEMA s; EXPLAIN ANALYZE CREATE TABLE s.users AS SELECT id FROM users",
+            ["CreateRelation(s.users)"],
+        ),
+        ("EXPLAIN CREATE TABLE fresh AS SELECT 1", []),  # only planned
     ],
 )
 def test_net_changes(base: CatalogSnapshot, sql: str, expected: list[str]) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.identity import UNTAGGED, Identity, IdentityResolver, parse_options
+from skewguard.identity import (
+    UNTAGGED,
+    Identity,
+    IdentityResolver,
+    parse_options,
+    startup_settings,
+)
+from skewguard.search_path import startup_path
 from skewguard.statements import ApplicationNameChange, read_script
 
 DEFAULT = IdentityResolver()
@@ -193,3 +200,15 @@ def test_an_app_bound_to_roles_is_untagged_from_any_other_role() -> None:
     assert resolver.from_startup({"user": "shop_admin", "application_name": "shop@2"}).tagged
     assert resolver.from_startup({"user": "intruder", "application_name": "shop@999"}) == UNTAGGED
     assert resolver.from_startup({"user": "intruder", "application_name": "blog@1"}).tagged
+
+
+def test_startup_settings_are_read_as_the_backend_applies_them() -> None:
+    """``options`` first, then the other parameters (case-insensitive names)."""
+    params = {
+        "user": "app",
+        "options": "-c search_path=archive -c work_mem=1MB",
+        "SEARCH_PATH": "public",
+        "_pq_.x": "1",
+    }
+    assert startup_settings(params) == {"search_path": "public", "work_mem": "1MB"}
+    assert startup_path(params) == ("public",)

@@ -416,3 +416,15 @@ def test_function_call_oid_and_data_rows_decode() -> None:
     assert m.decode_data_row(row) == ("t", None)
     with pytest.raises(ProtocolViolation):
         m.decode_data_row(b"\x00\x01\x00\x00\x00\x09t")
+
+
+def test_session_params_name_what_postgresql_connects_to() -> None:
+    """An empty database is the user's; names past 63 bytes are cut as PostgreSQL cuts
+    them (so a padded name still finds, and is judged as, the real database)."""
+    long_db = "d" * 63
+    startup = m.StartupMessage(3, 0, {"user": "u" * 70, "database": long_db + "padding"})
+    assert startup.session_params == {"user": "u" * 63, "database": long_db}
+    assert m.StartupMessage(3, 0, {"user": "app", "database": ""}).session_params == {
+        "user": "app",
+        "database": "app",
+    }

@@ -5,7 +5,7 @@ from __future__ import annotations
 from skewguard.ddl.changes import DropColumn
 from skewguard.ddl.findings import Finding, Severity
 from skewguard.footprint import Evidence, VersionKey
-from skewguard.policy import render_error
+from skewguard.policy import Refusal, render_error
 from skewguard.protection import Protection
 
 DROP = DropColumn("public.users.email", "text", relation="public.users")
@@ -50,3 +50,17 @@ def test_samples_for_override_roles_and_a_refused_override_is_said() -> None:
     _, detail, hint = render_error([_finding("1")], {}, samples=True, refused_override="app")
     assert "e.g. SELECT email FROM users WHERE id = 42" in detail
     assert "role app is not in --override-roles" in hint
+
+
+def test_the_raising_statement_is_ascii_whatever_the_texts() -> None:
+    """It replaces the client's text, which PostgreSQL reads in the session's
+    client_encoding: a byte of ours above 0x7F could read as anything there."""
+    refusal = Refusal(
+        "skewguard: \u00e9t\u00e9 \u2014 'x'",
+        "d\u00e9tail \\",
+        "\U0001f600",
+        refused="SELECT '\u8868'",
+    )
+    assert refusal.statement.isascii()
+    assert "E'skewguard: \\u00e9t\\u00e9 \\u2014 ''x'''" in refusal.statement
+    assert "E'\\U0001f600'" in refusal.statement

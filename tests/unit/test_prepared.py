@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.wire.prepared import PreparedStatements
+from skewguard.wire.errors import ProtocolViolation
+from skewguard.wire.prepared import MAX_STATEMENT_CHARS, MAX_STATEMENTS, PreparedStatements
 
 # Each step: ("parse", name, sql) | ("close", name) | ("query", sql); then the expected map.
 Step = tuple[str, ...]
@@ -144,3 +145,68 @@ def test_portals_carry_only_texts_to_read() -> None:
     prepared.forget_unnamed()
     prepared.on_close("P", "p")
     assert prepared.portal_sql("p") is None
+
+
+def test_statements_are_bounded_per_connection() -> None:
+    """Forgetting a statement would let its Execute pass unread: past the bound, the
+    connection ends (a protocol violation) instead of growing the shared memory."""
+    prepared = PreparedStatements()
+    for n in range(MAX_STATEMENTS):
+        prepared.on_parse(f"s{n}", "SELECT 1", to_read=False)
+    prepared.on_parse("s0", "SELECT 2", to_read=False)  # a known name is replaced
+    with pytest.raises(ProtocolViolation):
+        prepared.on_parse("one more", "SELECT 1", to_read=False)
+    prepared.on_close("S", "s1")
+    prepared.on_parse("one more", "SELECT 1", to_read=False)
+
+
+def test_statement_texts_are_bounded_per_connection() -> None:
+    prepared = PreparedStatements()
+    big = "SELECT '" + "x" * (MAX_STATEMENT_CHARS // 2) + "'"
+    prepared.on_parse("a", big, to_read=False)
+    with pytest.raises(ProtocolViolation):
+        prepared.on_parse("b", big, to_read=False)
+    prepared.on_query(b"DEALLOCATE ALL")
+    prepared.settle(ran=True)  # PostgreSQL answered it without an error
+    prepared.on_parse("b", big, to_read=False)
+    for _ in range(3):  # the unnamed statement, replaced again and again, counts once
+        prepared.on_parse("", big[:1000], to_read=False)
+
+
+def test_a_name_parsed_again_stands_for_every_text() -> None:
+    """PostgreSQL keeps the first statement of a name (the second Parse fails, 42P05) unless
+    the first failed: the proxy cannot tell which, so the name runs both texts."""
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    prepared.on_bind("p", "s")
+    assert prepared.portal_sql("p") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_parse("s", "SELECT 1", to_read=False)  # no text twice
+    prepared.on_parse("s", "SELECT '", to_read=True)  # never held: it does not parse
+    assert prepared.get("s") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_close("S", "s")
+    prepared.settle(ran=True)
+    prepared.on_parse("s", "SELECT 2", to_read=False)  # closed first: only the new text
+    assert prepared.get("s") == "SELECT 2"
+    prepared.on_parse("", "SELECT 3", to_read=False)
+    prepared.on_parse("", "SELECT 4", to_read=False)  # the unnamed one is replaced
+    assert prepared.get("") == "SELECT 4"
+
+
+def test_a_close_postgresql_may_have_skipped_leaves_the_text_held() -> None:
+    """After an error PostgreSQL skips a Close up to the Sync (and refuses a DEALLOCATE in
+    a failed block): until it answered without an error, the name may still run its text."""
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    prepared.on_close("S", "s")
+    assert prepared.unsettled == {"s"}
+    prepared.settle(ran=False)  # an error came: the Close may not have run
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    assert prepared.get("s") == "ALTER TABLE users DROP COLUMN email\n;\nSELECT 1"
+    prepared.on_query(b"DEALLOCATE s")
+    prepared.settle(ran=True)
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    assert prepared.get("s") == "SELECT 1"
+    prepared.on_close("S", "s")
+    prepared.on_parse("s", "SELECT 1", to_read=False)  # the same text again: nothing to add
+    assert prepared.get("s") == "SELECT 1"

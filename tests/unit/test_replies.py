@@ -105,3 +105,39 @@ def test_settle_notes_a_failure_and_the_provoked_error_is_kept_back() -> None:
     # the ReadyForQuery of the client's own Sync
     assert stream.feed(provoked + ready(b"E")) == ready(b"E")
     assert not stream.filtering and stream.ready == 2
+
+
+def _parameter(name: bytes, value: bytes) -> bytes:
+    return m.frame(b"S", name + b"\x00" + value + b"\x00")
+
+
+ENCODING_STREAM = (
+    DONE + _parameter(b"TimeZone", b"UTC") + _parameter(b"client_encoding", b"SJIS") + DONE
+)
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 6, 7, 11, 13, 64])
+def test_client_encoding_followed_on_every_chunking(size: int) -> None:
+    """Texts are read in the client_encoding PostgreSQL reports, wherever reads split."""
+    stream = ReplyStream()
+    assert stream.client_encoding == "UTF8"
+    for chunk in _chunks(ENCODING_STREAM + ready(b"I"), size):
+        stream.feed(chunk)
+    assert stream.client_encoding == "SJIS" and stream.encoding_known
+    assert stream.ready == 1
+
+
+def test_a_split_report_is_not_known_until_whole() -> None:
+    stream = ReplyStream()
+    report = _parameter(b"client_encoding", b"GBK")
+    stream.feed(DONE + report[:9])
+    assert not stream.encoding_known and stream.client_encoding == "UTF8"
+    stream.feed(report[9:])
+    assert stream.encoding_known and stream.client_encoding == "GBK"
+
+
+def test_client_encoding_followed_while_filtering() -> None:
+    stream = ReplyStream()
+    stream.arm_block(after_ready=1, marker="skewguard:")
+    stream.feed(_parameter(b"client_encoding", b"BIG5") + ready(b"I"))
+    assert stream.client_encoding == "BIG5"

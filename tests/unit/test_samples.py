@@ -7,7 +7,7 @@ from pglast import parse_sql
 
 from skewguard.analysis import Facet, FacetKind
 from skewguard.footprint import FootprintBatch, VersionKey
-from skewguard.samples import SCAN_LIMIT, UNREADABLE, sample_shape
+from skewguard.samples import SCAN_LIMIT, UNREADABLE, change_shape, sample_shape
 
 SECRET = "zz-secret-4711"
 
@@ -68,3 +68,20 @@ def test_batches_keep_shapes_unless_told_to_keep_literals() -> None:
         batch.record(key, facet, 1, 1.0, sql)
     assert [e.sample for e in shaped.facets[key].values()] == [sample_shape(sql)]
     assert [e.sample for e in kept.facets[key].values()] == [sql]
+
+
+def test_a_changes_expressions_are_shown_as_shapes() -> None:
+    """A constraint's definition, a dropped default, an index's predicate and keys are the
+    migration's SQL: their literals are placeholders too; names and types stay."""
+    assert change_shape(
+        {"kind": "AddConstraint", "subject": "public.t.ck", "new": "CHECK (a <> 'secret')"}
+    ) == {"kind": "AddConstraint", "subject": "public.t.ck", "new": "CHECK (a <> '?')"}
+    assert change_shape({"kind": "DropDefault", "old": "'secret'::text"})["old"] == "'?'::text"
+    index = {"kind": "CreateIndex", "detail": "(a > 42)", "columns": ["a", "(b || 'x')"]}
+    assert change_shape(index) == {
+        "kind": "CreateIndex",
+        "detail": "(a > 0)",
+        "columns": ["a", "(b || '?')"],
+    }
+    kept = {"kind": "AlterColumnType", "old": "character varying(120)", "new": "text"}
+    assert change_shape(kept) == kept

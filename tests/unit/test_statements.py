@@ -26,6 +26,12 @@ from skewguard.statements import ApplicationNameChange, Kind, needs_reading, rea
         (b"select set_config('application_name', 'a@1', false)", True),
         (b"SELECT * FROM t WHERE search_path = 1", False),
         (b"SELECT SET_CONFIG('search_path', 'app', false)", True),
+        (b"SELECT id INTO shadow.users FROM users", True),  # creates a table
+        (b"with x as (select 1) select * into t from x", True),
+        (b"EXPLAIN ANALYZE CREATE TABLE t AS SELECT 1", True),  # runs what it explains
+        (b"COPY t FROM PROGRAM 'psql -c ...'", True),
+        (b"COPY t FROM STDIN", False),
+        (b"WITH x AS (SELECT 1) INSERT INTO t SELECT * FROM x", True),  # one parse, harmless
         (b"", True),
     ],
 )
@@ -68,6 +74,14 @@ def test_kinds_and_texts_in_order() -> None:
         ("DO $$ DECLARE q text := 'DROP TABLE t'; BEGIN EXECUTE q; END $$", Kind.OPAQUE),
         ("DO $$ BEGIN EXECUTE 'COMMIT'; END $$", Kind.OPAQUE),
         ("DO $$ BEGIN END $$", Kind.OTHER),
+        ("SELECT 1 AS a INTO t", Kind.DDL),
+        ("EXPLAIN ANALYZE SELECT 1 AS a INTO t", Kind.DDL),
+        ("EXPLAIN (ANALYZE on) CREATE TABLE t AS SELECT 1", Kind.DDL),
+        ("EXPLAIN CREATE TABLE t AS SELECT 1", Kind.OTHER),  # planned, not run
+        ("EXPLAIN (ANALYZE false) SELECT 1 AS a INTO t", Kind.OTHER),
+        ("COPY t FROM PROGRAM 'cat /tmp/x'", Kind.OPAQUE),  # a shell command may do anything
+        ("COPY (SELECT 1) TO PROGRAM 'cat'", Kind.OPAQUE),
+        ("COPY t FROM STDIN", Kind.OTHER),
     ],
 )
 def test_statement_kind(sql: str, kind: Kind) -> None:
@@ -144,3 +158,61 @@ def test_unparseable_text_keeps_a_guess() -> None:
     script = read_script("ALTER TABEL users DROP COLUMN email")
     assert script.error is not None and script.looks_like_ddl
     assert not read_script("SELEC 1").looks_like_ddl
+
+
+@pytest.mark.parametrize(
+    ("sql", "moves"),
+    [
+        ("SET ROLE app", True),
+        ("SET LOCAL ROLE app", True),
+        ("RESET ROLE", True),
+        ("SET SESSION AUTHORIZATION app", True),
+        ("RESET ALL", True),
+        ("DISCARD ALL", True),
+        ("SELECT set_config('role', 'app', false)", True),
+        ("SELECT set_config(lower('ROLE'), 'app', false)", True),  # may be role
+        ("SELECT set_config('work_mem', '1MB', false)", False),
+        ("SET work_mem = '1MB'", False),
+    ],
+)
+def test_role_changes_are_followed(sql: str, moves: bool) -> None:
+    """current_user names the "$user" schema of search_path: the relay must know it moved."""
+    assert read_script(sql).moves_role is moves
+
+
+DROP_IN = "ALTER TABLE users DROP COLUMN email"
+
+
+@pytest.mark.parametrize(
+    ("sql", "runs_code"),
+    [
+        (f"CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN {DROP_IN}; END $$", True),
+        (f"CREATE FUNCTION f() RETURNS void LANGUAGE sql AS $$ {DROP_IN} $$", True),
+        (f"CREATE FUNCTION f() RETURNS void AS '{DROP_IN}' LANGUAGE SQL", True),
+        (
+            "CREATE FUNCTION f(t text) RETURNS void LANGUAGE plpgsql AS "
+            "$$ BEGIN EXECUTE format('SELECT 1 FROM %I', t); END $$",
+            True,  # a computed EXECUTE: what it runs is unknown
+        ),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE c AS 'lib', 'sym'", True),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE plpython3u AS $$ return 1 $$", True),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql AS $$ SELECT 1 $$", False),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql RETURN 1", False),
+        ("CREATE FUNCTION f() RETURNS int LANGUAGE sql BEGIN ATOMIC SELECT 1; END", False),
+        (
+            "CREATE FUNCTION fill() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN NEW.b := NEW.a; RETURN NEW; END $$",
+            False,  # a dual-write trigger: no DDL
+        ),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS "
+            "$$ BEGIN EXECUTE 'SELECT 1'; END $$",
+            False,  # a constant EXECUTE is read
+        ),
+        (f"CREATE PROCEDURE p() LANGUAGE sql AS $$ {DROP_IN} $$", False),  # CALL is opaque
+    ],
+)
+def test_a_function_that_may_run_ddl_when_called_is_opaque(sql: str, runs_code: bool) -> None:
+    """The proxy sees only the call (a SELECT, a trigger, a rule, a view) of such code."""
+    (statement,) = read_script(sql).statements
+    assert statement.kind is Kind.DDL and statement.runs_code is runs_code

@@ -63,9 +63,25 @@ def is_ddl(stmt: Any) -> bool:
     """True unless the statement is known not to change the schema."""
     if isinstance(stmt, ast.SelectStmt):
         return stmt.intoClause is not None
-    if isinstance(stmt, ast.ExplainStmt | ast.PrepareStmt | ast.DeclareCursorStmt):
+    if isinstance(stmt, ast.ExplainStmt):
+        return _analyzes(stmt) and is_ddl(stmt.query)  # only EXPLAIN ANALYZE runs it
+    if isinstance(stmt, ast.PrepareStmt | ast.DeclareCursorStmt):
         return is_ddl(stmt.query)
     return not isinstance(stmt, _NOT_DDL)
+
+
+def _analyzes(stmt: Any) -> bool:
+    """EXPLAIN ANALYZE (or ``(ANALYZE [true|on|1])``): the statement runs."""
+    for option in stmt.options or ():
+        if option.defname == "analyze":
+            arg = option.arg
+            if arg is None:
+                return True
+            value = getattr(arg, "boolval", None)
+            if value is None:
+                value = getattr(arg, "sval", None) or getattr(arg, "ival", None)
+            return str(value).lower() not in ("false", "off", "0", "no")
+    return False
 
 
 def is_replication_command(sql: str) -> bool:

@@ -392,6 +392,7 @@ class Overlay:
     # --- dispatch -----------------------------------------------------------
 
     def _statement(self, m: Model, node: Any) -> None:
+        node = _as_run(node)
         handler = _HANDLERS.get(type(node))
         if handler is not None:
             handler(self, m, node)
@@ -2143,6 +2144,19 @@ def _edit_acl(
             have = "".join(c for c in have if c.replace("*", "") not in privs)
         items[g] = (have, grantor)
     return tuple(f"{who}={p}/{grantor}" for who, (p, grantor) in items.items() if p)
+
+
+def _as_run(node: Any) -> Any:
+    """What a statement does to the schema when it runs: ``SELECT ... INTO t`` and
+    ``EXPLAIN ANALYZE`` of a table-creating statement create a table as ``CREATE TABLE
+    t AS`` does (a new table that may shadow another one on a search_path)."""
+    if isinstance(node, ast.ExplainStmt) and is_ddl(node):
+        return _as_run(node.query)
+    if isinstance(node, ast.SelectStmt) and node.intoClause is not None:
+        return ast.CreateTableAsStmt(
+            query=node, into=node.intoClause, objtype=_O.OBJECT_TABLE, is_select_into=True
+        )
+    return node
 
 
 _HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {

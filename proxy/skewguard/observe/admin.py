@@ -173,7 +173,7 @@ async def _read_json(request: web.Request, limit: int) -> dict[str, Any]:
         return {}
     try:
         body = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # nesting past Python's stack
         _fail(400, "the body is not valid JSON")
     if not isinstance(body, dict):
         _fail(400, "the body must be a JSON object")

@@ -36,7 +36,7 @@ log = logging.getLogger("skewguard.gate")
 
 def _judged_whole(statement: Statement) -> bool:
     """DDL, transaction control or a SET: nothing in it runs code the guard did not read."""
-    if statement.kind is Kind.OPAQUE:
+    if statement.kind is Kind.OPAQUE or statement.runs_code:
         return False
     if statement.kind is not Kind.OTHER:
         return True
@@ -82,8 +82,8 @@ class TransactionGate:
 
     def must_decide(self, script: Script) -> bool:
         """Whether this text needs the guard (so its message waits for the decision)."""
-        if script.if_not_standard is not None:
-            return True  # which reading applies is asked first
+        if script.if_not_standard is not None or script.ambiguous:
+            return True  # which reading applies is asked first, or cannot be known
         if script.error is not None:
             return script.looks_like_ddl
         if any(s.kind is Kind.DDL or s.kind is Kind.OPAQUE for s in script.statements):
@@ -178,11 +178,20 @@ class TransactionGate:
                 "too-large",
                 f"the statement is longer than --max-analysed-statement ({len(sql)} characters)",
             )
+        if script.ambiguous:
+            raise _Unjudged(
+                "quoting",
+                "the text reads otherwise in a client_encoding the session may be switching to",
+            )
         if script.error is not None:
             return await self._guard.judge_unparseable(requester, [sql], source="proxy")
         for statement in script.statements:
             kind = statement.kind
             if kind is Kind.DDL:
+                if statement.runs_code:  # code that may run DDL when called: opaque too
+                    opaque = await self._guard.judge_opaque(requester, statement.text)
+                    if opaque.action is Action.BLOCK:
+                        return opaque
                 decision = await self._apply(requester, statement)
                 if decision is not None:
                     return decision

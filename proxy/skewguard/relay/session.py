@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, cast
 
 from skewguard.footprint import VersionKey
 from skewguard.guard import Requester
-from skewguard.identity import UNTAGGED, Identity
+from skewguard.identity import UNTAGGED, Identity, startup_settings
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
 from skewguard.policy import Mode, Refusal, unjudged_decision
@@ -32,9 +32,19 @@ from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connec
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.replaying import OwnQueryTimeout
 from skewguard.search_path import startup_path
-from skewguard.statements import RESET, UNKNOWN, Script, needs_reading, read_script
+from skewguard.statements import (
+    RESET,
+    ROLE_SETTINGS,
+    UNKNOWN,
+    Kind,
+    Script,
+    needs_reading,
+    read_script,
+    same_effect,
+)
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
+from skewguard.wire.encodings import ANY, decode, hiding, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
     Message,
@@ -78,14 +88,23 @@ _PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
 _SCRIPTS: Recent[str, Script] = Recent()
 
 
-def _read_parse(body: bytes) -> tuple[str, str, bool]:
+def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
     """Parse's statement name and text, and whether the text must be read."""
+    if encoding is not None:  # a session whose characters may hold a backslash: uncached
+        m.decode_parse(body)  # the message's layout is checked as for any Parse
+        name, _, rest = body.partition(b"\x00")
+        query = rest.partition(b"\x00")[0]
+        return decode(name, encoding), decode(query, encoding), needs_reading(query)
     known = _PARSES.get(body)
     if known is None:
         parse = m.decode_parse(body)
         known = (parse.name, parse.query, needs_reading(parse.query.encode()))
         _PARSES.put(body, known)
     return known
+
+
+#: Transaction control that undoes the settings made since a savepoint or BEGIN.
+_UNDOING = frozenset({Kind.ROLLBACK, Kind.ROLLBACK_TO})
 
 
 class Phase(Enum):
@@ -120,7 +139,10 @@ class ClientSession(asyncio.Protocol):
         self._scanner = MessageScanner(_CLIENT_MESSAGES)
         self._upstream: UpstreamLink | None = None
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
-        self._replication = False
+        self._replication = False  # a walsender: physical ones are a byte pipe
+        # replication=database: a logical walsender also runs SQL from a simple Query,
+        # so its text goes through the gate like any other session's
+        self._sql_walsender = False
         self._gate: TransactionGate | None = None  # None: no DDL guard on this connection
         self._sampler: SessionSampler | None = None  # None: not sampling values for replay
         self._owner: tuple[StatementLog, Owner] | None = None  # whose samples, per log
@@ -143,6 +165,23 @@ class ClientSession(asyncio.Protocol):
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
         self._path_unknown_here = False
+        # current_user may not be the login user: a "$user" in the path is not known
+        self._role_moved = False
+        # client_encoding values texts sent but not yet answered may have set, and the
+        # ReadyForQuery that answers the last of them: until then a text is read each way
+        self._encodings_in_flight: set[str] = set()
+        self._encodings_until = 0
+        self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
+        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
+        self._query_sql = ""  # the last Query's text, as read
+        # a session-wide search_path change not yet known to have stuck: the errors passed
+        # when it was sent, and the ReadyForQuery that answers it
+        self._path_from: int | None = None
+        self._path_until = 0
+        # closes of prepared statements not yet answered: the errors passed when the first
+        # was sent, and the ReadyForQuery that answers the last one
+        self._closes_from: int | None = None
+        self._closes_until = 0
         self._task: asyncio.Task[None] | None = None  # connecting or deciding (kept referenced)
         # Bound transport.write of each side once its leg is a plain byte pipe (None before
         # that, with TLS, and from the moment that side closes).
@@ -348,11 +387,17 @@ class ClientSession(asyncio.Protocol):
             # PREPARE / DEALLOCATE / DISCARD start a statement with a word the sniff reads
             if reading:
                 self.prepared.on_query(raw)
+                self._closing(self._syncs)
             else:
                 self.prepared.forget_unnamed()
-            sql = raw.decode("utf-8", "replace")
+            encodings = self._encodings()
+            sql = self._query_sql = decode(raw, encodings[0])
             if reading:
                 script = self._read(sql)
+                if len(encodings) > 1 and not all(
+                    same_effect(script, self._read(other)) for other in readings(raw, encodings)[1:]
+                ):
+                    script = replace(script, ambiguous=True)
                 self._record(sql, script)
                 return self._on_statement(script, self._syncs)
             self._record(sql)
@@ -360,7 +405,7 @@ class ClientSession(asyncio.Protocol):
                 self._sample_query(sql)
             return None
         if mtype == 0x50:  # Parse: nothing runs yet
-            name, query, to_read = _read_parse(message.body)
+            name, query, to_read = _read_parse(message.body, self._encodings()[0])
             self.prepared.on_parse(name, query, to_read=to_read)
             if name and self.statement_log is not None:
                 self.statement_log.named.add(query)
@@ -370,7 +415,15 @@ class ClientSession(asyncio.Protocol):
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
+        self._closing(self._syncs + 1)
         return None
+
+    def _closing(self, ready_index: int) -> None:
+        """Note closes of prepared statements answered by ReadyForQuery ``ready_index``."""
+        if self.prepared.unsettled:
+            if self._closes_from is None:
+                self._closes_from = self._replies.errors
+            self._closes_until = max(self._closes_until, ready_index)
 
     def _on_sync(self) -> None:
         """Sync: PostgreSQL answers everything before it with one ReadyForQuery."""
@@ -383,7 +436,12 @@ class ClientSession(asyncio.Protocol):
 
         ``ready_index``: the ReadyForQuery that will end the text's reply.
         """
-        self._apply_settings(script)
+        self._apply_settings(script, ready_index)
+        changes = script.client_encodings
+        if changes or (self._encoding_set and script.has_transaction_control):
+            self._encoding_set = True
+            self._encodings_in_flight.update(changes or [ANY])
+            self._encodings_until = max(self._encodings_until, ready_index)
         if script.local_search_path is not None:
             self._local_path_ready = ready_index
         gate = self._gate
@@ -395,6 +453,23 @@ class ClientSession(asyncio.Protocol):
             self._control_since_sync = True
             gate.follow(script)
         return None
+
+    def _encodings(self) -> tuple[str | None, ...]:
+        """The client encodings the next text may be read in by the server, as
+        wire.encodings names them (None: ASCII-safe), the likeliest first: the one
+        PostgreSQL last reported, then any a text not yet answered may have set."""
+        replies = self._replies
+        if replies.client_encoding != self._reported[0]:
+            self._reported = (replies.client_encoding, hiding(replies.client_encoding))
+        reported = self._reported[1]
+        if self._encodings_in_flight and replies.ready >= self._encodings_until:
+            self._encodings_in_flight.clear()
+        if not replies.encoding_known:
+            return (reported, ANY)
+        if not self._encodings_in_flight:
+            return (reported,)
+        others = (ANY if value == ANY else hiding(value) for value in self._encodings_in_flight)
+        return (reported, *others)
 
     def _read(self, sql: str) -> Script:
         limit = self.proxy.settings.max_analysed_statement
@@ -453,8 +528,11 @@ class ClientSession(asyncio.Protocol):
         if owner is not None and self._sampler is not None:
             self._sampler.on_query(owner, sql, self._syncs, self._replies.errors)
 
-    def _apply_settings(self, script: Script) -> None:
-        """Follow what a statement does to identity, search_path, overrides and lock_timeout."""
+    def _apply_settings(self, script: Script, ready_index: int) -> None:
+        """Follow what a statement does to identity, search_path, overrides and lock_timeout.
+
+        ``ready_index``: the ReadyForQuery that will end the text's reply.
+        """
         change = script.application_name
         if change is not None:
             resolver = self.proxy.resolver
@@ -465,8 +543,20 @@ class ClientSession(asyncio.Protocol):
         path = script.search_path(startup_path(self.params))
         if path is not None:
             self._path_known = path != UNKNOWN
+            # PostgreSQL skips a SET after an error and undoes it with its transaction or
+            # savepoint: the path is the session's once it stuck (_at_sync_point)
+            if self._path_from is None:
+                self._path_from = self._replies.errors
+            self._path_until = max(self._path_until, ready_index)
+        if any(s.kind in _UNDOING for s in script.statements):
+            if self._path_from is not None:
+                self._path_known, self._path_from = False, None
+            if self._local_path is not None:
+                self._local_path = UNKNOWN
         # an unreadable change in this very text has not run yet: the backend cannot tell
         self._path_unknown_here = UNKNOWN in (path, script.local_search_path)
+        if script.moves_role:
+            self._role_moved = self._path_unknown_here = True
         current = self.statement_log
         if path not in (None, UNKNOWN) and current is not None and path != current.search_path:
             assert path is not None
@@ -499,7 +589,9 @@ class ClientSession(asyncio.Protocol):
             session_override=self._session_override,
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
-            search_path_known=self._path_known and local != UNKNOWN,
+            search_path_known=(
+                self._path_known and local != UNKNOWN and not (self._role_moved and "$user" in path)
+            ),
             search_path_askable=not self._path_unknown_here,
             own_connection=self if self._can_query_own() else None,
         )
@@ -518,13 +610,15 @@ class ClientSession(asyncio.Protocol):
         self._cancel_requested = False
         if message.type == 0x51 or message.type == 0x46:
             self._syncs -= 1  # counted again when it (or its refusal) is sent
-        self._task = asyncio.get_running_loop().create_task(self._decide(message, script))
+        text = self._query_sql if message.type == 0x51 else ""
+        self._task = asyncio.get_running_loop().create_task(self._decide(message, script, text))
 
-    async def _decide(self, message: Message, script: Script) -> None:
+    async def _decide(self, message: Message, script: Script, text: str) -> None:
+        """``text``: a held Query's text, as it was read."""
         assert self._gate is not None
         simple = message.type == 0x51
         if simple:
-            sql = message.raw[5:-1].decode("utf-8", "replace")
+            sql = text
         elif message.type == 0x45:
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body)) or ""
         else:  # a FunctionCall: judged by its OID
@@ -637,6 +731,7 @@ class ClientSession(asyncio.Protocol):
         return (
             held
             and self.phase is Phase.READY
+            and not self._replication  # a walsender refuses the extended protocol
             and not self._own_lost
             and not self._unsynced
             and self._replies.ready == self._syncs
@@ -943,12 +1038,15 @@ class ClientSession(asyncio.Protocol):
                         self.transport.pause_reading()
                 case hs.BackendKey(pid, key):
                     self.backend_pid, self.backend_key = pid, key
+                case hs.ClientEncoding(value):
+                    self._replies.client_encoding = value
                 case hs.ApplicationName(value):
                     if not self.identity.tagged:
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
                         self._retag(identity)
                 case hs.Authenticated():
-                    self.phase = Phase.RAW if self._replication else Phase.READY
+                    raw = self._replication and not self._sql_walsender
+                    self.phase = Phase.RAW if raw else Phase.READY
                     self._count_identity()
                     if self._tls is None and self.transport is not None:
                         self._send_client = self.transport.write
@@ -972,14 +1070,15 @@ class ClientSession(asyncio.Protocol):
             self.close()
             return
         self.proxy.admitted.add(self)
-        self.params = startup.params
-        self.identity = self.proxy.resolver.from_startup(startup.params)
+        self.params = startup.session_params
+        self.identity = self.proxy.resolver.from_startup(self.params)
+        self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(self.params))
         self._replication = startup.replication
-        user = startup.params.get("user", "")
-        self.database = startup.params.get("database") or user
-        if self.proxy.guard is not None and not self._replication:
+        self._sql_walsender = startup.params.get("replication") == "database"
+        self.database = self.params["database"]
+        if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(self.proxy.guard, self._requester)
-            if self.proxy.guard.samples is not None:
+            if self.proxy.guard.samples is not None and not self._replication:
                 self._sampler = SessionSampler(self.proxy.guard.samples)
         self.phase = Phase.CONNECTING
         self._upstream = UpstreamLink(self, self.proxy.upstream, packet)
@@ -1059,6 +1158,15 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        if self._path_from is not None and replies.ready >= self._path_until:
+            if replies.errors != self._path_from:  # perhaps never run: PostgreSQL says
+                self._path_known, self._path_from = False, None
+            elif replies.status == 0x49:  # committed, or run outside a transaction
+                self._path_from = None
+        if self._closes_from is not None and replies.ready >= self._closes_until:
+            # no error since the first close was sent: PostgreSQL ran every one of them
+            self.prepared.settle(ran=replies.errors == self._closes_from)
+            self._closes_from = None
         own = self._own_waiter
         if own is not None:  # the proxy's own query is answered (the client's all were)
             if not own.done():

@@ -135,12 +135,29 @@ class Context:
         return self._reanalysis[key]
 
     def search_paths(self, version: VersionKey) -> list[tuple[str, ...]]:
-        """The search paths ``version`` set (``SET search_path``), as schema lists."""
-        return [
+        """The search paths ``version`` resolves names through, as schema lists: those it
+        set (``SET search_path``) and, unless it always set one, the server default
+        ``"$user", public``; ``"$user"`` is each role the version runs as (PostgreSQL
+        skips the schema while it does not exist, so a new one can take over a name)."""
+        facets = self.footprints.get(version, {})
+        paths = [
             tuple(split_qualified_name(part)[0] for part in f.subject.split(","))
-            for f in self.footprints.get(version, {})
+            for f in facets
             if f.kind is FacetKind.SEARCH_PATH and f.subject != "default"
         ]
+        if not paths or any(
+            f.kind is FacetKind.SEARCH_PATH and f.subject == "default" for f in facets
+        ):
+            paths.append(("$user", "public"))
+        roles = sorted(self.roles(version))
+        expanded: list[tuple[str, ...]] = []
+        for path in paths:
+            if "$user" not in path:
+                expanded.append(path)
+                continue
+            for role in roles:
+                expanded.append(tuple(role if s == "$user" else s for s in path))
+        return expanded
 
 
 def first_per_version(

@@ -244,9 +244,11 @@ SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
     summary="A new relation (or one moved) takes over a bare name a version resolves through "
     "its search_path",
     doc="A version that sets search_path to schemas in order finds a bare table name in the "
-    "first schema that has it. A relation created (or moved) in an earlier schema than the one "
-    "the version uses now answers instead: its columns differ (42703) or its rows do. Found by "
-    "resolving the version's own statement again with its search_path.",
+    'first schema that has it; so does one on the default "$user", public, where a schema '
+    "named after its role comes first once it exists. A relation created (or moved) in an "
+    "earlier schema than the one the version uses now answers instead: its columns differ "
+    "(42703) or its rows do. Found by resolving the version's own statement again with its "
+    "search_path.",
     breaks="Statements naming the relation without a schema, in sessions whose search_path "
     "lists the new relation's schema first.",
     recipe="Give the new relation another name, or create it in a schema after the one the "

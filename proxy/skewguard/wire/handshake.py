@@ -115,6 +115,13 @@ class ApplicationName:
 
 
 @dataclass(frozen=True, slots=True)
+class ClientEncoding:
+    """The server reported the session's client_encoding (texts are read in it)."""
+
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
 class Authenticated:
     """The first ReadyForQuery: the startup phase is over."""
 
@@ -131,6 +138,7 @@ Action = (
     | PauseReading
     | BackendKey
     | ApplicationName
+    | ClientEncoding
     | Authenticated
 )
 
@@ -308,6 +316,8 @@ class Handshake:
                 name, value = m.decode_parameter_status(segment.body)
                 if name == "application_name":
                     said.append(ApplicationName(value))
+                elif name == "client_encoding":
+                    said.append(ClientEncoding(value))
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
                 self.authenticated = True
                 said.append(Authenticated())

@@ -72,6 +72,10 @@ class CancelRequest:
         return 4 <= len(self.key) <= MAX_CANCEL_KEY
 
 
+#: PostgreSQL's NAMEDATALEN: names are at most 63 bytes.
+NAMEDATALEN = 64
+
+
 @dataclass(frozen=True, slots=True)
 class StartupMessage:
     """Protocol version and parameters; ``_pq_.`` protocol options included as sent.
@@ -96,6 +100,21 @@ class StartupMessage:
         if value is None:
             return False
         return value == "database" or parse_bool(value) is True
+
+    @property
+    def session_params(self) -> dict[str, str]:
+        """``params`` with the user and database names the session gets: an empty
+        database is the user's, and both are cut to NAMEDATALEN - 1 bytes, as
+        ProcessStartupPacket cuts them (a longer name finds the shorter one's
+        database or role)."""
+        params = dict(self.params)
+        params["database"] = params.get("database") or params.get("user", "")
+        for key in ("user", "database"):
+            if key in params:
+                raw = params[key].encode()
+                if len(raw) >= NAMEDATALEN:
+                    params[key] = raw[: NAMEDATALEN - 1].decode("utf-8", "replace")
+        return params
 
     @property
     def acceptable(self) -> bool:

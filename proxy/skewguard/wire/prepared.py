@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 
-from pglast import split
+from pglast import parse_sql, split
+from pglast.parser import ParseError
 
 from skewguard.wire.errors import ProtocolViolation
 
@@ -38,6 +39,26 @@ def _ident(raw: bytes) -> str:
 #: Portals one connection may hold open through the proxy (PostgreSQL keeps them
 #: until the transaction ends; the proxy must know what each one runs).
 MAX_PORTALS = 10_000
+#: Named statements, and characters of their texts, one connection may hold through the
+#: proxy: it must know what each one runs (forgetting one would let its Execute pass
+#: unread), and one client must not fill the memory every other connection shares.
+MAX_STATEMENTS = 100_000
+MAX_STATEMENT_CHARS = 64 << 20
+
+
+def _either(texts: tuple[str, ...]) -> str:
+    """One text standing for those a statement name may hold: each statement that parses
+    alone (so none can swallow another)."""
+    parsed = [text for text in texts if _parses(text)]
+    return "\n;\n".join(parsed) if parsed else texts[-1]
+
+
+def _parses(sql: str) -> bool:
+    try:
+        parse_sql(sql)
+    except ParseError:
+        return False
+    return True
 
 
 class PreparedStatements:
@@ -50,10 +71,17 @@ class PreparedStatements:
     plain statement costs one dict lookup.
     """
 
-    __slots__ = ("_by_name", "_portals", "_to_read")
+    __slots__ = ("_by_name", "_chars", "_ghosts", "_portals", "_texts", "_to_read", "unsettled")
 
     def __init__(self) -> None:
         self._by_name: dict[str, str] = {}
+        self._texts: dict[str, tuple[str, ...]] = {}  # a name parsed again: every text
+        # texts of closed names PostgreSQL may still hold: it skips a Close (or refuses a
+        # DEALLOCATE) after an error, and then keeps the statement
+        self._ghosts: dict[str, tuple[str, ...]] = {}
+        #: names closed since the last ``settle``
+        self.unsettled: set[str] = set()
+        self._chars = 0  # of every text kept
         self._to_read: set[str] = set()  # statements whose text is read at Execute
         self._portals: dict[str, str | None] = {}
 
@@ -67,7 +95,35 @@ class PreparedStatements:
         return sorted(self._by_name)
 
     def on_parse(self, name: str, sql: str, *, to_read: bool) -> None:
+        """A Parse (or SQL PREPARE) of ``name``.
+
+        PostgreSQL refuses a second statement of a name it holds (42P05) and keeps
+        the first; when the first failed, it holds the second. Which one it holds is
+        not known here, so a name parsed again without a Close runs either text:
+        the name stands for both, and both are read (a text that does not parse
+        alone is one PostgreSQL never held).
+        """
+        old = self._by_name.get(name)
+        before = self._cost(name)
+        texts: tuple[str, ...] = ()
+        held = self._texts.get(name, (old,) if old is not None else ()) + self._ghosts.pop(name, ())
+        if name and any(text != sql for text in held):
+            texts = tuple(dict.fromkeys((*held, sql)))
+            sql, to_read = _either(texts), True
+        chars = self._chars - before + len(sql) + sum(map(len, texts))
+        if old is None and len(self._by_name) >= MAX_STATEMENTS:
+            raise ProtocolViolation(
+                f"skewguard: more than {MAX_STATEMENTS} prepared statements on one connection"
+            )
+        if chars > MAX_STATEMENT_CHARS:
+            raise ProtocolViolation(
+                f"skewguard: prepared statements of one connection over {MAX_STATEMENT_CHARS} "
+                "characters"
+            )
         self._by_name[name] = sql
+        if texts:
+            self._texts[name] = texts
+        self._chars = chars
         if to_read:
             self._to_read.add(name)
         else:
@@ -78,8 +134,7 @@ class PreparedStatements:
         if kind == "P":
             self._portals.pop(name, None)
         else:
-            self._by_name.pop(name, None)
-            self._to_read.discard(name)
+            self._close(name)
 
     def on_bind(self, portal: str, name: str) -> str | None:
         """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
@@ -97,9 +152,47 @@ class PreparedStatements:
 
     def forget_unnamed(self) -> None:
         """Any simple Query destroys the unnamed statement and the unnamed portal."""
-        self._by_name.pop("", None)
+        self._drop("")
         self._to_read.discard("")
         self._portals.pop("", None)
+
+    def settle(self, *, ran: bool) -> None:
+        """PostgreSQL answered the closes since the last settle: ``ran`` when no error
+        came since the first of them (then each one closed what it named)."""
+        if ran:
+            for name in self.unsettled:
+                self._chars -= sum(map(len, self._ghosts.pop(name, ())))
+        self.unsettled.clear()
+
+    def _close(self, name: str) -> None:
+        """A named statement's texts become ghosts until PostgreSQL is known to have
+        closed it; the unnamed one is simply gone (any Parse replaces it)."""
+        if not name:
+            self._drop(name)
+            return
+        before = self._cost(name)
+        texts = self._texts.pop(name, None)
+        text = self._by_name.pop(name, None)
+        self._to_read.discard(name)
+        if text is not None:
+            parts = texts or (text,)
+            self._ghosts[name] = tuple(dict.fromkeys((*self._ghosts.get(name, ()), *parts)))
+        self._chars += self._cost(name) - before
+        self.unsettled.add(name)
+
+    def _cost(self, name: str) -> int:
+        """Characters kept for ``name``: its text, every text of a name parsed again, and
+        the texts it may still hold after a Close."""
+        text = self._by_name.get(name)
+        kept = (*self._texts.get(name, ()), *self._ghosts.get(name, ()))
+        return (len(text) if text else 0) + sum(map(len, kept))
+
+    def _drop(self, name: str) -> None:
+        self._chars -= self._cost(name)
+        self._texts.pop(name, None)
+        self._ghosts.pop(name, None)
+        self._by_name.pop(name, None)
+        self._to_read.discard(name)
 
     def on_query(self, sql: bytes) -> None:
         """A simple Query: drops the unnamed statement; tracks SQL-level PREPARE/DEALLOCATE."""
@@ -135,5 +228,5 @@ class PreparedStatements:
             self._forget_all()
 
     def _forget_all(self) -> None:
-        self._by_name.clear()
-        self._to_read.clear()
+        for name in list(self._by_name):
+            self._close(name)

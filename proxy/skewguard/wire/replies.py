@@ -35,6 +35,7 @@ PARSE_COMPLETE = 0x31  # '1'
 BIND_COMPLETE = 0x32  # '2'
 ERROR_RESPONSE = 0x45  # 'E'
 DATA_ROW = 0x44  # 'D'
+PARAMETER_STATUS = 0x53  # 'S'
 #: Asynchronous messages of the session, passed on even during a capture.
 _SESSION_MESSAGES = frozenset(b"AS")  # NotificationResponse, ParameterStatus
 _SESSION_ENDING = frozenset({"FATAL", "PANIC"})
@@ -43,20 +44,53 @@ _SESSION_ENDING = frozenset({"FATAL", "PANIC"})
 class ReplyStream:
     """Tracks ReadyForQuery in the server's byte stream; filters a block's extra replies."""
 
-    __slots__ = ("_carry", "_filter", "_queued", "_skip", "errors", "ready", "status")
+    __slots__ = (
+        "_carry",
+        "_filter",
+        "_parameter",
+        "_queued",
+        "_skip",
+        "client_encoding",
+        "errors",
+        "ready",
+        "status",
+    )
 
-    def __init__(self) -> None:
+    def __init__(self, client_encoding: str = "UTF8") -> None:
         self.ready = 0  # ReadyForQuery messages seen
         self.status = ord("I")  # the transaction status of the last one
         self.errors = 0  # ErrorResponse messages passed through (replay samples only successes)
+        #: the session's client_encoding as PostgreSQL last reported it (ParameterStatus)
+        self.client_encoding = client_encoding
         self._skip = 0  # bytes of the current message still to come
         self._carry = b""  # a message header (plus status byte) split across chunks
+        self._parameter: bytearray | None = None  # a ParameterStatus split across chunks
         self._filter: _Filter | None = None
         self._queued: _Filter | None = None  # armed once the current filter is done
 
     @property
     def filtering(self) -> bool:
         return self._filter is not None
+
+    @property
+    def encoding_known(self) -> bool:
+        """No ParameterStatus is half read (one that may change client_encoding)."""
+        return self._parameter is None
+
+    def _note_parameter(self, raw: bytes) -> None:
+        name, _, rest = raw[5:].partition(b"\x00")
+        if name == b"client_encoding":
+            self.client_encoding = rest.partition(b"\x00")[0].decode("ascii", "replace")
+
+    def _more_parameter(self, data: bytes) -> None:
+        """Add the next bytes of a split ParameterStatus; note it once whole."""
+        assert self._parameter is not None
+        self._parameter += data
+        if len(self._parameter) >= 5:
+            size = 1 + self._length(bytes(self._parameter[:5]), 0)
+            if len(self._parameter) >= size:
+                self._note_parameter(bytes(self._parameter[:size]))
+                self._parameter = None
 
     @property
     def capturing(self) -> bool:
@@ -115,6 +149,8 @@ class ReplyStream:
         if self._skip:  # the rest of a message that began before the block was armed
             take = min(self._skip, len(data))
             done, data = data[:take], data[take:]
+            if self._parameter is not None:
+                self._more_parameter(done)
             self._skip -= take
             if self._skip or not data:
                 return done
@@ -133,6 +169,9 @@ class ReplyStream:
             else:
                 remaining = 1 + length - len(carry)
                 take = min(remaining, len(data))
+                if head[0] == PARAMETER_STATUS:
+                    self._parameter = bytearray(carry)
+                    self._more_parameter(data[:take])
                 done, data = done + data[:take], data[take:]
                 self._skip = remaining - take
                 if self._skip:
@@ -163,8 +202,13 @@ class ReplyStream:
             elif head[0] == ERROR_RESPONSE:
                 self.errors += 1
             pos = 1 + length - len(carry)
+            if head[0] == PARAMETER_STATUS:
+                self._parameter = bytearray(carry)
+                self._more_parameter(data[:pos])
         else:
             pos = self._skip
+            if self._parameter is not None:
+                self._more_parameter(data[:pos])
         self._skip = 0
         unpack = _INT32.unpack_from  # the length check inlined: this loop runs per message
         while pos < end:
@@ -181,6 +225,11 @@ class ReplyStream:
                 self.status = data[pos + 5]
             elif kind == ERROR_RESPONSE:
                 self.errors += 1
+            elif kind == PARAMETER_STATUS:
+                if pos + 1 + length <= end:
+                    self._note_parameter(data[pos : pos + 1 + length])
+                else:
+                    self._parameter = bytearray(data[pos:])
             pos += 1 + length
         self._skip = pos - end
 
@@ -205,6 +254,8 @@ class ReplyStream:
                 if length < 4:
                     raise ProtocolViolation(f"invalid message length {length} from the server")
                 break
+            if buffer[pos] == PARAMETER_STATUS:
+                self._note_parameter(buffer[pos:stop])
             out.append(block.on_message(buffer[pos:stop], self))
             pos = stop
             if block.done:

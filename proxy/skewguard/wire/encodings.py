@@ -1,0 +1,114 @@
+"""Client encodings whose characters can hide a backslash, and reading text as the server does.
+
+PostgreSQL converts a client's text to the server encoding before it parses
+it. Every server encoding is ASCII-safe (a byte below 0x80 is always that ASCII
+character), but the client-only encodings SJIS, SHIFT_JIS_2004, BIG5, GBK, UHC,
+GB18030 and JOHAB have two-byte characters whose second byte may be 0x5C, the
+backslash. Read as UTF-8, ``E'<0x95 0x5C>'; DROP ...; --'`` is one string; read
+as SJIS (as the server does) it is a one-character string, then the DROP. So a
+session's text is split into characters with the lengths the server's
+``pg_encoding_mblen`` gives them, never as UTF-8, when the session's
+client_encoding is one of these.
+"""
+
+from __future__ import annotations
+
+import re
+
+#: PostgreSQL's name of each such encoding → the Python codec for its characters.
+CODECS = {
+    "SJIS": "cp932",
+    "SHIFT_JIS_2004": "shift_jis_2004",
+    "BIG5": "cp950",
+    "GBK": "gbk",
+    "UHC": "cp949",
+    "GB18030": "gb18030",
+    "JOHAB": "johab",
+}
+
+#: PostgreSQL's accepted spellings of them (encnames.c, after clean_encoding_name).
+_ALIASES = {
+    "sjis": "SJIS",
+    "shiftjis": "SJIS",
+    "mskanji": "SJIS",
+    "win932": "SJIS",
+    "windows932": "SJIS",
+    "shiftjis2004": "SHIFT_JIS_2004",
+    "big5": "BIG5",
+    "win950": "BIG5",
+    "windows950": "BIG5",
+    "gbk": "GBK",
+    "win936": "GBK",
+    "windows936": "GBK",
+    "uhc": "UHC",
+    "win949": "UHC",
+    "windows949": "UHC",
+    "gb18030": "GB18030",
+    "johab": "JOHAB",
+}
+
+#: A client encoding the proxy cannot name (computed, or reset to a default it did not see).
+ANY = "*"
+
+#: The encodings that split a text differently: every other one reads as one of these.
+DISTINCT_READINGS = ("SJIS", "BIG5", "GB18030", "JOHAB")
+
+_HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+
+
+def hiding(name: str) -> str | None:
+    """The canonical name of ``name`` when it is one of these encodings, else None.
+
+    Like PostgreSQL's clean_encoding_name: case and non-alphanumerics are ignored.
+    """
+    cleaned = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum())
+    return _ALIASES.get(cleaned)
+
+
+def _length(encoding: str, data: bytes, at: int) -> int:
+    """pg_encoding_mblen for the character starting at ``at`` (a byte >= 0x80)."""
+    first = data[at]
+    if encoding in ("SJIS", "SHIFT_JIS_2004"):
+        return 1 if 0xA1 <= first <= 0xDF else 2  # half-width katakana are one byte
+    if encoding == "GB18030":
+        return 4 if at + 1 < len(data) and 0x30 <= data[at + 1] <= 0x39 else 2
+    if encoding == "JOHAB":  # read as EUC
+        return 3 if first == 0x8F else 2
+    return 2
+
+
+def decode(data: bytes, encoding: str | None) -> str:
+    """``data`` as text: UTF-8 (any ASCII-safe encoding splits the same way) when
+    ``encoding`` is None, else split into that encoding's characters."""
+    if encoding is None or _HIGH_BYTE.search(data) is None:
+        return data.decode("utf-8", "replace")
+    codec = CODECS[encoding]
+    out: list[str] = []
+    start = at = 0
+    end = len(data)
+    while at < end:
+        if data[at] < 0x80:
+            at += 1
+            continue
+        out.append(data[start:at].decode("ascii"))
+        size = _length(encoding, data, at)
+        try:
+            char = data[at : at + size].decode(codec)
+        except UnicodeDecodeError:
+            char = ""
+        # not one character: the server refuses such a text, nothing of it runs
+        out.append(char if len(char) == 1 else "\ufffd")
+        at += size
+        start = at
+    out.append(data[start:end].decode("ascii"))
+    return "".join(out)
+
+
+def readings(data: bytes, encodings: tuple[str | None, ...]) -> list[str]:
+    """``data`` read in each of ``encodings`` (ANY: every way a text can split)."""
+    names: list[str | None] = []
+    for encoding in encodings:
+        for name in (None, *DISTINCT_READINGS) if encoding == ANY else (encoding,):
+            if name not in names:
+                names.append(name)
+    return [decode(data, name) for name in names]

@@ -1,0 +1,1375 @@
+"""Hostile-client attack run: every attempt tries to get DDL past the guard (or to hurt
+the proxy, or to read a literal) through a real proxy in enforce mode.
+
+    .venv/bin/python scripts/attack.py [--pg 15|18] [-k SUBSTRING]
+
+A live version ``shop@1`` reads ``users.email``; after each guard attempt the column
+must still exist (PostgreSQL is the judge, asked directly) and the proxy must still
+serve a new connection. Prints one line per attempt: ``held``, ``BYPASS`` or ``ERROR``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import http.client
+import re
+import shutil
+import socket
+import struct
+import sys
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+
+from skewguard.pgcluster import LocalCluster
+from tests.support import rawclient as rc
+from tests.support.clusters import Certificates, available_installs, start_cluster
+from tests.support.proxy import ProxyProcess
+
+DROP = "ALTER TABLE users DROP COLUMN email"
+SECRET = "hunter2-literal-7731"
+SCHEMA = """
+CREATE TABLE users (id serial PRIMARY KEY, email text, name text);
+INSERT INTO users (email, name) VALUES ('a@x', 'Ann');
+CREATE SCHEMA archive;
+CREATE TABLE archive.users (id int, email text);
+CREATE TABLE scratch (a int);
+"""
+
+
+@dataclass
+class Ctx:
+    cluster: LocalCluster
+    db: str
+    proxy: ProxyProcess
+    n: int = 0
+
+    def params(self, **extra: str) -> dict[str, str]:
+        return {"user": "postgres", "database": self.db, "application_name": "migrate", **extra}
+
+    def raw(self, **extra: str) -> rc.RawClient:
+        client = rc.RawClient("127.0.0.1", self.proxy.port, timeout=10)
+        replies = client.startup(self.params(**extra))
+        assert replies[-1].type == "Z", replies
+        return client
+
+    def direct(self) -> psycopg.Connection[tuple[object, ...]]:
+        return psycopg.connect(
+            f"host=127.0.0.1 port={self.cluster.port} user=postgres dbname={self.db} "
+            "sslmode=disable",
+            autocommit=True,
+        )
+
+    def email_exists(self) -> bool:
+        with self.direct() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass "
+                "AND attname = 'email' AND NOT attisdropped"
+            ).fetchone()
+        return bool(row and row[0] == 1)
+
+    def restore(self) -> None:
+        with self.direct() as conn:
+            if not self.email_exists():
+                conn.execute("ALTER TABLE public.users ADD COLUMN email text")
+
+    def unique(self, prefix: str) -> str:
+        self.n += 1
+        return f"{prefix}_{self.n}"
+
+
+def outcome(client: rc.RawClient, *, count: int = 1) -> list[str]:
+    """SQLSTATEs (or 'ok') of the next ``count`` ReadyForQuery-terminated replies."""
+    seen: list[str] = []
+    try:
+        for _ in range(count):
+            replies = client.read_ready()
+            codes = [r.fields()["C"] for r in replies if r.type == "E"]
+            seen.append(codes[0] if codes else "ok")
+    except (rc.ConnectionClosed, TimeoutError, OSError) as exc:
+        partial = exc.partial if isinstance(exc, rc.ConnectionClosed) else b""
+        with contextlib.suppress(ValueError):
+            seen += [r.fields()["C"] for r in rc.messages_of(partial) if r.type == "E"]
+        seen.append("closed")
+    return seen
+
+
+def q(ctx: Ctx, *texts: str, **extra: str) -> list[str]:
+    with ctx.raw(**extra) as client:
+        client.send(*(rc.query(t) for t in texts))
+        return outcome(client, count=len(texts))
+
+
+Attempt = Callable[[Ctx], object]
+GUARD: dict[str, Attempt] = {}
+OTHER: dict[str, Attempt] = {}
+
+
+def guard(name: str) -> Callable[[Attempt], Attempt]:
+    def register(fn: Attempt) -> Attempt:
+        GUARD[name] = fn
+        return fn
+
+    return register
+
+
+def other(name: str) -> Callable[[Attempt], Attempt]:
+    def register(fn: Attempt) -> Attempt:
+        OTHER[name] = fn
+        return fn
+
+    return register
+
+
+# ------------------------------------------------------------------ extended protocol order
+
+
+@guard("unnamed portal bound to DROP, statement re-parsed before Execute")
+def _a1(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP)
+            + rc.bind(portal="p")
+            + rc.parse("SELECT 1")
+            + rc.execute("p")
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("named statement closed and re-parsed after its portal was bound")
+def _a2(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "s")
+            + rc.bind(portal="p", statement="s")
+            + rc.close("S", "s")
+            + rc.parse("SELECT 1", "s")
+            + rc.execute("p")
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("Parse/Bind, Flush, read, then Execute and Sync")
+def _a3(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "s") + rc.bind(portal="p", statement="s") + rc.flush())
+        time.sleep(0.2)
+        c.send(rc.execute("p") + rc.sync())
+        return outcome(c)
+
+
+@guard("named portal executed twice with a row limit")
+def _a4(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.query("BEGIN"),
+            rc.parse(DROP, "s")
+            + rc.bind(portal="p", statement="s")
+            + rc.execute("p", 1)
+            + rc.execute("p", 1)
+            + rc.sync(),
+            rc.query("COMMIT"),
+        )
+        return outcome(c, count=3)
+
+
+@guard("Parse in BEGIN, Bind after COMMIT via Flush only")
+def _a5(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN"), rc.parse(DROP, "s") + rc.sync(), rc.query("COMMIT"))
+        outcome(c, count=3)
+        c.send(rc.bind(statement="s") + rc.execute() + rc.flush())
+        time.sleep(0.5)
+        c.send(rc.sync())
+        return outcome(c)
+
+
+@guard("Execute then Terminate without Sync")
+def _a6(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP) + rc.bind() + rc.execute() + rc.terminate())
+        time.sleep(1.0)
+        return "sent"
+
+
+@guard("simple Query inside an unsynced extended batch")
+def _a7(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse("SELECT 1") + rc.bind() + rc.execute() + rc.query(DROP) + rc.sync())
+        return outcome(c, count=2)
+
+
+@guard("DROP bound in an implicit pipeline transaction after a harmless DDL")
+def _a8(ctx: Ctx) -> object:
+    t = ctx.unique("t")
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(f"CREATE TABLE {t} (a int)")
+            + rc.bind()
+            + rc.execute()
+            + rc.parse(DROP)
+            + rc.bind()
+            + rc.execute()
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("extended BEGIN, DDL, COMMIT in one pipeline without Sync between")
+def _a9(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("BEGIN")
+            + rc.bind()
+            + rc.execute()
+            + rc.parse(DROP)
+            + rc.bind()
+            + rc.execute()
+            + rc.parse("COMMIT")
+            + rc.bind()
+            + rc.execute()
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("Describe-only portal then Execute after Close of the statement")
+def _a10(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "s")
+            + rc.bind(portal="p", statement="s")
+            + rc.describe("P", "p")
+            + rc.close("S", "s")
+            + rc.sync()
+        )
+        outcome(c)
+        c.send(rc.execute("p") + rc.sync())  # portal gone at Sync outside a block
+        return outcome(c)
+
+
+@guard("portal in a block survives a Sync: Execute in a later batch")
+def _a11(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.query("BEGIN"), rc.parse(DROP, "s") + rc.bind(portal="p", statement="s") + rc.sync()
+        )
+        outcome(c, count=2)
+        c.send(rc.execute("p") + rc.sync(), rc.query("COMMIT"))
+        return outcome(c, count=2)
+
+
+@guard("named statement re-parsed without Close: PostgreSQL keeps the first (42P05)")
+def _a11b(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "dup") + rc.sync())
+        first = outcome(c)
+        c.send(rc.parse("SELECT 1", "dup") + rc.sync())
+        second = outcome(c)
+        c.send(rc.bind(statement="dup") + rc.execute() + rc.sync())
+        return first + second + outcome(c)
+
+
+@guard("SQL PREPARE over a protocol statement of the same name")
+def _a11c(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "dup2") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query("PREPARE dup2 AS SELECT 1"))
+        second = outcome(c)
+        c.send(rc.bind(statement="dup2") + rc.execute() + rc.sync())
+        return first + second + outcome(c)
+
+
+@guard("padded database name cut to 63 bytes by PostgreSQL")
+def _a11d(ctx: Ctx) -> object:
+    name = ctx.db.ljust(63, "x")
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    try:
+        with psycopg.connect(
+            f"host=127.0.0.1 port={ctx.cluster.port} user=postgres dbname={name} sslmode=disable",
+            autocommit=True,
+        ) as conn:
+            conn.execute("CREATE TABLE users (id int, email text)")
+        with psycopg.connect(
+            ctx.proxy.url(database=name, application_name="shop@1"), autocommit=True
+        ) as live:
+            live.execute("SELECT email FROM users").fetchall()
+            with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+                c.startup(ctx.params(database=name + "pad"))
+                c.send(rc.query(DROP))
+                seen = outcome(c)
+            live.execute("SELECT email FROM users").fetchall()
+            return seen
+    finally:
+        with ctx.direct() as conn:
+            conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@guard("SET search_path skipped by PostgreSQL after an extended-protocol error")
+def _a11e(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.bind(statement="nope") + rc.query("SET search_path = archive") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query(DROP))
+        return first + outcome(c)
+
+
+@guard("SET search_path after an error in the same text never runs")
+def _a11h(ctx: Ctx) -> object:
+    return q(ctx, "SELECT 1/0; SET search_path = archive", DROP)
+
+
+@guard("SET search_path in a failed block, then ROLLBACK")
+def _a11i(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", "SELECT 1/0", "SET search_path = archive", "ROLLBACK", DROP)
+
+
+@guard("SET search_path in a block rolled back")
+def _a11j(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", "SET search_path = archive", "ROLLBACK", DROP)
+
+
+@guard("SET search_path in a savepoint rolled back")
+def _a11k(ctx: Ctx) -> object:
+    return q(
+        ctx, "BEGIN", "SAVEPOINT a", "SET search_path = archive", "ROLLBACK TO a", "COMMIT", DROP
+    )
+
+
+@guard("SET LOCAL search_path undone by ROLLBACK TO, DROP in the same block")
+def _a11l(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "BEGIN",
+        "SAVEPOINT a",
+        "SET LOCAL search_path = archive",
+        "ROLLBACK TO a",
+        DROP,
+        "COMMIT",
+    )
+
+
+@guard("Close skipped after an error, then the name parsed again")
+def _a11f(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "ghost") + rc.sync())
+        first = outcome(c)
+        c.send(rc.bind(statement="nope") + rc.close("S", "ghost") + rc.sync())
+        second = outcome(c)
+        c.send(rc.parse("SELECT 1", "ghost") + rc.sync())
+        third = outcome(c)
+        c.send(rc.bind(statement="ghost") + rc.execute() + rc.sync())
+        return first + second + third + outcome(c)
+
+
+@guard("DEALLOCATE refused in an aborted block, then the name parsed again")
+def _a11g(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "ghost2") + rc.sync())
+        first = outcome(c)
+        c.send(rc.query("BEGIN"), rc.query("SELECT 1/0"), rc.query("DEALLOCATE ghost2"))
+        c.send(rc.query("ROLLBACK"))
+        rest = outcome(c, count=4)
+        c.send(rc.parse("SELECT 1", "ghost2") + rc.sync())
+        rest += outcome(c)
+        c.send(rc.bind(statement="ghost2") + rc.execute() + rc.sync())
+        return first + rest + outcome(c)
+
+
+@guard("Bind names a statement with odd case and quoting")
+def _a12(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "S") + rc.bind(statement="S") + rc.execute() + rc.sync())
+        return outcome(c)
+
+
+@guard("statement name with a NUL-free high byte")
+def _a13(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "\u00e9") + rc.bind(statement="\u00e9") + rc.execute() + rc.sync())
+        return outcome(c)
+
+
+# ------------------------------------------------------------------ simple query text
+
+
+@guard("multi-statement BEGIN; DROP; COMMIT")
+def _b1(ctx: Ctx) -> object:
+    return q(ctx, f"BEGIN; {DROP}; COMMIT")
+
+
+@guard("DROP; then COMMIT AND CHAIN")
+def _b2(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", DROP, "COMMIT AND CHAIN", "COMMIT")
+
+
+@guard("END instead of COMMIT")
+def _b3(ctx: Ctx) -> object:
+    return q(ctx, "START TRANSACTION", DROP, "END")
+
+
+@guard("savepoint released around the DROP")
+def _b4(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", "SAVEPOINT a", DROP, "RELEASE a", "COMMIT")
+
+
+@guard("rollback to a savepoint set after the DROP")
+def _b5(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", DROP, "SAVEPOINT a", "ROLLBACK TO a", "COMMIT")
+
+
+@guard("error in block, ROLLBACK, DROP in the same text")
+def _b6(ctx: Ctx) -> object:
+    return q(ctx, f"BEGIN; SELECT 1/0; ROLLBACK; {DROP}")
+
+
+@guard("COMMIT through the extended protocol")
+def _b7(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN"), rc.query(DROP))
+        outcome(c, count=2)
+        c.send(rc.parse("COMMIT") + rc.bind() + rc.execute() + rc.sync())
+        return outcome(c)
+
+
+@guard("PREPARE TRANSACTION then COMMIT PREPARED")
+def _b8(ctx: Ctx) -> object:
+    return q(ctx, "BEGIN", DROP, "PREPARE TRANSACTION 'x1'", "COMMIT PREPARED 'x1'")
+
+
+@guard("U& identifier for the column")
+def _b9(ctx: Ctx) -> object:
+    return q(ctx, 'ALTER TABLE users DROP COLUMN U&"\\0065mail"')
+
+
+@guard("U& identifier with UESCAPE")
+def _b10(ctx: Ctx) -> object:
+    return q(ctx, "ALTER TABLE users DROP COLUMN U&\"!0065mail\" UESCAPE '!'")
+
+
+@guard("dollar-quoted string hiding a semicolon before DROP")
+def _b11(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT $a$ ; $a$; {DROP}")
+
+
+@guard("E-string escaped quote then DROP")
+def _b12(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT E'\\''; {DROP}")
+
+
+@guard("NUL inside a simple Query")
+def _b13(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.message(b"Q", b"SELECT 1\x00" + DROP.encode() + b"\x00"))
+        return outcome(c)
+
+
+@guard("NUL inside a Parse text")
+def _b14(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        body = b"\x00SELECT 1\x00" + DROP.encode() + b"\x00" + struct.pack("!h", 0)
+        c.send(rc.message(b"P", body) + rc.bind() + rc.execute() + rc.sync())
+        return outcome(c)
+
+
+@guard("invalid UTF-8 inside a comment before DROP")
+def _b15(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.message(b"Q", b"/* \xff\xfe */ " + DROP.encode() + b"\x00"))
+        return outcome(c)
+
+
+@guard("client_encoding SJIS: trailing 0x5C ends an E-string early for UTF-8 readers")
+def _b16(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw(client_encoding="SJIS") as c:
+        c.send(rc.message(b"Q", text + b"\x00"))
+        return outcome(c)
+
+
+@guard("SET client_encoding GBK then a 0x5C trailing byte in an E-string")
+def _b17(ctx: Ctx) -> object:
+    text = b"SELECT E'\x81\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("SET client_encoding = 'GBK'"), rc.message(b"Q", text + b"\x00"))
+        return outcome(c, count=2)
+
+
+@guard("options -c client_encoding=BIG5 and standard strings off, 0x5C trail in plain string")
+def _b18(ctx: Ctx) -> object:
+    text = b"SELECT '\xa4\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw(options="-c client_encoding=BIG5 -c standard_conforming_strings=off") as c:
+        c.send(rc.message(b"Q", text + b"\x00"))
+        return outcome(c)
+
+
+@guard("SET client_encoding SJIS answered first, then the hiding text")
+def _b16b(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("SET client_encoding = 'Shift_JIS'"))
+        first = outcome(c)
+        c.send(rc.message(b"Q", text + b"\x00"))
+        return first + outcome(c)
+
+
+@guard("SET client_encoding SJIS fails in an aborted block; UTF-8 text SJIS would misread")
+def _b16c(ctx: Ctx) -> object:
+    hiding = "ROLLBACK; SELECT E'\u3041\\' , ' ; " + DROP + "; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN"), rc.query("SELECT 1/0"), rc.query("SET client_encoding = SJIS"))
+        c.send(rc.query(hiding))
+        return outcome(c, count=4)
+
+
+@guard("SET LOCAL client_encoding undone by COMMIT, pipelined text after")
+def _b16d(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN; SET LOCAL client_encoding = 'SJIS'"))
+        first = outcome(c)
+        c.send(rc.query("COMMIT"), rc.message(b"Q", text + b"\x00"))
+        return first + outcome(c, count=2)
+
+
+@guard("SJIS trailing 0x5C through Parse")
+def _b19(ctx: Ctx) -> object:
+    text = b"SELECT E'\x95\\'; " + DROP.encode() + b"; --'"
+    with ctx.raw(client_encoding="SJIS") as c:
+        c.send(rc.message(b"P", b"\x00" + text + b"\x00\x00\x00") + rc.bind() + rc.execute())
+        c.send(rc.sync())
+        return outcome(c)
+
+
+@guard("standard_conforming_strings off as a startup parameter")
+def _b20(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT 'x\\''; {DROP}; --'", standard_conforming_strings="off")
+
+
+@guard("SET standard_conforming_strings inside the same text")
+def _b21(ctx: Ctx) -> object:
+    return q(ctx, f"SET standard_conforming_strings = off; SELECT 'x\\''; {DROP}; --'")
+
+
+@guard("nested block comment hiding nothing, DROP in uppercase with tabs")
+def _b22(ctx: Ctx) -> object:
+    return q(ctx, "/* /* */ */\tALTER\tTABLE\tUSERS\tDROP\tCOLUMN\tEMAIL")
+
+
+@guard("DROP COLUMN IF EXISTS with CASCADE via ONLY")
+def _b23(ctx: Ctx) -> object:
+    return q(ctx, "ALTER TABLE ONLY public.users DROP COLUMN IF EXISTS email CASCADE")
+
+
+@guard("quoted identifiers for table and column")
+def _b24(ctx: Ctx) -> object:
+    return q(ctx, 'ALTER TABLE "public"."users" DROP COLUMN "email"')
+
+
+@guard("DROP TABLE via a view rename dance in one block")
+def _b25(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "BEGIN",
+        "ALTER TABLE users RENAME TO u2",
+        "ALTER TABLE u2 DROP COLUMN email",
+        "ALTER TABLE u2 RENAME TO users",
+        "COMMIT",
+    )
+
+
+# ------------------------------------------------------------------ name resolution
+
+
+@guard("startup search_path parameter overrides options")
+def _c1(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c search_path=archive", search_path="public")
+
+
+@guard("startup SEARCH_PATH parameter in capitals")
+def _c2(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c search_path=archive", SEARCH_PATH="public")
+
+
+@guard("SET ROLE moves $user")
+def _c3(ctx: Ctx) -> object:
+    with ctx.raw(user="archive") as c:
+        c.send(rc.query("SET ROLE postgres"), rc.query(DROP))
+        return outcome(c, count=2)
+
+
+@guard("SET SESSION AUTHORIZATION moves $user")
+def _c4(ctx: Ctx) -> object:
+    with ctx.raw(user="archive") as c:
+        c.send(rc.query("SET SESSION AUTHORIZATION postgres"), rc.query(DROP))
+        return outcome(c, count=2)
+
+
+@guard("set_config('role') moves $user")
+def _c5(ctx: Ctx) -> object:
+    with ctx.raw(user="archive") as c:
+        c.send(rc.query("SELECT set_config('role', 'postgres', false)"), rc.query(DROP))
+        return outcome(c, count=2)
+
+
+@guard("options -c role=postgres at startup moves $user")
+def _c6(ctx: Ctx) -> object:
+    return q(ctx, DROP, user="archive", options="-c role=postgres")
+
+
+@guard("startup database omitted (defaults to user)")
+def _c7(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        replies = c.startup({"user": "postgres", "database": ctx.db, "search_path": "public"})
+        assert replies[-1].type == "Z"
+        c.send(rc.query(DROP))
+        return outcome(c)
+
+
+@guard("search_path via SET in pipeline before DROP, extended")
+def _c8(ctx: Ctx) -> object:
+    with ctx.raw(options="-c search_path=archive") as c:
+        c.send(
+            rc.parse("SET search_path = public")
+            + rc.bind()
+            + rc.execute()
+            + rc.parse(DROP)
+            + rc.bind()
+            + rc.execute()
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("search_path via ALTER ... SET inside a function call")
+def _c9(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "SELECT set_config(lower('SEARCH_PATH'), 'public', false)",
+        DROP,
+        options="-c search_path=archive",
+    )
+
+
+@guard("search_path through the fast path set_config")
+def _c10(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        row = conn.execute(
+            "SELECT 'pg_catalog.set_config(text,text,boolean)'::regprocedure::oid::int"
+        ).fetchone()
+    assert row is not None
+    with ctx.raw(options="-c search_path=archive") as c:
+        body = struct.pack("!ih", int(str(row[0])), 0) + struct.pack("!h", 3)
+        for v in (b"search_path", b"public", b"false"):
+            body += struct.pack("!i", len(v)) + v
+        body += struct.pack("!h", 0)
+        c.send(rc.message(b"F", body))
+        first = outcome(c)
+        c.send(rc.query(DROP))
+        return first + outcome(c)
+
+
+# ------------------------------------------------------------------ code that runs later
+
+
+@guard("CREATE FUNCTION (plpgsql, static DDL) then SELECT f()")
+def _d1(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    return q(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS void LANGUAGE plpgsql AS $$ BEGIN {DROP}; END $$",
+        f"SELECT {f}()",
+    )
+
+
+@guard("CREATE FUNCTION (sql body with DDL) then SELECT f()")
+def _d2(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    return q(
+        ctx, f"CREATE FUNCTION {f}() RETURNS void LANGUAGE sql AS $$ {DROP} $$", f"SELECT {f}()"
+    )
+
+
+@guard("CREATE FUNCTION with dynamic EXECUTE then SELECT f()")
+def _d3(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    body = f"BEGIN EXECUTE format('%s', '{DROP}'); END"
+    return q(
+        ctx, f"CREATE FUNCTION {f}() RETURNS void LANGUAGE plpgsql AS $${body}$$", f"SELECT {f}()"
+    )
+
+
+@guard("CREATE PROCEDURE then CALL")
+def _d4(ctx: Ctx) -> object:
+    p = ctx.unique("p")
+    return q(ctx, f"CREATE PROCEDURE {p}() LANGUAGE sql AS $$ {DROP} $$", f"CALL {p}()")
+
+
+@guard("trigger on an unused table runs the DROP at INSERT")
+def _d5(ctx: Ctx) -> object:
+    f, tg = ctx.unique("f"), ctx.unique("tg")
+    return q(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN {DROP}; "
+        "RETURN NEW; END $$",
+        f"CREATE TRIGGER {tg} BEFORE INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION {f}()",
+        "INSERT INTO scratch VALUES (1)",
+    )
+
+
+@guard("event trigger that drops on the next harmless DDL")
+def _d6(ctx: Ctx) -> object:
+    f, et, t = ctx.unique("f"), ctx.unique("et"), ctx.unique("t")
+    return q(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS event_trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"IF current_query() NOT LIKE '%DROP COLUMN%' THEN {DROP}; END IF; END $$",
+        f"CREATE EVENT TRIGGER {et} ON ddl_command_end EXECUTE FUNCTION {f}()",
+        f"CREATE TABLE {t} (a int)",
+        f"DROP EVENT TRIGGER IF EXISTS {et}",
+    )
+
+
+@guard("rule on an unused view calling a DDL function")
+def _d7(ctx: Ctx) -> object:
+    f, v = ctx.unique("f"), ctx.unique("v")
+    return q(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS int LANGUAGE plpgsql AS $$ BEGIN {DROP}; RETURN 1; END $$",
+        f"CREATE VIEW {v} AS SELECT {f}() AS x",
+        f"SELECT * FROM {v}",
+    )
+
+
+@guard("DO block with DDL in a nested EXCEPTION handler")
+def _d8(ctx: Ctx) -> object:
+    return q(ctx, f"DO $$ BEGIN PERFORM 1/0; EXCEPTION WHEN OTHERS THEN {DROP}; END $$")
+
+
+@guard("DO block in LANGUAGE sql spelled in capitals")
+def _d9(ctx: Ctx) -> object:
+    return q(ctx, f"DO LANGUAGE PLPGSQL $$ BEGIN {DROP}; END $$")
+
+
+@guard("DO with EXECUTE of a concatenation of constants")
+def _d10(ctx: Ctx) -> object:
+    return q(ctx, "DO $$ BEGIN EXECUTE 'ALTER TABLE users ' || 'DROP COLUMN email'; END $$")
+
+
+@guard("DO with EXECUTE USING a constant")
+def _d11(ctx: Ctx) -> object:
+    return q(ctx, f"DO $$ BEGIN EXECUTE '{DROP}' USING 1; END $$")
+
+
+@guard("COPY FROM PROGRAM running psql against the database")
+def _d12(ctx: Ctx) -> object:
+    psql = ctx.cluster.install.tool("psql")
+    cmd = f'{psql} -h {ctx.cluster.socket_dir} -p {ctx.cluster.port} -d {ctx.db} -c "{DROP}"'
+    return q(ctx, f"COPY scratch FROM PROGRAM '{cmd} >/dev/null; echo 1'")
+
+
+@guard("SELECT INTO a table that shadows users for $user")
+def _d13(ctx: Ctx) -> object:
+    return q(ctx, "SELECT id INTO postgres.users FROM public.users")
+
+
+@guard("EXPLAIN ANALYZE CREATE TABLE AS shadowing users for $user")
+def _d14(ctx: Ctx) -> object:
+    return q(ctx, "EXPLAIN ANALYZE CREATE TABLE postgres.users AS SELECT id FROM public.users")
+
+
+@guard("CREATE TABLE AS EXECUTE of a prepared statement shadowing users")
+def _d15(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "PREPARE pp AS SELECT id FROM public.users",
+        "CREATE TABLE postgres.users AS EXECUTE pp",
+    )
+
+
+@guard("WITH ... SELECT INTO shadowing users")
+def _d16(ctx: Ctx) -> object:
+    return q(ctx, "WITH x AS (SELECT id FROM public.users) SELECT * INTO postgres.users FROM x")
+
+
+@guard("plain CREATE TABLE in the $user schema shadowing users")
+def _d16b(ctx: Ctx) -> object:
+    return q(ctx, "CREATE TABLE postgres.users (id int)")
+
+
+@guard("CREATE VIEW in the $user schema shadowing users")
+def _d16c(ctx: Ctx) -> object:
+    return q(ctx, "CREATE VIEW postgres.users AS SELECT id FROM public.users")
+
+
+@guard("SET SCHEMA moves a table into the $user schema")
+def _d16d(ctx: Ctx) -> object:
+    t = ctx.unique("t")
+    return q(
+        ctx,
+        f"CREATE TABLE {t} (id int)",
+        f"ALTER TABLE {t} SET SCHEMA postgres",
+        f"ALTER TABLE postgres.{t} RENAME TO users",
+    )
+
+
+@guard("ALTER ROLE RENAME so that $user names another schema")
+def _d16e(ctx: Ctx) -> object:
+    return q(ctx, "ALTER ROLE archive RENAME TO archive2")
+
+
+@guard("DDL through dblink-free loopback: ALTER SYSTEM then reload")
+def _d17(ctx: Ctx) -> object:
+    return q(ctx, "ALTER SYSTEM SET search_path = archive", "SELECT pg_reload_conf()")
+
+
+@guard("ALTER ROLE SET search_path for the app's role")
+def _d18(ctx: Ctx) -> object:
+    return q(ctx, "ALTER ROLE postgres SET search_path = archive")
+
+
+@guard("ALTER DATABASE SET default_transaction_read_only")
+def _d19(ctx: Ctx) -> object:
+    return q(ctx, f"ALTER DATABASE {ctx.db} SET search_path = archive")
+
+
+@guard("DROP through a SECURITY DEFINER function created in a rolled-back-looking block")
+def _d20(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    return q(
+        ctx,
+        f"BEGIN; CREATE FUNCTION {f}() RETURNS void LANGUAGE sql AS $$ {DROP} $$; "
+        f"SELECT {f}(); COMMIT",
+    )
+
+
+@guard("DECLARE a cursor over a DDL function")
+def _d21(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    return q(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS int LANGUAGE sql AS $$ {DROP}; SELECT 1 $$",
+        f"BEGIN; DECLARE c CURSOR FOR SELECT {f}(); FETCH c; COMMIT",
+    )
+
+
+# ------------------------------------------------------------------ startup and framing
+
+
+@guard("replication=database then DROP in RAW mode")
+def _e1(ctx: Ctx) -> object:
+    return q(ctx, DROP, replication="database")
+
+
+@guard("replication=on spelled 'On'")
+def _e2(ctx: Ctx) -> object:
+    return q(ctx, DROP, replication="On")
+
+
+@guard("replication=yes via options -c")
+def _e3(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c replication=database")
+
+
+@guard("duplicate application_name startup parameters")
+def _e4(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        body = (
+            b"user\x00postgres\x00database\x00" + ctx.db.encode() + b"\x00"
+            b"application_name\x00x\x00application_name\x00y\x00\x00"
+        )
+        c.send(struct.pack("!ii", len(body) + 8, 3 << 16) + body)
+        replies = c.read_until("Z", "E")
+        if replies[-1].type != "Z":
+            return "refused"
+        c.send(rc.query(DROP))
+        return outcome(c)
+
+
+@guard("protocol 3.2 startup then DROP")
+def _e5(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        replies = c.startup(ctx.params(), minor=2)
+        if replies[-1].type != "Z":
+            return "refused"
+        c.send(rc.query(DROP))
+        return outcome(c)
+
+
+@guard("protocol 3.99 with _pq_ options then DROP")
+def _e6(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        replies = c.startup(ctx.params(**{"_pq_.bogus": "1"}), minor=99)
+        if replies[-1].type != "Z":
+            return "refused"
+        c.send(rc.query(DROP))
+        return outcome(c)
+
+
+@guard("GSSENC refused, SSL refused plain, then startup + DROP")
+def _e7(ctx: Ctx) -> object:
+    sock = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=10)
+    sock.sendall(rc.GSSENC_REQUEST)
+    gss = sock.recv(1)
+    sock.sendall(rc.startup(ctx.params()) + rc.query(DROP))
+    time.sleep(2)
+    data = sock.recv(65536)
+    sock.close()
+    return (gss, rc.error_code(rc.messages_of(data[: len(data)]) if data else []))
+
+
+@guard("DROP glued to the StartupMessage and a password message")
+def _e8(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        c.send(rc.startup(ctx.params()) + rc.password("x") + rc.query(DROP))
+        return outcome(c, count=1)
+
+
+@guard("unknown message type between statements")
+def _e9(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.message(b"!", b"junk") + rc.query(DROP))
+        return outcome(c)
+
+
+@guard("CopyData outside COPY hiding a Query")
+def _e10(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.copy_data(rc.query(DROP)) + rc.query(DROP))
+        return outcome(c, count=2)
+
+
+@guard("DROP sent inside COPY FROM STDIN data then CopyDone")
+def _e11(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("COPY scratch FROM STDIN"))
+        c.read_until("G")
+        c.send(rc.copy_data(b"1\n"), rc.query(DROP), rc.copy_done())
+        return outcome(c, count=2)
+
+
+@guard("Query sent while COPY IN is open (PostgreSQL errors, then reads on)")
+def _e12(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("COPY scratch FROM STDIN"))
+        c.read_until("G")
+        c.send(rc.parse(DROP) + rc.bind() + rc.execute() + rc.sync())
+        c.send(rc.copy_done())
+        return outcome(c, count=2)
+
+
+@guard("message length 4 Query (no body) then DROP")
+def _e13(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(b"Q" + struct.pack("!i", 4) + rc.query(DROP))
+        return outcome(c, count=2)
+
+
+@guard("negative message length")
+def _e14(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(b"Q" + struct.pack("!i", -5) + rc.query(DROP))
+        return outcome(c)
+
+
+@guard("length 0x7fffffff header then close")
+def _e15(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(b"d" + struct.pack("!i", 0x7FFFFFFF) + b"x" * 100)
+        return outcome(c)
+
+
+@guard("1-byte dribble of a DROP behind a SELECT")
+def _e16(ctx: Ctx) -> object:
+    data = rc.query("SELECT 1") + rc.query(DROP)
+    with ctx.raw() as c:
+        for i in range(len(data)):
+            c.send(data[i : i + 1])
+            time.sleep(0.001)
+        return outcome(c, count=2)
+
+
+@guard("cancel request with a forged key aimed at the live session")
+def _e17(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=5) as c:
+        c.send(rc.cancel_request(1, b"\x00\x00\x00\x01"))
+        with contextlib.suppress(TimeoutError):
+            return c.read_to_eof(3)
+    return "open"
+
+
+@guard("SSLRequest answered N then a second SSLRequest")
+def _e18(ctx: Ctx) -> object:
+    sock = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5)
+    sock.sendall(rc.SSL_REQUEST)
+    first = sock.recv(1)
+    sock.sendall(rc.SSL_REQUEST)
+    time.sleep(0.5)
+    try:
+        rest = sock.recv(100)
+    except OSError:
+        rest = b""
+    sock.close()
+    return (first, rest[:20])
+
+
+# ------------------------------------------------------------------ overrides and identity
+
+
+@guard("override comment from a role that is not an override role")
+def _f1(ctx: Ctx) -> object:
+    return q(ctx, f'/* skewguard:allow reason="x" */ {DROP}')
+
+
+@guard("SET skewguard.allow from a non-override role")
+def _f2(ctx: Ctx) -> object:
+    return q(ctx, "SET skewguard.allow = 'x'", DROP)
+
+
+@guard("startup options -c skewguard.allow")
+def _f3(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c skewguard.allow=x")
+
+
+@guard("startup parameter skewguard.allow")
+def _f4(ctx: Ctx) -> object:
+    return q(ctx, DROP, **{"skewguard.allow": "x"})
+
+
+@guard("retag the migration as the live version then drop")
+def _f5(ctx: Ctx) -> object:
+    return q(ctx, "SET application_name = 'shop@1'", DROP)
+
+
+@guard("tag as a migrator app via options")
+def _f6(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c skewguard.app=migrator")
+
+
+# ------------------------------------------------------------------ admin port
+
+
+def admin(ctx: Ctx, method: str, path: str, body: bytes = b"", **headers: str) -> tuple[int, bytes]:
+    conn = http.client.HTTPConnection("127.0.0.1", ctx.proxy.admin_port, timeout=10)
+    conn.request(method, path, body=body, headers=headers)
+    response = conn.getresponse()
+    data = response.read()
+    conn.close()
+    return response.status, data
+
+
+def _admin_alive(ctx: Ctx) -> None:
+    assert admin(ctx, "GET", "/healthz")[0] == 200
+
+
+@other("admin: text/plain cross-site POST to pin")
+def _g1(ctx: Ctx) -> object:
+    status, _ = admin(
+        ctx,
+        "POST",
+        "/api/versions/pin",
+        b'{"app":"x","version":"1"}',
+        **{"Content-Type": "text/plain", "Origin": "http://evil.example"},
+    )
+    assert status >= 400, status
+    return status
+
+
+@other("admin: Host header of another name (DNS rebinding)")
+def _g2(ctx: Ctx) -> object:
+    status, _ = admin(
+        ctx,
+        "POST",
+        "/api/check",
+        b'{"sql":"SELECT 1"}',
+        **{"Content-Type": "application/json", "Host": "evil.example"},
+    )
+    assert status >= 400, status
+    return status
+
+
+@other("admin: path traversal")
+def _g3(ctx: Ctx) -> object:
+    out = []
+    for path in (
+        "/../../etc/passwd",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/static/../../etc/passwd",
+        "//etc/passwd",
+        "/api/../../etc/passwd",
+    ):
+        status, data = admin(ctx, "GET", path)
+        assert b"root:" not in data, path
+        out.append(status)
+    return out
+
+
+@other("admin: oversized header")
+def _g4(ctx: Ctx) -> object:
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        status, _ = admin(ctx, "GET", "/healthz", **{"X-Big": "a" * 200_000})
+        _admin_alive(ctx)
+        return status
+    _admin_alive(ctx)
+    return "closed"
+
+
+@other("admin: many headers")
+def _g5(ctx: Ctx) -> object:
+    headers = {f"X-H{i}": "v" for i in range(5000)}
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        status, _ = admin(ctx, "GET", "/healthz", **headers)
+        _admin_alive(ctx)
+        return status
+    _admin_alive(ctx)
+    return "closed"
+
+
+@other("admin: body larger than its Content-Length limit")
+def _g6(ctx: Ctx) -> object:
+    body = b'{"sql":"' + b"x" * (8 << 20) + b'"}'
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        status, _ = admin(ctx, "POST", "/api/check", body, **{"Content-Type": "application/json"})
+        _admin_alive(ctx)
+        return status
+    _admin_alive(ctx)
+    return "closed"
+
+
+@other("admin: JSON bomb (deep nesting)")
+def _g7(ctx: Ctx) -> object:
+    body = b"[" * 50_000 + b"]" * 50_000
+    status, _ = admin(ctx, "POST", "/api/check", body, **{"Content-Type": "application/json"})
+    _admin_alive(ctx)
+    return status
+
+
+@other("admin: slowloris keeps the server serving others")
+def _g8(ctx: Ctx) -> object:
+    socks = []
+    for _ in range(200):
+        s = socket.create_connection(("127.0.0.1", ctx.proxy.admin_port), timeout=5)
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-A: ")
+        socks.append(s)
+    start = time.monotonic()
+    _admin_alive(ctx)
+    took = time.monotonic() - start
+    for s in socks:
+        s.close()
+    assert took < 2, took
+    return f"{took:.2f}s"
+
+
+@other("admin: method confusion (GET on a mutation, DELETE, TRACE)")
+def _g9(ctx: Ctx) -> object:
+    out = []
+    for method, path in (
+        ("GET", "/api/versions/pin"),
+        ("DELETE", "/api/versions"),
+        ("TRACE", "/"),
+        ("PUT", "/api/check"),
+        ("OPTIONS", "/api/check"),
+    ):
+        status, _ = admin(ctx, method, path)
+        out.append((method, status))
+    return out
+
+
+@other("admin: chunked body without Content-Length")
+def _g10(ctx: Ctx) -> object:
+    s = socket.create_connection(("127.0.0.1", ctx.proxy.admin_port), timeout=5)
+    s.sendall(
+        b"POST /api/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\n\r\n" + b"100000\r\n" + b"x" * 100 + b"\r\n"
+    )
+    time.sleep(0.5)
+    s.close()
+    _admin_alive(ctx)
+    return "ok"
+
+
+@other("metrics: application_name cardinality from clients")
+def _g11(ctx: Ctx) -> object:
+    for i in range(300):
+        with (
+            contextlib.suppress(Exception),
+            rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=5) as c,
+        ):
+            c.startup(ctx.params(application_name=f"spam{i}@{i}"))
+    apps = set(re.findall(r'app="(spam\d+)"', ctx.proxy.get("/metrics")))
+    assert len(apps) <= 100, len(apps)  # --max-tracked-versions 100: the rest are (other)
+    return f"{len(apps)} app labels for 300 claimed tags"
+
+
+@other("status page: markup in a claimed app@version is escaped")
+def _g13(ctx: Ctx) -> object:
+    tag = "<svg/onload=alert(1)>@<b>1</b>"
+    with ctx.raw(application_name=tag) as c:
+        c.send(rc.query("SELECT email FROM users"))
+        outcome(c)
+        time.sleep(1.5)
+        page = ctx.proxy.get("/")
+    assert "<svg/onload" not in page and "<b>1</b>" not in page, "markup reached the page"
+    return "escaped"
+
+
+@other("admin: cross-origin reads get no CORS grant")
+def _g14(ctx: Ctx) -> object:
+    conn = http.client.HTTPConnection("127.0.0.1", ctx.proxy.admin_port, timeout=10)
+    conn.request("GET", "/api/versions", headers={"Origin": "http://evil.example"})
+    response = conn.getresponse()
+    response.read()
+    grant = response.getheader("Access-Control-Allow-Origin")
+    conn.close()
+    assert grant is None, grant
+    return response.status
+
+
+@other("metrics: label values with quotes and braces stay one sample")
+def _g15(ctx: Ctx) -> object:
+    tag = 'a"}evil{x="1@1'
+    with ctx.raw(application_name=tag) as c:
+        c.send(rc.query("SELECT 1"))
+        outcome(c)
+    text = ctx.proxy.get("/metrics")
+    assert "\nevil" not in text and 'evil{x="1"}' not in text
+    ctx.proxy.metrics()  # still parses
+    return "parsed"
+
+
+@other("no literal: failing statement's literal in logs, API, metrics, decisions")
+def _g12(ctx: Ctx) -> object:
+    with ctx.raw(application_name="shop@1") as c:
+        c.send(rc.query(f"SELECT email FROM users WHERE email = '{SECRET}'"))
+        outcome(c)
+    q(ctx, f"ALTER TABLE users ALTER COLUMN email SET DEFAULT '{SECRET}x'; {DROP}")
+    q(ctx, f"ALTER TABLE users ADD CONSTRAINT c1 CHECK (email <> '{SECRET}y')")
+    q(ctx, f"DO $$ BEGIN EXECUTE format('{SECRET}z'); END $$")
+    with ctx.raw() as c:
+        c.send(
+            rc.query(f"ALTER TABLE users ALTER COLUMN email SET DEFAULT E'{SECRET}\\x41'; {DROP}")
+        )
+        replies = c.read_ready()
+    detail = " ".join(str(r.fields()) for r in replies if r.type == "E")
+    time.sleep(1.5)
+    leaks = []
+    for path in ("/api/versions", "/api/decisions", "/metrics", "/"):
+        if SECRET in ctx.proxy.get(path):
+            leaks.append(path)
+    if SECRET in ctx.proxy.log_tail():
+        leaks.append("log")
+    if SECRET in detail:
+        leaks.append("detail")
+    assert not leaks, leaks
+    return "no leak"
+
+
+# ------------------------------------------------------------------ runner
+
+
+def setup(cluster: LocalCluster, workdir: Path) -> Ctx:
+    db = f"attack_{int(time.time())}"
+    with psycopg.connect(
+        f"host=127.0.0.1 port={cluster.port} user=postgres sslmode=disable", autocommit=True
+    ) as conn:
+        conn.execute(f"CREATE DATABASE {db}")
+        for role in ("archive",):
+            with contextlib.suppress(psycopg.Error):
+                conn.execute(f"CREATE ROLE {role} LOGIN SUPERUSER")
+    proxy = ProxyProcess(
+        upstream=cluster.url(database=db, sslmode="disable"),
+        state=workdir / "state.db",
+        logfile=workdir / "proxy.log",
+        extra_args=["--max-tracked-versions", "100"],
+    ).start()
+    ctx = Ctx(cluster, db, proxy)
+    with ctx.direct() as conn:
+        conn.execute(SCHEMA)
+        conn.execute("CREATE SCHEMA postgres")
+    live = psycopg.connect(proxy.url(database=db, application_name="shop@1"), autocommit=True)
+    live.execute("SELECT email FROM users WHERE id = 1").fetchall()
+    ctx.live = live  # type: ignore[attr-defined]
+    time.sleep(1.5)
+    return ctx
+
+
+def run(ctx: Ctx, only: str) -> int:
+    holes = 0
+    for name, fn in GUARD.items():
+        if only and not re.search(only, name):
+            continue
+        ctx.restore()
+        with ctx.direct() as conn:
+            conn.execute("DROP SCHEMA IF EXISTS postgres CASCADE; CREATE SCHEMA postgres")
+        try:
+            seen = fn(ctx)
+        except Exception as exc:
+            seen = f"{type(exc).__name__}: {exc}"
+        time.sleep(0.2)
+        broken = not ctx.email_exists()
+        with ctx.direct() as conn:
+            row = conn.execute("SELECT to_regclass('postgres.users') IS NOT NULL").fetchone()
+            shadow = bool(row and row[0])
+        alive = ctx.proxy.alive
+        try:
+            ctx.live.execute("SELECT email FROM users WHERE id = 1").fetchall()  # type: ignore[attr-defined]
+        except psycopg.Error as exc:
+            broken = True
+            seen = f"{seen} / live: {exc}"
+            ctx.live = psycopg.connect(  # type: ignore[attr-defined]
+                ctx.proxy.url(database=ctx.db, application_name="shop@1"), autocommit=True
+            )
+        verdict = "BYPASS" if (broken or shadow) else ("held" if alive else "PROXY DIED")
+        holes += verdict != "held"
+        print(f"{verdict:10} {name}: {seen}", flush=True)
+    for name, fn in OTHER.items():
+        if only and not re.search(only, name):
+            continue
+        try:
+            seen = fn(ctx)
+            verdict = "held"
+        except Exception as exc:
+            seen = f"{type(exc).__name__}: {exc}"
+            verdict = "FAILED"
+            traceback.print_exc()
+        if not ctx.proxy.alive:
+            verdict = "PROXY DIED"
+        holes += verdict != "held"
+        print(f"{verdict:10} {name}: {seen}", flush=True)
+    return holes
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--pg", type=int, default=15)
+    parser.add_argument("-k", default="")
+    args = parser.parse_args()
+    install = next(i for i in available_installs() if i.major == args.pg)
+    workdir = Path(tempfile.mkdtemp(prefix="skewguard-attack-"))
+    certs = Certificates.make(workdir)
+    cluster = start_cluster(install, certs)
+    try:
+        ctx = setup(cluster, workdir)
+        holes = run(ctx, args.k)
+        ctx.proxy.stop()
+        print(f"{len(GUARD) + len(OTHER)} attempts, {holes} got through; log: {workdir}")
+        return 1 if holes else 0
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.datadir.parent, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
