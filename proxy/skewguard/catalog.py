@@ -255,6 +255,10 @@ class Function:
     #: The source of a PL/pgSQL trigger function (None for any other): a DROP TRIGGER
     #: and a DROP COLUMN are judged by what the function does with the row.
     trigger_body: str | None = None
+    #: A procedure's language and source when it is SQL or PL/pgSQL (None for any other):
+    #: a CALL is judged by the statements it runs (a BEGIN ATOMIC body, which cannot
+    #: hold DDL, has an empty source).
+    procedure_body: tuple[str, str] | None = None
 
     @property
     def qname(self) -> str:
@@ -412,6 +416,12 @@ def _text_tuple(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
     return tuple(str(v) for v in value)
+
+
+def _procedure_body(language: str | None, source: str | None) -> tuple[str, str] | None:
+    if language in ("sql", "plpgsql") and source is not None:
+        return str(language), str(source)
+    return None
 
 
 def _get(row: Row, key: str, default: Any = None) -> Any:
@@ -579,6 +589,9 @@ def build_catalog(
             variadic=bool(r["variadic"]),
             returns_set=bool(r["returns_set"]),
             trigger_body=_get(r, "trigger_body"),
+            procedure_body=_procedure_body(
+                _get(r, "procedure_language"), _get(r, "procedure_source")
+            ),
         )
         for r in functions
     )
@@ -733,7 +746,11 @@ SELECT n.nspname::text AS schema,
        CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype
                  AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l
                                   WHERE l.lanname = 'plpgsql')
-            THEN p.prosrc END AS trigger_body
+            THEN p.prosrc END AS trigger_body,
+       CASE WHEN p.prokind = 'p' THEN
+            (SELECT l.lanname::text FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)
+       END AS procedure_language,
+       CASE WHEN p.prokind = 'p' THEN p.prosrc END AS procedure_source
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE {_USER_NSP}

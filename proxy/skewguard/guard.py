@@ -22,7 +22,7 @@ import asyncpg
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.audit_queue import AuditQueue, Entry
-from skewguard.catalog import CatalogSnapshot
+from skewguard.catalog import CatalogSnapshot, FuncKind
 from skewguard.catalogs import CatalogCache
 from skewguard.checking import (
     AppliedMigration,
@@ -89,6 +89,7 @@ from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.sql_start import first_word
+from skewguard.statements import called_procedure, runs_only_plain_sql
 from skewguard.store import StateStore
 from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
 
@@ -707,6 +708,8 @@ class Guard:
         """Code whose DDL the proxy cannot read (--opaque-ddl): a DO block, a CALL, a
         COPY ... PROGRAM, a function that may run DDL when called, a fast-path call."""
         what = _OPAQUE_WHAT.get(first_word(text.encode()) or b"", "a procedure call")
+        if what == "a procedure call" and await self._plain_call(requester, text):
+            return Decision(Action.ALLOW, note="a procedure that runs only plain statements")
         try:
             protections = await self.protections(requester.database)
         except StateUnreadable as exc:
@@ -723,6 +726,22 @@ class Guard:
             self._metrics.unjudged.labels("opaque", decision.action.value).inc()
         await self._audit(requester, [text], decision, source="proxy")
         return decision
+
+    async def _plain_call(self, requester: Requester, text: str) -> bool:
+        """Whether ``text`` calls a procedure every overload of which runs only plain
+        statements (read from a catalog checked to be current): such a CALL, the
+        everyday traffic of a version, changes no schema and needs no judging."""
+        names = called_procedure(text)
+        if not names:
+            return False
+        try:
+            catalog, _ = await self._catalogs.get(
+                requester.database, requester.user, newer_than=time.time()
+            )
+        except Exception:  # an unreadable catalog leaves the call opaque
+            log.debug("catalog unreadable for a CALL", exc_info=True)
+            return False
+        return catalog is not None and plain_procedure(catalog, names, requester.search_path)
 
     async def unjudged(
         self,
@@ -1095,6 +1114,24 @@ _OPAQUE_WHAT = {
     b"copy": "a shell command of COPY ... PROGRAM",
     b"create": "a function that may run DDL when it is called",
 }
+
+
+def plain_procedure(
+    catalog: CatalogSnapshot, names: Sequence[str], search_path: Sequence[str]
+) -> bool:
+    """The procedure ``names`` resolves to (through ``search_path`` when unqualified) has
+    overloads, all procedures whose bodies run only plain statements."""
+    schemas = [names[0]] if len(names) == 2 else list(search_path) if len(names) == 1 else []
+    for schema in schemas:
+        overloads = catalog.functions_named(schema, names[-1])
+        if overloads:
+            return all(
+                f.kind is FuncKind.PROCEDURE
+                and f.procedure_body is not None
+                and runs_only_plain_sql(*f.procedure_body)
+                for f in overloads
+            )
+    return False
 
 
 def _derive(catalog: CatalogSnapshot) -> None:

@@ -379,6 +379,38 @@ def _runs_ddl(stmt: Any) -> bool:
     return isinstance(stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt) or is_ddl(stmt)
 
 
+def called_procedure(text: str) -> tuple[str, ...] | None:
+    """The (possibly qualified) name a lone ``CALL`` statement calls; None for anything else."""
+    try:
+        raw = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return None
+    if len(raw) != 1 or not isinstance(raw[0].stmt, ast.CallStmt) or not raw[0].stmt.funccall:
+        return None
+    return tuple(str(n.sval) for n in raw[0].stmt.funccall.funcname or ())
+
+
+def runs_only_plain_sql(language: str, source: str) -> bool:
+    """Whether a procedure body of ``language`` (sql or plpgsql) runs nothing but plain
+    statements: no DDL, no dynamic SQL, no nested CALL/DO, no transaction control. A
+    CALL of such a procedure changes no schema, whoever sends it."""
+    if language == "plpgsql":
+        tag = "$skewguard$"
+        while tag in source:
+            tag = tag[:-1] + "_$"
+        bodies = _plpgsql_sql(f"DO {tag}{source}{tag}")
+    elif language == "sql":
+        bodies = [source]
+    else:
+        return False
+    try:
+        return bodies is not None and not any(
+            _runs_ddl(raw.stmt) for body in bodies for raw in pglast.parse_sql(body)
+        )
+    except pglast.parser.ParseError:
+        return False
+
+
 _TXN = enums.TransactionStmtKind
 _TXN_KINDS = {
     _TXN.TRANS_STMT_BEGIN: Kind.BEGIN,

@@ -51,6 +51,8 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "variadic": False,
         "returns_set": False,
         "trigger_body": None,
+        "procedure_language": None,
+        "procedure_source": None,
     }
     row.update(over)
     return row

@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.statements import ApplicationNameChange, Kind, needs_reading, read_script
+from skewguard.catalog import CatalogSnapshot, FuncKind, Function
+from skewguard.guard import plain_procedure
+from skewguard.statements import (
+    ApplicationNameChange,
+    Kind,
+    called_procedure,
+    needs_reading,
+    read_script,
+    runs_only_plain_sql,
+)
 
 
 @pytest.mark.parametrize(
@@ -216,3 +225,52 @@ def test_a_function_that_may_run_ddl_when_called_is_opaque(sql: str, runs_code: 
     """The proxy sees only the call (a SELECT, a trigger, a rule, a view) of such code."""
     (statement,) = read_script(sql).statements
     assert statement.kind is Kind.DDL and statement.runs_code is runs_code
+
+
+@pytest.mark.parametrize(
+    ("language", "source", "plain"),
+    [
+        ("sql", "UPDATE users SET legacy = 't' WHERE id = i", True),
+        ("sql", "", True),  # BEGIN ATOMIC: its source is empty, and it cannot hold DDL
+        ("sql", "ALTER TABLE users ADD COLUMN c int", False),
+        ("plpgsql", "BEGIN UPDATE t SET a = 1; PERFORM pg_sleep(0); END", True),
+        ("plpgsql", "BEGIN ALTER TABLE t ADD COLUMN c int; END", False),
+        ("plpgsql", "BEGIN EXECUTE 'DROP ' || 't'; END", False),
+        ("plpgsql", "BEGIN COMMIT; END", False),
+        ("plpgsql", "BEGIN CALL other(); END", False),
+        ("plpgsql", "BEGIN RAISE NOTICE '$skewguard$'; END", True),
+        ("plpython3u", "pass", False),
+    ],
+)
+def test_a_procedure_body_runs_only_plain_sql(language: str, source: str, plain: bool) -> None:
+    assert runs_only_plain_sql(language, source) is plain
+
+
+def test_called_procedure_reads_a_lone_call() -> None:
+    assert called_procedure("CALL app.touch(1, 'a')") == ("app", "touch")
+    assert called_procedure("call touch()") == ("touch",)
+    assert called_procedure("CALL a(); CALL b()") is None
+    assert called_procedure("SELECT 1") is None
+
+
+def _procedure(name: str, source: str, kind: FuncKind = FuncKind.PROCEDURE) -> Function:
+    body = ("sql", source) if kind is FuncKind.PROCEDURE else None
+    return Function("public", name, ("integer",), "void", kind, procedure_body=body)
+
+
+def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:
+    catalog = CatalogSnapshot(
+        functions=(
+            _procedure("touch", "UPDATE t SET a = i"),
+            _procedure("grow", "UPDATE t SET a = i"),
+            _procedure("grow", "ALTER TABLE t ADD COLUMN b int"),
+            _procedure("f", "", FuncKind.FUNCTION),
+        )
+    )
+    path = ("public",)
+    assert plain_procedure(catalog, ("touch",), path)
+    assert plain_procedure(catalog, ("public", "touch"), ())
+    assert not plain_procedure(catalog, ("grow",), path)
+    assert not plain_procedure(catalog, ("missing",), path)
+    assert not plain_procedure(catalog, ("touch",), ("app",))
+    assert not plain_procedure(catalog, ("f",), path)

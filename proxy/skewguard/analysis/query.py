@@ -17,6 +17,7 @@ from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
 from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
     UNKNOWN,
+    cannot_take,
     compatible,
     const_type,
     enum_named,
@@ -742,7 +743,13 @@ class QueryWalker:
         self._add(_F.FUNCTION_CALL, call)
         if arg_types == ["*"]:
             arg_types = []
-        reachable = [f for f in candidates if f.accepts_arity(len(arg_types))]
+        positional = [t for t in arg_types if "=>" not in t]
+        reachable = [
+            f
+            for f in candidates
+            if f.accepts_arity(len(arg_types))
+            and not any(map(cannot_take, positional, f.arg_types))
+        ]
         if not reachable:
             self._add(_F.MISSING_FUNCTION, call)
             return UNKNOWN

@@ -129,3 +129,14 @@ def compatible(call_type: str, declared: str) -> bool:
     if call_type in _NUMERICS and declared in _NUMERICS:
         return _NUMERICS.index(call_type) <= _NUMERICS.index(declared)
     return call_type in _STRINGS and declared in _STRINGS
+
+
+_CATEGORIES = (_NUMERICS, _STRINGS, ("boolean",))
+
+
+def cannot_take(call_type: str, declared: str) -> bool:
+    """An argument of ``call_type`` can surely not reach a ``declared`` parameter: both are
+    numbers, strings or booleans and PostgreSQL has no implicit cast between them
+    (``f(1)`` does not find ``f(text)``: 42883). Anything else may have a cast."""
+    known = any(call_type in c for c in _CATEGORIES) and any(declared in c for c in _CATEGORIES)
+    return known and not compatible(call_type, declared)

@@ -196,6 +196,22 @@ DROP_FUNCTION = Rule(
             "DROP FUNCTION tax(int)",
             False,
         ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
+            "SELECT price(3)",
+            "DROP FUNCTION price(int);"
+            " CREATE FUNCTION price(n text) RETURNS int LANGUAGE sql AS 'SELECT length(n)'",
+            True,
+            "no implicit cast takes an integer to text: 42883",
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
+            "SELECT price(3)",
+            "DROP FUNCTION price(int);"
+            " CREATE FUNCTION price(n bigint) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            False,
+            "an integer is cast to bigint implicitly",
+        ),
     ),
     check=check_drop_function,
 )
