@@ -113,6 +113,9 @@ class Column:
     default_sequences: tuple[str, ...] = ()  # qualified sequences the default/identity uses
     identity: str = ""  # "" | "a" (ALWAYS) | "d" (BY DEFAULT)
     generated: str = ""  # "" | "s" (stored) | "v" (virtual, PG18)
+    #: The columns of the same table a generated column is computed from: dropping one
+    #: of them needs CASCADE, which drops the generated column too.
+    generated_from: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -530,6 +533,7 @@ def build_catalog(
                 ),
                 identity=identity,
                 generated=generated,
+                generated_from=_text_tuple(_get(r, "generated_from")),
             )
         )
     rels = tuple(
@@ -702,6 +706,15 @@ SELECT c.oid AS relid,
             THEN pg_catalog.pg_get_expr(d.adbin, 0) END AS default_expr,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
+       CASE WHEN a.attgenerated <> '' THEN ARRAY(
+            SELECT ra.attname::text
+            FROM pg_catalog.pg_depend gd
+            JOIN pg_catalog.pg_attribute ra
+                 ON ra.attrelid = gd.refobjid AND ra.attnum = gd.refobjsubid
+            WHERE gd.classid = 'pg_catalog.pg_attrdef'::regclass AND gd.objid = d.oid
+              AND gd.refclassid = 'pg_catalog.pg_class'::regclass AND gd.refobjid = c.oid
+              AND gd.refobjsubid > 0 AND gd.refobjsubid <> a.attnum
+            ORDER BY ra.attnum) END AS generated_from,
        seq.schemas AS default_seq_schemas,
        seq.names AS default_seq_names
 FROM pg_catalog.pg_class c

@@ -33,6 +33,7 @@ def column_row(relation: str, column: str | None, **over: Any) -> dict[str, Any]
         "default_expr": None,
         "identity": "",
         "generated": "",
+        "generated_from": None,
         "default_seq_schemas": None,
         "default_seq_names": None,
     }

@@ -613,7 +613,12 @@ class Overlay:
                 )
                 m.volatile_defaults.add((oid, name))
             elif t == _C.CONSTR_GENERATED:
-                col = dataclasses.replace(col, generated="s", has_default=False)
+                col = dataclasses.replace(
+                    col,
+                    generated="s",
+                    has_default=False,
+                    generated_from=tuple(sorted(_column_refs(con.raw_expr))),
+                )
                 m.volatile_defaults.add((oid, name))
                 exprs.append((Holder.COLUMN, con.raw_expr))
             elif t == _C.CONSTR_PRIMARY:
@@ -1089,7 +1094,8 @@ class Overlay:
             for i, c in m.cons.items()
             if c.ref_table == rel.qname and name in c.ref_columns and m.con_rel[i] != oid
         ]
-        if (views or fks) and not cascade:
+        generated = [c.name for c in rel.columns if name in c.generated_from]
+        if (views or fks or generated) and not cascade:
             raise _Fail
         for v in views:
             m.via.setdefault(("rel", v), cause)
@@ -1097,6 +1103,10 @@ class Overlay:
         for i in fks:
             m.via.setdefault(("con", i), cause)
             del m.cons[i], m.con_rel[i]
+        for g in generated:
+            if m.rels[oid].column(g) is not None:
+                m.via.setdefault(("col", m.attids[oid][g]), cause)
+                self._drop_column(m, oid, g, True, cause)
         for i in m.cons_of(oid):
             if name in m.cons[i].columns:
                 m.via.setdefault(("con", i), cause)
@@ -1594,7 +1604,14 @@ class Overlay:
         ids = dict(m.attids[oid])  # copies of the model share the old one
         ids[new] = ids.pop(old_name)
         m.attids[oid] = ids
-        cols = [dataclasses.replace(c, name=new) if c.name == old_name else c for c in rel.columns]
+        cols = [
+            dataclasses.replace(
+                c,
+                name=new if c.name == old_name else c.name,
+                generated_from=tuple(new if x == old_name else x for x in c.generated_from),
+            )
+            for c in rel.columns
+        ]
         m.put_rel(oid, dataclasses.replace(rel, columns=tuple(cols)))
         for i in m.cons_of(oid):
             c = m.cons[i]

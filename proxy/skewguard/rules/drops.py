@@ -2,7 +2,8 @@
 
 The CASCADE closure comes from the overlay: ``DROP TABLE t CASCADE`` also
 drops the views on ``t`` (each reported as its own change, ``via`` the table),
-``DROP COLUMN c CASCADE`` the views reading ``c``, ``DROP SEQUENCE s CASCADE``
+``DROP COLUMN c CASCADE`` the views reading ``c`` and the generated columns computed
+from it, ``DROP SEQUENCE s CASCADE``
 the defaults using ``s`` (see SG113), ``DROP TYPE`` the columns of that type.
 A drop without CASCADE that PostgreSQL would refuse changes nothing.
 """
@@ -145,6 +146,13 @@ DROP_COLUMN = Rule(
             "ALTER TABLE users DROP COLUMN name",
             False,
             "the positional INSERT never reached the dropped column",
+        ),
+        Example(
+            "CREATE TABLE p (id int, a int, b int GENERATED ALWAYS AS (a * 2) STORED)",
+            "SELECT b FROM p",
+            "ALTER TABLE p DROP COLUMN a CASCADE",
+            True,
+            "the generated column computed from the dropped one goes with it",
         ),
     ),
     check=check_drop_column,
