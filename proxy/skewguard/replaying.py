@@ -28,6 +28,7 @@ from skewguard.ddl.changes import (
     Change,
     CreateIndex,
     CreateRule,
+    DetachPartition,
     DropDefault,
     DropPolicy,
     EnableRowLevelSecurity,
@@ -155,6 +156,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     EnableRowLevelSecurity,
     ForceRowLevelSecurity,
     DropPolicy,
+    DetachPartition,  # rows for its bounds have no partition left
 )
 
 

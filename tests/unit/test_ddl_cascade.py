@@ -13,7 +13,7 @@ from skewguard.catalog import (
     RelKind,
 )
 from skewguard.ddl import CannotModel, Change, Overlay
-from skewguard.ddl.changes import CreateRule, DropDefault
+from skewguard.ddl.changes import CreateRule, DetachPartition, DropDefault
 
 SCHEMA = """
 CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT 1';
@@ -126,9 +126,10 @@ def test_drop_type_domain_collation(base: CatalogSnapshot, sql: str, expected: l
     ("sql", "expected"),
     [
         ("DROP TABLE m", ["DropTable(public.m)", "DropTable(public.m_1)"]),
+        ("DROP TABLE m_1", ["DetachPartition(public.m_1)", "DropTable(public.m_1)"]),
+        ("DROP TABLE child", ["DropTable(public.child)"]),  # an inheritance child routes nothing
         ("DROP TABLE base", []),
         ("DROP TABLE base CASCADE", ["DropTable(public.base)", "DropTable(public.child)"]),
-        ("DROP TABLE child", ["DropTable(public.child)"]),
         (
             "ALTER TABLE m DROP COLUMN v",
             ["DropColumn(public.m.v)", "DropColumn(public.m_1.v)"],
@@ -150,6 +151,13 @@ def test_drop_type_domain_collation(base: CatalogSnapshot, sql: str, expected: l
 )
 def test_inheritance_and_partitions(base: CatalogSnapshot, sql: str, expected: list[str]) -> None:
     assert sorted(net(base, sql)) == sorted(expected)
+
+
+def test_a_dropped_partition_leaves_its_parent_without_a_home_for_its_rows(
+    base: CatalogSnapshot,
+) -> None:
+    detached = [c for c in changes(base, "DROP TABLE m_1") if isinstance(c, DetachPartition)]
+    assert [(c.subject, c.relation) for c in detached] == [("public.m_1", "public.m")]
 
 
 def test_the_cascade_through_a_partitioned_parent_names_its_cause(base: CatalogSnapshot) -> None:

@@ -161,6 +161,14 @@ class DropSequence(DropRelation):
 
 
 @dataclass(frozen=True, slots=True)
+class DetachPartition(Change):
+    """A partition (the subject) left a table that stays (``relation``), dropped or
+    detached: a row for its bounds fails (23514) unless a default partition takes it."""
+
+    PHRASE: ClassVar[str] = "removing partition {subject}"
+
+
+@dataclass(frozen=True, slots=True)
 class MoveRelation(Change):
     """The relation's old qualified name disappears; ``new_name`` is where it went."""
 
@@ -568,6 +576,7 @@ __all__ = [
     "CreateFunction",
     "CreateIndex",
     "CreateRule",
+    "DetachPartition",
     "DropColumn",
     "DropConstraint",
     "DropDefault",

@@ -9,6 +9,8 @@ place, and only a :class:`ReplaceRelation` (table became view) remains.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from skewguard.catalog import (
     Column,
     Constraint,
@@ -29,6 +31,7 @@ from skewguard.ddl.changes import (
     CreateIndex,
     CreateRelation,
     CreateRule,
+    DetachPartition,
     DropColumn,
     DropConstraint,
     DropDefault,
@@ -83,8 +86,8 @@ def diff(before: Model, after: Model) -> list[Change]:
     not the catalog.
     """
     changed = changes(before, after)
+    out: list[Change] = _removed_partitions(before, after, changed.rels)
     before, after = before.restricted(changed), after.restricted(changed)
-    out: list[Change] = []
     renamed_schemas = _schemas(before, after, out)
     for oid, rel in sorted(before.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):
         _relation(before, after, oid, rel, renamed_schemas, out)
@@ -96,6 +99,20 @@ def diff(before: Model, after: Model) -> list[Change]:
     _functions(before, after, out, renamed_schemas)
     _enums(before, after, out, renamed_schemas)
     return list(dict.fromkeys(out))
+
+
+def _removed_partitions(before: Model, after: Model, changed: Iterable[int]) -> list[Change]:
+    """Partitions among the ``changed`` relations that left a table which stays."""
+    out: list[Change] = []
+    for oid in sorted(changed):
+        if oid not in before.partitions:
+            continue
+        for parent in before.parents.get(oid, ()):
+            kept = oid in after.partitions and parent in after.parents.get(oid, ())
+            if parent in after.rels and not kept:
+                qname = after.rels[parent].qname
+                out.append(DetachPartition(before.rels[oid].qname, relation=qname))
+    return out
 
 
 def _renamed(type_name: str, renamed_types: dict[str, str]) -> str:
