@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TypeGuard
 
 from skewguard.analysis.facets import Facet
@@ -346,12 +346,44 @@ NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
 )
 
 
-def _arbiter_exists(ctx: Context, table: str, cols: set[str]) -> bool:
+_WORDS = re.compile(r'"(?:[^"]|"")*"|[A-Za-z_][A-Za-z0-9_$]*')
+
+
+def _expression_key(key: str) -> bool:
+    """An expression key: ``EXPRESSION(a, b)`` from the catalog, deparsed text from the
+    overlay; a column key is a bare name."""
+    return "(" in key
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.strip('"') for w in _WORDS.findall(text))
+
+
+def _key_columns(key: str) -> frozenset[str]:
+    """The columns an expression key reads (the catalog keeps no expression text)."""
+    return _words(key[len("EXPRESSION(") : -1] if key.startswith("EXPRESSION(") else key)
+
+
+def _infers(elements: Sequence[str], keys: Sequence[str]) -> bool:
+    """Whether ON CONFLICT's inference ``elements`` (as the facet renders them) can pick
+    an index on ``keys``: the same columns, and for each expression element an
+    expression key over columns it names (approximate: the texts are not compared)."""
+    plain = sorted(e for e in elements if e.startswith('"') or not _expression_key(e))
+    if plain != sorted(ident(k) for k in keys if not _expression_key(k)):
+        return False
+    exprs = [_words(e) for e in elements if not e.startswith('"') and _expression_key(e)]
+    key_exprs = [_key_columns(k) for k in keys if _expression_key(k)]
+    return len(exprs) == len(key_exprs) and all(
+        any(cols and cols <= words for cols in key_exprs) for words in exprs
+    )
+
+
+def _arbiter_exists(ctx: Context, table: str, elements: Sequence[str]) -> bool:
     parts = split_qualified_name(table)
     if len(parts) != 2:
         return False
     for idx in ctx.after.indexes_of(parts[0], parts[1]):
-        if idx.unique and idx.predicate is None and {ident(k) for k in idx.keys} == cols:
+        if idx.unique and idx.predicate is None and _infers(elements, idx.keys):
             return True
     return False
 
@@ -383,10 +415,14 @@ def check_arbiter(
         and change.contype not in (ConstraintType.PRIMARY, ConstraintType.UNIQUE)
     ):
         return
-    cols = {ident(c) for c in change.columns}
     uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: s.startswith(table + "("))
-    matching = [u for u in uses if set(shape_columns(u[1].subject) or ()) == cols]
-    if matching and not _arbiter_exists(ctx, table, cols):
+    matching = [
+        u
+        for u in uses
+        if _infers(shape_columns(u[1].subject) or (), change.columns)
+        and not _arbiter_exists(ctx, table, shape_columns(u[1].subject) or ())
+    ]
+    if matching:
         for v, f, ev in first_per_version(matching):
             yield Hit(
                 Severity.BREAK,
@@ -435,6 +471,13 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
             "CREATE UNIQUE INDEX t_email2 ON t (email); DROP INDEX t_email",
             False,
             "another unique index on the same columns takes over",
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_lower ON t (lower(email))",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (lower(email)) DO NOTHING",
+            "DROP INDEX t_lower",
+            True,
+            "an expression arbiter: 42P10",
         ),
     ),
     check=check_arbiter,
