@@ -543,8 +543,8 @@ def protected_objects(
                         column(f"{rel}.{name}", version)
             elif kind in _COLUMN_KINDS:
                 parts = split_name(subject)
-                if len(parts) != 3:
-                    continue
+                if len(parts) != 3 or ("(" in parts[1] and not parts[1].startswith('"')):
+                    continue  # not a column: a function's result (public.f(public.t))
                 if parts[2] == "*":
                     relation(".".join(parts[:2]), version)
                 else:

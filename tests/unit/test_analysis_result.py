@@ -84,6 +84,17 @@ CASES: list[Case] = [
     ),
     ("count(*) is not a star", "select count(*) from users", set()),
     ("star over a function", "select * from generate_series(1, 3) g", set()),
+    (
+        "a bare call of a user function returns its result type",
+        "select normalize_email(email), lower(email) from users",
+        {"public.normalize_email(text)"},
+    ),
+    (
+        "through a derived table",
+        "select n from (select normalize_email($1) as n) s",
+        {"public.normalize_email(text)"},
+    ),
+    ("an operator over a call has its own type", "select user_score(1) + 1", set()),
     # --- derived tables and CTEs -------------------------------------------
     ("subquery alias", "select x from (select email as x from users) s", u("email")),
     ("subquery star, bare outside", "select email from (select * from users) s", u("email")),

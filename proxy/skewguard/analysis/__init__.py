@@ -148,6 +148,10 @@ def result_facets(
       and CTEs) over a table or view: any column added, dropped, renamed or
       retyped changes the row type.
 
+    - ``schema.f(argtypes)`` for each output that is a bare call of a user
+      function (``score($1)``): redefining it with another result type changes
+      the row type.
+
     Columns used only in WHERE / JOIN / GROUP BY / ORDER BY are not part of the
     result. Nor are computed expressions (``lower(email)``, ``email::text``,
     ``count(*)``, ``coalesce(a, b)``): their type is the function's or cast's,

@@ -55,7 +55,7 @@ class FacetKind(StrEnum):
     MISSING_COLUMN = "missing_column"  # public.users.new_column
     MISSING_FUNCTION = "missing_function"  # public.new_fn(integer) (call-site types)
     MISSING_ENUM_LABEL = "missing_enum_label"  # public.mood:new_label
-    PREPARED_RESULT = "prepared_result"  # public.users.email or public.users.*: see below
+    PREPARED_RESULT = "prepared_result"  # public.users.email, public.users.*, public.f(integer)
     ROLE = "role"  # app_rw: a role the version runs as (recorded by the shell, not analyze)
     WRITE_VALUE = "write_value"  # public.t.qty|n:5: a constant written (see below)
     WRITE_OTHER = "write_other"  # public.t.qty: written from a parameter, expression or query
@@ -68,9 +68,10 @@ class FacetKind(StrEnum):
 # breaks when the sequence or type is renamed or moved; dropping either breaks all.
 
 # PREPARED_RESULT: a table/view column a named prepared statement returns as a bare
-# reference (also through subqueries, CTEs and set operations), or ``schema.table.*``
-# for a star over it. Any change of such a column's type/typmod/collation, or of the
-# starred relation's column list, fails the next EXECUTE with 0A000 ("cached plan
+# reference (also through subqueries, CTEs and set operations), ``schema.table.*``
+# for a star over it, or the signature of a user function whose call it returns. Any
+# change of such a column's type/typmod/collation, of the starred relation's column
+# list or of the function's result type fails the next EXECUTE with 0A000 ("cached plan
 # must not change result type"). Computed by skewguard.analysis.result_facets; record
 # it only for statements that are really prepared (named Parse, SQL PREPARE).
 

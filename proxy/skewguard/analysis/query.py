@@ -400,8 +400,11 @@ class QueryWalker:
 
         Only a bare column reference (``email``, ``u.email``, through derived
         tables) and a scalar subquery returning one pass a column's type through
-        unchanged; any other expression (a cast, a function, an operator) has a
-        type of its own, which a column change rarely alters: not recorded.
+        unchanged; a bare call of a user function returns the function's result
+        type (its signature, ``public.f(integer)``, is recorded: redefining it
+        with another result type changes the row); any other expression (a cast,
+        an operator) has a type of its own, which a column change rarely alters:
+        not recorded.
         """
         if (
             isinstance(node, ast.SubLink)
@@ -410,6 +413,9 @@ class QueryWalker:
         ):
             out = self.select(node.subselect, scope)
             return UNKNOWN, out.lineage.result
+        if isinstance(node, ast.FuncCall):  # its result type is the function's own
+            typ, signatures = self.call(node, scope)
+            return typ, frozenset(signatures)
         typ = self.expr(node, scope)
         if isinstance(node, ast.ColumnRef):
             return typ, self._bare_lineage(node, scope)
@@ -704,6 +710,10 @@ class QueryWalker:
 
     def func_call(self, node: Any, scope: Scope) -> str:
         """Record a function call with its call-site argument types; returns its type."""
+        return self.call(node, scope)[0]
+
+    def call(self, node: Any, scope: Scope) -> tuple[str, tuple[str, ...]]:
+        """:meth:`func_call`, with the signatures of the overloads it can reach."""
         names = str_fields(node.funcname)
         arg_types: list[str] = []
         for arg in node.args or ():
@@ -723,17 +733,19 @@ class QueryWalker:
             self._sequence_literal(node.args[0])
         return self._resolve_function(schema, name, arg_types)
 
-    def _resolve_function(self, schema: str | None, name: str, arg_types: list[str]) -> str:
+    def _resolve_function(
+        self, schema: str | None, name: str, arg_types: list[str]
+    ) -> tuple[str, tuple[str, ...]]:
         if schema is not None:
             if schema in SYSTEM_SCHEMAS:
-                return UNKNOWN
+                return UNKNOWN, ()
             candidates = self.catalog.functions_named(schema, name)
         else:
             candidates = ()
             for s in self.path:
                 if s == "pg_catalog":
                     if name in self.catalog.builtin_functions:
-                        return UNKNOWN
+                        return UNKNOWN, ()
                     continue
                 candidates = self.catalog.functions_named(s, name)
                 if candidates:
@@ -752,11 +764,12 @@ class QueryWalker:
         ]
         if not reachable:
             self._add(_F.MISSING_FUNCTION, call)
-            return UNKNOWN
+            return UNKNOWN, ()
         chosen = _best_overloads(reachable, arg_types)
         for f in chosen:
             self._add(_F.FUNCTION, f.signature)
-        return chosen[0].return_type if len(chosen) == 1 else UNKNOWN
+        signatures = tuple(f.signature for f in chosen)
+        return (chosen[0].return_type if len(chosen) == 1 else UNKNOWN), signatures
 
     def _sequence_literal(self, arg: Any) -> None:
         text = string_literal(arg)

@@ -24,7 +24,7 @@ from skewguard.ddl.changes import (
 )
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.base import PREPARED_RESULT, Context, Example, Hit, Rule, first_per_version
 
 
 def check_enum_label(ctx: Context, change: EnumRenameValue | EnumDropValue) -> Iterator[Hit]:
@@ -201,12 +201,25 @@ OVERLOAD = Rule(
 )
 
 
+#: Result types a caller that plans its statement anew cannot tell apart: an operator or
+#: function applied to the result resolves within the family the same way.
+_RESULT_FAMILIES = (("smallint", "integer", "bigint"), ("text", "character varying"))
+
+
+def _same_family(old: str, new: str) -> bool:
+    return any(old in family and new in family for family in _RESULT_FAMILIES)
+
+
 def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[Hit]:
     what = f"redefining {change.subject}"
     name = change.subject.split("(", 1)[0]
+    result = change.old_result != change.new_result
+    why = f" (its result type changes from {change.old_result} to {change.new_result})"
+    held = {v for v, _, _ in ctx.exact((PREPARED_RESULT,), change.subject)}
     for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
-        if change.old_result != change.new_result:
-            why = f" (its result type changes from {change.old_result} to {change.new_result})"
+        if result and (v in held or not _same_family(change.old_result, change.new_result)):
+            if v in held:
+                why += ", which a statement it keeps prepared returns"
             yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
             continue
         after = ctx.reanalyze(ev.sample, after=True)
@@ -223,8 +236,11 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
     "defaults or another result type",
     doc="In one transaction the signature never disappears, yet a call that left out a "
     "defaulted argument now fails with 42883, and a caller of the old result type (an "
-    "operator, a column of RETURNS TABLE) fails or reads another shape.",
-    breaks="Calls relying on a removed default; every caller when the result type changes.",
+    "operator, a column of RETURNS TABLE) fails or reads another shape. A result that "
+    "stays in its family (integer to bigint, varchar to text) is invisible to statements "
+    "planned anew, but a named prepared statement returning the call fails with 0A000.",
+    breaks="Calls relying on a removed default; every caller when the result type changes "
+    "family; statements kept prepared that return the call when it changes at all.",
     recipe="Keep the defaults and the result type; add a new function (or overload) for the "
     "new behaviour and move versions to it first.",
     covers=(ReplaceFunction,),
@@ -250,6 +266,13 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
             "SELECT g() + 1",
             "DROP FUNCTION g(); CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $$SELECT '1'$$",
             True,
+        ),
+        Example(
+            "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT g() + 1",
+            "DROP FUNCTION g(); CREATE FUNCTION g() RETURNS bigint LANGUAGE sql AS 'SELECT 1'",
+            False,
+            "the statement is planned anew: bigint + integer resolves as well",
         ),
     ),
 )
