@@ -569,18 +569,24 @@ def _alter_function(scope: Scope, node: Any) -> None:
 _SEQUENCE_HARMLESS = frozenset({"start", "cache", "owned_by", "sequence_name"})
 
 
+def risky_sequence_options(options: Iterable[Any]) -> list[str]:
+    """The options of ALTER SEQUENCE (or of an identity column's sequence) after which
+    nextval may fail or return a value already used (RESTART, MAXVALUE, INCREMENT...)."""
+    return [
+        str(o.defname)
+        for o in options
+        if str(o.defname) not in _SEQUENCE_HARMLESS
+        and not (str(o.defname) == "cycle" and _truthy(o.arg))
+    ]
+
+
 def _alter_sequence(scope: Scope, node: Any) -> None:
     oid = scope.rel(node.sequence)
     if oid is None:
         if node.missing_ok:
             return
         raise Rejected
-    risky = [
-        str(o.defname)
-        for o in node.options or ()
-        if str(o.defname) not in _SEQUENCE_HARMLESS
-        and not (str(o.defname) == "cycle" and _truthy(o.arg))
-    ]
+    risky = risky_sequence_options(node.options or ())
     if not risky or not scope.existing(oid):
         return
     m = scope.model
@@ -622,4 +628,4 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ),
 }
 
-__all__ = ["HARMLESS", "JUDGES", "Scope", "names_of"]
+__all__ = ["HARMLESS", "JUDGES", "Scope", "names_of", "risky_sequence_options"]

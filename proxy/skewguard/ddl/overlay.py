@@ -44,7 +44,7 @@ from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
 from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
-from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope
+from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope, risky_sequence_options
 from skewguard.ddl.triggers import RowFiller, loss_harm, names_column, row_filler
 from skewguard.ddl.types import format_type, serial_kind
 
@@ -933,6 +933,14 @@ class Overlay:
             # SET GENERATED ALWAYS | BY DEFAULT: the grammar stores the attidentity
             # character ('a' or 'd') as an Integer.
             when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
+            risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
+            if risky and self._scope(m).existing(oid):
+                raise CannotModel(
+                    f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
+                    "the identity's nextval still succeeds with values not yet used is not "
+                    "modelled",
+                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                )
             always = ord("a") in when
             if always and col.identity != "a" and self._scope(m).existing(oid):
                 raise CannotModel(
