@@ -355,15 +355,31 @@ def _cons_by_name(m: Model) -> dict[tuple[str, str], tuple[int, Constraint]]:
     return out
 
 
+def _redefined(oid: int, old: Constraint, new: tuple[int, Constraint] | None) -> bool:
+    """The constraint was dropped and created again under its name, differently (another
+    CHECK, other columns, another ON DELETE action): the old one goes, the new one comes."""
+    if new is None or new[0] == oid:
+        return False
+    c = new[1]
+    return (old.type, old.columns, old.definition, old.ref_table, old.ref_columns) != (
+        c.type,
+        c.columns,
+        c.definition,
+        c.ref_table,
+        c.ref_columns,
+    )
+
+
 def _constraints(before: Model, after: Model, out: list[Change]) -> None:
     old = _cons_by_name(before)
     new = _cons_by_name(after)
     new_oids = {oid: key for key, (oid, _) in new.items()}
+    redefined = {key for key, (oid, c) in old.items() if _redefined(oid, c, new.get(key))}
     for (table, name), (oid, c) in sorted(old.items()):
-        if (table, name) in new:
+        if (table, name) in new and (table, name) not in redefined:
             continue
         subject = f"{table}.{ident(name)}"
-        if oid in new_oids and new_oids[oid][1] == name:
+        if oid in new_oids and new_oids[oid][1] == name and (table, name) not in redefined:
             continue  # moved with its table (rename / SET SCHEMA): reported there
         if oid in new_oids and new_oids[oid][0] == table:
             out.append(
@@ -392,7 +408,9 @@ def _constraints(before: Model, after: Model, out: list[Change]) -> None:
     existing = {before.rel_qname(r) for r in before.rels}
     old_oids = {oid for oid, _ in old.values()}
     for (table, name), (oid, c) in sorted(new.items()):
-        if oid in old_oids or table not in existing or (table, name) in old:
+        if oid in old_oids or table not in existing:
+            continue
+        if (table, name) in old and (table, name) not in redefined:
             continue
         if after.con_rel[oid] not in before.rels:
             continue  # on a table created in this transaction

@@ -137,6 +137,11 @@ def _names(nodes: Iterable[Any] | None) -> list[str]:
     return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
 
 
+#: pg_constraint.confdeltype / confupdtype other than NO ACTION ('a'), as PostgreSQL
+#: prints them.
+_FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
+
+
 def _column_refs(node: Any) -> list[str]:
     """Names of the columns an expression refers to (last field), in order."""
     found: list[str] = []
@@ -761,7 +766,17 @@ class Overlay:
         if kind == "f":
             definition = (
                 f"FOREIGN KEY ({', '.join(cols)}) REFERENCES {ref_table}({', '.join(ref_cols)})"
+                + "".join(
+                    f" ON {event} {_FK_ACTIONS[action]}"
+                    for event, action in (
+                        ("UPDATE", con.fk_upd_action),
+                        ("DELETE", con.fk_del_action),
+                    )
+                    if action in _FK_ACTIONS
+                )
             )
+        if con.deferrable:  # as pg_get_constraintdef says it: ON CONFLICT refuses these
+            definition += " DEFERRABLE" + (" INITIALLY DEFERRED" if con.initdeferred else "")
         new = Constraint(
             rel.schema,
             rel.name,

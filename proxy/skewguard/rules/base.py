@@ -18,6 +18,7 @@ from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot, Relation
 from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
+from skewguard.ddl.triggers import names_column
 from skewguard.footprint import Evidence, VersionKey
 
 
@@ -160,6 +161,28 @@ class Context:
         return expanded
 
 
+def procedure_callers(
+    ctx: Context, relation: str, column: str = ""
+) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
+    """Versions calling a procedure whose body names ``relation`` (and ``column``): its
+    statements are planned at each CALL and fail when what they name is gone."""
+    parts = split_qualified_name(relation)
+    if len(parts) != 2:
+        return
+    for v, f, ev in ctx.uses((FacetKind.FUNCTION,), lambda s: "(" in s):
+        name = split_qualified_name(f.subject.split("(", 1)[0])
+        if len(name) != 2:
+            continue
+        for fn in ctx.before.functions_named(name[0], name[1]):
+            body = fn.procedure_body[1] if fn.procedure_body else ""
+            if (
+                fn.signature == f.subject
+                and names_column(body, parts[1])
+                and (not column or names_column(body, column))
+            ):
+                yield v, f, ev
+
+
 def first_per_version(
     hits: Iterable[tuple[VersionKey, Facet, Evidence]],
 ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
@@ -185,5 +208,6 @@ __all__ = [
     "Hit",
     "Rule",
     "first_per_version",
+    "procedure_callers",
     "relation_of",
 ]

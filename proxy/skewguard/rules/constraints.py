@@ -378,12 +378,25 @@ def _infers(elements: Sequence[str], keys: Sequence[str]) -> bool:
     )
 
 
+_DEFERRABLE = re.compile(r"(?<!NOT )\bDEFERRABLE\b", re.IGNORECASE)
+
+
+def _deferrable(ctx: Context, schema: str, table: str) -> set[str]:
+    """Names of the table's deferrable constraints after the change: ON CONFLICT refuses
+    them as arbiters (55000)."""
+    return {
+        c.name for c in ctx.after.constraints_of(schema, table) if _DEFERRABLE.search(c.definition)
+    }
+
+
 def _arbiter_exists(ctx: Context, table: str, elements: Sequence[str]) -> bool:
     parts = split_qualified_name(table)
     if len(parts) != 2:
         return False
+    deferrable = _deferrable(ctx, parts[0], parts[1])
     for idx in ctx.after.indexes_of(parts[0], parts[1]):
-        if idx.unique and idx.predicate is None and _infers(elements, idx.keys):
+        usable = idx.unique and idx.predicate is None and idx.constraint not in deferrable
+        if usable and _infers(elements, idx.keys):
             return True
     return False
 
@@ -403,8 +416,10 @@ def check_arbiter(
             if isinstance(change, RenameConstraint)
             else split_qualified_name(change.subject)[-1]
         )
-        still = len(parts) == 2 and any(
-            c.name == old_name for c in ctx.after.constraints_of(parts[0], parts[1])
+        still = (
+            len(parts) == 2
+            and any(c.name == old_name for c in ctx.after.constraints_of(parts[0], parts[1]))
+            and old_name not in _deferrable(ctx, parts[0], parts[1])
         )
         if not still:
             subject = f"{table}.{ident(old_name)}"
@@ -440,7 +455,8 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
     summary="DROP or RENAME of the index or constraint a version's ON CONFLICT relies on",
     doc="ON CONFLICT (cols) needs a unique index on exactly those columns (its name does not "
     "matter: renaming it is safe, dropping it is not unless another one covers the same "
-    "columns); ON CONFLICT ON CONSTRAINT name needs the constraint by name (42704 / 42P10).",
+    "columns); ON CONFLICT ON CONSTRAINT name needs the constraint by name (42704 / 42P10). "
+    "A constraint redefined as DEFERRABLE is no arbiter either (55000).",
     breaks="INSERT ... ON CONFLICT whose arbiter is gone.",
     recipe="Create the replacement unique index (CONCURRENTLY) first, move versions to it, "
     "then drop the old one. Do not rename constraints named in ON CONFLICT ON CONSTRAINT.",
@@ -471,6 +487,14 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
             "CREATE UNIQUE INDEX t_email2 ON t (email); DROP INDEX t_email",
             False,
             "another unique index on the same columns takes over",
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text CONSTRAINT t_email_key UNIQUE)",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) DO NOTHING",
+            "ALTER TABLE t DROP CONSTRAINT t_email_key;"
+            " ALTER TABLE t ADD CONSTRAINT t_email_key UNIQUE (email) DEFERRABLE",
+            True,
+            "a deferrable constraint is no arbiter: 55000",
         ),
         Example(
             "CREATE TABLE t (id int, email text); CREATE UNIQUE INDEX t_lower ON t (lower(email))",

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterator
 from itertools import chain
 
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
 from skewguard.ddl.changes import DropColumn, DropFunction, DropRelation, DropSchema, DropType
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
@@ -23,6 +24,7 @@ from skewguard.rules.base import (
     Hit,
     Rule,
     first_per_version,
+    procedure_callers,
     relation_of,
 )
 
@@ -34,7 +36,8 @@ REL_USE = (*REL_NAMED, F.SEQUENCE_DEFAULT)
 
 def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
     what = f"{change.SQL} {change.subject}{change.cascade_note}"
-    for v, f, ev in first_per_version(ctx.exact(REL_USE, change.subject)):
+    hits = chain(ctx.exact(REL_USE, change.subject), procedure_callers(ctx, change.subject))
+    for v, f, ev in first_per_version(hits):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -97,6 +100,8 @@ def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
     )
     # a held named statement whose result is the table's star: its row type changes (0A000)
     hits += list(ctx.exact((F.PREPARED_RESULT,), f"{table}.*"))
+    column = split_qualified_name(change.subject)[-1]
+    hits += list(procedure_callers(ctx, table, column))
     broken = set()
     for v, f, ev in first_per_version(hits):
         broken.add(v)

@@ -25,14 +25,15 @@ from skewguard.ddl.changes import (
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, procedure_callers
 from skewguard.rules.drops import REL_NAMED, in_schema
 
 
 def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
     verb = "SET SCHEMA" if isinstance(change, SetSchema) else "RENAME"
     what = f"{verb} {change.subject} to {change.new_name}"
-    for v, f, ev in first_per_version(ctx.exact(REL_NAMED, change.subject)):
+    uses = [*ctx.exact(REL_NAMED, change.subject), *procedure_callers(ctx, change.subject)]
+    for v, f, ev in first_per_version(uses):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
@@ -92,6 +93,8 @@ def check_rename_column(ctx: Context, change: RenameColumn) -> Iterator[Hit]:
     uses = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
     # a held named statement returning the table's star sees its row type change (0A000)
     uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
+    column = split_qualified_name(change.subject)[-1]
+    uses += procedure_callers(ctx, change.relation, column)
     for v, f, ev in first_per_version(uses):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
