@@ -969,12 +969,13 @@ UPDATE_DELETE_CASES: list[Case] = [
             *ur("id", "status"),
             "enum_label_read:public.user_status:deleted",
             "select_star:public.orders",
+            "row_delete:public.orders",
         },
     ),
     (
         "delete with a subquery",
         "delete from users where id not in (select user_id from orders)",
-        {W_USERS, ORDERS, *ur("id"), *orr("user_id")},
+        {W_USERS, ORDERS, *ur("id"), *orr("user_id"), "row_delete:public.users"},
     ),
     (
         "truncate",

@@ -67,6 +67,7 @@ def test_kind_values_are_stable() -> None:
         "write_other",
         "column_update",
         "insert_conflict",
+        "row_delete",
     }
 
 

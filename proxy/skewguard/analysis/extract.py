@@ -363,6 +363,8 @@ class Extractor(QueryWalker):
 
     def delete(self, node: Any, parent: Scope | None) -> SelectOut:
         scope, target = self._dml_scope(node, parent)
+        if target.qname is not None and not target.missing:
+            self._add(_F.ROW_DELETE, target.qname)
         for item in node.usingClause or ():
             self.from_item(item, scope)
         self.expr(node.whereClause, scope)

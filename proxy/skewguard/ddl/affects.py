@@ -53,6 +53,7 @@ _WRITES = frozenset(
         _F.CONFLICT_CONSTRAINT,
         _F.SEQUENCE,  # nextval writes the sequence
         _F.SEQUENCE_DEFAULT,
+        _F.ROW_DELETE,
     }
 )
 # Preferred as evidence: they say the version uses the relation as a whole.

@@ -226,6 +226,8 @@ def _absorbs_duplicates(
 
 
 def check_new_constraint(ctx: Context, change: AddConstraint | CreateIndex) -> Iterator[Hit]:
+    if isinstance(change, AddConstraint):
+        yield from check_deleters(ctx, change)
     probe = probe_sql(change)
     if isinstance(change, CreateIndex):
         if probe is None or change.predicate:
@@ -262,6 +264,63 @@ def check_new_constraint(ctx: Context, change: AddConstraint | CreateIndex) -> I
             yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
 
 
+_ON_DELETE = re.compile(r"\bON DELETE (CASCADE|SET NULL|SET DEFAULT|RESTRICT)\b")
+
+
+def _on_delete(definition: str) -> str:
+    """A foreign key's ON DELETE action as pg_get_constraintdef prints it (NO ACTION: "")."""
+    found = _ON_DELETE.search(definition)
+    return found.group(1) if found else ""
+
+
+def _deletes_refused(ctx: Context, change: AddConstraint) -> bool:
+    """Whether deleting a referenced row that still has referencing rows now fails: NO
+    ACTION and RESTRICT refuse it (23503), SET NULL does on a NOT NULL column (23502)."""
+    action = _on_delete(change.definition)
+    if action == "SET NULL":
+        rel = relation_of(ctx.after, change.relation)
+        return rel is not None and any(
+            (c := rel.column(name)) is not None and c.not_null for name in change.columns
+        )
+    return action in ("", "RESTRICT")
+
+
+def _deletes_were_free(ctx: Context, change: AddConstraint) -> bool:
+    """Before the change, deleting a referenced row never failed: no foreign key on the same
+    columns, or one that deleted, nulled or reset the referencing rows."""
+    parts = split_qualified_name(change.relation)
+    return len(parts) == 2 and all(
+        _on_delete(c.definition) in ("CASCADE", "SET NULL", "SET DEFAULT")
+        for c in ctx.before.constraints_of(parts[0], parts[1])
+        if c.type == "f" and c.columns == change.columns and c.ref_table == change.ref_table
+    )
+
+
+def check_deleters(ctx: Context, change: AddConstraint) -> Iterator[Hit]:
+    """A foreign key whose ON DELETE refuses, against versions deleting referenced rows.
+
+    A version that also writes the referencing columns, where no key refused such a
+    delete before (none, or one that cascaded), deletes rows its own rows reference: a
+    break. Any other deleter fails only if the rows it deletes are still referenced: a
+    risk, which replay judges on the rows there are.
+    """
+    if change.contype is not ConstraintType.FOREIGN or not change.ref_table:
+        return
+    if not _deletes_refused(ctx, change):
+        return
+    what = f"ADD CONSTRAINT {change.subject}"
+    relied = _deletes_were_free(ctx, change)
+    keys = {f"{change.relation}.{ident(c)}" for c in change.columns}
+    for v, f, ev in first_per_version(ctx.exact((F.ROW_DELETE,), change.ref_table)):
+        facets = ctx.footprints.get(v, {})
+        if relied and any(Facet(F.COLUMN_WRITE, k) in facets for k in keys):
+            why = " while it writes rows referencing them (no key refused such a delete)"
+            yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+        else:
+            why = "deleting a row still referenced now fails"
+            yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
 def _unique_already(cat: CatalogSnapshot, change: AddConstraint | CreateIndex) -> bool:
     """A new UNIQUE/PRIMARY KEY (or unique index) on columns that a valid, whole-table unique
     index already kept unique: no write is refused that was not refused before (a primary
@@ -289,8 +348,14 @@ NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
     "without a target) and that never updates or copies into the key is not named for a new "
     "UNIQUE, nor for one on columns a valid unique index already covers (PRIMARY KEY USING "
     "INDEX). For the rest the shell probes existing rows (probes_needed): violating rows "
-    "exist -> the writers produce such values -> break; no violations or no answer -> risk.",
-    breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects.",
+    "exist -> the writers produce such values -> break; no violations or no answer -> risk. "
+    "A FOREIGN KEY whose ON DELETE refuses (NO ACTION, RESTRICT, SET NULL on a NOT NULL "
+    "column) is also held against versions deleting referenced rows: one that writes the "
+    "referencing columns, where no key refused such a delete before (none, or one that "
+    "cascaded), deletes rows its own rows reference -> break; any other deleter -> risk "
+    "(replay judges it on the rows there are).",
+    breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects; "
+    "DELETE of referenced rows a foreign key now protects.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
     "fix old rows, VALIDATE CONSTRAINT.",
     covers=(AddConstraint, CreateIndex),
@@ -340,6 +405,25 @@ NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
             "ALTER TABLE t ADD CONSTRAINT t_pkey PRIMARY KEY USING INDEX t_id",
             False,
             "a unique index refused duplicates already: the key adds no new refusal",
+        ),
+        Example(
+            "CREATE TABLE u (id serial PRIMARY KEY, e text); CREATE TABLE o (id int, u_id int,"
+            " CONSTRAINT o_u FOREIGN KEY (u_id) REFERENCES u (id) ON DELETE CASCADE)",
+            "WITH n AS (INSERT INTO u (e) VALUES ('t') RETURNING id)"
+            " INSERT INTO o (id, u_id) SELECT 1, id FROM n; DELETE FROM u WHERE e = 't'",
+            "ALTER TABLE o DROP CONSTRAINT o_u;"
+            " ALTER TABLE o ADD CONSTRAINT o_u FOREIGN KEY (u_id) REFERENCES u (id)",
+            True,
+            "the version deletes rows its own rows reference, which the cascade removed: 23503",
+        ),
+        Example(
+            "CREATE TABLE u (id serial PRIMARY KEY, e text); CREATE TABLE o (id int, u_id int,"
+            " CONSTRAINT o_u FOREIGN KEY (u_id) REFERENCES u (id))",
+            "INSERT INTO o (id, u_id) VALUES (1, NULL); DELETE FROM u WHERE e = 'gone'",
+            "ALTER TABLE o DROP CONSTRAINT o_u; ALTER TABLE o ADD CONSTRAINT o_u"
+            " FOREIGN KEY (u_id) REFERENCES u (id) ON DELETE CASCADE",
+            False,
+            "a cascade refuses no delete",
         ),
     ),
     check=check_new_constraint,
