@@ -979,8 +979,13 @@ UPDATE_DELETE_CASES: list[Case] = [
     ),
     (
         "truncate",
-        "truncate orders, billing.invoices restart identity",
-        {W_ORDERS, "relation_write:billing.invoices"},
+        "truncate orders, billing.invoices restart identity cascade",
+        {
+            W_ORDERS,
+            "relation_write:billing.invoices",
+            "truncate:public.orders|cascade",
+            "truncate:billing.invoices|cascade",
+        },
     ),
 ]
 

@@ -68,6 +68,7 @@ def test_kind_values_are_stable() -> None:
         "column_update",
         "insert_conflict",
         "row_delete",
+        "truncate",
     }
 
 

@@ -72,7 +72,10 @@ class Extractor(QueryWalker):
             self.func_call(node.funccall, Scope())
         elif isinstance(node, ast.TruncateStmt):
             for rv in node.relations or ():
-                self._target(rv, write=True)
+                target = self._target(rv, write=True)
+                if target.qname is not None and not target.missing:
+                    cascade = node.behavior == enums.DropBehavior.DROP_CASCADE
+                    self._add(_F.TRUNCATE, target.qname + ("|cascade" if cascade else ""))
         elif isinstance(node, ast.LockStmt):
             for rv in node.relations or ():
                 self._target(rv, write=False)

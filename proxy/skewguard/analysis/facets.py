@@ -61,6 +61,7 @@ class FacetKind(StrEnum):
     WRITE_OTHER = "write_other"  # public.t.qty: written from a parameter, expression or query
     COLUMN_UPDATE = "column_update"  # public.t.qty: UPDATE SET / DO UPDATE SET / MERGE UPDATE
     ROW_DELETE = "row_delete"  # public.users: DELETE FROM (a foreign key may refuse it)
+    TRUNCATE = "truncate"  # public.users (or public.users|cascade): no view takes a TRUNCATE
     INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
 
 

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 
+import pglast
+from pglast import ast
+
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.subjects import shape_columns
@@ -354,6 +357,27 @@ ADD_COLUMN_SHAPE = Rule(
 )
 
 
+def _joined_on(sample: str, name: str) -> bool:
+    """Some join of ``sample`` is NATURAL or USING ``name``: a column of that name on both
+    sides is merged into one, never ambiguous (a NATURAL join takes a new common
+    column into its condition silently)."""
+    try:
+        found = [r.stmt for r in pglast.parse_sql(sample)]
+    except pglast.parser.ParseError:
+        return False
+    while found:
+        node = found.pop()
+        if isinstance(node, ast.JoinExpr) and (
+            node.isNatural or name in (str(u.sval) for u in node.usingClause or ())
+        ):
+            return True
+        if isinstance(node, tuple | list):
+            found.extend(node)
+        elif isinstance(node, ast.Node):
+            found.extend(getattr(node, attr, None) for attr in getattr(type(node), "__slots__", ()))
+    return False
+
+
 def check_ambiguous(ctx: Context, change: AddColumn | RenameColumn) -> Iterator[Hit]:
     table = change.relation
     if isinstance(change, AddColumn):
@@ -381,6 +405,8 @@ def check_ambiguous(ctx: Context, change: AddColumn | RenameColumn) -> Iterator[
         bare = new_subject.rsplit(".", 1)[1]
         if not any(n.rsplit(".", 1)[-1] == bare for n in names):
             continue  # not ambiguous with another table's column: e.g. a rename target
+        if _joined_on(ev.sample, bare.strip('"')):
+            continue
         flagged.add(v)
         yield Hit(
             Severity.BREAK,
@@ -401,7 +427,8 @@ AMBIGUOUS: Rule[AddColumn | RenameColumn] = Rule(
     doc="Each sample query of a version touching the table is resolved again against the "
     "catalog after the change; a reference that now also resolves to the new column is "
     "ambiguous in a join (42702) or silently captured in a correlated subquery.",
-    breaks="Unqualified column references in joins and correlated subqueries.",
+    breaks="Unqualified column references in joins and correlated subqueries (not in a "
+    "NATURAL join or one USING the name: the two columns are merged).",
     recipe="Qualify column references in every protected version before adding the column, "
     "or pick a column name no joined table uses.",
     covers=(AddColumn, RenameColumn),
@@ -417,6 +444,13 @@ AMBIGUOUS: Rule[AddColumn | RenameColumn] = Rule(
             "SELECT a.name FROM a JOIN b ON b.a_id = a.id",
             "ALTER TABLE b ADD COLUMN name text",
             False,
+        ),
+        Example(
+            "CREATE TABLE a (id int, name text); CREATE TABLE b (a_id int)",
+            "SELECT name FROM a NATURAL JOIN b",
+            "ALTER TABLE b ADD COLUMN name text",
+            False,
+            "a NATURAL join merges the two name columns (and joins on them)",
         ),
     ),
     check=check_ambiguous,

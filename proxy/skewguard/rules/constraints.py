@@ -306,9 +306,14 @@ def check_deleters(ctx: Context, change: AddConstraint) -> Iterator[Hit]:
     """
     if change.contype is not ConstraintType.FOREIGN or not change.ref_table:
         return
+    what = f"ADD CONSTRAINT {change.subject}"
+    truncating = ctx.exact((F.TRUNCATE,), change.ref_table)  # not ...|cascade: that works
+    both = {v for v, _, _ in ctx.exact((F.TRUNCATE,), change.relation)}
+    for v, f, ev in first_per_version(t for t in truncating if t[0] not in both):
+        why = " (PostgreSQL refuses to truncate a table a foreign key references)"
+        yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
     if not _deletes_refused(ctx, change):
         return
-    what = f"ADD CONSTRAINT {change.subject}"
     relied = _deletes_were_free(ctx, change)
     keys = {f"{change.relation}.{ident(c)}" for c in change.columns}
     for v, f, ev in first_per_version(ctx.exact((F.ROW_DELETE,), change.ref_table)):
@@ -353,9 +358,10 @@ NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
     "column) is also held against versions deleting referenced rows: one that writes the "
     "referencing columns, where no key refused such a delete before (none, or one that "
     "cascaded), deletes rows its own rows reference -> break; any other deleter -> risk "
-    "(replay judges it on the rows there are).",
+    "(replay judges it on the rows there are). A TRUNCATE of the referenced table alone "
+    "fails whatever the rows (0A000).",
     breaks="INSERT/UPDATE/COPY of the constrained columns with values the constraint rejects; "
-    "DELETE of referenced rows a foreign key now protects.",
+    "DELETE of referenced rows a foreign key now protects; TRUNCATE of the referenced table.",
     recipe="Ship code that only writes valid values first; then ADD CONSTRAINT ... NOT VALID, "
     "fix old rows, VALIDATE CONSTRAINT.",
     covers=(AddConstraint, CreateIndex),
@@ -424,6 +430,13 @@ NEW_CONSTRAINT: Rule[AddConstraint | CreateIndex] = Rule(
             " FOREIGN KEY (u_id) REFERENCES u (id) ON DELETE CASCADE",
             False,
             "a cascade refuses no delete",
+        ),
+        Example(
+            "CREATE TABLE u (id int PRIMARY KEY); CREATE TABLE o (id int, u_id int)",
+            "TRUNCATE u",
+            "ALTER TABLE o ADD CONSTRAINT o_u FOREIGN KEY (u_id) REFERENCES u (id)",
+            True,
+            "0A000: cannot truncate a table referenced in a foreign key constraint",
         ),
     ),
     check=check_new_constraint,

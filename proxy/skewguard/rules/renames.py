@@ -167,7 +167,9 @@ RENAME_SCHEMA = Rule(
 
 def check_replace_relation(ctx: Context, change: ReplaceRelation) -> Iterator[Hit]:
     what = f"replacing {change.old_kind} {change.subject} with a {change.new_kind}"
-    hits = list(ctx.exact((F.COPY_IN,), change.subject))
+    subject = change.subject
+    hits = list(ctx.uses((F.COPY_IN,), lambda s: s == subject or s.startswith(subject + "(")))
+    hits += ctx.uses((F.TRUNCATE,), lambda s: s in (subject, subject + "|cascade"))
     if not change.updatable:
         hits += list(ctx.exact((F.RELATION_WRITE,), change.subject))
     for v, f, ev in first_per_version(hits):
@@ -182,7 +184,8 @@ REPLACE_RELATION = Rule(
     doc="An automatically updatable view takes SELECT, INSERT (with the table's defaults), "
     "UPDATE, DELETE and ON CONFLICT, but not COPY FROM or TRUNCATE; a view that is not "
     "updatable takes no writes at all.",
-    breaks="COPY FROM into the name; any write when the view is not updatable.",
+    breaks="COPY FROM into the name (with or without a column list), TRUNCATE; any write "
+    "when the view is not updatable.",
     recipe="Keep the view simple (one table, plain columns) so it stays updatable, and move "
     "COPY/TRUNCATE users to the new table name before the rename.",
     covers=(ReplaceRelation,),
@@ -198,6 +201,13 @@ REPLACE_RELATION = Rule(
             "UPDATE users SET email = 'y' WHERE id = 1",
             "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
             False,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text)",
+            "TRUNCATE users",
+            "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
+            True,
+            "a view takes no TRUNCATE",
         ),
     ),
     check=check_replace_relation,
