@@ -978,6 +978,11 @@ UPDATE_DELETE_CASES: list[Case] = [
         {W_USERS, ORDERS, *ur("id"), *orr("user_id"), "row_delete:public.users"},
     ),
     (
+        "refresh",
+        "refresh materialized view concurrently users",
+        {W_USERS, "refresh:public.users|concurrently"},
+    ),
+    (
         "truncate",
         "truncate orders, billing.invoices restart identity cascade",
         {

@@ -69,6 +69,7 @@ def test_kind_values_are_stable() -> None:
         "insert_conflict",
         "row_delete",
         "truncate",
+        "refresh",
     }
 
 

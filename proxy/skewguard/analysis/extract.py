@@ -70,6 +70,11 @@ class Extractor(QueryWalker):
             self._note_created(node.into.rel if node.into is not None else None)
         elif isinstance(node, ast.CallStmt):
             self.func_call(node.funccall, Scope())
+        elif isinstance(node, ast.RefreshMatViewStmt):
+            target = self._target(node.relation, write=True)
+            if target.qname is not None and not target.missing:
+                how = "|concurrently" if node.concurrent else ""
+                self._add(_F.REFRESH, target.qname + how)
         elif isinstance(node, ast.TruncateStmt):
             for rv in node.relations or ():
                 target = self._target(rv, write=True)

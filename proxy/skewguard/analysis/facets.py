@@ -62,6 +62,7 @@ class FacetKind(StrEnum):
     COLUMN_UPDATE = "column_update"  # public.t.qty: UPDATE SET / DO UPDATE SET / MERGE UPDATE
     ROW_DELETE = "row_delete"  # public.users: DELETE FROM (a foreign key may refuse it)
     TRUNCATE = "truncate"  # public.users (or public.users|cascade): no view takes a TRUNCATE
+    REFRESH = "refresh"  # public.totals (or |concurrently: needs a plain unique index)
     INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
 
 

@@ -498,6 +498,21 @@ def _arbiter_exists(ctx: Context, table: str, elements: Sequence[str]) -> bool:
     return False
 
 
+def _refreshers(ctx: Context, change: DropIndex, what: str) -> Iterator[Hit]:
+    """REFRESH MATERIALIZED VIEW CONCURRENTLY needs a unique index on plain columns without
+    WHERE (55000 without one)."""
+    parts = split_qualified_name(change.relation)
+    if len(parts) != 2 or any(
+        idx.unique and idx.predicate is None and not any(map(_expression_key, idx.keys))
+        for idx in ctx.after.indexes_of(parts[0], parts[1])
+    ):
+        return
+    refreshing = ctx.exact((F.REFRESH,), f"{change.relation}|concurrently")
+    for v, f, ev in first_per_version(refreshing):
+        why = " (REFRESH ... CONCURRENTLY needs a unique index on plain columns)"
+        yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+
+
 def check_arbiter(
     ctx: Context, change: DropIndex | RenameIndex | DropConstraint | RenameConstraint
 ) -> Iterator[Hit]:
@@ -527,6 +542,8 @@ def check_arbiter(
         and change.contype not in (ConstraintType.PRIMARY, ConstraintType.UNIQUE)
     ):
         return
+    if isinstance(change, DropIndex) and change.unique and not change.predicate:
+        yield from _refreshers(ctx, change, what)
     uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: s.startswith(table + "("))
     matching = [
         u
@@ -554,7 +571,8 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
     "matter: renaming it is safe, dropping it is not unless another one covers the same "
     "columns); ON CONFLICT ON CONSTRAINT name needs the constraint by name (42704 / 42P10). "
     "A constraint redefined as DEFERRABLE is no arbiter either (55000).",
-    breaks="INSERT ... ON CONFLICT whose arbiter is gone.",
+    breaks="INSERT ... ON CONFLICT whose arbiter is gone; REFRESH MATERIALIZED VIEW "
+    "CONCURRENTLY without a unique index on plain columns left.",
     recipe="Create the replacement unique index (CONCURRENTLY) first, move versions to it, "
     "then drop the old one. Do not rename constraints named in ON CONFLICT ON CONSTRAINT.",
     covers=(DropIndex, RenameIndex, DropConstraint, RenameConstraint),
@@ -599,6 +617,14 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
             "DROP INDEX t_lower",
             True,
             "an expression arbiter: 42P10",
+        ),
+        Example(
+            "CREATE TABLE t (id int, n int); CREATE MATERIALIZED VIEW mv AS SELECT id, n FROM t;"
+            " CREATE UNIQUE INDEX mv_id ON mv (id)",
+            "REFRESH MATERIALIZED VIEW CONCURRENTLY mv",
+            "DROP INDEX mv_id",
+            True,
+            "55000: a concurrent refresh needs a unique index",
         ),
     ),
     check=check_arbiter,
