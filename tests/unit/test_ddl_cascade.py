@@ -249,3 +249,29 @@ def test_what_cannot_be_modelled(base: CatalogSnapshot, sql: str) -> None:
         overlay.apply(sql)
     assert caught.value.reason and not caught.value.internal
     assert overlay.net_changes() == []
+
+
+def test_a_constraint_or_index_redefined_under_its_name_goes_and_comes() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TABLE r (id int, e text, CONSTRAINT r_id CHECK (id > 0));"
+        " CREATE UNIQUE INDEX r_e ON r (e)"
+    )
+    catalog = overlay.catalog
+    redefined = net(
+        catalog,
+        "ALTER TABLE r DROP CONSTRAINT r_id; ALTER TABLE r ADD CONSTRAINT r_id CHECK (id > 10);"
+        " DROP INDEX r_e; CREATE UNIQUE INDEX r_e ON r (e, id)",
+    )
+    assert sorted(redefined) == [
+        "AddConstraint(public.r.r_id)",
+        "CreateIndex(public.r_e)",
+        "DropConstraint(public.r.r_id)",
+        "DropIndex(public.r_e)",
+    ]
+    same = net(
+        catalog,
+        "ALTER TABLE r DROP CONSTRAINT r_id; ALTER TABLE r ADD CONSTRAINT r_id CHECK (id > 0);"
+        " DROP INDEX r_e; CREATE UNIQUE INDEX r_e ON r (e)",
+    )
+    assert same == ["CreateIndex(public.r_e)"]  # built again: a lock, nothing refused anew

@@ -442,12 +442,22 @@ def _idx_by_name(m: Model) -> dict[str, tuple[int, Index]]:
     return out
 
 
+def _index_redefined(oid: int, old: Index, new: tuple[int, Index]) -> bool:
+    """Dropped and created again under its name on other keys, uniqueness or predicate."""
+    i = new[1]
+    return new[0] != oid and (old.keys, old.unique, old.predicate) != (
+        i.keys,
+        i.unique,
+        i.predicate,
+    )
+
+
 def _indexes(before: Model, after: Model, out: list[Change]) -> None:
     old = _idx_by_name(before)
     new = _idx_by_name(after)
     new_oids = {oid: key for key, (oid, _) in new.items()}
     for qn, (oid, i) in sorted(old.items()):
-        if qn in new:
+        if qn in new and not _index_redefined(oid, i, new[qn]):
             continue
         table = before.rel_qname(before.idx_rel[oid])
         concurrently = ("drop", oid) in after.concurrent
