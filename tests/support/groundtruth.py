@@ -305,8 +305,13 @@ SELECT 'schema', nspname, '', '' FROM ns
 UNION ALL
 SELECT 'relation', ns.nspname, c.relname,
        concat_ws(' ', c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text,
-                 pg_get_userbyid(c.relowner))
+                 pg_get_userbyid(c.relowner), pg_get_expr(c.relpartbound, c.oid))
 FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
+UNION ALL
+SELECT 'sequence', ns.nspname, c.relname,
+       concat_ws(' ', s.seqtypid::regtype, s.seqstart, s.seqincrement, s.seqmin, s.seqmax,
+                 s.seqcycle)
+FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN ns ON ns.oid = c.relnamespace
 UNION ALL
 SELECT 'column', ns.nspname, c.relname || '.' || a.attname,
        concat_ws(' ', format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -329,7 +334,7 @@ WHERE schemaname IN (SELECT nspname FROM ns)
 UNION ALL
 SELECT 'function', ns.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        concat_ws(' ', pg_get_function_result(p.oid), pg_get_function_arguments(p.oid),
-                 p.proacl::text)
+                 p.proacl::text, md5(p.prosrc))
 FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
 UNION ALL
 SELECT 'type', ns.nspname, t.typname,

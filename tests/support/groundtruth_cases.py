@@ -1634,6 +1634,696 @@ PROBED_BREAKING: list[Case] = [
     ),
 ]
 
+
+#: Round 7 of probing: partitions, generated and identity columns, foreign-key actions,
+#: arbiters redefined under their names, procedures, functions, views, materialized views.
+MEASURED = """
+CREATE TABLE m (id int, at date, v text) PARTITION BY RANGE (at);
+CREATE TABLE m_2026 PARTITION OF m FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE m_2027 PARTITION OF m FOR VALUES FROM ('2027-01-01') TO ('2028-01-01');
+INSERT INTO m VALUES (1, '2026-02-02', 'a'), (2, '2027-02-02', 'b');
+"""
+MEASURED_DEFAULT = MEASURED + "CREATE TABLE m_def PARTITION OF m DEFAULT;"
+DOUBLED = (
+    "CREATE TABLE p (id serial PRIMARY KEY, a int, b int GENERATED ALWAYS AS (a * 2) STORED);"
+    " INSERT INTO p (a) VALUES (1);"
+)
+TICKETS = IDENTITY + "INSERT INTO tickets (v) VALUES ('a'), ('b'), ('c');"
+CASCADED = (
+    ORDERS + "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id)"
+    " REFERENCES users (id) ON DELETE CASCADE;"
+)
+EMAIL_INDEXED = (
+    "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, name text);"
+    " CREATE UNIQUE INDEX users_email_u ON users (email);"
+    " INSERT INTO users (email, name) VALUES ('ann', 'Ann');"
+)
+LIVE_EMAIL = (
+    "CREATE TABLE users (id serial PRIMARY KEY, email text NOT NULL, name text);"
+    " CREATE UNIQUE INDEX users_live_email ON users (email) WHERE name IS NOT NULL;"
+    " INSERT INTO users (email, name) VALUES ('ann', 'Ann');"
+)
+QTY_CHECKED = ORDERS + "ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0);"
+SCORE_ONLY = (
+    USERS + "CREATE FUNCTION score(a int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT a * 2';"
+)
+TOUCH = (
+    USERS + "CREATE PROCEDURE touch(i int) LANGUAGE sql"
+    " AS $$UPDATE users SET legacy = 't' WHERE id = i$$;"
+)
+TOTALS = (
+    ORDERS + "CREATE MATERIALIZED VIEW totals AS SELECT user_id, sum(total) AS total,"
+    " count(*) AS n FROM orders GROUP BY user_id;"
+)
+
+ROUND7_SAFE: list[Case] = [
+    Case(
+        id="safe-drop-partition-parent-readers-only",
+        schema_sql=MEASURED,
+        versions={
+            V1: [
+                simple("SELECT id, v FROM m WHERE at > '2020-01-01'"),
+            ],
+            V2: [
+                extended("INSERT INTO m VALUES (%s, %s, %s)", 5, "2026-03-03", "z"),
+            ],
+        },
+        migration_sql="DROP TABLE m_2027",
+        note=("reads of the parent lose rows, not statements; the writer's row has a partition"),
+    ),
+    Case(
+        id="safe-detach-partition-direct-writer",
+        schema_sql=MEASURED,
+        versions={
+            V1: [
+                simple("INSERT INTO m_2027 VALUES (6, '2027-06-06', 'd')"),
+            ],
+            V2: [
+                simple("SELECT v FROM m"),
+            ],
+        },
+        migration_sql="ALTER TABLE m DETACH PARTITION m_2027",
+        note="the detached table takes rows directly, without its bound",
+    ),
+    Case(
+        id="safe-drop-base-of-unread-generated-column",
+        schema_sql=DOUBLED,
+        versions={
+            V1: [
+                simple("SELECT id FROM p"),
+            ],
+            V2: [
+                extended("INSERT INTO p DEFAULT VALUES"),
+            ],
+        },
+        migration_sql="ALTER TABLE p DROP COLUMN a CASCADE",
+        note="nobody reads a or the generated b",
+    ),
+    Case(
+        id="safe-identity-set-increment",
+        schema_sql=TICKETS,
+        versions={
+            V1: [
+                simple("INSERT INTO tickets (v) VALUES ('n')"),
+            ]
+        },
+        migration_sql="ALTER TABLE tickets ALTER COLUMN id SET INCREMENT BY 10",
+        note="the next ids are new ones, just further apart",
+    ),
+    Case(
+        id="safe-fk-no-action-to-cascade",
+        schema_sql=ORDERS
+        + (
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY "
+            "(user_id) REFERENCES users (id);"
+        ),
+        versions={
+            V1: [
+                simple("INSERT INTO orders (user_id, qty) VALUES (1, 1)"),
+                simple("DELETE FROM users WHERE email = 'nobody'"),
+            ],
+            V2: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE orders DROP CONSTRAINT orders_user_fk; ALTER "
+            "TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
+            "REFERENCES users (id) ON DELETE CASCADE; COMMIT"
+        ),
+        note="a cascade refuses no delete",
+    ),
+    Case(
+        id="safe-fk-redefined-without-cascade-vs-deleter-of-gone-rows",
+        schema_sql=CASCADED,
+        versions={
+            V1: [
+                simple("DELETE FROM users WHERE id = 1"),
+            ],
+            V2: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE orders DROP CONSTRAINT orders_user_fk; ALTER "
+            "TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
+            "REFERENCES users (id); COMMIT"
+        ),
+        note=("the user V1 deletes is gone (its first run deleted it): nothing is refused"),
+    ),
+    Case(
+        id="safe-upsert-expression-arbiter-replaced-in-one-transaction",
+        schema_sql=USERS + "CREATE UNIQUE INDEX users_lower_email ON users (lower(email));",
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email) VALUES ('ANN') ON CONFLICT (lower(email)) DO NOTHING"
+                ),
+            ]
+        },
+        migration_sql=(
+            "BEGIN; CREATE UNIQUE INDEX users_lower_email2 ON users "
+            "(lower(email)); DROP INDEX users_lower_email; COMMIT"
+        ),
+        note="another unique index on lower(email) takes over",
+    ),
+    Case(
+        id="safe-unique-index-rebuilt-under-its-name-on-the-same-keys",
+        schema_sql=EMAIL_INDEXED,
+        versions={V1: [UPSERT_COLUMNS]},
+        migration_sql="BEGIN; DROP INDEX users_email_u; CREATE UNIQUE INDEX users_email_u"
+        " ON users (email) WITH (fillfactor = 70); COMMIT",
+        note="the same keys under the same name: still the arbiter",
+    ),
+    Case(
+        id="safe-check-redefined-looser-under-its-name",
+        schema_sql=QTY_CHECKED,
+        versions={
+            V1: [
+                extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 5),
+            ]
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE orders DROP CONSTRAINT qty_positive; ALTER TABLE "
+            "orders ADD CONSTRAINT qty_positive CHECK (qty > -10); COMMIT"
+        ),
+        note="every value the old check took, the new one takes",
+    ),
+    Case(
+        id="safe-replace-procedure-same-signature",
+        schema_sql=TOUCH,
+        versions={
+            V1: [
+                simple("CALL touch(1)"),
+            ]
+        },
+        migration_sql=(
+            "CREATE OR REPLACE PROCEDURE touch(i int) LANGUAGE sql AS $$UPDATE "
+            "users SET legacy = 'u' WHERE id = i$$"
+        ),
+        note="same signature, plain statements: the CALL still resolves and runs",
+    ),
+    Case(
+        id="safe-plpgsql-procedure-replaced-same-signature",
+        schema_sql=USERS
+        + (
+            "CREATE PROCEDURE bump(i int) LANGUAGE plpgsql AS $$BEGIN UPDATE "
+            "users SET legacy = 'b' WHERE id = i; END$$;"
+        ),
+        versions={
+            V1: [
+                simple("CALL bump(1)"),
+            ],
+            V2: [
+                simple("SELECT legacy FROM users"),
+            ],
+        },
+        migration_sql=(
+            "CREATE OR REPLACE PROCEDURE bump(i int) LANGUAGE plpgsql AS $$BEGIN "
+            "UPDATE users SET legacy = 'c' WHERE id = i; END$$"
+        ),
+        note="a PL/pgSQL body without DDL is read like a SQL one",
+    ),
+    Case(
+        id="safe-function-param-int-to-bigint-vs-literal-call",
+        schema_sql=SCORE_ONLY,
+        versions={
+            V1: [
+                simple("SELECT score(2)"),
+                extended("SELECT score(%s)", 3),
+            ]
+        },
+        migration_sql=(
+            "BEGIN; DROP FUNCTION score(int); CREATE FUNCTION score(a bigint) "
+            "RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT (a * 2)::int'; COMMIT"
+        ),
+        note="an integer is cast to bigint implicitly",
+    ),
+    Case(
+        id="safe-rename-table-behind-view-vs-upsert",
+        schema_sql=UNIQUE_EMAIL,
+        versions={
+            V1: [
+                UPSERT_COLUMNS,
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE users RENAME TO accounts; CREATE VIEW users AS "
+            "SELECT * FROM accounts; COMMIT"
+        ),
+        note="an auto-updatable view takes ON CONFLICT on its table's unique index",
+    ),
+    Case(
+        id="safe-add-column-changes-natural-join-silently",
+        schema_sql=ORDERS + "ALTER TABLE users ADD COLUMN user_id int;",
+        versions={
+            V1: [
+                simple("SELECT email FROM users NATURAL JOIN orders"),
+            ]
+        },
+        migration_sql="ALTER TABLE orders ADD COLUMN email text",
+        note="NATURAL JOIN merges the new email with users.email: no ambiguity",
+    ),
+    Case(
+        id="safe-add-column-rebinds-correlated-name-silently",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                simple(
+                    "SELECT id FROM users WHERE EXISTS (SELECT 1 FROM orders WHERE total "
+                    "> 0 AND email = 'ann')"
+                ),
+            ]
+        },
+        migration_sql="ALTER TABLE orders ADD COLUMN email text",
+        note="the inner email now binds to orders.email: other rows, no error",
+    ),
+    Case(
+        id="safe-replace-matview-unique-index-concurrent-refresher",
+        schema_sql=TOTALS + "CREATE UNIQUE INDEX totals_u ON totals (user_id);",
+        versions={
+            V1: [
+                simple("REFRESH MATERIALIZED VIEW CONCURRENTLY totals"),
+            ]
+        },
+        migration_sql=(
+            "BEGIN; CREATE UNIQUE INDEX totals_u2 ON totals (user_id); DROP INDEX totals_u; COMMIT"
+        ),
+        note="the new unique index serves the concurrent refresh",
+    ),
+    Case(
+        id="safe-drop-matview-unique-index-plain-refresher",
+        schema_sql=TOTALS + "CREATE UNIQUE INDEX totals_u ON totals (user_id);",
+        versions={
+            V1: [
+                simple("REFRESH MATERIALIZED VIEW totals"),
+            ]
+        },
+        migration_sql="DROP INDEX totals_u",
+        note="a plain refresh needs no index",
+    ),
+]
+
+ROUND7_BREAKING: list[Case] = [
+    Case(
+        id="break-drop-partition-vs-writer-into-its-range",
+        schema_sql=MEASURED,
+        versions={
+            V1: [
+                simple("INSERT INTO m VALUES (3, '2027-05-05', 'x')"),
+            ],
+            V2: [
+                simple("INSERT INTO m VALUES (4, '2026-05-05', 'y')"),
+                simple("SELECT v FROM m"),
+            ],
+        },
+        migration_sql="DROP TABLE m_2027",
+        breaks=frozenset({V1}),
+        note=("23514 for V1's 2027 row: no partition takes it; V2's 2026 row still has one"),
+    ),
+    Case(
+        id="break-drop-default-partition-vs-writer-out-of-range",
+        schema_sql=MEASURED_DEFAULT,
+        versions={
+            V1: [
+                simple("INSERT INTO m VALUES (11, '2031-01-01', 'far')"),
+            ],
+            V2: [
+                simple("INSERT INTO m VALUES (12, '2026-04-04', 'near')"),
+            ],
+        },
+        migration_sql="DROP TABLE m_def",
+        breaks=frozenset({V1}),
+        note="23514: only the default partition took V1's far-off date",
+    ),
+    Case(
+        id="break-drop-base-of-generated-column",
+        schema_sql=DOUBLED,
+        versions={
+            V1: [
+                simple("SELECT b FROM p"),
+            ],
+            V2: [
+                simple("SELECT id FROM p"),
+            ],
+        },
+        migration_sql="ALTER TABLE p DROP COLUMN a CASCADE",
+        breaks=frozenset({V1}),
+        note=("DROP COLUMN ... CASCADE takes the generated column computed from it: 42703"),
+    ),
+    Case(
+        id="break-identity-restart-collides-with-existing-ids",
+        schema_sql=TICKETS,
+        versions={
+            V1: [
+                simple("INSERT INTO tickets (v) VALUES ('n')"),
+            ],
+            V2: [
+                simple("SELECT v FROM tickets WHERE id = 1"),
+            ],
+        },
+        migration_sql="ALTER TABLE tickets ALTER COLUMN id SET MAXVALUE 1000000 RESTART WITH 1",
+        breaks=frozenset({V1}),
+        note="23505: the identity hands out 1 again",
+    ),
+    Case(
+        id="break-fk-cascade-to-no-action-vs-deleter",
+        schema_sql=CASCADED,
+        versions={
+            V1: [
+                simple(
+                    "WITH u AS (INSERT INTO users (email) VALUES ('tmp') RETURNING id) "
+                    "INSERT INTO orders (user_id) SELECT id FROM u"
+                ),
+                simple("DELETE FROM users WHERE email = 'tmp'"),
+            ],
+            V2: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE orders DROP CONSTRAINT orders_user_fk; ALTER "
+            "TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) "
+            "REFERENCES users (id); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note=(
+            "23503: V1 deletes a user its own order references, which the cascade used to remove"
+        ),
+    ),
+    Case(
+        id="break-fk-set-null-on-not-null-column-vs-deleter",
+        schema_sql=ORDERS + "ALTER TABLE orders ALTER COLUMN user_id SET NOT NULL;",
+        versions={
+            V1: [
+                simple(
+                    "WITH u AS (INSERT INTO users (email) VALUES ('tmp') RETURNING id) "
+                    "INSERT INTO orders (user_id) SELECT id FROM u"
+                ),
+                simple("DELETE FROM users WHERE email = 'tmp'"),
+            ],
+            V2: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM "
+            "users); ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY "
+            "(user_id) REFERENCES users (id) ON DELETE SET NULL; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="23502: SET NULL on a NOT NULL column refuses V1's delete",
+    ),
+    Case(
+        id="break-fk-added-vs-truncater-of-referenced-table",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                simple("TRUNCATE users CASCADE"),
+                simple("INSERT INTO users (email) VALUES ('t')"),
+            ],
+            V2: [
+                simple("TRUNCATE users"),
+            ],
+            V3: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM orders; ALTER TABLE orders ADD CONSTRAINT "
+            "orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id); COMMIT"
+        ),
+        breaks=frozenset({V2}),
+        note=("0A000 for a plain TRUNCATE of a referenced table; V1 truncates with CASCADE"),
+    ),
+    Case(
+        id="break-drop-expression-index-arbiter",
+        schema_sql=USERS + "CREATE UNIQUE INDEX users_lower_email ON users (lower(email));",
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email) VALUES ('ANN') ON CONFLICT (lower(email)) DO NOTHING"
+                ),
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql="DROP INDEX users_lower_email",
+        breaks=frozenset({V1}),
+        note="42P10: ON CONFLICT (lower(email)) has no unique index to infer",
+    ),
+    Case(
+        id="break-upsert-arbiter-redefined-deferrable",
+        schema_sql=UNIQUE_EMAIL,
+        versions={
+            V1: [
+                UPSERT_CONSTRAINT,
+                UPSERT_COLUMNS,
+            ],
+            V2: [
+                simple("INSERT INTO users (email) VALUES ('x') ON CONFLICT DO NOTHING"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE users DROP CONSTRAINT users_email_key; ALTER "
+            "TABLE users ADD CONSTRAINT users_email_key UNIQUE (email) DEFERRABLE "
+            "INITIALLY IMMEDIATE; COMMIT"
+        ),
+        breaks=frozenset({V1, V2}),
+        note=("55000: a deferrable constraint is no arbiter, with or without a conflict target"),
+    ),
+    Case(
+        id="break-unique-redefined-wider-under-its-name",
+        schema_sql=UNIQUE_EMAIL,
+        versions={
+            V1: [
+                UPSERT_COLUMNS,
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE users DROP CONSTRAINT users_email_key; ALTER "
+            "TABLE users ADD CONSTRAINT users_email_key UNIQUE (email, name); "
+            "COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42P10: the constraint keeps its name, not its columns",
+    ),
+    Case(
+        id="break-unique-index-redefined-wider-under-its-name",
+        schema_sql=EMAIL_INDEXED,
+        versions={
+            V1: [
+                UPSERT_COLUMNS,
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DROP INDEX users_email_u; CREATE UNIQUE INDEX users_email_u "
+            "ON users (email, name); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42P10: the index keeps its name, not its columns",
+    ),
+    Case(
+        id="break-partial-arbiter-predicate-changed",
+        schema_sql=LIVE_EMAIL,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email, name) VALUES ('ann', 'A') ON CONFLICT "
+                    "(email) WHERE name IS NOT NULL DO NOTHING"
+                ),
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DROP INDEX users_live_email; CREATE UNIQUE INDEX "
+            "users_live_email ON users (email) WHERE name <> ''; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42P10: the new predicate is not implied by the statement's WHERE",
+    ),
+    Case(
+        id="break-check-redefined-stricter-under-its-name",
+        schema_sql=QTY_CHECKED,
+        versions={
+            V1: [
+                extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 5),
+            ],
+            V2: [
+                extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 50),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM orders WHERE qty <= 10; ALTER TABLE orders DROP "
+            "CONSTRAINT qty_positive; ALTER TABLE orders ADD CONSTRAINT "
+            "qty_positive CHECK (qty > 10); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="23514 for V1's 5; V2's 50 passes the new check",
+    ),
+    Case(
+        id="break-drop-procedure-called",
+        schema_sql=TOUCH,
+        versions={
+            V1: [
+                simple("CALL touch(1)"),
+            ],
+            V2: [
+                simple("SELECT legacy FROM users"),
+            ],
+        },
+        migration_sql="DROP PROCEDURE touch(int)",
+        breaks=frozenset({V1}),
+        note=(
+            "42883 at the CALL; calling a procedure that runs plain statements is ordinary traffic"
+        ),
+    ),
+    Case(
+        id="break-function-renamed-procedure-untouched",
+        schema_sql=SCORE_ONLY + "CREATE PROCEDURE touch(i int) LANGUAGE sql AS $$SELECT 1$$;",
+        versions={
+            V1: [
+                extended("SELECT score(%s)", 1),
+            ],
+            V2: [
+                simple("CALL touch(2)"),
+            ],
+        },
+        migration_sql="ALTER FUNCTION score(int) RENAME TO points",
+        breaks=frozenset({V1}),
+        note="42883 for the function's caller; the procedure's caller is untouched",
+    ),
+    Case(
+        id="break-column-dropped-under-a-procedure-a-version-calls",
+        schema_sql=TOUCH,
+        versions={
+            V1: [
+                simple("CALL touch(1)"),
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1}),
+        note="42703 inside the procedure V1 calls",
+    ),
+    Case(
+        id="break-function-return-type-changed-vs-asyncpg",
+        schema_sql=SCORE_ONLY,
+        versions={
+            V1: [
+                apg("SELECT score($1)", 2),
+            ],
+            V2: [
+                simple("SELECT score(2)"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DROP FUNCTION score(int); CREATE FUNCTION score(a int) "
+            "RETURNS bigint LANGUAGE sql IMMUTABLE AS 'SELECT a * 2'; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note=("0A000 for V1's prepared statement; V2's simple call is planned anew on bigint"),
+    ),
+    Case(
+        id="break-function-param-int-to-text-vs-literal-call",
+        schema_sql=SCORE_ONLY,
+        versions={
+            V1: [
+                simple("SELECT score(2)"),
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; DROP FUNCTION score(int); CREATE FUNCTION score(a text) "
+            "RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT length(a)'; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42883: no implicit cast takes an integer to text",
+    ),
+    Case(
+        id="break-rename-table-behind-view-vs-copy-writer",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                copy_in("COPY users (email) FROM STDIN", ("c",)),
+            ],
+            V2: [
+                simple("SELECT email FROM users"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE users RENAME TO accounts; CREATE VIEW users AS "
+            "SELECT * FROM accounts; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42809: COPY FROM takes no view, with a column list or not",
+    ),
+    Case(
+        id="break-rename-table-behind-view-vs-truncate",
+        schema_sql=EVENTS,
+        versions={
+            V1: [
+                simple("TRUNCATE events_archive"),
+            ],
+            V2: [
+                simple("SELECT kind FROM events"),
+            ],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE events_archive RENAME TO events_old; CREATE VIEW "
+            "events_archive AS SELECT * FROM events_old; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="42809: TRUNCATE takes no view",
+    ),
+    Case(
+        id="break-refresh-concurrently-loses-its-unique-index",
+        schema_sql=TOTALS + "CREATE UNIQUE INDEX totals_u ON totals (user_id);",
+        versions={
+            V1: [
+                simple("REFRESH MATERIALIZED VIEW CONCURRENTLY totals"),
+            ],
+            V2: [
+                simple("SELECT total FROM totals"),
+            ],
+        },
+        migration_sql="DROP INDEX totals_u",
+        breaks=frozenset({V1}),
+        note="55000: a concurrent refresh needs a unique index on plain columns",
+    ),
+    Case(
+        id="break-drop-matview-vs-refresher",
+        schema_sql=TOTALS,
+        versions={
+            V1: [
+                simple("REFRESH MATERIALIZED VIEW totals"),
+            ],
+            V2: [
+                simple("SELECT total FROM orders"),
+            ],
+        },
+        migration_sql="DROP MATERIALIZED VIEW totals",
+        breaks=frozenset({V1}),
+        note="42P01 for REFRESH MATERIALIZED VIEW",
+    ),
+]
+
 CASES: list[Case] = (
     SAFE
     + BREAKING
@@ -1647,4 +2337,6 @@ CASES: list[Case] = (
     + REPLAY_BREAKING
     + PROBED_SAFE
     + PROBED_BREAKING
+    + ROUND7_SAFE
+    + ROUND7_BREAKING
 )
