@@ -1,0 +1,472 @@
+"""``python -m bench.clients``: client libraries' own test suites, directly and through skewguard.
+
+A transparent proxy passes the client libraries' own suites as PostgreSQL does.
+This runs each suite (at pinned versions, in a virtualenv of its own) against a
+throwaway cluster directly, then through ``skewguard run`` in each mode, tagged
+and untagged, and prints per target what passed, failed and was skipped and
+which tests came out differently than directly. A difference is run again on
+both sides (``--reruns``) so that a flaky test is told from a stable one.
+
+Not part of ``make test``: the suites take minutes each. See bench/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.targets import HOST, USER, FloorRelay, pick_install
+from skewguard.pgcluster import LocalCluster
+from tests.support.clusters import HBA, Certificates
+from tests.support.proxy import ProxyProcess
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The tag a tagged target's connections carry (application_name).
+TAG = "clientsuite@1.0.0"
+#: Test tooling the suites' own virtualenv gets, pinned.
+TOOLING = ["pytest==9.2.0", "pytest-timeout==2.4.0", "pytest-asyncio==1.5.0", "anyio==4.16.0"]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where a suite's clients connect, and the database it owns for this run."""
+
+    port: int
+    database: str
+    tagged: bool
+
+
+@dataclass(frozen=True)
+class Suite:
+    """One client library: what to install, where its tests come from, how to aim them."""
+
+    name: str
+    version: str
+    packages: Sequence[str]  # pip requirements of the suite's virtualenv
+    sdist: str | None  # a PyPI sdist that ships the tests, or None (--psycopg-tests)
+    env: Callable[[Endpoint], dict[str, str]]
+    args: Callable[[Endpoint], list[str]]
+
+
+def _libpq_env(endpoint: Endpoint) -> dict[str, str]:
+    env = {"PGHOST": HOST, "PGPORT": str(endpoint.port), "PGUSER": USER}
+    env["PGDATABASE"] = endpoint.database
+    if endpoint.tagged:
+        env["PGAPPNAME"] = TAG
+    return env
+
+
+def _psycopg2_env(endpoint: Endpoint) -> dict[str, str]:
+    return {
+        **_libpq_env(endpoint),
+        "PSYCOPG2_TESTDB": endpoint.database,
+        "PSYCOPG2_TESTDB_HOST": HOST,
+        "PSYCOPG2_TESTDB_PORT": str(endpoint.port),
+        "PSYCOPG2_TESTDB_USER": USER,
+        "PSYCOPG2_TEST_REPL_DSN": "",  # the replication tests too, on the same DSN
+    }
+
+
+def _asyncpg_env(endpoint: Endpoint) -> dict[str, str]:
+    env = _libpq_env(endpoint)  # with PGHOST set, asyncpg's suite uses the running server
+    if endpoint.tagged:
+        env["SKEWGUARD_CLIENTS_TAG"] = TAG  # asyncpg ignores PGAPPNAME: the plugin tags it
+    return env
+
+
+def _psycopg_args(endpoint: Endpoint) -> list[str]:
+    dsn = f"host={HOST} port={endpoint.port} user={USER} dbname={endpoint.database}"
+    # The pool's tests are mostly sleeps and the typing tests run mypy: neither is about
+    # what crosses the wire.
+    return ["--test-dsn", dsn, "-m", "not mypy", "--ignore", "tests/pool"]
+
+
+SUITES = {
+    suite.name: suite
+    for suite in (
+        Suite(
+            "psycopg2",
+            "2.9.11",
+            ["psycopg2-binary==2.9.11"],
+            "psycopg2==2.9.11",
+            _psycopg2_env,
+            lambda endpoint: [],
+        ),
+        Suite(
+            "asyncpg",
+            "0.32.0",
+            ["asyncpg==0.32.0", "distro==1.9.0", "uvloop==0.23.0"],
+            "asyncpg==0.32.0",
+            _asyncpg_env,
+            lambda endpoint: [],
+        ),
+        Suite(
+            "psycopg",
+            "3.3.4",
+            ["psycopg[binary,pool]==3.3.4", "pproxy==2.7.9"],
+            None,
+            _libpq_env,
+            _psycopg_args,
+        ),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Directly (``mode`` None) or through a proxy in one mode, tagged or not."""
+
+    name: str
+    mode: str | None
+    tagged: bool
+
+
+TARGETS = {
+    target.name: target
+    for target in (
+        Target("direct", None, False),
+        Target("observe", "observe", False),
+        Target("observe-tagged", "observe", True),
+        Target("enforce", "enforce", False),
+        Target("enforce-tagged", "enforce", True),
+    )
+}
+
+
+@dataclass
+class Run:
+    """One suite on one target: each test's outcome."""
+
+    suite: str
+    target: str
+    outcomes: dict[str, str] = field(default_factory=dict)
+    refused: set[str] = field(default_factory=set)  # failed on skewguard's own error
+    seconds: float = 0.0
+    killed: bool = False
+
+    def counts(self) -> Counter[str]:
+        return Counter(self.outcomes.values())
+
+
+def _pip(venv: Path, *args: str) -> None:
+    subprocess.run([str(venv / "bin" / "python"), "-m", "pip", "-q", *args], check=True)
+
+
+def prepare_venv(workdir: Path, suites: Sequence[Suite]) -> Path:
+    """One virtualenv for all suites' pinned packages (installed once, kept in workdir)."""
+    venv = workdir / "venv"
+    wanted = sorted({*TOOLING, *(p for suite in suites for p in suite.packages)})
+    stamp = venv / "requirements.txt"
+    if stamp.exists() and stamp.read_text() == "\n".join(wanted):
+        return venv
+    subprocess.run([sys.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    _pip(venv, "install", *wanted)
+    stamp.write_text("\n".join(wanted))
+    return venv
+
+
+def prepare_tests(workdir: Path, suite: Suite, venv: Path, psycopg_tests: Path | None) -> Path:
+    """A directory holding the suite's ``tests/`` at the pinned version."""
+    home = workdir / f"{suite.name}-{suite.version}"
+    if (home / "tests").is_dir():
+        return home
+    home.mkdir(parents=True, exist_ok=True)
+    if suite.sdist is not None:
+        download = workdir / "sdists"
+        _pip(
+            venv, "download", "--no-binary", ":all:", "--no-deps", "-d", str(download), suite.sdist
+        )
+        name = suite.sdist.replace("==", "-")
+        with tarfile.open(download / f"{name}.tar.gz") as archive:
+            members = [m for m in archive.getmembers() if m.name.startswith(f"{name}/tests/")]
+            for member in members:
+                member.name = member.name.removeprefix(f"{name}/")
+            archive.extractall(home, members=members, filter="data")
+    elif psycopg_tests is not None:
+        _psycopg_tests_into(psycopg_tests, suite.version, home)
+    else:
+        raise SystemExit(
+            f"{suite.name}'s tests are not in its sdist: pass --psycopg-tests with a clone of "
+            "its repository (or a directory holding its tests/ at tag {suite.version})"
+        )
+    return home
+
+
+def _psycopg_tests_into(source: Path, tag: str, home: Path) -> None:
+    if (source / "tests").is_dir():
+        shutil.copytree(source / "tests", home / "tests")
+        return
+    archive = subprocess.run(
+        ["git", "--git-dir", str(_git_dir(source)), "archive", tag, "tests"],
+        capture_output=True,
+        check=True,
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(home)], input=archive, check=True)
+
+
+def _git_dir(source: Path) -> Path:
+    return source / ".git" if (source / ".git").exists() else source
+
+
+def start_cluster(workdir: Path, certs: Certificates) -> LocalCluster:
+    """A throwaway cluster with TLS, replication and two-phase commit (the suites test both)."""
+    cluster = LocalCluster(pick_install(), workdir / "pgdata")
+    cluster.init(
+        hba=[*HBA, "local replication all trust"],
+        conf={
+            "wal_level": "logical",
+            "max_wal_senders": "8",
+            "max_replication_slots": "8",
+            "max_prepared_transactions": "20",
+            "max_connections": "300",
+        },
+        ssl_cert=certs.cert,
+        ssl_key=certs.key,
+    )
+    cluster.start()
+    return cluster
+
+
+def start_proxy(
+    cluster: LocalCluster, target: Target, workdir: Path, certs: Certificates
+) -> ProxyProcess:
+    """``skewguard run`` in the target's mode, TLS on both legs."""
+    assert target.mode is not None
+    tls = ["--tls-cert", str(certs.cert), "--tls-key", str(certs.key)]
+    proxy = ProxyProcess(
+        upstream=cluster.url(sslmode="require"),
+        extra_args=["--mode", target.mode, "--log-level", "info", *tls],
+        logfile=workdir / f"proxy-{target.name}.log",
+    )
+    return proxy.start()
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a suite's tests, the virtualenv and the run's files are."""
+
+    home: Path
+    venv: Path
+    workdir: Path
+
+
+def run_suite(
+    suite: Suite,
+    target: Target,
+    endpoint: Endpoint,
+    place: Place,
+    *,
+    timeout: float,
+    tests: Sequence[str] = (),
+    label: str = "",
+) -> Run:
+    """The suite's pytest, our plugin recording each outcome; killed past ``timeout``."""
+    home, venv, workdir = place.home, place.venv, place.workdir
+    results = workdir / f"{suite.name}-{target.name}{label}.jsonl"
+    results.unlink(missing_ok=True)
+    env = {
+        **os.environ,
+        **suite.env(endpoint),
+        "PYTHONPATH": str(ROOT / "bench"),
+        "SKEWGUARD_CLIENTS_RESULTS": str(results),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    args = [
+        str(venv / "bin" / "python"), "-m", "pytest",
+        "-p", "clients_plugin", "-q", "-rfE", "--timeout", "60",
+        "-o", f"cache_dir={workdir / 'pytest-cache' / suite.name}",
+        *suite.args(endpoint),
+        *(tests or ["tests"]),
+    ]  # fmt: skip
+    shutil.rmtree(workdir / "pytest-cache" / suite.name, ignore_errors=True)
+    # Our own ini file: no pytest settings of an enclosing checkout (this one) apply.
+    (home / "pytest.ini").write_text("[pytest]\n")
+    log = workdir / f"{suite.name}-{target.name}{label}.log"
+    started = time.monotonic()
+    with open(log, "wb") as out:
+        process = subprocess.Popen(args, cwd=home, env=env, stdout=out, stderr=out)
+        try:
+            process.wait(timeout)
+            killed = False
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            killed = True
+    run = Run(suite.name, target.name, seconds=time.monotonic() - started, killed=killed)
+    if results.exists():
+        for line in results.read_text().splitlines():
+            row = json.loads(line)
+            run.outcomes[row["test"]] = row["outcome"]
+            if row["guard"]:
+                run.refused.add(row["test"])
+    return run
+
+
+def differences(direct: Run, proxied: Run) -> dict[str, tuple[str, str]]:
+    """Tests whose outcome through the proxy is not the direct one (missing = not run)."""
+    names = direct.outcomes.keys() | proxied.outcomes.keys()
+    return {
+        name: (direct.outcomes.get(name, "not run"), proxied.outcomes.get(name, "not run"))
+        for name in sorted(names)
+        if direct.outcomes.get(name) != proxied.outcomes.get(name)
+    }
+
+
+def recheck(
+    suite: Suite,
+    test: str,
+    endpoint: Endpoint,
+    cluster: LocalCluster,
+    floor_port: int,
+    reruns: int,
+    place: Place,
+) -> str:
+    """Run one differing test again: directly, through the proxy and through the bare relay.
+
+    ``flaky``: a rerun agrees with the direct one. ``hop``: the bare relay
+    (bench.floor, bytes copied and nothing else) differs too, so one more TCP hop
+    is what the test notices (buffering, timing), not skewguard. ``stable``:
+    only skewguard differs; a bug to fix.
+    """
+    sides = {
+        "direct": Endpoint(cluster.port, endpoint.database + "_direct", False),
+        "floor": Endpoint(floor_port, endpoint.database + "_floor", endpoint.tagged),
+        "proxy": endpoint,
+    }
+    for side in ("direct", "floor"):
+        fresh_database(cluster, sides[side].database)
+    for attempt in range(reruns):
+        outcome = {
+            side: run_suite(
+                suite, Target(side, None, side_endpoint.tagged), side_endpoint, place,
+                timeout=300, tests=[test], label=f"-rerun{attempt}",
+            ).outcomes.get(test, "not run")
+            for side, side_endpoint in sides.items()
+        }  # fmt: skip
+        if outcome["direct"] == outcome["proxy"]:
+            return "flaky"
+        if outcome["floor"] == outcome["proxy"]:
+            return "hop"
+    return "stable"
+
+
+def fresh_database(cluster: LocalCluster, name: str) -> None:
+    cluster.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    cluster.psql(f'CREATE DATABASE "{name}"')
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
+    parser.add_argument(
+        "--targets", default="direct,observe,enforce,enforce-tagged", help="comma-separated"
+    )
+    parser.add_argument("--psycopg-tests", type=Path, help="psycopg 3 repository (tests/)")
+    parser.add_argument("--workdir", type=Path, default=ROOT / ".skewguard" / "clients")
+    parser.add_argument("--timeout", type=float, default=2400, help="seconds per suite run")
+    parser.add_argument("--reruns", type=int, default=1, help="reruns of each difference")
+    parser.add_argument("--out", type=Path, help="write the runs as JSON here")
+    options = parser.parse_args(argv)
+    suites = [SUITES[name] for name in options.suites.split(",")]
+    if options.psycopg_tests is None and any(s.sdist is None for s in suites):
+        print("psycopg: skipped (its tests are not on PyPI; pass --psycopg-tests)")
+        suites = [s for s in suites if s.sdist is not None]
+    targets = [TARGETS[name] for name in options.targets.split(",")]
+    if targets[0].mode is not None:
+        targets.insert(0, TARGETS["direct"])
+    workdir: Path = options.workdir.resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    venv = prepare_venv(workdir, suites)
+    homes = {s.name: prepare_tests(workdir, s, venv, options.psycopg_tests) for s in suites}
+    certs = Certificates.make(workdir)
+    shutil.rmtree(workdir / "pgdata", ignore_errors=True)
+    cluster = start_cluster(workdir, certs)
+    runs: list[Run] = []
+    diffs: list[tuple[Run, str, str, str, str]] = []
+    proxies: list[ProxyProcess] = []
+    floor = FloorRelay(cluster.port)
+    floor.start()
+    try:
+        ports = {}
+        for target in targets:
+            if target.mode is None:
+                ports[target.name] = cluster.port
+            else:
+                proxies.append(start_proxy(cluster, target, workdir, certs))
+                ports[target.name] = proxies[-1].port
+        for suite in suites:
+            by_target: dict[str, Run] = {}
+            for target in targets:
+                endpoint = Endpoint(
+                    ports[target.name],
+                    f"{suite.name}_{target.name}".replace("-", "_"),
+                    target.tagged,
+                )
+                fresh_database(cluster, endpoint.database)
+                place = Place(homes[suite.name], venv, workdir)
+                run = run_suite(suite, target, endpoint, place, timeout=options.timeout)
+                print(_row(suite, run), flush=True)
+                runs.append(run)
+                by_target[target.name] = run
+                if target.mode is None:
+                    continue
+                found = differences(by_target["direct"], run)
+                for test, (direct_outcome, proxied_outcome) in found.items():
+                    verdict = (
+                        "guard"
+                        if test in run.refused
+                        else recheck(
+                            suite, test, endpoint, cluster, floor.port, options.reruns, place
+                        )
+                    )
+                    diffs.append((run, test, direct_outcome, proxied_outcome, verdict))
+    finally:
+        for proxy in proxies:
+            proxy.stop()
+        floor.stop()
+        cluster.stop()
+    _report(suites, runs, diffs)
+    if options.out:
+        options.out.write_text(json.dumps([run.__dict__ for run in runs], indent=1))
+    return 1 if any(verdict == "stable" for *_, verdict in diffs) else 0
+
+
+def _row(suite: Suite, run: Run) -> str:
+    counts = run.counts()
+    killed = "  KILLED (timeout)" if run.killed else ""
+    return (
+        f"{suite.name:9} {suite.version:7} {run.target:15} {counts['passed']:6} "
+        f"{counts['failed']:6} {counts['error']:6} {counts['skipped']:7} {run.seconds:7.0f}{killed}"
+    )
+
+
+def _report(
+    suites: Sequence[Suite], runs: Sequence[Run], diffs: Sequence[tuple[Run, str, str, str, str]]
+) -> None:
+    print()
+    print(f"{'suite':9} {'version':7} {'target':15} {'passed':>6} {'failed':>6} {'error':>6} "
+          f"{'skipped':>7} {'seconds':>7}")  # fmt: skip
+    by_name = {s.name: s for s in suites}
+    for run in runs:
+        print(_row(by_name[run.suite], run))
+    print()
+    if not diffs:
+        print("no test differs from the direct run")
+        return
+    print("tests that differ from the direct run (direct -> proxied, after reruns):")
+    for run, test, direct_outcome, proxied_outcome, verdict in diffs:
+        print(f"  {run.target:15} {test}: {direct_outcome} -> {proxied_outcome} ({verdict})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
