@@ -7,7 +7,12 @@ connection is bounded on the server (``lock_timeout``, ``statement_timeout``,
 catalog queries are short, and JIT compiling them costs far more than running
 them. For the same reason plans are generic (``plan_cache_mode``): a kept
 connection runs the same parameterised catalog statements again and again, and
-planning them anew each time costs more than running them. ``SIDE_ERRORS`` is
+planning them anew each time costs more than running them. An idle side
+connection ends itself after ``IDLE_SESSION_MS`` (``idle_session_timeout``,
+PostgreSQL 14 and later): a kept one would otherwise make a client's
+``DROP DATABASE`` (or ``CREATE DATABASE ... TEMPLATE``) fail with "database is
+being accessed by other users", which PostgreSQL only waits 5 s out; the next
+use reconnects. ``SIDE_ERRORS`` is
 every way such a connection can fail, so a caller can fall back (last good
 snapshot, unknown probe answer) instead of escaping.
 """
@@ -41,6 +46,10 @@ SIDE_ERRORS: tuple[type[BaseException], ...] = (
 
 #: Idle-in-transaction limit when the caller gives no statement timeout to scale.
 _MIN_IDLE_MS = 10_000
+
+#: A side connection idle this long is ended by the server, well within the 5 s
+#: a DROP DATABASE waits for the database's other sessions to go.
+IDLE_SESSION_MS = 2_000
 
 
 def ssl_option(upstream: Upstream) -> ssl.SSLContext | Literal[False, "prefer"]:
@@ -102,6 +111,12 @@ async def connect_side(
             statement_timeout_ms=statement_timeout_ms,
         ),
     )
+    if conn.get_server_version() >= (14, 0):  # no idle_session_timeout before 14
+        try:
+            await conn.execute(f"SET idle_session_timeout = {IDLE_SESSION_MS}")
+        except BaseException:
+            conn.terminate()
+            raise
     return conn
 
 
