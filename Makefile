@@ -10,7 +10,7 @@ ARGS ?=
 # Test processes: the suite mostly waits on PostgreSQL and sockets, so two overlap well.
 TEST_WORKERS ?= 2
 
-.PHONY: venv run test lint unit bench soak docs clean system-deps
+.PHONY: venv run test lint unit bench soak clients docs clean system-deps
 
 $(STAMP): pyproject.toml
 	python3 -m venv $(VENV)
@@ -53,6 +53,12 @@ bench: system-deps venv
 # A long mixed run watching the proxy's memory (bench/soak.py); SOAK_MINUTES=10 by default.
 soak: system-deps venv
 	$(PY) -m bench.soak
+
+# Client libraries' own test suites, directly and through the proxy (bench/clients.py,
+# ~15 min; not part of `make test`). CLIENTS_ARGS=--psycopg-tests DIR adds psycopg 3's.
+CLIENTS_ARGS ?=
+clients: system-deps venv
+	$(PY) -m bench.clients $(CLIENTS_ARGS)
 
 # The generated references; tests/unit fails while one is stale.
 docs: venv
