@@ -435,6 +435,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                         )
                     )
                     diffs.append((run, test, direct_outcome, proxied_outcome, verdict))
+                    print("  " + _difference(diffs[-1]), flush=True)  # seen even if killed
     finally:
         for proxy in proxies:
             proxy.stop()
@@ -470,8 +471,13 @@ def _report(
         print("no test differs from the direct run")
         return
     print("tests that differ from the direct run (direct -> proxied, after reruns):")
-    for run, test, direct_outcome, proxied_outcome, verdict in diffs:
-        print(f"  {run.target:15} {test}: {direct_outcome} -> {proxied_outcome} ({verdict})")
+    for diff in diffs:
+        print("  " + _difference(diff))
+
+
+def _difference(diff: tuple[Run, str, str, str, str]) -> str:
+    run, test, direct_outcome, proxied_outcome, verdict = diff
+    return f"{run.target:15} {test}: {direct_outcome} -> {proxied_outcome} ({verdict})"
 
 
 if __name__ == "__main__":
