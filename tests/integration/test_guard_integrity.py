@@ -266,15 +266,28 @@ def test_a_statement_hidden_from_standard_quoting_is_judged_as_the_session_reads
         assert guarded.email_exists()
 
 
-def test_a_hidden_statement_sent_through_the_extended_protocol_cannot_be_judged(
+BACKSLASHED = "ALTER TABLE users ALTER COLUMN email SET DEFAULT 'a\\'b'"  # a syntax error if on
+
+
+def test_a_hidden_statement_sent_through_the_extended_protocol_is_read_as_reported(
     guarded: Guarded,
 ) -> None:
-    """A held Execute cannot ask the session's setting: refused as unjudgeable."""
-    ddl = "ALTER TABLE users ALTER COLUMN email SET DEFAULT 'a\\'b'"  # a syntax error if on
+    """A held Execute cannot ask the session's setting: PostgreSQL's last report of it
+    (ParameterStatus) says how the text reads, and it is judged as that."""
     with guarded.ready_client() as client:
         client.send(rc.query("SET standard_conforming_strings = off"))
         assert _outcome(client) == "ok"
-        client.send(rc.parse(ddl) + rc.bind() + rc.execute() + rc.sync())
+        client.send(rc.parse(BACKSLASHED) + rc.bind() + rc.execute() + rc.sync())
+        assert _outcome(client) == "ok"  # as PostgreSQL: the default is set
+
+
+def test_a_hidden_statement_after_an_unanswered_change_cannot_be_judged(
+    guarded: Guarded,
+) -> None:
+    """Set earlier in the same batch, the setting is not reported yet: unjudgeable."""
+    change = rc.parse("SET standard_conforming_strings = off") + rc.bind() + rc.execute()
+    with guarded.ready_client() as client:
+        client.send(change + rc.parse(BACKSLASHED) + rc.bind() + rc.execute() + rc.sync())
         error = _error(client)
         assert error["C"] == "55006" and "standard_conforming_strings" in error["M"], error
 

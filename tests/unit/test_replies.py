@@ -141,3 +141,35 @@ def test_client_encoding_followed_while_filtering() -> None:
     stream.arm_block(after_ready=1, marker="skewguard:")
     stream.feed(_parameter(b"client_encoding", b"BIG5") + ready(b"I"))
     assert stream.client_encoding == "BIG5"
+
+
+OFF = _parameter(b"standard_conforming_strings", b"off")
+ON = _parameter(b"standard_conforming_strings", b"on")
+OTHER = _parameter(b"TimeZone", b"UTC")
+
+
+@pytest.mark.parametrize("size", [1, 2, 3, 5, 6, 7, 11, 29, 64, 1000])
+def test_standard_strings_follow_every_report_on_every_chunking(size: int) -> None:
+    stream = ReplyStream()
+    assert stream.standard_strings is None
+    out = b""
+    for chunk in _chunks(ROW + OFF + DONE + OTHER + ready(b"I"), size):
+        out += stream.feed(chunk)
+    assert stream.standard_strings == "off"
+    for chunk in _chunks(ON + DONE + ready(b"I") + OTHER, size):
+        out += stream.feed(chunk)
+    assert stream.standard_strings == "on"
+    assert stream.ready == 2
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_standard_strings_reported_across_a_filter_being_armed(cut: int) -> None:
+    before = ROW + OFF + DONE + ready(b"T")
+    stream = ReplyStream()
+    first = stream.feed(before[:cut])
+    stream.arm_block(1 if cut < len(before) else 0, "skewguard: no")
+    rest = before[cut:] + ON + PARSE_COMPLETE + BIND_COMPLETE + OURS + ready(b"I")
+    out = first + b"".join(stream.feed(chunk) for chunk in _chunks(rest, 4))
+    assert out == before + ON + OURS + ready(b"I")
+    assert stream.standard_strings == "on"
+    assert stream.ready == 2

@@ -63,9 +63,18 @@ SEARCH_PATH_SQL = (
 
 
 class TransactionGate:
-    def __init__(self, guard: Guard, requester: Callable[[], Requester]) -> None:
+    def __init__(
+        self,
+        guard: Guard,
+        requester: Callable[[], Requester],
+        *,
+        reported: Callable[[], str | None] = lambda: None,
+    ) -> None:
         self._guard = guard
         self._requester = requester
+        # standard_conforming_strings as PostgreSQL reported it, when that is still
+        # what the held text meets (None: unknown)
+        self._reported = reported
         self.in_block = False
         self._pending: PendingChange | None = None
         self._savepoints: list[str] = []  # set since the pending change began
@@ -286,9 +295,11 @@ class TransactionGate:
 
     async def _reading(self, requester: Requester, script: Script) -> Script:
         """A text that reads otherwise with standard_conforming_strings off: the
-        migrating backend says which setting it parses the text with."""
+        migrating backend says which setting it parses the text with, or, when it
+        cannot be asked (an Execute outside a block), the setting PostgreSQL last
+        reported for the session."""
         rows = await _ask(requester, STANDARD_STRINGS_SQL)
-        setting = rows[0][0] if rows else None
+        setting = rows[0][0] if rows else self._reported()
         if setting == "on":
             return replace(script, if_not_standard=None)
         if setting == "off" and script.if_not_standard is not None:

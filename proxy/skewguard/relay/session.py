@@ -155,6 +155,7 @@ class ClientSession(asyncio.Protocol):
         self._syncs = 0  # Query, Sync and FunctionCall messages sent upstream: each gets a Z
         self._control_since_sync = False  # transaction control followed since the last one
         self._unsynced = False  # extended-protocol messages sent since the last of those
+        self._executes_since_sync = 0  # Execute messages since the last of those
         self._own_waiter: asyncio.Future[None] | None = None  # the proxy's own query under way
         self._own_lost = False  # it got no answer in time: the server connection is dropped
         self._sync_waiter: asyncio.Future[None] | None = None
@@ -353,6 +354,7 @@ class ClientSession(asyncio.Protocol):
         mtype = message.type
         self._unsynced = mtype != 0x51 and mtype != 0x53 and mtype != 0x46
         if mtype == 0x45:  # Execute
+            self._executes_since_sync += 1
             sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
             if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
                 return None
@@ -428,6 +430,7 @@ class ClientSession(asyncio.Protocol):
     def _on_sync(self) -> None:
         """Sync: PostgreSQL answers everything before it with one ReadyForQuery."""
         self._unsynced = False
+        self._executes_since_sync = 0
         self._syncs += 1
         self._control_since_sync = False
 
@@ -738,6 +741,19 @@ class ClientSession(asyncio.Protocol):
             and not self._replies.filtering
         )
 
+    def _standard_strings(self) -> str | None:
+        """standard_conforming_strings as PostgreSQL last reported it, when nothing the
+        client sent before the held message can still change it (None otherwise).
+
+        The server reports every change (ParameterStatus) before the ReadyForQuery
+        of the statement that made it, so with every earlier reply in and no other
+        Execute since the last Sync, the report is the setting the held text meets.
+        """
+        replies = self._replies
+        if replies.ready != self._syncs or replies.filtering or self._executes_since_sync > 1:
+            return None
+        return replies.standard_strings
+
     async def query_in_transaction(
         self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
     ) -> list[tuple[str | None, ...]] | None:
@@ -1047,6 +1063,7 @@ class ClientSession(asyncio.Protocol):
                 case hs.Authenticated():
                     raw = self._replication and not self._sql_walsender
                     self.phase = Phase.RAW if raw else Phase.READY
+                    self._replies.standard_strings = self._handshake.standard_strings
                     self._count_identity()
                     if self._tls is None and self.transport is not None:
                         self._send_client = self.transport.write
@@ -1077,7 +1094,9 @@ class ClientSession(asyncio.Protocol):
         self._sql_walsender = startup.params.get("replication") == "database"
         self.database = self.params["database"]
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
-            self._gate = TransactionGate(self.proxy.guard, self._requester)
+            self._gate = TransactionGate(
+                self.proxy.guard, self._requester, reported=self._standard_strings
+            )
             if self.proxy.guard.samples is not None and not self._replication:
                 self._sampler = SessionSampler(self.proxy.guard.samples)
         self.phase = Phase.CONNECTING

@@ -161,6 +161,8 @@ class Handshake:
         self.server_tls = False
         self.started = False  # a StartupMessage was handed over: authentication under way
         self.authenticated = False
+        #: standard_conforming_strings as the server reported it at startup
+        self.standard_strings: str | None = None
         self._framer = StartupFramer()
         self._server = MessageScanner(None)
         self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
@@ -318,6 +320,8 @@ class Handshake:
                     said.append(ApplicationName(value))
                 elif name == "client_encoding":
                     said.append(ClientEncoding(value))
+                elif name == "standard_conforming_strings":
+                    self.standard_strings = value
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
                 self.authenticated = True
                 said.append(Authenticated())

@@ -53,6 +53,7 @@ class ReplyStream:
         "client_encoding",
         "errors",
         "ready",
+        "standard_strings",
         "status",
     )
 
@@ -62,6 +63,9 @@ class ReplyStream:
         self.errors = 0  # ErrorResponse messages passed through (replay samples only successes)
         #: the session's client_encoding as PostgreSQL last reported it (ParameterStatus)
         self.client_encoding = client_encoding
+        #: standard_conforming_strings as last reported after startup (None: not since):
+        #: how the session reads a backslash in a plain '…' literal
+        self.standard_strings: str | None = None
         self._skip = 0  # bytes of the current message still to come
         self._carry = b""  # a message header (plus status byte) split across chunks
         self._parameter: bytearray | None = None  # a ParameterStatus split across chunks
@@ -81,6 +85,8 @@ class ReplyStream:
         name, _, rest = raw[5:].partition(b"\x00")
         if name == b"client_encoding":
             self.client_encoding = rest.partition(b"\x00")[0].decode("ascii", "replace")
+        elif name == b"standard_conforming_strings":
+            self.standard_strings = rest.partition(b"\x00")[0].decode("ascii", "replace")
 
     def _more_parameter(self, data: bytes) -> None:
         """Add the next bytes of a split ParameterStatus; note it once whole."""
