@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tarfile
@@ -299,13 +300,15 @@ def run_suite(
     started = time.monotonic()
     with open(log, "wb") as out:
         process = subprocess.Popen(args, cwd=home, env=env, stdout=out, stderr=out)
+        killed = False
         try:
             process.wait(timeout)
-            killed = False
         except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
             killed = True
+        finally:  # past the deadline, or this run is ending (SIGTERM)
+            if process.poll() is None:
+                process.kill()
+                process.wait()
     run = Run(suite.name, target.name, seconds=time.monotonic() - started, killed=killed)
     if results.exists():
         for line in results.read_text().splitlines():
@@ -382,6 +385,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--reruns", type=int, default=1, help="reruns of each difference")
     parser.add_argument("--out", type=Path, help="write the runs as JSON here")
     options = parser.parse_args(argv)
+    # SIGTERM (a timeout, a CI job ending) unwinds: the cluster and proxies are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     suites = [SUITES[name] for name in options.suites.split(",")]
     if options.psycopg_tests is None and any(s.sdist is None for s in suites):
         print("psycopg: skipped (its tests are not on PyPI; pass --psycopg-tests)")
