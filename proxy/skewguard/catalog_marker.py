@@ -145,7 +145,8 @@ def _stats_select(index: int, source: Source, indexed: bool) -> str:
         return f"COALESCE(array_agg(DISTINCT r.{column}) FILTER (WHERE r.new), '{{}}')"
 
     keys = " || ".join(newly(k) for k in source.keys) or _NO_KEYS
-    made = newly(source.created) if source.created else _NO_KEYS
+    # the relation's own rows (class, attribute): the objects made are the keys
+    made = newly(source.created) if source.created and not _made_is_keys(source) else "NULL::oid[]"
     return (
         f"SELECT {index} AS source, count(*) AS count, count(*) FILTER (WHERE r.new) AS new,"
         f" {keys} AS keys, {made} AS made"
@@ -223,15 +224,16 @@ def quiet(row: Any) -> bool:
 def parse_stats(rows: Sequence[Any]) -> tuple[SourceStats, ...]:
     """``stats_sql``'s rows, one per source in SOURCES order."""
     assert len(rows) == len(SOURCES)
-    return tuple(
-        SourceStats(
-            int(r["count"]),
-            int(r["new"]),
-            frozenset(int(k) for k in r["keys"]),
-            frozenset(int(k) for k in r["made"]),
-        )
-        for r in rows
-    )
+    out = []
+    for source, r in zip(SOURCES, rows, strict=True):
+        keys = frozenset(int(k) for k in r["keys"])
+        made = keys if _made_is_keys(source) else frozenset(int(k) for k in r["made"] or ())
+        out.append(SourceStats(int(r["count"]), int(r["new"]), keys, made))
+    return tuple(out)
+
+
+def _made_is_keys(source: Source) -> bool:
+    return source.created is not None and source.keys == (source.created,)
 
 
 def none_lost(
