@@ -41,6 +41,7 @@ from bench.targets import (
     start_skewguard,
     tool_path,
 )
+from tests.support.proxy import ProxyProcess
 
 DEFAULT_OUT = Path(__file__).resolve().parent / "results"
 
@@ -89,10 +90,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--only",
-        choices=["ddl", "pgbench"],
+        choices=["ddl", "pgbench", "scale"],
         default=None,
         help="run only this part (ddl: DDL latency and replay, proxy vs direct; bench.ddl; "
-        "pgbench: the pgbench matrix, no scale test, micro-benchmarks or DDL)",
+        "pgbench: the pgbench matrix, no scale test, micro-benchmarks or DDL; "
+        "scale: the connection-scale test alone)",
     )
     parser.add_argument(
         "--cells",
@@ -132,6 +134,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--connections", type=int, default=None, help="scale-test connections (default 2000)"
+    )
+    parser.add_argument(
+        "--scale-workers",
+        type=int,
+        default=1,
+        help="skewguard --workers in the scale test (default 1; each worker needs two open "
+        "files per client, so past half the open-file limit one process refuses clients)",
     )
     parser.add_argument(
         "--scale", type=int, default=None, help="pgbench scale factor (default 10; quick 2)"
@@ -256,10 +265,61 @@ def only_ddl(args: argparse.Namespace) -> int:
     return 0
 
 
+def start_scaled(args: argparse.Namespace, upstream_port: int, out: Path) -> ProxyProcess:
+    """The fresh proxy of the connection-scale test (``--scale-workers`` workers)."""
+    workers = ["--workers", str(args.scale_workers)] if args.scale_workers > 1 else []
+    return start_skewguard(upstream_port, out / "skewguard-scale.log", extra=workers)
+
+
+def connection_scale(
+    args: argparse.Namespace, proxy: ProxyProcess, direct: Endpoint
+) -> list[dict[str, Any]]:
+    """``--connections`` idle connections through ``proxy``, then straight to PostgreSQL."""
+    say(
+        f"connection scale: {args.connections} idle connections through a fresh proxy "
+        f"({args.scale_workers} worker(s)) ..."
+    )
+    held = scale.hold_connections(skewguard_endpoint(proxy), args.connections, measure_rss=True)
+    say(f"  ... and {args.connections} straight to PostgreSQL, for the open-time baseline")
+    baseline = scale.hold_connections(direct, args.connections, measure_rss=False)
+    return [held.to_json(), baseline.to_json()]
+
+
+def only_scale(args: argparse.Namespace) -> int:
+    """``--only scale``: the connection-scale test on its own cluster, printed and written."""
+    started = time.monotonic()
+    nofile = raise_nofile_limit()
+    workdir = Path(tempfile.mkdtemp(prefix="skewguard-bench-"))
+    os.chmod(workdir, 0o711)
+    out: Path = args.out
+    out.mkdir(parents=True, exist_ok=True)
+    cluster = start_postgres(workdir, max_connections=args.connections + 200)
+    try:
+        say(f"PostgreSQL {server_version(cluster)} on {HOST}:{cluster.port}; open files {nofile}")
+        direct = Endpoint("direct", HOST, cluster.port)
+        proxy = start_scaled(args, cluster.port, out)
+        try:
+            results = {"scale": connection_scale(args, proxy, direct)}
+        finally:
+            proxy.stop()
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    say("")
+    say("\n".join(report.format_scale(results)))
+    goals = report.scale_goals(results)
+    say(report.format_goals(goals))
+    report.write_json({**results, "goals": goals}, out / "latest-scale.json")
+    say(f"wrote {out / 'latest-scale.json'}; total {time.monotonic() - started:.0f} s")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.only == "ddl":
         return only_ddl(args)
+    if args.only == "scale":
+        return only_scale(args)
     started = time.monotonic()
     load_at_start = [round(x, 2) for x in os.getloadavg()]
     cells = select_cells(args)
@@ -398,17 +458,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.skip_scale:
             say("skipping the connection-scale test (--skip-scale)")
         else:
-            say(f"connection scale: {args.connections} idle connections through a fresh proxy ...")
-            proxy = start_skewguard(cluster.port, out / "skewguard-scale.log")
-            held = scale.hold_connections(
-                skewguard_endpoint(proxy), args.connections, measure_rss=True
-            )
-            results["scale"].append(held.to_json())
+            proxy = start_scaled(args, cluster.port, out)
+            results["scale"] = connection_scale(args, proxy, direct)
             proxy.stop()
             proxy = None
-            say(f"  ... and {args.connections} straight to PostgreSQL, for the open-time baseline")
-            baseline = scale.hold_connections(direct, args.connections, measure_rss=False)
-            results["scale"].append(baseline.to_json())
 
         if args.only == "pgbench":
             say("skipping the analysis micro-benchmark (--only pgbench)")

@@ -1,9 +1,9 @@
 """Connection scale: many idle client connections held open at once.
 
 One asyncio (uvloop) process opens N asyncpg connections, runs one query on
-each, and holds them all while the server's resident memory is read from
-/proc/PID/status; the growth divided by N is the memory an idle connection
-costs.
+each, and holds them all while the server's resident memory (with its workers')
+is read from /proc/PID/status; the growth divided by N is the memory an idle
+connection costs.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import uvloop
 
-from bench.targets import DATABASE, USER, Endpoint, raise_nofile_limit, rss_kib
+from bench.targets import DATABASE, USER, Endpoint, raise_nofile_limit, tree_rss_kib
 
 #: Connections being opened at once (PostgreSQL forks a backend for each).
 OPEN_CONCURRENCY = 64
@@ -71,7 +71,7 @@ async def _hold(target: Endpoint, count: int, measure_pid: int | None) -> ScaleR
         await conn.fetchval("SELECT 1")
         await conn.close()
     await asyncio.sleep(0.5)
-    before = rss_kib(measure_pid) if measure_pid else None
+    before = tree_rss_kib(measure_pid) if measure_pid else None
 
     gate = asyncio.Semaphore(OPEN_CONCURRENCY)
     started = time.perf_counter()
@@ -91,7 +91,7 @@ async def _hold(target: Endpoint, count: int, measure_pid: int | None) -> ScaleR
     errors += [a for a in answers if isinstance(a, BaseException)]
 
     await asyncio.sleep(0.5)
-    after = rss_kib(measure_pid) if measure_pid else None
+    after = tree_rss_kib(measure_pid) if measure_pid else None
     await asyncio.gather(*(c.close(timeout=10) for c in connections), return_exceptions=True)
     return ScaleResult(
         target=target.name,

@@ -309,6 +309,17 @@ def rss_kib(pid: int) -> int:
     raise RuntimeError(f"no VmRSS for pid {pid}")
 
 
+def tree_rss_kib(pid: int) -> int:
+    """Resident set size of ``pid`` and its descendants (a supervisor and its workers)."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            total += rss_kib(member)
+        except (OSError, RuntimeError):
+            continue  # gone meanwhile, or a zombie without VmRSS
+    return total
+
+
 def _stat_fields(pid: int) -> list[str]:
     """/proc/PID/stat from field 3 (state) on: the command name may hold spaces."""
     stat = Path(f"/proc/{pid}/stat").read_text()
