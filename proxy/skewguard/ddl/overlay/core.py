@@ -15,11 +15,10 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from pglast import ast, enums, parse_sql
-from pglast.stream import RawStream
 
 from skewguard.analysis.classify import is_ddl
 from skewguard.analysis.extract import Extractor
@@ -45,6 +44,29 @@ from skewguard.ddl.diff import diff
 from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
 from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope, risky_sequence_options
+from skewguard.ddl.overlay.calls import record_calls
+from skewguard.ddl.overlay.names import (
+    arg_types,
+    column_type,
+    creation_schema,
+    find_by_names,
+    find_enum,
+    find_index,
+    find_rel,
+    find_rv,
+    functions_of,
+    user_path,
+)
+from skewguard.ddl.overlay.nodes import (
+    FUNC_OBJECTS,
+    REL_OBJECTS,
+    column_refs,
+    deparse,
+    has_call,
+    kind_word,
+    name_list,
+    unique_name,
+)
 from skewguard.ddl.triggers import RowFiller, loss_harm, names_column, row_filler
 from skewguard.ddl.types import format_type, serial_kind
 
@@ -52,13 +74,6 @@ _O = enums.ObjectType
 _AT = enums.AlterTableType
 _C = enums.ConstrType
 
-_REL_OBJECTS = {
-    _O.OBJECT_TABLE: RelKind.TABLE,
-    _O.OBJECT_VIEW: RelKind.VIEW,
-    _O.OBJECT_MATVIEW: RelKind.MATVIEW,
-    _O.OBJECT_SEQUENCE: RelKind.SEQUENCE,
-    _O.OBJECT_FOREIGN_TABLE: RelKind.FOREIGN,
-}
 # ALTER TABLE ... ENABLE/DISABLE/FORCE/NO FORCE ROW LEVEL SECURITY
 _ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
     _AT.AT_EnableRowSecurity: lambda r: dataclasses.replace(r, rls=True),
@@ -66,7 +81,6 @@ _ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
     _AT.AT_ForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=True),
     _AT.AT_NoForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=False),
 }
-_FUNC_OBJECTS = (_O.OBJECT_FUNCTION, _O.OBJECT_PROCEDURE, _O.OBJECT_ROUTINE, _O.OBJECT_AGGREGATE)
 _VOLATILE = frozenset(
     {
         "random",
@@ -126,55 +140,9 @@ _SEQUENCE_COLUMNS = (
 _Fail = Rejected
 
 
-def _deparse(node: Any) -> str:
-    try:
-        return str(RawStream()(node))
-    except Exception:
-        return "?"
-
-
-def _names(nodes: Iterable[Any] | None) -> list[str]:
-    return [str(n.sval) for n in nodes or () if isinstance(n, ast.String)]
-
-
 #: pg_constraint.confdeltype / confupdtype other than NO ACTION ('a'), as PostgreSQL
 #: prints them.
 _FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
-
-
-def _column_refs(node: Any) -> list[str]:
-    """Names of the columns an expression refers to (last field), in order."""
-    found: list[str] = []
-
-    def walk(n: Any) -> None:
-        if isinstance(n, ast.ColumnRef):
-            fields = _names(n.fields)
-            if fields and fields[-1] not in found:
-                found.append(fields[-1])
-            return
-        if isinstance(n, tuple | list):
-            for x in n:
-                walk(x)
-        elif isinstance(n, ast.Node):
-            for attr in getattr(type(n), "__slots__", ()):
-                walk(getattr(n, attr, None))
-
-    walk(node)
-    return found
-
-
-def _has_call(node: Any, names: frozenset[str]) -> bool:
-    if isinstance(node, ast.FuncCall):
-        fn = _names(node.funcname)
-        if fn and fn[-1] in names:
-            return True
-    if isinstance(node, tuple | list):
-        return any(_has_call(x, names) for x in node)
-    if isinstance(node, ast.Node):
-        return any(
-            _has_call(getattr(node, a, None), names) for a in getattr(type(node), "__slots__", ())
-        )
-    return False
 
 
 class Overlay:
@@ -248,13 +216,13 @@ class Overlay:
         except CannotModel as exc:
             self._path = saved_path
             if not exc.statement:
-                exc.statement = _deparse(stmt)[:200]
+                exc.statement = deparse(stmt)[:200]
             raise
         except Exception as exc:  # a defect here must not pass for "harmless"
             self._path = saved_path
             raise CannotModel(
                 f"{type(stmt).__name__}: internal error {type(exc).__name__}: {exc}",
-                statement=_deparse(stmt)[:200],
+                statement=deparse(stmt)[:200],
                 internal=True,
             ) from exc
         self._state = work
@@ -300,99 +268,27 @@ class Overlay:
 
     # --- names --------------------------------------------------------------
 
-    def _user_path(self) -> list[str]:
-        out: list[str] = []
-        for s in self._path:
-            if s == "$user":
-                if self._user is not None:
-                    out.append(self._user)
-            elif s != "pg_catalog" and not s.startswith("pg_temp"):
-                out.append(s)
-        return out
-
-    def _creation_schema(self, m: Model, schema: str | None) -> str:
-        if schema is not None:
-            if schema not in m.schemas:
-                raise _Fail
-            return schema
-        for s in self._user_path():
-            if s in m.schemas:
-                return s
-        raise _Fail
-
-    def _find_rel(self, m: Model, schema: str | None, name: str) -> int | None:
-        if schema is not None:
-            return m.rel_oid(schema, name)
-        for s in self._user_path():
-            oid = m.rel_oid(s, name)
-            if oid is not None:
-                return oid
-        return None
-
-    def _rv(self, m: Model, rv: Any, missing_ok: bool = False) -> int | None:
-        oid = self._find_rel(m, rv.schemaname, str(rv.relname))
-        if oid is None and not missing_ok:
-            raise _Fail
-        return oid
-
-    def _by_names(self, m: Model, names: list[str], missing_ok: bool) -> int | None:
-        schema = names[-2] if len(names) > 1 else None
-        oid = self._find_rel(m, schema, names[-1])
-        if oid is None and not missing_ok:
-            raise _Fail
-        return oid
-
-    def _find_index(self, m: Model, names: list[str]) -> int | None:
-        schema = names[-2] if len(names) > 1 else None
-        schemas = [schema] if schema else self._user_path()
-        for s in schemas:
-            for oid, i in m.idxs.items():
-                t = m.rels[m.idx_rel[oid]]
-                if i.name == names[-1] and t.schema == s:
-                    return oid
-        return None
-
-    def _find_enum(self, m: Model, names: list[str]) -> int | None:
-        schemas = [names[-2]] if len(names) > 1 else self._user_path()
-        for s in schemas:
-            oid = m.enum_oid(s, names[-1])
-            if oid is not None:
-                return oid
-        return None
-
     def _catalog_of(self, m: Model) -> CatalogSnapshot:
         return m.to_catalog()
 
-    def _type(self, m: Model, tn: Any) -> tuple[str, str]:
-        full, base = format_type(tn, m.types_catalog(), self._user_path())
-        plain = base.removesuffix("[]")
-        if "." not in plain and m.types:  # a domain/composite created through the overlay
-            names = _names(tn.names)
-            schemas = [names[-2]] if len(names) > 1 else self._user_path()
-            for s in schemas:
-                q = qualified(s, plain)
-                if q in m.types:
-                    return full.replace(plain, q, 1), base.replace(plain, q, 1)
-        return full, base
-
     def _define_type(self, m: Model, names: list[str]) -> None:
         """CREATE DOMAIN / TYPE: remember the name, so columns of it read as the catalog's."""
-        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        schema = creation_schema(self, m, names[-2] if len(names) > 1 else None)
         m.types.add(qualified(schema, names[-1]))
 
     def _CreateDomainStmt(self, m: Model, node: Any) -> None:
-        self._define_type(m, _names(node.domainname))
+        self._define_type(m, name_list(node.domainname))
 
     def _CompositeTypeStmt(self, m: Model, node: Any) -> None:
         rv = node.typevar
         self._define_type(m, [n for n in (rv.schemaname, rv.relname) if n])
 
     def _CreateRangeStmt(self, m: Model, node: Any) -> None:
-        self._define_type(m, _names(node.typeName))
+        self._define_type(m, name_list(node.typeName))
 
     def _DefineStmt(self, m: Model, node: Any) -> None:
         if node.kind == _O.OBJECT_TYPE:
-            self._define_type(m, _names(node.defnames))
+            self._define_type(m, name_list(node.defnames))
 
     # --- dispatch -----------------------------------------------------------
 
@@ -406,7 +302,7 @@ class Overlay:
             return
         judge = JUDGES.get(type(node))
         if judge is not None:
-            judge(self._scope(m), node)
+            judge(self.scope(m), node)
             return
         if not is_ddl(node):
             return  # DML, SHOW, ...: no schema change
@@ -446,7 +342,7 @@ class Overlay:
         rv = node.relation
         if rv.relpersistence == "t":
             return  # temporary: invisible to every other session
-        schema = self._creation_schema(m, rv.schemaname)
+        schema = creation_schema(self, m, rv.schemaname)
         name = str(rv.relname)
         if m.rel_oid(schema, name) is not None:
             if node.if_not_exists:
@@ -465,7 +361,7 @@ class Overlay:
             elif isinstance(elt, ast.Constraint):
                 pending.append((elt, []))
             elif isinstance(elt, ast.TableLikeClause):
-                src = self._rv(m, elt.relation)
+                src = find_rv(self, m, elt.relation)
                 assert src is not None
                 for col in m.rels[src].columns:
                     bare = dataclasses.replace(
@@ -474,7 +370,7 @@ class Overlay:
                     self._put_columns(m, oid, [*m.rels[oid].columns, bare])
         parents: list[int] = []
         for parent in node.inhRelations or ():
-            src = self._rv(m, parent)
+            src = find_rv(self, m, parent)
             assert src is not None
             parents.append(src)
             inherited = [
@@ -517,7 +413,7 @@ class Overlay:
     def _CreateForeignTableStmt(self, m: Model, node: Any) -> None:
         self._CreateStmt(m, node.base)
         rv = node.base.relation
-        oid = self._find_rel(m, rv.schemaname, str(rv.relname))
+        oid = find_rel(self, m, rv.schemaname, str(rv.relname))
         if oid is not None and m.rels[oid].kind == RelKind.TABLE:
             m.put_rel(oid, dataclasses.replace(m.rels[oid], kind=RelKind.FOREIGN))
 
@@ -530,15 +426,15 @@ class Overlay:
         m.opaque_extensions.add(name)
 
     def _RuleStmt(self, m: Model, node: Any) -> None:
-        oid = self._rv(m, node.relation)
+        oid = find_rv(self, m, node.relation)
         assert oid is not None
         rel = m.rels[oid]
         event = _RULE_EVENTS.get(node.event)
         if event is None or event == "select":
-            if self._scope(m).existing(oid):
+            if self.scope(m).existing(oid):
                 raise CannotModel(
                     f"CREATE RULE ... ON SELECT TO {rel.qname}: not modelled",
-                    affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.ANY, rel.qname),
                 )
             return
         rule = RewriteRule(
@@ -582,7 +478,7 @@ class Overlay:
         if cd.typeName is None:
             raise _Fail  # "WITH OPTIONS" outside CREATE TABLE OF / PARTITION OF
         exprs: list[tuple[Holder, Any]] = []
-        type_name, base = self._type(m, cd.typeName)
+        type_name, base = column_type(self, m, cd.typeName)
         col = Column(name, type_name, base, not_null=bool(cd.is_not_null))
         pending: list[tuple[Any, list[str]]] = []
         serial = serial_kind(cd.typeName)
@@ -604,7 +500,7 @@ class Overlay:
                 col = dataclasses.replace(col, not_null=False)
             elif t == _C.CONSTR_DEFAULT:
                 col = self._with_default(m, col, con.raw_expr)
-                if _has_call(con.raw_expr, _VOLATILE):
+                if has_call(con.raw_expr, _VOLATILE):
                     m.volatile_defaults.add((oid, name))
                 exprs.append((Holder.DEFAULT, con.raw_expr))
             elif t == _C.CONSTR_IDENTITY:
@@ -622,7 +518,7 @@ class Overlay:
                     col,
                     generated="s",
                     has_default=False,
-                    generated_from=tuple(sorted(_column_refs(con.raw_expr))),
+                    generated_from=tuple(sorted(column_refs(con.raw_expr))),
                 )
                 m.volatile_defaults.add((oid, name))
                 exprs.append((Holder.COLUMN, con.raw_expr))
@@ -634,39 +530,15 @@ class Overlay:
         self._put_columns(m, oid, [*m.rels[oid].columns, col])
         attid = m.attids[oid][name]
         for holder, expr in exprs:
-            self._record(m, Dependent(holder, oid, attid), expr)
+            record_calls(self, m, Dependent(holder, oid, attid), expr)
         if cd.collClause is not None:
-            coll = _names(cd.collClause.collname)
+            coll = name_list(cd.collClause.collname)
             if len(coll) > 1 or coll[-1] not in _BUILTIN_COLLATIONS:
-                path = self._user_path()
+                path = user_path(self)
                 schema = coll[-2] if len(coll) > 1 else (path[0] if path else "public")
                 ref = Referenced("collation", name=qualified(schema, coll[-1]))
                 m.edges.add(Edge(Dependent(Holder.COLUMN, oid, attid), ref))
         return pending
-
-    def _record(self, m: Model, dependent: Dependent, expr: Any) -> None:
-        """Edges from ``dependent`` to the functions ``expr`` calls (as pg_depend has them)."""
-        for fn in self._called(m, expr):
-            m.edges.add(Edge(dependent, Referenced("function", fn)))
-
-    def _called(self, m: Model, node: Any) -> set[int]:
-        found: set[int] = set()
-        if isinstance(node, ast.FuncCall):
-            names = _names(node.funcname)
-            schemas = [names[-2]] if len(names) > 1 else self._user_path()
-            n_args = len(node.args or ())
-            found.update(
-                o
-                for o, f in m.funcs.items()
-                if f.name == names[-1] and f.schema in schemas and f.accepts_arity(n_args)
-            )
-        if isinstance(node, tuple | list):
-            for x in node:
-                found |= self._called(m, x)
-        elif isinstance(node, ast.Node):
-            for a in getattr(type(node), "__slots__", ()):
-                found |= self._called(m, getattr(node, a, None))
-        return found
 
     def _with_default(self, m: Model, col: Column, expr: Any) -> Column:
         if expr is None or (isinstance(expr, ast.A_Const) and expr.isnull):
@@ -679,19 +551,19 @@ class Overlay:
         seqs: list[str] = []
         self._default_sequences(m, expr, seqs)
         return dataclasses.replace(
-            col, has_default=True, default=_deparse(expr), default_sequences=tuple(sorted(seqs))
+            col, has_default=True, default=deparse(expr), default_sequences=tuple(sorted(seqs))
         )
 
     def _default_sequences(self, m: Model, node: Any, out: list[str]) -> None:
         if isinstance(node, ast.FuncCall):
-            fn = _names(node.funcname)
+            fn = name_list(node.funcname)
             if fn and fn[-1] == "nextval" and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.TypeCast):
                     arg = arg.arg
                 if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String):
                     parts = split_qualified_name(str(arg.val.sval))
-                    oid = self._by_names(m, parts, True) if parts else None
+                    oid = find_by_names(self, m, parts, True) if parts else None
                     if oid is not None:
                         out.append(m.rel_qname(oid))
         if isinstance(node, tuple | list):
@@ -712,7 +584,7 @@ class Overlay:
         taken = {c.name for c in m.cons.values() if c.schema == rel.schema} | {
             i.name for i in m.idxs.values() if i.schema == rel.schema
         }
-        return _unique_name(base, taken)
+        return unique_name(base, taken)
 
     def _add_constraint(self, m: Model, oid: int, con: Any, col_cols: list[str]) -> None:
         t = con.contype
@@ -724,7 +596,7 @@ class Overlay:
             _C.CONSTR_EXCLUSION: "x",
         }
         if t == _C.CONSTR_NOTNULL:  # PG18: ALTER TABLE ADD CONSTRAINT n NOT NULL col
-            for name in _names(con.keys) or col_cols:
+            for name in name_list(con.keys) or col_cols:
                 self._set_column(m, oid, name, not_null=True)
             return
         if t == _C.CONSTR_DEFAULT:
@@ -734,19 +606,19 @@ class Overlay:
             return
         rel = m.rels[oid]
         if kind == "c":
-            cols = col_cols or _column_refs(con.raw_expr)
-            definition = f"CHECK ({_deparse(con.raw_expr)})"
+            cols = col_cols or column_refs(con.raw_expr)
+            definition = f"CHECK ({deparse(con.raw_expr)})"
         elif kind == "f":
-            cols = _names(con.fk_attrs) or col_cols
+            cols = name_list(con.fk_attrs) or col_cols
             definition = "FOREIGN KEY"
         elif kind == "x":
             cols = [str(e[0].name) for e in con.exclusions or () if e[0].name]
             definition = "EXCLUDE"
         else:
-            cols = _names(con.keys) or col_cols
+            cols = name_list(con.keys) or col_cols
             definition = ("PRIMARY KEY" if kind == "p" else "UNIQUE") + f" ({', '.join(cols)})"
         if con.indexname:  # ADD CONSTRAINT ... USING INDEX
-            idx = self._find_index(m, [rel.schema, str(con.indexname)])
+            idx = find_index(self, m, [rel.schema, str(con.indexname)])
             if idx is None:
                 raise _Fail
             cols = list(m.idxs[idx].keys)
@@ -756,10 +628,10 @@ class Overlay:
         ref_table = ""
         ref_cols: tuple[str, ...] = ()
         if kind == "f":
-            ref = self._rv(m, con.pktable)
+            ref = find_rv(self, m, con.pktable)
             assert ref is not None
             ref_table = m.rel_qname(ref)
-            ref_cols = tuple(_names(con.pk_attrs)) or next(
+            ref_cols = tuple(name_list(con.pk_attrs)) or next(
                 (c.columns for i, c in m.cons.items() if m.con_rel[i] == ref and c.type == "p"),
                 (),
             )
@@ -792,13 +664,13 @@ class Overlay:
         m.cons[c_oid] = new
         m.con_rel[c_oid] = oid
         if kind == "c":
-            self._record(m, Dependent(Holder.CONSTRAINT, c_oid), con.raw_expr)
+            record_calls(self, m, Dependent(Holder.CONSTRAINT, c_oid), con.raw_expr)
         if kind == "p":
             for c in cols:
                 self._set_column(m, oid, c, not_null=True)
         if kind in ("p", "u", "x"):
             if con.indexname:
-                idx = self._find_index(m, [rel.schema, str(con.indexname)])
+                idx = find_index(self, m, [rel.schema, str(con.indexname)])
                 assert idx is not None
                 m.idxs[idx] = dataclasses.replace(m.idxs[idx], name=name, constraint=name)
             else:
@@ -820,14 +692,14 @@ class Overlay:
         if node.objtype == _O.OBJECT_TYPE:  # ALTER TYPE composite ADD/DROP/ALTER ATTRIBUTE
             rv = node.relation
             names = [str(rv.schemaname), str(rv.relname)] if rv.schemaname else [str(rv.relname)]
-            if self._scope(m).type_used(names):
+            if self.scope(m).type_used(names):
                 raise CannotModel(
                     f"ALTER TYPE {rv.relname}: attributes of composite types "
                     "used by columns are not modelled",
-                    affects=self._scope(m).type_reach(names, Use.ANY),
+                    affects=self.scope(m).type_reach(names, Use.ANY),
                 )
             return
-        oid = self._rv(m, node.relation, bool(node.missing_ok))
+        oid = find_rv(self, m, node.relation, bool(node.missing_ok))
         if oid is None:
             return
         recurse = bool(node.relation.inh) and self._descendants(m, oid)
@@ -845,12 +717,12 @@ class Overlay:
         for con, con_cols in pending:
             self._add_constraint(m, oid, con, con_cols)
 
-    def _scope(self, m: Model) -> Scope:
-        return Scope(m, self._initial, self._user_path(), self._fillers)
+    def scope(self, m: Model) -> Scope:
+        return Scope(m, self._initial, user_path(self), self._fillers)
 
     def _descendants(self, m: Model, oid: int) -> list[int]:
         """Inheritance children and partitions, recursively (pg_inherits)."""
-        return self._scope(m).descendants(oid)
+        return self.scope(m).descendants(oid)
 
     def _alter_child(self, m: Model, child: int, cmd: Any) -> None:
         """A column change of a parent, as PostgreSQL passes it down to a child."""
@@ -913,7 +785,7 @@ class Overlay:
             attid = m.attids[oid][col.name]
             if any(("col", oid, attid) in deps for deps in m.deps.values()):
                 raise _Fail  # cannot alter type of a column used by a view or rule
-            type_name, base = self._type(m, cmd.def_.typeName)
+            type_name, base = column_type(self, m, cmd.def_.typeName)
             self._set_column(m, oid, col.name, type_name=type_name, base_type=base)
         elif st == _AT.AT_SetNotNull:
             self._set_column(m, oid, col.name, not_null=True)
@@ -924,7 +796,7 @@ class Overlay:
             attid = m.attids[oid][col.name]
             m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
             if cmd.def_ is not None:
-                self._record(m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
+                record_calls(self, m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
             self._set_column(
                 m,
                 oid,
@@ -935,11 +807,11 @@ class Overlay:
             )
         elif st == _AT.AT_AddIdentity:
             always = cmd.def_ is not None and cmd.def_.generated_when == "a"
-            if always and self._scope(m).existing(oid):
+            if always and self.scope(m).existing(oid):
                 raise CannotModel(
                     f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
                     "writers supplying the column are not modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             self._set_column(
                 m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
@@ -949,19 +821,19 @@ class Overlay:
             # character ('a' or 'd') as an Integer.
             when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
             risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
-            if risky and self._scope(m).existing(oid):
+            if risky and self.scope(m).existing(oid):
                 raise CannotModel(
                     f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
                     "the identity's nextval still succeeds with values not yet used is not "
                     "modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             always = ord("a") in when
-            if always and col.identity != "a" and self._scope(m).existing(oid):
+            if always and col.identity != "a" and self.scope(m).existing(oid):
                 raise CannotModel(
                     f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
                     "writers supplying the column are not modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             if when:
                 self._set_column(m, oid, col.name, identity="a" if always else "d")
@@ -974,14 +846,14 @@ class Overlay:
         """ALTER TABLE subcommands that do not change columns or constraints."""
         st = cmd.subtype
         rel = m.rels[oid]
-        existing = self._scope(m).existing(oid)
+        existing = self.scope(m).existing(oid)
         if st in _AT_HARMLESS:
             return
         if st in _AT_TRIGGERS:
             if existing:
                 raise CannotModel(
                     f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             return
         if st == _AT.AT_ReplicaIdentity:
@@ -991,7 +863,7 @@ class Overlay:
                 raise CannotModel(
                     f"REPLICA IDENTITY on {rel.qname}: UPDATE/DELETE fail if it is published; "
                     "publications are not modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             return
         if st in _AT_RULES:
@@ -1023,17 +895,17 @@ class Overlay:
                 raise CannotModel(
                     f"ALTER VIEW {rel.qname} SET ({', '.join(sorted(names))}): "
                     "what the view then refuses is not modelled",
-                    affects=self._scope(m).reach([oid], use, rel.qname),
+                    affects=self.scope(m).reach([oid], use, rel.qname),
                 )
         elif st == _AT.AT_AddInherit:
-            parent = self._rv(m, cmd.def_)
+            parent = find_rv(self, m, cmd.def_)
             assert parent is not None
             m.parents[oid] = (*m.parents.get(oid, ()), parent)
         elif st == _AT.AT_DropInherit:
-            parent = self._rv(m, cmd.def_)
+            parent = find_rv(self, m, cmd.def_)
             m.parents[oid] = tuple(p for p in m.parents.get(oid, ()) if p != parent)
         elif st == _AT.AT_AttachPartition:
-            child = self._rv(m, cmd.def_.name)
+            child = find_rv(self, m, cmd.def_.name)
             assert child is not None
             m.parents[child] = (oid,)
             m.partitions.add(child)
@@ -1042,15 +914,15 @@ class Overlay:
                 raise CannotModel(
                     f"DETACH PARTITION from {rel.qname}: writes routed to the partition "
                     "would fail; not modelled",
-                    affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
-            child = self._rv(m, cmd.def_.name)
+            child = find_rv(self, m, cmd.def_.name)
             m.parents.pop(child or -1, None)
             m.partitions.discard(child or -1)
         else:
             raise CannotModel(
                 f"ALTER TABLE subcommand {st.name}: not modelled",
-                affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
+                affects=self.scope(m).reach([oid], Use.ANY, rel.qname),
             )
 
     # --- drops and their CASCADE closure -------------------------------------
@@ -1216,7 +1088,7 @@ class Overlay:
         elif h is Holder.POLICY and rel is not None:
             kept = tuple(p for p in rel.policies if p.name != dep.name)
             m.put_rel(dep.oid, dataclasses.replace(rel, policies=kept))
-        elif h is Holder.TRIGGER and rel is not None and self._scope(m).existing(dep.oid):
+        elif h is Holder.TRIGGER and rel is not None and self.scope(m).existing(dep.oid):
             raise CannotModel(
                 f"CASCADE to trigger {dep.name} on {rel.qname}: what the trigger did "
                 "is not modelled"
@@ -1229,7 +1101,7 @@ class Overlay:
             self._drop_rel(m, dep.oid, True, cause)
         elif h is Holder.TYPE:
             parts = split_qualified_name(dep.name)
-            e_oid = self._find_enum(m, parts)
+            e_oid = find_enum(self, m, parts)
             if e_oid is not None:
                 m.via.setdefault(("type", e_oid), cause)
                 self._drop_enum(m, e_oid, True, cause)
@@ -1237,7 +1109,7 @@ class Overlay:
                 self._drop_opaque_type(m, parts, True)
 
     def _drop_collation(self, m: Model, names: list[str], cascade: bool) -> None:
-        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        schemas = [names[-2]] if len(names) > 1 else user_path(self)
         for s in schemas:
             ref = Referenced("collation", name=qualified(s, names[-1]))
             if any(e.referenced == ref for e in m.edges):
@@ -1267,7 +1139,7 @@ class Overlay:
                 self._drop_rel(m, dep.oid, cascade, name)
             elif dep.holder is Holder.TYPE:
                 parts = split_qualified_name(dep.name)
-                e_oid = self._find_enum(m, parts)
+                e_oid = find_enum(self, m, parts)
                 if e_oid is not None:
                     m.via.setdefault(("type", e_oid), name)
                     self._drop_enum(m, e_oid, cascade, name)
@@ -1276,7 +1148,7 @@ class Overlay:
         m.extensions.discard(name)
 
     def _drop_rule(self, m: Model, names: list[str], missing_ok: bool) -> None:
-        oid = self._by_names(m, names[:-1], missing_ok)
+        oid = find_by_names(self, m, names[:-1], missing_ok)
         if oid is None:
             return
         rel = m.rels[oid]
@@ -1285,11 +1157,11 @@ class Overlay:
             if missing_ok:
                 return
             raise _Fail
-        if rel.kind == RelKind.VIEW and rule.instead and self._scope(m).existing(oid):
+        if rel.kind == RelKind.VIEW and rule.instead and self.scope(m).existing(oid):
             raise CannotModel(
                 f"DROP RULE {rule.name} ON {rel.qname}: whether the view still takes "
                 "writes is not modelled",
-                affects=self._scope(m).reach([oid], Use.WRITES, rel.qname),
+                affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
             )
         kept = tuple(r for r in rel.rules if r.name != rule.name)
         m.put_rel(oid, dataclasses.replace(rel, rules=kept))
@@ -1344,13 +1216,13 @@ class Overlay:
         missing_ok = bool(node.missing_ok)
         t = node.removeType
         for obj in node.objects or ():
-            if t in _REL_OBJECTS:
-                names = _names(obj)
-                oid = self._by_names(m, names, missing_ok)
+            if t in REL_OBJECTS:
+                names = name_list(obj)
+                oid = find_by_names(self, m, names, missing_ok)
                 if oid is not None:
                     self._drop_rel(m, oid, cascade, m.rel_qname(oid))
             elif t == _O.OBJECT_INDEX:
-                oid = self._find_index(m, _names(obj))
+                oid = find_index(self, m, name_list(obj))
                 if oid is None:
                     if missing_ok:
                         continue
@@ -1367,19 +1239,19 @@ class Overlay:
                         continue
                     raise _Fail
                 self._drop_schema(m, name, cascade)
-            elif t in _FUNC_OBJECTS:
-                for oid in self._functions_of(m, obj, missing_ok):
+            elif t in FUNC_OBJECTS:
+                for oid in functions_of(self, m, obj, missing_ok):
                     self._drop_function(m, oid, cascade, m.funcs[oid].signature)
             elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
-                names = _names(obj.names) if isinstance(obj, ast.TypeName) else _names(obj)
-                oid = self._find_enum(m, names)
+                names = name_list(obj.names) if isinstance(obj, ast.TypeName) else name_list(obj)
+                oid = find_enum(self, m, names)
                 if oid is not None:
                     self._drop_enum(m, oid, cascade, m.enums[oid].type_name)
                 elif t == _O.OBJECT_DOMAIN or len(names) >= 1:
                     self._drop_opaque_type(m, names, cascade)
             elif t == _O.OBJECT_POLICY:
-                names = _names(obj)
-                rel_oid = self._by_names(m, names[:-1], missing_ok)
+                names = name_list(obj)
+                rel_oid = find_by_names(self, m, names[:-1], missing_ok)
                 if rel_oid is None:
                     continue
                 rel = m.rels[rel_oid]
@@ -1388,20 +1260,20 @@ class Overlay:
                     raise _Fail
                 m.put_rel(rel_oid, dataclasses.replace(rel, policies=kept))
             elif t == _O.OBJECT_RULE:
-                self._drop_rule(m, _names(obj), missing_ok)
+                self._drop_rule(m, name_list(obj), missing_ok)
             elif t == _O.OBJECT_TRIGGER:
-                names = _names(obj)
-                rel_oid = self._by_names(m, names[:-1], missing_ok)
-                if rel_oid is not None and self._scope(m).existing(rel_oid):
+                names = name_list(obj)
+                rel_oid = find_by_names(self, m, names[:-1], missing_ok)
+                if rel_oid is not None and self.scope(m).existing(rel_oid):
                     self._drop_existing_trigger(m, rel_oid, names[-1])
             elif t == _O.OBJECT_EXTENSION:
                 self._drop_extension(m, str(obj.sval), cascade, missing_ok)
             elif t == _O.OBJECT_COLLATION:
-                self._drop_collation(m, _names(obj), cascade)
+                self._drop_collation(m, name_list(obj), cascade)
             elif t in _DROP_HARMLESS or (t in _DROP_HARMLESS_UNLESS_CASCADE and not cascade):
                 continue
             else:
-                what = _kind_word(t) + (" ... CASCADE" if cascade else "")
+                what = kind_word(t) + (" ... CASCADE" if cascade else "")
                 raise CannotModel(f"DROP {what}: what depends on it is not modelled")
 
     def _triggers(self, m: Model, oid: int) -> dict[str, list[Edge]]:
@@ -1424,7 +1296,7 @@ class Overlay:
     def _drop_existing_trigger(self, m: Model, oid: int, name: str) -> None:
         """DROP TRIGGER on a table others write: modelled when the trigger only filled
         NEW's fields and nothing checks what it filled (so no write can fail without it)."""
-        scope = self._scope(m)
+        scope = self.scope(m)
         rel, qname = m.rels[oid], m.rel_qname(oid)
         triggers = self._triggers(m, oid)
         body = self._trigger_body(m, triggers.get(name, ()))
@@ -1448,7 +1320,7 @@ class Overlay:
     def _triggers_naming(self, m: Model, oid: int, column: str, what: str) -> None:
         """Refuse to model a DROP or RENAME of a column a trigger function of the table
         names: PostgreSQL allows it, and the table's writers fail in the trigger."""
-        scope = self._scope(m)
+        scope = self.scope(m)
         if not scope.existing(oid):
             return
         for name, edges in sorted(self._triggers(m, oid).items()):
@@ -1463,7 +1335,7 @@ class Overlay:
 
     def _drop_opaque_type(self, m: Model, names: list[str], cascade: bool) -> None:
         """A type the snapshot does not list (domain, composite): drop columns using it."""
-        schemas = [names[-2]] if len(names) > 1 else self._user_path()
+        schemas = [names[-2]] if len(names) > 1 else user_path(self)
         for s in schemas:
             qn = qualified(s, names[-1])
             cols = [
@@ -1481,44 +1353,13 @@ class Overlay:
                         self._drop_column(m, r, name, True, qn)
                 return
 
-    def _functions_of(self, m: Model, owa: Any, missing_ok: bool) -> list[int]:
-        names = _names(owa.objname)
-        schemas = [names[-2]] if len(names) > 1 else self._user_path()
-        cat = self._catalog_of(m)
-        for s in schemas:
-            found = [o for o, f in m.funcs.items() if f.schema == s and f.name == names[-1]]
-            if not found:
-                continue
-            if owa.args_unspecified:
-                return found
-            wanted = self._arg_types(cat, owa.objfuncargs or (), owa.objargs or ())
-            exact = [o for o in found if m.funcs[o].arg_types == wanted]
-            if exact:
-                return exact
-        if missing_ok:
-            return []
-        raise _Fail
-
-    def _arg_types(self, cat: CatalogSnapshot, params: Any, types: Any) -> tuple[str, ...]:
-        out: list[str] = []
-        if params:
-            for p in params:
-                if p.mode in (
-                    enums.FunctionParameterMode.FUNC_PARAM_OUT,
-                    enums.FunctionParameterMode.FUNC_PARAM_TABLE,
-                ):
-                    continue
-                out.append(format_type(p.argType, cat, self._user_path())[1])
-            return tuple(out)
-        return tuple(format_type(t, cat, self._user_path())[1] for t in types)
-
     # --- renames and moves --------------------------------------------------
 
     def _RenameStmt(self, m: Model, node: Any) -> None:
         t = node.renameType
         new = str(node.newname)
-        if t in _REL_OBJECTS or t == _O.OBJECT_INDEX:
-            oid = self._rv(m, node.relation, True)
+        if t in REL_OBJECTS or t == _O.OBJECT_INDEX:
+            oid = find_rv(self, m, node.relation, True)
             if oid is not None and t != _O.OBJECT_INDEX:
                 rel = m.rels[oid]
                 if m.rel_oid(rel.schema, new) is not None:
@@ -1526,7 +1367,7 @@ class Overlay:
                 m.put_rel(oid, dataclasses.replace(rel, name=new))
                 return
             names = [n for n in (node.relation.schemaname, node.relation.relname) if n]
-            idx = self._find_index(m, [str(n) for n in names])
+            idx = find_index(self, m, [str(n) for n in names])
             if idx is None:
                 if oid is not None:  # ALTER INDEX on a table name: PostgreSQL renames it
                     rel = m.rels[oid]
@@ -1543,7 +1384,7 @@ class Overlay:
                 if m.con_rel[i] == m.idx_rel[idx] and c.name == old.constraint and old.constraint:
                     m.cons[i] = dataclasses.replace(c, name=new)
         elif t == _O.OBJECT_COLUMN:
-            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            oid = find_rv(self, m, node.relation, bool(node.missing_ok))
             if oid is None:
                 return
             old_name = str(node.subname)
@@ -1555,7 +1396,7 @@ class Overlay:
         elif t in (_O.OBJECT_TABCONSTRAINT, _O.OBJECT_DOMCONSTRAINT):
             if node.relation is None:
                 return
-            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            oid = find_rv(self, m, node.relation, bool(node.missing_ok))
             if oid is None:
                 return
             for i in m.cons_of(oid):
@@ -1573,25 +1414,25 @@ class Overlay:
                 raise _Fail
             m.schemas[new] = m.schemas.pop(old_schema)
             self._move_schema_objects(m, old_schema, new)
-        elif t in _FUNC_OBJECTS:
-            for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
+        elif t in FUNC_OBJECTS:
+            for oid in functions_of(self, m, node.object, bool(node.missing_ok)):
                 m.funcs[oid] = dataclasses.replace(m.funcs[oid], name=new)
         elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN, _O.OBJECT_ATTRIBUTE):
-            names = _names(node.object) if node.object is not None else []
+            names = name_list(node.object) if node.object is not None else []
             if t == _O.OBJECT_ATTRIBUTE and node.relation is not None:
                 names = [n for n in (node.relation.schemaname, node.relation.relname) if n]
-            e_oid = self._find_enum(m, names) if t == _O.OBJECT_TYPE else None
+            e_oid = find_enum(self, m, names) if t == _O.OBJECT_TYPE else None
             if e_oid is not None:
                 e = m.enums[e_oid]
                 self._retype_enum(m, e_oid, dataclasses.replace(e, name=new))
-            elif self._scope(m).type_used(names):
+            elif self.scope(m).type_used(names):
                 raise CannotModel(
-                    f"ALTER {_kind_word(t)} {'.'.join(names)} RENAME: types used by "
+                    f"ALTER {kind_word(t)} {'.'.join(names)} RENAME: types used by "
                     "columns are followed only for enums",
-                    affects=self._scope(m).type_reach(names, Use.ANY),
+                    affects=self.scope(m).type_reach(names, Use.ANY),
                 )
         elif t == _O.OBJECT_RULE:
-            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            oid = find_rv(self, m, node.relation, bool(node.missing_ok))
             if oid is not None:
                 rel = m.rels[oid]
                 rules = tuple(
@@ -1608,9 +1449,9 @@ class Overlay:
                 affects=Affects(Use.ANY, f"role {role}", roles=frozenset({role})),
             )
         elif t not in (_O.OBJECT_POLICY,):
-            raise CannotModel(f"ALTER {_kind_word(t)} ... RENAME: not modelled")
+            raise CannotModel(f"ALTER {kind_word(t)} ... RENAME: not modelled")
         if t == _O.OBJECT_POLICY:
-            oid = self._rv(m, node.relation, bool(node.missing_ok))
+            oid = find_rv(self, m, node.relation, bool(node.missing_ok))
             if oid is not None:
                 rel = m.rels[oid]
                 pols = tuple(
@@ -1693,8 +1534,8 @@ class Overlay:
         if new not in m.schemas:
             raise _Fail
         t = node.objectType
-        if t in _REL_OBJECTS:
-            oid = self._rv(m, node.relation, bool(node.missing_ok))
+        if t in REL_OBJECTS:
+            oid = find_rv(self, m, node.relation, bool(node.missing_ok))
             if oid is None:
                 return
             rel = m.rels[oid]
@@ -1717,41 +1558,41 @@ class Overlay:
                         for c in m.rels[oid].columns
                     ]
                     self._put_columns(m, oid, cols)
-        elif t in _FUNC_OBJECTS:
-            for oid in self._functions_of(m, node.object, bool(node.missing_ok)):
+        elif t in FUNC_OBJECTS:
+            for oid in functions_of(self, m, node.object, bool(node.missing_ok)):
                 m.funcs[oid] = dataclasses.replace(m.funcs[oid], schema=new)
         elif t in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
-            names = _names(
+            names = name_list(
                 node.object.names if isinstance(node.object, ast.TypeName) else node.object
             )
-            e_oid = self._find_enum(m, names) if t == _O.OBJECT_TYPE else None
+            e_oid = find_enum(self, m, names) if t == _O.OBJECT_TYPE else None
             if e_oid is not None:
                 self._retype_enum(m, e_oid, dataclasses.replace(m.enums[e_oid], schema=new))
-            elif self._scope(m).type_used(names):
+            elif self.scope(m).type_used(names):
                 raise CannotModel(
-                    f"ALTER {_kind_word(t)} {'.'.join(names)} SET SCHEMA: types used by "
+                    f"ALTER {kind_word(t)} {'.'.join(names)} SET SCHEMA: types used by "
                     "columns are followed only for enums",
-                    affects=self._scope(m).type_reach(names, Use.ANY),
+                    affects=self.scope(m).type_reach(names, Use.ANY),
                 )
         elif t not in _SET_SCHEMA_HARMLESS:
-            raise CannotModel(f"ALTER {_kind_word(t)} ... SET SCHEMA: not modelled")
+            raise CannotModel(f"ALTER {kind_word(t)} ... SET SCHEMA: not modelled")
 
     # --- indexes, sequences, views ------------------------------------------
 
     def _IndexStmt(self, m: Model, node: Any) -> None:
-        oid = self._rv(m, node.relation)
+        oid = find_rv(self, m, node.relation)
         assert oid is not None
         rel = m.rels[oid]
         keys: list[str] = []
         for elem in node.indexParams or ():
-            keys.append(str(elem.name) if elem.name else _deparse(elem.expr))
+            keys.append(str(elem.name) if elem.name else deparse(elem.expr))
         name = node.idxname
         if name is None:
             base = "_".join([rel.name, *(k if k.isidentifier() else "expr" for k in keys), "idx"])
             taken = {i.name for i in m.idxs.values() if i.schema == rel.schema} | {
                 r.name for r in m.rels.values() if r.schema == rel.schema
             }
-            name = _unique_name(base, taken)
+            name = unique_name(base, taken)
         elif any(i.name == name and i.schema == rel.schema for i in m.idxs.values()):
             if node.if_not_exists:
                 return
@@ -1764,11 +1605,11 @@ class Overlay:
             tuple(keys),
             unique=bool(node.unique),
             primary=bool(node.primary),
-            predicate=_deparse(node.whereClause) if node.whereClause is not None else None,
+            predicate=deparse(node.whereClause) if node.whereClause is not None else None,
         )
         m.idx_rel[i_oid] = oid
         exprs = [e.expr for e in node.indexParams or () if e.expr is not None]
-        self._record(m, Dependent(Holder.INDEX, i_oid), [exprs, node.whereClause])
+        record_calls(self, m, Dependent(Holder.INDEX, i_oid), [exprs, node.whereClause])
         if node.concurrent:
             m.concurrent.add(("create", i_oid))
 
@@ -1776,7 +1617,7 @@ class Overlay:
         rv = node.sequence
         if rv.relpersistence == "t":
             return
-        schema = self._creation_schema(m, rv.schemaname)
+        schema = creation_schema(self, m, rv.schemaname)
         if m.rel_oid(schema, str(rv.relname)) is not None:
             if node.if_not_exists:
                 return
@@ -1789,26 +1630,28 @@ class Overlay:
         rv = node.view
         if rv.relpersistence == "t":
             return
-        schema = self._creation_schema(m, rv.schemaname)
+        schema = creation_schema(self, m, rv.schemaname)
         name = str(rv.relname)
         existing = m.rel_oid(schema, name)
         if existing is not None and not node.replace:
             raise _Fail
-        self._define_view(m, existing, schema, name, RelKind.VIEW, node.query, _names(node.aliases))
+        self._define_view(
+            m, existing, schema, name, RelKind.VIEW, node.query, name_list(node.aliases)
+        )
 
     def _CreateTableAsStmt(self, m: Model, node: Any) -> None:
         into = node.into
         rv = into.rel
         if rv.relpersistence == "t":
             return
-        schema = self._creation_schema(m, rv.schemaname)
+        schema = creation_schema(self, m, rv.schemaname)
         name = str(rv.relname)
         if m.rel_oid(schema, name) is not None:
             if node.if_not_exists:
                 return
             raise _Fail
         kind = RelKind.MATVIEW if node.objtype == _O.OBJECT_MATVIEW else RelKind.TABLE
-        self._define_view(m, None, schema, name, kind, node.query, _names(into.colNames))
+        self._define_view(m, None, schema, name, kind, node.query, name_list(into.colNames))
 
     def _define_view(
         self,
@@ -1887,7 +1730,7 @@ class Overlay:
 
         def add(node: Any) -> bool:
             if isinstance(node, ast.RangeVar):
-                oid = self._find_rel(m, node.schemaname, str(node.relname))
+                oid = find_rel(self, m, node.schemaname, str(node.relname))
                 if oid is None:
                     return False
                 rel = m.rels[oid]
@@ -1914,14 +1757,14 @@ class Overlay:
                 return None
             fields = val.fields or ()
             if isinstance(fields[-1], ast.A_Star):
-                qual = _names(fields[:-1])
+                qual = name_list(fields[:-1])
                 chosen = [it for it in items if not qual or it[0] == qual[-1]]
                 if not chosen:
                     return None
                 for _, rel, _ in chosen:
                     cols.extend(rel.columns)
                 continue
-            names = _names(fields)
+            names = name_list(fields)
             if len(names) != len(fields):
                 return None
             cands = [
@@ -1938,8 +1781,8 @@ class Overlay:
     # --- types and functions ------------------------------------------------
 
     def _CreateEnumStmt(self, m: Model, node: Any) -> None:
-        names = _names(node.typeName)
-        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        names = name_list(node.typeName)
+        schema = creation_schema(self, m, names[-2] if len(names) > 1 else None)
         if m.enum_oid(schema, names[-1]) is not None:
             raise _Fail
         labels = tuple(str(v.sval) for v in node.vals or ())
@@ -1948,7 +1791,7 @@ class Overlay:
         m.label_ids[oid] = {label: m.new_oid() for label in labels}
 
     def _AlterEnumStmt(self, m: Model, node: Any) -> None:
-        oid = self._find_enum(m, _names(node.typeName))
+        oid = find_enum(self, m, name_list(node.typeName))
         if oid is None:
             raise _Fail
         e = m.enums[oid]
@@ -1972,16 +1815,16 @@ class Overlay:
         m.enums[oid] = dataclasses.replace(e, labels=tuple(labels))
 
     def _CreateFunctionStmt(self, m: Model, node: Any) -> None:
-        names = _names(node.funcname)
-        schema = self._creation_schema(m, names[-2] if len(names) > 1 else None)
+        names = name_list(node.funcname)
+        schema = creation_schema(self, m, names[-2] if len(names) > 1 else None)
         cat = self._catalog_of(m)
         params = node.parameters or ()
-        args = self._arg_types(cat, params, ())
+        args = arg_types(self, cat, params, ())
         modes = enums.FunctionParameterMode
         n_defaults = sum(1 for p in params if p.defexpr is not None)
         variadic = any(p.mode == modes.FUNC_PARAM_VARIADIC for p in params)
         if node.returnType is not None:
-            ret = format_type(node.returnType, cat, self._user_path())[1]
+            ret = format_type(node.returnType, cat, user_path(self))[1]
             setof = bool(node.returnType.setof)
         else:
             ret, setof = ("void" if node.is_procedure else "record"), False
@@ -2021,7 +1864,7 @@ class Overlay:
     # --- security -----------------------------------------------------------
 
     def _CreatePolicyStmt(self, m: Model, node: Any) -> None:
-        oid = self._rv(m, node.table)
+        oid = find_rv(self, m, node.table)
         assert oid is not None
         rel = m.rels[oid]
         cmd = {"all": "*", "select": "r", "insert": "a", "update": "w", "delete": "d"}
@@ -2035,16 +1878,18 @@ class Overlay:
             roles,
             bool(node.permissive),
         )
-        if not pol.permissive and rel.rls and self._scope(m).existing(oid):
+        if not pol.permissive and rel.rls and self.scope(m).existing(oid):
             raise CannotModel(
                 f"CREATE POLICY {pol.name} AS RESTRICTIVE ON {rel.qname}: "
                 "which rows it refuses is not modelled",
-                affects=self._scope(m).reach([oid], Use.ANY, rel.qname),
+                affects=self.scope(m).reach([oid], Use.ANY, rel.qname),
             )
         if any(p.name == pol.name for p in rel.policies):
             raise _Fail
         m.put_rel(oid, dataclasses.replace(rel, policies=(*rel.policies, pol)))
-        self._record(m, Dependent(Holder.POLICY, oid, name=pol.name), [node.qual, node.with_check])
+        record_calls(
+            self, m, Dependent(Holder.POLICY, oid, name=pol.name), [node.qual, node.with_check]
+        )
 
     def _GrantStmt(self, m: Model, node: Any) -> None:
         t = node.objtype
@@ -2052,7 +1897,7 @@ class Overlay:
             if node.is_grant or node.grant_option or t in _REVOKE_HARMLESS:
                 return
             raise CannotModel(
-                f"REVOKE on {_kind_word(t)}: its privileges are not modelled",
+                f"REVOKE on {kind_word(t)}: its privileges are not modelled",
                 affects=self._revoked_reach(m, node),
             )
         if not node.is_grant and node.grant_option:
@@ -2063,10 +1908,10 @@ class Overlay:
             kinds = {str(p.priv_name).lower() for p in node.privileges or ()}
             use = Use.READS if kinds == {"select"} else Use.ANY
             use = Use.WRITES if kinds <= {"insert", "update"} else use
-            oids = [self._rv(m, rv, True) for rv in node.objects or ()]
+            oids = [find_rv(self, m, rv, True) for rv in node.objects or ()]
             raise CannotModel(
                 "REVOKE of column privileges: column ACLs are not modelled",
-                affects=self._scope(m).reach([o for o in oids if o is not None], use),
+                affects=self.scope(m).reach([o for o in oids if o is not None], use),
             )
         targets: list[tuple[str, int]] = []
         if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
@@ -2079,7 +1924,7 @@ class Overlay:
                     targets.append(("rel", oid))
         elif t in (_O.OBJECT_TABLE, _O.OBJECT_SEQUENCE):
             for rv in node.objects or ():
-                r_oid = self._rv(m, rv)
+                r_oid = find_rv(self, m, rv)
                 assert r_oid is not None
                 targets.append(("rel", r_oid))
         elif t == _O.OBJECT_SCHEMA:
@@ -2110,18 +1955,18 @@ class Overlay:
     def _revoked_reach(self, m: Model, node: Any) -> Affects | None:
         """What a REVOKE on functions or types reaches: their callers, the relations with
         columns of the type (None: unknown, or nothing found)."""
-        scope = self._scope(m)
+        scope = self.scope(m)
         if node.objtype in (_O.OBJECT_TYPE, _O.OBJECT_DOMAIN):
-            typed = [scope.type_reach(_names(t), Use.ANY) for t in node.objects or ()]
+            typed = [scope.type_reach(name_list(t), Use.ANY) for t in node.objects or ()]
             return functools.reduce(Affects.merge, typed) if typed else None
-        if node.objtype not in _FUNC_OBJECTS:
+        if node.objtype not in FUNC_OBJECTS:
             return None
         names: set[tuple[str, ...]]
         if node.targtype == enums.GrantTargetType.ACL_TARGET_ALL_IN_SCHEMA:
             schemas = {str(s.sval) for s in node.objects or ()}
             names = {(f.schema, f.name) for f in m.funcs.values() if f.schema in schemas}
         else:
-            names = {tuple(_names(owa.objname)) for owa in node.objects or ()}
+            names = {tuple(name_list(owa.objname)) for owa in node.objects or ()}
         reaches = [scope.function_reach(list(n)) for n in sorted(names)]
         known = [r for r in reaches if r is not None]
         if not known:
@@ -2161,7 +2006,7 @@ def _updatable(query: Any) -> bool:
     froms = query.fromClause or ()
     if len(froms) != 1 or not isinstance(froms[0], ast.RangeVar):
         return False
-    return not _has_call(query.targetList, _AGGREGATES)
+    return not has_call(query.targetList, _AGGREGATES)
 
 
 def _edit_acl(
@@ -2292,11 +2137,6 @@ _DROP_HARMLESS_UNLESS_CASCADE = frozenset(
 )
 
 
-def _kind_word(t: Any) -> str:
-    """``OBJECT_FOREIGN_SERVER`` -> ``FOREIGN SERVER``."""
-    return str(t.name).removeprefix("OBJECT_").replace("_", " ")
-
-
 _AT_MODELLED = frozenset(
     {
         _AT.AT_AddColumn,
@@ -2383,12 +2223,3 @@ def _role_name(spec: Any) -> str:
     if spec is None or spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
         return ""
     return str(spec.rolename or spec.roletype.name.removeprefix("ROLESPEC_").lower())
-
-
-def _unique_name(base: str, taken: set[str]) -> str:
-    """PostgreSQL's choice for a generated name: ``base``, else ``base1``, ``base2``..."""
-    name, n = base, 0
-    while name in taken:
-        n += 1
-        name = f"{base}{n}"
-    return name

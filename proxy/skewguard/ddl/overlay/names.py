@@ -1,0 +1,130 @@
+"""Names resolved as PostgreSQL resolves them for the session: the search_path, relations,
+indexes, enums, column types and function signatures."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pglast import enums
+
+from skewguard.catalog import CatalogSnapshot, qualified
+from skewguard.ddl.errors import Rejected
+from skewguard.ddl.model import Model
+from skewguard.ddl.overlay.nodes import name_list
+from skewguard.ddl.types import format_type
+
+if TYPE_CHECKING:
+    from skewguard.ddl.overlay.core import Overlay
+
+
+def user_path(ov: Overlay) -> list[str]:
+    out: list[str] = []
+    for s in ov._path:
+        if s == "$user":
+            if ov._user is not None:
+                out.append(ov._user)
+        elif s != "pg_catalog" and not s.startswith("pg_temp"):
+            out.append(s)
+    return out
+
+
+def creation_schema(ov: Overlay, m: Model, schema: str | None) -> str:
+    if schema is not None:
+        if schema not in m.schemas:
+            raise Rejected
+        return schema
+    for s in user_path(ov):
+        if s in m.schemas:
+            return s
+    raise Rejected
+
+
+def find_rel(ov: Overlay, m: Model, schema: str | None, name: str) -> int | None:
+    if schema is not None:
+        return m.rel_oid(schema, name)
+    for s in user_path(ov):
+        oid = m.rel_oid(s, name)
+        if oid is not None:
+            return oid
+    return None
+
+
+def find_rv(ov: Overlay, m: Model, rv: Any, missing_ok: bool = False) -> int | None:
+    oid = find_rel(ov, m, rv.schemaname, str(rv.relname))
+    if oid is None and not missing_ok:
+        raise Rejected
+    return oid
+
+
+def find_by_names(ov: Overlay, m: Model, names: list[str], missing_ok: bool) -> int | None:
+    schema = names[-2] if len(names) > 1 else None
+    oid = find_rel(ov, m, schema, names[-1])
+    if oid is None and not missing_ok:
+        raise Rejected
+    return oid
+
+
+def find_index(ov: Overlay, m: Model, names: list[str]) -> int | None:
+    schema = names[-2] if len(names) > 1 else None
+    schemas = [schema] if schema else user_path(ov)
+    for s in schemas:
+        for oid, i in m.idxs.items():
+            t = m.rels[m.idx_rel[oid]]
+            if i.name == names[-1] and t.schema == s:
+                return oid
+    return None
+
+
+def find_enum(ov: Overlay, m: Model, names: list[str]) -> int | None:
+    schemas = [names[-2]] if len(names) > 1 else user_path(ov)
+    for s in schemas:
+        oid = m.enum_oid(s, names[-1])
+        if oid is not None:
+            return oid
+    return None
+
+
+def column_type(ov: Overlay, m: Model, tn: Any) -> tuple[str, str]:
+    full, base = format_type(tn, m.types_catalog(), user_path(ov))
+    plain = base.removesuffix("[]")
+    if "." not in plain and m.types:  # a domain/composite created through the overlay
+        names = name_list(tn.names)
+        schemas = [names[-2]] if len(names) > 1 else user_path(ov)
+        for s in schemas:
+            q = qualified(s, plain)
+            if q in m.types:
+                return full.replace(plain, q, 1), base.replace(plain, q, 1)
+    return full, base
+
+
+def functions_of(ov: Overlay, m: Model, owa: Any, missing_ok: bool) -> list[int]:
+    names = name_list(owa.objname)
+    schemas = [names[-2]] if len(names) > 1 else user_path(ov)
+    cat = m.to_catalog()
+    for s in schemas:
+        found = [o for o, f in m.funcs.items() if f.schema == s and f.name == names[-1]]
+        if not found:
+            continue
+        if owa.args_unspecified:
+            return found
+        wanted = arg_types(ov, cat, owa.objfuncargs or (), owa.objargs or ())
+        exact = [o for o in found if m.funcs[o].arg_types == wanted]
+        if exact:
+            return exact
+    if missing_ok:
+        return []
+    raise Rejected
+
+
+def arg_types(ov: Overlay, cat: CatalogSnapshot, params: Any, types: Any) -> tuple[str, ...]:
+    out: list[str] = []
+    if params:
+        for p in params:
+            if p.mode in (
+                enums.FunctionParameterMode.FUNC_PARAM_OUT,
+                enums.FunctionParameterMode.FUNC_PARAM_TABLE,
+            ):
+                continue
+            out.append(format_type(p.argType, cat, user_path(ov))[1])
+        return tuple(out)
+    return tuple(format_type(t, cat, user_path(ov))[1] for t in types)
