@@ -27,15 +27,12 @@ from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
     CatalogSnapshot,
     Column,
-    Constraint,
     EnumType,
     FuncKind,
     Function,
-    Index,
     Policy,
     Relation,
     RelKind,
-    RewriteRule,
     qualified,
 )
 from skewguard.ddl.affects import Affects, Use
@@ -45,6 +42,8 @@ from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
 from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope, risky_sequence_options
 from skewguard.ddl.overlay.calls import record_calls
+from skewguard.ddl.overlay.columns import add_column, put_columns, set_column, with_default
+from skewguard.ddl.overlay.constraints import add_constraint, create_index
 from skewguard.ddl.overlay.names import (
     arg_types,
     column_type,
@@ -60,15 +59,19 @@ from skewguard.ddl.overlay.names import (
 from skewguard.ddl.overlay.nodes import (
     FUNC_OBJECTS,
     REL_OBJECTS,
-    column_refs,
     deparse,
     has_call,
     kind_word,
     name_list,
-    unique_name,
+)
+from skewguard.ddl.overlay.tables import (
+    create_foreign_table,
+    create_rule,
+    create_sequence,
+    create_table,
 )
 from skewguard.ddl.triggers import RowFiller, loss_harm, names_column, row_filler
-from skewguard.ddl.types import format_type, serial_kind
+from skewguard.ddl.types import format_type
 
 _O = enums.ObjectType
 _AT = enums.AlterTableType
@@ -81,21 +84,6 @@ _ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
     _AT.AT_ForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=True),
     _AT.AT_NoForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=False),
 }
-_VOLATILE = frozenset(
-    {
-        "random",
-        "clock_timestamp",
-        "gen_random_uuid",
-        "uuid_generate_v4",
-        "uuid_generate_v1",
-        "nextval",
-        "timeofday",
-        "txid_current",
-        "uuidv4",
-        "uuidv7",
-        "random_normal",
-    }
-)
 _AGGREGATES = frozenset(
     {
         "count",
@@ -130,19 +118,9 @@ _PRIVS = {
     "connect": "c",
 }
 _ALL_PRIVS = {"table": "arwdDxt", "sequence": "rwU", "schema": "UC"}
-_SEQUENCE_COLUMNS = (
-    Column("last_value", "bigint", "bigint", not_null=True),
-    Column("log_cnt", "bigint", "bigint", not_null=True),
-    Column("is_called", "boolean", "boolean", not_null=True),
-)
 
 
 _Fail = Rejected
-
-
-#: pg_constraint.confdeltype / confupdtype other than NO ACTION ('a'), as PostgreSQL
-#: prints them.
-_FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 
 class Overlay:
@@ -338,85 +316,6 @@ class Overlay:
 
     # --- tables -------------------------------------------------------------
 
-    def _CreateStmt(self, m: Model, node: Any) -> None:
-        rv = node.relation
-        if rv.relpersistence == "t":
-            return  # temporary: invisible to every other session
-        schema = creation_schema(self, m, rv.schemaname)
-        name = str(rv.relname)
-        if m.rel_oid(schema, name) is not None:
-            if node.if_not_exists:
-                return
-            raise _Fail
-        kind = RelKind.PARTITIONED if node.partspec is not None else RelKind.TABLE
-        oid = m.new_oid()
-        m.put_rel(oid, Relation(schema, name, kind, rows=0.0))
-        pending: list[tuple[Any, list[str]]] = []
-        options: list[Any] = []  # "col WITH OPTIONS ...": on a column of the type or parent
-        for elt in node.tableElts or ():
-            if isinstance(elt, ast.ColumnDef) and elt.typeName is None:
-                options.append(elt)
-            elif isinstance(elt, ast.ColumnDef):
-                pending.extend(self._add_column(m, oid, elt))
-            elif isinstance(elt, ast.Constraint):
-                pending.append((elt, []))
-            elif isinstance(elt, ast.TableLikeClause):
-                src = find_rv(self, m, elt.relation)
-                assert src is not None
-                for col in m.rels[src].columns:
-                    bare = dataclasses.replace(
-                        col, has_default=False, default=None, default_sequences=(), identity=""
-                    )
-                    self._put_columns(m, oid, [*m.rels[oid].columns, bare])
-        parents: list[int] = []
-        for parent in node.inhRelations or ():
-            src = find_rv(self, m, parent)
-            assert src is not None
-            parents.append(src)
-            inherited = [
-                dataclasses.replace(c, identity="", generated="") if node.partbound is None else c
-                for c in m.rels[src].columns
-            ]
-            cols = list(m.rels[oid].columns)
-            have = {c.name for c in cols}
-            self._put_columns(m, oid, [c for c in inherited if c.name not in have] + cols)
-        if parents:
-            m.parents[oid] = tuple(parents)
-            if node.partbound is not None:
-                m.partitions.add(oid)
-        for cd in options:
-            if m.rels[oid].column(str(cd.colname)) is None and node.ofTypename is None:
-                raise _Fail
-            pending.extend(self._column_options(m, oid, cd))
-        for con, con_cols in pending:
-            self._add_constraint(m, oid, con, con_cols)
-
-    def _column_options(self, m: Model, oid: int, cd: Any) -> list[tuple[Any, list[str]]]:
-        """``col WITH OPTIONS NOT NULL DEFAULT ...`` on a column the table already has
-        (from its parent); on a typed table whose type is not modelled, nothing."""
-        name = str(cd.colname)
-        col = m.rels[oid].column(name)
-        pending: list[tuple[Any, list[str]]] = []
-        for con in cd.constraints or ():
-            if col is None:
-                break
-            if con.contype == _C.CONSTR_NOTNULL:
-                col = dataclasses.replace(col, not_null=True)
-            elif con.contype == _C.CONSTR_DEFAULT:
-                col = self._with_default(m, col, con.raw_expr)
-            elif con.contype in (_C.CONSTR_CHECK, _C.CONSTR_UNIQUE, _C.CONSTR_PRIMARY):
-                pending.append((con, [name]))
-        if col is not None:
-            self._put_columns(m, oid, [col if c.name == name else c for c in m.rels[oid].columns])
-        return pending
-
-    def _CreateForeignTableStmt(self, m: Model, node: Any) -> None:
-        self._CreateStmt(m, node.base)
-        rv = node.base.relation
-        oid = find_rel(self, m, rv.schemaname, str(rv.relname))
-        if oid is not None and m.rels[oid].kind == RelKind.TABLE:
-            m.put_rel(oid, dataclasses.replace(m.rels[oid], kind=RelKind.FOREIGN))
-
     def _CreateExtensionStmt(self, m: Model, node: Any) -> None:
         name = str(node.extname)
         if name in m.extensions or name in m.opaque_extensions:
@@ -424,267 +323,6 @@ class Overlay:
                 return
             raise _Fail
         m.opaque_extensions.add(name)
-
-    def _RuleStmt(self, m: Model, node: Any) -> None:
-        oid = find_rv(self, m, node.relation)
-        assert oid is not None
-        rel = m.rels[oid]
-        event = _RULE_EVENTS.get(node.event)
-        if event is None or event == "select":
-            if self.scope(m).existing(oid):
-                raise CannotModel(
-                    f"CREATE RULE ... ON SELECT TO {rel.qname}: not modelled",
-                    affects=self.scope(m).reach([oid], Use.ANY, rel.qname),
-                )
-            return
-        rule = RewriteRule(
-            str(node.rulename),
-            event,
-            instead=bool(node.instead),
-            nothing=bool(node.instead) and not node.actions,
-            conditional=node.whereClause is not None,
-        )
-        if any(r.name == rule.name for r in rel.rules) and not node.replace:
-            raise _Fail
-        rules = (*(r for r in rel.rules if r.name != rule.name), rule)
-        m.put_rel(oid, dataclasses.replace(rel, rules=rules))
-
-    def _put_columns(self, m: Model, oid: int, columns: list[Column]) -> None:
-        m.put_rel(oid, dataclasses.replace(m.rels[oid], columns=tuple(columns)))
-
-    def _set_column(self, m: Model, oid: int, name: str, **changes: Any) -> None:
-        rel = m.rels[oid]
-        cols = [dataclasses.replace(c, **changes) if c.name == name else c for c in rel.columns]
-        self._put_columns(m, oid, cols)
-
-    def _create_sequence(self, m: Model, schema: str, name: str) -> str:
-        base, n = name, 0
-        while m.rel_oid(schema, name) is not None:
-            n += 1
-            name = f"{base}{n}"
-        m.put_rel(m.new_oid(), Relation(schema, name, RelKind.SEQUENCE, _SEQUENCE_COLUMNS))
-        return name
-
-    def _add_column(
-        self, m: Model, oid: int, cd: Any, *, if_not_exists: bool = False
-    ) -> list[tuple[Any, list[str]]]:
-        """Add a ColumnDef; returns its constraints still to add (after all columns)."""
-        rel = m.rels[oid]
-        name = str(cd.colname)
-        if rel.column(name) is not None:
-            if if_not_exists:
-                return []
-            raise _Fail
-        if cd.typeName is None:
-            raise _Fail  # "WITH OPTIONS" outside CREATE TABLE OF / PARTITION OF
-        exprs: list[tuple[Holder, Any]] = []
-        type_name, base = column_type(self, m, cd.typeName)
-        col = Column(name, type_name, base, not_null=bool(cd.is_not_null))
-        pending: list[tuple[Any, list[str]]] = []
-        serial = serial_kind(cd.typeName)
-        if serial is not None:
-            seq = self._create_sequence(m, rel.schema, f"{rel.name}_{name}_seq")
-            col = dataclasses.replace(
-                col,
-                not_null=True,
-                has_default=True,
-                default=f"nextval('{qualified(rel.schema, seq)}'::regclass)",
-                default_sequences=(qualified(rel.schema, seq),),
-            )
-            m.volatile_defaults.add((oid, name))
-        for con in cd.constraints or ():
-            t = con.contype
-            if t == _C.CONSTR_NOTNULL:
-                col = dataclasses.replace(col, not_null=True)
-            elif t == _C.CONSTR_NULL:
-                col = dataclasses.replace(col, not_null=False)
-            elif t == _C.CONSTR_DEFAULT:
-                col = self._with_default(m, col, con.raw_expr)
-                if has_call(con.raw_expr, _VOLATILE):
-                    m.volatile_defaults.add((oid, name))
-                exprs.append((Holder.DEFAULT, con.raw_expr))
-            elif t == _C.CONSTR_IDENTITY:
-                seq = self._create_sequence(m, rel.schema, f"{rel.name}_{name}_seq")
-                col = dataclasses.replace(
-                    col,
-                    not_null=True,
-                    has_default=True,
-                    identity="a" if con.generated_when == "a" else "d",
-                    default_sequences=(qualified(rel.schema, seq),),
-                )
-                m.volatile_defaults.add((oid, name))
-            elif t == _C.CONSTR_GENERATED:
-                col = dataclasses.replace(
-                    col,
-                    generated="s",
-                    has_default=False,
-                    generated_from=tuple(sorted(column_refs(con.raw_expr))),
-                )
-                m.volatile_defaults.add((oid, name))
-                exprs.append((Holder.COLUMN, con.raw_expr))
-            elif t == _C.CONSTR_PRIMARY:
-                col = dataclasses.replace(col, not_null=True)
-                pending.append((con, [name]))
-            else:
-                pending.append((con, [name]))
-        self._put_columns(m, oid, [*m.rels[oid].columns, col])
-        attid = m.attids[oid][name]
-        for holder, expr in exprs:
-            record_calls(self, m, Dependent(holder, oid, attid), expr)
-        if cd.collClause is not None:
-            coll = name_list(cd.collClause.collname)
-            if len(coll) > 1 or coll[-1] not in _BUILTIN_COLLATIONS:
-                path = user_path(self)
-                schema = coll[-2] if len(coll) > 1 else (path[0] if path else "public")
-                ref = Referenced("collation", name=qualified(schema, coll[-1]))
-                m.edges.add(Edge(Dependent(Holder.COLUMN, oid, attid), ref))
-        return pending
-
-    def _with_default(self, m: Model, col: Column, expr: Any) -> Column:
-        if expr is None or (isinstance(expr, ast.A_Const) and expr.isnull):
-            return dataclasses.replace(
-                col,
-                has_default=bool(col.identity),
-                default=None,
-                default_sequences=col.default_sequences if col.identity else (),
-            )
-        seqs: list[str] = []
-        self._default_sequences(m, expr, seqs)
-        return dataclasses.replace(
-            col, has_default=True, default=deparse(expr), default_sequences=tuple(sorted(seqs))
-        )
-
-    def _default_sequences(self, m: Model, node: Any, out: list[str]) -> None:
-        if isinstance(node, ast.FuncCall):
-            fn = name_list(node.funcname)
-            if fn and fn[-1] == "nextval" and node.args:
-                arg = node.args[0]
-                if isinstance(arg, ast.TypeCast):
-                    arg = arg.arg
-                if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.String):
-                    parts = split_qualified_name(str(arg.val.sval))
-                    oid = find_by_names(self, m, parts, True) if parts else None
-                    if oid is not None:
-                        out.append(m.rel_qname(oid))
-        if isinstance(node, tuple | list):
-            for x in node:
-                self._default_sequences(m, x, out)
-        elif isinstance(node, ast.Node):
-            for a in getattr(type(node), "__slots__", ()):
-                self._default_sequences(m, getattr(node, a, None), out)
-
-    def _constraint_name(self, m: Model, oid: int, kind: str, cols: list[str]) -> str:
-        rel = m.rels[oid]
-        suffix = {"p": "pkey", "u": "key", "f": "fkey", "c": "check", "x": "excl"}[kind]
-        base = (
-            f"{rel.name}_pkey"
-            if kind == "p"
-            else "_".join([rel.name, *cols[: 1 if kind == "c" else None], suffix])
-        )
-        taken = {c.name for c in m.cons.values() if c.schema == rel.schema} | {
-            i.name for i in m.idxs.values() if i.schema == rel.schema
-        }
-        return unique_name(base, taken)
-
-    def _add_constraint(self, m: Model, oid: int, con: Any, col_cols: list[str]) -> None:
-        t = con.contype
-        kinds = {
-            _C.CONSTR_PRIMARY: "p",
-            _C.CONSTR_UNIQUE: "u",
-            _C.CONSTR_FOREIGN: "f",
-            _C.CONSTR_CHECK: "c",
-            _C.CONSTR_EXCLUSION: "x",
-        }
-        if t == _C.CONSTR_NOTNULL:  # PG18: ALTER TABLE ADD CONSTRAINT n NOT NULL col
-            for name in name_list(con.keys) or col_cols:
-                self._set_column(m, oid, name, not_null=True)
-            return
-        if t == _C.CONSTR_DEFAULT:
-            return
-        kind = kinds.get(t)
-        if kind is None:
-            return
-        rel = m.rels[oid]
-        if kind == "c":
-            cols = col_cols or column_refs(con.raw_expr)
-            definition = f"CHECK ({deparse(con.raw_expr)})"
-        elif kind == "f":
-            cols = name_list(con.fk_attrs) or col_cols
-            definition = "FOREIGN KEY"
-        elif kind == "x":
-            cols = [str(e[0].name) for e in con.exclusions or () if e[0].name]
-            definition = "EXCLUDE"
-        else:
-            cols = name_list(con.keys) or col_cols
-            definition = ("PRIMARY KEY" if kind == "p" else "UNIQUE") + f" ({', '.join(cols)})"
-        if con.indexname:  # ADD CONSTRAINT ... USING INDEX
-            idx = find_index(self, m, [rel.schema, str(con.indexname)])
-            if idx is None:
-                raise _Fail
-            cols = list(m.idxs[idx].keys)
-        name = con.conname or self._constraint_name(m, oid, kind, cols)
-        if any(c.name == name for i, c in m.cons.items() if m.con_rel[i] == oid):
-            raise _Fail
-        ref_table = ""
-        ref_cols: tuple[str, ...] = ()
-        if kind == "f":
-            ref = find_rv(self, m, con.pktable)
-            assert ref is not None
-            ref_table = m.rel_qname(ref)
-            ref_cols = tuple(name_list(con.pk_attrs)) or next(
-                (c.columns for i, c in m.cons.items() if m.con_rel[i] == ref and c.type == "p"),
-                (),
-            )
-        if kind == "f":
-            definition = (
-                f"FOREIGN KEY ({', '.join(cols)}) REFERENCES {ref_table}({', '.join(ref_cols)})"
-                + "".join(
-                    f" ON {event} {_FK_ACTIONS[action]}"
-                    for event, action in (
-                        ("UPDATE", con.fk_upd_action),
-                        ("DELETE", con.fk_del_action),
-                    )
-                    if action in _FK_ACTIONS
-                )
-            )
-        if con.deferrable:  # as pg_get_constraintdef says it: ON CONFLICT refuses these
-            definition += " DEFERRABLE" + (" INITIALLY DEFERRED" if con.initdeferred else "")
-        new = Constraint(
-            rel.schema,
-            rel.name,
-            name,
-            kind,
-            tuple(cols),
-            validated=not con.skip_validation,
-            definition=definition,
-            ref_table=ref_table,
-            ref_columns=tuple(ref_cols),
-        )
-        c_oid = m.new_oid()
-        m.cons[c_oid] = new
-        m.con_rel[c_oid] = oid
-        if kind == "c":
-            record_calls(self, m, Dependent(Holder.CONSTRAINT, c_oid), con.raw_expr)
-        if kind == "p":
-            for c in cols:
-                self._set_column(m, oid, c, not_null=True)
-        if kind in ("p", "u", "x"):
-            if con.indexname:
-                idx = find_index(self, m, [rel.schema, str(con.indexname)])
-                assert idx is not None
-                m.idxs[idx] = dataclasses.replace(m.idxs[idx], name=name, constraint=name)
-            else:
-                i_oid = m.new_oid()
-                m.idxs[i_oid] = Index(
-                    rel.schema,
-                    name,
-                    rel.name,
-                    tuple(cols),
-                    unique=kind != "x",
-                    primary=kind == "p",
-                    constraint=name,
-                )
-                m.idx_rel[i_oid] = oid
 
     def _AlterTableStmt(self, m: Model, node: Any) -> None:
         if node.objtype == _O.OBJECT_INDEX:
@@ -715,7 +353,7 @@ class Overlay:
                 for child in self._descendants(m, oid):
                     self._alter_child(m, child, cmd)
         for con, con_cols in pending:
-            self._add_constraint(m, oid, con, con_cols)
+            add_constraint(self, m, oid, con, con_cols)
 
     def scope(self, m: Model) -> Scope:
         return Scope(m, self._initial, user_path(self), self._fillers)
@@ -730,11 +368,11 @@ class Overlay:
         exists = cmd.name is not None and rel.column(str(cmd.name)) is not None
         if cmd.subtype == _AT.AT_AddColumn:
             if rel.column(str(cmd.def_.colname)) is None:
-                self._add_column(m, child, cmd.def_)
+                add_column(self, m, child, cmd.def_)
         elif cmd.subtype == _AT.AT_AddConstraint:
             name = cmd.def_.conname
             if not any(m.cons[c].name == name for c in m.cons_of(child)):
-                self._add_constraint(m, child, cmd.def_, [])
+                add_constraint(self, m, child, cmd.def_, [])
         elif exists:
             self._alter_cmd(m, child, cmd, [])
 
@@ -745,10 +383,10 @@ class Overlay:
         rel = m.rels[oid]
         name = cmd.name
         if st == _AT.AT_AddColumn:
-            pending.extend(self._add_column(m, oid, cmd.def_, if_not_exists=bool(cmd.missing_ok)))
+            pending.extend(add_column(self, m, oid, cmd.def_, if_not_exists=bool(cmd.missing_ok)))
             return
         if st in (_AT.AT_AddConstraint,):
-            self._add_constraint(m, oid, cmd.def_, [])
+            add_constraint(self, m, oid, cmd.def_, [])
             return
         if st == _AT.AT_DropConstraint:
             self._drop_constraint(
@@ -786,18 +424,18 @@ class Overlay:
             if any(("col", oid, attid) in deps for deps in m.deps.values()):
                 raise _Fail  # cannot alter type of a column used by a view or rule
             type_name, base = column_type(self, m, cmd.def_.typeName)
-            self._set_column(m, oid, col.name, type_name=type_name, base_type=base)
+            set_column(m, oid, col.name, type_name=type_name, base_type=base)
         elif st == _AT.AT_SetNotNull:
-            self._set_column(m, oid, col.name, not_null=True)
+            set_column(m, oid, col.name, not_null=True)
         elif st == _AT.AT_DropNotNull:
-            self._set_column(m, oid, col.name, not_null=False)
+            set_column(m, oid, col.name, not_null=False)
         elif st == _AT.AT_ColumnDefault:
-            new = self._with_default(m, col, cmd.def_)
+            new = with_default(self, m, col, cmd.def_)
             attid = m.attids[oid][col.name]
             m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
             if cmd.def_ is not None:
                 record_calls(self, m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
-            self._set_column(
+            set_column(
                 m,
                 oid,
                 col.name,
@@ -813,7 +451,7 @@ class Overlay:
                     "writers supplying the column are not modelled",
                     affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
-            self._set_column(
+            set_column(
                 m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
             )
         elif st == _AT.AT_SetIdentity:
@@ -836,9 +474,9 @@ class Overlay:
                     affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
                 )
             if when:
-                self._set_column(m, oid, col.name, identity="a" if always else "d")
+                set_column(m, oid, col.name, identity="a" if always else "d")
         elif st == _AT.AT_DropIdentity:
-            self._set_column(
+            set_column(
                 m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
             )
 
@@ -961,7 +599,7 @@ class Overlay:
             m.con_rel.pop(i, None)
         for r, cname in users:
             m.via.setdefault(("default", m.attids[r][cname]), cause)
-            self._set_column(m, r, cname, has_default=False, default=None, default_sequences=())
+            set_column(m, r, cname, has_default=False, default=None, default_sequences=())
         for i in m.cons_of(oid):
             del m.cons[i], m.con_rel[i]
         for i in m.idxs_of(oid):
@@ -1011,7 +649,7 @@ class Overlay:
             if name in idx.keys or any(name in _expr_names(k) for k in idx.keys):
                 m.via.setdefault(("idx", i), cause)
                 del m.idxs[i], m.idx_rel[i]
-        self._put_columns(m, oid, [c for c in m.rels[oid].columns if c.name != name])
+        put_columns(m, oid, [c for c in m.rels[oid].columns if c.name != name])
 
     def _drop_constraint(
         self, m: Model, oid: int, name: str, missing_ok: bool, cascade: bool
@@ -1066,7 +704,7 @@ class Overlay:
             col = rel.column(name) if name is not None else None
             if col is not None and not col.identity:
                 m.via.setdefault(("default", dep.sub), cause)
-                self._set_column(
+                set_column(
                     m, dep.oid, col.name, has_default=False, default=None, default_sequences=()
                 )
         elif h is Holder.COLUMN and rel is not None:
@@ -1557,7 +1195,7 @@ class Overlay:
                         )
                         for c in m.rels[oid].columns
                     ]
-                    self._put_columns(m, oid, cols)
+                    put_columns(m, oid, cols)
         elif t in FUNC_OBJECTS:
             for oid in functions_of(self, m, node.object, bool(node.missing_ok)):
                 m.funcs[oid] = dataclasses.replace(m.funcs[oid], schema=new)
@@ -1578,53 +1216,6 @@ class Overlay:
             raise CannotModel(f"ALTER {kind_word(t)} ... SET SCHEMA: not modelled")
 
     # --- indexes, sequences, views ------------------------------------------
-
-    def _IndexStmt(self, m: Model, node: Any) -> None:
-        oid = find_rv(self, m, node.relation)
-        assert oid is not None
-        rel = m.rels[oid]
-        keys: list[str] = []
-        for elem in node.indexParams or ():
-            keys.append(str(elem.name) if elem.name else deparse(elem.expr))
-        name = node.idxname
-        if name is None:
-            base = "_".join([rel.name, *(k if k.isidentifier() else "expr" for k in keys), "idx"])
-            taken = {i.name for i in m.idxs.values() if i.schema == rel.schema} | {
-                r.name for r in m.rels.values() if r.schema == rel.schema
-            }
-            name = unique_name(base, taken)
-        elif any(i.name == name and i.schema == rel.schema for i in m.idxs.values()):
-            if node.if_not_exists:
-                return
-            raise _Fail
-        i_oid = m.new_oid()
-        m.idxs[i_oid] = Index(
-            rel.schema,
-            str(name),
-            rel.name,
-            tuple(keys),
-            unique=bool(node.unique),
-            primary=bool(node.primary),
-            predicate=deparse(node.whereClause) if node.whereClause is not None else None,
-        )
-        m.idx_rel[i_oid] = oid
-        exprs = [e.expr for e in node.indexParams or () if e.expr is not None]
-        record_calls(self, m, Dependent(Holder.INDEX, i_oid), [exprs, node.whereClause])
-        if node.concurrent:
-            m.concurrent.add(("create", i_oid))
-
-    def _CreateSeqStmt(self, m: Model, node: Any) -> None:
-        rv = node.sequence
-        if rv.relpersistence == "t":
-            return
-        schema = creation_schema(self, m, rv.schemaname)
-        if m.rel_oid(schema, str(rv.relname)) is not None:
-            if node.if_not_exists:
-                return
-            raise _Fail
-        m.put_rel(
-            m.new_oid(), Relation(schema, str(rv.relname), RelKind.SEQUENCE, _SEQUENCE_COLUMNS)
-        )
 
     def _ViewStmt(self, m: Model, node: Any) -> None:
         rv = node.view
@@ -2047,13 +1638,13 @@ def _as_run(node: Any) -> Any:
 _HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
     ast.VariableSetStmt: Overlay._VariableSetStmt,
     ast.CreateSchemaStmt: Overlay._CreateSchemaStmt,
-    ast.CreateStmt: Overlay._CreateStmt,
+    ast.CreateStmt: create_table,
     ast.AlterTableStmt: Overlay._AlterTableStmt,
     ast.DropStmt: Overlay._DropStmt,
     ast.RenameStmt: Overlay._RenameStmt,
     ast.AlterObjectSchemaStmt: Overlay._AlterObjectSchemaStmt,
-    ast.IndexStmt: Overlay._IndexStmt,
-    ast.CreateSeqStmt: Overlay._CreateSeqStmt,
+    ast.IndexStmt: create_index,
+    ast.CreateSeqStmt: create_sequence,
     ast.ViewStmt: Overlay._ViewStmt,
     ast.CreateTableAsStmt: Overlay._CreateTableAsStmt,
     ast.CreateEnumStmt: Overlay._CreateEnumStmt,
@@ -2061,9 +1652,9 @@ _HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
     ast.CreateFunctionStmt: Overlay._CreateFunctionStmt,
     ast.CreatePolicyStmt: Overlay._CreatePolicyStmt,
     ast.GrantStmt: Overlay._GrantStmt,
-    ast.CreateForeignTableStmt: Overlay._CreateForeignTableStmt,
+    ast.CreateForeignTableStmt: create_foreign_table,
     ast.CreateExtensionStmt: Overlay._CreateExtensionStmt,
-    ast.RuleStmt: Overlay._RuleStmt,
+    ast.RuleStmt: create_rule,
     ast.CreateDomainStmt: Overlay._CreateDomainStmt,
     ast.CompositeTypeStmt: Overlay._CompositeTypeStmt,
     ast.CreateRangeStmt: Overlay._CreateRangeStmt,
@@ -2073,13 +1664,6 @@ _HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
 __all__ = ["CannotModel", "DdlParseError", "Overlay"]
 
 
-_RULE_EVENTS = {
-    enums.CmdType.CMD_SELECT: "select",
-    enums.CmdType.CMD_INSERT: "insert",
-    enums.CmdType.CMD_UPDATE: "update",
-    enums.CmdType.CMD_DELETE: "delete",
-}
-_BUILTIN_COLLATIONS = frozenset({"C", "POSIX", "default", "ucs_basic", "unicode"})
 _REVOKE_HARMLESS = frozenset({_O.OBJECT_TABLESPACE, _O.OBJECT_PARAMETER_ACL})
 # Objects no client statement names, whose RENAME changes nothing a version sees.
 _RENAME_HARMLESS = frozenset(
