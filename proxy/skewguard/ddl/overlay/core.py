@@ -40,13 +40,13 @@ from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
 from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Dep, Dependent, Edge, Holder, Model, Referenced
-from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope, risky_sequence_options
+from skewguard.ddl.opaque import HARMLESS, JUDGES, Scope
+from skewguard.ddl.overlay.alter_table import alter_table, descendants
 from skewguard.ddl.overlay.calls import record_calls
-from skewguard.ddl.overlay.columns import add_column, put_columns, set_column, with_default
-from skewguard.ddl.overlay.constraints import add_constraint, create_index
+from skewguard.ddl.overlay.columns import put_columns, set_column
+from skewguard.ddl.overlay.constraints import create_index
 from skewguard.ddl.overlay.names import (
     arg_types,
-    column_type,
     creation_schema,
     find_by_names,
     find_enum,
@@ -77,13 +77,6 @@ _O = enums.ObjectType
 _AT = enums.AlterTableType
 _C = enums.ConstrType
 
-# ALTER TABLE ... ENABLE/DISABLE/FORCE/NO FORCE ROW LEVEL SECURITY
-_ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
-    _AT.AT_EnableRowSecurity: lambda r: dataclasses.replace(r, rls=True),
-    _AT.AT_DisableRowSecurity: lambda r: dataclasses.replace(r, rls=False),
-    _AT.AT_ForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=True),
-    _AT.AT_NoForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=False),
-}
 _AGGREGATES = frozenset(
     {
         "count",
@@ -324,244 +317,8 @@ class Overlay:
             raise _Fail
         m.opaque_extensions.add(name)
 
-    def _AlterTableStmt(self, m: Model, node: Any) -> None:
-        if node.objtype == _O.OBJECT_INDEX:
-            return  # tablespace, storage options, statistics, ATTACH PARTITION of an index
-        if node.objtype == _O.OBJECT_TYPE:  # ALTER TYPE composite ADD/DROP/ALTER ATTRIBUTE
-            rv = node.relation
-            names = [str(rv.schemaname), str(rv.relname)] if rv.schemaname else [str(rv.relname)]
-            if self.scope(m).type_used(names):
-                raise CannotModel(
-                    f"ALTER TYPE {rv.relname}: attributes of composite types "
-                    "used by columns are not modelled",
-                    affects=self.scope(m).type_reach(names, Use.ANY),
-                )
-            return
-        oid = find_rv(self, m, node.relation, bool(node.missing_ok))
-        if oid is None:
-            return
-        recurse = bool(node.relation.inh) and self._descendants(m, oid)
-        pending: list[tuple[Any, list[str]]] = []
-        for cmd in node.cmds or ():
-            try:
-                self._alter_cmd(m, oid, cmd, pending)
-            except CannotModel as exc:
-                if len(node.cmds) > 1:  # the other subcommands' effects would go unjudged
-                    raise CannotModel(f"{exc.reason} (with other subcommands)") from exc
-                raise
-            if recurse and _recurses(cmd):
-                for child in self._descendants(m, oid):
-                    self._alter_child(m, child, cmd)
-        for con, con_cols in pending:
-            add_constraint(self, m, oid, con, con_cols)
-
     def scope(self, m: Model) -> Scope:
         return Scope(m, self._initial, user_path(self), self._fillers)
-
-    def _descendants(self, m: Model, oid: int) -> list[int]:
-        """Inheritance children and partitions, recursively (pg_inherits)."""
-        return self.scope(m).descendants(oid)
-
-    def _alter_child(self, m: Model, child: int, cmd: Any) -> None:
-        """A column change of a parent, as PostgreSQL passes it down to a child."""
-        rel = m.rels[child]
-        exists = cmd.name is not None and rel.column(str(cmd.name)) is not None
-        if cmd.subtype == _AT.AT_AddColumn:
-            if rel.column(str(cmd.def_.colname)) is None:
-                add_column(self, m, child, cmd.def_)
-        elif cmd.subtype == _AT.AT_AddConstraint:
-            name = cmd.def_.conname
-            if not any(m.cons[c].name == name for c in m.cons_of(child)):
-                add_constraint(self, m, child, cmd.def_, [])
-        elif exists:
-            self._alter_cmd(m, child, cmd, [])
-
-    def _alter_cmd(
-        self, m: Model, oid: int, cmd: Any, pending: list[tuple[Any, list[str]]]
-    ) -> None:
-        st = cmd.subtype
-        rel = m.rels[oid]
-        name = cmd.name
-        if st == _AT.AT_AddColumn:
-            pending.extend(add_column(self, m, oid, cmd.def_, if_not_exists=bool(cmd.missing_ok)))
-            return
-        if st in (_AT.AT_AddConstraint,):
-            add_constraint(self, m, oid, cmd.def_, [])
-            return
-        if st == _AT.AT_DropConstraint:
-            self._drop_constraint(
-                m,
-                oid,
-                str(name),
-                bool(cmd.missing_ok),
-                cmd.behavior == enums.DropBehavior.DROP_CASCADE,
-            )
-            return
-        if st == _AT.AT_ValidateConstraint:
-            for i, c in m.cons.items():
-                if m.con_rel[i] == oid and c.name == name:
-                    m.cons[i] = dataclasses.replace(c, validated=True)
-            return
-        if st in _ROW_SECURITY:
-            m.put_rel(oid, _ROW_SECURITY[st](rel))
-            return
-        if st not in _AT_MODELLED:
-            self._alter_other(m, oid, cmd)
-            return
-        col = rel.column(str(name))
-        if st == _AT.AT_DropColumn:
-            if col is None:
-                if cmd.missing_ok:
-                    return
-                raise _Fail
-            cascade = cmd.behavior == enums.DropBehavior.DROP_CASCADE
-            self._drop_column(m, oid, col.name, cascade, f"{rel.qname}.{col.name}")
-            return
-        if col is None:
-            raise _Fail
-        if st == _AT.AT_AlterColumnType:
-            attid = m.attids[oid][col.name]
-            if any(("col", oid, attid) in deps for deps in m.deps.values()):
-                raise _Fail  # cannot alter type of a column used by a view or rule
-            type_name, base = column_type(self, m, cmd.def_.typeName)
-            set_column(m, oid, col.name, type_name=type_name, base_type=base)
-        elif st == _AT.AT_SetNotNull:
-            set_column(m, oid, col.name, not_null=True)
-        elif st == _AT.AT_DropNotNull:
-            set_column(m, oid, col.name, not_null=False)
-        elif st == _AT.AT_ColumnDefault:
-            new = with_default(self, m, col, cmd.def_)
-            attid = m.attids[oid][col.name]
-            m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
-            if cmd.def_ is not None:
-                record_calls(self, m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
-            set_column(
-                m,
-                oid,
-                col.name,
-                has_default=new.has_default,
-                default=new.default,
-                default_sequences=new.default_sequences,
-            )
-        elif st == _AT.AT_AddIdentity:
-            always = cmd.def_ is not None and cmd.def_.generated_when == "a"
-            if always and self.scope(m).existing(oid):
-                raise CannotModel(
-                    f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
-                    "writers supplying the column are not modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            set_column(
-                m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
-            )
-        elif st == _AT.AT_SetIdentity:
-            # SET GENERATED ALWAYS | BY DEFAULT: the grammar stores the attidentity
-            # character ('a' or 'd') as an Integer.
-            when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
-            risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
-            if risky and self.scope(m).existing(oid):
-                raise CannotModel(
-                    f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
-                    "the identity's nextval still succeeds with values not yet used is not "
-                    "modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            always = ord("a") in when
-            if always and col.identity != "a" and self.scope(m).existing(oid):
-                raise CannotModel(
-                    f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
-                    "writers supplying the column are not modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            if when:
-                set_column(m, oid, col.name, identity="a" if always else "d")
-        elif st == _AT.AT_DropIdentity:
-            set_column(
-                m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
-            )
-
-    def _alter_other(self, m: Model, oid: int, cmd: Any) -> None:
-        """ALTER TABLE subcommands that do not change columns or constraints."""
-        st = cmd.subtype
-        rel = m.rels[oid]
-        existing = self.scope(m).existing(oid)
-        if st in _AT_HARMLESS:
-            return
-        if st in _AT_TRIGGERS:
-            if existing:
-                raise CannotModel(
-                    f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            return
-        if st == _AT.AT_ReplicaIdentity:
-            keyed = any(m.cons[c].type == "p" for c in m.cons_of(oid))
-            kind = cmd.def_.identity_type  # d(efault), n(othing), f(ull), i(ndex)
-            if existing and (kind == "n" or (kind == "d" and not keyed)):
-                raise CannotModel(
-                    f"REPLICA IDENTITY on {rel.qname}: UPDATE/DELETE fail if it is published; "
-                    "publications are not modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            return
-        if st in _AT_RULES:
-            enabled = st != _AT.AT_DisableRule
-            rules = tuple(
-                dataclasses.replace(r, enabled=enabled) if r.name == cmd.name else r
-                for r in rel.rules
-            )
-            m.put_rel(oid, dataclasses.replace(rel, rules=rules))
-        elif st == _AT.AT_ChangeOwner:
-            owner = _role_name(cmd.newowner)
-            old = rel.owner or "owner"
-            acl = (
-                None
-                if rel.acl is None
-                else tuple(
-                    (owner if i.partition("=")[0] == old else i.partition("=")[0])
-                    + "="
-                    + i.partition("=")[2].replace("/" + old, "/" + owner)
-                    for i in rel.acl
-                )
-            )
-            m.put_rel(oid, dataclasses.replace(rel, owner=owner, acl=acl))
-        elif st in (_AT.AT_SetRelOptions, _AT.AT_ResetRelOptions, _AT.AT_ReplaceRelOptions):
-            names = {str(o.defname) for o in cmd.def_ or ()}
-            if existing and names & {"check_option", "security_invoker"}:
-                # CHECK OPTION refuses writes; security_invoker checks readers' privileges too
-                use = Use.ANY if "security_invoker" in names else Use.WRITES
-                raise CannotModel(
-                    f"ALTER VIEW {rel.qname} SET ({', '.join(sorted(names))}): "
-                    "what the view then refuses is not modelled",
-                    affects=self.scope(m).reach([oid], use, rel.qname),
-                )
-        elif st == _AT.AT_AddInherit:
-            parent = find_rv(self, m, cmd.def_)
-            assert parent is not None
-            m.parents[oid] = (*m.parents.get(oid, ()), parent)
-        elif st == _AT.AT_DropInherit:
-            parent = find_rv(self, m, cmd.def_)
-            m.parents[oid] = tuple(p for p in m.parents.get(oid, ()) if p != parent)
-        elif st == _AT.AT_AttachPartition:
-            child = find_rv(self, m, cmd.def_.name)
-            assert child is not None
-            m.parents[child] = (oid,)
-            m.partitions.add(child)
-        elif st in (_AT.AT_DetachPartition, _AT.AT_DetachPartitionFinalize):
-            if existing:
-                raise CannotModel(
-                    f"DETACH PARTITION from {rel.qname}: writes routed to the partition "
-                    "would fail; not modelled",
-                    affects=self.scope(m).reach([oid], Use.WRITES, rel.qname),
-                )
-            child = find_rv(self, m, cmd.def_.name)
-            m.parents.pop(child or -1, None)
-            m.partitions.discard(child or -1)
-        else:
-            raise CannotModel(
-                f"ALTER TABLE subcommand {st.name}: not modelled",
-                affects=self.scope(m).reach([oid], Use.ANY, rel.qname),
-            )
 
     # --- drops and their CASCADE closure -------------------------------------
 
@@ -1028,7 +785,7 @@ class Overlay:
             old_name = str(node.subname)
             self._rename_column(m, oid, old_name, new)
             if node.relation.inh:  # unless ONLY: inherited columns are renamed too
-                for child in self._descendants(m, oid):
+                for child in descendants(self, m, oid):
                     if m.rels[child].column(old_name) is not None:
                         self._rename_column(m, child, old_name, new)
         elif t in (_O.OBJECT_TABCONSTRAINT, _O.OBJECT_DOMCONSTRAINT):
@@ -1639,7 +1396,7 @@ _HANDLERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
     ast.VariableSetStmt: Overlay._VariableSetStmt,
     ast.CreateSchemaStmt: Overlay._CreateSchemaStmt,
     ast.CreateStmt: create_table,
-    ast.AlterTableStmt: Overlay._AlterTableStmt,
+    ast.AlterTableStmt: alter_table,
     ast.DropStmt: Overlay._DropStmt,
     ast.RenameStmt: Overlay._RenameStmt,
     ast.AlterObjectSchemaStmt: Overlay._AlterObjectSchemaStmt,
@@ -1719,91 +1476,3 @@ _DROP_HARMLESS_UNLESS_CASCADE = frozenset(
         _O.OBJECT_TSTEMPLATE,
     }
 )
-
-
-_AT_MODELLED = frozenset(
-    {
-        _AT.AT_AddColumn,
-        _AT.AT_AddConstraint,
-        _AT.AT_DropConstraint,
-        _AT.AT_ValidateConstraint,
-        _AT.AT_DropColumn,
-        _AT.AT_AlterColumnType,
-        _AT.AT_SetNotNull,
-        _AT.AT_DropNotNull,
-        _AT.AT_ColumnDefault,
-        _AT.AT_AddIdentity,
-        _AT.AT_SetIdentity,
-        _AT.AT_DropIdentity,
-    }
-)
-# Subcommands that change nothing a client statement can observe.
-_AT_HARMLESS = frozenset(
-    {
-        _AT.AT_SetStatistics,
-        _AT.AT_SetOptions,
-        _AT.AT_ResetOptions,
-        _AT.AT_SetStorage,
-        _AT.AT_SetCompression,
-        _AT.AT_AlterColumnGenericOptions,
-        _AT.AT_SetExpression,  # a generated column computes differently
-        _AT.AT_DropExpression,  # a generated column becomes a plain one
-        _AT.AT_ClusterOn,
-        _AT.AT_DropCluster,
-        _AT.AT_SetLogged,
-        _AT.AT_SetUnLogged,
-        _AT.AT_DropOids,
-        _AT.AT_SetAccessMethod,
-        _AT.AT_SetTableSpace,
-        _AT.AT_AddOf,
-        _AT.AT_DropOf,
-        _AT.AT_GenericOptions,
-        _AT.AT_AlterConstraint,
-    }
-)
-_AT_TRIGGERS = frozenset(
-    {
-        _AT.AT_EnableTrig,
-        _AT.AT_EnableAlwaysTrig,
-        _AT.AT_EnableReplicaTrig,
-        _AT.AT_DisableTrig,
-        _AT.AT_EnableTrigAll,
-        _AT.AT_DisableTrigAll,
-        _AT.AT_EnableTrigUser,
-        _AT.AT_DisableTrigUser,
-    }
-)
-_AT_RULES = frozenset(
-    {_AT.AT_EnableRule, _AT.AT_EnableAlwaysRule, _AT.AT_EnableReplicaRule, _AT.AT_DisableRule}
-)
-# Subcommands a parent passes down to its children (unless ALTER TABLE ONLY).
-_AT_RECURSIVE = frozenset(
-    {
-        _AT.AT_AddColumn,
-        _AT.AT_DropColumn,
-        _AT.AT_AlterColumnType,
-        _AT.AT_SetNotNull,
-        _AT.AT_DropNotNull,
-        _AT.AT_ColumnDefault,
-    }
-)
-
-
-def _recurses(cmd: Any) -> bool:
-    if cmd.subtype in _AT_RECURSIVE:
-        return True
-    return bool(cmd.subtype == _AT.AT_AddConstraint and cmd.def_.contype == _C.CONSTR_CHECK)
-
-
-def _int_or_str(arg: Any) -> Any:
-    if isinstance(arg, ast.Integer):
-        return arg.ival
-    if isinstance(arg, ast.String):
-        return arg.sval
-    return None
-
-
-def _role_name(spec: Any) -> str:
-    if spec is None or spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
-        return ""
-    return str(spec.rolename or spec.roletype.name.removeprefix("ROLESPEC_").lower())

@@ -1,0 +1,372 @@
+"""ALTER TABLE: each subcommand, which ones a parent passes down to its children, which
+change nothing a client sees and which are not modelled."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast, enums
+
+from skewguard.catalog import Relation
+from skewguard.ddl.affects import Use
+from skewguard.ddl.errors import CannotModel, Rejected
+from skewguard.ddl.model import Dependent, Holder, Model
+from skewguard.ddl.opaque import risky_sequence_options
+from skewguard.ddl.overlay.calls import record_calls
+from skewguard.ddl.overlay.columns import add_column, set_column, with_default
+from skewguard.ddl.overlay.constraints import add_constraint
+from skewguard.ddl.overlay.names import column_type, find_rv
+
+if TYPE_CHECKING:
+    from skewguard.ddl.overlay.core import Overlay
+
+_O = enums.ObjectType
+_AT = enums.AlterTableType
+_C = enums.ConstrType
+
+
+# ALTER TABLE ... ENABLE/DISABLE/FORCE/NO FORCE ROW LEVEL SECURITY
+_ROW_SECURITY: dict[Any, Callable[[Relation], Relation]] = {
+    _AT.AT_EnableRowSecurity: lambda r: dataclasses.replace(r, rls=True),
+    _AT.AT_DisableRowSecurity: lambda r: dataclasses.replace(r, rls=False),
+    _AT.AT_ForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=True),
+    _AT.AT_NoForceRowSecurity: lambda r: dataclasses.replace(r, rls_forced=False),
+}
+
+
+def alter_table(ov: Overlay, m: Model, node: Any) -> None:
+    if node.objtype == _O.OBJECT_INDEX:
+        return  # tablespace, storage options, statistics, ATTACH PARTITION of an index
+    if node.objtype == _O.OBJECT_TYPE:  # ALTER TYPE composite ADD/DROP/ALTER ATTRIBUTE
+        rv = node.relation
+        names = [str(rv.schemaname), str(rv.relname)] if rv.schemaname else [str(rv.relname)]
+        if ov.scope(m).type_used(names):
+            raise CannotModel(
+                f"ALTER TYPE {rv.relname}: attributes of composite types "
+                "used by columns are not modelled",
+                affects=ov.scope(m).type_reach(names, Use.ANY),
+            )
+        return
+    oid = find_rv(ov, m, node.relation, bool(node.missing_ok))
+    if oid is None:
+        return
+    recurse = bool(node.relation.inh) and descendants(ov, m, oid)
+    pending: list[tuple[Any, list[str]]] = []
+    for cmd in node.cmds or ():
+        try:
+            _alter_cmd(ov, m, oid, cmd, pending)
+        except CannotModel as exc:
+            if len(node.cmds) > 1:  # the other subcommands' effects would go unjudged
+                raise CannotModel(f"{exc.reason} (with other subcommands)") from exc
+            raise
+        if recurse and _recurses(cmd):
+            for child in descendants(ov, m, oid):
+                _alter_child(ov, m, child, cmd)
+    for con, con_cols in pending:
+        add_constraint(ov, m, oid, con, con_cols)
+
+
+def descendants(ov: Overlay, m: Model, oid: int) -> list[int]:
+    """Inheritance children and partitions, recursively (pg_inherits)."""
+    return ov.scope(m).descendants(oid)
+
+
+def _alter_child(ov: Overlay, m: Model, child: int, cmd: Any) -> None:
+    """A column change of a parent, as PostgreSQL passes it down to a child."""
+    rel = m.rels[child]
+    exists = cmd.name is not None and rel.column(str(cmd.name)) is not None
+    if cmd.subtype == _AT.AT_AddColumn:
+        if rel.column(str(cmd.def_.colname)) is None:
+            add_column(ov, m, child, cmd.def_)
+    elif cmd.subtype == _AT.AT_AddConstraint:
+        name = cmd.def_.conname
+        if not any(m.cons[c].name == name for c in m.cons_of(child)):
+            add_constraint(ov, m, child, cmd.def_, [])
+    elif exists:
+        _alter_cmd(ov, m, child, cmd, [])
+
+
+def _alter_cmd(
+    ov: Overlay, m: Model, oid: int, cmd: Any, pending: list[tuple[Any, list[str]]]
+) -> None:
+    st = cmd.subtype
+    rel = m.rels[oid]
+    name = cmd.name
+    if st == _AT.AT_AddColumn:
+        pending.extend(add_column(ov, m, oid, cmd.def_, if_not_exists=bool(cmd.missing_ok)))
+        return
+    if st in (_AT.AT_AddConstraint,):
+        add_constraint(ov, m, oid, cmd.def_, [])
+        return
+    if st == _AT.AT_DropConstraint:
+        ov._drop_constraint(
+            m,
+            oid,
+            str(name),
+            bool(cmd.missing_ok),
+            cmd.behavior == enums.DropBehavior.DROP_CASCADE,
+        )
+        return
+    if st == _AT.AT_ValidateConstraint:
+        for i, c in m.cons.items():
+            if m.con_rel[i] == oid and c.name == name:
+                m.cons[i] = dataclasses.replace(c, validated=True)
+        return
+    if st in _ROW_SECURITY:
+        m.put_rel(oid, _ROW_SECURITY[st](rel))
+        return
+    if st not in _AT_MODELLED:
+        _alter_other(ov, m, oid, cmd)
+        return
+    col = rel.column(str(name))
+    if st == _AT.AT_DropColumn:
+        if col is None:
+            if cmd.missing_ok:
+                return
+            raise Rejected
+        cascade = cmd.behavior == enums.DropBehavior.DROP_CASCADE
+        ov._drop_column(m, oid, col.name, cascade, f"{rel.qname}.{col.name}")
+        return
+    if col is None:
+        raise Rejected
+    if st == _AT.AT_AlterColumnType:
+        attid = m.attids[oid][col.name]
+        if any(("col", oid, attid) in deps for deps in m.deps.values()):
+            raise Rejected  # cannot alter type of a column used by a view or rule
+        type_name, base = column_type(ov, m, cmd.def_.typeName)
+        set_column(m, oid, col.name, type_name=type_name, base_type=base)
+    elif st == _AT.AT_SetNotNull:
+        set_column(m, oid, col.name, not_null=True)
+    elif st == _AT.AT_DropNotNull:
+        set_column(m, oid, col.name, not_null=False)
+    elif st == _AT.AT_ColumnDefault:
+        new = with_default(ov, m, col, cmd.def_)
+        attid = m.attids[oid][col.name]
+        m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
+        if cmd.def_ is not None:
+            record_calls(ov, m, Dependent(Holder.DEFAULT, oid, attid), cmd.def_)
+        set_column(
+            m,
+            oid,
+            col.name,
+            has_default=new.has_default,
+            default=new.default,
+            default_sequences=new.default_sequences,
+        )
+    elif st == _AT.AT_AddIdentity:
+        always = cmd.def_ is not None and cmd.def_.generated_when == "a"
+        if always and ov.scope(m).existing(oid):
+            raise CannotModel(
+                f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
+                "writers supplying the column are not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        set_column(
+            m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
+        )
+    elif st == _AT.AT_SetIdentity:
+        # SET GENERATED ALWAYS | BY DEFAULT: the grammar stores the attidentity
+        # character ('a' or 'd') as an Integer.
+        when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
+        risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
+        if risky and ov.scope(m).existing(oid):
+            raise CannotModel(
+                f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
+                "the identity's nextval still succeeds with values not yet used is not "
+                "modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        always = ord("a") in when
+        if always and col.identity != "a" and ov.scope(m).existing(oid):
+            raise CannotModel(
+                f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
+                "writers supplying the column are not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        if when:
+            set_column(m, oid, col.name, identity="a" if always else "d")
+    elif st == _AT.AT_DropIdentity:
+        set_column(
+            m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
+        )
+
+
+def _alter_other(ov: Overlay, m: Model, oid: int, cmd: Any) -> None:
+    """ALTER TABLE subcommands that do not change columns or constraints."""
+    st = cmd.subtype
+    rel = m.rels[oid]
+    existing = ov.scope(m).existing(oid)
+    if st in _AT_HARMLESS:
+        return
+    if st in _AT_TRIGGERS:
+        if existing:
+            raise CannotModel(
+                f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        return
+    if st == _AT.AT_ReplicaIdentity:
+        keyed = any(m.cons[c].type == "p" for c in m.cons_of(oid))
+        kind = cmd.def_.identity_type  # d(efault), n(othing), f(ull), i(ndex)
+        if existing and (kind == "n" or (kind == "d" and not keyed)):
+            raise CannotModel(
+                f"REPLICA IDENTITY on {rel.qname}: UPDATE/DELETE fail if it is published; "
+                "publications are not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        return
+    if st in _AT_RULES:
+        enabled = st != _AT.AT_DisableRule
+        rules = tuple(
+            dataclasses.replace(r, enabled=enabled) if r.name == cmd.name else r for r in rel.rules
+        )
+        m.put_rel(oid, dataclasses.replace(rel, rules=rules))
+    elif st == _AT.AT_ChangeOwner:
+        owner = _role_name(cmd.newowner)
+        old = rel.owner or "owner"
+        acl = (
+            None
+            if rel.acl is None
+            else tuple(
+                (owner if i.partition("=")[0] == old else i.partition("=")[0])
+                + "="
+                + i.partition("=")[2].replace("/" + old, "/" + owner)
+                for i in rel.acl
+            )
+        )
+        m.put_rel(oid, dataclasses.replace(rel, owner=owner, acl=acl))
+    elif st in (_AT.AT_SetRelOptions, _AT.AT_ResetRelOptions, _AT.AT_ReplaceRelOptions):
+        names = {str(o.defname) for o in cmd.def_ or ()}
+        if existing and names & {"check_option", "security_invoker"}:
+            # CHECK OPTION refuses writes; security_invoker checks readers' privileges too
+            use = Use.ANY if "security_invoker" in names else Use.WRITES
+            raise CannotModel(
+                f"ALTER VIEW {rel.qname} SET ({', '.join(sorted(names))}): "
+                "what the view then refuses is not modelled",
+                affects=ov.scope(m).reach([oid], use, rel.qname),
+            )
+    elif st == _AT.AT_AddInherit:
+        parent = find_rv(ov, m, cmd.def_)
+        assert parent is not None
+        m.parents[oid] = (*m.parents.get(oid, ()), parent)
+    elif st == _AT.AT_DropInherit:
+        parent = find_rv(ov, m, cmd.def_)
+        m.parents[oid] = tuple(p for p in m.parents.get(oid, ()) if p != parent)
+    elif st == _AT.AT_AttachPartition:
+        child = find_rv(ov, m, cmd.def_.name)
+        assert child is not None
+        m.parents[child] = (oid,)
+        m.partitions.add(child)
+    elif st in (_AT.AT_DetachPartition, _AT.AT_DetachPartitionFinalize):
+        if existing:
+            raise CannotModel(
+                f"DETACH PARTITION from {rel.qname}: writes routed to the partition "
+                "would fail; not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
+        child = find_rv(ov, m, cmd.def_.name)
+        m.parents.pop(child or -1, None)
+        m.partitions.discard(child or -1)
+    else:
+        raise CannotModel(
+            f"ALTER TABLE subcommand {st.name}: not modelled",
+            affects=ov.scope(m).reach([oid], Use.ANY, rel.qname),
+        )
+
+
+_AT_MODELLED = frozenset(
+    {
+        _AT.AT_AddColumn,
+        _AT.AT_AddConstraint,
+        _AT.AT_DropConstraint,
+        _AT.AT_ValidateConstraint,
+        _AT.AT_DropColumn,
+        _AT.AT_AlterColumnType,
+        _AT.AT_SetNotNull,
+        _AT.AT_DropNotNull,
+        _AT.AT_ColumnDefault,
+        _AT.AT_AddIdentity,
+        _AT.AT_SetIdentity,
+        _AT.AT_DropIdentity,
+    }
+)
+
+
+# Subcommands that change nothing a client statement can observe.
+_AT_HARMLESS = frozenset(
+    {
+        _AT.AT_SetStatistics,
+        _AT.AT_SetOptions,
+        _AT.AT_ResetOptions,
+        _AT.AT_SetStorage,
+        _AT.AT_SetCompression,
+        _AT.AT_AlterColumnGenericOptions,
+        _AT.AT_SetExpression,  # a generated column computes differently
+        _AT.AT_DropExpression,  # a generated column becomes a plain one
+        _AT.AT_ClusterOn,
+        _AT.AT_DropCluster,
+        _AT.AT_SetLogged,
+        _AT.AT_SetUnLogged,
+        _AT.AT_DropOids,
+        _AT.AT_SetAccessMethod,
+        _AT.AT_SetTableSpace,
+        _AT.AT_AddOf,
+        _AT.AT_DropOf,
+        _AT.AT_GenericOptions,
+        _AT.AT_AlterConstraint,
+    }
+)
+
+
+_AT_TRIGGERS = frozenset(
+    {
+        _AT.AT_EnableTrig,
+        _AT.AT_EnableAlwaysTrig,
+        _AT.AT_EnableReplicaTrig,
+        _AT.AT_DisableTrig,
+        _AT.AT_EnableTrigAll,
+        _AT.AT_DisableTrigAll,
+        _AT.AT_EnableTrigUser,
+        _AT.AT_DisableTrigUser,
+    }
+)
+
+
+_AT_RULES = frozenset(
+    {_AT.AT_EnableRule, _AT.AT_EnableAlwaysRule, _AT.AT_EnableReplicaRule, _AT.AT_DisableRule}
+)
+
+
+# Subcommands a parent passes down to its children (unless ALTER TABLE ONLY).
+_AT_RECURSIVE = frozenset(
+    {
+        _AT.AT_AddColumn,
+        _AT.AT_DropColumn,
+        _AT.AT_AlterColumnType,
+        _AT.AT_SetNotNull,
+        _AT.AT_DropNotNull,
+        _AT.AT_ColumnDefault,
+    }
+)
+
+
+def _recurses(cmd: Any) -> bool:
+    if cmd.subtype in _AT_RECURSIVE:
+        return True
+    return bool(cmd.subtype == _AT.AT_AddConstraint and cmd.def_.contype == _C.CONSTR_CHECK)
+
+
+def _int_or_str(arg: Any) -> Any:
+    if isinstance(arg, ast.Integer):
+        return arg.ival
+    if isinstance(arg, ast.String):
+        return arg.sval
+    return None
+
+
+def _role_name(spec: Any) -> str:
+    if spec is None or spec.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC:
+        return ""
+    return str(spec.rolename or spec.roletype.name.removeprefix("ROLESPEC_").lower())
