@@ -15,6 +15,7 @@ from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dependent, Holder, Model
 from skewguard.ddl.opaque import risky_sequence_options
 from skewguard.ddl.overlay.calls import record_calls
+from skewguard.ddl.overlay.cascade import drop_column, drop_constraint
 from skewguard.ddl.overlay.columns import add_column, set_column, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
 from skewguard.ddl.overlay.names import column_type, find_rv
@@ -101,7 +102,7 @@ def _alter_cmd(
         add_constraint(ov, m, oid, cmd.def_, [])
         return
     if st == _AT.AT_DropConstraint:
-        ov._drop_constraint(
+        drop_constraint(
             m,
             oid,
             str(name),
@@ -127,7 +128,7 @@ def _alter_cmd(
                 return
             raise Rejected
         cascade = cmd.behavior == enums.DropBehavior.DROP_CASCADE
-        ov._drop_column(m, oid, col.name, cascade, f"{rel.qname}.{col.name}")
+        drop_column(ov, m, oid, col.name, cascade, f"{rel.qname}.{col.name}")
         return
     if col is None:
         raise Rejected
