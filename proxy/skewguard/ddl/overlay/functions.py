@@ -1,0 +1,68 @@
+"""CREATE FUNCTION / PROCEDURE: the signature, and the body of a trigger function that only
+fills NEW's fields."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast, enums
+
+from skewguard.catalog import FuncKind, Function
+from skewguard.ddl.errors import Rejected
+from skewguard.ddl.model import Model
+from skewguard.ddl.overlay.names import arg_types, creation_schema, user_path
+from skewguard.ddl.overlay.nodes import name_list
+from skewguard.ddl.triggers import row_filler
+from skewguard.ddl.types import format_type
+
+if TYPE_CHECKING:
+    from skewguard.ddl.overlay.core import Overlay
+
+
+def create_function(ov: Overlay, m: Model, node: Any) -> None:
+    names = name_list(node.funcname)
+    schema = creation_schema(ov, m, names[-2] if len(names) > 1 else None)
+    cat = m.to_catalog()
+    params = node.parameters or ()
+    args = arg_types(ov, cat, params, ())
+    modes = enums.FunctionParameterMode
+    n_defaults = sum(1 for p in params if p.defexpr is not None)
+    variadic = any(p.mode == modes.FUNC_PARAM_VARIADIC for p in params)
+    if node.returnType is not None:
+        ret = format_type(node.returnType, cat, user_path(ov))[1]
+        setof = bool(node.returnType.setof)
+    else:
+        ret, setof = ("void" if node.is_procedure else "record"), False
+    options = {str(o.defname): o.arg for o in node.options or ()}
+    source, language = options.get("as"), options.get("language")
+    plpgsql = isinstance(language, ast.String) and str(language.sval).lower() == "plpgsql"
+    fn = Function(
+        schema,
+        names[-1],
+        args,
+        ret,
+        kind=FuncKind.PROCEDURE if node.is_procedure else FuncKind.FUNCTION,
+        n_defaults=n_defaults,
+        variadic=variadic,
+        returns_set=setof,
+        trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
+    )
+    for oid, f in m.funcs.items():
+        if f.signature == fn.signature:
+            if not node.replace:
+                raise Rejected
+            m.funcs[oid] = fn
+            _remember_filler(ov, fn)
+            return
+    m.funcs[m.new_oid()] = fn
+    _remember_filler(ov, fn)
+
+
+def _remember_filler(ov: Overlay, fn: Function) -> None:
+    """Keep a trigger function's body when it only fills NEW's fields (CREATE TRIGGER
+    with it is then judged harmless where that holds)."""
+    filler = row_filler("plpgsql", fn.trigger_body) if fn.trigger_body else None
+    if filler is None:
+        ov._fillers.pop(fn.signature, None)
+    else:
+        ov._fillers[fn.signature] = filler

@@ -1,0 +1,52 @@
+"""Schemas, the session's search_path (SET) and extensions."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pglast import ast, enums
+
+from skewguard.ddl.errors import Rejected
+from skewguard.ddl.model import Model
+
+if TYPE_CHECKING:
+    from skewguard.ddl.overlay.core import Overlay
+
+
+def set_variable(ov: Overlay, m: Model, node: Any) -> None:
+    if (node.name or "").lower() != "search_path":
+        return
+    if node.kind == enums.VariableSetKind.VAR_SET_VALUE:
+        values = [
+            str(a.val.sval)
+            for a in node.args or ()
+            if isinstance(a, ast.A_Const) and isinstance(a.val, ast.String)
+        ]
+        ov._path = tuple(values)
+
+
+def create_schema(ov: Overlay, m: Model, node: Any) -> None:
+    name = node.schemaname or (node.authrole.rolename if node.authrole else None)
+    if name is None:
+        raise Rejected
+    if name in m.schemas:
+        if node.if_not_exists:
+            return
+        raise Rejected
+    m.schemas[name] = m.new_oid()
+    saved = ov._path
+    ov._path = (name,)
+    try:
+        for elt in node.schemaElts or ():
+            ov._statement(m, elt)
+    finally:
+        ov._path = saved
+
+
+def create_extension(ov: Overlay, m: Model, node: Any) -> None:
+    name = str(node.extname)
+    if name in m.extensions or name in m.opaque_extensions:
+        if node.if_not_exists:
+            return
+        raise Rejected
+    m.opaque_extensions.add(name)
