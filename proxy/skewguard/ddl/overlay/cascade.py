@@ -191,13 +191,18 @@ def _drop_dependent(ov: Overlay, m: Model, dep: Dependent, cause: str) -> None:
         m.via.setdefault(("rel", dep.oid), cause)
         drop_rel(m, dep.oid, True, cause)
     elif h is Holder.TYPE:
-        parts = split_qualified_name(dep.name)
-        e_oid = find_enum(ov, m, parts)
-        if e_oid is not None:
-            m.via.setdefault(("type", e_oid), cause)
-            drop_enum(ov, m, e_oid, True, cause)
-        else:
-            drop_opaque_type(ov, m, parts, True)
+        drop_type(ov, m, dep.name, True, cause)
+
+
+def drop_type(ov: Overlay, m: Model, qname: str, cascade: bool, cause: str) -> None:
+    """A type pg_depend names: an enum the model keeps, else a type it knows by name only."""
+    parts = split_qualified_name(qname)
+    e_oid = find_enum(ov, m, parts)
+    if e_oid is not None:
+        m.via.setdefault(("type", e_oid), cause)
+        drop_enum(ov, m, e_oid, cascade, cause)
+    else:
+        drop_opaque_type(ov, m, parts, cascade)
 
 
 def drop_enum(ov: Overlay, m: Model, oid: int, cascade: bool, cause: str) -> None:

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
 
-from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import RelKind, qualified
 from skewguard.ddl.affects import Use
 from skewguard.ddl.errors import CannotModel, Rejected
@@ -20,6 +19,7 @@ from skewguard.ddl.overlay.cascade import (
     drop_opaque_type,
     drop_rel,
     drop_schema,
+    drop_type,
 )
 from skewguard.ddl.overlay.existing_triggers import drop_existing_trigger
 from skewguard.ddl.overlay.names import (
@@ -68,13 +68,7 @@ def _drop_extension(ov: Overlay, m: Model, name: str, cascade: bool, missing_ok:
             m.via.setdefault(("rel", dep.oid), name)
             drop_rel(m, dep.oid, cascade, name)
         elif dep.holder is Holder.TYPE:
-            parts = split_qualified_name(dep.name)
-            e_oid = find_enum(ov, m, parts)
-            if e_oid is not None:
-                m.via.setdefault(("type", e_oid), name)
-                drop_enum(ov, m, e_oid, cascade, name)
-            else:
-                drop_opaque_type(ov, m, parts, cascade)
+            drop_type(ov, m, dep.name, cascade, name)
     m.extensions.discard(name)
 
 
