@@ -39,6 +39,20 @@ def creation_schema(ov: Overlay, m: Model, schema: str | None) -> str:
     raise Rejected
 
 
+def new_relation(ov: Overlay, m: Model, rv: Any, if_not_exists: bool) -> tuple[str, str] | None:
+    """Schema and name of the relation a CREATE makes; None when it makes none other
+    sessions see (temporary, or IF NOT EXISTS and the name is taken)."""
+    if rv.relpersistence == "t":
+        return None  # temporary: invisible to every other session
+    schema = creation_schema(ov, m, rv.schemaname)
+    name = str(rv.relname)
+    if m.rel_oid(schema, name) is not None:
+        if if_not_exists:
+            return None
+        raise Rejected
+    return schema, name
+
+
 def find_rel(ov: Overlay, m: Model, schema: str | None, name: str) -> int | None:
     if schema is not None:
         return m.rel_oid(schema, name)

@@ -14,7 +14,7 @@ from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.overlay.columns import SEQUENCE_COLUMNS, add_column, put_columns, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
-from skewguard.ddl.overlay.names import creation_schema, find_rel, find_rv
+from skewguard.ddl.overlay.names import find_rel, find_rv, new_relation
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -23,15 +23,10 @@ _C = enums.ConstrType
 
 
 def create_table(ov: Overlay, m: Model, node: Any) -> None:
-    rv = node.relation
-    if rv.relpersistence == "t":
-        return  # temporary: invisible to every other session
-    schema = creation_schema(ov, m, rv.schemaname)
-    name = str(rv.relname)
-    if m.rel_oid(schema, name) is not None:
-        if node.if_not_exists:
-            return
-        raise Rejected
+    made = new_relation(ov, m, node.relation, bool(node.if_not_exists))
+    if made is None:
+        return
+    schema, name = made
     kind = RelKind.PARTITIONED if node.partspec is not None else RelKind.TABLE
     oid = m.new_oid()
     m.put_rel(oid, Relation(schema, name, kind, rows=0.0))
@@ -130,15 +125,9 @@ def create_rule(ov: Overlay, m: Model, node: Any) -> None:
 
 
 def create_sequence(ov: Overlay, m: Model, node: Any) -> None:
-    rv = node.sequence
-    if rv.relpersistence == "t":
-        return
-    schema = creation_schema(ov, m, rv.schemaname)
-    if m.rel_oid(schema, str(rv.relname)) is not None:
-        if node.if_not_exists:
-            return
-        raise Rejected
-    m.put_rel(m.new_oid(), Relation(schema, str(rv.relname), RelKind.SEQUENCE, SEQUENCE_COLUMNS))
+    made = new_relation(ov, m, node.sequence, bool(node.if_not_exists))
+    if made is not None:
+        m.put_rel(m.new_oid(), Relation(*made, RelKind.SEQUENCE, SEQUENCE_COLUMNS))
 
 
 _RULE_EVENTS = {

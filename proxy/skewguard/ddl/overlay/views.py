@@ -14,7 +14,7 @@ from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import Column, Relation, RelKind
 from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Dep, Model
-from skewguard.ddl.overlay.names import creation_schema, find_rel
+from skewguard.ddl.overlay.names import creation_schema, find_rel, new_relation
 from skewguard.ddl.overlay.nodes import has_call, name_list
 
 if TYPE_CHECKING:
@@ -57,15 +57,10 @@ def create_view(ov: Overlay, m: Model, node: Any) -> None:
 
 def create_table_as(ov: Overlay, m: Model, node: Any) -> None:
     into = node.into
-    rv = into.rel
-    if rv.relpersistence == "t":
+    made = new_relation(ov, m, into.rel, bool(node.if_not_exists))
+    if made is None:
         return
-    schema = creation_schema(ov, m, rv.schemaname)
-    name = str(rv.relname)
-    if m.rel_oid(schema, name) is not None:
-        if node.if_not_exists:
-            return
-        raise Rejected
+    schema, name = made
     kind = RelKind.MATVIEW if node.objtype == _O.OBJECT_MATVIEW else RelKind.TABLE
     _define_view(ov, m, None, schema, name, kind, node.query, name_list(into.colNames))
 
