@@ -52,7 +52,7 @@ def full_cells() -> list[Cell]:
         for clients in (1, 8, 64)
         for mode in ("simple", "extended", "prepared")
     ]
-    return [*cells, Cell("tpcb", "prepared", 8)]
+    return [*cells, Cell("tpcb", "prepared", 8), Cell("orm", "extended", 16)]
 
 
 def quick_cells() -> list[Cell]:

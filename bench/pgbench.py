@@ -17,19 +17,32 @@ from bench.targets import DATABASE, USER, Endpoint, cpu_times
 
 MODES = ("simple", "extended", "prepared")
 
+#: The ORM-like workload: pgbench scripts (``bench/orm/``) and how often each runs:
+#: 20 distinct statements over the pgbench tables, reads and writes, as an ORM
+#: writes them (quoted names, column lists, LIMIT, a transaction around a transfer).
+ORM_SCRIPTS = {
+    "account_page": 4,
+    "listing": 3,
+    "transfer": 2,
+    "report": 1,
+    "touch": 1,
+}
+ORM_DIR = Path(__file__).resolve().parent / "orm"
+#: How a script's cells are named.
+SCRIPT_LABELS = {"select": "S", "tpcb": "tpcb", "orm": "orm"}
+
 
 @dataclass(frozen=True, slots=True)
 class Cell:
     """One benchmark configuration, run against every target."""
 
-    script: str  # "select" (pgbench -S) or "tpcb" (the default TPC-B-like script)
+    script: str  # "select" (pgbench -S), "tpcb" (the default TPC-B-like script) or "orm"
     mode: str  # pgbench --protocol
     clients: int
 
     @property
     def name(self) -> str:
-        kind = "S" if self.script == "select" else "tpcb"
-        return f"{kind}-{self.mode}-c{self.clients}"
+        return f"{SCRIPT_LABELS[self.script]}-{self.mode}-c{self.clients}"
 
     @property
     def threads(self) -> int:
@@ -78,6 +91,8 @@ def pgbench_command(
     ]
     if cell.script == "select":
         args.append("-S")
+    elif cell.script == "orm":
+        args += [f"--file={ORM_DIR / name}.sql@{weight}" for name, weight in ORM_SCRIPTS.items()]
     if log_prefix is not None:
         args += ["-l", f"--log-prefix={log_prefix}"]
     return [*args, DATABASE]

@@ -1,9 +1,9 @@
 """``python -m bench.profile``: where the proxy's time goes under pgbench.
 
 Starts a throwaway PostgreSQL and skewguard, runs ``pgbench -S`` (prepared, 8
-clients by default) through the proxy while ``py-spy`` samples the proxy
-process, then prints the functions with the most samples (own time and
-inclusive time). ``--svg`` also records a flame graph in a second run.
+clients by default; ``--script orm``: the ORM-like workload) through the proxy
+while ``py-spy`` samples the proxy process, then prints the functions with the
+most samples (own time and inclusive time). ``--svg`` also records a flame graph in a second run.
 Needs ``py-spy`` (``pip install py-spy``) and ptrace rights (root, or
 ``kernel.yama.ptrace_scope=0``).
 """
@@ -20,7 +20,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from bench.pgbench import Cell, initialise, run_cell
+from bench.pgbench import SCRIPT_LABELS, Cell, initialise, run_cell
 from bench.targets import (
     HOST,
     Endpoint,
@@ -105,6 +105,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=int, default=15, help="seconds to sample (default 15)")
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--mode", default="prepared", choices=("simple", "extended", "prepared"))
+    parser.add_argument(
+        "--script",
+        default="select",
+        choices=tuple(SCRIPT_LABELS),
+        help="select (pgbench -S, default), tpcb or orm (bench/orm/)",
+    )
     parser.add_argument("--svg", type=Path, default=None, help="also write a flame graph here")
     parser.add_argument("--collapsed", type=Path, default=Path("/tmp/skewguard-profile.txt"))
     parser.add_argument("--top", type=int, default=25)
@@ -127,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
         proxy = start_skewguard(cluster.port, workdir / "proxy.log")
         target = skewguard_endpoint(proxy)
         assert target.pid is not None
-        cell = Cell("select", args.mode, args.clients)
+        cell = Cell(args.script, args.mode, args.clients)
         logdir = workdir / "logs"
         run_cell(pgbench, cell, target, 2, logdir, "warmup")
         outputs = [(args.collapsed, "raw")] + ([(args.svg, "flamegraph")] if args.svg else [])
