@@ -173,3 +173,20 @@ def test_standard_strings_reported_across_a_filter_being_armed(cut: int) -> None
     assert out == before + ON + OURS + ready(b"I")
     assert stream.standard_strings == "on"
     assert stream.ready == 2
+
+
+@pytest.mark.parametrize("size", [1, 2, 5, 6, 64])
+def test_skipping_from_an_error_until_the_next_ready(size: int) -> None:
+    """An error before any Sync (a flushed Execute that failed): PostgreSQL skips the
+    client's messages until its Sync, so the proxy must not end that with one of its own."""
+    failed = m.encode_error("42703", 'column "error" does not exist', severity="ERROR")
+    stream = ReplyStream()
+    for chunk in _chunks(PARSE_COMPLETE + BIND_COMPLETE + failed, size):
+        stream.feed(chunk)
+    assert stream.skipping
+    for chunk in _chunks(ready(b"E"), size):
+        stream.feed(chunk)
+    assert not stream.skipping and stream.ready == 1
+    settle = stream.arm_settle()
+    stream.feed(failed + ready(b"E"))
+    assert settle.failed and not stream.skipping

@@ -700,6 +700,7 @@ class ClientSession(asyncio.Protocol):
         ):
             return True
         if self._unsynced:
+            skipping = self._replies.skipping  # an error already answered an earlier message
             settle = self._replies.arm_settle()
             self._send_client = None  # replies go through the filter until it is done
             self._syncs += 1
@@ -714,7 +715,7 @@ class ClientSession(asyncio.Protocol):
             finally:
                 self._own_waiter = None
             self._unsynced = False
-            if settle.failed:
+            if skipping or settle.failed:
                 self._replies.arm_drop_error()
                 self._send_client = None
                 self._write_upstream(_EXECUTE_NO_PORTAL)

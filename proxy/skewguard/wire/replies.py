@@ -52,6 +52,7 @@ class ReplyStream:
         "_skip",
         "client_encoding",
         "errors",
+        "errors_at_ready",
         "ready",
         "standard_strings",
         "status",
@@ -61,6 +62,7 @@ class ReplyStream:
         self.ready = 0  # ReadyForQuery messages seen
         self.status = ord("I")  # the transaction status of the last one
         self.errors = 0  # ErrorResponse messages passed through (replay samples only successes)
+        self.errors_at_ready = 0  # ``errors`` at the last ReadyForQuery
         #: the session's client_encoding as PostgreSQL last reported it (ParameterStatus)
         self.client_encoding = client_encoding
         #: standard_conforming_strings as last reported after startup (None: not since):
@@ -71,6 +73,12 @@ class ReplyStream:
         self._parameter: bytearray | None = None  # a ParameterStatus split across chunks
         self._filter: _Filter | None = None
         self._queued: _Filter | None = None  # armed once the current filter is done
+
+    @property
+    def skipping(self) -> bool:
+        """An error came since the last ReadyForQuery: PostgreSQL skips what the
+        client sends until its next Sync."""
+        return self.errors != self.errors_at_ready
 
     @property
     def filtering(self) -> bool:
@@ -205,6 +213,7 @@ class ReplyStream:
             if head[0] == READY_FOR_QUERY:
                 self.ready += 1
                 self.status = head[5]
+                self.errors_at_ready = self.errors
             elif head[0] == ERROR_RESPONSE:
                 self.errors += 1
             pos = 1 + length - len(carry)
@@ -229,6 +238,7 @@ class ReplyStream:
             if kind == READY_FOR_QUERY:
                 self.ready += 1
                 self.status = data[pos + 5]
+                self.errors_at_ready = self.errors
             elif kind == ERROR_RESPONSE:
                 self.errors += 1
             elif kind == PARAMETER_STATUS:
@@ -304,6 +314,7 @@ class _Filter:
     def _count_ready(raw: bytes, stream: ReplyStream) -> None:
         stream.ready += 1
         stream.status = raw[5]
+        stream.errors_at_ready = stream.errors
 
 
 class Capture(_Filter):
