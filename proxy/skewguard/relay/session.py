@@ -44,7 +44,7 @@ from skewguard.statements import (
 )
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
-from skewguard.wire.encodings import ANY, decode, hiding, readings
+from skewguard.wire.encodings import ANY, character_set, decode, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
     Message,
@@ -90,7 +90,7 @@ _SCRIPTS: Recent[str, Script] = Recent()
 
 def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
     """Parse's statement name and text, and whether the text must be read."""
-    if encoding is not None:  # a session whose characters may hold a backslash: uncached
+    if encoding is not None:  # a session whose texts do not read as UTF-8: uncached
         m.decode_parse(body)  # the message's layout is checked as for any Parse
         name, _, rest = body.partition(b"\x00")
         query = rest.partition(b"\x00")[0]
@@ -173,7 +173,7 @@ class ClientSession(asyncio.Protocol):
         self._encodings_in_flight: set[str] = set()
         self._encodings_until = 0
         self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
-        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
+        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, character_set(it))
         self._query_sql = ""  # the last Query's text, as read
         # a session-wide search_path change not yet known to have stuck: the errors passed
         # when it was sent, and the ReadyForQuery that answers it
@@ -463,7 +463,7 @@ class ClientSession(asyncio.Protocol):
         PostgreSQL last reported, then any a text not yet answered may have set."""
         replies = self._replies
         if replies.client_encoding != self._reported[0]:
-            self._reported = (replies.client_encoding, hiding(replies.client_encoding))
+            self._reported = (replies.client_encoding, character_set(replies.client_encoding))
         reported = self._reported[1]
         if self._encodings_in_flight and replies.ready >= self._encodings_until:
             self._encodings_in_flight.clear()
@@ -471,7 +471,9 @@ class ClientSession(asyncio.Protocol):
             return (reported, ANY)
         if not self._encodings_in_flight:
             return (reported,)
-        others = (ANY if value == ANY else hiding(value) for value in self._encodings_in_flight)
+        others = (
+            ANY if value == ANY else character_set(value) for value in self._encodings_in_flight
+        )
         return (reported, *others)
 
     def _read(self, sql: str) -> Script:
