@@ -4,6 +4,8 @@ column a live version reads must still exist."""
 
 from __future__ import annotations
 
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,3 +96,35 @@ def test_a_non_ascii_name_in_a_single_byte_encoding_is_the_name_postgresql_store
     with target.client(client_encoding=encoding) as client:
         client.send(rc.message(b"Q", b'SELECT "pr\xe9nom" FROM users\x00'))
         assert _codes(client) == ["ok"]
+
+
+def _backend_key(replies: list[rc.Reply]) -> tuple[int, bytes]:
+    key_data = next(r for r in replies if r.type == "K")
+    return struct.unpack_from("!i", key_data.body)[0], bytes(key_data.body[4:])
+
+
+def test_a_cancel_reaches_only_sessions_of_the_proxy(target: Target) -> None:
+    """A backend key the proxy never handed out (here a direct connection's, the real
+    one) is dropped without an upstream connection; its session's own key still works."""
+    before = target.proxy.metrics()
+    with rc.RawClient("127.0.0.1", target.cluster.port, timeout=15) as outsider:
+        pid, key = _backend_key(outsider.startup({"user": "postgres", "database": "postgres"}))
+        outsider.send(rc.query("SELECT pg_sleep(1.5)"))
+        with socket.create_connection(("127.0.0.1", target.proxy.port), timeout=10) as cancel:
+            cancel.sendall(rc.cancel_request(pid, key))
+            assert cancel.recv(1) == b""
+        assert _codes(outsider) == ["ok"]  # not cancelled
+    with rc.RawClient("127.0.0.1", target.proxy.port, timeout=15) as client:
+        pid, key = _backend_key(client.startup(target.startup()))
+        client.send(rc.query("SELECT pg_sleep(30)"))
+        time.sleep(0.3)
+        for _ in range(5):  # one at a time reaches PostgreSQL; all are answered
+            with socket.create_connection(("127.0.0.1", target.proxy.port), timeout=10) as cancel:
+                cancel.sendall(rc.cancel_request(pid, key))
+                assert cancel.recv(1) == b""
+        assert _codes(client) == ["57014"]
+    after = target.proxy.metrics()
+    unmatched = ("skewguard_cancel_requests_unmatched_total", ())
+    relayed = ("skewguard_cancel_requests_total", ())
+    assert after[unmatched] - before.get(unmatched, 0) == 1
+    assert 1 <= after[relayed] - before.get(relayed, 0) <= 5
