@@ -128,3 +128,70 @@ def test_a_cancel_reaches_only_sessions_of_the_proxy(target: Target) -> None:
     relayed = ("skewguard_cancel_requests_total", ())
     assert after[unmatched] - before.get(unmatched, 0) == 1
     assert 1 <= after[relayed] - before.get(relayed, 0) <= 5
+
+
+@pytest.fixture
+def role(target: Target) -> Iterator[str]:
+    """A login role with a schema of its own name holding an unused ``users``: the
+    default ``"$user", public`` would resolve ``users`` there."""
+    name = unique("mig")
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN SUPERUSER")
+        conn.execute(f"CREATE SCHEMA {name} AUTHORIZATION {name}")
+        conn.execute(f"CREATE TABLE {name}.users (id int, email text)")
+    yield name
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(f"DROP SCHEMA {name} CASCADE")
+        conn.execute(f"ALTER DATABASE {target.database} RESET ALL")
+        conn.execute(f"DROP ROLE {name}")
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "ALTER ROLE {role} SET search_path = public",
+        "ALTER ROLE {role} IN DATABASE {database} SET search_path = public",
+        "ALTER DATABASE {database} SET search_path = public",
+    ],
+)
+def test_a_per_role_or_per_database_search_path_is_the_one_names_resolve_in(
+    target: Target, role: str, setting: str
+) -> None:
+    """The role's ``users`` schema is skipped by its default path: ``users`` is
+    public.users, which shop@1 reads. Assuming ``"$user", public`` the proxy judged an
+    unused table and let the drop through."""
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(setting.format(role=role, database=target.database))
+    with target.client(user=role) as client:
+        client.send(rc.query("ALTER TABLE users DROP COLUMN email"))
+        assert _codes(client) == ["55006"]
+    assert "email" in target.columns()
+    with target.client(user=role) as client:  # its own schema's table is no one's
+        client.send(rc.query(f"ALTER TABLE {role}.users DROP COLUMN email"))
+        assert _codes(client) == ["ok"]
+
+
+def test_an_app_role_default_search_path_is_learned(target: Target, role: str) -> None:
+    """shop@2 logs in as a role whose default path starts with another schema: it reads
+    that schema's ``users``, and dropping that column breaks it (the proxy recorded
+    public.users and let the drop through)."""
+    data = f"{role}_data"
+    with target.client() as client:  # through the proxy: its catalog knows them at once
+        client.send(
+            rc.query(f"CREATE SCHEMA {data}"),
+            rc.query(f"CREATE TABLE {data}.users (id int, email text)"),
+            rc.query(f"ALTER ROLE {role} SET search_path = {data}, public"),
+        )
+        assert [_codes(client) for _ in range(3)] == [["ok"]] * 3
+    app = target.proxy.url(database=target.database, application_name="shop@2", user=role)
+    try:
+        with psycopg.connect(app, autocommit=True) as conn:
+            conn.execute("SELECT email FROM users").fetchall()
+            time.sleep(1.5)
+            with target.client() as client:
+                client.send(rc.query(f"ALTER TABLE {data}.users DROP COLUMN email"))
+                assert _codes(client) == ["55006"]
+            conn.execute("SELECT email FROM users").fetchall()
+    finally:
+        with direct(target.cluster, dbname=target.database) as conn:
+            conn.execute(f"DROP SCHEMA {data} CASCADE")

@@ -31,7 +31,7 @@ from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.replaying import OwnQueryTimeout
-from skewguard.search_path import startup_path
+from skewguard.search_path import DEFAULT, parse_path, startup_path
 from skewguard.statements import (
     RESET,
     ROLE_SETTINGS,
@@ -166,6 +166,9 @@ class ClientSession(asyncio.Protocol):
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
         self._path_unknown_here = False
+        # the search_path the session started with, as PostgreSQL set it (handshake);
+        # UNKNOWN when it would not say: the backend is asked when DDL comes
+        self._startup_path: tuple[str, ...] = DEFAULT
         # current_user may not be the login user: a "$user" in the path is not known
         self._role_moved = False
         # client_encoding values texts sent but not yet answered may have set, and the
@@ -229,6 +232,7 @@ class ClientSession(asyncio.Protocol):
         if self._tls is None and (self.phase is Phase.CONNECTING or self.phase is Phase.AUTH):
             # PostgreSQL answers the StartupMessage and only then reads the EOF.
             self._client_eof = True
+            self._handshake.learn_search_path = False  # no statement of the client's comes
             self._eof_upstream()
             return True
         if (
@@ -545,7 +549,7 @@ class ClientSession(asyncio.Protocol):
                 self._retag(resolver.from_startup(self.params))
             else:
                 self._retag(resolver.from_application_name(change.value, user=self._user))
-        path = script.search_path(startup_path(self.params))
+        path = script.search_path(self._startup_path)
         if path is not None:
             self._path_known = path != UNKNOWN
             # PostgreSQL skips a SET after an error and undoes it with its transaction or
@@ -581,10 +585,10 @@ class ClientSession(asyncio.Protocol):
 
     def _requester(self) -> Requester:
         log_ = self.statement_log
-        path = log_.search_path if log_ else startup_path(self.params)
+        path = log_.search_path if log_ else self._startup_path
         local = self._local_path
         if local is not None and local != UNKNOWN:
-            path = startup_path(self.params) if local == RESET else local
+            path = self._startup_path if local == RESET else local
         return Requester(
             database=self.database,
             user=self._user,
@@ -595,7 +599,9 @@ class ClientSession(asyncio.Protocol):
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
             search_path_known=(
-                self._path_known and local != UNKNOWN and not (self._role_moved and "$user" in path)
+                self._path_known
+                and UNKNOWN not in (local, path)
+                and not (self._role_moved and "$user" in path)
             ),
             search_path_askable=not self._path_unknown_here,
             own_connection=self if self._can_query_own() else None,
@@ -964,7 +970,8 @@ class ClientSession(asyncio.Protocol):
         if learner is not None and not self._replication:
             key = VersionKey.of(self.database, self.identity)
             user = self.params.get("user", "")
-            self.statement_log = learner.open(key, user, startup_path(self.params))
+            path = DEFAULT if self._startup_path == UNKNOWN else self._startup_path
+            self.statement_log = learner.open(key, user, path)
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -1062,6 +1069,9 @@ class ClientSession(asyncio.Protocol):
                     if not self.identity.tagged:
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
                         self._retag(identity)
+                case hs.SearchPath(value):
+                    self._startup_path = UNKNOWN if value is None else parse_path(value)
+                    self._path_known = value is not None
                 case hs.Authenticated():
                     raw = self._replication and not self._sql_walsender
                     self.phase = Phase.RAW if raw else Phase.READY
@@ -1095,6 +1105,9 @@ class ClientSession(asyncio.Protocol):
         self._replication = startup.replication
         self._sql_walsender = startup.params.get("replication") == "database"
         self.database = self.params["database"]
+        self._startup_path = startup_path(self.params)
+        # per-role and per-database defaults apply too: PostgreSQL is asked for the path
+        self._handshake.learn_search_path = self._sql_walsender or not self._replication
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(
                 self.proxy.guard, self._requester, reported=self._standard_strings

@@ -5,7 +5,10 @@ directions: it answers SSLRequest and GSSENCRequest itself, hands a
 StartupMessage, a CancelRequest or a refused packet to its shell, relays the
 client's authentication responses and the server's authentication exchange,
 and holds what a client sends before authentication ends (PostgreSQL reads it
-only afterwards, so the gate judges it then). Every answer follows
+only afterwards, so the gate judges it then). It learns the session's
+search_path as PostgreSQL set it (per-role and per-database defaults
+included): from the ParameterStatus PostgreSQL 18 sends, or else by asking,
+between the server's first ReadyForQuery and the client's. Every answer follows
 PostgreSQL's ProcessStartupPacket. :class:`Handshake` keeps that state;
 ``relay/session.py`` performs the actions it returns (the h11 shape: the
 protocol knows nothing of sockets, TLS objects or the event loop, and is
@@ -30,6 +33,12 @@ _AUTHENTICATION = 0x52  # 'R'
 _BACKEND_KEY_DATA = 0x4B  # 'K'
 _PARAMETER_STATUS = 0x53  # 'S'
 _READY_FOR_QUERY = 0x5A  # 'Z'
+_DATA_ROW = 0x44  # 'D'
+#: The answers to the proxy's own startup query the client never sees (the rest,
+#: notices and reports, are the session's and go on).
+_OWN_REPLIES = frozenset(b"TDCEI")
+#: Asked when the server does not report search_path (before PostgreSQL 18).
+SEARCH_PATH_QUERY = m.encode_query("SELECT pg_catalog.current_setting('search_path')")
 
 
 # ---------------------------------------------------------------- actions
@@ -122,6 +131,13 @@ class ClientEncoding:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchPath:
+    """The session's search_path as PostgreSQL set it at startup (None: it would not say)."""
+
+    value: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Authenticated:
     """The first ReadyForQuery: the startup phase is over."""
 
@@ -139,6 +155,7 @@ Action = (
     | BackendKey
     | ApplicationName
     | ClientEncoding
+    | SearchPath
     | Authenticated
 )
 
@@ -169,6 +186,11 @@ class Handshake:
         self._early: list[bytes] = []  # client messages held until authentication ends
         self._early_bytes = 0
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet
+        #: the shell's wish to learn the search_path (a session that runs SQL)
+        self.learn_search_path = False
+        self._path_reported = False
+        self._first_ready: bytes | None = None  # the server's, held while the proxy asks
+        self._asked: str | None = None
 
     @property
     def holding(self) -> bool:
@@ -314,15 +336,30 @@ class Handshake:
             elif mtype == _BACKEND_KEY_DATA:
                 key_data = m.decode_backend_key_data(segment.body)
                 said.append(BackendKey(key_data.pid, key_data.key))
+            elif self._first_ready is not None and mtype in _OWN_REPLIES:
+                if mtype == _DATA_ROW:
+                    self._asked = m.decode_data_row(segment.body)[0]
+                continue
             elif mtype == _PARAMETER_STATUS:
                 name, value = m.decode_parameter_status(segment.body)
-                if name == "application_name":
+                if name == "search_path" and not self.authenticated:
+                    self._path_reported = True
+                    said.append(SearchPath(value))
+                elif name == "application_name":
                     said.append(ApplicationName(value))
                 elif name == "client_encoding":
                     said.append(ClientEncoding(value))
                 elif name == "standard_conforming_strings":
                     self.standard_strings = value
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
+                if self._first_ready is None and self.learn_search_path:
+                    if not self._path_reported:
+                        self._first_ready = raw  # the client's, once the answer is in
+                        said.append(ToServer(SEARCH_PATH_QUERY))
+                        continue
+                elif self._first_ready is not None:
+                    raw, self._first_ready = self._first_ready, None
+                    said.append(SearchPath(self._asked))
                 self.authenticated = True
                 said.append(Authenticated())
             out.append(raw)
