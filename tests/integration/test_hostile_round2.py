@@ -195,3 +195,72 @@ def test_an_app_role_default_search_path_is_learned(target: Target, role: str) -
     finally:
         with direct(target.cluster, dbname=target.database) as conn:
             conn.execute(f"DROP SCHEMA {data} CASCADE")
+
+
+def _extension(target: Target, name: str) -> None:
+    """Create ``name`` in the database straight away, or skip where it is not installed."""
+    with direct(target.cluster, dbname=target.database) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_available_extensions WHERE name = %s", (name,)
+        ).fetchone()
+        if not row or not row[0]:
+            pytest.skip(f"{name} is not installed with this PostgreSQL")
+        conn.execute(f"CREATE EXTENSION IF NOT EXISTS {name}")
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT dblink_exec('{conninfo}', 'ALTER TABLE users DROP COLUMN email')",
+        "SELECT public.dblink_exec('{conninfo}', 'ALTER TABLE users ' || 'DROP COLUMN email')",
+        "DO $$ BEGIN PERFORM dblink_exec('{conninfo}', 'ALTER TABLE users DROP COLUMN email');"
+        " END $$",
+        "CREATE VIEW {name} AS SELECT dblink_exec('{conninfo}', 'ALTER TABLE users DROP email')",
+        "CREATE FUNCTION {name}(c text, q text) RETURNS text LANGUAGE sql"
+        " AS $$ SELECT dblink_exec(c, q) $$",
+        "ALTER FUNCTION dblink_exec(text, text) RENAME TO {name}",
+    ],
+)
+def test_sql_sent_back_into_the_database_through_dblink_is_opaque(target: Target, sql: str) -> None:
+    """dblink opens a connection of its own: the DDL it sends never passes the proxy."""
+    _extension(target, "dblink")
+    conninfo = f"host=127.0.0.1 port={target.cluster.port} dbname={target.database} user=postgres"
+    with target.client() as client:
+        client.send(rc.query(sql.format(conninfo=conninfo, name=unique("x"))))
+        assert _codes(client) == ["55006"]
+        client.send(rc.query(f"SELECT * FROM dblink('{conninfo}', 'SELECT 1') AS t(a int)"))
+        assert _codes(client) == ["ok"]  # a query sent that way is no DDL
+    assert "email" in target.columns()
+
+
+def test_imported_foreign_tables_that_may_shadow_a_used_one_are_not_waved_through(
+    target: Target,
+) -> None:
+    _extension(target, "postgres_fdw")
+    server, schema = unique("srv"), unique("imported")
+    with target.client() as client:
+        client.send(
+            rc.query(f"CREATE SCHEMA {schema}"),
+            rc.query(
+                f"CREATE SERVER {server} FOREIGN DATA WRAPPER postgres_fdw OPTIONS (host "
+                f"'127.0.0.1', port '{target.cluster.port}', dbname '{target.database}')"
+            ),
+            rc.query(f"CREATE USER MAPPING FOR postgres SERVER {server}"),
+        )
+        assert [_codes(client) for _ in range(3)] == [["ok"]] * 3
+        client.send(rc.query(f"IMPORT FOREIGN SCHEMA public FROM SERVER {server} INTO {schema}"))
+        assert _codes(client) == ["55006"]  # every table of public, users too
+        client.send(
+            rc.query(
+                f"IMPORT FOREIGN SCHEMA public LIMIT TO (users) FROM SERVER {server} INTO {schema}"
+            )
+        )
+        assert _codes(client) == ["55006"]
+        fresh = unique("fresh")
+        client.send(
+            rc.query(
+                f"IMPORT FOREIGN SCHEMA public LIMIT TO ({fresh}) FROM SERVER {server} "
+                f"INTO {schema}"
+            )
+        )
+        assert _codes(client) == ["ok"]  # a name no relation has: nothing to shadow
