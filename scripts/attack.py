@@ -1872,7 +1872,7 @@ def _h16(ctx: Ctx) -> object:
             **{"Content-Type": "application/json", **headers},
         )
         out.append(status)
-    assert all(s >= 400 for s in out[:3]), out
+    assert all(s >= 400 for s in out[:3]), out  # a Referer alone: no browser sends that
     return out
 
 
