@@ -133,6 +133,12 @@ class Script:
         return reset_to if paths[-1] == RESET else paths[-1]
 
     @property
+    def may_change_schema(self) -> bool:
+        """DDL, code that may run some, or a text that does not parse."""
+        schema = (Kind.DDL, Kind.OPAQUE)
+        return self.error is not None or any(s.kind in schema for s in self.statements)
+
+    @property
     def local_search_path(self) -> tuple[str, ...] | None:
         """The search_path set for the rest of the transaction only (SET LOCAL)."""
         paths = [s.search_path for s in self.statements if s.search_path and s.local]

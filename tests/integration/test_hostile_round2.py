@@ -264,3 +264,26 @@ def test_imported_foreign_tables_that_may_shadow_a_used_one_are_not_waved_throug
             )
         )
         assert _codes(client) == ["ok"]  # a name no relation has: nothing to shadow
+
+
+def test_a_name_in_a_client_encoding_the_proxy_cannot_read_is_not_waved_through(
+    target: Target,
+) -> None:
+    """EUC_TW has no Python codec: its characters were read as U+FFFD, a column no
+    version uses, and the drop went through."""
+    column = "中文"
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(f'ALTER TABLE users ADD COLUMN IF NOT EXISTS "{column}" text')
+        row = conn.execute("SELECT convert_to(%s, 'EUC_TW')", (column,)).fetchone()
+    assert row is not None
+    name = bytes(row[0])
+    app = target.proxy.url(database=target.database, application_name="shop@3")
+    with psycopg.connect(app, autocommit=True) as conn:
+        conn.execute(f'SELECT "{column}" FROM users').fetchall()
+        time.sleep(1.5)
+        with target.client(client_encoding="EUC_TW") as client:
+            client.send(rc.message(b"Q", b'ALTER TABLE users DROP COLUMN "' + name + b'"\x00'))
+            assert _codes(client) == ["55006"]
+            client.send(rc.message(b"Q", b'SELECT "' + name + b'" FROM users; SELECT 1\x00'))
+            assert _codes(client) == ["ok"]  # no DDL: not refused
+    assert column in target.columns()

@@ -44,6 +44,7 @@ def test_encodings_that_hide_a_backslash(name: str, canonical: str | None) -> No
         ("windows-1252", "WIN1252"),
         ("koi8", "KOI8R"),
         ("EUC_JP", "EUC_JP"),
+        ("euc-tw", "EUC_TW"),
         ("sjis", "SJIS"),
         ("UTF8", None),
         ("SQL_ASCII", None),
@@ -65,6 +66,7 @@ def test_encodings_whose_characters_are_not_utf8(name: str, canonical: str | Non
         (b"caf\xe9", "LATIN1", "caf\xe9"),
         (b"\x80", "WIN1252", "\u20ac"),
         (b"\xc1", "KOI8R", "\u0430"),
+        (b"a\xa4\xa4b", "EUC_TW", "a\ufffd\ufffdb"),  # no codec: unknown characters
     ],
 )
 def test_characters_are_split_as_the_server_splits_them(

@@ -44,7 +44,7 @@ from skewguard.statements import (
 )
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
-from skewguard.wire.encodings import ANY, character_set, decode, readings
+from skewguard.wire.encodings import ANY, UNREADABLE, character_set, decode, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
     Message,
@@ -488,6 +488,8 @@ class ClientSession(asyncio.Protocol):
         if script is None:
             script = read_script(sql)
             _SCRIPTS.put(sql, script)
+        if self._reported[1] in UNREADABLE and "\ufffd" in sql and script.may_change_schema:
+            return replace(script, ambiguous=True)  # names the proxy cannot read
         return script
 
     def _untagged_log(self) -> bool:

@@ -13,7 +13,8 @@ client_encoding is one of these.
 Other client encodings split a text as UTF-8 does (every byte of a non-ASCII
 character is >= 0x80), but their characters are other characters: a LATIN1
 ``caf\xe9`` is the identifier ``café`` PostgreSQL stores. Their texts are
-decoded with their own codec, so names match what the server sees.
+decoded with their own codec, so names match what the server sees (EUC_TW and
+MULE_INTERNAL have none: DDL with one of their characters is not judged).
 """
 
 from __future__ import annotations
@@ -85,7 +86,12 @@ TRANSLATED = {
     "EUC_JP": "euc_jp",
     "EUC_CN": "gb2312",
     "EUC_KR": "euc_kr",
+    "EUC_JIS_2004": "euc_jis_2004",
 }
+
+#: Client encodings that split as UTF-8 does but that no Python codec reads: their
+#: non-ASCII characters are read as U+FFFD, and a text with one is not judged.
+UNREADABLE = frozenset({"EUC_TW", "MULE_INTERNAL"})
 
 #: Their spellings PostgreSQL accepts besides the canonical ones (encnames.c).
 _TRANSLATED_ALIASES = {
@@ -112,7 +118,7 @@ _TRANSLATED_ALIASES = {
     "vscii": "WIN1258",
     "koi8": "KOI8R",
     **{f"windows{n}": f"WIN{n}" for n in range(1250, 1259)},
-    **{name.lower().replace("_", ""): name for name in TRANSLATED},
+    **{name.lower().replace("_", ""): name for name in (*TRANSLATED, *UNREADABLE)},
 }
 
 #: A client encoding the proxy cannot name (computed, or reset to a default it did not see).
@@ -122,6 +128,8 @@ ANY = "*"
 DISTINCT_READINGS = ("SJIS", "BIG5", "GB18030", "JOHAB")
 
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+#: Every non-ASCII byte (read as Latin-1) → U+FFFD.
+_UNKNOWN_CHARACTERS = {code: "\ufffd" for code in range(0x80, 0x100)}
 
 
 def hiding(name: str) -> str | None:
@@ -159,6 +167,8 @@ def decode(data: bytes, encoding: str | None) -> str:
         return data.decode("utf-8", "replace")
     if encoding in TRANSLATED:  # an unmapped byte: the server refuses the text
         return data.decode(TRANSLATED[encoding], "replace")
+    if encoding in UNREADABLE:
+        return data.decode("latin-1").translate(_UNKNOWN_CHARACTERS)
     codec = CODECS[encoding]
     out: list[str] = []
     start = at = 0
