@@ -78,6 +78,9 @@ class Ctx:
 
     def restore(self) -> None:
         with self.direct() as conn:
+            renamed = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'archive2'").fetchone()
+            if renamed:  # by the "ALTER ROLE RENAME" attempt
+                conn.execute("ALTER ROLE archive2 RENAME TO archive")
             for setting in (
                 "ALTER ROLE archive RESET ALL",
                 "ALTER ROLE ALL RESET ALL",
