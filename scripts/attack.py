@@ -1192,6 +1192,13 @@ def _r15(ctx: Ctx) -> object:
     return first + as_archive(ctx, "RESET search_path", DROP, search_path="archive")
 
 
+@guard("ALTER ROLE archive SET role = postgres: $user is not the login role")
+def _r16(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("DROP SCHEMA postgres")  # "$user" skipped: users is public.users
+    return q(ctx, "ALTER ROLE archive SET role = postgres") + as_archive(ctx, DROP)
+
+
 # ------------------------------------------------------------------ round 2: other paths to DDL
 
 

@@ -2,7 +2,7 @@
 
 Analysis resolves unqualified names per session, so the relay follows
 ``SET search_path`` (and RESET/DISCARD ALL) as statements pass. The starting
-value is PostgreSQL's (wire/handshake.py learns it, per-role and per-database
+value is PostgreSQL's (wire/handshake.py asks for it, per-role and per-database
 defaults included); the startup packet's is the stand-in until then.
 """
 

@@ -275,8 +275,8 @@ def test_a_name_in_a_client_encoding_the_proxy_cannot_read_is_not_waved_through(
     with direct(target.cluster, dbname=target.database) as conn:
         conn.execute(f'ALTER TABLE users ADD COLUMN IF NOT EXISTS "{column}" text')
         row = conn.execute("SELECT convert_to(%s, 'EUC_TW')", (column,)).fetchone()
-    assert row is not None
-    name = bytes(row[0])
+    assert row is not None and isinstance(row[0], bytes)
+    name = row[0]
     app = target.proxy.url(database=target.database, application_name="shop@3")
     with psycopg.connect(app, autocommit=True) as conn:
         conn.execute(f'SELECT "{column}" FROM users').fetchall()
@@ -287,3 +287,14 @@ def test_a_name_in_a_client_encoding_the_proxy_cannot_read_is_not_waved_through(
             client.send(rc.message(b"Q", b'SELECT "' + name + b'" FROM users; SELECT 1\x00'))
             assert _codes(client) == ["ok"]  # no DDL: not refused
     assert column in target.columns()
+
+
+def test_a_role_that_logs_in_as_another_moves_the_user_schema(target: Target, role: str) -> None:
+    """``ALTER ROLE r SET role = postgres``: "$user" is postgres, not the login role, so
+    ``users`` is public.users (there is no postgres schema), which shop@1 reads."""
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(f"ALTER ROLE {role} SET role = postgres")
+    with target.client(user=role) as client:
+        client.send(rc.query("ALTER TABLE users DROP COLUMN email"))
+        assert _codes(client) == ["55006"]
+    assert "email" in target.columns()

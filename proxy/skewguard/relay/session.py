@@ -232,7 +232,7 @@ class ClientSession(asyncio.Protocol):
         if self._tls is None and (self.phase is Phase.CONNECTING or self.phase is Phase.AUTH):
             # PostgreSQL answers the StartupMessage and only then reads the EOF.
             self._client_eof = True
-            self._handshake.learn_search_path = False  # no statement of the client's comes
+            self._handshake.learn_session = False  # no statement of the client's comes
             self._eof_upstream()
             return True
         if (
@@ -1071,9 +1071,11 @@ class ClientSession(asyncio.Protocol):
                     if not self.identity.tagged:
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
                         self._retag(identity)
-                case hs.SearchPath(value):
-                    self._startup_path = UNKNOWN if value is None else parse_path(value)
-                    self._path_known = value is not None
+                case hs.SessionStart(path, current_user):
+                    self._startup_path = UNKNOWN if path is None else parse_path(path)
+                    self._path_known = path is not None
+                    if current_user != self._user:  # ALTER ROLE ... SET role: "$user" moved
+                        self._role_moved = True
                 case hs.Authenticated():
                     raw = self._replication and not self._sql_walsender
                     self.phase = Phase.RAW if raw else Phase.READY
@@ -1109,7 +1111,7 @@ class ClientSession(asyncio.Protocol):
         self.database = self.params["database"]
         self._startup_path = startup_path(self.params)
         # per-role and per-database defaults apply too: PostgreSQL is asked for the path
-        self._handshake.learn_search_path = self._sql_walsender or not self._replication
+        self._handshake.learn_session = self._sql_walsender or not self._replication
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(
                 self.proxy.guard, self._requester, reported=self._standard_strings

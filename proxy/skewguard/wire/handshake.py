@@ -6,8 +6,8 @@ StartupMessage, a CancelRequest or a refused packet to its shell, relays the
 client's authentication responses and the server's authentication exchange,
 and holds what a client sends before authentication ends (PostgreSQL reads it
 only afterwards, so the gate judges it then). It learns the session's
-search_path as PostgreSQL set it (per-role and per-database defaults
-included): from the ParameterStatus PostgreSQL 18 sends, or else by asking,
+search_path and current user as PostgreSQL set them (per-role and
+per-database defaults included, ``ALTER ROLE ... SET role`` too) by asking,
 between the server's first ReadyForQuery and the client's. Every answer follows
 PostgreSQL's ProcessStartupPacket. :class:`Handshake` keeps that state;
 ``relay/session.py`` performs the actions it returns (the h11 shape: the
@@ -37,8 +37,9 @@ _DATA_ROW = 0x44  # 'D'
 #: The answers to the proxy's own startup query the client never sees (the rest,
 #: notices and reports, are the session's and go on).
 _OWN_REPLIES = frozenset(b"TDCEI")
-#: Asked when the server does not report search_path (before PostgreSQL 18).
-SEARCH_PATH_QUERY = m.encode_query("SELECT pg_catalog.current_setting('search_path')")
+#: What the proxy asks once a session has started (current_user is a keyword: no
+#: search_path can make it another function).
+SESSION_QUERY = m.encode_query("SELECT pg_catalog.current_setting('search_path'), current_user")
 
 
 # ---------------------------------------------------------------- actions
@@ -131,10 +132,12 @@ class ClientEncoding:
 
 
 @dataclass(frozen=True, slots=True)
-class SearchPath:
-    """The session's search_path as PostgreSQL set it at startup (None: it would not say)."""
+class SessionStart:
+    """The session's search_path and current user as PostgreSQL set them at startup (None:
+    it would not say)."""
 
-    value: str | None
+    search_path: str | None
+    current_user: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,7 +158,7 @@ Action = (
     | BackendKey
     | ApplicationName
     | ClientEncoding
-    | SearchPath
+    | SessionStart
     | Authenticated
 )
 
@@ -186,11 +189,10 @@ class Handshake:
         self._early: list[bytes] = []  # client messages held until authentication ends
         self._early_bytes = 0
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet
-        #: the shell's wish to learn the search_path (a session that runs SQL)
-        self.learn_search_path = False
-        self._path_reported = False
+        #: the shell's wish to learn how the session started (one that runs SQL)
+        self.learn_session = False
         self._first_ready: bytes | None = None  # the server's, held while the proxy asks
-        self._asked: str | None = None
+        self._asked: tuple[str | None, ...] = (None, None)
 
     @property
     def holding(self) -> bool:
@@ -338,28 +340,26 @@ class Handshake:
                 said.append(BackendKey(key_data.pid, key_data.key))
             elif self._first_ready is not None and mtype in _OWN_REPLIES:
                 if mtype == _DATA_ROW:
-                    self._asked = m.decode_data_row(segment.body)[0]
+                    self._asked = m.decode_data_row(segment.body)
                 continue
             elif mtype == _PARAMETER_STATUS:
                 name, value = m.decode_parameter_status(segment.body)
-                if name == "search_path" and not self.authenticated:
-                    self._path_reported = True
-                    said.append(SearchPath(value))
-                elif name == "application_name":
+                if name == "application_name":
                     said.append(ApplicationName(value))
                 elif name == "client_encoding":
                     said.append(ClientEncoding(value))
                 elif name == "standard_conforming_strings":
                     self.standard_strings = value
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
-                if self._first_ready is None and self.learn_search_path:
-                    if not self._path_reported:
-                        self._first_ready = raw  # the client's, once the answer is in
-                        said.append(ToServer(SEARCH_PATH_QUERY))
-                        continue
-                elif self._first_ready is not None:
+                if self._first_ready is None and self.learn_session:
+                    self.learn_session = False
+                    self._first_ready = raw  # the client's, once the answer is in
+                    said.append(ToServer(SESSION_QUERY))
+                    continue
+                if self._first_ready is not None:
                     raw, self._first_ready = self._first_ready, None
-                    said.append(SearchPath(self._asked))
+                    path, user, *_ = (*self._asked, None, None)
+                    said.append(SessionStart(path, user))
                 self.authenticated = True
                 said.append(Authenticated())
             out.append(raw)
