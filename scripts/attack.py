@@ -1906,6 +1906,69 @@ def _h18(ctx: Ctx) -> object:
     return "ok"
 
 
+@other("learning: 100000 distinct query texts do not grow the proxy without bound")
+def _h19(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    with ctx.raw(application_name="spray@1") as c:
+        for start in range(0, 100_000, 5_000):
+            c.send(*(rc.query(f"SELECT {i} AS c{i}") for i in range(start, start + 5_000)))
+            outcome(c, count=5_000)
+    time.sleep(2)
+    grew = (_rss(pid) - before) / 1e6
+    _serves(ctx)
+    assert grew < 300, grew
+    return f"proxy RSS +{grew:.0f} MB"
+
+
+@other("relay: a client that stops reading a large result does not fill the proxy")
+def _h20(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    c = ctx.raw()
+    c.send(rc.query("SELECT repeat('x', 100000) FROM generate_series(1, 5000)"))
+    time.sleep(4)  # 500 MB on offer; the client reads nothing
+    grew = (_rss(pid) - before) / 1e6
+    c.close()
+    _serves(ctx)
+    assert grew < 100, grew
+    return f"proxy RSS +{grew:.0f} MB"
+
+
+@other("admin: /api/decisions with huge or malformed limits")
+def _h21(ctx: Ctx) -> object:
+    out = []
+    for query in ("limit=999999999", "limit=-1", "limit=abc", "limit=1e9", "since=-1&limit=0"):
+        status, data = admin(ctx, "GET", f"/api/decisions?{query}")
+        assert len(data) < 50_000_000
+        out.append(status)
+    _admin_alive(ctx)
+    return out
+
+
+@other("guard: 40 connections sending DDL at once leave the proxy serving")
+def _h22(ctx: Ctx) -> object:
+    import threading
+
+    codes: list[str] = []
+
+    def one(i: int) -> None:
+        with contextlib.suppress(Exception):
+            codes.extend(q(ctx, f"ALTER TABLE scratch ADD COLUMN IF NOT EXISTS c{i} int", DROP))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    start = time.monotonic()
+    _serves(ctx)
+    took = time.monotonic() - start
+    for t in threads:
+        t.join(60)
+    return f"served in {took:.2f}s; {codes.count('55006')} refusals"
+
+
 # ------------------------------------------------------------------ runner
 
 
