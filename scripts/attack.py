@@ -37,7 +37,7 @@ from tests.support.proxy import ProxyProcess
 DROP = "ALTER TABLE users DROP COLUMN email"
 SECRET = "hunter2-literal-7731"
 SCHEMA = """
-CREATE TABLE users (id serial PRIMARY KEY, email text, name text);
+CREATE TABLE users (id serial PRIMARY KEY, email text, name text, "prénom" text, "имя" text);
 INSERT INTO users (email, name) VALUES ('a@x', 'Ann');
 CREATE SCHEMA archive;
 CREATE TABLE archive.users (id int, email text);
@@ -78,6 +78,18 @@ class Ctx:
 
     def restore(self) -> None:
         with self.direct() as conn:
+            renamed = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = 'archive2'").fetchone()
+            if renamed:  # by the "ALTER ROLE RENAME" attempt
+                conn.execute("ALTER ROLE archive2 RENAME TO archive")
+            for setting in (
+                "ALTER ROLE archive RESET ALL",
+                "ALTER ROLE ALL RESET ALL",
+                "ALTER ROLE postgres RESET ALL",
+                f"ALTER DATABASE {self.db} RESET ALL",
+                "ALTER SYSTEM RESET ALL",
+                "SELECT pg_reload_conf()",
+            ):
+                conn.execute(setting)
             if not self.email_exists():
                 conn.execute("ALTER TABLE public.users ADD COLUMN email text")
 
@@ -106,6 +118,10 @@ def q(ctx: Ctx, *texts: str, **extra: str) -> list[str]:
     with ctx.raw(**extra) as client:
         client.send(*(rc.query(t) for t in texts))
         return outcome(client, count=len(texts))
+
+
+class Bypassed(Exception):
+    """An attempt saw a change the guard should have refused (beyond ``users.email``)."""
 
 
 Attempt = Callable[[Ctx], object]
@@ -1058,6 +1074,306 @@ def _f6(ctx: Ctx) -> object:
     return q(ctx, DROP, options="-c skewguard.app=migrator")
 
 
+# ------------------------------------------------------------------ round 2: session defaults
+
+
+def as_archive(ctx: Ctx, *texts: str, **extra: str) -> list[str]:
+    """The texts from a new connection as the role ``archive``, whose ``"$user"`` schema
+    holds an unused ``users``: only a search_path without it reaches public.users."""
+    return q(ctx, *texts, user="archive", **extra)
+
+
+@guard("ALTER ROLE SET search_path for a future connection, DDL through it")
+def _r1(ctx: Ctx) -> object:
+    return q(ctx, "ALTER ROLE archive SET search_path = public") + as_archive(ctx, DROP)
+
+
+@guard("ALTER ROLE IN DATABASE SET search_path, DDL through a new connection")
+def _r2(ctx: Ctx) -> object:
+    first = q(ctx, f"ALTER ROLE archive IN DATABASE {ctx.db} SET search_path = public")
+    return first + as_archive(ctx, DROP)
+
+
+@guard("ALTER DATABASE SET search_path, DDL through a new connection")
+def _r3(ctx: Ctx) -> object:
+    return q(ctx, f"ALTER DATABASE {ctx.db} SET search_path = public") + as_archive(ctx, DROP)
+
+
+@guard("ALTER ROLE ALL SET search_path, DDL through a new connection")
+def _r4(ctx: Ctx) -> object:
+    return q(ctx, "ALTER ROLE ALL SET search_path = public") + as_archive(ctx, DROP)
+
+
+@guard("ALTER SYSTEM SET search_path and reload, DDL through a new connection")
+def _r5(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER SYSTEM SET search_path = public", "SELECT pg_reload_conf()")
+    time.sleep(0.3)
+    return first + as_archive(ctx, DROP)
+
+
+@guard("role default path, then SET search_path TO DEFAULT after a startup option")
+def _r6(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER ROLE archive SET search_path = public")
+    return first + as_archive(
+        ctx, "SET search_path TO DEFAULT", DROP, options="-c search_path=archive"
+    )
+
+
+@guard("role default path, SET search_path = archive, RESET ALL, DDL")
+def _r7(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER ROLE archive SET search_path = public")
+    return first + as_archive(ctx, f"SET search_path = archive; RESET ALL; {DROP}")
+
+
+@guard("role default path, DISCARD ALL pipelined before the DDL")
+def _r8(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER ROLE archive SET search_path = public")
+    return first + as_archive(ctx, "SET search_path = archive", "DISCARD ALL", DROP)
+
+
+@guard("SET LOCAL search_path in a committed block, DDL after it as archive")
+def _r9(ctx: Ctx) -> object:
+    return as_archive(
+        ctx, "BEGIN; SET LOCAL search_path = archive; COMMIT", DROP.replace("users", "public.users")
+    )
+
+
+@guard("set_config(search_path, public, true) in a block as archive, then DDL")
+def _r10(ctx: Ctx) -> object:
+    return as_archive(
+        ctx, f"BEGIN; SELECT set_config('search_path', 'public', true); {DROP}; COMMIT"
+    )
+
+
+@guard("set_config(search_path) through the extended protocol as archive, DDL pipelined")
+def _r11(ctx: Ctx) -> object:
+    with ctx.raw(user="archive") as c:
+        c.send(
+            rc.parse("SELECT set_config('search_path', $1, false)")
+            + rc.bind(["public"])
+            + rc.execute()
+            + rc.parse(DROP)
+            + rc.bind()
+            + rc.execute()
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("function with a SET search_path clause running the DDL")
+def _r12(ctx: Ctx) -> object:
+    f = ctx.unique("f")
+    return as_archive(
+        ctx,
+        f"CREATE FUNCTION {f}() RETURNS void LANGUAGE plpgsql SET search_path = public "
+        f"AS $$ BEGIN {DROP}; END $$",
+        f"SELECT {f}()",
+    )
+
+
+@guard("startup options -c session_replication_role=replica then DDL")
+def _r13(ctx: Ctx) -> object:
+    return q(ctx, DROP, options="-c session_replication_role=replica")
+
+
+@guard("startup options -c default_transaction_read_only=on, SET off, DDL")
+def _r14(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "SET default_transaction_read_only = off",
+        DROP,
+        options="-c default_transaction_read_only=on",
+    )
+
+
+@guard("role as archive with startup search_path param, then RESET search_path")
+def _r15(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER ROLE archive SET search_path = public")
+    return first + as_archive(ctx, "RESET search_path", DROP, search_path="archive")
+
+
+@guard("ALTER ROLE archive SET role = postgres: $user is not the login role")
+def _r16(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("DROP SCHEMA postgres")  # "$user" skipped: users is public.users
+    return q(ctx, "ALTER ROLE archive SET role = postgres") + as_archive(ctx, DROP)
+
+
+# ------------------------------------------------------------------ round 2: other paths to DDL
+
+
+@guard("dblink_exec back into the database")
+def _s1(ctx: Ctx) -> object:
+    conninfo = f"host=127.0.0.1 port={ctx.cluster.port} dbname={ctx.db} user=postgres"
+    return q(
+        ctx,
+        "CREATE EXTENSION IF NOT EXISTS dblink",
+        f"SELECT dblink_exec('{conninfo}', '{DROP}')",
+    )
+
+
+@guard("dblink_exec spelled through a schema-qualified call in a CTE")
+def _s2(ctx: Ctx) -> object:
+    conninfo = f"host=127.0.0.1 port={ctx.cluster.port} dbname={ctx.db} user=postgres"
+    return q(
+        ctx,
+        "CREATE EXTENSION IF NOT EXISTS dblink",
+        f"WITH x AS (SELECT public.dblink_exec('{conninfo}', '{DROP}')) SELECT * FROM x",
+    )
+
+
+@guard("IMPORT FOREIGN SCHEMA a users table into the $user schema")
+def _s3(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+        "CREATE SERVER IF NOT EXISTS loop FOREIGN DATA WRAPPER postgres_fdw "
+        f"OPTIONS (host '127.0.0.1', port '{ctx.cluster.port}', dbname '{ctx.db}')",
+        "CREATE USER MAPPING IF NOT EXISTS FOR postgres SERVER loop OPTIONS (user 'postgres')",
+        "IMPORT FOREIGN SCHEMA archive LIMIT TO (users) FROM SERVER loop INTO postgres",
+    )
+
+
+@guard("CREATE FOREIGN TABLE users in the $user schema")
+def _s4(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "CREATE EXTENSION IF NOT EXISTS postgres_fdw",
+        "CREATE SERVER IF NOT EXISTS loop FOREIGN DATA WRAPPER postgres_fdw "
+        f"OPTIONS (host '127.0.0.1', port '{ctx.cluster.port}', dbname '{ctx.db}')",
+        "CREATE FOREIGN TABLE postgres.users (id int, email text) SERVER loop",
+    )
+
+
+@guard("CREATE SCHEMA with an embedded CREATE TABLE users shadowing for $user")
+def _s5(ctx: Ctx) -> object:
+    return q(ctx, "DROP SCHEMA postgres; CREATE SCHEMA postgres CREATE TABLE users (id int)")
+
+
+@guard("DROP OWNED BY the owner of users")
+def _s6(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("ALTER TABLE public.users OWNER TO archive")
+    try:
+        return q(ctx, "DROP OWNED BY archive")
+    finally:
+        with ctx.direct() as conn, contextlib.suppress(psycopg.Error):
+            conn.execute("ALTER TABLE public.users OWNER TO postgres")
+
+
+@guard("DROP SCHEMA public CASCADE")
+def _s7(ctx: Ctx) -> object:
+    return q(ctx, "DROP SCHEMA public CASCADE")
+
+
+@guard("DROP TABLE of a list whose second name is users")
+def _s8(ctx: Ctx) -> object:
+    t = ctx.unique("t")
+    return q(ctx, f"CREATE TABLE {t} (a int)", f"DROP TABLE IF EXISTS nothing_here, {t}, users")
+
+
+@guard("ALTER TABLE ... DROP without COLUMN, IF EXISTS, ONLY, qualified")
+def _s9(ctx: Ctx) -> object:
+    return q(ctx, "ALTER TABLE IF EXISTS ONLY public.users DROP IF EXISTS email RESTRICT")
+
+
+@guard("RENAME without COLUMN keyword")
+def _s10(ctx: Ctx) -> object:
+    return q(ctx, "ALTER TABLE users RENAME email TO email_old")
+
+
+@guard("ATTACH PARTITION of the used table then DROP the parent")
+def _s11(ctx: Ctx) -> object:
+    p = ctx.unique("p")
+    return q(
+        ctx,
+        f"CREATE TABLE {p} (id int NOT NULL, email text, name text) PARTITION BY RANGE (id)",
+        f"ALTER TABLE {p} ATTACH PARTITION users FOR VALUES FROM (0) TO (1000000)",
+        f"DROP TABLE {p}",
+    )
+
+
+@guard("REINDEX, CREATE STATISTICS, SECURITY LABEL, ALTER DEFAULT PRIVILEGES, then DROP")
+def _s12(ctx: Ctx) -> object:
+    s = ctx.unique("s")
+    return q(
+        ctx,
+        "REINDEX TABLE users",
+        f"CREATE STATISTICS {s} ON email, name FROM users",
+        "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC",
+        f"REINDEX TABLE users; {DROP}",
+    )
+
+
+@guard("CREATE PUBLICATION then DDL in the same text")
+def _s13(ctx: Ctx) -> object:
+    pub = ctx.unique("pub")
+    return q(ctx, f"CREATE PUBLICATION {pub} FOR TABLE users; {DROP}")
+
+
+@guard("PREPARE TRANSACTION of a held DDL, COMMIT PREPARED elsewhere")
+def _s14(ctx: Ctx) -> object:
+    gid = ctx.unique("gid")
+    first = q(ctx, f"BEGIN; {DROP}; PREPARE TRANSACTION '{gid}'")
+    return first + q(ctx, f"COMMIT PREPARED '{gid}'")
+
+
+@guard("Describe and Execute of a DDL portal after an error in the block")
+def _s15(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.query("BEGIN"),
+            rc.parse(DROP, "s") + rc.bind(portal="p", statement="s") + rc.sync(),
+            rc.query("SELECT 1/0"),
+            rc.describe("P", "p") + rc.execute("p") + rc.sync(),
+            rc.query("ROLLBACK"),
+            rc.describe("P", "p") + rc.execute("p") + rc.sync(),
+        )
+        return outcome(c, count=6)
+
+
+@guard("EUC_TW client encoding (no Python codec) with a non-ASCII alias before DDL")
+def _s16(ctx: Ctx) -> object:
+    with ctx.raw(client_encoding="EUC_TW") as c:
+        c.send(rc.message(b"Q", b"/* \xa4\xa4 */ " + DROP.encode() + b"\x00"))
+        return outcome(c)
+
+
+@guard("LATIN1 name of a column the live version reads")
+def _s17(ctx: Ctx) -> object:
+    with ctx.raw(client_encoding="LATIN1") as c:
+        c.send(rc.message(b"Q", b'ALTER TABLE users DROP COLUMN "pr\xe9nom"\x00'))
+        got = outcome(c)
+    with ctx.direct() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass "
+            "AND attname = 'prénom' AND NOT attisdropped"
+        ).fetchone()
+    if not row or row[0] != 1:
+        conn = ctx.direct()
+        conn.execute('ALTER TABLE public.users ADD COLUMN "prénom" text')
+        conn.close()
+        raise Bypassed(f"prénom dropped ({got})")
+    return got
+
+
+@guard("WIN1251 Cyrillic identifier equal to nothing in UTF-8 reading")
+def _s18(ctx: Ctx) -> object:
+    with ctx.raw(client_encoding="WIN1251") as c:
+        c.send(rc.message(b"Q", b'ALTER TABLE users RENAME COLUMN "\xe8\xec\xff" TO x\x00'))
+        got = outcome(c)
+    with ctx.direct() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass "
+            "AND attname = 'имя' AND NOT attisdropped"
+        ).fetchone()
+    if not row or row[0] != 1:
+        with ctx.direct() as conn:
+            conn.execute('ALTER TABLE public.users RENAME COLUMN x TO "имя"')
+        raise Bypassed(f"имя renamed ({got})")
+    return got
+
+
 # ------------------------------------------------------------------ admin port
 
 
@@ -1276,6 +1592,383 @@ def _g12(ctx: Ctx) -> object:
     return "no leak"
 
 
+# ------------------------------------------------------------------ round 2: floods and bounds
+
+
+def _metric(ctx: Ctx, name: str) -> float:
+    return sum(v for (n, _), v in ctx.proxy.metrics().items() if n == name)
+
+
+def _serves(ctx: Ctx) -> None:
+    with ctx.raw() as c:
+        c.send(rc.query("SELECT 1"))
+        assert outcome(c) == ["ok"]
+
+
+@other("cancel: 300 guessed keys for the live session's pid reach no server")
+def _h1(ctx: Ctx) -> object:
+    pid = int(ctx.live.info.backend_pid)  # type: ignore[attr-defined]
+    relayed = _metric(ctx, "skewguard_cancel_requests_total")
+    for i in range(300):
+        with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+            s.sendall(rc.cancel_request(pid, struct.pack("!I", i * 7919)))
+            s.settimeout(5)
+            assert s.recv(1) == b""
+    ctx.live.execute("SELECT email FROM users WHERE id = 1").fetchall()  # type: ignore[attr-defined]
+    assert _metric(ctx, "skewguard_cancel_requests_total") == relayed
+    return f"{_metric(ctx, 'skewguard_cancel_requests_unmatched_total'):.0f} dropped"
+
+
+@other("cancel: a direct connection's real key sent through the proxy")
+def _h2(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.cluster.port, timeout=10) as outsider:
+        replies = outsider.startup({"user": "postgres", "database": ctx.db})
+        body = next(r for r in replies if r.type == "K").body
+        outsider.send(rc.query("SELECT pg_sleep(1)"))
+        with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+            s.sendall(rc.cancel_request(struct.unpack_from("!i", body)[0], bytes(body[4:])))
+            s.settimeout(5)
+            s.recv(1)
+        got = outcome(outsider)
+    assert got == ["ok"], got
+    return got
+
+
+@other("cancel: a flood of the session's own key costs one upstream cancel at a time")
+def _h3(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+        body = next(r for r in c.startup(ctx.params()) if r.type == "K").body
+        c.send(rc.query("SELECT pg_sleep(20)"))
+        time.sleep(0.2)
+        before = _metric(ctx, "skewguard_cancel_requests_total")
+        socks = []
+        for _ in range(100):
+            s = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5)
+            s.sendall(rc.cancel_request(struct.unpack_from("!i", body)[0], bytes(body[4:])))
+            socks.append(s)
+        for s in socks:
+            s.settimeout(10)
+            s.recv(1)
+            s.close()
+        got = outcome(c)
+    relayed = _metric(ctx, "skewguard_cancel_requests_total") - before
+    assert got == ["57014"], got
+    assert relayed < 100, relayed
+    return f"{relayed:.0f} relayed for 100 sent"
+
+
+@other("startup: 400 half-sent startup packets, a real client still served")
+def _h4(ctx: Ctx) -> object:
+    socks = []
+    for _ in range(400):
+        with contextlib.suppress(OSError):
+            s = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5)
+            s.sendall(struct.pack("!i", 200))  # a length, then nothing
+            socks.append(s)
+    start = time.monotonic()
+    _serves(ctx)
+    took = time.monotonic() - start
+    for s in socks:
+        s.close()
+    assert took < 5, took
+    return f"served in {took:.2f}s beside {len(socks)} stalled"
+
+
+@other("startup: a stalled startup is ended by the proxy")
+def _h5(ctx: Ctx) -> object:
+    with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+        s.sendall(struct.pack("!i", 200))
+        s.settimeout(120)
+        start = time.monotonic()
+        try:
+            data = s.recv(100)
+        except OSError:
+            data = b""
+        took = time.monotonic() - start
+    assert took < 90, took
+    return f"closed after {took:.0f}s ({data[:1]!r})"
+
+
+@other("startup: direct TLS ClientHello with ALPN postgresql on a proxy without TLS")
+def _h6(ctx: Ctx) -> object:
+    import ssl
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    context.set_alpn_protocols(["postgresql"])
+    raw = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5)
+    try:
+        with context.wrap_socket(raw, server_hostname="localhost") as tls:
+            tls.recv(1)
+        result = "handshake completed"
+    except (ssl.SSLError, OSError) as exc:
+        result = type(exc).__name__
+    finally:
+        raw.close()
+    _serves(ctx)
+    return result
+
+
+@other("startup: SSLRequest answered N, then a TLS ClientHello anyway")
+def _h7(ctx: Ctx) -> object:
+    with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+        s.sendall(rc.SSL_REQUEST)
+        answer = s.recv(1)
+        s.sendall(b"\x16\x03\x01\x00\xa5\x01\x00\x00\xa1\x03\x03" + bytes(160))
+        s.settimeout(5)
+        try:
+            rest = s.recv(200)
+        except OSError:
+            rest = b""
+    _serves(ctx)
+    return (answer, rest[:1])
+
+
+@other("startup: GSSENCRequest, then SSLRequest, then a startup with 2000 parameters")
+def _h8(ctx: Ctx) -> object:
+    params = ctx.params(**{f"x{i}": "v" for i in range(2000)})
+    with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+        s.sendall(rc.GSSENC_REQUEST)
+        g = s.recv(1)
+        s.sendall(rc.SSL_REQUEST)
+        t = s.recv(1)
+        s.sendall(rc.startup(params))
+        s.settimeout(5)
+        try:
+            rest = s.recv(300)
+        except OSError:
+            rest = b""
+    _serves(ctx)
+    return (g, t, rest[:1])
+
+
+@other("protocol: 50000 named prepared statements and portals in one session")
+def _h9(ctx: Ctx) -> object:
+
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    with ctx.raw() as c:
+        batch = b"".join(
+            rc.parse(f"SELECT {i}", f"s{i}") + rc.bind(portal=f"p{i}", statement=f"s{i}")
+            for i in range(50_000)
+        )
+        c.sock.settimeout(120)
+        c.send(batch + rc.query("BEGIN"), rc.sync())
+        got = outcome(c, count=2)
+    grew = (_rss(pid) - before) / 1e6
+    _serves(ctx)
+    assert grew < 200, grew
+    return f"{got}, proxy RSS +{grew:.0f} MB"
+
+
+def _rss(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@other("protocol: LISTEN on 5000 channels and a NOTIFY flood of 8000-byte payloads")
+def _h10(ctx: Ctx) -> object:
+    with ctx.raw() as listener, ctx.raw() as talker:
+        listener.send(rc.query("; ".join(f"LISTEN ch{i}" for i in range(5000))))
+        assert outcome(listener) == ["ok"]
+        payload = "n" * 7900
+        talker.send(*(rc.query(f"NOTIFY ch{i}, '{payload}'") for i in range(500)))
+        outcome(talker, count=500)
+        listener.send(rc.query("SELECT 1"))
+        got = outcome(listener)
+    _serves(ctx)
+    return got
+
+
+@other("protocol: a Query of 200 MB is refused without taking the proxy's memory")
+def _h11(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        head = struct.pack("!ci", b"Q", 4 + 200_000_000)
+        with contextlib.suppress(OSError):
+            c.sock.sendall(head + b"SELECT '" + b"x" * 8_000_000)
+        got = outcome(c)
+    _serves(ctx)
+    return got
+
+
+@other("metrics: 300 database and user names from refused logins add no series")
+def _h12(ctx: Ctx) -> object:
+    for i in range(300):
+        with (
+            contextlib.suppress(Exception),
+            rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=5) as c,
+        ):
+            c.startup({"user": f"nouser{i}", "database": f"nodb{i}"})
+    text = ctx.proxy.get("/metrics")
+    found = len(set(re.findall(r"no(?:user|db)\d+", text)))
+    assert found == 0, found
+    return "no series"
+
+
+@other("no literal: a password in CREATE ROLE / ALTER ROLE, a NOTIFY payload, a COMMENT")
+def _h13(ctx: Ctx) -> object:
+    role = ctx.unique("leaky")
+    q(
+        ctx,
+        f"CREATE ROLE {role} LOGIN PASSWORD '{SECRET}p'",
+        f"ALTER ROLE {role} PASSWORD '{SECRET}q'",
+        f"NOTIFY ch, '{SECRET}r'",
+        f"COMMENT ON COLUMN users.email IS '{SECRET}s'; {DROP}",
+        f"ALTER ROLE {role} PASSWORD '{SECRET}t' VALID UNTIL 'x{SECRET}'",
+    )
+    with ctx.raw() as c:
+        c.send(rc.query(f"ALTER USER {role} WITH ENCRYPTED PASSWORD '{SECRET}u'; {DROP}"))
+        replies = c.read_ready()
+    detail = " ".join(str(r.fields()) for r in replies if r.type == "E")
+    time.sleep(1.5)
+    leaks = [
+        p
+        for p in ("/api/versions", "/api/decisions", "/metrics", "/")
+        if SECRET in ctx.proxy.get(p)
+    ]
+    if SECRET in ctx.proxy.log_tail():
+        leaks.append("log")
+    if SECRET in detail:
+        leaks.append("detail")
+    assert not leaks, leaks
+    return "no leak"
+
+
+@other("no literal: POST /api/check with a literal is not kept in decisions or logs")
+def _h14(ctx: Ctx) -> object:
+    body = (
+        '{"sql": "ALTER TABLE users ALTER COLUMN email SET DEFAULT \'' + SECRET + "v'\"}"
+    ).encode()
+    status, _ = admin(ctx, "POST", "/api/check", body, **{"Content-Type": "application/json"})
+    time.sleep(1)
+    leaks = [p for p in ("/api/decisions", "/metrics", "/") if SECRET in ctx.proxy.get(p)]
+    if SECRET in ctx.proxy.log_tail():
+        leaks.append("log")
+    assert not leaks, leaks
+    return status
+
+
+@other("admin: form-encoded cross-site POST to a mutation")
+def _h15(ctx: Ctx) -> object:
+    status, _ = admin(
+        ctx,
+        "POST",
+        "/api/versions/x@1/pin",
+        b"app=x&version=1",
+        **{"Content-Type": "application/x-www-form-urlencoded", "Origin": "http://evil.example"},
+    )
+    assert status >= 400, status
+    return status
+
+
+@other("admin: JSON mutation carrying a foreign Origin / Sec-Fetch-Site cross-site")
+def _h16(ctx: Ctx) -> object:
+    out = []
+    for headers in (
+        {"Origin": "http://evil.example"},
+        {"Sec-Fetch-Site": "cross-site"},
+        {"Origin": "null"},
+        {"Referer": "http://evil.example/x"},
+    ):
+        status, _ = admin(
+            ctx,
+            "POST",
+            "/api/versions/x@1/pin",
+            b"{}",
+            **{"Content-Type": "application/json", **headers},
+        )
+        out.append(status)
+    assert all(s >= 400 for s in out[:3]), out  # a Referer alone: no browser sends that
+    return out
+
+
+@other("admin: a mutation naming a 100 kB version")
+def _h17(ctx: Ctx) -> object:
+    with contextlib.suppress(OSError, http.client.HTTPException):
+        status, _ = admin(ctx, "POST", f"/api/versions/x@{'a' * 100_000}/pin", b"{}")
+        assert "a" * 100_000 not in ctx.proxy.get("/api/versions")
+        return status
+    _admin_alive(ctx)
+    return "closed"
+
+
+@other("admin: 2000 pipelined requests on one keep-alive connection")
+def _h18(ctx: Ctx) -> object:
+    s = socket.create_connection(("127.0.0.1", ctx.proxy.admin_port), timeout=5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" * 2000)
+    time.sleep(1)
+    s.close()
+    _admin_alive(ctx)
+    return "ok"
+
+
+@other("learning: 100000 distinct query texts do not grow the proxy without bound")
+def _h19(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    with ctx.raw(application_name="spray@1") as c:
+        for start in range(0, 100_000, 5_000):
+            c.send(*(rc.query(f"SELECT {i} AS c{i}") for i in range(start, start + 5_000)))
+            outcome(c, count=5_000)
+    time.sleep(2)
+    grew = (_rss(pid) - before) / 1e6
+    _serves(ctx)
+    assert grew < 300, grew
+    return f"proxy RSS +{grew:.0f} MB"
+
+
+@other("relay: a client that stops reading a large result does not fill the proxy")
+def _h20(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    c = ctx.raw()
+    c.send(rc.query("SELECT repeat('x', 100000) FROM generate_series(1, 5000)"))
+    time.sleep(4)  # 500 MB on offer; the client reads nothing
+    grew = (_rss(pid) - before) / 1e6
+    c.close()
+    _serves(ctx)
+    assert grew < 100, grew
+    return f"proxy RSS +{grew:.0f} MB"
+
+
+@other("admin: /api/decisions with huge or malformed limits")
+def _h21(ctx: Ctx) -> object:
+    out = []
+    for query in ("limit=999999999", "limit=-1", "limit=abc", "limit=1e9", "since=-1&limit=0"):
+        status, data = admin(ctx, "GET", f"/api/decisions?{query}")
+        assert len(data) < 50_000_000
+        out.append(status)
+    _admin_alive(ctx)
+    return out
+
+
+@other("guard: 40 connections sending DDL at once leave the proxy serving")
+def _h22(ctx: Ctx) -> object:
+    import threading
+
+    codes: list[str] = []
+
+    def one(i: int) -> None:
+        with contextlib.suppress(Exception):
+            codes.extend(q(ctx, f"ALTER TABLE scratch ADD COLUMN IF NOT EXISTS c{i} int", DROP))
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(40)]
+    for t in threads:
+        t.start()
+    start = time.monotonic()
+    _serves(ctx)
+    took = time.monotonic() - start
+    for t in threads:
+        t.join(60)
+    return f"served in {took:.2f}s; {codes.count('55006')} refusals"
+
+
 # ------------------------------------------------------------------ runner
 
 
@@ -1299,7 +1992,7 @@ def setup(cluster: LocalCluster, workdir: Path) -> Ctx:
         conn.execute(SCHEMA)
         conn.execute("CREATE SCHEMA postgres")
     live = psycopg.connect(proxy.url(database=db, application_name="shop@1"), autocommit=True)
-    live.execute("SELECT email FROM users WHERE id = 1").fetchall()
+    live.execute('SELECT email, "prénom", "имя" FROM users WHERE id = 1').fetchall()
     ctx.live = live  # type: ignore[attr-defined]
     time.sleep(1.5)
     return ctx
@@ -1313,12 +2006,15 @@ def run(ctx: Ctx, only: str) -> int:
         ctx.restore()
         with ctx.direct() as conn:
             conn.execute("DROP SCHEMA IF EXISTS postgres CASCADE; CREATE SCHEMA postgres")
+        bypassed = False
         try:
             seen = fn(ctx)
+        except Bypassed as exc:
+            seen, bypassed = str(exc), True
         except Exception as exc:
             seen = f"{type(exc).__name__}: {exc}"
         time.sleep(0.2)
-        broken = not ctx.email_exists()
+        broken = bypassed or not ctx.email_exists()
         with ctx.direct() as conn:
             row = conn.execute("SELECT to_regclass('postgres.users') IS NOT NULL").fetchone()
             shadow = bool(row and row[0])

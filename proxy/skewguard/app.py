@@ -214,7 +214,9 @@ async def serve(
         prune_task = asyncio.get_running_loop().create_task(prune_audit(store, settings))
     if slot is not None:
         flush = proxy.learner.flush_for_decision if proxy.learner is not None else None
-        proxy.siblings = Siblings(slot.run_dir, str(slot.index), flush, proxy.held_cancel)
+        proxy.siblings = Siblings(
+            slot.run_dir, str(slot.index), flush, proxy.held_cancel, known=proxy.knows_cancel_key
+        )
         await proxy.siblings.start()
         if proxy.guard is not None and proxy.guard.peers is None:  # a SQLite store
             proxy.guard.peers = proxy.siblings

@@ -1,10 +1,9 @@
 """The search_path a session resolves names with, and statements that change it.
 
 Analysis resolves unqualified names per session, so the relay follows
-``SET search_path`` (and RESET/DISCARD ALL) as statements pass. Values set in
-the startup packet (``options`` or a ``search_path`` parameter) are honoured;
-per-role or per-database defaults set with ALTER ROLE/DATABASE are not seen and
-the server default ``"$user", public`` is assumed.
+``SET search_path`` (and RESET/DISCARD ALL) as statements pass. The starting
+value is PostgreSQL's (wire/handshake.py asks for it, per-role and per-database
+defaults included); the startup packet's is the stand-in until then.
 """
 
 from __future__ import annotations

@@ -6,10 +6,12 @@ supervisor's private directory, and sends to the others there:
 - ``flush``/``flushed``: before a decision, with a SQLite store, every other
   worker writes what it has learned of the database (as ``PeerFlush`` does over
   NOTIFY for proxies sharing a PostgreSQL store);
-- ``cancel``/``fire``: a CancelRequest accepted by one worker for a session of
-  another. PostgreSQL gets it from the accepting worker as always; a statement
-  the guard holds has not reached PostgreSQL, so the worker serving the session
-  fails it, after PostgreSQL took the cancel, as a lone proxy does.
+- ``cancel``/``owner``/``fire``: a CancelRequest accepted by one worker for a
+  session of another. Each other worker answers whether one of its sessions has
+  that backend key; only then does the accepting worker send it to PostgreSQL
+  (a guessed key never reaches the server). A statement the guard holds has not
+  reached PostgreSQL, so the worker serving the session fails it, after
+  PostgreSQL took the cancel, as a lone proxy does.
 
 A socket nobody reads any more (a worker that died and is being restarted)
 refuses the datagram: that worker has nothing left to write and no session.
@@ -41,6 +43,8 @@ CANCEL_KEPT = 60.0
 #: ``held(pid, key)``: what fails the held statement of the session with that backend key,
 #: when a cancel arriving now is for it (Proxy.held_cancel).
 HeldCancel = Callable[[int, bytes], Callable[[], object] | None]
+#: ``known(pid, key)``: whether a session of this worker has that backend key.
+KnownKey = Callable[[int, bytes], bool]
 
 
 class Siblings:
@@ -52,14 +56,18 @@ class Siblings:
         name: str,
         flush: Callable[[str, float], Awaitable[bool]] | None,
         held: HeldCancel,
+        *,
+        known: KnownKey,
     ) -> None:
         self._dir = Path(run_dir)
         self.name = name
         self._flush = flush  # Learner.flush_for_decision (None: analysis is off)
         self._held = held
+        self._known = known
         self._sock: socket.socket | None = None
         self._waiting: dict[str, set[str]] = {}
         self._answered: dict[str, asyncio.Event] = {}
+        self._owned: set[str] = set()  # cancel requests another worker has the session of
         self._cancels: dict[str, tuple[float, Callable[[], object]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -120,11 +128,22 @@ class Siblings:
             log.info("workers did not flush in %.1fs: %s", budget, ", ".join(sorted(waiting)))
         return set(waiting)
 
-    def mark_cancel(self, pid: int, key: bytes) -> str:
-        """Tell the others a CancelRequest for (pid, key) arrived; the id ``fire_cancel`` takes."""
+    async def mark_cancel(self, pid: int, key: bytes, *, budget: float) -> str | None:
+        """Tell the others a CancelRequest for (pid, key) arrived: the id ``fire_cancel``
+        takes when one of them has that session, None when none says so in ``budget`` s."""
         request = uuid.uuid4().hex
-        self._broadcast(["cancel", request, self.name, str(pid), key.hex()])
-        return request
+        answered = self._answered[request] = asyncio.Event()
+        waiting = self._waiting[request] = set()
+        try:
+            waiting |= self._broadcast(["cancel", request, self.name, str(pid), key.hex()])
+            if waiting:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(budget):
+                        await answered.wait()
+            return request if request in self._owned else None
+        finally:
+            del self._waiting[request], self._answered[request]
+            self._owned.discard(request)
 
     def fire_cancel(self, request: str) -> None:
         """PostgreSQL has taken the cancel: the worker holding its statement fails it now."""
@@ -152,11 +171,19 @@ class Siblings:
             self._waiting[request].discard(sender)
             if not self._waiting[request]:
                 self._answered[request].set()
+        elif kind == "owner" and request in self._waiting:
+            self._waiting[request].discard(sender)
+            if rest[0] == "1":
+                self._owned.add(request)
+            if rest[0] == "1" or not self._waiting[request]:
+                self._answered[request].set()
         elif kind == "cancel":
             now = time.monotonic()
             for stale in [r for r, (at, _) in self._cancels.items() if now - at > CANCEL_KEPT]:
                 del self._cancels[stale]
-            fail = self._held(int(rest[0]), bytes.fromhex(rest[1]))
+            pid, key = int(rest[0]), bytes.fromhex(rest[1])
+            self._send(sender, ["owner", request, self.name, "1" if self._known(pid, key) else "0"])
+            fail = self._held(pid, key)
             if fail is not None:
                 log.info("a cancel accepted by worker %s is for a statement held here", sender)
                 self._cancels[request] = (now, fail)

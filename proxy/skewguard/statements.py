@@ -44,11 +44,12 @@ def needs_reading(sql: bytes) -> bool:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
-    # a setting changed from inside a query (set_config, in any spelling or quoting) or a
-    # word hidden from a byte search (U&"..." escapes): always read. Two substring tests
+    # a setting changed from inside a query (set_config, in any spelling or quoting), SQL
+    # sent on a connection of its own (dblink), or a word hidden from a byte search
+    # (U&"..." escapes): always read. Two substring tests
     # on the lower-cased text cost a third of a case-insensitive regex search.
     lowered = sql.lower()
-    if b"_config" in lowered or b"u&" in lowered:
+    if b"_config" in lowered or b"u&" in lowered or b"dblink" in lowered:
         return True
     effect = _HIDDEN_EFFECTS.get(word or b"")
     return effect is not None and effect in lowered
@@ -130,6 +131,12 @@ class Script:
         if not paths:
             return None
         return reset_to if paths[-1] == RESET else paths[-1]
+
+    @property
+    def may_change_schema(self) -> bool:
+        """DDL, code that may run some, or a text that does not parse."""
+        schema = (Kind.DDL, Kind.OPAQUE)
+        return self.error is not None or any(s.kind in schema for s in self.statements)
 
     @property
     def local_search_path(self) -> tuple[str, ...] | None:
@@ -285,6 +292,8 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
         for raw in inner:
             if isinstance(raw.stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt):
                 return [Statement(Kind.OPAQUE, text)]
+            if _sends_ddl(raw.stmt):
+                return [Statement(Kind.OPAQUE, text)]
             if is_ddl(raw.stmt):
                 found.append(Statement(Kind.DDL, _text_of(raw, encoded), node=raw.stmt))
     return found or [Statement(Kind.OTHER, text)]
@@ -302,7 +311,10 @@ def _option(options: Any, name: str) -> str | None:
 def _plpgsql_sql(text: str) -> list[str] | None:
     """The SQL a PL/pgSQL block or function (``text``: the DO or CREATE FUNCTION
     statement) runs: its static statements and EXECUTE of constant strings; None when
-    it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT)."""
+    it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT, or
+    any mention of dblink: PERFORM, assignments and conditions can call it too)."""
+    if "dblink" in text.lower():
+        return None
     try:
         tree = pglast.parse_plpgsql(text)
     except Exception:  # pglast's PL/pgSQL parser raises plain errors
@@ -376,7 +388,18 @@ def _atomic_statements(body: Any) -> list[Any]:
 
 
 def _runs_ddl(stmt: Any) -> bool:
-    return isinstance(stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt) or is_ddl(stmt)
+    return (
+        isinstance(stmt, ast.DoStmt | ast.CallStmt | ast.TransactionStmt)
+        or is_ddl(stmt)
+        or _sends_ddl(stmt)
+    )
+
+
+def _sends_ddl(stmt: Any) -> bool:
+    """The statement calls dblink with SQL that may be DDL (see ``_runs_remote_ddl``)."""
+    calls = _FuncCalls()
+    calls(stmt)
+    return any(_runs_remote_ddl(call) for call in calls.found)
 
 
 def called_procedure(text: str) -> tuple[str, ...] | None:
@@ -442,9 +465,14 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
     if isinstance(stmt, ast.CreateFunctionStmt) and _runs_ddl_later(stmt, text, standard=standard):
         return Statement(Kind.DDL, text, node=stmt, runs_code=True)
     if is_ddl(stmt):
-        return Statement(Kind.DDL, text, node=stmt)
+        # a view, default, rule or policy calling dblink runs its SQL when used later; a
+        # renamed dblink function would be called under a name the proxy does not know
+        later = _sends_ddl(stmt) or _moves_remote_function(stmt)
+        return Statement(Kind.DDL, text, node=stmt, runs_code=later)
     calls = _FuncCalls()
     calls(stmt)
+    if any(_runs_remote_ddl(call) for call in calls.found):
+        return Statement(Kind.OPAQUE, text)
     change = None
     path: tuple[str, ...] | None = None
     local = False
@@ -461,6 +489,41 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
         Kind.OTHER, text, application_name=change, search_path=path, local=local, role=role,
         client_encoding=encoding,
     )  # fmt: skip
+
+
+#: dblink's functions that send their SQL argument on a connection of their own, which
+#: may well lead back into this database past the proxy.
+_REMOTE_SQL = frozenset({"dblink", "dblink_exec", "dblink_send_query"})
+
+
+def _runs_remote_ddl(call: Any) -> bool:
+    """A dblink call whose SQL may be DDL: one of its string arguments reads as DDL, or
+    one is computed (a connection string or a name does not parse as SQL)."""
+    if str(call.funcname[-1].sval) not in _REMOTE_SQL:
+        return False
+    for arg in call.args or ():
+        if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.Boolean | ast.Integer):
+            continue  # fail_on_error
+        value = _constant(arg)
+        if value is None:
+            return True
+        try:
+            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(value)):
+                return True
+        except pglast.parser.ParseError:
+            continue
+    return False
+
+
+def _moves_remote_function(stmt: Any) -> bool:
+    """ALTER FUNCTION ... RENAME or SET SCHEMA of one of dblink's SQL-sending functions."""
+    if not isinstance(stmt, ast.RenameStmt | ast.AlterObjectSchemaStmt):
+        return False
+    kind = stmt.renameType if isinstance(stmt, ast.RenameStmt) else stmt.objectType
+    if kind not in (enums.ObjectType.OBJECT_FUNCTION, enums.ObjectType.OBJECT_ROUTINE):
+        return False
+    names: list[Any] = list(getattr(stmt.object, "objname", None) or [])
+    return bool(names) and str(names[-1].sval) in _REMOTE_SQL
 
 
 def _set_statement(stmt: Any, text: str) -> Statement:

@@ -63,6 +63,11 @@ def test_cross_site_changes_are_refused_even_with_the_token() -> None:
         is None
     )
     assert _change(EXPOSED, authorization=token, host=None) == 400
+    for site in ("cross-site", "same-site", "CROSS-SITE"):  # a page elsewhere made it
+        assert _change(EXPOSED, authorization=token, fetch_site=site) == 403
+        assert _change(LOOPBACK, host="127.0.0.1:9632", fetch_site=site) == 403
+    for site in ("same-origin", "none"):
+        assert _change(EXPOSED, authorization=token, fetch_site=site) is None
 
 
 def test_reads_with_a_read_token() -> None:

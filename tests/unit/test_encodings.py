@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from skewguard.statements import Kind, read_script, same_effect
-from skewguard.wire.encodings import ANY, decode, hiding, readings
+from skewguard.wire.encodings import ANY, character_set, decode, hiding, readings
 
 DROP = b"ALTER TABLE users DROP COLUMN email"
 #: 0x95 0x5C is one SJIS character (U+8868); as UTF-8 readers see it, a bad byte and a
@@ -36,6 +36,25 @@ def test_encodings_that_hide_a_backslash(name: str, canonical: str | None) -> No
 
 
 @pytest.mark.parametrize(
+    ("name", "canonical"),
+    [
+        ("LATIN1", "LATIN1"),
+        ("iso-8859-1", "LATIN1"),
+        ("ISO_8859_15", "LATIN9"),
+        ("windows-1252", "WIN1252"),
+        ("koi8", "KOI8R"),
+        ("EUC_JP", "EUC_JP"),
+        ("euc-tw", "EUC_TW"),
+        ("sjis", "SJIS"),
+        ("UTF8", None),
+        ("SQL_ASCII", None),
+    ],
+)
+def test_encodings_whose_characters_are_not_utf8(name: str, canonical: str | None) -> None:
+    assert character_set(name) == canonical
+
+
+@pytest.mark.parametrize(
     ("data", "encoding", "text"),
     [
         (b"\x95\\", "SJIS", "\u8868"),
@@ -44,6 +63,10 @@ def test_encodings_that_hide_a_backslash(name: str, canonical: str | None) -> No
         (b"\x81\x30\x81\x30", "GB18030", "\x80"),  # four bytes
         (b"abc", "SJIS", "abc"),
         (b"\xff\\", "SJIS", "\ufffd"),  # no such character: the server refuses the text
+        (b"caf\xe9", "LATIN1", "caf\xe9"),
+        (b"\x80", "WIN1252", "\u20ac"),
+        (b"\xc1", "KOI8R", "\u0430"),
+        (b"a\xa4\xa4b", "EUC_TW", "a\ufffd\ufffdb"),  # no codec: unknown characters
     ],
 )
 def test_characters_are_split_as_the_server_splits_them(

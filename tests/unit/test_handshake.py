@@ -192,3 +192,52 @@ def test_the_server_side_says_key_name_and_ready_once_split_at_every_byte() -> N
             hs.Authenticated(),
         ]
         assert shake.authenticated
+
+
+def _row(*values: str) -> bytes:
+    cells = b"".join(struct.pack("!i", len(v)) + v.encode() for v in values)
+    return rc.message(b"D", struct.pack("!h", len(values)) + cells)
+
+
+ANSWER = (
+    rc.message(b"T", b"\x00\x02current_setting\x00" + bytes(18) + b"current_user\x00" + bytes(18))
+    + _row('"$user", public', "app")
+    + rc.message(b"C", b"SELECT 1\x00")
+    + _ready()
+)
+
+
+@pytest.mark.parametrize("cut", range(1, 40))
+def test_the_session_is_asked_between_the_servers_ready_and_the_clients(cut: int) -> None:
+    """Per-role defaults are PostgreSQL's to say: the proxy asks, the client sees the
+    server's startup replies only, ending with its first ReadyForQuery."""
+    shake = _started()
+    shake.learn_session = True
+    hello = _auth(m.AUTH_OK) + _parameter("search_path", "x") + _backend_key(7, b"abcd") + _ready()
+    said, out = shake.server_bytes(hello)
+    assert said == [hs.BackendKey(7, b"abcd"), hs.ToServer(hs.SESSION_QUERY)]
+    assert out == hello[: -len(_ready())] and not shake.authenticated
+    facts: list[hs.Action] = []
+    for part in (ANSWER[:cut], ANSWER[cut:]):
+        got, more = shake.server_bytes(part)
+        facts += got
+        out += more
+    assert facts == [hs.SessionStart('"$user", public', "app"), hs.Authenticated()]
+    assert out == hello and shake.authenticated
+
+
+def test_a_session_not_learned_is_not_asked() -> None:
+    shake = _started()
+    hello = _auth(m.AUTH_OK) + _ready()
+    assert shake.server_bytes(hello) == ([hs.Authenticated()], hello)
+
+
+def test_a_failed_question_leaves_the_session_unknown() -> None:
+    shake = _started()
+    shake.learn_session = True
+    shake.server_bytes(_auth(m.AUTH_OK) + _ready())
+    error = rc.message(b"E", b"SERROR\x00C57014\x00Mcanceling statement\x00\x00")
+    notice = rc.message(b"N", b"SNOTICE\x00C00000\x00Mhello\x00\x00")
+    said, out = shake.server_bytes(notice + error + _ready())
+    assert said == [hs.SessionStart(None, None), hs.Authenticated()]
+    assert out == notice + _ready()

@@ -274,3 +274,25 @@ def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:
     assert not plain_procedure(catalog, ("missing",), path)
     assert not plain_procedure(catalog, ("touch",), ("app",))
     assert not plain_procedure(catalog, ("f",), path)
+
+
+@pytest.mark.parametrize(
+    ("sql", "kind", "runs_code"),
+    [
+        ("SELECT dblink_exec('c', 'DROP TABLE users')", Kind.OPAQUE, False),
+        ("SELECT DBLINK_EXEC('c', 'ALTER TABLE users ' || 'DROP email')", Kind.OPAQUE, False),
+        ("SELECT dblink_send_query('c', $$CREATE INDEX i ON t (a)$$)", Kind.OPAQUE, False),
+        ("SELECT * FROM dblink('c', 'SELECT 1', true) AS t(a int)", Kind.OTHER, False),
+        ("DO $$ BEGIN PERFORM dblink('c', 'SELECT 1'); END $$", Kind.OPAQUE, False),
+        ("CREATE VIEW v AS SELECT dblink_exec('c', 'DROP TABLE u')", Kind.DDL, True),
+        ("ALTER TABLE t ADD z text DEFAULT dblink_exec('c', 'DROP TABLE u')", Kind.DDL, True),
+        ("ALTER FUNCTION dblink_exec(text, text) RENAME TO harmless", Kind.DDL, True),
+        ("ALTER FUNCTION f() RENAME TO g", Kind.DDL, False),
+    ],
+)
+def test_sql_sent_through_dblink_is_read_as_what_it_may_run(
+    sql: str, kind: Kind, runs_code: bool
+) -> None:
+    assert needs_reading(sql.encode())
+    (statement,) = read_script(sql).statements
+    assert (statement.kind, statement.runs_code) == (kind, runs_code)

@@ -270,7 +270,6 @@ HARMLESS: frozenset[type] = frozenset(
         ast.AlterForeignServerStmt,
         ast.CreateUserMappingStmt,
         ast.AlterUserMappingStmt,
-        ast.ImportForeignSchemaStmt,
         ast.CreateSubscriptionStmt,
         ast.AlterSubscriptionStmt,
         ast.DropSubscriptionStmt,
@@ -380,6 +379,18 @@ def _grant_role(scope: Scope, node: Any) -> None:
         return  # REVOKE ADMIN OPTION FOR: the membership stays
     # the grantee's own members lose the privileges too: membership is not modelled
     raise CannotModel("REVOKE of a role membership: role membership is not modelled")
+
+
+def _import_foreign_schema(scope: Scope, node: Any) -> None:
+    """The remote server names the foreign tables it creates: harmless only when they are
+    listed (LIMIT TO) and no relation anywhere has one of those names, so that nothing a
+    version resolves now can be shadowed by one of them in its search_path."""
+    listed = node.list_type == enums.ImportForeignSchemaType.FDW_IMPORT_SCHEMA_LIMIT_TO
+    names = {str(rv.relname) for rv in node.table_list or ()}
+    if not listed or any(rel.name in names for rel in scope.model.rels.values()):
+        raise CannotModel(
+            "IMPORT FOREIGN SCHEMA: the tables it creates may shadow relations in use"
+        )
 
 
 def _unmodellable(reason: str) -> Callable[[Scope, Any], None]:
@@ -614,6 +625,7 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.AlterOwnerStmt: _alter_owner,
     ast.AlterFunctionStmt: _alter_function,
     ast.AlterSeqStmt: _alter_sequence,
+    ast.ImportForeignSchemaStmt: _import_foreign_schema,
     # What these reach is unknown: any version may notice.
     ast.DoStmt: _unmodellable("DO block: what the code does is not modelled"),
     ast.DropOwnedStmt: _unmodellable("DROP OWNED BY: ownership closure not modelled"),

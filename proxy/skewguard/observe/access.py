@@ -6,7 +6,8 @@ it is allowed only when the admin listener is loopback-only. Reads are open
 unless a read token is configured (the write token grants reads too).
 
 Changes are also refused when they look cross-site: no Host header, an Origin
-that is not the Host, or a body that is not ``application/json`` (a browser
+that is not the Host, a browser's ``Sec-Fetch-Site`` other than same-origin or
+none (a user's own navigation), or a body that is not ``application/json`` (a browser
 sends a form or text/plain POST anywhere without asking first). Whatever is let
 in by the loopback rule alone (no token asked) must name a loopback Host, so a
 web page that rebinds its own DNS name to 127.0.0.1 gets nothing either.
@@ -25,6 +26,8 @@ from skewguard.config import ADMIN_READ_TOKEN_ENV, ADMIN_TOKEN_ENV, AdminTokens
 #: Liveness and readiness probes answer everyone: they say nothing about the data.
 OPEN_PATHS = frozenset({"/healthz", "/readyz"})
 READ_METHODS = frozenset({"GET", "HEAD"})
+#: Sec-Fetch-Site values of a request a page of the admin server itself (or no page) made.
+_OWN_FETCHES = frozenset({"same-origin", "none"})
 
 NO_WRITE_TOKEN = (
     "changes through the admin API need a token when it listens beyond loopback: start "
@@ -53,6 +56,7 @@ class AccessPolicy:
         origin: str | None = None,
         content_type: str | None = None,
         authorization: str | None = None,
+        fetch_site: str | None = None,
     ) -> Refusal | None:
         """None when the request may go on; otherwise why not."""
         if path in OPEN_PATHS:
@@ -60,6 +64,8 @@ class AccessPolicy:
         token = _bearer(authorization)
         if method.upper() in READ_METHODS:
             return self._read(token, host)
+        if fetch_site is not None and fetch_site.strip().lower() not in _OWN_FETCHES:
+            return Refusal(403, f"cross-site request refused: Sec-Fetch-Site {fetch_site}")
         return self._change(token, host, origin, content_type)
 
     def _read(self, token: str | None, host: str | None) -> Refusal | None:

@@ -121,6 +121,7 @@ async def _guard_access(
         origin=request.headers.get("Origin"),
         content_type=request.headers.get("Content-Type"),
         authorization=request.headers.get("Authorization"),
+        fetch_site=request.headers.get("Sec-Fetch-Site"),
     )
     if refusal is not None:
         _fail(refusal.status, refusal.message)

@@ -29,7 +29,8 @@ def access(method: str, path: str) -> str:
         return "read: the read or write token when a read token is configured, else open"
     return (
         "change: the write token; without one configured, only on a loopback-only admin "
-        "listener. `Content-Type: application/json`, an `Origin` (when sent) equal to the `Host`"
+        "listener. `Content-Type: application/json`, an `Origin` (when sent) equal to the "
+        "`Host`, a `Sec-Fetch-Site` (when sent) of `same-origin` or `none`"
     )
 
 

@@ -166,6 +166,11 @@ class ProxyMetrics:
             "CancelRequests relayed to the upstream",
             registry=self.registry,
         )
+        self.cancel_requests_unmatched = Counter(
+            "skewguard_cancel_requests_unmatched",
+            "CancelRequests for a backend key no session holds: dropped, never sent upstream",
+            registry=self.registry,
+        )
         self.tls_handshakes = Counter(
             "skewguard_tls_handshakes",
             "Client TLS sessions terminated, by kind (sslrequest or direct)",

@@ -190,7 +190,8 @@ class TransactionGate:
         if script.ambiguous:
             raise _Unjudged(
                 "quoting",
-                "the text reads otherwise in a client_encoding the session may be switching to",
+                "the text reads otherwise in a client_encoding the session is in or may be "
+                "switching to",
             )
         if script.error is not None:
             return await self._guard.judge_unparseable(requester, [sql], source="proxy")

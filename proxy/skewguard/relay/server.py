@@ -38,6 +38,9 @@ log = logging.getLogger("skewguard.proxy")
 #: How long PostgreSQL gets to take a cancel (or answer a probe) and close the connection.
 UPSTREAM_EXCHANGE_TIMEOUT = 10.0
 
+#: How long the other workers of --workers get to say whether a cancel key is one of theirs.
+CANCEL_OWNER_BUDGET = 1.0
+
 #: How long shutdown waits for cancelled decisions to end.
 DECISIONS_END_TIMEOUT = 2.0
 
@@ -148,6 +151,8 @@ class Proxy:
         self._server: asyncio.Server | None = None
         self._inherited = False
         self._tasks: set[asyncio.Task[None]] = set()  # cancels and probes under way
+        # the cancel under way for each backend key: another one for it waits for that one
+        self._cancelling: dict[tuple[int, bytes], asyncio.Task[None]] = {}
 
     @property
     def address(self) -> tuple[str, int] | str:
@@ -240,16 +245,34 @@ class Proxy:
         only once PostgreSQL has closed the proxy's, or that failed or timed out.
         Closing it earlier lets the next statement overtake the cancel, which
         then kills that statement instead.
+
+        Only a key PostgreSQL gave a session of this proxy (or of another worker)
+        reaches the server, as pgbouncer forwards only its clients' keys: a guessed
+        one costs PostgreSQL no connection, and cannot reach the proxy's own side
+        connections or clients that do not come through it. One cancel per key is
+        under way at a time; another for it ends with that one (a flood of one key
+        costs PostgreSQL one connection at a time).
         """
-        task = self._spawn(self._relay_cancel(request, packet))
+        key = (request.pid, request.key)
+        task = self._cancelling.get(key)
+        if task is None:
+            task = self._cancelling[key] = self._spawn(self._relay_cancel(request, packet))
+            task.add_done_callback(lambda _: self._cancelling.pop(key, None))
         task.add_done_callback(lambda _: then())
 
     async def _relay_cancel(self, request: CancelRequest, packet: bytes) -> None:
-        self.metrics.cancel_requests.inc()
         fail_held = self.held_cancel(request.pid, request.key)
         elsewhere = None  # a session of another worker of --workers, perhaps
-        if self.siblings is not None and self._session_of(request) is None:
-            elsewhere = self.siblings.mark_cancel(request.pid, request.key)
+        if self._session_of(request) is None:
+            if self.siblings is not None:
+                elsewhere = await self.siblings.mark_cancel(
+                    request.pid, request.key, budget=CANCEL_OWNER_BUDGET
+                )
+            if elsewhere is None:
+                self.metrics.cancel_requests_unmatched.inc()
+                log.info("a cancel request for a key no session holds was dropped")
+                return
+        self.metrics.cancel_requests.inc()
         try:
             await self._exchange(packet)
         except (OSError, ConnectionError, TimeoutError) as exc:
@@ -271,6 +294,10 @@ class Proxy:
         if session is None or held is None:
             return None
         return lambda: session.cancel_held(held)
+
+    def knows_cancel_key(self, pid: int, key: bytes) -> bool:
+        """A live session of this proxy has backend key (pid, key)."""
+        return self._session_of(CancelRequest(pid, key)) is not None
 
     def _session_of(self, request: CancelRequest) -> ClientSession | None:
         """The live session PostgreSQL gave this pid and secret key (compared in constant time)."""

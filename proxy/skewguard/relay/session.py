@@ -31,7 +31,7 @@ from skewguard.relay.tls import ALPN_POSTGRESQL, TlsEndpoint
 from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connect_upstream
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.replaying import OwnQueryTimeout
-from skewguard.search_path import startup_path
+from skewguard.search_path import DEFAULT, parse_path, startup_path
 from skewguard.statements import (
     RESET,
     ROLE_SETTINGS,
@@ -44,7 +44,7 @@ from skewguard.statements import (
 )
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
-from skewguard.wire.encodings import ANY, decode, hiding, readings
+from skewguard.wire.encodings import ANY, UNREADABLE, character_set, decode, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
     Message,
@@ -90,7 +90,7 @@ _SCRIPTS: Recent[str, Script] = Recent()
 
 def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
     """Parse's statement name and text, and whether the text must be read."""
-    if encoding is not None:  # a session whose characters may hold a backslash: uncached
+    if encoding is not None:  # a session whose texts do not read as UTF-8: uncached
         m.decode_parse(body)  # the message's layout is checked as for any Parse
         name, _, rest = body.partition(b"\x00")
         query = rest.partition(b"\x00")[0]
@@ -166,6 +166,9 @@ class ClientSession(asyncio.Protocol):
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
         self._path_unknown_here = False
+        # the search_path the session started with, as PostgreSQL set it (handshake);
+        # UNKNOWN when it would not say: the backend is asked when DDL comes
+        self._startup_path: tuple[str, ...] = DEFAULT
         # current_user may not be the login user: a "$user" in the path is not known
         self._role_moved = False
         # client_encoding values texts sent but not yet answered may have set, and the
@@ -173,7 +176,7 @@ class ClientSession(asyncio.Protocol):
         self._encodings_in_flight: set[str] = set()
         self._encodings_until = 0
         self._encoding_set = False  # a SET LOCAL may be undone at the transaction's end
-        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, hiding(it))
+        self._reported: tuple[str, str | None] = ("UTF8", None)  # (reported, character_set(it))
         self._query_sql = ""  # the last Query's text, as read
         # a session-wide search_path change not yet known to have stuck: the errors passed
         # when it was sent, and the ReadyForQuery that answers it
@@ -229,6 +232,7 @@ class ClientSession(asyncio.Protocol):
         if self._tls is None and (self.phase is Phase.CONNECTING or self.phase is Phase.AUTH):
             # PostgreSQL answers the StartupMessage and only then reads the EOF.
             self._client_eof = True
+            self._handshake.learn_session = False  # no statement of the client's comes
             self._eof_upstream()
             return True
         if (
@@ -463,7 +467,7 @@ class ClientSession(asyncio.Protocol):
         PostgreSQL last reported, then any a text not yet answered may have set."""
         replies = self._replies
         if replies.client_encoding != self._reported[0]:
-            self._reported = (replies.client_encoding, hiding(replies.client_encoding))
+            self._reported = (replies.client_encoding, character_set(replies.client_encoding))
         reported = self._reported[1]
         if self._encodings_in_flight and replies.ready >= self._encodings_until:
             self._encodings_in_flight.clear()
@@ -471,7 +475,9 @@ class ClientSession(asyncio.Protocol):
             return (reported, ANY)
         if not self._encodings_in_flight:
             return (reported,)
-        others = (ANY if value == ANY else hiding(value) for value in self._encodings_in_flight)
+        others = (
+            ANY if value == ANY else character_set(value) for value in self._encodings_in_flight
+        )
         return (reported, *others)
 
     def _read(self, sql: str) -> Script:
@@ -482,6 +488,8 @@ class ClientSession(asyncio.Protocol):
         if script is None:
             script = read_script(sql)
             _SCRIPTS.put(sql, script)
+        if self._reported[1] in UNREADABLE and "\ufffd" in sql and script.may_change_schema:
+            return replace(script, ambiguous=True)  # names the proxy cannot read
         return script
 
     def _untagged_log(self) -> bool:
@@ -543,7 +551,7 @@ class ClientSession(asyncio.Protocol):
                 self._retag(resolver.from_startup(self.params))
             else:
                 self._retag(resolver.from_application_name(change.value, user=self._user))
-        path = script.search_path(startup_path(self.params))
+        path = script.search_path(self._startup_path)
         if path is not None:
             self._path_known = path != UNKNOWN
             # PostgreSQL skips a SET after an error and undoes it with its transaction or
@@ -579,10 +587,10 @@ class ClientSession(asyncio.Protocol):
 
     def _requester(self) -> Requester:
         log_ = self.statement_log
-        path = log_.search_path if log_ else startup_path(self.params)
+        path = log_.search_path if log_ else self._startup_path
         local = self._local_path
         if local is not None and local != UNKNOWN:
-            path = startup_path(self.params) if local == RESET else local
+            path = self._startup_path if local == RESET else local
         return Requester(
             database=self.database,
             user=self._user,
@@ -593,7 +601,9 @@ class ClientSession(asyncio.Protocol):
             lock_timeout_set=self._lock_timeout_set,
             backend_pid=self.backend_pid,
             search_path_known=(
-                self._path_known and local != UNKNOWN and not (self._role_moved and "$user" in path)
+                self._path_known
+                and UNKNOWN not in (local, path)
+                and not (self._role_moved and "$user" in path)
             ),
             search_path_askable=not self._path_unknown_here,
             own_connection=self if self._can_query_own() else None,
@@ -963,7 +973,8 @@ class ClientSession(asyncio.Protocol):
         if learner is not None and not self._replication:
             key = VersionKey.of(self.database, self.identity)
             user = self.params.get("user", "")
-            self.statement_log = learner.open(key, user, startup_path(self.params))
+            path = DEFAULT if self._startup_path == UNKNOWN else self._startup_path
+            self.statement_log = learner.open(key, user, path)
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -1061,6 +1072,11 @@ class ClientSession(asyncio.Protocol):
                     if not self.identity.tagged:
                         identity = self.proxy.resolver.from_application_name(value, user=self._user)
                         self._retag(identity)
+                case hs.SessionStart(path, current_user):
+                    self._startup_path = UNKNOWN if path is None else parse_path(path)
+                    self._path_known = path is not None
+                    if current_user != self._user:  # ALTER ROLE ... SET role: "$user" moved
+                        self._role_moved = True
                 case hs.Authenticated():
                     raw = self._replication and not self._sql_walsender
                     self.phase = Phase.RAW if raw else Phase.READY
@@ -1094,6 +1110,9 @@ class ClientSession(asyncio.Protocol):
         self._replication = startup.replication
         self._sql_walsender = startup.params.get("replication") == "database"
         self.database = self.params["database"]
+        self._startup_path = startup_path(self.params)
+        # per-role and per-database defaults apply too: PostgreSQL is asked for the path
+        self._handshake.learn_session = self._sql_walsender or not self._replication
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(
                 self.proxy.guard, self._requester, reported=self._standard_strings

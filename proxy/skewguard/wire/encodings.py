@@ -9,6 +9,12 @@ as SJIS (as the server does) it is a one-character string, then the DROP. So a
 session's text is split into characters with the lengths the server's
 ``pg_encoding_mblen`` gives them, never as UTF-8, when the session's
 client_encoding is one of these.
+
+Other client encodings split a text as UTF-8 does (every byte of a non-ASCII
+character is >= 0x80), but their characters are other characters: a LATIN1
+``caf\xe9`` is the identifier ``café`` PostgreSQL stores. Their texts are
+decoded with their own codec, so names match what the server sees (EUC_TW and
+MULE_INTERNAL have none: DDL with one of their characters is not judged).
 """
 
 from __future__ import annotations
@@ -47,6 +53,74 @@ _ALIASES = {
     "johab": "JOHAB",
 }
 
+#: Client encodings that split as UTF-8 does but name other characters → their codec
+#: (PostgreSQL's conversion to UTF-8 maps each as Python's codec does).
+TRANSLATED = {
+    "LATIN1": "iso8859_1",
+    "LATIN2": "iso8859_2",
+    "LATIN3": "iso8859_3",
+    "LATIN4": "iso8859_4",
+    "LATIN5": "iso8859_9",
+    "LATIN6": "iso8859_10",
+    "LATIN7": "iso8859_13",
+    "LATIN8": "iso8859_14",
+    "LATIN9": "iso8859_15",
+    "LATIN10": "iso8859_16",
+    "ISO_8859_5": "iso8859_5",
+    "ISO_8859_6": "iso8859_6",
+    "ISO_8859_7": "iso8859_7",
+    "ISO_8859_8": "iso8859_8",
+    "WIN866": "cp866",
+    "WIN874": "cp874",
+    "WIN1250": "cp1250",
+    "WIN1251": "cp1251",
+    "WIN1252": "cp1252",
+    "WIN1253": "cp1253",
+    "WIN1254": "cp1254",
+    "WIN1255": "cp1255",
+    "WIN1256": "cp1256",
+    "WIN1257": "cp1257",
+    "WIN1258": "cp1258",
+    "KOI8R": "koi8_r",
+    "KOI8U": "koi8_u",
+    "EUC_JP": "euc_jp",
+    "EUC_CN": "gb2312",
+    "EUC_KR": "euc_kr",
+    "EUC_JIS_2004": "euc_jis_2004",
+}
+
+#: Client encodings that split as UTF-8 does but that no Python codec reads: their
+#: non-ASCII characters are read as U+FFFD, and a text with one is not judged.
+UNREADABLE = frozenset({"EUC_TW", "MULE_INTERNAL"})
+
+#: Their spellings PostgreSQL accepts besides the canonical ones (encnames.c).
+_TRANSLATED_ALIASES = {
+    "iso88591": "LATIN1",
+    "iso88592": "LATIN2",
+    "iso88593": "LATIN3",
+    "iso88594": "LATIN4",
+    "iso88599": "LATIN5",
+    "iso885910": "LATIN6",
+    "iso885913": "LATIN7",
+    "iso885914": "LATIN8",
+    "iso885915": "LATIN9",
+    "iso885916": "LATIN10",
+    "iso88595": "ISO_8859_5",
+    "iso88596": "ISO_8859_6",
+    "iso88597": "ISO_8859_7",
+    "iso88598": "ISO_8859_8",
+    "alt": "WIN866",
+    "windows866": "WIN866",
+    "windows874": "WIN874",
+    "tcvn": "WIN1258",
+    "tcvn5712": "WIN1258",
+    "abc": "WIN1258",
+    "vscii": "WIN1258",
+    "koi8": "KOI8R",
+    **{f"windows{n}": f"WIN{n}" for n in range(1250, 1259)},
+    **{name.lower().replace("_", ""): name for name in (*TRANSLATED, *UNREADABLE)},
+}
+
 #: A client encoding the proxy cannot name (computed, or reset to a default it did not see).
 ANY = "*"
 
@@ -54,6 +128,8 @@ ANY = "*"
 DISTINCT_READINGS = ("SJIS", "BIG5", "GB18030", "JOHAB")
 
 _HIGH_BYTE = re.compile(rb"[\x80-\xff]")
+#: Every non-ASCII byte (read as Latin-1) → U+FFFD.
+_UNKNOWN_CHARACTERS = {code: "\ufffd" for code in range(0x80, 0x100)}
 
 
 def hiding(name: str) -> str | None:
@@ -63,6 +139,13 @@ def hiding(name: str) -> str | None:
     """
     cleaned = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum())
     return _ALIASES.get(cleaned)
+
+
+def character_set(name: str) -> str | None:
+    """The canonical name of ``name`` when its texts do not read as UTF-8 (it hides a
+    backslash, or names other characters), else None."""
+    cleaned = "".join(ch for ch in name.lower() if ch.isascii() and ch.isalnum())
+    return _ALIASES.get(cleaned) or _TRANSLATED_ALIASES.get(cleaned)
 
 
 def _length(encoding: str, data: bytes, at: int) -> int:
@@ -78,10 +161,14 @@ def _length(encoding: str, data: bytes, at: int) -> int:
 
 
 def decode(data: bytes, encoding: str | None) -> str:
-    """``data`` as text: UTF-8 (any ASCII-safe encoding splits the same way) when
-    ``encoding`` is None, else split into that encoding's characters."""
+    """``data`` as text: UTF-8 when ``encoding`` is None, else that encoding's
+    characters (as ``character_set`` names it)."""
     if encoding is None or _HIGH_BYTE.search(data) is None:
         return data.decode("utf-8", "replace")
+    if encoding in TRANSLATED:  # an unmapped byte: the server refuses the text
+        return data.decode(TRANSLATED[encoding], "replace")
+    if encoding in UNREADABLE:
+        return data.decode("latin-1").translate(_UNKNOWN_CHARACTERS)
     codec = CODECS[encoding]
     out: list[str] = []
     start = at = 0

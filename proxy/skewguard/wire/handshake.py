@@ -5,7 +5,10 @@ directions: it answers SSLRequest and GSSENCRequest itself, hands a
 StartupMessage, a CancelRequest or a refused packet to its shell, relays the
 client's authentication responses and the server's authentication exchange,
 and holds what a client sends before authentication ends (PostgreSQL reads it
-only afterwards, so the gate judges it then). Every answer follows
+only afterwards, so the gate judges it then). It learns the session's
+search_path and current user as PostgreSQL set them (per-role and
+per-database defaults included, ``ALTER ROLE ... SET role`` too) by asking,
+between the server's first ReadyForQuery and the client's. Every answer follows
 PostgreSQL's ProcessStartupPacket. :class:`Handshake` keeps that state;
 ``relay/session.py`` performs the actions it returns (the h11 shape: the
 protocol knows nothing of sockets, TLS objects or the event loop, and is
@@ -30,6 +33,13 @@ _AUTHENTICATION = 0x52  # 'R'
 _BACKEND_KEY_DATA = 0x4B  # 'K'
 _PARAMETER_STATUS = 0x53  # 'S'
 _READY_FOR_QUERY = 0x5A  # 'Z'
+_DATA_ROW = 0x44  # 'D'
+#: The answers to the proxy's own startup query the client never sees (the rest,
+#: notices and reports, are the session's and go on).
+_OWN_REPLIES = frozenset(b"TDCEI")
+#: What the proxy asks once a session has started (current_user is a keyword: no
+#: search_path can make it another function).
+SESSION_QUERY = m.encode_query("SELECT pg_catalog.current_setting('search_path'), current_user")
 
 
 # ---------------------------------------------------------------- actions
@@ -122,6 +132,15 @@ class ClientEncoding:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionStart:
+    """The session's search_path and current user as PostgreSQL set them at startup (None:
+    it would not say)."""
+
+    search_path: str | None
+    current_user: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Authenticated:
     """The first ReadyForQuery: the startup phase is over."""
 
@@ -139,6 +158,7 @@ Action = (
     | BackendKey
     | ApplicationName
     | ClientEncoding
+    | SessionStart
     | Authenticated
 )
 
@@ -169,6 +189,10 @@ class Handshake:
         self._early: list[bytes] = []  # client messages held until authentication ends
         self._early_bytes = 0
         self._sasl_pending = False  # AuthenticationSASL relayed, SASLInitialResponse not yet
+        #: the shell's wish to learn how the session started (one that runs SQL)
+        self.learn_session = False
+        self._first_ready: bytes | None = None  # the server's, held while the proxy asks
+        self._asked: tuple[str | None, ...] = (None, None)
 
     @property
     def holding(self) -> bool:
@@ -314,6 +338,10 @@ class Handshake:
             elif mtype == _BACKEND_KEY_DATA:
                 key_data = m.decode_backend_key_data(segment.body)
                 said.append(BackendKey(key_data.pid, key_data.key))
+            elif self._first_ready is not None and mtype in _OWN_REPLIES:
+                if mtype == _DATA_ROW:
+                    self._asked = m.decode_data_row(segment.body)
+                continue
             elif mtype == _PARAMETER_STATUS:
                 name, value = m.decode_parameter_status(segment.body)
                 if name == "application_name":
@@ -323,6 +351,15 @@ class Handshake:
                 elif name == "standard_conforming_strings":
                     self.standard_strings = value
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
+                if self._first_ready is None and self.learn_session:
+                    self.learn_session = False
+                    self._first_ready = raw  # the client's, once the answer is in
+                    said.append(ToServer(SESSION_QUERY))
+                    continue
+                if self._first_ready is not None:
+                    raw, self._first_ready = self._first_ready, None
+                    path, user, *_ = (*self._asked, None, None)
+                    said.append(SessionStart(path, user))
                 self.authenticated = True
                 said.append(Authenticated())
             out.append(raw)
