@@ -4,9 +4,10 @@ One transaction's client reads (simple Query; Parse/Bind/Describe/Execute/Sync
 for the extended protocol; Bind/Execute/Sync for a prepared statement; the
 seven prepared statements of pgbench's TPC-B-like script, BEGIN to END) through
 ``ClientSession.data_received`` and the server's replies through
-``upstream_data``, with both legs' writes replaced by no-ops and learning on:
-the user-space work skewguard adds to a bare relay, without sockets, the
-kernel or uvloop. CPU time of this thread, best of the repeats (the least
+``upstream_data``, with both legs' writes replaced by no-ops, learning, the
+guard's transaction gate and replay sampling on, untagged as pgbench's
+connections are: the user-space work skewguard adds to a bare relay, without
+sockets, the kernel or uvloop. CPU time of this thread, best of the repeats (the least
 disturbed by other work on the machine). Needs no PostgreSQL.
 """
 
@@ -25,6 +26,8 @@ from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
 from skewguard.literal_keys import literal_key
 from skewguard.relay import session as relay_session
+from skewguard.relay.gate import TransactionGate
+from skewguard.replay_samples import SampleBook, SessionSampler
 from tests.support import rawclient as rc
 
 SELECT = "SELECT abalance FROM pgbench_accounts WHERE aid = {};"
@@ -82,7 +85,10 @@ def _session() -> relay_session.ClientSession:
     session._send_upstream = len
     session._send_client = len
     backlog = Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, literal_key)
-    key = VersionKey("bench", "bench", "1")
+    key = VersionKey("bench", "", "")  # pgbench's application_name carries no version
+    # the gate and the sampler as a guarded session has them (no decision is asked for)
+    session._gate = TransactionGate(cast(Any, None), session._requester)
+    session._sampler = SessionSampler(SampleBook(max_shapes=10_000, max_bytes=32 << 20))
     session.statement_log = StatementLog(key, "postgres", ("public",), backlog)
     prepare = [rc.parse(SELECT.format("$1"), "P0_1")]
     prepare += [rc.parse(sql, f"T{i}") for i, sql in enumerate(TPCB)]
