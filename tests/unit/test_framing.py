@@ -17,7 +17,6 @@ from skewguard.wire.framing import (
     MessageScanner,
     Segment,
     StartupFramer,
-    whole_messages,
 )
 from tests.support import rawclient as rc
 
@@ -156,20 +155,6 @@ def test_idle_tracks_message_boundaries() -> None:
     assert scanner.idle
 
 
-@pytest.mark.parametrize("name", sorted(STREAMS))
-def test_whole_messages_of_every_prefix(name: str) -> None:
-    """In place, a read's whole messages are the scanner's; the cut one is left over."""
-    messages = STREAMS[name]
-    data = b"".join(messages)
-    ends = list(itertools.accumulate(len(raw) for raw in messages))
-    for cut in range(len(data) + 1):
-        read = data[:cut]
-        found, whole = whole_messages(read, QPC)
-        assert whole == max([0, *(end for end in ends if end <= cut)])
-        assert [read[place] for place in found] == _surfaced(_scan([read[:whole]], QPC))
-        assert all(read[place.start] in QPC for place in found)
-
-
 def _header(mtype: bytes, length: int) -> bytes:
     return mtype + struct.pack("!i", length)
 
@@ -191,14 +176,6 @@ def test_invalid_lengths_raise(length: int, mtype: bytes, cut: int | None) -> No
             scanner.feed(data[:split_at])
             scanner.feed(data[split_at:])
     assert info.value.sqlstate == "08P01"
-    assert "invalid message length" in info.value.message
-
-
-@pytest.mark.parametrize("length", BAD_LENGTHS)
-@pytest.mark.parametrize("mtype", [b"Q", b"d"], ids=["interesting", "uninteresting"])
-def test_whole_messages_raise_on_invalid_lengths(length: int, mtype: bytes) -> None:
-    with pytest.raises(ProtocolViolation) as info:
-        whole_messages(rc.sync() + _header(mtype, length) + b"xxxx", QPC)
     assert "invalid message length" in info.value.message
 
 

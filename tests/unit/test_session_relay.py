@@ -151,3 +151,49 @@ def test_an_invalid_length_forwards_nothing_of_its_read() -> None:
     session.data_received(rc.sync() + rc.query("select 1") + b"Q\x00\x00\x00\x02")
     assert closed == ["protocol"]
     assert session.sent == []
+
+
+def _failing(session: _Session) -> list[str]:
+    """The reasons ``session`` failed its client with, recorded instead of closing."""
+    closed: list[str] = []
+    session.fail_client = lambda sqlstate, message, *, reason, detail=None, hint=None: (  # type: ignore[method-assign]
+        closed.append(reason)
+    )
+    return closed
+
+
+BAD_LENGTHS = [0, 3, -1, -(2**31), (1 << 30) - 1, 2**31 - 1]
+
+
+@pytest.mark.parametrize("length", BAD_LENGTHS)
+@pytest.mark.parametrize("mtype", [b"B", b"Q", b"d"], ids=["bind", "query", "copy-data"])
+def test_an_invalid_length_after_whole_messages_forwards_nothing(length: int, mtype: bytes) -> None:
+    session = _Session()
+    closed = _failing(session)
+    header = mtype + length.to_bytes(4, "big", signed=True)
+    session.data_received(rc.bind([], statement="p") + rc.execute() + rc.sync() + header + b"xx")
+    assert closed == ["protocol"]
+    assert session.sent == []
+
+
+def test_a_bind_is_read_within_its_own_length() -> None:
+    """A Bind whose names run past its end is refused, though the next message holds a NUL."""
+    session = _Session()
+    closed = _failing(session)
+    session.data_received(rc.message(b"B", b"portal") + rc.sync())
+    assert closed == ["protocol"]
+    assert session.sent == []
+
+
+def test_a_read_that_cuts_copy_data_is_one_write() -> None:
+    """The cut message's bytes the relay does not read go on with the read, as it came."""
+    data = rc.query("copy t from stdin") + rc.copy_data(b"1\tone\n" * 100)
+    session = _Session()
+    read = data[:-7]
+    session.data_received(read)
+    assert session.sent == [read]
+    assert session.sent[0] is read
+    assert session._unsynced
+    session.data_received(data[-7:] + rc.copy_done())
+    assert b"".join(session.sent) == data + rc.copy_done()
+    assert session._scanner.idle

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import ssl
+import struct
 from collections.abc import Callable
 from dataclasses import replace
 from enum import Enum, auto
@@ -47,10 +48,11 @@ from skewguard.wire import messages as m
 from skewguard.wire.encodings import ANY, UNREADABLE, character_set, decode, readings
 from skewguard.wire.errors import PROTOCOL_VIOLATION, ProtocolViolation
 from skewguard.wire.framing import (
+    MAX_MESSAGE,
     Message,
     MessageScanner,
     Segment,
-    whole_messages,
+    invalid_length,
 )
 from skewguard.wire.prepared import PreparedStatements
 from skewguard.wire.replies import QueryResult, ReplyStream
@@ -64,6 +66,7 @@ CONNECTION_FAILURE = "08006"
 QUERY_CANCELED = "57014"
 ADMIN_SHUTDOWN = "57P01"
 TOO_MANY_CONNECTIONS = "53300"
+_INT32 = struct.Struct("!i")
 #: Query, Parse, Close, Bind, Execute, Sync, FunctionCall: what the relay looks at.
 _CLIENT_MESSAGES = frozenset(b"QPCBESF")
 #: Client bytes buffered while a statement waits for a decision before the proxy
@@ -273,44 +276,56 @@ class ClientSession(asyncio.Protocol):
             self.fail_client(PROTOCOL_VIOLATION, f"TLS error: {exc.reason}", reason="tls")
 
     def _relay_client(self, data: bytes) -> None:
-        """The hot path: inspect statements, forward them; DDL waits for the guard."""
+        """The hot path: inspect statements, forward them; DDL waits for the guard.
+
+        A read that starts on a message boundary is walked in place, one header
+        at a time (no per-message slice or object for a Bind, Execute or Sync),
+        and forwarded as it came: one write, no copy. A message the read cuts
+        goes to the scanner.
+        """
         self.stats.bytes_in += len(data)
         if self._held is not None or not self._scanner.idle:
             self._scan_and_forward(data)
             return
+        pos = 0
+        end = len(data)
+        last = -1  # the type of the last whole message
+        unpack = _INT32.unpack_from
         try:
-            found, whole = whole_messages(data, _CLIENT_MESSAGES)
-            tail = self._scanner.feed(data[whole:]) if whole < len(data) else None
+            while end - pos >= 5:
+                mtype = data[pos]
+                (length,) = unpack(data, pos + 1)
+                if length < 4 or length > MAX_MESSAGE:
+                    raise invalid_length(mtype, length)
+                stop = pos + 1 + length
+                if stop > end:
+                    break
+                if mtype == 0x42:  # Bind
+                    self._on_bind(data, pos + 5, stop)
+                elif mtype == 0x53:  # Sync
+                    self._on_sync()
+                elif mtype in _CLIENT_MESSAGES:
+                    message = Message(mtype, data[pos:stop])
+                    script = self._on_client_message(message)
+                    if script is not None:
+                        rest = self._scanner.feed(data[stop:]) if stop < end else []
+                        if pos:
+                            self._write_upstream(data[:pos])
+                        self._hold(message, script, rest)
+                        return
+                pos = stop
+                last = mtype
+            tail = self._scanner.feed(data[pos:]) if pos < end else []
         except ProtocolViolation as exc:
             self.fail_client(exc.sqlstate, exc.message, reason="protocol")
             return
-        end = 0
-        for place in found:
-            if data[place.start] == 0x53:  # Sync: nothing in it to read, no Message built
-                self._on_sync()
-                end = place.stop
-                continue
-            message = Message(data[place.start], data[place.start : place.stop])
-            try:
-                script = self._on_client_message(message)
-            except ProtocolViolation as exc:
-                self.fail_client(exc.sqlstate, exc.message, reason="protocol")
-                return
-            if script is not None:
-                if place.start:
-                    self._write_upstream(data[: place.start])
-                rest = MessageScanner(_CLIENT_MESSAGES).feed(data[place.stop : whole])
-                self._hold(message, script, rest + (tail or []))
-                return
-            end = place.stop
-        if end != whole:
-            self._unsynced = True  # the last whole message is a Describe, Flush, COPY data...
-        if tail is None:
-            self._write_upstream(data)  # the read as it came: one write, no copy
-            return
-        if whole:
-            self._write_upstream(data[:whole])
-        self._forward(tail)
+        if last != -1:  # a Describe, Flush, COPY data...: not a sync point
+            self._unsynced = last != 0x53 and last != 0x51 and last != 0x46
+        if tail:  # a cut message the relay does not read: its bytes go on at once
+            self._unsynced = True
+            pos += sum(len(segment) for segment in tail if type(segment) is bytes)
+        if pos:
+            self._write_upstream(data if pos == end else data[:pos])
 
     def _scan_and_forward(self, data: bytes) -> None:
         if self._held is not None:  # a decision is pending: keep the order
@@ -358,19 +373,9 @@ class ClientSession(asyncio.Protocol):
         mtype = message.type
         self._unsynced = mtype != 0x51 and mtype != 0x53 and mtype != 0x46
         if mtype == 0x45:  # Execute
-            self._executes_since_sync += 1
-            sql = self.prepared.portal_sql(m.decode_execute_portal(message.body))
-            if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
-                return None
-            return self._on_statement(self._read(sql), self._syncs + 1)
-        if mtype == 0x42:  # Bind: one execution of a prepared statement
-            self.stats.queries += 1
-            portal, name = m.decode_bind_target(message.body)
-            sql = self.prepared.on_bind(portal, name)
-            if name and sql is not None and self.statement_log is not None:
-                self._record(sql)
-            if self._sampler is not None and sql is not None:
-                self._sample_bind(name, sql, message.body)
+            return self._on_execute(message.raw, 5, len(message.raw))
+        if mtype == 0x42:
+            self._on_bind(message.raw, 5, len(message.raw))
             return None
         if mtype == 0x53:
             self._on_sync()
@@ -423,6 +428,29 @@ class ClientSession(asyncio.Protocol):
         self.prepared.on_close(close.kind, close.name)
         self._closing(self._syncs + 1)
         return None
+
+    def _on_execute(self, buf: bytes, start: int, stop: int) -> Script | None:
+        """Execute (body ``buf[start:stop]``): its script when the portal's text must be read."""
+        self._executes_since_sync += 1
+        sql = self.prepared.portal_sql(m.decode_execute_portal(buf, start, stop))
+        if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
+            return None
+        return self._on_statement(self._read(sql), self._syncs + 1)
+
+    def _on_bind(self, buf: bytes, start: int, stop: int) -> None:
+        """Bind (body ``buf[start:stop]``): one execution of a prepared statement."""
+        self.stats.queries += 1
+        portal, name = m.decode_bind_target(buf, start, stop)
+        sql = self.prepared.on_bind(portal, name)
+        if sql is None:
+            return
+        if name and self.statement_log is not None:
+            self._record(sql)
+        if self._sampler is not None:
+            owner = self._sample_owner()
+            if owner is not None:  # answered by the next Sync's ReadyForQuery
+                body = buf[start:stop]
+                self._sampler.on_bind(owner, name, sql, body, self._syncs + 1, self._replies.errors)
 
     def _closing(self, ready_index: int) -> None:
         """Note closes of prepared statements answered by ReadyForQuery ``ready_index``."""
@@ -527,12 +555,6 @@ class ClientSession(asyncio.Protocol):
                 Owner(key.database, key.app, key.version, slog.user, slog.search_path),
             )
         return owner[1]
-
-    def _sample_bind(self, name: str, sql: str, body: bytes) -> None:
-        owner = self._sample_owner()
-        if owner is not None and self._sampler is not None:
-            # answered by the next Sync's ReadyForQuery
-            self._sampler.on_bind(owner, name, sql, body, self._syncs + 1, self._replies.errors)
 
     def _sample_query(self, sql: str) -> None:
         owner = self._sample_owner()

@@ -96,32 +96,6 @@ def invalid_length(mtype: int, length: int) -> ProtocolViolation:
     return ProtocolViolation(f"invalid message length {length} for message type {mtype:#04x}")
 
 
-def whole_messages(data: bytes, interesting: frozenset[int]) -> tuple[list[slice], int]:
-    """Where the ``interesting`` messages of a read are, and where its whole messages end.
-
-    For a read that starts on a message boundary: the commonest read holds
-    whole messages only, so they can be inspected in place and the read passed
-    on as it came, without the scanner's per-message copies. The part after
-    the returned end (a message cut by the read) is for a MessageScanner.
-    """
-    found: list[slice] = []
-    pos = 0
-    end = len(data)
-    unpack = _INT32.unpack_from
-    while end - pos >= 5:
-        mtype = data[pos]
-        (length,) = unpack(data, pos + 1)
-        if length < 4 or length > MAX_MESSAGE:
-            raise invalid_length(mtype, length)
-        stop = pos + 1 + length
-        if stop > end:
-            break
-        if mtype in interesting:
-            found.append(slice(pos, stop))
-        pos = stop
-    return found, pos
-
-
 class MessageScanner:
     """Splits a stream of typed messages, surfacing only the types asked for.
 

@@ -37,8 +37,8 @@ _I32x2 = struct.Struct("!ii")
 _I16 = struct.Struct("!h")
 
 
-def _cstring(buf: bytes, pos: int) -> tuple[str, int]:
-    end = buf.find(b"\x00", pos)
+def _cstring(buf: bytes, pos: int, stop: int | None = None) -> tuple[str, int]:
+    end = buf.find(b"\x00", pos, stop)
     if end == pos:  # the unnamed statement or portal: the commonest name
         return "", end + 1
     if end < 0:
@@ -251,15 +251,18 @@ def decode_bind_statement(body: bytes) -> str:
     return _cstring(body, pos)[0]
 
 
-def decode_bind_target(body: bytes) -> tuple[str, str]:
-    """Bind ('B'): (portal, prepared statement) it binds."""
-    portal, pos = _cstring(body, 0)
-    return portal, _cstring(body, pos)[0]
+def decode_bind_target(buf: bytes, start: int = 0, stop: int | None = None) -> tuple[str, str]:
+    """Bind ('B') whose body is ``buf[start:stop]``: (portal, prepared statement) it binds.
+
+    Read in place: the relay walks a client read without slicing out each message.
+    """
+    portal, pos = _cstring(buf, start, stop)
+    return portal, _cstring(buf, pos, stop)[0]
 
 
-def decode_execute_portal(body: bytes) -> str:
-    """Execute ('E'): the portal it runs."""
-    return _cstring(body, 0)[0]
+def decode_execute_portal(buf: bytes, start: int = 0, stop: int | None = None) -> str:
+    """Execute ('E') whose body is ``buf[start:stop]``: the portal it runs."""
+    return _cstring(buf, start, stop)[0]
 
 
 def encode_parse(name: str, query: str) -> bytes:
