@@ -109,10 +109,11 @@ class TransactionGate:
         if status == "I":
             if self._pending is not None:
                 log.warning("a transaction with unjudged schema changes ended unseen; dropped")
+                self._pending = None
             self.in_block = False
-            self._pending = None
-            self._savepoints.clear()
-            self._earlier.clear()
+            if self._savepoints or self._earlier:  # at every sync point: mostly empty
+                self._savepoints.clear()
+                self._earlier.clear()
         else:
             self.in_block = True
 

@@ -305,13 +305,16 @@ class ClientSession(asyncio.Protocol):
                 elif mtype == 0x53:  # Sync
                     self._on_sync()
                 elif mtype in _CLIENT_MESSAGES:
-                    message = Message(mtype, data[pos:stop])
-                    script = self._on_client_message(message)
+                    if mtype == 0x45:
+                        script = self._on_execute(data, pos + 5, stop)
+                    else:
+                        script = self._on_client_message(Message(mtype, data[pos:stop]))
                     if script is not None:
                         rest = self._scanner.feed(data[stop:]) if stop < end else []
                         if pos:
                             self._write_upstream(data[:pos])
-                        self._hold(message, script, rest)
+                        self._unsynced = mtype == 0x45  # else a Query or FunctionCall
+                        self._hold(Message(mtype, data[pos:stop]), script, rest)
                         return
                 pos = stop
                 last = mtype
@@ -1177,10 +1180,10 @@ class ClientSession(asyncio.Protocol):
     def upstream_data(self, data: bytes) -> None:
         try:
             send = self._send_client
-            if send is not None:  # the byte pipe: only ReadyForQuery is counted
+            if send is not None:  # the byte pipe (no filter armed): only ReadyForQuery is counted
                 self.stats.bytes_out += len(data)
                 replies = self._replies
-                replies.feed(data)
+                replies.walk(data)
                 send(data)
                 if self._sampler is not None and self._sampler.waiting:
                     self._sampler.settle(replies.ready, replies.errors)

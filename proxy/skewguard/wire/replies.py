@@ -157,7 +157,7 @@ class ReplyStream:
         """Account for a chunk from the server; return the bytes to pass to the client."""
         block = self._filter
         if block is None:
-            self._walk(data)
+            self.walk(data)
             return data
         done = b""
         if self._skip:  # the rest of a message that began before the block was armed
@@ -197,8 +197,8 @@ class ReplyStream:
                 return done
         return done + self._feed_filtering(block, data)
 
-    def _walk(self, data: bytes) -> None:
-        """Move over ``data``'s messages, counting ReadyForQuery."""
+    def walk(self, data: bytes) -> None:
+        """Move over ``data``'s messages, counting ReadyForQuery: ``feed`` with no filter armed."""
         pos = 0
         end = len(data)
         if self._carry:
