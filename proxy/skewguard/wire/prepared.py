@@ -152,8 +152,8 @@ class PreparedStatements:
 
     def forget_unnamed(self) -> None:
         """Any simple Query destroys the unnamed statement and the unnamed portal."""
-        self._drop("")
-        self._to_read.discard("")
+        if "" in self._by_name:  # else it is nowhere: only a named statement leaves ghosts
+            self._drop("")
         self._portals.pop("", None)
 
     def settle(self, *, ran: bool) -> None:
