@@ -428,3 +428,40 @@ def test_session_params_name_what_postgresql_connects_to() -> None:
         "user": "app",
         "database": "app",
     }
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b"\x00\x00rest", ("", "")),
+        (b"p\x00\x00rest", ("p", "")),
+        (b"\x00s1\x00rest", ("", "s1")),
+        (b"p\x00s1\x00", ("p", "s1")),
+    ],
+)
+def test_bind_target_in_place(body: bytes, expected: tuple[str, str]) -> None:
+    framed = b"B\x00\x00\x00\x00" + body + b"S\x00\x00\x00\x04"
+    assert m.decode_bind_target(body) == expected
+    assert m.decode_bind_target(framed, 5, 5 + len(body)) == expected
+
+
+@pytest.mark.parametrize("body", [b"", b"p", b"p\x00s1", b"\x00s1"])
+def test_bind_target_ends_with_its_message(body: bytes) -> None:
+    """A name is never read past the message's end, though a NUL follows there."""
+    framed = b"B\x00\x00\x00\x00" + body + b"\x00\x00S\x00\x00\x00\x04"
+    with pytest.raises(ProtocolViolation):
+        m.decode_bind_target(framed, 5, 5 + len(body))
+
+
+@pytest.mark.parametrize(("body", "expected"), [(b"\x00\x00\x00\x00\x00", ""), (b"c1\x00", "c1")])
+def test_execute_portal_in_place(body: bytes, expected: str) -> None:
+    framed = b"E\x00\x00\x00\x00" + body + b"S\x00\x00\x00\x04"
+    assert m.decode_execute_portal(body) == expected
+    assert m.decode_execute_portal(framed, 5, 5 + len(body)) == expected
+
+
+@pytest.mark.parametrize("body", [b"", b"c1"])
+def test_execute_portal_ends_with_its_message(body: bytes) -> None:
+    framed = b"E\x00\x00\x00\x00" + body + b"\x00S\x00\x00\x00\x04"
+    with pytest.raises(ProtocolViolation):
+        m.decode_execute_portal(framed, 5, 5 + len(body))

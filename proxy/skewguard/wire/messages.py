@@ -256,12 +256,19 @@ def decode_bind_target(buf: bytes, start: int = 0, stop: int | None = None) -> t
 
     Read in place: the relay walks a client read without slicing out each message.
     """
-    portal, pos = _cstring(buf, start, stop)
-    return portal, _cstring(buf, pos, stop)[0]
+    middle = buf.find(b"\x00", start, stop)
+    end = buf.find(b"\x00", middle + 1, stop) if middle >= 0 else -1
+    if end < 0:
+        raise ProtocolViolation("missing string terminator in message")
+    # each name read here, not by _cstring: this runs at every execution of a statement
+    portal = buf[start:middle].decode("utf-8", "replace") if middle > start else ""
+    return portal, buf[middle + 1 : end].decode("utf-8", "replace") if end > middle + 1 else ""
 
 
 def decode_execute_portal(buf: bytes, start: int = 0, stop: int | None = None) -> str:
     """Execute ('E') whose body is ``buf[start:stop]``: the portal it runs."""
+    if start < len(buf) and buf[start] == 0 and (stop is None or start < stop):
+        return ""  # the unnamed portal, at nearly every Execute
     return _cstring(buf, start, stop)[0]
 
 
