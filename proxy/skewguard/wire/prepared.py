@@ -104,12 +104,16 @@ class PreparedStatements:
         alone is one PostgreSQL never held).
         """
         old = self._by_name.get(name)
-        before = self._cost(name)
         texts: tuple[str, ...] = ()
-        held = self._texts.get(name, (old,) if old is not None else ()) + self._ghosts.pop(name, ())
-        if name and any(text != sql for text in held):
-            texts = tuple(dict.fromkeys((*held, sql)))
-            sql, to_read = _either(texts), True
+        if name:
+            before = self._cost(name)
+            held = self._texts.get(name, (old,) if old is not None else ())
+            held += self._ghosts.pop(name, ())
+            if any(text != sql for text in held):
+                texts = tuple(dict.fromkeys((*held, sql)))
+                sql, to_read = _either(texts), True
+        else:  # the unnamed statement: one text, never a ghost (the next Parse replaces it)
+            before = len(old) if old is not None else 0
         chars = self._chars - before + len(sql) + sum(map(len, texts))
         if old is None and len(self._by_name) >= MAX_STATEMENTS:
             raise ProtocolViolation(
