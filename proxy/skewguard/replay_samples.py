@@ -321,8 +321,9 @@ class SessionSampler:
         #: for a simple Query, the Bind body)
         self.waiting: list[tuple[int, int, Owner, str, bytes | None, bytes]] = []
 
-    def on_parse(self, name: str, sql: str, body: bytes) -> None:
-        if sampleable(sql) and (name in self._types or len(self._types) < _NAMED_LIMIT):
+    def on_parse(self, name: str, sql: str, body: bytes, *, wanted: bool = True) -> None:
+        """``wanted`` False: no sample of it is wanted now (its types are not read)."""
+        if wanted and sampleable(sql) and (name in self._types or len(self._types) < _NAMED_LIMIT):
             self._types[name] = parse_types(body)
         else:
             self._types.pop(name, None)

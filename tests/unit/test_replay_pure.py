@@ -34,6 +34,7 @@ from skewguard.replaying import not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
+from tests.support import rawclient as rc
 
 OWNER = Owner("db", "shop", "1", "app", ("public",))
 
@@ -103,6 +104,20 @@ def test_a_sample_is_kept_only_when_answered_without_error() -> None:
     assert len(book) == 1 and len(sampler.waiting) == 1
     sampler.settle(2, 1)  # an ErrorResponse passed before its ReadyForQuery
     assert len(book) == 1 and not sampler.waiting
+
+
+def test_a_parse_no_sample_is_wanted_of_forgets_the_names_types() -> None:
+    """Parsed again while untagged: a later Bind must not read its values with the old types."""
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20)
+    sampler = SessionSampler(book)
+    insert = rc.parse("INSERT INTO t VALUES ($1)", "s1", [23])
+    sampler.on_parse("s1", "INSERT INTO t VALUES ($1)", insert[5:])
+    sampler.on_bind(OWNER, "s1", "INSERT INTO t VALUES ($1)", b"", ready=1, errors=0)
+    assert len(sampler.waiting) == 1
+    select = rc.parse("SELECT $1::text", "s1", [25])
+    sampler.on_parse("s1", "SELECT $1::text", select[5:], wanted=False)
+    sampler.on_bind(OWNER, "s1", "SELECT $1::text", b"", ready=2, errors=0)
+    assert len(sampler.waiting) == 1
 
 
 def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:

@@ -425,7 +425,8 @@ class ClientSession(asyncio.Protocol):
                 self.statement_log.named.add(query)
             self._record(query, self._read(query) if to_read and self._untagged_log() else None)
             if self._sampler is not None:
-                self._sampler.on_parse(name, query, message.body)
+                owned = self._sample_owner() is not None  # an untagged session samples nothing
+                self._sampler.on_parse(name, query, message.body, wanted=owned)
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
