@@ -116,6 +116,9 @@ class Column:
     #: The columns of the same table a generated column is computed from: dropping one
     #: of them needs CASCADE, which drops the generated column too.
     generated_from: tuple[str, ...] = ()
+    #: Column privileges (attacl aclitem texts; None: none granted): a role may UPDATE,
+    #: INSERT or SELECT the columns it holds them on without the table's privilege.
+    acl: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -534,6 +537,7 @@ def build_catalog(
                 identity=identity,
                 generated=generated,
                 generated_from=_text_tuple(_get(r, "generated_from")),
+                acl=_acl(_get(r, "acl")),
             )
         )
     rels = tuple(
@@ -706,6 +710,7 @@ SELECT c.oid AS relid,
             THEN pg_catalog.pg_get_expr(d.adbin, 0) END AS default_expr,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
+       a.attacl::text[] AS acl,
        CASE WHEN a.attgenerated <> '' THEN ARRAY(
             SELECT ra.attname::text
             FROM pg_catalog.pg_depend gd

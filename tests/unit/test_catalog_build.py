@@ -36,6 +36,7 @@ def column_row(relation: str, column: str | None, **over: Any) -> dict[str, Any]
         "generated_from": None,
         "default_seq_schemas": None,
         "default_seq_names": None,
+        "acl": None,
     }
     row.update(over)
     return row
@@ -92,7 +93,9 @@ COLUMN_ROWS = [
         default_seq_names=["z_seq", "Weird Seq"],
     ),
     column_row("t", "twice", attnum=4, has_default=True, default_expr="(id * 2)", generated="s"),
-    column_row("t", "mood", attnum=5, type_name="app.mood", base_type="app.mood"),
+    column_row(
+        "t", "mood", attnum=5, type_name="app.mood", base_type="app.mood", acl=["app=w/owner"]
+    ),
     column_row("v", "id", relkind="v"),
     column_row("mv", "n", relkind="m"),
     column_row("p", "k", relkind="p"),
@@ -311,6 +314,9 @@ def test_columns_in_attnum_order_with_defaults(snap: CatalogSnapshot) -> None:
     assert twice is not None
     # A generated column has a pg_attrdef row but no default an INSERT could use.
     assert not twice.has_default and twice.default is None and twice.generated == "s"
+    mood = t.column("mood")
+    assert mood is not None and twice.acl is None
+    assert mood.acl == ("app=w/owner",)  # GRANT UPDATE (mood): the column's own privileges
     assert t.column("nope") is None
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import RelKind, qualified
+from skewguard.catalog import Column, RelKind, qualified
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dependent, Holder, Model, Referenced
 from skewguard.ddl.overlay.columns import put_columns, set_column
@@ -59,12 +60,17 @@ def drop_rel(m: Model, oid: int, cascade: bool, cause: str) -> None:
         del m.cons[i], m.con_rel[i]
     for i in m.idxs_of(oid):
         del m.idxs[i], m.idx_rel[i]
-    owned = {s for c in rel.columns for s in c.default_sequences}
     m.del_rel(oid)
-    for seq in owned:  # serial/identity sequences go with their table
+    _drop_owned_sequences(m, rel.name, rel.columns, cause)
+
+
+def _drop_owned_sequences(m: Model, table: str, gone: Sequence[Column], cause: str) -> None:
+    """Serial/identity sequences go with their table or column (OWNED BY); one named for
+    the table and no longer used by a default is taken to be owned."""
+    for seq in {s for c in gone for s in c.default_sequences}:
         parts = split_qualified_name(seq)
         s_oid = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
-        if s_oid is not None and m.rels[s_oid].name.startswith(rel.name + "_"):
+        if s_oid is not None and m.rels[s_oid].name.startswith(table + "_"):
             still_used = any(seq in c.default_sequences for r in m.rels.values() for c in r.columns)
             if not still_used:
                 m.via.setdefault(("rel", s_oid), cause)
@@ -104,6 +110,7 @@ def drop_column(ov: Overlay, m: Model, oid: int, name: str, cascade: bool, cause
             m.via.setdefault(("idx", i), cause)
             del m.idxs[i], m.idx_rel[i]
     put_columns(m, oid, [c for c in m.rels[oid].columns if c.name != name])
+    _drop_owned_sequences(m, rel.name, [c for c in rel.columns if c.name == name], cause)
 
 
 def drop_constraint(m: Model, oid: int, name: str, missing_ok: bool, cascade: bool) -> None:
