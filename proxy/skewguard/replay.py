@@ -103,22 +103,9 @@ def _setup(trial: Trial) -> list[str]:
 
 
 def kept_name(sample: Sample) -> str:
-    """The name a binary-bound sample's statement is kept under (by its text and types)."""
+    """The name a named sample's statement is kept under (by its text and types)."""
     digest = hashlib.blake2s(sample.sql.encode() + b"\x00" + sample.types, digest_size=8)
     return KEPT + digest.hexdigest()
-
-
-def binary_parameters(values: bytes) -> bool:
-    """Whether a Bind's parameters (``Sample.values``: formats, then values) include one
-    sent in binary. Its bytes are laid out for the type PostgreSQL inferred when the
-    version prepared the statement; a fresh Parse after a narrowing infers another
-    (``int4`` → ``int2``) and refuses them (22P03), which the version never sees."""
-    if len(values) < 2:
-        return False
-    (count,) = struct.unpack_from("!h", values, 0)
-    if count <= 0 or len(values) < 2 + 2 * count:
-        return False
-    return 1 in struct.unpack_from(f"!{count}h", values, 2)
 
 
 def _runs(
@@ -202,8 +189,9 @@ def plan(
     statement runs under ``ddl_timeout_ms``. ``named``: the client's unnamed
     statement and portal are left alone (an Execute is held; see own_queries).
 
-    A sample bound in binary keeps what the version keeps, its statement prepared
-    before the change: a trial prepares it before its DDL and binds it again after;
+    A write the version binds to a named statement keeps what the version keeps, its
+    statement prepared before the change (its parameter types fixed then, as its binary
+    values are laid out): a trial prepares it before its DDL and binds it again after;
     in a block, the pass before a DDL (``keep``) prepares it and leaves it prepared
     (``Plan.kept``), and the pass at COMMIT binds those (``prepared``) and closes them."""
     limits = [
@@ -217,12 +205,12 @@ def plan(
         begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    binary = {
+    named_writes = {
         number: kept_name(trial.sample)
         for number, trial in enumerate(trials)
-        if statement_class(trial.sample.sql) == "writes" and binary_parameters(trial.sample.values)
+        if trial.sample.named and statement_class(trial.sample.sql) == "writes"
     }
-    kept = {n: name for n, name in binary.items() if ddl or keep or name in prepared}
+    kept = {n: name for n, name in named_writes.items() if ddl or keep or name in prepared}
     done = set(prepared)  # prepared statements outlive every rollback
     out = _Builder(named=named)
     out.statements(*begin)
@@ -318,7 +306,6 @@ __all__ = [
     "Plan",
     "Runs",
     "Trial",
-    "binary_parameters",
     "broke",
     "clean",
     "kept_name",

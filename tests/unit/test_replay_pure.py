@@ -11,7 +11,6 @@ from skewguard.replay import (
     KEPT,
     Outcome,
     Trial,
-    binary_parameters,
     broke,
     clean,
     kept_name,
@@ -103,6 +102,26 @@ def test_a_sample_is_kept_only_when_answered_without_error() -> None:
     assert len(book) == 1 and len(sampler.waiting) == 1
     sampler.settle(2, 1)  # an ErrorResponse passed before its ReadyForQuery
     assert len(book) == 1 and not sampler.waiting
+
+
+def test_a_bound_sample_says_whether_its_statement_is_named() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20)
+    sampler = SessionSampler(book)
+    parse = b"INSERT INTO t VALUES ($1)\x00\x00\x00"  # after the name: text, no types
+    bind = b"\x00\x00\x00\x01\x00\x00\x00\x011\x00\x00"  # one text value '1'
+    for number, name in enumerate(("", "kept")):
+        sampler.on_parse(name, "INSERT INTO t VALUES ($1)", name.encode() + b"\x00" + parse)
+        sampler.on_bind(
+            OWNER,
+            name,
+            f"INSERT INTO t VALUES ($1) -- {number}",
+            b"\x00" + name.encode() + b"\x00" + bind,
+            ready=1,
+            errors=0,
+        )
+    sampler.settle(1, 0)
+    named = {s.sql[-1]: s.named for ss in book.shapes("db").values() for s in ss}
+    assert named == {"0": False, "1": True}
 
 
 def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:
@@ -215,13 +234,15 @@ def test_a_trial_ddl_refused_says_why_without_values() -> None:
     assert "another session holds one" in locked
 
 
-def test_a_binary_bound_trial_keeps_its_statement_across_the_ddl() -> None:
+def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     values = struct.pack("!hhhi", 1, 1, 1, 4) + struct.pack("!i", 3)  # one int4, binary
     sql = "INSERT INTO t (n) VALUES ($1)"
     key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
-    binary = Trial(key, Sample.bound(sql, b"\x00\x00", values))
-    assert binary_parameters(binary.sample.values)
-    assert not binary_parameters(struct.pack("!hh", 1, 0) + struct.pack("!hi", 1, 1) + b"3")
+    binary = Trial(key, Sample.bound(sql, b"\x00\x00", values, named=True))
+    # the unnamed statement is Parsed anew each time, as the version does
+    unnamed = Trial(key, Sample.bound(sql, b"\x00\x00", values))
+    fresh = plan("I", [unnamed], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert fresh is not None and KEPT.encode() not in fresh.wire
     made = plan("I", [binary], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
     assert made is not None
     messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
