@@ -823,7 +823,7 @@ class Guard:
         """The samples to replay: of ``protected`` versions (None: every sampled one),
         reaching what the change affects through values."""
         assert self._replayer is not None and requester.own_connection is not None
-        affects = change_affects(changes, pending.unmodelled)
+        affects = change_affects(changes, pending.unmodelled, pending.before)
         if affects is not None and affects.empty:
             return []
         replayer, database = self._replayer, requester.database

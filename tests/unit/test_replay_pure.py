@@ -5,7 +5,9 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
+from skewguard.catalog import CatalogSnapshot
 from skewguard.checking import trial_statements
+from skewguard.ddl import Overlay
 from skewguard.relay.own_queries import OWN
 from skewguard.replay import (
     KEPT,
@@ -29,7 +31,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
-from skewguard.replaying import not_applied
+from skewguard.replaying import change_affects, not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -270,3 +272,16 @@ def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     last = [s for s in MessageScanner(None).feed(final.wire) if isinstance(s, Message)]
     assert not any(s.type == 0x50 for s in last)
     assert last[-2].type == 0x43 and name.encode() in last[-2].body
+
+
+def test_an_enum_label_change_reaches_the_relations_with_columns_of_the_enum() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE a (m mood);"
+        " CREATE TABLE b (ms mood[]); CREATE TABLE c (t text)"
+    )
+    before = overlay.catalog
+    renaming = Overlay(before)
+    renaming.apply("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'")
+    affects = change_affects(renaming.net_changes(), [], before)
+    assert affects is not None and affects.relations == {"public.a", "public.b"}
