@@ -116,6 +116,7 @@ FUNCTION_ROWS = [
 ENUM_ROWS = [
     {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
 ]
+TYPE_ROWS = [{"schema": "app", "name": "short_text"}, {"schema": "public", "name": "pair"}]
 BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
 RELATION_ROWS: list[dict[str, Any]] = [
     {
@@ -407,6 +408,7 @@ def _selected_names(sql: str) -> set[str]:
         (cat.COLUMNS_SQL, COLUMN_ROWS[0]),
         (cat.FUNCTIONS_SQL, FUNCTION_ROWS[0]),
         (cat.ENUMS_SQL, ENUM_ROWS[0]),
+        (cat.TYPES_SQL, TYPE_ROWS[0]),
         (cat.BUILTINS_SQL, BUILTIN_ROW),
         (cat.RELATIONS_SQL, RELATION_ROWS[0]),
         (cat.CONSTRAINTS_SQL, CONSTRAINT_ROWS[0]),
@@ -549,3 +551,11 @@ def test_dependencies_sql_branches_select_the_keys_build_catalog_reads() -> None
     names = {t.name or t.val.fields[-1].sval for t in branches[0].targetList}
     assert names == set(DEPENDENCY_ROWS[0])
     assert all(len(b.targetList) == len(branches[0].targetList) for b in branches)
+
+
+def test_user_types_other_than_enums_are_found_on_the_path() -> None:
+    snap = build_catalog(schemas=SCHEMA_ROWS, columns=[], enums=ENUM_ROWS, types=TYPE_ROWS)
+    assert snap.find_type(["short_text"], ["public", "app"]) == "app.short_text"
+    assert snap.find_type(["app", "short_text"], []) == "app.short_text"
+    assert snap.find_type(["short_text"], ["public"]) is None
+    assert snap.find_type(["mood"], ["app"]) is None  # an enum: catalog.enums

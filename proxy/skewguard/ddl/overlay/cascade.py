@@ -14,7 +14,7 @@ from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dependent, Holder, Model, Referenced
 from skewguard.ddl.overlay.columns import put_columns, set_column
 from skewguard.ddl.overlay.existing_triggers import triggers_naming
-from skewguard.ddl.overlay.names import find_enum, user_path
+from skewguard.ddl.overlay.names import find_enum, find_user_type, user_path
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -258,7 +258,11 @@ def drop_schema(ov: Overlay, m: Model, name: str, cascade: bool) -> None:
 
 
 def drop_opaque_type(ov: Overlay, m: Model, names: list[str], cascade: bool) -> None:
-    """A type the snapshot does not list (domain, composite): drop columns using it."""
+    """A type the snapshot does not list as an enum (domain, composite): drop columns
+    using it."""
+    gone = find_user_type(ov, m, names)
+    if gone is not None:
+        m.types.discard(gone)
     schemas = [names[-2]] if len(names) > 1 else user_path(ov)
     for s in schemas:
         qn = qualified(s, names[-1])
