@@ -24,7 +24,10 @@ ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
 planning, a write runs whole); a write is bound and executed again (``repeat``:
 the version sends the same values again, and a new UNIQUE rejects only that)
 unless the version also deletes from a table it writes there (what it inserts
-may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``.
+may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``. The
+writes of such a version are ``chained``: they run in one savepoint, in the
+order the version first sent them, so what it deletes is what it wrote before
+(a row a new foreign key or trigger now keeps), as when it runs.
 Everything is written at once (one round trip); PostgreSQL runs it in order.
 While an Execute is held (``named``), every statement runs through the
 statement and portal ``own_queries.OWN`` instead of Queries and unnamed ones.
@@ -63,6 +66,20 @@ class Trial:
     sample: Sample
     role: str | None = None
     repeat: bool = False  # run twice in a pass (see the module's docstring)
+    #: Runs in one savepoint with the chained trials of its version next to it, after
+    #: them: a version that deletes what it wrote (see the module's docstring).
+    chained: bool = False
+
+
+def _continues(before: Trial | None, trial: Trial | None) -> bool:
+    """Whether ``trial`` runs in the savepoint of ``before`` (the trial ahead of it)."""
+    return (
+        before is not None
+        and trial is not None
+        and before.chained
+        and trial.chained
+        and before.key.app_version == trial.key.app_version
+    )
 
 
 @dataclass(frozen=True)
@@ -94,9 +111,10 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _setup(trial: Trial) -> list[str]:
+def _setup(trial: Trial, *, savepoint: bool = True) -> list[str]:
     path = ", ".join(ident(s) for s in trial.key.search_path) or "''"
-    parts = [f"SAVEPOINT {INNER}", f"SET LOCAL search_path = {path}"]
+    parts = [f"SAVEPOINT {INNER}"] if savepoint else []
+    parts.append(f"SET LOCAL search_path = {path}")
     if trial.role is not None:
         parts.append(f"SET LOCAL ROLE {ident(trial.role)}")
     return parts
@@ -158,7 +176,9 @@ class _Builder:
         )
         slots = []
         for number, trial in enumerate(trials):
-            setup = self.statements(*_setup(trial))
+            ahead = trials[number - 1] if number else None
+            behind = trials[number + 1] if number + 1 < len(trials) else None
+            setup = self.statements(*_setup(trial, savepoint=not _continues(ahead, trial)))
             name = kept.get(number)
             again = name in prepared
             if name is not None:
@@ -167,7 +187,8 @@ class _Builder:
             runs = tuple(self.add(run) for run in made)
             if again:
                 self.rebound.update(runs)
-            self.add(cleanup)
+            if not _continues(trial, behind):
+                self.add(cleanup)
             slots.append((setup, runs))
         return tuple(slots)
 

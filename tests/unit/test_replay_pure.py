@@ -131,6 +131,26 @@ def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:
     return Trial(key, Sample(sql), repeat=sql.startswith("INSERT"))
 
 
+def test_chained_trials_of_a_version_share_one_savepoint_in_order() -> None:
+    insert = replace(_trial("INSERT INTO t VALUES (1)"), repeat=False, chained=True)
+    delete = replace(_trial("DELETE FROM t WHERE a = 1"), chained=True)
+    other = replace(_trial("DELETE FROM u"), chained=True)
+    other = replace(other, key=replace(other.key, version="2"))
+    made = plan("T", [insert, delete, other], statement_timeout_ms=1, lock_timeout_ms=1)
+    assert made is not None
+    # begin; the insert: setup, run; the delete: setup, run, cleanup; the other
+    # version's: setup, run, cleanup; end
+    assert made.replies == 1 + 2 + 3 + 3 + 1
+    assert made.slots == (((1, (2,)), (3, (4,)), (6, (7,))),)
+    queries = [
+        m.decode_query(s.body)
+        for s in MessageScanner(None).feed(made.wire)
+        if isinstance(s, Message) and s.type == 0x51
+    ]
+    opened = [q for q in queries if q.startswith("SAVEPOINT skewguard_replay_1")]
+    assert len(opened) == 2  # the delete runs on what the insert left
+
+
 def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> None:
     trials = [_trial(), _trial("SELECT 1")]
     inside = plan("T", trials, statement_timeout_ms=100, lock_timeout_ms=100)
