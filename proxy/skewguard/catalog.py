@@ -116,6 +116,9 @@ class Column:
     #: The columns of the same table a generated column is computed from: dropping one
     #: of them needs CASCADE, which drops the generated column too.
     generated_from: tuple[str, ...] = ()
+    #: Column privileges (attacl aclitem texts; None: none granted): a role may UPDATE,
+    #: INSERT or SELECT the columns it holds them on without the table's privilege.
+    acl: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +305,9 @@ class CatalogSnapshot:
     relations: tuple[Relation, ...] = ()
     functions: tuple[Function, ...] = ()
     enums: tuple[EnumType, ...] = ()
+    #: (schema, name) of the other user types a statement can name: domains, composite,
+    #: range and base types (columns hold them by oid; a cast names them).
+    types: frozenset[tuple[str, str]] = frozenset()
     constraints: tuple[Constraint, ...] = ()
     indexes: tuple[Index, ...] = ()
     schema_acls: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # (schema, aclitems)
@@ -394,6 +400,15 @@ class CatalogSnapshot:
                 return e
         return None
 
+    def find_type(self, names: Sequence[str], search_path: Sequence[str]) -> str | None:
+        """The qualified name of the user type (not an enum) that ``names`` (schema and
+        name, or name alone, looked up on ``search_path``) names."""
+        schemas = [names[0]] if len(names) == 2 else search_path if len(names) == 1 else []
+        for schema in schemas:
+            if (schema, names[-1]) in self.types:
+                return qualified(schema, names[-1])
+        return None
+
 
 @dataclass(frozen=True, slots=True)
 class Patch:
@@ -403,7 +418,7 @@ class Patch:
     previous: CatalogSnapshot
     replaced: frozenset[tuple[str, str]]  # (schema, name) of relations gone or read again
     part: CatalogSnapshot  # what was read again: those relations, their constraints, indexes
-    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "types", "dependencies"
 
 
 # --- rows -> snapshot ---------------------------------------------------------
@@ -444,6 +459,7 @@ def build_catalog(
     columns: Iterable[Row],
     functions: Iterable[Row] = (),
     enums: Iterable[Row] = (),
+    types: Iterable[Row] = (),
     builtins: Row | None = None,
     relations: Iterable[Row] = (),
     constraints: Iterable[Row] = (),
@@ -534,6 +550,7 @@ def build_catalog(
                 identity=identity,
                 generated=generated,
                 generated_from=_text_tuple(_get(r, "generated_from")),
+                acl=_acl(_get(r, "acl")),
             )
         )
     rels = tuple(
@@ -616,6 +633,7 @@ def build_catalog(
         schema_acls=schema_acls,
         functions=funcs,
         enums=enum_types,
+        types=frozenset((str(r["schema"]), str(r["name"])) for r in types),
         builtin_functions=frozenset(_text_tuple(builtins["functions"] if builtins else None)),
         builtin_relations=frozenset(_text_tuple(builtins["relations"] if builtins else None)),
         dependencies=tuple(sorted({_dependency(r) for r in dependencies}, key=_dependency_key)),
@@ -706,6 +724,7 @@ SELECT c.oid AS relid,
             THEN pg_catalog.pg_get_expr(d.adbin, 0) END AS default_expr,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
+       a.attacl::text[] AS acl,
        CASE WHEN a.attgenerated <> '' THEN ARRAY(
             SELECT ra.attname::text
             FROM pg_catalog.pg_depend gd
@@ -780,6 +799,18 @@ JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
 JOIN pg_catalog.pg_enum e ON e.enumtypid = t.oid
 WHERE {_USER_NSP}
 GROUP BY n.nspname, t.typname, t.oid
+ORDER BY 1, 2
+"""
+
+# User types other than enums: domains, standalone composite types (not a table's row
+# type), ranges, multiranges and base types; not their array types.
+TYPES_SQL = f"""
+SELECT n.nspname::text AS schema, t.typname::text AS name
+FROM pg_catalog.pg_type t
+JOIN pg_catalog.pg_namespace n ON n.oid = t.typnamespace
+LEFT JOIN pg_catalog.pg_class c ON c.oid = t.typrelid
+WHERE t.typtype IN ('d', 'c', 'r', 'm', 'b') AND t.typcategory <> 'A'
+  AND (t.typtype <> 'c' OR c.relkind = 'c') AND {_USER_NSP}
 ORDER BY 1, 2
 """
 
@@ -1134,6 +1165,7 @@ QUERIES = {
     "columns": COLUMNS_SQL,
     "functions": FUNCTIONS_SQL,
     "enums": ENUMS_SQL,
+    "types": TYPES_SQL,
     "relations": RELATIONS_SQL,
     "constraints": CONSTRAINTS_SQL,
     "indexes": INDEXES_SQL,

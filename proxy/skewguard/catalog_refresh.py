@@ -94,7 +94,7 @@ class Plan:
     """What a refresh reads, from the catalogs' statistics since the marker."""
 
     full: bool  # read everything
-    reread: frozenset[str]  # of "schemas", "functions", "enums", "dependencies": read whole
+    reread: frozenset[str]  # of "schemas", "functions", "enums", "types", "dependencies"
     changed: frozenset[int]  # oids of relations (or their indexes) with new rows
     lost: frozenset[str]  # sources (and "class") that may have lost rows
 
@@ -122,6 +122,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("schemas", ("namespace",)),
             ("functions", ("proc",)),
             ("enums", ("type", "enum")),
+            ("types", ("type",)),
             ("dependencies", ("depend",)),
         )
         if any(changed(n) for n in names)
@@ -374,6 +375,7 @@ def _patched(
         ),
         functions=part.functions if "functions" in rows else old.functions,
         enums=part.enums if "enums" in rows else old.enums,
+        types=part.types if "types" in rows else old.types,
         constraints=_spliced(
             old.constraints,
             names,
@@ -401,7 +403,7 @@ def _patched(
     return Current(snapshot, marker, _book(rows, current.book, gone, stats), ordered=True)
 
 
-_WHOLE_PARTS = frozenset({"schemas", "functions", "enums"})
+_WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types"})
 
 
 def _relation_key(r: Relation) -> tuple[str, str]:

@@ -106,12 +106,14 @@ PEER_SHARE = 0.3
 REPLAY_SHARE = 0.4
 REPLAY_MARGIN = 0.3
 MIN_REPLAY_BUDGET = 0.05
-#: Facets a rule's overturnable break may rest on: writes, whose values replay ran.
+#: Facets a rule's overturnable break may rest on: writes, whose values replay ran (a
+#: delete a new foreign key may refuse: on the rows the version's own writes left).
 _OVERTURNABLE_FACETS = frozenset(
     {
         FacetKind.COLUMN_WRITE,
         FacetKind.INSERT_SHAPE,
         FacetKind.INSERT_POSITIONAL,
+        FacetKind.ROW_DELETE,
     }
 )
 
@@ -823,7 +825,7 @@ class Guard:
         """The samples to replay: of ``protected`` versions (None: every sampled one),
         reaching what the change affects through values."""
         assert self._replayer is not None and requester.own_connection is not None
-        affects = change_affects(changes, pending.unmodelled)
+        affects = change_affects(changes, pending.unmodelled, pending.before)
         if affects is not None and affects.empty:
             return []
         replayer, database = self._replayer, requester.database
@@ -1168,9 +1170,9 @@ def _with_replay(
             and finding.facet.kind in _OVERTURNABLE_FACETS
             and finding.change.relation
         ):
-            writes = Affects(
-                Use.WRITES, finding.change.relation, frozenset({finding.change.relation})
-            )
+            deleted = finding.facet.kind is FacetKind.ROW_DELETE
+            table = finding.facet.subject if deleted else finding.change.relation
+            writes = Affects(Use.WRITES, table, frozenset({table}))
             if verdict.covers(version, _reaching(writes, footprints.get(version, {}))):
                 finding = replace(
                     finding,

@@ -50,7 +50,9 @@ class _Schema:
         }
         self.signatures = {f.signature for f in catalog.functions}
         self.labels = {f"{e.type_name}:{label}" for e in catalog.enums for label in e.labels}
-        self.enums = {e.type_name for e in catalog.enums}
+        self.types = {e.type_name for e in catalog.enums} | {
+            qualified(s, n) for s, n in catalog.types
+        }
         self.constraints = {
             f"{qualified(c.schema, c.table)}.{ident(c.name)}" for c in catalog.constraints
         }
@@ -135,7 +137,7 @@ def _problem(facet: Facet, schema: _Schema) -> str | None:
             return None
         return f"enum label {subject.replace(':', ' ', 1)} does not exist"
     if kind is _F.TYPE_NAMED:
-        return None if subject in schema.enums else f"type {subject} does not exist"
+        return None if subject in schema.types else f"type {subject} does not exist"
     return None  # call-site types, search_path, roles, prepared result types: not checked here
 
 

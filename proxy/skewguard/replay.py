@@ -24,7 +24,10 @@ ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
 planning, a write runs whole); a write is bound and executed again (``repeat``:
 the version sends the same values again, and a new UNIQUE rejects only that)
 unless the version also deletes from a table it writes there (what it inserts
-may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``.
+may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``. The
+writes of such a version are ``chained``: they run in one savepoint, in the
+order the version first sent them, so what it deletes is what it wrote before
+(a row a new foreign key or trigger now keeps), as when it runs.
 Everything is written at once (one round trip); PostgreSQL runs it in order.
 While an Execute is held (``named``), every statement runs through the
 statement and portal ``own_queries.OWN`` instead of Queries and unnamed ones.
@@ -63,6 +66,20 @@ class Trial:
     sample: Sample
     role: str | None = None
     repeat: bool = False  # run twice in a pass (see the module's docstring)
+    #: Runs in one savepoint with the chained trials of its version next to it, after
+    #: them: a version that deletes what it wrote (see the module's docstring).
+    chained: bool = False
+
+
+def _continues(before: Trial | None, trial: Trial | None) -> bool:
+    """Whether ``trial`` runs in the savepoint of ``before`` (the trial ahead of it)."""
+    return (
+        before is not None
+        and trial is not None
+        and before.chained
+        and trial.chained
+        and before.key.app_version == trial.key.app_version
+    )
 
 
 @dataclass(frozen=True)
@@ -94,31 +111,19 @@ def ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _setup(trial: Trial) -> list[str]:
+def _setup(trial: Trial, *, savepoint: bool = True) -> list[str]:
     path = ", ".join(ident(s) for s in trial.key.search_path) or "''"
-    parts = [f"SAVEPOINT {INNER}", f"SET LOCAL search_path = {path}"]
+    parts = [f"SAVEPOINT {INNER}"] if savepoint else []
+    parts.append(f"SET LOCAL search_path = {path}")
     if trial.role is not None:
         parts.append(f"SET LOCAL ROLE {ident(trial.role)}")
     return parts
 
 
 def kept_name(sample: Sample) -> str:
-    """The name a binary-bound sample's statement is kept under (by its text and types)."""
+    """The name a named sample's statement is kept under (by its text and types)."""
     digest = hashlib.blake2s(sample.sql.encode() + b"\x00" + sample.types, digest_size=8)
     return KEPT + digest.hexdigest()
-
-
-def binary_parameters(values: bytes) -> bool:
-    """Whether a Bind's parameters (``Sample.values``: formats, then values) include one
-    sent in binary. Its bytes are laid out for the type PostgreSQL inferred when the
-    version prepared the statement; a fresh Parse after a narrowing infers another
-    (``int4`` → ``int2``) and refuses them (22P03), which the version never sees."""
-    if len(values) < 2:
-        return False
-    (count,) = struct.unpack_from("!h", values, 0)
-    if count <= 0 or len(values) < 2 + 2 * count:
-        return False
-    return 1 in struct.unpack_from(f"!{count}h", values, 2)
 
 
 def _runs(
@@ -171,7 +176,9 @@ class _Builder:
         )
         slots = []
         for number, trial in enumerate(trials):
-            setup = self.statements(*_setup(trial))
+            ahead = trials[number - 1] if number else None
+            behind = trials[number + 1] if number + 1 < len(trials) else None
+            setup = self.statements(*_setup(trial, savepoint=not _continues(ahead, trial)))
             name = kept.get(number)
             again = name in prepared
             if name is not None:
@@ -180,7 +187,8 @@ class _Builder:
             runs = tuple(self.add(run) for run in made)
             if again:
                 self.rebound.update(runs)
-            self.add(cleanup)
+            if not _continues(trial, behind):
+                self.add(cleanup)
             slots.append((setup, runs))
         return tuple(slots)
 
@@ -202,8 +210,9 @@ def plan(
     statement runs under ``ddl_timeout_ms``. ``named``: the client's unnamed
     statement and portal are left alone (an Execute is held; see own_queries).
 
-    A sample bound in binary keeps what the version keeps, its statement prepared
-    before the change: a trial prepares it before its DDL and binds it again after;
+    A write the version binds to a named statement keeps what the version keeps, its
+    statement prepared before the change (its parameter types fixed then, as its binary
+    values are laid out): a trial prepares it before its DDL and binds it again after;
     in a block, the pass before a DDL (``keep``) prepares it and leaves it prepared
     (``Plan.kept``), and the pass at COMMIT binds those (``prepared``) and closes them."""
     limits = [
@@ -217,12 +226,12 @@ def plan(
         begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    binary = {
+    named_writes = {
         number: kept_name(trial.sample)
         for number, trial in enumerate(trials)
-        if statement_class(trial.sample.sql) == "writes" and binary_parameters(trial.sample.values)
+        if trial.sample.named and statement_class(trial.sample.sql) == "writes"
     }
-    kept = {n: name for n, name in binary.items() if ddl or keep or name in prepared}
+    kept = {n: name for n, name in named_writes.items() if ddl or keep or name in prepared}
     done = set(prepared)  # prepared statements outlive every rollback
     out = _Builder(named=named)
     out.statements(*begin)
@@ -318,7 +327,6 @@ __all__ = [
     "Plan",
     "Runs",
     "Trial",
-    "binary_parameters",
     "broke",
     "clean",
     "kept_name",

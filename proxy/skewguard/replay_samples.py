@@ -141,10 +141,13 @@ class Sample:
     types: bytes = _NO_TYPES
     values: bytes = _NO_PARAMETERS
     has_null: bool = False
+    #: Bound to a named statement the version keeps prepared (not Parsed anew each time):
+    #: its parameter types were fixed when it was prepared, before the change.
+    named: bool = False
 
     @classmethod
-    def bound(cls, sql: str, types: bytes, values: bytes) -> Sample:
-        return cls(sql, types, values, _has_null(values))
+    def bound(cls, sql: str, types: bytes, values: bytes, *, named: bool = False) -> Sample:
+        return cls(sql, types, values, _has_null(values), named)
 
     @property
     def size(self) -> int:
@@ -218,8 +221,11 @@ class SampleBook:
         if reservoir is not None and self._wanted(reservoir, sample.has_null):
             self._keep(reservoir, sample)
 
-    def offer_bound(self, owner: Owner, sql: str, types: bytes, bind: bytes) -> None:
-        """The same for a Bind message's body; its values are read only when wanted."""
+    def offer_bound(
+        self, owner: Owner, sql: str, types: bytes, bind: bytes, *, named: bool = False
+    ) -> None:
+        """The same for a Bind message's body (``named``: of a named statement); its
+        values are read only when wanted."""
         size = len(sql) + len(types) + len(bind)
         reservoir = self._reservoir(owner, self._shape(sql, bound=True), size)
         if reservoir is None:
@@ -232,7 +238,7 @@ class SampleBook:
         values = bind_values(bind)
         if values is None:
             return
-        sample = Sample.bound(sql, types, values)
+        sample = Sample.bound(sql, types, values, named=named)
         if not full or self._wanted(reservoir, sample.has_null):
             self._keep(reservoir, sample)
 
@@ -318,8 +324,8 @@ class SessionSampler:
         self._book = book
         self._types: dict[str, bytes] = {}  # statement name -> parameter types from its Parse
         #: (answered by ReadyForQuery n, errors seen then, owner, text, types or None
-        #: for a simple Query, the Bind body)
-        self.waiting: list[tuple[int, int, Owner, str, bytes | None, bytes]] = []
+        #: for a simple Query, the Bind body, whether the statement is named)
+        self.waiting: list[tuple[int, int, Owner, str, bytes | None, bytes, bool]] = []
 
     def on_parse(self, name: str, sql: str, body: bytes, *, wanted: bool = True) -> None:
         """``wanted`` False: no sample of it is wanted now (its types are not read)."""
@@ -333,11 +339,11 @@ class SessionSampler:
     ) -> None:
         types = self._types.get(name)
         if types is not None and len(self.waiting) < PER_SHAPE * 4:
-            self.waiting.append((ready, errors, owner, sql, types, body))
+            self.waiting.append((ready, errors, owner, sql, types, body, name != ""))
 
     def on_query(self, owner: Owner, sql: str, ready: int, errors: int) -> None:
         if len(self.waiting) < PER_SHAPE * 4 and sampleable(sql):
-            self.waiting.append((ready, errors, owner, sql, None, b""))
+            self.waiting.append((ready, errors, owner, sql, None, b"", False))
 
     def settle(self, ready: int, errors: int, *, certain: bool = True) -> None:
         """Keep the samples answered by ``ready`` ReadyForQuery messages without error.
@@ -345,7 +351,7 @@ class SessionSampler:
         ``certain`` False: errors may have passed uncounted (a filter was armed)."""
         keep = []
         for entry in self.waiting:
-            due, seen, owner, sql, types, body = entry
+            due, seen, owner, sql, types, body, named = entry
             if due > ready:
                 keep.append(entry)
             elif not certain or seen != errors:
@@ -353,7 +359,7 @@ class SessionSampler:
             elif types is None:
                 self._book.offer(owner, Sample(sql))
             else:
-                self._book.offer_bound(owner, sql, types, body)
+                self._book.offer_bound(owner, sql, types, body, named=named)
         self.waiting = keep
 
 

@@ -32,6 +32,8 @@ from skewguard.ddl.changes import (
     DropDefault,
     DropPolicy,
     EnableRowLevelSecurity,
+    EnumDropValue,
+    EnumRenameValue,
     ForceRowLevelSecurity,
     SetNotNull,
 )
@@ -157,6 +159,8 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
     DetachPartition,  # rows for its bounds have no partition left
+    EnumRenameValue,  # a label bound as a parameter is no longer accepted
+    EnumDropValue,
 )
 
 
@@ -176,10 +180,27 @@ def value_changes(changes: Sequence[Change]) -> list[Change]:
     return [c for c in changes if isinstance(c, VALUE_KINDS)]
 
 
-def change_affects(changes: Sequence[Change], unmodelled: Sequence[CannotModel]) -> Affects | None:
+def _enum_type(change: EnumRenameValue | EnumDropValue) -> str:
+    label = change.old_label if isinstance(change, EnumRenameValue) else change.label
+    return change.subject[: -len(label) - 1]
+
+
+def change_affects(
+    changes: Sequence[Change], unmodelled: Sequence[CannotModel], catalog: CatalogSnapshot
+) -> Affects | None:
     """What the net change can affect through values: the relations of its
-    value-dependent changes, and the reach of what the overlay could not model."""
-    relations = frozenset(c.relation for c in value_changes(changes) if c.relation)
+    value-dependent changes (and the table a foreign key references, whose deletes it
+    may refuse; for an enum's label, the relations with a column of the enum or an
+    array of it), and the reach of what the overlay could not model."""
+    judged = value_changes(changes)
+    relations = frozenset(c.relation for c in judged if c.relation)
+    relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
+    enums = {_enum_type(c) for c in judged if isinstance(c, EnumRenameValue | EnumDropValue)}
+    if enums:
+        typed = enums | {e + "[]" for e in enums}
+        relations |= {
+            r.qname for r in catalog.relations if any(c.base_type in typed for c in r.columns)
+        }
     affects: Affects | None = Affects(Use.ANY, "the changed relations", relations)
     for exc in unmodelled:
         if exc.affects is None or affects is None:
@@ -231,8 +252,10 @@ class Replayer:
             if usage.reached_by(affects):
                 deleted = deleting.get(key.app_version, set())
                 repeat = kind == "writes" and not usage.writes & deleted
-                out += [Trial(key, sample, repeat=repeat) for sample in samples]
-        return out
+                chained = kind == "writes" and bool(deleted)
+                out += [Trial(key, s, repeat=repeat, chained=chained) for s in samples]
+        alone = [t for t in out if not t.chained]
+        return alone + sorted((t for t in out if t.chained), key=lambda t: t.key.app_version)
 
     def _deleting(
         self, shapes: Mapping[ShapeKey, Sequence[Sample]], catalog: CatalogSnapshot

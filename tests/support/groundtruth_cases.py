@@ -9,6 +9,8 @@ plain inserts, upserts where a unique key is written.
 
 from __future__ import annotations
 
+from psycopg.types.json import Json
+
 from tests.support.groundtruth import Case, Q, apg, copy_in, extended, prepared, simple
 
 V1, V2, V3 = "app@1", "app@2", "app@3"
@@ -2324,6 +2326,1363 @@ ROUND7_BREAKING: list[Case] = [
     ),
 ]
 
+
+#: Round 8 of probing: rolling-deploy shapes of migration tools (Django, Rails, Prisma,
+#: Alembic), three and four versions where only some break, type changes of JSON, array,
+#: numeric, varchar and timestamp columns, domains and composite types named in casts,
+#: column privileges, schemas and search paths, inheritance, quoted identifiers, CTEs,
+#: window functions, LATERAL, MERGE, UPDATE ... FROM and DELETE ... USING.
+V4 = "app@4"
+DOCS = """
+CREATE TABLE docs (id serial PRIMARY KEY, body json, note text, tags int[],
+                   created_at timestamp DEFAULT now(), price numeric(10, 2));
+INSERT INTO docs (body, note, tags, price) VALUES ('{"a": 1}', 'hello', '{1,2,3}', 12.5);
+"""
+BILLING = (
+    """
+CREATE SCHEMA billing;
+CREATE TABLE billing.invoices (id serial PRIMARY KEY, amount int);
+INSERT INTO billing.invoices (amount) VALUES (5);
+"""
+    + USERS
+)
+QUOTED = """
+CREATE TABLE "UserAccounts" (id serial PRIMARY KEY, "displayName" text, name text, "Name" text);
+INSERT INTO "UserAccounts" ("displayName", name, "Name") VALUES ('A', 'a', 'AA');
+CREATE TABLE "Orders" (id serial PRIMARY KEY, total int);
+CREATE TABLE orders (id serial PRIMARY KEY, total int);
+INSERT INTO "Orders" (total) VALUES (1); INSERT INTO orders (total) VALUES (2);
+"""
+FAMILY = """
+CREATE TABLE base (id int, note text);
+CREATE TABLE child (extra int) INHERITS (base);
+INSERT INTO child VALUES (1, 'c', 7);
+"""
+SERIALS = "CREATE TABLE tally (id int, n serial); INSERT INTO tally (id) VALUES (1);"
+UNIQUE_EMAIL_IDX = USERS + "CREATE UNIQUE INDEX users_email_idx ON users (email);"
+VIEWED = USERS + "CREATE VIEW users_v AS SELECT * FROM users;"
+DOMAINED = USERS + "CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100);"
+DOM = (
+    USERS + "CREATE SCHEMA util; CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100);"
+    " CREATE TYPE pair AS (a int, b text);"
+)
+UPD_GRANTS = USERS + "GRANT SELECT, UPDATE ON users TO gt_upd;"
+OWNED = USERS + "ALTER TABLE users OWNER TO gt_own;"
+#: A trigger refusing every DELETE of a row.
+NO_DELETE = """
+CREATE FUNCTION no_delete() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RAISE EXCEPTION 'no deletes'; END $$;
+CREATE TRIGGER no_delete BEFORE DELETE ON users FOR EACH ROW EXECUTE FUNCTION no_delete();
+"""
+
+ROUND8_SAFE: list[Case] = [
+    Case(
+        id="safe-revoke-update-then-grant-column-update",
+        schema_sql=UPD_GRANTS,
+        versions={
+            V1: [extended("UPDATE users SET name = %s WHERE id = %s", "A", 1)],
+            V2: [simple("SELECT name FROM users WHERE id = 1")],
+        },
+        migration_sql=(
+            "BEGIN; REVOKE UPDATE ON users FROM gt_upd; GRANT UPDATE (name) ON users TO gt_upd; "
+            "COMMIT"
+        ),
+        users={V1: "gt_upd", V2: "gt_upd"},
+    ),
+    Case(
+        id="safe-delete-trigger-vs-deleter-of-gone-rows",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("DELETE FROM users WHERE id = 2")],
+            V2: [simple("SELECT email FROM users WHERE id = 1")],
+        },
+        migration_sql=NO_DELETE,
+        note="V1's row is gone after its first run: no row, no row trigger",
+    ),
+    Case(
+        id="safe-fk-vs-writer-that-deletes-unreferenced",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                extended("INSERT INTO orders (user_id, total, qty) VALUES (%s, 1, 1)", 1),
+                simple("DELETE FROM users WHERE email = 'gone'"),
+            ],
+            V2: [simple("SELECT id FROM users")],
+        },
+        migration_sql=(
+            "ALTER TABLE orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES "
+            "users (id)"
+        ),
+        note=(
+            "SG114: V1 writes the referencing column and deletes users, but never a referenced one"
+        ),
+    ),
+    Case(
+        id="safe-django-add-nullable-column-set-constraints",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("SELECT id, total FROM orders")],
+            V2: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 2)],
+        },
+        migration_sql=(
+            'BEGIN; ALTER TABLE "orders" ADD COLUMN "note" varchar(200) NULL; SET CONSTRAINTS ALL '
+            "IMMEDIATE; SET CONSTRAINTS ALL DEFERRED; COMMIT"
+        ),
+    ),
+    Case(
+        id="safe-rails-add-column-default-then-change-default",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("INSERT INTO users (email) VALUES ('r')"),
+                simple("SELECT email, status FROM users"),
+            ],
+            V2: [prepared("SELECT id, email FROM users WHERE id = %s", 1)],
+        },
+        migration_sql=(
+            "ALTER TABLE users ADD COLUMN flag boolean DEFAULT false; ALTER TABLE users ALTER "
+            "COLUMN flag SET DEFAULT true"
+        ),
+    ),
+    Case(
+        id="safe-create-index-concurrently-outside-transaction",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("SELECT total FROM orders WHERE user_id = 1")],
+            V2: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 2)],
+        },
+        migration_sql=(
+            'CREATE INDEX CONCURRENTLY "orders_user_id_idx" ON "orders" ("user_id"); ANALYZE orders'
+        ),
+    ),
+    Case(
+        id="safe-cluster-vacuum-analyze-with-index",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT email FROM users WHERE id = 1")],
+            V2: [prepared("SELECT * FROM users WHERE id = %s", 1)],
+        },
+        migration_sql=(
+            "CREATE INDEX users_email_i ON users (email); CLUSTER users USING users_email_i; "
+            "VACUUM (ANALYZE) users; ANALYZE users"
+        ),
+    ),
+    Case(
+        id="safe-comment-fillfactor-unlogged-statistics",
+        schema_sql=EVENTS,
+        versions={
+            V1: [simple("INSERT INTO events (kind) VALUES ('x')")],
+            V2: [prepared("SELECT id, kind FROM events WHERE id = %s", 1)],
+        },
+        migration_sql=(
+            "COMMENT ON COLUMN events.kind IS 'the kind'; ALTER TABLE events SET (fillfactor = "
+            "70); ALTER TABLE events_archive SET UNLOGGED; ALTER TABLE events ALTER COLUMN kind "
+            "SET STATISTICS 500; CREATE INDEX events_kind_i ON events (kind)"
+        ),
+    ),
+    Case(
+        id="safe-json-to-jsonb-vs-typed-json-parameter",
+        schema_sql=DOCS,
+        versions={
+            V1: [extended("INSERT INTO docs (body) VALUES (%s)", Json({"a": 3}))],
+            V2: [extended("SELECT id FROM docs WHERE body->>'a' = %s", "1")],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN body TYPE jsonb USING body::jsonb",
+        note="json -> jsonb assignment of a json-typed parameter",
+    ),
+    Case(
+        id="safe-numeric-widening-simple-and-writers",
+        schema_sql=DOCS,
+        versions={
+            V1: [simple("SELECT price FROM docs")],
+            V2: [extended("INSERT INTO docs (price) VALUES (%s)", 99.5)],
+            V3: [prepared("UPDATE docs SET price = %s WHERE id = %s", 1.25, 1)],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN price TYPE numeric(12, 2)",
+    ),
+    Case(
+        id="safe-enum-add-value-before",
+        schema_sql=MOODS,
+        versions={
+            V1: [extended("INSERT INTO moods (m) VALUES (%s)", "sad")],
+            V2: [prepared("SELECT m FROM moods WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TYPE mood ADD VALUE IF NOT EXISTS 'meh' BEFORE 'sad'",
+    ),
+    Case(
+        id="safe-table-moved-to-a-schema-on-the-search-path",
+        schema_sql=BILLING,
+        versions={
+            V1: [
+                simple("SET search_path = billing, public"),
+                simple("SELECT amount FROM invoices"),
+            ],
+            V2: [simple("SET search_path = billing, public"), simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER TABLE billing.invoices SET SCHEMA public",
+        note="V1 still finds invoices through public (on its search_path)",
+    ),
+    Case(
+        id="safe-select-star-view-frozen-column-list",
+        schema_sql=VIEWED,
+        versions={
+            V1: [prepared("SELECT * FROM users_v WHERE id = %s", 1)],
+            V2: [apg("SELECT * FROM users_v WHERE id = $1", 2)],
+        },
+        migration_sql="ALTER TABLE users ADD COLUMN age int",
+        note="the view's * was expanded when it was created",
+    ),
+    Case(
+        id="safe-rename-column-under-view-reader",
+        schema_sql=VIEWED,
+        versions={
+            V1: [simple("SELECT legacy FROM users_v")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER TABLE users RENAME COLUMN legacy TO old_legacy",
+        note="the view keeps its column name",
+    ),
+    Case(
+        id="safe-sequence-owned-by-none",
+        schema_sql=SERIALS,
+        versions={
+            V1: [simple("SELECT nextval('tally_n_seq')")],
+            V2: [simple("INSERT INTO tally (id) VALUES (2)")],
+        },
+        migration_sql=(
+            "ALTER SEQUENCE tally_n_seq OWNED BY NONE; ALTER SEQUENCE tally_n_seq MAXVALUE 1000000"
+        ),
+    ),
+    Case(
+        id="safe-no-inherit-vs-parent-reader",
+        schema_sql=FAMILY,
+        versions={
+            V1: [simple("SELECT id, note FROM base")],
+            V2: [simple("SELECT extra FROM ONLY child")],
+        },
+        migration_sql=(
+            "ALTER TABLE child NO INHERIT base; ALTER TABLE child ALTER COLUMN extra SET DEFAULT 0"
+        ),
+    ),
+    Case(
+        id="safe-change-default-not-null",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("INSERT INTO users (email) VALUES ('d')")],
+            V2: [prepared("SELECT status FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN status SET DEFAULT 'active'",
+    ),
+    Case(
+        id="safe-revoke-update-vs-inserter-and-deleter",
+        schema_sql=USERS
+        + (
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON users TO gt_upd; GRANT USAGE ON SEQUENCE "
+            "users_id_seq TO gt_upd;"
+        ),
+        versions={
+            V1: [extended("INSERT INTO users (email) VALUES (%s)", "i")],
+            V2: [simple("DELETE FROM users WHERE email = 'nobody'")],
+        },
+        migration_sql="REVOKE UPDATE ON users FROM gt_upd",
+        users={V1: "gt_upd", V2: "gt_upd"},
+    ),
+    Case(
+        id="safe-rename-domain-of-a-column",
+        schema_sql=DOM + "ALTER TABLE users ADD COLUMN nick short_text;",
+        versions={
+            V1: [extended("UPDATE users SET nick = %s WHERE id = %s", "n", 1)],
+            V2: [simple("SELECT nick FROM users")],
+        },
+        migration_sql="ALTER DOMAIN short_text RENAME TO short_txt",
+    ),
+    Case(
+        id="safe-add-column-volatile-default-vs-copy-with-list",
+        schema_sql=EVENTS,
+        versions={
+            V1: [copy_in("COPY events (kind) FROM STDIN", ("c",))],
+            V2: [simple("INSERT INTO events (kind) VALUES ('i')")],
+        },
+        migration_sql="ALTER TABLE events ADD COLUMN token uuid NOT NULL DEFAULT gen_random_uuid()",
+    ),
+    Case(
+        id="safe-varchar-widening-vs-unnamed-and-simple",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("SELECT name FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT name FROM users")],
+            V3: [apg("UPDATE users SET name = $1 WHERE id = $2", "w", 1)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE varchar(200)",
+        note="no held statement returns name; a held UPDATE's parameter is still varchar",
+    ),
+    Case(
+        id="safe-timestamp-to-timestamptz-unnamed-readers-writers",
+        schema_sql=DOCS,
+        versions={
+            V1: [extended("SELECT created_at FROM docs WHERE id = %s", 1)],
+            V2: [simple("INSERT INTO docs (note, created_at) VALUES ('n', '2026-01-01 10:00')")],
+            V3: [simple("SELECT id FROM docs WHERE created_at < now()")],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN created_at TYPE timestamptz",
+    ),
+    Case(
+        id="safe-drop-plain-index-vs-upsert-on-primary-key",
+        schema_sql=UNIQUE_EMAIL_IDX + "CREATE INDEX users_name_i ON users (name);",
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (id, email) VALUES (1, 'ann') ON CONFLICT (id) DO NOTHING"
+                )
+            ],
+            V2: [simple("SELECT id FROM users WHERE name = 'Ann'")],
+        },
+        migration_sql="DROP INDEX CONCURRENTLY IF EXISTS users_name_i",
+    ),
+    Case(
+        id="safe-rename-index-vs-upsert-by-columns",
+        schema_sql=UNIQUE_EMAIL_IDX,
+        versions={
+            V1: [
+                extended(
+                    "INSERT INTO users (email, name) VALUES (%s, %s) ON CONFLICT (email) DO UPDATE "
+                    "SET name = excluded.name",
+                    "ann",
+                    "A",
+                )
+            ],
+        },
+        migration_sql="ALTER INDEX users_email_idx RENAME TO users_email_key",
+    ),
+    Case(
+        id="safe-set-schema-of-a-table-nobody-uses",
+        schema_sql=USERS + "CREATE SCHEMA archive; CREATE TABLE old_logs (id int);",
+        versions={
+            V1: [simple("SELECT email FROM users")],
+            V2: [simple("SET search_path = archive, public"), simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER TABLE old_logs SET SCHEMA archive",
+    ),
+    Case(
+        id="safe-check-not-valid-vs-merge-writer-values-pass",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                simple(
+                    "MERGE INTO orders o USING (VALUES (1, 5)) s(u, q) ON o.user_id = s.u WHEN "
+                    "MATCHED THEN UPDATE SET qty = s.q WHEN NOT MATCHED THEN INSERT (user_id, qty) "
+                    "VALUES (s.u, s.q)"
+                )
+            ],
+        },
+        migration_sql="ALTER TABLE orders ADD CONSTRAINT qty_positive CHECK (qty > 0) NOT VALID",
+    ),
+    Case(
+        id="safe-drop-column-vs-cte-select-star-simple",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("WITH u AS (SELECT * FROM users) SELECT count(*) FROM u")],
+            V2: [extended("WITH u AS (SELECT * FROM users WHERE id = %s) SELECT * FROM u", 1)],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        note="re-planned at every execution: the star expands anew",
+    ),
+    Case(
+        id="safe-int-to-bigint-vs-update-from-and-delete-using",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                extended(
+                    "UPDATE orders o SET qty = o.qty + %s FROM users u WHERE u.id = o.user_id AND "
+                    "u.email = %s",
+                    1,
+                    "ann",
+                )
+            ],
+            V2: [
+                simple(
+                    "DELETE FROM orders o USING users u WHERE o.user_id = u.id AND u.email = "
+                    "'nobody'"
+                )
+            ],
+        },
+        migration_sql="ALTER TABLE orders ALTER COLUMN qty TYPE bigint",
+    ),
+    Case(
+        id="safe-drop-view-nobody-reads",
+        schema_sql=USERS
+        + ("CREATE VIEW active_users AS SELECT id, email FROM users WHERE status <> 'gone';"),
+        versions={
+            V1: [simple("SELECT email FROM users")],
+            V2: [prepared("SELECT id, email FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="DROP VIEW active_users",
+    ),
+    Case(
+        id="safe-drop-default-of-nullable-column-vs-inserter-omitting-it",
+        schema_sql=USERS + "ALTER TABLE users ALTER COLUMN legacy SET DEFAULT 'l';",
+        versions={
+            V1: [simple("INSERT INTO users (email) VALUES ('d')")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN legacy DROP DEFAULT",
+    ),
+    Case(
+        id="safe-rename-column-nobody-names-vs-merge-and-returning",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "MERGE INTO users u USING (VALUES ('ann')) s(e) ON u.email = s.e WHEN MATCHED "
+                    "THEN UPDATE SET name = 'A'"
+                )
+            ],
+            V2: [simple("UPDATE users SET status = 'x' WHERE id = 2 RETURNING id, email")],
+        },
+        migration_sql="ALTER TABLE users RENAME COLUMN legacy TO legacy_old",
+    ),
+    Case(
+        id="safe-unique-index-concurrently-vs-upsert-do-nothing",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("INSERT INTO users (id, email) VALUES (1, 'ann') ON CONFLICT DO NOTHING")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="CREATE UNIQUE INDEX CONCURRENTLY users_email_u ON users (email)",
+    ),
+    Case(
+        id="safe-prisma-rename-constraint-vs-upsert-by-columns",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (id, email) VALUES (1, 'ann') ON CONFLICT (id) DO UPDATE "
+                    "SET "
+                    "name = 'A'"
+                )
+            ],
+            V2: [apg("SELECT email FROM users WHERE id = $1", 1)],
+        },
+        migration_sql='ALTER TABLE "users" RENAME CONSTRAINT "users_pkey" TO "users_pk"',
+    ),
+    Case(
+        id="safe-retype-to-the-same-type",
+        schema_sql=USERS,
+        versions={
+            V1: [prepared("SELECT name FROM users WHERE id = %s", 1)],
+            V2: [apg("UPDATE users SET name = $1 WHERE id = $2", "n", 1)],
+        },
+        migration_sql=(
+            "ALTER TABLE users ALTER COLUMN name TYPE varchar(50); CREATE INDEX users_name_i ON "
+            "users (name)"
+        ),
+    ),
+    Case(
+        id="safe-replica-identity-and-disable-trigger",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("INSERT INTO orders (user_id, qty) VALUES (1, 1)")],
+            V2: [prepared("SELECT * FROM orders WHERE id = %s", 1)],
+        },
+        migration_sql=(
+            "ALTER TABLE orders REPLICA IDENTITY FULL; ALTER TABLE orders DISABLE TRIGGER ALL; "
+            "CREATE INDEX orders_qty_i ON orders (qty)"
+        ),
+    ),
+    Case(
+        id="safe-domain-drop-constraint",
+        schema_sql=DOM + "ALTER TABLE users ADD COLUMN nick short_text;",
+        versions={
+            V1: [extended("UPDATE users SET nick = %s WHERE id = %s", "n", 1)],
+            V2: [simple("SELECT email::short_text FROM users")],
+        },
+        migration_sql="ALTER DOMAIN short_text DROP CONSTRAINT short_text_check",
+    ),
+    Case(
+        id="safe-drop-not-null-vs-prepared-readers",
+        schema_sql=USERS,
+        versions={
+            V1: [prepared("SELECT email FROM users WHERE id = %s", 1)],
+            V2: [apg("SELECT * FROM users WHERE id = $1", 1)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN email DROP NOT NULL",
+    ),
+    Case(
+        id="safe-flyway-replace-function-body",
+        schema_sql=SCORE,
+        versions={
+            V1: [simple("SELECT score(2)")],
+            V2: [prepared("SELECT score(%s)", 3)],
+        },
+        migration_sql=(
+            "CREATE OR REPLACE FUNCTION score(a int) RETURNS int LANGUAGE sql IMMUTABLE AS "
+            "'SELECT a * 3'"
+        ),
+    ),
+    Case(
+        id="safe-rails-add-reference-nobody-writes",
+        schema_sql=ORDERS
+        + ("CREATE TABLE shops (id serial PRIMARY KEY); INSERT INTO shops DEFAULT VALUES;"),
+        versions={
+            V1: [simple("SELECT id FROM orders")],
+            V2: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 1)],
+        },
+        migration_sql=(
+            "ALTER TABLE orders ADD COLUMN shop_id bigint; CREATE INDEX CONCURRENTLY "
+            "index_orders_on_shop_id ON orders (shop_id); ALTER TABLE orders ADD CONSTRAINT "
+            "fk_rails_shop FOREIGN KEY (shop_id) REFERENCES shops (id) NOT VALID; ALTER TABLE "
+            "orders VALIDATE CONSTRAINT fk_rails_shop"
+        ),
+        note="new column: nobody writes it; NULL references nothing",
+    ),
+    Case(
+        id="safe-create-policy-permissive-for-non-owner",
+        schema_sql=USERS
+        + (
+            "GRANT SELECT ON users TO gt_pol; ALTER TABLE users ENABLE ROW LEVEL SECURITY; CREATE "
+            "POLICY everyone ON users USING (true);"
+        ),
+        versions={
+            V1: [simple("SELECT email FROM users")],
+        },
+        migration_sql="CREATE POLICY only_new ON users USING (status = 'new')",
+        users={V1: "gt_pol"},
+    ),
+    Case(
+        id="safe-alter-default-privileges-and-grant",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT email FROM users")],
+        },
+        migration_sql=(
+            "ALTER DEFAULT PRIVILEGES GRANT SELECT ON TABLES TO PUBLIC; GRANT SELECT ON users TO "
+            "PUBLIC"
+        ),
+    ),
+]
+
+ROUND8_BREAKING: list[Case] = [
+    Case(
+        id="break-rename-domain-in-a-cast",
+        schema_sql=DOMAINED,
+        versions={
+            V1: [simple("SELECT email::short_text FROM users WHERE id = 1")],
+            V2: [simple("SELECT email FROM users WHERE id = 1")],
+        },
+        migration_sql="ALTER DOMAIN short_text RENAME TO short_txt",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-domain-in-a-cast-extended",
+        schema_sql=DOMAINED,
+        versions={
+            V1: [extended("SELECT CAST(%s AS short_text)", "x")],
+            V2: [extended("SELECT %s::text", "x")],
+        },
+        migration_sql="ALTER DOMAIN short_text RENAME TO short_txt",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-revoke-update-then-grant-other-column-update",
+        schema_sql=UPD_GRANTS,
+        versions={
+            V1: [extended("UPDATE users SET name = %s WHERE id = %s", "A", 1)],
+            V2: [extended("UPDATE users SET legacy = %s WHERE id = %s", "l", 1)],
+        },
+        migration_sql=(
+            "BEGIN; REVOKE UPDATE ON users FROM gt_upd; GRANT UPDATE (name) ON users TO gt_upd; "
+            "COMMIT"
+        ),
+        users={V1: "gt_upd", V2: "gt_upd"},
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-delete-trigger-vs-insert-then-delete",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("INSERT INTO users (email) VALUES ('tmp')"),
+                simple("DELETE FROM users WHERE email = 'tmp'"),
+            ],
+            V2: [simple("SELECT email FROM users WHERE id = 1")],
+        },
+        migration_sql=NO_DELETE,
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-fk-vs-writer-that-deletes-referenced",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                simple("INSERT INTO users (email) VALUES ('tmp')"),
+                simple(
+                    "INSERT INTO orders (user_id, total, qty) SELECT id, 1, 1 FROM users WHERE "
+                    "email "
+                    "= 'tmp'"
+                ),
+                simple("DELETE FROM users WHERE email = 'tmp'"),
+            ],
+            V2: [simple("SELECT id FROM users")],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM orders WHERE user_id NOT IN (SELECT id FROM users); ALTER TABLE "
+            "orders ADD CONSTRAINT orders_user_fk FOREIGN KEY (user_id) REFERENCES users (id); "
+            "COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-django-alter-type-using-vs-prepared-reader-only",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("SELECT qty FROM orders WHERE id = 1")],
+            V2: [prepared("SELECT qty FROM orders WHERE id = %s", 1)],
+            V3: [extended("INSERT INTO orders (user_id, qty) VALUES (%s, %s)", 1, 2)],
+        },
+        migration_sql=(
+            'BEGIN; SET CONSTRAINTS ALL IMMEDIATE; ALTER TABLE "orders" ALTER COLUMN "qty" TYPE '
+            'bigint USING "qty"::bigint; SET CONSTRAINTS ALL DEFERRED; COMMIT'
+        ),
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-rails-add-column-default-then-change-default-vs-copy",
+        schema_sql=EVENTS,
+        versions={
+            V1: [copy_in("COPY events_archive FROM STDIN", (1, "a"))],
+            V2: [copy_in("COPY events_archive (id, kind) FROM STDIN", (2, "b"))],
+            V3: [simple("SELECT id, kind FROM events_archive")],
+        },
+        migration_sql=(
+            "ALTER TABLE events_archive ADD COLUMN flag boolean DEFAULT false; ALTER TABLE "
+            "events_archive ALTER COLUMN flag SET DEFAULT true"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-prisma-rename-constraint-vs-on-conflict-on-constraint",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (id, email) VALUES (1, 'ann') ON CONFLICT ON CONSTRAINT "
+                    "users_pkey DO NOTHING"
+                )
+            ],
+            V2: [
+                simple(
+                    "INSERT INTO users (id, email) VALUES (1, 'ann') ON CONFLICT (id) DO NOTHING"
+                )
+            ],
+            V3: [simple("SELECT email FROM users")],
+        },
+        migration_sql='ALTER TABLE "users" RENAME CONSTRAINT "users_pkey" TO "users_pk"',
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-index-concurrently-arbiter",
+        schema_sql=UNIQUE_EMAIL_IDX,
+        versions={
+            V1: [
+                extended(
+                    "INSERT INTO users (email, name) VALUES (%s, %s) ON CONFLICT (email) DO UPDATE "
+                    "SET name = excluded.name",
+                    "ann",
+                    "A",
+                )
+            ],
+            V2: [simple("SELECT email FROM users")],
+            V3: [simple("INSERT INTO users (email) VALUES ('x') ON CONFLICT DO NOTHING")],
+        },
+        migration_sql="DROP INDEX CONCURRENTLY users_email_idx",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-varchar-widening-vs-prepared-reader",
+        schema_sql=USERS,
+        versions={
+            V1: [prepared("SELECT name FROM users WHERE id = %s", 1)],
+            V2: [simple("SELECT name FROM users WHERE id = 1")],
+            V3: [prepared("UPDATE users SET name = %s WHERE id = %s", "n", 1)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE varchar(100)",
+        breaks=frozenset({V1}),
+        note="typmod is part of the result type",
+    ),
+    Case(
+        id="break-varchar-narrowing-vs-long-writer",
+        schema_sql=USERS,
+        versions={
+            V1: [extended("UPDATE users SET name = %s WHERE id = %s", "a much longer name", 1)],
+            V2: [extended("UPDATE users SET name = %s WHERE id = %s", "short", 2)],
+        },
+        migration_sql=(
+            "BEGIN; UPDATE users SET name = left(name, 10); ALTER TABLE users ALTER COLUMN name "
+            "TYPE varchar(10); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-varchar-to-text-vs-asyncpg-reader",
+        schema_sql=USERS,
+        versions={
+            V1: [apg("SELECT name FROM users WHERE id = $1", 1)],
+            V2: [extended("SELECT name FROM users WHERE id = %s", 1)],
+            V3: [apg("UPDATE users SET name = $1 WHERE id = $2", "z", 2)],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN name TYPE text",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-timestamp-to-timestamptz-vs-prepared-reader",
+        schema_sql=DOCS,
+        versions={
+            V1: [simple("SELECT created_at FROM docs")],
+            V2: [simple("INSERT INTO docs (note, created_at) VALUES ('n', now())")],
+            V3: [prepared("SELECT created_at FROM docs WHERE id = %s", 1)],
+        },
+        migration_sql=(
+            "ALTER TABLE docs ALTER COLUMN created_at TYPE timestamptz USING created_at AT TIME "
+            "ZONE 'UTC'"
+        ),
+        breaks=frozenset({V3}),
+    ),
+    Case(
+        id="break-json-to-jsonb-vs-json-function",
+        schema_sql=DOCS,
+        versions={
+            V1: [simple("SELECT body->>'a' FROM docs")],
+            V2: [simple("SELECT json_extract_path_text(body, 'a') FROM docs")],
+            V3: [simple("INSERT INTO docs (body) VALUES ('{\"a\": 2}')")],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN body TYPE jsonb USING body::jsonb",
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-text-to-jsonb-vs-like-and-prepared-writer",
+        schema_sql=DOCS + "UPDATE docs SET note = '{\"n\": 1}';",
+        versions={
+            V1: [simple("SELECT id FROM docs WHERE note LIKE '%n%'")],
+            V2: [simple("SELECT note FROM docs")],
+            V3: [prepared("UPDATE docs SET note = %s WHERE id = %s", '{"n": 2}', 1)],
+            V4: [extended("UPDATE docs SET note = %s WHERE id = %s", '{"n": 3}', 1)],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN note TYPE jsonb USING note::jsonb",
+        breaks=frozenset({V1, V3}),
+    ),
+    Case(
+        id="break-int-array-to-bigint-array-vs-prepared-reader",
+        schema_sql=DOCS,
+        versions={
+            V1: [simple("SELECT tags FROM docs")],
+            V2: [extended("SELECT id FROM docs WHERE %s = ANY(tags)", 3)],
+            V3: [prepared("SELECT tags FROM docs WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN tags TYPE bigint[]",
+        breaks=frozenset({V3}),
+    ),
+    Case(
+        id="break-numeric-narrowing-vs-big-writer",
+        schema_sql=DOCS,
+        versions={
+            V1: [extended("UPDATE docs SET price = %s WHERE id = %s", 123456.78, 1)],
+            V2: [extended("UPDATE docs SET price = %s WHERE id = %s", 12.5, 1)],
+        },
+        migration_sql=(
+            "BEGIN; UPDATE docs SET price = 0; ALTER TABLE docs ALTER COLUMN price TYPE "
+            "numeric(6, 2); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-text-to-int-vs-prepared-text-parameter",
+        schema_sql=USERS + "UPDATE users SET legacy = '1';",
+        versions={
+            V1: [prepared("UPDATE users SET legacy = %s WHERE id = %s", "2", 1)],
+            V2: [apg("UPDATE users SET legacy = $1 WHERE id = $2", "3", 2)],
+            V3: [simple("UPDATE users SET legacy = '4' WHERE id = 1")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN legacy TYPE int USING legacy::int",
+        breaks=frozenset({V1, V2}),
+        note="the parameter's type was inferred as text at Parse",
+    ),
+    Case(
+        id="break-enum-rename-value-three-versions",
+        schema_sql=MOODS,
+        versions={
+            V1: [simple("INSERT INTO moods (m) VALUES ('sad')")],
+            V2: [simple("SELECT m FROM moods")],
+            V3: [extended("SELECT id FROM moods WHERE m = %s", "happy")],
+        },
+        migration_sql="ALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy'",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-enum-rename-value-bound-parameter",
+        schema_sql=MOODS,
+        versions={
+            V1: [extended("INSERT INTO moods (m) VALUES (%s)", "sad")],
+            V2: [apg("INSERT INTO moods (m) VALUES ($1)", "happy")],
+        },
+        migration_sql="ALTER TYPE mood RENAME VALUE 'sad' TO 'unhappy'",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-enum-type-vs-cast",
+        schema_sql=MOODS,
+        versions={
+            V1: [simple("SELECT 'happy'::mood")],
+            V2: [simple("SELECT m FROM moods")],
+        },
+        migration_sql="ALTER TYPE mood RENAME TO feeling",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-domain-add-check-vs-writer",
+        schema_sql=(
+            "CREATE DOMAIN posint AS int CHECK (VALUE > 0); CREATE TABLE stock (id serial PRIMARY "
+            "KEY, n posint); INSERT INTO stock (n) VALUES (1);"
+        ),
+        versions={
+            V1: [extended("INSERT INTO stock (n) VALUES (%s)", 5000)],
+            V2: [extended("INSERT INTO stock (n) VALUES (%s)", 5)],
+            V3: [simple("SELECT n FROM stock")],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM stock WHERE n >= 1000; ALTER DOMAIN posint ADD CONSTRAINT "
+            "posint_small CHECK (VALUE < 1000); COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-domain-set-not-null-vs-null-writer",
+        schema_sql=(
+            "CREATE DOMAIN label AS text; CREATE TABLE tags (id serial PRIMARY KEY, l label); "
+            "INSERT INTO tags (l) VALUES ('a');"
+        ),
+        versions={
+            V1: [extended("INSERT INTO tags (l) VALUES (%s)", None)],
+            V2: [extended("INSERT INTO tags (l) VALUES (%s)", "b")],
+        },
+        migration_sql=(
+            "BEGIN; DELETE FROM tags WHERE l IS NULL; ALTER DOMAIN label SET NOT NULL; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-schema-vs-qualified-reader",
+        schema_sql=BILLING,
+        versions={
+            V1: [simple("SELECT amount FROM billing.invoices")],
+            V2: [simple("SELECT email FROM public.users")],
+            V3: [extended("INSERT INTO billing.invoices (amount) VALUES (%s)", 3)],
+        },
+        migration_sql="ALTER SCHEMA billing RENAME TO accounting",
+        breaks=frozenset({V1, V3}),
+    ),
+    Case(
+        id="break-table-moved-out-of-search-path",
+        schema_sql=BILLING,
+        versions={
+            V1: [simple("SELECT email FROM users WHERE id = 1")],
+            V2: [simple("SELECT amount FROM billing.invoices")],
+        },
+        migration_sql="ALTER TABLE users SET SCHEMA billing",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-select-star-view-replaced-with-new-column-vs-prepared",
+        schema_sql=VIEWED,
+        versions={
+            V1: [prepared("SELECT * FROM users_v WHERE id = %s", 1)],
+            V2: [simple("SELECT email FROM users_v")],
+            V3: [simple("SELECT * FROM users_v")],
+        },
+        migration_sql=(
+            "BEGIN; ALTER TABLE users ADD COLUMN age int; CREATE OR REPLACE VIEW users_v AS "
+            "SELECT * FROM users; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-table-only-the-old-version-uses",
+        schema_sql=USERS
+        + (
+            "CREATE TABLE sessions_old (id int, token text); INSERT INTO sessions_old VALUES (1, "
+            "'t');"
+        ),
+        versions={
+            V1: [simple("SELECT token FROM sessions_old")],
+            V2: [simple("SELECT email FROM users")],
+            V3: [simple("SELECT email FROM users WHERE id = 2")],
+        },
+        migration_sql="DROP TABLE sessions_old",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-serial-column-drops-owned-sequence",
+        schema_sql=SERIALS,
+        versions={
+            V1: [simple("SELECT nextval('tally_n_seq')")],
+            V2: [simple("SELECT id FROM tally")],
+        },
+        migration_sql="ALTER TABLE tally DROP COLUMN n",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-parent-add-column-vs-child-copy",
+        schema_sql=FAMILY,
+        versions={
+            V1: [copy_in("COPY child FROM STDIN", (2, "d", 8))],
+            V2: [simple("SELECT id, note FROM base")],
+            V3: [copy_in("COPY child (id, note, extra) FROM STDIN", (3, "e", 9))],
+        },
+        migration_sql="ALTER TABLE base ADD COLUMN z int",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-parent-column-vs-child-reader",
+        schema_sql=FAMILY,
+        versions={
+            V1: [simple("SELECT note FROM child")],
+            V2: [simple("SELECT extra FROM child")],
+            V3: [simple("SELECT id FROM base")],
+        },
+        migration_sql="ALTER TABLE base DROP COLUMN note",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-default-not-null-three-versions",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("INSERT INTO users (email) VALUES ('d')")],
+            V2: [extended("INSERT INTO users (email, status) VALUES (%s, %s)", "e", "ok")],
+            V3: [simple("SELECT status FROM users")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN status DROP DEFAULT",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-quoted-column",
+        schema_sql=QUOTED,
+        versions={
+            V1: [simple('SELECT "displayName" FROM "UserAccounts"')],
+            V2: [simple('SELECT id, name FROM "UserAccounts"')],
+        },
+        migration_sql='ALTER TABLE "UserAccounts" RENAME COLUMN "displayName" TO display_name',
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-mixed-case-column-not-its-lowercase-twin",
+        schema_sql=QUOTED,
+        versions={
+            V1: [simple('SELECT name FROM "UserAccounts"')],
+            V2: [simple('SELECT "Name" FROM "UserAccounts"')],
+            V3: [extended('UPDATE "UserAccounts" SET NAME = %s WHERE id = %s', "b", 1)],
+        },
+        migration_sql='ALTER TABLE "UserAccounts" DROP COLUMN "Name"',
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-rename-quoted-table-not-lowercase-twin",
+        schema_sql=QUOTED,
+        versions={
+            V1: [simple('SELECT total FROM "Orders"')],
+            V2: [simple("SELECT total FROM orders")],
+            V3: [simple("SELECT total FROM ORDERS")],
+        },
+        migration_sql='ALTER TABLE "Orders" RENAME TO orders_v2',
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-column-cte-window-lateral",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("WITH x AS (SELECT legacy FROM users) SELECT count(*) FROM x")],
+            V2: [
+                simple(
+                    "SELECT email, row_number() OVER (PARTITION BY legacy ORDER BY id) FROM users"
+                )
+            ],
+            V3: [
+                simple(
+                    "SELECT u.email, o.total FROM users u, LATERAL (SELECT total FROM orders WHERE "
+                    "user_id = u.id) o"
+                )
+            ],
+            V4: [simple("WITH x AS (SELECT email FROM users) SELECT * FROM x")],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1, V2}),
+    ),
+    Case(
+        id="break-rename-column-lateral-and-subquery-in-select",
+        schema_sql=ORDERS,
+        versions={
+            V1: [
+                simple(
+                    "SELECT u.email, o.t FROM users u, LATERAL (SELECT total AS t FROM orders "
+                    "WHERE "
+                    "user_id = u.id) o"
+                )
+            ],
+            V2: [
+                simple(
+                    "SELECT email, (SELECT sum(total) FROM orders o WHERE o.user_id = u.id) FROM "
+                    "users u"
+                )
+            ],
+            V3: [simple("SELECT email, (SELECT max(qty) FROM orders) FROM users")],
+        },
+        migration_sql="ALTER TABLE orders RENAME COLUMN total TO amount",
+        breaks=frozenset({V1, V2}),
+    ),
+    Case(
+        id="break-drop-column-returning-update-from-delete-using",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("UPDATE users SET name = 'x' WHERE id = 1 RETURNING legacy")],
+            V2: [
+                simple(
+                    "UPDATE orders o SET qty = o.qty FROM users u WHERE u.id = o.user_id AND "
+                    "u.legacy "
+                    "= 'x'"
+                )
+            ],
+            V3: [
+                simple(
+                    "DELETE FROM orders o USING users u WHERE o.user_id = u.id AND u.legacy = "
+                    "'nope'"
+                )
+            ],
+            V4: [simple("UPDATE users SET name = 'y' WHERE id = 2 RETURNING id, email")],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1, V2, V3}),
+    ),
+    Case(
+        id="break-merge-drop-column",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "MERGE INTO users u USING (VALUES ('ann')) s(e) ON u.email = s.e WHEN MATCHED "
+                    "THEN UPDATE SET legacy = 'm'"
+                )
+            ],
+            V2: [
+                simple(
+                    "MERGE INTO users u USING (VALUES ('bob')) s(e) ON u.email = s.e WHEN MATCHED "
+                    "THEN UPDATE SET name = 'B' WHEN NOT MATCHED THEN INSERT (email) VALUES (s.e)"
+                )
+            ],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-merge-set-not-null-vs-insert-branch",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple(
+                    "MERGE INTO users u USING (VALUES ('zed')) s(e) ON u.email = s.e WHEN NOT "
+                    "MATCHED "
+                    "THEN INSERT (email) VALUES (s.e) WHEN MATCHED THEN DELETE"
+                )
+            ],
+            V2: [
+                simple(
+                    "MERGE INTO users u USING (VALUES ('ann')) s(e) ON u.email = s.e WHEN MATCHED "
+                    "THEN UPDATE SET name = 'A'"
+                )
+            ],
+        },
+        migration_sql=(
+            "BEGIN; UPDATE users SET name = '' WHERE name IS NULL; ALTER TABLE users ALTER COLUMN "
+            "name SET NOT NULL; COMMIT"
+        ),
+        breaks=frozenset({V1}),
+        note="V1 inserts zed without a name on every other run",
+    ),
+    Case(
+        id="break-rename-table-four-versions",
+        schema_sql=ORDERS
+        + (
+            "CREATE VIEW order_totals AS SELECT user_id, sum(total) AS s FROM orders GROUP BY "
+            "user_id;"
+        ),
+        versions={
+            V1: [simple("SELECT email FROM users")],
+            V2: [simple("SELECT total FROM orders")],
+            V3: [simple("SELECT u.email, o.total FROM users u JOIN orders o ON o.user_id = u.id")],
+            V4: [simple("SELECT s FROM order_totals")],
+        },
+        migration_sql="ALTER TABLE users RENAME TO accounts",
+        breaks=frozenset({V1, V3}),
+    ),
+    Case(
+        id="break-bigint-id-vs-held-statements",
+        schema_sql=ORDERS,
+        versions={
+            V1: [prepared("SELECT id FROM users WHERE email = %s", "ann")],
+            V2: [extended("SELECT id FROM users WHERE email = %s", "ann")],
+            V3: [apg("SELECT email FROM users WHERE id = $1", 1)],
+            V4: [apg("INSERT INTO users (email) VALUES ($1) RETURNING id", "x")],
+        },
+        migration_sql="ALTER TABLE users ALTER COLUMN id TYPE bigint",
+        breaks=frozenset({V1, V4}),
+    ),
+    Case(
+        id="break-function-set-schema",
+        schema_sql=(
+            "CREATE SCHEMA util; CREATE FUNCTION score(a int) RETURNS int LANGUAGE sql IMMUTABLE "
+            "AS 'SELECT a * 2';"
+        ),
+        versions={
+            V1: [simple("SELECT score(1)")],
+            V2: [simple("SELECT 1")],
+        },
+        migration_sql="ALTER FUNCTION score(int) SET SCHEMA util",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-revoke-delete-vs-deleter-not-inserter",
+        schema_sql=USERS
+        + (
+            "GRANT SELECT, INSERT, UPDATE, DELETE ON users TO gt_upd; GRANT USAGE ON SEQUENCE "
+            "users_id_seq TO gt_upd;"
+        ),
+        versions={
+            V1: [extended("INSERT INTO users (email) VALUES (%s)", "i")],
+            V2: [simple("DELETE FROM users WHERE email = 'nobody'")],
+            V3: [simple("UPDATE users SET name = 'n' WHERE id = 1")],
+        },
+        migration_sql="REVOKE DELETE ON users FROM gt_upd",
+        users={V1: "gt_upd", V2: "gt_upd", V3: "gt_upd"},
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-revoke-update-grant-column-vs-upsert-of-other-column",
+        schema_sql=USERS
+        + (
+            "CREATE UNIQUE INDEX users_email_u ON users (email); GRANT SELECT, INSERT, UPDATE ON "
+            "users TO gt_upd; GRANT USAGE ON SEQUENCE users_id_seq TO gt_upd;"
+        ),
+        versions={
+            V1: [
+                extended(
+                    "INSERT INTO users (email, name) VALUES (%s, %s) ON CONFLICT (email) DO UPDATE "
+                    "SET name = excluded.name",
+                    "ann",
+                    "A",
+                )
+            ],
+            V2: [
+                extended(
+                    "INSERT INTO users (email, legacy) VALUES (%s, %s) ON CONFLICT (email) DO "
+                    "UPDATE "
+                    "SET legacy = excluded.legacy",
+                    "bob",
+                    "L",
+                )
+            ],
+        },
+        migration_sql=(
+            "BEGIN; REVOKE UPDATE ON users FROM gt_upd; GRANT UPDATE (name) ON users TO gt_upd; "
+            "COMMIT"
+        ),
+        users={V1: "gt_upd", V2: "gt_upd"},
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-text-to-jsonb-vs-named-text-only-writer",
+        schema_sql=DOCS + "UPDATE docs SET note = '{\"n\": 1}';",
+        versions={
+            V1: [prepared("UPDATE docs SET note = %s WHERE note IS NOT NULL", '{"n": 2}')],
+            V2: [extended("UPDATE docs SET note = %s WHERE note IS NOT NULL", '{"n": 3}')],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN note TYPE jsonb USING note::jsonb",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-domain-set-schema-vs-cast",
+        schema_sql=DOM,
+        versions={
+            V1: [simple("SELECT email::short_text FROM users")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER DOMAIN short_text SET SCHEMA util",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-domain-vs-cast",
+        schema_sql=DOM,
+        versions={
+            V1: [simple("SELECT CAST(email AS short_text) FROM users")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="DROP DOMAIN short_text",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-composite-type-vs-row-cast",
+        schema_sql=DOM,
+        versions={
+            V1: [simple("SELECT (ROW(1, 'a')::pair).b")],
+            V2: [simple("SELECT 1")],
+            V3: [simple("SELECT email::short_text FROM users")],
+        },
+        migration_sql="ALTER TYPE pair RENAME TO couple",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-domain-not-another-schemas-domain",
+        schema_sql=DOM + "CREATE DOMAIN util.code AS text;",
+        versions={
+            V1: [simple("SELECT email::short_text FROM users")],
+            V2: [simple("SELECT 'x'::util.code")],
+        },
+        migration_sql="ALTER DOMAIN short_text RENAME TO short_txt",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-int-array-widening-vs-int-array-containment",
+        schema_sql=DOCS,
+        versions={
+            V1: [simple("UPDATE docs SET tags = array_append(tags, 4) WHERE id = 1")],
+            V2: [extended("SELECT id FROM docs WHERE tags @> ARRAY[%s]::int[]", 1)],
+        },
+        migration_sql="ALTER TABLE docs ALTER COLUMN tags TYPE bigint[]",
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-owner-change-vs-old-owner-role",
+        schema_sql=OWNED,
+        versions={
+            V1: [simple("SELECT email FROM users WHERE id = 1")],
+            V2: [simple("SELECT email FROM users WHERE id = 2")],
+        },
+        migration_sql="ALTER TABLE users OWNER TO postgres",
+        users={V1: "gt_own"},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-schema-cascade-only-old-version",
+        schema_sql=USERS
+        + (
+            "CREATE SCHEMA legacy; CREATE TABLE legacy.notes (id int, body text); INSERT INTO "
+            "legacy.notes VALUES (1, 'n');"
+        ),
+        versions={
+            V1: [simple("SELECT body FROM legacy.notes")],
+            V2: [simple("SELECT email FROM users")],
+            V3: [simple("SELECT id FROM users")],
+        },
+        migration_sql="DROP SCHEMA legacy CASCADE",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-view-rename-column",
+        schema_sql=USERS + "CREATE VIEW people AS SELECT id, email AS mail FROM users;",
+        versions={
+            V1: [simple("SELECT mail FROM people")],
+            V2: [simple("SELECT id FROM people")],
+        },
+        migration_sql="ALTER VIEW people RENAME COLUMN mail TO email",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-rename-column-in-order-group-having-distinct-on",
+        schema_sql=ORDERS,
+        versions={
+            V1: [simple("SELECT user_id FROM orders GROUP BY user_id HAVING sum(qty) > 0")],
+            V2: [simple("SELECT DISTINCT ON (qty) id FROM orders ORDER BY qty")],
+            V3: [simple("SELECT id, rank() OVER (ORDER BY qty) FROM orders")],
+            V4: [simple("SELECT user_id, count(*) FROM orders GROUP BY user_id")],
+        },
+        migration_sql="ALTER TABLE orders RENAME COLUMN qty TO quantity",
+        breaks=frozenset({V1, V2, V3}),
+    ),
+    Case(
+        id="break-django-rename-model-vs-currval",
+        schema_sql=USERS,
+        versions={
+            V1: [
+                simple("INSERT INTO users (email) VALUES ('x')"),
+                simple("SELECT currval('users_id_seq')"),
+            ],
+            V2: [simple("INSERT INTO users (email) VALUES ('y') RETURNING id")],
+        },
+        migration_sql=(
+            'BEGIN; ALTER TABLE "users" RENAME TO "accounts"; ALTER SEQUENCE "users_id_seq" '
+            'RENAME TO "accounts_id_seq"; CREATE VIEW users AS SELECT * FROM accounts; COMMIT'
+        ),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-partial-unique-arbiter-dropped-vs-on-conflict-where",
+        schema_sql=USERS
+        + ("CREATE UNIQUE INDEX users_live_email ON users (email) WHERE status <> 'gone';"),
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO users (email) VALUES ('ann') ON CONFLICT (email) WHERE status <> "
+                    "'gone' DO NOTHING"
+                )
+            ],
+            V2: [simple("INSERT INTO users (email) VALUES ('ann') ON CONFLICT DO NOTHING")],
+        },
+        migration_sql="DROP INDEX users_live_email",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-json-to-jsonb-vs-json-array-length",
+        schema_sql=(
+            "CREATE TABLE ev (id serial PRIMARY KEY, payload json); INSERT INTO ev (payload) "
+            "VALUES ('{\"items\": [1, 2]}');"
+        ),
+        versions={
+            V1: [simple("SELECT json_array_length(payload->'items') FROM ev")],
+            V2: [simple("SELECT payload->>'items' FROM ev")],
+            V3: [extended("INSERT INTO ev (payload) VALUES (%s)", '{"items": []}')],
+        },
+        migration_sql="ALTER TABLE ev ALTER COLUMN payload TYPE jsonb USING payload::jsonb",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-reassign-owned-vs-old-owner",
+        schema_sql=OWNED,
+        versions={
+            V1: [simple("UPDATE users SET name = 'x' WHERE id = 1")],
+            V2: [simple("SELECT 1")],
+        },
+        migration_sql="REASSIGN OWNED BY gt_own TO postgres",
+        users={V1: "gt_own"},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-sequence-rename-vs-setval",
+        schema_sql=USERS,
+        versions={
+            V1: [simple("SELECT setval('users_id_seq', (SELECT max(id) FROM users))")],
+            V2: [simple("INSERT INTO users (email) VALUES ('s')")],
+        },
+        migration_sql="ALTER SEQUENCE users_id_seq RENAME TO users_seq",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-column-used-in-view-cascade",
+        schema_sql=USERS + "CREATE VIEW legacy_users AS SELECT id, legacy FROM users;",
+        versions={
+            V1: [simple("SELECT id FROM legacy_users")],
+            V2: [simple("SELECT email FROM users")],
+        },
+        migration_sql="ALTER TABLE users DROP COLUMN legacy CASCADE",
+        breaks=frozenset({V1}),
+    ),
+]
+
+
 CASES: list[Case] = (
     SAFE
     + BREAKING
@@ -2339,4 +3698,6 @@ CASES: list[Case] = (
     + PROBED_BREAKING
     + ROUND7_SAFE
     + ROUND7_BREAKING
+    + ROUND8_SAFE
+    + ROUND8_BREAKING
 )

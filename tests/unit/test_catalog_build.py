@@ -36,6 +36,7 @@ def column_row(relation: str, column: str | None, **over: Any) -> dict[str, Any]
         "generated_from": None,
         "default_seq_schemas": None,
         "default_seq_names": None,
+        "acl": None,
     }
     row.update(over)
     return row
@@ -92,7 +93,9 @@ COLUMN_ROWS = [
         default_seq_names=["z_seq", "Weird Seq"],
     ),
     column_row("t", "twice", attnum=4, has_default=True, default_expr="(id * 2)", generated="s"),
-    column_row("t", "mood", attnum=5, type_name="app.mood", base_type="app.mood"),
+    column_row(
+        "t", "mood", attnum=5, type_name="app.mood", base_type="app.mood", acl=["app=w/owner"]
+    ),
     column_row("v", "id", relkind="v"),
     column_row("mv", "n", relkind="m"),
     column_row("p", "k", relkind="p"),
@@ -113,6 +116,7 @@ FUNCTION_ROWS = [
 ENUM_ROWS = [
     {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
 ]
+TYPE_ROWS = [{"schema": "app", "name": "short_text"}, {"schema": "public", "name": "pair"}]
 BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
 RELATION_ROWS: list[dict[str, Any]] = [
     {
@@ -311,6 +315,9 @@ def test_columns_in_attnum_order_with_defaults(snap: CatalogSnapshot) -> None:
     assert twice is not None
     # A generated column has a pg_attrdef row but no default an INSERT could use.
     assert not twice.has_default and twice.default is None and twice.generated == "s"
+    mood = t.column("mood")
+    assert mood is not None and twice.acl is None
+    assert mood.acl == ("app=w/owner",)  # GRANT UPDATE (mood): the column's own privileges
     assert t.column("nope") is None
 
 
@@ -401,6 +408,7 @@ def _selected_names(sql: str) -> set[str]:
         (cat.COLUMNS_SQL, COLUMN_ROWS[0]),
         (cat.FUNCTIONS_SQL, FUNCTION_ROWS[0]),
         (cat.ENUMS_SQL, ENUM_ROWS[0]),
+        (cat.TYPES_SQL, TYPE_ROWS[0]),
         (cat.BUILTINS_SQL, BUILTIN_ROW),
         (cat.RELATIONS_SQL, RELATION_ROWS[0]),
         (cat.CONSTRAINTS_SQL, CONSTRAINT_ROWS[0]),
@@ -543,3 +551,11 @@ def test_dependencies_sql_branches_select_the_keys_build_catalog_reads() -> None
     names = {t.name or t.val.fields[-1].sval for t in branches[0].targetList}
     assert names == set(DEPENDENCY_ROWS[0])
     assert all(len(b.targetList) == len(branches[0].targetList) for b in branches)
+
+
+def test_user_types_other_than_enums_are_found_on_the_path() -> None:
+    snap = build_catalog(schemas=SCHEMA_ROWS, columns=[], enums=ENUM_ROWS, types=TYPE_ROWS)
+    assert snap.find_type(["short_text"], ["public", "app"]) == "app.short_text"
+    assert snap.find_type(["app", "short_text"], []) == "app.short_text"
+    assert snap.find_type(["short_text"], ["public"]) is None
+    assert snap.find_type(["mood"], ["app"]) is None  # an enum: catalog.enums

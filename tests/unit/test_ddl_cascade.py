@@ -110,8 +110,8 @@ def test_replacing_a_default_forgets_its_function(base: CatalogSnapshot) -> None
 @pytest.mark.parametrize(
     ("sql", "expected"),
     [
-        ("DROP DOMAIN posint CASCADE", ["DropColumn(public.stock.qty)"]),
-        ("DROP TYPE dims CASCADE", ["DropColumn(public.stock.size)"]),
+        ("DROP DOMAIN posint CASCADE", ["DropColumn(public.stock.qty)", "DropType(public.posint)"]),
+        ("DROP TYPE dims CASCADE", ["DropColumn(public.stock.size)", "DropType(public.dims)"]),
         ("DROP COLLATION nocase CASCADE", ["DropColumn(public.stock.note)"]),
         ("DROP DOMAIN posint", []),
         ("DROP TYPE dims", []),

@@ -114,6 +114,10 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
         ("ALTER SCHEMA public RENAME TO p2", ["RenameSchema(public)"]),
         ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", ["EnableRowLevelSecurity(public.users)"]),
         ("GRANT SELECT ON users TO app; REVOKE SELECT ON users FROM app", []),
+        (
+            "CREATE TABLE tally (id int, n serial); ALTER TABLE tally DROP COLUMN n",
+            ["CreateRelation(public.tally)"],
+        ),
         ("CREATE TEMP TABLE scratch (id int); DROP TABLE scratch", []),
         (
             "CREATE TABLE fresh (id int); ALTER TABLE fresh DROP COLUMN id",
@@ -131,6 +135,29 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
 )
 def test_net_changes(base: CatalogSnapshot, sql: str, expected: list[str]) -> None:
     assert net(base, sql) == expected
+
+
+def test_dropping_a_serial_column_drops_its_sequence() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply("CREATE TABLE tally (id int, n serial)")
+    assert net(overlay.catalog, "ALTER TABLE tally DROP COLUMN n") == [
+        "DropColumn(public.tally.n)",
+        "DropSequence(public.tally_n_seq)",
+    ]
+
+
+def test_column_grants_are_kept_on_the_columns(base: CatalogSnapshot) -> None:
+    overlay = Overlay(base)
+    overlay.apply("GRANT UPDATE (name, n) ON users TO app; GRANT SELECT (name) ON users TO PUBLIC")
+    users = overlay.catalog.relation("public", "users")
+    assert users is not None
+    acls = {c.name: c.acl for c in users.columns}
+    assert acls == {
+        "id": None,
+        "email": None,
+        "name": ("app=w/owner", "=r/owner"),
+        "n": ("app=w/owner",),
+    }
 
 
 def test_savepoints(base: CatalogSnapshot) -> None:

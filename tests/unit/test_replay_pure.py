@@ -5,13 +5,14 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
+from skewguard.catalog import CatalogSnapshot
 from skewguard.checking import trial_statements
+from skewguard.ddl import Overlay
 from skewguard.relay.own_queries import OWN
 from skewguard.replay import (
     KEPT,
     Outcome,
     Trial,
-    binary_parameters,
     broke,
     clean,
     kept_name,
@@ -30,7 +31,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
-from skewguard.replaying import not_applied
+from skewguard.replaying import change_affects, not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -120,9 +121,49 @@ def test_a_parse_no_sample_is_wanted_of_forgets_the_names_types() -> None:
     assert len(sampler.waiting) == 1
 
 
+def test_a_bound_sample_says_whether_its_statement_is_named() -> None:
+    book = SampleBook(max_shapes=10, max_bytes=1 << 20)
+    sampler = SessionSampler(book)
+    parse = b"INSERT INTO t VALUES ($1)\x00\x00\x00"  # after the name: text, no types
+    bind = b"\x00\x00\x00\x01\x00\x00\x00\x011\x00\x00"  # one text value '1'
+    for number, name in enumerate(("", "kept")):
+        sampler.on_parse(name, "INSERT INTO t VALUES ($1)", name.encode() + b"\x00" + parse)
+        sampler.on_bind(
+            OWNER,
+            name,
+            f"INSERT INTO t VALUES ($1) -- {number}",
+            b"\x00" + name.encode() + b"\x00" + bind,
+            ready=1,
+            errors=0,
+        )
+    sampler.settle(1, 0)
+    named = {s.sql[-1]: s.named for ss in book.shapes("db").values() for s in ss}
+    assert named == {"0": False, "1": True}
+
+
 def _trial(sql: str = "INSERT INTO t VALUES (1)") -> Trial:
     key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
     return Trial(key, Sample(sql), repeat=sql.startswith("INSERT"))
+
+
+def test_chained_trials_of_a_version_share_one_savepoint_in_order() -> None:
+    insert = replace(_trial("INSERT INTO t VALUES (1)"), repeat=False, chained=True)
+    delete = replace(_trial("DELETE FROM t WHERE a = 1"), chained=True)
+    other = replace(_trial("DELETE FROM u"), chained=True)
+    other = replace(other, key=replace(other.key, version="2"))
+    made = plan("T", [insert, delete, other], statement_timeout_ms=1, lock_timeout_ms=1)
+    assert made is not None
+    # begin; the insert: setup, run; the delete: setup, run, cleanup; the other
+    # version's: setup, run, cleanup; end
+    assert made.replies == 1 + 2 + 3 + 3 + 1
+    assert made.slots == (((1, (2,)), (3, (4,)), (6, (7,))),)
+    queries = [
+        m.decode_query(s.body)
+        for s in MessageScanner(None).feed(made.wire)
+        if isinstance(s, Message) and s.type == 0x51
+    ]
+    opened = [q for q in queries if q.startswith("SAVEPOINT skewguard_replay_1")]
+    assert len(opened) == 2  # the delete runs on what the insert left
 
 
 def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> None:
@@ -230,13 +271,15 @@ def test_a_trial_ddl_refused_says_why_without_values() -> None:
     assert "another session holds one" in locked
 
 
-def test_a_binary_bound_trial_keeps_its_statement_across_the_ddl() -> None:
+def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     values = struct.pack("!hhhi", 1, 1, 1, 4) + struct.pack("!i", 3)  # one int4, binary
     sql = "INSERT INTO t (n) VALUES ($1)"
     key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
-    binary = Trial(key, Sample.bound(sql, b"\x00\x00", values))
-    assert binary_parameters(binary.sample.values)
-    assert not binary_parameters(struct.pack("!hh", 1, 0) + struct.pack("!hi", 1, 1) + b"3")
+    binary = Trial(key, Sample.bound(sql, b"\x00\x00", values, named=True))
+    # the unnamed statement is Parsed anew each time, as the version does
+    unnamed = Trial(key, Sample.bound(sql, b"\x00\x00", values))
+    fresh = plan("I", [unnamed], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert fresh is not None and KEPT.encode() not in fresh.wire
     made = plan("I", [binary], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
     assert made is not None
     messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
@@ -264,3 +307,16 @@ def test_a_binary_bound_trial_keeps_its_statement_across_the_ddl() -> None:
     last = [s for s in MessageScanner(None).feed(final.wire) if isinstance(s, Message)]
     assert not any(s.type == 0x50 for s in last)
     assert last[-2].type == 0x43 and name.encode() in last[-2].body
+
+
+def test_an_enum_label_change_reaches_the_relations_with_columns_of_the_enum() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TYPE mood AS ENUM ('sad', 'ok'); CREATE TABLE a (m mood);"
+        " CREATE TABLE b (ms mood[]); CREATE TABLE c (t text)"
+    )
+    before = overlay.catalog
+    renaming = Overlay(before)
+    renaming.apply("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'")
+    affects = change_affects(renaming.net_changes(), [], before)
+    assert affects is not None and affects.relations == {"public.a", "public.b"}

@@ -367,11 +367,16 @@ def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) ->
     assert Overlay(base).apply("ALTER ROLE app_rw SET work_mem = '64MB'") == []
 
 
+def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -> None:
+    affects = unmodelled(base, "REASSIGN OWNED BY app, app_rw TO other").affects
+    assert affects is not None and affects.roles == {"app", "app_rw"}
+
+
 @pytest.mark.parametrize(
     "sql",
     [
         "DROP OWNED BY app",
-        "REASSIGN OWNED BY app TO other",
+        "REASSIGN OWNED BY CURRENT_USER TO other",
         "DO $$ BEGIN END $$",
         "ALTER ROLE ALL SET statement_timeout = '1s'",
         "ALTER ROLE app_rw IN DATABASE other SET statement_timeout = '1s'",

@@ -49,7 +49,7 @@ class FacetKind(StrEnum):
     SEQUENCE_DEFAULT = "sequence_default"  # public.users_id_seq: nextval through a default
     ENUM_LABEL_WRITE = "enum_label_write"  # public.mood:happy
     ENUM_LABEL_READ = "enum_label_read"  # public.mood:happy (compared against, or cast)
-    TYPE_NAMED = "type_named"  # public.mood: an enum named in the text ('x'::mood, CAST)
+    TYPE_NAMED = "type_named"  # public.mood: a user type named in the text ('x'::mood, CAST)
     SEARCH_PATH = "search_path"  # app,public (or "default" for RESET/SET ... DEFAULT)
     MISSING_RELATION = "missing_relation"  # public.new_table
     MISSING_COLUMN = "missing_column"  # public.users.new_column

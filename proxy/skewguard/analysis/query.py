@@ -20,8 +20,8 @@ from skewguard.analysis.types import (
     cannot_take,
     compatible,
     const_type,
-    enum_named,
     enum_of_type,
+    type_named,
     type_text,
 )
 from skewguard.analysis.values import Written
@@ -654,7 +654,7 @@ class QueryWalker:
             enum = enum_of_type(node.typeName, self.catalog, self.user_path)
             if enum is not None:
                 self._enum_label(enum, label, write=False)
-        named = enum_named(node.typeName, self.catalog, self.user_path)
+        named = type_named(node.typeName, self.catalog, self.user_path)
         if named is not None:
             self._add(_F.TYPE_NAMED, named)
         return type_text(node.typeName, self.catalog, self.user_path)

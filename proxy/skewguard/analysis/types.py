@@ -93,6 +93,16 @@ def enum_named(
     return e.type_name if e is not None else None
 
 
+def type_named(
+    type_name: ast.TypeName, catalog: CatalogSnapshot, search_path: Sequence[str]
+) -> str | None:
+    """The qualified name of the user type ``type_name`` names (an enum, a domain, a
+    composite or range type), or of the type of an array of it."""
+    return enum_named(type_name, catalog, search_path) or catalog.find_type(
+        _names(type_name), search_path
+    )
+
+
 def const_type(const: ast.A_Const) -> str:
     """The type PostgreSQL gives a bare literal (strings and NULL are ``unknown``)."""
     if const.isnull:

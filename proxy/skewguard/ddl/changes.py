@@ -464,7 +464,8 @@ class CreateFunction(Change):
 
 @dataclass(frozen=True, slots=True)
 class DropType(Change):
-    """An enum type disappears; ``moved_to``: its new name (renamed or moved)."""
+    """A user type (an enum, with its ``labels``; a domain, composite or range type)
+    disappears; ``moved_to``: its new name (renamed or moved)."""
 
     labels: tuple[str, ...]
     moved_to: str = ""

@@ -98,6 +98,7 @@ def diff(before: Model, after: Model) -> list[Change]:
     _indexes(before, after, out)
     _functions(before, after, out, renamed_schemas)
     _enums(before, after, out, renamed_schemas)
+    _types(before, after, out, renamed_schemas)
     return list(dict.fromkeys(out))
 
 
@@ -536,6 +537,16 @@ def _functions(
             continue
         f = after.funcs[oid]
         out.append(CreateFunction(sig, f.kind, f.arg_types))
+
+
+def _types(before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]) -> None:
+    """User types but enums dropped, renamed or moved (a schema renamed is its own change)."""
+    for t in sorted(before.types - after.types):
+        moved = after.type_moves.get(t, "")
+        schema, name = _split(t)
+        if moved and _split(moved) == (renamed_schemas.get(schema), name):
+            continue
+        out.append(DropType(t, (), moved_to=moved))
 
 
 def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]) -> None:

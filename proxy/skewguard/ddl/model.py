@@ -156,7 +156,8 @@ class Model:
     extensions: set[str] = field(default_factory=set)  # with their members in ``edges``
     extensions_known: bool = False  # the snapshot listed its extensions and their members
     opaque_extensions: set[str] = field(default_factory=set)  # created here: members unknown
-    types: set[str] = field(default_factory=set)  # domains/composites created here, qualified
+    types: set[str] = field(default_factory=set)  # user types but enums, qualified
+    type_moves: dict[str, str] = field(default_factory=dict)  # renamed/moved: first -> now
     approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
@@ -196,6 +197,7 @@ class Model:
             extensions=set(self.extensions),
             opaque_extensions=set(self.opaque_extensions),
             types=set(self.types),
+            type_moves=dict(self.type_moves),
             approx_types=set(self.approx_types),
             via=dict(self.via),
             concurrent=set(self.concurrent),
@@ -286,6 +288,8 @@ class Model:
                     m.funcs[m.new_oid()] = f
         if "enums" in patch.reread:
             m._set_enums(cat.enums)
+        if "types" in patch.reread:
+            m.types = {qualified(s, n) for s, n in cat.types}
         for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
             m.schemas[s] = m.new_oid()
         for rel in patch.part.relations:
@@ -384,6 +388,7 @@ class Model:
             m.put_rel(m.new_oid(), rel)
         for f in cat.functions:
             m.funcs[m.new_oid()] = f
+        m.types = {qualified(s, n) for s, n in cat.types}
         for e in cat.enums:
             oid = m.new_oid()
             m.enums[oid] = e
@@ -548,6 +553,11 @@ class Model:
             relations=tuple(rels),
             functions=tuple(sorted(self.funcs.values(), key=lambda f: f.signature)),
             enums=tuple(sorted(self.enums.values(), key=lambda e: e.qname)),
+            types=frozenset(
+                (parts[0], parts[1])
+                for t in self.types
+                if len(parts := split_qualified_name(t)) == 2
+            ),
             constraints=tuple(sorted(cons, key=attrgetter("schema", "table", "name"))),
             indexes=tuple(sorted(idxs, key=attrgetter("schema", "name"))),
             schema_acls=tuple(

@@ -554,6 +554,21 @@ def _alter_owner(scope: Scope, node: Any) -> None:
             )
 
 
+def _reassign_owned(scope: Scope, node: Any) -> None:
+    """The old owners lose the implicit privileges on what they owned: the versions
+    connecting as them, and every version using one of their relations, are reached."""
+    specs = list(node.roles or ())
+    if not all(r.roletype == enums.RoleSpecType.ROLESPEC_CSTRING for r in specs):
+        raise CannotModel("REASSIGN OWNED BY CURRENT_USER/SESSION_USER: roles not modelled")
+    roles = frozenset(str(r.rolename) for r in specs)
+    owned = [o for o, r in scope.model.rels.items() if r.owner in roles]
+    affects = scope.reach(owned, Use.ANY, f"what {', '.join(sorted(roles))} owns")
+    raise CannotModel(
+        "REASSIGN OWNED: the old owners' implicit privileges are not modelled",
+        affects=dataclasses.replace(affects, roles=affects.roles | roles),
+    )
+
+
 # ALTER FUNCTION actions that change nothing a caller can notice fail on.
 _FUNCTION_HARMLESS = frozenset({"volatility", "leakproof", "cost", "rows", "support", "parallel"})
 
@@ -629,7 +644,7 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     # What these reach is unknown: any version may notice.
     ast.DoStmt: _unmodellable("DO block: what the code does is not modelled"),
     ast.DropOwnedStmt: _unmodellable("DROP OWNED BY: ownership closure not modelled"),
-    ast.ReassignOwnedStmt: _unmodellable("REASSIGN OWNED: ownership closure not modelled"),
+    ast.ReassignOwnedStmt: _reassign_owned,
     ast.DropRoleStmt: _unmodellable(
         "DROP ROLE: the versions connecting as it or as its members are not modelled"
     ),

@@ -252,10 +252,11 @@ DROP_TYPE = Rule(
     id="SG104",
     name="drop-type-in-use",
     severity=Severity.BREAK,
-    summary="DROP TYPE of an enum a version writes, compares with or passes to functions",
+    summary="DROP TYPE of an enum a version writes, compares with or passes to functions; "
+    "DROP, RENAME or SET SCHEMA of a type or domain a statement names",
     doc="Dropping an enum (with CASCADE: its columns too, reported by SG102) breaks statements "
-    "that cast to it or use its labels. Renaming or moving it breaks only statements that name "
-    "it (a cast): columns hold their type by oid.",
+    "that cast to it or use its labels. Renaming or moving it, or a domain, composite or range "
+    "type, breaks only statements that name it (a cast): columns hold their type by oid.",
     breaks="Label literals written or compared; calls whose argument types include the type.",
     recipe="Migrate columns to the replacement type first (add column, backfill, switch "
     "versions), drop the old type when no protected version uses it.",
@@ -286,6 +287,19 @@ DROP_TYPE = Rule(
             "ALTER TYPE mood RENAME TO feeling",
             True,
             "the statement names the type",
+        ),
+        Example(
+            "CREATE DOMAIN short_text AS text CHECK (length(VALUE) < 100); CREATE TABLE t (v text)",
+            "SELECT v::short_text FROM t",
+            "ALTER DOMAIN short_text RENAME TO short_txt",
+            True,
+            "42704: the cast names the domain",
+        ),
+        Example(
+            "CREATE DOMAIN short_text AS text; CREATE TABLE t (v text)",
+            "SELECT v FROM t",
+            "ALTER DOMAIN short_text RENAME TO short_txt",
+            False,
         ),
     ),
     check=check_drop_type,

@@ -30,11 +30,22 @@ from skewguard.rules.drops import REL_NAMED, in_schema
 
 
 def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
-    verb = "SET SCHEMA" if isinstance(change, SetSchema) else "RENAME"
-    what = f"{verb} {change.subject} to {change.new_name}"
+    moved = isinstance(change, SetSchema)
+    what = f"{'SET SCHEMA' if moved else 'RENAME'} {change.subject} to {change.new_name}"
     uses = [*ctx.exact(REL_NAMED, change.subject), *procedure_callers(ctx, change.subject)]
     for v, f, ev in first_per_version(uses):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        if not (moved and _still_found(ctx, v, f, ev, change.new_name)):
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+def _still_found(ctx: Context, v: VersionKey, f: Facet, ev: Evidence, new: str) -> bool:
+    """Whether the version's statement, resolved again through each of its search paths,
+    finds the moved relation under its bare name (it moved to a schema the paths list)."""
+    paths = ctx.search_paths(v)
+    return bool(paths) and all(
+        Facet(f.kind, new) in ctx.reanalyze(ev.sample, after=True, search_path=path)
+        for path in paths
+    )
 
 
 RENAME_RELATION = Rule(
@@ -68,6 +79,20 @@ RENAME_RELATION = Rule(
             "SELECT email FROM users",
             "ALTER TABLE users SET SCHEMA archive",
             True,
+        ),
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
+            "SET search_path = billing, public; SELECT id FROM inv",
+            "ALTER TABLE billing.inv SET SCHEMA public",
+            False,
+            "the bare name still finds the table: public is on the version's search_path",
+        ),
+        Example(
+            "CREATE SCHEMA billing; CREATE TABLE billing.inv (id int)",
+            "SET search_path = billing, public; SELECT id FROM billing.inv",
+            "ALTER TABLE billing.inv SET SCHEMA public",
+            True,
+            "the qualified name is gone",
         ),
         Example(
             "CREATE TABLE t (id serial, note text)",

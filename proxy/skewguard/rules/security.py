@@ -7,9 +7,11 @@ The footprint must carry the role: the shell records a facet of kind ``role``
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import RelKind, privileges_by_role
 from skewguard.ddl.changes import EnableRowLevelSecurity, ForceRowLevelSecurity, Revoke
 from skewguard.ddl.findings import Severity
@@ -103,10 +105,30 @@ RLS: Rule[EnableRowLevelSecurity | ForceRowLevelSecurity] = Rule(
 _NEEDS = {
     "r": (F.RELATION_READ,),
     "a": (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN),
-    "w": (F.RELATION_WRITE,),
-    "d": (F.RELATION_WRITE,),
-    "D": (F.RELATION_WRITE,),
+    "w": (F.COLUMN_UPDATE,),
+    "d": (F.ROW_DELETE,),
+    "D": (F.TRUNCATE,),
 }
+
+
+def _on_table(table: str) -> Callable[[str], bool]:
+    """Subjects of a table's facets: the table, its insert shapes, COPY lists and
+    TRUNCATE options, and its columns."""
+    prefixes = tuple(table + c for c in "(/|.")
+    return lambda s: s == table or s.startswith(prefixes)
+
+
+def _column_keeps(ctx: Context, change: Revoke, facet: Facet) -> bool:
+    """Whether an UPDATE of the facet's column stays allowed through the column's own
+    privilege (GRANT UPDATE (col)), the role's or PUBLIC's."""
+    if facet.kind is not F.COLUMN_UPDATE:
+        return False
+    rel = relation_of(ctx.after, change.subject)
+    column = rel.column(split_qualified_name(facet.subject)[-1]) if rel is not None else None
+    if column is None or column.acl is None:
+        return False
+    held = privileges_by_role(column.acl, "", "")
+    return "w" in held.get(change.role, set()) | held.get("public", set())
 
 
 def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
@@ -116,14 +138,14 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
     if sequence is not None and sequence.kind is RelKind.SEQUENCE:
         if _can_take_numbers(ctx, change.subject, role):
             return
-        uses = ctx.exact((F.SEQUENCE, F.SEQUENCE_DEFAULT), change.subject)
+        uses = list(ctx.exact((F.SEQUENCE, F.SEQUENCE_DEFAULT), change.subject))
     elif change.relation:
         kinds = tuple({k for p in change.privileges for k in _NEEDS.get(p, ())})
-        table = change.subject
-        uses = ctx.uses(kinds, lambda s: s == table or s.startswith((table + "(", table + "/")))
+        found = ctx.uses(kinds, _on_table(change.subject))
+        uses = [(v, f, ev) for v, f, ev in found if not _column_keeps(ctx, change, f)]
     elif "U" in change.privileges:
         kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE)
-        uses = ctx.uses(kinds, in_schema(change.subject))
+        uses = list(ctx.uses(kinds, in_schema(change.subject)))
     else:
         return
     for v, f, ev in first_per_version(uses):
@@ -158,7 +180,8 @@ REVOKE = Rule(
     severity=Severity.BREAK,
     summary="REVOKE of a privilege a version's role uses",
     doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
-    "needed to read, INSERT to insert, UPDATE/DELETE/TRUNCATE to change rows, USAGE on a "
+    "needed to read, INSERT to insert, UPDATE to update (or UPDATE on each column set, "
+    "GRANT UPDATE (col)), DELETE to delete, TRUNCATE to truncate, USAGE on a "
     "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
     "(also through a column default). Role membership is not modelled: a role that has the "
     "privilege through another role is reported as a risk only when it has no direct grant.",
@@ -177,6 +200,30 @@ REVOKE = Rule(
             "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
             "REVOKE INSERT ON t FROM sg_app",
             False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text, b text); CREATE ROLE sg_app;"
+            " GRANT SELECT, UPDATE ON t TO sg_app",
+            "SET ROLE sg_app; UPDATE t SET a = 'x' WHERE id = 1; RESET ROLE",
+            "REVOKE UPDATE ON t FROM sg_app; GRANT UPDATE (a) ON t TO sg_app",
+            False,
+            "the column's own privilege keeps the UPDATE of a allowed",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text, b text); CREATE ROLE sg_app;"
+            " GRANT SELECT, UPDATE ON t TO sg_app",
+            "SET ROLE sg_app; UPDATE t SET b = 'x' WHERE id = 1; RESET ROLE",
+            "REVOKE UPDATE ON t FROM sg_app; GRANT UPDATE (a) ON t TO sg_app",
+            True,
+            "b is not among the columns granted",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text); CREATE ROLE sg_app;"
+            " GRANT SELECT, INSERT, UPDATE ON t TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (id, a) VALUES (1, 'x'); RESET ROLE",
+            "REVOKE UPDATE ON t FROM sg_app",
+            False,
+            "an INSERT needs no UPDATE privilege",
         ),
         Example(
             "CREATE TABLE t (id serial, v text); CREATE ROLE sg_app;"

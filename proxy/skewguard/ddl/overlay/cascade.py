@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import RelKind, qualified
+from skewguard.catalog import Column, RelKind, qualified
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dependent, Holder, Model, Referenced
 from skewguard.ddl.overlay.columns import put_columns, set_column
 from skewguard.ddl.overlay.existing_triggers import triggers_naming
-from skewguard.ddl.overlay.names import find_enum, user_path
+from skewguard.ddl.overlay.names import find_enum, find_user_type, user_path
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -59,12 +60,17 @@ def drop_rel(m: Model, oid: int, cascade: bool, cause: str) -> None:
         del m.cons[i], m.con_rel[i]
     for i in m.idxs_of(oid):
         del m.idxs[i], m.idx_rel[i]
-    owned = {s for c in rel.columns for s in c.default_sequences}
     m.del_rel(oid)
-    for seq in owned:  # serial/identity sequences go with their table
+    _drop_owned_sequences(m, rel.name, rel.columns, cause)
+
+
+def _drop_owned_sequences(m: Model, table: str, gone: Sequence[Column], cause: str) -> None:
+    """Serial/identity sequences go with their table or column (OWNED BY); one named for
+    the table and no longer used by a default is taken to be owned."""
+    for seq in {s for c in gone for s in c.default_sequences}:
         parts = split_qualified_name(seq)
         s_oid = m.rel_oid(parts[0], parts[1]) if len(parts) == 2 else None
-        if s_oid is not None and m.rels[s_oid].name.startswith(rel.name + "_"):
+        if s_oid is not None and m.rels[s_oid].name.startswith(table + "_"):
             still_used = any(seq in c.default_sequences for r in m.rels.values() for c in r.columns)
             if not still_used:
                 m.via.setdefault(("rel", s_oid), cause)
@@ -104,6 +110,7 @@ def drop_column(ov: Overlay, m: Model, oid: int, name: str, cascade: bool, cause
             m.via.setdefault(("idx", i), cause)
             del m.idxs[i], m.idx_rel[i]
     put_columns(m, oid, [c for c in m.rels[oid].columns if c.name != name])
+    _drop_owned_sequences(m, rel.name, [c for c in rel.columns if c.name == name], cause)
 
 
 def drop_constraint(m: Model, oid: int, name: str, missing_ok: bool, cascade: bool) -> None:
@@ -251,7 +258,11 @@ def drop_schema(ov: Overlay, m: Model, name: str, cascade: bool) -> None:
 
 
 def drop_opaque_type(ov: Overlay, m: Model, names: list[str], cascade: bool) -> None:
-    """A type the snapshot does not list (domain, composite): drop columns using it."""
+    """A type the snapshot does not list as an enum (domain, composite): drop columns
+    using it."""
+    gone = find_user_type(ov, m, names)
+    if gone is not None:
+        m.types.discard(gone)
     schemas = [names[-2]] if len(names) > 1 else user_path(ov)
     for s in schemas:
         qn = qualified(s, names[-1])

@@ -98,6 +98,12 @@ def find_enum(ov: Overlay, m: Model, names: list[str]) -> int | None:
     return None
 
 
+def find_user_type(ov: Overlay, m: Model, names: list[str]) -> str | None:
+    """The qualified name of the user type (not an enum) ``names`` resolves to."""
+    schemas = [names[-2]] if len(names) > 1 else user_path(ov)
+    return next((q for s in schemas if (q := qualified(s, names[-1])) in m.types), None)
+
+
 def column_type(ov: Overlay, m: Model, tn: Any) -> tuple[str, str]:
     full, base = format_type(tn, m.types_catalog(), user_path(ov))
     plain = base.removesuffix("[]")

@@ -15,7 +15,13 @@ from skewguard.ddl.model import Model
 from skewguard.ddl.overlay.alter_table import descendants
 from skewguard.ddl.overlay.columns import put_columns
 from skewguard.ddl.overlay.existing_triggers import triggers_naming
-from skewguard.ddl.overlay.names import find_enum, find_index, find_rv, functions_of
+from skewguard.ddl.overlay.names import (
+    find_enum,
+    find_index,
+    find_rv,
+    find_user_type,
+    functions_of,
+)
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
 
 if TYPE_CHECKING:
@@ -98,6 +104,8 @@ def rename(ov: Overlay, m: Model, node: Any) -> None:
                 "columns are followed only for enums",
                 affects=ov.scope(m).type_reach(names, Use.ANY),
             )
+        elif t != _O.OBJECT_ATTRIBUTE and (known := find_user_type(ov, m, names)) is not None:
+            _move_type(m, known, None, new)
     elif t == _O.OBJECT_RULE:
         oid = find_rv(ov, m, node.relation, bool(node.missing_ok))
         if oid is not None:
@@ -197,6 +205,19 @@ def _move_schema_objects(m: Model, old: str, new: str) -> None:
     for oid, e in list(m.enums.items()):
         if e.schema == old:
             _retype_enum(m, oid, dataclasses.replace(e, schema=new))
+    for t in [t for t in m.types if split_qualified_name(t)[0] == old]:
+        _move_type(m, t, new, None)
+
+
+def _move_type(m: Model, old: str, schema: str | None, name: str | None) -> None:
+    """A user type (not an enum) no column uses, renamed or moved: only its name in a
+    statement's text (a cast) breaks."""
+    parts = split_qualified_name(old)
+    new = qualified(schema or parts[0], name or parts[-1])
+    m.types.discard(old)
+    m.types.add(new)
+    first = next((k for k, v in m.type_moves.items() if v == old), old)
+    m.type_moves[first] = new
 
 
 def set_schema(ov: Overlay, m: Model, node: Any) -> None:
@@ -244,6 +265,8 @@ def set_schema(ov: Overlay, m: Model, node: Any) -> None:
                 "columns are followed only for enums",
                 affects=ov.scope(m).type_reach(names, Use.ANY),
             )
+        elif (known := find_user_type(ov, m, names)) is not None:
+            _move_type(m, known, new, None)
     elif t not in _SET_SCHEMA_HARMLESS:
         raise CannotModel(f"ALTER {kind_word(t)} ... SET SCHEMA: not modelled")
 

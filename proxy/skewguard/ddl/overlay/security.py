@@ -14,6 +14,7 @@ from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dependent, Holder, Model
 from skewguard.ddl.overlay.calls import record_calls
+from skewguard.ddl.overlay.columns import put_columns
 from skewguard.ddl.overlay.names import find_rv
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, kind_word, name_list
 
@@ -83,6 +84,7 @@ def grant(ov: Overlay, m: Model, node: Any) -> None:
         return  # REVOKE GRANT OPTION FOR: the privilege itself stays
     if any(p.cols for p in node.privileges or ()):
         if node.is_grant:
+            _grant_columns(ov, m, node)
             return
         kinds = {str(p.priv_name).lower() for p in node.privileges or ()}
         use = Use.READS if kinds == {"select"} else Use.ANY
@@ -130,6 +132,30 @@ def grant(ov: Overlay, m: Model, node: Any) -> None:
             m.schema_acls[oid] = _edit_acl(
                 m.schema_acls.get(oid), owner, grantees, privs, node.is_grant
             )
+
+
+def _grant_columns(ov: Overlay, m: Model, node: Any) -> None:
+    """GRANT ... (columns) ON a table: the columns' own ACLs."""
+    grantees = [
+        "" if g.roletype == enums.RoleSpecType.ROLESPEC_PUBLIC else str(g.rolename)
+        for g in node.grantees or ()
+    ]
+    for rv in node.objects or ():
+        oid = find_rv(ov, m, rv)
+        assert oid is not None
+        rel = m.rels[oid]
+        for priv in node.privileges or ():
+            names = {str(c.sval) for c in priv.cols or ()}
+            letters = _privilege_letters([priv], "table")
+            cols = [
+                dataclasses.replace(
+                    c, acl=_edit_acl(c.acl or (), rel.owner or "owner", grantees, letters, True)
+                )
+                if c.name in names
+                else c
+                for c in m.rels[oid].columns
+            ]
+            put_columns(m, oid, cols)
 
 
 def _revoked_reach(ov: Overlay, m: Model, node: Any) -> Affects | None:
