@@ -11,8 +11,8 @@ missed break.
 
 The family runs on every PostgreSQL major available. Experiments run in a
 small thread pool as soon as the module starts, each in its own database; the
-proxy side runs at the same time, case by case through one proxy, one fresh
-database per case. The tests then compare the two outcomes.
+proxy side runs at the same time, three cases at a time through one proxy, one
+fresh database per case. The tests then compare the two outcomes.
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ def _mode_args() -> list[str]:
 
 @dataclass(repr=False)
 class Judge:
-    """Experiments (three at a time) and proxy verdicts (one case at a time, in
-    order, through the one proxy) run in the background from the start; the tests
-    compare their outcomes."""
+    """Experiments and proxy verdicts (three cases at a time each, in order, the
+    verdicts through the one proxy) run in the background from the start; the
+    tests compare their outcomes."""
 
     cluster: LocalCluster
     proxy: ProxyProcess
@@ -86,8 +86,24 @@ def _experiment(cluster: LocalCluster, case: Case) -> ExperimentResult | CaseInv
         return invalid
 
 
+def _selected(request: pytest.FixtureRequest) -> list[Case]:
+    """The cases this run's tests of the module ask for, in the order they run: a case
+    chosen alone (``-k``, a node id) waits for its own experiment, not for every case's."""
+    wanted: dict[str, None] = {}
+    for item in request.session.items:
+        callspec = getattr(item, "callspec", None)
+        module = getattr(item, "module", None)
+        if module is request.module and callspec is not None and "case" in callspec.params:
+            wanted[callspec.params["case"].id] = None
+    by_id = {case.id: case for case in CASES}
+    return [by_id[case_id] for case_id in wanted]
+
+
 @pytest.fixture(scope="module")
-def judge(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Judge]:
+def judge(
+    cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> Iterator[Judge]:
+    cases = _selected(request)
     ensure_roles(cluster, ROLES)
     workdir = tmp_path_factory.mktemp("groundtruth")
     proxy = ProxyProcess(
@@ -97,12 +113,14 @@ def judge(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> It
         logfile=workdir / "proxy.log",
     ).start()
     experiments = ThreadPoolExecutor(max_workers=3, thread_name_prefix="gt-experiment")
-    verdicts = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-proxy")
+    # each case has a database of its own: the proxy judges several at once, as it would
+    # several databases' migrations (a case mostly waits for the learner's flush)
+    verdicts = ThreadPoolExecutor(max_workers=3, thread_name_prefix="gt-proxy")
     judge = Judge(
         cluster,
         proxy,
-        {case.id: experiments.submit(_experiment, cluster, case) for case in CASES},
-        {case.id: verdicts.submit(proxy_verdict, cluster, proxy, case) for case in CASES},
+        {case.id: experiments.submit(_experiment, cluster, case) for case in cases},
+        {case.id: verdicts.submit(proxy_verdict, cluster, proxy, case) for case in cases},
     )
     try:
         yield judge

@@ -496,7 +496,7 @@ def wait_learned(
     wanted = {(database, *identity.split("@", 1)) for identity in identities}
     deadline = time.monotonic() + timeout
     while True:
-        if wanted <= set(proxy.versions()):
+        if wanted <= set(proxy.versions(facets=False)):
             return True
         if time.monotonic() > deadline:
             return False

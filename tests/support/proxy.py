@@ -121,9 +121,16 @@ class ProxyProcess:
         with urllib.request.urlopen(self.admin_url + path, timeout=5) as response:
             return str(response.read().decode())
 
-    def versions(self) -> dict[tuple[str, str, str], dict[str, Any]]:
-        """/api/versions keyed by (database, app, version)."""
-        rows = json.loads(self.get("/api/versions"))["versions"]
+    def versions(self, *, facets: bool = True) -> dict[tuple[str, str, str], dict[str, Any]]:
+        """/api/versions keyed by (database, app, version), every page of it."""
+        rows: list[dict[str, Any]] = []
+        offset: int | None = 0
+        while offset is not None:
+            page = json.loads(
+                self.get(f"/api/versions?offset={offset}" + ("" if facets else "&facets=0"))
+            )
+            rows.extend(page["versions"])
+            offset = page["next_offset"]
         return {(r["database"], r["app"], r["version"]): r for r in rows}
 
     def footprint(self, database: str, app: str, version: str) -> set[str]:
