@@ -657,8 +657,9 @@ class Guard:
         return await self.unjudged(requester, texts, "unmodelled", "; ".join(reasons), users=named)
 
     async def _losing_database(self, exc: CannotModel) -> tuple[str, list[VersionKey]] | None:
-        """The reason and the versions, when ``exc`` takes databases (DROP DATABASE) that
-        protected versions use: those databases' own versions judge it, not the session's."""
+        """The reason and the versions, when ``exc`` takes databases that protected versions
+        use (DROP DATABASE, its RENAME): those databases' own versions judge it, not the
+        session's."""
         if exc.affects is None or not exc.affects.databases:
             return None
         lost: list[VersionKey] = []
@@ -668,7 +669,7 @@ class Guard:
             return None
         names = ", ".join(f"{v.app}@{v.version}" for v in lost)
         target = exc.affects.target
-        return f"dropping {target} would break {names}: they use {target}", lost
+        return f"{exc.reason} would break {names}: they use {target}", lost
 
     async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
         """Decide on the net change a transaction (or statement) would commit."""

@@ -70,12 +70,16 @@ def _database(cluster: LocalCluster, prefix: str) -> str:
     return name
 
 
-def _drop(proxy: ProxyProcess, session_db: str, target: str) -> subprocess.CompletedProcess[str]:
+def _run(proxy: ProxyProcess, session_db: str, sql: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["psql", "-X", "-v", "VERBOSITY=verbose", "-d", proxy.url(database=session_db),
-         "-c", f"drop database {target} with (force)"],
+         "-c", sql],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
+
+
+def _drop(proxy: ProxyProcess, session_db: str, target: str) -> subprocess.CompletedProcess[str]:
+    return _run(proxy, session_db, f"drop database {target} with (force)")
 
 
 def _exists(cluster: LocalCluster, name: str) -> bool:
@@ -113,6 +117,9 @@ def test_drop_database_judged_by_the_dropped_databases_versions(
             assert f"dropping database {target} would break billing@3" in refused.stderr
             assert "shop@7" not in refused.stderr
             assert _exists(cluster, target)
+            renamed = _run(proxy, home, f"alter database {target} rename to {target}_old")
+            assert "55006" in renamed.stderr, renamed.stderr
+            assert f"renaming database {target} would break billing@3" in renamed.stderr
 
             passed = _drop(proxy, home, spare)  # used by no protected version
             assert passed.returncode == 0, passed.stderr
@@ -128,7 +135,7 @@ def test_drop_database_judged_by_the_dropped_databases_versions(
             assert passed.returncode == 0, passed.stderr
             assert not _exists(cluster, target)
         decisions = json.loads(proxy.get("/api/decisions"))["decisions"]
-        assert [d["decision"] for d in decisions[:3]] == ["allow", "allow", "block"]
+        assert [d["decision"] for d in decisions[:4]] == ["allow", "allow", "block", "block"]
     finally:
         proxy.stop()
         with direct(cluster) as conn:

@@ -514,9 +514,10 @@ def test_a_scoped_refusal_names_the_versions_and_says_when_it_can_run() -> None:
     [
         ("DROP DATABASE Shop", "shop"),
         ('DROP DATABASE IF EXISTS "Shop" WITH (FORCE)', "Shop"),
+        ("ALTER DATABASE Shop RENAME TO store", "shop"),
     ],
 )
-def test_drop_database_reaches_that_database_only(
+def test_dropping_or_renaming_a_database_reaches_its_versions_only(
     base: CatalogSnapshot, sql: str, name: str
 ) -> None:
     """Its reach is the versions of the named database (as PostgreSQL stores the name),

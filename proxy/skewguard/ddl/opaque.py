@@ -376,7 +376,7 @@ def _drop_database(scope: Scope, node: Any) -> None:
     # every version of that database loses it; its own protected versions judge the drop
     name = str(node.dbname)  # as PostgreSQL stores it: folded, or as quoted
     raise CannotModel(
-        "DROP DATABASE",
+        f"dropping database {name}",
         affects=Affects(Use.ANY, f"database {name}", databases=frozenset({name})),
     )
 
