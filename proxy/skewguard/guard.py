@@ -637,6 +637,14 @@ class Guard:
                     if v not in verdict.broken
                     and not verdict.covers(v, _reaching(exc.affects, footprints[v]))
                 }
+            try:
+                lost = await self._losing_database(exc)
+            except StateUnreadable as unread:
+                return await self.unjudged(requester, texts, "state", str(unread))
+            if lost is not None:
+                reasons.append(lost[0])
+                for version in lost[1]:
+                    users.setdefault(version, "it uses that database")
             if not hits:
                 continue
             reach = exc.affects.describe() if exc.affects is not None else "every version"
@@ -647,6 +655,21 @@ class Guard:
             return None
         named = [f"{v.app}@{v.version} ({evidence})" for v, evidence in sorted(users.items())]
         return await self.unjudged(requester, texts, "unmodelled", "; ".join(reasons), users=named)
+
+    async def _losing_database(self, exc: CannotModel) -> tuple[str, list[VersionKey]] | None:
+        """The reason and the versions, when ``exc`` takes databases that protected versions
+        use (DROP DATABASE, its RENAME): those databases' own versions judge it, not the
+        session's."""
+        if exc.affects is None or not exc.affects.databases:
+            return None
+        lost: list[VersionKey] = []
+        for database in sorted(exc.affects.databases):
+            lost.extend(sorted(await self.protections(database)))
+        if not lost:
+            return None
+        names = ", ".join(f"{v.app}@{v.version}" for v in lost)
+        target = exc.affects.target
+        return f"{exc.reason} would break {names}: they use {target}", lost
 
     async def judge(self, requester: Requester, pending: PendingChange, *, source: str) -> Decision:
         """Decide on the net change a transaction (or statement) would commit."""

@@ -507,3 +507,21 @@ def test_a_scoped_refusal_names_the_versions_and_says_when_it_can_run() -> None:
     assert "once they are retired" in hint
     unscoped = unjudged_decision("unmodelled", "DO block", mode=Mode.ENFORCE, on_error="block")
     assert unscoped.error is not None and "Protected versions" not in unscoped.error[1]
+
+
+@pytest.mark.parametrize(
+    ("sql", "name"),
+    [
+        ("DROP DATABASE Shop", "shop"),
+        ('DROP DATABASE IF EXISTS "Shop" WITH (FORCE)', "Shop"),
+        ("ALTER DATABASE Shop RENAME TO store", "shop"),
+    ],
+)
+def test_dropping_or_renaming_a_database_reaches_its_versions_only(
+    base: CatalogSnapshot, sql: str, name: str
+) -> None:
+    """Its reach is the versions of the named database (as PostgreSQL stores the name),
+    none of the session's own."""
+    exc = unmodelled(base, sql)
+    assert exc.affects is not None and exc.affects.databases == {name}
+    assert not touching(exc.affects, {V1: fp("relation_read:public.users")})

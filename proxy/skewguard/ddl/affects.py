@@ -70,7 +70,8 @@ class Affects:
     it...), under both their committed and their current names; ``functions``
     are signatures whose callers may reach it; ``schemas`` affect everything in
     them; ``roles``: versions connecting as one of them (or whose role is not
-    known) are affected whatever they use.
+    known) are affected whatever they use; ``databases``: every version of one of
+    them is affected (it loses its database): those databases' versions judge it.
     """
 
     use: Use
@@ -79,6 +80,7 @@ class Affects:
     functions: frozenset[str] = frozenset()
     schemas: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
+    databases: frozenset[str] = frozenset()
 
     def merge(self, other: Affects) -> Affects:
         """What either statement part affects."""
@@ -89,12 +91,15 @@ class Affects:
             self.functions | other.functions,
             self.schemas | other.schemas,
             self.roles | other.roles,
+            self.databases | other.databases,
         )
 
     @property
     def empty(self) -> bool:
         """It names nothing: no version can notice it."""
-        return not (self.relations or self.functions or self.schemas or self.roles)
+        return not (
+            self.relations or self.functions or self.schemas or self.roles or self.databases
+        )
 
     def describe(self) -> str:
         """``writers of public.users``: the use that can notice it, for messages."""

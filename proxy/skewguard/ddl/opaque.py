@@ -372,6 +372,15 @@ def _alter_database(scope: Scope, node: Any) -> None:
             raise CannotModel(f"ALTER DATABASE ... {name}: connections are not modelled")
 
 
+def _drop_database(scope: Scope, node: Any) -> None:
+    # every version of that database loses it; its own protected versions judge the drop
+    name = str(node.dbname)  # as PostgreSQL stores it: folded, or as quoted
+    raise CannotModel(
+        f"dropping database {name}",
+        affects=Affects(Use.ANY, f"database {name}", databases=frozenset({name})),
+    )
+
+
 def _grant_role(scope: Scope, node: Any) -> None:
     if node.is_grant:
         return
@@ -648,7 +657,7 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.DropRoleStmt: _unmodellable(
         "DROP ROLE: the versions connecting as it or as its members are not modelled"
     ),
-    ast.DropdbStmt: _unmodellable("DROP DATABASE: other databases are not modelled"),
+    ast.DropdbStmt: _drop_database,
     ast.DropUserMappingStmt: _unmodellable("DROP USER MAPPING: foreign access is not modelled"),
     ast.AlterExtensionStmt: _unmodellable(
         "ALTER EXTENSION ... UPDATE: what the update script changes is not modelled"

@@ -122,6 +122,12 @@ def rename(ov: Overlay, m: Model, node: Any) -> None:
             "ALTER ROLE ... RENAME: roles are not modelled",
             affects=Affects(Use.ANY, f"role {role}", roles=frozenset({role})),
         )
+    elif t == _O.OBJECT_DATABASE:  # sessions connecting by the old name fail
+        database = str(node.subname)
+        raise CannotModel(
+            f"renaming database {database}",
+            affects=Affects(Use.ANY, f"database {database}", databases=frozenset({database})),
+        )
     elif t not in (_O.OBJECT_POLICY,):
         raise CannotModel(f"ALTER {kind_word(t)} ... RENAME: not modelled")
     if t == _O.OBJECT_POLICY:
