@@ -24,7 +24,9 @@ def _when(timestamp: float | None) -> str:
 
 
 def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
-    header = (
+    """One line per version; with ``with_facets`` a FACETS count column and each footprint
+    after the table (without, the rows carry no facets to count: no column at all)."""
+    header: tuple[str, ...] = (
         "DATABASE",
         "APP",
         "VERSION",
@@ -32,11 +34,10 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
         "PROTECTED",
         "FIRST SEEN",
         "LAST SEEN",
-        "FACETS",
+        *(("FACETS",) if with_facets else ()),
     )
     lines = [header]
     for row in rows:
-        facets = row.get("facets")
         lines.append(
             (
                 row["database"],
@@ -46,7 +47,7 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
                 row.get("protected") or row.get("lifecycle") or "-",
                 _when(row["first_seen"]),
                 _when(row["last_seen"]),
-                str(len(facets)) if facets is not None else "-",
+                *((str(len(row.get("facets") or ())),) if with_facets else ()),
             )
         )
     widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
