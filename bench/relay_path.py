@@ -2,7 +2,9 @@
 
 One transaction's client reads (simple Query; Parse/Bind/Describe/Execute/Sync
 for the extended protocol; Bind/Execute/Sync for a prepared statement; the
-seven prepared statements of pgbench's TPC-B-like script, BEGIN to END) through
+seven prepared statements of pgbench's TPC-B-like script, BEGIN to END; the 20
+statements of bench/orm's five scripts, each script once, as ``-M extended`` sends
+them, with as many rows in a reply as a statement's LIMIT) through
 ``ClientSession.data_received`` and the server's replies through
 ``upstream_data``, with both legs' writes replaced by no-ops, learning, the
 guard's transaction gate and replay sampling on, untagged as pgbench's
@@ -16,10 +18,12 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import re
 import time
 from types import SimpleNamespace
 from typing import Any, cast
 
+from bench.pgbench import ORM_DIR, ORM_SCRIPTS
 from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.config import Settings
 from skewguard.footprint import VersionKey
@@ -48,6 +52,39 @@ TPCB = (
 )
 _TPCB_STATUS = [b"T"] * 6 + [b"I"]
 
+
+def _orm_exchange(sql: str, status: bytes) -> tuple[bytes, bytes]:
+    """One statement of bench/orm as ``pgbench -M extended`` sends it (every ``:var`` a
+    parameter of an unnamed Parse) and a reply of as many rows as its LIMIT (else one)."""
+    params = re.findall(r"(?<!:):\w+", sql)
+    for i, name in enumerate(params, 1):
+        sql = sql.replace(name, f"${i}", 1)
+    request = rc.parse(sql) + rc.bind(["7"] * len(params)) + rc.describe("P") + rc.execute()
+    verb = sql.split(None, 1)[0].rstrip(";").upper()
+    if verb == "SELECT":
+        limit = re.search(r"LIMIT (\d+)", sql)
+        rows = int(limit.group(1)) if limit else 1
+        body = _COLUMNS + _ROW * rows + rc.message(b"C", b"SELECT %d\x00" % rows)
+    else:
+        body = rc.message(b"n") + rc.message(b"C", verb.encode() + b"\x00")
+    reply = rc.message(b"1") + rc.message(b"2") + body + rc.message(b"Z", status)
+    return request + rc.sync(), reply
+
+
+def _orm() -> list[tuple[bytes, bytes]]:
+    """Every script of the ORM-like workload once, in ORM_SCRIPTS order."""
+    exchanges = []
+    for name in ORM_SCRIPTS:
+        status = b"I"
+        for line in (ORM_DIR / f"{name}.sql").read_text().splitlines():
+            if not line or line.startswith(("--", "\\")):
+                continue
+            verb = line.split(None, 1)[0].rstrip(";").upper()
+            status = {"BEGIN": b"T", "COMMIT": b"I"}.get(verb, status)
+            exchanges.append(_orm_exchange(line, status))
+    return exchanges
+
+
 #: protocol -> the (client read, server reply) pairs of one transaction
 TRANSACTIONS: dict[str, list[tuple[bytes, bytes]]] = {
     "simple": [(rc.query(SELECT.format(48213)), _COLUMNS + _ROW + _DONE)],
@@ -74,6 +111,7 @@ TRANSACTIONS: dict[str, list[tuple[bytes, bytes]]] = {
         )
         for i, status in enumerate(_TPCB_STATUS)
     ],
+    "orm-extended": _orm(),  # five transactions: each script of bench/orm once
 }
 
 
