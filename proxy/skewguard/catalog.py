@@ -119,6 +119,9 @@ class Column:
     #: Column privileges (attacl aclitem texts; None: none granted): a role may UPDATE,
     #: INSERT or SELECT the columns it holds them on without the table's privilege.
     acl: tuple[str, ...] | None = None
+    #: The column's collation when it is not its type's own ("": the type's): a change
+    #: alters the result type a named prepared statement holds (0A000).
+    collation: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -551,6 +554,7 @@ def build_catalog(
                 generated=generated,
                 generated_from=_text_tuple(_get(r, "generated_from")),
                 acl=_acl(_get(r, "acl")),
+                collation=str(_get(r, "collation") or ""),
             )
         )
     rels = tuple(
@@ -725,6 +729,10 @@ SELECT c.oid AS relid,
        a.attidentity::text AS identity,
        a.attgenerated::text AS generated,
        a.attacl::text[] AS acl,
+       (SELECT co.collname::text FROM pg_catalog.pg_collation co
+        WHERE co.oid = a.attcollation AND a.attcollation <> (
+              SELECT ty.typcollation FROM pg_catalog.pg_type ty WHERE ty.oid = a.atttypid))
+           AS collation,
        CASE WHEN a.attgenerated <> '' THEN ARRAY(
             SELECT ra.attname::text
             FROM pg_catalog.pg_depend gd

@@ -315,9 +315,10 @@ FROM pg_sequence s JOIN pg_class c ON c.oid = s.seqrelid JOIN ns ON ns.oid = c.r
 UNION ALL
 SELECT 'column', ns.nspname, c.relname || '.' || a.attname,
        concat_ws(' ', format_type(a.atttypid, a.atttypmod), a.attnotnull,
-                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, ''))
+                 pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, ''),
+                 nullif(a.attcollation, 0)::regcollation::text)
 FROM pg_attribute a
-JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f')
+JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
 JOIN ns ON ns.oid = c.relnamespace
 LEFT JOIN pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
 WHERE a.attnum > 0 AND NOT a.attisdropped

@@ -3683,6 +3683,94 @@ ROUND8_BREAKING: list[Case] = [
 ]
 
 
+# Round 9: a collation change of a returned column against named prepared statements (a
+# new result type: 0A000), attributes added to a composite type that versions build
+# with ROW(...)::t.
+ROUND9_SAFE: list[Case] = [
+    Case(
+        id="safe-collate-retype-simple",
+        schema_sql="CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a');",
+        versions={"app@1": ["SELECT name FROM t WHERE id = 1"]},
+        migration_sql='ALTER TABLE t ALTER COLUMN name TYPE text COLLATE "C";',
+    ),
+    Case(
+        id="safe-collate-retype-prepared-where-only",
+        schema_sql="CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a');",
+        versions={"app@1": [prepared("SELECT id FROM t WHERE name = %s", "a")]},
+        migration_sql='ALTER TABLE t ALTER COLUMN name TYPE text COLLATE "C";',
+        note="only a returned column's collation is part of a prepared statement's result type",
+    ),
+    Case(
+        id="safe-add-attribute-field-reads",
+        schema_sql="CREATE TYPE addr AS (street text, city text); CREATE TABLE p (id int, a addr);"
+        " INSERT INTO p VALUES (1, ROW('s','c'));",
+        versions={"app@1": ["SELECT (a).street, (a).city FROM p", "UPDATE p SET a.city = 'z'"]},
+        migration_sql="ALTER TYPE addr ADD ATTRIBUTE zip text;",
+    ),
+    Case(
+        id="safe-add-attribute-prepared-field-star",
+        schema_sql="CREATE TYPE addr AS (street text, city text); CREATE TABLE p (id int, a addr);"
+        " INSERT INTO p VALUES (1, ROW('s','c'));",
+        versions={"app@1": [prepared("SELECT (a).* FROM p WHERE id = %s", 1)]},
+        migration_sql="ALTER TYPE addr ADD ATTRIBUTE zip text;",
+        note="(a).* expands at plan time: the prepared statement replans into the new fields",
+    ),
+    Case(
+        id="safe-add-attribute-other-type-cast",
+        schema_sql="CREATE TYPE addr AS (street text, city text);"
+        " CREATE TYPE pt AS (x int, y int);",
+        versions={"app@1": ["SELECT ROW(1, 2)::pt"]},
+        migration_sql="ALTER TYPE addr ADD ATTRIBUTE zip text;",
+    ),
+    Case(
+        id="safe-collate-set-on-new-column",
+        schema_sql="CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t VALUES (1);",
+        versions={"app@1": [prepared("SELECT id FROM t WHERE id = %s", 1)]},
+        migration_sql='ALTER TABLE t ADD COLUMN name text COLLATE "C";',
+    ),
+]
+
+ROUND9_BREAKING: list[Case] = [
+    Case(
+        id="break-collate-retype-prepared",
+        schema_sql="CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a');",
+        versions={
+            "app@1": [prepared("SELECT name FROM t WHERE id = %s", 1)],
+            "app@2": ["SELECT id FROM t WHERE id = 1"],
+        },
+        migration_sql='ALTER TABLE t ALTER COLUMN name TYPE text COLLATE "C";',
+        breaks=frozenset({"app@1"}),
+    ),
+    Case(
+        id="break-add-attribute-row-cast",
+        schema_sql="CREATE TYPE addr AS (street text, city text); CREATE TABLE p (id int, a addr);"
+        " INSERT INTO p VALUES (1, ROW('s','c'));",
+        versions={"app@1": ["SELECT ROW('x', 'y')::addr"], "app@2": ["SELECT (a).city FROM p"]},
+        migration_sql="ALTER TYPE addr ADD ATTRIBUTE zip text;",
+        breaks=frozenset({"app@1"}),
+    ),
+    Case(
+        id="break-add-attribute-row-insert",
+        schema_sql="CREATE TYPE addr AS (street text, city text); CREATE TABLE p (id int, a addr);",
+        versions={
+            "app@1": ["INSERT INTO p VALUES (1, ROW('s','c'))"],
+            "app@2": ["SELECT (a).street FROM p"],
+        },
+        migration_sql="ALTER TYPE addr ADD ATTRIBUTE zip text;",
+        breaks=frozenset({"app@1"}),
+    ),
+    Case(
+        id="break-collate-retype-asyncpg",
+        schema_sql="CREATE TABLE t (id int PRIMARY KEY, name text); INSERT INTO t VALUES (1, 'a');",
+        versions={
+            "app@1": [apg("SELECT id, name FROM t WHERE id = $1", 1)],
+            "app@2": [apg("SELECT id FROM t WHERE id = $1", 1)],
+        },
+        migration_sql='ALTER TABLE t ALTER COLUMN name SET DATA TYPE text COLLATE "POSIX";',
+        breaks=frozenset({"app@1"}),
+    ),
+]
+
 CASES: list[Case] = (
     SAFE
     + BREAKING
@@ -3700,4 +3788,6 @@ CASES: list[Case] = (
     + ROUND7_BREAKING
     + ROUND8_SAFE
     + ROUND8_BREAKING
+    + ROUND9_SAFE
+    + ROUND9_BREAKING
 )

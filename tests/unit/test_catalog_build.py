@@ -37,6 +37,7 @@ def column_row(relation: str, column: str | None, **over: Any) -> dict[str, Any]
         "default_seq_schemas": None,
         "default_seq_names": None,
         "acl": None,
+        "collation": None,
     }
     row.update(over)
     return row

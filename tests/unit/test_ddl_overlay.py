@@ -34,6 +34,15 @@ def net(base: CatalogSnapshot, sql: str) -> list[str]:
     return [str(c) for c in overlay.net_changes()]
 
 
+def test_a_collation_change_is_a_type_change_that_fits_every_value(base: CatalogSnapshot) -> None:
+    overlay = Overlay(base)
+    overlay.apply('ALTER TABLE users ALTER name TYPE text COLLATE "C"')
+    (change,) = overlay.net_changes()
+    assert str(change) == "AlterColumnType(public.users.name)"
+    assert (change.old_type, change.new_type) == ("text", 'text COLLATE "C"')  # type: ignore[attr-defined]
+    assert change.widening and change.binary_coercible  # type: ignore[attr-defined]
+
+
 def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
     users = base.relation("public", "users")
     assert users is not None
@@ -91,6 +100,17 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
         ("ALTER TABLE users RENAME COLUMN name TO full_name", ["RenameColumn(public.users.name)"]),
         ("ALTER TABLE users RENAME name TO x; ALTER TABLE users RENAME x TO name", []),
         ("ALTER TABLE users ALTER name TYPE varchar(20)", ["AlterColumnType(public.users.name)"]),
+        # the same type in another collation: a new result type for prepared statements
+        (
+            'ALTER TABLE users ALTER name TYPE text COLLATE "C"',
+            ["AlterColumnType(public.users.name)"],
+        ),
+        ('ALTER TABLE users ALTER name TYPE text COLLATE "default"', []),
+        (
+            'ALTER TABLE users ALTER name TYPE text COLLATE "C";'
+            " ALTER TABLE users ALTER name TYPE text",
+            [],
+        ),
         # a column under a view cannot change type
         ("ALTER TABLE users ALTER email TYPE varchar(120)", []),
         (

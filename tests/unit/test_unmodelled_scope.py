@@ -525,3 +525,21 @@ def test_dropping_or_renaming_a_database_reaches_its_versions_only(
     exc = unmodelled(base, sql)
     assert exc.affects is not None and exc.affects.databases == {name}
     assert not touching(exc.affects, {V1: fp("relation_read:public.users")})
+
+
+def test_a_composite_types_attributes_reach_the_versions_naming_the_type() -> None:
+    """ALTER TYPE ... ADD ATTRIBUTE of an existing type is unmodelled and reaches the
+    versions that name the type (``ROW(...)::t`` no longer fits), even where no column
+    has the type; a type made in the same transaction reaches nothing."""
+    base = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    base.apply("CREATE TYPE addr AS (street text, city text); CREATE TYPE pt AS (x int)")
+    exc = unmodelled(base.catalog, "ALTER TYPE addr ADD ATTRIBUTE zip text")
+    footprints = {
+        V1: fp("type_named:public.addr", "role:app"),
+        V2: fp("type_named:public.pt", "role:app"),
+    }
+    assert exc.affects is not None and exc.affects.types == frozenset({"public.addr"})
+    assert set(touching(exc.affects, footprints)) == {V1}
+    Overlay(base.catalog).apply(
+        "CREATE TYPE fresh AS (a int); ALTER TYPE fresh ADD ATTRIBUTE b int"
+    )  # modelled: nobody else can have used it yet

@@ -71,7 +71,9 @@ class Affects:
     are signatures whose callers may reach it; ``schemas`` affect everything in
     them; ``roles``: versions connecting as one of them (or whose role is not
     known) are affected whatever they use; ``databases``: every version of one of
-    them is affected (it loses its database): those databases' versions judge it.
+    them is affected (it loses its database): those databases' versions judge it;
+    ``types``: qualified user types whose naming in a text (a cast, ``ROW(...)::t``)
+    can notice it.
     """
 
     use: Use
@@ -81,6 +83,7 @@ class Affects:
     schemas: frozenset[str] = frozenset()
     roles: frozenset[str] = frozenset()
     databases: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
 
     def merge(self, other: Affects) -> Affects:
         """What either statement part affects."""
@@ -92,13 +95,19 @@ class Affects:
             self.schemas | other.schemas,
             self.roles | other.roles,
             self.databases | other.databases,
+            self.types | other.types,
         )
 
     @property
     def empty(self) -> bool:
         """It names nothing: no version can notice it."""
         return not (
-            self.relations or self.functions or self.schemas or self.roles or self.databases
+            self.relations
+            or self.functions
+            or self.schemas
+            or self.roles
+            or self.databases
+            or self.types
         )
 
     def describe(self) -> str:
@@ -128,18 +137,21 @@ def touching(
 class Usage:
     """What statements use, by the kind of use: many reach tests at the speed of sets.
 
-    ``reads``/``writes``: relations (qualified names); ``functions``: signatures.
+    ``reads``/``writes``: relations (qualified names); ``functions``: signatures;
+    ``types``: user types named in the texts.
     """
 
     reads: frozenset[str] = frozenset()
     writes: frozenset[str] = frozenset()
     functions: frozenset[str] = frozenset()
+    types: frozenset[str] = frozenset()
 
     @classmethod
     def of(cls, facets: Iterable[Facet]) -> Usage:
         reads: set[str] = set()
         writes: set[str] = set()
         functions: set[str] = set()
+        types: set[str] = set()
         for facet in facets:
             kind = facet.kind
             if kind in _READS:
@@ -152,7 +164,9 @@ class Usage:
                 reads.add(source)
             elif kind is _F.FUNCTION:
                 functions.add(facet.subject)
-        return cls(frozenset(reads), frozenset(writes), frozenset(functions))
+            elif kind is _F.TYPE_NAMED:
+                types.add(facet.subject)
+        return cls(frozenset(reads), frozenset(writes), frozenset(functions), frozenset(types))
 
     def reached_by(self, affects: Affects | None) -> bool:
         """Whether this use can notice what ``affects`` names (None: anything)."""
@@ -164,6 +178,8 @@ class Usage:
             Use.ANY: self.reads | self.writes,
         }[affects.use]
         if relations & affects.relations or self.functions & affects.functions:
+            return True
+        if self.types & affects.types:
             return True
         return bool(affects.schemas) and any(
             _schema_of(name) in affects.schemas for name in (*relations, *self.functions)

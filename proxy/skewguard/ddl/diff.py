@@ -301,6 +301,11 @@ def _columns(
         )
 
 
+def _collated(col: Column) -> str:
+    """A column's type as its DDL spells it with the collation (none: the type's own)."""
+    return f'{col.type_name} COLLATE "{col.collation}"' if col.collation else col.type_name
+
+
 def _column(
     after: Model,
     rel: Relation,
@@ -325,6 +330,17 @@ def _column(
                 now.type_name,
                 binary_coercible=tc.binary_coercible,
                 widening=tc.widening,
+                relation=rel.qname,
+            )
+        )
+    elif not differs and now.collation != col.collation:  # the values stay; the result type not
+        out.append(
+            AlterColumnType(
+                subject,
+                _collated(col),
+                _collated(now),
+                binary_coercible=True,
+                widening=True,
                 relation=rel.qname,
             )
         )

@@ -74,6 +74,10 @@ class Scope:
             if self.existing(oid) and any(c.base_type in wanted for c in rel.columns)
         ]
 
+    def type_existed(self, names: Sequence[str]) -> bool:
+        """The user type ``names`` existed before this transaction (others can use it)."""
+        return bool(self._type_names(names) & self.initial.types)
+
     def _type_names(self, names: Sequence[str]) -> set[str]:
         schemas = [names[-2]] if len(names) > 1 else list(self.path)
         return {t for s in schemas for q in [qualified(s, names[-1])] for t in (q, q + "[]")}
@@ -85,7 +89,10 @@ class Scope:
         fns = {
             f.signature for f in self.model.funcs.values() if wanted & {*f.arg_types, f.return_type}
         }
-        return self.reach(self._type_users(names), use, ".".join(names), functions=fns)
+        reach = self.reach(self._type_users(names), use, ".".join(names), functions=fns)
+        return dataclasses.replace(
+            reach, types=frozenset(t for t in wanted if not t.endswith("[]"))
+        )
 
     def reach(
         self,

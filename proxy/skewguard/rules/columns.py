@@ -2,8 +2,9 @@
 
 Verified against PostgreSQL 15 and 18 (see tests/integration/test_rule_examples.py):
 
-- any change of a column's type or typmod, even ``varchar(50)`` -> ``varchar(120)``,
-  makes a *named prepared statement* returning it fail with 0A000 "cached plan
+- any change of a column's type, typmod or collation, even ``varchar(50)`` ->
+  ``varchar(120)`` or ``text`` -> ``text COLLATE "C"``, makes a *named prepared
+  statement* returning it fail with 0A000 "cached plan
   must not change result type"; the simple protocol and unnamed statements
   replan silently;
 - ``ADD COLUMN`` breaks ``COPY t FROM`` without a column list ("missing data
@@ -120,8 +121,8 @@ TYPE_CHANGE = Rule(
     doc="Narrowing (varchar(50) -> varchar(20), numeric scale down) and cross-type changes "
     "(text -> integer) make writers fail on values the old type accepted. A version whose "
     "every write of the column is a constant that fits the new type (string lengths, integer "
-    "ranges) is not named. Every type or "
-    "typmod change, widening included, breaks a version holding a named prepared statement "
+    "ranges) is not named. Every type, typmod or collation change (a collation alone breaks "
+    "no writer), widening included, breaks a version holding a named prepared statement "
     "that returns the column (0A000 cached plan must not change result type): with the "
     "shell's prepared_result facet that is a break, without it a risk for readers.",
     breaks="Writers of the column on narrowing or cross-type changes; named prepared "
@@ -170,6 +171,14 @@ TYPE_CHANGE = Rule(
             "ALTER TABLE t ALTER COLUMN qty TYPE smallint",
             False,
             "-12 fits smallint",
+        ),
+        Example(
+            "CREATE TABLE t (id int, code text)",
+            "INSERT INTO t (id, code) VALUES (1, 'b'); SELECT code FROM t ORDER BY code",
+            'ALTER TABLE t ALTER COLUMN code TYPE text COLLATE "C"',
+            False,
+            "another collation: every value fits, a plain query replans (a named prepared "
+            "statement returning it would not: 0A000)",
         ),
         Example(
             "CREATE TABLE t (id int, code varchar(20))",

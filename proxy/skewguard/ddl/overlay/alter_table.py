@@ -18,7 +18,7 @@ from skewguard.ddl.overlay.calls import record_calls
 from skewguard.ddl.overlay.cascade import drop_column, drop_constraint
 from skewguard.ddl.overlay.columns import add_column, set_column, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
-from skewguard.ddl.overlay.names import column_type, find_rv
+from skewguard.ddl.overlay.names import column_collation, column_type, find_rv
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -43,11 +43,12 @@ def alter_table(ov: Overlay, m: Model, node: Any) -> None:
     if node.objtype == _O.OBJECT_TYPE:  # ALTER TYPE composite ADD/DROP/ALTER ATTRIBUTE
         rv = node.relation
         names = [str(rv.schemaname), str(rv.relname)] if rv.schemaname else [str(rv.relname)]
-        if ov.scope(m).type_used(names):
+        scope = ov.scope(m)
+        if scope.type_used(names) or scope.type_existed(names):  # columns, casts, ROW(...)::t
             raise CannotModel(
-                f"ALTER TYPE {rv.relname}: attributes of composite types "
-                "used by columns are not modelled",
-                affects=ov.scope(m).type_reach(names, Use.ANY),
+                f"ALTER TYPE {rv.relname}: attributes of an existing composite type "
+                "are not modelled",
+                affects=scope.type_reach(names, Use.ANY),
             )
         return
     oid = find_rv(ov, m, node.relation, bool(node.missing_ok))
@@ -137,7 +138,8 @@ def _alter_cmd(
         if any(("col", oid, attid) in deps for deps in m.deps.values()):
             raise Rejected  # cannot alter type of a column used by a view or rule
         type_name, base = column_type(ov, m, cmd.def_.typeName)
-        set_column(m, oid, col.name, type_name=type_name, base_type=base)
+        collation = column_collation(cmd.def_)
+        set_column(m, oid, col.name, type_name=type_name, base_type=base, collation=collation)
     elif st == _AT.AT_SetNotNull:
         set_column(m, oid, col.name, not_null=True)
     elif st == _AT.AT_DropNotNull:

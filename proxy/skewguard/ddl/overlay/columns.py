@@ -13,7 +13,7 @@ from skewguard.catalog import Column, Relation, RelKind, qualified
 from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Dependent, Edge, Holder, Model, Referenced
 from skewguard.ddl.overlay.calls import record_calls
-from skewguard.ddl.overlay.names import column_type, find_by_names, user_path
+from skewguard.ddl.overlay.names import column_collation, column_type, find_by_names, user_path
 from skewguard.ddl.overlay.nodes import column_refs, deparse, has_call, name_list
 from skewguard.ddl.types import serial_kind
 
@@ -80,7 +80,9 @@ def add_column(
         raise Rejected  # "WITH OPTIONS" outside CREATE TABLE OF / PARTITION OF
     exprs: list[tuple[Holder, Any]] = []
     type_name, base = column_type(ov, m, cd.typeName)
-    col = Column(name, type_name, base, not_null=bool(cd.is_not_null))
+    col = Column(
+        name, type_name, base, not_null=bool(cd.is_not_null), collation=column_collation(cd)
+    )
     pending: list[tuple[Any, list[str]]] = []
     serial = serial_kind(cd.typeName)
     if serial is not None:

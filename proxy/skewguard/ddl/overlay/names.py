@@ -117,6 +117,16 @@ def column_type(ov: Overlay, m: Model, tn: Any) -> tuple[str, str]:
     return full, base
 
 
+def column_collation(cd: Any) -> str:
+    """The collation a ColumnDef's COLLATE names ("": none, or the type's own default),
+    as ``Column.collation`` holds it."""
+    clause = getattr(cd, "collClause", None)
+    if clause is None:
+        return ""
+    name = name_list(clause.collname)[-1]
+    return "" if name == "default" else name
+
+
 def functions_of(ov: Overlay, m: Model, owa: Any, missing_ok: bool) -> list[int]:
     names = name_list(owa.objname)
     schemas = [names[-2]] if len(names) > 1 else user_path(ov)
