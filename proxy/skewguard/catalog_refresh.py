@@ -368,6 +368,10 @@ def _patched(
     )
     ordered = current.ordered
     tables = {table for _, table in names}
+    by_name = old.relations_by_name()  # patched, not rebuilt: O(change)
+    for name in names:
+        by_name.pop(name, None)
+    by_name.update(((r.schema, r.name), r) for r in part.relations)
     snapshot = CatalogSnapshot(
         schemas=part.schemas if "schemas" in rows else old.schemas,
         relations=_spliced(
@@ -395,6 +399,7 @@ def _patched(
         extensions=old.extensions,
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
+        by_name=by_name,
     )
     if old.has_derived("model"):  # its consumers can update what they derived from it
         snapshot.derived(

@@ -157,6 +157,8 @@ def _model_matches(snapshot: CatalogSnapshot) -> None:
     model = Model.of(snapshot).copy()
     model.origin = None  # convert everything back, reusing nothing
     assert _normal(model.to_catalog()) == _normal(snapshot)
+    # the name index a refresh patches (rather than builds) names exactly its relations
+    assert snapshot.relations_by_name() == {(r.schema, r.name): r for r in snapshot.relations}
 
 
 async def _whole(cluster: LocalCluster) -> CatalogSnapshot:
@@ -191,6 +193,11 @@ FOLLOWED = [
     ("CREATE SCHEMA {s}_new", "t", lambda r: r is not None),
     ("COMMENT ON TABLE {s}.t IS 'no change for a snapshot'", "t", lambda r: r is not None),
     ("ALTER TABLE {s}.u ALTER COLUMN note TYPE varchar(10)", "u", lambda r: "10" in str(r.columns)),
+    (
+        'ALTER TABLE {s}.u ALTER COLUMN note TYPE text COLLATE "C"',
+        "u",
+        lambda r: r.column("note").collation == "C",
+    ),
 ]
 
 

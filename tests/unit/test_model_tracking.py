@@ -78,6 +78,45 @@ def test_the_after_catalog_equals_a_whole_conversion(base: CatalogSnapshot, sql:
     assert diff(Model.of(base), overlay._state) == overlay.net_changes()
 
 
+@pytest.fixture(scope="module")
+def wide() -> CatalogSnapshot:
+    """SCHEMA among 40 other tables with keys and indexes: few relations change, so the
+    after catalog is spliced into the snapshot's own rather than converted whole."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(SCHEMA)
+    overlay.apply(
+        "".join(
+            f"CREATE TABLE f{n} (id int PRIMARY KEY, users_id int REFERENCES users (id), v text);"
+            f" CREATE INDEX f{n}_v ON f{n} (v);"
+            for n in range(40)
+        )
+    )
+    return overlay.catalog
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        *CHANGES,
+        "CREATE TABLE a_first (id int PRIMARY KEY)",
+        "CREATE TABLE zz_last (id int PRIMARY KEY); CREATE INDEX ON zz_last (id)",
+        "ALTER TABLE f7 RENAME TO zz_f7",
+        "ALTER TABLE f7 ADD COLUMN w int UNIQUE",
+        "DROP TABLE users CASCADE",
+        "ALTER INDEX f3_v RENAME TO a_f3_v",
+    ],
+)
+def test_a_spliced_after_catalog_equals_a_whole_conversion(wide: CatalogSnapshot, sql: str) -> None:
+    overlay = Overlay(wide)
+    overlay.apply(sql)
+    spliced = overlay.catalog
+    whole = overlay._state.copy()
+    whole.origin = None
+    converted = whole.to_catalog()
+    assert spliced == converted
+    assert spliced.relations_by_name() == converted.relations_by_name()
+
+
 def test_a_copy_shares_the_per_relation_column_ids_until_it_changes_them(
     base: CatalogSnapshot,
 ) -> None:

@@ -28,15 +28,20 @@ def drop_rel(m: Model, oid: int, cascade: bool, cause: str) -> None:
     if oid not in m.rels:
         return
     rel = m.rels[oid]
+    qname = rel.qname  # a property: computed once, not once per object looked at
     views = [v for v in _dependents(m, lambda d: d[0] != "fn" and d[1] == oid) if v != oid]
-    fks = [i for i, c in m.cons.items() if c.ref_table == rel.qname and m.con_rel[i] != oid]
-    users = [
-        (r, c.name)
-        for r, other in m.rels.items()
-        if r != oid
-        for c in other.columns
-        if rel.kind == RelKind.SEQUENCE and rel.qname in c.default_sequences
-    ]
+    fks = [i for i, c in m.cons.items() if c.ref_table == qname and m.con_rel[i] != oid]
+    users = (
+        [
+            (r, c.name)
+            for r, other in m.rels.items()
+            if r != oid
+            for c in other.columns
+            if qname in c.default_sequences
+        ]
+        if rel.kind == RelKind.SEQUENCE
+        else []
+    )
     children = [c for c, parents in m.parents.items() if oid in parents and c in m.rels]
     inherited = [c for c in children if c not in m.partitions]
     if (views or fks or users or inherited) and not cascade:
@@ -82,10 +87,11 @@ def drop_column(ov: Overlay, m: Model, oid: int, name: str, cascade: bool, cause
     attid = m.attids[oid][name]
     triggers_naming(ov, m, oid, name, "DROP COLUMN")
     views = _dependents(m, lambda d: d[0] == "col" and d[1] == oid and d[2] == attid)
+    qname = rel.qname  # a property: computed once, not once per constraint
     fks = [
         i
         for i, c in m.cons.items()
-        if c.ref_table == rel.qname and name in c.ref_columns and m.con_rel[i] != oid
+        if c.ref_table == qname and name in c.ref_columns and m.con_rel[i] != oid
     ]
     generated = [c.name for c in rel.columns if name in c.generated_from]
     if (views or fks or generated) and not cascade:
@@ -118,10 +124,11 @@ def drop_constraint(m: Model, oid: int, name: str, missing_ok: bool, cascade: bo
         if m.con_rel[i] == oid and c.name == name:
             if c.type in ("p", "u"):
                 rel = m.rels[oid]
+                qname, columns = rel.qname, set(c.columns)
                 fks = [
                     j
                     for j, f in m.cons.items()
-                    if f.ref_table == rel.qname and set(f.ref_columns) == set(c.columns)
+                    if f.ref_table == qname and set(f.ref_columns) == columns
                 ]
                 if fks and not cascade:
                     raise Rejected

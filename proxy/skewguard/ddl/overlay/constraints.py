@@ -4,6 +4,7 @@ pg_get_constraintdef prints, the indexes behind PRIMARY KEY / UNIQUE / EXCLUDE."
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Container
 from typing import TYPE_CHECKING, Any
 
 from pglast import enums
@@ -27,6 +28,28 @@ _C = enums.ConstrType
 _FK_ACTIONS = {"r": "RESTRICT", "c": "CASCADE", "n": "SET NULL", "d": "SET DEFAULT"}
 
 
+class _Taken(Container[str]):
+    """The names of ``schema`` a generated name must avoid (its indexes; its constraints
+    or relations), looked up for the few names tried: a set of every name in a schema of
+    10,000 relations cost a millisecond per statement."""
+
+    def __init__(
+        self, m: Model, schema: str, *, constraints: bool = False, relations: bool = False
+    ) -> None:
+        self.model, self.schema = m, schema
+        self.constraints, self.relations = constraints, relations
+
+    def __contains__(self, name: object) -> bool:
+        m, schema = self.model, self.schema
+        if self.relations and isinstance(name, str) and m.rel_oid(schema, name) is not None:
+            return True
+        if any(i.name == name and i.schema == schema for i in m.idxs.values()):
+            return True
+        return self.constraints and any(
+            c.name == name and c.schema == schema for c in m.cons.values()
+        )
+
+
 def _constraint_name(m: Model, oid: int, kind: str, cols: list[str]) -> str:
     rel = m.rels[oid]
     suffix = {"p": "pkey", "u": "key", "f": "fkey", "c": "check", "x": "excl"}[kind]
@@ -35,10 +58,7 @@ def _constraint_name(m: Model, oid: int, kind: str, cols: list[str]) -> str:
         if kind == "p"
         else "_".join([rel.name, *cols[: 1 if kind == "c" else None], suffix])
     )
-    taken = {c.name for c in m.cons.values() if c.schema == rel.schema} | {
-        i.name for i in m.idxs.values() if i.schema == rel.schema
-    }
-    return unique_name(base, taken)
+    return unique_name(base, _Taken(m, rel.schema, constraints=True))
 
 
 def add_constraint(ov: Overlay, m: Model, oid: int, con: Any, col_cols: list[str]) -> None:
@@ -152,10 +172,7 @@ def create_index(ov: Overlay, m: Model, node: Any) -> None:
     name = node.idxname
     if name is None:
         base = "_".join([rel.name, *(k if k.isidentifier() else "expr" for k in keys), "idx"])
-        taken = {i.name for i in m.idxs.values() if i.schema == rel.schema} | {
-            r.name for r in m.rels.values() if r.schema == rel.schema
-        }
-        name = unique_name(base, taken)
+        name = unique_name(base, _Taken(m, rel.schema, relations=True))
     elif any(i.name == name and i.schema == rel.schema for i in m.idxs.values()):
         if node.if_not_exists:
             return

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from typing import Any
 
 from pglast import ast, enums
@@ -76,7 +76,7 @@ def kind_word(t: Any) -> str:
     return str(t.name).removeprefix("OBJECT_").replace("_", " ")
 
 
-def unique_name(base: str, taken: set[str]) -> str:
+def unique_name(base: str, taken: Container[str]) -> str:
     """PostgreSQL's choice for a generated name: ``base``, else ``base1``, ``base2``..."""
     name, n = base, 0
     while name in taken:

@@ -168,8 +168,9 @@ def _rename_column(ov: Overlay, m: Model, oid: int, old_name: str, new: str) -> 
         m.idxs[i] = dataclasses.replace(
             ix, keys=tuple(new if x == old_name else x for x in ix.keys)
         )
+    qname = rel.qname
     for i, c in m.cons.items():
-        if c.ref_table == rel.qname:
+        if c.ref_table == qname:
             m.cons[i] = dataclasses.replace(
                 c, ref_columns=tuple(new if x == old_name else x for x in c.ref_columns)
             )
