@@ -300,6 +300,9 @@ class EnumType:
         return qualified(self.schema, self.name)
 
 
+_KEY_ORDERED = "key_ordered"
+
+
 @dataclass(frozen=True)
 class CatalogSnapshot:
     """Everything the analyzer resolves names against; immutable, lookups built once."""
@@ -358,6 +361,17 @@ class CatalogSnapshot:
 
     def has_derived(self, key: str) -> bool:
         return key in self._derived
+
+    def mark_key_ordered(self) -> CatalogSnapshot:
+        """Note that ``relations`` and ``indexes`` are in (schema, name) order and
+        ``constraints`` in (schema, table, name) order, as Python compares them (a whole
+        read has the database collation's): what a splice into it needs. Returns self."""
+        self._derived[_KEY_ORDERED] = True
+        return self
+
+    @property
+    def key_ordered(self) -> bool:
+        return _KEY_ORDERED in self._derived
 
     def peek_derived(self, key: str) -> Any:
         """What is stored under ``key`` (None when nothing is), left in place."""

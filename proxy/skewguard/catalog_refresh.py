@@ -400,7 +400,7 @@ def _patched(
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
         by_name=by_name,
-    )
+    ).mark_key_ordered()  # _spliced and _sorted leave every part in key order
     if old.has_derived("model"):  # its consumers can update what they derived from it
         snapshot.derived(
             "patch", lambda _: Patch(old, frozenset(names), part, frozenset(rows) & _WHOLE_PARTS)

@@ -159,6 +159,14 @@ def _model_matches(snapshot: CatalogSnapshot) -> None:
     assert _normal(model.to_catalog()) == _normal(snapshot)
     # the name index a refresh patches (rather than builds) names exactly its relations
     assert snapshot.relations_by_name() == {(r.schema, r.name): r for r in snapshot.relations}
+    if snapshot.key_ordered:  # what a splice of the overlay's after-catalog relies on
+        assert list(snapshot.relations) == sorted(
+            snapshot.relations, key=lambda r: (r.schema, r.name)
+        )
+        assert list(snapshot.indexes) == sorted(snapshot.indexes, key=lambda i: (i.schema, i.name))
+        assert list(snapshot.constraints) == sorted(
+            snapshot.constraints, key=lambda c: (c.schema, c.table, c.name)
+        )
 
 
 async def _whole(cluster: LocalCluster) -> CatalogSnapshot:

@@ -624,7 +624,7 @@ class Model:
             ),
             extensions=frozenset(self.extensions) if self.extensions_known else None,
             by_name=by_name,
-        )
+        ).mark_key_ordered()
 
     def _changed_since(self, base: Model) -> set[int]:
         """Relations whose snapshot entry (or a constraint's or index's) may differ from
@@ -689,8 +689,9 @@ _INDEX_KEY = attrgetter("schema", "name")
 
 
 def _whole(cat: CatalogSnapshot) -> CatalogSnapshot:
-    """The snapshot ``cat``'s own model makes, in the key order splices keep."""
-    return Model.of(cat).to_catalog()
+    """The snapshot ``cat``'s own model makes, in the key order splices keep: ``cat``
+    itself when it is in that order (its model holds its very objects)."""
+    return cat if cat.key_ordered else Model.of(cat).to_catalog()
 
 
 def _remove(entries: list[Any], key: tuple[str, ...], by: Callable[[Any], Any]) -> None:
