@@ -3685,7 +3685,8 @@ ROUND8_BREAKING: list[Case] = [
 
 # Round 9: a collation change of a returned column against named prepared statements (a
 # new result type: 0A000), attributes added to a composite type that versions build
-# with ROW(...)::t.
+# with ROW(...)::t; and migrations as tools write them (Prisma's enum recreation, a
+# function replaced by one with a defaulted argument, an identity added over explicit ids).
 ROUND9_SAFE: list[Case] = [
     Case(
         id="safe-collate-retype-simple",
@@ -3728,6 +3729,34 @@ ROUND9_SAFE: list[Case] = [
         versions={"app@1": [prepared("SELECT id FROM t WHERE id = %s", 1)]},
         migration_sql='ALTER TABLE t ADD COLUMN name text COLLATE "C";',
     ),
+    Case(
+        "safe-function-add-defaulted-arg",
+        "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';",
+        {"app@1": ["SELECT f(1)"]},
+        "BEGIN; DROP FUNCTION f(int); CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int"
+        " LANGUAGE sql AS 'SELECT a + b'; COMMIT;",
+    ),
+    Case(
+        "safe-int-to-bigint-extended",
+        "CREATE TABLE t (id serial, n int);",
+        {
+            "app@1": [
+                extended("INSERT INTO t (n) VALUES (%s)", 5),
+                extended("SELECT n FROM t WHERE n = %s", 5),
+            ]
+        },
+        "ALTER TABLE t ALTER COLUMN n TYPE bigint;",
+    ),
+    Case(
+        "safe-generated-column-positional-insert",
+        "CREATE TABLE t (id int, a int);",
+        {
+            "app@1": ["INSERT INTO t VALUES (1, 2)"],
+            "app@2": ["INSERT INTO t (id, a) VALUES (1, 2)"],
+        },
+        "ALTER TABLE t ADD COLUMN s int GENERATED ALWAYS AS (a * 2) STORED;",
+        frozenset(),
+    ),
 ]
 
 ROUND9_BREAKING: list[Case] = [
@@ -3768,6 +3797,36 @@ ROUND9_BREAKING: list[Case] = [
         },
         migration_sql='ALTER TABLE t ALTER COLUMN name SET DATA TYPE text COLLATE "POSIX";',
         breaks=frozenset({"app@1"}),
+    ),
+    Case(
+        "break-prisma-enum-recreate-removed-label",
+        "CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy'); CREATE TABLE p (id serial, m mood);",
+        {
+            "app@1": ["INSERT INTO p (m) VALUES ('sad')"],
+            "app@2": ["INSERT INTO p (m) VALUES ('ok')"],
+        },
+        "BEGIN; DELETE FROM p WHERE m = 'sad'; CREATE TYPE mood_new AS ENUM ('ok', 'happy');"
+        " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING (m::text::mood_new); DROP TYPE mood;"
+        " ALTER TYPE mood_new RENAME TO mood; COMMIT;",
+        frozenset({"app@1"}),
+    ),
+    Case(
+        "break-add-identity-always-explicit-ids",
+        "CREATE TABLE t (id int NOT NULL, v text);",
+        {"app@1": ["INSERT INTO t (id, v) VALUES (1, 'a')"], "app@2": ["SELECT v FROM t"]},
+        "ALTER TABLE t ALTER COLUMN id ADD GENERATED ALWAYS AS IDENTITY;",
+        frozenset({"app@1"}),
+    ),
+    Case(
+        "break-numeric-precision-narrow",
+        "CREATE TABLE t (id serial, price numeric(10,2));",
+        {
+            "app@1": ["INSERT INTO t (price) VALUES (12345.67)"],
+            "app@2": ["INSERT INTO t (price) VALUES (12.5)"],
+        },
+        "BEGIN; DELETE FROM t WHERE price >= 1000;"
+        " ALTER TABLE t ALTER COLUMN price TYPE numeric(5,2); COMMIT;",
+        frozenset({"app@1"}),
     ),
 ]
 
