@@ -68,6 +68,15 @@ _LOCAL_SUBCOMMANDS = frozenset(
     }
 )
 _PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_$]*\Z")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _plain(value: str) -> bool:
+    """A name spelled as facets spell it unquoted (a reach walks the same names again
+    and again: a migration's foreign-key chain)."""
+    return _PLAIN_NAME.match(value) is not None
+
+
 _SUBJECT_SEPARATORS = re.compile(r"[()/<>,=\s]+")
 #: Entries kept in a database's Links before it starts afresh (then: the full path).
 LINKS_LIMIT = 20_000
@@ -209,7 +218,7 @@ class _Reach:
 
     def name(self, value: str | None) -> str:
         """Count ``value`` as reached; an odd spelling is refused (facets quote it)."""
-        if not value or not _PLAIN_NAME.match(value):
+        if not value or not _plain(value):
             self.ok = False
             return ""
         self.names.add(value)
@@ -225,14 +234,18 @@ class _Reach:
             self.ok = False
             return
         pending, seen = [name], {name}
+        hanging, linked = index.hanging, self.links.hanging
         while pending:
             current = pending.pop()
-            for nxt in (*index.hanging.get(current, ()), *self.links.hanging.get(current, ())):
-                if nxt not in seen:
-                    seen.add(nxt)
-                    pending.append(nxt)
-        for each in seen:
-            self.name(each)
+            for names in (hanging.get(current), linked.get(current)):
+                for nxt in names or ():
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        pending.append(nxt)
+        if all(map(_plain, seen)):
+            self.names |= seen
+        else:
+            self.ok = False
 
     def no_user_functions(self, node: Any) -> None:
         """Refuse a statement that calls a function outside pg_catalog (or shadows one)."""
