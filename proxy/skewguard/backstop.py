@@ -692,6 +692,9 @@ async def status(conn: asyncpg.Connection) -> dict[str, Any]:
 ABSENT_TTL = 5.0
 #: How often the periodic sync asks again whether a database without the backstop got it.
 RECHECK_ABSENT = 15.0
+#: How long a database that does not exist (dropped: its versions are still stored) is
+#: left alone: every sync tried each one anew, and hundreds took the event loop's time.
+MISSING_TTL = 60.0
 
 
 @dataclass(slots=True)
@@ -715,7 +718,8 @@ class PassBook:
 
     One pooled side connection per database for passes and one for syncs
     (a slow sync never delays a pass). Databases without the backstop are
-    remembered for :data:`ABSENT_TTL` seconds, so calls there cost nothing.
+    remembered for :data:`ABSENT_TTL` seconds, so calls there cost nothing; databases
+    that do not exist for :data:`MISSING_TTL` seconds, with no link kept.
     Nothing here raises: failures are logged and counted in
     ``skewguard_backstop_errors_total{operation}``; a pass that could not be
     written makes the backstop refuse that DDL, which says so.
@@ -851,6 +855,11 @@ class PassBook:
                     link.conn = None
                 raise
             except SIDE_ERRORS as exc:
+                if isinstance(exc, asyncpg.InvalidCatalogNameError):  # no such database
+                    self._absent_until[database] = time.monotonic() + MISSING_TTL
+                    await self._drop(link)
+                    self._links.pop((operation, database), None)
+                    return None
                 if _absent(exc):
                     self._absent_until[database] = time.monotonic() + ABSENT_TTL
                     await self._drop(link)

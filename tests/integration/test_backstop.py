@@ -335,6 +335,20 @@ async def test_without_the_backstop_the_book_does_nothing(
     assert idle == 0
 
 
+async def test_a_database_that_does_not_exist_is_left_alone_a_while(book: PassBook) -> None:
+    """A dropped database whose versions are still stored: the periodic sync asked it
+    again every few seconds, and hundreds of them kept the event loop busy."""
+    gone = "skewguard_no_such_database"
+    assert await book.installed(gone) is False
+    assert book.absent(gone)  # remembered: the next syncs make no connection attempt
+    await book.sync_protected(gone, EMAIL)
+    await book.grant(gone, 1, "DROP TABLE users")
+    errors = book.registry.get_sample_value(
+        "skewguard_backstop_errors_total", {"operation": "sync"}
+    )
+    assert not errors  # not a failure: nothing to sync there
+
+
 # -- audit mode, other object kinds ----------------------------------------------------
 
 
