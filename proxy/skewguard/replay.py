@@ -20,7 +20,8 @@ A pass, in the transaction status of the connection:
   again, then ``ROLLBACK`` — the real statement is forwarded only after.
 
 Each sample runs as: ``SAVEPOINT skewguard_replay_1; SET LOCAL search_path,
-ROLE``; its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
+ROLE; SET CONSTRAINTS ALL IMMEDIATE`` (a deferred constraint would fail at the
+version's COMMIT; the savepoint's rollback restores the mode); its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
 planning, a write runs whole); a write is bound and executed again (``repeat``:
 the version sends the same values again, and a new UNIQUE rejects only that)
 unless the version also deletes from a table it writes there (what it inserts
@@ -115,6 +116,8 @@ def _setup(trial: Trial, *, savepoint: bool = True) -> list[str]:
     path = ", ".join(ident(s) for s in trial.key.search_path) or "''"
     parts = [f"SAVEPOINT {INNER}"] if savepoint else []
     parts.append(f"SET LOCAL search_path = {path}")
+    # a deferred constraint fails at the version's COMMIT: check it at the sample's end
+    parts.append("SET CONSTRAINTS ALL IMMEDIATE")
     if trial.role is not None:
         parts.append(f"SET LOCAL ROLE {ident(trial.role)}")
     return parts

@@ -87,7 +87,9 @@ def probe_sql(change: AddConstraint | CreateIndex) -> str | None:
             return f"SELECT EXISTS ({dup}) OR EXISTS (SELECT 1 FROM {table} WHERE {nulls})"
         return f"SELECT EXISTS ({dup})"
     if kind is ConstraintType.FOREIGN and cols:
-        m = re.search(r"REFERENCES (.+)\((.*)\)$", definition)
+        # the referenced columns end at the first ")": ON DELETE/UPDATE, MATCH and
+        # DEFERRABLE clauses may follow them
+        m = re.search(r"REFERENCES (.+?)\(([^)]*)\)", definition)
         if m is None:
             return None
         ref = quote_qname(m.group(1))
