@@ -103,6 +103,18 @@ def test_unique_and_fk_probes() -> None:
     )
 
 
+def test_fk_probe_reads_the_referenced_columns_before_trailing_clauses() -> None:
+    before, after = setup(
+        "CREATE TABLE acct (id int PRIMARY KEY); ALTER TABLE users ADD CONSTRAINT fk"
+        " FOREIGN KEY (id) REFERENCES acct (id) ON DELETE CASCADE DEFERRABLE INITIALLY DEFERRED"
+    )
+    writer = footprint(before, old="INSERT INTO users (id, email) VALUES ($1, $2)")
+    probes = probes_needed(after.net_changes(), writer)
+    assert any(
+        'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p for p in probes
+    )
+
+
 def test_no_footprint_no_findings() -> None:
     before, after = setup("DROP TABLE users")
     assert (

@@ -182,6 +182,21 @@ def test_plan_in_a_block_uses_savepoints_and_outside_a_trial_transaction() -> No
     assert plan("T", trials, statement_timeout_ms=1, lock_timeout_ms=1, ddl=["x"]) is None
 
 
+def test_each_sample_checks_deferred_constraints_at_its_end() -> None:
+    """A DEFERRABLE INITIALLY DEFERRED constraint fails at the version's COMMIT; the
+    savepoint of a sample is rolled back before any commit, so it is checked at once."""
+    made = plan("T", [_trial(), _trial("SELECT 1")], statement_timeout_ms=1, lock_timeout_ms=1)
+    assert made is not None
+    queries = [
+        m.decode_query(s.body)
+        for s in MessageScanner(None).feed(made.wire)
+        if isinstance(s, Message) and s.type == 0x51
+    ]
+    setups = [q for q in queries if q.startswith("SAVEPOINT skewguard_replay_1")]
+    assert len(setups) == 2
+    assert all("SET CONSTRAINTS ALL IMMEDIATE" in q for q in setups)
+
+
 def test_a_write_that_does_not_repeat_runs_once() -> None:
     once = replace(_trial(), repeat=False)
     inside = plan("T", [once], statement_timeout_ms=100, lock_timeout_ms=100)
