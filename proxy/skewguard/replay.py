@@ -21,8 +21,9 @@ A pass, in the transaction status of the connection:
 
 Each sample runs as: ``SAVEPOINT skewguard_replay_1; SET LOCAL search_path,
 ROLE; SET CONSTRAINTS ALL IMMEDIATE`` (a deferred constraint would fail at the
-version's COMMIT; the savepoint's rollback restores the mode); its Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at
-planning, a write runs whole); a write is bound and executed again (``repeat``:
+version's COMMIT; the savepoint's rollback restores the mode); its
+Parse/Bind/Execute/Sync (at most one row fetched: a read breaks at planning, a
+write runs whole); a write is bound and executed again (``repeat``:
 the version sends the same values again, and a new UNIQUE rejects only that)
 unless the version also deletes from a table it writes there (what it inserts
 may be gone before it inserts it again); ``ROLLBACK TO``/``RELEASE``. The
