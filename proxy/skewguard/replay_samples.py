@@ -29,7 +29,9 @@ PER_SHAPE = 16
 #: A sample larger than this (text plus values) is not kept: replay is for rows, not blobs.
 SAMPLE_LIMIT = 64 * 1024
 #: Statements that leave effects outside the transaction a replay rolls back.
-_OUTSIDE_TRANSACTION = ("pg_advisory", "dblink", "pg_terminate", "pg_cancel", "lo_")
+_OUTSIDE_TRANSACTION = (
+    "pg_advisory", "dblink", "pg_background", "pg_terminate", "pg_cancel", "lo_",
+)  # fmt: skip
 #: Prepared statements per session whose parameter types are kept.
 _NAMED_LIMIT = 1024
 _INT16 = struct.Struct("!h")

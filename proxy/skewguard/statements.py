@@ -28,6 +28,11 @@ _PLAIN_STARTS = frozenset(
     b"select insert update delete with values table fetch move execute copy show listen "
     b"notify unlisten lock merge declare close checkpoint vacuum analyze analyse".split()
 )
+#: Words in any text that may call a function running SQL outside this session (see
+#: ``_REMOTE_SQL``): such a text is always parsed, such a PL/pgSQL body never trusted.
+_REMOTE_MARKERS = (b"dblink", b"cron", b"schedule", b"alter_job", b"pg_background")
+
+
 # A keyword that makes a plain statement create a table (SELECT ... INTO) or run a shell
 # command (COPY ... PROGRAM); no quoting can spell a keyword otherwise.
 _HIDDEN_EFFECTS = {b"select": b"into", b"with": b"into", b"copy": b"program"}
@@ -45,11 +50,13 @@ def needs_reading(sql: bytes) -> bool:
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
     # a setting changed from inside a query (set_config, in any spelling or quoting), SQL
-    # sent on a connection of its own (dblink), or a word hidden from a byte search
-    # (U&"..." escapes): always read. Two substring tests
-    # on the lower-cased text cost a third of a case-insensitive regex search.
+    # run on a connection or in a session of its own (dblink, pg_cron, pg_background), or
+    # a word hidden from a byte search (U&"..." escapes): always read. Substring tests
+    # on the lower-cased text cost a fraction of a case-insensitive regex search.
     lowered = sql.lower()
-    if b"_config" in lowered or b"u&" in lowered or b"dblink" in lowered:
+    if b"_config" in lowered or b"u&" in lowered:
+        return True
+    if any(marker in lowered for marker in _REMOTE_MARKERS):
         return True
     effect = _HIDDEN_EFFECTS.get(word or b"")
     return effect is not None and effect in lowered
@@ -312,8 +319,10 @@ def _plpgsql_sql(text: str) -> list[str] | None:
     """The SQL a PL/pgSQL block or function (``text``: the DO or CREATE FUNCTION
     statement) runs: its static statements and EXECUTE of constant strings; None when
     it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT, or
-    any mention of dblink: PERFORM, assignments and conditions can call it too)."""
-    if "dblink" in text.lower():
+    any mention of dblink, pg_cron or pg_background: PERFORM, assignments and conditions
+    can call them too)."""
+    lowered = text.lower()
+    if any(marker.decode() in lowered for marker in _REMOTE_MARKERS):
         return None
     try:
         tree = pglast.parse_plpgsql(text)
@@ -491,19 +500,30 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
     )  # fmt: skip
 
 
-#: dblink's functions that send their SQL argument on a connection of their own, which
-#: may well lead back into this database past the proxy.
-_REMOTE_SQL = frozenset({"dblink", "dblink_exec", "dblink_send_query"})
+#: Functions that run their SQL argument past the proxy: dblink's on a connection of
+#: their own (which may well lead back into this database), pg_cron's later in a job's
+#: session, pg_background's in a background worker. Judged alike: DDL text is deferred DDL.
+_REMOTE_SQL = frozenset(
+    {
+        "dblink", "dblink_exec", "dblink_send_query",
+        "schedule", "schedule_in_database", "alter_job",
+        "pg_background_launch", "pg_background_launch_v2",
+    }
+)  # fmt: skip
 
 
 def _runs_remote_ddl(call: Any) -> bool:
-    """A dblink call whose SQL may be DDL: one of its string arguments reads as DDL, or
-    one is computed (a connection string or a name does not parse as SQL)."""
+    """A call of one of ``_REMOTE_SQL`` whose SQL may be DDL: one of its string arguments
+    reads as DDL, or one is computed (a connection string, a job's name or schedule does
+    not parse as SQL)."""
     if str(call.funcname[-1].sval) not in _REMOTE_SQL:
         return False
-    for arg in call.args or ():
-        if isinstance(arg, ast.A_Const) and isinstance(arg.val, ast.Boolean | ast.Integer):
-            continue  # fail_on_error
+    for named in call.args or ():
+        arg = named.arg if isinstance(named, ast.NamedArgExpr) else named
+        if isinstance(arg, ast.A_Const) and (
+            arg.isnull or isinstance(arg.val, ast.Boolean | ast.Integer)
+        ):
+            continue  # fail_on_error, a job's id, "active", a setting left as it is
         value = _constant(arg)
         if value is None:
             return True

@@ -233,6 +233,57 @@ def test_sql_sent_back_into_the_database_through_dblink_is_opaque(target: Target
     assert "email" in target.columns()
 
 
+STAND_INS = """
+CREATE SCHEMA IF NOT EXISTS cron;
+CREATE OR REPLACE FUNCTION cron.schedule(job text, at text, command text) RETURNS bigint
+    LANGUAGE sql AS 'SELECT 1::bigint';
+CREATE OR REPLACE FUNCTION pg_background_launch(sql text, queue_size int DEFAULT 65536)
+    RETURNS int LANGUAGE sql AS 'SELECT 1';
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "code"),
+    [
+        ("SELECT cron.schedule('j', '* * * * *', 'ALTER TABLE users DROP COLUMN email')", "55006"),
+        ("SELECT cron.schedule('j', '* * * * *', 'ALTER TABLE users ' || 'DROP email')", "55006"),
+        ("SELECT pg_background_launch('ALTER TABLE users DROP COLUMN email')", "55006"),
+        ("SELECT cron.schedule('nightly', '0 3 * * *', 'VACUUM users')", "ok"),
+        ("SELECT pg_background_launch('DELETE FROM users WHERE false')", "ok"),
+    ],
+)
+def test_sql_run_later_by_pg_cron_or_pg_background_is_judged_like_dblink(
+    target: Target, sql: str, code: str
+) -> None:
+    """A cron job's command or a background worker's SQL runs in a session of its own,
+    past the proxy: DDL text there is deferred DDL the guard cannot judge. Stand-ins
+    with the extensions' signatures (neither is installed here) take the calls."""
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(STAND_INS)
+    with target.client() as client:
+        client.send(rc.query(sql))
+        assert _codes(client) == [code]
+    assert "email" in target.columns()
+
+
+def test_a_transaction_may_hold_more_open_portals_than_the_proxy_must_read(
+    target: Target,
+) -> None:
+    """PostgreSQL keeps named portals until the transaction ends, without a bound: a
+    client binding 25,000 of a plain query in one transaction is served; the proxy
+    counts only portals of texts it must read at Execute."""
+    count = 25_000
+    with target.client() as client:
+        binds = b"".join(rc.bind(portal=f"p{n}", statement="plain") for n in range(count))
+        client.send(rc.query("BEGIN"), rc.parse("SELECT 1", "plain"), binds, rc.sync())
+        assert _codes(client) == ["ok"]
+        assert _codes(client) == ["ok"]
+        client.send(rc.execute(f"p{count - 1}"), rc.sync(), rc.query("COMMIT"))
+        replies = client.read_ready()
+        assert [r.type for r in replies] == ["D", "C", "Z"]
+        assert _codes(client) == ["ok"]
+
+
 def test_imported_foreign_tables_that_may_shadow_a_used_one_are_not_waved_through(
     target: Target,
 ) -> None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pytest
 
 from skewguard.wire.errors import ProtocolViolation
-from skewguard.wire.prepared import MAX_STATEMENT_CHARS, MAX_STATEMENTS, PreparedStatements
+from skewguard.wire.prepared import (
+    MAX_PORTALS,
+    MAX_STATEMENT_CHARS,
+    MAX_STATEMENTS,
+    PreparedStatements,
+)
 
 # Each step: ("parse", name, sql) | ("close", name) | ("query", sql); then the expected map.
 Step = tuple[str, ...]
@@ -158,6 +163,25 @@ def test_statements_are_bounded_per_connection() -> None:
         prepared.on_parse("one more", "SELECT 1", to_read=False)
     prepared.on_close("S", "s1")
     prepared.on_parse("one more", "SELECT 1", to_read=False)
+
+
+def test_open_portals_of_plain_statements_are_not_bounded() -> None:
+    """PostgreSQL lets a transaction hold any number of portals: an ORM binding many
+    named portals of plain queries never meets the bound, which only portals the proxy
+    must read at Execute count towards."""
+    prepared = PreparedStatements()
+    prepared.on_parse("plain", "SELECT 1", to_read=False)
+    prepared.on_parse("ddl", "ALTER TABLE t DROP COLUMN c", to_read=True)
+    for n in range(MAX_PORTALS * 3):
+        prepared.on_bind(f"p{n}", "plain")
+    for n in range(MAX_PORTALS):
+        prepared.on_bind(f"d{n}", "ddl")
+    with pytest.raises(ProtocolViolation):
+        prepared.on_bind("one more", "ddl")
+    prepared.on_bind("d0", "plain")  # the unnamed-portal way: rebinding replaces it
+    assert prepared.portal_sql("d0") is None
+    assert prepared.portal_sql("d1") == "ALTER TABLE t DROP COLUMN c"
+    prepared.on_bind("one more", "ddl")
 
 
 def test_statement_texts_are_bounded_per_connection() -> None:

@@ -288,6 +288,26 @@ def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:
         ("ALTER TABLE t ADD z text DEFAULT dblink_exec('c', 'DROP TABLE u')", Kind.DDL, True),
         ("ALTER FUNCTION dblink_exec(text, text) RENAME TO harmless", Kind.DDL, True),
         ("ALTER FUNCTION f() RENAME TO g", Kind.DDL, False),
+        # pg_cron runs a job's command later in a session of its own, pg_background in
+        # a background worker: both past the proxy, judged like dblink's SQL
+        ("SELECT cron.schedule('j', '* * * * *', 'DROP TABLE users')", Kind.OPAQUE, False),
+        ("SELECT cron.schedule('*/5 * * * *', $$ALTER TABLE u DROP e$$)", Kind.OPAQUE, False),
+        ("SELECT schedule_in_database('j', '1 0 * * *', 'DROP TABLE u', 'db')", Kind.OPAQUE, False),
+        ("SELECT cron.alter_job(7, command := 'DROP TABLE users')", Kind.OPAQUE, False),
+        ("SELECT cron.alter_job(7, NULL, NULL, NULL, NULL, active := false)", Kind.OTHER, False),
+        ("SELECT cron.schedule('nightly', '0 3 * * *', 'VACUUM users')", Kind.OTHER, False),
+        ("SELECT cron.schedule('j', '* * * * *', 'DROP ' || 'TABLE users')", Kind.OPAQUE, False),
+        ("SELECT pg_background_launch('ALTER TABLE users DROP email')", Kind.OPAQUE, False),
+        ("SELECT pg_background_launch('DELETE FROM users WHERE false')", Kind.OTHER, False),
+        ("SELECT pg_background_launch_v2('CREATE INDEX ON t (a)')", Kind.OPAQUE, False),
+        ("DO $$ BEGIN PERFORM cron.schedule('j', '* * * * *', 'x'); END $$", Kind.OPAQUE, False),
+        (
+            "CREATE FUNCTION f() RETURNS void LANGUAGE plpgsql AS $$ BEGIN"
+            " PERFORM pg_background_launch('SELECT 1'); END $$",
+            Kind.DDL,
+            True,
+        ),
+        ("ALTER FUNCTION cron.schedule(text, text) RENAME TO harmless", Kind.DDL, True),
     ],
 )
 def test_sql_sent_through_dblink_is_read_as_what_it_may_run(

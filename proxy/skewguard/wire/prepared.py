@@ -36,8 +36,9 @@ def _ident(raw: bytes) -> str:
     return raw.lower().decode("utf-8", "replace")
 
 
-#: Portals one connection may hold open through the proxy (PostgreSQL keeps them
-#: until the transaction ends; the proxy must know what each one runs).
+#: Portals of statements the proxy must read (see ``to_read``) one connection may hold
+#: open through it (PostgreSQL keeps them until the transaction ends; the proxy must know
+#: what each one runs). Portals of plain statements are not kept, so are not counted.
 MAX_PORTALS = 10_000
 #: Named statements, and characters of their texts, one connection may hold through the
 #: proxy: it must know what each one runs (forgetting one would let its Execute pass
@@ -142,12 +143,18 @@ class PreparedStatements:
 
     def on_bind(self, portal: str, name: str) -> str | None:
         """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
+        sql = self._by_name.get(name)
+        if name not in self._to_read:
+            # a portal of a plain statement needs no memory: an unknown portal reads as
+            # plain, so a client holding many open portals (PostgreSQL keeps them until
+            # the transaction ends) only counts those that run text the proxy must read
+            self._portals.pop(portal, None)
+            return sql
         if portal not in self._portals and len(self._portals) >= MAX_PORTALS:
             raise ProtocolViolation(
                 f"skewguard: more than {MAX_PORTALS} open portals on one connection"
             )
-        sql = self._by_name.get(name)
-        self._portals[portal] = sql if name in self._to_read else None
+        self._portals[portal] = sql
         return sql
 
     def portal_sql(self, portal: str) -> str | None:
