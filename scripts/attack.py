@@ -1374,6 +1374,204 @@ def _s18(ctx: Ctx) -> object:
     return got
 
 
+# ------------------------------------------------------------ round 3: deferred, hidden DDL
+
+_RUNNER = """
+CREATE SCHEMA IF NOT EXISTS cron;
+CREATE OR REPLACE FUNCTION cron.schedule(job text, at text, command text) RETURNS bigint
+    LANGUAGE plpgsql AS 'BEGIN EXECUTE command; RETURN 1; END';
+CREATE OR REPLACE FUNCTION pg_background_launch(sql text, queue_size int DEFAULT 65536)
+    RETURNS int LANGUAGE plpgsql AS 'BEGIN EXECUTE sql; RETURN 1; END';
+CREATE OR REPLACE FUNCTION run_arg() RETURNS trigger
+    LANGUAGE plpgsql AS 'BEGIN EXECUTE TG_ARGV[0]; RETURN NEW; END';
+"""
+
+
+def runners(ctx: Ctx) -> None:
+    """Stand-ins for pg_cron / pg_background (run their SQL at once, as a job would
+    later) and a generic trigger function an administrator installed earlier."""
+    with ctx.direct() as conn:
+        conn.execute(_RUNNER)
+
+
+@guard("pg_cron: cron.schedule of the DROP as a job's command")
+def _t1(ctx: Ctx) -> object:
+    runners(ctx)
+    return q(ctx, f"SELECT cron.schedule('j', '* * * * *', '{DROP}')")
+
+
+@guard("pg_cron: job command built by concatenation")
+def _t2(ctx: Ctx) -> object:
+    runners(ctx)
+    return q(ctx, "SELECT cron.schedule('j', '* * * * *', 'ALTER TABLE users ' || 'DROP email')")
+
+
+@guard("pg_background_launch of the DROP")
+def _t3(ctx: Ctx) -> object:
+    runners(ctx)
+    return q(ctx, f"SELECT pg_background_launch('{DROP}')")
+
+
+@guard("pg_background_launch through Parse/Bind with the SQL as a parameter")
+def _t4(ctx: Ctx) -> object:
+    runners(ctx)
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("SELECT pg_background_launch($1)"), rc.bind([DROP]), rc.execute(), rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("trigger with the DROP as an argument of an installed EXECUTE-TG_ARGV function")
+def _t5(ctx: Ctx) -> object:
+    runners(ctx)
+    name = ctx.unique("trg")
+    return q(
+        ctx,
+        f"CREATE TRIGGER {name} BEFORE INSERT ON scratch FOR EACH ROW "
+        f"EXECUTE FUNCTION run_arg('{DROP}')",
+        "INSERT INTO scratch VALUES (1)",
+    )
+
+
+@guard("DO block with format()/quote_ident-built DDL")
+def _t6(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "DO $$ BEGIN EXECUTE format('ALTER TABLE %I DROP COLUMN %s', 'users', "
+        "quote_ident('email')); END $$",
+    )
+
+
+@guard("CALL of a procedure that COMMITs between DDL statements")
+def _t7(ctx: Ctx) -> object:
+    name = ctx.unique("proc")
+    return q(
+        ctx,
+        f"CREATE PROCEDURE {name}() LANGUAGE plpgsql AS $$ BEGIN CREATE TABLE {name}_t (a int);"
+        f" COMMIT; {DROP}; END $$",
+        f"CALL {name}()",
+    )
+
+
+@guard("SQL PREPARE of a SELECT calling the pg_background stand-in, then EXECUTE")
+def _t8(ctx: Ctx) -> object:
+    runners(ctx)
+    name = ctx.unique("p")
+    return q(ctx, f"PREPARE {name} AS SELECT pg_background_launch('{DROP}')", f"EXECUTE {name}")
+
+
+@guard("DROP portal executed with max_rows=1 (suspended)")
+def _t9(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP), rc.bind(), rc.execute(max_rows=1), rc.sync())
+        return outcome(c)
+
+
+@guard("Parse of the DROP with 65535 parameter types")
+def _t10(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        body = (
+            b"\x00"
+            + DROP.encode()
+            + b"\x00"
+            + struct.pack("!H", 65535)
+            + b"\x00\x00\x00\x19" * 65535
+        )
+        c.send(rc.message(b"P", body), rc.bind(), rc.execute(), rc.sync())
+        return outcome(c)
+
+
+@guard("Bind with a wrong parameter count, then the DROP in the same batch")
+def _t11(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("SELECT $1::int", "one"), rc.bind(["1", "2"], statement="one"),
+            rc.parse(DROP), rc.bind(), rc.execute(), rc.sync(),
+        )  # fmt: skip
+        first = outcome(c)
+        c.send(rc.parse(DROP), rc.bind(), rc.execute(), rc.sync())
+        return first + outcome(c)
+
+
+@guard("Flush-only pipeline holding the DROP, never a Sync, then a plain Query")
+def _t12(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP), rc.bind(), rc.execute(), rc.flush())
+        time.sleep(2.0)
+        c.send(rc.query("SELECT 1"))
+        return outcome(c)
+
+
+@guard("COPY FROM STDIN in a pipeline, the DROP after it")
+def _t13(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("COPY scratch FROM STDIN"), rc.bind(), rc.execute(),
+            rc.parse(DROP), rc.bind(), rc.execute(), rc.sync(),
+        )  # fmt: skip
+        time.sleep(0.5)
+        c.send(rc.copy_data(b"1\n"), rc.copy_done(), rc.sync())
+        return outcome(c, count=2)
+
+
+@guard("COPY FROM STDIN; DROP in one simple Query")
+def _t14(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query(f"COPY scratch FROM STDIN; {DROP}"))
+        time.sleep(0.5)
+        c.send(rc.copy_data(b"1\n"), rc.copy_done())
+        return outcome(c)
+
+
+@guard("savepoint, DROP held, ROLLBACK TO, DROP again, RELEASE, COMMIT")
+def _t15(ctx: Ctx) -> object:
+    return q(ctx, f"BEGIN; SAVEPOINT a; {DROP}; ROLLBACK TO a; {DROP}; RELEASE a; COMMIT")
+
+
+@guard("set_config(client_encoding, SJIS) in a multi-statement Query before the hiding text")
+def _t16(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        text = (
+            b"SELECT set_config('client_encoding', 'SJIS', false); "
+            b"SELECT E'\x95\\'; " + DROP.encode() + b"; -- '\x00"
+        )
+        c.send(rc.message(b"Q", text))
+        return outcome(c)
+
+
+@guard("identifier longer than NAMEDATALEN truncated to the column's name")
+def _t17(ctx: Ctx) -> object:
+    # "users" padded past 63 bytes names another table; the column spelled long
+    # is still email only if PostgreSQL's truncation lands there (it does not: held
+    # is also right). The multibyte tail is cut at a character boundary.
+    long = "email" + "é" * 40
+    return q(
+        ctx, f'ALTER TABLE users DROP COLUMN "{long}"', f"ALTER TABLE users DROP COLUMN {long}"
+    )
+
+
+@guard("CREATE RULE DO INSTEAD on a table the version reads, running the DROP stand-in")
+def _t18(ctx: Ctx) -> object:
+    runners(ctx)
+    name = ctx.unique("rule")
+    return q(
+        ctx,
+        f"CREATE RULE {name} AS ON INSERT TO scratch DO INSTEAD "
+        f"SELECT pg_background_launch('{DROP}')",
+        "INSERT INTO scratch VALUES (2)",
+    )
+
+
+@guard("SET ROLE to a role whose search_path differs, then the DROP unqualified")
+def _t19(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("DO $$ BEGIN CREATE ROLE pathy; EXCEPTION WHEN duplicate_object THEN END $$")
+        conn.execute("ALTER ROLE pathy SET search_path = public")
+        conn.execute("GRANT ALL ON SCHEMA public TO pathy")
+    return q(ctx, "SET search_path = archive", "SET ROLE pathy", "RESET ROLE", DROP)
+
+
 # ------------------------------------------------------------------ admin port
 
 

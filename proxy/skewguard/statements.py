@@ -476,7 +476,7 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
     if is_ddl(stmt):
         # a view, default, rule or policy calling dblink runs its SQL when used later; a
         # renamed dblink function would be called under a name the proxy does not know
-        later = _sends_ddl(stmt) or _moves_remote_function(stmt)
+        later = _sends_ddl(stmt) or _moves_remote_function(stmt) or _passes_ddl_text(stmt)
         return Statement(Kind.DDL, text, node=stmt, runs_code=later)
     calls = _FuncCalls()
     calls(stmt)
@@ -529,6 +529,20 @@ def _runs_remote_ddl(call: Any) -> bool:
             return True
         try:
             if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(value)):
+                return True
+        except pglast.parser.ParseError:
+            continue
+    return False
+
+
+def _passes_ddl_text(stmt: Any) -> bool:
+    """CREATE TRIGGER handing its function an argument that reads as DDL: a generic
+    function installed earlier (``EXECUTE TG_ARGV[0]``) runs it at the next write."""
+    if not isinstance(stmt, ast.CreateTrigStmt):
+        return False
+    for arg in stmt.args or ():
+        try:
+            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(str(arg.sval))):
                 return True
         except pglast.parser.ParseError:
             continue

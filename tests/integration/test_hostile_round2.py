@@ -266,6 +266,28 @@ def test_sql_run_later_by_pg_cron_or_pg_background_is_judged_like_dblink(
     assert "email" in target.columns()
 
 
+def test_a_trigger_argument_that_reads_as_ddl_is_deferred_ddl(target: Target) -> None:
+    """A generic trigger function installed earlier runs ``EXECUTE TG_ARGV[0]``: the
+    CREATE TRIGGER handing it DDL text was waved through, and the next INSERT dropped
+    the column a live version reads."""
+    scratch = unique("scratch")
+    with direct(target.cluster, dbname=target.database) as conn:
+        conn.execute(f"CREATE TABLE {scratch} (a int)")
+        conn.execute(
+            "CREATE OR REPLACE FUNCTION run_arg() RETURNS trigger LANGUAGE plpgsql"
+            " AS 'BEGIN EXECUTE TG_ARGV[0]; RETURN NEW; END'"
+        )
+    trigger = f"CREATE TRIGGER {unique('t')} BEFORE INSERT ON {scratch} FOR EACH ROW "
+    with target.client() as client:
+        client.send(rc.query(trigger + "EXECUTE FUNCTION run_arg('ALTER TABLE users DROP email')"))
+        assert _codes(client) == ["55006"]
+        client.send(rc.query(f"INSERT INTO {scratch} VALUES (1)"))
+        assert _codes(client) == ["ok"]
+        client.send(rc.query(trigger + "EXECUTE FUNCTION run_arg('SELECT 1')"))
+        assert _codes(client) == ["ok"]
+    assert "email" in target.columns()
+
+
 def test_a_transaction_may_hold_more_open_portals_than_the_proxy_must_read(
     target: Target,
 ) -> None:

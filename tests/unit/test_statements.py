@@ -308,6 +308,17 @@ def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:
             True,
         ),
         ("ALTER FUNCTION cron.schedule(text, text) RENAME TO harmless", Kind.DDL, True),
+        # a trigger argument an installed function may EXECUTE (TG_ARGV) at the next write
+        (
+            "CREATE TRIGGER t BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION run('DROP TABLE u')",
+            Kind.DDL,
+            True,
+        ),
+        (
+            "CREATE TRIGGER t BEFORE INSERT ON s FOR EACH ROW EXECUTE FUNCTION log('users', 3)",
+            Kind.DDL,
+            False,
+        ),
     ],
 )
 def test_sql_sent_through_dblink_is_read_as_what_it_may_run(
