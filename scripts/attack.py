@@ -2167,6 +2167,95 @@ def _h22(ctx: Ctx) -> object:
     return f"served in {took:.2f}s; {codes.count('55006')} refusals"
 
 
+# ------------------------------------------------------------------ round 3: admin port, stores
+
+
+def _raw_http(ctx: Ctx, request: bytes) -> bytes:
+    s = socket.create_connection(("127.0.0.1", ctx.proxy.admin_port), timeout=5)
+    s.sendall(request)
+    out = b""
+    with contextlib.suppress(OSError):
+        while chunk := s.recv(65536):
+            out += chunk
+    s.close()
+    return out
+
+
+@other("admin: request smuggling with Content-Length and Transfer-Encoding both")
+def _u1(ctx: Ctx) -> object:
+    smuggled = b"GET /api/versions HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+    reply = _raw_http(
+        ctx,
+        b"POST /api/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+    )
+    statuses = re.findall(rb"HTTP/1\.[01] (\d{3})", reply)
+    assert statuses and statuses[0].startswith(b"4") and len(statuses) == 1, statuses
+    _admin_alive(ctx)
+    return statuses
+
+
+@other("admin: two different Content-Length headers")
+def _u2(ctx: Ctx) -> object:
+    reply = _raw_http(
+        ctx,
+        b"POST /api/check HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        b"Content-Length: 2\r\nContent-Length: 40\r\n\r\n{}",
+    )
+    statuses = re.findall(rb"HTTP/1\.[01] (\d{3})", reply)
+    assert statuses and statuses[0].startswith(b"4"), statuses
+    _admin_alive(ctx)
+    return statuses
+
+
+@other("admin: CR LF in the path does not inject a response header")
+def _u3(ctx: Ctx) -> object:
+    reply = _raw_http(
+        ctx,
+        b"GET /api/versions?x=%0d%0aSet-Cookie:%20pwn=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        b"Connection: close\r\n\r\n",
+    )
+    head = reply.split(b"\r\n\r\n", 1)[0]
+    assert b"set-cookie" not in head.lower(), head
+    return reply[:12]
+
+
+@other("metrics: 400 distinct application_name version tags")
+def _u4(ctx: Ctx) -> object:
+    for i in range(400):
+        with contextlib.suppress(Exception), ctx.raw(application_name=f"tagapp{i}@v{i}") as c:
+            c.send(rc.query("SELECT 1"))
+            c.read_ready()
+    text = ctx.proxy.get("/metrics")
+    found = len(set(re.findall(r"tagapp\d+", text)))
+    assert found <= 100, found
+    return f"{found} series named"
+
+
+@other("no literal: a tagged version's WHERE literals and parameters miss the state store")
+def _u5(ctx: Ctx) -> object:
+    with ctx.raw(application_name="shop@1") as c:
+        c.send(
+            rc.query(f"SELECT id FROM users WHERE email = '{SECRET}w'"),
+            rc.query(f"DELETE FROM users WHERE name = '{SECRET}x' AND false"),
+        )
+        outcome(c, count=2)
+        c.send(
+            rc.parse("SELECT id FROM users WHERE email = $1"), rc.bind([f"{SECRET}y"]),
+            rc.execute(), rc.sync(),
+        )  # fmt: skip
+        outcome(c)
+    time.sleep(2.5)  # written constants (write_value) are the documented exception
+    assert ctx.proxy.state is not None
+    leaks = [
+        path.name
+        for path in ctx.proxy.state.parent.glob(ctx.proxy.state.name + "*")
+        if SECRET.encode() in path.read_bytes()
+    ]
+    assert not leaks, leaks
+    return "no leak"
+
+
 # ------------------------------------------------------------------ runner
 
 
