@@ -2167,6 +2167,52 @@ def _h22(ctx: Ctx) -> object:
     return f"served in {took:.2f}s; {codes.count('55006')} refusals"
 
 
+@guard("CREATE OR REPLACE of an installed trigger function with the DROP in its body")
+def _t20(ctx: Ctx) -> object:
+    name = ctx.unique("touch")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS 'BEGIN RETURN NEW; END'"
+        )
+        conn.execute(
+            f"CREATE TRIGGER {name} BEFORE INSERT ON scratch FOR EACH ROW EXECUTE FUNCTION {name}()"
+        )
+    return q(
+        ctx,
+        f"CREATE OR REPLACE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+        f"$$ BEGIN EXECUTE 'ALTER TABLE users ' || 'DROP COLUMN email'; RETURN NEW; END $$",
+        "INSERT INTO scratch VALUES (3)",
+    )
+
+
+@guard("DO block building the DROP from information_schema in a loop")
+def _t21(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "DO $$ DECLARE r record; BEGIN FOR r IN SELECT table_name, column_name FROM "
+        "information_schema.columns WHERE column_name = 'email' AND table_schema = 'public' "
+        "LOOP EXECUTE 'ALTER TABLE ' || quote_ident(r.table_name) || ' DROP COLUMN ' || "
+        "quote_ident(r.column_name); END LOOP; END $$",
+    )
+
+
+@guard("ALTER FUNCTION SET search_path of a function a trigger runs, DROP unqualified")
+def _t22(ctx: Ctx) -> object:
+    name = ctx.unique("pathfn")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN EXECUTE TG_ARGV[0]; RETURN NEW; END'"
+        )
+    return q(
+        ctx,
+        f"ALTER FUNCTION {name}() SET search_path = public",
+        f"CREATE TRIGGER {name} BEFORE INSERT ON scratch FOR EACH ROW "
+        f"EXECUTE FUNCTION {name}(E'ALTER TABLE users DROP \\u0063olumn email')",
+        "INSERT INTO scratch VALUES (4)",
+    )
+
+
 # ------------------------------------------------------------------ round 3: admin port, stores
 
 
