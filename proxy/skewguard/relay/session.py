@@ -279,7 +279,7 @@ class ClientSession(asyncio.Protocol):
         """The hot path: inspect statements, forward them; DDL waits for the guard.
 
         A read that starts on a message boundary is walked in place, one header
-        at a time (no per-message slice or object for a Bind, Execute or Sync),
+        at a time (no per-message object for a Parse, Bind, Execute or Sync),
         and forwarded as it came: one write, no copy. A message the read cuts
         goes to the scanner.
         """
@@ -304,6 +304,8 @@ class ClientSession(asyncio.Protocol):
                     self._on_bind(data, pos + 5, stop)
                 elif mtype == 0x53:  # Sync
                     self._on_sync()
+                elif mtype == 0x50:  # Parse
+                    self._on_parse(data[pos + 5 : stop])
                 elif mtype in _CLIENT_MESSAGES:
                     if mtype == 0x45:
                         script = self._on_execute(data, pos + 5, stop)
@@ -418,15 +420,8 @@ class ClientSession(asyncio.Protocol):
             if self._sampler is not None:
                 self._sample_query(sql)
             return None
-        if mtype == 0x50:  # Parse: nothing runs yet
-            name, query, to_read = _read_parse(message.body, self._encodings()[0])
-            self.prepared.on_parse(name, query, to_read=to_read)
-            if name and self.statement_log is not None:
-                self.statement_log.named.add(query)
-            self._record(query, self._read(query) if to_read and self._untagged_log() else None)
-            if self._sampler is not None:
-                owned = self._sample_owner() is not None  # an untagged session samples nothing
-                self._sampler.on_parse(name, query, message.body, wanted=owned)
+        if mtype == 0x50:
+            self._on_parse(message.body)
             return None
         close = m.decode_close(message.body)  # Close
         self.prepared.on_close(close.kind, close.name)
@@ -440,6 +435,17 @@ class ClientSession(asyncio.Protocol):
         if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
             return None
         return self._on_statement(self._read(sql), self._syncs + 1)
+
+    def _on_parse(self, body: bytes) -> None:
+        """Parse: nothing runs yet; the text is counted and its statement followed."""
+        name, query, to_read = _read_parse(body, self._encodings()[0])
+        self.prepared.on_parse(name, query, to_read=to_read)
+        if name and self.statement_log is not None:
+            self.statement_log.named.add(query)
+        self._record(query, self._read(query) if to_read and self._untagged_log() else None)
+        if self._sampler is not None:
+            owned = self._sample_owner() is not None  # an untagged session samples nothing
+            self._sampler.on_parse(name, query, body, wanted=owned)
 
     def _on_bind(self, buf: bytes, start: int, stop: int) -> None:
         """Bind (body ``buf[start:stop]``): one execution of a prepared statement."""
