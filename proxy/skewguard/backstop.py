@@ -705,12 +705,14 @@ class _Link:
     conn: asyncpg.Connection | None = None
 
 
-def _absent(exc: BaseException) -> bool:
-    """The error says the backstop's schema or function is not there."""
-    return isinstance(
-        exc,
-        asyncpg.UndefinedFunctionError | asyncpg.InvalidSchemaNameError,
-    )
+def _absence(exc: BaseException) -> float | None:
+    """How long to leave a database alone after ``exc``: it does not exist, or the
+    backstop's schema or function is not there in it (None: a failure)."""
+    if isinstance(exc, asyncpg.InvalidCatalogNameError):
+        return MISSING_TTL
+    if isinstance(exc, asyncpg.UndefinedFunctionError | asyncpg.InvalidSchemaNameError):
+        return ABSENT_TTL
+    return None
 
 
 class PassBook:
@@ -855,14 +857,11 @@ class PassBook:
                     link.conn = None
                 raise
             except SIDE_ERRORS as exc:
-                if isinstance(exc, asyncpg.InvalidCatalogNameError):  # no such database
-                    self._absent_until[database] = time.monotonic() + MISSING_TTL
+                absence = _absence(exc)
+                if absence is not None:  # no link is kept to such a database
+                    self._absent_until[database] = time.monotonic() + absence
                     await self._drop(link)
                     self._links.pop((operation, database), None)
-                    return None
-                if _absent(exc):
-                    self._absent_until[database] = time.monotonic() + ABSENT_TTL
-                    await self._drop(link)
                     return None
                 self.errors.labels(operation).inc()
                 log.warning("backstop %s in %s failed: %s", operation, database, exc)

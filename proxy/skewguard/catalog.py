@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
 from enum import StrEnum
+from operator import attrgetter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
@@ -301,6 +302,13 @@ class EnumType:
 
 
 _KEY_ORDERED = "key_ordered"
+#: The order a snapshot marked key-ordered keeps (``CatalogSnapshot.mark_key_ordered``),
+#: as Python compares the names: relations and indexes by (schema, name), constraints
+#: by (schema, table, name), which keeps a table's constraints together.
+RELATION_KEY: Callable[[Relation], tuple[str, str]] = attrgetter("schema", "name")
+INDEX_KEY: Callable[[Index], tuple[str, str]] = attrgetter("schema", "name")
+CONSTRAINT_KEY: Callable[[Constraint], tuple[str, str, str]] = attrgetter("schema", "table", "name")
+CONSTRAINT_TABLE: Callable[[Constraint], tuple[str, str]] = attrgetter("schema", "table")
 
 
 @dataclass(frozen=True)
@@ -363,9 +371,9 @@ class CatalogSnapshot:
         return key in self._derived
 
     def mark_key_ordered(self) -> CatalogSnapshot:
-        """Note that ``relations`` and ``indexes`` are in (schema, name) order and
-        ``constraints`` in (schema, table, name) order, as Python compares them (a whole
-        read has the database collation's): what a splice into it needs. Returns self."""
+        """Note that ``relations``, ``constraints`` and ``indexes`` are in the order of
+        RELATION_KEY, CONSTRAINT_KEY and INDEX_KEY (a whole read has the database
+        collation's): what a splice into it needs. Returns self."""
         self._derived[_KEY_ORDERED] = True
         return self
 

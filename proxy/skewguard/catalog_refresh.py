@@ -29,11 +29,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from skewguard import catalog as cat
 from skewguard.catalog import (
+    CONSTRAINT_KEY,
+    CONSTRAINT_TABLE,
+    INDEX_KEY,
+    RELATION_KEY,
     CatalogSnapshot,
-    Constraint,
-    Index,
     Patch,
-    Relation,
     build_catalog,
 )
 from skewguard.catalog_marker import (
@@ -375,7 +376,7 @@ def _patched(
     snapshot = CatalogSnapshot(
         schemas=part.schemas if "schemas" in rows else old.schemas,
         relations=_spliced(
-            old.relations, names, part.relations, _relation_key, _relation_key, ordered=ordered
+            old.relations, names, part.relations, RELATION_KEY, RELATION_KEY, ordered=ordered
         ),
         functions=part.functions if "functions" in rows else old.functions,
         enums=part.enums if "enums" in rows else old.enums,
@@ -384,14 +385,14 @@ def _patched(
             old.constraints,
             names,
             part.constraints,
-            _constraint_key,
-            _constraint_table,
+            CONSTRAINT_KEY,
+            CONSTRAINT_TABLE,
             ordered=ordered,
         ),
         indexes=_sorted(
             (i for i in old.indexes if i.table not in tables or (i.schema, i.table) not in names),
             part.indexes,
-            key=_index_key,
+            key=INDEX_KEY,
             ordered=ordered,
         ),
         schema_acls=part.schema_acls if "schemas" in rows else old.schema_acls,
@@ -409,22 +410,6 @@ def _patched(
 
 
 _WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types"})
-
-
-def _relation_key(r: Relation) -> tuple[str, str]:
-    return (r.schema, r.name)
-
-
-def _constraint_key(c: Constraint) -> tuple[str, str, str]:
-    return (c.schema, c.table, c.name)
-
-
-def _index_key(i: Index) -> tuple[str, str]:
-    return (i.schema, i.name)
-
-
-def _constraint_table(c: Constraint) -> tuple[str, str]:
-    return (c.schema, c.table)
 
 
 def _spliced(

@@ -15,7 +15,13 @@ import asyncpg
 import pglast
 import pytest
 
-from skewguard.catalog import CatalogSnapshot, load_catalog
+from skewguard.catalog import (
+    CONSTRAINT_KEY,
+    INDEX_KEY,
+    RELATION_KEY,
+    CatalogSnapshot,
+    load_catalog,
+)
 from skewguard.catalogs import CatalogCache
 from skewguard.config import parse_upstream
 from skewguard.ddl.model import Model
@@ -160,13 +166,9 @@ def _model_matches(snapshot: CatalogSnapshot) -> None:
     # the name index a refresh patches (rather than builds) names exactly its relations
     assert snapshot.relations_by_name() == {(r.schema, r.name): r for r in snapshot.relations}
     if snapshot.key_ordered:  # what a splice of the overlay's after-catalog relies on
-        assert list(snapshot.relations) == sorted(
-            snapshot.relations, key=lambda r: (r.schema, r.name)
-        )
-        assert list(snapshot.indexes) == sorted(snapshot.indexes, key=lambda i: (i.schema, i.name))
-        assert list(snapshot.constraints) == sorted(
-            snapshot.constraints, key=lambda c: (c.schema, c.table, c.name)
-        )
+        assert list(snapshot.relations) == sorted(snapshot.relations, key=RELATION_KEY)
+        assert list(snapshot.indexes) == sorted(snapshot.indexes, key=INDEX_KEY)
+        assert list(snapshot.constraints) == sorted(snapshot.constraints, key=CONSTRAINT_KEY)
 
 
 async def _whole(cluster: LocalCluster) -> CatalogSnapshot:

@@ -13,11 +13,13 @@ import dataclasses
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import StrEnum
-from operator import attrgetter
 from typing import Any, TypeVar
 
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
+    CONSTRAINT_KEY,
+    INDEX_KEY,
+    RELATION_KEY,
     CatalogSnapshot,
     Constraint,
     Dependency,
@@ -528,17 +530,17 @@ class Model:
         rels = []
         for oid, rel in self.rels.items():
             rels.append(rel if dirty is not None and oid not in dirty else self._entry(oid))
-        rels.sort(key=_RELATION_KEY)
+        rels.sort(key=RELATION_KEY)
         cons = []
         for oid, c in self.cons.items():
             owner = self.con_rel[oid]
             cons.append(c if dirty is not None and owner not in dirty else self._con_entry(oid))
-        cons.sort(key=_CONSTRAINT_KEY)
+        cons.sort(key=CONSTRAINT_KEY)
         idxs = []
         for oid, i in self.idxs.items():
             owner = self.idx_rel[oid]
             idxs.append(i if dirty is not None and owner not in dirty else self._idx_entry(oid))
-        idxs.sort(key=_INDEX_KEY)
+        idxs.sort(key=INDEX_KEY)
         return self._snapshot(tuple(rels), tuple(cons), tuple(idxs))
 
     def _entry(self, oid: int) -> Relation:
@@ -570,25 +572,25 @@ class Model:
         by_name = whole.relations_by_name()
         for oid in dirty:
             if (old := base.rels.get(oid)) is not None:
-                _remove(rels, _RELATION_KEY(old), _RELATION_KEY)
-                del by_name[_RELATION_KEY(old)]
+                _remove(rels, RELATION_KEY(old), RELATION_KEY)
+                del by_name[RELATION_KEY(old)]
         for oid, owner in base.con_rel.items():
             if owner in dirty:
-                _remove(cons, _CONSTRAINT_KEY(base.cons[oid]), _CONSTRAINT_KEY)
+                _remove(cons, CONSTRAINT_KEY(base.cons[oid]), CONSTRAINT_KEY)
         for oid, owner in base.idx_rel.items():
             if owner in dirty:
-                _remove(idxs, _INDEX_KEY(base.idxs[oid]), _INDEX_KEY)
+                _remove(idxs, INDEX_KEY(base.idxs[oid]), INDEX_KEY)
         for oid in dirty:
             if oid in self.rels:
                 entry = self._entry(oid)
-                bisect.insort(rels, entry, key=_RELATION_KEY)
-                by_name[_RELATION_KEY(entry)] = entry
+                bisect.insort(rels, entry, key=RELATION_KEY)
+                by_name[RELATION_KEY(entry)] = entry
         for oid, owner in self.con_rel.items():
             if owner in dirty:
-                bisect.insort(cons, self._con_entry(oid), key=_CONSTRAINT_KEY)
+                bisect.insort(cons, self._con_entry(oid), key=CONSTRAINT_KEY)
         for oid, owner in self.idx_rel.items():
             if owner in dirty:
-                bisect.insort(idxs, self._idx_entry(oid), key=_INDEX_KEY)
+                bisect.insort(idxs, self._idx_entry(oid), key=INDEX_KEY)
         return self._snapshot(tuple(rels), tuple(cons), tuple(idxs), by_name)
 
     def _snapshot(
@@ -683,9 +685,6 @@ def changes(a: Model, b: Model) -> Changed:
 
 #: Splice the origin's snapshot when fewer than 1 in this many relations changed.
 _SPLICE_RATIO = 8
-_RELATION_KEY = attrgetter("schema", "name")
-_CONSTRAINT_KEY = attrgetter("schema", "table", "name")
-_INDEX_KEY = attrgetter("schema", "name")
 
 
 def _whole(cat: CatalogSnapshot) -> CatalogSnapshot:
