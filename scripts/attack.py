@@ -2302,6 +2302,529 @@ def _u5(ctx: Ctx) -> object:
     return "no leak"
 
 
+# ------------------------------------------------------------------ round 4: rules, event triggers, names
+
+
+def _live(ctx: Ctx, app: str, *texts: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A protected version ``app`` (live while the connection stays open) that ran ``texts``."""
+    conn = psycopg.connect(ctx.proxy.url(database=ctx.db, application_name=app), autocommit=True)
+    for text in texts:
+        conn.execute(text)
+    return conn
+
+
+def _judge(conn: psycopg.Connection[tuple[object, ...]], text: str, what: str) -> None:
+    """PostgreSQL is the judge: the version's own statement must still work as before."""
+    try:
+        rows = conn.execute(text).fetchall()
+    except psycopg.Error as exc:
+        raise Bypassed(f"{what}: {exc}") from exc
+    if not rows:
+        raise Bypassed(f"{what}: no row back")
+
+
+def _orders(ctx: Ctx) -> str:
+    name = ctx.unique("orders")
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE TABLE {name} (id serial PRIMARY KEY, note text)")
+    return name
+
+
+_WRITE = "INSERT INTO {t} (note) VALUES ('n') RETURNING id"
+
+
+@guard("rule ON INSERT DO INSTEAD NOTHING on a table a live version inserts into")
+def _r4a(ctx: Ctx) -> object:
+    t = _orders(ctx)
+    with _live(ctx, "writer@1", _WRITE.format(t=t)) as live:
+        got = q(ctx, f"CREATE RULE {t}_r AS ON INSERT TO {t} DO INSTEAD NOTHING")
+        _judge(live, _WRITE.format(t=t), "INSERT ... RETURNING after the rule")
+    return got
+
+
+@guard("rule ON UPDATE DO INSTEAD redirecting a live version's writes elsewhere")
+def _r4b(ctx: Ctx) -> object:
+    t = _orders(ctx)
+    upd = f"UPDATE {t} SET note = 'm' WHERE id = 1 RETURNING id"
+    with ctx.direct() as conn:
+        conn.execute(f"INSERT INTO {t} (note) VALUES ('a')")
+    with _live(ctx, "writer@2", upd) as live:
+        got = q(
+            ctx,
+            f"CREATE RULE {t}_r AS ON UPDATE TO {t} DO INSTEAD "
+            f"UPDATE scratch SET a = a WHERE false RETURNING a, NULL::text",
+        )
+        _judge(live, upd, "UPDATE ... RETURNING after the redirecting rule")
+    return got
+
+
+@guard("CREATE RULE \"_RETURN\" ON SELECT turns an empty table a version writes into a view")
+def _r4c(ctx: Ctx) -> object:
+    t = _orders(ctx)
+    write = f"INSERT INTO {t} (id, note) VALUES (7, 'n') RETURNING id"
+    with _live(ctx, "writer@3", "BEGIN", write, "ROLLBACK") as live:
+        got = q(
+            ctx,
+            f'CREATE RULE "_RETURN" AS ON SELECT TO {t} DO INSTEAD '
+            "SELECT DISTINCT 1::int AS id, 'x'::text AS note",
+        )
+        with ctx.direct() as conn:
+            row = conn.execute(f"SELECT relkind FROM pg_class WHERE relname = '{t}'").fetchone()
+        if row and row[0] == "v":
+            raise Bypassed(f"{t} became a view ({got})")
+    return got
+
+
+@guard("CREATE OR REPLACE RULE \"_RETURN\" of a view a version reads")
+def _r4d(ctx: Ctx) -> object:
+    v = ctx.unique("uv")
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE VIEW {v} AS SELECT id, email FROM users")
+    read = f"SELECT email FROM {v} WHERE id = 1"
+    with _live(ctx, "reader@4", read) as live:
+        got = q(
+            ctx,
+            f'CREATE OR REPLACE RULE "_RETURN" AS ON SELECT TO {v} DO INSTEAD '
+            "SELECT id, email FROM archive.users",
+            DROP,
+        )
+        _judge(live, read, "view read after its rule was replaced")
+    return got
+
+
+def _cmd_runner(ctx: Ctx) -> str:
+    """An event-trigger function an administrator installed: runs queued commands."""
+    f = ctx.unique("run_cmds")
+    with ctx.direct() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS cmds (sql text)")
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+            "DECLARE c text; BEGIN FOR c IN DELETE FROM cmds RETURNING sql LOOP "
+            "EXECUTE c; END LOOP; END $$"
+        )
+    return f
+
+
+@guard("CREATE EVENT TRIGGER with an installed command-running function, then harmless DDL")
+def _r4e(ctx: Ctx) -> object:
+    f, et, t = _cmd_runner(ctx), ctx.unique("et"), ctx.unique("t")
+    try:
+        return q(
+            ctx,
+            f"CREATE EVENT TRIGGER {et} ON ddl_command_end EXECUTE FUNCTION {f}()",
+            f"INSERT INTO cmds VALUES ('{DROP}')",
+            f"CREATE TABLE {t} (a int)",
+        )
+    finally:
+        with ctx.direct() as conn:
+            conn.execute(f"DROP EVENT TRIGGER IF EXISTS {et}; DELETE FROM cmds")
+
+
+@guard("ALTER EVENT TRIGGER ENABLE of a disabled trigger running queued commands")
+def _r4f(ctx: Ctx) -> object:
+    f, et, t = _cmd_runner(ctx), ctx.unique("et"), ctx.unique("t")
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE EVENT TRIGGER {et} ON ddl_command_end EXECUTE FUNCTION {f}()")
+        conn.execute(f"ALTER EVENT TRIGGER {et} DISABLE")
+    try:
+        return q(
+            ctx,
+            f"INSERT INTO cmds VALUES ('{DROP}')",
+            f"ALTER EVENT TRIGGER {et} ENABLE ALWAYS",
+            f"CREATE TABLE {t} (a int)",
+        )
+    finally:
+        with ctx.direct() as conn:
+            conn.execute(f"DROP EVENT TRIGGER IF EXISTS {et}; DELETE FROM cmds")
+
+
+@guard("ALTER TABLE ENABLE TRIGGER of a disabled trigger that runs its DDL argument")
+def _r4g(ctx: Ctx) -> object:
+    runners(ctx)
+    tg = ctx.unique("tg")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE TRIGGER {tg} BEFORE INSERT ON scratch FOR EACH ROW "
+            f"EXECUTE FUNCTION run_arg('{DROP}')"
+        )
+        conn.execute(f"ALTER TABLE scratch DISABLE TRIGGER {tg}")
+    try:
+        return q(ctx, f"ALTER TABLE scratch ENABLE TRIGGER {tg}", "INSERT INTO scratch VALUES (5)")
+    finally:
+        with ctx.direct() as conn:
+            conn.execute(f"DROP TRIGGER IF EXISTS {tg} ON scratch")
+
+
+def _backstop(ctx: Ctx) -> None:
+    import asyncio
+
+    import asyncpg
+
+    from skewguard import backstop
+
+    async def go() -> None:
+        conn = await asyncpg.connect(
+            host="127.0.0.1", port=ctx.cluster.port, user="postgres", database=ctx.db
+        )
+        try:
+            await backstop.install(conn, "enforce")
+        finally:
+            await conn.close()
+
+    asyncio.run(go())
+
+
+def _backstop_attempt(ctx: Ctx, *texts: str) -> object:
+    _backstop(ctx)
+    got = q(ctx, *texts)
+    with ctx.direct() as conn:
+        rows = conn.execute(
+            "SELECT evtname, evtenabled FROM pg_event_trigger WHERE evtname LIKE 'skewguard%'"
+        ).fetchall()
+        fns = conn.execute(
+            "SELECT count(*) FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace "
+            "WHERE nspname = 'skewguard_backstop' AND prosrc LIKE '%55006%'"
+        ).fetchone()
+        conn.execute("DROP SCHEMA IF EXISTS skewguard_backstop CASCADE")
+        conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_ddl_command_end")
+        conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_sql_drop")
+    if sorted(r[1] for r in rows) != ["A", "A"] or not fns or not fns[0]:
+        raise Bypassed(f"backstop weakened: {rows} {fns} ({got})")
+    return got
+
+
+@guard("ALTER EVENT TRIGGER DISABLE of the backstop's trigger")
+def _r4h(ctx: Ctx) -> object:
+    return _backstop_attempt(ctx, "ALTER EVENT TRIGGER skewguard_backstop_sql_drop DISABLE")
+
+
+@guard("DROP EVENT TRIGGER of the backstop's trigger")
+def _r4i(ctx: Ctx) -> object:
+    return _backstop_attempt(ctx, "DROP EVENT TRIGGER skewguard_backstop_ddl_command_end")
+
+
+@guard("ALTER EVENT TRIGGER ENABLE REPLICA of the backstop, then session_replication_role")
+def _r4j(ctx: Ctx) -> object:
+    return _backstop_attempt(ctx, "ALTER EVENT TRIGGER skewguard_backstop_sql_drop ENABLE REPLICA")
+
+
+@guard("DROP SCHEMA skewguard_backstop CASCADE")
+def _r4k(ctx: Ctx) -> object:
+    return _backstop_attempt(ctx, "DROP SCHEMA skewguard_backstop CASCADE")
+
+
+@guard("CREATE OR REPLACE of the backstop's trigger function with an empty body")
+def _r4l(ctx: Ctx) -> object:
+    _backstop(ctx)
+    with ctx.direct() as conn:
+        rows = conn.execute(
+            "SELECT p.proname FROM pg_event_trigger e JOIN pg_proc p ON p.oid = e.evtfoid "
+            "WHERE evtname LIKE 'skewguard%'"
+        ).fetchall()
+    texts = [
+        f"CREATE OR REPLACE FUNCTION skewguard_backstop.{r[0]}() RETURNS event_trigger "
+        "LANGUAGE plpgsql AS 'BEGIN END'"
+        for r in rows
+    ]
+    return _backstop_attempt(ctx, *texts)
+
+
+@guard("ALTER EVENT TRIGGER RENAME and OWNER of the backstop's trigger")
+def _r4m(ctx: Ctx) -> object:
+    return _backstop_attempt(
+        ctx,
+        "ALTER EVENT TRIGGER skewguard_backstop_sql_drop RENAME TO x_sql_drop",
+    )
+
+
+@guard("ALTER FUNCTION SET search_path of a function a live version calls")
+def _r4n(ctx: Ctx) -> object:
+    f = ctx.unique("user_name")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}(int) RETURNS text LANGUAGE sql AS "
+            "'SELECT name FROM users WHERE id = $1'"
+        )
+    call = f"SELECT {f}(1)"
+    with _live(ctx, "caller@1", call) as live:
+        got = q(ctx, f"ALTER FUNCTION {f}(int) SET search_path = archive")
+        _judge(live, call, "function call after ALTER FUNCTION SET search_path")
+    return got
+
+
+@guard("ALTER ROUTINE RESET ALL / SET search_path FROM CURRENT of a function a version calls")
+def _r4o(ctx: Ctx) -> object:
+    f = ctx.unique("user_name")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}(int) RETURNS text LANGUAGE sql SET search_path = public AS "
+            "'SELECT name FROM users WHERE id = $1'"
+        )
+    call = f"SELECT {f}(1)"
+    with _live(ctx, "caller@2", call) as live:
+        got = q(
+            ctx,
+            "SET search_path = archive",
+            f"ALTER ROUTINE public.{f}(int) SET search_path FROM CURRENT",
+        )
+        _judge(live, call, "function call after SET search_path FROM CURRENT")
+    return got
+
+
+@guard("CREATE FUNCTION in the $user schema shadowing a function a version calls")
+def _r4p(ctx: Ctx) -> object:
+    f = ctx.unique("user_name")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION public.{f}(int) RETURNS text LANGUAGE sql AS "
+            "'SELECT name FROM users WHERE id = $1'"
+        )
+    call = f"SELECT {f}(1)"
+    with _live(ctx, "caller@3", call) as live:
+        got = q(
+            ctx,
+            f"CREATE FUNCTION {f}(int) RETURNS int LANGUAGE sql AS 'SELECT 1/0'",
+        )
+        _judge(live, call, "function call after a shadowing function")
+        with ctx.direct() as conn:
+            conn.execute(f"DROP FUNCTION IF EXISTS postgres.{f}(int)")
+    return got
+
+
+@guard("CREATE SEQUENCE / MATERIALIZED VIEW named users in the $user schema")
+def _r4q(ctx: Ctx) -> object:
+    return [*q(ctx, "CREATE SEQUENCE users"), *q(ctx, "CREATE MATERIALIZED VIEW users AS SELECT 1")]
+
+
+@guard("CREATE SCHEMA AUTHORIZATION (schema named after the role) with a users table")
+def _r4r(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("DROP SCHEMA postgres CASCADE")
+    got = q(ctx, "CREATE SCHEMA AUTHORIZATION postgres CREATE TABLE users (id int)")
+    got += q(ctx, "CREATE SCHEMA AUTHORIZATION CURRENT_USER CREATE VIEW users AS SELECT 1 AS id")
+    return got
+
+
+@guard("ALTER SEQUENCE/MATVIEW SET SCHEMA and RENAME into the $user schema as users")
+def _r4s(ctx: Ctx) -> object:
+    s = ctx.unique("seq")
+    return q(ctx, f"CREATE SEQUENCE {s}", f"ALTER SEQUENCE {s} SET SCHEMA postgres",
+             f"ALTER SEQUENCE postgres.{s} RENAME TO users")  # fmt: skip
+
+
+@guard("DROP TABLE of a 63-byte name a version reads, spelled 70 bytes long")
+def _r4t(ctx: Ctx) -> object:
+    name = "long_" + "x" * 58
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {name} (a int)")
+    with _live(ctx, "longread@1", f"SELECT a FROM {name}") as live:
+        got = q(ctx, f"DROP TABLE {name}yyyyyyy", f'DROP TABLE "{name}zzzz"')
+        _judge(live, f"SELECT count(*) FROM {name}", "read of the long table")
+    return got
+
+
+@guard("multibyte name cut at a character boundary: DROP COLUMN of the 62-byte cut")
+def _r4u(ctx: Ctx) -> object:
+    col = "c" + "é" * 30 + "x"  # 1 + 60 + 1 = 62 bytes
+    t = ctx.unique("mb")
+    with ctx.direct() as conn:
+        conn.execute(f'CREATE TABLE {t} (id int, "{col}" int)')
+        conn.execute(f"INSERT INTO {t} VALUES (1, 1)")
+    read = f'SELECT "{col}" FROM {t}'
+    with _live(ctx, "mbread@1", read) as live:
+        # 62 bytes + "é" = 64 bytes: PostgreSQL keeps 62 (the é does not fit)
+        got = q(ctx, f'ALTER TABLE {t} DROP COLUMN "{col}éé"')
+        _judge(live, read, "read of the multibyte column")
+    return got
+
+
+@guard("LATIN1 client: a long name whose server (UTF-8) bytes pass 63 first")
+def _r4v(ctx: Ctx) -> object:
+    col = "c" + "é" * 31  # 63 bytes in UTF-8, 32 in LATIN1
+    t = ctx.unique("l1")
+    with ctx.direct() as conn:
+        conn.execute(f'CREATE TABLE {t} (id int, "{col}" int)')
+        conn.execute(f"INSERT INTO {t} VALUES (1, 1)")
+    read = f'SELECT "{col}" FROM {t}'
+    with _live(ctx, "l1read@1", read) as live:
+        text = f'ALTER TABLE {t} DROP COLUMN "{col}éééé"'.encode("latin-1") + b"\x00"
+        with ctx.raw(client_encoding="LATIN1") as c:
+            c.send(rc.message(b"Q", text))
+            got = outcome(c)
+        _judge(live, read, "read of the column named in LATIN1")
+    return got
+
+
+@guard("U& identifier with UESCAPE naming a long name past NAMEDATALEN")
+def _r4w(ctx: Ctx) -> object:
+    name = "long_" + "x" * 58
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {name} (a int)")
+    with _live(ctx, "longread@2", f"SELECT a FROM {name}") as live:
+        esc = name.replace("x", "!0078", 10)
+        got = q(ctx, f"DROP TABLE U&\"{esc}tail\" UESCAPE '!'")
+        _judge(live, f"SELECT count(*) FROM {name}", "read of the long table")
+    return got
+
+
+@guard("set_config(standard_conforming_strings, off) in a SELECT, then the backslash text")
+def _r4x(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.query("SELECT set_config('standard_conforming_strings', 'off', false)")
+            + rc.message(b"Q", b"SELECT 'a\\'; " + DROP.encode() + b"; -- '\x00")
+        )
+        return outcome(c, count=2)
+
+
+@guard("a function that calls set_config(standard_conforming_strings) pipelined before the text")
+def _r4y(ctx: Ctx) -> object:
+    f = ctx.unique("scs")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            "$$ SELECT set_config('standard_conforming_strings', 'off', false) $$"
+        )
+    with ctx.raw() as c:
+        c.send(
+            rc.query(f"SELECT {f}()")
+            + rc.message(b"Q", b"SELECT 'a\\'; " + DROP.encode() + b"; -- '\x00")
+        )
+        return outcome(c, count=2)
+
+
+@guard("a function that calls set_config(client_encoding, SJIS) pipelined before the text")
+def _r4z(ctx: Ctx) -> object:
+    f = ctx.unique("enc")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            "$$ SELECT set_config('client_encoding', 'SJIS', false) $$"
+        )
+    with ctx.raw() as c:
+        c.send(
+            rc.query(f"SELECT {f}()")
+            + rc.message(b"Q", b"SELECT E'\x95\\'; " + DROP.encode() + b"; -- '\x00")
+        )
+        return outcome(c, count=2)
+
+
+@guard("set_config(client_encoding, BIG5) through Parse/Bind, the hiding text in the same batch")
+def _r4za(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("SELECT set_config($1, $2, false)")
+            + rc.bind(["client_encoding", "BIG5"])
+            + rc.execute()
+            + rc.sync()
+            + rc.message(b"Q", b"SELECT E'\xa4\\'; " + DROP.encode() + b"; -- '\x00")
+        )
+        return outcome(c, count=2)
+
+
+@guard("protocol statement 'S' vs SQL PREPARE S (folded to s), then Bind 'S'")
+def _r4pa(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "S") + rc.sync(),
+            rc.query("PREPARE S AS SELECT 1"),
+            rc.query("DEALLOCATE S"),
+            rc.bind(statement="S") + rc.execute() + rc.sync(),
+        )
+        return outcome(c, count=4)
+
+
+@guard("protocol statement of 64 bytes vs SQL PREPARE of the same (cut to 63)")
+def _r4pb(ctx: Ctx) -> object:
+    name = "p" * 64
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, name) + rc.sync(),
+            rc.query(f"DEALLOCATE {name}"),
+            rc.bind(statement=name) + rc.execute() + rc.sync(),
+        )
+        return outcome(c, count=3)
+
+
+@guard("DISCARD ALL refused inside a block keeps the protocol statement holding the DROP")
+def _r4pc(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.query("BEGIN"),
+            rc.parse(DROP, "d") + rc.sync(),
+            rc.query("DISCARD ALL"),
+            rc.query("ROLLBACK"),
+            rc.bind(statement="d") + rc.execute() + rc.sync(),
+        )
+        return outcome(c, count=5)
+
+
+@guard("DEALLOCATE ALL mid-pipeline while the DROP is held, then EXECUTE by SQL")
+def _r4pd(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "e") + rc.bind(statement="e") + rc.execute() + rc.sync(),
+            rc.query("DEALLOCATE ALL"),
+            rc.parse(DROP, "e") + rc.sync(),
+            rc.query("EXECUTE e"),
+        )
+        return outcome(c, count=4)
+
+
+@guard("SQL EXECUTE of a protocol-level statement holding the DROP")
+def _r4pe(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "x1") + rc.sync(),
+            rc.query("EXECUTE x1"),
+            rc.query("EXPLAIN (ANALYZE) EXECUTE x1"),
+        )
+        return outcome(c, count=3)
+
+
+@guard("Parse of 'EXECUTE x' and a multi-statement EXECUTE of a protocol-level DROP")
+def _r4pg(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "x2") + rc.sync(),
+            rc.parse("EXECUTE x2") + rc.bind() + rc.execute() + rc.sync(),
+            rc.query("SELECT 1; EXECUTE/**/x2"),
+        )
+        return outcome(c, count=3)
+
+
+@guard("U&\"...\" statement name in SQL DEALLOCATE of a protocol statement")
+def _r4pf(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "Q") + rc.sync(),
+            rc.query("PREPARE q AS SELECT 1"),
+            rc.query("DEALLOCATE U&\"\\0071\""),
+            rc.bind(statement="Q") + rc.execute() + rc.sync(),
+        )
+        return outcome(c, count=4)
+
+
+@guard("COPY (SELECT ...) TO PROGRAM running psql against the database")
+def _r4cp(ctx: Ctx) -> object:
+    psql = ctx.cluster.install.tool("psql")
+    cmd = f'{psql} -h {ctx.cluster.socket_dir} -p {ctx.cluster.port} -d {ctx.db} -c "{DROP}"'
+    return [
+        *q(ctx, f"COPY (SELECT 1) TO PROGRAM '{cmd} >/dev/null'"),
+        *q(ctx, f"COPY scratch TO /* c */ PROGRAM E'{cmd} >/dev/null'"),
+    ]
+
+
+@guard("COPY FROM PROGRAM through the extended protocol, program as a U& string")
+def _r4cq(ctx: Ctx) -> object:
+    psql = ctx.cluster.install.tool("psql")
+    cmd = f'{psql} -h {ctx.cluster.socket_dir} -p {ctx.cluster.port} -d {ctx.db} -c "{DROP}"'
+    with ctx.raw() as c:
+        c.send(rc.parse(f"COPY scratch FROM PROGRAM U&'{cmd} >/dev/null; echo 1'"), rc.bind(),
+               rc.execute(), rc.sync())  # fmt: skip
+        return outcome(c)
+
+
 # ------------------------------------------------------------------ runner
 
 

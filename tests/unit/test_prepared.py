@@ -234,3 +234,48 @@ def test_a_close_postgresql_may_have_skipped_leaves_the_text_held() -> None:
     prepared.on_close("S", "s")
     prepared.on_parse("s", "SELECT 1", to_read=False)  # the same text again: nothing to add
     assert prepared.get("s") == "SELECT 1"
+
+
+def test_a_bind_of_a_closed_name_postgresql_may_still_hold_runs_its_text() -> None:
+    """DISCARD ALL refused in a block (25001) keeps every statement: a Bind of one of
+    them before any Parse of the name again ran the DDL unread."""
+    prepared = PreparedStatements()
+    prepared.on_parse("d", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    prepared.on_query(b"DISCARD ALL")
+    prepared.settle(ran=False)
+    assert prepared.on_bind("p", "d") == "ALTER TABLE users DROP COLUMN email"
+    assert prepared.portal_sql("p") == "ALTER TABLE users DROP COLUMN email"
+    prepared.on_query(b"DISCARD ALL")
+    prepared.settle(ran=True)
+    assert prepared.on_bind("p", "d") is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "EXECUTE s",
+        "execute/**/s (1)",
+        "SELECT 1; EXECUTE s; SELECT 2",
+        'EXECUTE "s"',
+    ],
+)
+def test_sql_execute_of_a_statement_to_read_runs_its_text(text: str) -> None:
+    """SQL EXECUTE runs any statement of the session's one namespace, a DDL text a
+    protocol-level Parse prepared too."""
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    assert prepared.may_execute_held(text.encode())
+    assert "ALTER TABLE users DROP COLUMN email" in prepared.expand_executes(text)
+
+
+def test_sql_execute_of_plain_statements_is_left_alone() -> None:
+    prepared = PreparedStatements()
+    prepared.on_parse("s", "SELECT 1", to_read=False)
+    assert not prepared.may_execute_held(b"EXECUTE s")
+    prepared.on_parse("t", "ALTER TABLE users DROP COLUMN email", to_read=True)
+    assert prepared.expand_executes("EXECUTE s") == "EXECUTE s"
+    assert prepared.expand_executes("EXECUTE t") == "ALTER TABLE users DROP COLUMN email"
+    prepared.on_parse("", "BEGIN", to_read=True)  # the unnamed one: no SQL EXECUTE names it
+    prepared.on_close("S", "t")
+    prepared.settle(ran=True)
+    assert not prepared.may_execute_held(b"EXECUTE s")

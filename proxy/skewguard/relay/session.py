@@ -33,6 +33,7 @@ from skewguard.relay.upstream import HIGH_WATER, LOW_WATER, UpstreamLink, connec
 from skewguard.replay_samples import Owner, SessionSampler
 from skewguard.replaying import OwnQueryTimeout
 from skewguard.search_path import DEFAULT, parse_path, startup_path
+from skewguard.sql_start import first_word
 from skewguard.statements import (
     RESET,
     ROLE_SETTINGS,
@@ -91,17 +92,23 @@ _PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
 _SCRIPTS: Recent[str, Script] = Recent()
 
 
+def _parse_reads(query: bytes) -> bool:
+    """A Parse's text must be read at Execute: the sniff says so, or it is an SQL
+    ``EXECUTE`` of a statement that may be DDL by the time it runs."""
+    return needs_reading(query) or first_word(query) == b"execute"
+
+
 def _read_parse(body: bytes, encoding: str | None) -> tuple[str, str, bool]:
     """Parse's statement name and text, and whether the text must be read."""
     if encoding is not None:  # a session whose texts do not read as UTF-8: uncached
         m.decode_parse(body)  # the message's layout is checked as for any Parse
         name, _, rest = body.partition(b"\x00")
         query = rest.partition(b"\x00")[0]
-        return decode(name, encoding), decode(query, encoding), needs_reading(query)
+        return decode(name, encoding), decode(query, encoding), _parse_reads(query)
     known = _PARSES.get(body)
     if known is None:
         parse = m.decode_parse(body)
-        known = (parse.name, parse.query, needs_reading(parse.query.encode()))
+        known = (parse.name, parse.query, _parse_reads(parse.query.encode()))
         _PARSES.put(body, known)
     return known
 
@@ -399,7 +406,8 @@ class ClientSession(asyncio.Protocol):
             self._control_since_sync = False
             raw = message.raw[5:-1]
             self.stats.queries += 1
-            reading = needs_reading(raw)
+            executes = self.prepared.may_execute_held(raw)
+            reading = executes or needs_reading(raw)
             # PREPARE / DEALLOCATE / DISCARD start a statement with a word the sniff reads
             if reading:
                 self.prepared.on_query(raw)
@@ -408,6 +416,8 @@ class ClientSession(asyncio.Protocol):
                 self.prepared.forget_unnamed()
             encodings = self._encodings()
             sql = self._query_sql = decode(raw, encodings[0])
+            if executes:
+                sql = self._query_sql = self.prepared.expand_executes(sql)
             if reading:
                 script = self._read(sql)
                 if len(encodings) > 1 and not all(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from pglast import parse_sql, split
+from pglast import ast, parse_sql, split
 from pglast.parser import ParseError
 
 from skewguard.wire.errors import ProtocolViolation
@@ -144,7 +144,9 @@ class PreparedStatements:
     def on_bind(self, portal: str, name: str) -> str | None:
         """Bind: ``portal`` now runs statement ``name``'s text (returned; None if unknown)."""
         sql = self._by_name.get(name)
-        if name not in self._to_read:
+        if name in self._ghosts:  # closed, but PostgreSQL may have skipped or refused that
+            sql = _either(self._held(name))
+        elif name not in self._to_read:
             # a portal of a plain statement needs no memory: an unknown portal reads as
             # plain, so a client holding many open portals (PostgreSQL keeps them until
             # the transaction ends) only counts those that run text the proxy must read
@@ -159,7 +161,43 @@ class PreparedStatements:
 
     def portal_sql(self, portal: str) -> str | None:
         """The text an Execute of ``portal`` runs, when it must be read (else None)."""
-        return self._portals.get(portal)
+        sql = self._portals.get(portal)
+        if sql is not None and self.may_execute_held(sql.encode()):
+            return self.expand_executes(sql)
+        return sql
+
+    def may_execute_held(self, sql: bytes) -> bool:
+        """``sql`` may run, by SQL ``EXECUTE name``, a named statement whose text must be
+        read: the namespace is one, so EXECUTE runs a protocol-level DDL statement too."""
+        held = len(self._to_read) > ("" in self._to_read) or bool(self._ghosts)
+        return held and b"execute" in sql.lower()
+
+    def expand_executes(self, sql: str) -> str:
+        """``sql`` with each ``EXECUTE name`` statement replaced by what ``name`` may run,
+        when that text must be read (``sql`` itself when there is none)."""
+        try:
+            parts = split(sql)
+        except Exception:  # the server rejects the whole text too
+            return sql
+        out: list[str] = []
+        for part in parts:
+            try:
+                stmt = parse_sql(part)[0].stmt
+            except ParseError:
+                stmt = None
+            held = self._held(str(stmt.name)) if isinstance(stmt, ast.ExecuteStmt) else ()
+            out.append(_either(held) if held else part)
+        return ";\n".join(out) if out != list(parts) else sql
+
+    def _held(self, name: str) -> tuple[str, ...]:
+        """Every text ``name`` may run, when one must be read (else nothing): its text or
+        texts, and those of a Close PostgreSQL may have skipped."""
+        ghosts = self._ghosts.get(name, ())
+        if name not in self._to_read and not ghosts:
+            return ()
+        text = self._by_name.get(name)
+        texts = self._texts.get(name) or ((text,) if text is not None else ())
+        return tuple(dict.fromkeys((*texts, *ghosts)))
 
     def forget_unnamed(self) -> None:
         """Any simple Query destroys the unnamed statement and the unnamed portal."""
@@ -241,3 +279,4 @@ class PreparedStatements:
     def _forget_all(self) -> None:
         for name in list(self._by_name):
             self._close(name)
+        self.unsettled.update(self._ghosts)  # once it ran, no earlier statement is left

@@ -1,0 +1,124 @@
+"""Hostile clients, round 4: each test is an attack that once got past the guard and
+must not any more. PostgreSQL is the judge: after each attempt the column a live
+version reads must still exist (or the version's own statement must still work)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from skewguard.pgcluster import LocalCluster
+from tests.support import rawclient as rc
+from tests.support.clients import direct, unique
+from tests.support.proxy import ProxyProcess
+
+pytestmark = pytest.mark.integration
+
+DROP = "ALTER TABLE users DROP COLUMN email"
+SCHEMA = """
+CREATE TABLE users (id serial PRIMARY KEY, email text, name text);
+INSERT INTO users (email, name) VALUES ('a@x', 'Ann');
+CREATE TABLE scratch (a int);
+"""
+
+
+@dataclass
+class Target:
+    cluster: LocalCluster
+    database: str
+    proxy: ProxyProcess
+
+    def client(self, **extra: str) -> rc.RawClient:
+        client = rc.RawClient("127.0.0.1", self.proxy.port, timeout=15)
+        params = {"user": "postgres", "database": self.database, "application_name": "migrate"}
+        replies = client.startup(params | extra)
+        assert replies[-1].type == "Z", replies
+        return client
+
+    def direct(self) -> psycopg.Connection[tuple[object, ...]]:
+        return direct(self.cluster, dbname=self.database)
+
+    def live(self, app: str, *texts: str) -> psycopg.Connection[tuple[object, ...]]:
+        """A protected version (live while the connection is open) that ran ``texts``."""
+        conn = psycopg.connect(
+            self.proxy.url(database=self.database, application_name=app), autocommit=True
+        )
+        for text in texts:
+            conn.execute(text)
+        return conn
+
+    def email_exists(self) -> bool:
+        with self.direct() as conn:
+            row = conn.execute(
+                "SELECT count(*) FROM information_schema.columns WHERE table_schema = 'public' "
+                "AND table_name = 'users' AND column_name = 'email'"
+            ).fetchone()
+        return bool(row and row[0])
+
+
+@pytest.fixture(scope="module")
+def target(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
+    database = unique("hostile4")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(SCHEMA)
+    workdir: Path = tmp_path_factory.mktemp("hostile4")
+    proxy = ProxyProcess(
+        upstream=cluster.url(database=database),
+        state=workdir / "state.db",
+        logfile=workdir / "proxy.log",
+    ).start()
+    t = Target(cluster, database, proxy)
+    with t.live("shop@1", "SELECT email FROM users WHERE id = 1"):
+        time.sleep(1.0)  # the rollback target (N-1) stays protected once it left
+        yield t
+    proxy.stop()
+
+
+def _codes(client: rc.RawClient, count: int = 1) -> list[str]:
+    """SQLSTATEs of the next ``count`` replies up to ReadyForQuery ('ok' when none)."""
+    out = []
+    for _ in range(count):
+        codes = [r.fields()["C"] for r in client.read_ready() if r.type == "E"]
+        out.append(codes[0] if codes else "ok")
+    return out
+
+
+@pytest.mark.parametrize(
+    "run",
+    [
+        pytest.param(rc.query("EXECUTE x1"), id="simple"),
+        pytest.param(rc.query("SELECT 1; EXECUTE/**/x1"), id="multi"),
+        pytest.param(rc.parse("EXECUTE x1") + rc.bind() + rc.execute() + rc.sync(), id="parse"),
+    ],
+)
+def test_sql_execute_of_a_protocol_level_ddl_statement_is_judged(
+    target: Target, run: bytes
+) -> None:
+    """SQL EXECUTE runs a statement a protocol-level Parse prepared, DDL included; the
+    first word ``execute`` read as plain, and the drop went through."""
+    with target.client() as client:
+        client.send(rc.parse(DROP, "x1") + rc.sync(), run)
+        assert _codes(client, 2) == ["ok", "55006"]
+    assert target.email_exists()
+
+
+def test_a_statement_kept_by_a_refused_discard_all_is_judged_at_execute(target: Target) -> None:
+    """DISCARD ALL fails inside a block (25001) and PostgreSQL keeps every statement; the
+    proxy forgot them, and a Bind of the DROP's name ran unread."""
+    with target.client() as client:
+        client.send(
+            rc.query("BEGIN"),
+            rc.parse(DROP, "d") + rc.sync(),
+            rc.query("DISCARD ALL"),
+            rc.query("ROLLBACK"),
+            rc.bind(statement="d") + rc.execute() + rc.sync(),
+        )
+        assert _codes(client, 5) == ["ok", "ok", "25001", "ok", "55006"]
+    assert target.email_exists()
