@@ -2302,7 +2302,7 @@ def _u5(ctx: Ctx) -> object:
     return "no leak"
 
 
-# ------------------------------------------------------------------ round 4: rules, event triggers, names
+# ------------------------------------------------------- round 4: rules, event triggers, names
 
 
 def _live(ctx: Ctx, app: str, *texts: str) -> psycopg.Connection[tuple[object, ...]]:
@@ -2358,11 +2358,11 @@ def _r4b(ctx: Ctx) -> object:
     return got
 
 
-@guard("CREATE RULE \"_RETURN\" ON SELECT turns an empty table a version writes into a view")
+@guard('CREATE RULE "_RETURN" ON SELECT turns an empty table a version writes into a view')
 def _r4c(ctx: Ctx) -> object:
     t = _orders(ctx)
     write = f"INSERT INTO {t} (id, note) VALUES (7, 'n') RETURNING id"
-    with _live(ctx, "writer@3", "BEGIN", write, "ROLLBACK") as live:
+    with _live(ctx, "writer@3", "BEGIN", write, "ROLLBACK"):
         got = q(
             ctx,
             f'CREATE RULE "_RETURN" AS ON SELECT TO {t} DO INSTEAD '
@@ -2375,7 +2375,7 @@ def _r4c(ctx: Ctx) -> object:
     return got
 
 
-@guard("CREATE OR REPLACE RULE \"_RETURN\" of a view a version reads")
+@guard('CREATE OR REPLACE RULE "_RETURN" of a view a version reads')
 def _r4d(ctx: Ctx) -> object:
     v = ctx.unique("uv")
     with ctx.direct() as conn:
@@ -2793,13 +2793,13 @@ def _r4pg(ctx: Ctx) -> object:
         return outcome(c, count=3)
 
 
-@guard("U&\"...\" statement name in SQL DEALLOCATE of a protocol statement")
+@guard('U&"..." statement name in SQL DEALLOCATE of a protocol statement')
 def _r4pf(ctx: Ctx) -> object:
     with ctx.raw() as c:
         c.send(
             rc.parse(DROP, "Q") + rc.sync(),
             rc.query("PREPARE q AS SELECT 1"),
-            rc.query("DEALLOCATE U&\"\\0071\""),
+            rc.query('DEALLOCATE U&"\\0071"'),
             rc.bind(statement="Q") + rc.execute() + rc.sync(),
         )
         return outcome(c, count=4)

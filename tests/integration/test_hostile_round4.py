@@ -122,3 +122,72 @@ def test_a_statement_kept_by_a_refused_discard_all_is_judged_at_execute(target: 
         )
         assert _codes(client, 5) == ["ok", "ok", "25001", "ok", "55006"]
     assert target.email_exists()
+
+
+def test_an_event_trigger_running_queued_commands_is_refused(target: Target) -> None:
+    """An installed event-trigger function runs queued commands: CREATE EVENT TRIGGER was
+    harmless to the guard, and the next CREATE TABLE dropped the column shop@1 reads."""
+    f, et, t = unique("run_cmds"), unique("et"), unique("t")
+    with target.direct() as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS cmds (sql text)")
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS event_trigger LANGUAGE plpgsql AS $$ "
+            "DECLARE c text; BEGIN FOR c IN DELETE FROM cmds RETURNING sql LOOP "
+            "EXECUTE c; END LOOP; END $$"
+        )
+        conn.execute(f"INSERT INTO cmds VALUES ('{DROP}')")
+        conn.execute(f"CREATE EVENT TRIGGER {et} ON ddl_command_end EXECUTE FUNCTION {f}()")
+        conn.execute(f"ALTER EVENT TRIGGER {et} DISABLE")
+    try:
+        with target.client() as client:
+            client.send(
+                rc.query(f"CREATE EVENT TRIGGER {et}_2 ON ddl_command_end EXECUTE FUNCTION {f}()"),
+                rc.query(f"ALTER EVENT TRIGGER {et} ENABLE ALWAYS"),
+                rc.query(f"CREATE TABLE {t} (a int)"),
+            )
+            assert _codes(client, 3) == ["55006", "55006", "ok"]
+        assert target.email_exists()
+    finally:
+        with target.direct() as conn:
+            conn.execute(f"DROP EVENT TRIGGER {et}; DROP TABLE cmds")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "ALTER EVENT TRIGGER skewguard_backstop_sql_drop DISABLE",
+        "DROP EVENT TRIGGER skewguard_backstop_ddl_command_end",
+        "DROP SCHEMA skewguard_backstop CASCADE",
+    ],
+)
+def test_the_backstop_is_not_weakened_through_the_proxy(target: Target, text: str) -> None:
+    """The backstop refuses DDL from any path; disabling or dropping it through the
+    proxy was harmless (no version uses it) and left every other path unguarded."""
+    import asyncio
+
+    import asyncpg
+
+    from skewguard import backstop
+
+    async def install() -> None:
+        conn = await asyncpg.connect(target.cluster.url(database=target.database))
+        try:
+            await backstop.install(conn, "enforce")
+        finally:
+            await conn.close()
+
+    asyncio.run(install())
+    try:
+        with target.client() as client:
+            client.send(rc.query(text))
+            assert _codes(client) == ["55006"]
+        with target.direct() as conn:
+            rows = conn.execute(
+                "SELECT evtenabled FROM pg_event_trigger WHERE evtname LIKE 'skewguard%'"
+            ).fetchall()
+        assert [r[0] for r in rows] == ["A", "A"]
+    finally:
+        with target.direct() as conn:
+            conn.execute("DROP SCHEMA IF EXISTS skewguard_backstop CASCADE")
+            conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_ddl_command_end")
+            conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_sql_drop")

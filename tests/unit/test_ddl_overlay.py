@@ -334,3 +334,50 @@ def test_lock_lints_on_non_empty_table() -> None:
         )
         == []
     )
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "ALTER EVENT TRIGGER skewguard_backstop_sql_drop DISABLE",
+        "ALTER EVENT TRIGGER skewguard_backstop_sql_drop ENABLE REPLICA",
+        "DROP EVENT TRIGGER IF EXISTS skewguard_backstop_ddl_command_end",
+        "ALTER EVENT TRIGGER skewguard_backstop_sql_drop RENAME TO x",
+        "DROP SCHEMA IF EXISTS skewguard_backstop CASCADE",
+        "ALTER SCHEMA skewguard_backstop RENAME TO x",
+        "CREATE OR REPLACE FUNCTION skewguard_backstop.f() RETURNS event_trigger "
+        "LANGUAGE plpgsql AS 'BEGIN END'",
+        "DROP FUNCTION IF EXISTS skewguard_backstop.f()",
+    ],
+)
+def test_the_backstops_own_objects_are_not_changed_through_the_proxy(
+    base: CatalogSnapshot, sql: str
+) -> None:
+    """Disabling, dropping or replacing the backstop through the proxy left every other
+    path unguarded (the statements were harmless: nothing a version uses)."""
+    with pytest.raises(CannotModel) as caught:
+        Overlay(base).apply(sql)
+    assert "backstop" in caught.value.reason
+
+
+@pytest.mark.parametrize(
+    ("sql", "harmless"),
+    [
+        ("CREATE EVENT TRIGGER et ON ddl_command_end EXECUTE FUNCTION f()", False),
+        ("ALTER EVENT TRIGGER et ENABLE", False),
+        ("ALTER EVENT TRIGGER et ENABLE ALWAYS", False),
+        ("ALTER EVENT TRIGGER et DISABLE", True),
+        ("DROP EVENT TRIGGER IF EXISTS et", True),
+        ("COMMENT ON TABLE users IS 'skewguard_backstop'", True),
+    ],
+)
+def test_an_event_trigger_that_starts_running_is_code_at_every_later_ddl(
+    base: CatalogSnapshot, sql: str, harmless: bool
+) -> None:
+    """An event trigger runs its function at any later DDL of any session (an installed
+    function running queued commands dropped a used column at the next CREATE TABLE)."""
+    if harmless:
+        Overlay(base).apply(sql)
+        return
+    with pytest.raises(CannotModel, match="EVENT TRIGGER"):
+        Overlay(base).apply(sql)

@@ -269,8 +269,6 @@ HARMLESS: frozenset[type] = frozenset(
         ast.CreatePLangStmt,
         ast.AlterTSConfigurationStmt,
         ast.AlterTSDictionaryStmt,
-        ast.CreateEventTrigStmt,
-        ast.AlterEventTrigStmt,
         ast.CreateFdwStmt,
         ast.AlterFdwStmt,
         ast.CreateForeignServerStmt,
@@ -641,6 +639,14 @@ def _alter_sequence(scope: Scope, node: Any) -> None:
     )
 
 
+def _alter_event_trigger(scope: Scope, node: Any) -> None:
+    if node.tgenabled != "D":  # disabled, it runs nothing (the backstop's: own_objects)
+        raise CannotModel(
+            "ALTER EVENT TRIGGER ... ENABLE: the code it runs at every later DDL of any "
+            "session is not modelled"
+        )
+
+
 JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.AlterRoleSetStmt: _alter_role_set,
     ast.AlterDatabaseSetStmt: _alter_database_set,
@@ -660,6 +666,10 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     # What these reach is unknown: any version may notice.
     ast.DoStmt: _unmodellable("DO block: what the code does is not modelled"),
     ast.DropOwnedStmt: _unmodellable("DROP OWNED BY: ownership closure not modelled"),
+    ast.CreateEventTrigStmt: _unmodellable(
+        "CREATE EVENT TRIGGER: the code it runs at every later DDL of any session is not modelled"
+    ),
+    ast.AlterEventTrigStmt: _alter_event_trigger,
     ast.ReassignOwnedStmt: _reassign_owned,
     ast.DropRoleStmt: _unmodellable(
         "DROP ROLE: the versions connecting as it or as its members are not modelled"

@@ -28,6 +28,7 @@ from skewguard.ddl.overlay import (
     typedefs,
     views,
 )
+from skewguard.ddl.own_objects import names_backstop
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -64,6 +65,8 @@ APPLIERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
 def apply_node(ov: Overlay, m: Model, node: Any) -> None:
     """Apply one statement node to ``m``; raises Rejected or CannotModel."""
     node = _as_run(node)
+    if is_ddl(node) and names_backstop(node):
+        raise CannotModel("a change of the skewguard backstop's own objects")
     applier = APPLIERS.get(type(node))
     if applier is not None:
         applier(ov, m, node)
