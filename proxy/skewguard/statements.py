@@ -422,15 +422,17 @@ def called_procedure(text: str) -> tuple[str, ...] | None:
     return tuple(str(n.sval) for n in raw[0].stmt.funccall.funcname or ())
 
 
-def runs_only_plain_sql(language: str, source: str) -> bool:
+def runs_only_plain_sql(language: str, source: str, *, trigger: bool = False) -> bool:
     """Whether a procedure body of ``language`` (sql or plpgsql) runs nothing but plain
     statements: no DDL, no dynamic SQL, no nested CALL/DO, no transaction control. A
-    CALL of such a procedure changes no schema, whoever sends it."""
+    CALL of such a procedure changes no schema, whoever sends it. ``trigger``: the
+    body of a trigger function (it returns NEW or OLD)."""
     if language == "plpgsql":
         tag = "$skewguard$"
         while tag in source:
             tag = tag[:-1] + "_$"
-        bodies = _plpgsql_sql(f"DO {tag}{source}{tag}")
+        head = "CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS " if trigger else "DO "
+        bodies = _plpgsql_sql(f"{head}{tag}{source}{tag}")
     elif language == "sql":
         bodies = [source]
     else:

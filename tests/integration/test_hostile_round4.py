@@ -191,3 +191,41 @@ def test_the_backstop_is_not_weakened_through_the_proxy(target: Target, text: st
             conn.execute("DROP SCHEMA IF EXISTS skewguard_backstop CASCADE")
             conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_ddl_command_end")
             conn.execute("DROP EVENT TRIGGER IF EXISTS skewguard_backstop_sql_drop")
+
+
+def test_enabling_a_trigger_whose_function_may_run_ddl_is_refused(target: Target) -> None:
+    """A disabled trigger of an installed ``EXECUTE TG_ARGV[0]`` function held the DROP
+    as its argument; ENABLE TRIGGER reached only the table's writers (none), and the next
+    INSERT dropped the column. A trigger that only fills NEW's fields still passes."""
+    runner, filler = unique("run_arg"), unique("fill")
+    with target.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {runner}() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN EXECUTE TG_ARGV[0]; RETURN NEW; END'"
+        )
+        conn.execute(
+            f"CREATE FUNCTION {filler}() RETURNS trigger LANGUAGE plpgsql AS "
+            "'BEGIN NEW.a := coalesce(NEW.a, 0); RETURN NEW; END'"
+        )
+        conn.execute(
+            f"CREATE TRIGGER {runner} BEFORE INSERT ON scratch FOR EACH ROW "
+            f"EXECUTE FUNCTION {runner}('{DROP}')"
+        )
+        conn.execute(
+            f"CREATE TRIGGER {filler} BEFORE INSERT ON scratch FOR EACH ROW "
+            f"EXECUTE FUNCTION {filler}()"
+        )
+        conn.execute("ALTER TABLE scratch DISABLE TRIGGER USER")
+    try:
+        with target.client() as client:
+            client.send(
+                rc.query(f"ALTER TABLE scratch ENABLE TRIGGER {runner}"),
+                rc.query("ALTER TABLE scratch ENABLE TRIGGER USER"),
+                rc.query(f"ALTER TABLE scratch ENABLE TRIGGER {filler}"),
+                rc.query("INSERT INTO scratch VALUES (1)"),
+            )
+            assert _codes(client, 4) == ["55006", "55006", "ok", "ok"]
+        assert target.email_exists()
+    finally:
+        with target.direct() as conn:
+            conn.execute(f"DROP TRIGGER {runner} ON scratch; DROP TRIGGER {filler} ON scratch")

@@ -18,6 +18,7 @@ from skewguard.ddl.overlay.calls import record_calls
 from skewguard.ddl.overlay.cascade import drop_column, drop_constraint
 from skewguard.ddl.overlay.columns import add_column, set_column, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
+from skewguard.ddl.overlay.existing_triggers import enabling_may_run_ddl
 from skewguard.ddl.overlay.names import column_collation, column_type, find_rv
 
 if TYPE_CHECKING:
@@ -204,6 +205,10 @@ def _alter_other(ov: Overlay, m: Model, oid: int, cmd: Any) -> None:
     if st in _AT_HARMLESS:
         return
     if st in _AT_TRIGGERS:
+        if existing and st in _AT_ENABLE_TRIGGERS and enabling_may_run_ddl(m, oid, cmd.name):
+            raise CannotModel(  # code that may change any schema at the next write
+                f"ENABLE TRIGGER on {rel.qname}: its function may run DDL; not modelled"
+            )
         if existing:
             raise CannotModel(
                 f"ENABLE/DISABLE TRIGGER on {rel.qname}: triggers are not modelled",
@@ -333,6 +338,17 @@ _AT_TRIGGERS = frozenset(
         _AT.AT_DisableTrigAll,
         _AT.AT_EnableTrigUser,
         _AT.AT_DisableTrigUser,
+    }
+)
+
+
+_AT_ENABLE_TRIGGERS = frozenset(
+    {
+        _AT.AT_EnableTrig,
+        _AT.AT_EnableAlwaysTrig,
+        _AT.AT_EnableReplicaTrig,
+        _AT.AT_EnableTrigAll,
+        _AT.AT_EnableTrigUser,
     }
 )
 

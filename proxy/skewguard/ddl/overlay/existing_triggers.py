@@ -10,6 +10,7 @@ from skewguard.ddl.affects import Use
 from skewguard.ddl.errors import CannotModel
 from skewguard.ddl.model import Edge, Holder, Model
 from skewguard.ddl.triggers import loss_harm, names_column, row_filler
+from skewguard.statements import runs_only_plain_sql
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -32,6 +33,19 @@ def _trigger_body(m: Model, edges: Sequence[Edge]) -> str | None:
         if e.referenced.kind == "function" and (fn := m.funcs.get(e.referenced.oid))
     ]
     return bodies[0] if len(bodies) == 1 else None
+
+
+def enabling_may_run_ddl(m: Model, oid: int, name: str | None) -> bool:
+    """Enabling trigger ``name`` of relation ``oid`` (all of them: None) may run DDL at the
+    next write: a function whose body is not PL/pgSQL reading as plain statements only
+    (``EXECUTE TG_ARGV[0]`` runs what CREATE TRIGGER handed it, long before)."""
+    triggers = _triggers_of(m, oid)
+    chosen = list(triggers.values()) if name is None else [triggers.get(name, [])]
+    for edges in chosen:
+        body = _trigger_body(m, edges)
+        if body is None or not runs_only_plain_sql("plpgsql", body, trigger=True):
+            return True
+    return False
 
 
 def drop_existing_trigger(ov: Overlay, m: Model, oid: int, name: str) -> None:
