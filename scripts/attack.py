@@ -2709,6 +2709,46 @@ def _r4z(ctx: Ctx) -> object:
         return outcome(c, count=2)
 
 
+@guard("a function that sets client_encoding LATIN1, a pipelined DROP of a non-ASCII column")
+def _r4zb(ctx: Ctx) -> object:
+    f = ctx.unique("enc")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            "$$ SELECT set_config('client_encoding', 'LATIN1', false) $$"
+        )
+    with _live(ctx, "latin@1", 'SELECT "prénom" FROM users') as live:
+        with ctx.raw() as c:
+            c.send(
+                rc.query(f"SELECT {f}()")
+                + rc.message(b"Q", b'ALTER TABLE users DROP COLUMN "pr\xe9nom"\x00')
+            )
+            got = outcome(c, count=2)
+        try:
+            _judge(live, 'SELECT "prénom" FROM users', "read of prénom")
+        except Bypassed:
+            with ctx.direct() as conn:
+                conn.execute('ALTER TABLE users ADD COLUMN "prénom" text')
+            raise
+    return got
+
+
+@guard("scs off at startup, a function turns it on, the pipelined text hides the DROP")
+def _r4zc(ctx: Ctx) -> object:
+    f = ctx.unique("scs")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            "$$ SELECT set_config('standard_conforming_strings', 'on', false) $$"
+        )
+    with ctx.raw(standard_conforming_strings="off") as c:
+        c.send(
+            rc.query(f"SELECT {f}()")
+            + rc.message(b"Q", b"SELECT 'a\\'; " + DROP.encode() + b"; -- '\x00")
+        )
+        return outcome(c, count=2)
+
+
 @guard("set_config(client_encoding, BIG5) through Parse/Bind, the hiding text in the same batch")
 def _r4za(ctx: Ctx) -> object:
     with ctx.raw() as c:

@@ -229,3 +229,39 @@ def test_enabling_a_trigger_whose_function_may_run_ddl_is_refused(target: Target
     finally:
         with target.direct() as conn:
             conn.execute(f"DROP TRIGGER {runner} ON scratch; DROP TRIGGER {filler} ON scratch")
+
+
+@pytest.mark.parametrize(
+    ("encoding", "text"),
+    [
+        ("SJIS", b"SELECT E'\x95\\'; " + DROP.encode() + b"; -- '"),
+        ("LATIN1", b'ALTER TABLE users DROP COLUMN "n\xe4me"; ' + DROP.encode()),
+    ],
+)
+def test_a_text_pipelined_after_a_function_that_sets_client_encoding_is_not_misread(
+    target: Target, encoding: str, text: bytes
+) -> None:
+    """A function may call set_config('client_encoding', ...): the proxy read the next,
+    pipelined text in the encoding last reported (UTF-8), PostgreSQL in the new one; the
+    SJIS trail byte 0x5C ended the string early and the DROP ran."""
+    f = unique("enc")
+    with target.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            f"$$ SELECT set_config('client_encoding', '{encoding}', false) $$"
+        )
+    with target.client() as client:
+        client.send(rc.query(f"SELECT {f}()") + rc.message(b"Q", text + b"\x00"))
+        assert _codes(client, 2) == ["ok", "55006"]
+    assert target.email_exists()
+
+
+def test_pipelined_non_ascii_texts_after_a_plain_one_still_pass(target: Target) -> None:
+    """The doubt costs nothing to an ordinary pipeline: a plain text, even one that reads
+    otherwise in another encoding's characters, still runs."""
+    with target.client() as client:
+        client.send(
+            rc.query("SELECT 1"),
+            rc.message(b"Q", "SELECT 'prénom' AS x; SELECT 2".encode() + b"\x00"),
+        )
+        assert _codes(client, 2) == ["ok", "ok"]

@@ -415,14 +415,21 @@ class ClientSession(asyncio.Protocol):
             else:
                 self.prepared.forget_unnamed()
             encodings = self._encodings()
+            if len(encodings) == 1 and self._unanswered() and not raw.isascii():
+                # a function an unanswered text called may have set client_encoding
+                encodings = (encodings[0], ANY)
             sql = self._query_sql = decode(raw, encodings[0])
             if executes:
                 sql = self._query_sql = self.prepared.expand_executes(sql)
             if reading:
                 script = self._read(sql)
-                if len(encodings) > 1 and not all(
-                    same_effect(script, self._read(other)) for other in readings(raw, encodings)[1:]
-                ):
+                if len(encodings) > 1 and (
+                    ("\ufffd" in sql and script.may_change_schema)
+                    or not all(
+                        same_effect(script, self._read(other))
+                        for other in readings(raw, encodings)[1:]
+                    )
+                ):  # names or statements that read otherwise in an encoding it may be in
                     script = replace(script, ambiguous=True)
                 self._record(sql, script)
                 return self._on_statement(script, self._syncs)
@@ -527,6 +534,10 @@ class ClientSession(asyncio.Protocol):
             ANY if value == ANY else character_set(value) for value in self._encodings_in_flight
         )
         return (reported, *others)
+
+    def _unanswered(self) -> bool:
+        """Something the client sent before the current Query is not answered yet."""
+        return self._replies.ready + 1 < self._syncs or self._executes_since_sync > 0
 
     def _read(self, sql: str) -> Script:
         limit = self.proxy.settings.max_analysed_statement
