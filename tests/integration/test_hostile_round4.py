@@ -265,3 +265,19 @@ def test_pipelined_non_ascii_texts_after_a_plain_one_still_pass(target: Target) 
             rc.message(b"Q", "SELECT 'prénom' AS x; SELECT 2".encode() + b"\x00"),
         )
         assert _codes(client, 2) == ["ok", "ok"]
+
+
+def test_create_schema_authorization_current_user_shadowing_users_is_refused(
+    target: Target,
+) -> None:
+    """The schema of CURRENT_USER is ``"$user"`` on shop@1's default path: its ``users``
+    view shadows public.users. The overlay took the unnamed schema for a statement
+    PostgreSQL rejects and let it through; shop@1's next read failed."""
+    with target.client() as client:
+        client.send(
+            rc.query("CREATE SCHEMA AUTHORIZATION CURRENT_USER CREATE VIEW users AS SELECT 1 AS id")
+        )
+        assert _codes(client) == ["55006"]
+    with target.direct() as conn:
+        row = conn.execute("SELECT to_regnamespace('postgres') IS NULL").fetchone()
+    assert row == (True,)

@@ -381,3 +381,25 @@ def test_an_event_trigger_that_starts_running_is_code_at_every_later_ddl(
         return
     with pytest.raises(CannotModel, match="EVENT TRIGGER"):
         Overlay(base).apply(sql)
+
+
+def test_create_schema_authorization_current_user_is_the_users_schema(
+    base: CatalogSnapshot,
+) -> None:
+    """The schema takes the role's name: CURRENT_USER's is the session's user (a table
+    there shadows public's for ``"$user", public``); read as a statement PostgreSQL
+    rejects, the shadowing CREATE VIEW users went through."""
+    elements = " CREATE TABLE users (id int) CREATE VIEW v AS SELECT 1 AS x"
+    path = ("$user", "public")
+    named = Overlay(base, search_path=path, user="mig")
+    named.apply("CREATE SCHEMA AUTHORIZATION mig" + elements)
+    current = Overlay(base, search_path=path, user="mig")
+    current.apply("CREATE SCHEMA AUTHORIZATION CURRENT_USER" + elements)
+    assert current.catalog.relation("mig", "users") is not None
+    assert [str(c) for c in current.net_changes()] == [str(c) for c in named.net_changes()]
+    with pytest.raises(CannotModel):
+        Overlay(base, search_path=path).apply("CREATE SCHEMA AUTHORIZATION CURRENT_USER")
+    with pytest.raises(CannotModel):
+        Overlay(base, search_path=path, user="mig").apply(
+            "CREATE SCHEMA AUTHORIZATION SESSION_USER" + elements
+        )

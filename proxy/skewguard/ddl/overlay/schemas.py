@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
 
-from skewguard.ddl.errors import Rejected
+from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Model
 
 if TYPE_CHECKING:
@@ -25,10 +25,26 @@ def set_variable(ov: Overlay, m: Model, node: Any) -> None:
         ov._path = tuple(values)
 
 
-def create_schema(ov: Overlay, m: Model, node: Any) -> None:
-    name = node.schemaname or (node.authrole.rolename if node.authrole else None)
-    if name is None:
+_R = enums.RoleSpecType
+
+
+def _owner_name(ov: Overlay, role: Any) -> str | None:
+    """The schema name ``CREATE SCHEMA AUTHORIZATION role`` takes: the role's name."""
+    if role is None:
         raise Rejected
+    if role.roletype == _R.ROLESPEC_CSTRING:
+        return str(role.rolename)
+    if role.roletype in (_R.ROLESPEC_CURRENT_USER, _R.ROLESPEC_CURRENT_ROLE):
+        return ov._user
+    return None  # SESSION_USER: not followed
+
+
+def create_schema(ov: Overlay, m: Model, node: Any) -> None:
+    name = node.schemaname or _owner_name(ov, node.authrole)
+    if name is None:
+        raise CannotModel(
+            "CREATE SCHEMA AUTHORIZATION: the schema is named after a role not known here"
+        )
     if name in m.schemas:
         if node.if_not_exists:
             return
