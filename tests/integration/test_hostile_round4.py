@@ -281,3 +281,24 @@ def test_create_schema_authorization_current_user_shadowing_users_is_refused(
     with target.direct() as conn:
         row = conn.execute("SELECT to_regnamespace('postgres') IS NULL").fetchone()
     assert row == (True,)
+
+
+def test_a_function_shadowing_one_a_version_calls_is_refused(target: Target) -> None:
+    """A function of the same name in the role's own schema (``"$user"``, first on the
+    default path) takes over shop@2's bare call: no rule looked past the called
+    function's own schema, and the call then divided by zero."""
+    f = unique("user_name")
+    with target.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION public.{f}(int) RETURNS text LANGUAGE sql AS "
+            "'SELECT name FROM users WHERE id = $1'"
+        )
+    with target.live("shop@2", f"SELECT {f}(1)") as live:
+        with target.client() as client:
+            client.send(
+                rc.query("CREATE SCHEMA IF NOT EXISTS postgres"),
+                rc.query(f"CREATE FUNCTION {f}(int) RETURNS int LANGUAGE sql AS 'SELECT 1/0'"),
+                rc.query(f"CREATE FUNCTION {f}(int, int) RETURNS int LANGUAGE sql AS 'SELECT 1'"),
+            )
+            assert _codes(client, 3) == ["ok", "55006", "ok"]
+        assert live.execute(f"SELECT {f}(1)").fetchone() == ("Ann",)

@@ -48,6 +48,7 @@ RULES: tuple[Rule[Any], ...] = (
     columns.NOW_GENERATED,  # SG122
     enums_functions.REPLACED_FUNCTION,  # SG123
     renames.SHADOWED,  # SG124
+    renames.FUNCTION_SHADOWED,  # SG125
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

@@ -14,6 +14,7 @@ from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.ddl.changes import (
+    CreateFunction,
     CreateRelation,
     MoveRelation,
     RenameColumn,
@@ -315,4 +316,65 @@ SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
         ),
     ),
     check=check_shadowing,
+)
+
+
+def check_function_shadowing(ctx: Context, change: CreateFunction) -> Iterator[Hit]:
+    qname = change.subject.split("(", 1)[0]
+    parts = split_qualified_name(qname)
+    if len(parts) != 2:
+        return
+    schema, name = parts
+    args = change.subject[len(qname) :]
+    hits: list[tuple[VersionKey, Facet, Evidence]] = []
+    # the same argument types: the earlier schema's function is the one called (another
+    # overload in another schema is not followed here)
+    for v, f, ev in ctx.uses((F.FUNCTION_CALL,), lambda s: s.endswith(args)):
+        old = split_qualified_name(f.subject[: -len(args)])
+        if len(old) != 2 or old[1] != name or old[0] == schema:
+            continue
+        if any(_earlier(path, schema, old[0]) for path in ctx.search_paths(v)):
+            hits.append((v, f, ev))
+    for v, f, ev in first_per_version(hits):
+        yield Hit(
+            Severity.BREAK,
+            breaks(f"a new {change.subject}", v, f) + f" (its bare call now finds {qname})",
+            v,
+            f,
+            ev,
+        )
+
+
+FUNCTION_SHADOWED: Rule[CreateFunction] = Rule(
+    id="SG125",
+    name="function-shadowed",
+    severity=Severity.BREAK,
+    summary="A new function takes over a bare call a version resolves through its search_path",
+    doc="PostgreSQL resolves a function call without a schema among the functions of that "
+    "name in every schema of the search_path; of two with the same argument types, the "
+    "earlier schema's wins. A function created in a schema before the one a version calls "
+    '(on the default "$user", public, a schema named after its role) with the same '
+    "argument types now answers the call: another body, another result type. Overloads "
+    "with other argument types in other schemas are not followed.",
+    breaks="Calls naming the function without a schema, in sessions whose search_path lists "
+    "the new function's schema first.",
+    recipe="Give the new function another name, or create it in a schema after the one the "
+    "versions use; qualify calls in the application.",
+    covers=(CreateFunction,),
+    examples=(
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS text LANGUAGE sql AS 'SELECT 1'; CREATE SCHEMA app",
+            "SET search_path = app, public; SELECT f(1)",
+            "CREATE FUNCTION app.f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1/0'",
+            True,
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS text LANGUAGE sql AS 'SELECT 1'; CREATE SCHEMA app",
+            "SET search_path = public, app; SELECT f(1)",
+            "CREATE FUNCTION app.f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1/0'",
+            False,
+            "public comes first: the call still finds public.f",
+        ),
+    ),
+    check=check_function_shadowing,
 )
