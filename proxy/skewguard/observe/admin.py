@@ -27,6 +27,7 @@ from skewguard.guard import ReplayUnavailable, Requester, StateUnreadable
 from skewguard.identity import Identity
 from skewguard.observe import status_page
 from skewguard.observe.access import AccessPolicy
+from skewguard.observe.admin_connections import BOUNDS, ConnectionBounds, deadline_off, listen
 from skewguard.protection import Protection, version_report
 from skewguard.relay.server import Proxy
 from skewguard.search_path import DEFAULT
@@ -167,7 +168,16 @@ async def _read_json(request: web.Request, limit: int) -> dict[str, Any]:
     """The request's JSON object (an empty body is ``{}``); 413 past ``limit`` bytes."""
     if request.content_length is not None and request.content_length > limit:
         _fail(413, f"request body over {limit} bytes")
-    raw = await request.content.read(limit + 1)
+    raw = b""
+    try:
+        async with asyncio.timeout(request.app[BOUNDS].deadline):
+            while len(raw) <= limit:  # read() answers with what has arrived so far
+                chunk = await request.content.read(limit + 1 - len(raw))
+                if not chunk:
+                    break
+                raw += chunk
+    except TimeoutError:
+        _fail(408, "the request body did not arrive in time")
     if len(raw) > limit:
         _fail(413, f"request body over {limit} bytes")
     if not raw.strip():
@@ -540,9 +550,10 @@ ROUTES: tuple[tuple[str, str, Handler], ...] = (
 
 def build_app(proxy: Proxy, store: StateStore | None, policy: AccessPolicy) -> web.Application:
     app = web.Application(
-        middlewares=[_answer_errors, _guard_access], client_max_size=MAX_CHECK_BODY
+        middlewares=[deadline_off, _answer_errors, _guard_access], client_max_size=MAX_CHECK_BODY
     )
     app[_CONTEXT] = _Context(proxy, store, policy, asyncio.Semaphore(HEAVY_AT_ONCE))
+    app[BOUNDS] = ConnectionBounds()
     for method, path, handler in ROUTES:
         if method == "GET":
             app.router.add_get(path, handler)  # and HEAD
@@ -564,16 +575,12 @@ class AdminServer:
     ) -> None:
         self._runner = web.AppRunner(build_app(proxy, store, policy), access_log=None)
         self._address = address
+        self._server: asyncio.Server | None = None
 
     async def start(self) -> None:
-        await self._runner.setup()
-        site: web.BaseSite
-        if isinstance(self._address, str):
-            site = web.UnixSite(self._runner, self._address)
-        else:
-            host, port = self._address
-            site = web.TCPSite(self._runner, host, port, reuse_address=True)
-        await site.start()
+        self._server = await listen(self._runner, self._address)
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
         await self._runner.cleanup()

@@ -31,6 +31,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
 
 from skewguard.observe.admin import MAX_CHECK_BODY, ROUTES
+from skewguard.observe.admin_connections import BOUNDS, ConnectionBounds, deadline_off, listen
 
 log = logging.getLogger("skewguard.admin")
 
@@ -122,7 +123,8 @@ class FanOut:
         self._restarts = restarts
         self._size = size
         self._turn = 0
-        app = web.Application(client_max_size=MAX_CHECK_BODY)
+        app = web.Application(middlewares=[deadline_off], client_max_size=MAX_CHECK_BODY)
+        app[BOUNDS] = ConnectionBounds()
         aggregated = {"/metrics": self.metrics, "/healthz": self.healthz, "/readyz": self.readyz}
         for method, path, _ in ROUTES:
             handler = aggregated.get(path, self.forward)
@@ -131,12 +133,14 @@ class FanOut:
             else:
                 app.router.add_route(method, path, handler)
         self._runner = web.AppRunner(app, access_log=None)
+        self._server: asyncio.Server | None = None
 
     async def start(self, address: tuple[str, int]) -> None:
-        await self._runner.setup()
-        await web.TCPSite(self._runner, *address, reuse_address=True).start()
+        self._server = await listen(self._runner, address)
 
     async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
         await self._runner.cleanup()
 
     async def _ask(
@@ -187,7 +191,13 @@ class FanOut:
 
     async def forward(self, request: web.Request) -> web.StreamResponse:
         """To one running worker (in turn): a decision or a store read is the same from any."""
-        body = await request.read() if request.can_read_body else None
+        try:
+            async with asyncio.timeout(request.app[BOUNDS].deadline):
+                body = await request.read() if request.can_read_body else None
+        except TimeoutError:
+            return web.json_response(
+                {"error": "the request body did not arrive in time"}, status=408
+            )
         running = self._running()
         if not running:
             return web.json_response({"error": "no worker is running"}, status=503)
