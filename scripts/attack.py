@@ -2540,6 +2540,48 @@ def _r4m(ctx: Ctx) -> object:
     )
 
 
+def _exec_sql(ctx: Ctx) -> str:
+    """A generic function an administrator installed: runs its argument."""
+    f = ctx.unique("exec_sql")
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION public.{f}(sql text) RETURNS int LANGUAGE plpgsql AS "
+            "'BEGIN EXECUTE sql; RETURN 1; END'"
+        )
+    return f
+
+
+@guard("rule DO ALSO calling an installed EXECUTE-its-argument function with the DROP")
+def _r4eb(ctx: Ctx) -> object:
+    f, r = _exec_sql(ctx), ctx.unique("rule")
+    return q(
+        ctx,
+        f"CREATE RULE {r} AS ON INSERT TO scratch DO ALSO SELECT {f}('{DROP}')",
+        "INSERT INTO scratch VALUES (9)",
+    )
+
+
+@guard("column DEFAULT calling an installed EXECUTE-its-argument function with the DROP")
+def _r4ec(ctx: Ctx) -> object:
+    f = _exec_sql(ctx)
+    c = ctx.unique("c")
+    return q(
+        ctx,
+        f"ALTER TABLE scratch ADD COLUMN {c} int DEFAULT {f}('{DROP}')",
+        "INSERT INTO scratch (a) VALUES (10)",
+    )
+
+
+@guard("U& identifiers: NFC and NFD spellings of a column the version reads")
+def _r4ed(ctx: Ctx) -> object:
+    nfc = 'U&"pr\\00E9nom"'
+    nfd = 'U&"pre\\0301nom"'
+    return [
+        *q(ctx, f"ALTER TABLE users DROP COLUMN {nfd}"),
+        *q(ctx, f"ALTER TABLE users DROP COLUMN {nfc}"),
+    ]
+
+
 @guard("ALTER FUNCTION SET search_path of a function a live version calls")
 def _r4n(ctx: Ctx) -> object:
     f = ctx.unique("user_name")

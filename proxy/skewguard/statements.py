@@ -538,13 +538,21 @@ def _runs_remote_ddl(call: Any) -> bool:
 
 
 def _passes_ddl_text(stmt: Any) -> bool:
-    """CREATE TRIGGER handing its function an argument that reads as DDL: a generic
-    function installed earlier (``EXECUTE TG_ARGV[0]``) runs it at the next write."""
-    if not isinstance(stmt, ast.CreateTrigStmt):
-        return False
-    for arg in stmt.args or ():
+    """DDL that stores code handing a function a constant that reads as DDL: a call in a
+    rule's action, a default, a view, a CHECK..., or CREATE TRIGGER's arguments. A
+    generic function installed earlier (``EXECUTE sql``, ``EXECUTE TG_ARGV[0]``) runs it
+    whenever that code runs, past the guard."""
+    texts = [str(a.sval) for a in stmt.args or ()] if isinstance(stmt, ast.CreateTrigStmt) else []
+    calls = _FuncCalls()
+    calls(stmt)
+    for call in calls.found:
+        for named in call.args or ():
+            value = _constant(named.arg if isinstance(named, ast.NamedArgExpr) else named)
+            if value is not None and not value.isdigit():
+                texts.append(value)
+    for text in texts:
         try:
-            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(str(arg.sval))):
+            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(text)):
                 return True
         except pglast.parser.ParseError:
             continue

@@ -302,3 +302,31 @@ def test_a_function_shadowing_one_a_version_calls_is_refused(target: Target) -> 
             )
             assert _codes(client, 3) == ["ok", "55006", "ok"]
         assert live.execute(f"SELECT {f}(1)").fetchone() == ("Ann",)
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        "CREATE RULE {name} AS ON INSERT TO scratch DO ALSO SELECT {f}('{ddl}')",
+        "ALTER TABLE scratch ADD COLUMN {name} int DEFAULT {f}('{ddl}')",
+    ],
+)
+def test_stored_code_handing_an_installed_function_ddl_is_refused(
+    target: Target, stored: str
+) -> None:
+    """An administrator's generic ``EXECUTE sql`` function, called from a rule's action
+    or a default with the DROP as its argument: the rule (or default) was harmless to
+    the guard, and the next INSERT into an unused table dropped the column."""
+    f, name = unique("exec_sql"), unique("stored")
+    with target.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION public.{f}(sql text) RETURNS int LANGUAGE plpgsql AS "
+            "'BEGIN EXECUTE sql; RETURN 1; END'"
+        )
+    with target.client() as client:
+        client.send(
+            rc.query(stored.format(name=name, f=f, ddl=DROP)),
+            rc.query("INSERT INTO scratch (a) VALUES (1)"),
+        )
+        assert _codes(client, 2) == ["55006", "ok"]
+    assert target.email_exists()

@@ -319,6 +319,12 @@ def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:
             Kind.DDL,
             False,
         ),
+        # stored code handing an installed generic function a DDL text (EXECUTE sql)
+        ("CREATE RULE r AS ON INSERT TO s DO ALSO SELECT run('DROP TABLE u')", Kind.DDL, True),
+        ("ALTER TABLE s ADD c int DEFAULT run(sql => 'ALTER TABLE u DROP e')", Kind.DDL, True),
+        ("CREATE VIEW v AS SELECT run($$DROP TABLE u$$)", Kind.DDL, True),
+        ("ALTER TABLE s ADD c text DEFAULT lower('drop it')", Kind.DDL, False),
+        ("CREATE RULE r AS ON INSERT TO s DO ALSO SELECT log('users', 3)", Kind.DDL, False),
     ],
 )
 def test_sql_sent_through_dblink_is_read_as_what_it_may_run(
