@@ -2358,6 +2358,18 @@ def _r4b(ctx: Ctx) -> object:
     return got
 
 
+@guard("ALTER TABLE ENABLE RULE of a disabled DO INSTEAD NOTHING rule on a written table")
+def _r4a2(ctx: Ctx) -> object:
+    t = _orders(ctx)
+    with ctx.direct() as conn:
+        conn.execute(f"CREATE RULE {t}_r AS ON INSERT TO {t} DO INSTEAD NOTHING")
+        conn.execute(f"ALTER TABLE {t} DISABLE RULE {t}_r")
+    with _live(ctx, "writer@5", _WRITE.format(t=t)) as live:
+        got = q(ctx, f"ALTER TABLE {t} ENABLE ALWAYS RULE {t}_r")
+        _judge(live, _WRITE.format(t=t), "INSERT ... RETURNING after the rule was enabled")
+    return got
+
+
 @guard('CREATE RULE "_RETURN" ON SELECT turns an empty table a version writes into a view')
 def _r4c(ctx: Ctx) -> object:
     t = _orders(ctx)
