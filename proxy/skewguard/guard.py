@@ -508,8 +508,10 @@ class Guard:
         found = await self._gather(requester)
         if isinstance(found, Unjudgeable):  # the full way answers it (and says why)
             return Screened(gathered=found)
-        if found.partial and (reached is None or self._mentioned(requester, reached.names)):
-            return Screened(gathered=found)
+        if found.partial:
+            every = reached.every_name() if reached is not None else None
+            if every is None or self._mentioned(requester, every):
+                return Screened(gathered=found)
         if found.footprints:
             if reached is None or not reached.clear_of(self._used_names(found.footprints)):
                 return Screened(gathered=found)

@@ -142,6 +142,22 @@ def test_links_carry_what_the_proxy_created_since_the_snapshot(snapshot: Catalog
     assert links.since(dataclasses.replace(snapshot)) is not links
 
 
+def test_a_reach_found_clear_is_walked_again_once_a_link_or_the_used_names_change(
+    snapshot: CatalogSnapshot,
+) -> None:
+    links = Links(snapshot)
+    used = used_names(facets((FacetKind.RELATION_READ, "public.child")))
+    alter = "ALTER TABLE plain ADD COLUMN n int"
+    assert run(alter, snapshot, used, links) is not None  # plain's reach: plain, recent
+    # (PostgreSQL refuses it: base exists) a link from plain to base, from which child hangs
+    passed = run("CREATE TABLE base (id int REFERENCES plain (id))", snapshot, used, links)
+    assert passed is not None
+    links.add(passed)
+    assert run(alter, snapshot, used, links) is None, "plain now reaches the used child"
+    assert run(alter, snapshot, USERS_READER, links) is not None
+    assert run(alter, snapshot, USERS_READER | {"recent"}, links) is None
+
+
 def test_mentions_finds_names_as_words_in_any_case() -> None:
     texts = ['SELECT "Note" FROM public.events WHERE id = 1', "SELECT valid FROM t"]
     assert mentions(texts, frozenset({"events"}))

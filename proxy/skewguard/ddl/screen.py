@@ -143,11 +143,18 @@ class Links:
     table, a view reading it, a table referencing it, an index on it).
     ``created``: every name this proxy created since. Bounded: past
     ``LINKS_LIMIT`` it is cleared, and names it no longer knows go the full way.
+
+    A migration's foreign-key chain hangs each table from the one before, so the
+    reach of an early table is the whole chain: instead of walking it for every
+    statement, the names whose reach is clear of the used names are remembered
+    (``clean``) until a link or the used names could change that.
     """
 
     snapshot: CatalogSnapshot | None = None  # the snapshot these links extend
     hanging: dict[str, set[str]] = field(default_factory=dict)
     created: set[str] = field(default_factory=set)
+    _clean: set[str] = field(default_factory=set, repr=False)
+    _against: frozenset[str] = field(default=frozenset(), repr=False)  # what _clean is clear of
 
     def since(self, snapshot: CatalogSnapshot | None) -> Links:
         """These links when they extend ``snapshot``, else fresh ones (it holds them now)."""
@@ -159,6 +166,42 @@ class Links:
         self.created.update(passed.created)
         for source, names in passed.hanging.items():
             self.hanging.setdefault(source, set()).update(names)
+        # a new link hands its target's reach to everything that reaches its source:
+        # what was clean stays clean unless that target's reach is not
+        if self._clean and not all(
+            self.clean(name, self._against) for names in passed.hanging.values() for name in names
+        ):
+            self._clean.clear()
+
+    def clean(self, name: str, used: frozenset[str]) -> bool:
+        """Whether ``name`` and what hangs from it avoid ``used``, all spelled plainly."""
+        if used is not self._against and used != self._against:
+            self._clean, self._against = set(), used
+        if name in self._clean:
+            return True
+        seen = self.reach_of(name, skip=self._clean)
+        if seen & used or not all(map(_plain, seen)):
+            return False
+        self._clean |= seen
+        return True
+
+    def reach_of(self, name: str, skip: set[str] | frozenset[str] = frozenset()) -> set[str]:
+        """``name`` and every name that hangs from it, in the snapshot or in these links
+        (not walking on from the names in ``skip``)."""
+        assert self.snapshot is not None
+        index = self.snapshot.derived("hanging", _hanging_index)
+        pending, seen = [name], {name}
+        hanging, linked = index.hanging, self.hanging
+        while pending:
+            current = pending.pop()
+            if current in skip:
+                continue
+            for names in (hanging.get(current), linked.get(current)):
+                for nxt in names or ():
+                    if nxt not in seen:
+                        seen.add(nxt)
+                        pending.append(nxt)
+        return seen
 
 
 @dataclass(frozen=True)
@@ -182,15 +225,27 @@ def prepared(snapshot: CatalogSnapshot) -> bool:
 
 @dataclass(frozen=True)
 class Reached:
-    """Every name a statement can change (its reach known from names alone), and what
-    it adds to the links when it passes."""
+    """Every name a statement can change (its reach known from names alone): the names
+    it acts on, and the relations whose whole reach it takes; and what it adds to the
+    links when it passes."""
 
     names: frozenset[str]
+    roots: frozenset[str]
+    links: Links
     passed: Passed
 
     def clear_of(self, used: frozenset[str]) -> bool:
-        """It reaches none of ``used``: it may pass on names alone."""
-        return not self.names & used
+        """It reaches none of ``used`` (nor a name facets would quote): it may pass on
+        names alone."""
+        return not self.names & used and all(self.links.clean(r, used) for r in self.roots)
+
+    def every_name(self) -> frozenset[str] | None:
+        """Every name it reaches, as the links are now; None when one of them is spelled
+        in a way facets would quote."""
+        every = set(self.names)
+        for root in self.roots:
+            every |= self.links.reach_of(root)
+        return frozenset(every) if all(map(_plain, every)) else None
 
 
 def reach(node: Any, snapshot: CatalogSnapshot | None, links: Links) -> Reached | None:
@@ -204,7 +259,7 @@ def reach(node: Any, snapshot: CatalogSnapshot | None, links: Links) -> Reached 
     passed: Passed | None = check(node, found)
     if passed is None or not found.ok:
         return None
-    return Reached(frozenset(found.names), passed)
+    return Reached(frozenset(found.names), frozenset(found.roots), links, passed)
 
 
 class _Reach:
@@ -214,6 +269,7 @@ class _Reach:
         self.snapshot = snapshot
         self.links = links
         self.names: set[str] = set()
+        self.roots: set[str] = set()  # whose whole reach is reached
         self.ok = True
 
     def name(self, value: str | None) -> str:
@@ -233,19 +289,8 @@ class _Reach:
         if name not in index.known and name not in self.links.created:
             self.ok = False
             return
-        pending, seen = [name], {name}
-        hanging, linked = index.hanging, self.links.hanging
-        while pending:
-            current = pending.pop()
-            for names in (hanging.get(current), linked.get(current)):
-                for nxt in names or ():
-                    if nxt not in seen:
-                        seen.add(nxt)
-                        pending.append(nxt)
-        if all(map(_plain, seen)):
-            self.names |= seen
-        else:
-            self.ok = False
+        self.names.add(name)
+        self.roots.add(name)
 
     def no_user_functions(self, node: Any) -> None:
         """Refuse a statement that calls a function outside pg_catalog (or shadows one)."""
