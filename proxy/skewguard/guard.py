@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import functools
 import logging
+import operator
 import time
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -69,7 +70,7 @@ from skewguard.policy import (
     unjudged_decision,
     unparseable_decision,
 )
-from skewguard.protection import Protection, protected_versions
+from skewguard.protection import Protection, protected_versions, settled_until
 from skewguard.replay import Runs, Trial
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
@@ -151,6 +152,22 @@ class _StateRead:
     versions: tuple[StoredVersion, ...]
     lifecycle: Mapping[tuple[str, str], Lifecycle]
     elsewhere: Mapping[VersionKey, int]  # live through other proxies sharing the store
+
+
+@dataclass(frozen=True, slots=True)
+class _Protected:
+    """The protected versions of every database, worked out from a store read and the
+    live versions, and until when the clock leaves them so (``settled_until``)."""
+
+    state: _StateRead
+    live: frozenset[VersionKey]
+    until: float
+    protections: dict[VersionKey, Protection]
+
+
+def _same_versions(stored: Sequence[StoredVersion], read: Sequence[StoredVersion]) -> bool:
+    """``stored`` is the store's read as is (nothing learned but unwritten merged in)."""
+    return len(stored) == len(read) and all(map(operator.is_, stored, read))
 
 
 @dataclass(frozen=True)
@@ -293,6 +310,7 @@ class Guard:
         self.peers: Peers | None = None  # proxies (or workers) sharing the state store
         self._audits = AuditQueue(store, metrics)
         self._state_read: _StateRead | None = None  # the last read, kept while unchanged
+        self._protected: _Protected | None = None  # the last protected set, and for what
         self._used: tuple[tuple[dict[Facet, Evidence], ...], frozenset[str]] = ((), frozenset())
         self._links: dict[str, Links] = {}  # per database: what the screen let through
         mode = ReplayMode(settings.replay)
@@ -365,20 +383,29 @@ class Guard:
     ) -> dict[VersionKey, Protection]:
         """Which of ``stored`` (every database's versions) are protected, and why."""
         local = self._learner.live_keys() if self._learner is not None else self._live or ()
-        everything = protected_versions(
-            stored,
-            {*local, *state.elsewhere},
-            state.lifecycle,
-            retain=self._settings.retain,
-            now=time.time(),
-        )
-        counts: dict[str, int] = {}
-        for protection in everything.values():
-            counts[protection.value] = counts.get(protection.value, 0) + 1
-        for protection in Protection:
-            self._metrics.protected_versions.labels(protection.value).set(
-                counts.get(protection.value, 0)
-            )
+        live = frozenset({*local, *state.elsewhere})
+        now = time.time()
+        kept = self._protected
+        if (
+            kept is not None
+            and kept.state is state
+            and kept.live == live
+            and now <= kept.until
+            and _same_versions(stored, state.versions)
+        ):
+            everything = kept.protections  # its counts are what the gauges hold
+        else:
+            retain = self._settings.retain
+            everything = protected_versions(stored, live, state.lifecycle, retain=retain, now=now)
+            until = settled_until(stored, live, retain=retain, now=now)
+            self._protected = _Protected(state, live, until, everything)
+            counts: dict[str, int] = {}
+            for protection in everything.values():
+                counts[protection.value] = counts.get(protection.value, 0) + 1
+            for protection in Protection:
+                self._metrics.protected_versions.labels(protection.value).set(
+                    counts.get(protection.value, 0)
+                )
         return {k: v for k, v in everything.items() if k.database == database}
 
     def reconfigure(self, settings: Settings) -> None:
@@ -386,6 +413,7 @@ class Guard:
         self._severities = _severities(settings)
         self._settings = settings
         self._state_read = None  # the heartbeat window may have changed
+        self._protected = None  # and the retention window
 
     async def begin(
         self,

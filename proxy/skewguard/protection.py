@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from enum import StrEnum
+from math import inf
 from typing import Any
 
 from skewguard.footprint import VersionKey
@@ -125,3 +126,15 @@ def protected_versions(
     for key in newest_idle.values():
         protected.setdefault(key, Protection.ROLLBACK_TARGET)
     return protected
+
+
+def settled_until(
+    stored: Iterable[StoredVersion], live: Iterable[VersionKey], *, retain: float, now: float
+) -> float:
+    """Until when ``protected_versions`` gives the same answer for these inputs as the
+    clock moves on: the moment the first version seen within ``retain`` ages out of
+    it. A live version not stored yet takes ``now`` as its times: no later moment."""
+    seen = {v.key: v.last_seen for v in stored if v.key.app}
+    if any(key.app and key not in seen for key in live):
+        return now
+    return min((last + retain for last in seen.values() if now - last <= retain), default=inf)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from skewguard.footprint import VersionKey
-from skewguard.protection import Protection, protected_versions
+from skewguard.protection import Protection, protected_versions, settled_until
 from skewguard.store import Lifecycle, StoredVersion
 
 DAY = 24 * 3600.0
@@ -64,3 +64,22 @@ def test_pinned_and_retired_win() -> None:
 def test_untagged_clients_protect_nothing() -> None:
     stored = [_stored("", NOW - DAY, NOW, app="")]
     assert protected_versions(stored, [], {}, retain=DAY, now=NOW) == {}
+
+
+def test_the_answer_holds_until_the_first_recent_version_ages_out() -> None:
+    stored = [
+        _stored("1", NOW - 30 * DAY, NOW - 5 * DAY),
+        _stored("2", NOW - 3600, NOW - 600),  # ages out of --retain first
+        _stored("3", NOW - 60, NOW - 30),
+    ]
+    live = [VersionKey("db", "shop", "3")]
+    until = settled_until(stored, live, retain=DAY, now=NOW)
+    assert until == NOW - 600 + DAY
+
+    def at(moment: float) -> dict[VersionKey, Protection]:
+        return protected_versions(stored, live, {}, retain=DAY, now=moment)
+
+    assert at(NOW) == at(until) != at(until + 1)
+    # a live version not stored yet takes the clock's time: nothing can be kept
+    fresh = [*live, VersionKey("db", "shop", "4")]
+    assert settled_until(stored, fresh, retain=DAY, now=NOW) == NOW
