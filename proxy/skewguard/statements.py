@@ -18,6 +18,7 @@ import pglast
 from pglast import ast, enums, visitors
 
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
+from skewguard.analysis.nodes import walk
 from skewguard.quoting import with_escape_strings
 from skewguard.sql_start import first_word
 from skewguard.wire.encodings import ANY
@@ -406,9 +407,7 @@ def _runs_ddl(stmt: Any) -> bool:
 
 def _sends_ddl(stmt: Any) -> bool:
     """The statement calls dblink with SQL that may be DDL (see ``_runs_remote_ddl``)."""
-    calls = _FuncCalls()
-    calls(stmt)
-    return any(_runs_remote_ddl(call) for call in calls.found)
+    return any(_runs_remote_ddl(call) for call in walk(stmt, ast.FuncCall))
 
 
 def called_procedure(text: str) -> tuple[str, ...] | None:

@@ -29,13 +29,14 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
 
 from skewguard.analysis.facets import Facet
+from skewguard.analysis.nodes import walk
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.subjects import table_of_subject
 from skewguard.catalog import CatalogSnapshot, Patch
@@ -296,7 +297,7 @@ class _Reach:
         """Refuse a statement that calls a function outside pg_catalog (or shadows one)."""
         builtin = self.snapshot.builtin_functions
         shadowed = self.snapshot.derived("function_names", _function_names)
-        for call in _walk(node, ast.FuncCall):
+        for call in walk(node, ast.FuncCall):
             parts = [getattr(p, "sval", "") for p in call.funcname or ()]
             name = parts[-1] if parts else ""
             schema = parts[0] if len(parts) > 1 else None
@@ -370,28 +371,12 @@ def _function_names(snapshot: CatalogSnapshot) -> frozenset[str]:
     return frozenset(f.name for f in snapshot.functions)
 
 
-def _walk(node: Any, kind: type[Any]) -> Iterator[Any]:
-    """Every ``kind`` node under ``node`` (pglast nodes, lists and tuples)."""
-    pending = [node]
-    while pending:
-        current = pending.pop()
-        if isinstance(current, list | tuple):
-            pending.extend(current)
-        elif isinstance(current, ast.Node):
-            if isinstance(current, kind):
-                yield current
-            for slot in getattr(type(current), "__slots__", ()):
-                value = getattr(current, slot, None)
-                if isinstance(value, ast.Node | list | tuple):
-                    pending.append(value)
-
-
 def _create_table(node: ast.CreateStmt, reach: _Reach) -> Passed | None:
     if node.partbound is not None or node.inhRelations or node.ofTypename is not None:
         return None  # it changes what its parent's readers and writers see: the full way
     name = reach.relation(node.relation)
-    sources = {reach.relation(rv) for rv in _walk(node.tableElts or (), ast.RangeVar)}
-    for constraint in _walk([node.tableElts or (), node.constraints or ()], ast.Constraint):
+    sources = {reach.relation(rv) for rv in walk(node.tableElts or (), ast.RangeVar)}
+    for constraint in walk([node.tableElts or (), node.constraints or ()], ast.Constraint):
         if constraint.conname:
             reach.name(constraint.conname)
     reach.no_user_functions(node)
@@ -413,7 +398,7 @@ def _create_view(node: ast.ViewStmt, reach: _Reach) -> Passed | None:
             reach.hanging_from(view)
         elif view not in reach.links.created:
             return None  # replacing a view the snapshot may not know
-    sources = {rv.relname for rv in _walk(node.query, ast.RangeVar) if rv.relname}
+    sources = {rv.relname for rv in walk(node.query, ast.RangeVar) if rv.relname}
     return Passed(frozenset({view}), {s: frozenset({view}) for s in sources})
 
 
@@ -433,9 +418,9 @@ def _alter_table(node: ast.AlterTableStmt, reach: _Reach) -> Passed | None:
     table = reach.relation(node.relation)
     reach.hanging_from(table)
     added: set[str] = set()
-    for rv in _walk(node.cmds, ast.RangeVar):  # a foreign key's target
+    for rv in walk(node.cmds, ast.RangeVar):  # a foreign key's target
         added.add(reach.relation(rv))
-    for constraint in _walk(node.cmds, ast.Constraint):
+    for constraint in walk(node.cmds, ast.Constraint):
         if constraint.conname:
             reach.name(constraint.conname)
     reach.no_user_functions(node)
