@@ -269,10 +269,17 @@ class Function:
     #: a CALL is judged by the statements it runs (a BEGIN ATOMIC body, which cannot
     #: hold DDL, has an empty source).
     procedure_body: tuple[str, str] | None = None
+    #: Input argument names ('' where unnamed; empty when not known): a call in named
+    #: notation (``f(a => 1)``) reaches only an overload with that name.
+    arg_names: tuple[str, ...] = ()
 
     @property
     def qname(self) -> str:
         return qualified(self.schema, self.name)
+
+    def takes_names(self, names: list[str]) -> bool:
+        """Whether every name of a call in named notation is one of its input arguments."""
+        return not self.arg_names or set(names) <= set(self.arg_names)
 
     @property
     def signature(self) -> str:
@@ -646,6 +653,7 @@ def build_catalog(
             variadic=bool(r["variadic"]),
             returns_set=bool(r["returns_set"]),
             trigger_body=_get(r, "trigger_body"),
+            arg_names=_text_tuple(_get(r, "arg_names")),
             procedure_body=_procedure_body(
                 _get(r, "procedure_language"), _get(r, "procedure_source")
             ),
@@ -813,6 +821,10 @@ SELECT n.nspname::text AS schema,
        pg_catalog.format_type(p.prorettype, NULL) AS return_type,
        p.prokind::text AS kind,
        p.pronargdefaults::int AS n_defaults,
+       ARRAY(SELECT COALESCE(x.name, '') FROM unnest(
+                 COALESCE(p.proargnames, pg_catalog.array_fill(NULL::text, ARRAY[p.pronargs])),
+                 p.proargmodes::text[]) WITH ORDINALITY AS x(name, mode, ord)
+             WHERE COALESCE(x.mode, 'i') IN ('i', 'b', 'v') ORDER BY x.ord) AS arg_names,
        p.provariadic <> 0 AS variadic,
        p.proretset AS returns_set,
        CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from skewguard.analysis import Analysis, Facet, FacetKind, analyze, result_facets
-from skewguard.analysis.facets import VALUE_LIMIT
+from skewguard.analysis.facets import VALUE_LIMIT, ident
 from skewguard.analysis.values import Slot, Written, slots_of, value_facets, values_of
 from skewguard.backlog import DEFAULT_MAX_TEXTS, MAX_CHARS, Backlog
 from skewguard.catalog import CatalogSnapshot
@@ -37,6 +37,7 @@ from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.literal_keys import literal_key, marked_key
 from skewguard.observe.metrics import ProxyMetrics
+from skewguard.search_path import DEFAULT
 from skewguard.store import StateStore, StoredVersion
 
 log = logging.getLogger("skewguard.learning")
@@ -481,6 +482,12 @@ class Learner:
             # The role a version connects as: REVOKE and row-level security are judged by it.
             role = frozenset({Facet(FacetKind.ROLE, slog.user)})
             batch.record(key, role, analysed, when, f"connected as {slog.user}")
+            # A search_path PostgreSQL gave the session (ALTER DATABASE/ROLE ... SET): the
+            # version's bare names resolve through it, as through one it SETs itself.
+            if slog.search_path != DEFAULT:
+                path = ",".join(ident(s) for s in slog.search_path)
+                given = frozenset({Facet(FacetKind.SEARCH_PATH, path)})
+                batch.record(key, given, analysed, when, f"search_path {path}")
             for values, (count, sample) in valued.items():
                 batch.record(key, values, count, when, sample)
             for facets, count, sample in groups.values():

@@ -56,6 +56,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "trigger_body": None,
         "procedure_language": None,
         "procedure_source": None,
+        "arg_names": ["" for _ in args],
     }
     row.update(over)
     return row

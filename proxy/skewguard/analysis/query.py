@@ -756,10 +756,12 @@ class QueryWalker:
         if arg_types == ["*"]:
             arg_types = []
         positional = [t for t in arg_types if "=>" not in t]
+        named = [t.split("=>", 1)[0] for t in arg_types if "=>" in t]
         reachable = [
             f
             for f in candidates
             if f.accepts_arity(len(arg_types))
+            and f.takes_names(named)
             and not any(map(cannot_take, positional, f.arg_types))
         ]
         if not reachable:

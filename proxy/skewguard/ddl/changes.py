@@ -433,11 +433,13 @@ class DropFunction(Change):
 @dataclass(frozen=True, slots=True)
 class ReplaceFunction(Change):
     """The same signature defined again (dropped and created in one transaction): fewer
-    argument defaults, or another result type, fail calls that relied on the old one."""
+    argument defaults, renamed arguments or another result type fail calls that relied on
+    the old one."""
 
     old_result: str
     new_result: str
     fewer_defaults: bool
+    renamed_args: bool = False
 
     PHRASE: ClassVar[str] = "redefining function {subject}"
 
@@ -445,7 +447,10 @@ class ReplaceFunction(Change):
         return _Stored(
             old=self.old_result,
             new=self.new_result,
-            flags=(("fewer_defaults", self.fewer_defaults),),
+            flags=(
+                ("fewer_defaults", self.fewer_defaults),
+                ("renamed_args", self.renamed_args),
+            ),
         )
 
 

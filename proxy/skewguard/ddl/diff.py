@@ -534,8 +534,11 @@ def _functions(
         if f.signature in new_sigs:
             now = after.funcs[new_sigs[f.signature]]
             fewer = now.n_defaults < f.n_defaults
-            if fewer or now.return_type != f.return_type:
-                out.append(ReplaceFunction(f.signature, f.return_type, now.return_type, fewer))
+            renamed = bool(f.arg_names and now.arg_names) and f.arg_names != now.arg_names
+            if fewer or renamed or now.return_type != f.return_type:
+                out.append(
+                    ReplaceFunction(f.signature, f.return_type, now.return_type, fewer, renamed)
+                )
             continue
         moved = after.funcs.get(oid)
         if moved is not None and renamed_schemas.get(f.schema) == moved.schema:

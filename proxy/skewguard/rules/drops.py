@@ -12,9 +12,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from itertools import chain
+from typing import Any
+
+import pglast
+from pglast import ast
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import Function
 from skewguard.ddl.changes import DropColumn, DropFunction, DropRelation, DropSchema, DropType
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks, risks
@@ -168,8 +175,15 @@ def check_drop_function(ctx: Context, change: DropFunction) -> Iterator[Hit]:
     what = f"DROP FUNCTION {change.subject}"
     if change.moved_to:
         what = f"moving/renaming {change.subject} to {change.moved_to}"
+    parts = split_qualified_name(change.subject.split("(", 1)[0])
+    dropped = [
+        fn
+        for fn in (ctx.before.functions_named(parts[0], parts[1]) if len(parts) == 2 else ())
+        if fn.signature == change.subject
+    ]
     for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
-        after = ctx.reanalyze(ev.sample, after=True)
+        sample = _params_bound(ev.sample, dropped[0]) if dropped else ev.sample
+        after = ctx.reanalyze(sample, after=True)
         name = change.subject.split("(", 1)[0]
         still = any(
             x.kind is F.FUNCTION and x.subject.split("(", 1)[0] == name for x in after
@@ -182,6 +196,44 @@ def check_drop_function(ctx: Context, change: DropFunction) -> Iterator[Hit]:
             )
         else:
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+class _BindParams(Visitor):  # type: ignore[misc]
+    """Casts each parameter passed straight to ``fn`` to the type of its argument."""
+
+    def __init__(self, fn: Function) -> None:
+        super().__init__()
+        self.fn = fn
+        self.changed = False
+
+    def visit_FuncCall(self, _parent: Any, node: Any) -> None:
+        names = [str(n.sval) for n in node.funcname or () if isinstance(n, ast.String)]
+        args = node.args or ()
+        if not names or names[-1] != self.fn.name or len(args) > len(self.fn.arg_types):
+            return
+        typed = []
+        for arg, typ in zip(args, self.fn.arg_types, strict=False):
+            if isinstance(arg, ast.ParamRef):
+                cast = pglast.parse_sql(f"SELECT NULL::{typ}")[0].stmt.targetList[0].val
+                arg, self.changed = ast.TypeCast(arg=arg, typeName=cast.typeName), True
+            typed.append(arg)
+        node.args = tuple(typed)
+
+
+def _params_bound(sample: str, fn: Function) -> str:
+    """``sample`` with each parameter passed straight to ``fn`` cast to the argument's type.
+
+    A parameter keeps the type it was bound with: drivers send it typed (psycopg, JDBC), or
+    prepare once and keep the type PostgreSQL inferred from the old overload (asyncpg,
+    pgx); a new overload taking text does not take it (42883), as it takes a '1' literal.
+    """
+    try:
+        stmts = pglast.parse_sql(sample)
+    except pglast.parser.ParseError:
+        return sample
+    binder = _BindParams(fn)
+    binder(stmts)
+    return str(RawStream()(stmts)) if binder.changed else sample
 
 
 DROP_FUNCTION = Rule(
@@ -224,6 +276,14 @@ DROP_FUNCTION = Rule(
             " CREATE FUNCTION price(n bigint) RETURNS int LANGUAGE sql AS 'SELECT 1'",
             False,
             "an integer is cast to bigint implicitly",
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
+            "SELECT price($1)",
+            "DROP FUNCTION price(int);"
+            " CREATE FUNCTION price(n text) RETURNS int LANGUAGE sql AS 'SELECT length(n)'",
+            True,
+            "the parameter is bound as an integer (or prepared as one): 42883",
         ),
     ),
     check=check_drop_function,

@@ -224,7 +224,11 @@ def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[H
             continue
         after = ctx.reanalyze(ev.sample, after=True)
         if any(x.kind is F.MISSING_FUNCTION and x.subject.startswith(name + "(") for x in after):
-            why = " (the call leaves out an argument that no longer has a default)"
+            why = (
+                " (the call leaves out an argument that no longer has a default)"
+                if change.fewer_defaults
+                else " (the call names an argument the new definition calls otherwise)"
+            )
             yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
 
 
@@ -232,14 +236,16 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
     id="SG123",
     name="function-redefined",
     severity=Severity.BREAK,
-    summary="A function dropped and created again with the same arguments, but fewer "
-    "defaults or another result type",
+    summary="A function dropped and created again with the same argument types, but fewer "
+    "defaults, other argument names or another result type",
     doc="In one transaction the signature never disappears, yet a call that left out a "
     "defaulted argument now fails with 42883, and a caller of the old result type (an "
     "operator, a column of RETURNS TABLE) fails or reads another shape. A result that "
     "stays in its family (integer to bigint, varchar to text) is invisible to statements "
-    "planned anew, but a named prepared statement returning the call fails with 0A000.",
-    breaks="Calls relying on a removed default; every caller when the result type changes "
+    "planned anew, but a named prepared statement returning the call fails with 0A000. A "
+    "call in named notation (f(a => 1)) fails with 42883 once the argument has another name.",
+    breaks="Calls relying on a removed default or naming a renamed argument; every caller "
+    "when the result type changes "
     "family; statements kept prepared that return the call when it changes at all.",
     recipe="Keep the defaults and the result type; add a new function (or overload) for the "
     "new behaviour and move versions to it first.",
@@ -260,6 +266,20 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
             " CREATE FUNCTION f(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
             False,
             "the call passes every argument",
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a'",
+            "SELECT f(a => 1)",
+            "DROP FUNCTION f(int); CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x'",
+            True,
+            "named notation: 42883 once the argument is called x",
+        ),
+        Example(
+            "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a'",
+            "SELECT f(1)",
+            "DROP FUNCTION f(int); CREATE FUNCTION f(x int) RETURNS int LANGUAGE sql AS 'SELECT x'",
+            False,
+            "positional calls do not see argument names",
         ),
         Example(
             "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1'",

@@ -27,6 +27,8 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
     args = arg_types(ov, cat, params, ())
     modes = enums.FunctionParameterMode
     n_defaults = sum(1 for p in params if p.defexpr is not None)
+    outputs = (modes.FUNC_PARAM_OUT, modes.FUNC_PARAM_TABLE)
+    input_names = tuple(str(p.name or "") for p in params if p.mode not in outputs)
     variadic = any(p.mode == modes.FUNC_PARAM_VARIADIC for p in params)
     if node.returnType is not None:
         ret = format_type(node.returnType, cat, user_path(ov))[1]
@@ -46,6 +48,7 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         variadic=variadic,
         returns_set=setof,
         trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
+        arg_names=input_names,
     )
     for oid, f in m.funcs.items():
         if f.signature == fn.signature:
