@@ -133,7 +133,7 @@ def result_facets(
     user: str | None = None,
     prepared_only: bool = False,
 ) -> frozenset[Facet]:
-    """The ``prepared_result`` facets of the statement(s) in ``sql``.
+    """The ``prepared_result`` (and ``prepared_param``) facets of the statement(s) in ``sql``.
 
     For a named prepared statement PostgreSQL checks, at every EXECUTE after an
     invalidation, that the re-analyzed statement returns the same row type
@@ -151,6 +151,9 @@ def result_facets(
     - ``schema.f(argtypes)`` for each output that is a bare call of a user
       function (``score($1)``): redefining it with another result type changes
       the row type.
+
+    ``prepared_param`` facets name the enum types its parameters take (cast, declared,
+    compared with or stored into an enum column): they are held by oid too.
 
     Columns used only in WHERE / JOIN / GROUP BY / ORDER BY are not part of the
     result. Nor are computed expressions (``lower(email)``, ``email::text``,
@@ -176,17 +179,23 @@ def result_facets(
         return frozenset()
     extractor = Extractor(catalog, search_path, user)
     subjects: set[str] = set()
+    params: set[str] = set()
     try:
         for r in raw or ():
             stmt = r.stmt
+            extractor.param_types = set()
             out = extractor.statement(stmt)  # always: it carries search_path forward
             if prepared_only and not isinstance(stmt, ast.PrepareStmt):
                 continue
+            params |= extractor.param_types
             if _returns_rows(stmt):
                 subjects |= out.lineage.result
     except Exception:  # RecursionError, or a bug: no facets, never a failure
         return frozenset()
-    return frozenset(Facet(FacetKind.PREPARED_RESULT, s) for s in subjects)
+    return frozenset(
+        {Facet(FacetKind.PREPARED_RESULT, s) for s in subjects}
+        | {Facet(FacetKind.PREPARED_PARAM, s) for s in params}
+    )
 
 
 def _returns_rows(stmt: Any) -> bool:

@@ -59,6 +59,8 @@ class Extractor(QueryWalker):
             self._params = tuple(
                 type_text(t, self.catalog, self.user_path) for t in node.argtypes or ()
             )
+            for declared in self._params:
+                self._param_type(None, declared)
             try:
                 return self.statement(node.query)  # its result is the prepared statement's
             finally:
@@ -132,6 +134,7 @@ class Extractor(QueryWalker):
         self._written(subject, encode_const(value))
         if column is None:
             return
+        self._param_type(value, column.base_type)
         label = string_literal(value)
         if label is not None and self.catalog.enum_for_type(column.base_type) is not None:
             self._enum_label(column.base_type, label, write=True)

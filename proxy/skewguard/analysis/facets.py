@@ -56,6 +56,7 @@ class FacetKind(StrEnum):
     MISSING_FUNCTION = "missing_function"  # public.new_fn(integer) (call-site types)
     MISSING_ENUM_LABEL = "missing_enum_label"  # public.mood:new_label
     PREPARED_RESULT = "prepared_result"  # public.users.email, public.users.*, public.f(integer)
+    PREPARED_PARAM = "prepared_param"  # public.mood: an enum a prepared statement's $n takes
     ROLE = "role"  # app_rw: a role the version runs as (recorded by the shell, not analyze)
     WRITE_VALUE = "write_value"  # public.t.qty|n:5: a constant written (see below)
     WRITE_OTHER = "write_other"  # public.t.qty: written from a parameter, expression or query
@@ -77,6 +78,9 @@ class FacetKind(StrEnum):
 # list or of the function's result type fails the next EXECUTE with 0A000 ("cached plan
 # must not change result type"). Computed by skewguard.analysis.result_facets; record
 # it only for statements that are really prepared (named Parse, SQL PREPARE).
+# PREPARED_PARAM, from the same place: an enum type a parameter of such a statement was
+# given or inferred as; the statement holds it by oid, so an enum dropped and created
+# again under its name fails the next EXECUTE (XX000 cache lookup failed for type).
 
 # WRITE_VALUE: ``column|value`` where value is ``n:<number as written>``, ``s:<string>``,
 # ``b:true``/``b:false`` or ``null``. These hold literal values: the store keeps them,

@@ -139,12 +139,21 @@ class QueryWalker:
         self.search_path_set: tuple[str, ...] | None = None
         self.search_path_reset = False
         self._params: tuple[str, ...] = ()
+        # enum types the statement's parameters take ($1::mood, m = $1, VALUES ($1) into
+        # m): a statement kept prepared holds them by oid (see result_facets)
+        self.param_types: set[str] = set()
         self._set_path(self.initial_path)
 
     # --- bookkeeping -------------------------------------------------------
 
     def _add(self, kind: FacetKind, subject: str) -> None:
         self.facets.add(Facet(kind, subject))
+
+    def _param_type(self, node: Any, typ: str) -> None:
+        """``node`` takes the type ``typ``: noted when it is a parameter and ``typ`` an enum."""
+        enum = self.catalog.enum_for_type(typ)
+        if enum is not None and (node is None or isinstance(node, ast.ParamRef)):
+            self.param_types.add(enum.type_name)
 
     def _set_path(self, path: Sequence[str]) -> None:
         """Compute the effective path: $user expanded, pg_catalog implicitly first."""
@@ -649,6 +658,7 @@ class QueryWalker:
 
     def _type_cast(self, node: Any, scope: Scope) -> str:
         self.expr(node.arg, scope)
+        self._param_type(node.arg, type_text(node.typeName, self.catalog, self.user_path))
         label = string_literal(node.arg)
         if label is not None:
             enum = enum_of_type(node.typeName, self.catalog, self.user_path)
@@ -672,6 +682,8 @@ class QueryWalker:
         kind = node.kind
         if kind == enums.A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple):
             self._compare_labels(ltype, node.rexpr)
+            for value in node.rexpr:
+                self._param_type(value, ltype)
         elif (
             kind in (enums.A_Expr_Kind.AEXPR_OP, enums.A_Expr_Kind.AEXPR_OP_ANY)
             and op
@@ -684,6 +696,8 @@ class QueryWalker:
                 rhs = rhs.elements
             self._compare_labels(ltype, rhs)
             self._compare_labels(rtype, node.lexpr)
+            self._param_type(node.rexpr, ltype)
+            self._param_type(node.lexpr, rtype)
             if kind == enums.A_Expr_Kind.AEXPR_OP and op[-1] in _COMPARISON_OPS:
                 return "boolean"
         return UNKNOWN

@@ -482,6 +482,14 @@ class DropType(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class RecreateEnum(Change):
+    """An enum dropped and created again under its name (Prisma's enum migration): the
+    name stays, the oid does not, and a statement kept prepared holds the old one."""
+
+    PHRASE: ClassVar[str] = "recreating enum {subject}"
+
+
+@dataclass(frozen=True, slots=True)
 class EnumAddValue(Change):
     label: str
 
@@ -603,6 +611,7 @@ __all__ = [
     "ForceRowLevelSecurity",
     "IndexChange",
     "MoveRelation",
+    "RecreateEnum",
     "RenameColumn",
     "RenameConstraint",
     "RenameIndex",

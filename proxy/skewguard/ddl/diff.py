@@ -50,6 +50,7 @@ from skewguard.ddl.changes import (
     EnumDropValue,
     EnumRenameValue,
     ForceRowLevelSecurity,
+    RecreateEnum,
     RenameColumn,
     RenameConstraint,
     RenameIndex,
@@ -585,6 +586,8 @@ def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict
             )
             continue
         now = after.enums[now_oid]
+        if now_oid != oid:
+            out.append(RecreateEnum(e.type_name))
         ids_now = after.label_ids.get(now_oid, {}) if now_oid == oid else {}
         by_id = {i: label for label, i in ids_now.items()}
         for label in e.labels:

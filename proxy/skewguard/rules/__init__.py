@@ -49,6 +49,7 @@ RULES: tuple[Rule[Any], ...] = (
     enums_functions.REPLACED_FUNCTION,  # SG123
     renames.SHADOWED,  # SG124
     renames.FUNCTION_SHADOWED,  # SG125
+    enums_functions.RECREATED_ENUM,  # SG126
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

@@ -26,6 +26,8 @@ _VERBS = {
     FacetKind.TYPE_NAMED: "names the type",
     FacetKind.ENUM_LABEL_WRITE: "writes the label",
     FacetKind.ENUM_LABEL_READ: "compares with the label",
+    FacetKind.PREPARED_RESULT: "keeps prepared a statement returning",
+    FacetKind.PREPARED_PARAM: "keeps prepared a statement with a parameter of type",
 }
 
 

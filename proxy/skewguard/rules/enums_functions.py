@@ -14,17 +14,26 @@ from collections.abc import Iterator, Sequence
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.types import UNKNOWN, compatible
-from skewguard.catalog import CatalogSnapshot, Function
+from skewguard.catalog import CatalogSnapshot, Function, ident
 from skewguard.ddl.changes import (
     CreateFunction,
     EnumAddValue,
     EnumDropValue,
     EnumRenameValue,
+    RecreateEnum,
     ReplaceFunction,
 )
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
-from skewguard.rules.base import PREPARED_RESULT, Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.base import (
+    PREPARED_RESULT,
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    relation_of,
+)
 
 
 def check_enum_label(ctx: Context, change: EnumRenameValue | EnumDropValue) -> Iterator[Hit]:
@@ -93,6 +102,88 @@ ENUM_ADD = Rule(
         ),
     ),
     check=check_enum_add,
+)
+
+
+def check_recreated_enum(ctx: Context, change: RecreateEnum) -> Iterator[Hit]:
+    what = f"dropping and creating again enum {change.subject}"
+    held = [
+        *ctx.exact((F.PREPARED_PARAM,), change.subject),
+        *ctx.uses((PREPARED_RESULT,), lambda s: _returns_enum(ctx, s, change.subject)),
+    ]
+    for v, f, ev in first_per_version(held):
+        yield Hit(Severity.BREAK, breaks(what, v, f) + " (it holds the old type's oid)", v, f, ev)
+
+
+def _returns_enum(ctx: Context, subject: str, enum: str) -> bool:
+    """Whether a ``prepared_result`` subject (``t.col``, ``t.*``) returns a column of ``enum``
+    (or an array of it) before the change."""
+    table, _, column = subject.rpartition(".")
+    rel = relation_of(ctx.before, table)
+    if rel is None:
+        return False
+    cols = rel.columns if column == "*" else [c for c in rel.columns if ident(c.name) == column]
+    for col in cols:
+        found = ctx.before.enum_for_type(col.base_type.removesuffix("[]"))
+        if found is not None and found.type_name == enum:
+            return True
+    return False
+
+
+RECREATED_ENUM: Rule[RecreateEnum] = Rule(
+    id="SG126",
+    name="enum-recreated-under-prepared-statement",
+    severity=Severity.BREAK,
+    summary="An enum dropped and created again under its name (Prisma's enum migration) "
+    "against statements a version keeps prepared",
+    doc="The name stays but the type is new. A named prepared statement (asyncpg, pgx, "
+    "psycopg prepare=True, JDBC after five runs) keeps its parameter types and result "
+    "row type by oid: a parameter of the old enum fails with XX000 (cache lookup failed "
+    "for type), a returned column of it with 0A000 (cached plan must not change result "
+    "type). Statements planned anew, and comparisons with literals, resolve the new type.",
+    breaks="Statements kept prepared whose parameters or returned columns have the enum.",
+    recipe="ALTER TYPE ... ADD VALUE instead of recreating the enum (a removed label can "
+    "stay unused); or restart the versions that keep statements prepared.",
+    covers=(RecreateEnum,),
+    examples=(
+        Example(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
+            "PREPARE q AS SELECT id FROM p WHERE m = $1",
+            "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
+            " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
+            " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
+            True,
+            "XX000: the parameter was inferred as the old type",
+        ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
+            "PREPARE q AS SELECT m FROM p WHERE id = $1",
+            "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
+            " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
+            " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
+            True,
+            "0A000: the result row type changes",
+        ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
+            "PREPARE q AS SELECT id FROM p WHERE m = 'happy'",
+            "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
+            " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
+            " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
+            False,
+            "the literal is resolved again at the next plan",
+        ),
+        Example(
+            "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
+            "SELECT m FROM p WHERE m = 'sad'",
+            "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
+            " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
+            " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
+            False,
+            "nothing kept prepared",
+        ),
+    ),
+    check=check_recreated_enum,
 )
 
 

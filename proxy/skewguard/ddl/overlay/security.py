@@ -67,8 +67,26 @@ def create_policy(ov: Overlay, m: Model, node: Any) -> None:
         )
     if any(p.name == pol.name for p in rel.policies):
         raise Rejected
+    _replacing(ov, m, oid, pol)
     m.put_rel(oid, dataclasses.replace(rel, policies=(*rel.policies, pol)))
     record_calls(ov, m, Dependent(Holder.POLICY, oid, name=pol.name), [node.qual, node.with_check])
+
+
+def _replacing(ov: Overlay, m: Model, oid: int, pol: Policy) -> None:
+    """A policy created where the transaction dropped one of the table's own replaces it
+    (DROP POLICY + CREATE POLICY, as ALTER POLICY cannot change the command): what its
+    USING and WITH CHECK admit is not modelled, as for ALTER POLICY."""
+    scope = ov.scope(m)
+    before = scope.initial.rels.get(oid)
+    if before is None or not before.rls:
+        return
+    dropped = {p.name for p in before.policies} - {p.name for p in m.rels[oid].policies}
+    if dropped:
+        raise CannotModel(
+            f"CREATE POLICY {pol.name} ON {before.qname} replacing {', '.join(sorted(dropped))}:"
+            " what the policies' USING and WITH CHECK admit is not modelled",
+            affects=scope.reach([oid], Use.ANY, before.qname),
+        )
 
 
 def grant(ov: Overlay, m: Model, node: Any) -> None:
