@@ -20,7 +20,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import TypeGuard
+from typing import Any, TypeGuard
+
+import pglast
+from pglast.stream import RawStream
+from pglast.visitors import Visitor
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
@@ -488,13 +492,41 @@ def _deferrable(ctx: Context, schema: str, table: str) -> set[str]:
     }
 
 
-def _arbiter_exists(ctx: Context, table: str, elements: Sequence[str]) -> bool:
+class _InferencePredicates(Visitor):  # type: ignore[misc]
+    """The WHERE of each ``ON CONFLICT (cols) WHERE ...``, as the overlay deparses an index's."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: set[str] = set()
+
+    def visit_InferClause(self, _parent: Any, node: Any) -> None:
+        if node.whereClause is not None:
+            self.found.add(str(RawStream()(node.whereClause)))
+
+
+def _inference_predicates(sample: str) -> frozenset[str]:
+    try:
+        stmts = pglast.parse_sql(sample)
+    except pglast.parser.ParseError:
+        return frozenset()
+    visitor = _InferencePredicates()
+    visitor(stmts)
+    return frozenset(visitor.found)
+
+
+def _arbiter_exists(
+    ctx: Context, table: str, elements: Sequence[str], predicates: frozenset[str] = frozenset()
+) -> bool:
+    """Whether a unique index after the change infers ``elements``: one without WHERE, or a
+    partial one whose predicate is the statement's own ``WHERE`` (``predicates``): PostgreSQL
+    needs the inference WHERE to imply it, which an identical text does."""
     parts = split_qualified_name(table)
     if len(parts) != 2:
         return False
     deferrable = _deferrable(ctx, parts[0], parts[1])
     for idx in ctx.after.indexes_of(parts[0], parts[1]):
-        usable = idx.unique and idx.predicate is None and idx.constraint not in deferrable
+        implied = idx.predicate is None or idx.predicate in predicates
+        usable = idx.unique and implied and idx.constraint not in deferrable
         if usable and _infers(elements, idx.keys):
             return True
     return False
@@ -551,7 +583,9 @@ def check_arbiter(
         u
         for u in uses
         if _infers(shape_columns(u[1].subject) or (), change.columns)
-        and not _arbiter_exists(ctx, table, shape_columns(u[1].subject) or ())
+        and not _arbiter_exists(
+            ctx, table, shape_columns(u[1].subject) or (), _inference_predicates(u[2].sample)
+        )
     ]
     if matching:
         for v, f, ev in first_per_version(matching):
@@ -604,6 +638,23 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
             "CREATE UNIQUE INDEX t_email2 ON t (email); DROP INDEX t_email",
             False,
             "another unique index on the same columns takes over",
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text, live bool);"
+            " CREATE UNIQUE INDEX t_live_email ON t (email) WHERE live",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) WHERE live DO NOTHING",
+            "DROP INDEX t_live_email; CREATE UNIQUE INDEX t_live_email2 ON t (email) WHERE live",
+            False,
+            "a partial index with the statement's own WHERE takes over",
+        ),
+        Example(
+            "CREATE TABLE t (id int, email text, live bool);"
+            " CREATE UNIQUE INDEX t_live_email ON t (email) WHERE live",
+            "INSERT INTO t (id, email) VALUES (1, 'a') ON CONFLICT (email) WHERE live DO NOTHING",
+            "DROP INDEX t_live_email;"
+            " CREATE UNIQUE INDEX t_live_email2 ON t (email) WHERE live AND id > 0",
+            True,
+            "42P10: the WHERE no longer implies the index's predicate",
         ),
         Example(
             "CREATE TABLE t (id int, email text CONSTRAINT t_email_key UNIQUE)",
