@@ -485,9 +485,9 @@ class Learner:
             # A search_path PostgreSQL gave the session (ALTER DATABASE/ROLE ... SET): the
             # version's bare names resolve through it, as through one it SETs itself.
             if slog.search_path != DEFAULT:
-                path = ",".join(ident(s) for s in slog.search_path)
-                given = frozenset({Facet(FacetKind.SEARCH_PATH, path)})
-                batch.record(key, given, analysed, when, f"search_path {path}")
+                given_path = ",".join(ident(s) for s in slog.search_path)
+                given = frozenset({Facet(FacetKind.SEARCH_PATH, given_path)})
+                batch.record(key, given, analysed, when, f"search_path {given_path}")
             for values, (count, sample) in valued.items():
                 batch.record(key, values, count, when, sample)
             for facets, count, sample in groups.values():

@@ -583,6 +583,31 @@ def _reassign_owned(scope: Scope, node: Any) -> None:
     )
 
 
+def replaced_trigger_function(scope: Scope, node: Any) -> None:
+    """CREATE OR REPLACE of a trigger function existing triggers run: new code that does
+    more than fill NEW's fields (it may raise, or write elsewhere) reaches their writers."""
+    if not node.replace or node.parameters:
+        return
+    names = names_of(node.funcname)
+    signature = scope.trigger_function(names)
+    old = next((f for f in scope.initial.funcs.values() if f.signature == signature), None)
+    if old is None or old.return_type != "trigger":
+        return
+    options = {str(o.defname): o.arg for o in node.options or ()}
+    source, language = options.get("as"), options.get("language")
+    plpgsql = isinstance(language, ast.String) and str(language.sval).lower() == "plpgsql"
+    if plpgsql and source and row_filler("plpgsql", str(source[0].sval)) is not None:
+        return
+    reach = scope.function_reach(names)
+    if reach is not None:
+        raise CannotModel(
+            f"CREATE OR REPLACE FUNCTION {signature}: what the new trigger code does to "
+            "writes is not modelled (only PL/pgSQL functions that just fill NEW's fields "
+            "are read)",
+            affects=dataclasses.replace(reach, use=Use.WRITES),
+        )
+
+
 # ALTER FUNCTION actions that change nothing a caller can notice fail on.
 _FUNCTION_HARMLESS = frozenset({"volatility", "leakproof", "cost", "rows", "support", "parallel"})
 
@@ -681,4 +706,11 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ),
 }
 
-__all__ = ["HARMLESS", "JUDGES", "Scope", "names_of", "risky_sequence_options"]
+__all__ = [
+    "HARMLESS",
+    "JUDGES",
+    "Scope",
+    "names_of",
+    "replaced_trigger_function",
+    "risky_sequence_options",
+]

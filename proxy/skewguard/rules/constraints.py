@@ -492,7 +492,7 @@ def _deferrable(ctx: Context, schema: str, table: str) -> set[str]:
     }
 
 
-class _InferencePredicates(Visitor):  # type: ignore[misc]
+class _InferencePredicates(Visitor):
     """The WHERE of each ``ON CONFLICT (cols) WHERE ...``, as the overlay deparses an index's."""
 
     def __init__(self) -> None:

@@ -44,8 +44,22 @@ REL_USE = (*REL_NAMED, F.SEQUENCE_DEFAULT)
 def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
     what = f"{change.SQL} {change.subject}{change.cascade_note}"
     hits = chain(ctx.exact(REL_USE, change.subject), procedure_callers(ctx, change.subject))
+    kept = _defaults_kept(ctx, change.subject)
     for v, f, ev in first_per_version(hits):
-        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        if f.kind is not F.SEQUENCE_DEFAULT or kept:
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+def _defaults_kept(ctx: Context, sequence: str) -> bool:
+    """Whether a column whose default takes numbers from ``sequence`` stays: a serial's
+    sequence dropped with its column leaves no default behind that an insert reaches."""
+    for rel in ctx.before.relations:
+        for col in rel.columns:
+            if sequence in col.default_sequences:
+                now = relation_of(ctx.after, rel.qname)
+                if now is None or now.column(col.name) is not None:
+                    return True
+    return False
 
 
 DROP_RELATION = Rule(
@@ -72,6 +86,13 @@ DROP_RELATION = Rule(
             "SELECT id FROM t",
             "DROP TABLE old_t",
             False,
+        ),
+        Example(
+            "CREATE TABLE t (id int, ticket serial, note text)",
+            "INSERT INTO t (id, note) VALUES (1, 'a')",
+            "ALTER TABLE t DROP COLUMN ticket",
+            False,
+            "the serial's sequence goes with its column: the insert no longer reaches it",
         ),
         Example(
             "CREATE SEQUENCE s",
@@ -198,7 +219,7 @@ def check_drop_function(ctx: Context, change: DropFunction) -> Iterator[Hit]:
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
-class _BindParams(Visitor):  # type: ignore[misc]
+class _BindParams(Visitor):
     """Casts each parameter passed straight to ``fn`` to the type of its argument."""
 
     def __init__(self, fn: Function) -> None:
@@ -214,10 +235,15 @@ class _BindParams(Visitor):  # type: ignore[misc]
         typed = []
         for arg, typ in zip(args, self.fn.arg_types, strict=False):
             if isinstance(arg, ast.ParamRef):
-                cast = pglast.parse_sql(f"SELECT NULL::{typ}")[0].stmt.targetList[0].val
-                arg, self.changed = ast.TypeCast(arg=arg, typeName=cast.typeName), True
+                arg, self.changed = ast.TypeCast(arg=arg, typeName=_type_name(typ)), True
             typed.append(arg)
         node.args = tuple(typed)
+
+
+def _type_name(typ: str) -> Any:
+    """The TypeName node of a type as format_type writes it."""
+    select: Any = pglast.parse_sql(f"SELECT NULL::{typ}")[0].stmt
+    return select.targetList[0].val.typeName
 
 
 def _params_bound(sample: str, fn: Function) -> str:

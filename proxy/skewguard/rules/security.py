@@ -15,6 +15,7 @@ from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import RelKind, privileges_by_role
 from skewguard.ddl.changes import EnableRowLevelSecurity, ForceRowLevelSecurity, Revoke
 from skewguard.ddl.findings import Severity
+from skewguard.footprint import VersionKey
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, relation_of
 from skewguard.rules.drops import in_schema
@@ -118,17 +119,32 @@ def _on_table(table: str) -> Callable[[str], bool]:
     return lambda s: s == table or s.startswith(prefixes)
 
 
-def _column_keeps(ctx: Context, change: Revoke, facet: Facet) -> bool:
-    """Whether an UPDATE of the facet's column stays allowed through the column's own
-    privilege (GRANT UPDATE (col)), the role's or PUBLIC's."""
-    if facet.kind is not F.COLUMN_UPDATE:
+def _column_keeps(ctx: Context, change: Revoke, version: VersionKey, facet: Facet) -> bool:
+    """Whether the use stays allowed through column privileges (GRANT UPDATE (col), GRANT
+    SELECT (col)), the role's or PUBLIC's: an UPDATE of the facet's column, or a read of a
+    version whose every column read of the table is still granted (and that reads no *)."""
+    if facet.kind is F.COLUMN_UPDATE:
+        return _column_granted(ctx, change, facet.subject, "w")
+    if facet.kind is not F.RELATION_READ:
         return False
+    used = ctx.footprints.get(version, {})
+    if Facet(F.SELECT_STAR, change.subject) in used:
+        return False
+    reads = [
+        f.subject
+        for f in used
+        if f.kind is F.COLUMN_READ and f.subject.startswith(change.subject + ".")
+    ]
+    return bool(reads) and all(_column_granted(ctx, change, s, "r") for s in reads)
+
+
+def _column_granted(ctx: Context, change: Revoke, subject: str, privilege: str) -> bool:
     rel = relation_of(ctx.after, change.subject)
-    column = rel.column(split_qualified_name(facet.subject)[-1]) if rel is not None else None
+    column = rel.column(split_qualified_name(subject)[-1]) if rel is not None else None
     if column is None or column.acl is None:
         return False
     held = privileges_by_role(column.acl, "", "")
-    return "w" in held.get(change.role, set()) | held.get("public", set())
+    return privilege in held.get(change.role, set()) | held.get("public", set())
 
 
 def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
@@ -142,7 +158,7 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
     elif change.relation:
         kinds = tuple({k for p in change.privileges for k in _NEEDS.get(p, ())})
         found = ctx.uses(kinds, _on_table(change.subject))
-        uses = [(v, f, ev) for v, f, ev in found if not _column_keeps(ctx, change, f)]
+        uses = [(v, f, ev) for v, f, ev in found if not _column_keeps(ctx, change, v, f)]
     elif "U" in change.privileges:
         kinds = (F.RELATION_READ, F.RELATION_WRITE, F.FUNCTION, F.SEQUENCE)
         uses = list(ctx.uses(kinds, in_schema(change.subject)))
@@ -180,8 +196,9 @@ REVOKE = Rule(
     severity=Severity.BREAK,
     summary="REVOKE of a privilege a version's role uses",
     doc="Without the privilege, statements fail with 42501 (permission denied). SELECT is "
-    "needed to read, INSERT to insert, UPDATE to update (or UPDATE on each column set, "
-    "GRANT UPDATE (col)), DELETE to delete, TRUNCATE to truncate, USAGE on a "
+    "needed to read (or SELECT on each column read, GRANT SELECT (col)), INSERT to insert, "
+    "UPDATE to update (or UPDATE on each column set, GRANT UPDATE (col)), DELETE to delete, "
+    "TRUNCATE to truncate, USAGE on a "
     "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
     "(also through a column default). Role membership is not modelled: a role that has the "
     "privilege through another role is reported as a risk only when it has no direct grant.",
@@ -214,6 +231,22 @@ REVOKE = Rule(
             " GRANT SELECT, UPDATE ON t TO sg_app",
             "SET ROLE sg_app; UPDATE t SET b = 'x' WHERE id = 1; RESET ROLE",
             "REVOKE UPDATE ON t FROM sg_app; GRANT UPDATE (a) ON t TO sg_app",
+            True,
+            "b is not among the columns granted",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text, b text); CREATE ROLE sg_app;"
+            " GRANT SELECT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT a FROM t WHERE id = 1; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app; GRANT SELECT (id, a) ON t TO sg_app",
+            False,
+            "every column it reads keeps its own SELECT privilege",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text, b text); CREATE ROLE sg_app;"
+            " GRANT SELECT ON t TO sg_app",
+            "SET ROLE sg_app; SELECT b FROM t WHERE id = 1; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app; GRANT SELECT (id, a) ON t TO sg_app",
             True,
             "b is not among the columns granted",
         ),

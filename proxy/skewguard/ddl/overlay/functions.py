@@ -10,6 +10,7 @@ from pglast import ast, enums
 from skewguard.catalog import FuncKind, Function
 from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Model
+from skewguard.ddl.opaque import replaced_trigger_function
 from skewguard.ddl.overlay.names import arg_types, creation_schema, user_path
 from skewguard.ddl.overlay.nodes import name_list
 from skewguard.ddl.triggers import row_filler
@@ -20,6 +21,7 @@ if TYPE_CHECKING:
 
 
 def create_function(ov: Overlay, m: Model, node: Any) -> None:
+    replaced_trigger_function(ov.scope(m), node)
     names = name_list(node.funcname)
     schema = creation_schema(ov, m, names[-2] if len(names) > 1 else None)
     cat = m.to_catalog()

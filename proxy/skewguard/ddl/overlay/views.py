@@ -12,7 +12,8 @@ from skewguard.analysis.extract import Extractor
 from skewguard.analysis.facets import FacetKind
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import Column, Relation, RelKind
-from skewguard.ddl.errors import Rejected
+from skewguard.ddl.affects import Use
+from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dep, Model
 from skewguard.ddl.overlay.names import creation_schema, find_rel, new_relation
 from skewguard.ddl.overlay.nodes import has_call, name_list
@@ -52,6 +53,20 @@ def create_view(ov: Overlay, m: Model, node: Any) -> None:
     existing = m.rel_oid(schema, name)
     if existing is not None and not node.replace:
         raise Rejected
+    scope = ov.scope(m)
+    options = {str(o.defname) for o in node.options or ()}
+    checked = node.withCheckOption != enums.ViewCheckOption.NO_CHECK_OPTION
+    refusing = checked or options & {"check_option", "security_invoker"}
+    if existing is not None and scope.existing(existing) and refusing:
+        # as ALTER VIEW ... SET (check_option): CHECK OPTION refuses writes, security_invoker
+        # checks readers' privileges too
+        qname = m.rels[existing].qname
+        use = Use.ANY if "security_invoker" in options else Use.WRITES
+        raise CannotModel(
+            f"CREATE OR REPLACE VIEW {qname} WITH CHECK OPTION or security_invoker: what the "
+            "view then refuses is not modelled",
+            affects=scope.reach([existing], use, qname),
+        )
     _define_view(ov, m, existing, schema, name, RelKind.VIEW, node.query, name_list(node.aliases))
 
 
