@@ -147,6 +147,16 @@ def _alter_cmd(
         set_column(m, oid, col.name, not_null=False)
     elif st == _AT.AT_ColumnDefault:
         new = with_default(ov, m, col, cmd.def_)
+        fresh = set(new.default_sequences) - set(col.default_sequences)
+        unique = any(
+            i.unique and col.name in i.keys for o, i in m.idxs.items() if m.idx_rel.get(o) == oid
+        )
+        if fresh and unique and ov.scope(m).existing(oid):
+            raise CannotModel(
+                f"ALTER COLUMN {rel.qname}.{col.name} SET DEFAULT from {', '.join(sorted(fresh))}:"
+                " whether its numbers are free in a unique column is not modelled",
+                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+            )
         attid = m.attids[oid][col.name]
         m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
         if cmd.def_ is not None:
