@@ -3830,28 +3830,6 @@ ROUND9_BREAKING: list[Case] = [
     ),
 ]
 
-CASES: list[Case] = (
-    SAFE
-    + BREAKING
-    + CASCADE_SAFE
-    + CASCADE_BREAKING
-    + SCOPE_SAFE
-    + SCOPE_BREAKING
-    + VALUES_SAFE
-    + VALUES_BREAKING
-    + REPLAY_SAFE
-    + REPLAY_BREAKING
-    + PROBED_SAFE
-    + PROBED_BREAKING
-    + ROUND7_SAFE
-    + ROUND7_BREAKING
-    + ROUND8_SAFE
-    + ROUND8_BREAKING
-    + ROUND9_SAFE
-    + ROUND9_BREAKING
-)
-
-
 # Round 9 (rolling-deploy corpus): migrations as Django, Rails, Alembic, Prisma and
 # Flyway emit them; identity, generated columns, partial arbiters, RLS, sequences.
 R9_ROLE = "gt_r9"
@@ -4093,3 +4071,614 @@ ROUND9_BREAKING += [
         breaks=frozenset({V1}),
     ),
 ]
+
+
+# Round 10 (rolling-deploy corpus): Prisma's enum recreation against statements kept
+# prepared, RLS policies replaced in one transaction, functions redefined under named
+# notation and bound parameters, search_path given by ALTER DATABASE/ROLE, partial
+# arbiters recreated; then triggers, views with CHECK OPTION, sequences, partitions,
+# column privileges and the statements that change nothing a version notices.
+R10_ROLE = "gt_r10"
+R10_PRISMA_DROP_LABEL = (
+    "BEGIN; CREATE TYPE mood_new AS ENUM ('happy'); "
+    "ALTER TABLE moods ALTER COLUMN m TYPE mood_new USING (m::text::mood_new); "
+    "DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood; COMMIT;"
+)
+R10_DB_PATH = (
+    " DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET search_path = public, s2',"
+    " current_database()); END $$;"
+)
+R10_ROLE_PATH = (
+    USERS + f"CREATE SCHEMA s2; GRANT USAGE ON SCHEMA s2 TO {R10_ROLE};"
+    f" GRANT SELECT ON users TO {R10_ROLE}; ALTER ROLE {R10_ROLE} SET search_path = public, s2;"
+)
+R10_ITEMS = """
+CREATE TABLE items (id serial PRIMARY KEY, kind text NOT NULL, qty int NOT NULL DEFAULT 1);
+INSERT INTO items (kind) VALUES ('ok'), ('bad');
+"""
+R10_TRIGGER = (
+    R10_ITEMS
+    + """
+CREATE FUNCTION items_guard() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN RETURN NEW; END $$;
+CREATE TRIGGER items_guard BEFORE INSERT ON items FOR EACH ROW EXECUTE FUNCTION items_guard();
+"""
+)
+R10_VIEWED = R10_ITEMS + "CREATE VIEW ok_items AS SELECT id, kind, qty FROM items WHERE qty > 0;"
+R10_OK_ITEMS = "CREATE OR REPLACE VIEW ok_items AS SELECT id, kind, qty FROM items WHERE qty > 0"
+R10_PARTS = """
+CREATE TABLE m (id int, at date NOT NULL, v int) PARTITION BY RANGE (at);
+CREATE TABLE m_2024 PARTITION OF m FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+CREATE TABLE m_2025 PARTITION OF m FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+"""
+R10_GRANTED = USERS + (
+    f"GRANT SELECT, INSERT, UPDATE ON users TO {R10_ROLE};"
+    f" GRANT USAGE ON SEQUENCE users_id_seq TO {R10_ROLE};"
+)
+R10_FAMILY = """
+CREATE TABLE parent (id int, name text);
+CREATE TABLE child (extra text) INHERITS (parent);
+CREATE TABLE orphan (id int, name text, extra text);
+INSERT INTO parent VALUES (1, 'p'); INSERT INTO child VALUES (2, 'c', 'e');
+"""
+R10_RAISE_BAD = (
+    "CREATE OR REPLACE FUNCTION items_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+    " IF NEW.kind = '{}' THEN RAISE EXCEPTION 'refused'; END IF; RETURN NEW; END $$"
+)
+R10_NARROW_READ = (
+    f"BEGIN; REVOKE SELECT ON users FROM {R10_ROLE};"
+    f" GRANT SELECT (id, email) ON users TO {R10_ROLE}; COMMIT"
+)
+
+ROUND10_SAFE: list[Case] = [
+    Case(
+        id="safe-set-schema-on-database-search-path",
+        schema_sql=USERS + "CREATE SCHEMA s2;" + R10_DB_PATH,
+        versions={
+            V1: [simple("SELECT email FROM users WHERE id = 1")],
+            V2: [extended("SELECT name FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE users SET SCHEMA s2",
+        note="every session starts with search_path public, s2: the bare name still resolves",
+    ),
+    Case(
+        id="safe-set-schema-on-role-search-path",
+        schema_sql=R10_ROLE_PATH,
+        versions={V1: [simple("SELECT email FROM users WHERE id = 1")]},
+        migration_sql="ALTER TABLE users SET SCHEMA s2",
+        users={V1: R10_ROLE},
+    ),
+    Case(
+        id="safe-partial-arbiter-recreated-identically",
+        schema_sql=R9_PARTIAL,
+        versions={
+            V1: [
+                extended(
+                    "INSERT INTO users (email) VALUES (%s) ON CONFLICT (email) WHERE active DO "
+                    "NOTHING",
+                    "ann",
+                )
+            ]
+        },
+        migration_sql="BEGIN; DROP INDEX users_active_email; CREATE UNIQUE INDEX "
+        "users_active_email2 ON users (email) WHERE active; COMMIT",
+    ),
+    Case(
+        id="safe-policy-recreated-identically-vs-writer",
+        schema_sql=R9_RLS,
+        versions={
+            V1: [extended("INSERT INTO docs (tenant, body) VALUES (%s, %s)", 2, "b")],
+            V2: [simple("UPDATE docs SET body = 'z' WHERE tenant = 1")],
+        },
+        migration_sql="BEGIN; DROP POLICY docs_all ON docs; CREATE POLICY docs_all ON docs "
+        "FOR ALL USING (true) WITH CHECK (true); COMMIT",
+        users={V1: R9_ROLE, V2: R9_ROLE},
+    ),
+    Case(
+        id="safe-trigger-function-replaced-fills-field",
+        schema_sql=R10_TRIGGER,
+        versions={V1: [extended("INSERT INTO items (kind) VALUES (%s)", "bad")]},
+        migration_sql="CREATE OR REPLACE FUNCTION items_guard() RETURNS trigger LANGUAGE plpgsql"
+        " AS $$ BEGIN NEW.qty := coalesce(NEW.qty, 1); RETURN NEW; END $$",
+    ),
+    Case(
+        id="safe-trigger-function-replaced-raises-for-unwritten-values",
+        schema_sql=R10_TRIGGER,
+        versions={
+            V1: [extended("INSERT INTO items (kind) VALUES (%s)", "ok")],
+            V2: [simple("INSERT INTO items (kind) VALUES ('fine')")],
+        },
+        migration_sql=R10_RAISE_BAD.format("evil"),
+    ),
+    Case(
+        id="safe-view-check-option-added-vs-complying-writer",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [simple("INSERT INTO ok_items (kind, qty) VALUES ('y', 3)")],
+            V2: [prepared("SELECT kind FROM ok_items WHERE id = %s", 1)],
+        },
+        migration_sql=R10_OK_ITEMS + " WITH LOCAL CHECK OPTION",
+    ),
+    Case(
+        id="safe-view-security-barrier-set",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [prepared("SELECT kind FROM ok_items WHERE id = %s", 1)],
+            V2: [simple("INSERT INTO ok_items (kind, qty) VALUES ('y', 3)")],
+        },
+        migration_sql="ALTER VIEW ok_items SET (security_barrier = true)",
+    ),
+    Case(
+        id="safe-set-default-nextval-sequence-ahead",
+        schema_sql=R10_ITEMS,
+        versions={V1: [extended("INSERT INTO items (kind) VALUES (%s)", "n")]},
+        migration_sql="CREATE SEQUENCE items_id_seq2 START 100000;"
+        " ALTER TABLE items ALTER COLUMN id SET DEFAULT nextval('items_id_seq2')",
+    ),
+    Case(
+        id="safe-replica-identity-full",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [extended("UPDATE items SET qty = %s WHERE id = %s", 2, 1)],
+            V2: [simple("DELETE FROM items WHERE kind = 'none'")],
+        },
+        migration_sql="ALTER TABLE items REPLICA IDENTITY FULL",
+    ),
+    Case(
+        id="safe-attach-partition-vs-inserters",
+        schema_sql=R10_PARTS + "CREATE TABLE m_2026 (id int, at date NOT NULL, v int);",
+        versions={
+            V1: [extended("INSERT INTO m (id, at, v) VALUES (%s, %s, %s)", 1, "2024-05-01", 1)],
+            V2: [prepared("SELECT id, v FROM m WHERE at = %s", "2024-05-01")],
+        },
+        migration_sql="ALTER TABLE m ATTACH PARTITION m_2026 FOR VALUES FROM ('2026-01-01') TO "
+        "('2027-01-01')",
+    ),
+    Case(
+        id="safe-create-index-concurrently",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [prepared("SELECT id FROM items WHERE kind = %s", "ok")],
+            V2: [simple("INSERT INTO items (kind) VALUES ('x')")],
+        },
+        migration_sql="CREATE INDEX CONCURRENTLY items_kind_idx ON items (kind)",
+    ),
+    Case(
+        id="safe-set-statistics-and-storage",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [prepared("SELECT kind, qty FROM items WHERE id = %s", 1)],
+            V2: [copy_in("COPY items (kind, qty) FROM STDIN", ("c", 3))],
+        },
+        migration_sql="ALTER TABLE items ALTER COLUMN kind SET STATISTICS 500;"
+        " ALTER TABLE items ALTER COLUMN kind SET STORAGE EXTERNAL",
+    ),
+    Case(
+        id="safe-comment-on-column-and-table",
+        schema_sql=R10_ITEMS,
+        versions={V1: [prepared("SELECT kind FROM items WHERE id = %s", 1)]},
+        migration_sql="COMMENT ON COLUMN items.kind IS 'what it is'; COMMENT ON TABLE items IS "
+        "'stock'",
+    ),
+    Case(
+        id="safe-enum-add-value-vs-prepared-readers",
+        schema_sql=MOODS,
+        versions={
+            V1: [prepared("SELECT m FROM moods WHERE id = %s", 1)],
+            V2: [apg("SELECT id FROM moods WHERE m = $1", "happy")],
+        },
+        migration_sql="ALTER TYPE mood ADD VALUE 'meh'",
+    ),
+    Case(
+        id="safe-inherit-added-vs-parent-readers",
+        schema_sql=R10_FAMILY,
+        versions={
+            V1: [prepared("SELECT id, name FROM parent WHERE id = %s", 1)],
+            V2: [simple("SELECT * FROM parent")],
+            V3: [simple("INSERT INTO orphan VALUES (4, 'q', 'y')")],
+        },
+        migration_sql="ALTER TABLE orphan INHERIT parent",
+    ),
+    Case(
+        id="safe-no-inherit-vs-readers",
+        schema_sql=R10_FAMILY,
+        versions={
+            V1: [simple("SELECT name FROM parent")],
+            V2: [prepared("SELECT extra FROM child WHERE id = %s", 2)],
+        },
+        migration_sql="ALTER TABLE child NO INHERIT parent",
+    ),
+    Case(
+        id="safe-truncate-vs-readers-writers",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [prepared("SELECT kind FROM items WHERE id = %s", 1)],
+            V2: [simple("INSERT INTO items (kind) VALUES ('t')")],
+        },
+        migration_sql="TRUNCATE items",
+    ),
+    Case(
+        id="safe-disable-trigger",
+        schema_sql=R10_TRIGGER,
+        versions={V1: [extended("INSERT INTO items (kind) VALUES (%s)", "x")]},
+        migration_sql="ALTER TABLE items DISABLE TRIGGER items_guard",
+    ),
+    Case(
+        id="safe-set-unlogged",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [prepared("SELECT kind FROM items WHERE id = %s", 1)],
+            V2: [simple("INSERT INTO items (kind) VALUES ('u')")],
+        },
+        migration_sql="ALTER TABLE items SET UNLOGGED",
+    ),
+    Case(
+        id="safe-sequence-increment-changed",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [extended("INSERT INTO items (kind) VALUES (%s)", "i")],
+            V2: [simple("SELECT nextval('items_id_seq')")],
+        },
+        migration_sql="ALTER SEQUENCE items_id_seq INCREMENT BY 10",
+    ),
+    Case(
+        id="safe-view-dropped-and-recreated-same-vs-prepared-star",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [prepared("SELECT * FROM ok_items WHERE id = %s", 1)],
+            V2: [apg("SELECT kind FROM ok_items WHERE id = $1", 1)],
+        },
+        migration_sql="BEGIN; DROP VIEW ok_items; CREATE VIEW ok_items AS SELECT id, kind, qty "
+        "FROM items WHERE qty > 0; COMMIT",
+    ),
+    Case(
+        id="safe-rename-check-constraint-vs-writers",
+        schema_sql=R10_ITEMS + "ALTER TABLE items ADD CONSTRAINT qty_pos CHECK (qty > 0);",
+        versions={V1: [extended("INSERT INTO items (kind, qty) VALUES (%s, %s)", "r", 2)]},
+        migration_sql="ALTER TABLE items RENAME CONSTRAINT qty_pos TO items_qty_positive",
+    ),
+    Case(
+        id="safe-function-security-definer-and-search-path",
+        schema_sql=R9_FUNC,
+        versions={V1: [prepared("SELECT f(%s)", 1)], V2: [simple("SELECT f(2)")]},
+        migration_sql="ALTER FUNCTION f(int) SECURITY DEFINER;"
+        " ALTER FUNCTION f(int) SET search_path = public",
+    ),
+    Case(
+        id="safe-set-fillfactor-and-statistics-object",
+        schema_sql=R10_ITEMS,
+        versions={V1: [prepared("SELECT kind, qty FROM items WHERE id = %s", 1)]},
+        migration_sql="ALTER TABLE items SET (fillfactor = 70);"
+        " CREATE STATISTICS items_stats ON kind, qty FROM items",
+    ),
+    Case(
+        id="safe-column-grant-narrowed-vs-granted-columns-reader",
+        schema_sql=R10_GRANTED,
+        versions={
+            V1: [extended("SELECT email FROM users WHERE id = %s", 1)],
+            V2: [simple("UPDATE users SET name = 'n' WHERE email = 'ann'")],
+        },
+        migration_sql=R10_NARROW_READ,
+        users={V1: R10_ROLE, V2: R10_ROLE},
+    ),
+]
+
+ROUND10_BREAKING: list[Case] = [
+    Case(
+        id="break-prisma-enum-recreate-vs-prepared-reader",
+        schema_sql=MOODS,
+        versions={
+            V1: [prepared("SELECT m FROM moods WHERE id = %s", 1)],
+            V2: [extended("SELECT m FROM moods WHERE id = %s", 1)],
+            V3: [simple("SELECT m FROM moods")],
+        },
+        migration_sql=R9_PRISMA_ENUM,
+        breaks=frozenset({V1}),
+        note="0A000: the held statement's result column has the new type's oid",
+    ),
+    Case(
+        id="break-prisma-enum-recreate-vs-asyncpg-enum-param",
+        schema_sql=MOODS,
+        versions={
+            V1: [apg("SELECT id FROM moods WHERE m = $1::mood", "happy")],
+            V2: [apg("SELECT id FROM moods WHERE m::text = $1", "happy")],
+        },
+        migration_sql=R9_PRISMA_ENUM,
+        breaks=frozenset({V1}),
+        note="XX000 cache lookup failed for type: the parameter holds the old oid",
+    ),
+    Case(
+        id="break-prisma-enum-recreate-drops-used-label",
+        schema_sql=MOODS,
+        versions={
+            V1: [extended("SELECT id FROM moods WHERE m = %s::mood", "sad")],
+            V2: [simple("SELECT id FROM moods WHERE m = 'happy'")],
+        },
+        migration_sql=R10_PRISMA_DROP_LABEL,
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-policy-with-check-narrowed-vs-writer",
+        schema_sql=R9_RLS,
+        versions={
+            V1: [extended("INSERT INTO docs (tenant, body) VALUES (%s, %s)", 2, "b")],
+            V2: [simple("INSERT INTO docs (tenant, body) VALUES (1, 'ok')")],
+            V3: [simple("SELECT body FROM docs WHERE tenant = 2")],
+        },
+        migration_sql="ALTER POLICY docs_all ON docs WITH CHECK (tenant = 1)",
+        users={V1: R9_ROLE, V2: R9_ROLE, V3: R9_ROLE},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-policy-recreated-with-check-vs-updater",
+        schema_sql=R9_RLS,
+        versions={
+            V1: [simple("UPDATE docs SET tenant = 3 WHERE id = 2")],
+            V2: [simple("UPDATE docs SET body = 'z' WHERE tenant = 1")],
+        },
+        migration_sql="BEGIN; DROP POLICY docs_all ON docs; CREATE POLICY docs_all ON docs "
+        "FOR ALL USING (true) WITH CHECK (tenant IN (1, 2)); COMMIT",
+        users={V1: R9_ROLE, V2: R9_ROLE},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-policy-split-per-command-vs-writer",
+        schema_sql=R9_RLS,
+        versions={
+            V1: [simple("INSERT INTO docs (tenant, body) VALUES (5, 'x')")],
+            V2: [simple("SELECT body FROM docs WHERE tenant = 5")],
+        },
+        migration_sql="BEGIN; DROP POLICY docs_all ON docs; CREATE POLICY docs_read ON docs "
+        "FOR SELECT USING (true); CREATE POLICY docs_ins ON docs FOR INSERT WITH CHECK "
+        "(tenant < 5); COMMIT",
+        users={V1: R9_ROLE, V2: R9_ROLE},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-function-param-renamed-vs-named-notation",
+        schema_sql=R9_FUNC,
+        versions={
+            V1: [simple("SELECT f(a => 1)")],
+            V2: [simple("SELECT f(1)")],
+            V3: [extended("SELECT f(a := %s)", 2)],
+        },
+        migration_sql="BEGIN; DROP FUNCTION f(int); CREATE FUNCTION f(x int) RETURNS int "
+        "LANGUAGE sql AS 'SELECT x + 1'; COMMIT",
+        breaks=frozenset({V1, V3}),
+    ),
+    Case(
+        id="break-function-int-to-text-vs-bound-int",
+        schema_sql=R9_FUNC,
+        versions={
+            V1: [extended("SELECT f(%s)", 1)],
+            V2: [apg("SELECT f($1)", 1)],
+            V3: [simple("SELECT f('1')")],
+        },
+        migration_sql="BEGIN; DROP FUNCTION f(int); CREATE FUNCTION f(a text) RETURNS int "
+        "LANGUAGE sql AS 'SELECT length(a)'; COMMIT",
+        breaks=frozenset({V1, V2}),
+        note="psycopg binds the int typed, asyncpg keeps the integer its prepare inferred",
+    ),
+    Case(
+        id="break-set-schema-off-database-search-path",
+        schema_sql=USERS + "CREATE SCHEMA s2; CREATE SCHEMA s3;" + R10_DB_PATH,
+        versions={V1: [simple("SELECT email FROM users WHERE id = 1")]},
+        migration_sql="ALTER TABLE users SET SCHEMA s3",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-set-schema-role-path-vs-other-role",
+        schema_sql=R10_ROLE_PATH,
+        versions={
+            V1: [simple("SELECT email FROM users WHERE id = 1")],
+            V2: [extended("SELECT name FROM users WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE users SET SCHEMA s2",
+        users={V1: R10_ROLE},
+        breaks=frozenset({V2}),
+    ),
+    Case(
+        id="break-trigger-function-replaced-now-raises",
+        schema_sql=R10_TRIGGER,
+        versions={
+            V1: [extended("INSERT INTO items (kind) VALUES (%s)", "bad")],
+            V2: [simple("INSERT INTO items (kind) VALUES ('ok')")],
+        },
+        migration_sql=R10_RAISE_BAD.format("bad"),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-new-statement-trigger-refuses-delete",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [simple("DELETE FROM items WHERE kind = 'zzz'")],
+            V2: [simple("SELECT kind FROM items")],
+        },
+        migration_sql="CREATE FUNCTION no_delete() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        "RAISE EXCEPTION 'no'; END $$; CREATE TRIGGER no_delete BEFORE DELETE ON items "
+        "FOR EACH STATEMENT EXECUTE FUNCTION no_delete();",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-view-check-option-added-vs-insert-through-view",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [simple("INSERT INTO ok_items (kind, qty) VALUES ('z', 0)")],
+            V2: [simple("INSERT INTO ok_items (kind, qty) VALUES ('y', 3)")],
+            V3: [simple("SELECT kind FROM ok_items")],
+        },
+        migration_sql=R10_OK_ITEMS + " WITH CASCADED CHECK OPTION",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-set-default-nextval-restarting-sequence",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [extended("INSERT INTO items (kind) VALUES (%s)", "n")],
+            V2: [
+                simple(
+                    "INSERT INTO items (id, kind) VALUES ((SELECT max(id) + 1000 FROM items), 'x')"
+                )
+            ],
+        },
+        migration_sql="CREATE SEQUENCE items_id_seq2;"
+        " ALTER TABLE items ALTER COLUMN id SET DEFAULT nextval('items_id_seq2')",
+        breaks=frozenset({V1}),
+        note="23505: the new sequence starts below the keys already taken",
+    ),
+    Case(
+        id="break-drop-serial-column-names-the-nextval-caller-not-the-inserter",
+        schema_sql="CREATE TABLE tally (id serial PRIMARY KEY, ticket serial, note text);"
+        " INSERT INTO tally (note) VALUES ('a');",
+        versions={
+            V1: [simple("SELECT nextval('tally_ticket_seq')")],
+            V2: [extended("INSERT INTO tally (note) VALUES (%s)", "b")],
+        },
+        migration_sql="ALTER TABLE tally DROP COLUMN ticket",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-detach-partition-vs-routed-insert",
+        schema_sql=R10_PARTS,
+        versions={
+            V1: [extended("INSERT INTO m (id, at, v) VALUES (%s, %s, %s)", 1, "2024-05-01", 1)],
+            V2: [simple("INSERT INTO m (id, at, v) VALUES (2, '2025-05-01', 2)")],
+            V3: [simple("SELECT count(*) FROM m")],
+        },
+        migration_sql="ALTER TABLE m DETACH PARTITION m_2024",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-column-grant-narrowed-vs-reader",
+        schema_sql=R10_GRANTED,
+        versions={
+            V1: [simple("SELECT name FROM users WHERE id = 1")],
+            V2: [extended("SELECT email FROM users WHERE id = %s", 1)],
+        },
+        migration_sql=R10_NARROW_READ,
+        users={V1: R10_ROLE, V2: R10_ROLE},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-column-update-grant-narrowed-vs-updater",
+        schema_sql=R10_GRANTED,
+        versions={
+            V1: [extended("UPDATE users SET name = %s WHERE id = %s", "n", 1)],
+            V2: [extended("UPDATE users SET email = %s WHERE id = %s", "ann", 1)],
+        },
+        migration_sql=f"BEGIN; REVOKE UPDATE ON users FROM {R10_ROLE};"
+        f" GRANT UPDATE (email) ON users TO {R10_ROLE}; COMMIT",
+        users={V1: R10_ROLE, V2: R10_ROLE},
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-enum-rename-value-vs-bound-writer",
+        schema_sql=MOODS,
+        versions={
+            V1: [extended("INSERT INTO moods (m) VALUES (%s)", "sad")],
+            V2: [simple("INSERT INTO moods (m) VALUES ('happy')")],
+        },
+        migration_sql="ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-domain-not-null-vs-null-writer",
+        schema_sql="CREATE DOMAIN label AS text; CREATE TABLE tags (id serial PRIMARY KEY, "
+        "l label); INSERT INTO tags (l) VALUES ('x');",
+        versions={
+            V1: [
+                simple("INSERT INTO tags (l) VALUES (NULL)"),
+                simple("DELETE FROM tags WHERE l IS NULL"),
+            ],
+            V2: [extended("INSERT INTO tags (l) VALUES (%s)", "y")],
+        },
+        migration_sql="ALTER DOMAIN label SET NOT NULL",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-add-column-vs-prepared-select-star-only",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [prepared("SELECT * FROM items WHERE id = %s", 1)],
+            V2: [simple("SELECT * FROM items WHERE id = 1")],
+            V3: [extended("SELECT * FROM items WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE items ADD COLUMN note text",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-view-rename-column-vs-reader",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [simple("SELECT kind FROM ok_items")],
+            V2: [extended("SELECT qty FROM ok_items WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER VIEW ok_items RENAME COLUMN kind TO item_kind",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-check-not-valid-vs-violating-writer",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [extended("INSERT INTO items (kind, qty) VALUES (%s, %s)", "neg", -1)],
+            V2: [simple("INSERT INTO items (kind, qty) VALUES ('pos', 5)")],
+        },
+        migration_sql="ALTER TABLE items ADD CONSTRAINT qty_pos CHECK (qty > 0) NOT VALID",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-drop-default-not-null-vs-omitting-writer",
+        schema_sql=R10_ITEMS,
+        versions={
+            V1: [extended("INSERT INTO items (kind) VALUES (%s)", "d")],
+            V2: [simple("INSERT INTO items (kind, qty) VALUES ('e', 2)")],
+        },
+        migration_sql="ALTER TABLE items ALTER COLUMN qty DROP DEFAULT",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-view-column-appended-vs-prepared-star",
+        schema_sql=R10_VIEWED,
+        versions={
+            V1: [prepared("SELECT * FROM ok_items WHERE id = %s", 1)],
+            V2: [simple("SELECT * FROM ok_items")],
+        },
+        migration_sql=R10_OK_ITEMS.replace("qty FROM", "qty, qty * 2 AS dbl FROM"),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-revoke-execute-vs-non-owner-caller",
+        schema_sql=R9_FUNC + "GRANT EXECUTE ON FUNCTION f(int) TO PUBLIC;",
+        versions={
+            V1: [simple("SELECT f(1)")],
+            V2: [simple("SELECT 1")],
+            V3: [simple("SELECT f(3)")],
+        },
+        migration_sql="REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC",
+        users={V1: R10_ROLE, V2: R10_ROLE},
+        breaks=frozenset({V1}),
+    ),
+]
+
+CASES: list[Case] = (
+    SAFE
+    + BREAKING
+    + CASCADE_SAFE
+    + CASCADE_BREAKING
+    + SCOPE_SAFE
+    + SCOPE_BREAKING
+    + VALUES_SAFE
+    + VALUES_BREAKING
+    + REPLAY_SAFE
+    + REPLAY_BREAKING
+    + PROBED_SAFE
+    + PROBED_BREAKING
+    + ROUND7_SAFE
+    + ROUND7_BREAKING
+    + ROUND8_SAFE
+    + ROUND8_BREAKING
+    + ROUND9_SAFE
+    + ROUND9_BREAKING
+    + ROUND10_SAFE
+    + ROUND10_BREAKING
+)
