@@ -14,7 +14,8 @@ from __future__ import annotations
 import pytest
 
 from skewguard.analysis import Facet, FacetKind, analyze, result_facets
-from skewguard.ddl import Severity
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl import Overlay, Severity
 from skewguard.rules.base import Example
 from tests.unit.test_analysis_extract import CATALOG
 from tests.unit.test_rules_examples import run_example
@@ -344,3 +345,33 @@ def test_rules_break_prepared_versions(ex: Example, rule: str) -> None:
             f.facet is not None and f.facet.kind is FacetKind.PREPARED_RESULT for f in breaking
         )
         assert all("named prepared statement" in f.message for f in breaking)
+
+
+ENUMS = """
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE p (id int, m mood, ms mood[], note text);
+"""
+
+
+@pytest.mark.parametrize(
+    ("sql", "params"),
+    [
+        ("select id from p where m = $1::mood", {"public.mood"}),
+        ("select id from p where m = $1", {"public.mood"}),
+        ("select id from p where $1 = m", {"public.mood"}),
+        ("select id from p where m in ($1, $2)", {"public.mood"}),
+        ("insert into p (id, m) values ($1, $2)", {"public.mood"}),
+        ("update p set m = $1 where id = $2", {"public.mood"}),
+        ("prepare q (mood) as select 1 where $1 is null", {"public.mood"}),
+        ("select id from p where m = 'happy'", set()),
+        ("select id from p where note = $1", set()),
+        ("select m::text from p where id = $1", set()),
+    ],
+)
+def test_prepared_params_name_the_enums_a_parameter_takes(sql: str, params: set[str]) -> None:
+    """A statement kept prepared holds its parameter types by oid: an enum dropped and
+    created again under its name fails it (XX000), so its enum parameters are facets."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(ENUMS)
+    facets = result_facets(sql, catalog=overlay.catalog)
+    assert {f.subject for f in facets if f.kind is FacetKind.PREPARED_PARAM} == params

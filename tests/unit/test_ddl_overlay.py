@@ -403,3 +403,67 @@ def test_create_schema_authorization_current_user_is_the_users_schema(
         Overlay(base, search_path=path, user="mig").apply(
             "CREATE SCHEMA AUTHORIZATION SESSION_USER" + elements
         )
+
+
+ROUND10_SCHEMA = """
+CREATE TABLE t (id serial PRIMARY KEY, kind text, qty int);
+CREATE FUNCTION t_guard() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;
+CREATE TRIGGER t_guard BEFORE INSERT ON t FOR EACH ROW EXECUTE FUNCTION t_guard();
+CREATE VIEW v AS SELECT id, kind, qty FROM t WHERE qty > 0;
+ALTER TABLE t ENABLE ROW LEVEL SECURITY;
+CREATE POLICY p_all ON t USING (true) WITH CHECK (true);
+"""
+
+
+@pytest.mark.parametrize(
+    ("migration", "reason", "reached"),
+    [
+        (
+            "CREATE OR REPLACE FUNCTION t_guard() RETURNS trigger LANGUAGE plpgsql AS $$"
+            " BEGIN IF NEW.qty < 0 THEN RAISE EXCEPTION 'no'; END IF; RETURN NEW; END $$",
+            "CREATE OR REPLACE FUNCTION public.t_guard(): what the new trigger code does",
+            "public.t_guard()",  # the relations come from pg_depend in a loaded catalog
+        ),
+        (
+            "CREATE OR REPLACE VIEW v AS SELECT id, kind, qty FROM t WHERE qty > 0"
+            " WITH CHECK OPTION",
+            "CREATE OR REPLACE VIEW public.v WITH CHECK OPTION",
+            "public.v",
+        ),
+        (
+            "DROP POLICY p_all ON t; CREATE POLICY p_all ON t USING (true) WITH CHECK (qty > 0)",
+            "CREATE POLICY p_all ON public.t replacing p_all",
+            "public.t",
+        ),
+        (
+            "CREATE SEQUENCE s2; ALTER TABLE t ALTER COLUMN id SET DEFAULT nextval('s2')",
+            "ALTER COLUMN public.t.id SET DEFAULT from public.s2",
+            "public.t",
+        ),
+    ],
+)
+def test_round10_changes_judged_by_their_reach(migration: str, reason: str, reached: str) -> None:
+    """What these do to a version's rows is not modelled: their reach judges them."""
+    schema = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    schema.apply(ROUND10_SCHEMA)
+    with pytest.raises(CannotModel) as caught:
+        Overlay(schema.catalog).apply(migration)
+    assert caught.value.reason.startswith(reason)
+    assert caught.value.affects is not None
+    assert reached in caught.value.affects.relations | caught.value.affects.functions
+
+
+@pytest.mark.parametrize(
+    "migration",
+    [
+        "CREATE OR REPLACE FUNCTION t_guard() RETURNS trigger LANGUAGE plpgsql AS $$"
+        " BEGIN NEW.kind := NEW.kind; RETURN NEW; END $$",
+        "CREATE OR REPLACE VIEW v AS SELECT id, kind, qty FROM t WHERE qty > 1",
+        "CREATE POLICY p_more ON t USING (true)",
+        "ALTER TABLE t ALTER COLUMN qty SET DEFAULT 0",
+    ],
+)
+def test_round10_changes_still_modelled(migration: str) -> None:
+    schema = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    schema.apply(ROUND10_SCHEMA)
+    Overlay(schema.catalog).apply(migration)

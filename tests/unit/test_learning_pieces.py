@@ -395,6 +395,28 @@ async def test_constants_are_read_per_text_and_kept_bounded(
         store.close()
 
 
+async def test_a_search_path_postgresql_gave_the_session_is_learned(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    """ALTER DATABASE/ROLE ... SET search_path: the version resolves bare names through the
+    path its sessions start with, as through one it SETs; the default path is not noted."""
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        learner = _learner(CatalogCache(real_upstream), store)
+        user = real_upstream.user or ""
+        given, default = VersionKey("postgres", "shop", "4"), VersionKey("postgres", "shop", "5")
+        _observe(learner, given, user, "SELECT email FROM t")
+        learner.open(default, user, DEFAULT).add(f"SELECT email FROM {SCHEMA}.t")
+        assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+        paths = {
+            v.key: {f.subject for f in v.facets if f.kind is FacetKind.SEARCH_PATH}
+            for v in store.versions()
+        }
+        assert paths == {given: {SCHEMA}, default: set()}
+    finally:
+        store.close()
+
+
 def test_written_constants_are_never_exported(tmp_path: Path) -> None:
     path = tmp_path / "state.db"
     store = SqliteStore(str(path))
