@@ -25,6 +25,7 @@ CREATE TABLE orders (id int, user_id int REFERENCES users (id),
                      price int CHECK (price > 0));
 CREATE VIEW active AS SELECT u.id, u.email, o.price FROM users u JOIN orders o ON o.user_id = u.id;
 CREATE FUNCTION f(a int, b text DEFAULT 'x') RETURNS int LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION g(int, x text, OUT r int) LANGUAGE sql AS 'SELECT 1';
 """
 
 
@@ -45,7 +46,9 @@ def _shape(cat: CatalogSnapshot) -> dict[str, Any]:
             for i in cat.indexes
             if i.schema == "sgload"
         ),
-        "functions": sorted(f.signature for f in cat.functions if f.schema == "sgload"),
+        "functions": sorted(
+            (f.signature, f.arg_names) for f in cat.functions if f.schema == "sgload"
+        ),
         "enums": sorted((e.type_name, e.labels) for e in cat.enums if e.schema == "sgload"),
         "depends": {r.qname: r.depends for r in cat.relations if r.depends},
     }
