@@ -4363,6 +4363,39 @@ ROUND10_SAFE: list[Case] = [
     ),
 ]
 
+ROUND10_SAFE += [
+    Case(
+        id="safe-set-schema-into-the-versions-own-first-schema",
+        schema_sql=USERS + "CREATE SCHEMA s2;",
+        versions={
+            V1: [
+                simple("SET search_path = s2, public"),
+                simple("SELECT email FROM users WHERE id = 1"),
+            ]
+        },
+        migration_sql="ALTER TABLE users SET SCHEMA s2",
+        note="the bare name finds the moved table itself, not a shadow of it",
+    ),
+    Case(
+        id="safe-function-int-to-bigint-vs-bound-int",
+        schema_sql=R9_FUNC,
+        versions={
+            V1: [extended("SELECT f(%s)", 1)],
+            V2: [apg("SELECT f($1)", 1)],
+            V3: [prepared("SELECT f(%s)", 2)],
+        },
+        migration_sql="BEGIN; DROP FUNCTION f(int); CREATE FUNCTION f(a bigint) RETURNS int "
+        "LANGUAGE sql AS 'SELECT a::int'; COMMIT",
+    ),
+    Case(
+        id="safe-function-param-added-keeps-name-vs-named-notation",
+        schema_sql=R9_FUNC,
+        versions={V1: [simple("SELECT f(a => 1)")], V2: [extended("SELECT f(a => %s)", 1)]},
+        migration_sql="BEGIN; DROP FUNCTION f(int); CREATE FUNCTION f(a int, b int DEFAULT 0) "
+        "RETURNS int LANGUAGE sql AS 'SELECT a + b'; COMMIT",
+    ),
+]
+
 ROUND10_BREAKING: list[Case] = [
     Case(
         id="break-prisma-enum-recreate-vs-prepared-reader",
@@ -4386,6 +4419,18 @@ ROUND10_BREAKING: list[Case] = [
         migration_sql=R9_PRISMA_ENUM,
         breaks=frozenset({V1}),
         note="XX000 cache lookup failed for type: the parameter holds the old oid",
+    ),
+    Case(
+        id="break-prisma-enum-recreate-vs-held-enum-writers",
+        schema_sql=MOODS,
+        versions={
+            V1: [apg("INSERT INTO moods (m) VALUES ($1)", "sad")],
+            V2: [prepared("SELECT id FROM moods WHERE m = %s", "happy")],
+            V3: [extended("INSERT INTO moods (m) VALUES (%s)", "sad")],
+        },
+        migration_sql=R9_PRISMA_ENUM,
+        breaks=frozenset({V1, V2}),
+        note="the held statements' parameters were inferred as the old enum",
     ),
     Case(
         id="break-prisma-enum-recreate-drops-used-label",

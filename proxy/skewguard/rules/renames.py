@@ -254,7 +254,10 @@ def check_shadowing(ctx: Context, change: CreateRelation | MoveRelation) -> Iter
         return
     schema, name = parts
     what = f"a new {new}" if isinstance(change, CreateRelation) else f"moving to {new}"
-    for v, f, ev in first_per_version(_shadowed(ctx, schema, name)):
+    # the moved relation itself found under its new name is no shadow (SG106 judges it)
+    moved = "" if isinstance(change, CreateRelation) else change.subject
+    uses = (u for u in _shadowed(ctx, schema, name) if u[1].subject != moved)
+    for v, f, ev in first_per_version(uses):
         yield Hit(
             Severity.BREAK, breaks(what, v, f) + f" (its bare name now finds {new})", v, f, ev
         )
@@ -313,6 +316,13 @@ SHADOWED: Rule[CreateRelation | MoveRelation] = Rule(
             'CREATE TABLE app."Users" (id int)',
             True,
             "a quoted name is shadowed the same way",
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text); CREATE SCHEMA app",
+            "SET search_path = app, public; SELECT email FROM users",
+            "ALTER TABLE users SET SCHEMA app",
+            False,
+            "the bare name finds the moved table itself",
         ),
     ),
     check=check_shadowing,
