@@ -4396,6 +4396,24 @@ ROUND10_SAFE += [
     ),
 ]
 
+ROUND10_SAFE += [
+    Case(
+        id="safe-reindex-concurrently",
+        schema_sql=USERS + "CREATE INDEX users_email_idx ON users (email);",
+        versions={V1: [prepared("SELECT id FROM users WHERE email = %s", "ann")]},
+        migration_sql="REINDEX INDEX CONCURRENTLY users_email_idx",
+    ),
+    Case(
+        id="safe-enum-column-to-text-vs-literal-users",
+        schema_sql=MOODS,
+        versions={
+            V1: [extended("SELECT id FROM moods WHERE m = %s", "happy")],
+            V2: [simple("INSERT INTO moods (m) VALUES ('sad')")],
+        },
+        migration_sql="ALTER TABLE moods ALTER COLUMN m TYPE text",
+    ),
+]
+
 ROUND10_BREAKING: list[Case] = [
     Case(
         id="break-prisma-enum-recreate-vs-prepared-reader",
@@ -4701,6 +4719,31 @@ ROUND10_BREAKING: list[Case] = [
         },
         migration_sql="REVOKE EXECUTE ON FUNCTION f(int) FROM PUBLIC",
         users={V1: R10_ROLE, V2: R10_ROLE},
+        breaks=frozenset({V1}),
+    ),
+]
+
+ROUND10_BREAKING += [
+    Case(
+        id="break-rename-partition-vs-direct-writer",
+        schema_sql=R10_PARTS,
+        versions={
+            V1: [simple("INSERT INTO m_2024 (id, at, v) VALUES (1, '2024-02-02', 1)")],
+            V2: [extended("INSERT INTO m (id, at, v) VALUES (%s, %s, %s)", 2, "2024-03-03", 2)],
+        },
+        migration_sql="ALTER TABLE m_2024 RENAME TO m_y2024",
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-force-rls-vs-owner-writer",
+        schema_sql=R9_RLS + f"ALTER TABLE docs OWNER TO {R9_ROLE}; DROP POLICY docs_all ON docs;"
+        " CREATE POLICY docs_t1 ON docs USING (tenant = 1) WITH CHECK (tenant = 1);",
+        versions={
+            V1: [simple("INSERT INTO docs (tenant, body) VALUES (2, 'x')")],
+            V2: [simple("SELECT 1")],
+        },
+        migration_sql="ALTER TABLE docs FORCE ROW LEVEL SECURITY",
+        users={V1: R9_ROLE, V2: R9_ROLE},
         breaks=frozenset({V1}),
     ),
 ]
