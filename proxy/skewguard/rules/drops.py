@@ -305,11 +305,11 @@ DROP_FUNCTION = Rule(
         ),
         Example(
             "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2'",
-            "SELECT price($1)",
+            "PREPARE q AS SELECT price($1); EXECUTE q(3)",
             "DROP FUNCTION price(int);"
             " CREATE FUNCTION price(n text) RETURNS int LANGUAGE sql AS 'SELECT length(n)'",
             True,
-            "the parameter is bound as an integer (or prepared as one): 42883",
+            "the held statement's parameter was inferred as an integer: 42883",
         ),
     ),
     check=check_drop_function,

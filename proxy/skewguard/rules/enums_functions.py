@@ -148,7 +148,7 @@ RECREATED_ENUM: Rule[RecreateEnum] = Rule(
     examples=(
         Example(
             "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
-            "PREPARE q AS SELECT id FROM p WHERE m = $1",
+            "PREPARE q AS SELECT id FROM p WHERE m = $1; EXECUTE q('happy')",
             "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
             " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
             " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
@@ -157,7 +157,7 @@ RECREATED_ENUM: Rule[RecreateEnum] = Rule(
         ),
         Example(
             "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
-            "PREPARE q AS SELECT m FROM p WHERE id = $1",
+            "PREPARE q AS SELECT m FROM p WHERE id = $1; EXECUTE q(1)",
             "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
             " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
             " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
@@ -166,7 +166,7 @@ RECREATED_ENUM: Rule[RecreateEnum] = Rule(
         ),
         Example(
             "CREATE TYPE mood AS ENUM ('happy', 'sad'); CREATE TABLE p (id int, m mood)",
-            "PREPARE q AS SELECT id FROM p WHERE m = 'happy'",
+            "PREPARE q AS SELECT id FROM p WHERE m = 'happy'; EXECUTE q",
             "CREATE TYPE mood_new AS ENUM ('happy', 'sad', 'meh');"
             " ALTER TABLE p ALTER COLUMN m TYPE mood_new USING m::text::mood_new;"
             " DROP TYPE mood; ALTER TYPE mood_new RENAME TO mood",
