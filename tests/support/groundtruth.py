@@ -306,7 +306,11 @@ SELECT 'schema', nspname, '', '' FROM ns
 UNION ALL
 SELECT 'relation', ns.nspname, c.relname,
        concat_ws(' ', c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text,
-                 pg_get_userbyid(c.relowner), pg_get_expr(c.relpartbound, c.oid))
+                 pg_get_userbyid(c.relowner), pg_get_expr(c.relpartbound, c.oid),
+                 c.relpersistence, c.relreplident, c.reloptions::text,
+                 obj_description(c.oid, 'pg_class'),
+                 (SELECT string_agg(i.inhparent::regclass::text, ',' ORDER BY i.inhseqno)
+                  FROM pg_inherits i WHERE i.inhrelid = c.oid))
 FROM pg_class c JOIN ns ON ns.oid = c.relnamespace
 UNION ALL
 SELECT 'sequence', ns.nspname, c.relname,
@@ -317,7 +321,8 @@ UNION ALL
 SELECT 'column', ns.nspname, c.relname || '.' || a.attname,
        concat_ws(' ', format_type(a.atttypid, a.atttypmod), a.attnotnull,
                  pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, ''),
-                 nullif(a.attcollation, 0)::regcollation::text)
+                 nullif(a.attcollation, 0)::regcollation::text, a.attstorage,
+                 nullif(a.attstattarget, -1), col_description(a.attrelid, a.attnum))
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
 JOIN ns ON ns.oid = c.relnamespace
@@ -336,7 +341,7 @@ WHERE schemaname IN (SELECT nspname FROM ns)
 UNION ALL
 SELECT 'function', ns.nspname, p.proname || '(' || pg_get_function_identity_arguments(p.oid) || ')',
        concat_ws(' ', pg_get_function_result(p.oid), pg_get_function_arguments(p.oid),
-                 p.proacl::text, md5(p.prosrc))
+                 p.proacl::text, md5(p.prosrc), p.prosecdef, p.proconfig::text)
 FROM pg_proc p JOIN ns ON ns.oid = p.pronamespace
 UNION ALL
 SELECT 'type', ns.nspname, t.typname,
@@ -348,8 +353,17 @@ SELECT 'type', ns.nspname, t.typname,
                   FROM pg_constraint k WHERE k.contypid = t.oid))
 FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'c')
 UNION ALL
-SELECT 'policy', schemaname, tablename || '.' || policyname, qual FROM pg_policies
+SELECT 'policy', schemaname, tablename || '.' || policyname,
+       concat_ws(' ', cmd, roles::text, qual, with_check) FROM pg_policies
 WHERE schemaname IN (SELECT nspname FROM ns)
+UNION ALL
+SELECT 'trigger', ns.nspname, c.relname || '.' || t.tgname,
+       concat_ws(' ', t.tgenabled, pg_get_triggerdef(t.oid))
+FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid JOIN ns ON ns.oid = c.relnamespace
+WHERE NOT t.tgisinternal
+UNION ALL
+SELECT 'statistics', ns.nspname, s.stxname, pg_get_statisticsobjdef(s.oid)
+FROM pg_statistic_ext s JOIN ns ON ns.oid = s.stxnamespace
 UNION ALL
 SELECT 'rule', schemaname, tablename || '.' || rulename, definition FROM pg_rules
 WHERE schemaname IN (SELECT nspname FROM ns)
