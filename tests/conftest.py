@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from skewguard.pgcluster import LocalCluster
+from skewguard.pgcluster import LocalCluster, PgInstall
 from tests.support.clusters import Certificates, available_installs, start_cluster
 from tests.support.proxy import ProxyProcess, kill_leftovers
 
@@ -31,25 +31,55 @@ def certs() -> Iterator[Certificates]:
 
 
 @pytest.fixture(scope="session", params=INSTALLS, ids=[f"pg{i.major}" for i in INSTALLS])
-def cluster(request: pytest.FixtureRequest, certs: Certificates) -> Iterator[LocalCluster]:
+def cluster(
+    request: pytest.FixtureRequest, certs: Certificates, started_clusters: dict[int, LocalCluster]
+) -> LocalCluster:
     """A throwaway cluster per PostgreSQL major version available on this machine."""
-    started = start_cluster(request.param, certs)
+    install: PgInstall = request.param
+    if install.major not in started_clusters:
+        started_clusters[install.major] = start_cluster(install, certs)
+    return started_clusters[install.major]
+
+
+@pytest.fixture(scope="session")
+def started_clusters() -> Iterator[dict[int, LocalCluster]]:
+    """The clusters started so far, by major, stopped when the session ends. pytest tears
+    a parametrized session fixture down whenever the next test wants the other major
+    (an xdist worker running whole files alternates), so ``cluster`` keeps them here."""
+    started: dict[int, LocalCluster] = {}
     yield started
-    started.stop()
-    shutil.rmtree(started.datadir.parent, ignore_errors=True)
+    for running in started.values():
+        running.stop()
+        shutil.rmtree(running.datadir.parent, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")
 def proxy(
-    cluster: LocalCluster, certs: Certificates, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ProxyProcess]:
+    cluster: LocalCluster,
+    certs: Certificates,
+    tmp_path_factory: pytest.TempPathFactory,
+    started_proxies: dict[int, ProxyProcess],
+) -> ProxyProcess:
     """A proxy with client TLS, in front of the cluster (upstream sslmode=disable)."""
-    logdir = tmp_path_factory.mktemp(f"proxy-pg{cluster.install.major}")
-    running = ProxyProcess(
-        upstream=cluster.url(sslmode="disable"),
-        extra_args=["--tls-cert", str(certs.cert), "--tls-key", str(certs.key)],
-        logfile=logdir / "proxy.log",
-    ).start()
-    yield running
-    code = running.stop()
-    assert code == 0, f"proxy exited with {code}: {running.log_tail()}"
+    major = cluster.install.major
+    if major not in started_proxies:
+        logdir = tmp_path_factory.mktemp(f"proxy-pg{major}")
+        started_proxies[major] = ProxyProcess(
+            upstream=cluster.url(sslmode="disable"),
+            extra_args=["--tls-cert", str(certs.cert), "--tls-key", str(certs.key)],
+            logfile=logdir / "proxy.log",
+        ).start()
+    return started_proxies[major]
+
+
+@pytest.fixture(scope="session")
+def started_proxies(
+    started_clusters: dict[int, LocalCluster],
+) -> Iterator[dict[int, ProxyProcess]]:
+    """The shared proxies started so far, by major (kept for the session, as the clusters
+    they front are); each must exit cleanly at the end."""
+    started: dict[int, ProxyProcess] = {}
+    yield started
+    exits = {major: running.stop() for major, running in started.items()}
+    failed = {major: started[major].log_tail() for major, code in exits.items() if code != 0}
+    assert not failed, f"proxies exited uncleanly: {exits} {failed}"
