@@ -10,6 +10,7 @@ search_path), whether it set lock_timeout, and an operator's
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from enum import Enum, auto
 from typing import Any
@@ -31,7 +32,12 @@ _PLAIN_STARTS = frozenset(
 )
 #: Words in any text that may call a function running SQL outside this session (see
 #: ``_REMOTE_SQL``): such a text is always parsed, such a PL/pgSQL body never trusted.
-_REMOTE_MARKERS = (b"dblink", b"cron", b"schedule", b"alter_job", b"pg_background")
+_REMOTE_MARKERS = "dblink|cron|schedule|alter_job|pg_background"
+_REMOTE_MARKED = re.compile(_REMOTE_MARKERS)
+#: In a lower-cased text that starts plainly: a setting changed from inside a query
+#: (set_config, in any spelling or quoting), SQL run past this session (the remote
+#: markers) or a word hidden from a byte search (U&"..." escapes).
+_ALWAYS_READ = re.compile(f"_config|u&|{_REMOTE_MARKERS}".encode())
 
 
 # A keyword that makes a plain statement create a table (SELECT ... INTO) or run a shell
@@ -50,14 +56,9 @@ def needs_reading(sql: bytes) -> bool:
         return True
     if b";" in sql.rstrip(b" \t\r\n;"):
         return True  # perhaps several statements
-    # a setting changed from inside a query (set_config, in any spelling or quoting), SQL
-    # run on a connection or in a session of its own (dblink, pg_cron, pg_background), or
-    # a word hidden from a byte search (U&"..." escapes): always read. Substring tests
-    # on the lower-cased text cost a fraction of a case-insensitive regex search.
+    # one search of the lower-cased text (a case-insensitive search costs several times more)
     lowered = sql.lower()
-    if b"_config" in lowered or b"u&" in lowered:
-        return True
-    if any(marker in lowered for marker in _REMOTE_MARKERS):
+    if _ALWAYS_READ.search(lowered) is not None:
         return True
     effect = _HIDDEN_EFFECTS.get(word or b"")
     return effect is not None and effect in lowered
@@ -322,8 +323,7 @@ def _plpgsql_sql(text: str) -> list[str] | None:
     it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT, or
     any mention of dblink, pg_cron or pg_background: PERFORM, assignments and conditions
     can call them too)."""
-    lowered = text.lower()
-    if any(marker.decode() in lowered for marker in _REMOTE_MARKERS):
+    if _REMOTE_MARKED.search(text.lower()) is not None:
         return None
     try:
         tree = pglast.parse_plpgsql(text)
@@ -519,8 +519,7 @@ def _runs_remote_ddl(call: Any) -> bool:
     not parse as SQL)."""
     if str(call.funcname[-1].sval) not in _REMOTE_SQL:
         return False
-    for named in call.args or ():
-        arg = named.arg if isinstance(named, ast.NamedArgExpr) else named
+    for arg in map(_argument, call.args or ()):
         if isinstance(arg, ast.A_Const) and (
             arg.isnull or isinstance(arg.val, ast.Boolean | ast.Integer)
         ):
@@ -542,11 +541,9 @@ def _passes_ddl_text(stmt: Any) -> bool:
     generic function installed earlier (``EXECUTE sql``, ``EXECUTE TG_ARGV[0]``) runs it
     whenever that code runs, past the guard."""
     texts = [str(a.sval) for a in stmt.args or ()] if isinstance(stmt, ast.CreateTrigStmt) else []
-    calls = _FuncCalls()
-    calls(stmt)
-    for call in calls.found:
-        for named in call.args or ():
-            value = _constant(named.arg if isinstance(named, ast.NamedArgExpr) else named)
+    for call in walk(stmt, ast.FuncCall):
+        for arg in map(_argument, call.args or ()):
+            value = _constant(arg)
             if value is not None and not value.isdigit():
                 texts.append(value)
     for text in texts:
@@ -556,6 +553,11 @@ def _passes_ddl_text(stmt: Any) -> bool:
         except pglast.parser.ParseError:
             continue
     return False
+
+
+def _argument(arg: Any) -> Any:
+    """A call's argument expression, named (``a => expr``) or not."""
+    return arg.arg if isinstance(arg, ast.NamedArgExpr) else arg
 
 
 def _moves_remote_function(stmt: Any) -> bool:
