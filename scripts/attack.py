@@ -2724,6 +2724,17 @@ def _r4w(ctx: Ctx) -> object:
     return got
 
 
+def _setting_function(ctx: Ctx, prefix: str, setting: str, value: str) -> str:
+    """A new SQL function (its name returned) that sets ``setting`` for the session."""
+    f = ctx.unique(prefix)
+    with ctx.direct() as conn:
+        conn.execute(
+            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
+            f"$$ SELECT set_config('{setting}', '{value}', false) $$"
+        )
+    return f
+
+
 @guard("set_config(standard_conforming_strings, off) in a SELECT, then the backslash text")
 def _r4x(ctx: Ctx) -> object:
     with ctx.raw() as c:
@@ -2736,12 +2747,7 @@ def _r4x(ctx: Ctx) -> object:
 
 @guard("a function that calls set_config(standard_conforming_strings) pipelined before the text")
 def _r4y(ctx: Ctx) -> object:
-    f = ctx.unique("scs")
-    with ctx.direct() as conn:
-        conn.execute(
-            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
-            "$$ SELECT set_config('standard_conforming_strings', 'off', false) $$"
-        )
+    f = _setting_function(ctx, "scs", "standard_conforming_strings", "off")
     with ctx.raw() as c:
         c.send(
             rc.query(f"SELECT {f}()")
@@ -2752,12 +2758,7 @@ def _r4y(ctx: Ctx) -> object:
 
 @guard("a function that calls set_config(client_encoding, SJIS) pipelined before the text")
 def _r4z(ctx: Ctx) -> object:
-    f = ctx.unique("enc")
-    with ctx.direct() as conn:
-        conn.execute(
-            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
-            "$$ SELECT set_config('client_encoding', 'SJIS', false) $$"
-        )
+    f = _setting_function(ctx, "enc", "client_encoding", "SJIS")
     with ctx.raw() as c:
         c.send(
             rc.query(f"SELECT {f}()")
@@ -2768,12 +2769,7 @@ def _r4z(ctx: Ctx) -> object:
 
 @guard("a function that sets client_encoding LATIN1, a pipelined DROP of a non-ASCII column")
 def _r4zb(ctx: Ctx) -> object:
-    f = ctx.unique("enc")
-    with ctx.direct() as conn:
-        conn.execute(
-            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
-            "$$ SELECT set_config('client_encoding', 'LATIN1', false) $$"
-        )
+    f = _setting_function(ctx, "enc", "client_encoding", "LATIN1")
     with _live(ctx, "latin@1", 'SELECT "prénom" FROM users') as live:
         with ctx.raw() as c:
             c.send(
@@ -2792,12 +2788,7 @@ def _r4zb(ctx: Ctx) -> object:
 
 @guard("scs off at startup, a function turns it on, the pipelined text hides the DROP")
 def _r4zc(ctx: Ctx) -> object:
-    f = ctx.unique("scs")
-    with ctx.direct() as conn:
-        conn.execute(
-            f"CREATE FUNCTION {f}() RETURNS text LANGUAGE sql AS "
-            "$$ SELECT set_config('standard_conforming_strings', 'on', false) $$"
-        )
+    f = _setting_function(ctx, "scs", "standard_conforming_strings", "on")
     with ctx.raw(standard_conforming_strings="off") as c:
         c.send(
             rc.query(f"SELECT {f}()")
