@@ -44,10 +44,14 @@ REL_USE = (*REL_NAMED, F.SEQUENCE_DEFAULT)
 def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
     what = f"{change.SQL} {change.subject}{change.cascade_note}"
     hits = chain(ctx.exact(REL_USE, change.subject), procedure_callers(ctx, change.subject))
-    kept = _defaults_kept(ctx, change.subject)
+    kept: bool | None = None  # read from the catalog only for a sequence's default
     for v, f, ev in first_per_version(hits):
-        if f.kind is not F.SEQUENCE_DEFAULT or kept:
-            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        if f.kind is F.SEQUENCE_DEFAULT:
+            if kept is None:
+                kept = _defaults_kept(ctx, change.subject)
+            if not kept:
+                continue
+        yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
 
 def _defaults_kept(ctx: Context, sequence: str) -> bool:
