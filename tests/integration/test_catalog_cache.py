@@ -227,6 +227,31 @@ async def test_a_refreshed_snapshot_equals_a_whole_read(
         await _direct(cluster, f"DROP SCHEMA {schema}_new")
 
 
+async def test_a_new_child_leaves_its_siblings_as_read_and_a_moved_parent_does_not(
+    cluster: LocalCluster, cache: CatalogCache, schema: str
+) -> None:
+    """A child names its parents only: a new child (which changes its parent's rows) reads
+    the parent and itself again, not every sibling; a parent moved to another schema
+    reads its children again (their entries name it)."""
+    before = await _now(cache, cluster)
+    await _direct(cluster, f"CREATE TABLE {schema}.child2 () INHERITS ({schema}.t)")
+    grown = await _now(cache, cluster)
+    assert _normal(grown) == _normal(await _whole(cluster))
+    assert grown.relation(schema, "child") is before.relation(schema, "child")
+    assert grown.relation(schema, "child2").parents == (f"{schema}.t",)  # type: ignore[union-attr]
+    await _direct(
+        cluster, f"CREATE SCHEMA {schema}_moved; ALTER TABLE {schema}.t SET SCHEMA {schema}_moved"
+    )
+    try:
+        moved = await _now(cache, cluster)
+        assert _normal(moved) == _normal(await _whole(cluster))
+        for child in ("child", "child2"):
+            rel = moved.relation(schema, child)
+            assert rel is not None and rel.parents == (f"{schema}_moved.t",)
+    finally:
+        await _direct(cluster, f"DROP SCHEMA {schema}_moved CASCADE")
+
+
 @pytest.mark.parametrize("ddl, seen", CHANGES, ids=[d.split(" {s}")[0] for d, _ in CHANGES])
 async def test_ddl_bypassing_the_proxy_is_seen_at_the_next_read(
     cluster: LocalCluster, cache: CatalogCache, schema: str, ddl: str, seen: object

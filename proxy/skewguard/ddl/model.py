@@ -271,7 +271,10 @@ class Model:
     def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
         """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
         m = dataclasses.replace(self.copy(), origin=None, lineage=object())
-        replaced = {oid for s, n in patch.replaced if (oid := m.rel_oid(s, n)) is not None}
+        # a relation read again under its name keeps its oid: the entries naming it
+        # (children's parents) stay linked without being read again themselves
+        named = {(s, n): oid for s, n in patch.replaced if (oid := m.rel_oid(s, n)) is not None}
+        replaced = set(named.values())
         if replaced:  # one pass over what relations own, with no allocation per entry
             for objects, owner in ((m.cons, m.con_rel), (m.idxs, m.idx_rel)):
                 for x in [x for x, r in owner.items() if r in replaced]:
@@ -296,7 +299,7 @@ class Model:
         for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
             m.schemas[s] = m.new_oid()
         for rel in patch.part.relations:
-            m.put_rel(m.new_oid(), rel)
+            m.put_rel(named.get((rel.schema, rel.name)) or m.new_oid(), rel)
         m._add_owned(patch.part)
         by_sig = {f.signature: oid for oid, f in m.funcs.items()}
         for rel in patch.part.relations:
