@@ -362,7 +362,7 @@ class Guard:
             return _StateRead(None, at, versions, lifecycle, {})
         return _StateRead(mark, at, versions, lifecycle, elsewhere)
 
-    async def _versions(self, database: str, *, facets: bool = True) -> _Versions:
+    async def _versions(self, database: str | None, *, facets: bool = True) -> _Versions:
         """The store's versions plus what is learned but not yet written (a store that
         cannot be written must not make a version invisible), and the store's read.
         Read-only: a kept read shares them. Raises StateUnreadable."""
@@ -375,11 +375,13 @@ class Guard:
         merged = with_unwritten([replace(v) for v in state.versions], fresh, with_facets=True)
         return merged, state
 
-    async def protections(self, database: str) -> dict[VersionKey, Protection]:
+    async def protections(self, database: str | None = None) -> dict[VersionKey, Protection]:
+        """``database``'s protected versions and why; every database's when None (one
+        pass, where a call per database would read every database's versions each)."""
         return self._protections(database, *await self._versions(database, facets=False))
 
     def _protections(
-        self, database: str, stored: list[StoredVersion], state: _StateRead
+        self, database: str | None, stored: list[StoredVersion], state: _StateRead
     ) -> dict[VersionKey, Protection]:
         """Which of ``stored`` (every database's versions) are protected, and why."""
         local = self._learner.live_keys() if self._learner is not None else self._live or ()
@@ -406,6 +408,8 @@ class Guard:
                 self._metrics.protected_versions.labels(protection.value).set(
                     counts.get(protection.value, 0)
                 )
+        if database is None:
+            return dict(everything)
         return {k: v for k, v in everything.items() if k.database == database}
 
     def reconfigure(self, settings: Settings) -> None:

@@ -222,9 +222,8 @@ async def _version_rows(request: web.Request, with_facets: bool) -> list[dict[st
         log.warning("state store unreadable, listing unwritten versions only: %s", exc)
     stored = with_unwritten(stored, fresh, with_facets=with_facets)
     if proxy.guard is not None:
-        for database in {v.key.database for v in stored}:
-            with contextlib.suppress(StateUnreadable):
-                protections.update(await proxy.guard.protections(database))
+        with contextlib.suppress(StateUnreadable):
+            protections = await proxy.guard.protections()
     live = await _live(proxy, state)
     return await asyncio.to_thread(
         version_report,
