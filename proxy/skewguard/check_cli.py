@@ -26,7 +26,6 @@ from pglast import parse_sql
 from pglast.parser import ParseError
 
 from skewguard.admin_client import add_token_argument, call
-from skewguard.catalogs import CatalogCache
 from skewguard.config import (
     ConfigError,
     Settings,
@@ -34,13 +33,7 @@ from skewguard.config import (
     parse_duration,
     parse_upstream,
 )
-from skewguard.guard import Guard, Requester
-from skewguard.identity import Identity
-from skewguard.observe.metrics import ProxyMetrics
-from skewguard.observe.traffic import TrafficBook
 from skewguard.output import add_format_argument
-from skewguard.search_path import DEFAULT
-from skewguard.store import open_store
 from skewguard.waiting import breaking_versions, wait_until_safe
 
 SAFE, BREAKING, ERROR = 0, 1, 2
@@ -203,6 +196,15 @@ def _post(args: argparse.Namespace, sql: str) -> dict[str, Any]:
 
 
 async def _local(args: argparse.Namespace, sql: str) -> dict[str, Any]:
+    # the guard's modules load only for a local check (--admin asks a running proxy)
+    from skewguard.catalogs import CatalogCache
+    from skewguard.guard import Guard, Requester
+    from skewguard.identity import Identity
+    from skewguard.observe.metrics import ProxyMetrics
+    from skewguard.observe.traffic import TrafficBook
+    from skewguard.search_path import DEFAULT
+    from skewguard.store import open_store
+
     upstream = parse_upstream(args.upstream)
     settings = Settings(state=args.state, upstream=args.upstream, mode="enforce")
     store = open_store(args.state)

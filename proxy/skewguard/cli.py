@@ -6,11 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-import uvloop
-
 from skewguard import __version__, logs
 from skewguard.admin_client import add_token_argument
-from skewguard.app import serve, start_embedded
 from skewguard.backstop import add_backstop_arguments, backstop_command
 from skewguard.check_cli import add_check_arguments, check_command
 from skewguard.config import (
@@ -24,10 +21,8 @@ from skewguard.config import (
 from skewguard.demo import add_demo_arguments, demo_command
 from skewguard.footprints_cli import add_footprints_arguments, footprints_command
 from skewguard.output import add_format_argument
-from skewguard.pgcluster import ClusterError
 from skewguard.ready_cli import add_ready_arguments, ready_command
 from skewguard.versions_cli import versions_command
-from skewguard.workers import Supervisor
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -87,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace, argv: Sequence[str]) -> int:
+    # the proxy's modules load here, not for every command (a client command starts faster)
+    import uvloop
+
+    from skewguard.app import serve, start_embedded
+    from skewguard.pgcluster import ClusterError
+    from skewguard.workers import Supervisor
+
     try:
         settings = load_settings(args)
     except ConfigError as exc:

@@ -18,9 +18,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import psycopg
-from psycopg.conninfo import conninfo_to_dict
-
 from skewguard.backlog import DEFAULT_MAX_TEXTS
 from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
@@ -101,6 +98,9 @@ def parse_upstream(url: str) -> Upstream:
     read by libpq's own parser (psycopg's ``conninfo_to_dict``); no PG* variables."""
     if "://" in url and urlsplit(url).scheme not in ("postgres", "postgresql"):
         raise ConfigError(f"--upstream must be a postgresql:// URL or libpq keywords, got {url!r}")
+    import psycopg  # here: loading libpq's bindings costs every command ~0.2 s otherwise
+    from psycopg.conninfo import conninfo_to_dict
+
     try:
         params = {k: str(v) for k, v in conninfo_to_dict(url).items()}
     except psycopg.ProgrammingError as exc:
