@@ -16,6 +16,16 @@ from tests.support.proxy import ProxyProcess, kill_leftovers
 INSTALLS = available_installs()
 
 
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """``--dist loadfile`` with ground truth's majors as separate units (SpreadMajors)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from tests.support.scheduling import SpreadMajors  # xdist is there: it calls this
+
+    return SpreadMajors(config, log)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def no_leftover_proxies() -> Iterator[None]:
     """Whatever a test forgot to stop is killed when the session ends."""
