@@ -23,7 +23,7 @@ import tarfile
 import time
 from collections import Counter
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from bench.targets import HOST, USER, FloorRelay, pick_install
@@ -158,6 +158,7 @@ class Run:
     refused: set[str] = field(default_factory=set)  # failed on skewguard's own error
     seconds: float = 0.0
     killed: bool = False
+    exit_code: int | None = None  # pytest's; 3: it crashed (INTERNALERROR), the rest not run
 
     def counts(self) -> Counter[str]:
         return Counter(self.outcomes.values())
@@ -286,9 +287,12 @@ def run_suite(
         "SKEWGUARD_CLIENTS_RESULTS": str(results),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
+    # --tb=native: pytest's own traceback style parses each frame's source with ast,
+    # which CPython 3.11.7 sometimes fails ("AST constructor recursion depth
+    # mismatch", cpython#106905) and the whole run ends in INTERNALERROR.
     args = [
         str(venv / "bin" / "python"), "-m", "pytest",
-        "-p", "clients_plugin", "-q", "-rfEs", "--timeout", "60",
+        "-p", "clients_plugin", "-q", "-rfEs", "--tb=native", "--timeout", "60",
         "-o", f"cache_dir={workdir / 'pytest-cache' / suite.name}",
         *suite.args(endpoint),
         *(tests or ["tests"]),
@@ -309,7 +313,13 @@ def run_suite(
             if process.poll() is None:
                 process.kill()
                 process.wait()
-    run = Run(suite.name, target.name, seconds=time.monotonic() - started, killed=killed)
+    run = Run(
+        suite.name,
+        target.name,
+        seconds=time.monotonic() - started,
+        killed=killed,
+        exit_code=None if killed else process.returncode,
+    )
     if results.exists():
         for line in results.read_text().splitlines():
             row = json.loads(line)
@@ -319,14 +329,37 @@ def run_suite(
     return run
 
 
+#: The outcome of a test a run did not report; the verdict on a difference no rerun ran.
+NOT_RUN = "not run"
+NOT_RUN_AGAIN = "not rerun"
+#: pytest's exit status when it crashed itself.
+PYTEST_INTERNAL_ERROR = 3
+
+
 def differences(direct: Run, proxied: Run) -> dict[str, tuple[str, str]]:
     """Tests whose outcome through the proxy is not the direct one (missing = not run)."""
     names = direct.outcomes.keys() | proxied.outcomes.keys()
     return {
-        name: (direct.outcomes.get(name, "not run"), proxied.outcomes.get(name, "not run"))
+        name: (direct.outcomes.get(name, NOT_RUN), proxied.outcomes.get(name, NOT_RUN))
         for name in sorted(names)
         if direct.outcomes.get(name) != proxied.outcomes.get(name)
     }
+
+
+def verdict(outcome: dict[str, str]) -> str | None:
+    """What one rerun says of a difference (``outcome``: side -> outcome), None: undecided.
+
+    ``not rerun``: the test did not run on a side (a crash, a selection that matched
+    nothing): nothing is known, and "not run" on both sides is no agreement.
+    ``flaky``: alone it agrees with the direct run. ``hop``: the bare relay differs too.
+    """
+    if NOT_RUN in outcome.values():
+        return NOT_RUN_AGAIN
+    if outcome["direct"] == outcome["proxy"]:
+        return "flaky"
+    if outcome["floor"] == outcome["proxy"]:
+        return "hop"
+    return None
 
 
 def recheck(
@@ -337,34 +370,34 @@ def recheck(
     floor_port: int,
     reruns: int,
     place: Place,
+    label: str,
 ) -> str:
     """Run one differing test again: directly, through the proxy and through the bare relay.
 
-    ``flaky``: a rerun agrees with the direct one (alone it passes through the
-    proxy: timing, or a test that depends on an earlier one). ``hop``: the bare relay
-    (bench.floor, bytes copied and nothing else) differs too, so one more TCP hop
-    is what the test notices (buffering, timing), not skewguard. ``stable``:
-    only skewguard differs; a bug to fix.
+    Each side gets a fresh database, the proxy's too (what the whole run left there,
+    such as a table whose DROP the guard refused, would fail the test for another
+    reason). ``stable``: every rerun ran the test everywhere and only skewguard
+    differs; a bug to fix. Otherwise see ``verdict``; each rerun's log is kept
+    (``<suite>-<side>-<label>-rerun<n>.log``).
     """
     sides = {
         "direct": Endpoint(cluster.port, endpoint.database + "_direct", False),
         "floor": Endpoint(floor_port, endpoint.database + "_floor", endpoint.tagged),
-        "proxy": endpoint,
+        "proxy": replace(endpoint, database=endpoint.database + "_rerun"),
     }
-    for side in ("direct", "floor"):
-        fresh_database(cluster, sides[side].database)
+    for side_endpoint in sides.values():
+        fresh_database(cluster, side_endpoint.database)
     for attempt in range(reruns):
         outcome = {
             side: run_suite(
                 suite, Target(side, None, side_endpoint.tagged), side_endpoint, place,
-                timeout=300, tests=[test], label=f"-rerun{attempt}",
-            ).outcomes.get(test, "not run")
+                timeout=300, tests=[test], label=f"-{label}-rerun{attempt}",
+            ).outcomes.get(test, NOT_RUN)
             for side, side_endpoint in sides.items()
         }  # fmt: skip
-        if outcome["direct"] == outcome["proxy"]:
-            return "flaky"
-        if outcome["floor"] == outcome["proxy"]:
-            return "hop"
+        found = verdict(outcome)
+        if found is not None:
+            return found
     return "stable"
 
 
@@ -431,15 +464,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if target.mode is None:
                     continue
                 found = differences(by_target["direct"], run)
-                for test, (direct_outcome, proxied_outcome) in found.items():
-                    verdict = (
+                for index, (test, (direct_outcome, proxied_outcome)) in enumerate(found.items()):
+                    label = f"{target.name}-{index}"
+                    said = (
                         "guard"
                         if test in run.refused
                         else recheck(
-                            suite, test, endpoint, cluster, floor.port, options.reruns, place
+                            suite, test, endpoint, cluster, floor.port, options.reruns, place, label
                         )
                     )
-                    diffs.append((run, test, direct_outcome, proxied_outcome, verdict))
+                    diffs.append((run, test, direct_outcome, proxied_outcome, said))
                     print("  " + _difference(diffs[-1]), flush=True)  # seen even if killed
     finally:
         for proxy in proxies:
@@ -450,12 +484,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if options.out:
         rows = [{**run.__dict__, "refused": sorted(run.refused)} for run in runs]
         options.out.write_text(json.dumps(rows, indent=1))
-    return 1 if any(verdict == "stable" for *_, verdict in diffs) else 0
+    return 1 if any(said == "stable" for *_, said in diffs) else 0
 
 
 def _row(suite: Suite, run: Run) -> str:
     counts = run.counts()
     killed = "  KILLED (timeout)" if run.killed else ""
+    if run.exit_code == PYTEST_INTERNAL_ERROR:
+        killed = "  pytest INTERNALERROR (see its log)"
     return (
         f"{suite.name:9} {suite.version:7} {run.target:15} {counts['passed']:6} "
         f"{counts['failed']:6} {counts['error']:6} {counts['skipped']:7} {run.seconds:7.0f}{killed}"
