@@ -346,17 +346,22 @@ def differences(direct: Run, proxied: Run) -> dict[str, tuple[str, str]]:
     }
 
 
-def verdict(outcome: dict[str, str]) -> str | None:
+def verdict(outcome: dict[str, str], *, refused: bool = False) -> str | None:
     """What one rerun says of a difference (``outcome``: side -> outcome), None: undecided.
 
     ``not rerun``: the test did not run on a side (a crash, a selection that matched
     nothing): nothing is known, and "not run" on both sides is no agreement.
-    ``flaky``: alone it agrees with the direct run. ``hop``: the bare relay differs too.
+    ``flaky``: alone it agrees with the direct run. ``guard``: alone through the
+    proxy it failed on skewguard's own refusal (``refused``; in the whole run it
+    may have failed on what an earlier refusal left behind). ``hop``: the bare
+    relay differs too.
     """
     if NOT_RUN in outcome.values():
         return NOT_RUN_AGAIN
     if outcome["direct"] == outcome["proxy"]:
         return "flaky"
+    if refused:
+        return "guard"
     if outcome["floor"] == outcome["proxy"]:
         return "hop"
     return None
@@ -388,14 +393,15 @@ def recheck(
     for side_endpoint in sides.values():
         fresh_database(cluster, side_endpoint.database)
     for attempt in range(reruns):
-        outcome = {
+        runs = {
             side: run_suite(
                 suite, Target(side, None, side_endpoint.tagged), side_endpoint, place,
                 timeout=300, tests=[test], label=f"-{label}-rerun{attempt}",
-            ).outcomes.get(test, NOT_RUN)
+            )
             for side, side_endpoint in sides.items()
         }  # fmt: skip
-        found = verdict(outcome)
+        outcome = {side: run.outcomes.get(test, NOT_RUN) for side, run in runs.items()}
+        found = verdict(outcome, refused=test in runs["proxy"].refused)
         if found is not None:
             return found
     return "stable"

@@ -22,3 +22,12 @@ from bench.clients import NOT_RUN, NOT_RUN_AGAIN, verdict
 )
 def test_verdict(direct: str, floor: str, proxy: str, expected: str | None) -> None:
     assert verdict({"direct": direct, "floor": floor, "proxy": proxy}) == expected
+
+
+def test_a_refusal_alone_is_the_guard() -> None:
+    """Alone through the proxy the test failed on skewguard's refusal: the guard's
+    doing, unless the direct run failed the same way."""
+    failed = {"direct": "passed", "floor": "passed", "proxy": "failed"}
+    assert verdict(failed, refused=True) == "guard"
+    assert verdict({**failed, "direct": "failed"}, refused=True) == "flaky"
+    assert verdict({**failed, "proxy": NOT_RUN}, refused=True) == NOT_RUN_AGAIN
