@@ -416,7 +416,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
     parser.add_argument(
-        "--targets", default="direct,observe,enforce,enforce-tagged", help="comma-separated"
+        "--targets",
+        default="direct,observe,observe-tagged,enforce,enforce-tagged",
+        help="comma-separated",
     )
     parser.add_argument("--psycopg-tests", type=Path, help="psycopg 3 repository (tests/)")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".skewguard" / "clients")
