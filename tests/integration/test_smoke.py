@@ -67,3 +67,21 @@ def test_readyz_follows_the_upstream(proxy: ProxyProcess, tmp_path: Path) -> Non
         assert body["status"] == "unavailable" and "upstream" in body["problems"]
     finally:
         orphan.stop()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [("GET", "/api/nothing", 404, None), ("GET", "/api/check", 405, "POST")],
+)
+def test_unknown_paths_and_methods_answer_json(
+    proxy: ProxyProcess, method: str, path: str, status: int, allow: str | None
+) -> None:
+    """Every admin error is `{"error": ...}` (docs/http-api.md), aiohttp's own 404/405 too."""
+    request = urllib.request.Request(proxy.admin_url + path, method=method)
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=10)
+    assert refused.value.code == status
+    assert refused.value.headers["Content-Type"].startswith("application/json")
+    assert refused.value.headers.get("Allow") == allow
+    error = json.loads(refused.value.read())["error"]
+    assert path in error and (allow is None or allow in error)

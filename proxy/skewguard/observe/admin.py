@@ -109,6 +109,16 @@ async def _answer_errors(
     except _Refused as exc:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
         return web.json_response({"error": exc.message}, status=exc.status, headers=headers)
+    except web.HTTPException as exc:  # aiohttp's own 404 and 405: the same JSON shape
+        if exc.status < 400:
+            raise
+        allow = exc.headers.get("Allow")
+        message = f"{exc.reason.lower()}: {request.method} {request.path}"
+        if allow:
+            message += f" (allowed: {allow})"
+        return web.json_response(
+            {"error": message}, status=exc.status, headers={"Allow": allow} if allow else None
+        )
 
 
 @web.middleware

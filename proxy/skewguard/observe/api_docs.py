@@ -48,9 +48,10 @@ def render() -> str:
         "",
         "The admin server listens on `--admin-listen` (default `127.0.0.1:9632`). Tokens "
         'travel as `Authorization: Bearer <token>`; every error is JSON `{"error": "…"}` '
-        "(400 bad input, 401 missing or wrong token, 403 refused, 409 conflict, 413 body too "
-        "large, 415 not JSON, 503 learning off). Request bodies are at most 64 KiB (1 MiB for "
-        "`/api/check`). docs/security.md explains the access rules.",
+        "(400 bad input, 401 missing or wrong token, 403 refused, 404 no such path, 405 "
+        "wrong method, 409 conflict, 413 body too large, 415 not JSON, 503 learning off). "
+        "Request bodies are at most 64 KiB (1 MiB for `/api/check`). "
+        "docs/security.md explains the access rules.",
         "",
         "| method | path | access |",
         "|---|---|---|",
