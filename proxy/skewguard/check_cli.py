@@ -17,7 +17,7 @@ import bisect
 import json
 import re
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -320,8 +320,17 @@ def _holders(report: dict[str, Any]) -> list[str] | None:
     return list(breaking_versions(report["findings"]))
 
 
-def _waiting(held: Sequence[str]) -> None:
-    print(f"skewguard check: waiting; held back by {', '.join(held)}", file=sys.stderr)
+def _waiting() -> Callable[[Sequence[str]], None]:
+    """Progress for --wait-safe: a line when the versions holding it back change, not
+    one per ask (an hour's wait asked every second would print 3,600 lines)."""
+    last: list[str] = []
+
+    def progress(held: Sequence[str]) -> None:
+        if list(held) != last:
+            last[:] = held
+            print(f"skewguard check: waiting; held back by {', '.join(held)}", file=sys.stderr)
+
+    return progress
 
 
 async def _report(args: argparse.Namespace, migration: Migration) -> dict[str, Any]:
@@ -332,7 +341,7 @@ async def _report(args: argparse.Namespace, migration: Migration) -> dict[str, A
         _holders,
         timeout=args.timeout,
         interval=args.interval,
-        progress=_waiting,
+        progress=_waiting(),
     )
     if waited.timed_out:
         print(

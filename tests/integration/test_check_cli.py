@@ -202,7 +202,8 @@ def test_wait_safe_returns_once_the_last_holder_is_retired(
         out, err = waiting.communicate(timeout=30)
         assert waiting.returncode == 0, out + err
         assert time.monotonic() - retired_at < 10
-        assert "waiting; held back by shop@1" in err
+        # asked every second for 2 s or more; one line, as the holders never changed
+        assert err.count("waiting; held back by shop@1") == 1, err
         assert ": safe" in out
     finally:
         proxy.stop()
