@@ -288,6 +288,7 @@ def test_retiring_a_live_version_needs_force(guarded: ProxyProcess, database: st
         cli = _cli("versions", "retire", "shop@1", "--admin", guarded.admin_url,
                    env={"SKEWGUARD_ADMIN_TOKEN": WRITE})  # fmt: skip
         assert cli.returncode == 2 and "409" in cli.stderr
+        assert "skewguard versions retire --force" in cli.stderr  # what the CLI user types
         forced = post(guarded, "/api/versions/shop@1/retire", {"force": True}, token=WRITE)
         assert forced.status == 200
         assert post(guarded, "/api/versions/shop@1/unpin?force=true", token=WRITE).status == 200

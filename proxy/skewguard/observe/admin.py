@@ -346,7 +346,8 @@ async def lifecycle(request: web.Request) -> web.Response:
             409,
             f"{name} is live now ({live} open connection{'s' if live != 1 else ''}): "
             "retiring it ends its protection at once, and DDL that breaks it would pass. "
-            'Retire it once it has stopped, or send {"force": true} (or ?force=true).',
+            "Retire it once it has stopped, or force it: `skewguard versions retire --force`, "
+            'or {"force": true} (or ?force=true) in the request.',
         )
     await asyncio.to_thread(state.set_lifecycle, app, version, _LIFECYCLE_ACTIONS[action])
     log.info("version %s: %s", name, action, extra={"peer": request.remote, "forced": force})
