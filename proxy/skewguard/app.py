@@ -19,6 +19,7 @@ from skewguard.config import (
     Upstream,
     WorkerSlot,
     admin_tokens,
+    cannot_listen,
     reloaded,
 )
 from skewguard.guard import Guard
@@ -41,6 +42,8 @@ FINAL_WRITE_TIMEOUT = 10.0
 AUDIT_PRUNE_INTERVAL = 600.0
 #: How often a worker of --workers looks whether its supervisor is still there.
 ORPHAN_CHECK_INTERVAL = 1.0
+#: How long the start waits for the upstream's port before it warns that nothing answers.
+UPSTREAM_PROBE_TIMEOUT = 3.0
 
 
 def start_embedded(data_dir: str) -> LocalCluster:
@@ -159,6 +162,32 @@ def banner(address: tuple[str, int] | str, upstream: Upstream, admin_listen: str
     )
 
 
+async def warn_if_unreachable(upstream: Upstream) -> None:
+    """Say at once when nothing listens at the upstream's address (a wrong --upstream on a
+    first run), rather than let the first client find out. The proxy keeps running: the
+    database may be starting, /readyz answers 503 until it answers, clients get 08006."""
+    where = upstream.unix_socket or f"{upstream.host}:{upstream.port}"
+    loop = asyncio.get_running_loop()
+    try:
+        async with asyncio.timeout(UPSTREAM_PROBE_TIMEOUT):
+            if upstream.unix_socket:
+                transport, _ = await loop.create_unix_connection(asyncio.Protocol, where)
+            else:
+                transport, _ = await loop.create_connection(
+                    asyncio.Protocol, upstream.host, upstream.port
+                )
+    except (OSError, TimeoutError) as exc:
+        why = "no answer" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        log.warning(
+            "the upstream PostgreSQL at %s cannot be reached (%s): clients get 08006 and "
+            "/readyz 503 until it can; check --upstream",
+            where,
+            why,
+        )
+        return
+    transport.close()
+
+
 async def stop_when_orphaned(stop: asyncio.Event) -> None:
     """A worker whose supervisor is gone (killed) drains and ends like on SIGTERM."""
     parent = os.getppid()
@@ -223,25 +252,35 @@ async def serve(
     if proxy.learner is not None:
         await proxy.learner.heartbeat()  # a peer to ask before its first client
     if slot is None:
-        await proxy.start()
+        try:
+            await proxy.start()
+        except OSError as exc:
+            raise cannot_listen("--listen", settings.listen, exc) from None
         admin = AdminServer(proxy, store, policy, settings.admin_address)
     else:
         await proxy.start(socket.socket(fileno=slot.listen_fd))
         admin = AdminServer(proxy, store, policy, slot.admin_path)
-    await admin.start()
+    try:
+        await admin.start()
+    except OSError as exc:
+        raise cannot_listen("--admin-listen", settings.admin_listen, exc) from None
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     loop.add_signal_handler(signal.SIGHUP, reload_settings, proxy, load or (lambda: settings))
     orphan_task = None
+    probe_task = None
+    if slot is None or slot.index == 0:  # one warning, from one process of --workers
+        probe_task = loop.create_task(warn_if_unreachable(proxy.upstream))
     if slot is None:
         print(banner(proxy.address, proxy.upstream, settings.admin_listen), flush=True)
     else:
         orphan_task = loop.create_task(stop_when_orphaned(stop))
     await stop.wait()
-    if orphan_task is not None:
-        orphan_task.cancel()
+    for task in (probe_task, orphan_task):
+        if task is not None:
+            task.cancel()
     log.info("shutting down", extra={"grace_seconds": settings.shutdown_grace})
     await proxy.stop(settings.shutdown_grace)  # no decision runs after this
     await admin.stop()

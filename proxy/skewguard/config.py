@@ -9,6 +9,7 @@ the documentation all come from that table.
 from __future__ import annotations
 
 import argparse
+import errno
 import math
 import os
 import tomllib
@@ -24,6 +25,20 @@ from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
 class ConfigError(ValueError):
     """A setting has a value the proxy cannot use; the message names the setting."""
+
+
+#: Why a listen address cannot be bound, for the errors people meet on their first run.
+_LISTEN_ERRORS = {
+    errno.EADDRINUSE: "another process listens there (another skewguard? pgbouncer also uses 6432)",
+    errno.EACCES: "permission denied (ports below 1024 need privileges)",
+    errno.EADDRNOTAVAIL: "no network interface of this machine has that address",
+}
+
+
+def cannot_listen(flag: str, address: str, exc: OSError) -> ConfigError:
+    """An address the proxy cannot listen on, said in one line with the flag to change."""
+    why = _LISTEN_ERRORS.get(exc.errno or 0, exc.strerror or str(exc))
+    return ConfigError(f"{flag} {address}: cannot listen: {why}; choose another {flag}")
 
 
 def parse_hostport(value: str) -> tuple[str, int]:

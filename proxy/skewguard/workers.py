@@ -35,7 +35,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from skewguard.app import banner
-from skewguard.config import Settings, WorkerSlot, admin_socket, parse_upstream
+from skewguard.config import (
+    Settings,
+    WorkerSlot,
+    admin_socket,
+    cannot_listen,
+    parse_upstream,
+)
 from skewguard.observe.fanout import FanOut, WorkerView
 from skewguard.relay.server import refuse_live_socket
 
@@ -198,7 +204,10 @@ class Supervisor:
             shutil.rmtree(self._run_dir, ignore_errors=True)
 
     async def _run(self) -> int:
-        self._socks = listen_sockets(self.settings)
+        try:
+            self._socks = listen_sockets(self.settings)
+        except OSError as exc:
+            raise cannot_listen("--listen", self.settings.listen, exc) from None
         for worker in self._workers:
             await self._spawn(worker)
         started = await asyncio.gather(
@@ -215,10 +224,10 @@ class Supervisor:
         fanout = FanOut(self.view, lambda: self.restarts, self.settings.workers)
         try:
             await fanout.start(self.settings.admin_address)
-        except OSError:
+        except OSError as exc:
             await self._stop_workers()
             self._close_listener()
-            raise
+            raise cannot_listen("--admin-listen", self.settings.admin_listen, exc) from None
         self._keepers = [asyncio.create_task(self._keep(w)) for w in self._workers]
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):

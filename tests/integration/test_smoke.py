@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -65,6 +66,11 @@ def test_readyz_follows_the_upstream(proxy: ProxyProcess, tmp_path: Path) -> Non
         assert unready.value.code == 503
         body = json.loads(unready.value.read())
         assert body["status"] == "unavailable" and "upstream" in body["problems"]
+        deadline = time.monotonic() + 10
+        while "cannot be reached" not in orphan.log_tail() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert "cannot be reached (Connection refused)" in orphan.log_tail()  # said at start
+        assert "check --upstream" in orphan.log_tail()
     finally:
         orphan.stop()
 

@@ -90,7 +90,13 @@ class SqliteStore:
     def __init__(self, path: str) -> None:
         self.path = Path(path)
         if self.path.parent != Path():
-            self.path.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise ValueError(
+                    f"cannot create the folder of state file {self.path}: {exc.filename}: "
+                    f"{exc.strerror}; check --state"
+                ) from None
         self._lock = threading.Lock()
         # this connection's writes of footprints and lifecycle (data_version counts others')
         self._changes = 0
@@ -119,7 +125,9 @@ class SqliteStore:
                 if db is not None:
                     db.close()
                 if not _is_busy(exc) or time.monotonic() >= deadline:
-                    raise ValueError(f"cannot open state file {self.path}: {exc}") from exc
+                    raise ValueError(
+                        f"cannot open state file {self.path}: {exc}; check --state"
+                    ) from exc
                 time.sleep(0.05)
             except sqlite3.Error as exc:
                 if db is not None:
