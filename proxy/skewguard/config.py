@@ -205,12 +205,13 @@ def _choice(*allowed: str) -> Callable[[str], str]:
 
 
 def _shown(value: Any) -> str:
-    """A default as a user would type it: 24h rather than 86400.0, none rather than ()."""
+    """A default as a user would type it: 24h rather than 86400.0 (or 1d: days from two
+    on, as DESIGN.md and the docs say --retain 24h), none rather than ()."""
     if isinstance(value, bool):
         return "on" if value else "off"
     if isinstance(value, float):
         for unit, seconds in (("d", 86400), ("h", 3600), ("m", 60)):
-            if value >= seconds and value % seconds == 0:
+            if value >= seconds * (2 if unit == "d" else 1) and value % seconds == 0:
                 return f"{int(value // seconds)}{unit}"
         return f"{value:g}s"
     if isinstance(value, tuple):
