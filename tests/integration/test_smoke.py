@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -91,3 +92,16 @@ def test_unknown_paths_and_methods_answer_json(
     assert refused.value.headers.get("Allow") == allow
     error = json.loads(refused.value.read())["error"]
     assert path in error and (allow is None or allow in error)
+
+
+def test_every_metric_is_in_the_operations_guide(proxy: ProxyProcess) -> None:
+    """docs/operations.md, "Metrics and health", names every skewguard_ family /metrics has."""
+    guide = (Path(__file__).parents[2] / "docs" / "operations.md").read_text()
+    families = {
+        line.split()[2]
+        for line in proxy.get("/metrics").splitlines()
+        if line.startswith("# TYPE skewguard_") and not line.split()[2].endswith("_created")
+    }
+    assert len(families) > 20
+    named = set(re.findall(r"`(skewguard_\w+)[`{]", guide))  # `name` or `name{label=...}`
+    assert sorted(families - named) == []
