@@ -67,7 +67,7 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
 
 def _lifecycle(args: argparse.Namespace) -> int:
     app, sep, version = (args.name or "").partition("@")
-    if not sep or not app or not version:
+    if not sep or not app:  # APP@ names an app tagged without a version
         print(f"skewguard versions {args.action}: give APP@VERSION", file=sys.stderr)
         return 2
     try:

@@ -105,3 +105,23 @@ def test_every_metric_is_in_the_operations_guide(proxy: ProxyProcess) -> None:
     assert len(families) > 20
     named = set(re.findall(r"`(skewguard_\w+)[`{]", guide))  # `name` or `name{label=...}`
     assert sorted(families - named) == []
+
+
+def test_an_app_tagged_without_a_version_can_be_retired(proxy: ProxyProcess) -> None:
+    """`-c skewguard.app=solo` alone is protected like any version, so `versions retire solo@`
+    (what the block's HINT names) must end that protection."""
+    with psycopg.connect(proxy.dsn(options="-c skewguard.app=solo")) as conn:
+        conn.execute("SELECT 1").fetchall()
+    key = ("postgres", "solo", "(untagged)")
+    deadline = time.monotonic() + 30
+    while key not in (rows := proxy.versions(facets=False)) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert rows[key]["protected"] is not None
+    retire = subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "retire", "solo@",
+         "--admin", proxy.admin_url],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert retire.returncode == 0, retire.stderr
+    row = proxy.versions(facets=False)[key]
+    assert row["lifecycle"] == "retired" and row["protected"] is None

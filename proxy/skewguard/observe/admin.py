@@ -325,8 +325,8 @@ async def versions(request: web.Request) -> web.Response:
 
 
 async def lifecycle(request: web.Request) -> web.Response:
-    """Pin (keep protected), unpin, or retire (stop protecting) ``APP@VERSION``:
-    ``{"app", "version", "action"}``.
+    """Pin (keep protected), unpin, or retire (stop protecting) ``APP@VERSION``
+    (``APP@`` for an app tagged without a version): ``{"app", "version", "action"}``.
 
     Retiring a version with open connections ends its protection at once, so it
     answers 409 unless the body is ``{"force": true}`` (or ``?force=true``). Not
@@ -336,7 +336,8 @@ async def lifecycle(request: web.Request) -> web.Response:
     state = _state(request)
     name, action = request.match_info["name"], request.match_info["action"]
     app, sep, version = name.partition("@")
-    if not sep or not app or not version or action not in _LIFECYCLE_ACTIONS:
+    # ``APP@``: an app tagged without a version (skewguard.app alone) is a version too
+    if not sep or not app or action not in _LIFECYCLE_ACTIONS:
         _fail(400, "use /api/versions/APP@VERSION/pin|unpin|retire")
     body = await _read_json(request, MAX_BODY)
     force = body.get("force") is True or request.query.get("force") in ("1", "true", "yes")
