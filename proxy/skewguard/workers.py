@@ -75,6 +75,10 @@ def listen_sockets(settings: Settings) -> list[socket.socket]:
         return [_listening(shared)] * settings.workers
     host, port = address
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    if port:  # SO_REUSEPORT would join a port another proxy serves: refuse it like one worker
+        with socket.socket(family, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
     socks: list[socket.socket] = []
     try:
         for _ in range(settings.workers):
