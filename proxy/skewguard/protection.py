@@ -62,7 +62,7 @@ def _row(key: VersionKey, live: int, first: float | None, last: float | None) ->
     return {
         "database": key.database,
         "app": key.app or UNTAGGED_LABEL,
-        "version": key.version or UNTAGGED_LABEL,
+        "version": key.version if key.app else UNTAGGED_LABEL,  # APP@: a tag without one
         "tagged": bool(key.app),
         "live_connections": live,
         "first_seen": first,

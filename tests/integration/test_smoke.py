@@ -112,7 +112,7 @@ def test_an_app_tagged_without_a_version_can_be_retired(proxy: ProxyProcess) -> 
     (what the block's HINT names) must end that protection."""
     with psycopg.connect(proxy.dsn(options="-c skewguard.app=solo")) as conn:
         conn.execute("SELECT 1").fetchall()
-    key = ("postgres", "solo", "(untagged)")
+    key = ("postgres", "solo", "")  # not "(untagged)": it is tagged, and protected
     deadline = time.monotonic() + 30
     while key not in (rows := proxy.versions(facets=False)) and time.monotonic() < deadline:
         time.sleep(0.2)

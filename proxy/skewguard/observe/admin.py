@@ -298,8 +298,8 @@ async def readyz(request: web.Request) -> web.Response:
 
 
 async def versions(request: web.Request) -> web.Response:
-    """Every (database, app, version) seen, untagged clients as ``(untagged)``:
-    ``{"versions": [...], "next_offset": N|null}``.
+    """Every (database, app, version) seen, untagged clients as ``(untagged)`` (an app
+    tagged without a version has version ``""``): ``{"versions": [...], "next_offset": N|null}``.
 
     Each row: ``database``, ``app``, ``version``, ``tagged``, ``live_connections``
     (through every proxy sharing the state), ``first_seen``/``last_seen`` (epoch
