@@ -44,7 +44,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from skewguard.relay.own_queries import OWN, unit
-from skewguard.replay_samples import Sample, ShapeKey, statement_class
+from skewguard.replay_samples import Sample, ShapeKey
 from skewguard.wire import messages as m
 from skewguard.wire.replies import QueryResult
 
@@ -214,11 +214,12 @@ def plan(
     statement runs under ``ddl_timeout_ms``. ``named``: the client's unnamed
     statement and portal are left alone (an Execute is held; see own_queries).
 
-    A write the version binds to a named statement keeps what the version keeps, its
+    A statement the version binds to a named statement keeps what the version keeps, its
     statement prepared before the change (its parameter types fixed then, as its binary
-    values are laid out): a trial prepares it before its DDL and binds it again after;
-    in a block, the pass before a DDL (``keep``) prepares it and leaves it prepared
-    (``Plan.kept``), and the pass at COMMIT binds those (``prepared``) and closes them."""
+    values are laid out; a read's ``m = $1`` still compares with the type ``m`` had): a
+    trial prepares it before its DDL and binds it again after; in a block, the pass before
+    a DDL (``keep``) prepares it and leaves it prepared (``Plan.kept``), and the pass at
+    COMMIT binds those (``prepared``) and closes them."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
@@ -230,12 +231,8 @@ def plan(
         begin, end = ["BEGIN", *limits], ["ROLLBACK"]
     else:
         return None
-    named_writes = {
-        number: kept_name(trial.sample)
-        for number, trial in enumerate(trials)
-        if trial.sample.named and statement_class(trial.sample.sql) == "writes"
-    }
-    kept = {n: name for n, name in named_writes.items() if ddl or keep or name in prepared}
+    held = {number: kept_name(t.sample) for number, t in enumerate(trials) if t.sample.named}
+    kept = {n: name for n, name in held.items() if ddl or keep or name in prepared}
     done = set(prepared)  # prepared statements outlive every rollback
     out = _Builder(named=named)
     out.statements(*begin)
