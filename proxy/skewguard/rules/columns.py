@@ -287,7 +287,8 @@ SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
 def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
     what = f"ADD COLUMN {change.subject}"
     table = change.relation
-    hits = list(ctx.exact((F.COPY_IN,), table))
+    # COPY FROM without a column list leaves generated columns out
+    hits = [] if change.generated else list(ctx.exact((F.COPY_IN,), table))
     hits += list(ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table)))
     broken: set[VersionKey] = set()
     for v, f, ev in first_per_version(hits):
@@ -321,10 +322,11 @@ ADD_COLUMN_SHAPE = Rule(
     summary="ADD COLUMN against COPY FROM without a column list, INSERT ... SELECT * from "
     "the table, and named prepared SELECT *",
     doc="COPY FROM without a column list expects every column: data without the new one "
-    "fails (missing data for column). INSERT INTO x SELECT * FROM t gets one value too many "
-    "when t gains a column. A named prepared SELECT * / RETURNING * fails with 0A000 (break "
-    "with the shell's prepared_result facet, else risk). A plain SELECT * and a positional "
-    "INSERT ... VALUES survive a nullable or defaulted new column.",
+    "fails (missing data for column); a generated column is not among them. INSERT INTO x "
+    "SELECT * FROM t gets one value too many when t gains a column. A named prepared "
+    "SELECT * / RETURNING * fails with 0A000 (break with the shell's prepared_result facet, "
+    "else risk). A plain SELECT * and a positional INSERT ... VALUES survive a nullable or "
+    "defaulted new column.",
     breaks="COPY t FROM without columns; INSERT INTO x SELECT * FROM t; prepared SELECT *.",
     recipe="List columns explicitly in COPY and INSERT ... SELECT before adding columns.",
     covers=(AddColumn,),
@@ -334,6 +336,13 @@ ADD_COLUMN_SHAPE = Rule(
             "COPY t FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
             "ALTER TABLE t ADD COLUMN extra int",
             True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "COPY t FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
+            "ALTER TABLE t ADD COLUMN id2 int GENERATED ALWAYS AS (id * 2) STORED",
+            False,
+            "COPY without a column list leaves generated columns out",
         ),
         Example(
             "CREATE TABLE t (id int, note text); CREATE TABLE archive (id int, note text)",
