@@ -71,7 +71,7 @@ from skewguard.policy import (
     unparseable_decision,
 )
 from skewguard.protection import Protection, protected_versions, settled_until
-from skewguard.replay import Runs, Trial
+from skewguard.replay import Runs, Trial, trial_text
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
     OVERTURNABLE,
@@ -500,7 +500,9 @@ class Guard:
         if not trials or any(isinstance(c, IndexChange) and c.concurrently for c in changes):
             return trials, None
         conn, budget = requester.own_connection, self._replay_budget(requester)
-        return trials, await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
+        return trials, await self._replayer.run(
+            conn, trials, budget=budget, ddl=[trial_text(t) for t in pending.texts]
+        )
 
     async def _speculated(
         self, pending: PendingChange, trials: list[Trial]
@@ -955,7 +957,9 @@ class Guard:
                 return Verdict()  # it cannot run in the proxy's trial transaction
             taken, ran = await self._speculated(pending, trials)
             if not taken:
-                ran = await self._replayer.run(conn, trials, budget=budget, ddl=pending.texts)
+                ran = await self._replayer.run(
+                    conn, trials, budget=budget, ddl=[trial_text(t) for t in pending.texts]
+                )
             if ran is None:
                 return Verdict()
             if ran.refused is not None:  # the change did not apply: nothing to compare

@@ -43,6 +43,10 @@ import struct
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import pglast
+from pglast import ast
+from pglast.stream import RawStream
+
 from skewguard.relay.own_queries import OWN, unit
 from skewguard.replay_samples import Sample, ShapeKey
 from skewguard.wire import messages as m
@@ -128,6 +132,25 @@ def kept_name(sample: Sample) -> str:
     """The name a named sample's statement is kept under (by its text and types)."""
     digest = hashlib.blake2s(sample.sql.encode() + b"\x00" + sample.types, digest_size=8)
     return KEPT + digest.hexdigest()
+
+
+def trial_text(text: str) -> str:
+    """The text a trial runs for the DDL ``text``: DETACH PARTITION ... CONCURRENTLY
+    refuses a transaction block (25001) but leaves the schema a plain DETACH leaves, so
+    a trial runs that."""
+    if "concurrently" not in text.lower():
+        return text
+    try:
+        stmts = pglast.parse_sql(text)
+    except pglast.parser.ParseError:
+        return text
+    changed = False
+    for raw in stmts:
+        if isinstance(raw.stmt, ast.AlterTableStmt):
+            for cmd in raw.stmt.cmds or ():
+                if isinstance(cmd.def_, ast.PartitionCmd) and cmd.def_.concurrent:
+                    cmd.def_.concurrent, changed = False, True
+    return str(RawStream()(stmts)) if changed else text
 
 
 def _runs(

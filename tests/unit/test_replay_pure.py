@@ -20,6 +20,7 @@ from skewguard.replay import (
     outcomes,
     plan,
     refused,
+    trial_text,
 )
 from skewguard.replay_samples import (
     PER_SHAPE,
@@ -324,6 +325,35 @@ def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     last = [s for s in MessageScanner(None).feed(final.wire) if isinstance(s, Message)]
     assert not any(s.type == 0x50 for s in last)
     assert last[-2].type == 0x43 and name.encode() in last[-2].body
+
+
+def test_a_named_statements_read_keeps_its_statement_across_the_ddl() -> None:
+    """A held ``m = $1`` keeps the parameter type ``m`` had when it was prepared."""
+    sql = "SELECT id FROM t WHERE m = $1"
+    key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
+    values = struct.pack("!hh", 0, 1) + struct.pack("!i", 5) + b"happy"
+    held = Trial(key, Sample.bound(sql, b"\x00\x00", values, named=True))
+    made = plan("I", [held], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert made is not None
+    messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
+    parses = [m.decode_parse(s.body).name for s in messages if s.type == 0x50]
+    assert parses == [kept_name(held.sample)]  # prepared before the DDL only
+    assert sum(s.type == 0x42 for s in messages) == 2
+
+
+def test_a_trial_detaches_a_partition_without_concurrently() -> None:
+    """DETACH ... CONCURRENTLY refuses a transaction block; the plain form leaves the same
+    schema. Other texts are run as written."""
+    assert trial_text("ALTER TABLE m DETACH PARTITION m_2026 CONCURRENTLY") == (
+        "ALTER TABLE m DETACH PARTITION m_2026"
+    )
+    for text in (
+        "CREATE INDEX CONCURRENTLY i ON t (a)",
+        "ALTER TABLE m DETACH PARTITION m_2026",
+        "ALTER TABLE concurrently ADD COLUMN b int",
+        "not sql CONCURRENTLY",
+    ):
+        assert trial_text(text) == text
 
 
 def test_an_enum_label_change_reaches_the_relations_with_columns_of_the_enum() -> None:
