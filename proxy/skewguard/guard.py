@@ -75,6 +75,7 @@ from skewguard.replay import Runs, Trial, trial_text
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
     OVERTURNABLE,
+    OVERTURNABLE_CALLS,
     MigratingConnection,
     Ran,
     Replayer,
@@ -1219,30 +1220,42 @@ def _with_replay(
     findings: Sequence[Finding], verdict: Verdict, footprints: Footprints
 ) -> list[Finding]:
     """The rules' findings with replay's: a value-dependent break a version's sampled
-    writes all survive is overturned (info); replay's own breaks are added."""
+    statements all survive is overturned (info); replay's own breaks are added."""
     out: list[Finding] = []
     for finding in findings:
         version = finding.version
+        scope = _overturnable(finding) if finding.severity is Severity.BREAK else None
         if (
-            finding.severity is Severity.BREAK
-            and finding.rule in OVERTURNABLE
+            scope is not None
             and version is not None
-            and finding.facet is not None
-            and finding.facet.kind in _OVERTURNABLE_FACETS
-            and finding.change.relation
+            and verdict.covers(version, _reaching(scope, footprints.get(version, {})))
         ):
-            deleted = finding.facet.kind is FacetKind.ROW_DELETE
-            table = finding.facet.subject if deleted else finding.change.relation
-            writes = Affects(Use.WRITES, table, frozenset({table}))
-            if verdict.covers(version, _reaching(writes, footprints.get(version, {}))):
-                finding = replace(
-                    finding,
-                    severity=Severity.INFO,
-                    message=f"{finding.message}; overturned by replay: every sampled write of "
-                    "this version succeeds after the change",
-                )
+            what = "call" if scope.functions else "write"
+            finding = replace(
+                finding,
+                severity=Severity.INFO,
+                message=f"{finding.message}; overturned by replay: every sampled {what} of "
+                "this version succeeds after the change",
+            )
         out.append(finding)
     return out + verdict.findings
+
+
+def _overturnable(finding: Finding) -> Affects | None:
+    """What a version's sampled statements must all reach, and survive, to overturn
+    ``finding``: the writes of a value-dependent rule's table, or the calls of an overload
+    the migration drops (SG103: another may take the call, depending on the argument
+    types a driver sends); None: replay cannot overturn it."""
+    facet, change = finding.facet, finding.change
+    if facet is None:
+        return None
+    if finding.rule in OVERTURNABLE and facet.kind in _OVERTURNABLE_FACETS and change.relation:
+        deleted = facet.kind is FacetKind.ROW_DELETE
+        table = facet.subject if deleted else change.relation
+        return Affects(Use.WRITES, table, frozenset({table}))
+    if finding.rule in OVERTURNABLE_CALLS and facet.kind is FacetKind.FUNCTION:
+        return Affects(Use.ANY, facet.subject, functions=frozenset({facet.subject}))
+    return None
 
 
 def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:

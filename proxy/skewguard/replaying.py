@@ -19,6 +19,7 @@ from typing import Protocol
 
 from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.affects import Affects, Usage, Use
 from skewguard.ddl.changes import (
@@ -26,10 +27,12 @@ from skewguard.ddl.changes import (
     AddConstraint,
     AlterColumnType,
     Change,
+    CreateFunction,
     CreateIndex,
     CreateRule,
     DetachPartition,
     DropDefault,
+    DropFunction,
     DropPolicy,
     EnableRowLevelSecurity,
     EnumDropValue,
@@ -63,6 +66,8 @@ STATEMENT_TIMEOUT_MS = 1000
 MIN_STATEMENT_TIMEOUT_MS = 20
 #: Which rule findings a clean replay may overturn: value-dependent writes only.
 OVERTURNABLE = frozenset({"SG110", "SG111", "SG114"})
+#: Findings a clean replay of the version's calls may overturn: a dropped overload.
+OVERTURNABLE_CALLS = frozenset({"SG103"})
 _SLACK = 0.5
 #: Without a baseline pass (one that could not run before the DDL was forwarded), the
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
@@ -159,6 +164,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
     DetachPartition,  # rows for its bounds have no partition left
+    DropFunction,  # another overload may take a call, by the argument types sent
     EnumRenameValue,  # a label bound as a parameter is no longer accepted
     EnumDropValue,
 )
@@ -180,6 +186,22 @@ def value_changes(changes: Sequence[Change]) -> list[Change]:
     return [c for c in changes if isinstance(c, VALUE_KINDS)]
 
 
+def replaced_overloads(changes: Sequence[Change], catalog: CatalogSnapshot) -> frozenset[str]:
+    """Overloads dropped while another of the same name is left (in ``catalog``) or
+    created: whether a call still resolves depends on the types its arguments are sent
+    with (an untyped ``$1`` from node-postgres or psycopg's ``str`` reaches ``f(text)`` in
+    place of ``f(int)``; an int bound as ``int2``, or a statement prepared against
+    ``f(int)``, does not)."""
+    dropped = {c.subject for c in changes if isinstance(c, DropFunction) and not c.moved_to}
+    names = {c.subject.split("(", 1)[0] for c in changes if isinstance(c, CreateFunction)}
+    for signature in dropped:
+        parts = split_qualified_name(signature.split("(", 1)[0])
+        others = catalog.functions_named(*parts) if len(parts) == 2 else ()
+        if any(fn.signature not in dropped for fn in others):
+            names.add(signature.split("(", 1)[0])
+    return frozenset(s for s in dropped if s.split("(", 1)[0] in names)
+
+
 def _enum_type(change: EnumRenameValue | EnumDropValue) -> str:
     label = change.old_label if isinstance(change, EnumRenameValue) else change.label
     return change.subject[: -len(label) - 1]
@@ -191,7 +213,8 @@ def change_affects(
     """What the net change can affect through values: the relations of its
     value-dependent changes (and the table a foreign key references, whose deletes it
     may refuse; for an enum's label, the relations with a column of the enum or an
-    array of it), and the reach of what the overlay could not model."""
+    array of it), the overloads it replaces, and the reach of what the overlay could not
+    model."""
     judged = value_changes(changes)
     relations = frozenset(c.relation for c in judged if c.relation)
     relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
@@ -201,7 +224,8 @@ def change_affects(
         relations |= {
             r.qname for r in catalog.relations if any(c.base_type in typed for c in r.columns)
         }
-    affects: Affects | None = Affects(Use.ANY, "the changed relations", relations)
+    functions = replaced_overloads(changes, catalog)
+    affects: Affects | None = Affects(Use.ANY, "the changed relations", relations, functions)
     for exc in unmodelled:
         if exc.affects is None or affects is None:
             return None
@@ -411,6 +435,7 @@ class Replayer:
 
 __all__ = [
     "OVERTURNABLE",
+    "OVERTURNABLE_CALLS",
     "RULE",
     "MigratingConnection",
     "OwnQueryTimeout",
@@ -420,4 +445,5 @@ __all__ = [
     "Verdict",
     "change_affects",
     "not_applied",
+    "replaced_overloads",
 ]

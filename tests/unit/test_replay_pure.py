@@ -367,3 +367,29 @@ def test_an_enum_label_change_reaches_the_relations_with_columns_of_the_enum() -
     renaming.apply("ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'")
     affects = change_affects(renaming.net_changes(), [], before)
     assert affects is not None and affects.relations == {"public.a", "public.b"}
+
+
+def test_a_dropped_overload_reaches_its_callers_when_another_of_its_name_is_left() -> None:
+    """Whether the call still resolves depends on the types its arguments are sent with:
+    replay judges it. A drop that leaves no overload of the name, or a rename, is the
+    rules' alone."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a';"
+        " CREATE FUNCTION g(a int) RETURNS int LANGUAGE sql AS 'SELECT a';"
+        " CREATE FUNCTION h(a int) RETURNS int LANGUAGE sql AS 'SELECT a';"
+        " CREATE FUNCTION h(a text) RETURNS int LANGUAGE sql AS 'SELECT 1'"
+    )
+    before = overlay.catalog
+    migration = Overlay(before)
+    migration.apply(
+        "DROP FUNCTION f(int); CREATE FUNCTION f(a text) RETURNS int LANGUAGE sql AS 'SELECT 1';"
+        " DROP FUNCTION g(int); DROP FUNCTION h(int)"
+    )
+    affects = change_affects(migration.net_changes(), [], before)
+    assert affects is not None
+    assert affects.functions == {"public.f(integer)", "public.h(integer)"}
+    renaming = Overlay(before)
+    renaming.apply("ALTER FUNCTION g(int) RENAME TO g2")
+    moved = change_affects(renaming.net_changes(), [], before)
+    assert moved is not None and moved.empty

@@ -240,8 +240,8 @@ class ProxyMetrics:
         )
         self.replay_overturned = Counter(
             "skewguard_replay_overturned",
-            "Rule findings (SG110, SG111, SG114) overturned because every sampled write "
-            "replayed clean",
+            "Rule findings (SG103, SG110, SG111, SG114) overturned because every sampled "
+            "write (SG103: call) replayed clean",
             registry=self.registry,
         )
         self.replay_speculation = Counter(

@@ -273,7 +273,10 @@ DROP_FUNCTION = Rule(
     summary="DROP FUNCTION / PROCEDURE (or a signature change) of an overload a version calls",
     doc="A call that reached the dropped overload fails with 42883 unless another overload "
     "still accepts it (then it is a risk: the call now reaches different code). Changing a "
-    "signature is a drop plus a create.",
+    "signature is a drop plus a create. A parameter is taken to keep the type of the dropped "
+    "argument (drivers send it typed, or prepared it against that overload); one sent "
+    "untyped (node-postgres, psycopg's str) through the unnamed statement may reach the new "
+    "overload: replay, with the version's own samples, overturns the break then.",
     breaks="Calls that resolved to the dropped overload.",
     recipe="Add the new overload first, move every version to it, drop the old one last.",
     covers=(DropFunction,),
