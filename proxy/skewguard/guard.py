@@ -109,13 +109,15 @@ REPLAY_SHARE = 0.4
 REPLAY_MARGIN = 0.3
 MIN_REPLAY_BUDGET = 0.05
 #: Facets a rule's overturnable break may rest on: writes, whose values replay ran (a
-#: delete a new foreign key may refuse: on the rows the version's own writes left).
+#: delete a new foreign key may refuse: on the rows the version's own writes left; an
+#: upsert whose arbiter is a partial index: by the literals of its WHERE).
 _OVERTURNABLE_FACETS = frozenset(
     {
         FacetKind.COLUMN_WRITE,
         FacetKind.INSERT_SHAPE,
         FacetKind.INSERT_POSITIONAL,
         FacetKind.ROW_DELETE,
+        FacetKind.CONFLICT_COLUMNS,
     }
 )
 

@@ -33,6 +33,7 @@ from skewguard.ddl.changes import (
     DetachPartition,
     DropDefault,
     DropFunction,
+    DropIndex,
     DropPolicy,
     EnableRowLevelSecurity,
     EnumDropValue,
@@ -64,8 +65,9 @@ RULE = "replay"
 #: Per-statement limits of a replay (each is also bounded by the budget).
 STATEMENT_TIMEOUT_MS = 1000
 MIN_STATEMENT_TIMEOUT_MS = 20
-#: Which rule findings a clean replay may overturn: value-dependent writes only.
-OVERTURNABLE = frozenset({"SG110", "SG111", "SG114"})
+#: Which rule findings a clean replay may overturn: value-dependent writes only (an
+#: upsert's arbiter may hang on the literals of its WHERE).
+OVERTURNABLE = frozenset({"SG110", "SG111", "SG114", "SG115"})
 #: Findings a clean replay of the version's calls may overturn: a dropped overload.
 OVERTURNABLE_CALLS = frozenset({"SG103"})
 _SLACK = 0.5
@@ -182,8 +184,14 @@ def not_applied(failure: Outcome, known: str, *, show_values: bool) -> str:
 
 
 def value_changes(changes: Sequence[Change]) -> list[Change]:
-    """The changes replay judges."""
-    return [c for c in changes if isinstance(c, VALUE_KINDS)]
+    """The changes replay judges; also a partial unique index dropped: whether an upsert's
+    ``ON CONFLICT (...) WHERE`` still finds an arbiter depends on literals only its samples
+    hold."""
+    return [
+        c
+        for c in changes
+        if isinstance(c, VALUE_KINDS) or (isinstance(c, DropIndex) and c.unique and c.predicate)
+    ]
 
 
 def replaced_overloads(changes: Sequence[Change], catalog: CatalogSnapshot) -> frozenset[str]:

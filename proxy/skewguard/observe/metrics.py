@@ -240,7 +240,7 @@ class ProxyMetrics:
         )
         self.replay_overturned = Counter(
             "skewguard_replay_overturned",
-            "Rule findings (SG103, SG110, SG111, SG114) overturned because every sampled "
+            "Rule findings (SG103, SG110, SG111, SG114, SG115) overturned because every sampled "
             "write (SG103: call) replayed clean",
             registry=self.registry,
         )

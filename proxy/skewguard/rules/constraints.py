@@ -606,7 +606,10 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
     doc="ON CONFLICT (cols) needs a unique index on exactly those columns (its name does not "
     "matter: renaming it is safe, dropping it is not unless another one covers the same "
     "columns); ON CONFLICT ON CONSTRAINT name needs the constraint by name (42704 / 42P10). "
-    "A constraint redefined as DEFERRABLE is no arbiter either (55000).",
+    "A constraint redefined as DEFERRABLE is no arbiter either (55000). A partial index "
+    "takes over when its predicate is the statement's own WHERE; samples hide literals, so "
+    "one with literals (WHERE status = 'active') is matched by replaying the version's "
+    "upserts, which overturns the break.",
     breaks="INSERT ... ON CONFLICT whose arbiter is gone; REFRESH MATERIALIZED VIEW "
     "CONCURRENTLY without a unique index on plain columns left.",
     recipe="Create the replacement unique index (CONCURRENTLY) first, move versions to it, "
