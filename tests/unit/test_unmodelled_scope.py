@@ -202,7 +202,7 @@ def test_a_column_an_existing_trigger_function_names_is_not_dropped_silently(
     base: CatalogSnapshot, sql: str
 ) -> None:
     exc = unmodelled(with_trigger(base, "NEW.full_name := NEW.name;"), sql)
-    assert "the function of trigger fill names it" in exc.reason
+    assert "which the function of trigger fill names" in exc.reason
 
 
 def test_other_columns_and_a_dropped_trigger_leave_column_drops_alone(

@@ -84,7 +84,7 @@ def triggers_naming(ov: Overlay, m: Model, oid: int, column: str, what: str) -> 
         if body is not None and names_column(body, column):
             qname = m.rel_qname(oid)
             raise CannotModel(
-                f"{what} {column} of {qname}: the function of trigger {name} names "
-                "it, and would fail for the table's writers",
+                f"{what} {column} of {qname}, which the function of trigger {name} "
+                "names (the table's writers fail in it)",
                 affects=scope.reach([oid], Use.WRITES, qname),
             )
