@@ -986,6 +986,7 @@ class Guard:
             before,
             after,
             change=change,
+            changes=changes,
             known=" ".join(pending.texts),
             show_values=requester.user in self._settings.override_roles,
         )

@@ -12,6 +12,7 @@ transaction (pass, the statement, pass, ROLLBACK) before it is forwarded.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -192,6 +193,31 @@ def value_changes(changes: Sequence[Change]) -> list[Change]:
         for c in changes
         if isinstance(c, VALUE_KINDS) or (isinstance(c, DropIndex) and c.unique and c.predicate)
     ]
+
+
+_QUOTED = re.compile(r'"((?:[^"]|"")+)"')
+
+
+def blamed(changes: Sequence[Change], failure: Outcome, fallback: Change) -> Change:
+    """The change a replayed failure names: PostgreSQL quotes the column, relation or
+    constraint it failed on (``column "contact" does not exist``), so a transaction
+    that adds one column and drops another is blamed on the drop its readers fail
+    on, not on whichever change came first. A data exception (class 22: a value too
+    long, out of range) names nothing: a type change is blamed. ``fallback`` when
+    nothing points at one change."""
+    quoted = {q.replace('""', '"') for q in _QUOTED.findall(failure.message)}
+
+    def last(name: str) -> str:
+        parts = split_qualified_name(name.split("(", 1)[0])
+        return parts[-1] if parts else name
+
+    for names in ((lambda c: (c.subject,)), Change.names):
+        for change in changes:
+            if any(last(n) in quoted for n in names(change)):
+                return change
+    if failure.sqlstate.startswith("22"):
+        return next((c for c in changes if isinstance(c, AlterColumnType)), fallback)
+    return fallback
 
 
 def replaced_overloads(changes: Sequence[Change], catalog: CatalogSnapshot) -> frozenset[str]:
@@ -389,10 +415,13 @@ class Replayer:
         after: Sequence[Runs],
         *,
         change: Change,
+        changes: Sequence[Change] = (),
         known: str,
         show_values: bool,
     ) -> Verdict:
-        """Breaks (succeeded before, failed after) per version, and the clean shapes."""
+        """Breaks (succeeded before, failed after) per version, and the clean shapes;
+        each break is blamed on the change of ``changes`` its failure names, else
+        ``change``."""
         found = Verdict()
         first: dict[VersionKey, tuple[Trial, Outcome]] = {}
         counts: dict[VersionKey, int] = {}
@@ -428,7 +457,7 @@ class Replayer:
                     RULE,
                     "replayed-statement-fails",
                     Severity.BREAK,
-                    change,
+                    blamed(changes, failure, change),
                     version,
                     None,
                     Evidence(counts[version], now_ts, now_ts, trial.key.shape),

@@ -185,6 +185,22 @@ def test_new_trigger_every_version_survives_is_allowed(site: Site) -> None:
     assert results == [{}, {}, {}]
 
 
+def test_a_break_is_blamed_on_the_change_it_fails_on(site: Site) -> None:
+    """One transaction adds a column replay judges and drops the one pay@1 writes: the
+    headline names the drop, not the first change replay was run for."""
+    _bound_writes(site, "pay@1", [5])
+    error = _migrate(
+        site,
+        "ALTER TABLE ledger ADD COLUMN extra int NOT NULL DEFAULT 0",
+        "ALTER TABLE ledger DROP COLUMN note",
+        block=True,
+    )
+    assert isinstance(error, errors.ObjectInUse), error
+    message = str(error.diag.message_primary)
+    assert "dropping column public.ledger.note" in message and "pay@1" in message
+    assert "adding column" not in message
+
+
 def test_narrowing_that_every_written_value_fits_is_allowed(site: Site) -> None:
     _bound_writes(site, "pay@2", [5], note="short")
     assert (

@@ -5,9 +5,12 @@ from __future__ import annotations
 import struct
 from dataclasses import replace
 
+import pytest
+
 from skewguard.catalog import CatalogSnapshot
 from skewguard.checking import trial_statements
-from skewguard.ddl import Overlay
+from skewguard.ddl import Change, Overlay
+from skewguard.ddl.changes import Unmodelled
 from skewguard.relay.own_queries import OWN
 from skewguard.replay import (
     KEPT,
@@ -32,7 +35,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
-from skewguard.replaying import change_affects, not_applied
+from skewguard.replaying import blamed, change_affects, not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -393,3 +396,45 @@ def test_a_dropped_overload_reaches_its_callers_when_another_of_its_name_is_left
     renaming.apply("ALTER FUNCTION g(int) RENAME TO g2")
     moved = change_affects(renaming.net_changes(), [], before)
     assert moved is not None and moved.empty
+
+
+def _changes_of(sql: str) -> list[Change]:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply("CREATE TABLE users (id int, contact text, note varchar(100))")
+    overlay = Overlay(overlay.catalog)
+    overlay.apply(sql)
+    return overlay.net_changes()
+
+
+MIGRATION = (
+    "ALTER TABLE users ADD COLUMN nick text NOT NULL DEFAULT '';"
+    "ALTER TABLE users DROP COLUMN contact;"
+    "ALTER TABLE users ALTER COLUMN note TYPE varchar(20);"
+    "ALTER TABLE users ADD CONSTRAINT id_positive CHECK (id > 0)"
+)
+
+
+@pytest.mark.parametrize(
+    "failure, kind",
+    [
+        (Outcome(False, "42703", 'column "contact" does not exist'), "DropColumn"),
+        (Outcome(False, "22001", "value too long for type character varying(20)"),
+         "AlterColumnType"),
+        (
+            Outcome(False, "23514", 'new row for relation "users" violates check constraint '
+                    '"id_positive"'),
+            "AddConstraint",
+        ),
+        (
+            Outcome(False, "23502", 'null value in column "nick" of relation "users" violates '
+                    "not-null constraint"),
+            "AddColumn",
+        ),
+        (Outcome(False, "42501", "permission denied for table users"), "Unmodelled"),
+    ],
+    ids=["named-column", "data-exception", "named-constraint", "column-before-relation", "none"],
+)  # fmt: skip
+def test_a_replayed_break_is_blamed_on_the_change_its_failure_names(
+    failure: Outcome, kind: str
+) -> None:
+    assert blamed(_changes_of(MIGRATION), failure, Unmodelled("the migration")).kind == kind
