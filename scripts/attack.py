@@ -2997,6 +2997,42 @@ def _r4h4(ctx: Ctx) -> object:
     return out
 
 
+# ------------------------------------------------------------------ round 5: hostile inputs
+
+
+def _deep_sum(terms: int) -> str:
+    """An expression PostgreSQL's grammar nests ``terms`` deep (a left-deep chain of +)."""
+    return "1" + " + 1" * terms
+
+
+@other("parser: a SELECT nesting 40000 operators deep (pglast's tree conversion recursion)")
+def _p5a(ctx: Ctx) -> object:
+    with ctx.raw(application_name="deep@1") as c:
+        c.send(rc.query(f"SELECT {_deep_sum(40_000)}"))
+        got = outcome(c)
+    time.sleep(1.5)  # learning parses it in the background
+    _serves(ctx)
+    return got
+
+
+@guard("parser: DDL whose CHECK nests 40000 operators deep, the DROP beside it")
+def _p5b(ctx: Ctx) -> object:
+    return q(ctx, f"{DROP}, ADD CONSTRAINT deep CHECK ({_deep_sum(40_000)} > 0)")
+
+
+@guard("parser: a Parse of a deeply nested statement that runs the DROP at Execute")
+def _p5c(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(f"SELECT {_deep_sum(40_000)}", "deep") + rc.sync(),
+            rc.parse(f"{DROP}, ADD CONSTRAINT deep CHECK ({_deep_sum(40_000)} > 0)")
+            + rc.bind()
+            + rc.execute()
+            + rc.sync(),
+        )
+        return outcome(c, count=2)
+
+
 # ------------------------------------------------------------------ runner
 
 

@@ -22,7 +22,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pglast import parse_sql
 from pglast.parser import ParseError
 
 from skewguard.admin_client import add_token_argument, call
@@ -34,6 +33,7 @@ from skewguard.config import (
     parse_upstream,
 )
 from skewguard.output import add_format_argument
+from skewguard.sql_parse import parse_sql
 from skewguard.waiting import breaking_versions, wait_until_safe
 
 SAFE, BREAKING, ERROR = 0, 1, 2

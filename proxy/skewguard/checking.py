@@ -14,13 +14,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from pglast import parse_sql
 from pglast.ast import TransactionStmt
 
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.ddl.changes import Change
 from skewguard.ddl.overlay import Overlay
 from skewguard.policy import Decision
+from skewguard.sql_parse import parse_sql
 
 
 @dataclass

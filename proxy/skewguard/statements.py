@@ -21,6 +21,7 @@ from pglast import ast, enums, visitors
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.analysis.nodes import walk
 from skewguard.quoting import with_escape_strings
+from skewguard.sql_parse import parse_sql
 from skewguard.sql_start import first_word
 from skewguard.wire.encodings import ANY
 
@@ -243,7 +244,7 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
 
 def _read(sql: str, *, standard: bool) -> Script:
     try:
-        raw_statements = pglast.parse_sql(sql)
+        raw_statements = parse_sql(sql)
     except pglast.parser.ParseError as exc:
         return Script(error=str(exc), looks_like_ddl=looks_like_ddl(sql))
     statements = []
@@ -294,7 +295,7 @@ def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[State
     found = []
     for sql in embedded:
         try:
-            inner = pglast.parse_sql(sql)
+            inner = parse_sql(sql)
         except pglast.parser.ParseError:
             return [Statement(Kind.OPAQUE, text)]
         encoded = sql.encode()
@@ -377,7 +378,7 @@ def _runs_ddl_later(stmt: Any, text: str, *, standard: bool) -> bool:
         return True
     for body in bodies:
         try:
-            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(body)):
+            if any(_runs_ddl(raw.stmt) for raw in parse_sql(body)):
                 return True
         except pglast.parser.ParseError:
             return True
@@ -413,7 +414,7 @@ def _sends_ddl(stmt: Any) -> bool:
 def called_procedure(text: str) -> tuple[str, ...] | None:
     """The (possibly qualified) name a lone ``CALL`` statement calls; None for anything else."""
     try:
-        raw = pglast.parse_sql(text)
+        raw = parse_sql(text)
     except pglast.parser.ParseError:
         return None
     if len(raw) != 1 or not isinstance(raw[0].stmt, ast.CallStmt) or not raw[0].stmt.funccall:
@@ -438,7 +439,7 @@ def runs_only_plain_sql(language: str, source: str, *, trigger: bool = False) ->
         return False
     try:
         return bodies is not None and not any(
-            _runs_ddl(raw.stmt) for body in bodies for raw in pglast.parse_sql(body)
+            _runs_ddl(raw.stmt) for body in bodies for raw in parse_sql(body)
         )
     except pglast.parser.ParseError:
         return False
@@ -528,7 +529,7 @@ def _runs_remote_ddl(call: Any) -> bool:
         if value is None:
             return True
         try:
-            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(value)):
+            if any(_runs_ddl(raw.stmt) for raw in parse_sql(value)):
                 return True
         except pglast.parser.ParseError:
             continue
@@ -548,7 +549,7 @@ def _passes_ddl_text(stmt: Any) -> bool:
                 texts.append(value)
     for text in texts:
         try:
-            if any(_runs_ddl(raw.stmt) for raw in pglast.parse_sql(text)):
+            if any(_runs_ddl(raw.stmt) for raw in parse_sql(text)):
                 return True
         except pglast.parser.ParseError:
             continue
@@ -622,7 +623,7 @@ def _constant_string(expression: str) -> str | None:
     """The value of a PL/pgSQL expression that is one string literal ('…', E'…', $$…$$),
     as PostgreSQL reads it; None for anything computed."""
     try:
-        (raw,) = pglast.parse_sql(f"SELECT {expression}")
+        (raw,) = parse_sql(f"SELECT {expression}")
     except (pglast.parser.ParseError, ValueError):
         return None
     stmt = raw.stmt

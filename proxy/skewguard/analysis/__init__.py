@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from pglast import ast, parse_sql, parser
+from pglast import ast, parser
 
 from skewguard.analysis.classify import is_ddl, is_replication_command, looks_like_ddl
 from skewguard.analysis.extract import Extractor
@@ -20,6 +20,7 @@ from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.values import Written
 from skewguard.catalog import CatalogSnapshot
 from skewguard.quoting import with_escape_strings
+from skewguard.sql_parse import parse_sql
 
 __all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
 

@@ -22,6 +22,7 @@ import pglast
 from pglast import ast, enums
 
 from skewguard.catalog import Column, Constraint, Index, Relation
+from skewguard.sql_parse import parse_sql
 
 _TEXTUAL = frozenset({"text", "character varying", "character"})
 _COMPARISONS = frozenset({"=", "<>", "!="})
@@ -163,7 +164,7 @@ class _Reader:
 
 def _expression(text: str) -> Any:
     try:
-        raw = pglast.parse_sql(f"SELECT {text}")
+        raw = parse_sql(f"SELECT {text}")
     except Exception:
         return None
     stmt: Any = raw[0].stmt if raw and len(raw) == 1 else None

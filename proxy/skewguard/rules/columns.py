@@ -47,6 +47,7 @@ from skewguard.rules.base import (
     first_per_version,
 )
 from skewguard.rules.values import column_values, fits
+from skewguard.sql_parse import parse_sql
 
 Use = tuple[VersionKey, Facet, Evidence]
 
@@ -380,7 +381,7 @@ def _joined_on(sample: str, name: str) -> bool:
     sides is merged into one, never ambiguous (a NATURAL join takes a new common
     column into its condition silently)."""
     try:
-        found = [r.stmt for r in pglast.parse_sql(sample)]
+        found = [r.stmt for r in parse_sql(sample)]
     except pglast.parser.ParseError:
         return False
     while found:

@@ -52,6 +52,7 @@ from skewguard.rules.base import (
     relation_of,
 )
 from skewguard.rules.values import column_values
+from skewguard.sql_parse import parse_sql
 
 
 def quote_ident(name: str) -> str:
@@ -506,7 +507,7 @@ class _InferencePredicates(Visitor):
 
 def _inference_predicates(sample: str) -> frozenset[str]:
     try:
-        stmts = pglast.parse_sql(sample)
+        stmts = parse_sql(sample)
     except pglast.parser.ParseError:
         return frozenset()
     visitor = _InferencePredicates()

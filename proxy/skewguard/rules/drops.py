@@ -34,6 +34,7 @@ from skewguard.rules.base import (
     procedure_callers,
     relation_of,
 )
+from skewguard.sql_parse import parse_sql
 
 #: Uses that name the relation in the statement's text: a rename or move breaks them.
 REL_NAMED = (F.RELATION_READ, F.RELATION_WRITE, F.SEQUENCE)
@@ -246,7 +247,7 @@ class _BindParams(Visitor):
 
 def _type_name(typ: str) -> Any:
     """The TypeName node of a type as format_type writes it."""
-    select: Any = pglast.parse_sql(f"SELECT NULL::{typ}")[0].stmt
+    select: Any = parse_sql(f"SELECT NULL::{typ}")[0].stmt
     return select.targetList[0].val.typeName
 
 
@@ -258,7 +259,7 @@ def _params_bound(sample: str, fn: Function) -> str:
     pgx); a new overload taking text does not take it (42883), as it takes a '1' literal.
     """
     try:
-        stmts = pglast.parse_sql(sample)
+        stmts = parse_sql(sample)
     except pglast.parser.ParseError:
         return sample
     binder = _BindParams(fn)

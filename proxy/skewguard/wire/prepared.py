@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 
-from pglast import ast, parse_sql, split
+from pglast import ast, split
 from pglast.parser import ParseError
 
+from skewguard.sql_parse import parse_sql
 from skewguard.wire.errors import ProtocolViolation
 
 # An identifier: quoted, or plain (letters incl. any non-ASCII byte, digits, _ and $).

@@ -11,8 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from pglast import parse_sql
-
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
@@ -23,6 +21,7 @@ from skewguard.ddl.overlay.dispatch import apply_node
 from skewguard.ddl.overlay.names import user_path
 from skewguard.ddl.overlay.nodes import deparse
 from skewguard.ddl.triggers import RowFiller
+from skewguard.sql_parse import parse_sql
 
 
 class Overlay:
