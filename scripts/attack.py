@@ -3033,6 +3033,34 @@ def _p5c(ctx: Ctx) -> object:
         return outcome(c, count=2)
 
 
+@other("parser: a Query of 100000 statements; another client's SELECT meanwhile (loop stall)")
+def _p5d(ctx: Ctx) -> object:
+    import threading
+
+    stall: list[float] = []
+
+    def other_client() -> None:
+        with ctx.raw(application_name="shop@1") as c:
+            until = time.monotonic() + 8
+            while time.monotonic() < until:
+                start = time.monotonic()
+                c.send(rc.query("SELECT 1"))
+                outcome(c)
+                stall.append(time.monotonic() - start)
+                time.sleep(0.01)
+
+    with ctx.raw() as c:
+        c.sock.settimeout(120)
+        t = threading.Thread(target=other_client)
+        t.start()
+        began = time.monotonic()
+        c.send(rc.query("SELECT 1;" * 100_000))
+        got = [*outcome(c), f"{time.monotonic() - began:.1f}s"]
+        t.join(60)
+    _serves(ctx)
+    return f"{got}, another client's slowest SELECT 1: {max(stall, default=0):.2f}s"
+
+
 # ------------------------------------------------------------------ runner
 
 
