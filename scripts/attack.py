@@ -3061,6 +3061,118 @@ def _p5d(ctx: Ctx) -> object:
     return f"{got}, another client's slowest SELECT 1: {max(stall, default=0):.2f}s"
 
 
+@other("identity: 20000 versions claimed by SET application_name on one connection")
+def _p5e(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    with ctx.raw() as c:
+        for start in range(0, 20_000, 500):
+            texts = [
+                t
+                for i in range(start, start + 500)
+                for t in (f"SET application_name = 'flood@{i}'", f"SELECT name, {i} FROM users")
+            ]
+            c.send(*(rc.query(t) for t in texts))
+            outcome(c, count=len(texts))
+    time.sleep(3)
+    grew = (_rss(pid) - before) / 1e6
+    began = time.monotonic()
+    ddl = q(ctx, "ALTER TABLE users ADD COLUMN IF NOT EXISTS flood int")
+    took = time.monotonic() - began
+    began = time.monotonic()
+    page = ctx.proxy.get("/api/versions")
+    api = time.monotonic() - began
+    _serves(ctx)
+    return f"DDL {ddl} in {took:.2f}s; /api/versions {len(page)} B in {api:.2f}s; RSS +{grew:.0f} MB"
+
+
+def _under_catalog_lock(ctx: Ctx, table: str) -> object:
+    """A client holds ACCESS EXCLUSIVE on a catalog the guard reads; a DROP meanwhile
+    must be answered (refused) within the decision deadline, never hang or pass."""
+    with ctx.raw(application_name="locker@1") as locker, ctx.raw() as client:
+        client.sock.settimeout(60)
+        locker.send(rc.query(f"BEGIN; LOCK TABLE pg_catalog.{table} IN ACCESS EXCLUSIVE MODE"))
+        assert outcome(locker) == ["ok"]
+        began = time.monotonic()
+        try:
+            client.send(rc.query(DROP))
+            got = outcome(client)
+        finally:
+            took = time.monotonic() - began
+            locker.send(rc.query("ROLLBACK"))
+            outcome(locker)
+    assert took < 15, took
+    _serves(ctx)
+    return f"{got} in {took:.1f}s"
+
+
+@guard("LOCK TABLE pg_depend by a client while a DROP arrives")
+def _p5f(ctx: Ctx) -> object:
+    return _under_catalog_lock(ctx, "pg_depend")
+
+
+@guard("LOCK TABLE pg_attribute by a client while a DROP arrives")
+def _p5g(ctx: Ctx) -> object:
+    return _under_catalog_lock(ctx, "pg_attribute")
+
+
+@guard("LOCK TABLE pg_class by a client while a DROP arrives")
+def _p5h(ctx: Ctx) -> object:
+    return _under_catalog_lock(ctx, "pg_class")
+
+
+def _peak_while(ctx: Ctx, send: Callable[[rc.RawClient], object]) -> tuple[list[str], float]:
+    """The proxy's RSS growth (MB, sampled) while one client sends a huge message."""
+    import threading
+
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak.append(_rss(pid))
+            time.sleep(0.02)
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        with ctx.raw() as c:
+            c.sock.settimeout(120)
+            send(c)
+            got = outcome(c)
+    finally:
+        done.set()
+        sampler.join()
+    _serves(ctx)
+    return got, (max(peak) - before) / 1e6
+
+
+@other("protocol: a whole 200 MB Bind parameter (PostgreSQL allows up to 1 GiB)")
+def _p5i(ctx: Ctx) -> object:
+    def send(c: rc.RawClient) -> None:
+        c.send(rc.parse("SELECT length($1)", types=[25]) + rc.sync())
+        outcome(c)
+        value = b"x" * 200_000_000
+        body = b"\0\0" + struct.pack("!hhi", 0, 1, len(value)) + value + struct.pack("!h", 0)
+        c.sock.sendall(b"B" + struct.pack("!i", 4 + len(body)) + body + rc.execute() + rc.sync())
+
+    got, grew = _peak_while(ctx, send)
+    return f"{got}, proxy RSS peak +{grew:.0f} MB"
+
+
+@other("protocol: a whole 200 MB simple Query (PostgreSQL allows up to 1 GiB)")
+def _p5j(ctx: Ctx) -> object:
+    def send(c: rc.RawClient) -> None:
+        c.sock.sendall(rc.query("SELECT length('" + "x" * 200_000_000 + "')"))
+
+    got, grew = _peak_while(ctx, send)
+    return f"{got}, proxy RSS peak +{grew:.0f} MB"
+
+
 # ------------------------------------------------------------------ runner
 
 
