@@ -13,11 +13,13 @@ from skewguard.wire.errors import ProtocolViolation
 from skewguard.wire.framing import (
     MAX_MESSAGE,
     MAX_STARTUP_PACKET,
+    NAMES_WITHIN,
     Message,
     MessageScanner,
     Segment,
     StartupFramer,
 )
+from skewguard.wire.messages import decode_bind_target
 from tests.support import rawclient as rc
 
 QPC = frozenset(b"QPC")
@@ -153,6 +155,52 @@ def test_idle_tracks_message_boundaries() -> None:
     assert scanner.idle
     scanner.feed(b"")
     assert scanner.idle
+
+
+BQ = frozenset(b"BQ")
+
+
+def _by_head(chunks: Sequence[bytes]) -> tuple[list[Segment], int]:
+    """Segments of a Bind-by-head scan, and the most of a Bind the scanner held at once."""
+    scanner = MessageScanner(BQ, heads=frozenset(b"B"))
+    out: list[Segment] = []
+    most = 0
+    for chunk in chunks:
+        out += scanner.feed(chunk)
+        held = scanner._held  # what the scanner keeps of a Bind is the point here
+        most = max(most, len(held) if held is not None and held[0] == ord("B") else 0)
+    assert scanner.idle
+    return out, most
+
+
+def test_a_bind_surfaces_by_its_names_and_its_parameters_pass_through() -> None:
+    """A 1 GiB bytea parameter must not be buffered whole (it was, twice over)."""
+    bind = rc.bind(["v" * 3000], portal="p1", statement="s1")
+    data = rc.query("select 1") + bind + rc.sync()
+    for chunks in _chunkings(data):
+        segments, most = _by_head(chunks)
+        assert _joined(segments) == data, [len(c) for c in chunks]
+        (query, head) = [s for s in segments if isinstance(s, Message)]
+        assert query.raw == rc.query("select 1")
+        assert head.type == ord("B")
+        assert bind.startswith(head.raw)
+        assert decode_bind_target(head.raw, 5) == ("p1", "s1")
+        assert most < len(b"B\0\0\0\0p1\0s1\0")  # never the parameter
+
+
+def test_a_bind_is_held_no_longer_than_its_names() -> None:
+    bind = rc.bind(["v" * 100_000], portal="p", statement="s")
+    _, most = _by_head([bind[i : i + 1000] for i in range(0, len(bind), 1000)])
+    assert most < 1000 + 10
+    _, most = _by_head([bind[:3], bind[3:8], bind[8:]])
+    assert most <= 8
+
+
+def test_a_bind_whose_names_run_past_the_search_is_held_whole() -> None:
+    bind = rc.bind(["v"], portal="p" * (NAMES_WITHIN + 1), statement="s")
+    for chunks in ([bind], [bind[:100], bind[100:]], _split(bind, range(4096, len(bind), 4096))):
+        segments, _ = _by_head(chunks)
+        assert _surfaced(segments) == [bind]
 
 
 def _header(mtype: bytes, length: int) -> bytes:

@@ -70,6 +70,8 @@ TOO_MANY_CONNECTIONS = "53300"
 _INT32 = struct.Struct("!i")
 #: Query, Parse, Close, Bind, Execute, Sync, FunctionCall: what the relay looks at.
 _CLIENT_MESSAGES = frozenset(b"QPCBESF")
+#: Read by their names alone: a Bind passes on as it arrives (a parameter may be 1 GiB).
+_BY_HEAD = frozenset(b"B")
 #: Client bytes buffered while a statement waits for a decision before the proxy
 #: stops reading: the same bound as before authentication ends.
 HOLD_LIMIT = hs.HOLD_LIMIT
@@ -146,7 +148,7 @@ class ClientSession(asyncio.Protocol):
         self._tls_kind = ""
         self._seen_first_bytes = False
         self._handshake = hs.Handshake(tls_available=proxy.tls_context is not None)
-        self._scanner = MessageScanner(_CLIENT_MESSAGES)
+        self._scanner = MessageScanner(_CLIENT_MESSAGES, heads=_BY_HEAD)
         self._upstream: UpstreamLink | None = None
         self._pending: list[bytes] = []  # client bytes received before the upstream is ready
         self._replication = False  # a walsender: physical ones are a byte pipe
@@ -330,6 +332,11 @@ class ClientSession(asyncio.Protocol):
             tail = self._scanner.feed(data[pos:]) if pos < end else []
         except ProtocolViolation as exc:
             self.fail_client(exc.sqlstate, exc.message, reason="protocol")
+            return
+        if any(type(segment) is Message for segment in tail):  # a Bind's head
+            if pos:
+                self._write_upstream(data[:pos])
+            self._forward(tail)
             return
         if last != -1:  # a Describe, Flush, COPY data...: not a sync point
             self._unsynced = last != 0x53 and last != 0x51 and last != 0x46

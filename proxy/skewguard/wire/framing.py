@@ -19,6 +19,9 @@ MAX_STARTUP_PACKET = 10_000
 #: PostgreSQL's PQ_LARGE_MESSAGE_LIMIT (MaxAllocSize - 1 = 1 GiB - 2), compared with
 #: the length word (which counts itself); nothing legitimate is larger.
 MAX_MESSAGE = (1 << 30) - 2
+#: How far into a message's body the two leading names of a head-surfaced message (a
+#: Bind's portal and statement) are looked for; past it the message is held whole.
+NAMES_WITHIN = 64 << 10
 
 _INT32 = struct.Struct("!i")
 
@@ -76,6 +79,9 @@ class StartupFramer:
 class Message:
     """One complete typed message: its type byte and its raw bytes (header included).
 
+    For a type the scanner surfaces by its head (``MessageScanner(heads=...)``), ``raw``
+    may end after the two leading names; the rest of the body follows as bytes.
+
     Not frozen: a frozen dataclass's ``__init__`` costs twice as much, and one
     is built per message the relay reads.
     """
@@ -103,14 +109,19 @@ class MessageScanner:
     in, with no per-message copy: a run of uninteresting messages is one slice,
     and the body of a large uninteresting message (COPY data, a big Bind) is
     passed on as it arrives, never buffered. Interesting messages are held until
-    complete and returned whole, so the caller may inspect or replace them.
+    complete and returned whole, so the caller may inspect or replace them; those of
+    the ``heads`` types (Bind: what it binds is in its names, a parameter may be a GiB)
+    only until their two leading names are in, the rest passing through as it comes.
     """
 
-    __slots__ = ("_header", "_held", "_held_need", "_interesting", "_skip")
+    __slots__ = ("_header", "_heads", "_held", "_held_need", "_interesting", "_skip")
 
-    def __init__(self, interesting: frozenset[int] | None) -> None:
+    def __init__(
+        self, interesting: frozenset[int] | None, *, heads: frozenset[int] = frozenset()
+    ) -> None:
         """``interesting=None`` surfaces every message."""
         self._interesting = interesting
+        self._heads = heads
         self._skip = 0  # body bytes of an uninteresting message still to pass through
         self._header = b""  # a partial 5-byte header carried from the previous chunk
         self._held: bytearray | None = None  # a partial interesting message
@@ -126,13 +137,24 @@ class MessageScanner:
         pos = 0
         end = len(data)
         if self._held is not None:
+            held = self._held
             take = min(self._held_need, end)
-            self._held += data[:take]
+            searched = len(held) - 5
+            held += data[:take]
             self._held_need -= take
             pos = take
             if self._held_need:
+                names = None
+                if held[0] in self._heads and searched < NAMES_WITHIN:
+                    names = _names_end(held, 5, len(held))
+                if names is None:
+                    return out
+                self._held, self._skip, self._held_need = None, self._held_need, 0
+                out.append(Message(held[0], bytes(held[:names])))
+                if names < len(held):
+                    out.append(bytes(held[names:]))
                 return out
-            raw = bytes(self._held)
+            raw = bytes(held)
             self._held = None
             out.append(Message(raw[0], raw))
         start = pos  # beginning of the current pass-through run
@@ -173,6 +195,10 @@ class MessageScanner:
             if stop <= end:
                 out.append(Message(mtype, data[pos:stop]))
                 pos = start = stop
+            elif mtype in self._heads and (names := _names_end(data, pos + 5, end)) is not None:
+                out.append(Message(mtype, data[pos:names]))
+                self._skip = stop - end
+                pos, start = end, names
             else:
                 self._held = bytearray(data[pos:])
                 self._held_need = stop - end
@@ -197,6 +223,21 @@ class MessageScanner:
         if avail >= body_len:
             out.append(Message(mtype, head + data[pos : pos + body_len]))
             return pos + body_len, pos + body_len
+        if mtype in self._heads and (names := _names_end(data, pos, len(data))) is not None:
+            out.append(Message(mtype, head + data[pos:names]))
+            self._skip = body_len - avail
+            return len(data), names
         self._held = bytearray(head + data[pos:])
         self._held_need = body_len - avail
         return len(data), len(data)
+
+
+def _names_end(buf: bytes | bytearray, body: int, end: int) -> int | None:
+    """Where the two NUL-terminated names that open a body at ``buf[body]`` end, when
+    both are within ``buf[body:end]`` (and NAMES_WITHIN of the body's start)."""
+    stop = min(end, body + NAMES_WITHIN)
+    first = buf.find(b"\0", body, stop)
+    if first < 0:
+        return None
+    second = buf.find(b"\0", first + 1, stop)
+    return None if second < 0 else second + 1
