@@ -3084,7 +3084,9 @@ def _p5e(ctx: Ctx) -> object:
     page = ctx.proxy.get("/api/versions")
     api = time.monotonic() - began
     _serves(ctx)
-    return f"DDL {ddl} in {took:.2f}s; /api/versions {len(page)} B in {api:.2f}s; RSS +{grew:.0f} MB"
+    return (
+        f"DDL {ddl} in {took:.2f}s; /api/versions {len(page)} B in {api:.2f}s; RSS +{grew:.0f} MB"
+    )
 
 
 def _under_catalog_lock(ctx: Ctx, table: str) -> object:
@@ -3171,6 +3173,36 @@ def _p5j(ctx: Ctx) -> object:
 
     got, grew = _peak_while(ctx, send)
     return f"{got}, proxy RSS peak +{grew:.0f} MB"
+
+
+@guard("a SELECT then the DROP, padded past --max-analysed-statement (1 MiB)")
+def _p5k(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT 1; {DROP}; -- " + "x" * (1 << 20))
+
+
+@guard("the DROP padded past --max-analysed-statement behind a leading comment")
+def _p5l(ctx: Ctx) -> object:
+    return q(ctx, "/* " + "x" * (1 << 20) + f" */ {DROP}")
+
+
+@guard("a Parse of a SELECT then the DROP padded past 1 MiB, run at Execute")
+def _p5m(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query(f"PREPARE big AS SELECT 1; {DROP}; -- " + "x" * (1 << 20)))
+        first = outcome(c)
+        c.send(rc.parse(f"WITH x AS (SELECT 1) SELECT 1; {DROP} -- " + "x" * (1 << 20)))
+        c.send(rc.bind() + rc.execute() + rc.sync())
+        return [*first, *outcome(c)]
+
+
+@guard("PostgreSQL 18 syntax pglast cannot parse: the DROP beside a VIRTUAL generated column")
+def _p5n(ctx: Ctx) -> object:
+    return q(ctx, f"{DROP}, ADD COLUMN {ctx.unique('v')} int GENERATED ALWAYS AS (1) VIRTUAL")
+
+
+@guard("PostgreSQL 18 syntax pglast cannot parse: RETURNING WITH (OLD AS o), then the DROP")
+def _p5o(ctx: Ctx) -> object:
+    return q(ctx, f"UPDATE scratch SET a = a RETURNING WITH (OLD AS o) o.a; {DROP}")
 
 
 # ------------------------------------------------------------------ runner

@@ -97,6 +97,10 @@ from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
 
 log = logging.getLogger("skewguard.guard")
 
+#: Unjudged reasons whose statement may reach anything, and so breaks nothing where
+#: nothing is protected: a change the guard cannot model, a text too large to read.
+_UNKNOWN_REACH = frozenset({"unmodelled", "too-large"})
+
 #: How long a probe of existing rows may run before its answer counts as unknown.
 PROBE_TIMEOUT_MS = 2000
 #: Share of --decision-timeout that analysing not-yet-analysed queries may take.
@@ -819,20 +823,20 @@ class Guard:
         """The guard cannot judge: the --on-guard-error policy answers, counted and audited.
 
         ``users`` names the protected versions known to use what an unmodelled
-        statement affects; without them, an unmodelled statement is refused only
-        where some version is protected (its reach is unknown: it may be any).
-        The audit is written in the background: the store may be what failed.
+        statement affects; without them, an unmodelled statement (or one too large
+        to read) is refused only where some version is protected (its reach is
+        unknown: it may be any). The audit is written in the background: the store
+        may be what failed.
         """
-        if reason == "unmodelled" and not users and requester.database:
+        if reason in _UNKNOWN_REACH and not users and requester.database:
             try:
                 protections = await self.protections(requester.database)
             except StateUnreadable as exc:
                 reason, why = "state", str(exc)
             else:
                 if not protections:  # nothing to protect: an unmodelled change breaks no one
-                    decision = Decision(
-                        Action.ALLOW, note=f"unmodelled ({why}); no protected version"
-                    )
+                    note = f"{reason} ({why}); no protected version"
+                    decision = Decision(Action.ALLOW, note=note)
                     await self._audit(requester, texts, decision, source="proxy")
                     return decision
         decision = unjudged_decision(

@@ -183,14 +183,16 @@ class Script:
 
 def read_script(sql: str, *, limit: int | None = None) -> Script:
     """What ``sql`` does to the session; a text longer than ``limit`` is not parsed
-    (a 100 MB text would hold the event loop for seconds).
+    (a 100 MB text would hold the event loop for seconds) and may be DDL: the hot path
+    reads only texts it cannot call one plain statement, and past the first word such
+    a text may hold anything (``SELECT 1; DROP …; -- <1 MiB>``).
 
     A text with a backslash may read otherwise in a session with
     standard_conforming_strings off (skewguard.quoting): when that reading differs
     in anything the proxy follows, it comes along as ``if_not_standard``.
     """
     if limit is not None and len(sql) > limit:
-        return Script(error="too large to read", looks_like_ddl=looks_like_ddl(sql), too_large=True)
+        return Script(error="too large to read", looks_like_ddl=True, too_large=True)
     script = _read(sql, standard=True)
     if "\\" not in sql:
         return script

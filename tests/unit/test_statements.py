@@ -333,3 +333,20 @@ def test_sql_sent_through_dblink_is_read_as_what_it_may_run(
     assert needs_reading(sql.encode())
     (statement,) = read_script(sql).statements
     assert (statement.kind, statement.runs_code) == (kind, runs_code)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "SELECT 1; ALTER TABLE users DROP COLUMN email; -- " + "x" * 200,
+        "/* " + "x" * 200 + " */ ALTER TABLE users DROP COLUMN email",
+        "SELECT 1; SELECT 2; -- " + "x" * 200,
+    ],
+    ids=["select-then-drop", "comment-then-drop", "two-selects"],
+)
+def test_a_text_too_large_to_read_may_be_ddl(sql: str) -> None:
+    """Past the limit nothing is parsed; the first word ('select') once made such a text
+    harmless, and the DROP after it ran unjudged."""
+    script = read_script(sql, limit=100)
+    assert script.too_large
+    assert script.looks_like_ddl
