@@ -3205,6 +3205,51 @@ def _p5o(ctx: Ctx) -> object:
     return q(ctx, f"UPDATE scratch SET a = a RETURNING WITH (OLD AS o) o.a; {DROP}")
 
 
+@guard("BEGIN; DROP; COMMIT then Terminate at once: the COMMIT held while the client leaves")
+def _p5p(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("BEGIN"), rc.query(DROP), rc.query("COMMIT"), rc.terminate())
+        return outcome(c, count=3)
+
+
+@guard("BEGIN; DROP; COMMIT, then the socket closed without reading (RST)")
+def _p5q(ctx: Ctx) -> object:
+    c = ctx.raw()
+    c.send(rc.query("BEGIN"), rc.query(DROP), rc.query("COMMIT"))
+    c.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    c.sock.close()
+    time.sleep(1)
+    return "closed"
+
+
+@other("no literal: refusals of too-large, deeply nested and unparseable texts")
+def _p5r(ctx: Ctx) -> object:
+    texts = [
+        f"SELECT '{SECRET}a'; {DROP}; -- " + "x" * (1 << 20),
+        f"{DROP}, ADD CONSTRAINT c CHECK (email <> '{SECRET}b' OR {_deep_sum(30_000)} > 0)",
+        f"{DROP} '{SECRET}c' ((",
+        f"SELECT $q${SECRET}d$q$; {DROP}; SELECT '" + "y" * 300,
+    ]
+    replies = []
+    for text in texts:
+        with ctx.raw() as c:
+            c.send(rc.query(text))
+            errors = [r.fields() for r in c.read_ready() if r.type == "E"]
+            # the proxy's own refusals (PostgreSQL's syntax errors quote the text: its own)
+            replies += [str(e) for e in errors if e.get("M", "").startswith("skewguard")]
+    time.sleep(1.5)
+    leaks = [
+        path
+        for path in ("/api/decisions", "/api/versions", "/metrics", "/")
+        if SECRET in ctx.proxy.get(path)
+    ]
+    if SECRET in ctx.proxy.log_tail():
+        leaks.append("log")
+    leaks += [f"detail: {r[:300]}" for r in replies if SECRET in r]
+    assert not leaks, leaks
+    return "no leak"
+
+
 # ------------------------------------------------------------------ runner
 
 
