@@ -3250,6 +3250,26 @@ def _p5r(ctx: Ctx) -> object:
     return "no leak"
 
 
+@other("identity: a 9000-byte version tag at startup and by SET (PostgreSQL keeps 63 bytes)")
+def _p5s(ctx: Ctx) -> object:
+    long_tag = "longtag@" + "9" * 9000
+    with ctx.raw(application_name=long_tag) as c:
+        c.send(rc.query("SELECT name FROM users"))
+        outcome(c)
+    with ctx.raw() as c:
+        c.send(rc.query(f"SET application_name = 'longset@{'8' * 9000}'"))
+        c.send(rc.query("SELECT name FROM users"))
+        outcome(c, count=2)
+    time.sleep(1.5)
+    api = ctx.proxy.get("/api/versions?limit=1000")
+    versions = re.findall(r'"version": ?"(9+|8+)"', api)
+    metrics = ctx.proxy.get("/metrics")
+    longest = max((len(v) for v in versions), default=0)
+    label = max((len(m) for m in re.findall(r'version="([89]+)"', metrics)), default=0)
+    assert longest <= 63 and label <= 63, (longest, label)
+    return f"longest version in the API {longest} bytes, in /metrics {label} bytes"
+
+
 # ------------------------------------------------------------------ runner
 
 

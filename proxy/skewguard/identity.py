@@ -15,6 +15,17 @@ from dataclasses import dataclass
 
 DEFAULT_PATTERN = r"^(?P<app>[^@\s]+)@(?P<version>\S+)$"
 UNTAGGED_LABEL = "(untagged)"
+#: The bytes of application_name PostgreSQL shows (pg_stat_activity keeps NAMEDATALEN - 1):
+#: a claimed tag is read no further, so a client's 1 MB tag is no 1 MB label, key or row.
+TAG_BYTES = 63
+
+
+def clipped(value: str) -> str:
+    """``value`` cut to TAG_BYTES of UTF-8 at a character boundary, as PostgreSQL cuts."""
+    encoded = value.encode("utf-8", "surrogatepass")
+    if len(encoded) <= TAG_BYTES:
+        return value
+    return encoded[:TAG_BYTES].decode("utf-8", "ignore")
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +150,7 @@ class IdentityResolver:
         self._pattern = compiled
 
     def from_application_name(self, name: str, *, user: str = "") -> Identity:
-        match = self._pattern.match(name)
+        match = self._pattern.match(clipped(name))
         if not match or not match.group("app"):
             return UNTAGGED
         return self._unless_migrator(
@@ -149,9 +160,10 @@ class IdentityResolver:
     def from_startup(self, params: dict[str, str]) -> Identity:
         options = parse_options(params.get("options", ""))
         user = params.get("user", "")
-        app = options.get("skewguard.app", "")
+        app = clipped(options.get("skewguard.app", ""))
         if app:
-            return self._unless_migrator(Identity(app, options.get("skewguard.version", "")), user)
+            version = clipped(options.get("skewguard.version", ""))
+            return self._unless_migrator(Identity(app, version), user)
         # The backend applies ``options`` first, then the other startup parameters,
         # so an explicit application_name parameter wins over -c application_name.
         if "application_name" in params:

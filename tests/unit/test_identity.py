@@ -5,9 +5,11 @@ from __future__ import annotations
 import pytest
 
 from skewguard.identity import (
+    TAG_BYTES,
     UNTAGGED,
     Identity,
     IdentityResolver,
+    clipped,
     parse_options,
     startup_settings,
 )
@@ -212,3 +214,19 @@ def test_startup_settings_are_read_as_the_backend_applies_them() -> None:
     }
     assert startup_settings(params) == {"search_path": "public", "work_mem": "1MB"}
     assert startup_path(params) == ("public",)
+
+
+def test_a_claimed_tag_is_read_no_further_than_postgresql_shows_it() -> None:
+    """A 9000-byte tag became a 9000-byte version in the API and a /metrics label."""
+    resolver = IdentityResolver()
+    identity = resolver.from_application_name("shop@" + "9" * 9000)
+    assert identity == Identity("shop", "9" * (TAG_BYTES - len("shop@")))
+    started = resolver.from_startup({"options": f"-c skewguard.app={'a' * 100}"})
+    assert started.app == "a" * TAG_BYTES
+
+
+def test_a_tag_is_cut_at_a_character_boundary() -> None:
+    name = "app@" + "é" * 40  # two bytes each: byte 63 falls inside a character
+    version = IdentityResolver().from_application_name(name).version
+    assert len(("app@" + version).encode()) == TAG_BYTES - 1
+    assert clipped("short@1") == "short@1"
