@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -3268,6 +3269,40 @@ def _p5s(ctx: Ctx) -> object:
     label = max((len(m) for m in re.findall(r'version="([89]+)"', metrics)), default=0)
     assert longest <= 63 and label <= 63, (longest, label)
     return f"longest version in the API {longest} bytes, in /metrics {label} bytes"
+
+
+@other("learning: one version naming 20000 distinct missing relations and columns")
+def _p5t(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    with ctx.raw(application_name="facets@1") as c:
+        for start in range(0, 20_000, 5_000):
+            texts = [
+                f"SELECT m{i}.c{i}, email FROM missing_{i} m{i}"
+                for i in range(start, start + 5_000)
+            ]
+            c.send(*(rc.query(t) for t in texts))
+            outcome(c, count=len(texts))
+    time.sleep(4)
+    grew = (_rss(pid) - before) / 1e6
+    began = time.monotonic()
+    ddl = q(ctx, "ALTER TABLE users ADD COLUMN IF NOT EXISTS facets int")
+    took = time.monotonic() - began
+    began = time.monotonic()
+    ddl += q(ctx, "ALTER TABLE users ADD COLUMN IF NOT EXISTS facets2 int")
+    again = time.monotonic() - began
+    began = time.monotonic()
+    with urllib.request.urlopen(ctx.proxy.admin_url + "/api/versions?limit=1000", timeout=120) as r:
+        facets = len(re.findall(rb"missing_", r.read()))
+    api = time.monotonic() - began
+    state = ctx.proxy.state
+    size = state.stat().st_size / 1e6 if state is not None and state.exists() else 0
+    _serves(ctx)
+    return (
+        f"DDL {ddl} in {took:.2f}s, again {again:.2f}s; {facets} facets in {api:.1f}s; "
+        f"RSS +{grew:.0f} MB; state {size:.0f} MB"
+    )
 
 
 # ------------------------------------------------------------------ runner
