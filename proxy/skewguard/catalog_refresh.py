@@ -5,8 +5,9 @@
 ids. :func:`refresh` then costs one statement while nothing was committed,
 one scan of the catalogs while nothing in them changed, and otherwise reads
 again only the relations that changed and those whose snapshot entry names
-them: views reading them, inheritance children, tables with a foreign key to
-them or a default taking a sequence of theirs, an identity's table. Schemas,
+them: views reading them, inheritance children (when the parent's name moved),
+tables with a foreign key to them or a default taking a sequence of theirs, an
+identity's table. Schemas,
 functions, enums and the dependencies on functions, collations and extensions
 are read whole when their catalog changed (schemas and functions: only grew); a schema,
 function or type that was renamed, altered or dropped, an extension, a
