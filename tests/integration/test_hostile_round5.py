@@ -13,8 +13,9 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct, unique
+from tests.support.clients import direct
 from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
@@ -29,15 +30,9 @@ READ_LIMIT = 100_000
 def proxy(
     cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyProcess]:
-    database = unique("hostile5")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    for name in (database, f"{database}_free"):  # the second: no version protected there
-        if name != database:
-            with direct(cluster) as conn:
-                conn.execute(f"CREATE DATABASE {name}")
-        with direct(cluster, dbname=name) as conn:
-            conn.execute("CREATE TABLE users (id int, email text)")
+    database = create_database(cluster, "hostile5", "CREATE TABLE users (id int, email text)")
+    with direct(cluster) as conn:  # the same schema, with no version protected there
+        conn.execute(f"CREATE DATABASE {database}_free TEMPLATE {database}")
     workdir: Path = tmp_path_factory.mktemp("hostile5")
     started = ProxyProcess(
         upstream=cluster.url(database=database),
