@@ -3,81 +3,83 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 
 from skewguard import __version__, logs
-from skewguard.admin_client import add_token_argument
-from skewguard.backstop import add_backstop_arguments, backstop_command
-from skewguard.check_cli import add_check_arguments, check_command
-from skewguard.config import (
-    ConfigError,
-    add_arguments,
-    add_client_config,
-    fill_client_sources,
-    load_settings,
-    worker_slot,
-)
-from skewguard.demo import add_demo_arguments, demo_command
-from skewguard.footprints_cli import add_footprints_arguments, footprints_command
-from skewguard.output import add_format_argument
-from skewguard.ready_cli import add_ready_arguments, ready_command
-from skewguard.versions_cli import versions_command
+from skewguard.config import ConfigError, fill_client_sources, load_settings, worker_slot
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command line; docs/cli.md is generated from it (skewguard.cli_docs)."""
+@dataclass(frozen=True)
+class Command:
+    """A subcommand: its one-line help, and the module holding its arguments and its work.
+
+    The module is imported only for the command that runs (or for the generated
+    docs), so ``skewguard --help`` and each command load what they use and no more.
+    """
+
+    help: str
+    module: str
+    arguments: str
+    function: str
+
+
+COMMANDS: dict[str, Command] = {
+    "run": Command("run the proxy", "skewguard.config", "add_arguments", ""),
+    "versions": Command(
+        "app versions seen and their footprints",
+        "skewguard.versions_cli",
+        "add_versions_arguments",
+        "versions_command",
+    ),
+    "check": Command(
+        "would these migrations break a protected version?",
+        "skewguard.check_cli",
+        "add_check_arguments",
+        "check_command",
+    ),
+    "ready": Command(
+        "does the current schema have everything APP@VERSION uses?",
+        "skewguard.ready_cli",
+        "add_ready_arguments",
+        "ready_command",
+    ),
+    "footprints": Command(
+        "export a version's footprint, or import one as an expected version",
+        "skewguard.footprints_cli",
+        "add_footprints_arguments",
+        "footprints_command",
+    ),
+    "demo": Command(
+        "a narrated walkthrough on a throwaway embedded PostgreSQL",
+        "skewguard.demo",
+        "add_demo_arguments",
+        "demo_command",
+    ),
+    "backstop": Command(
+        "event triggers in each guarded database refusing DDL the proxy did not pass",
+        "skewguard.backstop_cli",
+        "add_backstop_arguments",
+        "backstop_command",
+    ),
+}
+
+
+def build_parser(detailed: Collection[str] = COMMANDS.keys()) -> argparse.ArgumentParser:
+    """The command line; subcommands in ``detailed`` get their arguments (all of them by
+    default: docs/cli.md is generated from that, by skewguard.cli_docs)."""
     parser = argparse.ArgumentParser(
         prog="skewguard",
         description="PostgreSQL proxy that keeps every running app version working.",
     )
     parser.add_argument("--version", action="version", version=f"skewguard {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
-    run = commands.add_parser("run", help="run the proxy")
-    add_arguments(run)
-    versions = commands.add_parser("versions", help="app versions seen and their footprints")
-    versions.add_argument(
-        "action",
-        nargs="?",
-        default="list",
-        choices=["list", "pin", "unpin", "retire"],
-        help="list (the default); pin keeps a version protected, unpin undoes it, retire "
-        "ends its protection",
-    )
-    versions.add_argument("name", nargs="?", metavar="APP@VERSION", help="for pin/unpin/retire")
-    source = versions.add_mutually_exclusive_group()
-    source.add_argument(
-        "--state", help="read this SQLite state file (default: $SKEWGUARD_STATE or skewguard.db)"
-    )
-    source.add_argument(
-        "--admin", metavar="URL", help="ask a running proxy, e.g. http://127.0.0.1:9632"
-    )
-    versions.add_argument(
-        "--force", action="store_true", help="retire even a version that is live right now"
-    )
-    add_token_argument(versions)
-    add_client_config(versions)
-    add_format_argument(versions)
-    versions.add_argument("--facets", action="store_true", help="list each version's footprint")
-    check = commands.add_parser("check", help="would these migrations break a protected version?")
-    add_check_arguments(check)
-    ready = commands.add_parser(
-        "ready", help="does the current schema have everything APP@VERSION uses?"
-    )
-    add_ready_arguments(ready)
-    footprints = commands.add_parser(
-        "footprints", help="export a version's footprint, or import one as an expected version"
-    )
-    add_footprints_arguments(footprints)
-    demo = commands.add_parser(
-        "demo", help="a narrated walkthrough on a throwaway embedded PostgreSQL"
-    )
-    add_demo_arguments(demo)
-    backstop = commands.add_parser(
-        "backstop",
-        help="event triggers in each guarded database refusing DDL the proxy did not pass",
-    )
-    add_backstop_arguments(backstop)
+    for name, command in COMMANDS.items():
+        sub = commands.add_parser(name, help=command.help)
+        if name in detailed:
+            getattr(importlib.import_module(command.module), command.arguments)(sub)
     return parser
 
 
@@ -122,7 +124,7 @@ _CLIENT_COMMANDS = frozenset({"versions", "check", "ready", "footprints"})
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    args = build_parser().parse_args(argv)
+    args = build_parser(detailed=set(argv[:1]) & COMMANDS.keys()).parse_args(argv)
     if args.command == "run":
         return _run(args, argv)
     if args.command in _CLIENT_COMMANDS:
@@ -131,16 +133,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         except ConfigError as exc:
             print(f"skewguard: {exc}", file=sys.stderr)
             return 2
-    if args.command == "versions":
-        return versions_command(args)
-    if args.command == "check":
-        return check_command(args)
-    if args.command == "ready":
-        return ready_command(args)
-    if args.command == "footprints":
-        return footprints_command(args)
-    if args.command == "demo":
-        return demo_command(args)
-    if args.command == "backstop":
-        return backstop_command(args)
-    return 2
+    command = COMMANDS[args.command]
+    status: int = getattr(importlib.import_module(command.module), command.function)(args)
+    return status

@@ -106,6 +106,8 @@ class Upstream:
 DEFAULT_STATE = "skewguard.db"
 
 SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+#: ``backstop install --mode``: refuse unpassed DDL on protected objects, or only record it.
+BACKSTOP_MODES = ("enforce", "audit")
 
 
 def parse_upstream(url: str) -> Upstream:

@@ -11,10 +11,37 @@ import urllib.error
 import urllib.parse
 from typing import Any
 
-from skewguard.admin_client import call, fetch_versions
-from skewguard.config import DEFAULT_STATE, parse_duration
+from skewguard.admin_client import add_token_argument, call, fetch_versions
+from skewguard.config import DEFAULT_STATE, add_client_config, parse_duration
+from skewguard.output import add_format_argument
 from skewguard.protection import protected_versions, version_report
 from skewguard.store import Lifecycle, is_postgres_url, open_store
+
+
+def add_versions_arguments(versions: argparse.ArgumentParser) -> None:
+    versions.add_argument(
+        "action",
+        nargs="?",
+        default="list",
+        choices=["list", "pin", "unpin", "retire"],
+        help="list (the default); pin keeps a version protected, unpin undoes it, retire "
+        "ends its protection",
+    )
+    versions.add_argument("name", nargs="?", metavar="APP@VERSION", help="for pin/unpin/retire")
+    source = versions.add_mutually_exclusive_group()
+    source.add_argument(
+        "--state", help="read this SQLite state file (default: $SKEWGUARD_STATE or skewguard.db)"
+    )
+    source.add_argument(
+        "--admin", metavar="URL", help="ask a running proxy, e.g. http://127.0.0.1:9632"
+    )
+    versions.add_argument(
+        "--force", action="store_true", help="retire even a version that is live right now"
+    )
+    add_token_argument(versions)
+    add_client_config(versions)
+    add_format_argument(versions)
+    versions.add_argument("--facets", action="store_true", help="list each version's footprint")
 
 
 def _when(timestamp: float | None) -> str:
