@@ -27,6 +27,7 @@ from skewguard.ddl.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachPartition,
     Change,
     CreateFunction,
     CreateIndex,
@@ -167,6 +168,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
     DetachPartition,  # rows for its bounds have no partition left
+    AttachPartition,  # rows for its bounds no longer fit the default partition
     DropFunction,  # another overload may take a call, by the argument types sent
     EnumRenameValue,  # a label bound as a parameter is no longer accepted
     EnumDropValue,
@@ -241,6 +243,14 @@ def _enum_type(change: EnumRenameValue | EnumDropValue) -> str:
     return change.subject[: -len(label) - 1]
 
 
+def _siblings(parents: set[str], catalog: CatalogSnapshot) -> frozenset[str]:
+    """The partitions of ``parents``: a new partition narrows the default among them,
+    which versions may write directly."""
+    if not parents:
+        return frozenset()
+    return frozenset(r.qname for r in catalog.relations if r.partition and parents & set(r.parents))
+
+
 def change_affects(
     changes: Sequence[Change], unmodelled: Sequence[CannotModel], catalog: CatalogSnapshot
 ) -> Affects | None:
@@ -252,6 +262,7 @@ def change_affects(
     judged = value_changes(changes)
     relations = frozenset(c.relation for c in judged if c.relation)
     relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
+    relations |= _siblings({c.relation for c in judged if isinstance(c, AttachPartition)}, catalog)
     enums = {_enum_type(c) for c in judged if isinstance(c, EnumRenameValue | EnumDropValue)}
     if enums:
         typed = enums | {e + "[]" for e in enums}

@@ -5350,3 +5350,7 @@ CASES: list[Case] = (
     + ROUND11_SAFE
     + ROUND11_BREAKING
 )
+
+from tests.support.groundtruth_round12b import CASES as ROUND12B  # noqa: E402
+
+CASES += ROUND12B

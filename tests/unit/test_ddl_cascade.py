@@ -13,7 +13,7 @@ from skewguard.catalog import (
     RelKind,
 )
 from skewguard.ddl import CannotModel, Change, Overlay
-from skewguard.ddl.changes import CreateRule, DetachPartition, DropDefault
+from skewguard.ddl.changes import AttachPartition, CreateRule, DetachPartition, DropDefault
 
 SCHEMA = """
 CREATE FUNCTION f() RETURNS text LANGUAGE sql AS 'SELECT 1';
@@ -158,6 +158,32 @@ def test_a_dropped_partition_leaves_its_parent_without_a_home_for_its_rows(
 ) -> None:
     detached = [c for c in changes(base, "DROP TABLE m_1") if isinstance(c, DetachPartition)]
     assert [(c.subject, c.relation) for c in detached] == [("public.m_1", "public.m")]
+
+
+@pytest.mark.parametrize(
+    ("sql", "partition"),
+    [
+        ("CREATE TABLE m_2 PARTITION OF m FOR VALUES FROM (10) TO (20)", "public.m_2"),
+        (
+            "CREATE TABLE m_2 (LIKE m);"
+            " ALTER TABLE m ATTACH PARTITION m_2 FOR VALUES FROM (10) TO (20)",
+            "public.m_2",
+        ),
+        ("CREATE TABLE m_def PARTITION OF m DEFAULT", "public.m_def"),
+    ],
+)
+def test_a_new_partition_narrows_what_the_others_take(
+    base: CatalogSnapshot, sql: str, partition: str
+) -> None:
+    """A row written straight into a default partition for the new bounds fails (23514)."""
+    added = [c for c in changes(base, sql) if isinstance(c, AttachPartition)]
+    assert [(c.subject, c.relation) for c in added] == [(partition, "public.m")]
+
+
+def test_an_unrelated_table_is_no_new_partition(base: CatalogSnapshot) -> None:
+    assert not [
+        c for c in changes(base, "CREATE TABLE m_2 (LIKE m)") if isinstance(c, AttachPartition)
+    ]
 
 
 def test_the_cascade_through_a_partitioned_parent_names_its_cause(base: CatalogSnapshot) -> None:

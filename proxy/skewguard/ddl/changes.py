@@ -169,6 +169,15 @@ class DetachPartition(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class AttachPartition(Change):
+    """A partition (the subject) joined a table that stays (``relation``), created or
+    attached: its bounds leave the default partition, so a row written straight into
+    the default for those bounds fails (23514)."""
+
+    PHRASE: ClassVar[str] = "adding partition {subject}"
+
+
+@dataclass(frozen=True, slots=True)
 class MoveRelation(Change):
     """The relation's old qualified name disappears; ``new_name`` is where it went."""
 
@@ -585,6 +594,7 @@ __all__ = [
     "AddColumn",
     "AddConstraint",
     "AlterColumnType",
+    "AttachPartition",
     "Change",
     "ConstraintType",
     "CreateFunction",

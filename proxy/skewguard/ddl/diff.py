@@ -25,6 +25,7 @@ from skewguard.ddl.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AttachPartition,
     Change,
     ConstraintType,
     CreateFunction,
@@ -88,6 +89,7 @@ def diff(before: Model, after: Model) -> list[Change]:
     """
     changed = changes(before, after)
     out: list[Change] = _removed_partitions(before, after, changed.rels)
+    out += _added_partitions(before, after, changed.rels)
     before, after = before.restricted(changed), after.restricted(changed)
     renamed_schemas = _schemas(before, after, out)
     for oid, rel in sorted(before.rels.items(), key=lambda kv: (kv[1].schema, kv[1].name)):
@@ -114,6 +116,20 @@ def _removed_partitions(before: Model, after: Model, changed: Iterable[int]) -> 
             if parent in after.rels and not kept:
                 qname = after.rels[parent].qname
                 out.append(DetachPartition(before.rels[oid].qname, relation=qname))
+    return out
+
+
+def _added_partitions(before: Model, after: Model, changed: Iterable[int]) -> list[Change]:
+    """Partitions that joined a table which was there: among the ``changed`` relations
+    (created as one) or attached (only their parent link moved)."""
+    out: list[Change] = []
+    moved = {o for o in after.partitions if after.parents.get(o) != before.parents.get(o)}
+    for oid in sorted(moved | (set(changed) & after.partitions)):
+        for parent in after.parents.get(oid, ()):
+            was = oid in before.partitions and parent in before.parents.get(oid, ())
+            if parent in before.rels and parent in after.rels and not was:
+                qname = after.rels[parent].qname
+                out.append(AttachPartition(after.rels[oid].qname, relation=qname))
     return out
 
 
