@@ -29,6 +29,7 @@ from skewguard.ddl.changes import (
     AlterColumnType,
     AttachPartition,
     Change,
+    ChangeDefault,
     CreateFunction,
     CreateIndex,
     CreateRule,
@@ -161,6 +162,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     AlterColumnType,
     SetNotNull,
     DropDefault,
+    ChangeDefault,  # the new default may be refused by a CHECK, domain or key
     AddConstraint,
     CreateIndex,  # unique, or on an expression that may fail
     CreateRule,

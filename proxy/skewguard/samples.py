@@ -73,6 +73,7 @@ def sample_shape(sql: str) -> str:
 _EXPRESSIONS = {
     "AddConstraint": ("new",),
     "DropDefault": ("old",),
+    "ChangeDefault": ("old", "new"),
     "CreateIndex": ("detail", "columns"),
     "DropIndex": ("detail", "columns"),
 }

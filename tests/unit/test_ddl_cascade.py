@@ -104,7 +104,11 @@ def test_drop_function_cascade_reaches_every_kind_of_dependent(base: CatalogSnap
 
 def test_replacing_a_default_forgets_its_function(base: CatalogSnapshot) -> None:
     sql = "ALTER TABLE codes ALTER code SET DEFAULT 'x'; DROP FUNCTION f() CASCADE"
-    assert net(base, sql) == ["DropDefault(public.codes.tag)", "DropFunction(public.f())"]
+    assert net(base, sql) == [
+        "ChangeDefault(public.codes.code)",
+        "DropDefault(public.codes.tag)",
+        "DropFunction(public.f())",
+    ]
 
 
 @pytest.mark.parametrize(

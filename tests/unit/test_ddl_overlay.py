@@ -119,6 +119,8 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
             ["AddColumn(public.users.x)"],
         ),
         ("ALTER TABLE users ALTER n DROP DEFAULT", ["DropDefault(public.users.n)"]),
+        ("ALTER TABLE users ALTER n SET DEFAULT 5", ["ChangeDefault(public.users.n)"]),
+        ("ALTER TABLE users ALTER n SET DEFAULT 5; ALTER TABLE users ALTER n SET DEFAULT 0", []),
         ("ALTER TABLE users ALTER name SET NOT NULL", ["SetNotNull(public.users.name)"]),
         (
             "ALTER TYPE mood RENAME VALUE 'ok' TO 'fine'; ALTER TYPE mood ADD VALUE 'happy'",

@@ -326,6 +326,20 @@ class DropDefault(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class ChangeDefault(Change):
+    """The column's default became another expression: an INSERT omitting the column
+    now writes a value a CHECK, domain, key or trigger may refuse."""
+
+    default: str  # the expression it had
+    new_default: str
+
+    PHRASE: ClassVar[str] = "changing the default of column {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(old=self.default, new=self.new_default)
+
+
+@dataclass(frozen=True, slots=True)
 class AddConstraint(Change):
     contype: ConstraintType
     columns: tuple[str, ...]
@@ -596,6 +610,7 @@ __all__ = [
     "AlterColumnType",
     "AttachPartition",
     "Change",
+    "ChangeDefault",
     "ConstraintType",
     "CreateFunction",
     "CreateIndex",

@@ -27,6 +27,7 @@ from skewguard.ddl.changes import (
     AlterColumnType,
     AttachPartition,
     Change,
+    ChangeDefault,
     ConstraintType,
     CreateFunction,
     CreateIndex,
@@ -367,6 +368,8 @@ def _column(
     if is_table and now.generated and not col.generated:
         out.append(SetGenerated(subject, relation=rel.qname))
     base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's
+    if is_table and col.has_default and now.has_default and col.default != now.default:
+        out.append(ChangeDefault(subject, col.default or "", now.default or "", relation=rel.qname))
     if col.has_default and not now.has_default and not base_default:
         attid = after.attids.get(new_oid, {}).get(now.name, -1)
         via = _via(after, ("default", attid))
