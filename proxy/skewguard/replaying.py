@@ -42,6 +42,7 @@ from skewguard.ddl.changes import (
     EnumDropValue,
     EnumRenameValue,
     ForceRowLevelSecurity,
+    Revoke,
     SetNotNull,
 )
 from skewguard.ddl.errors import CannotModel
@@ -191,11 +192,14 @@ def not_applied(failure: Outcome, known: str, *, show_values: bool) -> str:
 def value_changes(changes: Sequence[Change]) -> list[Change]:
     """The changes replay judges; also a partial unique index dropped: whether an upsert's
     ``ON CONFLICT (...) WHERE`` still finds an arbiter depends on literals only its samples
-    hold."""
+    hold; and a privilege revoked from PUBLIC: whether a version's role still holds it
+    (its own grant, a role it is a member of, superuser) PostgreSQL knows best."""
     return [
         c
         for c in changes
-        if isinstance(c, VALUE_KINDS) or (isinstance(c, DropIndex) and c.unique and c.predicate)
+        if isinstance(c, VALUE_KINDS)
+        or (isinstance(c, DropIndex) and c.unique and c.predicate)
+        or (isinstance(c, Revoke) and c.role == "public")
     ]
 
 
@@ -272,7 +276,10 @@ def change_affects(
             r.qname for r in catalog.relations if any(c.base_type in typed for c in r.columns)
         }
     functions = replaced_overloads(changes, catalog)
-    affects: Affects | None = Affects(Use.ANY, "the changed relations", relations, functions)
+    schemas = frozenset(c.subject for c in judged if isinstance(c, Revoke) and not c.relation)
+    affects: Affects | None = Affects(
+        Use.ANY, "the changed relations", relations, functions, schemas=schemas
+    )
     for exc in unmodelled:
         if exc.affects is None or affects is None:
             return None

@@ -377,8 +377,8 @@ ROUND12B_SAFE: list[Case] = [
             V1: [extended("INSERT INTO users (email) VALUES (%s) RETURNING id", "w")],
         },
         users={V1: WRITER},
-        migration_sql=f"REVOKE SELECT ON users FROM {WRITER};"
-        f" GRANT SELECT (id, email) ON users TO {WRITER}",
+        migration_sql=f"BEGIN; REVOKE SELECT ON users FROM {WRITER};"
+        f" GRANT SELECT (id, email) ON users TO {WRITER}; COMMIT",
     ),
     Case(
         id="safe-schema-usage-moved-from-public-to-the-roles",
@@ -664,8 +664,8 @@ ROUND12B_BREAKING: list[Case] = [
             V2: [extended("INSERT INTO users (email) VALUES (%s) RETURNING *", "r")],
         },
         users={V1: WRITER, V2: READER},
-        migration_sql=f"REVOKE SELECT ON users FROM {WRITER}, {READER};"
-        f" GRANT SELECT (id, email) ON users TO {WRITER}, {READER}",
+        migration_sql=f"BEGIN; REVOKE SELECT ON users FROM {WRITER}, {READER};"
+        f" GRANT SELECT (id, email) ON users TO {WRITER}, {READER}; COMMIT",
         breaks=frozenset({V2}),
         note="42501: RETURNING * reads every column",
     ),

@@ -438,3 +438,38 @@ def test_a_replayed_break_is_blamed_on_the_change_its_failure_names(
     failure: Outcome, kind: str
 ) -> None:
     assert blamed(_changes_of(MIGRATION), failure, Unmodelled("the migration")).kind == kind
+
+
+def test_a_new_partition_reaches_the_writers_of_its_siblings() -> None:
+    """A row written straight into the default partition for the new bounds fails."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TABLE m (at int) PARTITION BY RANGE (at);"
+        " CREATE TABLE m_1 PARTITION OF m FOR VALUES FROM (0) TO (10);"
+        " CREATE TABLE m_def PARTITION OF m DEFAULT; CREATE TABLE other (at int)"
+    )
+    before = overlay.catalog
+    adding = Overlay(before)
+    adding.apply("CREATE TABLE m_2 PARTITION OF m FOR VALUES FROM (10) TO (20)")
+    affects = change_affects(adding.net_changes(), [], before)
+    assert affects is not None and affects.relations == {"public.m", "public.m_1", "public.m_def"}
+
+
+def test_a_privilege_revoked_from_public_reaches_what_it_guarded() -> None:
+    """Whether a version's role still holds it (its own grant, a role it is a member of)
+    PostgreSQL knows: replay judges it. A revoke from one role is the rules' alone."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE SCHEMA app; CREATE TABLE app.t (id int); CREATE TABLE u (id int);"
+        " GRANT USAGE ON SCHEMA app TO PUBLIC; GRANT SELECT ON u TO PUBLIC, r1"
+    )
+    before = overlay.catalog
+    revoking = Overlay(before)
+    revoking.apply("REVOKE USAGE ON SCHEMA app FROM PUBLIC; REVOKE SELECT ON u FROM PUBLIC")
+    affects = change_affects(revoking.net_changes(), [], before)
+    assert affects is not None
+    assert (affects.schemas, affects.relations) == ({"app"}, {"public.u"})
+    one = Overlay(before)
+    one.apply("REVOKE SELECT ON u FROM r1")
+    only = change_affects(one.net_changes(), [], before)
+    assert only is not None and only.empty

@@ -104,7 +104,7 @@ RLS: Rule[EnableRowLevelSecurity | ForceRowLevelSecurity] = Rule(
 
 
 _NEEDS = {
-    "r": (F.RELATION_READ,),
+    "r": (F.RELATION_READ, F.COLUMN_READ, F.SELECT_STAR),  # RETURNING and WHERE read too
     "a": (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN),
     "w": (F.COLUMN_UPDATE,),
     "d": (F.ROW_DELETE,),
@@ -125,6 +125,8 @@ def _column_keeps(ctx: Context, change: Revoke, version: VersionKey, facet: Face
     version whose every column read of the table is still granted (and that reads no *)."""
     if facet.kind is F.COLUMN_UPDATE:
         return _column_granted(ctx, change, facet.subject, "w")
+    if facet.kind is F.COLUMN_READ:
+        return _column_granted(ctx, change, facet.subject, "r")
     if facet.kind is not F.RELATION_READ:
         return False
     used = ctx.footprints.get(version, {})
@@ -225,6 +227,22 @@ REVOKE = Rule(
             "REVOKE UPDATE ON t FROM sg_app; GRANT UPDATE (a) ON t TO sg_app",
             False,
             "the column's own privilege keeps the UPDATE of a allowed",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text); CREATE ROLE sg_app;"
+            " GRANT SELECT, INSERT ON t TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (a) VALUES ('x') RETURNING *; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app; GRANT SELECT (id) ON t TO sg_app",
+            True,
+            "RETURNING * reads every column, and a only by the table privilege",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a text); CREATE ROLE sg_app;"
+            " GRANT SELECT, INSERT ON t TO sg_app",
+            "SET ROLE sg_app; INSERT INTO t (a) VALUES ('x') RETURNING id; RESET ROLE",
+            "REVOKE SELECT ON t FROM sg_app; GRANT SELECT (id) ON t TO sg_app",
+            False,
+            "RETURNING id reads only the column still granted",
         ),
         Example(
             "CREATE TABLE t (id int, a text, b text); CREATE ROLE sg_app;"
