@@ -468,7 +468,7 @@ def test_a_privilege_revoked_from_public_reaches_what_it_guarded() -> None:
     revoking.apply("REVOKE USAGE ON SCHEMA app FROM PUBLIC; REVOKE SELECT ON u FROM PUBLIC")
     affects = change_affects(revoking.net_changes(), [], before)
     assert affects is not None
-    assert (affects.schemas, affects.relations) == ({"app"}, {"public.u"})
+    assert affects.schemas == {"app"} and affects.relations == {"public.u"}
     one = Overlay(before)
     one.apply("REVOKE SELECT ON u FROM r1")
     only = change_affects(one.net_changes(), [], before)
