@@ -1051,7 +1051,15 @@ MERGE_COPY_CASES: list[Case] = [
         "copy users (email, name) from stdin with (format csv)",
         {W_USERS, USERS_SEQ, *uw("email", "name"), "copy_in:public.users(email,name)"},
     ),
-    ("copy in without a list", "copy orders from stdin", {W_ORDERS, "copy_in:public.orders"}),
+    (
+        "copy in without a list writes every column",
+        "copy orders from stdin",
+        {
+            W_ORDERS,
+            "copy_in:public.orders",
+            *{f"column_write:public.orders.{c}" for c in ("id", "user_id", "total", "status")},
+        },
+    ),
     ("copy out without a list", "copy users to stdout", {USERS, "copy_out:public.users"}),
     (
         "copy out with a list",

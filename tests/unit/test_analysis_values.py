@@ -70,6 +70,7 @@ def test_constants_written(sql: str, values: list[tuple[str, str]]) -> None:
         ("UPDATE t SET tags[1] = 4", {"tags"}),
         ("UPDATE t SET (id, qty) = (SELECT 1, 2)", {"id", "qty"}),
         ("COPY t (id, note) FROM STDIN", {"id", "note"}),
+        ("COPY t FROM STDIN", {"id", "qty", "note", "tags", "flag", "d"}),
         ("INSERT INTO t (id, qty) VALUES (1, 2)", set()),
     ],
 )

@@ -424,7 +424,13 @@ class Extractor(QueryWalker):
                 subject += "(" + ",".join(ident(c) for c in cols) + ")"
             self._add(_F.COPY_IN if write else _F.COPY_OUT, subject)
         if write:
-            for c in cols:
+            # without a list COPY writes every column but the generated ones
+            written = cols or [
+                c.name
+                for c in (target.relation.columns if target.relation else ())
+                if not c.generated
+            ]
+            for c in written:
                 self._written(self._write_column(target, c)[0], None)
             if cols and target.relation is not None:
                 for col in target.relation.columns:
