@@ -304,6 +304,8 @@ WITH ns AS (
 )
 SELECT 'schema', nspname, '', '' FROM ns
 UNION ALL
+SELECT 'schema acl', n.nspname, '', n.nspacl::text FROM pg_namespace n JOIN ns ON ns.oid = n.oid
+UNION ALL
 SELECT 'relation', ns.nspname, c.relname,
        concat_ws(' ', c.relkind, c.relrowsecurity, c.relforcerowsecurity, c.relacl::text,
                  pg_get_userbyid(c.relowner), pg_get_expr(c.relpartbound, c.oid),

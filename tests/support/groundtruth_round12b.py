@@ -316,7 +316,7 @@ ROUND12B_SAFE: list[Case] = [
             V1: [extended("INSERT INTO tickets (v) VALUES (%s)", "c")],
             V2: [apg("INSERT INTO tickets (v) VALUES ($1) RETURNING id", "d")],
         },
-        migration_sql="ALTER TABLE tickets ALTER COLUMN id RESTART WITH 1000",
+        migration_sql="ALTER TABLE tickets ALTER COLUMN id SET START WITH 1000 RESTART",
     ),
     Case(
         id="safe-generated-division-column-vs-nonzero-writers",
