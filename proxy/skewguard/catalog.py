@@ -272,10 +272,21 @@ class Function:
     #: Input argument names ('' where unnamed; empty when not known): a call in named
     #: notation (``f(a => 1)``) reaches only an overload with that name.
     arg_names: tuple[str, ...] = ()
+    #: ``name type`` of each OUT, INOUT and RETURNS TABLE column, in order (empty when it
+    #: has none): the row shape a caller reads where ``return_type`` says only ``record``.
+    out_columns: tuple[str, ...] = ()
 
     @property
     def qname(self) -> str:
         return qualified(self.schema, self.name)
+
+    @property
+    def result_shape(self) -> str:
+        """The result as a caller sees it: ``return_type``, or its columns when it has
+        OUT or RETURNS TABLE columns (``record``/``SETOF record`` alone hides them)."""
+        if not self.out_columns:
+            return self.return_type
+        return f"{self.return_type}({', '.join(self.out_columns)})"
 
     def takes_names(self, names: list[str]) -> bool:
         """Whether every name of a call in named notation is one of its input arguments."""
@@ -654,6 +665,7 @@ def build_catalog(
             returns_set=bool(r["returns_set"]),
             trigger_body=_get(r, "trigger_body"),
             arg_names=_text_tuple(_get(r, "arg_names")),
+            out_columns=_text_tuple(_get(r, "out_columns")),
             procedure_body=_procedure_body(
                 _get(r, "procedure_language"), _get(r, "procedure_source")
             ),
@@ -825,6 +837,10 @@ SELECT n.nspname::text AS schema,
                  COALESCE(p.proargnames, pg_catalog.array_fill(NULL::text, ARRAY[p.pronargs])),
                  p.proargmodes::text[]) WITH ORDINALITY AS x(name, mode, ord)
              WHERE COALESCE(x.mode, 'i') IN ('i', 'b', 'v') ORDER BY x.ord) AS arg_names,
+       ARRAY(SELECT COALESCE(x.name, '') || ' ' || pg_catalog.format_type(x.t, NULL)
+             FROM unnest(p.proargnames, p.proargmodes::text[], p.proallargtypes)
+                  WITH ORDINALITY AS x(name, mode, t, ord)
+             WHERE x.mode IN ('o', 'b', 't') ORDER BY x.ord) AS out_columns,
        p.provariadic <> 0 AS variadic,
        p.proretset AS returns_set,
        CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype

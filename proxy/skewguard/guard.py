@@ -71,7 +71,7 @@ from skewguard.policy import (
     unparseable_decision,
 )
 from skewguard.protection import Protection, protected_versions, settled_until
-from skewguard.replay import Runs, Trial, trial_text
+from skewguard.replay import Runs, Trial, kept_name, trial_text
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
     OVERTURNABLE,
@@ -926,7 +926,14 @@ class Guard:
         )
         if ran:
             pending.baseline.update(zip(trials, ran.passes[0], strict=True))
-            pending.kept = ran.kept
+            # a statement whose Parse failed here (an earlier statement of the block took
+            # what it names) was never prepared: the pass at COMMIT prepares it anew
+            unprepared = {
+                kept_name(t.sample)
+                for t, runs in zip(trials, ran.passes[0], strict=True)
+                if t.sample.named and runs and runs[0].ok is False
+            }
+            pending.kept = ran.kept - unprepared
 
     def _replay_budget(self, requester: Requester) -> float:
         """A replay pass's time: its share of --decision-timeout, within what is left

@@ -42,6 +42,8 @@ from skewguard.ddl.changes import (
     EnumDropValue,
     EnumRenameValue,
     ForceRowLevelSecurity,
+    ReplaceFunction,
+    ReplaceRelation,
     Revoke,
     SetNotNull,
 )
@@ -72,13 +74,18 @@ MIN_STATEMENT_TIMEOUT_MS = 20
 #: Which rule findings a clean replay may overturn: value-dependent writes only (an
 #: upsert's arbiter may hang on the literals of its WHERE).
 OVERTURNABLE = frozenset({"SG110", "SG111", "SG114", "SG115"})
-#: Findings a clean replay of the version's calls may overturn: a dropped overload.
-OVERTURNABLE_CALLS = frozenset({"SG103"})
+#: Findings a clean replay of the version's calls may overturn: a dropped overload; a
+#: function redefined with another result (what the caller does with it tells; a
+#: statement kept prepared is found by its prepared_result facet, not overturned).
+OVERTURNABLE_CALLS = frozenset({"SG103", "SG123"})
 _SLACK = 0.5
 #: Without a baseline pass (one that could not run before the DDL was forwarded), the
 #: failures that are evidence: those a new constraint, type, trigger or rule causes
 #: whatever rows the statement meets (not a key that now exists, a temporary table...).
 WITHOUT_BASELINE = frozenset({"23502", "23514", "22001", "22003", "P0001", "0A000"})
+#: Failures of a baseline run that say the statement's objects are gone or changed (the
+#: version ran it without error, so an earlier statement of the block did it).
+MID_BLOCK = frozenset({"42P01", "42703", "42883", "42809", "42804", "42725", "0A000"})
 #: lock_timeout's SQLSTATE: a trial's DDL waited on a lock another session holds.
 LOCK_NOT_AVAILABLE = "55P03"
 
@@ -189,6 +196,11 @@ def not_applied(failure: Outcome, known: str, *, show_values: bool) -> str:
     return f"{why}: {failure.sqlstate} {text}"
 
 
+def _failed_mid_block(baseline: Runs) -> bool:
+    """Whether a baseline run failed on what an earlier statement of the block changed."""
+    return bool(baseline) and baseline[0].ok is False and baseline[0].sqlstate in MID_BLOCK
+
+
 def value_changes(changes: Sequence[Change]) -> list[Change]:
     """The changes replay judges; also a partial unique index dropped: whether an upsert's
     ``ON CONFLICT (...) WHERE`` still finds an arbiter depends on literals only its samples
@@ -263,19 +275,27 @@ def change_affects(
     """What the net change can affect through values: the relations of its
     value-dependent changes (and the table a foreign key references, whose deletes it
     may refuse; for an enum's label, the relations with a column of the enum or an
-    array of it), the overloads it replaces, and the reach of what the overlay could not
-    model."""
+    array of it; a table that becomes a view that is not simple), the overloads it
+    replaces, the functions whose result or OUT/TABLE columns change (what a caller does
+    with them tells), and the reach of what the overlay could not model."""
     judged = value_changes(changes)
     relations = frozenset(c.relation for c in judged if c.relation)
     relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
     relations |= _siblings({c.relation for c in judged if isinstance(c, AttachPartition)}, catalog)
+    # a view that is not simple may refuse what its reads do (FOR UPDATE/SHARE under
+    # DISTINCT, GROUP BY, aggregates, UNION): which it refuses PostgreSQL tells
+    relations |= {c.subject for c in changes if isinstance(c, ReplaceRelation) and not c.updatable}
     enums = {_enum_type(c) for c in judged if isinstance(c, EnumRenameValue | EnumDropValue)}
     if enums:
         typed = enums | {e + "[]" for e in enums}
         relations |= {
             r.qname for r in catalog.relations if any(c.base_type in typed for c in r.columns)
         }
-    functions = replaced_overloads(changes, catalog)
+    functions = replaced_overloads(changes, catalog) | {
+        c.subject
+        for c in changes
+        if isinstance(c, ReplaceFunction) and c.old_result != c.new_result
+    }
     schemas = frozenset(c.subject for c in judged if isinstance(c, Revoke) and not c.relation)
     affects: Affects | None = Affects(
         Use.ANY, "the changed relations", relations, functions, schemas=schemas
@@ -448,8 +468,19 @@ class Replayer:
         for trial, now in zip(trials, after, strict=True):
             version = VersionKey(trial.key.database, trial.key.app, trial.key.version)
             then = before.get(trial)
-            if then is None:  # no baseline: its first run succeeded when the version sent
-                # it; only a schema change's own failures count, not the rows it meets now
+            if then is not None and _failed_mid_block(then):
+                # its first run succeeded when the version sent it: the block's earlier
+                # statements took what it names; failing otherwise after the block is
+                # the block's end state breaking it (failing alike is not evidence: a
+                # temporary table of the version's session is missing here as well)
+                then, now, seen = (Outcome(True),), now[:1], then[0]
+                if now[0].ok is False and (now[0].sqlstate, now[0].message) == (
+                    seen.sqlstate,
+                    seen.message,
+                ):
+                    continue
+            elif then is None:  # no baseline: its first run succeeded when the version
+                # sent it; only a schema change's own failures count, not the rows it meets
                 then, now = (Outcome(True),), now[:1]
                 if now[0].ok is False and now[0].sqlstate not in WITHOUT_BASELINE:
                     continue

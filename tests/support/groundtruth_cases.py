@@ -5351,6 +5351,7 @@ CASES: list[Case] = (
     + ROUND11_BREAKING
 )
 
+from tests.support.groundtruth_round12a import ROUND12A_BREAKING, ROUND12A_SAFE  # noqa: E402
 from tests.support.groundtruth_round12b import CASES as ROUND12B  # noqa: E402
 
-CASES += ROUND12B
+CASES += ROUND12A_SAFE + ROUND12A_BREAKING + ROUND12B

@@ -57,6 +57,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "procedure_language": None,
         "procedure_source": None,
         "arg_names": ["" for _ in args],
+        "out_columns": [],
     }
     row.update(over)
     return row

@@ -11,6 +11,8 @@ from skewguard.catalog import CatalogSnapshot
 from skewguard.checking import trial_statements
 from skewguard.ddl import Change, Overlay
 from skewguard.ddl.changes import Unmodelled
+from skewguard.observe.metrics import ProxyMetrics
+from skewguard.observe.traffic import TrafficBook
 from skewguard.relay.own_queries import OWN
 from skewguard.replay import (
     KEPT,
@@ -28,6 +30,7 @@ from skewguard.replay import (
 from skewguard.replay_samples import (
     PER_SHAPE,
     Owner,
+    ReplayMode,
     Sample,
     SampleBook,
     SessionSampler,
@@ -35,7 +38,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
-from skewguard.replaying import blamed, change_affects, not_applied
+from skewguard.replaying import Replayer, blamed, change_affects, not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -473,3 +476,75 @@ def test_a_privilege_revoked_from_public_reaches_what_it_guarded() -> None:
     one.apply("REVOKE SELECT ON u FROM r1")
     only = change_affects(one.net_changes(), [], before)
     assert only is not None and only.empty
+def test_a_table_replaced_by_a_view_that_is_not_simple_reaches_its_users() -> None:
+    """A DISTINCT, GROUP BY or UNION view may refuse what the table took (FOR UPDATE):
+    PostgreSQL tells by replay. A simple view takes what the table took: the rules judge."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply("CREATE TABLE t (id int, sku text)")
+    before = overlay.catalog
+    deduped = Overlay(before)
+    deduped.apply(
+        "ALTER TABLE t RENAME TO t_all;"
+        " CREATE VIEW t AS SELECT DISTINCT ON (sku) * FROM t_all ORDER BY sku, id"
+    )
+    affects = change_affects(deduped.net_changes(), [], before)
+    assert affects is not None and affects.relations == {"public.t"}
+    simple = Overlay(before)
+    simple.apply("ALTER TABLE t RENAME TO t_all; CREATE VIEW t AS SELECT * FROM t_all")
+    plain = change_affects(simple.net_changes(), [], before)
+    assert plain is not None and "public.t" not in plain.relations
+
+
+def test_a_function_whose_result_columns_change_reaches_its_callers() -> None:
+    """RETURNS TABLE columns renamed or added: the declared type stays ``record``, yet a
+    caller reading a column that went away fails; which ones, the replay tells."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE FUNCTION top(n int) RETURNS TABLE (id int, label text) LANGUAGE sql"
+        " AS 'SELECT 1, ''a'''"
+    )
+    before = overlay.catalog
+    migration = Overlay(before)
+    migration.apply(
+        "DROP FUNCTION top(int); CREATE FUNCTION top(n int) RETURNS TABLE (id int, title text)"
+        " LANGUAGE sql AS 'SELECT 1, ''a'''"
+    )
+    changes = migration.net_changes()
+    assert [(c.kind, getattr(c, "reshaped", None)) for c in changes] == [("ReplaceFunction", True)]
+    affects = change_affects(changes, [], before)
+    assert affects is not None and affects.functions == {"public.top(integer)"}
+
+
+def _verdict(baseline: tuple[Outcome, ...] | None, after: tuple[Outcome, ...]) -> set[str]:
+    key = ShapeKey("db", "shop", "1", "app", ("public",), "SELECT id FROM t FOR UPDATE")
+    trial = Trial(key, Sample("SELECT id FROM t FOR UPDATE"))
+    replayer = Replayer(
+        SampleBook(max_shapes=8, max_bytes=4096),
+        ReplayMode.ALL,
+        ProxyMetrics(TrafficBook()),
+        keep_literals=False,
+    )
+    found = replayer.verdict(
+        [trial],
+        {} if baseline is None else {trial: baseline},
+        [after],
+        change=Unmodelled("the migration"),
+        known="",
+        show_values=False,
+    )
+    return {f"{v.app}@{v.version}" for v in found.broken}
+
+
+def test_a_baseline_an_earlier_statement_of_the_block_failed_is_no_baseline() -> None:
+    """``BEGIN; ALTER TABLE t RENAME TO t_all; CREATE VIEW t AS SELECT DISTINCT ...``: the
+    baseline taken before the CREATE VIEW fails (t is gone); the version ran the statement
+    without error, so failing otherwise after the block is the block breaking it."""
+    gone = (Outcome(False, "42P01", 'relation "t" does not exist'),)
+    refused_lock = (Outcome(False, "0A000", "FOR UPDATE is not allowed with DISTINCT clause"),)
+    assert _verdict(gone, refused_lock) == {"shop@1"}
+    assert _verdict(gone, (Outcome(True),)) == set()
+    # failing alike before and after: a temporary table of the version's own session
+    assert _verdict(gone, gone) == set()
+    # a baseline that failed on its rows (a key that exists now) stays a baseline
+    duplicate = (Outcome(False, "23505", "duplicate key value"),)
+    assert _verdict(duplicate, refused_lock) == set()

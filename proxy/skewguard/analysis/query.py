@@ -477,11 +477,15 @@ class QueryWalker:
                 )
             )
         elif isinstance(node, ast.RangeFunction):
+            signatures: set[str] = set()
             for pair in node.functions or ():
-                self.expr(pair[0], scope)
+                if isinstance(pair[0], ast.FuncCall):
+                    signatures.update(self.call(pair[0], scope)[1])
+                else:
+                    self.expr(pair[0], scope)
                 for coldef in pair[1] or ():
                     self.expr(coldef, scope)
-            scope.items.append(self._function_item(node))
+            scope.items.append(self._function_item(node, frozenset(signatures)))
         elif isinstance(node, ast.RangeTableSample):
             self.from_item(node.relation, scope)
             for arg in node.args or ():
@@ -510,14 +514,17 @@ class QueryWalker:
         self._note_relation(res, _F.RELATION_READ)
         return self._relation_item(rv, res)
 
-    def _function_item(self, node: Any) -> RangeItem:
+    def _function_item(self, node: Any, signatures: frozenset[str]) -> RangeItem:
+        """A function in FROM; ``*`` over it returns its row (``public.f(integer).*``:
+        redefining its OUT / RETURNS TABLE columns changes a prepared statement's result)."""
         alias = node.alias.aliasname if node.alias is not None else None
         names = str_fields(node.alias.colnames) if node.alias is not None else []
         if not names and node.coldeflist:
             names = [c.colname for c in node.coldeflist]
+        star = Lineage(result=frozenset(f"{s}.*" for s in signatures)) if signatures else None
         if not names:
-            return RangeItem(alias)
-        return RangeItem(alias, columns={n: UNKNOWN for n in names})
+            return RangeItem(alias, lineage=star)
+        return RangeItem(alias, columns={n: UNKNOWN for n in names}, lineage=star)
 
     def _join(self, node: Any, scope: Scope) -> None:
         start = len(scope.items)

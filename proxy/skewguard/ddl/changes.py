@@ -463,6 +463,10 @@ class ReplaceFunction(Change):
     new_result: str
     fewer_defaults: bool
     renamed_args: bool = False
+    #: Only the OUT / RETURNS TABLE columns change (the declared type stays ``record``):
+    #: whether a caller notices depends on the columns it reads, which PostgreSQL judges
+    #: by replay.
+    reshaped: bool = False
 
     PHRASE: ClassVar[str] = "redefining function {subject}"
 
@@ -473,6 +477,7 @@ class ReplaceFunction(Change):
             flags=(
                 ("fewer_defaults", self.fewer_defaults),
                 ("renamed_args", self.renamed_args),
+                ("reshaped", self.reshaped),
             ),
         )
 

@@ -555,9 +555,17 @@ def _functions(
             now = after.funcs[new_sigs[f.signature]]
             fewer = now.n_defaults < f.n_defaults
             renamed = bool(f.arg_names and now.arg_names) and f.arg_names != now.arg_names
-            if fewer or renamed or now.return_type != f.return_type:
+            reshaped = now.out_columns != f.out_columns
+            if fewer or renamed or reshaped or now.return_type != f.return_type:
                 out.append(
-                    ReplaceFunction(f.signature, f.return_type, now.return_type, fewer, renamed)
+                    ReplaceFunction(
+                        f.signature,
+                        f.result_shape,
+                        now.result_shape,
+                        fewer,
+                        renamed,
+                        reshaped=reshaped and now.return_type == f.return_type,
+                    )
                 )
             continue
         moved = after.funcs.get(oid)

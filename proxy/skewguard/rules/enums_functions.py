@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.types import UNKNOWN, compatible
@@ -24,6 +25,7 @@ from skewguard.ddl.changes import (
     ReplaceFunction,
 )
 from skewguard.ddl.findings import Severity
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks
 from skewguard.rules.base import (
     PREPARED_RESULT,
@@ -304,14 +306,24 @@ def _same_family(old: str, new: str) -> bool:
 def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[Hit]:
     what = f"redefining {change.subject}"
     name = change.subject.split("(", 1)[0]
-    result = change.old_result != change.new_result
-    why = f" (its result type changes from {change.old_result} to {change.new_result})"
-    held = {v for v, _, _ in ctx.exact((PREPARED_RESULT,), change.subject)}
+    # only the OUT/TABLE columns changed: a caller reading the ones that stay does not
+    # notice; the replay of its statements decides (replaying.change_affects)
+    result = change.old_result != change.new_result and not change.reshaped
+    changed = f" (its result type changes from {change.old_result} to {change.new_result})"
+    held: dict[VersionKey, tuple[Facet, Evidence]] = {}
+    if result:  # SELECT f(...) kept prepared returns its result
+        held |= {v: (f, ev) for v, f, ev in ctx.exact((PREPARED_RESULT,), change.subject)}
+    if change.old_result != change.new_result:  # SELECT * FROM f(...) kept: its row
+        held |= {v: (f, ev) for v, f, ev in ctx.exact((PREPARED_RESULT,), change.subject + ".*")}
     for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
-        if result and (v in held or not _same_family(change.old_result, change.new_result)):
-            if v in held:
-                why += ", which a statement it keeps prepared returns"
-            yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+        if v in held:  # the kept statement's facet: a clean replay does not overturn it
+            kept, kept_ev = held[v]
+            why = changed + ", which a statement it keeps prepared returns"
+            yield Hit(Severity.BREAK, breaks(what, v, kept) + why, v, kept, kept_ev)
+            continue
+        if result and not _same_family(change.old_result, change.new_result):
+            # planned anew, the call may still resolve (a replay of it tells)
+            yield Hit(Severity.BREAK, breaks(what, v, f) + changed, v, f, ev)
             continue
         after = ctx.reanalyze(ev.sample, after=True)
         if any(x.kind is F.MISSING_FUNCTION and x.subject.startswith(name + "(") for x in after):
@@ -328,13 +340,15 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
     name="function-redefined",
     severity=Severity.BREAK,
     summary="A function dropped and created again with the same argument types, but fewer "
-    "defaults, other argument names or another result type",
+    "defaults, other argument names or another result type (or OUT / RETURNS TABLE columns)",
     doc="In one transaction the signature never disappears, yet a call that left out a "
     "defaulted argument now fails with 42883, and a caller of the old result type (an "
     "operator, a column of RETURNS TABLE) fails or reads another shape. A result that "
     "stays in its family (integer to bigint, varchar to text) is invisible to statements "
     "planned anew, but a named prepared statement returning the call fails with 0A000. A "
-    "call in named notation (f(a => 1)) fails with 42883 once the argument has another name.",
+    "call in named notation (f(a => 1)) fails with 42883 once the argument has another name. "
+    "Other OUT or RETURNS TABLE columns fail a kept SELECT * FROM f() (0A000); whether a "
+    "caller reading some of the columns still works, the replay of its statements tells.",
     breaks="Calls relying on a removed default or naming a renamed argument; every caller "
     "when the result type changes "
     "family; statements kept prepared that return the call when it changes at all.",
@@ -384,6 +398,24 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
             "DROP FUNCTION g(); CREATE FUNCTION g() RETURNS bigint LANGUAGE sql AS 'SELECT 1'",
             False,
             "the statement is planned anew: bigint + integer resolves as well",
+        ),
+        Example(
+            "CREATE FUNCTION t() RETURNS TABLE (id int, v int) LANGUAGE sql AS 'SELECT 1, 1'",
+            "PREPARE q AS SELECT * FROM t()",
+            "DROP FUNCTION t();"
+            " CREATE FUNCTION t() RETURNS TABLE (id int, v int, n int) LANGUAGE sql"
+            " AS 'SELECT 1, 1, 2'",
+            True,
+            "a statement kept prepared returns the function's row, which gains a column",
+        ),
+        Example(
+            "CREATE FUNCTION t() RETURNS TABLE (id int, v int) LANGUAGE sql AS 'SELECT 1, 1'",
+            "SELECT id FROM t()",
+            "DROP FUNCTION t();"
+            " CREATE FUNCTION t() RETURNS TABLE (id int, v int, n int) LANGUAGE sql"
+            " AS 'SELECT 1, 1, 2'",
+            False,
+            "which columns a caller reads of the row the replay tells",
         ),
     ),
 )

@@ -32,6 +32,11 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
     outputs = (modes.FUNC_PARAM_OUT, modes.FUNC_PARAM_TABLE)
     input_names = tuple(str(p.name or "") for p in params if p.mode not in outputs)
     variadic = any(p.mode == modes.FUNC_PARAM_VARIADIC for p in params)
+    out_columns = tuple(
+        f"{p.name or ''} {format_type(p.argType, cat, user_path(ov))[1]}"
+        for p in params
+        if p.mode in (*outputs, modes.FUNC_PARAM_INOUT)
+    )
     if node.returnType is not None:
         ret = format_type(node.returnType, cat, user_path(ov))[1]
         setof = bool(node.returnType.setof)
@@ -51,6 +56,7 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         returns_set=setof,
         trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
         arg_names=input_names,
+        out_columns=out_columns,
     )
     for oid, f in m.funcs.items():
         if f.signature == fn.signature:
