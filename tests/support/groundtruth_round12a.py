@@ -425,20 +425,16 @@ ROUND12A_SAFE: list[Case] = [
         note="FOR SHARE through a UNION view locks the rows of both tables",
     ),
     Case(
-        id="safe-r12a-arbiter-function-made-volatile",
-        schema_sql=NORM,
+        id="safe-r12a-view-recreated-column-order-vs-named-readers",
+        schema_sql=CHEAP,
         versions={
-            V1: [
-                simple(
-                    "INSERT INTO products (sku, name) VALUES ('A', 'x')"
-                    " ON CONFLICT (norm(sku)) DO NOTHING"
-                )
-            ],
-            V2: [simple("SELECT sku FROM products")],
+            V1: [apg("SELECT id, sku, price FROM cheap_products")],
+            V2: [simple("SELECT * FROM cheap_products")],
+            V3: [simple("INSERT INTO cheap_log (id, sku) SELECT id, sku FROM cheap_products")],
         },
-        migration_sql="CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql"
-        " VOLATILE AS 'SELECT lower(t)'",
-        note="a volatile function is not inlined: the arbiter still matches the index",
+        migration_sql="BEGIN; DROP VIEW cheap_products; CREATE VIEW cheap_products AS"
+        " SELECT id, price, sku FROM products WHERE price < 10; COMMIT;",
+        note="statements naming their columns, and SELECT * planned anew, see no order",
     ),
 ]
 
@@ -699,30 +695,6 @@ COMMIT;""",
         migration_sql="ALTER FUNCTION secret_count() SECURITY INVOKER",
         breaks=frozenset({V1}),
     ),
-]
-
-#: Breaks the proxy still misses (not in CASES; see the round-12a report): a SQL function
-#: body replaced under an expression index that an upsert infers as its arbiter (live
-#: connections keep the old inlined expression cached), and a view recreated with its
-#: columns in another order under SELECT * / INSERT without a column list.
-ROUND12A_MISSED: list[Case] = [
-    Case(
-        id="break-r12a-arbiter-inlined-function-body-replaced-vs-live-upsert",
-        schema_sql=NORM,
-        versions={
-            V1: [
-                simple(
-                    "INSERT INTO products (sku, name) VALUES ('A', 'x')"
-                    " ON CONFLICT (norm(sku)) DO NOTHING"
-                )
-            ],
-            V2: [apg("SELECT id FROM products WHERE norm(sku) = $1", "a")],
-        },
-        migration_sql="CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql"
-        " IMMUTABLE AS 'SELECT lower(trim(t))'",
-        breaks=frozenset({V1}),
-        note="live connections keep the index expression inlined with the old body: 42P10",
-    ),
     Case(
         id="break-r12a-view-recreated-column-order-vs-star",
         schema_sql=CHEAP,
@@ -751,4 +723,28 @@ COMMIT;""",
     ),
 ]
 
+#: Breaks the proxy still misses (not in CASES; see the round-12a report): a SQL function
+#: body replaced under an expression index that an upsert infers as its arbiter (live
+#: connections keep the old inlined expression cached: 42P10).
+ROUND12A_MISSED: list[Case] = [
+    Case(
+        id="break-r12a-arbiter-inlined-function-body-replaced-vs-live-upsert",
+        schema_sql=NORM,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO products (sku, name) VALUES ('A', 'x')"
+                    " ON CONFLICT (norm(sku)) DO NOTHING"
+                )
+            ],
+            V2: [apg("SELECT id FROM products WHERE norm(sku) = $1", "a")],
+        },
+        migration_sql="CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql"
+        " IMMUTABLE AS 'SELECT lower(trim(t))'",
+        breaks=frozenset({V1}),
+        note="live connections keep the index expression inlined with the old body: 42P10",
+    ),
+]
+
 CASES = ROUND12A_SAFE + ROUND12A_BREAKING
+PROBE = ROUND12A_SAFE + ROUND12A_BREAKING + ROUND12A_MISSED

@@ -6,7 +6,14 @@ import pytest
 
 from skewguard.catalog import CatalogSnapshot, RelKind
 from skewguard.ddl import CannotModel, DdlParseError, Overlay, SessionFacts
-from skewguard.ddl.changes import AddConstraint, Change, ConstraintType, DropColumn, DropView
+from skewguard.ddl.changes import (
+    AddConstraint,
+    Change,
+    ConstraintType,
+    DropColumn,
+    DropView,
+    ReorderColumns,
+)
 from skewguard.ddl.types import classify_type_change
 from skewguard.rules.engine import evaluate
 
@@ -469,3 +476,26 @@ def test_round10_changes_still_modelled(migration: str) -> None:
     schema = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
     schema.apply(ROUND10_SCHEMA)
     Overlay(schema.catalog).apply(migration)
+
+
+@pytest.mark.parametrize(
+    ("migration", "order"),
+    [
+        ("DROP VIEW v; CREATE VIEW v AS SELECT id, price, sku FROM t", ("id", "price", "sku")),
+        ("CREATE OR REPLACE VIEW v AS SELECT id, sku, price, id + 1 AS n FROM t", None),
+        ("DROP VIEW v; CREATE VIEW v AS SELECT id, sku FROM t", None),
+    ],
+    ids=["recreated-reordered", "appended", "column-dropped"],
+)
+def test_a_view_recreated_with_its_columns_in_another_order_is_a_reorder(
+    migration: str, order: tuple[str, ...] | None
+) -> None:
+    schema = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    schema.apply(
+        "CREATE TABLE t (id int, sku text, price numeric);"
+        " CREATE VIEW v AS SELECT id, sku, price FROM t"
+    )
+    changed = Overlay(schema.catalog)
+    changed.apply(migration)
+    found = [c.order for c in changed.net_changes() if isinstance(c, ReorderColumns)]
+    assert found == ([order] if order else [])

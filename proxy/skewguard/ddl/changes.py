@@ -229,6 +229,20 @@ class ReplaceRelation(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class ReorderColumns(Change):
+    """The columns a relation keeps come in another order (a view dropped and created
+    again with its columns listed otherwise): ``*`` and statements that go by position
+    see another row; ``order`` is their new order."""
+
+    order: tuple[str, ...]
+
+    PHRASE: ClassVar[str] = "reordering the columns of {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(columns=self.order)
+
+
+@dataclass(frozen=True, slots=True)
 class AddColumn(Change):
     type_name: str
     not_null: bool = False

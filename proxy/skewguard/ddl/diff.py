@@ -58,6 +58,7 @@ from skewguard.ddl.changes import (
     RenameIndex,
     RenameRelation,
     RenameSchema,
+    ReorderColumns,
     ReplaceFunction,
     ReplaceRelation,
     Revoke,
@@ -296,6 +297,9 @@ def _columns(
             continue
         _column(after, rel, col, new_oid, new, now, subject, renamed_types, out)
     old_names = set(rel.column_names)
+    kept = [c.name for c in new.columns if c.name in old_names]
+    if kept != [n for n in rel.column_names if n in set(kept)]:
+        out.append(ReorderColumns(rel.qname, tuple(kept), relation=rel.qname))
     for col in new.columns:
         if col.name in old_names:
             continue

@@ -16,6 +16,7 @@ from skewguard.rules import (
     drops,
     enums_functions,
     locks,
+    ordering,
     renames,
     rewrite,
     security,
@@ -50,6 +51,7 @@ RULES: tuple[Rule[Any], ...] = (
     renames.SHADOWED,  # SG124
     renames.FUNCTION_SHADOWED,  # SG125
     enums_functions.RECREATED_ENUM,  # SG126
+    ordering.REORDERED,  # SG127
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203
