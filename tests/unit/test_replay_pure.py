@@ -476,6 +476,8 @@ def test_a_privilege_revoked_from_public_reaches_what_it_guarded() -> None:
     one.apply("REVOKE SELECT ON u FROM r1")
     only = change_affects(one.net_changes(), [], before)
     assert only is not None and only.empty
+
+
 def test_a_table_replaced_by_a_view_that_is_not_simple_reaches_its_users() -> None:
     """A DISTINCT, GROUP BY or UNION view may refuse what the table took (FOR UPDATE):
     PostgreSQL tells by replay. A simple view takes what the table took: the rules judge."""
