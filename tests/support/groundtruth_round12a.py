@@ -436,6 +436,13 @@ ROUND12A_SAFE: list[Case] = [
         " SELECT id, price, sku FROM products WHERE price < 10; COMMIT;",
         note="statements naming their columns, and SELECT * planned anew, see no order",
     ),
+    Case(
+        id="safe-r12a-function-copied-to-other-schema-original-kept",
+        schema_sql=PRICE,
+        versions={V1: [apg("SELECT price_with_tax($1)", 2)]},
+        migration_sql="CREATE SCHEMA billing; CREATE FUNCTION billing.price_with_tax(p numeric)"
+        " RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT p * 1.25'",
+    ),
 ]
 
 ROUND12A_BREAKING: list[Case] = [
@@ -721,11 +728,23 @@ CREATE VIEW products AS SELECT id, sku, price, qty, title AS name FROM products_
 COMMIT;""",
         breaks=frozenset({V1, V2}),
     ),
+    Case(
+        id="break-r12a-function-moved-to-other-schema-vs-caller",
+        schema_sql=PRICE,
+        versions={
+            V1: [simple("SELECT price_with_tax(price) FROM products")],
+            V2: [simple("SELECT price FROM products")],
+        },
+        migration_sql="CREATE SCHEMA billing;"
+        " ALTER FUNCTION price_with_tax(numeric) SET SCHEMA billing",
+        breaks=frozenset({V1}),
+    ),
 ]
 
-#: Breaks the proxy still misses (not in CASES; see the round-12a report): a SQL function
+#: Cases the proxy still gets wrong (not in CASES; see the round-12a report): a SQL function
 #: body replaced under an expression index that an upsert infers as its arbiter (live
-#: connections keep the old inlined expression cached: 42P10).
+#: connections keep the old inlined expression cached: 42P10); DROP OPERATOR, which the
+#: guard refuses as not judgeable (used or not).
 ROUND12A_MISSED: list[Case] = [
     Case(
         id="break-r12a-arbiter-inlined-function-body-replaced-vs-live-upsert",
@@ -743,6 +762,24 @@ ROUND12A_MISSED: list[Case] = [
         " IMMUTABLE AS 'SELECT lower(trim(t))'",
         breaks=frozenset({V1}),
         note="live connections keep the index expression inlined with the old body: 42P10",
+    ),
+    Case(
+        id="safe-r12a-unused-operator-dropped",
+        schema_sql=CI_EQ,
+        versions={V1: [simple("SELECT id FROM products WHERE sku = 'a'")]},
+        migration_sql="DROP OPERATOR === (text, text)",
+        note="the guard refuses DROP OPERATOR as not judgeable (55006 could not judge)",
+    ),
+    Case(
+        id="break-r12a-operator-dropped-vs-reader",
+        schema_sql=CI_EQ,
+        versions={
+            V1: [simple("SELECT id FROM products WHERE sku === 'A'")],
+            V2: [simple("SELECT id FROM products WHERE sku = 'a'")],
+        },
+        migration_sql="DROP OPERATOR === (text, text)",
+        breaks=frozenset({V1}),
+        note="42883 for app@1; the guard refuses DROP OPERATOR as not judgeable, naming nobody",
     ),
 ]
 
