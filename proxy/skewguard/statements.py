@@ -21,7 +21,7 @@ from pglast import ast, enums, visitors
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.analysis.nodes import walk
 from skewguard.quoting import with_escape_strings
-from skewguard.sql_parse import parse_sql
+from skewguard.sql_parse import SPLIT_ABOVE, parse_sql
 from skewguard.sql_start import first_word
 from skewguard.wire.encodings import ANY
 
@@ -247,7 +247,7 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
 #: Texts longer than this are split first (pglast's C splitter) and only the statements
 #: the sniff cannot call plain are parsed: building pglast's Python tree of a 900 kB
 #: ``SELECT 1;`` x 100,000 held the event loop (every session) for ~6 s, the split ~0.2 s.
-_SPLIT_ABOVE = 16384
+_SPLIT_ABOVE = SPLIT_ABOVE
 
 
 def _read(sql: str, *, standard: bool) -> Script:
@@ -255,6 +255,10 @@ def _read(sql: str, *, standard: bool) -> Script:
         script = _read_split(sql, standard=standard)
         if script is not None:
             return script
+    return _read_whole(sql, standard=standard)
+
+
+def _read_whole(sql: str, *, standard: bool) -> Script:
     try:
         raw_statements = parse_sql(sql)
     except pglast.parser.ParseError as exc:
@@ -284,7 +288,7 @@ def _read_split(sql: str, *, standard: bool) -> Script | None:
         if not needs_reading(piece.encode()):
             statements.append(Statement(Kind.OTHER, piece))
             continue
-        script = _read(piece, standard=standard)
+        script = _read_whole(piece, standard=standard)
         if script.error is not None:  # read alone otherwise than within the text
             return None
         statements.extend(script.statements)

@@ -20,7 +20,7 @@ from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.values import Written
 from skewguard.catalog import CatalogSnapshot
 from skewguard.quoting import with_escape_strings
-from skewguard.sql_parse import parse_sql
+from skewguard.sql_parse import parse_statements
 
 __all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
 
@@ -89,37 +89,38 @@ def _analyze(
     sql: str, search_path: Sequence[str], catalog: CatalogSnapshot, user: str | None
 ) -> Analysis:
     try:
-        raw = parse_sql(sql)
+        raw = parse_statements(sql)
     except RecursionError:
         return Analysis(error="too-deep")
     except Exception:
         error = "replication-command" if is_replication_command(sql) else "syntax"
         return Analysis(error=error, has_ddl=looks_like_ddl(sql))
-    if not raw:
-        return Analysis(error="empty")
-    stmts = [r.stmt for r in raw]
-    kinds = tuple(type(s).__name__ for s in stmts)
-    has_ddl = any(is_ddl(s) for s in stmts)
-    fp = fingerprint(sql)
     extractor = Extractor(catalog, search_path, user)
-    try:
-        for stmt in stmts:
+    kinds: list[str] = []
+    has_ddl = False
+    failed: Analysis | None = None
+    for r in raw:  # one statement's tree at a time (sql_parse.parse_statements)
+        stmt = r.stmt
+        kinds.append(type(stmt).__name__)
+        has_ddl = has_ddl or is_ddl(stmt)
+        if failed is not None:
+            continue
+        try:
             extractor.statement(stmt)
-    except RecursionError:
-        return Analysis(error="too-deep", has_ddl=has_ddl, fingerprint=fp, statements=kinds)
-    except Exception as exc:  # a bug here must not break the caller's traffic
-        return Analysis(
-            error="internal",
-            detail=f"{type(exc).__name__}: {exc}",
-            has_ddl=has_ddl,
-            fingerprint=fp,
-            statements=kinds,
-        )
+        except RecursionError:
+            failed = Analysis(error="too-deep")
+        except Exception as exc:  # a bug here must not break the caller's traffic
+            failed = Analysis(error="internal", detail=f"{type(exc).__name__}: {exc}")
+    if not kinds:
+        return Analysis(error="empty")
+    fp = fingerprint(sql)
+    if failed is not None:
+        return replace(failed, has_ddl=has_ddl, fingerprint=fp, statements=tuple(kinds))
     return Analysis(
         facets=frozenset(extractor.facets),
         has_ddl=has_ddl,
         fingerprint=fp,
-        statements=kinds,
+        statements=tuple(kinds),
         search_path=extractor.search_path_set,
         search_path_reset=extractor.search_path_reset,
         values=tuple(extractor.values),
@@ -175,7 +176,7 @@ def result_facets(
     statements after it). A text that does not parse gives no facets.
     """
     try:
-        raw = parse_sql(sql)
+        raw = parse_statements(sql)
     except Exception:
         return frozenset()
     extractor = Extractor(catalog, search_path, user)
