@@ -244,14 +244,11 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
     )
 
 
-#: Texts longer than this are split first (pglast's C splitter) and only the statements
-#: the sniff cannot call plain are parsed: building pglast's Python tree of a 900 kB
-#: ``SELECT 1;`` x 100,000 held the event loop (every session) for ~6 s, the split ~0.2 s.
-_SPLIT_ABOVE = SPLIT_ABOVE
-
-
 def _read(sql: str, *, standard: bool) -> Script:
-    if len(sql) > _SPLIT_ABOVE:
+    # a long text is split first (pglast's C splitter) and only the statements the sniff
+    # cannot call plain are parsed: building pglast's Python tree of a 900 kB
+    # ``SELECT 1;`` x 100,000 held the event loop (every session) for ~6 s, the split ~0.2 s
+    if len(sql) > SPLIT_ABOVE:
         script = _read_split(sql, standard=standard)
         if script is not None:
             return script

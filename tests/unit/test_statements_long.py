@@ -43,7 +43,7 @@ def test_long_plain_text_builds_no_tree_for_its_plain_statements(
 def test_long_text_reads_as_its_whole_parse(monkeypatch: pytest.MonkeyPatch) -> None:
     text = _MIXED * 300
     whole = read_script(text)
-    monkeypatch.setattr(statements, "_SPLIT_ABOVE", 10**9)
+    monkeypatch.setattr(statements, "SPLIT_ABOVE", 10**9)
     assert read_script(text) == whole
     assert whole.has_ddl and whole.application_name is not None
     assert whole.if_not_standard is not None  # read both ways, split both ways
