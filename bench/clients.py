@@ -421,6 +421,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="comma-separated",
     )
     parser.add_argument("--psycopg-tests", type=Path, help="psycopg 3 repository (tests/)")
+    parser.add_argument("--node-postgres-tests", type=Path, help="node-postgres packages/pg")
+    parser.add_argument("--postgres-js-tests", type=Path, help="postgres.js checkout")
     parser.add_argument("--workdir", type=Path, default=ROOT / ".skewguard" / "clients")
     parser.add_argument("--timeout", type=float, default=2400, help="seconds per suite run")
     parser.add_argument("--reruns", type=int, default=1, help="reruns of each difference")
@@ -428,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = parser.parse_args(argv)
     # SIGTERM (a timeout, a CI job ending) unwinds: the cluster and proxies are stopped.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    suites = [SUITES[name] for name in options.suites.split(",")]
+    suites = [SUITES[name] for name in options.suites.split(",") if name]
     if options.psycopg_tests is None and any(s.sdist is None for s in suites):
         print("psycopg: skipped (its tests are not on PyPI; pass --psycopg-tests)")
         suites = [s for s in suites if s.sdist is not None]
@@ -483,6 +485,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     diffs.append((run, test, direct_outcome, proxied_outcome, said))
                     print("  " + _difference(diffs[-1]), flush=True)  # seen even if killed
+        for name, home in (
+            ("node-postgres", options.node_postgres_tests),
+            ("postgres.js", options.postgres_js_tests),
+        ):
+            if home is not None:
+                suites.append(_node_suite(name))
+                _run_node(name, home.resolve(), targets, ports, cluster, workdir, runs, diffs)
     finally:
         for proxy in proxies:
             proxy.stop()
@@ -493,6 +502,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         rows = [{**run.__dict__, "refused": sorted(run.refused)} for run in runs]
         options.out.write_text(json.dumps(rows, indent=1))
     return 1 if any(said == "stable" for *_, said in diffs) else 0
+
+
+def _node_suite(name: str) -> Suite:
+    """A Node.js suite as the table names it (its version: the checkout's)."""
+    return Suite(name, "git", [], None, _libpq_env, lambda endpoint: [])
+
+
+def _run_node(
+    name: str,
+    home: Path,
+    targets: Sequence[Target],
+    ports: dict[str, int],
+    cluster: LocalCluster,
+    workdir: Path,
+    runs: list[Run],
+    diffs: list[tuple[Run, str, str, str, str]],
+) -> None:
+    """One Node.js suite on each target; a difference is listed, not rerun."""
+    from bench.node_clients import RUNNERS, NodeSuite
+
+    by_target: dict[str, Run] = {}
+    for target in targets:
+        database = f"{name}_{target.name}".replace("-", "_").replace(".", "_")
+        endpoint = Endpoint(ports[target.name], database, target.tagged)
+        fresh_database(cluster, database)
+        run = RUNNERS[name](NodeSuite(name, home), target.name, endpoint, workdir, 300)
+        print(_row(_node_suite(name), run), flush=True)
+        runs.append(run)
+        by_target[target.name] = run
+        if target.mode is None:
+            continue
+        for test, (before, after) in differences(by_target["direct"], run).items():
+            diffs.append((run, test, before, after, "not rerun"))
+            print("  " + _difference(diffs[-1]), flush=True)
 
 
 def _row(suite: Suite, run: Run) -> str:
