@@ -22,7 +22,7 @@ from bench.targets import HOST, USER
 
 #: postgres.js' runner: one line per test that did not succeed.
 _PJS_FAILED = re.compile(
-    r"^⛔️ (?P<name>.*) at line (?P<line>\d+) (?P<how>failed|never finished|cleanup failed)"
+    r"⛔️ (?P<name>.*) at line (?P<line>\d+) (?P<how>failed|never finished|cleanup failed)"
 )
 #: postgres.js' runner: one check mark per test that succeeded, in order.
 _PJS_PASSED = "✅"
@@ -63,8 +63,7 @@ def parse_postgres_js(output: str) -> dict[str, str]:
     finish). Passed tests are not named, so they are reported as one count row.
     """
     outcomes: dict[str, str] = {}
-    for line in output.splitlines():
-        match = _PJS_FAILED.match(line.strip())
+    for match in _PJS_FAILED.finditer(output):  # stderr's lines may follow stdout's marks
         if match:
             how = "failed" if match["how"] != "never finished" else "not finished"
             outcomes[f"line {match['line']}: {match['name']}"] = how

@@ -9,8 +9,7 @@ from bench.node_clients import node_postgres_files, parse_postgres_js
 
 def test_postgres_js_failures_are_named_and_passes_counted() -> None:
     output = (
-        "✅✅✅\n"
-        "⛔️ Connect using SSL at line 120 failed \n Error: boom\n"
+        "✅✅✅⛔️ Connect using SSL at line 120 failed \n Error: boom\n"
         "⛔️ Cancel query at line 130 never finished \n"
         "⚠️ 1 ignored test\n"
     )
