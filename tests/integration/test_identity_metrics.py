@@ -180,3 +180,25 @@ def test_app_role_binds_a_tag_to_its_role(cluster: LocalCluster, tmp_path: Path)
         assert ("shop", "999") not in seen
     finally:
         proxy.stop()
+
+
+def test_identity_changes_of_a_connection_are_logged_up_to_a_bound(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """``SET application_name`` in a loop: the first changes are logged, then one line
+    says the rest are not (each switch was a log line), while each switch still counts."""
+    logfile = tmp_path / "proxy.log"
+    proxy = ProxyProcess(upstream=cluster.url(), logfile=logfile).start()
+    app = unique("flood")
+    try:
+        with psycopg.connect(proxy.url(application_name=f"{app}@0"), autocommit=True) as conn:
+            for i in range(1, 31):
+                conn.execute(f"SET application_name = '{app}@{i}'")
+                conn.execute("select 1")
+            assert counts(proxy, app, "30")[1] == 1  # the last claim is the one counted
+    finally:
+        proxy.stop()
+    lines = logfile.read_text().splitlines()
+    changes = [line for line in lines if "identity change" in line and app in line]
+    assert len(changes) == 3, changes
+    assert sum("identity changes of this connection past 3" in line for line in lines) == 1

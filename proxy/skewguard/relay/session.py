@@ -77,6 +77,9 @@ _BY_HEAD = frozenset(b"B")
 HOLD_LIMIT = hs.HOLD_LIMIT
 #: How much longer than its statement_timeout the proxy's own query may take to answer.
 _OWN_QUERY_SLACK = 1.0
+#: Identity changes of one connection logged; past them one line says the rest are not
+#: (``SET application_name`` in a loop wrote a log line per statement).
+LOGGED_RETAGS = 3
 
 
 _SYNC = m.frame(b"S", b"")
@@ -140,6 +143,7 @@ class ClientSession(asyncio.Protocol):
         self.database = ""
         self.statement_log: StatementLog | None = None  # None: not learning (yet)
         self.identity = UNTAGGED
+        self._retags = 0  # identity changes seen (LOGGED_RETAGS of them logged)
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
         self.backend_pid: int | None = None
@@ -1039,10 +1043,18 @@ class ClientSession(asyncio.Protocol):
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
             return
-        log.info(
-            "identity change",
-            extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
-        )
+        self._retags += 1
+        if self._retags <= LOGGED_RETAGS:
+            log.info(
+                "identity change",
+                extra={"peer": self.peer, "from": str(self.identity), "to": str(identity)},
+            )
+        elif self._retags == LOGGED_RETAGS + 1:
+            log.info(
+                "identity changes of this connection past %d are not logged",
+                LOGGED_RETAGS,
+                extra={"peer": self.peer},
+            )
         self.identity = identity
         if self.phase not in (Phase.READY, Phase.RAW):
             return  # not counted yet: _count_identity opens it under the final name
