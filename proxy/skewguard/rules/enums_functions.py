@@ -401,7 +401,7 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
         ),
         Example(
             "CREATE FUNCTION t() RETURNS TABLE (id int, v int) LANGUAGE sql AS 'SELECT 1, 1'",
-            "PREPARE q AS SELECT * FROM t()",
+            "PREPARE q AS SELECT * FROM t(); EXECUTE q",
             "DROP FUNCTION t();"
             " CREATE FUNCTION t() RETURNS TABLE (id int, v int, n int) LANGUAGE sql"
             " AS 'SELECT 1, 1, 2'",

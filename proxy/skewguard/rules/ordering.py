@@ -52,7 +52,7 @@ REORDERED = Rule(
         Example(
             "CREATE TABLE t (id int, sku text, price numeric);"
             " CREATE VIEW v AS SELECT id, sku, price FROM t",
-            "PREPARE q AS SELECT * FROM v",
+            "PREPARE q AS SELECT * FROM v; EXECUTE q",
             "DROP VIEW v; CREATE VIEW v AS SELECT id, price, sku FROM t",
             True,
         ),
