@@ -385,6 +385,7 @@ def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -
         "DROP ROLE app",
         "ALTER EXTENSION citext UPDATE",
         "ALTER SYSTEM SET statement_timeout = '1s'",
+        "ALTER SYSTEM SET ssl = off",  # a client requiring TLS can no longer connect
         # a second subcommand's effect would be lost with it: unknown
         "ALTER TABLE audit DISABLE TRIGGER ALL, ADD COLUMN z int",
     ],
@@ -404,6 +405,11 @@ def test_statements_whose_reach_is_unknown(base: CatalogSnapshot, sql: str) -> N
         "ALTER TABLE users SET (fillfactor = 70)",
         "ALTER TABLE users SET UNLOGGED",
         "ALTER SYSTEM SET work_mem = '64MB'",
+        # what a client test bootstrap sends (postgres.js): TLS on, password hashing
+        "ALTER SYSTEM SET ssl = on",
+        "ALTER SYSTEM SET password_encryption = 'scram-sha-256'",
+        "ALTER SYSTEM SET max_wal_size = '2GB'",
+        "ALTER SYSTEM SET autovacuum_naptime = '10s'",
         "COMMENT ON TABLE users IS 'x'",
         "CREATE STATISTICS s ON email, name FROM users",
         "GRANT SELECT ON users TO PUBLIC",

@@ -300,13 +300,49 @@ _SAFE_SETTINGS = frozenset(
         "synchronous_commit",
         "jit",
         "timezone",
+        # server-wide (ALTER SYSTEM): how the server stores, writes and cleans, not
+        # what a statement may do; password_encryption hashes passwords set later
+        "password_encryption",
+        "shared_buffers",
+        "huge_pages",
+        "max_wal_size",
+        "min_wal_size",
+        "max_wal_senders",
+        "max_replication_slots",
+        "max_worker_processes",
+        "maintenance_io_concurrency",
     }
 )
-_SAFE_SETTING_PREFIXES = ("log_", "track_", "enable_", "cpu_", "parallel_", "auto_explain.")
+_SAFE_SETTING_PREFIXES = (
+    "log_",
+    "track_",
+    "enable_",
+    "cpu_",
+    "parallel_",
+    "max_parallel_",
+    "auto_explain.",
+    "autovacuum",
+    "checkpoint_",
+    "bgwriter_",
+    "wal_",
+    "archive_",
+)
+#: Settings harmless only one way: turning TLS on adds a way to connect, off removes one.
+_SAFE_WHEN_ON = frozenset({"ssl"})
 
 
 def _safe_setting(name: str) -> bool:
     return name in _SAFE_SETTINGS or name.startswith(_SAFE_SETTING_PREFIXES)
+
+
+def _turned_on(stmt: Any) -> bool:
+    """``SET x = on`` (or true, yes, 1), as PostgreSQL reads a boolean setting."""
+    args = stmt.args or ()
+    if stmt.kind != enums.VariableSetKind.VAR_SET_VALUE or len(args) != 1:
+        return False
+    value = getattr(args[0], "val", None)
+    text = str(getattr(value, "sval", getattr(value, "ival", ""))).lower()
+    return text in {"on", "true", "yes", "1", "t", "y"}
 
 
 def _role_reach(spec: Any) -> Affects | None:
@@ -323,7 +359,7 @@ def _setting(stmt: Any, what: str, affects: Affects | None) -> None:
         raise CannotModel(
             f"{what} RESET ALL: the defaults it restores are not modelled", affects=affects
         )
-    if _safe_setting(name):
+    if _safe_setting(name) or (name in _SAFE_WHEN_ON and _turned_on(stmt)):
         return
     raise CannotModel(
         f"{what} SET {name}: new sessions' behaviour under it is not modelled", affects=affects
