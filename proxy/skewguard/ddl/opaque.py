@@ -337,7 +337,7 @@ def _safe_setting(name: str) -> bool:
 
 def _turned_on(stmt: Any) -> bool:
     """``SET x = on`` (or true, yes, 1), as PostgreSQL reads a boolean setting."""
-    args = stmt.args or ()
+    args: Sequence[Any] = stmt.args or ()
     if stmt.kind != enums.VariableSetKind.VAR_SET_VALUE or len(args) != 1:
         return False
     value = getattr(args[0], "val", None)
