@@ -63,6 +63,22 @@ def privileges_by_role(
     return out
 
 
+def role_members(memberships: Iterable[tuple[str, str]], role: str) -> frozenset[str]:
+    """Every role that is a member of ``role`` by ``memberships`` (role, member),
+    directly or through other roles: what ``role`` holds, they may hold."""
+    direct: dict[str, set[str]] = {}
+    for granted, member in memberships:
+        direct.setdefault(granted, set()).add(member)
+    found: set[str] = set()
+    todo = [role]
+    while todo:
+        for member in direct.get(todo.pop(), ()):
+            if member not in found:
+                found.add(member)
+                todo.append(member)
+    return frozenset(found)
+
+
 class RelKind(StrEnum):
     """The relkinds a query can name."""
 
@@ -345,6 +361,9 @@ class CatalogSnapshot:
     schema_acls: tuple[tuple[str, tuple[str, ...] | None], ...] = ()  # (schema, aclitems)
     dependencies: tuple[Dependency, ...] = ()
     extensions: frozenset[str] | None = None  # None: not read (members unknown)
+    #: (role, member) of every role membership (pg_auth_members; roles are cluster-wide);
+    #: None: not read (who inherits what from a role is unknown)
+    memberships: tuple[tuple[str, str], ...] | None = None
     builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
     builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
     _relations: dict[tuple[str, str], Relation] = field(
@@ -523,6 +542,7 @@ def build_catalog(
     inherits: Iterable[Row] = (),
     rules: Iterable[Row] = (),
     extensions: Row | None = None,
+    memberships: Iterable[Row] | None = None,
 ) -> CatalogSnapshot:
     """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
 
@@ -531,7 +551,8 @@ def build_catalog(
     the SQL in this module selects. ``relations`` (owner, ACL, RLS, size,
     updatability), ``view_deps``, ``policies``, ``inherits`` and ``rules`` add
     to the relations that ``columns`` lists; ``dependencies`` are the pg_depend
-    edges a drop follows; ``extensions`` (one row, ``names``) when read.
+    edges a drop follows; ``extensions`` (one row, ``names``) and ``memberships``
+    (role, member) when read.
     """
     schema_rows = list(schemas)
     schema_names = frozenset(str(r["schema"]) for r in schema_rows)
@@ -694,6 +715,11 @@ def build_catalog(
         builtin_relations=frozenset(_text_tuple(builtins["relations"] if builtins else None)),
         dependencies=tuple(sorted({_dependency(r) for r in dependencies}, key=_dependency_key)),
         extensions=frozenset(_text_tuple(extensions["names"])) if extensions else None,
+        memberships=(
+            None
+            if memberships is None
+            else tuple((str(r["role"]), str(r["member"])) for r in memberships)
+        ),
     )
 
 
@@ -1214,6 +1240,14 @@ WHERE r.rulename <> '_RETURN' AND {_USER_NSP} /*only*/
 ORDER BY 3, 4, 5
 """
 
+MEMBERSHIPS_SQL = """
+SELECT r.rolname::text AS role, m.rolname::text AS member
+FROM pg_catalog.pg_auth_members a
+JOIN pg_catalog.pg_roles r ON r.oid = a.roleid
+JOIN pg_catalog.pg_roles m ON m.oid = a.member
+ORDER BY 1, 2
+"""
+
 EXTENSIONS_SQL = """
 SELECT ARRAY(SELECT e.extname::text FROM pg_catalog.pg_extension e ORDER BY 1) AS names
 """
@@ -1242,6 +1276,7 @@ QUERIES = {
     "dependencies": DEPENDENCIES_SQL,
     "inherits": INHERITS_SQL,
     "rules": RULES_SQL,
+    "memberships": MEMBERSHIPS_SQL,
 }
 ONE_ROW_QUERIES = {"builtins": BUILTINS_SQL, "extensions": EXTENSIONS_SQL}
 

@@ -85,6 +85,7 @@ SOURCES = (
     Source("trigger", "pg_trigger", keys=("tgrelid",), created="oid"),
     Source("extension", "pg_extension"),
     Source("collation", "pg_collation"),
+    Source("auth_members", "pg_auth_members"),  # shared by every database; a few rows
 )
 
 _XID_SPACE = 1 << 32  # xmin is the low 32 bits of a transaction's xid8

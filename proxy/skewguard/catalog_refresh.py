@@ -7,11 +7,11 @@ one scan of the catalogs while nothing in them changed, and otherwise reads
 again only the relations that changed and those whose snapshot entry names
 them: views reading them, inheritance children (when the parent's name moved),
 tables with a foreign key to them or a default taking a sequence of theirs, an
-identity's table. Schemas,
-functions, enums and the dependencies on functions, collations and extensions
-are read whole when their catalog changed (schemas and functions: only grew); a schema,
-function or type that was renamed, altered or dropped, an extension, a
-collation or a composite type changed: everything is read again (their names
+identity's table. Schemas, functions, enums, role memberships and the
+dependencies on functions, collations and extensions are read whole when their
+catalog changed (schemas and functions: only grew); a schema, function or type
+that was renamed, altered or dropped, an extension, a collation or a composite
+type changed: everything is read again (their names
 are inside other relations' entries). A whole read runs in one repeatable-read
 transaction; a refresh's statements do not (one round trip each, no BEGIN or
 COMMIT): each reads a moment at or after its statistics, whose marker it
@@ -96,7 +96,7 @@ class Plan:
     """What a refresh reads, from the catalogs' statistics since the marker."""
 
     full: bool  # read everything
-    reread: frozenset[str]  # of "schemas", "functions", "enums", "types", "dependencies"
+    reread: frozenset[str]  # "schemas", "functions", "enums", "types", "dependencies"...
     changed: frozenset[int]  # oids of relations (or their indexes) with new rows
     lost: frozenset[str]  # sources (and "class") that may have lost rows
 
@@ -126,6 +126,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("enums", ("type", "enum")),
             ("types", ("type",)),
             ("dependencies", ("depend",)),
+            ("memberships", ("auth_members",)),
         )
         if any(changed(n) for n in names)
     }
@@ -419,6 +420,7 @@ def _patched(
         schema_acls=part.schema_acls if "schemas" in rows else old.schema_acls,
         dependencies=part.dependencies if "dependencies" in rows else old.dependencies,
         extensions=old.extensions,
+        memberships=part.memberships if "memberships" in rows else old.memberships,
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
         by_name=by_name,

@@ -367,6 +367,39 @@ def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) ->
     assert Overlay(base).apply("ALTER ROLE app_rw SET work_mem = '64MB'") == []
 
 
+# app_rw holds what grp holds (through mid); nobody is a member of app or tmp
+MEMBERSHIPS = (("grp", "mid"), ("mid", "app_rw"), ("owner_role", "grp"))
+
+
+@pytest.mark.parametrize(
+    ("sql", "reached"),
+    [
+        ("DROP ROLE tmp", {"tmp"}),  # a role nobody is a member of: its own sessions
+        ("DROP USER IF EXISTS tmp, app", {"tmp", "app"}),
+        ("DROP ROLE grp", {"grp", "mid", "app_rw"}),  # its members lose what it holds
+        ("REVOKE owner_role FROM grp", {"grp", "mid", "app_rw"}),
+        ("REVOKE mid FROM app_rw", {"app_rw"}),
+        ("ALTER GROUP grp DROP USER mid", {"mid", "app_rw"}),
+    ],
+)
+def test_a_role_lost_reaches_the_versions_of_it_and_its_members(
+    base: CatalogSnapshot, sql: str, reached: set[str]
+) -> None:
+    known = dataclasses.replace(base, memberships=MEMBERSHIPS)
+    affects = unmodelled(known, sql).affects
+    assert affects is not None and affects.roles == reached
+
+
+@pytest.mark.parametrize(
+    "sql", ["DROP ROLE tmp", "REVOKE mid FROM app_rw", "ALTER GROUP grp DROP USER mid"]
+)
+def test_without_memberships_a_role_lost_reaches_every_version(
+    base: CatalogSnapshot, sql: str
+) -> None:
+    assert base.memberships is None
+    assert unmodelled(base, sql).affects is None
+
+
 def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -> None:
     affects = unmodelled(base, "REASSIGN OWNED BY app, app_rw TO other").affects
     assert affects is not None and affects.roles == {"app", "app_rw"}
@@ -381,7 +414,7 @@ def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -
         "ALTER ROLE ALL SET statement_timeout = '1s'",
         "ALTER ROLE app_rw IN DATABASE other SET statement_timeout = '1s'",
         "ALTER DATABASE db SET statement_timeout = '1s'",
-        "REVOKE app_rw FROM app",
+        "REVOKE app_rw FROM app",  # memberships not read (see the test above)
         "DROP ROLE app",
         "ALTER EXTENSION citext UPDATE",
         "ALTER SYSTEM SET statement_timeout = '1s'",

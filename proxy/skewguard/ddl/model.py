@@ -158,6 +158,7 @@ class Model:
     partitions: set[int] = field(default_factory=set)  # children that are partitions
     extensions: set[str] = field(default_factory=set)  # with their members in ``edges``
     extensions_known: bool = False  # the snapshot listed its extensions and their members
+    memberships: tuple[tuple[str, str], ...] | None = None  # the snapshot's (role, member)
     opaque_extensions: set[str] = field(default_factory=set)  # created here: members unknown
     types: set[str] = field(default_factory=set)  # user types but enums, qualified
     type_moves: dict[str, str] = field(default_factory=dict)  # renamed/moved: first -> now
@@ -199,6 +200,7 @@ class Model:
             partitions=set(self.partitions),
             extensions=set(self.extensions),
             opaque_extensions=set(self.opaque_extensions),
+            memberships=self.memberships,
             types=set(self.types),
             type_moves=dict(self.type_moves),
             approx_types=set(self.approx_types),
@@ -266,6 +268,7 @@ class Model:
         else:
             m = cls.from_catalog(cat)
         m.origin = cat
+        m.memberships = cat.memberships  # roles are not modelled: read, never changed
         return m
 
     def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
@@ -410,6 +413,7 @@ class Model:
         if cat.extensions is not None:
             m.extensions = set(cat.extensions)
             m.extensions_known = True
+        m.memberships = cat.memberships
         m._settle()
         return m
 
@@ -628,6 +632,7 @@ class Model:
                 )
             ),
             extensions=frozenset(self.extensions) if self.extensions_known else None,
+            memberships=self.memberships,
             by_name=by_name,
         ).mark_key_ordered()
 

@@ -26,7 +26,7 @@ from typing import Any
 from pglast import ast, enums
 
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import RelKind, qualified
+from skewguard.catalog import RelKind, qualified, role_members
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Holder, Model
@@ -353,6 +353,26 @@ def _role_reach(spec: Any) -> Affects | None:
     return Affects(Use.ANY, f"role {name}", roles=frozenset({name}))
 
 
+def _members_reach(scope: Scope, specs: Iterable[Any]) -> Affects | None:
+    """Versions connecting as one of the named roles or as any member of one, directly
+    or through other roles (what the role loses, they lose); None (everyone) when a
+    role is not named (PUBLIC, CURRENT_USER...) or memberships were not read."""
+    memberships = scope.initial.memberships
+    if memberships is None:
+        return None
+    reached: set[str] = set()
+    names = []
+    for spec in specs:
+        if spec is None or spec.roletype != enums.RoleSpecType.ROLESPEC_CSTRING:
+            return None
+        name = str(spec.rolename)
+        names.append(name)
+        reached |= {name, *role_members(memberships, name)}
+    if not names:
+        return None
+    return Affects(Use.ANY, f"role {', '.join(names)}", roles=frozenset(reached))
+
+
 def _setting(stmt: Any, what: str, affects: Affects | None) -> None:
     name = str(stmt.name or "").lower()
     if stmt.kind == enums.VariableSetKind.VAR_RESET_ALL:
@@ -397,8 +417,11 @@ def _alter_role(scope: Scope, node: Any) -> None:
                 affects=_role_reach(node.role),
             )
         if name == "rolemembers" and node.action == -1:
-            # the members' own members lose the privileges too: membership is not modelled
-            raise CannotModel("ALTER GROUP ... DROP USER: role membership is not modelled")
+            # the members lose what the group holds, and so do their own members
+            raise CannotModel(
+                "ALTER GROUP ... DROP USER: what the members lose is not modelled",
+                affects=_members_reach(scope, opt.arg or ()),
+            )
 
 
 def _alter_system(scope: Scope, node: Any) -> None:
@@ -427,8 +450,20 @@ def _grant_role(scope: Scope, node: Any) -> None:
         return
     if node.opt and all(str(o.defname) == "admin" for o in node.opt):
         return  # REVOKE ADMIN OPTION FOR: the membership stays
-    # the grantee's own members lose the privileges too: membership is not modelled
-    raise CannotModel("REVOKE of a role membership: role membership is not modelled")
+    # the grantees lose what the role holds, and so do their own members
+    raise CannotModel(
+        "REVOKE of a role membership: what the grantees lose is not modelled",
+        affects=_members_reach(scope, node.grantee_roles or ()),
+    )
+
+
+def _drop_role(scope: Scope, node: Any) -> None:
+    # PostgreSQL refuses to drop a role that owns or holds anything (2BP01): what
+    # is lost is logging in as it, and what its members held through it
+    raise CannotModel(
+        "DROP ROLE: its sessions and what its members held through it are not modelled",
+        affects=_members_reach(scope, node.roles or ()),
+    )
 
 
 def _import_foreign_schema(scope: Scope, node: Any) -> None:
@@ -732,9 +767,7 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ),
     ast.AlterEventTrigStmt: _alter_event_trigger,
     ast.ReassignOwnedStmt: _reassign_owned,
-    ast.DropRoleStmt: _unmodellable(
-        "DROP ROLE: the versions connecting as it or as its members are not modelled"
-    ),
+    ast.DropRoleStmt: _drop_role,
     ast.DropdbStmt: _drop_database,
     ast.DropUserMappingStmt: _unmodellable("DROP USER MAPPING: foreign access is not modelled"),
     ast.AlterExtensionStmt: _unmodellable(
