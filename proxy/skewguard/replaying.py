@@ -204,14 +204,14 @@ def _failed_mid_block(baseline: Runs) -> bool:
 def value_changes(changes: Sequence[Change]) -> list[Change]:
     """The changes replay judges; also a partial unique index dropped: whether an upsert's
     ``ON CONFLICT (...) WHERE`` still finds an arbiter depends on literals only its samples
-    hold; and a privilege revoked from PUBLIC: whether a version's role still holds it
-    (its own grant, a role it is a member of, superuser) PostgreSQL knows best."""
+    hold; and a revoked privilege: whether a version's role still holds it (its own
+    grant, PUBLIC's, another role it is a member of, superuser) PostgreSQL knows best."""
     return [
         c
         for c in changes
         if isinstance(c, VALUE_KINDS)
         or (isinstance(c, DropIndex) and c.unique and c.predicate)
-        or (isinstance(c, Revoke) and c.role == "public")
+        or isinstance(c, Revoke)
     ]
 
 

@@ -5355,3 +5355,6 @@ from tests.support.groundtruth_round12a import ROUND12A_BREAKING, ROUND12A_SAFE 
 from tests.support.groundtruth_round12b import CASES as ROUND12B  # noqa: E402
 
 CASES += ROUND12A_SAFE + ROUND12A_BREAKING + ROUND12B
+from tests.support.groundtruth_roles import CASES as ROLES  # noqa: E402
+
+CASES += ROLES

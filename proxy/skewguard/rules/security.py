@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import RelKind, privileges_by_role
+from skewguard.catalog import RelKind, privileges_by_role, role_members
 from skewguard.ddl.changes import EnableRowLevelSecurity, ForceRowLevelSecurity, Revoke
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import VersionKey
@@ -166,12 +166,23 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
         uses = list(ctx.uses(kinds, in_schema(change.subject)))
     else:
         return
+    memberships = ctx.before.memberships or ()
+    members = role_members(memberships, role) if role != "public" else frozenset()
     for v, f, ev in first_per_version(uses):
         roles = ctx.roles(v)
         if not roles:
             yield Hit(Severity.RISK, risks(what, v, f, "the version's role is unknown"), v, f, ev)
         elif role in roles:
             yield Hit(Severity.BREAK, breaks(what, v, f) + f" as role {role}", v, f, ev)
+        elif roles & members:
+            held = ", ".join(sorted(roles & members))
+            yield Hit(
+                Severity.RISK,
+                risks(what, v, f, f"role {held} may hold it only as a member of {role}"),
+                v,
+                f,
+                ev,
+            )
         elif role == "public":
             yield Hit(
                 Severity.RISK,
@@ -202,8 +213,10 @@ REVOKE = Rule(
     "UPDATE to update (or UPDATE on each column set, GRANT UPDATE (col)), DELETE to delete, "
     "TRUNCATE to truncate, USAGE on a "
     "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
-    "(also through a column default). Role membership is not modelled: a role that has the "
-    "privilege through another role is reported as a risk only when it has no direct grant.",
+    "(also through a column default). A version whose role holds the privilege as a member "
+    "of the role it is revoked from (directly or through other roles), or through PUBLIC, "
+    "is a risk here: its statements are replayed as its role, and PostgreSQL tells whether "
+    "another grant still covers them.",
     breaks="Statements of the role that need the revoked privilege.",
     recipe="Move every protected version to a role that keeps the privilege first.",
     covers=(Revoke,),
