@@ -9,7 +9,7 @@ the other (granting it again in the second database is only a notice).
 
 from __future__ import annotations
 
-from tests.support.groundtruth import Case, extended, simple
+from tests.support.groundtruth import Case, Q, extended, simple
 
 V1, V2 = "app@1", "app@2"
 MEMBER, GROUP = "gtr_member", "gtr_group"
@@ -21,7 +21,10 @@ GRANT {GROUP} TO {MEMBER};
 GRANT SELECT, INSERT ON notes TO {GROUP};
 GRANT USAGE ON SEQUENCE notes_id_seq TO {GROUP};
 """
-READS = [simple("SELECT body FROM notes"), extended("SELECT body FROM notes WHERE id = %s", 1)]
+READS: list[str | Q] = [
+    simple("SELECT body FROM notes"),
+    extended("SELECT body FROM notes WHERE id = %s", 1),
+]
 USERS = {V1: MEMBER, V2: GROUP}
 
 CASES: list[Case] = [
