@@ -49,7 +49,6 @@ def test_a_storm_of_distinct_shapes_stays_bounded(cluster: LocalCluster, tmp_pat
         watcher = threading.Thread(target=watch)
         watcher.start()
         answered = 0
-        started = time.monotonic()
         try:
             with psycopg.connect(
                 proxy.url(database=database, application_name="shop@1"), autocommit=True
@@ -63,7 +62,6 @@ def test_a_storm_of_distinct_shapes_stays_bounded(cluster: LocalCluster, tmp_pat
         finally:
             stop.set()
             watcher.join()
-        elapsed = time.monotonic() - started
         assert answered == 6000
         shed = _shed(proxy)
         assert shed["duplicate"] > 0 and shed["distinct"] > 0, shed
@@ -73,4 +71,3 @@ def test_a_storm_of_distinct_shapes_stays_bounded(cluster: LocalCluster, tmp_pat
         assert "column_read:public.users.email" in footprint
         assert "column_read:public.users.name" in footprint
         assert _backlog(proxy) == 0  # all taken by the learner once the storm is over
-        assert elapsed < 60
