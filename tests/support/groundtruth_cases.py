@@ -5358,3 +5358,6 @@ CASES += ROUND12A_SAFE + ROUND12A_BREAKING + ROUND12B
 from tests.support.groundtruth_roles import CASES as ROLES  # noqa: E402
 
 CASES += ROLES
+from tests.support.groundtruth_round13b import CASES as ROUND13B  # noqa: E402
+
+CASES += ROUND13B
