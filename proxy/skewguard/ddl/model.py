@@ -268,12 +268,14 @@ class Model:
         else:
             m = cls.from_catalog(cat)
         m.origin = cat
-        m.memberships = cat.memberships  # roles are not modelled: read, never changed
         return m
 
     def _patched(self, cat: CatalogSnapshot, patch: Patch) -> Model:
         """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
-        m = dataclasses.replace(self.copy(), origin=None, lineage=object())
+        # roles are not modelled: their memberships are what the snapshot read
+        m = dataclasses.replace(
+            self.copy(), origin=None, lineage=object(), memberships=cat.memberships
+        )
         # a relation read again under its name keeps its oid: the entries naming it
         # (children's parents) stay linked without being read again themselves
         named = {(s, n): oid for s, n in patch.replaced if (oid := m.rel_oid(s, n)) is not None}

@@ -166,8 +166,7 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
         uses = list(ctx.uses(kinds, in_schema(change.subject)))
     else:
         return
-    memberships = ctx.before.memberships or ()
-    members = role_members(memberships, role) if role != "public" else frozenset()
+    members = role_members(ctx.before.memberships or (), role)  # PUBLIC has none
     for v, f, ev in first_per_version(uses):
         roles = ctx.roles(v)
         if not roles:
