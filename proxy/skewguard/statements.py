@@ -21,6 +21,7 @@ from pglast import ast, enums, visitors
 from skewguard.analysis.classify import is_ddl, looks_like_ddl
 from skewguard.analysis.nodes import walk
 from skewguard.quoting import with_escape_strings
+from skewguard.sql_constants import constant_value
 from skewguard.sql_parse import SPLIT_ABOVE, parse_sql
 from skewguard.sql_start import first_word
 from skewguard.wire.encodings import ANY
@@ -300,7 +301,7 @@ def _text_of(raw: Any, encoded: bytes) -> str:
 
 
 #: PL/pgSQL statements that run SQL the proxy cannot read from the block's text, or
-#: end transactions the gate follows (EXECUTE of a constant string is read).
+#: end transactions the gate follows (EXECUTE of a string built of constants is read).
 _OPAQUE_PLPGSQL = frozenset(
     {
         "PLpgSQL_stmt_dynfors",
@@ -314,9 +315,10 @@ _OPAQUE_PLPGSQL = frozenset(
 def _do_statements(stmt: Any, text: str, *, standard: bool = True) -> list[Statement]:
     """A DO block: its static SQL is read like any other; dynamic SQL makes it opaque.
 
-    Every static DDL statement in the block, and every EXECUTE of a constant
-    string, counts as run (a conservative reading of IF branches); a block in
-    another language, or with EXECUTE of a computed string, is opaque. So is a
+    Every static DDL statement in the block, and every EXECUTE of a string built
+    of constants (``sql_constants``), counts as run (a conservative reading of IF
+    branches); a block in another language, or with EXECUTE of a computed string, is
+    opaque. So is a
     block with a backslash read for a session with standard_conforming_strings off
     (``standard`` False): PL/pgSQL reads its literals with the session's setting.
     """
@@ -354,8 +356,8 @@ def _option(options: Any, name: str) -> str | None:
 
 def _plpgsql_sql(text: str) -> list[str] | None:
     """The SQL a PL/pgSQL block or function (``text``: the DO or CREATE FUNCTION
-    statement) runs: its static statements and EXECUTE of constant strings; None when
-    it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT, or
+    statement) runs: its static statements and EXECUTE of strings built of constants;
+    None when it runs SQL the proxy cannot read (EXECUTE of a computed string, CALL, COMMIT, or
     any mention of dblink, pg_cron or pg_background: PERFORM, assignments and conditions
     can call them too)."""
     if _REMOTE_MARKED.search(text.lower()) is not None:
@@ -378,7 +380,7 @@ def _plpgsql_sql(text: str) -> list[str] | None:
                 embedded.append(execsql["sqlstmt"]["PLpgSQL_expr"]["query"])
             dynexecute = node.get("PLpgSQL_stmt_dynexecute")
             if dynexecute is not None:
-                sql = _constant_string(dynexecute["query"]["PLpgSQL_expr"]["query"])
+                sql = constant_value(dynexecute["query"]["PLpgSQL_expr"]["query"])
                 if sql is None:
                     return None
                 embedded.append(sql)
@@ -651,24 +653,6 @@ class _FuncCalls(visitors.Visitor):
 
     def visit_FuncCall(self, ancestors: Any, node: Any) -> None:
         self.found.append(node)
-
-
-def _constant_string(expression: str) -> str | None:
-    """The value of a PL/pgSQL expression that is one string literal ('…', E'…', $$…$$),
-    as PostgreSQL reads it; None for anything computed."""
-    try:
-        (raw,) = parse_sql(f"SELECT {expression}")
-    except (pglast.parser.ParseError, ValueError):
-        return None
-    stmt = raw.stmt
-    if not isinstance(stmt, ast.SelectStmt) or stmt.fromClause or not stmt.targetList:
-        return None
-    if len(stmt.targetList) != 1:
-        return None
-    value = stmt.targetList[0].val
-    if isinstance(value, ast.A_Const) and isinstance(value.val, ast.String):
-        return str(value.val.sval)
-    return None
 
 
 def _constant(node: Any) -> str | None:

@@ -295,7 +295,7 @@ def test_a_hidden_statement_after_an_unanswered_change_cannot_be_judged(
 def test_dynamic_sql_in_a_do_block_is_refused(guarded: Guarded) -> None:
     """A computed EXECUTE cannot be read: refused as such (--opaque-ddl block)."""
     with guarded.ready_client() as client:
-        client.send(rc.query(f"DO $$ BEGIN EXECUTE format('%s', '{DROP}'); END $$"))
+        client.send(rc.query(f"DO $$ DECLARE v text := '{DROP}'; BEGIN EXECUTE v; END $$"))
         _assert_held(guarded, _outcome(client))
 
 
@@ -496,7 +496,7 @@ def test_a_text_sent_while_the_client_encoding_changes_is_not_waved_through(
     [
         f"LANGUAGE plpgsql AS $$ BEGIN {DROP}; END $$",
         f"LANGUAGE sql AS $$ {DROP} $$",
-        f"LANGUAGE plpgsql AS $$ BEGIN EXECUTE format('%s', '{DROP}'); END $$",
+        f"LANGUAGE plpgsql AS $$ DECLARE v text := '{DROP}'; BEGIN EXECUTE v; END $$",
     ],
 )
 def test_a_function_that_may_run_ddl_later_is_opaque_code(guarded: Guarded, body: str) -> None:

@@ -5361,3 +5361,6 @@ CASES += ROLES
 from tests.support.groundtruth_round13b import CASES as ROUND13B  # noqa: E402
 
 CASES += ROUND13B
+from tests.support.groundtruth_plpgsql import CASES as PLPGSQL  # noqa: E402
+
+CASES += PLPGSQL
