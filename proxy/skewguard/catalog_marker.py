@@ -139,22 +139,31 @@ def _counted(source: Source, indexed: bool) -> str:
 
 def _stats_select(index: int, source: Source, indexed: bool) -> str:
     """One source's row of ``stats_sql``: whether a row is new is computed once per
-    row (a projection fenced by OFFSET 0, not once per aggregate that filters on it)."""
+    row (a projection fenced by OFFSET 0, not once per aggregate that filters on it).
+    The new rows' objects are collected as they come and made distinct afterwards:
+    ``array_agg(DISTINCT …)`` had PostgreSQL 16+ sort every row of the catalog for it
+    (a presorted aggregate), new or not: 29 ms instead of 12 on 62,000 attributes."""
     columns = dict.fromkeys((*source.keys, *([source.created] if source.created else [])))
 
     def newly(column: str) -> str:
-        return f"COALESCE(array_agg(DISTINCT r.{column}) FILTER (WHERE r.new), '{{}}')"
+        return f"COALESCE(array_agg(r.{column}) FILTER (WHERE r.new), '{{}}')"
+
+    def distinct(column: str) -> str:
+        return f"ARRAY(SELECT DISTINCT o FROM pg_catalog.unnest(a.{column}) AS o)"
 
     keys = " || ".join(newly(k) for k in source.keys) or _NO_KEYS
     # the relation's own rows (class, attribute): the objects made are the keys
-    made = newly(source.created) if source.created and not _made_is_keys(source) else "NULL::oid[]"
+    some = source.created is not None and not _made_is_keys(source)
+    made = newly(str(source.created)) if some else "NULL::oid[]"
     return (
-        f"SELECT {index} AS source, count(*) AS count, count(*) FILTER (WHERE r.new) AS new,"
+        f"SELECT {index} AS source, a.count, a.new, {distinct('keys')} AS keys,"
+        f" {distinct('made') if some else 'a.made'} AS made"
+        " FROM (SELECT count(*) AS count, count(*) FILTER (WHERE r.new) AS new,"
         f" {keys} AS keys, {made} AS made"
         f" FROM (SELECT {''.join(f'{c}, ' for c in columns)}{_NEW_ROW} AS new"
         f" FROM pg_catalog.{source.table}, p WHERE {_counted(source, indexed)}"
         " AND NOT (SELECT quiet FROM q)"  # a one-time filter: no scan at all when quiet
-        " OFFSET 0) r"
+        " OFFSET 0) r) a"
     )
 
 
