@@ -287,6 +287,8 @@ class Requester:
     # ... made by statements PostgreSQL has already run (not by the held text itself):
     # the migrating backend can then be asked for the path in effect
     search_path_askable: bool = False
+    #: the session's temporary relations before the held text (skewguard.temporary)
+    temporary: frozenset[str] = frozenset()
     #: Where probes see what the transaction sees without waiting on its locks (None:
     #: not a relayed session, or not at a point where the proxy may query it).
     own_connection: MigratingConnection | None = field(default=None, compare=False, repr=False)
@@ -457,7 +459,12 @@ class Guard:
             return None
         if not catalog.has_derived("model"):
             await sized(len(catalog.relations), functools.partial(_derive, catalog))
-        overlay = Overlay(catalog, search_path=requester.search_path, user=requester.user)
+        overlay = Overlay(
+            catalog,
+            search_path=requester.search_path,
+            user=requester.user,
+            temporary=requester.temporary,
+        )
         return PendingChange(overlay, catalog, prefetched=prefetched)
 
     def speculate(
@@ -479,7 +486,12 @@ class Guard:
             if len(snapshot.relations) >= INLINE_BELOW:
                 return None
             _derive(snapshot)
-        overlay = Overlay(snapshot, search_path=requester.search_path, user=requester.user)
+        overlay = Overlay(
+            snapshot,
+            search_path=requester.search_path,
+            user=requester.user,
+            temporary=requester.temporary,
+        )
         pending = PendingChange(overlay, snapshot)
         try:
             for text in texts[:-1]:

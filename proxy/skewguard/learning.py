@@ -65,21 +65,36 @@ _PREPARE = re.compile(
 )  # literal key whose facets depend on the literals' values
 
 
+#: What a session's names resolve against: its search_path and temporary relations.
+Names = tuple[tuple[str, ...], frozenset[str]]
+
+
 class StatementLog:
     """What one session ran since the last flush, under one identity and search_path."""
 
-    __slots__ = ("backlog", "chars", "counts", "key", "named", "search_path", "user")
+    __slots__ = ("backlog", "chars", "counts", "key", "named", "search_path", "temporary", "user")
 
     def __init__(
-        self, key: VersionKey, user: str, search_path: tuple[str, ...], backlog: Backlog
+        self,
+        key: VersionKey,
+        user: str,
+        search_path: tuple[str, ...],
+        backlog: Backlog,
+        temporary: frozenset[str] = frozenset(),
     ) -> None:
         self.key = key
         self.user = user
         self.search_path = search_path
+        self.temporary = temporary  # the session's temporary relations (skewguard.temporary)
         self.backlog = backlog  # shared by every log: the bound on what waits
         self.counts: dict[str, int] = {}
         self.chars = 0  # characters of the texts in counts
         self.named: set[str] = set()  # texts prepared as named statements (their result matters)
+
+    @property
+    def names(self) -> Names:
+        """What its texts' names resolve against: the search_path, temporary relations."""
+        return self.search_path, self.temporary
 
     def add(self, sql: str) -> None:
         """Count one run of ``sql``; a new text past the backlog's bound sheds (never waits)."""
@@ -163,9 +178,9 @@ class _DatabaseCache:
     """Analysis results for one database; reset whenever its catalog changes."""
 
     def __init__(self, limit: int = CACHE_LIMIT) -> None:
-        self.exact: dict[tuple[tuple[str, ...], str], _Learned] = _Bounded(limit)
-        self.by_literal: dict[tuple[tuple[str, ...], str], _Learned | object] = _Bounded(limit)
-        self.results: dict[tuple[tuple[str, ...], str], frozenset[Facet]] = _Bounded(limit)
+        self.exact: dict[tuple[Names, str], _Learned] = _Bounded(limit)
+        self.by_literal: dict[tuple[Names, str], _Learned | object] = _Bounded(limit)
+        self.results: dict[tuple[Names, str], frozenset[Facet]] = _Bounded(limit)
 
     def clear(self) -> None:
         self.exact.clear()
@@ -210,17 +225,29 @@ class Learner:
 
     # ------------------------------------------------------------ called by sessions
 
-    def open(self, key: VersionKey, user: str, search_path: tuple[str, ...]) -> StatementLog:
-        statement_log = StatementLog(key, user, search_path, self.backlog)
+    def open(
+        self,
+        key: VersionKey,
+        user: str,
+        search_path: tuple[str, ...],
+        temporary: frozenset[str] = frozenset(),
+    ) -> StatementLog:
+        statement_log = StatementLog(key, user, search_path, self.backlog, temporary)
         self._live.add(statement_log)
         return statement_log
 
     def rotate(
-        self, old: StatementLog, key: VersionKey, search_path: tuple[str, ...]
+        self,
+        old: StatementLog,
+        key: VersionKey,
+        search_path: tuple[str, ...],
+        temporary: frozenset[str] | None = None,
     ) -> StatementLog:
-        """The session changed identity or search_path: later statements go to a new log."""
+        """The session changed identity, search_path or temporary relations: later
+        statements go to a new log."""
         self.close(old)
-        return self.open(key, old.user, search_path)
+        names = old.temporary if temporary is None else temporary
+        return self.open(key, old.user, search_path, names)
 
     def close(self, statement_log: StatementLog) -> None:
         if statement_log in self._live:
@@ -429,7 +456,7 @@ class Learner:
         slog, counts, when = work.slog, work.counts, work.when
         key = slog.key
         cache = self._caches.setdefault(key.database, _DatabaseCache())
-        path = slog.search_path
+        path = slog.names
         named = sorted(work.named)
         items = list(counts.items())
         named_done = items_done = analysed = 0
@@ -556,7 +583,7 @@ class Learner:
         deadline: float | None = None,
     ) -> frozenset[Facet]:
         cache = self._caches.setdefault(database, _DatabaseCache())
-        found = cache.results.get((slog.search_path, sql))
+        found = cache.results.get((slog.names, sql))
         if found is not None:
             return found
         catalog = await self._catalog(database, slog.user, deadline=deadline)
@@ -568,10 +595,11 @@ class Learner:
             catalog=catalog,
             user=slog.user,
             prepared_only=prepared_only,
+            temporary=slog.temporary,
         )
         if len(cache.results) >= EXACT_CACHE_LIMIT:
             cache.results.clear()
-        cache.results[(slog.search_path, sql)] = found
+        cache.results[(slog.names, sql)] = found
         return found
 
     async def _facets(
@@ -584,7 +612,7 @@ class Learner:
         deadline: float | None = None,
     ) -> _Learned | None:
         """Analyse one text the caches do not answer (the caller tried them first)."""
-        user, path = slog.user, slog.search_path
+        user, path = slog.user, slog.names
         cache = self._caches.setdefault(database, _DatabaseCache())
         lkey = (path, literal_key(sql))
         shared = cache.by_literal.get(lkey)
@@ -704,14 +732,14 @@ class Learner:
 ANALYSE_IN_THREAD_CHARS = 1000
 
 
-async def _analysed(
-    sql: str, path: tuple[str, ...], catalog: CatalogSnapshot, user: str
-) -> Analysis:
-    if len(sql) <= ANALYSE_IN_THREAD_CHARS:
-        return analyze(sql, search_path=path, catalog=catalog, user=user)
-    return await asyncio.to_thread(
-        functools.partial(analyze, sql, search_path=path, catalog=catalog, user=user)
+async def _analysed(sql: str, names: Names, catalog: CatalogSnapshot, user: str) -> Analysis:
+    path, temporary = names
+    run = functools.partial(
+        analyze, sql, search_path=path, catalog=catalog, user=user, temporary=temporary
     )
+    if len(sql) <= ANALYSE_IN_THREAD_CHARS:
+        return run()
+    return await asyncio.to_thread(run)
 
 
 def _wanted(slog: StatementLog) -> bool:

@@ -24,6 +24,7 @@ from skewguard.quoting import with_escape_strings
 from skewguard.sql_constants import constant_value
 from skewguard.sql_parse import SPLIT_ABOVE, parse_sql
 from skewguard.sql_start import first_word
+from skewguard.temporary import TemporaryChange, temporary_change
 from skewguard.wire.encodings import ANY
 
 # First word of a statement that is never DDL or transaction control (EXPLAIN ANALYZE runs
@@ -108,6 +109,8 @@ class Statement:
     client_encoding: str | None = None
     #: DDL that stores code which may run DDL later, unseen (a function): opaque too
     runs_code: bool = False
+    #: what it does to the session's temporary relation names (skewguard.temporary)
+    temporary: TemporaryChange | None = None
     node: Any = field(default=None, compare=False, repr=False)  # DDL: its pglast node
 
 
@@ -226,6 +229,7 @@ def _noted(s: Statement) -> bool:
         or s.lock_timeout is not None
         or s.role
         or s.client_encoding is not None
+        or s.temporary is not None
     )
 
 
@@ -242,6 +246,7 @@ def _fingerprint(s: Statement) -> tuple[object, ...]:
         s.lock_timeout,
         s.role,
         s.client_encoding,
+        s.temporary,
     )
 
 
@@ -504,7 +509,10 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
         return Statement(
             Kind.OTHER, text, application_name=ApplicationNameChange(reset=True),
             search_path=RESET, override="", lock_timeout=False, role=True, client_encoding=ANY,
+            temporary=temporary_change(stmt),
         )  # fmt: skip
+    if isinstance(stmt, ast.DiscardStmt):
+        return Statement(Kind.OTHER, text, temporary=temporary_change(stmt))
     if isinstance(stmt, ast.DoStmt | ast.CallStmt):
         return Statement(Kind.OPAQUE, text)
     if isinstance(stmt, ast.CopyStmt) and stmt.is_program:
@@ -515,7 +523,9 @@ def _statement(stmt: Any, text: str, *, standard: bool = True) -> Statement:
         # a view, default, rule or policy calling dblink runs its SQL when used later; a
         # renamed dblink function would be called under a name the proxy does not know
         later = _sends_ddl(stmt) or _moves_remote_function(stmt) or _passes_ddl_text(stmt)
-        return Statement(Kind.DDL, text, node=stmt, runs_code=later)
+        return Statement(
+            Kind.DDL, text, node=stmt, runs_code=later, temporary=temporary_change(stmt)
+        )
     calls = _FuncCalls()
     calls(stmt)
     if any(_runs_remote_ddl(call) for call in calls.found):

@@ -5364,3 +5364,6 @@ CASES += ROUND13B
 from tests.support.groundtruth_plpgsql import CASES as PLPGSQL  # noqa: E402
 
 CASES += PLPGSQL
+from tests.support.groundtruth_temporary import CASES as TEMPORARY  # noqa: E402
+
+CASES += TEMPORARY

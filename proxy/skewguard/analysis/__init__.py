@@ -58,22 +58,24 @@ def analyze(
     search_path: Sequence[str] = ("public",),
     catalog: CatalogSnapshot,
     user: str | None = None,
+    temporary: frozenset[str] = frozenset(),
 ) -> Analysis:
     """Parse ``sql`` (one or more statements) and collect the facets it uses.
 
     ``search_path`` is the session's at the time of the query (``$user`` is
     replaced by ``user`` when given, else skipped); a ``SET search_path`` in the
-    text applies to the statements after it.
+    text applies to the statements after it. ``temporary``: the session's
+    temporary relations (skewguard.temporary), whose uses are not the schema's.
 
     A text with a backslash may read otherwise in a session with
     ``standard_conforming_strings`` off (skewguard.quoting), which the proxy does
     not follow per session: it is read both ways and uses what either reading uses.
     """
-    standard = _analyze(sql, search_path, catalog, user)
+    standard = _analyze(sql, search_path, catalog, user, temporary)
     other = with_escape_strings(sql) if "\\" in sql else None
     if other is None or other == sql:
         return standard
-    escaped = _analyze(other, search_path, catalog, user)
+    escaped = _analyze(other, search_path, catalog, user, temporary)
     if escaped.error is not None:
         return standard
     if standard.error is not None:
@@ -86,7 +88,11 @@ def analyze(
 
 
 def _analyze(
-    sql: str, search_path: Sequence[str], catalog: CatalogSnapshot, user: str | None
+    sql: str,
+    search_path: Sequence[str],
+    catalog: CatalogSnapshot,
+    user: str | None,
+    temporary: frozenset[str],
 ) -> Analysis:
     try:
         raw = parse_statements(sql)
@@ -95,7 +101,7 @@ def _analyze(
     except Exception:
         error = "replication-command" if is_replication_command(sql) else "syntax"
         return Analysis(error=error, has_ddl=looks_like_ddl(sql))
-    extractor = Extractor(catalog, search_path, user)
+    extractor = Extractor(catalog, search_path, user, temporary)
     kinds: list[str] = []
     has_ddl = False
     failed: Analysis | None = None
@@ -134,6 +140,7 @@ def result_facets(
     catalog: CatalogSnapshot,
     user: str | None = None,
     prepared_only: bool = False,
+    temporary: frozenset[str] = frozenset(),
 ) -> frozenset[Facet]:
     """The ``prepared_result`` (and ``prepared_param``) facets of the statement(s) in ``sql``.
 
@@ -173,13 +180,13 @@ def result_facets(
     With ``prepared_only`` only PREPARE statements count: for a simple-protocol
     text, where nothing else is kept prepared. ``search_path`` and ``user`` are
     as for :func:`analyze` (a ``SET search_path`` in the text applies to the
-    statements after it). A text that does not parse gives no facets.
+    statements after it), and ``temporary``. A text that does not parse gives no facets.
     """
     try:
         raw = parse_statements(sql)
     except Exception:
         return frozenset()
-    extractor = Extractor(catalog, search_path, user)
+    extractor = Extractor(catalog, search_path, user, temporary)
     subjects: set[str] = set()
     params: set[str] = set()
     try:

@@ -32,6 +32,7 @@ from skewguard.catalog import (
     Relation,
     RelKind,
 )
+from skewguard.temporary import is_temp_schema
 
 _SEQUENCE_FUNCTIONS = frozenset({"nextval", "currval", "setval"})
 _VIEW_KINDS = (RelKind.VIEW, RelKind.MATVIEW)
@@ -128,10 +129,15 @@ class QueryWalker:
     """Resolves names and records the facets of queries and expressions."""
 
     def __init__(
-        self, catalog: CatalogSnapshot, search_path: Sequence[str], user: str | None = None
+        self,
+        catalog: CatalogSnapshot,
+        search_path: Sequence[str],
+        user: str | None = None,
+        temporary: frozenset[str] = frozenset(),
     ) -> None:
         self.catalog = catalog
         self.user = user
+        self.temporary = temporary  # the session's temporary relations: not the schema's
         self.initial_path = tuple(search_path)
         self.facets: set[Facet] = set()
         self.values: list[Written] = []  # constants written: (column subject, encoded value)
@@ -156,16 +162,22 @@ class QueryWalker:
             self.param_types.add(enum.type_name)
 
     def _set_path(self, path: Sequence[str]) -> None:
-        """Compute the effective path: $user expanded, pg_catalog implicitly first."""
+        """Compute the effective path: $user expanded, pg_catalog implicitly first, and
+        where the session's temporary schema is searched (first, unless listed)."""
         effective: list[str] = []
+        temp_at: int | None = None  # listed: searched after this many schemas
         for schema in path:
             if schema == "$user":
                 if self.user is not None:
                     effective.append(self.user)
-            elif not schema.startswith("pg_temp"):
+            elif is_temp_schema(schema):
+                temp_at = len(effective) if temp_at is None else temp_at
+            else:
                 effective.append(schema)
         if "pg_catalog" not in effective:
             effective.insert(0, "pg_catalog")
+            temp_at = None if temp_at is None else temp_at + 1
+        self.temp_at = 0 if temp_at is None else temp_at
         self.path = tuple(effective)
         self.user_path = tuple(s for s in effective if s != "pg_catalog")
         self.creation_schema = next(
@@ -195,7 +207,10 @@ class QueryWalker:
             return _Resolved(qname=qualified(schema, name), missing=True)
         if (None, name) in self.created:
             return _Resolved()
-        for s in self.path:
+        temporary = name in self.temporary
+        for at, s in enumerate(self.path):
+            if temporary and at == self.temp_at:
+                return _Resolved()  # the session's own temporary relation
             if s == "pg_catalog":
                 if name in self.catalog.builtin_relations:
                     return _Resolved()
@@ -203,6 +218,8 @@ class QueryWalker:
             rel = self.catalog.relation(s, name)
             if rel is not None:
                 return _Resolved(relation=rel, qname=rel.qname)
+        if temporary:
+            return _Resolved()  # searched after every schema of the path
         return _Resolved(qname=qualified(self.creation_schema, name), missing=True)
 
     def _relation_item(self, rv: Any, res: _Resolved) -> RangeItem:

@@ -44,6 +44,7 @@ from skewguard.statements import (
     read_script,
     same_effect,
 )
+from skewguard.temporary import TemporaryRelations
 from skewguard.wire import handshake as hs
 from skewguard.wire import messages as m
 from skewguard.wire.encodings import ANY, UNREADABLE, character_set, decode, readings
@@ -178,6 +179,7 @@ class ClientSession(asyncio.Protocol):
         self._cancel_requested = False
         self._session_override: str | None = None  # SET skewguard.allow = '…'
         self._lock_timeout_set = False
+        self._temporary = TemporaryRelations()  # the names its pg_temp holds
         self._local_path: tuple[str, ...] | None = None  # SET LOCAL search_path
         self._local_path_ready = 0  # the ReadyForQuery that ends the transaction it was set in
         self._path_known = True
@@ -518,14 +520,29 @@ class ClientSession(asyncio.Protocol):
         if script.local_search_path is not None:
             self._local_path_ready = ready_index
         gate = self._gate
+        if gate is not None and gate.must_decide(script):
+            return script  # its temporary relations count once it is let through
+        self._follow_temporary(script)
         if gate is None:
             return None
-        if gate.must_decide(script):
-            return script
         if script.has_transaction_control:
             self._control_since_sync = True
             gate.follow(script)
         return None
+
+    def _follow_temporary(self, script: Script) -> None:
+        """A text that runs: the temporary relations it makes, drops or renames."""
+        changes = [s.temporary for s in script.statements if s.temporary is not None]
+        if changes and self._temporary.apply(changes):
+            self._temporary_changed()
+
+    def _temporary_changed(self) -> None:
+        """Later statements resolve names against the new temporary relations."""
+        learner, statement_log = self.proxy.learner, self.statement_log
+        if learner is not None and statement_log is not None:
+            key, path = statement_log.key, statement_log.search_path
+            names = self._temporary.names
+            self.statement_log = learner.rotate(statement_log, key, path, names)
 
     def _encodings(self) -> tuple[str | None, ...]:
         """The client encodings the next text may be read in by the server, as
@@ -585,9 +602,10 @@ class ClientSession(asyncio.Protocol):
     # ------------------------------------------------------------ replay samples
 
     def _sample_owner(self) -> Owner | None:
-        """Who runs statements now (None: untagged, or not learning: nothing to protect)."""
+        """Who runs statements now (None: untagged, or not learning: nothing to protect;
+        or the session holds temporary relations, which a replay's session would not)."""
         slog = self.statement_log
-        if slog is None or not slog.key.app:
+        if slog is None or not slog.key.app or slog.temporary:
             return None
         owner = self._owner
         if owner is None or owner[0] is not slog:  # a new log: a new identity or path
@@ -670,6 +688,7 @@ class ClientSession(asyncio.Protocol):
                 and not (self._role_moved and "$user" in path)
             ),
             search_path_askable=not self._path_unknown_here,
+            temporary=self._temporary.names,
             own_connection=self if self._can_query_own() else None,
         )
 
@@ -728,6 +747,8 @@ class ClientSession(asyncio.Protocol):
             self._refuse_and_close(refusal)
             return
         self._carry_out(message, refusal)
+        if refusal is None:
+            self._follow_temporary(script)
         held, chunks = self._held or [], self._held_raw
         self._held, self._held_raw, self._held_bytes = None, [], 0
         self._forward(held)
@@ -1038,7 +1059,7 @@ class ClientSession(asyncio.Protocol):
             key = VersionKey.of(self.database, self.identity)
             user = self.params.get("user", "")
             path = DEFAULT if self._startup_path == UNKNOWN else self._startup_path
-            self.statement_log = learner.open(key, user, path)
+            self.statement_log = learner.open(key, user, path, self._temporary.names)
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -1269,6 +1290,8 @@ class ClientSession(asyncio.Protocol):
         replies = self._replies
         if replies.status == 0x49 and replies.ready >= self._local_path_ready:
             self._local_path = None  # the transaction of the SET LOCAL is over
+        if replies.status == 0x49 and self._temporary.transaction_ended():
+            self._temporary_changed()  # ON COMMIT DROP relations are gone
         if self._path_from is not None and replies.ready >= self._path_until:
             if replies.errors != self._path_from:  # perhaps never run: PostgreSQL says
                 self._path_known, self._path_from = False, None

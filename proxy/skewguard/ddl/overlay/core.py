@@ -1,4 +1,5 @@
-"""The overlay's state: the model of the catalog, the session's search_path, savepoints.
+"""The overlay's state: the model of the catalog, the session's search_path and temporary
+relations, savepoints.
 
 The appliers (a module per kind of object, reached through :mod:`.dispatch`) are plain
 functions of the overlay and of the model they change; this class keeps what they read
@@ -11,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from pglast import ast
+
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.changes import Change
 from skewguard.ddl.diff import diff
@@ -18,10 +21,14 @@ from skewguard.ddl.errors import CannotModel, DdlParseError, Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.opaque import Scope
 from skewguard.ddl.overlay.dispatch import apply_node
-from skewguard.ddl.overlay.names import user_path
-from skewguard.ddl.overlay.nodes import deparse
+from skewguard.ddl.overlay.names import temporary_answers, user_path
+from skewguard.ddl.overlay.nodes import REL_OBJECTS, deparse
 from skewguard.ddl.triggers import RowFiller
 from skewguard.sql_parse import parse_sql
+
+#: A savepoint's name and what ROLLBACK TO restores: the model, the search_path, the
+#: temporary relations and the trigger functions made so far.
+_Savepoint = tuple[str, Model, tuple[str, ...], frozenset[str], dict[str, RowFiller]]
 
 
 class Overlay:
@@ -33,12 +40,16 @@ class Overlay:
         *,
         search_path: Sequence[str] = ("public",),
         user: str | None = None,
+        temporary: frozenset[str] = frozenset(),
     ) -> None:
         self._initial = Model.of(catalog)  # shared with every overlay of this snapshot
         self._state = self._initial.copy()
         self._user = user
         self._path: tuple[str, ...] = tuple(search_path)
-        self._savepoints: list[tuple[str, Model, tuple[str, ...], dict[str, RowFiller]]] = []
+        # the session's temporary relations (skewguard.temporary), as its statements
+        # leave them: an unqualified name may be one of them, not the schema's
+        self._temporary: frozenset[str] = temporary
+        self._savepoints: list[_Savepoint] = []
         self._snapshot: CatalogSnapshot | None = catalog
         self._fillers: dict[str, RowFiller] = {}  # trigger functions created here, by signature
 
@@ -86,19 +97,19 @@ class Overlay:
 
     def _apply_statement(self, stmt: Any) -> bool:
         work = self._state.copy()
-        saved_path = self._path
+        saved_path, saved_temporary = self._path, self._temporary
         try:
             self._statement(work, stmt)
         except Rejected:
-            self._path = saved_path
+            self._path, self._temporary = saved_path, saved_temporary
             return False
         except CannotModel as exc:
-            self._path = saved_path
+            self._path, self._temporary = saved_path, saved_temporary
             if not exc.statement:
                 exc.statement = deparse(stmt)[:200]
             raise
         except Exception as exc:  # a defect here must not pass for "harmless"
-            self._path = saved_path
+            self._path, self._temporary = saved_path, saved_temporary
             raise CannotModel(
                 f"{type(stmt).__name__}: internal error {type(exc).__name__}: {exc}",
                 statement=deparse(stmt)[:200],
@@ -109,16 +120,18 @@ class Overlay:
         return True
 
     def savepoint(self, name: str) -> None:
-        self._savepoints.append((name, self._state.copy(), self._path, dict(self._fillers)))
+        saved = (self._state.copy(), self._path, self._temporary, dict(self._fillers))
+        self._savepoints.append((name, *saved))
 
     def rollback_to(self, name: str) -> None:
         """ROLLBACK TO SAVEPOINT: the savepoint stays, later changes go."""
         for i in range(len(self._savepoints) - 1, -1, -1):
             if self._savepoints[i][0] == name:
-                _, state, path, fillers = self._savepoints[i]
+                _, state, path, temporary, fillers = self._savepoints[i]
                 del self._savepoints[i + 1 :]
                 self._state = state.copy()
                 self._path = path
+                self._temporary = temporary
                 self._fillers = dict(fillers)
                 self._snapshot = None
                 return
@@ -152,4 +165,10 @@ class Overlay:
         return Scope(m, self._initial, user_path(self), self._fillers)
 
     def _statement(self, m: Model, node: Any) -> None:
+        if isinstance(node, ast.RenameStmt) and node.relation is not None:
+            rv = node.relation
+            if temporary_answers(self, m, rv.schemaname, str(rv.relname)):
+                if node.renameType in REL_OBJECTS:  # the relation itself: a new name
+                    self._temporary = (self._temporary - {str(rv.relname)}) | {str(node.newname)}
+                return  # the session's temporary relation: nobody else sees it
         apply_node(self, m, node)

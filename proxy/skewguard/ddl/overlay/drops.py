@@ -27,6 +27,7 @@ from skewguard.ddl.overlay.names import (
     find_enum,
     find_index,
     functions_of,
+    temporary_answers,
     user_path,
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
@@ -99,6 +100,9 @@ def drop(ov: Overlay, m: Model, node: Any) -> None:
     for obj in node.objects or ():
         if t in REL_OBJECTS:
             names = name_list(obj)
+            if temporary_answers(ov, m, names[-2] if len(names) > 1 else None, names[-1]):
+                ov._temporary -= {names[-1]}  # the session's own: nobody else sees it
+                continue
             oid = find_by_names(ov, m, names, missing_ok)
             if oid is not None:
                 drop_rel(m, oid, cascade, m.rel_qname(oid))

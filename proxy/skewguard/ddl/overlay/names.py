@@ -12,6 +12,7 @@ from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.overlay.nodes import name_list
 from skewguard.ddl.types import format_type
+from skewguard.temporary import is_temp_schema, made_temporary
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -42,7 +43,8 @@ def creation_schema(ov: Overlay, m: Model, schema: str | None) -> str:
 def new_relation(ov: Overlay, m: Model, rv: Any, if_not_exists: bool) -> tuple[str, str] | None:
     """Schema and name of the relation a CREATE makes; None when it makes none other
     sessions see (temporary, or IF NOT EXISTS and the name is taken)."""
-    if rv.relpersistence == "t":
+    if made_temporary(rv):
+        ov._temporary |= {str(rv.relname)}
         return None  # temporary: invisible to every other session
     schema = creation_schema(ov, m, rv.schemaname)
     name = str(rv.relname)
@@ -53,7 +55,28 @@ def new_relation(ov: Overlay, m: Model, rv: Any, if_not_exists: bool) -> tuple[s
     return schema, name
 
 
+def temporary_answers(ov: Overlay, m: Model, schema: str | None, name: str) -> bool:
+    """``schema.name`` (unqualified: None) finds the session's temporary relation:
+    pg_temp is searched first unless the search_path lists it after a schema that
+    holds the name."""
+    if schema is not None:
+        return is_temp_schema(schema)
+    if name not in ov._temporary:
+        return False
+    for s in ov._path:
+        if is_temp_schema(s):
+            return True
+        if s == "$user":
+            s = ov._user or ""
+        if m.rel_oid(s, name) is not None:
+            return not any(is_temp_schema(p) for p in ov._path)
+    return True
+
+
 def find_rel(ov: Overlay, m: Model, schema: str | None, name: str) -> int | None:
+    """The modelled relation a name finds (None: none, or the session's temporary one)."""
+    if temporary_answers(ov, m, schema, name):
+        return None
     if schema is not None:
         return m.rel_oid(schema, name)
     for s in user_path(ov):

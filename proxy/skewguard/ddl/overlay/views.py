@@ -17,6 +17,7 @@ from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Dep, Model
 from skewguard.ddl.overlay.names import creation_schema, find_rel, new_relation
 from skewguard.ddl.overlay.nodes import has_call, name_list
+from skewguard.temporary import made_temporary
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -46,7 +47,8 @@ _AGGREGATES = frozenset(
 
 def create_view(ov: Overlay, m: Model, node: Any) -> None:
     rv = node.view
-    if rv.relpersistence == "t":
+    if made_temporary(rv):
+        ov._temporary |= {str(rv.relname)}
         return
     schema = creation_schema(ov, m, rv.schemaname)
     name = str(rv.relname)
