@@ -5367,3 +5367,6 @@ CASES += PLPGSQL
 from tests.support.groundtruth_temporary import CASES as TEMPORARY  # noqa: E402
 
 CASES += TEMPORARY
+from tests.support.groundtruth_extensions import CASES as EXTENSIONS  # noqa: E402
+
+CASES += EXTENSIONS
