@@ -5370,3 +5370,6 @@ CASES += TEMPORARY
 from tests.support.groundtruth_extensions import CASES as EXTENSIONS  # noqa: E402
 
 CASES += EXTENSIONS
+from tests.support.groundtruth_functions2 import CASES as FUNCTIONS2  # noqa: E402
+
+CASES += FUNCTIONS2

@@ -470,8 +470,8 @@ class DropFunction(Change):
 @dataclass(frozen=True, slots=True)
 class ReplaceFunction(Change):
     """The same signature defined again (dropped and created in one transaction): fewer
-    argument defaults, renamed arguments or another result type fail calls that relied on
-    the old one."""
+    argument defaults, renamed arguments, a VARIADIC dropped or another result type fail
+    calls that relied on the old one."""
 
     old_result: str
     new_result: str
@@ -481,6 +481,9 @@ class ReplaceFunction(Change):
     #: whether a caller notices depends on the columns it reads, which PostgreSQL judges
     #: by replay.
     reshaped: bool = False
+    #: The last argument was VARIADIC and is not: a call spreading its values over it
+    #: (``f(1, 2, 3)``) fails; one passing ``VARIADIC ARRAY[...]`` still matches.
+    lost_variadic: bool = False
 
     PHRASE: ClassVar[str] = "redefining function {subject}"
 
@@ -492,6 +495,7 @@ class ReplaceFunction(Change):
                 ("fewer_defaults", self.fewer_defaults),
                 ("renamed_args", self.renamed_args),
                 ("reshaped", self.reshaped),
+                ("lost_variadic", self.lost_variadic),
             ),
         )
 

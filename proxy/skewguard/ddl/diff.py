@@ -560,7 +560,8 @@ def _functions(
             fewer = now.n_defaults < f.n_defaults
             renamed = bool(f.arg_names and now.arg_names) and f.arg_names != now.arg_names
             reshaped = now.out_columns != f.out_columns
-            if fewer or renamed or reshaped or now.return_type != f.return_type:
+            unspread = f.variadic and not now.variadic
+            if fewer or renamed or reshaped or unspread or now.return_type != f.return_type:
                 out.append(
                     ReplaceFunction(
                         f.signature,
@@ -569,6 +570,7 @@ def _functions(
                         fewer,
                         renamed,
                         reshaped=reshaped and now.return_type == f.return_type,
+                        lost_variadic=unspread,
                     )
                 )
             continue

@@ -330,6 +330,8 @@ def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[H
             why = (
                 " (the call leaves out an argument that no longer has a default)"
                 if change.fewer_defaults
+                else " (the call spreads its values over an argument no longer VARIADIC)"
+                if change.lost_variadic
                 else " (the call names an argument the new definition calls otherwise)"
             )
             yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
@@ -340,16 +342,20 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
     name="function-redefined",
     severity=Severity.BREAK,
     summary="A function dropped and created again with the same argument types, but fewer "
-    "defaults, other argument names or another result type (or OUT / RETURNS TABLE columns)",
+    "defaults, other argument names, no VARIADIC or another result type (or OUT / RETURNS "
+    "TABLE columns)",
     doc="In one transaction the signature never disappears, yet a call that left out a "
     "defaulted argument now fails with 42883, and a caller of the old result type (an "
     "operator, a column of RETURNS TABLE) fails or reads another shape. A result that "
     "stays in its family (integer to bigint, varchar to text) is invisible to statements "
     "planned anew, but a named prepared statement returning the call fails with 0A000. A "
-    "call in named notation (f(a => 1)) fails with 42883 once the argument has another name. "
+    "call in named notation (f(a => 1)) fails with 42883 once the argument has another name, "
+    "and a call spreading values over a VARIADIC argument (f(1, 2, 3)) once it is a plain "
+    "array (f(VARIADIC ARRAY[1, 2]) still matches). "
     "Other OUT or RETURNS TABLE columns fail a kept SELECT * FROM f() (0A000); whether a "
     "caller reading some of the columns still works, the replay of its statements tells.",
-    breaks="Calls relying on a removed default or naming a renamed argument; every caller "
+    breaks="Calls relying on a removed default, naming a renamed argument or spreading "
+    "values over a VARIADIC one; every caller "
     "when the result type changes "
     "family; statements kept prepared that return the call when it changes at all.",
     recipe="Keep the defaults and the result type; add a new function (or overload) for the "
@@ -371,6 +377,22 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
             " CREATE FUNCTION f(a int, b int) RETURNS int LANGUAGE sql AS 'SELECT a + b'",
             False,
             "the call passes every argument",
+        ),
+        Example(
+            "CREATE FUNCTION t(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT t(1, 2, 3)",
+            "DROP FUNCTION t(int[]); CREATE FUNCTION t(xs int[]) RETURNS int"
+            " LANGUAGE sql AS 'SELECT 1'",
+            True,
+            "the values no longer spread over a VARIADIC argument",
+        ),
+        Example(
+            "CREATE FUNCTION t(VARIADIC xs int[]) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT t(VARIADIC ARRAY[1, 2])",
+            "DROP FUNCTION t(int[]); CREATE FUNCTION t(xs int[]) RETURNS int"
+            " LANGUAGE sql AS 'SELECT 1'",
+            False,
+            "an array passed with VARIADIC matches the plain array argument",
         ),
         Example(
             "CREATE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT a'",
