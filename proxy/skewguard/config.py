@@ -473,6 +473,15 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "max_session_versions",
+        "distinct app@version identities one client connection may learn under (SET "
+        "application_name in a loop claims a version each time); past it the connection's "
+        "statements are no longer learned, its DDL still judged "
+        "(skewguard_learning_stopped_sessions_total)",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "max_analysed_statement",
         "statements longer than this many characters are relayed but not learned from "
         '(counted in skewguard_analysis_failures_total{reason="too-long"})',
@@ -546,6 +555,7 @@ class Settings:
     replay_max_bytes: int = 32 << 20
     rule_severity: tuple[tuple[str, str], ...] = ()
     max_tracked_versions: int = 1000
+    max_session_versions: int = 32
     max_analysed_statement: int = 1 << 20
     max_learning_backlog: int = DEFAULT_MAX_TEXTS
     max_client_conn: int = 0

@@ -109,3 +109,41 @@ def test_max_client_conn_answers_like_postgres(cluster: LocalCluster, tmp_path: 
         assert refusals >= 1
     finally:
         proxy.stop()
+
+
+def test_a_connection_claiming_too_many_versions_stops_learning(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """SET application_name in a loop would claim a version each time (and every decision
+    weighs every version): past --max-session-versions the connection is no longer
+    learned; it keeps working, and its DDL is still judged."""
+    database = unique("claims")
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE DATABASE {database}")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("CREATE TABLE t (id int, note text)")
+    proxy = ProxyProcess(
+        upstream=cluster.url(database=database),
+        extra_args=["--max-session-versions", "4"],
+        state=tmp_path / "state.db",
+        logfile=tmp_path / "proxy.log",
+    ).start()
+    try:
+        url = proxy.url(database=database, application_name="loop@0")
+        with psycopg.connect(url, autocommit=True) as conn:
+            for n in range(1, 10):
+                conn.execute(f"SET application_name = 'loop@{n}'")
+                assert conn.execute("SELECT note FROM t").fetchall() == []
+            learned = {v for (db, app, v) in proxy.versions() if db == database and app == "loop"}
+            assert learned == {"0", "1", "2", "3"}, learned
+            stopped = proxy.metrics()[
+                ("skewguard_learning_stopped_sessions_total", (("reason", "versions"),))
+            ]
+            assert stopped == 1
+            # the versions it did learn under still protect what they read
+            with pytest.raises(psycopg.errors.ObjectInUse):
+                conn.execute("ALTER TABLE t DROP COLUMN note")
+    finally:
+        proxy.stop()
+        with direct(cluster) as conn:
+            conn.execute(f"DROP DATABASE {database} WITH (FORCE)")

@@ -188,6 +188,13 @@ class ProxyMetrics:
             ["reason"],
             registry=self.registry,
         )
+        self.learning_stopped = Counter(
+            "skewguard_learning_stopped_sessions",
+            "Client connections whose statements are no longer learned, by reason (versions: "
+            "more app@version identities than --max-session-versions)",
+            ["reason"],
+            registry=self.registry,
+        )
         self.missing_references = Counter(
             "skewguard_missing_references",
             "Statements referring to a relation, column, function or enum label the schema "

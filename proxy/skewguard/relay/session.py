@@ -145,6 +145,7 @@ class ClientSession(asyncio.Protocol):
         self.statement_log: StatementLog | None = None  # None: not learning (yet)
         self.identity = UNTAGGED
         self._retags = 0  # identity changes seen (LOGGED_RETAGS of them logged)
+        self._claimed: set[Identity] = set()  # learned under (--max-session-versions)
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
         self.backend_pid: int | None = None
@@ -1060,6 +1061,7 @@ class ClientSession(asyncio.Protocol):
             user = self.params.get("user", "")
             path = DEFAULT if self._startup_path == UNKNOWN else self._startup_path
             self.statement_log = learner.open(key, user, path, self._temporary.names)
+            self._claimed.add(self.identity)
 
     def _retag(self, identity: Identity) -> None:
         if identity == self.identity:
@@ -1080,8 +1082,28 @@ class ClientSession(asyncio.Protocol):
         if self.phase not in (Phase.READY, Phase.RAW):
             return  # not counted yet: _count_identity opens it under the final name
         self.proxy.traffic.retag(self.stats, identity)
-        if self.statement_log is not None:
+        if self.statement_log is not None and self._may_learn_as(identity):
             self._rotate_log(identity, self.statement_log.search_path)
+
+    def _may_learn_as(self, identity: Identity) -> bool:
+        """Whether the connection may learn under one more identity; past
+        --max-session-versions it stops learning (a loop of SET application_name would
+        claim a version each time, and every decision weighs every version)."""
+        claimed = self._claimed
+        if identity in claimed or len(claimed) < self.proxy.settings.max_session_versions:
+            claimed.add(identity)
+            return True
+        learner, statement_log = self.proxy.learner, self.statement_log
+        if learner is not None and statement_log is not None:
+            learner.close(statement_log)
+        self.statement_log = None
+        self.proxy.metrics.learning_stopped.labels("versions").inc()
+        log.warning(
+            "connection claimed more than %d versions: its statements are no longer learned",
+            len(claimed),
+            extra={"peer": self.peer, "to": str(identity)},
+        )
+        return False
 
     def _rotate_log(self, identity: Identity, search_path: tuple[str, ...]) -> None:
         learner = self.proxy.learner
