@@ -5373,3 +5373,6 @@ CASES += EXTENSIONS
 from tests.support.groundtruth_functions2 import CASES as FUNCTIONS2  # noqa: E402
 
 CASES += FUNCTIONS2
+from tests.support.groundtruth_views2 import CASES as VIEWS2  # noqa: E402
+
+CASES += VIEWS2

@@ -69,6 +69,15 @@ def create_view(ov: Overlay, m: Model, node: Any) -> None:
             "view then refuses is not modelled",
             affects=scope.reach([existing], use, qname),
         )
+    took_writes = existing is not None and scope.existing(existing) and m.rels[existing].updatable
+    if took_writes and not _updatable(node.query):  # a join, an aggregate...: 55000 on writes
+        assert existing is not None
+        qname = m.rels[existing].qname
+        raise CannotModel(
+            f"CREATE OR REPLACE VIEW {qname}: it is no longer automatically updatable, "
+            "and which writes its rules or triggers would still take is not modelled",
+            affects=scope.reach([existing], Use.WRITES, qname),
+        )
     _define_view(ov, m, existing, schema, name, RelKind.VIEW, node.query, name_list(node.aliases))
 
 
