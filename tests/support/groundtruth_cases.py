@@ -5376,3 +5376,6 @@ CASES += FUNCTIONS2
 from tests.support.groundtruth_views2 import CASES as VIEWS2  # noqa: E402
 
 CASES += VIEWS2
+from tests.support.groundtruth_additions import CASES as ADDITIONS  # noqa: E402
+
+CASES += ADDITIONS
