@@ -115,3 +115,15 @@ def test_a_drop_before_a_temporary_table_of_the_same_name_is_the_real_table(shop
         migrator.execute("DROP TABLE users; CREATE TEMP TABLE users (id int)")
     with direct(shop.cluster, dbname=shop.database) as conn:
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (2,)
+
+
+def test_a_pipeline_that_makes_and_fills_a_temporary_table(shop: Shop) -> None:
+    """Extended protocol, one Sync: the INSERT's Parse arrives with the CREATE's Execute,
+    before PostgreSQL has run the CREATE; its name is still the session's own."""
+    with shop.connect("1") as v1, v1.pipeline():
+        v1.execute("CREATE TEMP TABLE piped (id int)", prepare=False)
+        v1.execute("INSERT INTO piped VALUES (%s)", (1,))
+        v1.execute("UPDATE users SET email = %s WHERE id = %s", ("p@x", 1))
+    footprint = shop.proxy.footprint(shop.database, "shop", "1")
+    assert "relation_write:public.users" in footprint, footprint
+    assert not [f for f in footprint if "piped" in f], footprint
