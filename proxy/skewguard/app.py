@@ -216,7 +216,7 @@ async def serve(
     prune_task: asyncio.Task[None] | None = None
     catalogs: CatalogCache | None = None
     if settings.analysis == "on":
-        store = open_store(settings.state)
+        store = open_store(settings.state, max_facets=settings.max_version_facets)
         catalogs = CatalogCache(proxy.upstream)
         proxy_id = settings.proxy_id or default_proxy_id(settings.listen_port)
         if slot is not None and settings.proxy_id:  # one heartbeat per worker

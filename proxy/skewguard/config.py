@@ -22,6 +22,12 @@ from urllib.parse import urlsplit
 from skewguard.backlog import DEFAULT_MAX_TEXTS
 from skewguard.identity import DEFAULT_PATTERN, IdentityResolver
 
+#: Distinct facets one version's footprint keeps (``--max-version-facets``): past it
+#: the newest are not kept, and the guard cannot judge DDL while that version is
+#: protected (what else it uses is unknown). A session naming 20,000 missing tables
+#: made 60,000 facets, and every decision weighs every protected version's facets.
+MAX_VERSION_FACETS = 50_000
+
 
 class ConfigError(ValueError):
     """A setting has a value the proxy cannot use; the message names the setting."""
@@ -473,6 +479,14 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
     ),
     Option(
+        "max_version_facets",
+        "distinct facets one version's footprint keeps; past it the newest are not kept and "
+        "DDL in its database is refused as not judged while the version is protected "
+        "(unjudged reason footprint): what else it uses is not known",
+        _count,
+        metavar="N",
+    ),
+    Option(
         "max_session_versions",
         "distinct app@version identities one client connection may learn under (SET "
         "application_name in a loop claims a version each time); past it the connection's "
@@ -555,6 +569,7 @@ class Settings:
     replay_max_bytes: int = 32 << 20
     rule_severity: tuple[tuple[str, str], ...] = ()
     max_tracked_versions: int = 1000
+    max_version_facets: int = MAX_VERSION_FACETS
     max_session_versions: int = 32
     max_analysed_statement: int = 1 << 20
     max_learning_backlog: int = DEFAULT_MAX_TEXTS

@@ -307,6 +307,7 @@ class Guard:
     ) -> None:
         self._severities = _severities(settings)
         self._settings = settings
+        self._max_facets = settings.max_version_facets
         self._store = store
         self._catalogs = catalogs
         self._learner = learner
@@ -425,6 +426,7 @@ class Guard:
         """Take over reloaded settings (SIGHUP); ConfigError leaves the current ones."""
         self._severities = _severities(settings)
         self._settings = settings
+        self._max_facets = settings.max_version_facets
         self._state_read = None  # the heartbeat window may have changed
         self._protected = None  # and the retention window
 
@@ -652,6 +654,15 @@ class Guard:
             return Unjudgeable("state", str(exc))
         protections = self._protections(requester.database, stored, state)
         footprints = {v.key: v.facets for v in stored if v.key in protections}
+        full = sorted(k for k, facets in footprints.items() if len(facets) >= self._max_facets)
+        if full:
+            names = ", ".join(f"{k.app}@{k.version}" for k in full)
+            return Unjudgeable(
+                "footprint",
+                f"the footprint of {names} reached --max-version-facets ({self._max_facets} "
+                "facets), so what else it uses is not known; retire it (skewguard versions "
+                "retire) or raise the bound",
+            )
         return Gathered(protections, footprints, partial=not complete)
 
     async def judge_unmodelled(

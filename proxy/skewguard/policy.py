@@ -135,8 +135,16 @@ def unparseable_decision(block: bool) -> Decision:
 class Unjudgeable:
     """Why the guard cannot judge: a reason label (metrics, audit) and words for people."""
 
-    reason: str  # deadline, catalog, state, unmodelled, opaque, guard-error, too-large
+    reason: str  # deadline, catalog, state, unmodelled, opaque, guard-error, too-large...
     why: str
+
+
+#: What to do when retrying cannot help, by reason.
+_UNJUDGED_HINTS = {
+    "footprint": "Retire the version once it no longer runs (skewguard versions retire "
+    "APP@VERSION), raise --max-version-facets, or have an operator override with "
+    '/* skewguard:allow reason="..." */ (roles in --override-roles).',
+}
 
 
 def unjudged_decision(
@@ -158,10 +166,11 @@ def unjudged_decision(
         "The guard refuses what it cannot check while protected versions may depend on it; "
         "nothing of this statement ran."
     )
-    hint = (
+    hint = _UNJUDGED_HINTS.get(
+        reason,
         "Retry the statement; if it keeps failing, an operator can override with "
         '/* skewguard:allow reason="..." */ (roles in --override-roles), or run skewguard '
-        "with --on-guard-error allow."
+        "with --on-guard-error allow.",
     )
     if users:
         detail += " Protected versions using what it affects: " + "; ".join(users) + "."

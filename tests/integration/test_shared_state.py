@@ -258,6 +258,22 @@ def test_merge_semantics_equal_sqlite(pg: PostgresStore, tmp_path: Path) -> None
     assert expected[UNTAGGED].facets == {}
 
 
+def test_the_facet_bound_keeps_the_same_facets_as_sqlite(state_url: str, tmp_path: Path) -> None:
+    """Past --max-version-facets both stores keep the oldest facets, the same ones."""
+    pg = PostgresStore(state_url, max_facets=2)
+    sqlite = SqliteStore(str(tmp_path / "state.db"), max_facets=2)
+    try:
+        for store in (sqlite, pg):
+            for batch in MERGE_SCENARIO:
+                store.write(batch)
+        expected = _as_dict(sqlite.versions())
+        assert _as_dict(pg.versions()) == expected
+        assert set(expected[V1].facets) == {READ, ROLE}  # WRITE came last: not kept
+    finally:
+        pg.close()
+        sqlite.close()
+
+
 def test_concurrent_writers_add_up_without_deadlocks(state_url: str) -> None:
     writers, rounds = 4, 15
     keys = [VersionKey("shop", "orders", str(n)) for n in range(6)]

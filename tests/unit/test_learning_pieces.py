@@ -481,3 +481,25 @@ async def test_a_decision_with_no_tagged_text_waiting_neither_locks_nor_writes(
             lock.release()
     finally:
         store.close()
+
+
+def _tables(*names: str) -> frozenset[Facet]:
+    return frozenset(Facet(FacetKind.RELATION_READ, f"public.{name}") for name in names)
+
+
+def test_a_footprint_keeps_at_most_max_facets_the_oldest(tmp_path: Path) -> None:
+    store = open_store(str(tmp_path / "state.db"), max_facets=3)
+    other = VersionKey("db", "shop", "2")
+    first = FootprintBatch()
+    first.record(KEY, _tables("a", "b"), 1, 10.0, "q")
+    first.record(other, _tables("a"), 1, 10.0, "q")
+    store.write(first)
+    later = FootprintBatch()
+    later.record(KEY, _tables("a", "c", "d", "e"), 1, 20.0, "q")  # a is known: counted
+    store.write(later)
+    versions = {v.key: v.facets for v in store.versions()}
+    store.close()
+    kept = {f.subject for f in versions[KEY]}
+    assert len(kept) == 3 and {"public.a", "public.b"} <= kept, kept
+    assert versions[KEY][Facet(FacetKind.RELATION_READ, "public.a")].count == 2
+    assert set(versions[other]) == _tables("a")  # another version's bound is its own

@@ -134,6 +134,7 @@ UNJUDGED_REASONS = (
     "opaque",
     "guard-error",
     "too-large",
+    "footprint",
 )
 
 

@@ -1,5 +1,6 @@
 """Where footprints, versions and decisions persist: SQLite (default) or a shared PostgreSQL."""
 
+from skewguard.config import MAX_VERSION_FACETS
 from skewguard.store.base import (
     Lifecycle,
     StateStore,
@@ -23,8 +24,9 @@ __all__ = [
 ]
 
 
-def open_store(location: str) -> StateStore:
-    """A store for ``--state``: a SQLite file path, or a postgresql:// URL (shared state)."""
+def open_store(location: str, *, max_facets: int = MAX_VERSION_FACETS) -> StateStore:
+    """A store for ``--state``: a SQLite file path, or a postgresql:// URL (shared state);
+    ``max_facets``: the distinct facets one version keeps."""
     if is_postgres_url(location):
-        return PostgresStore(location)
-    return SqliteStore(location)
+        return PostgresStore(location, max_facets=max_facets)
+    return SqliteStore(location, max_facets=max_facets)

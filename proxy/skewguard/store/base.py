@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Hashable, Iterable, Mapping, Sequence
@@ -12,6 +13,8 @@ from typing import Any, Protocol
 from skewguard.analysis import Facet
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 
+log = logging.getLogger("skewguard.store")
+
 
 @dataclass(slots=True)
 class StoredVersion:
@@ -19,6 +22,18 @@ class StoredVersion:
     first_seen: float
     last_seen: float
     facets: dict[Facet, Evidence] = field(default_factory=dict)
+
+
+def warn_trimmed(key: VersionKey, count: int, kept: int, warned: set[VersionKey]) -> None:
+    """Say (in the log, once per version) that a version's footprint went past the bound."""
+    if key in warned:
+        return
+    warned.add(key)
+    log.warning(
+        "%s@%s in %s: %d facets, the newest %d not kept (--max-version-facets %d); DDL is not "
+        "judged while it is protected",
+        key.app, key.version, key.database, count, count - kept, kept,
+    )  # fmt: skip
 
 
 def assemble_versions(

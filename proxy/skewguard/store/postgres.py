@@ -39,8 +39,15 @@ import psycopg
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.rows import TupleRow
 
+from skewguard.config import MAX_VERSION_FACETS
 from skewguard.footprint import FootprintBatch, VersionKey
-from skewguard.store.base import Lifecycle, StateStoreError, StoredVersion, assemble_versions
+from skewguard.store.base import (
+    Lifecycle,
+    StateStoreError,
+    StoredVersion,
+    assemble_versions,
+    warn_trimmed,
+)
 
 log = logging.getLogger("skewguard.store")
 
@@ -177,6 +184,18 @@ ON CONFLICT (database, app, version, facet) DO UPDATE SET
 """
 
 
+_COUNT_FACETS = (
+    "SELECT count(*) FROM skewguard.facets WHERE database = %s AND app = %s AND version = %s"
+)
+
+#: Past the bound, the facets first seen last go (ties: by name).
+_TRIM_FACETS = """
+DELETE FROM skewguard.facets WHERE ctid IN (
+    SELECT ctid FROM skewguard.facets WHERE database = %s AND app = %s AND version = %s
+    ORDER BY first_seen, facet OFFSET %s)
+"""
+
+
 def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgres://", "postgresql://"))
 
@@ -184,7 +203,11 @@ def is_postgres_url(location: str) -> bool:
 class PostgresStore:
     """The shared backend for ``--state postgresql://…``."""
 
-    def __init__(self, url: str, *, connect: bool = True) -> None:
+    def __init__(
+        self, url: str, *, connect: bool = True, max_facets: int = MAX_VERSION_FACETS
+    ) -> None:
+        self.max_facets = max_facets
+        self._trimmed: set[VersionKey] = set()  # warned about (once each)
         try:
             params = conninfo_to_dict(url)
         except psycopg.Error as exc:
@@ -268,6 +291,13 @@ class PostgresStore:
                     cur.executemany(_UPSERT_VERSION, versions)
                 if facets:
                     cur.executemany(_UPSERT_FACET, facets)
+                for key in batch.facets:  # keep at most max_facets per version (the oldest)
+                    where = (key.database, key.app, key.version)
+                    row = cur.execute(_COUNT_FACETS, where).fetchone()
+                    count = int(row[0]) if row else 0
+                    if count > self.max_facets:
+                        cur.execute(_TRIM_FACETS, (*where, self.max_facets))
+                        warn_trimmed(key, count, self.max_facets, self._trimmed)
 
         self._call(work, idempotent=False)
 

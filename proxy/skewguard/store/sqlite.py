@@ -11,8 +11,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from skewguard.config import MAX_VERSION_FACETS
 from skewguard.footprint import FootprintBatch, VersionKey
-from skewguard.store.base import Lifecycle, StoredVersion, assemble_versions
+from skewguard.store.base import (
+    Lifecycle,
+    StoredVersion,
+    assemble_versions,
+    warn_trimmed,
+)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS versions (
@@ -84,11 +90,23 @@ ON CONFLICT (database, app, version, facet) DO UPDATE SET
 """
 
 
+_COUNT_FACETS = "SELECT count(*) FROM facets WHERE database = ? AND app = ? AND version = ?"
+
+#: Past the bound, the facets first seen last go (ties: by name).
+_TRIM_FACETS = """
+DELETE FROM facets WHERE rowid IN (
+    SELECT rowid FROM facets WHERE database = ? AND app = ? AND version = ?
+    ORDER BY first_seen, facet LIMIT -1 OFFSET ?)
+"""
+
+
 class SqliteStore:
     """One connection, used from one worker thread at a time (guarded by a lock)."""
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, *, max_facets: int = MAX_VERSION_FACETS) -> None:
         self.path = Path(path)
+        self.max_facets = max_facets
+        self._trimmed: set[VersionKey] = set()  # warned about (once each)
         if self.path.parent != Path():
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -148,11 +166,21 @@ class SqliteStore:
             try:
                 self._db.executemany(_UPSERT_VERSION, versions)
                 self._db.executemany(_UPSERT_FACET, facets)
+                for key in batch.facets:
+                    self._trim(key)
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
             self._db.execute("COMMIT")
             self._changes += 1
+
+    def _trim(self, key: VersionKey) -> None:
+        """Keep at most ``max_facets`` of the version's facets (the oldest)."""
+        where = (key.database, key.app, key.version)
+        (count,) = self._db.execute(_COUNT_FACETS, where).fetchone()
+        if count > self.max_facets:
+            self._db.execute(_TRIM_FACETS, (*where, self.max_facets))
+            warn_trimmed(key, count, self.max_facets, self._trimmed)
 
     def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
         """Every version (copies: callers merge into them). Read again only when the
