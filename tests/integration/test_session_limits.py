@@ -17,6 +17,7 @@ from skewguard.pgcluster import LocalCluster
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 from tests.support.rawclient import RawClient, query
+from tests.support.sites import proxied_database
 
 
 @pytest.fixture
@@ -119,18 +120,8 @@ def test_a_connection_claiming_too_many_versions_stops_learning(
     """SET application_name in a loop would claim a version each time (and every decision
     weighs every version): past --max-session-versions the connection is no longer
     learned; it keeps working, and its DDL is still judged."""
-    database = unique("claims")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    with direct(cluster, dbname=database) as conn:
-        conn.execute("CREATE TABLE t (id int, note text)")
-    proxy = ProxyProcess(
-        upstream=cluster.url(database=database),
-        extra_args=["--max-session-versions", "4"],
-        state=tmp_path / "state.db",
-        logfile=tmp_path / "proxy.log",
-    ).start()
-    try:
+    schema, bound = "CREATE TABLE t (id int, note text)", ("--max-session-versions", "4")
+    with proxied_database(cluster, tmp_path, "claims", schema, *bound) as (database, proxy):
         url = proxy.url(database=database, application_name="loop@0")
         with psycopg.connect(url, autocommit=True) as conn:
             for n in range(1, 10):
@@ -145,10 +136,6 @@ def test_a_connection_claiming_too_many_versions_stops_learning(
             # the versions it did learn under still protect what they read
             with pytest.raises(psycopg.errors.ObjectInUse):
                 conn.execute("ALTER TABLE t DROP COLUMN note")
-    finally:
-        proxy.stop()
-        with direct(cluster) as conn:
-            conn.execute(f"DROP DATABASE {database} WITH (FORCE)")
 
 
 def test_a_footprint_past_the_facet_bound_is_not_judged_on(
@@ -157,16 +144,9 @@ def test_a_footprint_past_the_facet_bound_is_not_judged_on(
     """A version whose footprint reached --max-version-facets keeps only its oldest
     facets: what else it uses is unknown, so DDL is refused as not judged (not passed
     on a footprint known to be incomplete) until the version is retired."""
-    database = unique("facets")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE DATABASE {database}")
-    proxy = ProxyProcess(
-        upstream=cluster.url(database=database),
-        extra_args=["--max-version-facets", "20"],
-        state=tmp_path / "state.db",
-        logfile=tmp_path / "proxy.log",
-    ).start()
-    try:
+    with proxied_database(
+        cluster, tmp_path, "facets", "SELECT 1", "--max-version-facets", "20"
+    ) as (database, proxy):
         url = proxy.url(database=database, application_name="wide@1")
         with psycopg.connect(url, autocommit=True) as conn:
             for n in range(30):  # each names a table the schema lacks: three facets
@@ -186,7 +166,3 @@ def test_a_footprint_past_the_facet_bound_is_not_judged_on(
                 check=True, capture_output=True,
             )  # fmt: skip
             conn.execute("CREATE TABLE fresh (id int)")
-    finally:
-        proxy.stop()
-        with direct(cluster) as conn:
-            conn.execute(f"DROP DATABASE {database} WITH (FORCE)")
