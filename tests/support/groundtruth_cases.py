@@ -5379,3 +5379,6 @@ CASES += VIEWS2
 from tests.support.groundtruth_additions import CASES as ADDITIONS  # noqa: E402
 
 CASES += ADDITIONS
+from tests.support.groundtruth_grants import CASES as GRANTS  # noqa: E402
+
+CASES += GRANTS
