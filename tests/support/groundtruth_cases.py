@@ -5382,3 +5382,6 @@ CASES += ADDITIONS
 from tests.support.groundtruth_grants import CASES as GRANTS  # noqa: E402
 
 CASES += GRANTS
+from tests.support.groundtruth_composites import CASES as COMPOSITES  # noqa: E402
+
+CASES += COMPOSITES
