@@ -456,7 +456,7 @@ class Learner:
         slog, counts, when = work.slog, work.counts, work.when
         key = slog.key
         cache = self._caches.setdefault(key.database, _DatabaseCache())
-        path = slog.names
+        names = slog.names
         named = sorted(work.named)
         items = list(counts.items())
         named_done = items_done = analysed = 0
@@ -476,10 +476,10 @@ class Learner:
             for sql, count in items:
                 _check(deadline)
                 lkey: str | None = None  # computed once, when needed
-                learned = cache.exact.get((path, sql))
+                learned = cache.exact.get((names, sql))
                 if learned is None:
                     lkey = literal_key(sql)
-                    shared = cache.by_literal.get((path, lkey))
+                    shared = cache.by_literal.get((names, lkey))
                     if isinstance(shared, _Learned):
                         learned = shared
                     else:
@@ -612,15 +612,15 @@ class Learner:
         deadline: float | None = None,
     ) -> _Learned | None:
         """Analyse one text the caches do not answer (the caller tried them first)."""
-        user, path = slog.user, slog.names
+        user, names = slog.user, slog.names
         cache = self._caches.setdefault(database, _DatabaseCache())
-        lkey = (path, literal_key(sql))
+        lkey = (names, literal_key(sql))
         shared = cache.by_literal.get(lkey)
         catalog = await self._catalog(database, user, deadline=deadline)
         if catalog is None:
             self._metrics.analysis_failures.labels("catalog").inc(count)
             return None
-        result = await _analysed(sql, path, catalog, user)
+        result = await _analysed(sql, names, catalog, user)
         self._metrics.statements_analyzed.inc()
         if result.error is not None:
             self._metrics.analysis_failures.labels(result.error).inc(count)
@@ -629,12 +629,12 @@ class Learner:
             # snapshot read after the statement ran.
             fresh = await self._catalog(database, user, read_after=when, deadline=deadline)
             if fresh is not None and fresh is not catalog:
-                result = await _analysed(sql, path, fresh, user)
+                result = await _analysed(sql, names, fresh, user)
                 catalog = fresh
         # Constants written: fixed in this text, unless the marked shape says where they are.
         learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:
-            generic = await _analysed(marked_key(sql), path, catalog, user)
+            generic = await _analysed(marked_key(sql), names, catalog, user)
             slots = slots_of(generic.values)
             if generic.facets == result.facets and values_of(sql, slots) == list(result.values):
                 learned = _Learned(result.facets, slots)
@@ -643,7 +643,7 @@ class Learner:
                 cache.by_literal[lkey] = _SENSITIVE
         if len(cache.exact) >= EXACT_CACHE_LIMIT:
             cache.exact.clear()
-        cache.exact[(path, sql)] = learned
+        cache.exact[(names, sql)] = learned
         await asyncio.sleep(0)  # let the relay run between analyses
         return learned
 
