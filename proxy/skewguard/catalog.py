@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import InitVar, dataclass, field
@@ -291,6 +292,9 @@ class Function:
     #: ``name type`` of each OUT, INOUT and RETURNS TABLE column, in order (empty when it
     #: has none): the row shape a caller reads where ``return_type`` says only ``record``.
     out_columns: tuple[str, ...] = ()
+    #: For a function the planner may inline (see :func:`inline_key`): its body's md5, its
+    #: volatility and strictness; None for any other.
+    inline_key: str | None = None
 
     @property
     def qname(self) -> str:
@@ -319,6 +323,20 @@ class Function:
         if self.variadic:  # at least one variadic element, unless it has a default
             return n >= declared - self.n_defaults
         return declared - self.n_defaults <= n <= declared
+
+
+def inline_key(
+    *, language: str, body: str | None, volatility: str, strict: bool, plain: bool
+) -> str | None:
+    """What the planner inlines of a function, as FUNCTIONS_SQL computes it: an SQL-language
+    function (``plain``: a function, not SECURITY DEFINER, no SET clause) is expanded into
+    the expressions that call it, and a relation's index expressions are cached so expanded
+    for the life of a connection. ``body`` is None for a standard-SQL body (BEGIN ATOMIC,
+    RETURN), which has no source text to compare: any redefinition of one counts as new."""
+    if language.lower() != "sql" or not plain:
+        return None
+    digest = hashlib.md5(body.encode()).hexdigest() if body is not None else "atomic"
+    return f"{digest}:{volatility}{'s' if strict else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -690,6 +708,7 @@ def build_catalog(
             procedure_body=_procedure_body(
                 _get(r, "procedure_language"), _get(r, "procedure_source")
             ),
+            inline_key=_get(r, "inline_key"),
         )
         for r in functions
     )
@@ -876,7 +895,13 @@ SELECT n.nspname::text AS schema,
        CASE WHEN p.prokind = 'p' THEN
             (SELECT l.lanname::text FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)
        END AS procedure_language,
-       CASE WHEN p.prokind = 'p' THEN p.prosrc END AS procedure_source
+       CASE WHEN p.prokind = 'p' THEN p.prosrc END AS procedure_source,
+       CASE WHEN p.prokind = 'f' AND NOT p.prosecdef AND p.proconfig IS NULL
+                 AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l
+                                  WHERE l.lanname = 'sql')
+            THEN CASE WHEN p.prosrc = '' THEN 'atomic' ELSE pg_catalog.md5(p.prosrc) END
+                 || ':' || p.provolatile::text || CASE WHEN p.proisstrict THEN 's' ELSE '' END
+       END AS inline_key
 FROM pg_catalog.pg_proc p
 JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace
 WHERE {_USER_NSP}

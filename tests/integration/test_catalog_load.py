@@ -26,6 +26,11 @@ CREATE TABLE orders (id int, user_id int REFERENCES users (id),
 CREATE VIEW active AS SELECT u.id, u.email, o.price FROM users u JOIN orders o ON o.user_id = u.id;
 CREATE FUNCTION f(a int, b text DEFAULT 'x') RETURNS int LANGUAGE sql AS 'SELECT 1';
 CREATE FUNCTION g(int, x text, OUT r int) LANGUAGE sql AS 'SELECT 1';
+CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE STRICT AS $$SELECT lower(t)$$;
+CREATE FUNCTION norm2(t text) RETURNS text IMMUTABLE RETURN lower(t);
+CREATE FUNCTION norm3(t text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
+  AS 'SELECT lower(t)';
+CREATE FUNCTION norm4(t text) RETURNS text LANGUAGE plpgsql AS 'BEGIN RETURN t; END';
 """
 
 
@@ -47,7 +52,7 @@ def _shape(cat: CatalogSnapshot) -> dict[str, Any]:
             if i.schema == "sgload"
         ),
         "functions": sorted(
-            (f.signature, f.arg_names) for f in cat.functions if f.schema == "sgload"
+            (f.signature, f.arg_names, f.inline_key) for f in cat.functions if f.schema == "sgload"
         ),
         "enums": sorted((e.type_name, e.labels) for e in cat.enums if e.schema == "sgload"),
         "depends": {r.qname: r.depends for r in cat.relations if r.depends},

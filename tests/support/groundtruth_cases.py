@@ -5385,3 +5385,6 @@ CASES += GRANTS
 from tests.support.groundtruth_composites import CASES as COMPOSITES  # noqa: E402
 
 CASES += COMPOSITES
+from tests.support.groundtruth_round13a import CASES as ROUND13A  # noqa: E402
+
+CASES += ROUND13A

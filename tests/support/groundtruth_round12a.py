@@ -741,28 +741,10 @@ COMMIT;""",
     ),
 ]
 
-#: Cases the proxy still gets wrong (not in CASES; see the round-12a report): a SQL function
-#: body replaced under an expression index that an upsert infers as its arbiter (live
-#: connections keep the old inlined expression cached: 42P10); DROP OPERATOR, which the
-#: guard refuses as not judgeable (used or not).
+#: Cases the proxy still gets wrong (not in CASES; see the round-12a report): DROP OPERATOR,
+#: which the guard refuses as not judgeable (used or not). (The inlined function body under
+#: an upsert's arbiter is judged since round 13a: SG128, groundtruth_round13a.)
 ROUND12A_MISSED: list[Case] = [
-    Case(
-        id="break-r12a-arbiter-inlined-function-body-replaced-vs-live-upsert",
-        schema_sql=NORM,
-        versions={
-            V1: [
-                simple(
-                    "INSERT INTO products (sku, name) VALUES ('A', 'x')"
-                    " ON CONFLICT (norm(sku)) DO NOTHING"
-                )
-            ],
-            V2: [apg("SELECT id FROM products WHERE norm(sku) = $1", "a")],
-        },
-        migration_sql="CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql"
-        " IMMUTABLE AS 'SELECT lower(trim(t))'",
-        breaks=frozenset({V1}),
-        note="live connections keep the index expression inlined with the old body: 42P10",
-    ),
     Case(
         id="safe-r12a-unused-operator-dropped",
         schema_sql=CI_EQ,

@@ -58,6 +58,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "procedure_source": None,
         "arg_names": ["" for _ in args],
         "out_columns": [],
+        "inline_key": None,
     }
     row.update(over)
     return row

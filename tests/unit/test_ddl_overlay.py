@@ -139,6 +139,20 @@ def test_schema_built_by_the_overlay(base: CatalogSnapshot) -> None:
             " DROP FUNCTION f(int)",
             ["DropFunction(public.f(integer))", "CreateFunction(public.f(bigint))"],
         ),
+        ("CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 1'", []),
+        (
+            "CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            ["ReplaceFunction(public.f(integer))"],
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql STRICT AS 'SELECT 1'",
+            ["ReplaceFunction(public.f(integer))"],
+        ),
+        (
+            "CREATE OR REPLACE FUNCTION f(a int) RETURNS int LANGUAGE sql SECURITY DEFINER"
+            " AS 'SELECT 1'",
+            ["ReplaceFunction(public.f(integer))"],
+        ),
         ("CREATE SCHEMA s; ALTER TABLE orders SET SCHEMA s", ["SetSchema(public.orders)"]),
         ("ALTER SCHEMA public RENAME TO p2", ["RenameSchema(public)"]),
         ("ALTER TABLE users ENABLE ROW LEVEL SECURITY", ["EnableRowLevelSecurity(public.users)"]),

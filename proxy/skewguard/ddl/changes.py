@@ -484,8 +484,21 @@ class ReplaceFunction(Change):
     #: The last argument was VARIADIC and is not: a call spreading its values over it
     #: (``f(1, 2, 3)``) fails; one passing ``VARIADIC ARRAY[...]`` still matches.
     lost_variadic: bool = False
+    #: What the planner inlines of it changes (another body, volatility or strictness of
+    #: an SQL function; see :func:`skewguard.catalog.inline_key`): an index expression
+    #: over it stays cached with the old expansion on open connections.
+    new_body: bool = False
 
     PHRASE: ClassVar[str] = "redefining function {subject}"
+
+    @property
+    def signature_kept(self) -> bool:
+        """Only the body changes: callers resolve and read the call as before."""
+        return (
+            self.old_result == self.new_result
+            and not (self.fewer_defaults or self.renamed_args or self.reshaped)
+            and not self.lost_variadic
+        )
 
     def _stored(self) -> _Stored:
         return _Stored(
@@ -496,6 +509,7 @@ class ReplaceFunction(Change):
                 ("renamed_args", self.renamed_args),
                 ("reshaped", self.reshaped),
                 ("lost_variadic", self.lost_variadic),
+                ("new_body", self.new_body),
             ),
         )
 

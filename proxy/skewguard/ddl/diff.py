@@ -561,7 +561,8 @@ def _functions(
             renamed = bool(f.arg_names and now.arg_names) and f.arg_names != now.arg_names
             reshaped = now.out_columns != f.out_columns
             unspread = f.variadic and not now.variadic
-            if fewer or renamed or reshaped or unspread or now.return_type != f.return_type:
+            body = now.inline_key != f.inline_key
+            if fewer or renamed or reshaped or unspread or body or now.return_type != f.return_type:
                 out.append(
                     ReplaceFunction(
                         f.signature,
@@ -571,6 +572,7 @@ def _functions(
                         renamed,
                         reshaped=reshaped and now.return_type == f.return_type,
                         lost_variadic=unspread,
+                        new_body=body,
                     )
                 )
             continue

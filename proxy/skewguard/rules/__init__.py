@@ -52,6 +52,7 @@ RULES: tuple[Rule[Any], ...] = (
     renames.FUNCTION_SHADOWED,  # SG125
     enums_functions.RECREATED_ENUM,  # SG126
     ordering.REORDERED,  # SG127
+    constraints.INLINED_ARBITER,  # SG128
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

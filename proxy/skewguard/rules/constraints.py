@@ -39,6 +39,7 @@ from skewguard.ddl.changes import (
     DropIndex,
     RenameConstraint,
     RenameIndex,
+    ReplaceFunction,
 )
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
@@ -685,4 +686,108 @@ ARBITER: Rule[DropIndex | RenameIndex | DropConstraint | RenameConstraint] = Rul
         ),
     ),
     check=check_arbiter,
+)
+
+
+def _call_of(signature: str) -> re.Pattern[str]:
+    """A call of the function ``signature`` names, in a deparsed expression (qualified or
+    not; the deparser quotes a name only where it must)."""
+    parts = split_qualified_name(signature.split("(", 1)[0])
+    name = re.escape(ident(parts[-1]))
+    schema = rf"(?:{re.escape(ident(parts[0]))}\s*\.\s*)?" if len(parts) == 2 else ""
+    return re.compile(rf'(?<![\w$."]){schema}{name}\s*\(')
+
+
+def check_inlined_arbiter(ctx: Context, change: ReplaceFunction) -> Iterator[Hit]:
+    if not change.new_body:
+        return
+    call = _call_of(change.subject)
+    callers = {v for v, _f, _ev in ctx.exact((F.FUNCTION,), change.subject)}
+    what = f"redefining {change.subject}"
+    why = (
+        " (its ON CONFLICT infers an index expression through the function: open "
+        "connections keep the index's old expansion of it, 42P10)"
+    )
+    uses = ctx.uses((F.CONFLICT_COLUMNS,), lambda s: call.search(s) is not None)
+    hits = [u for u in uses if u[0] in callers]
+    for v, f, ev in first_per_version(hits):
+        yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+    # through the inference WHERE: it must imply the cached predicate, which the new
+    # expansion may still do (a narrower body) or not; replay cannot show a stale cache
+    broken = {v for v, _f, _ev in hits}
+    predicated = [
+        (v, f, ev)
+        for v, f, ev in ctx.uses((F.CONFLICT_COLUMNS,), lambda s: True)
+        if v in callers - broken and any(call.search(p) for p in _inference_predicates(ev.sample))
+    ]
+    for v, f, ev in first_per_version(predicated):
+        why = "its ON CONFLICT ... WHERE calls the function: open connections keep a partial "
+        why += "index's predicate expanded with the old body, which the new WHERE may not imply"
+        yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+
+
+INLINED_ARBITER: Rule[ReplaceFunction] = Rule(
+    id="SG128",
+    name="arbiter-expression-redefined",
+    severity=Severity.BREAK,
+    summary="An SQL function redefined (another body, volatility or strictness) while an "
+    "upsert infers its arbiter index through it",
+    doc="The planner inlines a simple SQL function (LANGUAGE sql, not SECURITY DEFINER, no "
+    "SET clause) into the expressions that call it, and a connection caches a table's index "
+    "expressions so expanded until the table itself changes: CREATE OR REPLACE FUNCTION does "
+    "not invalidate them. An INSERT ... ON CONFLICT (f(col)) on a connection that used the "
+    "table before then expands its own f(col) with the new body, no longer matches the "
+    "cached index expression, and fails with 42P10 (no unique or exclusion constraint "
+    "matching the ON CONFLICT specification); new connections work. Other uses of the "
+    "function (reads, index scans) do not fail. A standard-SQL body (RETURN, BEGIN ATOMIC) "
+    "has no source text to compare: redefining one counts as a change.",
+    breaks="Upserts on open connections whose ON CONFLICT target calls the function (one "
+    "whose ON CONFLICT ... WHERE calls it is a risk: it fails unless the new expansion still "
+    "implies the partial index's cached predicate).",
+    recipe="Leave the function's body alone: create a new function, a new unique index over "
+    "it (CONCURRENTLY), move the versions' upserts to it, then drop the old pair.",
+    covers=(ReplaceFunction,),
+    check=check_inlined_arbiter,
+    examples=(
+        Example(
+            "CREATE TABLE t (id int, sku text);"
+            " CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(t)'; CREATE UNIQUE INDEX t_norm ON t (norm(sku))",
+            "INSERT INTO t (id, sku) VALUES (1, 'A') ON CONFLICT (norm(sku)) DO NOTHING",
+            "CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(trim(t))'",
+            True,
+            "42P10 on the connection that upserted before",
+        ),
+        Example(
+            "CREATE TABLE t (id int, sku text);"
+            " CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(t)'; CREATE UNIQUE INDEX t_norm ON t (norm(sku))",
+            "INSERT INTO t (id, sku) VALUES (1, 'A') ON CONFLICT (norm(sku)) DO NOTHING",
+            "CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(t)'",
+            False,
+            "the same body again",
+        ),
+        Example(
+            "CREATE TABLE t (id int, sku text);"
+            " CREATE FUNCTION norm(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE"
+            " AS 'BEGIN RETURN lower(t); END'; CREATE UNIQUE INDEX t_norm ON t (norm(sku))",
+            "INSERT INTO t (id, sku) VALUES (1, 'A') ON CONFLICT (norm(sku)) DO NOTHING",
+            "CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE plpgsql IMMUTABLE"
+            " AS 'BEGIN RETURN lower(trim(t)); END'",
+            False,
+            "PL/pgSQL is never inlined: the index holds the call",
+        ),
+        Example(
+            "CREATE TABLE t (id int, sku text);"
+            " CREATE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(t)'; CREATE UNIQUE INDEX t_norm ON t (norm(sku))",
+            "SELECT id FROM t WHERE norm(sku) = 'a'",
+            "CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+            " AS 'SELECT lower(trim(t))'",
+            False,
+            "a reader only plans another expression",
+        ),
+    ),
 )

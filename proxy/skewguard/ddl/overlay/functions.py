@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
 
-from skewguard.catalog import FuncKind, Function
+from skewguard.catalog import FuncKind, Function, inline_key
 from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.opaque import replaced_trigger_function
@@ -57,6 +57,7 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
         arg_names=input_names,
         out_columns=out_columns,
+        inline_key=_inline_key(node, options),
     )
     for oid, f in m.funcs.items():
         if f.signature == fn.signature:
@@ -67,6 +68,26 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
             return
     m.funcs[m.new_oid()] = fn
     _remember_filler(ov, fn)
+
+
+def _inline_key(node: Any, options: dict[str, Any]) -> str | None:
+    """The function's :func:`~skewguard.catalog.inline_key`, as PostgreSQL stores it."""
+    language = options.get("language")
+    lang = str(language.sval) if isinstance(language, ast.String) else "sql"
+    source = options.get("as")
+    body = None if node.sql_body is not None or not source else str(source[0].sval)
+    volatility = options.get("volatility")
+    strict = options.get("strict")
+    security = options.get("security")
+    return inline_key(
+        language=lang if language is not None or node.sql_body is not None else "",
+        body=body,
+        volatility=str(volatility.sval)[0] if isinstance(volatility, ast.String) else "v",
+        strict=isinstance(strict, ast.Boolean) and bool(strict.boolval),
+        plain=not node.is_procedure
+        and not (isinstance(security, ast.Boolean) and security.boolval)
+        and "set" not in options,
+    )
 
 
 def _remember_filler(ov: Overlay, fn: Function) -> None:
