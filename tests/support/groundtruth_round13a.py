@@ -60,7 +60,7 @@ ROUND13A_SAFE: list[Case] = [
             V1: [simple("INSERT INTO items (sku) VALUES ('A') ON CONFLICT (norm(sku)) DO NOTHING")],
         },
         migration_sql="CREATE OR REPLACE FUNCTION norm(t text) RETURNS text LANGUAGE sql"
-        " IMMUTABLE AS 'SELECT lower(t)'; COMMENT ON FUNCTION norm(text) IS 'v2'",
+        " IMMUTABLE AS 'SELECT lower(t)'; CREATE INDEX items_kind ON items (kind)",
         note="an idempotent migration re-runs the same definition",
     ),
     Case(
