@@ -63,13 +63,13 @@ def temporary_answers(ov: Overlay, m: Model, schema: str | None, name: str) -> b
         return is_temp_schema(schema)
     if name not in ov._temporary:
         return False
+    if not any(is_temp_schema(s) for s in ov._path):
+        return True  # not listed: searched first
     for s in ov._path:
         if is_temp_schema(s):
             return True
-        if s == "$user":
-            s = ov._user or ""
-        if m.rel_oid(s, name) is not None:
-            return not any(is_temp_schema(p) for p in ov._path)
+        if m.rel_oid((ov._user or "") if s == "$user" else s, name) is not None:
+            return False
     return True
 
 
