@@ -29,8 +29,10 @@ from skewguard.pgcluster import LocalCluster
 from tests.support.groundtruth import (
     Case,
     CaseInvalid,
+    Drop,
     ExperimentResult,
     ProxyVerdict,
+    drop_database,
     drop_leftover_databases,
     drop_roles,
     ensure_roles,
@@ -79,9 +81,9 @@ class Judge:
         return self.verdicts[case.id].result(timeout=100)
 
 
-def _experiment(cluster: LocalCluster, case: Case) -> ExperimentResult | CaseInvalid:
+def _experiment(cluster: LocalCluster, case: Case, drop: Drop) -> ExperimentResult | CaseInvalid:
     try:
-        return run_experiment(cluster, case)
+        return run_experiment(cluster, case, drop)
     except CaseInvalid as invalid:
         return invalid
 
@@ -116,17 +118,28 @@ def judge(
     # each case has a database of its own: the proxy judges several at once, as it would
     # several databases' migrations (a case mostly waits for the learner's flush)
     verdicts = ThreadPoolExecutor(max_workers=3, thread_name_prefix="gt-proxy")
+    # a case's databases are dropped behind it: DROP DATABASE ... WITH (FORCE) of a
+    # database the proxy has side connections to sleeps 100 ms while they exit
+    drops = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gt-drop")
+
+    def drop(cluster: LocalCluster, database: str) -> object:
+        return drops.submit(drop_database, cluster, database)
+
     judge = Judge(
         cluster,
         proxy,
-        {case.id: experiments.submit(_experiment, cluster, case) for case in cases},
-        {case.id: verdicts.submit(proxy_verdict, cluster, proxy, case) for case in cases},
+        {case.id: experiments.submit(_experiment, cluster, case, drop) for case in cases},
+        {
+            case.id: verdicts.submit(proxy_verdict, cluster, proxy, case, None, drop)
+            for case in cases
+        },
     )
     try:
         yield judge
     finally:
         experiments.shutdown(wait=True, cancel_futures=True)
         verdicts.shutdown(wait=True, cancel_futures=True)
+        drops.shutdown(wait=True)
         proxy.stop()
         leftovers = drop_leftover_databases(cluster)
         drop_roles(cluster, ROLES)

@@ -19,7 +19,7 @@ import time
 import urllib.error
 import urllib.parse
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -456,7 +456,14 @@ def _close_all(clients: Iterable[VersionClients]) -> None:
         client.close()
 
 
-def run_experiment(cluster: LocalCluster, case: Case) -> ExperimentResult:
+#: Drops a case's database when the case is done (``drop_database`` unless a caller
+#: hands the drops to a thread of their own).
+Drop = Callable[[LocalCluster, str], object]
+
+
+def run_experiment(
+    cluster: LocalCluster, case: Case, drop: Drop = drop_database
+) -> ExperimentResult:
     """Run the case straight against PostgreSQL and report which versions broke."""
     database = create_database(cluster, case, "gt_exp")
     direct = Endpoint(cluster.host, cluster.port)
@@ -496,7 +503,7 @@ def run_experiment(cluster: LocalCluster, case: Case) -> ExperimentResult:
     finally:
         _close_all(live.values())
         loop.close()
-        drop_database(cluster, database)
+        drop(cluster, database)
 
 
 # ---------------------------------------------------------------------------- the proxy side
@@ -548,7 +555,11 @@ def wait_learned(
 
 
 def proxy_verdict(
-    cluster: LocalCluster, proxy: ProxyProcess, case: Case, database: str | None = None
+    cluster: LocalCluster,
+    proxy: ProxyProcess,
+    case: Case,
+    database: str | None = None,
+    drop: Drop = drop_database,
 ) -> ProxyVerdict:
     """Replay the case's traffic through the proxy, then send the migration through it.
 
@@ -579,4 +590,4 @@ def proxy_verdict(
     finally:
         _close_all(live.values())
         loop.close()
-        drop_database(cluster, database)
+        drop(cluster, database)
