@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import ssl
 import struct
@@ -96,6 +97,11 @@ _FUNCTION_CALL = Script()
 _PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
 #: A text that must be read -> what it does (BEGIN, COMMIT, SET ... come again and again).
 _SCRIPTS: Recent[str, Script] = Recent()
+#: A Query text longer than this that must be read is read in a worker thread while
+#: its session is held: the read of 100,000 `SELECT 1;` held every session ~1 s.
+READ_OFF_LOOP_ABOVE = 8192
+#: Stands for the script of a Query whose read is deferred to a worker thread.
+_READ_LATER = Script(())
 
 
 def _parse_reads(query: bytes) -> bool:
@@ -146,6 +152,8 @@ class ClientSession(asyncio.Protocol):
         self.identity = UNTAGGED
         self._retags = 0  # identity changes seen (LOGGED_RETAGS of them logged)
         self._claimed: set[Identity] = set()  # learned under (--max-session-versions)
+        # a Query read off the loop: its bytes, text and encodings (READ_OFF_LOOP_ABOVE)
+        self._deferred: tuple[bytes, str, tuple[str | None, ...]] | None = None
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
         self.backend_pid: int | None = None
@@ -436,15 +444,10 @@ class ClientSession(asyncio.Protocol):
             if executes:
                 sql = self._query_sql = self.prepared.expand_executes(sql)
             if reading:
-                script = self._read(sql)
-                if len(encodings) > 1 and (
-                    ("\ufffd" in sql and script.may_change_schema)
-                    or not all(
-                        same_effect(script, self._read(other))
-                        for other in readings(raw, encodings)[1:]
-                    )
-                ):  # names or statements that read otherwise in an encoding it may be in
-                    script = replace(script, ambiguous=True)
+                if len(sql) > READ_OFF_LOOP_ABOVE and _SCRIPTS.get(sql) is None:
+                    self._deferred = (raw, sql, encodings)
+                    return _READ_LATER  # held: read in a worker thread (_read_then_go_on)
+                script = self._query_script(raw, sql, encodings)
                 self._record(sql, script)
                 return self._on_statement(script, self._syncs)
             self._record(sql)
@@ -458,6 +461,22 @@ class ClientSession(asyncio.Protocol):
         self.prepared.on_close(close.kind, close.name)
         self._closing(self._syncs + 1)
         return None
+
+    def _query_script(
+        self, raw: bytes, sql: str, encodings: tuple[str | None, ...], *, cached: bool = True
+    ) -> Script:
+        """What a Query's text does, read in each encoding the server may read it in
+        (``cached=False`` in a worker thread)."""
+        script = self._read(sql, cached=cached)
+        if len(encodings) > 1 and (
+            ("\ufffd" in sql and script.may_change_schema)
+            or not all(
+                same_effect(script, self._read(other, cached=cached))
+                for other in readings(raw, encodings)[1:]
+            )
+        ):  # names or statements that read otherwise in an encoding it may be in
+            script = replace(script, ambiguous=True)
+        return script
 
     def _on_execute(self, buf: bytes, start: int, stop: int) -> Script | None:
         """Execute (body ``buf[start:stop]``): its script when the portal's text must be read."""
@@ -568,14 +587,17 @@ class ClientSession(asyncio.Protocol):
         """Something the client sent before the current Query is not answered yet."""
         return self._replies.ready + 1 < self._syncs or self._executes_since_sync > 0
 
-    def _read(self, sql: str) -> Script:
+    def _read(self, sql: str, *, cached: bool = True) -> Script:
+        """``read_script`` of ``sql``; ``cached=False`` in a worker thread (the cache
+        is the loop's)."""
         limit = self.proxy.settings.max_analysed_statement
         if len(sql) > limit:
             return read_script(sql, limit=limit)  # not parsed: "too large"
-        script = _SCRIPTS.get(sql)
+        script = _SCRIPTS.get(sql) if cached else None
         if script is None:
             script = read_script(sql)
-            _SCRIPTS.put(sql, script)
+            if cached:
+                _SCRIPTS.put(sql, script)
         if self._reported[1] in UNREADABLE and "\ufffd" in sql and script.may_change_schema:
             return replace(script, ambiguous=True)  # names the proxy cannot read
         return script
@@ -708,7 +730,44 @@ class ClientSession(asyncio.Protocol):
         if message.type == 0x51 or message.type == 0x46:
             self._syncs -= 1  # counted again when it (or its refusal) is sent
         text = self._query_sql if message.type == 0x51 else ""
-        self._task = asyncio.get_running_loop().create_task(self._decide(message, script, text))
+        loop = asyncio.get_running_loop()
+        if script is _READ_LATER:
+            assert self._deferred is not None
+            raw, sql, encodings = self._deferred
+            self._deferred = None
+            self._task = loop.create_task(self._read_then_go_on(message, raw, sql, encodings))
+        else:
+            self._task = loop.create_task(self._decide(message, script, text))
+
+    async def _read_then_go_on(
+        self, message: Message, raw: bytes, sql: str, encodings: tuple[str | None, ...]
+    ) -> None:
+        """A long Query text that must be read, read in a worker thread while the session
+        is held (what the client sends meanwhile waits behind it, in order); then on as
+        a text read at once: judged, or forwarded. Parsing holds the GIL, but the
+        interpreter switches threads every few ms, so other sessions are served."""
+        try:
+            read = functools.partial(self._query_script, raw, sql, encodings, cached=False)
+            script = await asyncio.to_thread(read)
+        except asyncio.CancelledError:
+            if not self._cancel_requested or self.phase is Phase.CLOSED:
+                raise
+            cancelled = Refusal(
+                "canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED
+            )
+            self._carry_out(message, cancelled)
+            self._release_held()
+            return
+        if self.phase is Phase.CLOSED:
+            return
+        _SCRIPTS.put(sql, script)
+        self._record(sql, script)
+        judged = self._on_statement(script, self._syncs + 1)  # _hold uncounted the Query
+        if judged is not None:
+            await self._decide(message, judged, sql)
+            return
+        self._carry_out(message, None)
+        self._release_held()
 
     async def _decide(self, message: Message, script: Script, text: str) -> None:
         """``text``: a held Query's text, as it was read."""
@@ -750,6 +809,10 @@ class ClientSession(asyncio.Protocol):
         self._carry_out(message, refusal)
         if refusal is None:
             self._follow_temporary(script)
+        self._release_held()
+
+    def _release_held(self) -> None:
+        """Forward what waited behind the held message, in order (it may hold again)."""
         held, chunks = self._held or [], self._held_raw
         self._held, self._held_raw, self._held_bytes = None, [], 0
         self._forward(held)

@@ -1,0 +1,109 @@
+"""A long text the hot path must read (several statements) is read in a worker thread
+while its session is held: a tagged Query of 100,000 `SELECT 1;` read on the event loop
+held every other session for about a second (10 s and more before it was split in C).
+PostgreSQL is the judge of what ran; the assertions are about progress and order."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from skewguard.pgcluster import LocalCluster
+from tests.support import rawclient as rc
+from tests.support.clients import direct
+from tests.support.proxy import ProxyProcess
+from tests.support.sites import create_database
+
+pytestmark = pytest.mark.integration
+
+BULK = "SELECT 1;" * 100_000
+DROP = "ALTER TABLE users DROP COLUMN email"
+
+
+@pytest.fixture(scope="module")
+def proxy(
+    cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyProcess]:
+    database = create_database(cluster, "longread", "CREATE TABLE users (id int, email text)")
+    workdir: Path = tmp_path_factory.mktemp("longread")
+    started = ProxyProcess(
+        upstream=cluster.url(database=database),
+        state=workdir / "state.db",
+        logfile=workdir / "proxy.log",
+    ).start()
+    url = started.url(database=database, application_name="shop@1")
+    with psycopg.connect(url, autocommit=True) as live:
+        live.execute("SELECT email FROM users")
+        time.sleep(1.0)
+        yield started
+    started.stop()
+
+
+def _client(proxy: ProxyProcess, app: str) -> rc.RawClient:
+    database = str(psycopg.conninfo.conninfo_to_dict(proxy.upstream)["dbname"])
+    client = rc.RawClient("127.0.0.1", proxy.port, timeout=120)
+    params = {"user": "postgres", "database": database, "application_name": app}
+    assert client.startup(params)[-1].type == "Z"
+    return client
+
+
+def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess) -> None:
+    """Another session completes many queries before the long text's first answer
+    arrives (it could not while the text was read on the loop), and the long text's
+    session gets its answers whole and in order: 100,000 rows, then what it sent next."""
+    served = 0
+    stop = threading.Event()
+
+    def other() -> None:
+        nonlocal served
+        with _client(proxy, "shop@1") as client:
+            while not stop.is_set():
+                client.send(rc.query("SELECT 1"))
+                assert client.read_ready()[-1].type == "Z"
+                served += 1
+
+    worker = threading.Thread(target=other)
+    worker.start()
+    try:
+        while served < 3:  # the other session is connected and running
+            time.sleep(0.01)
+        with _client(proxy, "bulk@1") as bulk:
+            bulk.send(rc.query(BULK), rc.query("SELECT 'after'"))
+            bulk.sock.recv(1, socket.MSG_PEEK)  # the first byte of the long text's answer
+            meanwhile = served
+            first = bulk.read_ready()
+            second = bulk.read_ready()
+    finally:
+        stop.set()
+        worker.join(60)
+    assert meanwhile - 3 >= 20, meanwhile
+    assert sum(r.type == "D" for r in first) == 100_000
+    assert [r.type for r in first[-2:]] == ["C", "Z"]
+    rows = [r.body for r in second if r.type == "D"]
+    assert len(rows) == 1 and rows[0].endswith(b"after")
+
+
+def test_a_long_text_ending_in_ddl_is_still_judged(
+    proxy: ProxyProcess, cluster: LocalCluster
+) -> None:
+    """Read off the loop, the text goes on as one read at once: its DROP of a column a
+    live version reads is refused, and what was sent behind it runs after the refusal."""
+    with _client(proxy, "migrate") as client:
+        client.send(rc.query("SELECT 1;" * 5_000 + DROP), rc.query("SELECT 'next'"))
+        first = client.read_ready()
+        second = client.read_ready()
+    assert [r.fields()["C"] for r in first if r.type == "E"] == ["55006"]
+    assert any(r.type == "D" and r.body.endswith(b"next") for r in second)
+    database = str(psycopg.conninfo.conninfo_to_dict(proxy.upstream)["dbname"])
+    with direct(cluster, dbname=database) as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+            "AND attname = 'email' AND NOT attisdropped"
+        ).fetchone()
+    assert row == (1,)
