@@ -55,8 +55,11 @@ def _client(proxy: ProxyProcess, app: str) -> rc.RawClient:
 
 def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess) -> None:
     """Another session completes many queries before the long text's first answer
-    arrives (it could not while the text was read on the loop), and the long text's
-    session gets its answers whole and in order: 100,000 rows, then what it sent next."""
+    arrives, and the long text's session gets its answers whole and in order: 100,000
+    rows, then what it sent next. (The progress count alone passes with the text read
+    on the loop too: PostgreSQL parses the whole text before its first answer, ~2 s
+    here, and serves the other session meanwhile; the stall it removes is measured by
+    scripts/attack.py, "another client's slowest SELECT 1".)"""
     served = 0
     stop = threading.Event()
 
@@ -74,6 +77,7 @@ def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess
         while served < 3:  # the other session is connected and running
             time.sleep(0.01)
         with _client(proxy, "bulk@1") as bulk:
+            at_send = served
             bulk.send(rc.query(BULK), rc.query("SELECT 'after'"))
             bulk.sock.recv(1, socket.MSG_PEEK)  # the first byte of the long text's answer
             meanwhile = served
@@ -82,7 +86,7 @@ def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess
     finally:
         stop.set()
         worker.join(60)
-    assert meanwhile - 3 >= 20, meanwhile
+    assert meanwhile - at_send >= 20, (at_send, meanwhile)
     assert sum(r.type == "D" for r in first) == 100_000
     assert [r.type for r in first[-2:]] == ["C", "Z"]
     rows = [r.body for r in second if r.type == "D"]
