@@ -22,7 +22,7 @@ from tests.support.sites import create_database
 
 pytestmark = pytest.mark.integration
 
-BULK = "SELECT 1;" * 100_000
+BULK = "SELECT 1;" * 20_000
 DROP = "ALTER TABLE users DROP COLUMN email"
 
 
@@ -55,9 +55,9 @@ def _client(proxy: ProxyProcess, app: str) -> rc.RawClient:
 
 def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess) -> None:
     """Another session completes many queries before the long text's first answer
-    arrives, and the long text's session gets its answers whole and in order: 100,000
+    arrives, and the long text's session gets its answers whole and in order: 20,000
     rows, then what it sent next. (The progress count alone passes with the text read
-    on the loop too: PostgreSQL parses the whole text before its first answer, ~2 s
+    on the loop too: PostgreSQL parses the whole text before its first answer
     here, and serves the other session meanwhile; the stall it removes is measured by
     scripts/attack.py, "another client's slowest SELECT 1".)"""
     served = 0
@@ -87,7 +87,7 @@ def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess
         stop.set()
         worker.join(60)
     assert meanwhile - at_send >= 20, (at_send, meanwhile)
-    assert sum(r.type == "D" for r in first) == 100_000
+    assert sum(r.type == "D" for r in first) == 20_000
     assert [r.type for r in first[-2:]] == ["C", "Z"]
     rows = [r.body for r in second if r.type == "D"]
     assert len(rows) == 1 and rows[0].endswith(b"after")
