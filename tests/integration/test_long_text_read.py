@@ -58,7 +58,7 @@ def test_other_sessions_are_served_while_a_long_text_is_read(proxy: ProxyProcess
     arrives, and the long text's session gets its answers whole and in order: 20,000
     rows, then what it sent next. (The progress count alone passes with the text read
     on the loop too: PostgreSQL parses the whole text before its first answer
-    here, and serves the other session meanwhile; the stall it removes is measured by
+    and serves the other session meanwhile; the stall it removes is measured by
     scripts/attack.py, "another client's slowest SELECT 1".)"""
     served = 0
     stop = threading.Event()
