@@ -371,6 +371,9 @@ def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) ->
     assert exc.affects == Affects(Use.ANY, "role app_rw", roles=frozenset({"app_rw"}))
     assert unmodelled(base, "ALTER ROLE app_rw NOLOGIN").affects == exc.affects
     assert Overlay(base).apply("ALTER ROLE app_rw SET work_mem = '64MB'") == []
+    # only in one database: still only that role's sessions
+    in_database = "ALTER ROLE app_rw IN DATABASE other SET search_path = app, public"
+    assert unmodelled(base, in_database).affects == exc.affects
 
 
 # app_rw holds what grp holds (through mid); nobody is a member of app or tmp
@@ -418,7 +421,7 @@ def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -
         "REASSIGN OWNED BY CURRENT_USER TO other",
         "DO $$ BEGIN END $$",
         "ALTER ROLE ALL SET statement_timeout = '1s'",
-        "ALTER ROLE app_rw IN DATABASE other SET statement_timeout = '1s'",
+        "ALTER ROLE ALL IN DATABASE other SET search_path = app",
         "ALTER DATABASE db SET statement_timeout = '1s'",
         "REVOKE app_rw FROM app",  # memberships not read (see the test above)
         "DROP ROLE app",

@@ -388,9 +388,10 @@ def _setting(stmt: Any, what: str, affects: Affects | None) -> None:
 
 def _alter_role_set(scope: Scope, node: Any) -> None:
     # a setting of one role applies to sessions that log in as it (members do not
-    # inherit it); IN DATABASE names a database whose versions are not judged here
-    affects = _role_reach(node.role) if node.database is None else None
-    _setting(node.setstmt, "ALTER ROLE", affects)
+    # inherit it), IN DATABASE only to those of that database: either way only versions
+    # seen connecting as the role can notice (a version of another database is not
+    # judged here, so one of this database stands for it)
+    _setting(node.setstmt, "ALTER ROLE", _role_reach(node.role))
 
 
 def _alter_database_set(scope: Scope, node: Any) -> None:

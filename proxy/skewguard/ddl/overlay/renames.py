@@ -11,7 +11,7 @@ from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import EnumType, qualified
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
-from skewguard.ddl.model import Model
+from skewguard.ddl.model import Holder, Model, Referenced
 from skewguard.ddl.overlay.alter_table import descendants
 from skewguard.ddl.overlay.columns import put_columns
 from skewguard.ddl.overlay.existing_triggers import triggers_naming
@@ -274,8 +274,42 @@ def set_schema(ov: Overlay, m: Model, node: Any) -> None:
             )
         elif (known := find_user_type(ov, m, names)) is not None:
             _move_type(m, known, new, None)
+    elif t == _O.OBJECT_EXTENSION:
+        _move_extension(ov, m, str(node.object.sval), new, bool(node.missing_ok))
     elif t not in _SET_SCHEMA_HARMLESS:
         raise CannotModel(f"ALTER {kind_word(t)} ... SET SCHEMA: not modelled")
+
+
+def _move_extension(ov: Overlay, m: Model, name: str, new: str, missing_ok: bool) -> None:
+    """ALTER EXTENSION ... SET SCHEMA: its member functions, relations and types move (as
+    each one's own SET SCHEMA would); a member type that columns use is not followed."""
+    if name in m.opaque_extensions or not m.extensions_known:
+        raise CannotModel(f"ALTER EXTENSION {name} SET SCHEMA: its members are not known")
+    if name not in m.extensions:
+        if missing_ok:
+            return
+        raise Rejected
+    ref = Referenced("extension", name=name)
+    for e in sorted(e for e in m.edges if e.referenced == ref):
+        dep = e.dependent
+        if dep.holder is Holder.FUNCTION and dep.oid in m.funcs:
+            m.funcs[dep.oid] = dataclasses.replace(m.funcs[dep.oid], schema=new)
+        elif dep.holder is Holder.RELATION and dep.oid in m.rels:
+            m.put_rel(dep.oid, dataclasses.replace(m.rels[dep.oid], schema=new))
+        elif dep.holder is Holder.TYPE:
+            names = split_qualified_name(dep.name)
+            if ov.scope(m).type_used(names):
+                raise CannotModel(
+                    f"ALTER EXTENSION {name} SET SCHEMA: its type {dep.name} is used by "
+                    "columns, which are followed only for enums",
+                    affects=ov.scope(m).type_reach(names, Use.ANY),
+                )
+            if dep.name not in m.types:
+                continue
+            _move_type(m, dep.name, new, None)
+            moved = dataclasses.replace(dep, name=qualified(new, names[-1]))
+            m.edges.discard(e)
+            m.edges.add(dataclasses.replace(e, dependent=moved))
 
 
 # Objects no client statement names, whose RENAME changes nothing a version sees.
