@@ -325,6 +325,27 @@ class Function:
         return declared - self.n_defaults <= n <= declared
 
 
+def operator_signature(schema: str, name: str, left: str | None, right: str | None) -> str:
+    """``public.===(text,text)``: an operator with its argument types (NONE for the missing
+    one of a prefix operator), as DROP OPERATOR names it."""
+    return f"{ident(schema)}.{name}({left or 'NONE'},{right or 'NONE'})"
+
+
+def split_operator_signature(signature: str) -> tuple[str, str, str]:
+    """``(schema, name, "(left,right)")`` of an :func:`operator_signature`."""
+    head, paren, args = signature.partition("(")
+    schema, _, name = head.rpartition(".")  # an operator name holds no dot
+    return schema, name, paren + args
+
+
+def _operator_schemas(cat: CatalogSnapshot) -> dict[str, frozenset[str]]:
+    out: dict[str, set[str]] = {}
+    for signature in cat.operators:
+        schema, name, _ = split_operator_signature(signature)
+        out.setdefault(name, set()).add(schema)
+    return {name: frozenset(schemas) for name, schemas in out.items()}
+
+
 def inline_key(
     *, language: str, body: str | None, volatility: str, strict: bool, plain: bool
 ) -> str | None:
@@ -384,6 +405,11 @@ class CatalogSnapshot:
     memberships: tuple[tuple[str, str], ...] | None = None
     builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
     builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
+    #: operators outside pg_catalog, as :func:`operator_signature` writes them
+    operators: frozenset[str] = frozenset()
+    #: those of ``operators`` that a view, index, constraint, default or function holds
+    held_operators: frozenset[str] = frozenset()
+    builtin_operators: frozenset[str] = frozenset()  # operator names in pg_catalog
     _relations: dict[tuple[str, str], Relation] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -471,6 +497,11 @@ class CatalogSnapshot:
             if rel is not None:
                 return rel
         return None
+
+    def operator_schemas(self, name: str) -> frozenset[str]:
+        """The schemas holding a (user) operator ``name``, of any argument types."""
+        by_name: dict[str, frozenset[str]] = self.derived("operator_schemas", _operator_schemas)
+        return by_name.get(name, frozenset())
 
     def functions_named(self, schema: str, name: str) -> tuple[Function, ...]:
         """Every overload of ``schema.name`` (empty when there is none)."""
@@ -561,6 +592,7 @@ def build_catalog(
     rules: Iterable[Row] = (),
     extensions: Row | None = None,
     memberships: Iterable[Row] | None = None,
+    operators: Iterable[Row] = (),
 ) -> CatalogSnapshot:
     """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
 
@@ -712,6 +744,12 @@ def build_catalog(
         )
         for r in functions
     )
+    ops = {
+        operator_signature(str(r["schema"]), str(r["name"]), r["left_type"], r["right_type"]): bool(
+            _get(r, "held")
+        )
+        for r in operators
+    }
     enum_types = tuple(
         EnumType(
             schema=str(r["schema"]),
@@ -732,6 +770,9 @@ def build_catalog(
         types=frozenset((str(r["schema"]), str(r["name"])) for r in types),
         builtin_functions=frozenset(_text_tuple(builtins["functions"] if builtins else None)),
         builtin_relations=frozenset(_text_tuple(builtins["relations"] if builtins else None)),
+        builtin_operators=frozenset(_text_tuple(_get(builtins, "operators") if builtins else None)),
+        operators=frozenset(ops),
+        held_operators=frozenset(o for o, held in ops.items() if held),
         dependencies=tuple(sorted({_dependency(r) for r in dependencies}, key=_dependency_key)),
         extensions=frozenset(_text_tuple(extensions["names"])) if extensions else None,
         memberships=(
@@ -1277,9 +1318,25 @@ EXTENSIONS_SQL = """
 SELECT ARRAY(SELECT e.extname::text FROM pg_catalog.pg_extension e ORDER BY 1) AS names
 """
 
+# Operators of the application's schemas (an extension's too); pg_catalog's are built in.
+OPERATORS_SQL = f"""
+SELECT n.nspname::text AS schema, o.oprname::text AS name,
+       CASE WHEN o.oprleft <> 0 THEN pg_catalog.format_type(o.oprleft, NULL) END AS left_type,
+       CASE WHEN o.oprright <> 0 THEN pg_catalog.format_type(o.oprright, NULL) END AS right_type,
+       EXISTS (SELECT 1 FROM pg_catalog.pg_depend d
+               WHERE d.refclassid = 'pg_catalog.pg_operator'::regclass
+                 AND d.refobjid = o.oid AND d.deptype = 'n') AS held
+FROM pg_catalog.pg_operator o
+JOIN pg_catalog.pg_namespace n ON n.oid = o.oprnamespace
+WHERE {_USER_NSP}
+ORDER BY 1, 2, 3, 4
+"""
+
 BUILTINS_SQL = """
 SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace) AS functions,
+       ARRAY(SELECT DISTINCT o.oprname::text FROM pg_catalog.pg_operator o
+             WHERE o.oprnamespace = 'pg_catalog'::regnamespace) AS operators,
        ARRAY(SELECT c.relname::text FROM pg_catalog.pg_class c
              WHERE c.relnamespace = 'pg_catalog'::regnamespace
                AND c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S')) AS relations
@@ -1302,6 +1359,7 @@ QUERIES = {
     "inherits": INHERITS_SQL,
     "rules": RULES_SQL,
     "memberships": MEMBERSHIPS_SQL,
+    "operators": OPERATORS_SQL,
 }
 ONE_ROW_QUERIES = {"builtins": BUILTINS_SQL, "extensions": EXTENSIONS_SQL}
 

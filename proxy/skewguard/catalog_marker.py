@@ -57,7 +57,8 @@ class Source:
 
 #: Every catalog a snapshot (skewguard.catalog) reads. Types: only those that are
 #: not a relation's row type nor an array (those change with their relation or element).
-#: Dependencies: only those on functions, collations and extensions (DEPENDENCIES_SQL).
+#: Dependencies: only those on functions, collations and extensions (DEPENDENCIES_SQL),
+#: and on operators (whether one is held: OPERATORS_SQL).
 SOURCES = (
     Source(  # the schemas a snapshot lists: temporary ones come and go with sessions
         "namespace",
@@ -73,11 +74,12 @@ SOURCES = (
     Source("proc", "pg_proc", created="oid"),
     Source("type", "pg_type", "typrelid = 0 AND typcategory <> 'A'", created="oid"),
     Source("enum", "pg_enum", created="oid"),
+    Source("operator", "pg_operator", created="oid"),
     Source(
         "depend",
         "pg_depend",
         "refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,"
-        " 'pg_catalog.pg_extension'::regclass)",
+        " 'pg_catalog.pg_extension'::regclass, 'pg_catalog.pg_operator'::regclass)",
     ),
     Source("rewrite", "pg_rewrite", keys=("ev_class",), created="oid"),
     Source("policy", "pg_policy", keys=("polrelid",), created="oid"),

@@ -7,7 +7,7 @@ one scan of the catalogs while nothing in them changed, and otherwise reads
 again only the relations that changed and those whose snapshot entry names
 them: views reading them, inheritance children (when the parent's name moved),
 tables with a foreign key to them or a default taking a sequence of theirs, an
-identity's table. Schemas, functions, enums, role memberships and the
+identity's table. Schemas, functions, enums, operators, role memberships and the
 dependencies on functions, collations and extensions are read whole when their
 catalog changed (schemas and functions: only grew); a schema, function or type
 that was renamed, altered or dropped, an extension, a collation or a composite
@@ -96,7 +96,7 @@ class Plan:
     """What a refresh reads, from the catalogs' statistics since the marker."""
 
     full: bool  # read everything
-    reread: frozenset[str]  # "schemas", "functions", "enums", "types", "dependencies"...
+    reread: frozenset[str]  # "schemas", "functions", "enums", "types", "operators"...
     changed: frozenset[int]  # oids of relations (or their indexes) with new rows
     lost: frozenset[str]  # sources (and "class") that may have lost rows
 
@@ -127,6 +127,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("types", ("type",)),
             ("dependencies", ("depend",)),
             ("memberships", ("auth_members",)),
+            ("operators", ("operator", "depend")),
         )
         if any(changed(n) for n in names)
     }
@@ -423,6 +424,9 @@ def _patched(
         memberships=part.memberships if "memberships" in rows else old.memberships,
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
+        operators=part.operators if "operators" in rows else old.operators,
+        held_operators=part.held_operators if "operators" in rows else old.held_operators,
+        builtin_operators=old.builtin_operators,
         by_name=by_name,
     ).mark_key_ordered()  # _spliced and _sorted leave every part in key order
     if old.has_derived("model"):  # its consumers can update what they derived from it
@@ -432,7 +436,7 @@ def _patched(
     return Current(snapshot, marker, _book(rows, current.book, gone, stats), ordered=True)
 
 
-_WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types"})
+_WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types", "operators"})
 
 
 def _spliced(

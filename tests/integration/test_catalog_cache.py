@@ -133,6 +133,15 @@ CHANGES = [
     ),
     ("CREATE TYPE {s}.mood AS ENUM ('ok')", lambda c, s: c.enum(s, "mood") is not None),
     (
+        "CREATE OPERATOR {s}.<~> (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq)",
+        lambda c, s: f"{s}.<~>(integer,integer)" in c.operators - c.held_operators,
+    ),
+    (  # a view holds it: a drop CASCADE takes the view along
+        "CREATE OPERATOR {s}.<~~> (LEFTARG = int, RIGHTARG = int, FUNCTION = int4eq);"
+        " CREATE VIEW {s}.opv AS SELECT 1 OPERATOR({s}.<~~>) 2 AS x",
+        lambda c, s: f"{s}.<~~>(integer,integer)" in c.held_operators,
+    ),
+    (
         "GRANT SELECT ON {s}.t TO PUBLIC",
         lambda c, s: getattr(c.relation(s, "t"), "acl", None) is not None,
     ),
@@ -154,6 +163,9 @@ def _normal(snapshot: CatalogSnapshot) -> tuple[object, ...]:
         snapshot.extensions,
         snapshot.builtin_functions,
         snapshot.builtin_relations,
+        snapshot.operators,
+        snapshot.held_operators,
+        snapshot.builtin_operators,
     )
 
 

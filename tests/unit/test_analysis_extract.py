@@ -1557,3 +1557,28 @@ def test_a_text_read_otherwise_without_standard_strings_uses_what_either_reading
     # a backslash that reads the same both ways: the same facets as before
     plain = run("SELECT email FROM users WHERE name = E'a\\\\b'")
     assert plain.error is None and "column_read:public.users.email" in {f.key for f in plain.facets}
+
+
+def test_user_operators_are_recorded_by_where_their_name_resolves() -> None:
+    ops = build_catalog(
+        schemas=[{"schema": "public"}, {"schema": "ops"}],
+        columns=[_col("public", "t", "r", "sku", "text")],
+        builtins={"functions": [], "relations": [], "operators": ["=", "<", "||"]},
+        operators=[
+            {"schema": "ops", "name": "===", "left_type": "text", "right_type": "text"},
+            {"schema": "public", "name": "===", "left_type": "int", "right_type": "int"},
+        ],
+    )
+
+    def operators(sql: str, path: tuple[str, ...]) -> frozenset[str]:
+        return analyze(sql, search_path=path, catalog=ops).of_kind(FacetKind.OPERATOR)
+
+    assert operators("SELECT sku FROM t WHERE sku === 'a'", ("ops", "public")) == {"ops.==="}
+    assert operators("SELECT sku FROM t WHERE sku === 'a'", ("public", "ops")) == {"public.==="}
+    assert operators("SELECT 1 FROM t WHERE sku OPERATOR(ops.===) 'a'", ("public",)) == {"ops.==="}
+    assert operators("SELECT 1 FROM t WHERE sku === ANY(ARRAY['a'])", ("ops",)) == {"ops.==="}
+    # pg_catalog's, qualified or not, are never recorded
+    assert operators("SELECT sku || 'x' FROM t WHERE sku = 'a' OR sku < 'b'", ("ops",)) == set()
+    assert operators("SELECT 1 FROM t WHERE sku OPERATOR(pg_catalog.=) 'a'", ("ops",)) == set()
+    # not there yet: where it would be created
+    assert operators("SELECT 1 FROM t WHERE sku !~~~ 'a'", ("public",)) == {"public.!~~~"}

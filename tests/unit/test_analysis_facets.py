@@ -71,6 +71,7 @@ def test_kind_values_are_stable() -> None:
         "row_delete",
         "truncate",
         "refresh",
+        "operator",
     }
 
 

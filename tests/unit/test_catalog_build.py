@@ -121,7 +121,11 @@ ENUM_ROWS = [
     {"schema": "app", "name": "mood", "type_name": "app.mood", "labels": ["sad", "ok", "happy"]}
 ]
 TYPE_ROWS = [{"schema": "app", "name": "short_text"}, {"schema": "public", "name": "pair"}]
-BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"]}
+BUILTIN_ROW = {"functions": ["lower", "count"], "relations": ["pg_class"], "operators": ["="]}
+OPERATOR_ROWS: list[dict[str, Any]] = [
+    {"schema": "public", "name": "===", "left_type": "text", "right_type": "text", "held": True},
+    {"schema": "ops", "name": "!!", "left_type": None, "right_type": "integer", "held": False},
+]
 RELATION_ROWS: list[dict[str, Any]] = [
     {
         "schema": "public",
@@ -398,6 +402,18 @@ def test_snapshot_built_directly_has_lookups() -> None:
     assert direct.functions_named("s", "fn") == (f,)
 
 
+def test_operators_by_signature_and_where_a_name_is() -> None:
+    snap = build_catalog(
+        schemas=SCHEMA_ROWS, columns=(), builtins=BUILTIN_ROW, operators=OPERATOR_ROWS
+    )
+    assert snap.operators == {"public.===(text,text)", "ops.!!(NONE,integer)"}
+    assert snap.held_operators == {"public.===(text,text)"}
+    assert snap.builtin_operators == {"="}
+    assert snap.operator_schemas("!!") == {"ops"}
+    assert snap.operator_schemas("=") == frozenset()
+    assert cat.split_operator_signature("ops.!!(NONE,integer)") == ("ops", "!!", "(NONE,integer)")
+
+
 def _selected_names(sql: str) -> set[str]:
     (raw,) = parse_sql(sql)
     stmt = raw.stmt
@@ -419,6 +435,7 @@ def _selected_names(sql: str) -> set[str]:
         (cat.INDEXES_SQL, INDEX_ROWS[0]),
         (cat.VIEW_DEPS_SQL, VIEW_DEP_ROWS[0]),
         (cat.POLICIES_SQL, POLICY_ROWS[0]),
+        (cat.OPERATORS_SQL, OPERATOR_ROWS[0]),
     ],
 )
 def test_loader_sql_selects_exactly_the_keys_build_catalog_reads(

@@ -330,3 +330,38 @@ def test_a_constraint_or_index_redefined_under_its_name_goes_and_comes() -> None
         " DROP INDEX r_e; CREATE UNIQUE INDEX r_e ON r (e)",
     )
     assert same == ["CreateIndex(public.r_e)"]  # built again: a lock, nothing refused anew
+
+
+def _with_operators() -> CatalogSnapshot:
+    return CatalogSnapshot(
+        schemas=frozenset({"public", "ops"}),
+        operators=frozenset({"public.===(text,text)", "public.===(integer,integer)"}),
+        held_operators=frozenset({"public.===(integer,integer)"}),
+    )
+
+
+def test_operators_dropped_and_moved_by_signature() -> None:
+    cat = _with_operators()
+    assert net(cat, "DROP OPERATOR === (text, text)") == ["DropOperator(public.===(text,text))"]
+    (moved,) = changes(cat, "ALTER OPERATOR public.=== (text, text) SET SCHEMA ops")
+    assert moved.to_dict()["new"] == "ops.===(text,text)"
+    assert net(cat, "ALTER SCHEMA public RENAME TO app") == ["RenameSchema(public)"]
+    # made and gone in one transaction: nobody else saw it
+    assert (
+        net(
+            cat,
+            "CREATE OPERATOR ops.<~> (LEFTARG = int, RIGHTARG = int, FUNCTION = f);"
+            " DROP OPERATOR ops.<~> (int, int)",
+        )
+        == []
+    )
+    assert net(cat, "DROP OPERATOR IF EXISTS === (bigint, bigint)") == []
+    assert net(cat, "DROP OPERATOR === (text, text) CASCADE") == [
+        "DropOperator(public.===(text,text))"
+    ]
+    # something holds it: what CASCADE takes along is not followed
+    with pytest.raises(CannotModel, match="DROP OPERATOR"):
+        Overlay(cat).apply("DROP OPERATOR === (int, int) CASCADE")
+    after = Overlay(cat)
+    after.apply("ALTER OPERATOR === (text, text) SET SCHEMA ops")
+    assert after.catalog.operators == {"ops.===(text,text)", "public.===(integer,integer)"}

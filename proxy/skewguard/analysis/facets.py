@@ -45,6 +45,7 @@ class FacetKind(StrEnum):
     CONFLICT_CONSTRAINT = "conflict_constraint"  # public.users.users_email_key
     FUNCTION_CALL = "function_call"  # public.f(integer,unknown): argument types at the call site
     FUNCTION = "function"  # public.f(integer,text): the declared overload(s) the call can reach
+    OPERATOR = "operator"  # public.===: a user operator (any overload) an expression names
     SEQUENCE = "sequence"  # public.users_id_seq: named in nextval/currval/setval('...')
     SEQUENCE_DEFAULT = "sequence_default"  # public.users_id_seq: nextval through a default
     ENUM_LABEL_WRITE = "enum_label_write"  # public.mood:happy

@@ -704,6 +704,8 @@ class QueryWalker:
         rtype = self.expr(node.rexpr, scope)
         op = str_fields(node.name)
         kind = node.kind
+        if kind in _OPERATOR_KINDS and op:
+            self._operator(op)
         if kind == enums.A_Expr_Kind.AEXPR_IN and isinstance(node.rexpr, tuple):
             self._compare_labels(ltype, node.rexpr)
             for value in node.rexpr:
@@ -725,6 +727,23 @@ class QueryWalker:
             if kind == enums.A_Expr_Kind.AEXPR_OP and op[-1] in _COMPARISON_OPS:
                 return "boolean"
         return UNKNOWN
+
+    def _operator(self, names: list[str]) -> None:
+        """A user operator, resolved as far as its name goes (its overloads are not told
+        apart): ``public.===``. pg_catalog's are found first and never recorded."""
+        name = names[-1]
+        if len(names) > 1:
+            if names[-2] not in SYSTEM_SCHEMAS:
+                self._add(_F.OPERATOR, f"{ident(names[-2])}.{name}")
+            return
+        if name in self.catalog.builtin_operators:
+            return
+        held = self.catalog.operator_schemas(name)
+        schema = next((s for s in self.user_path if s in held), None)
+        if schema is None and self.catalog.builtin_operators:  # none yet: where it would be
+            schema = self.creation_schema
+        if schema is not None:
+            self._add(_F.OPERATOR, f"{ident(schema)}.{name}")
 
     def _compare_labels(self, typ: str, values: Any) -> None:
         enum = self.catalog.enum_for_type(typ)
@@ -828,6 +847,10 @@ class QueryWalker:
 
 
 # --- helpers -----------------------------------------------------------------
+
+_OPERATOR_KINDS = frozenset(
+    {enums.A_Expr_Kind.AEXPR_OP, enums.A_Expr_Kind.AEXPR_OP_ANY, enums.A_Expr_Kind.AEXPR_OP_ALL}
+)
 
 
 def _rename(cols: Columns | None, aliases: list[str]) -> Columns | None:

@@ -542,6 +542,19 @@ class DropType(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class DropOperator(Change):
+    """A user operator's signature (``public.===(text,text)``) disappears; ``moved_to``:
+    its signature in the schema it moved to."""
+
+    moved_to: str = ""
+
+    PHRASE: ClassVar[str] = "dropping operator {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(new=self.moved_to)
+
+
+@dataclass(frozen=True, slots=True)
 class RecreateEnum(Change):
     """An enum dropped and created again under its name (Prisma's enum migration): the
     name stays, the oid does not, and a statement kept prepared holds the old one."""

@@ -20,6 +20,7 @@ from skewguard.catalog import (
     ident,
     privileges_by_role,
     qualified,
+    split_operator_signature,
 )
 from skewguard.ddl.changes import (
     AddColumn,
@@ -40,6 +41,7 @@ from skewguard.ddl.changes import (
     DropFunction,
     DropIndex,
     DropMaterializedView,
+    DropOperator,
     DropPolicy,
     DropRelation,
     DropSchema,
@@ -104,6 +106,7 @@ def diff(before: Model, after: Model) -> list[Change]:
     _functions(before, after, out, renamed_schemas)
     _enums(before, after, out, renamed_schemas)
     _types(before, after, out, renamed_schemas)
+    _operators(before, after, out, renamed_schemas)
     return list(dict.fromkeys(out))
 
 
@@ -602,6 +605,18 @@ def _types(before: Model, after: Model, out: list[Change], renamed_schemas: dict
         if moved and _split(moved) == (renamed_schemas.get(schema), name):
             continue
         out.append(DropType(t, (), moved_to=moved))
+
+
+def _operators(
+    before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]
+) -> None:
+    """User operators dropped or moved (along with a renamed schema: that change's own)."""
+    for signature in sorted(before.operators - after.operators):
+        moved = after.operator_moves.get(signature, "")
+        schema, name, args = split_operator_signature(signature)
+        if moved and split_operator_signature(moved) == (renamed_schemas.get(schema), name, args):
+            continue
+        out.append(DropOperator(signature, moved_to=moved))
 
 
 def _enums(before: Model, after: Model, out: list[Change], renamed_schemas: dict[str, str]) -> None:

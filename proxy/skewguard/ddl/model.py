@@ -162,6 +162,10 @@ class Model:
     opaque_extensions: set[str] = field(default_factory=set)  # created here: members unknown
     types: set[str] = field(default_factory=set)  # user types but enums, qualified
     type_moves: dict[str, str] = field(default_factory=dict)  # renamed/moved: first -> now
+    operators: set[str] = field(default_factory=set)  # user operators' signatures
+    held_operators: frozenset[str] = frozenset()  # of the snapshot: something depends on them
+    operator_moves: dict[str, str] = field(default_factory=dict)  # moved: first -> now
+    builtin_operators: frozenset[str] = frozenset()
     approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
@@ -203,6 +207,8 @@ class Model:
             memberships=self.memberships,
             types=set(self.types),
             type_moves=dict(self.type_moves),
+            operators=set(self.operators),
+            operator_moves=dict(self.operator_moves),
             approx_types=set(self.approx_types),
             via=dict(self.via),
             concurrent=set(self.concurrent),
@@ -301,6 +307,8 @@ class Model:
             m._set_enums(cat.enums)
         if "types" in patch.reread:
             m.types = {qualified(s, n) for s, n in cat.types}
+        if "operators" in patch.reread:
+            m.operators, m.held_operators = set(cat.operators), cat.held_operators
         for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
             m.schemas[s] = m.new_oid()
         for rel in patch.part.relations:
@@ -387,7 +395,13 @@ class Model:
 
     @classmethod
     def from_catalog(cls, cat: CatalogSnapshot) -> Model:
-        m = cls(builtin_functions=cat.builtin_functions, builtin_relations=cat.builtin_relations)
+        m = cls(
+            builtin_functions=cat.builtin_functions,
+            builtin_relations=cat.builtin_relations,
+            builtin_operators=cat.builtin_operators,
+            operators=set(cat.operators),
+            held_operators=cat.held_operators,
+        )
         for s in sorted(cat.schemas):
             m.schemas[s] = m.new_oid()
         for s, acl in cat.schema_acls:
@@ -627,6 +641,9 @@ class Model:
             ),
             builtin_functions=self.builtin_functions,
             builtin_relations=self.builtin_relations,
+            operators=frozenset(self.operators),
+            held_operators=self.held_operators & self.operators,
+            builtin_operators=self.builtin_operators,
             dependencies=tuple(
                 sorted(
                     {d for e in self.edges if (d := self._dependency(e)) is not None},

@@ -16,6 +16,7 @@ from skewguard.rules import (
     drops,
     enums_functions,
     locks,
+    operators,
     ordering,
     renames,
     rewrite,
@@ -53,6 +54,7 @@ RULES: tuple[Rule[Any], ...] = (
     enums_functions.RECREATED_ENUM,  # SG126
     ordering.REORDERED,  # SG127
     constraints.INLINED_ARBITER,  # SG128
+    operators.DROP_OPERATOR,  # SG129
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

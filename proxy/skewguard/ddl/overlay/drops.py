@@ -31,6 +31,7 @@ from skewguard.ddl.overlay.names import (
     user_path,
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
+from skewguard.ddl.overlay.operators import drop_operator
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -155,6 +156,8 @@ def drop(ov: Overlay, m: Model, node: Any) -> None:
             _drop_extension(ov, m, str(obj.sval), cascade, missing_ok)
         elif t == _O.OBJECT_COLLATION:
             _drop_collation(ov, m, name_list(obj), cascade)
+        elif t == _O.OBJECT_OPERATOR:
+            drop_operator(ov, m, obj, cascade, missing_ok)
         elif t in _DROP_HARMLESS or (t in _DROP_HARMLESS_UNLESS_CASCADE and not cascade):
             continue
         else:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from pglast import ast, enums
 
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import EnumType, qualified
+from skewguard.catalog import EnumType, ident, qualified, split_operator_signature
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Holder, Model, Referenced
@@ -23,6 +23,7 @@ from skewguard.ddl.overlay.names import (
     functions_of,
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
+from skewguard.ddl.overlay.operators import move_operator, move_signature
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -214,6 +215,10 @@ def _move_schema_objects(m: Model, old: str, new: str) -> None:
             _retype_enum(m, oid, dataclasses.replace(e, schema=new))
     for t in [t for t in m.types if split_qualified_name(t)[0] == old]:
         _move_type(m, t, new, None)
+    for signature in sorted(m.operators):
+        schema, name, args = split_operator_signature(signature)
+        if schema == ident(old):
+            move_signature(m, signature, f"{ident(new)}.{name}{args}")
 
 
 def _move_type(m: Model, old: str, schema: str | None, name: str | None) -> None:
@@ -274,6 +279,8 @@ def set_schema(ov: Overlay, m: Model, node: Any) -> None:
             )
         elif (known := find_user_type(ov, m, names)) is not None:
             _move_type(m, known, new, None)
+    elif t == _O.OBJECT_OPERATOR:
+        move_operator(ov, m, node.object, new, bool(node.missing_ok))
     elif t == _O.OBJECT_EXTENSION:
         _move_extension(ov, m, str(node.object.sval), new, bool(node.missing_ok))
     elif t not in _SET_SCHEMA_HARMLESS:
@@ -336,7 +343,6 @@ _RENAME_HARMLESS = frozenset(
 
 _SET_SCHEMA_HARMLESS = frozenset(
     {
-        _O.OBJECT_OPERATOR,
         _O.OBJECT_OPCLASS,
         _O.OBJECT_OPFAMILY,
         _O.OBJECT_CONVERSION,

@@ -13,6 +13,7 @@ from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.overlay.names import creation_schema, find_enum
 from skewguard.ddl.overlay.nodes import name_list
+from skewguard.ddl.overlay.operators import create_operator
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -42,6 +43,8 @@ def create_range(ov: Overlay, m: Model, node: Any) -> None:
 def define(ov: Overlay, m: Model, node: Any) -> None:
     if node.kind == _O.OBJECT_TYPE:
         _define_type(ov, m, name_list(node.defnames))
+    elif node.kind == _O.OBJECT_OPERATOR:
+        create_operator(ov, m, node)
 
 
 def create_enum(ov: Overlay, m: Model, node: Any) -> None:
