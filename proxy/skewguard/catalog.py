@@ -13,6 +13,7 @@ schema-qualified (``public.mood``), so the text does not depend on the session.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import hashlib
 import re
@@ -203,6 +204,26 @@ class Constraint:
     @property
     def qtable(self) -> str:
         return qualified(self.schema, self.table)
+
+    @property
+    def deferrable(self) -> bool:
+        """DEFERRABLE (its check may wait for COMMIT), as pg_get_constraintdef says."""
+        return bool(_DEFERRABLE.search(self.definition))
+
+    @property
+    def initially_deferred(self) -> bool:
+        return self.deferrable and "INITIALLY DEFERRED" in self.definition.upper()
+
+    def with_deferrability(self, deferrable: bool, initially_deferred: bool) -> Constraint:
+        """The constraint after ALTER CONSTRAINT ... [NOT] DEFERRABLE [INITIALLY ...]."""
+        base = _DEFERRABILITY.sub("", self.definition)
+        if deferrable:
+            base += " DEFERRABLE" + (" INITIALLY DEFERRED" if initially_deferred else "")
+        return dataclasses.replace(self, definition=base)
+
+
+_DEFERRABLE = re.compile(r"(?<!NOT )\bDEFERRABLE\b", re.IGNORECASE)
+_DEFERRABILITY = re.compile(r"\s+(NOT\s+)?DEFERRABLE(\s+INITIALLY\s+(DEFERRED|IMMEDIATE))?", re.I)
 
 
 @dataclass(frozen=True, slots=True)

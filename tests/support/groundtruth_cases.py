@@ -5388,3 +5388,6 @@ CASES += COMPOSITES
 from tests.support.groundtruth_round13a import CASES as ROUND13A  # noqa: E402
 
 CASES += ROUND13A
+from tests.support.groundtruth_round14 import CASES as ROUND14  # noqa: E402
+
+CASES += ROUND14

@@ -1582,3 +1582,39 @@ def test_user_operators_are_recorded_by_where_their_name_resolves() -> None:
     assert operators("SELECT 1 FROM t WHERE sku OPERATOR(pg_catalog.=) 'a'", ("ops",)) == set()
     # not there yet: where it would be created
     assert operators("SELECT 1 FROM t WHERE sku !~~~ 'a'", ("public",)) == {"public.!~~~"}
+
+
+def test_deferred_constraints_and_child_first_inserts_are_recorded() -> None:
+    fk = build_catalog(
+        schemas=[{"schema": "public"}, {"schema": "app"}],
+        columns=[
+            _col("public", "o", "r", "id", "integer"),
+            _col("public", "l", "r", "o_id", "integer"),
+            _col("app", "x", "r", "id", "integer"),
+        ],
+        constraints=[
+            {
+                "schema": "public",
+                "relation": "l",
+                "name": "l_o",
+                "type": "f",
+                "columns": ["o_id"],
+                "validated": True,
+                "definition": "FOREIGN KEY (o_id) REFERENCES public.o(id) DEFERRABLE",
+                "ref_schema": "public",
+                "ref_relation": "o",
+                "ref_columns": ["id"],
+            }
+        ],
+    )
+
+    def defers(sql: str) -> set[str]:
+        return set(analyze(sql, search_path=("public",), catalog=fk).of_kind(FacetKind.DEFERS))
+
+    assert defers("SET CONSTRAINTS ALL DEFERRED") == {"*"}
+    assert defers("SET CONSTRAINTS l_o, app.l_o, nothing DEFERRED") == {"public.l.l_o"}
+    assert defers("SET CONSTRAINTS ALL IMMEDIATE") == set()
+    # child first in one text: the key waits for COMMIT; parent first needs no wait
+    first = "INSERT INTO l (o_id) VALUES (1); INSERT INTO o (id) VALUES (1)"
+    assert defers(first) == {"public.l.l_o|first"}
+    assert defers("INSERT INTO o (id) VALUES (1); INSERT INTO l (o_id) VALUES (1)") == set()

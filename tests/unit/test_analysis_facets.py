@@ -72,6 +72,7 @@ def test_kind_values_are_stable() -> None:
         "truncate",
         "refresh",
         "operator",
+        "defers",
     }
 
 

@@ -365,3 +365,19 @@ def test_operators_dropped_and_moved_by_signature() -> None:
     after = Overlay(cat)
     after.apply("ALTER OPERATOR === (text, text) SET SCHEMA ops")
     assert after.catalog.operators == {"ops.===(text,text)", "public.===(integer,integer)"}
+
+
+def test_alter_constraint_changes_when_it_is_checked() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TABLE o (id int PRIMARY KEY); CREATE TABLE l (o_id int,"
+        " CONSTRAINT l_o FOREIGN KEY (o_id) REFERENCES o DEFERRABLE INITIALLY DEFERRED)"
+    )
+    cat = overlay.catalog
+    (immediate,) = changes(cat, "ALTER TABLE l ALTER CONSTRAINT l_o NOT DEFERRABLE")
+    assert str(immediate) == "SetDeferrable(public.l.l_o)"
+    assert immediate.to_dict()["kind"] == "SetDeferrable" and "flags" not in immediate.to_dict()
+    (later,) = changes(cat, "ALTER TABLE l ALTER CONSTRAINT l_o DEFERRABLE INITIALLY IMMEDIATE")
+    assert later.to_dict()["flags"] == ["deferrable"]
+    assert net(cat, "ALTER TABLE l ALTER CONSTRAINT l_o DEFERRABLE INITIALLY DEFERRED") == []
+    assert net(cat, "ALTER TABLE l ALTER CONSTRAINT nope NOT DEFERRABLE") == []  # refused

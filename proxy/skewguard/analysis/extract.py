@@ -22,6 +22,7 @@ from skewguard.analysis.query import (
     figure_colname,
     is_star,
     ref_fields,
+    split_qualified_name,
     str_fields,
     string_literal,
 )
@@ -88,6 +89,8 @@ class Extractor(QueryWalker):
                 self._target(rv, write=False)
         elif isinstance(node, ast.VariableSetStmt):
             self._variable_set(node)
+        elif isinstance(node, ast.ConstraintsSetStmt) and node.deferred:
+            self._deferred(node.constraints)
         elif isinstance(node, ast.DiscardStmt) and node.target == enums.DiscardMode.DISCARD_ALL:
             self._reset_search_path()
         elif isinstance(node, ast.CreateStmt | ast.ViewStmt):
@@ -113,6 +116,41 @@ class Extractor(QueryWalker):
         elif node.kind in (enums.VariableSetKind.VAR_SET_DEFAULT, enums.VariableSetKind.VAR_RESET):
             self._add(_F.SEARCH_PATH, "default")
             self._reset_search_path()
+
+    def _deferred(self, names: Any) -> None:
+        """SET CONSTRAINTS ... DEFERRED: ALL, or the constraints each name finds (every
+        one of that name in the first schema of the path holding one, as PostgreSQL does)."""
+        if not names:
+            self._add(_F.DEFERS, "*")
+            return
+        for rv in names:
+            schemas = [str(rv.schemaname)] if rv.schemaname else self.user_path
+            for schema in schemas:
+                found = [
+                    c
+                    for c in self.catalog.constraints
+                    if c.schema == schema and c.name == str(rv.relname)
+                ]
+                for c in found:
+                    self._add(_F.DEFERS, f"{c.qtable}.{ident(c.name)}")
+                if found:
+                    break
+
+    def _child_first(self, target: RangeItem) -> None:
+        """An INSERT into a table after one into a table whose foreign key references it:
+        in one text (one transaction) that holds only while the key is checked at commit."""
+        qname, rel = target.qname, target.relation
+        if qname is None or rel is None:
+            return
+        for earlier in self.inserted:
+            if earlier == qname:
+                continue
+            parts = split_qualified_name(earlier)
+            for c in self.catalog.constraints_of(parts[0], parts[-1]):
+                if c.type == "f" and c.ref_table == qname:
+                    self._add(_F.DEFERS, f"{earlier}.{ident(c.name)}|first")
+        if qname not in self.inserted:
+            self.inserted.append(qname)
 
     def _reset_search_path(self) -> None:
         """RESET search_path / RESET ALL / DISCARD ALL: back to the server's default."""
@@ -259,6 +297,7 @@ class Extractor(QueryWalker):
         if node.withClause is not None:
             self._with(node.withClause, scope)
         target = self._target(node.relation, write=True)
+        self._child_first(target)
         cols = [c.name for c in node.cols] if node.cols else None
         sel = node.selectStmt
         if sel is None:

@@ -66,6 +66,7 @@ class FacetKind(StrEnum):
     TRUNCATE = "truncate"  # public.users (or public.users|cascade): no view takes a TRUNCATE
     REFRESH = "refresh"  # public.totals (or |concurrently: needs a plain unique index)
     INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
+    DEFERS = "defers"  # public.lines.lines_fk (|first: child first), * (SET CONSTRAINTS ALL)
 
 
 # SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its
@@ -82,6 +83,11 @@ class FacetKind(StrEnum):
 # PREPARED_PARAM, from the same place: an enum type a parameter of such a statement was
 # given or inferred as; the statement holds it by oid, so an enum dropped and created
 # again under its name fails the next EXECUTE (XX000 cache lookup failed for type).
+
+# DEFERS: the version relies on a constraint being checked at commit, not at each
+# statement: it ran SET CONSTRAINTS ... DEFERRED (``*`` for ALL, else each constraint
+# the names find), or, in one text (one transaction), inserted into a table before the
+# table its foreign key references (``public.lines.lines_fk|first``).
 
 # WRITE_VALUE: ``column|value`` where value is ``n:<number as written>``, ``s:<string>``,
 # ``b:true``/``b:false`` or ``null``. These hold literal values: the store keeps them,

@@ -148,6 +148,7 @@ class QueryWalker:
         # enum types the statement's parameters take ($1::mood, m = $1, VALUES ($1) into
         # m): a statement kept prepared holds them by oid (see result_facets)
         self.param_types: set[str] = set()
+        self.inserted: list[str] = []  # tables the text inserted into, in order
         self._set_path(self.initial_path)
 
     # --- bookkeeping -------------------------------------------------------

@@ -385,6 +385,21 @@ class DropConstraint(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class SetDeferrable(Change):
+    """ALTER CONSTRAINT changed when the constraint is checked: at each statement or, when
+    ``deferrable``, at COMMIT once deferred (from the start: ``initially_deferred``)."""
+
+    deferrable: bool
+    initially_deferred: bool
+
+    PHRASE: ClassVar[str] = "changing when constraint {subject} is checked"
+
+    def _stored(self) -> _Stored:
+        flags = (("deferrable", self.deferrable), ("initially_deferred", self.initially_deferred))
+        return _Stored(flags=flags)
+
+
+@dataclass(frozen=True, slots=True)
 class RenameConstraint(Change):
     contype: ConstraintType
     columns: tuple[str, ...]

@@ -64,6 +64,7 @@ from skewguard.ddl.changes import (
     ReplaceFunction,
     ReplaceRelation,
     Revoke,
+    SetDeferrable,
     SetGenerated,
     SetNotNull,
     SetSchema,
@@ -421,6 +422,16 @@ def _constraints(before: Model, after: Model, out: list[Change]) -> None:
     redefined = {key for key, (oid, c) in old.items() if _redefined(oid, c, new.get(key))}
     for (table, name), (oid, c) in sorted(old.items()):
         if (table, name) in new and (table, name) not in redefined:
+            now = new[(table, name)][1]
+            if (now.deferrable, now.initially_deferred) != (c.deferrable, c.initially_deferred):
+                out.append(
+                    SetDeferrable(
+                        f"{table}.{ident(name)}",
+                        now.deferrable,
+                        now.initially_deferred,
+                        relation=table,
+                    )
+                )
             continue
         subject = f"{table}.{ident(name)}"
         if oid in new_oids and new_oids[oid][1] == name and (table, name) not in redefined:

@@ -13,6 +13,7 @@ from typing import Any
 from skewguard.rules import (
     columns,
     constraints,
+    deferral,
     drops,
     enums_functions,
     locks,
@@ -55,6 +56,7 @@ RULES: tuple[Rule[Any], ...] = (
     ordering.REORDERED,  # SG127
     constraints.INLINED_ARBITER,  # SG128
     operators.DROP_OPERATOR,  # SG129
+    deferral.DEFERRAL_LOST,  # SG130
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

@@ -483,15 +483,10 @@ def _infers(elements: Sequence[str], keys: Sequence[str]) -> bool:
     )
 
 
-_DEFERRABLE = re.compile(r"(?<!NOT )\bDEFERRABLE\b", re.IGNORECASE)
-
-
 def _deferrable(ctx: Context, schema: str, table: str) -> set[str]:
     """Names of the table's deferrable constraints after the change: ON CONFLICT refuses
     them as arbiters (55000)."""
-    return {
-        c.name for c in ctx.after.constraints_of(schema, table) if _DEFERRABLE.search(c.definition)
-    }
+    return {c.name for c in ctx.after.constraints_of(schema, table) if c.deferrable}
 
 
 class _InferencePredicates(Visitor):

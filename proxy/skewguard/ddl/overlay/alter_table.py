@@ -71,6 +71,18 @@ def alter_table(ov: Overlay, m: Model, node: Any) -> None:
         add_constraint(ov, m, oid, con, con_cols)
 
 
+def _alter_constraint(m: Model, oid: int, spec: Any) -> None:
+    """ALTER CONSTRAINT: only its deferrability changes what a writer sees (when its
+    check runs); PG18's [NOT] ENFORCED and [NO] INHERIT are not modelled."""
+    if getattr(spec, "alterEnforceability", False) or getattr(spec, "alterInheritability", False):
+        raise CannotModel("ALTER CONSTRAINT ... ENFORCED / INHERIT: not modelled")
+    con = next((c for c in m.cons_of(oid) if m.cons[c].name == spec.conname), None)
+    if con is None:
+        raise Rejected
+    if getattr(spec, "alterDeferrability", True):
+        m.cons[con] = m.cons[con].with_deferrability(bool(spec.deferrable), bool(spec.initdeferred))
+
+
 def descendants(ov: Overlay, m: Model, oid: int) -> list[int]:
     """Inheritance children and partitions, recursively (pg_inherits)."""
     return ov.scope(m).descendants(oid)
@@ -212,6 +224,9 @@ def _alter_other(ov: Overlay, m: Model, oid: int, cmd: Any) -> None:
     st = cmd.subtype
     rel = m.rels[oid]
     existing = ov.scope(m).existing(oid)
+    if st == _AT.AT_AlterConstraint:
+        _alter_constraint(m, oid, cmd.def_)
+        return
     if st in _AT_HARMLESS:
         return
     if st in _AT_TRIGGERS:
@@ -333,7 +348,6 @@ _AT_HARMLESS = frozenset(
         _AT.AT_AddOf,
         _AT.AT_DropOf,
         _AT.AT_GenericOptions,
-        _AT.AT_AlterConstraint,
     }
 )
 
