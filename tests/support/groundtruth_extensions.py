@@ -3,8 +3,8 @@
 An extension owns types, functions and operators; ``DROP EXTENSION … CASCADE``
 also drops the columns, defaults and indexes that use them. A version breaks
 when it uses something the extension took with it: a column of its type, a
-default that called its function, a call. (``ALTER EXTENSION … SET SCHEMA`` is
-not modelled: the guard refuses it as "cannot judge" while versions are protected.)
+default that called its function, a call. (``ALTER EXTENSION … SET SCHEMA``: see
+tests/support/groundtruth_round14.py.)
 """
 
 from __future__ import annotations

@@ -741,29 +741,4 @@ COMMIT;""",
     ),
 ]
 
-#: Cases the proxy still gets wrong (not in CASES; see the round-12a report): DROP OPERATOR,
-#: which the guard refuses as not judgeable (used or not). (The inlined function body under
-#: an upsert's arbiter is judged since round 13a: SG128, groundtruth_round13a.)
-ROUND12A_MISSED: list[Case] = [
-    Case(
-        id="safe-r12a-unused-operator-dropped",
-        schema_sql=CI_EQ,
-        versions={V1: [simple("SELECT id FROM products WHERE sku = 'a'")]},
-        migration_sql="DROP OPERATOR === (text, text)",
-        note="the guard refuses DROP OPERATOR as not judgeable (55006 could not judge)",
-    ),
-    Case(
-        id="break-r12a-operator-dropped-vs-reader",
-        schema_sql=CI_EQ,
-        versions={
-            V1: [simple("SELECT id FROM products WHERE sku === 'A'")],
-            V2: [simple("SELECT id FROM products WHERE sku = 'a'")],
-        },
-        migration_sql="DROP OPERATOR === (text, text)",
-        breaks=frozenset({V1}),
-        note="42883 for app@1; the guard refuses DROP OPERATOR as not judgeable, naming nobody",
-    ),
-]
-
 CASES = ROUND12A_SAFE + ROUND12A_BREAKING
-PROBE = ROUND12A_SAFE + ROUND12A_BREAKING + ROUND12A_MISSED
