@@ -62,6 +62,8 @@ class _Schema:
                 self.unique_keys.setdefault(index.qtable, set()).add(
                     frozenset(ident(k) for k in index.keys)
                 )
+        # an operator by name (its argument types are not learned)
+        self.operators = {o.partition("(")[0] for o in catalog.operators}
         self.catalog = catalog
 
     def callable(self, call: str) -> bool:
@@ -138,6 +140,8 @@ def _problem(facet: Facet, schema: _Schema) -> str | None:
         return f"enum label {subject.replace(':', ' ', 1)} does not exist"
     if kind is _F.TYPE_NAMED:
         return None if subject in schema.types else f"type {subject} does not exist"
+    if kind is _F.OPERATOR:
+        return None if subject in schema.operators else f"operator {subject} does not exist"
     return None  # call-site types, search_path, roles, prepared result types: not checked here
 
 

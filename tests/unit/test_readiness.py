@@ -40,6 +40,7 @@ CATALOG = CatalogSnapshot(
     enums=(EnumType("public", "mood", "public.mood", ("happy", "sad")),),
     constraints=(Constraint("public", "users", "users_email_key", "u", ("email",)),),
     indexes=(Index("public", "users_email_key", "users", ("email",), unique=True),),
+    operators=frozenset({"public.===(text,text)"}),
 )
 
 
@@ -47,6 +48,8 @@ CATALOG = CatalogSnapshot(
     ("kind", "subject", "problem"),
     [
         (F.RELATION_READ, "public.users", None),
+        (F.OPERATOR, "public.===", None),
+        (F.OPERATOR, "app.===", "operator app.=== does not exist"),
         (F.RELATION_READ, "public.gone", "relation public.gone does not exist"),
         (F.RELATION_WRITE, "public.v", "view public.v is not updatable"),
         (F.COLUMN_READ, "public.users.email", None),
