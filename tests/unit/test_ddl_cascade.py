@@ -381,3 +381,12 @@ def test_alter_constraint_changes_when_it_is_checked() -> None:
     assert later.to_dict()["flags"] == ["deferrable"]
     assert net(cat, "ALTER TABLE l ALTER CONSTRAINT l_o DEFERRABLE INITIALLY DEFERRED") == []
     assert net(cat, "ALTER TABLE l ALTER CONSTRAINT nope NOT DEFERRABLE") == []  # refused
+
+
+def test_alter_constraint_enforcement_reaches_the_writers() -> None:
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply("CREATE TABLE t (n int, CONSTRAINT pos CHECK (n > 0))")
+    with pytest.raises(CannotModel, match="ENFORCED") as raised:
+        Overlay(overlay.catalog).apply("ALTER TABLE t ALTER CONSTRAINT pos NOT ENFORCED")
+    affects = raised.value.affects
+    assert affects is not None and affects.relations == {"public.t"}

@@ -71,11 +71,14 @@ def alter_table(ov: Overlay, m: Model, node: Any) -> None:
         add_constraint(ov, m, oid, con, con_cols)
 
 
-def _alter_constraint(m: Model, oid: int, spec: Any) -> None:
-    """ALTER CONSTRAINT: only its deferrability changes what a writer sees (when its
-    check runs); PG18's [NOT] ENFORCED and [NO] INHERIT are not modelled."""
+def _alter_constraint(ov: Overlay, m: Model, oid: int, spec: Any) -> None:
+    """ALTER CONSTRAINT: its deferrability changes when writers meet its check; PG18's
+    [NOT] ENFORCED and [NO] INHERIT are not modelled (only writers can notice them)."""
     if getattr(spec, "alterEnforceability", False) or getattr(spec, "alterInheritability", False):
-        raise CannotModel("ALTER CONSTRAINT ... ENFORCED / INHERIT: not modelled")
+        raise CannotModel(
+            "ALTER CONSTRAINT ... ENFORCED / INHERIT: not modelled",
+            affects=ov.scope(m).reach([oid], Use.WRITES, m.rels[oid].qname),
+        )
     con = next((c for c in m.cons_of(oid) if m.cons[c].name == spec.conname), None)
     if con is None:
         raise Rejected
@@ -225,7 +228,7 @@ def _alter_other(ov: Overlay, m: Model, oid: int, cmd: Any) -> None:
     rel = m.rels[oid]
     existing = ov.scope(m).existing(oid)
     if st == _AT.AT_AlterConstraint:
-        _alter_constraint(m, oid, cmd.def_)
+        _alter_constraint(ov, m, oid, cmd.def_)
         return
     if st in _AT_HARMLESS:
         return
