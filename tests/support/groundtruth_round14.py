@@ -170,6 +170,20 @@ ROUND14_SAFE += [
         note="ON DELETE changes, the key stays deferrable",
     ),
     Case(
+        id="safe-r14-extension-set-schema-vs-caller-with-both-on-path",
+        schema_sql=CODES,
+        versions={
+            V1: [
+                simple(
+                    "SET search_path = public, ext;"
+                    " SELECT id FROM tokens WHERE levenshtein(label, 'b') < 2"
+                )
+            ],
+        },
+        migration_sql="ALTER EXTENSION fuzzystrmatch SET SCHEMA ext",
+        note="the version's search_path lists the schema the extension moves to",
+    ),
+    Case(
         id="safe-r14-extension-type-moved-vs-column-reader",
         schema_sql=CITEXT,
         versions={

@@ -161,6 +161,15 @@ class Context:
         return expanded
 
 
+def found_through_paths(ctx: Context, version: VersionKey, sample: str, facet: Facet) -> bool:
+    """Whether ``sample``, resolved again after the change through each search path of
+    ``version``, still records ``facet`` (a moved object its bare name finds there)."""
+    paths = ctx.search_paths(version)
+    return bool(paths) and all(
+        facet in ctx.reanalyze(sample, after=True, search_path=path) for path in paths
+    )
+
+
 def procedure_callers(
     ctx: Context, relation: str, column: str = ""
 ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
@@ -208,6 +217,7 @@ __all__ = [
     "Hit",
     "Rule",
     "first_per_version",
+    "found_through_paths",
     "procedure_callers",
     "relation_of",
 ]

@@ -19,6 +19,7 @@ from pglast import ast
 from pglast.stream import RawStream
 from pglast.visitors import Visitor
 
+from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import Function
@@ -31,6 +32,7 @@ from skewguard.rules.base import (
     Hit,
     Rule,
     first_per_version,
+    found_through_paths,
     procedure_callers,
     relation_of,
 )
@@ -209,6 +211,9 @@ def check_drop_function(ctx: Context, change: DropFunction) -> Iterator[Hit]:
     ]
     for v, f, ev in first_per_version(ctx.exact((F.FUNCTION,), change.subject)):
         sample = _params_bound(ev.sample, dropped[0]) if dropped else ev.sample
+        moved = Facet(F.FUNCTION, change.moved_to)
+        if change.moved_to and found_through_paths(ctx, v, sample, moved):
+            continue  # moved into a schema every search path of the version lists
         after = ctx.reanalyze(sample, after=True)
         name = change.subject.split("(", 1)[0]
         still = any(
@@ -318,6 +323,22 @@ DROP_FUNCTION = Rule(
             " CREATE FUNCTION price(n text) RETURNS int LANGUAGE sql AS 'SELECT length(n)'",
             True,
             "the held statement's parameter was inferred as an integer: 42883",
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2';"
+            " CREATE SCHEMA app",
+            "SET search_path = public, app; SELECT price(3)",
+            "ALTER FUNCTION price(int) SET SCHEMA app",
+            False,
+            "the version's search_path lists the schema it moves to",
+        ),
+        Example(
+            "CREATE FUNCTION price(n int) RETURNS int LANGUAGE sql AS 'SELECT n * 2';"
+            " CREATE SCHEMA app",
+            "SET search_path = public, app; SELECT public.price(3)",
+            "ALTER FUNCTION price(int) SET SCHEMA app",
+            True,
+            "the qualified name is gone",
         ),
     ),
     check=check_drop_function,

@@ -9,9 +9,15 @@ from skewguard.analysis.facets import FacetKind as F
 from skewguard.catalog import split_operator_signature
 from skewguard.ddl.changes import DropOperator
 from skewguard.ddl.findings import Severity
-from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.base import (
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    found_through_paths,
+)
 
 
 def check_drop_operator(ctx: Context, change: DropOperator) -> Iterator[Hit]:
@@ -26,22 +32,13 @@ def check_drop_operator(ctx: Context, change: DropOperator) -> Iterator[Hit]:
     # name left where it was may be the one the statement takes
     overloads = any(split_operator_signature(o)[:2] == (schema, name) for o in ctx.after.operators)
     for v, f, ev in first_per_version(ctx.exact((F.OPERATOR,), f"{schema}.{name}")):
-        if moved and _still_found(ctx, v, ev, Facet(F.OPERATOR, moved)):
+        if moved and found_through_paths(ctx, v, ev.sample, Facet(F.OPERATOR, moved)):
             continue
         if overloads:
             why = f"another {name} in {schema} stays; its argument types may not take the call"
             yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
         else:
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-
-
-def _still_found(ctx: Context, v: VersionKey, ev: Evidence, moved: Facet) -> bool:
-    """The version's statement, resolved again through each of its search paths, names the
-    moved operator (its bare name finds the new schema)."""
-    paths = ctx.search_paths(v)
-    return bool(paths) and all(
-        moved in ctx.reanalyze(ev.sample, after=True, search_path=path) for path in paths
-    )
 
 
 _EQ = (

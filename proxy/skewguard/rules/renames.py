@@ -26,7 +26,15 @@ from skewguard.ddl.changes import (
 from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version, procedure_callers
+from skewguard.rules.base import (
+    Context,
+    Example,
+    Hit,
+    Rule,
+    first_per_version,
+    found_through_paths,
+    procedure_callers,
+)
 from skewguard.rules.drops import REL_NAMED, in_schema
 
 
@@ -35,18 +43,9 @@ def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
     what = f"{'SET SCHEMA' if moved else 'RENAME'} {change.subject} to {change.new_name}"
     uses = [*ctx.exact(REL_NAMED, change.subject), *procedure_callers(ctx, change.subject)]
     for v, f, ev in first_per_version(uses):
-        if not (moved and _still_found(ctx, v, f, ev, change.new_name)):
+        # the bare name finds the moved relation when every path lists its new schema
+        if not (moved and found_through_paths(ctx, v, ev.sample, Facet(f.kind, change.new_name))):
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
-
-
-def _still_found(ctx: Context, v: VersionKey, f: Facet, ev: Evidence, new: str) -> bool:
-    """Whether the version's statement, resolved again through each of its search paths,
-    finds the moved relation under its bare name (it moved to a schema the paths list)."""
-    paths = ctx.search_paths(v)
-    return bool(paths) and all(
-        Facet(f.kind, new) in ctx.reanalyze(ev.sample, after=True, search_path=path)
-        for path in paths
-    )
 
 
 RENAME_RELATION = Rule(
