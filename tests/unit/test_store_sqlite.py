@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 import time
@@ -13,7 +14,7 @@ from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.footprint import FootprintBatch, VersionKey
 from skewguard.store import SqliteStore, StateStore, default_proxy_id, open_store
 from skewguard.store import sqlite as sqlite_store
-from skewguard.store.base import Lifecycle
+from skewguard.store.base import Lifecycle, StoredVersion
 
 V1 = VersionKey("shop", "orders", "1")
 V2 = VersionKey("shop", "orders", "2")
@@ -196,3 +197,82 @@ def test_a_state_file_held_too_long_is_a_clear_error(
             SqliteStore(str(path))
     finally:
         holder.close()
+
+
+def _full_reads(store: SqliteStore) -> list[str]:
+    """Every full read of the facets the store's connection runs from now on."""
+    seen: list[str] = []
+    full = "SELECT database, app, version, facet"
+    store._db.set_trace_callback(lambda sql: seen.append(sql) if sql.startswith(full) else None)
+    return seen
+
+
+def test_own_writes_are_applied_to_the_kept_read_others_and_trims_read_again(
+    tmp_path: Path,
+) -> None:
+    """A decision follows every flush of the learner: the flush must not cost a read of
+    every facet ever learned. Another process's commit or a trim still reads them all."""
+    path = str(tmp_path / "state.db")
+    store = SqliteStore(path, max_facets=3)
+    store.write(_batch(V1, "public.a"))
+    store.versions()
+    reads = _full_reads(store)
+    store.write(_batch(V1, "public.b"))
+    assert {f.subject for f in store.versions()[0].facets} == {"public.a", "public.b"}
+    assert not reads  # written through
+    other = SqliteStore(path, max_facets=3)
+    other.write(_batch(V2, "public.c"))
+    assert [v.key for v in store.versions()] == [V1, V2]
+    assert len(reads) == 1  # read again
+    reads.clear()
+    for subject in ("public.d", "public.e"):  # past max_facets: the newest go
+        store.write(_batch(V1, subject))
+    assert {f.subject for f in store.versions()[0].facets} == {"public.a", "public.b", "public.d"}
+    assert len(reads) == 1  # the trim read again
+    store.close()
+    other.close()
+
+
+def _random_batch(rng: random.Random, keys: list[VersionKey]) -> FootprintBatch:
+    batch = FootprintBatch()
+    for key in rng.sample(keys, rng.randint(1, len(keys))):
+        when = rng.uniform(0, 100)
+        if rng.random() < 0.2:  # seen, nothing learned
+            batch.saw_version(key, when)
+            continue
+        subjects = rng.sample(range(12), rng.randint(1, 4))
+        facets = frozenset(Facet(FacetKind.RELATION_READ, f"public.t{n}") for n in subjects)
+        batch.record(key, facets, rng.randint(1, 5), when, f"SELECT {rng.random()}")
+    return batch
+
+
+def _as_rows(versions: list[StoredVersion]) -> list[tuple[object, ...]]:
+    return [(v.key, v.first_seen, v.last_seen, v.facets) for v in versions]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_a_read_after_many_writes_equals_a_fresh_full_read(tmp_path: Path, seed: int) -> None:
+    """Whatever mix of own writes, trims and another connection's writes: what the kept
+    read says is what a new store reads from the file."""
+    rng = random.Random(seed)
+    path = str(tmp_path / "state.db")
+    keys = [VersionKey("shop", "orders", str(n)) for n in range(3)]
+    store, other = SqliteStore(path, max_facets=8), SqliteStore(path, max_facets=8)
+    try:
+        for _ in range(40):
+            writer = other if rng.random() < 0.15 else store
+            writer.write(_random_batch(rng, keys))
+            if rng.random() < 0.4:
+                got = store.versions()
+                fresh = SqliteStore(path)
+                assert _as_rows(got) == _as_rows(fresh.versions())
+                fresh.close()
+                for version in got:  # callers merge into the copies they get
+                    version.facets.clear()
+                    version.last_seen = -1.0
+        fresh = SqliteStore(path)
+        assert _as_rows(store.versions()) == _as_rows(fresh.versions())
+        fresh.close()
+    finally:
+        store.close()
+        other.close()

@@ -57,6 +57,46 @@ def assemble_versions(
     return list(stored.values())
 
 
+def merge_written(kept: dict[VersionKey, StoredVersion], batch: FootprintBatch) -> bool:
+    """Apply ``batch`` to ``kept`` (a full read, keyed by version) as the store's upserts
+    apply it to the rows: counts add, first_seen is the earliest, last_seen the latest,
+    the first sample stays, new versions and facets are added. Evidence is replaced,
+    never changed in place (copies handed out share it). False, with ``kept`` left
+    partly merged, when a full read would answer otherwise (facets of a version that
+    has no row): the caller must read again."""
+    added = False
+    for key, (first, last) in batch.seen.items():
+        known = kept.get(key)
+        if known is None:
+            kept[key] = StoredVersion(key, first, last)
+            added = True
+        else:
+            known.first_seen = min(known.first_seen, first)
+            known.last_seen = max(known.last_seen, last)
+    for key, owned in batch.facets.items():
+        version = kept.get(key)
+        if version is None:
+            return False
+        facets = version.facets
+        for facet, new in owned.items():
+            old = facets.get(facet)
+            facets[facet] = (
+                Evidence(new.count, new.first_seen, new.last_seen, new.sample)
+                if old is None
+                else Evidence(
+                    old.count + new.count,
+                    min(old.first_seen, new.first_seen),
+                    max(old.last_seen, new.last_seen),
+                    old.sample,
+                )
+            )
+    if added:  # in key order, as a full read lists them
+        ordered = sorted(kept.items())
+        kept.clear()
+        kept.update(ordered)
+    return True
+
+
 def with_unwritten(
     stored: Iterable[StoredVersion], fresh: Iterable[StoredVersion], *, with_facets: bool
 ) -> list[StoredVersion]:

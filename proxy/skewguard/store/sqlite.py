@@ -17,6 +17,7 @@ from skewguard.store.base import (
     Lifecycle,
     StoredVersion,
     assemble_versions,
+    merge_written,
     warn_trimmed,
 )
 
@@ -118,7 +119,9 @@ class SqliteStore:
         self._lock = threading.Lock()
         # this connection's writes of footprints and lifecycle (data_version counts others')
         self._changes = 0
-        self._read: tuple[tuple[int, int], list[StoredVersion]] | None = None
+        # the last full read: data_version then, and the versions with this connection's
+        # writes since applied to them (write-through), so a write costs what it wrote
+        self._read: tuple[int, dict[VersionKey, StoredVersion]] | None = None
         self._db = self._open()
 
     def _open(self) -> sqlite3.Connection:
@@ -166,29 +169,38 @@ class SqliteStore:
             try:
                 self._db.executemany(_UPSERT_VERSION, versions)
                 self._db.executemany(_UPSERT_FACET, facets)
-                for key in batch.facets:
-                    self._trim(key)
+                trimmed = [key for key in batch.facets if self._trim(key)]
             except BaseException:
                 self._db.execute("ROLLBACK")
                 raise
-            self._db.execute("COMMIT")
-            self._changes += 1
+            try:
+                self._db.execute("COMMIT")
+            finally:
+                self._changes += 1
+                kept, self._read = self._read, None
+            # another connection's commit since the kept read: versions() sees it in
+            # data_version and reads everything again (this merge is then thrown away)
+            if kept is not None and not trimmed and merge_written(kept[1], batch):
+                self._read = kept
 
-    def _trim(self, key: VersionKey) -> None:
-        """Keep at most ``max_facets`` of the version's facets (the oldest)."""
+    def _trim(self, key: VersionKey) -> bool:
+        """Keep at most ``max_facets`` of the version's facets (the oldest); whether any went."""
         where = (key.database, key.app, key.version)
         (count,) = self._db.execute(_COUNT_FACETS, where).fetchone()
-        if count > self.max_facets:
-            self._db.execute(_TRIM_FACETS, (*where, self.max_facets))
-            warn_trimmed(key, count, self.max_facets, self._trimmed)
+        if count <= self.max_facets:
+            return False
+        self._db.execute(_TRIM_FACETS, (*where, self.max_facets))
+        warn_trimmed(key, count, self.max_facets, self._trimmed)
+        return True
 
     def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
-        """Every version (copies: callers merge into them). Read again only when the
-        file changed since: every decision asks, and the facets grow with the versions."""
+        """Every version (copies: callers merge into them). Read again only when another
+        connection changed the file since (or this one trimmed): every decision asks, and
+        the facets grow with the versions; this connection's own writes are applied to
+        the kept read as they commit."""
         with self._lock:
             (changed_elsewhere,) = self._db.execute("PRAGMA data_version").fetchone()
-            mark = (changed_elsewhere, self._changes)
-            if self._read is None or self._read[0] != mark:
+            if self._read is None or self._read[0] != changed_elsewhere:
                 rows = self._db.execute(
                     "SELECT database, app, version, first_seen, last_seen FROM versions "
                     "ORDER BY database, app, version"
@@ -197,9 +209,10 @@ class SqliteStore:
                     "SELECT database, app, version, facet, count, first_seen, last_seen, sample "
                     "FROM facets ORDER BY facet"
                 ).fetchall()
-                self._read = (mark, assemble_versions(rows, facet_rows))
+                read = assemble_versions(rows, facet_rows)
+                self._read = (changed_elsewhere, {v.key: v for v in read})
             kept = self._read[1]
-        return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept]
+            return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept.values()]
 
     def change_mark(self) -> tuple[int, int] | None:
         """``PRAGMA data_version`` (other connections' commits) and this connection's own
