@@ -100,6 +100,7 @@ def test_schema_is_created_on_first_use_and_versioned(
         "decisions",
         "proxies",
         "proxy_live",
+        "generation",
     }
     assert versions == list(range(1, len(MIGRATIONS) + 1))
     again = PostgresStore(state_url)  # a second proxy: nothing to migrate

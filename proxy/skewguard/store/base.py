@@ -45,6 +45,15 @@ def assemble_versions(
         VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
         for db, app, ver, first, last in rows
     }
+    add_facet_rows(stored, facet_rows)
+    return list(stored.values())
+
+
+def add_facet_rows(
+    stored: Mapping[VersionKey, StoredVersion], facet_rows: Iterable[Sequence[Any]]
+) -> None:
+    """Put ``(database, app, version, facet, count, first, last, sample)`` rows into the
+    versions they belong to (replacing what those held); rows of other versions are left."""
     for db, app, ver, key, count, first, last, sample in facet_rows:
         version = stored.get(VersionKey(db, app, ver))
         if version is None:
@@ -54,7 +63,6 @@ def assemble_versions(
         except ValueError:  # written by a newer proxy sharing the store: not ours to judge
             continue
         version.facets[facet] = Evidence(int(count), first, last, sample)
-    return list(stored.values())
 
 
 def merge_written(kept: dict[VersionKey, StoredVersion], batch: FootprintBatch) -> bool:

@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 import psycopg
@@ -45,6 +45,7 @@ from skewguard.store.base import (
     Lifecycle,
     StateStoreError,
     StoredVersion,
+    add_facet_rows,
     assemble_versions,
     warn_trimmed,
 )
@@ -159,6 +160,39 @@ MIGRATIONS: tuple[Step, ...] = (
     """,
         oldest_reader=2,
     ),
+    # 4: reads fetch only what changed since the last one. Every version and facet row
+    # carries the id of the transaction that last wrote it (stamped by a trigger, so
+    # proxies of earlier releases, which write without it, stamp it too); any delete of
+    # either bumps a generation that makes every reader read everything again.
+    Step(
+        """
+    ALTER TABLE skewguard.versions ADD COLUMN IF NOT EXISTS xid xid8;
+    ALTER TABLE skewguard.facets ADD COLUMN IF NOT EXISTS xid xid8;
+    CREATE INDEX IF NOT EXISTS facets_xid ON skewguard.facets (xid);
+    CREATE TABLE IF NOT EXISTS skewguard.generation (
+        one bool PRIMARY KEY DEFAULT true CHECK (one),
+        n   bigint NOT NULL
+    );
+    INSERT INTO skewguard.generation (n) VALUES (0) ON CONFLICT DO NOTHING;
+    CREATE OR REPLACE FUNCTION skewguard.stamp_xid() RETURNS trigger LANGUAGE plpgsql AS
+        $$BEGIN NEW.xid := pg_current_xact_id(); RETURN NEW; END$$;
+    CREATE OR REPLACE FUNCTION skewguard.next_generation() RETURNS trigger LANGUAGE plpgsql AS
+        $$BEGIN UPDATE skewguard.generation SET n = n + 1; RETURN NULL; END$$;
+    DROP TRIGGER IF EXISTS stamp_xid ON skewguard.versions;
+    CREATE TRIGGER stamp_xid BEFORE INSERT OR UPDATE ON skewguard.versions
+        FOR EACH ROW EXECUTE FUNCTION skewguard.stamp_xid();
+    DROP TRIGGER IF EXISTS stamp_xid ON skewguard.facets;
+    CREATE TRIGGER stamp_xid BEFORE INSERT OR UPDATE ON skewguard.facets
+        FOR EACH ROW EXECUTE FUNCTION skewguard.stamp_xid();
+    DROP TRIGGER IF EXISTS next_generation ON skewguard.versions;
+    CREATE TRIGGER next_generation AFTER DELETE OR TRUNCATE ON skewguard.versions
+        FOR EACH STATEMENT EXECUTE FUNCTION skewguard.next_generation();
+    DROP TRIGGER IF EXISTS next_generation ON skewguard.facets;
+    CREATE TRIGGER next_generation AFTER DELETE OR TRUNCATE ON skewguard.facets
+        FOR EACH STATEMENT EXECUTE FUNCTION skewguard.next_generation();
+    """,
+        oldest_reader=2,
+    ),
 )
 #: The first step whose row records its oldest_reader (the step that adds the column).
 _READERS_RECORDED = 3
@@ -196,6 +230,23 @@ DELETE FROM skewguard.facets WHERE ctid IN (
 """
 
 
+_VERSION_COLUMNS = "database, app, version, first_seen, last_seen"
+_FACET_COLUMNS = "database, app, version, facet, count, first_seen, last_seen, sample"
+
+#: One read's snapshot: its xmin (every transaction then still running, or later, has an
+#: id at or past it) and the delete generation.
+_SNAPSHOT = "SELECT pg_snapshot_xmin(pg_current_snapshot())::text, n FROM skewguard.generation"
+
+
+@dataclass(slots=True)
+class _KeptRead:
+    """The versions as of a read, with what the next read fetches from."""
+
+    xmin: str  # the read's snapshot xmin (xid8 as text)
+    generation: int
+    versions: dict[VersionKey, StoredVersion]
+
+
 def is_postgres_url(location: str) -> bool:
     return location.startswith(("postgres://", "postgresql://"))
 
@@ -220,6 +271,7 @@ class PostgresStore:
         self.where = f"postgresql://{host}:{port}/{params.get('dbname') or ''}"
         self._lock = threading.Lock()
         self._conn: Connection | None = None
+        self._kept: _KeptRead | None = None  # the last read with facets, merged into since
         self._swept = 0.0
         if connect:
             try:
@@ -302,24 +354,37 @@ class PostgresStore:
         self._call(work, idempotent=False)
 
     def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
-        def work(conn: Connection) -> tuple[list[TupleRow], list[TupleRow]]:
-            with conn.transaction(), conn.cursor() as cur:
-                rows = cur.execute(
-                    "SELECT database, app, version, first_seen, last_seen "
-                    "FROM skewguard.versions ORDER BY database, app, version"
-                ).fetchall()
-                facet_rows = (
-                    cur.execute(
-                        "SELECT database, app, version, facet, count, first_seen, last_seen, "
-                        "sample FROM skewguard.facets ORDER BY facet"
-                    ).fetchall()
-                    if with_facets
-                    else []
-                )
-            return rows, facet_rows
+        """Every version (copies: callers merge into them). After a first full read, only
+        the rows written since (by any proxy) are fetched and merged into the kept read:
+        rows whose writing transaction is at or past the last read's snapshot xmin, so a
+        transaction still running then is read again once it commits. A delete anywhere
+        (a trim, an operator's) moves the generation: everything is read again."""
 
-        rows, facet_rows = self._call(work, idempotent=True)
-        return assemble_versions(rows, facet_rows)
+        def work(conn: Connection) -> list[StoredVersion]:
+            with conn.transaction(), conn.cursor() as cur:
+                cur.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                row = cur.execute(_SNAPSHOT).fetchone()
+                assert row is not None
+                xmin, generation = str(row[0]), int(row[1])
+                kept = self._kept
+                current = kept is not None and kept.generation == generation
+                if current and kept is not None and _merge_changed(cur, kept):
+                    kept.xmin = xmin
+                    return _copies(kept.versions, with_facets)
+                rows = cur.execute(
+                    f"SELECT {_VERSION_COLUMNS} FROM skewguard.versions "
+                    "ORDER BY database, app, version"
+                ).fetchall()
+                if not with_facets and kept is None:  # no facets wanted: none kept either
+                    return assemble_versions(rows, [])
+                facet_rows = cur.execute(
+                    f"SELECT {_FACET_COLUMNS} FROM skewguard.facets ORDER BY facet"
+                ).fetchall()
+            read = assemble_versions(rows, facet_rows)
+            self._kept = _KeptRead(xmin, generation, {v.key: v for v in read})
+            return _copies(self._kept.versions, with_facets)
+
+        return self._call(work, idempotent=True)
 
     # ------------------------------------------------------------ lifecycle and audit
 
@@ -448,6 +513,30 @@ class PostgresStore:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _copies(kept: dict[VersionKey, StoredVersion], with_facets: bool) -> list[StoredVersion]:
+    return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept.values()]
+
+
+def _merge_changed(cur: psycopg.Cursor[TupleRow], kept: _KeptRead) -> bool:
+    """Fetch the rows written since ``kept``'s read and merge them in (their values
+    replace the kept ones); False, with nothing merged, when a full read is needed
+    instead (a version new since: facets it had before are not fetched)."""
+    since = (kept.xmin,)
+    rows = cur.execute(
+        f"SELECT {_VERSION_COLUMNS} FROM skewguard.versions WHERE xid >= %s::xid8", since
+    ).fetchall()
+    if any(VersionKey(db, app, ver) not in kept.versions for db, app, ver, _, _ in rows):
+        return False
+    facet_rows = cur.execute(
+        f"SELECT {_FACET_COLUMNS} FROM skewguard.facets WHERE xid >= %s::xid8", since
+    ).fetchall()
+    for db, app, ver, first, last in rows:
+        known = kept.versions[VersionKey(db, app, ver)]
+        known.first_seen, known.last_seen = first, last
+    add_facet_rows(kept.versions, facet_rows)
+    return True
 
 
 def _migrate(conn: Connection, where: str) -> None:
