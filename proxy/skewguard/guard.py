@@ -93,7 +93,7 @@ from skewguard.side_connection import SIDE_ERRORS, connect_side
 from skewguard.sql_start import first_word
 from skewguard.statements import called_procedure, runs_only_plain_sql
 from skewguard.store import StateStore
-from skewguard.store.base import Lifecycle, StoredVersion, with_unwritten
+from skewguard.store.base import Lifecycle, SharedFacets, StoredVersion, with_unwritten
 
 log = logging.getLogger("skewguard.guard")
 
@@ -170,6 +170,37 @@ class _Protected:
     live: frozenset[VersionKey]
     until: float
     protections: dict[VersionKey, Protection]
+
+
+def _shared(read: Sequence[StoredVersion], last: _StateRead | None) -> tuple[StoredVersion, ...]:
+    """``read`` with each version's facets shared read-only: the last read's own when
+    their revision says they did not change, so what decisions work out from them (the
+    rules' index, the screen's names) is kept; when only evidence changed, what was
+    worked out from the facet set is kept. A store read costs only what changed."""
+    before = {v.key: v for v in last.versions} if last is not None else {}
+    for version in read:
+        prev = before.get(version.key)
+        shared = prev.facets if prev is not None else None
+        if not isinstance(shared, SharedFacets) or not version.revision or prev is None:
+            shared = None
+        elif version.revision == prev.revision:
+            version.facets = shared
+            continue
+        elif version.keys_revision != prev.keys_revision:
+            shared = None
+        if version.facets:
+            version.facets = SharedFacets(version.facets, shared)
+    return tuple(read)
+
+
+def _names_of(facets: dict[Facet, Evidence]) -> frozenset[str]:
+    """``used_names`` of one version's facets; kept with shared ones (same facet set)."""
+    if not isinstance(facets, SharedFacets):
+        return used_names((facets,))
+    names: frozenset[str] | None = facets.derived.get("names")
+    if names is None:
+        names = facets.derived["names"] = used_names((facets,))
+    return names
 
 
 def _same_versions(stored: Sequence[StoredVersion], read: Sequence[StoredVersion]) -> bool:
@@ -361,7 +392,7 @@ class Guard:
         store = self._store
         mark = store.change_mark()
         at = time.monotonic()
-        versions = tuple(store.versions(with_facets=facets))
+        versions = _shared(store.versions(with_facets=facets), self._state_read)
         lifecycle = store.lifecycle()
         proxy_id = self._learner.proxy_id if self._learner is not None else ""
         try:
@@ -585,7 +616,7 @@ class Guard:
         facets = tuple(footprints.values())
         kept, names = self._used
         if len(kept) != len(facets) or any(a is not b for a, b in zip(kept, facets, strict=True)):
-            names = used_names(facets)
+            names = frozenset().union(*map(_names_of, facets))
             self._used = (facets, names)
         return names
 

@@ -20,6 +20,7 @@ from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
 from skewguard.ddl.triggers import names_column
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.store.base import SharedFacets
 
 
 @dataclass(frozen=True)
@@ -94,8 +95,9 @@ class Context:
     after: CatalogSnapshot
     probes: Mapping[str, bool | None]
     session: SessionFacts | None
-    _by_kind: dict[FacetKind, list[tuple[VersionKey, Facet, Evidence]]] = field(
-        default_factory=dict
+    #: per kind, each version's facets of that kind (in footprint order) and evidence
+    _by_kind: dict[FacetKind, list[tuple[VersionKey, list[Facet], Mapping[Facet, Evidence]]]] = (
+        field(default_factory=dict)
     )
     _reanalysis: dict[tuple[str, int, tuple[str, ...] | None], frozenset[Facet]] = field(
         default_factory=dict
@@ -103,16 +105,17 @@ class Context:
 
     def __post_init__(self) -> None:
         for version, facets in self.footprints.items():
-            for facet, ev in facets.items():
-                self._by_kind.setdefault(facet.kind, []).append((version, facet, ev))
+            for kind, owned in _kinds(facets).items():
+                self._by_kind.setdefault(kind, []).append((version, owned, facets))
 
     def uses(
         self, kinds: Iterable[FacetKind], match: Callable[[str], bool]
     ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
         for kind in kinds:
-            for version, facet, ev in self._by_kind.get(kind, ()):
-                if match(facet.subject):
-                    yield version, facet, ev
+            for version, owned, evidence in self._by_kind.get(kind, ()):
+                for facet in owned:
+                    if match(facet.subject):
+                        yield version, facet, evidence[facet]
 
     def exact(
         self, kinds: Iterable[FacetKind], subject: str
@@ -168,6 +171,19 @@ def found_through_paths(ctx: Context, version: VersionKey, sample: str, facet: F
     return bool(paths) and all(
         facet in ctx.reanalyze(sample, after=True, search_path=path) for path in paths
     )
+
+
+def _kinds(facets: Mapping[Facet, Evidence]) -> dict[FacetKind, list[Facet]]:
+    """One version's facets by kind. Worked out once for shared (read-only) facets,
+    which every decision judges on while the store reports the same facet set."""
+    derived = facets.derived if isinstance(facets, SharedFacets) else {}
+    kinds: dict[FacetKind, list[Facet]] | None = derived.get("kinds")
+    if kinds is None:
+        kinds = {}
+        for facet in facets:
+            kinds.setdefault(facet.kind, []).append(facet)
+        derived["kinds"] = kinds
+    return kinds
 
 
 def procedure_callers(

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import socket
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
 from skewguard.analysis import Facet
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 
 log = logging.getLogger("skewguard.store")
+
+
+#: Facet revisions: a new number each time a store's kept facets of a version change.
+_revisions = itertools.count(1)
+
+
+def next_revision() -> int:
+    return next(_revisions)
 
 
 @dataclass(slots=True)
@@ -22,6 +31,48 @@ class StoredVersion:
     first_seen: float
     last_seen: float
     facets: dict[Facet, Evidence] = field(default_factory=dict)
+    #: Equal in two reads only when ``facets`` are the same (0: not known), so a
+    #: reader can keep what it worked out from them; carried by copies.
+    revision: int = field(default=0, compare=False, repr=False)
+    #: The same for the set of facets alone (their evidence aside).
+    keys_revision: int = field(default=0, compare=False, repr=False)
+
+    def changed(self, *, keys: bool) -> None:
+        """Its kept facets changed (``keys``: some were added or went)."""
+        self.revision = next_revision()
+        if keys:
+            self.keys_revision = next_revision()
+
+
+class SharedFacets(dict[Facet, Evidence]):
+    """A version's facets as read, shared by every decision while they are unchanged:
+    never changed in place (what is worked out from them can be kept on them)."""
+
+    #: What readers worked out from the facet set alone (the rules' index by kind,
+    #: the screen's names), by name: shared with a later read of the same set.
+    derived: dict[str, Any]
+
+    def __init__(self, facets: Mapping[Facet, Evidence], last: SharedFacets | None = None) -> None:
+        """A read-only copy of ``facets``; ``last``: a read of the same facet set."""
+        super().__init__(facets)
+        self.derived = last.derived if last is not None else {}
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise TypeError("shared facets are read-only: copy them to change them")
+
+    __setitem__ = __delitem__ = __ior__ = _refuse
+    update = clear = pop = popitem = setdefault = _refuse
+
+
+def copies(kept: Iterable[StoredVersion], with_facets: bool) -> list[StoredVersion]:
+    """Copies of a store's kept versions that callers may change (without facets unless
+    ``with_facets``)."""
+    return [
+        replace(v, facets=dict(v.facets))
+        if with_facets
+        else replace(v, facets={}, revision=0, keys_revision=0)
+        for v in kept
+    ]
 
 
 def warn_trimmed(key: VersionKey, count: int, kept: int, warned: set[VersionKey]) -> None:
@@ -45,6 +96,8 @@ def assemble_versions(
         VersionKey(db, app, ver): StoredVersion(VersionKey(db, app, ver), first, last)
         for db, app, ver, first, last in rows
     }
+    for version in stored.values():
+        version.changed(keys=True)
     add_facet_rows(stored, facet_rows)
     return list(stored.values())
 
@@ -77,6 +130,7 @@ def merge_written(kept: dict[VersionKey, StoredVersion], batch: FootprintBatch) 
         known = kept.get(key)
         if known is None:
             kept[key] = StoredVersion(key, first, last)
+            kept[key].changed(keys=True)
             added = True
         else:
             known.first_seen = min(known.first_seen, first)
@@ -86,6 +140,7 @@ def merge_written(kept: dict[VersionKey, StoredVersion], batch: FootprintBatch) 
         if version is None:
             return False
         facets = version.facets
+        version.changed(keys=not owned.keys() <= facets.keys())
         for facet, new in owned.items():
             old = facets.get(facet)
             facets[facet] = (
@@ -118,8 +173,11 @@ def with_unwritten(
             continue
         known.first_seen = min(known.first_seen, version.first_seen)
         known.last_seen = max(known.last_seen, version.last_seen)
-        if with_facets:
+        # the stored evidence wins: facets already stored change nothing (the usual case
+        # for a running version), and the stored ones are kept as they are
+        if with_facets and not version.facets.keys() <= known.facets.keys():
             known.facets = {**version.facets, **known.facets}
+            known.revision = known.keys_revision = 0
     return list(by_key.values())
 
 

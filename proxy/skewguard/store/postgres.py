@@ -32,7 +32,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import psycopg
@@ -47,6 +47,7 @@ from skewguard.store.base import (
     StoredVersion,
     add_facet_rows,
     assemble_versions,
+    copies,
     warn_trimmed,
 )
 
@@ -370,7 +371,7 @@ class PostgresStore:
                 current = kept is not None and kept.generation == generation
                 if current and kept is not None and _merge_changed(cur, kept):
                     kept.xmin = xmin
-                    return _copies(kept.versions, with_facets)
+                    return copies(kept.versions.values(), with_facets)
                 rows = cur.execute(
                     f"SELECT {_VERSION_COLUMNS} FROM skewguard.versions "
                     "ORDER BY database, app, version"
@@ -382,7 +383,7 @@ class PostgresStore:
                 ).fetchall()
             read = assemble_versions(rows, facet_rows)
             self._kept = _KeptRead(xmin, generation, {v.key: v for v in read})
-            return _copies(self._kept.versions, with_facets)
+            return copies(self._kept.versions.values(), with_facets)
 
         return self._call(work, idempotent=True)
 
@@ -515,10 +516,6 @@ class PostgresStore:
                 self._conn = None
 
 
-def _copies(kept: dict[VersionKey, StoredVersion], with_facets: bool) -> list[StoredVersion]:
-    return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept.values()]
-
-
 def _merge_changed(cur: psycopg.Cursor[TupleRow], kept: _KeptRead) -> bool:
     """Fetch the rows written since ``kept``'s read and merge them in (their values
     replace the kept ones); False, with nothing merged, when a full read is needed
@@ -535,7 +532,11 @@ def _merge_changed(cur: psycopg.Cursor[TupleRow], kept: _KeptRead) -> bool:
     for db, app, ver, first, last in rows:
         known = kept.versions[VersionKey(db, app, ver)]
         known.first_seen, known.last_seen = first, last
+    touched = {VersionKey(db, app, ver) for db, app, ver, *_ in facet_rows} & kept.versions.keys()
+    sizes = {key: len(kept.versions[key].facets) for key in touched}
     add_facet_rows(kept.versions, facet_rows)
+    for key, size in sizes.items():  # rows are only added here (a delete reads all)
+        kept.versions[key].changed(keys=len(kept.versions[key].facets) != size)
     return True
 
 

@@ -7,7 +7,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from skewguard.store.base import (
     Lifecycle,
     StoredVersion,
     assemble_versions,
+    copies,
     merge_written,
     warn_trimmed,
 )
@@ -211,8 +211,7 @@ class SqliteStore:
                 ).fetchall()
                 read = assemble_versions(rows, facet_rows)
                 self._read = (changed_elsewhere, {v.key: v for v in read})
-            kept = self._read[1]
-            return [replace(v, facets=dict(v.facets) if with_facets else {}) for v in kept.values()]
+            return copies(self._read[1].values(), with_facets)
 
     def change_mark(self) -> tuple[int, int] | None:
         """``PRAGMA data_version`` (other connections' commits) and this connection's own
