@@ -84,13 +84,18 @@ def test_a_read_fetches_only_the_rows_written_since_the_last(state_url: str) -> 
     try:
         a.write(_batch(V1, [f"public.t{n}" for n in range(60)]))
         fetched = _counted(a)
+        (before,) = a.versions()
         b.write(_batch(V1, ["public.t0", "public.new"], count=3, when=5.0))
         (v1,) = a.versions()
-        assert fetched == [2]
+        assert fetched == [0, 2]
+        assert v1.revision != before.revision and v1.keys_revision != before.keys_revision
         assert v1.facets[Facet(FacetKind.RELATION_READ, "public.t0")].count == 4
         assert v1.last_seen == 5.0 and len(v1.facets) == 61
-        a.versions()  # nothing new
-        assert fetched == [2, 0]
+        (same,) = a.versions()  # nothing new
+        assert fetched == [0, 2, 0] and same.revision == v1.revision
+        b.write(_batch(V1, ["public.t0"]))  # evidence only: the facet set is the same
+        (again,) = a.versions()
+        assert again.revision != v1.revision and again.keys_revision == v1.keys_revision
         with psycopg.connect(state_url, autocommit=True) as operator:
             operator.execute("DELETE FROM skewguard.facets WHERE facet = 'relation_read:public.t1'")
         (v1,) = a.versions()
