@@ -81,6 +81,7 @@ def run(
     log: Path,
     *,
     profile: bool = False,
+    source: Path | None = None,
 ) -> dict[str, tuple[float, float]]:
     """Per (kind, way): (p50 wall ms, mean proxy CPU ms) over ``rounds`` decisions."""
     key = VersionKey(DATABASE, "shop", "1")
@@ -89,7 +90,8 @@ def run(
     upstream = f"postgresql://{USER}@{HOST}:{pg_port}/{DATABASE}?sslmode=disable"
     flags = ["--log-level", "warning", "--mode", "enforce", "--state", state]
     flags += ["--max-version-facets", str(facets * 2)]
-    proxy = ProxyProcess(upstream=upstream, extra_args=flags, logfile=log).start()
+    env = {"PYTHONPATH": str(source)} if source is not None else {}
+    proxy = ProxyProcess(upstream=upstream, extra_args=flags, env=env, logfile=log).start()
     assert proxy.process is not None
     pid = proxy.process.pid
     out: dict[str, tuple[float, float]] = {}
@@ -141,6 +143,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--stores", default="sqlite,postgres")
     parser.add_argument(
+        "--source",
+        type=Path,
+        help="a proxy/ directory to run skewguard from (an older revision's: before/after)",
+    )
+    parser.add_argument(
         "--profile", metavar="DIR", help="py-spy the proxy; raw stacks go to DIR/proxy-STORE.spy"
     )
     args = parser.parse_args(argv)
@@ -161,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
             log = Path(args.profile or workdir) / f"proxy-{name}.log"
             results[name] = run(
                 name, state, store, cluster.port, args.facets, args.rounds, log,
-                profile=args.profile is not None,
+                profile=args.profile is not None, source=args.source,
             )  # fmt: skip
         print(f"{args.facets} facets in one protected version, {args.rounds} decisions each")
         print(f"{'store':10} {'decision':28} {'p50 wall ms':>12} {'CPU ms':>8}")

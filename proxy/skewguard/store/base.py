@@ -206,7 +206,10 @@ class StateStore(Protocol):
 
     def write(self, batch: FootprintBatch) -> None: ...
 
-    def versions(self, *, with_facets: bool = True) -> list[StoredVersion]: ...
+    def versions(self, *, with_facets: bool = True) -> list[StoredVersion]:
+        """Every version, in key order: copies the caller may change. Called before every
+        decision, so it costs what changed since the last call, not the whole footprint;
+        a version's ``revision`` is the same in two answers only when its facets are."""
 
     def lifecycle(self) -> dict[tuple[str, str], Lifecycle]: ...
 
