@@ -383,6 +383,28 @@ def test_alter_constraint_changes_when_it_is_checked() -> None:
     assert net(cat, "ALTER TABLE l ALTER CONSTRAINT nope NOT DEFERRABLE") == []  # refused
 
 
+def test_a_columns_deferrable_clauses_belong_to_the_constraint_before_them() -> None:
+    """``REFERENCES o DEFERRABLE INITIALLY DEFERRED`` on a column: the parser gives the
+    clauses as items of their own; PostgreSQL applies them to the constraint before."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TABLE o (id int PRIMARY KEY, k int UNIQUE DEFERRABLE);"
+        " CREATE TABLE l (o_id int REFERENCES o DEFERRABLE INITIALLY DEFERRED,"
+        " k int REFERENCES o (k) INITIALLY DEFERRED, n int REFERENCES o NOT DEFERRABLE)"
+    )
+    overlay.apply("ALTER TABLE l ADD COLUMN m int REFERENCES o DEFERRABLE")
+    defs = {c.name: c.definition for c in overlay.catalog.constraints}
+    assert defs["l_o_id_fkey"].endswith("REFERENCES public.o(id) DEFERRABLE INITIALLY DEFERRED")
+    assert defs["l_k_fkey"].endswith("REFERENCES public.o(k) DEFERRABLE INITIALLY DEFERRED")
+    assert defs["l_n_fkey"].endswith("REFERENCES public.o(id)")
+    assert defs["l_m_fkey"].endswith("REFERENCES public.o(id) DEFERRABLE")
+    assert defs["o_k_key"] == "UNIQUE (k) DEFERRABLE"
+    (immediate,) = changes(
+        overlay.catalog, "ALTER TABLE l ALTER CONSTRAINT l_o_id_fkey NOT DEFERRABLE"
+    )
+    assert str(immediate) == "SetDeferrable(public.l.l_o_id_fkey)"
+
+
 def test_alter_constraint_enforcement_reaches_the_writers() -> None:
     overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
     overlay.apply("CREATE TABLE t (n int, CONSTRAINT pos CHECK (n > 0))")

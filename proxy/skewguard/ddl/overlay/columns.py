@@ -3,7 +3,9 @@ generated columns."""
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
@@ -21,6 +23,36 @@ if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
 
 _C = enums.ConstrType
+
+#: A column's ``DEFERRABLE`` / ``INITIALLY ...`` clauses: separate items of its constraint
+#: list, which PostgreSQL applies to the constraint before them (deferrable, deferred).
+_ATTRIBUTES: dict[Any, tuple[bool | None, bool | None]] = {
+    _C.CONSTR_ATTR_DEFERRABLE: (True, None),
+    _C.CONSTR_ATTR_NOT_DEFERRABLE: (False, None),
+    _C.CONSTR_ATTR_DEFERRED: (True, True),
+    _C.CONSTR_ATTR_IMMEDIATE: (None, False),
+}
+
+
+def with_attributes(constraints: Iterable[Any] | None) -> list[Any]:
+    """A column's constraints with its DEFERRABLE / INITIALLY clauses applied to the
+    constraint each follows (copies: the parse tree stays as parsed). A misplaced
+    clause is PostgreSQL's error to raise; it is dropped here."""
+    folded: list[Any] = []
+    for con in constraints or ():
+        attribute = _ATTRIBUTES.get(con.contype)
+        if attribute is None:
+            folded.append(con)
+            continue
+        if not folded:
+            continue
+        deferrable, deferred = attribute
+        last = folded[-1] = copy.copy(folded[-1])
+        if deferrable is not None:
+            last.deferrable = deferrable
+        if deferred is not None:
+            last.initdeferred = deferred
+    return folded
 
 
 _VOLATILE = frozenset(
@@ -95,7 +127,7 @@ def add_column(
             default_sequences=(qualified(rel.schema, seq),),
         )
         m.volatile_defaults.add((oid, name))
-    for con in cd.constraints or ():
+    for con in with_attributes(cd.constraints):
         t = con.contype
         if t == _C.CONSTR_NOTNULL:
             col = dataclasses.replace(col, not_null=True)

@@ -12,7 +12,13 @@ from skewguard.catalog import Relation, RelKind, RewriteRule
 from skewguard.ddl.affects import Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Model
-from skewguard.ddl.overlay.columns import SEQUENCE_COLUMNS, add_column, put_columns, with_default
+from skewguard.ddl.overlay.columns import (
+    SEQUENCE_COLUMNS,
+    add_column,
+    put_columns,
+    with_attributes,
+    with_default,
+)
 from skewguard.ddl.overlay.constraints import add_constraint
 from skewguard.ddl.overlay.names import find_rel, find_rv, new_relation
 
@@ -77,7 +83,7 @@ def _column_options(ov: Overlay, m: Model, oid: int, cd: Any) -> list[tuple[Any,
     name = str(cd.colname)
     col = m.rels[oid].column(name)
     pending: list[tuple[Any, list[str]]] = []
-    for con in cd.constraints or ():
+    for con in with_attributes(cd.constraints):
         if col is None:
             break
         if con.contype == _C.CONSTR_NOTNULL:
