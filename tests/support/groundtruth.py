@@ -381,6 +381,11 @@ UNION ALL
 SELECT 'statistics', ns.nspname, s.stxname, pg_get_statisticsobjdef(s.oid)
 FROM pg_statistic_ext s JOIN ns ON ns.oid = s.stxnamespace
 UNION ALL
+SELECT 'operator', ns.nspname,
+       format('%s(%s,%s)', o.oprname, o.oprleft::regtype, o.oprright::regtype),
+       o.oprcode::text
+FROM pg_operator o JOIN ns ON ns.oid = o.oprnamespace
+UNION ALL
 SELECT 'rule', schemaname, tablename || '.' || rulename, definition FROM pg_rules
 WHERE schemaname IN (SELECT nspname FROM ns)
 ORDER BY 1, 2, 3, 4
