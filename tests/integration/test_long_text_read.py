@@ -18,7 +18,7 @@ from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
 from tests.support.clients import direct
 from tests.support.proxy import ProxyProcess
-from tests.support.sites import create_database
+from tests.support.sites import proxied_database
 
 pytestmark = pytest.mark.integration
 
@@ -30,19 +30,14 @@ DROP = "ALTER TABLE users DROP COLUMN email"
 def proxy(
     cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyProcess]:
-    database = create_database(cluster, "longread", "CREATE TABLE users (id int, email text)")
     workdir: Path = tmp_path_factory.mktemp("longread")
-    started = ProxyProcess(
-        upstream=cluster.url(database=database),
-        state=workdir / "state.db",
-        logfile=workdir / "proxy.log",
-    ).start()
-    url = started.url(database=database, application_name="shop@1")
-    with psycopg.connect(url, autocommit=True) as live:
-        live.execute("SELECT email FROM users")
-        time.sleep(1.0)
-        yield started
-    started.stop()
+    schema = "CREATE TABLE users (id int, email text)"
+    with proxied_database(cluster, workdir, "longread", schema) as (database, started):
+        url = started.url(database=database, application_name="shop@1")
+        with psycopg.connect(url, autocommit=True) as live:
+            live.execute("SELECT email FROM users")
+            time.sleep(1.0)
+            yield started
 
 
 def _client(proxy: ProxyProcess, app: str) -> rc.RawClient:

@@ -102,6 +102,8 @@ _SCRIPTS: Recent[str, Script] = Recent()
 READ_OFF_LOOP_ABOVE = 8192
 #: Stands for the script of a Query whose read is deferred to a worker thread.
 _READ_LATER = Script(())
+#: What a held message gets when the client cancels it (PostgreSQL's own words).
+_USER_CANCEL = Refusal("canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED)
 
 
 def _parse_reads(query: bytes) -> bool:
@@ -752,10 +754,7 @@ class ClientSession(asyncio.Protocol):
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
                 raise
-            cancelled = Refusal(
-                "canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED
-            )
-            self._carry_out(message, cancelled)
+            self._carry_out(message, _USER_CANCEL)
             self._release_held()
             return
         if self.phase is Phase.CLOSED:
@@ -798,9 +797,7 @@ class ClientSession(asyncio.Protocol):
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
                 raise
-            refusal = Refusal(
-                "canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED
-            )
+            refusal = _USER_CANCEL
         if self.phase is Phase.CLOSED:
             return
         if self._own_lost:
