@@ -303,10 +303,12 @@ class Function:
     #: The source of a PL/pgSQL trigger function (None for any other): a DROP TRIGGER
     #: and a DROP COLUMN are judged by what the function does with the row.
     trigger_body: str | None = None
-    #: A procedure's language and source when it is SQL or PL/pgSQL (None for any other):
-    #: a CALL is judged by the statements it runs (a BEGIN ATOMIC body, which cannot
-    #: hold DDL, has an empty source).
-    procedure_body: tuple[str, str] | None = None
+    #: A function's or procedure's language and source when it is SQL or PL/pgSQL and
+    #: its source at most BODY_LIMIT characters (None for any other, and for trigger
+    #: functions): a CALL is judged by the statements it runs, and a change of what a
+    #: body names reaches the versions calling it (a BEGIN ATOMIC body, which cannot
+    #: hold DDL and whose dependencies PostgreSQL tracks, has an empty source).
+    body: tuple[str, str] | None = None
     #: Input argument names ('' where unnamed; empty when not known): a call in named
     #: notation (``f(a => 1)``) reaches only an overload with that name.
     arg_names: tuple[str, ...] = ()
@@ -578,7 +580,7 @@ def _text_tuple(value: Any) -> tuple[str, ...]:
     return tuple(str(v) for v in value)
 
 
-def _procedure_body(language: str | None, source: str | None) -> tuple[str, str] | None:
+def _body(language: str | None, source: str | None) -> tuple[str, str] | None:
     if language in ("sql", "plpgsql") and source is not None:
         return str(language), str(source)
     return None
@@ -758,9 +760,7 @@ def build_catalog(
             trigger_body=_get(r, "trigger_body"),
             arg_names=_text_tuple(_get(r, "arg_names")),
             out_columns=_text_tuple(_get(r, "out_columns")),
-            procedure_body=_procedure_body(
-                _get(r, "procedure_language"), _get(r, "procedure_source")
-            ),
+            body=_body(_get(r, "body_language"), _get(r, "body_source")),
             inline_key=_get(r, "inline_key"),
         )
         for r in functions
@@ -931,6 +931,9 @@ WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
 ORDER BY n.nspname, c.relname, a.attnum
 """
 
+#: Longest routine source kept in the catalog (characters): longer bodies are not read.
+BODY_LIMIT = 65536
+
 FUNCTIONS_SQL = f"""
 SELECT n.nspname::text AS schema,
        p.proname::text AS name,
@@ -954,10 +957,14 @@ SELECT n.nspname::text AS schema,
                  AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l
                                   WHERE l.lanname = 'plpgsql')
             THEN p.prosrc END AS trigger_body,
-       CASE WHEN p.prokind = 'p' THEN
-            (SELECT l.lanname::text FROM pg_catalog.pg_language l WHERE l.oid = p.prolang)
-       END AS procedure_language,
-       CASE WHEN p.prokind = 'p' THEN p.prosrc END AS procedure_source,
+       CASE WHEN p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
+                 AND pg_catalog.length(p.prosrc) <= {BODY_LIMIT}
+            THEN (SELECT l.lanname::text FROM pg_catalog.pg_language l
+                  WHERE l.oid = p.prolang AND l.lanname IN ('sql', 'plpgsql'))
+       END AS body_language,
+       CASE WHEN p.prorettype <> 'pg_catalog.trigger'::pg_catalog.regtype
+                 AND pg_catalog.length(p.prosrc) <= {BODY_LIMIT}
+            THEN p.prosrc END AS body_source,
        CASE WHEN p.prokind = 'f' AND NOT p.prosecdef AND p.proconfig IS NULL
                  AND p.prolang = (SELECT l.oid FROM pg_catalog.pg_language l
                                   WHERE l.lanname = 'sql')

@@ -1258,9 +1258,7 @@ def plain_procedure(
         overloads = catalog.functions_named(schema, names[-1])
         if overloads:
             return all(
-                f.kind is FuncKind.PROCEDURE
-                and f.procedure_body is not None
-                and runs_only_plain_sql(*f.procedure_body)
+                f.kind is FuncKind.PROCEDURE and f.body is not None and runs_only_plain_sql(*f.body)
                 for f in overloads
             )
     return False

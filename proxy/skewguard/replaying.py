@@ -23,6 +23,7 @@ from skewguard.analysis.facets import Facet
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl.affects import Affects, Usage, Use
+from skewguard.ddl.bodies import body_names
 from skewguard.ddl.changes import (
     AddColumn,
     AddConstraint,
@@ -277,7 +278,8 @@ def change_affects(
     may refuse; for an enum's label, the relations with a column of the enum or an
     array of it; a table that becomes a view that is not simple), the overloads it
     replaces, the functions whose result or OUT/TABLE columns change (what a caller does
-    with them tells), and the reach of what the overlay could not model."""
+    with them tells) or whose body reads a column whose type changes, and the reach of
+    what the overlay could not model."""
     judged = value_changes(changes)
     relations = frozenset(c.relation for c in judged if c.relation)
     relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
@@ -296,6 +298,7 @@ def change_affects(
         for c in changes
         if isinstance(c, ReplaceFunction) and c.old_result != c.new_result
     }
+    functions |= _bodies_reading(judged, catalog)
     schemas = frozenset(c.subject for c in judged if isinstance(c, Revoke) and not c.relation)
     affects: Affects | None = Affects(
         Use.ANY, "the changed relations", relations, functions, schemas=schemas
@@ -305,6 +308,21 @@ def change_affects(
             return None
         affects = affects.merge(exc.affects)
     return affects
+
+
+def _bodies_reading(changes: Sequence[Change], catalog: CatalogSnapshot) -> frozenset[str]:
+    """The routines whose source names a column whose type changes: a call plans the body
+    again and meets the new type (an SQL function's result, a RETURN QUERY, a comparison
+    with a parameter), which the calls' own values tell."""
+    retyped = [c for c in changes if isinstance(c, AlterColumnType)]
+    if not retyped:
+        return frozenset()
+    return frozenset(
+        fn.signature
+        for fn in catalog.functions
+        if fn.body
+        and any(body_names(fn, c.relation, split_qualified_name(c.subject)[-1]) for c in retyped)
+    )
 
 
 class Replayer:

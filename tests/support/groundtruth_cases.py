@@ -5391,3 +5391,6 @@ CASES += ROUND13A
 from tests.support.groundtruth_round14 import CASES as ROUND14  # noqa: E402
 
 CASES += ROUND14
+from tests.support.groundtruth_bodies import CASES as BODIES  # noqa: E402
+
+CASES += BODIES

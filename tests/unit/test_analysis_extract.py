@@ -232,6 +232,11 @@ def ow(*cols: str) -> set[str]:
     return {f"column_write:public.orders.{c}" for c in cols}
 
 
+def pw(table: str, *cols: str) -> set[str]:
+    """Columns written by their place in an INSERT without a column list."""
+    return {f"positional_write:{table}.{c}" for c in cols}
+
+
 Case = tuple[str, str, set[str]]
 
 SELECT_CASES: list[Case] = [
@@ -757,6 +762,7 @@ INSERT_CASES: list[Case] = [
             W_USERS,
             USERS_SEQ,
             *uw("id", "email", "name", "created_at", "status"),
+            *pw("public.users", "id", "email", "name", "created_at", "status"),
             "insert_positional:public.users/5",
             "insert_shape:public.users(created_at,email,id,name,status)",
             "enum_label_write:public.user_status:active",
@@ -768,6 +774,7 @@ INSERT_CASES: list[Case] = [
         {
             W_ORDERS,
             *ow("id", "user_id"),
+            *pw("public.orders", "id", "user_id"),
             "insert_positional:public.orders/2",
             "insert_shape:public.orders(id,user_id)",
         },
@@ -800,6 +807,7 @@ INSERT_CASES: list[Case] = [
             "column_write:billing.invoices.id",
             "column_write:billing.invoices.user_id",
             "column_write:billing.invoices.amount",
+            *pw("billing.invoices", "id", "user_id", "amount"),
             "insert_positional:billing.invoices/3",
             "insert_shape:billing.invoices(amount,id,user_id)",
             "insert_select_star:billing.invoices<billing.invoices",
@@ -1021,6 +1029,7 @@ MERGE_COPY_CASES: list[Case] = [
             *orr("user_id"),
             *ur("id", "status", "email"),
             *ow("id", "user_id", "total", "status"),
+            *pw("public.orders", "id", "user_id", "total", "status"),
             "insert_positional:public.orders/4",
             "insert_shape:public.orders(id,status,total,user_id)",
             "enum_label_read:public.user_status:deleted",

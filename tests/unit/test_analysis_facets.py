@@ -41,6 +41,7 @@ def test_kind_values_are_stable() -> None:
         "view_read",
         "column_read",
         "column_write",
+        "positional_write",
         "insert_shape",
         "insert_positional",
         "insert_select_star",

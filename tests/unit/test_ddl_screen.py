@@ -172,3 +172,18 @@ def test_change_names_cover_cascades_and_unknown_reach(snapshot: CatalogSnapshot
     names = change_names(overlay.net_changes(), [])
     assert names is not None and {"plain", "id", "recent"} <= names
     assert change_names([], [CannotModel("DO block")]) is None
+
+
+def test_a_function_whose_body_names_the_table_hangs_from_it(snapshot: CatalogSnapshot) -> None:
+    """A string body is planned at each call: a version calling the function reaches
+    the table the body names, though no facet of the version names the table."""
+    overlay = Overlay(snapshot)
+    overlay.apply(
+        "CREATE FUNCTION note_of(int) RETURNS text LANGUAGE sql"
+        " AS 'SELECT note FROM plain WHERE id = $1'"
+    )
+    caller = used_names(facets((FacetKind.FUNCTION, "public.note_of(integer)")))
+    assert (
+        run("ALTER TABLE plain ALTER COLUMN note TYPE varchar(10)", overlay.catalog, caller) is None
+    )
+    assert run("ALTER TABLE users ADD COLUMN age int", overlay.catalog, caller) is not None

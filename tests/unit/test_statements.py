@@ -257,7 +257,7 @@ def test_called_procedure_reads_a_lone_call() -> None:
 
 def _procedure(name: str, source: str, kind: FuncKind = FuncKind.PROCEDURE) -> Function:
     body = ("sql", source) if kind is FuncKind.PROCEDURE else None
-    return Function("public", name, ("integer",), "void", kind, procedure_body=body)
+    return Function("public", name, ("integer",), "void", kind, body=body)
 
 
 def test_a_call_is_plain_only_when_every_overload_it_may_reach_is() -> None:

@@ -228,6 +228,10 @@ class Extractor(QueryWalker):
             if target.qname is not None and (rows or arity):
                 self._add(_F.INSERT_POSITIONAL, f"{target.qname}/{arity}")
             cols = list(rel.column_names[:arity]) if rel is not None else []
+            for c in cols:
+                subject = target.column_subject(c)
+                if subject is not None:
+                    self._add(_F.POSITIONAL_WRITE, subject)
         columns = [self._write_column(target, c) for c in cols]
         if target.qname is not None and (rel is not None or cols):
             shape = ",".join(sorted(ident(c) for c in set(cols)))

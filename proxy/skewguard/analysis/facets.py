@@ -35,6 +35,9 @@ class FacetKind(StrEnum):
     VIEW_READ = "view_read"  # public.active_users (also recorded as relation_read)
     COLUMN_READ = "column_read"  # public.users.email
     COLUMN_WRITE = "column_write"  # public.users.email
+    #: public.users.email: written by its place in an INSERT without a column list (also
+    #: a column_write): a rename leaves such a write alone
+    POSITIONAL_WRITE = "positional_write"
     INSERT_SHAPE = "insert_shape"  # public.users(email,name): sorted inserted column set
     INSERT_POSITIONAL = "insert_positional"  # public.users/3: INSERT without a column list
     INSERT_SELECT_STAR = "insert_select_star"  # public.archive<public.orders

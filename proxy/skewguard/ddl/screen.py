@@ -13,8 +13,9 @@ outside every protected footprint:
   uses (bare names, every schema: a new ``other.users`` can shadow ``users``);
 - what hangs from an altered or indexed relation (inheritance children and
   partitions, views reading it, tables referencing it, its indexes,
-  constraints and sequences) is known, from the kept catalog snapshot or from
-  what this proxy let through since, and none of it is used either;
+  constraints and sequences, functions whose string body names it) is known,
+  from the kept catalog snapshot or from what this proxy let through since,
+  and none of it is used either;
 - nothing in it runs a function that is not built in (a DEFAULT evaluated for
   existing rows, an index expression, a CHECK being validated: any of them
   could run DDL the proxy cannot see).
@@ -40,6 +41,7 @@ from skewguard.analysis.nodes import walk
 from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.subjects import table_of_subject
 from skewguard.catalog import CatalogSnapshot, Patch
+from skewguard.ddl.bodies import body_words
 from skewguard.ddl.changes import Change
 from skewguard.ddl.errors import CannotModel
 
@@ -364,6 +366,10 @@ def _links(snapshot: CatalogSnapshot) -> tuple[frozenset[str], dict[str, frozens
     for index in snapshot.indexes:
         known.add(index.name)
         link(index.table, index.name)
+    for fn in snapshot.functions:  # a string body is planned at each call: what it names
+        if fn.body:
+            for word in body_words(fn.body[1]):
+                link(word, fn.name)
     return frozenset(known), {k: frozenset(v) for k, v in hanging.items()}
 
 

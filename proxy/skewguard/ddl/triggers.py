@@ -295,14 +295,6 @@ def loss_harm(
     return None
 
 
-def names_column(body: str, column: str) -> bool:
-    """The function source names ``column`` (as a word, in any case): a DROP or RENAME of
-    the column may make the function fail when it runs. PL/pgSQL bodies are compiled
-    at their first call in a session, not checked against the table."""
-    word = re.escape(column)
-    return re.search(rf'(?<![\w$"]){word}(?![\w$"])|"{word}"', body, re.IGNORECASE) is not None
-
-
 def _fits(target: Column, value: Value, rel: Relation) -> str | None:
     if value.text_literal and target.type_name != "text":
         return "a string literal into a column that is not text"
@@ -331,6 +323,5 @@ __all__ = [
     "condition_filler",
     "harm",
     "loss_harm",
-    "names_column",
     "row_filler",
 ]

@@ -16,9 +16,9 @@ from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import CatalogSnapshot, Relation
+from skewguard.ddl.bodies import body_names
 from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
-from skewguard.ddl.triggers import names_column
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.store.base import SharedFacets
 
@@ -186,25 +186,17 @@ def _kinds(facets: Mapping[Facet, Evidence]) -> dict[FacetKind, list[Facet]]:
     return kinds
 
 
-def procedure_callers(
+def routine_callers(
     ctx: Context, relation: str, column: str = ""
 ) -> Iterator[tuple[VersionKey, Facet, Evidence]]:
-    """Versions calling a procedure whose body names ``relation`` (and ``column``): its
-    statements are planned at each CALL and fail when what they name is gone."""
-    parts = split_qualified_name(relation)
-    if len(parts) != 2:
-        return
+    """Versions calling a function or procedure whose body names ``relation`` (and
+    ``column``)."""
     for v, f, ev in ctx.uses((FacetKind.FUNCTION,), lambda s: "(" in s):
         name = split_qualified_name(f.subject.split("(", 1)[0])
         if len(name) != 2:
             continue
         for fn in ctx.before.functions_named(name[0], name[1]):
-            body = fn.procedure_body[1] if fn.procedure_body else ""
-            if (
-                fn.signature == f.subject
-                and names_column(body, parts[1])
-                and (not column or names_column(body, column))
-            ):
+            if fn.signature == f.subject and body_names(fn, relation, column):
                 yield v, f, ev
 
 
@@ -234,6 +226,6 @@ __all__ = [
     "Rule",
     "first_per_version",
     "found_through_paths",
-    "procedure_callers",
     "relation_of",
+    "routine_callers",
 ]

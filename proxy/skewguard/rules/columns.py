@@ -24,6 +24,7 @@ from pglast import ast
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
+from skewguard.analysis.query import split_qualified_name
 from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import ident
 from skewguard.ddl.changes import (
@@ -45,6 +46,7 @@ from skewguard.rules.base import (
     Hit,
     Rule,
     first_per_version,
+    routine_callers,
 )
 from skewguard.rules.values import column_values, fits
 from skewguard.sql_parse import parse_sql
@@ -77,8 +79,6 @@ def omitting_inserts(ctx: Context, change: Change) -> Iterator[Use]:
 
 
 def _split(qname: str) -> tuple[str, str]:
-    from skewguard.analysis.query import split_qualified_name
-
     parts = split_qualified_name(qname)
     return (parts[0], parts[1]) if len(parts) == 2 else ("", qname)
 
@@ -111,6 +111,13 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     if not change.widening:
         why = "comparisons and result handling see another type; " + why
     for v, f, ev in first_per_version(u for u in readers if u[0] not in broken):
+        broken.add(v)
+        yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
+    # a body planned at each call meets the new type: a RETURN QUERY or an SQL function's
+    # result no longer matching its declared type, a comparison with a parameter
+    why = "the body of the function it calls reads the column; replay tells"
+    callers = routine_callers(ctx, change.relation, split_qualified_name(change.subject)[-1])
+    for v, f, ev in first_per_version(u for u in callers if u[0] not in broken):
         yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
 
 

@@ -33,8 +33,8 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     found_through_paths,
-    procedure_callers,
     relation_of,
+    routine_callers,
 )
 from skewguard.sql_parse import parse_sql
 
@@ -46,7 +46,7 @@ REL_USE = (*REL_NAMED, F.SEQUENCE_DEFAULT)
 
 def check_drop_relation(ctx: Context, change: DropRelation) -> Iterator[Hit]:
     what = f"{change.SQL} {change.subject}{change.cascade_note}"
-    hits = chain(ctx.exact(REL_USE, change.subject), procedure_callers(ctx, change.subject))
+    hits = chain(ctx.exact(REL_USE, change.subject), routine_callers(ctx, change.subject))
     kept: bool | None = None  # read from the catalog only for a sequence's default
     for v, f, ev in first_per_version(hits):
         if f.kind is F.SEQUENCE_DEFAULT:
@@ -136,7 +136,7 @@ def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
     # a held named statement whose result is the table's star: its row type changes (0A000)
     hits += list(ctx.exact((F.PREPARED_RESULT,), f"{table}.*"))
     column = split_qualified_name(change.subject)[-1]
-    hits += list(procedure_callers(ctx, table, column))
+    hits += list(routine_callers(ctx, table, column))
     broken = set()
     for v, f, ev in first_per_version(hits):
         broken.add(v)
@@ -154,9 +154,11 @@ DROP_COLUMN = Rule(
     doc="PostgreSQL raises 42703 (undefined column) for every statement naming the column. "
     "A positional INSERT (no column list) that supplied the column now has more values than "
     "columns; COPY FROM without a column list gets extra data. A plain SELECT * survives, but "
-    "the application may read the column from the result (risk).",
+    "the application may read the column from the result (risk). A function or procedure "
+    "whose SQL or PL/pgSQL source names the table and the column fails at its next call.",
     breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
-    "column list, INSERT ... SELECT * between the tables.",
+    "column list, INSERT ... SELECT * between the tables, calls of a routine whose body "
+    "names it.",
     recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
     "the ORM), wait until every version that used it is retired, then drop it.",
     covers=(DropColumn,),
@@ -172,6 +174,15 @@ DROP_COLUMN = Rule(
             "SELECT id, name FROM users",
             "ALTER TABLE users DROP COLUMN email",
             False,
+        ),
+        Example(
+            "CREATE TABLE users (id int, email text, name text);"
+            "CREATE FUNCTION user_email(int) RETURNS text LANGUAGE sql"
+            " AS 'SELECT email FROM users WHERE id = $1'",
+            "SELECT user_email(1)",
+            "ALTER TABLE users DROP COLUMN email",
+            True,
+            "the body is planned at each call, after the drop: 42703",
         ),
         Example(
             "CREATE TABLE users (id int, email text, name text)",

@@ -33,7 +33,7 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     found_through_paths,
-    procedure_callers,
+    routine_callers,
 )
 from skewguard.rules.drops import REL_NAMED, in_schema
 
@@ -41,7 +41,7 @@ from skewguard.rules.drops import REL_NAMED, in_schema
 def check_rename_relation(ctx: Context, change: MoveRelation) -> Iterator[Hit]:
     moved = isinstance(change, SetSchema)
     what = f"{'SET SCHEMA' if moved else 'RENAME'} {change.subject} to {change.new_name}"
-    uses = [*ctx.exact(REL_NAMED, change.subject), *procedure_callers(ctx, change.subject)]
+    uses = [*ctx.exact(REL_NAMED, change.subject), *routine_callers(ctx, change.subject)]
     for v, f, ev in first_per_version(uses):
         # the bare name finds the moved relation when every path lists its new schema
         if not (moved and found_through_paths(ctx, v, ev.sample, Facet(f.kind, change.new_name))):
@@ -115,13 +115,23 @@ RENAME_RELATION = Rule(
 
 def check_rename_column(ctx: Context, change: RenameColumn) -> Iterator[Hit]:
     what = f"RENAME COLUMN {change.subject} to {change.new_name}"
-    uses = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
+    uses = [u for u in ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject) if _named(ctx, u)]
     # a held named statement returning the table's star sees its row type change (0A000)
     uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
     column = split_qualified_name(change.subject)[-1]
-    uses += procedure_callers(ctx, change.relation, column)
+    uses += routine_callers(ctx, change.relation, column)
     for v, f, ev in first_per_version(uses):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+
+
+def _named(ctx: Context, use: tuple[VersionKey, Facet, Evidence]) -> bool:
+    """Whether a column use names the column: not when every write of it was by its place
+    in an INSERT without a column list (both facets count the same statements)."""
+    v, f, ev = use
+    if f.kind is not F.COLUMN_WRITE:
+        return True
+    positional = ctx.footprints.get(v, {}).get(Facet(F.POSITIONAL_WRITE, f.subject))
+    return positional is None or positional.count < ev.count
 
 
 RENAME_COLUMN = Rule(
@@ -131,7 +141,8 @@ RENAME_COLUMN = Rule(
     summary="RENAME COLUMN of a column a version reads or writes",
     doc="Statements naming the old column fail with 42703.",
     breaks="Reads and writes of the old column name (including ON CONFLICT targets and COPY "
-    "column lists).",
+    "column lists), calls of a routine whose body names it; not an INSERT without a column "
+    "list, which writes by position.",
     recipe="Add the new column, write both (trigger or application), backfill, move reads, "
     "retire the old versions, then drop the old column. Or rename the table and keep a view "
     "that exposes both names.",
@@ -148,6 +159,13 @@ RENAME_COLUMN = Rule(
             "SELECT name FROM users",
             "ALTER TABLE users RENAME COLUMN nick TO handle",
             False,
+        ),
+        Example(
+            "CREATE TABLE users (id int, name text)",
+            "INSERT INTO users VALUES (1, 'x')",
+            "ALTER TABLE users RENAME COLUMN name TO full_name",
+            False,
+            "a write by position names no column",
         ),
     ),
     check=check_rename_column,

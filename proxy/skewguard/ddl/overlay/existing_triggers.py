@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from skewguard.ddl.affects import Use
+from skewguard.ddl.bodies import names_column
 from skewguard.ddl.errors import CannotModel
 from skewguard.ddl.model import Edge, Holder, Model
-from skewguard.ddl.triggers import loss_harm, names_column, row_filler
+from skewguard.ddl.triggers import loss_harm, row_filler
 from skewguard.statements import runs_only_plain_sql
 
 if TYPE_CHECKING:

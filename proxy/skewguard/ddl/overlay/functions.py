@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
 
-from skewguard.catalog import FuncKind, Function, inline_key
+from skewguard.catalog import BODY_LIMIT, FuncKind, Function, inline_key
 from skewguard.ddl.errors import Rejected
 from skewguard.ddl.model import Model
 from skewguard.ddl.opaque import replaced_trigger_function
@@ -55,6 +55,7 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         variadic=variadic,
         returns_set=setof,
         trigger_body=str(source[0].sval) if ret == "trigger" and plpgsql and source else None,
+        body=_body(node, options) if ret != "trigger" else None,
         arg_names=input_names,
         out_columns=out_columns,
         inline_key=_inline_key(node, options),
@@ -68,6 +69,16 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
             return
     m.funcs[m.new_oid()] = fn
     _remember_filler(ov, fn)
+
+
+def _body(node: Any, options: dict[str, Any]) -> tuple[str, str] | None:
+    """The routine's language and source as the catalog reads them (``Function.body``): a
+    BEGIN ATOMIC body's source is empty."""
+    language = options.get("language")
+    lang = str(language.sval).lower() if isinstance(language, ast.String) else "sql"
+    source = options.get("as")
+    text = "" if node.sql_body is not None or not source else str(source[0].sval)
+    return (lang, text) if lang in ("sql", "plpgsql") and len(text) <= BODY_LIMIT else None
 
 
 def _inline_key(node: Any, options: dict[str, Any]) -> str | None:

@@ -1,0 +1,100 @@
+"""Ground truth: routines whose string body names a column a migration changes, and
+inserts that write by position (both found by a differential run of random deploys).
+
+PostgreSQL plans an SQL or PL/pgSQL string body at each call, not when the table it
+names changes: a drop, rename or retype of what the body names fails the callers (or
+not: an SQL function's result is coerced to its declared type by assignment). An
+INSERT without a column list writes by position: a rename does not reach it.
+
+Each case is a rolling deploy a team really ships; PostgreSQL decides (see
+tests/support/groundtruth.py) which versions a migration breaks.
+"""
+
+from __future__ import annotations
+
+from tests.support.groundtruth import Case, apg, extended, prepared, simple
+
+V1, V2 = "app@1", "app@2"
+
+SCORES = """
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, score int);
+INSERT INTO accounts VALUES (1, 'a@x', 5), (2, 'b@x', 7);
+CREATE FUNCTION account_score(bigint) RETURNS int LANGUAGE sql
+  AS 'SELECT score FROM accounts WHERE id = $1';
+CREATE FUNCTION top_scores(int) RETURNS TABLE (account bigint, points int)
+  LANGUAGE plpgsql AS $$
+BEGIN
+  RETURN QUERY SELECT id, score FROM accounts WHERE score >= $1 ORDER BY score DESC;
+END $$;
+"""
+NEXT_ID = "(SELECT coalesce(max(id), 0) + 1 FROM accounts)"
+
+BODIES_SAFE: list[Case] = [
+    Case(
+        id="safe-body-sql-function-result-widened",
+        schema_sql=SCORES,
+        versions={V1: [prepared("SELECT account_score(%s)", 1)]},
+        migration_sql="ALTER TABLE accounts ALTER COLUMN score TYPE bigint",
+        note="an SQL function's final SELECT is coerced to its declared int by assignment",
+    ),
+    Case(
+        id="safe-body-positional-insert-vs-column-rename",
+        schema_sql=SCORES,
+        versions={
+            V1: [simple(f"INSERT INTO accounts VALUES ({NEXT_ID}, 'v@w', 1)")],
+            V2: [extended("SELECT email FROM accounts WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE accounts RENAME COLUMN score TO points",
+        note="a write by position names no column: the rename does not reach it",
+    ),
+]
+
+BODIES_BREAKING: list[Case] = [
+    Case(
+        id="break-body-sql-function-column-dropped",
+        schema_sql=SCORES,
+        versions={
+            V1: [apg("SELECT account_score($1)", 1)],
+            V2: [extended("SELECT email FROM accounts WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE accounts DROP COLUMN score",
+        breaks=frozenset({V1}),
+        note='42703 column "score" does not exist, inside the function at the call',
+    ),
+    Case(
+        id="break-body-plpgsql-column-renamed",
+        schema_sql=SCORES,
+        versions={
+            V1: [simple("SELECT * FROM top_scores(1)")],
+            V2: [simple(f"INSERT INTO accounts VALUES ({NEXT_ID}, 'v@w', 1)")],
+        },
+        migration_sql="ALTER TABLE accounts RENAME COLUMN score TO points",
+        breaks=frozenset({V1}),
+        note="the RETURN QUERY names the old column: 42703 at the call",
+    ),
+    Case(
+        id="break-body-plpgsql-return-query-widened",
+        schema_sql=SCORES,
+        versions={
+            V1: [extended("SELECT * FROM top_scores(%s)", 1)],
+            V2: [prepared("SELECT account_score(%s)", 1)],
+        },
+        migration_sql="ALTER TABLE accounts ALTER COLUMN score TYPE bigint",
+        breaks=frozenset({V1}),
+        note="42804 structure of query does not match function result type: RETURN QUERY"
+        " is not coerced (the SQL function's result is)",
+    ),
+    Case(
+        id="break-body-sql-function-result-retyped-to-text",
+        schema_sql=SCORES,
+        versions={
+            V1: [simple("SELECT account_score(1)")],
+            V2: [simple("SELECT id FROM accounts ORDER BY id")],
+        },
+        migration_sql="ALTER TABLE accounts ALTER COLUMN score TYPE text",
+        breaks=frozenset({V1}),
+        note="42P13 return type mismatch: no assignment cast from text to int",
+    ),
+]
+
+CASES = BODIES_SAFE + BODIES_BREAKING
