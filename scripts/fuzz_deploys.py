@@ -1,0 +1,383 @@
+"""Differential fuzz of rolling deploys: random versions and migrations, PostgreSQL
+against the proxy.
+
+    .venv/bin/python scripts/fuzz_deploys.py [--pg 15|18] [--cases N] [--seed S]
+    .venv/bin/python scripts/fuzz_deploys.py --seeds 5030,5043   # replay some again
+
+Each case is one fixed schema (tables, a view, SQL and PL/pgSQL functions, an enum,
+a domain, a schema of its own), one to three versions running one to three
+statements each from a pool (reads, joins, positional and listed inserts, upserts,
+updates, views, function calls, a transaction; through psycopg's simple, extended and
+prepared protocols and asyncpg's prepared statements) and a migration of one or two
+steps from a pool (drops, renames, retypes, NOT NULL, defaults, constraints, views,
+functions, enums, schemas). The ground-truth harness (tests/support/groundtruth.py)
+decides what PostgreSQL breaks and what an enforce-mode proxy blocks; every
+disagreement is printed with the case, the errors and the proxy's answer, then a
+count of each outcome. A case whose migration fails, or whose versions fail before it,
+is ``invalid`` and not judged. Seeds are stable: a printed case id (``fuzz-5030``)
+runs again with ``--seeds 5030``. What a run found goes to the ground-truth corpus as
+a case of its own once fixed (tests/support/groundtruth_bodies.py came from here).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import sys
+import tempfile
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from skewguard.pgcluster import LocalCluster
+from tests.support import groundtruth as gt
+from tests.support.clusters import Certificates, available_installs, start_cluster
+from tests.support.proxy import ProxyProcess
+
+SCHEMA = """
+CREATE TABLE accounts (id bigint PRIMARY KEY, email text NOT NULL, name varchar(40),
+  status text DEFAULT 'active', score int, created_at timestamptz DEFAULT now());
+CREATE TABLE orders (id bigserial PRIMARY KEY, account_id bigint REFERENCES accounts(id),
+  total numeric(10,2), note text, state text);
+INSERT INTO accounts VALUES (1, 'a@x', 'ann', 'active', 5, now()),
+  (2, 'b@x', 'bob', 'gone', 7, now());
+INSERT INTO orders (account_id, total, note, state) VALUES (1, 9.5, 'n', 'new');
+CREATE VIEW active_accounts AS SELECT id, email, name FROM accounts WHERE status = 'active';
+CREATE FUNCTION account_score(bigint) RETURNS int LANGUAGE sql
+  AS 'SELECT score FROM accounts WHERE id = $1';
+CREATE INDEX orders_account_idx ON orders (account_id);
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE feelings (id serial PRIMARY KEY, account_id bigint, m mood, weight real DEFAULT 1);
+INSERT INTO feelings (account_id, m) VALUES (1, 'happy');
+ALTER TABLE accounts ADD CONSTRAINT accounts_email_uq UNIQUE (email);
+CREATE VIEW order_totals AS SELECT account_id, sum(total) AS total FROM orders GROUP BY account_id;
+CREATE DOMAIN positive AS int CHECK (VALUE > 0);
+CREATE TABLE items (id serial PRIMARY KEY, qty positive, sku text UNIQUE);
+INSERT INTO items (qty, sku) VALUES (1, 'a');
+CREATE SCHEMA app;
+CREATE TABLE app.settings (k text PRIMARY KEY, v text);
+INSERT INTO app.settings VALUES ('x', '1');
+"""
+
+ACCOUNT_COLUMNS = ["id", "email", "name", "status", "score", "created_at"]
+ORDER_COLUMNS = ["id", "account_id", "total", "note", "state"]
+NEXT_ID = "(SELECT coalesce(max(id), 0) + 1 FROM accounts)"
+FRESH_EMAIL = "md5(random()::text)"  # a unique key: a version's second run must not collide
+
+
+def statements(r: random.Random) -> list[tuple[str, tuple[Any, ...]]]:
+    """The statement pool, with the arguments each is sent with (psycopg ``%s``)."""
+    some = ", ".join(r.sample(ACCOUNT_COLUMNS, r.randint(1, 3)))
+    one_of = r.choice
+    return [
+        (f"SELECT {some} FROM accounts WHERE id = %s", (1,)),
+        ("SELECT * FROM accounts WHERE id = %s", (1,)),
+        (
+            f"SELECT a.{one_of(ACCOUNT_COLUMNS)}, o.{one_of(ORDER_COLUMNS)}"
+            " FROM accounts a JOIN orders o ON o.account_id = a.id",
+            (),
+        ),
+        (
+            f"SELECT {one_of(['email', 'name', 'score', 'total', 'note'])}"
+            " FROM accounts JOIN orders ON orders.account_id = accounts.id",
+            (),
+        ),
+        (f"INSERT INTO accounts (id, email) VALUES ({NEXT_ID}, {FRESH_EMAIL})", ()),
+        (f"INSERT INTO accounts (id, email, name) VALUES ({NEXT_ID}, {FRESH_EMAIL}, 'nm')", ()),
+        (
+            f"INSERT INTO accounts VALUES ({NEXT_ID}, {FRESH_EMAIL}, 'vv', 'active', 1, now())",
+            (),
+        ),
+        ("INSERT INTO orders VALUES (DEFAULT, 1, 3.5, 'n', 'new')", ()),
+        ("INSERT INTO orders (account_id, total) VALUES (1, %s)", (one_of([1.5, 2]),)),
+        ("UPDATE accounts SET score = score + 1 WHERE id = %s", (1,)),
+        (f"UPDATE orders SET {one_of(['state', 'note'])} = 'x' WHERE id = %s", (1,)),
+        ("UPDATE accounts SET name = %s WHERE id = 1 RETURNING *", ("zed",)),
+        ("DELETE FROM orders WHERE state = 'zzz'", ()),
+        ("DELETE FROM accounts WHERE id = -1", ()),
+        ("SELECT * FROM active_accounts", ()),
+        ("SELECT id, email FROM active_accounts WHERE name = 'ann'", ()),
+        ("SELECT account_score(%s)", (1,)),
+        (f"SELECT count(*) FROM orders WHERE {one_of(['note', 'state'])} LIKE 'n%%'", ()),
+        ("INSERT INTO feelings (account_id, m) VALUES (1, %s)", ("sad",)),
+        ("SELECT m, weight FROM feelings WHERE m = %s", ("sad",)),
+        ("SELECT o.* FROM orders o WHERE o.account_id = %s ORDER BY o.id", (1,)),
+        ("SELECT status, count(*) FROM accounts GROUP BY status", ()),
+        (
+            f"INSERT INTO accounts (id, email) VALUES ({NEXT_ID}, %s)"
+            " ON CONFLICT (email) DO NOTHING",
+            ("a@x",),
+        ),
+        (
+            f"INSERT INTO accounts (id, email) VALUES ({NEXT_ID}, 'a@x')"
+            " ON CONFLICT ON CONSTRAINT accounts_email_uq DO UPDATE SET name = 'u'",
+            (),
+        ),
+        ("SELECT * FROM order_totals", ()),
+        ("SELECT total FROM order_totals WHERE account_id = %s", (1,)),
+        ("INSERT INTO items (qty, sku) VALUES (%s, md5(random()::text))", (2,)),
+        ("SELECT i.sku, i.qty FROM items i WHERE i.qty > %s", (0,)),
+        ("UPDATE items SET qty = qty + 1 WHERE sku = 'a'", ()),
+        ("SELECT v FROM app.settings WHERE k = 'x'", ()),
+        ("SET search_path = app, public; SELECT v FROM settings", ()),
+        (
+            "BEGIN; UPDATE accounts SET score = 1 WHERE id = 1;"
+            " INSERT INTO orders (account_id, total) VALUES (1, 2); COMMIT",
+            (),
+        ),
+        ("WITH x AS (SELECT id, score FROM accounts) SELECT count(*) FROM x WHERE score > 0", ()),
+        ("SELECT nextval('orders_id_seq')", ()),
+    ]
+
+
+def _asyncpg(sql: str) -> str:
+    """psycopg placeholders as asyncpg's ``$n``."""
+    n = 0
+    while "%s" in sql:
+        n += 1
+        sql = sql.replace("%s", f"${n}", 1)
+    return sql.replace("%%", "%")
+
+
+def version_queries(r: random.Random) -> list[gt.Q]:
+    out = []
+    for sql, args in r.sample(statements(r), r.randint(1, 3)):
+        via = r.choice(["simple", "extended", "prepared", "asyncpg"])
+        if via == "asyncpg":
+            if ";" in sql:  # one statement per prepare
+                via = "simple"
+            else:
+                sql = _asyncpg(sql)
+        out.append(gt.Q(sql, args, via))  # type: ignore[arg-type]
+    return out
+
+
+Step = Callable[[random.Random], str]
+MIGRATIONS: list[Step] = [
+    lambda r: (
+        "ALTER TABLE accounts DROP COLUMN "
+        + r.choice(["name", "status", "score", "created_at", "email"])
+    ),
+    lambda r: (
+        f"ALTER TABLE accounts RENAME COLUMN {r.choice(['name', 'email', 'score'])}"
+        f" TO {r.choice(['full_name', 'mail', 'points'])}"
+    ),
+    lambda r: f"ALTER TABLE orders DROP COLUMN {r.choice(['note', 'state', 'total'])}",
+    lambda r: r.choice(
+        [
+            "ALTER TABLE orders RENAME TO purchases",
+            "BEGIN; ALTER TABLE orders RENAME TO purchases;"
+            " CREATE VIEW orders AS SELECT * FROM purchases; COMMIT",
+            "ALTER TABLE accounts RENAME TO users",
+            "DROP TABLE feelings",
+            "DROP TABLE orders CASCADE",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE accounts ADD COLUMN extra int",
+            "ALTER TABLE accounts ADD COLUMN extra int NOT NULL DEFAULT 0",
+            "ALTER TABLE orders ADD COLUMN name text",
+            "ALTER TABLE orders ADD COLUMN extra int NOT NULL DEFAULT 1",
+            "ALTER TABLE accounts ADD COLUMN total int",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE accounts ALTER COLUMN score TYPE bigint",
+            "ALTER TABLE accounts ALTER COLUMN score TYPE text",
+            "ALTER TABLE accounts ALTER COLUMN name TYPE varchar(10)",
+            "ALTER TABLE accounts ALTER COLUMN name TYPE text",
+            "ALTER TABLE accounts ALTER COLUMN id TYPE int",
+            "ALTER TABLE accounts ALTER COLUMN email TYPE varchar(3)",
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(5,2)",
+            "ALTER TABLE orders ALTER COLUMN total TYPE float8",
+            "ALTER TABLE orders ALTER COLUMN state TYPE varchar(3)",
+            "ALTER TABLE items ALTER COLUMN qty TYPE int",
+            "ALTER TABLE items ALTER COLUMN qty TYPE bigint",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE accounts ALTER COLUMN name SET NOT NULL",
+            "ALTER TABLE accounts ALTER COLUMN email DROP NOT NULL",
+            "ALTER TABLE accounts ALTER COLUMN score SET NOT NULL",
+            "ALTER TABLE orders ALTER COLUMN note SET NOT NULL",
+            "ALTER TABLE orders ALTER COLUMN account_id SET NOT NULL",
+            "ALTER TABLE items ALTER COLUMN sku SET NOT NULL",
+            "ALTER TABLE accounts ALTER COLUMN status DROP DEFAULT",
+            "ALTER TABLE accounts ALTER COLUMN status SET NOT NULL",
+            "ALTER TABLE accounts ALTER COLUMN created_at DROP DEFAULT",
+            "ALTER TABLE orders ALTER COLUMN total SET DEFAULT 0",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE accounts ADD CONSTRAINT ck CHECK (score >= 0)",
+            "ALTER TABLE accounts ADD CONSTRAINT ck CHECK (score < 100)",
+            "ALTER TABLE accounts ADD CONSTRAINT ck CHECK (score > 5) NOT VALID",
+            "ALTER TABLE accounts ADD CONSTRAINT ck CHECK (status IN ('active', 'gone'))",
+            "ALTER TABLE accounts ADD CONSTRAINT uq UNIQUE (name)",
+            "ALTER TABLE orders ADD CONSTRAINT ck CHECK (total > 2)",
+            "ALTER TABLE orders ADD CONSTRAINT uq UNIQUE (account_id)",
+            "ALTER TABLE accounts DROP CONSTRAINT accounts_email_uq",
+            "ALTER TABLE accounts RENAME CONSTRAINT accounts_email_uq TO accounts_email_key",
+            "BEGIN; ALTER TABLE accounts DROP CONSTRAINT accounts_email_uq;"
+            " CREATE UNIQUE INDEX accounts_email_idx ON accounts (email); COMMIT",
+            "ALTER TABLE items DROP CONSTRAINT items_sku_key",
+            "ALTER TABLE orders DROP CONSTRAINT orders_account_id_fkey",
+            "ALTER TABLE orders ADD CONSTRAINT fk2 FOREIGN KEY (account_id)"
+            " REFERENCES accounts (id) ON DELETE CASCADE",
+            "DROP INDEX orders_account_idx",
+            "ALTER DOMAIN positive ADD CONSTRAINT lim CHECK (VALUE < 3)",
+            "ALTER DOMAIN positive ADD CONSTRAINT lim CHECK (VALUE < 100)",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "DROP VIEW active_accounts",
+            "CREATE OR REPLACE VIEW active_accounts AS"
+            " SELECT id, email, name, score FROM accounts WHERE status = 'active'",
+            "BEGIN; DROP VIEW active_accounts;"
+            " CREATE VIEW active_accounts AS SELECT id, email FROM accounts; COMMIT",
+            "BEGIN; DROP VIEW active_accounts;"
+            " CREATE VIEW active_accounts AS SELECT id, name, email FROM accounts; COMMIT",
+            "ALTER VIEW active_accounts RENAME COLUMN name TO nm",
+            "BEGIN; DROP VIEW order_totals; CREATE VIEW order_totals AS SELECT account_id,"
+            " sum(total)::float8 AS total FROM orders GROUP BY account_id; COMMIT",
+            "CREATE OR REPLACE VIEW order_totals AS SELECT account_id, sum(total) AS total,"
+            " count(*) AS n FROM orders GROUP BY account_id",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "DROP FUNCTION account_score(bigint)",
+            "BEGIN; DROP FUNCTION account_score(bigint); CREATE FUNCTION account_score(int)"
+            " RETURNS int LANGUAGE sql AS 'SELECT 1'; COMMIT",
+            "BEGIN; DROP FUNCTION account_score(bigint); CREATE FUNCTION account_score(bigint)"
+            " RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'; COMMIT",
+            "CREATE OR REPLACE FUNCTION account_score(bigint) RETURNS int LANGUAGE sql"
+            " AS 'SELECT coalesce(score, 0) FROM accounts WHERE id = $1'",
+            "ALTER FUNCTION account_score(bigint) RENAME TO acct_score",
+            "CREATE FUNCTION account_score(int) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TYPE mood ADD VALUE 'meh'",
+            "ALTER TYPE mood RENAME VALUE 'sad' TO 'blue'",
+            "BEGIN; ALTER TYPE mood RENAME TO mood_old; CREATE TYPE mood AS ENUM ('happy');"
+            " ALTER TABLE feelings ALTER COLUMN m TYPE mood USING m::text::mood;"
+            " DROP TYPE mood_old; COMMIT",
+            "ALTER TABLE feelings ALTER COLUMN m TYPE text",
+            "ALTER TABLE feelings ALTER COLUMN weight TYPE numeric",
+            "ALTER TABLE feelings ALTER COLUMN weight TYPE int",
+            "ALTER TABLE feelings DROP COLUMN weight",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE app.settings RENAME TO config",
+            "ALTER TABLE app.settings SET SCHEMA public",
+            "ALTER SCHEMA app RENAME TO app2",
+            "CREATE TABLE public.settings (k text, v text)",
+            "ALTER SEQUENCE orders_id_seq RENAME TO orders_seq",
+        ]
+    ),
+]
+
+
+def make_case(seed: int) -> gt.Case:
+    r = random.Random(seed)
+    versions = {f"fz@{i + 1}": version_queries(r) for i in range(r.randint(1, 3))}
+    migration = r.choice(MIGRATIONS)(r)
+    if r.random() < 0.25:
+        second = r.choice(MIGRATIONS)(r)
+        if "BEGIN" not in migration + second:
+            migration = f"BEGIN; {migration}; {second}; COMMIT"
+    return gt.Case(
+        id=f"fuzz-{seed}",
+        schema_sql=SCHEMA,
+        versions=versions,  # type: ignore[arg-type]
+        migration_sql=migration,
+    )
+
+
+def judge(cluster: LocalCluster, proxy: ProxyProcess, case: gt.Case) -> tuple[str, str]:
+    """The outcome's kind and, for a disagreement, its story."""
+    try:
+        truth = gt.run_experiment(cluster, case)
+    except gt.CaseInvalid as invalid:
+        return "invalid", str(invalid)[:300]
+    if truth.before == truth.after:
+        return "invalid", "the migration changes no schema"
+    verdict = gt.proxy_verdict(cluster, proxy, case)
+    story = f"{truth.explain()}\n{verdict.explain()}"
+    if verdict.error is not None and not verdict.blocked:
+        return "proxy error", story
+    if truth.broken:
+        if not verdict.blocked:
+            return "missed", story
+        return ("agree", "") if verdict.named == truth.broken else ("wrong versions", story)
+    if verdict.blocked:
+        return "false block", story
+    return ("agree", "") if verdict.after == truth.after else ("not applied", story)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--pg", type=int, default=None, help="major (default: newest)")
+    parser.add_argument("--cases", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=1000, help="first seed")
+    parser.add_argument("--seeds", default="", help="comma-separated seeds, instead")
+    args = parser.parse_args()
+    seeds = (
+        [int(s) for s in args.seeds.split(",")]
+        if args.seeds
+        else list(range(args.seed, args.seed + args.cases))
+    )
+    installs = sorted(available_installs(), key=lambda i: i.major)
+    install = next((i for i in installs if i.major == args.pg), installs[-1])
+    work = Path(tempfile.mkdtemp(prefix="fuzz-deploys-"))
+    cluster = start_cluster(install, Certificates.make(work))
+    counts: Counter[str] = Counter()
+    started = time.monotonic()
+    try:
+        proxy = ProxyProcess(
+            upstream=cluster.url(sslmode="disable"),
+            extra_args=["--mode", "enforce"],
+            state=work / "state.db",
+            logfile=work / "proxy.log",
+        ).start()
+        try:
+            for seed in seeds:
+                case = make_case(seed)
+                try:
+                    kind, story = judge(cluster, proxy, case)
+                except Exception:
+                    kind, story = "harness error", traceback.format_exc()[-1500:]
+                counts[kind] += 1
+                if counts.total() % 25 == 0:
+                    print(f"... {counts.total()} cases: {dict(counts)}", flush=True)
+                if kind not in ("agree", "invalid"):
+                    print(f"=== {case.id}: {kind}\nmigration: {case.migration_sql}")
+                    for version in case.versions:
+                        for q in case.queries(version):
+                            print(f"  {version}: {q} {q.args or ''}")
+                    print(story, flush=True)
+        finally:
+            proxy.stop()
+    finally:
+        cluster.stop()
+    elapsed = time.monotonic() - started
+    print(f"pg{install.major}, {len(seeds)} cases in {elapsed:.0f} s: {dict(counts)}")
+    return 0 if set(counts) <= {"agree", "invalid"} else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
