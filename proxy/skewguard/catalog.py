@@ -239,6 +239,7 @@ class Index:
     predicate: str | None = None
     constraint: str = ""  # the constraint that owns it (pkey/unique/exclusion), if any
     valid: bool = True
+    replica_identity: bool = False  # indisreplident: REPLICA IDENTITY USING INDEX names it
 
     @property
     def qtable(self) -> str:
@@ -269,6 +270,9 @@ class Relation:
     rules: tuple[RewriteRule, ...] = ()
     parents: tuple[str, ...] = ()  # pg_inherits: qualified parents, in order
     partition: bool = False  # a partition of its (single) parent
+    #: relreplident: "d" (the primary key), "n" (nothing), "f" (full row), "i" (the
+    #: index marked ``replica_identity``; none left behaves as nothing)
+    replica_identity: str = "d"
     _by_name: dict[str, Column] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -286,6 +290,23 @@ class Relation:
 
     def column(self, name: str) -> Column | None:
         return self._by_name.get(name)
+
+
+@dataclass(frozen=True, slots=True)
+class Publication:
+    """A logical-replication publication: an UPDATE or DELETE of a table it publishes
+    those actions of fails (55000) unless the table has a replica identity."""
+
+    name: str
+    all_tables: bool = False
+    updates: bool = True  # pubupdate
+    deletes: bool = True  # pubdelete
+    tables: frozenset[str] = frozenset()  # qualified tables named FOR TABLE
+    schemas: frozenset[str] = frozenset()  # FOR TABLES IN SCHEMA (PostgreSQL 15+)
+
+    def publishes(self, schema: str, name: str) -> bool:
+        """Whether the table ``schema.name`` is published by this publication."""
+        return self.all_tables or schema in self.schemas or qualified(schema, name) in self.tables
 
 
 @dataclass(frozen=True, slots=True)
@@ -433,6 +454,7 @@ class CatalogSnapshot:
     #: those of ``operators`` that a view, index, constraint, default or function holds
     held_operators: frozenset[str] = frozenset()
     builtin_operators: frozenset[str] = frozenset()  # operator names in pg_catalog
+    publications: tuple[Publication, ...] = ()
     _relations: dict[tuple[str, str], Relation] = field(
         init=False, repr=False, compare=False, hash=False, default_factory=dict
     )
@@ -616,6 +638,7 @@ def build_catalog(
     extensions: Row | None = None,
     memberships: Iterable[Row] | None = None,
     operators: Iterable[Row] = (),
+    publications: Iterable[Row] = (),
 ) -> CatalogSnapshot:
     """Build a snapshot from the rows of the loader's queries (asyncpg Records or dicts).
 
@@ -642,6 +665,7 @@ def build_catalog(
             "rows": float(r["reltuples"] if r["reltuples"] is not None else -1.0),
             "pages": int(r["relpages"] or 0),
             "updatable": bool(r["updatable"]),
+            "replica_identity": str(_get(r, "replica_identity") or "d"),
         }
     deps: dict[tuple[str, str], set[str]] = {}
     for r in view_deps:
@@ -743,6 +767,7 @@ def build_catalog(
             predicate=r["predicate"],
             constraint=str(r["constraint"] or ""),
             valid=bool(r["valid"]),
+            replica_identity=bool(_get(r, "replica_identity")),
         )
         for r in indexes
     )
@@ -794,6 +819,7 @@ def build_catalog(
         builtin_operators=frozenset(_text_tuple(_get(builtins, "operators") if builtins else None)),
         operators=frozenset(ops),
         held_operators=frozenset(o for o, held in ops.items() if held),
+        publications=tuple(_publication(r) for r in publications),
         dependencies=tuple(sorted({_dependency(r) for r in dependencies}, key=_dependency_key)),
         extensions=frozenset(_text_tuple(extensions["names"])) if extensions else None,
         memberships=(
@@ -824,6 +850,20 @@ def _relation_extras(inherits: Iterable[Row], rules: Iterable[Row]) -> dict[Any,
         )
         entry["rules"] = (*entry.get("rules", ()), rule)
     return extra
+
+
+def _publication(r: Row) -> Publication:
+    return Publication(
+        name=str(r["name"]),
+        all_tables=bool(r["all_tables"]),
+        updates=bool(r["updates"]),
+        deletes=bool(r["deletes"]),
+        tables=frozenset(
+            qualified(s, t)
+            for s, t in zip(_text_tuple(r["table_schemas"]), _text_tuple(r["tables"]), strict=True)
+        ),
+        schemas=frozenset(_text_tuple(r["schemas"])),
+    )
 
 
 def _dependency(r: Row) -> Dependency:
@@ -1013,7 +1053,8 @@ SELECT n.nspname::text AS schema,
        c.reltuples::float8 AS reltuples,
        c.relpages::int AS relpages,
        (c.relkind <> 'v' OR (pg_catalog.pg_relation_is_updatable(c.oid, true) & 8) = 8)
-           AS updatable
+           AS updatable,
+       c.relreplident::text AS replica_identity
 FROM pg_catalog.pg_class c
 JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
 WHERE c.relkind IN ('r', 'v', 'm', 'p', 'f', 'S') AND {_USER_NSP} /*only*/
@@ -1131,7 +1172,8 @@ SELECT i.indexrelid AS oid,
             WHEN i.indpred::text NOT LIKE '%{{VAR %' THEN pg_catalog.pg_get_expr(i.indpred, 0)
             ELSE 'PREDICATE(' || COALESCE(pr.columns, '') || ')' END AS predicate,
        k.conname::text AS constraint,
-       i.indisvalid AS valid
+       i.indisvalid AS valid,
+       i.indisreplident AS replica_identity
 FROM pg_catalog.pg_index i
 JOIN pg_catalog.pg_class ic ON ic.oid = i.indexrelid
 JOIN pg_catalog.pg_class c ON c.oid = i.indrelid
@@ -1360,6 +1402,33 @@ WHERE {_USER_NSP}
 ORDER BY 1, 2, 3, 4
 """
 
+# Publications and what they publish, lock-free (the pg_publication_tables view deparses
+# row filters with the table, which waits behind a migration's ACCESS EXCLUSIVE). A
+# schema's membership (pg_publication_namespace, PostgreSQL 15+) is found through its
+# pg_depend rows so the query also runs where that catalog does not exist.
+PUBLICATIONS_SQL = """
+SELECT p.pubname::text AS name, p.puballtables AS all_tables,
+       p.pubupdate AS updates, p.pubdelete AS deletes,
+       ARRAY(SELECT n.nspname::text FROM pg_catalog.pg_publication_rel r
+             JOIN pg_catalog.pg_class c ON c.oid = r.prrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE r.prpubid = p.oid ORDER BY n.nspname, c.relname) AS table_schemas,
+       ARRAY(SELECT c.relname::text FROM pg_catalog.pg_publication_rel r
+             JOIN pg_catalog.pg_class c ON c.oid = r.prrelid
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+             WHERE r.prpubid = p.oid ORDER BY n.nspname, c.relname) AS tables,
+       ARRAY(SELECT DISTINCT n.nspname::text
+             FROM pg_catalog.pg_depend dp
+             JOIN pg_catalog.pg_depend dn ON dn.classid = dp.classid AND dn.objid = dp.objid
+                  AND dn.refclassid = 'pg_catalog.pg_namespace'::regclass
+             JOIN pg_catalog.pg_namespace n ON n.oid = dn.refobjid
+             WHERE dp.classid = pg_catalog.to_regclass('pg_catalog.pg_publication_namespace')
+               AND dp.refclassid = 'pg_catalog.pg_publication'::regclass
+               AND dp.refobjid = p.oid) AS schemas
+FROM pg_catalog.pg_publication p
+ORDER BY 1
+"""
+
 BUILTINS_SQL = """
 SELECT ARRAY(SELECT DISTINCT p.proname::text FROM pg_catalog.pg_proc p
              WHERE p.pronamespace = 'pg_catalog'::regnamespace) AS functions,
@@ -1388,6 +1457,7 @@ QUERIES = {
     "rules": RULES_SQL,
     "memberships": MEMBERSHIPS_SQL,
     "operators": OPERATORS_SQL,
+    "publications": PUBLICATIONS_SQL,
 }
 ONE_ROW_QUERIES = {"builtins": BUILTINS_SQL, "extensions": EXTENSIONS_SQL}
 

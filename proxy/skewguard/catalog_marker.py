@@ -58,7 +58,8 @@ class Source:
 #: Every catalog a snapshot (skewguard.catalog) reads. Types: only those that are
 #: not a relation's row type nor an array (those change with their relation or element).
 #: Dependencies: only those on functions, collations and extensions (DEPENDENCIES_SQL),
-#: and on operators (whether one is held: OPERATORS_SQL).
+#: on operators (whether one is held: OPERATORS_SQL) and on publications (the tables and
+#: schemas a publication names: PUBLICATIONS_SQL).
 SOURCES = (
     Source(  # the schemas a snapshot lists: temporary ones come and go with sessions
         "namespace",
@@ -79,7 +80,8 @@ SOURCES = (
         "depend",
         "pg_depend",
         "refclassid IN ('pg_catalog.pg_proc'::regclass, 'pg_catalog.pg_collation'::regclass,"
-        " 'pg_catalog.pg_extension'::regclass, 'pg_catalog.pg_operator'::regclass)",
+        " 'pg_catalog.pg_extension'::regclass, 'pg_catalog.pg_operator'::regclass,"
+        " 'pg_catalog.pg_publication'::regclass)",
     ),
     Source("rewrite", "pg_rewrite", keys=("ev_class",), created="oid"),
     Source("policy", "pg_policy", keys=("polrelid",), created="oid"),
@@ -87,7 +89,8 @@ SOURCES = (
     Source("trigger", "pg_trigger", keys=("tgrelid",), created="oid"),
     Source("extension", "pg_extension"),
     Source("collation", "pg_collation"),
-    Source("auth_members", "pg_auth_members"),  # shared by every database; a few rows
+    Source("auth_members", "pg_auth_members"),
+    Source("publication", "pg_publication"),  # a few rows  # shared by every database; a few rows
 )
 
 _XID_SPACE = 1 << 32  # xmin is the low 32 bits of a transaction's xid8

@@ -7,7 +7,7 @@ one scan of the catalogs while nothing in them changed, and otherwise reads
 again only the relations that changed and those whose snapshot entry names
 them: views reading them, inheritance children (when the parent's name moved),
 tables with a foreign key to them or a default taking a sequence of theirs, an
-identity's table. Schemas, functions, enums, operators, role memberships and the
+identity's table. Schemas, functions, enums, operators, publications, role memberships and the
 dependencies on functions, collations and extensions are read whole when their
 catalog changed (schemas and functions: only grew); a schema, function or type
 that was renamed, altered or dropped, an extension, a collation or a composite
@@ -128,6 +128,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("dependencies", ("depend",)),
             ("memberships", ("auth_members",)),
             ("operators", ("operator", "depend")),
+            ("publications", ("publication", "depend", "class")),  # names a rename moves
         )
         if any(changed(n) for n in names)
     }
@@ -427,6 +428,7 @@ def _patched(
         operators=part.operators if "operators" in rows else old.operators,
         held_operators=part.held_operators if "operators" in rows else old.held_operators,
         builtin_operators=old.builtin_operators,
+        publications=part.publications if "publications" in rows else old.publications,
         by_name=by_name,
     ).mark_key_ordered()  # _spliced and _sorted leave every part in key order
     if old.has_derived("model"):  # its consumers can update what they derived from it
@@ -436,7 +438,7 @@ def _patched(
     return Current(snapshot, marker, _book(rows, current.book, gone, stats), ordered=True)
 
 
-_WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types", "operators"})
+_WHOLE_PARTS = frozenset({"schemas", "functions", "enums", "types", "operators", "publications"})
 
 
 def _spliced(

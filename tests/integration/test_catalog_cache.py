@@ -54,9 +54,11 @@ async def schema(cluster: LocalCluster) -> AsyncIterator[str]:
             f"ALTER TABLE {name}.q ENABLE ROW LEVEL SECURITY;"
             f"CREATE POLICY p ON {name}.q USING (k > 0);"
             f"CREATE RULE r AS ON DELETE TO {name}.q DO INSTEAD NOTHING;"
+            f"CREATE PUBLICATION {name} FOR TABLE {name}.u;"
         )
         yield name
     finally:
+        await conn.execute(f"DROP PUBLICATION IF EXISTS {name}")
         await conn.execute(f"DROP SCHEMA IF EXISTS {name} CASCADE")
         await conn.close()
 
@@ -146,6 +148,26 @@ CHANGES = [
         lambda c, s: getattr(c.relation(s, "t"), "acl", None) is not None,
     ),
     ("ALTER SCHEMA {s} RENAME TO {s}_x", lambda c, s: f"{s}_x" in c.schemas),
+    (
+        "ALTER TABLE {s}.t REPLICA IDENTITY FULL",
+        lambda c, s: getattr(c.relation(s, "t"), "replica_identity", None) == "f",
+    ),
+    (
+        "ALTER TABLE {s}.t REPLICA IDENTITY USING INDEX t_pkey",
+        lambda c, s: any(i.replica_identity for i in c.indexes_of(s, "t")),
+    ),
+    (
+        "ALTER PUBLICATION {s} ADD TABLE {s}.t",
+        lambda c, s: any(f"{s}.t" in p.tables for p in c.publications if p.name == s),
+    ),
+    (
+        "ALTER PUBLICATION {s} SET (publish = 'insert')",
+        lambda c, s: any(not p.updates for p in c.publications if p.name == s),
+    ),
+    (
+        "ALTER PUBLICATION {s} ADD TABLES IN SCHEMA {s}",
+        lambda c, s: any(s in p.schemas for p in c.publications if p.name == s),
+    ),
 ]
 
 
@@ -166,6 +188,7 @@ def _normal(snapshot: CatalogSnapshot) -> tuple[object, ...]:
         snapshot.operators,
         snapshot.held_operators,
         snapshot.builtin_operators,
+        set(snapshot.publications),
     )
 
 
@@ -203,6 +226,7 @@ async def _whole(cluster: LocalCluster) -> CatalogSnapshot:
 # (DDL, a relation that must show it, and how).
 FOLLOWED = [
     ("ALTER TABLE {s}.t RENAME TO tt", "u", lambda r: r is not None),
+    ("ALTER TABLE {s}.u RENAME TO published", "published", lambda r: r is not None),
     ("ALTER TABLE {s}.t RENAME COLUMN email TO mail", "tv", lambda r: "mail" in str(r.depends)),
     ("ALTER SEQUENCE {s}.s RENAME TO s2", "q", lambda r: "s2" in str(r.columns[0])),
     ("ALTER TABLE {s}.t RENAME TO parent", "child", lambda r: "parent" in str(r.parents)),

@@ -5394,3 +5394,6 @@ CASES += ROUND14
 from tests.support.groundtruth_bodies import CASES as BODIES  # noqa: E402
 
 CASES += BODIES
+from tests.support.groundtruth_round15a import CASES as ROUND15A  # noqa: E402
+
+CASES += ROUND15A

@@ -126,6 +126,26 @@ OPERATOR_ROWS: list[dict[str, Any]] = [
     {"schema": "public", "name": "===", "left_type": "text", "right_type": "text", "held": True},
     {"schema": "ops", "name": "!!", "left_type": None, "right_type": "integer", "held": False},
 ]
+PUBLICATION_ROWS: list[dict[str, Any]] = [
+    {
+        "name": "cdc",
+        "all_tables": False,
+        "updates": True,
+        "deletes": False,
+        "table_schemas": ["public", "app"],
+        "tables": ["users", "Log"],
+        "schemas": ["audit"],
+    },
+    {
+        "name": "dbz",
+        "all_tables": True,
+        "updates": True,
+        "deletes": True,
+        "table_schemas": [],
+        "tables": [],
+        "schemas": [],
+    },
+]
 RELATION_ROWS: list[dict[str, Any]] = [
     {
         "schema": "public",
@@ -137,6 +157,7 @@ RELATION_ROWS: list[dict[str, Any]] = [
         "reltuples": 1000.0,
         "relpages": 10,
         "updatable": True,
+        "replica_identity": "f",
     },
     {
         "schema": "public",
@@ -187,6 +208,7 @@ INDEX_ROWS = [
         "predicate": None,
         "constraint": "t_pkey",
         "valid": True,
+        "replica_identity": False,
     },
     {
         "schema": "public",
@@ -414,6 +436,25 @@ def test_operators_by_signature_and_where_a_name_is() -> None:
     assert cat.split_operator_signature("ops.!!(NONE,integer)") == ("ops", "!!", "(NONE,integer)")
 
 
+def test_publications_and_what_they_publish() -> None:
+    snap = build_catalog(
+        schemas=SCHEMA_ROWS,
+        columns=COLUMN_ROWS,
+        relations=RELATION_ROWS,
+        indexes=INDEX_ROWS,
+        publications=PUBLICATION_ROWS,
+    )
+    cdc, dbz = snap.publications
+    assert (cdc.name, cdc.all_tables, cdc.updates, cdc.deletes) == ("cdc", False, True, False)
+    assert cdc.tables == {"public.users", 'app."Log"'}
+    assert cdc.publishes("public", "users") and cdc.publishes("audit", "anything")
+    assert not cdc.publishes("public", "orders")
+    assert dbz.publishes("public", "orders")
+    assert snap.relations[0].replica_identity == "f"
+    assert snap.relations[1].replica_identity == "d"  # a row without the key: the default
+    assert not snap.indexes[0].replica_identity
+
+
 def _selected_names(sql: str) -> set[str]:
     (raw,) = parse_sql(sql)
     stmt = raw.stmt
@@ -436,6 +477,7 @@ def _selected_names(sql: str) -> set[str]:
         (cat.VIEW_DEPS_SQL, VIEW_DEP_ROWS[0]),
         (cat.POLICIES_SQL, POLICY_ROWS[0]),
         (cat.OPERATORS_SQL, OPERATOR_ROWS[0]),
+        (cat.PUBLICATIONS_SQL, PUBLICATION_ROWS[0]),
     ],
 )
 def test_loader_sql_selects_exactly_the_keys_build_catalog_reads(

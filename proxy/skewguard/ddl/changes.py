@@ -400,6 +400,22 @@ class SetDeferrable(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class ReplicaIdentityLost(Change):
+    """A table whose UPDATEs (``updates``) or DELETEs (``deletes``) PostgreSQL now refuses
+    (55000): a publication publishes them and the table has no replica identity (a
+    publication added, its actions widened, the primary key or identity index dropped,
+    REPLICA IDENTITY NOTHING)."""
+
+    updates: bool
+    deletes: bool
+
+    PHRASE: ClassVar[str] = "leaving published table {subject} without a replica identity"
+
+    def _stored(self) -> _Stored:
+        return _Stored(flags=(("updates", self.updates), ("deletes", self.deletes)))
+
+
+@dataclass(frozen=True, slots=True)
 class RenameConstraint(Change):
     contype: ConstraintType
     columns: tuple[str, ...]
@@ -709,6 +725,7 @@ __all__ = [
     "RenameSchema",
     "ReplaceFunction",
     "ReplaceRelation",
+    "ReplicaIdentityLost",
     "Revoke",
     "SetGenerated",
     "SetNotNull",

@@ -63,6 +63,7 @@ from skewguard.ddl.changes import (
     ReorderColumns,
     ReplaceFunction,
     ReplaceRelation,
+    ReplicaIdentityLost,
     Revoke,
     SetDeferrable,
     SetGenerated,
@@ -93,6 +94,7 @@ def diff(before: Model, after: Model) -> list[Change]:
     not the catalog.
     """
     changed = changes(before, after)
+    replication = _replica_identity(before, after, changed.rels)
     out: list[Change] = _removed_partitions(before, after, changed.rels)
     out += _added_partitions(before, after, changed.rels)
     before, after = before.restricted(changed), after.restricted(changed)
@@ -108,7 +110,33 @@ def diff(before: Model, after: Model) -> list[Change]:
     _enums(before, after, out, renamed_schemas)
     _types(before, after, out, renamed_schemas)
     _operators(before, after, out, renamed_schemas)
-    return list(dict.fromkeys(out))
+    return list(dict.fromkeys(out + replication))
+
+
+def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> list[Change]:
+    """Tables whose UPDATEs or DELETEs PostgreSQL refuses after the change and not before
+    (published without a replica identity). Only the changed tables can be, unless the
+    publications themselves changed: then any table can."""
+    if not after.publications:
+        return []
+    tables = after.rels if before.publications != after.publications else changed
+    out: list[Change] = []
+    was, now = before.identity_indexes(), after.identity_indexes()
+    for oid in sorted(tables):
+        if oid not in before.rels or oid not in after.rels:
+            continue
+        lost = after.unpublishable(oid, now) - before.unpublishable(oid, was)
+        if lost:
+            rel = after.rels[oid]
+            out.append(
+                ReplicaIdentityLost(
+                    rel.qname,
+                    relation=rel.qname,
+                    updates="update" in lost,
+                    deletes="delete" in lost,
+                )
+            )
+    return out
 
 
 def _removed_partitions(before: Model, after: Model, changed: Iterable[int]) -> list[Change]:

@@ -27,7 +27,9 @@ from skewguard.catalog import (
     Function,
     Index,
     Patch,
+    Publication,
     Relation,
+    RelKind,
     ident,
     qualified,
 )
@@ -166,6 +168,7 @@ class Model:
     held_operators: frozenset[str] = frozenset()  # of the snapshot: something depends on them
     operator_moves: dict[str, str] = field(default_factory=dict)  # moved: first -> now
     builtin_operators: frozenset[str] = frozenset()
+    publications: dict[str, Publication] = field(default_factory=dict)  # by name
     approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
@@ -209,6 +212,7 @@ class Model:
             type_moves=dict(self.type_moves),
             operators=set(self.operators),
             operator_moves=dict(self.operator_moves),
+            publications=dict(self.publications),
             approx_types=set(self.approx_types),
             via=dict(self.via),
             concurrent=set(self.concurrent),
@@ -252,6 +256,48 @@ class Model:
             if (e.schema, e.name) == (schema, name):
                 return oid
         return None
+
+    # --- logical replication ------------------------------------------------
+
+    def published_changes(self, oid: int) -> frozenset[str]:
+        """Of "update" and "delete", the actions a publication publishes for the table
+        ``oid`` (a partition through its partitioned ancestors too)."""
+        names = [self.rels[oid]]
+        todo = list(self.parents.get(oid, ())) if oid in self.partitions else []
+        while todo:
+            parent = todo.pop()
+            if parent in self.rels:
+                names.append(self.rels[parent])
+                if parent in self.partitions:
+                    todo.extend(self.parents.get(parent, ()))
+        out: set[str] = set()
+        for pub in self.publications.values():
+            if any(pub.publishes(r.schema, r.name) for r in names):
+                out.update(a for a, on in (("update", pub.updates), ("delete", pub.deletes)) if on)
+        return frozenset(out)
+
+    def identity_indexes(self) -> tuple[frozenset[int], frozenset[int]]:
+        """The tables with a primary key, and those with an index marked as their replica
+        identity (one pass over the indexes, for :meth:`unpublishable`)."""
+        primary = {self.idx_rel[i] for i, x in self.idxs.items() if x.primary}
+        marked = {self.idx_rel[i] for i, x in self.idxs.items() if x.replica_identity}
+        return frozenset(primary), frozenset(marked)
+
+    def unpublishable(
+        self, oid: int, identity: tuple[frozenset[int], frozenset[int]]
+    ) -> frozenset[str]:
+        """The actions ("update", "delete") PostgreSQL refuses on the table ``oid`` (55000:
+        it publishes them and has no replica identity: the full row, its primary key by
+        default, or the index USING INDEX named); empty for anything but a table.
+        ``identity`` is :meth:`identity_indexes`."""
+        rel = self.rels.get(oid)
+        if rel is None or rel.kind != RelKind.TABLE or not self.publications:
+            return frozenset()
+        mode = rel.replica_identity
+        primary, marked = identity
+        if mode == "f" or (mode == "d" and oid in primary) or (mode == "i" and oid in marked):
+            return frozenset()
+        return self.published_changes(oid)
 
     def cons_of(self, rel: int) -> list[int]:
         return [c for c, r in self.con_rel.items() if r == rel]
@@ -309,6 +355,8 @@ class Model:
             m.types = {qualified(s, n) for s, n in cat.types}
         if "operators" in patch.reread:
             m.operators, m.held_operators = set(cat.operators), cat.held_operators
+        if "publications" in patch.reread:
+            m.publications = {p.name: p for p in cat.publications}
         for s in {r.schema for r in patch.part.relations} - m.schemas.keys():
             m.schemas[s] = m.new_oid()
         for rel in patch.part.relations:
@@ -401,6 +449,7 @@ class Model:
             builtin_operators=cat.builtin_operators,
             operators=set(cat.operators),
             held_operators=cat.held_operators,
+            publications={p.name: p for p in cat.publications},
         )
         for s in sorted(cat.schemas):
             m.schemas[s] = m.new_oid()
@@ -644,6 +693,7 @@ class Model:
             operators=frozenset(self.operators),
             held_operators=self.held_operators & self.operators,
             builtin_operators=self.builtin_operators,
+            publications=tuple(self.publications[n] for n in sorted(self.publications)),
             dependencies=tuple(
                 sorted(
                     {d for e in self.edges if (d := self._dependency(e)) is not None},

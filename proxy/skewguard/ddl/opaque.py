@@ -26,7 +26,7 @@ from typing import Any
 from pglast import ast, enums
 
 from skewguard.analysis.query import split_qualified_name
-from skewguard.catalog import RelKind, qualified, role_members
+from skewguard.catalog import qualified, role_members
 from skewguard.ddl.affects import Affects, Use
 from skewguard.ddl.errors import CannotModel, Rejected
 from skewguard.ddl.model import Holder, Model
@@ -555,70 +555,6 @@ def _alter_policy(scope: Scope, node: Any) -> None:
         )
 
 
-def _publishes_changes(options: Any) -> bool:
-    for opt in options or ():
-        if str(opt.defname) == "publish" and isinstance(opt.arg, ast.String):
-            kinds = {k.strip() for k in str(opt.arg.sval).split(",")}
-            return bool(kinds & {"update", "delete"})
-    return True
-
-
-def _published_tables(scope: Scope, node: Any, everything: bool) -> list[int]:
-    m = scope.model
-    tables = [o for o, r in m.rels.items() if r.kind == RelKind.TABLE]
-    if everything:
-        return tables
-    out: list[int] = []
-    for spec in node.pubobjects or ():
-        kind = spec.pubobjtype
-        if kind == enums.PublicationObjSpecType.PUBLICATIONOBJ_TABLE and spec.pubtable:
-            oid = scope.rel(spec.pubtable.relation)
-            if oid is not None:
-                out.append(oid)
-        elif spec.name:
-            out.extend(o for o in tables if m.rels[o].schema == spec.name)
-        else:
-            out.extend(o for o in tables if m.rels[o].schema in scope.path)
-    return out
-
-
-def _without_key(scope: Scope, tables: Iterable[int]) -> list[int]:
-    """Existing tables without a primary key: UPDATE/DELETE on them fail once published."""
-    m = scope.model
-    keyed = {m.con_rel[c] for c, con in m.cons.items() if con.type == "p"}
-    return [o for o in tables if scope.existing(o) and o not in keyed]
-
-
-def _check_replica_identity(scope: Scope, tables: list[int], what: str) -> None:
-    for oid in _without_key(scope, tables):
-        qname = scope.model.rels[oid].qname
-        raise CannotModel(
-            f"{what}: UPDATE/DELETE on {qname} (no primary key) would fail "
-            "unless it has a replica identity; replica identity is not modelled",
-            affects=scope.reach(_without_key(scope, tables), Use.WRITES, qname),
-        )
-
-
-def _create_publication(scope: Scope, node: Any) -> None:
-    if _publishes_changes(node.options):
-        tables = _published_tables(scope, node, bool(node.for_all_tables))
-        _check_replica_identity(scope, tables, "CREATE PUBLICATION")
-
-
-def _alter_publication(scope: Scope, node: Any) -> None:
-    if node.options and _publishes_changes(node.options):
-        tables = [o for o, r in scope.model.rels.items() if r.kind == RelKind.TABLE]
-        if _without_key(scope, tables):
-            raise CannotModel(
-                "ALTER PUBLICATION SET (publish): published tables are not modelled",
-                affects=scope.reach(_without_key(scope, tables), Use.WRITES),
-            )
-        return
-    if node.action != enums.AlterPublicationAction.AP_DropObjects:
-        tables = _published_tables(scope, node, bool(node.for_all_tables))
-        _check_replica_identity(scope, tables, "ALTER PUBLICATION")
-
-
 def _alter_owner(scope: Scope, node: Any) -> None:
     m = scope.model
     if node.objectType == _O.OBJECT_SCHEMA:
@@ -754,8 +690,6 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.CreateTrigStmt: _create_trigger,
     ast.AlterDomainStmt: _alter_domain,
     ast.AlterPolicyStmt: _alter_policy,
-    ast.CreatePublicationStmt: _create_publication,
-    ast.AlterPublicationStmt: _alter_publication,
     ast.AlterOwnerStmt: _alter_owner,
     ast.AlterFunctionStmt: _alter_function,
     ast.AlterSeqStmt: _alter_sequence,

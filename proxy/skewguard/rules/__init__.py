@@ -20,6 +20,7 @@ from skewguard.rules import (
     operators,
     ordering,
     renames,
+    replication,
     rewrite,
     security,
 )
@@ -57,6 +58,7 @@ RULES: tuple[Rule[Any], ...] = (
     constraints.INLINED_ARBITER,  # SG128
     operators.DROP_OPERATOR,  # SG129
     deferral.DEFERRAL_LOST,  # SG130
+    replication.REPLICA_IDENTITY,  # SG131
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

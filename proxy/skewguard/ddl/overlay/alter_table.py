@@ -20,6 +20,7 @@ from skewguard.ddl.overlay.columns import add_column, set_column, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
 from skewguard.ddl.overlay.existing_triggers import enabling_may_run_ddl
 from skewguard.ddl.overlay.names import column_collation, column_type, find_rv
+from skewguard.ddl.overlay.publications import set_replica_identity
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -244,14 +245,7 @@ def _alter_other(ov: Overlay, m: Model, oid: int, cmd: Any) -> None:
             )
         return
     if st == _AT.AT_ReplicaIdentity:
-        keyed = any(m.cons[c].type == "p" for c in m.cons_of(oid))
-        kind = cmd.def_.identity_type  # d(efault), n(othing), f(ull), i(ndex)
-        if existing and (kind == "n" or (kind == "d" and not keyed)):
-            raise CannotModel(
-                f"REPLICA IDENTITY on {rel.qname}: UPDATE/DELETE fail if it is published; "
-                "publications are not modelled",
-                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
-            )
+        set_replica_identity(m, oid, cmd.def_)
         return
     if st in _AT_RULES:
         enabled = st != _AT.AT_DisableRule

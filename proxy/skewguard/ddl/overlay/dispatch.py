@@ -21,6 +21,7 @@ from skewguard.ddl.overlay import (
     constraints,
     drops,
     functions,
+    publications,
     renames,
     schemas,
     security,
@@ -59,6 +60,8 @@ APPLIERS: dict[type, Callable[[Overlay, Model, Any], None]] = {
     ast.CreateFunctionStmt: functions.create_function,
     ast.CreatePolicyStmt: security.create_policy,
     ast.GrantStmt: security.grant,
+    ast.CreatePublicationStmt: publications.create_publication,
+    ast.AlterPublicationStmt: publications.alter_publication,
 }
 
 

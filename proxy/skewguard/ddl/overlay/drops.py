@@ -32,6 +32,7 @@ from skewguard.ddl.overlay.names import (
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
 from skewguard.ddl.overlay.operators import drop_operator
+from skewguard.ddl.overlay.publications import drop_publication
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -158,6 +159,8 @@ def drop(ov: Overlay, m: Model, node: Any) -> None:
             _drop_collation(ov, m, name_list(obj), cascade)
         elif t == _O.OBJECT_OPERATOR:
             drop_operator(ov, m, obj, cascade, missing_ok)
+        elif t == _O.OBJECT_PUBLICATION:
+            drop_publication(m, str(obj.sval), missing_ok)
         elif t in _DROP_HARMLESS or (t in _DROP_HARMLESS_UNLESS_CASCADE and not cascade):
             continue
         else:
@@ -168,7 +171,6 @@ def drop(ov: Overlay, m: Model, node: Any) -> None:
 # DROP of objects nothing a version runs depends on, CASCADE or not.
 _DROP_HARMLESS = frozenset(
     {
-        _O.OBJECT_PUBLICATION,
         _O.OBJECT_EVENT_TRIGGER,
         _O.OBJECT_STATISTIC_EXT,
         _O.OBJECT_TRANSFORM,

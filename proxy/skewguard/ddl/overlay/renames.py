@@ -24,6 +24,7 @@ from skewguard.ddl.overlay.names import (
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
 from skewguard.ddl.overlay.operators import move_operator, move_signature
+from skewguard.ddl.overlay.publications import published_renamed, rename_publication
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -41,6 +42,7 @@ def rename(ov: Overlay, m: Model, node: Any) -> None:
             if m.rel_oid(rel.schema, new) is not None:
                 raise Rejected
             m.put_rel(oid, dataclasses.replace(rel, name=new))
+            published_renamed(m, rel.qname, m.rels[oid].qname)
             return
         names = [n for n in (node.relation.schemaname, node.relation.relname) if n]
         idx = find_index(ov, m, [str(n) for n in names])
@@ -115,6 +117,8 @@ def rename(ov: Overlay, m: Model, node: Any) -> None:
                 dataclasses.replace(r, name=new) if r.name == node.subname else r for r in rel.rules
             )
             m.put_rel(oid, dataclasses.replace(rel, rules=rules))
+    elif t == _O.OBJECT_PUBLICATION:
+        rename_publication(m, str(node.object.sval), new)
     elif t in _RENAME_HARMLESS:
         return
     elif t == _O.OBJECT_ROLE:  # sessions logging in under the old name fail
@@ -324,7 +328,6 @@ _RENAME_HARMLESS = frozenset(
     {
         _O.OBJECT_TRIGGER,
         _O.OBJECT_EVENT_TRIGGER,
-        _O.OBJECT_PUBLICATION,
         _O.OBJECT_SUBSCRIPTION,
         _O.OBJECT_STATISTIC_EXT,
         _O.OBJECT_TABLESPACE,
