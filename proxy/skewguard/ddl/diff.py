@@ -120,11 +120,16 @@ def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> li
     if not after.publications:
         return []
     tables = after.rels if before.publications != after.publications else changed
+    published = [
+        oid
+        for oid in sorted(tables)
+        if oid in before.rels and oid in after.rels and after.published_changes(oid)
+    ]
+    if not published:  # no index is looked at: the cost follows the published tables
+        return []
     out: list[Change] = []
     was, now = before.identity_indexes(), after.identity_indexes()
-    for oid in sorted(tables):
-        if oid not in before.rels or oid not in after.rels:
-            continue
+    for oid in published:
         lost = after.unpublishable(oid, now) - before.unpublishable(oid, was)
         if lost:
             rel = after.rels[oid]
