@@ -79,17 +79,6 @@ ROUND15A_SAFE = [
         " ALTER TABLE orders DROP CONSTRAINT orders_pkey",
         note="the unique index on a NOT NULL column is the identity before the key goes",
     ),
-    Case(
-        id="safe-r15a-insert-only-publication-of-keyless-table-updated",
-        schema_sql=SHOP,
-        versions={
-            V1: [simple("UPDATE events SET n = 0 WHERE kind = 'x'")],
-            V2: [simple("DELETE FROM events WHERE kind = 'x'")],
-        },
-        migration_sql="CREATE PUBLICATION audit_feed FOR TABLE events WITH (publish = 'insert')"
-        + NOTE.format("events.kind"),
-        note="only inserts are published: no identity needed",
-    ),
 ]
 
 ROUND15A_BREAKING = [
@@ -159,20 +148,6 @@ ROUND15A_BREAKING = [
         note="relreplident stays 'i' with no index: as NOTHING (55000)",
     ),
     Case(
-        id="break-r15a-tables-in-schema-vs-keyless-updater-there",
-        schema_sql=SHOP
-        + "CREATE SCHEMA audit; CREATE TABLE audit.trail (at timestamptz DEFAULT now(), what text);"
-        " INSERT INTO audit.trail (what) VALUES ('x');",
-        versions={
-            V1: [simple("UPDATE audit.trail SET what = 'y' WHERE what = 'x'")],
-            V2: [simple("UPDATE events SET n = 2 WHERE kind = 'seen'")],
-        },
-        migration_sql="CREATE PUBLICATION audit_pub FOR TABLES IN SCHEMA audit"
-        + NOTE.format("audit.trail.what"),
-        breaks=frozenset({V1}),
-        note="55000 for the table in the published schema; public.events is not published",
-    ),
-    Case(
         id="break-r15a-published-table-loses-primary-key-vs-upserter",
         schema_sql=SHOP + "ALTER TABLE orders ADD COLUMN ref text UNIQUE;"
         " CREATE PUBLICATION cdc FOR ALL TABLES WITH (publish = 'insert, update');",
@@ -191,6 +166,81 @@ ROUND15A_BREAKING = [
         migration_sql="ALTER TABLE orders DROP CONSTRAINT orders_pkey",
         breaks=frozenset({V1}),
         note="probe: does the DO UPDATE path need the identity?",
+    ),
+]
+
+# a helper function the application calls, about to get an overload
+SLUG = """
+CREATE TABLE posts (id int PRIMARY KEY, title varchar(200) NOT NULL, score numeric);
+INSERT INTO posts VALUES (1, 'Hello World', 2.5);
+CREATE FUNCTION slugify(t varchar) RETURNS text LANGUAGE sql IMMUTABLE
+  AS 'SELECT lower(replace(t, '' '', ''-''))';
+CREATE FUNCTION boost(s numeric) RETURNS numeric LANGUAGE sql IMMUTABLE AS 'SELECT s * 2';
+CREATE FUNCTION rank_of(n int) RETURNS int LANGUAGE sql IMMUTABLE AS 'SELECT n + 1';
+CREATE FUNCTION total(VARIADIC xs int[]) RETURNS int LANGUAGE sql IMMUTABLE
+  AS 'SELECT sum(x)::int FROM unnest(xs) x';
+"""
+
+ROUND15A_SAFE += [
+    Case(
+        id="safe-r15a-text-overload-beside-varchar-vs-unknown-literal",
+        schema_sql=SLUG,
+        versions={
+            V1: [simple("SELECT slugify('Hello World')")],
+            V2: [extended("SELECT slugify(title) FROM posts WHERE id = %s", 1)],
+        },
+        migration_sql="CREATE FUNCTION slugify(t text) RETURNS text LANGUAGE sql IMMUTABLE"
+        " AS 'SELECT lower(replace(t, '' '', ''_''))'",
+        note="an unknown literal prefers text, the string category's preferred type",
+    ),
+    Case(
+        id="safe-r15a-double-overload-beside-numeric-vs-integer-literal",
+        schema_sql=SLUG,
+        versions={
+            V1: [simple("SELECT boost(3)")],
+            V2: [simple("SELECT boost(score) FROM posts")],
+        },
+        migration_sql="CREATE FUNCTION boost(s double precision) RETURNS numeric"
+        " LANGUAGE sql IMMUTABLE AS 'SELECT (s * 3)::numeric'",
+        note="double precision is the numeric category's preferred type: boost(3) takes it",
+    ),
+    Case(
+        id="safe-r15a-defaulted-overload-beside-variadic-vs-two-argument-call",
+        schema_sql=SLUG,
+        versions={
+            V1: [simple("SELECT total(1, 2)")],
+            V2: [simple("SELECT total(1, 2, 3, 4)")],
+        },
+        migration_sql="CREATE FUNCTION total(a int, b int, c int DEFAULT 0) RETURNS int"
+        " LANGUAGE sql IMMUTABLE AS 'SELECT a + b + c'",
+        note="PostgreSQL prefers the candidate that is not variadic: total(1, 2) takes it",
+    ),
+]
+
+ROUND15A_BREAKING += [
+    Case(
+        id="break-r15a-bigint-overload-beside-numeric-vs-integer-literal",
+        schema_sql=SLUG,
+        versions={
+            V1: [simple("SELECT boost(3)")],
+            V2: [simple("SELECT boost(score) FROM posts")],
+        },
+        migration_sql="CREATE FUNCTION boost(s bigint) RETURNS numeric"
+        " LANGUAGE sql IMMUTABLE AS 'SELECT s * 3'",
+        breaks=frozenset({V1}),
+        note="42725: boost(integer) is not unique (numeric and bigint both need a cast)",
+    ),
+    Case(
+        id="break-r15a-bigint-overload-vs-psycopg-small-int-parameter",
+        schema_sql=SLUG,
+        versions={
+            V1: [extended("SELECT rank_of(%s)", 1)],
+            V2: [simple("SELECT rank_of(1)")],
+        },
+        migration_sql="CREATE FUNCTION rank_of(n bigint) RETURNS int"
+        " LANGUAGE sql IMMUTABLE AS 'SELECT (n + 2)::int'",
+        breaks=frozenset({V1}),
+        note="42725: psycopg binds a small int as smallint; int and bigint both need a cast",
     ),
 ]
 

@@ -142,6 +142,24 @@ def compatible(call_type: str, declared: str) -> bool:
 
 
 _CATEGORIES = (_NUMERICS, _STRINGS, ("boolean",))
+#: The preferred type of each category above (pg_type.typispreferred): where several
+#: overloads need a cast, PostgreSQL keeps those taking it (``f(1)`` takes
+#: ``f(double precision)`` over ``f(numeric)``, ``f('x')`` takes ``f(text)``).
+_PREFERRED = ("double precision", "text", "boolean")
+
+
+def category(type_name: str) -> str:
+    """The type category of ``type_name`` as far as overload resolution here follows it:
+    the category's preferred type for numbers, strings and booleans, else the type itself."""
+    for members, preferred in zip(_CATEGORIES, _PREFERRED, strict=True):
+        if type_name in members:
+            return preferred
+    return type_name
+
+
+def preferred(type_name: str) -> bool:
+    """``type_name`` is the preferred type of its category."""
+    return type_name in _PREFERRED
 
 
 def cannot_take(call_type: str, declared: str) -> bool:

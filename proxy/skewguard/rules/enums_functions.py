@@ -9,12 +9,12 @@ category).
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
-from skewguard.analysis.types import UNKNOWN, compatible
+from skewguard.analysis.types import UNKNOWN, category, compatible, preferred
 from skewguard.catalog import CatalogSnapshot, Function, ident
 from skewguard.ddl.changes import (
     CreateFunction,
@@ -189,9 +189,6 @@ RECREATED_ENUM: Rule[RecreateEnum] = Rule(
 )
 
 
-_STRING = ("text", "character varying", "character", "name")
-
-
 def _parse_call(subject: str) -> tuple[str, list[str]] | None:
     name, _, rest = subject.partition("(")
     if not rest.endswith(")"):
@@ -204,33 +201,70 @@ def _parse_call(subject: str) -> tuple[str, list[str]] | None:
 
 
 def ambiguous(candidates: Sequence[Function], args: list[str]) -> bool:
-    """Whether PostgreSQL would find the call not unique (approximately)."""
+    """Whether PostgreSQL would find the call not unique (42725), following its steps
+    for functions (typeconv-func) over the call-site types: the candidates that accept
+    the call, then those with the most exact matches, then those taking the preferred
+    type of the argument's category where a cast is needed, then, for unknown literals,
+    the string category (else the one category all remaining take) and its preferred
+    type, then unknowns taken as the one type the known arguments share."""
     fits = [
         f
         for f in candidates
         if f.accepts_arity(len(args))
         and all(compatible(a, d) for a, d in zip(args, f.arg_types, strict=False))
     ]
-    if len(fits) <= 1:
-        return False
-
-    def exact(f: Function) -> int:
-        return sum(1 for a, d in zip(args, f.arg_types, strict=False) if a == d)
-
-    best = max(exact(f) for f in fits)
-    fits = [f for f in fits if exact(f) == best]
-    if len(fits) <= 1:
-        return False
+    for score in (_exact, _exact_or_preferred):
+        fits = _best(fits, args, score)
+        if len(fits) <= 1:
+            return False
     unknown = [i for i, a in enumerate(args) if a == UNKNOWN]
-    if unknown:
-        stringy = [
-            f
-            for f in fits
-            if all(f.arg_types[i] in _STRING for i in unknown if i < len(f.arg_types))
-        ]
-        if len(stringy) == 1:
+    if not unknown:
+        return True
+    for i in unknown:
+        taken = [(f, f.arg_types[i] if i < len(f.arg_types) else "") for f in fits]
+        categories = {category(t) for _, t in taken}
+        if "text" in categories:
+            chosen = "text"
+        elif len(categories) == 1:
+            chosen = categories.pop()
+        else:
+            return True  # PostgreSQL cannot pick a category: not unique
+        inside = [(f, t) for f, t in taken if category(t) == chosen]
+        if any(preferred(t) for _, t in inside):
+            inside = [(f, t) for f, t in inside if preferred(t)]
+        fits = [f for f, _ in inside]
+        if len(fits) <= 1:
+            return False
+    known = {a for a in args if a != UNKNOWN}
+    if len(known) == 1:
+        (same,) = known
+        passes = [f for f in fits if all(compatible(same, f.arg_types[i]) for i in unknown)]
+        if len(passes) == 1:
             return False
     return True
+
+
+def _exact(f: Function, args: list[str]) -> int:
+    return sum(1 for a, d in zip(args, f.arg_types, strict=False) if a == d)
+
+
+def _exact_or_preferred(f: Function, args: list[str]) -> int:
+    """Positions taken exactly, or by the preferred type of a known argument's category."""
+    return sum(
+        1
+        for a, d in zip(args, f.arg_types, strict=False)
+        if a == d or (a != UNKNOWN and preferred(d) and category(d) == category(a))
+    )
+
+
+def _best(
+    fits: list[Function], args: list[str], score: Callable[[Function, list[str]], int]
+) -> list[Function]:
+    """The candidates with the highest ``score`` for the call's ``args``."""
+    if not fits:
+        return fits
+    top = max(score(f, args) for f in fits)
+    return [f for f in fits if score(f, args) == top]
 
 
 def _overloads(cat: CatalogSnapshot, qname: str) -> tuple[Function, ...]:
@@ -264,7 +298,9 @@ OVERLOAD = Rule(
     summary="CREATE FUNCTION of a new overload that makes an existing call ambiguous",
     doc="Calls are resolved again with the new overload, following PostgreSQL's rules in "
     "short: candidates that accept the call-site types, then the most exact matches, then "
-    "string-category types for unknown literals. Two or more left -> 42725.",
+    "those taking the preferred type of the argument's category where a cast is needed "
+    "(double precision for numbers, text for strings), then for unknown literals the "
+    "string category and its preferred type. Two or more left -> 42725.",
     breaks="Calls with untyped literals or parameters, or types needing a cast, that several "
     "overloads accept; calls matched by an overload with defaults and one without.",
     recipe="Give the new function another name, or cast arguments in every protected version "
@@ -288,6 +324,27 @@ OVERLOAD = Rule(
             "SELECT f(1)",
             "CREATE FUNCTION f(a int, b int DEFAULT 0) RETURNS int LANGUAGE sql AS 'SELECT 2'",
             True,
+        ),
+        Example(
+            "CREATE FUNCTION f(a numeric) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a bigint) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            True,
+            "both need a cast from integer, neither is the preferred double precision",
+        ),
+        Example(
+            "CREATE FUNCTION f(a numeric) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f(1)",
+            "CREATE FUNCTION f(a double precision) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            False,
+            "double precision is the numeric category's preferred type: f(1) takes it",
+        ),
+        Example(
+            "CREATE FUNCTION f(a varchar) RETURNS int LANGUAGE sql AS 'SELECT 1'",
+            "SELECT f('x')",
+            "CREATE FUNCTION f(a text) RETURNS int LANGUAGE sql AS 'SELECT 2'",
+            False,
+            "an unknown literal takes text, the string category's preferred type",
         ),
     ),
     check=check_overload,
