@@ -244,4 +244,90 @@ ROUND15A_BREAKING += [
     ),
 ]
 
+# objects a statement names inside an expression: a cast, a text search configuration,
+# a collation
+SEARCH = """
+CREATE TABLE docs (id int PRIMARY KEY, body text NOT NULL, code text);
+INSERT INTO docs VALUES (1, 'the quick brown foxes', 'B-2');
+CREATE TEXT SEARCH CONFIGURATION app_english (COPY = pg_catalog.english);
+CREATE TEXT SEARCH CONFIGURATION app_simple (COPY = pg_catalog.simple);
+CREATE COLLATION app_bytes FROM "C";
+CREATE COLLATION app_c FROM "C";
+CREATE TYPE money2 AS (units bigint, cents int);
+CREATE FUNCTION money2_of(t text) RETURNS money2 LANGUAGE sql IMMUTABLE
+  AS 'SELECT (split_part(t, ''.'', 1)::bigint, split_part(t, ''.'', 2)::int)::money2';
+CREATE CAST (text AS money2) WITH FUNCTION money2_of(text);
+"""
+
+ROUND15A_SAFE += [
+    Case(
+        id="safe-r15a-unused-search-configuration-dropped",
+        schema_sql=SEARCH,
+        versions={
+            V1: [simple("SELECT id FROM docs WHERE to_tsvector('app_english', body) @@ 'fox'")],
+            V2: [simple("SELECT body FROM docs")],
+        },
+        migration_sql="DROP TEXT SEARCH CONFIGURATION app_simple" + NOTE.format("docs.body"),
+    ),
+    Case(
+        id="safe-r15a-unused-cast-dropped",
+        schema_sql=SEARCH,
+        versions={
+            V1: [simple("SELECT body FROM docs")],
+            V2: [extended("SELECT id FROM docs WHERE id = %s", 1)],
+        },
+        migration_sql="DROP CAST (text AS money2)" + NOTE.format("docs.body"),
+    ),
+]
+
+ROUND15A_BREAKING += [
+    Case(
+        id="break-r15a-search-configuration-dropped-vs-regconfig-literal",
+        schema_sql=SEARCH,
+        versions={
+            V1: [simple("SELECT id FROM docs WHERE to_tsvector('app_english', body) @@ 'fox'")],
+            V2: [simple("SELECT body FROM docs")],
+        },
+        migration_sql="DROP TEXT SEARCH CONFIGURATION app_english" + NOTE.format("docs.body"),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-r15a-search-configuration-renamed-vs-regconfig-literal",
+        schema_sql=SEARCH,
+        versions={
+            V1: [
+                extended(
+                    "SELECT id FROM docs WHERE to_tsvector('app_english', body)"
+                    " @@ to_tsquery('app_english', %s)",
+                    "fox",
+                )
+            ],
+            V2: [simple("SELECT body FROM docs")],
+        },
+        migration_sql="ALTER TEXT SEARCH CONFIGURATION app_english RENAME TO english_v2"
+        + NOTE.format("docs.body"),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-r15a-collation-dropped-vs-collate-clause",
+        schema_sql=SEARCH,
+        versions={
+            V1: [extended("SELECT id FROM docs WHERE code < %s COLLATE app_bytes", "b-2")],
+            V2: [simple("SELECT body FROM docs")],
+        },
+        migration_sql="DROP COLLATION app_bytes" + NOTE.format("docs.body"),
+        breaks=frozenset({V1}),
+    ),
+    Case(
+        id="break-r15a-cast-dropped-vs-explicit-cast",
+        schema_sql=SEARCH,
+        versions={
+            V1: [simple("SELECT ('12.50'::text)::money2")],
+            V2: [simple("SELECT body FROM docs")],
+        },
+        migration_sql="DROP CAST (text AS money2)" + NOTE.format("docs.body"),
+        breaks=frozenset({V1}),
+    ),
+]
+
 CASES = ROUND15A_SAFE + ROUND15A_BREAKING

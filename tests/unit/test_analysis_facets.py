@@ -74,6 +74,8 @@ def test_kind_values_are_stable() -> None:
         "refresh",
         "operator",
         "defers",
+        "ts_config",
+        "collation",
     }
 
 

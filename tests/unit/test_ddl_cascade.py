@@ -116,7 +116,10 @@ def test_replacing_a_default_forgets_its_function(base: CatalogSnapshot) -> None
     [
         ("DROP DOMAIN posint CASCADE", ["DropColumn(public.stock.qty)", "DropType(public.posint)"]),
         ("DROP TYPE dims CASCADE", ["DropColumn(public.stock.size)", "DropType(public.dims)"]),
-        ("DROP COLLATION nocase CASCADE", ["DropColumn(public.stock.note)"]),
+        (
+            "DROP COLLATION nocase CASCADE",
+            ["DropColumn(public.stock.note)", "DropNamedObject(nocase)"],
+        ),
         ("DROP DOMAIN posint", []),
         ("DROP TYPE dims", []),
         ("DROP COLLATION nocase", []),

@@ -70,6 +70,8 @@ class FacetKind(StrEnum):
     REFRESH = "refresh"  # public.totals (or |concurrently: needs a plain unique index)
     INSERT_CONFLICT = "insert_conflict"  # public.t|nothing(email): one per INSERT (see below)
     DEFERS = "defers"  # public.lines.lines_fk (|first: child first), * (SET CONSTRAINTS ALL)
+    TS_CONFIG = "ts_config"  # app_english or public.app_english: a regconfig literal, as written
+    COLLATION = "collation"  # app_ci or public.app_ci: a COLLATE clause, as written
 
 
 # SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its

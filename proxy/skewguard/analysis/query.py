@@ -35,6 +35,19 @@ from skewguard.catalog import (
 from skewguard.temporary import is_temp_schema
 
 _SEQUENCE_FUNCTIONS = frozenset({"nextval", "currval", "setval"})
+#: Text search functions whose first argument (of two or more) is a regconfig.
+_TS_FUNCTIONS = frozenset(
+    {
+        "to_tsvector",
+        "to_tsquery",
+        "plainto_tsquery",
+        "phraseto_tsquery",
+        "websearch_to_tsquery",
+        "ts_headline",
+        "json_to_tsvector",
+        "jsonb_to_tsvector",
+    }
+)
 _VIEW_KINDS = (RelKind.VIEW, RelKind.MATVIEW)
 _COMPARISON_OPS = frozenset({"=", "<>", "!=", "<", ">", "<=", ">="})
 _F = FacetKind
@@ -674,6 +687,9 @@ class QueryWalker:
             return self._a_expr(node, scope)
         if isinstance(node, ast.NamedArgExpr):
             return self.expr(node.arg, scope)
+        if isinstance(node, ast.CollateClause):
+            self._named(_F.COLLATION, str_fields(node.collname))
+            return self.expr(node.arg, scope)
         if isinstance(node, ast.SelectStmt):
             self.select(node, scope)
             return UNKNOWN
@@ -692,7 +708,18 @@ class QueryWalker:
         named = type_named(node.typeName, self.catalog, self.user_path)
         if named is not None:
             self._add(_F.TYPE_NAMED, named)
-        return type_text(node.typeName, self.catalog, self.user_path)
+        typ = type_text(node.typeName, self.catalog, self.user_path)
+        if typ == "regconfig" and label is not None:
+            self._named(_F.TS_CONFIG, split_qualified_name(label))
+        return typ
+
+    def _named(self, kind: FacetKind, names: Sequence[str]) -> None:
+        """A text search configuration or collation an expression names, as written
+        (``app_ci``, ``public.app_ci``): they are not in the catalog snapshot, and a
+        bare name is matched by name alone. pg_catalog's are not recorded."""
+        if not names or (len(names) > 1 and names[-2] in SYSTEM_SCHEMAS):
+            return
+        self._add(kind, ".".join(ident(n) for n in names[-2:]))
 
     def _walk_children(self, node: Any, scope: Scope) -> None:
         for attr in type(node).__slots__:
@@ -789,6 +816,10 @@ class QueryWalker:
         schema = names[-2] if len(names) > 1 else None
         if name in _SEQUENCE_FUNCTIONS and schema in (None, "pg_catalog") and node.args:
             self._sequence_literal(node.args[0])
+        if name in _TS_FUNCTIONS and schema in (None, "pg_catalog") and len(node.args or ()) > 1:
+            config = string_literal(node.args[0])
+            if config is not None and not isinstance(node.args[0], ast.TypeCast):
+                self._named(_F.TS_CONFIG, split_qualified_name(config))
         return self._resolve_function(schema, name, arg_types)
 
     def _resolve_function(

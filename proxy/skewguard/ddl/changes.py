@@ -573,6 +573,22 @@ class DropType(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class DropNamedObject(Change):
+    """A text search configuration or collation (``kind``: its facet kind, ``ts_config``
+    or ``collation``) dropped, or renamed to ``new_name``: expressions name them by name
+    (``to_tsvector('app_english', body)``, ``COLLATE app_ci``). ``subject`` is the name as
+    the statement wrote it (qualified or not)."""
+
+    object_kind: str
+    new_name: str = ""
+
+    PHRASE: ClassVar[str] = "dropping {subject}"
+
+    def _stored(self) -> _Stored:
+        return _Stored(detail=self.object_kind, new=self.new_name)
+
+
+@dataclass(frozen=True, slots=True)
 class DropOperator(Change):
     """A user operator's signature (``public.===(text,text)``) disappears; ``moved_to``:
     its signature in the schema it moved to."""
@@ -703,6 +719,7 @@ __all__ = [
     "DropFunction",
     "DropIndex",
     "DropMaterializedView",
+    "DropNamedObject",
     "DropPolicy",
     "DropRelation",
     "DropSchema",

@@ -41,6 +41,7 @@ from skewguard.ddl.changes import (
     DropFunction,
     DropIndex,
     DropMaterializedView,
+    DropNamedObject,
     DropOperator,
     DropPolicy,
     DropRelation,
@@ -110,6 +111,11 @@ def diff(before: Model, after: Model) -> list[Change]:
     _enums(before, after, out, renamed_schemas)
     _types(before, after, out, renamed_schemas)
     _operators(before, after, out, renamed_schemas)
+    out += [
+        DropNamedObject(name, object_kind=kind, new_name=new)
+        for (kind, name), new in sorted(after.named_drops.items())
+        if (kind, name) not in before.named_drops
+    ]
     return list(dict.fromkeys(out + replication))
 
 

@@ -169,6 +169,9 @@ class Model:
     operator_moves: dict[str, str] = field(default_factory=dict)  # moved: first -> now
     builtin_operators: frozenset[str] = frozenset()
     publications: dict[str, Publication] = field(default_factory=dict)  # by name
+    #: text search configurations and collations dropped or renamed, as statements name
+    #: them: (facet kind, name as written) -> the new name ("" when dropped)
+    named_drops: dict[tuple[str, str], str] = field(default_factory=dict)
     approx_types: set[int] = field(default_factory=set)  # views whose typmods are unknown
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
@@ -213,6 +216,7 @@ class Model:
             operators=set(self.operators),
             operator_moves=dict(self.operator_moves),
             publications=dict(self.publications),
+            named_drops=dict(self.named_drops),
             approx_types=set(self.approx_types),
             via=dict(self.via),
             concurrent=set(self.concurrent),

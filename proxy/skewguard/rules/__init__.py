@@ -17,6 +17,7 @@ from skewguard.rules import (
     drops,
     enums_functions,
     locks,
+    named,
     operators,
     ordering,
     renames,
@@ -59,6 +60,7 @@ RULES: tuple[Rule[Any], ...] = (
     operators.DROP_OPERATOR,  # SG129
     deferral.DEFERRAL_LOST,  # SG130
     replication.REPLICA_IDENTITY,  # SG131
+    named.NAMED_OBJECT,  # SG132
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

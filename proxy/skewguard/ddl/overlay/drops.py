@@ -22,10 +22,12 @@ from skewguard.ddl.overlay.cascade import (
     drop_type,
 )
 from skewguard.ddl.overlay.existing_triggers import drop_existing_trigger
+from skewguard.ddl.overlay.named import named_gone
 from skewguard.ddl.overlay.names import (
     find_by_names,
     find_enum,
     find_index,
+    find_user_type,
     functions_of,
     temporary_answers,
     user_path,
@@ -41,12 +43,31 @@ _O = enums.ObjectType
 
 
 def _drop_collation(ov: Overlay, m: Model, names: list[str], cascade: bool) -> None:
+    named_gone(m, "collation", names)
     schemas = [names[-2]] if len(names) > 1 else user_path(ov)
     for s in schemas:
         ref = Referenced("collation", name=qualified(s, names[-1]))
         if any(e.referenced == ref for e in m.edges):
             drop_dependents(ov, m, ref, cascade, ref.name)
             return
+
+
+def _drop_cast(ov: Overlay, m: Model, obj: Any) -> None:
+    """DROP CAST: statements use a cast implicitly (by assignment, or picked by a
+    function call) as well as by name, so only where it can matter is known: where the
+    source or target is a user type, what uses or names that type."""
+    types = [name_list(t.names) for t in obj]
+    what = f"DROP CAST ({' AS '.join('.'.join(n) for n in types)})"
+    user = [n for n in types if find_user_type(ov, m, n) or find_enum(ov, m, n) is not None]
+    if not user:
+        raise CannotModel(f"{what}: a cast between built-in types; its users are not known")
+    scope = ov.scope(m)
+    affects = scope.type_reach(user[0], Use.ANY)
+    for names in user[1:]:
+        affects = affects.merge(scope.type_reach(names, Use.ANY))
+    raise CannotModel(
+        f"{what}: implicit and assignment uses of a cast are not learned", affects=affects
+    )
 
 
 def _drop_extension(ov: Overlay, m: Model, name: str, cascade: bool, missing_ok: bool) -> None:
@@ -161,6 +182,10 @@ def drop(ov: Overlay, m: Model, node: Any) -> None:
             drop_operator(ov, m, obj, cascade, missing_ok)
         elif t == _O.OBJECT_PUBLICATION:
             drop_publication(m, str(obj.sval), missing_ok)
+        elif t == _O.OBJECT_TSCONFIGURATION:
+            named_gone(m, "ts_config", name_list(obj))
+        elif t == _O.OBJECT_CAST:
+            _drop_cast(ov, m, obj)
         elif t in _DROP_HARMLESS or (t in _DROP_HARMLESS_UNLESS_CASCADE and not cascade):
             continue
         else:

@@ -15,12 +15,14 @@ from skewguard.ddl.model import Holder, Model, Referenced
 from skewguard.ddl.overlay.alter_table import descendants
 from skewguard.ddl.overlay.columns import put_columns
 from skewguard.ddl.overlay.existing_triggers import triggers_naming
+from skewguard.ddl.overlay.named import named_gone
 from skewguard.ddl.overlay.names import (
     find_enum,
     find_index,
     find_rv,
     find_user_type,
     functions_of,
+    user_path,
 )
 from skewguard.ddl.overlay.nodes import FUNC_OBJECTS, REL_OBJECTS, kind_word, name_list
 from skewguard.ddl.overlay.operators import move_operator, move_signature
@@ -119,6 +121,10 @@ def rename(ov: Overlay, m: Model, node: Any) -> None:
             m.put_rel(oid, dataclasses.replace(rel, rules=rules))
     elif t == _O.OBJECT_PUBLICATION:
         rename_publication(m, str(node.object.sval), new)
+    elif t == _O.OBJECT_TSCONFIGURATION:
+        named_gone(m, "ts_config", name_list(node.object), new)
+    elif t == _O.OBJECT_COLLATION and not _collation_held(ov, m, name_list(node.object)):
+        named_gone(m, "collation", name_list(node.object), new)
     elif t in _RENAME_HARMLESS:
         return
     elif t == _O.OBJECT_ROLE:  # sessions logging in under the old name fail
@@ -321,6 +327,13 @@ def _move_extension(ov: Overlay, m: Model, name: str, new: str, missing_ok: bool
             moved = dataclasses.replace(dep, name=qualified(new, names[-1]))
             m.edges.discard(e)
             m.edges.add(dataclasses.replace(e, dependent=moved))
+
+
+def _collation_held(ov: Overlay, m: Model, names: list[str]) -> bool:
+    """Some column, index or constraint uses the collation (a rename changes them)."""
+    schemas = [names[-2]] if len(names) > 1 else user_path(ov)
+    held = {Referenced("collation", name=qualified(s, names[-1])) for s in schemas}
+    return any(e.referenced in held for e in m.edges)
 
 
 # Objects no client statement names, whose RENAME changes nothing a version sees.
