@@ -1,10 +1,17 @@
-"""Round 15a ground-truth cases: publications and replica identity (a CDC tool's
-publication added to a live database, keys and identity indexes changed under one).
+"""Round 15a ground-truth cases: catalog object kinds no round covered.
 
-PostgreSQL refuses an UPDATE or DELETE of a table a publication publishes those
-actions of when the table has no replica identity (55000), before touching a row;
-INSERT, COPY and reads go on. Each case is a rolling deploy a team really ships;
-PostgreSQL decides (see tests/support/groundtruth.py) which versions a migration breaks.
+- Publications and replica identity (a CDC tool's publication added to a live
+  database, keys and identity indexes changed under one): PostgreSQL refuses an UPDATE
+  or DELETE of a table a publication publishes those actions of when the table has no
+  replica identity (55000), before touching a row; INSERT, COPY and reads go on.
+- A new function overload that leaves a call not unique (42725), or that PostgreSQL's
+  preferred types resolve.
+- Text search configurations, collations and casts named inside expressions, dropped
+  or renamed (42704).
+- Ownership moved away from the role a version connects as (42501).
+
+Each case is a rolling deploy a team really ships; PostgreSQL decides (see
+tests/support/groundtruth.py) which versions a migration breaks.
 """
 
 from __future__ import annotations
@@ -56,22 +63,12 @@ ROUND15A_SAFE = [
         note="the full row is the identity: UPDATE and DELETE are published with it",
     ),
     Case(
-        id="safe-r15a-replica-identity-nothing-on-an-unpublished-table",
-        schema_sql=SHOP + "CREATE PUBLICATION cdc FOR TABLE orders;",
-        versions={
-            V1: [apg("UPDATE events SET n = $1 WHERE kind = $2", 5, "seen")],
-            V2: [extended("UPDATE orders SET qty = %s WHERE id = %s", 3, 2)],
-        },
-        migration_sql="ALTER TABLE events REPLICA IDENTITY NOTHING" + NOTE.format("events.n"),
-        note="no publication publishes events",
-    ),
-    Case(
         id="safe-r15a-primary-key-swapped-for-identity-index",
         schema_sql=SHOP
         + "ALTER TABLE orders ADD COLUMN ref uuid NOT NULL DEFAULT gen_random_uuid();"
         " CREATE PUBLICATION cdc FOR ALL TABLES; ALTER TABLE events REPLICA IDENTITY FULL;",
         versions={
-            V1: [prepared("UPDATE orders SET qty = %s WHERE id = %s", 4, 1)],
+            V1: [apg("UPDATE orders SET qty = $1 WHERE id = $2", 4, 1)],
             V2: [simple("DELETE FROM orders WHERE id = 77")],
         },
         migration_sql="CREATE UNIQUE INDEX orders_ref_key ON orders (ref);"
@@ -108,17 +105,6 @@ ROUND15A_BREAKING = [
         " ALTER TABLE orders DROP CONSTRAINT orders_pkey",
         breaks=frozenset({V1}),
         note="55000 on DELETE: a unique index on a nullable column is no identity by itself",
-    ),
-    Case(
-        id="break-r15a-replica-identity-nothing-on-published-table",
-        schema_sql=SHOP + "CREATE PUBLICATION cdc FOR ALL TABLES WITH (publish = 'update');",
-        versions={
-            V1: [apg("UPDATE orders SET qty = $1 WHERE id = $2", 5, 1)],
-            V2: [simple("DELETE FROM orders WHERE id = 99"), simple("SELECT qty FROM orders")],
-        },
-        migration_sql="ALTER TABLE orders REPLICA IDENTITY NOTHING" + NOTE.format("orders.qty"),
-        breaks=frozenset({V1}),
-        note="updates are published, deletes are not: only the updater fails (55000)",
     ),
     Case(
         id="break-r15a-publication-widened-to-deletes-vs-keyless-deleter",
@@ -219,18 +205,6 @@ ROUND15A_SAFE += [
 
 ROUND15A_BREAKING += [
     Case(
-        id="break-r15a-bigint-overload-beside-numeric-vs-integer-literal",
-        schema_sql=SLUG,
-        versions={
-            V1: [simple("SELECT boost(3)")],
-            V2: [simple("SELECT boost(score) FROM posts")],
-        },
-        migration_sql="CREATE FUNCTION boost(s bigint) RETURNS numeric"
-        " LANGUAGE sql IMMUTABLE AS 'SELECT s * 3'",
-        breaks=frozenset({V1}),
-        note="42725: boost(integer) is not unique (numeric and bigint both need a cast)",
-    ),
-    Case(
         id="break-r15a-bigint-overload-vs-psycopg-small-int-parameter",
         schema_sql=SLUG,
         versions={
@@ -327,6 +301,77 @@ ROUND15A_BREAKING += [
         },
         migration_sql="DROP CAST (text AS money2)" + NOTE.format("docs.body"),
         breaks=frozenset({V1}),
+    ),
+]
+
+# ownership moved from the role a version connects as to another role (a platform
+# team's owner role): the old owner keeps only what is granted to it or its roles
+OWNED = """
+CREATE TABLE orders (id int PRIMARY KEY, qty int);
+INSERT INTO orders VALUES (1, 1);
+ALTER TABLE orders OWNER TO {old};
+GRANT SELECT ON orders TO {new};
+"""
+OWNED_SCHEMA = """
+CREATE SCHEMA app AUTHORIZATION {old};
+CREATE TABLE app.items (id int PRIMARY KEY, sku text);
+INSERT INTO app.items VALUES (1, 'a');
+ALTER TABLE app.items OWNER TO {old};
+GRANT USAGE ON SCHEMA app TO {new};
+GRANT SELECT ON app.items TO {new};
+"""
+
+ROUND15A_SAFE += [
+    Case(
+        id="safe-r15a-table-owner-moved-to-a-role-the-old-owner-belongs-to",
+        schema_sql=OWNED.format(old="gt15a_own_a", new="gt15a_adm_a")
+        + "GRANT gt15a_adm_a TO gt15a_own_a;",
+        versions={
+            V1: [extended("UPDATE orders SET qty = qty + 1 WHERE id = %s", 1)],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        users={V1: "gt15a_own_a", V2: "gt15a_adm_a"},
+        migration_sql="ALTER TABLE orders OWNER TO gt15a_adm_a",
+        note="the old owner inherits the new owner's privileges through its membership",
+    ),
+]
+
+ROUND15A_BREAKING += [
+    Case(
+        id="break-r15a-table-owner-moved-away-from-the-versions-role",
+        schema_sql=OWNED.format(old="gt15a_own_c", new="gt15a_adm_c"),
+        versions={
+            V1: [extended("UPDATE orders SET qty = qty + 1 WHERE id = %s", 1)],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        users={V1: "gt15a_own_c", V2: "gt15a_adm_c"},
+        migration_sql="ALTER TABLE orders OWNER TO gt15a_adm_c",
+        breaks=frozenset({V1}),
+        note="42501: the old owner had no grant of its own",
+    ),
+    Case(
+        id="break-r15a-schema-owner-moved-away-from-the-versions-role",
+        schema_sql=OWNED_SCHEMA.format(old="gt15a_own_d", new="gt15a_adm_d"),
+        versions={
+            V1: [prepared("SELECT sku FROM app.items WHERE id = %s", 1)],
+            V2: [simple("SELECT id FROM app.items")],
+        },
+        users={V1: "gt15a_own_d", V2: "gt15a_adm_d"},
+        migration_sql="ALTER SCHEMA app OWNER TO gt15a_adm_d",
+        breaks=frozenset({V1}),
+        note="42501 for schema app: the old owner loses USAGE though it owns the table",
+    ),
+    Case(
+        id="break-r15a-reassign-owned-vs-the-old-owner",
+        schema_sql=OWNED.format(old="gt15a_own_e", new="gt15a_adm_e"),
+        versions={
+            V1: [simple("DELETE FROM orders WHERE id = 99")],
+            V2: [simple("SELECT qty FROM orders")],
+        },
+        users={V1: "gt15a_own_e", V2: "gt15a_adm_e"},
+        migration_sql="REASSIGN OWNED BY gt15a_own_e TO gt15a_adm_e",
+        breaks=frozenset({V1}),
+        note="42501: the table now belongs to gt15a_adm_e",
     ),
 ]
 

@@ -171,6 +171,9 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
         roles = ctx.roles(v)
         if not roles:
             yield Hit(Severity.RISK, risks(what, v, f, "the version's role is unknown"), v, f, ev)
+        elif role in roles and (holder := _still_held(ctx, change, f)) is not None:
+            why = f"role {role} may still hold it through {holder}"
+            yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
         elif role in roles:
             yield Hit(Severity.BREAK, breaks(what, v, f) + f" as role {role}", v, f, ev)
         elif roles & members:
@@ -190,6 +193,25 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
                 f,
                 ev,
             )
+
+
+def _still_held(ctx: Context, change: Revoke, facet: Facet) -> str | None:
+    """What the revoked role may still hold the lost privileges ``facet`` needs on the
+    relation through after the change: PUBLIC, or a role it is a member of (its new
+    owner, when ``ALTER ... OWNER TO`` moved it to a role the old owner belongs to);
+    None when nothing."""
+    rel = relation_of(ctx.after, change.subject) if change.relation else None
+    if rel is None:
+        return None
+    family = "rwU" if rel.kind is RelKind.SEQUENCE else "arwdDxt"
+    held = privileges_by_role(rel.acl, rel.owner or "owner", family)
+    memberships = ctx.after.memberships or ()
+    groups = sorted({g for g, _ in memberships if change.role in role_members(memberships, g)})
+    needed = {p for p in change.privileges if facet.kind in _NEEDS.get(p, ())}
+    for holder in ("public", *groups):
+        if (needed or set(change.privileges)) <= held.get(holder, set()):
+            return "PUBLIC" if holder == "public" else f"its membership in {holder}"
+    return None
 
 
 def _can_take_numbers(ctx: Context, sequence: str, role: str) -> bool:
@@ -214,6 +236,8 @@ REVOKE = Rule(
     "schema to name anything in it, USAGE or UPDATE on a sequence to take numbers from it "
     "(also through a column default). A version whose role holds the privilege as a member "
     "of the role it is revoked from (directly or through other roles), or through PUBLIC, "
+    "and a role that keeps it through PUBLIC or a role it belongs to (an owner whose table "
+    "moves, ALTER ... OWNER TO, to a role it is a member of), "
     "is a risk here: its statements are replayed as its role, and PostgreSQL tells whether "
     "another grant still covers them.",
     breaks="Statements of the role that need the revoked privilege.",
@@ -225,6 +249,22 @@ REVOKE = Rule(
             "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
             "REVOKE SELECT ON t FROM sg_app",
             True,
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; ALTER TABLE t OWNER TO sg_app;"
+            " GRANT SELECT ON t TO PUBLIC",
+            "SET ROLE sg_app; UPDATE t SET id = 2 WHERE id = 1; RESET ROLE",
+            "ALTER TABLE t OWNER TO sg_admin",
+            True,
+            "the old owner loses its implicit privileges",
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; ALTER TABLE t OWNER TO sg_app;"
+            " GRANT SELECT ON t TO PUBLIC",
+            "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
+            "ALTER TABLE t OWNER TO sg_admin",
+            False,
+            "PUBLIC keeps SELECT: a risk, replayed as the role",
         ),
         Example(
             "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, INSERT ON t TO sg_app",
