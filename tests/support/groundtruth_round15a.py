@@ -107,17 +107,23 @@ ROUND15A_BREAKING = [
         note="55000 on DELETE: a unique index on a nullable column is no identity by itself",
     ),
     Case(
-        id="break-r15a-publication-widened-to-deletes-vs-keyless-deleter",
+        id="break-r15a-cdc-all-tables-vs-keyless-partitioned-table-updated-via-parent",
         schema_sql=SHOP
-        + "CREATE PUBLICATION audit_feed FOR TABLE events WITH (publish = 'insert');",
+        + "CREATE TABLE metrics (day date NOT NULL, name text, v int) PARTITION BY RANGE (day);"
+        " CREATE TABLE metrics_2026 PARTITION OF metrics"
+        " FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+        " INSERT INTO metrics VALUES ('2026-03-01', 'x', 1);",
         versions={
-            V1: [extended("DELETE FROM events WHERE at < now() - %s::interval", "30 days")],
-            V2: [simple("UPDATE events SET n = 0 WHERE kind = 'x'")],
+            V1: [extended("UPDATE metrics SET v = v + 1 WHERE name = %s", "x")],
+            V2: [
+                prepared(
+                    "INSERT INTO metrics (day, name, v) VALUES (%s, %s, %s)", "2026-05-01", "y", 2
+                )
+            ],
         },
-        migration_sql="ALTER PUBLICATION audit_feed SET (publish = 'insert, delete')"
-        + NOTE.format("events.at"),
+        migration_sql=DEBEZIUM,
         breaks=frozenset({V1}),
-        note="55000 on DELETE; updates are still not published",
+        note="55000 on the partition the parent's UPDATE reaches: it has no replica identity",
     ),
     Case(
         id="break-r15a-identity-index-dropped-vs-updater",

@@ -104,6 +104,15 @@ def test_tables_left_without_the_identity_they_publish_with(
     assert set(_lost(setup, migration)) == lost
 
 
+def test_a_partition_without_identity_reaches_updates_through_its_parent() -> None:
+    setup = (
+        "CREATE TABLE log (at date, n int) PARTITION BY RANGE (at);"
+        " CREATE TABLE log_2026 PARTITION OF log FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');"
+    )
+    lost = _lost(setup, "CREATE PUBLICATION p FOR TABLE log")
+    assert set(lost) == {"public.log", "public.log_2026"}
+
+
 def test_only_the_published_actions_are_refused() -> None:
     setup = "CREATE PUBLICATION p FOR TABLE events WITH (publish = 'insert');"
     assert _lost(setup, "ALTER PUBLICATION p SET (publish = 'insert, delete')") == {

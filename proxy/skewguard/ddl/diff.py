@@ -137,16 +137,25 @@ def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> li
     was, now = before.identity_indexes(), after.identity_indexes()
     for oid in published:
         lost = after.unpublishable(oid, now) - before.unpublishable(oid, was)
-        if lost:
-            rel = after.rels[oid]
-            out.append(
-                ReplicaIdentityLost(
-                    rel.qname,
-                    relation=rel.qname,
-                    updates="update" in lost,
-                    deletes="delete" in lost,
+        if lost:  # an UPDATE/DELETE through a partitioned ancestor reaches it too
+            for rel in (after.rels[oid], *_ancestors(after, oid)):
+                out.append(
+                    ReplicaIdentityLost(
+                        rel.qname,
+                        relation=rel.qname,
+                        updates="update" in lost,
+                        deletes="delete" in lost,
+                    )
                 )
-            )
+    return out
+
+
+def _ancestors(m: Model, oid: int) -> list[Relation]:
+    """The partitioned tables ``oid`` is a partition of, nearest first."""
+    out: list[Relation] = []
+    while oid in m.partitions and (parents := m.parents.get(oid)) and parents[0] in m.rels:
+        oid = parents[0]
+        out.append(m.rels[oid])
     return out
 
 
