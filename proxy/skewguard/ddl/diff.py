@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import (
     Column,
     Constraint,
@@ -125,7 +126,7 @@ def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> li
     publications themselves changed: then any table can."""
     if not after.publications:
         return []
-    tables = after.rels if before.publications != after.publications else changed
+    tables = set(changed) | _newly_published(before, after)
     published = [
         oid
         for oid in sorted(tables)
@@ -134,7 +135,7 @@ def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> li
     if not published:  # no index is looked at: the cost follows the published tables
         return []
     out: list[Change] = []
-    was, now = before.identity_indexes(), after.identity_indexes()
+    was, now = before.identity_indexes(published), after.identity_indexes(published)
     for oid in published:
         lost = after.unpublishable(oid, now) - before.unpublishable(oid, was)
         if lost:  # an UPDATE/DELETE through a partitioned ancestor reaches it too
@@ -147,6 +148,30 @@ def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> li
                         deletes="delete" in lost,
                     )
                 )
+    return out
+
+
+def _newly_published(before: Model, after: Model) -> set[int]:
+    """The tables a publication that changed (created, altered) publishes now, with their
+    partitions: only they can have started publishing updates or deletes."""
+    out: set[int] = set()
+    for name, pub in after.publications.items():
+        if before.publications.get(name) == pub:
+            continue
+        if pub.all_tables:
+            return set(after.rels)
+        for qname in pub.tables:
+            parts = split_qualified_name(qname)
+            oid = after.rel_oid(parts[0], parts[-1]) if len(parts) == 2 else None
+            if oid is not None:
+                out.add(oid)
+        if pub.schemas:
+            out.update(o for o, r in after.rels.items() if r.schema in pub.schemas)
+    grown = True
+    while grown:  # the partitions of what is published (nested ones too)
+        found = {o for o in after.partitions if set(after.parents.get(o, ())) & out} - out
+        grown = bool(found)
+        out |= found
     return out
 
 

@@ -280,11 +280,19 @@ class Model:
                 out.update(a for a, on in (("update", pub.updates), ("delete", pub.deletes)) if on)
         return frozenset(out)
 
-    def identity_indexes(self) -> tuple[frozenset[int], frozenset[int]]:
-        """The tables with a primary key, and those with an index marked as their replica
-        identity (one pass over the indexes, for :meth:`unpublishable`)."""
-        primary = {self.idx_rel[i] for i, x in self.idxs.items() if x.primary}
-        marked = {self.idx_rel[i] for i, x in self.idxs.items() if x.replica_identity}
+    def identity_indexes(self, oids: Iterable[int]) -> tuple[frozenset[int], frozenset[int]]:
+        """Of the tables ``oids``, those with a primary key and those with an index marked
+        as their replica identity (one pass over the indexes, for :meth:`unpublishable`)."""
+        wanted = set(oids)
+        primary: set[int] = set()
+        marked: set[int] = set()
+        for i, rel in self.idx_rel.items():
+            if rel in wanted:
+                x = self.idxs[i]
+                if x.primary:
+                    primary.add(rel)
+                if x.replica_identity:
+                    marked.add(rel)
         return frozenset(primary), frozenset(marked)
 
     def unpublishable(
