@@ -64,14 +64,18 @@ CREATE TABLE app.settings (k text PRIMARY KEY, v text);
 INSERT INTO app.settings VALUES ('x', '1');
 """
 
+#: A statement, the arguments it is sent with, and the rows of a COPY (None: not one).
+Statement = tuple[str, tuple[Any, ...]] | tuple[str, tuple[Any, ...], tuple[tuple[Any, ...], ...]]
+
 ACCOUNT_COLUMNS = ["id", "email", "name", "status", "score", "created_at"]
 ORDER_COLUMNS = ["id", "account_id", "total", "note", "state"]
 NEXT_ID = "(SELECT coalesce(max(id), 0) + 1 FROM accounts)"
 FRESH_EMAIL = "md5(random()::text)"  # a unique key: a version's second run must not collide
 
 
-def statements(r: random.Random) -> list[tuple[str, tuple[Any, ...]]]:
-    """The statement pool, with the arguments each is sent with (psycopg ``%s``)."""
+def statements(r: random.Random) -> list[Statement]:
+    """The statement pool of the first schema, with the arguments each is sent with
+    (psycopg ``%s``)."""
     some = ", ".join(r.sample(ACCOUNT_COLUMNS, r.randint(1, 3)))
     one_of = r.choice
     return [
@@ -144,9 +148,13 @@ def _asyncpg(sql: str) -> str:
     return sql.replace("%%", "%")
 
 
-def version_queries(r: random.Random) -> list[gt.Q]:
+def version_queries(r: random.Random, pool: list[Statement]) -> list[gt.Q]:
     out = []
-    for sql, args in r.sample(statements(r), r.randint(1, 3)):
+    for statement in r.sample(pool, r.randint(1, 3)):
+        sql, args = statement[0], statement[1]
+        if len(statement) == 3:
+            out.append(gt.copy_in(sql, *statement[2]))
+            continue
         via = r.choice(["simple", "extended", "prepared", "asyncpg"])
         if via == "asyncpg":
             if ";" in sql:  # one statement per prepare
@@ -158,7 +166,7 @@ def version_queries(r: random.Random) -> list[gt.Q]:
 
 
 Step = Callable[[random.Random], str]
-MIGRATIONS: list[Step] = [
+CORE_MIGRATIONS: list[Step] = [
     lambda r: (
         "ALTER TABLE accounts DROP COLUMN "
         + r.choice(["name", "status", "score", "created_at", "email"])
@@ -292,17 +300,141 @@ MIGRATIONS: list[Step] = [
 ]
 
 
+MORE_SCHEMA = """
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, kind text NOT NULL,
+  payload jsonb, tags text[], at timestamptz NOT NULL DEFAULT now(),
+  day date GENERATED ALWAYS AS ((at AT TIME ZONE 'UTC')::date) STORED);
+INSERT INTO events (kind, payload, tags) VALUES ('a', '{"a": 1}', ARRAY['x']);
+CREATE TABLE metrics (id bigint NOT NULL, at date NOT NULL, v numeric, PRIMARY KEY (id, at))
+  PARTITION BY RANGE (at);
+CREATE TABLE metrics_2026 PARTITION OF metrics FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE metrics_default PARTITION OF metrics DEFAULT;
+CREATE SEQUENCE metric_ids;
+CREATE MATERIALIZED VIEW event_counts AS SELECT kind, count(*) AS n FROM events GROUP BY kind;
+CREATE UNIQUE INDEX event_counts_kind ON event_counts (kind);
+CREATE TYPE address AS (street text, city text);
+CREATE TABLE people (id int PRIMARY KEY, home address, nick text);
+INSERT INTO people VALUES (1, ROW('s', 'c'), 'n');
+CREATE FUNCTION touch() RETURNS trigger LANGUAGE plpgsql
+  AS $$ BEGIN NEW.nick := coalesce(NEW.nick, 'x'); RETURN NEW; END $$;
+CREATE TRIGGER people_touch BEFORE INSERT OR UPDATE ON people
+  FOR EACH ROW EXECUTE FUNCTION touch();
+CREATE TABLE parent_log (id serial, msg text);
+CREATE TABLE child_log (lvl int) INHERITS (parent_log);
+CREATE FUNCTION kinds_since(timestamptz) RETURNS SETOF text LANGUAGE plpgsql
+  AS $$ BEGIN RETURN QUERY SELECT kind FROM events WHERE at >= $1; END $$;
+"""
+NEXT_PERSON = "(SELECT coalesce(max(id), 0) + 1 FROM people)"
+
+
+def more_statements(r: random.Random) -> list[Statement]:
+    """The statement pool of the second schema."""
+    return [
+        ("INSERT INTO events (kind, payload, tags) VALUES (%s, '{\"a\": 1}', ARRAY['x'])", ("b",)),
+        ("SELECT id, kind, payload->>'a' FROM events WHERE kind = %s", ("a",)),
+        ("SELECT day, count(*) FROM events GROUP BY day", ()),
+        ("SELECT * FROM events WHERE tags @> ARRAY['x']", ()),
+        ("INSERT INTO events (kind) VALUES ('c') RETURNING id, day", ()),
+        ("COPY events (kind, tags) FROM STDIN", (), (("d", ["y"]),)),
+        ("INSERT INTO metrics VALUES (nextval('metric_ids'), '2026-05-01', 1.5)", ()),
+        ("INSERT INTO metrics_default VALUES (nextval('metric_ids'), '2030-01-01', 2)", ()),
+        ("SELECT sum(v) FROM metrics WHERE at >= '2026-01-01'", ()),
+        ("REFRESH MATERIALIZED VIEW CONCURRENTLY event_counts", ()),
+        ("SELECT n FROM event_counts WHERE kind = 'a'", ()),
+        (f"INSERT INTO people VALUES ({NEXT_PERSON}, ROW('s', 'c'), NULL)", ()),
+        (f"INSERT INTO people (id, home) VALUES ({NEXT_PERSON}, %s)", (("s2", "c2"),)),
+        ("SELECT (home).city FROM people WHERE id = %s", (1,)),
+        ("SELECT * FROM people ORDER BY id", ()),
+        ("UPDATE people SET nick = NULL WHERE id = 1", ()),
+        ("INSERT INTO child_log (msg, lvl) VALUES ('m', 1)", ()),
+        ("SELECT msg FROM parent_log", ()),
+        ("SELECT count(*) FROM ONLY parent_log", ()),
+        ("SELECT * FROM kinds_since(%s)", ("2000-01-01",)),
+        (r.choice(["SELECT currval('metric_ids')", "SELECT setval('metric_ids', 100)"]), ()),
+    ]
+
+
+MORE_MIGRATIONS: list[Step] = [
+    lambda r: r.choice(
+        [
+            "ALTER TABLE events ALTER COLUMN id SET GENERATED BY DEFAULT",
+            "ALTER TABLE events ALTER COLUMN id DROP IDENTITY",
+            "ALTER TABLE events DROP COLUMN day",
+            "ALTER TABLE events ALTER COLUMN day DROP EXPRESSION",
+            "ALTER TABLE events ALTER COLUMN payload TYPE json",
+            "ALTER TABLE events ALTER COLUMN tags TYPE text",
+            "ALTER TABLE events ADD CONSTRAINT ck CHECK (kind <> 'b')",
+            "ALTER TABLE events ALTER COLUMN kind TYPE varchar(1)",
+            "ALTER TABLE events RENAME COLUMN kind TO category",
+            "ALTER TABLE events ALTER COLUMN at DROP DEFAULT",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE metrics DETACH PARTITION metrics_2026",
+            "ALTER TABLE metrics DETACH PARTITION metrics_default",
+            "DROP TABLE metrics_default",
+            "ALTER TABLE metrics_default RENAME TO metrics_other",
+            "ALTER SEQUENCE metric_ids MAXVALUE 1000000",
+            "ALTER SEQUENCE metric_ids RENAME TO metric_seq",
+            "DROP SEQUENCE metric_ids",
+            "ALTER TABLE metrics ALTER COLUMN v TYPE int",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "DROP MATERIALIZED VIEW event_counts",
+            "DROP INDEX event_counts_kind",
+            "ALTER MATERIALIZED VIEW event_counts RENAME TO kind_counts",
+            "ALTER MATERIALIZED VIEW event_counts RENAME COLUMN n TO total",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TYPE address ADD ATTRIBUTE zip text",
+            "ALTER TYPE address DROP ATTRIBUTE city",
+            "ALTER TYPE address RENAME ATTRIBUTE city TO town",
+            "ALTER TYPE address ALTER ATTRIBUTE city TYPE varchar(1)",
+            "DROP TRIGGER people_touch ON people",
+            "ALTER TABLE people ALTER COLUMN nick SET NOT NULL",
+            "BEGIN; DROP TRIGGER people_touch ON people;"
+            " ALTER TABLE people ALTER COLUMN nick SET DEFAULT 'x'; COMMIT",
+            "ALTER TABLE people DISABLE TRIGGER people_touch",
+            "ALTER TABLE people DROP CONSTRAINT people_pkey",
+            "ALTER TABLE people DROP COLUMN home",
+        ]
+    ),
+    lambda r: r.choice(
+        [
+            "ALTER TABLE child_log NO INHERIT parent_log",
+            "DROP TABLE child_log",
+            "ALTER TABLE parent_log ADD COLUMN lvl2 int NOT NULL DEFAULT 0",
+            "ALTER TABLE parent_log DROP COLUMN msg",
+            "ALTER TABLE parent_log RENAME COLUMN msg TO message",
+            "DROP FUNCTION kinds_since(timestamptz)",
+        ]
+    ),
+]
+
+#: Each seed plays one of these: a schema, its statement pool, its migrations.
+PROFILES: list[tuple[str, Callable[[random.Random], list[Statement]], list[Step]]] = [
+    (SCHEMA, statements, CORE_MIGRATIONS),
+    (MORE_SCHEMA, more_statements, MORE_MIGRATIONS),
+]
+
+
 def make_case(seed: int) -> gt.Case:
     r = random.Random(seed)
-    versions = {f"fz@{i + 1}": version_queries(r) for i in range(r.randint(1, 3))}
-    migration = r.choice(MIGRATIONS)(r)
+    schema, pool, migrations = r.choice(PROFILES)
+    versions = {f"fz@{i + 1}": version_queries(r, pool(r)) for i in range(r.randint(1, 3))}
+    migration = r.choice(migrations)(r)
     if r.random() < 0.25:
-        second = r.choice(MIGRATIONS)(r)
+        second = r.choice(migrations)(r)
         if "BEGIN" not in migration + second:
             migration = f"BEGIN; {migration}; {second}; COMMIT"
     return gt.Case(
         id=f"fuzz-{seed}",
-        schema_sql=SCHEMA,
+        schema_sql=schema,
         versions=versions,  # type: ignore[arg-type]
         migration_sql=migration,
     )
