@@ -3215,6 +3215,392 @@ def _p5s(ctx: Ctx) -> object:
     return f"longest version in the API {longest} bytes, in /metrics {label} bytes"
 
 
+# ------------------------------------------------------------------ round 6: reading the text
+
+#: A text whose E-string ends early when its 0x5C is the second byte of a character
+#: (lead byte per encoding): one string to a UTF-8 reader, a string then the DROP to the server.
+_HIDING_LEADS = {
+    "SJIS": b"\x95",
+    "SHIFT_JIS_2004": b"\x95",
+    "BIG5": b"\xa4",
+    "GBK": b"\x81",
+    "UHC": b"\x81",
+    "GB18030": b"\x81",
+}
+
+
+def _hiding(lead: bytes = b"\x95", prefix: bytes = b"SELECT E'") -> bytes:
+    return prefix + lead + b"\\'; " + DROP.encode() + b"; --'"
+
+
+def _raw_query(text: bytes) -> bytes:
+    return rc.message(b"Q", text + b"\x00")
+
+
+@guard("every client-only encoding at startup: a 0x5C second byte ends the E-string early")
+def _r6e1(ctx: Ctx) -> object:
+    seen = {}
+    for encoding, lead in _HIDING_LEADS.items():
+        with ctx.raw(client_encoding=encoding) as c:
+            c.send(_raw_query(_hiding(lead)))
+            seen[encoding] = outcome(c)
+        if not ctx.email_exists():
+            raise Bypassed(f"{encoding}: {seen}")
+    return seen
+
+
+@guard("ALTER ROLE SET client_encoding SJIS, the hiding text on the next connection")
+def _r6e2(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("ALTER ROLE postgres SET client_encoding = 'SJIS'")
+    try:
+        with ctx.raw() as c:
+            c.send(_raw_query(_hiding()))
+            return outcome(c)
+    finally:
+        with ctx.direct() as conn:
+            conn.execute("ALTER ROLE postgres RESET client_encoding")
+
+
+@guard("ALTER DATABASE SET client_encoding BIG5 through the proxy, hiding text next connection")
+def _r6e3(ctx: Ctx) -> object:
+    first = q(ctx, f"ALTER DATABASE {ctx.db} SET client_encoding = 'BIG5'")
+    with ctx.raw() as c:
+        c.send(_raw_query(_hiding(b"\xa4")))
+        return first + outcome(c)
+
+
+@guard("startup SJIS, SET client_encoding UTF8 answered, RESET pipelined before the text")
+def _r6e4(ctx: Ctx) -> object:
+    with ctx.raw(client_encoding="SJIS") as c:
+        c.send(rc.query("SET client_encoding = 'UTF8'"))
+        first = outcome(c)
+        c.send(rc.query("RESET client_encoding"), _raw_query(_hiding()))
+        return first + outcome(c, count=2)
+
+
+@guard("SET NAMES 'SJIS' pipelined before the hiding text")
+def _r6e5(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("SET NAMES 'SJIS'"), _raw_query(_hiding()))
+        return outcome(c, count=2)
+
+
+@guard("options --client_encoding=GBK (the long form) then the hiding text")
+def _r6e6(ctx: Ctx) -> object:
+    with ctx.raw(options="--client_encoding=GBK") as c:
+        c.send(_raw_query(_hiding(b"\x81")))
+        return outcome(c)
+
+
+@guard("0x27 as a would-be second byte (SJIS, BIG5, UHC, GB18030): the quote swallowed?")
+def _r6e7(ctx: Ctx) -> object:
+    seen = {}
+    for encoding, lead in (("SJIS", b"\x95"), ("BIG5", b"\xa4"), ("UHC", b"\x81")):
+        text = b"SELECT '" + lead + b"'; " + DROP.encode() + b"; --'"
+        with ctx.raw(client_encoding=encoding) as c:
+            c.send(_raw_query(text))
+            seen[encoding] = outcome(c)
+    with ctx.raw(client_encoding="GB18030") as c:  # a four-byte character cut by the quote
+        c.send(_raw_query(b"SELECT '\x81\x30'; " + DROP.encode() + b"; --'"))
+        seen["GB18030"] = outcome(c)
+    return seen
+
+
+@guard("SJIS half-width katakana (one byte) before an escaped quote, DROP after the string")
+def _r6e8(ctx: Ctx) -> object:
+    text = b"SELECT E'\xb1\\''; " + DROP.encode()
+    with ctx.raw(client_encoding="SJIS") as c:
+        c.send(_raw_query(text))
+        return outcome(c)
+
+
+@guard("ALTER ROLE SET standard_conforming_strings off, backslash text next connection")
+def _r6s1(ctx: Ctx) -> object:
+    first = q(ctx, "ALTER ROLE postgres SET standard_conforming_strings = off")
+    try:
+        return first + q(ctx, f"SELECT 'x\\''; {DROP}; --'")
+    finally:
+        with ctx.direct() as conn:
+            conn.execute("ALTER ROLE postgres RESET standard_conforming_strings")
+
+
+@guard("standard strings off answered, backslash text as Parse/Bind/Execute in a block")
+def _r6s2(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.query("SET standard_conforming_strings = off"), rc.query("BEGIN"))
+        first = outcome(c, count=2)
+        text = "ALTER TABLE users ADD COLUMN IF NOT EXISTS q text DEFAULT 'a\\'', DROP email --'"
+        c.send(rc.parse(text) + rc.bind() + rc.execute() + rc.sync())
+        c.send(rc.query("COMMIT"))
+        return first + outcome(c, count=2)
+
+
+@guard("SJIS, standard strings off, backslash_quote on: 0x5C trail in a plain string")
+def _r6s3(ctx: Ctx) -> object:
+    opts = "-c standard_conforming_strings=off -c backslash_quote=on -c client_encoding=SJIS"
+    with ctx.raw(options=opts) as c:
+        c.send(_raw_query(_hiding(prefix=b"SELECT '")))
+        return outcome(c)
+
+
+@guard("U& string literal with UESCAPE making a quote, then the DROP")
+def _r6u1(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT U&'!0027' UESCAPE '!'; {DROP}")
+
+
+@guard("U& string ending in a backslash (the escape character) then the DROP")
+def _r6u2(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT U&'x\\\\'; {DROP}; --'", standard_conforming_strings="on")
+
+
+@guard("U& identifier with a six-digit \\+ escape and UESCAPE naming the column")
+def _r6u3(ctx: Ctx) -> object:
+    return q(ctx, "ALTER TABLE users DROP COLUMN U&\"#+000065mail\" UESCAPE '#'")
+
+
+@guard("nested comment three deep, a DROP written between its levels, then a real DROP")
+def _r6c1(ctx: Ctx) -> object:
+    return q(ctx, f"/* a /* b /* c */ {DROP}; */ d */ SELECT 1; {DROP}")
+
+
+@guard("line comment ended by a bare carriage return, the DROP after it")
+def _r6c2(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT 1; -- note\r{DROP}")
+
+
+@guard("x$a$ is an identifier, not a dollar quote: the DROP after it")
+def _r6c3(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT 1 AS x$a$; {DROP}; --$a$")
+
+
+@guard("dollar quote with a LATIN1 tag, the DROP after it")
+def _r6c4(ctx: Ctx) -> object:
+    with ctx.raw(client_encoding="LATIN1") as c:
+        c.send(_raw_query(b"SELECT $\xe9$ ; $\xe9$; " + DROP.encode()))
+        return outcome(c)
+
+
+@guard("a dollar quote holding another tag, the DROP after the first tag closes")
+def _r6c5(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT $a$ $b$ $a$; {DROP}; --$b$")
+
+
+@guard("psql's \\; joining a SELECT and the DROP into one Query")
+def _r6c6(ctx: Ctx) -> object:
+    import subprocess
+
+    run = subprocess.run(
+        ["psql", "-X", "-v", "ON_ERROR_STOP=1", ctx.proxy.dsn(dbname=ctx.db)],
+        input=f"SELECT 1 \\; {DROP};\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PGAPPNAME": "migrate", "PATH": "/usr/bin:/bin"},
+    )
+    return (run.returncode, run.stderr.strip()[-120:])
+
+
+@guard("a literal \\; on the wire (a syntax error to PostgreSQL), the DROP after it")
+def _r6c7(ctx: Ctx) -> object:
+    return q(ctx, f"SELECT 1 \\; {DROP}")
+
+
+@guard("SQL PREPARE(text) of the pg_background stand-in, EXECUTE with the DROP as argument")
+def _r6p1(ctx: Ctx) -> object:
+    runners(ctx)
+    name = ctx.unique("p")
+    return q(
+        ctx,
+        f"PREPARE {name}(text) AS SELECT pg_background_launch($1)",
+        f"EXECUTE {name}('{DROP}')",
+    )
+
+
+@guard("Parse of 'EXECUTE p($1)' with the DROP as a Bind parameter")
+def _r6p2(ctx: Ctx) -> object:
+    runners(ctx)
+    name = ctx.unique("p")
+    with ctx.raw() as c:
+        c.send(rc.query(f"PREPARE {name}(text) AS SELECT pg_background_launch($1)"))
+        first = outcome(c)
+        c.send(rc.parse(f"EXECUTE {name}($1)") + rc.bind([DROP]) + rc.execute() + rc.sync())
+        return first + outcome(c)
+
+
+@guard("CREATE RULE DO INSTEAD of a SELECT on scratch running the pg_background stand-in")
+def _r6p3(ctx: Ctx) -> object:
+    runners(ctx)
+    r = ctx.unique("rule")
+    return q(
+        ctx,
+        f"CREATE RULE {r} AS ON UPDATE TO scratch DO INSTEAD SELECT pg_background_launch('{DROP}')",
+        "UPDATE scratch SET a = a",
+    )
+
+
+@guard("extended batch: an error, the DROP skipped, Sync, the DROP again in one send")
+def _r6x1(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("SELECT 1/0") + rc.bind() + rc.execute(),
+            rc.parse(DROP) + rc.bind() + rc.execute() + rc.sync(),
+            rc.parse(DROP) + rc.bind() + rc.execute() + rc.sync(),
+        )
+        return outcome(c, count=2)
+
+
+@guard("Parse of the DROP named, Sync, other traffic and a retag, Bind/Execute 2 s later")
+def _r6x2(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "later") + rc.sync())
+        first = outcome(c)
+        c.send(*(rc.query("SELECT name FROM users") for _ in range(50)))
+        first += outcome(c, count=50)[:1]
+        c.send(rc.query("SET application_name = 'shop@1'"))
+        first += outcome(c)
+        time.sleep(2)
+        c.send(rc.bind(statement="later") + rc.execute() + rc.sync())
+        return first + outcome(c)
+
+
+@guard("Close of the held statement and portal right behind its Execute, then Sync")
+def _r6x3(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(
+            rc.parse(DROP, "held")
+            + rc.bind(portal="hp", statement="held")
+            + rc.execute("hp")
+            + rc.close("P", "hp")
+            + rc.close("S", "held")
+            + rc.parse("SELECT 1", "held")
+            + rc.sync()
+        )
+        return outcome(c)
+
+
+@guard("Flush-only: Execute of the DROP, Flush, then a Close and re-Parse before any Sync")
+def _r6x4(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.parse(DROP, "f") + rc.bind(statement="f") + rc.execute() + rc.flush())
+        time.sleep(0.5)
+        c.send(rc.close("S", "f") + rc.parse("SELECT 1", "f") + rc.bind(statement="f"))
+        c.send(rc.execute() + rc.sync())
+        return outcome(c)
+
+
+@guard("three SSLRequests and a GSSENCRequest before the startup, then the DROP")
+def _r6t1(ctx: Ctx) -> object:
+    sock = socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5)
+    answers = []
+    try:
+        for request in (rc.SSL_REQUEST, rc.GSSENC_REQUEST, rc.SSL_REQUEST, rc.SSL_REQUEST):
+            sock.sendall(request)
+            answers.append(sock.recv(1))
+            if answers[-1] != b"N":
+                break
+        sock.sendall(rc.startup(ctx.params()) + rc.query(DROP))
+        data = b""
+        with contextlib.suppress(OSError):
+            while chunk := sock.recv(65536):
+                data += chunk
+    finally:
+        sock.close()
+    return (answers, data[:160])
+
+
+@guard("a CancelRequest sent as a message inside an established session, then the DROP")
+def _r6t2(ctx: Ctx) -> object:
+    with ctx.raw() as c:
+        c.send(rc.cancel_request(1, b"\x00\x00\x00\x01") + rc.query(DROP))
+        return outcome(c)
+
+
+@guard("CancelRequests with the session's own key while its held DROP waits, from others")
+def _r6t3(ctx: Ctx) -> object:
+    with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=20) as c:
+        body = next(r for r in c.startup(ctx.params()) if r.type == "K").body
+        pid, key = struct.unpack_from("!i", body)[0], bytes(body[4:])
+        c.send(rc.query("SET standard_conforming_strings = off"))
+        outcome(c)
+        # held: the proxy asks this very backend how it parses backslashes
+        c.send(rc.query("BEGIN"), rc.query(f"SELECT 'x\\''; {DROP}; --'"), rc.query("COMMIT"))
+        for _ in range(30):
+            with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+                s.sendall(rc.cancel_request(pid, key))
+                s.settimeout(5)
+                with contextlib.suppress(OSError):
+                    s.recv(1)
+            time.sleep(0.01)
+        return outcome(c, count=3)
+
+
+@guard("a CancelRequest with a 256-byte key (protocol 3.2) for the live session's pid")
+def _r6t4(ctx: Ctx) -> object:
+    pid = int(ctx.live.info.backend_pid)  # type: ignore[attr-defined]
+    with socket.create_connection(("127.0.0.1", ctx.proxy.port), timeout=5) as s:
+        s.sendall(rc.cancel_request(pid, b"\x01" * 256))
+        s.settimeout(5)
+        with contextlib.suppress(OSError):
+            s.recv(1)
+    return q(ctx, "SELECT 1")
+
+
+@other("admin: token comparison time, first vs last character wrong (write token)")
+def _r6a1(ctx: Ctx) -> object:
+    token = "t0ken-" + "a" * 58
+    proxy = ProxyProcess(upstream=ctx.proxy.upstream, env={"SKEWGUARD_ADMIN_TOKEN": token}).start()
+    try:
+
+        def timing(wrong: str) -> float:
+            conn = http.client.HTTPConnection("127.0.0.1", proxy.admin_port, timeout=10)
+            times = []
+            for _ in range(300):
+                began = time.perf_counter_ns()
+                conn.request(
+                    "POST",
+                    "/api/versions/pin",
+                    body=b'{"app":"x","version":"1"}',
+                    headers={
+                        "Authorization": f"Bearer {wrong}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                response = conn.getresponse()
+                response.read()
+                assert response.status in (400, 401, 403), response.status
+                times.append(time.perf_counter_ns() - began)
+            conn.close()
+            times.sort()
+            return times[len(times) // 2] / 1e3
+
+        first = timing("X" + token[1:])
+        last = timing(token[:-1] + "X")
+        huge = timing("a" * 60_000)
+    finally:
+        proxy.stop()
+    return f"median µs: first wrong {first:.0f}, last wrong {last:.0f}, 60 kB token {huge:.0f}"
+
+
+@other("admin: the request target with NUL, %00, backslashes and a 60 kB query string")
+def _r6a2(ctx: Ctx) -> object:
+    seen: list[object] = []
+    for path in (
+        "/api/versions%00",
+        "/api\\versions",
+        "/%2e%2e/%2e%2e/etc/passwd",
+        "/api/versions?limit=" + "9" * 60_000,
+        "//api//versions",
+        "/API/VERSIONS",
+    ):
+        try:
+            seen.append(admin(ctx, "GET", path)[0])
+        except (OSError, http.client.HTTPException) as exc:
+            seen.append(type(exc).__name__)
+    _admin_alive(ctx)
+    return seen
+
+
 # Heavy last: each leaves the proxy with a large state (versions, facets, learning work)
 # that slows what runs after it.
 
