@@ -3605,9 +3605,9 @@ def _r6a2(ctx: Ctx) -> object:
 # that slows what runs after it.
 
 
-@other("parser: a tagged Query of 100000 statements; another client's SELECT meanwhile")
-def _p5d(ctx: Ctx) -> object:
-    """Open (reported, not refused): the text is read on the event loop, ~10 s and more."""
+def _stall_while(ctx: Ctx, send: Callable[[rc.RawClient], list[str]]) -> str:
+    """``send`` a big text on a tagged connection while another client runs ``SELECT 1``
+    in a loop: the big one's outcome and the other client's slowest round trip."""
     import threading
 
     stall: list[float] = []
@@ -3629,11 +3629,63 @@ def _p5d(ctx: Ctx) -> object:
     with ctx.raw(application_name="bulk@1") as c:
         c.sock.settimeout(300)
         began = time.monotonic()
-        c.send(rc.query("SELECT 1;" * 100_000))
-        got = [*outcome(c), f"{time.monotonic() - began:.1f}s"]
+        got = [*send(c), f"{time.monotonic() - began:.1f}s"]
     t.join(300)
     _settled(ctx)
-    return f"{got}, another client's slowest SELECT 1: {max(stall, default=0):.2f}s (open)"
+    return f"{got}, another client's slowest SELECT 1: {max(stall, default=0):.2f}s"
+
+
+@other("parser: a tagged Query of 100000 statements; another client's SELECT meanwhile")
+def _p5d(ctx: Ctx) -> object:
+    def send(c: rc.RawClient) -> list[str]:
+        c.send(rc.query("SELECT 1;" * 100_000))
+        return outcome(c)
+
+    return _stall_while(ctx, send)
+
+
+def _in_list(count: int) -> str:
+    return "(" + ", ".join(str(i) for i in range(count)) + ")"
+
+
+@other("parser: a Parse of one 900 kB IN list, bound and run; another client's SELECT meanwhile")
+def _r6b1(ctx: Ctx) -> object:
+    def send(c: rc.RawClient) -> list[str]:
+        text = f"SELECT count(*) FROM users WHERE id IN {_in_list(130_000)}"
+        c.send(rc.parse(text) + rc.bind() + rc.execute() + rc.sync())
+        return outcome(c)
+
+    return _stall_while(ctx, send)
+
+
+@other("parser: a Parse of one 900 kB DDL, bound and run; another client's SELECT meanwhile")
+def _r6b2(ctx: Ctx) -> object:
+    name = ctx.unique("big")
+
+    def send(c: rc.RawClient) -> list[str]:
+        text = (
+            f"ALTER TABLE scratch ADD CONSTRAINT {name} CHECK (a IN {_in_list(130_000)}) NOT VALID"
+        )
+        c.send(rc.parse(text) + rc.bind() + rc.execute() + rc.sync())
+        return outcome(c)
+
+    return _stall_while(ctx, send)
+
+
+@other("parser: a Query of one 900 kB DDL; another client's SELECT meanwhile")
+def _r6b3(ctx: Ctx) -> object:
+    name = ctx.unique("big")
+
+    def send(c: rc.RawClient) -> list[str]:
+        c.send(
+            rc.query(
+                f"ALTER TABLE scratch ADD CONSTRAINT {name} CHECK (a IN {_in_list(130_000)}) "
+                "NOT VALID"
+            )
+        )
+        return outcome(c)
+
+    return _stall_while(ctx, send)
 
 
 def _settled(ctx: Ctx, within: float = 120) -> None:

@@ -56,7 +56,7 @@ from skewguard.footprint import Evidence, VersionKey
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.offload import INLINE_BELOW, sized
+from skewguard.offload import INLINE_BELOW, LONG_TEXT, for_text, sized
 from skewguard.peers import Peers
 from skewguard.policy import (
     Action,
@@ -508,9 +508,12 @@ class Guard:
         the side connection: ``judge`` takes the outcome when the current catalog picks
         the same trials for the same texts, and replays anew otherwise. None when there
         is nothing to start (no replay, nothing protected, no snapshot, or a large one
-        not modelled yet).
+        not modelled yet), or the texts are long (modelled here, on the event loop,
+        they would hold every session; the decision models them in a worker thread).
         ``node``: the last text's statement, parsed."""
         if not self.replays(requester) or not isinstance(gathered, Gathered):
+            return None
+        if sum(map(len, texts)) > LONG_TEXT:
             return None
         snapshot = self._catalogs.cached(requester.database)
         if not gathered.protections or snapshot is None:
@@ -590,13 +593,13 @@ class Guard:
         if not prepared(snapshot):
             await sized(len(snapshot.relations), functools.partial(prepare, snapshot))
         links = self._links.get(requester.database, Links()).since(snapshot)
-        reached = reach(node, snapshot, links)
+        reached = await for_text(len(text), functools.partial(reach, node, snapshot, links))
         found = await self._gather(requester)
         if isinstance(found, Unjudgeable):  # the full way answers it (and says why)
             return Screened(gathered=found)
         if found.partial:
             every = reached.every_name() if reached is not None else None
-            if every is None or self._mentioned(requester, every):
+            if every is None or await self._mentioned(requester, every):
                 return Screened(gathered=found)
         if found.footprints:
             if reached is None or not reached.clear_of(self._used_names(found.footprints)):
@@ -642,7 +645,7 @@ class Guard:
             return await self.unjudged(requester, texts, found.reason, found.why)
         if found.partial:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
-            if names is None or self._mentioned(requester, names):
+            if names is None or await self._mentioned(requester, names):
                 why = (
                     f"the analysis of recent queries did not finish within {budget:.1f} s,"
                     " and some not analysed yet may use what this change touches"
@@ -655,11 +658,13 @@ class Guard:
             )
         return found
 
-    def _mentioned(self, requester: Requester, names: frozenset[str]) -> bool:
-        """Whether a query not analysed yet names one of ``names`` (as a word)."""
+    async def _mentioned(self, requester: Requester, names: frozenset[str]) -> bool:
+        """Whether a query not analysed yet names one of ``names`` (as a word); searched
+        in a worker thread when those queries are long."""
         if self._learner is None:
             return False
-        return mentions(self._learner.unanalysed(requester.database), names)
+        texts = list(self._learner.unanalysed(requester.database))
+        return await for_text(sum(map(len, texts)), functools.partial(mentions, texts, names))
 
     async def _gather(self, requester: Requester) -> GatherResult:
         """What ``_footprints`` judges on, or why it cannot: no side effects,

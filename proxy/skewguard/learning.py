@@ -37,6 +37,7 @@ from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.literal_keys import literal_key, marked_key
 from skewguard.observe.metrics import ProxyMetrics
+from skewguard.offload import for_text
 from skewguard.search_path import DEFAULT
 from skewguard.store import StateStore, StoredVersion
 
@@ -478,12 +479,14 @@ class Learner:
                 lkey: str | None = None  # computed once, when needed
                 learned = cache.exact.get((names, sql))
                 if learned is None:
-                    lkey = literal_key(sql)
+                    lkey = await for_text(len(sql), functools.partial(literal_key, sql))
                     shared = cache.by_literal.get((names, lkey))
                     if isinstance(shared, _Learned):
                         learned = shared
                     else:
-                        learned = await self._facets(key.database, slog, sql, count, when, deadline)
+                        learned = await self._facets(
+                            key.database, slog, sql, lkey, count, when, deadline
+                        )
                 prepared: frozenset[Facet] = frozenset()
                 if learned is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
                     prepared = await self._result_facets(
@@ -589,7 +592,8 @@ class Learner:
         catalog = await self._catalog(database, slog.user, deadline=deadline)
         if catalog is None:
             return frozenset()
-        found = result_facets(
+        read = functools.partial(
+            result_facets,
             sql,
             search_path=slog.search_path,
             catalog=catalog,
@@ -597,6 +601,7 @@ class Learner:
             prepared_only=prepared_only,
             temporary=slog.temporary,
         )
+        found = await for_text(len(sql), read)
         if len(cache.results) >= EXACT_CACHE_LIMIT:
             cache.results.clear()
         cache.results[(slog.names, sql)] = found
@@ -607,14 +612,16 @@ class Learner:
         database: str,
         slog: StatementLog,
         sql: str,
+        literal: str,
         count: int,
         when: float,
         deadline: float | None = None,
     ) -> _Learned | None:
-        """Analyse one text the caches do not answer (the caller tried them first)."""
+        """Analyse one text the caches do not answer (the caller tried them first);
+        ``literal``: its ``literal_key``."""
         user, names = slog.user, slog.names
         cache = self._caches.setdefault(database, _DatabaseCache())
-        lkey = (names, literal_key(sql))
+        lkey = (names, literal)
         shared = cache.by_literal.get(lkey)
         catalog = await self._catalog(database, user, deadline=deadline)
         if catalog is None:
@@ -634,9 +641,11 @@ class Learner:
         # Constants written: fixed in this text, unless the marked shape says where they are.
         learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:
-            generic = await _analysed(marked_key(sql), names, catalog, user)
+            marked = await for_text(len(sql), functools.partial(marked_key, sql))
+            generic = await _analysed(marked, names, catalog, user)
             slots = slots_of(generic.values)
-            if generic.facets == result.facets and values_of(sql, slots) == list(result.values):
+            values = await for_text(len(sql), functools.partial(values_of, sql, slots))
+            if generic.facets == result.facets and values == list(result.values):
                 learned = _Learned(result.facets, slots)
                 cache.by_literal[lkey] = learned
             else:

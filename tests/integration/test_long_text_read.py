@@ -106,3 +106,41 @@ def test_a_long_text_ending_in_ddl_is_still_judged(
             "AND attname = 'email' AND NOT attisdropped"
         ).fetchone()
     assert row == (1,)
+
+
+def _in_list(count: int) -> str:
+    return "(" + ", ".join(str(i) for i in range(count)) + ")"
+
+
+def test_a_long_prepared_ddl_is_judged_in_order(proxy: ProxyProcess, cluster: LocalCluster) -> None:
+    """One DDL statement too long to read on the event loop, sent as Parse/Bind/Execute,
+    is read in a worker thread and judged as one read at once: the DROP of a column a
+    live version reads is refused, a CHECK on a table nobody uses passes, and what each
+    session sent behind them is answered after them, in order."""
+    database = str(psycopg.conninfo.conninfo_to_dict(proxy.upstream)["dbname"])
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("CREATE TABLE IF NOT EXISTS unused (a int)")
+    drop = f"{DROP}, ADD CONSTRAINT wide CHECK (id IN {_in_list(3_000)}) NOT VALID"
+    check = f"ALTER TABLE unused ADD CONSTRAINT wide CHECK (a IN {_in_list(3_000)}) NOT VALID"
+    answers = []
+    with _client(proxy, "migrate") as client:
+        for text in (drop, check):
+            client.send(
+                rc.parse(text, "long") + rc.bind(statement="long") + rc.execute() + rc.sync(),
+                rc.query("DEALLOCATE long"),
+                rc.query("SELECT 'next'"),
+            )
+            first, _, third = client.read_ready(), client.read_ready(), client.read_ready()
+            answers.append([r.fields()["C"] for r in first if r.type == "E"])
+            assert [r.body for r in third if r.type == "D"] == [b"\x00\x01\x00\x00\x00\x04next"]
+    assert answers == [["55006"], []]
+    with direct(cluster, dbname=database) as conn:
+        email = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'users'::regclass "
+            "AND attname = 'email' AND NOT attisdropped"
+        ).fetchone()
+        wide = conn.execute(
+            "SELECT count(*) FROM pg_constraint WHERE conname = 'wide'"
+            " AND conrelid = 'unused'::regclass"
+        ).fetchone()
+    assert (email, wide) == ((1,), (1,))

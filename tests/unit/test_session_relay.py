@@ -22,8 +22,9 @@ from skewguard.config import Settings
 from skewguard.footprint import VersionKey
 from skewguard.learning import StatementLog
 from skewguard.literal_keys import literal_key
-from skewguard.relay.session import ClientSession, Phase
-from skewguard.statements import Script
+from skewguard.relay import session as session_module
+from skewguard.relay.session import READ_OFF_LOOP_ABOVE, ClientSession, Phase
+from skewguard.statements import Script, read_script
 from skewguard.wire.framing import Message, Segment
 from tests.support import rawclient as rc
 
@@ -75,10 +76,12 @@ class _Session(ClientSession):
         self.statement_log = StatementLog(VersionKey("db", "app", "1"), "u", ("public",), backlog)
         self._gate = cast(Any, _Gate()) if gate else None
         self.held_message: Message | None = None
+        self.held_script: Script | None = None
 
     def _hold(self, message: Message, script: Script, rest: list[Segment]) -> None:
         self._held = rest
         self.held_message = message
+        self.held_script = script
 
     def state(self) -> tuple[object, ...]:
         assert self.statement_log is not None
@@ -197,3 +200,48 @@ def test_a_read_that_cuts_copy_data_is_one_write() -> None:
     session.data_received(data[-7:] + rc.copy_done())
     assert b"".join(session.sent) == data + rc.copy_done()
     assert session._scanner.idle
+
+
+#: One DDL statement longer than the hot path reads on the event loop.
+LONG_DDL = (
+    "alter table t add constraint c check (a in ("
+    + ", ".join(str(i) for i in range(READ_OFF_LOOP_ABOVE // 4))
+    + ")) not valid"
+)
+LONG_DDL_STREAMS = {
+    "execute": [rc.parse(LONG_DDL, "s"), rc.bind([], statement="s"), rc.execute(), rc.sync()],
+    "query": [rc.query(LONG_DDL)],
+}
+
+
+@pytest.mark.parametrize("untagged", [False, True], ids=["tagged", "untagged"])
+@pytest.mark.parametrize("name", sorted(LONG_DDL_STREAMS))
+def test_one_long_statement_is_not_read_on_the_event_loop(
+    name: str, untagged: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A Parse, Execute or Query of one long DDL statement is held with its read left to
+    a worker thread (``_read_then_go_on``): read at Parse or Execute on the loop, a
+    900 kB statement held every other session 1.5 s (and its decision 12 s more)."""
+    reads: list[str] = []
+
+    def recorded(sql: str, **kwargs: Any) -> Script:
+        reads.append(sql)
+        return read_script(sql, **kwargs)
+
+    monkeypatch.setattr(session_module, "read_script", recorded)
+    stream = LONG_DDL_STREAMS[name]
+    session = _Session(gate=True)
+    if untagged:  # an untagged session's DDL is not learned: it was read at Parse
+        session.statement_log = StatementLog(
+            VersionKey("db", "", ""), "u", ("public",), session.statement_log.backlog
+        )
+    session.data_received(b"".join(stream))
+    assert reads == []
+    held = session.held_message
+    assert held is not None and held.raw == stream[-2 if name == "execute" else 0]
+    assert b"".join(session.sent) == b"".join(stream[:-2] if name == "execute" else [])
+    assert session._deferred is not None
+    sql, read = session._deferred
+    assert sql == LONG_DDL
+    script = read()  # what _read_then_go_on runs in a worker thread
+    assert script.has_ddl and reads == [LONG_DDL]

@@ -17,6 +17,7 @@ the guard cannot judge is answered by the ``--on-guard-error`` policy.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -25,6 +26,7 @@ from typing import Any
 
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester, Speculation
+from skewguard.offload import for_text
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.relay.fast_path import FastPathFunctions
 from skewguard.replaying import OwnQueryTimeout, ReplayTimeout
@@ -264,21 +266,27 @@ class TransactionGate:
             self._pending.speculation = self._speculation
             earlier, self._earlier = self._earlier, []
             for passed in earlier:  # they ran first in this implicit transaction
-                self._add(passed)
+                await self._add(passed)
         return await self._added(requester, text, statement.node)
 
-    def _add(self, text: str, node: Any = None) -> list[CannotModel]:
-        """The overlay takes ``text``; raises _Unjudged for a reach it cannot know."""
-        assert self._pending is not None
+    async def _add(self, text: str, node: Any = None) -> list[CannotModel]:
+        """The overlay takes ``text``; raises _Unjudged for a reach it cannot know.
+
+        A long text is modelled in a worker thread (its session waits): should the
+        decision's deadline pass first, the change it was added to is forgotten
+        with the refusal, so the thread finishing later changes nothing that counts.
+        """
+        pending = self._pending
+        assert pending is not None
         try:
-            return self._pending.apply(text, node)
+            return await for_text(len(text), functools.partial(pending.apply, text, node))
         except CannotModel as exc:  # its reach is unknown: any version may notice
             raise _Unjudged("unmodelled", str(exc)) from exc
 
     async def _added(self, requester: Requester, text: str, node: Any) -> Decision | None:
         assert self._pending is not None
         try:
-            unmodelled = self._add(text, node)
+            unmodelled = await self._add(text, node)
         except DdlParseError:
             decision = await self._guard.judge_unparseable(requester, [text], source="proxy")
             return decision if decision.action is Action.BLOCK else None

@@ -25,6 +25,7 @@ from skewguard.guard import Requester
 from skewguard.identity import UNTAGGED, Identity, startup_settings
 from skewguard.learning import StatementLog
 from skewguard.observe.traffic import TrafficStats
+from skewguard.offload import LONG_TEXT
 from skewguard.policy import Mode, Refusal, unjudged_decision
 from skewguard.relay.gate import TransactionGate
 from skewguard.relay.own_queries import bracketed
@@ -97,10 +98,11 @@ _FUNCTION_CALL = Script()
 _PARSES: Recent[bytes, tuple[str, str, bool]] = Recent()
 #: A text that must be read -> what it does (BEGIN, COMMIT, SET ... come again and again).
 _SCRIPTS: Recent[str, Script] = Recent()
-#: A Query text longer than this that must be read is read in a worker thread while
-#: its session is held: the read of 100,000 `SELECT 1;` held every session ~1 s.
-READ_OFF_LOOP_ABOVE = 8192
-#: Stands for the script of a Query whose read is deferred to a worker thread.
+#: A Query or Execute text longer than this that must be read is read in a worker
+#: thread while its session is held: the read of 100,000 `SELECT 1;` held every
+#: session ~1 s, that of one 900 kB DDL statement 1.5 s.
+READ_OFF_LOOP_ABOVE = LONG_TEXT
+#: Stands for the script of a Query or Execute whose read is deferred to a worker thread.
 _READ_LATER = Script(())
 #: What a held message gets when the client cancels it (PostgreSQL's own words).
 _USER_CANCEL = Refusal("canceling statement due to user request", "", "", sqlstate=QUERY_CANCELED)
@@ -154,8 +156,8 @@ class ClientSession(asyncio.Protocol):
         self.identity = UNTAGGED
         self._retags = 0  # identity changes seen (LOGGED_RETAGS of them logged)
         self._claimed: set[Identity] = set()  # learned under (--max-session-versions)
-        # a Query read off the loop: its bytes, text and encodings (READ_OFF_LOOP_ABOVE)
-        self._deferred: tuple[bytes, str, tuple[str | None, ...]] | None = None
+        # a Query or Execute read off the loop: its text and its read (READ_OFF_LOOP_ABOVE)
+        self._deferred: tuple[str, Callable[[], Script]] | None = None
         self.stats = TrafficStats(UNTAGGED)  # counted once the StartupMessage names the identity
         self.prepared = PreparedStatements()
         self.backend_pid: int | None = None
@@ -446,8 +448,9 @@ class ClientSession(asyncio.Protocol):
             if executes:
                 sql = self._query_sql = self.prepared.expand_executes(sql)
             if reading:
-                if len(sql) > READ_OFF_LOOP_ABOVE and _SCRIPTS.get(sql) is None:
-                    self._deferred = (raw, sql, encodings)
+                if self._read_later(sql):
+                    read = functools.partial(self._query_script, raw, sql, encodings, cached=False)
+                    self._deferred = (sql, read)
                     return _READ_LATER  # held: read in a worker thread (_read_then_go_on)
                 script = self._query_script(raw, sql, encodings)
                 self._record(sql, script)
@@ -486,7 +489,14 @@ class ClientSession(asyncio.Protocol):
         sql = self.prepared.portal_sql(m.decode_execute_portal(buf, start, stop))
         if sql is None:  # a plain statement (the sniff ran at Parse), or unknown
             return None
+        if self._read_later(sql):
+            self._deferred = (sql, functools.partial(self._read, sql, cached=False))
+            return _READ_LATER  # held: read in a worker thread (_read_then_go_on)
         return self._on_statement(self._read(sql), self._syncs + 1)
+
+    def _read_later(self, sql: str) -> bool:
+        """``sql`` is too long to read on the event loop (and was not read before)."""
+        return len(sql) > READ_OFF_LOOP_ABOVE and _SCRIPTS.get(sql) is None
 
     def _on_parse(self, body: bytes) -> None:
         """Parse: nothing runs yet; the text is counted and its statement followed."""
@@ -494,7 +504,10 @@ class ClientSession(asyncio.Protocol):
         self.prepared.on_parse(name, query, to_read=to_read)
         if name and self.statement_log is not None:
             self.statement_log.named.add(query)
-        self._record(query, self._read(query) if to_read and self._untagged_log() else None)
+        # an untagged session's DDL is not learned: known by reading it, unless it is too
+        # long to read on the loop (then it is learned, its analysis in a worker thread)
+        read = to_read and self._untagged_log() and not self._read_later(query)
+        self._record(query, self._read(query) if read else None)
         if self._sampler is not None:
             owned = self._sample_owner() is not None  # an untagged session samples nothing
             self._sampler.on_parse(name, query, body, wanted=owned)
@@ -735,21 +748,20 @@ class ClientSession(asyncio.Protocol):
         loop = asyncio.get_running_loop()
         if script is _READ_LATER:
             assert self._deferred is not None
-            raw, sql, encodings = self._deferred
+            sql, read = self._deferred
             self._deferred = None
-            self._task = loop.create_task(self._read_then_go_on(message, raw, sql, encodings))
+            self._task = loop.create_task(self._read_then_go_on(message, sql, read))
         else:
             self._task = loop.create_task(self._decide(message, script, text))
 
     async def _read_then_go_on(
-        self, message: Message, raw: bytes, sql: str, encodings: tuple[str | None, ...]
+        self, message: Message, sql: str, read: Callable[[], Script]
     ) -> None:
-        """A long Query text that must be read, read in a worker thread while the session
-        is held (what the client sends meanwhile waits behind it, in order); then on as
-        a text read at once: judged, or forwarded. Parsing holds the GIL, but the
-        interpreter switches threads every few ms, so other sessions are served."""
+        """A long Query or Execute text that must be read, read in a worker thread while
+        the session is held (what the client sends meanwhile waits behind it, in order);
+        then on as a text read at once: judged, or forwarded. Parsing holds the GIL, but
+        the interpreter switches threads every few ms, so other sessions are served."""
         try:
-            read = functools.partial(self._query_script, raw, sql, encodings, cached=False)
             script = await asyncio.to_thread(read)
         except asyncio.CancelledError:
             if not self._cancel_requested or self.phase is Phase.CLOSED:
@@ -760,8 +772,10 @@ class ClientSession(asyncio.Protocol):
         if self.phase is Phase.CLOSED:
             return
         _SCRIPTS.put(sql, script)
-        self._record(sql, script)
-        judged = self._on_statement(script, self._syncs + 1)  # _hold uncounted the Query
+        if message.type == 0x51:  # a prepared statement's text was learned at its Parse
+            self._record(sql, script)
+        # a Query's ReadyForQuery (_hold uncounted it), or the next Sync's
+        judged = self._on_statement(script, self._syncs + 1)
         if judged is not None:
             await self._decide(message, judged, sql)
             return
