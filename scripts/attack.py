@@ -3764,6 +3764,47 @@ def _p5t(ctx: Ctx) -> object:
     )
 
 
+@other("identity: 300 connections claiming 32 versions each (9600 versions)")
+def _r6v1(ctx: Ctx) -> object:
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+    before = _rss(pid)
+    for conn in range(300):
+        with ctx.raw() as c:
+            texts = [
+                t
+                for i in range(32)
+                for t in (f"SET application_name = 'many@{conn}.{i}'", "SELECT name FROM users")
+            ]
+            c.send(*(rc.query(t) for t in texts))
+            outcome(c, count=len(texts))
+    time.sleep(3)
+    grew = (_rss(pid) - before) / 1e6
+    began = time.monotonic()
+    ddl = q(ctx, "ALTER TABLE users ADD COLUMN IF NOT EXISTS many int")
+    took = time.monotonic() - began
+    began = time.monotonic()
+    ddl += q(ctx, "ALTER TABLE users DROP COLUMN IF EXISTS name")
+    drop = time.monotonic() - began
+    with ctx.direct() as conn:  # the versions read it: the DROP must have been refused
+        kept = conn.execute(
+            "SELECT 1 FROM pg_attribute WHERE attname = 'name'"
+            " AND attrelid = 'public.users'::regclass AND NOT attisdropped"
+        )
+        if kept.fetchone() is None:
+            conn.execute("ALTER TABLE users ADD COLUMN name text")
+            raise Bypassed(f"users.name dropped though 9600 versions read it: {ddl}")
+    began = time.monotonic()
+    with urllib.request.urlopen(ctx.proxy.admin_url + "/api/versions", timeout=120) as r:
+        page = r.read()
+    api = time.monotonic() - began
+    _settled(ctx)
+    return (
+        f"DDL {ddl} in {took:.2f}s / {drop:.2f}s; /api/versions {len(page)} B in {api:.2f}s;"
+        f" RSS +{grew:.0f} MB"
+    )
+
+
 # ------------------------------------------------------------------ runner
 
 
