@@ -356,7 +356,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "app_role",
         "bind apps to PostgreSQL roles, e.g. orders=orders_rw,shop=shop_rw: a tag of a bound "
-        "app from any other role is tracked as untagged and protects nothing",
+        "app from any other role is tracked as untagged and protects nothing; *=ROLE binds "
+        "every app not named (other roles then claim no version at all)",
         _pairs,
         metavar="APP=ROLE,...",
     ),

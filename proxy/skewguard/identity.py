@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 DEFAULT_PATTERN = r"^(?P<app>[^@\s]+)@(?P<version>\S+)$"
 UNTAGGED_LABEL = "(untagged)"
+#: ``--app-role`` app name standing for every app not bound by its own name.
+EVERY_APP = "*"
 #: The bytes of application_name PostgreSQL shows (pg_stat_activity keeps NAMEDATALEN - 1):
 #: a claimed tag is read no further, so a client's 1 MB tag is no 1 MB label, key or row.
 TAG_BYTES = 63
@@ -119,7 +121,10 @@ class IdentityResolver:
     untagged (tracked, protecting nothing), so ``migrator@2.0.0`` or a DBA's
     session never becomes a version whose footprint blocks the next migration.
     An app bound to roles (``app_roles``) is untagged from any other role, so a
-    role that can merely log in cannot pose as ``shop@999``.
+    role that can merely log in cannot pose as ``shop@999``. Apps bound to ``*``
+    stand for every app not bound by name: with it, such a role claims no version
+    at all (each claim adds protection, and thousands of them made every decision
+    too slow to judge: DDL refused for the whole ``--retain`` window).
     """
 
     __slots__ = ("_app_roles", "_migrator_apps", "_migrator_roles", "_pattern")
@@ -173,7 +178,7 @@ class IdentityResolver:
     def _unless_migrator(self, identity: Identity, user: str) -> Identity:
         if identity.app in self._migrator_apps or user in self._migrator_roles:
             return UNTAGGED
-        bound = self._app_roles.get(identity.app)
+        bound = self._app_roles.get(identity.app, self._app_roles.get(EVERY_APP))
         if bound is not None and user not in bound:
             return UNTAGGED  # another role claiming the app's name: tracked, protects nothing
         return identity

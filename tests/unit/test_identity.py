@@ -204,6 +204,17 @@ def test_an_app_bound_to_roles_is_untagged_from_any_other_role() -> None:
     assert resolver.from_startup({"user": "intruder", "application_name": "blog@1"}).tagged
 
 
+def test_apps_bound_to_every_app_count_only_from_its_roles() -> None:
+    """``*=ROLE``: a role that can merely log in claims no version of any app (300
+    connections claiming 32 versions each made every DDL decision unjudgeable)."""
+    resolver = IdentityResolver(app_roles=[("*", "apps"), ("shop", "shop_rw")])
+    assert resolver.from_startup({"user": "apps", "application_name": "blog@1"}).tagged
+    assert resolver.from_startup({"user": "intruder", "application_name": "blog@1"}) == UNTAGGED
+    assert resolver.from_application_name("many@7", user="intruder") == UNTAGGED
+    assert resolver.from_startup({"user": "shop_rw", "application_name": "shop@1"}).tagged
+    assert resolver.from_startup({"user": "apps", "application_name": "shop@1"}) == UNTAGGED
+
+
 def test_startup_settings_are_read_as_the_backend_applies_them() -> None:
     """``options`` first, then the other parameters (case-insensitive names)."""
     params = {

@@ -232,9 +232,8 @@ def test_one_long_statement_is_not_read_on_the_event_loop(
     stream = LONG_DDL_STREAMS[name]
     session = _Session(gate=True)
     if untagged:  # an untagged session's DDL is not learned: it was read at Parse
-        session.statement_log = StatementLog(
-            VersionKey("db", "", ""), "u", ("public",), session.statement_log.backlog
-        )
+        backlog = Backlog(DEFAULT_MAX_TEXTS, MAX_CHARS, literal_key)
+        session.statement_log = StatementLog(VersionKey("db", "", ""), "u", ("public",), backlog)
     session.data_received(b"".join(stream))
     assert reads == []
     held = session.held_message
