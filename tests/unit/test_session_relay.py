@@ -9,6 +9,7 @@ the guard must judge must split the stream exactly where it starts.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import random
 from collections.abc import Iterator
@@ -244,3 +245,27 @@ def test_one_long_statement_is_not_read_on_the_event_loop(
     assert sql == LONG_DDL
     script = read()  # what _read_then_go_on runs in a worker thread
     assert script.has_ddl and reads == [LONG_DDL]
+
+
+def test_a_long_text_ambiguous_in_one_session_is_not_cached_for_others(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Read off the loop while an SJIS switch is unanswered, a long text that hides a
+    DROP from UTF-8 readers is ambiguous for this session only: cached, it made the
+    same text from a plain UTF-8 session refused as unjudgeable."""
+    text = (
+        b"SELECT 1; " * (READ_OFF_LOOP_ABOVE // 10) + b"SELECT E'\x95\\'; " + b"DROP TABLE t; --'"
+    )
+    session = _Session(gate=True)
+    session._encoding_set = True
+    session._encodings_in_flight.add("SJIS")
+    session._encodings_until = 99  # the switch is not answered yet
+    session.data_received(rc.message(b"Q", text + b"\x00"))
+    assert session._deferred is not None and session.held_message is not None
+    sql, read = session._deferred
+    monkeypatch.setattr(session, "_on_statement", lambda script, ready_index: None)
+    monkeypatch.setattr(session, "_carry_out", lambda message, refusal: None)
+    monkeypatch.setattr(session, "_release_held", lambda: None)
+    asyncio.run(session._read_then_go_on(session.held_message, sql, read))
+    assert read().ambiguous
+    assert session_module._SCRIPTS.get(sql) is None

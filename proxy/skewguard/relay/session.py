@@ -771,7 +771,8 @@ class ClientSession(asyncio.Protocol):
             return
         if self.phase is Phase.CLOSED:
             return
-        _SCRIPTS.put(sql, script)
+        if not script.ambiguous:  # ambiguous in this session's encodings, not in others'
+            _SCRIPTS.put(sql, script)
         if message.type == 0x51:  # a prepared statement's text was learned at its Parse
             self._record(sql, script)
         # a Query's ReadyForQuery (_hold uncounted it), or the next Sync's
