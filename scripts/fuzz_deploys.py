@@ -16,7 +16,7 @@ disagreement is printed with the case, the errors and the proxy's answer, then a
 count of each outcome. A case whose migration fails, or whose versions fail before it,
 is ``invalid`` and not judged. Seeds are stable: a printed case id (``fuzz-5030``)
 runs again with ``--seeds 5030``. What a run found goes to the ground-truth corpus as
-a case of its own once fixed (tests/support/groundtruth_bodies.py came from here).
+a case of its own once fixed (tests/support/groundtruth_fuzzed.py).
 """
 
 from __future__ import annotations

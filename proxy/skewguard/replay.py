@@ -48,7 +48,7 @@ from pglast import ast
 from pglast.stream import RawStream
 
 from skewguard.relay.own_queries import OWN, unit
-from skewguard.replay_samples import Sample, ShapeKey
+from skewguard.replay_samples import Sample, ShapeKey, statement_class
 from skewguard.wire import messages as m
 from skewguard.wire.replies import QueryResult
 
@@ -214,6 +214,11 @@ class _Builder:
             runs = tuple(self.add(run) for run in made)
             if again:
                 self.rebound.update(runs)
+            read = statement_class(trial.sample.sql) == "reads"
+            if name is not None and read and not trial.repeat:
+                # the version's other connections (a new one, a pool's next) prepare it
+                # anew after the change: a renamed field fails there, not when rebound
+                runs += (self.add(_runs(trial, named=self.named)[0]),)
             if not _continues(trial, behind):
                 self.add(cleanup)
             slots.append((setup, runs))
@@ -242,7 +247,8 @@ def plan(
     values are laid out; a read's ``m = $1`` still compares with the type ``m`` had): a
     trial prepares it before its DDL and binds it again after; in a block, the pass before
     a DDL (``keep``) prepares it and leaves it prepared (``Plan.kept``), and the pass at
-    COMMIT binds those (``prepared``) and closes them."""
+    COMMIT binds those (``prepared``) and closes them. A read kept so also runs prepared
+    anew in each pass, as the version's next connection prepares it."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",

@@ -5391,9 +5391,9 @@ CASES += ROUND13A
 from tests.support.groundtruth_round14 import CASES as ROUND14  # noqa: E402
 
 CASES += ROUND14
-from tests.support.groundtruth_bodies import CASES as BODIES  # noqa: E402
+from tests.support.groundtruth_fuzzed import CASES as FUZZED  # noqa: E402
 
-CASES += BODIES
+CASES += FUZZED
 from tests.support.groundtruth_round15a import CASES as ROUND15A  # noqa: E402
 
 CASES += ROUND15A

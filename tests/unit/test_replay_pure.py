@@ -334,7 +334,8 @@ def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
 
 
 def test_a_named_statements_read_keeps_its_statement_across_the_ddl() -> None:
-    """A held ``m = $1`` keeps the parameter type ``m`` had when it was prepared."""
+    """A held ``m = $1`` keeps the parameter type ``m`` had when it was prepared; the
+    version's next connection prepares it anew, so each pass also runs it unnamed."""
     sql = "SELECT id FROM t WHERE m = $1"
     key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
     values = struct.pack("!hh", 0, 1) + struct.pack("!i", 5) + b"happy"
@@ -343,8 +344,10 @@ def test_a_named_statements_read_keeps_its_statement_across_the_ddl() -> None:
     assert made is not None
     messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
     parses = [m.decode_parse(s.body).name for s in messages if s.type == 0x50]
-    assert parses == [kept_name(held.sample)]  # prepared before the DDL only
-    assert sum(s.type == 0x42 for s in messages) == 2
+    assert parses == [kept_name(held.sample), "", ""]  # kept: prepared before the DDL only
+    assert sum(s.type == 0x42 for s in messages) == 4
+    assert len(made.slots[1][0][1]) == 2 and made.slots[1][0][1][0] in made.rebound
+    assert made.slots[1][0][1][1] not in made.rebound  # prepared anew: its 0A000 would count
 
 
 def test_a_trial_detaches_a_partition_without_concurrently() -> None:

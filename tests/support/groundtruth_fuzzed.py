@@ -1,5 +1,6 @@
-"""Ground truth: routines whose string body names a column a migration changes, and
-inserts that write by position (both found by a differential run of random deploys).
+"""Ground truth found by scripts/fuzz_deploys.py (random deploys, PostgreSQL against the
+proxy): routines whose string body names a column a migration changes, inserts that
+write by position, and a held read of a composite field a rename takes away.
 
 PostgreSQL plans an SQL or PL/pgSQL string body at each call, not when the table it
 names changes: a drop, rename or retype of what the body names fails the callers (or
@@ -83,6 +84,21 @@ BODIES_BREAKING: list[Case] = [
         breaks=frozenset({V1}),
         note="42804 structure of query does not match function result type: RETURN QUERY"
         " is not coerced (the SQL function's result is)",
+    ),
+    Case(
+        id="break-composite-field-renamed-vs-held-read",
+        schema_sql="""
+CREATE TYPE address AS (street text, city text);
+CREATE TABLE people (id int PRIMARY KEY, home address, nick text);
+INSERT INTO people VALUES (1, ROW('s', 'c'), 'n');
+""",
+        versions={
+            V1: [apg("SELECT (home).city FROM people WHERE id = $1", 1)],
+            V2: [simple("SELECT nick FROM people ORDER BY id")],
+        },
+        migration_sql="ALTER TYPE address RENAME ATTRIBUTE city TO town",
+        breaks=frozenset({V1}),
+        note="42703 on the version's next connection: the statement it holds keeps working",
     ),
     Case(
         id="break-body-sql-function-result-retyped-to-text",
