@@ -111,6 +111,9 @@ class Plan:
     ddl: tuple[int, ...] = ()  # the reply indexes of the trial DDL statements
     kept: frozenset[str] = frozenset()  # statements left prepared on the connection
     rebound: frozenset[int] = frozenset()  # reply indexes of runs binding a kept statement
+    #: reply indexes of runs preparing anew a statement whose binary values were laid out
+    #: for types the server inferred (it may infer others after the change)
+    relaid: frozenset[int] = frozenset()
 
 
 def ident(name: str) -> str:
@@ -182,6 +185,7 @@ class _Builder:
         self.replies = 0
         self.named = named
         self.rebound: set[int] = set()
+        self.relaid: set[int] = set()
 
     def add(self, message: bytes) -> int:
         """Append one message answered by one ReadyForQuery; its reply index."""
@@ -218,7 +222,10 @@ class _Builder:
             if name is not None and read and not trial.repeat:
                 # the version's other connections (a new one, a pool's next) prepare it
                 # anew after the change: a renamed field fails there, not when rebound
-                runs += (self.add(_runs(trial, named=self.named)[0]),)
+                anew = self.add(_runs(trial, named=self.named)[0])
+                runs += (anew,)
+                if not trial.sample.binds_anew:
+                    self.relaid.add(anew)
             if not _continues(trial, behind):
                 self.add(cleanup)
             slots.append((setup, runs))
@@ -248,7 +255,8 @@ def plan(
     trial prepares it before its DDL and binds it again after; in a block, the pass before
     a DDL (``keep``) prepares it and leaves it prepared (``Plan.kept``), and the pass at
     COMMIT binds those (``prepared``) and closes them. A read kept so also runs prepared
-    anew in each pass, as the version's next connection prepares it."""
+    anew in each pass, as the version's next connection prepares it (binary values laid
+    out for inferred types may not fit the types inferred anew: ``Plan.relaid``)."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
@@ -279,16 +287,28 @@ def plan(
     if done and not left:
         out.add(b"".join(m.encode_close("S", name) for name in sorted(done)) + _SYNC)
     return Plan(
-        b"".join(out.wire), out.replies, tuple(slots), tuple(ddl_at), left, frozenset(out.rebound)
+        b"".join(out.wire),
+        out.replies,
+        tuple(slots),
+        tuple(ddl_at),
+        left,
+        frozenset(out.rebound),
+        frozenset(out.relaid),
     )
 
 
-def _outcome(result: QueryResult, *, rebound: bool = False) -> Outcome:
+def _outcome(result: QueryResult, *, rebound: bool = False, relaid: bool = False) -> Outcome:
     """``rebound``: a kept statement bound again, whose result type the change may have
-    changed (0A000): what a version that re-prepares never meets, and the rules judge."""
+    changed (0A000): what a version that re-prepares never meets, and the rules judge.
+    ``relaid``: prepared anew with binary values laid out for the types inferred before
+    (42804: the driver would lay them out for the new ones)."""
     if result.error is None:
         return Outcome(True)
-    if result.error in INCONCLUSIVE or (rebound and result.error == "0A000"):
+    if (
+        result.error in INCONCLUSIVE
+        or (rebound and result.error == "0A000")
+        or (relaid and result.error == "42804")
+    ):
         return Outcome(None, result.error, result.message or "")
     return Outcome(False, result.error, result.message or "")
 
@@ -303,7 +323,12 @@ def outcomes(plan_: Plan, results: Sequence[QueryResult]) -> list[list[Runs]]:
             if (number and ddl_failed) or results[setup].error is not None:
                 row.append(tuple(Outcome(None) for _ in runs))
             else:
-                row.append(tuple(_outcome(results[i], rebound=i in plan_.rebound) for i in runs))
+                row.append(
+                    tuple(
+                        _outcome(results[i], rebound=i in plan_.rebound, relaid=i in plan_.relaid)
+                        for i in runs
+                    )
+                )
         out.append(row)
     return out
 

@@ -155,6 +155,22 @@ class Sample:
     def size(self) -> int:
         return len(self.sql) + len(self.types) + len(self.values)
 
+    @property
+    def binds_anew(self) -> bool:
+        """Whether a fresh Parse of the text takes the values as sent: every binary value
+        has its type declared (an inferred type may change with the schema; the driver
+        then lays its values out for the new type, which a replay cannot)."""
+        (formats,) = _INT16.unpack_from(self.values, 0)
+        codes = [_INT16.unpack_from(self.values, 2 + 2 * i)[0] for i in range(formats)]
+        (count,) = _INT16.unpack_from(self.values, 2 + 2 * formats)
+        (declared,) = _INT16.unpack_from(self.types, 0)
+        oids = [_INT32.unpack_from(self.types, 2 + 4 * i)[0] for i in range(declared)]
+        for i in range(count):
+            code = codes[0] if formats == 1 else codes[i] if i < formats else 0
+            if code != 0 and (i >= declared or oids[i] == 0):
+                return False
+        return True
+
 
 @dataclass(frozen=True, slots=True)
 class ShapeKey:

@@ -52,10 +52,13 @@ def _again(usage: str) -> str:
 
 
 _RESET = """
-DO $$ BEGIN
-  IF EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sg_app') THEN
-    DROP OWNED BY sg_app; DROP ROLE sg_app;
-  END IF;
+DO $$ DECLARE name text; BEGIN
+  FOR name IN SELECT rolname FROM pg_roles WHERE rolname IN ('sg_app', 'sg_admin') LOOP
+    EXECUTE format('DROP OWNED BY %I; DROP ROLE %I', name, name);
+  END LOOP;
+  FOR name IN SELECT pubname FROM pg_publication LOOP
+    EXECUTE format('DROP PUBLICATION %I', name);
+  END LOOP;
 END $$;
 DROP SCHEMA IF EXISTS public, billing, invoicing, archive, app CASCADE;
 CREATE SCHEMA public;

@@ -553,3 +553,20 @@ def test_a_baseline_an_earlier_statement_of_the_block_failed_is_no_baseline() ->
     # a baseline that failed on its rows (a key that exists now) stays a baseline
     duplicate = (Outcome(False, "23505", "duplicate key value"),)
     assert _verdict(duplicate, refused_lock) == set()
+
+
+def test_a_held_read_with_inferred_binary_parameters_prepared_anew_may_not_fit() -> None:
+    """A binary value laid out for a type the server inferred is not the one a fresh
+    Parse may infer after the change (the driver would lay it out anew): its 42804 there
+    says nothing about the change. A declared type binds as sent."""
+    sql = "SELECT code FROM codes WHERE n = ANY($1)"
+    key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
+    binary = struct.pack("!hhh", 1, 1, 1) + struct.pack("!i", 4) + b"\x00\x00\x00\x05"
+    inferred = Trial(key, Sample.bound(sql, b"\x00\x00", binary, named=True))
+    declared = Trial(key, Sample.bound(sql, struct.pack("!hi", 1, 23), binary, named=True))
+    assert not inferred.sample.binds_anew and declared.sample.binds_anew
+    for trial, relaid in ((inferred, 2), (declared, 0)):
+        made = plan("I", [trial], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+        assert made is not None and len(made.relaid) == relaid
+        after = made.slots[1][0][1]
+        assert len(after) == 2 and (after[1] in made.relaid) == bool(relaid)

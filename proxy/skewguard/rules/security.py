@@ -251,16 +251,16 @@ REVOKE = Rule(
             True,
         ),
         Example(
-            "CREATE TABLE t (id int); CREATE ROLE sg_app; ALTER TABLE t OWNER TO sg_app;"
-            " GRANT SELECT ON t TO PUBLIC",
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; CREATE ROLE sg_admin;"
+            " ALTER TABLE t OWNER TO sg_app; GRANT SELECT ON t TO PUBLIC",
             "SET ROLE sg_app; UPDATE t SET id = 2 WHERE id = 1; RESET ROLE",
             "ALTER TABLE t OWNER TO sg_admin",
             True,
             "the old owner loses its implicit privileges",
         ),
         Example(
-            "CREATE TABLE t (id int); CREATE ROLE sg_app; ALTER TABLE t OWNER TO sg_app;"
-            " GRANT SELECT ON t TO PUBLIC",
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; CREATE ROLE sg_admin;"
+            " ALTER TABLE t OWNER TO sg_app; GRANT SELECT ON t TO PUBLIC",
             "SET ROLE sg_app; SELECT id FROM t; RESET ROLE",
             "ALTER TABLE t OWNER TO sg_admin",
             False,
