@@ -5397,3 +5397,6 @@ CASES += FUZZED
 from tests.support.groundtruth_round15a import CASES as ROUND15A  # noqa: E402
 
 CASES += ROUND15A
+from tests.support.groundtruth_round15b import CASES as ROUND15B  # noqa: E402
+
+CASES += ROUND15B

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from skewguard.analysis import Analysis, Facet, FacetKind, analyze, fingerprint
+from skewguard.analysis import Analysis, Facet, FacetKind, analyze, fingerprint, result_facets
 from skewguard.catalog import CatalogSnapshot, build_catalog
 
 
@@ -1033,6 +1033,7 @@ MERGE_COPY_CASES: list[Case] = [
             "insert_positional:public.orders/4",
             "insert_shape:public.orders(id,status,total,user_id)",
             "enum_label_read:public.user_status:deleted",
+            "row_delete:public.orders",  # THEN DELETE deletes as DELETE does
         },
     ),
     (
@@ -1627,3 +1628,86 @@ def test_deferred_constraints_and_child_first_inserts_are_recorded() -> None:
     first = "INSERT INTO l (o_id) VALUES (1); INSERT INTO o (id) VALUES (1)"
     assert defers(first) == {"public.l.l_o|first"}
     assert defers("INSERT INTO o (id) VALUES (1); INSERT INTO l (o_id) VALUES (1)") == set()
+
+
+def _row_types_catalog() -> CatalogSnapshot:
+    """orders, snapshots (a column of orders' row type), recent() RETURNS SETOF orders,
+    and a table named like a built-in type."""
+    return build_catalog(
+        schemas=[{"schema": "public"}],
+        columns=[
+            _col("public", "orders", "r", "id", "integer"),
+            _col("public", "orders", "r", "legacy", "text"),
+            _col("public", "snapshots", "r", "o", "public.orders"),
+            _col("public", "line", "r", "id", "integer"),
+        ],
+        functions=[{**_fn("public", "recent", [], "public.orders"), "returns_set": True}],
+        builtins={"functions": ["jsonb_populate_record"], "relations": []},
+    )
+
+
+def test_fields_of_whole_rows_and_row_typed_columns_read_that_column() -> None:
+    cat = _row_types_catalog()
+
+    def reads(sql: str) -> set[str]:
+        a = analyze(sql, search_path=("public",), catalog=cat)
+        return set(a.of_kind(FacetKind.COLUMN_READ) | a.of_kind(FacetKind.SELECT_STAR))
+
+    # a field of the whole row is that column, not every column (no select_star)
+    assert reads("SELECT (o).legacy FROM orders o") == {"public.orders.legacy"}
+    assert reads("SELECT (orders).legacy FROM orders") == {"public.orders.legacy"}
+    # a column of the table's row type: the field is the table's column
+    assert reads("SELECT (s.o).legacy FROM snapshots s") == {
+        "public.snapshots.o",
+        "public.orders.legacy",
+    }
+    missing = analyze("SELECT (o).nope FROM snapshots", catalog=cat)
+    assert missing.of_kind(FacetKind.MISSING_COLUMN) == {"public.orders.nope"}
+    # the whole row, and (o).*, still depend on every column
+    assert reads("SELECT o FROM orders o") == {"public.orders"}
+    assert reads("SELECT (o).* FROM orders o") == {"public.orders"}
+
+
+def test_a_tables_row_type_names_the_table_and_brings_its_columns() -> None:
+    cat = _row_types_catalog()
+
+    def facets(sql: str) -> set[str]:
+        return {f.key for f in analyze(sql, search_path=("public",), catalog=cat).facets}
+
+    assert facets("SELECT legacy FROM jsonb_populate_record(NULL::orders, $1)") == {
+        "relation_read:public.orders",
+        "column_read:public.orders.legacy",
+    }
+    assert facets("SELECT x.id FROM recent() x") == {
+        "function:public.recent()",
+        "function_call:public.recent()",
+        "column_read:public.orders.id",
+    }
+    # a built-in type's name is not the same-named table's row type
+    assert facets("SELECT NULL::line") == set()
+    # a column definition list or ORDINALITY: the function's own columns, unknown
+    assert facets("SELECT x.a FROM recent() WITH ORDINALITY x(a, b, n)") == {
+        "function:public.recent()",
+        "function_call:public.recent()",
+    }
+
+
+def test_a_prepared_star_over_a_row_returning_function_holds_each_column() -> None:
+    cat = _row_types_catalog()
+    got = {f.subject for f in result_facets("SELECT * FROM recent()", catalog=cat)}
+    # each column's type (a retyped one fails the plan: 42804), not the table's column
+    # list (a column added to the table does not change the prepared result)
+    assert got == {"public.orders.id", "public.orders.legacy", "public.recent().*"}
+
+
+def test_tablesample_and_merge_delete_are_recorded() -> None:
+    cat = _row_types_catalog()
+    sampled = analyze("SELECT id FROM orders TABLESAMPLE SYSTEM (1)", catalog=cat)
+    assert sampled.of_kind(FacetKind.TABLESAMPLE) == {"public.orders"}
+    merge = (
+        "MERGE INTO orders t USING snapshots s ON t.id = (s.o).id"
+        " WHEN MATCHED THEN DELETE WHEN NOT MATCHED THEN DO NOTHING"
+    )
+    assert analyze(merge, catalog=cat).of_kind(FacetKind.ROW_DELETE) == {"public.orders"}
+    update_only = "MERGE INTO orders t USING snapshots s ON t.id = 1 WHEN MATCHED THEN DO NOTHING"
+    assert analyze(update_only, catalog=cat).of_kind(FacetKind.ROW_DELETE) == frozenset()

@@ -76,6 +76,7 @@ def test_kind_values_are_stable() -> None:
         "defers",
         "ts_config",
         "collation",
+        "tablesample",
     }
 
 

@@ -452,6 +452,12 @@ class Extractor(QueryWalker):
                 self._insert_rows(target, cols, rows, when_scope, None if rows else 0)
                 if target.qname is not None:
                     self._add(_F.INSERT_CONFLICT, f"{target.qname}|none")
+            elif (
+                when.commandType == enums.CmdType.CMD_DELETE
+                and target.qname is not None
+                and not target.missing
+            ):
+                self._add(_F.ROW_DELETE, target.qname)  # as DELETE does: a key may refuse it
         return self._returning(node.returningClause, target, scope)
 
     def copy(self, node: Any) -> None:

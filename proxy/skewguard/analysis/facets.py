@@ -72,6 +72,7 @@ class FacetKind(StrEnum):
     DEFERS = "defers"  # public.lines.lines_fk (|first: child first), * (SET CONSTRAINTS ALL)
     TS_CONFIG = "ts_config"  # app_english or public.app_english: a regconfig literal, as written
     COLLATION = "collation"  # app_ci or public.app_ci: a COLLATE clause, as written
+    TABLESAMPLE = "tablesample"  # public.events: FROM events TABLESAMPLE (tables, matviews)
 
 
 # SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its

@@ -21,6 +21,7 @@ from skewguard.analysis.types import (
     compatible,
     const_type,
     enum_of_type,
+    is_builtin_type_name,
     type_named,
     type_text,
 )
@@ -46,6 +47,16 @@ _TS_FUNCTIONS = frozenset(
         "ts_headline",
         "json_to_tsvector",
         "jsonb_to_tsvector",
+    }
+)
+#: pg_catalog functions whose result is the row type of their first argument's type
+#: (``jsonb_populate_record(NULL::orders, $1)`` returns an ``orders`` row).
+_ROW_OF_FIRST_ARGUMENT = frozenset(
+    {
+        "json_populate_record",
+        "jsonb_populate_record",
+        "json_populate_recordset",
+        "jsonb_populate_recordset",
     }
 )
 _VIEW_KINDS = (RelKind.VIEW, RelKind.MATVIEW)
@@ -240,12 +251,20 @@ class QueryWalker:
         alias = rv.alias.aliasname if rv.alias is not None else rv.relname
         colnames = str_fields(rv.alias.colnames) if rv.alias is not None else []
         if res.relation is not None:
-            colmap = None
-            if colnames:
-                real = res.relation.column_names
-                colmap = {colnames[i] if i < len(colnames) else c: c for i, c in enumerate(real)}
-            return RangeItem(alias, relation=res.relation, qname=res.qname, colmap=colmap)
+            return self._relation_item_as(alias, colnames, res.relation)
         return RangeItem(alias, qname=res.qname, missing=res.missing)
+
+    @staticmethod
+    def _relation_item_as(
+        alias: str | None, colnames: list[str], relation: Relation, lineage: Lineage | None = None
+    ) -> RangeItem:
+        colmap = None
+        if colnames:
+            real = relation.column_names
+            colmap = {colnames[i] if i < len(colnames) else c: c for i, c in enumerate(real)}
+        return RangeItem(
+            alias, relation=relation, qname=relation.qname, colmap=colmap, lineage=lineage
+        )
 
     def _note_relation(self, res: _Resolved, kind: FacetKind) -> None:
         if res.qname is None:
@@ -516,9 +535,18 @@ class QueryWalker:
                     self.expr(pair[0], scope)
                 for coldef in pair[1] or ():
                     self.expr(coldef, scope)
-            scope.items.append(self._function_item(node, frozenset(signatures)))
+            item = self._function_item(node, frozenset(signatures))
+            row = self._function_row(node, signatures)
+            if row is not None:  # its columns are the table's: name them as the table's
+                colnames = str_fields(node.alias.colnames) if node.alias is not None else []
+                item = self._relation_item_as(item.alias, colnames, row, lineage=item.lineage)
+                item.row_type_only = True
+            scope.items.append(item)
         elif isinstance(node, ast.RangeTableSample):
             self.from_item(node.relation, scope)
+            sampled = scope.items[-1] if scope.items else None
+            if sampled is not None and sampled.relation is not None and sampled.qname:
+                self._add(_F.TABLESAMPLE, sampled.qname)  # a view cannot be sampled
             for arg in node.args or ():
                 self.expr(arg, scope)
             self.expr(node.repeatable, scope)
@@ -544,6 +572,35 @@ class QueryWalker:
         res = self._resolve_name(rv.schemaname, rv.relname)
         self._note_relation(res, _F.RELATION_READ)
         return self._relation_item(rv, res)
+
+    def _function_row(self, node: Any, signatures: set[str]) -> Relation | None:
+        """The table whose row type the one function in FROM returns: a user function
+        declared ``RETURNS [SETOF] orders``, or ``json[b]_populate_record[set](NULL::orders,
+        ...)``. None with a column definition list, ``ROWS FROM`` or ``WITH ORDINALITY``."""
+        if len(node.functions or ()) != 1 or node.ordinality or node.coldeflist:
+            return None
+        call = node.functions[0][0]
+        if not isinstance(call, ast.FuncCall):
+            return None
+        names = str_fields(call.funcname)
+        if (
+            names[-1] in _ROW_OF_FIRST_ARGUMENT
+            and names[:-1] in ([], ["pg_catalog"])
+            and call.args
+            and isinstance(call.args[0], ast.TypeCast)
+            and call.args[0].typeName is not None
+            and not call.args[0].typeName.arrayBounds
+        ):
+            res = self.row_type(call.args[0].typeName)
+            return res.relation if res is not None else None
+        if len(signatures) != 1:
+            return None
+        (signature,) = signatures
+        schema, name = split_qualified_name(signature.split("(", 1)[0])[-2:]
+        for f in self.catalog.functions_named(schema, name):
+            if f.signature == signature and not f.out_columns:
+                return self._relation_of_type(f.return_type)
+        return None
 
     def _function_item(self, node: Any, signatures: frozenset[str]) -> RangeItem:
         """A function in FROM; ``*`` over it returns its row (``public.f(integer).*``:
@@ -690,6 +747,8 @@ class QueryWalker:
         if isinstance(node, ast.CollateClause):
             self._named(_F.COLLATION, str_fields(node.collname))
             return self.expr(node.arg, scope)
+        if isinstance(node, ast.A_Indirection):
+            return self._indirection(node, scope)
         if isinstance(node, ast.SelectStmt):
             self.select(node, scope)
             return UNKNOWN
@@ -708,6 +767,8 @@ class QueryWalker:
         named = type_named(node.typeName, self.catalog, self.user_path)
         if named is not None:
             self._add(_F.TYPE_NAMED, named)
+        elif (row := self.row_type(node.typeName)) is not None:
+            self._note_relation(row, _F.RELATION_READ)  # the name must find the relation
         typ = type_text(node.typeName, self.catalog, self.user_path)
         if typ == "regconfig" and label is not None:
             self._named(_F.TS_CONFIG, split_qualified_name(label))
@@ -720,6 +781,47 @@ class QueryWalker:
         if not names or (len(names) > 1 and names[-2] in SYSTEM_SCHEMAS):
             return
         self._add(kind, ".".join(ident(n) for n in names[-2:]))
+
+    def row_type(self, type_name: Any) -> _Resolved | None:
+        """The relation whose row type ``type_name`` names (``NULL::orders``,
+        ``$1::app.orders[]``), when the catalog has it and no user type takes the name."""
+        names = str_fields(type_name.names)
+        if len(names) != len(type_name.names or ()) or not 1 <= len(names) <= 2:
+            return None
+        if len(names) == 1 and is_builtin_type_name(names[0]):
+            return None
+        res = self._resolve_name(names[0] if len(names) == 2 else None, names[-1])
+        return res if res.relation is not None else None
+
+    def _indirection(self, node: Any, scope: Scope) -> str:
+        """``(o).col`` / ``(t.snapshot).col``: a field of a whole row, or of a column whose
+        type is a table's row type, reads that table column (not every column, as a
+        whole-row reference does); anything else is walked as usual."""
+        first = node.indirection[0] if node.indirection else None
+        arg = node.arg
+        if not isinstance(first, ast.String) or not isinstance(arg, ast.ColumnRef):
+            self._walk_children(node, scope)
+            return UNKNOWN
+        self.expr(node.indirection[1:], scope)
+        field = str(first.sval)
+        fields = str_fields(arg.fields)
+        if (
+            len(fields) == len(arg.fields or ()) == 1
+            and not scope.lookup(fields[0]).found
+            and scope.find_item(fields[0]) is not None
+        ):
+            typ = self.column_name([fields[0], field], scope)
+            return typ if len(node.indirection) == 1 else UNKNOWN
+        row = self._relation_of_type(self.column_ref(arg, scope))
+        if row is not None:
+            item = RangeItem(None, relation=row, qname=row.qname)
+            self.column_name([field], Scope(items=[item]))
+        return UNKNOWN
+
+    def _relation_of_type(self, type_text_: str) -> Relation | None:
+        """The catalog relation whose row type a column's type text (``public.orders``) is."""
+        parts = split_qualified_name(type_text_)
+        return self.catalog.relation(parts[0], parts[1]) if len(parts) == 2 else None
 
     def _walk_children(self, node: Any, scope: Scope) -> None:
         for attr in type(node).__slots__:

@@ -48,6 +48,9 @@ class RangeItem:
     children: tuple[RangeItem, ...] = ()
     missing: bool = False  # qname is a relation the catalog lacks
     lineage: Lineage | None = None  # for ``columns``: where they come from
+    #: ``relation`` gives only the row type (a function returning it): a plan holds no
+    #: lock on the table, so a column added there does not change a prepared ``*``
+    row_type_only: bool = False
 
     def visible_columns(self) -> Columns | None:
         """Visible column name -> type, in order; None when unknown."""
@@ -96,8 +99,11 @@ class RangeItem:
         out: set[str] = set()
         for leaf in self.leaves():
             if leaf.relation is not None and leaf.qname is not None:
-                out.add(f"{leaf.qname}.*")
-            elif leaf.lineage is not None:
+                if leaf.row_type_only:  # each column's type still matters
+                    out.update(f"{leaf.qname}.{ident(c.name)}" for c in leaf.relation.columns)
+                else:
+                    out.add(f"{leaf.qname}.*")
+            if leaf.lineage is not None:  # also a function returning a table's row
                 out |= leaf.lineage.result
         return frozenset(out)
 

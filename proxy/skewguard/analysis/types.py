@@ -40,6 +40,17 @@ _BUILTIN_NAMES = {
     "boolean": "boolean",
 }
 
+#: More built-in type names a query may spell bare; with the above, never a relation's
+#: row type (pg_catalog is searched first for types too, so a table named like one is not
+#: what a cast names).
+_OTHER_BUILTINS = frozenset(
+    {
+        "text", "numeric", "date", "interval", "json", "jsonb", "uuid", "bytea", "xml",
+        "inet", "cidr", "macaddr", "money", "point", "line", "lseg", "box", "path",
+        "polygon", "circle", "tsvector", "tsquery", "record", "regclass", "oid", "name",
+    }
+)  # fmt: skip
+
 _INTEGERS = ("smallint", "integer", "bigint")
 _NUMERICS = (*_INTEGERS, "numeric", "real", "double precision")
 _STRINGS = ("text", "character varying", "character", "name", '"char"')
@@ -68,6 +79,12 @@ def type_text(type_name: ast.TypeName, catalog: CatalogSnapshot, search_path: Se
     if type_name.arrayBounds:
         base += "[]"
     return base
+
+
+def is_builtin_type_name(name: str) -> bool:
+    """Whether a bare type name is a common built-in type's (a partial list: it only keeps
+    a cast from being read as naming a same-named relation's row type)."""
+    return name in _BUILTIN_NAMES or name in _OTHER_BUILTINS
 
 
 def enum_of_type(

@@ -28,6 +28,7 @@ _VERBS = {
     FacetKind.ENUM_LABEL_READ: "compares with the label",
     FacetKind.PREPARED_RESULT: "keeps prepared a statement returning",
     FacetKind.PREPARED_PARAM: "keeps prepared a statement with a parameter of type",
+    FacetKind.TABLESAMPLE: "samples (TABLESAMPLE)",
 }
 
 

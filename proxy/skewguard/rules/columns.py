@@ -297,7 +297,13 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
     table = change.relation
     # COPY FROM without a column list leaves generated columns out
     hits = [] if change.generated else list(ctx.exact((F.COPY_IN,), table))
-    hits += list(ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table)))
+    # INSERT INTO t SELECT * FROM t (or FROM jsonb_populate_record(NULL::t, ...)): the
+    # target gains the column too, and takes the value unless it refuses any (generated,
+    # identity ALWAYS)
+    own_row = f"{table}<{table}" if _takes_values(ctx, change) else None
+    hits += list(
+        ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table) and s != own_row)
+    )
     broken: set[VersionKey] = set()
     for v, f, ev in first_per_version(hits):
         broken.add(v)
@@ -323,6 +329,16 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
         )
 
 
+def _takes_values(ctx: Context, change: AddColumn) -> bool:
+    """Whether an INSERT may write the added column (not generated, not identity ALWAYS)."""
+    if change.generated:
+        return False
+    relation = ctx.after.relation(*_split(change.relation or ""))
+    name = split_qualified_name(change.subject)[-1]
+    column = relation.column(name) if relation is not None else None
+    return column is not None and column.identity != "a"
+
+
 ADD_COLUMN_SHAPE = Rule(
     id="SG112",
     name="add-column-vs-row-shape",
@@ -331,7 +347,9 @@ ADD_COLUMN_SHAPE = Rule(
     "the table, and named prepared SELECT *",
     doc="COPY FROM without a column list expects every column: data without the new one "
     "fails (missing data for column); a generated column is not among them. INSERT INTO x "
-    "SELECT * FROM t gets one value too many when t gains a column. A named prepared "
+    "SELECT * FROM t gets one value too many when t gains a column, unless x is t itself "
+    "(or the row is t's: jsonb_populate_record(NULL::t, ...)) and the column takes values "
+    "(not generated, not identity ALWAYS). A named prepared "
     "SELECT * / RETURNING * fails with 0A000 (break with the shell's prepared_result facet, "
     "else risk). A plain SELECT * and a positional INSERT ... VALUES survive a nullable or "
     "defaulted new column.",
@@ -364,6 +382,20 @@ ADD_COLUMN_SHAPE = Rule(
             "ALTER TABLE archive ADD COLUMN extra int",
             False,
             "the target gaining a column is fine",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "INSERT INTO t SELECT * FROM jsonb_populate_record(NULL::t, '{}')",
+            "ALTER TABLE t ADD COLUMN extra int DEFAULT 0",
+            False,
+            "the row and the table gain the column together",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "INSERT INTO t SELECT * FROM t WHERE id = 1",
+            "ALTER TABLE t ADD COLUMN n int GENERATED ALWAYS AS IDENTITY",
+            True,
+            "the copy would write the identity column",
         ),
         Example(
             "CREATE TABLE t (id int, note text)",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.catalog import RelKind
 from skewguard.ddl.changes import (
     CreateFunction,
     CreateRelation,
@@ -208,6 +209,10 @@ RENAME_SCHEMA = Rule(
 )
 
 
+#: The relation kinds TABLESAMPLE takes (a view or foreign table fails with 0A000).
+_SAMPLED = (RelKind.TABLE, RelKind.MATVIEW, RelKind.PARTITIONED)
+
+
 def check_replace_relation(ctx: Context, change: ReplaceRelation) -> Iterator[Hit]:
     what = f"replacing {change.old_kind} {change.subject} with a {change.new_kind}"
     subject = change.subject
@@ -215,6 +220,8 @@ def check_replace_relation(ctx: Context, change: ReplaceRelation) -> Iterator[Hi
     hits += ctx.uses((F.TRUNCATE,), lambda s: s in (subject, subject + "|cascade"))
     if not change.updatable:
         hits += list(ctx.exact((F.RELATION_WRITE,), change.subject))
+    if change.new_kind not in _SAMPLED:
+        hits += list(ctx.exact((F.TABLESAMPLE,), change.subject))
     for v, f, ev in first_per_version(hits):
         yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
 
@@ -225,10 +232,11 @@ REPLACE_RELATION = Rule(
     severity=Severity.BREAK,
     summary="A table name now names a view (or another relation kind)",
     doc="An automatically updatable view takes SELECT, INSERT (with the table's defaults), "
-    "UPDATE, DELETE and ON CONFLICT, but not COPY FROM or TRUNCATE; a view that is not "
-    "updatable takes no writes at all.",
-    breaks="COPY FROM into the name (with or without a column list), TRUNCATE; any write "
-    "when the view is not updatable.",
+    "UPDATE, DELETE and ON CONFLICT, but not COPY FROM, TRUNCATE or TABLESAMPLE (0A000: "
+    "only tables and materialized views are sampled); a view that is not updatable takes "
+    "no writes at all.",
+    breaks="COPY FROM into the name (with or without a column list), TRUNCATE, "
+    "SELECT ... FROM name TABLESAMPLE; any write when the view is not updatable.",
     recipe="Keep the view simple (one table, plain columns) so it stays updatable, and move "
     "COPY/TRUNCATE users to the new table name before the rename.",
     covers=(ReplaceRelation,),
@@ -251,6 +259,14 @@ REPLACE_RELATION = Rule(
             "ALTER TABLE users RENAME TO people; CREATE VIEW users AS SELECT * FROM people",
             True,
             "a view takes no TRUNCATE",
+        ),
+        Example(
+            "CREATE TABLE events (id int, kind text)",
+            "SELECT kind FROM events TABLESAMPLE SYSTEM (1)",
+            "ALTER TABLE events RENAME TO every_event;"
+            " CREATE VIEW events AS SELECT * FROM every_event",
+            True,
+            "only tables and materialized views can be sampled",
         ),
     ),
     check=check_replace_relation,
