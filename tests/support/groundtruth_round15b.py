@@ -3,7 +3,8 @@ the table (a CTE named like one, aliases and output names like a dropped column)
 of whole rows and of row-typed columns, tables' row types through
 ``jsonb_populate_record(NULL::t, ...)`` and ``RETURNS SETOF t`` functions, TABLESAMPLE on
 a table that becomes a view, statements inside other statements (cursors, EXPLAIN,
-FILTER, CREATE TEMP TABLE AS) and MERGE ... DELETE under a new foreign key.
+FILTER, CREATE TEMP TABLE AS, CREATE TEMP TABLE ... LIKE) and MERGE ... DELETE under a
+new foreign key.
 
 Each case is a rolling deploy a team really ships; PostgreSQL decides (see
 tests/support/groundtruth.py) which versions a migration breaks.
@@ -262,6 +263,23 @@ BREAKING: list[Case] = [
         migration_sql="ALTER TABLE notes ADD FOREIGN KEY (archive_id) REFERENCES archive",
         breaks=frozenset({V1}),
         note="MERGE ... THEN DELETE deletes as DELETE does: 23503 while a note references the row",
+    ),
+    Case(
+        id="break-r15b-temp-table-like-source-renamed",
+        schema_sql=SHOP,
+        versions={
+            V1: [
+                simple(
+                    "DROP TABLE IF EXISTS staging;"
+                    " CREATE TEMP TABLE staging (LIKE items INCLUDING DEFAULTS)"
+                ),
+                simple("INSERT INTO staging (id, sku) VALUES (9, 'z')"),
+            ],
+            V2: [simple("SELECT id, sku FROM items")],
+        },
+        migration_sql="ALTER TABLE items RENAME TO line_items",
+        breaks=frozenset({V1, V2}),
+        note='a staging table made LIKE items each run: 42P01 relation "items" does not exist',
     ),
     Case(
         id="break-r15b-self-insert-identity-always",

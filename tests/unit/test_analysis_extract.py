@@ -1711,3 +1711,11 @@ def test_tablesample_and_merge_delete_are_recorded() -> None:
     assert analyze(merge, catalog=cat).of_kind(FacetKind.ROW_DELETE) == {"public.orders"}
     update_only = "MERGE INTO orders t USING snapshots s ON t.id = 1 WHEN MATCHED THEN DO NOTHING"
     assert analyze(update_only, catalog=cat).of_kind(FacetKind.ROW_DELETE) == frozenset()
+
+
+def test_a_table_made_like_another_reads_it() -> None:
+    cat = _row_types_catalog()
+    like = analyze("CREATE TEMP TABLE staging (LIKE orders INCLUDING DEFAULTS)", catalog=cat)
+    assert {f.key for f in like.facets} == {"relation_read:public.orders"}
+    gone = analyze("CREATE TEMP TABLE s2 (LIKE nope)", catalog=cat)
+    assert gone.of_kind(FacetKind.MISSING_RELATION) == {"public.nope"}

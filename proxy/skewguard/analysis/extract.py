@@ -95,8 +95,19 @@ class Extractor(QueryWalker):
             self._reset_search_path()
         elif isinstance(node, ast.CreateStmt | ast.ViewStmt):
             rel = node.relation if isinstance(node, ast.CreateStmt) else node.view
+            if isinstance(node, ast.CreateStmt):
+                self._like_sources(node)
             self._note_created(rel)
         return SelectOut()
+
+    def _like_sources(self, node: Any) -> None:
+        """``CREATE [TEMP] TABLE staging (LIKE orders)`` reads what ``orders`` is at each
+        run: the name must still find it (42P01 once it is renamed or dropped)."""
+        for element in node.tableElts or ():
+            if isinstance(element, ast.TableLikeClause) and element.relation is not None:
+                rv = element.relation
+                res = self._resolve_name(rv.schemaname, str(rv.relname))
+                self._note_relation(res, _F.RELATION_READ)
 
     def _variable_set(self, node: Any) -> None:
         if node.kind == enums.VariableSetKind.VAR_RESET_ALL:
