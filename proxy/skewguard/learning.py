@@ -40,6 +40,7 @@ from skewguard.observe.metrics import ProxyMetrics
 from skewguard.offload import for_text
 from skewguard.search_path import DEFAULT
 from skewguard.store import StateStore, StoredVersion
+from skewguard.temporary import Shape
 
 log = logging.getLogger("skewguard.learning")
 
@@ -66,14 +67,25 @@ _PREPARE = re.compile(
 )  # literal key whose facets depend on the literals' values
 
 
-#: What a session's names resolve against: its search_path and temporary relations.
-Names = tuple[tuple[str, ...], frozenset[str]]
+#: What a session's names resolve against: its search_path and temporary relations (and
+#: those of them made LIKE another relation).
+Names = tuple[tuple[str, ...], frozenset[str], frozenset[Shape]]
 
 
 class StatementLog:
     """What one session ran since the last flush, under one identity and search_path."""
 
-    __slots__ = ("backlog", "chars", "counts", "key", "named", "search_path", "temporary", "user")
+    __slots__ = (
+        "backlog",
+        "chars",
+        "counts",
+        "key",
+        "named",
+        "search_path",
+        "shapes",
+        "temporary",
+        "user",
+    )
 
     def __init__(
         self,
@@ -82,11 +94,13 @@ class StatementLog:
         search_path: tuple[str, ...],
         backlog: Backlog,
         temporary: frozenset[str] = frozenset(),
+        shapes: frozenset[Shape] = frozenset(),
     ) -> None:
         self.key = key
         self.user = user
         self.search_path = search_path
         self.temporary = temporary  # the session's temporary relations (skewguard.temporary)
+        self.shapes = shapes  # those made LIKE another relation, and which
         self.backlog = backlog  # shared by every log: the bound on what waits
         self.counts: dict[str, int] = {}
         self.chars = 0  # characters of the texts in counts
@@ -95,7 +109,7 @@ class StatementLog:
     @property
     def names(self) -> Names:
         """What its texts' names resolve against: the search_path, temporary relations."""
-        return self.search_path, self.temporary
+        return self.search_path, self.temporary, self.shapes
 
     def add(self, sql: str) -> None:
         """Count one run of ``sql``; a new text past the backlog's bound sheds (never waits)."""
@@ -232,8 +246,9 @@ class Learner:
         user: str,
         search_path: tuple[str, ...],
         temporary: frozenset[str] = frozenset(),
+        shapes: frozenset[Shape] = frozenset(),
     ) -> StatementLog:
-        statement_log = StatementLog(key, user, search_path, self.backlog, temporary)
+        statement_log = StatementLog(key, user, search_path, self.backlog, temporary, shapes)
         self._live.add(statement_log)
         return statement_log
 
@@ -243,12 +258,14 @@ class Learner:
         key: VersionKey,
         search_path: tuple[str, ...],
         temporary: frozenset[str] | None = None,
+        shapes: frozenset[Shape] | None = None,
     ) -> StatementLog:
         """The session changed identity, search_path or temporary relations: later
         statements go to a new log."""
         self.close(old)
         names = old.temporary if temporary is None else temporary
-        return self.open(key, old.user, search_path, names)
+        made_like = old.shapes if shapes is None else shapes
+        return self.open(key, old.user, search_path, names, made_like)
 
     def close(self, statement_log: StatementLog) -> None:
         if statement_log in self._live:
@@ -742,9 +759,15 @@ ANALYSE_IN_THREAD_CHARS = 1000
 
 
 async def _analysed(sql: str, names: Names, catalog: CatalogSnapshot, user: str) -> Analysis:
-    path, temporary = names
+    path, temporary, shapes = names
     run = functools.partial(
-        analyze, sql, search_path=path, catalog=catalog, user=user, temporary=temporary
+        analyze,
+        sql,
+        search_path=path,
+        catalog=catalog,
+        user=user,
+        temporary=temporary,
+        temporary_like=shapes,
     )
     if len(sql) <= ANALYSE_IN_THREAD_CHARS:
         return run()

@@ -17,6 +17,11 @@ session drops, renames or discards it: the session's unqualified uses of a
 real relation of that name are then not learned (PostgreSQL reports the
 missing temporary relation to the client). Past :data:`MAX_TRACKED` names, new
 ones are not followed (their uses are learned as schema names, as before).
+
+A temporary table made of one ``LIKE`` clause alone (``CREATE TEMP TABLE staging
+(LIKE orders INCLUDING DEFAULTS)``, the bulk-load idiom) has the columns ``orders``
+has at each run: its :attr:`TemporaryRelations.shapes` say so, and a
+``COPY staging FROM STDIN`` is learned against ``orders``'s shape (``copy_shape:``).
 """
 
 from __future__ import annotations
@@ -29,6 +34,10 @@ from pglast import ast, enums
 
 #: The most temporary relation names one session's tracker keeps.
 MAX_TRACKED = 1000
+
+#: A temporary table and the relation it was made ``LIKE`` (its name as written: one or
+#: two parts, resolved when a statement is analysed).
+Shape = tuple[str, tuple[str, ...]]
 
 _O = enums.ObjectType
 _DROPPED_KINDS = frozenset({_O.OBJECT_TABLE, _O.OBJECT_VIEW, _O.OBJECT_SEQUENCE, _O.OBJECT_MATVIEW})
@@ -43,6 +52,7 @@ class TemporaryChange:
     renamed: tuple[tuple[str, str], ...] = ()
     at_commit: tuple[str, ...] = ()  # made ON COMMIT DROP: gone when the transaction ends
     discard: bool = False  # DISCARD TEMP / DISCARD ALL: every one is gone
+    like: tuple[Shape, ...] = ()  # made of one LIKE clause alone: the relation it copies
 
 
 def is_temp_schema(schema: str | None) -> bool:
@@ -77,7 +87,25 @@ def temporary_change(node: Any) -> TemporaryChange | None:
         return None
     name = str(rv.relname)
     dropped_at_commit = on_commit == enums.OnCommitAction.ONCOMMIT_DROP
-    return TemporaryChange(made=(name,), at_commit=(name,) if dropped_at_commit else ())
+    source = _like_only(node)
+    return TemporaryChange(
+        made=(name,),
+        at_commit=(name,) if dropped_at_commit else (),
+        like=((name, source),) if source else (),
+    )
+
+
+def _like_only(node: Any) -> tuple[str, ...] | None:
+    """The relation a CREATE TABLE of a single ``LIKE`` clause copies, as written."""
+    if not isinstance(node, ast.CreateStmt) or node.inhRelations or node.partbound:
+        return None
+    elements = node.tableElts or ()
+    if len(elements) != 1 or not isinstance(elements[0], ast.TableLikeClause):
+        return None
+    rv = elements[0].relation
+    if rv is None or rv.catalogname:
+        return None
+    return (str(rv.schemaname), str(rv.relname)) if rv.schemaname else (str(rv.relname),)
 
 
 def _created(node: Any) -> tuple[Any, Any]:
@@ -106,41 +134,53 @@ def _unqualified(obj: Any) -> str | None:
 class TemporaryRelations:
     """One session's temporary relation names, as the statements it ran left them."""
 
-    __slots__ = ("_at_commit", "names")
+    __slots__ = ("_at_commit", "names", "shapes")
 
     def __init__(self) -> None:
         self.names: frozenset[str] = frozenset()
+        self.shapes: frozenset[Shape] = frozenset()  # of names made LIKE another relation
         self._at_commit: set[str] = set()
 
     def apply(self, changes: Iterable[TemporaryChange]) -> bool:
-        """Follow statements that ran; whether the names changed."""
+        """Follow statements that ran; whether the names (or their shapes) changed."""
         names = set(self.names)
+        like = dict(self.shapes)
         for change in changes:
             if change.discard:
                 names.clear()
+                like.clear()
                 self._at_commit.clear()
             for name in change.dropped:
                 names.discard(name)
+                like.pop(name, None)
             for old, new in change.renamed:
                 if old in names:
                     names.discard(old)
                     names.add(new)
+                    source = like.pop(old, None)
+                    if source is not None:
+                        like[new] = source
             for name in change.made:
                 if len(names) < MAX_TRACKED:
                     names.add(name)
+                like.pop(name, None)
+            like.update((name, source) for name, source in change.like if name in names)
             self._at_commit.update(change.at_commit)
-        return self._set(names)
+        return self._set(names, like)
 
     def transaction_ended(self) -> bool:
         """The transaction ended: ON COMMIT DROP relations are gone (committed or not)."""
         if not self._at_commit:
             return False
         names = self.names - self._at_commit
+        like = {n: s for n, s in self.shapes if n in names}
         self._at_commit.clear()
-        return self._set(set(names))
+        return self._set(set(names), like)
 
-    def _set(self, names: set[str]) -> bool:
-        if names == self.names:
+    def _set(self, names: set[str], like: dict[str, tuple[str, ...]]) -> bool:
+        shapes = frozenset(like.items())
+        if names == self.names and shapes == self.shapes:
             return False
         self.names = frozenset(names)
+        self.shapes = shapes
         return True

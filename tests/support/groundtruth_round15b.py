@@ -3,8 +3,8 @@ the table (a CTE named like one, aliases and output names like a dropped column)
 of whole rows and of row-typed columns, tables' row types through
 ``jsonb_populate_record(NULL::t, ...)`` and ``RETURNS SETOF t`` functions, TABLESAMPLE on
 a table that becomes a view, statements inside other statements (cursors, EXPLAIN,
-FILTER, CREATE TEMP TABLE AS, CREATE TEMP TABLE ... LIKE) and MERGE ... DELETE under a
-new foreign key.
+FILTER, CREATE TEMP TABLE AS, CREATE TEMP TABLE ... LIKE), COPY into a staging table
+made LIKE the target, and MERGE ... DELETE under a new foreign key.
 
 Each case is a rolling deploy a team really ships; PostgreSQL decides (see
 tests/support/groundtruth.py) which versions a migration breaks.
@@ -12,7 +12,7 @@ tests/support/groundtruth.py) which versions a migration breaks.
 
 from __future__ import annotations
 
-from tests.support.groundtruth import Case, extended, prepared, simple
+from tests.support.groundtruth import Case, copy_in, extended, prepared, simple
 
 V1, V2, V3, V4 = "app@1", "app@2", "app@3", "app@4"
 
@@ -40,6 +40,9 @@ CREATE TABLE events (id int NOT NULL, kind text);
 INSERT INTO events VALUES (1, 'a'), (2, 'b');
 """
 DROP_LEGACY = "ALTER TABLE orders DROP COLUMN legacy"
+# a staging table made LIKE the target at each load, filled by COPY, merged in
+STAGING = "DROP TABLE IF EXISTS staging; CREATE TEMP TABLE staging (LIKE orders INCLUDING DEFAULTS)"
+MERGE_STAGING = "INSERT INTO orders SELECT * FROM staging ON CONFLICT (id) DO NOTHING"
 
 SAFE: list[Case] = [
     Case(
@@ -280,6 +283,26 @@ BREAKING: list[Case] = [
         migration_sql="ALTER TABLE items RENAME TO line_items",
         breaks=frozenset({V1, V2}),
         note='a staging table made LIKE items each run: 42P01 relation "items" does not exist',
+    ),
+    Case(
+        id="break-r15b-copy-into-staging-like-table-add-column",
+        schema_sql=SHOP,
+        versions={
+            V1: [
+                simple(STAGING),
+                copy_in("COPY staging FROM STDIN", (5, 50, "new", "s")),
+                simple(MERGE_STAGING),
+            ],
+            V2: [
+                simple(STAGING),
+                copy_in("COPY staging (id, total) FROM STDIN", (6, 60)),
+                simple(MERGE_STAGING),
+            ],
+        },
+        migration_sql="ALTER TABLE orders ADD COLUMN note text",
+        breaks=frozenset({V1}),
+        note="the bulk-load idiom: the staging table made LIKE orders gains the column too,"
+        ' and COPY without a column list misses it: 22P04 missing data for column "note"',
     ),
     Case(
         id="break-r15b-self-insert-identity-always",

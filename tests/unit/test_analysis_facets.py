@@ -77,6 +77,7 @@ def test_kind_values_are_stable() -> None:
         "ts_config",
         "collation",
         "tablesample",
+        "copy_shape",
     }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from skewguard.analysis import analyze
+from skewguard.analysis import FacetKind, analyze
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay
 from skewguard.statements import read_script
@@ -31,6 +31,9 @@ def _change(sql: str) -> TemporaryChange | None:
         ("ALTER TABLE s RENAME TO s2", TemporaryChange(renamed=(("s", "s2"),))),
         ("DISCARD TEMP", TemporaryChange(discard=True)),
         ("DISCARD ALL", TemporaryChange(discard=True)),
+        ("CREATE TEMP TABLE s (LIKE app.t INCLUDING ALL) ON COMMIT DROP",
+         TemporaryChange(("s",), at_commit=("s",), like=(("s", ("app", "t")),))),
+        ("CREATE TEMP TABLE s (LIKE t, x int)", TemporaryChange(made=("s",))),
         ("CREATE TABLE s (a int)", None),
         ("DROP TABLE public.t", None),
         ("ALTER TABLE public.t RENAME TO u", None),
@@ -55,6 +58,50 @@ def test_the_names_follow_creates_drops_renames_commits_and_discards() -> None:
     assert temporary.names == {"c"}  # a name the session does not hold is not a temporary one
     assert not temporary.apply([TemporaryChange(dropped=("nope",))])
     assert temporary.apply([TemporaryChange(discard=True)]) and not temporary.names
+
+
+def test_the_shapes_of_tables_made_like_another_follow_their_names() -> None:
+    temporary = TemporaryRelations()
+    like = TemporaryChange(made=("s",), like=(("s", ("t",)),))
+    assert temporary.apply([like, TemporaryChange(made=("u",), like=(("u", ("v",)),))])
+    assert temporary.shapes == {("s", ("t",)), ("u", ("v",))}
+    assert temporary.apply(
+        [TemporaryChange(renamed=(("s", "s2"),)), TemporaryChange(dropped=("u",))]
+    )
+    assert temporary.shapes == {("s2", ("t",))}
+    # made again without LIKE: no shape; a shape alone changing counts as a change
+    assert temporary.apply([TemporaryChange(made=("s2",))]) and not temporary.shapes
+    assert temporary.apply([TemporaryChange(made=("s2",), like=(("s2", ("w",)),))])
+    assert temporary.apply([TemporaryChange(made=("c",), at_commit=("c",), like=(("c", ("t",)),))])
+    assert temporary.transaction_ended() and temporary.shapes == {("s2", ("w",))}
+    assert temporary.apply([TemporaryChange(discard=True)]) and not temporary.shapes
+
+
+def test_copy_into_a_staging_table_made_like_a_table_is_learned_against_its_shape() -> None:
+    like = [("tmp", ("staging",))]  # a temporary tmp made (LIKE staging)
+
+    def shapes(sql: str, temporary: frozenset[str] = frozenset({"tmp"})) -> set[str]:
+        a = analyze(sql, catalog=CATALOG, temporary=temporary, temporary_like=like)
+        return set(a.of_kind(FacetKind.COPY_SHAPE))
+
+    assert shapes("COPY tmp FROM STDIN") == {"public.staging"}
+    assert shapes("COPY pg_temp.tmp (v, id) FROM STDIN") == {"public.staging(v,id)"}
+    assert shapes("COPY tmp TO STDOUT") == set()
+    # made in the same text: the same
+    assert shapes("CREATE TEMP TABLE t2 (LIKE other); COPY t2 FROM STDIN") == {"public.other"}
+    # a table of the schema that the path finds before pg_temp is not the staging table
+    path_first = analyze(
+        "COPY tmp FROM STDIN",
+        search_path=("public", "pg_temp"),
+        catalog=CATALOG,
+        temporary=frozenset({"tmp"}),
+        temporary_like=like,
+    )
+    assert path_first.of_kind(FacetKind.COPY_SHAPE) == {"public.staging"}  # no public.tmp
+    # nothing copies the shape of a relation the catalog lacks
+    gone = analyze("COPY tmp FROM STDIN", catalog=CATALOG, temporary=frozenset({"tmp"}),
+                   temporary_like=[("tmp", ("nope",))])  # fmt: skip
+    assert not gone.of_kind(FacetKind.COPY_SHAPE)
 
 
 def test_past_the_bound_new_names_are_not_followed() -> None:

@@ -8,7 +8,7 @@ caller knows to be prepared (it never raises either).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -21,6 +21,7 @@ from skewguard.analysis.values import Written
 from skewguard.catalog import CatalogSnapshot
 from skewguard.quoting import with_escape_strings
 from skewguard.sql_parse import parse_statements
+from skewguard.temporary import Shape
 
 __all__ = ["Analysis", "Facet", "FacetKind", "analyze", "fingerprint", "result_facets"]
 
@@ -59,23 +60,27 @@ def analyze(
     catalog: CatalogSnapshot,
     user: str | None = None,
     temporary: frozenset[str] = frozenset(),
+    temporary_like: Iterable[Shape] = (),
 ) -> Analysis:
     """Parse ``sql`` (one or more statements) and collect the facets it uses.
 
     ``search_path`` is the session's at the time of the query (``$user`` is
     replaced by ``user`` when given, else skipped); a ``SET search_path`` in the
     text applies to the statements after it. ``temporary``: the session's
-    temporary relations (skewguard.temporary), whose uses are not the schema's.
+    temporary relations (skewguard.temporary), whose uses are not the schema's;
+    ``temporary_like``: those of them made LIKE another relation (a COPY into one is
+    learned against that relation's shape).
 
     A text with a backslash may read otherwise in a session with
     ``standard_conforming_strings`` off (skewguard.quoting), which the proxy does
     not follow per session: it is read both ways and uses what either reading uses.
     """
-    standard = _analyze(sql, search_path, catalog, user, temporary)
+    like = tuple(temporary_like)
+    standard = _analyze(sql, search_path, catalog, user, temporary, like)
     other = with_escape_strings(sql) if "\\" in sql else None
     if other is None or other == sql:
         return standard
-    escaped = _analyze(other, search_path, catalog, user, temporary)
+    escaped = _analyze(other, search_path, catalog, user, temporary, like)
     if escaped.error is not None:
         return standard
     if standard.error is not None:
@@ -93,6 +98,7 @@ def _analyze(
     catalog: CatalogSnapshot,
     user: str | None,
     temporary: frozenset[str],
+    temporary_like: tuple[Shape, ...] = (),
 ) -> Analysis:
     try:
         raw = parse_statements(sql)
@@ -101,7 +107,7 @@ def _analyze(
     except Exception:
         error = "replication-command" if is_replication_command(sql) else "syntax"
         return Analysis(error=error, has_ddl=looks_like_ddl(sql))
-    extractor = Extractor(catalog, search_path, user, temporary)
+    extractor = Extractor(catalog, search_path, user, temporary, temporary_like)
     kinds: list[str] = []
     has_ddl = False
     failed: Analysis | None = None

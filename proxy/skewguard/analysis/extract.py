@@ -30,6 +30,7 @@ from skewguard.analysis.scope import Lineage, RangeItem, Scope
 from skewguard.analysis.types import type_text
 from skewguard.analysis.values import encode_const
 from skewguard.catalog import Column
+from skewguard.temporary import temporary_change
 
 _F = FacetKind
 
@@ -97,6 +98,8 @@ class Extractor(QueryWalker):
             rel = node.relation if isinstance(node, ast.CreateStmt) else node.view
             if isinstance(node, ast.CreateStmt):
                 self._like_sources(node)
+                made = temporary_change(node)  # a staging table LIKE another: its shape
+                self.temporary_like.update(made.like if made is not None else ())
             self._note_created(rel)
         return SelectOut()
 
@@ -476,8 +479,12 @@ class Extractor(QueryWalker):
             self.statement(node.query)
             return
         write = bool(node.is_from)
-        target = self._target(node.relation, write=write)
         cols = str_fields(node.attlist)
+        shaped = self.temporary_shape(node.relation) if write else None
+        if shaped is not None:  # COPY staging FROM ...: staging has shaped's columns
+            listed = "(" + ",".join(ident(c) for c in cols) + ")" if cols else ""
+            self._add(_F.COPY_SHAPE, shaped.qname + listed)
+        target = self._target(node.relation, write=write)
         if target.qname is not None:
             subject = target.qname
             if cols:

@@ -73,6 +73,7 @@ class FacetKind(StrEnum):
     TS_CONFIG = "ts_config"  # app_english or public.app_english: a regconfig literal, as written
     COLLATION = "collation"  # app_ci or public.app_ci: a COLLATE clause, as written
     TABLESAMPLE = "tablesample"  # public.events: FROM events TABLESAMPLE (tables, matviews)
+    COPY_SHAPE = "copy_shape"  # public.orders(id,total): COPY FROM into a temp table LIKE it
 
 
 # SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its
@@ -89,6 +90,12 @@ class FacetKind(StrEnum):
 # PREPARED_PARAM, from the same place: an enum type a parameter of such a statement was
 # given or inferred as; the statement holds it by oid, so an enum dropped and created
 # again under its name fails the next EXECUTE (XX000 cache lookup failed for type).
+
+# COPY_SHAPE: ``COPY staging [(cols)] FROM ...`` into the session's temporary table made
+# ``(LIKE orders ...)`` alone: staging has orders' columns (and NOT NULLs) at each run, so
+# a column added to orders wants data COPY without a list does not send (22P04), one
+# dropped or renamed fails a list naming it. Not a write of orders (privileges,
+# triggers, constraints and views of orders are not staging's).
 
 # DEFERS: the version relies on a constraint being checked at commit, not at each
 # statement: it ran SET CONSTRAINTS ... DEFERRED (``*`` for ALL, else each constraint

@@ -33,7 +33,7 @@ from skewguard.catalog import (
     Relation,
     RelKind,
 )
-from skewguard.temporary import is_temp_schema
+from skewguard.temporary import Shape, is_temp_schema
 
 _SEQUENCE_FUNCTIONS = frozenset({"nextval", "currval", "setval"})
 #: Text search functions whose first argument (of two or more) is a regconfig.
@@ -158,10 +158,13 @@ class QueryWalker:
         search_path: Sequence[str],
         user: str | None = None,
         temporary: frozenset[str] = frozenset(),
+        temporary_like: Iterable[Shape] = (),
     ) -> None:
         self.catalog = catalog
         self.user = user
         self.temporary = temporary  # the session's temporary relations: not the schema's
+        # those made LIKE another relation (skewguard.temporary): name -> source as written
+        self.temporary_like = dict(temporary_like)
         self.initial_path = tuple(search_path)
         self.facets: set[Facet] = set()
         self.values: list[Written] = []  # constants written: (column subject, encoded value)
@@ -265,6 +268,17 @@ class QueryWalker:
         return RangeItem(
             alias, relation=relation, qname=relation.qname, colmap=colmap, lineage=lineage
         )
+
+    def temporary_shape(self, rv: Any) -> Relation | None:
+        """The relation whose columns the session's temporary table ``rv`` was made LIKE,
+        when ``rv`` finds that temporary table (not a relation of the schema)."""
+        source = self.temporary_like.get(str(rv.relname))
+        if source is None or (rv.schemaname is not None and not is_temp_schema(rv.schemaname)):
+            return None
+        if rv.schemaname is None and self._resolve_name(None, str(rv.relname)).qname is not None:
+            return None  # the path lists pg_temp after a schema holding the name
+        res = self._resolve_name(source[0] if len(source) == 2 else None, source[-1])
+        return res.relation
 
     def _note_relation(self, res: _Resolved, kind: FacetKind) -> None:
         if res.qname is None:

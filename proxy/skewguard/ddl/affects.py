@@ -40,6 +40,8 @@ _READS = frozenset(
         _F.SELECT_STAR,
         _F.COPY_OUT,
         _F.PREPARED_RESULT,
+        _F.COPY_SHAPE,  # a staging table made LIKE it takes its columns
+        _F.TABLESAMPLE,
     }
 )
 _WRITES = frozenset(

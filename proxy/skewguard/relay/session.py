@@ -576,8 +576,10 @@ class ClientSession(asyncio.Protocol):
         learner, statement_log = self.proxy.learner, self.statement_log
         if learner is not None and statement_log is not None:
             key, path = statement_log.key, statement_log.search_path
-            names = self._temporary.names
-            self.statement_log = learner.rotate(statement_log, key, path, names)
+            temporary = self._temporary
+            self.statement_log = learner.rotate(
+                statement_log, key, path, temporary.names, temporary.shapes
+            )
 
     def _encodings(self) -> tuple[str | None, ...]:
         """The client encodings the next text may be read in by the server, as
@@ -1135,7 +1137,8 @@ class ClientSession(asyncio.Protocol):
             key = VersionKey.of(self.database, self.identity)
             user = self.params.get("user", "")
             path = DEFAULT if self._startup_path == UNKNOWN else self._startup_path
-            self.statement_log = learner.open(key, user, path, self._temporary.names)
+            temporary = self._temporary
+            self.statement_log = learner.open(key, user, path, temporary.names, temporary.shapes)
             self._claimed.add(self.identity)
 
     def _retag(self, identity: Identity) -> None:

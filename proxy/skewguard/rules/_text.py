@@ -29,6 +29,7 @@ _VERBS = {
     FacetKind.PREPARED_RESULT: "keeps prepared a statement returning",
     FacetKind.PREPARED_PARAM: "keeps prepared a statement with a parameter of type",
     FacetKind.TABLESAMPLE: "samples (TABLESAMPLE)",
+    FacetKind.COPY_SHAPE: "runs COPY FROM into a temporary table made LIKE",
 }
 
 

@@ -73,7 +73,7 @@ def omitting_inserts(ctx: Context, change: Change) -> Iterator[Use]:
     for use in ctx.uses((F.INSERT_POSITIONAL,), lambda s: s.startswith(table + "/")):
         if int(use[1].subject.rsplit("/", 1)[1]) <= position:
             yield use
-    for use in ctx.uses((F.COPY_IN,), lambda s: s.startswith(table + "(")):
+    for use in ctx.uses((F.COPY_IN, F.COPY_SHAPE), lambda s: s.startswith(table + "(")):
         if col not in (shape_columns(use[1].subject) or []):
             yield use
 
@@ -213,7 +213,7 @@ def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -
         what = f"ADD COLUMN {change.subject} NOT NULL without a default"
         table = change.relation
         inserts = ctx.uses(
-            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.INSERT_SELECT_STAR),
+            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.COPY_SHAPE, F.INSERT_SELECT_STAR),
             lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table,
         )
         for v, f, ev in first_per_version(inserts):
@@ -296,7 +296,7 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
     what = f"ADD COLUMN {change.subject}"
     table = change.relation
     # COPY FROM without a column list leaves generated columns out
-    hits = [] if change.generated else list(ctx.exact((F.COPY_IN,), table))
+    hits = [] if change.generated else list(ctx.exact((F.COPY_IN, F.COPY_SHAPE), table))
     # INSERT INTO t SELECT * FROM t (or FROM jsonb_populate_record(NULL::t, ...)): the
     # target gains the column too, and takes the value unless it refuses any (generated,
     # identity ALWAYS)
@@ -346,7 +346,8 @@ ADD_COLUMN_SHAPE = Rule(
     summary="ADD COLUMN against COPY FROM without a column list, INSERT ... SELECT * from "
     "the table, and named prepared SELECT *",
     doc="COPY FROM without a column list expects every column: data without the new one "
-    "fails (missing data for column); a generated column is not among them. INSERT INTO x "
+    "fails (missing data for column); a generated column is not among them. So does COPY "
+    "into a temporary staging table made (LIKE t) at each run. INSERT INTO x "
     "SELECT * FROM t gets one value too many when t gains a column, unless x is t itself "
     "(or the row is t's: jsonb_populate_record(NULL::t, ...)) and the column takes values "
     "(not generated, not identity ALWAYS). A named prepared "
@@ -362,6 +363,14 @@ ADD_COLUMN_SHAPE = Rule(
             "COPY t FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
             "ALTER TABLE t ADD COLUMN extra int",
             True,
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "CREATE TEMP TABLE staging (LIKE t INCLUDING DEFAULTS);"
+            " COPY staging FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
+            "ALTER TABLE t ADD COLUMN extra int",
+            True,
+            "the staging table made LIKE t has the new column too",
         ),
         Example(
             "CREATE TABLE t (id int, note text)",

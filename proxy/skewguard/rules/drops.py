@@ -22,6 +22,7 @@ from pglast.visitors import Visitor
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import Function
 from skewguard.ddl.changes import DropColumn, DropFunction, DropRelation, DropSchema, DropType
 from skewguard.ddl.findings import Severity
@@ -122,7 +123,14 @@ def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
         else 0
     )
     hits = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
-    hits += [h for h in ctx.exact((F.COPY_IN,), table)]
+    hits += [h for h in ctx.exact((F.COPY_IN, F.COPY_SHAPE), table)]
+    # COPY staging (..., col) into a staging table made LIKE the table: 42703
+    listed = change.subject[len(table) + 1 :]  # as ident() renders it, like shape lists
+    hits += [
+        h
+        for h in ctx.uses((F.COPY_SHAPE,), lambda s: s.startswith(table + "("))
+        if listed in (shape_columns(h[1].subject) or [])
+    ]
     hits += [
         h
         for h in ctx.uses((F.INSERT_POSITIONAL,), lambda s: s.startswith(table + "/"))
@@ -163,6 +171,22 @@ DROP_COLUMN = Rule(
     "the ORM), wait until every version that used it is retired, then drop it.",
     covers=(DropColumn,),
     examples=(
+        Example(
+            "CREATE TABLE t (id int, note text, extra int)",
+            "CREATE TEMP TABLE staging (LIKE t); COPY staging (id, note) FROM PROGRAM 'echo 1,x'"
+            " WITH (FORMAT csv)",
+            "ALTER TABLE t DROP COLUMN note",
+            True,
+            "the staging table made LIKE t lacks the column the list names",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text, extra int)",
+            "CREATE TEMP TABLE staging (LIKE t); COPY staging (id, note) FROM PROGRAM 'echo 1,x'"
+            " WITH (FORMAT csv)",
+            "ALTER TABLE t DROP COLUMN extra",
+            False,
+            "a column the list leaves out",
+        ),
         Example(
             "CREATE TABLE users (id int, email text, name text)",
             "SELECT id, email FROM users",

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import RelKind
 from skewguard.ddl.changes import (
     CreateFunction,
@@ -117,6 +118,13 @@ RENAME_RELATION = Rule(
 def check_rename_column(ctx: Context, change: RenameColumn) -> Iterator[Hit]:
     what = f"RENAME COLUMN {change.subject} to {change.new_name}"
     uses = [u for u in ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject) if _named(ctx, u)]
+    # COPY staging (..., col) into a staging table made LIKE the table: 42703
+    listed = change.subject[len(change.relation or "") + 1 :]
+    uses += [
+        u
+        for u in ctx.uses((F.COPY_SHAPE,), lambda s: s.startswith(f"{change.relation}("))
+        if listed in (shape_columns(u[1].subject) or [])
+    ]
     # a held named statement returning the table's star sees its row type change (0A000)
     uses += ctx.exact((F.PREPARED_RESULT,), f"{change.relation}.*")
     column = split_qualified_name(change.subject)[-1]
@@ -149,6 +157,14 @@ RENAME_COLUMN = Rule(
     "that exposes both names.",
     covers=(RenameColumn,),
     examples=(
+        Example(
+            "CREATE TABLE t (id int, note text)",
+            "CREATE TEMP TABLE staging (LIKE t); COPY staging (id, note) FROM PROGRAM 'echo 1,x'"
+            " WITH (FORMAT csv)",
+            "ALTER TABLE t RENAME COLUMN note TO memo",
+            True,
+            "the staging table made LIKE t has the new name: 42703",
+        ),
         Example(
             "CREATE TABLE users (id int, name text)",
             "UPDATE users SET name = 'x' WHERE id = 1",
