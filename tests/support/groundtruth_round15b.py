@@ -1,5 +1,6 @@
 """Round 15b ground-truth cases: the shapes of versions' statements. Names that are not
-the table (a CTE named like one, aliases and output names like a dropped column), fields
+the table (a CTE named like one, aliases and output names like a dropped column),
+INSERT ... SELECT * between tables changed alike, fields
 of whole rows and of row-typed columns, tables' row types through
 ``jsonb_populate_record(NULL::t, ...)`` and ``RETURNS SETOF t`` functions, TABLESAMPLE on
 a table that becomes a view, statements inside other statements (cursors, EXPLAIN,
@@ -40,6 +41,13 @@ CREATE TABLE events (id int NOT NULL, kind text);
 INSERT INTO events VALUES (1, 'a'), (2, 'b');
 """
 DROP_LEGACY = "ALTER TABLE orders DROP COLUMN legacy"
+# an archive table mirroring orders, filled by INSERT ... SELECT *
+ARCHIVE = """
+CREATE TABLE orders_archive (id int PRIMARY KEY, total int, status text, legacy text);
+"""
+ARCHIVE_ROWS = (
+    "INSERT INTO orders_archive SELECT * FROM orders WHERE id = %s ON CONFLICT (id) DO NOTHING"
+)
 # a staging table made LIKE the target at each load, filled by COPY, merged in
 STAGING = "DROP TABLE IF EXISTS staging; CREATE TEMP TABLE staging (LIKE orders INCLUDING DEFAULTS)"
 MERGE_STAGING = "INSERT INTO orders SELECT * FROM staging ON CONFLICT (id) DO NOTHING"
@@ -125,6 +133,27 @@ SAFE: list[Case] = [
         " ALTER TABLE orders ADD COLUMN note text",
         note="a prepared * over a function returning a table's row: the plan holds no lock on"
         " the table and is not re-planned for a new column (a retyped one fails: 42804)",
+    ),
+    Case(
+        id="safe-r15b-archive-copy-column-dropped-from-both",
+        schema_sql=SHOP + ARCHIVE,
+        versions={
+            V1: [extended(ARCHIVE_ROWS, 1)],
+            V2: [simple("SELECT id, total FROM orders")],
+        },
+        migration_sql=DROP_LEGACY + "; ALTER TABLE orders_archive DROP COLUMN legacy",
+        note="INSERT ... SELECT * goes by position: the columns still line up",
+    ),
+    Case(
+        id="safe-r15b-archive-copy-column-added-to-both",
+        schema_sql=SHOP + ARCHIVE,
+        versions={
+            V1: [extended(ARCHIVE_ROWS, 1)],
+            V2: [simple("SELECT id, total FROM orders")],
+        },
+        migration_sql="BEGIN; ALTER TABLE orders ADD COLUMN note text;"
+        " ALTER TABLE orders_archive ADD COLUMN note text; COMMIT",
+        note="the archive gains the column in the same transaction",
     ),
     Case(
         id="safe-r15b-tablesample-table-becomes-partitioned",

@@ -217,6 +217,22 @@ def relation_of(cat: CatalogSnapshot, qname: str) -> Relation | None:
     return cat.relation(parts[0], parts[1]) if len(parts) == 2 else None
 
 
+def star_insert_lines_up(cat: CatalogSnapshot, subject: str) -> bool:
+    """Whether ``INSERT INTO x SELECT * FROM t`` (subject ``x<t``) still lines up in
+    ``cat``: t has no more columns than x, each of x's columns it fills by position has
+    t's column's type and takes a value (not generated, not identity ALWAYS). PostgreSQL
+    matches by position only, so a column dropped from, or added to, both tables alike
+    (or to the one table of ``INSERT INTO t SELECT * FROM t``) breaks nothing."""
+    target_name, _, source_name = subject.partition("<")
+    target, source = relation_of(cat, target_name), relation_of(cat, source_name)
+    if target is None or source is None or len(source.columns) > len(target.columns):
+        return False
+    return all(
+        t.type_name == s.type_name and not t.generated and t.identity != "a"
+        for s, t in zip(source.columns, target.columns, strict=False)
+    )
+
+
 __all__ = [
     "PREPARED_RESULT",
     "ROLE",
@@ -228,4 +244,5 @@ __all__ = [
     "found_through_paths",
     "relation_of",
     "routine_callers",
+    "star_insert_lines_up",
 ]

@@ -47,6 +47,7 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     routine_callers,
+    star_insert_lines_up,
 )
 from skewguard.rules.values import column_values, fits
 from skewguard.sql_parse import parse_sql
@@ -297,13 +298,13 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
     table = change.relation
     # COPY FROM without a column list leaves generated columns out
     hits = [] if change.generated else list(ctx.exact((F.COPY_IN, F.COPY_SHAPE), table))
-    # INSERT INTO t SELECT * FROM t (or FROM jsonb_populate_record(NULL::t, ...)): the
-    # target gains the column too, and takes the value unless it refuses any (generated,
-    # identity ALWAYS)
-    own_row = f"{table}<{table}" if _takes_values(ctx, change) else None
-    hits += list(
-        ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table) and s != own_row)
-    )
+    # INSERT INTO x SELECT * FROM t: one value too many, unless x gains the column too
+    # (x is t, or FROM jsonb_populate_record(NULL::t, ...)) or has a column to spare for it
+    hits += [
+        h
+        for h in ctx.uses((F.INSERT_SELECT_STAR,), lambda s: s.endswith("<" + table))
+        if not star_insert_lines_up(ctx.after, h[1].subject)
+    ]
     broken: set[VersionKey] = set()
     for v, f, ev in first_per_version(hits):
         broken.add(v)
@@ -329,16 +330,6 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
         )
 
 
-def _takes_values(ctx: Context, change: AddColumn) -> bool:
-    """Whether an INSERT may write the added column (not generated, not identity ALWAYS)."""
-    if change.generated:
-        return False
-    relation = ctx.after.relation(*_split(change.relation or ""))
-    name = split_qualified_name(change.subject)[-1]
-    column = relation.column(name) if relation is not None else None
-    return column is not None and column.identity != "a"
-
-
 ADD_COLUMN_SHAPE = Rule(
     id="SG112",
     name="add-column-vs-row-shape",
@@ -348,9 +339,10 @@ ADD_COLUMN_SHAPE = Rule(
     doc="COPY FROM without a column list expects every column: data without the new one "
     "fails (missing data for column); a generated column is not among them. So does COPY "
     "into a temporary staging table made (LIKE t) at each run. INSERT INTO x "
-    "SELECT * FROM t gets one value too many when t gains a column, unless x is t itself "
-    "(or the row is t's: jsonb_populate_record(NULL::t, ...)) and the column takes values "
-    "(not generated, not identity ALWAYS). A named prepared "
+    "SELECT * FROM t gets one value too many when t gains a column, unless x's columns "
+    "still take t's by position and type (x is t itself, or the row is t's: "
+    "jsonb_populate_record(NULL::t, ...), and the column is neither generated nor "
+    "identity ALWAYS; or x has a spare column of that type). A named prepared "
     "SELECT * / RETURNING * fails with 0A000 (break with the shell's prepared_result facet, "
     "else risk). A plain SELECT * and a positional INSERT ... VALUES survive a nullable or "
     "defaulted new column.",

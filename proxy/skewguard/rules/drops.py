@@ -36,6 +36,7 @@ from skewguard.rules.base import (
     found_through_paths,
     relation_of,
     routine_callers,
+    star_insert_lines_up,
 )
 from skewguard.sql_parse import parse_sql
 
@@ -113,6 +114,17 @@ DROP_RELATION = Rule(
 )
 
 
+#: What an INSERT ... SELECT * leaves besides its star facet.
+_STAR_COPY = (F.INSERT_SELECT_STAR, F.INSERT_POSITIONAL, F.COLUMN_WRITE)
+
+
+def _one_statement(sample: str) -> bool:
+    try:
+        return len(pglast.split(sample)) == 1
+    except Exception:  # a cut sample: not known to be one statement
+        return False
+
+
 def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
     what = f"DROP COLUMN {change.subject}{change.cascade_note}"
     table = change.relation
@@ -122,6 +134,19 @@ def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
         if (rel is not None and change.subject[len(table) + 1 :].strip('"') in rel.column_names)
         else 0
     )
+    # INSERT INTO x SELECT * FROM t goes by position: it breaks unless the columns still
+    # line up (the column dropped from both, or the source's last one); when they do, what
+    # that statement alone left (its star, its positional shape, its writes) breaks nothing
+    star_inserts = list(
+        ctx.uses(
+            (F.INSERT_SELECT_STAR,), lambda s: s.startswith(table + "<") or s.endswith("<" + table)
+        )
+    )
+    lined_up = {
+        (v, ev.sample)
+        for v, f, ev in star_inserts
+        if star_insert_lines_up(ctx.after, f.subject) and _one_statement(ev.sample)
+    }
     hits = list(ctx.exact((F.COLUMN_READ, F.COLUMN_WRITE), change.subject))
     hits += [h for h in ctx.exact((F.COPY_IN, F.COPY_SHAPE), table)]
     # COPY staging (..., col) into a staging table made LIKE the table: 42703
@@ -131,16 +156,13 @@ def check_drop_column(ctx: Context, change: DropColumn) -> Iterator[Hit]:
         for h in ctx.uses((F.COPY_SHAPE,), lambda s: s.startswith(table + "("))
         if listed in (shape_columns(h[1].subject) or [])
     ]
+    hits += star_inserts
     hits += [
         h
         for h in ctx.uses((F.INSERT_POSITIONAL,), lambda s: s.startswith(table + "/"))
         if int(h[1].subject.rsplit("/", 1)[1]) > position
     ]
-    hits += list(
-        ctx.uses(
-            (F.INSERT_SELECT_STAR,), lambda s: s.startswith(table + "<") or s.endswith("<" + table)
-        )
-    )
+    hits = [h for h in hits if h[1].kind not in _STAR_COPY or (h[0], h[2].sample) not in lined_up]
     # a held named statement whose result is the table's star: its row type changes (0A000)
     hits += list(ctx.exact((F.PREPARED_RESULT,), f"{table}.*"))
     column = split_qualified_name(change.subject)[-1]
@@ -165,12 +187,28 @@ DROP_COLUMN = Rule(
     "the application may read the column from the result (risk). A function or procedure "
     "whose SQL or PL/pgSQL source names the table and the column fails at its next call.",
     breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
-    "column list, INSERT ... SELECT * between the tables, calls of a routine whose body "
-    "names it.",
+    "column list, INSERT ... SELECT * between the tables unless their columns still line up "
+    "by position and type (the column dropped from both, or the source's last one), calls "
+    "of a routine whose body names it.",
     recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
     "the ORM), wait until every version that used it is retired, then drop it.",
     covers=(DropColumn,),
     examples=(
+        Example(
+            "CREATE TABLE t (id int, note text); CREATE TABLE t_old (id int, note text)",
+            "INSERT INTO t_old SELECT * FROM t",
+            "ALTER TABLE t DROP COLUMN note; ALTER TABLE t_old DROP COLUMN note",
+            False,
+            "dropped from both: the copy still lines up",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text, n int);"
+            " CREATE TABLE t_old (id int, note text, n int)",
+            "INSERT INTO t_old SELECT * FROM t",
+            "ALTER TABLE t DROP COLUMN note",
+            True,
+            "n now lands in t_old.note: 42804",
+        ),
         Example(
             "CREATE TABLE t (id int, note text, extra int)",
             "CREATE TEMP TABLE staging (LIKE t); COPY staging (id, note) FROM PROGRAM 'echo 1,x'"
