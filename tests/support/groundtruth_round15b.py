@@ -13,7 +13,7 @@ tests/support/groundtruth.py) which versions a migration breaks.
 
 from __future__ import annotations
 
-from tests.support.groundtruth import Case, copy_in, extended, prepared, simple
+from tests.support.groundtruth import Case, Q, copy_in, extended, prepared, simple
 
 V1, V2, V3, V4 = "app@1", "app@2", "app@3", "app@4"
 
@@ -48,6 +48,10 @@ CREATE TABLE orders_archive (id int PRIMARY KEY, total int, status text, legacy 
 ARCHIVE_ROWS = (
     "INSERT INTO orders_archive SELECT * FROM orders WHERE id = %s ON CONFLICT (id) DO NOTHING"
 )
+ARCHIVING: dict[str, list[str | Q]] = {
+    V1: [extended(ARCHIVE_ROWS, 1)],
+    V2: [simple("SELECT id, total FROM orders")],
+}
 # a staging table made LIKE the target at each load, filled by COPY, merged in
 STAGING = "DROP TABLE IF EXISTS staging; CREATE TEMP TABLE staging (LIKE orders INCLUDING DEFAULTS)"
 MERGE_STAGING = "INSERT INTO orders SELECT * FROM staging ON CONFLICT (id) DO NOTHING"
@@ -137,20 +141,14 @@ SAFE: list[Case] = [
     Case(
         id="safe-r15b-archive-copy-column-dropped-from-both",
         schema_sql=SHOP + ARCHIVE,
-        versions={
-            V1: [extended(ARCHIVE_ROWS, 1)],
-            V2: [simple("SELECT id, total FROM orders")],
-        },
+        versions=ARCHIVING,
         migration_sql=DROP_LEGACY + "; ALTER TABLE orders_archive DROP COLUMN legacy",
         note="INSERT ... SELECT * goes by position: the columns still line up",
     ),
     Case(
         id="safe-r15b-archive-copy-column-added-to-both",
         schema_sql=SHOP + ARCHIVE,
-        versions={
-            V1: [extended(ARCHIVE_ROWS, 1)],
-            V2: [simple("SELECT id, total FROM orders")],
-        },
+        versions=ARCHIVING,
         migration_sql="BEGIN; ALTER TABLE orders ADD COLUMN note text;"
         " ALTER TABLE orders_archive ADD COLUMN note text; COMMIT",
         note="the archive gains the column in the same transaction",
