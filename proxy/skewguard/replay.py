@@ -218,8 +218,11 @@ class _Builder:
             runs = tuple(self.add(run) for run in made)
             if again:
                 self.rebound.update(runs)
-            read = statement_class(trial.sample.sql) == "reads"
-            if name is not None and read and not trial.repeat:
+            if (
+                name is not None
+                and not trial.repeat
+                and statement_class(trial.sample.sql) == "reads"
+            ):
                 # the version's other connections (a new one, a pool's next) prepare it
                 # anew after the change: a renamed field fails there, not when rebound
                 anew = self.add(_runs(trial, named=self.named)[0])
