@@ -14,7 +14,7 @@ from skewguard.ddl.changes import (
     DropView,
     ReorderColumns,
 )
-from skewguard.ddl.types import classify_type_change
+from skewguard.ddl.types import assigns_every_value, classify_type_change
 from skewguard.rules.engine import evaluate
 
 SCHEMA = """
@@ -320,6 +320,24 @@ def test_typed_changes_keep_the_stored_json_shape() -> None:
 def test_type_change_classes(old: str, new: str, coercible: bool, widening: bool) -> None:
     tc = classify_type_change(old, new)
     assert (tc.binary_coercible, tc.widening) == (coercible, widening)
+
+
+@pytest.mark.parametrize(
+    ("source", "target", "fits"),
+    [
+        ("integer", "integer", True),
+        ("integer", "bigint", True),
+        ("integer", "numeric", True),
+        ("bigint", "integer", False),  # 22003 for large values
+        ("integer", "text", True),  # through int4out, by assignment
+        ("integer[]", "character varying", True),
+        ("text", "character varying(5)", False),  # 22001 for long values
+        ("integer", "date", False),  # no assignment cast: 42804
+        ("integer[]", "bigint", False),
+    ],
+)
+def test_assignment_that_cannot_fail(source: str, target: str, fits: bool) -> None:
+    assert assigns_every_value(source, target) is fits
 
 
 def test_lock_lints_on_non_empty_table() -> None:

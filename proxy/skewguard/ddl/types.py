@@ -134,4 +134,21 @@ def classify_type_change(old: str, new: str) -> TypeChange:
     return TypeChange(False, False)
 
 
-__all__ = ["SERIALS", "TypeChange", "classify_type_change", "format_type", "serial_kind"]
+def assigns_every_value(source: str, target: str) -> bool:
+    """Whether every value of type ``source`` goes into a column of type ``target``
+    (both format_type texts) without an error: the types are equal, the target
+    widens the source, or the target is ``text`` / unbounded ``character varying``,
+    which PostgreSQL fills by assignment through the source's output function."""
+    if source == target or classify_type_change(source, target).widening:
+        return True
+    return target in _STRINGLIKE
+
+
+__all__ = [
+    "SERIALS",
+    "TypeChange",
+    "assigns_every_value",
+    "classify_type_change",
+    "format_type",
+    "serial_kind",
+]

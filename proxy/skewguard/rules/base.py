@@ -19,6 +19,7 @@ from skewguard.catalog import CatalogSnapshot, Relation
 from skewguard.ddl.bodies import body_names
 from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
+from skewguard.ddl.types import assigns_every_value
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.store.base import SharedFacets
 
@@ -219,8 +220,10 @@ def relation_of(cat: CatalogSnapshot, qname: str) -> Relation | None:
 
 def star_insert_lines_up(cat: CatalogSnapshot, subject: str) -> bool:
     """Whether ``INSERT INTO x SELECT * FROM t`` (subject ``x<t``) still lines up in
-    ``cat``: t has no more columns than x, each of x's columns it fills by position has
-    t's column's type and takes a value (not generated, not identity ALWAYS). PostgreSQL
+    ``cat``: t has no more columns than x, each of x's columns it fills by position
+    takes every value of t's column (the same type, a wider one, or text: an
+    assignment that cannot fail) and takes a value at all (not generated, not identity
+    ALWAYS). PostgreSQL
     matches by position only, so a column dropped from, or added to, both tables alike
     (or to the one table of ``INSERT INTO t SELECT * FROM t``) breaks nothing."""
     target_name, _, source_name = subject.partition("<")
@@ -228,7 +231,7 @@ def star_insert_lines_up(cat: CatalogSnapshot, subject: str) -> bool:
     if target is None or source is None or len(source.columns) > len(target.columns):
         return False
     return all(
-        t.type_name == s.type_name and not t.generated and t.identity != "a"
+        assigns_every_value(s.type_name, t.type_name) and not t.generated and t.identity != "a"
         for s, t in zip(source.columns, target.columns, strict=False)
     )
 

@@ -188,7 +188,8 @@ DROP_COLUMN = Rule(
     "whose SQL or PL/pgSQL source names the table and the column fails at its next call.",
     breaks="Reads and writes of the column, positional INSERT covering it, COPY FROM without a "
     "column list, INSERT ... SELECT * between the tables unless their columns still line up "
-    "by position and type (the column dropped from both, or the source's last one), calls "
+    "by position and take every value (the column dropped from both, or the source's last "
+    "one, or what shifts lands in a column of a wider type or of text), calls "
     "of a routine whose body names it.",
     recipe="Expand/contract: stop reading and writing the column in a release (ignore it in "
     "the ORM), wait until every version that used it is retired, then drop it.",
@@ -208,6 +209,14 @@ DROP_COLUMN = Rule(
             "ALTER TABLE t DROP COLUMN due",
             True,
             "n now lands in t_old.due: 42804 (no assignment cast from integer to date)",
+        ),
+        Example(
+            "CREATE TABLE t (id int, due date, n int);"
+            " CREATE TABLE t_old (id int, due text, n bigint)",
+            "INSERT INTO t_old SELECT * FROM t",
+            "ALTER TABLE t DROP COLUMN due",
+            False,
+            "n now lands in t_old.due, a text column: an assignment that cannot fail",
         ),
         Example(
             "CREATE TABLE users (id int, email text, name text)",
