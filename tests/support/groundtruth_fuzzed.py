@@ -111,6 +111,22 @@ INSERT INTO people VALUES (1, ROW('s', 'c'), 'n');
         breaks=frozenset({V1}),
         note="42P13 return type mismatch: no assignment cast from text to int",
     ),
+    Case(
+        id="break-held-read-of-domain-column-retyped-beside-its-writes",
+        schema_sql="CREATE DOMAIN positive AS int CHECK (VALUE > 0);"
+        " CREATE TABLE items (sku text PRIMARY KEY, qty positive NOT NULL);"
+        " INSERT INTO items VALUES ('a', 1), ('b', 2);",
+        versions={
+            V1: [
+                prepared("SELECT i.sku, i.qty FROM items i WHERE i.qty > %s", 0),
+                extended("UPDATE items SET qty = qty + 1 WHERE sku = 'a'"),
+            ],
+        },
+        migration_sql="ALTER TABLE items ALTER COLUMN qty TYPE bigint",
+        breaks=frozenset({V1}),
+        note="0A000 on the held read; its writes fit, and a clean replay of them must not "
+        "clear the version (fuzz seed 21024)",
+    ),
 ]
 
 CASES = BODIES_SAFE + BODIES_BREAKING

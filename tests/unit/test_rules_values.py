@@ -175,3 +175,15 @@ def test_a_retype_names_only_writers_whose_values_do_not_fit(
 )
 def test_fits(value: str, type_name: str, fit: bool | None) -> None:
     assert fits(value, type_name) is fit
+
+
+def test_a_held_statement_is_named_before_a_writer_replay_may_clear() -> None:
+    """A version that both writes the column and keeps a statement returning it prepared
+    breaks on the held statement (0A000) whatever it writes: that finding, which a clean
+    replay of the writes cannot overturn, is the one named."""
+    held = footprint("UPDATE t SET qty = $1")
+    held[Facet(FacetKind.PREPARED_RESULT, "public.t.qty")] = Evidence(1, 0.0, 0.0, "SELECT qty")
+    findings = judge("ALTER TABLE t ALTER qty TYPE smallint", {V1: held}, lambda sql: None)
+    assert [f.facet.kind for f in findings if f.version == V1 and f.facet] == [
+        FacetKind.PREPARED_RESULT
+    ]

@@ -87,16 +87,11 @@ def _split(qname: str) -> tuple[str, str]:
 def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     what = f"ALTER COLUMN {change.subject} TYPE {change.new_type} (was {change.old_type})"
     broken: set[VersionKey] = set()
-    if not change.widening:
-        writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
-        for v, f, ev in first_per_version(writers):
-            if _constants_fit(ctx.footprints.get(v, {}), change):
-                continue
-            broken.add(v)
-            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+    # first the held statements, which fail whatever the values: a writer's finding is
+    # value-dependent, and a clean replay of its writes may overturn it
     star = f"{change.relation}.*"
     prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
-    for v, f, ev in first_per_version(u for u in prepared if u[0] not in broken):
+    for v, f, ev in first_per_version(prepared):
         broken.add(v)
         yield Hit(
             Severity.BREAK,
@@ -106,6 +101,13 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
             f,
             ev,
         )
+    if not change.widening:
+        writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
+        for v, f, ev in first_per_version(u for u in writers if u[0] not in broken):
+            if _constants_fit(ctx.footprints.get(v, {}), change):
+                continue
+            broken.add(v)
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
     readers = list(ctx.exact((F.COLUMN_READ,), change.subject))
     readers += list(ctx.exact((F.SELECT_STAR,), change.relation))
     why = "a named prepared statement returning it fails with 0A000"
