@@ -5400,3 +5400,6 @@ CASES += ROUND15A
 from tests.support.groundtruth_round15b import CASES as ROUND15B  # noqa: E402
 
 CASES += ROUND15B
+from tests.support.groundtruth_round16 import CASES as ROUND16  # noqa: E402
+
+CASES += ROUND16
