@@ -447,6 +447,9 @@ class CatalogSnapshot:
     #: (role, member) of every role membership (pg_auth_members; roles are cluster-wide);
     #: None: not read (who inherits what from a role is unknown)
     memberships: tuple[tuple[str, str], ...] | None = None
+    #: roles with rolsuper (they pass every privilege check); None: not read. Read with
+    #: the memberships, so a role made or unmade superuser since is seen at their next read
+    superusers: frozenset[str] | None = None
     builtin_functions: frozenset[str] = frozenset()  # function names in pg_catalog
     builtin_relations: frozenset[str] = frozenset()  # relation names in pg_catalog
     #: operators outside pg_catalog, as :func:`operator_signature` writes them
@@ -637,6 +640,7 @@ def build_catalog(
     rules: Iterable[Row] = (),
     extensions: Row | None = None,
     memberships: Iterable[Row] | None = None,
+    superusers: Iterable[Row] | None = None,
     operators: Iterable[Row] = (),
     publications: Iterable[Row] = (),
 ) -> CatalogSnapshot:
@@ -647,8 +651,8 @@ def build_catalog(
     the SQL in this module selects. ``relations`` (owner, ACL, RLS, size,
     updatability), ``view_deps``, ``policies``, ``inherits`` and ``rules`` add
     to the relations that ``columns`` lists; ``dependencies`` are the pg_depend
-    edges a drop follows; ``extensions`` (one row, ``names``) and ``memberships``
-    (role, member) when read.
+    edges a drop follows; ``extensions`` (one row, ``names``), ``memberships``
+    (role, member) and ``superusers`` (``name``) when read.
     """
     schema_rows = list(schemas)
     schema_names = frozenset(str(r["schema"]) for r in schema_rows)
@@ -827,6 +831,7 @@ def build_catalog(
             if memberships is None
             else tuple((str(r["role"]), str(r["member"])) for r in memberships)
         ),
+        superusers=(None if superusers is None else frozenset(str(r["name"]) for r in superusers)),
     )
 
 
@@ -1384,6 +1389,10 @@ JOIN pg_catalog.pg_roles m ON m.oid = a.member
 ORDER BY 1, 2
 """
 
+SUPERUSERS_SQL = """
+SELECT rolname::text AS name FROM pg_catalog.pg_roles WHERE rolsuper ORDER BY 1
+"""
+
 EXTENSIONS_SQL = """
 SELECT ARRAY(SELECT e.extname::text FROM pg_catalog.pg_extension e ORDER BY 1) AS names
 """
@@ -1456,6 +1465,7 @@ QUERIES = {
     "inherits": INHERITS_SQL,
     "rules": RULES_SQL,
     "memberships": MEMBERSHIPS_SQL,
+    "superusers": SUPERUSERS_SQL,
     "operators": OPERATORS_SQL,
     "publications": PUBLICATIONS_SQL,
 }

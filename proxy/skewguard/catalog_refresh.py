@@ -127,6 +127,7 @@ def plan_refresh(marker: CatalogMarker, stats: Sequence[SourceStats]) -> Plan:
             ("types", ("type",)),
             ("dependencies", ("depend",)),
             ("memberships", ("auth_members",)),
+            ("superusers", ("auth_members",)),
             ("operators", ("operator", "depend")),
             ("publications", ("publication", "depend", "class")),  # names a rename moves
         )
@@ -423,6 +424,7 @@ def _patched(
         dependencies=part.dependencies if "dependencies" in rows else old.dependencies,
         extensions=old.extensions,
         memberships=part.memberships if "memberships" in rows else old.memberships,
+        superusers=part.superusers if "superusers" in rows else old.superusers,
         builtin_functions=old.builtin_functions,
         builtin_relations=old.builtin_relations,
         operators=part.operators if "operators" in rows else old.operators,

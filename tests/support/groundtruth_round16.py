@@ -23,6 +23,8 @@ from __future__ import annotations
 from tests.support.groundtruth import Case, Q, apg, copy_in, extended, prepared, simple
 
 V1, V2, V3 = "app@1", "app@2", "app@3"
+#: a reporting job's login role (the harness creates it)
+REPORTER = "gt16_reporter"
 
 ITEMS = """
 CREATE TABLE items (id int PRIMARY KEY, name text, sku text, legacy text);
@@ -438,6 +440,19 @@ SAFE: list[Case] = [
         " ALTER TABLE events SET ACCESS METHOD heap; ANALYZE users (email, name)",
         expect_safe_for_linter=True,
         note="the expression arbiter of app@2's upsert is rebuilt, never missing",
+    ),
+    Case(
+        id="safe-r16-owner-moved-away-from-the-superuser-versions-run-as",
+        schema_sql=ITEMS + f"GRANT SELECT ON items TO {REPORTER};",
+        versions={
+            V1: [*READS_LEGACY, simple("UPDATE items SET name = 'c' WHERE id = 2")],
+            V2: READS_NAME,
+            V3: [extended("SELECT count(*) FROM items WHERE sku <> %s", "")],
+        },
+        users={V3: REPORTER},
+        migration_sql=f"ALTER TABLE items OWNER TO {REPORTER}",
+        note="the table leaves postgres, which app@1 and app@2 connect as: a superuser"
+        " needs no privilege, and the new owner keeps reading",
     ),
 ]
 

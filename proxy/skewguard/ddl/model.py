@@ -161,6 +161,7 @@ class Model:
     extensions: set[str] = field(default_factory=set)  # with their members in ``edges``
     extensions_known: bool = False  # the snapshot listed its extensions and their members
     memberships: tuple[tuple[str, str], ...] | None = None  # the snapshot's (role, member)
+    superusers: frozenset[str] | None = None  # the snapshot's, as read (roles not modelled)
     opaque_extensions: set[str] = field(default_factory=set)  # created here: members unknown
     types: set[str] = field(default_factory=set)  # user types but enums, qualified
     type_moves: dict[str, str] = field(default_factory=dict)  # renamed/moved: first -> now
@@ -211,6 +212,7 @@ class Model:
             extensions=set(self.extensions),
             opaque_extensions=set(self.opaque_extensions),
             memberships=self.memberships,
+            superusers=self.superusers,
             types=set(self.types),
             type_moves=dict(self.type_moves),
             operators=set(self.operators),
@@ -338,7 +340,11 @@ class Model:
         """The model of ``cat``, made from this one (of ``patch.previous``) by the patch."""
         # roles are not modelled: their memberships are what the snapshot read
         m = dataclasses.replace(
-            self.copy(), origin=None, lineage=object(), memberships=cat.memberships
+            self.copy(),
+            origin=None,
+            lineage=object(),
+            memberships=cat.memberships,
+            superusers=cat.superusers,
         )
         # a relation read again under its name keeps its oid: the entries naming it
         # (children's parents) stay linked without being read again themselves
@@ -491,6 +497,7 @@ class Model:
             m.extensions = set(cat.extensions)
             m.extensions_known = True
         m.memberships = cat.memberships
+        m.superusers = cat.superusers
         m._settle()
         return m
 
@@ -714,6 +721,7 @@ class Model:
             ),
             extensions=frozenset(self.extensions) if self.extensions_known else None,
             memberships=self.memberships,
+            superusers=self.superusers,
             by_name=by_name,
         ).mark_key_ordered()
 

@@ -167,8 +167,11 @@ def check_revoke(ctx: Context, change: Revoke) -> Iterator[Hit]:
     else:
         return
     members = role_members(ctx.before.memberships or (), role)  # PUBLIC has none
+    superusers = ctx.before.superusers or frozenset()
     for v, f, ev in first_per_version(uses):
         roles = ctx.roles(v)
+        if roles and roles <= superusers:
+            continue  # a superuser passes every privilege check
         if not roles:
             yield Hit(Severity.RISK, risks(what, v, f, "the version's role is unknown"), v, f, ev)
         elif role in roles and (holder := _still_held(ctx, change, f)) is not None:
@@ -239,7 +242,8 @@ REVOKE = Rule(
     "and a role that keeps it through PUBLIC or a role it belongs to (an owner whose table "
     "moves, ALTER ... OWNER TO, to a role it is a member of), "
     "is a risk here: its statements are replayed as its role, and PostgreSQL tells whether "
-    "another grant still covers them.",
+    "another grant still covers them. A version whose every role is a superuser needs no "
+    "privilege (the table's owner moving away from the superuser it runs as breaks nothing).",
     breaks="Statements of the role that need the revoked privilege.",
     recipe="Move every protected version to a role that keeps the privilege first.",
     covers=(Revoke,),
