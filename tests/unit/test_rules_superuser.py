@@ -35,9 +35,7 @@ def breaks(found: list[Finding]) -> set[str]:
 
 
 def test_the_owner_moving_away_breaks_a_version_of_an_ordinary_role() -> None:
-    assert breaks(findings("ALTER TABLE t OWNER TO sg_other", frozenset({"postgres"}))) == {
-        "SG120"
-    }
+    assert breaks(findings("ALTER TABLE t OWNER TO sg_other", frozenset({"postgres"}))) == {"SG120"}
     assert breaks(findings("REVOKE UPDATE ON t FROM sg_boss", None)) == {"SG120"}
 
 
