@@ -179,6 +179,16 @@ def _runs(
     return [first, close + bind + execute + _SYNC] if trial.repeat else [first]
 
 
+def _analysed(trial: Trial, *, named: bool) -> bytes:
+    """The sample's statement parsed anew and not run: PostgreSQL analyses it against the
+    schema as it is now (a composite's dropped attribute: 42846), as a version's next
+    connection does, without writing its rows once more."""
+    statement = OWN.encode() + b"\x00" if named else b"\x00"
+    fresh = m.encode_close("S", OWN) if named else b""
+    sample = trial.sample
+    return fresh + m.frame(b"P", statement + sample.sql.encode() + b"\x00" + sample.types) + _SYNC
+
+
 class _Builder:
     def __init__(self, *, named: bool) -> None:
         self.wire: list[bytes] = []
@@ -218,17 +228,17 @@ class _Builder:
             runs = tuple(self.add(run) for run in made)
             if again:
                 self.rebound.update(runs)
-            if (
-                name is not None
-                and not trial.repeat
-                and statement_class(trial.sample.sql) == "reads"
-            ):
-                # the version's other connections (a new one, a pool's next) prepare it
-                # anew after the change: a renamed field fails there, not when rebound
+            # the version's other connections (a new one, a pool's next) prepare it
+            # anew after the change: a renamed field fails there, not when rebound
+            if name is None:
+                pass
+            elif not trial.repeat and statement_class(trial.sample.sql) == "reads":
                 anew = self.add(_runs(trial, named=self.named)[0])
                 runs += (anew,)
                 if not trial.sample.binds_anew:
                     self.relaid.add(anew)
+            else:  # a write is analysed anew, not run again (its rows are written)
+                runs += (self.add(_analysed(trial, named=self.named)),)
             if not _continues(trial, behind):
                 self.add(cleanup)
             slots.append((setup, runs))
@@ -259,7 +269,8 @@ def plan(
     a DDL (``keep``) prepares it and leaves it prepared (``Plan.kept``), and the pass at
     COMMIT binds those (``prepared``) and closes them. A read kept so also runs prepared
     anew in each pass, as the version's next connection prepares it (binary values laid
-    out for inferred types may not fit the types inferred anew: ``Plan.relaid``)."""
+    out for inferred types may not fit the types inferred anew: ``Plan.relaid``); a kept
+    write is also parsed anew, not run (its rows would be written twice)."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",

@@ -129,4 +129,36 @@ INSERT INTO people VALUES (1, ROW('s', 'c'), 'n');
     ),
 ]
 
-CASES = BODIES_SAFE + BODIES_BREAKING
+PEOPLE = """
+CREATE TYPE address AS (street text, city text);
+CREATE TABLE people (id int PRIMARY KEY, home address, nick text);
+INSERT INTO people VALUES (1, ROW('s', 'c'), 'n');
+"""
+NEXT_PERSON = "(SELECT coalesce(max(id), 0) + 1 FROM people)"
+
+HELD_WRITES_SAFE: list[Case] = [
+    Case(
+        id="safe-composite-attribute-dropped-vs-held-insert-without-it",
+        schema_sql=PEOPLE,
+        versions={V1: [apg(f"INSERT INTO people (id, nick) VALUES ({NEXT_PERSON}, $1)", "x")]},
+        migration_sql="ALTER TYPE address DROP ATTRIBUTE city",
+        note="the version writes people but never its composite column",
+    ),
+]
+
+HELD_WRITES_BREAKING: list[Case] = [
+    Case(
+        id="break-composite-attribute-dropped-vs-held-insert",
+        schema_sql=PEOPLE,
+        versions={
+            V1: [apg(f"INSERT INTO people VALUES ({NEXT_PERSON}, ROW('s', 'c'), NULL)")],
+            V2: [simple("SELECT nick FROM people ORDER BY id")],
+        },
+        migration_sql="ALTER TYPE address DROP ATTRIBUTE city",
+        breaks=frozenset({V1}),
+        note="42846 cannot cast type record to address on the version's next connection:"
+        " the statement it holds keeps its plan (fuzz seed 11018)",
+    ),
+]
+
+CASES = BODIES_SAFE + BODIES_BREAKING + HELD_WRITES_SAFE + HELD_WRITES_BREAKING

@@ -310,7 +310,8 @@ def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     parses = [m.decode_parse(s.body).name for s in messages if s.type == 0x50]
     name = kept_name(binary.sample)
     assert name.startswith(KEPT)
-    assert parses == [name]  # prepared once, before the DDL, and bound again after it
+    # prepared once, before the DDL, and bound again after it; parsed anew in each pass
+    assert parses == [name, "", ""]
     assert sum(s.type == 0x42 for s in messages) == 2
     assert messages[-2].type == 0x43 and messages[-1].type == 0x53  # closed at the end
     assert sum(s.type == 0x53 for s in messages) == made.replies - sum(
@@ -320,16 +321,16 @@ def test_a_named_statements_write_keeps_its_statement_across_the_ddl() -> None:
     inside = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1)
     assert inside is not None and KEPT.encode() not in inside.wire
     # in a block: the pass before the DDL prepares it and leaves it; the one at COMMIT
-    # binds it (no Parse) and closes it
+    # binds it (parsing only its analysis anew) and closes it
     before = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1, keep=True)
     assert before is not None and before.kept == {name}
     first = [s for s in MessageScanner(None).feed(before.wire) if isinstance(s, Message)]
-    assert [m.decode_parse(s.body).name for s in first if s.type == 0x50] == [name]
+    assert [m.decode_parse(s.body).name for s in first if s.type == 0x50] == [name, ""]
     assert not any(s.type == 0x43 and name.encode() in s.body for s in first[-3:])
     final = plan("T", [binary], statement_timeout_ms=1, lock_timeout_ms=1, prepared=before.kept)
     assert final is not None and not final.kept
     last = [s for s in MessageScanner(None).feed(final.wire) if isinstance(s, Message)]
-    assert not any(s.type == 0x50 for s in last)
+    assert [m.decode_parse(s.body).name for s in last if s.type == 0x50] == [""]  # anew only
     assert last[-2].type == 0x43 and name.encode() in last[-2].body
 
 
@@ -348,6 +349,25 @@ def test_a_named_statements_read_keeps_its_statement_across_the_ddl() -> None:
     assert sum(s.type == 0x42 for s in messages) == 4
     assert len(made.slots[1][0][1]) == 2 and made.slots[1][0][1][0] in made.rebound
     assert made.slots[1][0][1][1] not in made.rebound  # prepared anew: its 0A000 would count
+
+
+def test_a_named_statements_write_is_parsed_anew_not_run_again() -> None:
+    """A held INSERT keeps its plan across ``ALTER TYPE ... DROP ATTRIBUTE`` (no
+    invalidation reaches it); the version's next connection analyses it anew and fails
+    (42846). Each pass parses it anew after its runs, without a Bind: its rows are not
+    written once more."""
+    sql = "INSERT INTO people VALUES ($1, ROW('s', 'c'))"
+    key = ShapeKey("db", "shop", "1", "app", ("public",), sql)
+    values = struct.pack("!hh", 0, 1) + struct.pack("!i", 1) + b"7"
+    held = Trial(key, Sample.bound(sql, b"\x00\x00", values, named=True), repeat=True)
+    made = plan("I", [held], statement_timeout_ms=1, lock_timeout_ms=1, ddl=["ALTER"])
+    assert made is not None
+    messages = [s for s in MessageScanner(None).feed(made.wire) if isinstance(s, Message)]
+    parses = [m.decode_parse(s.body).name for s in messages if s.type == 0x50]
+    assert parses == [kept_name(held.sample), "", ""]  # kept, and analysed anew each pass
+    assert sum(s.type == 0x42 for s in messages) == 4  # two runs a pass, bound only
+    before, after = made.slots[0][0][1], made.slots[1][0][1]
+    assert len(before) == len(after) == 3 and after[2] not in made.rebound | made.relaid
 
 
 def test_a_trial_detaches_a_partition_without_concurrently() -> None:
