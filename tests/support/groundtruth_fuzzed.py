@@ -161,4 +161,64 @@ HELD_WRITES_BREAKING: list[Case] = [
     ),
 ]
 
-CASES = BODIES_SAFE + BODIES_BREAKING + HELD_WRITES_SAFE + HELD_WRITES_BREAKING
+METRICS = """
+CREATE TABLE metrics (id bigint PRIMARY KEY, name varchar(40), n smallint, v numeric);
+INSERT INTO metrics VALUES (1, 'a', 1, 1.5), (2, 'b', 2, 2.5);
+"""
+
+DERIVED_SAFE: list[Case] = [
+    Case(
+        id="safe-held-avg-and-count-vs-numeric-to-int",
+        schema_sql=METRICS,
+        versions={V1: [apg("SELECT avg(v), count(v), v::text FROM metrics GROUP BY v")]},
+        migration_sql="ALTER TABLE metrics ALTER COLUMN v TYPE int",
+        note="avg is a numeric for both types; count and the cast have their own",
+    ),
+    Case(
+        id="safe-held-max-sum-plus-vs-types-they-absorb",
+        schema_sql=METRICS,
+        versions={
+            V1: [
+                prepared("SELECT max(name), sum(n), n + 1 FROM metrics WHERE id = %s GROUP BY n", 1)
+            ]
+        },
+        migration_sql="BEGIN; ALTER TABLE metrics ALTER COLUMN name TYPE text;"
+        " ALTER TABLE metrics ALTER COLUMN n TYPE int; COMMIT",
+        note="max(varchar) is text's; sum(smallint) and sum(int) are bigints; int2 + 1 is an"
+        " int4: no result type changes",
+    ),
+]
+
+DERIVED_BREAKING: list[Case] = [
+    Case(
+        id="break-held-sum-vs-numeric-to-int",
+        schema_sql=METRICS,
+        versions={
+            V1: [apg("SELECT sum(v) FROM metrics WHERE id >= $1", 1)],
+            V2: [simple("SELECT sum(v) FROM metrics")],
+        },
+        migration_sql="ALTER TABLE metrics ALTER COLUMN v TYPE int",
+        breaks=frozenset({V1}),
+        note="0A000 cached plan must not change result type: sum(numeric) is a numeric,"
+        " sum(int) a bigint (fuzz seed 11010)",
+    ),
+    Case(
+        id="break-held-coalesced-sum-vs-int-to-bigint",
+        schema_sql=METRICS,
+        versions={
+            V1: [prepared("SELECT coalesce(sum(n), 0) AS total FROM metrics WHERE id > %s", 0)]
+        },
+        migration_sql="ALTER TABLE metrics ALTER COLUMN n TYPE bigint",
+        breaks=frozenset({V1}),
+        note="an ORM's Coalesce(Sum(n), 0): a bigint before, a numeric after (0A000)",
+    ),
+]
+
+CASES = (
+    BODIES_SAFE
+    + BODIES_BREAKING
+    + HELD_WRITES_SAFE
+    + HELD_WRITES_BREAKING
+    + DERIVED_SAFE
+    + DERIVED_BREAKING
+)

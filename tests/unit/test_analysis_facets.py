@@ -63,6 +63,7 @@ def test_kind_values_are_stable() -> None:
         "missing_function",
         "missing_enum_label",
         "prepared_result",
+        "prepared_derived",
         "prepared_param",
         "role",
         "write_value",

@@ -27,8 +27,12 @@ def subjects(
     facets = result_facets(
         sql, search_path=search_path, catalog=CATALOG, prepared_only=prepared_only
     )
-    assert all(f.kind is FacetKind.PREPARED_RESULT for f in facets)
-    return {f.subject for f in facets}
+    return {f.subject for f in facets if f.kind is FacetKind.PREPARED_RESULT}
+
+
+def derived_subjects(sql: str) -> set[str]:
+    facets = result_facets(sql, search_path=("public",), catalog=CATALOG)
+    return {f.subject for f in facets if f.kind is FacetKind.PREPARED_DERIVED}
 
 
 def u(*cols: str) -> set[str]:
@@ -59,7 +63,7 @@ CASES: list[Case] = [
     ("distinct", "select distinct email from users", u("email")),
     ("group by position", "select status, count(*) from orders group by 1", o("status")),
     (
-        "computed expressions do not count",
+        "computed expressions are not bare results",
         "select lower(email), email::text, count(*), id + 1, coalesce(name, ''), "
         'case when id > 0 then name end, email collate "C" from users group by id',
         set(),
@@ -269,6 +273,39 @@ def test_too_deep_or_internal_errors_give_nothing(monkeypatch: pytest.MonkeyPatc
     assert subjects("select email from users") == set()
 
 
+@pytest.mark.parametrize(
+    ("sql", "expected"),
+    [
+        ("select sum(total), avg(total) from orders", {"o.total|sum", "o.total|avg"}),
+        ("select max(email), pg_catalog.min(name) from users", {"u.email|min", "u.name|min"}),
+        ("select coalesce(sum(total), 0) from orders", {"o.total|sum,mix_int"}),
+        ("select -total, abs(total), total * 2.5 from orders", {"o.total|same", "o.total|op_num"}),
+        (
+            "select id + 1, greatest(id, 1), nullif(name, 'x') from users",
+            {"u.id|op_int", "u.id|mix_int", "u.name|min"},
+        ),
+        ("select case when id > 0 then name end, coalesce(name, '') from users", {"u.name|same"}),
+        ("select s from (select sum(total) as s from orders) x", {"o.total|sum"}),
+        (
+            "select coalesce(s, 0) from (select sum(total) as s from orders) x",
+            {"o.total|sum,mix_int"},
+        ),
+        # their type is their own, or not one column's
+        ("select count(total), count(*), total::text, total > 0 from orders", set()),
+        ("select name || 'x', lower(name), id + id, coalesce(name, email) from users", set()),
+        (
+            "select coalesce(total, 0.5), sum(total) filter (where id > 0) from orders",
+            {"o.total|sum"},
+        ),
+    ],
+)
+def test_derived_results_name_the_column_and_how_the_type_follows(
+    sql: str, expected: set[str]
+) -> None:
+    short = {"o.": "public.orders.", "u.": "public.users."}
+    assert derived_subjects(sql) == {short[e[:2]] + e[2:] for e in expected}
+
+
 # The rules consuming the facets: a version that keeps the statement prepared breaks.
 RULE_CASES = [
     pytest.param(
@@ -313,6 +350,26 @@ RULE_CASES = [
     ),
     pytest.param(
         Example(
+            "CREATE TABLE t (id int, n int)",
+            "PREPARE p AS SELECT coalesce(sum(n), 0) AS total FROM t",
+            "ALTER TABLE t ALTER COLUMN n TYPE bigint",
+            True,
+        ),
+        "SG110",
+        id="SG110-prepared-coalesced-sum",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, code varchar(20), n smallint)",
+            "PREPARE p AS SELECT max(code), sum(n), n + 1 FROM t",
+            "ALTER TABLE t ALTER COLUMN code TYPE text, ALTER COLUMN n TYPE integer",
+            False,
+        ),
+        "SG110",
+        id="SG110-prepared-expressions-keep-their-type",
+    ),
+    pytest.param(
+        Example(
             "CREATE TABLE t (id int, note text)",
             "PREPARE p AS UPDATE t SET note = 'x' RETURNING *",
             "ALTER TABLE t ADD COLUMN extra int",
@@ -341,9 +398,8 @@ def test_rules_break_prepared_versions(ex: Example, rule: str) -> None:
     assert bool(breaking) == ex.breaks, [f.message for f in findings]
     if ex.breaks:
         assert {f.rule for f in breaking} == {rule}
-        assert all(
-            f.facet is not None and f.facet.kind is FacetKind.PREPARED_RESULT for f in breaking
-        )
+        held = (FacetKind.PREPARED_RESULT, FacetKind.PREPARED_DERIVED)
+        assert all(f.facet is not None and f.facet.kind in held for f in breaking)
         assert all("named prepared statement" in f.message for f in breaking)
 
 

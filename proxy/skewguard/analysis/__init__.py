@@ -171,10 +171,11 @@ def result_facets(
     compared with or stored into an enum column): they are held by oid too.
 
     Columns used only in WHERE / JOIN / GROUP BY / ORDER BY are not part of the
-    result. Nor are computed expressions (``lower(email)``, ``email::text``,
-    ``count(*)``, ``coalesce(a, b)``): their type is the function's or cast's,
-    which a column change almost never alters (exception, not recorded:
-    ``a + b`` where ``a`` goes int -> bigint resolves another operator). Nor are
+    result. An expression whose type follows one column's (``sum(v)``,
+    ``coalesce(v, 0)``, ``v + 1``) gives a ``prepared_derived`` facet instead,
+    ``schema.table.column|class,...`` (see analysis.derived). Other computed
+    expressions (``lower(email)``, ``email::text``, ``count(*)``, ``a + b`` of two
+    columns) are not recorded: their type is the function's or cast's. Nor are
     whole-row references (``SELECT u FROM users u``): the row type keeps its OID.
     A view's columns are the view's subjects (``public.v.email``, ``public.v.*``):
     PostgreSQL refuses to retype a base column a view uses, and a view's own
@@ -208,7 +209,8 @@ def result_facets(
     except Exception:  # RecursionError, or a bug: no facets, never a failure
         return frozenset()
     return frozenset(
-        {Facet(FacetKind.PREPARED_RESULT, s) for s in subjects}
+        {Facet(FacetKind.PREPARED_RESULT, s) for s in subjects if "|" not in s}
+        | {Facet(FacetKind.PREPARED_DERIVED, s) for s in subjects if "|" in s}
         | {Facet(FacetKind.PREPARED_PARAM, s) for s in params}
     )
 

@@ -60,6 +60,7 @@ class FacetKind(StrEnum):
     MISSING_FUNCTION = "missing_function"  # public.new_fn(integer) (call-site types)
     MISSING_ENUM_LABEL = "missing_enum_label"  # public.mood:new_label
     PREPARED_RESULT = "prepared_result"  # public.users.email, public.users.*, public.f(integer)
+    PREPARED_DERIVED = "prepared_derived"  # public.t.v|sum: sum(v), see analysis.derived
     PREPARED_PARAM = "prepared_param"  # public.mood: an enum a prepared statement's $n takes
     ROLE = "role"  # app_rw: a role the version runs as (recorded by the shell, not analyze)
     WRITE_VALUE = "write_value"  # public.t.qty|n:5: a constant written (see below)
@@ -87,6 +88,10 @@ class FacetKind(StrEnum):
 # list or of the function's result type fails the next EXECUTE with 0A000 ("cached plan
 # must not change result type"). Computed by skewguard.analysis.result_facets; record
 # it only for statements that are really prepared (named Parse, SQL PREPARE).
+# PREPARED_DERIVED, from the same place: ``column|class,...`` for an output whose type
+# follows the column's through those classes (``sum(v)``: ``public.t.v|sum``,
+# ``coalesce(sum(v), 0)``: ``public.t.v|sum,mix_int``); a type change that changes the
+# result type (analysis.derived.result_type_changes) fails the next EXECUTE so too.
 # PREPARED_PARAM, from the same place: an enum type a parameter of such a statement was
 # given or inferred as; the statement holds it by oid, so an enum dropped and created
 # again under its name fails the next EXECUTE (XX000 cache lookup failed for type).

@@ -13,6 +13,7 @@ from typing import Any
 
 from pglast import ast, enums
 
+from skewguard.analysis.derived import derived
 from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
 from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
@@ -475,9 +476,11 @@ class QueryWalker:
         tables) and a scalar subquery returning one pass a column's type through
         unchanged; a bare call of a user function returns the function's result
         type (its signature, ``public.f(integer)``, is recorded: redefining it
-        with another result type changes the row); any other expression (a cast,
-        an operator) has a type of its own, which a column change rarely alters:
-        not recorded.
+        with another result type changes the row); an expression whose type follows
+        one column's (``sum(v)``, ``coalesce(v, 0)``, ``v + 1``) gives that column
+        with its classes (``public.t.v|sum``: see analysis.derived); any other
+        expression (a cast, a comparison, ``count(*)``) has a type of its own: not
+        recorded.
         """
         if (
             isinstance(node, ast.SubLink)
@@ -488,11 +491,29 @@ class QueryWalker:
             return UNKNOWN, out.lineage.result
         if isinstance(node, ast.FuncCall):  # its result type is the function's own
             typ, signatures = self.call(node, scope)
-            return typ, frozenset(signatures)
+            return typ, frozenset(signatures) or self._derived_lineage(node, scope)
         typ = self.expr(node, scope)
         if isinstance(node, ast.ColumnRef):
             return typ, self._bare_lineage(node, scope)
-        return typ, frozenset()
+        return typ, self._derived_lineage(node, scope)
+
+    def _derived_lineage(self, node: Any, scope: Scope) -> frozenset[str]:
+        """``schema.table.column|class,...`` for an output whose type follows one column's
+        (``sum(v)``, ``coalesce(v, 0)``, ``v + 1``: see analysis.derived), innermost
+        class first; nothing for any other expression."""
+        found = derived(node)
+        if found is None:
+            return frozenset()
+        operand, cls = found
+        if isinstance(operand, ast.ColumnRef):
+            inner = self._bare_lineage(operand, scope)
+        else:
+            inner = self._derived_lineage(operand, scope)
+        return frozenset(
+            f"{s},{cls}" if "|" in s else f"{s}|{cls}"
+            for s in inner
+            if not s.endswith(".*") and "(" not in s
+        )
 
     def _bare_lineage(self, ref: Any, scope: Scope) -> frozenset[str]:
         """The catalog columns a column reference returns (none for a whole-row ref)."""

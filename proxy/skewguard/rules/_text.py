@@ -27,6 +27,7 @@ _VERBS = {
     FacetKind.ENUM_LABEL_WRITE: "writes the label",
     FacetKind.ENUM_LABEL_READ: "compares with the label",
     FacetKind.PREPARED_RESULT: "keeps prepared a statement returning",
+    FacetKind.PREPARED_DERIVED: "keeps prepared a statement returning an expression of",
     FacetKind.PREPARED_PARAM: "keeps prepared a statement with a parameter of type",
     FacetKind.TABLESAMPLE: "samples (TABLESAMPLE)",
     FacetKind.COPY_SHAPE: "runs COPY FROM into a temporary table made LIKE",

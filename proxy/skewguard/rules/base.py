@@ -87,6 +87,7 @@ class Rule(Generic[C]):
 ROLE = FacetKind.ROLE  # subject: the role a version connects as (recorded by the shell)
 # subject: schema.table.column | schema.table.* returned by a named prepared statement
 PREPARED_RESULT = FacetKind.PREPARED_RESULT
+PREPARED_DERIVED = FacetKind.PREPARED_DERIVED
 
 
 @dataclass
@@ -237,6 +238,7 @@ def star_insert_lines_up(cat: CatalogSnapshot, subject: str) -> bool:
 
 
 __all__ = [
+    "PREPARED_DERIVED",
     "PREPARED_RESULT",
     "ROLE",
     "Context",

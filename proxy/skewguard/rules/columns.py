@@ -17,11 +17,12 @@ Verified against PostgreSQL 15 and 18 (see tests/integration/test_rule_examples.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import pglast
 from pglast import ast
 
+from skewguard.analysis.derived import result_type_changes
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
@@ -40,6 +41,7 @@ from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import (
+    PREPARED_DERIVED,
     PREPARED_RESULT,
     Context,
     Example,
@@ -90,7 +92,8 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     # first the held statements, which fail whatever the values: a writer's finding is
     # value-dependent, and a clean replay of its writes may overturn it
     star = f"{change.relation}.*"
-    prepared = ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star))
+    prepared = list(ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star)))
+    prepared += ctx.uses((PREPARED_DERIVED,), _derived_from(change))
     for v, f, ev in first_per_version(prepared):
         broken.add(v)
         yield Hit(
@@ -124,6 +127,19 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
         yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
 
 
+def _derived_from(change: AlterColumnType) -> Callable[[str], bool]:
+    """A ``prepared_derived`` subject over the changed column whose result type the
+    change alters (``sum(v)`` for numeric -> integer; not ``avg(v)``: numeric both)."""
+
+    def changes(subject: str) -> bool:
+        column, _, classes = subject.partition("|")
+        return column == change.subject and result_type_changes(
+            classes.split(","), change.old_type, change.new_type
+        )
+
+    return changes
+
+
 TYPE_CHANGE = Rule(
     id="SG110",
     name="column-type-change",
@@ -148,6 +164,20 @@ TYPE_CHANGE = Rule(
             "ALTER TABLE t ALTER COLUMN code TYPE varchar(50)",
             False,
             "widening: writers are fine",
+        ),
+        Example(
+            "CREATE TABLE t (id int, v numeric)",
+            "PREPARE p AS SELECT sum(v) FROM t",
+            "ALTER TABLE t ALTER COLUMN v TYPE integer",
+            True,
+            "sum(numeric) is a numeric, sum(integer) a bigint: the held result type changes",
+        ),
+        Example(
+            "CREATE TABLE t (id int, v numeric)",
+            "PREPARE p AS SELECT avg(v), count(v), v::text FROM t",
+            "ALTER TABLE t ALTER COLUMN v TYPE integer",
+            False,
+            "avg is a numeric for both; count and the cast have types of their own",
         ),
         Example(
             "CREATE TABLE t (id int, code text)",
