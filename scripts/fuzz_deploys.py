@@ -571,7 +571,35 @@ def orm_statements(r: random.Random) -> list[Statement]:
             f' VALUES ({UNIQUE_NAME}, %s, %s, %s) RETURNING "auth_user"."id"',
             ("e@x", True, WHEN),
         ),
+        (
+            'INSERT INTO "auth_user" ("username", "email", "is_active", "date_joined")'
+            " VALUES ('ann', %s, true, now()) ON CONFLICT (\"username\") DO UPDATE SET"
+            ' "email" = EXCLUDED."email" RETURNING "auth_user"."id"',
+            ("a@x",),
+        ),
+        (
+            'UPDATE "blog_post" SET "meta" = %s::jsonb, "tags" = array_append("tags", %s)'
+            ' WHERE "blog_post"."id" = %s',
+            ('{"k": 1}', "z", 1),
+        ),
+        (
+            'SELECT "blog_post"."id", "auth_user"."username" FROM "blog_post" LEFT OUTER JOIN'
+            ' "auth_user" ON ("blog_post"."author_id" = "auth_user"."id")'
+            ' WHERE "blog_post"."meta" ? \'k\' ORDER BY "blog_post"."published_at" DESC',
+            (),
+        ),
+        ('SELECT "blog_post"."id" FROM "blog_post" WHERE "blog_post"."title" = %s', ("hello",)),
+        (
+            'DELETE FROM "blog_comment" WHERE "blog_comment"."id" IN (SELECT U0."id" FROM'
+            ' "blog_comment" U0 WHERE U0."text" = %s)',
+            ("zzz",),
+        ),
         # Rails: prepared statements with $n, SELECT "t".*, RETURNING "id"
+        ('SELECT "products"."id" FROM "products" ORDER BY "products"."id" ASC LIMIT %s', (1000,)),
+        (
+            'UPDATE "products" SET "updated_at" = %s WHERE "products"."id" = %s',
+            (WHEN.replace(tzinfo=None), 1),
+        ),
         ('SELECT "products".* FROM "products" WHERE "products"."id" = %s LIMIT %s', (1, 1)),
         (
             'INSERT INTO "products" ("name", "price", "created_at", "updated_at")'
@@ -585,7 +613,17 @@ def orm_statements(r: random.Random) -> list[Statement]:
         ),
         ('SELECT 1 AS one FROM "products" WHERE "products"."name" = %s LIMIT %s', ("p", 1)),
         ('SELECT COUNT(*) FROM "products" WHERE "products"."price" > %s', (1,)),
-        # SQLAlchemy: unquoted, table-qualified
+        # SQLAlchemy: unquoted, table-qualified, labelled
+        (
+            "SELECT products.id AS products_id, products.stock AS products_stock"
+            " FROM products WHERE products.id = %s",
+            (1,),
+        ),
+        (
+            "INSERT INTO products (name, price, stock, created_at, updated_at)"
+            " VALUES (%s, %s, %s, now(), now()) RETURNING products.id",
+            ("s", 2, 3),
+        ),
         (
             "SELECT products.id, products.name, products.price FROM products"
             " WHERE products.name = %s",
@@ -630,6 +668,10 @@ ORM_MIGRATIONS: list[Step] = [
             'ALTER TABLE "products" ALTER COLUMN "price" TYPE decimal(12,2)',
             'ALTER TABLE "products" ALTER COLUMN "stock" TYPE bigint',
             'ALTER TABLE "auth_user" ALTER COLUMN "username" TYPE varchar(30)',
+            'ALTER TABLE "blog_post" ALTER COLUMN "title" TYPE text',
+            'ALTER TABLE "blog_post" ALTER COLUMN "views" TYPE smallint',
+            'ALTER TABLE "products" ALTER COLUMN "price" TYPE integer USING "price"::integer',
+            'ALTER TABLE "products" ALTER COLUMN "created_at" TYPE timestamptz',
         ]
     ),
     lambda r: r.choice(
@@ -697,6 +739,13 @@ ORM_MIGRATIONS: list[Step] = [
             ' FOREIGN KEY ("post_id") REFERENCES "blog_post" ("id") ON DELETE SET NULL; COMMIT',
             'ALTER TABLE "products" RENAME TO "catalog_products"',
             'ALTER TABLE "blog_post" ALTER COLUMN "views" SET DEFAULT 0',
+            'ALTER TABLE "products" ALTER COLUMN "stock" DROP DEFAULT',
+            'ALTER TABLE "auth_user" DROP CONSTRAINT "auth_user_username_key"',
+            'ALTER TABLE "blog_post" DROP COLUMN "deleted_at"',
+            'ALTER TABLE "blog_post" ALTER COLUMN "author_id" DROP NOT NULL',
+            'BEGIN; ALTER TABLE "products" RENAME TO "items";'
+            ' ALTER SEQUENCE "products_id_seq" RENAME TO "items_id_seq";'
+            ' ALTER INDEX "products_pkey" RENAME TO "items_pkey"; COMMIT',
         ]
     ),
 ]
