@@ -1,6 +1,8 @@
 """Ground truth found by scripts/fuzz_deploys.py (random deploys, PostgreSQL against the
 proxy): routines whose string body names a column a migration changes, inserts that
-write by position, and a held read of a composite field a rename takes away.
+write by position, a held read of a composite field a rename takes away, a held write
+of a composite an attribute drop changes, and held aggregates or expressions whose
+result type follows a retyped column (or does not).
 
 PostgreSQL plans an SQL or PL/pgSQL string body at each call, not when the table it
 names changes: a drop, rename or retype of what the body names fails the callers (or
