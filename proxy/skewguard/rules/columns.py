@@ -167,14 +167,14 @@ TYPE_CHANGE = Rule(
         ),
         Example(
             "CREATE TABLE t (id int, v numeric)",
-            "PREPARE p AS SELECT sum(v) FROM t",
+            "PREPARE p AS SELECT sum(v) FROM t; EXECUTE p",
             "ALTER TABLE t ALTER COLUMN v TYPE integer",
             True,
             "sum(numeric) is a numeric, sum(integer) a bigint: the held result type changes",
         ),
         Example(
             "CREATE TABLE t (id int, v numeric)",
-            "PREPARE p AS SELECT avg(v), count(v), v::text FROM t",
+            "PREPARE p AS SELECT avg(v), count(v), sum(v)::text FROM t; EXECUTE p",
             "ALTER TABLE t ALTER COLUMN v TYPE integer",
             False,
             "avg is a numeric for both; count and the cast have types of their own",
