@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from bench import django_suite
 from bench.targets import HOST, USER, FloorRelay, pick_install
 from skewguard.pgcluster import LocalCluster
 from tests.support.clusters import HBA, Certificates
@@ -57,6 +58,10 @@ class Suite:
     sdist: str | None  # a PyPI sdist that ships the tests, or None (--psycopg-tests)
     env: Callable[[Endpoint], dict[str, str]]
     args: Callable[[Endpoint], list[str]]
+    tests: Sequence[str] = ("tests",)  # what the runner is given (pytest: paths under home)
+    extract: Sequence[str] = ("tests",)  # the sdist's directories the run needs
+    setup_sql: str = ""  # run in each fresh database the suite gets
+    runner: str = "pytest"  # or "django": its tests/runtests.py
 
 
 def _libpq_env(endpoint: Endpoint) -> dict[str, str]:
@@ -83,6 +88,60 @@ def _asyncpg_env(endpoint: Endpoint) -> dict[str, str]:
     if endpoint.tagged:
         env["SKEWGUARD_CLIENTS_TAG"] = TAG  # asyncpg ignores PGAPPNAME: the plugin tags it
     return env
+
+
+def _sqlalchemy_args(driver: str) -> Callable[[Endpoint], list[str]]:
+    """SQLAlchemy's ``--dburi`` with ``driver``; tagged by application_name (psycopg).
+
+    asyncpg takes no application_name in the URL: the plugin tags its connections.
+    """
+
+    def args(endpoint: Endpoint) -> list[str]:
+        query = f"?application_name={TAG}" if endpoint.tagged and driver == "psycopg" else ""
+        url = f"postgresql+{driver}://{USER}@{HOST}:{endpoint.port}/{endpoint.database}{query}"
+        return ["--dburi", url, "--maxfail", "100000", "-p", "no:cacheprovider"]
+
+    return args
+
+
+def _django_env(endpoint: Endpoint) -> dict[str, str]:
+    env = {
+        "SKEWGUARD_DJANGO_HOST": HOST,
+        "SKEWGUARD_DJANGO_PORT": str(endpoint.port),
+        "SKEWGUARD_DJANGO_USER": USER,
+        "SKEWGUARD_DJANGO_DATABASE": endpoint.database,
+    }
+    if endpoint.tagged:
+        env["SKEWGUARD_DJANGO_TAG"] = TAG
+    return env
+
+
+def _sqlalchemy(
+    driver: str, packages: list[str], env: Callable[[Endpoint], dict[str, str]]
+) -> Suite:
+    """SQLAlchemy's PostgreSQL dialect and core SQL tests on one driver.
+
+    Its conftest loads SQLAlchemy's pytest plugin from the sdist's lib/; its
+    reflection tests look for two schemas.
+    """
+    return Suite(
+        f"sqlalchemy-{driver}",
+        "2.0.44",
+        ["sqlalchemy==2.0.44", "greenlet==3.5.6", *packages],
+        "sqlalchemy==2.0.44",
+        env,
+        _sqlalchemy_args(driver),
+        tests=("test/dialect/postgresql", "test/sql"),
+        extract=("test", "lib"),
+        setup_sql="CREATE SCHEMA test_schema; CREATE SCHEMA test_schema_2",
+    )
+
+
+#: Django's apps that exercise the database most (about 10 minutes on 2 cores).
+DJANGO_APPS = (
+    "backends", "basic", "queries", "transactions", "bulk_create", "select_for_update",
+    "model_fields", "postgres_tests", "schema", "migrations",
+)  # fmt: skip
 
 
 def _psycopg_args(endpoint: Endpoint) -> list[str]:
@@ -122,6 +181,18 @@ SUITES = {
             None,
             _libpq_env,
             _psycopg_args,
+        ),
+        _sqlalchemy("psycopg", ["psycopg[binary,pool]==3.3.4"], _libpq_env),
+        _sqlalchemy("asyncpg", ["asyncpg==0.32.0"], _asyncpg_env),
+        Suite(
+            "django",
+            "5.2.8",
+            ["django==5.2.8", "psycopg[binary,pool]==3.3.4"],
+            "django==5.2.8",
+            _django_env,
+            lambda endpoint: [],
+            tests=DJANGO_APPS,
+            runner="django",
         ),
     )
 }
@@ -184,7 +255,7 @@ def prepare_venv(workdir: Path) -> Path:
 def prepare_tests(workdir: Path, suite: Suite, venv: Path, psycopg_tests: Path | None) -> Path:
     """A directory holding the suite's ``tests/`` at the pinned version."""
     home = workdir / f"{suite.name}-{suite.version}"
-    if (home / "tests").is_dir():
+    if all((home / part).is_dir() for part in suite.extract):
         return home
     home.mkdir(parents=True, exist_ok=True)
     if suite.sdist is not None:
@@ -194,7 +265,8 @@ def prepare_tests(workdir: Path, suite: Suite, venv: Path, psycopg_tests: Path |
         )
         name = suite.sdist.replace("==", "-")
         with tarfile.open(download / f"{name}.tar.gz") as archive:
-            members = [m for m in archive.getmembers() if m.name.startswith(f"{name}/tests/")]
+            wanted = tuple(f"{name}/{part}/" for part in suite.extract)
+            members = [m for m in archive.getmembers() if m.name.startswith(wanted)]
             for member in members:
                 member.name = member.name.removeprefix(f"{name}/")
             archive.extractall(home, members=members, filter="data")
@@ -295,15 +367,23 @@ def run_suite(
         "-p", "clients_plugin", "-q", "-rfEs", "--tb=native", "--timeout", "60",
         "-o", f"cache_dir={workdir / 'pytest-cache' / suite.name}",
         *suite.args(endpoint),
-        *(tests or ["tests"]),
+        *(tests or suite.tests),
     ]  # fmt: skip
     shutil.rmtree(workdir / "pytest-cache" / suite.name, ignore_errors=True)
     # Our own ini file: no pytest settings of an enclosing checkout (this one) apply.
     (home / "pytest.ini").write_text("[pytest]\n")
+    cwd = home
+    if suite.runner == "django":
+        django_suite.write_settings(home / "tests")
+        cwd = home / "tests"
+        args = [
+            str(venv / "bin" / "python"), "runtests.py", f"--settings={django_suite.SETTINGS}",
+            "-v", "2", "--parallel", "1", "--noinput", *(tests or suite.tests),
+        ]  # fmt: skip
     log = workdir / f"{suite.name}-{target.name}{label}.log"
     started = time.monotonic()
     with open(log, "wb") as out:
-        process = subprocess.Popen(args, cwd=home, env=env, stdout=out, stderr=out)
+        process = subprocess.Popen(args, cwd=cwd, env=env, stdout=out, stderr=out)
         killed = False
         try:
             process.wait(timeout)
@@ -320,7 +400,11 @@ def run_suite(
         killed=killed,
         exit_code=None if killed else process.returncode,
     )
-    if results.exists():
+    if suite.runner == "django":
+        report = log.read_text(errors="replace")
+        run.outcomes = django_suite.parse(report)
+        run.refused = django_suite.refused(report, "skewguard: ")
+    elif results.exists():
         for line in results.read_text().splitlines():
             row = json.loads(line)
             run.outcomes[row["test"]] = row["outcome"]
@@ -391,7 +475,7 @@ def recheck(
         "proxy": replace(endpoint, database=endpoint.database + "_rerun"),
     }
     for side_endpoint in sides.values():
-        fresh_database(cluster, side_endpoint.database)
+        fresh_database(cluster, side_endpoint.database, suite.setup_sql)
     for attempt in range(reruns):
         runs = {
             side: run_suite(
@@ -407,9 +491,11 @@ def recheck(
     return "stable"
 
 
-def fresh_database(cluster: LocalCluster, name: str) -> None:
+def fresh_database(cluster: LocalCluster, name: str, setup_sql: str = "") -> None:
     cluster.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     cluster.psql(f'CREATE DATABASE "{name}"')
+    if setup_sql:
+        cluster.psql(setup_sql, database=name)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -465,7 +551,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                     f"{suite.name}_{target.name}".replace("-", "_"),
                     target.tagged,
                 )
-                fresh_database(cluster, endpoint.database)
+                fresh_database(cluster, endpoint.database, suite.setup_sql)
                 place = Place(homes[suite.name], venv, workdir)
                 run = run_suite(suite, target, endpoint, place, timeout=options.timeout)
                 print(_row(suite, run), flush=True)
