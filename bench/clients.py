@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from urllib.parse import quote
 
 from bench import django_suite
 from bench.targets import HOST, USER, FloorRelay, pick_install
@@ -59,7 +60,7 @@ class Suite:
     env: Callable[[Endpoint], dict[str, str]]
     args: Callable[[Endpoint], list[str]]
     tests: Sequence[str] = ("tests",)  # what the runner is given (pytest: paths under home)
-    extract: Sequence[str] = ("tests",)  # the sdist's directories the run needs
+    extract: Sequence[str] = ("tests",)  # the sdist's directories and files the run needs
     setup_sql: str = ""  # run in each fresh database the suite gets
     runner: str = "pytest"  # or "django": its tests/runtests.py
 
@@ -97,7 +98,8 @@ def _sqlalchemy_args(driver: str) -> Callable[[Endpoint], list[str]]:
     """
 
     def args(endpoint: Endpoint) -> list[str]:
-        query = f"?application_name={TAG}" if endpoint.tagged and driver == "psycopg" else ""
+        tag = quote(TAG, safe="")  # the URL's own parser splits at an unquoted "@"
+        query = f"?application_name={tag}" if endpoint.tagged and driver == "psycopg" else ""
         url = f"postgresql+{driver}://{USER}@{HOST}:{endpoint.port}/{endpoint.database}{query}"
         return ["--dburi", url, "--maxfail", "100000", "-p", "no:cacheprovider"]
 
@@ -116,6 +118,23 @@ def _django_env(endpoint: Endpoint) -> dict[str, str]:
     return env
 
 
+#: SQLAlchemy's test files that run statements on PostgreSQL (the rest of test/sql
+#: compiles SQL without a database; its test_types.py alone takes ~10 min here).
+SQLALCHEMY_TESTS = tuple(
+    [
+        f"test/dialect/postgresql/test_{name}.py"
+        for name in ("dialect", "query", "reflection", "on_conflict", "async_pg", "types")
+    ]
+    + [
+        f"test/sql/test_{name}.py"
+        for name in (
+            "insert_exec", "resultset", "returning", "sequences", "defaults", "query",
+            "identity_column", "constraints", "quote", "functions", "cte",
+        )
+    ]
+)  # fmt: skip
+
+
 def _sqlalchemy(
     driver: str, packages: list[str], env: Callable[[Endpoint], dict[str, str]]
 ) -> Suite:
@@ -131,8 +150,8 @@ def _sqlalchemy(
         "sqlalchemy==2.0.44",
         env,
         _sqlalchemy_args(driver),
-        tests=("test/dialect/postgresql", "test/sql"),
-        extract=("test", "lib"),
+        tests=SQLALCHEMY_TESTS,
+        extract=("test", "lib", "setup.cfg"),  # setup.cfg: the plugin's [sqla_testing]
         setup_sql="CREATE SCHEMA test_schema; CREATE SCHEMA test_schema_2",
     )
 
@@ -255,18 +274,23 @@ def prepare_venv(workdir: Path) -> Path:
 def prepare_tests(workdir: Path, suite: Suite, venv: Path, psycopg_tests: Path | None) -> Path:
     """A directory holding the suite's ``tests/`` at the pinned version."""
     home = workdir / f"{suite.name}-{suite.version}"
-    if all((home / part).is_dir() for part in suite.extract):
+    if all((home / part).exists() for part in suite.extract):
         return home
     home.mkdir(parents=True, exist_ok=True)
     if suite.sdist is not None:
         download = workdir / "sdists"
-        _pip(
-            venv, "download", "--no-binary", ":all:", "--no-deps", "-d", str(download), suite.sdist
-        )
+        # Only the suite's own package from source: its build requirements as wheels
+        # (":all:" builds those from source too, Cython for SQLAlchemy: many minutes).
+        only = suite.sdist.split("==")[0]
+        _pip(venv, "download", "--no-binary", only, "--no-deps", "-d", str(download), suite.sdist)
         name = suite.sdist.replace("==", "-")
         with tarfile.open(download / f"{name}.tar.gz") as archive:
-            wanted = tuple(f"{name}/{part}/" for part in suite.extract)
-            members = [m for m in archive.getmembers() if m.name.startswith(wanted)]
+            wanted = tuple(f"{name}/{part}" for part in suite.extract)
+            members = [
+                m
+                for m in archive.getmembers()
+                if m.name in wanted or m.name.startswith(tuple(w + "/" for w in wanted))
+            ]
             for member in members:
                 member.name = member.name.removeprefix(f"{name}/")
             archive.extractall(home, members=members, filter="data")
