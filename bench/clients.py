@@ -524,7 +524,11 @@ def fresh_database(cluster: LocalCluster, name: str, setup_sql: str = "") -> Non
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--suites", default=",".join(SUITES), help="comma-separated suites")
+    parser.add_argument(
+        "--suites",
+        default="psycopg2,asyncpg,psycopg",
+        help=f"comma-separated, of {','.join(SUITES)} (the ORMs' take ~1 h more)",
+    )
     parser.add_argument(
         "--targets",
         default="direct,observe,observe-tagged,enforce,enforce-tagged",
