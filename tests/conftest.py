@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import compileall
 import shutil
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,11 +20,17 @@ INSTALLS = available_installs()
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Write the package's bytecode once, before any test runs. The suite starts hundreds
-    of ``skewguard`` processes (proxies, the CLI); under ``PYTHONDONTWRITEBYTECODE`` (or a
-    fresh tree) each one compiled all of its ~150 modules again, ~0.7 s of CPU apiece.
-    The xdist controller does it (workers find it done); a tree that is not writable
-    only misses the saving."""
+    """Bytecode is written (into the git-ignored ``__pycache__``) even under
+    ``PYTHONDONTWRITEBYTECODE``, which would otherwise make every run pay again:
+
+    - the suite starts hundreds of ``skewguard`` processes (proxies, the CLI), each of
+      which compiled the package's ~150 modules, ~0.6 s of CPU apiece: the xdist
+      controller compiles them once (workers find it done);
+    - each pytest process rewrote and compiled every test module's asserts while
+      collecting, ~9 s of CPU per process: pytest keeps them when it may write.
+
+    A tree that is not writable only misses the saving."""
+    sys.dont_write_bytecode = False
     if not hasattr(config, "workerinput"):
         compileall.compile_dir(Path(skewguard.__file__).parent, quiet=2)
 
