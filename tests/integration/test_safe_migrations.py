@@ -160,7 +160,9 @@ def proxy(
     workdir: Path = tmp_path_factory.mktemp("safe-migrations")
     running = ProxyProcess(
         upstream=cluster.url(sslmode="disable"),
-        extra_args=["--mode", "enforce"],
+        # verdicts, not latency, are judged here (another module's load may take a
+        # decision past the default 5 s deadline)
+        extra_args=["--mode", "enforce", "--decision-timeout", "30s"],
         state=workdir / "state.db",
         logfile=workdir / "proxy.log",
     ).start()
