@@ -230,14 +230,13 @@ class _Builder:
                 self.rebound.update(runs)
             # the version's other connections (a new one, a pool's next) prepare it
             # anew after the change: a renamed field fails there, not when rebound
-            if name is None:
-                pass
-            elif not trial.repeat and statement_class(trial.sample.sql) == "reads":
+            read = statement_class(trial.sample.sql) == "reads"
+            if name is not None and read and not trial.repeat:
                 anew = self.add(_runs(trial, named=self.named)[0])
                 runs += (anew,)
                 if not trial.sample.binds_anew:
                     self.relaid.add(anew)
-            else:  # a write is analysed anew, not run again (its rows are written)
+            elif name is not None:  # a write (or a read run twice) is parsed anew, not run
                 runs += (self.add(_analysed(trial, named=self.named)),)
             if not _continues(trial, behind):
                 self.add(cleanup)
