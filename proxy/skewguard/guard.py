@@ -70,7 +70,12 @@ from skewguard.policy import (
     unjudged_decision,
     unparseable_decision,
 )
-from skewguard.protection import Protection, protected_versions, settled_until
+from skewguard.protection import (
+    Protection,
+    protected_versions,
+    retired_yet_live,
+    settled_until,
+)
 from skewguard.replay import Runs, Trial, kept_name, trial_text
 from skewguard.replay_samples import ReplayMode, SampleBook
 from skewguard.replaying import (
@@ -352,6 +357,7 @@ class Guard:
         self._audits = AuditQueue(store, metrics)
         self._state_read: _StateRead | None = None  # the last read, kept while unchanged
         self._protected: _Protected | None = None  # the last protected set, and for what
+        self._revived: frozenset[VersionKey] = frozenset()  # retired, yet live: warned of
         self._used: tuple[tuple[dict[Facet, Evidence], ...], frozenset[str]] = ((), frozenset())
         self._links: dict[str, Links] = {}  # per database: what the screen let through
         mode = ReplayMode(settings.replay)
@@ -449,9 +455,22 @@ class Guard:
                 self._metrics.protected_versions.labels(protection.value).set(
                     counts.get(protection.value, 0)
                 )
+            self._warn_revived(retired_yet_live(live, state.lifecycle))
         if database is None:
             return dict(everything)
         return {k: v for k, v in everything.items() if k.database == database}
+
+    def _warn_revived(self, revived: list[VersionKey]) -> None:
+        """Log each retired version once while it stays connected; the gauge counts them."""
+        self._metrics.retired_live_versions.set(len(revived))
+        for key in revived:
+            if key not in self._revived:
+                log.warning(
+                    "%s@%s is retired but connected to %s: it is not protected, so DDL may "
+                    "break it. Unretire it (skewguard versions unpin %s@%s) if it runs again",
+                    key.app, key.version, key.database or "(none)", key.app, key.version,
+                )  # fmt: skip
+        self._revived = frozenset(revived)
 
     def reconfigure(self, settings: Settings) -> None:
         """Take over reloaded settings (SIGHUP); ConfigError leaves the current ones."""

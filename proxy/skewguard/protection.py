@@ -30,8 +30,7 @@ def version_report(
     for version in stored:
         seen.add(version.key)
         row = _row(version.key, live_counts[version.key], version.first_seen, version.last_seen)
-        row["protected"] = protections.get(version.key)
-        row["lifecycle"] = lifecycle.get((version.key.app, version.key.version))
+        _judge_row(row, version.key, protections, lifecycle)
         if with_facets:
             row["facets"] = [
                 {
@@ -50,12 +49,40 @@ def version_report(
     for key, count in sorted(live_counts.items()):
         if key not in seen:  # connected since the last flush
             row = _row(key, count, None, None)
-            row["protected"] = protections.get(key)
-            row["lifecycle"] = lifecycle.get((key.app, key.version))
+            _judge_row(row, key, protections, lifecycle)
             if with_facets:
                 row["facets"] = []
             rows.append(row)
     return rows
+
+
+#: What a row says of a version an operator retired that is connected again.
+RETIRED_YET_LIVE = "retired, yet connected: not protected, so DDL may break it"
+
+
+def _judge_row(
+    row: dict[str, Any],
+    key: VersionKey,
+    protections: Mapping[VersionKey, Protection],
+    lifecycle: Mapping[tuple[str, str], Lifecycle],
+) -> None:
+    """A row's ``protected``, ``lifecycle`` and ``warning`` (null unless something is off)."""
+    row["protected"] = protections.get(key)
+    row["lifecycle"] = state = lifecycle.get((key.app, key.version))
+    revived = state is Lifecycle.RETIRED and row["live_connections"] > 0
+    row["warning"] = RETIRED_YET_LIVE if revived else None
+
+
+def retired_yet_live(
+    live: Iterable[VersionKey], lifecycle: Mapping[tuple[str, str], Lifecycle]
+) -> list[VersionKey]:
+    """Tagged versions connected now that an operator retired. Retired means "never
+    protected again" (DESIGN.md), so the guard lets DDL break them: an operator who
+    retired a version that still runs, or that came back, needs to hear of it."""
+    return sorted(
+        {k for k in live if k.app and lifecycle.get((k.app, k.version)) is Lifecycle.RETIRED},
+        key=lambda k: (k.database, k.app, k.version),
+    )
 
 
 def _row(key: VersionKey, live: int, first: float | None, last: float | None) -> dict[str, Any]:

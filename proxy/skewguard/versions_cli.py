@@ -71,7 +71,7 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
                 row["app"],
                 row["version"],
                 str(row["live_connections"]),
-                row.get("protected") or row.get("lifecycle") or "-",
+                row.get("protected") or _lifecycle_cell(row),
                 _when(row["first_seen"]),
                 _when(row["last_seen"]),
                 *((str(len(row.get("facets") or ())),) if with_facets else ()),
@@ -90,6 +90,12 @@ def _table(rows: list[dict[str, Any]], with_facets: bool) -> str:
                     f"  {facet['facet']}  x{facet['count']}  last {_when(facet['last_seen'])}"
                 )
     return "\n".join(out)
+
+
+def _lifecycle_cell(row: dict[str, Any]) -> str:
+    """``retired``, ``pinned`` or ``-``; a retired version that is connected says so loudly."""
+    state = row.get("lifecycle") or "-"
+    return f"{state} (CONNECTED: not protected)" if row.get("warning") else state
 
 
 def _lifecycle(args: argparse.Namespace) -> int:

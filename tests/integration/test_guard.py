@@ -109,6 +109,40 @@ def test_drop_column_blocked_while_v1_runs_then_allowed_after_retire(deploy: Dep
     assert "<td>block</td>" in page and "DROP COLUMN email" in page
 
 
+def test_a_retired_version_still_connected_is_unprotected_and_flagged(deploy: Deploy) -> None:
+    """`retire --force` of a running version: DDL may break it now (DESIGN.md: minus
+    versions explicitly retired), and the operator hears of it everywhere they look."""
+    v1 = _learn(deploy, "orders@1", "SELECT email FROM users WHERE id = 1")
+    retire = subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "retire", "orders@1", "--force",
+         "--admin", deploy.proxy.admin_url],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert retire.returncode == 0, retire.stderr
+    with psycopg.connect(deploy.url(), autocommit=True) as conn:
+        conn.execute(DROP_EMAIL)  # nothing protected reads email
+    with pytest.raises(errors.UndefinedColumn):
+        v1.execute("SELECT email FROM users WHERE id = 1")
+    row = next(
+        r
+        for r in json.loads(deploy.proxy.get("/api/versions?facets=0"))["versions"]
+        if (r["app"], r["version"]) == ("orders", "1")
+    )
+    assert row["lifecycle"] == "retired" and row["protected"] is None
+    assert row["live_connections"] == 1 and "not protected" in row["warning"]
+    assert "skewguard_retired_versions_live 1.0" in deploy.proxy.get("/metrics")
+    assert deploy.proxy.logfile is not None
+    assert "orders@1 is retired but connected" in deploy.proxy.logfile.read_text()
+    listing = subprocess.run(
+        [sys.executable, "-m", "skewguard", "versions", "list", "--admin",
+         deploy.proxy.admin_url],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert "retired (CONNECTED: not protected)" in listing.stdout
+    assert "not protected, so DDL may break it" in deploy.proxy.get("/")
+    v1.close()
+
+
 def test_rollback_target_stays_protected_after_its_last_connection(
     cluster: LocalCluster, tmp_path: Path
 ) -> None:

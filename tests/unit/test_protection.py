@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from skewguard.footprint import VersionKey
-from skewguard.protection import Protection, protected_versions, settled_until
+from skewguard.protection import (
+    RETIRED_YET_LIVE,
+    Protection,
+    protected_versions,
+    retired_yet_live,
+    settled_until,
+    version_report,
+)
 from skewguard.store import Lifecycle, StoredVersion
 
 DAY = 24 * 3600.0
@@ -59,6 +66,22 @@ def test_pinned_and_retired_win() -> None:
     stored.append(_stored("3", NOW - 40 * DAY, NOW - 39 * DAY))
     got = _protect(stored, ["2"], lifecycle)
     assert got == {"2": Protection.LIVE, "3": Protection.PINNED}
+
+
+def test_a_retired_version_that_is_connected_is_unprotected_and_reported() -> None:
+    """Retired stays retired (DESIGN.md), but the rows and the guard's warning say that
+    something an operator called gone is running: DDL may break it."""
+    stored = [_stored("1", NOW - 30 * DAY, NOW - 20 * DAY), _stored("2", NOW - 20 * DAY, NOW)]
+    lifecycle = {("shop", "1"): Lifecycle.RETIRED}
+    live = [VersionKey("db", "shop", "1"), VersionKey("db", "shop", "2"), VersionKey("db", "", "")]
+    assert "1" not in _protect(stored, ["1", "2"], lifecycle)
+    assert retired_yet_live(live, lifecycle) == [VersionKey("db", "shop", "1")]
+    assert retired_yet_live(live[1:], lifecycle) == []  # retired and gone: nothing to say
+    rows = version_report(stored, live[:1], with_facets=False, lifecycle=lifecycle)
+    warnings = {(r["version"], r["lifecycle"]): r["warning"] for r in rows}
+    assert warnings == {("1", "retired"): RETIRED_YET_LIVE, ("2", None): None}
+    rows = version_report(stored, (), with_facets=False, lifecycle=lifecycle)
+    assert all(r["warning"] is None for r in rows)
 
 
 def test_untagged_clients_protect_nothing() -> None:

@@ -247,8 +247,13 @@ async def _version_rows(request: web.Request, with_facets: bool) -> list[dict[st
 
 async def metrics(request: web.Request) -> web.Response:
     """Prometheus text exposition of every skewguard metric (docs/operations.md lists them;
-    deploy/prometheus/alerts.yml uses them)."""
-    registry = _context(request).proxy.metrics.registry
+    deploy/prometheus/alerts.yml uses them). The protection gauges are worked out when
+    asked, so each scrape asks (a state store that does not answer leaves them as were)."""
+    proxy = _context(request).proxy
+    if proxy.guard is not None:
+        with contextlib.suppress(StateUnreadable, TimeoutError):
+            await asyncio.wait_for(proxy.guard.protections(), READY_TIMEOUT)
+    registry = proxy.metrics.registry
     body = await asyncio.to_thread(generate_latest, registry)
     return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
@@ -304,7 +309,8 @@ async def versions(request: web.Request) -> web.Response:
     Each row: ``database``, ``app``, ``version``, ``tagged``, ``live_connections``
     (through every proxy sharing the state), ``first_seen``/``last_seen`` (epoch
     seconds), ``protected`` (why: ``pinned``, ``live``, ``recent``, ``rollback-target``;
-    null when not), ``lifecycle`` (``pinned``, ``retired`` or null) and ``facets`` (what
+    null when not), ``lifecycle`` (``pinned``, ``retired`` or null), ``warning`` (null, or
+    why the row needs an operator: a retired version that is connected) and ``facets`` (what
     it used: ``facet``, ``kind``, ``subject``, ``count``, ``first_seen``, ``last_seen``,
     ``sample`` — the statement's shape unless --keep-literals). ``?facets=0`` leaves the
     facets out. Paged: ``?limit=`` (default and most 500) and ``?offset=``;

@@ -45,7 +45,14 @@ ASK_TIMEOUT = 8.0
 
 #: Gauges that are the same fact seen by every worker, or a worst case: not summed.
 LOWEST = frozenset({"skewguard_state_up", "process_max_fds", "process_start_time_seconds"})
-HIGHEST = frozenset({"skewguard_protected_versions", "skewguard_build_info", "python_info"})
+HIGHEST = frozenset(
+    {
+        "skewguard_protected_versions",
+        "skewguard_retired_versions_live",
+        "skewguard_build_info",
+        "python_info",
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)

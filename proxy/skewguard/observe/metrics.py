@@ -279,6 +279,12 @@ class ProxyMetrics:
             ["protection"],
             registry=self.registry,
         )
+        self.retired_live_versions = Gauge(
+            "skewguard_retired_versions_live",
+            "Versions an operator retired that are connected again: not protected, so DDL "
+            "may break them (unpin brings the protection back)",
+            registry=self.registry,
+        )
 
     def watch_backlog(self, backlog: Backlog) -> None:
         """Show the learning backlog (the learner calls this once, at its start)."""

@@ -64,6 +64,10 @@ def _cell(value: Any) -> str:
     return f"<td>{_e(value if value is not None else '-')}</td>"
 
 
+def _warning(text: str | None) -> str:
+    return f"<td class='bad'>{_e(text)}</td>" if text else "<td>-</td>"
+
+
 def _bar(health: Health) -> str:
     mode_class = "ok" if health.mode == "enforce" else "bad"
     state = "<span class='ok'>ok</span>" if health.state_ok else "<span class='bad'>failing</span>"
@@ -82,22 +86,16 @@ def _versions(rows: Sequence[dict[str, Any]]) -> str:
         "<tr>"
         + "".join(
             _cell(r.get(k))
-            for k in (
-                "database",
-                "app",
-                "version",
-                "live_connections",
-                "protected",
-                "lifecycle",
-                "last_seen",
-            )
+            for k in ("database", "app", "version", "live_connections", "protected", "lifecycle")
         )
+        + _warning(r.get("warning"))
+        + _cell(r.get("last_seen"))
         + "</tr>"
         for r in rows
     )
     return (
         "<table><tr><th>database</th><th>app</th><th>version</th><th>live</th>"
-        "<th>protected (why)</th><th>lifecycle</th><th>last seen (UTC)</th></tr>"
+        "<th>protected (why)</th><th>lifecycle</th><th>warning</th><th>last seen (UTC)</th></tr>"
         f"{lines}</table>"
     )
 
