@@ -274,7 +274,7 @@ async def serve(
     if slot is None or slot.index == 0:  # one warning, from one process of --workers
         probe_task = loop.create_task(warn_if_unreachable(proxy.upstream))
     if slot is None:
-        print(banner(proxy.address, proxy.upstream, settings.admin_listen), flush=True)
+        print(banner(proxy.address, proxy.upstream, admin.where), flush=True)
     else:
         orphan_task = loop.create_task(stop_when_orphaned(stop))
     await stop.wait()

@@ -44,6 +44,30 @@ def test_a_second_run_on_the_same_data_dir_says_why_it_cannot_start(tmp_path: Pa
     assert "--data-dir" in proc.stderr and "Traceback" not in proc.stderr
 
 
+def test_the_banner_names_the_ports_the_system_chose(cluster: LocalCluster, tmp_path: Path) -> None:
+    """`--listen` and `--admin-listen` on port 0: the banner's psql line and admin URL are
+    the ones that answer (a first run with port 0 printed "admin on http://…:0")."""
+    with subprocess.Popen(
+        [sys.executable, "-m", "skewguard", "run", "--upstream", cluster.url(),
+         "--state", str(tmp_path / "s.db"), "--listen", "127.0.0.1:0",
+         "--admin-listen", "127.0.0.1:0"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    ) as proc:  # fmt: skip
+        try:
+            assert proc.stdout is not None
+            banner = proc.stdout.readline() + proc.stdout.readline()
+            admin = re.search(r"admin on (http://127\.0\.0\.1:(\d+))\n", banner)
+            psql = re.search(r"psql '(postgresql://\S+)'", banner)
+            assert admin and psql and admin.group(2) != "0", banner
+            health = urllib.request.urlopen(admin.group(1) + "/healthz", timeout=10).read()
+            assert json.loads(health)["status"] == "ok"
+            with psycopg.connect(psql.group(1), connect_timeout=10) as conn:
+                assert conn.execute("SELECT 40 + 2").fetchone() == (42,)
+        finally:
+            proc.terminate()
+    assert proc.returncode == 0
+
+
 def test_build_and_process_metrics(proxy: ProxyProcess) -> None:
     from skewguard import __version__
 

@@ -597,6 +597,16 @@ class AdminServer:
     async def start(self) -> None:
         self._server = await listen(self._runner, self._address)
 
+    @property
+    def where(self) -> str:
+        """HOST:PORT it listens on: the port the system chose when given port 0."""
+        assert self._server is not None and self._server.sockets
+        name = self._server.sockets[0].getsockname()
+        if isinstance(name, str):
+            return name
+        host, port = name[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
