@@ -7,7 +7,6 @@ import os
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import urllib.request
@@ -19,6 +18,7 @@ from typing import Any
 from prometheus_client.parser import text_string_to_metric_families
 
 from skewguard.pgcluster import free_port
+from tests.support.forked import ForkedProcess
 
 
 class PortTaken(RuntimeError):
@@ -26,7 +26,7 @@ class PortTaken(RuntimeError):
 
 
 #: Every proxy process a test started, so none outlives the test session.
-STARTED: list[subprocess.Popen[bytes]] = []
+STARTED: list[ForkedProcess] = []
 
 
 def kill_leftovers() -> None:
@@ -39,7 +39,8 @@ def kill_leftovers() -> None:
 
 @dataclass
 class ProxyProcess:
-    """``skewguard run`` in a subprocess, on free loopback ports."""
+    """``skewguard run`` in a process of its own (forked ready-imported: forked.py), on
+    free loopback ports."""
 
     upstream: str
     extra_args: Sequence[str] = ()
@@ -49,7 +50,7 @@ class ProxyProcess:
     admin_host: str = "127.0.0.1"  # where the admin server listens; tests reach it on 127.0.0.1
     logfile: Path | None = None
     state: Path | None = None  # the SQLite state file; a fresh temporary one when None
-    process: subprocess.Popen[bytes] | None = None
+    process: ForkedProcess | None = None
 
     def start(self, timeout: float = 60.0) -> ProxyProcess:
         try:
@@ -64,7 +65,7 @@ class ProxyProcess:
         if self.state is None:
             self.state = Path(tempfile.mkdtemp(prefix="skewguard-state-")) / "state.db"
         args = [
-            sys.executable, "-m", "skewguard", "run",
+            "run",
             "--upstream", self.upstream,
             "--listen", f"127.0.0.1:{self.port}",
             "--admin-listen", f"{self.admin_host}:{self.admin_port}",
@@ -72,10 +73,7 @@ class ProxyProcess:
             "--state", str(self.state),
             *self.extra_args,
         ]  # fmt: skip
-        log = open(self.logfile, "ab") if self.logfile else subprocess.DEVNULL  # noqa: SIM115
-        self.process = subprocess.Popen(
-            args, stdout=log, stderr=log, env={**os.environ, **self.env}
-        )
+        self.process = ForkedProcess(args, {**os.environ, **self.env}, self.logfile)
         STARTED.append(self.process)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -151,11 +149,10 @@ class ProxyProcess:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             try:
-                self.process.wait(timeout)
+                return self.process.wait(timeout)
             except subprocess.TimeoutExpired:
                 self.process.kill()
-                self.process.wait()
-        return self.process.returncode
+        return self.process.wait()
 
     def restarted(self) -> ProxyProcess:
         """A new process with the same ports, state and options (this one must be gone)."""
