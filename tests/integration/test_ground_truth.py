@@ -36,6 +36,7 @@ from tests.support.groundtruth import (
     drop_leftover_databases,
     drop_roles,
     ensure_roles,
+    must_name,
     proxy_verdict,
     run_experiment,
 )
@@ -154,11 +155,27 @@ def test_the_cases_are_well_formed() -> None:
     safe = [case for case in CASES if case.safe]
     assert 0.4 <= len(safe) / len(CASES) <= 0.6, "about half the cases must be safe"
     for case in CASES:
-        assert case.breaks <= set(case.versions), case.id
-        assert set(case.users) <= set(case.versions), case.id
+        versions = set(case.every_version)
+        assert case.breaks <= versions, case.id
+        assert set(case.users) <= versions, case.id
         assert all(case.versions.values()), case.id
+        assert all(step.migration_sql or step.deploy for step in case.steps), case.id
+        marked = [v for phase in case.phases for v in (*phase.offline, *phase.retired)]
+        assert set(marked) <= versions, case.id
         assert case.id.startswith("safe-" if case.safe else "break-"), case.id
         assert case.safe or not case.expect_safe_for_linter, case.id
+
+
+def test_an_app_a_case_retires_runs_in_no_other_case() -> None:
+    """Retiring is global in the one proxy's state (``app@version``, every database):
+    an app a case retires a version of must not run in any case judged beside it."""
+    apps: dict[str, set[str]] = {}
+    for case in CASES:
+        for version in case.every_version:
+            apps.setdefault(version.split("@", 1)[0], set()).add(case.id)
+    for case in CASES:
+        for version in case.every_retired:
+            assert apps[version.split("@", 1)[0]] == {case.id}, (case.id, version)
 
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
@@ -171,20 +188,23 @@ def test_postgres_breaks_what_the_case_was_designed_to_break(judge: Judge, case:
 
 @pytest.mark.parametrize("case", CASES, ids=IDS)
 def test_the_proxy_agrees_with_postgres(judge: Judge, case: Case) -> None:
-    """Blocked exactly when PostgreSQL broke something, naming exactly what it broke."""
+    """Blocked exactly when PostgreSQL broke something protected, naming exactly the
+    protected versions it broke (:func:`must_name`: retired versions are not)."""
     truth = judge.experiment(case)
     verdict = judge.verdict(case)
     assert judge.proxy.alive, f"the proxy died: {judge.proxy.log_tail()}"
     story = f"{case.note}\n{truth.explain()}\n{verdict.explain()}"
     blocked, error = verdict.blocked, verdict.error
+    if verdict.step is not None:
+        pytest.fail(f"an earlier step that breaks nothing was refused:\n{story}")
     if error is not None and not blocked:
         pytest.fail(f"the migration failed through the proxy but not directly:\n{story}")
-    if truth.broken:
+    if expected := must_name(case, truth.broken):
         assert blocked, f"missed break:\n{story}"
         assert error is not None
         assert (error.diag.message_primary or "").startswith("skewguard:"), story
         named = set(verdict.named)
-        assert named == set(truth.broken), f"the block names the wrong versions:\n{story}"
+        assert named == set(expected), f"the block names the wrong versions:\n{story}"
     else:
         assert not blocked, f"false block:\n{story}"
         applied = verdict.after == truth.after

@@ -8,16 +8,23 @@ broken. :func:`proxy_verdict` replays the same traffic through a skewguard proxy
 (so the versions are live and learned), sends the migration through it as an
 untagged migration runner would, and reports whether the proxy blocked it and
 which versions it named.
+
+A case may also have a lifecycle (:class:`Step`, ``Case.offline``, ``Case.retired``):
+versions that stopped before the migration (rollback targets), versions an operator
+retired, and earlier migrations with traffic between them (expand, deploy, contract).
+:func:`must_name` is the one rule comparing the two sides.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import re
 import time
 import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -85,6 +92,32 @@ def copy_in(sql: str, *rows: tuple[Any, ...]) -> Q:
     return Q(sql, (), "copy", tuple(rows))
 
 
+def as_queries(statements: Iterable[str | Q]) -> list[Q]:
+    """A version's statements as :class:`Q` (a plain string runs in the simple protocol)."""
+    return [q if isinstance(q, Q) else Q(q) for q in statements]
+
+
+@dataclass(frozen=True)
+class Step:
+    """An earlier step of a multi-step deploy, applied and judged before the case's
+    ``migration_sql``: its migration, then traffic, then lifecycle marks.
+
+    ``migration_sql`` runs first ("" for none: a step of traffic only); then each
+    version in ``deploy`` runs its statements (a new version connects; one already
+    running runs them on its own connections, one that went offline connects again;
+    either way they join what that version runs from then on); then the ``offline``
+    versions close every connection and the ``retired`` ones are retired through the
+    admin API. Only the case's last migration may break a version: an earlier step
+    that PostgreSQL finds breaking makes the case invalid, and the proxy must let
+    every earlier step through.
+    """
+
+    migration_sql: str = ""
+    deploy: dict[str, list[str | Q]] = field(default_factory=dict)
+    offline: frozenset[str] = frozenset()
+    retired: frozenset[str] = frozenset()
+
+
 @dataclass(frozen=True)
 class Case:
     """A schema, what each version runs on it, and a migration to judge.
@@ -93,8 +126,17 @@ class Case:
     simple protocol). ``users`` maps a version to the login role it connects as
     (default: the superuser); every role named there is created cluster-wide
     before ``schema_sql`` runs, so the schema can GRANT to it.
-    ``breaks`` is what the case was designed to show; the experiment decides, and
-    a separate test checks that the design holds.
+    ``breaks`` is what the case was designed to show: the versions PostgreSQL
+    breaks, retired ones included; the experiment decides, and a separate test
+    checks that the design holds.
+
+    The lifecycle, all optional: after ``versions`` ran, the ``offline`` ones close
+    every connection (they ran and stopped: rollback targets, still protected) and
+    the ``retired`` ones are retired through the admin API (no longer protected,
+    live or not); then each of ``steps`` in order; then ``migration_sql``. Which
+    versions the proxy must name: :func:`must_name`. Lifecycle marks are global in
+    the proxy's state (``app@version`` across databases), so a case that retires a
+    version gives it an app name no other case uses.
     """
 
     id: str
@@ -105,17 +147,51 @@ class Case:
     expect_safe_for_linter: bool = False
     note: str = ""
     users: dict[str, str] = field(default_factory=dict)
+    offline: frozenset[str] = frozenset()
+    retired: frozenset[str] = frozenset()
+    steps: tuple[Step, ...] = ()
 
     @property
     def safe(self) -> bool:
-        return not self.breaks
+        """Whether the proxy must let the migration through (nothing protected breaks)."""
+        return not must_name(self, self.breaks)
 
     @property
     def roles(self) -> set[str]:
         return set(self.users.values())
 
+    @property
+    def phases(self) -> tuple[Step, ...]:
+        """The timeline before ``migration_sql``: the first traffic as a step without
+        a migration, then ``steps``."""
+        return (Step("", self.versions, self.offline, self.retired), *self.steps)
+
+    @property
+    def every_version(self) -> list[str]:
+        """Every version that runs in the case, in the order they first connect."""
+        return list(dict.fromkeys(v for phase in self.phases for v in phase.deploy))
+
+    @property
+    def every_retired(self) -> frozenset[str]:
+        """The versions retired by the time ``migration_sql`` runs."""
+        return frozenset().union(*(phase.retired for phase in self.phases))
+
     def queries(self, version: str) -> list[Q]:
-        return [q if isinstance(q, Q) else Q(q) for q in self.versions[version]]
+        """Everything ``version`` runs in the case, in order."""
+        return [q for phase in self.phases for q in as_queries(phase.deploy.get(version, ()))]
+
+
+def must_name(case: Case, broken: Iterable[str]) -> frozenset[str]:
+    """The versions a block of ``case``'s migration must name when PostgreSQL broke
+    ``broken``: the one comparison rule between the experiment and the proxy.
+
+    Protected (DESIGN.md) is live + seen within ``--retain`` + each app's rollback
+    target + pinned, minus retired. The suite's proxy runs with the default retain
+    (24 h), so every version a case ran is protected, offline ones too (as recent or
+    rollback target), except the retired: a break only retired versions suffer is
+    safe, and the proxy must not name them. Empty: the proxy must let it through.
+    """
+    return frozenset(broken) - case.every_retired
 
 
 class CaseInvalid(AssertionError):
@@ -445,20 +521,62 @@ class ExperimentResult:
         return "\n".join(lines)
 
 
-def _open_all(
-    loop: asyncio.AbstractEventLoop, endpoint: Endpoint, database: str, case: Case
-) -> dict[str, VersionClients]:
-    return {
-        version: VersionClients(
-            loop, endpoint, database, version, case.users.get(version, "postgres")
-        )
-        for version in case.versions
-    }
+class Deployment:
+    """The versions of one run of a case as its timeline moves on: the connections of
+    the running ones, what each has run so far, and which have gone offline.
 
+    Both sides drive a case through it, so the experiment and the proxy see the same
+    traffic in the same order.
+    """
 
-def _close_all(clients: Iterable[VersionClients]) -> None:
-    for client in clients:
-        client.close()
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, endpoint: Endpoint, database: str, case: Case
+    ) -> None:
+        self.loop, self.endpoint, self.database, self.case = loop, endpoint, database, case
+        self.live: dict[str, VersionClients] = {}
+        self.ran: dict[str, list[Q]] = {}
+
+    def _clients(self, version: str) -> VersionClients:
+        user = self.case.users.get(version, "postgres")
+        return VersionClients(self.loop, self.endpoint, self.database, version, user)
+
+    def traffic(self, deploy: dict[str, list[str | Q]]) -> dict[str, list[str]]:
+        """Run each version's new statements on its connections (opened if it has none
+        running); the failures, by version."""
+        failures: dict[str, list[str]] = {}
+        for version, statements in deploy.items():
+            queries = as_queries(statements)
+            clients = self.live.get(version)
+            if clients is None:
+                clients = self.live[version] = self._clients(version)
+            if errors := clients.run(queries):
+                failures[version] = errors
+            self.ran.setdefault(version, []).extend(queries)
+        return failures
+
+    def stop(self, versions: Iterable[str]) -> None:
+        """These versions close every connection (they go offline)."""
+        for version in versions:
+            if (clients := self.live.pop(version, None)) is not None:
+                clients.close()
+
+    def rerun(self, *, fresh: bool = True) -> dict[str, list[str]]:
+        """Everything each version ran so far, again: the running ones on their own
+        connections, then (``fresh``) every version, offline ones too, on new ones."""
+        errors: dict[str, list[str]] = {v: [] for v in self.ran}
+        for version, clients in self.live.items():
+            errors[version] += [f"same connection: {e}" for e in clients.run(self.ran[version])]
+        if fresh:
+            for version, queries in self.ran.items():
+                clients = self._clients(version)
+                try:
+                    errors[version] += [f"fresh connection: {e}" for e in clients.run(queries)]
+                finally:
+                    clients.close()
+        return {v: e for v, e in errors.items() if e}
+
+    def close(self) -> None:
+        self.stop(list(self.live))
 
 
 #: Drops a case's database when the case is done (``drop_database`` unless a caller
@@ -469,44 +587,51 @@ Drop = Callable[[LocalCluster, str], object]
 def run_experiment(
     cluster: LocalCluster, case: Case, drop: Drop = drop_database
 ) -> ExperimentResult:
-    """Run the case straight against PostgreSQL and report which versions broke."""
+    """Run the case straight against PostgreSQL and report which versions broke.
+
+    A multi-step case is judged step by step, each step on the state every earlier
+    step left: before a step's migration every version has run (live ones on their
+    connections, offline ones before they stopped); after it, what each ran so far
+    runs again, live versions on their same connections and every version (offline
+    ones only there) on fresh ones; a failure there is a break. An earlier step that
+    breaks something makes the case invalid; the last migration's breaks are the
+    result. Retiring is the proxy's business: PostgreSQL runs retired versions too.
+    """
     database = create_database(cluster, case, "gt_exp")
     direct = Endpoint(cluster.host, cluster.port)
+    migrator = direct.url(database, application_name="gt-migration")
     loop = asyncio.new_event_loop()
-    live: dict[str, VersionClients] = {}
+    deployment = Deployment(loop, direct, database, case)
     try:
-        live = _open_all(loop, direct, database, case)
-        for version, clients in live.items():
-            failures = clients.run(case.queries(version))
-            if failures:
-                raise CaseInvalid(f"{case.id}: {version} fails before the migration: {failures}")
+        for number, phase in enumerate(case.phases):
+            if phase.migration_sql:
+                outcome = apply_migration(migrator, phase.migration_sql)
+                if outcome.error is not None:
+                    raise CaseInvalid(
+                        f"{case.id}: step {number} fails on PostgreSQL at "
+                        f"{outcome.statement!r}: {describe(outcome.error)}"
+                    )
+                if broken := deployment.rerun():
+                    raise CaseInvalid(
+                        f"{case.id}: step {number} breaks {broken}: only the last "
+                        "migration of a case may break a version"
+                    )
+            if failures := deployment.traffic(phase.deploy):
+                raise CaseInvalid(f"{case.id}: fails before the migration: {failures}")
+            deployment.stop(phase.offline)
         with _admin(cluster, database) as inspector:
             before = schema_signature(cluster, database, inspector)
-            outcome = apply_migration(
-                direct.url(database, application_name="gt-migration"), case.migration_sql
-            )
+            outcome = apply_migration(migrator, case.migration_sql)
             if outcome.error is not None:
                 raise CaseInvalid(
                     f"{case.id}: the migration fails on PostgreSQL at {outcome.statement!r}: "
                     f"{describe(outcome.error)}"
                 )
             after = schema_signature(cluster, database, inspector)
-        errors: dict[str, list[str]] = {}
-        for version, clients in live.items():
-            same = clients.run(case.queries(version))
-            errors[version] = [f"same connection: {e}" for e in same]
-        fresh = _open_all(loop, direct, database, case)
-        try:
-            for version, clients in fresh.items():
-                errors[version] += [
-                    f"fresh connection: {e}" for e in clients.run(case.queries(version))
-                ]
-        finally:
-            _close_all(fresh.values())
-        errors = {v: e for v, e in errors.items() if e}
+        errors = deployment.rerun()
         return ExperimentResult(frozenset(errors), errors, before, after)
     finally:
-        _close_all(live.values())
+        deployment.close()
         loop.close()
         drop(cluster, database)
 
@@ -522,13 +647,15 @@ class ProxyVerdict:
     statement: str  # the statement that got it
     learned: bool  # whether /api/versions listed every version before the migration
     after: list[tuple[str, ...]] | None  # schema signature after an allowed migration
+    step: int | None = None  # the earlier step (1-based) the proxy stopped, else None
 
     def explain(self) -> str:
+        where = "" if self.step is None else f" at step {self.step} of the deploy"
         if self.error is None:
             return f"proxy allowed the migration (versions learned: {self.learned})"
         diag = self.error.diag
         return (
-            f"proxy answered {self.error.sqlstate} at {self.statement!r}: "
+            f"proxy answered {self.error.sqlstate}{where} at {self.statement!r}: "
             f"{diag.message_primary}\n  DETAIL: {diag.message_detail}\n"
             f"  HINT: {diag.message_hint}\n  named: {sorted(self.named)}"
             f" (versions learned: {self.learned})"
@@ -559,6 +686,27 @@ def wait_learned(
         time.sleep(0.05)
 
 
+def retire(proxy: ProxyProcess, identity: str) -> None:
+    """Retire ``identity`` through the admin API, as an operator does (forced: a case
+    may retire a version that is still connected)."""
+    path = f"/api/versions/{urllib.parse.quote(identity, safe='@')}/retire?force=true"
+    request = urllib.request.Request(proxy.admin_url + path, data=b"{}", method="POST")
+    request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request, timeout=COMMAND_TIMEOUT) as response:
+        answer = json.loads(response.read())
+    assert answer.get("action") == "retire", answer
+
+
+def _verdict(
+    outcome: MigrationOutcome, versions: Iterable[str], learned: bool, step: int | None = None
+) -> ProxyVerdict:
+    error = outcome.error
+    blocked = error is not None and error.sqlstate == BLOCKED_SQLSTATE
+    detail = (error.diag.message_detail or "") if error is not None else ""
+    named = named_versions(detail, versions) if blocked else frozenset()
+    return ProxyVerdict(blocked, named, error, outcome.statement, learned, None, step)
+
+
 def proxy_verdict(
     cluster: LocalCluster,
     proxy: ProxyProcess,
@@ -569,30 +717,44 @@ def proxy_verdict(
     """Replay the case's traffic through the proxy, then send the migration through it.
 
     ``database`` is a fresh database already holding ``case.schema_sql`` (one is
-    created when None); it is dropped at the end either way.
+    created when None); it is dropped at the end either way. A multi-step case sends
+    its steps in order with the traffic between them (live versions run what they
+    ran again after each step, as they would keep doing); a step the proxy refuses
+    ends the case there, with ``step`` saying which.
     """
     database = database or create_database(cluster, case, "gt_pxy")
     endpoint = Endpoint("127.0.0.1", proxy.port)
+    migrator = endpoint.url(database)
+    versions = case.every_version
     loop = asyncio.new_event_loop()
-    live: dict[str, VersionClients] = {}
+    deployment = Deployment(loop, endpoint, database, case)
     try:
-        live = _open_all(loop, endpoint, database, case)
-        for version, clients in live.items():
-            failures = clients.run(case.queries(version))
-            if failures:
+        for number, phase in enumerate(case.phases):
+            if phase.migration_sql:
+                learned = wait_learned(proxy, database, list(deployment.ran))
+                outcome = apply_migration(migrator, phase.migration_sql)
+                if outcome.error is not None:
+                    return _verdict(outcome, versions, learned, number)
+                if failures := deployment.rerun(fresh=False):
+                    raise AssertionError(
+                        f"{case.id}: step {number} broke {failures} through the proxy "
+                        "(not directly)"
+                    )
+            if failures := deployment.traffic(phase.deploy):
                 raise AssertionError(
-                    f"{case.id}: {version} fails through the proxy before the migration "
+                    f"{case.id}: fails through the proxy before the migration "
                     f"(it works directly): {failures}"
                 )
-        learned = wait_learned(proxy, database, list(case.versions))
-        outcome = apply_migration(endpoint.url(database), case.migration_sql)
-        error = outcome.error
-        blocked = error is not None and error.sqlstate == BLOCKED_SQLSTATE
-        detail = (error.diag.message_detail or "") if error is not None else ""
-        named = named_versions(detail, case.versions) if blocked else frozenset()
-        after = schema_signature(cluster, database) if error is None else None
-        return ProxyVerdict(blocked, named, error, outcome.statement, learned, after)
+            deployment.stop(phase.offline)
+            for version in sorted(phase.retired):
+                retire(proxy, version)
+        learned = wait_learned(proxy, database, versions)
+        outcome = apply_migration(migrator, case.migration_sql)
+        verdict = _verdict(outcome, versions, learned)
+        if outcome.error is None:
+            verdict.after = schema_signature(cluster, database)
+        return verdict
     finally:
-        _close_all(live.values())
+        deployment.close()
         loop.close()
         drop(cluster, database)

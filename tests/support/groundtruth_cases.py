@@ -5403,3 +5403,6 @@ CASES += ROUND15B
 from tests.support.groundtruth_round16 import CASES as ROUND16  # noqa: E402
 
 CASES += ROUND16
+from tests.support.groundtruth_lifecycle import CASES as LIFECYCLE  # noqa: E402
+
+CASES += LIFECYCLE
