@@ -7,9 +7,11 @@ analysed since the last flush; a store merges batches into what it keeps
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from skewguard.analysis import Facet
+from skewguard.analysis.facets import FacetKind
 from skewguard.identity import Identity
 from skewguard.samples import sample_shape
 
@@ -42,6 +44,21 @@ class Evidence:
     first_seen: float
     last_seen: float
     sample: str
+
+
+#: What a version holds only on an open connection: the result columns, derived result
+#: types and parameter types of its named prepared statements. A new connection
+#: prepares them anew against the schema of the day.
+SESSION_HELD = frozenset(
+    {FacetKind.PREPARED_RESULT, FacetKind.PREPARED_DERIVED, FacetKind.PREPARED_PARAM}
+)
+
+
+def at_rest(facets: Mapping[Facet, Evidence]) -> dict[Facet, Evidence]:
+    """What a version with no open connection can still be broken through: its
+    footprint without :data:`SESSION_HELD` (a rollback target reconnects and prepares
+    its statements anew, so a change only a held plan notices cannot break it)."""
+    return {f: e for f, e in facets.items() if f.kind not in SESSION_HELD}
 
 
 #: Samples longer than this are cut: evidence, not an archive of queries.

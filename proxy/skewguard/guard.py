@@ -73,6 +73,7 @@ from skewguard.policy import (
 from skewguard.protection import (
     Protection,
     protected_versions,
+    reachable_footprints,
     retired_yet_live,
     settled_until,
 )
@@ -427,12 +428,28 @@ class Guard:
         pass, where a call per database would read every database's versions each)."""
         return self._protections(database, *await self._versions(database, facets=False))
 
+    def _live_now(self, state: _StateRead) -> frozenset[VersionKey]:
+        """The versions with an open connection through this proxy or a peer."""
+        local = self._learner.live_keys() if self._learner is not None else self._live or ()
+        return frozenset({*local, *state.elsewhere})
+
+    def _reachable(
+        self,
+        stored: list[StoredVersion],
+        protections: Mapping[VersionKey, Protection],
+        state: _StateRead,
+    ) -> Footprints:
+        """The protected versions' footprints as a change can reach them (who is
+        connected is not known to ``skewguard check`` on a state file: None)."""
+        knows_live = self._learner is not None or self._live is not None
+        live = self._live_now(state) if knows_live else None
+        return reachable_footprints(stored, protections, live)
+
     def _protections(
         self, database: str | None, stored: list[StoredVersion], state: _StateRead
     ) -> dict[VersionKey, Protection]:
         """Which of ``stored`` (every database's versions) are protected, and why."""
-        local = self._learner.live_keys() if self._learner is not None else self._live or ()
-        live = frozenset({*local, *state.elsewhere})
+        live = self._live_now(state)
         now = time.time()
         kept = self._protected
         if (
@@ -708,8 +725,10 @@ class Guard:
         except StateUnreadable as exc:
             return Unjudgeable("state", str(exc))
         protections = self._protections(requester.database, stored, state)
-        footprints = {v.key: v.facets for v in stored if v.key in protections}
-        full = sorted(k for k, facets in footprints.items() if len(facets) >= self._max_facets)
+        footprints = self._reachable(stored, protections, state)
+        full = sorted(
+            v.key for v in stored if v.key in protections and len(v.facets) >= self._max_facets
+        )
         if full:
             names = ", ".join(f"{k.app}@{k.version}" for k in full)
             return Unjudgeable(

@@ -8,7 +8,8 @@ from enum import StrEnum
 from math import inf
 from typing import Any
 
-from skewguard.footprint import VersionKey
+from skewguard.analysis.facets import Facet
+from skewguard.footprint import Evidence, VersionKey, at_rest
 from skewguard.identity import UNTAGGED_LABEL
 from skewguard.store import Lifecycle, StoredVersion
 
@@ -153,6 +154,23 @@ def protected_versions(
     for key in newest_idle.values():
         protected.setdefault(key, Protection.ROLLBACK_TARGET)
     return protected
+
+
+def reachable_footprints(
+    stored: Iterable[StoredVersion],
+    protections: Mapping[VersionKey, Protection],
+    live: frozenset[VersionKey] | None,
+) -> dict[VersionKey, dict[Facet, Evidence]]:
+    """The protected versions' footprints as a change can reach them. A version with no
+    open connection (a rollback target, one seen within --retain, one pinned) holds no
+    prepared statement: its next connection prepares them anew, so only
+    :func:`~skewguard.footprint.at_rest` of it counts. ``live`` None: who is connected
+    is not known, so every facet counts."""
+    return {
+        v.key: v.facets if live is None or v.key in live else at_rest(v.facets)
+        for v in stored
+        if v.key in protections
+    }
 
 
 def settled_until(

@@ -190,13 +190,45 @@ COMMIT;
 """
 
 
+# a NOT NULL column in three steps: add it nullable, deploy a version writing it, give
+# it a default (and backfill), then SET NOT NULL
+ADD_NULLABLE = "ALTER TABLE orders ADD COLUMN currency text"
+DEFAULT_AND_BACKFILL = """
+ALTER TABLE orders ALTER COLUMN currency SET DEFAULT 'EUR';
+UPDATE orders SET currency = 'EUR' WHERE currency IS NULL;
+"""
+BACKFILL_ONLY = "UPDATE orders SET currency = 'EUR' WHERE currency IS NULL"
+SET_NOT_NULL = "ALTER TABLE orders ALTER COLUMN currency SET NOT NULL"
+
+
 def _framework_cases() -> list[Case]:
     a1, a2, _ = _versions("lc-rails-live")
     b1, b2, _ = _versions("lc-rails-target")
     c1 = _versions("lc-django-target")[0]
     d1, d2, _ = _versions("lc-django-right")
     e1, e2, _ = _versions("lc-django-done")
+    f1, f2, _ = _versions("lc-notnull-default")
+    g1, g2, _ = _versions("lc-notnull-bare")
     return [
+        Case(
+            "safe-lifecycle-set-not-null-after-a-default-step-while-v1-live",
+            ORDERS,
+            {f1: ORDERS_V1},
+            SET_NOT_NULL,
+            note="three steps done right: the default given before SET NOT NULL fills "
+            "the column for v1's inserts, which never name it",
+            steps=(Step(ADD_NULLABLE, {f2: ORDERS_V2}), Step(DEFAULT_AND_BACKFILL)),
+        ),
+        Case(
+            "break-lifecycle-set-not-null-without-a-default-rollback-target",
+            ORDERS,
+            {g1: ORDERS_V1},
+            f"BEGIN; {BACKFILL_ONLY}; {SET_NOT_NULL}; COMMIT;",
+            breaks=frozenset({g1}),
+            note="backfilled but no default: v1 stopped, and a rollback to it inserts "
+            "without the column (23502)",
+            steps=(Step(ADD_NULLABLE, {g2: ORDERS_V2}, offline=frozenset({g1})),),
+        ),
         Case(
             "break-lifecycle-rails-ignored-columns-while-v1-holds-select-star",
             POSTS,
@@ -288,6 +320,23 @@ QTY_V1_HELD: list[str | Q] = [apg("SELECT id, qty FROM items WHERE id = $1", 1)]
 QTY_V2: list[str | Q] = [simple("SELECT id, cents FROM items")]
 
 
+TASKS = """
+CREATE TYPE state AS ENUM ('new', 'done');
+CREATE TABLE tasks (id int PRIMARY KEY, st state NOT NULL);
+INSERT INTO tasks VALUES (1, 'new'), (2, 'done');
+"""
+# the enum rebuilt under its name with a label more (the type swap of a label removal)
+SWAP_ENUM = """
+BEGIN;
+ALTER TABLE tasks ALTER COLUMN st TYPE text;
+DROP TYPE state;
+CREATE TYPE state AS ENUM ('new', 'done', 'archived');
+ALTER TABLE tasks ALTER COLUMN st TYPE state USING st::state;
+COMMIT;
+"""
+BY_STATE_HELD: list[str | Q] = [prepared("SELECT id FROM tasks WHERE st = %s", "done")]
+
+
 def _object_cases() -> list[Case]:
     a1, a2, _ = _versions("lc-func-target")
     b1, b2, _ = _versions("lc-func-retired")
@@ -295,6 +344,8 @@ def _object_cases() -> list[Case]:
     d1, d2, _ = _versions("lc-view-retired")
     e1, e2, _ = _versions("lc-widen-live")
     f1, f2, _ = _versions("lc-widen-target")
+    g1, g2, _ = _versions("lc-enum-live")
+    h1, h2, _ = _versions("lc-enum-target")
     return [
         Case(
             "break-lifecycle-drop-old-function-rollback-target",
@@ -359,6 +410,23 @@ def _object_cases() -> list[Case]:
             note="the version that held the prepared statement stopped: a rollback "
             "prepares it anew on bigint, which works",
             offline=frozenset({f1}),
+        ),
+        Case(
+            "break-lifecycle-enum-swapped-under-a-held-parameter",
+            TASKS,
+            {g1: BY_STATE_HELD, g2: [simple("SELECT id, st FROM tasks")]},
+            SWAP_ENUM,
+            breaks=frozenset({g1}),
+            note="v1's prepared statement holds the old enum by oid as its parameter type",
+        ),
+        Case(
+            "safe-lifecycle-enum-swapped-rollback-target-held-parameter",
+            TASKS,
+            {h1: BY_STATE_HELD, h2: [simple("SELECT id, st FROM tasks")]},
+            SWAP_ENUM,
+            note="the version that held the statement stopped: a rollback prepares it "
+            "anew against the new enum, which has every label it uses",
+            offline=frozenset({h1}),
         ),
     ]
 

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
-from skewguard.footprint import VersionKey
+from skewguard.analysis import analyze
+from skewguard.analysis.facets import Facet, FacetKind
+from skewguard.catalog import CatalogSnapshot
+from skewguard.ddl import Overlay, Severity
+from skewguard.footprint import Evidence, VersionKey
 from skewguard.protection import (
     RETIRED_YET_LIVE,
     Protection,
     protected_versions,
+    reachable_footprints,
     retired_yet_live,
     settled_until,
     version_report,
 )
+from skewguard.rules.engine import evaluate
 from skewguard.store import Lifecycle, StoredVersion
 
 DAY = 24 * 3600.0
@@ -106,3 +112,34 @@ def test_the_answer_holds_until_the_first_recent_version_ages_out() -> None:
     # a live version not stored yet takes the clock's time: nothing can be kept
     fresh = [*live, VersionKey("db", "shop", "4")]
     assert settled_until(stored, fresh, retain=DAY, now=NOW) == NOW
+
+
+def _widen_findings(live: frozenset[VersionKey] | None) -> list[str]:
+    """The break findings of widening a column that a version's named prepared
+    statement returns, for that version protected as live, or not connected."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply("CREATE TABLE items (id int PRIMARY KEY, qty int)")
+    before = overlay.catalog
+    after = Overlay(before)
+    after.apply("ALTER TABLE items ALTER COLUMN qty TYPE bigint")
+    sql = "SELECT id, qty FROM items WHERE id = $1"
+    facets = {f: Evidence(2, 1.0, 2.0, sql) for f in analyze(sql, catalog=before).facets}
+    facets[Facet(FacetKind.PREPARED_RESULT, "public.items.qty")] = Evidence(2, 1.0, 2.0, sql)
+    key = VersionKey("db", "shop", "1")
+    stored = [StoredVersion(key, NOW - 3600, NOW - 60, facets)]
+    protections = {key: Protection.LIVE if live else Protection.ROLLBACK_TARGET}
+    footprints = reachable_footprints(stored, protections, live)
+    findings = evaluate(
+        after.net_changes(), footprints, catalog_before=before, catalog_after=after.catalog
+    )
+    return [f.rule for f in findings if f.severity is Severity.BREAK]
+
+
+def test_a_version_with_no_open_connection_holds_no_prepared_statement() -> None:
+    """PostgreSQL: widening breaks the next EXECUTE of a statement prepared before it
+    (cached plan must not change result type), but a rollback target's next connection
+    prepares it anew and works (ground truth: safe-lifecycle-widen-column-...)."""
+    key = VersionKey("db", "shop", "1")
+    assert _widen_findings(frozenset({key})) == ["SG110"]  # live: it holds the plan
+    assert _widen_findings(frozenset()) == []  # connected nowhere: nothing held
+    assert _widen_findings(None) == ["SG110"]  # who is connected is not known
