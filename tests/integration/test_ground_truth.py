@@ -3,10 +3,12 @@
 For every case, the experiment runs each version's statements straight against
 PostgreSQL on live connections, applies the migration, and re-runs them on the
 same and on fresh connections (tests/support/groundtruth.py). The proxy then sees
-the same traffic (the versions stay connected, so they are live and protected)
+the same traffic (the versions stay connected, so they are live and protected; a
+case's lifecycle may stop some, retire some, and send earlier steps first)
 and the same migration from an untagged client. It must block exactly the
-migrations that broke something, naming exactly the broken versions, and let
-every other migration through unchanged. A false block is as much a bug as a
+migrations that broke a protected version, naming exactly those (``must_name``:
+every broken version but the retired ones), and let every other migration
+through unchanged. A false block is as much a bug as a
 missed break.
 
 The family runs on every PostgreSQL major available. Experiments run in a

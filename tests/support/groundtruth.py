@@ -686,6 +686,25 @@ def wait_learned(
         time.sleep(0.05)
 
 
+def wait_offline(
+    proxy: ProxyProcess, database: str, identities: Iterable[str], timeout: float = 10.0
+) -> bool:
+    """Whether the proxy counts no open connection of ``identities`` within ``timeout``
+    seconds: a version that closed its connections is judged as stopped only once the
+    proxy has seen them end (it holds nothing from then on)."""
+    parts = (identity.partition("@") for identity in identities)
+    wanted = [(database, app, version) for app, _, version in parts]
+    deadline = time.monotonic() + timeout
+    while True:
+        with contextlib.suppress(TimeoutError, urllib.error.URLError):
+            rows = proxy.versions(facets=False)
+            if all(rows.get(key, {}).get("live_connections", 0) == 0 for key in wanted):
+                return True
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+
+
 def retire(proxy: ProxyProcess, identity: str) -> None:
     """Retire ``identity`` through the admin API, as an operator does (forced: a case
     may retire a version that is still connected)."""
@@ -746,6 +765,8 @@ def proxy_verdict(
                     f"(it works directly): {failures}"
                 )
             deployment.stop(phase.offline)
+            if phase.offline and not wait_offline(proxy, database, phase.offline):
+                raise AssertionError(f"{case.id}: the proxy still counts {phase.offline} live")
             for version in sorted(phase.retired):
                 retire(proxy, version)
         learned = wait_learned(proxy, database, versions)
