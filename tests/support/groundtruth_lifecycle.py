@@ -16,7 +16,7 @@ Each case uses apps of its own: retiring is global in the proxy's state.
 
 from __future__ import annotations
 
-from tests.support.groundtruth import Case, Q, Step, apg, extended, prepared, simple
+from tests.support.groundtruth import Case, Q, Step, apg, copy_in, extended, prepared, simple
 
 
 def _versions(app: str) -> tuple[str, str, str]:
@@ -201,6 +201,16 @@ BACKFILL_ONLY = "UPDATE orders SET currency = 'EUR' WHERE currency IS NULL"
 SET_NOT_NULL = "ALTER TABLE orders ALTER COLUMN currency SET NOT NULL"
 
 
+# an ORM's create(): a prepared INSERT ... RETURNING * (the row it builds its object from)
+RETURNING_STAR: list[str | Q] = [
+    prepared('INSERT INTO "posts" ("title") VALUES (%s) RETURNING *', "c")
+]
+# a bulk loader copying whole rows, no column list
+COPY_POSTS: list[str | Q] = [copy_in("COPY posts (title, legacy_flag) FROM STDIN", ("d", True))]
+LINES = ORDERS + "CREATE TABLE order_lines (order_id int NOT NULL, qty int NOT NULL);"
+COPY_LINES: list[str | Q] = [copy_in("COPY order_lines FROM STDIN", (1, 5))]
+
+
 def _framework_cases() -> list[Case]:
     a1, a2, _ = _versions("lc-rails-live")
     b1, b2, _ = _versions("lc-rails-target")
@@ -209,7 +219,37 @@ def _framework_cases() -> list[Case]:
     e1, e2, _ = _versions("lc-django-done")
     f1, f2, _ = _versions("lc-notnull-default")
     g1, g2, _ = _versions("lc-notnull-bare")
+    h1, h2, _ = _versions("lc-returning-live")
+    i1, i2, _ = _versions("lc-returning-target")
+    j1, j2, _ = _versions("lc-copy-target")
     return [
+        Case(
+            "break-lifecycle-returning-star-held-while-v1-live",
+            POSTS,
+            {h1: RETURNING_STAR, h2: RAILS_IGNORED},
+            "ALTER TABLE posts DROP COLUMN legacy_flag",
+            breaks=frozenset({h1}),
+            note="v1's prepared INSERT ... RETURNING * changes result type (0A000)",
+        ),
+        Case(
+            "safe-lifecycle-returning-star-rollback-target",
+            POSTS,
+            {i1: RETURNING_STAR + COPY_POSTS, i2: RAILS_IGNORED},
+            "ALTER TABLE posts ADD COLUMN slug text",
+            note="a column added under a stopped version's RETURNING * and its COPY with a "
+            "list: prepared anew, both work",
+            offline=frozenset({i1}),
+        ),
+        Case(
+            "break-lifecycle-copy-without-columns-rollback-target",
+            LINES,
+            {j1: COPY_LINES, j2: ORDERS_V1},
+            "ALTER TABLE order_lines ADD COLUMN note text",
+            breaks=frozenset({j1}),
+            note="the stopped loader copies whole rows without a column list: a rollback "
+            "to it sends a column too few (22P04)",
+            offline=frozenset({j1}),
+        ),
         Case(
             "safe-lifecycle-set-not-null-after-a-default-step-while-v1-live",
             ORDERS,
