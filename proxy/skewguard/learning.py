@@ -307,7 +307,7 @@ class Learner:
         """
         if not self._waiting(database):  # nothing to analyse: no lock, no await
             if write:
-                await self._write_before(deadline)
+                await self._publish_before(deadline)
             return True
         lock = self._db_lock(database)
         try:
@@ -323,7 +323,7 @@ class Learner:
         finally:
             lock.release()
         if write:
-            await self._write_before(deadline)
+            await self._publish_before(deadline)
         return complete
 
     def _waiting(self, database: str) -> bool:
@@ -698,6 +698,18 @@ class Learner:
             self._seen[database] = snapshot
             self._caches.setdefault(database, _DatabaseCache()).clear()
         return snapshot
+
+    async def _publish_before(self, deadline: float) -> None:
+        """For another proxy or worker about to decide: what is queued written, then the
+        heartbeat (which versions are live here now), until ``deadline`` at most. It
+        judges a version with no open connection without the statements it keeps
+        prepared, so one that connected here since the last beat must show as live."""
+        await self._write_before(deadline)
+        try:
+            async with asyncio.timeout(_remaining(deadline)):
+                await self.heartbeat()
+        except TimeoutError:
+            log.info("heartbeat not written before the decision's deadline")
 
     async def _write_before(self, deadline: float) -> None:
         """Write what is queued, waiting until ``deadline`` at most (the write goes on)."""

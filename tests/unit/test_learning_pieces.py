@@ -312,6 +312,26 @@ async def test_flush_for_decision_writes_to_a_working_store(
         store.close()
 
 
+async def test_a_flush_a_peer_asked_for_also_says_who_is_live_here(
+    real_upstream: Upstream, tmp_path: Path
+) -> None:
+    """The asking proxy judges a version with no open connection without the statements
+    it keeps prepared: one that connected here since the last heartbeat must be live
+    in the store once the flush it asked for is done, not a beat later."""
+    store = SqliteStore(str(tmp_path / "state.db"))
+    try:
+        learner = Learner(
+            store, CatalogCache(real_upstream), ProxyMetrics(TrafficBook()), proxy_id="b"
+        )
+        key = VersionKey("postgres", "shop", "3")
+        _observe(learner, key, real_upstream.user or "", "SELECT email FROM t")
+        assert store.live_elsewhere("a", 10.0) == {}
+        assert await learner.flush_for_decision("postgres", time.monotonic() + 20)
+        assert store.live_elsewhere("a", 10.0) == {key: 1}
+    finally:
+        store.close()
+
+
 async def test_a_passed_deadline_puts_the_texts_back(
     real_upstream: Upstream, tmp_path: Path
 ) -> None:
