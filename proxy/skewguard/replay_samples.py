@@ -21,6 +21,7 @@ import struct
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from skewguard.replay_roles import LEAVES_ROLE
 from skewguard.samples import sample_shape
 from skewguard.sql_start import first_word
 
@@ -84,11 +85,12 @@ def statement_class(sql: str) -> str | None:
 
 
 def sampleable(sql: str) -> bool:
-    """A single read or write whose effects a rolled-back savepoint undoes."""
+    """A single read or write whose effects a rolled-back savepoint undoes, and that
+    cannot leave the role it is replayed as by what it calls (``replay_roles``)."""
     if statement_class(sql) is None:
         return False
     lowered = sql.lower()
-    return not any(word in lowered for word in _OUTSIDE_TRANSACTION)
+    return not any(word in lowered for word in _OUTSIDE_TRANSACTION + LEAVES_ROLE)
 
 
 def parse_types(body: bytes) -> bytes:

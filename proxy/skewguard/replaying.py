@@ -63,6 +63,7 @@ from skewguard.replay import (
     plan,
     refused,
 )
+from skewguard.replay_roles import roles_query
 from skewguard.replay_samples import ReplayMode, Sample, SampleBook, ShapeKey, statement_class
 from skewguard.samples import sample_shape
 from skewguard.sql_start import first_word
@@ -405,21 +406,24 @@ class Replayer:
     async def with_roles(
         self, conn: MigratingConnection, trials: list[Trial], user: str
     ) -> list[Trial]:
-        """Each trial as its version's role where the migrating role may SET ROLE to it."""
-        roles = sorted({t.key.user for t in trials if t.key.user and t.key.user != user})
+        """The trials that may run on the migrating connection (logged in as ``user``):
+        a version that connected as another role runs as that role, where the session may
+        SET ROLE to it and it can reach no code to leave it with (``replay_roles``); never
+        as the migrating role, with privileges it lacks. The others are not replayed."""
+        roles = {t.key.user for t in trials if t.key.user != user}
         if not roles:
             return trials
-        listed = ", ".join("'" + r.replace("'", "''") + "'" for r in roles)
         rows = await conn.query_in_transaction(
-            f"SELECT r FROM unnest(ARRAY[{listed}]::text[]) AS r "
-            "WHERE EXISTS (SELECT FROM pg_roles WHERE rolname = r) AND pg_has_role("
-            "session_user, r, CASE WHEN current_setting('server_version_num')::int >= 160000 "
-            "THEN 'SET' ELSE 'MEMBER' END)",
+            roles_query(roles, user),
             statement_timeout_ms=STATEMENT_TIMEOUT_MS,
             lock_timeout_ms=STATEMENT_TIMEOUT_MS,
         )
         allowed = {row[0] for row in rows or ()}
-        return [replace(t, role=t.key.user if t.key.user in allowed else None) for t in trials]
+        return [
+            t if t.key.user == user else replace(t, role=t.key.user)
+            for t in trials
+            if t.key.user == user or t.key.user in allowed
+        ]
 
     async def run(
         self,

@@ -105,6 +105,17 @@ def test_only_reads_and_writes_without_outside_effects_are_sampled() -> None:
     assert not sampleable("SET search_path = x")
 
 
+def test_statements_that_may_leave_their_role_are_not_sampled() -> None:
+    """SET LOCAL ROLE is no barrier to set_config('role', ...), in the text or in a query
+    a builtin runs from a string (a U& identifier may spell either): replayed, it would
+    go on with the migrating login's privileges."""
+    assert not sampleable("SELECT set_config('role', 'none', true), name FROM users")
+    assert not sampleable("SELECT * FROM query_to_xml('SELECT 1', true, false, '')")
+    assert not sampleable("SELECT ts_stat('SELECT 1')")
+    assert not sampleable("SELECT U&\"set\\005Fconfig\"('role', 'none', true)")
+    assert sampleable("SELECT current_setting('role'), name FROM users")
+
+
 def test_a_sample_is_kept_only_when_answered_without_error() -> None:
     book = SampleBook(max_shapes=10, max_bytes=1 << 20)
     sampler = SessionSampler(book)
