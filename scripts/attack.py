@@ -6,6 +6,10 @@ the proxy, or to read a literal) through a real proxy in enforce mode.
 A live version ``shop@1`` reads ``users.email``; after each guard attempt the column
 must still exist (PostgreSQL is the judge, asked directly) and the proxy must still
 serve a new connection. Prints one line per attempt: ``held``, ``BYPASS`` or ``ERROR``.
+
+Rounds 1 to 6 and 9 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
+statement leaving its role inside the migration's replay, each in a database of its own;
+a superuser version's role unmade superuser).
 """
 
 from __future__ import annotations
@@ -322,12 +326,12 @@ def _a11d(ctx: Ctx) -> object:
         with psycopg.connect(
             ctx.proxy.url(database=name, application_name="shop@1"), autocommit=True
         ) as live:
-            live.execute("SELECT email FROM users").fetchall()
+            live.execute("SELECT email FROM public.users").fetchall()
             with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
                 c.startup(ctx.params(database=name + "pad"))
                 c.send(rc.query(DROP))
                 seen = outcome(c)
-            live.execute("SELECT email FROM users").fetchall()
+            live.execute("SELECT email FROM public.users").fetchall()
             return seen
     finally:
         with ctx.direct() as conn:
@@ -3809,6 +3813,149 @@ def _r6v1(ctx: Ctx) -> object:
         f"DDL {ddl} in {took:.2f}s / {drop:.2f}s, {late} {judged:.0f}s later;"
         f" /api/versions {len(page)} B in {api:.2f}s; RSS +{grew:.0f} MB"
     )
+
+
+# ------------------------------------------------ round 9: replay's privileges, superusers
+
+MALLORY = "mallory9"
+_R9_SCHEMA = f"""
+CREATE TABLE users (id int PRIMARY KEY, email text, name text);
+INSERT INTO users VALUES (1, 'a@x', 'b');
+CREATE TABLE secrets (s text);
+INSERT INTO secrets VALUES ('topsecret');
+CREATE SEQUENCE leak;
+GRANT USAGE, SELECT, UPDATE ON SEQUENCE leak TO PUBLIC;
+CREATE SEQUENCE guarded;
+GRANT SELECT, INSERT ON users TO {MALLORY};
+CREATE SCHEMA m AUTHORIZATION {MALLORY};
+"""
+#: After a role reset: what only the migrating superuser may do, written where it stays.
+_AS_MIGRATOR = (
+    f"CASE WHEN current_user <> '{MALLORY}' THEN setval('guarded', 99) END"
+)  # fmt: skip
+
+
+def _replayed_as(ctx: Ctx, setup: str, sql: str) -> str:
+    """A fresh database where the login role mallory9 (it may read users, not secrets,
+    nor set ``guarded``), tagged, ran ``sql`` three times with a parameter (extended
+    protocol: sampled with its values) after ``setup`` (run as postgres), then an
+    untagged superuser's migration whose replay reaches it. Neither sequence may move."""
+    db = ctx.unique("attack9")
+    url = f"host=127.0.0.1 port={ctx.cluster.port} user=postgres sslmode=disable"
+    with psycopg.connect(url, autocommit=True) as conn:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute(f"CREATE ROLE {MALLORY} LOGIN")
+        conn.execute(f"CREATE DATABASE {db}")
+    try:
+        with psycopg.connect(f"{url} dbname={db}", autocommit=True) as conn:
+            conn.execute(_R9_SCHEMA)
+            if setup:
+                conn.execute(setup)
+        ran = ("skewguard_replay_statements_total", ())
+        before = ctx.proxy.metrics().get(ran, 0.0)
+        tag = f"mal@{ctx.unique('v')}"
+        with psycopg.connect(
+            ctx.proxy.url(user=MALLORY, database=db, application_name=tag), autocommit=True
+        ) as version:
+            for _ in range(3):
+                version.execute(sql, (1,)).fetchall()
+            time.sleep(1.5)
+            with psycopg.connect(
+                ctx.proxy.url(database=db, application_name="migrate"), autocommit=True
+            ) as migrate:
+                try:
+                    migrate.execute("ALTER TABLE users ALTER COLUMN name TYPE varchar(200)")
+                    ddl = "ok"
+                except psycopg.Error as exc:
+                    ddl = str(exc.sqlstate)
+        replayed = ctx.proxy.metrics().get(ran, 0.0) - before
+        with psycopg.connect(f"{url} dbname={db}", autocommit=True) as conn:
+            moved = conn.execute(
+                "SELECT (SELECT last_value FROM leak), (SELECT last_value FROM guarded)"
+            ).fetchone()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+    if moved != (1, 1):
+        raise AssertionError(f"replayed as the migrating superuser: leak, guarded = {moved}")
+    return f"DDL {ddl}; {replayed:.0f} statements replayed; sequences unmoved"
+
+
+@other("replay: a tagged role's sampled read calls set_config('role') and query_to_xml")
+def _r9a(ctx: Ctx) -> object:
+    return _replayed_as(
+        ctx,
+        "",
+        "SELECT set_config('role', 'none', true), CASE WHEN current_user <> "
+        f"'{MALLORY}' THEN setval('leak', length((SELECT string_agg(x::text, '') FROM "
+        "query_to_xml('SELECT s FROM secrets', true, false, '') x))) END, name "
+        "FROM users WHERE id = %s",
+    )
+
+
+@other("replay: a tagged role's own function runs RESET ROLE inside its sampled read")
+def _r9b(ctx: Ctx) -> object:
+    return _replayed_as(
+        ctx,
+        f"SET ROLE {MALLORY}; CREATE FUNCTION m.f() RETURNS int LANGUAGE plpgsql AS "
+        f"$$BEGIN RESET ROLE; PERFORM {_AS_MIGRATOR}; RETURN 1; END$$; RESET ROLE",
+        "SELECT m.f(), name FROM users WHERE id = %s",
+    )
+
+
+@other("replay: a view the tagged role owns calls set_config('role'); the read names the view")
+def _r9c(ctx: Ctx) -> object:
+    return _replayed_as(
+        ctx,
+        f"SET ROLE {MALLORY}; CREATE VIEW m.v AS SELECT set_config('role', 'none', true) AS r;"
+        " RESET ROLE",
+        f"SELECT (SELECT r FROM m.v), {_AS_MIGRATOR}, name FROM users WHERE id = %s",
+    )
+
+
+@other("replay: a column default set_config('role') on the role's table, inserted in a CTE")
+def _r9d(ctx: Ctx) -> object:
+    return _replayed_as(
+        ctx,
+        f"SET ROLE {MALLORY}; CREATE TABLE m.t (a text DEFAULT set_config('role', 'none', "
+        "true)); RESET ROLE",
+        "WITH i AS (INSERT INTO m.t DEFAULT VALUES RETURNING a) "
+        f"SELECT (SELECT a FROM i), {_AS_MIGRATOR}, name FROM users WHERE id = %s",
+    )
+
+
+@other("replay: a U& identifier spells set_config in the sampled read")
+def _r9e(ctx: Ctx) -> object:
+    return _replayed_as(
+        ctx,
+        "",
+        "SELECT U&\"set\\005Fconfig\"('role', 'none', true), "
+        f"{_AS_MIGRATOR}, name FROM users WHERE id = %s",
+    )
+
+
+@guard("ALTER ROLE NOSUPERUSER of the role a live version connects as, with a REVOKE")
+def _r9f(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("REVOKE ALL ON users FROM PUBLIC")
+    live = psycopg.connect(
+        ctx.proxy.url(user="archive", database=ctx.db, application_name="su@9"), autocommit=True
+    )
+    try:
+        live.execute("SELECT email FROM public.users").fetchall()
+        time.sleep(1.5)
+        seen = q(
+            ctx,
+            "BEGIN; ALTER ROLE archive NOSUPERUSER;"
+            " REVOKE ALL ON public.users FROM archive; COMMIT",
+        )
+        seen += q(ctx, "ALTER ROLE archive NOSUPERUSER")
+        _judge(live, "SELECT email FROM public.users", "su@9 reading users as archive")
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute("ALTER ROLE archive SUPERUSER")
 
 
 # ------------------------------------------------------------------ runner
