@@ -141,6 +141,11 @@ class Unjudgeable:
 
 #: What to do when retrying cannot help, by reason.
 _UNJUDGED_HINTS = {
+    "unmodelled": "Retrying gives the same answer: skewguard does not follow what this "
+    "statement does (the message says which part). Send that part as a statement of its "
+    "own (one ALTER TABLE per subcommand) so the rest is judged; check it by hand and have "
+    'an operator override with /* skewguard:allow reason="..." */ (roles in '
+    "--override-roles), or run it once no version is protected.",
     "footprint": "Retire the version once it no longer runs (skewguard versions retire "
     "APP@VERSION), raise --max-version-facets, or have an operator override with "
     '/* skewguard:allow reason="..." */ (roles in --override-roles).',

@@ -46,6 +46,7 @@ from skewguard.ddl.changes import (
     ReplaceFunction,
     ReplaceRelation,
     Revoke,
+    SetIdentityAlways,
     SetNotNull,
 )
 from skewguard.ddl.errors import CannotModel
@@ -188,6 +189,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     DropFunction,  # another overload may take a call, by the argument types sent
     EnumRenameValue,  # a label bound as a parameter is no longer accepted
     EnumDropValue,
+    SetIdentityAlways,  # a writer through a view, or learned before value_supplied facets
 )
 
 

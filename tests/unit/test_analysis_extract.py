@@ -194,7 +194,14 @@ def run(sql: str, search_path: tuple[str, ...] = ("public",)) -> Analysis:
 
 
 #: How each write is made (tested in test_analysis_values.py), left out of the cases here.
-WRITE_FACTS = frozenset({FacetKind.WRITE_OTHER, FacetKind.COLUMN_UPDATE, FacetKind.INSERT_CONFLICT})
+WRITE_FACTS = frozenset(
+    {
+        FacetKind.WRITE_OTHER,
+        FacetKind.COLUMN_UPDATE,
+        FacetKind.INSERT_CONFLICT,
+        FacetKind.VALUE_SUPPLIED,
+    }
+)
 
 
 def keys(sql: str, search_path: tuple[str, ...] = ("public",)) -> set[str]:

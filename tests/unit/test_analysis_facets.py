@@ -69,6 +69,7 @@ def test_kind_values_are_stable() -> None:
         "write_value",
         "write_other",
         "column_update",
+        "value_supplied",
         "insert_conflict",
         "row_delete",
         "truncate",

@@ -78,6 +78,35 @@ def test_writes_that_are_not_constants(sql: str, other: set[str]) -> None:
     assert _of(sql, FacetKind.WRITE_OTHER) == {f"public.t.{c}" for c in other}
 
 
+@pytest.mark.parametrize(
+    ("sql", "supplied"),
+    [
+        ("INSERT INTO t (id, qty) VALUES ($1, 2)", {"id", "qty"}),
+        ("INSERT INTO t (id, qty) VALUES (DEFAULT, 2)", {"qty"}),
+        ("INSERT INTO t (id, qty) VALUES (DEFAULT, 1), (2, DEFAULT)", {"id", "qty"}),
+        ("INSERT INTO t VALUES (DEFAULT, NULL)", {"qty"}),
+        ("INSERT INTO t (id, qty) SELECT id, qty FROM s", {"id", "qty"}),
+        ("INSERT INTO t (id, qty) OVERRIDING SYSTEM VALUE VALUES (1, 2)", set()),
+        ("INSERT INTO t (id, qty) OVERRIDING USER VALUE SELECT id, qty FROM s", set()),
+        ("INSERT INTO t DEFAULT VALUES", set()),
+        ("UPDATE t SET id = DEFAULT, qty = 3", {"qty"}),
+        ("UPDATE t SET (id, qty) = (SELECT 1, 2)", {"id", "qty"}),
+        ("UPDATE t SET tags[1] = 4", {"tags"}),
+        ("INSERT INTO t (id) VALUES (1) ON CONFLICT (id) DO UPDATE SET id = excluded.id", {"id"}),
+        (
+            "MERGE INTO t USING s ON t.id = s.id WHEN MATCHED THEN UPDATE SET id = s.id "
+            "WHEN NOT MATCHED THEN INSERT (id, qty) OVERRIDING SYSTEM VALUE VALUES (s.id, 5)",
+            {"id"},
+        ),
+        ("COPY t (id, note) FROM STDIN", set()),
+        ("COPY t FROM STDIN", set()),
+    ],
+)
+def test_values_of_the_statements_own(sql: str, supplied: set[str]) -> None:
+    # what an identity ALWAYS refuses (428C9); DEFAULT, OVERRIDING and COPY it takes
+    assert _of(sql, FacetKind.VALUE_SUPPLIED) == {f"public.t.{c}" for c in supplied}
+
+
 def test_updates_are_told_apart_from_inserts() -> None:
     assert _of("UPDATE t SET qty = 1", FacetKind.COLUMN_UPDATE) == {"public.t.qty"}
     assert _of(

@@ -433,12 +433,62 @@ def test_reassign_owned_reaches_the_old_owners_versions(base: CatalogSnapshot) -
         "ALTER EXTENSION citext UPDATE",
         "ALTER SYSTEM SET statement_timeout = '1s'",
         "ALTER SYSTEM SET ssl = off",  # a client requiring TLS can no longer connect
-        # a second subcommand's effect would be lost with it: unknown
-        "ALTER TABLE audit DISABLE TRIGGER ALL, ADD COLUMN z int",
     ],
 )
 def test_statements_whose_reach_is_unknown(base: CatalogSnapshot, sql: str) -> None:
     assert unmodelled(base, sql).affects is None
+
+
+@pytest.mark.parametrize(
+    ("sql", "modelled"),
+    [
+        ("ALTER TABLE audit DISABLE TRIGGER ALL, ADD COLUMN z int NOT NULL", ["AddColumn"]),
+        (  # what Rails' change_column sends in one ALTER: the default is modelled too
+            "ALTER TABLE users ALTER COLUMN code TYPE bigint, ALTER COLUMN code SET DEFAULT"
+            " nextval('audit_seq'), ALTER COLUMN code SET NOT NULL",
+            ["AlterColumnType", "ChangeDefault", "SetNotNull"],
+        ),
+        (
+            "ALTER TABLE tickets ALTER COLUMN id SET MAXVALUE 100, ALTER COLUMN id SET"
+            " GENERATED ALWAYS",
+            ["SetIdentityAlways"],
+        ),
+    ],
+)
+def test_an_unmodelled_subcommand_leaves_the_others_judged(
+    base: CatalogSnapshot, sql: str, modelled: list[str]
+) -> None:
+    # each subcommand is judged as it would be alone: the one the model does not follow
+    # by its reach (the writers of the table), the others by the model
+    with_unique = Overlay(base)
+    with_unique.apply(
+        "CREATE SEQUENCE audit_seq; CREATE UNIQUE INDEX ON users (code);"
+        " ALTER TABLE users ALTER COLUMN code SET DEFAULT 1"
+    )
+    found: list[CannotModel] = []
+    changes = Overlay(with_unique.catalog).apply(sql, on_unmodelled=found.append)
+    assert sorted(c.kind for c in changes) == sorted(modelled)
+    [part] = found
+    assert part.affects is not None and part.affects.use is Use.WRITES
+    assert part.statement.startswith("ALTER TABLE")
+    # without a judge for the part, the statement is refused whole and nothing applied
+    assert unmodelled(with_unique.catalog, sql).reason == part.reason
+
+
+def test_a_subcommand_of_unknown_reach_is_named_with_the_way_out(base: CatalogSnapshot) -> None:
+    ddl_trigger = Overlay(base)
+    ddl_trigger.apply(
+        "CREATE TABLE log (id int);"
+        " CREATE FUNCTION ddl() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN"
+        " EXECUTE TG_ARGV[0]; RETURN NEW; END $$;"
+        " CREATE TRIGGER t BEFORE INSERT ON log FOR EACH ROW EXECUTE FUNCTION ddl('x');"
+        " ALTER TABLE log DISABLE TRIGGER t"
+    )
+    exc = unmodelled(ddl_trigger.catalog, "ALTER TABLE log ADD COLUMN z int, ENABLE TRIGGER t")
+    assert exc.affects is None
+    assert "subcommand 2 of 2, ENABLE TRIGGER t: send it in an ALTER TABLE of its own" in (
+        exc.reason
+    )
 
 
 @pytest.mark.parametrize(
@@ -561,6 +611,9 @@ def test_a_scoped_refusal_names_the_versions_and_says_when_it_can_run() -> None:
     assert "once they are retired" in hint
     unscoped = unjudged_decision("unmodelled", "DO block", mode=Mode.ENFORCE, on_error="block")
     assert unscoped.error is not None and "Protected versions" not in unscoped.error[1]
+    # the same statement gets the same answer: the way out is splitting it, not retrying
+    assert not unscoped.error[2].startswith("Retry the statement")
+    assert "one ALTER TABLE per subcommand" in unscoped.error[2]
 
 
 @pytest.mark.parametrize(

@@ -174,14 +174,19 @@ class Extractor(QueryWalker):
 
     # --- writes ------------------------------------------------------------
 
-    def _write_value(self, value: Any, written: _Target, scope: Scope) -> None:
-        """An expression stored into a column: its value, enum labels, DEFAULT's sequences."""
+    def _write_value(
+        self, value: Any, written: _Target, scope: Scope, *, overriding: bool = False
+    ) -> None:
+        """An expression stored into a column: its value, enum labels, DEFAULT's sequences.
+        ``overriding``: an INSERT ... OVERRIDING SYSTEM/USER VALUE (an identity takes it)."""
         subject, column = written
         if isinstance(value, ast.SetToDefault):
             self._written(subject, None)
             if column is not None:
                 self._default_used(column)
             return
+        if not overriding:
+            self._supplied(subject)
         self.expr(value, scope)
         self._written(subject, encode_const(value))
         if column is None:
@@ -199,6 +204,11 @@ class Extractor(QueryWalker):
             self._add(_F.WRITE_OTHER, subject)
         else:
             self.values.append((subject, value))
+
+    def _supplied(self, subject: str | None) -> None:
+        """The statement gives the column a value of its own (an identity ALWAYS refuses)."""
+        if subject is not None:
+            self._add(_F.VALUE_SUPPLIED, subject)
 
     def _default_used(self, column: Column) -> None:
         for seq in column.default_sequences:
@@ -224,12 +234,15 @@ class Extractor(QueryWalker):
         rows: Sequence[Sequence[Any]] | None,
         scope: Scope,
         arity: int | None,
+        override: Any = None,
     ) -> None:
         """Shape, written columns, labels and implicit sequences of an INSERT.
 
         ``cols`` None means positional (no column list); ``rows`` None means the
         values come from a query (its arity given) or DEFAULT VALUES (arity 0).
+        ``override``: the statement's OVERRIDING clause (an ``OverridingKind``).
         """
+        overriding = bool(override)  # OVERRIDING_NOT_SET is 0
         rel = target.relation
         if cols is None:
             if arity is None and rows:
@@ -253,9 +266,11 @@ class Extractor(QueryWalker):
         if rows is None:
             for subject, _ in columns:  # from a query: values not known
                 self._written(subject, None)
+                if not overriding:
+                    self._supplied(subject)
         for row in rows or ():
             for value, written in zip(row, columns, strict=False):
-                self._write_value(value, written, scope)
+                self._write_value(value, written, scope, overriding=overriding)
             for value in row[len(columns) :]:
                 self.expr(value, scope)
         if rel is not None:
@@ -319,17 +334,19 @@ class Extractor(QueryWalker):
         cols = [c.name for c in node.cols] if node.cols else None
         sel = node.selectStmt
         if sel is None:
-            self._insert_rows(target, cols or [], None, scope, 0)
+            self._insert_rows(target, cols or [], None, scope, 0, node.override)
         elif (
             sel.valuesLists
             and sel.op == enums.SetOperation.SETOP_NONE
             and not sel.fromClause
             and sel.withClause is None
         ):
-            self._insert_rows(target, cols, sel.valuesLists, Scope(parent=scope), None)
+            self._insert_rows(
+                target, cols, sel.valuesLists, Scope(parent=scope), None, node.override
+            )
         else:
             out = self.select(sel, scope)
-            self._insert_rows(target, cols, None, scope, out.arity)
+            self._insert_rows(target, cols, None, scope, out.arity, node.override)
             self._selected_labels(target, cols, sel)
             for source in dict.fromkeys(out.star_sources):
                 if target.qname is not None:
@@ -406,9 +423,11 @@ class Extractor(QueryWalker):
                     walked_sources.add(id(source))
                     self.expr(source, scope)
                 self._written(written[0], None)
+                self._supplied(written[0])
             elif t.indirection:  # an element or field of the column: not its whole value
                 self.expr(val, scope)
                 self._written(written[0], None)
+                self._supplied(written[0])
             else:
                 self._write_value(val, written, scope)
 
@@ -463,7 +482,9 @@ class Extractor(QueryWalker):
             elif when.commandType == enums.CmdType.CMD_INSERT:
                 cols = [t.name for t in when.targetList] if when.targetList else None
                 rows = [when.values] if when.values else None
-                self._insert_rows(target, cols, rows, when_scope, None if rows else 0)
+                self._insert_rows(
+                    target, cols, rows, when_scope, None if rows else 0, when.override
+                )
                 if target.qname is not None:
                     self._add(_F.INSERT_CONFLICT, f"{target.qname}|none")
             elif (

@@ -66,6 +66,7 @@ class FacetKind(StrEnum):
     WRITE_VALUE = "write_value"  # public.t.qty|n:5: a constant written (see below)
     WRITE_OTHER = "write_other"  # public.t.qty: written from a parameter, expression or query
     COLUMN_UPDATE = "column_update"  # public.t.qty: UPDATE SET / DO UPDATE SET / MERGE UPDATE
+    VALUE_SUPPLIED = "value_supplied"  # public.t.id: given a value of the statement's own (below)
     ROW_DELETE = "row_delete"  # public.users: DELETE FROM (a foreign key may refuse it)
     TRUNCATE = "truncate"  # public.users (or public.users|cascade): no view takes a TRUNCATE
     REFRESH = "refresh"  # public.totals (or |concurrently: needs a plain unique index)
@@ -106,6 +107,11 @@ class FacetKind(StrEnum):
 # statement: it ran SET CONSTRAINTS ... DEFERRED (``*`` for ALL, else each constraint
 # the names find), or, in one text (one transaction), inserted into a table before the
 # table its foreign key references (``public.lines.lines_fk|first``).
+
+# VALUE_SUPPLIED: an INSERT (without OVERRIDING), UPDATE SET, ON CONFLICT DO UPDATE SET or
+# MERGE gives the column a value that is not DEFAULT: an identity ALWAYS refuses it (428C9).
+# Not recorded for COPY FROM (it writes identity columns as OVERRIDING SYSTEM VALUE does)
+# nor for a column every row of the VALUES sets to DEFAULT.
 
 # WRITE_VALUE: ``column|value`` where value is ``n:<number as written>``, ``s:<string>``,
 # ``b:true``/``b:false`` or ``null``. These hold literal values: the store keeps them,

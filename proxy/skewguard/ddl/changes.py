@@ -321,6 +321,15 @@ class SetGenerated(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class SetIdentityAlways(Change):
+    """The column is now an identity GENERATED ALWAYS (added, or SET from BY DEFAULT): a
+    value an INSERT or UPDATE gives it is refused (428C9); COPY FROM, OVERRIDING SYSTEM
+    VALUE and DEFAULT still pass."""
+
+    PHRASE: ClassVar[str] = "making column {subject} an identity GENERATED ALWAYS"
+
+
+@dataclass(frozen=True, slots=True)
 class DropDefault(Change):
     """The column lost its default (or identity); ``via`` set: by CASCADE."""
 
@@ -745,6 +754,7 @@ __all__ = [
     "ReplicaIdentityLost",
     "Revoke",
     "SetGenerated",
+    "SetIdentityAlways",
     "SetNotNull",
     "SetSchema",
     "Unmodelled",

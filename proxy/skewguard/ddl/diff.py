@@ -69,6 +69,7 @@ from skewguard.ddl.changes import (
     Revoke,
     SetDeferrable,
     SetGenerated,
+    SetIdentityAlways,
     SetNotNull,
     SetSchema,
 )
@@ -448,6 +449,8 @@ def _column(
         out.append(SetNotNull(subject, now.has_default, relation=rel.qname))
     if is_table and now.generated and not col.generated:
         out.append(SetGenerated(subject, relation=rel.qname))
+    if is_table and now.identity == "a" and col.identity != "a":
+        out.append(SetIdentityAlways(subject, relation=rel.qname))
     base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's
     if is_table and col.has_default and now.has_default and col.default != now.default:
         out.append(ChangeDefault(subject, col.default or "", now.default or "", relation=rel.qname))

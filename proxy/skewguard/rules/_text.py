@@ -11,6 +11,7 @@ _VERBS = {
     FacetKind.VIEW_READ: "reads the view",
     FacetKind.COLUMN_READ: "reads",
     FacetKind.COLUMN_WRITE: "writes",
+    FacetKind.VALUE_SUPPLIED: "writes a value of its own (not DEFAULT, no OVERRIDING) to",
     FacetKind.INSERT_SHAPE: "inserts",
     FacetKind.INSERT_POSITIONAL: "inserts without a column list into",
     FacetKind.INSERT_SELECT_STAR: "runs INSERT ... SELECT * for",

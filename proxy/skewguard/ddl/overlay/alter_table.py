@@ -20,6 +20,7 @@ from skewguard.ddl.overlay.columns import add_column, set_column, with_default
 from skewguard.ddl.overlay.constraints import add_constraint
 from skewguard.ddl.overlay.existing_triggers import enabling_may_run_ddl
 from skewguard.ddl.overlay.names import column_collation, column_type, find_rv
+from skewguard.ddl.overlay.nodes import deparse
 from skewguard.ddl.overlay.publications import set_replica_identity
 
 if TYPE_CHECKING:
@@ -58,13 +59,22 @@ def alter_table(ov: Overlay, m: Model, node: Any) -> None:
         return
     recurse = bool(node.relation.inh) and descendants(ov, m, oid)
     pending: list[tuple[Any, list[str]]] = []
-    for cmd in node.cmds or ():
+    cmds = list(node.cmds or ())
+    for n, cmd in enumerate(cmds, 1):
         try:
             _alter_cmd(ov, m, oid, cmd, pending)
         except CannotModel as exc:
-            if len(node.cmds) > 1:  # the other subcommands' effects would go unjudged
-                raise CannotModel(f"{exc.reason} (with other subcommands)") from exc
-            raise
+            if len(cmds) == 1:
+                raise
+            if exc.affects is None:  # nothing of the statement can be judged
+                raise CannotModel(
+                    f"{exc.reason} (subcommand {n} of {len(cmds)}, {deparse(cmd).strip()[:80]}: "
+                    "send it in an ALTER TABLE of its own so the others are judged)",
+                    internal=exc.internal,
+                ) from exc
+            # judged by its reach, as alone; the other subcommands by the model
+            ov.unmodelled_part(exc)
+            continue
         if recurse and _recurses(cmd):
             for child in descendants(ov, m, oid):
                 _alter_child(ov, m, child, cmd)
@@ -167,11 +177,14 @@ def _alter_cmd(
         unique = any(
             i.unique and col.name in i.keys for o, i in m.idxs.items() if m.idx_rel.get(o) == oid
         )
-        if fresh and unique and ov.scope(m).existing(oid):
-            raise CannotModel(
-                f"ALTER COLUMN {rel.qname}.{col.name} SET DEFAULT from {', '.join(sorted(fresh))}:"
-                " whether its numbers are free in a unique column is not modelled",
-                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+        if fresh and unique and ov.scope(m).existing(oid):  # the default itself is modelled
+            ov.unmodelled_part(
+                CannotModel(
+                    f"ALTER COLUMN {rel.qname}.{col.name} SET DEFAULT from "
+                    f"{', '.join(sorted(fresh))}: whether its numbers are free in a unique "
+                    "column is not modelled",
+                    affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+                )
             )
         attid = m.attids[oid][col.name]
         m.edges = {e for e in m.edges if e.dependent != Dependent(Holder.DEFAULT, oid, attid)}
@@ -186,13 +199,8 @@ def _alter_cmd(
             default_sequences=new.default_sequences,
         )
     elif st == _AT.AT_AddIdentity:
+        # ALWAYS: the writers supplying the column are judged on the change (SG122)
         always = cmd.def_ is not None and cmd.def_.generated_when == "a"
-        if always and ov.scope(m).existing(oid):
-            raise CannotModel(
-                f"ADD GENERATED ALWAYS AS IDENTITY on {rel.qname}.{col.name}: "
-                "writers supplying the column are not modelled",
-                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
-            )
         set_column(
             m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
         )
@@ -201,20 +209,16 @@ def _alter_cmd(
         # character ('a' or 'd') as an Integer.
         when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
         risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
-        if risky and ov.scope(m).existing(oid):
-            raise CannotModel(
-                f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
-                "the identity's nextval still succeeds with values not yet used is not "
-                "modelled",
-                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+        if risky and ov.scope(m).existing(oid):  # GENERATED ALWAYS / BY DEFAULT is modelled
+            ov.unmodelled_part(
+                CannotModel(
+                    f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "
+                    "the identity's nextval still succeeds with values not yet used is not "
+                    "modelled",
+                    affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
+                )
             )
         always = ord("a") in when
-        if always and col.identity != "a" and ov.scope(m).existing(oid):
-            raise CannotModel(
-                f"SET GENERATED ALWAYS on {rel.qname}.{col.name}: "
-                "writers supplying the column are not modelled",
-                affects=ov.scope(m).reach([oid], Use.WRITES, rel.qname),
-            )
         if when:
             set_column(m, oid, col.name, identity="a" if always else "d")
     elif st == _AT.AT_DropIdentity:

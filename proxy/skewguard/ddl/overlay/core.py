@@ -52,6 +52,7 @@ class Overlay:
         self._savepoints: list[_Savepoint] = []
         self._snapshot: CatalogSnapshot | None = catalog
         self._fillers: dict[str, RowFiller] = {}  # trigger functions created here, by signature
+        self._parts: list[CannotModel] = []  # of the statement being applied (unmodelled_part)
 
     # --- public API ---------------------------------------------------------
 
@@ -66,7 +67,8 @@ class Overlay:
         that one and the rest are not (the caller decides what to do with the
         text). With ``on_unmodelled``, a statement whose reach is known
         (``CannotModel.affects``) is handed to it instead and the rest applied:
-        such a statement changes nothing else the model follows. Nothing else
+        such a statement changes nothing else the model follows, or only what the
+        model follows of it is applied (:meth:`unmodelled_part`). Nothing else
         escapes.
         """
         try:
@@ -85,24 +87,43 @@ class Overlay:
 
         False when PostgreSQL would reject it (nothing changes); raises
         :class:`CannotModel` (the model is then unchanged), or hands it to
-        ``on_unmodelled`` when its reach is known.
+        ``on_unmodelled`` when its reach is known. A statement only part of which is
+        unmodelled (:meth:`unmodelled_part`) is applied, and that part handed to
+        ``on_unmodelled`` (without it, raised as the whole statement's).
         """
         try:
-            return self._apply_statement(stmt)
+            applied, parts = self._apply_statement(stmt, partial=on_unmodelled is not None)
         except CannotModel as exc:
             if on_unmodelled is None or exc.affects is None:
                 raise
             on_unmodelled(exc)
             return True
+        for part in parts:
+            assert on_unmodelled is not None
+            on_unmodelled(part)
+        return applied
 
-    def _apply_statement(self, stmt: Any) -> bool:
+    def unmodelled_part(self, exc: CannotModel) -> None:
+        """For appliers: a part of the statement being applied (an ALTER TABLE's
+        subcommand, what a new default's numbers meet) the model does not follow, with
+        a known reach (``exc.affects``), while the rest of the statement is applied:
+        the rest is judged with the model and that part by its reach, as an unmodelled
+        statement's. Throwing the whole statement away would leave later statements
+        judged against a model that lacks what it did."""
+        assert exc.affects is not None, "a part of unknown reach leaves nothing judged"
+        self._parts.append(exc)
+
+    def _apply_statement(self, stmt: Any, *, partial: bool) -> tuple[bool, list[CannotModel]]:
         work = self._state.copy()
         saved_path, saved_temporary = self._path, self._temporary
+        self._parts = []
         try:
             self._statement(work, stmt)
+            if self._parts and not partial:
+                raise self._parts[0]
         except Rejected:
             self._path, self._temporary = saved_path, saved_temporary
-            return False
+            return False, []
         except CannotModel as exc:
             self._path, self._temporary = saved_path, saved_temporary
             if not exc.statement:
@@ -115,9 +136,12 @@ class Overlay:
                 statement=deparse(stmt)[:200],
                 internal=True,
             ) from exc
+        parts, self._parts = self._parts, []
+        for part in parts:
+            part.statement = part.statement or deparse(stmt)[:200]
         self._state = work
         self._snapshot = None
-        return True
+        return True, parts
 
     def savepoint(self, name: str) -> None:
         saved = (self._state.copy(), self._path, self._temporary, dict(self._fillers))
