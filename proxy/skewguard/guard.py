@@ -793,6 +793,9 @@ class Guard:
                 users.setdefault(version, str(facet) if facet else "its role")
         if not reasons:
             return None
+        if verdict is not None:  # refused anyway: the versions replay saw break are named too
+            for version in verdict.broken:
+                users.setdefault(version, "its replayed statement fails after the change")
         named = [f"{v.app}@{v.version} ({evidence})" for v, evidence in sorted(users.items())]
         return await self.unjudged(requester, texts, "unmodelled", "; ".join(reasons), users=named)
 

@@ -5406,3 +5406,6 @@ CASES += ROUND16
 from tests.support.groundtruth_lifecycle import CASES as LIFECYCLE  # noqa: E402
 
 CASES += LIFECYCLE
+from tests.support.groundtruth_round17 import CASES as ROUND17  # noqa: E402
+
+CASES += ROUND17

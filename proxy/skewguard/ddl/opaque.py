@@ -638,19 +638,30 @@ def _alter_function(scope: Scope, node: Any) -> None:
         )
 
 
-# ALTER SEQUENCE options after which nextval still succeeds and stays unique.
+# ALTER SEQUENCE options after which nextval still succeeds and stays unique: the numbers
+# a RESTART would start from, how many a session takes at once, who owns it.
 _SEQUENCE_HARMLESS = frozenset({"start", "cache", "owned_by", "sequence_name"})
 
 
 def risky_sequence_options(options: Iterable[Any]) -> list[str]:
     """The options of ALTER SEQUENCE (or of an identity column's sequence) after which
-    nextval may fail or return a value already used (RESTART, MAXVALUE, INCREMENT...)."""
+    nextval may fail or return a value already used (RESTART, MAXVALUE, INCREMENT...).
+    Those that only widen what it may return pass: CYCLE (at its end nextval wraps where
+    it failed), AS bigint (the widest type: a limit that was the old type's grows to its
+    own) and NO MAXVALUE (the type's limit), as PostgreSQL runs them."""
     return [
         str(o.defname)
         for o in options
         if str(o.defname) not in _SEQUENCE_HARMLESS
         and not (str(o.defname) == "cycle" and _truthy(o.arg))
+        and not (str(o.defname) == "as" and _type_name(o.arg) in {"int8", "bigint"})
+        and not (str(o.defname) == "maxvalue" and o.arg is None)
     ]
+
+
+def _type_name(node: Any) -> str:
+    names = [str(n.sval) for n in getattr(node, "names", None) or () if isinstance(n, ast.String)]
+    return names[-1] if names else ""
 
 
 def _alter_sequence(scope: Scope, node: Any) -> None:
@@ -664,11 +675,17 @@ def _alter_sequence(scope: Scope, node: Any) -> None:
         return
     m = scope.model
     qname = m.rel_qname(oid)
-    users = [o for o, r in m.rels.items() if any(qname in c.default_sequences for c in r.columns)]
+    users = {o for o, r in m.rels.items() if any(qname in c.default_sequences for c in r.columns)}
+    reach = scope.reach([oid, *users], Use.WRITES, qname)
+    # Only what takes numbers from it can notice: nextval('s'), the inserts and copies
+    # leaving a column to a default that draws from it (sequence and sequence_default
+    # facets) and the writes through views over those tables; not every writer of the
+    # tables themselves (a COPY carrying its ids, an UPDATE).
+    tables = {m.rel_qname(o) for o in users}
     raise CannotModel(
         f"ALTER SEQUENCE {qname} {', '.join(risky).upper()}: whether nextval still "
         "succeeds with values not yet used is not modelled",
-        affects=scope.reach([oid, *users], Use.WRITES, qname),
+        affects=dataclasses.replace(reach, relations=reach.relations - tables),
     )
 
 
