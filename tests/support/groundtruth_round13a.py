@@ -110,6 +110,20 @@ ROUND13A_SAFE: list[Case] = [
         " IMMUTABLE AS 'SELECT k NOT IN (''gone'', ''void'')'",
         note="the new expansion (NOT IN) still implies the cached predicate (<>): a risk only",
     ),
+    Case(  # was break-r13a-identity-always-vs-copy-with-ids: its COPY met its own row
+        # again (23505), not the identity; COPY FROM writes an identity ALWAYS column
+        id="safe-r13a-identity-always-vs-copy-with-ids",
+        schema_sql=EVENTS,
+        versions={
+            V1: [
+                simple("DELETE FROM events WHERE id = 100"),
+                copy_in("COPY events (id, name) FROM STDIN", (100, "x")),
+            ],
+            V2: [simple("INSERT INTO events (name) VALUES ('b')")],
+        },
+        migration_sql="ALTER TABLE events ALTER COLUMN id SET GENERATED ALWAYS",
+        note="COPY FROM writes identity columns as OVERRIDING SYSTEM VALUE does",
+    ),
 ]
 
 ROUND13A_BREAKING: list[Case] = [
@@ -129,17 +143,6 @@ ROUND13A_BREAKING: list[Case] = [
         migration_sql=NORM_V2,
         breaks=frozenset({V1}),
         note="42P10 on the open connection: its cached index expression is the old expansion",
-    ),
-    Case(
-        id="break-r13a-identity-always-vs-copy-with-ids",
-        schema_sql=EVENTS,
-        versions={
-            V1: [copy_in("COPY events (id, name) FROM STDIN", (100, "x"))],
-            V2: [simple("INSERT INTO events (name) VALUES ('b')")],
-        },
-        migration_sql="ALTER TABLE events ALTER COLUMN id SET GENERATED ALWAYS",
-        breaks=frozenset({V1}),
-        note="428C9 for the COPY that supplies id; the writer omitting it is fine",
     ),
     Case(
         id="break-r13a-identity-always-vs-explicit-insert",
