@@ -28,6 +28,7 @@ from skewguard.ddl.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AlterSequence,
     AttachPartition,
     Change,
     ChangeDefault,
@@ -190,6 +191,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     EnumRenameValue,  # a label bound as a parameter is no longer accepted
     EnumDropValue,
     SetIdentityAlways,  # a writer through a view, or learned before value_supplied facets
+    AlterSequence,  # an insert meets a number used again (beyond the probe's reach)
 )
 
 

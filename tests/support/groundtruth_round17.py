@@ -118,6 +118,13 @@ JOB_COPY_IDS: list[str | Q] = [
     copy_in("COPY jobs (id, name) FROM STDIN", (500, "l1"), (501, "l2")),
 ]
 JOB_RENAMER = simple("UPDATE jobs SET name = upper(name) WHERE id = 1")
+# a ring of slot numbers a COPY fills three rows at a time (one turn of the ring)
+RING = """
+CREATE SEQUENCE slot_ring MAXVALUE 3 CYCLE;
+CREATE TABLE slots (slot int NOT NULL DEFAULT nextval('slot_ring'), job text);
+"""
+RING_COPY = copy_in("COPY slots (job) FROM STDIN", ("a",), ("b",), ("c",))
+RING_READER = extended("SELECT count(*) FROM slots WHERE slot = %s", 1)
 
 
 SAFE: list[Case] = [
@@ -193,6 +200,13 @@ SAFE: list[Case] = [
         versions={V1: JOB_COPY_IDS, V2: [JOB_INSERT], V3: [JOB_RENAMER]},
         migration_sql="ALTER SEQUENCE jobs_id_seq START WITH 1000 RESTART",
         note="only app@2 takes numbers from the sequence, and 1000 on are free",
+    ),
+    Case(
+        id="safe-r17-sequence-step-and-smaller-type-while-copy-takes-numbers",
+        schema_sql=SEQUENCE,
+        versions={V1: [JOB_COPY], V2: [JOB_INSERT], V3: JOB_COPY_IDS},
+        migration_sql="ALTER SEQUENCE jobs_id_seq INCREMENT BY 10 AS smallint",
+        note="the next numbers step by 10, far below 32767 and above every row",
     ),
 ]
 
@@ -283,6 +297,14 @@ BREAKING += [
         " RESTART WITH 3",
         breaks=frozenset({V1}),
         note="23505: counting down from 3 meets the rows; the loader brings its own ids",
+    ),
+    Case(
+        id="break-r17-slot-ring-stops-cycling-at-its-end",
+        schema_sql=RING,
+        versions={V1: [RING_COPY], V2: [RING_READER]},
+        migration_sql="ALTER SEQUENCE slot_ring NO CYCLE",
+        breaks=frozenset({V1}),
+        note="2200H: the copy took the ring's last number; without CYCLE there is no next",
     ),
 ]
 

@@ -324,17 +324,6 @@ def test_a_trigger_reaches_the_writers_of_its_table_and_what_writes_through_it(
             Use.WRITES,
             {"public.audit"},
         ),
-        (  # what takes its numbers (sequence facets) and writes through views; not
-            # the table's other writers (an UPDATE, a COPY carrying its ids)
-            "ALTER SEQUENCE users_id_seq RESTART WITH 1",
-            Use.WRITES,
-            {"public.users_id_seq", "public.active"},
-        ),
-        (
-            "ALTER SEQUENCE users_id_seq AS smallint",
-            Use.WRITES,
-            {"public.users_id_seq", "public.active"},
-        ),
         # an identity's sequence: nextval may return an id already used
         ("ALTER TABLE tickets ALTER COLUMN id RESTART WITH 1", Use.WRITES, {"public.tickets"}),
         ("REVOKE SELECT (at) ON audit FROM PUBLIC", Use.READS, {"public.audit"}),

@@ -330,6 +330,23 @@ class SetIdentityAlways(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class AlterSequence(Change):
+    """ALTER SEQUENCE set what changes the numbers nextval returns (RESTART, INCREMENT,
+    MAXVALUE, MINVALUE, AS, NO CYCLE): ``options`` as (name, value) pairs (value empty for
+    NO MAXVALUE / NO MINVALUE / RESTART without WITH); ``unique_columns``: the columns a
+    default draws numbers from it into that a unique index checks alone."""
+
+    options: tuple[tuple[str, str], ...]
+    unique_columns: tuple[str, ...] = ()
+
+    PHRASE: ClassVar[str] = "changing what nextval returns from sequence {subject} ({new})"
+
+    def _stored(self) -> _Stored:
+        shown = ", ".join(f"{k.upper()} {v}".strip() for k, v in self.options)
+        return _Stored(new=shown, columns=self.unique_columns)
+
+
+@dataclass(frozen=True, slots=True)
 class DropDefault(Change):
     """The column lost its default (or identity); ``via`` set: by CASCADE."""
 
@@ -714,6 +731,7 @@ __all__ = [
     "AddColumn",
     "AddConstraint",
     "AlterColumnType",
+    "AlterSequence",
     "AttachPartition",
     "Change",
     "ChangeDefault",

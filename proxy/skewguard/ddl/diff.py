@@ -27,6 +27,7 @@ from skewguard.ddl.changes import (
     AddColumn,
     AddConstraint,
     AlterColumnType,
+    AlterSequence,
     AttachPartition,
     Change,
     ChangeDefault,
@@ -98,6 +99,7 @@ def diff(before: Model, after: Model) -> list[Change]:
     """
     changed = changes(before, after)
     replication = _replica_identity(before, after, changed.rels)
+    sequences = _sequences(before, after)
     out: list[Change] = _removed_partitions(before, after, changed.rels)
     out += _added_partitions(before, after, changed.rels)
     before, after = before.restricted(changed), after.restricted(changed)
@@ -118,7 +120,32 @@ def diff(before: Model, after: Model) -> list[Change]:
         for (kind, name), new in sorted(after.named_drops.items())
         if (kind, name) not in before.named_drops
     ]
-    return list(dict.fromkeys(out + replication))
+    return list(dict.fromkeys(out + replication + sequences))
+
+
+def _sequences(before: Model, after: Model) -> list[Change]:
+    """Sequences whose numbers ALTER SEQUENCE changed, with the columns a unique index
+    checks alone whose default draws from them (where a number used again collides)."""
+    out: list[Change] = []
+    for oid, options in sorted(after.seq_options.items()):
+        if before.seq_options.get(oid) == options or oid not in after.rels:
+            continue
+        qname = after.rel_qname(oid)
+        unique = {
+            (after.idx_rel[i], x.keys[0])
+            for i, x in after.idxs.items()
+            if x.unique and len(x.keys) == 1 and not x.predicate and i in after.idx_rel
+        }
+        columns = tuple(
+            sorted(
+                _col_subject(rel, col.name)
+                for t, rel in after.rels.items()
+                for col in rel.columns
+                if qname in col.default_sequences and (t, col.name) in unique
+            )
+        )
+        out.append(AlterSequence(qname, options, columns, relation=qname))
+    return out
 
 
 def _replica_identity(before: Model, after: Model, changed: Iterable[int]) -> list[Change]:

@@ -177,6 +177,9 @@ class Model:
     via: dict[tuple[str, int], str] = field(default_factory=dict)  # cascaded drop -> cause
     concurrent: set[tuple[str, int]] = field(default_factory=set)  # ("create"/"drop", idx)
     volatile_defaults: set[tuple[int, str]] = field(default_factory=set)
+    #: sequence -> what ALTER SEQUENCE set that changes the numbers nextval returns
+    #: (overlay.sequences): the snapshot does not read a sequence's numbers
+    seq_options: dict[int, tuple[tuple[str, str], ...]] = field(default_factory=dict)
     next_oid: int = 1
     # the snapshot this model (or the model it was copied from) is Model.of: what
     # to_catalog() reuses for the objects that did not change since
@@ -223,6 +226,7 @@ class Model:
             via=dict(self.via),
             concurrent=set(self.concurrent),
             volatile_defaults=set(self.volatile_defaults),
+            seq_options=dict(self.seq_options),
         )
 
     # --- relations ----------------------------------------------------------

@@ -654,39 +654,15 @@ def risky_sequence_options(options: Iterable[Any]) -> list[str]:
         for o in options
         if str(o.defname) not in _SEQUENCE_HARMLESS
         and not (str(o.defname) == "cycle" and _truthy(o.arg))
-        and not (str(o.defname) == "as" and _type_name(o.arg) in {"int8", "bigint"})
+        and not (str(o.defname) == "as" and sequence_type_name(o.arg) in {"int8", "bigint"})
         and not (str(o.defname) == "maxvalue" and o.arg is None)
     ]
 
 
-def _type_name(node: Any) -> str:
+def sequence_type_name(node: Any) -> str:
+    """The type of ``AS type``, as the catalog names it (``int8`` for bigint)."""
     names = [str(n.sval) for n in getattr(node, "names", None) or () if isinstance(n, ast.String)]
     return names[-1] if names else ""
-
-
-def _alter_sequence(scope: Scope, node: Any) -> None:
-    oid = scope.rel(node.sequence)
-    if oid is None:
-        if node.missing_ok:
-            return
-        raise Rejected
-    risky = risky_sequence_options(node.options or ())
-    if not risky or not scope.existing(oid):
-        return
-    m = scope.model
-    qname = m.rel_qname(oid)
-    users = {o for o, r in m.rels.items() if any(qname in c.default_sequences for c in r.columns)}
-    reach = scope.reach([oid, *users], Use.WRITES, qname)
-    # Only what takes numbers from it can notice: nextval('s'), the inserts and copies
-    # leaving a column to a default that draws from it (sequence and sequence_default
-    # facets) and the writes through views over those tables; not every writer of the
-    # tables themselves (a COPY carrying its ids, an UPDATE).
-    tables = {m.rel_qname(o) for o in users}
-    raise CannotModel(
-        f"ALTER SEQUENCE {qname} {', '.join(risky).upper()}: whether nextval still "
-        "succeeds with values not yet used is not modelled",
-        affects=dataclasses.replace(reach, relations=reach.relations - tables),
-    )
 
 
 def _alter_event_trigger(scope: Scope, node: Any) -> None:
@@ -709,7 +685,6 @@ JUDGES: dict[type, Callable[[Scope, Any], None]] = {
     ast.AlterPolicyStmt: _alter_policy,
     ast.AlterOwnerStmt: _alter_owner,
     ast.AlterFunctionStmt: _alter_function,
-    ast.AlterSeqStmt: _alter_sequence,
     ast.ImportForeignSchemaStmt: _import_foreign_schema,
     # What these reach is unknown: any version may notice.
     ast.DoStmt: _unmodellable("DO block: what the code does is not modelled"),
@@ -734,4 +709,5 @@ __all__ = [
     "names_of",
     "replaced_trigger_function",
     "risky_sequence_options",
+    "sequence_type_name",
 ]

@@ -24,6 +24,7 @@ from skewguard.rules import (
     replication,
     rewrite,
     security,
+    sequences,
 )
 from skewguard.rules.base import Context, Example, Hit, Rule
 
@@ -61,6 +62,7 @@ RULES: tuple[Rule[Any], ...] = (
     deferral.DEFERRAL_LOST,  # SG130
     replication.REPLICA_IDENTITY,  # SG131
     named.NAMED_OBJECT,  # SG132
+    sequences.SEQUENCE_NUMBERS,  # SG133
     locks.INDEX_LOCK,  # SG201
     locks.REWRITE,  # SG202
     locks.VALIDATION,  # SG203

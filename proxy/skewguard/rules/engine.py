@@ -8,12 +8,13 @@ from collections.abc import Mapping, Sequence
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot, ident
-from skewguard.ddl.changes import AddConstraint, Change, CreateIndex
+from skewguard.ddl.changes import AddConstraint, AlterSequence, Change, CreateIndex
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules import RULES
 from skewguard.rules.base import Context
 from skewguard.rules.constraints import probe_sql, value_probes
+from skewguard.rules.sequences import sequence_probe
 
 
 def evaluate(
@@ -80,7 +81,8 @@ def probes_needed(
 
     Probes of existing rows for new constraints; given the protected versions'
     ``footprints`` and the catalog after the change, also of the constants each
-    version writes: against a new CHECK (no table read) or a new UNIQUE.
+    version writes: against a new CHECK (no table read) or a new UNIQUE; and of a
+    sequence's next numbers after ALTER SEQUENCE, when a version takes numbers from it.
     """
     # only a protected version writing a constrained column can be broken by the rows
     # or by its values: no such writer, no probe (and no connection for one)
@@ -91,7 +93,15 @@ def probes_needed(
         if facet.kind is FacetKind.COLUMN_WRITE
     }
     out: list[str] = []
+    numbered = {  # sequences a protected version takes numbers from
+        facet.subject
+        for facets in footprints.values()
+        for facet in facets
+        if facet.kind in (FacetKind.SEQUENCE, FacetKind.SEQUENCE_DEFAULT)
+    }
     for change in changes:
+        if isinstance(change, AlterSequence) and change.subject in numbered:
+            out.append(sequence_probe(change))
         if isinstance(change, AddConstraint | CreateIndex):
             if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
                 continue
