@@ -208,6 +208,12 @@ SAFE: list[Case] = [
         migration_sql="ALTER SEQUENCE jobs_id_seq INCREMENT BY 10 AS smallint",
         note="the next numbers step by 10, far below 32767 and above every row",
     ),
+    Case(
+        id="safe-r17-identity-reseeded-above-its-ids",
+        schema_sql=ITEMS,
+        versions={V1: [EVENT_WRITER], V2: [EVENT_HOLDER]},
+        migration_sql="ALTER TABLE events ALTER COLUMN id SET START WITH 1000 RESTART",
+    ),
 ]
 
 BREAKING: list[Case] = [
@@ -297,6 +303,14 @@ BREAKING += [
         " RESTART WITH 3",
         breaks=frozenset({V1}),
         note="23505: counting down from 3 meets the rows; the loader brings its own ids",
+    ),
+    Case(
+        id="break-r17-identity-restarted-into-its-ids",
+        schema_sql=ITEMS,
+        versions={V1: [EVENT_WRITER], V2: [EVENT_HOLDER]},
+        migration_sql="ALTER TABLE events ALTER COLUMN id SET START WITH 2 RESTART",
+        breaks=frozenset({V1}),
+        note="23505: 2 is the row app@1 inserted before",
     ),
     Case(
         id="break-r17-slot-ring-stops-cycling-at-its-end",

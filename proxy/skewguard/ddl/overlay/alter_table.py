@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pglast import ast, enums
 
+from skewguard.analysis.query import split_qualified_name
 from skewguard.catalog import Relation
 from skewguard.ddl.affects import Use
 from skewguard.ddl.errors import CannotModel, Rejected
@@ -22,6 +23,7 @@ from skewguard.ddl.overlay.existing_triggers import enabling_may_run_ddl
 from skewguard.ddl.overlay.names import column_collation, column_type, find_rv
 from skewguard.ddl.overlay.nodes import deparse
 from skewguard.ddl.overlay.publications import set_replica_identity
+from skewguard.ddl.overlay.sequences import set_options
 
 if TYPE_CHECKING:
     from skewguard.ddl.overlay.core import Overlay
@@ -205,11 +207,17 @@ def _alter_cmd(
             m, oid, col.name, identity="a" if always else "d", has_default=True, not_null=True
         )
     elif st == _AT.AT_SetIdentity:
+        if not col.identity:
+            raise Rejected  # column is not an identity column
         # SET GENERATED ALWAYS | BY DEFAULT: the grammar stores the attidentity
         # character ('a' or 'd') as an Integer.
         when = [_int_or_str(o.arg) for o in cmd.def_ or () if str(o.defname) == "generated"]
-        risky = risky_sequence_options(o for o in cmd.def_ or () if o.defname != "generated")
-        if risky and ov.scope(m).existing(oid):  # GENERATED ALWAYS / BY DEFAULT is modelled
+        options = [o for o in cmd.def_ or () if o.defname != "generated"]
+        risky = risky_sequence_options(options)
+        owned = [m.rel_oid(*split_qualified_name(s)) for s in col.default_sequences]
+        if risky and len(owned) == 1 and owned[0] is not None:  # the identity's sequence
+            set_options(ov, m, owned[0], options)
+        elif risky and ov.scope(m).existing(oid):  # GENERATED ALWAYS / BY DEFAULT is modelled
             ov.unmodelled_part(
                 CannotModel(
                     f"ALTER COLUMN {rel.qname}.{col.name} {', '.join(risky).upper()}: whether "

@@ -11,6 +11,7 @@ without RESTART) or only widen them (CYCLE, AS bigint, NO MAXVALUE) change nothi
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from pglast import ast
@@ -29,16 +30,22 @@ _KEPT = frozenset({"restart", "increment", "maxvalue", "minvalue", "cycle", "as"
 
 def alter_sequence(ov: Overlay, m: Model, node: Any) -> None:
     oid = find_rv(ov, m, node.sequence, bool(node.missing_ok))
-    if oid is None:
-        return
-    if not ov.scope(m).existing(oid) or not risky_sequence_options(node.options or ()):
+    if oid is not None:
+        set_options(ov, m, oid, node.options or ())
+
+
+def set_options(ov: Overlay, m: Model, oid: int, options: Iterable[Any]) -> None:
+    """What ALTER SEQUENCE (or ALTER COLUMN ... SET of an identity) sets on sequence
+    ``oid`` that changes its numbers."""
+    options = list(options)
+    if not ov.scope(m).existing(oid) or not risky_sequence_options(options):
         return  # made here (no version takes its numbers yet), or the numbers stay
-    options = dict(m.seq_options.get(oid, ()))
-    for option in node.options or ():
+    kept = dict(m.seq_options.get(oid, ()))
+    for option in options:
         name = str(option.defname)
         if name in _KEPT:
-            options[name] = _value(name, option.arg)
-    m.seq_options[oid] = tuple(sorted(options.items()))
+            kept[name] = _value(name, option.arg)
+    m.seq_options[oid] = tuple(sorted(kept.items()))
 
 
 def _value(name: str, arg: Any) -> str:
