@@ -282,7 +282,7 @@ def test_too_deep_or_internal_errors_give_nothing(monkeypatch: pytest.MonkeyPatc
         ("select -total, abs(total), total * 2.5 from orders", {"o.total|same", "o.total|op_num"}),
         (
             "select id + 1, greatest(id, 1), nullif(name, 'x') from users",
-            {"u.id|op_int", "u.id|mix_int", "u.name|min"},
+            {"u.id|op_int", "u.id|mix_int", "u.name|=nullif(public.users.name;unknown)"},
         ),
         ("select case when id > 0 then name end, coalesce(name, '') from users", {"u.name|same"}),
         ("select s from (select sum(total) as s from orders) x", {"o.total|sum"}),
@@ -292,10 +292,31 @@ def test_too_deep_or_internal_errors_give_nothing(monkeypatch: pytest.MonkeyPatc
         ),
         # their type is their own, or not one column's
         ("select count(total), count(*), total::text, total > 0 from orders", set()),
-        ("select name || 'x', lower(name), id + id, coalesce(name, email) from users", set()),
+        ("select name || 'x', lower(name), count(*) + id, coalesce(f(id), id) from users", set()),
+        # several columns, numeric constants, scalar subqueries: one facet per column
+        (
+            "select coalesce(name, email), id + id from users",
+            {
+                "u.name|=common(public.users.name;public.users.email)",
+                "u.email|=common(public.users.name;public.users.email)",
+                "u.id|=add(public.users.id;public.users.id)",
+            },
+        ),
         (
             "select coalesce(total, 0.5), sum(total) filter (where id > 0) from orders",
-            {"o.total|sum"},
+            {"o.total|sum", "o.total|=common(public.orders.total;numeric)"},
+        ),
+        (
+            "select coalesce((select max(total) from orders), 0) from users",
+            {"o.total|min,mix_int"},
+        ),
+        (
+            "select case when id > 0 then s else id end"
+            " from (select sum(total) s, id from orders) x",
+            {
+                "o.total|=common(public.orders.id;sum(public.orders.total))",
+                "o.id|=common(public.orders.id;sum(public.orders.total))",
+            },
         ),
     ],
 )
@@ -367,6 +388,46 @@ RULE_CASES = [
         ),
         "SG110",
         id="SG110-prepared-expressions-keep-their-type",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, a int, b bigint)",
+            "PREPARE p AS SELECT a + b, coalesce(a, b) FROM t",
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint",
+            False,
+        ),
+        "SG110",
+        id="SG110-prepared-two-columns-keep-the-wider-type",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, a int, b bigint)",
+            "PREPARE p AS SELECT a + b FROM t",
+            "ALTER TABLE t ALTER COLUMN a TYPE numeric",
+            True,
+        ),
+        "SG110",
+        id="SG110-prepared-two-columns-widened-past-the-other",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, a bigint, b bigint)",
+            "PREPARE p AS SELECT a * b FROM t",
+            "ALTER TABLE t ALTER COLUMN a TYPE int, ALTER COLUMN b TYPE int",
+            True,
+        ),
+        "SG110",
+        id="SG110-prepared-two-columns-narrowed-together",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, a varchar(40), b varchar(40))",
+            "PREPARE p AS SELECT coalesce(a, b) FROM t",
+            "ALTER TABLE t ALTER COLUMN b TYPE varchar(60)",
+            True,
+        ),
+        "SG110",
+        id="SG110-prepared-coalesce-of-two-keeps-their-typmod",
     ),
     pytest.param(
         Example(

@@ -13,7 +13,7 @@ from typing import Any
 
 from pglast import ast, enums
 
-from skewguard.analysis.derived import derived
+from skewguard.analysis.derived import TypeExpr, columns, decode, derived, encode
 from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
 from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
@@ -498,22 +498,36 @@ class QueryWalker:
         return typ, self._derived_lineage(node, scope)
 
     def _derived_lineage(self, node: Any, scope: Scope) -> frozenset[str]:
-        """``schema.table.column|class,...`` for an output whose type follows one column's
-        (``sum(v)``, ``coalesce(v, 0)``, ``v + 1``: see analysis.derived), innermost
-        class first; nothing for any other expression."""
-        found = derived(node)
-        if found is None:
-            return frozenset()
-        operand, cls = found
-        if isinstance(operand, ast.ColumnRef):
-            inner = self._bare_lineage(operand, scope)
+        """``schema.table.column|...`` for an output whose type follows its columns'
+        (``sum(v)``, ``coalesce(v, 0)``, ``a + b``: see analysis.derived), once for each
+        column it names; nothing for any other expression."""
+        out: set[str] = set()
+        for tree in derived(node, lambda leaf: self._type_leaves(leaf, scope)):
+            text = encode(tree)
+            out.update(f"{column}|{text}" for column in columns(tree))
+        return frozenset(out)
+
+    def _type_leaves(self, node: Any, scope: Scope) -> list[TypeExpr]:
+        """The type expressions a column reference or scalar subquery stands for in a
+        derived output: the catalog columns (or derived outputs) it returns."""
+        if isinstance(node, ast.ColumnRef):
+            subjects = self._bare_lineage(node, scope)
+        elif node.subLinkType == enums.SubLinkType.EXPR_SUBLINK and isinstance(
+            node.subselect, ast.SelectStmt
+        ):
+            subjects = self.select(node.subselect, scope).lineage.result
         else:
-            inner = self._derived_lineage(operand, scope)
-        return frozenset(
-            f"{s},{cls}" if "|" in s else f"{s}|{cls}"
-            for s in inner
-            if not s.endswith(".*") and "(" not in s
-        )
+            return []
+        leaves: list[TypeExpr] = []
+        for s in sorted(subjects):
+            if s.endswith(".*") or "(" in s.partition("|")[0]:
+                return []  # a row or a function's result: not a column's type
+            column, _, text = s.partition("|")
+            tree = decode(column, text) if text else column
+            if tree is None:
+                return []
+            leaves.append(tree)
+        return leaves
 
     def _bare_lineage(self, ref: Any, scope: Scope) -> frozenset[str]:
         """The catalog columns a column reference returns (none for a whole-row ref)."""

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 import pglast
 from pglast import ast
 
-from skewguard.analysis.derived import result_type_changes
+from skewguard.analysis.derived import decode, result_type_changes
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import split_qualified_name
@@ -94,7 +94,7 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     # value-dependent, and a clean replay of its writes may overturn it
     star = f"{change.relation}.*"
     prepared = list(ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star)))
-    prepared += ctx.uses((PREPARED_DERIVED,), _derived_from(change))
+    prepared += ctx.uses((PREPARED_DERIVED,), _derived_from(ctx, change))
     for v, f, ev in first_per_version(prepared):
         broken.add(v)
         yield Hit(
@@ -128,15 +128,30 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
         yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
 
 
-def _derived_from(change: AlterColumnType) -> Callable[[str], bool]:
+def _derived_from(ctx: Context, change: AlterColumnType) -> Callable[[str], bool]:
     """A ``prepared_derived`` subject over the changed column whose result type the
-    change alters (``sum(v)`` for numeric -> integer; not ``avg(v)``: numeric both)."""
+    change alters (``sum(v)`` for numeric -> integer; not ``avg(v)``: numeric both; not
+    ``a + b`` for int -> bigint when ``b`` is a bigint). The other columns it names have
+    their types before and after the whole change (another may change with it)."""
+
+    def others(subject: str, after: bool) -> str | None:
+        parts = split_qualified_name(subject)
+        if len(parts) != 3:
+            return None
+        rel = (ctx.after if after else ctx.before).relation(parts[0], parts[1])
+        col = rel.column(parts[2]) if rel is not None else None
+        if col is None:
+            return None
+        return f'{col.type_name} COLLATE "{col.collation}"' if col.collation else col.type_name
 
     def changes(subject: str) -> bool:
-        column, _, classes = subject.partition("|")
-        return column == change.subject and result_type_changes(
-            classes.split(","), change.old_type, change.new_type
-        )
+        column, _, text = subject.partition("|")
+        if column != change.subject:
+            return False
+        tree = decode(column, text)
+        if tree is None:  # not one this version reads: the column's type decides
+            return True
+        return result_type_changes(tree, column, change.old_type, change.new_type, others)
 
     return changes
 
