@@ -1063,13 +1063,46 @@ def _rename_lineage(lineage: Lineage, aliases: list[str]) -> Lineage:
 
 
 def _union_lineage(left: Lineage, right: Lineage) -> Lineage:
-    """A set operation: both sides' columns decide each output column's type."""
-    rights = list(right.columns.values())
-    columns = {
-        name: subjects | (rights[i] if i < len(rights) else frozenset())
-        for i, (name, subjects) in enumerate(left.columns.items())
-    }
-    return Lineage(columns, left.result | right.result)
+    """A set operation: each output column has the common type of both sides' (see
+    analysis.derived: int4 and int8 give an int8 whatever the int4 becomes below it).
+    A side whose output is not a column or a derived one (a constant, ``count(*)``)
+    leaves the column with both sides' subjects: any change of either counts."""
+    lefts, rights = list(left.columns.items()), list(right.columns.values())
+    columns: dict[str, frozenset[str]] = {}
+    replaced: set[str] = set()
+    for i, (name, subjects) in enumerate(lefts):
+        other = rights[i] if i < len(rights) and len(lefts) == len(rights) else frozenset()
+        common = _common_subjects(subjects, other)
+        if common is None:
+            columns[name] = subjects | other
+        else:
+            columns[name] = common
+            replaced |= subjects | other
+    result = (left.result | right.result) - replaced
+    return Lineage(columns, result.union(*columns.values()))
+
+
+def _common_subjects(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
+    """``column|=common(l;r)`` for each pair of both sides' subjects; None when a side
+    has none, or one that is no column's (a row, a function's result)."""
+    sides: list[list[TypeExpr]] = []
+    for subjects in (left, right):
+        trees: list[TypeExpr] = []
+        for s in sorted(subjects):
+            column, _, text = s.partition("|")
+            found = decode(column, text) if text else column
+            if found is None or s.endswith(".*") or "(" in column:
+                return None
+            trees.append(found)
+        sides.append(trees)
+    if not sides[0] or not sides[1] or len(sides[0]) * len(sides[1]) > 8:
+        return None
+    out: set[str] = set()
+    for a in sides[0]:
+        for b in sides[1]:
+            tree: TypeExpr = ("common", (a, b))
+            out.update(f"{c}|{encode(tree)}" for c in columns(tree))
+    return frozenset(out)
 
 
 def _lineage_of(items: list[RangeItem], name: str) -> frozenset[str]:

@@ -28,6 +28,7 @@ from skewguard.ddl.findings import Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks
 from skewguard.rules.base import (
+    PREPARED_DERIVED,
     PREPARED_RESULT,
     Context,
     Example,
@@ -112,6 +113,10 @@ def check_recreated_enum(ctx: Context, change: RecreateEnum) -> Iterator[Hit]:
     held = [
         *ctx.exact((F.PREPARED_PARAM,), change.subject),
         *ctx.uses((PREPARED_RESULT,), lambda s: _returns_enum(ctx, s, change.subject)),
+        # coalesce(m, 'x') or a UNION of enum columns is of the enum too
+        *ctx.uses(
+            (PREPARED_DERIVED,), lambda s: _returns_enum(ctx, s.partition("|")[0], change.subject)
+        ),
     ]
     for v, f, ev in first_per_version(held):
         yield Hit(Severity.BREAK, breaks(what, v, f) + " (it holds the old type's oid)", v, f, ev)
