@@ -16,12 +16,15 @@ Django, Rails and SQLAlchemy send (quoted names, every column listed, ``RETURNIN
 array operators) against the ORMs' own migration DDL (AddField with a default then
 DROP DEFAULT, AlterField, RenameField, RemoveField, AddIndex CONCURRENTLY,
 constraints, unique_together, RenameModel, on_delete changes; Rails' change_column_null,
-rename_column, remove_column). The ground-truth harness (tests/support/groundtruth.py)
-decides what PostgreSQL breaks and what an enforce-mode proxy blocks; every
-disagreement is printed with the case, the errors and the proxy's answer, then a
-count of each outcome. A case whose migration fails, or whose versions fail before it,
-is ``invalid`` and not judged. Seeds are stable: a printed case id (``fuzz-5030``)
-runs again with ``--seeds 5030`` (``fuzz-orm-20003``: ``--profile orm --seeds 20003``).
+rename_column, remove_column). ``--profile held`` reads outputs whose type follows their
+columns' (``a + b``, ``coalesce(x, 0.5)``, CASE, NULLIF, UNION sides, scalar subqueries,
+CTEs), held prepared, against retypes of one or two of those columns. The ground-truth
+harness (tests/support/groundtruth.py) decides what PostgreSQL breaks and what an
+enforce-mode proxy blocks; every disagreement is printed with the case, the errors and
+the proxy's answer, then a count of each outcome. A case whose migration fails, or whose
+versions fail before it, is ``invalid`` and not judged. Seeds are stable: a printed case
+id (``fuzz-5030``) runs again with ``--seeds 5030`` (``fuzz-orm-20003``: ``--profile orm
+--seeds 20003``).
 What a run found goes to the ground-truth corpus as
 a case of its own once fixed (tests/support/groundtruth_fuzzed.py).
 """
@@ -750,17 +753,140 @@ ORM_MIGRATIONS: list[Step] = [
     ),
 ]
 
+HELD_SCHEMA = """
+CREATE TABLE readings (id bigint PRIMARY KEY, a int, b bigint, c smallint, x numeric(10,2),
+  y real, z double precision, s varchar(40), t text, u varchar(40), k char(5));
+INSERT INTO readings VALUES (1, 1, 2, 3, 1.5, 2.5, 3.5, 'ab', 'cd', 'ef', 'gh'),
+  (2, 4, 5, 6, 4.5, 5.5, 6.5, 'ij', 'kl', 'mn', 'op');
+CREATE TABLE archive (id bigint PRIMARY KEY, a int, x numeric, s text);
+INSERT INTO archive VALUES (1, 7, 7.5, 'qr');
+"""
+HELD_NUMBERS = ["a", "b", "c", "x", "y", "z"]
+HELD_STRINGS = ["s", "t", "u", "k"]
+#: what each column may become (values fit: small numbers, two letters)
+HELD_RETYPES = {
+    "a": ["bigint", "smallint", "numeric", "real", "text"],
+    "b": ["integer", "numeric", "double precision"],
+    "c": ["integer", "bigint", "numeric(6,1)"],
+    "x": ["numeric(12,2)", "numeric", "real", "double precision", "integer"],
+    "y": ["double precision", "numeric", "integer"],
+    "z": ["real", "numeric", "bigint"],
+    "s": ["varchar(60)", "text", "varchar(10)", "char(5)"],
+    "t": ["varchar(40)", "varchar(10)", "char(5)"],
+    "u": ["varchar(60)", "text"],
+    "k": ["char(8)", "varchar(5)", "text"],
+}
+
+
+def _held_output(r: random.Random) -> str:
+    """An output expression over the readings' columns whose type follows theirs (or
+    has its own: casts and counts stay as controls)."""
+    n1, n2 = r.choice(HELD_NUMBERS), r.choice(HELD_NUMBERS)
+    s1, s2 = r.choice(HELD_STRINGS), r.choice(HELD_STRINGS)
+    const = r.choice(["0", "1", "0.5", "2.5", "10000000000", "1::bigint"])
+    return r.choice(
+        [
+            f"{n1} {r.choice(['+', '-', '*'])} {n2}",
+            f"{n1} + {n2} + {const}",
+            f"coalesce({n1}, {n2})",
+            f"coalesce({n1}, {const})",
+            f"greatest({n1}, {n2}, {const})",
+            f"least({n1}, {n2})",
+            f"CASE WHEN id > 1 THEN {n1} ELSE {n2} END",
+            f"CASE WHEN id > 1 THEN {n1} ELSE {const} END",
+            f"CASE WHEN id > 1 THEN {n1} END",
+            f"nullif({n1}, {r.choice(['0', '1.5', n2])})",
+            f"-{n1} + {n2}",
+            f"abs({n1} - {n2})",
+            f"{n1} * {const}",
+            f"coalesce({s1}, {s2})",
+            f"coalesce({s1}, {s2}, 'x')",
+            f"CASE WHEN id > 1 THEN {s1} ELSE {s2} END",
+            f"greatest({s1}, {s2})",
+            f"nullif({s1}, 'x')",
+            f"{s1}",
+            f"{n1}::text",
+            f"{s1} || {s2}",
+        ]
+    )
+
+
+def _held_aggregate(r: random.Random) -> str:
+    n1, n2 = r.choice(HELD_NUMBERS), r.choice(HELD_NUMBERS)
+    return r.choice(
+        [
+            f"sum({n1}) + max({n2})",
+            f"coalesce(sum({n1}), {r.choice(['0', '0.5'])})",
+            f"sum({n1} * {n2})",
+            f"avg({n1} + {n2})",
+            f"max({n1}) - min({n2})",
+            f"max({r.choice(HELD_STRINGS)})",
+            "count(*)",
+        ]
+    )
+
+
+def held_statements(r: random.Random) -> list[Statement]:
+    """The statement pool of the held-outputs schema: expressions of several columns,
+    constants, set operations, scalar subqueries and CTEs, read again after a retype."""
+    n1, n2 = r.choice(HELD_NUMBERS), r.choice(HELD_NUMBERS)
+    s1 = r.choice(HELD_STRINGS)
+    return [
+        (f"SELECT {_held_output(r)} FROM readings WHERE id = %s", (1,)),
+        (f"SELECT id, {_held_output(r)}, {_held_output(r)} FROM readings ORDER BY id", ()),
+        (f"SELECT {_held_aggregate(r)} FROM readings WHERE id >= %s", (1,)),
+        (f"SELECT {n1} FROM readings UNION SELECT {n2} FROM readings ORDER BY 1", ()),
+        (f"SELECT {s1} FROM readings UNION ALL SELECT s FROM archive", ()),
+        (
+            f"SELECT a, x FROM readings WHERE id = %s"
+            f" {r.choice(['UNION', 'INTERSECT', 'EXCEPT'])} SELECT a, x FROM archive",
+            (1,),
+        ),
+        (f"SELECT coalesce((SELECT max({n1}) FROM readings), {n2}) FROM readings", ()),
+        (
+            f"WITH w AS (SELECT sum({n1}) AS total, max({n2}) AS top FROM readings)"
+            f" SELECT {r.choice(['total + top', 'coalesce(total, top)', 'total'])} FROM w",
+            (),
+        ),
+        (f"SELECT {r.choice(HELD_NUMBERS)}, {s1} FROM readings WHERE id = %s", (2,)),
+        ("UPDATE readings SET a = a + 1 WHERE id = %s", (2,)),
+    ]
+
+
+def _held_retype(r: random.Random) -> str:
+    chosen = r.sample(sorted(HELD_RETYPES), r.choice([1, 1, 2]))
+    parts = []
+    for col in chosen:
+        new = r.choice(HELD_RETYPES[col])
+        parts.append(f"ALTER COLUMN {col} TYPE {new} USING {col}::{new}")
+    return "ALTER TABLE readings " + ", ".join(parts)
+
+
+HELD_MIGRATIONS: list[Step] = [
+    _held_retype,
+    _held_retype,
+    lambda r: r.choice(
+        [
+            "ALTER TABLE archive ALTER COLUMN a TYPE bigint",
+            "ALTER TABLE archive ALTER COLUMN x TYPE numeric(10,2)",
+            "ALTER TABLE archive ALTER COLUMN s TYPE varchar(40)",
+            "ALTER TABLE archive ALTER COLUMN x TYPE real",
+        ]
+    ),
+]
+
 #: Each seed plays one of these: a schema, its statement pool, its migrations.
 PROFILES: list[tuple[str, Callable[[random.Random], list[Statement]], list[Step]]] = [
     (SCHEMA, statements, CORE_MIGRATIONS),
     (MORE_SCHEMA, more_statements, MORE_MIGRATIONS),
 ]
-#: By name (``--profile``); ``orm`` is not drawn by default so the seeds of earlier runs
-#: still play the cases they printed.
+#: By name (``--profile``); ``orm`` and ``held`` are not drawn by default so the seeds of
+#: earlier runs still play the cases they printed.
 NAMED_PROFILES = {
     "core": PROFILES[0],
     "more": PROFILES[1],
     "orm": (ORM_SCHEMA, orm_statements, ORM_MIGRATIONS),
+    "held": (HELD_SCHEMA, held_statements, HELD_MIGRATIONS),
 }
 
 
