@@ -157,8 +157,8 @@ def result_facets(
 
     - ``schema.table.column`` for each output column that is a bare column
       reference (``email``, ``u.email``, ``x AS y``), also through subqueries in
-      FROM, CTEs, a scalar ``(SELECT col ...)`` and both sides of UNION /
-      INTERSECT / EXCEPT (the common type is resolved from both sides);
+      FROM, CTEs and a scalar ``(SELECT col ...)``; a side of UNION / INTERSECT /
+      EXCEPT whose other side is a constant (any change of it counts);
     - ``schema.table.*`` for each ``*`` / ``t.*`` (also through derived tables
       and CTEs) over a table or view: any column added, dropped, renamed or
       retyped changes the row type.
@@ -171,11 +171,14 @@ def result_facets(
     compared with or stored into an enum column): they are held by oid too.
 
     Columns used only in WHERE / JOIN / GROUP BY / ORDER BY are not part of the
-    result. An expression whose type follows one column's (``sum(v)``,
-    ``coalesce(v, 0)``, ``v + 1``) gives a ``prepared_derived`` facet instead,
-    ``schema.table.column|class,...`` (see analysis.derived). Other computed
-    expressions (``lower(email)``, ``email::text``, ``count(*)``, ``a + b`` of two
-    columns) are not recorded: their type is the function's or cast's. Nor are
+    result. An expression whose type follows its columns' (``sum(v)``,
+    ``coalesce(v, 0)``, ``v + 1``, ``a + b``, ``coalesce(a, b, 0.5)``, CASE, NULLIF)
+    gives a ``prepared_derived`` facet instead, one per column it names,
+    ``schema.table.column|class,...`` or ``schema.table.column|=tree`` (see
+    analysis.derived); so does an output of UNION / INTERSECT / EXCEPT whose sides are
+    columns or such expressions (their common type). Other computed expressions
+    (``lower(email)``, ``email::text``, ``count(*)``) are not recorded: their type is
+    the function's or cast's. Nor are
     whole-row references (``SELECT u FROM users u``): the row type keeps its OID.
     A view's columns are the view's subjects (``public.v.email``, ``public.v.*``):
     PostgreSQL refuses to retype a base column a view uses, and a view's own

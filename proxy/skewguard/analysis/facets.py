@@ -91,8 +91,11 @@ class FacetKind(StrEnum):
 # it only for statements that are really prepared (named Parse, SQL PREPARE).
 # PREPARED_DERIVED, from the same place: ``column|class,...`` for an output whose type
 # follows the column's through those classes (``sum(v)``: ``public.t.v|sum``,
-# ``coalesce(sum(v), 0)``: ``public.t.v|sum,mix_int``); a type change that changes the
-# result type (analysis.derived.result_type_changes) fails the next EXECUTE so too.
+# ``coalesce(sum(v), 0)``: ``public.t.v|sum,mix_int``), or ``column|=tree`` for one
+# over several columns or constants, once per column it names (``a + b``:
+# ``public.t.a|=add(public.t.a;public.t.b)``; a UNION's sides: ``common(...)``); a type
+# change that changes the result type, with every column's type after it
+# (analysis.derived.result_type_changes), fails the next EXECUTE so too.
 # PREPARED_PARAM, from the same place: an enum type a parameter of such a statement was
 # given or inferred as; the statement holds it by oid, so an enum dropped and created
 # again under its name fails the next EXECUTE (XX000 cache lookup failed for type).

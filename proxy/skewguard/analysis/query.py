@@ -477,8 +477,8 @@ class QueryWalker:
         unchanged; a bare call of a user function returns the function's result
         type (its signature, ``public.f(integer)``, is recorded: redefining it
         with another result type changes the row); an expression whose type follows
-        one column's (``sum(v)``, ``coalesce(v, 0)``, ``v + 1``) gives that column
-        with its classes (``public.t.v|sum``: see analysis.derived); any other
+        its columns' (``sum(v)``, ``coalesce(v, 0)``, ``a + b``) gives each column
+        with the expression (``public.t.v|sum``: see analysis.derived); any other
         expression (a cast, a comparison, ``count(*)``) has a type of its own: not
         recorded.
         """

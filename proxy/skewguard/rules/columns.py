@@ -167,7 +167,11 @@ TYPE_CHANGE = Rule(
     "ranges) is not named. Every type, typmod or collation change (a collation alone breaks "
     "no writer), widening included, breaks a version holding a named prepared statement "
     "that returns the column (0A000 cached plan must not change result type): with the "
-    "shell's prepared_result facet that is a break, without it a risk for readers.",
+    "shell's prepared_result facet that is a break, without it a risk for readers. An "
+    "output computed from columns (sum(v), a + b, coalesce(a, b, 0.5), CASE, NULLIF, the "
+    "sides of a UNION) breaks it only when its result type changes, as PostgreSQL resolves "
+    "it with every column's type after the change: int4 + int8 stays an int8 when the "
+    "int4 becomes an int8.",
     breaks="Writers of the column on narrowing or cross-type changes; named prepared "
     "statements returning the column on any change.",
     recipe="Add a new column of the new type, write both, backfill, switch readers, retire "
@@ -194,6 +198,20 @@ TYPE_CHANGE = Rule(
             "ALTER TABLE t ALTER COLUMN v TYPE integer",
             False,
             "avg is a numeric for both; count and the cast have types of their own",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a int, b bigint)",
+            "PREPARE p AS SELECT a + b, coalesce(a, b) FROM t; EXECUTE p",
+            "ALTER TABLE t ALTER COLUMN a TYPE bigint",
+            False,
+            "int4 + int8 and their common type are int8s before and after",
+        ),
+        Example(
+            "CREATE TABLE t (id int, a int, b bigint)",
+            "PREPARE p AS SELECT a FROM t UNION SELECT b FROM t; EXECUTE p",
+            "ALTER TABLE t ALTER COLUMN a TYPE numeric",
+            True,
+            "the sides' common type goes bigint -> numeric",
         ),
         Example(
             "CREATE TABLE t (id int, code text)",
