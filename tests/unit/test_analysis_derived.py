@@ -72,6 +72,9 @@ RESOLVED = [
     ("coalesce(a, 10000000000)", "integer", "integer", "bigint"),
     ("case when n > 0 then a else 0.5 end", "bigint", "integer", "numeric"),
     ("coalesce(a, 1::bigint)", "smallint", "integer", "bigint"),
+    ("coalesce(a, b::bigint)", "smallint", "text", "bigint"),
+    ("a + count(*)", "numeric", "integer", "numeric"),
+    ("a + count(b) over ()", "integer", "integer", "bigint"),
     ("a * 2.5", "real", "integer", "double precision"),
     # typmods survive only when every input has the same type and typmod
     ("coalesce(a, b)", VC40, VC40, VC40),
@@ -109,7 +112,18 @@ def test_result_type_as_postgres_resolves_it(
 
 @pytest.mark.parametrize(
     "expr",
-    ["count(*)", "a::text", "a > b", "a || b", "lower(a)", "1 + 2", "coalesce(a, f(b))", "a"],
+    [
+        "count(*)",
+        "a::text",
+        "a > b",
+        "a || b",
+        "lower(a)",
+        "1 + 2",
+        "coalesce(a, f(b))",
+        "a",
+        "a::int + b::int",
+        "coalesce(a, b::varchar(3))",
+    ],
 )
 def test_outputs_with_a_type_of_their_own_have_no_expression(expr: str) -> None:
     assert trees(expr) == []

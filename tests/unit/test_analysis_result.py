@@ -292,7 +292,11 @@ def test_too_deep_or_internal_errors_give_nothing(monkeypatch: pytest.MonkeyPatc
         ),
         # their type is their own, or not one column's
         ("select count(total), count(*), total::text, total > 0 from orders", set()),
-        ("select name || 'x', lower(name), count(*) + id, coalesce(f(id), id) from users", set()),
+        ("select name || 'x', lower(name), count(*), coalesce(f(id), id) from users", set()),
+        (
+            "select count(*) + id, coalesce(id, name::bigint) from users",
+            {"u.id|=add(bigint;public.users.id)", "u.id|=common(public.users.id;bigint)"},
+        ),
         # set operations: the common type of the sides (as COALESCE's)
         (
             "select email from users union select account from billing.users",

@@ -166,10 +166,15 @@ def _shape(node: Any) -> tuple[str, list[Any]] | None:
 
 
 def _constant(node: Any) -> str | None:
-    """The type of a constant (``unknown`` for a string or NULL); None otherwise."""
+    """The type of an input whose type is its own: a constant (``unknown`` for a string
+    or NULL), a cast to a type without a typmod, ``count(...)``; None otherwise."""
     if node is None:
         return UNKNOWN  # CASE without ELSE
-    if isinstance(node, ast.TypeCast) and isinstance(node.arg, ast.A_Const):
+    if isinstance(node, ast.FuncCall):
+        names = [getattr(n, "sval", None) for n in node.funcname or ()]
+        plain = len(names) == 1 or names[0] == "pg_catalog"
+        return "bigint" if plain and names[-1] == "count" else None
+    if isinstance(node, ast.TypeCast):
         typ: Any = node.typeName
         names = [getattr(n, "sval", None) for n in typ.names or ()]
         if typ.typmods or typ.arrayBounds or len(names) > 2:
