@@ -2,7 +2,8 @@
 proxy): routines whose string body names a column a migration changes, inserts that
 write by position, a held read of a composite field a rename takes away, a held write
 of a composite an attribute drop changes, and held aggregates or expressions whose
-result type follows a retyped column (or does not).
+result type follows retyped columns (or does not): of one column, of several, with
+numeric constants, NULLIF, the sides of a UNION.
 
 PostgreSQL plans an SQL or PL/pgSQL string body at each call, not when the table it
 names changes: a drop, rename or retype of what the body names fails the callers (or
@@ -216,6 +217,72 @@ DERIVED_BREAKING: list[Case] = [
     ),
 ]
 
+READINGS = """
+CREATE TABLE readings (id bigint PRIMARY KEY, a int, b bigint, c bigint, x numeric(10,2),
+  y real, s varchar(40), t varchar(40));
+INSERT INTO readings VALUES (1, 1, 2, 3, 1.5, 2.5, 'ab', 'cd'), (2, 3, 4, 5, 3.5, 4.5, 'ef', 'gh');
+"""
+
+HELD_EXPRESSIONS_SAFE: list[Case] = [
+    Case(
+        id="safe-held-union-side-widened-to-the-other",
+        schema_sql=READINGS,
+        versions={
+            V1: [apg("SELECT a FROM readings WHERE id = $1 UNION SELECT b FROM readings", 1)]
+        },
+        migration_sql="ALTER TABLE readings ALTER COLUMN a TYPE bigint",
+        note="the sides' common type is an int8 before and after (each side's column was"
+        " counted alone: a false block)",
+    ),
+]
+
+HELD_EXPRESSIONS_BREAKING: list[Case] = [
+    Case(
+        id="break-held-sum-of-two-columns-widened-past-the-other",
+        schema_sql=READINGS,
+        versions={
+            V1: [apg("SELECT a + b FROM readings WHERE id = $1", 1)],
+            V2: [simple("SELECT a + b FROM readings WHERE id = 1")],
+        },
+        migration_sql="ALTER TABLE readings ALTER COLUMN a TYPE numeric",
+        breaks=frozenset({V1}),
+        note="0A000: int4 + int8 is an int8, numeric + int8 a numeric",
+    ),
+    Case(
+        id="break-held-product-of-two-columns-narrowed-together",
+        schema_sql=READINGS,
+        versions={V1: [prepared("SELECT b * b, id FROM readings WHERE id = %s", 1)]},
+        migration_sql="ALTER TABLE readings ALTER COLUMN a TYPE bigint, ALTER COLUMN b TYPE int",
+        breaks=frozenset({V1}),
+        note="0A000: int8 * int8 becomes int4 * int4",
+    ),
+    Case(
+        id="break-held-coalesce-of-two-varchars-one-widened",
+        schema_sql=READINGS,
+        versions={V1: [apg("SELECT coalesce(s, t) FROM readings WHERE id = $1", 1)]},
+        migration_sql="ALTER TABLE readings ALTER COLUMN t TYPE varchar(60)",
+        breaks=frozenset({V1}),
+        note="0A000: two varchar(40)s keep their typmod in COALESCE, a varchar(40) and a"
+        " varchar(60) do not",
+    ),
+    Case(
+        id="break-held-coalesce-with-numeric-constant-real-to-int",
+        schema_sql=READINGS,
+        versions={V1: [prepared("SELECT coalesce(y, 0.5) FROM readings WHERE id = %s", 1)]},
+        migration_sql="ALTER TABLE readings ALTER COLUMN y TYPE int",
+        breaks=frozenset({V1}),
+        note="0A000: real with a numeric constant is a real, an integer with it a numeric",
+    ),
+    Case(
+        id="break-held-nullif-keeps-the-typmod",
+        schema_sql=READINGS,
+        versions={V1: [apg("SELECT nullif(x, 0) FROM readings WHERE id = $1", 1)]},
+        migration_sql="ALTER TABLE readings ALTER COLUMN x TYPE numeric(12,2)",
+        breaks=frozenset({V1}),
+        note="0A000: NULLIF keeps its left side's type and typmod",
+    ),
+]
+
 CASES = (
     BODIES_SAFE
     + BODIES_BREAKING
@@ -223,4 +290,6 @@ CASES = (
     + HELD_WRITES_BREAKING
     + DERIVED_SAFE
     + DERIVED_BREAKING
+    + HELD_EXPRESSIONS_SAFE
+    + HELD_EXPRESSIONS_BREAKING
 )
