@@ -98,7 +98,14 @@ RESOLVED = [
     ("nullif(a, 1.5)", "real", "integer", None),
     # outside the categories: the same type passes, mixes are unknown
     ("coalesce(a, b)", "date", "date", "date"),
-    ("coalesce(a, b)", "date", "timestamp without time zone", None),
+    ("coalesce(a, b)", "date", "timestamp without time zone", "timestamp without time zone"),
+    (
+        "greatest(a, b)",
+        "timestamp with time zone",
+        "timestamp without time zone",
+        "timestamp with time zone",
+    ),
+    ("coalesce(a, b)", "date", "interval", None),
     ("a - b", "date", "date", None),
 ]
 

@@ -293,6 +293,8 @@ def test_too_deep_or_internal_errors_give_nothing(monkeypatch: pytest.MonkeyPatc
         # their type is their own, or not one column's
         ("select count(total), count(*), total::text, total > 0 from orders", set()),
         ("select name || 'x', lower(name), count(*), coalesce(f(id), id) from users", set()),
+        # not modelled over the columns' types now (timestamptz - timestamptz): nothing
+        ("select created_at - created_at from users", set()),
         (
             "select count(*) + id, coalesce(id, name::bigint) from users",
             {"u.id|=add(bigint;public.users.id)", "u.id|=common(public.users.id;bigint)"},
@@ -462,6 +464,16 @@ RULE_CASES = [
         ),
         "SG110",
         id="SG110-prepared-union-keeps-the-wider-side",
+    ),
+    pytest.param(
+        Example(
+            "CREATE TABLE t (id int, created_at timestamp, updated_at timestamp)",
+            "PREPARE p AS SELECT updated_at - created_at FROM t",
+            "ALTER TABLE t ALTER COLUMN created_at TYPE timestamptz",
+            False,
+        ),
+        "SG110",
+        id="SG110-prepared-interval-of-two-timestamps-not-modelled",
     ),
     pytest.param(
         Example(

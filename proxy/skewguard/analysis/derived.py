@@ -80,7 +80,9 @@ _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precisio
 #: two padded/limited ones
 _STRING = frozenset({"text", "character varying", "character", "name"})
 _STRING_ONE_WAY = frozenset({("name", "character varying"), ("name", "character")})
-_PREFERRED = frozenset({"double precision", "text"})
+#: date/time: each casts implicitly to those after; timestamptz is preferred
+_DATETIME = ("date", "timestamp without time zone", "timestamp with time zone")
+_PREFERRED = frozenset({"double precision", "text", "timestamp with time zone"})
 #: types whose own collation is not the default: their combinations are not modelled
 _OPAQUE = frozenset({"name"})
 UNKNOWN = "unknown"  # a string literal or NULL: takes the other inputs' type
@@ -354,7 +356,7 @@ def _common(inputs: list[_Type]) -> _Type | None:
         same_mod = len(typed) == len(inputs) and all(i.typmod == typed[0].typmod for i in typed)
         return _Type(typed[0].base, typed[0].typmod if same_mod else "", collation)
     first = typed[0].base
-    category = _NUMERIC if first in _NUMERIC else _STRING if first in _STRING else None
+    category = next((c for c in (_NUMERIC, _STRING, _DATETIME) if first in c), None)
     if category is None or any(i.base not in category for i in typed):
         return None
     candidate = first
@@ -371,8 +373,9 @@ def _common(inputs: list[_Type]) -> _Type | None:
 def _implicit(source: str, target: str) -> bool:
     if source == target:
         return True
-    if source in _NUMERIC and target in _NUMERIC:
-        return _NUMERIC.index(source) < _NUMERIC.index(target)
+    for ordered in (_NUMERIC, _DATETIME):
+        if source in ordered and target in ordered:
+            return ordered.index(source) < ordered.index(target)
     return source in _STRING and target in _STRING and (source, target) not in _STRING_ONE_WAY
 
 

@@ -7,13 +7,13 @@ statement-level and write-side logic lives in :mod:`skewguard.analysis.extract`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from pglast import ast, enums
 
-from skewguard.analysis.derived import TypeExpr, columns, decode, derived, encode
+from skewguard.analysis.derived import TypeExpr, columns, decode, derived, encode, result_type
 from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
 from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
@@ -96,6 +96,17 @@ def string_literal(node: Any) -> str | None:
     if isinstance(node, ast.A_Const) and not node.isnull and isinstance(node.val, ast.String):
         return str(node.val.sval)
     return None
+
+
+def column_type(catalog: CatalogSnapshot, subject: str) -> str | None:
+    """The ``format_type`` of column ``schema.table.column`` (with ``COLLATE "c"`` when
+    not its type's own), or None."""
+    parts = split_qualified_name(subject)
+    rel = catalog.relation(parts[0], parts[1]) if len(parts) == 3 else None
+    col = rel.column(parts[2]) if rel is not None else None
+    if col is None:
+        return None
+    return f'{col.type_name} COLLATE "{col.collation}"' if col.collation else col.type_name
 
 
 def split_qualified_name(text: str) -> list[str]:
@@ -318,7 +329,7 @@ class QueryWalker:
                 scope.cte_lineage[name] = _rename_lineage(left.lineage, aliases)
                 right = self.select(query.rarg, scope)
                 scope.cte_lineage[name] = _rename_lineage(
-                    _union_lineage(left.lineage, right.lineage), aliases
+                    _union_lineage(left.lineage, right.lineage, self._resolves), aliases
                 )
                 continue
             if recursive:
@@ -339,7 +350,7 @@ class QueryWalker:
                 left.columns,
                 left.arity,
                 left.star_sources + right.star_sources,
-                _union_lineage(left.lineage, right.lineage),
+                _union_lineage(left.lineage, right.lineage, self._resolves),
             )
             self._tail(node, Scope(parent=scope, items=[RangeItem(None, columns=out.columns)]))
             return out
@@ -504,8 +515,14 @@ class QueryWalker:
         out: set[str] = set()
         for tree in derived(node, lambda leaf: self._type_leaves(leaf, scope)):
             text = encode(tree)
+            if text.startswith("=") and not self._resolves(tree):
+                continue  # ``ts - ts2``: not modelled, as no expression of one column is
             out.update(f"{column}|{text}" for column in columns(tree))
         return frozenset(out)
+
+    def _resolves(self, tree: TypeExpr) -> bool:
+        """Whether the type of ``tree`` is known over the catalog's columns now."""
+        return result_type(tree, lambda c: column_type(self.catalog, c)) is not None
 
     def _type_leaves(self, node: Any, scope: Scope) -> list[TypeExpr]:
         """The type expressions a column reference or scalar subquery stands for in a
@@ -1062,7 +1079,7 @@ def _rename_lineage(lineage: Lineage, aliases: list[str]) -> Lineage:
     return Lineage(renamed, lineage.result)
 
 
-def _union_lineage(left: Lineage, right: Lineage) -> Lineage:
+def _union_lineage(left: Lineage, right: Lineage, resolves: Callable[[TypeExpr], bool]) -> Lineage:
     """A set operation: each output column has the common type of both sides' (see
     analysis.derived: int4 and int8 give an int8 whatever the int4 becomes below it).
     A side whose output is not a column or a derived one (a constant, ``count(*)``)
@@ -1072,7 +1089,7 @@ def _union_lineage(left: Lineage, right: Lineage) -> Lineage:
     replaced: set[str] = set()
     for i, (name, subjects) in enumerate(lefts):
         other = rights[i] if i < len(rights) and len(lefts) == len(rights) else frozenset()
-        common = _common_subjects(subjects, other)
+        common = _common_subjects(subjects, other, resolves)
         if common is None:
             columns[name] = subjects | other
         else:
@@ -1082,9 +1099,12 @@ def _union_lineage(left: Lineage, right: Lineage) -> Lineage:
     return Lineage(columns, result.union(*columns.values()))
 
 
-def _common_subjects(left: frozenset[str], right: frozenset[str]) -> frozenset[str] | None:
+def _common_subjects(
+    left: frozenset[str], right: frozenset[str], resolves: Callable[[TypeExpr], bool]
+) -> frozenset[str] | None:
     """``column|=common(l;r)`` for each pair of both sides' subjects; None when a side
-    has none, or one that is no column's (a row, a function's result)."""
+    has none, or one that is no column's (a row, a function's result), or when their
+    common type is not known (``resolves``)."""
     sides: list[list[TypeExpr]] = []
     for subjects in (left, right):
         trees: list[TypeExpr] = []
@@ -1101,6 +1121,8 @@ def _common_subjects(left: frozenset[str], right: frozenset[str]) -> frozenset[s
     for a in sides[0]:
         for b in sides[1]:
             tree: TypeExpr = ("common", (a, b))
+            if not resolves(tree):
+                return None
             out.update(f"{c}|{encode(tree)}" for c in columns(tree))
     return frozenset(out)
 

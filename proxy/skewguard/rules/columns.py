@@ -25,7 +25,7 @@ from pglast import ast
 from skewguard.analysis.derived import decode, result_type_changes
 from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
-from skewguard.analysis.query import split_qualified_name
+from skewguard.analysis.query import column_type, split_qualified_name
 from skewguard.analysis.subjects import shape_columns
 from skewguard.catalog import RelKind, ident
 from skewguard.ddl.changes import (
@@ -135,14 +135,7 @@ def _derived_from(ctx: Context, change: AlterColumnType) -> Callable[[str], bool
     their types before and after the whole change (another may change with it)."""
 
     def others(subject: str, after: bool) -> str | None:
-        parts = split_qualified_name(subject)
-        if len(parts) != 3:
-            return None
-        rel = (ctx.after if after else ctx.before).relation(parts[0], parts[1])
-        col = rel.column(parts[2]) if rel is not None else None
-        if col is None:
-            return None
-        return f'{col.type_name} COLLATE "{col.collation}"' if col.collation else col.type_name
+        return column_type(ctx.after if after else ctx.before, subject)
 
     def changes(subject: str) -> bool:
         column, _, text = subject.partition("|")
