@@ -191,6 +191,13 @@ def test_subject_text_round_trips(expr: str, text: str) -> None:
     assert back is not None and encode(back) == text
 
 
+def test_huge_expressions_are_not_kept() -> None:
+    """A COALESCE of hundreds of columns would put its text in a subject per column."""
+    wide = ", ".join(f"c{i}" for i in range(300))
+    assert trees(f"coalesce({wide})") == []
+    assert len(trees("coalesce(a, b, c, d)")) == 1
+
+
 @pytest.mark.parametrize("text", ["=add(public.t.a", "=add(public.t.a;)x", "bogus", "=add(a;b))"])
 def test_unreadable_subjects_decode_to_nothing(text: str) -> None:
     assert decode("public.t.a", text) is None

@@ -73,6 +73,8 @@ _AGGREGATES = {"sum": "sum", "avg": "avg", "min": "min", "max": "min", "abs": "s
 _ARITHMETIC = {"+": "add", "-": "add", "*": "add", "/": "add", "%": "mod"}
 _TYPMOD = re.compile(r"\(\s*\d+\s*(?:,\s*-?\d+\s*)?\)")
 _MAX_TREES = 8  # combinations of a leaf's several sources (a union below) kept
+#: nodes of one expression kept: its text goes into a subject for each column it names
+MAX_NODES = 24
 
 #: the numeric category in implicit-cast order (each casts implicitly to those after)
 _NUMERIC = ("smallint", "integer", "bigint", "numeric", "real", "double precision")
@@ -117,7 +119,18 @@ def derived(node: Any, leaf: Callable[[Any], Iterable[TypeExpr]]) -> list[TypeEx
     types; ``leaf`` gives those of a column reference or a subquery (none: unknown).
     Empty for any other expression, and for one of constants only."""
     trees = _trees(node, leaf)
-    return [t for t in trees or () if not isinstance(t, str) and columns(t)]
+    return [t for t in trees or () if not isinstance(t, str) and columns(t) and small(t)]
+
+
+def small(tree: TypeExpr) -> bool:
+    """At most MAX_NODES nodes (a COALESCE of a thousand columns is not kept)."""
+    budget = [MAX_NODES]
+
+    def walk(t: TypeExpr) -> bool:
+        budget[0] -= 1
+        return budget[0] >= 0 and (isinstance(t, str) or all(walk(a) for a in t[1]))
+
+    return walk(tree)
 
 
 def _trees(node: Any, leaf: Callable[[Any], Iterable[TypeExpr]]) -> list[TypeExpr] | None:
@@ -426,4 +439,5 @@ __all__ = [
     "parse_type",
     "result_type",
     "result_type_changes",
+    "small",
 ]

@@ -13,7 +13,15 @@ from typing import Any
 
 from pglast import ast, enums
 
-from skewguard.analysis.derived import TypeExpr, columns, decode, derived, encode, result_type
+from skewguard.analysis.derived import (
+    TypeExpr,
+    columns,
+    decode,
+    derived,
+    encode,
+    result_type,
+    small,
+)
 from skewguard.analysis.facets import Facet, FacetKind, ident, qualified
 from skewguard.analysis.scope import Columns, Lineage, Lookup, RangeItem, Scope, lookup_in_item
 from skewguard.analysis.types import (
@@ -1121,7 +1129,7 @@ def _common_subjects(
     for a in sides[0]:
         for b in sides[1]:
             tree: TypeExpr = ("common", (a, b))
-            if not resolves(tree):
+            if not small(tree) or not resolves(tree):
                 return None
             out.update(f"{c}|{encode(tree)}" for c in columns(tree))
     return frozenset(out)
