@@ -118,6 +118,10 @@ V2 = {
     "sequence_default:public.orders_id_seq",
     "relation_write:public.users",
     "column_write:public.users.status",
+    # the statements give these their own values (SG122: GENERATED ALWAYS refuses them)
+    "value_supplied:public.orders.user_id",
+    "value_supplied:public.orders.total",
+    "value_supplied:public.users.status",
     "column_read:public.users.id",
     "enum_label_write:public.mood:sad",
     "relation_read:public.orders",
