@@ -52,7 +52,7 @@ from skewguard.ddl.screen import (
     reach,
     used_names,
 )
-from skewguard.footprint import Evidence, VersionKey
+from skewguard.footprint import Evidence, VersionKey, at_rest
 from skewguard.identity import Identity
 from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
@@ -359,6 +359,8 @@ class Guard:
         self._state_read: _StateRead | None = None  # the last read, kept while unchanged
         self._protected: _Protected | None = None  # the last protected set, and for what
         self._revived: frozenset[VersionKey] = frozenset()  # retired, yet live: warned of
+        # id(facets) -> (facets, at_rest(facets)) of the last decision's versions at rest
+        self._rested: dict[int, tuple[dict[Facet, Evidence], dict[Facet, Evidence]]] = {}
         self._used: tuple[tuple[dict[Facet, Evidence], ...], frozenset[str]] = ((), frozenset())
         self._links: dict[str, Links] = {}  # per database: what the screen let through
         mode = ReplayMode(settings.replay)
@@ -443,7 +445,19 @@ class Guard:
         connected is not known to ``skewguard check`` on a state file: None)."""
         knows_live = self._learner is not None or self._live is not None
         live = self._live_now(state) if knows_live else None
-        return reachable_footprints(stored, protections, live)
+        kept, self._rested = self._rested, {}
+
+        def rest(facets: dict[Facet, Evidence]) -> dict[Facet, Evidence]:
+            """The same filtered dict while the store read hands out the same facets, so
+            ``_used_names`` keeps its names across decisions (a rollback target is
+            at rest in nearly every deploy)."""
+            pair = kept.get(id(facets))
+            if pair is None or pair[0] is not facets:
+                pair = (facets, at_rest(facets))
+            self._rested[id(facets)] = pair
+            return pair[1]
+
+        return reachable_footprints(stored, protections, live, rest)
 
     def _protections(
         self, database: str | None, stored: list[StoredVersion], state: _StateRead

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
 from math import inf
 from typing import Any
@@ -160,14 +160,16 @@ def reachable_footprints(
     stored: Iterable[StoredVersion],
     protections: Mapping[VersionKey, Protection],
     live: frozenset[VersionKey] | None,
+    rest: Callable[[dict[Facet, Evidence]], dict[Facet, Evidence]] = at_rest,
 ) -> dict[VersionKey, dict[Facet, Evidence]]:
     """The protected versions' footprints as a change can reach them. A version with no
     open connection (a rollback target, one seen within --retain, one pinned) holds no
     prepared statement: its next connection prepares them anew, so only
     :func:`~skewguard.footprint.at_rest` of it counts. ``live`` None: who is connected
-    is not known, so every facet counts."""
+    is not known, so every facet counts. ``rest``: ``at_rest``, or one that hands out
+    the same dict again for the same facets (the guard's used-names cache keys on them)."""
     return {
-        v.key: v.facets if live is None or v.key in live else at_rest(v.facets)
+        v.key: v.facets if live is None or v.key in live else rest(v.facets)
         for v in stored
         if v.key in protections
     }
