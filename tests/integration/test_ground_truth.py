@@ -202,12 +202,13 @@ def test_the_proxy_agrees_with_postgres(judge: Judge, case: Case) -> None:
     if error is not None and not blocked:
         pytest.fail(f"the migration failed through the proxy but not directly:\n{story}")
     if expected := must_name(case, truth.broken):
-        assert blocked, f"missed break:\n{story}"
+        assert blocked, f"missed break:\n{story}\n{verdict.proxy_side(judge.proxy)}"
         assert error is not None
         assert (error.diag.message_primary or "").startswith("skewguard:"), story
         named = set(verdict.named)
-        assert named == set(expected), f"the block names the wrong versions:\n{story}"
+        why = verdict.proxy_side(judge.proxy) if named != set(expected) else ""
+        assert named == set(expected), f"the block names the wrong versions:\n{story}\n{why}"
     else:
-        assert not blocked, f"false block:\n{story}"
+        assert not blocked, f"false block:\n{story}\n{verdict.proxy_side(judge.proxy)}"
         applied = verdict.after == truth.after
         assert applied, f"the allowed migration must be applied as is:\n{story}"

@@ -648,6 +648,7 @@ class ProxyVerdict:
     learned: bool  # whether /api/versions listed every version before the migration
     after: list[tuple[str, ...]] | None  # schema signature after an allowed migration
     step: int | None = None  # the earlier step (1-based) the proxy stopped, else None
+    database: str = ""  # where the proxy judged it (its audit and versions say why)
 
     def explain(self) -> str:
         where = "" if self.step is None else f" at step {self.step} of the deploy"
@@ -660,6 +661,31 @@ class ProxyVerdict:
             f"  HINT: {diag.message_hint}\n  named: {sorted(self.named)}"
             f" (versions learned: {self.learned})"
         )
+
+    def proxy_side(self, proxy: ProxyProcess) -> str:
+        """Why the proxy decided as it did, for a disagreement's story: its audit of the
+        case's database, what it held of each version there, and its log about it."""
+        lines = [f"the proxy's side ({self.database}):"]
+        try:
+            page = json.loads(proxy.get("/api/decisions?limit=200"))["decisions"]
+            for entry in reversed([d for d in page if d.get("database") == self.database]):
+                lines.append(f"  decision {entry['decision']}: {entry['note']}")
+                lines.extend(
+                    f"    {f['rule']} {f['severity']}: {f['message']}" for f in entry["findings"]
+                )
+            for (database, app, version), row in sorted(proxy.versions().items()):
+                if database == self.database:
+                    facets = sorted(f["facet"] for f in row["facets"])
+                    lines.append(
+                        f"  {app}@{version}: protected={row['protected']}"
+                        f" live={row['live_connections']} facets={facets}"
+                    )
+        except (OSError, ValueError, KeyError) as exc:
+            lines.append(f"  (the admin API did not answer: {exc})")
+        log = proxy.logfile.read_text(errors="replace") if proxy.logfile else ""
+        logged = [line for line in log.splitlines() if self.database in line]
+        lines.extend(f"  log: {line}" for line in logged[-20:])
+        return "\n".join(lines)
 
 
 def named_versions(detail: str, versions: Iterable[str]) -> frozenset[str]:
@@ -772,6 +798,7 @@ def proxy_verdict(
         learned = wait_learned(proxy, database, versions)
         outcome = apply_migration(migrator, case.migration_sql)
         verdict = _verdict(outcome, versions, learned)
+        verdict.database = database
         if outcome.error is None:
             verdict.after = schema_signature(cluster, database)
         return verdict
