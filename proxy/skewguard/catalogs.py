@@ -60,6 +60,7 @@ class _Slot:
     running_since: float = 0.0  # wall-clock start of the running load
     queued: asyncio.Task[_Result] | None = None  # starts when the running one ends
     failed_at: float | None = None  # start of the last load that failed
+    gone: bool = False  # the last load failed because the database does not exist
     conn: asyncpg.Connection | None = None  # kept open between loads
     current: Current | None = None  # the snapshot in ``entry``, its marker and book
 
@@ -94,6 +95,12 @@ class CatalogCache:
             async with slot.lock:
                 await _drop(slot)
 
+    def gone(self, database: str) -> bool:
+        """Whether the last load of ``database`` failed because it does not exist (what
+        waits to be analysed against it never will be; any other failure may pass)."""
+        slot = self._slots.get(database)
+        return slot is not None and slot.gone
+
     def cached(self, database: str) -> CatalogSnapshot | None:
         """The last good snapshot, whatever its age (no load)."""
         slot = self._slots.get(database)
@@ -106,13 +113,16 @@ class CatalogCache:
         *,
         newer_than: float | None = None,
         timeout: float | None = None,
+        retry: bool = False,
     ) -> tuple[CatalogSnapshot | None, bool]:
         """(snapshot or None, whether it changed since the previous load).
 
         ``newer_than``: reload unless the snapshot was read at or after that
         time. ``timeout``: seconds to wait at most, for the per-database lock
         and the load together; past it, the last good snapshot (or None) comes
-        back and the load carries on for other callers.
+        back and the load carries on for other callers. ``retry``: a load that
+        failed less than ``RETRY_AFTER`` ago is tried again (joining one under
+        way) rather than answered with the last good snapshot.
         """
         slot = self._slots.setdefault(database, _Slot())
         entry = slot.entry
@@ -121,7 +131,7 @@ class CatalogCache:
             young = now - entry.loaded_at < self._max_age
             if young and (newer_than is None or entry.loaded_at >= newer_than):
                 return entry.snapshot, False
-        if slot.failed_at is not None and slot.running is None:
+        if slot.failed_at is not None and slot.running is None and not retry:
             # a load that failed recently (after the moment asked for) is the best there is
             recent = now - slot.failed_at < RETRY_AFTER
             if recent and (newer_than is None or slot.failed_at >= newer_than):
@@ -162,7 +172,7 @@ class CatalogCache:
             if snapshot is None:
                 slot.failed_at = started
                 return slot.last_good()
-            slot.failed_at = None
+            slot.failed_at, slot.gone = None, False
             entry = slot.entry
             if entry is not None and entry.snapshot is snapshot:
                 entry.loaded_at = started  # the same schema: the same object
@@ -195,6 +205,7 @@ class CatalogCache:
                     return await self._current(slot, slot.conn)
             except SIDE_ERRORS as exc:
                 await _drop(slot)
+                slot.gone = isinstance(exc, asyncpg.InvalidCatalogNameError)
                 if not reused:
                     log.warning("cannot read the catalog of %s: %s", database, exc)
                     return None

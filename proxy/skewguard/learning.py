@@ -155,8 +155,10 @@ class _Work:
     live: bool  # taken from a live log (else from a closed one)
 
 
-class _OutOfTime(Exception):
-    """The deadline passed, or no catalog could be read before it."""
+class _Postponed(Exception):
+    """Analysis cannot go on now: the deadline passed, or no catalog can be read yet
+    (the texts left wait for the next flush; a decision meanwhile counts them as not
+    analysed, rather than judging as if they had never run)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,9 +438,10 @@ class Learner:
     ) -> bool:
         """Analyse ``database``'s logs into a queued batch (caller holds its lock).
 
-        With a deadline, False when it passed first; the texts not analysed are
-        put back. Without one, everything is analysed (a text whose catalog
-        cannot be read is counted as an analysis failure and dropped).
+        False when the deadline passed first or no catalog of the database can
+        be read now: the texts not analysed are put back for the next flush.
+        Only a database that no longer exists loses its texts (counted as
+        analysis failures).
         """
         work = self._take(database, texts_only=texts_only)
         batch = FootprintBatch(keep_literals=self._keep_literals)
@@ -523,7 +526,7 @@ class Learner:
                     group[1] += count
                 if prepared:
                     batch.record(key, prepared, count, when, sql)
-        except _OutOfTime:
+        except _Postponed:
             pass
         finally:
             # The role a version connects as: REVOKE and row-level security are judged by it.
@@ -641,7 +644,7 @@ class Learner:
         lkey = (names, literal)
         shared = cache.by_literal.get(lkey)
         catalog = await self._catalog(database, user, deadline=deadline)
-        if catalog is None:
+        if catalog is None:  # the database was dropped: its texts will never run again
             self._metrics.analysis_failures.labels("catalog").inc(count)
             return None
         result = await _analysed(sql, names, catalog, user)
@@ -683,16 +686,20 @@ class Learner:
     ) -> CatalogSnapshot | None:
         """A snapshot; with a deadline, the last good one when a read would pass it.
 
-        Raises ``_OutOfTime`` under a deadline when there is no snapshot at all.
+        None when the database no longer exists. Raises ``_Postponed`` when there
+        is no snapshot at all yet (the deadline came first, or the server refused
+        the read: a restart, a connection limit, connections not allowed).
         """
         timeout = None if deadline is None else _remaining(deadline)
+        # for a decision, a load that failed recently is worth another try (its own read
+        # of the catalog may be under way); a periodic flush leaves it to a later one
         snapshot, _ = await self._catalogs.get(
-            database, user, newer_than=read_after, timeout=timeout
+            database, user, newer_than=read_after, timeout=timeout, retry=deadline is not None
         )
         if snapshot is None:
-            if deadline is not None:
-                raise _OutOfTime
-            return None
+            if self._catalogs.gone(database):
+                return None
+            raise _Postponed
         if snapshot is not self._seen.get(database):
             # the cache keeps an unchanged schema's snapshot object: a new one is a new schema
             self._seen[database] = snapshot
@@ -797,7 +804,7 @@ def _remaining(deadline: float) -> float:
 
 def _check(deadline: float | None) -> None:
     if deadline is not None and time.monotonic() >= deadline:
-        raise _OutOfTime
+        raise _Postponed
 
 
 def _has_missing(facets: frozenset[Facet]) -> bool:
