@@ -206,8 +206,9 @@ class CatalogCache:
             except SIDE_ERRORS as exc:
                 await _drop(slot)
                 slot.gone = isinstance(exc, asyncpg.InvalidCatalogNameError)
-                if not reused:
-                    log.warning("cannot read the catalog of %s: %s", database, exc)
+                if not reused:  # warned once per outage: what waits retries it every second
+                    level = logging.WARNING if slot.failed_at is None else logging.DEBUG
+                    log.log(level, "cannot read the catalog of %s: %s", database, exc)
                     return None
         return None
 
