@@ -16,6 +16,7 @@ import pytest
 from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import create_database
@@ -67,9 +68,9 @@ def _v2(url: str) -> psycopg.Connection[tuple[object, ...]]:
 
 
 def _skewguard(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "skewguard", *args], capture_output=True, text=True, check=False
-    )
+    """A pipeline step's command, forked ready-imported (the waiting step below is a
+    real ``python -m skewguard``)."""
+    return forked.run(args)
 
 
 def _columns(cluster: LocalCluster, database: str) -> set[str]:
