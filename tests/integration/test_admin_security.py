@@ -7,7 +7,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from skewguard.store import PostgresStore, SqliteStore
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -130,15 +130,9 @@ def guarded(cluster: LocalCluster, database: str, tmp_path: Path) -> Iterator[Pr
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The admin API's CLI client, forked ready-imported, with only ``env``'s settings."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("SKEWGUARD_")}
-    return subprocess.run(
-        [sys.executable, "-m", "skewguard", *args],
-        capture_output=True,
-        text=True,
-        check=False,
-        env={**clean, **(env or {})},
-        timeout=60,
-    )
+    return forked.run(args, {**clean, **(env or {})}, timeout=60)
 
 
 def test_without_a_token_changes_are_refused_beyond_loopback(exposed: ProxyProcess) -> None:
