@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.ledger import bound_writes, prepared_writes
 from tests.support.sites import Site, proxied_site
 
@@ -49,10 +50,10 @@ def _writes(site: Site, client: str, app: str, amounts: list[int]) -> None:
 def _check(site: Site, tmp_path: Path, sql: str, *args: str) -> tuple[int, dict[str, Any], str]:
     migration = tmp_path / "migration.sql"
     migration.write_text(sql)
-    proc = subprocess.run(
-        [sys.executable, "-m", "skewguard", "check", str(migration), *args,
+    proc = forked.run(  # the command forked ready-imported; its arguments: test below
+        ["check", str(migration), *args,
          "--admin", site.proxy.admin_url, "--database", site.database, "--json"],
-        capture_output=True, text=True, check=False, timeout=60,
+        timeout=60,
     )  # fmt: skip
     report = json.loads(proc.stdout) if proc.stdout.strip() else {}
     return proc.returncode, report, proc.stdout + proc.stderr

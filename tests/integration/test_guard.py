@@ -14,6 +14,7 @@ import pytest
 from psycopg import errors
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -92,11 +93,8 @@ def test_drop_column_blocked_while_v1_runs_then_allowed_after_retire(deploy: Dep
 
     # retire v1: nothing protected uses email any more (v2 is live and does not)
     v1.close()
-    subprocess.run(
-        [sys.executable, "-m", "skewguard", "versions", "retire", "orders@1",
-         "--admin", deploy.proxy.admin_url],
-        check=True, capture_output=True,
-    )  # fmt: skip
+    retired = forked.run(["versions", "retire", "orders@1", "--admin", deploy.proxy.admin_url])
+    assert retired.returncode == 0, retired.stderr
     with psycopg.connect(deploy.url(), autocommit=True) as conn:
         conn.execute(DROP_EMAIL)
     assert "email" not in deploy.columns()
@@ -113,11 +111,9 @@ def test_a_retired_version_still_connected_is_unprotected_and_flagged(deploy: De
     """`retire --force` of a running version: DDL may break it now (DESIGN.md: minus
     versions explicitly retired), and the operator hears of it everywhere they look."""
     v1 = _learn(deploy, "orders@1", "SELECT email FROM users WHERE id = 1")
-    retire = subprocess.run(
-        [sys.executable, "-m", "skewguard", "versions", "retire", "orders@1", "--force",
-         "--admin", deploy.proxy.admin_url],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+    retire = forked.run(
+        ["versions", "retire", "orders@1", "--force", "--admin", deploy.proxy.admin_url]
+    )
     assert retire.returncode == 0, retire.stderr
     with psycopg.connect(deploy.url(), autocommit=True) as conn:
         conn.execute(DROP_EMAIL)  # nothing protected reads email
@@ -133,11 +129,8 @@ def test_a_retired_version_still_connected_is_unprotected_and_flagged(deploy: De
     assert "skewguard_retired_versions_live 1.0" in deploy.proxy.get("/metrics")
     assert deploy.proxy.logfile is not None
     assert "orders@1 is retired but connected" in deploy.proxy.logfile.read_text()
-    listing = subprocess.run(
-        [sys.executable, "-m", "skewguard", "versions", "list", "--admin",
-         deploy.proxy.admin_url],
-        capture_output=True, text=True, check=True,
-    )  # fmt: skip
+    listing = forked.run(["versions", "list", "--admin", deploy.proxy.admin_url])
+    assert listing.returncode == 0, listing.stderr
     assert "retired (CONNECTED: not protected)" in listing.stdout
     assert "not protected, so DDL may break it" in deploy.proxy.get("/")
     v1.close()

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -28,6 +26,7 @@ from skewguard.store import (
     open_store,
 )
 from skewguard.store.postgres import MIGRATIONS, StateSchemaTooNew
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -507,10 +506,9 @@ def test_two_proxies_share_live_versions_footprints_and_lifecycle(
         # `skewguard check --state URL` (no proxy of its own) sees the shared state too
         migration = tmp_path / "drop.sql"
         migration.write_text(DROP_EMAIL + ";\n")
-        check = subprocess.run(
-            [sys.executable, "-m", "skewguard", "check", str(migration), "--state", state_url,
+        check = forked.run(
+            ["check", str(migration), "--state", state_url,
              "--upstream", cluster.url(database=app_database)],
-            capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert check.returncode == 1, check.stdout + check.stderr
         assert "orders@1" in check.stdout
@@ -530,11 +528,8 @@ def test_two_proxies_share_live_versions_footprints_and_lifecycle(
         assert diag.message_detail and "orders@1 (recent)" in diag.message_detail
 
         # retired through B, it protects nothing; the DROP passes through B
-        subprocess.run(
-            [sys.executable, "-m", "skewguard", "versions", "retire", "orders@1",
-             "--admin", b.admin_url],
-            check=True, capture_output=True,
-        )  # fmt: skip
+        retired = forked.run(["versions", "retire", "orders@1", "--admin", b.admin_url])
+        assert retired.returncode == 0, retired.stderr
         with psycopg.connect(b.url(database=app_database), autocommit=True) as conn:
             conn.execute(DROP_EMAIL)
         assert _columns(cluster, app_database) == {"id", "name"}
