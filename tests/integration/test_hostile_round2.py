@@ -68,7 +68,7 @@ def target(cluster: LocalCluster, tmp_path_factory: pytest.TempPathFactory) -> I
     ).start()
     live = psycopg.connect(proxy.url(database=database, application_name="shop@1"), autocommit=True)
     live.execute('SELECT email, "prénom" FROM users WHERE id = 1').fetchall()
-    time.sleep(1.5)
+    proxy.versions()  # the admin read flushes the learner: shop@1 is learned
     yield Target(cluster, database, proxy, live)
     live.close()
     proxy.stop()
@@ -187,7 +187,7 @@ def test_an_app_role_default_search_path_is_learned(target: Target, role: str) -
     try:
         with psycopg.connect(app, autocommit=True) as conn:
             conn.execute("SELECT email FROM users").fetchall()
-            time.sleep(1.5)
+            target.proxy.versions()  # learned (the admin read flushes the learner)
             with target.client() as client:
                 client.send(rc.query(f"ALTER TABLE {data}.users DROP COLUMN email"))
                 assert _codes(client) == ["55006"]
@@ -353,7 +353,7 @@ def test_a_name_in_a_client_encoding_the_proxy_cannot_read_is_not_waved_through(
     app = target.proxy.url(database=target.database, application_name="shop@3")
     with psycopg.connect(app, autocommit=True) as conn:
         conn.execute(f'SELECT "{column}" FROM users').fetchall()
-        time.sleep(1.5)
+        target.proxy.versions()  # learned (the admin read flushes the learner)
         with target.client(client_encoding="EUC_TW") as client:
             client.send(rc.message(b"Q", b'ALTER TABLE users DROP COLUMN "' + name + b'"\x00'))
             assert _codes(client) == ["55006"]
