@@ -3958,6 +3958,120 @@ def _r9f(ctx: Ctx) -> object:
             conn.execute("ALTER ROLE archive SUPERUSER")
 
 
+# ------------------------------------------------------------------ round 10
+
+_EVIL = "public.pg_background_launch('ALTER TABLE public.users DROP COLUMN email') = 1"
+_X = (
+    "CREATE OR REPLACE FUNCTION public.sg_x() RETURNS regtype LANGUAGE plpgsql AS "
+    "$$ BEGIN EXECUTE 'ALTER TABLE public.scratch DROP COLUMN a'; RETURN 'int8'; END $$"
+)
+
+
+def _scratch_kept(ctx: Ctx, seen: list[str]) -> list[str]:
+    """sg_x() drops scratch.a, which the writer version reads: it must still be there."""
+    with ctx.direct() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.scratch'::regclass"
+            " AND attname = 'a' AND NOT attisdropped"
+        ).fetchone()
+        if not (row and row[0] == 1):
+            conn.execute("ALTER TABLE public.scratch ADD COLUMN a int")
+            raise Bypassed(f"scratch.a dropped by the probe: {seen}")
+    return seen
+
+
+def _writer(ctx: Ctx, version: str, sql: str) -> psycopg.Connection[tuple[object, ...]]:
+    """A live version whose footprint writes (a probe runs only for a written column)."""
+    conn = psycopg.connect(
+        ctx.proxy.url(database=ctx.db, application_name=version), autocommit=True
+    )
+    conn.execute(sql)
+    time.sleep(1.5)
+    return conn
+
+
+def _unsynced(ctx: Ctx, ddl: str) -> list[str]:
+    """``ddl`` held behind an unsynced SELECT: the proxy cannot query the migrating
+    connection, so a probe runs on a side connection."""
+    with ctx.raw() as c:
+        c.send(
+            rc.parse("SELECT 1") + rc.bind() + rc.execute()
+            + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+        )  # fmt: skip
+        return outcome(c)
+
+
+@guard("probe: CHECK calling a function that drops users.email, on a side connection")
+def _r10a(ctx: Ctx) -> object:
+    runners(ctx)
+    seen: list[str] = []
+    live = _writer(ctx, "shop@10", "UPDATE users SET email = 'b@x' WHERE id = -1")
+    try:
+        return seen + _unsynced(
+            ctx, f"ALTER TABLE users ADD CONSTRAINT sg_c CHECK (email IS NULL OR {_EVIL})"
+        )
+    finally:
+        live.close()
+
+
+@guard("probe: CHECK calling a function that drops users.email, on the migrating connection")
+def _r10b(ctx: Ctx) -> object:
+    runners(ctx)
+    seen: list[str] = []
+    live = _writer(ctx, "shop@10", "UPDATE users SET email = 'b@x' WHERE id = -1")
+    try:
+        return seen + q(
+            ctx, f"ALTER TABLE users ADD CONSTRAINT sg_c CHECK (email IS NULL OR {_EVIL})"
+        )
+    finally:
+        live.close()
+
+
+#: 63 bytes (PostgreSQL cuts a longer name): the probe's literal closed, a CASE ended
+#: with a call of sg_x() in it, another CASE opened for the probe's own rest.
+@guard("probe: CHECK calling a function that drops a column another version reads, side connection")
+def _r10e(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute(_X)
+    live = _writer(ctx, "shop@12", "UPDATE users SET email = 'c@x' WHERE id IN (SELECT a FROM scratch)")
+    try:
+        return _scratch_kept(
+            ctx,
+            _unsynced(ctx, "ALTER TABLE users ADD CONSTRAINT sg_d CHECK (email <> sg_x()::text)"),
+        )
+    finally:
+        live.close()
+
+
+_SEQ_INJECT = "ALTER SEQUENCE users_id_seq AS \"int4'::regtype WHEN sg_x() THEN 0 END)+(CASE 'int4\""
+
+
+@guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, side connection")
+def _r10c(ctx: Ctx) -> object:
+    runners(ctx)
+    seen: list[str] = []
+    with ctx.direct() as conn:
+        conn.execute(_X)
+    live = _writer(ctx, "shop@11", "INSERT INTO users (name) SELECT 'seq' FROM scratch WHERE a = 1")
+    try:
+        return _scratch_kept(ctx, seen + _unsynced(ctx, _SEQ_INJECT))
+    finally:
+        live.close()
+
+
+@guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, own connection")
+def _r10d(ctx: Ctx) -> object:
+    runners(ctx)
+    seen: list[str] = []
+    with ctx.direct() as conn:
+        conn.execute(_X)
+    live = _writer(ctx, "shop@11", "INSERT INTO users (name) SELECT 'seq' FROM scratch WHERE a = 1")
+    try:
+        return _scratch_kept(ctx, seen + q(ctx, _SEQ_INJECT))
+    finally:
+        live.close()
+
+
 # ------------------------------------------------------------------ runner
 
 
