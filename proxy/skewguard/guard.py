@@ -1240,7 +1240,7 @@ class Guard:
         try:
             for query in queries:
                 try:
-                    results[query] = bool(await conn.fetchval(query))
+                    results[query] = await _read_only(conn, query)
                 except asyncpg.PostgresError as exc:
                     # neither the text nor the message: a probe may carry written values
                     log.info("probe gave no answer (SQLSTATE %s)", exc.sqlstate)
@@ -1382,6 +1382,20 @@ def _overturnable(finding: Finding) -> Affects | None:
     if finding.rule in OVERTURNABLE_CALLS and facet.kind is FacetKind.FUNCTION:
         return Affects(Use.ANY, facet.subject, functions=frozenset({facet.subject}))
     return None
+
+
+async def _read_only(conn: asyncpg.Connection, query: str) -> bool | None:
+    """A probe's answer from a read-only transaction that is rolled back, as on the
+    migrating connection: a probe evaluates the client's expressions (a CHECK's, which
+    may call any function), and on a side connection nothing of theirs may commit.
+    None when it gives no row or NULL (as :func:`_truth`: no answer is not "none")."""
+    transaction = conn.transaction(readonly=True)
+    await transaction.start()
+    try:
+        answer = await conn.fetchval(query)
+        return None if answer is None else bool(answer)
+    finally:
+        await transaction.rollback()
 
 
 def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:

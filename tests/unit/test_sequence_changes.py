@@ -3,9 +3,12 @@ make an AlterSequence change (judged by SG133 with a probe); the others change n
 
 from __future__ import annotations
 
+import pglast
 import pytest
+from pglast import ast
 
 from skewguard.analysis.facets import Facet
+from skewguard.analysis.nodes import walk
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay
 from skewguard.ddl.changes import AlterSequence
@@ -105,3 +108,18 @@ def test_the_probe_runs_only_for_a_version_taking_numbers(base: CatalogSnapshot)
     loader = footprint("copy_in:public.users(id,email)", "relation_write:public.users")
     assert probes_needed(changes, taker) == [probe]
     assert probes_needed(changes, loader) == []
+
+
+def test_a_quoted_type_name_stays_inside_the_probes_literal(base: CatalogSnapshot) -> None:
+    """AS names a type the client spelled: a quoted name may hold a quote (PostgreSQL
+    refuses the statement, but the probe runs first). It must stay one string constant,
+    under either standard_conforming_strings (the probe may run on the client's session)."""
+    name = "int4'::regtype WHEN sg_x() THEN 0 END)+(CASE 'int\\"
+    [change] = Overlay(base).apply(f'ALTER SEQUENCE users_id_seq AS "{name}"')
+    assert isinstance(change, AlterSequence)
+    probe = sequence_probe(change)
+    [raw] = pglast.parse_sql(probe)
+    calls = {str(call.funcname[-1].sval) for call in walk(raw, ast.FuncCall) if call.funcname}
+    assert "sg_x" not in calls, probe
+    constants = {str(c.val.sval) for c in walk(raw, ast.A_Const) if isinstance(c.val, ast.String)}
+    assert name in constants, probe

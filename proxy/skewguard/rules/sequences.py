@@ -20,6 +20,7 @@ from skewguard.ddl.changes import AlterSequence
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
 from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.sql_constants import quoted_literal
 
 #: How many of the next numbers must be there: a writer takes more than one, and a
 #: number a few steps on that is taken breaks it at its next few statements.
@@ -69,19 +70,19 @@ def sequence_probe(change: AlterSequence) -> str:
     transaction after it: what the change sets is taken from its options, the rest from
     the sequence (a RESTART already run leaves its number as the last, not yet called)."""
     o = dict(change.options)
-    typ = f"'{o['as']}'::regtype" if "as" in o else "p.seqtypid"
+    # the type is a name the client wrote (a quoted one may hold any character): a literal
+    typ = f"{quoted_literal(o['as'])}::regtype" if "as" in o else "p.seqtypid"
     inc = f"({o['increment']})::numeric" if "increment" in o else "p.seqincrement::numeric"
     if "restart" in o:
         nxt = o["restart"] or o.get("start") or "p.seqstart"
     else:
         nxt = f"CASE WHEN q.is_called THEN q.last_value + {inc} ELSE q.last_value END"
     cycle = o.get("cycle") or "p.seqcycle"
-    literal = change.subject.replace("'", "''")
     numbers = (
         f"SELECT ({nxt})::numeric AS first, ({nxt})::numeric + {inc} * {NEXT - 1} AS last,"
         f" {_limit(o, inc, typ, True)}::numeric AS hi, {_limit(o, inc, typ, False)}::numeric"
         f" AS lo, {cycle} AS cycle FROM {change.subject} q, pg_catalog.pg_sequence p"
-        f" WHERE p.seqrelid = '{literal}'::regclass"
+        f" WHERE p.seqrelid = {quoted_literal(change.subject)}::regclass"
     )
     taken = []
     for subject in change.unique_columns:
