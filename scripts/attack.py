@@ -4080,6 +4080,113 @@ def _r10d(ctx: Ctx) -> object:
         live.close()
 
 
+@guard("CREATE OR REPLACE RULE ON INSERT DO INSTEAD NOTHING under a version's INSERT RETURNING")
+def _r10f(ctx: Ctx) -> object:
+    live = _writer(ctx, "shop@13", "INSERT INTO users (name) VALUES ('r') RETURNING id")
+    try:
+        seen = q(ctx, "CREATE OR REPLACE RULE sg_r AS ON INSERT TO users DO INSTEAD NOTHING")
+        _judge(live, "INSERT INTO users (name) VALUES ('r') RETURNING id", "shop@13 inserting")
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute("DROP RULE IF EXISTS sg_r ON users")
+
+
+@guard("CREATE SCHEMA element list creating a users table that shadows public.users")
+def _r10g(ctx: Ctx) -> object:
+    return q(
+        ctx,
+        "BEGIN; DROP SCHEMA postgres; CREATE SCHEMA postgres CREATE TABLE users (id int)"
+        " CREATE VIEW v AS SELECT 1 AS x; COMMIT",
+    )
+
+
+@guard("COMMENT ON COLUMN users.email must pass, ALTER DEFAULT PRIVILEGES too")
+def _r10h(ctx: Ctx) -> object:
+    seen = q(
+        ctx,
+        "COMMENT ON COLUMN users.email IS 'x'",
+        "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC",
+    )
+    with ctx.direct() as conn:
+        conn.execute("ALTER DEFAULT PRIVILEGES GRANT EXECUTE ON FUNCTIONS TO PUBLIC")
+    if seen != ["ok", "ok"]:
+        raise Bypassed(f"a harmless statement was refused: {seen}")
+    return seen
+
+
+@guard("ALTER TABLE: a modelled ADD COLUMN beside DISABLE TRIGGER ALL, RLS and DROP")
+def _r10i(ctx: Ctx) -> object:
+    seen = q(ctx, "ALTER TABLE users ADD COLUMN z1 int, DISABLE TRIGGER ALL")
+    seen += q(ctx, "ALTER TABLE users ADD COLUMN z2 int, ENABLE ROW LEVEL SECURITY")
+    seen += q(ctx, "ALTER TABLE users ADD COLUMN z3 int, DROP COLUMN email")
+    seen += q(ctx, "ALTER TABLE users ADD COLUMN z4 int, RENAME COLUMN email TO e2")
+    with ctx.direct() as conn:
+        conn.execute(
+            "ALTER TABLE users ENABLE TRIGGER ALL, DISABLE ROW LEVEL SECURITY;"
+            " ALTER TABLE users DROP COLUMN IF EXISTS z1, DROP COLUMN IF EXISTS z2,"
+            " DROP COLUMN IF EXISTS z3, DROP COLUMN IF EXISTS z4"
+        )
+    return seen
+
+
+def _latin1(ctx: Ctx, name: str, drop: str) -> list[str]:
+    """A LATIN1 database: a column named with 40 two-byte UTF-8 characters is 40 bytes
+    there (PostgreSQL cuts names at 63 bytes in the database's encoding)."""
+    db = ctx.unique("attack10_latin1")
+    with psycopg.connect(
+        f"host=127.0.0.1 port={ctx.cluster.port} user=postgres sslmode=disable", autocommit=True
+    ) as conn:
+        conn.execute(
+            f"CREATE DATABASE {db} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0"
+        )
+    with psycopg.connect(
+        f"host=127.0.0.1 port={ctx.cluster.port} user=postgres dbname={db} sslmode=disable",
+        autocommit=True,
+    ) as conn:
+        conn.execute(f'CREATE TABLE t (id int, "{name}" text); INSERT INTO t VALUES (1, $$x$$)')
+    live = psycopg.connect(ctx.proxy.url(database=db, application_name="lat@1"), autocommit=True)
+    try:
+        read = f'SELECT "{name}" FROM t WHERE id = 1'
+        live.execute(read).fetchall()
+        time.sleep(1.5)
+        with rc.RawClient("127.0.0.1", ctx.proxy.port, timeout=10) as c:
+            params = {"user": "postgres", "database": db, "client_encoding": "UTF8"}
+            assert c.startup(params)[-1].type == "Z"
+            c.send(rc.query(drop))
+            seen = outcome(c)
+        _judge(live, read, "lat@1 reading its long column")
+        return seen
+    finally:
+        live.close()
+
+
+@guard("LATIN1 database: DROP of a 40-character accented column name (80 bytes in UTF-8)")
+def _r10j(ctx: Ctx) -> object:
+    name = "é" * 40
+    return _latin1(ctx, name, f'ALTER TABLE t DROP COLUMN "{name}"')
+
+
+@guard("UTF8 database: a 70-byte name cut to 63 bytes, read long, dropped by its 63 bytes")
+def _r10k(ctx: Ctx) -> object:
+    long = "c" * 70
+    with ctx.direct() as conn:
+        conn.execute(f'ALTER TABLE scratch ADD COLUMN IF NOT EXISTS "{long[:63]}" int')
+    url = ctx.proxy.url(database=ctx.db, application_name="long@1")
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute(f"SELECT {long} FROM scratch").fetchall()
+        time.sleep(1.5)
+        seen = q(ctx, f"ALTER TABLE scratch DROP COLUMN {long[:63]}")
+        _judge(live, f"SELECT {long}, 1 FROM (SELECT 1) o LEFT JOIN scratch ON true", "long@1")
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(f'ALTER TABLE scratch DROP COLUMN IF EXISTS "{long[:63]}"')
+
+
 # ------------------------------------------------------------------ runner
 
 

@@ -23,7 +23,7 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct
+from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -103,3 +103,36 @@ def test_a_quoted_sequence_type_name_does_not_leave_the_probes_literal(
         seen = _unsynced(proxy, database, f'ALTER SEQUENCE users_id_seq AS "{name}"')
     assert _scratch_a(cluster, database), "the probe ran sg_x()"
     assert seen, "PostgreSQL refuses such a type (or the guard does)"
+
+
+def test_a_long_accented_name_in_a_latin1_database_is_not_judged_as_cut(
+    site: tuple[LocalCluster, str, ProxyProcess],
+) -> None:
+    """PostgreSQL cuts names at 63 bytes of the database's encoding: 40 accented letters
+    are 40 bytes in LATIN1, 80 in UTF-8, where the parser cut them to 31. The guard
+    judged a DROP of that shorter column (none) and passed the DROP of the one read."""
+    cluster, _, proxy = site
+    database, name = unique("h10_latin1"), "é" * 40
+    with direct(cluster) as conn:
+        conn.execute(
+            f"CREATE DATABASE {database} ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+            " TEMPLATE template0"
+        )
+    try:
+        with direct(cluster, dbname=database) as conn:
+            conn.execute(f'CREATE TABLE t (id int, "{name}" text); INSERT INTO t VALUES (1, NULL)')
+        read = f'SELECT "{name}" FROM t WHERE id = 1'
+        url = proxy.url(database=database, application_name="lat@1")
+        with psycopg.connect(url, autocommit=True) as live:
+            live.execute(read).fetchall()
+            time.sleep(1.5)  # learned
+            migrate = proxy.url(database=database, application_name="migrate")
+            with psycopg.connect(migrate, autocommit=True) as conn:
+                conn.execute("SET client_encoding = 'UTF8'")
+                with pytest.raises(psycopg.Error) as refused:
+                    conn.execute(f'ALTER TABLE t DROP COLUMN "{name}"')
+            assert refused.value.sqlstate == "55006", refused.value
+            live.execute(read).fetchall()  # PostgreSQL: the version still reads it
+    finally:
+        with direct(cluster) as conn:
+            conn.execute(f"DROP DATABASE IF EXISTS {database} WITH (FORCE)")

@@ -26,6 +26,7 @@ from typing import Any
 
 from skewguard.ddl import CannotModel, DdlParseError
 from skewguard.guard import Guard, PendingChange, Requester, Speculation
+from skewguard.name_length import cut_otherwise
 from skewguard.offload import for_text
 from skewguard.policy import Action, Decision, Refusal, override_in_comment
 from skewguard.relay.fast_path import FastPathFunctions
@@ -71,9 +72,11 @@ class TransactionGate:
         requester: Callable[[], Requester],
         *,
         reported: Callable[[], str | None] = lambda: None,
+        server_encoding: Callable[[], str] = lambda: "UTF8",
     ) -> None:
         self._guard = guard
         self._requester = requester
+        self._server_encoding = server_encoding
         # standard_conforming_strings as PostgreSQL reported it, when that is still
         # what the held text meets (None: unknown)
         self._reported = reported
@@ -189,6 +192,12 @@ class TransactionGate:
             raise _Unjudged(
                 "too-large",
                 f"the statement is longer than --max-analysed-statement ({len(sql)} characters)",
+            )
+        if cut_otherwise(sql, self._server_encoding()):
+            raise _Unjudged(
+                "quoting",
+                "the text names an identifier longer than 63 bytes that PostgreSQL cuts in "
+                f"the database's encoding ({self._server_encoding()}) elsewhere than in UTF-8",
             )
         if script.ambiguous:
             raise _Unjudged(

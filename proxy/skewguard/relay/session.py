@@ -1308,7 +1308,10 @@ class ClientSession(asyncio.Protocol):
         self._handshake.learn_session = self._sql_walsender or not self._replication
         if self.proxy.guard is not None and (self._sql_walsender or not self._replication):
             self._gate = TransactionGate(
-                self.proxy.guard, self._requester, reported=self._standard_strings
+                self.proxy.guard,
+                self._requester,
+                reported=self._standard_strings,
+                server_encoding=lambda: self._handshake.server_encoding,
             )
             if self.proxy.guard.samples is not None and not self._replication:
                 self._sampler = SessionSampler(self.proxy.guard.samples)

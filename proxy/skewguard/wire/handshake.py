@@ -183,6 +183,8 @@ class Handshake:
         self.authenticated = False
         #: standard_conforming_strings as the server reported it at startup
         self.standard_strings: str | None = None
+        #: the database's encoding (names are cut at 63 bytes of it); fixed at startup
+        self.server_encoding = "UTF8"
         self._framer = StartupFramer()
         self._server = MessageScanner(None)
         self._auth_buf = bytearray()  # client bytes during authentication, not yet framed
@@ -350,6 +352,8 @@ class Handshake:
                     said.append(ClientEncoding(value))
                 elif name == "standard_conforming_strings":
                     self.standard_strings = value
+                elif name == "server_encoding":
+                    self.server_encoding = value
             elif mtype == _READY_FOR_QUERY and not self.authenticated:
                 if self._first_ready is None and self.learn_session:
                     self.learn_session = False
