@@ -4187,6 +4187,99 @@ def _r10k(ctx: Ctx) -> object:
             conn.execute(f'ALTER TABLE scratch DROP COLUMN IF EXISTS "{long[:63]}"')
 
 
+def _as_app(ctx: Ctx, ddl: str) -> list[str]:
+    """A version connected as a plain role that inserts into users; then ``ddl``."""
+    with ctx.direct() as conn:
+        with contextlib.suppress(psycopg.Error):
+            conn.execute("CREATE ROLE sg_app10 LOGIN")
+        conn.execute(
+            "GRANT ALL ON users TO sg_app10; GRANT ALL ON SEQUENCE users_id_seq TO sg_app10"
+        )
+    url = ctx.proxy.url(user="sg_app10", database=ctx.db, application_name="app@10")
+    sql = "INSERT INTO users (name) VALUES ('rls') RETURNING id"
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute(sql).fetchall()
+        time.sleep(1.5)
+        seen = q(ctx, ddl)
+        _judge(live, sql, "app@10 inserting as a plain role")
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(
+                "ALTER TABLE users DISABLE ROW LEVEL SECURITY, NO FORCE ROW LEVEL SECURITY;"
+                " ALTER TABLE users DROP COLUMN IF EXISTS z5"
+            )
+
+
+@guard("ENABLE ROW LEVEL SECURITY (no policy) under a plain role's INSERT")
+def _r10l(ctx: Ctx) -> object:
+    return _as_app(ctx, "ALTER TABLE users ENABLE ROW LEVEL SECURITY")
+
+
+@guard("ADD COLUMN beside ENABLE ROW LEVEL SECURITY under a plain role's INSERT")
+def _r10m(ctx: Ctx) -> object:
+    return _as_app(ctx, "ALTER TABLE users ADD COLUMN z5 int, ENABLE ROW LEVEL SECURITY")
+
+
+def _cpu_seconds(pid: int) -> float:
+    """utime + stime of a process (clock ticks from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100.0
+
+
+@other("admin: /metrics scraped 400 times by 4 clients (100 versions); a client's SELECT 1")
+def _r10n(ctx: Ctx) -> object:
+    import threading
+
+    for n in range(100):  # versions the store holds (--max-tracked-versions 100)
+        with ctx.raw(application_name=f"scrape@{n}") as c:
+            c.send(rc.query("SELECT email FROM users WHERE id = 1"))
+            outcome(c)
+    time.sleep(1.5)
+    assert ctx.proxy.process is not None
+    pid = ctx.proxy.process.pid
+
+    def scrape(path: str, count: int) -> None:
+        for _ in range(count):
+            with urllib.request.urlopen(ctx.proxy.admin_url + path, timeout=30) as r:
+                r.read()
+
+    def load(path: str) -> tuple[float, float]:
+        stall: list[float] = []
+        done = threading.Event()
+
+        def other_client() -> None:
+            with ctx.raw(application_name="shop@1") as c:
+                while not done.is_set():
+                    start = time.monotonic()
+                    c.send(rc.query("SELECT 1"))
+                    outcome(c)
+                    stall.append(time.monotonic() - start)
+                    time.sleep(0.01)
+
+        t = threading.Thread(target=other_client)
+        t.start()
+        before = _cpu_seconds(pid)
+        threads = [threading.Thread(target=scrape, args=(path, 100)) for _ in range(4)]
+        for th in threads:
+            th.start()
+        for th in threads:
+            th.join(300)
+        cpu = _cpu_seconds(pid) - before
+        done.set()
+        t.join(30)
+        return cpu / 400 * 1000, max(stall, default=0)
+
+    metrics_ms, metrics_stall = load("/metrics")
+    health_ms, health_stall = load("/healthz")
+    return (
+        f"/metrics {metrics_ms:.2f} ms CPU per scrape (slowest SELECT 1 {metrics_stall:.2f}s);"
+        f" /healthz {health_ms:.2f} ms ({health_stall:.2f}s)"
+    )
+
+
 # ------------------------------------------------------------------ runner
 
 
