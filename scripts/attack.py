@@ -4280,6 +4280,49 @@ def _r10n(ctx: Ctx) -> object:
     )
 
 
+def _updating(ctx: Ctx, table: str, ddl: str) -> list[str]:
+    """shop@14 updates ``table`` (no row matched); then ``ddl``; its UPDATE must still run."""
+    sql = (
+        f"UPDATE {table} SET id = id WHERE id = -1"
+        if table == "users"
+        else ("UPDATE scratch SET a = a WHERE a = -1")
+    )
+    live = _writer(ctx, "shop@14", sql)
+    try:
+        seen = q(ctx, ddl)
+        try:
+            live.execute(sql)
+        except psycopg.Error as exc:
+            raise Bypassed(f"shop@14 updating {table}: {exc} after {seen}") from exc
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(
+                "DROP PUBLICATION IF EXISTS sg_pub; ALTER TABLE users REPLICA IDENTITY DEFAULT;"
+                " ALTER TABLE users DROP COLUMN IF EXISTS z6"
+            )
+
+
+@guard("CREATE PUBLICATION publishing updates of a table without a replica identity")
+def _r10o(ctx: Ctx) -> object:
+    return _updating(ctx, "scratch", "CREATE PUBLICATION sg_pub FOR TABLE scratch")
+
+
+@guard("ADD COLUMN beside REPLICA IDENTITY NOTHING on a published table")
+def _r10p(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("CREATE PUBLICATION sg_pub FOR TABLE users")
+    return _updating(ctx, "users", "ALTER TABLE users ADD COLUMN z6 int, REPLICA IDENTITY NOTHING")
+
+
+@guard("REPLICA IDENTITY NOTHING alone on a published table")
+def _r10q(ctx: Ctx) -> object:
+    with ctx.direct() as conn:
+        conn.execute("CREATE PUBLICATION sg_pub FOR TABLE users")
+    return _updating(ctx, "users", "ALTER TABLE users REPLICA IDENTITY NOTHING")
+
+
 # ------------------------------------------------------------------ runner
 
 
