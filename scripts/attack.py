@@ -7,9 +7,14 @@ A live version ``shop@1`` reads ``users.email``; after each guard attempt the co
 must still exist (PostgreSQL is the judge, asked directly) and the proxy must still
 serve a new connection. Prints one line per attempt: ``held``, ``BYPASS`` or ``ERROR``.
 
-Rounds 1 to 6 and 9 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
+Rounds 1 to 6, 9 and 10 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
 statement leaving its role inside the migration's replay, each in a database of its own;
-a superuser version's role unmade superuser).
+a superuser version's role unmade superuser). Round 10, ``-k "probe:|LATIN1|UTF8 data|
+RULE ON|element list|COMMENT ON|ROW LEVEL|PUBLICATION|REPLICA|DISABLE TRIGGER|scraped"``:
+probes running a CHECK's function or an injected ``AS`` type name on a side connection,
+a long accented name in a LATIN1 database, rules, CREATE SCHEMA elements, harmless
+statements that must pass, several ALTER TABLE subcommands, publications and replica
+identity, and /metrics scraped in a loop (CPU per scrape).
 """
 
 from __future__ import annotations
