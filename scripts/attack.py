@@ -3995,6 +3995,17 @@ def _writer(ctx: Ctx, version: str, sql: str) -> psycopg.Connection[tuple[object
     return conn
 
 
+def _undo_probes(ctx: Ctx) -> None:
+    """What a probe attempt may leave: its constraints (one calls sg_x() on every write)
+    and sg_x() itself."""
+    with ctx.direct() as conn:
+        conn.execute(
+            "ALTER TABLE users DROP CONSTRAINT IF EXISTS sg_c, DROP CONSTRAINT IF EXISTS sg_d;"
+            " DROP FUNCTION IF EXISTS public.sg_x();"
+            " ALTER TABLE scratch ADD COLUMN IF NOT EXISTS a int"
+        )
+
+
 def _unsynced(ctx: Ctx, ddl: str) -> list[str]:
     """``ddl`` held behind an unsynced SELECT: the proxy cannot query the migrating
     connection, so a probe runs on a side connection."""
@@ -4017,6 +4028,7 @@ def _r10a(ctx: Ctx) -> object:
         )
     finally:
         live.close()
+        _undo_probes(ctx)
 
 
 @guard("probe: CHECK calling a function that drops users.email, on the migrating connection")
@@ -4030,6 +4042,7 @@ def _r10b(ctx: Ctx) -> object:
         )
     finally:
         live.close()
+        _undo_probes(ctx)
 
 
 #: 63 bytes (PostgreSQL cuts a longer name): the probe's literal closed, a CASE ended
@@ -4052,6 +4065,7 @@ def _r10e(ctx: Ctx) -> object:
         )
     finally:
         live.close()
+        _undo_probes(ctx)
 
 
 _SEQ_INJECT = (
@@ -4070,6 +4084,7 @@ def _r10c(ctx: Ctx) -> object:
         return _scratch_kept(ctx, seen + _unsynced(ctx, _SEQ_INJECT))
     finally:
         live.close()
+        _undo_probes(ctx)
 
 
 @guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, own connection")
@@ -4083,6 +4098,7 @@ def _r10d(ctx: Ctx) -> object:
         return _scratch_kept(ctx, seen + q(ctx, _SEQ_INJECT))
     finally:
         live.close()
+        _undo_probes(ctx)
 
 
 @guard("CREATE OR REPLACE RULE ON INSERT DO INSTEAD NOTHING under a version's INSERT RETURNING")
@@ -4326,6 +4342,47 @@ def _r10q(ctx: Ctx) -> object:
     with ctx.direct() as conn:
         conn.execute("CREATE PUBLICATION sg_pub FOR TABLE users")
     return _updating(ctx, "users", "ALTER TABLE users REPLICA IDENTITY NOTHING")
+
+
+def _names_kept(ctx: Ctx, seen: list[str]) -> list[str]:
+    """shop@1 reads "prénom" and "имя": both must still be there."""
+    with ctx.direct() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_attribute WHERE attrelid = 'public.users'::regclass"
+            " AND attname IN ('prénom', 'имя') AND NOT attisdropped"
+        ).fetchone()
+        if not (row and row[0] == 2):
+            conn.execute(
+                'ALTER TABLE users ADD COLUMN IF NOT EXISTS "prénom" text,'
+                ' ADD COLUMN IF NOT EXISTS "имя" text'
+            )
+            raise Bypassed(f"a column shop@1 reads was dropped: {seen}")
+    return seen
+
+
+@guard("U& identifiers with UESCAPE in DDL: é and a Cyrillic name by code points")
+def _r10r(ctx: Ctx) -> object:
+    return _names_kept(
+        ctx,
+        q(ctx, "ALTER TABLE users DROP COLUMN U&\"pr!00E9nom\" UESCAPE '!'")
+        + q(ctx, 'ALTER TABLE users DROP COLUMN U&"\\0438\\043C\\044F"'),
+    )
+
+
+@guard("a decomposed é (e + U+0301) names another column: PostgreSQL does not normalise")
+def _r10s(ctx: Ctx) -> object:
+    return _names_kept(ctx, q(ctx, 'ALTER TABLE users DROP COLUMN "pre\u0301nom"'))
+
+
+@guard("DO INSTEAD NOTHING rule under a plain INSERT (its writes vanish; reported, not judged)")
+def _r10t(ctx: Ctx) -> object:
+    live = _writer(ctx, "shop@15", "INSERT INTO users (name) VALUES ('plain')")
+    try:
+        return q(ctx, "CREATE OR REPLACE RULE sg_r2 AS ON INSERT TO users DO INSTEAD NOTHING")
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute("DROP RULE IF EXISTS sg_r2 ON users")
 
 
 # ------------------------------------------------------------------ runner
