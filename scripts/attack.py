@@ -4017,36 +4017,28 @@ def _unsynced(ctx: Ctx, ddl: str) -> list[str]:
         return outcome(c)
 
 
-@guard("probe: CHECK calling a function that drops users.email, on a side connection")
-def _r10a(ctx: Ctx) -> object:
+def _check_runner(ctx: Ctx, send: Callable[[Ctx, str], list[str]]) -> list[str]:
+    """A CHECK calling the pg_background stand-in (the DROP) sent by ``send`` while
+    shop@10 writes users.email (a probe runs for a written column)."""
     runners(ctx)
-    seen: list[str] = []
     live = _writer(ctx, "shop@10", "UPDATE users SET email = 'b@x' WHERE id = -1")
     try:
-        return seen + _unsynced(
-            ctx, f"ALTER TABLE users ADD CONSTRAINT sg_c CHECK (email IS NULL OR {_EVIL})"
-        )
+        return send(ctx, f"ALTER TABLE users ADD CONSTRAINT sg_c CHECK (email IS NULL OR {_EVIL})")
     finally:
         live.close()
         _undo_probes(ctx)
+
+
+@guard("probe: CHECK calling a function that drops users.email, on a side connection")
+def _r10a(ctx: Ctx) -> object:
+    return _check_runner(ctx, _unsynced)
 
 
 @guard("probe: CHECK calling a function that drops users.email, on the migrating connection")
 def _r10b(ctx: Ctx) -> object:
-    runners(ctx)
-    seen: list[str] = []
-    live = _writer(ctx, "shop@10", "UPDATE users SET email = 'b@x' WHERE id = -1")
-    try:
-        return seen + q(
-            ctx, f"ALTER TABLE users ADD CONSTRAINT sg_c CHECK (email IS NULL OR {_EVIL})"
-        )
-    finally:
-        live.close()
-        _undo_probes(ctx)
+    return _check_runner(ctx, q)
 
 
-#: 63 bytes (PostgreSQL cuts a longer name): the probe's literal closed, a CASE ended
-#: with a call of sg_x() in it, another CASE opened for the probe's own rest.
 @guard("probe: NOT VALID CHECK calling a function that drops a column, side connection")
 def _r10e(ctx: Ctx) -> object:
     """PostgreSQL does not run a NOT VALID CHECK on the rows there are; the version's
@@ -4068,37 +4060,33 @@ def _r10e(ctx: Ctx) -> object:
         _undo_probes(ctx)
 
 
+#: 63 bytes (PostgreSQL cuts a longer name): the probe's literal closed, a CASE ended
+#: with a call of sg_x() in it, another CASE opened for the probe's own rest.
 _SEQ_INJECT = (
     "ALTER SEQUENCE users_id_seq AS \"int4'::regtype WHEN sg_x() THEN 0 END)+(CASE 'int4\""
 )
 
 
-@guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, side connection")
-def _r10c(ctx: Ctx) -> object:
-    runners(ctx)
-    seen: list[str] = []
+def _sequence_injected(ctx: Ctx, send: Callable[[Ctx, str], list[str]]) -> list[str]:
+    """_SEQ_INJECT sent by ``send`` while shop@11 takes numbers from users_id_seq."""
     with ctx.direct() as conn:
         conn.execute(_X)
     live = _writer(ctx, "shop@11", "INSERT INTO users (name) SELECT 'seq' FROM scratch WHERE a = 1")
     try:
-        return _scratch_kept(ctx, seen + _unsynced(ctx, _SEQ_INJECT))
+        return _scratch_kept(ctx, send(ctx, _SEQ_INJECT))
     finally:
         live.close()
         _undo_probes(ctx)
+
+
+@guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, side connection")
+def _r10c(ctx: Ctx) -> object:
+    return _sequence_injected(ctx, _unsynced)
 
 
 @guard("probe: ALTER SEQUENCE AS a quoted type name closing the probe's literal, own connection")
 def _r10d(ctx: Ctx) -> object:
-    runners(ctx)
-    seen: list[str] = []
-    with ctx.direct() as conn:
-        conn.execute(_X)
-    live = _writer(ctx, "shop@11", "INSERT INTO users (name) SELECT 'seq' FROM scratch WHERE a = 1")
-    try:
-        return _scratch_kept(ctx, seen + q(ctx, _SEQ_INJECT))
-    finally:
-        live.close()
-        _undo_probes(ctx)
+    return _sequence_injected(ctx, q)
 
 
 @guard("CREATE OR REPLACE RULE ON INSERT DO INSTEAD NOTHING under a version's INSERT RETURNING")
