@@ -5409,3 +5409,6 @@ CASES += LIFECYCLE
 from tests.support.groundtruth_round17 import CASES as ROUND17  # noqa: E402
 
 CASES += ROUND17
+from tests.support.groundtruth_round18 import CASES as ROUND18  # noqa: E402
+
+CASES += ROUND18

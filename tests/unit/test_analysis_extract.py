@@ -239,6 +239,14 @@ def ow(*cols: str) -> set[str]:
     return {f"column_write:public.orders.{c}" for c in cols}
 
 
+CU_EMAIL = "copy_in:public.users(email)"
+
+
+def cw(table: str, form: str, *cols: str) -> set[str]:
+    """Columns a COPY FROM writes, in its format."""
+    return {f"copy_write:{table}.{c}|{form}" for c in cols}
+
+
 def pw(table: str, *cols: str) -> set[str]:
     """Columns written by their place in an INSERT without a column list."""
     return {f"positional_write:{table}.{c}" for c in cols}
@@ -1061,12 +1069,23 @@ MERGE_COPY_CASES: list[Case] = [
     (
         "copy in with a column list",
         "copy users (id, email) from stdin",
-        {W_USERS, *uw("id", "email"), "copy_in:public.users(id,email)"},
+        {
+            W_USERS,
+            *uw("id", "email"),
+            *cw("public.users", "text", "id", "email"),
+            "copy_in:public.users(id,email)",
+        },
     ),
     (
         "copy in with a list omitting the serial column",
         "copy users (email, name) from stdin with (format csv)",
-        {W_USERS, USERS_SEQ, *uw("email", "name"), "copy_in:public.users(email,name)"},
+        {
+            W_USERS,
+            USERS_SEQ,
+            *uw("email", "name"),
+            *cw("public.users", "csv", "email", "name"),
+            "copy_in:public.users(email,name)",
+        },
     ),
     (
         "copy in without a list writes every column",
@@ -1075,7 +1094,18 @@ MERGE_COPY_CASES: list[Case] = [
             W_ORDERS,
             "copy_in:public.orders",
             *{f"column_write:public.orders.{c}" for c in ("id", "user_id", "total", "status")},
+            *cw("public.orders", "text", "id", "user_id", "total", "status"),
         },
+    ),
+    (
+        "binary copy in, the old keyword",
+        "copy users (email) from stdin binary",
+        {W_USERS, USERS_SEQ, *uw("email"), *cw("public.users", "binary", "email"), CU_EMAIL},
+    ),
+    (
+        "binary copy in, the option",
+        "copy users (email) from stdin with (format binary)",
+        {W_USERS, USERS_SEQ, *uw("email"), *cw("public.users", "binary", "email"), CU_EMAIL},
     ),
     ("copy out without a list", "copy users to stdout", {USERS, "copy_out:public.users"}),
     (

@@ -48,6 +48,7 @@ def test_kind_values_are_stable() -> None:
         "select_star",
         "copy_in",
         "copy_out",
+        "copy_write",
         "conflict_columns",
         "conflict_constraint",
         "function_call",

@@ -518,8 +518,12 @@ class Extractor(QueryWalker):
                 for c in (target.relation.columns if target.relation else ())
                 if not c.generated
             ]
+            form = copy_format(node)
             for c in written:
-                self._written(self._write_column(target, c)[0], None)
+                column = self._write_column(target, c)[0]
+                self._written(column, None)
+                if column is not None:
+                    self._add(_F.COPY_WRITE, f"{column}|{form}")
             if cols and target.relation is not None:
                 for col in target.relation.columns:
                     if col.name not in cols:
@@ -529,6 +533,15 @@ class Extractor(QueryWalker):
             for c in cols:
                 self.column_name([c], scope)
         self.expr(node.whereClause, Scope(items=[target]))
+
+
+def copy_format(node: Any) -> str:
+    """A COPY's data format: ``text`` (the default), ``csv`` or ``binary`` (the option
+    list and the old ``BINARY`` keyword both parse to a ``format`` option)."""
+    for option in node.options or ():
+        if option.defname == "format" and option.arg is not None:
+            return str(getattr(option.arg, "sval", "") or "text")
+    return "text"
 
 
 _Target = tuple[str | None, Column | None]  # a written column's subject and catalog entry

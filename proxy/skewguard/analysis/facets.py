@@ -76,6 +76,7 @@ class FacetKind(StrEnum):
     COLLATION = "collation"  # app_ci or public.app_ci: a COLLATE clause, as written
     TABLESAMPLE = "tablesample"  # public.events: FROM events TABLESAMPLE (tables, matviews)
     COPY_SHAPE = "copy_shape"  # public.orders(id,total): COPY FROM into a temp table LIKE it
+    COPY_WRITE = "copy_write"  # public.t.tags|text (|csv, |binary): a column COPY FROM writes
 
 
 # SEQUENCE and SEQUENCE_DEFAULT, ENUM_LABEL_* and TYPE_NAMED: a default holds its
@@ -105,6 +106,12 @@ class FacetKind(StrEnum):
 # a column added to orders wants data COPY without a list does not send (22P04), one
 # dropped or renamed fails a list naming it. Not a write of orders (privileges,
 # triggers, constraints and views of orders are not staging's).
+
+# COPY_WRITE: ``column|format`` for each column a ``COPY ... FROM`` writes, in the COPY's
+# format (``text``, ``csv`` or ``binary``), next to its column_write. Text and CSV values
+# go through the column type's input function (``{a,b}`` into a text column is a fine
+# string); binary ones through its receive function, which takes only that type's
+# binary form (an int8 column refuses an int4's four bytes).
 
 # DEFERS: the version relies on a constraint being checked at commit, not at each
 # statement: it ran SET CONSTRAINTS ... DEFERRED (``*`` for ALL, else each constraint

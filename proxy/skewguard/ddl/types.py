@@ -85,6 +85,8 @@ def _parse(text: str) -> _Parsed:
 
 
 _STRINGLIKE = ("character varying", "text")
+#: Decimal digits of the integer types' widest values (-32768, -2147483648, ...).
+_INT_DIGITS = {"smallint": 5, "integer": 10, "bigint": 19}
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +131,9 @@ def classify_type_change(old: str, new: str) -> TypeChange:
     if a.base in ints and b.base in (*ints, "numeric") and not b.mods:
         wider = b.base == "numeric" or ints.index(b.base) >= ints.index(a.base)
         return TypeChange(False, wider)
+    if a.base in ints and b.base == "numeric":  # numeric(p,s): p - s digits before the point
+        scale = b.mods[1] if len(b.mods) > 1 else 0
+        return TypeChange(False, b.mods[0] - scale >= _INT_DIGITS[a.base])
     if a.base == "character varying" and b.base == "character varying":
         return TypeChange(False, False)
     return TypeChange(False, False)
@@ -144,11 +149,32 @@ def assigns_every_value(source: str, target: str) -> bool:
     return target in _STRINGLIKE
 
 
+#: Types whose binary form is the string's bytes: one's receive function reads another's.
+_BYTES_OF_TEXT = frozenset({"text", "character varying", "character"})
+
+
+def receives_binary_form(source: str, target: str) -> bool:
+    """Whether a column of type ``target`` reads the binary form of a ``source`` value
+    (binary COPY sends each value as its type's send function wrote it; the column's
+    receive function takes only its own form: int8 refuses an int4's four bytes, an
+    array one of another element type). Typmods and collations aside, the base types
+    must be the same, or both strings; whether the value then fits is another matter."""
+    source, target = source.split(" COLLATE ", 1)[0], target.split(" COLLATE ", 1)[0]
+    array = source.endswith("[]")
+    if array != target.endswith("[]"):
+        return False
+    a, b = _parse(source.removesuffix("[]")), _parse(target.removesuffix("[]"))
+    if a.base == b.base:
+        return True
+    return not array and a.base in _BYTES_OF_TEXT and b.base in _BYTES_OF_TEXT
+
+
 __all__ = [
     "SERIALS",
     "TypeChange",
     "assigns_every_value",
     "classify_type_change",
     "format_type",
+    "receives_binary_form",
     "serial_kind",
 ]

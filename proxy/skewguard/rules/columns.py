@@ -39,6 +39,7 @@ from skewguard.ddl.changes import (
     SetNotNull,
 )
 from skewguard.ddl.findings import Severity
+from skewguard.ddl.types import assigns_every_value, receives_binary_form
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules._text import breaks, risks
 from skewguard.rules.base import (
@@ -105,10 +106,23 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
             f,
             ev,
         )
+    if not receives_binary_form(change.old_type, change.new_type):
+        binary = ctx.exact((F.COPY_WRITE,), f"{change.subject}|binary")
+        for v, f, ev in first_per_version(u for u in binary if u[0] not in broken):
+            broken.add(v)
+            yield Hit(
+                Severity.BREAK,
+                breaks(what, v, f) + " (the new type's receive function refuses the old "
+                "type's binary form)",
+                v,
+                f,
+                ev,
+            )
     if not change.widening:
         writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
         for v, f, ev in first_per_version(u for u in writers if u[0] not in broken):
-            if _constants_fit(ctx.footprints.get(v, {}), change):
+            facets = ctx.footprints.get(v, {})
+            if _constants_fit(facets, change) or _copied_as_text(facets, change):
                 continue
             broken.add(v)
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
@@ -164,9 +178,14 @@ TYPE_CHANGE = Rule(
     "output computed from columns (sum(v), a + b, coalesce(a, b, 0.5), CASE, NULLIF, the "
     "sides of a UNION) breaks it only when its result type changes, as PostgreSQL resolves "
     "it with every column's type after the change: int4 + int8 stays an int8 when the "
-    "int4 becomes an int8.",
-    breaks="Writers of the column on narrowing or cross-type changes; named prepared "
-    "statements returning the column on any change.",
+    "int4 becomes an int8. A COPY FROM in text or CSV format sends strings the new type's "
+    "input function reads: a version that writes the column only that way is not named when "
+    "the new type takes every string the old one did (text, an unbounded varchar, a wider "
+    "type: `{a,b}` is a fine text). A binary COPY sends the old type's binary form, which "
+    "another type's receive function refuses, widening or not (int4 reads no int2).",
+    breaks="Writers of the column on narrowing or cross-type changes; binary COPY writers "
+    "on any change of the base type; named prepared statements returning the column on any "
+    "change.",
     recipe="Add a new column of the new type, write both, backfill, switch readers, retire "
     "the old versions, drop the old column. Widening in place is safe for writers.",
     covers=(AlterColumnType,),
@@ -264,6 +283,23 @@ def _constants_fit(facets: Mapping[Facet, Evidence], change: AlterColumnType) ->
     """Every write of the column is a constant known to fit the new type."""
     values, complete = column_values(facets, change.subject)
     return complete and all(fits(v, change.new_type) for v in values)
+
+
+def _copied_as_text(facets: Mapping[Facet, Evidence], change: AlterColumnType) -> bool:
+    """Every write of the column is a text or CSV COPY, and the new type's input
+    function takes every string the old one took (text, an unbounded varchar, a wider
+    type): no expression of the writer's meets the new type, only its strings do."""
+    writes = facets.get(Facet(F.COLUMN_WRITE, change.subject))
+    if writes is None or not assigns_every_value(change.old_type, change.new_type):
+        return False
+    copied = sum(
+        facets.get(Facet(F.COPY_WRITE, f"{change.subject}|{form}"), _NONE).count
+        for form in ("text", "csv")
+    )
+    return copied >= writes.count
+
+
+_NONE = Evidence(0, 0.0, 0.0, "")
 
 
 def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -> Iterator[Hit]:
