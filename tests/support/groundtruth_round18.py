@@ -98,6 +98,54 @@ BREAKING += [
     ),
 ]
 
+# ------------------------------------------------------------ SG133: numbers already taken
+LINES = """
+CREATE TABLE lines (order_id int NOT NULL, id serial, note text, UNIQUE (order_id, id));
+INSERT INTO lines (order_id, note) VALUES (1, 'a'), (1, 'b');
+CREATE TABLE notes (id serial PRIMARY KEY, body text, hidden bool DEFAULT false);
+INSERT INTO notes (body) VALUES ('a'), ('b');
+CREATE VIEW visible_notes AS SELECT id, body FROM notes WHERE NOT hidden;
+"""
+LINE_WRITER = extended("INSERT INTO lines (order_id, note) VALUES (%s, %s) RETURNING id", 1, "c")
+VIEW_WRITER = extended("INSERT INTO visible_notes (body) VALUES (%s) RETURNING id", "c")
+NOTE_READER = extended("SELECT id, body FROM visible_notes WHERE id = %s", 1)
+
+BREAKING += [
+    Case(
+        id="break-r18-sequence-restarted-into-a-two-column-key",
+        schema_sql=LINES,
+        versions={V1: [LINE_WRITER], V2: [NOTE_READER]},
+        migration_sql="ALTER SEQUENCE lines_id_seq MINVALUE 0 RESTART WITH 1",
+        breaks=frozenset({V1}),
+        note="23505: (1, 1) is taken; the unique index checks id with order_id",
+    ),
+    Case(
+        id="break-r18-sequence-restarted-under-a-view-writer",
+        schema_sql=LINES,
+        versions={V1: [VIEW_WRITER], V2: [NOTE_READER]},
+        migration_sql="ALTER SEQUENCE notes_id_seq MINVALUE 0 RESTART WITH 1",
+        breaks=frozenset({V1}),
+        note="23505: the insert through the view takes notes.id's default",
+    ),
+]
+
+SAFE += [
+    Case(
+        id="safe-r18-sequence-restarted-into-another-orders-key",
+        schema_sql=LINES,
+        versions={V1: [extended("INSERT INTO lines (order_id, note) VALUES (%s, %s)", 2, "c")]},
+        migration_sql="ALTER SEQUENCE lines_id_seq MINVALUE 0 RESTART WITH 1",
+        note="(2, 1), (2, 2) are free: the key is order_id with id",
+    ),
+    Case(
+        id="safe-r18-sequence-restarted-past-the-rows-under-a-view-writer",
+        schema_sql=LINES,
+        versions={V1: [VIEW_WRITER], V2: [LINE_WRITER]},
+        migration_sql="ALTER SEQUENCE notes_id_seq START WITH 1000 RESTART",
+        note="every number from 1000 on is free",
+    ),
+]
+
 ROUND18_SAFE = SAFE
 ROUND18_BREAKING = BREAKING
 CASES = SAFE + BREAKING

@@ -27,9 +27,10 @@ from skewguard.analysis.query import (
     string_literal,
 )
 from skewguard.analysis.scope import Lineage, RangeItem, Scope
+from skewguard.analysis.subjects import table_of_subject
 from skewguard.analysis.types import type_text
 from skewguard.analysis.values import encode_const
-from skewguard.catalog import Column
+from skewguard.catalog import Column, Relation, RelKind
 from skewguard.temporary import temporary_change
 
 _F = FacetKind
@@ -278,6 +279,32 @@ class Extractor(QueryWalker):
             for col in rel.columns:
                 if col.name not in given:
                     self._default_used(col)
+            defaulted = {
+                c
+                for row in rows or ()
+                for c, value in zip(cols, row, strict=False)
+                if isinstance(value, ast.SetToDefault)
+            }
+            self._defaults_under_view(rel, given - defaulted)
+
+    def _defaults_under_view(self, view: Relation, given: set[str], depth: int = 0) -> None:
+        """An INSERT through an automatically updatable view fills the columns of the
+        table below it that it leaves out with their defaults (a view column's own
+        default first): ``nextval`` runs there too. The table is the one relation the
+        view reads; a column it shows under its own name is given when that name is;
+        one it shows renamed counts as left out (its mapping is not kept)."""
+        if view.kind is not RelKind.VIEW or not view.updatable or depth > 8:
+            return
+        read = {_relation_of_dependency(key) for key in view.depends} - {None}
+        parts = split_qualified_name(read.pop() or "") if len(read) == 1 else []
+        base = self.catalog.relation(parts[0], parts[1]) if len(parts) == 2 else None
+        if base is None:
+            return
+        for col in base.columns:
+            shown = view.column(col.name)
+            if shown is None or (col.name not in given and not shown.has_default):
+                self._default_used(col)
+        self._defaults_under_view(base, given, depth + 1)
 
     def _returning(self, clause: Any, target: RangeItem, scope: Scope) -> SelectOut:
         """RETURNING: bare names see ``scope``; PG18's old./new. name the target again."""
@@ -533,6 +560,14 @@ class Extractor(QueryWalker):
             for c in cols:
                 self.column_name([c], scope)
         self.expr(node.whereClause, Scope(items=[target]))
+
+
+def _relation_of_dependency(key: str) -> str | None:
+    """The relation a view's dependency (a facet key) reads, None for a function."""
+    kind, _, subject = key.partition(":")
+    if kind == FacetKind.RELATION_READ.value:
+        return subject
+    return table_of_subject(subject) if kind == FacetKind.COLUMN_READ.value else None
 
 
 def copy_format(node: Any) -> str:
