@@ -186,7 +186,7 @@ VALUE_KINDS: tuple[type[Change], ...] = (
     ForceRowLevelSecurity,
     DropPolicy,
     DetachPartition,  # rows for its bounds have no partition left
-    AttachPartition,  # rows for its bounds no longer fit the default partition
+    AttachPartition,  # rows leave the default partition; an attached table gets bounds
     DropFunction,  # another overload may take a call, by the argument types sent
     EnumRenameValue,  # a label bound as a parameter is no longer accepted
     EnumDropValue,
@@ -279,6 +279,11 @@ def _siblings(parents: set[str], catalog: CatalogSnapshot) -> frozenset[str]:
     return frozenset(r.qname for r in catalog.relations if r.partition and parents & set(r.parents))
 
 
+def _existing(qname: str, catalog: CatalogSnapshot) -> bool:
+    parts = split_qualified_name(qname)
+    return len(parts) == 2 and catalog.relation(parts[0], parts[1]) is not None
+
+
 def change_affects(
     changes: Sequence[Change], unmodelled: Sequence[CannotModel], catalog: CatalogSnapshot
 ) -> Affects | None:
@@ -292,7 +297,10 @@ def change_affects(
     judged = value_changes(changes)
     relations = frozenset(c.relation for c in judged if c.relation)
     relations |= {c.ref_table for c in judged if isinstance(c, AddConstraint) and c.ref_table}
-    relations |= _siblings({c.relation for c in judged if isinstance(c, AttachPartition)}, catalog)
+    attached = {c for c in judged if isinstance(c, AttachPartition)}
+    relations |= _siblings({c.relation for c in attached}, catalog)
+    # a table attached takes the partition's bounds as a constraint its writers may fail
+    relations |= {c.subject for c in attached if _existing(c.subject, catalog)}
     # a view that is not simple may refuse what its reads do (FOR UPDATE/SHARE under
     # DISTINCT, GROUP BY, aggregates, UNION): which it refuses PostgreSQL tells
     relations |= {c.subject for c in changes if isinstance(c, ReplaceRelation) and not c.updatable}

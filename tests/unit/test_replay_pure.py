@@ -601,3 +601,19 @@ def test_a_held_read_with_inferred_binary_parameters_prepared_anew_may_not_fit()
         assert made is not None and len(made.relaid) == relaid
         after = made.slots[1][0][1]
         assert len(after) == 2 and (after[1] in made.relaid) == bool(relaid)
+
+
+def test_a_table_attached_reaches_its_own_writers() -> None:
+    """The attached table takes the partition's bounds as a constraint: a version writing
+    it straight with a row outside them fails (23514), which replay tells."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE TABLE m (at int) PARTITION BY RANGE (at);"
+        " CREATE TABLE m_1 PARTITION OF m FOR VALUES FROM (0) TO (10);"
+        " CREATE TABLE m_2 (at int)"
+    )
+    before = overlay.catalog
+    attaching = Overlay(before)
+    attaching.apply("ALTER TABLE m ATTACH PARTITION m_2 FOR VALUES FROM (10) TO (20)")
+    affects = change_affects(attaching.net_changes(), [], before)
+    assert affects is not None and affects.relations == {"public.m", "public.m_1", "public.m_2"}
