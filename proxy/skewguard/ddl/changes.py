@@ -321,6 +321,14 @@ class SetGenerated(Change):
 
 
 @dataclass(frozen=True, slots=True)
+class DropExpression(Change):
+    """A generated column became a plain one (DROP EXPRESSION): COPY FROM without a
+    column list, which left it out, must now send it (22P04 missing data)."""
+
+    PHRASE: ClassVar[str] = "making generated column {subject} a plain one"
+
+
+@dataclass(frozen=True, slots=True)
 class SetIdentityAlways(Change):
     """The column is now an identity GENERATED ALWAYS (added, or SET from BY DEFAULT): a
     value an INSERT or UPDATE gives it is refused (428C9); COPY FROM, OVERRIDING SYSTEM
@@ -743,6 +751,7 @@ __all__ = [
     "DropColumn",
     "DropConstraint",
     "DropDefault",
+    "DropExpression",
     "DropFunction",
     "DropIndex",
     "DropMaterializedView",

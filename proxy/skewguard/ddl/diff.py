@@ -40,6 +40,7 @@ from skewguard.ddl.changes import (
     DropColumn,
     DropConstraint,
     DropDefault,
+    DropExpression,
     DropFunction,
     DropIndex,
     DropMaterializedView,
@@ -476,6 +477,8 @@ def _column(
         out.append(SetNotNull(subject, now.has_default, relation=rel.qname))
     if is_table and now.generated and not col.generated:
         out.append(SetGenerated(subject, relation=rel.qname))
+    if is_table and col.generated and not now.generated:
+        out.append(DropExpression(subject, relation=rel.qname))
     if is_table and now.identity == "a" and col.identity != "a":
         out.append(SetIdentityAlways(subject, relation=rel.qname))
     base_default = new.kind == RelKind.VIEW and new.updatable  # INSERT uses the table's

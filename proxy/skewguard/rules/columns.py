@@ -33,6 +33,7 @@ from skewguard.ddl.changes import (
     AlterColumnType,
     Change,
     DropDefault,
+    DropExpression,
     RenameColumn,
     SetGenerated,
     SetIdentityAlways,
@@ -388,9 +389,15 @@ SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
 )
 
 
-def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
-    what = f"ADD COLUMN {change.subject}"
+def check_add_column_shape(ctx: Context, change: AddColumn | DropExpression) -> Iterator[Hit]:
     table = change.relation
+    if isinstance(change, DropExpression):  # COPY without a list must now send it
+        what = f"DROP EXPRESSION of {change.subject}"
+        copies = ctx.exact((F.COPY_IN, F.COPY_SHAPE), table)
+        for v, f, ev in first_per_version(copies):
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        return
+    what = f"ADD COLUMN {change.subject}"
     # COPY FROM without a column list leaves generated columns out
     hits = [] if change.generated else list(ctx.exact((F.COPY_IN, F.COPY_SHAPE), table))
     # INSERT INTO x SELECT * FROM t: one value too many, unless x gains the column too
@@ -425,7 +432,7 @@ def check_add_column_shape(ctx: Context, change: AddColumn) -> Iterator[Hit]:
         )
 
 
-ADD_COLUMN_SHAPE = Rule(
+ADD_COLUMN_SHAPE: Rule[AddColumn | DropExpression] = Rule(
     id="SG112",
     name="add-column-vs-row-shape",
     severity=Severity.BREAK,
@@ -440,10 +447,11 @@ ADD_COLUMN_SHAPE = Rule(
     "identity ALWAYS; or x has a spare column of that type). A named prepared "
     "SELECT * / RETURNING * fails with 0A000 (break with the shell's prepared_result facet, "
     "else risk). A plain SELECT * and a positional INSERT ... VALUES survive a nullable or "
-    "defaulted new column.",
+    "defaulted new column. DROP EXPRESSION makes a generated column a plain one that COPY "
+    "without a list must now send too.",
     breaks="COPY t FROM without columns; INSERT INTO x SELECT * FROM t; prepared SELECT *.",
     recipe="List columns explicitly in COPY and INSERT ... SELECT before adding columns.",
-    covers=(AddColumn,),
+    covers=(AddColumn, DropExpression),
     examples=(
         Example(
             "CREATE TABLE t (id int, note text)",
@@ -465,6 +473,13 @@ ADD_COLUMN_SHAPE = Rule(
             "ALTER TABLE t ADD COLUMN id2 int GENERATED ALWAYS AS (id * 2) STORED",
             False,
             "COPY without a column list leaves generated columns out",
+        ),
+        Example(
+            "CREATE TABLE t (id int, note text, id2 int GENERATED ALWAYS AS (id * 2) STORED)",
+            "COPY t FROM PROGRAM 'echo 1,x' WITH (FORMAT csv)",
+            "ALTER TABLE t ALTER COLUMN id2 DROP EXPRESSION",
+            True,
+            "id2 is a plain column now: COPY without a list must send it",
         ),
         Example(
             "CREATE TABLE t (id int, note text); CREATE TABLE archive (id int, note text)",

@@ -32,6 +32,12 @@ def check_rls(
     rel = relation_of(ctx.after, change.subject)
     if rel is None:
         return
+    # with no policy for the role an INSERT or COPY FROM fails (42501, 0A000); a read,
+    # UPDATE or DELETE finds no rows, which is no error
+    inserts = {
+        v: (f, ev)
+        for v, f, ev in first_per_version(ctx.uses(_NEEDS["a"], _on_table(change.subject)))
+    }
     uses = ctx.exact((F.RELATION_READ, F.RELATION_WRITE), change.subject)
     for v, f, ev in first_per_version(uses):
         roles = ctx.roles(v)
@@ -61,7 +67,8 @@ def check_rls(
                     f,
                     ev,
                 )
-            else:
+            elif v in inserts:
+                f, ev = inserts[v]
                 yield Hit(
                     Severity.BREAK,
                     breaks(what, v, f) + f" as role {role}, which no policy admits",
@@ -69,6 +76,9 @@ def check_rls(
                     f,
                     ev,
                 )
+            else:
+                why = f"no policy admits role {role}: it sees and changes no rows, no error"
+                yield Hit(Severity.RISK, risks(what, v, f, why), v, f, ev)
             break
 
 
@@ -77,10 +87,13 @@ RLS: Rule[EnableRowLevelSecurity | ForceRowLevelSecurity] = Rule(
     name="row-level-security-enabled",
     severity=Severity.BREAK,
     summary="ENABLE ROW LEVEL SECURITY on a table used by versions whose role no policy admits",
-    doc="With RLS enabled and no policy for a role, that role sees no rows and cannot write "
-    "(42501 new row violates row-level security policy); the owner is exempt unless FORCE. "
-    "Superusers and BYPASSRLS roles are exempt.",
-    breaks="Reads (silently empty) and writes of roles that are not the owner and have no policy.",
+    doc="With RLS enabled and no policy for a role, that role cannot insert (42501 new row "
+    "violates row-level security policy; COPY FROM: 0A000) and its reads, updates and "
+    "deletes find no rows: silently, no error, so those versions are a risk, not a break. "
+    "The owner is exempt unless FORCE. Superusers and BYPASSRLS roles are exempt. With "
+    "policies for the role, replay tells whether its writes pass their checks.",
+    breaks="INSERT and COPY FROM of roles that are not the owner and have no policy (reads, "
+    "updates and deletes come back empty: a risk).",
     recipe="Create the policies first (CREATE POLICY ... USING (true) for the app role), then "
     "enable RLS, then tighten the policies.",
     covers=(EnableRowLevelSecurity, ForceRowLevelSecurity),
@@ -91,6 +104,13 @@ RLS: Rule[EnableRowLevelSecurity | ForceRowLevelSecurity] = Rule(
             "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
             True,
             "the app role has no policy",
+        ),
+        Example(
+            "CREATE TABLE t (id int); CREATE ROLE sg_app; GRANT SELECT, UPDATE ON t TO sg_app",
+            "SET ROLE sg_app; SELECT id FROM t; UPDATE t SET id = 2 WHERE id = 1; RESET ROLE",
+            "ALTER TABLE t ENABLE ROW LEVEL SECURITY",
+            False,
+            "no policy: the read and the update find no rows, which is no error",
         ),
         Example(
             "CREATE TABLE t (id int); CREATE TABLE u (id int)",

@@ -229,6 +229,8 @@ def _alter_cmd(
         always = ord("a") in when
         if when:
             set_column(m, oid, col.name, identity="a" if always else "d")
+    elif st == _AT.AT_DropExpression:  # the stored values stay, a plain column's now
+        set_column(m, oid, col.name, generated="", generated_from=())
     elif st == _AT.AT_DropIdentity:
         set_column(
             m, oid, col.name, identity="", has_default=False, default=None, default_sequences=()
@@ -332,6 +334,7 @@ _AT_MODELLED = frozenset(
         _AT.AT_AddIdentity,
         _AT.AT_SetIdentity,
         _AT.AT_DropIdentity,
+        _AT.AT_DropExpression,
     }
 )
 
@@ -346,7 +349,6 @@ _AT_HARMLESS = frozenset(
         _AT.AT_SetCompression,
         _AT.AT_AlterColumnGenericOptions,
         _AT.AT_SetExpression,  # a generated column computes differently
-        _AT.AT_DropExpression,  # a generated column becomes a plain one
         _AT.AT_ClusterOn,
         _AT.AT_DropCluster,
         _AT.AT_SetLogged,
