@@ -391,6 +391,44 @@ BREAKING += [
     ),
 ]
 
+# FORCE: the owner too meets the policies
+LEDGER = """
+CREATE TABLE ledger (id serial PRIMARY KEY, owner text NOT NULL DEFAULT current_user,
+  amount int);
+ALTER TABLE ledger OWNER TO r18_owner;
+ALTER SEQUENCE ledger_id_seq OWNER TO r18_owner;
+INSERT INTO ledger (owner, amount) VALUES ('r18_owner', 1), ('auditor', 2);
+ALTER TABLE ledger ENABLE ROW LEVEL SECURITY;
+CREATE POLICY own_rows ON ledger USING (owner = current_user);
+"""
+FORCE_LEDGER = "ALTER TABLE ledger FORCE ROW LEVEL SECURITY"
+OWNER_USERS = {V1: "r18_owner", V2: "r18_owner"}
+LEDGER_READER = extended("SELECT id, amount FROM ledger ORDER BY id")
+LEDGER_OWN = extended("INSERT INTO ledger (amount) VALUES (%s)", 3)
+LEDGER_FOR_AUDITOR = extended("INSERT INTO ledger (owner, amount) VALUES (%s, %s)", "auditor", 4)
+
+SAFE += [
+    Case(
+        id="safe-r18-rls-forced-on-the-owner-vs-own-rows",
+        schema_sql=LEDGER,
+        versions={V1: [LEDGER_READER], V2: [LEDGER_OWN]},
+        users=OWNER_USERS,
+        migration_sql=FORCE_LEDGER,
+        note="the owner now sees only its own rows and writes only its own: no error",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r18-rls-forced-on-the-owner-vs-rows-for-others",
+        schema_sql=LEDGER,
+        versions={V1: [LEDGER_FOR_AUDITOR], V2: [LEDGER_READER]},
+        users=OWNER_USERS,
+        migration_sql=FORCE_LEDGER,
+        breaks=frozenset({V1}),
+        note="42501: the owner's row for the auditor fails the policy it no longer skips",
+    ),
+]
+
 # ------------------------------------------------------------ triggers
 SHIPMENTS = """
 CREATE TABLE shipments (id serial PRIMARY KEY, carrier text, source text);
