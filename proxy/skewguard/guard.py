@@ -96,6 +96,7 @@ from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
+from skewguard.side_probes import may_become, read_only
 from skewguard.sql_start import first_word
 from skewguard.statements import called_procedure, runs_only_plain_sql
 from skewguard.store import StateStore
@@ -1224,11 +1225,15 @@ class Guard:
             }
         results: dict[str, bool | None] = dict.fromkeys(queries)
         upstream = self._catalogs.upstream
+        login = upstream.user or requester.user
+        # as the migrating session's role, never the URL user's (side_probes)
+        role = None if login == requester.user else requester.user
+        path = requester.search_path if requester.search_path_known else None
         try:
             conn = await connect_side(
                 upstream,
                 database=requester.database,
-                user=upstream.user or requester.user,
+                user=login,
                 application_name="skewguard-probe",
                 lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
                 statement_timeout_ms=PROBE_TIMEOUT_MS,
@@ -1238,9 +1243,12 @@ class Guard:
             log.warning("cannot probe existing rows: %s", exc)
             return results
         try:
+            if role is not None and not await may_become(conn, role, login):
+                log.info("probes cannot run as role %s: no answer", role)
+                return results
             for query in queries:
                 try:
-                    results[query] = await _read_only(conn, query)
+                    results[query] = await read_only(conn, query, role=role, search_path=path)
                 except asyncpg.PostgresError as exc:
                     # neither the text nor the message: a probe may carry written values
                     log.info("probe gave no answer (SQLSTATE %s)", exc.sqlstate)
@@ -1382,20 +1390,6 @@ def _overturnable(finding: Finding) -> Affects | None:
     if finding.rule in OVERTURNABLE_CALLS and facet.kind is FacetKind.FUNCTION:
         return Affects(Use.ANY, facet.subject, functions=frozenset({facet.subject}))
     return None
-
-
-async def _read_only(conn: asyncpg.Connection, query: str) -> bool | None:
-    """A probe's answer from a read-only transaction that is rolled back, as on the
-    migrating connection: a probe evaluates the client's expressions (a CHECK's, which
-    may call any function), and on a side connection nothing of theirs may commit.
-    None when it gives no row or NULL (as :func:`_truth`: no answer is not "none")."""
-    transaction = conn.transaction(readonly=True)
-    await transaction.start()
-    try:
-        answer = await conn.fetchval(query)
-        return None if answer is None else bool(answer)
-    finally:
-        await transaction.rollback()
 
 
 def _truth(rows: list[tuple[str | None, ...]] | None) -> bool | None:

@@ -5,7 +5,7 @@ A new CHECK's expression (which may call any function) is evaluated by the guard
 before the statement is forwarded. When the migrating connection cannot take the probe
 (an unsynced extended-protocol batch before the held statement) it runs on a side
 connection, which logs in as the upstream URL's user (here the superuser postgres).
-Until round 11 it ran there as that user: a plain role's ``CHECK (... 
+Until round 11 it ran there as that user: a plain role's ``CHECK (...
 pg_terminate_backend(pid) ...)`` ended a superuser's session, which that role may not
 do (read-only and the rollback do not stop it), and ``set_config('role', 'none', true)``
 inside the expression would undo a bare SET ROLE. PostgreSQL is the judge: the victim
