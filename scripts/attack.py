@@ -7,14 +7,16 @@ A live version ``shop@1`` reads ``users.email``; after each guard attempt the co
 must still exist (PostgreSQL is the judge, asked directly) and the proxy must still
 serve a new connection. Prints one line per attempt: ``held``, ``BYPASS`` or ``ERROR``.
 
-Rounds 1 to 6, 9 and 10 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
+Rounds 1 to 6 and 9 to 11 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
 statement leaving its role inside the migration's replay, each in a database of its own;
 a superuser version's role unmade superuser). Round 10, ``-k "probe:|LATIN1|UTF8 data|
 RULE ON|element list|COMMENT ON|ROW LEVEL|PUBLICATION|REPLICA|DISABLE TRIGGER|scraped"``:
 probes running a CHECK's function or an injected ``AS`` type name on a side connection,
 a long accented name in a LATIN1 database, rules, CREATE SCHEMA elements, harmless
 statements that must pass, several ALTER TABLE subcommands, publications and replica
-identity, and /metrics scraped in a loop (CPU per scrape).
+identity, and /metrics scraped in a loop (CPU per scrape). Round 11, ``-k "side probe as
+role"``: a plain role's CHECK, probed on a side connection, ending a superuser's session
+(also after ``set_config('role', ...)``) or reading a table it may not read.
 """
 
 from __future__ import annotations
@@ -4371,6 +4373,87 @@ def _r10t(ctx: Ctx) -> object:
         live.close()
         with ctx.direct() as conn:
             conn.execute("DROP RULE IF EXISTS sg_r2 ON users")
+
+
+# ------------------------------------------------------------------ round 11
+
+#: A plain login role (cluster-wide): it owns sg_notes, may not end a superuser's
+#: session and may not read sg_secrets.
+_MALLORY = "sg_mallory11"
+
+
+def _mallory_table(ctx: Ctx) -> None:
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_MALLORY}'").fetchone():
+            conn.execute(f"CREATE ROLE {_MALLORY} LOGIN")
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_notes, public.sg_secrets;"
+            " CREATE TABLE public.sg_notes (id serial PRIMARY KEY, body text);"
+            f" ALTER TABLE public.sg_notes OWNER TO {_MALLORY};"
+            " INSERT INTO public.sg_notes (body) VALUES ('a');"
+            " CREATE TABLE public.sg_secrets (s text);"
+            " INSERT INTO public.sg_secrets VALUES ('topsecret')"
+        )
+
+
+def _as_mallory(ctx: Ctx, check: str) -> list[str]:
+    """``check`` added to sg_notes by mallory, held behind an unsynced SELECT (its probe
+    runs on a side connection) while shop@13 writes sg_notes.body."""
+    live = _writer(ctx, "shop@13", "INSERT INTO public.sg_notes (body) VALUES ('b')")
+    try:
+        with ctx.raw(user=_MALLORY) as c:
+            ddl = f"ALTER TABLE public.sg_notes ADD CONSTRAINT sg_m CHECK ({check}) NOT VALID"
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            return outcome(c)
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute("ALTER TABLE public.sg_notes DROP CONSTRAINT IF EXISTS sg_m")
+
+
+def _victim_survives(ctx: Ctx, template: str) -> list[str]:
+    """mallory's CHECK ``template`` naming a superuser's backend: it must still answer."""
+    _mallory_table(ctx)
+    with ctx.direct() as victim:
+        row = victim.execute("SELECT pg_backend_pid()").fetchone()
+        assert row is not None
+        seen = _as_mallory(ctx, template.format(pid=row[0]))
+        try:
+            victim.execute("SELECT 1")
+        except psycopg.OperationalError as exc:
+            raise Bypassed(f"a superuser's session ended for {_MALLORY}: {seen}") from exc
+    return seen
+
+
+@guard("side probe as role: plain role's CHECK calls pg_terminate_backend of a superuser")
+def _r11a(ctx: Ctx) -> object:
+    return _victim_survives(ctx, "body <> pg_terminate_backend({pid})::text")
+
+
+@guard("side probe as role: set_config('role') in the CHECK, then pg_terminate_backend")
+def _r11b(ctx: Ctx) -> object:
+    return _victim_survives(
+        ctx, "body <> (set_config('role', 'none', true) || pg_terminate_backend({pid})::text)"
+    )
+
+
+@guard("side probe as role: a CHECK reading a table the role may not read steers the verdict")
+def _r11c(ctx: Ctx) -> object:
+    """One bit per statement: does sg_secrets hold a row starting with 't'? The verdict
+    must not depend on it (the probe as mallory may not read sg_secrets)."""
+    _mallory_table(ctx)
+    seen = [
+        _as_mallory(
+            ctx, f"body IS NULL OR EXISTS (SELECT FROM public.sg_secrets WHERE s LIKE '{c}%')"
+        )
+        for c in ("t", "x")
+    ]
+    if seen[0] != seen[1]:
+        raise Bypassed(f"the verdict told what sg_secrets holds: {seen}")
+    return seen
 
 
 # ------------------------------------------------------------------ runner
