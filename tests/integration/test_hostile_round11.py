@@ -65,9 +65,9 @@ def _live(proxy: ProxyProcess, database: str) -> psycopg.Connection[tuple[object
     return conn
 
 
-def _unsynced(proxy: ProxyProcess, database: str, user: str, ddl: str) -> None:
+def _unsynced(proxy: ProxyProcess, database: str, user: str, ddl: str) -> list[str]:
     """``ddl`` sent by ``user`` behind an unsynced SELECT: the guard cannot query the
-    migrating connection, so its probes run on a side connection."""
+    migrating connection, so its probes run on a side connection. The SQLSTATEs seen."""
     with rc.RawClient("127.0.0.1", proxy.port, timeout=20) as client:
         params = {"user": user, "database": database, "application_name": "migrate"}
         assert client.startup(params)[-1].type == "Z"
@@ -75,7 +75,7 @@ def _unsynced(proxy: ProxyProcess, database: str, user: str, ddl: str) -> None:
             rc.parse("SELECT 1") + rc.bind() + rc.execute()
             + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
         )  # fmt: skip
-        client.read_ready()
+        return [r.fields()["C"] for r in client.read_ready() if r.type == "E"]
 
 
 @pytest.mark.parametrize(
@@ -101,3 +101,19 @@ def test_a_side_probe_does_not_end_a_superusers_session_for_a_plain_role(
             victim.execute("SELECT 1").fetchone()
         except psycopg.OperationalError as exc:
             pytest.fail(f"the probe ended a superuser's session for {mallory}: {exc}")
+
+
+def test_a_side_probe_as_the_role_still_answers_for_what_the_role_may_read(
+    site: tuple[LocalCluster, str, ProxyProcess], mallory: str
+) -> None:
+    """shop@11 writes 'b': a NOT VALID CHECK refusing it breaks the version, which only
+    the probe of the version's constants (run as mallory, who owns notes) can tell."""
+    _, database, proxy = site
+    with _live(proxy, database):
+        seen = _unsynced(
+            proxy,
+            database,
+            mallory,
+            "ALTER TABLE notes ADD CONSTRAINT c CHECK (body <> 'b') NOT VALID",
+        )
+    assert seen == ["55006"], "the probe as the role gave no answer (the DDL passed)"
