@@ -1207,7 +1207,8 @@ class Guard:
         On the migrating connection when the relay offers it: the probe then sees
         the transaction's own changes and never waits on its locks. Otherwise on
         a side connection, where inside a migrating transaction it waits on that
-        transaction's lock and gives no answer (the finding stays a risk).
+        transaction's lock and gives no answer (the finding stays a risk); there it
+        runs as the session's login role, or gives no answer (``side_probes``).
         """
         if not queries:
             return {}
