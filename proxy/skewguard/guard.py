@@ -221,12 +221,16 @@ class Gathered:
 
     ``partial``: the analysis of recent queries ran out of its share of the
     deadline; texts observed but not analysed yet are still queued (a decision
-    may go on when none of them names what the change touches).
+    may go on when none of them names what the change touches). ``unanalysed``:
+    those texts as the footprints were read: the learner may analyse them a
+    moment later, out of its queues, yet they are still missing from these
+    footprints.
     """
 
     protections: dict[VersionKey, Protection]
     footprints: Footprints
     partial: bool = False
+    unanalysed: tuple[str, ...] = ()
 
 
 #: Gathered footprints, or why they cannot be had.
@@ -650,7 +654,7 @@ class Guard:
             return Screened(gathered=found)
         if found.partial:
             every = reached.every_name() if reached is not None else None
-            if every is None or await self._mentioned(requester, every):
+            if every is None or await self._mentioned(requester, found, every):
                 return Screened(gathered=found)
         if found.footprints:
             if reached is None or not reached.clear_of(self._used_names(found.footprints)):
@@ -696,7 +700,7 @@ class Guard:
             return await self.unjudged(requester, texts, found.reason, found.why)
         if found.partial:
             budget = self._settings.decision_timeout * ANALYSIS_SHARE
-            if names is None or await self._mentioned(requester, names):
+            if names is None or await self._mentioned(requester, found, names):
                 why = (
                     f"the analysis of recent queries did not finish within {budget:.1f} s,"
                     " and some not analysed yet may use what this change touches"
@@ -709,12 +713,15 @@ class Guard:
             )
         return found
 
-    async def _mentioned(self, requester: Requester, names: frozenset[str]) -> bool:
-        """Whether a query not analysed yet names one of ``names`` (as a word); searched
-        in a worker thread when those queries are long."""
+    async def _mentioned(
+        self, requester: Requester, found: Gathered, names: frozenset[str]
+    ) -> bool:
+        """Whether a query missing from ``found``'s footprints names one of ``names`` (as a
+        word): one not analysed when they were read (analysed since, it is still missing
+        from them), or not analysed yet. Searched in a worker thread when they are long."""
         if self._learner is None:
             return False
-        texts = list(self._learner.unanalysed(requester.database))
+        texts = [*found.unanalysed, *self._learner.unanalysed(requester.database)]
         return await for_text(sum(map(len, texts)), functools.partial(mentions, texts, names))
 
     async def _gather(self, requester: Requester) -> GatherResult:
@@ -735,6 +742,9 @@ class Guard:
                 complete, _ = await asyncio.gather(own, asked)
             else:
                 complete = await own
+        # what is not analysed now is not in the footprints read next (the learner's
+        # queues and its unwritten batches are read with no await in between)
+        waiting = () if complete or self._learner is None else self._waiting_texts(requester)
         try:
             stored, state = await self._versions(requester.database)
         except StateUnreadable as exc:
@@ -752,7 +762,12 @@ class Guard:
                 "facets), so what else it uses is not known; retire it (skewguard versions "
                 "retire) or raise the bound",
             )
-        return Gathered(protections, footprints, partial=not complete)
+        return Gathered(protections, footprints, partial=not complete, unanalysed=waiting)
+
+    def _waiting_texts(self, requester: Requester) -> tuple[str, ...]:
+        """The texts of ``requester``'s database the learner has not analysed yet."""
+        assert self._learner is not None
+        return tuple(dict.fromkeys(self._learner.unanalysed(requester.database)))
 
     async def judge_unmodelled(
         self, requester: Requester, texts: Sequence[str], unmodelled: Sequence[CannotModel]

@@ -1,0 +1,81 @@
+"""Moments in a decision where a statement a version ran could be in none of the places
+the guard looks (against the suite's cluster): each must still count.
+
+Under load the learner's analysis of a database can outlast a decision's share of its
+deadline; the decision then reads the footprints without the texts not analysed yet, and
+goes on only when none of those texts names what the change touches. The learner keeps
+working meanwhile: a text it analyses between that read and that check is in neither.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from skewguard.catalogs import CatalogCache
+from skewguard.config import Settings, Upstream, parse_upstream
+from skewguard.footprint import VersionKey
+from skewguard.guard import Gathered, Guard, Requester
+from skewguard.identity import Identity
+from skewguard.learning import Learner
+from skewguard.observe.metrics import ProxyMetrics
+from skewguard.observe.traffic import TrafficBook
+from skewguard.pgcluster import LocalCluster
+from skewguard.store import SqliteStore
+
+SCHEMA = "sgwindow"
+APP_READ = f"SELECT email::{SCHEMA}.short_text FROM {SCHEMA}.users"
+RENAME = f"ALTER DOMAIN {SCHEMA}.short_text RENAME TO short_txt"
+
+
+@pytest.fixture
+async def upstream(cluster: LocalCluster) -> AsyncIterator[Upstream]:
+    conn = await asyncpg.connect(cluster.url())
+    try:
+        await conn.execute(
+            f"DROP SCHEMA IF EXISTS {SCHEMA} CASCADE; CREATE SCHEMA {SCHEMA};"
+            f"CREATE TABLE {SCHEMA}.users (id int, email text);"
+            f"CREATE DOMAIN {SCHEMA}.short_text AS text"
+        )
+        yield parse_upstream(cluster.url(sslmode="disable"))
+        await conn.execute(f"DROP SCHEMA {SCHEMA} CASCADE")
+    finally:
+        await conn.close()
+
+
+async def test_a_text_analysed_after_a_partial_read_still_counts(
+    upstream: Upstream, tmp_path: Path
+) -> None:
+    store = SqliteStore(str(tmp_path / "state.db"))
+    catalogs = CatalogCache(upstream)
+    metrics = ProxyMetrics(TrafficBook())
+    learner = Learner(store, catalogs, metrics)
+    # a 0.2 s share of the deadline for the analysis of recent queries
+    guard = Guard(Settings(mode="enforce", decision_timeout=0.4), store, catalogs, learner, metrics)
+    database = upstream.database or "postgres"
+    app = learner.open(VersionKey(database, "shop", "1"), "postgres", ('"$user"', "public"))
+    app.add(APP_READ)  # shop@1 ran it and stays connected
+    requester = Requester(database, "postgres", Identity(), "test", ('"$user"', "public"))
+    busy = learner._db_lock(database)
+    try:
+        await busy.acquire()  # the database's analysis is busy (a periodic flush, under load)
+        pending = await guard.begin(requester, prefetch=True)
+        assert pending is not None and pending.prefetched is not None
+        await asyncio.wait({pending.prefetched})
+        gathered = pending.prefetched.result()
+        assert isinstance(gathered, Gathered) and gathered.partial
+    finally:
+        busy.release()
+    await learner.flush()  # that flush goes on: the text is analysed and written
+    assert not list(learner.unanalysed(database))
+    pending.apply(RENAME)
+    decision = await guard.judge(requester, pending, source="proxy")
+    assert decision.action.value == "block", decision
+    assert "did not finish" in decision.note, decision
+    await catalogs.close()
+    await guard.settle(5)
+    store.close()
