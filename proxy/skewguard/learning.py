@@ -489,7 +489,7 @@ class Learner:
             for sql in named:  # named prepared statements break when their result type changes
                 _check(deadline)
                 result = await self._result_facets(
-                    key.database, slog, sql, prepared_only=False, deadline=deadline
+                    key.database, slog, sql, when, prepared_only=False, deadline=deadline
                 )
                 if result:
                     batch.record(key, result, counts.get(sql, 1), when, sql)
@@ -510,7 +510,7 @@ class Learner:
                 prepared: frozenset[Facet] = frozenset()
                 if learned is not None and _PREPARE.match(sql):  # SQL-level PREPARE: named too
                     prepared = await self._result_facets(
-                        key.database, slog, sql, prepared_only=True, deadline=deadline
+                        key.database, slog, sql, when, prepared_only=True, deadline=deadline
                     )
                 items_done += 1
                 analysed += count
@@ -601,6 +601,7 @@ class Learner:
         database: str,
         slog: StatementLog,
         sql: str,
+        when: float,
         *,
         prepared_only: bool,
         deadline: float | None = None,
@@ -609,7 +610,7 @@ class Learner:
         found = cache.results.get((slog.names, sql))
         if found is not None:
             return found
-        catalog = await self._catalog(database, slog.user, deadline=deadline)
+        catalog = await self._catalog(database, slog.user, read_after=when, deadline=deadline)
         if catalog is None:
             return frozenset()
         read = functools.partial(
@@ -643,7 +644,10 @@ class Learner:
         cache = self._caches.setdefault(database, _DatabaseCache())
         lkey = (names, literal)
         shared = cache.by_literal.get(lkey)
-        catalog = await self._catalog(database, user, deadline=deadline)
+        # read after the text ran: a snapshot from before a schema change it relies on
+        # leaves out what it names that the snapshot does not know (a new type cast to
+        # names nothing missing) -- the refresh costs one query while nothing changed
+        catalog = await self._catalog(database, user, read_after=when, deadline=deadline)
         if catalog is None:  # the database was dropped: its texts will never run again
             self._metrics.analysis_failures.labels("catalog").inc(count)
             return None
@@ -651,13 +655,6 @@ class Learner:
         self._metrics.statements_analyzed.inc()
         if result.error is not None:
             self._metrics.analysis_failures.labels(result.error).inc(count)
-        elif _has_missing(result.facets):
-            # New code, or a catalog read before the schema changed: decide on a
-            # snapshot read after the statement ran.
-            fresh = await self._catalog(database, user, read_after=when, deadline=deadline)
-            if fresh is not None and fresh is not catalog:
-                result = await _analysed(sql, names, fresh, user)
-                catalog = fresh
         # Constants written: fixed in this text, unless the marked shape says where they are.
         learned = _Learned(result.facets, tuple(Slot(c, static=v) for c, v in result.values))
         if shared is None and result.error is None:

@@ -1,6 +1,11 @@
 """Moments in a decision where a statement a version ran could be in none of the places
 the guard looks (against the suite's cluster): each must still count.
 
+A text is analysed against a catalog snapshot read after it ran: one read before a
+schema change the text relies on (kept for up to ``max_age``) does not know a type
+created since, and a cast to it names nothing missing that would have asked for a
+newer one.
+
 Under load the learner's analysis of a database can outlast a decision's share of its
 deadline; the decision then reads the footprints without the texts not analysed yet, and
 goes on only when none of those texts names what the change touches. The learner keeps
@@ -79,3 +84,26 @@ async def test_a_text_analysed_after_a_partial_read_still_counts(
     await catalogs.close()
     await guard.settle(5)
     store.close()
+
+
+async def test_a_type_created_after_the_last_catalog_read_is_learned(
+    upstream: Upstream, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    store = SqliteStore(str(tmp_path / "state.db"))
+    catalogs = CatalogCache(upstream)
+    learner = Learner(store, catalogs, ProxyMetrics(TrafficBook()))
+    database = upstream.database or "postgres"
+    app = learner.open(VersionKey(database, "shop", "2"), "postgres", ('"$user"', "public"))
+    app.add(f"SELECT email FROM {SCHEMA}.users")
+    await learner.flush()  # the snapshot read now stays young for max_age
+    conn = await asyncpg.connect(cluster.url())
+    try:  # a migration adds a type; the next release casts to it
+        await conn.execute(f"CREATE DOMAIN {SCHEMA}.email_text AS text")
+    finally:
+        await conn.close()
+    app.add(f"SELECT email::{SCHEMA}.email_text FROM {SCHEMA}.users")
+    await learner.flush()
+    [version] = store.versions()
+    await catalogs.close()
+    store.close()
+    assert f"type_named:{SCHEMA}.email_text" in {f.key for f in version.facets}
