@@ -693,9 +693,13 @@ class Guard:
         analysed (``gathered``: read already); the unjudged Decision when that cannot
         be had. When the analysis ran out of time, the queries not analysed yet
         count only if they name one of ``names`` (every name the change can touch;
-        None: unknown, so they all count).
+        None: unknown, so they all count). Footprints read while the analysis was
+        behind are read again when it has caught up since (``gathered`` was read
+        beside the catalog read the learner may have been waiting for too).
         """
         found = await (gathered or self._gather(requester))
+        if isinstance(found, Gathered) and found.partial and self._caught_up(requester):
+            found = await self._gather(requester)  # no analysis left: read at once
         if isinstance(found, Unjudgeable):
             return await self.unjudged(requester, texts, found.reason, found.why)
         if found.partial:
@@ -763,6 +767,13 @@ class Guard:
                 "retire) or raise the bound",
             )
         return Gathered(protections, footprints, partial=not complete, unanalysed=waiting)
+
+    def _caught_up(self, requester: Requester) -> bool:
+        """Whether the learner has analysed every text of ``requester``'s database."""
+        return (
+            self._learner is not None
+            and next(iter(self._learner.unanalysed(requester.database)), None) is None
+        )
 
     def _waiting_texts(self, requester: Requester) -> tuple[str, ...]:
         """The texts of ``requester``'s database the learner has not analysed yet."""
