@@ -1036,11 +1036,12 @@ class Guard:
         if affects is not None and affects.empty:
             return []
         replayer, database = self._replayer, requester.database
+        sampled = replayer.book.shapes(database)  # here: sessions add to the book meanwhile
         if replayer.analysed(database):
-            trials = replayer.trials(database, protected, affects, pending.before)
+            trials = replayer.trials(sampled, protected, affects, pending.before)
         else:  # statements not analysed yet: parsing is not for the event loop
             trials = await asyncio.to_thread(
-                replayer.trials, database, protected, affects, pending.before
+                replayer.trials, sampled, protected, affects, pending.before
             )
         if not trials:
             return []

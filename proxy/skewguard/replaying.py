@@ -360,19 +360,20 @@ class Replayer:
 
     def trials(
         self,
-        database: str,
+        sampled: Mapping[ShapeKey, list[Sample]],
         protected: Iterable[VersionKey] | None,
         affects: Affects | None,
         catalog: CatalogSnapshot,
     ) -> list[Trial]:
         """The samples of ``protected`` versions (None: all) that reach what the change
-        affects."""
+        affects. ``sampled``: the database's ``SampleBook.shapes``, taken on the event
+        loop (sessions add to the book while this may run in a worker thread)."""
         if self.mode is ReplayMode.NONE:
             return []
         wanted = None if protected is None else {(v.app, v.version) for v in protected}
         shapes = {
             key: samples
-            for key, samples in self.book.shapes(database).items()
+            for key, samples in sampled.items()
             if wanted is None or (key.app, key.version) in wanted
         }
         deleting = self._deleting(shapes, catalog)
