@@ -41,7 +41,8 @@ lint: venv
 	$(VENV)/bin/mypy
 
 test: system-deps venv lint
-	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15
+	$(VENV)/bin/pytest -q -n $(TEST_WORKERS) --dist loadfile --durations=15 \
+		--junitxml=.skewguard/test-times.xml
 
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
