@@ -36,7 +36,8 @@ log = logging.getLogger("skewguard")
 
 #: How often the protected set of each database with the backstop is rewritten.
 BACKSTOP_SYNC_INTERVAL = 5.0
-#: How long shutdown waits for the last audits and learned footprints to be written.
+#: How long shutdown waits for the last audits and learned footprints to be analysed
+#: and written, in all (after --shutdown-grace).
 FINAL_WRITE_TIMEOUT = 10.0
 #: How often audited decisions past --audit-retention / --audit-max-rows are deleted.
 AUDIT_PRUNE_INTERVAL = 600.0
@@ -291,16 +292,11 @@ async def serve(
         await proxy.backstop.close()
     if learner_task is not None:
         learner_task.cancel()
+    deadline = time.monotonic() + FINAL_WRITE_TIMEOUT  # audits and footprints share it
     if proxy.guard is not None:
         await proxy.guard.settle(FINAL_WRITE_TIMEOUT)
     if proxy.learner is not None and store is not None:
-        try:  # what was learned since the last flush is kept
-            await asyncio.wait_for(proxy.learner.flush(), FINAL_WRITE_TIMEOUT)
-        except TimeoutError:
-            log.error(
-                "the state store did not take the last learned footprints within %g s",
-                FINAL_WRITE_TIMEOUT,
-            )
+        await proxy.learner.flush_before(deadline)  # what was learned since the last flush
     if proxy.guard is not None and proxy.guard.peers is not None:
         await proxy.guard.peers.close()
     if proxy.siblings is not None:

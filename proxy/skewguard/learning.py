@@ -37,7 +37,7 @@ from skewguard.catalogs import CatalogCache
 from skewguard.footprint import Evidence, FootprintBatch, VersionKey
 from skewguard.literal_keys import literal_key, marked_key
 from skewguard.observe.metrics import ProxyMetrics
-from skewguard.offload import for_text
+from skewguard.offload import for_text, in_thread
 from skewguard.search_path import DEFAULT
 from skewguard.store import StateStore, StoredVersion
 from skewguard.temporary import Shape
@@ -292,6 +292,25 @@ class Learner:
                     await self._flush_database(database, None)
             if await self._write():
                 await self.heartbeat()
+
+    async def flush_before(self, deadline: float) -> None:
+        """Shutdown's last flush: analyse what is waiting for a share of the time left
+        (FINAL_ANALYSIS_SHARE), then write what was analysed until ``deadline``. The
+        text being analysed when its time is up is given up with the ones after it (its
+        thread does not hold the exit): an orchestrator's SIGKILL would lose them all."""
+        async with self._flush_lock:
+            try:
+                async with asyncio.timeout(_remaining(deadline) * FINAL_ANALYSIS_SHARE):
+                    for database in self._pending_databases():
+                        async with self._db_lock(database):
+                            await self._flush_database(database, None)
+            except TimeoutError:  # what was analysed is queued (_flush_database)
+                log.error("shutdown: the last texts were not analysed in time, not learned")
+        try:
+            async with asyncio.timeout(_remaining(deadline)):
+                await self._write()
+        except TimeoutError:
+            log.error("shutdown: the state store did not take the last learned footprints")
 
     async def flush_for_decision(
         self, database: str, deadline: float, *, write: bool = True
@@ -768,6 +787,9 @@ class Learner:
         return (slog.key for slog in self._live)
 
 
+#: Of the time shutdown gives the last flush, the part analysis may take (the rest writes).
+FINAL_ANALYSIS_SHARE = 0.5
+
 #: Texts longer than this are analysed in a worker thread: a long text (a script of a
 #: hundred statements) would otherwise hold the event loop, and every session and
 #: decision with it, for tens of milliseconds.
@@ -787,7 +809,7 @@ async def _analysed(sql: str, names: Names, catalog: CatalogSnapshot, user: str)
     )
     if len(sql) <= ANALYSE_IN_THREAD_CHARS:
         return run()
-    return await asyncio.to_thread(run)
+    return await in_thread(run)
 
 
 def _wanted(slog: StatementLog) -> bool:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 import signal
 import socket
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
 
+from skewguard.app import FINAL_WRITE_TIMEOUT
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import direct, wait_for
 from tests.support.proxy import ProxyProcess
@@ -79,3 +81,37 @@ def test_connections_closed_when_grace_expires(
         running.stop()
     with direct(cluster) as check:
         assert check.execute(f"select count(*) from {table}").fetchone() == (0,)
+
+
+#: Enough statements in one text that analysing it takes far longer than the bound below.
+LONG_TEXT_STATEMENTS = 50_000
+
+
+def test_a_long_analysis_does_not_hold_the_exit(
+    cluster: LocalCluster, table: str, tmp_path: Path
+) -> None:
+    """SIGTERM while a tagged session's long text is still being analysed: the proxy exits
+    0 within its grace period and the bounded final write (FINAL_WRITE_TIMEOUT), not when
+    the analysis would end (an orchestrator's SIGKILL would lose every unwritten
+    footprint), and what another version ran before it is written. (A hang test: the
+    bound is generous.)"""
+    running = start(cluster, tmp_path, "1s")
+    try:
+        with psycopg.connect(running.dsn(application_name="shop@1"), autocommit=True) as conn:
+            conn.execute(f"select note from {table}")
+        with psycopg.connect(running.dsn(application_name="bulk@1"), autocommit=True) as conn:
+            conn.execute("SELECT 1;" * LONG_TEXT_STATEMENTS)
+        assert running.process is not None
+        began = time.monotonic()
+        running.process.send_signal(signal.SIGTERM)
+        code = running.process.wait(timeout=90)
+        took = time.monotonic() - began
+    finally:
+        running.stop()
+    assert code == 0, running.log_tail()
+    assert took < 1 + FINAL_WRITE_TIMEOUT + 5, (took, running.log_tail())
+    again = running.restarted()
+    try:
+        assert f"public.{table}.note" in " ".join(again.footprint("postgres", "shop", "1"))
+    finally:
+        again.stop()
