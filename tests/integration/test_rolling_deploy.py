@@ -176,6 +176,9 @@ def test_a_rolling_deploy_end_to_end(
         versions = {(r["app"], r["version"]): r for r in a.versions().values()}
         assert versions[("shop", "1")]["protected"] in ("recent", "rollback-target")
         assert versions[("shop", "1")]["live_connections"] == 0
+        # (it has asked once and is waiting: under load its start alone can take 2 s)
+        assert waiting.stderr is not None
+        held = waiting.stderr.readline()
         # ... and returns once rolling back to v1 is off the table
         retired = _skewguard("versions", "retire", "shop@1", "--admin", b.admin_url)
         assert retired.returncode == 0, retired.stderr
@@ -183,7 +186,7 @@ def test_a_rolling_deploy_end_to_end(
         out, err = waiting.communicate(timeout=30)
         assert waiting.returncode == 0, out + err
         assert time.monotonic() - retired_at < 5
-        assert "waiting; held back by shop@1" in err
+        assert "waiting; held back by shop@1" in held + err
         report = json.loads(out)
         assert report["verdict"] == "safe" and report["wait"]["timed_out"] is False
 
