@@ -17,6 +17,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -212,10 +213,8 @@ def test_footprints_survive_a_restart(shop: Shop, tmp_path: Path) -> None:
 def test_versions_command_reads_state_and_admin(shop: Shop) -> None:
     api = shop.proxy.versions()
     for source in (["--state", str(shop.proxy.state)], ["--admin", shop.proxy.admin_url]):
-        proc = subprocess.run(
-            [sys.executable, "-m", "skewguard", "versions", "list", *source, "--json"],
-            capture_output=True, text=True, check=True,
-        )  # fmt: skip
+        proc = forked.run(["versions", "list", *source, "--json"])  # ready-imported
+        assert proc.returncode == 0, proc.stderr
         rows = {
             (r["database"], r["app"], r["version"]): r for r in json.loads(proc.stdout)["versions"]
         }
