@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import psycopg
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 
@@ -119,11 +119,8 @@ def test_drop_database_judged_by_the_dropped_databases_versions(
             assert not _exists(cluster, spare)
 
             user_x.close()
-            subprocess.run(
-                [sys.executable, "-m", "skewguard", "versions", "retire", "billing@3",
-                 "--admin", proxy.admin_url],
-                check=True, capture_output=True,
-            )  # fmt: skip
+            retired = forked.run(["versions", "retire", "billing@3", "--admin", proxy.admin_url])
+            assert retired.returncode == 0, retired.stderr
             passed = _drop(proxy, home, target)
             assert passed.returncode == 0, passed.stderr
             assert not _exists(cluster, target)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -254,11 +253,7 @@ def test_check_command_agrees_with_the_live_proxy(deploy: Deploy, tmp_path: Path
     ):
         results = []
         for path in (breaking, safe):
-            proc = subprocess.run(
-                [sys.executable, "-m", "skewguard", "check", str(path), *source,
-                 "--format", "json"],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+            proc = forked.run(["check", str(path), *source, "--format", "json"])
             results.append(proc.returncode)
             if path == breaking:
                 finding = json.loads(proc.stdout)["findings"][0]

@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.groundtruth import (
     Case,
     Endpoint,
@@ -218,11 +217,9 @@ def test_check_refuses_what_the_proxy_would_and_passes_the_rest(
                 REJECT_INSERTS + f"CREATE TRIGGER frozen BEFORE INSERT ON {table} "
                 "FOR EACH ROW EXECUTE FUNCTION reject_insert();\n"
             )
-            proc = subprocess.run(
-                [sys.executable, "-m", "skewguard", "check", str(path),
-                 "--admin", proxy.admin_url, "--database", database],
-                capture_output=True, text=True, check=False,
-            )  # fmt: skip
+            proc = forked.run(
+                ["check", str(path), "--admin", proxy.admin_url, "--database", database]
+            )
             verdicts[table] = (proc.returncode, proc.stdout)
         code, out = verdicts["users"]
         assert code == 2 and "the guard cannot judge" in out, out  # never "safe"

@@ -4,8 +4,6 @@ their answer, and rule severities follow the configuration."""
 from __future__ import annotations
 
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +12,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct, unique
 from tests.support.proxy import ProxyProcess
 from tests.support.rawclient import RawClient, query
@@ -160,9 +159,6 @@ def test_a_footprint_past_the_facet_bound_is_not_judged_on(
                 conn.execute("CREATE TABLE fresh (id int)")
             assert "--max-version-facets" in str(refused.value), refused.value
             assert "versions retire" in (refused.value.diag.message_hint or "")
-            subprocess.run(
-                [sys.executable, "-m", "skewguard", "versions", "retire", "wide@1",
-                 "--admin", proxy.admin_url],
-                check=True, capture_output=True,
-            )  # fmt: skip
+            retired = forked.run(["versions", "retire", "wide@1", "--admin", proxy.admin_url])
+            assert retired.returncode == 0, retired.stderr
             conn.execute("CREATE TABLE fresh (id int)")
