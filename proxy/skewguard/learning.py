@@ -443,6 +443,9 @@ class Learner:
             else:
                 kept.append((closed, when))
         self._done = kept
+        # the cheapest logs first: one session's huge script must not leave every other
+        # version's few statements unanalysed when a decision's or the exit's time runs out
+        work.sort(key=lambda item: sum(map(len, item.counts)) + sum(map(len, item.named)))
         return work
 
     def _put_back(self, work: _Work) -> None:
