@@ -309,6 +309,7 @@ class Learner:
         try:
             async with asyncio.timeout(_remaining(deadline)):
                 await self._write()
+                await self.heartbeat()  # nothing live here any more: peers must know at once
         except TimeoutError:
             log.error("shutdown: the state store did not take the last learned footprints")
 

@@ -364,7 +364,7 @@ SAFE += [
         id="safe-r18-rls-enabled-with-a-permissive-policy",
         schema_sql=DOCS,
         versions={V1: [DOC_FOR_OTHERS], V2: [DOC_READER]},
-        users=RLS_USERS,
+        users={v: RLS_USERS[v] for v in (V1, V2)},
         migration_sql="BEGIN; CREATE POLICY everyone ON docs USING (true) WITH CHECK (true);"
         " ALTER TABLE docs ENABLE ROW LEVEL SECURITY; COMMIT",
         note="the policy admits every row",
@@ -384,7 +384,7 @@ BREAKING += [
         id="break-r18-rls-enabled-before-its-policy-vs-inserts",
         schema_sql=DOCS,
         versions={V1: [DOC_OWN], V2: [DOC_READER]},
-        users=RLS_USERS,
+        users={v: RLS_USERS[v] for v in (V1, V2)},
         migration_sql="ALTER TABLE docs ENABLE ROW LEVEL SECURITY",
         breaks=frozenset({V1}),
         note="42501: no policy denies every insert; the reader sees no rows, no error",
