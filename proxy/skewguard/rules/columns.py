@@ -17,7 +17,7 @@ Verified against PostgreSQL 15 and 18 (see tests/integration/test_rule_examples.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 
 import pglast
 from pglast import ast
@@ -89,6 +89,15 @@ def _split(qname: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else ("", qname)
 
 
+def _certain_breaks(
+    what: str, uses: Iterable[Use], why: str, broken: set[VersionKey]
+) -> Iterator[Hit]:
+    """A BREAK per version among ``uses`` not in ``broken`` yet (which then holds it)."""
+    for v, f, ev in first_per_version(u for u in uses if u[0] not in broken):
+        broken.add(v)
+        yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
+
+
 def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     what = f"ALTER COLUMN {change.subject} TYPE {change.new_type} (was {change.old_type})"
     broken: set[VersionKey] = set()
@@ -97,28 +106,12 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
     star = f"{change.relation}.*"
     prepared = list(ctx.uses((PREPARED_RESULT,), lambda s: s in (change.subject, star)))
     prepared += ctx.uses((PREPARED_DERIVED,), _derived_from(ctx, change))
-    for v, f, ev in first_per_version(prepared):
-        broken.add(v)
-        yield Hit(
-            Severity.BREAK,
-            breaks(what, v, f) + " in a named prepared statement "
-            "(cached plan must not change result type)",
-            v,
-            f,
-            ev,
-        )
+    held = " in a named prepared statement (cached plan must not change result type)"
+    yield from _certain_breaks(what, prepared, held, broken)
     if not receives_binary_form(change.old_type, change.new_type):
         binary = ctx.exact((F.COPY_WRITE,), f"{change.subject}|binary")
-        for v, f, ev in first_per_version(u for u in binary if u[0] not in broken):
-            broken.add(v)
-            yield Hit(
-                Severity.BREAK,
-                breaks(what, v, f) + " (the new type's receive function refuses the old "
-                "type's binary form)",
-                v,
-                f,
-                ev,
-            )
+        refused = " (the new type's receive function refuses the old type's binary form)"
+        yield from _certain_breaks(what, binary, refused, broken)
     if not change.widening:
         writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
         for v, f, ev in first_per_version(u for u in writers if u[0] not in broken):
