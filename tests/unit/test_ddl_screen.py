@@ -60,6 +60,17 @@ def test_used_names_are_every_part_of_every_subject() -> None:
     assert {"users", "email", "total", "billing", "Orders", "qty"} <= names
 
 
+def test_value_copy_and_conflict_subjects_yield_their_column_and_constraint() -> None:
+    names = used_names(
+        facets(
+            (FacetKind.WRITE_VALUE, "public.t.qty|42"),
+            (FacetKind.COPY_WRITE, "public.t.tags|csv"),
+            (FacetKind.INSERT_CONFLICT, "public.orders|nothing@orders_ref_key"),
+        )
+    )
+    assert {"qty", "tags", "orders", "orders_ref_key"} <= names
+
+
 @pytest.mark.parametrize(
     "sql",
     [

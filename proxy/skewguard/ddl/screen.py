@@ -80,7 +80,9 @@ def _plain(value: str) -> bool:
     return _PLAIN_NAME.match(value) is not None
 
 
-_SUBJECT_SEPARATORS = re.compile(r"[()/<>,=\s]+")
+#: What separates names in a subject: argument lists, casts, and the ``|`` / ``@`` of
+#: value, COPY and conflict subjects (``public.t.qty|42``, ``public.t|nothing@t_key``).
+_SUBJECT_SEPARATORS = re.compile(r"[()/<>,=|@;\s]+")
 #: Entries kept in a database's Links before it starts afresh (then: the full path).
 LINKS_LIMIT = 20_000
 
