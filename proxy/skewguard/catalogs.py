@@ -114,6 +114,7 @@ class CatalogCache:
         newer_than: float | None = None,
         timeout: float | None = None,
         retry: bool = False,
+        only_newer: bool = False,
     ) -> tuple[CatalogSnapshot | None, bool]:
         """(snapshot or None, whether it changed since the previous load).
 
@@ -122,8 +123,33 @@ class CatalogCache:
         and the load together; past it, the last good snapshot (or None) comes
         back and the load carries on for other callers. ``retry``: a load that
         failed less than ``RETRY_AFTER`` ago is tried again (joining one under
-        way) rather than answered with the last good snapshot.
+        way) rather than answered with the last good snapshot. ``only_newer``:
+        None rather than a last good snapshot read before ``newer_than`` (after
+        a load that failed or outlasted ``timeout``).
         """
+        found = await self._get(database, user, newer_than, timeout, retry)
+        if (
+            only_newer
+            and newer_than is not None
+            and not self._read_since(database, found[0], newer_than)
+        ):
+            return None, False
+        return found
+
+    def _read_since(self, database: str, snapshot: CatalogSnapshot | None, moment: float) -> bool:
+        """Whether ``snapshot`` is ``database``'s last good one, read (or found unchanged)
+        at or after ``moment``."""
+        entry = self._slots[database].entry
+        return entry is not None and entry.snapshot is snapshot and entry.loaded_at >= moment
+
+    async def _get(
+        self,
+        database: str,
+        user: str,
+        newer_than: float | None,
+        timeout: float | None,
+        retry: bool,
+    ) -> _Result:
         slot = self._slots.setdefault(database, _Slot())
         entry = slot.entry
         now = time.time()

@@ -704,17 +704,24 @@ class Learner:
         read_after: float | None = None,
         deadline: float | None = None,
     ) -> CatalogSnapshot | None:
-        """A snapshot; with a deadline, the last good one when a read would pass it.
+        """A snapshot, read at or after ``read_after`` when given.
 
         None when the database no longer exists. Raises ``_Postponed`` when there
-        is no snapshot at all yet (the deadline came first, or the server refused
-        the read: a restart, a connection limit, connections not allowed).
+        is no such snapshot now (the deadline came first, or the server refused
+        the read: a restart, a connection limit, connections not allowed): an
+        older one may lack what a text ran after it relies on (a type or table
+        created just before), and would record the text as using nothing of it.
         """
         timeout = None if deadline is None else _remaining(deadline)
         # for a decision, a load that failed recently is worth another try (its own read
         # of the catalog may be under way); a periodic flush leaves it to a later one
         snapshot, _ = await self._catalogs.get(
-            database, user, newer_than=read_after, timeout=timeout, retry=deadline is not None
+            database,
+            user,
+            newer_than=read_after,
+            timeout=timeout,
+            retry=deadline is not None,
+            only_newer=True,
         )
         if snapshot is None:
             if self._catalogs.gone(database):

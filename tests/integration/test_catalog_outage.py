@@ -86,3 +86,50 @@ def test_the_statements_of_a_database_dropped_meanwhile_are_let_go(
             time.sleep(0.1)
         dropped = ("reason", "catalog")
         assert _metric(proxy, "skewguard_analysis_failures_total", dropped) >= 1
+
+
+def _cut_catalog_reads(cluster: LocalCluster, database: str) -> None:
+    """Refuse new connections to ``database`` and end the proxy's kept catalog connection:
+    every catalog read fails from now on, and the last snapshot read stays the last good one."""
+    _allow_connections(cluster, database, False)
+    with direct(cluster) as conn:
+        conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND application_name = 'skewguard-catalog'",
+            (database,),
+        )
+
+
+def test_a_statement_is_not_analysed_against_a_snapshot_read_before_it_ran(
+    cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The domain the version casts to is created after the last snapshot the proxy could
+    read: judged against that snapshot, the version would use no domain, and its rename
+    would pass."""
+    schema = "CREATE TABLE users (id int PRIMARY KEY, email text)"
+    with proxied_database(cluster, tmp_path, "stale", schema, "--mode", "enforce") as (
+        database,
+        proxy,
+    ):
+        app = psycopg.connect(proxy.url(database=database, application_name="shop@1"))
+        migration = psycopg.connect(proxy.url(database=database), autocommit=True)
+        with app, migration:
+            app.execute("SELECT id FROM users").fetchall()
+            deadline = time.monotonic() + 20
+            while not proxy.footprint(database, "shop", "1"):  # a snapshot was read
+                assert time.monotonic() < deadline, proxy.log_tail()
+                time.sleep(0.1)
+            with direct(cluster, dbname=database) as conn:
+                conn.execute("CREATE DOMAIN short_text AS text")
+            _cut_catalog_reads(cluster, database)
+            try:
+                app.execute(APP_READ).fetchall()
+                _wait_logged(proxy, f"cannot read the catalog of {database}")
+                time.sleep(1.5)  # a flush or two more, each failing to read the catalog
+            finally:
+                _allow_connections(cluster, database, True)
+            with pytest.raises(psycopg.Error) as refused:
+                migration.execute("ALTER DOMAIN short_text RENAME TO short_txt")
+            assert refused.value.sqlstate == "55006", refused.value
+            assert "shop@1" in (refused.value.diag.message_detail or ""), refused.value
+            app.execute(APP_READ).fetchall()  # the rename never ran

@@ -15,6 +15,7 @@ working meanwhile: a text it analyses between that read and that check is in nei
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -110,3 +111,40 @@ async def test_a_type_created_after_the_last_catalog_read_is_learned(
     await catalogs.close()
     store.close()
     assert f"type_named:{SCHEMA}.email_text" in {f.key for f in version.facets}
+
+
+async def test_a_text_is_not_analysed_against_a_snapshot_read_before_it_ran(
+    upstream: Upstream, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """The catalog read a decision asks for fails (its lock timeout, under a migration's
+    lock): the last good snapshot predates the type the text casts to, so judged against
+    it the version would use no such type, and the decision would count the text as
+    analysed."""
+    store = SqliteStore(str(tmp_path / "state.db"))
+    catalogs = CatalogCache(upstream, lock_timeout_ms=100)
+    learner = Learner(store, catalogs, ProxyMetrics(TrafficBook()))
+    database = upstream.database or "postgres"
+    app = learner.open(VersionKey(database, "shop", "3"), "postgres", ('"$user"', "public"))
+    app.add(f"SELECT email FROM {SCHEMA}.users")
+    await learner.flush()  # the last good snapshot
+    migration = await asyncpg.connect(cluster.url())
+    blocker = await asyncpg.connect(cluster.url())
+    try:
+        await migration.execute(f"CREATE DOMAIN {SCHEMA}.email_text AS text")
+        cast = f"SELECT email::{SCHEMA}.email_text FROM {SCHEMA}.users"
+        app.add(cast)
+        # another session's lock on a catalog: the next read gives up waiting for it
+        await blocker.execute("BEGIN; LOCK TABLE pg_catalog.pg_type IN ACCESS EXCLUSIVE MODE")
+        complete = await learner.flush_for_decision(database, time.monotonic() + 5, write=False)
+        assert not complete
+        assert cast in set(learner.unanalysed(database))
+        await blocker.execute("ROLLBACK")
+        assert await learner.flush_for_decision(database, time.monotonic() + 30, write=False)
+        facets = {f.key for v in learner.unwritten_footprints(database) for f in v.facets}
+        assert f"type_named:{SCHEMA}.email_text" in facets
+    finally:
+        await blocker.close()
+        await migration.execute(f"DROP DOMAIN IF EXISTS {SCHEMA}.email_text")
+        await migration.close()
+        await catalogs.close()
+        store.close()
