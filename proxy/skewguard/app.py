@@ -34,8 +34,6 @@ from skewguard.store import StateStore, default_proxy_id, is_postgres_url, open_
 
 log = logging.getLogger("skewguard")
 
-#: How often the protected set of each database with the backstop is rewritten.
-BACKSTOP_SYNC_INTERVAL = 5.0
 #: How long shutdown waits for the last audits and learned footprints to be analysed
 #: and written, in all (after --shutdown-grace).
 FINAL_WRITE_TIMEOUT = 10.0
@@ -88,9 +86,7 @@ async def sync_backstop_once(book: PassBook, guard: Guard, store: StateStore) ->
     return len(installed)
 
 
-async def sync_backstop(
-    book: PassBook, guard: Guard, store: StateStore, interval: float = BACKSTOP_SYNC_INTERVAL
-) -> None:
+async def sync_backstop(book: PassBook, guard: Guard, store: StateStore, interval: float) -> None:
     """Every ``interval`` seconds, off the hot path; errors are counted and logged, never raised."""
     while True:
         try:
@@ -239,7 +235,7 @@ async def serve(
         proxy.backstop = PassBook(proxy.upstream, registry=proxy.metrics.registry)
         proxy.guard.passes = proxy.backstop
         backstop_task = asyncio.get_running_loop().create_task(
-            sync_backstop(proxy.backstop, proxy.guard, store)
+            sync_backstop(proxy.backstop, proxy.guard, store, settings.backstop_sync_interval)
         )
         prune_task = asyncio.get_running_loop().create_task(prune_audit(store, settings))
     if slot is not None:

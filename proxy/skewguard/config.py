@@ -202,6 +202,14 @@ def _check_pattern(value: str) -> None:
         raise ConfigError(str(exc)) from None
 
 
+def _interval(value: str) -> float:
+    """A duration greater than zero (``parse_duration``): ``0.5``, ``5s``, ``1m``."""
+    seconds = parse_duration(value)
+    if seconds <= 0:
+        raise ConfigError(f"expected a duration greater than zero; got {value!r}")
+    return seconds
+
+
 def _choice(*allowed: str) -> Callable[[str], str]:
     def convert(value: str) -> str:
         if value not in allowed:
@@ -333,6 +341,13 @@ OPTIONS: tuple[Option, ...] = (
         "at most this many audited DDL decisions are kept, the oldest go first (0: no cap)",
         _count,
         metavar="N",
+    ),
+    Option(
+        "backstop_sync_interval",
+        "how often the protected objects of each database with the backstop installed are "
+        "written to it (skewguard backstop install)",
+        _interval,
+        metavar="DURATION",
     ),
     Option(
         "keep_literals",
@@ -543,6 +558,7 @@ class Settings:
     admin_read_token_file: str | None = None
     audit_retention: float = 30 * 86400.0
     audit_max_rows: int = 100_000
+    backstop_sync_interval: float = 5.0
     keep_literals: bool = False
     identity_pattern: str = DEFAULT_PATTERN
     migrator_apps: tuple[str, ...] = ("migrator",)

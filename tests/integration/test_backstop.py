@@ -430,7 +430,9 @@ def test_a_proxy_syncs_what_a_tagged_version_reads(
         conn.execute(backstop.SET_MODE_SQL.replace("$1", "'enforce'").replace("$2", "1"))
     logdir = tmp_path_factory.mktemp("backstop-proxy")
     running = ProxyProcess(
-        upstream=cluster.url(sslmode="disable"), logfile=logdir / "proxy.log"
+        upstream=cluster.url(sslmode="disable"),
+        logfile=logdir / "proxy.log",
+        extra_args=["--backstop-sync-interval", "0.2"],
     ).start()
     try:
         dsn = (
@@ -448,7 +450,7 @@ def test_a_proxy_syncs_what_a_tagged_version_reads(
                     ).fetchone()
                 return [str(v) for v in row[0]] if row else None  # type: ignore[attr-defined]
 
-            assert wait_for(synced, timeout=30, interval=0.5) == ["orders@1.0"]
+            assert wait_for(synced, timeout=30, interval=0.1) == ["orders@1.0"]
             with app(cluster, database) as conn:
                 refused(conn, "ALTER TABLE users DROP COLUMN email")
                 conn.execute("ALTER TABLE users DROP COLUMN note")  # nobody reads it

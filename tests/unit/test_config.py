@@ -118,6 +118,7 @@ def test_precedence_is_per_setting(tmp_path: Path) -> None:
         ([], {}, "run = 5", "[run] must be a table"),
         ([], {}, "[run\n", "cannot read config file"),
         (["--tls-cert", "c.pem"], {}, None, "--tls-cert and --tls-key must be given together"),
+        (["--backstop-sync-interval", "0"], {}, None, "greater than zero"),
     ],
 )
 def test_errors_name_the_setting(
