@@ -509,6 +509,12 @@ class Learner:
         groups: dict[int, list[Any]] = {}
         valued: dict[frozenset[Facet], list[Any]] = {}  # value facets: [count, sample]
         try:
+            if items or named:
+                # what the caches hold was analysed against the snapshot they were reset
+                # for: a text run again after a schema change may use something else now
+                # (a relation created earlier on its search_path), so they must be known
+                # to match a snapshot read after these texts ran
+                await self._catalog(key.database, slog.user, read_after=when, deadline=deadline)
             for sql in named:  # named prepared statements break when their result type changes
                 _check(deadline)
                 result = await self._result_facets(

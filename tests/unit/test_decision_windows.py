@@ -148,3 +148,43 @@ async def test_a_text_is_not_analysed_against_a_snapshot_read_before_it_ran(
         await migration.close()
         await catalogs.close()
         store.close()
+
+
+async def test_a_text_run_again_after_a_schema_change_is_judged_on_the_new_schema(
+    upstream: Upstream, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """A text the learner's caches know, run again after a table is created earlier on
+    its search_path, reads that table now: learned from the caches as it was, the
+    version would use only the old one, and a column dropped from the new one would
+    pass."""
+    store = SqliteStore(str(tmp_path / "state.db"))
+    catalogs = CatalogCache(upstream)
+    metrics = ProxyMetrics(TrafficBook())
+    learner = Learner(store, catalogs, metrics)
+    guard = Guard(Settings(mode="enforce", decision_timeout=5), store, catalogs, learner, metrics)
+    database = upstream.database or "postgres"
+    front = f"{SCHEMA}_front"
+    path = (front, SCHEMA)
+    migration = await asyncpg.connect(cluster.url())
+    try:
+        await migration.execute(f"DROP SCHEMA IF EXISTS {front} CASCADE; CREATE SCHEMA {front}")
+        app = learner.open(VersionKey(database, "shop", "5"), "postgres", path)
+        app.add("SELECT email FROM users")  # the schema's users: nothing on the path before it
+        await learner.flush()
+        await migration.execute(f"CREATE TABLE {front}.users (id int, email text)")
+        app.add("SELECT email FROM users")  # the same text reads the new table now
+        await learner.flush()
+        requester = Requester(database, "postgres", Identity(), "test", path)
+        pending = await guard.begin(requester)
+        assert pending is not None
+        pending.apply(f"ALTER TABLE {front}.users DROP COLUMN email")
+        decision = await guard.judge(requester, pending, source="proxy")
+        assert decision.action.value == "block", decision
+        blocked = {f.version for f in decision.findings if f.severity.value == "break"}
+        assert blocked == {VersionKey(database, "shop", "5")}, decision
+    finally:
+        await migration.execute(f"DROP SCHEMA IF EXISTS {front} CASCADE")
+        await migration.close()
+        await catalogs.close()
+        await guard.settle(5)
+        store.close()
