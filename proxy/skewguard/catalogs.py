@@ -209,10 +209,11 @@ class CatalogCache:
     async def _refresh(self, slot: _Slot, database: str, user: str) -> CatalogSnapshot | None:
         """The current snapshot: the kept one when unchanged, else a new read; None on failure.
 
-        A kept connection the server has closed since (idle timeout, restart)
-        is replaced once.
+        A kept connection the server has closed since (idle timeout, restart),
+        or one it ends during the read (pg_terminate_backend, a failover), is
+        replaced once.
         """
-        for _ in range(2):
+        for attempt in range(2):
             reused = slot.conn is not None
             try:
                 if slot.conn is None:
@@ -230,9 +231,12 @@ class CatalogCache:
                 async with asyncio.timeout(limit):
                     return await self._current(slot, slot.conn)
             except SIDE_ERRORS as exc:
+                # ended under the read: the error may be the transaction's exit on a closed
+                # connection ("the underlying connection is closed"), not the server's
+                lost = slot.conn is not None and (reused or slot.conn.is_closed())
                 await _drop(slot)
                 slot.gone = isinstance(exc, asyncpg.InvalidCatalogNameError)
-                if not reused:  # warned once per outage: what waits retries it every second
+                if not lost or attempt:  # warned once per outage: what waits retries it
                     level = logging.WARNING if slot.failed_at is None else logging.DEBUG
                     log.log(level, "cannot read the catalog of %s: %s", database, exc)
                     return None

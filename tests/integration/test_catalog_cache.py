@@ -8,6 +8,7 @@ read; a snapshot is kept (the same object) when only data changed.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 
@@ -336,6 +337,34 @@ async def test_a_kept_connection_the_server_closed_is_replaced(
     finally:
         await killer.close()
     assert "after_kill" in _columns(await _now(cache, cluster), schema, "t")
+
+
+async def test_a_connection_ended_during_a_read_is_replaced(cluster: LocalCluster) -> None:
+    """A new catalog connection the server ends mid-read (pg_terminate_backend, a
+    failover): the read is tried once more on another one, rather than given up (a
+    decision then refused, as one that could not judge, a change it would have let by)."""
+    cache = CatalogCache(parse_upstream(cluster.url(sslmode="disable")), lock_timeout_ms=30_000)
+    blocker = await asyncpg.connect(cluster.url())
+    killer = await asyncpg.connect(cluster.url())
+    catalog_reader = (
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'skewguard-catalog'"
+        " AND datname = 'postgres' AND wait_event_type = 'Lock'"
+    )
+    try:
+        await blocker.execute("BEGIN; LOCK TABLE pg_catalog.pg_attrdef IN ACCESS EXCLUSIVE MODE")
+        load = asyncio.ensure_future(cache.get("postgres", cluster.superuser))
+        deadline = time.monotonic() + 30
+        while (pid := await killer.fetchval(catalog_reader)) is None:  # the read waits
+            assert time.monotonic() < deadline and not load.done()
+            await asyncio.sleep(0.05)
+        assert await killer.fetchval("SELECT pg_terminate_backend($1)", pid)
+        await blocker.execute("ROLLBACK")
+        snapshot, _ = await asyncio.wait_for(load, 30)
+        assert snapshot is not None
+    finally:
+        await blocker.close()
+        await killer.close()
+        await cache.close()
 
 
 async def test_temporary_tables_leave_the_snapshot_as_it_was(
