@@ -112,8 +112,9 @@ async def connect_side(
         ),
     )
     if conn.get_server_version() >= (14, 0):  # no idle_session_timeout before 14
-        try:
-            await conn.execute(f"SET idle_session_timeout = {IDLE_SESSION_MS}")
+        try:  # a server silent from now on would hold the caller forever
+            async with asyncio.timeout(connect_timeout):
+                await conn.execute(f"SET idle_session_timeout = {IDLE_SESSION_MS}")
         except BaseException:
             conn.terminate()
             raise

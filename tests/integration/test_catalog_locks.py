@@ -8,6 +8,7 @@ the load with a lock timeout, so the test is timing-free.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import asyncpg
@@ -117,6 +118,67 @@ async def test_side_connection_failures_are_side_errors(cluster: LocalCluster) -
             statement_timeout_ms=1000,
             connect_timeout=5,
         )
+
+
+async def _stalling_relay(cluster: LocalCluster) -> asyncio.Server:
+    """A TCP hop to the cluster that stops passing the server's bytes on after its first
+    ReadyForQuery (the connection stays open): a server, or a network, that stops
+    answering right after authentication."""
+
+    async def relay(client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
+        server_r, server_w = await asyncio.open_connection(cluster.host, cluster.port)
+
+        async def upward() -> None:
+            while data := await client_r.read(65536):
+                server_w.write(data)
+
+        pump = asyncio.ensure_future(upward())
+        try:
+            while True:  # typed messages once the client's startup packet is answered
+                header = await server_r.readexactly(5)
+                body = await server_r.readexactly(int.from_bytes(header[1:], "big") - 4)
+                client_w.write(header + body)
+                if header[:1] == b"Z":
+                    break
+            await asyncio.Event().wait()  # silence from now on
+        finally:
+            pump.cancel()
+            server_w.close()
+            client_w.close()
+
+    return await asyncio.start_server(relay, "127.0.0.1", 0)
+
+
+async def test_a_server_silent_after_authentication_fails_the_connect(
+    cluster: LocalCluster,
+) -> None:
+    """The settings a side connection sets after connecting are bounded by its connect
+    timeout: a catalog load waited forever there, holding the database's catalog lock
+    (every later read of it, and the learner's flushes, waited behind it)."""
+    relay = await _stalling_relay(cluster)
+    port = relay.sockets[0].getsockname()[1]
+    upstream = parse_upstream(
+        f"postgresql://{cluster.superuser}@127.0.0.1:{port}/postgres?sslmode=disable"
+    )
+    connect = asyncio.ensure_future(
+        connect_side(
+            upstream,
+            database="postgres",
+            user=cluster.superuser,
+            application_name="skewguard-test",
+            lock_timeout_ms=200,
+            statement_timeout_ms=1000,
+            connect_timeout=1,
+        )
+    )
+    try:
+        done, _ = await asyncio.wait({connect}, timeout=15)
+        assert done, "still connecting long past the connect timeout"
+        with pytest.raises(SIDE_ERRORS):
+            connect.result()
+    finally:
+        connect.cancel()
+        relay.close()
 
 
 async def test_load_does_not_wait_on_a_table_a_migration_holds(
