@@ -51,15 +51,23 @@ async def schema(cluster: LocalCluster) -> AsyncIterator[str]:
         await conn.close()
 
 
-async def _side(cluster: LocalCluster, lock_timeout_ms: int = 200) -> asyncpg.Connection:
+async def _side(
+    cluster: LocalCluster,
+    lock_timeout_ms: int = 200,
+    *,
+    database: str = "postgres",
+    url: str | None = None,
+    connect_timeout: float = 10,
+) -> asyncpg.Connection:
+    """A side connection to ``database`` (through ``url`` when given)."""
     return await connect_side(
-        parse_upstream(cluster.url(sslmode="disable")),
-        database="postgres",
+        parse_upstream(url or cluster.url(sslmode="disable", database=database)),
+        database=database,
         user=cluster.superuser,
         application_name="skewguard-test",
         lock_timeout_ms=lock_timeout_ms,
         statement_timeout_ms=5000,
-        connect_timeout=10,
+        connect_timeout=connect_timeout,
     )
 
 
@@ -107,17 +115,8 @@ async def test_side_connection_failures_are_side_errors(cluster: LocalCluster) -
         await close_side(side)  # closing a dead connection does not raise
     finally:
         await killer.close()
-    upstream = parse_upstream(cluster.url(sslmode="disable", database="no_such_db"))
     with pytest.raises(SIDE_ERRORS):
-        await connect_side(
-            upstream,
-            database="no_such_db",
-            user=cluster.superuser,
-            application_name="skewguard-test",
-            lock_timeout_ms=200,
-            statement_timeout_ms=1000,
-            connect_timeout=5,
-        )
+        await _side(cluster, database="no_such_db", connect_timeout=5)
 
 
 async def _stalling_relay(cluster: LocalCluster) -> asyncio.Server:
@@ -157,20 +156,8 @@ async def test_a_server_silent_after_authentication_fails_the_connect(
     (every later read of it, and the learner's flushes, waited behind it)."""
     relay = await _stalling_relay(cluster)
     port = relay.sockets[0].getsockname()[1]
-    upstream = parse_upstream(
-        f"postgresql://{cluster.superuser}@127.0.0.1:{port}/postgres?sslmode=disable"
-    )
-    connect = asyncio.ensure_future(
-        connect_side(
-            upstream,
-            database="postgres",
-            user=cluster.superuser,
-            application_name="skewguard-test",
-            lock_timeout_ms=200,
-            statement_timeout_ms=1000,
-            connect_timeout=1,
-        )
-    )
+    url = f"postgresql://{cluster.superuser}@127.0.0.1:{port}/postgres?sslmode=disable"
+    connect = asyncio.ensure_future(_side(cluster, url=url, connect_timeout=1))
     try:
         done, _ = await asyncio.wait({connect}, timeout=15)
         assert done, "still connecting long past the connect timeout"

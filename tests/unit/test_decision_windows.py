@@ -53,15 +53,23 @@ async def upstream(cluster: LocalCluster) -> AsyncIterator[Upstream]:
         await conn.close()
 
 
-async def test_a_text_analysed_after_a_partial_read_still_counts(
-    upstream: Upstream, tmp_path: Path
-) -> None:
+def _guarded(
+    upstream: Upstream, tmp_path: Path, *, decision_timeout: float
+) -> tuple[SqliteStore, CatalogCache, Learner, Guard]:
+    """A learner and a guard (enforce mode) on a state file in ``tmp_path``."""
     store = SqliteStore(str(tmp_path / "state.db"))
     catalogs = CatalogCache(upstream)
     metrics = ProxyMetrics(TrafficBook())
     learner = Learner(store, catalogs, metrics)
+    settings = Settings(mode="enforce", decision_timeout=decision_timeout)
+    return store, catalogs, learner, Guard(settings, store, catalogs, learner, metrics)
+
+
+async def test_a_text_analysed_after_a_partial_read_still_counts(
+    upstream: Upstream, tmp_path: Path
+) -> None:
     # a 0.2 s share of the deadline for the analysis of recent queries
-    guard = Guard(Settings(mode="enforce", decision_timeout=0.4), store, catalogs, learner, metrics)
+    store, catalogs, learner, guard = _guarded(upstream, tmp_path, decision_timeout=0.4)
     database = upstream.database or "postgres"
     app = learner.open(VersionKey(database, "shop", "1"), "postgres", ('"$user"', "public"))
     app.add(APP_READ)  # shop@1 ran it and stays connected
@@ -157,11 +165,7 @@ async def test_a_text_run_again_after_a_schema_change_is_judged_on_the_new_schem
     its search_path, reads that table now: learned from the caches as it was, the
     version would use only the old one, and a column dropped from the new one would
     pass."""
-    store = SqliteStore(str(tmp_path / "state.db"))
-    catalogs = CatalogCache(upstream)
-    metrics = ProxyMetrics(TrafficBook())
-    learner = Learner(store, catalogs, metrics)
-    guard = Guard(Settings(mode="enforce", decision_timeout=5), store, catalogs, learner, metrics)
+    store, catalogs, learner, guard = _guarded(upstream, tmp_path, decision_timeout=5)
     database = upstream.database or "postgres"
     front = f"{SCHEMA}_front"
     path = (front, SCHEMA)
