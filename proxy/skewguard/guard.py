@@ -119,6 +119,8 @@ PEER_SHARE = 0.3
 REPLAY_SHARE = 0.4
 REPLAY_MARGIN = 0.3
 MIN_REPLAY_BUDGET = 0.05
+#: Seconds an unjudged answer may still spend reading who is protected past the deadline.
+UNJUDGED_GRACE = 0.1
 #: Facets a rule's overturnable break may rest on: writes, whose values replay ran (a
 #: delete a new foreign key may refuse: on the rows the version's own writes left; an
 #: upsert whose arbiter is a partial index: by the literals of its WHERE).
@@ -952,6 +954,13 @@ class Guard:
             return False
         return catalog is not None and plain_procedure(catalog, names, requester.search_path)
 
+    def _time_left(self, requester: Requester) -> float:
+        """Seconds left of ``requester``'s decision (at least UNJUDGED_GRACE: a reply is
+        owed even when the deadline has just passed)."""
+        if requester.decide_by is None:
+            return self._settings.decision_timeout
+        return max(UNJUDGED_GRACE, requester.decide_by - time.monotonic())
+
     async def unjudged(
         self,
         requester: Requester,
@@ -971,9 +980,12 @@ class Guard:
         """
         if reason in _UNKNOWN_REACH and not users and requester.database:
             try:
-                protections = await self.protections(requester.database)
+                async with asyncio.timeout(self._time_left(requester)):
+                    protections = await self.protections(requester.database)
             except StateUnreadable as exc:
                 reason, why = "state", str(exc)
+            except TimeoutError:  # a stalled store must not hold the answer past the deadline
+                reason, why = "state", "the state store did not answer within the deadline"
             else:
                 if not protections:  # nothing to protect: an unmodelled change breaks no one
                     note = f"{reason} ({why}); no protected version"

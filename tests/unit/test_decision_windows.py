@@ -15,6 +15,7 @@ working meanwhile: a text it analyses between that read and that check is in nei
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -31,7 +32,7 @@ from skewguard.learning import Learner
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
 from skewguard.pgcluster import LocalCluster
-from skewguard.store import SqliteStore
+from skewguard.store import PostgresStore, SqliteStore
 
 SCHEMA = "sgwindow"
 APP_READ = f"SELECT email::{SCHEMA}.short_text FROM {SCHEMA}.users"
@@ -192,3 +193,44 @@ async def test_a_text_run_again_after_a_schema_change_is_judged_on_the_new_schem
         await catalogs.close()
         await guard.settle(5)
         store.close()
+
+
+async def test_an_unjudged_answer_does_not_wait_on_a_stalled_store_past_the_deadline(
+    upstream: Upstream, cluster: LocalCluster, tmp_path: Path
+) -> None:
+    """An unmodelled statement is refused only where some version is protected, which the
+    store tells; a store stalled on a lock must not hold that answer past the deadline
+    (its own lock_timeout is 5 s)."""
+    name = f"sgstall_{os.getpid()}"
+    admin = await asyncpg.connect(cluster.url())
+    await admin.execute(f"DROP DATABASE IF EXISTS {name}")
+    await admin.execute(f"CREATE DATABASE {name}")
+    state_url = cluster.url(database=name, sslmode="disable")
+    store = PostgresStore(state_url)
+    store.versions()  # the store's schema exists
+    catalogs = CatalogCache(upstream)
+    metrics = ProxyMetrics(TrafficBook())
+    guard = Guard(Settings(mode="enforce"), store, catalogs, None, metrics)
+    locker = await asyncpg.connect(state_url)
+    try:
+        await locker.execute("BEGIN; LOCK TABLE skewguard.versions IN ACCESS EXCLUSIVE MODE")
+        database = upstream.database or "postgres"
+        path = ('"$user"', "public")
+        requester = Requester(
+            database, "postgres", Identity(), "test", path, decide_by=time.monotonic() + 0.5
+        )
+        started = time.monotonic()
+        decision = await guard.unjudged(
+            requester, ["DO $$ BEGIN END $$"], "unmodelled", "a DO block"
+        )
+        took = time.monotonic() - started
+        assert decision.action.value == "block", decision
+        assert "within the deadline" in (decision.note or ""), decision
+        assert took < 4, took
+    finally:
+        await locker.close()
+        await catalogs.close()
+        await guard.settle(5)
+        store.close()
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
