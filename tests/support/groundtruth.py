@@ -414,7 +414,8 @@ SELECT 'column', ns.nspname, c.relname || '.' || a.attname,
        concat_ws(' ', format_type(a.atttypid, a.atttypmod), a.attnotnull,
                  pg_get_expr(d.adbin, d.adrelid), nullif(a.attidentity::text, ''),
                  nullif(a.attcollation, 0)::regcollation::text, a.attstorage,
-                 nullif(a.attstattarget, -1), col_description(a.attrelid, a.attnum))
+                 nullif(a.attstattarget, -1), col_description(a.attrelid, a.attnum),
+                 a.attacl::text)
 FROM pg_attribute a
 JOIN pg_class c ON c.oid = a.attrelid AND c.relkind IN ('r', 'p', 'v', 'm', 'f', 'c')
 JOIN ns ON ns.oid = c.relnamespace

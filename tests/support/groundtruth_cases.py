@@ -5412,3 +5412,6 @@ CASES += ROUND17
 from tests.support.groundtruth_round18 import CASES as ROUND18  # noqa: E402
 
 CASES += ROUND18
+from tests.support.groundtruth_round19 import CASES as ROUND19  # noqa: E402
+
+CASES += ROUND19
