@@ -339,6 +339,10 @@ class Function:
     #: For a function the planner may inline (see :func:`inline_key`): its body's md5, its
     #: volatility and strictness; None for any other.
     inline_key: str | None = None
+    #: A procedure's argument types as a CALL passes them, when it has OUT parameters:
+    #: since PostgreSQL 14 a CALL gives each OUT parameter an argument too (NULL by
+    #: convention) in its place. Empty otherwise: a call passes ``arg_types``.
+    call_types: tuple[str, ...] = ()
 
     @property
     def qname(self) -> str:
@@ -361,9 +365,14 @@ class Function:
         """``public.f(integer,text)``: the identity of this overload."""
         return f"{self.qname}({','.join(self.arg_types)})"
 
+    @property
+    def positional_types(self) -> tuple[str, ...]:
+        """The types of the arguments a positional call passes, in order."""
+        return self.call_types or self.arg_types
+
     def accepts_arity(self, n: int) -> bool:
         """Whether a call with ``n`` arguments can reach this overload."""
-        declared = len(self.arg_types)
+        declared = len(self.positional_types)
         if self.variadic:  # at least one variadic element, unless it has a default
             return n >= declared - self.n_defaults
         return declared - self.n_defaults <= n <= declared
@@ -791,6 +800,7 @@ def build_catalog(
             out_columns=_text_tuple(_get(r, "out_columns")),
             body=_body(_get(r, "body_language"), _get(r, "body_source")),
             inline_key=_get(r, "inline_key"),
+            call_types=_text_tuple(_get(r, "call_types")),
         )
         for r in functions
     )
@@ -996,6 +1006,12 @@ SELECT n.nspname::text AS schema,
              FROM unnest(p.proargnames, p.proargmodes::text[], p.proallargtypes)
                   WITH ORDINALITY AS x(name, mode, t, ord)
              WHERE x.mode IN ('o', 'b', 't') ORDER BY x.ord) AS out_columns,
+       CASE WHEN p.prokind = 'p' AND 'o' = ANY (p.proargmodes::text[])
+            THEN ARRAY(SELECT pg_catalog.format_type(x.t, NULL)
+                       FROM unnest(p.proallargtypes, p.proargmodes::text[])
+                            WITH ORDINALITY AS x(t, mode, ord)
+                       WHERE x.mode IN ('i', 'b', 'v', 'o') ORDER BY x.ord)
+       END AS call_types,
        p.provariadic <> 0 AS variadic,
        p.proretset AS returns_set,
        CASE WHEN p.prorettype = 'pg_catalog.trigger'::pg_catalog.regtype

@@ -31,6 +31,8 @@ CREATE FUNCTION norm2(t text) RETURNS text IMMUTABLE RETURN lower(t);
 CREATE FUNCTION norm3(t text) RETURNS text LANGUAGE sql STABLE SECURITY DEFINER
   AS 'SELECT lower(t)';
 CREATE FUNCTION norm4(t text) RETURNS text LANGUAGE plpgsql AS 'BEGIN RETURN t; END';
+CREATE PROCEDURE p(a text, OUT id int, INOUT n int DEFAULT 0) LANGUAGE sql AS 'SELECT 1, 2';
+CREATE PROCEDURE q(a int, INOUT n int) LANGUAGE sql AS 'SELECT 1';
 """
 
 
@@ -52,7 +54,9 @@ def _shape(cat: CatalogSnapshot) -> dict[str, Any]:
             if i.schema == "sgload"
         ),
         "functions": sorted(
-            (f.signature, f.arg_names, f.inline_key) for f in cat.functions if f.schema == "sgload"
+            (f.signature, f.arg_names, f.inline_key, f.call_types)
+            for f in cat.functions
+            if f.schema == "sgload"
         ),
         "enums": sorted((e.type_name, e.labels) for e in cat.enums if e.schema == "sgload"),
         "depends": {r.qname: r.depends for r in cat.relations if r.depends},
@@ -77,6 +81,13 @@ async def test_loader_matches_overlay(cluster: LocalCluster) -> None:
     assert modelled["constraints"] == real["constraints"]
     assert modelled["indexes"] == real["indexes"]
     assert modelled["functions"] == real["functions"]
+    # a CALL passes an argument for a procedure's OUT parameter too (PostgreSQL 14+)
+    (p,) = [f for f in loaded.functions if f.qname == "sgload.p"]
+    assert (p.arg_types, p.positional_types) == (
+        ("text", "integer"),
+        ("text", "integer", "integer"),
+    )
+    assert p.accepts_arity(2) and p.accepts_arity(3) and not p.accepts_arity(1)
     assert modelled["enums"] == real["enums"]
     assert real["depends"]["sgload.active"] == modelled["depends"]["sgload.active"]
     users = loaded.relation("sgload", "users")

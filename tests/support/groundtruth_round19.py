@@ -781,6 +781,234 @@ BREAKING += [
     ),
 ]
 
+# ------------------------------------------------------------ partitions re-cut
+SPLIT_2026 = (
+    "BEGIN; ALTER TABLE measurements DETACH PARTITION measurements_2026;"
+    " CREATE TABLE measurements_2026h1 PARTITION OF measurements"
+    " FOR VALUES FROM ('2026-01-01') TO ('2026-07-01');"
+    " INSERT INTO measurements SELECT * FROM measurements_2026 WHERE ts < '2026-07-01';"
+    " DROP TABLE measurements_2026; COMMIT"
+)
+SAFE += [
+    Case(
+        id="safe-r19-range-partition-recut-vs-writer-inside-the-new-bounds",
+        schema_sql=MEASUREMENTS,
+        versions={V1: [simple("INSERT INTO measurements VALUES ('2026-03-01', 6)")]},
+        migration_sql=SPLIT_2026,
+        note="March 2026 is inside the first half's partition",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-range-partition-recut-vs-writer-outside-the-new-bounds",
+        schema_sql=MEASUREMENTS,
+        versions={
+            V1: [
+                simple("INSERT INTO measurements VALUES ('2026-09-01', 7)"),
+                simple("DELETE FROM measurements WHERE ts = '2026-09-01'"),
+            ],
+            V2: [simple("INSERT INTO measurements VALUES ('2026-03-01', 6)")],
+        },
+        migration_sql=SPLIT_2026,
+        breaks=frozenset({V1}),
+        note="23514: no partition of measurements for 2026-09-01",
+    ),
+]
+
+HASHED = """
+CREATE TABLE carts (id int NOT NULL, note text) PARTITION BY HASH (id);
+CREATE TABLE carts_0 PARTITION OF carts FOR VALUES WITH (MODULUS 2, REMAINDER 0);
+CREATE TABLE carts_1 PARTITION OF carts FOR VALUES WITH (MODULUS 2, REMAINDER 1);
+"""
+
+
+def _cart(key: int) -> list[str | Q]:
+    return [
+        extended("INSERT INTO carts (id, note) VALUES (%s, %s)", key, "n"),
+        extended("DELETE FROM carts WHERE id = %s", key),
+    ]
+
+
+BREAKING += [
+    Case(
+        id="break-r19-hash-partition-detached-vs-a-key-hashing-to-it",
+        schema_sql=HASHED,
+        versions={V1: _cart(3), V2: _cart(1), V3: _cart(2)},
+        migration_sql="ALTER TABLE carts DETACH PARTITION carts_1",
+        breaks=frozenset({V1}),
+        note="23514: int 3 hashes to remainder 1 (1 and 2 to 0): no partition left for it",
+    ),
+]
+
+# ------------------------------------------------------------ ON UPDATE of a foreign key
+CODES = """
+CREATE TABLE plans (code text PRIMARY KEY, label text);
+INSERT INTO plans VALUES ('basic', 'Basic'), ('pro', 'Pro');
+CREATE TABLE subs (id serial PRIMARY KEY,
+  plan text CONSTRAINT subs_plan_fkey REFERENCES plans ON UPDATE CASCADE);
+INSERT INTO subs (plan) VALUES ('basic');
+"""
+PLAN_RECODER: list[str | Q] = [
+    simple("UPDATE plans SET code = 'basic2' WHERE code = 'basic'"),
+    simple("UPDATE plans SET code = 'basic' WHERE code = 'basic2'"),
+]
+PLAN_RELABELER = extended("UPDATE plans SET label = %s WHERE code = %s", "Basic!", "basic")
+NO_CASCADE = (
+    "BEGIN; ALTER TABLE subs DROP CONSTRAINT subs_plan_fkey;"
+    " ALTER TABLE subs ADD CONSTRAINT subs_plan_fkey FOREIGN KEY (plan) REFERENCES plans;"
+    " COMMIT"
+)
+SAFE += [
+    Case(
+        id="safe-r19-fk-on-update-cascade-dropped-vs-label-updater",
+        schema_sql=CODES,
+        versions={V1: [PLAN_RELABELER]},
+        migration_sql=NO_CASCADE,
+        note="the referenced key never changes",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-fk-on-update-cascade-dropped-vs-key-updater",
+        schema_sql=CODES,
+        versions={V1: PLAN_RECODER, V2: [PLAN_RELABELER]},
+        migration_sql=NO_CASCADE,
+        breaks=frozenset({V1}),
+        note="23503: subs still references basic",
+    ),
+]
+
+# ------------------------------------------------------------ schema USAGE under a view
+INTERNAL = """
+CREATE SCHEMA internal;
+CREATE TABLE internal.ledger (id serial PRIMARY KEY, amount int);
+INSERT INTO internal.ledger (amount) VALUES (1);
+CREATE VIEW public.ledger_view AS SELECT id, amount FROM internal.ledger;
+GRANT USAGE ON SCHEMA internal TO r19_app;
+GRANT SELECT ON internal.ledger TO r19_app;
+GRANT SELECT ON public.ledger_view TO r19_app;
+"""
+SAFE += [
+    Case(
+        id="safe-r19-schema-usage-revoked-vs-reader-through-an-owners-view",
+        schema_sql=INTERNAL,
+        versions={V1: [extended("SELECT id, amount FROM ledger_view WHERE id = %s", 1)]},
+        users={V1: "r19_app"},
+        migration_sql="REVOKE USAGE ON SCHEMA internal FROM r19_app",
+        note="the view reads internal.ledger with its owner's privileges",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-schema-usage-revoked-vs-direct-reader",
+        schema_sql=INTERNAL,
+        versions={
+            V1: [extended("SELECT id, amount FROM internal.ledger WHERE id = %s", 1)],
+            V2: [extended("SELECT id, amount FROM ledger_view WHERE id = %s", 1)],
+        },
+        users={V1: "r19_app", V2: "r19_app"},
+        migration_sql="REVOKE USAGE ON SCHEMA internal FROM r19_app",
+        breaks=frozenset({V1}),
+        note="42501: permission denied for schema internal",
+    ),
+]
+
+# ------------------------------------------------------------ inheritance
+INHERITED = """
+CREATE TABLE notes (id serial PRIMARY KEY, body text, tag varchar(10));
+CREATE TABLE pinned_notes (pinned_at timestamptz DEFAULT now()) INHERITS (notes);
+INSERT INTO pinned_notes (body, tag) VALUES ('p', 't');
+"""
+PINNED_TAGS = extended("SELECT id, tag FROM pinned_notes WHERE id > %s", 0)
+PINNED_TAGS_HELD = apg("SELECT id, tag FROM pinned_notes WHERE id > $1", 0)
+SAFE += [
+    Case(
+        id="safe-r19-only-parent-drops-the-column-vs-child-reader",
+        schema_sql=INHERITED,
+        versions={V1: [PINNED_TAGS, PINNED_TAGS_HELD]},
+        migration_sql="ALTER TABLE ONLY notes DROP COLUMN tag",
+        note="ONLY: the child keeps tag as its own column",
+    ),
+    Case(
+        id="safe-r19-parent-column-widened-vs-unnamed-child-reader",
+        schema_sql=INHERITED,
+        versions={V1: [PINNED_TAGS]},
+        migration_sql="ALTER TABLE notes ALTER COLUMN tag TYPE varchar(40)",
+        note="planned again",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-parent-column-renamed-vs-child-reader",
+        schema_sql=INHERITED,
+        versions={V1: [PINNED_TAGS], V2: [simple("SELECT id, body FROM pinned_notes")]},
+        migration_sql="ALTER TABLE notes RENAME COLUMN tag TO label",
+        breaks=frozenset({V1}),
+        note="42703: the rename recurses to pinned_notes",
+    ),
+    Case(
+        id="break-r19-parent-column-widened-vs-held-child-reader",
+        schema_sql=INHERITED,
+        versions={V1: [PINNED_TAGS_HELD], V2: [PINNED_TAGS]},
+        migration_sql="ALTER TABLE notes ALTER COLUMN tag TYPE varchar(40)",
+        breaks=frozenset({V1}),
+        note="0A000: the type change recurses to the child's held result",
+    ),
+]
+
+# ------------------------------------------------------------ identity ALWAYS vs updaters
+COUNTERS = """
+CREATE TABLE counters (id int GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, n int);
+INSERT INTO counters (n) VALUES (0);
+"""
+BREAKING += [
+    Case(
+        id="break-r19-identity-made-always-vs-upsert-setting-the-id",
+        schema_sql=COUNTERS,
+        versions={
+            V1: [
+                simple(
+                    "INSERT INTO counters (id, n) VALUES (1, 1) ON CONFLICT (id)"
+                    " DO UPDATE SET n = counters.n + 1"
+                )
+            ],
+            V2: [extended("UPDATE counters SET n = n + 1 WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE counters ALTER COLUMN id SET GENERATED ALWAYS",
+        breaks=frozenset({V1}),
+        note="428C9: cannot insert a non-DEFAULT value into id, even when it conflicts",
+    ),
+    Case(
+        id="break-r19-identity-made-always-vs-updater-of-the-id",
+        schema_sql=COUNTERS,
+        versions={
+            V1: [simple("UPDATE counters SET id = id WHERE id = 1")],
+            V2: [extended("UPDATE counters SET n = n + 1 WHERE id = %s", 1)],
+        },
+        migration_sql="ALTER TABLE counters ALTER COLUMN id SET GENERATED ALWAYS",
+        breaks=frozenset({V1}),
+        note="428C9: column id can only be updated to DEFAULT",
+    ),
+]
+
+# ------------------------------------------------------------ procedures gaining an OUT
+PROCS = """
+CREATE TABLE jobs (id serial PRIMARY KEY, name text);
+CREATE PROCEDURE enqueue(p_name text) LANGUAGE sql AS $$INSERT INTO jobs (name) VALUES (p_name)$$;
+"""
+BREAKING += [
+    Case(
+        id="break-r19-procedure-recreated-with-an-out-param-vs-old-call",
+        schema_sql=PROCS,
+        versions={V1: [simple("CALL enqueue('a')")]},
+        migration_sql="BEGIN; DROP PROCEDURE enqueue(text);"
+        " CREATE PROCEDURE enqueue(p_name text, OUT job_id int) LANGUAGE sql"
+        " AS $$INSERT INTO jobs (name) VALUES (p_name) RETURNING id$$; COMMIT",
+        breaks=frozenset({V1}),
+        note="42883: a CALL passes an argument for every OUT parameter since PostgreSQL 14",
+    ),
+]
+
 ROUND19_SAFE = SAFE
 ROUND19_BREAKING = BREAKING
 CASES = SAFE + BREAKING

@@ -59,6 +59,7 @@ def function_row(name: str, args: list[str], **over: Any) -> dict[str, Any]:
         "arg_names": ["" for _ in args],
         "out_columns": [],
         "inline_key": None,
+        "call_types": None,
     }
     row.update(over)
     return row

@@ -1027,7 +1027,7 @@ class QueryWalker:
             for f in candidates
             if f.accepts_arity(len(arg_types))
             and f.takes_names(named)
-            and not any(map(cannot_take, positional, f.arg_types))
+            and not any(map(cannot_take, positional, f.positional_types))
         ]
         if not reachable:
             self._add(_F.MISSING_FUNCTION, call)
@@ -1189,14 +1189,14 @@ def _best_overloads(candidates: list[Function], arg_types: list[str]) -> list[Fu
     exact = [
         f
         for f in candidates
-        if all(t in (UNKNOWN, d) for t, d in zip(positional, f.arg_types, strict=False))
+        if all(t in (UNKNOWN, d) for t, d in zip(positional, f.positional_types, strict=False))
     ]
     if exact and len(exact) < len(candidates):
         return exact
     fitting = [
         f
         for f in candidates
-        if all(compatible(t, d) for t, d in zip(positional, f.arg_types, strict=False))
+        if all(compatible(t, d) for t, d in zip(positional, f.positional_types, strict=False))
     ]
     return fitting or candidates
 

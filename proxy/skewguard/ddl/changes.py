@@ -553,6 +553,9 @@ class ReplaceFunction(Change):
     #: an SQL function; see :func:`skewguard.catalog.inline_key`): an index expression
     #: over it stays cached with the old expansion on open connections.
     new_body: bool = False
+    #: A procedure gained an OUT parameter: a CALL passes an argument for each since
+    #: PostgreSQL 14, so a CALL written for the old definition has too few (42883).
+    more_call_args: bool = False
 
     PHRASE: ClassVar[str] = "redefining function {subject}"
 
@@ -562,7 +565,7 @@ class ReplaceFunction(Change):
         return (
             self.old_result == self.new_result
             and not (self.fewer_defaults or self.renamed_args or self.reshaped)
-            and not self.lost_variadic
+            and not (self.lost_variadic or self.more_call_args)
         )
 
     def _stored(self) -> _Stored:
@@ -575,6 +578,7 @@ class ReplaceFunction(Change):
                 ("reshaped", self.reshaped),
                 ("lost_variadic", self.lost_variadic),
                 ("new_body", self.new_body),
+                ("more_call_args", self.more_call_args),
             ),
         )
 

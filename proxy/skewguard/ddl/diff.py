@@ -682,7 +682,9 @@ def _functions(
             reshaped = now.out_columns != f.out_columns
             unspread = f.variadic and not now.variadic
             body = now.inline_key != f.inline_key
-            if fewer or renamed or reshaped or unspread or body or now.return_type != f.return_type:
+            more = len(now.positional_types) > len(f.positional_types)
+            retyped = now.return_type != f.return_type
+            if fewer or renamed or reshaped or unspread or body or more or retyped:
                 out.append(
                     ReplaceFunction(
                         f.signature,
@@ -693,6 +695,7 @@ def _functions(
                         reshaped=reshaped and now.return_type == f.return_type,
                         lost_variadic=unspread,
                         new_body=body,
+                        more_call_args=more,
                     )
                 )
             continue

@@ -329,10 +329,10 @@ class _BindParams(Visitor):
     def visit_FuncCall(self, _parent: Any, node: Any) -> None:
         names = [str(n.sval) for n in node.funcname or () if isinstance(n, ast.String)]
         args = node.args or ()
-        if not names or names[-1] != self.fn.name or len(args) > len(self.fn.arg_types):
+        if not names or names[-1] != self.fn.name or len(args) > len(self.fn.positional_types):
             return
         typed = []
-        for arg, typ in zip(args, self.fn.arg_types, strict=False):
+        for arg, typ in zip(args, self.fn.positional_types, strict=False):
             if isinstance(arg, ast.ParamRef):
                 arg, self.changed = ast.TypeCast(arg=arg, typeName=_type_name(typ)), True
             typed.append(arg)

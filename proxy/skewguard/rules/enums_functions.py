@@ -216,7 +216,7 @@ def ambiguous(candidates: Sequence[Function], args: list[str]) -> bool:
         f
         for f in candidates
         if f.accepts_arity(len(args))
-        and all(compatible(a, d) for a, d in zip(args, f.arg_types, strict=False))
+        and all(compatible(a, d) for a, d in zip(args, f.positional_types, strict=False))
     ]
     for score in (_exact, _exact_or_preferred):
         fits = _best(fits, args, score)
@@ -226,7 +226,7 @@ def ambiguous(candidates: Sequence[Function], args: list[str]) -> bool:
     if not unknown:
         return True
     for i in unknown:
-        taken = [(f, f.arg_types[i] if i < len(f.arg_types) else "") for f in fits]
+        taken = [(f, f.positional_types[i] if i < len(f.positional_types) else "") for f in fits]
         categories = {category(t) for _, t in taken}
         if "text" in categories:
             chosen = "text"
@@ -243,21 +243,21 @@ def ambiguous(candidates: Sequence[Function], args: list[str]) -> bool:
     known = {a for a in args if a != UNKNOWN}
     if len(known) == 1:
         (same,) = known
-        passes = [f for f in fits if all(compatible(same, f.arg_types[i]) for i in unknown)]
+        passes = [f for f in fits if all(compatible(same, f.positional_types[i]) for i in unknown)]
         if len(passes) == 1:
             return False
     return True
 
 
 def _exact(f: Function, args: list[str]) -> int:
-    return sum(1 for a, d in zip(args, f.arg_types, strict=False) if a == d)
+    return sum(1 for a, d in zip(args, f.positional_types, strict=False) if a == d)
 
 
 def _exact_or_preferred(f: Function, args: list[str]) -> int:
     """Positions taken exactly, or by the preferred type of a known argument's category."""
     return sum(
         1
-        for a, d in zip(args, f.arg_types, strict=False)
+        for a, d in zip(args, f.positional_types, strict=False)
         if a == d or (a != UNKNOWN and preferred(d) and category(d) == category(a))
     )
 
@@ -396,6 +396,8 @@ def check_replaced_function(ctx: Context, change: ReplaceFunction) -> Iterator[H
                 if change.fewer_defaults
                 else " (the call spreads its values over an argument no longer VARIADIC)"
                 if change.lost_variadic
+                else " (the CALL passes no argument for the procedure's new OUT parameter)"
+                if change.more_call_args
                 else " (the call names an argument the new definition calls otherwise)"
             )
             yield Hit(Severity.BREAK, breaks(what, v, f) + why, v, f, ev)
@@ -477,6 +479,24 @@ REPLACED_FUNCTION: Rule[ReplaceFunction] = Rule(
             "SELECT g() + 1",
             "DROP FUNCTION g(); CREATE FUNCTION g() RETURNS text LANGUAGE sql AS $$SELECT '1'$$",
             True,
+        ),
+        Example(
+            "CREATE TABLE jobs (id serial, name text); CREATE PROCEDURE enqueue(n text)"
+            " LANGUAGE sql AS 'INSERT INTO jobs (name) VALUES (n)'",
+            "CALL enqueue('a')",
+            "DROP PROCEDURE enqueue(text); CREATE PROCEDURE enqueue(n text, OUT id int)"
+            " LANGUAGE sql AS 'INSERT INTO jobs (name) VALUES (n) RETURNING id'",
+            True,
+            "42883: since PostgreSQL 14 a CALL passes an argument for each OUT parameter",
+        ),
+        Example(
+            "CREATE TABLE jobs (id serial, name text); CREATE PROCEDURE enqueue(n text)"
+            " LANGUAGE sql AS 'INSERT INTO jobs (name) VALUES (n)'",
+            "CALL enqueue('a')",
+            "DROP PROCEDURE enqueue(text); CREATE PROCEDURE enqueue(n text, INOUT id int DEFAULT 0)"
+            " LANGUAGE sql AS 'INSERT INTO jobs (name) VALUES (n) RETURNING id'",
+            False,
+            "an INOUT parameter with a default may be left out",
         ),
         Example(
             "CREATE FUNCTION g() RETURNS int LANGUAGE sql AS 'SELECT 1'",

@@ -37,6 +37,13 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         for p in params
         if p.mode in (*outputs, modes.FUNC_PARAM_INOUT)
     )
+    # since PostgreSQL 14 a CALL passes an argument for each OUT parameter of a procedure
+    has_out = any(p.mode == modes.FUNC_PARAM_OUT for p in params)
+    call_types = (
+        tuple(format_type(p.argType, cat, user_path(ov))[1] for p in params)
+        if node.is_procedure and has_out
+        else ()
+    )
     if node.returnType is not None:
         ret = format_type(node.returnType, cat, user_path(ov))[1]
         setof = bool(node.returnType.setof)
@@ -59,6 +66,7 @@ def create_function(ov: Overlay, m: Model, node: Any) -> None:
         arg_names=input_names,
         out_columns=out_columns,
         inline_key=_inline_key(node, options),
+        call_types=call_types,
     )
     for oid, f in m.funcs.items():
         if f.signature == fn.signature:
