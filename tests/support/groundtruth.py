@@ -465,6 +465,10 @@ FROM pg_operator o JOIN ns ON ns.oid = o.oprnamespace
 UNION ALL
 SELECT 'rule', schemaname, tablename || '.' || rulename, definition FROM pg_rules
 WHERE schemaname IN (SELECT nspname FROM ns)
+UNION ALL
+SELECT 'cast', '', format('%s AS %s', c.castsource::regtype, c.casttarget::regtype),
+       concat_ws(' ', c.castcontext, c.castmethod, c.castfunc::regprocedure::text)
+FROM pg_cast c WHERE c.oid >= 16384
 ORDER BY 1, 2, 3, 4
 """
 

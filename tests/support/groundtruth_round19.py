@@ -973,4 +973,37 @@ BREAKING += [
 ]
 
 
+# ------------------------------------------------------------ a legacy implicit cast
+CUSTOMERS = """
+CREATE TABLE customers (id int PRIMARY KEY, name text, phone text);
+INSERT INTO customers VALUES (1, 'ann', '555'), (2, 'bob', '556');
+"""
+LEGACY_CAST = "CREATE CAST (integer AS text) WITH INOUT AS IMPLICIT"
+CUSTOMER_LOOKUP = extended("SELECT id, name FROM customers WHERE phone = %s", "555")
+SAFE += [
+    Case(
+        id="safe-r19-implicit-int-to-text-cast-vs-typed-statements",
+        schema_sql=CUSTOMERS,
+        versions={
+            V1: [CUSTOMER_LOOKUP],
+            V2: [simple("UPDATE customers SET name = name || '!' WHERE id = 2")],
+        },
+        migration_sql=LEGACY_CAST,
+        note="text || text and text = text resolve as before",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-implicit-int-to-text-cast-vs-concatenation-with-an-int",
+        schema_sql=CUSTOMERS,
+        versions={
+            V1: [extended("SELECT 'C-' || id FROM customers WHERE id = %s", 1)],
+            V2: [CUSTOMER_LOOKUP],
+        },
+        migration_sql=LEGACY_CAST,
+        breaks=frozenset({V1}),
+        note="42725: unknown || integer is textcat or anytextcat now",
+    ),
+]
+
 CASES = SAFE + BREAKING

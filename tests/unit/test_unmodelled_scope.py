@@ -364,6 +364,28 @@ def test_function_changes_reach_their_callers(base: CatalogSnapshot) -> None:
         assert Overlay(base).apply(harmless) == []
 
 
+def test_an_implicit_cast_reaches_every_relation_and_function(base: CatalogSnapshot) -> None:
+    """``text || integer`` is ambiguous (42725) once integer casts to text implicitly:
+    which statements resolve an operator over the two types is not learned."""
+    exc = unmodelled(base, "CREATE CAST (integer AS text) WITH INOUT AS IMPLICIT")
+    assert exc.affects is not None
+    assert exc.affects.use is Use.ANY
+    assert {"public.users", "public.audit", "public.active", "public.m_1"} <= (
+        exc.affects.relations
+    )
+    assert "public.score(integer)" in exc.affects.functions
+    assert touching(exc.affects, {V1: fp("relation_read:public.audit")}) == {
+        V1: Facet.from_key("relation_read:public.audit")
+    }
+
+
+@pytest.mark.parametrize("context", ["", " AS ASSIGNMENT"])
+def test_explicit_and_assignment_casts_only_make_more_succeed(
+    base: CatalogSnapshot, context: str
+) -> None:
+    assert Overlay(base).apply(f"CREATE CAST (integer AS text) WITH INOUT{context}") == []
+
+
 def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) -> None:
     exc = unmodelled(base, "ALTER ROLE app_rw SET statement_timeout = '1s'")
     assert exc.affects == Affects(Use.ANY, "role app_rw", roles=frozenset({"app_rw"}))
