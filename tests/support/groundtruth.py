@@ -441,7 +441,7 @@ SELECT 'type', ns.nspname, t.typname,
        concat_ws(' ', (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                        FROM pg_enum e WHERE e.enumtypid = t.oid),
                  CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
-                 CASE WHEN t.typnotnull THEN 'not null' END,
+                 CASE WHEN t.typnotnull THEN 'not null' END, t.typdefault,
                  (SELECT string_agg(pg_get_constraintdef(k.oid), ',' ORDER BY k.conname)
                   FROM pg_constraint k WHERE k.contypid = t.oid))
 FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'c')

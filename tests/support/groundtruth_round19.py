@@ -253,15 +253,6 @@ HB_FIND = prepared(
     "select p1_0.id,p1_0.amount,p1_0.customer_id from purchase p1_0 where p1_0.customer_id=%s", 1
 )
 
-SAFE += [
-    Case(
-        id="safe-r19-hibernate-update-adds-a-wrapper-field-vs-old-writers",
-        schema_sql=HIBERNATE,
-        versions={V1: _hb_purchase(1001, 1), V2: [HB_FIND]},
-        migration_sql="alter table if exists purchase add column note varchar(255)",
-        note="a wrapper type maps to a nullable column; the old writer leaves it NULL",
-    ),
-]
 BREAKING += [
     Case(
         id="break-r19-hibernate-update-adds-a-primitive-field-vs-old-writers",
@@ -515,14 +506,6 @@ BREAKING += [
         migration_sql=DETACH_CONCURRENTLY,
         breaks=frozenset({V1}),
         note="23514: no partition of measurements for 2025-12-30",
-    ),
-    Case(
-        id="break-r19-detach-list-partition-without-default-vs-its-writer",
-        schema_sql=REGIONS,
-        versions={V1: EU_SALE, V2: [US_SALE]},
-        migration_sql="ALTER TABLE sales DETACH PARTITION sales_eu",
-        breaks=frozenset({V1}),
-        note="23514: no partition of sales for 'eu'",
     ),
 ]
 
@@ -1003,6 +986,33 @@ BREAKING += [
         migration_sql=LEGACY_CAST,
         breaks=frozenset({V1}),
         note="42725: unknown || integer is textcat or anytextcat now",
+    ),
+]
+
+# ------------------------------------------------------------ a domain's default
+LABELS = """
+CREATE DOMAIN label AS text CONSTRAINT label_nonempty CHECK (VALUE <> '');
+CREATE TABLE tags (id serial PRIMARY KEY, l label, note text);
+INSERT INTO tags (l, note) VALUES ('a', 'n');
+"""
+TAG_NOTE_ONLY = extended("INSERT INTO tags (note) VALUES (%s)", "x")
+SAFE += [
+    Case(
+        id="safe-r19-domain-default-set-to-an-accepted-value-vs-omitting-writer",
+        schema_sql=LABELS,
+        versions={V1: [TAG_NOTE_ONLY]},
+        migration_sql="ALTER DOMAIN label SET DEFAULT 'untagged'",
+        note="'untagged' passes the domain's check",
+    ),
+]
+BREAKING += [
+    Case(
+        id="break-r19-domain-default-set-to-a-refused-value-vs-omitting-writer",
+        schema_sql=LABELS,
+        versions={V1: [TAG_NOTE_ONLY], V2: [extended("INSERT INTO tags (l) VALUES (%s)", "b")]},
+        migration_sql="ALTER DOMAIN label SET DEFAULT ''",
+        breaks=frozenset({V1}),
+        note="23514: the domain's default fails the domain's own check",
     ),
 ]
 

@@ -386,6 +386,22 @@ def test_explicit_and_assignment_casts_only_make_more_succeed(
     assert Overlay(base).apply(f"CREATE CAST (integer AS text) WITH INOUT{context}") == []
 
 
+def test_a_domain_default_reaches_the_writers_of_its_columns() -> None:
+    """A writer leaving a column of the domain out gets the new default, which may fail
+    the domain's own check: SET DEFAULT is judged like DROP DEFAULT."""
+    overlay = Overlay(CatalogSnapshot(schemas=frozenset({"public"})))
+    overlay.apply(
+        "CREATE DOMAIN label AS text CHECK (VALUE <> '');"
+        " CREATE TABLE tags (id int, l label); CREATE TABLE other (id int)"
+    )
+    exc = unmodelled(overlay.catalog, "ALTER DOMAIN label SET DEFAULT ''")
+    assert exc.affects is not None
+    assert exc.affects.use is Use.WRITES
+    assert "public.tags" in exc.affects.relations
+    assert "public.other" not in exc.affects.relations
+    assert Overlay(overlay.catalog).apply("ALTER DOMAIN label DROP NOT NULL") == []
+
+
 def test_role_settings_reach_the_sessions_of_that_role(base: CatalogSnapshot) -> None:
     exc = unmodelled(base, "ALTER ROLE app_rw SET statement_timeout = '1s'")
     assert exc.affects == Affects(Use.ANY, "role app_rw", roles=frozenset({"app_rw"}))

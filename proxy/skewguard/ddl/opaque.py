@@ -530,8 +530,10 @@ def _trigger_harm(scope: Scope, node: Any, oid: int) -> str | None:
 
 
 def _alter_domain(scope: Scope, node: Any) -> None:
-    # T: SET/DROP DEFAULT (def_ None: drop), O: SET NOT NULL, C: ADD CONSTRAINT
-    narrowing = (node.subtype == "T" and node.def_ is None) or node.subtype in ("O", "C")
+    # T: SET/DROP DEFAULT, O: SET NOT NULL, C: ADD CONSTRAINT. A writer leaving a column
+    # of the domain out gets the domain's default (when the column has none): a new one
+    # may fail the domain's own check, or a table's check, key or foreign key.
+    narrowing = node.subtype in ("T", "O", "C")
     names = names_of(node.typeName)
     if narrowing and scope.type_used(names):
         raise CannotModel(
