@@ -441,7 +441,7 @@ SELECT 'type', ns.nspname, t.typname,
        concat_ws(' ', (SELECT string_agg(e.enumlabel, ',' ORDER BY e.enumsortorder)
                        FROM pg_enum e WHERE e.enumtypid = t.oid),
                  CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod) END,
-                 CASE WHEN t.typnotnull THEN 'not null' END, t.typdefault,
+                 CASE WHEN t.typnotnull THEN 'not null' END, t.typdefault, t.typacl::text,
                  (SELECT string_agg(pg_get_constraintdef(k.oid), ',' ORDER BY k.conname)
                   FROM pg_constraint k WHERE k.contypid = t.oid))
 FROM pg_type t JOIN ns ON ns.oid = t.typnamespace WHERE t.typtype IN ('e', 'd', 'c')
@@ -469,6 +469,8 @@ UNION ALL
 SELECT 'cast', '', format('%s AS %s', c.castsource::regtype, c.casttarget::regtype),
        concat_ws(' ', c.castcontext, c.castmethod, c.castfunc::regprocedure::text)
 FROM pg_cast c WHERE c.oid >= 16384
+UNION ALL
+SELECT 'language', '', l.lanname, l.lanacl::text FROM pg_language l WHERE l.lanispl
 ORDER BY 1, 2, 3, 4
 """
 

@@ -52,9 +52,6 @@ TO_NAMES_HELD = apg(
     ' FROM "user" "User" WHERE "User"."id" = $1',
     1,
 )
-TO_LAST_NAME_HELD = apg(
-    'SELECT "User"."lastName" AS "User_lastName" FROM "user" "User" WHERE "User"."id" = $1', 1
-)
 TO_EDITOR: list[str | Q] = [
     extended(
         'INSERT INTO "user"("firstName", "lastName", "role") VALUES (%s, DEFAULT, %s)'
@@ -128,14 +125,6 @@ BREAKING += [
         migration_sql=_typeorm_enum("admin", "editor", "viewer", "guest"),
         breaks=frozenset({V1}),
         note="0A000: the held result's role is another type now (a new oid)",
-    ),
-    Case(
-        id="break-r19-typeorm-rename-mixed-case-column-vs-aliased-reader",
-        schema_sql=TYPEORM,
-        versions={V1: [TO_FIND], V2: [TO_LAST_NAME_HELD]},
-        migration_sql='ALTER TABLE "user" RENAME COLUMN "firstName" TO "givenName"',
-        breaks=frozenset({V1}),
-        note='42703: "User"."firstName" through the alias "User" of table "user"',
     ),
 ]
 
@@ -282,12 +271,6 @@ ECTO_INSERT_TITLED = apg(
     WHEN,
     WHEN,
 )
-ECTO_INSERT_UNTITLED = apg(
-    'INSERT INTO "posts" ("body","inserted_at","updated_at") VALUES ($1,$2,$3) RETURNING "id"',
-    "b",
-    WHEN,
-    WHEN,
-)
 ECTO_VERSION = (
     'INSERT INTO "schema_migrations" ("version","inserted_at") VALUES (20260102030405, now())'
 )
@@ -304,16 +287,6 @@ SAFE += [
         versions={V1: [ECTO_GET], V2: [ECTO_INSERT_TITLED]},
         migration_sql=ECTO_TITLE_REQUIRED,
         note="modify re-states varchar(255): no new result type, and every writer gives title",
-    ),
-]
-BREAKING += [
-    Case(
-        id="break-r19-ecto-modify-same-type-null-false-vs-untitled-writer",
-        schema_sql=ECTO,
-        versions={V1: [ECTO_GET], V2: [ECTO_INSERT_UNTITLED], V3: [ECTO_INSERT_TITLED]},
-        migration_sql=ECTO_TITLE_REQUIRED,
-        breaks=frozenset({V2}),
-        note="23502 for the insert without title; the held reader is fine",
     ),
 ]
 
@@ -451,16 +424,6 @@ SAFE += [
         versions={V1: LB_OMITTING, V2: [LB_GIVING]},
         migration_sql=LB_DEFAULT + "\n" + LB_NOT_NULL,
         note="addDefaultValue first: the omitting writer gets 'active'",
-    ),
-]
-BREAKING += [
-    Case(
-        id="break-r19-liquibase-not-null-without-default-vs-omitting-writer",
-        schema_sql=LIQUIBASE,
-        versions={V1: LB_OMITTING, V2: [LB_GIVING]},
-        migration_sql=LB_NOT_NULL,
-        breaks=frozenset({V1}),
-        note="23502: defaultNullValue fills the old rows only, not new inserts",
     ),
 ]
 
@@ -813,14 +776,6 @@ SAFE += [
 ]
 BREAKING += [
     Case(
-        id="break-r19-parent-column-renamed-vs-child-reader",
-        schema_sql=INHERITED,
-        versions={V1: [PINNED_TAGS], V2: [simple("SELECT id, body FROM pinned_notes")]},
-        migration_sql="ALTER TABLE notes RENAME COLUMN tag TO label",
-        breaks=frozenset({V1}),
-        note="42703: the rename recurses to pinned_notes",
-    ),
-    Case(
         id="break-r19-parent-column-widened-vs-held-child-reader",
         schema_sql=INHERITED,
         versions={V1: [PINNED_TAGS_HELD], V2: [PINNED_TAGS]},
@@ -1013,6 +968,57 @@ BREAKING += [
         migration_sql="ALTER DOMAIN label SET DEFAULT ''",
         breaks=frozenset({V1}),
         note="23514: the domain's default fails the domain's own check",
+    ),
+]
+
+# ------------------------------------------------------------ USAGE on types and languages
+TYPED = """
+CREATE TYPE mood AS ENUM ('happy', 'sad');
+CREATE TABLE feelings (id serial PRIMARY KEY, m mood);
+INSERT INTO feelings (m) VALUES ('happy');
+GRANT SELECT, INSERT ON feelings TO r19_app;
+GRANT USAGE ON SEQUENCE feelings_id_seq TO r19_app;
+CREATE FUNCTION cheer(n int) RETURNS text LANGUAGE plpgsql AS $$BEGIN RETURN repeat('!', n); END$$;
+"""
+SAFE += [
+    Case(
+        id="safe-r19-type-and-language-usage-revoked-vs-role-using-them",
+        schema_sql=TYPED,
+        versions={
+            V1: [
+                extended("SELECT id FROM feelings WHERE m = 'sad'::mood OR id = %s", 1),
+                simple("INSERT INTO feelings (m) VALUES ('sad')"),
+            ],
+            V2: [extended("SELECT cheer(%s)", 2)],
+        },
+        users={V1: "r19_app", V2: "r19_app"},
+        migration_sql="BEGIN; REVOKE USAGE ON TYPE mood FROM PUBLIC;"
+        " REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC; COMMIT",
+        note="USAGE on a type or language is checked when objects are created, not used",
+    ),
+]
+# ------------------------------------------------------------ a disabled trigger enabled
+GUARDED = """
+CREATE TABLE payouts (id serial PRIMARY KEY, amount int);
+CREATE FUNCTION no_big() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.amount > 100 THEN RAISE EXCEPTION 'too big' USING ERRCODE = 'check_violation'; END IF;
+  RETURN NEW;
+END $$;
+CREATE TRIGGER no_big BEFORE INSERT ON payouts FOR EACH ROW EXECUTE FUNCTION no_big();
+ALTER TABLE payouts DISABLE TRIGGER no_big;
+"""
+BREAKING += [
+    Case(
+        id="break-r19-trigger-enabled-vs-a-writer-it-refuses",
+        schema_sql=GUARDED,
+        versions={
+            V1: [extended("INSERT INTO payouts (amount) VALUES (%s)", 500)],
+            V2: [extended("INSERT INTO payouts (amount) VALUES (%s)", 50)],
+        },
+        migration_sql="ALTER TABLE payouts ENABLE TRIGGER no_big",
+        breaks=frozenset({V1}),
+        note="23514 raised by the trigger once enabled",
     ),
 ]
 

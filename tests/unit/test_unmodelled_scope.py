@@ -540,6 +540,7 @@ def test_a_subcommand_of_unknown_reach_is_named_with_the_way_out(base: CatalogSn
         "COMMENT ON TABLE users IS 'x'",
         "CREATE STATISTICS s ON email, name FROM users",
         "GRANT SELECT ON users TO PUBLIC",
+        "REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC",
         "SECURITY LABEL ON TABLE users IS 'x'",
         "CLUSTER users USING users_pkey",
         "VACUUM ANALYZE users",

@@ -226,4 +226,6 @@ def _edit_acl(
     return tuple(f"{who}={p}/{grantor}" for who, (p, grantor) in items.items() if p)
 
 
-_REVOKE_HARMLESS = frozenset({_O.OBJECT_TABLESPACE, _O.OBJECT_PARAMETER_ACL})
+# USAGE on a language is checked only by CREATE FUNCTION and DO (DDL, judged when a
+# version sends it), never when an existing function runs.
+_REVOKE_HARMLESS = frozenset({_O.OBJECT_TABLESPACE, _O.OBJECT_PARAMETER_ACL, _O.OBJECT_LANGUAGE})
