@@ -997,28 +997,25 @@ SAFE += [
         note="USAGE on a type or language is checked when objects are created, not used",
     ),
 ]
-# ------------------------------------------------------------ a disabled trigger enabled
-GUARDED = """
-CREATE TABLE payouts (id serial PRIMARY KEY, amount int);
-CREATE FUNCTION no_big() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF NEW.amount > 100 THEN RAISE EXCEPTION 'too big' USING ERRCODE = 'check_violation'; END IF;
-  RETURN NEW;
-END $$;
-CREATE TRIGGER no_big BEFORE INSERT ON payouts FOR EACH ROW EXECUTE FUNCTION no_big();
-ALTER TABLE payouts DISABLE TRIGGER no_big;
+# ------------------------------------------------------------ a procedure losing its OUT parameter
+PROCS8 = """
+CREATE TABLE jobs8 (id serial PRIMARY KEY, name text);
+CREATE PROCEDURE enqueue8(p_name text, OUT job_id int) LANGUAGE sql
+  AS $$INSERT INTO jobs8 (name) VALUES (p_name) RETURNING id$$;
 """
 BREAKING += [
     Case(
-        id="break-r19-trigger-enabled-vs-a-writer-it-refuses",
-        schema_sql=GUARDED,
+        id="break-r19-procedure-out-param-dropped-vs-calls-passing-it",
+        schema_sql=PROCS8,
         versions={
-            V1: [extended("INSERT INTO payouts (amount) VALUES (%s)", 500)],
-            V2: [extended("INSERT INTO payouts (amount) VALUES (%s)", 50)],
+            V1: [simple("CALL enqueue8('a', NULL)")],
+            V2: [extended("CALL enqueue8(%s, NULL)", "b")],
         },
-        migration_sql="ALTER TABLE payouts ENABLE TRIGGER no_big",
-        breaks=frozenset({V1}),
-        note="23514 raised by the trigger once enabled",
+        migration_sql="BEGIN; DROP PROCEDURE enqueue8(text, int);"
+        " CREATE PROCEDURE enqueue8(p_name text) LANGUAGE sql"
+        " AS $$INSERT INTO jobs8 (name) VALUES (p_name)$$; COMMIT",
+        breaks=frozenset({V1, V2}),
+        note="42883: no procedure takes two arguments now (DROP names it with its OUT type)",
     ),
 ]
 

@@ -429,6 +429,14 @@ DROP_FUNCTION = Rule(
             True,
             "the qualified name is gone",
         ),
+        Example(
+            "CREATE TABLE jobs (id serial, name text); CREATE PROCEDURE enqueue(n text,"
+            " OUT id int) LANGUAGE sql AS 'INSERT INTO jobs (name) VALUES (n) RETURNING id'",
+            "CALL enqueue('a', NULL)",
+            "DROP PROCEDURE enqueue(text, int)",
+            True,
+            "a procedure may be named with its OUT arguments too (PostgreSQL 14+)",
+        ),
     ),
     check=check_drop_function,
 )

@@ -161,7 +161,9 @@ def functions_of(ov: Overlay, m: Model, owa: Any, missing_ok: bool) -> list[int]
         if owa.args_unspecified:
             return found
         wanted = arg_types(ov, cat, owa.objfuncargs or (), owa.objargs or ())
-        exact = [o for o in found if m.funcs[o].arg_types == wanted]
+        # a procedure is named by its input arguments or, since PostgreSQL 14, by all of
+        # them, OUT ones included (as a CALL passes them)
+        exact = [o for o in found if wanted in (m.funcs[o].arg_types, m.funcs[o].positional_types)]
         if exact:
             return exact
     if missing_ok:
