@@ -3,7 +3,7 @@ proxy): routines whose string body names a column a migration changes, inserts t
 write by position, a held read of a composite field a rename takes away, a held write
 of a composite an attribute drop changes, and held aggregates or expressions whose
 result type follows retyped columns (or does not): of one column, of several, with
-numeric constants, NULLIF, the sides of a UNION.
+numeric constants, NULLIF, the sides of a UNION; array writers of a column made text.
 
 PostgreSQL plans an SQL or PL/pgSQL string body at each call, not when the table it
 names changes: a drop, rename or retype of what the body names fails the callers (or
@@ -16,7 +16,7 @@ tests/support/groundtruth.py) which versions a migration breaks.
 
 from __future__ import annotations
 
-from tests.support.groundtruth import Case, apg, extended, prepared, simple
+from tests.support.groundtruth import Case, apg, copy_in, extended, prepared, simple
 
 V1, V2 = "app@1", "app@2"
 
@@ -283,6 +283,40 @@ HELD_EXPRESSIONS_BREAKING: list[Case] = [
     ),
 ]
 
+# fuzz-more-60428: text[] made text. text takes any value by assignment (through the
+# array's output function), so a writer of ARRAY[...] or a text COPY is fine; a written
+# expression reading the column meets the new type.
+TAGGED = """
+CREATE TABLE events (id serial PRIMARY KEY, kind text NOT NULL, tags text[]);
+INSERT INTO events (kind, tags) VALUES ('a', ARRAY['x']);
+"""
+TAGS_TO_TEXT = "ALTER TABLE events ALTER COLUMN tags TYPE text"
+ARRAY_WRITER = apg("INSERT INTO events (kind, tags) VALUES ($1, ARRAY['x'])", "b")
+TAG_COPY = copy_in("COPY events (kind, tags) FROM STDIN", ("c", ["y"]))
+
+ASSIGNED_SAFE: list[Case] = [
+    Case(
+        id="safe-array-writers-of-a-column-made-text",
+        schema_sql=TAGGED,
+        versions={V1: [ARRAY_WRITER, TAG_COPY], V2: [extended("SELECT id, kind FROM events")]},
+        migration_sql=TAGS_TO_TEXT,
+        note="fuzz-more-60428: the held insert's ARRAY['x'] goes in as '{x}'",
+    ),
+]
+ASSIGNED_BREAKING: list[Case] = [
+    Case(
+        id="break-appending-writer-of-a-column-made-text",
+        schema_sql=TAGGED,
+        versions={
+            V1: [simple("UPDATE events SET tags = array_append(tags, 'z') WHERE id = 1")],
+            V2: [ARRAY_WRITER],
+        },
+        migration_sql=TAGS_TO_TEXT,
+        breaks=frozenset({V1}),
+        note="42883: array_append(text, unknown) does not exist",
+    ),
+]
+
 CASES = (
     BODIES_SAFE
     + BODIES_BREAKING
@@ -292,4 +326,6 @@ CASES = (
     + DERIVED_BREAKING
     + HELD_EXPRESSIONS_SAFE
     + HELD_EXPRESSIONS_BREAKING
+    + ASSIGNED_SAFE
+    + ASSIGNED_BREAKING
 )

@@ -116,7 +116,11 @@ def check_type_change(ctx: Context, change: AlterColumnType) -> Iterator[Hit]:
         writers = list(ctx.exact((F.COLUMN_WRITE,), change.subject))
         for v, f, ev in first_per_version(u for u in writers if u[0] not in broken):
             facets = ctx.footprints.get(v, {})
-            if _constants_fit(facets, change) or _copied_as_text(facets, change):
+            if (
+                _constants_fit(facets, change)
+                or _copied_as_text(facets, change)
+                or _assigned_unread(ctx, facets, change)
+            ):
                 continue
             broken.add(v)
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
@@ -268,6 +272,20 @@ TYPE_CHANGE = Rule(
             False,
             "simple protocol; a named prepared statement would break (risk)",
         ),
+        Example(
+            "CREATE TABLE t (id int, tags text[])",
+            "INSERT INTO t (id, tags) VALUES (1, ARRAY['x', 'y'])",
+            "ALTER TABLE t ALTER COLUMN tags TYPE text",
+            False,
+            "text takes any value by assignment: the array goes in as '{x,y}'",
+        ),
+        Example(
+            "CREATE TABLE t (id int, tags text[])",
+            "UPDATE t SET tags = array_append(tags, 'z') WHERE id = 1",
+            "ALTER TABLE t ALTER COLUMN tags TYPE text",
+            True,
+            "the written expression reads the column, a text now: array_append fails",
+        ),
     ),
     check=check_type_change,
 )
@@ -294,6 +312,23 @@ def _copied_as_text(facets: Mapping[Facet, Evidence], change: AlterColumnType) -
 
 
 _NONE = Evidence(0, 0.0, 0.0, "")
+
+
+def _assigned_unread(
+    ctx: Context, facets: Mapping[Facet, Evidence], change: AlterColumnType
+) -> bool:
+    """The new type takes every value of the old one by assignment (``text`` and an
+    unbounded ``character varying`` through the old type's output function), and nothing
+    the version runs meets the column's new type: none of its statements reads the
+    column (an ``array_append(tags, ...)`` would), and no trigger on the table sees the
+    row it writes."""
+    return (
+        assigns_every_value(change.old_type, change.new_type)
+        and Facet(F.COLUMN_READ, change.subject) not in facets
+        and not any(
+            d.kind == "trigger" and d.relation == change.relation for d in ctx.before.dependencies
+        )
+    )
 
 
 def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -> Iterator[Hit]:
