@@ -21,6 +21,7 @@ from datetime import datetime
 from uuid import UUID
 
 from tests.support.groundtruth import Case, Q, apg, extended, prepared, simple
+from tests.support.groundtruth_round18 import MEASUREMENTS
 
 V1, V2, V3 = "app@1", "app@2", "app@3"
 WHEN = datetime(2026, 1, 2, 3, 4, 5)
@@ -428,14 +429,6 @@ SAFE += [
 ]
 
 # ------------------------------------------------------------ partitions
-MEASUREMENTS = """
-CREATE TABLE measurements (ts date NOT NULL, v int) PARTITION BY RANGE (ts);
-CREATE TABLE measurements_2025 PARTITION OF measurements
-  FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
-CREATE TABLE measurements_2026 PARTITION OF measurements
-  FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
-INSERT INTO measurements VALUES ('2025-03-01', 1), ('2026-03-01', 2);
-"""
 DETACH_CONCURRENTLY = "ALTER TABLE measurements DETACH PARTITION measurements_2025 CONCURRENTLY"
 REGIONS = """
 CREATE TABLE sales (region text NOT NULL, amount int) PARTITION BY LIST (region);
