@@ -3,13 +3,15 @@
 statements those stacks send (node-postgres's unnamed statements, Postgrex's,
 pgx's and sqlx's held ones, JDBC's); partitions detached concurrently, under a
 DEFAULT partition, re-cut or hashed; a VARIADIC overload beside a same-arity
-function; a procedure gaining an OUT parameter (a CALL passes one argument more
-since PostgreSQL 14); foreign keys losing ON UPDATE CASCADE, made ON DELETE SET
-DEFAULT or MATCH FULL; column privileges under a table grant, schema USAGE under an
-owner's view, a default taken from a sequence the app role may not use; a
+function; a procedure gaining or losing an OUT parameter (a CALL passes an argument
+for it since PostgreSQL 14, and a DROP may name it); foreign keys losing ON UPDATE
+CASCADE, made ON DELETE SET DEFAULT or MATCH FULL; column privileges under a table
+grant, schema USAGE under an owner's view, a default taken from a sequence the app
+role may not use; a
 ``"$user"`` schema shadowing a public table for one role; inheritance (renames and
 retypes recurse, ``ONLY`` does not); jsonb and range columns retyped under their
-operators.
+operators; a legacy implicit cast making ``'C-' || id`` ambiguous; a domain default
+its own check refuses; USAGE on a type or language revoked (checked only at CREATE).
 
 Each case is a rolling deploy a team really ships; PostgreSQL decides (see
 tests/support/groundtruth.py) which versions a migration breaks.
