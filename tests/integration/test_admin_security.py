@@ -20,7 +20,10 @@ from skewguard.pgcluster import LocalCluster
 from skewguard.store import PostgresStore, SqliteStore
 from tests.support import forked
 from tests.support.clients import direct, unique
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
+
+pytestmark = one_major()
 
 WRITE = "write-token-" + "a" * 20
 READ = "read-token-" + "b" * 20

@@ -29,9 +29,10 @@ from psycopg import errors
 from skewguard.pgcluster import LocalCluster, free_port
 from tests.support import rawclient as rc
 from tests.support.clients import direct, unique, wait_for
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, one_major()]
 
 Conn = psycopg.Connection[tuple[Any, ...]]
 

@@ -6,6 +6,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 import trustme
 
 from skewguard.pgcluster import LocalCluster, PgInstall, embedded_install, system_installs
@@ -52,6 +53,15 @@ def available_installs() -> list[PgInstall]:
     if embedded and all(embedded.major != i.major for i in installs):
         installs.append(embedded)
     return installs
+
+
+def one_major() -> pytest.MarkDecorator:
+    """The ``cluster`` fixture on the first available major only (the system's, with TLS),
+    for a test of the proxy's own behaviour (its supervisor, admin API, CLI client,
+    shutdown), which does not depend on the PostgreSQL major behind it."""
+    first = available_installs()[:1]
+    ids = [f"pg{install.major}" for install in first]
+    return pytest.mark.parametrize("cluster", first, indirect=True, ids=ids)
 
 
 def start_cluster(install: PgInstall, certs: Certificates) -> LocalCluster:

@@ -39,9 +39,7 @@ SPREAD_MAJORS = frozenset(
     f"tests/integration/{name}.py"
     for name in (
         "test_ground_truth",
-        "test_workers",
         "test_guard",
-        "test_admin_security",
         "test_check_replay",
         "test_in_transaction_probe",
         "test_session_limits",
