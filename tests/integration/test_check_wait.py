@@ -16,10 +16,11 @@ import pytest
 from skewguard.observe.admin import WAIT_INTERVAL
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import wait_for
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, one_major()]
 
 DROP_EMAIL = "ALTER TABLE users DROP COLUMN email"
 

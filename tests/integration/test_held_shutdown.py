@@ -26,9 +26,10 @@ import pytest
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
 from tests.support.clients import direct, unique, wait_for
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, one_major()]
 
 
 class Client(rc.RawClient):

@@ -11,8 +11,10 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import psql, tool_env, unique, wait_for
-from tests.support.clusters import MD5_PASSWORD, MD5_USER
+from tests.support.clusters import MD5_PASSWORD, MD5_USER, one_major
 from tests.support.proxy import ProxyProcess
+
+pytestmark = one_major()
 
 UNTAGGED = "(untagged)"
 

@@ -10,10 +10,11 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import create_database
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, one_major()]
 
 
 def _wait_in_log(proxy: ProxyProcess, text: str) -> None:

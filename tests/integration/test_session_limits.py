@@ -14,9 +14,12 @@ import pytest
 from skewguard.pgcluster import LocalCluster
 from tests.support import forked
 from tests.support.clients import direct, unique
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 from tests.support.rawclient import RawClient, query
 from tests.support.sites import proxied_database
+
+pytestmark = one_major()
 
 
 @pytest.fixture

@@ -14,7 +14,10 @@ import pytest
 from skewguard.app import FINAL_WRITE_TIMEOUT
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import direct, wait_for
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
+
+pytestmark = one_major()
 
 
 def start(cluster: LocalCluster, tmp_path: Path, grace: str) -> ProxyProcess:

@@ -20,7 +20,10 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster, free_port
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
+
+pytestmark = one_major()
 
 PORT = 6543
 

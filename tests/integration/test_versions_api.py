@@ -16,8 +16,11 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support.clients import direct, wait_for
+from tests.support.clusters import one_major
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import create_database
+
+pytestmark = one_major()
 
 
 @pytest.fixture

@@ -42,7 +42,6 @@ SPREAD_MAJORS = frozenset(
         "test_guard",
         "test_check_replay",
         "test_in_transaction_probe",
-        "test_session_limits",
         "test_replay",
         "test_rolling_deploy",
         "test_learning_storm",
