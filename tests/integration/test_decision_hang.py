@@ -23,6 +23,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support.clients import wait_for
 from tests.support.sites import Site, proxied_site
 
 pytestmark = pytest.mark.integration
@@ -103,6 +104,25 @@ def _learned(site: Site, app: str, sql: str) -> None:
         conn.execute(sql).fetchall()
 
 
+def _flush_while_locked(site: Site, waiting: int) -> None:
+    """Once ``waiting`` sessions wait for t's lock, the learner analyses what every
+    session sent and reads the catalog (the admin version read flushes it, as its
+    once-a-second flush would): were a catalog read to wait on the lock, the read would
+    not come back (it gives up after 5 s: a failure, not a hang)."""
+    wait_for(lambda: _lock_waiters(site) >= waiting)
+    site.proxy.versions()
+
+
+def _lock_waiters(site: Site) -> int:
+    with site.direct() as conn:
+        row = conn.execute(
+            "SELECT count(*) FROM pg_stat_activity"
+            " WHERE datname = current_database() AND wait_event_type = 'Lock'"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_commit_is_answered_while_applications_read_the_locked_table(site: Site) -> None:
     _learned(site, "shop@1", "SELECT id, note FROM t WHERE id = 1")
     migration = psycopg.connect(site.proxy.url(database=site.database))  # a transaction
@@ -118,7 +138,7 @@ def test_commit_is_answered_while_applications_read_the_locked_table(site: Site)
                    "SELECT note FROM t_view WHERE id = 4").start(),
             Reader("direct", site.direct, "SELECT count(*) FROM t").start(),
         ]  # fmt: skip
-        time.sleep(2.5)  # the learner flushes (every second) while the lock is held
+        _flush_while_locked(site, waiting=len(readers))
         assert all(r.finished is None for r in readers), "the readers wait for the lock"
 
         took = _in_thread(migration.commit, timeout=45)
@@ -152,7 +172,7 @@ def test_a_query_naming_what_an_open_migration_creates_does_not_hang_it(site: Si
             for attempt in range(3):
                 with pytest.raises(psycopg.errors.UndefinedTable):
                     app.execute(f"SELECT id FROM t_new WHERE id = {attempt}")
-        time.sleep(2.5)  # the learner flushes while the lock is held
+        _flush_while_locked(site, waiting=0)
         took = _in_thread(migration.commit, timeout=45)
         assert took < ANSWERED
     finally:
