@@ -119,8 +119,8 @@ def _lock_waiters(site: Site) -> int:
             "SELECT count(*) FROM pg_stat_activity"
             " WHERE datname = current_database() AND wait_event_type = 'Lock'"
         ).fetchone()
-    assert row is not None
-    return int(row[0])
+    assert row is not None and isinstance(row[0], int)
+    return row[0]
 
 
 def test_commit_is_answered_while_applications_read_the_locked_table(site: Site) -> None:
