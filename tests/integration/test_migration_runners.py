@@ -19,6 +19,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
+from tests.support import forked
 from tests.support.clients import direct, tool_env, wait_for
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
@@ -66,11 +67,9 @@ def _retire(proxy: ProxyProcess, name: str) -> None:
     is live, and retiring it is refused)."""
 
     def retired() -> bool | None:
-        done = subprocess.run(
-            [sys.executable, "-m", "skewguard", "versions", "retire", name,
-             "--admin", proxy.admin_url],
-            capture_output=True, text=True, env=tool_env(),
-        )  # fmt: skip
+        done = forked.run(  # ready-imported: each try is not a python start of its own
+            ["versions", "retire", name, "--admin", proxy.admin_url], tool_env(), timeout=60
+        )
         assert done.returncode == 0 or "is live now" in done.stderr, done.stderr
         return done.returncode == 0 or None
 
