@@ -7,7 +7,7 @@ A live version ``shop@1`` reads ``users.email``; after each guard attempt the co
 must still exist (PostgreSQL is the judge, asked directly) and the proxy must still
 serve a new connection. Prints one line per attempt: ``held``, ``BYPASS`` or ``ERROR``.
 
-Rounds 1 to 6 and 9 to 11 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
+Rounds 1 to 6 and 9 to 12 (round 9, ``-k "replay: |NOSUPERUSER"``: a tagged role's sampled
 statement leaving its role inside the migration's replay, each in a database of its own;
 a superuser version's role unmade superuser). Round 10, ``-k "probe:|LATIN1|UTF8 data|
 RULE ON|element list|COMMENT ON|ROW LEVEL|PUBLICATION|REPLICA|DISABLE TRIGGER|scraped"``:
@@ -16,7 +16,11 @@ a long accented name in a LATIN1 database, rules, CREATE SCHEMA elements, harmle
 statements that must pass, several ALTER TABLE subcommands, publications and replica
 identity, and /metrics scraped in a loop (CPU per scrape). Round 11, ``-k "side probe as
 role"``: a plain role's CHECK, probed on a side connection, ending a superuser's session
-(also after ``set_config('role', ...)``) or reading a table it may not read.
+(also after ``set_config('role', ...)``) or reading a table it may not read. Round 12,
+``-k "as the version"``: a NOT VALID CHECK on a column a version writes only as a
+constant, accepting that constant for the migrating superuser (``current_user``,
+``pg_has_role``, ``has_database_privilege``) but not for the version's own role, behind
+an unsynced batch (no replay); PostgreSQL judges the version's next INSERT.
 """
 
 from __future__ import annotations
@@ -4454,6 +4458,65 @@ def _r11c(ctx: Ctx) -> object:
     if seen[0] != seen[1]:
         raise Bypassed(f"the verdict told what sg_secrets holds: {seen}")
     return seen
+
+
+# ------------------------------------------------------------------ round 12
+
+#: A plain login role (cluster-wide) that shop@17 connects as; it writes sg_notes12.
+_SHOP = "sg_shop12"
+
+
+def _as_the_version(ctx: Ctx, check: str) -> list[str]:
+    """shop@17 writes sg_notes12.body only as the constant 'b', as _SHOP; postgres adds
+    ``check`` NOT VALID behind an unsynced SELECT (no replay). PostgreSQL judges the
+    version's next INSERT; the guard must refuse if it fails."""
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_SHOP}'").fetchone():
+            conn.execute(f"CREATE ROLE {_SHOP} LOGIN")
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_notes12;"
+            " CREATE TABLE public.sg_notes12 (id serial PRIMARY KEY, body text);"
+            f" GRANT SELECT, INSERT ON public.sg_notes12 TO {_SHOP};"
+            f" GRANT USAGE ON SEQUENCE public.sg_notes12_id_seq TO {_SHOP}"
+        )
+    url = ctx.proxy.url(user=_SHOP, database=ctx.db, application_name="shop@17")
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute("INSERT INTO public.sg_notes12 (body) VALUES ('b')")
+        time.sleep(1.5)
+        with ctx.raw() as c:
+            ddl = f"ALTER TABLE public.sg_notes12 ADD CONSTRAINT sg_v CHECK ({check}) NOT VALID"
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            seen = outcome(c)
+        try:
+            live.execute("INSERT INTO public.sg_notes12 (body) VALUES ('b')")
+        except psycopg.errors.CheckViolation as exc:
+            raise Bypassed(f"shop@17's INSERT fails after the CHECK passed: {seen}") from exc
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS public.sg_notes12; DROP OWNED BY {_SHOP}")
+
+
+@guard("probe as the version: CHECK passes the constant for current_user = the migrator")
+def _r12a(ctx: Ctx) -> object:
+    return _as_the_version(ctx, "body <> 'b' OR current_user = 'postgres'")
+
+
+@guard("probe as the version: CHECK passes the constant for a member of a predefined role")
+def _r12b(ctx: Ctx) -> object:
+    return _as_the_version(ctx, "body <> 'b' OR pg_has_role('pg_read_server_files', 'member')")
+
+
+@guard("probe as the version: CHECK passes the constant where CREATE on the database is held")
+def _r12c(ctx: Ctx) -> object:
+    return _as_the_version(
+        ctx, "body <> 'b' OR has_database_privilege(current_database(), 'CREATE')"
+    )
 
 
 # ------------------------------------------------------------------ runner

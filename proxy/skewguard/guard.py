@@ -92,11 +92,12 @@ from skewguard.replaying import (
     value_changes,
 )
 from skewguard.rules import RULES
+from skewguard.rules.base import Probe
 from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
-from skewguard.side_probes import may_become, read_only
+from skewguard.side_probes import leaves_role, may_become, may_set_role, read_only
 from skewguard.sql_start import first_word
 from skewguard.statements import called_procedure, runs_only_plain_sql
 from skewguard.store import StateStore
@@ -1240,34 +1241,41 @@ class Guard:
             return None
         return reason
 
-    async def _probe(self, requester: Requester, queries: list[str]) -> dict[str, bool | None]:
-        """Answers about existing rows, None where the probe could not answer in time.
+    async def _probe(self, requester: Requester, probes: list[Probe]) -> dict[Probe, bool | None]:
+        """Answers about existing rows and written values, None where the probe could
+        not answer in time.
 
         On the migrating connection when the relay offers it: the probe then sees
         the transaction's own changes and never waits on its locks. Otherwise on
         a side connection, where inside a migrating transaction it waits on that
         transaction's lock and gives no answer (the finding stays a risk); there it
-        runs as the session's login role, or gives no answer (``side_probes``).
+        runs as the session's login role, or gives no answer (``side_probes``). A
+        probe for a version's role runs as that role where the migrating session may
+        become it (PostgreSQL checks that on the migrating connection, the side
+        connection asks), and gives no answer where its text could leave the role.
         """
-        if not queries:
+        if not probes:
             return {}
         own = requester.own_connection
         if own is not None:
             return {
-                query: _truth(
+                probe: None
+                if probe.role is not None and leaves_role(probe.sql)
+                else _truth(
                     await own.query_in_transaction(
-                        query,
+                        probe.sql,
                         statement_timeout_ms=PROBE_TIMEOUT_MS,
                         lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
+                        role=probe.role,
                     )
                 )
-                for query in queries
+                for probe in probes
             }
-        results: dict[str, bool | None] = dict.fromkeys(queries)
+        results: dict[Probe, bool | None] = dict.fromkeys(probes)
         upstream = self._catalogs.upstream
         login = upstream.user or requester.user
         # as the migrating session's role, never the URL user's (side_probes)
-        role = None if login == requester.user else requester.user
+        session_role = None if login == requester.user else requester.user
         path = requester.search_path if requester.search_path_known else None
         try:
             conn = await connect_side(
@@ -1283,12 +1291,20 @@ class Guard:
             log.warning("cannot probe existing rows: %s", exc)
             return results
         try:
-            if role is not None and not await may_become(conn, role, login):
-                log.info("probes cannot run as role %s: no answer", role)
-                return results
-            for query in queries:
+            allowed: dict[str, bool] = {}
+            for probe in probes:
+                role = session_role if probe.role is None else probe.role
+                if role is not None and role not in allowed:
+                    # a version's role only where the migrating session could become it
+                    allowed[role] = await may_become(conn, role, login) and (
+                        probe.role is None or await may_set_role(conn, role, requester.user)
+                    )
+                    if not allowed[role]:
+                        log.info("probes cannot run as role %s: no answer", role)
+                if role is not None and not allowed[role]:
+                    continue
                 try:
-                    results[query] = await read_only(conn, query, role=role, search_path=path)
+                    results[probe] = await read_only(conn, probe.sql, role=role, search_path=path)
                 except asyncpg.PostgresError as exc:
                     # neither the text nor the message: a probe may carry written values
                     log.info("probe gave no answer (SQLSTATE %s)", exc.sqlstate)

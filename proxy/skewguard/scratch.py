@@ -197,7 +197,7 @@ class ScratchConnection:
         return capture.results
 
     async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int, role: str | None = None
     ) -> list[tuple[str | None, ...]] | None:
         """Rows of ``sql`` run in a read-only transaction rolled back after it."""
         made = bracketed(
@@ -205,6 +205,7 @@ class ScratchConnection:
             sql,
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
+            role=role,
         )
         if made is None:
             return None

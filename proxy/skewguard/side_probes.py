@@ -21,7 +21,7 @@ from collections.abc import Sequence
 import asyncpg
 
 from skewguard.replay_roles import LEAVES_ROLE, roles_query
-from skewguard.sql_constants import quoted_identifier
+from skewguard.sql_constants import quoted_identifier, quoted_literal
 
 
 def leaves_role(query: str) -> bool:
@@ -48,6 +48,21 @@ async def may_become(conn: asyncpg.Connection, role: str, login: str) -> bool:
     return role == login or await conn.fetchval(roles_query([role], login)) == role
 
 
+async def may_set_role(conn: asyncpg.Connection, role: str, member: str) -> bool:
+    """``member`` (another role than the side connection's) may ``SET ROLE`` to ``role``,
+    as PostgreSQL would check on ``member``'s own session (a superuser may)."""
+    privilege = (
+        "CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 160000 "
+        "THEN 'SET' ELSE 'MEMBER' END"
+    )
+    query = (
+        f"SELECT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = {quoted_literal(member)})"
+        f" AND pg_catalog.pg_has_role({quoted_literal(member)}, {quoted_literal(role)}, "
+        f"{privilege})"
+    )
+    return role == member or bool(await conn.fetchval(query))
+
+
 async def read_only(
     conn: asyncpg.Connection,
     query: str,
@@ -71,4 +86,4 @@ async def read_only(
         await transaction.rollback()
 
 
-__all__ = ["leaves_role", "may_become", "read_only", "setup"]
+__all__ = ["leaves_role", "may_become", "may_set_role", "read_only", "setup"]

@@ -98,7 +98,7 @@ def test_example_matches_postgres(database: str, ex: Example) -> None:
             facets = analysis.facets | value_facets(analysis.values)
             footprint = {VERSION: {f: Evidence(1, 0.0, 0.0, "") for f in facets}}
             for probe in probes_needed(after.net_changes(), footprint, after.catalog):
-                row = conn.execute(probe.encode()).fetchone()
+                row = conn.execute(probe.sql.encode()).fetchone()
                 assert row is not None
                 if ex.probe is not None:
                     assert bool(row[0]) == ex.probe, probe

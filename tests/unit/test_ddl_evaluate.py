@@ -8,6 +8,7 @@ from skewguard.analysis import analyze
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay, Severity
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.base import Probe
 from skewguard.rules.engine import evaluate, probes_needed
 
 SCHEMA = "CREATE TABLE users (id int, email text, price int)"
@@ -74,7 +75,7 @@ def test_probe_decides_between_break_and_risk() -> None:
     changes = after.net_changes()
     fps = footprint(before, old="INSERT INTO users (id, price) VALUES ($1, $2)")
     (probe,) = probes_needed(changes, fps)
-    assert probe == 'SELECT EXISTS (SELECT 1 FROM "public"."users" WHERE NOT (price > 0))'
+    assert probe == Probe('SELECT EXISTS (SELECT 1 FROM "public"."users" WHERE NOT (price > 0))')
     assert probes_needed(changes, footprint(before, old="SELECT price FROM users")) == []
     grades = []
     for answer in (True, False, None):
@@ -97,9 +98,10 @@ def test_unique_and_fk_probes() -> None:
     )
     writer = footprint(before, old="INSERT INTO users (id, email) VALUES ($1, $2)")
     probes = probes_needed(after.net_changes(), writer)
-    assert any("HAVING count(*) > 1" in p for p in probes)
+    assert any("HAVING count(*) > 1" in p.sql for p in probes)
     assert any(
-        'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p for p in probes
+        'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p.sql
+        for p in probes
     )
 
 
@@ -111,7 +113,8 @@ def test_fk_probe_reads_the_referenced_columns_before_trailing_clauses() -> None
     writer = footprint(before, old="INSERT INTO users (id, email) VALUES ($1, $2)")
     probes = probes_needed(after.net_changes(), writer)
     assert any(
-        'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p for p in probes
+        'NOT EXISTS (SELECT 1 FROM "public"."acct" p WHERE p."id" = c."id")' in p.sql
+        for p in probes
     )
 
 

@@ -11,8 +11,10 @@ from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import ReplyStream
 
 
-def _sent(status: str) -> list[tuple[str, str]]:
-    plan = bracketed(status, "SELECT true", statement_timeout_ms=2000, lock_timeout_ms=500)
+def _sent(status: str, role: str | None = None) -> list[tuple[str, str]]:
+    plan = bracketed(
+        status, "SELECT true", statement_timeout_ms=2000, lock_timeout_ms=500, role=role
+    )
     assert plan is not None and plan.replies == 3 and plan.query_index == 1
     out = []
     for segment in MessageScanner(None).feed(plan.wire):
@@ -33,6 +35,13 @@ def test_in_a_transaction_block_the_query_runs_in_a_savepoint_rolled_back() -> N
     assert sent[-1][1] == (
         "ROLLBACK TO SAVEPOINT skewguard_probe; RELEASE SAVEPOINT skewguard_probe"
     )
+
+
+@pytest.mark.parametrize("status", ["T", "I"])
+def test_a_query_for_a_role_runs_after_a_local_set_role_undone_with_it(status: str) -> None:
+    begin = _sent(status, role='sh"op')[0][1]
+    assert begin.endswith('SET LOCAL transaction_read_only = on; SET LOCAL ROLE "sh""op"')
+    assert "ROLE" not in _sent(status)[0][1]
 
 
 def test_outside_a_block_the_query_runs_in_its_own_transaction_rolled_back() -> None:

@@ -47,8 +47,8 @@ def judge(
     overlay = Overlay(BEFORE)
     overlay.apply(migration)
     changes = overlay.net_changes()
-    sqls = probes_needed(changes, versions, overlay.catalog)
-    probes = {sql: answer(sql) for sql in sqls}  # type: ignore[operator]
+    needed = probes_needed(changes, versions, overlay.catalog)
+    probes = {p: answer(p.sql) for p in needed}  # type: ignore[operator]
     return evaluate(
         changes, versions, catalog_before=BEFORE, catalog_after=overlay.catalog, probes=probes
     )
@@ -86,6 +86,34 @@ def test_findings_never_carry_a_written_constant() -> None:
 def test_a_check_leaves_a_parameter_writer_a_risk_without_violating_rows() -> None:
     versions = {V1: footprint("INSERT INTO t (qty) VALUES ($1)")}
     assert named(judge(CHECK, versions, lambda sql: False)) == {V1: Severity.RISK}
+
+
+def test_a_check_on_constants_is_asked_as_each_role_the_version_runs_as() -> None:
+    """PostgreSQL evaluates a CHECK as the writer: a version seen as two roles is cleared
+    only when the constants pass as both, and broken when they fail as one."""
+    roles = {Facet(FacetKind.ROLE, r): Evidence(1, 0.0, 0.0, "") for r in ("shop", "ops")}
+    versions = {V1: {**footprint("INSERT INTO t (qty) VALUES (5)"), **roles}}
+    check = "ALTER TABLE t ADD CONSTRAINT c CHECK (qty > 0 OR current_user = 'admin') NOT VALID"
+    overlay = Overlay(BEFORE)
+    overlay.apply(check)
+    [change] = overlay.net_changes()
+    assert isinstance(change, AddConstraint)
+    own = value_probes(change, versions, overlay.catalog)[V1]
+    assert [p.role for p in own] == ["ops", "shop"] and own[0].sql == own[1].sql
+
+    def answers(by_role: dict[str | None, bool | None]) -> dict[VersionKey, Severity]:
+        changes = overlay.net_changes()
+        probes = {p: by_role.get(p.role) for p in probes_needed(changes, versions, overlay.catalog)}
+        return named(
+            evaluate(
+                changes, versions, catalog_before=BEFORE, catalog_after=overlay.catalog,
+                probes=probes,
+            )
+        )  # fmt: skip
+
+    assert answers({None: False, "ops": False, "shop": False}) == {}
+    assert answers({None: False, "ops": False, "shop": True}) == {V1: Severity.BREAK}
+    assert answers({None: False, "ops": False, "shop": None}) == {V1: Severity.RISK}
 
 
 def test_a_check_on_two_columns_is_not_evaluated_on_constants() -> None:

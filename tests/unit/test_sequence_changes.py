@@ -13,6 +13,7 @@ from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Overlay
 from skewguard.ddl.changes import AlterSequence
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.base import Probe
 from skewguard.rules.engine import probes_needed
 from skewguard.rules.sequences import sequence_probe
 
@@ -106,7 +107,7 @@ def test_the_probe_runs_only_for_a_version_taking_numbers(base: CatalogSnapshot)
 
     taker = footprint("sequence_default:public.users_id_seq", "relation_write:public.users")
     loader = footprint("copy_in:public.users(id,email)", "relation_write:public.users")
-    assert probes_needed(changes, taker) == [probe]
+    assert probes_needed(changes, taker) == [Probe(probe)]
     assert probes_needed(changes, loader) == []
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from skewguard.sql_constants import quoted_identifier
 from skewguard.wire import messages as m
 
 SAVEPOINT = "skewguard_probe"
@@ -77,14 +78,20 @@ def bracketed(
     statement_timeout_ms: int,
     lock_timeout_ms: int,
     named: bool = False,
+    role: str | None = None,
 ) -> Bracketed | None:
     """The messages for ``sql`` in transaction status ``status``; None in a failed one.
-    ``named``: leave the unnamed statement and portal alone (see the module)."""
+    ``named``: leave the unnamed statement and portal alone (see the module). ``role``:
+    run it as that role (``SET LOCAL ROLE``, ended with the savepoint or transaction;
+    refused by PostgreSQL where the session may not, and then the query gives no
+    answer)."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
         "SET LOCAL transaction_read_only = on",
     ]
+    if role is not None:
+        limits.append(f"SET LOCAL ROLE {quoted_identifier(role)}")
     if status == "T":
         begin = [f"SAVEPOINT {SAVEPOINT}", *limits]
         end = [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]

@@ -929,7 +929,7 @@ class ClientSession(asyncio.Protocol):
         return replies.standard_strings
 
     async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int
+        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int, role: str | None = None
     ) -> list[tuple[str | None, ...]] | None:
         """Run the proxy's ``sql`` on this backend, in the client's transaction, unseen.
 
@@ -946,6 +946,7 @@ class ClientSession(asyncio.Protocol):
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
             named=self.keeps_unnamed,
+            role=role,
         )
         if plan is None:
             return None

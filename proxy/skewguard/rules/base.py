@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, NamedTuple, TypeVar
 
 from skewguard.analysis import analyze
 from skewguard.analysis.facets import Facet, FacetKind
@@ -90,12 +90,28 @@ PREPARED_RESULT = FacetKind.PREPARED_RESULT
 PREPARED_DERIVED = FacetKind.PREPARED_DERIVED
 
 
+def roles_of(facets: Iterable[Facet]) -> set[str]:
+    """The roles a version with these facets was seen running as (empty: unknown)."""
+    return {f.subject for f in facets if f.kind is ROLE}
+
+
+class Probe(NamedTuple):
+    """A query the shell runs for the rules (bounded time; True: violations exist).
+
+    ``role``: run it as this role, a version's own, where its answer depends on who
+    evaluates it (PostgreSQL evaluates a CHECK as the writer: ``current_user``,
+    ``pg_has_role``...); None: as the migrating session."""
+
+    sql: str
+    role: str | None = None
+
+
 @dataclass
 class Context:
     footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
     before: CatalogSnapshot
     after: CatalogSnapshot
-    probes: Mapping[str, bool | None]
+    probes: Mapping[Probe, bool | None]
     session: SessionFacts | None
     #: per kind, each version's facets of that kind (in footprint order) and evidence
     _by_kind: dict[FacetKind, list[tuple[VersionKey, list[Facet], Mapping[Facet, Evidence]]]] = (
@@ -126,7 +142,7 @@ class Context:
 
     def roles(self, version: VersionKey) -> set[str]:
         """The roles ``version`` was seen running as (empty: unknown)."""
-        return {f.subject for f in self.footprints.get(version, {}) if f.kind is ROLE}
+        return roles_of(self.footprints.get(version, {}))
 
     def reanalyze(
         self, sample: str, after: bool, search_path: tuple[str, ...] | None = None
@@ -244,10 +260,12 @@ __all__ = [
     "Context",
     "Example",
     "Hit",
+    "Probe",
     "Rule",
     "first_per_version",
     "found_through_paths",
     "relation_of",
+    "roles_of",
     "routine_callers",
     "star_insert_lines_up",
 ]

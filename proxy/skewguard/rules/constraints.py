@@ -48,9 +48,11 @@ from skewguard.rules.base import (
     Context,
     Example,
     Hit,
+    Probe,
     Rule,
     first_per_version,
     relation_of,
+    roles_of,
 )
 from skewguard.rules.values import column_values
 from skewguard.sql_parse import parse_sql
@@ -167,12 +169,16 @@ def value_probes(
     change: AddConstraint | CreateIndex,
     footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
     catalog: CatalogSnapshot | None,
-) -> dict[VersionKey, str]:
+) -> dict[VersionKey, tuple[Probe, ...]]:
     """Probes of each version's known constants of a new one-column CHECK or UNIQUE.
 
-    CHECK: does PostgreSQL reject one of them (no table read). UNIQUE, for a
-    version that inserts without absorbing duplicates and never updates the key:
-    is one of its constants in the table already (its next insert of it fails).
+    CHECK: does PostgreSQL reject one of them (no table read), asked as each role the
+    version runs as: PostgreSQL evaluates a CHECK as the writer, and an expression may
+    ask who that is (``current_user``, ``pg_has_role``, a function reading either); as
+    the migrating session where the version's roles are unknown (an imported
+    footprint). UNIQUE, for a version that inserts without absorbing duplicates and
+    never updates the key: is one of its constants in the table already (its next
+    insert of it fails).
     """
     expression = _check_expression(change)
     unique = _unique(change)
@@ -183,11 +189,13 @@ def value_probes(
     if typed is None:
         return {}
     column = f"{change.relation}.{ident(typed.name)}"
-    out: dict[VersionKey, str] = {}
+    out: dict[VersionKey, tuple[Probe, ...]] = {}
     for version, facets in footprints.items():
         values, _ = column_values(facets, column)
         if expression is not None and values:
-            out[version] = check_probe_sql(change.relation, expression, typed, values)
+            sql = check_probe_sql(change.relation, expression, typed, values)
+            roles: list[str | None] = [*sorted(roles_of(facets))] or [None]
+            out[version] = tuple(Probe(sql, role) for role in roles)
             continue
         values -= {"null"}
         if (
@@ -195,8 +203,16 @@ def value_probes(
             and Facet(F.COLUMN_UPDATE, column) not in facets
             and not _absorbs_duplicates(facets, change)
         ):
-            out[version] = taken_probe_sql(change.relation, typed, values)
+            out[version] = (Probe(taken_probe_sql(change.relation, typed, values)),)
     return out
+
+
+def _answer(ctx: Context, probes: Iterable[Probe]) -> bool | None:
+    """Whether one of the probes found a violation; None unless every one answered."""
+    answers = [ctx.probes.get(p) for p in probes]
+    if any(answers):
+        return True
+    return False if answers and all(a is False for a in answers) else None
 
 
 def _absorbs_duplicates(
@@ -250,11 +266,11 @@ def check_new_constraint(ctx: Context, change: AddConstraint | CreateIndex) -> I
     check = _is_check(change)
     subjects = {f"{change.relation}.{ident(c)}" for c in change.columns}
     writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
-    violated = ctx.probes.get(probe) if probe is not None else None
+    violated = ctx.probes.get(Probe(probe)) if probe is not None else None
     own_probes = value_probes(change, ctx.footprints, ctx.after)
     for v, f, ev in first_per_version(writers):
         facets = ctx.footprints.get(v, {})
-        own = ctx.probes.get(own_probes[v]) if v in own_probes else None
+        own = _answer(ctx, own_probes.get(v, ()))
         if own:
             how = "a constant it rejects" if check else "a value already there"
             yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)

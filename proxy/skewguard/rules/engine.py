@@ -12,7 +12,7 @@ from skewguard.ddl.changes import AddConstraint, AlterSequence, Change, CreateIn
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules import RULES
-from skewguard.rules.base import Context
+from skewguard.rules.base import Context, Probe
 from skewguard.rules.constraints import probe_sql, value_probes
 from skewguard.rules.sequences import sequence_probe
 
@@ -23,7 +23,7 @@ def evaluate(
     *,
     catalog_before: CatalogSnapshot,
     catalog_after: CatalogSnapshot,
-    probes: Mapping[str, bool | None] = {},
+    probes: Mapping[Probe, bool | None] = {},
     severities: Mapping[str, Severity] = {},
     session: SessionFacts | None = None,
 ) -> list[Finding]:
@@ -76,8 +76,8 @@ def probes_needed(
     changes: Sequence[Change],
     footprints: Mapping[VersionKey, Mapping[Facet, Evidence]] = {},
     catalog_after: CatalogSnapshot | None = None,
-) -> list[str]:
-    """SQL the shell runs (bounded time); True = violations exist.
+) -> list[Probe]:
+    """Queries the shell runs (bounded time); True = violations exist.
 
     Probes of existing rows for new constraints; given the protected versions'
     ``footprints`` and the catalog after the change, also of the constants each
@@ -92,7 +92,7 @@ def probes_needed(
         for facet in facets
         if facet.kind is FacetKind.COLUMN_WRITE
     }
-    out: list[str] = []
+    out: list[Probe] = []
     numbered = {  # sequences a protected version takes numbers from
         facet.subject
         for facets in footprints.values()
@@ -101,14 +101,15 @@ def probes_needed(
     }
     for change in changes:
         if isinstance(change, AlterSequence) and change.subject in numbered:
-            out.append(sequence_probe(change))
+            out.append(Probe(sequence_probe(change)))
         if isinstance(change, AddConstraint | CreateIndex):
             if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
                 continue
-            own = value_probes(change, footprints, catalog_after).values()
-            for sql in (probe_sql(change), *own):
-                if sql is not None and sql not in out:
-                    out.append(sql)
+            rows = probe_sql(change)
+            probes = [Probe(rows)] if rows is not None else []
+            for own in value_probes(change, footprints, catalog_after).values():
+                probes.extend(own)
+            out.extend(p for p in dict.fromkeys(probes) if p not in out)
     return out
 
 

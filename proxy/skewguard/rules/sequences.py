@@ -19,7 +19,7 @@ from skewguard.catalog import qualified
 from skewguard.ddl.changes import AlterSequence
 from skewguard.ddl.findings import Severity
 from skewguard.rules._text import breaks
-from skewguard.rules.base import Context, Example, Hit, Rule, first_per_version
+from skewguard.rules.base import Context, Example, Hit, Probe, Rule, first_per_version
 from skewguard.sql_constants import quoted_literal
 
 #: How many of the next numbers must be there: a writer takes more than one, and a
@@ -98,7 +98,7 @@ def sequence_probe(change: AlterSequence) -> str:
 
 def check_sequence_numbers(ctx: Context, change: AlterSequence) -> Iterator[Hit]:
     what = change.describe()
-    violated = ctx.probes.get(sequence_probe(change))
+    violated = ctx.probes.get(Probe(sequence_probe(change)))
     if violated is False:
         return
     why = (
