@@ -22,7 +22,7 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct, unique
+from tests.support.clients import direct, login_role
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -32,12 +32,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def mallory(cluster: LocalCluster) -> Iterator[str]:
     """A plain login role (roles are cluster-wide): it may not end a superuser's session."""
-    role = unique("h11_mallory")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-    yield role
-    with direct(cluster) as conn:
-        conn.execute(f"DROP ROLE {role}")
+    with login_role(cluster, "h11_mallory") as role:
+        yield role
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct, unique
+from tests.support.clients import direct, login_role
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -31,12 +31,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture
 def shop_role(cluster: LocalCluster) -> Iterator[str]:
     """The plain login role shop@12 connects as (roles are cluster-wide)."""
-    role = unique("h12_shop")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-    yield role
-    with direct(cluster) as conn:
-        conn.execute(f"DROP ROLE {role}")
+    with login_role(cluster, "h12_shop") as role:
+        yield role
 
 
 @pytest.fixture

@@ -20,7 +20,7 @@ import psycopg
 import pytest
 
 from skewguard.pgcluster import LocalCluster
-from tests.support.clients import direct, unique
+from tests.support.clients import direct, login_role, unique
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -41,12 +41,8 @@ MIGRATION = "ALTER TABLE users ALTER COLUMN name TYPE varchar(10)"
 @pytest.fixture
 def mallory(cluster: LocalCluster) -> Iterator[str]:
     """A login role that may read users and nothing else (roles are cluster-wide)."""
-    role = unique("h9_mallory")
-    with direct(cluster) as conn:
-        conn.execute(f"CREATE ROLE {role} LOGIN")
-    yield role
-    with direct(cluster) as conn:
-        conn.execute(f"DROP ROLE {role}")
+    with login_role(cluster, "h9_mallory") as role:
+        yield role
 
 
 @pytest.fixture

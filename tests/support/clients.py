@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -46,6 +47,18 @@ def direct(cluster: LocalCluster, **params: str) -> psycopg.Connection[tuple[obj
 def unique(prefix: str) -> str:
     """A fresh SQL identifier, so tests sharing a cluster never collide."""
     return f"{prefix}_{uuid.uuid4().hex[:10]}"
+
+
+@contextlib.contextmanager
+def login_role(cluster: LocalCluster, prefix: str) -> Iterator[str]:
+    """A fresh plain login role (roles are cluster-wide), dropped afterwards (what it
+    owns in a database must be dropped first, with ``DROP OWNED BY``)."""
+    role = unique(prefix)
+    with direct(cluster) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    yield role
+    with direct(cluster) as conn:
+        conn.execute(f"DROP ROLE {role}")
 
 
 def run_tool(
