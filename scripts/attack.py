@@ -20,7 +20,10 @@ role"``: a plain role's CHECK, probed on a side connection, ending a superuser's
 ``-k "as the version"``: a NOT VALID CHECK on a column a version writes only as a
 constant, accepting that constant for the migrating superuser (``current_user``,
 ``pg_has_role``, ``has_database_privilege``) but not for the version's own role, behind
-an unsynced batch (no replay); PostgreSQL judges the version's next INSERT.
+an unsynced batch (no replay); PostgreSQL judges the version's next INSERT. Round 12,
+``-k "side probe after|role default"``: a NOINHERIT login whose role moved (its own SET
+ROLE, SET LOCAL ROLE in a block, a role default) adds a CHECK existing rows violate
+behind an unsynced batch; as the login the side probe may not read them.
 """
 
 from __future__ import annotations
@@ -4517,6 +4520,76 @@ def _r12c(ctx: Ctx) -> object:
     return _as_the_version(
         ctx, "body <> 'b' OR has_database_privilege(current_database(), 'CREATE')"
     )
+
+
+#: sg_migrator12 logs in NOINHERIT and reaches sg_owner12 (owner of sg_notes13) only as
+#: that role: as itself it may not read the rows a side probe must read.
+_OWNER, _MIGRATOR = "sg_owner12", "sg_migrator12"
+
+
+def _moved_role(ctx: Ctx, *first: str, default: bool = False) -> list[str]:
+    """shop@18 writes sg_notes13.body from a parameter, and 'b' is there; the migrator,
+    its role moved by ``first`` (or by a role default), adds a CHECK refusing 'b' behind
+    an unsynced SELECT (its probe runs on a side connection). PostgreSQL judges: the
+    constraint must not have been added."""
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_OWNER}'").fetchone():
+            conn.execute(
+                f"CREATE ROLE {_OWNER}; CREATE ROLE {_MIGRATOR} LOGIN NOINHERIT IN ROLE {_OWNER}"
+            )
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_notes13;"
+            " CREATE TABLE public.sg_notes13 (id serial PRIMARY KEY, body text);"
+            f" ALTER TABLE public.sg_notes13 OWNER TO {_OWNER};"
+            " INSERT INTO public.sg_notes13 (body) VALUES ('b')"
+        )
+        if default:
+            conn.execute(f"ALTER ROLE {_MIGRATOR} IN DATABASE {ctx.db} SET role = {_OWNER}")
+    url = ctx.proxy.url(database=ctx.db, application_name="shop@18")
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute("INSERT INTO public.sg_notes13 (body) VALUES (%s)", ("b",))
+        time.sleep(1.5)
+        with ctx.raw(user=_MIGRATOR) as c:
+            for sql in ("SET search_path = public", *first):
+                c.send(rc.query(sql))
+                outcome(c)
+            ddl = "ALTER TABLE sg_notes13 ADD CONSTRAINT sg_m CHECK (body <> 'b') NOT VALID"
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            seen = outcome(c)
+            if "BEGIN" in first:
+                c.send(rc.query("COMMIT"))
+                seen += outcome(c)
+        with ctx.direct() as conn:
+            added = conn.execute("SELECT 1 FROM pg_constraint WHERE conname = 'sg_m'").fetchone()
+        if added:
+            raise Bypassed(f"the CHECK refusing shop@18's writes passed as a risk: {seen}")
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(
+                f"DROP TABLE IF EXISTS public.sg_notes13; ALTER ROLE {_MIGRATOR} RESET ALL;"
+                f" ALTER ROLE {_MIGRATOR} IN DATABASE {ctx.db} RESET ALL"
+            )
+
+
+@guard("side probe after the session's own SET ROLE runs as the login (NOINHERIT)")
+def _r12d(ctx: Ctx) -> object:
+    return _moved_role(ctx, f"SET ROLE {_OWNER}")
+
+
+@guard("side probe after SET LOCAL ROLE inside a transaction block")
+def _r12e(ctx: Ctx) -> object:
+    return _moved_role(ctx, "BEGIN", f"SET LOCAL ROLE {_OWNER}")
+
+
+@guard("side probe for a login whose role default (ALTER ROLE ... SET role) moves it")
+def _r12f(ctx: Ctx) -> object:
+    return _moved_role(ctx, default=True)
 
 
 # ------------------------------------------------------------------ runner

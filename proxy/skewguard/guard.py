@@ -142,6 +142,10 @@ PROBE_LOCK_TIMEOUT_MS = 500
 KEEP_STATE_READ = 1.0
 
 
+class ProbeRoleUnknown(Exception):
+    """A probe must run as the session's role, which only the migrating backend knows."""
+
+
 class StateUnreadable(Exception):
     """The state store could not be read for a decision."""
 
@@ -334,6 +338,12 @@ class Requester:
     search_path_askable: bool = False
     #: the session's temporary relations before the held text (skewguard.temporary)
     temporary: frozenset[str] = frozenset()
+    #: current_user as PostgreSQL said at session start, when not ``user`` (a role default,
+    #: ``-c role=...``); None: ``user``
+    role: str | None = None
+    #: a text may have moved current_user since (SET ROLE, SET SESSION AUTHORIZATION,
+    #: set_config, RESET ALL...): only the migrating backend knows whom the DDL runs as
+    role_moved: bool = False
     #: Where probes see what the transaction sees without waiting on its locks (None:
     #: not a relayed session, or not at a point where the proxy may query it).
     own_connection: MigratingConnection | None = field(default=None, compare=False, repr=False)
@@ -881,7 +891,10 @@ class Guard:
         if refusal is not None:
             return refusal
         after = await sized(len(pending.before.relations), lambda: overlay.catalog)
-        probes = await self._probe(requester, probes_needed(changes, footprints, after))
+        try:
+            probes = await self._probe(requester, probes_needed(changes, footprints, after))
+        except ProbeRoleUnknown as exc:
+            return await self.unjudged(requester, texts, "unmodelled", str(exc))
         findings = evaluate(
             changes,
             footprints,
@@ -1249,7 +1262,9 @@ class Guard:
         the transaction's own changes and never waits on its locks. Otherwise on
         a side connection, where inside a migrating transaction it waits on that
         transaction's lock and gives no answer (the finding stays a risk); there it
-        runs as the session's login role, or gives no answer (``side_probes``). A
+        runs as the session's role (PostgreSQL's answer at session start), or gives no
+        answer (``side_probes``); after a text that may have moved that role, who
+        runs the DDL is unknown there: ProbeRoleUnknown, the guard cannot judge. A
         probe for a version's role runs as that role where the migrating session may
         become it (PostgreSQL checks that on the migrating connection, the side
         connection asks), and gives no answer where its text could leave the role.
@@ -1271,11 +1286,17 @@ class Guard:
                 )
                 for probe in probes
             }
+        if requester.role_moved and any(probe.role is None for probe in probes):
+            raise ProbeRoleUnknown(
+                "the session changed its role and the probe cannot run on its connection"
+                " (an unsynced batch): whom the statement runs as is not known"
+            )
         results: dict[Probe, bool | None] = dict.fromkeys(probes)
         upstream = self._catalogs.upstream
-        login = upstream.user or requester.user
+        as_whom = requester.role or requester.user
+        login = upstream.user or as_whom
         # as the migrating session's role, never the URL user's (side_probes)
-        session_role = None if login == requester.user else requester.user
+        session_role = None if login == as_whom else as_whom
         path = requester.search_path if requester.search_path_known else None
         try:
             conn = await connect_side(
@@ -1297,6 +1318,7 @@ class Guard:
                 if role is not None and role not in allowed:
                     # a version's role only where the migrating session could become it
                     allowed[role] = await may_become(conn, role, login) and (
+                        # PostgreSQL checks SET ROLE against the session (login) user
                         probe.role is None or await may_set_role(conn, role, requester.user)
                     )
                     if not allowed[role]:

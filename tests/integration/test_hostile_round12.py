@@ -8,6 +8,12 @@ the role the version connects as. Until round 12 the probe ran as the migrating 
 ``CHECK (body <> 'b' OR current_user = 'postgres')`` accepted shop@12's 'b' for the
 superuser migrating, the version was cleared and the DDL passed, and every INSERT of
 shop@12 failed after it. PostgreSQL is the judge: the same INSERT as the version's role.
+
+A probe on a side connection (an unsynced batch) ran as the login role even where the
+session's role was another: a NOINHERIT login that reached the owner through SET ROLE or
+a role default had its probe of existing rows refused, and a CHECK the rows violate
+passed as a risk. It now runs as the role PostgreSQL said at session start; after the
+session's own role change the guard cannot judge there and refuses.
 """
 
 from __future__ import annotations
@@ -21,7 +27,7 @@ import pytest
 
 from skewguard.pgcluster import LocalCluster
 from tests.support import rawclient as rc
-from tests.support.clients import direct, login_role
+from tests.support.clients import direct, login_role, unique
 from tests.support.proxy import ProxyProcess
 from tests.support.sites import proxied_database
 
@@ -114,3 +120,94 @@ def test_a_check_the_versions_role_passes_still_clears_the_version(
         assert client.startup(params)[-1].type == "Z"
         codes = _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
     assert codes == [], "a CHECK the version's every write passes was refused"
+
+
+# A session's own role: a side probe cannot know whom the DDL runs as once the session
+# (or a role default) moved it. notes12 belongs to a NOLOGIN role its NOINHERIT member
+# reaches only through SET ROLE, so a probe as the login role may not read the rows.
+
+
+@pytest.fixture
+def owned(
+    site: tuple[LocalCluster, str, ProxyProcess],
+) -> Iterator[tuple[LocalCluster, str, ProxyProcess, str]]:
+    """(cluster, database, proxy, migrator): the migrator logs in NOINHERIT and reaches
+    the owner of notes12 only with SET ROLE; notes12 holds 'b' (shop@12 wrote it)."""
+    cluster, database, proxy = site
+    owner, migrator = unique("h12_owner"), unique("h12_migrator")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(
+            f"CREATE ROLE {owner}; CREATE ROLE {migrator} LOGIN NOINHERIT IN ROLE {owner};"
+            " CREATE TABLE notes12 (id serial PRIMARY KEY, body text);"
+            f" ALTER TABLE notes12 OWNER TO {owner}; INSERT INTO notes12 (body) VALUES ('b')"
+        )
+    try:
+        yield cluster, database, proxy, migrator
+    finally:
+        with direct(cluster, dbname=database) as conn:
+            conn.execute(f"DROP TABLE notes12; DROP ROLE {migrator}; DROP ROLE {owner}")
+
+
+def _writer12(proxy: ProxyProcess, database: str) -> psycopg.Connection[tuple[object, ...]]:
+    """shop@12 (as postgres), live: it writes notes12.body from a parameter."""
+    url = proxy.url(database=database, application_name="shop@12")
+    conn = psycopg.connect(url, autocommit=True)
+    conn.execute("INSERT INTO notes12 (body) VALUES (%s)", ("b",))
+    time.sleep(1.5)  # learned
+    return conn
+
+
+def _as_migrator(proxy: ProxyProcess, database: str, user: str, *first: str) -> list[str]:
+    """``first`` (simple Queries), then a CHECK existing rows violate, behind an unsynced
+    SELECT: the SQLSTATEs of the CHECK's batch."""
+    with rc.RawClient("127.0.0.1", proxy.port, timeout=20) as client:
+        params = {"user": user, "database": database, "application_name": "migrate"}
+        assert client.startup(params)[-1].type == "Z"
+        for sql in first:
+            client.send(rc.query(sql))
+            assert [r.type for r in client.read_ready() if r.type == "E"] == [], sql
+        return _unsynced(
+            client, "ALTER TABLE notes12 ADD CONSTRAINT c CHECK (body <> 'b') NOT VALID"
+        )
+
+
+def _owner(cluster: LocalCluster, database: str) -> str:
+    with direct(cluster, dbname=database) as conn:
+        row = conn.execute(
+            "SELECT tableowner FROM pg_tables WHERE tablename = 'notes12'"
+        ).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+@pytest.mark.parametrize("how", ["SET ROLE", "SET SESSION ROLE", "role default"])
+def test_a_side_probe_after_the_session_moved_its_role_does_not_judge_as_the_login(
+    owned: tuple[LocalCluster, str, ProxyProcess, str], how: str
+) -> None:
+    """As the migrator, the probe of existing rows may not read notes12 (no answer: a
+    risk, and the CHECK breaking shop@12's writes of 'b' passed); the CHECK itself runs
+    as the owner."""
+    cluster, database, proxy, migrator = owned
+    owner = _owner(cluster, database)
+    first = ["SET search_path = public"]  # no "$user" to follow the role
+    if how == "role default":
+        with direct(cluster) as conn:
+            conn.execute(f"ALTER ROLE {migrator} IN DATABASE {database} SET role = {owner}")
+    else:
+        first.append(f"{how} {owner}")
+    with _writer12(proxy, database):
+        seen = _as_migrator(proxy, database, migrator, *first)
+    assert seen == ["55006"], "the CHECK breaking shop@12's writes passed as a risk"
+
+
+def test_a_session_that_moved_its_role_still_runs_ddl_that_needs_no_probe(
+    owned: tuple[LocalCluster, str, ProxyProcess, str],
+) -> None:
+    cluster, database, proxy, migrator = owned
+    owner = _owner(cluster, database)
+    with _writer12(proxy, database), rc.RawClient("127.0.0.1", proxy.port) as client:
+        params = {"user": migrator, "database": database, "application_name": "migrate"}
+        assert client.startup(params)[-1].type == "Z"
+        client.send(rc.query(f"SET search_path = public; SET ROLE {owner}"))
+        client.read_ready()
+        assert _unsynced(client, "ALTER TABLE notes12 ADD COLUMN extra int") == []

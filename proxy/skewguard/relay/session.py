@@ -202,6 +202,11 @@ class ClientSession(asyncio.Protocol):
         self._startup_path: tuple[str, ...] = DEFAULT
         # current_user may not be the login user: a "$user" in the path is not known
         self._role_moved = False
+        # current_user as PostgreSQL said at session start (None: the login user), and
+        # whether it is unknown (a text may have moved it since, or PostgreSQL would not
+        # say): then only the backend knows it
+        self._start_role: str | None = None
+        self._role_unknown = False
         # client_encoding values texts sent but not yet answered may have set, and the
         # ReadyForQuery that answers the last of them: until then a text is read each way
         self._encodings_in_flight: set[str] = set()
@@ -689,7 +694,7 @@ class ClientSession(asyncio.Protocol):
         # an unreadable change in this very text has not run yet: the backend cannot tell
         self._path_unknown_here = UNKNOWN in (path, script.local_search_path)
         if script.moves_role:
-            self._role_moved = self._path_unknown_here = True
+            self._role_moved = self._path_unknown_here = self._role_unknown = True
         current = self.statement_log
         if path not in (None, UNKNOWN) and current is not None and path != current.search_path:
             assert path is not None
@@ -729,6 +734,8 @@ class ClientSession(asyncio.Protocol):
             ),
             search_path_askable=not self._path_unknown_here,
             temporary=self._temporary.names,
+            role=self._start_role,
+            role_moved=self._role_unknown,
             own_connection=self if self._can_query_own() else None,
         )
 
@@ -1271,6 +1278,8 @@ class ClientSession(asyncio.Protocol):
                     self._path_known = path is not None
                     if current_user != self._user:  # ALTER ROLE ... SET role: "$user" moved
                         self._role_moved = True
+                    self._start_role = None if current_user == self._user else current_user
+                    self._role_unknown = current_user is None
                 case hs.Authenticated():
                     raw = self._replication and not self._sql_walsender
                     self.phase = Phase.RAW if raw else Phase.READY
@@ -1301,6 +1310,7 @@ class ClientSession(asyncio.Protocol):
         self.params = startup.session_params
         self.identity = self.proxy.resolver.from_startup(self.params)
         self._role_moved = not ROLE_SETTINGS.isdisjoint(startup_settings(self.params))
+        self._role_unknown = self._role_moved  # until PostgreSQL says (SessionStart)
         self._replication = startup.replication
         self._sql_walsender = startup.params.get("replication") == "database"
         self.database = self.params["database"]
