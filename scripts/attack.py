@@ -23,7 +23,9 @@ constant, accepting that constant for the migrating superuser (``current_user``,
 an unsynced batch (no replay); PostgreSQL judges the version's next INSERT. Round 12,
 ``-k "side probe after|role default"``: a NOINHERIT login whose role moved (its own SET
 ROLE, SET LOCAL ROLE in a block, a role default) adds a CHECK existing rows violate
-behind an unsynced batch; as the login the side probe may not read them.
+behind an unsynced batch; as the login the side probe may not read them. Round 12,
+``-k "forced RLS"``: the owner of a table with FORCE ROW LEVEL SECURITY restarts its
+sequence onto numbers its rows hold, which its policy hides from it.
 """
 
 from __future__ import annotations
@@ -4590,6 +4592,42 @@ def _r12e(ctx: Ctx) -> object:
 @guard("side probe for a login whose role default (ALTER ROLE ... SET role) moves it")
 def _r12f(ctx: Ctx) -> object:
     return _moved_role(ctx, default=True)
+
+
+@guard("sequence probe under a forced RLS policy: RESTART onto numbers the owner cannot see")
+def _r12g(ctx: Ctx) -> object:
+    """The owner migrating sees none of sg_tickets' rows (FORCE ROW LEVEL SECURITY); its
+    probe of the numbers a RESTART hands out must not answer "free" from that view."""
+    owner = "sg_seqowner12"
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{owner}'").fetchone():
+            conn.execute(f"CREATE ROLE {owner} LOGIN")
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_tickets;"
+            " CREATE TABLE public.sg_tickets (id serial PRIMARY KEY, tenant text);"
+            f" ALTER TABLE public.sg_tickets OWNER TO {owner};"
+            " ALTER TABLE public.sg_tickets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;"
+            " CREATE POLICY mine ON public.sg_tickets USING (tenant = current_user);"
+            " INSERT INTO public.sg_tickets (tenant) SELECT 'other' FROM generate_series(1, 5)"
+        )
+    live = _writer(ctx, "shop@19", "INSERT INTO public.sg_tickets (tenant) VALUES ('other')")
+    try:
+        with ctx.raw(user=owner) as c:
+            ddl = "ALTER SEQUENCE public.sg_tickets_id_seq RESTART WITH 1"
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            seen = outcome(c)
+        try:
+            live.execute("INSERT INTO public.sg_tickets (tenant) VALUES ('other')")
+        except psycopg.errors.UniqueViolation as exc:
+            raise Bypassed(f"shop@19's INSERT collides after the RESTART passed: {seen}") from exc
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute("DROP TABLE IF EXISTS public.sg_tickets")
 
 
 # ------------------------------------------------------------------ runner

@@ -97,7 +97,7 @@ from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.samples import change_shape, sample_shape
 from skewguard.scratch import scratch_connection
 from skewguard.side_connection import SIDE_ERRORS, connect_side
-from skewguard.side_probes import leaves_role, may_become, may_set_role, read_only
+from skewguard.side_probes import leaves_role, may_become, may_set_role, read_only, setup
 from skewguard.sql_start import first_word
 from skewguard.statements import called_procedure, runs_only_plain_sql
 from skewguard.store import StateStore
@@ -1281,7 +1281,7 @@ class Guard:
                         probe.sql,
                         statement_timeout_ms=PROBE_TIMEOUT_MS,
                         lock_timeout_ms=PROBE_LOCK_TIMEOUT_MS,
-                        role=probe.role,
+                        setup=setup(probe.role, None, every_row=probe.every_row),
                     )
                 )
                 for probe in probes
@@ -1326,7 +1326,9 @@ class Guard:
                 if role is not None and not allowed[role]:
                     continue
                 try:
-                    results[probe] = await read_only(conn, probe.sql, role=role, search_path=path)
+                    results[probe] = await read_only(
+                        conn, probe.sql, role=role, search_path=path, every_row=probe.every_row
+                    )
                 except asyncpg.PostgresError as exc:
                     # neither the text nor the message: a probe may carry written values
                     log.info("probe gave no answer (SQLSTATE %s)", exc.sqlstate)

@@ -132,11 +132,16 @@ class MigratingConnection(Protocol):
         ...
 
     async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int, role: str | None = None
+        self,
+        sql: str,
+        *,
+        statement_timeout_ms: int,
+        lock_timeout_ms: int,
+        setup: Sequence[str] = (),
     ) -> list[tuple[str | None, ...]] | None:
-        """Rows (text values) of ``sql`` run there unseen by the client (as ``role``:
-        ``SET LOCAL ROLE`` first, which PostgreSQL checks as it does the client's); None:
-        no answer (an error, or it cannot run now)."""
+        """Rows (text values) of ``sql`` run there unseen by the client, after the ``SET
+        LOCAL`` statements of ``setup`` (a ``SET LOCAL ROLE`` is checked by PostgreSQL as
+        the client's would be); None: no answer (an error, or it cannot run now)."""
         ...
 
 

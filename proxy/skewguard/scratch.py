@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 
 from skewguard.config import Upstream
 from skewguard.relay.own_queries import bracketed
@@ -197,7 +197,12 @@ class ScratchConnection:
         return capture.results
 
     async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int, role: str | None = None
+        self,
+        sql: str,
+        *,
+        statement_timeout_ms: int,
+        lock_timeout_ms: int,
+        setup: Sequence[str] = (),
     ) -> list[tuple[str | None, ...]] | None:
         """Rows of ``sql`` run in a read-only transaction rolled back after it."""
         made = bracketed(
@@ -205,7 +210,7 @@ class ScratchConnection:
             sql,
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
-            role=role,
+            setup=setup,
         )
         if made is None:
             return None

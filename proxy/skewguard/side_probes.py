@@ -30,11 +30,17 @@ def leaves_role(query: str) -> bool:
     return any(word in lowered for word in LEAVES_ROLE)
 
 
-def setup(role: str | None, search_path: Sequence[str] | None) -> list[str]:
+def setup(
+    role: str | None, search_path: Sequence[str] | None, *, every_row: bool = False
+) -> list[str]:
     """What runs inside the probe's transaction before it: the session's search_path
-    (``None``: not known, the login's default stays) and its role (``None``: the login's
-    own)."""
+    (``None``: not known, the login's default stays), its role (``None``: the login's
+    own), and for a probe that must see ``every_row`` ``row_security = off``: where a
+    policy would hide rows from the role PostgreSQL then refuses the query (no answer)
+    instead of answering from the rows left."""
     parts = []
+    if every_row:
+        parts.append("SET LOCAL row_security = off")
     if search_path is not None:
         path = ", ".join(quoted_identifier(s) for s in search_path) or "''"
         parts.append(f"SET LOCAL search_path = {path}")
@@ -69,6 +75,7 @@ async def read_only(
     *,
     role: str | None = None,
     search_path: Sequence[str] | None = None,
+    every_row: bool = False,
 ) -> bool | None:
     """A probe's answer from a read-only transaction that is rolled back, as ``role``
     (checked with :func:`may_become`). None when it gives no row or NULL (no answer is
@@ -78,7 +85,7 @@ async def read_only(
     transaction = conn.transaction(readonly=True)
     await transaction.start()
     try:
-        for statement in setup(role, search_path):
+        for statement in setup(role, search_path, every_row=every_row):
             await conn.execute(statement)
         answer = await conn.fetchval(query)
         return None if answer is None else bool(answer)

@@ -14,6 +14,10 @@ session's role was another: a NOINHERIT login that reached the owner through SET
 a role default had its probe of existing rows refused, and a CHECK the rows violate
 passed as a risk. It now runs as the role PostgreSQL said at session start; after the
 session's own role change the guard cannot judge there and refuses.
+
+The probe of the numbers an ALTER SEQUENCE hands out answered "free" from the rows a
+forced row-level security policy left the owner migrating; it now runs with
+row_security off (no answer, a break, where a policy would filter it).
 """
 
 from __future__ import annotations
@@ -211,3 +215,38 @@ def test_a_session_that_moved_its_role_still_runs_ddl_that_needs_no_probe(
         client.send(rc.query(f"SET search_path = public; SET ROLE {owner}"))
         client.read_ready()
         assert _unsynced(client, "ALTER TABLE notes12 ADD COLUMN extra int") == []
+
+
+def test_a_sequence_probe_is_not_answered_from_rows_a_policy_hides(
+    site: tuple[LocalCluster, str, ProxyProcess],
+) -> None:
+    """The owner migrating is subject to its table's forced row-level security: its probe
+    of the numbers a RESTART hands out saw none of the rows, said "free", and the RESTART
+    passed; shop@12's next INSERT then collides. PostgreSQL judges it."""
+    cluster, database, proxy = site
+    owner = unique("h12_seqowner")
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(
+            f"CREATE ROLE {owner} LOGIN;"
+            " CREATE TABLE tickets (id serial PRIMARY KEY, tenant text);"
+            f" ALTER TABLE tickets OWNER TO {owner};"
+            " ALTER TABLE tickets ENABLE ROW LEVEL SECURITY, FORCE ROW LEVEL SECURITY;"
+            " CREATE POLICY mine ON tickets USING (tenant = current_user);"
+            " INSERT INTO tickets (tenant) SELECT 'other' FROM generate_series(1, 5)"
+        )
+    try:
+        url = proxy.url(database=database, application_name="shop@12")
+        with psycopg.connect(url, autocommit=True) as shop:
+            shop.execute("INSERT INTO tickets (tenant) VALUES ('other')")
+            time.sleep(1.5)  # learned
+            with rc.RawClient("127.0.0.1", proxy.port, timeout=20) as client:
+                params = {"user": owner, "database": database, "application_name": "migrate"}
+                assert client.startup(params)[-1].type == "Z"
+                seen = _unsynced(client, "ALTER SEQUENCE tickets_id_seq RESTART WITH 1")
+            if seen != ["55006"]:
+                with pytest.raises(psycopg.errors.UniqueViolation):
+                    shop.execute("INSERT INTO tickets (tenant) VALUES ('other')")
+        assert seen == ["55006"], "the RESTART onto numbers the rows hold passed"
+    finally:
+        with direct(cluster, dbname=database) as conn:
+            conn.execute(f"DROP TABLE tickets; DROP ROLE {owner}")

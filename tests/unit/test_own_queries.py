@@ -11,9 +11,9 @@ from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import ReplyStream
 
 
-def _sent(status: str, role: str | None = None) -> list[tuple[str, str]]:
+def _sent(status: str, setup: tuple[str, ...] = ()) -> list[tuple[str, str]]:
     plan = bracketed(
-        status, "SELECT true", statement_timeout_ms=2000, lock_timeout_ms=500, role=role
+        status, "SELECT true", statement_timeout_ms=2000, lock_timeout_ms=500, setup=setup
     )
     assert plan is not None and plan.replies == 3 and plan.query_index == 1
     out = []
@@ -38,8 +38,8 @@ def test_in_a_transaction_block_the_query_runs_in_a_savepoint_rolled_back() -> N
 
 
 @pytest.mark.parametrize("status", ["T", "I"])
-def test_a_query_for_a_role_runs_after_a_local_set_role_undone_with_it(status: str) -> None:
-    begin = _sent(status, role='sh"op')[0][1]
+def test_a_querys_setup_runs_after_the_limits_and_ends_with_them(status: str) -> None:
+    begin = _sent(status, setup=('SET LOCAL ROLE "sh""op"',))[0][1]
     assert begin.endswith('SET LOCAL transaction_read_only = on; SET LOCAL ROLE "sh""op"')
     assert "ROLE" not in _sent(status)[0][1]
 

@@ -107,7 +107,7 @@ def test_the_probe_runs_only_for_a_version_taking_numbers(base: CatalogSnapshot)
 
     taker = footprint("sequence_default:public.users_id_seq", "relation_write:public.users")
     loader = footprint("copy_in:public.users(id,email)", "relation_write:public.users")
-    assert probes_needed(changes, taker) == [Probe(probe)]
+    assert probes_needed(changes, taker) == [Probe(probe, every_row=True)]
     assert probes_needed(changes, loader) == []
 
 

@@ -13,6 +13,14 @@ def test_the_setup_sets_the_sessions_path_then_its_role_inside_the_transaction()
     ]
 
 
+def test_a_probe_that_must_see_every_row_turns_row_security_off() -> None:
+    """PostgreSQL then refuses the query where a policy would filter it (no answer)."""
+    assert setup("owner", None, every_row=True) == [
+        "SET LOCAL row_security = off",
+        'SET LOCAL ROLE "owner"',
+    ]
+
+
 def test_an_unknown_path_and_the_logins_own_role_set_nothing() -> None:
     assert setup(None, None) == []
     assert setup(None, ()) == ["SET LOCAL search_path = ''"]

@@ -24,7 +24,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from skewguard.sql_constants import quoted_identifier
 from skewguard.wire import messages as m
 
 SAVEPOINT = "skewguard_probe"
@@ -78,20 +77,19 @@ def bracketed(
     statement_timeout_ms: int,
     lock_timeout_ms: int,
     named: bool = False,
-    role: str | None = None,
+    setup: Sequence[str] = (),
 ) -> Bracketed | None:
     """The messages for ``sql`` in transaction status ``status``; None in a failed one.
-    ``named``: leave the unnamed statement and portal alone (see the module). ``role``:
-    run it as that role (``SET LOCAL ROLE``, ended with the savepoint or transaction;
-    refused by PostgreSQL where the session may not, and then the query gives no
-    answer)."""
+    ``named``: leave the unnamed statement and portal alone (see the module). ``setup``:
+    ``SET LOCAL`` statements run first, ended with the savepoint or transaction (one
+    PostgreSQL refuses, a ``SET LOCAL ROLE`` the session may not take, leaves the query
+    no answer)."""
     limits = [
         f"SET LOCAL statement_timeout = {int(statement_timeout_ms)}",
         f"SET LOCAL lock_timeout = {int(lock_timeout_ms)}",
         "SET LOCAL transaction_read_only = on",
     ]
-    if role is not None:
-        limits.append(f"SET LOCAL ROLE {quoted_identifier(role)}")
+    limits.extend(setup)
     if status == "T":
         begin = [f"SAVEPOINT {SAVEPOINT}", *limits]
         end = [f"ROLLBACK TO SAVEPOINT {SAVEPOINT}", f"RELEASE SAVEPOINT {SAVEPOINT}"]

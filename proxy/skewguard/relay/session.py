@@ -15,7 +15,7 @@ import functools
 import logging
 import ssl
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from enum import Enum, auto
 from typing import TYPE_CHECKING, cast
@@ -936,7 +936,12 @@ class ClientSession(asyncio.Protocol):
         return replies.standard_strings
 
     async def query_in_transaction(
-        self, sql: str, *, statement_timeout_ms: int, lock_timeout_ms: int, role: str | None = None
+        self,
+        sql: str,
+        *,
+        statement_timeout_ms: int,
+        lock_timeout_ms: int,
+        setup: Sequence[str] = (),
     ) -> list[tuple[str | None, ...]] | None:
         """Run the proxy's ``sql`` on this backend, in the client's transaction, unseen.
 
@@ -953,7 +958,7 @@ class ClientSession(asyncio.Protocol):
             statement_timeout_ms=statement_timeout_ms,
             lock_timeout_ms=lock_timeout_ms,
             named=self.keeps_unnamed,
-            role=role,
+            setup=setup,
         )
         if plan is None:
             return None

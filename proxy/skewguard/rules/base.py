@@ -100,10 +100,13 @@ class Probe(NamedTuple):
 
     ``role``: run it as this role, a version's own, where its answer depends on who
     evaluates it (PostgreSQL evaluates a CHECK as the writer: ``current_user``,
-    ``pg_has_role``...); None: as the migrating session."""
+    ``pg_has_role``...); None: as the migrating session. ``every_row``: its False clears
+    (no finding), so it must not be answered from the rows a row-level security policy
+    leaves the role: it runs with ``row_security = off`` (no answer where one would)."""
 
     sql: str
     role: str | None = None
+    every_row: bool = False
 
 
 @dataclass

@@ -101,7 +101,7 @@ def probes_needed(
     }
     for change in changes:
         if isinstance(change, AlterSequence) and change.subject in numbered:
-            out.append(Probe(sequence_probe(change)))
+            out.append(Probe(sequence_probe(change), every_row=True))
         if isinstance(change, AddConstraint | CreateIndex):
             if not {f"{change.relation}.{ident(c)}" for c in change.columns} & written:
                 continue

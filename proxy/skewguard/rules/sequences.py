@@ -98,7 +98,7 @@ def sequence_probe(change: AlterSequence) -> str:
 
 def check_sequence_numbers(ctx: Context, change: AlterSequence) -> Iterator[Hit]:
     what = change.describe()
-    violated = ctx.probes.get(Probe(sequence_probe(change)))
+    violated = ctx.probes.get(Probe(sequence_probe(change), every_row=True))
     if violated is False:
         return
     why = (
