@@ -22,6 +22,7 @@ row_security off (no answer, a break, where a policy would filter it).
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,6 +111,29 @@ def test_a_check_on_the_versions_constants_is_judged_as_the_versions_role(
         assert client.startup(params)[-1].type == "Z"
         codes = _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
     assert codes == ["55006"], "the CHECK breaking shop@12's every INSERT passed"
+
+
+def test_a_check_asking_the_session_clears_no_version_on_a_probe_elsewhere(
+    site: tuple[LocalCluster, str, ProxyProcess], shop_role: str
+) -> None:
+    """The side probe's application_name is not shop@12's: the constant 'b' passing there
+    says nothing of shop@12's INSERT, which PostgreSQL refuses. Not cleared: the version
+    is named (a risk, as for a writer of parameters), never silently passed over."""
+    _, database, proxy = site
+    check = "body <> 'b' OR current_setting('application_name') NOT LIKE 'shop@%'"
+    with _live(proxy, database, shop_role) as live, rc.RawClient("127.0.0.1", proxy.port) as c:
+        params = {"user": "postgres", "database": database, "application_name": "migrate"}
+        assert c.startup(params)[-1].type == "Z"
+        _unsynced(c, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
+        with pytest.raises(psycopg.errors.CheckViolation):
+            live.execute("INSERT INTO notes (body) VALUES ('b')")
+    decisions = json.loads(proxy.get("/api/decisions?limit=1"))["decisions"]
+    named = {
+        (f["severity"], f["version"]["app"], f["version"]["version"])
+        for f in decisions[0]["findings"]
+        if f["version"]
+    }
+    assert ("risk", "shop", "12") in named, decisions[0]
 
 
 def test_a_check_the_versions_role_passes_still_clears_the_version(

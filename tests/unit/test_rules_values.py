@@ -116,6 +116,18 @@ def test_a_check_on_constants_is_asked_as_each_role_the_version_runs_as() -> Non
     assert answers({None: False, "ops": False, "shop": None}) == {V1: Severity.RISK}
 
 
+def test_a_check_asking_the_session_is_not_judged_by_a_probe_elsewhere() -> None:
+    """Neither the constants' probe nor the rows' (as the migrating session) answers for
+    the version: it stays a risk whatever they say."""
+    versions = {V1: footprint("INSERT INTO t (qty) VALUES (5)")}
+    check = (
+        "ALTER TABLE t ADD CONSTRAINT c CHECK (qty > 0 OR "
+        "current_setting('application_name') = 'x') NOT VALID"
+    )
+    for answer in (True, False):
+        assert named(judge(check, versions, lambda sql, a=answer: a)) == {V1: Severity.RISK}
+
+
 def test_a_check_on_two_columns_is_not_evaluated_on_constants() -> None:
     overlay = Overlay(BEFORE)
     overlay.apply("ALTER TABLE t ADD CONSTRAINT c CHECK (qty > id)")

@@ -54,6 +54,7 @@ from skewguard.rules.base import (
     relation_of,
     roles_of,
 )
+from skewguard.rules.same_everywhere import Asks, asks
 from skewguard.rules.values import column_values
 from skewguard.sql_parse import parse_sql
 
@@ -268,9 +269,15 @@ def check_new_constraint(ctx: Context, change: AddConstraint | CreateIndex) -> I
     writers = ctx.uses((F.COLUMN_WRITE,), lambda s: s in subjects)
     violated = ctx.probes.get(Probe(probe)) if probe is not None else None
     own_probes = value_probes(change, ctx.footprints, ctx.after)
+    expression = _check_expression(change)
+    asked = asks(expression) if expression is not None else Asks.NOTHING
+    if asked is not Asks.NOTHING:
+        violated = None  # the rows were judged by the migrating session, not by writers
     for v, f, ev in first_per_version(writers):
         facets = ctx.footprints.get(v, {})
         own = _answer(ctx, own_probes.get(v, ()))
+        if asked is Asks.SESSION or (asked is Asks.ROLE and not ctx.roles(v)):
+            own = None  # the probe's session answered, not the version's
         if own:
             how = "a constant it rejects" if check else "a value already there"
             yield Hit(Severity.BREAK, f"{breaks(what, v, f)} with {how}", v, f, ev)
