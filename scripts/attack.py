@@ -25,7 +25,9 @@ an unsynced batch (no replay); PostgreSQL judges the version's next INSERT. Roun
 ROLE, SET LOCAL ROLE in a block, a role default) adds a CHECK existing rows violate
 behind an unsynced batch; as the login the side probe may not read them. Round 12,
 ``-k "forced RLS"``: the owner of a table with FORCE ROW LEVEL SECURITY restarts its
-sequence onto numbers its rows hold, which its policy hides from it.
+sequence onto numbers its rows hold, which its policy hides from it. Round 12, ``-k "NOT
+NULL column whose"``: a NOT NULL column whose DEFAULT is NULL for the version (by its
+role, or always, on an empty table), behind an unsynced batch.
 """
 
 from __future__ import annotations
@@ -4628,6 +4630,54 @@ def _r12g(ctx: Ctx) -> object:
         live.close()
         with ctx.direct() as conn:
             conn.execute("DROP TABLE IF EXISTS public.sg_tickets")
+
+
+def _null_default(ctx: Ctx, default: str, *, rows: bool) -> list[str]:
+    """shop@20 (as _SHOP) inserts into sg_orders12 without naming ``c``; ``ADD COLUMN c
+    text NOT NULL DEFAULT <default>`` behind an unsynced SELECT. PostgreSQL judges the
+    version's next INSERT."""
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_SHOP}'").fetchone():
+            conn.execute(f"CREATE ROLE {_SHOP} LOGIN")
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_orders12;"
+            " CREATE TABLE public.sg_orders12 (id serial PRIMARY KEY, body text);"
+            f" GRANT SELECT, INSERT, DELETE ON public.sg_orders12 TO {_SHOP};"
+            f" GRANT USAGE ON SEQUENCE public.sg_orders12_id_seq TO {_SHOP}"
+        )
+    url = ctx.proxy.url(user=_SHOP, database=ctx.db, application_name="shop@20")
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute("INSERT INTO public.sg_orders12 (body) VALUES (%s)", ("x",))
+        if not rows:
+            live.execute("DELETE FROM public.sg_orders12")
+        time.sleep(1.5)
+        with ctx.raw() as c:
+            ddl = f"ALTER TABLE public.sg_orders12 ADD COLUMN c text NOT NULL DEFAULT {default}"
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            seen = outcome(c)
+        try:
+            live.execute("INSERT INTO public.sg_orders12 (body) VALUES (%s)", ("y",))
+        except psycopg.errors.NotNullViolation as exc:
+            raise Bypassed(f"shop@20's INSERT fails after the new column passed: {seen}") from exc
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS public.sg_orders12; DROP OWNED BY {_SHOP}")
+
+
+@guard("NOT NULL column whose DEFAULT is NULL for the version's role (rows filled as migrator)")
+def _r12h(ctx: Ctx) -> object:
+    return _null_default(ctx, "(CASE WHEN current_user = 'postgres' THEN 'x' END)", rows=True)
+
+
+@guard("NOT NULL column whose DEFAULT is always NULL, on an empty table")
+def _r12i(ctx: Ctx) -> object:
+    return _null_default(ctx, "nullif('a', 'a')", rows=False)
 
 
 # ------------------------------------------------------------------ runner

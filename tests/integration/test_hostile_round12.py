@@ -17,7 +17,9 @@ session's own role change the guard cannot judge there and refuses.
 
 The probe of the numbers an ALTER SEQUENCE hands out answered "free" from the rows a
 forced row-level security policy left the owner migrating; it now runs with
-row_security off (no answer, a break, where a policy would filter it).
+row_security off (no answer, a break, where a policy would filter it). A new NOT NULL
+column's DEFAULT that is NULL for the version (by its role, or always) passed as any
+default; PostgreSQL is now asked whether it is NULL, as the version's roles.
 """
 
 from __future__ import annotations
@@ -274,3 +276,36 @@ def test_a_sequence_probe_is_not_answered_from_rows_a_policy_hides(
     finally:
         with direct(cluster, dbname=database) as conn:
             conn.execute(f"DROP TABLE tickets; DROP ROLE {owner}")
+
+
+# A new NOT NULL column's DEFAULT is evaluated for each INSERT that leaves the column out,
+# as the writer: one that is NULL for the version breaks its every INSERT (23502).
+
+
+@pytest.mark.parametrize(
+    ("default", "breaks"),
+    [
+        ("(CASE WHEN current_user = 'postgres' THEN 'x' END)", True),
+        ("nullif('a', 'a')", True),
+        ("'x'", False),
+        ("now()::text", False),
+        ("md5(random()::text)", False),
+    ],
+    ids=["null-for-the-role", "always-null", "constant", "now", "volatile"],
+)
+def test_a_not_null_columns_default_is_probed_for_the_versions_inserts(
+    site: tuple[LocalCluster, str, ProxyProcess], shop_role: str, default: str, breaks: bool
+) -> None:
+    cluster, database, proxy = site
+    with _live(proxy, database, shop_role) as live, rc.RawClient("127.0.0.1", proxy.port) as c:
+        conn_params = {"user": "postgres", "database": database, "application_name": "migrate"}
+        assert c.startup(conn_params)[-1].type == "Z"
+        with direct(cluster, dbname=database) as conn:
+            conn.execute("DELETE FROM notes")  # PostgreSQL fills rows with an always-NULL one
+        seen = _unsynced(c, f"ALTER TABLE notes ADD COLUMN c text NOT NULL DEFAULT {default}")
+        if seen == []:  # passed: PostgreSQL says whether shop@12 still inserts
+            try:
+                live.execute("INSERT INTO notes (body) VALUES ('b')")
+            except psycopg.errors.NotNullViolation:
+                pytest.fail("the new column passed and shop@12's INSERT fails")
+    assert seen == (["55006"] if breaks else []), seen

@@ -10,8 +10,9 @@ from skewguard.analysis import Facet, FacetKind, analyze
 from skewguard.analysis.values import value_facets
 from skewguard.catalog import CatalogSnapshot
 from skewguard.ddl import Finding, Overlay, Severity
-from skewguard.ddl.changes import AddConstraint
+from skewguard.ddl.changes import AddColumn, AddConstraint
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.columns import default_probes
 from skewguard.rules.constraints import value_probes
 from skewguard.rules.engine import evaluate, probes_needed
 from skewguard.rules.values import column_values, fits
@@ -227,3 +228,25 @@ def test_a_held_statement_is_named_before_a_writer_replay_may_clear() -> None:
     assert [f.facet.kind for f in findings if f.version == V1 and f.facet] == [
         FacetKind.PREPARED_RESULT
     ]
+
+
+def test_a_new_not_null_columns_default_is_probed_as_each_inserting_versions_role() -> None:
+    roles = {Facet(FacetKind.ROLE, r): Evidence(1, 0.0, 0.0, "") for r in ("shop", "ops")}
+    writer = {**footprint("INSERT INTO t (qty) VALUES (5)"), **roles}
+    reader = footprint("SELECT qty FROM t")
+    versions = {V1: writer, V2: reader}
+    migration = (
+        "ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT CASE WHEN current_user = 'x' THEN 'y' END"
+    )
+    overlay = Overlay(BEFORE)
+    overlay.apply(migration)
+    [change] = overlay.net_changes()
+    assert isinstance(change, AddColumn)
+    probes = default_probes(change, versions)
+    assert list(probes) == [V1] and [p.role for p in probes[V1]] == ["ops", "shop"]
+    assert "IS NULL" in probes[V1][0].sql
+    assert named(judge(migration, versions, lambda sql: True)) == {V1: Severity.BREAK}
+    assert named(judge(migration, versions, lambda sql: False)) == {}
+    assert named(judge(migration, versions, lambda sql: None)) == {}
+    plain = "ALTER TABLE t ADD COLUMN c text NOT NULL"
+    assert named(judge(plain, versions, lambda sql: None)) == {V1: Severity.BREAK}

@@ -249,6 +249,8 @@ class AddColumn(Change):
     has_default: bool = False
     volatile_default: bool = False  # the table is rewritten to fill it
     generated: bool = False
+    #: the DEFAULT expression (probed, never stored: it may hold the client's literals)
+    default: str | None = field(default=None, compare=False)
 
     PHRASE: ClassVar[str] = "adding column {subject}"
 

@@ -425,6 +425,7 @@ def _columns(
                 volatile_default=volatile,
                 generated=bool(col.generated),
                 relation=rel.qname,
+                default=col.default,
             )
         )
 

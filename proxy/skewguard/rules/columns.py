@@ -49,8 +49,10 @@ from skewguard.rules.base import (
     Context,
     Example,
     Hit,
+    Probe,
     Rule,
     first_per_version,
+    roles_of,
     routine_callers,
     star_insert_lines_up,
 )
@@ -331,16 +333,48 @@ def _assigned_unread(
     )
 
 
+_INSERTS = (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.COPY_SHAPE, F.INSERT_SELECT_STAR)
+
+
+def _inserts_into(table: str) -> Callable[[str], bool]:
+    """Whether an insert facet's subject (of a kind in _INSERTS) writes rows of ``table``."""
+    return lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table
+
+
+def default_probes(
+    change: AddColumn, footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
+) -> dict[VersionKey, tuple[Probe, ...]]:
+    """Probes of whether a new NOT NULL column's DEFAULT is NULL for a version that
+    inserts into the table (none of its inserts names the new column): asked as each
+    role the version connects as (PostgreSQL evaluates a default as the writer, and it
+    may ask who that is: ``CASE WHEN current_user = ... END``)."""
+    if not (change.not_null and change.has_default and change.default) or change.generated:
+        return {}
+    sql = f"SELECT ({change.default}) IS NULL"
+    inserts = _inserts_into(change.relation)
+    out: dict[VersionKey, tuple[Probe, ...]] = {}
+    for version, facets in footprints.items():
+        if any(f.kind in _INSERTS and inserts(f.subject) for f in facets):
+            roles: list[str | None] = [*sorted(roles_of(facets))] or [None]
+            out[version] = tuple(Probe(sql, role) for role in roles)
+    return out
+
+
 def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -> Iterator[Hit]:
     if isinstance(change, AddColumn):
-        if not change.not_null or change.has_default or change.generated:
+        if not change.not_null or change.generated:
             return
-        what = f"ADD COLUMN {change.subject} NOT NULL without a default"
-        table = change.relation
-        inserts = ctx.uses(
-            (F.INSERT_SHAPE, F.INSERT_POSITIONAL, F.COPY_IN, F.COPY_SHAPE, F.INSERT_SELECT_STAR),
-            lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table,
-        )
+        inserts = ctx.uses(_INSERTS, _inserts_into(change.relation))
+        if change.has_default:  # a break only where PostgreSQL says it is NULL for a writer
+            nulls = {
+                v
+                for v, probes in default_probes(change, ctx.footprints).items()
+                if any(ctx.probes.get(p) for p in probes)
+            }
+            what = f"ADD COLUMN {change.subject} NOT NULL with a default that is NULL for it"
+            inserts = (hit for hit in inserts if hit[0] in nulls)
+        else:
+            what = f"ADD COLUMN {change.subject} NOT NULL without a default"
         for v, f, ev in first_per_version(inserts):
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
         return
@@ -368,7 +402,9 @@ SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
     doc="An INSERT that omits a NOT NULL column without a default fails with 23502. A column "
     "supplied by a bound parameter counts as supplied (it may still be NULL: risk, not "
     "decided here). A dropped default on a nullable column makes omitting inserts store NULL "
-    "(risk). DROP SEQUENCE ... CASCADE drops the defaults that use it.",
+    "(risk). DROP SEQUENCE ... CASCADE drops the defaults that use it. A new NOT NULL "
+    "column's default is evaluated for each INSERT that omits it, as the writer: PostgreSQL "
+    "is asked, as each role a version connects as, whether it is NULL (a break if so).",
     breaks="INSERTs (column list, positional, COPY with a list) that omit the column.",
     recipe="Give the column a default first (or make every protected version supply it), "
     "then SET NOT NULL; to drop a default, first ship code that always supplies the column.",
@@ -379,6 +415,21 @@ SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
             "INSERT INTO t (id) VALUES (1); DELETE FROM t",
             "ALTER TABLE t ALTER COLUMN note SET NOT NULL",
             True,
+        ),
+        Example(
+            "CREATE TABLE t (id int)",
+            "INSERT INTO t (id) VALUES (1); DELETE FROM t",
+            "ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT nullif('a', 'a')",
+            True,
+            "a default that is NULL for the version's INSERT",
+            probe=True,
+        ),
+        Example(
+            "CREATE TABLE t (id int)",
+            "INSERT INTO t (id) VALUES (1)",
+            "ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT lower('X')",
+            False,
+            probe=False,
         ),
         Example(
             "CREATE TABLE t (id int, note text)",
