@@ -27,7 +27,9 @@ behind an unsynced batch; as the login the side probe may not read them. Round 1
 ``-k "forced RLS"``: the owner of a table with FORCE ROW LEVEL SECURITY restarts its
 sequence onto numbers its rows hold, which its policy hides from it. Round 12, ``-k "NOT
 NULL column whose"``: a NOT NULL column whose DEFAULT is NULL for the version (by its
-role, or always, on an empty table), behind an unsynced batch.
+role, or always, on an empty table), behind an unsynced batch; ``-k "SET DEFAULT of a
+NOT NULL|SET NOT NULL on a column whose"``: such a default set on a NOT NULL column, a
+column with such a default made NOT NULL.
 """
 
 from __future__ import annotations
@@ -4678,6 +4680,59 @@ def _r12h(ctx: Ctx) -> object:
 @guard("NOT NULL column whose DEFAULT is always NULL, on an empty table")
 def _r12i(ctx: Ctx) -> object:
     return _null_default(ctx, "nullif('a', 'a')", rows=False)
+
+
+def _default_then(ctx: Ctx, setup: str, ddl: str) -> list[str]:
+    """shop@21 (as _SHOP) inserts into sg_orders13 leaving ``c`` to its default; ``ddl``
+    behind an unsynced SELECT. PostgreSQL judges the version's next INSERT."""
+    with ctx.direct() as conn:
+        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_SHOP}'").fetchone():
+            conn.execute(f"CREATE ROLE {_SHOP} LOGIN")
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_orders13;"
+            f" CREATE TABLE public.sg_orders13 (id serial PRIMARY KEY, body text, {setup});"
+            f" GRANT SELECT, INSERT ON public.sg_orders13 TO {_SHOP};"
+            f" GRANT USAGE ON SEQUENCE public.sg_orders13_id_seq TO {_SHOP}"
+        )
+    url = ctx.proxy.url(user=_SHOP, database=ctx.db, application_name="shop@21")
+    live = psycopg.connect(url, autocommit=True)
+    try:
+        live.execute("INSERT INTO public.sg_orders13 (body) VALUES (%s)", ("x",))
+        time.sleep(1.5)
+        with ctx.raw() as c:
+            c.send(
+                rc.parse("SELECT 1") + rc.bind() + rc.execute()
+                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+            )  # fmt: skip
+            seen = outcome(c)
+        try:
+            live.execute("INSERT INTO public.sg_orders13 (body) VALUES (%s)", ("y",))
+        except psycopg.errors.NotNullViolation as exc:
+            raise Bypassed(f"shop@21's INSERT fails after the change passed: {seen}") from exc
+        return seen
+    finally:
+        live.close()
+        with ctx.direct() as conn:
+            conn.execute(f"DROP TABLE IF EXISTS public.sg_orders13; DROP OWNED BY {_SHOP}")
+
+
+@guard("SET DEFAULT of a NOT NULL column to one that is NULL for the version's role")
+def _r12j(ctx: Ctx) -> object:
+    return _default_then(
+        ctx,
+        "c text NOT NULL DEFAULT 'x'",
+        "ALTER TABLE public.sg_orders13 ALTER COLUMN c SET DEFAULT"
+        " (CASE WHEN current_user = 'postgres' THEN 'x' END)",
+    )
+
+
+@guard("SET NOT NULL on a column whose default is NULL for the version's role")
+def _r12k(ctx: Ctx) -> object:
+    return _default_then(
+        ctx,
+        "c text DEFAULT (CASE WHEN current_user = 'postgres' THEN 'x' END)",
+        "ALTER TABLE public.sg_orders13 ALTER COLUMN c SET NOT NULL",
+    )
 
 
 # ------------------------------------------------------------------ runner

@@ -309,3 +309,26 @@ def test_a_not_null_columns_default_is_probed_for_the_versions_inserts(
             except psycopg.errors.NotNullViolation:
                 pytest.fail("the new column passed and shop@12's INSERT fails")
     assert seen == (["55006"] if breaks else []), seen
+
+
+@pytest.mark.parametrize(
+    ("default", "breaks"),
+    [("(CASE WHEN current_user = 'postgres' THEN 'x' END)", True), ("'y'", False)],
+    ids=["null-for-the-role", "constant"],
+)
+def test_a_not_null_columns_new_default_is_probed_for_the_versions_inserts(
+    site: tuple[LocalCluster, str, ProxyProcess], shop_role: str, default: str, breaks: bool
+) -> None:
+    cluster, database, proxy = site
+    with direct(cluster, dbname=database) as conn:
+        conn.execute("ALTER TABLE notes ADD COLUMN c text NOT NULL DEFAULT 'x'")
+    with _live(proxy, database, shop_role) as live, rc.RawClient("127.0.0.1", proxy.port) as c:
+        conn_params = {"user": "postgres", "database": database, "application_name": "migrate"}
+        assert c.startup(conn_params)[-1].type == "Z"
+        seen = _unsynced(c, f"ALTER TABLE notes ALTER COLUMN c SET DEFAULT {default}")
+        if seen == []:
+            try:
+                live.execute("INSERT INTO notes (body) VALUES ('b')")
+            except psycopg.errors.NotNullViolation:
+                pytest.fail("the new default passed and shop@12's INSERT fails")
+    assert seen == (["55006"] if breaks else []), seen

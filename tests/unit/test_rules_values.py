@@ -242,7 +242,7 @@ def test_a_new_not_null_columns_default_is_probed_as_each_inserting_versions_rol
     overlay.apply(migration)
     [change] = overlay.net_changes()
     assert isinstance(change, AddColumn)
-    probes = default_probes(change, versions)
+    probes = default_probes(change, versions, overlay.catalog)
     assert list(probes) == [V1] and [p.role for p in probes[V1]] == ["ops", "shop"]
     assert "IS NULL" in probes[V1][0].sql
     assert named(judge(migration, versions, lambda sql: True)) == {V1: Severity.BREAK}
@@ -250,3 +250,12 @@ def test_a_new_not_null_columns_default_is_probed_as_each_inserting_versions_rol
     assert named(judge(migration, versions, lambda sql: None)) == {}
     plain = "ALTER TABLE t ADD COLUMN c text NOT NULL"
     assert named(judge(plain, versions, lambda sql: None)) == {V1: Severity.BREAK}
+
+
+def test_a_default_made_to_matter_by_not_null_is_probed_for_omitting_versions() -> None:
+    versions = {V1: footprint("INSERT INTO t (email) VALUES ('a')")}
+    nullable = "ALTER TABLE t ALTER COLUMN qty SET DEFAULT nullif(1, 1)"
+    assert named(judge(nullable, versions, lambda sql: True)) == {}
+    made = "ALTER TABLE t ALTER COLUMN qty SET DEFAULT nullif(1, 1), ALTER COLUMN qty SET NOT NULL"
+    assert named(judge(made, versions, lambda sql: True)) == {V1: Severity.BREAK}
+    assert named(judge(made, versions, lambda sql: False)) == {}

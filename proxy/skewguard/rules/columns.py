@@ -27,11 +27,12 @@ from skewguard.analysis.facets import Facet
 from skewguard.analysis.facets import FacetKind as F
 from skewguard.analysis.query import column_type, split_qualified_name
 from skewguard.analysis.subjects import shape_columns
-from skewguard.catalog import RelKind, ident
+from skewguard.catalog import CatalogSnapshot, RelKind, ident
 from skewguard.ddl.changes import (
     AddColumn,
     AlterColumnType,
     Change,
+    ChangeDefault,
     DropDefault,
     DropExpression,
     RenameColumn,
@@ -52,6 +53,7 @@ from skewguard.rules.base import (
     Probe,
     Rule,
     first_per_version,
+    relation_of,
     roles_of,
     routine_callers,
     star_insert_lines_up,
@@ -341,16 +343,35 @@ def _inserts_into(table: str) -> Callable[[str], bool]:
     return lambda s: s.startswith((table + "(", table + "/", table + "<")) or s == table
 
 
+def not_null_default(change: Change, after: CatalogSnapshot | None) -> str | None:
+    """The DEFAULT an INSERT omitting a NOT NULL column gets after ``change``, where the
+    change makes it matter: a new NOT NULL column's, the default of a column made NOT
+    NULL, a NOT NULL column's new default (None: none of these)."""
+    if isinstance(change, AddColumn):
+        wanted = change.not_null and change.has_default and not change.generated
+        return change.default if wanted else None
+    if not isinstance(change, SetNotNull | ChangeDefault) or after is None:
+        return None
+    rel = relation_of(after, change.relation)
+    col = rel.column(split_qualified_name(change.subject)[-1]) if rel is not None else None
+    if col is None or not col.not_null or col.generated or col.identity:
+        return None
+    return col.default
+
+
 def default_probes(
-    change: AddColumn, footprints: Mapping[VersionKey, Mapping[Facet, Evidence]]
+    change: Change,
+    footprints: Mapping[VersionKey, Mapping[Facet, Evidence]],
+    after: CatalogSnapshot | None,
 ) -> dict[VersionKey, tuple[Probe, ...]]:
-    """Probes of whether a new NOT NULL column's DEFAULT is NULL for a version that
-    inserts into the table (none of its inserts names the new column): asked as each
-    role the version connects as (PostgreSQL evaluates a default as the writer, and it
-    may ask who that is: ``CASE WHEN current_user = ... END``)."""
-    if not (change.not_null and change.has_default and change.default) or change.generated:
+    """Probes of whether the default of :func:`not_null_default` is NULL for a version
+    that inserts into the table: asked as each role the version connects as (PostgreSQL
+    evaluates a default as the writer, and it may ask who that is: ``CASE WHEN
+    current_user = ... END``)."""
+    default = not_null_default(change, after)
+    if not default:
         return {}
-    sql = f"SELECT ({change.default}) IS NULL"
+    sql = f"SELECT ({default}) IS NULL"
     inserts = _inserts_into(change.relation)
     out: dict[VersionKey, tuple[Probe, ...]] = {}
     for version, facets in footprints.items():
@@ -360,17 +381,22 @@ def default_probes(
     return out
 
 
-def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -> Iterator[Hit]:
+def _null_for(ctx: Context, change: Change) -> set[VersionKey]:
+    """The versions for which PostgreSQL says the default of :func:`not_null_default` is
+    NULL."""
+    probes = default_probes(change, ctx.footprints, ctx.after)
+    return {v for v, own in probes.items() if any(ctx.probes.get(p) for p in own)}
+
+
+def check_not_null(
+    ctx: Context, change: SetNotNull | DropDefault | AddColumn | ChangeDefault
+) -> Iterator[Hit]:
     if isinstance(change, AddColumn):
         if not change.not_null or change.generated:
             return
         inserts = ctx.uses(_INSERTS, _inserts_into(change.relation))
         if change.has_default:  # a break only where PostgreSQL says it is NULL for a writer
-            nulls = {
-                v
-                for v, probes in default_probes(change, ctx.footprints).items()
-                if any(ctx.probes.get(p) for p in probes)
-            }
+            nulls = _null_for(ctx, change)
             what = f"ADD COLUMN {change.subject} NOT NULL with a default that is NULL for it"
             inserts = (hit for hit in inserts if hit[0] in nulls)
         else:
@@ -378,9 +404,14 @@ def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -
         for v, f, ev in first_per_version(inserts):
             yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
         return
+    if isinstance(change, ChangeDefault) or (isinstance(change, SetNotNull) and change.has_default):
+        nulls = _null_for(ctx, change)
+        what = f"the default of NOT NULL column {change.subject}, NULL for it"
+        omitting = (u for u in omitting_inserts(ctx, change) if u[0] in nulls)
+        for v, f, ev in first_per_version(omitting):
+            yield Hit(Severity.BREAK, breaks(what, v, f), v, f, ev)
+        return
     if isinstance(change, SetNotNull):
-        if change.has_default:
-            return
         what = f"SET NOT NULL on {change.subject} (no default)"
         severity = Severity.BREAK
     else:
@@ -393,7 +424,7 @@ def check_not_null(ctx: Context, change: SetNotNull | DropDefault | AddColumn) -
             yield Hit(severity, risks(what, v, f, "it now inserts NULL there"), v, f, ev)
 
 
-SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
+SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn | ChangeDefault] = Rule(
     id="SG111",
     name="not-null-without-default",
     severity=Severity.BREAK,
@@ -402,13 +433,14 @@ SET_NOT_NULL: Rule[SetNotNull | DropDefault | AddColumn] = Rule(
     doc="An INSERT that omits a NOT NULL column without a default fails with 23502. A column "
     "supplied by a bound parameter counts as supplied (it may still be NULL: risk, not "
     "decided here). A dropped default on a nullable column makes omitting inserts store NULL "
-    "(risk). DROP SEQUENCE ... CASCADE drops the defaults that use it. A new NOT NULL "
-    "column's default is evaluated for each INSERT that omits it, as the writer: PostgreSQL "
-    "is asked, as each role a version connects as, whether it is NULL (a break if so).",
+    "(risk). DROP SEQUENCE ... CASCADE drops the defaults that use it. A NOT NULL "
+    "column's default (a new column's, one made NOT NULL, a changed one) is evaluated for "
+    "each INSERT that omits it, as the writer: PostgreSQL is asked, as each role a version "
+    "connects as, whether it is NULL (a break if so).",
     breaks="INSERTs (column list, positional, COPY with a list) that omit the column.",
     recipe="Give the column a default first (or make every protected version supply it), "
     "then SET NOT NULL; to drop a default, first ship code that always supplies the column.",
-    covers=(SetNotNull, DropDefault, AddColumn),
+    covers=(SetNotNull, DropDefault, AddColumn, ChangeDefault),
     examples=(
         Example(
             "CREATE TABLE t (id int, note text)",

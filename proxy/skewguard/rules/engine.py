@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 
 from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot, ident
-from skewguard.ddl.changes import AddColumn, AddConstraint, AlterSequence, Change, CreateIndex
+from skewguard.ddl.changes import AddConstraint, AlterSequence, Change, CreateIndex
 from skewguard.ddl.findings import Finding, SessionFacts, Severity
 from skewguard.footprint import Evidence, VersionKey
 from skewguard.rules import RULES
@@ -84,7 +84,8 @@ def probes_needed(
     ``footprints`` and the catalog after the change, also of the constants each
     version writes: against a new CHECK (no table read) or a new UNIQUE; and of a
     sequence's next numbers after ALTER SEQUENCE, when a version takes numbers from it;
-    and of a new NOT NULL column's default, for each version inserting into its table.
+    and of a NOT NULL column's default a change makes matter, for each version
+    inserting into its table.
     """
     # only a protected version writing a constrained column can be broken by the rows
     # or by its values: no such writer, no probe (and no connection for one)
@@ -102,9 +103,9 @@ def probes_needed(
         if facet.kind in (FacetKind.SEQUENCE, FacetKind.SEQUENCE_DEFAULT)
     }
     for change in changes:
-        if isinstance(change, AddColumn):
-            defaults = [p for ps in default_probes(change, footprints).values() for p in ps]
-            out.extend(p for p in dict.fromkeys(defaults) if p not in out)
+        own_defaults = default_probes(change, footprints, catalog_after).values()
+        defaults = [p for ps in own_defaults for p in ps]
+        out.extend(p for p in dict.fromkeys(defaults) if p not in out)
         if isinstance(change, AlterSequence) and change.subject in numbered:
             out.append(Probe(sequence_probe(change), every_row=True))
         if isinstance(change, AddConstraint | CreateIndex):
