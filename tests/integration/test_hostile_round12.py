@@ -19,7 +19,8 @@ The probe of the numbers an ALTER SEQUENCE hands out answered "free" from the ro
 forced row-level security policy left the owner migrating; it now runs with
 row_security off (no answer, a break, where a policy would filter it). A new NOT NULL
 column's DEFAULT that is NULL for the version (by its role, or always) passed as any
-default; PostgreSQL is now asked whether it is NULL, as the version's roles.
+default; PostgreSQL is now asked whether it is NULL, as the version's roles. A probe
+refused on the migrating connection was logged with its text (written values and all).
 """
 
 from __future__ import annotations
@@ -332,3 +333,26 @@ def test_a_not_null_columns_new_default_is_probed_for_the_versions_inserts(
             except psycopg.errors.NotNullViolation:
                 pytest.fail("the new default passed and shop@12's INSERT fails")
     assert seen == (["55006"] if breaks else []), seen
+
+
+def test_a_failed_probe_on_the_migrating_connection_logs_no_written_value(
+    site: tuple[LocalCluster, str, ProxyProcess], shop_role: str, tmp_path: Path
+) -> None:
+    """A probe of a version's constants carries them; one PostgreSQL refuses (here the
+    constant is no integer) was logged with its text."""
+    _, database, proxy = site
+    secret = "hunter2-literal-1212"
+    url = proxy.url(user=shop_role, database=database, application_name="shop@12")
+    with psycopg.connect(url, autocommit=True) as live:
+        live.execute(f"INSERT INTO notes (body) VALUES ('{secret}')")
+        time.sleep(1.5)  # learned
+        with rc.RawClient("127.0.0.1", proxy.port) as client:
+            params = {"user": "postgres", "database": database, "application_name": "migrate"}
+            assert client.startup(params)[-1].type == "Z"
+            client.send(
+                rc.query("ALTER TABLE notes ADD CONSTRAINT c CHECK (body::int > 0) NOT VALID")
+            )
+            client.read_ready()
+    logged = (tmp_path / "proxy.log").read_text()
+    assert "own query failed" in logged  # the probe did fail
+    assert secret not in logged
