@@ -29,7 +29,8 @@ sequence onto numbers its rows hold, which its policy hides from it. Round 12, `
 NULL column whose"``: a NOT NULL column whose DEFAULT is NULL for the version (by its
 role, or always, on an empty table), behind an unsynced batch; ``-k "SET DEFAULT of a
 NOT NULL|SET NOT NULL on a column whose"``: such a default set on a NOT NULL column, a
-column with such a default made NOT NULL.
+column with such a default made NOT NULL. Round 12, ``-k "value probe PostgreSQL
+refuses"``: a version's constant, carried by a probe that fails, in the log.
 """
 
 from __future__ import annotations
@@ -4733,6 +4734,30 @@ def _r12k(ctx: Ctx) -> object:
         "c text DEFAULT (CASE WHEN current_user = 'postgres' THEN 'x' END)",
         "ALTER TABLE public.sg_orders13 ALTER COLUMN c SET NOT NULL",
     )
+
+
+@other("no literal: a version's constant in a value probe PostgreSQL refuses, in the log")
+def _r12l(ctx: Ctx) -> object:
+    """shop@22 writes a secret constant into sg_notes14.body; a CHECK casting it to int
+    makes the probe of the version's constants fail on the migrating connection."""
+    secret = SECRET + "-probe"
+    with ctx.direct() as conn:
+        conn.execute(
+            "DROP TABLE IF EXISTS public.sg_notes14;"
+            " CREATE TABLE public.sg_notes14 (id serial PRIMARY KEY, body text)"
+        )
+    url = ctx.proxy.url(database=ctx.db, application_name="shop@22")
+    try:
+        with psycopg.connect(url, autocommit=True) as live:
+            live.execute(f"INSERT INTO public.sg_notes14 (body) VALUES ('{secret}')")
+            time.sleep(1.5)
+            q(ctx, "ALTER TABLE public.sg_notes14 ADD CONSTRAINT c CHECK (body::int > 0) NOT VALID")
+        assert ctx.proxy.logfile is not None
+        assert secret not in ctx.proxy.logfile.read_text(errors="replace"), "in the log"
+        return "no leak"
+    finally:
+        with ctx.direct() as conn:
+            conn.execute("DROP TABLE IF EXISTS public.sg_notes14")
 
 
 # ------------------------------------------------------------------ runner
