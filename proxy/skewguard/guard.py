@@ -1324,6 +1324,12 @@ class Guard:
                     if not allowed[role]:
                         log.info("probes cannot run as role %s: no answer", role)
                 if role is not None and not allowed[role]:
+                    # a role default made the session another role than its login
+                    if probe.needs_role or (probe.role is None and requester.role):
+                        raise ProbeRoleUnknown(
+                            f"a probe must run as role {role}, which the side connection"
+                            " may not use here (its answer depends on the role)"
+                        )
                     continue
                 try:
                     results[probe] = await read_only(

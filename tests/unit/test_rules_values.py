@@ -259,3 +259,20 @@ def test_a_default_made_to_matter_by_not_null_is_probed_for_omitting_versions() 
     made = "ALTER TABLE t ALTER COLUMN qty SET DEFAULT nullif(1, 1), ALTER COLUMN qty SET NOT NULL"
     assert named(judge(made, versions, lambda sql: True)) == {V1: Severity.BREAK}
     assert named(judge(made, versions, lambda sql: False)) == {}
+
+
+def test_an_expression_asking_nothing_of_the_session_is_probed_as_the_migrating_one() -> None:
+    """No role switch to be refused (a side connection may use a version's role only
+    where the database holds no code to leave it with): the answer is the same."""
+    roles = {Facet(FacetKind.ROLE, "shop"): Evidence(1, 0.0, 0.0, "")}
+    versions = {V1: {**footprint("INSERT INTO t (qty) VALUES (5)"), **roles}}
+    overlay = Overlay(BEFORE)
+    overlay.apply(CHECK)
+    [change] = overlay.net_changes()
+    assert isinstance(change, AddConstraint)
+    assert [p.role for p in value_probes(change, versions, overlay.catalog)[V1]] == [None]
+    overlay = Overlay(BEFORE)
+    overlay.apply("ALTER TABLE t ADD COLUMN c text NOT NULL DEFAULT nullif('a', 'a')")
+    [added] = overlay.net_changes()
+    assert isinstance(added, AddColumn)
+    assert [p.role for p in default_probes(added, versions, overlay.catalog)[V1]] == [None]

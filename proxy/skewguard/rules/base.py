@@ -21,6 +21,7 @@ from skewguard.ddl.changes import Change
 from skewguard.ddl.findings import SessionFacts, Severity
 from skewguard.ddl.types import assigns_every_value
 from skewguard.footprint import Evidence, VersionKey
+from skewguard.rules.same_everywhere import Asks, asks
 from skewguard.store.base import SharedFacets
 
 
@@ -95,6 +96,19 @@ def roles_of(facets: Iterable[Facet]) -> set[str]:
     return {f.subject for f in facets if f.kind is ROLE}
 
 
+def writer_probes(sql: str, expression: str, facets: Iterable[Facet]) -> tuple[Probe, ...]:
+    """``sql``, evaluating a writer's ``expression``, as whom it runs: the migrating
+    session where the expression asks nothing of the session (no role switch to refuse),
+    else each role the version connects as (the migrating session where they are
+    unknown); one whose answer is the role's only (it asks nothing else) needs it."""
+    asked = asks(expression)
+    if asked is Asks.NOTHING:
+        return (Probe(sql),)
+    roles = sorted(roles_of(facets))
+    needs = asked is Asks.ROLE
+    return tuple(Probe(sql, role, needs_role=needs) for role in roles) or (Probe(sql),)
+
+
 class Probe(NamedTuple):
     """A query the shell runs for the rules (bounded time; True: violations exist).
 
@@ -107,6 +121,8 @@ class Probe(NamedTuple):
     sql: str
     role: str | None = None
     every_row: bool = False
+    #: its answer is the role's only: where the role cannot be used the guard cannot judge
+    needs_role: bool = False
 
 
 @dataclass
@@ -271,4 +287,5 @@ __all__ = [
     "roles_of",
     "routine_callers",
     "star_insert_lines_up",
+    "writer_probes",
 ]

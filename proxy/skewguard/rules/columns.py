@@ -54,9 +54,9 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     relation_of,
-    roles_of,
     routine_callers,
     star_insert_lines_up,
+    writer_probes,
 )
 from skewguard.rules.values import column_values, fits
 from skewguard.sql_parse import parse_sql
@@ -376,8 +376,7 @@ def default_probes(
     out: dict[VersionKey, tuple[Probe, ...]] = {}
     for version, facets in footprints.items():
         if any(f.kind in _INSERTS and inserts(f.subject) for f in facets):
-            roles: list[str | None] = [*sorted(roles_of(facets))] or [None]
-            out[version] = tuple(Probe(sql, role) for role in roles)
+            out[version] = writer_probes(sql, default, facets)
     return out
 
 

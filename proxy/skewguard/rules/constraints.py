@@ -52,7 +52,7 @@ from skewguard.rules.base import (
     Rule,
     first_per_version,
     relation_of,
-    roles_of,
+    writer_probes,
 )
 from skewguard.rules.same_everywhere import Asks, asks
 from skewguard.rules.values import column_values
@@ -195,8 +195,7 @@ def value_probes(
         values, _ = column_values(facets, column)
         if expression is not None and values:
             sql = check_probe_sql(change.relation, expression, typed, values)
-            roles: list[str | None] = [*sorted(roles_of(facets))] or [None]
-            out[version] = tuple(Probe(sql, role) for role in roles)
+            out[version] = writer_probes(sql, expression, facets)
             continue
         values -= {"null"}
         if (
