@@ -116,6 +116,24 @@ def test_a_check_on_the_versions_constants_is_judged_as_the_versions_role(
     assert codes == ["55006"], "the CHECK breaking shop@12's every INSERT passed"
 
 
+def test_a_role_only_check_is_not_passed_where_the_side_probe_may_not_use_the_role(
+    site: tuple[LocalCluster, str, ProxyProcess], shop_role: str
+) -> None:
+    """A function shop wrote is code a role could leave its role with: the side
+    connection may not run as shop there, and the CHECK's answer is shop's alone."""
+    cluster, database, proxy = site
+    with direct(cluster, dbname=database) as conn:
+        conn.execute(f"GRANT CREATE ON SCHEMA public TO {shop_role}")
+        conn.execute(f"SET ROLE {shop_role}; CREATE FUNCTION shop_f() RETURNS int AS 'SELECT 1'"
+                     " LANGUAGE sql; RESET ROLE")  # fmt: skip
+    check = "body <> 'b' OR current_user = 'postgres'"
+    with _live(proxy, database, shop_role), rc.RawClient("127.0.0.1", proxy.port) as client:
+        params = {"user": "postgres", "database": database, "application_name": "migrate"}
+        assert client.startup(params)[-1].type == "Z"
+        codes = _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
+    assert codes == ["55006"], "the CHECK breaking shop@12's every INSERT passed"
+
+
 def test_a_check_asking_the_session_clears_no_version_on_a_probe_elsewhere(
     site: tuple[LocalCluster, str, ProxyProcess], shop_role: str
 ) -> None:
