@@ -4635,70 +4635,25 @@ def _r12g(ctx: Ctx) -> object:
             conn.execute("DROP TABLE IF EXISTS public.sg_tickets")
 
 
-def _null_default(ctx: Ctx, default: str, *, rows: bool) -> list[str]:
-    """shop@20 (as _SHOP) inserts into sg_orders12 without naming ``c``; ``ADD COLUMN c
-    text NOT NULL DEFAULT <default>`` behind an unsynced SELECT. PostgreSQL judges the
-    version's next INSERT."""
-    with ctx.direct() as conn:
-        if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_SHOP}'").fetchone():
-            conn.execute(f"CREATE ROLE {_SHOP} LOGIN")
-        conn.execute(
-            "DROP TABLE IF EXISTS public.sg_orders12;"
-            " CREATE TABLE public.sg_orders12 (id serial PRIMARY KEY, body text);"
-            f" GRANT SELECT, INSERT, DELETE ON public.sg_orders12 TO {_SHOP};"
-            f" GRANT USAGE ON SEQUENCE public.sg_orders12_id_seq TO {_SHOP}"
-        )
-    url = ctx.proxy.url(user=_SHOP, database=ctx.db, application_name="shop@20")
-    live = psycopg.connect(url, autocommit=True)
-    try:
-        live.execute("INSERT INTO public.sg_orders12 (body) VALUES (%s)", ("x",))
-        if not rows:
-            live.execute("DELETE FROM public.sg_orders12")
-        time.sleep(1.5)
-        with ctx.raw() as c:
-            ddl = f"ALTER TABLE public.sg_orders12 ADD COLUMN c text NOT NULL DEFAULT {default}"
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
-            seen = outcome(c)
-        try:
-            live.execute("INSERT INTO public.sg_orders12 (body) VALUES (%s)", ("y",))
-        except psycopg.errors.NotNullViolation as exc:
-            raise Bypassed(f"shop@20's INSERT fails after the new column passed: {seen}") from exc
-        return seen
-    finally:
-        live.close()
-        with ctx.direct() as conn:
-            conn.execute(f"DROP TABLE IF EXISTS public.sg_orders12; DROP OWNED BY {_SHOP}")
-
-
-@guard("NOT NULL column whose DEFAULT is NULL for the version's role (rows filled as migrator)")
-def _r12h(ctx: Ctx) -> object:
-    return _null_default(ctx, "(CASE WHEN current_user = 'postgres' THEN 'x' END)", rows=True)
-
-
-@guard("NOT NULL column whose DEFAULT is always NULL, on an empty table")
-def _r12i(ctx: Ctx) -> object:
-    return _null_default(ctx, "nullif('a', 'a')", rows=False)
-
-
-def _default_then(ctx: Ctx, setup: str, ddl: str) -> list[str]:
-    """shop@21 (as _SHOP) inserts into sg_orders13 leaving ``c`` to its default; ``ddl``
-    behind an unsynced SELECT. PostgreSQL judges the version's next INSERT."""
+def _default_then(ctx: Ctx, setup: str, ddl: str, *, empty: bool = False) -> list[str]:
+    """shop@21 (as _SHOP) inserts into sg_orders13 (with the column ``setup``, if any)
+    leaving ``c`` to its default (``empty``: its row is deleted); ``ddl`` behind an
+    unsynced SELECT. PostgreSQL judges the version's next INSERT."""
     with ctx.direct() as conn:
         if not conn.execute(f"SELECT 1 FROM pg_roles WHERE rolname = '{_SHOP}'").fetchone():
             conn.execute(f"CREATE ROLE {_SHOP} LOGIN")
         conn.execute(
             "DROP TABLE IF EXISTS public.sg_orders13;"
-            f" CREATE TABLE public.sg_orders13 (id serial PRIMARY KEY, body text, {setup});"
-            f" GRANT SELECT, INSERT ON public.sg_orders13 TO {_SHOP};"
+            f" CREATE TABLE public.sg_orders13 (id serial PRIMARY KEY, body text{setup});"
+            f" GRANT SELECT, INSERT, DELETE ON public.sg_orders13 TO {_SHOP};"
             f" GRANT USAGE ON SEQUENCE public.sg_orders13_id_seq TO {_SHOP}"
         )
     url = ctx.proxy.url(user=_SHOP, database=ctx.db, application_name="shop@21")
     live = psycopg.connect(url, autocommit=True)
     try:
         live.execute("INSERT INTO public.sg_orders13 (body) VALUES (%s)", ("x",))
+        if empty:
+            live.execute("DELETE FROM public.sg_orders13")
         time.sleep(1.5)
         with ctx.raw() as c:
             c.send(
@@ -4717,11 +4672,27 @@ def _default_then(ctx: Ctx, setup: str, ddl: str) -> list[str]:
             conn.execute(f"DROP TABLE IF EXISTS public.sg_orders13; DROP OWNED BY {_SHOP}")
 
 
+@guard("NOT NULL column whose DEFAULT is NULL for the version's role (rows filled as migrator)")
+def _r12h(ctx: Ctx) -> object:
+    return _default_then(
+        ctx,
+        "",
+        "ALTER TABLE public.sg_orders13 ADD COLUMN c text NOT NULL DEFAULT"
+        " (CASE WHEN current_user = 'postgres' THEN 'x' END)",
+    )
+
+
+@guard("NOT NULL column whose DEFAULT is always NULL, on an empty table")
+def _r12i(ctx: Ctx) -> object:
+    ddl = "ALTER TABLE public.sg_orders13 ADD COLUMN c text NOT NULL DEFAULT nullif('a', 'a')"
+    return _default_then(ctx, "", ddl, empty=True)
+
+
 @guard("SET DEFAULT of a NOT NULL column to one that is NULL for the version's role")
 def _r12j(ctx: Ctx) -> object:
     return _default_then(
         ctx,
-        "c text NOT NULL DEFAULT 'x'",
+        ", c text NOT NULL DEFAULT 'x'",
         "ALTER TABLE public.sg_orders13 ALTER COLUMN c SET DEFAULT"
         " (CASE WHEN current_user = 'postgres' THEN 'x' END)",
     )
@@ -4731,7 +4702,7 @@ def _r12j(ctx: Ctx) -> object:
 def _r12k(ctx: Ctx) -> object:
     return _default_then(
         ctx,
-        "c text DEFAULT (CASE WHEN current_user = 'postgres' THEN 'x' END)",
+        ", c text DEFAULT (CASE WHEN current_user = 'postgres' THEN 'x' END)",
         "ALTER TABLE public.sg_orders13 ALTER COLUMN c SET NOT NULL",
     )
 
