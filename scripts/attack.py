@@ -3955,6 +3955,16 @@ def _r9e(ctx: Ctx) -> object:
     )
 
 
+def _unsynced_batch(ddl: str) -> bytes:
+    """``ddl`` as a named Parse/Bind/Execute behind an unnamed SELECT in one batch with a
+    single Sync: the migrating connection is busy until the Sync, so the guard's probes
+    run on a side connection."""
+    return (
+        rc.parse("SELECT 1") + rc.bind() + rc.execute()
+        + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
+    )  # fmt: skip
+
+
 @guard("ALTER ROLE NOSUPERUSER of the role a live version connects as, with a REVOKE")
 def _r9f(ctx: Ctx) -> object:
     with ctx.direct() as conn:
@@ -4026,10 +4036,7 @@ def _unsynced(ctx: Ctx, ddl: str) -> list[str]:
     """``ddl`` held behind an unsynced SELECT: the proxy cannot query the migrating
     connection, so a probe runs on a side connection."""
     with ctx.raw() as c:
-        c.send(
-            rc.parse("SELECT 1") + rc.bind() + rc.execute()
-            + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-        )  # fmt: skip
+        c.send(_unsynced_batch(ddl))
         return outcome(c)
 
 
@@ -4417,10 +4424,7 @@ def _as_mallory(ctx: Ctx, check: str) -> list[str]:
     try:
         with ctx.raw(user=_MALLORY) as c:
             ddl = f"ALTER TABLE public.sg_notes ADD CONSTRAINT sg_m CHECK ({check}) NOT VALID"
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
+            c.send(_unsynced_batch(ddl))
             return outcome(c)
     finally:
         live.close()
@@ -4496,10 +4500,7 @@ def _as_the_version(ctx: Ctx, check: str) -> list[str]:
         time.sleep(1.5)
         with ctx.raw() as c:
             ddl = f"ALTER TABLE public.sg_notes12 ADD CONSTRAINT sg_v CHECK ({check}) NOT VALID"
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
+            c.send(_unsynced_batch(ddl))
             seen = outcome(c)
         try:
             live.execute("INSERT INTO public.sg_notes12 (body) VALUES ('b')")
@@ -4562,10 +4563,7 @@ def _moved_role(ctx: Ctx, *first: str, default: bool = False) -> list[str]:
                 c.send(rc.query(sql))
                 outcome(c)
             ddl = "ALTER TABLE sg_notes13 ADD CONSTRAINT sg_m CHECK (body <> 'b') NOT VALID"
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
+            c.send(_unsynced_batch(ddl))
             seen = outcome(c)
             if "BEGIN" in first:
                 c.send(rc.query("COMMIT"))
@@ -4619,10 +4617,7 @@ def _r12g(ctx: Ctx) -> object:
     try:
         with ctx.raw(user=owner) as c:
             ddl = "ALTER SEQUENCE public.sg_tickets_id_seq RESTART WITH 1"
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
+            c.send(_unsynced_batch(ddl))
             seen = outcome(c)
         try:
             live.execute("INSERT INTO public.sg_tickets (tenant) VALUES ('other')")
@@ -4656,10 +4651,7 @@ def _default_then(ctx: Ctx, setup: str, ddl: str, *, empty: bool = False) -> lis
             live.execute("DELETE FROM public.sg_orders13")
         time.sleep(1.5)
         with ctx.raw() as c:
-            c.send(
-                rc.parse("SELECT 1") + rc.bind() + rc.execute()
-                + rc.parse(ddl, "d") + rc.bind(statement="d") + rc.execute() + rc.sync()
-            )  # fmt: skip
+            c.send(_unsynced_batch(ddl))
             seen = outcome(c)
         try:
             live.execute("INSERT INTO public.sg_orders13 (body) VALUES (%s)", ("y",))
