@@ -103,16 +103,24 @@ ROLE_DEPENDENT = [
 ]
 
 
+def _check_behind_a_batch(
+    proxy: ProxyProcess, database: str, shop_role: str, check: str
+) -> list[str]:
+    """While shop@12 is live, a migration adds ``check`` behind an unsynced batch (the
+    probe runs on a side connection); the SQLSTATEs it got."""
+    with _live(proxy, database, shop_role), rc.RawClient("127.0.0.1", proxy.port) as client:
+        params = {"user": "postgres", "database": database, "application_name": "migrate"}
+        assert client.startup(params)[-1].type == "Z"
+        return _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
+
+
 @pytest.mark.parametrize("check", ROLE_DEPENDENT, ids=["current_user", "pg_has_role", "privilege"])
 def test_a_check_on_the_versions_constants_is_judged_as_the_versions_role(
     site: tuple[LocalCluster, str, ProxyProcess], shop_role: str, check: str
 ) -> None:
     cluster, database, proxy = site
     assert _refuses(cluster, database, shop_role, check), "PostgreSQL accepts shop's write"
-    with _live(proxy, database, shop_role), rc.RawClient("127.0.0.1", proxy.port) as client:
-        params = {"user": "postgres", "database": database, "application_name": "migrate"}
-        assert client.startup(params)[-1].type == "Z"
-        codes = _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
+    codes = _check_behind_a_batch(proxy, database, shop_role, check)
     assert codes == ["55006"], "the CHECK breaking shop@12's every INSERT passed"
 
 
@@ -127,10 +135,7 @@ def test_a_role_only_check_is_not_passed_where_the_side_probe_may_not_use_the_ro
         conn.execute(f"SET ROLE {shop_role}; CREATE FUNCTION shop_f() RETURNS int AS 'SELECT 1'"
                      " LANGUAGE sql; RESET ROLE")  # fmt: skip
     check = "body <> 'b' OR current_user = 'postgres'"
-    with _live(proxy, database, shop_role), rc.RawClient("127.0.0.1", proxy.port) as client:
-        params = {"user": "postgres", "database": database, "application_name": "migrate"}
-        assert client.startup(params)[-1].type == "Z"
-        codes = _unsynced(client, f"ALTER TABLE notes ADD CONSTRAINT c CHECK ({check}) NOT VALID")
+    codes = _check_behind_a_batch(proxy, database, shop_role, check)
     assert codes == ["55006"], "the CHECK breaking shop@12's every INSERT passed"
 
 
