@@ -19,8 +19,8 @@ from typing import Any
 
 import pglast
 from pglast import ast, enums
-from pglast.visitors import Visitor
 
+from skewguard.analysis.nodes import walk
 from skewguard.sql_parse import parse_sql
 
 #: Builtins PostgreSQL marks IMMUTABLE whose result no setting changes (by name: a
@@ -98,15 +98,6 @@ def _names(names: Any) -> list[str]:
     return [str(n.sval) for n in names or () if isinstance(n, ast.String)]
 
 
-class _Reader(Visitor):
-    def __init__(self) -> None:
-        super().__init__()
-        self.asks = Asks.NOTHING
-
-    def visit(self, ancestors: Any, node: Any) -> None:
-        self.asks = max(self.asks, _asks(node))
-
-
 def _asks(node: Any) -> Asks:
     """What the node itself (not what is below it) asks of the session."""
     if isinstance(node, ast.SQLValueFunction):
@@ -149,9 +140,7 @@ def asks(expression: str) -> Asks:
         return Asks.SESSION
     if len(tree) != 1:
         return Asks.SESSION
-    reader = _Reader()
-    reader(tree[0])
-    return reader.asks
+    return max(map(_asks, walk(tree[0], ast.Node)), default=Asks.NOTHING)
 
 
 __all__ = ["Asks", "asks"]
