@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Container, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
@@ -173,21 +173,8 @@ class Verdict:
         shapes = self.clean.get(version)
         if not shapes or version in self.broken:
             return False
-        return all(_replayed_clean(ev.sample, shapes) for _, ev in facets)
-
-
-def _replayed_clean(sample: str, shapes: Container[str]) -> bool:
-    """Evidence (a shape already, or with --keep-literals the text as sent) replayed
-    clean: as a whole, or for a text of several statements (``BEGIN; UPDATE ...;
-    COMMIT``), each of its reads and writes, which replay runs one at a time."""
-    if sample in shapes:
-        return True
-    shape = sample_shape(sample)
-    if shape in shapes:
-        return True
-    pieces = [piece.strip() for piece in shape.split(";")]
-    runs = [piece for piece in pieces if piece and statement_class(piece) is not None]
-    return len(pieces) > 1 and bool(runs) and all(piece in shapes for piece in runs)
+        # evidence is a shape already, or (--keep-literals) the statement as sent
+        return all(ev.sample in shapes or sample_shape(ev.sample) in shapes for _, ev in facets)
 
 
 #: Changes whose effect depends on the values a version sends: replay judges them. The

@@ -317,50 +317,6 @@ ASSIGNED_BREAKING: list[Case] = [
     ),
 ]
 
-# fuzz-orm-61111: a column narrowed under a writer inside a transaction block (one simple
-# Query: BEGIN; SAVEPOINT; UPDATE ... SET views = views + 1; RELEASE; COMMIT). Whether
-# it breaks depends on the values; replay runs the block's statements one at a time.
-COUNTERS = """
-CREATE TABLE counters (id serial PRIMARY KEY, views int NOT NULL DEFAULT 0);
-INSERT INTO counters (views) VALUES (3);
-"""
-VIEWS_TO_SMALLINT = "ALTER TABLE counters ALTER COLUMN views TYPE smallint"
-BLOCK_SAFE: list[Case] = [
-    Case(
-        id="safe-block-writer-whose-values-fit-a-narrowed-column",
-        schema_sql=COUNTERS,
-        versions={
-            V1: [
-                simple(
-                    'BEGIN; SAVEPOINT "s1"; UPDATE counters SET views = views + 1 WHERE id = 1;'
-                    ' RELEASE SAVEPOINT "s1"; COMMIT'
-                )
-            ],
-            V2: [simple("SELECT id FROM counters")],
-        },
-        migration_sql=VIEWS_TO_SMALLINT,
-        note="fuzz-orm-61111: views + 1 fits smallint; the block's UPDATE replays clean",
-    ),
-]
-BLOCK_BREAKING: list[Case] = [
-    Case(
-        id="break-block-writer-whose-value-overflows-a-narrowed-column",
-        schema_sql=COUNTERS,
-        versions={
-            V1: [
-                simple(
-                    "BEGIN; INSERT INTO counters (views) VALUES (40000);"
-                    " DELETE FROM counters WHERE views = 40000; COMMIT"
-                )
-            ],
-            V2: [simple("SELECT id FROM counters")],
-        },
-        migration_sql=VIEWS_TO_SMALLINT,
-        breaks=frozenset({V1}),
-        note="22003: 40000 is out of smallint's range",
-    ),
-]
-
 CASES = (
     BODIES_SAFE
     + BODIES_BREAKING
@@ -372,6 +328,4 @@ CASES = (
     + HELD_EXPRESSIONS_BREAKING
     + ASSIGNED_SAFE
     + ASSIGNED_BREAKING
-    + BLOCK_SAFE
-    + BLOCK_BREAKING
 )

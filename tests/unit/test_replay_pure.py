@@ -7,12 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from skewguard.analysis.facets import Facet, FacetKind
 from skewguard.catalog import CatalogSnapshot
 from skewguard.checking import trial_statements
 from skewguard.ddl import Change, Overlay
 from skewguard.ddl.changes import Unmodelled
-from skewguard.footprint import Evidence, VersionKey
 from skewguard.observe.metrics import ProxyMetrics
 from skewguard.observe.traffic import TrafficBook
 from skewguard.relay.own_queries import OWN
@@ -40,7 +38,7 @@ from skewguard.replay_samples import (
     bind_values,
     sampleable,
 )
-from skewguard.replaying import Replayer, Verdict, blamed, change_affects, not_applied
+from skewguard.replaying import Replayer, blamed, change_affects, not_applied
 from skewguard.wire import messages as m
 from skewguard.wire.framing import Message, MessageScanner
 from skewguard.wire.replies import QueryResult
@@ -619,33 +617,3 @@ def test_a_table_attached_reaches_its_own_writers() -> None:
     attaching.apply("ALTER TABLE m ATTACH PARTITION m_2 FOR VALUES FROM (10) TO (20)")
     affects = change_affects(attaching.net_changes(), [], before)
     assert affects is not None and affects.relations == {"public.m", "public.m_1", "public.m_2"}
-
-
-BLOCK = 'BEGIN; SAVEPOINT "s1"; UPDATE t SET v = v + 1 WHERE id = 1; RELEASE SAVEPOINT "s1"; COMMIT'
-
-
-@pytest.mark.parametrize(
-    ("clean", "covered"),
-    [
-        ({"UPDATE t SET v = v + 0 WHERE id = 0"}, True),  # the block's one write, replayed
-        ({"SELECT 0"}, False),  # another statement
-        (set(), False),
-    ],
-)
-def test_a_block_of_statements_is_covered_by_its_reads_and_writes_replayed(
-    clean: set[str], covered: bool
-) -> None:
-    """Replay runs a block's statements one at a time: the block (one text, the facet's
-    evidence) is covered when each of its reads and writes replayed clean."""
-    version = VersionKey("db", "app", "1")
-    verdict = Verdict(clean={version: clean} if clean else {})
-    facet = (Facet(FacetKind.COLUMN_WRITE, "public.t.v"), Evidence(1, 0.0, 0.0, BLOCK))
-    assert verdict.covers(version, [facet]) is covered
-
-
-def test_a_block_is_not_covered_while_one_of_its_writes_was_not_replayed() -> None:
-    version = VersionKey("db", "app", "1")
-    block = "BEGIN; INSERT INTO t (v) VALUES (1); UPDATE t SET v = 2; COMMIT"
-    verdict = Verdict(clean={version: {"UPDATE t SET v = 0"}})
-    facet = (Facet(FacetKind.COLUMN_WRITE, "public.t.v"), Evidence(1, 0.0, 0.0, block))
-    assert not verdict.covers(version, [facet])

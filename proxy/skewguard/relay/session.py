@@ -459,8 +459,6 @@ class ClientSession(asyncio.Protocol):
                     return _READ_LATER  # held: read in a worker thread (_read_then_go_on)
                 script = self._query_script(raw, sql, encodings)
                 self._record(sql, script)
-                if self._sampler is not None and len(script.statements) > 1:
-                    self._sample_statements(script)
                 return self._on_statement(script, self._syncs)
             self._record(sql)
             if self._sampler is not None:
@@ -667,13 +665,6 @@ class ClientSession(asyncio.Protocol):
         owner = self._sample_owner()
         if owner is not None and self._sampler is not None:
             self._sampler.on_query(owner, sql, self._syncs, self._replies.errors)
-
-    def _sample_statements(self, script: Script) -> None:
-        """Each read or write of a text of several statements the proxy read (``BEGIN;
-        UPDATE ...; COMMIT``) is a sample of its own, kept once the whole text ran
-        without error: replay runs statements one at a time (``Verdict.covers``)."""
-        for statement in script.statements:
-            self._sample_query(statement.text)
 
     def _apply_settings(self, script: Script, ready_index: int) -> None:
         """Follow what a statement does to identity, search_path, overrides and lock_timeout.
