@@ -4032,6 +4032,27 @@ def _undo_probes(ctx: Ctx) -> None:
         )
 
 
+def _unsynced_then_insert(
+    client: rc.RawClient,
+    ddl: str,
+    live: psycopg.Connection[tuple[object, ...]],
+    insert: str,
+    failure: type[psycopg.Error],
+    what: str,
+) -> list[str]:
+    """``ddl`` sent on ``client`` behind an unsynced batch (probes on a side connection),
+    then the live version's ``insert``: BYPASS when it fails with ``failure`` after the
+    guard let the change through. The codes the migration saw."""
+    with client as c:
+        c.send(_unsynced_batch(ddl))
+        seen = outcome(c)
+    try:
+        live.execute(insert)
+    except failure as exc:
+        raise Bypassed(f"{what} after the change passed: {seen}") from exc
+    return seen
+
+
 def _unsynced(ctx: Ctx, ddl: str) -> list[str]:
     """``ddl`` held behind an unsynced SELECT: the proxy cannot query the migrating
     connection, so a probe runs on a side connection."""
@@ -4498,15 +4519,15 @@ def _as_the_version(ctx: Ctx, check: str) -> list[str]:
     try:
         live.execute("INSERT INTO public.sg_notes12 (body) VALUES ('b')")
         time.sleep(1.5)
-        with ctx.raw() as c:
-            ddl = f"ALTER TABLE public.sg_notes12 ADD CONSTRAINT sg_v CHECK ({check}) NOT VALID"
-            c.send(_unsynced_batch(ddl))
-            seen = outcome(c)
-        try:
-            live.execute("INSERT INTO public.sg_notes12 (body) VALUES ('b')")
-        except psycopg.errors.CheckViolation as exc:
-            raise Bypassed(f"shop@17's INSERT fails after the CHECK passed: {seen}") from exc
-        return seen
+        ddl = f"ALTER TABLE public.sg_notes12 ADD CONSTRAINT sg_v CHECK ({check}) NOT VALID"
+        return _unsynced_then_insert(
+            ctx.raw(),
+            ddl,
+            live,
+            "INSERT INTO public.sg_notes12 (body) VALUES ('b')",
+            psycopg.errors.CheckViolation,
+            "shop@17's INSERT fails",
+        )
     finally:
         live.close()
         with ctx.direct() as conn:
@@ -4615,15 +4636,14 @@ def _r12g(ctx: Ctx) -> object:
         )
     live = _writer(ctx, "shop@19", "INSERT INTO public.sg_tickets (tenant) VALUES ('other')")
     try:
-        with ctx.raw(user=owner) as c:
-            ddl = "ALTER SEQUENCE public.sg_tickets_id_seq RESTART WITH 1"
-            c.send(_unsynced_batch(ddl))
-            seen = outcome(c)
-        try:
-            live.execute("INSERT INTO public.sg_tickets (tenant) VALUES ('other')")
-        except psycopg.errors.UniqueViolation as exc:
-            raise Bypassed(f"shop@19's INSERT collides after the RESTART passed: {seen}") from exc
-        return seen
+        return _unsynced_then_insert(
+            ctx.raw(user=owner),
+            "ALTER SEQUENCE public.sg_tickets_id_seq RESTART WITH 1",
+            live,
+            "INSERT INTO public.sg_tickets (tenant) VALUES ('other')",
+            psycopg.errors.UniqueViolation,
+            "shop@19's INSERT collides",
+        )
     finally:
         live.close()
         with ctx.direct() as conn:
@@ -4650,14 +4670,14 @@ def _default_then(ctx: Ctx, setup: str, ddl: str, *, empty: bool = False) -> lis
         if empty:
             live.execute("DELETE FROM public.sg_orders13")
         time.sleep(1.5)
-        with ctx.raw() as c:
-            c.send(_unsynced_batch(ddl))
-            seen = outcome(c)
-        try:
-            live.execute("INSERT INTO public.sg_orders13 (body) VALUES (%s)", ("y",))
-        except psycopg.errors.NotNullViolation as exc:
-            raise Bypassed(f"shop@21's INSERT fails after the change passed: {seen}") from exc
-        return seen
+        return _unsynced_then_insert(
+            ctx.raw(),
+            ddl,
+            live,
+            "INSERT INTO public.sg_orders13 (body) VALUES ('y')",
+            psycopg.errors.NotNullViolation,
+            "shop@21's INSERT fails",
+        )
     finally:
         live.close()
         with ctx.direct() as conn:
